@@ -1,0 +1,35 @@
+# healthmon — every target bootstraps .venv from a fresh clone first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+HM     := $(VENV)/bin/healthmon
+STAMP  := $(VENV)/.installed-stamp
+# The demo keeps its workspace (database, lakehouse, MLflow store, run logs) inside the clone.
+DEMO_HOME ?= $(CURDIR)/.healthmon
+DEMO_SCALE ?= medium
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-fast bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	HEALTHMON_HOME=$(DEMO_HOME) DEMO_SCALE=$(DEMO_SCALE) bash scripts/demo.sh
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache build dist src/*.egg-info
