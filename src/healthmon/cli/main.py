@@ -63,12 +63,28 @@ def _register() -> None:
         app.command(name=attr)(getattr(module, attr))
 
 
+    # Commands that extend an existing group from another package's CLI module
+    # (e.g. the scheduler's `jobs pause|unpause|next-runs`): module.register(group_app).
+    for module_name, group in EXTENSIONS:
+        try:
+            module = importlib.import_module(module_name)
+            target = importlib.import_module(dict((g, m) for m, g, _ in GROUPS)[group])
+        except ModuleNotFoundError:
+            continue
+        module.register(target.app)
+
+
+EXTENSIONS = [
+    ("healthmon.cli.schedule_cmds", "jobs"),
+]
+
 _register()
 
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except HealthmonError as exc:
         typer.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -1,0 +1,48 @@
+"""The local stand-in for the Databricks workspace file system.
+
+Workspace paths (``/Workspace/Users/me@x/.bundle/b/dev/files/src/nb``) map to
+``$HEALTHMON_HOME/workspace/Users/me@x/.bundle/b/dev/files/src/nb``. ``bundle deploy`` syncs the
+bundle's files there, so a run executes the deployed snapshot, as on Databricks (edit, then
+redeploy). Notebook paths carry no extension in job settings; ``resolve_notebook`` finds the
+source file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from healthmon.errors import NotFoundError
+from healthmon.settings import Settings
+
+NOTEBOOK_SUFFIXES = (".py", ".ipynb", ".sql", ".scala", ".r", ".R")
+
+
+def workspace_root(settings: Settings | None = None) -> Path:
+    return (settings or Settings.from_env()).home / "workspace"
+
+
+def to_local(workspace_path: str, settings: Settings | None = None) -> Path:
+    """Map an absolute workspace path to the local file system. Paths that are not under
+    ``/Workspace`` (for example absolute local paths from a job created by API) pass through."""
+    p = PurePosixPath(workspace_path)
+    parts = p.parts
+    if len(parts) >= 2 and parts[0] == "/" and parts[1] == "Workspace":
+        rel = PurePosixPath(*parts[2:]) if len(parts) > 2 else PurePosixPath(".")
+        local = workspace_root(settings) / rel
+        root = workspace_root(settings).resolve()
+        if root not in local.resolve().parents and local.resolve() != root:
+            raise NotFoundError(f"Workspace path {workspace_path!r} escapes the workspace.")
+        return local
+    return Path(workspace_path)
+
+
+def resolve_notebook(path: str, settings: Settings | None = None) -> Path:
+    """The source file of a notebook path, trying the path itself and then each notebook suffix."""
+    local = to_local(path, settings)
+    if local.is_file():
+        return local
+    for suffix in NOTEBOOK_SUFFIXES:
+        candidate = local.with_name(local.name + suffix)
+        if candidate.is_file():
+            return candidate
+    raise NotFoundError(f"Notebook not found: {path} (looked for {local} and {local}.py/.ipynb).")

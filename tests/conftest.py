@@ -1,0 +1,27 @@
+"""Shared fixtures: every test gets its own workspace (HEALTHMON_HOME) and user."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def healthmon_home(tmp_path_factory, monkeypatch) -> Path:
+    home = tmp_path_factory.mktemp("hm_home")
+    monkeypatch.setenv("HEALTHMON_HOME", str(home))
+    monkeypatch.setenv("HEALTHMON_USER", "tester@example.com")
+    monkeypatch.delenv("HEALTHMON_DATABASE_URL", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    for key in [k for k in os.environ if k.startswith("BUNDLE_VAR_")]:
+        monkeypatch.delenv(key, raising=False)
+    return home
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
