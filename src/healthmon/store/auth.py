@@ -1,0 +1,238 @@
+"""Principals (users, service principals), group membership and personal access tokens.
+
+Tokens look like Databricks PATs (``dapi`` + 32 hex characters). Only the sha256 of a token is
+stored, so a leaked database does not leak usable tokens; the plain value is shown once, at
+creation. A token is valid while it is neither revoked nor past its expiry time.
+
+Every principal is implicitly in the ``users`` group (as in a Databricks workspace); the
+``admins`` group has CAN_MANAGE on every job. The local user (``HEALTHMON_USER``) is created
+as an admin the first time it creates a token, since it owns the workspace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from healthmon.errors import InvalidParameterError, NotFoundError
+from healthmon.store.db import Base
+
+TOKEN_PREFIX = "dapi"
+USERS_GROUP = "users"
+ADMINS_GROUP = "admins"
+PRINCIPAL_KINDS = ("user", "service_principal")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class PrincipalRecord(Base):
+    __tablename__ = "principals"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    # userName for users; applicationId for service principals (what run_as/ACLs name).
+    name: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    kind: Mapped[str] = mapped_column(String(32), default="user")
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_time: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+class GroupMemberRecord(Base):
+    __tablename__ = "group_members"
+
+    group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True)
+
+
+class TokenRecord(Base):
+    __tablename__ = "tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"), index=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+    # -1 = never expires (the Databricks token API's value for "no expiry").
+    expiry_time: Mapped[int] = mapped_column(BigInteger, default=-1)
+    revoked_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    def to_api(self, owner: str | None = None) -> dict:
+        """The Token API ``PublicTokenInfo`` (plus ``created_by_username`` as in token-management)."""
+        info = {
+            "token_id": self.token_id,
+            "creation_time": self.creation_time,
+            "expiry_time": self.expiry_time,
+            "comment": self.comment,
+        }
+        if owner:
+            info["created_by_username"] = owner
+        return info
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: name (userName / applicationId), kind and groups."""
+
+    id: int
+    name: str
+    kind: str = "user"
+    display_name: str = ""
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMINS_GROUP in self.groups
+
+    def to_scim(self) -> dict:
+        """SCIM ``User`` (``/api/2.0/preview/scim/v2/Me``), as the SDK's ``iam.User`` reads it."""
+        doc = {
+            "id": str(self.id),
+            "userName": self.name,
+            "displayName": self.display_name or self.name,
+            "active": True,
+            "groups": [{"display": g, "value": g} for g in sorted(self.groups)],
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        }
+        if self.kind == "user" and "@" in self.name:
+            doc["emails"] = [{"value": self.name, "primary": True, "type": "work"}]
+        if self.kind == "service_principal":
+            doc["applicationId"] = self.name
+        return doc
+
+
+def _load_principal(session: Session, record: PrincipalRecord) -> Principal:
+    groups = set(
+        session.scalars(select(GroupMemberRecord.group_name).where(GroupMemberRecord.principal_id == record.id))
+    )
+    groups.add(USERS_GROUP)
+    return Principal(record.id, record.name, record.kind, record.display_name, frozenset(groups))
+
+
+def ensure_principal(
+    session: Session,
+    name: str,
+    *,
+    kind: str = "user",
+    groups: list[str] | tuple[str, ...] = (),
+    display_name: str | None = None,
+) -> Principal:
+    """Create the principal if missing; add it to ``groups`` (existing memberships are kept)."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidParameterError("A principal needs a non-empty name (userName or applicationId).")
+    if kind not in PRINCIPAL_KINDS:
+        raise InvalidParameterError(f"Principal kind must be one of {', '.join(PRINCIPAL_KINDS)}, got {kind!r}.")
+    record = session.scalars(select(PrincipalRecord).where(PrincipalRecord.name == name)).first()
+    if record is None:
+        record = PrincipalRecord(name=name, kind=kind, display_name=display_name or name, created_time=now_ms())
+        session.add(record)
+        session.flush()
+    existing = set(
+        session.scalars(select(GroupMemberRecord.group_name).where(GroupMemberRecord.principal_id == record.id))
+    )
+    for group in groups:
+        if group and group != USERS_GROUP and group not in existing:
+            session.add(GroupMemberRecord(group_name=group, principal_id=record.id))
+            existing.add(group)
+    session.flush()
+    return _load_principal(session, record)
+
+
+def get_principal(session: Session, name: str) -> Principal:
+    record = session.scalars(select(PrincipalRecord).where(PrincipalRecord.name == name)).first()
+    if record is None:
+        raise NotFoundError(f"Principal {name!r} does not exist.")
+    return _load_principal(session, record)
+
+
+def list_principals(session: Session) -> list[Principal]:
+    records = session.scalars(select(PrincipalRecord).order_by(PrincipalRecord.id)).all()
+    return [_load_principal(session, r) for r in records]
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    token_value: str
+    info: dict
+
+
+def create_token(
+    session: Session,
+    principal_name: str,
+    *,
+    lifetime_seconds: int | None = None,
+    comment: str = "",
+    kind: str = "user",
+    groups: list[str] | tuple[str, ...] = (),
+) -> CreatedToken:
+    """Issue a token for ``principal_name`` (created if missing). The plain value is returned
+    once and never stored."""
+    if lifetime_seconds is not None and lifetime_seconds <= 0:
+        raise InvalidParameterError(
+            f"lifetime_seconds must be a positive number of seconds (or omitted for no expiry), got {lifetime_seconds}."
+        )
+    principal = ensure_principal(session, principal_name, kind=kind, groups=groups)
+    value = TOKEN_PREFIX + secrets.token_hex(16)
+    created = now_ms()
+    record = TokenRecord(
+        token_id=uuid.uuid4().hex + uuid.uuid4().hex,
+        token_hash=hash_token(value),
+        principal_id=principal.id,
+        comment=comment or "",
+        creation_time=created,
+        expiry_time=created + lifetime_seconds * 1000 if lifetime_seconds else -1,
+    )
+    session.add(record)
+    session.flush()
+    return CreatedToken(value, record.to_api(principal.name))
+
+
+def authenticate(session: Session, token: str, *, at_ms: int | None = None) -> Principal | None:
+    """The principal a token belongs to, or None if the token is unknown, revoked or expired."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
+        return None
+    record = session.scalars(select(TokenRecord).where(TokenRecord.token_hash == hash_token(token))).first()
+    if record is None or record.revoked_time is not None:
+        return None
+    if record.expiry_time not in (-1, 0, None) and record.expiry_time <= (at_ms or now_ms()):
+        return None
+    owner = session.get(PrincipalRecord, record.principal_id)
+    if owner is None or not owner.active:
+        return None
+    return _load_principal(session, owner)
+
+
+def list_tokens(session: Session, principal_name: str | None = None, *, include_revoked: bool = False) -> list[dict]:
+    query = select(TokenRecord, PrincipalRecord.name).join(PrincipalRecord, PrincipalRecord.id == TokenRecord.principal_id)
+    if principal_name is not None:
+        query = query.where(PrincipalRecord.name == principal_name)
+    if not include_revoked:
+        query = query.where(TokenRecord.revoked_time.is_(None))
+    rows = session.execute(query.order_by(TokenRecord.creation_time)).all()
+    return [token.to_api(owner) for token, owner in rows]
+
+
+def revoke_token(session: Session, token_id: str, *, principal_name: str | None = None) -> None:
+    """Revoke a token by id. With ``principal_name``, only that principal's own tokens qualify
+    (what the REST token API allows a non-admin)."""
+    record = session.get(TokenRecord, token_id)
+    if record is not None and principal_name is not None:
+        owner = session.get(PrincipalRecord, record.principal_id)
+        if owner is None or owner.name != principal_name:
+            record = None
+    if record is None or record.revoked_time is not None:
+        raise NotFoundError(f"Token {token_id} does not exist (or is already revoked).")
+    record.revoked_time = now_ms()
