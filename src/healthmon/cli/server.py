@@ -1,0 +1,51 @@
+"""``healthmon server``: the workspace server (REST API + web UI), and the scheduler with it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import typer
+
+
+def _start_scheduler() -> threading.Thread | None:
+    """Run the scheduler daemon in a background thread when the scheduler is installed."""
+    import importlib
+    import inspect
+
+    try:
+        daemon = importlib.import_module("healthmon.schedule.daemon")
+    except ModuleNotFoundError as exc:
+        if exc.name != "healthmon.schedule.daemon":
+            raise
+        return None
+    target = None
+    for name in ("run_forever", "run", "main", "serve"):
+        fn = getattr(daemon, name, None)
+        if callable(fn) and not inspect.isclass(fn):
+            target = fn
+            break
+    if target is None:
+        logging.getLogger("healthmon.server").warning("healthmon.schedule.daemon has no run function; scheduler not started")
+        return None
+    thread = threading.Thread(target=target, name="healthmon-scheduler", daemon=True)
+    thread.start()
+    return thread
+
+
+def server(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(8080, "--port", help="TCP port."),
+    scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler", help="Also run the job scheduler."),
+) -> None:
+    """Serve the Databricks-compatible REST API and the web UI (and run the scheduler)."""
+    import uvicorn
+
+    from healthmon.server.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app()
+    if scheduler and _start_scheduler() is not None:
+        typer.echo("Scheduler started.", err=True)
+    typer.echo(f"Serving http://{host}:{port}  (UI at /, API at /api/2.2, OpenAPI at /api/openapi.json)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=True, server_header=False)

@@ -1,0 +1,98 @@
+"""The workspace server: ``create_app(settings) -> FastAPI``.
+
+Routes: the Jobs API (``routes_jobs``), workspace routes the SDK calls (``routes_workspace``),
+and the browser UI (``ui``). Every API route needs a bearer token; only ``/health``, host
+metadata, the OpenAPI document, the login page and static assets are public.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import FastAPI
+
+from healthmon.server import errors
+from healthmon.server.errors import error_body
+from healthmon.settings import Settings
+from healthmon.store.db import Database
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # Databricks rejects request bodies over 10 MB
+
+
+class BodyGuard:
+    """ASGI middleware: refuse oversized bodies with a Databricks error before any handler
+    buffers them, and read the legacy CLI's ``Content-Type: text/json`` as JSON."""
+
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = []
+        declared = 0
+        for key, value in scope.get("headers", []):
+            if key == b"content-type" and value.split(b";")[0].strip().lower() == b"text/json":
+                value = b"application/json"
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+            headers.append((key, value))
+        scope = dict(scope, headers=headers)
+        if declared < 0 or declared > self.max_bytes:
+            return await self._too_large(send)
+        seen = 0
+
+        async def guarded_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, guarded_receive, send)
+        except _TooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send):
+        body = json.dumps(error_body("REQUEST_ENTITY_TOO_LARGE", f"Request body exceeds {self.max_bytes} bytes.")).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from healthmon.server import routes_jobs, routes_workspace, ui
+
+    settings = settings or Settings.from_env()
+    db = Database.from_settings(settings)
+    db.create_all()
+    app = FastAPI(
+        title="healthmon workspace API",
+        version="2.2",
+        description="Databricks-compatible Jobs API, token auth and job permissions, served locally by healthmon.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = db
+    errors.install(app)
+    app.include_router(routes_workspace.build_public_router())
+    app.include_router(routes_workspace.build_router())
+    app.include_router(routes_jobs.build_router())
+    ui.install(app)
+    app.add_middleware(BodyGuard)
+    logging.getLogger("healthmon.server").debug("server app created for %s", settings.home)
+    return app

@@ -1,0 +1,54 @@
+"""Request authentication.
+
+The REST API takes ``Authorization: Bearer <token>`` only (as Databricks does for PATs); the
+browser UI takes the same token from an HttpOnly cookie set at login. Keeping the cookie away
+from the API means a cross-site form can never drive the API, whatever the browser does with
+SameSite. The token value is never logged nor echoed in an error message.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from healthmon.server.errors import unauthenticated
+from healthmon.store import auth as auth_store
+from healthmon.store.auth import Principal
+
+SESSION_COOKIE = "healthmon_session"
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def principal_for_token(request: Request, token: str | None) -> Principal | None:
+    if not token:
+        return None
+    with request.app.state.db.session() as s:
+        return auth_store.authenticate(s, token)
+
+
+def require_principal(request: Request) -> Principal:
+    """FastAPI dependency for every API route: the caller, or 401 UNAUTHENTICATED."""
+    header = request.headers.get("authorization")
+    token = bearer_token(request)
+    if token is None:
+        if header:
+            raise unauthenticated("Authorization header must be 'Bearer <personal access token>'.")
+        raise unauthenticated("Credential was not sent or was of an unsupported type for this API.")
+    principal = principal_for_token(request, token)
+    if principal is None:
+        raise unauthenticated("Invalid access token (unknown, revoked or expired).")
+    request.state.principal = principal
+    return principal
+
+
+def cookie_principal(request: Request) -> Principal | None:
+    """The UI's caller from the session cookie, or None (the UI then redirects to login)."""
+    return principal_for_token(request, request.cookies.get(SESSION_COOKIE))

@@ -1,0 +1,300 @@
+"""The Jobs API routes (2.2, plus the 2.0/2.1 paths older clients call).
+
+Handlers are thin: parse and check the request, enforce job permissions, call
+``healthmon.jobs.service`` (which owns storage and execution), shape the page. Everything the
+service raises as a ``HealthmonError`` becomes a Databricks error body in ``server.errors``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+from fastapi import APIRouter, Depends, Query
+
+from healthmon.errors import NotFoundError
+from healthmon.server import backend
+from healthmon.server.auth import require_principal
+from healthmon.server.errors import ApiError, invalid
+from healthmon.server.models import (
+    INT64_MAX,
+    CancelAll,
+    CreateJob,
+    JobId,
+    RepairRun,
+    ResetJob,
+    RunId,
+    RunNow,
+    SubmitRun,
+)
+from healthmon.server.pagination import page_fields, resolve_limit, resolve_offset
+from healthmon.server.permissions import can, require, run_job_view
+from healthmon.store.auth import Principal
+
+VERSIONS = ("2.2", "2.1", "2.0")
+JOBS_MAX_LIMIT = 100
+JOBS_DEFAULT_LIMIT = 20
+RUNS_MAX_LIMIT = 25
+RUNS_MAX_LIMIT_20 = 1000  # Jobs API 2.0 allowed up to 1000 runs a page
+RUNS_DEFAULT_LIMIT = 20
+# Unfiltered rows fetched per step while skipping runs/jobs the caller may not view.
+SCAN_CHUNK = 200
+
+IdQuery = Query(..., ge=0, le=INT64_MAX)
+OptIdQuery = Query(None, ge=0, le=INT64_MAX)
+OptCount = Query(None, ge=-(2**31), le=2**31)
+
+
+def _filtered_page(
+    fetch: Callable[[int, int], tuple[list[dict], bool]],
+    visible: Callable[[dict], bool],
+    start: int,
+    limit: int,
+) -> tuple[list[dict], int, bool]:
+    """Take ``limit`` visible items from the raw list starting at raw offset ``start``.
+
+    Returns (items, raw offset after the last item taken, has_more). Page tokens carry raw
+    offsets, so a caller who sees only some items still pages consistently."""
+    items: list[dict] = []
+    raw = start
+    while True:
+        chunk, more = fetch(raw, max(SCAN_CHUNK, limit + 1))
+        for i, item in enumerate(chunk):
+            if not visible(item):
+                continue
+            if len(items) == limit:
+                return items, raw + i, True
+            items.append(item)
+        raw += len(chunk)
+        if not more or not chunk:
+            return items, raw, False
+
+
+def _job_or_none(job_id: int | None) -> dict | None:
+    if job_id is None:
+        return None
+    try:
+        return backend.get_job(job_id)
+    except NotFoundError:
+        return None
+
+
+def _run_with_job(run_id: int) -> tuple[dict, dict | None]:
+    run = backend.get_run(run_id)
+    return run, _job_or_none(run.get("job_id"))
+
+
+def _require_run(principal: Principal, run_id: int, needed: str) -> dict:
+    run, job = _run_with_job(run_id)
+    if job is not None:
+        require(principal, job, needed)
+    elif not run_job_view(principal, run, None):
+        raise ApiError("PERMISSION_DENIED", f"User {principal.name} does not have permissions on run {run_id}.", 403)
+    return run
+
+
+def _summarise_job(job: dict, expand_tasks: bool) -> dict:
+    if expand_tasks:
+        return job
+    settings = {k: v for k, v in (job.get("settings") or {}).items() if k not in ("tasks", "job_clusters")}
+    return {**job, "settings": settings}
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(dependencies=[Depends(require_principal)])
+    for version in VERSIONS:
+        _add_routes(router, version)
+    return router
+
+
+def _add_routes(router: APIRouter, version: str) -> None:
+    base = f"/api/{version}/jobs"
+    tag = [f"jobs {version}"]
+    legacy = version == "2.0"
+    runs_cap = RUNS_MAX_LIMIT_20 if legacy else RUNS_MAX_LIMIT
+    include = version == "2.2"  # one copy of each operation in the OpenAPI document's summary list
+
+    @router.get(f"{base}/list", tags=tag, include_in_schema=True, operation_id=f"jobs_list_{version}")
+    def jobs_list(
+        principal: Principal = Depends(require_principal),
+        limit: int | None = OptCount,
+        offset: int | None = OptCount,
+        page_token: str | None = Query(None, max_length=512),
+        name: str | None = Query(None, max_length=4096),
+        expand_tasks: bool = False,
+    ) -> dict:
+        """List jobs the caller can view, most recently created first."""
+        if legacy and limit is None and offset is None and page_token is None:
+            # API 2.0 returned every job in one response (with tasks).
+            jobs = [j for j in backend.all_jobs(name) if can(principal, j, "CAN_VIEW")]
+            return {"jobs": jobs, "has_more": False} if jobs else {"has_more": False}
+        size = resolve_limit(limit, default=JOBS_DEFAULT_LIMIT, maximum=JOBS_MAX_LIMIT)
+        start = resolve_offset(offset, page_token)
+        everything = backend.all_jobs(name)
+
+        def fetch(at: int, n: int) -> tuple[list[dict], bool]:
+            return everything[at : at + n], at + n < len(everything)
+
+        jobs, after, more = _filtered_page(fetch, lambda j: can(principal, j, "CAN_VIEW"), start, size)
+        body: dict[str, Any] = {}
+        if jobs:
+            body["jobs"] = [_summarise_job(j, expand_tasks or legacy) for j in jobs]
+        body.update(page_fields(start, after, more, size))
+        return body
+
+    @router.get(f"{base}/get", tags=tag, operation_id=f"jobs_get_{version}")
+    def jobs_get(principal: Principal = Depends(require_principal), job_id: int = IdQuery) -> dict:
+        job = backend.get_job(job_id)
+        require(principal, job, "CAN_VIEW")
+        return job
+
+    @router.post(f"{base}/create", tags=tag, operation_id=f"jobs_create_{version}")
+    def jobs_create(body: CreateJob, principal: Principal = Depends(require_principal)) -> dict:
+        settings = body.model_dump(exclude_none=True)
+        return {"job_id": backend.create_job(settings, principal.name)}
+
+    @router.post(f"{base}/reset", tags=tag, operation_id=f"jobs_reset_{version}")
+    def jobs_reset(body: ResetJob, principal: Principal = Depends(require_principal)) -> dict:
+        require(principal, backend.get_job(body.job_id), "CAN_MANAGE")
+        backend.reset_job(body.job_id, body.new_settings)
+        return {}
+
+    @router.post(f"{base}/delete", tags=tag, operation_id=f"jobs_delete_{version}")
+    def jobs_delete(body: JobId, principal: Principal = Depends(require_principal)) -> dict:
+        require(principal, backend.get_job(body.job_id), "CAN_MANAGE")
+        backend.delete_job(body.job_id)
+        return {}
+
+    @router.post(f"{base}/run-now", tags=tag, operation_id=f"jobs_run_now_{version}")
+    def jobs_run_now(body: RunNow, principal: Principal = Depends(require_principal)) -> dict:
+        require(principal, backend.get_job(body.job_id), "CAN_MANAGE_RUN")
+        params: dict[str, str] = {}
+        # Legacy parameter forms map onto job parameters (the runtime's only parameter kind).
+        for extra in (body.notebook_params, body.python_named_params, body.job_parameters):
+            params.update(extra or {})
+        run_id = backend.run_now(body.job_id, params or None, body.only, principal.name)
+        return {"run_id": run_id, "number_in_job": run_id}
+
+    @router.get(f"{base}/runs/list", tags=tag, operation_id=f"runs_list_{version}")
+    def runs_list(
+        principal: Principal = Depends(require_principal),
+        job_id: int | None = OptIdQuery,
+        active_only: bool = False,
+        completed_only: bool = False,
+        limit: int | None = OptCount,
+        offset: int | None = OptCount,
+        page_token: str | None = Query(None, max_length=512),
+        expand_tasks: bool = False,
+        run_type: str | None = Query(None, max_length=64),
+        start_time_from: int | None = Query(None, ge=0, le=INT64_MAX),
+        start_time_to: int | None = Query(None, ge=0, le=INT64_MAX),
+    ) -> dict:
+        """List runs, most recent first."""
+        if active_only and completed_only:
+            raise invalid("active_only and completed_only cannot both be true.")
+        size = resolve_limit(limit, default=RUNS_DEFAULT_LIMIT, maximum=runs_cap, zero_means_max=True)
+        start = resolve_offset(offset, page_token)
+        jobs_cache: dict[int | None, dict | None] = {}
+
+        def job_of(run: dict) -> dict | None:
+            jid = run.get("job_id")
+            if jid not in jobs_cache:
+                jobs_cache[jid] = _job_or_none(jid)
+            return jobs_cache[jid]
+
+        if job_id is not None:
+            require(principal, backend.get_job(job_id), "CAN_VIEW")
+        everyone_visible = job_id is not None or principal.is_admin
+        extra_filters = bool(run_type) or start_time_from is not None or start_time_to is not None
+
+        def wanted(run: dict) -> bool:
+            if run_type and run.get("run_type", "JOB_RUN") != run_type:
+                return False
+            st = run.get("start_time") or 0
+            if start_time_from is not None and st < start_time_from:
+                return False
+            if start_time_to is not None and st > start_time_to:
+                return False
+            return everyone_visible or run_job_view(principal, run, job_of(run))
+
+        if everyone_visible and not extra_filters:
+            # The common case pages straight through the service: one query per page.
+            runs, more = backend.list_runs(job_id, active_only, completed_only, size, start)
+            after = start + len(runs)
+        else:
+            def fetch(at: int, n: int) -> tuple[list[dict], bool]:
+                return backend.list_runs(job_id, active_only, completed_only, n, at)
+
+            runs, after, more = _filtered_page(fetch, wanted, start, size)
+        body: dict[str, Any] = {}
+        if runs:
+            body["runs"] = runs if expand_tasks else [{k: v for k, v in r.items() if k != "tasks"} for r in runs]
+        body.update(page_fields(start, after, more, size))
+        return body
+
+    @router.get(f"{base}/runs/get", tags=tag, operation_id=f"runs_get_{version}")
+    def runs_get(
+        principal: Principal = Depends(require_principal),
+        run_id: int = IdQuery,
+        include_history: bool = False,
+        include_resolved_values: bool = False,
+    ) -> dict:
+        return _require_run(principal, run_id, "CAN_VIEW")
+
+    @router.get(f"{base}/runs/get-output", tags=tag, operation_id=f"runs_get_output_{version}")
+    def runs_get_output(principal: Principal = Depends(require_principal), run_id: int = IdQuery) -> dict:
+        _require_run(principal, run_id, "CAN_VIEW")
+        return backend.get_run_output(run_id)
+
+    @router.post(f"{base}/runs/cancel", tags=tag, operation_id=f"runs_cancel_{version}")
+    def runs_cancel(body: RunId, principal: Principal = Depends(require_principal)) -> dict:
+        _require_run(principal, body.run_id, "CAN_MANAGE_RUN")
+        backend.cancel_run(body.run_id)
+        return {}
+
+    @router.post(f"{base}/runs/cancel-all", tags=tag, operation_id=f"runs_cancel_all_{version}")
+    def runs_cancel_all(body: CancelAll, principal: Principal = Depends(require_principal)) -> dict:
+        if body.job_id is None and not body.all_queued_runs:
+            raise invalid("Give job_id, or all_queued_runs=true to cancel every queued run.")
+        if body.job_id is not None:
+            require(principal, backend.get_job(body.job_id), "CAN_MANAGE_RUN")
+        for run in _active_runs(body.job_id):
+            if body.all_queued_runs and body.job_id is None and (run.get("state") or {}).get("life_cycle_state") != "QUEUED":
+                continue
+            job = _job_or_none(run.get("job_id"))
+            if job is None and not run_job_view(principal, run, None):
+                continue
+            if job is not None and not can(principal, job, "CAN_MANAGE_RUN"):
+                continue
+            backend.cancel_run(run["run_id"])
+        return {}
+
+    @router.post(f"{base}/runs/repair", tags=tag, operation_id=f"runs_repair_{version}")
+    def runs_repair(body: RepairRun, principal: Principal = Depends(require_principal)) -> dict:
+        _require_run(principal, body.run_id, "CAN_MANAGE_RUN")
+        if not body.rerun_tasks and not body.rerun_all_failed_tasks:
+            raise invalid("Give rerun_tasks or rerun_all_failed_tasks=true.")
+        repair_id = backend.repair_run(body.run_id, body.rerun_tasks, bool(body.rerun_all_failed_tasks))
+        return {"repair_id": repair_id}
+
+    @router.post(f"{base}/runs/submit", tags=tag, operation_id=f"runs_submit_{version}")
+    def runs_submit(body: SubmitRun, principal: Principal = Depends(require_principal)) -> dict:
+        spec = body.model_dump(exclude_none=True)
+        if not spec.get("tasks"):
+            raise invalid("runs/submit needs a non-empty tasks list.")
+        return {"run_id": backend.submit_run(spec, principal.name)}
+
+    @router.post(f"{base}/runs/delete", tags=tag, operation_id=f"runs_delete_{version}")
+    def runs_delete(body: RunId, principal: Principal = Depends(require_principal)) -> dict:
+        _require_run(principal, body.run_id, "CAN_MANAGE")
+        backend.delete_run(body.run_id)
+        return {}
+
+
+def _active_runs(job_id: int | None) -> Iterator[dict]:
+    offset = 0
+    while True:
+        runs, more = backend.list_runs(job_id, True, False, 100, offset)
+        yield from runs
+        offset += len(runs)
+        if not more or not runs:
+            return
