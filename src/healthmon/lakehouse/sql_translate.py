@@ -1,0 +1,124 @@
+"""Spark SQL → engine SQL: find the three-level table references, bind them to engine-local
+view names, and transpile the rest with sqlglot.
+
+Pure functions over sqlglot trees; the engines decide how a bound reference becomes data.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from healthmon.errors import InvalidParameterError, NotFoundError
+from healthmon.lakehouse.paths import TableName, check_identifier
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table read by a query: which table, at which version/timestamp, bound to which view."""
+
+    name: TableName
+    version: int | None = None
+    timestamp: str | None = None
+
+    @property
+    def view(self) -> str:
+        suffix = f"__v{self.version}" if self.version is not None else ""
+        if self.timestamp is not None:
+            suffix = "__ts" + "".join(c if c.isalnum() else "_" for c in self.timestamp)
+        return f"__hm__{self.name.catalog}__{self.name.schema}__{self.name.table}{suffix}"
+
+
+def parse(query: str, dialect: str = "spark") -> list[exp.Expression]:
+    # sqlglot warns when it falls back to a generic Command (CREATE CATALOG, SHOW ...): we handle those.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    try:
+        statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
+    except ParseError as exc:
+        errors = getattr(exc, "errors", None) or []
+        where = ""
+        if errors:
+            e = errors[0]
+            where = f" at line {e.get('line')}, column {e.get('col')}"
+        raise InvalidParameterError(f"Could not parse SQL{where}: {str(exc).splitlines()[0]}") from None
+    if not statements:
+        raise InvalidParameterError("Empty SQL statement.")
+    return statements
+
+
+def _cte_names(tree: exp.Expression) -> set[str]:
+    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+
+def resolve_name(
+    table: exp.Table, default_catalog: str | None = None, default_schema: str | None = None
+) -> TableName:
+    parts = [p for p in (table.catalog, table.db, table.name) if p]
+    if len(parts) == 3:
+        cat, sch, tbl = parts
+    elif len(parts) == 2 and default_catalog:
+        cat, (sch, tbl) = default_catalog, parts
+    elif len(parts) == 1 and default_catalog and default_schema:
+        cat, sch, tbl = default_catalog, default_schema, parts[0]
+    else:
+        raise NotFoundError(
+            f"Table {'.'.join(parts)} is not a three-level name (catalog.schema.table) and no "
+            "default catalog/schema is set (USE CATALOG / USE SCHEMA)."
+        )
+    return TableName(
+        check_identifier(cat, "catalog name"), check_identifier(sch, "schema name"), check_identifier(tbl, "table name")
+    )
+
+
+def _version_of(table: exp.Table) -> tuple[int | None, str | None]:
+    v = table.args.get("version")
+    if not v:
+        return None, None
+    kind = str(v.this).upper()
+    value = v.expression
+    if kind == "VERSION":
+        try:
+            return int(value.name), None
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"VERSION AS OF expects an integer, got {value.sql()}") from None
+    return None, value.name if isinstance(value, exp.Literal) else value.sql()
+
+
+def table_nodes(tree: exp.Expression) -> list[exp.Table]:
+    """Table references that are data sources (not CTE names, not table functions)."""
+    ctes = _cte_names(tree)
+    out = []
+    for t in tree.find_all(exp.Table):
+        if not isinstance(t.this, exp.Identifier):
+            continue
+        if not t.db and not t.catalog and t.name.lower() in ctes:
+            continue
+        out.append(t)
+    return out
+
+
+def bind(
+    tree: exp.Expression, default_catalog: str | None = None, default_schema: str | None = None
+) -> tuple[exp.Expression, list[TableRef]]:
+    """Copy of ``tree`` with every lakehouse table replaced by its view name (keeping the
+    name the query uses as the alias), and the references found."""
+    tree = tree.copy()
+    refs: dict[str, TableRef] = {}
+    for t in table_nodes(tree):
+        name = resolve_name(t, default_catalog, default_schema)
+        version, ts = _version_of(t)
+        ref = TableRef(name, version, ts)
+        refs[ref.view] = ref
+        alias = t.alias or t.name
+        new = exp.Table(this=exp.to_identifier(ref.view, quoted=True))
+        new.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+        t.replace(new)
+    return tree, list(refs.values())
+
+
+def to_dialect(tree: exp.Expression, dialect: str) -> str:
+    return tree.sql(dialect=dialect)
