@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Annotated
 
 import typer
 
@@ -34,9 +35,9 @@ def _start_scheduler() -> threading.Thread | None:
 
 
 def server(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
-    port: int = typer.Option(8080, "--port", help="TCP port."),
-    scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler", help="Also run the job scheduler."),
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8080,
+    scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="Also run the job scheduler.")] = True,
 ) -> None:
     """Serve the Databricks-compatible REST API and the web UI (and run the scheduler)."""
     import uvicorn
