@@ -78,6 +78,27 @@ def with_column_comments(table: pa.Table, comments: dict[str, str] | None) -> pa
     return table.cast(pa.schema(fields))
 
 
+def _family(t: pa.DataType) -> str:
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "float"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "time"
+    if pa.types.is_null(t):
+        return "null"
+    return str(t)
+
+
+def _castable(src: pa.DataType, dst: pa.DataType) -> bool:
+    """Implicit casts a Delta INSERT would accept: widening within numbers, dates/timestamps among
+    themselves; never numbers <-> strings (that is almost always a column mix-up)."""
+    a, b = _family(src), _family(dst)
+    return a == b or a == "null" or (a, b) == ("int", "float")
+
+
 def conform(table: pa.Table, target: pa.Schema, table_name: str) -> pa.Table:
     """Reorder/cast ``table`` to ``target`` (an existing Delta table's schema), or raise an error
     naming every column that is missing, unexpected or of an incompatible type."""
@@ -97,6 +118,9 @@ def conform(table: pa.Table, target: pa.Schema, table_name: str) -> pa.Table:
             col = table.column(have[key])
             if col.type.equals(field.type):
                 arrays.append(col)
+                continue
+            if not _castable(col.type, field.type):
+                bad_types.append(f"{field.name} (table: {field.type}, data: {col.type})")
                 continue
             try:
                 arrays.append(col.cast(field.type, safe=True))

@@ -158,7 +158,7 @@ class Catalog:
     # -- helpers --------------------------------------------------------------------------
     @staticmethod
     def _not_found(kind: str, name: str, candidates: list[str], hint_code: str | None = None) -> NotFoundError:
-        matches = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+        matches = difflib.get_close_matches(name, candidates, n=3, cutoff=0.8)
         if not matches:
             # Also compare on the last part, so a typo in the table with the right schema is found.
             last = name.rsplit(".", 1)[-1]

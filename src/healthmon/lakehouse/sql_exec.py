@@ -213,10 +213,13 @@ def _drop(lh: "Lakehouse", stmt: exp.Drop) -> pa.Table:
     kind = (stmt.args.get("kind") or "").upper()
     exists = bool(stmt.args.get("exists"))
     cascade = bool(stmt.args.get("cascade"))
+    targets = stmt.args.get("tables") or [stmt.this]
     if kind == "TABLE":
-        lh.drop_table(_name(lh, stmt.this), if_exists=exists)
+        for t in targets:
+            lh.drop_table(_name(lh, t), if_exists=exists)
     elif kind in ("SCHEMA", "DATABASE"):
-        lh.drop_schema(_schema_name(lh, stmt.this), cascade=cascade, if_exists=exists)
+        for t in targets:
+            lh.drop_schema(_schema_name(lh, t), cascade=cascade, if_exists=exists)
     else:
         raise InvalidParameterError(f"DROP {kind} is not supported.")
     return _OK
