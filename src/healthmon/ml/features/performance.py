@@ -1,0 +1,128 @@
+"""performance_features — PK (warehouse_id, query_date), from fact_query_history per warehouse and day."""
+
+from __future__ import annotations
+
+from healthmon.ml.features.sql import change_pct, day_of_week, flag, percentile, ratio, rows_window
+from healthmon.ml.features.table import FeatureTable, Source
+
+FEATURES = (
+    "query_count", "total_duration_ms", "p50_duration_ms", "p95_duration_ms", "p99_duration_ms",
+    "total_bytes_read", "total_bytes_written", "error_count", "spill_count", "sla_breach_count",
+    "efficient_query_count", "high_queue_count", "large_query_count", "total_queue_time_ms",
+    "active_minutes", "avg_duration_ms",
+    "avg_query_count_7d", "avg_duration_7d", "avg_p99_duration_7d",
+    "error_rate", "spill_rate", "sla_breach_rate", "query_efficiency_rate", "high_queue_rate",
+    "large_query_rate", "avg_bytes_per_query", "read_write_ratio", "avg_queue_time_ms",
+    "queries_per_minute", "p99_duration_lag7", "duration_regression_pct", "is_duration_regressing",
+    "is_weekend", "day_of_week",
+)
+
+SOURCE = Source(
+    "fact_query_history",
+    ("compute_warehouse_id", "end_time", "total_duration_ms", "read_bytes", "written_bytes",
+     "execution_status", "spilled_local_bytes", "waiting_at_capacity_duration_ms"),
+)
+
+SLA_MS = 60_000
+LARGE_QUERY_BYTES = 10 * 1024**3
+
+
+def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+    high_queue = "queue_ms > 0.1 * duration_ms"
+    return f"""
+WITH queries AS (
+  SELECT CAST(compute_warehouse_id AS STRING) AS warehouse_id,
+         CAST(end_time AS DATE) AS query_date,
+         date_trunc('MINUTE', end_time) AS end_minute,
+         CAST(COALESCE(total_duration_ms, 0) AS DOUBLE) AS duration_ms,
+         CAST(COALESCE(read_bytes, 0) AS DOUBLE) AS read_bytes,
+         CAST(COALESCE(written_bytes, 0) AS DOUBLE) AS written_bytes,
+         execution_status,
+         CAST(COALESCE(spilled_local_bytes, 0) AS DOUBLE) AS spilled_bytes,
+         CAST(COALESCE(waiting_at_capacity_duration_ms, 0) AS DOUBLE) AS queue_ms
+  FROM {tables['fact_query_history']}
+  WHERE compute_warehouse_id IS NOT NULL AND end_time IS NOT NULL
+),
+daily AS (
+  SELECT warehouse_id, query_date,
+         CAST(COUNT(*) AS DOUBLE) AS query_count,
+         SUM(duration_ms) AS total_duration_ms,
+         {percentile('duration_ms', 0.5)} AS p50_duration_ms,
+         {percentile('duration_ms', 0.95)} AS p95_duration_ms,
+         {percentile('duration_ms', 0.99)} AS p99_duration_ms,
+         SUM(read_bytes) AS total_bytes_read,
+         SUM(written_bytes) AS total_bytes_written,
+         SUM({flag("execution_status = 'FAILED'")}) AS error_count,
+         SUM({flag('spilled_bytes > 0')}) AS spill_count,
+         SUM({flag(f'duration_ms > {SLA_MS}')}) AS sla_breach_count,
+         SUM({flag(f'spilled_bytes = 0 AND NOT ({high_queue}) AND duration_ms <= {SLA_MS}')}) AS efficient_query_count,
+         SUM({flag(high_queue)}) AS high_queue_count,
+         SUM({flag(f'read_bytes > {LARGE_QUERY_BYTES}')}) AS large_query_count,
+         SUM(queue_ms) AS total_queue_time_ms,
+         CAST(COUNT(DISTINCT end_minute) AS DOUBLE) AS active_minutes
+  FROM queries
+  GROUP BY warehouse_id, query_date
+),
+derived AS (
+  SELECT daily.*,
+         {ratio('total_duration_ms', 'query_count')} AS avg_duration_ms,
+         {day_of_week('query_date')} AS dow
+  FROM daily
+),
+win AS (
+  SELECT derived.*,
+         AVG(query_count) OVER w7 AS avg_query_count_7d,
+         AVG(avg_duration_ms) OVER w7 AS avg_duration_7d,
+         AVG(p99_duration_ms) OVER w7 AS avg_p99_duration_7d,
+         COALESCE(LAG(p99_duration_ms, 7) OVER w, 0.0) AS p99_duration_lag7
+  FROM derived
+  WINDOW {rows_window('w', 'warehouse_id', 'query_date')},
+         {rows_window('w7', 'warehouse_id', 'query_date', 7)}
+),
+regress AS (
+  SELECT win.*,
+         {change_pct('p99_duration_ms', 'p99_duration_lag7')} AS duration_regression_pct
+  FROM win
+)
+SELECT warehouse_id, query_date,
+       query_count, total_duration_ms, p50_duration_ms, p95_duration_ms, p99_duration_ms,
+       total_bytes_read, total_bytes_written, error_count, spill_count, sla_breach_count,
+       efficient_query_count, high_queue_count, large_query_count, total_queue_time_ms,
+       active_minutes, avg_duration_ms,
+       avg_query_count_7d, avg_duration_7d, avg_p99_duration_7d,
+       {ratio('error_count', 'query_count')} AS error_rate,
+       {ratio('spill_count', 'query_count')} AS spill_rate,
+       {ratio('sla_breach_count', 'query_count')} AS sla_breach_rate,
+       {ratio('efficient_query_count', 'query_count')} AS query_efficiency_rate,
+       {ratio('high_queue_count', 'query_count')} AS high_queue_rate,
+       {ratio('large_query_count', 'query_count')} AS large_query_rate,
+       {ratio('total_bytes_read', 'query_count')} AS avg_bytes_per_query,
+       {ratio('total_bytes_read', 'total_bytes_written')} AS read_write_ratio,
+       {ratio('total_queue_time_ms', 'query_count')} AS avg_queue_time_ms,
+       {ratio('query_count', 'active_minutes')} AS queries_per_minute,
+       p99_duration_lag7, duration_regression_pct,
+       {flag('duration_regression_pct > 20')} AS is_duration_regressing,
+       {flag('dow IN (1, 7)')} AS is_weekend,
+       CAST(dow AS DOUBLE) AS day_of_week
+FROM regress
+"""
+
+
+TABLE = FeatureTable(
+    name="performance_features",
+    primary_keys=("warehouse_id", "query_date"),
+    sources=(SOURCE,),
+    build_sql=build_sql,
+    features=FEATURES,
+    description=(
+        "Daily SQL warehouse query features per warehouse (compute_warehouse_id), from "
+        "fact_query_history; query_date is the day the statement ended. Percentiles are exact. "
+        "7d windows and lag7 count rows per warehouse ordered by query_date."
+    ),
+    comments={
+        "p99_duration_ms": "Exact interpolated 99th percentile of total_duration_ms that day.",
+        "sla_breach_count": f"Statements longer than {SLA_MS} ms.",
+        "large_query_count": "Statements reading more than 10 GiB.",
+        "read_write_ratio": "total_bytes_read / total_bytes_written, 0 when nothing was written.",
+    },
+)

@@ -1,0 +1,163 @@
+"""quality_features — PK (catalog_name, snapshot_date), from the daily table-metadata snapshots.
+
+The original read ``information_schema.columns`` once, so it had a single row per catalog (today)
+and 8 of its 11 features were constant 0 (ml-layer.md §2.6, open question 10). Here the source is
+the gold ``fact_table_snapshots`` table (one row per table and day, built from
+information_schema.tables/columns/table_constraints and the Delta log), so every day of history
+has a row and every feature is computed. The data quality monitoring results
+(``fact_data_quality_monitoring_table_results``), when present, add the monitor's verdicts.
+"""
+
+from __future__ import annotations
+
+from healthmon.ml.features.sql import change_pct, day_of_week, flag, ratio, rows_window
+from healthmon.ml.features.table import FeatureTable, Source
+
+SPEC_FEATURES = (
+    "table_count", "schema_count", "column_count_avg", "total_rows",
+    "tables_with_pk", "pk_coverage", "tables_with_cdf", "cdf_coverage",
+    "tables_created_last_7d", "tables_modified_last_7d", "schema_changes_7d",
+)
+EXTRA_FEATURES = (
+    "schema_changes_1d", "tables_with_schema_change_1d", "total_size_bytes",
+    "commits_1d", "rows_written_1d", "tables_not_written_1d",
+    "avg_days_since_commit", "max_days_since_commit", "stale_tables_7d",
+    "total_rows_change_pct_1d", "rows_written_change_pct_7d",
+    "dq_unhealthy_tables", "dq_freshness_unhealthy", "dq_completeness_unhealthy",
+    "is_weekend", "day_of_week",
+)
+FEATURES = SPEC_FEATURES + EXTRA_FEATURES
+
+SNAPSHOTS = Source(
+    "fact_table_snapshots",
+    ("snapshot_date", "table_catalog", "table_schema", "table_name", "created", "last_altered",
+     "column_count", "has_primary_key", "cdf_enabled", "columns_added", "columns_removed",
+     "columns_type_changed", "row_count", "size_bytes", "last_commit_time", "commits_1d",
+     "rows_written_1d"),
+)
+DQ_RESULTS = "fact_data_quality_monitoring_table_results"
+DQ_COLUMNS = ("event_time", "catalog_name", "table_name", "status", "freshness_status", "completeness_status")
+
+STALE_DAYS = 7
+
+
+def _dq_cte(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+    present = columns.get(DQ_RESULTS)
+    if present is None or not set(DQ_COLUMNS) <= present:
+        # No monitoring results: an empty relation with the same columns keeps the query shape.
+        return """dq AS (
+  SELECT CAST(NULL AS STRING) AS catalog_name, CAST(NULL AS DATE) AS snapshot_date,
+         0.0 AS dq_unhealthy_tables, 0.0 AS dq_freshness_unhealthy, 0.0 AS dq_completeness_unhealthy
+  WHERE 1 = 0
+)"""
+    unhealthy = "UPPER(COALESCE({0}, '')) = 'UNHEALTHY'"
+    return f"""dq AS (
+  SELECT CAST(catalog_name AS STRING) AS catalog_name, CAST(event_time AS DATE) AS snapshot_date,
+         CAST(COUNT(DISTINCT CASE WHEN {unhealthy.format('status')} THEN schema_name || '.' || table_name END) AS DOUBLE)
+           AS dq_unhealthy_tables,
+         CAST(COUNT(DISTINCT CASE WHEN {unhealthy.format('freshness_status')} THEN schema_name || '.' || table_name END) AS DOUBLE)
+           AS dq_freshness_unhealthy,
+         CAST(COUNT(DISTINCT CASE WHEN {unhealthy.format('completeness_status')} THEN schema_name || '.' || table_name END) AS DOUBLE)
+           AS dq_completeness_unhealthy
+  FROM {tables[DQ_RESULTS]}
+  WHERE catalog_name IS NOT NULL AND event_time IS NOT NULL
+  GROUP BY CAST(catalog_name AS STRING), CAST(event_time AS DATE)
+)"""
+
+
+def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+    changes = "(COALESCE(columns_added, 0) + COALESCE(columns_removed, 0) + COALESCE(columns_type_changed, 0))"
+    days_since_commit = "CAST(datediff(snapshot_date, CAST(last_commit_time AS DATE)) AS DOUBLE)"
+    return f"""
+WITH snaps AS (
+  SELECT CAST(table_catalog AS STRING) AS catalog_name,
+         CAST(snapshot_date AS DATE) AS snapshot_date,
+         CAST(table_schema AS STRING) AS table_schema,
+         CAST(table_schema AS STRING) || '.' || CAST(table_name AS STRING) AS qualified_name,
+         CAST(COALESCE(column_count, 0) AS DOUBLE) AS column_count,
+         COALESCE(has_primary_key, FALSE) AS has_pk,
+         COALESCE(cdf_enabled, FALSE) AS has_cdf,
+         datediff(CAST(snapshot_date AS DATE), CAST(created AS DATE)) AS days_since_created,
+         datediff(CAST(snapshot_date AS DATE), CAST(last_altered AS DATE)) AS days_since_altered,
+         CAST({changes} AS DOUBLE) AS schema_changes,
+         CAST(COALESCE(row_count, 0) AS DOUBLE) AS row_count,
+         CAST(COALESCE(size_bytes, 0) AS DOUBLE) AS size_bytes,
+         CASE WHEN last_commit_time IS NULL THEN NULL ELSE {days_since_commit} END AS days_since_commit,
+         CAST(COALESCE(commits_1d, 0) AS DOUBLE) AS commits,
+         CAST(COALESCE(rows_written_1d, 0) AS DOUBLE) AS rows_written
+  FROM {tables['fact_table_snapshots']}
+  WHERE table_catalog IS NOT NULL AND snapshot_date IS NOT NULL AND table_name IS NOT NULL
+),
+daily AS (
+  SELECT catalog_name, snapshot_date,
+         CAST(COUNT(DISTINCT qualified_name) AS DOUBLE) AS table_count,
+         CAST(COUNT(DISTINCT table_schema) AS DOUBLE) AS schema_count,
+         AVG(column_count) AS column_count_avg,
+         SUM(row_count) AS total_rows,
+         SUM({flag('has_pk')}) AS tables_with_pk,
+         SUM({flag('has_cdf')}) AS tables_with_cdf,
+         SUM({flag('days_since_created BETWEEN 0 AND 6')}) AS tables_created_last_7d,
+         SUM({flag('days_since_altered BETWEEN 0 AND 6')}) AS tables_modified_last_7d,
+         SUM(schema_changes) AS schema_changes_1d,
+         SUM({flag('schema_changes > 0')}) AS tables_with_schema_change_1d,
+         SUM(size_bytes) AS total_size_bytes,
+         SUM(commits) AS commits_1d,
+         SUM(rows_written) AS rows_written_1d,
+         SUM({flag('commits = 0')}) AS tables_not_written_1d,
+         AVG(days_since_commit) AS avg_days_since_commit,
+         MAX(days_since_commit) AS max_days_since_commit,
+         SUM({flag(f'days_since_commit >= {STALE_DAYS}')}) AS stale_tables_7d
+  FROM snaps
+  GROUP BY catalog_name, snapshot_date
+),
+{_dq_cte(tables, columns)},
+win AS (
+  SELECT daily.*,
+         SUM(schema_changes_1d) OVER w7 AS schema_changes_7d,
+         COALESCE(LAG(total_rows, 1) OVER w, 0.0) AS total_rows_lag1,
+         AVG(rows_written_1d) OVER w7prev AS rows_written_avg_prev7,
+         {day_of_week('snapshot_date')} AS dow
+  FROM daily
+  WINDOW {rows_window('w', 'catalog_name', 'snapshot_date')},
+         {rows_window('w7', 'catalog_name', 'snapshot_date', 7)},
+         w7prev AS (PARTITION BY catalog_name ORDER BY snapshot_date ROWS BETWEEN 7 PRECEDING AND 1 PRECEDING)
+)
+SELECT win.catalog_name, win.snapshot_date,
+       table_count, schema_count, column_count_avg, total_rows,
+       tables_with_pk, {ratio('tables_with_pk', 'table_count')} AS pk_coverage,
+       tables_with_cdf, {ratio('tables_with_cdf', 'table_count')} AS cdf_coverage,
+       tables_created_last_7d, tables_modified_last_7d, schema_changes_7d,
+       schema_changes_1d, tables_with_schema_change_1d, total_size_bytes,
+       commits_1d, rows_written_1d, tables_not_written_1d,
+       avg_days_since_commit, max_days_since_commit, stale_tables_7d,
+       {change_pct('total_rows', 'total_rows_lag1')} AS total_rows_change_pct_1d,
+       {change_pct('rows_written_1d', 'COALESCE(rows_written_avg_prev7, 0.0)')} AS rows_written_change_pct_7d,
+       COALESCE(dq.dq_unhealthy_tables, 0.0) AS dq_unhealthy_tables,
+       COALESCE(dq.dq_freshness_unhealthy, 0.0) AS dq_freshness_unhealthy,
+       COALESCE(dq.dq_completeness_unhealthy, 0.0) AS dq_completeness_unhealthy,
+       {flag('dow IN (1, 7)')} AS is_weekend,
+       CAST(dow AS DOUBLE) AS day_of_week
+FROM win
+LEFT JOIN dq ON dq.catalog_name = win.catalog_name AND dq.snapshot_date = win.snapshot_date
+"""
+
+
+TABLE = FeatureTable(
+    name="quality_features",
+    primary_keys=("catalog_name", "snapshot_date"),
+    sources=(SNAPSHOTS,),
+    optional_sources=(DQ_RESULTS,),
+    build_sql=build_sql,
+    features=FEATURES,
+    description=(
+        "Daily data-quality features per catalog, from the table-metadata snapshots "
+        "(fact_table_snapshots) and, when present, the data quality monitoring results. "
+        "schema_changes_7d sums the catalog's last 7 snapshot days (rows)."
+    ),
+    comments={
+        "table_count": "Distinct schema.table in the catalog that day.",
+        "schema_changes_7d": "Columns added, removed or retyped over the last 7 snapshot days.",
+        "stale_tables_7d": f"Tables whose latest data commit is {STALE_DAYS} or more days old.",
+        "dq_unhealthy_tables": "Tables the data quality monitor marked Unhealthy that day.",
+    },
+)

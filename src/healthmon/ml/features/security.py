@@ -1,0 +1,112 @@
+"""security_features — PK (user_id, event_date), from fact_audit_logs grouped by user and day."""
+
+from __future__ import annotations
+
+from healthmon.ml.features.sql import day_of_week, flag, ratio, rows_window, z_score
+from healthmon.ml.features.table import FeatureTable, Source
+
+FEATURES = (
+    "event_count", "tables_accessed", "off_hours_events", "unique_source_ips", "failed_auth_count",
+    "unique_action_types", "unique_services_accessed", "sensitive_data_access",
+    "avg_event_count_7d", "std_event_count_7d", "avg_tables_accessed_7d", "event_count_z_score",
+    "off_hours_rate", "sensitive_access_rate",
+    "is_human_user", "is_service_principal", "is_system_user",
+    "is_activity_burst", "lateral_movement_risk", "failed_auth_ratio",
+    "is_weekend", "day_of_week",
+)
+
+SOURCE = Source(
+    "fact_audit_logs",
+    ("user_identity_email", "event_time", "request_params", "source_ip_address",
+     "is_failed_action", "action_name", "service_name"),
+)
+
+# Gold's is_sensitive_action rule (ml-layer.md §1.1). The original left sensitive_data_access a
+# constant 0; here it counts the events this rule marks.
+SENSITIVE_PATTERN = "grant|revoke|delete|secret|permission|token|password|credential"
+
+
+def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+    uid = "user_id"
+    service_principal = f"({uid} LIKE '%spn@%' OR {uid} LIKE '%iam.gserviceaccount.com' OR substr({uid}, 1, 4) = 'DBX_')"
+    return f"""
+WITH events AS (
+  SELECT CAST(user_identity_email AS STRING) AS user_id,
+         CAST(event_time AS DATE) AS event_date,
+         hour(event_time) AS event_hour,
+         request_params['tableName'] AS table_name,
+         source_ip_address,
+         COALESCE(is_failed_action, FALSE) AS is_failed,
+         action_name,
+         service_name
+  FROM {tables['fact_audit_logs']}
+  WHERE user_identity_email IS NOT NULL AND event_time IS NOT NULL
+),
+daily AS (
+  SELECT user_id, event_date,
+         CAST(COUNT(*) AS DOUBLE) AS event_count,
+         CAST(COUNT(DISTINCT table_name) AS DOUBLE) AS tables_accessed,
+         SUM({flag('event_hour BETWEEN 0 AND 6')}) AS off_hours_events,
+         CAST(COUNT(DISTINCT source_ip_address) AS DOUBLE) AS unique_source_ips,
+         SUM({flag('is_failed')}) AS failed_auth_count,
+         CAST(COUNT(DISTINCT action_name) AS DOUBLE) AS unique_action_types,
+         CAST(COUNT(DISTINCT service_name) AS DOUBLE) AS unique_services_accessed,
+         SUM({flag(f"lower(COALESCE(action_name, '')) RLIKE '{SENSITIVE_PATTERN}'")}) AS sensitive_data_access
+  FROM events
+  GROUP BY user_id, event_date
+),
+typed AS (
+  SELECT daily.*,
+         CASE WHEN user_id LIKE 'System-%' THEN 'SYSTEM'
+              WHEN {service_principal} THEN 'SERVICE_PRINCIPAL'
+              WHEN user_id LIKE '%@%' THEN 'HUMAN_USER'
+              ELSE 'UNKNOWN' END AS user_type,
+         AVG(event_count) OVER w7 AS avg_event_count_7d,
+         STDDEV(event_count) OVER w7 AS std_event_count_7d,
+         AVG(tables_accessed) OVER w7 AS avg_tables_accessed_7d,
+         {day_of_week('event_date')} AS dow
+  FROM daily
+  WINDOW {rows_window('w7', 'user_id', 'event_date', 7)}
+),
+scored AS (
+  SELECT typed.*,
+         {z_score('event_count', 'avg_event_count_7d', 'std_event_count_7d')} AS event_count_z_score
+  FROM typed
+)
+SELECT user_id, event_date, user_type,
+       event_count, tables_accessed, off_hours_events, unique_source_ips, failed_auth_count,
+       unique_action_types, unique_services_accessed, sensitive_data_access,
+       avg_event_count_7d, std_event_count_7d, avg_tables_accessed_7d, event_count_z_score,
+       {ratio('off_hours_events', 'event_count')} AS off_hours_rate,
+       {ratio('sensitive_data_access', 'event_count')} AS sensitive_access_rate,
+       {flag("user_type = 'HUMAN_USER'")} AS is_human_user,
+       {flag("user_type = 'SERVICE_PRINCIPAL'")} AS is_service_principal,
+       {flag("user_type = 'SYSTEM'")} AS is_system_user,
+       {flag('event_count_z_score > 2 AND event_count > 100')} AS is_activity_burst,
+       {flag('unique_services_accessed > 5')} AS lateral_movement_risk,
+       {ratio('failed_auth_count', 'event_count')} AS failed_auth_ratio,
+       {flag('dow IN (1, 7)')} AS is_weekend,
+       CAST(dow AS DOUBLE) AS day_of_week
+FROM scored
+"""
+
+
+TABLE = FeatureTable(
+    name="security_features",
+    primary_keys=("user_id", "event_date"),
+    sources=(SOURCE,),
+    build_sql=build_sql,
+    features=FEATURES,
+    extra_columns=("user_type",),
+    description=(
+        "Daily audit-log activity features per user (user_identity_email), from fact_audit_logs. "
+        "7d windows count rows per user ordered by event_date. user_type is not a feature."
+    ),
+    comments={
+        "user_type": "HUMAN_USER, SERVICE_PRINCIPAL, SYSTEM or UNKNOWN, from the identity's form.",
+        "off_hours_events": "Events with hour(event_time) between 0 and 6 (UTC).",
+        "failed_auth_count": "Events with is_failed_action (any failed action).",
+        "sensitive_data_access": f"Events whose action_name matches {SENSITIVE_PATTERN}.",
+        "sensitive_access_rate": "sensitive_data_access / event_count.",
+    },
+)

@@ -1,0 +1,48 @@
+"""Spark SQL snippets shared by the feature definitions.
+
+Everything here is written in the Spark dialect and only uses constructs that mean the same on
+Spark and on DuckDB after sqlglot's transpilation (checked by tests/ml_features): in particular
+``dayofweek`` is NOT used, because DuckDB's DAYOFWEEK counts from 0 and sqlglot does not adjust
+it; the day of the week is derived from a day count instead.
+"""
+
+from __future__ import annotations
+
+# 1970-01-04 was a Sunday, so this is Spark's dayofweek (1 = Sunday ... 7 = Saturday) for any
+# date, before or after 1970 (the double modulo keeps negative day counts in 0..6).
+_SUNDAY = "DATE'1970-01-04'"
+
+
+def day_of_week(date_col: str) -> str:
+    return f"(((datediff({date_col}, {_SUNDAY}) % 7) + 7) % 7) + 1"
+
+
+def flag(condition: str) -> str:
+    """A 0.0/1.0 DOUBLE flag, as every flag in the feature tables."""
+    return f"CASE WHEN {condition} THEN 1.0 ELSE 0.0 END"
+
+
+def ratio(numerator: str, denominator: str) -> str:
+    """numerator / denominator, 0 when the denominator is not positive (never NULL or inf)."""
+    return f"CASE WHEN {denominator} > 0 THEN CAST({numerator} AS DOUBLE) / {denominator} ELSE 0.0 END"
+
+
+def change_pct(current: str, previous: str) -> str:
+    return f"CASE WHEN {previous} > 0 THEN ({current} - {previous}) / {previous} * 100.0 ELSE 0.0 END"
+
+
+def z_score(value: str, mean: str, std: str) -> str:
+    return f"CASE WHEN {std} > 0 THEN ({value} - {mean}) / {std} ELSE 0.0 END"
+
+
+def rows_window(name: str, partition: str, order: str, rows: int | None = None) -> str:
+    """A named window. ``rows=7`` is the spec's "7d": the current row and the 6 before it, per
+    key, ordered by date (row-based, as ml-layer.md §2.1 specifies)."""
+    frame = f" ROWS BETWEEN {rows - 1} PRECEDING AND CURRENT ROW" if rows else ""
+    return f"{name} AS (PARTITION BY {partition} ORDER BY {order}{frame})"
+
+
+def percentile(column: str, p: float) -> str:
+    """Exact, interpolated percentile: identical on Spark (percentile_cont) and DuckDB
+    (QUANTILE_CONT). The original's percentile_approx is not reproducible across engines."""
+    return f"percentile_cont({p}) WITHIN GROUP (ORDER BY {column})"

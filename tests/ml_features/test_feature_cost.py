@@ -1,0 +1,108 @@
+"""cost_features on hand-made fact_usage rows: aggregation, row-based windows, lags, calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+
+import pytest
+from mlf_gold import CATALOG, GOLD, day, rows_by_key, write_gold
+
+from healthmon.lakehouse import Lakehouse
+from healthmon.ml.features import FEATURE_TABLES, compute_feature_table
+
+TABLE = FEATURE_TABLES["cost_features"]
+
+
+def _usage(ws, d, qty, cost, sku="JOBS_COMPUTE", job=None, serverless=False, rec=None):
+    return {
+        "record_id": rec or f"{ws}-{d}-{sku}-{job}-{qty}",
+        "workspace_id": ws, "usage_date": d, "usage_quantity": qty, "list_cost": cost,
+        "sku_name": sku, "usage_metadata_job_id": job, "product_features_is_serverless": serverless,
+    }
+
+
+@pytest.fixture
+def lh():
+    return Lakehouse.from_env()
+
+
+def test_daily_aggregates_and_sku_breakdown(lh):
+    d = day(0)
+    write_gold(lh, "fact_usage", [
+        _usage("w1", d, 10, 5.0, sku="STANDARD_ALL_PURPOSE_COMPUTE", job="j1"),
+        _usage("w1", d, 4, 2.0, sku="STANDARD_ALL_PURPOSE_COMPUTE", job="j2"),
+        _usage("w1", d, 3, 1.5, sku="STANDARD_ALL_PURPOSE_COMPUTE", job=None),  # interactive: not a job
+        _usage("w1", d, 2, None, sku="JOBS_COMPUTE"),                            # NULL cost counts as 0
+        _usage("w1", d, 1, 4.0, sku="JOBS_SERVERLESS_COMPUTE", serverless=True),
+        _usage("w1", d, 1, 3.0, sku="DLT_CORE_JOBS_COMPUTE"),
+        _usage("w1", d, 1, 6.0, sku="SERVERLESS_REAL_TIME_INFERENCE"),
+        _usage(None, d, 99, 99.0),                                               # no workspace: dropped
+    ])
+    data, counts = compute_feature_table(lh, TABLE, CATALOG, GOLD)
+    assert data.column_names == list(TABLE.columns)
+    assert data.num_rows == 1
+    r = data.to_pylist()[0]
+    assert r["workspace_id"] == "w1" and r["usage_date"] == d
+    assert r["daily_dbu"] == pytest.approx(22)
+    assert r["daily_cost"] == pytest.approx(21.5)
+    assert r["jobs_on_all_purpose_cost"] == pytest.approx(7.0)
+    assert r["jobs_on_all_purpose_count"] == 2
+    assert r["serverless_cost"] == pytest.approx(4.0)
+    assert r["dlt_cost"] == pytest.approx(3.0)
+    assert r["model_serving_cost"] == pytest.approx(6.0)
+    assert r["potential_job_cluster_savings"] == pytest.approx(0.4 * 7.0)
+    assert r["all_purpose_inefficiency_ratio"] == pytest.approx(7.0 / 21.5)
+    assert r["serverless_adoption_ratio"] == pytest.approx(4.0 / 21.5)
+    # One row: sample stddev is NULL -> 0, so z-scores are 0 and lags are 0.
+    assert r["std_dbu_7d"] == 0 and r["z_score_7d"] == 0 and r["daily_dbu_lag1"] == 0
+
+
+def test_windows_and_lags_count_rows_per_workspace(lh):
+    # w1 has 12 usage days with day 5 missing; w2 one day with a huge value that must not leak.
+    present = [n for n in range(13) if n != 5]
+    qty = {n: float(10 + n * n % 7) for n in present}
+    rows = [_usage("w1", day(n), qty[n], qty[n] / 2) for n in present]
+    rows.append(_usage("w2", day(11), 10_000.0, 1.0))
+    write_gold(lh, "fact_usage", rows)
+    data, _ = compute_feature_table(lh, TABLE, CATALOG, GOLD)
+    by = rows_by_key(data, "workspace_id", "usage_date")
+
+    last = by[("w1", day(12))]
+    window = [qty[n] for n in present[-7:]]  # the last 7 rows: days 6..12 (row-based)
+    assert last["avg_dbu_7d"] == pytest.approx(statistics.mean(window))
+    assert last["std_dbu_7d"] == pytest.approx(statistics.stdev(window))
+    assert last["z_score_7d"] == pytest.approx((qty[12] - statistics.mean(window)) / statistics.stdev(window))
+    assert last["avg_dbu_30d"] == pytest.approx(statistics.mean(qty.values()))
+
+    # Row-based lag across the gap: the row after the missing day 5 lags to day 4.
+    after_gap = by[("w1", day(6))]
+    assert after_gap["daily_dbu_lag1"] == qty[4]
+    assert after_gap["dbu_change_pct_1d"] == pytest.approx((qty[6] - qty[4]) / qty[4] * 100)
+    assert after_gap["daily_dbu_lag7"] == 0  # only 5 earlier rows
+    assert last["daily_dbu_lag7"] == qty[present[-8]]
+    assert by[("w1", day(0))]["daily_dbu_lag1"] == 0 and by[("w1", day(0))]["dbu_change_pct_1d"] == 0
+
+    w2 = by[("w2", day(11))]
+    assert w2["avg_dbu_7d"] == 10_000.0 and w2["daily_dbu_lag1"] == 0
+
+
+def test_calendar_features_follow_spark_dayofweek(lh):
+    saturday, monday, feb29 = dt.date(2024, 6, 1), dt.date(2024, 6, 3), dt.date(2024, 2, 29)
+    write_gold(lh, "fact_usage", [_usage("w", d, 1, 1) for d in (saturday, monday, feb29, dt.date(1969, 12, 28))])
+    by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
+    assert by[(saturday,)]["day_of_week"] == 7 and by[(saturday,)]["is_weekend"] == 1
+    assert by[(monday,)]["day_of_week"] == 2 and by[(monday,)]["is_weekend"] == 0
+    assert by[(dt.date(1969, 12, 28),)]["day_of_week"] == 1  # a Sunday before the epoch
+    assert by[(feb29,)]["day_of_month"] == 29 and by[(feb29,)]["is_month_end"] == 1
+    assert by[(monday,)]["is_month_end"] == 0
+    assert by[(saturday,)]["dow_sin"] == pytest.approx(math.sin(2 * 3.14159 * 7 / 7))
+    assert by[(monday,)]["dow_cos"] == pytest.approx(math.cos(2 * 3.14159 * 2 / 7))
+
+
+def test_zero_cost_day_has_zero_ratios_not_nan(lh):
+    write_gold(lh, "fact_usage", [_usage("w", day(0), 5, 0.0, sku="STANDARD_ALL_PURPOSE_COMPUTE", job="j")])
+    r = compute_feature_table(lh, TABLE, CATALOG, GOLD)[0].to_pylist()[0]
+    assert r["all_purpose_inefficiency_ratio"] == 0 and r["serverless_adoption_ratio"] == 0
+    assert all(math.isfinite(r[f]) for f in TABLE.features)
