@@ -1,0 +1,28 @@
+"""What the loading pipeline knows besides the configuration itself."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    root: Path  # bundle root (directory of databricks.yml), absolute
+    user_name: str  # workspace.current_user.userName
+    target: str | None = None  # -t; None = the default target
+    variables: dict[str, str] = field(default_factory=dict)  # --var name=value
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def display(self, path: Path) -> str:
+        """How a file is named in locations: relative to the bundle root when inside it."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def source(self, display: str) -> Path:
+        """The inverse of ``display``: the file a location names."""
+        p = Path(display)
+        return p if p.is_absolute() else self.root / p

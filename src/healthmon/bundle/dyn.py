@@ -1,0 +1,184 @@
+"""A located value model, like the Databricks CLI's ``dyn.Value``.
+
+Every node of the configuration keeps the file/line/column it came from, so a mutator that
+moves or rewrites a value keeps its origin and every diagnostic can point at the source.
+``Value.v`` is a ``dict[str, Value]``, a ``list[Value]`` or a plain scalar (str, int, float, bool,
+None). Values are treated as immutable by the mutators: helpers return new trees and share
+untouched subtrees, which keeps the pipeline's steps pure and cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from healthmon.errors import Location
+
+NO_LOC = Location("<generated>")
+
+Path = tuple  # tuple[str | int, ...]: map keys and list indexes
+
+
+class Value:
+    __slots__ = ("v", "loc")
+
+    def __init__(self, v: Any, loc: Location = NO_LOC):
+        self.v = v
+        self.loc = loc
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Value({self.v!r}, {self.loc})"
+
+    @property
+    def is_map(self) -> bool:
+        return isinstance(self.v, dict)
+
+    @property
+    def is_list(self) -> bool:
+        return isinstance(self.v, list)
+
+    @property
+    def is_scalar(self) -> bool:
+        return not isinstance(self.v, (dict, list))
+
+    def get(self, key: str) -> "Value | None":
+        return self.v.get(key) if isinstance(self.v, dict) else None
+
+    def plain(self) -> Any:
+        return to_plain(self)
+
+
+def kind_name(value: "Value | Any") -> str:
+    v = value.v if isinstance(value, Value) else value
+    if isinstance(v, dict):
+        return "map"
+    if isinstance(v, list):
+        return "sequence"
+    if v is None:
+        return "nil"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    return "string"
+
+
+def to_plain(value: Value) -> Any:
+    v = value.v
+    if isinstance(v, dict):
+        return {k: to_plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [to_plain(x) for x in v]
+    return v
+
+
+def from_plain(obj: Any, loc: Location = NO_LOC) -> Value:
+    if isinstance(obj, Value):
+        return obj
+    if isinstance(obj, dict):
+        return Value({str(k): from_plain(x, loc) for k, x in obj.items()}, loc)
+    if isinstance(obj, (list, tuple)):
+        return Value([from_plain(x, loc) for x in obj], loc)
+    return Value(obj, loc)
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_path(text: str) -> Path:
+    """``a.b[0].c`` → ``("a", "b", 0, "c")``."""
+    out: list[str | int] = []
+    pos = 0
+    for m in _PATH_TOKEN.finditer(text):
+        if m.group(1) is not None:
+            out.append(m.group(1))
+        else:
+            out.append(int(m.group(2)))
+        pos = m.end()
+    del pos
+    return tuple(out)
+
+
+def format_path(path: Path) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + part
+    return text
+
+
+def get_path(root: Value, path: Path) -> Value | None:
+    cur: Value | None = root
+    for part in path:
+        if cur is None:
+            return None
+        if isinstance(part, int):
+            if not isinstance(cur.v, list) or part >= len(cur.v) or part < 0:
+                return None
+            cur = cur.v[part]
+        else:
+            if not isinstance(cur.v, dict):
+                return None
+            cur = cur.v.get(part)
+    return cur
+
+
+def set_path(root: Value, path: Path, new: Value) -> Value:
+    """A copy of ``root`` with ``new`` at ``path``; maps along the way are created if missing."""
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(head, int):
+        if not isinstance(root.v, list) or head >= len(root.v):
+            raise KeyError(format_path(path))
+        items = list(root.v)
+        items[head] = set_path(items[head], rest, new)
+        return Value(items, root.loc)
+    base = dict(root.v) if isinstance(root.v, dict) else {}
+    child = base.get(head)
+    if child is None or (rest and not isinstance(rest[0], int) and not isinstance(child.v, dict)):
+        child = Value({}, new.loc if child is None else child.loc)
+    base[head] = set_path(child, rest, new)
+    return Value(base, root.loc)
+
+
+def walk(root: Value, path: Path = ()) -> Iterator[tuple[Path, Value]]:
+    """Every (path, value) pair, depth first, parents before children."""
+    yield path, root
+    v = root.v
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield from walk(x, path + (k,))
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            yield from walk(x, path + (i,))
+
+
+def map_values(root: Value, fn: Callable[[Path, Value], Value], path: Path = ()) -> Value:
+    """Rebuild the tree bottom-up, replacing each node by ``fn(path, node)``."""
+    v = root.v
+    if isinstance(v, dict):
+        new = {k: map_values(x, fn, path + (k,)) for k, x in v.items()}
+        root = Value(new, root.loc)
+    elif isinstance(v, list):
+        root = Value([map_values(x, fn, path + (i,)) for i, x in enumerate(v)], root.loc)
+    return fn(path, root)
+
+
+def merge(base: Value, override: Value) -> Value:
+    """Override ``base`` with ``override``: maps merge key by key (recursively); anything else
+    (scalars, lists, a map replacing a scalar) is replaced by the override. A null override
+    keeps the base, as the CLI does for empty YAML keys."""
+    if override.v is None:
+        return base
+    if isinstance(base.v, dict) and isinstance(override.v, dict):
+        out = dict(base.v)
+        for k, x in override.v.items():
+            out[k] = merge(out[k], x) if k in out else x
+        return Value(out, override.loc)
+    return override

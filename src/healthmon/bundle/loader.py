@@ -1,0 +1,141 @@
+"""The loading pipeline: one named, pure step after another (the databricks/cli mutator design).
+
+    parse databricks.yml → load_includes → select_target → merge_target → resolve_variables
+    → set_workspace_defaults → interpolate → translate_paths → apply_mode → apply_presets
+    → set_resource_defaults → validate
+
+A step that cannot go on raises ``BundleError`` (every diagnostic with ``file:line:col``);
+validation findings are returned in ``Bundle.diagnostics`` so callers decide (``validate``
+prints them, ``deploy`` refuses on errors).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from healthmon.bundle.context import LoadContext
+from healthmon.bundle.diag import BundleError, Diagnostics, fail
+from healthmon.bundle.dyn import Value, format_path, to_plain, walk
+from healthmon.bundle.mutators.translate_paths import SourceRef
+from healthmon.errors import HealthmonError, Location
+
+CONFIG_NAMES = ("databricks.yml", "databricks.yaml", "bundle.yml", "bundle.yaml")
+
+
+@dataclass
+class Bundle:
+    root: Path
+    target: str
+    value: Value
+    diagnostics: Diagnostics
+    sources: dict[str, SourceRef] = field(default_factory=dict)
+    _plain: dict | None = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The fully resolved configuration as plain Python (the ``validate -o json`` document)."""
+        if self._plain is None:
+            self._plain = to_plain(self.value)
+        return self._plain
+
+    @property
+    def name(self) -> str:
+        return self.config["bundle"]["name"]
+
+    @property
+    def mode(self) -> str | None:
+        return self.config["bundle"].get("mode")
+
+    @property
+    def workspace(self) -> dict[str, Any]:
+        return self.config["workspace"]
+
+    @property
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        return (self.config.get("resources") or {}).get("jobs") or {}
+
+    def location(self, path: str) -> Location | None:
+        from healthmon.bundle.dyn import get_path, parse_path
+
+        node = get_path(self.value, parse_path(path))
+        return node.loc if node is not None else None
+
+    def locations(self) -> dict[str, Location]:
+        """Every config path → where it came from (``file:line:col``)."""
+        return {format_path(p): v.loc for p, v in walk(self.value)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.config, indent=2, sort_keys=True)
+
+    def raise_for_errors(self) -> None:
+        if self.diagnostics.has_errors():
+            raise BundleError(self.diagnostics.errors)
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The bundle root: ``start`` or the nearest parent holding ``databricks.yml`` (like the CLI)."""
+    here = (start or Path.cwd()).resolve()
+    if here.is_file():
+        here = here.parent
+    for d in (here, *here.parents):
+        if any((d / n).is_file() for n in CONFIG_NAMES):
+            return d
+    raise HealthmonError(f"unable to locate bundle root: databricks.yml not found in {here} or any parent directory")
+
+
+def config_file(root: Path) -> Path:
+    for n in CONFIG_NAMES:
+        if (root / n).is_file():
+            return root / n
+    raise HealthmonError(f"unable to locate bundle root: no databricks.yml in {root}")
+
+
+def load_bundle(root: Path, target: str | None = None, variables: dict[str, str] | None = None, *,
+                strict: bool = False, user_name: str | None = None, environ: dict[str, str] | None = None,
+                validate: bool = True) -> Bundle:
+    from healthmon.bundle.mutators.apply_mode import apply_mode
+    from healthmon.bundle.mutators.apply_presets import apply_presets
+    from healthmon.bundle.mutators.interpolate import interpolate
+    from healthmon.bundle.mutators.load_includes import load_includes
+    from healthmon.bundle.mutators.merge_target import merge_target
+    from healthmon.bundle.mutators.resolve_variables import resolve_variables
+    from healthmon.bundle.mutators.select_target import select_target
+    from healthmon.bundle.mutators.set_defaults import set_resource_defaults, set_workspace_defaults
+    from healthmon.bundle.mutators.translate_paths import translate_paths
+    from healthmon.bundle.mutators.validate import validate as run_validate
+    from healthmon.bundle.validate.base import BundleState
+    from healthmon.bundle.yamlparse import parse_file
+
+    root = Path(root).resolve()
+    if user_name is None:
+        from healthmon.settings import Settings
+
+        user_name = Settings.from_env().user_name
+    ctx = LoadContext(root=root, user_name=user_name, target=target, variables=dict(variables or {}),
+                      **({"environ": dict(environ)} if environ is not None else {}))
+    main = config_file(root)
+    config = parse_file(main, ctx.display(main))
+    if not config.is_map:
+        raise fail(f"expected a mapping at the top of {ctx.display(main)}", config.loc)
+    diags = Diagnostics()
+    config = load_includes(ctx, config, main)
+    target_name = select_target(config, target)
+    config = merge_target(config, target_name)
+    config = resolve_variables(config, ctx)
+    config = set_workspace_defaults(config, ctx)
+    config, found = interpolate(config)
+    diags.extend(found)
+    config, sources = translate_paths(config, ctx)
+    config, found = apply_mode(config, ctx)
+    diags.extend(found)
+    config = apply_presets(config)
+    config = set_resource_defaults(config)
+    if "sync" not in config.v:
+        config = Value({**config.v, "sync": Value({"paths": Value([Value(".")])})}, config.loc)
+    if validate:
+        config, found = run_validate(BundleState(config, ctx, sources), strict=strict)
+        diags.extend(found)
+    return Bundle(root=root, target=target_name, value=config, diagnostics=diags, sources=sources)

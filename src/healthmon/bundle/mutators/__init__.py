@@ -1,0 +1,1 @@
+"""One pure transformation per module, applied in order by ``healthmon.bundle.loader``."""

@@ -1,0 +1,44 @@
+"""Pick the target: ``-t`` if given, else the one marked ``default: true``, else the only one.
+
+With no ``targets:`` at all the bundle has one implicit target named ``default`` (the CLI's
+behaviour).
+"""
+
+from __future__ import annotations
+
+from healthmon.bundle.diag import fail
+from healthmon.bundle.dyn import Value
+from healthmon.bundle.suggest import did_you_mean
+
+CHECK = "target"
+
+
+def select_target(config: Value, requested: str | None) -> str:
+    targets = config.get("targets")
+    if targets is None or targets.v is None:
+        if requested not in (None, "default"):
+            raise fail(f"{requested}: no such target. Available targets: (none defined)", config.loc, "targets", check=CHECK)
+        return "default"
+    if not targets.is_map:
+        raise fail("targets: expected a map of target name to settings", targets.loc, "targets", check=CHECK)
+    names = list(targets.v)
+    if requested is not None:
+        if requested not in targets.v:
+            raise fail(
+                f"{requested}: no such target{did_you_mean(requested, names)}. Available targets: {', '.join(names)}",
+                targets.loc, "targets", check=CHECK)
+        return requested
+    defaults = []
+    for name, t in targets.v.items():
+        d = t.get("default") if t.is_map else None
+        if d is not None and d.v is True:
+            defaults.append(name)
+        elif d is not None and not isinstance(d.v, bool):
+            raise fail(f"targets.{name}.default: expected a boolean, found {d.v!r}", d.loc, f"targets.{name}.default", check=CHECK)
+    if len(defaults) > 1:
+        raise fail(f"multiple targets are marked as default ({', '.join(defaults)})", targets.loc, "targets", check=CHECK)
+    if defaults:
+        return defaults[0]
+    if len(names) == 1:
+        return names[0]
+    raise fail(f"please specify target: no target is marked 'default: true' (available: {', '.join(names)})", targets.loc, "targets", check=CHECK)

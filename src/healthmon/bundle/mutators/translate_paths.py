@@ -1,0 +1,154 @@
+"""Rewrite local file references as workspace paths, as the CLI's ``TranslatePaths`` does.
+
+A relative ``notebook_path`` / ``python_file`` / ``sql_task.file.path`` / library path /
+local environment dependency is relative to the YAML file that declares it. It becomes
+``${workspace.file_path}/<path relative to the bundle root>``; notebooks lose their extension
+(``src/ml/x.py`` → ``.../files/src/ml/x``), other files keep it. Absolute paths, URLs, paths of
+tasks that take their source from Git, and unresolved references are left as they are.
+The local file behind each rewritten field is returned in ``sources`` (keyed by config path) so
+validation can check it and name both the file and the declaring ``file:line:col``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from healthmon.bundle.context import LoadContext
+from healthmon.bundle.diag import BundleError, Diagnostic, ERROR
+from healthmon.bundle.dyn import Value, format_path, set_path
+from healthmon.errors import Location
+
+CHECK = "paths"
+NOTEBOOK_SUFFIXES = (".py", ".ipynb", ".sql", ".scala", ".r", ".R")
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    kind: str  # notebook | file | directory
+    declared: str  # the value as written
+    local: Path  # absolute local path (may not exist; validation reports that)
+    location: Location  # where it is declared
+    workspace_path: str
+
+
+def _task_fields(task_path: tuple, task: Value):
+    """(path to field, kind) of each translatable field in a task, incl. for_each inner tasks."""
+    if not task.is_map:
+        return
+    for container, field, kind in (
+        ("notebook_task", "notebook_path", "notebook"),
+        ("spark_python_task", "python_file", "file"),
+        ("dbt_task", "project_directory", "directory"),
+    ):
+        c = task.get(container)
+        if c is not None and c.is_map and c.get(field) is not None:
+            yield task_path + (container, field), kind
+    sql = task.get("sql_task")
+    if sql is not None and sql.is_map:
+        f = sql.get("file")
+        if f is not None and f.is_map and f.get("path") is not None:
+            yield task_path + ("sql_task", "file", "path"), "file"
+    libs = task.get("libraries")
+    if libs is not None and libs.is_list:
+        for i, lib in enumerate(libs.v):
+            if lib.is_map:
+                for field in ("whl", "jar", "requirements"):
+                    if lib.get(field) is not None:
+                        yield task_path + ("libraries", i, field), "file"
+    fe = task.get("for_each_task")
+    if fe is not None and fe.is_map and fe.get("task") is not None:
+        yield from _task_fields(task_path + ("for_each_task", "task"), fe.get("task"))
+
+
+def _uses_git(job: Value, task: Value) -> bool:
+    source = None
+    for container in ("notebook_task", "spark_python_task", "sql_task", "dbt_task"):
+        c = task.get(container)
+        if c is not None and c.is_map:
+            s = c.get("source") or (c.get("file").get("source") if container == "sql_task" and c.get("file") is not None else None)
+            if s is not None:
+                source = s.v
+    if source == "GIT":
+        return True
+    if source == "WORKSPACE":
+        return False
+    return job.get("git_source") is not None and job.get("git_source").v is not None
+
+
+def _skip(text) -> bool:
+    return (not isinstance(text, str) or not text or text.startswith("/") or "://" in text
+            or "${" in text or text.startswith("~"))
+
+
+def _local_notebook(p: Path) -> Path:
+    if p.is_file():
+        return p
+    for s in NOTEBOOK_SUFFIXES:
+        cand = p.with_name(p.name + s)
+        if cand.is_file():
+            return cand
+    return p
+
+
+def _translate(ctx: LoadContext, node: Value, kind: str, file_path: str, path: tuple,
+               errors: list[Diagnostic]) -> tuple[str, Path] | None:
+    declared = node.v
+    base = ctx.source(node.loc.file).parent
+    local = Path(os.path.normpath(base / declared))
+    if local != ctx.root and ctx.root not in local.parents:
+        errors.append(Diagnostic(
+            ERROR, f"path {local} is not contained in the bundle root {ctx.root} (declared as {declared!r})",
+            node.loc, format_path(path), check=CHECK))
+        return None
+    if kind == "notebook":
+        local = _local_notebook(local)
+    rel = PurePosixPath(local.relative_to(ctx.root).as_posix())
+    if kind == "notebook" and rel.suffix in NOTEBOOK_SUFFIXES:
+        rel = rel.with_suffix("")
+    return f"{file_path}/{rel}" if str(rel) != "." else file_path, local
+
+
+def translate_paths(config: Value, ctx: LoadContext) -> tuple[Value, dict[str, SourceRef]]:
+    res = config.get("resources")
+    jobs = res.get("jobs") if res is not None else None
+    sources: dict[str, SourceRef] = {}
+    if jobs is None or not jobs.is_map:
+        return config, sources
+    file_path = config.get("workspace").get("file_path").v
+    errors: list[Diagnostic] = []
+    for key, job in jobs.v.items():
+        if not job.is_map:
+            continue
+        jpath = ("resources", "jobs", key)
+        tasks = job.get("tasks")
+        fields: list[tuple[tuple, str]] = []
+        if tasks is not None and tasks.is_list:
+            for i, task in enumerate(tasks.v):
+                if task.is_map and not _uses_git(job, task):
+                    fields += list(_task_fields(jpath + ("tasks", i), task))
+        envs = job.get("environments")
+        if envs is not None and envs.is_list:
+            for i, env in enumerate(envs.v):
+                spec = env.get("spec") if env.is_map else None
+                deps = spec.get("dependencies") if spec is not None and spec.is_map else None
+                if deps is not None and deps.is_list:
+                    for j, dep in enumerate(deps.v):
+                        if isinstance(dep.v, str) and (dep.v.startswith("./") or dep.v.startswith("../")):
+                            fields.append((jpath + ("environments", i, "spec", "dependencies", j), "file"))
+        for path, kind in fields:
+            node = job
+            for part in path[3:]:
+                node = node.v[part] if isinstance(part, int) else node.v.get(part)
+            if _skip(node.v):
+                continue
+            out = _translate(ctx, node, kind, file_path, path, errors)
+            if out is None:
+                continue
+            ws_path, local = out
+            sources[format_path(path)] = SourceRef(kind, node.v, local, node.loc, ws_path)
+            config = set_path(config, path, Value(ws_path, node.loc))
+    if errors:
+        raise BundleError(errors)
+    return config, sources

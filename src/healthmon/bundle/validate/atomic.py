@@ -1,0 +1,32 @@
+"""No notebook duplication: each notebook belongs to exactly one (atomic) job; composite jobs
+reference it with ``run_job_task``. A notebook used by several jobs is a warning (error with
+``--strict``)."""
+
+from __future__ import annotations
+
+from healthmon.bundle.diag import Diagnostic, WARNING
+from healthmon.bundle.validate.base import BundleState
+
+CHECK = "atomic"
+
+
+def check(state: BundleState) -> list[Diagnostic]:
+    owners: dict = {}
+    for path, ref in state.sources.items():
+        if ref.kind != "notebook":
+            continue
+        job = path.split(".")[2]
+        owners.setdefault(ref.local, {}).setdefault(job, (path, ref))
+    out: list[Diagnostic] = []
+    for local, jobs in owners.items():
+        if len(jobs) < 2:
+            continue
+        names = sorted(jobs)
+        rel = state.ctx.display(local)
+        for job in names[1:]:
+            path, ref = jobs[job]
+            out.append(Diagnostic(
+                WARNING, f"notebook {rel} appears in {len(names)} jobs ({', '.join(names)}); each notebook belongs in "
+                         f"exactly one atomic job; reference that job with run_job_task instead",
+                ref.location, path, check=CHECK))
+    return out

@@ -1,0 +1,203 @@
+"""Types, required fields and unknown fields, against the schema derived from
+``databricks.bundles.jobs`` (see ``schema_derive``) plus the top-level bundle sections.
+
+Wrong types and missing required fields are errors; unknown fields are warnings with a
+"did you mean" (``--strict`` makes them errors). Like the CLI, scalars are normalised where
+the meaning is unambiguous (``"4"`` for an int, ``2024`` for a string, ``"true"`` for a bool);
+the normalised values are returned so the resolved configuration carries the right types.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from healthmon.bundle.diag import Diagnostic, ERROR, WARNING
+from healthmon.bundle.dyn import Value, kind_name
+from healthmon.bundle.suggest import did_you_mean
+from healthmon.bundle.validate.base import BundleState
+from healthmon.bundle.validate.schema_derive import load_schema
+
+CHECK = "schema"
+_INT = re.compile(r"^[-+]?\d+$")
+_NUM = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+# Sections of databricks.yml itself (the CLI's root config). "any" where healthmon does not
+# interpret the content.
+_S, _A = "string", "any"
+TOP: dict = {
+    "bundle": {"name": _S, "target": _S, "mode": {"enum": ["development", "production"]}, "compute_id": _S,
+               "cluster_id": _S, "git": _A, "databricks_cli_version": _S, "deployment": _A, "uuid": _S,
+               "engine": _S, "environment": _S},
+    "workspace": {"host": _S, "profile": _S, "root_path": _S, "file_path": _S, "resource_path": _S,
+                  "artifact_path": _S, "state_path": _S, "current_user": _A, "auth_type": _S,
+                  "client_id": _S, "azure_client_id": _S, "azure_tenant_id": _S, "azure_environment": _S,
+                  "azure_workspace_resource_id": _S, "azure_use_msi": _A, "azure_login_app_id": _S,
+                  "google_service_account": _S, "account_id": _S, "metadata_service_url": _S},
+    "variables": _A,
+    "resources": _A,
+    "include": {"list": _S},
+    "sync": {"paths": {"list": _S}, "include": {"list": _S}, "exclude": {"list": _S}},
+    "artifacts": _A,
+    "presets": {"name_prefix": _S, "tags": {"map": _S}, "trigger_pause_status": {"enum": ["PAUSED", "UNPAUSED"]},
+                "jobs_max_concurrent_runs": "int", "pipelines_development": "bool", "source_linked_deployment": "bool",
+                "artifacts_dynamic_version": "bool"},
+    "run_as": {"user_name": _S, "service_principal_name": _S},
+    "permissions": {"list": {"level": _S, "user_name": _S, "group_name": _S, "service_principal_name": _S}},
+    "experimental": _A,
+    "scripts": _A,
+    "python": _A,
+    "targets": _A,
+}
+VARIABLE_FIELDS = ("default", "description", "type", "lookup", "value")
+# JobSettings fields the CLI itself manages (absent from the databricks-bundles Job class).
+CLI_JOB_FIELDS = {"deployment": "any", "edit_mode": {"enum": ["UI_LOCKED", "EDITABLE"]},
+                  "format": {"enum": ["SINGLE_TASK", "MULTI_TASK"]}}
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    return load_schema()
+
+
+def _want(spec) -> str:
+    if isinstance(spec, str):
+        return {"string": "a string", "int": "an int", "number": "a number", "bool": "a bool"}.get(spec, spec)
+    if "enum" in spec:
+        return "one of " + ", ".join(spec["enum"])
+    if "list" in spec:
+        return "a sequence"
+    return "a map"
+
+
+class _Checker:
+    def __init__(self, strict_unknown: bool = False):
+        self.objects = _schema()["objects"]
+        self.diags: list[Diagnostic] = []
+        self.fixes: list[tuple[str, object]] = []
+
+    def bad(self, node: Value, path: str, spec) -> None:
+        self.diags.append(Diagnostic(ERROR, f"{path}: expected {_want(spec)}, found {kind_name(node)}"
+                                     + (f" {node.v!r}" if node.is_scalar and node.v is not None else ""),
+                                     node.loc, path, check=CHECK))
+
+    def fields(self, node: Value, path: str, fields: dict, required=(), what: str = "") -> None:
+        if not node.is_map:
+            self.bad(node, path, {"ref": what})
+            return
+        for name, child in node.v.items():
+            spec = fields.get(name)
+            if spec is None:
+                self.diags.append(Diagnostic(
+                    WARNING, f"unknown field: {name}{did_you_mean(name, fields)}", child.loc, f"{path}.{name}",
+                    check=CHECK))
+                continue
+            self.value(child, f"{path}.{name}", spec)
+        for name in required:
+            if name not in node.v or node.v[name].v is None:
+                self.diags.append(Diagnostic(ERROR, f"{path}: missing required field {name!r}", node.loc, path, check=CHECK))
+
+    def value(self, node: Value, path: str, spec) -> None:
+        v = node.v
+        if v is None or spec == "any":
+            return
+        if isinstance(v, str) and "${" in v:
+            return  # a deploy-time reference (e.g. ${resources.jobs.x.id}); checked elsewhere
+        if isinstance(spec, str):
+            self.scalar(node, path, spec)
+        elif "enum" in spec:
+            if not isinstance(v, str) or v not in spec["enum"]:
+                hint = did_you_mean(str(v), spec["enum"]) if isinstance(v, str) else ""
+                self.diags.append(Diagnostic(
+                    ERROR, f"{path}: expected one of {', '.join(spec['enum'])}, found {v!r}{hint}",
+                    node.loc, path, check=CHECK))
+        elif "list" in spec:
+            if not node.is_list:
+                self.bad(node, path, spec)
+                return
+            for i, item in enumerate(v):
+                self.value(item, f"{path}[{i}]", spec["list"])
+        elif "map" in spec:
+            if not node.is_map:
+                self.bad(node, path, spec)
+                return
+            for k, item in v.items():
+                self.value(item, f"{path}.{k}", spec["map"])
+        elif "ref" in spec:
+            obj = self.objects[spec["ref"]]
+            fields = obj["fields"]
+            if spec["ref"] == "Job":
+                fields = {**fields, **CLI_JOB_FIELDS}
+            self.fields(node, path, fields, obj["required"], spec["ref"])
+        else:  # an inline object spec (top-level sections)
+            self.fields(node, path, spec)
+
+    def scalar(self, node: Value, path: str, spec: str) -> None:
+        v = node.v
+        if isinstance(v, (dict, list)):
+            self.bad(node, path, spec)
+        elif spec == "string":
+            if not isinstance(v, str):
+                self.fixes.append((path, "true" if v is True else "false" if v is False else str(v)))
+        elif spec == "int":
+            if isinstance(v, bool) or isinstance(v, float) and not v.is_integer():
+                self.bad(node, path, spec)
+            elif isinstance(v, float):
+                self.fixes.append((path, int(v)))
+            elif isinstance(v, str):
+                if _INT.match(v.strip()):
+                    self.fixes.append((path, int(v)))
+                else:
+                    self.bad(node, path, spec)
+        elif spec == "number":
+            if isinstance(v, bool):
+                self.bad(node, path, spec)
+            elif isinstance(v, str):
+                if _NUM.match(v.strip()):
+                    self.fixes.append((path, float(v)))
+                else:
+                    self.bad(node, path, spec)
+        elif spec == "bool":
+            if isinstance(v, str) and v.lower() in ("true", "false"):
+                self.fixes.append((path, v.lower() == "true"))
+            elif not isinstance(v, bool):
+                self.bad(node, path, spec)
+
+
+def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[str, object]]]:
+    c = _Checker()
+    config = state.config
+    c.fields(config, "", TOP)
+    # Top-level messages read better without the leading dot.
+    c.diags = [Diagnostic(d.severity, d.summary.lstrip("."), d.location, (d.path or "").lstrip(".") or None,
+                          d.detail, d.check) for d in c.diags]
+    c.fixes = [(p.lstrip("."), v) for p, v in c.fixes]
+    variables = config.get("variables")
+    if variables is not None and variables.is_map:
+        for name, d in variables.v.items():
+            if d.is_map:
+                for field, child in d.v.items():
+                    if field not in VARIABLE_FIELDS:
+                        c.diags.append(Diagnostic(WARNING, f"unknown field: {field}{did_you_mean(field, VARIABLE_FIELDS)}",
+                                                  child.loc, f"variables.{name}.{field}", check=CHECK))
+    res = config.get("resources")
+    if res is not None and res.v is not None:
+        if not res.is_map:
+            c.bad(res, "resources", {"ref": "resources"})
+        else:
+            for kind, group in res.v.items():
+                if kind != "jobs":
+                    c.diags.append(Diagnostic(
+                        WARNING, f"resources.{kind}: only jobs are supported locally; these resources are ignored",
+                        group.loc, f"resources.{kind}", check=CHECK))
+                    continue
+                if group.v is None:
+                    continue
+                if not group.is_map:
+                    c.bad(group, "resources.jobs", {"map": "Job"})
+                    continue
+                for key, job in group.v.items():
+                    if job.v is None:
+                        c.bad(job, f"resources.jobs.{key}", {"ref": "Job"})
+                    c.value(job, f"resources.jobs.{key}", {"ref": "Job"})
+    return c.diags, c.fixes

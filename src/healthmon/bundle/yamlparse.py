@@ -1,0 +1,157 @@
+"""YAML → located ``Value``.
+
+PyYAML's C composer gives nodes with marks; we turn them into ``Value`` trees ourselves so
+every node keeps ``file:line:col``. Mapping entries carry the location of their *key* (the
+line a user reads as "the field"), list items their own location. Duplicate keys, syntax
+errors, undefined aliases, unknown tags and multi-document files are errors naming the
+position, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from healthmon.bundle.dyn import Value
+from healthmon.errors import HealthmonError, Location
+
+MAX_EXPANDED_NODES = 2_000_000
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class YamlError(HealthmonError):
+    pass
+
+
+def _loc(file: str, node: Node) -> Location:
+    m = node.start_mark
+    return Location(file, m.line + 1, m.column + 1)
+
+
+class _Converter:
+    def __init__(self, file: str):
+        self.file = file
+        self.constructor = SafeConstructor()
+        self.memo: dict[int, tuple[Value, int]] = {}
+        self.expanded = 0  # nodes after alias expansion: guards against "billion laughs"
+
+    def scalar(self, node: ScalarNode, loc: Location) -> Value:
+        if node.tag == "tag:yaml.org,2002:str":
+            return Value(node.value, loc)
+        try:
+            obj = self.constructor.construct_object(node)
+        except ConstructorError as exc:
+            raise YamlError(f"cannot parse value {node.value!r}: {exc.problem}", location=loc) from None
+        except (ValueError, TypeError) as exc:
+            raise YamlError(f"cannot parse value {node.value!r}: {exc}", location=loc) from None
+        if isinstance(obj, (dt.date, dt.datetime)):
+            obj = node.value  # the CLI keeps dates as strings
+        elif isinstance(obj, bytes):
+            obj = node.value
+        elif isinstance(obj, float) and obj != obj:  # .nan
+            obj = node.value
+        return Value(obj, loc)
+
+    def convert(self, node: Node, loc: Location | None = None) -> Value:
+        loc = loc or _loc(self.file, node)
+        cached = self.memo.get(id(node))
+        if cached is not None:  # an alias: same subtree, anchor's location
+            self.expanded += cached[1]
+            if self.expanded > MAX_EXPANDED_NODES:
+                raise YamlError("too many aliases expanded (anchor/alias bomb?)", location=loc)
+            return cached[0]
+        start = self.expanded
+        self.expanded += 1
+        if isinstance(node, ScalarNode):
+            out = self.scalar(node, loc)
+        elif isinstance(node, SequenceNode):
+            if node.tag not in ("tag:yaml.org,2002:seq",):
+                raise YamlError(f"unsupported tag {node.tag} on a sequence", location=loc)
+            out = Value([self.convert(item) for item in node.value], loc)
+        elif isinstance(node, MappingNode):
+            if node.tag not in ("tag:yaml.org,2002:map",):
+                raise YamlError(f"unsupported tag {node.tag} on a mapping", location=loc)
+            out = self.mapping(node, loc)
+        else:  # pragma: no cover - composer only yields the three node kinds
+            raise YamlError("unsupported YAML node", location=loc)
+        self.memo[id(node)] = (out, self.expanded - start)
+        return out
+
+    def mapping(self, node: MappingNode, loc: Location) -> Value:
+        seen: dict[str, Location] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise YamlError("mapping keys must be strings", location=_loc(self.file, key_node))
+            kloc = _loc(self.file, key_node)
+            key = key_node.value
+            if key in seen:
+                raise YamlError(
+                    f"duplicate key {key!r} (first defined at {seen[key]})", location=kloc
+                )
+            seen[key] = kloc
+        try:
+            self.constructor.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        except ConstructorError as exc:
+            mark = exc.problem_mark or node.start_mark
+            raise YamlError(
+                f"invalid merge key: {exc.problem}",
+                location=Location(self.file, mark.line + 1, mark.column + 1),
+            ) from None
+        out: dict[str, Value] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise YamlError("mapping keys must be strings", location=_loc(self.file, key_node))
+            kloc = _loc(self.file, key_node)
+            value = self.convert(value_node)
+            if not isinstance(value.v, (dict, list)) or value.loc.line != kloc.line:
+                # Re-anchor at the key so messages point at the field's line.
+                value = Value(value.v, kloc)
+            out[str(key_node.value)] = value
+        return Value(out, loc)
+
+
+def parse_text(text: str, file: str) -> Value:
+    """Parse one YAML document. An empty document is an empty map."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        problem = exc.problem or exc.context or "invalid YAML"
+        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        raise YamlError(f"invalid YAML: {problem}{context}", location=loc) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"invalid YAML: {exc}", location=Location(file)) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise YamlError(f"invalid YAML: {exc}", location=Location(file)) from None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        return Value({}, Location(file, 1, 1))
+    if len(nodes) > 1:
+        raise YamlError(
+            "expected a single YAML document, found several (separated by ---)",
+            location=_loc(file, nodes[1]),
+        )
+    try:
+        return _Converter(file).convert(nodes[0])
+    except RecursionError:
+        raise YamlError("YAML nesting too deep", location=Location(file)) from None
+
+
+def parse_file(path: Path, display: str) -> Value:
+    """Parse ``path``; locations name it as ``display`` (relative to the bundle root)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise YamlError(f"cannot read file: {exc.strerror}", location=Location(display)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlError(f"file is not UTF-8 ({exc.reason} at byte {exc.start})", location=Location(display)) from None
+    return parse_text(text, display)
