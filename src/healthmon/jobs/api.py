@@ -1,0 +1,163 @@
+"""Run rows → Jobs API JSON (the shapes of ``databricks.sdk.service.jobs.Run``/``RunTask``/``RunOutput``)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from healthmon.store.runs import RunRecord
+
+V2_STATE = {
+    "QUEUED": "QUEUED",
+    "PENDING": "PENDING",
+    "RUNNING": "RUNNING",
+    "TERMINATING": "TERMINATING",
+    "TERMINATED": "TERMINATED",
+    "SKIPPED": "TERMINATED",
+    "INTERNAL_ERROR": "TERMINATED",
+    "BLOCKED": "BLOCKED",
+    "WAITING_FOR_RETRY": "WAITING",
+}
+
+TASK_TYPES = (
+    "notebook_task", "spark_python_task", "python_wheel_task", "run_job_task", "condition_task",
+    "for_each_task", "sql_task", "dbt_task", "pipeline_task", "spark_jar_task", "spark_submit_task",
+)
+
+
+def run_page_url(run_id: int, job_id: int) -> str:
+    base = os.environ.get("HEALTHMON_SERVER_URL", "http://127.0.0.1:8765").rstrip("/")
+    return f"{base}/jobs/{job_id}/runs/{run_id}"
+
+
+def state(row: RunRecord) -> dict[str, Any]:
+    s: dict[str, Any] = {"life_cycle_state": row.life_cycle_state, "state_message": row.state_message or ""}
+    if row.result_state:
+        s["result_state"] = row.result_state
+    if row.user_cancelled_or_timedout:
+        s["user_cancelled_or_timedout"] = True
+    return s
+
+
+def status(row: RunRecord) -> dict[str, Any]:
+    st: dict[str, Any] = {"state": V2_STATE.get(row.life_cycle_state, "TERMINATED")}
+    if row.termination_code:
+        st["termination_details"] = {
+            "code": row.termination_code,
+            "type": row.termination_type or "SUCCESS",
+            "message": row.state_message or "",
+        }
+    if row.life_cycle_state == "QUEUED":
+        st["queue_details"] = {"code": "ACTIVE_RUNS_LIMIT_REACHED", "message": row.state_message or "Queued"}
+    return st
+
+
+def _durations(row: RunRecord) -> dict[str, int]:
+    end = row.end_time or 0
+    run_duration = (end - row.start_time) if end and row.start_time else 0
+    return {
+        "setup_duration": row.setup_duration or 0,
+        "execution_duration": row.execution_duration or 0,
+        "cleanup_duration": 0,
+        "run_duration": run_duration,
+        "queue_duration": row.queue_duration or 0,
+    }
+
+
+def task_dict(row: RunRecord, iterations: list[RunRecord] | None = None) -> dict[str, Any]:
+    settings = row.j("settings") or {}
+    out = row.j("output") or {}
+    d: dict[str, Any] = {
+        "run_id": row.run_id,
+        "task_key": row.task_key,
+        "attempt_number": row.attempt_number,
+        "start_time": row.start_time,
+        "end_time": row.end_time,
+        "state": state(row),
+        "status": status(row),
+        "run_page_url": run_page_url(row.run_id, row.job_id),
+        **_durations(row),
+    }
+    for key in ("depends_on", "run_if", "description", "timeout_seconds", "max_retries",
+                "min_retry_interval_millis", "retry_on_timeout", "environment_key", "disabled"):
+        if key in settings:
+            d[key] = settings[key]
+    for t in TASK_TYPES:
+        if t in settings:
+            d[t] = dict(settings[t])
+    if "condition_task" in d and "outcome" in out:
+        d["condition_task"]["outcome"] = out["outcome"]
+    if "for_each_task" in d and iterations is not None:
+        stats = {}
+        for it in iterations:
+            bucket = "succeeded" if it.result_state == "SUCCESS" else "failed" if it.result_state else "active"
+            stats[bucket] = stats.get(bucket, 0) + 1
+        d["for_each_task"]["stats"] = {"task_run_stats": {
+            "total_iterations": len(iterations),
+            "succeeded_iterations": stats.get("succeeded", 0),
+            "failed_iterations": stats.get("failed", 0),
+            "active_iterations": stats.get("active", 0),
+            "completed_iterations": stats.get("succeeded", 0) + stats.get("failed", 0),
+        }}
+    return d
+
+
+def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any] | None = None,
+             iterations: dict[int, list[RunRecord]] | None = None) -> dict[str, Any]:
+    settings = job_settings if job_settings is not None else row.j("settings")
+    params = row.j("params") or {}
+    d: dict[str, Any] = {
+        "run_id": row.run_id,
+        "job_id": row.job_id,
+        "job_run_id": row.run_id,
+        "number_in_job": row.run_id,
+        "original_attempt_run_id": row.run_id,
+        "run_name": row.run_name,
+        "run_type": row.run_type,
+        "trigger": row.trigger,
+        "creator_user_name": row.creator_user_name,
+        "attempt_number": row.attempt_number,
+        "start_time": row.start_time,
+        "end_time": row.end_time,
+        "state": state(row),
+        "status": status(row),
+        "run_page_url": run_page_url(row.run_id, row.job_id),
+        "format": "MULTI_TASK",
+        **_durations(row),
+        "setup_duration": 0,
+        "execution_duration": 0,
+    }
+    job_params = params.get("job_parameters") or {}
+    defaults = {p["name"]: p.get("default") for p in settings.get("parameters") or []}
+    if defaults or job_params:
+        d["job_parameters"] = [
+            {"name": n, "default": "" if defaults.get(n) is None else str(defaults.get(n)), "value": job_params.get(n, defaults.get(n))}
+            for n in dict.fromkeys([*defaults, *job_params])
+        ]
+        d["overriding_parameters"] = {"job_parameters": {n: v for n, v in job_params.items()}}
+    if tasks:
+        d["tasks"] = [task_dict(t, (iterations or {}).get(t.run_id)) for t in tasks]
+    history = row.j("repair") or []
+    if history:
+        d["repair_history"] = history
+    if row.parent_run_id:
+        d["description"] = f"Started by run_job_task of run {row.parent_run_id}"
+    return d
+
+
+def output_dict(row: RunRecord, metadata: dict[str, Any], logs: tuple[str, bool] | None) -> dict[str, Any]:
+    out = row.j("output") or {}
+    d: dict[str, Any] = {"metadata": metadata}
+    if "notebook_output" in out:
+        d["notebook_output"] = out["notebook_output"]
+    elif "notebook_task" in (row.j("settings") or {}):
+        d["notebook_output"] = {}
+    if out.get("error"):
+        d["error"] = out["error"]
+    if out.get("error_trace"):
+        d["error_trace"] = out["error_trace"]
+    if "run_job_output" in out:
+        d["run_job_output"] = out["run_job_output"]
+    if logs is not None:
+        d["logs"], d["logs_truncated"] = logs
+    return d

@@ -1,0 +1,304 @@
+"""``dbutils`` inside a task process: widgets, notebook.exit, jobs.taskValues, secrets, fs.
+
+Built from the task spec the runner writes (parameters, upstream task values). Names and
+behaviours follow Databricks; heavy imports (SQLAlchemy for secrets) happen on first use only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import namedtuple
+from pathlib import Path
+from typing import Any
+
+MAX_EXIT_BYTES = 5 * 1024 * 1024  # Databricks returns the first 5 MB of notebook.exit values
+
+FileInfo = namedtuple("FileInfo", ["path", "name", "size", "modificationTime"])
+SecretMetadata = namedtuple("SecretMetadata", ["key"])
+SecretScope = namedtuple("SecretScope", ["name"])
+
+
+class NotebookExit(BaseException):
+    """Raised by ``dbutils.notebook.exit``; BaseException so user ``except Exception`` won't eat it."""
+
+    def __init__(self, value: str):
+        super().__init__(value)
+        self.value = value
+
+
+class InputWidgetNotDefined(Exception):
+    pass
+
+
+class Widgets:
+    def __init__(self, task_key: str, params: dict[str, str]):
+        self._task_key = task_key
+        self._params = dict(params)
+        self._defined: dict[str, str] = {}
+
+    def _define(self, name: str, default: Any) -> None:
+        self._defined[name] = "" if default is None else str(default)
+
+    def text(self, name: str, defaultValue: str = "", label: str | None = None) -> None:
+        self._define(name, defaultValue)
+
+    def dropdown(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:
+        if defaultValue not in choices:
+            raise ValueError(f"Default value {defaultValue!r} of dropdown widget {name!r} is not among its choices {choices}.")
+        self._define(name, defaultValue)
+        value = self._params.get(name)
+        if value is not None and value not in choices:
+            raise ValueError(f"Value {value!r} of dropdown widget {name!r} is not among its choices {choices}.")
+
+    def combobox(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:
+        self._define(name, defaultValue)
+
+    def multiselect(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:
+        self._define(name, defaultValue)
+
+    def get(self, name: str) -> str:
+        if name in self._params:
+            return self._params[name]
+        if name in self._defined:
+            return self._defined[name]
+        received = ", ".join(f"{k}={v!r}" for k, v in sorted(self._params.items())) or "none"
+        raise InputWidgetNotDefined(
+            f"No input widget named {name!r} is defined (task {self._task_key!r}; parameters received: {received})."
+        )
+
+    getArgument = get
+
+    def getAll(self) -> dict[str, str]:
+        return {**self._defined, **self._params}
+
+    def remove(self, name: str) -> None:
+        self._defined.pop(name, None)
+
+    def removeAll(self) -> None:
+        self._defined.clear()
+
+
+class TaskValues:
+    def __init__(self, task_key: str, upstream: dict[str, dict[str, Any]]):
+        self._task_key = task_key
+        self._upstream = upstream
+        self.values: dict[str, Any] = {}
+
+    def set(self, key: str, value: Any) -> None:
+        try:
+            text = json.dumps(value)
+        except TypeError as exc:
+            raise TypeError(f"Task value {key!r} must be JSON serialisable: {exc}") from None
+        if len(text.encode()) > 48 * 1024:
+            raise ValueError(f"Task value {key!r} is larger than 48 KiB once serialised as JSON.")
+        self.values[key] = value
+
+    def get(self, taskKey: str, key: str, default: Any = None, debugValue: Any = None) -> Any:
+        if taskKey == self._task_key:
+            if key in self.values:
+                return self.values[key]
+        values = self._upstream.get(taskKey)
+        if values is not None and key in values:
+            return values[key]
+        if default is not None:
+            return default
+        raise ValueError(
+            f"Task value {key!r} of task {taskKey!r} is not available to task {self._task_key!r} "
+            f"(upstream tasks with values: {', '.join(sorted(self._upstream)) or 'none'}) and no default was given."
+        )
+
+
+class Jobs:
+    def __init__(self, task_values: TaskValues):
+        self.taskValues = task_values
+
+
+class Notebook:
+    def exit(self, value: Any) -> None:
+        raise NotebookExit("" if value is None else str(value))
+
+    def run(self, path: str, timeout_seconds: int = 0, arguments: dict | None = None) -> str:
+        raise NotImplementedError("dbutils.notebook.run is not supported locally; use a run_job_task or depends_on.")
+
+
+class Secrets:
+    def __init__(self, redactor: "Redactor"):
+        self._redactor = redactor
+
+    def _session(self):
+        from healthmon.store.db import Database
+
+        return Database.from_settings().session()
+
+    def get(self, scope: str, key: str) -> str:
+        from healthmon.store import secrets
+
+        with self._session() as s:
+            value = secrets.get_secret(s, scope, key)
+        self._redactor.add(value)
+        return value
+
+    def getBytes(self, scope: str, key: str) -> bytes:
+        return self.get(scope, key).encode()
+
+    def list(self, scope: str) -> list:
+        from healthmon.store import secrets
+
+        with self._session() as s:
+            return [SecretMetadata(d["key"]) for d in secrets.list_secrets(s, scope)]
+
+    def listScopes(self) -> list:
+        from healthmon.store import secrets
+
+        with self._session() as s:
+            return [SecretScope(n) for n in secrets.list_scopes(s)]
+
+
+def local_path(path: str, home: Path) -> Path:
+    """Databricks file paths on the local workspace: ``dbfs:/x`` → $HOME/dbfs/x,
+    ``/Volumes/c/s/v/x`` → $HOME/volumes/c/s/v/x, ``file:/x`` → /x; other paths unchanged."""
+    if path.startswith("dbfs:/"):
+        rest = path[len("dbfs:/"):].lstrip("/")
+        if rest.startswith("Volumes/"):
+            return home / "volumes" / rest[len("Volumes/"):]
+        return home / "dbfs" / rest
+    if path.startswith("/Volumes/"):
+        return home / "volumes" / path[len("/Volumes/"):]
+    if path.startswith("file:"):
+        return Path(path[len("file:"):])
+    return Path(path)
+
+
+class Fs:
+    def __init__(self, home: Path):
+        self._home = home
+
+    def _p(self, path: str) -> Path:
+        return local_path(path, self._home)
+
+    def ls(self, path: str) -> list:
+        p = self._p(path)
+        if not p.exists():
+            raise FileNotFoundError(f"{path} does not exist")
+        entries = [p] if p.is_file() else sorted(p.iterdir())
+        out = []
+        for e in entries:
+            st = e.stat()
+            name = e.name + ("/" if e.is_dir() else "")
+            shown = path.rstrip("/") + ("" if p.is_file() else "/" + name)
+            out.append(FileInfo(shown, name, 0 if e.is_dir() else st.st_size, int(st.st_mtime * 1000)))
+        return out
+
+    def mkdirs(self, path: str) -> bool:
+        self._p(path).mkdir(parents=True, exist_ok=True)
+        return True
+
+    def put(self, path: str, contents: str, overwrite: bool = False) -> bool:
+        p = self._p(path)
+        if p.exists() and not overwrite:
+            raise FileExistsError(f"{path} already exists; pass overwrite=True")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(contents)
+        return True
+
+    def head(self, path: str, maxBytes: int = 65536) -> str:
+        with self._p(path).open("rb") as f:
+            return f.read(maxBytes).decode("utf-8", errors="replace")
+
+    def cp(self, source: str, dest: str, recurse: bool = False) -> bool:
+        src, dst = self._p(source), self._p(dest)
+        if src.is_dir():
+            if not recurse:
+                raise IsADirectoryError(f"{source} is a directory; pass recurse=True")
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+        return True
+
+    def mv(self, source: str, dest: str, recurse: bool = False) -> bool:
+        dst = self._p(dest)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(self._p(source), dst)
+        return True
+
+    def rm(self, path: str, recurse: bool = False) -> bool:
+        p = self._p(path)
+        if not p.exists():
+            return False
+        if p.is_dir():
+            if not recurse:
+                raise IsADirectoryError(f"{path} is a directory; pass recurse=True")
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+        return True
+
+
+class Redactor:
+    """Replaces secret values with [REDACTED] in text (longest first, so overlapping values are
+    fully hidden)."""
+
+    def __init__(self, values=()):
+        self.values: set[str] = {v for v in values if v}
+
+    def add(self, value: str) -> None:
+        if value:
+            self.values.add(value)
+
+    def __call__(self, text: str) -> str:
+        for v in sorted(self.values, key=len, reverse=True):
+            if v in text:
+                text = text.replace(v, "[REDACTED]")
+        return text
+
+
+class RedactingStream:
+    """A text stream wrapper that redacts what it writes."""
+
+    def __init__(self, stream, redactor: Redactor):
+        self._stream = stream
+        self._redactor = redactor
+
+    def write(self, s: str) -> int:
+        self._stream.write(self._redactor(s) if self._redactor.values else s)
+        return len(s)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class DBUtils:
+    def __init__(self, *, task_key: str, params: dict[str, str], upstream_values: dict, home: Path, redactor: Redactor):
+        self.widgets = Widgets(task_key, params)
+        self.jobs = Jobs(TaskValues(task_key, upstream_values))
+        self.notebook = Notebook()
+        self.secrets = Secrets(redactor)
+        self.fs = Fs(home)
+
+    def help(self) -> None:
+        print("dbutils: widgets, notebook, jobs.taskValues, secrets, fs (local healthmon runtime)")
+
+
+def display(obj: Any = None, *args, **kwargs) -> None:
+    """Print a table: pandas / pyarrow / polars-like frames, lists of dicts, anything else as repr."""
+    to_pandas = getattr(obj, "to_pandas", None)
+    if callable(to_pandas) and not hasattr(obj, "to_string"):
+        obj = to_pandas()
+    if hasattr(obj, "to_string"):
+        print(obj.to_string(max_rows=1000))
+        return
+    if isinstance(obj, list) and obj and all(isinstance(r, dict) for r in obj):
+        cols = list(dict.fromkeys(k for r in obj for k in r))
+        rows = [[str(r.get(c, "")) for c in cols] for r in obj]
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+        print(" | ".join(c.ljust(w) for c, w in zip(cols, widths)))
+        print("-+-".join("-" * w for w in widths))
+        for r in rows:
+            print(" | ".join(v.ljust(w) for v, w in zip(r, widths)))
+        return
+    print(repr(obj))
+
+
+__all__ = ["DBUtils", "display", "NotebookExit", "Redactor", "RedactingStream", "MAX_EXIT_BYTES", "local_path"]

@@ -1,0 +1,502 @@
+"""Executes one job run (or one repair of it) inside the runner process.
+
+A scheduler loop walks the DAG (dependency counters, ``plan.decide`` for run_if); compute tasks
+(notebook, Python file, wheel) run in a pool of ``HEALTHMON_TASK_SLOTS`` threads, each thread
+driving one subprocess per attempt (own session / process group, killed as a group on timeout,
+cancel, or when the task's main process exits, so forked children do not outlive their task).
+Control tasks (condition, run_job, for_each) run on their own threads and take no slot: they
+only wait, and a for_each waiting for its iterations must not starve them of slots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from healthmon.errors import HealthmonError
+from healthmon.jobs import notify, plan, refs
+from healthmon.jobs.environments import DependencyError, dependencies_for, python_for, task_env
+from healthmon.jobs.logs import LogPump
+from healthmon.settings import Settings
+from healthmon.store.db import Database
+from healthmon.store.runs import RunRecord, now_ms
+
+TERMINATION = {
+    "SUCCESS": ("SUCCESS", "SUCCESS"),
+    "SUCCESS_WITH_FAILURES": ("SUCCESS_WITH_FAILURES", "SUCCESS"),
+    "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
+    "TIMEDOUT": ("CANCELED", "CLIENT_ERROR"),
+    "CANCELED": ("USER_CANCELED", "SUCCESS"),
+    "UPSTREAM_FAILED": ("SKIPPED", "CLIENT_ERROR"),
+    "UPSTREAM_CANCELED": ("SKIPPED", "SUCCESS"),
+    "EXCLUDED": ("SKIPPED", "SUCCESS"),
+    "DISABLED": ("DISABLED", "SUCCESS"),
+}
+
+COMPUTE_TYPES = ("notebook_task", "spark_python_task", "python_wheel_task")
+CONTROL_TYPES = ("condition_task", "run_job_task", "for_each_task")
+
+
+def slots() -> int:
+    return max(1, int(os.environ.get("HEALTHMON_TASK_SLOTS") or os.cpu_count() or 1))
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Stop(Exception):
+    pass
+
+
+class RunExecutor:
+    def __init__(self, db: Database, settings: Settings, run_id: int):
+        self.db = db
+        self.settings = settings
+        self.run_id = run_id
+        with db.session() as s:
+            row = s.get(RunRecord, run_id)
+            self.job_id = row.job_id
+            self.job_settings: dict = row.j("settings")
+            self.params: dict = row.j("params")
+            self.start_time = row.start_time or now_ms()
+            self.trigger = row.trigger
+            from healthmon.store.secrets import all_values
+
+            self.secret_values = all_values(s)
+        self.job_name = self.job_settings.get("name") or f"Untitled job {self.job_id}"
+        self.by_key = plan.validate_tasks(self.job_name, self.job_settings.get("tasks") or [])
+        self.job_params: dict[str, str] = self.params.get("job_parameters_effective") or {}
+        self.cancel = threading.Event()
+        self.timed_out = threading.Event()
+        timeout = int(self.job_settings.get("timeout_seconds") or 0)
+        self.deadline = (self.start_time / 1000 + timeout) if timeout > 0 else None
+        self.values: dict[str, dict[str, Any]] = {}
+        self.task_refs: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.log_root = settings.runs_root / str(run_id)
+        self.children: set[int] = set()
+
+    # -- persistence helpers -------------------------------------------------------------
+    def _update(self, row_id: int, **fields) -> None:
+        with self.db.session() as s:
+            row = s.get(RunRecord, row_id)
+            for k, v in fields.items():
+                if k.endswith("_json"):
+                    row.set_j(k[:-5], v)
+                else:
+                    setattr(row, k, v)
+
+    def _new_task_row(self, key: str, task: dict, *, attempt: int, state: str, repair_id: int | None,
+                      parent: int | None = None, name: str | None = None) -> int:
+        with self.db.session() as s:
+            row = RunRecord(
+                job_id=self.job_id, job_run_id=parent or self.run_id, task_key=key, run_name=name or key,
+                run_type="JOB_RUN" if parent is None else "WORKFLOW_RUN", trigger=self.trigger,
+                life_cycle_state=state, attempt_number=attempt, repair_id=repair_id,
+                creator_user_name="", created_time=now_ms(),
+            )
+            row.set_j("settings", task)
+            s.add(row)
+            s.flush()
+            return row.run_id
+
+    def _finish_row(self, row_id: int, result: str, message: str = "", output: dict | None = None,
+                    values: dict | None = None, start: int | None = None, setup_ms: int = 0) -> None:
+        code, ttype = TERMINATION.get(result, ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"))
+        end = now_ms()
+        skipped = result in ("UPSTREAM_FAILED", "UPSTREAM_CANCELED", "EXCLUDED", "DISABLED")
+        fields: dict[str, Any] = dict(
+            life_cycle_state="SKIPPED" if skipped else "TERMINATED",
+            result_state=result, state_message=message, termination_code=code, termination_type=ttype,
+            end_time=end, user_cancelled_or_timedout=result in ("CANCELED", "TIMEDOUT"),
+        )
+        if start:
+            fields["execution_duration"] = max(0, end - start - setup_ms)
+            fields["setup_duration"] = setup_ms
+        else:
+            fields["start_time"] = end
+        if output is not None:
+            fields["output_json"] = output
+        if values:
+            fields["values_json"] = values
+        self._update(row_id, **fields)
+
+    # -- the DAG -------------------------------------------------------------------------
+    def execute(self, keys: list[str], prior: dict[str, plan.TaskResult], prior_values: dict[str, dict],
+                prior_refs: dict[str, str], repair_id: int | None) -> dict[str, str]:
+        """Run ``keys`` (tasks done earlier in ``prior`` count as finished); returns task results."""
+        self.values.update(prior_values)
+        self.task_refs.update(prior_refs)
+        rows: dict[str, int] = {}
+        in_run = set(keys) | set(prior)
+        for key in keys:
+            deps = [d for d, _ in plan.task_deps(self.by_key[key]) if d in in_run]
+            rows[key] = self._new_task_row(key, self.by_key[key], attempt=0, state="BLOCKED" if deps else "PENDING",
+                                           repair_id=repair_id)
+        done: dict[str, plan.TaskResult] = dict(prior)
+        waiting = {k: sum(1 for d, _ in plan.task_deps(self.by_key[k]) if d in in_run and d not in done) for k in keys}
+        children: dict[str, list[str]] = {k: [] for k in in_run}
+        for k in keys:
+            for d, _ in plan.task_deps(self.by_key[k]):
+                if d in in_run:
+                    children[d].append(k)
+        ready = [k for k in keys if waiting[k] == 0]
+        finished: queue.Queue = queue.Queue()
+        running = 0
+        pool = ThreadPoolExecutor(max_workers=slots(), thread_name_prefix="slot")
+        watcher = threading.Thread(target=self._watch, daemon=True)
+        watcher.start()
+        try:
+            while ready or running:
+                while ready:
+                    key = ready.pop()
+                    task = self.by_key[key]
+                    if self.cancel.is_set() or self.timed_out.is_set():
+                        result = plan.TaskResult("CANCELED")
+                        self._finish_row(rows[key], "CANCELED", "Run was canceled before this task started."
+                                         if self.cancel.is_set() else "Job timed out before this task started.")
+                        finished.put((key, result))
+                        running += 1
+                        continue
+                    deps = {d: done[d] for d, _ in plan.task_deps(task) if d in in_run}
+                    skip = "DISABLED" if task.get("disabled") else plan.decide(task, deps)
+                    if skip:
+                        self._finish_row(rows[key], skip, _skip_message(skip, task, deps))
+                        finished.put((key, plan.TaskResult(skip)))
+                        running += 1
+                        continue
+                    running += 1
+                    if any(t in task for t in CONTROL_TYPES):
+                        threading.Thread(target=self._guarded, args=(key, rows[key], repair_id, finished), daemon=True).start()
+                    else:
+                        pool.submit(self._guarded, key, rows[key], repair_id, finished)
+                key, result = finished.get()
+                running -= 1
+                done[key] = result
+                with self.lock:
+                    self.task_refs[f"tasks.{key}.result_state"] = result.result_state
+                for c in children.get(key, ()):
+                    waiting[c] -= 1
+                    if waiting[c] == 0:
+                        ready.append(c)
+        finally:
+            pool.shutdown(wait=True)
+        return {k: done[k].result_state for k in in_run}
+
+    def _watch(self) -> None:
+        """Polls the run row for cancel requests and the job deadline; heartbeats; sends the
+        duration warning once when the job's RUN_DURATION_SECONDS health rule is exceeded."""
+        threshold = notify.duration_threshold(self.job_settings)
+        warned = False
+        while True:
+            if threshold is not None and not warned and time.time() - self.start_time / 1000 > threshold:
+                warned = True
+                notify.run_event(self.run_id, "on_duration_warning_threshold_exceeded")
+            try:
+                with self.db.session() as s:
+                    row = s.get(RunRecord, self.run_id)
+                    row.heartbeat = now_ms()
+                    if row.cancel_requested:
+                        self.cancel.set()
+            except Exception:  # a transient database error must not kill the watcher
+                pass
+            if self.deadline is not None and time.time() >= self.deadline:
+                self.timed_out.set()
+            time.sleep(0.25)
+
+    def _guarded(self, key: str, row_id: int, repair_id: int | None, finished: queue.Queue) -> None:
+        try:
+            result = self._run_task(key, self.by_key[key], row_id, repair_id)
+        except BaseException as exc:  # a runtime bug must still finish the task, not hang the run
+            message = f"Internal error: {type(exc).__name__}: {exc}"
+            self._finish_row(row_id, "FAILED", message, output={"error": message, "error_trace": traceback.format_exc()})
+            result = plan.TaskResult("FAILED")
+        finished.put((key, result))
+
+    # -- one task, with retries ----------------------------------------------------------
+    def _context(self, key: str, task_run_id: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+        ctx = refs.job_context(job_id=self.job_id, job_name=self.job_name, run_id=self.run_id,
+                               start_time=self.start_time, trigger=self.trigger, params=self.job_params)
+        with self.lock:
+            ctx.update(self.task_refs)
+        ctx["task.name"] = key
+        ctx["task.run_id"] = str(task_run_id)
+        ctx["task_key"] = key
+        if extra:
+            ctx.update(extra)
+        return ctx
+
+    def _run_task(self, key: str, task: dict, row_id: int, repair_id: int | None,
+                  extra_ctx: dict[str, str] | None = None, parent: int | None = None) -> plan.TaskResult:
+        max_retries = int(task.get("max_retries") or 0)
+        interval = int(task.get("min_retry_interval_millis") or 0) / 1000
+        attempt = 0
+        notify.task_event(row_id, self.run_id, self.job_name, task, "on_start")
+        while True:
+            result, outcome = self._attempt(key, task, row_id, extra_ctx, parent)
+            retryable = result == "FAILED" or (result == "TIMEDOUT" and task.get("retry_on_timeout"))
+            if not retryable or (max_retries != -1 and attempt >= max_retries) or self.cancel.is_set() or self.timed_out.is_set():
+                notify.task_event(row_id, self.run_id, self.job_name, task,
+                                  "on_success" if result == "SUCCESS" else "on_failure")
+                return plan.TaskResult(result, outcome)
+            attempt += 1
+            if interval:
+                self._update(row_id, life_cycle_state="TERMINATED")
+                if self.cancel.wait(interval):
+                    return plan.TaskResult(result, outcome)
+            row_id = self._new_task_row(key, task, attempt=attempt, state="PENDING", repair_id=repair_id,
+                                        parent=parent, name=key)
+
+    def _attempt(self, key: str, task: dict, row_id: int, extra_ctx, parent) -> tuple[str, str | None]:
+        start = now_ms()
+        self._update(row_id, life_cycle_state="RUNNING", start_time=start)
+        where = f"Job {self.job_name!r}, task {key!r}"
+        ctx = self._context(key, row_id, extra_ctx)
+        try:
+            if "condition_task" in task:
+                return self._condition(row_id, task, ctx, where, start)
+            if "run_job_task" in task:
+                return self._run_job(row_id, task, ctx, where, start)
+            if "for_each_task" in task:
+                return self._for_each(key, row_id, task, ctx, where, start)
+            if any(t in task for t in COMPUTE_TYPES):
+                return self._subprocess(key, row_id, task, ctx, where, start)
+            kinds = [k for k in task if k.endswith("_task")]
+            raise HealthmonError(f"{where}: task type {', '.join(kinds) or '(none)'} is not supported by the local runtime.")
+        except HealthmonError as exc:
+            self._finish_row(row_id, "FAILED", exc.message, output={"error": str(exc)}, start=start)
+            return "FAILED", None
+
+    def _condition(self, row_id, task, ctx, where, start):
+        c = task["condition_task"]
+        left = refs.resolve(str(c.get("left", "")), ctx, where)
+        right = refs.resolve(str(c.get("right", "")), ctx, where)
+        outcome = "true" if compare(left, c.get("op", "EQUAL_TO"), right, where) else "false"
+        self._finish_row(row_id, "SUCCESS", "", output={"outcome": outcome, "left": left, "right": right}, start=start)
+        return "SUCCESS", outcome
+
+    def _run_job(self, row_id, task, ctx, where, start):
+        from healthmon.jobs import service
+
+        spec = task["run_job_task"]
+        params = {k: refs.resolve(str(v), ctx, where) for k, v in (spec.get("job_parameters") or {}).items()}
+        child = service.run_now(int(spec["job_id"]), job_parameters=params, trigger="RUN_JOB_TASK", parent_run_id=self.run_id)
+        self._update(row_id, output_json={"run_job_output": {"run_id": child}})
+        while True:
+            run = service.get_run(child, include_tasks=False)
+            if run["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
+                break
+            if self.cancel.is_set() or self.timed_out.is_set() or self._task_timed_out(task, start):
+                service.cancel_run(child)
+                service.wait_for_run(child, timeout=30)
+                result = "CANCELED" if self.cancel.is_set() else "TIMEDOUT"
+                self._finish_row(row_id, result, f"Child run {child} canceled.", output={"run_job_output": {"run_id": child}}, start=start)
+                return result, None
+            time.sleep(0.1)
+        result = run["state"].get("result_state") or "FAILED"
+        if result == "SUCCESS_WITH_FAILURES":
+            result = "SUCCESS"
+        if result in ("MAXIMUM_CONCURRENT_RUNS_REACHED", "UPSTREAM_FAILED", "EXCLUDED", "UPSTREAM_CANCELED"):
+            result = "FAILED"
+        message = "" if result == "SUCCESS" else f"Child run {child} of job {spec['job_id']} ended {run['state'].get('result_state')}: {run['state'].get('state_message', '')}"
+        out = {"run_job_output": {"run_id": child}}
+        if message:
+            out["error"] = message
+        self._finish_row(row_id, result, message, output=out, start=start)
+        return result, None
+
+    def _for_each(self, key, row_id, task, ctx, where, start):
+        spec = task["for_each_task"]
+        raw = refs.resolve(str(spec.get("inputs", "[]")), ctx, where) if isinstance(spec.get("inputs"), str) else json.dumps(spec.get("inputs"))
+        try:
+            inputs = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise HealthmonError(f"{where}: for_each_task.inputs is not a JSON array: {exc.msg} in {raw[:200]!r}") from None
+        if not isinstance(inputs, list):
+            raise HealthmonError(f"{where}: for_each_task.inputs must be a JSON array, got {type(inputs).__name__}.")
+        nested = dict(spec["task"])
+        nested.setdefault("task_key", f"{key}_iteration")
+        sem = threading.Semaphore(max(1, int(spec.get("concurrency") or 1)))
+        results: list[str] = [""] * len(inputs)
+        pool = ThreadPoolExecutor(max_workers=max(1, min(len(inputs), int(spec.get("concurrency") or 1), slots())))
+
+        def one(i: int, item: Any) -> None:
+            with sem:
+                extra = {"input": refs.value_to_str(item)}
+                if isinstance(item, dict):
+                    extra.update({f"input.{k}": refs.value_to_str(v) for k, v in item.items()})
+                it_row = self._new_task_row(nested["task_key"], nested, attempt=0, state="PENDING", repair_id=None,
+                                            parent=row_id, name=f"{nested['task_key']} [{i}]")
+                results[i] = self._run_task(nested["task_key"], nested, it_row, None, extra, parent=row_id).result_state
+
+        list(pool.map(lambda a: one(*a), enumerate(inputs)))
+        pool.shutdown()
+        failed = [i for i, r in enumerate(results) if r != "SUCCESS"]
+        if self.cancel.is_set():
+            result = "CANCELED"
+        elif failed:
+            result = "FAILED"
+        else:
+            result = "SUCCESS"
+        message = f"{len(failed)} of {len(inputs)} iterations did not succeed (first: #{failed[0]})." if failed else ""
+        self._finish_row(row_id, result, message, output={"error": message} if message else {}, start=start)
+        return result, None
+
+    def _task_timed_out(self, task: dict, start_ms: int) -> bool:
+        t = int(task.get("timeout_seconds") or 0)
+        return t > 0 and now_ms() - start_ms >= t * 1000
+
+    def _spec(self, key: str, row_id: int, task: dict, ctx: dict, where: str, log_dir: Path) -> dict:
+        from healthmon.workspace_files import resolve_notebook, to_local
+
+        spec: dict[str, Any] = {
+            "task_key": key, "run_id": row_id, "job_run_id": self.run_id, "job_id": self.job_id,
+            "home": str(self.settings.home), "result_file": str(log_dir / "result.json"),
+            "redact": self.secret_values,
+        }
+        with self.lock:
+            spec["task_values"] = {k: dict(v) for k, v in self.values.items()}
+        if "notebook_task" in task:
+            nt = task["notebook_task"]
+            spec["kind"] = "notebook"
+            spec["path"] = str(resolve_notebook(nt["notebook_path"], self.settings))
+            widgets = {k: refs.resolve(str(v), ctx, where) for k, v in (nt.get("base_parameters") or {}).items()}
+            widgets.update(self.job_params)  # a job parameter wins over a base parameter of the same name
+            spec["widgets"] = widgets
+        elif "spark_python_task" in task:
+            pt = task["spark_python_task"]
+            path = to_local(pt["python_file"], self.settings)
+            if not path.is_file():
+                raise HealthmonError(f"{where}: python_file {pt['python_file']} not found (looked for {path}).")
+            spec["kind"] = "python_file"
+            spec["path"] = str(path)
+            spec["argv"] = [refs.resolve(str(a), ctx, where) for a in pt.get("parameters") or []]
+        else:
+            wt = task["python_wheel_task"]
+            spec["kind"] = "wheel"
+            spec["package_name"] = wt["package_name"]
+            spec["entry_point"] = wt["entry_point"]
+            spec["argv"] = [refs.resolve(str(a), ctx, where) for a in wt.get("parameters") or []]
+            named = {k: refs.resolve(str(v), ctx, where) for k, v in (wt.get("named_parameters") or {}).items()}
+            if not wt.get("parameters") and not named:
+                named = dict(self.job_params)
+            spec["named_parameters"] = named
+        return spec
+
+    def _subprocess(self, key: str, row_id: int, task: dict, ctx: dict, where: str, start: int) -> tuple[str, None]:
+        log_dir = self.log_root / f"{key}-{row_id}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        spec = self._spec(key, row_id, task, ctx, where, log_dir)
+        try:
+            deps = dependencies_for(self.job_settings, task)
+            python = python_for(deps, self.settings.home)
+        except DependencyError as exc:
+            self._finish_row(row_id, "FAILED", exc.message, output={"error": exc.message}, start=start)
+            return "FAILED", None
+        spec_path = log_dir / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        setup_ms = now_ms() - start
+        read_fd, write_fd = os.pipe()
+        cwd = str(Path(spec["path"]).parent) if spec.get("path") else None
+        proc = subprocess.Popen(
+            [python, "-m", "healthmon.jobs.task_main", str(spec_path)],
+            stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd, cwd=cwd,
+            start_new_session=True, env=task_env(), close_fds=True,
+        )
+        os.close(write_fd)
+        pump = LogPump(read_fd, log_dir / "output.log", self.secret_values)
+        pump.start()
+        self._update(row_id, runner_pid=proc.pid, log_dir=str(log_dir))
+        reason = None
+        delay = 0.002
+        while True:
+            try:
+                proc.wait(timeout=delay)
+                break
+            except subprocess.TimeoutExpired:
+                delay = min(delay * 2, 0.05)
+            if self.cancel.is_set():
+                reason = "CANCELED"
+            elif self._task_timed_out(task, start):
+                reason = "TIMEDOUT"
+            elif self.timed_out.is_set():
+                reason = "JOB_TIMEDOUT"
+            if reason:
+                kill_group(proc.pid)
+                proc.wait()
+                break
+        # The task's main process is gone: anything it forked in its group goes too.
+        kill_group(proc.pid)
+        pump.join(timeout=5)
+        result_file = Path(spec["result_file"])
+        if reason == "CANCELED":
+            self._finish_row(row_id, "CANCELED", "Run was canceled.", output={"error": "Run canceled by user."}, start=start, setup_ms=setup_ms)
+            return "CANCELED", None
+        if reason in ("TIMEDOUT", "JOB_TIMEDOUT"):
+            secs = task.get("timeout_seconds") if reason == "TIMEDOUT" else self.job_settings.get("timeout_seconds")
+            what = "Task" if reason == "TIMEDOUT" else "Job"
+            msg = f"{what} timed out after {secs} seconds; the task's processes were killed."
+            self._finish_row(row_id, "TIMEDOUT", msg, output={"error": msg}, start=start, setup_ms=setup_ms)
+            return "TIMEDOUT", None
+        if result_file.exists():
+            res = json.loads(result_file.read_text())
+        else:
+            res = {"status": "FAILED", "error": f"The task process exited with code {proc.returncode} without reporting a result "
+                   f"(killed, or os._exit). See the logs: healthmon runs logs --run-id {row_id}."}
+        values = res.get("task_values") or {}
+        if values:
+            with self.lock:
+                self.values[key] = values
+                for name, v in values.items():
+                    self.task_refs[f"tasks.{key}.values.{name}"] = refs.value_to_str(v)
+        with self.lock:
+            self.task_refs[f"tasks.{key}.run_id"] = str(row_id)
+        output = {k: res[k] for k in ("notebook_output", "error", "error_trace") if k in res}
+        if res["status"] == "SUCCESS":
+            self._finish_row(row_id, "SUCCESS", "", output=output, values=values, start=start, setup_ms=setup_ms)
+            return "SUCCESS", None
+        message = res.get("error") or "Task failed."
+        self._finish_row(row_id, "FAILED", message, output=output, values=values, start=start, setup_ms=setup_ms)
+        return "FAILED", None
+
+
+def compare(left: str, op: str, right: str, where: str) -> bool:
+    try:
+        a, b = float(left), float(right)
+    except ValueError:
+        a, b = left, right
+    ops = {
+        "EQUAL_TO": lambda: a == b, "NOT_EQUAL": lambda: a != b,
+        "GREATER_THAN": lambda: a > b, "GREATER_THAN_OR_EQUAL": lambda: a >= b,
+        "LESS_THAN": lambda: a < b, "LESS_THAN_OR_EQUAL": lambda: a <= b,
+    }
+    if op not in ops:
+        raise HealthmonError(f"{where}: condition_task.op {op!r} is not one of {', '.join(ops)}.")
+    if op not in ("EQUAL_TO", "NOT_EQUAL") and type(a) is str:
+        raise HealthmonError(f"{where}: condition_task {op} needs numbers, got {left!r} and {right!r}.")
+    return ops[op]()
+
+
+def _skip_message(result: str, task: dict, deps: dict[str, plan.TaskResult]) -> str:
+    if result == "UPSTREAM_FAILED":
+        bad = sorted(k for k, r in deps.items() if r.result_state in plan.FAILED_STATES)
+        return f"Upstream task(s) {', '.join(bad)} failed."
+    if result == "UPSTREAM_CANCELED":
+        return "Upstream task(s) were canceled."
+    if result == "DISABLED":
+        return "Task is disabled."
+    return f"Excluded: run_if {task.get('run_if', 'ALL_SUCCESS')} not met by the dependencies' outcomes."

@@ -1,0 +1,93 @@
+"""Task output capture: a pipe pumped into a size-capped, rotated log file.
+
+The runner reads the task's merged stdout/stderr in 64 KiB chunks and appends them to
+``<log_dir>/output.log``; when it reaches ``HEALTHMON_LOG_MAX_BYTES`` (default 10 MiB) it is rotated
+to ``output.log.1`` (the previous ``.1`` is dropped), so a task writing gigabytes costs at most two
+files on disk and one chunk of memory. Known secret values are replaced by ``[REDACTED]``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+CHUNK = 64 * 1024
+TAIL_BYTES = 5 * 1024 * 1024  # get-output returns the last 5 MB of logs, as Databricks does
+
+
+def max_bytes() -> int:
+    return int(os.environ.get("HEALTHMON_LOG_MAX_BYTES", str(10 * 1024 * 1024)))
+
+
+class LogPump(threading.Thread):
+    def __init__(self, fd: int, path: Path, secrets: list[str]):
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.path = path
+        self.secrets = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
+        self.limit = max_bytes()
+        self.rotations = 0
+        self.total = 0
+
+    def _redact(self, data: bytes) -> bytes:
+        for s in self.secrets:
+            if s in data:
+                data = data.replace(s, b"[REDACTED]")
+        return data
+
+    def run(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        out = open(self.path, "wb")
+        size = 0
+        # Keep a secret split across two reads from leaking: hold back a tail as long as the
+        # longest secret until the next chunk arrives.
+        hold = max((len(s) for s in self.secrets), default=1) - 1
+        pending = b""
+        try:
+            while True:
+                chunk = os.read(self.fd, CHUNK)
+                if not chunk:
+                    break
+                data = self._redact(pending + chunk)
+                if hold > 0 and len(data) > hold:
+                    data, pending = data[:-hold], data[-hold:]
+                elif hold > 0:
+                    pending = data
+                    continue
+                else:
+                    pending = b""
+                self.total += len(data)
+                if size + len(data) > self.limit:
+                    out.close()
+                    os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+                    self.rotations += 1
+                    out = open(self.path, "wb")
+                    size = 0
+                out.write(data)
+                size += len(data)
+            if pending:
+                out.write(self._redact(pending))
+        finally:
+            out.close()
+            os.close(self.fd)
+
+
+def read_logs(log_dir: str | Path | None, limit: int = TAIL_BYTES) -> tuple[str, bool]:
+    """The last ``limit`` bytes of a task's output (``.1`` then current), and whether truncated."""
+    if not log_dir:
+        return "", False
+    base = Path(log_dir) / "output.log"
+    parts = [p for p in (base.with_name("output.log.1"), base) if p.exists()]
+    total = sum(p.stat().st_size for p in parts)
+    truncated = total > limit or base.with_name("output.log.1").exists()
+    data = b""
+    for p in reversed(parts):
+        need = limit - len(data)
+        if need <= 0:
+            break
+        size = p.stat().st_size
+        with p.open("rb") as f:
+            f.seek(max(0, size - need))
+            data = f.read() + data
+    return data.decode("utf-8", errors="replace"), truncated

@@ -1,0 +1,176 @@
+"""Notebook sources → Python cells.
+
+Formats: Databricks source (``# Databricks notebook source``, cells split at
+``# COMMAND ----------``, magic cells as ``# MAGIC`` lines), Jupyter ``.ipynb`` and plain ``.py``.
+Magics: ``%md``/``%md-sandbox`` skipped; ``%run <path>`` inlined (relative to the notebook, cycles
+refused); ``%python`` executed; ``%pip install`` accepted only when the current environment
+already satisfies every requirement (otherwise refused, pointing at ``environments``); other
+languages (``%sql``, ``%sh``, ``%scala``, ``%r``) refused with the file and line.
+
+Kept import-light: it runs in every task subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from healthmon.errors import HealthmonError, Location
+
+HEADER = "# Databricks notebook source"
+SEPARATOR = "# COMMAND ----------"
+
+
+@dataclass(frozen=True)
+class Cell:
+    source: str
+    file: str
+    line: int  # 1-based line of the cell's first source line in `file`
+
+
+class NotebookError(HealthmonError):
+    pass
+
+
+def load_cells(path: Path, *, _stack: tuple[Path, ...] = ()) -> list[Cell]:
+    path = Path(path).resolve()
+    if path in _stack:
+        chain = " -> ".join(str(p) for p in (*_stack, path))
+        raise NotebookError(f"%run cycle: {chain}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NotebookError(f"Cannot read notebook {path}: {exc.strerror}") from None
+    stack = (*_stack, path)
+    if path.suffix == ".ipynb":
+        raw = _ipynb_cells(path, text)
+    elif text.startswith(HEADER):
+        raw = _source_cells(text)
+    else:
+        raw = [(text, 1)]
+    cells: list[Cell] = []
+    for source, line in raw:
+        cells.extend(_expand(path, source, line, stack))
+    return cells
+
+
+def _source_cells(text: str) -> list[tuple[str, int]]:
+    lines = text.splitlines()
+    cells: list[tuple[str, int]] = []
+    current: list[str] = []
+    start = 2
+    for i, ln in enumerate(lines[1:], start=2):
+        if ln.strip() == SEPARATOR:
+            cells.append(("\n".join(current), start))
+            current, start = [], i + 1
+        else:
+            current.append(ln)
+    cells.append(("\n".join(current), start))
+    out = []
+    for src, line in cells:
+        body = src.split("\n")
+        magic = [b for b in body if b.strip()]
+        if magic and all(b.startswith("# MAGIC") for b in magic):
+            # A magic cell: strip the prefix, keep line numbers aligned.
+            src = "\n".join(b[len("# MAGIC "):] if b.startswith("# MAGIC ") else b[len("# MAGIC"):] if b.startswith("# MAGIC") else b for b in body)
+        out.append((src, line))
+    return out
+
+
+def _ipynb_cells(path: Path, text: str) -> list[tuple[str, int]]:
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"{path}:{exc.lineno}:{exc.colno}: invalid .ipynb JSON: {exc.msg}") from None
+    cells = []
+    for i, c in enumerate(nb.get("cells", []), start=1):
+        src = c.get("source", "")
+        src = "".join(src) if isinstance(src, list) else src
+        if c.get("cell_type") == "code":
+            cells.append((src, i))
+    return cells
+
+
+def _expand(path: Path, source: str, line: int, stack: tuple[Path, ...]) -> list[Cell]:
+    stripped = source.lstrip("\n")
+    line += len(source) - len(stripped)  # leading blank lines
+    first = stripped.split("\n", 1)[0].strip()
+    if not first.startswith("%"):
+        return [Cell(source, str(path), line)] if source.strip() else []
+    magic = first.split()[0]
+    rest = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+    where = Location(str(path), line, 1)
+    if magic in ("%md", "%md-sandbox"):
+        return []
+    if magic == "%python":
+        return [Cell(rest, str(path), line + 1)] if rest.strip() else []
+    if magic == "%run":
+        args = shlex.split(first)[1:]
+        if not args:
+            raise NotebookError("%run needs a notebook path", location=where)
+        target = _resolve_run_target(path, args[0], where)
+        return load_cells(target, _stack=stack)
+    if magic == "%pip":
+        check_pip_magic(first, where)
+        return []
+    raise NotebookError(
+        f"{magic} cells are not supported by the local runtime (only Python, %md, %run and satisfied %pip).",
+        location=where,
+    )
+
+
+def _resolve_run_target(path: Path, target: str, where: Location) -> Path:
+    from healthmon.workspace_files import resolve_notebook
+
+    if target.startswith("/"):
+        try:
+            return resolve_notebook(target)
+        except HealthmonError as exc:
+            raise NotebookError(f"%run {target}: {exc.message}", location=where) from None
+    candidate = (path.parent / target).resolve()
+    try:
+        return resolve_notebook(str(candidate))
+    except HealthmonError:
+        raise NotebookError(f"%run {target}: notebook not found (looked for {candidate} and {candidate}.py/.ipynb).", location=where) from None
+
+
+def check_pip_magic(line: str, where: Location) -> None:
+    """Accept ``%pip install`` when the requirements are already installed; refuse otherwise."""
+    args = shlex.split(line)[1:]
+    if not args or args[0] != "install":
+        raise NotebookError(f"Only '%pip install' is supported, got {line!r}.", location=where)
+    reqs = [a for a in args[1:] if not a.startswith("-")]
+    missing = unsatisfied(reqs)
+    if missing:
+        raise NotebookError(
+            f"%pip install cannot change the environment of a local task: {', '.join(missing)} not installed. "
+            "Declare the dependencies in the job's environments[].spec.dependencies (with environment_key on the task) instead.",
+            location=where,
+        )
+
+
+def unsatisfied(requirements: list[str]) -> list[str]:
+    """The requirements the current interpreter does not satisfy (packaging is imported lazily)."""
+    from importlib import metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    missing = []
+    for spec in requirements:
+        try:
+            req = Requirement(spec)
+        except InvalidRequirement:
+            missing.append(spec)  # paths, URLs, wheels: not checkable, so not satisfied
+            continue
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        try:
+            version = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            missing.append(spec)
+            continue
+        if req.specifier and not req.specifier.contains(version, prereleases=True):
+            missing.append(spec)
+    return missing

@@ -1,0 +1,107 @@
+"""Orphaned runs: runs left active by a runner that died (SIGKILL, OOM, reboot).
+
+Policy: terminate, not resume. An orphaned run and its unfinished task runs end in
+INTERNAL_ERROR (result FAILED, termination code INTERNAL_ERROR) with a message naming the dead
+runner; task processes it left behind are killed (their process groups). Resuming would re-run
+side-effecting notebooks whose partial effects are unknown; the user decides with
+``healthmon runs repair --rerun-all-failed-tasks``, which re-runs exactly the unfinished tasks.
+
+A run is orphaned when its runner pid (on this host) is gone or is a different process
+(start-time check), when its heartbeat is older than ``STALE_SECONDS``, or when no runner
+claimed it within ``STALE_SECONDS`` of its creation/repair.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import psutil
+
+from healthmon.settings import Settings
+from healthmon.store.db import Database
+from healthmon.store.runs import ACTIVE_STATES, RunRecord, active_job_runs, now_ms, task_runs
+
+STALE_SECONDS = float(os.environ.get("HEALTHMON_RUNNER_STALE_SECONDS", "60"))
+
+
+def process_alive(pid: int | None, started_ms: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        p = psutil.Process(pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if started_ms and abs(int(p.create_time() * 1000) - started_ms) > 1000:
+            return False  # pid reused by another process
+        return True
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _orphan_reason(row: RunRecord, now: int) -> str | None:
+    host = socket.gethostname()
+    stale_ms = STALE_SECONDS * 1000
+    if row.runner_pid is None:
+        if now - row.created_time > stale_ms:
+            return f"no runner picked the run up within {STALE_SECONDS:.0f} s"
+        return None
+    if row.runner_host == host:
+        if not process_alive(row.runner_pid, row.runner_started):
+            return f"its runner process (pid {row.runner_pid}) is gone"
+        return None
+    if now - (row.heartbeat or row.created_time) > stale_ms:
+        return f"its runner on {row.runner_host} stopped heartbeating"
+    return None
+
+
+def reap_orphans(db: Database | None = None, run_ids: list[int] | None = None) -> list[int]:
+    """Terminate every orphaned active job run; returns their ids."""
+    db = db or Database.from_settings(Settings.from_env())
+    now = now_ms()
+    reaped: list[int] = []
+    with db.session() as s:
+        for row in active_job_runs(s):
+            if run_ids is not None and row.run_id not in run_ids:
+                continue
+            reason = _orphan_reason(row, now)
+            if reason is None:
+                continue
+            message = f"Run terminated by recovery: {reason} while the run was {row.life_cycle_state}."
+            for t in _descendants(s, row.run_id):
+                if t.life_cycle_state in ACTIVE_STATES:
+                    _kill_task_group(t.runner_pid)
+                    _mark(t, now, message)
+            _mark(row, now, message)
+            reaped.append(row.run_id)
+    return reaped
+
+
+def _kill_task_group(pid: int | None) -> None:
+    """A task process leads its own process group; kill the group only if that still holds."""
+    if not pid:
+        return
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, 9)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _descendants(s, run_id: int) -> list[RunRecord]:
+    out = []
+    for t in task_runs(s, run_id):
+        out.append(t)
+        out.extend(task_runs(s, t.run_id))  # for_each iterations
+    return out
+
+
+def _mark(row: RunRecord, now: int, message: str) -> None:
+    row.life_cycle_state = "INTERNAL_ERROR"
+    row.result_state = "FAILED"
+    row.termination_code = "INTERNAL_ERROR"
+    row.termination_type = "INTERNAL_ERROR"
+    row.state_message = message
+    row.end_time = now
+    if not row.start_time:
+        row.start_time = now

@@ -1,0 +1,106 @@
+"""Job parameters and dynamic value references (``{{job.run_id}}``, ``{{tasks.a.values.x}}``...).
+
+Pure functions: the executor gives a context mapping (reference name → value) and gets strings
+back. An unknown reference fails the task naming the reference and the task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from healthmon.errors import InvalidParameterError
+
+_REF = re.compile(r"\{\{\s*([A-Za-z0-9_.\[\]\-]+)\s*\}\}")
+
+
+def job_parameter_defaults(settings: Mapping) -> dict[str, str]:
+    return {p["name"]: "" if p.get("default") is None else str(p["default"]) for p in settings.get("parameters") or []}
+
+
+def effective_job_parameters(job_name: str, settings: Mapping, overrides: Mapping[str, str] | None) -> dict[str, str]:
+    """Job parameter defaults overridden by the run's parameters; naming an undefined parameter is
+    an error (as ``databricks bundle run --params`` does)."""
+    params = job_parameter_defaults(settings)
+    for name, value in (overrides or {}).items():
+        if name not in params:
+            defined = ", ".join(params) or "none"
+            raise InvalidParameterError(
+                f"Job {job_name!r} has no parameter {name!r} (defined parameters: {defined})."
+            )
+        params[name] = str(value)
+    return params
+
+
+def time_refs(prefix: str, epoch_ms: int) -> dict[str, str]:
+    t = dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.timezone.utc)
+    return {
+        f"{prefix}.iso_datetime": t.strftime("%Y-%m-%dT%H:%M:%S"),
+        f"{prefix}.iso_date": t.strftime("%Y-%m-%d"),
+        f"{prefix}.timestamp_ms": str(epoch_ms),
+        f"{prefix}.year": str(t.year),
+        f"{prefix}.month": str(t.month),
+        f"{prefix}.day": str(t.day),
+        f"{prefix}.hour": str(t.hour),
+        f"{prefix}.minute": str(t.minute),
+        f"{prefix}.second": str(t.second),
+        f"{prefix}.is_weekday": str(t.weekday() < 5).lower(),
+    }
+
+
+def job_context(*, job_id: int, job_name: str, run_id: int, start_time: int, trigger: str, params: Mapping[str, str]) -> dict[str, str]:
+    ctx = {
+        "job.id": str(job_id),
+        "job.name": job_name,
+        "job.run_id": str(run_id),
+        "job.repair_count": "0",
+        "job.trigger.type": {"ONE_TIME": "one_time", "PERIODIC": "periodic", "RETRY": "retry"}.get(trigger, trigger.lower()),
+        "job.trigger.time.iso_datetime": "",
+        # Legacy names, still accepted by Databricks.
+        "job_id": str(job_id),
+        "run_id": str(run_id),
+    }
+    ctx.update(time_refs("job.start_time", start_time))
+    ctx["job.trigger.time.iso_datetime"] = ctx["job.start_time.iso_datetime"]
+    for name, value in params.items():
+        ctx[f"job.parameters.{name}"] = value
+    return ctx
+
+
+def value_to_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def resolve(text: str, ctx: Mapping[str, str], where: str) -> str:
+    """Replace every ``{{ref}}`` in ``text``; ``where`` names the task for error messages."""
+    if "{{" not in text:
+        return text
+
+    def sub(m: re.Match) -> str:
+        name = m.group(1)
+        if name in ctx:
+            return ctx[name]
+        raise InvalidParameterError(
+            f"{where}: unknown or unavailable dynamic value reference {{{{{name}}}}} in {text!r}."
+        )
+
+    return _REF.sub(sub, text)
+
+
+def resolve_deep(value: Any, ctx: Mapping[str, str], where: str) -> Any:
+    if isinstance(value, str):
+        return resolve(value, ctx, where)
+    if isinstance(value, list):
+        return [resolve_deep(v, ctx, where) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve_deep(v, ctx, where) for k, v in value.items()}
+    return value
+
+
+def referenced_tasks(text: str) -> set[str]:
+    return {m.group(1).split(".")[1] for m in _REF.finditer(text) if m.group(1).startswith("tasks.")}

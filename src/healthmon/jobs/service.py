@@ -1,0 +1,306 @@
+"""The jobs runtime service: Jobs API operations as plain functions returning API JSON dicts.
+
+Used by the CLI, the scheduler and the REST server. ``run_now`` records the run and starts a
+detached runner process (``python -m healthmon.jobs.runner <run_id>``); everything else reads or
+flags rows, so callers never block on a run unless they ask to (``wait_for_run``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError
+from healthmon.jobs import api, plan, refs
+from healthmon.settings import Settings
+from healthmon.store.db import Database
+from healthmon.store.jobs import JobRecord
+from healthmon.store.jobs import get_job as _get_job_row
+from healthmon.store.jobs import list_jobs as _list_job_rows
+from healthmon.store.runs import (
+    TERMINAL_STATES,
+    RepairRecord,
+    RunRecord,
+    count_active_job_runs,
+    get_run as _get_run_row,
+    latest_task_runs,
+    list_job_runs,
+    lock_job,
+    now_ms,
+    task_runs,
+)
+
+TRIGGERS = ("ONE_TIME", "PERIODIC", "FILE_ARRIVAL", "TABLE", "CONTINUOUS", "RETRY", "RUN_JOB_TASK")
+
+
+def _db() -> Database:
+    return Database.from_settings(Settings.from_env())
+
+
+# -- jobs ---------------------------------------------------------------------------------
+def _check_settings(settings: dict[str, Any]) -> None:
+    if not isinstance(settings, dict):
+        raise InvalidParameterError("Job settings must be a JSON object.")
+    plan.validate_tasks(settings.get("name") or "Untitled", settings.get("tasks") or [])
+
+
+def create_job(settings: dict, user_name: str | None = None) -> int:
+    _check_settings(settings)
+    user = user_name or Settings.from_env().user_name
+    with _db().session() as s:
+        row = JobRecord(creator_user_name=user, run_as_user_name=user, created_time=now_ms())
+        row.settings = settings
+        s.add(row)
+        s.flush()
+        return row.job_id
+
+
+def get_job(job_id: int) -> dict:
+    with _db().session() as s:
+        return _get_job_row(s, job_id).to_api()
+
+
+def list_jobs(name: str | None = None, limit: int = 100, offset: int = 0) -> dict:
+    with _db().session() as s:
+        rows = _list_job_rows(s, name=name)
+    page = rows[offset: offset + limit]
+    return {"jobs": [r.to_api() for r in page], "has_more": len(rows) > offset + limit}
+
+
+def reset_job(job_id: int, settings: dict) -> None:
+    _check_settings(settings)
+    with _db().session() as s:
+        _get_job_row(s, job_id).settings = settings
+
+
+def delete_job(job_id: int) -> None:
+    with _db().session() as s:
+        s.delete(_get_job_row(s, job_id))
+
+
+# -- runs ---------------------------------------------------------------------------------
+def _spawn_runner(run_id: int, *extra: str) -> None:
+    settings = Settings.from_env()
+    log_dir = settings.runs_root / str(run_id)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "runner.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "healthmon.jobs.runner", str(run_id), *extra],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+            env={**os.environ, "HEALTHMON_HOME": str(settings.home)},
+        )
+    # Reap it when it ends so it does not linger as a zombie of a long-lived caller.
+    threading.Thread(target=proc.wait, daemon=True).start()
+
+
+def run_now(
+    job_id: int,
+    *,
+    job_parameters: dict[str, str] | None = None,
+    trigger: str = "ONE_TIME",
+    only: list[str] | None = None,
+    user_name: str | None = None,
+    parent_run_id: int | None = None,
+) -> int:
+    """Record a run of ``job_id`` and start its runner; returns the run id at once.
+
+    Respects ``max_concurrent_runs`` (default 1): beyond it the run is QUEUED when the job's
+    ``queue.enabled`` is true, else recorded as SKIPPED / MAXIMUM_CONCURRENT_RUNS_REACHED."""
+    if trigger not in TRIGGERS:
+        raise InvalidParameterError(f"trigger {trigger!r} is not one of {', '.join(TRIGGERS)}.")
+    db = _db()
+    user = user_name or Settings.from_env().user_name
+    with db.session() as s:
+        job = _get_job_row(s, job_id)
+        settings = job.settings
+        name = job.name
+        by_key = plan.validate_tasks(name, settings.get("tasks") or [])
+        if not by_key:
+            raise InvalidParameterError(f"Job {name!r} (id {job_id}) has no tasks to run.")
+        keys = plan.select_tasks(name, by_key, only)
+        effective = refs.effective_job_parameters(name, settings, job_parameters)
+        lock_job(s, job_id)
+        max_runs = int(settings.get("max_concurrent_runs") or 1)
+        queue = bool((settings.get("queue") or {}).get("enabled", False))
+        active = count_active_job_runs(s, job_id)
+        queued = count_active_job_runs(s, job_id, states=("QUEUED",))
+        row = RunRecord(
+            job_id=job_id, run_name=name, trigger=trigger, creator_user_name=user,
+            run_type="JOB_RUN", life_cycle_state="PENDING", created_time=now_ms(), parent_run_id=parent_run_id,
+        )
+        row.set_j("settings", settings)
+        row.set_j("params", {"job_parameters": dict(job_parameters or {}), "job_parameters_effective": effective,
+                             "only": keys if only else None})
+        start_runner = True
+        if active + queued >= max_runs:
+            if queue:
+                row.life_cycle_state = "QUEUED"
+                row.state_message = f"Queued: the job already has {active} active run(s) (max_concurrent_runs={max_runs})."
+            else:
+                row.life_cycle_state = "SKIPPED"
+                row.result_state = "MAXIMUM_CONCURRENT_RUNS_REACHED"
+                row.termination_code = "MAX_CONCURRENT_RUNS_EXCEEDED"
+                row.termination_type = "CLIENT_ERROR"
+                row.state_message = (f"Skipped: the job already has {active} active run(s) and max_concurrent_runs is "
+                                     f"{max_runs}; enable queue to queue runs instead.")
+                row.start_time = row.end_time = now_ms()
+                start_runner = False
+        s.add(row)
+        s.flush()
+        run_id = row.run_id
+    if start_runner:
+        _spawn_runner(run_id)
+    return run_id
+
+
+def _iterations(s, tasks: list[RunRecord]) -> dict[int, list[RunRecord]]:
+    return {t.run_id: task_runs(s, t.run_id) for t in tasks if "for_each_task" in (t.j("settings") or {})}
+
+
+def get_run(run_id: int, include_tasks: bool = True, include_history: bool = False) -> dict:
+    with _db().session() as s:
+        row = _get_run_row(s, run_id)
+        if row.task_key is not None:
+            d = api.task_dict(row, task_runs(s, row.run_id) if "for_each_task" in row.j("settings") else None)
+            d.update({"job_id": row.job_id, "job_run_id": row.job_run_id, "run_name": row.run_name,
+                      "run_type": "WORKFLOW_RUN" if row.run_type != "JOB_RUN" else "JOB_RUN", "trigger": row.trigger})
+            iters = task_runs(s, row.run_id)
+            if iters:
+                d["iterations"] = [api.task_dict(i) for i in iters]
+            return d
+        tasks: list[RunRecord] = []
+        if include_tasks:
+            tasks = task_runs(s, run_id) if include_history else list(latest_task_runs(s, run_id).values())
+        return api.run_dict(row, tasks, iterations=_iterations(s, tasks))
+
+
+def list_runs(job_id: int | None = None, active_only: bool = False, completed_only: bool = False,
+              limit: int = 25, offset: int = 0, expand_tasks: bool = False) -> dict:
+    if active_only and completed_only:
+        raise InvalidParameterError("active_only and completed_only cannot both be true.")
+    if not 1 <= limit <= 1000:
+        raise InvalidParameterError(f"limit must be between 1 and 1000, got {limit}.")
+    with _db().session() as s:
+        if job_id is not None:
+            _get_job_row(s, job_id)
+        rows, more = list_job_runs(s, job_id=job_id, active_only=active_only, completed_only=completed_only,
+                                   limit=limit, offset=offset)
+        out = []
+        for r in rows:
+            tasks = list(latest_task_runs(s, r.run_id).values()) if expand_tasks else []
+            out.append(api.run_dict(r, tasks))
+    return {"runs": out, "has_more": more}
+
+
+def get_run_output(run_id: int) -> dict:
+    from healthmon.jobs.logs import read_logs
+
+    with _db().session() as s:
+        row = _get_run_row(s, run_id)
+        if row.task_key is None:
+            tasks = latest_task_runs(s, run_id)
+            named = ", ".join(f"{k} (run_id {t.run_id})" for k, t in tasks.items()) or "none yet"
+            raise InvalidParameterError(
+                f"Run {run_id} is a job run with multiple tasks: retrieving the output of runs with multiple tasks "
+                f"is not supported. Retrieve the output of each task run instead: {named}."
+            )
+        metadata = api.task_dict(row)
+        metadata.update({"job_id": row.job_id, "job_run_id": row.job_run_id})
+        settings = row.j("settings") or {}
+        logs = read_logs(row.log_dir) if ("spark_python_task" in settings or "python_wheel_task" in settings) else None
+        return api.output_dict(row, metadata, logs)
+
+
+def cancel_run(run_id: int) -> None:
+    with _db().session() as s:
+        row = _get_run_row(s, run_id)
+        if row.task_key is not None:
+            while row.job_run_id is not None and row.task_key is not None:
+                row = _get_run_row(s, row.job_run_id)
+        if row.life_cycle_state in TERMINAL_STATES:
+            return
+        row.cancel_requested = True
+
+
+def cancel_all_runs(job_id: int) -> None:
+    with _db().session() as s:
+        _get_job_row(s, job_id)
+        for r in list_job_runs(s, job_id=job_id, active_only=True, limit=1000)[0]:
+            r.cancel_requested = True
+
+
+def wait_for_run(run_id: int, timeout: float | None = None, poll: float = 0.1) -> dict:
+    """Block until the run is terminal; reaps it if its runner died meanwhile."""
+    from healthmon.jobs.recovery import reap_orphans
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last_reap = time.monotonic()
+    while True:
+        run = get_run(run_id)
+        if run["state"]["life_cycle_state"] in TERMINAL_STATES:
+            return run
+        if deadline is not None and time.monotonic() >= deadline:
+            raise HealthmonError(f"Run {run_id} is still {run['state']['life_cycle_state']} after {timeout} s.")
+        if time.monotonic() - last_reap > 5:
+            reap_orphans()
+            last_reap = time.monotonic()
+        time.sleep(poll)
+
+
+def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_failed_tasks: bool = False) -> int:
+    """Re-run tasks (and their dependents) of a finished run inside the same run; returns the repair id."""
+    db = _db()
+    with db.session() as s:
+        row = _get_run_row(s, run_id)
+        if row.task_key is not None:
+            raise InvalidParameterError(f"Run {run_id} is a task run; repair its job run {row.job_run_id} instead.")
+        if row.life_cycle_state not in TERMINAL_STATES:
+            raise InvalidParameterError(f"Run {run_id} is {row.life_cycle_state}; only a finished run can be repaired.")
+        if row.result_state == "MAXIMUM_CONCURRENT_RUNS_REACHED":
+            raise InvalidParameterError(f"Run {run_id} never ran (skipped: maximum concurrent runs); start a new run instead.")
+        settings = row.j("settings")
+        by_key = plan.validate_tasks(row.run_name, settings.get("tasks") or [])
+        latest = latest_task_runs(s, run_id)
+        results = {k: t.result_state for k, t in latest.items()}
+        selection = plan.repair_selection(run_id, by_key, results, rerun_tasks, rerun_all_failed_tasks)
+        rep = RepairRecord(run_id=run_id, created_time=now_ms())
+        rep.rerun_json = __import__("json").dumps(sorted(selection))
+        s.add(rep)
+        s.flush()
+        history = row.j("repair") or []
+        if not history:
+            history.append({"type": "ORIGINAL", "start_time": row.start_time, "end_time": row.end_time,
+                            "state": api.state(row), "status": api.status(row),
+                            "task_run_ids": sorted(t.run_id for t in latest.values())})
+        history.append({"type": "REPAIR", "id": rep.repair_id, "start_time": now_ms(), "end_time": 0,
+                        "state": {"life_cycle_state": "PENDING", "state_message": ""},
+                        "status": {"state": "PENDING"}, "task_run_ids": []})
+        row.set_j("repair", history)
+        row.life_cycle_state = "PENDING"
+        row.result_state = None
+        row.termination_code = None
+        row.termination_type = None
+        row.state_message = f"Repair {rep.repair_id}: re-running {', '.join(sorted(selection))}."
+        row.end_time = 0
+        row.cancel_requested = False
+        row.runner_pid = None
+        row.heartbeat = 0
+        row.created_time = now_ms()  # grace period for recovery counts from the repair
+        repair_id = rep.repair_id
+    _spawn_runner(run_id, "--repair", str(repair_id))
+    return repair_id
+
+
+def resolve_job(job_id: int) -> JobRecord:
+    with _db().session() as s:
+        return _get_job_row(s, job_id)
+
+
+__all__ = [
+    "run_now", "wait_for_run", "get_run", "list_runs", "get_run_output", "cancel_run", "cancel_all_runs",
+    "repair_run", "create_job", "get_job", "list_jobs", "reset_job", "delete_job", "NotFoundError",
+]

@@ -1,0 +1,193 @@
+"""Job runs and task runs.
+
+One table holds both: a job run (``task_key`` NULL) and each task run attempt (``task_key`` set,
+``job_run_id`` pointing at its job run). Sharing the AUTOINCREMENT sequence makes every run id
+unique across job runs and task runs, as on Databricks (``runs get --run-id`` accepts both), and
+ids are never reused even after deletes.
+
+``job_gates`` is a one-row-per-job lock: every transaction that decides whether a run may start
+(max_concurrent_runs) first UPDATEs the job's gate row, which serialises those decisions on both
+SQLite (database write lock) and PostgreSQL (row lock).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from healthmon.errors import NotFoundError
+from healthmon.store.db import Base
+
+ACTIVE_STATES = ("QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY")
+TERMINAL_STATES = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class RunRecord(Base):
+    __tablename__ = "runs"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    run_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # NULL for a job run; the id of the job run for a task run.
+    job_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    task_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    run_name: Mapped[str] = mapped_column(Text, default="")
+    run_type: Mapped[str] = mapped_column(String(32), default="JOB_RUN")
+    trigger: Mapped[str] = mapped_column(String(32), default="ONE_TIME")
+    creator_user_name: Mapped[str] = mapped_column(String(255), default="")
+    life_cycle_state: Mapped[str] = mapped_column(String(32), index=True)
+    result_state: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    state_message: Mapped[str] = mapped_column(Text, default="")
+    termination_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    termination_type: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    user_cancelled_or_timedout: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_time: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    start_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    end_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    setup_duration: Mapped[int] = mapped_column(BigInteger, default=0)
+    execution_duration: Mapped[int] = mapped_column(BigInteger, default=0)
+    queue_duration: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempt_number: Mapped[int] = mapped_column(Integer, default=0)
+    # Job run: the job settings snapshot taken at trigger time, the parameters, `only` and
+    # repair history. Task run: the task settings, its output, its task values.
+    settings_json: Mapped[str] = mapped_column(Text, default="{}")
+    params_json: Mapped[str] = mapped_column(Text, default="{}")
+    output_json: Mapped[str] = mapped_column(Text, default="{}")
+    values_json: Mapped[str] = mapped_column(Text, default="{}")
+    repair_json: Mapped[str] = mapped_column(Text, default="[]")
+    # Task run: the repair it belongs to (NULL = original run). Job run: the run that started
+    # this one through a run_job_task, if any.
+    repair_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    parent_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Process bookkeeping for cancel and orphan recovery.
+    runner_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    runner_started: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    runner_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    heartbeat: Mapped[int] = mapped_column(BigInteger, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    log_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    # JSON accessors keep callers away from (de)serialisation details.
+    def j(self, name: str) -> Any:
+        return json.loads(getattr(self, f"{name}_json") or "null")
+
+    def set_j(self, name: str, value: Any) -> None:
+        setattr(self, f"{name}_json", json.dumps(value, sort_keys=True, default=str))
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.life_cycle_state in TERMINAL_STATES
+
+
+class JobGate(Base):
+    __tablename__ = "job_gates"
+
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def lock_job(session: Session, job_id: int) -> None:
+    """Take the job's gate lock for the rest of the transaction."""
+    res = session.execute(update(JobGate).where(JobGate.job_id == job_id).values(counter=JobGate.counter + 1))
+    if res.rowcount == 0:
+        try:
+            with session.begin_nested():
+                session.add(JobGate(job_id=job_id, counter=1))
+        except IntegrityError:
+            pass
+        session.execute(update(JobGate).where(JobGate.job_id == job_id).values(counter=JobGate.counter + 1))
+
+
+def get_run(session: Session, run_id: int) -> RunRecord:
+    row = session.get(RunRecord, run_id)
+    if row is None:
+        raise NotFoundError(f"Run {run_id} does not exist.")
+    return row
+
+
+def count_active_job_runs(session: Session, job_id: int, states=("PENDING", "RUNNING", "TERMINATING")) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(RunRecord)
+        .where(RunRecord.job_id == job_id, RunRecord.task_key.is_(None), RunRecord.life_cycle_state.in_(states))
+    ) or 0
+
+
+def count_queued_before(session: Session, job_id: int, run_id: int) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(RunRecord)
+        .where(
+            RunRecord.job_id == job_id,
+            RunRecord.task_key.is_(None),
+            RunRecord.life_cycle_state == "QUEUED",
+            RunRecord.run_id < run_id,
+        )
+    ) or 0
+
+
+def task_runs(session: Session, job_run_id: int) -> list[RunRecord]:
+    """Every task run attempt of a job run, oldest first."""
+    return list(
+        session.scalars(select(RunRecord).where(RunRecord.job_run_id == job_run_id).order_by(RunRecord.run_id)).all()
+    )
+
+
+def latest_task_runs(session: Session, job_run_id: int) -> dict[str, RunRecord]:
+    """The latest attempt of each task (the one Databricks lists in ``tasks``)."""
+    latest: dict[str, RunRecord] = {}
+    for row in task_runs(session, job_run_id):
+        latest[row.task_key] = row
+    return latest
+
+
+def list_job_runs(
+    session: Session,
+    *,
+    job_id: int | None = None,
+    active_only: bool = False,
+    completed_only: bool = False,
+    limit: int = 25,
+    offset: int = 0,
+) -> tuple[list[RunRecord], bool]:
+    q = select(RunRecord).where(RunRecord.task_key.is_(None))
+    if job_id is not None:
+        q = q.where(RunRecord.job_id == job_id)
+    if active_only:
+        q = q.where(RunRecord.life_cycle_state.in_(ACTIVE_STATES))
+    if completed_only:
+        q = q.where(RunRecord.life_cycle_state.in_(TERMINAL_STATES))
+    rows = list(session.scalars(q.order_by(RunRecord.run_id.desc()).offset(offset).limit(limit + 1)).all())
+    return rows[:limit], len(rows) > limit
+
+
+def active_job_runs(session: Session) -> list[RunRecord]:
+    return list(
+        session.scalars(
+            select(RunRecord).where(RunRecord.task_key.is_(None), RunRecord.life_cycle_state.in_(ACTIVE_STATES))
+        ).all()
+    )
+
+
+class RepairRecord(Base):
+    """Repair ids (``repair_history[].id``) from their own never-reused sequence."""
+
+    __tablename__ = "run_repairs"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    repair_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    rerun_json: Mapped[str] = mapped_column(Text, default="[]")
+    created_time: Mapped[int] = mapped_column(BigInteger, default=now_ms)
