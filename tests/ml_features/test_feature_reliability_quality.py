@@ -1,0 +1,140 @@
+"""reliability_features and quality_features on hand-made gold rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+
+import numpy as np
+import pytest
+from mlf_gold import CATALOG, GOLD, day, rows_by_key, ts, write_gold
+
+from healthmon.lakehouse import Lakehouse
+from healthmon.ml.features import FEATURE_TABLES, compute_feature_table
+
+
+@pytest.fixture
+def lh():
+    return Lakehouse.from_env()
+
+
+def _run(job, start, seconds, state="SUCCEEDED", run_type="JOB_RUN", trigger="CRON", stored=True, n=[0]):
+    n[0] += 1
+    end = start + dt.timedelta(seconds=seconds)
+    return {
+        "workspace_id": "w", "run_id": f"r{n[0]}", "job_id": job,
+        "period_start_time": start, "period_end_time": end, "result_state": state,
+        "run_type": run_type, "trigger_type": trigger,
+        "run_date": start.date() if stored else None,
+        "run_duration_seconds": seconds if stored else None,
+    }
+
+
+def test_reliability_states_durations_and_fallbacks(lh):
+    d = day(0)
+    rows = [
+        _run("j1", ts(d, 1), 100),
+        _run("j1", ts(d, 2), 200, state="SUCCESS"),           # the Jobs API spelling counts too
+        _run("j1", ts(d, 3), 300, state="FAILED"),
+        _run("j1", ts(d, 4), 400, state="ERROR", trigger="ONETIME_RETRY"),
+        _run("j1", ts(d, 5), 500, state="TIMED_OUT", stored=False),  # duration from end - start
+        _run("j1", ts(d, 6), 600, state="CANCELLED"),
+        _run(None, ts(d, 7), 5),                                # no job: dropped
+    ]
+    write_gold(lh, "fact_job_run_timeline", rows)
+    table = FEATURE_TABLES["reliability_features"]
+    data, _ = compute_feature_table(lh, table, CATALOG, GOLD)
+    assert data.column_names == list(table.columns) and data.num_rows == 1
+    r = data.to_pylist()[0]
+    durations = [100, 200, 300, 400, 500, 600]
+    assert r["total_runs"] == 6
+    assert (r["successful_runs"], r["failed_runs"], r["timeout_runs"], r["cancelled_runs"]) == (2, 2, 1, 1)
+    assert r["repair_runs"] == 1
+    assert r["success_rate"] == pytest.approx(2 / 6) and r["failure_rate"] == pytest.approx(2 / 6)
+    assert r["avg_duration_sec"] == pytest.approx(350)
+    assert r["std_duration_sec"] == pytest.approx(statistics.stdev(durations))
+    assert (r["min_duration_sec"], r["max_duration_sec"], r["duration_range_sec"]) == (100, 600, 500)
+    assert r["p95_duration_sec"] == pytest.approx(np.percentile(durations, 95))
+    assert r["duration_cv"] == pytest.approx(statistics.stdev(durations) / 350)
+    assert r["rolling_repair_rate_30d"] == pytest.approx(1 / 6)
+
+
+def test_reliability_history_features(lh):
+    # Job j runs on 10 days; it fails on day 3 and on days 8-9.
+    failing = {3, 8, 9}
+    rows = [_run("j", ts(day(n)), 60, state="FAILED" if n in failing else "SUCCEEDED") for n in range(10)]
+    rows.append(_run("j", ts(day(9), 18), 60))  # a second, successful run on day 9
+    write_gold(lh, "fact_job_run_timeline", rows)
+    by = rows_by_key(compute_feature_table(lh, FEATURE_TABLES["reliability_features"], CATALOG, GOLD)[0], "run_date")
+    assert by[(day(4),)]["prev_day_failed"] == 1 and by[(day(4),)]["prev_day_success_rate"] == 0
+    assert by[(day(5),)]["prev_day_failed"] == 0 and by[(day(5),)]["prev_day_success_rate"] == 1
+    assert by[(day(0),)]["prev_day_failed"] == 0
+    last = by[(day(9),)]
+    assert last["failure_rate"] == pytest.approx(0.5)
+    assert last["total_failures_30d"] == 3
+    rates = [1.0 if n in failing else 0.0 for n in range(9)] + [0.5]
+    assert last["rolling_failure_rate_30d"] == pytest.approx(statistics.mean(rates))
+    # success_rate_trend: today's success rate minus 7 rows earlier (day 2: 1.0)
+    assert last["success_rate_trend"] == pytest.approx(0.5 - 1.0)
+    assert by[(day(6),)]["success_rate_trend"] == 0  # no row 7 earlier
+
+
+def _snap(d, table, schema="s1", catalog="main", created=None, altered=None, cols=5, pk=False, cdf=False,
+          added=0, removed=0, retyped=0, rows=100, commit=None, commits=1, written=10):
+    return {
+        "snapshot_date": d, "table_catalog": catalog, "table_schema": schema, "table_name": table,
+        "created": ts(created or day(-100)), "last_altered": ts(altered or day(-50)),
+        "column_count": cols, "has_primary_key": pk, "cdf_enabled": cdf,
+        "columns_added": added, "columns_removed": removed, "columns_type_changed": retyped,
+        "row_count": rows, "size_bytes": rows * 10, "last_commit_time": ts(commit or d, 1),
+        "commits_1d": commits, "rows_written_1d": written,
+    }
+
+
+def test_quality_features_have_history_and_real_values(lh):
+    rows = []
+    for n in range(9):
+        d = day(n)
+        rows.append(_snap(d, "orders", pk=True, cdf=True, rows=1000 + n, added=2 if n == 2 else 0))
+        rows.append(_snap(d, "orders", schema="s2", cols=7, rows=50, removed=1 if n == 8 else 0,
+                          commit=day(0), commits=0, written=0))
+        if n >= 4:
+            rows.append(_snap(d, "events", created=day(4), altered=day(4), cols=3, rows=10))
+        rows.append(_snap(d, "other_catalog_table", catalog="dev", rows=1))
+    write_gold(lh, "fact_table_snapshots", rows)
+    table = FEATURE_TABLES["quality_features"]
+    data, _ = compute_feature_table(lh, table, CATALOG, GOLD)
+    assert data.column_names == list(table.columns)
+    by = rows_by_key(data, "catalog_name", "snapshot_date")
+    assert len(by) == 18  # 9 days x 2 catalogs: a row per day, not one snapshot
+    d8 = by[("main", day(8))]
+    assert d8["table_count"] == 3 and d8["schema_count"] == 2  # s1.orders and s2.orders are two tables
+    assert d8["column_count_avg"] == pytest.approx((5 + 7 + 3) / 3)
+    assert d8["total_rows"] == 1008 + 50 + 10
+    assert d8["tables_with_pk"] == 1 and d8["pk_coverage"] == pytest.approx(1 / 3)
+    assert d8["tables_with_cdf"] == 1 and d8["cdf_coverage"] == pytest.approx(1 / 3)
+    assert d8["tables_created_last_7d"] == 1 and d8["tables_modified_last_7d"] == 1
+    assert by[("main", day(10 - 10))]["tables_created_last_7d"] == 0
+    # schema changes: 2 columns added on day 2, 1 removed on day 8; 7-row window
+    assert by[("main", day(2))]["schema_changes_7d"] == 2
+    assert by[("main", day(8))]["schema_changes_7d"] == 3   # days 2..8
+    assert by[("main", day(8))]["schema_changes_1d"] == 1
+    assert by[("main", day(7))]["schema_changes_7d"] == 2   # days 1..7
+    assert d8["stale_tables_7d"] == 1 and d8["max_days_since_commit"] == 8
+    assert d8["tables_not_written_1d"] == 1
+    assert d8["total_rows_change_pct_1d"] == pytest.approx(1 / 1067 * 100)
+    assert d8["dq_unhealthy_tables"] == 0  # no monitoring table: zeros, same columns
+    variable = [f for f in table.features if len({r[f] for r in data.to_pylist()}) > 1]
+    assert len(variable) >= 15, f"too many constant features: only {variable} vary"
+
+
+def test_quality_features_use_monitoring_results_when_present(lh):
+    write_gold(lh, "fact_table_snapshots", [_snap(day(0), "t1"), _snap(day(0), "t2")])
+    write_gold(lh, "fact_data_quality_monitoring_table_results", [
+        {"event_time": ts(day(0), 3), "catalog_name": "main", "schema_name": "s1", "table_name": "t1",
+         "status": "Unhealthy", "freshness_status": "Unhealthy", "completeness_status": "Healthy"},
+        {"event_time": ts(day(0), 4), "catalog_name": "main", "schema_name": "s1", "table_name": "t2",
+         "status": "Healthy", "freshness_status": "Healthy", "completeness_status": "Healthy"},
+    ])
+    r = compute_feature_table(lh, FEATURE_TABLES["quality_features"], CATALOG, GOLD)[0].to_pylist()[0]
+    assert (r["dq_unhealthy_tables"], r["dq_freshness_unhealthy"], r["dq_completeness_unhealthy"]) == (1, 1, 0)

@@ -1,0 +1,134 @@
+"""security_features and performance_features on hand-made gold rows."""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+import pytest
+from mlf_gold import CATALOG, GOLD, day, rows_by_key, ts, write_gold
+
+from healthmon.lakehouse import Lakehouse
+from healthmon.ml.features import FEATURE_TABLES, compute_feature_table
+
+
+@pytest.fixture
+def lh():
+    return Lakehouse.from_env()
+
+
+def _event(user, when, action="getTable", service="unityCatalog", table=None, ip="10.0.0.1", failed=False, n=[0]):
+    n[0] += 1
+    return {
+        "event_id": f"e{n[0]}", "user_identity_email": user, "event_time": when,
+        "action_name": action, "service_name": service, "source_ip_address": ip,
+        "request_params": {"tableName": table} if table else {}, "is_failed_action": failed,
+    }
+
+
+def test_security_daily_counts_and_user_types(lh):
+    d = day(0)
+    alice = "alice@corp.com"
+    rows = [
+        _event(alice, ts(d, 0, 30), table="a.b.t1"),          # off hours (0-6 inclusive)
+        _event(alice, ts(d, 6, 59), table="a.b.t1"),          # off hours
+        _event(alice, ts(d, 7, 0), table="a.b.t2", ip="10.0.0.2"),
+        _event(alice, ts(d, 13), action="updatePermissions", service="accounts", failed=True),
+        _event(alice, ts(d, 14), action="deleteTable", service="jobs"),
+        _event("System-User", ts(d)),
+        _event("etl-spn@corp.com", ts(d)),
+        _event("DBX_automation", ts(d)),
+        _event("1234", ts(d)),
+        _event(None, ts(d)),                                   # no identity: dropped
+    ]
+    write_gold(lh, "fact_audit_logs", rows)
+    table = FEATURE_TABLES["security_features"]
+    data, _ = compute_feature_table(lh, table, CATALOG, GOLD)
+    assert data.column_names == list(table.columns)
+    by = rows_by_key(data, "user_id")
+    assert set(by) == {(alice,), ("System-User",), ("etl-spn@corp.com",), ("DBX_automation",), ("1234",)}
+    a = by[(alice,)]
+    assert a["event_count"] == 5
+    assert a["tables_accessed"] == 2
+    assert a["off_hours_events"] == 2 and a["off_hours_rate"] == pytest.approx(0.4)
+    assert a["unique_source_ips"] == 2
+    assert a["failed_auth_count"] == 1 and a["failed_auth_ratio"] == pytest.approx(0.2)
+    assert a["unique_action_types"] == 3 and a["unique_services_accessed"] == 3
+    assert a["sensitive_data_access"] == 2 and a["sensitive_access_rate"] == pytest.approx(0.4)
+    assert (a["user_type"], a["is_human_user"], a["is_service_principal"]) == ("HUMAN_USER", 1, 0)
+    assert by[("System-User",)]["user_type"] == "SYSTEM" and by[("System-User",)]["is_system_user"] == 1
+    assert by[("etl-spn@corp.com",)]["user_type"] == "SERVICE_PRINCIPAL"
+    assert by[("DBX_automation",)]["is_service_principal"] == 1
+    assert by[("1234",)]["user_type"] == "UNKNOWN"
+    assert "user_type" not in table.features
+
+
+def test_security_burst_and_lateral_movement(lh):
+    bob = "bob@corp.com"
+    rows = []
+    for n in range(7):
+        rows += [_event(bob, ts(day(n), 12, m)) for m in range(10)]
+    rows += [_event(bob, ts(day(7), 12, s // 60, s % 60), service=f"svc{s % 6}") for s in range(300)]
+    write_gold(lh, "fact_audit_logs", rows)
+    by = rows_by_key(compute_feature_table(lh, FEATURE_TABLES["security_features"], CATALOG, GOLD)[0], "event_date")
+    burst = by[(day(7),)]
+    window = [10] * 6 + [300]
+    assert burst["avg_event_count_7d"] == pytest.approx(statistics.mean(window))
+    z = (300 - statistics.mean(window)) / statistics.stdev(window)
+    assert burst["event_count_z_score"] == pytest.approx(z)
+    assert burst["is_activity_burst"] == (1.0 if z > 2 else 0.0)
+    assert burst["lateral_movement_risk"] == 1  # 6 distinct services > 5
+    assert by[(day(3),)]["is_activity_burst"] == 0 and by[(day(3),)]["event_count_z_score"] == 0
+
+
+def _query(wh, end, duration, read=0, written=0, status="FINISHED", spill=0, queue=0, n=[0]):
+    n[0] += 1
+    return {
+        "statement_id": f"q{n[0]}", "compute_warehouse_id": wh, "end_time": end,
+        "total_duration_ms": duration, "read_bytes": read, "written_bytes": written,
+        "execution_status": status, "spilled_local_bytes": spill, "waiting_at_capacity_duration_ms": queue,
+    }
+
+
+def test_performance_daily_statistics(lh):
+    d = day(0)
+    durations = [100, 200, 300, 400, 90_000]
+    rows = [_query("wh1", ts(d, 9, i), dur, read=1000, written=500) for i, dur in enumerate(durations)]
+    rows += [
+        _query("wh1", ts(d, 9, 0, 30), 1000, status="FAILED", spill=10),
+        _query("wh1", ts(d, 10), 1000, queue=500, read=11 * 1024**3),
+        _query(None, ts(d), 5),  # not on a warehouse: dropped
+    ]
+    write_gold(lh, "fact_query_history", rows)
+    table = FEATURE_TABLES["performance_features"]
+    data, _ = compute_feature_table(lh, table, CATALOG, GOLD)
+    assert data.column_names == list(table.columns) and data.num_rows == 1
+    r = data.to_pylist()[0]
+    all_durations = durations + [1000, 1000]
+    assert r["query_count"] == 7
+    assert r["total_duration_ms"] == sum(all_durations)
+    for p, name in ((50, "p50_duration_ms"), (95, "p95_duration_ms"), (99, "p99_duration_ms")):
+        assert r[name] == pytest.approx(np.percentile(all_durations, p))  # exact, linear interpolation
+    assert r["error_count"] == 1 and r["spill_count"] == 1 and r["sla_breach_count"] == 1
+    assert r["high_queue_count"] == 1 and r["large_query_count"] == 1
+    # efficient = no spill, queue <= 10% of duration, duration <= 60 s: the four short finished ones
+    assert r["efficient_query_count"] == 4 and r["query_efficiency_rate"] == pytest.approx(4 / 7)
+    assert r["active_minutes"] == 6  # 09:00-09:04 (the failed one shares 09:00) and 10:00
+    assert r["queries_per_minute"] == pytest.approx(7 / 6)
+    assert r["read_write_ratio"] == pytest.approx((5000 + 11 * 1024**3) / 2500)
+    assert r["avg_queue_time_ms"] == pytest.approx(500 / 7)
+
+
+def test_performance_regression_against_seven_rows_earlier(lh):
+    rows = []
+    for n in range(8):
+        dur = 1000 if n < 7 else 1500
+        rows.append(_query("wh", ts(day(n)), dur))
+    write_gold(lh, "fact_query_history", rows)
+    by = rows_by_key(compute_feature_table(lh, FEATURE_TABLES["performance_features"], CATALOG, GOLD)[0], "query_date")
+    last = by[(day(7),)]
+    assert last["p99_duration_lag7"] == 1000
+    assert last["duration_regression_pct"] == pytest.approx(50.0)
+    assert last["is_duration_regressing"] == 1
+    assert by[(day(6),)]["p99_duration_lag7"] == 0 and by[(day(6),)]["is_duration_regressing"] == 0
+    assert last["avg_p99_duration_7d"] == pytest.approx((6 * 1000 + 1500) / 7)
