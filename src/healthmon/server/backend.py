@@ -7,12 +7,16 @@ conventions is absorbed in one place.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from types import ModuleType
 from typing import Any
 
 from healthmon.server.errors import ApiError
+
+# Marks the job behind a runs/submit one-time run.
+EPHEMERAL_KEY = "healthmon_one_time_run"
 
 
 def service() -> ModuleType:
@@ -28,11 +32,20 @@ def _call(name: str, *args: Any, **kwargs: Any) -> Any:
     fn = getattr(service(), name, None)
     if fn is None:
         raise ApiError("NOT_IMPLEMENTED", f"The jobs runtime does not implement {name} yet.", 501)
-    # Pass only keyword arguments the service's function accepts (its signature may be narrower).
-    params = inspect.signature(fn).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    accepted = _keywords(fn)
+    if accepted is not None:
+        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
     return fn(*args, **kwargs)
+
+
+@functools.lru_cache(maxsize=64)
+def _keywords(fn) -> frozenset[str] | None:
+    """Keyword arguments ``fn`` accepts (None = any): the service's signatures may be narrower
+    than what the API offers, and an optional extra must not break a call."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return frozenset(params)
 
 
 def get_job(job_id: int) -> dict:
@@ -42,8 +55,9 @@ def get_job(job_id: int) -> dict:
 def all_jobs(name: str | None = None) -> list[dict]:
     """Every job (full ``Job`` dicts), most recently created first, optionally by exact
     case-insensitive name."""
-    result = _call("list_jobs")
+    result = _call("list_jobs", limit=2**31)
     jobs = result.get("jobs", []) if isinstance(result, dict) else list(result)
+    jobs = [j for j in jobs if not (j.get("settings") or {}).get(EPHEMERAL_KEY)]
     if name is not None:
         jobs = [j for j in jobs if ((j.get("settings") or {}).get("name") or "").lower() == name.lower()]
     return sorted(jobs, key=lambda j: (j.get("created_time") or 0, j.get("job_id") or 0), reverse=True)
@@ -65,8 +79,8 @@ def run_now(job_id: int, job_parameters: dict | None, only: list[str] | None, us
     return int(_call("run_now", job_id, job_parameters=job_parameters, only=only, user_name=user_name))
 
 
-def get_run(run_id: int) -> dict:
-    return _call("get_run", run_id)
+def get_run(run_id: int, include_history: bool = False) -> dict:
+    return _call("get_run", run_id, include_history=include_history)
 
 
 def list_runs(job_id: int | None, active_only: bool, completed_only: bool, limit: int, offset: int) -> tuple[list[dict], bool]:
@@ -89,9 +103,47 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None, rerun_all_failed_task
     return int(_call("repair_run", run_id, rerun_tasks=rerun_tasks, rerun_all_failed_tasks=rerun_all_failed_tasks))
 
 
+def cancel_all_runs(job_id: int) -> None:
+    _call("cancel_all_runs", job_id)
+
+
 def submit_run(spec: dict, user_name: str) -> int:
-    return int(_call("submit_run", spec, user_name=user_name))
+    """One-time run (runs/submit). The service has no submit of its own, so the run gets an
+    ephemeral job (hidden from jobs/list, as Databricks hides them) and is started like
+    run-now."""
+    fn = getattr(service(), "submit_run", None)
+    if fn is not None:
+        return int(fn(spec, user_name=user_name))
+    settings = {k: v for k, v in spec.items() if k not in ("run_name", "idempotency_token")}
+    settings["name"] = spec.get("run_name") or "Untitled"
+    settings[EPHEMERAL_KEY] = True
+    job_id = create_job(settings, user_name)
+    return run_now(job_id, None, None, user_name)
 
 
 def delete_run(run_id: int) -> None:
-    _call("delete_run", run_id)
+    """Delete a finished run and its task runs (runs/delete). Done on the run tables directly
+    while the service has no delete of its own."""
+    fn = getattr(service(), "delete_run", None)
+    if fn is not None:
+        fn(run_id)
+        return
+    from sqlalchemy import delete, or_, select
+
+    from healthmon.settings import Settings
+    from healthmon.store.db import Database
+    from healthmon.store.runs import TERMINAL_STATES, RunRecord, get_run as get_run_row
+
+    with Database.from_settings(Settings.from_env()).session() as s:
+        row = get_run_row(s, run_id)
+        if row.task_key is not None:
+            raise ApiError("INVALID_PARAMETER_VALUE", f"Run {run_id} is a task run; delete its job run {row.job_run_id}.")
+        if row.life_cycle_state not in TERMINAL_STATES:
+            raise ApiError("INVALID_STATE", f"Run {run_id} is {row.life_cycle_state}; only a finished run can be deleted.")
+        ids = {run_id}
+        frontier = {run_id}
+        while frontier:  # task runs, for-each iterations, ...
+            children = set(s.scalars(select(RunRecord.run_id).where(RunRecord.job_run_id.in_(frontier))))
+            frontier = children - ids
+            ids |= children
+        s.execute(delete(RunRecord).where(or_(RunRecord.run_id.in_(ids))))

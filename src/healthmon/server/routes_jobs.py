@@ -39,9 +39,19 @@ RUNS_DEFAULT_LIMIT = 20
 # Unfiltered rows fetched per step while skipping runs/jobs the caller may not view.
 SCAN_CHUNK = 200
 
-IdQuery = Query(..., ge=0, le=INT64_MAX)
-OptIdQuery = Query(None, ge=0, le=INT64_MAX)
-OptCount = Query(None, ge=-(2**31), le=2**31)
+
+
+# Fresh Query objects per parameter: FastAPI binds a FieldInfo to the parameter it annotates.
+def IdQuery():  # noqa: N802
+    return Query(..., ge=0, le=INT64_MAX)
+
+
+def OptIdQuery():  # noqa: N802
+    return Query(None, ge=0, le=INT64_MAX)
+
+
+def OptCount():  # noqa: N802
+    return Query(None, ge=-(2**31), le=2**31)
 
 
 def _filtered_page(
@@ -116,8 +126,8 @@ def _add_routes(router: APIRouter, version: str) -> None:
     @router.get(f"{base}/list", tags=tag, include_in_schema=True, operation_id=f"jobs_list_{version}")
     def jobs_list(
         principal: Principal = Depends(require_principal),
-        limit: int | None = OptCount,
-        offset: int | None = OptCount,
+        limit: int | None = OptCount(),
+        offset: int | None = OptCount(),
         page_token: str | None = Query(None, max_length=512),
         name: str | None = Query(None, max_length=4096),
         expand_tasks: bool = False,
@@ -142,7 +152,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         return body
 
     @router.get(f"{base}/get", tags=tag, operation_id=f"jobs_get_{version}")
-    def jobs_get(principal: Principal = Depends(require_principal), job_id: int = IdQuery) -> dict:
+    def jobs_get(principal: Principal = Depends(require_principal), job_id: int = IdQuery()) -> dict:
         job = backend.get_job(job_id)
         require(principal, job, "CAN_VIEW")
         return job
@@ -177,11 +187,11 @@ def _add_routes(router: APIRouter, version: str) -> None:
     @router.get(f"{base}/runs/list", tags=tag, operation_id=f"runs_list_{version}")
     def runs_list(
         principal: Principal = Depends(require_principal),
-        job_id: int | None = OptIdQuery,
+        job_id: int | None = OptIdQuery(),
         active_only: bool = False,
         completed_only: bool = False,
-        limit: int | None = OptCount,
-        offset: int | None = OptCount,
+        limit: int | None = OptCount(),
+        offset: int | None = OptCount(),
         page_token: str | None = Query(None, max_length=512),
         expand_tasks: bool = False,
         run_type: str | None = Query(None, max_length=64),
@@ -234,14 +244,15 @@ def _add_routes(router: APIRouter, version: str) -> None:
     @router.get(f"{base}/runs/get", tags=tag, operation_id=f"runs_get_{version}")
     def runs_get(
         principal: Principal = Depends(require_principal),
-        run_id: int = IdQuery,
+        run_id: int = IdQuery(),
         include_history: bool = False,
         include_resolved_values: bool = False,
     ) -> dict:
-        return _require_run(principal, run_id, "CAN_VIEW")
+        run = _require_run(principal, run_id, "CAN_VIEW")
+        return backend.get_run(run_id, include_history=True) if include_history else run
 
     @router.get(f"{base}/runs/get-output", tags=tag, operation_id=f"runs_get_output_{version}")
-    def runs_get_output(principal: Principal = Depends(require_principal), run_id: int = IdQuery) -> dict:
+    def runs_get_output(principal: Principal = Depends(require_principal), run_id: int = IdQuery()) -> dict:
         _require_run(principal, run_id, "CAN_VIEW")
         return backend.get_run_output(run_id)
 
@@ -257,8 +268,11 @@ def _add_routes(router: APIRouter, version: str) -> None:
             raise invalid("Give job_id, or all_queued_runs=true to cancel every queued run.")
         if body.job_id is not None:
             require(principal, backend.get_job(body.job_id), "CAN_MANAGE_RUN")
+            if not body.all_queued_runs:
+                backend.cancel_all_runs(body.job_id)
+                return {}
         for run in _active_runs(body.job_id):
-            if body.all_queued_runs and body.job_id is None and (run.get("state") or {}).get("life_cycle_state") != "QUEUED":
+            if body.all_queued_runs and (run.get("state") or {}).get("life_cycle_state") != "QUEUED":
                 continue
             job = _job_or_none(run.get("job_id"))
             if job is None and not run_job_view(principal, run, None):
