@@ -1,0 +1,95 @@
+"""The legacy ``databricks-cli`` 0.18, unchanged, against the server. It builds URLs from the
+host name without a port, so the server binds 127.0.0.1:80 (CI runs as root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from healthmon.jobs import service
+from tests.server.conftest import LiveServer
+
+pytestmark = pytest.mark.timeout(180)
+
+CLI = Path(sys.executable).with_name("databricks")
+
+
+def _port_80_free() -> bool:
+    try:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", 80))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def legacy_cli(app, tokens, tmp_path):
+    if not CLI.exists():
+        pytest.fail(f"databricks-cli 0.18 is not installed at {CLI} (it is in the dev extra)")
+    if not _port_80_free():
+        pytest.skip("127.0.0.1:80 is not bindable here (needs root and a free port 80)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+    env.update(HOME=str(tmp_path), DATABRICKS_HOST="http://127.0.0.1", DATABRICKS_TOKEN=tokens.alice)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(CLI), *args], capture_output=True, text=True, env=env, timeout=60)
+
+    with LiveServer(app, port=80):
+        yield run
+
+
+def test_jobs_and_runs_commands(legacy_cli, tmp_path):
+    script = tmp_path / "t.py"
+    script.write_text("print('legacy says hi')\n")
+    settings = {"name": "legacy job", "tasks": [{"task_key": "only", "spark_python_task": {"python_file": str(script)}}]}
+    job_id = service.create_job(settings, user_name="alice@example.com")
+    run_id = service.run_now(job_id, user_name="alice@example.com")
+    service.wait_for_run(run_id, timeout=60)
+    task_run_id = service.get_run(run_id)["tasks"][0]["run_id"]
+
+    listed = legacy_cli("jobs", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == [str(job_id), "legacy", "job"]
+
+    listed21 = legacy_cli("jobs", "list", "--version", "2.1", "--output", "JSON")
+    assert [j["job_id"] for j in json.loads(listed21.stdout)["jobs"]] == [job_id]
+
+    runs = legacy_cli("runs", "list", "--job-id", str(job_id))
+    assert runs.returncode == 0, runs.stderr
+    row = runs.stdout.split()
+    assert row[:5] == [str(run_id), "legacy", "job", "TERMINATED", "SUCCESS"]
+
+    got = legacy_cli("runs", "get", "--run-id", str(run_id))
+    assert got.returncode == 0, got.stderr
+    doc = json.loads(got.stdout)
+    assert doc["run_id"] == run_id and doc["state"]["result_state"] == "SUCCESS"
+    assert doc["creator_user_name"] == "alice@example.com"
+
+    output = legacy_cli("runs", "get-output", "--run-id", str(task_run_id))
+    assert output.returncode == 0, output.stderr
+    assert "legacy says hi" in json.loads(output.stdout)["logs"]
+
+    missing = legacy_cli("runs", "get", "--run-id", "987654")
+    assert missing.returncode != 0
+    assert "RESOURCE_DOES_NOT_EXIST" in missing.stdout + missing.stderr
+
+
+def test_wrong_token_is_refused(app, tokens, tmp_path):
+    if not CLI.exists() or not _port_80_free():
+        pytest.skip("legacy CLI or port 80 unavailable")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+    env.update(HOME=str(tmp_path), DATABRICKS_HOST="http://127.0.0.1", DATABRICKS_TOKEN="dapi" + "f" * 32)
+    with LiveServer(app, port=80):
+        out = subprocess.run([str(CLI), "jobs", "list"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode != 0
+    # The CLI's own wording for an HTTP 401 from the server.
+    assert "authentication information may be incorrect" in out.stdout + out.stderr
