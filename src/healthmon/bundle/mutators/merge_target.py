@@ -76,7 +76,13 @@ def merge_variables(base: Value | None, override: Value) -> Value:
             definition = val
         else:  # shorthand: `name: value` (a map value only for complex variables)
             definition = Value({"default": val}, val.loc)
-        out[name] = merge(out[name], definition) if name in out else definition
+        if name in out and out[name].is_map:
+            merged = merge(out[name], definition)
+            if definition.get("default") is not None:  # a value replaces, never merges (complex maps)
+                merged = Value({**merged.v, "default": definition.get("default")}, merged.loc)
+            out[name] = merged
+        else:
+            out[name] = definition
     return Value(out, override.loc)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import metadata
+
 from pathlib import Path
 
 SHIPPED = Path(__file__).with_name("jobs_schema.json")
@@ -36,6 +36,8 @@ def installed_version() -> str:
                 return m.group(1)
     except (OSError, ImportError, ValueError):
         pass
+    from importlib import metadata
+
     try:
         return metadata.version(PACKAGE)
     except metadata.PackageNotFoundError:

@@ -1,0 +1,277 @@
+"""Deploy, destroy and summarise a bundle against the local workspace.
+
+deploy:
+ 1. refuse if validation found errors;
+ 2. take the deployment lock: a row in ``deployment_locks`` keyed by (bundle, target), inserted
+    in its own short transaction, so a concurrent deploy/destroy of the same target fails at the
+    database with "deployment lock held by ..." instead of interleaving (the CLI's lock);
+ 3. stage the bundle's files (see ``sync``);
+ 4. in ONE transaction: create the jobs the workspace does not have yet (to learn their ids),
+    then write every job's settings with ``${resources.jobs.<key>.id}`` replaced by real ids,
+    delete the jobs no longer in the bundle and record the deployment (who, when, target,
+    sha256 of the resolved configuration);
+ 5. only then swap the staged files into ``$HEALTHMON_HOME/workspace/...files``; release the lock.
+A failure anywhere rolls the transaction back and discards the staged files: no partial deploy.
+Job ids are stable: a job keeps its id for as long as its resource key stays in the bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from healthmon.bundle.loader import Bundle
+from healthmon.errors import HealthmonError
+from healthmon.settings import Settings
+
+LOCAL_URL = "http://127.0.0.1:8080"
+# Bundle-only fields that are not part of the Jobs API JobSettings.
+NON_SETTINGS_FIELDS = ("permissions", "lifecycle")
+_RESOURCE_REF = re.compile(r"\$\{resources\.jobs\.([A-Za-z0-9_-]+)\.(id|url)\}")
+
+
+class DeploymentLockedError(HealthmonError):
+    pass
+
+
+@dataclass
+class DeployResult:
+    bundle_name: str
+    target: str
+    deployment_id: int
+    job_ids: dict[str, int] = field(default_factory=dict)
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: dict[str, int] = field(default_factory=dict)
+    files: int = 0
+    bundle_hash: str = ""
+
+
+def config_hash(bundle: Bundle) -> str:
+    return hashlib.sha256(json.dumps(bundle.config, sort_keys=True).encode()).hexdigest()
+
+
+def job_url(job_id: int) -> str:
+    return f"{LOCAL_URL}/jobs/{job_id}"
+
+
+def fill_resource_refs(value: Any, ids: dict[str, int]) -> Any:
+    """Replace ``${resources.jobs.<key>.id|url}``: a whole-string id becomes an int."""
+    if isinstance(value, dict):
+        return {k: fill_resource_refs(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_resource_refs(v, ids) for v in value]
+    if isinstance(value, str) and "${resources." in value:
+        m = _RESOURCE_REF.fullmatch(value)
+        if m and m.group(2) == "id" and m.group(1) in ids:
+            return ids[m.group(1)]
+
+        def sub(m: re.Match) -> str:
+            if m.group(1) not in ids:
+                return m.group(0)
+            return str(ids[m.group(1)]) if m.group(2) == "id" else job_url(ids[m.group(1)])
+
+        return _RESOURCE_REF.sub(sub, value)
+    return value
+
+
+def job_settings(job: dict[str, Any], ids: dict[str, int]) -> dict[str, Any]:
+    settings = {k: v for k, v in job.items() if k not in NON_SETTINGS_FIELDS}
+    return fill_resource_refs(settings, ids)
+
+
+def _holder(settings: Settings) -> str:
+    return f"{settings.user_name} on {socket.gethostname()} (pid {os.getpid()})"
+
+
+@contextmanager
+def deployment_lock(db, bundle_name: str, target: str, settings: Settings, *, force: bool = False):
+    from sqlalchemy.exc import IntegrityError
+
+    from healthmon.store.jobs import DeploymentLock, now_ms
+
+    if force:
+        with db.session() as s:
+            row = s.get(DeploymentLock, (bundle_name, target))
+            if row is not None:
+                s.delete(row)
+    holder = _holder(settings)
+    try:
+        with db.session() as s:
+            s.add(DeploymentLock(bundle_name=bundle_name, target=target, holder=holder, acquired_at=now_ms()))
+    except IntegrityError:
+        with db.session() as s:
+            row = s.get(DeploymentLock, (bundle_name, target))
+            who = f"{row.holder}, acquired at {row.acquired_at} ms" if row is not None else "another deployment"
+        raise DeploymentLockedError(
+            f'deployment lock for bundle "{bundle_name}" target "{target}" is held by {who}',
+            hint="wait for the other deployment to finish, or use --force-lock if it died") from None
+    try:
+        yield holder
+    finally:
+        with db.session() as s:
+            row = s.get(DeploymentLock, (bundle_name, target))
+            if row is not None and row.holder == holder:
+                s.delete(row)
+
+
+def files_dir(bundle: Bundle, settings: Settings) -> Path:
+    from healthmon.workspace_files import to_local
+
+    return to_local(bundle.workspace["file_path"], settings)
+
+
+def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool = False,
+           _fail_after_jobs: bool = False) -> DeployResult:
+    """Deploy ``bundle`` (already loaded and validated) to the local workspace."""
+    from healthmon.bundle import sync
+    from healthmon.store.db import Database
+    from healthmon.store.jobs import DeploymentRecord, JobRecord, bundle_jobs, now_ms
+
+    bundle.raise_for_errors()
+    settings = settings or Settings.from_env()
+    db = Database.from_settings(settings)
+    name, target = bundle.name, bundle.target
+    digest = config_hash(bundle)
+    started = now_ms()
+    with deployment_lock(db, name, target, settings, force=force_lock):
+        dest = files_dir(bundle, settings)
+        files = sync.list_files(bundle.root)
+        staging = None
+        try:
+            staging = sync.stage(bundle.root, dest, files)
+            with db.session() as s:
+                existing = bundle_jobs(s, name, target)
+                result = DeployResult(name, target, 0, files=len(files), bundle_hash=digest)
+                rows: dict[str, JobRecord] = {}
+                for key in bundle.jobs:  # phase 1: ids for new jobs
+                    row = existing.get(key)
+                    if row is None:
+                        row = JobRecord(settings_json="{}", creator_user_name=settings.user_name,
+                                        run_as_user_name=settings.user_name, created_time=now_ms(),
+                                        bundle_name=name, bundle_target=target, resource_key=key)
+                        s.add(row)
+                        result.created.append(key)
+                    else:
+                        result.updated.append(key)
+                    rows[key] = row
+                s.flush()
+                ids = {k: r.job_id for k, r in rows.items()}
+                for key, job in bundle.jobs.items():  # phase 2: settings with real ids
+                    row = rows[key]
+                    row.settings = job_settings(job, ids)
+                    row.bundle_root = str(bundle.root)
+                    row.run_as_user_name = settings.user_name
+                for key, row in existing.items():
+                    if key not in bundle.jobs:
+                        result.deleted[key] = row.job_id
+                        s.delete(row)
+                if _fail_after_jobs:  # test hook: prove the transaction is all-or-nothing
+                    raise HealthmonError("simulated failure during deploy")
+                rec = DeploymentRecord(bundle_name=name, target=target, user_name=settings.user_name,
+                                       bundle_root=str(bundle.root), bundle_hash=digest, action="deploy",
+                                       started_at=started, finished_at=now_ms(), status="SUCCEEDED",
+                                       summary_json=json.dumps({"jobs": ids, "deleted": result.deleted,
+                                                                "files": len(files)}, sort_keys=True))
+                s.add(rec)
+                s.flush()
+                result.deployment_id = rec.id
+                result.job_ids = ids
+            sync.commit(staging, dest)
+            staging = None
+        except BaseException:
+            sync.discard(staging)
+            _record_failure(db, bundle, settings, digest, started, "deploy")
+            raise
+    return result
+
+
+def _record_failure(db, bundle: Bundle, settings: Settings, digest: str, started: int, action: str) -> None:
+    from healthmon.store.jobs import DeploymentRecord, now_ms
+
+    try:
+        with db.session() as s:
+            s.add(DeploymentRecord(bundle_name=bundle.name, target=bundle.target, user_name=settings.user_name,
+                                   bundle_root=str(bundle.root), bundle_hash=digest, action=action,
+                                   started_at=started, finished_at=now_ms(), status="FAILED"))
+    except Exception:  # the original error matters more than the audit row
+        pass
+
+
+def destroy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool = False) -> dict[str, int]:
+    """Delete every job of this bundle/target and its synced files; returns the deleted ids."""
+    import shutil
+
+    from healthmon.store.db import Database
+    from healthmon.store.jobs import DeploymentRecord, bundle_jobs, now_ms
+    from healthmon.workspace_files import to_local
+
+    settings = settings or Settings.from_env()
+    db = Database.from_settings(settings)
+    started = now_ms()
+    with deployment_lock(db, bundle.name, bundle.target, settings, force=force_lock):
+        with db.session() as s:
+            rows = bundle_jobs(s, bundle.name, bundle.target)
+            deleted = {k: r.job_id for k, r in rows.items()}
+            for r in rows.values():
+                s.delete(r)
+            s.add(DeploymentRecord(bundle_name=bundle.name, target=bundle.target, user_name=settings.user_name,
+                                   bundle_root=str(bundle.root), bundle_hash=config_hash(bundle), action="destroy",
+                                   started_at=started, finished_at=now_ms(), status="SUCCEEDED",
+                                   summary_json=json.dumps({"deleted": deleted}, sort_keys=True)))
+        root = to_local(bundle.workspace["root_path"], settings)
+        shutil.rmtree(root, ignore_errors=True)
+    return deleted
+
+
+def deployed_jobs(bundle: Bundle, settings: Settings | None = None) -> dict[str, int]:
+    """resource key → job id of this bundle/target's deployed jobs."""
+    from healthmon.store.db import Database
+    from healthmon.store.jobs import bundle_jobs
+
+    db = Database.from_settings(settings or Settings.from_env())
+    with db.session() as s:
+        return {k: r.job_id for k, r in bundle_jobs(s, bundle.name, bundle.target).items()}
+
+
+def last_deployment(bundle: Bundle, settings: Settings | None = None) -> dict[str, Any] | None:
+    from sqlalchemy import select
+
+    from healthmon.store.db import Database
+    from healthmon.store.jobs import DeploymentRecord
+
+    db = Database.from_settings(settings or Settings.from_env())
+    with db.session() as s:
+        row = s.scalars(select(DeploymentRecord).where(
+            DeploymentRecord.bundle_name == bundle.name, DeploymentRecord.target == bundle.target)
+            .order_by(DeploymentRecord.id.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return {"id": row.id, "action": row.action, "status": row.status, "user_name": row.user_name,
+                "finished_at": row.finished_at, "bundle_hash": row.bundle_hash}
+
+
+def summary(bundle: Bundle, settings: Settings | None = None) -> dict[str, Any]:
+    """The ``bundle summary`` document: the resolved config with each job's id and URL."""
+    ids = deployed_jobs(bundle, settings)
+    jobs = {}
+    for key, job in bundle.jobs.items():
+        entry = {"name": job.get("name")}
+        if key in ids:
+            entry["id"] = str(ids[key])
+            entry["url"] = job_url(ids[key])
+        jobs[key] = entry
+    return {
+        "bundle": {"name": bundle.name, "target": bundle.target, "mode": bundle.mode},
+        "workspace": {k: bundle.workspace[k] for k in ("current_user", "root_path", "file_path", "resource_path",
+                                                       "artifact_path", "state_path") if k in bundle.workspace},
+        "resources": {"jobs": jobs},
+        "last_deployment": last_deployment(bundle, settings),
+    }

@@ -1,0 +1,280 @@
+"""``healthmon bundle validate | deploy | summary | destroy | run`` (the ``databricks bundle`` verbs).
+
+Flags follow the real CLI: ``-t/--target``, ``--var name=value`` (repeatable), ``-o text|json``,
+``--strict``; the bundle root is ``-p/--path`` or found by searching upward for databricks.yml.
+Heavy modules are imported inside the commands so ``healthmon --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+TargetOpt = typer.Option(None, "-t", "--target", help="Bundle target to use (default: the target with default: true).")
+VarOpt = typer.Option(None, "--var", help='Set a variable: --var "name=value" (repeatable).')
+PathOpt = typer.Option(None, "-p", "--path", help="Bundle root (default: search upward from the current directory).")
+
+
+def _echo_err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _parse_vars(pairs: list[str] | None) -> dict[str, str]:
+    from healthmon.errors import InvalidParameterError
+
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidParameterError(f'--var {pair!r}: expected "name=value"')
+        out[name.strip()] = value
+    return out
+
+
+def _guard(fn: Callable[[], int | None]) -> None:
+    """Run a command body; user errors print without a traceback and exit 1."""
+    from healthmon.bundle.diag import BundleError
+    from healthmon.errors import HealthmonError
+
+    try:
+        rc = fn()
+    except BundleError as exc:
+        for d in exc.diagnostics:
+            _echo_err(d.render() + "\n")
+        n = len(exc.diagnostics)
+        _echo_err(f"Found {n} error{'s' if n != 1 else ''}")
+        raise typer.Exit(1) from None
+    except HealthmonError as exc:
+        _echo_err(f"Error: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    if rc:
+        raise typer.Exit(rc)
+
+
+def _load(path: Optional[Path], target: Optional[str], var: list[str] | None, strict: bool = False):
+    from healthmon.bundle.loader import find_root, load_bundle
+
+    root = find_root(path)
+    return load_bundle(root, target, _parse_vars(var), strict=strict)
+
+
+def _print_diagnostics(bundle) -> None:
+    for d in bundle.diagnostics:
+        _echo_err(d.render() + "\n")
+
+
+def _counts(bundle) -> str:
+    errors, warnings = len(bundle.diagnostics.errors), len(bundle.diagnostics.warnings)
+    parts = []
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return "Found " + " and ".join(parts) if parts else ""
+
+
+@app.command()
+def validate(
+    target: Optional[str] = TargetOpt,
+    var: Optional[list[str]] = VarOpt,
+    output: str = typer.Option("text", "-o", "--output", help="text or json (the fully resolved configuration)."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
+    path: Optional[Path] = PathOpt,
+) -> None:
+    """Validate the bundle: schema, paths, parameters vs widgets, dependencies, environments, schedules."""
+
+    def body() -> int:
+        if output not in ("text", "json"):
+            from healthmon.errors import InvalidParameterError
+
+            raise InvalidParameterError(f"-o {output!r}: expected text or json")
+        bundle = _load(path, target, var, strict)
+        failed = bundle.diagnostics.has_errors()
+        if output == "json":
+            _print_diagnostics(bundle)
+            typer.echo(bundle.to_json())
+            return 1 if failed else 0
+        for d in bundle.diagnostics:
+            typer.echo(d.render() + "\n")
+        ws = bundle.workspace
+        typer.echo(f"Name: {bundle.name}")
+        typer.echo(f"Target: {bundle.target}")
+        typer.echo("Workspace:")
+        typer.echo(f"  User: {ws['current_user']['userName']}")
+        typer.echo(f"  Path: {ws['root_path']}")
+        typer.echo("")
+        counts = _counts(bundle)
+        typer.echo(counts if failed else (counts + "\n" if counts else "") + "Validation OK!")
+        return 1 if failed else 0
+
+    _guard(body)
+
+
+@app.command()
+def deploy(
+    target: Optional[str] = TargetOpt,
+    var: Optional[list[str]] = VarOpt,
+    force_lock: bool = typer.Option(False, "--force-lock", help="Take over the deployment lock of a dead deploy."),
+    strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
+    auto_approve: bool = typer.Option(False, "--auto-approve", help="Accepted for CLI compatibility."),
+    path: Optional[Path] = PathOpt,
+) -> None:
+    """Deploy the bundle's jobs and files to the local workspace."""
+
+    def body() -> int:
+        from healthmon.bundle.deploy import deploy as do_deploy, job_url
+
+        bundle = _load(path, target, var, strict)
+        if bundle.diagnostics.has_errors():
+            _print_diagnostics(bundle)
+            _echo_err(_counts(bundle))
+            return 1
+        for d in bundle.diagnostics:
+            _echo_err(d.render() + "\n")
+        typer.echo(f"Uploading bundle files to {bundle.workspace['file_path']}...")
+        result = do_deploy(bundle, force_lock=force_lock)
+        typer.echo(f"Synced {result.files} files.")
+        typer.echo("Deploying resources...")
+        for key in sorted(result.job_ids):
+            verb = "created" if key in result.created else "updated"
+            typer.echo(f"  job {key}: {verb}, id {result.job_ids[key]} ({job_url(result.job_ids[key])})")
+        for key, job_id in sorted(result.deleted.items()):
+            typer.echo(f"  job {key}: deleted (was id {job_id})")
+        typer.echo("Deployment complete!")
+        return 0
+
+    _guard(body)
+
+
+@app.command()
+def summary(
+    target: Optional[str] = TargetOpt,
+    var: Optional[list[str]] = VarOpt,
+    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+    path: Optional[Path] = PathOpt,
+) -> None:
+    """Name, target, workspace paths and each deployed resource with its id and URL."""
+
+    def body() -> int:
+        from healthmon.bundle.deploy import summary as do_summary
+
+        bundle = _load(path, target, var)
+        doc = do_summary(bundle)
+        if output == "json":
+            typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+            return 0
+        typer.echo(f"Name: {doc['bundle']['name']}")
+        typer.echo(f"Target: {doc['bundle']['target']}")
+        typer.echo("Workspace:")
+        typer.echo(f"  User: {doc['workspace']['current_user']['userName']}")
+        typer.echo(f"  Path: {doc['workspace']['root_path']}")
+        typer.echo(f"  Files: {doc['workspace']['file_path']}")
+        typer.echo("Resources:")
+        typer.echo("  Jobs:")
+        for key, job in sorted(doc["resources"]["jobs"].items()):
+            typer.echo(f"    {key}:")
+            typer.echo(f"      Name: {job['name']}")
+            typer.echo(f"      URL:  {job.get('url', '(not deployed)')}")
+            if "id" in job:
+                typer.echo(f"      ID:   {job['id']}")
+        last = doc["last_deployment"]
+        if last:
+            typer.echo(f"Last {last['action']}: {last['status']} by {last['user_name']} (hash {last['bundle_hash'][:12]})")
+        return 0
+
+    _guard(body)
+
+
+@app.command()
+def destroy(
+    target: Optional[str] = TargetOpt,
+    var: Optional[list[str]] = VarOpt,
+    auto_approve: bool = typer.Option(False, "--auto-approve", help="Skip the confirmation prompt."),
+    force_lock: bool = typer.Option(False, "--force-lock", help="Take over the deployment lock of a dead deploy."),
+    path: Optional[Path] = PathOpt,
+) -> None:
+    """Delete the bundle's deployed jobs and files from the local workspace."""
+
+    def body() -> int:
+        from healthmon.bundle.deploy import deployed_jobs, destroy as do_destroy
+        from healthmon.errors import HealthmonError
+
+        bundle = _load(path, target, var)
+        existing = deployed_jobs(bundle)
+        if not auto_approve:
+            stdin = sys.stdin
+            if stdin is None or stdin.closed or not stdin.isatty():
+                raise HealthmonError("the destroy command requires confirmation; no terminal to ask on, "
+                                     "pass --auto-approve to destroy without it")
+            typer.echo("The following resources will be deleted:")
+            for key, job_id in sorted(existing.items()):
+                typer.echo(f"  delete job {key} (id {job_id})")
+            typer.echo(f"All files and directories at {bundle.workspace['root_path']} will be deleted.")
+            if not typer.confirm("Would you like to proceed?", default=False):
+                typer.echo("Destroy cancelled.")
+                return 1
+        deleted = do_destroy(bundle, force_lock=force_lock)
+        for key, job_id in sorted(deleted.items()):
+            typer.echo(f"Deleted job {key} (id {job_id})")
+        typer.echo("Destroy complete!")
+        return 0
+
+    _guard(body)
+
+
+def _parse_params(values: list[str] | None) -> dict[str, str] | None:
+    from healthmon.errors import InvalidParameterError
+
+    if not values:
+        return None
+    out: dict[str, str] = {}
+    for value in values:
+        for pair in value.split(","):
+            if not pair:
+                continue
+            k, sep, v = pair.partition("=")
+            if not sep or not k:
+                raise InvalidParameterError(f'--params {pair!r}: expected "name=value"')
+            out[k] = v
+    return out
+
+
+@app.command()
+def run(
+    key: str = typer.Argument(..., help="Resource key of the job to run."),
+    target: Optional[str] = TargetOpt,
+    var: Optional[list[str]] = VarOpt,
+    params: Optional[list[str]] = typer.Option(None, "--params", help="Job parameters: k=v[,k2=v2] (repeatable)."),
+    only: Optional[str] = typer.Option(None, "--only", help="Run only these task keys (comma-separated)."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Return once the run has started."),
+    path: Optional[Path] = PathOpt,
+) -> None:
+    """Run a deployed job of the bundle and follow it to completion."""
+
+    def body() -> int:
+        from healthmon.bundle.deploy import deployed_jobs
+        from healthmon.bundle.suggest import did_you_mean
+        from healthmon.errors import NotFoundError
+
+        bundle = _load(path, target, var)
+        if key not in bundle.jobs:
+            known = ", ".join(sorted(bundle.jobs)) or "none"
+            raise NotFoundError(f'no job with key "{key}" in bundle "{bundle.name}"{did_you_mean(key, bundle.jobs)} '
+                                f"(jobs: {known})")
+        ids = deployed_jobs(bundle)
+        if key not in ids:
+            raise NotFoundError(f'job "{key}" is not deployed to target "{bundle.target}"',
+                                hint=f"run: healthmon bundle deploy -t {bundle.target}")
+        from healthmon.jobs.cli_support import run_and_watch
+
+        only_list = [t.strip() for t in only.split(",") if t.strip()] if only else None
+        return run_and_watch(ids[key], job_parameters=_parse_params(params), only=only_list, wait=not no_wait)
+
+    _guard(body)
