@@ -1,0 +1,144 @@
+"""The algorithms, as picklable scikit-learn estimators.
+
+Every model is a scikit-learn estimator (Pipeline) whose ``predict`` gives the ``prediction``
+column that ``fe.score_batch`` writes. Sizes are modest on purpose: 25 training tasks share two
+cores during ``make demo`` (n_jobs=1 everywhere, 60-150 trees, shallow depth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.ensemble import GradientBoostingRegressor, IsolationForest, RandomForestClassifier
+from sklearn.pipeline import Pipeline
+
+RANDOM_STATE = 42
+
+
+def _log1p_pos(y):
+    return np.log1p(np.clip(np.asarray(y, dtype=float), 0.0, None))
+
+
+def _expm1(y):
+    return np.expm1(np.asarray(y, dtype=float))
+
+
+class DerivedFeatures(TransformerMixin, BaseEstimator):
+    """Adds scale-free columns computed from the feature-table columns (by position).
+
+    ``derived`` items: ("log_ratio", a, b) = log1p(a) - log1p(b); ("log", a) = log1p(a);
+    ("ratio", a, b) = a / b (0 when b <= 0). Raw columns listed in ``keep`` pass through.
+    Deviations from an entity's own history make one detector work across workspaces whose
+    spend differs by orders of magnitude.
+    """
+
+    def __init__(self, columns: Sequence[str] = (), derived: Sequence[tuple] = (), keep: Sequence[str] = ()):
+        self.columns = columns
+        self.derived = derived
+        self.keep = keep
+
+    def fit(self, X, y=None):
+        return self
+
+    def _col(self, X, name):
+        return np.asarray(X[:, list(self.columns).index(name)], dtype=float)
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=float)
+        out = [self._col(X, k) for k in self.keep]
+        for op, *args in self.derived:
+            if op == "log_ratio":
+                a, b = (np.clip(self._col(X, c), 0, None) for c in args)
+                out.append(np.log1p(a) - np.log1p(b))
+            elif op == "log":
+                out.append(np.log1p(np.clip(self._col(X, args[0]), 0, None)))
+            elif op == "ratio":
+                a, b = (self._col(X, c) for c in args)
+                out.append(np.divide(a, b, out=np.zeros_like(a), where=b > 0))
+            else:
+                raise ValueError(f"unknown derived feature op {op!r}")
+        res = np.column_stack(out) if out else np.empty((X.shape[0], 0))
+        return np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(list(self.keep) + ["_".join(map(str, d)) for d in self.derived], dtype=object)
+
+
+class EncodedClassifier(ClassifierMixin, BaseEstimator):
+    """Fits ``estimator`` on labels encoded 0..k-1 (XGBoost needs contiguous classes) and
+    predicts the original labels."""
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def fit(self, X, y, **fit_params):
+        self.classes_, encoded = np.unique(np.asarray(y), return_inverse=True)
+        self.estimator_ = clone(self.estimator).fit(X, encoded, **fit_params)
+        return self
+
+    def predict(self, X):
+        return self.classes_[np.asarray(self.estimator_.predict(X)).astype(int)]
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
+
+
+def isolation_forest(contamination: float, *, columns: Sequence[str] = (), derived: Sequence[tuple] = (), keep: Sequence[str] = ()):
+    steps = []
+    if derived or keep:
+        steps.append(("derive", DerivedFeatures(columns=tuple(columns), derived=tuple(derived), keep=tuple(keep))))
+    steps.append(("model", IsolationForest(n_estimators=100, contamination=contamination, random_state=RANDOM_STATE, n_jobs=1)))
+    return Pipeline(steps)
+
+
+def gradient_boosting(*, max_depth: int = 3, n_estimators: int = 150, log_target: bool = True):
+    gbr = GradientBoostingRegressor(
+        n_estimators=n_estimators, max_depth=max_depth, learning_rate=0.05, subsample=0.8,
+        loss="absolute_error" if log_target else "squared_error", random_state=RANDOM_STATE,
+    )
+    if not log_target:
+        return gbr
+    # Costs and durations are skewed over orders of magnitude: fit on log1p so the error is
+    # relative (what MAPE measures), predict back on the original scale.
+    return TransformedTargetRegressor(regressor=gbr, func=_log1p_pos, inverse_func=_expm1, check_inverse=False)
+
+
+def xgb_classifier(*, n_estimators: int = 120, max_depth: int = 4):
+    from xgboost import XGBClassifier
+
+    return EncodedClassifier(
+        XGBClassifier(
+            n_estimators=n_estimators, max_depth=max_depth, learning_rate=0.08, subsample=0.9,
+            colsample_bytree=0.9, eval_metric="logloss", tree_method="hist", n_jobs=1,
+            random_state=RANDOM_STATE,
+        )
+    )
+
+
+def random_forest_classifier():
+    return RandomForestClassifier(
+        n_estimators=100, max_depth=10, min_samples_split=5, min_samples_leaf=2,
+        class_weight="balanced", random_state=RANDOM_STATE, n_jobs=1,
+    )
+
+
+def tfidf_random_forest(numeric_columns: Sequence[str], text_column: str = "job_name"):
+    """TF-IDF on the job name next to the numeric cost columns, then a random forest."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    columns = ColumnTransformer(
+        [
+            ("tfidf", TfidfVectorizer(max_features=50, ngram_range=(1, 2), lowercase=True, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9]+\b"), text_column),
+            ("numeric", "passthrough", list(numeric_columns)),
+        ]
+    )
+    return Pipeline([("features", columns), ("model", random_forest_classifier())])
+
+
+def anomaly_scores(model, X) -> np.ndarray:
+    """Higher = more anomalous (the negated IsolationForest score)."""
+    return -np.asarray(model.score_samples(X), dtype=float)

@@ -1,0 +1,125 @@
+"""Metric functions (pure): forecast errors, classifier ranking quality, and event-level
+detection scores against labelled incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def mae(actual, predicted) -> float:
+    a, p = np.asarray(actual, float), np.asarray(predicted, float)
+    return float(np.mean(np.abs(a - p))) if len(a) else float("nan")
+
+
+def mape(actual, predicted, min_actual: float = 1e-9) -> float:
+    """Mean absolute percentage error in %, over rows whose actual is non-zero (a zero actual
+    has no percentage error; those rows count in MAE only)."""
+    a, p = np.asarray(actual, float), np.asarray(predicted, float)
+    keep = np.abs(a) > min_actual
+    if not keep.any():
+        return float("nan")
+    return float(np.mean(np.abs(a[keep] - p[keep]) / np.abs(a[keep])) * 100.0)
+
+
+def classifier_scores(y_true, proba, classes: Sequence | None = None) -> dict[str, float]:
+    """ROC-AUC and PR-AUC (average precision); one-vs-rest macro for more than two classes.
+    NaN when the period holds a single class (AUC is undefined)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = np.asarray(y_true)
+    proba = np.asarray(proba, float)
+    present = np.unique(y)
+    if len(present) < 2:
+        return {"roc_auc": float("nan"), "pr_auc": float("nan"), "positive_rate": float(np.mean(y == present.max())) if len(y) else float("nan")}
+    if proba.ndim == 1 or proba.shape[1] == 1 or (proba.ndim == 2 and proba.shape[1] == 2):
+        pos = proba if proba.ndim == 1 else proba[:, -1]
+        yb = (y == (classes[-1] if classes is not None else 1)).astype(int)
+        return {"roc_auc": float(roc_auc_score(yb, pos)), "pr_auc": float(average_precision_score(yb, pos)), "positive_rate": float(yb.mean())}
+    classes = list(classes) if classes is not None else list(range(proba.shape[1]))
+    cols = [classes.index(c) for c in present if c in classes]
+    sub = proba[:, cols]
+    sub = sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-12, None)
+    yb = np.column_stack([(y == c).astype(int) for c in present if c in classes])
+    roc = roc_auc_score(yb, sub, average="macro") if sub.shape[1] > 2 else roc_auc_score(yb[:, 1], sub[:, 1])
+    return {"roc_auc": float(roc), "pr_auc": float(average_precision_score(yb, sub, average="macro")), "positive_rate": float("nan")}
+
+
+@dataclass(frozen=True)
+class DetectionScore:
+    precision: float
+    recall: float
+    f1: float
+    incidents: int
+    detected_incidents: int
+    flagged_events: int
+    true_flagged_events: int
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.__dict__.items()}
+
+
+def flagged_events(flags: pd.DataFrame, max_gap_days: int = 1) -> pd.DataFrame:
+    """Merge flagged (entity, date) rows into events: runs of flagged dates per entity with
+    gaps of at most ``max_gap_days``. Columns: entity, start, end (inclusive dates)."""
+    if flags.empty:
+        return pd.DataFrame(columns=["entity", "start", "end"])
+    f = flags.assign(date=pd.to_datetime(flags["date"]).dt.normalize(), entity=flags["entity"].astype(str))
+    f = f.drop_duplicates(["entity", "date"]).sort_values(["entity", "date"])
+    new_event = (f["entity"] != f["entity"].shift()) | ((f["date"] - f["date"].shift()).dt.days > max_gap_days)
+    f["event"] = new_event.cumsum()
+    ev = f.groupby("event").agg(entity=("entity", "first"), start=("date", "min"), end=("date", "max"))
+    return ev.reset_index(drop=True)
+
+
+def event_scores(
+    flags: pd.DataFrame,
+    incidents: pd.DataFrame,
+    *,
+    recall_incidents: pd.DataFrame | None = None,
+    tolerance_days: int = 1,
+) -> DetectionScore:
+    """Event-level precision / recall / F1.
+
+    ``flags``: rows (entity, date) the detector flagged. ``incidents``: (entity, start, end)
+    with inclusive dates. A flagged event is correct when it overlaps an incident of the same
+    entity (dates widened by ``tolerance_days`` on both sides: daily features see an incident
+    on the day it starts and their rolling windows may carry it a day on). An incident is
+    detected when a flagged event overlaps it. ``recall_incidents`` (default: ``incidents``)
+    restricts recall to the incident kinds the detector targets, while precision accepts any
+    real incident.
+    """
+    events = flagged_events(flags)
+    recall_set = incidents if recall_incidents is None else recall_incidents
+    tol = pd.Timedelta(days=tolerance_days)
+
+    def overlaps(ev_entity, ev_start, ev_end, inc: pd.DataFrame) -> np.ndarray:
+        if inc.empty:
+            return np.zeros(0, bool)
+        return (
+            (inc["entity"].astype(str).to_numpy() == ev_entity)
+            & (pd.to_datetime(inc["start"]).to_numpy() - tol <= np.datetime64(ev_end))
+            & (pd.to_datetime(inc["end"]).to_numpy() + tol >= np.datetime64(ev_start))
+        )
+
+    true_events = 0
+    detected = np.zeros(len(recall_set), bool)
+    for ev in events.itertuples(index=False):
+        if overlaps(ev.entity, ev.start, ev.end, incidents).any():
+            true_events += 1
+        hit = overlaps(ev.entity, ev.start, ev.end, recall_set)
+        if len(hit):
+            detected |= hit
+    n_events, n_inc = len(events), len(recall_set)
+    precision = true_events / n_events if n_events else 0.0
+    recall = detected.sum() / n_inc if n_inc else float("nan")
+    f1 = 2 * precision * recall / (precision + recall) if n_inc and (precision + recall) > 0 else (float("nan") if not n_inc else 0.0)
+    return DetectionScore(precision, recall, f1, n_inc, int(detected.sum()), n_events, true_events)
+
+
+def summarize(values: Iterable[float]) -> float:
+    vals = [v for v in values if v == v]
+    return float(np.mean(vals)) if vals else float("nan")

@@ -1,0 +1,327 @@
+"""The 25 Health Monitor models (spec §3), each differing only in what is specific to it.
+
+Targets follow the spec's preface: forecasters and classifiers predict the entity's FUTURE
+(next observation or next 7 days) from features known at d; detectors have no label and are
+scored against ``ground_truth_incidents``. docs/models.md explains every choice.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from healthmon.ml.models import estimators as est
+from healthmon.ml.models import targets as t
+from healthmon.ml.models.spec import ModelSpec
+
+
+def _detector(contamination, keep=(), derived=()):
+    return lambda cols: est.isolation_forest(contamination, columns=cols, keep=keep, derived=derived)
+
+
+def _all_detector(contamination):
+    return lambda cols: est.isolation_forest(contamination)
+
+
+def _gbr(**kw):
+    return lambda cols: est.gradient_boosting(**kw)
+
+
+def _xgb(**kw):
+    return lambda cols: est.xgb_classifier(**kw)
+
+
+def _cols(*names):
+    return tuple(names)
+
+
+# --- detector feature sets: deviations of an entity from its own recent history -------------
+COST_DETECTOR_COLUMNS = _cols(
+    "daily_dbu", "daily_cost", "avg_dbu_7d", "avg_dbu_30d", "z_score_7d", "z_score_30d",
+    "daily_dbu_lag1", "daily_dbu_lag7",
+)
+COST_DETECTOR_DERIVED = (
+    ("log_ratio", "daily_dbu", "avg_dbu_30d"),
+    ("log_ratio", "daily_dbu", "avg_dbu_7d"),
+    ("log_ratio", "daily_dbu", "daily_dbu_lag7"),
+    ("log_ratio", "daily_dbu", "daily_dbu_lag1"),
+)
+COST_DETECTOR_KEEP = ("z_score_7d", "z_score_30d")
+
+SECURITY_COLUMNS = _cols(
+    "event_count", "tables_accessed", "off_hours_events", "unique_source_ips", "failed_auth_count",
+    "unique_action_types", "unique_services_accessed", "avg_event_count_7d", "avg_tables_accessed_7d",
+    "event_count_z_score", "off_hours_rate", "failed_auth_ratio", "lateral_movement_risk",
+)
+
+PERFORMANCE_DETECTOR_COLUMNS = _cols(
+    "p99_duration_ms", "avg_duration_ms", "avg_duration_7d", "avg_p99_duration_7d", "p99_duration_lag7",
+    "error_rate", "spill_rate", "sla_breach_rate", "high_queue_rate", "duration_regression_pct",
+)
+
+
+# --- targets ---------------------------------------------------------------------------------
+def _failed_next(nxt: pd.DataFrame, cur: pd.DataFrame) -> pd.Series:
+    return nxt["failed_runs"] > 0
+
+
+def _sla_breach_next(nxt: pd.DataFrame, cur: pd.DataFrame) -> pd.Series:
+    # The SLA is fixed at d from the job's own history: 1.5 x its 30-run average duration.
+    sla = 1.5 * pd.to_numeric(cur["rolling_avg_duration_30d"], errors="coerce")
+    return (nxt["max_duration_sec"] > sla) & (sla > 0)
+
+
+def _recovers_next(nxt: pd.DataFrame, cur: pd.DataFrame) -> pd.Series:
+    return (nxt["failed_runs"] == 0) & (nxt["successful_runs"] > 0)
+
+
+def _had_failure(frame: pd.DataFrame) -> pd.Series:
+    return pd.to_numeric(frame["failed_runs"], errors="coerce") > 0
+
+
+def _spill_next(nxt, cur):
+    return nxt["spill_rate"] > 0.3
+
+
+def _slow_next(nxt, cur):
+    return nxt["sla_breach_rate"] > 0.1
+
+
+def _serverless_week(win: pd.DataFrame) -> pd.Series:
+    share = np.divide(win["serverless_cost"], win["daily_cost"], out=np.zeros(len(win)), where=win["daily_cost"] > 0)
+    return pd.Series(share > 0.5, index=win.index)
+
+
+def _warehouse_size_class(win: pd.DataFrame) -> pd.Series:
+    """0 = downsize, 1 = keep, 2 = upsize, from NEXT week's queueing and load.
+    Upsize when queries waited at capacity for more than 10 % of their total time; downsize
+    when nothing queued and the warehouse averaged under one query a minute."""
+    queue_share = np.divide(win["total_queue_time_ms"], win["total_duration_ms"], out=np.zeros(len(win)), where=win["total_duration_ms"] > 0)
+    qpm = win["queries_per_minute"]
+    cls = np.where(queue_share > 0.10, 2, np.where((queue_share < 0.005) & (qpm < 1.0), 0, 1))
+    return pd.Series(cls, index=win.index)
+
+
+def _next_change(nxt, cur):
+    return nxt["schema_changes_7d"] > 0
+
+
+def _migration_enrich(frame: pd.DataFrame, read_gold) -> pd.DataFrame:
+    from healthmon.ml.models.migration import runtime_upgrade_failures
+
+    return runtime_upgrade_failures(frame, read_gold)
+
+
+def _migration_rule(nxt, cur):
+    return nxt["failed_after_upgrade"] > 0
+
+
+def _upgraded_next(frame: pd.DataFrame) -> pd.Series:
+    # Rows whose job is upgraded to a new runtime before its next run: the population at risk.
+    return pd.to_numeric(frame.get("upgrade_before_next", pd.Series(0, index=frame.index)), errors="coerce") > 0
+
+
+T = t  # short alias inside the table below
+
+_SPECS = [
+    # ---------------------------------------------------------------- cost (cost_features)
+    ModelSpec(
+        "cost_anomaly_detector", "cost", "anomaly", "isolation_forest",
+        _detector(0.05, COST_DETECTOR_KEEP, COST_DETECTOR_DERIVED), "cost_features",
+        "cost_anomaly_predictions", "train_cost_anomaly_detector", "cost/train_cost_anomaly_detector",
+        "cost_anomaly_detection", features=COST_DETECTOR_COLUMNS,
+        hyperparameters={"n_estimators": 100, "contamination": 0.05},
+    ),
+    ModelSpec(
+        "budget_forecaster", "cost", "regression", "gradient_boosting", _gbr(), "cost_features",
+        "budget_forecast_predictions", "train_budget_forecaster", "cost/train_budget_forecaster",
+        "budget_forecasting",
+        target=T.next_window("daily_cost", 1, "sum", description="the workspace's list cost of the next day (d+1)"),
+    ),
+    ModelSpec(
+        "job_cost_optimizer", "cost", "regression", "gradient_boosting", _gbr(), "cost_features",
+        "job_cost_optimizer_predictions", "train_job_cost_optimizer", "cost/train_job_cost_optimizer",
+        "job_cluster_savings",
+        target=T.next_window(
+            "jobs_on_all_purpose_cost", 7, "sum", scale=0.4,
+            description="savings available over the next 7 days by moving jobs off all-purpose compute: 0.4 x next-7-day jobs-on-all-purpose cost",
+        ),
+    ),
+    ModelSpec(
+        "chargeback_attribution", "cost", "regression", "gradient_boosting", _gbr(), "cost_features",
+        "chargeback_predictions", "train_chargeback_attribution", "cost/train_chargeback_attribution",
+        "chargeback_attribution",
+        target=T.next_window("daily_cost", 7, "sum", description="the workspace's total list cost over the next 7 days (the amount to charge back next week)"),
+    ),
+    ModelSpec(
+        "commitment_recommender", "cost", "binary", "xgboost", _xgb(), "cost_features",
+        "commitment_recommendations", "train_commitment_recommender", "cost/train_commitment_recommender",
+        "commitment_recommendation",
+        target=T.window_event(
+            "serverless_majority_next_7d", ("serverless_cost", "daily_cost"), 7, _serverless_week,
+            aggs={"serverless_cost": "sum", "daily_cost": "sum"},
+            description="1 if serverless makes up more than half of the workspace's cost over the next 7 days (a serverless commitment would pay off)",
+        ),
+    ),
+    ModelSpec(
+        "tag_recommender", "cost", "multiclass", "random_forest",
+        lambda cols: est.tfidf_random_forest([c for c in cols if c != "job_name"]), "cost_features",
+        "tag_recommendations", "train_tag_recommender", "cost/train_tag_recommender", "tag_recommendation",
+        features=("daily_dbu", "daily_cost", "avg_dbu_7d", "avg_dbu_30d", "jobs_on_all_purpose_cost", "all_purpose_inefficiency_ratio"),
+        custom=True, min_train_rows=20,
+        hyperparameters={"tfidf_max_features": 50, "n_estimators": 100, "max_depth": 10},
+    ),
+    # ---------------------------------------------------------------- security (security_features)
+    ModelSpec(
+        "security_threat_detector", "security", "anomaly", "isolation_forest",
+        _detector(0.05, ("event_count_z_score", "off_hours_rate", "failed_auth_ratio", "unique_source_ips", "unique_services_accessed"),
+                  (("log_ratio", "event_count", "avg_event_count_7d"), ("log_ratio", "tables_accessed", "avg_tables_accessed_7d"))),
+        "security_features", "security_threat_predictions", "train_security_threat_detector",
+        "security/train_security_threat_detector", "threat_detection", features=SECURITY_COLUMNS,
+        hyperparameters={"n_estimators": 100, "contamination": 0.05},
+    ),
+    ModelSpec(
+        "exfiltration_detector", "security", "anomaly", "isolation_forest",
+        _detector(0.02, ("off_hours_rate", "unique_source_ips"),
+                  (("log", "tables_accessed"), ("log_ratio", "tables_accessed", "avg_tables_accessed_7d"), ("log_ratio", "event_count", "avg_event_count_7d"))),
+        "security_features", "exfiltration_predictions", "train_exfiltration_detector",
+        "security/train_exfiltration_detector", "exfiltration_detection", features=SECURITY_COLUMNS,
+        hyperparameters={"n_estimators": 100, "contamination": 0.02},
+    ),
+    ModelSpec(
+        "privilege_escalation_detector", "security", "anomaly", "isolation_forest",
+        _detector(0.03, ("failed_auth_ratio", "unique_action_types", "unique_services_accessed", "lateral_movement_risk"),
+                  (("log", "failed_auth_count"),)),
+        "security_features", "privilege_escalation_predictions", "train_privilege_escalation_detector",
+        "security/train_privilege_escalation", "privilege_escalation_detection", features=SECURITY_COLUMNS,
+        hyperparameters={"n_estimators": 100, "contamination": 0.03},
+    ),
+    ModelSpec(
+        "user_behavior_baseline", "security", "anomaly", "isolation_forest",
+        _detector(0.05, ("off_hours_rate", "event_count_z_score", "unique_source_ips"),
+                  (("log_ratio", "event_count", "avg_event_count_7d"),)),
+        "security_features", "user_behavior_predictions", "train_user_behavior_baseline",
+        "security/train_user_behavior_baseline", "behavior_baselining", features=SECURITY_COLUMNS,
+        hyperparameters={"n_estimators": 100, "contamination": 0.05},
+    ),
+    # ---------------------------------------------------------------- performance (performance_features)
+    ModelSpec(
+        "query_performance_forecaster", "performance", "regression", "gradient_boosting", _gbr(),
+        "performance_features", "query_performance_predictions", "train_query_forecaster",
+        "performance/train_query_forecaster", "query_latency_forecasting",
+        target=T.next_day_value("avg_duration_ms", description="the warehouse's mean query duration on its next active day"),
+    ),
+    ModelSpec(
+        "warehouse_optimizer", "performance", "multiclass", "xgboost", _xgb(), "performance_features",
+        "warehouse_optimizer_predictions", "train_warehouse_optimizer", "performance/train_warehouse_optimizer",
+        "warehouse_sizing",
+        target=T.window_event(
+            "recommended_size_change", ("total_queue_time_ms", "total_duration_ms", "queries_per_minute"), 7,
+            _warehouse_size_class, aggs={"total_queue_time_ms": "sum", "total_duration_ms": "sum", "queries_per_minute": "mean"},
+            description="0 downsize / 1 keep / 2 upsize, from the NEXT 7 days: upsize if queries waited at capacity > 10 % of their time, downsize if nothing queued and load < 1 query/min",
+        ),
+    ),
+    ModelSpec(
+        "cluster_capacity_planner", "performance", "regression", "gradient_boosting", _gbr(),
+        "performance_features", "cluster_capacity_predictions", "train_cluster_capacity_planner",
+        "performance/train_cluster_capacity_planner", "capacity_planning",
+        target=T.next_window("query_count", 7, "max", description="peak daily query count of the warehouse over the next 7 days (the load to provision for)"),
+    ),
+    ModelSpec(
+        "performance_regression_detector", "performance", "anomaly", "isolation_forest",
+        _detector(0.05, ("error_rate", "spill_rate", "sla_breach_rate", "high_queue_rate"),
+                  (("log_ratio", "p99_duration_ms", "avg_p99_duration_7d"), ("log_ratio", "avg_duration_ms", "avg_duration_7d"),
+                   ("log_ratio", "p99_duration_ms", "p99_duration_lag7"))),
+        "performance_features", "performance_regression_predictions", "train_performance_regression_detector",
+        "performance/train_regression_detector", "regression_detection", features=PERFORMANCE_DETECTOR_COLUMNS,
+        hyperparameters={"n_estimators": 100, "contamination": 0.05},
+    ),
+    ModelSpec(
+        "dbr_migration_risk_scorer", "performance", "binary", "xgboost", _xgb(n_estimators=80), "reliability_features",
+        "dbr_migration_predictions", "train_dbr_migration_risk_scorer", "performance/train_dbr_migration_risk_scorer",
+        "migration_risk_scoring",
+        target=T.next_event(
+            "fails_after_runtime_upgrade", ("failed_after_upgrade",), _migration_rule,
+            row_condition=_upgraded_next, row_filter="rows whose job moves to a newer Databricks Runtime before its next run",
+            description="1 if the job's first run day on a newer Databricks Runtime (gold dim_cluster.dbr_version via the task timeline) has a failed run",
+        ),
+        enrich=_migration_enrich, exclude=("failed_after_upgrade", "upgrade_before_next"), min_train_rows=20,
+    ),
+    ModelSpec(
+        "cache_hit_predictor", "performance", "binary", "xgboost", _xgb(), "performance_features",
+        "cache_hit_predictions", "train_cache_hit_predictor", "performance/train_cache_hit_predictor",
+        "spill_prediction",
+        target=T.next_event("high_spill_next_day", ("spill_rate",), _spill_next,
+                            description="1 if more than 30 % of the warehouse's queries spill to disk on its next active day"),
+    ),
+    ModelSpec(
+        "query_optimization_recommender", "performance", "binary", "xgboost", _xgb(), "performance_features",
+        "query_optimization_predictions", "train_query_optimization_recommender",
+        "performance/train_query_optimization_recommender", "query_optimization",
+        target=T.next_event("sla_breaches_next_day", ("sla_breach_rate",), _slow_next,
+                            description="1 if more than 10 % of the warehouse's queries exceed 60 s on its next active day"),
+    ),
+    # ---------------------------------------------------------------- reliability (reliability_features)
+    ModelSpec(
+        "job_failure_predictor", "reliability", "binary", "xgboost", _xgb(), "reliability_features",
+        "job_failure_predictions", "train_failure_predictor", "reliability/train_job_failure_predictor",
+        "failure_prediction",
+        target=T.next_event("fails_next_run_day", ("failed_runs",), _failed_next,
+                            description="1 if the job has a FAILED run on its next run day (within 7 days)"),
+    ),
+    ModelSpec(
+        "job_duration_forecaster", "reliability", "regression", "gradient_boosting", _gbr(), "reliability_features",
+        "duration_predictions", "train_duration_forecaster", "reliability/train_job_duration_forecaster",
+        "duration_forecasting",
+        target=T.next_day_value("avg_duration_sec", description="the job's mean run duration on its next run day"),
+    ),
+    ModelSpec(
+        "sla_breach_predictor", "reliability", "binary", "xgboost", _xgb(), "reliability_features",
+        "sla_breach_predictions", "train_sla_breach_predictor", "reliability/train_sla_breach_predictor",
+        "sla_breach_prediction",
+        target=T.next_event("breaches_sla_next_run_day", ("max_duration_sec",), _sla_breach_next,
+                            description="1 if a run on the job's next run day lasts more than 1.5x the job's 30-run average duration known at d"),
+    ),
+    ModelSpec(
+        "retry_success_predictor", "reliability", "binary", "xgboost", _xgb(), "reliability_features",
+        "retry_success_predictions", "train_retry_success_predictor", "reliability/train_retry_success_predictor",
+        "retry_success_prediction",
+        target=T.next_event("recovers_next_run_day", ("failed_runs", "successful_runs"), _recovers_next,
+                            row_condition=_had_failure, row_filter="days on which the job had at least one FAILED run",
+                            description="after a day with a failure: 1 if the job's next run day succeeds without any failure"),
+        min_train_rows=20,
+    ),
+    ModelSpec(
+        "pipeline_health_scorer", "reliability", "regression", "gradient_boosting", _gbr(), "reliability_features",
+        "pipeline_health_predictions", "train_pipeline_health_scorer", "reliability/train_pipeline_health_scorer",
+        "pipeline_health_scoring",
+        target=T.next_window("success_rate", 7, "mean", scale=100.0,
+                             description="health score 0-100: the job's mean success rate over its run days in the next 7 days x 100"),
+    ),
+    # ---------------------------------------------------------------- quality (quality_features)
+    ModelSpec(
+        "data_drift_detector", "quality", "anomaly", "isolation_forest", _all_detector(0.05), "quality_features",
+        "data_drift_predictions", "train_drift_detector", "quality/train_drift_detector", "drift_detection",
+        min_train_rows=10, hyperparameters={"n_estimators": 100, "contamination": 0.05},
+    ),
+    ModelSpec(
+        "data_freshness_predictor", "quality", "regression", "gradient_boosting", _gbr(), "quality_features",
+        "freshness_predictions", "train_freshness_predictor", "quality/train_freshness_predictor",
+        "freshness_prediction",
+        target=T.next_day_value("tables_modified_last_7d", description="the catalog's number of tables modified in the 7 days before its next snapshot"),
+        min_train_rows=20,
+    ),
+    ModelSpec(
+        "schema_change_predictor", "quality", "binary", "xgboost", _xgb(), "quality_features",
+        "schema_change_predictions", "train_schema_change_predictor", "quality/train_schema_change_predictor",
+        "schema_change_prediction",
+        target=T.next_event("schema_change_next_snapshot", ("schema_changes_7d",), _next_change,
+                            description="1 if the catalog's next snapshot reports schema changes in its last 7 days"),
+        min_train_rows=20,
+    ),
+]
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
+DOMAINS = ("cost", "security", "performance", "reliability", "quality")

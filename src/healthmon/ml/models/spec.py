@@ -1,0 +1,89 @@
+"""One contract for all 25 models.
+
+A ``ModelSpec`` says everything that is specific to a model; the shared training, inference
+and evaluation code (``healthmon.ml.training`` / ``inference`` / ``evaluation``) does the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from healthmon.ml.models.targets import Target
+
+Kind = Literal["anomaly", "regression", "binary", "multiclass"]
+
+# Columns that are never features, whatever the table (§2.1 of the spec).
+NON_FEATURE_COLUMNS = frozenset({"feature_timestamp", "user_type"})
+
+TABLE_KEYS: dict[str, tuple[str, str]] = {
+    "cost_features": ("workspace_id", "usage_date"),
+    "security_features": ("user_id", "event_date"),
+    "performance_features": ("warehouse_id", "query_date"),
+    "reliability_features": ("job_id", "run_date"),
+    "quality_features": ("catalog_name", "snapshot_date"),
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    domain: str
+    kind: Kind
+    algorithm: str  # MLflow tag: isolation_forest | gradient_boosting | xgboost | random_forest
+    factory: Callable[[Sequence[str]], object]  # selected feature names -> unfitted estimator
+    feature_table: str  # table name inside <catalog>.<feature_schema>
+    prediction_table: str
+    task_key: str
+    notebook: str  # path under src/ml/ without extension
+    use_case: str
+    target: Target | None = None  # None for detectors
+    features: tuple[str, ...] | None = None  # None = every numeric column of the live table
+    exclude: tuple[str, ...] = ()  # removed from "every column"
+    # Gold-based label inputs: gold(frame, read_gold) -> frame with extra label-source columns.
+    enrich: Callable[[pd.DataFrame, Callable[[str], pd.DataFrame]], pd.DataFrame] | None = None
+    min_train_rows: int = 30
+    hyperparameters: dict = field(default_factory=dict)
+    custom: bool = False  # tag_recommender: own training and scoring path
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        return TABLE_KEYS[self.feature_table]
+
+    @property
+    def entity_key(self) -> str:
+        return self.keys[0]
+
+    @property
+    def date_key(self) -> str:
+        return self.keys[1]
+
+    @property
+    def model_type(self) -> str:
+        return {"anomaly": "anomaly_detection", "regression": "regression"}.get(self.kind, "classification")
+
+    def select_features(self, columns: Sequence[str], numeric: Sequence[str] | None = None) -> list[str]:
+        """The model's input columns, in table order. The label is never one of them: labels
+        are derived columns (``Target.name``) that the feature tables do not hold."""
+        if self.features is not None:
+            return list(self.features)
+        allowed = set(numeric) if numeric is not None else set(columns)
+        skip = set(self.keys) | NON_FEATURE_COLUMNS | set(self.exclude)
+        if self.target is not None:
+            skip.add(self.target.name)
+        return [c for c in columns if c in allowed and c not in skip]
+
+    def build(self, feature_names: Sequence[str]):
+        return self.factory(list(feature_names))
+
+    def registered_name(self, catalog: str, feature_schema: str) -> str:
+        return f"{catalog}.{feature_schema}.{self.name}"
+
+    def table(self, catalog: str, feature_schema: str) -> str:
+        return f"{catalog}.{feature_schema}.{self.feature_table}"
+
+    def output_table(self, catalog: str, feature_schema: str) -> str:
+        return f"{catalog}.{feature_schema}.{self.prediction_table}"

@@ -1,0 +1,204 @@
+"""tag_recommender: TF-IDF on the job name + cost features -> random forest over tag values.
+
+Its rows are jobs, not (entity, date) rows, so it has its own data path (as in the original):
+tagged jobs train it, untagged jobs are scored. A job's tag is a static attribute, not a dated
+outcome, so the split is by job (a deterministic hash of job_id: 60/20/20), never by usage row;
+the cost features are looked up at the job's first usage day (training) or last usage day
+(scoring), both known before the recommendation is made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from healthmon.errors import HealthmonError
+from healthmon.ml.models import io
+from healthmon.ml.models.spec import ModelSpec
+
+TAG_KEYS = ("team", "project", "cost_center")
+USAGE_COLUMNS = ["workspace_id", "usage_date", "usage_metadata_job_id", "custom_tags", "list_cost"]
+
+
+def tag_value(tags) -> str | None:
+    if tags is None:
+        return None
+    items: Iterable = tags.items() if isinstance(tags, dict) else tags
+    found = {}
+    try:
+        for k, v in items:
+            found[str(k)] = v
+    except (TypeError, ValueError):
+        return None
+    for key in TAG_KEYS:
+        if found.get(key):
+            return str(found[key])
+    return None
+
+
+def job_period(job_id: str) -> str:
+    """Deterministic job-level split: 60 % train, 20 % validation, 20 % test."""
+    h = int(hashlib.sha1(str(job_id).encode()).hexdigest()[:8], 16) % 100
+    return "train" if h < 60 else ("validation" if h < 80 else "test")
+
+
+def _usage(lh, catalog, gold_schema) -> pd.DataFrame:
+    name = f"{catalog}.{gold_schema}.fact_usage"
+    if not lh.table_exists(name):
+        raise HealthmonError(f"Model tag_recommender: table {name} does not exist.")
+    table = lh.delta_table(name).to_pyarrow_dataset()
+    present = [c for c in USAGE_COLUMNS if c in table.schema.names]
+    missing = set(USAGE_COLUMNS) - set(present)
+    if missing:
+        raise HealthmonError(f"Model tag_recommender: table {name} lacks column(s) {', '.join(sorted(missing))}.")
+    df = table.to_table(columns=present).to_pandas()
+    df = df[df["usage_metadata_job_id"].notna()].copy()
+    df["usage_date"] = pd.to_datetime(df["usage_date"]).dt.normalize()
+    df["list_cost"] = pd.to_numeric(df["list_cost"], errors="coerce").fillna(0.0).astype(float)
+    df["tag_value"] = df["custom_tags"].map(tag_value)
+    return df.drop(columns=["custom_tags"])
+
+
+def _job_names(lh, catalog, gold_schema) -> pd.DataFrame:
+    name = f"{catalog}.{gold_schema}.dim_job"
+    jobs = io.read_table(lh, name, what="Model tag_recommender")
+    if "change_time" in jobs.columns:
+        jobs = jobs.sort_values("change_time")
+    jobs = jobs.drop_duplicates("job_id", keep="last")
+    return pd.DataFrame({"job_id": jobs["job_id"].astype(str), "job_name": jobs["name"].fillna("").astype(str)})
+
+
+def _cost_features(lh, table: str, features: list[str]) -> pd.DataFrame:
+    cf = io.read_table(lh, table, what="Model tag_recommender")
+    missing = [f for f in features if f not in cf.columns]
+    if missing:
+        raise HealthmonError(f"Model tag_recommender: table {table} lacks feature column(s) {', '.join(missing)}.")
+    cf = cf[["workspace_id", "usage_date", *features]].copy()
+    cf["usage_date"] = pd.to_datetime(cf["usage_date"]).dt.normalize()
+    return cf
+
+
+def training_rows(usage: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
+    """One row per tagged job: workspace, first usage day, most frequent tag value, name."""
+    tagged = usage[usage["tag_value"].notna()]
+    if tagged.empty:
+        return pd.DataFrame(columns=["job_id", "workspace_id", "usage_date", "tag_value", "job_name"])
+    jobs = tagged.groupby("usage_metadata_job_id").agg(
+        workspace_id=("workspace_id", "first"), usage_date=("usage_date", "min"),
+        tag_value=("tag_value", lambda s: s.value_counts().index[0]),
+    ).reset_index().rename(columns={"usage_metadata_job_id": "job_id"})
+    jobs["job_id"] = jobs["job_id"].astype(str)
+    return jobs.merge(names, on="job_id", how="inner")
+
+
+def scoring_rows(usage: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
+    """One row per job that has usage but no team/project/cost_center tag at all."""
+    tagged_jobs = set(usage.loc[usage["tag_value"].notna(), "usage_metadata_job_id"].astype(str))
+    untagged = usage[~usage["usage_metadata_job_id"].astype(str).isin(tagged_jobs)]
+    if untagged.empty:
+        return pd.DataFrame(columns=["job_id", "workspace_id", "usage_date", "total_cost_30d", "usage_count", "job_name"])
+    last_day = usage["usage_date"].max()
+    recent = untagged["usage_date"] > last_day - pd.Timedelta(days=30)
+    jobs = untagged.assign(recent_cost=np.where(recent, untagged["list_cost"], 0.0)).groupby("usage_metadata_job_id").agg(
+        workspace_id=("workspace_id", "last"), usage_date=("usage_date", "max"),
+        total_cost_30d=("recent_cost", "sum"), usage_count=("list_cost", "size"),
+    ).reset_index().rename(columns={"usage_metadata_job_id": "job_id"})
+    jobs["job_id"] = jobs["job_id"].astype(str)
+    return jobs.merge(names, on="job_id", how="inner")
+
+
+def _with_features(rows: pd.DataFrame, cf: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    out = rows.merge(cf, on=["workspace_id", "usage_date"], how="left")
+    out[features] = out[features].apply(pd.to_numeric, errors="coerce").astype(float)
+    out[features] = out[features].replace([np.inf, -np.inf], np.nan).fillna(0.0)
+    return out
+
+
+def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
+    import mlflow
+
+    from healthmon.ml.models.metrics import classifier_scores
+    from healthmon.ml.training import EXPERIMENT_PREFIX, Skip, _version_of_run, not_worse
+
+    features = list(spec.features)
+    table = spec.table(catalog, feature_schema)
+    usage = _usage(lh, catalog, gold_schema)
+    rows = training_rows(usage, _job_names(lh, catalog, gold_schema))
+    if rows.empty:
+        raise Skip(f"no tagged job with a name in {catalog}.{gold_schema}.fact_usage / dim_job")
+    data = _with_features(rows, _cost_features(lh, table, features), features)
+    data["period"] = data["job_id"].map(job_period)
+    train_df = data[data["period"] == "train"]
+    if len(train_df) < spec.min_train_rows:
+        raise Skip(f"only {len(train_df)} tagged jobs in the training split (need {spec.min_train_rows})")
+    if train_df["tag_value"].nunique() < 2:
+        raise Skip(f"a single tag value ({train_df['tag_value'].iloc[0]}) among the tagged jobs")
+    inputs = [*features, "job_name"]
+    model = spec.build(inputs)
+    model.fit(train_df[inputs], train_df["tag_value"].astype(str))
+    metrics = {}
+    for period in ("train", "validation", "test"):
+        part = data[data["period"] == period]
+        part = part[part["tag_value"].isin(model.classes_)]
+        if part.empty:
+            continue
+        metrics[f"{period}_accuracy"] = float(np.mean(model.predict(part[inputs]) == part["tag_value"].astype(str)))
+        for k, v in classifier_scores(part["tag_value"].astype(str).to_numpy(), model.predict_proba(part[inputs]), list(model.classes_)).items():
+            metrics[f"{period}_{k}"] = v
+        metrics[f"{period}_samples"] = float(len(part))
+    sel = metrics.get("validation_accuracy", float("nan"))
+    registered = spec.registered_name(catalog, feature_schema)
+    info = {"model_name": spec.name, "kind": spec.kind, "features": inputs, "feature_table": table, "keys": ["job_id"],
+            "target": "tag_value", "target_description": "the job's team / project / cost_center tag (first present, most frequent value)",
+            "classes": list(map(str, model.classes_)), "split": {"method": "job_id hash 60/20/20"}, "selection_metric": "accuracy"}
+    mlflow.set_experiment(EXPERIMENT_PREFIX + spec.name)
+    mlflow.autolog(disable=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
+    with mlflow.start_run(run_name=f"{spec.name}_{spec.algorithm}_{stamp}") as run:
+        mlflow.set_tags({"project": "databricks_health_monitor", "domain": spec.domain, "model_name": spec.name,
+                         "model_type": spec.model_type, "algorithm": spec.algorithm, "use_case": spec.use_case,
+                         "training_data": table, "feature_engineering": "custom_tfidf"})
+        mlflow.log_params({**spec.hyperparameters, "feature_table": table, "features_count": len(inputs)})
+        mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})
+        mlflow.log_dict(info, io.SPEC_ARTIFACT)
+        example = train_df[inputs].head(5)
+        mlflow.sklearn.log_model(model, name="model", registered_model_name=registered, input_example=example)
+        run_id = run.info.run_id
+    version = _version_of_run(registered, run_id)
+    champ = io.champion_version(registered)
+    promoted, reason = True, "first version"
+    if champ is not None:
+        try:
+            old = io.load_estimator(f"models:/{registered}/{champ.version}")
+            part = data[data["period"] == "validation"]
+            old_acc = float(np.mean(old.predict(part[inputs]) == part["tag_value"].astype(str))) if len(part) else float("nan")
+        except Exception as exc:  # noqa: BLE001
+            old_acc, reason = float("nan"), f"Champion v{champ.version} could not be scored ({exc})"
+        promoted = not_worse(sel, old_acc, True)
+        if old_acc == old_acc:
+            reason = f"validation accuracy {sel:.4g} vs Champion v{champ.version} {old_acc:.4g}"
+    if promoted:
+        io.client().set_registered_model_alias(registered, io.CHAMPION, str(version))
+    return {"status": "SUCCESS", "model_name": spec.name, "registered_as": registered, "version": version, "run_id": run_id,
+            "champion": promoted, "champion_reason": reason, "feature_table": table, "features_count": len(inputs),
+            "rows": data["period"].value_counts().to_dict(), "target": "tag_value",
+            "metrics": {k: round(v, 6) for k, v in metrics.items() if v == v}}
+
+
+def score(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str, model_uri: str) -> pd.DataFrame:
+    """Recommendations for untagged jobs: predicted_tag and confidence_score."""
+    model = io.load_estimator(model_uri)
+    features = list(spec.features)
+    rows = scoring_rows(_usage(lh, catalog, gold_schema), _job_names(lh, catalog, gold_schema))
+    if rows.empty:
+        return rows.assign(predicted_tag=pd.Series(dtype=str), confidence_score=pd.Series(dtype=float))
+    data = _with_features(rows, _cost_features(lh, spec.table(catalog, feature_schema), features), features)
+    inputs = [*features, "job_name"]
+    proba = model.predict_proba(data[inputs])
+    data["predicted_tag"] = model.classes_[np.argmax(proba, axis=1)].astype(str)
+    data["confidence_score"] = proba.max(axis=1).astype(float)
+    return data[["job_id", "job_name", "workspace_id", "usage_date", "predicted_tag", "confidence_score", "total_cost_30d", "usage_count"]]

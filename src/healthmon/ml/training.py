@@ -1,0 +1,274 @@
+"""Shared training flow for the 25 models (``train_model`` is what every training notebook calls).
+
+Flow: read the feature table -> select features (spec) -> derive the future label (spec) ->
+time split (train / validation / test by date, purged) -> training set through the feature
+store (``FeatureLookup`` + ``create_training_set``) -> NaN/inf -> 0 -> fit the real algorithm ->
+log params, metrics and the model with its feature spec (``fe.log_model``), registered as
+``<catalog>.<feature_schema>.<model>`` -> move alias ``Champion`` only when the new version is
+not worse than the current Champion on the validation period.
+
+Unusable data (no rows, too few rows, a single class) ends in ``{"status": "SKIPPED", "reason"}``.
+Anything else that goes wrong raises a ``HealthmonError`` naming the model, the table and the cause.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from healthmon.errors import HealthmonError
+from healthmon.ml.models import MODELS, ModelSpec, get_spec
+from healthmon.ml.models import frames as fr
+from healthmon.ml.models import io
+from healthmon.ml.models.metrics import classifier_scores, mae, mape
+
+EXPERIMENT_PREFIX = "/Shared/health_monitor_ml_"
+
+
+class Skip(Exception):
+    """Unusable data: the model is skipped with this reason."""
+
+
+def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
+    spec = get_spec(model_name)
+    table = spec.table(catalog, feature_schema)
+    try:
+        from healthmon.lakehouse.registry import configure_mlflow
+
+        configure_mlflow()
+        lh = io.lakehouse()
+        if spec.custom:
+            from healthmon.ml.models import tags
+
+            return tags.train(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
+        return _train(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
+    except Skip as skip:
+        return {"status": "SKIPPED", "model_name": spec.name, "feature_table": table, "reason": str(skip)}
+    except HealthmonError as exc:
+        if spec.name in exc.message:
+            raise
+        raise HealthmonError(f"Training {spec.name} (feature table {table}) failed: {exc.message}", hint=exc.hint) from exc
+    except Exception as exc:
+        raise HealthmonError(f"Training {spec.name} (feature table {table}) failed: {type(exc).__name__}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- data preparation
+def prepare(spec: ModelSpec, frame: pd.DataFrame, table: str, read_gold=None) -> dict[str, Any]:
+    """Features, labels and periods for ``spec`` from its feature table (pure; no I/O except
+    ``read_gold`` for gold-enriched labels). Raises ``Skip`` for unusable data."""
+    if frame.empty:
+        raise Skip(f"feature table {table} has no rows")
+    missing_keys = [k for k in spec.keys if k not in frame.columns]
+    if missing_keys:
+        raise HealthmonError(f"Model {spec.name}: table {table} lacks key column(s) {', '.join(missing_keys)}.")
+    features = spec.select_features(list(frame.columns), fr.numeric_columns(frame))
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise HealthmonError(f"Model {spec.name}: table {table} lacks feature column(s) {', '.join(missing)}.")
+    if not features:
+        raise HealthmonError(f"Model {spec.name}: table {table} has no numeric feature column.")
+    frame = frame[frame[spec.entity_key].notna() & frame[spec.date_key].notna()].reset_index(drop=True)
+    split = fr.split_for(spec, frame)
+    labelled = frame
+    if spec.enrich is not None:
+        labelled = spec.enrich(frame, read_gold)
+    baseline = None
+    if spec.target is not None:
+        labels = fr.derive_labels(spec, labelled)
+        keep = labels.notna().to_numpy()
+        rows = frame.loc[keep].reset_index(drop=True)
+        y = labels[keep].to_numpy()
+        if spec.kind == "regression" and spec.target.baseline is not None:
+            baseline = spec.target.baseline(frame, spec.keys)[keep].to_numpy()
+    else:
+        rows, y = frame, None
+    periods = split.period(rows[spec.date_key]).to_numpy()
+    counts = {p: int((periods == p).sum()) for p in ("train", "validation", "test")}
+    if counts["train"] < spec.min_train_rows:
+        raise Skip(f"only {counts['train']} labelled training rows in {table} before {split.validation_start.date()} (need {spec.min_train_rows})")
+    if spec.kind in ("binary", "multiclass"):
+        classes = np.unique(y[periods == "train"])
+        if len(classes) < 2:
+            raise Skip(f"label {spec.target.name} has a single class ({classes[0]:g}) in the training period of {table}")
+    if counts["validation"] == 0:
+        raise Skip(f"no labelled rows in the validation period of {table} ({split.validation_start.date()} .. {split.test_start.date()})")
+    return {"features": features, "rows": rows, "y": y, "periods": periods, "split": split, "counts": counts, "baseline": baseline}
+
+
+def matrix(rows: pd.DataFrame, features: list[str]) -> np.ndarray:
+    return fr.clean_features(rows, features)
+
+
+# --------------------------------------------------------------------------- metrics
+def period_metrics(spec: ModelSpec, model, X: np.ndarray, y, rows: pd.DataFrame | None = None, baseline=None) -> dict[str, float]:
+    if len(X) == 0:
+        return {}
+    if spec.kind == "anomaly":
+        pred = model.predict(X)
+        return {"anomaly_rate": float(np.mean(pred == -1)), "rows": float(len(X))}
+    if spec.kind == "regression":
+        pred = model.predict(X)
+        out = {"mae": mae(y, pred), "mape": mape(y, pred), "rows": float(len(X))}
+        if baseline is not None:
+            ok = ~np.isnan(baseline)
+            out["baseline_mae"] = mae(np.asarray(y)[ok], baseline[ok])
+            out["baseline_mape"] = mape(np.asarray(y)[ok], baseline[ok])
+            out["model_mape_same_rows"] = mape(np.asarray(y)[ok], pred[ok])
+        return out
+    proba = model.predict_proba(X)
+    scores = classifier_scores(y, proba, list(model.classes_))
+    scores["accuracy"] = float(np.mean(model.predict(X) == y))
+    scores["rows"] = float(len(X))
+    return scores
+
+
+def selection_metric(spec: ModelSpec, metrics: dict[str, float]) -> tuple[str, float, bool]:
+    """(name, value, higher_is_better) used to decide the Champion on the validation period."""
+    if spec.kind == "anomaly":
+        contamination = spec.hyperparameters.get("contamination", 0.05)
+        return "anomaly_rate_error", abs(metrics.get("anomaly_rate", math.nan) - contamination), False
+    if spec.kind == "regression":
+        return "mae", metrics.get("mae", math.nan), False
+    auc = metrics.get("roc_auc", math.nan)
+    if auc == auc:
+        return "roc_auc", auc, True
+    return "accuracy", metrics.get("accuracy", math.nan), True
+
+
+def not_worse(new: float, old: float, higher_is_better: bool) -> bool:
+    if old != old:  # the Champion cannot be measured: the new version takes over
+        return True
+    if new != new:
+        return False
+    tol = 1e-9 * max(1.0, abs(old))
+    return new >= old - tol if higher_is_better else new <= old + tol
+
+
+# --------------------------------------------------------------------------- the flow
+def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
+    import mlflow
+
+    from healthmon.lakehouse.feature_store import FeatureEngineeringClient, FeatureLookup
+
+    table = spec.table(catalog, feature_schema)
+    frame = io.read_table(lh, table, what=f"Model {spec.name}")
+    data = prepare(spec, frame, table, io.gold_reader(lh, catalog, gold_schema, model=spec.name))
+    features, rows, y, periods, split = data["features"], data["rows"], data["y"], data["periods"], data["split"]
+
+    fe = FeatureEngineeringClient()
+    train_mask = periods == "train"
+    base = rows.loc[train_mask, list(spec.keys)].reset_index(drop=True)
+    label_name = None
+    if y is not None:
+        label_name = fr.LABEL
+        base[fr.LABEL] = y[train_mask].astype(int) if spec.kind in ("binary", "multiclass") else y[train_mask].astype(float)
+    lookup = FeatureLookup(table_name=table, lookup_key=list(spec.keys), feature_names=features)
+    training_set = fe.create_training_set(df=base, feature_lookups=[lookup], label=label_name, exclude_columns=list(spec.keys))
+    train_df = training_set.load_df()
+    X_train = matrix(train_df, features)
+    y_train = None if label_name is None else train_df[label_name].to_numpy()
+    if spec.kind in ("binary", "multiclass"):
+        y_train = y_train.astype(int)
+
+    model = spec.build(features)
+    model.fit(X_train, y_train) if y_train is not None else model.fit(X_train)
+
+    baseline = data["baseline"]
+    metrics: dict[str, float] = {}
+    for period in ("train", "validation", "test"):
+        mask = periods == period
+        X = matrix(rows.loc[mask], features)
+        yy = None if y is None else (y[mask].astype(int) if spec.kind in ("binary", "multiclass") else y[mask])
+        for k, v in period_metrics(spec, model, X, yy, baseline=None if baseline is None else baseline[mask]).items():
+            metrics[f"{period}_{k}"] = v
+    sel_name, sel_value, higher = selection_metric(spec, {k.removeprefix("validation_"): v for k, v in metrics.items() if k.startswith("validation_")})
+    metrics[f"selection_{sel_name}"] = sel_value
+
+    registered = spec.registered_name(catalog, feature_schema)
+    info = {
+        "model_name": spec.name, "kind": spec.kind, "algorithm": spec.algorithm, "feature_table": table,
+        "keys": list(spec.keys), "features": features, "split": split.as_dict(),
+        "target": spec.target.name if spec.target else None,
+        "target_description": spec.target.description if spec.target else "no label: unsupervised detector",
+        "classes": [int(c) for c in getattr(model, "classes_", [])] if spec.kind in ("binary", "multiclass") else [],
+        "selection_metric": sel_name, "selection_higher_is_better": higher,
+    }
+    mlflow.set_experiment(EXPERIMENT_PREFIX + spec.name)
+    mlflow.autolog(disable=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
+    with mlflow.start_run(run_name=f"{spec.name}_{spec.algorithm}_{stamp}") as run:
+        mlflow.set_tags({
+            "project": "databricks_health_monitor", "domain": spec.domain, "model_name": spec.name,
+            "model_type": spec.model_type, "algorithm": spec.algorithm, "use_case": spec.use_case,
+            "training_data": table, "feature_engineering": "unity_catalog",
+            "target": info["target"] or "none",
+        })
+        params = {k: v for k, v in model.get_params(deep=True).items() if isinstance(v, (int, float, str, bool)) or v is None}
+        params = {k: v for k, v in list(params.items())[:90]}
+        params.update({"feature_table": table, "features_count": len(features), "split_validation_start": info["split"]["validation_start"],
+                       "split_test_start": info["split"]["test_start"], "purge_gap_days": split.gap_days})
+        mlflow.log_params(params)
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+        mlflow.log_metrics({f"{p}_samples": float(c) for p, c in data["counts"].items()})
+        mlflow.log_dict(info, io.SPEC_ARTIFACT)
+        fe.log_model(
+            model=model, artifact_path="model", flavor=mlflow.sklearn, training_set=training_set,
+            registered_model_name=registered,
+        )
+        run_id = run.info.run_id
+    version = _version_of_run(registered, run_id)
+    promoted, reason = _maybe_promote(spec, registered, version, sel_name, sel_value, higher, rows, periods, y)
+    return {
+        "status": "SUCCESS", "model_name": spec.name, "registered_as": registered, "version": version,
+        "run_id": run_id, "champion": promoted, "champion_reason": reason, "feature_table": table,
+        "features_count": len(features), "rows": data["counts"], "split": info["split"],
+        "target": info["target"], "metrics": {k: round(v, 6) for k, v in metrics.items() if v == v},
+    }
+
+
+def _version_of_run(registered: str, run_id: str) -> int:
+    versions = io.client().search_model_versions(f"name='{registered}'")
+    mine = [int(v.version) for v in versions if v.run_id == run_id]
+    if not mine:
+        raise HealthmonError(f"Model {registered}: run {run_id} logged no registered version.")
+    return max(mine)
+
+
+def _maybe_promote(spec, registered, version, sel_name, sel_value, higher, rows, periods, y) -> tuple[bool, str]:
+    """Compare with the current Champion on THIS validation period; move the alias only if the
+    new version is not worse."""
+    champ = io.champion_version(registered)
+    c = io.client()
+    if champ is None:
+        c.set_registered_model_alias(registered, io.CHAMPION, str(version))
+        return True, "first version with a usable validation period"
+    try:
+        old_info = io.model_info(champ.run_id)
+        old_model = io.load_estimator(f"models:/{registered}/{champ.version}")
+        mask = periods == "validation"
+        X = matrix(rows.loc[mask], old_info["features"])
+        yy = None if y is None else (y[mask].astype(int) if spec.kind in ("binary", "multiclass") else y[mask])
+        old_metrics = period_metrics(spec, old_model, X, yy)
+        _, old_value, _ = selection_metric(spec, old_metrics)
+    except Exception as exc:  # noqa: BLE001 - an unreadable Champion is replaced, and we say why
+        c.set_registered_model_alias(registered, io.CHAMPION, str(version))
+        return True, f"Champion v{champ.version} could not be scored on the validation period ({type(exc).__name__}: {exc})"
+    if not_worse(sel_value, old_value, higher):
+        c.set_registered_model_alias(registered, io.CHAMPION, str(version))
+        return True, f"validation {sel_name} {sel_value:.4g} vs Champion v{champ.version} {old_value:.4g}"
+    return False, f"kept Champion v{champ.version}: validation {sel_name} {old_value:.4g} beats {sel_value:.4g}"
+
+
+def train_all(*, catalog: str, gold_schema: str, feature_schema: str, models: list[str] | None = None) -> dict[str, dict]:
+    """Train several models in this process (tests, benchmarks); jobs run one task per model."""
+    out = {}
+    for name in models or list(MODELS):
+        try:
+            out[name] = train_model(name, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
+        except HealthmonError as exc:
+            out[name] = {"status": "FAILED", "model_name": name, "error": str(exc)}
+    return out
