@@ -109,9 +109,8 @@ class _Converter:
                 raise YamlError("mapping keys must be strings", location=_loc(self.file, key_node))
             kloc = _loc(self.file, key_node)
             value = self.convert(value_node)
-            if not isinstance(value.v, (dict, list)) or value.loc.line != kloc.line:
-                # Re-anchor at the key so messages point at the field's line.
-                value = Value(value.v, kloc)
+            # Re-anchor at the key so messages point at the field, not at its value.
+            value = Value(value.v, kloc)
             out[str(key_node.value)] = value
         return Value(out, loc)
 

@@ -1,0 +1,86 @@
+from healthmon.bundle.mutators.merge_target import merge_target
+from healthmon.bundle.yamlparse import parse_text
+
+BASE = """
+bundle:
+  name: m
+variables:
+  catalog:
+    default: main
+  cfg:
+    type: complex
+    default: {a: 1, b: 2}
+resources:
+  jobs:
+    j:
+      name: job
+      tags: {team: data, cost: low}
+      email_notifications:
+        on_failure: [a@x.com, b@x.com]
+      job_clusters:
+        - job_cluster_key: c1
+          new_cluster: {num_workers: 1, node_type_id: small}
+      tasks:
+        - task_key: t1
+          timeout_seconds: 10
+          notebook_task: {notebook_path: ./a.py}
+        - task_key: t2
+          notebook_task: {notebook_path: ./b.py}
+targets:
+  prod:
+    mode: production
+    variables:
+      catalog: prod
+      cfg: {a: 9}
+    resources:
+      jobs:
+        j:
+          tags: {cost: high}
+          email_notifications:
+            on_failure: [oncall@x.com]
+          job_clusters:
+            - job_cluster_key: c1
+              new_cluster: {num_workers: 8}
+          tasks:
+            - task_key: t2
+              timeout_seconds: 99
+            - task_key: t3
+              notebook_task: {notebook_path: ./c.py}
+"""
+
+
+def merged():
+    return merge_target(parse_text(BASE, "databricks.yml"), "prod").plain()
+
+
+def test_tasks_merge_by_key_and_new_keys_append():
+    tasks = merged()["resources"]["jobs"]["j"]["tasks"]
+    assert [t["task_key"] for t in tasks] == ["t1", "t2", "t3"]
+    assert tasks[0]["timeout_seconds"] == 10
+    assert tasks[1] == {"task_key": "t2", "notebook_task": {"notebook_path": "./b.py"}, "timeout_seconds": 99}
+
+
+def test_job_clusters_merge_by_key_maps_merge_lists_replace():
+    job = merged()["resources"]["jobs"]["j"]
+    assert job["job_clusters"] == [{"job_cluster_key": "c1", "new_cluster": {"num_workers": 8, "node_type_id": "small"}}]
+    assert job["tags"] == {"team": "data", "cost": "high"}
+    assert job["email_notifications"]["on_failure"] == ["oncall@x.com"]
+    assert job["name"] == "job"
+
+
+def test_mode_moves_under_bundle_and_targets_are_dropped():
+    c = merged()
+    assert c["bundle"] == {"name": "m", "mode": "production", "target": "prod"}
+    assert "targets" not in c
+
+
+def test_target_variables_override_defaults_and_complex_values_replace():
+    v = merged()["variables"]
+    assert v["catalog"]["default"] == "prod"
+    assert v["cfg"] == {"type": "complex", "default": {"a": 9}}
+
+
+def test_target_override_keeps_its_own_location():
+    cfg = merge_target(parse_text(BASE, "databricks.yml"), "prod")
+    t2 = cfg.v["resources"].v["jobs"].v["j"].v["tasks"].v[1]
+    assert (t2.v["timeout_seconds"].loc.line, t2.v["timeout_seconds"].loc.column) == (43, 15)

@@ -1,0 +1,61 @@
+import pytest
+
+from healthmon.bundle.yamlparse import YamlError, parse_text
+
+
+def test_every_node_has_file_line_col():
+    v = parse_text("a:\n  b: 1\n  c:\n    - x\n    - 2.5\n", "f.yml")
+    assert v.v["a"].loc.line == 1
+    b = v.v["a"].v["b"]
+    assert (b.v, b.loc.file, b.loc.line, b.loc.column) == (1, "f.yml", 2, 3)
+    items = v.v["a"].v["c"].v
+    assert [i.v for i in items] == ["x", 2.5]
+    assert [(i.loc.line, i.loc.column) for i in items] == [(4, 7), (5, 7)]
+
+
+def test_scalars_are_typed_like_yaml_1_1_and_dates_stay_strings():
+    v = parse_text("i: 3\nf: 1.5\nb: true\nn: null\ns: '3'\nd: 2024-01-01\n", "f.yml").plain()
+    assert v == {"i": 3, "f": 1.5, "b": True, "n": None, "s": "3", "d": "2024-01-01"}
+
+
+def test_duplicate_keys_name_both_positions():
+    with pytest.raises(YamlError) as e:
+        parse_text("jobs:\n  a: 1\n  b: 2\n  a: 3\n", "r.yml")
+    assert "duplicate key 'a'" in e.value.message
+    assert str(e.value.location) == "r.yml:4:3"
+    assert "r.yml:2:3" in e.value.message
+
+
+@pytest.mark.parametrize("text,where", [
+    ("a: [1, 2\nb: 3\n", "f.yml:2"),
+    ("a:\n  - b\n c: d\n", "f.yml:3"),
+    ("a: *missing\n", "f.yml:1:4"),
+    ("a: !custom 3\n", "f.yml:1"),
+    ("a: 1\n---\nb: 2\n", "f.yml:3"),
+    ("\tx: 1\n", "f.yml:1"),
+])
+def test_malformed_yaml_is_an_error_with_position(text, where):
+    with pytest.raises(YamlError) as e:
+        parse_text(text, "f.yml")
+    assert str(e.value).startswith(where), str(e.value)
+
+
+def test_anchors_and_merge_keys_work():
+    v = parse_text("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nref: *b\n", "f.yml").plain()
+    assert v["use"] == {"x": 1, "y": 3}
+    assert v["ref"] == {"x": 1, "y": 2}
+
+
+def test_alias_bomb_is_rejected():
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    prev = "a"
+    for name in "bcdefghij":
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+        prev = name
+    with pytest.raises(YamlError, match="alias"):
+        parse_text("\n".join(lines) + "\n", "bomb.yml")
+
+
+def test_empty_document_is_an_empty_map():
+    assert parse_text("", "f.yml").plain() == {}
+    assert parse_text("# just a comment\n", "f.yml").plain() == {}
