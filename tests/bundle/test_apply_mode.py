@@ -1,0 +1,57 @@
+import pytest
+
+from healthmon.bundle import load_bundle
+from healthmon.bundle.diag import BundleError
+
+YAML = """
+bundle: {name: m}
+resources:
+  jobs:
+    j:
+      name: My job
+      tags: {team: x}
+      schedule: {quartz_cron_expression: "0 0 3 ? * *", timezone_id: UTC}
+      trigger: {periodic: {interval: 1, unit: HOURS}}
+      tasks: [{task_key: t, run_job_task: {job_id: "${resources.jobs.k.id}"}}]
+    k:
+      name: Other
+      max_concurrent_runs: 2
+      schedule: {quartz_cron_expression: "0 0 3 ? * *", timezone_id: UTC, pause_status: UNPAUSED}
+      tasks: [{task_key: t, condition_task: {op: EQUAL_TO, left: "1", right: "1"}}]
+targets:
+  dev: {mode: development, default: true}
+  prod: {mode: production, workspace: {root_path: /Shared/.bundle/m}}
+  plain: {}
+"""
+
+
+def test_development_mode(make_bundle):
+    b = load_bundle(make_bundle({"databricks.yml": YAML}), "dev")
+    j, k = b.jobs["j"], b.jobs["k"]
+    assert j["name"] == "[dev tester] My job"
+    assert j["tags"] == {"dev": "tester", "team": "x"}
+    assert j["max_concurrent_runs"] == 4 and k["max_concurrent_runs"] == 2
+    assert j["schedule"]["pause_status"] == "PAUSED" and j["trigger"]["pause_status"] == "PAUSED"
+    assert k["schedule"]["pause_status"] == "UNPAUSED"  # an explicit status is kept
+    assert b.config["bundle"]["deployment"] == {"lock": {"enabled": False}}
+
+
+def test_production_mode_leaves_jobs_alone(make_bundle):
+    b = load_bundle(make_bundle({"databricks.yml": YAML}), "prod")
+    j = b.jobs["j"]
+    assert j["name"] == "My job" and j["tags"] == {"team": "x"}
+    assert j["max_concurrent_runs"] == 1  # the CLI default, not the dev 4
+    assert "pause_status" not in j["schedule"]
+    assert b.workspace["root_path"] == "/Workspace/Shared/.bundle/m"
+
+
+def test_production_with_per_user_root_gets_a_recommendation(make_bundle):
+    text = YAML.replace("  prod: {mode: production, workspace: {root_path: /Shared/.bundle/m}}", "  prod: {mode: production}")
+    b = load_bundle(make_bundle({"databricks.yml": text}), "prod")
+    assert [d.severity for d in b.diagnostics] == ["recommendation"]
+    assert not b.diagnostics.has_errors()
+
+
+def test_unknown_mode_is_an_error(make_bundle):
+    with pytest.raises(BundleError, match='expected "development" or "production"'):
+        load_bundle(make_bundle({"databricks.yml": YAML.replace("mode: development", "mode: dev")}), "dev")

@@ -1,0 +1,42 @@
+import pytest
+
+from healthmon.bundle import load_bundle
+from healthmon.bundle.diag import BundleError
+
+YAML = """
+bundle: {name: d}
+workspace: {root_path: "~/custom/${bundle.name}"}
+resources:
+  jobs:
+    j:
+      tasks: [{task_key: t, condition_task: {op: EQUAL_TO, left: "1", right: "1"}}]
+    q:
+      name: Q
+      queue: {enabled: false}
+      max_concurrent_runs: 3
+      edit_mode: EDITABLE
+      tasks: [{task_key: t, condition_task: {op: EQUAL_TO, left: "1", right: "1"}}]
+"""
+
+
+def test_cli_defaults_for_jobs_and_workspace(make_bundle):
+    b = load_bundle(make_bundle({"databricks.yml": YAML}))
+    ws = b.workspace
+    root = "/Workspace/Users/tester@example.com/custom/d"
+    assert ws["root_path"] == root
+    assert ws["file_path"] == root + "/files" and ws["state_path"] == root + "/state"
+    assert ws["artifact_path"] == root + "/artifacts" and ws["resource_path"] == root + "/resources"
+    assert ws["current_user"] == {"userName": "tester@example.com", "short_name": "tester"}
+    j = b.jobs["j"]
+    assert j["name"] == "j"
+    assert j["max_concurrent_runs"] == 1 and j["format"] == "MULTI_TASK" and j["edit_mode"] == "UI_LOCKED"
+    assert j["queue"] == {"enabled": True}
+    assert j["deployment"] == {"kind": "BUNDLE", "metadata_file_path": root + "/state/metadata.json"}
+    q = b.jobs["q"]  # user values win
+    assert q["queue"] == {"enabled": False} and q["max_concurrent_runs"] == 3 and q["edit_mode"] == "EDITABLE"
+
+
+def test_bundle_name_is_required(make_bundle):
+    with pytest.raises(BundleError) as e:
+        load_bundle(make_bundle({"databricks.yml": "bundle: {}\n"}))
+    assert "bundle.name" in str(e.value) and "databricks.yml:1:1" in str(e.value)
