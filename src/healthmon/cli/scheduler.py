@@ -1,0 +1,51 @@
+"""``healthmon scheduler``: the job scheduler, in the foreground."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+app = typer.Typer()
+
+
+def scheduler(
+    catch_up: Annotated[str, typer.Option("--catch-up", help="Missed fires after downtime: latest (run the latest "
+                                          "missed fire once), all, or none.")] = "latest",
+    once: Annotated[bool, typer.Option("--once", help="Run one scheduling pass and exit.")] = False,
+    poll_seconds: Annotated[float, typer.Option("--poll-interval", help="Seconds between checks of file-arrival, "
+                                                "table-update and continuous triggers.")] = 5.0,
+    reload_seconds: Annotated[float, typer.Option("--reload-interval", help="Seconds between re-reads of job "
+                                                  "settings (deploys, pause/unpause).")] = 10.0,
+    grace_seconds: Annotated[float, typer.Option("--grace", help="A fire later than this is 'missed' and follows "
+                                                 "--catch-up.")] = 60.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only log warnings and errors.")] = False,
+) -> None:
+    """Fire scheduled and triggered jobs (schedule, trigger.periodic/file_arrival/table_update,
+    continuous). Safe to run several at once against one workspace: each fire starts one run."""
+    import datetime as dt
+    import logging
+    import signal
+
+    from healthmon.schedule.daemon import Scheduler
+
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sched = Scheduler(catch_up=catch_up, poll_seconds=poll_seconds, reload_seconds=reload_seconds,
+                      grace_seconds=grace_seconds)
+    if once:
+        for started in sched.tick():
+            when = started.fire_time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if started.run_id is not None:
+                typer.echo(f"job {started.job_id}: {started.fire_key} started run {started.run_id}")
+            else:
+                typer.echo(f"job {started.job_id}: {started.fire_key} ({when}) failed to start: {started.error}", err=True)
+        return
+
+    def _stop(signum, _frame):
+        sched.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    typer.echo(f"Scheduler running (catch-up: {catch_up}); Ctrl-C to stop.", err=True)
+    sched.run_forever()
