@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Annotated
 
@@ -44,9 +45,11 @@ def server(
 
     from healthmon.server.app import create_app
 
+    # Runs started here link back to this server (run_page_url).
+    os.environ.setdefault("HEALTHMON_SERVER_URL", f"http://{host}:{port}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()
     if scheduler and _start_scheduler() is not None:
         typer.echo("Scheduler started.", err=True)
     typer.echo(f"Serving http://{host}:{port}  (UI at /, API at /api/2.2, OpenAPI at /api/openapi.json)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=True, server_header=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, server_header=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from fastapi import FastAPI
 
@@ -72,6 +73,38 @@ class _TooLarge(Exception):
     pass
 
 
+class AccessLog:
+    """ASGI middleware: one log line per request with method, path, status, caller and time.
+
+    Replaces uvicorn's access log, which prints query strings; a query string is where a
+    confused client may put a token, and tokens must never reach the log."""
+
+    def __init__(self, app):
+        self.app = app
+        self.log = logging.getLogger("healthmon.server.access")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state = scope.get("state") or {}
+            who = getattr(state.get("principal"), "name", "-")
+            client = (scope.get("client") or ("-",))[0]
+            self.log.info('%s "%s %s" %s %s %.1fms', client, scope["method"], scope["path"], status, who,
+                          (time.perf_counter() - start) * 1000)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     from healthmon.server import routes_jobs, routes_workspace, ui
 
@@ -94,5 +127,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_jobs.build_router())
     ui.install(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(AccessLog)
     logging.getLogger("healthmon.server").debug("server app created for %s", settings.home)
     return app

@@ -92,7 +92,33 @@ def list_runs(job_id: int | None, active_only: bool, completed_only: bool, limit
 
 
 def get_run_output(run_id: int) -> dict:
-    return _call("get_run_output", run_id)
+    return redact_secrets(_call("get_run_output", run_id))
+
+
+def redact_secrets(doc: Any) -> Any:
+    """Replace every stored secret value in the strings of ``doc`` with ``[REDACTED]``. The
+    runtime redacts what it writes; this is the server's second line for what it serves."""
+    from healthmon.settings import Settings
+    from healthmon.store import secrets
+    from healthmon.store.db import Database
+
+    with Database.from_settings(Settings.from_env()).session() as s:
+        values = sorted((v for v in secrets.all_values(s) if v), key=len, reverse=True)
+    if not values:
+        return doc
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in values:
+                value = value.replace(secret, "[REDACTED]")
+            return value
+        if isinstance(value, dict):
+            return {k: scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
+    return scrub(doc)
 
 
 def cancel_run(run_id: int) -> None:

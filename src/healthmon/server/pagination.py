@@ -26,7 +26,8 @@ def decode_token(token: str) -> int:
             raise ValueError
         return offset
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
-        raise invalid(f"page_token {token[:40]!r} is not a page token this server issued.") from None
+        # Never echo the value: a confused client may have sent a credential.
+        raise invalid("page_token is not a page token this server issued.") from None
 
 
 def resolve_limit(limit: int | None, *, default: int, maximum: int, zero_means_max: bool = False) -> int:
