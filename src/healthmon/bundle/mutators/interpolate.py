@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from healthmon.bundle.diag import BundleError, Diagnostic, Diagnostics, ERROR
-from healthmon.bundle.dyn import Value, format_path
+from healthmon.bundle.dyn import Value, format_path, get_path
 from healthmon.bundle.suggest import did_you_mean
 
 CHECK = "interpolate"
@@ -109,7 +109,8 @@ class Resolver:
                     resolved.append((m, None))
                     continue
                 if is_deploy_time(target):
-                    self.lookup(target[:3])  # the resource itself must exist
+                    if get_path(self.root, target[:3]) is None:  # the resource itself must exist
+                        raise _Missing(format_path(target[:3]))
                     resolved.append((m, None))
                     continue
                 resolved.append((m, self.lookup(target)))

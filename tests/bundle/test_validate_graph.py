@@ -1,0 +1,115 @@
+from healthmon.bundle import load_bundle
+
+
+def summaries(make_bundle, text, extra=None, **kw):
+    b = load_bundle(make_bundle({"databricks.yml": "bundle: {name: g}\n" + text, **(extra or {})}), **kw)
+    return b.diagnostics
+
+
+COND = "condition_task: {op: EQUAL_TO, left: '1', right: '1'}"
+
+
+def test_depends_on_unknown_key_self_and_duplicates(make_bundle):
+    d = summaries(make_bundle, f"""resources:
+  jobs:
+    j:
+      tasks:
+        - {{task_key: a, {COND}}}
+        - {{task_key: b, {COND}, depends_on: [{{task_key: aa}}, {{task_key: b}}]}}
+        - {{task_key: a, {COND}}}
+""")
+    msgs = [x.summary for x in d.errors]
+    assert 'task "b" of job "j" depends on "aa", which is not a task of this job (did you mean "a"?)' in msgs
+    assert 'task "b" of job "j" depends on itself' in msgs
+    assert 'job "j": duplicate task_key "a" (also tasks[0])' in msgs
+
+
+def test_cycle_in_a_job_shows_the_chain(make_bundle):
+    d = summaries(make_bundle, f"""resources:
+  jobs:
+    j:
+      tasks:
+        - {{task_key: a, {COND}, depends_on: [{{task_key: c}}]}}
+        - {{task_key: b, {COND}, depends_on: [{{task_key: a}}]}}
+        - {{task_key: c, {COND}, depends_on: [{{task_key: b}}]}}
+""")
+    (e,) = d.errors
+    assert e.summary == 'cycle in the task dependencies of job "j": a -> c -> b -> a'
+
+
+def test_cycle_across_jobs_and_run_job_task_targets(make_bundle):
+    d = summaries(make_bundle, """resources:
+  jobs:
+    x:
+      tasks: [{task_key: t, run_job_task: {job_id: "${resources.jobs.y.id}"}}]
+    y:
+      tasks: [{task_key: t, run_job_task: {job_id: "${resources.jobs.x.id}"}}]
+    z:
+      tasks: [{task_key: t, run_job_task: {job_id: 123}}]
+""")
+    msgs = [x.summary for x in d.errors]
+    assert "cycle across jobs through run_job_task: x -> y -> x" in msgs
+    assert any("run_job_task.job_id must reference a job of this bundle" in m and "123" in m for m in msgs)
+
+
+def test_task_needs_exactly_one_type(make_bundle):
+    d = summaries(make_bundle, f"""resources:
+  jobs:
+    j:
+      tasks:
+        - {{task_key: none}}
+        - {{task_key: two, {COND}, run_job_task: {{job_id: "${{resources.jobs.j.id}}"}}}}
+""")
+    msgs = [x.summary for x in d.errors]
+    assert any('"none" of job "j" has no task type' in m for m in msgs)
+    assert any('"two" of job "j" has several task types (run_job_task, condition_task)' in m for m in msgs)
+
+
+def test_environments_keys_and_pep508(make_bundle):
+    d = summaries(make_bundle, """resources:
+  jobs:
+    j:
+      environments:
+        - environment_key: default
+          spec:
+            environment_version: "4"
+            dependencies: ["scikit-learn>=1.3.0", "xgboost>>2", "./dist/my.whl", "/Workspace/Shared/x.whl"]
+      tasks:
+        - {task_key: a, environment_key: defualt, spark_python_task: {python_file: /Workspace/x.py}}
+""", {"dist/my.whl": ""})
+    msgs = [x.summary for x in d.errors]
+    assert len(msgs) == 2, msgs
+    assert any("dependency 'xgboost>>2' is not a valid PEP 508 requirement" in m for m in msgs)
+    assert any('uses environment_key "defualt", which the job does not declare (did you mean "default"?)' in m for m in msgs)
+
+
+def test_one_notebook_in_several_jobs_warns_and_strict_fails(make_bundle):
+    text = """resources:
+  jobs:
+    a:
+      tasks: [{task_key: t, notebook_task: {notebook_path: ./nb.py}}]
+    b:
+      tasks: [{task_key: t, notebook_task: {notebook_path: ./nb.py}}]
+"""
+    root = make_bundle({"databricks.yml": "bundle: {name: g}\n" + text, "nb.py": "# Databricks notebook source\n"})
+    d = load_bundle(root).diagnostics
+    assert [x.severity for x in d] == ["warning"]
+    assert "notebook nb.py appears in 2 jobs (a, b)" in d.items[0].summary
+    assert load_bundle(root, strict=True).diagnostics.has_errors()
+
+
+def test_schedules_cron_and_timezone(make_bundle):
+    d = summaries(make_bundle, f"""resources:
+  jobs:
+    a:
+      schedule: {{quartz_cron_expression: "0 0 25 ? * *", timezone_id: America/Los_Angeles}}
+      tasks: [{{task_key: t, {COND}}}]
+    b:
+      schedule: {{quartz_cron_expression: "0 0 3 ? * SUN", timezone_id: Mars/Olympus}}
+      tasks: [{{task_key: t, {COND}}}]
+""")
+    errs = {x.path: x for x in d.errors}
+    assert "invalid quartz_cron_expression" in errs["resources.jobs.a.schedule.quartz_cron_expression"].summary
+    assert "hours" in errs["resources.jobs.a.schedule.quartz_cron_expression"].summary.lower()
+    assert "invalid timezone_id 'Mars/Olympus'" in errs["resources.jobs.b.schedule.timezone_id"].summary
+    assert len(errs) == 2

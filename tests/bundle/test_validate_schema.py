@@ -1,0 +1,69 @@
+from healthmon.bundle import load_bundle
+
+from conftest import messages
+
+YAML = """
+bundle: {name: s}
+resources:
+  jobs:
+    j:
+      name: J
+      max_concurent_runs: 3
+      timeout_seconds: "600"
+      tags: {year: 2024}
+      schedule: {quartz_cron_expression: "0 0 3 ? * *"}
+      email_notifications: {on_failure: oops}
+      tasks:
+        - task_key: t
+          max_retries: lots
+          run_if: SOMETIMES
+          notebok_task: {notebook_path: x}
+          condition_task: {op: EQUAL_TO, left: "1", right: "1"}
+        - notebook_task: {notebook_path: /Workspace/x}
+"""
+
+
+def diags_for(make_bundle, text=YAML, **kw):
+    return load_bundle(make_bundle({"databricks.yml": text}), **kw).diagnostics
+
+
+def by_path(diags):
+    return {d.path: d for d in diags}
+
+
+def test_types_required_fields_and_unknown_fields(make_bundle):
+    diags = diags_for(make_bundle)
+    d = by_path(diags)
+    unk = d["resources.jobs.j.max_concurent_runs"]
+    assert unk.severity == "warning" and 'did you mean "max_concurrent_runs"' in unk.summary
+    assert str(unk.location) == "databricks.yml:6:7"
+    assert d["resources.jobs.j.tasks[0].notebok_task"].severity == "warning"
+    assert 'did you mean "notebook_task"' in d["resources.jobs.j.tasks[0].notebok_task"].summary
+    err = d["resources.jobs.j.tasks[0].max_retries"]
+    assert err.severity == "error" and "expected an int, found string 'lots'" in err.summary
+    assert str(err.location) == "databricks.yml:13:11"
+    assert "expected one of" in d["resources.jobs.j.tasks[0].run_if"].summary
+    assert "expected a sequence, found string" in d["resources.jobs.j.email_notifications.on_failure"].summary
+    assert "missing required field 'timezone_id'" in d["resources.jobs.j.schedule"].summary
+    assert "missing required field 'task_key'" in d["resources.jobs.j.tasks[1]"].summary
+
+
+def test_unambiguous_scalars_are_normalised(make_bundle):
+    b = load_bundle(make_bundle({"databricks.yml": YAML}))
+    assert b.jobs["j"]["timeout_seconds"] == 600
+    assert b.jobs["j"]["tags"] == {"year": "2024"}
+
+
+def test_strict_turns_warnings_into_errors(make_bundle):
+    text = "bundle: {name: s}\nresources:\n  jobs:\n    j:\n      nmae: x\n      tasks: [{task_key: t, condition_task: {op: EQUAL_TO, left: a, right: a}}]\n"
+    plain = diags_for(make_bundle, text)
+    assert [d.severity for d in plain] == ["warning"]
+    strict = diags_for(make_bundle, text, strict=True)
+    assert [d.severity for d in strict] == ["error"] and 'did you mean "name"' in strict.items[0].summary
+
+
+def test_top_level_unknown_sections_and_other_resource_kinds_warn(make_bundle):
+    text = "bundle: {name: s}\nworkspce: {}\nresources:\n  pipelines:\n    p: {name: x}\n"
+    msgs = messages(diags_for(make_bundle, text))
+    assert any('unknown field: workspce (did you mean "workspace"?)' in m for m in msgs)
+    assert any("only jobs are supported locally" in m for m in msgs)
