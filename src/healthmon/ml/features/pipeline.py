@@ -18,6 +18,7 @@ from typing import Any
 
 from healthmon.errors import HealthmonError
 from healthmon.ml.features.cleaning import clean_features
+from healthmon.ml.features.databricks_backend import SparkFeatureStore, SparkLakehouse, on_databricks
 from healthmon.ml.features.registry import FEATURE_TABLES
 from healthmon.ml.features.table import FeatureTable
 
@@ -148,9 +149,13 @@ def create_feature_tables(
     if unknown:
         raise HealthmonError(f"unknown feature table(s) {unknown}; expected some of {list(FEATURE_TABLES)}")
 
-    lh = lakehouse or Lakehouse.from_env()
+    if lakehouse is None and on_databricks():
+        # A real workspace: Unity Catalog tables through the notebook's Spark session.
+        lh, fe = SparkLakehouse(), SparkFeatureStore()
+    else:
+        lh = lakehouse or Lakehouse.from_env()
+        fe = _feature_client(lh)
     lh.create_schema(f"{catalog}.{feature_schema}")
-    fe = _feature_client(lh)
 
     results: dict[str, dict[str, Any]] = {}
     for name in selected:
