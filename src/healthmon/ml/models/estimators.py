@@ -134,7 +134,8 @@ def tfidf_random_forest(numeric_columns: Sequence[str], text_column: str = "job_
         [
             ("tfidf", TfidfVectorizer(max_features=50, ngram_range=(1, 2), lowercase=True, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9]+\b"), text_column),
             ("numeric", "passthrough", list(numeric_columns)),
-        ]
+        ],
+        n_jobs=1,
     )
     return Pipeline([("features", columns), ("model", random_forest_classifier())])
 

@@ -61,6 +61,11 @@ PERFORMANCE_DETECTOR_COLUMNS = _cols(
     "error_rate", "spill_rate", "sla_breach_rate", "high_queue_rate", "duration_regression_pct",
 )
 
+QUALITY_DETECTOR_COLUMNS = _cols(
+    "table_count", "total_rows", "schema_changes_1d", "tables_with_schema_change_1d", "rows_written_1d",
+    "tables_not_written_1d", "stale_tables_7d", "total_rows_change_pct_1d", "rows_written_change_pct_7d", "dq_unhealthy_tables",
+)
+
 
 # --- targets ---------------------------------------------------------------------------------
 def _failed_next(nxt: pd.DataFrame, cur: pd.DataFrame) -> pd.Series:
@@ -245,6 +250,7 @@ _SPECS = [
         target=T.next_event(
             "fails_after_runtime_upgrade", ("failed_after_upgrade",), _migration_rule,
             row_condition=_upgraded_next, row_filter="rows whose job moves to a newer Databricks Runtime before its next run",
+            reference_columns=("upgrade_before_next",),
             description="1 if the job's first run day on a newer Databricks Runtime (gold dim_cluster.dbr_version via the task timeline) has a failed run",
         ),
         enrich=_migration_enrich, exclude=("failed_after_upgrade", "upgrade_before_next"), min_train_rows=20,
@@ -282,6 +288,7 @@ _SPECS = [
         "sla_breach_predictions", "train_sla_breach_predictor", "reliability/train_sla_breach_predictor",
         "sla_breach_prediction",
         target=T.next_event("breaches_sla_next_run_day", ("max_duration_sec",), _sla_breach_next,
+                            reference_columns=("rolling_avg_duration_30d",),
                             description="1 if a run on the job's next run day lasts more than 1.5x the job's 30-run average duration known at d"),
     ),
     ModelSpec(
@@ -290,6 +297,7 @@ _SPECS = [
         "retry_success_prediction",
         target=T.next_event("recovers_next_run_day", ("failed_runs", "successful_runs"), _recovers_next,
                             row_condition=_had_failure, row_filter="days on which the job had at least one FAILED run",
+                            reference_columns=("failed_runs",),
                             description="after a day with a failure: 1 if the job's next run day succeeds without any failure"),
         min_train_rows=20,
     ),
@@ -302,15 +310,19 @@ _SPECS = [
     ),
     # ---------------------------------------------------------------- quality (quality_features)
     ModelSpec(
-        "data_drift_detector", "quality", "anomaly", "isolation_forest", _all_detector(0.05), "quality_features",
-        "data_drift_predictions", "train_drift_detector", "quality/train_drift_detector", "drift_detection",
-        min_train_rows=10, hyperparameters={"n_estimators": 100, "contamination": 0.05},
+        "data_drift_detector", "quality", "anomaly", "isolation_forest",
+        _detector(0.05, ("total_rows_change_pct_1d", "rows_written_change_pct_7d"),
+                  (("ratio", "tables_with_schema_change_1d", "table_count"), ("ratio", "tables_not_written_1d", "table_count"),
+                   ("ratio", "stale_tables_7d", "table_count"), ("ratio", "dq_unhealthy_tables", "table_count"),
+                   ("log_ratio", "rows_written_1d", "total_rows"), ("log", "schema_changes_1d"))),
+        "quality_features", "data_drift_predictions", "train_drift_detector", "quality/train_drift_detector", "drift_detection",
+        features=QUALITY_DETECTOR_COLUMNS, min_train_rows=10, hyperparameters={"n_estimators": 100, "contamination": 0.05},
     ),
     ModelSpec(
         "data_freshness_predictor", "quality", "regression", "gradient_boosting", _gbr(), "quality_features",
         "freshness_predictions", "train_freshness_predictor", "quality/train_freshness_predictor",
         "freshness_prediction",
-        target=T.next_day_value("tables_modified_last_7d", description="the catalog's number of tables modified in the 7 days before its next snapshot"),
+        target=T.next_day_value("stale_tables_7d", description="the catalog's number of stale tables (no write for 7 days) at its next daily snapshot"),
         min_train_rows=20,
     ),
     ModelSpec(

@@ -101,6 +101,9 @@ class Target:
     horizon_days: int
     baseline: Callable[[pd.DataFrame, Sequence[str]], pd.Series] | None = None
     row_filter: str = ""  # human description of rows that get no label by design
+    # Columns of the row itself that the label may read: thresholds known at d (an SLA set from
+    # history) or the row filter. Never the columns whose future values define the label.
+    reference_columns: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
 
@@ -144,6 +147,7 @@ def next_event(
     max_gap_days: int = SEASON_DAYS,
     row_condition: Callable[[pd.DataFrame], pd.Series] | None = None,
     row_filter: str = "",
+    reference_columns: Sequence[str] = (),
 ) -> Target:
     """A 0/1 label from the entity's next observation: ``rule(next_rows, current_rows)``.
     ``current_rows`` may be used only for thresholds KNOWN at d (e.g. an SLA set from history)."""
@@ -156,7 +160,8 @@ def next_event(
             label[~row_condition(frame).fillna(False).astype(bool)] = np.nan
         return label
 
-    return Target(name, description, tuple(columns), derive, max_gap_days, row_filter=row_filter)
+    return Target(name, description, tuple(columns), derive, max_gap_days, row_filter=row_filter,
+                  reference_columns=tuple(reference_columns))
 
 
 def window_event(
