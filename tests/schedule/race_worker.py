@@ -1,0 +1,37 @@
+"""A scheduler process for the race test: ticks until a deadline and appends every fire it
+started to its own output file (one JSON line per fire). Run as a script."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import sys
+import time
+
+from healthmon.schedule.daemon import Scheduler
+
+
+def main(out_path: str, until: float, start_at: float) -> None:
+    counter = itertools.count(1)
+    out = open(out_path, "a", buffering=1)
+
+    def start_run(job_id: int, trigger: str, user: str | None) -> int:
+        return next(counter)
+
+    sched = Scheduler(start_run=start_run, reload_seconds=3600, poll_seconds=3600)
+    sched.reload(dt.datetime.now(dt.timezone.utc))
+    while time.time() < start_at:  # both workers start ticking at the same instant
+        time.sleep(0.001)
+    while time.time() < until:
+        for s in sched.tick():
+            out.write(json.dumps({"job_id": s.job_id, "fire_key": s.fire_key, "run_id": s.run_id}) + "\n")
+        now = dt.datetime.now(dt.timezone.utc)
+        delay = min((sched.next_wake(now) - now).total_seconds(), until - time.time())
+        if delay > 0:
+            time.sleep(delay)
+    out.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], float(sys.argv[2]), float(sys.argv[3]))

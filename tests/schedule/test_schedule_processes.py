@@ -1,0 +1,165 @@
+"""Real processes against a real database: two schedulers racing, a scheduler killed and
+restarted, and the real jobs runtime starting the runs. Exactly one run per fire time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sched_helpers import add_job, schedule
+
+from healthmon.store import schedule as S
+from healthmon.store.db import Database
+
+HERE = Path(__file__).resolve().parent
+HEALTHMON = str(Path(sys.executable).parent / "healthmon")
+UTC = dt.timezone.utc
+
+DATABASES = ["sqlite"]
+if os.environ.get("HEALTHMON_TEST_POSTGRES_URL"):
+    DATABASES.append(pytest.param("postgres", marks=pytest.mark.postgres))
+
+
+def _use_database(kind: str, monkeypatch) -> None:
+    if kind == "postgres":
+        url = os.environ["HEALTHMON_TEST_POSTGRES_URL"]
+        monkeypatch.setenv("HEALTHMON_DATABASE_URL", url)
+        db = Database.from_settings()
+        db.create_all()
+        from sqlalchemy import text
+
+        with db.engine.begin() as conn:  # a clean slate: the scheduler loads every job
+            conn.execute(text("DELETE FROM schedule_fires"))
+            conn.execute(text("DELETE FROM schedule_trigger_state"))
+            conn.execute(text("DELETE FROM jobs"))
+
+
+def fire_rows(job_ids=None):
+    with Database.from_settings().session() as s:
+        rows = S.list_fires(s)
+    return [r for r in rows if job_ids is None or r.job_id in job_ids]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database", DATABASES)
+def test_two_scheduler_processes_race_exactly_one_start_per_fire(tmp_path, monkeypatch, database):
+    _use_database(database, monkeypatch)
+    created = dt.datetime.now(UTC) - dt.timedelta(seconds=1)
+    # 40 jobs firing every second and 10 every two seconds: every tick is contested.
+    jobs = [add_job(schedule("* * * ? * *", name=f"s{i}"), created=created) for i in range(40)]
+    jobs += [add_job(schedule("*/2 * * ? * *", name=f"t{i}"), created=created) for i in range(10)]
+    start_at = time.time() + 2.5
+    until = start_at + 4.0
+    outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    env = dict(os.environ)
+    procs = [subprocess.Popen([sys.executable, str(HERE / "race_worker.py"), str(o), str(until), str(start_at)],
+                              env=env) for o in outs]
+    for p in procs:
+        assert p.wait(timeout=60) == 0
+    started = [json.loads(line) for o in outs for line in o.read_text().splitlines()]
+    per_fire = Counter((s["job_id"], s["fire_key"]) for s in started)
+    assert per_fire and max(per_fire.values()) == 1, [k for k, v in per_fire.items() if v > 1]
+    by_worker = [len(o.read_text().splitlines()) for o in outs]
+    assert all(n > 0 for n in by_worker), by_worker  # both really competed
+    rows = fire_rows(set(jobs))
+    assert {(r.job_id, r.fire_key) for r in rows} == set(per_fire)
+    assert all(r.status == "STARTED" for r in rows)
+    # no fire time lost: each every-second job has a contiguous run of fire times
+    for job in jobs[:40]:
+        times = sorted(dt.datetime.fromisoformat(k.split(":", 1)[1]) for (j, k) in per_fire if j == job)
+        gaps = {(b - a).total_seconds() for a, b in zip(times, times[1:])}
+        assert gaps == {1.0}, (job, times)
+
+
+def _scheduler_proc(log_path: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([HEALTHMON, "scheduler", "--reload-interval", "0.5", *args],
+                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, env=dict(os.environ))
+
+
+@pytest.mark.slow
+def test_killed_and_restarted_scheduler_neither_loses_nor_duplicates(tmp_path):
+    from healthmon.jobs import service
+
+    script = tmp_path / "task.py"
+    script.write_text("print('scheduled run')\n")
+    job = service.create_job({
+        "name": "every2s", "max_concurrent_runs": 50,
+        "schedule": {"quartz_cron_expression": "*/2 * * ? * *", "timezone_id": "UTC"},
+        "tasks": [{"task_key": "t", "spark_python_task": {"python_file": str(script)}}],
+    })
+    log = tmp_path / "scheduler.log"
+    first = _scheduler_proc(log, "--grace", "1")
+    time.sleep(5)
+    first.send_signal(signal.SIGKILL)  # a crash, not a clean stop
+    first.wait()
+    killed_at = dt.datetime.now(UTC)
+    time.sleep(5)  # two or three fire times pass while no scheduler runs
+    restarted_at = dt.datetime.now(UTC)
+    second = _scheduler_proc(log, "--grace", "1")
+    time.sleep(4)
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(timeout=20) == 0, log.read_text()
+
+    rows = fire_rows({job})
+    assert all(r.status == "STARTED" for r in rows), [(r.fire_key, r.status, r.message) for r in rows]
+    times = [dt.datetime.fromtimestamp(r.fire_time / 1000, UTC) for r in rows]
+    assert len(times) == len(set(times))
+    times.sort()
+    before = [t for t in times if t <= killed_at]
+    after = [t for t in times if t > killed_at]
+    down = list(_every_2s(killed_at, restarted_at))  # fire times while no scheduler ran
+    assert len(before) >= 1 and len(after) >= 1 and len(down) >= 2, (times, log.read_text())
+    assert all((b - a).total_seconds() == 2 for a, b in zip(before, before[1:])), before
+    # catch-up "latest": the first fire after the restart is a single catch-up fire at or after
+    # the latest missed time; the other missed times are skipped, none is run twice or lost after.
+    assert set(after) & set(down) <= {down[-1]}, (after, down)
+    assert after[0] >= down[-1]
+    assert all((b - a).total_seconds() == 2 for a, b in zip(after, after[1:])), after
+    # each fire started exactly one run, with trigger PERIODIC
+    runs = service.list_runs(job_id=job, limit=100)["runs"]
+    assert sorted(r["run_id"] for r in runs) == sorted(r.run_id for r in rows)
+    assert {r["trigger"] for r in runs} == {"PERIODIC"}
+    for r in rows:
+        service.wait_for_run(r.run_id, timeout=60)
+
+
+def _every_2s(start: dt.datetime, end: dt.datetime):
+    t = start.replace(microsecond=0) + dt.timedelta(seconds=1)
+    while t <= end:
+        if t.second % 2 == 0 and t > start:
+            yield t
+        t += dt.timedelta(seconds=1)
+
+
+@pytest.mark.slow
+def test_continuous_job_starts_the_next_run_when_the_previous_ends(tmp_path):
+    from healthmon.jobs import service
+    from healthmon.schedule.daemon import Scheduler
+
+    script = tmp_path / "task.py"
+    script.write_text("import time; time.sleep(0.5)\n")
+    job = service.create_job({"name": "cont", "continuous": {"pause_status": "UNPAUSED"},
+                              "tasks": [{"task_key": "t", "spark_python_task": {"python_file": str(script)}}]})
+    sched = Scheduler(poll_seconds=0, reload_seconds=0)
+    other = Scheduler(poll_seconds=0, reload_seconds=0)
+    first = sched.tick() + other.tick()
+    assert [(s.job_id, s.kind, s.fire_key) for s in first] == [(job, "continuous", "continuous:1")]
+    assert sched.tick() == [] and other.tick() == []  # the run is active: no second one
+    run = service.wait_for_run(first[0].run_id, timeout=60)
+    assert run["trigger"] == "CONTINUOUS"
+    deadline = time.time() + 10
+    second = []
+    while not second and time.time() < deadline:
+        second = sched.tick() + other.tick()
+        time.sleep(0.05)
+    assert [s.fire_key for s in second] == ["continuous:2"]
+    service.cancel_run(second[0].run_id)
+    service.wait_for_run(second[0].run_id, timeout=60)
