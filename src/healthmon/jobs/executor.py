@@ -141,9 +141,11 @@ class RunExecutor:
         """Run ``keys`` (tasks done earlier in ``prior`` count as finished); returns task results."""
         self.values.update(prior_values)
         self.task_refs.update(prior_refs)
-        rows: dict[str, int] = {}
         in_run = set(keys) | set(prior)
+        rows: dict[str, int] = self._precreated() if repair_id is None else {}
         for key in keys:
+            if key in rows:
+                continue
             deps = [d for d, _ in plan.task_deps(self.by_key[key]) if d in in_run]
             rows[key] = self._new_task_row(key, self.by_key[key], attempt=0, state="BLOCKED" if deps else "PENDING",
                                            repair_id=repair_id)
@@ -196,6 +198,15 @@ class RunExecutor:
         finally:
             pool.shutdown(wait=True)
         return {k: done[k].result_state for k in in_run}
+
+    def _precreated(self) -> dict[str, int]:
+        """Task rows ``run_now`` created up front (so a new run lists its tasks at once)."""
+        from sqlalchemy import select
+
+        with self.db.session() as s:
+            rows = s.scalars(select(RunRecord).where(RunRecord.job_run_id == self.run_id,
+                                                     RunRecord.life_cycle_state.in_(("PENDING", "BLOCKED")))).all()
+            return {r.task_key: r.run_id for r in rows}
 
     def _watch(self) -> None:
         """Polls the run row for cancel requests and the job deadline; heartbeats; sends the

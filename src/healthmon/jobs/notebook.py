@@ -95,10 +95,10 @@ def _ipynb_cells(path: Path, text: str) -> list[tuple[str, int]]:
 
 def _expand(path: Path, source: str, line: int, stack: tuple[Path, ...]) -> list[Cell]:
     stripped = source.lstrip("\n")
-    line += len(source) - len(stripped)  # leading blank lines
     first = stripped.split("\n", 1)[0].strip()
     if not first.startswith("%"):
         return [Cell(source, str(path), line)] if source.strip() else []
+    line += len(source) - len(stripped)  # the magic's own line, past leading blank lines
     magic = first.split()[0]
     rest = stripped.split("\n", 1)[1] if "\n" in stripped else ""
     where = Location(str(path), line, 1)

@@ -27,6 +27,7 @@ from healthmon.store.runs import (
     latest_task_runs,
     lock_job,
     now_ms,
+    task_runs,
 )
 
 
@@ -55,6 +56,13 @@ def _finish(db: Database, run_id: int, life: str, result: str, code: str, ttype:
         row.user_cancelled_or_timedout = result in ("CANCELED", "TIMEDOUT")
         if not row.start_time:
             row.start_time = row.end_time
+        # Task rows created up front that never ran (canceled while queued, invalid settings).
+        for t in task_runs(s, run_id):
+            if t.life_cycle_state in ("PENDING", "BLOCKED", "QUEUED"):
+                t.life_cycle_state = "TERMINATED" if result == "CANCELED" else life
+                t.result_state = "CANCELED" if result == "CANCELED" else "FAILED"
+                t.state_message = message
+                t.start_time = t.end_time = row.end_time
 
 
 def _wait_in_queue(db: Database, run_id: int) -> bool:

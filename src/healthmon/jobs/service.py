@@ -152,9 +152,21 @@ def run_now(
         s.add(row)
         s.flush()
         run_id = row.run_id
+        if start_runner:
+            _precreate_tasks(s, row, by_key, keys)
     if start_runner:
         _spawn_runner(run_id)
     return run_id
+
+
+def _precreate_tasks(s, run: RunRecord, by_key: dict[str, dict], keys: list[str]) -> None:
+    for key in keys:
+        task = by_key[key]
+        blocked = any(d in keys for d, _ in plan.task_deps(task))
+        t = RunRecord(job_id=run.job_id, job_run_id=run.run_id, task_key=key, run_name=key, trigger=run.trigger,
+                      life_cycle_state="BLOCKED" if blocked else "PENDING", created_time=run.created_time)
+        t.set_j("settings", task)
+        s.add(t)
 
 
 def _iterations(s, tasks: list[RunRecord]) -> dict[int, list[RunRecord]]:

@@ -1,0 +1,81 @@
+"""The jobs / runs / secrets CLI, run as the real `healthmon` executable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import nb_task
+from healthmon.jobs import service
+
+HM = str(Path(sys.executable).parent / "healthmon")
+
+
+def hm(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([HM, *args], capture_output=True, text=True, input=input, timeout=120)
+
+
+def test_run_now_watch_list_get_logs_and_exit_codes(ws):
+    good = ws.notebook("good", "print('hello from good', dbutils.widgets.get('who'))")
+    bad = ws.notebook("bad", "raise KeyError('missing column x')")
+    job = service.create_job({"name": "cli-job", "parameters": [{"name": "who", "default": "a"}],
+                              "tasks": [nb_task("good", good)]})
+    res = hm("jobs", "run-now", "--job-id", str(job), "--params", "who=zed")
+    assert res.returncode == 0, res.stderr
+    assert "good" in res.stdout and "SUCCESS" in res.stdout and "Run URL:" in res.stdout
+
+    runs = json.loads(hm("jobs", "list-runs", "--job-id", str(job), "-o", "json").stdout)["runs"]
+    assert len(runs) == 1 and runs[0]["state"]["result_state"] == "SUCCESS"
+    run_id = runs[0]["run_id"]
+    got = json.loads(hm("runs", "get", "--run-id", str(run_id), "-o", "json").stdout)
+    assert got["tasks"][0]["task_key"] == "good"
+    logs = hm("runs", "logs", "--run-id", str(run_id), "--task", "good")
+    assert "hello from good zed" in logs.stdout
+
+    failing = service.create_job({"name": "cli-bad", "tasks": [nb_task("bad", bad)]})
+    res = hm("jobs", "run-now", "--job-id", str(failing))
+    assert res.returncode == 1
+    assert "FAILED" in res.stdout and "KeyError: 'missing column x'" in res.stdout
+
+
+def test_user_errors_exit_1_without_traceback(ws):
+    res = hm("runs", "get", "--run-id", "4242")
+    assert res.returncode == 1 and "Run 4242 does not exist" in res.stderr and "Traceback" not in res.stderr
+    job = service.create_job({"name": "p", "tasks": [nb_task("t", ws.notebook("t", "pass"))]})
+    res = hm("jobs", "run-now", "--job-id", str(job), "--params", "nope=1")
+    assert res.returncode == 1 and "has no parameter 'nope'" in res.stderr and "Traceback" not in res.stderr
+    res = hm("runs", "logs", "--run-id", "4242")
+    assert res.returncode == 1 and "does not exist" in res.stderr
+
+
+def test_repair_cancel_and_get_output_cli(ws, tmp_path):
+    flag = tmp_path / "ok"
+    nb = ws.notebook("f", f"import os\nassert os.path.exists({str(flag)!r}), 'flag missing'\ndbutils.notebook.exit('fixed')")
+    job = service.create_job({"name": "r", "tasks": [nb_task("f", nb)]})
+    run_id = service.run_now(job)
+    run = service.wait_for_run(run_id, timeout=60)
+    assert run["state"]["result_state"] == "FAILED"
+    flag.write_text("1")
+    res = hm("runs", "repair", "--run-id", str(run_id), "--rerun-tasks", "f")
+    assert res.returncode == 0, res.stdout + res.stderr
+    task_run = service.get_run(run_id)["tasks"][0]["run_id"]
+    out = json.loads(hm("runs", "get-output", "--run-id", str(task_run)).stdout)
+    assert out["notebook_output"]["result"] == "fixed"
+    res = hm("runs", "get-output", "--run-id", str(run_id))
+    assert res.returncode == 1 and f"f (run_id {task_run})" in res.stderr
+
+
+def test_secrets_cli():
+    assert hm("secrets", "create-scope", "team").returncode == 0
+    assert hm("secrets", "put-secret", "team", "db_password", "--string-value", "hunter2").returncode == 0
+    assert hm("secrets", "put-secret", "team", "from_stdin", input="piped\n").returncode == 0
+    listed = hm("secrets", "list-secrets", "team").stdout
+    assert "db_password" in listed and "from_stdin" in listed and "hunter2" not in listed
+    assert hm("secrets", "delete-secret", "team", "db_password").returncode == 0
+    assert "db_password" not in hm("secrets", "list-secrets", "team").stdout
+    res = hm("secrets", "create-scope", "team")
+    assert res.returncode == 1 and "already exists" in res.stderr
+    res = hm("secrets", "put-secret", "nope", "k", "--string-value", "v")
+    assert res.returncode == 1 and "Scope nope does not exist" in res.stderr

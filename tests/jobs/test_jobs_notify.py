@@ -1,0 +1,129 @@
+"""Notifications: a real SMTP server (aiosmtpd) and a real HTTP server receive them."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import nb_task
+from healthmon.jobs import service
+from healthmon.settings import Settings
+
+
+def wait_for(predicate, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.time() + timeout
+    while not predicate() and time.time() < deadline:
+        time.sleep(0.05)
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    inbox = Inbox()
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("HEALTHMON_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("HEALTHMON_SMTP_PORT", str(port))
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def webhook():
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+def test_email_and_webhook_notifications(ws, smtp, webhook):
+    url, received = webhook
+    ok = ws.notebook("ok", "print(1)")
+    bad = ws.notebook("bad", "1/0")
+    settings = {
+        "name": "notified",
+        "email_notifications": {"on_start": ["ops@example.com"], "on_failure": ["ops@example.com", "lead@example.com"],
+                                "on_success": ["never@example.com"]},
+        "webhook_notifications": {"on_failure": [{"id": url}]},
+        "tasks": [nb_task("ok", ok, email_notifications={"on_success": ["task-owner@example.com"]}), nb_task("bad", bad)],
+    }
+    job = service.create_job(settings)
+    run = service.wait_for_run(service.run_now(job), timeout=60)
+    assert run["state"]["result_state"] == "FAILED"
+    # Notifications are sent after the run is terminal, as on Databricks: give them a moment.
+    wait_for(lambda: received and len(smtp.messages) >= 3)
+    subjects = {}
+    for rcpts, content in smtp.messages:
+        subject = [l for l in content.splitlines() if l.startswith("Subject:")][0]
+        for r in rcpts:
+            subjects.setdefault(r, []).append(subject)
+    assert any("started" in s for s in subjects["ops@example.com"])
+    assert any("failed" in s for s in subjects["ops@example.com"]) and any("failed" in s for s in subjects["lead@example.com"])
+    assert "never@example.com" not in subjects
+    assert any("task ok" in s and "succeeded" in s for s in subjects["task-owner@example.com"])
+    assert [p["event_type"] for p in received] == ["jobs.on_failure"]
+    assert received[0]["run"]["run_id"] == run["run_id"] and received[0]["job"]["job_id"] == job
+
+
+def test_notification_failure_is_logged_and_never_fails_the_run(ws, monkeypatch):
+    monkeypatch.setenv("HEALTHMON_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("HEALTHMON_SMTP_PORT", "1")  # nothing listens there
+    nb = ws.notebook("ok", "print(1)")
+    job = service.create_job({"name": "n", "email_notifications": {"on_success": ["a@example.com"]},
+                              "webhook_notifications": {"on_success": [{"id": "unknown-destination"}]},
+                              "tasks": [nb_task("ok", nb)]})
+    run = service.wait_for_run(service.run_now(job), timeout=60)
+    assert run["state"]["result_state"] == "SUCCESS"
+    path = Settings.from_env().runs_root / str(run["run_id"]) / "notifications.log"
+    wait_for(lambda: path.exists() and "webhook" in path.read_text())
+    log = path.read_text()
+    assert "email on_success to a@example.com FAILED" in log
+    assert "webhook on_success to unknown-destination FAILED" in log and "is not defined" in log
+
+
+def test_no_alert_for_canceled_runs(ws, smtp):
+    import time
+
+    nb = ws.notebook("slow", "import time\ntime.sleep(30)")
+    job = service.create_job({"name": "quiet", "email_notifications": {"on_failure": ["x@example.com"]},
+                              "notification_settings": {"no_alert_for_canceled_runs": True},
+                              "tasks": [nb_task("slow", nb)]})
+    run_id = service.run_now(job)
+    time.sleep(0.5)
+    service.cancel_run(run_id)
+    assert service.wait_for_run(run_id, timeout=30)["state"]["result_state"] == "CANCELED"
+    import time
+
+    time.sleep(1.0)  # notifications would go out right after the terminal state
+    assert smtp.messages == []
