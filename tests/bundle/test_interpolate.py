@@ -51,7 +51,7 @@ def test_resource_ids_are_left_for_deploy_but_must_exist():
     assert c["resources"]["jobs"]["b"] == {"name": "A", "id_ref": "${resources.jobs.a.id}"}
     with pytest.raises(BundleError) as e:
         run(VARS + "resources:\n  jobs:\n    b:\n      x: ${resources.jobs.missing.id}\n")
-    assert "reference does not exist: resources.jobs.missing" in str(e.value)
+    assert "reference does not exist: ${resources.jobs.missing.id}" in str(e.value)
     assert "databricks.yml:15:7" in str(e.value)
 
 
@@ -67,7 +67,7 @@ def test_undefined_variable_names_file_line_col():
     with pytest.raises(BundleError) as e:
         run(VARS + "x: ${var.nope}\n")
     d = e.value.diagnostics[0]
-    assert "reference does not exist: variables.nope" in d.summary
+    assert "reference does not exist: ${var.nope}" in d.summary
     assert str(d.location) == "databricks.yml:12:1"
 
 
@@ -80,3 +80,9 @@ def test_unknown_prefix_is_kept_with_a_warning():
     c, diags = run(VARS + "x: ${bundel.name}\n")
     assert c["x"] == "${bundel.name}"
     assert 'did you mean "bundle"' in diags.items[0].summary
+
+
+def test_a_broken_reference_inside_a_variable_is_named_at_its_source():
+    with pytest.raises(BundleError) as e:
+        run(VARS + "  broken: {value: '${var.missing}'}\nx: ${var.broken}\n")
+    assert all("reference does not exist: ${var.missing}" in d.summary for d in e.value.diagnostics)

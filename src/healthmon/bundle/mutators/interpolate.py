@@ -110,10 +110,15 @@ class Resolver:
                     continue
                 if is_deploy_time(target):
                     if get_path(self.root, target[:3]) is None:  # the resource itself must exist
-                        raise _Missing(format_path(target[:3]))
+                        raise _Missing(m.group(0))
                     resolved.append((m, None))
                     continue
-                resolved.append((m, self.lookup(target)))
+                try:
+                    resolved.append((m, self.lookup(target)))
+                except _Missing as exc:
+                    if str(exc).startswith(("$", "!")):
+                        raise  # already names the innermost broken reference
+                    raise _Missing(m.group(0)) from None
         finally:
             self.stack.pop()
         if len(matches) == 1 and matches[0].group(0) == text and resolved[0][1] is not None:
@@ -165,7 +170,7 @@ def _resolve_top(res: Resolver, node: Value, path: tuple, errors: list[Diagnosti
             if msg.startswith("!"):
                 errors.append(Diagnostic(ERROR, msg[1:], node.loc, format_path(path), check=CHECK))
             else:
-                errors.append(Diagnostic(ERROR, f"reference does not exist: {msg} (in {v!r})", node.loc, format_path(path), check=CHECK))
+                errors.append(Diagnostic(ERROR, f"reference does not exist: {msg}", node.loc, format_path(path), check=CHECK))
         finally:
             res.stack.clear()
     return node

@@ -1,0 +1,134 @@
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from healthmon.cli.bundle import app
+
+
+@pytest.fixture
+def basic(fixtures_dir, tmp_path):
+    root = tmp_path / "basic"
+    shutil.copytree(fixtures_dir / "basic", root)
+    return root
+
+
+def invoke(*args, input=None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def test_validate_ok_text(basic):
+    r = invoke("validate", "-p", basic)
+    assert r.exit_code == 0, r.output
+    assert "Name: basic_bundle\nTarget: dev\n" in r.stdout
+    assert r.stdout.rstrip().endswith("Validation OK!")
+
+
+def test_validate_finds_root_from_a_subdirectory(basic, monkeypatch):
+    monkeypatch.chdir(basic / "src" / "etl")
+    r = invoke("validate", "-t", "prod")
+    assert r.exit_code == 0 and "Target: prod" in r.stdout
+
+
+def test_var_flag_and_env_reach_the_output(basic, monkeypatch):
+    monkeypatch.setenv("BUNDLE_VAR_schema", "silver")
+    r = invoke("validate", "-p", basic, "--var", "catalog=flag_cat", "-o", "json")
+    doc = json.loads(r.stdout)
+    assert doc["variables"]["catalog"]["value"] == "flag_cat"
+    assert doc["variables"]["schema"]["value"] == "silver"
+    params = doc["resources"]["jobs"]["ingest_job"]["tasks"][0]["notebook_task"]["base_parameters"]
+    assert params == {"catalog": "flag_cat", "schema": "silver"}
+
+
+def test_validation_errors_exit_1_with_locations(basic):
+    (basic / "resources/ingest.yml").write_text(
+        (basic / "resources/ingest.yml").read_text().replace("../src/etl/load.py", "../src/etl/lod.py"))
+    r = invoke("validate", "-p", basic)
+    assert r.exit_code == 1
+    assert "Error: Notebook not found: src/etl/lod.py" in r.output
+    assert "in resources/ingest.yml:18:13" in r.output
+    assert "Found 1 error" in r.output and "Validation OK!" not in r.output
+
+
+def test_json_output_with_errors_still_exits_1(basic):
+    (basic / "src/etl/load.py").unlink()
+    r = invoke("validate", "-p", basic, "-o", "json")
+    assert r.exit_code == 1
+    assert json.loads(r.stdout)["bundle"]["name"] == "basic_bundle"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("bundle:\n  name: x\n  name: y\n", "databricks.yml:3:3: duplicate key 'name'"),
+    ("bundle: [\n", "databricks.yml:2:1: invalid YAML"),
+    ("bundle: {name: x}\nvariables: {a: {default: '${var.b}'}, b: {default: '${var.a}'}}\nx: ${var.a}\n", "cycle detected"),
+    ("bundle: {name: x}\nx: ${var.nope}\n", "reference does not exist: ${var.nope}"),
+])
+def test_bad_input_is_one_message_and_exit_1(make_bundle, text, expected):
+    root = make_bundle({"databricks.yml": text})
+    r = invoke("validate", "-p", root)
+    assert r.exit_code == 1
+    assert expected in r.output
+    assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_missing_bundle_and_unknown_target(tmp_path, basic):
+    r = invoke("validate", "-p", tmp_path)
+    assert r.exit_code == 1 and "databricks.yml not found" in r.output
+    r = invoke("validate", "-p", basic, "-t", "prd")
+    assert r.exit_code == 1 and 'did you mean "prod"' in r.output
+
+
+def test_deploy_summary_destroy_flow(basic):
+    r = invoke("deploy", "-p", basic)
+    assert r.exit_code == 0, r.output
+    assert "Deployment complete!" in r.stdout and "job ingest_job: created, id " in r.stdout
+    r = invoke("deploy", "-p", basic)
+    assert "job ingest_job: updated" in r.stdout
+    r = invoke("summary", "-p", basic, "-o", "json")
+    doc = json.loads(r.stdout)
+    job_id = doc["resources"]["jobs"]["ingest_job"]["id"]
+    r = invoke("summary", "-p", basic)
+    assert f"URL:  http://127.0.0.1:8080/jobs/{job_id}" in r.stdout
+    r = invoke("destroy", "-p", basic)  # no terminal: refuses
+    assert r.exit_code == 1 and "--auto-approve" in r.output
+    r = invoke("destroy", "-p", basic, "--auto-approve")
+    assert r.exit_code == 0 and f"Deleted job ingest_job (id {job_id})" in r.stdout
+    r = invoke("summary", "-p", basic, "-o", "json")
+    assert "id" not in json.loads(r.stdout)["resources"]["jobs"]["ingest_job"]
+
+
+def test_deploy_refuses_an_invalid_bundle(basic):
+    (basic / "src/etl/load.py").unlink()
+    r = invoke("deploy", "-p", basic)
+    assert r.exit_code == 1 and "Notebook not found" in r.output
+    r = invoke("summary", "-p", basic, "-o", "json")
+    assert "id" not in json.loads(r.stdout)["resources"]["jobs"]["ingest_job"]
+
+
+def test_run_unknown_and_undeployed_keys(basic):
+    r = invoke("run", "-p", basic, "ingest_jbo")
+    assert r.exit_code == 1 and 'did you mean "ingest_job"' in r.output
+    r = invoke("run", "-p", basic, "ingest_job")
+    assert r.exit_code == 1 and "is not deployed" in r.output and "healthmon bundle deploy -t dev" in r.output
+
+
+@pytest.mark.slow
+def test_run_a_deployed_job_end_to_end(make_bundle):
+    root = make_bundle({
+        "databricks.yml": """
+            bundle: {name: runme}
+            resources:
+              jobs:
+                hello:
+                  tasks:
+                    - task_key: say
+                      notebook_task:
+                        notebook_path: ./hello.py
+                        base_parameters: {greeting: hi}
+            """,
+        "hello.py": '# Databricks notebook source\ng = dbutils.widgets.get("greeting")\ndbutils.notebook.exit(g)\n',
+    })
+    assert invoke("deploy", "-p", root).exit_code == 0
+    r = invoke("run", "-p", root, "hello")
+    assert r.exit_code == 0, r.output

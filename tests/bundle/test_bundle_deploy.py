@@ -1,0 +1,163 @@
+import json
+import shutil
+import subprocess
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from healthmon.bundle import load_bundle
+from healthmon.bundle.deploy import DeploymentLockedError, deploy, deployment_lock, destroy, summary
+from healthmon.bundle.diag import BundleError
+from healthmon.errors import HealthmonError
+from healthmon.settings import Settings
+from healthmon.store.db import Database
+from healthmon.store.jobs import DeploymentRecord, JobRecord, bundle_jobs
+from healthmon.workspace_files import resolve_notebook, to_local
+
+
+@pytest.fixture
+def basic(fixtures_dir, tmp_path):
+    root = tmp_path / "basic"
+    shutil.copytree(fixtures_dir / "basic", root)
+    return root
+
+
+def rows(name="basic_bundle", target="dev"):
+    with Database.from_settings().session() as s:
+        return {k: (r.job_id, r.settings) for k, r in bundle_jobs(s, name, target).items()}
+
+
+def test_deploy_creates_jobs_with_real_ids_and_syncs_files(basic):
+    b = load_bundle(basic, "dev")
+    result = deploy(b)
+    deployed = rows()
+    assert set(deployed) == {"ingest_job", "orchestrator_job"}
+    ingest_id, ingest = deployed["ingest_job"]
+    orch_id, orch = deployed["orchestrator_job"]
+    assert result.job_ids == {"ingest_job": ingest_id, "orchestrator_job": orch_id}
+    assert orch["tasks"][0]["run_job_task"]["job_id"] == ingest_id  # an int, as the Jobs API has it
+    assert ingest["name"] == "[dev tester] [dev] Ingest dev_catalog.gold.events"
+    nb = ingest["tasks"][0]["notebook_task"]["notebook_path"]
+    assert nb.endswith("/files/src/etl/load")
+    assert resolve_notebook(nb).read_text() == (basic / "src/etl/load.py").read_text()
+    assert to_local(ingest["tasks"][1]["spark_python_task"]["python_file"]).is_file()
+    with Database.from_settings().session() as s:
+        (rec,) = s.scalars(select(DeploymentRecord)).all()
+        assert (rec.action, rec.status, rec.user_name, rec.target) == ("deploy", "SUCCEEDED", "tester@example.com", "dev")
+        assert len(rec.bundle_hash) == 64
+
+
+def test_redeploy_keeps_ids_and_removed_jobs_are_deleted(basic):
+    first = deploy(load_bundle(basic, "dev")).job_ids
+    (basic / "resources/orchestrator.yml").unlink()
+    text = (basic / "resources/ingest.yml").read_text().replace('name: "[${bundle.target}] Ingest', 'name: "Renamed')
+    (basic / "resources/ingest.yml").write_text(text)
+    second = deploy(load_bundle(basic, "dev"))
+    assert second.job_ids == {"ingest_job": first["ingest_job"]}
+    assert second.deleted == {"orchestrator_job": first["orchestrator_job"]}
+    deployed = rows()
+    assert list(deployed) == ["ingest_job"] and deployed["ingest_job"][1]["name"].startswith("[dev tester] Renamed")
+    with Database.from_settings().session() as s:
+        assert s.get(JobRecord, first["orchestrator_job"]) is None
+
+
+def test_targets_are_deployed_separately(basic):
+    dev = deploy(load_bundle(basic, "dev")).job_ids
+    prod = deploy(load_bundle(basic, "prod")).job_ids
+    assert set(dev.values()).isdisjoint(prod.values())
+    assert rows(target="prod")["ingest_job"][1]["max_concurrent_runs"] == 1
+
+
+def test_failed_deploy_leaves_nothing_behind(basic):
+    b = load_bundle(basic, "dev")
+    with pytest.raises(HealthmonError, match="simulated failure"):
+        deploy(b, _fail_after_jobs=True)
+    assert rows() == {}
+    assert not to_local(b.workspace["file_path"]).exists()
+    with Database.from_settings().session() as s:
+        statuses = [r.status for r in s.scalars(select(DeploymentRecord)).all()]
+        assert statuses == ["FAILED"]
+    # The lock was released, so a real deploy goes through afterwards.
+    assert set(deploy(b).job_ids) == {"ingest_job", "orchestrator_job"}
+
+
+def test_invalid_bundle_is_not_deployed(basic):
+    (basic / "src/etl/load.py").unlink()
+    b = load_bundle(basic, "dev")
+    with pytest.raises(BundleError, match="Notebook not found"):
+        deploy(b)
+    assert rows() == {}
+
+
+def test_lock_blocks_a_concurrent_deploy_and_force_lock_takes_over(basic):
+    b = load_bundle(basic, "dev")
+    settings = Settings.from_env()
+    db = Database.from_settings(settings)
+    with deployment_lock(db, "basic_bundle", "dev", settings):
+        with pytest.raises(DeploymentLockedError, match="deployment lock .* is held by tester@example.com"):
+            deploy(b)
+    assert rows() == {}
+    with deployment_lock(db, "basic_bundle", "dev", settings):
+        pass  # released cleanly
+    deploy(b, force_lock=True)
+    assert len(rows()) == 2
+
+
+def test_racing_deploys_never_corrupt_state(basic):
+    b = load_bundle(basic, "dev")
+    outcomes = []
+
+    def go():
+        try:
+            outcomes.append(deploy(b).job_ids)
+        except DeploymentLockedError:
+            outcomes.append("locked")
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    succeeded = [o for o in outcomes if o != "locked"]
+    assert succeeded, outcomes
+    assert all(o == succeeded[0] for o in succeeded)  # every successful deploy agrees on the ids
+    assert {k: v[0] for k, v in rows().items()} == succeeded[0]
+
+
+def test_destroy_removes_jobs_and_files(basic):
+    b = load_bundle(basic, "dev")
+    ids = deploy(b).job_ids
+    assert destroy(b) == ids
+    assert rows() == {}
+    assert not to_local(b.workspace["root_path"]).exists()
+
+
+def test_summary_lists_ids_and_local_urls(basic):
+    b = load_bundle(basic, "dev")
+    before = summary(b)
+    assert "id" not in before["resources"]["jobs"]["ingest_job"] and before["last_deployment"] is None
+    ids = deploy(b).job_ids
+    doc = summary(b)
+    job = doc["resources"]["jobs"]["ingest_job"]
+    assert job["id"] == str(ids["ingest_job"])
+    assert job["url"] == f"http://127.0.0.1:8080/jobs/{ids['ingest_job']}"
+    assert doc["workspace"]["file_path"].endswith("/.bundle/basic_bundle/dev/files")
+    assert doc["last_deployment"]["status"] == "SUCCEEDED"
+
+
+def test_git_repo_sync_honours_gitignore(basic):
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git not installed")
+    (basic / ".gitignore").write_text("ignored/\n")
+    (basic / "ignored").mkdir()
+    (basic / "ignored/secret.txt").write_text("x")
+    (basic / "untracked.txt").write_text("y")
+    subprocess.run([git, "init", "-q"], cwd=basic, check=True)
+    subprocess.run([git, "add", "databricks.yml"], cwd=basic, check=True)
+    b = load_bundle(basic, "dev")
+    deploy(b)
+    files = to_local(b.workspace["file_path"])
+    assert (files / "untracked.txt").is_file() and (files / "src/etl/load.py").is_file()
+    assert not (files / "ignored").exists() and not (files / ".git").exists()
