@@ -25,10 +25,12 @@ def merge_keyed(base: Value, override: Value, key: str) -> Value:
     index = {}
     for i, item in enumerate(out):
         k = item.get(key)
-        if k is not None:
+        if k is not None and k.is_scalar:
             index[k.v] = i
     for item in override.v:
         k = item.get(key)
+        if k is not None and not k.is_scalar:
+            k = None  # a malformed key: appended as is, the schema check reports it
         if k is not None and k.v in index:
             out[index[k.v]] = merge(out[index[k.v]], item)
         else:

@@ -76,7 +76,7 @@ def check(state: BundleState) -> list[Diagnostic]:
             if deps is not None and deps.is_list:
                 for j, d in enumerate(deps.v):
                     dk = d.get("task_key") if d.is_map else None
-                    if dk is None:
+                    if dk is None or not isinstance(dk.v, str):
                         out.append(Diagnostic(ERROR, f'task "{tk}": depends_on entries must be maps with a task_key',
                                               d.loc, f"{tpath}.depends_on[{j}]", check=CHECK))
                         continue

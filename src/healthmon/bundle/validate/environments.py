@@ -29,7 +29,7 @@ def check(state: BundleState) -> list[Diagnostic]:
         names: dict[str, int] = {}
         if envs is not None and envs.is_list:
             for i, env in enumerate(envs.v):
-                if not env.is_map or env.get("environment_key") is None:
+                if not env.is_map or env.get("environment_key") is None or not env.get("environment_key").is_scalar:
                     continue
                 ek = env.get("environment_key").v
                 epath = f"resources.jobs.{key}.environments[{i}]"
@@ -55,7 +55,7 @@ def check(state: BundleState) -> list[Diagnostic]:
         declared_by_job[key] = set(names)
     for key, job, _, task, tpath in iter_tasks(state):
         ek = task.get("environment_key")
-        if ek is None or ek.v is None:
+        if ek is None or ek.v is None or not ek.is_scalar:
             continue
         declared = declared_by_job.get(key, set())
         if ek.v not in declared:

@@ -40,7 +40,8 @@ def check(state: BundleState) -> list[Diagnostic]:
         supplied = _names(nt.get("base_parameters"))
         params = job.get("parameters")
         if params is not None and params.is_list:
-            supplied |= {p.get("name").v for p in params.v if p.is_map and p.get("name") is not None}
+            supplied |= {p.get("name").v for p in params.v
+                         if p.is_map and p.get("name") is not None and isinstance(p.get("name").v, str)}
         for widget, line in sorted(info.reads.items(), key=lambda kv: kv[1]):
             if widget in supplied or widget in info.defaults:
                 continue
