@@ -11,7 +11,7 @@ from sqlalchemy import update
 from healthmon.store import auth
 from tests.server.conftest import bearer
 
-PUBLIC = {"/health", "/.well-known/databricks-config", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"}
+PUBLIC = {"/healthz", "/.well-known/databricks-config", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"}
 
 
 def _api_routes(app):
@@ -53,7 +53,7 @@ def test_every_api_route_refuses_bad_tokens(app, client, db):
 
 
 def test_public_routes_need_no_token(client):
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok"}
     meta = client.get("/.well-known/databricks-config").json()
     assert re.fullmatch(r"\d+", meta["workspace_id"])
     doc = client.get("/api/openapi.json").json()

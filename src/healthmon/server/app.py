@@ -1,7 +1,7 @@
 """The workspace server: ``create_app(settings) -> FastAPI``.
 
 Routes: the Jobs API (``routes_jobs``), workspace routes the SDK calls (``routes_workspace``),
-and the browser UI (``ui``). Every API route needs a bearer token; only ``/health``, host
+and the browser UI (``ui``). Every API route needs a bearer token; only ``/healthz``, host
 metadata, the OpenAPI document, the login page and static assets are public.
 """
 

@@ -22,7 +22,7 @@ def workspace_id(request: Request) -> str:
 def build_public_router() -> APIRouter:
     router = APIRouter()
 
-    @router.get("/health", tags=["workspace"], operation_id="health")
+    @router.get("/healthz", tags=["workspace"], operation_id="health")
     def health() -> dict:
         """Liveness probe; needs no token and reveals nothing about the workspace."""
         return {"status": "ok"}

@@ -1,0 +1,153 @@
+"""The web UI over HTTP: login cookie flags, redirects, CSRF on every POST, permissions,
+and the Health page with and without prediction tables."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from healthmon.jobs import service
+from healthmon.server import ui_svg
+from healthmon.store.runs import RunRecord
+
+
+def login(client, token: str):
+    return client.post("/login", data={"token": token, "next": "/jobs"}, follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html).group(1)
+
+
+@pytest.fixture
+def job(db):
+    settings = {"name": "nightly", "tags": {"team": "ml"}, "tasks": [
+        {"task_key": "extract", "spark_python_task": {"python_file": "/nonexistent.py"}},
+        {"task_key": "train", "depends_on": [{"task_key": "extract"}], "spark_python_task": {"python_file": "/nonexistent.py"}},
+    ], "schedule": {"quartz_cron_expression": "0 0 3 * * ?", "timezone_id": "America/Los_Angeles"},
+        "permissions": [{"level": "CAN_VIEW", "user_name": "carol@example.com"}]}
+    job_id = service.create_job(settings, user_name="alice@example.com")
+    with db.session() as s:
+        run = RunRecord(job_id=job_id, run_name="nightly", creator_user_name="alice@example.com",
+                        life_cycle_state="TERMINATED", result_state="FAILED", start_time=1_700_000_000_000,
+                        end_time=1_700_000_060_000)
+        run.set_j("settings", settings)
+        s.add(run)
+        s.flush()
+        return job_id, run.run_id
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/jobs/1", "/jobs/1/runs/1", "/models", "/health", "/runs/1"])
+def test_pages_need_a_session(client, path):
+    resp = client.get(path, follow_redirects=False)
+    assert resp.status_code == 303
+    assert resp.headers["location"].startswith("/login?next=")
+
+
+def test_login_sets_a_strict_httponly_cookie(client, tokens):
+    bad = login(client, "dapi" + "1" * 32)
+    assert bad.status_code == 401 and "unknown, revoked or expired" in bad.text
+    ok = login(client, tokens.alice)
+    assert ok.status_code == 303 and ok.headers["location"] == "/jobs"
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert tokens.alice not in client.get("/jobs").text  # the page never shows the token
+
+
+def test_login_refuses_open_redirects(client, tokens):
+    resp = client.post("/login", data={"token": tokens.alice, "next": "//evil.example/x"}, follow_redirects=False)
+    assert resp.headers["location"] == "/jobs"
+
+
+def test_posts_need_the_session_csrf_token(client, tokens, job):
+    job_id, run_id = job
+    login(client, tokens.alice)
+    page = client.get(f"/jobs/{job_id}")
+    token = csrf_of(page.text)
+    for path in (f"/jobs/{job_id}/run-now", f"/jobs/{job_id}/runs/{run_id}/cancel", f"/jobs/{job_id}/runs/{run_id}/repair", "/logout"):
+        for bad in ({}, {"csrf_token": "0" * 64}):
+            resp = client.post(path, data=bad, follow_redirects=False)
+            assert resp.status_code == 400 and "CSRF" in resp.text, (path, bad)
+    # Another session's CSRF token does not work in this one.
+    other = client.post("/login", data={"token": tokens.admin}, follow_redirects=False)
+    assert other.status_code == 303
+    resp = client.post(f"/jobs/{job_id}/runs/{run_id}/cancel", data={"csrf_token": token}, follow_redirects=False)
+    assert resp.status_code == 400
+    fresh = csrf_of(client.get(f"/jobs/{job_id}").text)
+    resp = client.post(f"/jobs/{job_id}/runs/{run_id}/cancel", data={"csrf_token": fresh}, follow_redirects=False)
+    assert resp.status_code == 303
+
+
+def test_viewer_sees_but_cannot_run(client, tokens, job):
+    job_id, run_id = job
+    login(client, tokens.carol)
+    listing = client.get("/jobs").text
+    assert "nightly" in listing and "Run now" not in listing
+    run_page = client.get(f"/jobs/{job_id}/runs/{run_id}").text
+    assert "FAILED" in run_page and "repair-run" not in run_page
+    token = csrf_of(listing)
+    resp = client.post(f"/jobs/{job_id}/run-now", data={"csrf_token": token}, follow_redirects=False)
+    assert resp.status_code == 403 and "does not have Manage Run permissions" in resp.text
+
+
+def test_outsider_cannot_see_the_job(client, tokens, job):
+    job_id, run_id = job
+    login(client, tokens.bob)
+    assert "nightly" not in client.get("/jobs").text
+    assert client.get(f"/jobs/{job_id}").status_code == 403
+    assert client.get(f"/jobs/{job_id}/runs/{run_id}").status_code == 403
+
+
+def test_job_and_run_pages(client, tokens, job):
+    job_id, run_id = job
+    login(client, tokens.alice)
+    jobs = client.get("/jobs").text
+    assert "0 0 3 * * ?" in jobs and "team: ml" in jobs and 'data-state="FAILED"' in jobs
+    page = client.get(f"/jobs/{job_id}").text
+    assert 'data-task="extract"' in page and 'data-task="train"' in page and "quartz_cron_expression" in page
+    run = client.get(f"/jobs/{job_id}/runs/{run_id}").text
+    assert "repair-run" in run and "http-equiv=\"refresh\"" not in run  # finished: no auto-refresh
+    assert client.get(f"/runs/{run_id}", follow_redirects=False).headers["location"] == f"/jobs/{job_id}/runs/{run_id}"
+
+
+def test_health_without_and_with_predictions(client, tokens, settings):
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    login(client, tokens.alice)
+    assert "No predictions yet" in client.get("/health").text
+    schema_dir = settings.lakehouse_root / "main" / "system_gold_ml"
+    write_deltalake(str(schema_dir / "cost_anomaly_predictions"), pd.DataFrame({
+        "workspace_id": ["w1", "w2", "w3"], "usage_date": ["2026-01-01"] * 3, "prediction": [-1, 1, -1],
+        "model_name": ["cost_anomaly_detector"] * 3, "scored_at": pd.to_datetime(["2026-01-02"] * 3)}))
+    write_deltalake(str(schema_dir / "budget_forecast_predictions"), pd.DataFrame({
+        "workspace_id": ["w1", "w1"], "usage_date": ["2026-01-01", "2026-01-02"], "prediction": [10.0, 12.0]}))
+    write_deltalake(str(schema_dir / "cost_features"), pd.DataFrame({
+        "workspace_id": ["w1", "w1"], "usage_date": ["2026-01-01", "2026-01-02"], "daily_cost": [11.0, 9.0]}))
+    page = client.get("/health").text
+    assert "main.system_gold_ml" in page
+    section = page.split('data-table="cost_anomaly_predictions"')[1].split("</div>")[0]
+    assert '<strong class="flagged">2</strong> of 3' in section and "w2" not in section
+    assert 'data-series="forecast"' in page and 'data-series="actual"' in page
+    assert page.count("not written") == 5  # the other alert sections have no table yet
+
+
+def test_dag_levels_and_svg_escape():
+    tasks = [{"task_key": "a"}, {"task_key": "b", "depends_on": [{"task_key": "a"}]},
+             {"task_key": "c", "depends_on": [{"task_key": "a"}, {"task_key": "b"}]},
+             {"task_key": "<x>", "depends_on": [{"task_key": "missing"}]}]
+    assert ui_svg.task_levels(tasks) == {"a": 0, "b": 1, "c": 2, "<x>": 0}
+    svg = ui_svg.dag_svg(tasks, {"a": "SUCCESS", "b": "FAILED"})
+    assert "<x>" not in svg and "&lt;x&gt;" in svg
+    assert svg.count("marker-end") == 3  # a→b, a→c, b→c (the missing dependency draws nothing)
+    assert f'fill="{ui_svg.STATE_COLOURS["FAILED"]}"' in svg
+
+
+def test_gantt_scales_attempts():
+    svg = ui_svg.gantt_svg([
+        {"task_key": "a", "attempt_number": 0, "start_time": 1000, "end_time": 3000, "state": {"result_state": "FAILED"}},
+        {"task_key": "a", "attempt_number": 1, "start_time": 3000, "end_time": 5000, "state": {"result_state": "SUCCESS"}},
+    ], now_ms=6000)
+    widths = [int(w) for w in re.findall(r'<rect x="\d+" y="\d+" width="(\d+)"', svg)]
+    assert widths == [300, 300] and "a #1" in svg
