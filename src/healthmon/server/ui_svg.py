@@ -125,10 +125,12 @@ def gantt_svg(attempts: list[dict[str, Any]], now_ms: int) -> str:
     t0 = min(a["start_time"] for a in bars)
     t1 = max((a.get("end_time") or now_ms) for a in bars)
     span = max(t1 - t0, 1000)
-    label_w, chart_w, row_h = 230, 600, 22
+    label_w, chart_w, row_h = 200, 560, 22
     height = 30 + row_h * len(bars)
+    # Scales to its container (viewBox), so long runs never overflow the card.
     parts = [
-        f'<svg class="gantt" xmlns="http://www.w3.org/2000/svg" width="{label_w + chart_w + 80}" height="{height}">',
+        f'<svg class="gantt" xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {label_w + chart_w + 20} {height}" '
+        f'style="max-width: {label_w + chart_w + 20}px">',
         f'<text x="{label_w}" y="14" font-size="11" fill="#616161">0 s</text>',
         f'<text x="{label_w + chart_w - 40}" y="14" font-size="11" fill="#616161">{span / 1000:.1f} s</text>',
     ]
