@@ -49,6 +49,7 @@ A_TABLE = np.array([a[2] for a in ACTIONS])
 A_WEIGHTS = np.array([a[3] for a in ACTIONS], dtype=float).T
 A_WEIGHTS = A_WEIGHTS / A_WEIGHTS.sum(axis=1, keepdims=True)
 A_CUM = np.cumsum(A_WEIGHTS, axis=1)
+_A_CUM_FLAT = (A_CUM + 2.0 * np.arange(A_CUM.shape[0])[:, None]).ravel()
 ACTION_INDEX = {(s, a): i for i, (s, a, _t, _w) in enumerate(ACTIONS)}
 USER_AGENTS = ["Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/124.0", "Mozilla/5.0 (Windows NT 10.0) Edge/124.0",
                "databricks-sdk-py/0.40.0", "Databricks-Runtime/15.4", "python-requests/2.31.0", "Tableau/2024.1"]
@@ -57,12 +58,30 @@ STATUS_ERRORS = {401: "Invalid credentials", 403: "PERMISSION_DENIED: User does 
                  404: "RESOURCE_DOES_NOT_EXIST", 500: "Internal error"}
 
 
-def _params_pool(world: World) -> pa.Array:
-    """request_params maps: one per table (tableName/full_name_arg) then generic ones."""
-    maps = [{"full_name_arg": fq_table(world, t), "tableName": fq_table(world, t)} for t in range(len(world.table_name))]
-    # index len(tables) + generic: 0 and 1 → {}, 2 → cluster, 3 → group, 4 → grant change
-    maps += [{}, {}, {"clusterId": "shared"}, {"groupName": "admins"}, {"changes": "ALL_PRIVILEGES"}]
-    return pa.array(maps, type=pa.map_(pa.string(), pa.string()))
+def _request_params(world: World, idx: np.ndarray) -> pa.Array:
+    """request_params: table actions carry ``tableName`` (the key the security features read)
+    and ``full_name_arg`` (Unity Catalog's own); a few other actions carry one generic key.
+
+    ``idx`` < number of tables → that table; ``NT + g`` → generic g (0, 1: empty; 2: cluster;
+    3: group; 4: grant change).
+    """
+    NT = len(world.table_name)
+    fq = [fq_table(world, t) for t in range(NT)]
+    is_table = idx < NT
+    table_vals = ag.take(fq, np.where(is_table, idx, 0))
+    if not (~is_table & (idx >= NT + 2)).any():
+        return ag.map_column(["tableName", "full_name_arg"], table_vals, is_table)
+    # rare generic rows: build those few as Python maps and splice them in
+    generic = {2: {"clusterId": "shared"}, 3: {"groupName": "admins"}, 4: {"changes": "ALL_PRIVILEGES"}}
+    base = ag.map_column(["tableName", "full_name_arg"], table_vals, is_table)
+    pool = pa.array([{}, {}, generic[2], generic[3], generic[4]], pa.map_(pa.string(), pa.string()))
+    rare = np.nonzero(~is_table & (idx >= NT + 2))[0]
+    choice = np.full(len(idx), -1)
+    choice[rare] = np.arange(len(rare))
+    extra = pool.take(pa.array(idx[rare] - NT))
+    merged = pa.concat_arrays([base, extra])
+    order = np.where(choice >= 0, len(idx) + choice, np.arange(len(idx)))
+    return merged.take(pa.array(order))
 
 
 def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Generator) -> pa.Table:
@@ -82,8 +101,9 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     hour = np.where(e_sp, rng.uniform(0, 24, n), local - world.ws_tz[world.user_ws[e_u]])
     t = world.day_start_us[e_d] + (np.mod(hour, 24) * 3600 * US).astype(np.int64)
     role = np.where(e_sp, 4, world.user_role[e_u])
-    action = (rng.random(n)[:, None] > A_CUM[role]).sum(axis=1)
-    action = np.minimum(action, len(ACTIONS) - 1)
+    # inverse-CDF draw per role in one searchsorted: role r's CDF is shifted to [2r, 2r + 1]
+    action = np.searchsorted(_A_CUM_FLAT, rng.random(n) + 2.0 * role, side="right") - role * len(ACTIONS)
+    action = np.clip(action, 0, len(ACTIONS) - 1)
     usual = world.user_tables[e_u, rng.integers(0, world.user_tables.shape[1], n)]
     ws_tables_any = rng.integers(0, len(world.table_name), n)
     table = np.where(rng.random(n) < 0.92, usual, ws_tables_any)
@@ -169,8 +189,9 @@ def _build(world: World, c: dict, rng: np.random.Generator) -> pa.Table:
     is_table = A_TABLE[action]
     params_idx = np.where(is_table & (c["generic"] == 0), c["table"], len(world.table_name) + c["generic"])
     params_idx = np.where(is_table & (c["generic"] == 4), c["table"], params_idx)
-    base_ips = ag.take(world.ip_pool, c["ip_idx"]).cast(pa.string())
+    base_ips = ag.take(world.ip_pool, c["ip_idx"])
     if (c["new_ip"] >= 0).any():
+        base_ips = base_ips.cast(pa.string())
         x = c["new_ip"]
         stuffed = ag.ips(45 + x % 150, (x * 7) % 256, (x * 13) % 256, 1 + (x * 31) % 250)
         ip_arr = pa.compute.if_else(pa.array(x >= 0), stuffed, base_ips)
@@ -195,7 +216,7 @@ def _build(world: World, c: dict, rng: np.random.Generator) -> pa.Table:
         "service_name": ag.take(A_SERVICE, action),
         "action_name": ag.take(A_NAME, action),
         "request_id": ag.uuids(rng, n),
-        "request_params": _params_pool(world).take(pa.array(params_idx)),
+        "request_params": _request_params(world, params_idx),
         "response_status_code": pa.array(status.astype(np.int32)),
         "response_error_message": ag.masked(ag.take([STATUS_ERRORS.get(k, "") for k in err_codes] + [""],
                                                     np.minimum(err_idx, len(err_codes))), status >= 400),

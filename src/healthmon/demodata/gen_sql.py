@@ -166,6 +166,7 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     read_files = np.where(from_cache, 0, nbytes // 1.28e8 + 1).astype(np.int64)
     client = np.where(client_over >= 0, client_over, (wh * 7 + tmpl) % len(CLIENTS))
     texts = _texts(world)
+    user_ids = [str(10**12 + u) for u in range(len(world.user_email))]
     tbl = ag.table(FACT_QUERY_HISTORY, n, {
         "account_id": ag.take([world.account_id], np.zeros(n, int)),
         "workspace_id": ag.take(world.ws_id, ws),
@@ -175,7 +176,7 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
         "execution_status": ag.take(["FINISHED", "FAILED", "CANCELED"], status),
         "compute_type": ag.take(["WAREHOUSE"], np.zeros(n, int)),
         "compute_warehouse_id": ag.take(world.wh_id, wh),
-        "executed_by_user_id": ag.int_strings(10**12 + user),
+        "executed_by_user_id": ag.take(user_ids, user),
         "statement_text": ag.take(texts, wh * world.tmpl_bytes.shape[1] + tmpl),
         "statement_type": ag.take(STATEMENT_TYPES, ktype),
         "error_message": ag.masked(ag.take(ERRORS, (tmpl + wh) % len(ERRORS)), status == 1),
@@ -202,7 +203,7 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
         "spilled_local_bytes": pa.array(spill.astype(np.int64)),
         "written_bytes": pa.array(np.where(ktype > 0, nbytes * 0.3, 0).astype(np.int64)),
         "shuffle_read_bytes": pa.array((read_bytes * 0.2).astype(np.int64)),
-        "executed_as_user_id": ag.int_strings(10**12 + user),
+        "executed_as_user_id": ag.take(user_ids, user),
         "executed_as": ag.take(world.user_email, user),
         "written_rows": pa.array(np.where(ktype > 0, nbytes * 0.3 / 120, 0).astype(np.int64)),
         "written_files": pa.array(np.where(ktype > 0, nbytes * 0.3 // 1.28e8 + 1, 0).astype(np.int64)),
