@@ -149,5 +149,7 @@ def test_gantt_scales_attempts():
         {"task_key": "a", "attempt_number": 0, "start_time": 1000, "end_time": 3000, "state": {"result_state": "FAILED"}},
         {"task_key": "a", "attempt_number": 1, "start_time": 3000, "end_time": 5000, "state": {"result_state": "SUCCESS"}},
     ], now_ms=6000)
-    widths = [int(w) for w in re.findall(r'<rect x="\d+" y="\d+" width="(\d+)"', svg)]
-    assert widths == [300, 300] and "a #1" in svg
+    bars = [(int(x), int(w)) for x, w in re.findall(r'<rect x="(\d+)" y="\d+" width="(\d+)"', svg)]
+    (x0, w0), (x1, w1) = bars
+    assert w0 == w1 > 100 and x1 == x0 + w0  # equal halves of the span, back to back
+    assert "a #1" in svg and ui_svg.STATE_COLOURS["FAILED"] in svg
