@@ -17,9 +17,16 @@ class LoadContext:
 
     def display(self, path: Path) -> str:
         """How a file is named in locations: relative to the bundle root when inside it."""
+        # Paths built from the (resolved) root need no resolve(); it costs a stat per component.
+        text = os.path.normpath(os.fspath(path))
+        root = os.fspath(self.root)
+        if text == root:
+            return "."
+        if text.startswith(root + os.sep):
+            return text[len(root) + 1:].replace(os.sep, "/")
         try:
             return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
+        except (ValueError, OSError):
             return str(path)
 
     def source(self, display: str) -> Path:
