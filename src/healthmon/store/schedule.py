@@ -194,25 +194,42 @@ class FireRequest:
     fire_time_ms: int
 
 
+def _insert_for(db: Database):
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def claim_many(db: Database, requests: list[FireRequest], claimed_by: str,
                cursors: list[tuple[int, str, int]] = ()) -> list[Claim]:
-    """Claim many time-based fires in one transaction (one SAVEPOINT per INSERT, so a fire
-    another scheduler holds is skipped without undoing the others), and advance cursors
-    ``(job_id, kind, cursor_ms)``. Returns the claims this caller won."""
-    won: list[Claim] = []
+    """Claim many time-based fires in one transaction and advance cursors
+    ``(job_id, kind, cursor_ms)``. One multi-row ``INSERT ... ON CONFLICT (job_id, fire_key)
+    DO NOTHING RETURNING``: the UNIQUE constraint decides, and only the rows this caller
+    inserted come back. Returns the claims this caller won."""
+    db.create_all()
+    insert = _insert_for(db)
     now = now_ms()
-    with db.session() as s:
-        for r in requests:
-            fire = ScheduleFire(job_id=r.job_id, fire_key=r.fire_key, kind=r.kind, trigger_type=r.trigger_type,
-                                fire_time=r.fire_time_ms, claimed_at=now, claimed_by=claimed_by, status=CLAIMED)
-            try:
-                with s.begin_nested():
-                    s.add(fire)
-            except IntegrityError:
-                continue
-            won.append(Claim(fire.id, r.job_id, r.fire_key, r.fire_time_ms))
-        for job_id, kind, cursor_ms in cursors:
-            advance_cursor(s, job_id, kind, cursor_ms)
+    won: list[Claim] = []
+    with db.engine.begin() as conn:
+        if requests:
+            # executemany with RETURNING ("insertmanyvalues"): one cached statement, batched.
+            stmt = (insert(ScheduleFire).on_conflict_do_nothing(index_elements=["job_id", "fire_key"])
+                    .returning(ScheduleFire.id, ScheduleFire.job_id, ScheduleFire.fire_key, ScheduleFire.fire_time))
+            rows = conn.execute(stmt, [
+                {"job_id": r.job_id, "fire_key": r.fire_key, "kind": r.kind, "trigger_type": r.trigger_type,
+                 "fire_time": r.fire_time_ms, "claimed_at": now, "claimed_by": claimed_by, "status": CLAIMED,
+                 "message": ""} for r in requests])
+            won = [Claim(row.id, row.job_id, row.fire_key, row.fire_time) for row in rows]
+        if cursors:
+            stmt = insert(TriggerStateRecord)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["job_id", "kind"],
+                set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
+                where=(TriggerStateRecord.cursor.is_(None)) | (TriggerStateRecord.cursor < stmt.excluded.cursor))
+            conn.execute(stmt, [{"job_id": j, "kind": k, "cursor": c, "seq": 0, "state_json": "{}", "updated_at": now}
+                                for j, k, c in cursors])
     return won
 
 
@@ -253,8 +270,9 @@ def in_flight(session: Session, job_id: int, kind: str, stale_before_ms: int) ->
 
 
 def mark_started(db: Database, fire_id: int, run_id: int) -> None:
-    with db.session() as s:
-        s.execute(update(ScheduleFire).where(ScheduleFire.id == fire_id).values(status=STARTED, run_id=run_id))
+    db.create_all()
+    with db.engine.begin() as conn:  # Core: this runs once per started run, keep it cheap
+        conn.execute(update(ScheduleFire).where(ScheduleFire.id == fire_id).values(status=STARTED, run_id=run_id))
 
 
 def mark_failed(db: Database, fire_id: int, message: str) -> None:
