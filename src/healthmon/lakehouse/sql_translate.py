@@ -120,5 +120,19 @@ def bind(
     return tree, list(refs.values())
 
 
-def to_dialect(tree: exp.Expression, dialect: str) -> str:
+def _spark_semantics_for_duckdb(node: exp.Expression) -> exp.Expression:
+    # sqlglot maps the names but not the numbering: Spark dayofweek is 1=Sunday..7=Saturday and
+    # weekday is 0=Monday..6=Sunday; DuckDB's dayofweek/weekday are 0=Sunday..6=Saturday.
+    if isinstance(node, exp.DayOfWeek) and not node.meta.get("hm_fixed"):
+        node.meta["hm_fixed"] = True
+        return exp.Paren(this=exp.Add(this=node, expression=exp.Literal.number(1)))
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "weekday" and len(node.expressions) == 1:
+        isodow = exp.Anonymous(this="isodow", expressions=[exp.cast(node.expressions[0], "date")])
+        return exp.Paren(this=exp.Sub(this=isodow, expression=exp.Literal.number(1)))
+    return node
+
+
+def to_dialect(tree: exp.Expression, dialect: str, source: str = "spark") -> str:
+    if source == "spark" and dialect == "duckdb":
+        tree = tree.copy().transform(_spark_semantics_for_duckdb)
     return tree.sql(dialect=dialect)

@@ -1,0 +1,50 @@
+"""``healthmon mlflow ui|uri``: the workspace's MLflow tracking store."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@app.command("uri")
+def uri() -> None:
+    """Print the MLflow tracking URI of the workspace (use it as MLFLOW_TRACKING_URI)."""
+    from healthmon.settings import Settings
+
+    typer.echo(Settings.from_env().mlflow_tracking_uri)
+
+
+def ui_command(port: int, host: str) -> list[str]:
+    """The ``mlflow ui`` command line for the workspace store."""
+    import sys
+    from pathlib import Path
+
+    from healthmon.settings import Settings
+
+    settings = Settings.from_env()
+    exe = Path(sys.executable).with_name("mlflow")
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "mlflow"]
+    return base + [
+        "ui",
+        "--backend-store-uri", settings.mlflow_tracking_uri,
+        "--default-artifact-root", settings.mlflow_artifact_root.as_uri(),
+        "--host", host,
+        "--port", str(port),
+    ]
+
+
+@app.command("ui")
+def ui(
+    port: int = typer.Option(5000, "--port", help="Port to serve the UI on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
+) -> None:
+    """Open the MLflow UI on the workspace store (runs until interrupted)."""
+    import subprocess
+
+    from healthmon.lakehouse.registry import configure_mlflow
+
+    configure_mlflow()  # creates the store, so the UI starts on an initialised database
+    cmd = ui_command(port, host)
+    typer.echo(f"MLflow UI on http://{host}:{port}  (store: {cmd[cmd.index('--backend-store-uri') + 1]})", err=True)
+    raise typer.Exit(subprocess.call(cmd))

@@ -1,0 +1,30 @@
+"""``healthmon sql "SELECT ..."``: Spark SQL over the local lakehouse (three-level names)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@app.command("sql")
+def sql(
+    query: str = typer.Argument(..., help="Spark SQL; use catalog.schema.table names. '-' reads the query from stdin."),
+    format: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+    engine: Optional[str] = typer.Option(None, "--engine", help="duckdb | spark (default: HEALTHMON_ENGINE or duckdb)."),
+) -> None:
+    """Run SQL against the lakehouse and print the result."""
+    import sys
+
+    from healthmon.lakehouse import Lakehouse
+    from healthmon.lakehouse.render import FORMATS, emit
+    from healthmon.errors import InvalidParameterError
+
+    if format not in FORMATS:
+        raise InvalidParameterError(f"Invalid --format {format!r}: expected one of {', '.join(FORMATS)}.")
+    if query == "-":
+        query = sys.stdin.read()
+    lh = Lakehouse.from_env(engine=engine)
+    emit(lh.sql(query), format)

@@ -1,0 +1,124 @@
+"""The scale-out engine: PySpark (``local[*]`` or a ``spark://`` master) over Delta snapshots.
+
+Delta's Spark connector needs Maven jars, which a machine without internet cannot fetch, so the
+engine does not use it: a query reads each referenced snapshot as the Parquet files that make it
+up (``DeltaTable.file_uris()``, ``basePath`` = the table root so partition columns come back),
+and writes (CTAS, INSERT) are collected to Arrow and committed by ``deltalake`` — the same code
+path, and the same transaction guarantees, as the DuckDB engine. Files are immutable in Delta,
+so a file list *is* a consistent snapshot. Tables with deletion vectors or column mapping (not
+written by healthmon) are refused rather than read wrongly.
+
+Configuration: ``HEALTHMON_SPARK_MASTER`` (default ``local[*]``), ``HEALTHMON_SPARK_CONF``
+(``key=value;key=value``) — never code changes in notebooks.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import pyarrow as pa
+from deltalake import DeltaTable
+from sqlglot import exp
+
+from healthmon.errors import HealthmonError, InvalidParameterError
+from healthmon.lakehouse.sql_translate import TableRef, to_dialect
+
+_SESSION = None
+
+
+def _conf_from_env() -> dict[str, str]:
+    out = {}
+    for item in (os.environ.get("HEALTHMON_SPARK_CONF") or "").split(";"):
+        if "=" in item:
+            k, v = item.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def get_session(master: str | None = None):
+    """The process-wide SparkSession (created on first use)."""
+    global _SESSION
+    if _SESSION is not None:
+        return _SESSION
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise HealthmonError(
+            "The Spark engine needs pyspark: pip install 'healthmon[spark]' (and Java 17)."
+        ) from None
+    builder = (
+        SparkSession.builder.appName("healthmon")
+        .master(master or os.environ.get("HEALTHMON_SPARK_MASTER") or "local[*]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.memory", os.environ.get("HEALTHMON_SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.sql.parquet.int96RebaseModeInRead", "CORRECTED")
+        .config("spark.sql.parquet.datetimeRebaseModeInRead", "CORRECTED")
+    )
+    for k, v in _conf_from_env().items():
+        builder = builder.config(k, v)
+    import logging
+
+    # pyspark logs every failed query (with a JVM stack) before raising; we report it ourselves.
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    _SESSION = builder.getOrCreate()
+    _SESSION.sparkContext.setLogLevel("ERROR")
+    return _SESSION
+
+
+class SparkEngine:
+    name = "spark"
+    dialect = "spark"
+
+    def __init__(self, master: str | None = None, session=None):
+        self.master = master
+        self._session = session
+
+    @property
+    def spark(self):
+        if self._session is None:
+            self._session = get_session(self.master)
+        return self._session
+
+    def dataframe(self, dt: DeltaTable):
+        """A Spark DataFrame of one Delta snapshot."""
+        protocol = dt.protocol()
+        features = set(protocol.reader_features or [])
+        unsupported = features & {"deletionVectors", "columnMapping", "v2Checkpoint"}
+        if unsupported:
+            raise InvalidParameterError(
+                f"Delta table {dt.table_uri} uses {', '.join(sorted(unsupported))}, which the Spark engine "
+                "(file-list reader, no Delta connector) cannot read; use the DuckDB engine."
+            )
+        files = dt.file_uris()
+        schema = pa.schema(dt.schema().to_arrow())
+        if not files:
+            return self.spark.createDataFrame(schema.empty_table())
+        root = dt.table_uri
+        return (
+            self.spark.read.option("basePath", root if "://" in root else f"file://{root}")
+            .parquet(*files)
+            .select(*[f"`{n}`" for n in schema.names])
+        )
+
+    def query(self, tree: exp.Expression, refs: list[TableRef], load: Callable[[TableRef], DeltaTable]) -> pa.Table:
+        sql = to_dialect(tree, self.dialect)
+        views = []
+        try:
+            for ref in refs:
+                self.dataframe(load(ref)).createOrReplaceTempView(ref.view)
+                views.append(ref.view)
+            try:
+                return self.spark.sql(sql).toArrow()
+            except Exception as exc:
+                if type(exc).__module__.startswith("pyspark"):
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise InvalidParameterError(f"SQL error: {first}\n  (engine SQL: {sql})") from None
+                raise
+        finally:
+            for v in views:
+                self.spark.catalog.dropTempView(v)
