@@ -225,6 +225,7 @@ def test_description_uses_quartz_day_numbers():
     assert "Saturday" in describe("0 0 3 ? * 7")
     assert "Monday through Friday" in describe("0 0 3 ? * 2-6")
     assert "third Friday" in describe("0 15 10 ? * 6#3")
+    assert "Saturday" in describe("0 0 12 ? * L")  # a bare L in day-of-week is 7
 
 
 # --- DST ------------------------------------------------------------------------------------

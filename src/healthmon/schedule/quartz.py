@@ -483,7 +483,13 @@ def describe(expression: str) -> str:
     parse_quartz(expression)  # cron-descriptor is lenient; reject what Quartz rejects first
     from cron_descriptor import ExpressionDescriptor, Options
 
+    fields = [text for text, _ in _split(expression.upper())]
+    if fields[5] == "L":  # Quartz reads a bare L in day-of-week as 7 (SAT); cron-descriptor doesn't
+        fields[5] = "7"
     options = Options()
     options.day_of_week_start_index_zero = False  # Quartz numbers days 1=SUN..7=SAT
     options.use_24hour_time_format = True
-    return ExpressionDescriptor(expression.upper(), options).get_description()
+    try:
+        return ExpressionDescriptor(" ".join(fields), options).get_description()
+    except Exception:  # a description must never break a listing: fall back to the expression
+        return f"Quartz schedule {expression.strip()}"
