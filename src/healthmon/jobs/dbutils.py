@@ -6,17 +6,46 @@ behaviours follow Databricks; heavy imports (SQLAlchemy for secrets) happen on f
 
 from __future__ import annotations
 
-import json
-import shutil
-from collections import namedtuple
-from pathlib import Path
-from typing import Any
+# Only modules the interpreter has already loaded at startup are imported at module level:
+# this runs in every task process, and its import time is per-task overhead.
+import os
+import sys
+
+if False:  # for type checkers only; typing/pathlib cost import time in every task
+    from pathlib import Path
+    from typing import Any
 
 MAX_EXIT_BYTES = 5 * 1024 * 1024  # Databricks returns the first 5 MB of notebook.exit values
 
-FileInfo = namedtuple("FileInfo", ["path", "name", "size", "modificationTime"])
-SecretMetadata = namedtuple("SecretMetadata", ["key"])
-SecretScope = namedtuple("SecretScope", ["name"])
+
+class _Record(tuple):
+    """A light namedtuple stand-in (``collections`` costs import time in every task)."""
+
+    _fields: tuple[str, ...] = ()
+
+    def __new__(cls, *values):
+        return tuple.__new__(cls, values)
+
+    def __getattr__(self, name):
+        try:
+            return self[self._fields.index(name)]
+        except ValueError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in zip(self._fields, self))})"
+
+
+class FileInfo(_Record):
+    _fields = ("path", "name", "size", "modificationTime")
+
+
+class SecretMetadata(_Record):
+    _fields = ("key",)
+
+
+class SecretScope(_Record):
+    _fields = ("name",)
 
 
 class NotebookExit(BaseException):
@@ -86,6 +115,8 @@ class TaskValues:
         self.values: dict[str, Any] = {}
 
     def set(self, key: str, value: Any) -> None:
+        import json
+
         try:
             text = json.dumps(value)
         except TypeError as exc:
@@ -155,9 +186,12 @@ class Secrets:
             return [SecretScope(n) for n in secrets.list_scopes(s)]
 
 
-def local_path(path: str, home: Path) -> Path:
+def local_path(path: str, home: "Path") -> "Path":
     """Databricks file paths on the local workspace: ``dbfs:/x`` → $HOME/dbfs/x,
     ``/Volumes/c/s/v/x`` → $HOME/volumes/c/s/v/x, ``file:/x`` → /x; other paths unchanged."""
+    from pathlib import Path
+
+    home = Path(home)
     if path.startswith("dbfs:/"):
         rest = path[len("dbfs:/"):].lstrip("/")
         if rest.startswith("Volumes/"):
@@ -171,10 +205,10 @@ def local_path(path: str, home: Path) -> Path:
 
 
 class Fs:
-    def __init__(self, home: Path):
+    def __init__(self, home: "Path"):
         self._home = home
 
-    def _p(self, path: str) -> Path:
+    def _p(self, path: str) -> "Path":
         return local_path(path, self._home)
 
     def ls(self, path: str) -> list:
@@ -207,6 +241,8 @@ class Fs:
             return f.read(maxBytes).decode("utf-8", errors="replace")
 
     def cp(self, source: str, dest: str, recurse: bool = False) -> bool:
+        import shutil
+
         src, dst = self._p(source), self._p(dest)
         if src.is_dir():
             if not recurse:
@@ -218,6 +254,8 @@ class Fs:
         return True
 
     def mv(self, source: str, dest: str, recurse: bool = False) -> bool:
+        import shutil
+
         dst = self._p(dest)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(self._p(source), dst)
@@ -230,6 +268,8 @@ class Fs:
         if p.is_dir():
             if not recurse:
                 raise IsADirectoryError(f"{path} is a directory; pass recurse=True")
+            import shutil
+
             shutil.rmtree(p)
         else:
             p.unlink()
@@ -270,7 +310,7 @@ class RedactingStream:
 
 
 class DBUtils:
-    def __init__(self, *, task_key: str, params: dict[str, str], upstream_values: dict, home: Path, redactor: Redactor):
+    def __init__(self, *, task_key: str, params: dict[str, str], upstream_values: dict, home: "Path", redactor: Redactor):
         self.widgets = Widgets(task_key, params)
         self.jobs = Jobs(TaskValues(task_key, upstream_values))
         self.notebook = Notebook()

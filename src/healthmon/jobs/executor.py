@@ -11,11 +11,9 @@ only wait, and a for_each waiting for its iterations must not starve them of slo
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -27,6 +25,8 @@ from healthmon.errors import HealthmonError
 from healthmon.jobs import notify, plan, refs
 from healthmon.jobs.environments import DependencyError, dependencies_for, python_for, task_env
 from healthmon.jobs.logs import LogPump
+from healthmon.jobs.notebook import NotebookError, load_cells
+from healthmon.jobs.procs import WarmPool, kill_group
 from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.runs import RunRecord, now_ms
@@ -49,13 +49,6 @@ CONTROL_TYPES = ("condition_task", "run_job_task", "for_each_task")
 
 def slots() -> int:
     return max(1, int(os.environ.get("HEALTHMON_TASK_SLOTS") or os.cpu_count() or 1))
-
-
-def kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class Stop(Exception):
@@ -88,7 +81,13 @@ class RunExecutor:
         self.task_refs: dict[str, str] = {}
         self.lock = threading.Lock()
         self.log_root = settings.runs_root / str(run_id)
-        self.children: set[int] = set()
+        # Attempts in flight: pid -> [task timeout deadline (monotonic) or None, kill reason or None].
+        self.attempts: dict[int, list] = {}
+        self.env = task_env()
+        self.pool = WarmPool(slots() if os.environ.get("HEALTHMON_WARM_PROCESSES", "1") != "0" else 0, self.env)
+        self._cells_cache: dict[tuple[str, float], list] = {}
+        self._base_ctx = refs.job_context(job_id=self.job_id, job_name=self.job_name, run_id=self.run_id,
+                                          start_time=self.start_time, trigger=self.trigger, params=self.job_params)
 
     # -- persistence helpers -------------------------------------------------------------
     def _update(self, row_id: int, **fields) -> None:
@@ -197,6 +196,7 @@ class RunExecutor:
                         ready.append(c)
         finally:
             pool.shutdown(wait=True)
+            self.pool.close()
         return {k: done[k].result_state for k in in_run}
 
     def _precreated(self) -> dict[str, int]:
@@ -209,25 +209,43 @@ class RunExecutor:
             return {r.task_key: r.run_id for r in rows}
 
     def _watch(self) -> None:
-        """Polls the run row for cancel requests and the job deadline; heartbeats; sends the
-        duration warning once when the job's RUN_DURATION_SECONDS health rule is exceeded."""
+        """Every 0.1 s: kills attempts past their timeout or of a canceled / timed-out run.
+        Every 0.5 s: heartbeat + cancel flag from the run row; the job's duration warning."""
         threshold = notify.duration_threshold(self.job_settings)
         warned = False
+        tick = 0
         while True:
-            if threshold is not None and not warned and time.time() - self.start_time / 1000 > threshold:
-                warned = True
-                notify.run_event(self.run_id, "on_duration_warning_threshold_exceeded")
-            try:
-                with self.db.session() as s:
-                    row = s.get(RunRecord, self.run_id)
-                    row.heartbeat = now_ms()
-                    if row.cancel_requested:
-                        self.cancel.set()
-            except Exception:  # a transient database error must not kill the watcher
-                pass
+            if tick % 5 == 0:
+                try:
+                    with self.db.session() as s:
+                        row = s.get(RunRecord, self.run_id)
+                        row.heartbeat = now_ms()
+                        if row.cancel_requested:
+                            self.cancel.set()
+                except Exception:  # a transient database error must not kill the watcher
+                    pass
+                if threshold is not None and not warned and time.time() - self.start_time / 1000 > threshold:
+                    warned = True
+                    threading.Thread(target=notify.run_event, args=(self.run_id, "on_duration_warning_threshold_exceeded"),
+                                     daemon=True).start()
+            tick += 1
             if self.deadline is not None and time.time() >= self.deadline:
                 self.timed_out.set()
-            time.sleep(0.25)
+            now = time.monotonic()
+            with self.lock:
+                attempts = list(self.attempts.items())
+            for pid, state in attempts:
+                if state[1] is not None:
+                    continue
+                if self.cancel.is_set():
+                    state[1] = "CANCELED"
+                elif state[0] is not None and now >= state[0]:
+                    state[1] = "TIMEDOUT"
+                elif self.timed_out.is_set():
+                    state[1] = "JOB_TIMEDOUT"
+                if state[1] is not None:
+                    kill_group(pid)
+            time.sleep(0.1)
 
     def _guarded(self, key: str, row_id: int, repair_id: int | None, finished: queue.Queue) -> None:
         try:
@@ -240,8 +258,7 @@ class RunExecutor:
 
     # -- one task, with retries ----------------------------------------------------------
     def _context(self, key: str, task_run_id: int, extra: dict[str, str] | None = None) -> dict[str, str]:
-        ctx = refs.job_context(job_id=self.job_id, job_name=self.job_name, run_id=self.run_id,
-                               start_time=self.start_time, trigger=self.trigger, params=self.job_params)
+        ctx = dict(self._base_ctx)
         with self.lock:
             ctx.update(self.task_refs)
         ctx["task.name"] = key
@@ -274,7 +291,8 @@ class RunExecutor:
 
     def _attempt(self, key: str, task: dict, row_id: int, extra_ctx, parent) -> tuple[str, str | None]:
         start = now_ms()
-        self._update(row_id, life_cycle_state="RUNNING", start_time=start)
+        if not any(t in task for t in COMPUTE_TYPES):
+            self._update(row_id, life_cycle_state="RUNNING", start_time=start)
         where = f"Job {self.job_name!r}, task {key!r}"
         ctx = self._context(key, row_id, extra_ctx)
         try:
@@ -371,20 +389,36 @@ class RunExecutor:
         t = int(task.get("timeout_seconds") or 0)
         return t > 0 and now_ms() - start_ms >= t * 1000
 
+    def _cells(self, path) -> list:
+        """Parsed notebook cells, cached per file version (a 1,000-task DAG parses once)."""
+        st = os.stat(path)
+        key = (str(path), st.st_mtime)
+        cells = self._cells_cache.get(key)
+        if cells is None:
+            cells = [(c.source, c.file, c.line) for c in load_cells(path)]
+            self._cells_cache[key] = cells
+        return cells
+
     def _spec(self, key: str, row_id: int, task: dict, ctx: dict, where: str, log_dir: Path) -> dict:
         from healthmon.workspace_files import resolve_notebook, to_local
 
         spec: dict[str, Any] = {
             "task_key": key, "run_id": row_id, "job_run_id": self.run_id, "job_id": self.job_id,
-            "home": str(self.settings.home), "result_file": str(log_dir / "result.json"),
-            "redact": self.secret_values,
+            "home": str(self.settings.home), "result_file": str(log_dir / "result.bin"),
+            "redact": list(self.secret_values),
         }
         with self.lock:
             spec["task_values"] = {k: dict(v) for k, v in self.values.items()}
         if "notebook_task" in task:
             nt = task["notebook_task"]
+            path = resolve_notebook(nt["notebook_path"], self.settings)
             spec["kind"] = "notebook"
-            spec["path"] = str(resolve_notebook(nt["notebook_path"], self.settings))
+            spec["path"] = str(path)
+            spec["cwd"] = str(path.parent)
+            try:
+                spec["cells"] = self._cells(path)
+            except NotebookError as exc:
+                raise HealthmonError(f"{where}: {exc}") from None
             widgets = {k: refs.resolve(str(v), ctx, where) for k, v in (nt.get("base_parameters") or {}).items()}
             widgets.update(self.job_params)  # a job parameter wins over a base parameter of the same name
             spec["widgets"] = widgets
@@ -395,6 +429,7 @@ class RunExecutor:
                 raise HealthmonError(f"{where}: python_file {pt['python_file']} not found (looked for {path}).")
             spec["kind"] = "python_file"
             spec["path"] = str(path)
+            spec["cwd"] = str(path.parent)
             spec["argv"] = [refs.resolve(str(a), ctx, where) for a in pt.get("parameters") or []]
         else:
             wt = task["python_wheel_task"]
@@ -411,48 +446,29 @@ class RunExecutor:
     def _subprocess(self, key: str, row_id: int, task: dict, ctx: dict, where: str, start: int) -> tuple[str, None]:
         log_dir = self.log_root / f"{key}-{row_id}"
         log_dir.mkdir(parents=True, exist_ok=True)
-        spec = self._spec(key, row_id, task, ctx, where, log_dir)
         try:
-            deps = dependencies_for(self.job_settings, task)
-            python = python_for(deps, self.settings.home)
-        except DependencyError as exc:
+            spec = self._spec(key, row_id, task, ctx, where, log_dir)
+            python = python_for(dependencies_for(self.job_settings, task), self.settings.home)
+        except HealthmonError as exc:  # includes DependencyError and unresolvable references
             self._finish_row(row_id, "FAILED", exc.message, output={"error": exc.message}, start=start)
             return "FAILED", None
-        spec_path = log_dir / "spec.json"
-        spec_path.write_text(json.dumps(spec))
-        setup_ms = now_ms() - start
-        read_fd, write_fd = os.pipe()
-        cwd = str(Path(spec["path"]).parent) if spec.get("path") else None
-        proc = subprocess.Popen(
-            [python, "-m", "healthmon.jobs.task_main", str(spec_path)],
-            stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd, cwd=cwd,
-            start_new_session=True, env=task_env(), close_fds=True,
-        )
-        os.close(write_fd)
-        pump = LogPump(read_fd, log_dir / "output.log", self.secret_values)
+        tp = self.pool.take(python)
+        pump = LogPump(tp.read_fd, log_dir / "output.log", self.secret_values)
         pump.start()
-        self._update(row_id, runner_pid=proc.pid, log_dir=str(log_dir))
-        reason = None
-        delay = 0.002
-        while True:
-            try:
-                proc.wait(timeout=delay)
-                break
-            except subprocess.TimeoutExpired:
-                delay = min(delay * 2, 0.05)
-            if self.cancel.is_set():
-                reason = "CANCELED"
-            elif self._task_timed_out(task, start):
-                reason = "TIMEDOUT"
-            elif self.timed_out.is_set():
-                reason = "JOB_TIMEDOUT"
-            if reason:
-                kill_group(proc.pid)
-                proc.wait()
-                break
+        timeout = int(task.get("timeout_seconds") or 0)
+        state = [time.monotonic() + timeout if timeout > 0 else None, None]
+        with self.lock:
+            self.attempts[tp.pid] = state
+        setup_ms = now_ms() - start
+        self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=tp.pid, log_dir=str(log_dir))
+        tp.start(marshal.dumps(spec))
+        tp.proc.wait()
         # The task's main process is gone: anything it forked in its group goes too.
-        kill_group(proc.pid)
+        kill_group(tp.pid)
+        with self.lock:
+            self.attempts.pop(tp.pid, None)
         pump.join(timeout=5)
+        reason = state[1]
         result_file = Path(spec["result_file"])
         if reason == "CANCELED":
             self._finish_row(row_id, "CANCELED", "Run was canceled.", output={"error": "Run canceled by user."}, start=start, setup_ms=setup_ms)
@@ -463,18 +479,17 @@ class RunExecutor:
             msg = f"{what} timed out after {secs} seconds; the task's processes were killed."
             self._finish_row(row_id, "TIMEDOUT", msg, output={"error": msg}, start=start, setup_ms=setup_ms)
             return "TIMEDOUT", None
-        if result_file.exists():
-            res = json.loads(result_file.read_text())
-        else:
-            res = {"status": "FAILED", "error": f"The task process exited with code {proc.returncode} without reporting a result "
+        try:
+            res = marshal.loads(result_file.read_bytes())
+        except (OSError, EOFError, ValueError):
+            res = {"status": "FAILED", "error": f"The task process exited with code {tp.proc.returncode} without reporting a result "
                    f"(killed, or os._exit). See the logs: healthmon runs logs --run-id {row_id}."}
         values = res.get("task_values") or {}
-        if values:
-            with self.lock:
+        with self.lock:
+            if values:
                 self.values[key] = values
                 for name, v in values.items():
                     self.task_refs[f"tasks.{key}.values.{name}"] = refs.value_to_str(v)
-        with self.lock:
             self.task_refs[f"tasks.{key}.run_id"] = str(row_id)
         output = {k: res[k] for k in ("notebook_output", "error", "error_trace") if k in res}
         if res["status"] == "SUCCESS":

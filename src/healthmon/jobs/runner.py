@@ -44,7 +44,8 @@ def _claim(db: Database, run_id: int) -> bool:
         return True
 
 
-def _finish(db: Database, run_id: int, life: str, result: str, code: str, ttype: str, message: str) -> None:
+def _finish(db: Database, run_id: int, life: str, result: str, code: str, ttype: str, message: str,
+            repair_id: int | None = None) -> None:
     with db.session() as s:
         row = s.get(RunRecord, run_id)
         row.life_cycle_state = life
@@ -63,6 +64,8 @@ def _finish(db: Database, run_id: int, life: str, result: str, code: str, ttype:
                 t.result_state = "CANCELED" if result == "CANCELED" else "FAILED"
                 t.state_message = message
                 t.start_time = t.end_time = row.end_time
+        if repair_id is not None:
+            _close_repair(s, row, repair_id)
 
 
 def _wait_in_queue(db: Database, run_id: int) -> bool:
@@ -153,9 +156,7 @@ def execute(run_id: int, repair_id: int | None = None) -> None:
         if result == "FAILED":
             message = _failure_message(db, run_id) or message
         outcome = ("TERMINATED", result, code, "SUCCESS" if result.startswith("SUCCESS") else "CLIENT_ERROR", message)
-    _finish(db, run_id, *outcome)
-    if repair_id is not None:
-        _close_repair(db, run_id, repair_id)
+    _finish(db, run_id, *outcome, repair_id=repair_id)
     notify.run_event(run_id, "on_success" if outcome[1].startswith("SUCCESS") else "on_failure")
 
 
@@ -167,17 +168,16 @@ def _failure_message(db: Database, run_id: int) -> str:
     return ""
 
 
-def _close_repair(db: Database, run_id: int, repair_id: int) -> None:
+def _close_repair(s, row: RunRecord, repair_id: int) -> None:
+    """Completes the repair's history item in the transaction that ends the run."""
     from healthmon.jobs import api
 
-    with db.session() as s:
-        row = s.get(RunRecord, run_id)
-        history = row.j("repair") or []
-        ids = sorted(t.run_id for t in latest_task_runs(s, run_id).values() if t.repair_id == repair_id)
-        for item in history:
-            if item.get("id") == repair_id:
-                item.update({"end_time": row.end_time, "state": api.state(row), "status": api.status(row), "task_run_ids": ids})
-        row.set_j("repair", history)
+    history = row.j("repair") or []
+    ids = sorted(t.run_id for t in task_runs(s, row.run_id) if t.repair_id == repair_id)
+    for item in history:
+        if item.get("id") == repair_id:
+            item.update({"end_time": row.end_time, "state": api.state(row), "status": api.status(row), "task_run_ids": ids})
+    row.set_j("repair", history)
 
 
 def main(argv: list[str]) -> int:

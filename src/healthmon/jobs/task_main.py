@@ -1,63 +1,58 @@
-"""Entry point of one task attempt: ``python -m healthmon.jobs.task_main <spec.json>``.
+"""One task attempt's process: ``python -c "from healthmon.jobs.task_main import main; main()"``.
 
-The runner writes a spec (what to run, widget values, upstream task values) and reads back a
-result file: ``{"status": "SUCCESS"|"FAILED", "notebook_output": {...}, "error", "error_trace",
-"task_values"}``. A process that dies without writing it is judged by its exit code.
-
-Kept import-light (no SQLAlchemy, pandas... unless the task itself uses them) because its start
-time is the per-task overhead.
+The runner may start this process before it has a task for it (a warm process): it imports
+nothing beyond what the interpreter loaded at startup and blocks reading its spec (a ``marshal``
+dump) from stdin; EOF without a spec means "not needed", and it exits. The spec says what to run
+(notebook cells already parsed by the runner, a Python file, a wheel entry point), the widget
+values and the upstream task values; the process writes a ``marshal`` result file:
+``{"status": "SUCCESS"|"FAILED", "notebook_output", "error", "error_trace", "task_values"}``.
+A process that dies without writing it is judged by its exit code.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import sys
-import traceback
-from pathlib import Path
-
-from healthmon.jobs.dbutils import MAX_EXIT_BYTES, DBUtils, NotebookExit, RedactingStream, Redactor, display
 
 
 def _user_traceback(exc: BaseException, files: set[str]) -> str:
     """The traceback without the runtime's own frames (as a notebook shows it)."""
+    import traceback
+
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename not in files:
         tb = tb.tb_next
+    if tb is None:  # the failure is in the runtime itself (bad path...): keep everything
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
-def _truncate(value: str) -> tuple[str, bool]:
+def _truncate(value: str, limit: int) -> tuple[str, bool]:
     data = value.encode("utf-8")
-    if len(data) <= MAX_EXIT_BYTES:
+    if len(data) <= limit:
         return value, False
-    return data[:MAX_EXIT_BYTES].decode("utf-8", errors="ignore"), True
+    return data[:limit].decode("utf-8", errors="ignore"), True
 
 
-def _run_notebook(spec: dict, namespace: dict) -> set[str]:
-    from healthmon.jobs.notebook import load_cells
-
-    cells = load_cells(Path(spec["path"]))
-    files = {c.file for c in cells}
+def _run_cells(spec: dict, namespace: dict) -> None:
     namespace["__file__"] = spec["path"]
-    for cell in cells:
+    for source, file, line in spec["cells"]:
         # Pad with newlines so line numbers in tracebacks match the notebook file.
-        code = compile("\n" * (cell.line - 1) + cell.source, cell.file, "exec")
-        exec(code, namespace)
-    return files
+        exec(compile("\n" * (line - 1) + source, file, "exec"), namespace)
 
 
-def _run_python_file(spec: dict, namespace: dict) -> set[str]:
+def _run_python_file(spec: dict, namespace: dict) -> None:
     path = spec["path"]
     sys.argv = [path, *spec.get("argv", [])]
-    sys.path.insert(0, str(Path(path).parent))
-    source = Path(path).read_text(encoding="utf-8")
+    sys.path.insert(0, os.path.dirname(path))
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
     namespace["__file__"] = path
     exec(compile(source, path, "exec"), namespace)
-    return {path}
 
 
-def _run_wheel(spec: dict, namespace: dict) -> set[str]:
+def _run_wheel(spec: dict, namespace: dict) -> None:
     from importlib import import_module, metadata
 
     package, entry = spec["package_name"], spec["entry_point"]
@@ -83,14 +78,17 @@ def _run_wheel(spec: dict, namespace: dict) -> set[str]:
     rc = target()
     if isinstance(rc, int) and rc != 0:
         raise SystemExit(rc)
-    return {getattr(target, "__code__", None) and target.__code__.co_filename or ""}
 
 
-RUNNERS = {"notebook": _run_notebook, "python_file": _run_python_file, "wheel": _run_wheel}
+RUNNERS = {"notebook": _run_cells, "python_file": _run_python_file, "wheel": _run_wheel}
 
 
-def main(spec_path: str) -> int:
-    spec = json.loads(Path(spec_path).read_text())
+def run_spec(spec: dict) -> int:
+    from healthmon.jobs.dbutils import MAX_EXIT_BYTES, DBUtils, NotebookExit, RedactingStream, Redactor, display
+
+    if spec.get("cwd"):
+        os.chdir(spec["cwd"])
+        sys.path.insert(0, spec["cwd"])  # as on Databricks: the notebook's folder is importable
     redactor = Redactor(spec.get("redact", []))
     sys.stdout = RedactingStream(sys.stdout, redactor)
     sys.stderr = RedactingStream(sys.stderr, redactor)
@@ -98,32 +96,28 @@ def main(spec_path: str) -> int:
         task_key=spec["task_key"],
         params=spec.get("widgets", {}),
         upstream_values=spec.get("task_values", {}),
-        home=Path(spec["home"]),
+        home=spec["home"],
         redactor=redactor,
     )
     namespace = {"__name__": "__main__", "dbutils": dbutils, "display": display, "displayHTML": print}
     result: dict = {"status": "SUCCESS"}
-    files: set[str] = {spec.get("path", "")}
+    files = {c[1] for c in spec.get("cells", [])} | {spec.get("path", "")}
     try:
-        files = RUNNERS[spec["kind"]](spec, namespace) or files
+        RUNNERS[spec["kind"]](spec, namespace)
     except NotebookExit as exc:
-        value, truncated = _truncate(redactor(exc.value))
+        value, truncated = _truncate(redactor(exc.value), MAX_EXIT_BYTES)
         result["notebook_output"] = {"result": value, "truncated": truncated}
     except SystemExit as exc:
         if exc.code not in (None, 0):
             result = {"status": "FAILED", "error": f"SystemExit: {exc.code}", "error_trace": ""}
     except BaseException as exc:  # the task's own failure, reported, not raised
-        files.add(spec.get("path", ""))
         message = str(exc)
         result = {
             "status": "FAILED",
             "error": redactor(f"{type(exc).__name__}: {message}" if message else type(exc).__name__),
-            "error_trace": redactor(_user_traceback(exc, files) if hasattr(exc, "__traceback__") else ""),
+            "error_trace": redactor(_user_traceback(exc, files)),
         }
-        # Notebook-parsing errors have no useful user frames: keep the full trace.
-        if not result["error_trace"].strip().count("\n"):
-            result["error_trace"] = redactor("".join(traceback.format_exception(exc)))
-        print(result["error_trace"], file=sys.stderr)
+        print(result["error_trace"], file=sys.stderr, end="")
     result["task_values"] = dbutils.jobs.taskValues.values
     try:
         sys.stdout.flush()
@@ -131,11 +125,28 @@ def main(spec_path: str) -> int:
     except Exception:
         pass
     tmp = spec["result_file"] + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, default=str)
+    try:
+        data = marshal.dumps(result)
+    except ValueError:  # a non-marshallable task value slipped through: keep the JSON form
+        import json
+
+        result["task_values"] = json.loads(json.dumps(result["task_values"], default=str))
+        data = marshal.dumps(result)
+    with open(tmp, "wb") as f:
+        f.write(data)
     os.replace(tmp, spec["result_file"])
     return 0 if result["status"] == "SUCCESS" else 1
 
 
+def main() -> None:
+    data = sys.stdin.buffer.read()
+    if not data:
+        os._exit(0)  # a warm process nobody needed
+    sys.stdin.close()
+    sys.stdin = open(os.devnull)
+    rc = run_spec(marshal.loads(data))
+    sys.exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    main()

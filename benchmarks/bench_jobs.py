@@ -1,0 +1,114 @@
+"""Jobs runtime benchmarks (issue 3), each measured against a baseline in the same run.
+
+1. Per-task overhead: median duration of a no-op notebook task (1 slot, N tasks) minus the
+   median of a bare ``python -c pass`` subprocess (target ≤ 50 ms).
+2. 25 parallel tasks sleeping 1 s with the default slots: wall time vs ceil(25/slots) s (+10%).
+3. A 1,000-task no-op fan-out/fan-in DAG: wall time (target ≤ 60 s).
+
+Every benchmark runs in a throwaway HEALTHMON_HOME.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.run import Result
+
+
+def _fresh_home() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="hm_bench_jobs_"))
+    os.environ["HEALTHMON_HOME"] = str(home)
+    os.environ.pop("HEALTHMON_DATABASE_URL", None)
+    return home
+
+
+def _notebook(home: Path, name: str, body: str) -> str:
+    path = home / f"{name}.py"
+    path.write_text("# Databricks notebook source\n" + body + "\n")
+    return str(path.with_suffix(""))
+
+
+def _run(settings: dict, slots: int | None) -> tuple[dict, float]:
+    from healthmon.jobs import service
+
+    if slots:
+        os.environ["HEALTHMON_TASK_SLOTS"] = str(slots)
+    else:
+        os.environ.pop("HEALTHMON_TASK_SLOTS", None)
+    job = service.create_job(settings)
+    t0 = time.perf_counter()
+    run_id = service.run_now(job)
+    run = service.wait_for_run(run_id, timeout=900, poll=0.05)
+    return run, time.perf_counter() - t0
+
+
+def bench_overhead(n: int) -> Result:
+    home = _fresh_home()
+    baseline = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        baseline.append((time.perf_counter() - t0) * 1000)
+    nb = _notebook(home, "noop", "pass")
+    settings = {"name": "overhead", "tasks": [{"task_key": f"t{i}", "notebook_task": {"notebook_path": nb}} for i in range(n)]}
+    run, wall = _run(settings, slots=1)
+    assert run["state"]["result_state"] == "SUCCESS", run["state"]
+    durations = [t["end_time"] - t["start_time"] for t in run["tasks"]]
+    base, task = statistics.median(baseline), statistics.median(durations)
+    overhead = task - base
+    return Result(
+        name=f"no-op notebook task overhead (median of {n})", value=overhead, unit="ms",
+        baseline_name="python -c pass", baseline_value=base, target="<= 50 ms above baseline", passed=overhead <= 50,
+        notes=f"median task {task:.1f} ms; run wall time / tasks = {wall * 1000 / n:.1f} ms (1 slot, includes scheduling and storage)",
+    )
+
+
+def bench_parallel_sleeps(n: int) -> Result:
+    home = _fresh_home()
+    nb = _notebook(home, "sleep", "import time\ntime.sleep(1)")
+    slots = max(1, os.cpu_count() or 1)
+    settings = {"name": "sleeps", "tasks": [{"task_key": f"s{i}", "notebook_task": {"notebook_path": nb}} for i in range(n)]}
+    run, wall = _run(settings, slots=None)
+    assert run["state"]["result_state"] == "SUCCESS", run["state"]
+    ideal = math.ceil(n / slots)
+    return Result(
+        name=f"{n} parallel 1 s sleeps, {slots} slots", value=wall, unit="s",
+        baseline_name=f"ceil({n}/{slots}) s", baseline_value=float(ideal), target=f"<= {ideal * 1.1:.1f} s (+10%)",
+        passed=wall <= ideal * 1.1,
+    )
+
+
+def bench_fan_out_in(n: int) -> Result:
+    home = _fresh_home()
+    nb = _notebook(home, "noop", "pass")
+    tasks = [{"task_key": "root", "notebook_task": {"notebook_path": nb}}]
+    tasks += [{"task_key": f"m{i}", "depends_on": [{"task_key": "root"}], "notebook_task": {"notebook_path": nb}}
+              for i in range(n - 2)]
+    tasks.append({"task_key": "sink", "depends_on": [{"task_key": f"m{i}"} for i in range(n - 2)],
+                  "notebook_task": {"notebook_path": nb}})
+    run, wall = _run({"name": "fan", "tasks": tasks}, slots=None)
+    assert run["state"]["result_state"] == "SUCCESS", run["state"]
+    return Result(
+        name=f"{n}-task no-op fan-out/fan-in DAG", value=wall, unit="s", target="<= 60 s",
+        passed=wall <= 60, notes=f"{os.cpu_count()} cores, default slots; {wall * 1000 / n:.1f} ms per task",
+    )
+
+
+def run(quick: bool) -> list[Result]:
+    saved = dict(os.environ)
+    try:
+        return [
+            bench_overhead(30 if quick else 200),
+            bench_parallel_sleeps(5 if quick else 25),
+            bench_fan_out_in(100 if quick else 1000),
+        ]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
