@@ -350,11 +350,14 @@ def wall_to_instant(wall: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> dt.datetime:
     """Place a naive wall time of ``tz`` on the time line (UTC), with the DST policy:
     ambiguous -> first occurrence; nonexistent -> the instant the gap ends."""
     aware = wall.replace(tzinfo=tz, fold=0)
-    instant = aware.astimezone(UTC)
-    if instant.astimezone(tz).replace(tzinfo=None) == wall:
-        return instant
-    # In a gap: fold=0 (offset before) and fold=1 (offset after) bracket the transition.
-    lo = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    off0 = aware.utcoffset()
+    off1 = aware.replace(fold=1).utcoffset()
+    # PEP 495: outside transitions both folds agree; in a repeated hour fold=0 (the first
+    # occurrence) has the larger offset; in a gap fold=0 has the smaller (pre-jump) offset.
+    if off0 >= off1:
+        return (wall - off0).replace(tzinfo=UTC)
+    instant = (wall - off0).replace(tzinfo=UTC)
+    lo = (wall - off1).replace(tzinfo=UTC)
     hi = instant
     if lo > hi:
         lo, hi = hi, lo
