@@ -132,3 +132,35 @@ def test_run_a_deployed_job_end_to_end(make_bundle):
     assert invoke("deploy", "-p", root).exit_code == 0
     r = invoke("run", "-p", root, "hello")
     assert r.exit_code == 0, r.output
+
+
+def test_malformed_var_and_params_flags(basic):
+    r = invoke("validate", "-p", basic, "--var", "novalue")
+    assert r.exit_code == 1 and 'expected "name=value"' in r.output
+    assert invoke("deploy", "-p", basic).exit_code == 0
+    r = invoke("run", "-p", basic, "ingest_job", "--params", "a=1,broken")
+    assert r.exit_code == 1 and "--params 'broken'" in r.output
+
+
+@pytest.mark.slow
+def test_racing_deploy_processes(basic, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from healthmon.bundle import load_bundle
+    from healthmon.bundle.deploy import deployed_jobs
+
+    cmd = [sys.executable, "-m", "healthmon.cli.main", "bundle", "deploy", "-p", str(basic)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+             for _ in range(3)]
+    results = [(p.wait(timeout=120), p.stdout.read().decode(), p.stderr.read().decode()) for p in procs]
+    for rc, out, err in results:
+        assert rc == 0 or "deployment lock" in err, (rc, out, err)
+        assert "Traceback" not in err
+    assert any(rc == 0 for rc, _, _ in results)
+    ids = deployed_jobs(load_bundle(basic, "dev"))
+    assert set(ids) == {"ingest_job", "orchestrator_job"}
+    # a clean redeploy after the race keeps the ids
+    assert invoke("deploy", "-p", basic).exit_code == 0
+    assert deployed_jobs(load_bundle(basic, "dev")) == ids

@@ -161,3 +161,22 @@ def test_mutated_deploys_are_all_or_nothing(work, base_texts, data):
     assert not fail_midway
     after = {key for _, key, _ in snapshot()}
     assert after == set(b.jobs)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_cli_on_mutated_bundles_exits_cleanly(work, base_texts, data):
+    """The CLI entry in-process: exit 0 or 1, never an exception escaping the command."""
+    from typer.testing import CliRunner
+
+    from healthmon.cli.bundle import app
+
+    name = data.draw(st.sampled_from(FILES))
+    doc = mutate_structure(copy.deepcopy(yaml.safe_load(base_texts[name])), data)
+    for f in FILES:
+        (work / f).write_text(yaml.safe_dump(doc, sort_keys=False) if f == name else base_texts[f])
+    verb = data.draw(st.sampled_from([["validate"], ["validate", "-o", "json"], ["validate", "--strict"], ["summary"]]))
+    r = CliRunner().invoke(app, [*verb, "-p", str(work)])
+    assert r.exit_code in (0, 1), r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    assert "Traceback" not in r.output
