@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from healthmon.demodata.arrowgen import DAY_US, US
-from healthmon.demodata.world import DBR_VERSIONS, UPGRADE_TARGET, World
+from healthmon.demodata.world import DBR_VERSIONS, NODE_SPEED, UPGRADE_TARGET, World
 
 # kind → (domain, expected incidents per workspace per 30 test days)
 KINDS: dict[str, tuple[str, float]] = {
@@ -166,7 +166,9 @@ def plan(world: World) -> Effects:
                 if j < 0:
                     continue
                 s, length = pick_start(4), int(rng.integers(2, 5))
-                mult = float(rng.uniform(5, 9))
+                # enough extra input to run well past the timeout (set at ~4x the usual run)
+                work = world.job_volume_gb[j] * 45.0 / (world.job_workers[j] ** 0.8 * NODE_SPEED[world.job_node[j]])
+                mult = float(min(60.0, max(rng.uniform(5, 9), 2.2 * world.job_timeout_s[j] / max(work, 1.0))))
                 eff.job_volume_mult[j, s:s + length] *= mult
                 inc = Incident(iid, kind, domain, ws, day_us(s), day_us(min(D, s + length)), mult,
                                f"Upstream backlog: job {world.job_name[j]} received {mult:.1f}x its usual input and "

@@ -1,0 +1,178 @@
+"""Injected incidents are visible in the ordinary columns of the raw gold tables, only in the
+test period, and the signals they move also occur without incidents (no giveaway columns)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from healthmon.demodata.incidents import KINDS
+
+
+@pytest.fixture(scope="module")
+def g(generated):
+    pdf = {n: t.to_pandas() for n, t in generated["arrow"].items()}
+    inc = pdf["ground_truth_incidents"]
+    return pdf, inc
+
+
+def _window(df, col, row):
+    return df[(df[col] >= row.start_time) & (df[col] < row.end_time)]
+
+
+def _before(df, col, row):
+    return df[df[col] < row.start_time]
+
+
+def test_every_kind_injected_in_test_period(g, generated):
+    pdf, inc = g
+    assert set(inc["kind"]) == set(KINDS)
+    days = generated["gen"]["days"]
+    last_day = pdf["fact_usage"]["usage_date"].max()
+    test_start = pd.Timestamp(last_day - dt.timedelta(days=round(days * 0.2) - 1), tz="UTC")
+    assert (inc["start_time"] >= test_start).all()
+    assert set(inc["domain"]) == {"cost", "security", "performance", "reliability", "quality"}
+
+
+def _incidents(inc, kind):
+    rows = inc[inc["kind"] == kind]
+    assert len(rows), kind
+    return rows.itertuples()
+
+
+def test_cost_spike_visible_in_usage(g):
+    pdf, inc = g
+    u = pdf["fact_usage"].assign(q=lambda d: d["usage_quantity"].astype(float))
+    for row in _incidents(inc, "cost_spike"):
+        c = u[u["usage_metadata_cluster_id"] == row.cluster_id]
+        during = _window(c, "usage_start_time", row).groupby("usage_date")["q"].sum()
+        before = _before(c, "usage_start_time", row).groupby("usage_date")["q"].sum()
+        assert during.mean() > 2.5 * before.median(), row.incident_id
+
+
+@pytest.mark.parametrize("kind", ["runaway_job", "sla_breach"])
+def test_job_volume_incidents_visible_in_runs_and_usage(g, kind):
+    pdf, inc = g
+    runs = pdf["fact_job_run_timeline"]
+    for row in _incidents(inc, kind):
+        r = runs[runs["job_id"] == row.job_id]
+        during, before = _window(r, "period_start_time", row), _before(r, "period_start_time", row)
+        assert during["run_duration_seconds"].median() > 2.0 * before["run_duration_seconds"].median(), row.incident_id
+        if kind == "sla_breach":
+            assert (during["result_state"] == "TIMED_OUT").mean() > 0.5, row.incident_id
+
+
+def test_untagged_spend_visible_in_usage_and_dim_job(g):
+    pdf, inc = g
+    u, jobs = pdf["fact_usage"], pdf["dim_job"]
+    for row in _incidents(inc, "untagged_spend"):
+        j = u[u["usage_metadata_job_id"] == row.job_id]
+        assert _before(j, "usage_start_time", row)["is_tagged"].all()
+        assert not _window(j, "usage_start_time", row)["is_tagged"].any()
+        assert len(jobs[jobs["job_id"] == row.job_id]["tags"].iloc[0]) == 0
+
+
+def test_failing_streak_after_upgrade(g):
+    pdf, inc = g
+    runs, clusters = pdf["fact_job_run_timeline"], pdf["dim_cluster"]
+    for row in _incidents(inc, "failing_job_streak_after_upgrade"):
+        r = runs[runs["job_id"] == row.job_id]
+        fail = lambda d: d["result_state"].isin(["FAILED", "ERROR"]).mean()  # noqa: E731
+        assert fail(_window(r, "period_start_time", row)) >= 0.3, row.incident_id
+        assert fail(_before(r, "period_start_time", row)) < 0.2
+        c = clusters[clusters["cluster_id"] == row.cluster_id].iloc[0]
+        assert c["dbr_version"].startswith("17.") and c["change_time"] <= row.start_time
+
+
+def test_credential_stuffing_visible_in_audit(g):
+    pdf, inc = g
+    a = pdf["fact_audit_logs"]
+    for row in _incidents(inc, "credential_stuffing"):
+        mine = a[a["user_identity_email"] == row.user_name]
+        w = _window(mine, "event_time", row)
+        failed = w[w["is_failed_action"] & (w["action_name"] == "login")]
+        assert len(failed) >= 100
+        usual = set(_before(mine, "event_time", row)["source_ip_address"])
+        assert len(set(failed["source_ip_address"]) - usual) >= 10
+
+
+def test_exfiltration_visible_in_audit_and_queries(g):
+    pdf, inc = g
+    a, q = pdf["fact_audit_logs"], pdf["fact_query_history"]
+    for row in _incidents(inc, "data_exfiltration"):
+        mine = a[a["user_identity_email"] == row.user_name]
+        dl = mine["action_name"].isin(["downloadQueryResult", "workspaceExport"])
+        before_per_day = mine[dl & (mine["event_time"] < row.start_time)].groupby("event_date").size().reindex(
+            mine["event_date"].unique(), fill_value=0).mean()
+        assert dl[(mine["event_time"] >= row.start_time) & (mine["event_time"] < row.end_time)].sum() > 5 * max(before_per_day, 1)
+        qb = q[q["executed_by"] == row.user_name]
+        assert _window(qb, "start_time", row)["read_bytes"].sum() > 5 * max(1, _before(qb, "start_time", row)["read_bytes"].median())
+
+
+def test_privilege_escalation_visible_in_audit(g):
+    pdf, inc = g
+    a = pdf["fact_audit_logs"]
+    grants = {"updatePermissions", "addPrincipalToGroup", "changeClusterAcl"}
+    for row in _incidents(inc, "privilege_escalation"):
+        mine = a[a["user_identity_email"] == row.user_name]
+        w = _window(mine, "event_time", row)
+        assert w["action_name"].isin(grants).sum() >= 5
+        assert w["is_sensitive_action"].sum() >= 3  # updatePermissions matches gold's "permission" rule
+
+
+def test_query_regression_visible_in_query_history(g):
+    pdf, inc = g
+    q = pdf["fact_query_history"]
+    for row in _incidents(inc, "query_performance_regression"):
+        wq = q[q["compute_warehouse_id"] == row.warehouse_id]
+        during, before = _window(wq, "start_time", row), _before(wq, "start_time", row)
+        assert during["read_bytes"].quantile(0.9) > 1.5 * before["read_bytes"].quantile(0.9)
+        assert (during["pruned_files"] == 0).mean() > (before["pruned_files"] == 0).mean()
+
+
+def test_stale_table_visible_in_snapshots_and_monitor(g):
+    pdf, inc = g
+    s, dq = pdf["fact_table_snapshots"], pdf["fact_data_quality_monitoring_table_results"]
+    for row in _incidents(inc, "stale_table"):
+        cat, sch, name = row.table_name.split(".")
+        t = s[(s["table_catalog"] == cat) & (s["table_schema"] == sch) & (s["table_name"] == name)]
+        start, end = row.start_time.date(), row.end_time.date()
+        w = t[(t["snapshot_date"] >= start) & (t["snapshot_date"] < end)]
+        assert (w["commits_1d"] == 0).all() and w["last_commit_time"].nunique() == 1
+        m = dq[(dq["catalog_name"] == cat) & (dq["schema_name"] == sch) & (dq["table_name"] == name)]
+        if len(m):
+            assert (_window(m, "event_time", row)["freshness_status"] == "Unhealthy").any()
+
+
+def test_schema_change_visible_in_snapshots(g):
+    pdf, inc = g
+    s = pdf["fact_table_snapshots"]
+    for row in _incidents(inc, "schema_change"):
+        cat, sch, name = row.table_name.split(".")
+        day = s[(s["table_catalog"] == cat) & (s["table_schema"] == sch) & (s["table_name"] == name)
+                & (s["snapshot_date"] == row.start_time.date())].iloc[0]
+        assert day["columns_removed"] >= 1
+        prev = s[(s["table_catalog"] == cat) & (s["table_schema"] == sch) & (s["table_name"] == name)
+                 & (s["snapshot_date"] == row.start_time.date() - dt.timedelta(days=1))].iloc[0]
+        assert prev["schema_hash"] != day["schema_hash"]
+
+
+def test_signals_also_occur_without_incidents(g):
+    """The columns incidents move are ordinary signals, not flags only incidents set."""
+    pdf, inc = g
+    runs = pdf["fact_job_run_timeline"]
+    quiet_jobs = ~runs["job_id"].isin(inc["job_id"].dropna())
+    assert runs[quiet_jobs]["result_state"].isin(["FAILED", "ERROR"]).any()
+    a = pdf["fact_audit_logs"]
+    quiet_users = ~a["user_identity_email"].isin(inc["user_name"].dropna())
+    assert a[quiet_users]["is_failed_action"].any()
+    assert a[quiet_users]["action_name"].isin(["updatePermissions", "downloadQueryResult"]).any()
+    u = pdf["fact_usage"]
+    assert (~u[~u["usage_metadata_job_id"].isin(inc["job_id"].dropna())]["is_tagged"]).any()
+    q = pdf["fact_query_history"]
+    assert (q[~q["compute_warehouse_id"].isin(inc["warehouse_id"].dropna())]["spilled_local_bytes"] > 0).any()
+    dq = pdf["fact_data_quality_monitoring_table_results"]
+    fq = dq["catalog_name"] + "." + dq["schema_name"] + "." + dq["table_name"]
+    assert (dq[~fq.isin(inc["table_name"].dropna())]["status"] == "Unhealthy").any()
