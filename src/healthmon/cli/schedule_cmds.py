@@ -28,7 +28,8 @@ def _edit_pause(job_id: int, paused: bool) -> dict:
             raise InvalidParameterError(
                 f"Job {job.name!r} (id {job_id}) has no schedule, trigger or continuous setting to "
                 f"{'pause' if paused else 'unpause'}.")
-        T.job_triggers(settings, job=f"Job {job.name!r} (id {job_id})")  # refuse to enable a broken schedule
+        if not paused:
+            T.job_triggers(settings, job=f"Job {job.name!r} (id {job_id})")  # refuse to enable a broken schedule
         settings = T.set_pause_status(settings, paused)
         job.settings = settings
         if not paused:
