@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
 from healthmon.errors import HealthmonError
 from healthmon.jobs import notify, plan, refs
 from healthmon.jobs.environments import DependencyError, dependencies_for, python_for, task_env
@@ -91,13 +93,10 @@ class RunExecutor:
 
     # -- persistence helpers -------------------------------------------------------------
     def _update(self, row_id: int, **fields) -> None:
+        # One UPDATE statement, no ORM load: this runs several times per task.
+        values = {k: (json.dumps(v, sort_keys=True, default=str) if k.endswith("_json") else v) for k, v in fields.items()}
         with self.db.session() as s:
-            row = s.get(RunRecord, row_id)
-            for k, v in fields.items():
-                if k.endswith("_json"):
-                    row.set_j(k[:-5], v)
-                else:
-                    setattr(row, k, v)
+            s.execute(update(RunRecord).where(RunRecord.run_id == row_id).values(**values))
 
     def _new_task_row(self, key: str, task: dict, *, attempt: int, state: str, repair_id: int | None,
                       parent: int | None = None, name: str | None = None) -> int:

@@ -70,7 +70,8 @@ class WarmPool:
             tp = self.ready.pop() if self.ready else None
         if tp is None or tp.proc.poll() is not None:
             tp = spawn(python, self.env)
-        self._refill()
+        # Start the replacement off the critical path.
+        threading.Thread(target=self._refill, daemon=True).start()
         return tp
 
     def _refill(self) -> None:

@@ -60,14 +60,14 @@ def _run_wheel(spec: dict, namespace: dict) -> None:
     for k, v in (spec.get("named_parameters") or {}).items():
         argv.append(f"--{k}={v}")
     sys.argv = [package, *argv]
-    normalized = package.replace("-", "_").lower()
     target = None
-    for ep in metadata.entry_points():
-        dist = getattr(ep, "dist", None)
-        dist_name = (dist.metadata["Name"] if dist is not None else "").replace("-", "_").lower()
-        if ep.name == entry and dist_name == normalized:
-            target = ep.load()
-            break
+    try:
+        for ep in metadata.distribution(package).entry_points:
+            if ep.name == entry:
+                target = ep.load()
+                break
+    except metadata.PackageNotFoundError:
+        pass
     if target is None:
         module = import_module(package.replace("-", "_"))
         target = getattr(module, entry, None)
