@@ -67,3 +67,9 @@ def test_top_level_unknown_sections_and_other_resource_kinds_warn(make_bundle):
     msgs = messages(diags_for(make_bundle, text))
     assert any('unknown field: workspce (did you mean "workspace"?)' in m for m in msgs)
     assert any("only jobs are supported locally" in m for m in msgs)
+
+
+def test_resource_keys_must_be_identifiers(make_bundle):
+    text = "bundle: {name: s}\nresources:\n  jobs:\n    'bad key.x':\n      tasks: [{task_key: t, condition_task: {op: EQUAL_TO, left: a, right: a}}]\n"
+    (err,) = diags_for(make_bundle, text).errors
+    assert "invalid resource key 'bad key.x'" in err.summary and str(err.location) == "databricks.yml:4:5"

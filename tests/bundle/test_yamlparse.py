@@ -59,3 +59,11 @@ def test_alias_bomb_is_rejected():
 def test_empty_document_is_an_empty_map():
     assert parse_text("", "f.yml").plain() == {}
     assert parse_text("# just a comment\n", "f.yml").plain() == {}
+
+
+def test_deep_and_recursive_structures_are_errors_not_crashes():
+    with pytest.raises(YamlError, match="nested more than"):
+        parse_text("x: " + "[" * 300 + "]" * 300 + "\n", "f.yml")
+    with pytest.raises(YamlError) as e:
+        parse_text("a: &a [1, *a]\n", "f.yml")
+    assert str(e.value.location).startswith("f.yml:1:")

@@ -55,7 +55,10 @@ class Bundle:
 
     @property
     def jobs(self) -> dict[str, dict[str, Any]]:
-        return (self.config.get("resources") or {}).get("jobs") or {}
+        res = self.config.get("resources")
+        jobs = res.get("jobs") if isinstance(res, dict) else None
+        # Malformed entries are reported by validation; here they are simply not jobs.
+        return {k: v for k, v in jobs.items() if isinstance(v, dict)} if isinstance(jobs, dict) else {}
 
     def location(self, path: str) -> Location | None:
         from healthmon.bundle.dyn import get_path, parse_path

@@ -20,6 +20,7 @@ from healthmon.bundle.dyn import Value
 from healthmon.errors import HealthmonError, Location
 
 MAX_EXPANDED_NODES = 2_000_000
+MAX_DEPTH = 100  # real bundles nest ~15 deep; deeper input would only exhaust recursion later
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -56,8 +57,10 @@ class _Converter:
             obj = node.value
         return Value(obj, loc)
 
-    def convert(self, node: Node, loc: Location | None = None) -> Value:
+    def convert(self, node: Node, loc: Location | None = None, depth: int = 0) -> Value:
         loc = loc or _loc(self.file, node)
+        if depth > MAX_DEPTH:
+            raise YamlError(f"YAML nested more than {MAX_DEPTH} levels deep", location=loc)
         cached = self.memo.get(id(node))
         if cached is not None:  # an alias: same subtree, anchor's location
             self.expanded += cached[1]
@@ -71,17 +74,17 @@ class _Converter:
         elif isinstance(node, SequenceNode):
             if node.tag not in ("tag:yaml.org,2002:seq",):
                 raise YamlError(f"unsupported tag {node.tag} on a sequence", location=loc)
-            out = Value([self.convert(item) for item in node.value], loc)
+            out = Value([self.convert(item, depth=depth + 1) for item in node.value], loc)
         elif isinstance(node, MappingNode):
             if node.tag not in ("tag:yaml.org,2002:map",):
                 raise YamlError(f"unsupported tag {node.tag} on a mapping", location=loc)
-            out = self.mapping(node, loc)
+            out = self.mapping(node, loc, depth)
         else:  # pragma: no cover - composer only yields the three node kinds
             raise YamlError("unsupported YAML node", location=loc)
         self.memo[id(node)] = (out, self.expanded - start)
         return out
 
-    def mapping(self, node: MappingNode, loc: Location) -> Value:
+    def mapping(self, node: MappingNode, loc: Location, depth: int) -> Value:
         seen: dict[str, Location] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -108,7 +111,7 @@ class _Converter:
             if not isinstance(key_node, ScalarNode):
                 raise YamlError("mapping keys must be strings", location=_loc(self.file, key_node))
             kloc = _loc(self.file, key_node)
-            value = self.convert(value_node)
+            value = self.convert(value_node, depth=depth + 1)
             # Re-anchor at the key so messages point at the field, not at its value.
             value = Value(value.v, kloc)
             out[str(key_node.value)] = value
@@ -140,7 +143,7 @@ def parse_text(text: str, file: str) -> Value:
     try:
         return _Converter(file).convert(nodes[0])
     except RecursionError:
-        raise YamlError("YAML nesting too deep", location=Location(file)) from None
+        raise YamlError("YAML nesting too deep", location=Location(file, 1, 1)) from None
 
 
 def parse_file(path: Path, display: str) -> Value:

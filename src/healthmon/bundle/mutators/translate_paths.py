@@ -31,6 +31,7 @@ class SourceRef:
     local: Path  # absolute local path (may not exist; validation reports that)
     location: Location  # where it is declared
     workspace_path: str
+    job: str = ""  # resource key of the job declaring it
 
 
 def _task_fields(task_path: tuple, task: Value):
@@ -147,7 +148,7 @@ def translate_paths(config: Value, ctx: LoadContext) -> tuple[Value, dict[str, S
             if out is None:
                 continue
             ws_path, local = out
-            sources[format_path(path)] = SourceRef(kind, node.v, local, node.loc, ws_path)
+            sources[format_path(path)] = SourceRef(kind, node.v, local, node.loc, ws_path, key)
             config = set_path(config, path, Value(ws_path, node.loc))
     if errors:
         raise BundleError(errors)

@@ -15,7 +15,7 @@ def check(state: BundleState) -> list[Diagnostic]:
     for path, ref in state.sources.items():
         if ref.kind != "notebook":
             continue
-        job = path.split(".")[2]
+        job = ref.job
         owners.setdefault(ref.local, {}).setdefault(job, (path, ref))
     out: list[Diagnostic] = []
     for local, jobs in owners.items():

@@ -19,6 +19,7 @@ from healthmon.bundle.validate.base import BundleState
 from healthmon.bundle.validate.schema_derive import load_schema
 
 CHECK = "schema"
+RESOURCE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _INT = re.compile(r"^[-+]?\d+$")
 _NUM = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
@@ -197,6 +198,10 @@ def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[str, object]
                     c.bad(group, "resources.jobs", {"map": "Job"})
                     continue
                 for key, job in group.v.items():
+                    if not RESOURCE_KEY.match(key):
+                        c.diags.append(Diagnostic(
+                            ERROR, f"invalid resource key {key!r}: use letters, digits, '_' and '-' only",
+                            job.loc, f"resources.jobs.{key}", check=CHECK))
                     if job.v is None:
                         c.bad(job, f"resources.jobs.{key}", {"ref": "Job"})
                     c.value(job, f"resources.jobs.{key}", {"ref": "Job"})
