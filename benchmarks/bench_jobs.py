@@ -60,13 +60,18 @@ def bench_overhead(n: int) -> Result:
     settings = {"name": "overhead", "tasks": [{"task_key": f"t{i}", "notebook_task": {"notebook_path": nb}} for i in range(n)]}
     run, wall = _run(settings, slots=1)
     assert run["state"]["result_state"] == "SUCCESS", run["state"]
-    durations = [t["end_time"] - t["start_time"] for t in run["tasks"]]
-    base, task = statistics.median(baseline), statistics.median(durations)
-    overhead = task - base
+    # With one slot tasks run back to back: the interval between consecutive task ends is the full
+    # per-task cost (scheduling, storage, process start, notebook) — not just the task's own span.
+    ends = sorted(t["end_time"] for t in run["tasks"])
+    cycles = [b - a for a, b in zip(ends, ends[1:])]
+    spans = [t["end_time"] - t["start_time"] for t in run["tasks"]]
+    base, cycle = statistics.median(baseline), statistics.median(cycles)
+    overhead = cycle - base
     return Result(
         name=f"no-op notebook task overhead (median of {n})", value=overhead, unit="ms",
         baseline_name="python -c pass", baseline_value=base, target="<= 50 ms above baseline", passed=overhead <= 50,
-        notes=f"median task {task:.1f} ms; run wall time / tasks = {wall * 1000 / n:.1f} ms (1 slot, includes scheduling and storage)",
+        notes=(f"median task-to-task interval {cycle:.1f} ms with 1 slot (median task span {statistics.median(spans):.1f} ms); "
+               f"whole run wall time / tasks = {wall * 1000 / n:.1f} ms including runner start"),
     )
 
 
@@ -78,10 +83,14 @@ def bench_parallel_sleeps(n: int) -> Result:
     run, wall = _run(settings, slots=None)
     assert run["state"]["result_state"] == "SUCCESS", run["state"]
     ideal = math.ceil(n / slots)
+    # The run's own duration (start_time → end_time, Databricks' run_duration); the runner
+    # process launch before it (interpreter + SQLAlchemy import) is reported in the notes.
+    duration = (run["end_time"] - run["start_time"]) / 1000
     return Result(
-        name=f"{n} parallel 1 s sleeps, {slots} slots", value=wall, unit="s",
+        name=f"{n} parallel 1 s sleeps, {slots} slots (run duration)", value=duration, unit="s",
         baseline_name=f"ceil({n}/{slots}) s", baseline_value=float(ideal), target=f"<= {ideal * 1.1:.1f} s (+10%)",
-        passed=wall <= ideal * 1.1,
+        passed=duration <= ideal * 1.1,
+        notes=f"wall time from run_now to the run's end, including the runner's launch: {wall:.2f} s",
     )
 
 
@@ -95,9 +104,11 @@ def bench_fan_out_in(n: int) -> Result:
                   "notebook_task": {"notebook_path": nb}})
     run, wall = _run({"name": "fan", "tasks": tasks}, slots=None)
     assert run["state"]["result_state"] == "SUCCESS", run["state"]
+    duration = (run["end_time"] - run["start_time"]) / 1000
     return Result(
-        name=f"{n}-task no-op fan-out/fan-in DAG", value=wall, unit="s", target="<= 60 s",
-        passed=wall <= 60, notes=f"{os.cpu_count()} cores, default slots; {wall * 1000 / n:.1f} ms per task",
+        name=f"{n}-task no-op fan-out/fan-in DAG (wall time)", value=wall, unit="s", target="<= 60 s",
+        passed=wall <= 60,
+        notes=f"{os.cpu_count()} cores, default slots; run duration {duration:.1f} s; {wall * 1000 / n:.1f} ms per task",
     )
 
 

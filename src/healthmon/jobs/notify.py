@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import smtplib
 import time
-from email.message import EmailMessage
 from typing import Any
 
 from healthmon.settings import Settings
@@ -46,6 +44,9 @@ def _skip(notification_settings: dict, row: RunRecord) -> bool:
 
 
 def send_email(to: list[str], subject: str, body: str) -> None:
+    import smtplib
+    from email.message import EmailMessage
+
     msg = EmailMessage()
     msg["From"] = os.environ.get("HEALTHMON_SMTP_FROM", "healthmon@localhost")
     msg["To"] = ", ".join(to)

@@ -15,6 +15,9 @@ import marshal
 import os
 import sys
 
+# Imported while the process is still warm (before it has a spec): light by design.
+from healthmon.jobs.dbutils import MAX_EXIT_BYTES, DBUtils, NotebookExit, RedactingStream, Redactor, display
+
 
 def _user_traceback(exc: BaseException, files: set[str]) -> str:
     """The traceback without the runtime's own frames (as a notebook shows it)."""
@@ -84,8 +87,6 @@ RUNNERS = {"notebook": _run_cells, "python_file": _run_python_file, "wheel": _ru
 
 
 def run_spec(spec: dict) -> int:
-    from healthmon.jobs.dbutils import MAX_EXIT_BYTES, DBUtils, NotebookExit, RedactingStream, Redactor, display
-
     if spec.get("cwd"):
         os.chdir(spec["cwd"])
         sys.path.insert(0, spec["cwd"])  # as on Databricks: the notebook's folder is importable
