@@ -78,8 +78,9 @@ def dates(us: np.ndarray) -> pa.Array:
 def decimals(values: np.ndarray, precision: int, scale: int) -> pa.Array:
     # Values come from float64 (~16 significant digits): round where float noise starts, so a
     # price of 0.36 is stored as 0.36 and round-trips through any export format unchanged.
-    arr = pc.round(pa.array(np.asarray(values, dtype=np.float64)), min(scale, 9))
-    return arr.cast(pa.decimal128(precision, scale), safe=False)
+    coarse = min(scale, 9)
+    arr = pa.array(np.asarray(values, dtype=np.float64)).cast(pa.decimal128(precision, coarse), safe=False)
+    return arr if coarse == scale else arr.cast(pa.decimal128(precision, scale))
 
 
 def pool(values: Sequence | pa.Array, type_: pa.DataType | None = None) -> pa.Array:

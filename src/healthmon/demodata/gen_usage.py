@@ -123,6 +123,8 @@ def assemble(world: World, eff: Effects, parts: list[dict], rng: np.random.Gener
     day = (start - world.day_start_us[0]) // DAY_US
     price = SKU_PRICE[sku].copy()
     price = np.where((sku == SKU_INDEX[PRICE_CHANGE_SKU]) & (start < price_change_us(world)), PRICE_BEFORE_CHANGE, price)
+    # gold stores quantities and prices to 9 decimals; cost is computed from the stored values
+    qty = np.round(qty, 9)
     cost = qty * price
 
     # custom tags: job tags (gone after an untagged-spend incident), cluster tags, warehouse and
