@@ -8,11 +8,12 @@ import itertools
 import json
 import sys
 import time
+from pathlib import Path
 
 from healthmon.schedule.daemon import Scheduler
 
 
-def main(out_path: str, until: float, start_at: float) -> None:
+def main(out_path: str, go_path: str, duration: float) -> None:
     counter = itertools.count(1)
     out = open(out_path, "a", buffering=1)
 
@@ -21,6 +22,12 @@ def main(out_path: str, until: float, start_at: float) -> None:
 
     sched = Scheduler(start_run=start_run, reload_seconds=3600, poll_seconds=3600)
     sched.reload(dt.datetime.now(dt.timezone.utc))
+    Path(out_path + ".ready").touch()
+    go = Path(go_path)
+    while not go.exists():  # the test says go once every worker is ready (slow starts under load)
+        time.sleep(0.01)
+    start_at = float(go.read_text())
+    until = start_at + duration
     while time.time() < start_at:  # both workers start ticking at the same instant
         time.sleep(0.001)
     while time.time() < until:
@@ -34,4 +41,4 @@ def main(out_path: str, until: float, start_at: float) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], float(sys.argv[2]), float(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], float(sys.argv[3]))

@@ -28,18 +28,28 @@ if os.environ.get("HEALTHMON_TEST_POSTGRES_URL"):
     DATABASES.append(pytest.param("postgres", marks=pytest.mark.postgres))
 
 
-def _use_database(kind: str, monkeypatch) -> None:
-    if kind == "postgres":
-        url = os.environ["HEALTHMON_TEST_POSTGRES_URL"]
-        monkeypatch.setenv("HEALTHMON_DATABASE_URL", url)
-        db = Database.from_settings()
-        db.create_all()
-        from sqlalchemy import text
+@pytest.fixture
+def database(request, monkeypatch):
+    """The workspace database for a test: the per-test SQLite file, or a private database
+    created on the PostgreSQL server of HEALTHMON_TEST_POSTGRES_URL (dropped afterwards)."""
+    if request.param != "postgres":
+        yield "sqlite"
+        return
+    from sqlalchemy import create_engine, text
 
-        with db.engine.begin() as conn:  # a clean slate: the scheduler loads every job
-            conn.execute(text("DELETE FROM schedule_fires"))
-            conn.execute(text("DELETE FROM schedule_trigger_state"))
-            conn.execute(text("DELETE FROM jobs"))
+    base = os.environ["HEALTHMON_TEST_POSTGRES_URL"]
+    name = f"hm_sched_{os.getpid()}_{int(time.time() * 1000)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    monkeypatch.setenv("HEALTHMON_DATABASE_URL", base.rsplit("/", 1)[0] + "/" + name)
+    try:
+        yield "postgres"
+    finally:
+        Database.from_settings().engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def fire_rows(job_ids=None):
@@ -49,19 +59,22 @@ def fire_rows(job_ids=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("database", DATABASES)
-def test_two_scheduler_processes_race_exactly_one_start_per_fire(tmp_path, monkeypatch, database):
-    _use_database(database, monkeypatch)
+@pytest.mark.parametrize("database", DATABASES, indirect=True)
+def test_two_scheduler_processes_race_exactly_one_start_per_fire(tmp_path, database):
     created = dt.datetime.now(UTC) - dt.timedelta(seconds=1)
     # 40 jobs firing every second and 10 every two seconds: every tick is contested.
     jobs = [add_job(schedule("* * * ? * *", name=f"s{i}"), created=created) for i in range(40)]
     jobs += [add_job(schedule("*/2 * * ? * *", name=f"t{i}"), created=created) for i in range(10)]
-    start_at = time.time() + 2.5
-    until = start_at + 4.0
     outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
-    env = dict(os.environ)
-    procs = [subprocess.Popen([sys.executable, str(HERE / "race_worker.py"), str(o), str(until), str(start_at)],
-                              env=env) for o in outs]
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, str(HERE / "race_worker.py"), str(o), str(go), "4.0"],
+                              env=dict(os.environ)) for o in outs]
+    deadline = time.time() + 60
+    while not all(Path(str(o) + ".ready").exists() for o in outs):
+        assert time.time() < deadline and all(p.poll() is None for p in procs), "workers did not start"
+        time.sleep(0.05)
+    (tmp_path / "go.tmp").write_text(str(time.time() + 0.5))
+    (tmp_path / "go.tmp").rename(go)
     for p in procs:
         assert p.wait(timeout=60) == 0
     started = [json.loads(line) for o in outs for line in o.read_text().splitlines()]
