@@ -21,7 +21,7 @@ SOURCE = Source(
 )
 
 
-def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
     ap_job = "sku LIKE '%ALL_PURPOSE%' AND job_id IS NOT NULL"
     return f"""
 WITH usage AS (
@@ -73,8 +73,8 @@ SELECT workspace_id, usage_date,
        {flag('dow IN (1, 7)')} AS is_weekend,
        CAST(dom AS DOUBLE) AS day_of_month,
        {flag('dom >= 28')} AS is_month_end,
-       sin(2 * 3.14159 * dow / 7) AS dow_sin,
-       cos(2 * 3.14159 * dow / 7) AS dow_cos,
+       sin(2 * CAST(3.14159 AS DOUBLE) * dow / 7) AS dow_sin,
+       cos(2 * CAST(3.14159 AS DOUBLE) * dow / 7) AS dow_cos,
        daily_dbu_lag1, daily_dbu_lag7,
        {change_pct('daily_dbu', 'daily_dbu_lag1')} AS dbu_change_pct_1d,
        {change_pct('daily_dbu', 'daily_dbu_lag7')} AS dbu_change_pct_7d,

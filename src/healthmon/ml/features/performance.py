@@ -27,7 +27,7 @@ SLA_MS = 60_000
 LARGE_QUERY_BYTES = 10 * 1024**3
 
 
-def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
     high_queue = "queue_ms > 0.1 * duration_ms"
     return f"""
 WITH queries AS (
@@ -47,9 +47,9 @@ daily AS (
   SELECT warehouse_id, query_date,
          CAST(COUNT(*) AS DOUBLE) AS query_count,
          SUM(duration_ms) AS total_duration_ms,
-         {percentile('duration_ms', 0.5)} AS p50_duration_ms,
-         {percentile('duration_ms', 0.95)} AS p95_duration_ms,
-         {percentile('duration_ms', 0.99)} AS p99_duration_ms,
+         {percentile('duration_ms', 0.5, engine)} AS p50_duration_ms,
+         {percentile('duration_ms', 0.95, engine)} AS p95_duration_ms,
+         {percentile('duration_ms', 0.99, engine)} AS p99_duration_ms,
          SUM(read_bytes) AS total_bytes_read,
          SUM(written_bytes) AS total_bytes_written,
          SUM({flag("execution_status = 'FAILED'")}) AS error_count,

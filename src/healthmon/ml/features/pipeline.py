@@ -63,11 +63,18 @@ def _inspect_sources(lh, table: FeatureTable, catalog: str, gold_schema: str):
     return tables, columns
 
 
+def engine_name(lh) -> str:
+    """"spark" for the local Spark engine and for a Databricks SparkSession, else "duckdb"."""
+    if isinstance(lh, SparkLakehouse):
+        return "spark"
+    return getattr(getattr(lh, "engine", None), "name", "duckdb")
+
+
 def compute_feature_table(lh, table: FeatureTable, catalog: str, gold_schema: str):
     """Run one table's SQL and clean the result. Returns (pyarrow.Table, cleaning counts).
     Raises SourceUnavailable when a source cannot be used."""
     tables, columns = _inspect_sources(lh, table, catalog, gold_schema)
-    raw = lh.sql(table.build_sql(tables, columns))
+    raw = lh.sql(table.build_sql(tables, columns, engine_name(lh)))
     cleaned, counts = clean_features(raw, table.primary_keys, table.features, table.extra_columns)
     if cleaned.num_rows == 0:
         raise SourceUnavailable(f"no rows with a non-NULL key {list(table.primary_keys)} in the sources")

@@ -65,7 +65,7 @@ def _dq_cte(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
 )"""
 
 
-def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
     changes = "(COALESCE(columns_added, 0) + COALESCE(columns_removed, 0) + COALESCE(columns_type_changed, 0))"
     days_since_commit = "CAST(datediff(snapshot_date, CAST(last_commit_time AS DATE)) AS DOUBLE)"
     return f"""

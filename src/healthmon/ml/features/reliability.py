@@ -35,7 +35,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
     present = columns.get("fact_job_run_timeline", frozenset())
     run_date = (
         "COALESCE(CAST(run_date AS DATE), CAST(period_start_time AS DATE))"
@@ -70,9 +70,9 @@ daily AS (
          STDDEV(duration) AS std_duration_sec,
          MAX(duration) AS max_duration_sec,
          MIN(duration) AS min_duration_sec,
-         {percentile('duration', 0.99)} AS p99_duration_sec,
-         {percentile('duration', 0.95)} AS p95_duration_sec,
-         {percentile('duration', 0.5)} AS p50_duration_sec,
+         {percentile('duration', 0.99, engine)} AS p99_duration_sec,
+         {percentile('duration', 0.95, engine)} AS p95_duration_sec,
+         {percentile('duration', 0.5, engine)} AS p50_duration_sec,
          SUM(is_repair) AS repair_runs,
          SUM({flag(_in('state', TIMEOUT_STATES))}) AS timeout_runs,
          SUM({flag(_in('state', CANCELLED_STATES))}) AS cancelled_runs

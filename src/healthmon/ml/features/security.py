@@ -26,7 +26,7 @@ SOURCE = Source(
 SENSITIVE_PATTERN = "grant|revoke|delete|secret|permission|token|password|credential"
 
 
-def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
     uid = "user_id"
     service_principal = f"({uid} LIKE '%spn@%' OR {uid} LIKE '%iam.gserviceaccount.com' OR substr({uid}, 1, 4) = 'DBX_')"
     return f"""

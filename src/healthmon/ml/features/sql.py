@@ -18,8 +18,9 @@ def day_of_week(date_col: str) -> str:
 
 
 def flag(condition: str) -> str:
-    """A 0.0/1.0 DOUBLE flag, as every flag in the feature tables."""
-    return f"CASE WHEN {condition} THEN 1.0 ELSE 0.0 END"
+    """A 0.0/1.0 DOUBLE flag, as every flag in the feature tables. (Spark reads a literal like
+    1.0 as DECIMAL, so numeric literals that feed arithmetic are cast to DOUBLE.)"""
+    return f"CASE WHEN {condition} THEN CAST(1.0 AS DOUBLE) ELSE CAST(0.0 AS DOUBLE) END"
 
 
 def ratio(numerator: str, denominator: str) -> str:
@@ -42,7 +43,11 @@ def rows_window(name: str, partition: str, order: str, rows: int | None = None) 
     return f"{name} AS (PARTITION BY {partition} ORDER BY {order}{frame})"
 
 
-def percentile(column: str, p: float) -> str:
-    """Exact, interpolated percentile: identical on Spark (percentile_cont) and DuckDB
-    (QUANTILE_CONT). The original's percentile_approx is not reproducible across engines."""
+def percentile(column: str, p: float, engine: str = "duckdb") -> str:
+    """Exact, linearly interpolated percentile (the original's percentile_approx is neither
+    exact nor reproducible across engines). The spelling depends on the engine because sqlglot
+    maps each one lossily: Spark's ``percentile`` becomes DuckDB's discrete QUANTILE, and
+    ``percentile_cont ... WITHIN GROUP`` becomes PERCENTILE_APPROX when regenerated for Spark."""
+    if engine == "spark":
+        return f"percentile(CAST({column} AS DOUBLE), {p})"
     return f"percentile_cont({p}) WITHIN GROUP (ORDER BY {column})"

@@ -19,8 +19,9 @@ class FeatureTable:
     name: str  # e.g. "cost_features"; lives at <catalog>.<feature_schema>.<name>
     primary_keys: tuple[str, ...]
     sources: tuple[Source, ...]
-    # (fully-qualified source names by table, columns present per source) -> Spark SQL query
-    build_sql: Callable[[dict[str, str], dict[str, frozenset[str]]], str]
+    # (fully-qualified source names by table, columns present per source, engine name "duckdb" |
+    # "spark") -> Spark SQL query
+    build_sql: Callable[[dict[str, str], dict[str, frozenset[str]], str], str]
     features: tuple[str, ...]  # numeric model inputs, in table column order
     description: str
     # Gold tables read when present (their absence changes values, not the columns)
