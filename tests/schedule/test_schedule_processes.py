@@ -110,14 +110,14 @@ def test_killed_and_restarted_scheduler_neither_loses_nor_duplicates(tmp_path):
     })
     log = tmp_path / "scheduler.log"
     first = _scheduler_proc(log, "--grace", "1")
-    time.sleep(5)
+    _wait_for_fires(job, 2, first, log)
     first.send_signal(signal.SIGKILL)  # a crash, not a clean stop
     first.wait()
     killed_at = dt.datetime.now(UTC)
     time.sleep(5)  # two or three fire times pass while no scheduler runs
     restarted_at = dt.datetime.now(UTC)
     second = _scheduler_proc(log, "--grace", "1")
-    time.sleep(4)
+    _wait_for_fires(job, len(fire_rows({job})) + 3, second, log)
     second.send_signal(signal.SIGTERM)
     assert second.wait(timeout=20) == 0, log.read_text()
 
@@ -142,6 +142,13 @@ def test_killed_and_restarted_scheduler_neither_loses_nor_duplicates(tmp_path):
     assert {r["trigger"] for r in runs} == {"PERIODIC"}
     for r in rows:
         service.wait_for_run(r.run_id, timeout=60)
+
+
+def _wait_for_fires(job: int, count: int, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while len([r for r in fire_rows({job}) if r.status == "STARTED"]) < count:
+        assert proc.poll() is None and time.time() < deadline, log.read_text()
+        time.sleep(0.1)
 
 
 def _every_2s(start: dt.datetime, end: dt.datetime):
