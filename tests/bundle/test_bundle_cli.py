@@ -164,3 +164,21 @@ def test_racing_deploy_processes(basic, tmp_path):
     # a clean redeploy after the race keeps the ids
     assert invoke("deploy", "-p", basic).exit_code == 0
     assert deployed_jobs(load_bundle(basic, "dev")) == ids
+
+
+def test_summary_line_counts_each_severity(make_bundle):
+    root = make_bundle({"databricks.yml": """
+        bundle: {name: c}
+        resources:
+          jobs:
+            j:
+              nmae: typo
+              tasks: [{task_key: t, notebook_task: {notebook_path: ./missing.py}}]
+              tagz: {}
+        targets:
+          prod: {mode: production}
+        """})
+    r = invoke("validate", "-p", root)
+    assert r.exit_code == 1
+    assert r.stdout.rstrip().endswith("Found 1 error, 2 warnings and 1 recommendation")
+    assert r.stdout.count("Warning: unknown field") == 2 and "Recommendation: target with 'mode: production'" in r.stdout

@@ -71,13 +71,14 @@ def _print_diagnostics(bundle) -> None:
 
 
 def _counts(bundle) -> str:
-    errors, warnings = len(bundle.diagnostics.errors), len(bundle.diagnostics.warnings)
-    parts = []
-    if errors:
-        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
-    if warnings:
-        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
-    return "Found " + " and ".join(parts) if parts else ""
+    """The CLI's summary line: "Found 1 error, 2 warnings and 1 recommendation" ("" if clean)."""
+    from collections import Counter
+
+    n = Counter(d.severity for d in bundle.diagnostics)
+    parts = [f"{n[s]} {s}{'s' if n[s] != 1 else ''}" for s in ("error", "warning", "recommendation") if n[s]]
+    if not parts:
+        return ""
+    return "Found " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
 
 
 @app.command()
@@ -110,8 +111,7 @@ def validate(
         typer.echo(f"  User: {ws['current_user']['userName']}")
         typer.echo(f"  Path: {ws['root_path']}")
         typer.echo("")
-        counts = _counts(bundle)
-        typer.echo(counts if failed else (counts + "\n" if counts else "") + "Validation OK!")
+        typer.echo(_counts(bundle) or "Validation OK!")  # as the CLI: OK only when nothing was found
         return 1 if failed else 0
 
     _guard(body)
