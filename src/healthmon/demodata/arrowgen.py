@@ -120,6 +120,11 @@ def map_column(keys: Sequence[str], values: pa.Array, present: np.ndarray) -> pa
     return pa.MapArray.from_arrays(pa.array(offsets), key_arr, items)
 
 
+def const(value: str | None, n: int) -> pa.Array:
+    """The same string on every row (dictionary-encoded: one value, n zero indices)."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string()))
+
+
 def masked(arr: pa.Array, keep: np.ndarray) -> pa.Array:
     """NULL where ``keep`` is false."""
     keep = np.asarray(keep, dtype=bool)

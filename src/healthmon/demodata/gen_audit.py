@@ -203,9 +203,9 @@ def _build(world: World, c: dict, rng: np.random.Generator) -> pa.Table:
     sensitive = np.array([bool(SENSITIVE.search(a)) for a in A_NAME])
     emails = ag.take(world.user_email, c["user"])
     return ag.table(FACT_AUDIT_LOGS, n, {
-        "account_id": ag.take([world.account_id], np.zeros(n, int)),
+        "account_id": ag.const(world.account_id, n),
         "workspace_id": ag.take(world.ws_id + ["0"], np.where(acc, len(world.ws_id), c["ws"])),
-        "version": ag.take(["2.0"], np.zeros(n, int)),
+        "version": ag.const("2.0", n),
         "event_time": ag.timestamps(c["t"]),
         "event_date": ag.dates(c["t"]),
         "source_ip_address": ip_arr,
@@ -220,7 +220,7 @@ def _build(world: World, c: dict, rng: np.random.Generator) -> pa.Table:
         "response_status_code": pa.array(status.astype(np.int32)),
         "response_error_message": ag.masked(ag.take([STATUS_ERRORS.get(k, "") for k in err_codes] + [""],
                                                     np.minimum(err_idx, len(err_codes))), status >= 400),
-        "response_result": ag.masked(ag.take(["{}"], np.zeros(n, int)), status < 400),
+        "response_result": ag.masked(ag.const("{}", n), status < 400),
         "audit_level": ag.take(["WORKSPACE_LEVEL", "ACCOUNT_LEVEL"], acc.astype(int)),
         "event_id": ag.uuids(rng, n),
         "identity_metadata_run_by": emails,

@@ -147,19 +147,20 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     trig = np.concatenate([np.zeros(n, int), np.ones(len(r_idx), int)])
     N = len(all_job)
     run_ids = ids.take(N)
+    job_ids = [str(j) for j in world.job_id]
     all_ws = world.job_ws[all_job]
     cluster_pool = pa.array([[c] for c in world.cluster_id] + [[]], type=pa.list_(pa.field("element", pa.string())))
     cl = np.where(world.job_cluster[all_job] >= 0, world.job_cluster[all_job], len(world.cluster_id))
     runs = ag.table(FACT_JOB_RUN_TIMELINE, N, {
-        "account_id": ag.take([world.account_id], np.zeros(N, int)),
+        "account_id": ag.const(world.account_id, N),
         "workspace_id": ag.take(world.ws_id, all_ws),
-        "job_id": ag.int_strings(world.job_id[all_job]),
+        "job_id": ag.take(job_ids, all_job),
         "run_id": ag.int_strings(run_ids),
         "period_start_time": ag.timestamps(all_start),
         "period_end_time": ag.timestamps(all_end),
         "trigger_type": ag.take(["CRON", "ONETIME"], trig),
         "result_state": ag.take(states, all_state),
-        "run_type": ag.take(["JOB_RUN"], np.zeros(N, int)),
+        "run_type": ag.const("JOB_RUN", N),
         "run_name": ag.take(world.job_name, all_job),
         "compute_ids": cluster_pool.take(pa.array(cl)),
         "termination_code": ag.take(codes, all_code),
@@ -191,9 +192,9 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     T = len(t_run)
     t_ids = ids.take(T)
     tasks = ag.table(FACT_JOB_TASK_RUN_TIMELINE, T, {
-        "account_id": ag.take([world.account_id], np.zeros(T, int)),
+        "account_id": ag.const(world.account_id, T),
         "workspace_id": ag.take(world.ws_id, all_ws[t_run]),
-        "job_id": ag.int_strings(world.job_id[all_job][t_run]),
+        "job_id": ag.take(job_ids, all_job[t_run]),
         "run_id": ag.int_strings(t_ids),
         "period_start_time": ag.timestamps(t_start),
         "period_end_time": ag.timestamps(t_end),
@@ -256,7 +257,7 @@ def usage_and_nodes(world: World, runs: dict, rng: np.random.Generator) -> tuple
     vol_bytes = runs["volume"][run_of] * 2**30 / np.maximum(1, nodes[run_of]) * ((usage["end"][nr] - usage["start"][nr]) / np.maximum(1, (end - start)[run_of]))
     node_type = world.job_node[job][run_of]
     nt = ag.table(FACT_NODE_TIMELINE, M, {
-        "account_id": ag.take([world.account_id], np.zeros(M, int)),
+        "account_id": ag.const(world.account_id, M),
         "workspace_id": ag.take(world.ws_id, usage["ws"][nr]),
         "cluster_id": ag.take(world.cluster_id, usage["cluster"][nr]),
         "instance_id": ag.prefixed_hex(rng, M, "i-", 17),

@@ -168,13 +168,13 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     texts = _texts(world)
     user_ids = [str(10**12 + u) for u in range(len(world.user_email))]
     tbl = ag.table(FACT_QUERY_HISTORY, n, {
-        "account_id": ag.take([world.account_id], np.zeros(n, int)),
+        "account_id": ag.const(world.account_id, n),
         "workspace_id": ag.take(world.ws_id, ws),
         "statement_id": ag.uuids(rng, n),
         "executed_by": ag.take(world.user_email, user),
         "session_id": ag.int_strings(user.astype(np.int64) * 10**7 + (start // (4 * 3600 * US)) % 10**7),
         "execution_status": ag.take(["FINISHED", "FAILED", "CANCELED"], status),
-        "compute_type": ag.take(["WAREHOUSE"], np.zeros(n, int)),
+        "compute_type": ag.const("WAREHOUSE", n),
         "compute_warehouse_id": ag.take(world.wh_id, wh),
         "executed_by_user_id": ag.take(user_ids, user),
         "statement_text": ag.take(texts, wh * world.tmpl_bytes.shape[1] + tmpl),

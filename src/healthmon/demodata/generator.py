@@ -10,6 +10,8 @@ place together at the end (see :mod:`healthmon.demodata.writer`).
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -78,8 +80,42 @@ def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: 
     with TableSetWriter(settings.lakehouse_root, catalog, schema) as writer:
         for gold in GOLD_TABLES.values():
             writer.ensure(gold)
-        for name, tbl in iter_batches(workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end_date):
-            writer.append(GOLD_TABLES[name], tbl)
-            if progress:
-                progress(name, tbl.num_rows)
+        _pipeline(iter_batches(workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end_date),
+                  writer, progress)
         return writer.commit()
+
+
+def _pipeline(batches, writer: TableSetWriter, progress) -> None:
+    """Generate on this thread while a second thread writes the previous pieces (the Delta
+    writer runs in Rust without the GIL), so generation and Parquet encoding overlap on two
+    cores. The queue is bounded: at most a few pieces are in memory at once."""
+    pieces: queue.Queue = queue.Queue(maxsize=3)
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        while True:
+            item = pieces.get()
+            if item is None:
+                return
+            if failure:
+                continue  # drain after an error so the producer never blocks
+            name, tbl = item
+            try:
+                writer.append(GOLD_TABLES[name], tbl)
+                if progress:
+                    progress(name, tbl.num_rows)
+            except BaseException as exc:  # re-raised on the main thread
+                failure.append(exc)
+
+    thread = threading.Thread(target=write, name="demodata-writer", daemon=True)
+    thread.start()
+    try:
+        for item in batches:
+            if failure:
+                break
+            pieces.put(item)
+    finally:
+        pieces.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
