@@ -5,6 +5,7 @@ Regenerate after an intended change with ``HEALTHMON_UPDATE_GOLDEN=1`` and revie
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,11 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 @pytest.mark.parametrize("target", ["dev", "prod"])
-def test_validate_json_matches_golden(fixtures_dir, target):
-    result = CliRunner().invoke(app, ["validate", "-p", str(fixtures_dir / "basic"), "-t", target, "-o", "json"])
+def test_validate_json_matches_golden(fixtures_dir, tmp_path, target):
+    # A copy outside the repository, so bundle.git (branch/commit) does not enter the golden file.
+    root = tmp_path / "basic"
+    shutil.copytree(fixtures_dir / "basic", root)
+    result = CliRunner().invoke(app, ["validate", "-p", str(root), "-t", target, "-o", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     path = GOLDEN / f"basic_{target}.json"

@@ -1,6 +1,6 @@
 """The loading pipeline: one named, pure step after another (the databricks/cli mutator design).
 
-    parse databricks.yml → load_includes → select_target → merge_target → resolve_variables
+    parse databricks.yml → load_includes → select_target → merge_target → load_git → resolve_variables
     → set_workspace_defaults → interpolate → translate_paths → apply_mode → apply_presets
     → set_resource_defaults → validate
 
@@ -102,6 +102,7 @@ def load_bundle(root: Path, target: str | None = None, variables: dict[str, str]
     from healthmon.bundle.mutators.apply_mode import apply_mode
     from healthmon.bundle.mutators.apply_presets import apply_presets
     from healthmon.bundle.mutators.interpolate import interpolate
+    from healthmon.bundle.mutators.load_git import load_git
     from healthmon.bundle.mutators.load_includes import load_includes
     from healthmon.bundle.mutators.merge_target import merge_target
     from healthmon.bundle.mutators.resolve_variables import resolve_variables
@@ -127,6 +128,7 @@ def load_bundle(root: Path, target: str | None = None, variables: dict[str, str]
     config = load_includes(ctx, config, main)
     target_name = select_target(config, target)
     config = merge_target(config, target_name)
+    config = load_git(config, ctx)
     config = resolve_variables(config, ctx)
     config = set_workspace_defaults(config, ctx)
     config, found = interpolate(config)
