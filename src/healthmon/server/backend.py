@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import time
 from types import ModuleType
 from typing import Any
 
@@ -52,6 +53,29 @@ def get_job(job_id: int) -> dict:
     return _call("get_job", job_id)
 
 
+# Jobs as seen by permission checks on runs, for ACL_TTL seconds: reading a run should not
+# cost a second full job read. Changes made through this server invalidate at once; changes
+# made elsewhere (a redeploy) apply within ACL_TTL.
+ACL_TTL = 2.0
+_acl_jobs: dict[int, tuple[float, dict]] = {}
+
+
+def get_job_for_acl(job_id: int) -> dict:
+    now = time.monotonic()
+    hit = _acl_jobs.get(job_id)
+    if hit and now - hit[0] < ACL_TTL:
+        return hit[1]
+    job = get_job(job_id)
+    _acl_jobs[job_id] = (now, job)
+    if len(_acl_jobs) > 10_000:
+        _acl_jobs.clear()
+    return job
+
+
+def forget_job(job_id: int) -> None:
+    _acl_jobs.pop(job_id, None)
+
+
 def all_jobs(name: str | None = None) -> list[dict]:
     """Every job (full ``Job`` dicts), most recently created first, optionally by exact
     case-insensitive name."""
@@ -68,11 +92,15 @@ def create_job(settings: dict, user_name: str) -> int:
 
 
 def reset_job(job_id: int, settings: dict) -> None:
+    forget_job(job_id)
     _call("reset_job", job_id, settings)
+    forget_job(job_id)
 
 
 def delete_job(job_id: int) -> None:
+    forget_job(job_id)
     _call("delete_job", job_id)
+    forget_job(job_id)
 
 
 def run_now(job_id: int, job_parameters: dict | None, only: list[str] | None, user_name: str) -> int:

@@ -8,6 +8,7 @@ with a reference id (the traceback goes to the server log, never into the respon
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 
@@ -42,6 +43,13 @@ STATUS_BY_CODE = {
     "NOT_IMPLEMENTED": 501,
     "TEMPORARILY_UNAVAILABLE": 503,
 }
+
+
+class FastJSONResponse(JSONResponse):
+    """Compact JSON without FastAPI's per-field re-encoding (bodies here are plain JSON dicts)."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class ApiError(HealthmonError):
