@@ -84,3 +84,15 @@ def test_target_override_keeps_its_own_location():
     cfg = merge_target(parse_text(BASE, "databricks.yml"), "prod")
     t2 = cfg.v["resources"].v["jobs"].v["j"].v["tasks"].v[1]
     assert (t2.v["timeout_seconds"].loc.line, t2.v["timeout_seconds"].loc.column) == (43, 15)
+
+
+def test_target_cannot_assign_an_undefined_variable():
+    import pytest
+
+    from healthmon.bundle.diag import BundleError
+
+    text = "bundle: {name: m}\nvariables:\n  catalog: {default: a}\ntargets:\n  dev:\n    variables:\n      catalgo: b\n"
+    with pytest.raises(BundleError) as e:
+        merge_target(parse_text(text, "databricks.yml"), "dev")
+    assert 'variable "catalgo" is assigned a value in target "dev"' in str(e.value)
+    assert 'did you mean "catalog"' in str(e.value) and "databricks.yml:7:7" in str(e.value)

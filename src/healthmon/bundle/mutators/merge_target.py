@@ -69,11 +69,17 @@ def merge_resources(base: Value | None, override: Value) -> Value:
     return Value(out, override.loc)
 
 
-def merge_variables(base: Value | None, override: Value) -> Value:
+def merge_variables(base: Value | None, override: Value, target: str) -> Value:
     if not override.is_map:
         raise fail("variables: expected a map of variable name to value", override.loc, "variables", check=CHECK)
     out = dict(base.v) if base is not None and base.is_map else {}
     for name, val in override.v.items():
+        if name not in out:
+            from healthmon.bundle.suggest import did_you_mean
+
+            raise fail(f'variable "{name}" is assigned a value in target "{target}" but is not defined under the '
+                       f"top-level variables{did_you_mean(name, out)}", val.loc, f"targets.{target}.variables.{name}",
+                       check=CHECK)
         if val.is_map and set(val.v) and set(val.v) <= VAR_FIELDS:
             definition = val
         else:  # shorthand: `name: value` (a map value only for complex variables)
@@ -105,7 +111,7 @@ def merge_target(config: Value, target: str) -> Value:
             elif field == "resources":
                 config = Value({**config.v, "resources": merge_resources(config.get("resources"), val)}, config.loc)
             elif field == "variables":
-                config = Value({**config.v, "variables": merge_variables(config.get("variables"), val)}, config.loc)
+                config = Value({**config.v, "variables": merge_variables(config.get("variables"), val, target)}, config.loc)
             else:
                 base = config.get(field)
                 config = Value({**config.v, field: merge(base, val) if base is not None else val}, config.loc)
