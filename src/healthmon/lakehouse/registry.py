@@ -78,6 +78,11 @@ def _init_sqlite(uri: str, artifact_root: Path) -> None:
 
         SqlAlchemyStore(uri, artifact_root.as_uri())  # creates + migrates tables, Default experiment
         RegistryStore(uri)
+        con = sqlite3.connect(db)
+        try:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the schema is in the main file now
+        finally:
+            con.close()
         marker.write_text("ok\n")
 
 
