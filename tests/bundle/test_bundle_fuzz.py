@@ -163,6 +163,7 @@ def test_mutated_deploys_are_all_or_nothing(work, base_texts, data):
     assert after == set(b.jobs)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_cli_on_mutated_bundles_exits_cleanly(work, base_texts, data):
