@@ -7,10 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import nb_task
 from healthmon.jobs import service
 
 HM = str(Path(sys.executable).parent / "healthmon")
+
+# Each command is a fresh CLI process (interpreter + SQLAlchemy start-up): seconds on a busy machine.
+pytestmark = pytest.mark.slow
 
 
 def hm(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
