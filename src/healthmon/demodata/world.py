@@ -116,8 +116,8 @@ SCALES = {
                    queries_per_wh_day=60, audit_per_user_day=12, batch_days=400),
     "medium": Scale("medium", users=24, service_principals=2, jobs=18, warehouses=2, ap_clusters=2,
                     queries_per_wh_day=260, audit_per_user_day=30, batch_days=60),
-    "large": Scale("large", users=60, service_principals=4, jobs=50, warehouses=4, ap_clusters=4,
-                   queries_per_wh_day=1600, audit_per_user_day=70, batch_days=6),
+    "large": Scale("large", users=60, service_principals=4, jobs=60, warehouses=4, ap_clusters=4,
+                   queries_per_wh_day=2200, audit_per_user_day=90, batch_days=6),
 }
 
 DEFAULT_END_DATE = dt.date(2026, 9, 30)
