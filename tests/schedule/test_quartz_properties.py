@@ -4,6 +4,7 @@ expressions x 20 instants = 10,000 comparisons), and DST invariants in a zone wi
 from __future__ import annotations
 
 import datetime as dt
+import random
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -67,10 +68,13 @@ instants = st.integers(0, 41 * 366 * 86400)
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(expr=expressions(), starts=st.lists(instants, min_size=INSTANTS_PER_EXPRESSION,
-                                           max_size=INSTANTS_PER_EXPRESSION))
-def test_matches_croniter_on_five_field_subset(expr, starts):
+@given(expr=expressions(), first=instants, seed=st.integers(0, 2**32 - 1))
+def test_matches_croniter_on_five_field_subset(expr, first, seed):
     cron5, quartz = expr
+    # One instant drawn by hypothesis (shrinkable), the others from a seeded generator: drawing
+    # 20 values per example through hypothesis costs more than the comparisons themselves.
+    rng = random.Random(seed)
+    starts = [first] + [rng.randint(0, 41 * 366 * 86400) for _ in range(INSTANTS_PER_EXPRESSION - 1)]
     cron = parse_quartz(quartz)
     reference = croniter(cron5, EPOCH)
     for seconds in starts:

@@ -178,3 +178,28 @@ def test_table_update_through_the_scheduler():
     assert [(s.job_id, s.fire_key) for s in got] == [(job, "table_update:1")]
     assert rec.calls == [(job, "TABLE", "tester@example.com")]
     assert sched.tick(now) == []
+
+
+def test_run_forever_fires_on_time_and_stops_promptly():
+    import threading
+
+    job = add_job(schedule("* * * ? * *"), created=dt.datetime.now(dt.timezone.utc))
+    starts: list[float] = []
+
+    def start_run(job_id, trigger, user):
+        starts.append(time.time())
+        return len(starts)
+
+    sched = Scheduler(start_run=start_run, reload_seconds=60)
+    thread = threading.Thread(target=sched.run_forever, daemon=True)
+    thread.start()
+    time.sleep(2.6)
+    sched.stop()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    keys = [k for k, _, _ in fires(job)]
+    assert len(keys) >= 2 and len(keys) == len(set(keys))
+    # each fire started within a second of its fire time (the loop sleeps until the next one)
+    with Database.from_settings().session() as s:
+        rows = S.list_fires(s, job)
+    assert all(0 <= r.claimed_at - r.fire_time < 1000 for r in rows), [(r.fire_time, r.claimed_at) for r in rows]

@@ -183,3 +183,26 @@ def test_continuous_job_starts_the_next_run_when_the_previous_ends(tmp_path):
     assert [s.fire_key for s in second] == ["continuous:2"]
     service.cancel_run(second[0].run_id)
     service.wait_for_run(second[0].run_id, timeout=60)
+
+
+@pytest.mark.slow
+def test_scheduled_fires_respect_max_concurrent_runs(tmp_path):
+    """Each fire is one run; the runtime decides (max_concurrent_runs=1, no queue: SKIPPED)."""
+    from healthmon.jobs import service
+    from healthmon.schedule.daemon import Scheduler
+
+    script = tmp_path / "slow.py"
+    script.write_text("import time; time.sleep(3)\n")
+    created = dt.datetime.now(UTC).replace(microsecond=0)
+    job = service.create_job({"name": "one-at-a-time", "max_concurrent_runs": 1,
+                              "schedule": {"quartz_cron_expression": "0 * * ? * *", "timezone_id": "UTC"},
+                              "tasks": [{"task_key": "t", "spark_python_task": {"python_file": str(script)}}]})
+    sched = Scheduler(reload_seconds=0)
+    minute = created.replace(second=0) + dt.timedelta(minutes=1)
+    first = sched.tick(minute + dt.timedelta(seconds=1))
+    second = sched.tick(minute + dt.timedelta(minutes=1, seconds=1))
+    assert len(first) == len(second) == 1
+    runs = [service.wait_for_run(s.run_id, timeout=60) for s in first + second]
+    assert runs[0]["state"]["result_state"] == "SUCCESS"
+    assert runs[1]["state"]["life_cycle_state"] == "SKIPPED"
+    assert {r["trigger"] for r in runs} == {"PERIODIC"}

@@ -160,10 +160,10 @@ class Scheduler:
         """One scheduling pass at ``now`` (default: the clock). Returns the fires this scheduler
         claimed and started."""
         now = now or dt.datetime.now(UTC)
+        started: list[Started] = []
         if self._last_reload is None or time.monotonic() - self._last_reload >= self.reload_seconds:
             self.reload(now)
-            self._recover_stale()
-        started: list[Started] = []
+            started += self._recover_stale()
         due_jobs = [j for j in self.jobs.values() if self._timed_due(j, now)]
         if due_jobs:
             started += self._fire_timed(due_jobs, now)
