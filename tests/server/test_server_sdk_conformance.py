@@ -9,7 +9,7 @@ import pytest
 from healthmon.jobs import service
 from tests.server.conftest import LiveServer
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 @pytest.fixture

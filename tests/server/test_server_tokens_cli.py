@@ -6,11 +6,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def hm(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "healthmon.cli.main", *args], capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_create_list_revoke_roundtrip(db):
     from healthmon.store import auth
 
