@@ -123,3 +123,19 @@ def test_run_is_attributed_to_the_caller(client, tokens, tmp_path):
     assert run["creator_user_name"] == "bob@example.com"
     got = client.get("/api/2.2/jobs/runs/get", headers=bearer(tokens.bob), params={"run_id": run_id}).json()
     assert got["creator_user_name"] == "bob@example.com"
+
+
+def test_permissions_api_through_the_sdk_shape(client, tokens, db, guarded):
+    from databricks.sdk.service.jobs import JobPermissions
+
+    job_id, _ = guarded
+    resp = client.get(f"/api/2.0/permissions/jobs/{job_id}", headers=bearer(tokens.carol))
+    assert resp.status_code == 200
+    perms = JobPermissions.from_dict(resp.json())
+    levels = {(a.user_name or a.group_name or a.service_principal_name): {p.permission_level.value for p in a.all_permissions}
+              for a in perms.access_control_list}
+    assert levels == {"alice@example.com": {"IS_OWNER"}, "carol@example.com": {"CAN_VIEW"}, "data-eng": {"CAN_MANAGE_RUN"},
+                      "6f1c0b7e-robot": {"CAN_MANAGE"}, "admins": {"CAN_MANAGE"}}
+    assert client.get(f"/api/2.0/permissions/jobs/{job_id}", headers=bearer(tokens.alice)).status_code == 200
+    outsider = client.get(f"/api/2.0/permissions/jobs/{job_id}", headers=bearer(_dave(db)))
+    assert (outsider.status_code, outsider.json()["error_code"]) == (403, "PERMISSION_DENIED")

@@ -76,3 +76,26 @@ def run_job_view(principal: Principal, run: dict[str, Any], job: dict[str, Any] 
     if job is not None:
         return can(principal, job, "CAN_VIEW")
     return principal.is_admin or run.get("creator_user_name") == principal.name
+
+
+def job_permissions(job: dict[str, Any]) -> dict[str, Any]:
+    """The Permissions API ``ObjectPermissions`` of a job (GET /api/2.0/permissions/jobs/{id}):
+    the ACL entries, the implicit owner and the admins group (inherited)."""
+    settings = job.get("settings") or {}
+    by_principal: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    entries = acl_entries(settings)
+    if not any(_level_of(e) == "IS_OWNER" for e in entries) and job.get("creator_user_name"):
+        by_principal.setdefault(("user_name", job["creator_user_name"]), []).append(
+            {"permission_level": "IS_OWNER", "inherited": False})
+    for entry in entries:
+        level = _level_of(entry)
+        for kind in ("user_name", "group_name", "service_principal_name"):
+            if level and entry.get(kind):
+                by_principal.setdefault((kind, entry[kind]), []).append({"permission_level": level, "inherited": False})
+    by_principal.setdefault(("group_name", "admins"), []).append(
+        {"permission_level": "CAN_MANAGE", "inherited": True, "inherited_from_object": ["/jobs/"]})
+    return {
+        "object_id": f"/jobs/{job.get('job_id')}",
+        "object_type": "job",
+        "access_control_list": [{kind: name, "all_permissions": perms} for (kind, name), perms in by_principal.items()],
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from healthmon.server.errors import FastJSONResponse
 
@@ -29,7 +29,7 @@ from healthmon.server.models import (
     SubmitRun,
 )
 from healthmon.server.pagination import page_fields, resolve_limit, resolve_offset
-from healthmon.server.permissions import can, require, run_job_view
+from healthmon.server.permissions import can, job_permissions, require, run_job_view
 from healthmon.store.auth import Principal
 
 VERSIONS = ("2.2", "2.1", "2.0")
@@ -135,6 +135,15 @@ def build_router() -> APIRouter:
     router = APIRouter(dependencies=[Depends(require_principal)])
     for version in VERSIONS:
         _add_routes(router, version)
+
+    @router.get("/api/2.0/permissions/jobs/{job_id}", tags=["permissions"], operation_id="job_permissions_get")
+    @json_body
+    def job_permissions_get(job_id: int = Path(..., ge=0, le=INT64_MAX), principal: Principal = Depends(require_principal)):
+        """The job's effective ACL (read-only: a job's permissions come from its settings)."""
+        job = backend.get_job(job_id)
+        require(principal, job, "CAN_VIEW")
+        return job_permissions(job)
+
     return router
 
 
