@@ -75,6 +75,19 @@ def bench_overhead(n: int) -> Result:
     )
 
 
+def bench_overhead_cold(n: int) -> Result:
+    """The same measurement with warm processes disabled: every attempt pays interpreter start-up."""
+    os.environ["HEALTHMON_WARM_PROCESSES"] = "0"
+    try:
+        r = bench_overhead(n)
+    finally:
+        os.environ.pop("HEALTHMON_WARM_PROCESSES", None)
+    r.name = f"no-op notebook task overhead, cold processes (median of {n})"
+    r.target = "informational (warm processes are the default)"
+    r.passed = None
+    return r
+
+
 def bench_parallel_sleeps(n: int) -> Result:
     home = _fresh_home()
     nb = _notebook(home, "sleep", "import time\ntime.sleep(1)")
@@ -115,11 +128,122 @@ def bench_fan_out_in(n: int) -> Result:
 def run(quick: bool) -> list[Result]:
     saved = dict(os.environ)
     try:
-        return [
+        results = [
             bench_overhead(30 if quick else 200),
+            bench_overhead_cold(30 if quick else 200),
             bench_parallel_sleeps(5 if quick else 25),
             bench_fan_out_in(100 if quick else 1000),
         ]
+        results += compare_frameworks(50 if quick else 200)
+        return results
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+# -- Prefect 3 / Dagster comparison ----------------------------------------------------------
+# Installed only for the benchmark, in their own venv (benchmarks/.work/cmp-venv):
+#   python -m venv benchmarks/.work/cmp-venv && benchmarks/.work/cmp-venv/bin/pip install "prefect>=3,<4" dagster
+# Skipped (no result) when that venv is missing.
+
+WORK = Path(__file__).resolve().parent / ".work"
+CMP_PYTHON = WORK / "cmp-venv" / "bin" / "python"
+
+PREFECT_SCRIPT = """
+import os, sys, tempfile, time
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="prefect_home_"))
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+from prefect import flow, task
+from prefect.task_runners import ThreadPoolTaskRunner
+N, SLOTS = int(sys.argv[1]), int(sys.argv[2])
+
+@task
+def noop():
+    return None
+
+@flow(task_runner=ThreadPoolTaskRunner(max_workers=SLOTS))
+def fan():
+    root = noop.submit()
+    mids = [noop.submit(wait_for=[root]) for _ in range(N - 2)]
+    noop.submit(wait_for=mids).result()
+
+t0 = time.perf_counter()
+fan()
+print(time.perf_counter() - t0)
+"""
+
+DAGSTER_SCRIPT = """
+import os, sys, tempfile, time
+os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="dagster_home_"))
+from dagster import In, Nothing, job, op, in_process_executor
+N = int(sys.argv[1])
+
+@op
+def root():
+    return None
+
+@op(ins={"start": In(Nothing)})
+def mid():
+    return None
+
+@op(ins={"deps": In(Nothing)})
+def sink():
+    return None
+
+@job(executor_def=in_process_executor)
+def fan():
+    r = root()
+    sink(deps=[mid.alias(f"m{i}")(start=r) for i in range(N - 2)])
+
+t0 = time.perf_counter()
+assert fan.execute_in_process().success
+print(time.perf_counter() - t0)
+"""
+
+
+def _external(script: str, n: int, slots: int) -> float | None:
+    path = WORK / f"cmp_{abs(hash(script))}.py"
+    path.write_text(script)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHMON_")}
+    try:
+        proc = subprocess.run([str(CMP_PYTHON), str(path), str(n), str(slots)], capture_output=True, text=True,
+                              timeout=1200, env=env)
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode != 0:
+        print(proc.stderr[-2000:], file=sys.stderr)
+        return None
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def compare_frameworks(n: int) -> list[Result]:
+    if not CMP_PYTHON.exists():
+        return []
+    slots = max(1, os.cpu_count() or 1)
+    home = _fresh_home()
+    nb = _notebook(home, "noop", "pass")
+    tasks = [{"task_key": "root", "notebook_task": {"notebook_path": nb}}]
+    tasks += [{"task_key": f"m{i}", "depends_on": [{"task_key": "root"}], "notebook_task": {"notebook_path": nb}}
+              for i in range(n - 2)]
+    tasks.append({"task_key": "sink", "depends_on": [{"task_key": f"m{i}"} for i in range(n - 2)],
+                  "notebook_task": {"notebook_path": nb}})
+    run, ours = _run({"name": "fan-cmp", "tasks": tasks}, slots=None)
+    assert run["state"]["result_state"] == "SUCCESS", run["state"]
+    prefect = _external(PREFECT_SCRIPT, n, slots)
+    dagster = _external(DAGSTER_SCRIPT, n, slots)
+    out = []
+    for name, value, how in (("Prefect 3", prefect, f"ThreadPoolTaskRunner({slots} workers), tasks as threads in one process"),
+                             ("Dagster", dagster, "execute_in_process, in-process executor (ops run sequentially in one process)")):
+        if value is None:
+            continue
+        out.append(Result(
+            name=f"{n}-task fan-out/fan-in: {name} / healthmon", value=value, unit="s",
+            baseline_name="healthmon (process per task)", baseline_value=ours,
+            target=">= 5x (vs the faster of the two)", passed=None,
+            notes=f"{name}: {how}; healthmon runs every task in its own process; wall times, same machine, same run",
+        ))
+    if out:
+        fastest = min(out, key=lambda r: r.value)
+        for r in out:
+            r.passed = (r.value / ours >= 5) if r is fastest else None
+    return out

@@ -251,12 +251,15 @@ def wait_for_run(run_id: int, timeout: float | None = None, poll: float = 0.1) -
 
     deadline = None if timeout is None else time.monotonic() + timeout
     last_reap = time.monotonic()
+    db = _db()
     while True:
-        run = get_run(run_id)
-        if run["state"]["life_cycle_state"] in TERMINAL_STATES:
-            return run
+        # Poll the run row only; the full run (possibly thousands of task runs) is built once.
+        with db.session() as s:
+            state = _get_run_row(s, run_id).life_cycle_state
+        if state in TERMINAL_STATES:
+            return get_run(run_id)
         if deadline is not None and time.monotonic() >= deadline:
-            raise HealthmonError(f"Run {run_id} is still {run['state']['life_cycle_state']} after {timeout} s.")
+            raise HealthmonError(f"Run {run_id} is still {state} after {timeout} s.")
         if time.monotonic() - last_reap > 5:
             reap_orphans()
             last_reap = time.monotonic()
