@@ -443,7 +443,10 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     wh_owner = np.array([rng.choice(ws_users[w]) for w in wh_ws])
     wh_created_us = day_start_us[0] - rng.integers(30, 500, Wh) * DAY_US
     T = 24
-    tmpl_bytes = rng.lognormal(np.log(2e8), 1.8, size=(Wh, T))  # heavy-tailed scans
+    # Heavy-tailed scans; some warehouses serve much heavier workloads than their size suits
+    # (those spill and breach the 60 s SLA often — the warehouse-sizing signal).
+    wh_heavy = rng.lognormal(0.4, 1.2, Wh)
+    tmpl_bytes = rng.lognormal(np.log(2e8), 1.8, size=(Wh, T)) * wh_heavy[:, None]
     tmpl_type = rng.choice(5, size=(Wh, T), p=[0.78, 0.08, 0.06, 0.05, 0.03])
 
     # ---- tables: each job writes 1–2 tables in its workspace catalog
