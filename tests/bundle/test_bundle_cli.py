@@ -5,6 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from healthmon.cli.bundle import app
+from bundle_fixtures import make_bundle, fixtures_dir  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture

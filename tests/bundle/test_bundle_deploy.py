@@ -14,6 +14,7 @@ from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.jobs import DeploymentRecord, JobRecord, bundle_jobs
 from healthmon.workspace_files import resolve_notebook, to_local
+from bundle_fixtures import fixtures_dir  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from healthmon.bundle import load_bundle
 from healthmon.bundle.diag import BundleError
 from healthmon.errors import HealthmonError
+from bundle_fixtures import fixtures_dir  # noqa: F401  (pytest fixtures)
 
 FILES = ("databricks.yml", "resources/ingest.yml", "resources/orchestrator.yml")
 YAML_CHARS = st.sampled_from(list(":-{}[]$&*!|>'\"#,?\t\n ") + ["${", "${var.", "}", "  ", "\n  - ", ": ", "<<: *a", "&a "])

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from healthmon.cli.bundle import app
+from bundle_fixtures import fixtures_dir  # noqa: F401  (pytest fixtures)
 
 GOLDEN = Path(__file__).parent / "golden"
 

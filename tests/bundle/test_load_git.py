@@ -5,6 +5,7 @@ import pytest
 
 from healthmon.bundle import load_bundle
 from healthmon.bundle.mutators.load_git import git_details
+from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
 
 YAML = "bundle:\n  name: g\n  git:\n    origin_url: https://override.example/r.git\nx: ${bundle.git.branch}@${bundle.git.commit}\n"
 

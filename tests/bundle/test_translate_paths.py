@@ -2,6 +2,7 @@ import pytest
 
 from healthmon.bundle import load_bundle
 from healthmon.bundle.diag import BundleError
+from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
 
 NB = "# Databricks notebook source\nprint(1)\n"
 

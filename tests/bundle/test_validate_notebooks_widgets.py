@@ -1,4 +1,5 @@
 from healthmon.bundle import load_bundle
+from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
 
 JOB = """
 bundle: {name: w}

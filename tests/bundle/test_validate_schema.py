@@ -1,6 +1,9 @@
 from healthmon.bundle import load_bundle
+from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
 
-from conftest import messages
+
+def messages(diags) -> list[str]:
+    return [d.summary for d in diags]
 
 YAML = """
 bundle: {name: s}

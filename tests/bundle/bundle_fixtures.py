@@ -1,4 +1,8 @@
-"""Helpers for bundle tests: write a bundle into a temp dir and load it."""
+"""Fixtures for bundle tests: write a bundle into a temp dir and load it.
+
+A plain module, not a conftest.py: several test directories import "conftest" by name, and a
+second conftest.py would shadow theirs in sys.modules. Test files import the fixtures they use.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +48,3 @@ def load(make_bundle):
         return load_bundle(root, target, variables, **kw)
 
     return go
-
-
-def messages(diags) -> list[str]:
-    return [d.summary for d in diags]
