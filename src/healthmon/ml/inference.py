@@ -141,14 +141,17 @@ def write_predictions(lh, table: str, data: pd.DataFrame, day: dt.date, *, keys:
     if not lh.table_exists(table):
         return lh.write_table(table, arrow, mode="append", primary_keys=[*keys, "scored_date"],
                               comment="Batch predictions with model version and run; one set of rows per scoring day.")
-    dt_ = lh.delta_table(table)
-    existing = dt_.schema().to_arrow() if hasattr(dt_.schema(), "to_arrow") else None
-    if existing is not None:
-        target = pa.schema([existing.field(n) if n in existing.names else f for n, f in zip(arrow.schema.names, arrow.schema)])
-        try:
-            arrow = arrow.cast(pa.schema([pa.field(f.name, f.type, nullable=True) for f in target]))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
-            pass
-    write_deltalake(lh.table_path(table), arrow, mode="overwrite", predicate=f"scored_date = '{day.isoformat()}'",
-                    schema_mode=None)
+    from healthmon.lakehouse.arrow_utils import conform
+    from healthmon.lakehouse.delta_io import arrow_schema
+
+    try:
+        arrow = conform(arrow, arrow_schema(lh.delta_table(table)), table)
+    except HealthmonError:
+        # The layout changed (e.g. a new prediction column): keep the other days' rows and
+        # rewrite the table with the union of the columns, still in one commit.
+        old = lh.read_table(table).to_pandas()
+        old = old[pd.to_datetime(old["scored_date"]).dt.date != day]
+        merged = pd.concat([old, data], ignore_index=True)
+        return lh.write_table(table, merged, mode="overwrite")
+    write_deltalake(lh.table_path(table), arrow, mode="overwrite", predicate=f"scored_date = '{day.isoformat()}'")
     return lh.delta_table(table).version()

@@ -216,7 +216,7 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
         mlflow.log_metrics({f"{p}_samples": float(c) for p, c in data["counts"].items()})
         mlflow.log_dict(info, io.SPEC_ARTIFACT)
         fe.log_model(
-            model=model, artifact_path="model", flavor=mlflow.sklearn, training_set=training_set,
+            model=model, artifact_path="model", flavor=io.sklearn_flavor(), training_set=training_set,
             registered_model_name=registered,
         )
         run_id = run.info.run_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin, clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import GradientBoostingRegressor, IsolationForest, RandomForestClassifier
 from sklearn.pipeline import Pipeline
@@ -86,6 +86,52 @@ class EncodedClassifier(ClassifierMixin, BaseEstimator):
         return self.estimator_.predict_proba(X)
 
 
+class RelativeRegressor(RegressorMixin, BaseEstimator):
+    """Forecasts a quantity relative to a reference known at d (e.g. the trailing 7-day mean):
+    the regressor learns log1p(y) - log1p(reference), prediction = expm1(that + log1p(reference)).
+
+    One model then serves entities whose levels differ by orders of magnitude, and it only has
+    to learn the *change* (weekday effect, trend, momentum), which is what beats a naive forecast.
+    ``reference = (factor, numerators, denominators)``: factor x prod(numerators) / prod(denominators),
+    with column names looked up in ``columns`` (a zero denominator gives the numerators' product).
+    """
+
+    def __init__(self, regressor=None, columns: Sequence[str] = (), reference: tuple = (1.0, (), ())):
+        self.regressor = regressor
+        self.columns = columns
+        self.reference = reference
+
+    def _reference(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        factor, nums, dens = self.reference
+        idx = list(self.columns)
+        ref = np.full(X.shape[0], float(factor))
+        for c in nums:
+            ref = ref * X[:, idx.index(c)]
+        for c in dens:
+            d = X[:, idx.index(c)]
+            ref = np.divide(ref, d, out=ref.copy(), where=d > 0)
+        return np.clip(np.nan_to_num(ref, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
+
+    def fit(self, X, y):
+        ref = self._reference(X)
+        self.regressor_ = clone(self.regressor).fit(np.asarray(X, dtype=float), _log1p_pos(y) - np.log1p(ref))
+        return self
+
+    def predict(self, X):
+        ref = self._reference(X)
+        return np.clip(np.expm1(self.regressor_.predict(np.asarray(X, dtype=float)) + np.log1p(ref)), 0.0, None)
+
+
+def relative_gradient_boosting(columns: Sequence[str], reference: tuple, *, max_depth: int = 3, n_estimators: int = 150,
+                               min_samples_leaf: int = 1):
+    gbr = GradientBoostingRegressor(
+        n_estimators=n_estimators, max_depth=max_depth, learning_rate=0.05, subsample=0.8,
+        loss="absolute_error", min_samples_leaf=min_samples_leaf, random_state=RANDOM_STATE,
+    )
+    return RelativeRegressor(regressor=gbr, columns=tuple(columns), reference=reference)
+
+
 def isolation_forest(contamination: float, *, columns: Sequence[str] = (), derived: Sequence[tuple] = (), keep: Sequence[str] = ()):
     steps = []
     if derived or keep:
@@ -132,7 +178,7 @@ def tfidf_random_forest(numeric_columns: Sequence[str], text_column: str = "job_
 
     columns = ColumnTransformer(
         [
-            ("tfidf", TfidfVectorizer(max_features=50, ngram_range=(1, 2), lowercase=True, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9]+\b"), text_column),
+            ("tfidf", TfidfVectorizer(max_features=50, ngram_range=(1, 2), lowercase=True, token_pattern=r"[A-Za-z][A-Za-z0-9]+"), text_column),
             ("numeric", "passthrough", list(numeric_columns)),
         ],
         n_jobs=1,

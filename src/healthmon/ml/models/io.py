@@ -57,9 +57,49 @@ def model_info(run_id: str) -> dict:
         raise HealthmonError(f"Run {run_id} has no {SPEC_ARTIFACT}: {exc}") from exc
 
 
-def load_estimator(model_uri: str):
-    """The fitted scikit-learn estimator of a registered version (for scores/probabilities
-    beyond ``predict``)."""
+def pip_requirements() -> list[str]:
+    import importlib.metadata as md
+
+    out = []
+    for dist in ("scikit-learn", "xgboost-cpu", "cloudpickle", "pandas", "numpy"):
+        try:
+            out.append(f"{dist}=={md.version(dist)}")
+        except md.PackageNotFoundError:
+            out.append(dist)
+    return out
+
+
+def sklearn_flavor():
+    """``mlflow.sklearn`` saving with cloudpickle: MLflow 3's default (skops) refuses to load
+    our own pipeline steps (DerivedFeatures, RelativeRegressor, EncodedClassifier) and tree
+    internals unless every type is listed as trusted. The models are written and read by the
+    same workspace, so pickle's trust model is the right one here."""
+    import types
+
     import mlflow.sklearn
 
-    return mlflow.sklearn.load_model(model_uri)
+    def save_model(model, path, **kwargs):
+        kwargs.setdefault("serialization_format", "cloudpickle")
+        # Explicit requirements: without them MLflow infers them by importing the model in a
+        # subprocess, which costs 10-30 s per model on a busy machine.
+        kwargs.setdefault("pip_requirements", pip_requirements())
+        return mlflow.sklearn.save_model(model, path, **kwargs)
+
+    return types.SimpleNamespace(__name__="mlflow.sklearn", save_model=save_model, load_model=mlflow.sklearn.load_model)
+
+
+def load_estimator(model_uri: str):
+    """The fitted scikit-learn estimator of a registered version (for scores/probabilities
+    beyond ``predict``). Models logged with ``fe.log_model`` are a pyfunc wrapping the raw
+    model and its feature spec; plain ``mlflow.sklearn`` models (tag_recommender) load directly."""
+    import mlflow.pyfunc
+
+    loaded = mlflow.pyfunc.load_model(model_uri)
+    try:
+        wrapper = loaded.unwrap_python_model()
+    except Exception:  # noqa: BLE001 - not a PythonModel: a flavor model such as sklearn
+        wrapper = None
+    raw = getattr(wrapper, "raw_model", None)
+    if raw is not None:
+        return raw.get_raw_model() if hasattr(raw, "get_raw_model") else raw
+    return loaded.get_raw_model()

@@ -166,7 +166,8 @@ def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})
         mlflow.log_dict(info, io.SPEC_ARTIFACT)
         example = train_df[inputs].head(5)
-        mlflow.sklearn.log_model(model, name="model", registered_model_name=registered, input_example=example)
+        mlflow.sklearn.log_model(model, name="model", registered_model_name=registered, input_example=example,
+                                 serialization_format="cloudpickle", pip_requirements=io.pip_requirements())
         run_id = run.info.run_id
     version = _version_of_run(registered, run_id)
     champ = io.champion_version(registered)
