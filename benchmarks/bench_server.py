@@ -180,11 +180,12 @@ def _throughput(port: int, paths: list[str], headers: dict, seconds: float, max_
     return count / elapsed, cpu_ms
 
 
-def _page_latencies(port: int, headers: dict, job_id: int, total_runs: int, pages: int, deep: int) -> list[float]:
-    """Seconds per runs/list page: ``pages`` consecutive pages via next_page_token, then ``deep``
-    pages at random offsets across all stored runs."""
+def _page_latencies(port: int, headers: dict, job_id: int, total_runs: int, pages: int, deep: int) -> tuple[list[float], list[float]]:
+    """Seconds per runs/list page: (``pages`` consecutive pages via next_page_token, ``deep``
+    pages at random offsets across all stored runs)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     out = []
+    deep_out = []
     path = f"/api/2.2/jobs/runs/list?job_id={job_id}&limit=25"
     _get(conn, path, headers)
     token = None
@@ -201,10 +202,10 @@ def _page_latencies(port: int, headers: dict, job_id: int, total_runs: int, page
         offset = rng.randrange(0, max(total_runs - 25, 1))
         t = time.perf_counter()
         status, body = _get(conn, f"{path}&offset={offset}", headers)
-        out.append(time.perf_counter() - t)
+        deep_out.append(time.perf_counter() - t)
         assert status == 200 and len(json.loads(body)["runs"]) == 25, body
     conn.close()
-    return out
+    return out, deep_out
 
 
 def _p95(values: list[float]) -> float:
@@ -226,7 +227,7 @@ def run(quick: bool = False) -> list[Result]:
 
     proc, port = _start("healthmon", home)
     try:
-        latencies = _page_latencies(port, headers, job_id, total, pages=100, deep=50 if quick else 100)
+        latencies, deep = _page_latencies(port, headers, job_id, total, pages=100, deep=50 if quick else 100)
         sample = random.Random(1).sample(ids, 500)
         get_rps, get_cpu = _throughput(port, [f"/api/2.2/jobs/runs/get?run_id={i}" for i in sample], headers, seconds,
                                        max_requests, pid=proc.pid)
@@ -241,13 +242,20 @@ def run(quick: bool = False) -> list[Result]:
 
     load = os.getloadavg()[0]
     p95_ms = _p95(latencies) * 1000
+    deep_p95_ms = _p95(deep) * 1000
     median_ms = sorted(latencies)[len(latencies) // 2] * 1000
     return [
         Result(
-            name=f"runs/list p95 per page ({total:,} runs, 25/page)", value=p95_ms, unit="ms",
-            target="<= 50 ms", passed=p95_ms <= 50,
-            notes=f"{len(latencies)} pages: 100 consecutive via next_page_token + random deep offsets; median "
+            name=f"runs/list p95 per page, paging with next_page_token ({total:,} runs, 25/page)", value=p95_ms,
+            unit="ms", target="<= 50 ms", passed=p95_ms <= 50,
+            notes=f"{len(latencies)} consecutive pages from the newest run, as the SDK iterates; median "
                   f"{median_ms:.1f} ms; seeding took {seed_s:.1f} s",
+        ),
+        Result(
+            name=f"runs/list p95 per page at random offsets ({total:,} runs, 25/page)", value=deep_p95_ms,
+            unit="ms", target="<= 50 ms", passed=deep_p95_ms <= 50,
+            notes=f"{len(deep)} pages at random offsets across all runs: cost grows with the offset because the run "
+                  "store pages with SQL OFFSET (keyset paging in store.runs.list_job_runs would make it flat)",
         ),
         Result(
             name=f"runs/get authenticated throughput ({total:,} runs)", value=get_rps, unit="req/s",
