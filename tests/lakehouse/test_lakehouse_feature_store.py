@@ -4,8 +4,6 @@ feature spec, and score_batch from keys only (alias and version URIs)."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-
 import mlflow
 import mlflow.sklearn
 import numpy as np
@@ -18,26 +16,8 @@ from healthmon.lakehouse import registry
 from healthmon.lakehouse.feature_store import FeatureEngineeringClient, FeatureLookup
 
 
-@pytest.fixture(scope="module")
-def mlflow_template(tmp_path_factory):
-    """An initialised MLflow store (schema migrations take seconds), copied into each test."""
-    from healthmon.settings import Settings
-
-    home = tmp_path_factory.mktemp("mlflow_template")
-    uri = f"sqlite:///{home / 'mlflow.db'}"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HEALTHMON_HOME", str(home))
-    mp.setenv("MLFLOW_TRACKING_URI", uri)
-    registry.configure_mlflow(Settings.from_env())
-    mp.undo()
-    return home
-
-
 @pytest.fixture
-def fe(healthmon_home, mlflow_template, monkeypatch) -> FeatureEngineeringClient:
-    for path in mlflow_template.glob("mlflow.db*"):
-        shutil.copy(path, healthmon_home / path.name)
-    monkeypatch.delenv("_MLFLOW_SERVER_ARTIFACT_ROOT", raising=False)
+def fe(mlflow_home) -> FeatureEngineeringClient:
     return FeatureEngineeringClient()
 
 
