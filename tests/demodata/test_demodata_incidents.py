@@ -120,6 +120,10 @@ def test_privilege_escalation_visible_in_audit(g):
         w = _window(mine, "event_time", row)
         assert w["action_name"].isin(grants).sum() >= 5
         assert w["is_sensitive_action"].sum() >= 3  # updatePermissions matches gold's "permission" rule
+        joins = w[w["action_name"] == "addPrincipalToGroup"]
+        assert any(dict(p).get("groupName") == "admins" for p in joins["request_params"])
+        usual = _before(mine, "event_time", row)
+        assert usual["action_name"].isin(grants).sum() <= 2  # not something this user normally does
 
 
 def test_query_regression_visible_in_query_history(g):

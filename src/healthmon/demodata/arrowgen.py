@@ -22,7 +22,7 @@ def _strings_from_matrix(chars: np.ndarray) -> pa.Array:
     """(n, width) uint8 matrix of ASCII → string array, zero-copy of the bytes."""
     n, width = chars.shape
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars).tobytes()))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars)))
 
 
 # byte → its two hex digits, as one little-endian uint16 (one gather per byte instead of two)
@@ -100,23 +100,18 @@ def take(values: Sequence | pa.Array, idx: np.ndarray, type_: pa.DataType | None
     return values.take(indices)
 
 
-def map_column(keys: Sequence[str], values: pa.Array, present: np.ndarray) -> pa.Array:
-    """A map<string,string> column: rows where ``present`` get ``{k: value for k in keys}``,
-    the others an empty map. Built from offsets (no per-row objects)."""
+def map_column(keys: Sequence[str], pool_values: Sequence[str], idx: np.ndarray, present: np.ndarray) -> pa.Array:
+    """A map<string,string> column: rows where ``present`` get ``{k: pool_values[idx] for k in
+    keys}`` (every key maps to the same value), the others an empty map. Built from offsets and
+    index arrays, without per-row objects."""
     present = np.asarray(present, dtype=bool)
     k = len(keys)
-    counts = np.where(present, k, 0)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    sel = np.nonzero(present)[0]
-    vals = values.take(pa.array(sel)) if len(sel) != len(present) else values
-    if pa.types.is_dictionary(vals.type):
-        vals = vals.cast(vals.type.value_type)
-    items = pa.concat_arrays([vals] * k) if k > 1 else vals
-    if k > 1:  # interleave: row r has items r, r+m, ... → reorder to r*k + j
-        m = len(sel)
-        order = (np.arange(m)[:, None] + np.arange(k)[None, :] * m).ravel()
-        items = items.take(pa.array(order))
-    key_arr = pa.array(list(keys) * len(sel), pa.string())
+    offsets = np.concatenate([[0], np.cumsum(np.where(present, k, 0))]).astype(np.int32)
+    sel = np.asarray(idx)[present]
+    items = pa.DictionaryArray.from_arrays(pa.array(np.repeat(sel, k).astype(np.int32)),
+                                           pa.array(list(pool_values), pa.string())).cast(pa.string())
+    key_arr = pa.DictionaryArray.from_arrays(pa.array(np.tile(np.arange(k, dtype=np.int32), len(sel))),
+                                             pa.array(list(keys), pa.string())).cast(pa.string())
     return pa.MapArray.from_arrays(pa.array(offsets), key_arr, items)
 
 

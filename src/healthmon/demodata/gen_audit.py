@@ -68,12 +68,11 @@ def _request_params(world: World, idx: np.ndarray) -> pa.Array:
     NT = len(world.table_name)
     fq = [fq_table(world, t) for t in range(NT)]
     is_table = idx < NT
-    table_vals = ag.take(fq, np.where(is_table, idx, 0))
+    base = ag.map_column(["tableName", "full_name_arg"], fq, idx, is_table)
     if not (~is_table & (idx >= NT + 2)).any():
-        return ag.map_column(["tableName", "full_name_arg"], table_vals, is_table)
+        return base
     # rare generic rows: build those few as Python maps and splice them in
     generic = {2: {"clusterId": "shared"}, 3: {"groupName": "admins"}, 4: {"changes": "ALL_PRIVILEGES"}}
-    base = ag.map_column(["tableName", "full_name_arg"], table_vals, is_table)
     pool = pa.array([{}, {}, generic[2], generic[3], generic[4]], pa.map_(pa.string(), pa.string()))
     rare = np.nonzero(~is_table & (idx >= NT + 2))[0]
     choice = np.full(len(idx), -1)
@@ -84,7 +83,8 @@ def _request_params(world: World, idx: np.ndarray) -> pa.Array:
     return merged.take(pa.array(order))
 
 
-def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Generator) -> pa.Table:
+def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Generator) -> list[pa.Table]:
+    """Audit events of days [d0, d1): the everyday events, then (if any) the incidents' events."""
     U = len(world.user_email)
     uu, dd = np.meshgrid(np.arange(U), np.arange(d0, d1), indexing="ij")
     uu, dd = uu.ravel(), dd.ravel()
@@ -116,10 +116,11 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
 
     cols = dict(user=e_u, t=t, action=action, table=table, ip_idx=ip, status=status, agent=agent,
                 ws=world.user_ws[e_u], new_ip=np.full(n, -1), generic=np.full(n, 0))
+    pieces = [_build(world, cols, rng)]
     extra = _incident_events(world, eff, d0, d1, rng)
     if extra:
-        cols = {k: np.concatenate([cols[k]] + [x[k] for x in extra]) for k in cols}
-    return _build(world, cols, rng)
+        pieces.append(_build(world, {k: np.concatenate([x[k] for x in extra]) for k in cols}, rng))
+    return pieces
 
 
 def _incident_events(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Generator) -> list[dict]:
@@ -159,9 +160,12 @@ def _incident_events(world: World, eff: Effects, d0: int, d1: int, rng: np.rando
         elif inc.kind == "privilege_escalation":
             m = int(inc.magnitude)
             times = inc.start_us + np.sort(rng.random(m) * span)
-            acts = rng.choice([ACTION_INDEX[("unityCatalog", "updatePermissions")],
-                               ACTION_INDEX[("accounts", "addPrincipalToGroup")],
-                               ACTION_INDEX[("clusters", "changeClusterAcl")]], size=m, p=[0.6, 0.2, 0.2])
+            # joins the admins group first, then at least half grant changes on tables
+            acts = np.concatenate([[ACTION_INDEX[("accounts", "addPrincipalToGroup")]],
+                                   np.full((m + 1) // 2, ACTION_INDEX[("unityCatalog", "updatePermissions")]),
+                                   rng.choice([ACTION_INDEX[("unityCatalog", "updatePermissions")],
+                                               ACTION_INDEX[("accounts", "addPrincipalToGroup")],
+                                               ACTION_INDEX[("clusters", "changeClusterAcl")]], size=m - 1 - (m + 1) // 2)])
             tables = rng.integers(0, len(world.table_name), m)
             status = np.where(rng.random(m) < 0.2, 403, 200)
             generic = np.where(acts == ACTION_INDEX[("accounts", "addPrincipalToGroup")], 3, 4)

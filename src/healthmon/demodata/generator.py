@@ -60,7 +60,8 @@ def iter_batches(*, workspaces: int = 20, days: int = 180, seed: int = 7, scale:
         queries, wh_usage = gen_sql.generate(world, eff, d0, d1, rng("sql"))
         yield "fact_query_history", queries
         del queries
-        yield "fact_audit_logs", gen_audit.generate(world, eff, d0, d1, rng("audit"))
+        for piece in gen_audit.generate(world, eff, d0, d1, rng("audit")):
+            yield "fact_audit_logs", piece
         other_usage, ap_nodes = gen_usage.hourly_other(world, eff, d0, d1, rng("other"))
         yield "fact_node_timeline", ap_nodes
         yield "fact_usage", gen_usage.assemble(world, eff, [job_usage, wh_usage] + other_usage, rng("usage"))
