@@ -153,3 +153,25 @@ def test_gantt_scales_attempts():
     (x0, w0), (x1, w1) = bars
     assert w0 == w1 > 100 and x1 == x0 + w0  # equal halves of the span, back to back
     assert "a #1" in svg and ui_svg.STATE_COLOURS["FAILED"] in svg
+
+
+def test_pages_refuse_wrong_revoked_and_expired_session_cookies(client, db, tokens, job):
+    from sqlalchemy import update
+
+    from healthmon.store import auth
+
+    job_id, run_id = job
+    with db.session() as s:
+        revoked = auth.create_token(s, "alice@example.com")
+        expired = auth.create_token(s, "alice@example.com", lifetime_seconds=60)
+    with db.session() as s:
+        auth.revoke_token(s, revoked.info["token_id"])
+        s.execute(update(auth.TokenRecord).where(auth.TokenRecord.token_id == expired.info["token_id"]).values(expiry_time=1))
+    for value in ("dapi" + "2" * 32, revoked.token_value, expired.token_value, tokens.alice + "x"):
+        client.cookies.set("healthmon_session", value)
+        for path in ("/jobs", f"/jobs/{job_id}", f"/jobs/{job_id}/runs/{run_id}", "/models", "/health"):
+            resp = client.get(path, follow_redirects=False)
+            assert resp.status_code == 303 and resp.headers["location"].startswith("/login"), (value[:8], path)
+        resp = client.post(f"/jobs/{job_id}/run-now", data={"csrf_token": "0" * 64}, follow_redirects=False)
+        assert resp.status_code == 303 and resp.headers["location"].startswith("/login")
+    client.cookies.clear()
