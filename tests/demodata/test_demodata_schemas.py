@@ -77,3 +77,14 @@ def test_enum_values_are_databricks_values(generated):
     skus = set(generated["arrow"]["fact_usage"].column("sku_name").to_pylist())
     assert any("ALL_PURPOSE" in s for s in skus) and any("DLT" in s for s in skus) or any("INFERENCE" in s for s in skus)
     assert any("SERVERLESS" in s for s in skus) and any("SQL" in s for s in skus) and any("JOBS" in s for s in skus)
+
+
+def test_tables_visible_through_the_lakehouse(generated, monkeypatch):
+    lakehouse = __import__("pytest").importorskip("healthmon.lakehouse.core")
+    monkeypatch.setenv("HEALTHMON_HOME", str(generated["home"]))
+    lh = lakehouse.Lakehouse.from_env()
+    assert {t.split(".")[-1] for t in lh.list_tables("demo.gold")} >= set(GOLD_TABLES)
+    usage = lh.read_table("demo.gold.fact_usage")
+    assert usage.num_rows == generated["rows"]["fact_usage"]
+    n = lh.sql("SELECT count(*) AS n FROM demo.gold.fact_job_run_timeline WHERE result_state = 'SUCCEEDED'")
+    assert 0 < n.column("n")[0].as_py() < generated["rows"]["fact_job_run_timeline"]

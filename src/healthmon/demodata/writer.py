@@ -77,6 +77,7 @@ class TableSetWriter:
 
     def commit(self) -> dict[str, int]:
         """Swap every staged table into place (replacing an existing table of that name)."""
+        self._register_schema()
         trash: list[Path] = []
         try:
             for name, staged in self._staged.items():
@@ -92,6 +93,14 @@ class TableSetWriter:
         rows = self.rows
         self._staged.clear()
         return rows
+
+    def _register_schema(self) -> None:
+        """Give the catalog and schema their lakehouse properties (as ``CREATE SCHEMA`` would)."""
+        try:
+            from healthmon.lakehouse.catalog import Catalog
+        except ImportError:  # lakehouse not installed in this checkout: the directories suffice
+            return
+        Catalog(self.root).create_schema(f"{self.catalog}.{self.schema}")
 
     def abort(self) -> None:
         for staged in self._staged.values():
