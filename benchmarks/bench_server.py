@@ -93,7 +93,9 @@ def _serve(kind: str, port: int) -> None:
 
 def _start(kind: str, home: Path) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    env = {**os.environ, "HEALTHMON_HOME": str(home), "PYTHONPATH": str(ROOT.parent)}
+    # As `healthmon server` does: HEALTHMON_USER pinned for the process.
+    env = {**os.environ, "HEALTHMON_HOME": str(home), "PYTHONPATH": str(ROOT.parent),
+           "HEALTHMON_USER": os.environ.get("HEALTHMON_USER", "bench@example.com")}
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_server", "--serve", kind, str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60

@@ -45,8 +45,13 @@ def server(
 
     from healthmon.server.app import create_app
 
+    from healthmon.settings import Settings
+
     # Runs started here link back to this server (run_page_url).
     os.environ.setdefault("HEALTHMON_SERVER_URL", f"http://{host}:{port}")
+    # Settings are re-read from the environment on every runtime call; pinning the user name
+    # saves a passwd lookup per request (and keeps one identity for the process's lifetime).
+    os.environ.setdefault("HEALTHMON_USER", Settings.from_env().user_name)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()
     if scheduler and _start_scheduler() is not None:
