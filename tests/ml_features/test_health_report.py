@@ -32,7 +32,9 @@ def populated():
     days = [day(n) for n in range(40)]
     cost = pd.DataFrame([{"workspace_id": ws, "usage_date": d, "daily_cost": 100.0 + (500 if (ws, n) == ("w2", 35) else 0)
                           + (50 if (ws, n) == ("w1", 36) else 0)}
-                         for ws in ("w1", "w2") for n, d in enumerate(days)])
+                         for ws in ("w1", "w2") for n, d in enumerate(days)]
+                        # an incomplete last day: one workspace, a few cents (a slice crossing midnight)
+                        + [{"workspace_id": "w1", "usage_date": day(40), "daily_cost": 0.5}])
     _write(lh, "cost_features", cost)
     anomalies = cost[["workspace_id", "usage_date"]].copy()
     flagged = {("w2", day(35)), ("w1", day(36))}
@@ -69,13 +71,18 @@ def test_report_sections_from_predictions(populated):
     png = base64.b64decode(by["forecast"].chart.split(",", 1)[1])
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert "2 days with a flagged anomaly" in by["forecast"].caption
+    assert "1 incomplete day(s)" in by["forecast"].caption
+    # forecasts of 2 x 101 for days 1..39 against actuals of 200 (700 and 250 on the anomaly days)
+    assert "forecast error (WAPE) 7.4% over 39 days" in by["forecast"].summary
     jobs = by["jobs"].tables[0][1]
     assert list(jobs["Job"]) == ["j1", "j3", "j2"] and jobs["Name"].iloc[0] == "nightly_etl"
     assert "2 jobs with failure risk >= 0.5" in by["jobs"].summary
     users = by["security"].tables[0][1]
     assert list(users["User"]) == ["mallory@x.com"] and users["Total"].iloc[0] == 9
     stale = by["quality"].tables[0][1]
-    assert list(stale["Table"]) == ["main.s.old"] and stale["Days since last commit"].iloc[0] == 19
+    assert list(stale["Table"]) == ["main.s.old", "main.s.fresh"] and list(stale["Stale"]) == ["yes", "no"]
+    assert stale["Days since last commit"].iloc[0] == 19
+    assert "1 stale tables of 2" in by["quality"].summary
     assert "no drift predictions yet" in by["quality"].summary
 
     page = render_html(report)

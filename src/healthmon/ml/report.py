@@ -26,6 +26,7 @@ import base64
 import datetime as dt
 import html
 import io
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,7 +239,17 @@ def _forecast(t: _Tables, flagged_costs: pd.DataFrame | None) -> Section:
         s.message = f"No cost features yet: {t.catalog}.{t.features}.cost_features does not exist."
         return s
     costs = costs.assign(usage_date=_dates(costs["usage_date"]))
-    actual = costs.groupby("usage_date")["daily_cost"].sum().sort_index()
+    per_day = costs.groupby("usage_date")["daily_cost"].sum().sort_index()
+    # The first and last day of an export are often partial (a usage slice crossing midnight):
+    # an edge day under a quarter of the median daily cost would show a fake collapse. Interior
+    # days are always kept, however low.
+    complete = pd.Series(True, index=per_day.index)
+    floor = 0.25 * per_day.median()
+    for edge in {per_day.index[0], per_day.index[-1]}:
+        if len(per_day) > 2 and per_day[edge] < floor:
+            complete[edge] = False
+    incomplete = int((~complete).sum())
+    actual = per_day[complete]
     end = actual.index.max()
     start = end - pd.Timedelta(days=90)
     actual = actual[actual.index > start]
@@ -249,7 +260,7 @@ def _forecast(t: _Tables, flagged_costs: pd.DataFrame | None) -> Section:
         # A row keyed (workspace, d) forecasts the workspace's cost on d + 1.
         p["target_date"] = p["usage_date"] + pd.Timedelta(days=1)
         forecast = p.groupby("target_date")["prediction"].sum().sort_index()
-        forecast = forecast[(forecast.index > start) & (forecast.index <= end + pd.Timedelta(days=1))]
+        forecast = forecast[(forecast.index > start) & (forecast.index <= end)]
     anomaly_days = pd.DatetimeIndex([])
     if flagged_costs is not None and not flagged_costs.empty:
         anomaly_days = pd.DatetimeIndex(sorted(set(flagged_costs["usage_date"]) & set(actual.index)))
@@ -277,15 +288,17 @@ def _forecast(t: _Tables, flagged_costs: pd.DataFrame | None) -> Section:
         s.status = "missing"
     else:
         both = pd.concat([actual.rename("a"), forecast.rename("f")], axis=1).dropna()
-        both = both[both["a"] > 0]
-        if len(both):
-            mape = float((abs(both["f"] - both["a"]) / both["a"]).mean() * 100)
-            notes.append(f"mean absolute percentage error over the {len(both)} days shown: {mape:.1f}%")
-            s.summary = f"forecast MAPE {mape:.1f}% over {len(both)} days"
+        if len(both) and both["a"].sum() > 0:
+            # Weighted (sum of errors / sum of actuals): robust to near-zero days, unlike MAPE.
+            wape = float((both["f"] - both["a"]).abs().sum() / both["a"].sum() * 100)
+            notes.append(f"weighted absolute percentage error over the {len(both)} days shown: {wape:.1f}%")
+            s.summary = f"forecast error (WAPE) {wape:.1f}% over {len(both)} days"
     if flagged_costs is None:
         notes.append("no anomaly predictions yet")
     else:
         notes.append(f"{len(anomaly_days)} days with a flagged anomaly in the window")
+    if incomplete:
+        notes.append(f"{incomplete} incomplete day(s) at the edge of the data omitted")
     s.caption = f"Last 90 days of data up to {end.date()}; " + "; ".join(notes) + "."
     if not s.summary:
         s.summary = s.caption
@@ -406,13 +419,16 @@ def _quality(t: _Tables) -> Section:
         last = snaps[snaps["snapshot_date"] == snaps["snapshot_date"].max()].copy()
         commit = pd.to_datetime(last["last_commit_time"], utc=True).dt.tz_localize(None).dt.normalize()
         last["days_since_commit"] = (last["snapshot_date"] - commit).dt.days
-        stale = last[last["days_since_commit"] >= STALE_DAYS].sort_values("days_since_commit", ascending=False)
-        parts.append((f"Stale tables at the {last['snapshot_date'].max().date()} snapshot", pd.DataFrame({
-            "Table": stale["table_catalog"] + "." + stale["table_schema"] + "." + stale["table_name"],
-            "Days since last commit": stale["days_since_commit"],
-            "Last commit": pd.to_datetime(stale["last_commit_time"]).dt.strftime("%Y-%m-%d %H:%M"),
-            "Rows": stale["row_count"],
-        }).head(15)))
+        oldest = last.sort_values("days_since_commit", ascending=False)
+        stale = oldest[oldest["days_since_commit"] >= STALE_DAYS]
+        shown = oldest.head(TOP_N)
+        parts.append((f"Least recently written tables at the {last['snapshot_date'].max().date()} snapshot", pd.DataFrame({
+            "Table": shown["table_catalog"] + "." + shown["table_schema"] + "." + shown["table_name"],
+            "Days since last commit": shown["days_since_commit"],
+            "Last commit": pd.to_datetime(shown["last_commit_time"]).dt.strftime("%Y-%m-%d %H:%M"),
+            "Rows": shown["row_count"],
+            "Stale": ["yes" if d >= STALE_DAYS else "no" for d in shown["days_since_commit"]],
+        })))
         summary.append(f"{len(stale)} stale tables of {len(last)}")
     else:
         summary.append("no table snapshots")
@@ -475,6 +491,18 @@ img{max-width:100%}
 """
 
 
+def _format(v) -> str:
+    """Counts without decimals, amounts with two, small ratios/probabilities with three."""
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return ""
+    if isinstance(v, (bool, str)) or not isinstance(v, numbers.Number):
+        return str(v)
+    v = float(v)
+    if v.is_integer():
+        return f"{v:,.0f}"
+    return f"{v:,.2f}" if abs(v) >= 1 else f"{v:.3f}"
+
+
 def _html_table(df: pd.DataFrame) -> str:
     if df is None or df.empty:
         return "<p><em>Nothing to show.</em></p>"
@@ -483,8 +511,8 @@ def _html_table(df: pd.DataFrame) -> str:
     for _, row in df.iterrows():
         cells = []
         for v in row:
-            num = isinstance(v, (int, float)) and not isinstance(v, bool)
-            text = "" if v is None or (isinstance(v, float) and pd.isna(v)) else (f"{v:,.2f}" if isinstance(v, float) else str(v))
+            num = isinstance(v, numbers.Number) and not isinstance(v, bool)
+            text = _format(v)
             cells.append(f"<td{' class=num' if num else ''}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
