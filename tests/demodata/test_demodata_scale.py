@@ -1,5 +1,4 @@
-"""Scale promises: large stays in bounded memory and is sized for >= 50M fact rows; the batched
-generation equals the same data generated differently batched only in row order."""
+"""Scale promises: large stays in bounded memory and is sized for >= 50M fact rows."""
 
 from __future__ import annotations
 

@@ -1,13 +1,25 @@
 """healthmon.demodata: gold tables of a synthetic Databricks account, and an importer for real
-system-table exports. ``generate`` is imported lazily so ``import healthmon.demodata`` is cheap."""
+system-table exports (``healthmon.demodata.importer``). Heavy modules load lazily, so
+``import healthmon.demodata`` is cheap."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 
-def generate(catalog: str, schema: str = "gold", **kwargs) -> dict[str, int]:
+
+def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: int = 180, seed: int = 7,
+             scale: str = "small", end_date: dt.date | None = None,
+             progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    """Write every gold table of a synthetic account to ``<catalog>.<schema>``; rows per table.
+
+    ``scale``: small (CI), medium (demo), large (>= 50M fact rows, batched). The last 20 % of
+    days is the test period, where the incidents in ``ground_truth_incidents`` happen.
+    """
     from healthmon.demodata.generator import generate as _generate
 
-    return _generate(catalog, schema, **kwargs)
+    return _generate(catalog, schema, workspaces=workspaces, days=days, seed=seed, scale=scale,
+                     end_date=end_date, progress=progress)
 
 
 __all__ = ["generate"]
