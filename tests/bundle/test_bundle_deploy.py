@@ -162,3 +162,12 @@ def test_git_repo_sync_honours_gitignore(basic):
     files = to_local(b.workspace["file_path"])
     assert (files / "untracked.txt").is_file() and (files / "src/etl/load.py").is_file()
     assert not (files / "ignored").exists() and not (files / ".git").exists()
+
+
+def test_unreachable_database_is_a_clean_error(basic, monkeypatch):
+    pytest.importorskip("psycopg")
+    monkeypatch.setenv("HEALTHMON_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    b = load_bundle(basic, "dev")
+    with pytest.raises(HealthmonError, match="workspace database error during deploy"):
+        deploy(b)
+    assert not to_local(b.workspace["file_path"]).exists()

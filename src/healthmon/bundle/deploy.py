@@ -87,6 +87,33 @@ def job_settings(job: dict[str, Any], ids: dict[str, int]) -> dict[str, Any]:
     return fill_resource_refs(settings, ids)
 
 
+def ensure_schema(db) -> None:
+    """Create the workspace tables, tolerating another process creating them at the same moment
+    (two first-ever commands on a fresh SQLite file race on CREATE TABLE)."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(3):
+        try:
+            db.create_all()
+            return
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 2:
+                raise
+
+
+@contextmanager
+def database_errors(action: str):
+    """Database failures (locked, unreachable, ...) as user-facing errors; the transaction has
+    already been rolled back by the session."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise HealthmonError(f"workspace database error during {action}: {detail}") from None
+
+
 def _holder(settings: Settings) -> str:
     return f"{settings.user_name} on {socket.gethostname()} (pid {os.getpid()})"
 
@@ -131,9 +158,8 @@ def files_dir(bundle: Bundle, settings: Settings) -> Path:
 def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool = False,
            _fail_after_jobs: bool = False) -> DeployResult:
     """Deploy ``bundle`` (already loaded and validated) to the local workspace."""
-    from healthmon.bundle import sync
     from healthmon.store.db import Database
-    from healthmon.store.jobs import DeploymentRecord, JobRecord, bundle_jobs, now_ms
+    from healthmon.store.jobs import now_ms
 
     bundle.raise_for_errors()
     settings = settings or Settings.from_env()
@@ -141,6 +167,15 @@ def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool
     name, target = bundle.name, bundle.target
     digest = config_hash(bundle)
     started = now_ms()
+    with database_errors("deploy"):
+        ensure_schema(db)
+        return _deploy_locked(bundle, db, settings, name, target, digest, started, force_lock, _fail_after_jobs)
+
+
+def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lock, _fail_after_jobs) -> DeployResult:
+    from healthmon.bundle import sync
+    from healthmon.store.jobs import DeploymentRecord, JobRecord, bundle_jobs, now_ms
+
     with deployment_lock(db, name, target, settings, force=force_lock):
         dest = files_dir(bundle, settings)
         files = sync.list_files(bundle.root)
@@ -216,7 +251,9 @@ def destroy(bundle: Bundle, *, settings: Settings | None = None, force_lock: boo
     settings = settings or Settings.from_env()
     db = Database.from_settings(settings)
     started = now_ms()
-    with deployment_lock(db, bundle.name, bundle.target, settings, force=force_lock):
+    with database_errors("destroy"):
+        ensure_schema(db)
+    with database_errors("destroy"), deployment_lock(db, bundle.name, bundle.target, settings, force=force_lock):
         with db.session() as s:
             rows = bundle_jobs(s, bundle.name, bundle.target)
             deleted = {k: r.job_id for k, r in rows.items()}
@@ -237,6 +274,8 @@ def deployed_jobs(bundle: Bundle, settings: Settings | None = None) -> dict[str,
     from healthmon.store.jobs import bundle_jobs
 
     db = Database.from_settings(settings or Settings.from_env())
+    with database_errors("lookup of deployed jobs"):
+        ensure_schema(db)
     with db.session() as s:
         return {k: r.job_id for k, r in bundle_jobs(s, bundle.name, bundle.target).items()}
 

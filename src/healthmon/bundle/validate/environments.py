@@ -29,8 +29,8 @@ def check(state: BundleState) -> list[Diagnostic]:
         names: dict[str, int] = {}
         if envs is not None and envs.is_list:
             for i, env in enumerate(envs.v):
-                if not env.is_map or env.get("environment_key") is None or not env.get("environment_key").is_scalar:
-                    continue
+                if not env.is_map or env.get("environment_key") is None or not isinstance(env.get("environment_key").v, str):
+                    continue  # a missing or malformed key is the schema check's to report
                 ek = env.get("environment_key").v
                 epath = f"resources.jobs.{key}.environments[{i}]"
                 if ek in names:
