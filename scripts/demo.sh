@@ -21,7 +21,8 @@ CATALOG="${DEMO_CATALOG:-dev_catalog}"
 GOLD_SCHEMA="${DEMO_GOLD_SCHEMA:-gold}"
 FEATURE_SCHEMA="${DEMO_FEATURE_SCHEMA:-dev_gold_ml}"
 REPORT="${DEMO_REPORT:-$HEALTHMON_HOME/health_report.html}"
-RESULTS="$ROOT/benchmarks/results"
+EVALUATION="${DEMO_EVALUATION:-$ROOT/EVALUATION.md}"
+RESULTS="${DEMO_RESULTS_DIR:-$ROOT/benchmarks/results}"
 mkdir -p "$HEALTHMON_HOME" "$RESULTS"
 
 PHASES=()   # "name seconds exit_code"
@@ -113,12 +114,14 @@ ALLOW_FAIL=1 phase orchestrator_run "$HM" bundle run -t dev ml_orchestrator_job
 RUN_RC=$(echo "${PHASES[-1]}" | awk '{print $3}')
 
 if "$HM" evaluate --help >/dev/null 2>&1; then
-  ALLOW_FAIL=1 phase evaluate "$HM" evaluate --catalog "$CATALOG"
+  ALLOW_FAIL=1 phase evaluate "$HM" evaluate --catalog "$CATALOG" --gold-schema "$GOLD_SCHEMA" \
+    --feature-schema "$FEATURE_SCHEMA" --output "$EVALUATION"
 fi
 phase report "$HM" report --catalog "$CATALOG" --gold-schema "$GOLD_SCHEMA" \
   --feature-schema "$FEATURE_SCHEMA" --output "$REPORT"
 
 echo
+[[ -f "$EVALUATION" ]] && echo "Evaluation:    $EVALUATION"
 echo "Health report: $REPORT"
 if [[ "$RUN_RC" != 0 ]]; then
   finish "$RUN_RC" "the ML orchestrator run did not succeed (exit $RUN_RC); see the run above"
