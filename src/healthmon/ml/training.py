@@ -89,7 +89,9 @@ def prepare(spec: ModelSpec, frame: pd.DataFrame, table: str, read_gold=None) ->
     periods = split.period(rows[spec.date_key]).to_numpy()
     counts = {p: int((periods == p).sum()) for p in ("train", "validation", "test")}
     if counts["train"] < spec.min_train_rows:
-        raise Skip(f"only {counts['train']} labelled training rows in {table} before {split.validation_start.date()} (need {spec.min_train_rows})")
+        scope = f"; labels exist only for {spec.target.row_filter}" if spec.target is not None and spec.target.row_filter else ""
+        raise Skip(f"only {counts['train']} labelled training rows in {table} before {split.validation_start.date()} "
+                   f"(need {spec.min_train_rows}{scope})")
     if spec.kind in ("binary", "multiclass"):
         classes = np.unique(y[periods == "train"])
         if len(classes) < 2:
@@ -161,6 +163,10 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
 
     fe = FeatureEngineeringClient()
     train_mask = periods == "train"
+    if train_mask.sum() > spec.max_train_rows:
+        keep = np.random.default_rng(42).choice(np.flatnonzero(train_mask), spec.max_train_rows, replace=False)
+        train_mask = np.zeros(len(periods), dtype=bool)
+        train_mask[keep] = True
     base = rows.loc[train_mask, list(spec.keys)].reset_index(drop=True)
     label_name = None
     if y is not None:

@@ -46,6 +46,9 @@ class ModelSpec:
     # Gold-based label inputs: gold(frame, read_gold) -> frame with extra label-source columns.
     enrich: Callable[[pd.DataFrame, Callable[[str], pd.DataFrame]], pd.DataFrame] | None = None
     min_train_rows: int = 30
+    # Training rows above this are sampled (seeded, within the training period): GBR cost grows
+    # linearly with rows and 25 tasks share two cores. Time order is unaffected.
+    max_train_rows: int = 20000
     hyperparameters: dict = field(default_factory=dict)
     custom: bool = False  # tag_recommender: own training and scoring path
 
