@@ -170,6 +170,13 @@ def test_text_errors_name_the_line(tmp_path):
     (folder / "w.jsonl").write_text('{"account_id": "a", "workspace_id": "1"}\n{broken\n')
     with pytest.raises(HealthmonError, match=r"w\.jsonl:2:2: invalid JSON"):
         import_system_tables(tmp_path / "x", "imp")
+    # JSON omits nulls (Spark does): absent keys are NULL, but the key column must be there
+    (folder / "w.jsonl").write_text('{"account_id": "a", "workspace_id": "1", "status": "RUNNING"}\n')
+    import_system_tables(tmp_path / "x", "imp")
+    assert _read("imp", "gold", "dim_workspace").to_pylist()[0]["workspace_name"] is None
+    (folder / "w.jsonl").write_text('{"account_id": "a", "status": "RUNNING"}\n')
+    with pytest.raises(HealthmonError, match=r"w\.jsonl: missing column workspace_id"):
+        import_system_tables(tmp_path / "x", "imp")
 
 
 def test_extra_columns_and_unknown_folders_are_ignored(generated, tmp_path):

@@ -238,8 +238,12 @@ def import_system_tables(source_dir: str | Path, catalog: str, schema: str = "go
     sources: dict[str, pa.Table] = {}
     # 1. read and check everything (errors name file and column; nothing written yet)
     for name, folder in found.items():
+        keys: frozenset[str] = frozenset()
         if name in SPEC_BY_SOURCE:
-            paths = required_paths(SPEC_BY_SOURCE[name])
+            spec = SPEC_BY_SOURCE[name]
+            paths = required_paths(spec)
+            cols = column_paths(spec)
+            keys = frozenset(cols[k][0] for k in GOLD_TABLES[spec.gold].primary_keys if k in cols)
             if name == "system.billing.list_prices":
                 paths = paths + [("pricing",)]
         else:
@@ -251,7 +255,7 @@ def import_system_tables(source_dir: str | Path, catalog: str, schema: str = "go
                     "system.information_schema.table_constraints": ["table_catalog", "table_schema", "table_name",
                                                                     "constraint_type"]}[name]
             paths = [(c,) for c in need]
-        sources[name] = read_folder(folder, stables[name], paths)
+        sources[name] = read_folder(folder, stables[name], paths, keys)
     if any(s in sources for s in SNAPSHOT_SOURCES) and "system.information_schema.tables" not in sources:
         raise HealthmonError(f"{source_dir}: information_schema exports need system.information_schema.tables too")
     # 2. build every gold table in memory

@@ -212,7 +212,8 @@ def _rows_json(path: Path):
                 yield lineno, row
 
 
-def read_text(path: Path, schema: pa.Schema, paths: list[tuple[str, ...]], fmt: str) -> pa.Table:
+def read_text(path: Path, schema: pa.Schema, paths: list[tuple[str, ...]], fmt: str,
+              keys: frozenset[str] = frozenset()) -> pa.Table:
     tops = list(dict.fromkeys(p[0] for p in paths))
     if fmt == "csv":
         fh = path.open(encoding="utf-8", newline="")
@@ -246,7 +247,9 @@ def read_text(path: Path, schema: pa.Schema, paths: list[tuple[str, ...]], fmt: 
             fh.close()
     n = len(next(iter(values.values()))) if values else 0
     if fmt == "json" and n:
-        missing = [t for t in tops if t not in seen]
+        # Spark's JSON writer omits null fields, so a key absent from every line is a NULL
+        # column — except a key column, which can never be NULL.
+        missing = [t for t in tops if t not in seen and t in keys]
         if missing:
             raise ImportFormatError(f"missing column {missing[0]} ({spark_type(schema.field(missing[0]).type)})",
                                     location=Location(str(path)))
@@ -255,12 +258,13 @@ def read_text(path: Path, schema: pa.Schema, paths: list[tuple[str, ...]], fmt: 
                     schema=pa.schema([schema.field(t) for t in tops]))
 
 
-def read_folder(folder: Path, schema: pa.Schema, paths: list[tuple[str, ...]]) -> pa.Table:
+def read_folder(folder: Path, schema: pa.Schema, paths: list[tuple[str, ...]],
+                keys: frozenset[str] = frozenset()) -> pa.Table:
     files = data_files(folder)
     if not files:
         raise ImportFormatError("no .parquet, .csv, .json or .jsonl files", location=Location(str(folder)))
     parts = []
     for f in files:
         fmt = FORMATS[f.suffix.lower()]
-        parts.append(read_parquet(f, schema, paths) if fmt == "parquet" else read_text(f, schema, paths, fmt))
+        parts.append(read_parquet(f, schema, paths) if fmt == "parquet" else read_text(f, schema, paths, fmt, keys))
     return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
