@@ -75,6 +75,23 @@ def test_history_and_time_travel_by_version_and_timestamp(lh):
     assert hist_sql.column("operation").to_pylist()[0] == "WRITE"
 
 
+def test_timestamp_as_of(lh):
+    import time
+
+    lh.write_table("c.s.ts", pa.table({"a": [1]}))
+    time.sleep(0.05)
+    first = lh.history("c.s.ts")[0]["timestamp"]  # ms since epoch
+    time.sleep(1.1)
+    lh.write_table("c.s.ts", pa.table({"a": [2]}))
+    import datetime as dt
+
+    at = dt.datetime.fromtimestamp(first / 1000 + 0.5, dt.timezone.utc).isoformat()
+    assert lh.sql(f"SELECT count(*) AS n FROM c.s.ts TIMESTAMP AS OF '{at}'").column("n").to_pylist() == [1]
+    assert lh.sql("SELECT count(*) AS n FROM c.s.ts").column("n").to_pylist() == [2]
+    with pytest.raises(InvalidParameterError, match="Invalid timestamp"):
+        lh.sql("SELECT * FROM c.s.ts TIMESTAMP AS OF 'yesterday'")
+
+
 def test_sql_ddl_round_trip(lh):
     lh.sql("CREATE CATALOG IF NOT EXISTS ml")
     lh.sql("CREATE SCHEMA IF NOT EXISTS ml.features COMMENT 'feature tables'")

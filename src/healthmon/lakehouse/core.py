@@ -69,6 +69,8 @@ class Lakehouse:
         path = self.catalog.require_table(name)
         dt = DeltaTable(str(path))
         if version is not None or timestamp is not None:
+            if isinstance(timestamp, str):
+                timestamp = _parse_timestamp(timestamp)
             try:
                 dt.load_as_version(version if version is not None else timestamp)
             except Exception as exc:  # deltalake raises several types for "no such version"
@@ -190,6 +192,17 @@ class Lakehouse:
         from healthmon.lakehouse.sql_exec import execute
 
         return execute(self, query, dialect)
+
+
+def _parse_timestamp(text: str):
+    import datetime as _dt
+
+    try:
+        ts = _dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidParameterError(f"Invalid timestamp {text!r} for TIMESTAMP AS OF: expected ISO 8601.") from None
+    # Spark reads a zone-less literal in the session time zone, which healthmon fixes to UTC.
+    return ts if ts.tzinfo else ts.replace(tzinfo=_dt.timezone.utc)
 
 
 def _pk_list(primary_keys: list[str] | str | None) -> list[str] | None:

@@ -184,10 +184,8 @@ def _create(lh: "Lakehouse", stmt: exp.Create) -> pa.Table:
         data = run_query(lh, stmt.expression)
     else:
         data = _empty_from_columns(lh, schema_node)
-    if lh.table_exists(name):
-        lh.write_table(name, data, mode="overwrite", primary_keys=pks, comment=comment, tags=tags)
-    else:
-        lh.write_table(name, data, mode="overwrite", primary_keys=pks, comment=comment, tags=tags)
+    # CREATE OR REPLACE keeps the table's history (a new version), as Delta does.
+    lh.write_table(name, data, mode="overwrite", primary_keys=pks, comment=comment, tags=tags)
     return _OK
 
 
