@@ -120,16 +120,7 @@ def _existing_schema(lh, fqn: str) -> list[str]:
 def _feature_client(lh):
     from healthmon.lakehouse.feature_store import FeatureEngineeringClient
 
-    return FeatureEngineeringClient(lakehouse=lh) if _accepts_lakehouse(FeatureEngineeringClient) else FeatureEngineeringClient()
-
-
-def _accepts_lakehouse(cls) -> bool:
-    import inspect
-
-    try:
-        return "lakehouse" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
+    return FeatureEngineeringClient(lakehouse=lh)
 
 
 def create_feature_tables(
