@@ -270,3 +270,16 @@ def test_cli_generate_json_output(tmp_path):
     out = json.loads(proc.stdout)
     assert out["rows"]["fact_usage"] > 0 and set(out["rows"]) == set(GOLD_TABLES)
     assert _read("cli", "gold", "fact_usage").num_rows == out["rows"]["fact_usage"]
+
+
+def test_cli_export_then_import(tmp_path):
+    from healthmon.demodata import generate
+
+    generate("src", workspaces=1, days=14, seed=2)
+    exe = Path(sys.executable).parent / "healthmon"
+    proc = subprocess.run([str(exe), "demo-data", "export-system-tables", "--catalog", "src", "--to", str(tmp_path / "exp"),
+                           "--format", "jsonl"], capture_output=True, text=True, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "exp" / "system.lakeflow.job_run_timeline" / "part-00000.jsonl").exists()
+    result = import_system_tables(tmp_path / "exp", "dst")
+    assert result.rows["fact_job_run_timeline"] == _read("src", "gold", "fact_job_run_timeline").num_rows

@@ -66,3 +66,40 @@ def generate(
     for name, n in rows.items():
         t.add_row(f"{catalog}.{schema}.{name}", f"{n:,}")
     Console().print(t)
+
+
+@app.command("export-system-tables")
+def export_system_tables(
+    catalog: str = typer.Option(..., "--catalog", help="Catalog holding the gold tables."),
+    schema: str = typer.Option("gold", "--schema", help="Schema of the gold tables."),
+    to: str = typer.Option(..., "--to", help="Folder to write system.<schema>.<table>/ sub-folders into."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet, jsonl or csv."),
+) -> None:
+    """Write gold tables back in the system-table layout (sample input for `healthmon import system-tables`)."""
+    from pathlib import Path
+
+    from deltalake import DeltaTable
+
+    from healthmon.demodata.exporter import export_gold
+    from healthmon.demodata.schemas import GOLD_TABLES
+    from healthmon.demodata.system_schema import SPECS
+    from healthmon.errors import NotFoundError
+    from healthmon.lakehouse.paths import TableName
+    from healthmon.settings import Settings
+
+    if fmt not in ("parquet", "jsonl", "csv"):
+        raise InvalidParameterError(f"Invalid --format {fmt!r}: expected parquet, jsonl or csv.")
+    root = Settings.from_env().lakehouse_root
+    gold = {}
+    for spec in SPECS:
+        path = TableName.parse(f"{catalog}.{schema}.{spec.gold}").path(root)
+        if (path / "_delta_log").is_dir():
+            gold[spec.gold] = DeltaTable(str(path)).to_pyarrow_table()
+    if not gold:
+        raise NotFoundError(f"No gold tables in {catalog}.{schema} (expected e.g. {catalog}.{schema}.fact_usage).")
+    written = export_gold(gold, Path(to), fmt)
+    for name in written:
+        typer.echo(f"{Path(to) / name}")
+    missing = sorted(set(GOLD_TABLES) & {s.gold for s in SPECS} - set(gold))
+    if missing:
+        typer.echo(f"Not exported (no gold table): {', '.join(missing)}", err=True)
