@@ -120,3 +120,27 @@ def test_feature_pipeline_same_on_duckdb_and_spark(tmp_path):
     # Time travel and history work on Spark too (the CTAS is a Delta commit by deltalake).
     v = spark.delta_table("eng.gold.fact_usage").version()
     assert spark.sql(f"SELECT count(*) AS n FROM eng.gold.fact_usage VERSION AS OF {v}").column("n").to_pylist() == [4000]
+
+
+def test_duckdb_binds_plain_snapshots_as_parquet_and_others_through_arrow(tmp_path):
+    import duckdb
+
+    from healthmon.lakehouse.engines.duckdb_engine import bind_snapshot
+
+    lh = Lakehouse(tmp_path)
+    lh.write_table("c.s.plain", pa.table({"a": [1, 2], "b": ["x", "y"]}))
+    lh.write_table("c.s.plain", pa.table({"a": [3], "b": ["z"]}))
+    lh.write_table("c.s.parted", pa.table({"a": [1, 2], "p": ["u", "v"]}), partition_by=["p"])
+    lh.write_table("c.s.grown", pa.table({"a": [1]}))
+    lh.delta_table("c.s.grown").alter.add_columns([__import__("deltalake").Field("extra", "string", nullable=True)])
+    con = duckdb.connect()
+    assert bind_snapshot(con, "v1", lh.delta_table("c.s.plain")) == "parquet"
+    assert sorted(con.sql("SELECT a FROM v1").fetchall()) == [(1,), (2,), (3,)]
+    assert bind_snapshot(con, "v0", lh.delta_table("c.s.plain", version=1)) == "parquet"
+    assert con.sql("SELECT count(*) FROM v0").fetchall() == [(2,)]
+    assert bind_snapshot(con, "v2", lh.delta_table("c.s.parted")) == "arrow"
+    assert sorted(con.sql("SELECT p, a FROM v2").fetchall()) == [("u", 1), ("v", 2)]
+    assert bind_snapshot(con, "v3", lh.delta_table("c.s.grown")) == "arrow"
+    assert con.sql("SELECT a, extra FROM v3").fetchall() == [(1, None)]
+    # Through SQL, all three read the same as through deltalake.
+    assert lh.sql("SELECT count(*) AS n FROM c.s.parted WHERE p = 'v'").column("n").to_pylist() == [1]

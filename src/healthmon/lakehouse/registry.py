@@ -94,7 +94,11 @@ def configure_mlflow(settings: Settings | None = None) -> str:
     uri = settings.mlflow_tracking_uri
     artifact_root = settings.mlflow_artifact_root
     artifact_root.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault(_ARTIFACT_ROOT_ENV, artifact_root.as_uri())
+    current = os.environ.get(_ARTIFACT_ROOT_ENV)
+    if current is None or current == _configured.get("artifact_root"):
+        # Ours to set (not a real `mlflow server` process); follow the current workspace.
+        os.environ[_ARTIFACT_ROOT_ENV] = artifact_root.as_uri()
+        _configured["artifact_root"] = artifact_root.as_uri()
     if _sqlite_path(uri) is not None:
         _init_sqlite(uri, artifact_root)
     mlflow.set_tracking_uri(uri)
