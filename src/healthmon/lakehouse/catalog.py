@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
+import uuid
 from pathlib import Path
 
 from healthmon.errors import InvalidParameterError, NotFoundError
@@ -151,7 +152,7 @@ class Catalog:
                 return
             self.require_table(tn)
         # Rename first so readers never see a half-deleted table, then delete.
-        tomb = path.parent / f".dropped-{path.name}-{id(path)}"
+        tomb = path.parent / f".dropped-{path.name}-{uuid.uuid4().hex}"
         path.rename(tomb)
         shutil.rmtree(tomb, ignore_errors=True)
 

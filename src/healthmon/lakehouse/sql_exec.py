@@ -115,7 +115,7 @@ def _command(lh: "Lakehouse", stmt: exp.Command) -> pa.Table:
     rest = e.name if isinstance(e, exp.Literal) else (e if isinstance(e, str) else (e.sql() if e else ""))
     rest = rest.strip().rstrip(";")
     if verb == "CREATE" and (m := _CREATE_CATALOG.match(rest)):
-        lh.create_catalog(m.group(2), comment=m.group(3), if_not_exists=bool(m.group(1)) or True)
+        lh.create_catalog(m.group(2), comment=m.group(3), if_not_exists=bool(m.group(1)))
         return _OK
     if verb == "DROP" and (m := _DROP_CATALOG.match(rest)):
         lh.drop_catalog(m.group(2), cascade=bool(m.group(3)), if_exists=bool(m.group(1)))
