@@ -76,6 +76,10 @@ def _serve(kind: str, port: int) -> None:
     """Entry point of the server subprocess."""
     import uvicorn
 
+    if kind == "healthmon-2-workers":
+        uvicorn.run("healthmon.server.app:create_app", factory=True, workers=2, host="127.0.0.1", port=port,
+                    log_level="warning", access_log=False)
+        return
     if kind == "bare":
         from fastapi import FastAPI
 
@@ -128,8 +132,15 @@ def _get(conn: http.client.HTTPConnection, path: str, headers: dict) -> tuple[in
 def _cpu(pid: int) -> float:
     import psutil
 
-    t = psutil.Process(pid).cpu_times()
-    return t.user + t.system
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:  # worker processes too
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def _throughput(port: int, paths: list[str], headers: dict, seconds: float, max_requests: int, threads: int = 4,
@@ -235,6 +246,13 @@ def run(quick: bool = False) -> list[Result]:
                                        max_requests, pid=proc.pid)
     finally:
         _stop(proc)
+    multi, multi_port = _start("healthmon-2-workers", home)
+    try:
+        time.sleep(3)  # both workers up
+        multi_rps, _ = _throughput(multi_port, [f"/api/2.2/jobs/runs/get?run_id={i}" for i in sample], headers, seconds,
+                                   max_requests, pid=multi.pid)
+    finally:
+        _stop(multi)
     bare, bare_port = _start("bare", home)
     try:
         bare_rps, bare_cpu = _throughput(bare_port, ["/constant"], {}, seconds, max_requests, pid=bare.pid)
@@ -267,6 +285,12 @@ def run(quick: bool = False) -> list[Result]:
                   f"bounded to {seconds:.0f} s / {max_requests:,} requests; each request checks the token "
                   f"(sha256 lookup) and job permissions; 1-min load average during the run {load:.1f} on "
                   f"{os.cpu_count()} cores (shared machine)",
+        ),
+        Result(
+            name=f"runs/get authenticated throughput, `healthmon server --workers 2` ({total:,} runs)", value=multi_rps,
+            unit="req/s", baseline_name="bare FastAPI/uvicorn constant endpoint", baseline_value=bare_rps,
+            target=">= 500 req/s", passed=multi_rps >= 500,
+            notes="two uvicorn worker processes sharing the workspace database; same load generator",
         ),
         Result(
             name="runs/get server CPU per request", value=get_cpu, unit="ms",

@@ -175,3 +175,15 @@ def test_pages_refuse_wrong_revoked_and_expired_session_cookies(client, db, toke
         resp = client.post(f"/jobs/{job_id}/run-now", data={"csrf_token": "0" * 64}, follow_redirects=False)
         assert resp.status_code == 303 and resp.headers["location"].startswith("/login")
     client.cookies.clear()
+
+
+def test_csrf_key_is_shared_by_processes_of_one_workspace(settings, tmp_path):
+    from healthmon.server.app import create_app
+    from healthmon.server.ui import csrf_token
+    from healthmon.settings import Settings
+
+    first, second = create_app(settings), create_app(settings)
+    assert csrf_token(first, "dapi" + "a" * 32) == csrf_token(second, "dapi" + "a" * 32)
+    assert (settings.home / ".server-secret").stat().st_mode & 0o077 == 0
+    other = create_app(Settings.from_env(tmp_path / "other-home"))
+    assert csrf_token(other, "dapi" + "a" * 32) != csrf_token(first, "dapi" + "a" * 32)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import time
@@ -80,6 +81,29 @@ def csrf_token(app: FastAPI, session_token: str) -> str:
     return hmac.new(app.state.csrf_secret, digest, hashlib.sha256).hexdigest()
 
 
+def _csrf_secret(home: Path) -> bytes:
+    """The CSRF key, shared by every worker process of the server and kept across restarts
+    (open forms stay valid): a random key in the workspace, readable by its owner only."""
+    path = home / ".server-secret"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.hex())
+    try:
+        os.link(tmp, path)  # first writer wins; others read its key
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return bytes.fromhex(path.read_text().strip())
+
+
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: never an absolute URL or a scheme-relative "//host".
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
@@ -89,7 +113,7 @@ def _safe_next(target: str | None) -> str:
 
 def install(app: FastAPI) -> None:
     templates = _templates()
-    app.state.csrf_secret = secrets.token_bytes(32)
+    app.state.csrf_secret = _csrf_secret(app.state.settings.home)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     def principal_or_login(request: Request) -> Principal:
