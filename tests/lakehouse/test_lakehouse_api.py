@@ -139,3 +139,10 @@ def test_sql_errors_are_healthmon_errors(lh):
         lh.sql("SELECT nope FROM c.s.known")
     with pytest.raises(HealthmonError):
         lh.sql("SELEC 1 FROM")
+
+
+def test_sql_in_duckdb_dialect_keeps_duckdb_semantics(lh):
+    # DuckDB's dayofweek is 0=Sunday; the Spark-semantics fix must not apply to DuckDB input.
+    out = lh.sql("SELECT dayofweek(DATE '2024-01-07') AS d", dialect="duckdb").column("d").to_pylist()
+    assert out == [0]
+    assert lh.sql("SELECT dayofweek(DATE '2024-01-07') AS d").column("d").to_pylist() == [1]

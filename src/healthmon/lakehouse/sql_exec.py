@@ -29,8 +29,13 @@ def _status(text: str) -> pa.Table:
 
 def execute(lh: "Lakehouse", query: str, dialect: str = "spark") -> pa.Table:
     result = _OK
-    for statement in _split_commands(query, dialect):
-        result = _execute_one(lh, statement, dialect)
+    previous = getattr(lh, "_sql_dialect", "spark")
+    lh._sql_dialect = dialect  # the engines transpile from this dialect
+    try:
+        for statement in _split_commands(query, dialect):
+            result = _execute_one(lh, statement, dialect)
+    finally:
+        lh._sql_dialect = previous
     return result
 
 
@@ -42,7 +47,7 @@ def _split_commands(query: str, dialect: str):
 
 def run_query(lh: "Lakehouse", tree: exp.Expression) -> pa.Table:
     bound, refs = bind(tree, lh.default_catalog, lh.default_schema)
-    return lh.engine.query(bound, refs, lh._load)
+    return lh.engine.query(bound, refs, lh._load, source_dialect=getattr(lh, "_sql_dialect", "spark"))
 
 
 def _name(lh: "Lakehouse", table: exp.Table) -> str:

@@ -38,9 +38,10 @@ class DuckDBEngine:
         return con
 
     def query(
-        self, tree: exp.Expression, refs: list[TableRef], load: Callable[[TableRef], DeltaTable]
+        self, tree: exp.Expression, refs: list[TableRef], load: Callable[[TableRef], DeltaTable],
+        source_dialect: str = "spark",
     ) -> pa.Table:
-        sql = to_dialect(tree, self.dialect)
+        sql = to_dialect(tree, self.dialect, source_dialect)
         con = self._connect()
         try:
             for ref in refs:

@@ -105,8 +105,11 @@ class SparkEngine:
             .select(*[f"`{n}`" for n in schema.names])
         )
 
-    def query(self, tree: exp.Expression, refs: list[TableRef], load: Callable[[TableRef], DeltaTable]) -> pa.Table:
-        sql = to_dialect(tree, self.dialect)
+    def query(
+        self, tree: exp.Expression, refs: list[TableRef], load: Callable[[TableRef], DeltaTable],
+        source_dialect: str = "spark",
+    ) -> pa.Table:
+        sql = to_dialect(tree, self.dialect, source_dialect)
         views = []
         try:
             for ref in refs:
