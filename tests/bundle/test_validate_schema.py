@@ -76,3 +76,21 @@ def test_resource_keys_must_be_identifiers(make_bundle):
     text = "bundle: {name: s}\nresources:\n  jobs:\n    'bad key.x':\n      tasks: [{task_key: t, condition_task: {op: EQUAL_TO, left: a, right: a}}]\n"
     (err,) = diags_for(make_bundle, text).errors
     assert "invalid resource key 'bad key.x'" in err.summary and str(err.location) == "databricks.yml:4:5"
+
+
+def test_shipped_schema_is_what_the_installed_dataclasses_give(tmp_path, monkeypatch):
+    import json
+
+    from healthmon.bundle.validate import schema_derive
+
+    derived = schema_derive.derive()
+    shipped = json.loads(schema_derive.SHIPPED.read_text())
+    if shipped["version"] == derived["version"]:
+        assert shipped["objects"] == derived["objects"]  # regenerate: python -m healthmon.bundle.validate.schema_derive
+    assert derived["objects"]["Task"]["required"] == ["task_key"]
+    assert {"PAUSED", "UNPAUSED"} == set(derived["objects"]["CronSchedule"]["fields"]["pause_status"]["enum"])
+    # A version mismatch re-derives once and caches under XDG_CACHE_HOME.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(schema_derive, "SHIPPED", tmp_path / "absent.json")
+    assert schema_derive.load_schema()["objects"] == derived["objects"]
+    assert list((tmp_path / "healthmon").glob("jobs_schema-*.json"))
