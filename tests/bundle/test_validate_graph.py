@@ -114,3 +114,15 @@ def test_schedules_cron_and_timezone(make_bundle):
     assert "hours" in errs["resources.jobs.a.schedule.quartz_cron_expression"].summary.lower()
     assert "invalid timezone_id 'Mars/Olympus'" in errs["resources.jobs.b.schedule.timezone_id"].summary
     assert len(errs) == 2
+
+
+def test_schedule_and_continuous_are_exclusive(make_bundle):
+    d = summaries(make_bundle, f"""resources:
+  jobs:
+    a:
+      schedule: {{quartz_cron_expression: "0 0 3 ? * *", timezone_id: UTC}}
+      continuous: {{pause_status: UNPAUSED}}
+      tasks: [{{task_key: t, {COND}}}]
+""")
+    (e,) = d.errors
+    assert e.summary == 'job "a": only one of schedule and continuous can be used' and e.path == "resources.jobs.a.continuous"

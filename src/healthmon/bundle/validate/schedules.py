@@ -1,4 +1,5 @@
-"""``schedule.quartz_cron_expression`` parses as Quartz cron and ``timezone_id`` is an IANA zone,
+"""A job has at most one of ``schedule`` and ``continuous`` (Jobs API rule);
+``schedule.quartz_cron_expression`` parses as Quartz cron and ``timezone_id`` is an IANA zone,
 through the scheduler's parser (``healthmon.schedule.quartz``). If that module is not installed,
 only the time zone is checked (with ``zoneinfo``)."""
 
@@ -32,6 +33,11 @@ def _validators():
 def check(state: BundleState) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     jobs = state.jobs()
+    for key, job in jobs.items():
+        sched, cont = job.get("schedule"), job.get("continuous")
+        if sched is not None and sched.v is not None and cont is not None and cont.v is not None:
+            out.append(Diagnostic(ERROR, f'job "{key}": only one of schedule and continuous can be used',
+                                  cont.loc, f"resources.jobs.{key}.continuous", check=CHECK))
     if not any(j.get("schedule") is not None for j in jobs.values()):
         return out
     parse_quartz, validate_timezone = _validators()
