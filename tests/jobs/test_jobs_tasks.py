@@ -80,7 +80,9 @@ def test_python_wheel_task_entry_point_and_notebook_import_error(ws):
 
 def test_environment_satisfied_uses_current_interpreter(ws):
     nb = ws.notebook("which", "import sys\ndbutils.notebook.exit(sys.executable)")
-    settings = {"name": "env", "environments": [{"environment_key": "default", "spec": {"client": "1", "dependencies": ["pyyaml>=5", "packaging"]}}],
+    settings = {"name": "env", "environments": [{"environment_key": "default", "spec": {"client": "1", "dependencies": [
+        # The seed's training environment; xgboost is provided by the installed xgboost-cpu.
+        "scikit-learn>=1.3.0", "xgboost>=2.0.0", "pandas>=2.0.0", "numpy>=1.24.0"]}}],
                 "tasks": [nb_task("which", nb, environment_key="default")]}
     run = service.wait_for_run(service.run_now(service.create_job(settings)), timeout=60)
     assert outputs(run)["which"]["notebook_output"]["result"] == sys.executable

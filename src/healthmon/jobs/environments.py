@@ -46,7 +46,25 @@ def _local_dep(dep: str) -> str:
     return dep
 
 
+_resolved: dict[tuple[str, ...], "str | DependencyError"] = {}
+
+
 def python_for(dependencies: list[str], home: Path) -> str:
+    """The interpreter for a dependency set (resolved once per set per process: a 25-task job
+    sharing one environment checks it once)."""
+    key = tuple(dependencies)
+    if key not in _resolved:
+        try:
+            _resolved[key] = _python_for(dependencies, home)
+        except DependencyError as exc:  # fail the other tasks of this set fast, same message
+            _resolved[key] = exc
+    found = _resolved[key]
+    if isinstance(found, DependencyError):
+        raise DependencyError(found.message)
+    return found
+
+
+def _python_for(dependencies: list[str], home: Path) -> str:
     deps = [_local_dep(d) for d in dependencies]
     if not deps or not unsatisfied(deps):
         return sys.executable

@@ -166,11 +166,36 @@ def unsatisfied(requirements: list[str]) -> list[str]:
             continue
         if req.marker is not None and not req.marker.evaluate():
             continue
-        try:
-            version = metadata.version(req.name)
-        except metadata.PackageNotFoundError:
+        versions = _installed_versions(req.name)
+        if not versions:
             missing.append(spec)
             continue
-        if req.specifier and not req.specifier.contains(version, prereleases=True):
+        if req.specifier and not any(req.specifier.contains(v, prereleases=True) for v in versions):
             missing.append(spec)
     return missing
+
+
+_import_providers: dict[str, list[str]] | None = None
+
+
+def _installed_versions(name: str) -> list[str]:
+    """Versions installed for requirement ``name``: the distribution itself, or else the
+    distributions providing an import package of that name (``xgboost`` is satisfied by
+    ``xgboost-cpu``, which installs the ``xgboost`` package)."""
+    global _import_providers
+    from importlib import metadata
+
+    try:
+        return [metadata.version(name)]
+    except metadata.PackageNotFoundError:
+        pass
+    if _import_providers is None:
+        _import_providers = metadata.packages_distributions()
+    module = name.replace("-", "_").replace(".", "_").lower()
+    out = []
+    for dist in _import_providers.get(module, []):
+        try:
+            out.append(metadata.version(dist))
+        except metadata.PackageNotFoundError:
+            continue
+    return out
