@@ -41,3 +41,12 @@ def test_bundle_name_is_required(make_bundle):
     with pytest.raises(BundleError) as e:
         load_bundle(make_bundle({"databricks.yml": "bundle: {}\n"}))
     assert "bundle.name" in str(e.value) and "databricks.yml:1:1" in str(e.value)
+
+
+def test_bundle_section_of_the_wrong_type(make_bundle):
+    with pytest.raises(BundleError) as e:
+        load_bundle(make_bundle({"databricks.yml": "x: 1\nbundle: [a, b]\n"}))
+    assert "bundle: expected a map with at least a name, found sequence" in str(e.value)
+    assert "databricks.yml:2:1" in str(e.value)
+    with pytest.raises(BundleError, match="required section is missing"):
+        load_bundle(make_bundle({"databricks.yml": "x: 1\n"}))

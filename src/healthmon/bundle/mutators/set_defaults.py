@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Value, set_path
+from healthmon.bundle.dyn import Value, kind_name, set_path
 from healthmon.settings import short_name
 
 CHECK = "defaults"
@@ -33,8 +33,11 @@ def _expand(path: str, user: str) -> str:
 
 def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
     bundle = config.get("bundle")
-    if bundle is None or not bundle.is_map:
+    if bundle is None or bundle.v is None:
         raise fail("bundle: required section is missing (expected bundle.name)", config.loc, "bundle", check=CHECK)
+    if not bundle.is_map:
+        raise fail(f"bundle: expected a map with at least a name, found {kind_name(bundle)}", bundle.loc, "bundle",
+                   check=CHECK)
     name = bundle.get("name")
     if name is None or not isinstance(name.v, str) or not name.v:
         raise fail("bundle.name: required field is missing or not a string", bundle.loc, "bundle.name", check=CHECK)
