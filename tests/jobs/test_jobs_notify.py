@@ -127,3 +127,21 @@ def test_no_alert_for_canceled_runs(ws, smtp):
 
     time.sleep(1.0)  # notifications would go out right after the terminal state
     assert smtp.messages == []
+
+
+def test_duration_warning_for_job_and_task(ws, smtp):
+    nb = ws.notebook("slowish", "import time\ntime.sleep(1.5)")
+    job = service.create_job({
+        "name": "warned",
+        "health": {"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 1}]},
+        "email_notifications": {"on_duration_warning_threshold_exceeded": ["job-owner@example.com"]},
+        "tasks": [nb_task("slowish", nb,
+                          health={"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 1}]},
+                          email_notifications={"on_duration_warning_threshold_exceeded": ["task-owner@example.com"]})],
+    })
+    run = service.wait_for_run(service.run_now(job), timeout=60)
+    assert run["state"]["result_state"] == "SUCCESS"
+    wait_for(lambda: len(smtp.messages) >= 2)
+    got = {r: c for rcpts, c in smtp.messages for r in rcpts}
+    assert "running longer than expected" in got["job-owner@example.com"]
+    assert "task slowish" in got["task-owner@example.com"]

@@ -83,7 +83,7 @@ class RunExecutor:
         self.task_refs: dict[str, str] = {}
         self.lock = threading.Lock()
         self.log_root = settings.runs_root / str(run_id)
-        # Attempts in flight: pid -> [task timeout deadline (monotonic) or None, kill reason or None].
+        # Attempts in flight: pid -> [timeout deadline, kill reason, warning time, task, task run id].
         self.attempts: dict[int, list] = {}
         self.env = task_env()
         self.pool = WarmPool(slots() if os.environ.get("HEALTHMON_WARM_PROCESSES", "1") != "0" else 0, self.env)
@@ -234,6 +234,10 @@ class RunExecutor:
             with self.lock:
                 attempts = list(self.attempts.items())
             for pid, state in attempts:
+                if state[2] is not None and now >= state[2]:
+                    state[2] = None  # warn once per attempt
+                    threading.Thread(target=notify.task_event, daemon=True, args=(
+                        state[4], self.run_id, self.job_name, state[3], "on_duration_warning_threshold_exceeded")).start()
                 if state[1] is not None:
                     continue
                 if self.cancel.is_set():
@@ -455,7 +459,10 @@ class RunExecutor:
         pump = LogPump(tp.read_fd, log_dir / "output.log", self.secret_values)
         pump.start()
         timeout = int(task.get("timeout_seconds") or 0)
-        state = [time.monotonic() + timeout if timeout > 0 else None, None]
+        warn = notify.duration_threshold(task)
+        now = time.monotonic()
+        # [timeout deadline, kill reason, duration-warning time, task, task run id]
+        state = [now + timeout if timeout > 0 else None, None, now + warn if warn is not None else None, task, row_id]
         with self.lock:
             self.attempts[tp.pid] = state
         setup_ms = now_ms() - start
