@@ -116,5 +116,10 @@ def merge_target(config: Value, target: str) -> Value:
                 base = config.get(field)
                 config = Value({**config.v, field: merge(base, val) if base is not None else val}, config.loc)
     bundle = config.get("bundle")
+    if bundle is not None and bundle.v is not None and not bundle.is_map:
+        from healthmon.bundle.dyn import kind_name
+
+        raise fail(f"bundle: expected a map with at least a name, found {kind_name(bundle)}", bundle.loc, "bundle",
+                   check=CHECK)
     loc = bundle.loc if bundle is not None else config.loc
     return set_path(config, ("bundle", "target"), Value(target, loc))
