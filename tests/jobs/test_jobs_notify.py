@@ -145,3 +145,63 @@ def test_duration_warning_for_job_and_task(ws, smtp):
     got = {r: c for rcpts, c in smtp.messages for r in rcpts}
     assert "running longer than expected" in got["job-owner@example.com"]
     assert "task slowish" in got["task-owner@example.com"]
+
+
+def _self_signed(tmp_path):
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    return tmp_path / "cert.pem", tmp_path / "key.pem"
+
+
+def test_smtp_starttls_and_login(ws, tmp_path, monkeypatch):
+    import socket
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"mailer" and auth_data.password == b"pw"
+        logins.append((auth_data.login, ok))
+        return AuthResult(success=ok)
+
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+                            authenticator=authenticator, auth_require_tls=True)
+    controller.start()
+    try:
+        monkeypatch.setenv("HEALTHMON_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("HEALTHMON_SMTP_PORT", str(port))
+        monkeypatch.setenv("HEALTHMON_SMTP_STARTTLS", "1")
+        monkeypatch.setenv("HEALTHMON_SMTP_USER", "mailer")
+        monkeypatch.setenv("HEALTHMON_SMTP_PASSWORD", "pw")
+        nb = ws.notebook("ok", "pass")
+        job = service.create_job({"name": "tls", "email_notifications": {"on_success": ["ops@example.com"]},
+                                  "tasks": [nb_task("ok", nb)]})
+        service.wait_for_run(service.run_now(job), timeout=60)
+        wait_for(lambda: inbox.messages)
+    finally:
+        controller.stop()
+    assert logins == [(b"mailer", True)]
+    assert inbox.messages and inbox.messages[0][0] == ["ops@example.com"]
