@@ -85,3 +85,21 @@ def test_incidents_map_to_feature_entities_and_test_window():
     assert q.loc[0, "start"] == pd.Timestamp("2025-03-01") and q.loc[0, "end"] == pd.Timestamp("2025-03-02")  # end exclusive
     c = incidents_for(inc, "cost", pd.Timestamp("2025-02-01"), pd.Timestamp("2025-03-31"))
     assert list(c["entity"]) == ["w2"]
+
+
+def _cli(*args, cwd):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "healthmon.cli.main", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.slow
+def test_evaluate_cli_reports_models_without_champion_and_rejects_bad_names(tmp_path):
+    out = tmp_path / "EVAL.md"
+    res = _cli("evaluate", "--catalog", "nocat", "--output", str(out), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    assert text.count("NO_CHAMPION") >= 25 and "Targets met: **0 of 25**" in text
+    bad = _cli("evaluate", "--catalog", "bad-name", cwd=tmp_path)
+    assert bad.returncode == 1 and "catalog" in bad.stderr and "Traceback" not in bad.stderr

@@ -208,6 +208,8 @@ def _fmt(v, pct: bool = False) -> str:
         return "n/a"
     if pct:
         return f"{v * 100:.1f} %"
+    if isinstance(v, float) and v.is_integer() and abs(v) >= 1:
+        return str(int(v))
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
