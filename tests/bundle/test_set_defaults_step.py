@@ -48,5 +48,5 @@ def test_bundle_section_of_the_wrong_type(make_bundle):
         load_bundle(make_bundle({"databricks.yml": "x: 1\nbundle: [a, b]\n"}))
     assert "bundle: expected a map with at least a name, found sequence" in str(e.value)
     assert "databricks.yml:2:1" in str(e.value)
-    with pytest.raises(BundleError, match="required section is missing"):
+    with pytest.raises(BundleError, match="bundle.name: required field is missing"):
         load_bundle(make_bundle({"databricks.yml": "x: 1\n"}))
