@@ -65,8 +65,10 @@ def build(world: World, eff: Effects) -> dict[str, pa.Table]:
         "tags": pa.array([{} if untagged[j] else world.job_tags[j] for j in range(J)], MAP),
         "run_as": [world.user_email[u] for u in world.job_run_as],
         "change_time": ag.timestamps(change), "delete_time": pa.nulls(J, pa.timestamp("us", tz="UTC")),
+        # the upstream dependency is what makes a downstream failure explainable
         "description": [f"{n.replace('_', ' ')} ({['daily', 'hourly', 'every 4 hours', 'weekly'][0 if r == 1 and wd < 0 else 1 if r == 24 else 2 if r == 6 else 3]})"
-                        for n, r, wd in zip(world.job_name, world.job_runs_per_day, world.job_weekday)],
+                        + (f"; runs after job {world.job_id[up]} ({world.job_name[up]})" if up >= 0 else "")
+                        for n, r, wd, up in zip(world.job_name, world.job_runs_per_day, world.job_weekday, world.job_upstream)],
     })
     # warehouses
     Wh = len(world.wh_id)

@@ -84,23 +84,27 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     for j in range(len(world.job_id)):
         if world.job_upstream[j] >= 0:
             depth[j] = depth[world.job_upstream[j]] + 1
-    u0 = rng.random(n)
+    # One uniform per attempt; a downstream job sees its upstream's *final* outcome that day
+    # (after the upstream's own retries).
+    u = rng.random((3, n))
+    retries = world.job_retries[job]
     ndays = d1 - d0
     failed_day = np.zeros((len(world.job_id), ndays), bool)
     upstream_failed = np.zeros(n, bool)
+    fail1 = np.zeros(n, bool)
+    fail2 = np.zeros(n, bool)
     for level in range(depth.max() + 1):
         sel = depth[job] == level
         if level > 0:
             upstream_failed[sel] = failed_day[upstream[sel], day[sel] - d0]
         lg = logit[sel] + 3.2 * upstream_failed[sel]
-        fail0[sel] = u0[sel] < _sigmoid(lg)
-        np.logical_or.at(failed_day, (job[sel], day[sel] - d0), fail0[sel])
+        fail0[sel] = u[0, sel] < _sigmoid(lg)
+        fail1[sel] = u[1, sel] < _sigmoid(lg - 1.0)
+        fail2[sel] = u[2, sel] < _sigmoid(lg - 1.0)
+        r = retries[sel]
+        final = np.where(fail0[sel] & (r >= 1), np.where(fail1[sel] & (r >= 2), fail2[sel], fail1[sel]), fail0[sel])
+        np.logical_or.at(failed_day, (job[sel], day[sel] - d0), final)
     logit = logit + 3.2 * upstream_failed
-
-    retries = world.job_retries[job]
-    p_retry = _sigmoid(logit - 1.0)
-    fail1 = rng.random(n) < p_retry
-    fail2 = rng.random(n) < p_retry
     attempts = 1 + (fail0 & (retries >= 1)) + (fail0 & fail1 & (retries >= 2))
     final_fail = np.where(attempts == 1, fail0, np.where(attempts == 2, fail1, fail2))
     frac = rng.uniform(0.1, 0.9, (n, 3))

@@ -152,7 +152,8 @@ def plan(world: World) -> Effects:
                 if j < 0:
                     continue
                 s, length = pick_start(8), int(rng.integers(4, 9))
-                boost = float(rng.uniform(3.0, 4.5))
+                # a broken library fails deterministically: retries rarely help
+                boost = float(rng.uniform(5.0, 6.5))
                 eff.job_dbr_upgrade_day[j] = s
                 eff.job_fail_logit[j, s:s + length] += boost
                 inc = Incident(iid, kind, domain, ws, day_us(s), day_us(min(D, s + length)), boost,
@@ -162,13 +163,14 @@ def plan(world: World) -> Effects:
                                ["fact_job_run_timeline", "fact_job_task_run_timeline", "dim_cluster", "fact_audit_logs"],
                                job=j, cluster=int(world.job_cluster[j]))
             elif kind == "sla_breach":
-                j = free_job(ws, lambda j: world.job_timeout_s[j] > 0 and world.job_compute[j] != 1)
+                j = free_job(ws, lambda j: world.job_timeout_s[j] > 0 and world.job_compute[j] != 1
+                             and world.job_runs_per_day[j] == 1)
                 if j < 0:
                     continue
                 s, length = pick_start(4), int(rng.integers(2, 5))
                 # enough extra input to run well past the timeout (set at ~4x the usual run)
                 work = world.job_volume_gb[j] * 45.0 / (world.job_workers[j] ** 0.8 * NODE_SPEED[world.job_node[j]])
-                mult = float(min(60.0, max(rng.uniform(5, 9), 2.2 * world.job_timeout_s[j] / max(work, 1.0))))
+                mult = float(min(200.0, max(rng.uniform(5, 9), 2.2 * world.job_timeout_s[j] / max(work, 1.0))))
                 eff.job_volume_mult[j, s:s + length] *= mult
                 inc = Incident(iid, kind, domain, ws, day_us(s), day_us(min(D, s + length)), mult,
                                f"Upstream backlog: job {world.job_name[j]} received {mult:.1f}x its usual input and "

@@ -366,13 +366,13 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     job_bias = rng.normal(0.0, 0.5, J)
     job_upstream = np.full(J, -1)
     for j in range(J):
-        w0 = np.nonzero(job_ws[:j] == job_ws[j])[0]
-        if len(w0) and rng.random() < 0.3:
-            u = int(rng.choice(w0))
-            if runs_per_day[u] == 1 and job_weekday[u] == -1 and runs_per_day[j] == 1:
-                job_upstream[j] = u
-                job_weekday[j] = -1
-                job_hour[j] = (job_hour[u] + 2) % 24
+        # a daily job may run after an earlier daily job of its workspace (reads its output)
+        cand = np.nonzero((job_ws[:j] == job_ws[j]) & (runs_per_day[:j] == 1) & (job_weekday[:j] == -1))[0]
+        if len(cand) and runs_per_day[j] == 1 and rng.random() < 0.4:
+            u = int(rng.choice(cand))
+            job_upstream[j] = u
+            job_weekday[j] = -1
+            job_hour[j] = (job_hour[u] + 2) % 24
     job_tasks = rng.integers(1, 6, J)
     job_retries = np.where(rng.random(J) < 0.4, rng.integers(1, 3, J), 0)
     job_timeout_s = np.where(rng.random(J) < 0.5, 0, 0)  # set below from typical duration
