@@ -88,3 +88,25 @@ def test_tables_visible_through_the_lakehouse(generated, monkeypatch):
     assert usage.num_rows == generated["rows"]["fact_usage"]
     n = lh.sql("SELECT count(*) AS n FROM demo.gold.fact_job_run_timeline WHERE result_state = 'SUCCEEDED'")
     assert 0 < n.column("n")[0].as_py() < generated["rows"]["fact_job_run_timeline"]
+
+
+def test_shipped_system_schemas_match_the_catalog_export(repo_root):
+    """system_tables.json is the system catalog's information_schema.columns for the tables the
+    importer reads; check it against the reference export when it is beside the checkout."""
+    import csv
+    import json
+    from importlib import resources
+
+    import pytest
+
+    ref = repo_root.parent / "shared" / "spec" / "system_table_columns.csv"
+    if not ref.exists():
+        pytest.skip("reference system_table_columns.csv not available")
+    shipped = json.loads(resources.files("healthmon.demodata").joinpath("system_tables.json").read_text())["tables"]
+    real: dict[str, list] = {}
+    with ref.open(newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            real.setdefault(f"system.{r['table_schema']}.{r['table_name']}", []).append(
+                [r["column_name"], r["full_data_type"], r["is_nullable"] == "YES"])
+    for table, cols in shipped.items():
+        assert cols == real[table], table
