@@ -491,13 +491,15 @@ img{max-width:100%}
 """
 
 
-def _format(v) -> str:
-    """Counts without decimals, amounts with two, small ratios/probabilities with three."""
+def _format(v, column: str = "") -> str:
+    """Money with two decimals; counts without; small ratios/probabilities with three."""
     if v is None or (isinstance(v, float) and pd.isna(v)):
         return ""
     if isinstance(v, (bool, str)) or not isinstance(v, numbers.Number):
         return str(v)
     v = float(v)
+    if "($" in column:
+        return f"{v:,.2f}"
     if v.is_integer():
         return f"{v:,.0f}"
     return f"{v:,.2f}" if abs(v) >= 1 else f"{v:.3f}"
@@ -510,9 +512,9 @@ def _html_table(df: pd.DataFrame) -> str:
     rows = []
     for _, row in df.iterrows():
         cells = []
-        for v in row:
+        for column, v in zip(df.columns, row):
             num = isinstance(v, numbers.Number) and not isinstance(v, bool)
-            text = _format(v)
+            text = _format(v, str(column))
             cells.append(f"<td{' class=num' if num else ''}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
