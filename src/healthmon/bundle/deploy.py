@@ -87,18 +87,39 @@ def job_settings(job: dict[str, Any], ids: dict[str, int]) -> dict[str, Any]:
     return fill_resource_refs(settings, ids)
 
 
-def ensure_schema(db) -> None:
-    """Create the workspace tables, tolerating another process creating them at the same moment
-    (two first-ever commands on a fresh SQLite file race on CREATE TABLE)."""
+def ensure_schema(db, settings: Settings | None = None) -> None:
+    """Create the workspace tables, tolerating other processes doing the same at the same moment
+    (first-ever commands on a fresh SQLite file race on CREATE TABLE). For SQLite an exclusive
+    file lock beside the database serialises creation; retries cover everything else."""
+    import random
+    import time
+
     from sqlalchemy.exc import OperationalError
 
-    for attempt in range(3):
+    lock_file = None
+    if db.is_sqlite:
+        path = db.url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            lock_file = Path(path).with_name(Path(path).name + ".schema-lock")
+    for attempt in range(10):
         try:
-            db.create_all()
+            if lock_file is not None:
+                import fcntl
+
+                lock_file.parent.mkdir(parents=True, exist_ok=True)
+                with open(lock_file, "a") as fh:
+                    fcntl.flock(fh, fcntl.LOCK_EX)
+                    try:
+                        db.create_all()
+                    finally:
+                        fcntl.flock(fh, fcntl.LOCK_UN)
+            else:
+                db.create_all()
             return
         except OperationalError as exc:
-            if "already exists" not in str(exc) or attempt == 2:
+            if "already exists" not in str(exc) or attempt == 9:
                 raise
+            time.sleep(random.uniform(0.05, 0.2))
 
 
 @contextmanager
