@@ -171,3 +171,16 @@ def test_unreachable_database_is_a_clean_error(basic, monkeypatch):
     with pytest.raises(HealthmonError, match="workspace database error during deploy"):
         deploy(b)
     assert not to_local(b.workspace["file_path"]).exists()
+
+
+@pytest.mark.parametrize("root_path", ["/", "/tmp/somewhere", "/Workspace", "/Volumes/x/y"])
+def test_workspace_paths_outside_workspace_are_refused(basic, root_path, tmp_path):
+    text = (basic / "databricks.yml").read_text().replace(
+        "root_path: /Workspace/Shared/.bundle/${bundle.name}/${bundle.target}", f"root_path: {root_path}")
+    (basic / "databricks.yml").write_text(text)
+    b = load_bundle(basic, "prod")
+    with pytest.raises(HealthmonError, match="workspace.root_path|workspace.file_path"):
+        destroy(b)
+    with pytest.raises(HealthmonError, match="workspace.root_path|workspace.file_path"):
+        deploy(b)
+    assert rows(target="prod") == {}

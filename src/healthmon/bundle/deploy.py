@@ -170,10 +170,27 @@ def deployment_lock(db, bundle_name: str, target: str, settings: Settings, *, fo
                 s.delete(row)
 
 
-def files_dir(bundle: Bundle, settings: Settings) -> Path:
-    from healthmon.workspace_files import to_local
+def local_workspace_dir(bundle: Bundle, field: str, settings: Settings) -> Path:
+    """The local directory of ``workspace.<field>``, which must lie under ``/Workspace/``: any
+    other path would map straight onto the local file system, and destroy deletes it."""
+    from healthmon.workspace_files import to_local, workspace_root
 
-    return to_local(bundle.workspace["file_path"], settings)
+    path = bundle.workspace.get(field)
+    if not isinstance(path, str) or not path.startswith("/Workspace/"):
+        raise HealthmonError(
+            f"workspace.{field} {path!r} is not a /Workspace/... path; the local workspace only holds "
+            "/Workspace paths (e.g. /Workspace/Users/<user>/.bundle/... or /Workspace/Shared/...)",
+            location=bundle.location(f"workspace.{field}"))
+    local = to_local(path, settings)
+    root = workspace_root(settings).resolve()
+    if local.resolve() == root:
+        raise HealthmonError(f"workspace.{field} {path!r} is the workspace root itself",
+                             location=bundle.location(f"workspace.{field}"))
+    return local
+
+
+def files_dir(bundle: Bundle, settings: Settings) -> Path:
+    return local_workspace_dir(bundle, "file_path", settings)
 
 
 def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool = False,
@@ -188,6 +205,8 @@ def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool
     name, target = bundle.name, bundle.target
     digest = config_hash(bundle)
     started = now_ms()
+    local_workspace_dir(bundle, "root_path", settings)
+    files_dir(bundle, settings)
     with database_errors("deploy"):
         ensure_schema(db)
         return _deploy_locked(bundle, db, settings, name, target, digest, started, force_lock, _fail_after_jobs)
@@ -267,9 +286,9 @@ def destroy(bundle: Bundle, *, settings: Settings | None = None, force_lock: boo
 
     from healthmon.store.db import Database
     from healthmon.store.jobs import DeploymentRecord, bundle_jobs, now_ms
-    from healthmon.workspace_files import to_local
 
     settings = settings or Settings.from_env()
+    root = local_workspace_dir(bundle, "root_path", settings)  # checked before anything is deleted
     db = Database.from_settings(settings)
     started = now_ms()
     with database_errors("destroy"):
@@ -284,7 +303,6 @@ def destroy(bundle: Bundle, *, settings: Settings | None = None, force_lock: boo
                                    bundle_root=str(bundle.root), bundle_hash=config_hash(bundle), action="destroy",
                                    started_at=started, finished_at=now_ms(), status="SUCCEEDED",
                                    summary_json=json.dumps({"deleted": deleted}, sort_keys=True)))
-        root = to_local(bundle.workspace["root_path"], settings)
         shutil.rmtree(root, ignore_errors=True)
     return deleted
 
