@@ -184,3 +184,13 @@ def test_workspace_paths_outside_workspace_are_refused(basic, root_path, tmp_pat
     with pytest.raises(HealthmonError, match="workspace.root_path|workspace.file_path"):
         deploy(b)
     assert rows(target="prod") == {}
+
+
+def test_a_workspace_inside_the_bundle_is_not_synced_into_itself(basic, monkeypatch):
+    monkeypatch.setenv("HEALTHMON_HOME", str(basic / "state_home"))
+    b = load_bundle(basic, "dev")
+    deploy(b)
+    deploy(b)
+    files = to_local(b.workspace["file_path"])
+    assert (files / "src/etl/load.py").is_file()
+    assert not (files / "state_home").exists()

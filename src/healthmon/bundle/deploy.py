@@ -219,6 +219,12 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
     with deployment_lock(db, name, target, settings, force=force_lock):
         dest = files_dir(bundle, settings)
         files = sync.list_files(bundle.root)
+        home = settings.home.resolve()
+        if bundle.root == home or home in bundle.root.parents:
+            raise HealthmonError(f"the bundle root {bundle.root} is inside the workspace {home}")
+        if bundle.root in home.parents:  # never sync the workspace into itself
+            inner = home.relative_to(bundle.root).as_posix() + "/"
+            files = [f for f in files if not f.startswith(inner)]
         staging = None
         try:
             staging = sync.stage(bundle.root, dest, files)
