@@ -151,3 +151,15 @@ def test_every_supervised_model_prepares_labels_from_synthetic_tables():
         if data["y"] is not None:
             assert len(data["y"]) == len(data["rows"]) and not np.isnan(data["y"]).any()
     assert ok >= 18
+
+
+def test_a_skip_is_recorded_for_evaluation():
+    from healthmon.ml.training import last_skip_reason
+
+    frame = feature_frame("quality_features", entities=5, days=80, seed=5)
+    frame["schema_changes_7d"] = 0.0
+    write_features("quality_features", frame)
+    result = train("schema_change_predictor")
+    assert result["status"] == "SKIPPED"
+    assert last_skip_reason("schema_change_predictor") == result["reason"]
+    assert last_skip_reason("job_failure_predictor") is None

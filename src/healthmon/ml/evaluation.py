@@ -77,7 +77,11 @@ def evaluate_model(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, featu
     registered = spec.registered_name(catalog, feature_schema)
     champ = io.champion_version(registered)
     if champ is None:
-        return {"status": "NO_CHAMPION", "note": f"no {io.CHAMPION} version of {registered} (training skipped or not run)"}
+        from healthmon.ml.training import last_skip_reason
+
+        reason = last_skip_reason(spec.name)
+        why = f"training skipped: {reason}" if reason else "training skipped or not run"
+        return {"status": "NO_CHAMPION", "met": False, "note": f"no {io.CHAMPION} version of {registered} ({why})"}
     info = io.model_info(champ.run_id)
     model = io.load_estimator(f"models:/{registered}/{champ.version}")
     base = {"status": "EVALUATED", "version": int(champ.version), "kind": spec.kind}
@@ -203,12 +207,12 @@ def _log_mlflow(summary: dict) -> str:
         return run.info.run_id
 
 
-def _fmt(v, pct: bool = False) -> str:
+def _fmt(v, pct: bool = False, count: bool = False) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return "n/a"
     if pct:
         return f"{v * 100:.1f} %"
-    if isinstance(v, float) and v.is_integer() and abs(v) >= 1:
+    if count:
         return str(int(v))
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
@@ -235,14 +239,15 @@ def render_markdown(summary: dict) -> str:
         r, s = res.get(n, {}), MODELS[n]
         if s.kind == "anomaly":
             lines.append(f"| {n} | {s.domain} | {_fmt(r.get('precision'))} | {_fmt(r.get('recall'))} | {_fmt(r.get('f1'))} | "
-                         f"{_fmt(r.get('incidents'))} | {_fmt(r.get('detected_incidents'))} | {_fmt(r.get('flagged_events'))} | {_met(r)} |")
+                         f"{_fmt(r.get('incidents'), count=True)} | {_fmt(r.get('detected_incidents'), count=True)} | "
+                         f"{_fmt(r.get('flagged_events'), count=True)} | {_met(r)} |")
     lines += ["", "## Classifiers (future labels on the test period; target ROC-AUC >= 0.8)", "",
               "| model | domain | ROC-AUC | PR-AUC | positive rate | test rows | met |", "|---|---|---|---|---|---|---|"]
     for n in order:
         r, s = res.get(n, {}), MODELS[n]
         if s.kind in ("binary", "multiclass"):
             lines.append(f"| {n} | {s.domain} | {_fmt(r.get('roc_auc'))} | {_fmt(r.get('pr_auc'))} | {_fmt(r.get('positive_rate'))} | "
-                         f"{_fmt(r.get('test_rows'))} | {_met(r)} |")
+                         f"{_fmt(r.get('test_rows'), count=True)} | {_met(r)} |")
     lines += ["", "## Forecasters (vs seasonal naive on the same rows; target MAPE >= 15 % lower)", "",
               "| model | domain | MAPE | seasonal-naive MAPE | improvement | MAE | seasonal-naive MAE | test rows | met |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -251,7 +256,7 @@ def render_markdown(summary: dict) -> str:
         if s.kind == "regression":
             lines.append(f"| {n} | {s.domain} | {_fmt(r.get('mape_same_rows'))} | {_fmt(r.get('baseline_mape'))} | "
                          f"{_fmt(r.get('mape_improvement'), pct=True)} | {_fmt(r.get('mae'))} | {_fmt(r.get('baseline_mae'))} | "
-                         f"{_fmt(r.get('test_rows'))} | {_met(r)} |")
+                         f"{_fmt(r.get('test_rows'), count=True)} | {_met(r)} |")
     notes = [(n, r) for n, r in res.items() if r.get("note") or r.get("status") != "EVALUATED"]
     if notes:
         lines += ["", "## Notes and misses", ""]

@@ -47,6 +47,7 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
             return tags.train(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
         return _train(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
     except Skip as skip:
+        _record_skip(spec, table, str(skip))
         return {"status": "SKIPPED", "model_name": spec.name, "feature_table": table, "reason": str(skip)}
     except HealthmonError as exc:
         if spec.name in exc.message:
@@ -54,6 +55,37 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
         raise HealthmonError(f"Training {spec.name} (feature table {table}) failed: {exc.message}", hint=exc.hint) from exc
     except Exception as exc:
         raise HealthmonError(f"Training {spec.name} (feature table {table}) failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _record_skip(spec: ModelSpec, table: str, reason: str) -> None:
+    """A skipped training still leaves a (model-less) MLflow run saying why, so evaluation and
+    the MLflow UI can show the reason next to the missing Champion."""
+    try:
+        import mlflow
+
+        mlflow.set_experiment(EXPERIMENT_PREFIX + spec.name)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
+        with mlflow.start_run(run_name=f"{spec.name}_skipped_{stamp}"):
+            mlflow.set_tags({"project": "databricks_health_monitor", "model_name": spec.name, "domain": spec.domain,
+                             "training_data": table, "status": "SKIPPED", "skip_reason": reason[:4000]})
+    except Exception:  # noqa: BLE001 - recording the skip must never turn it into a failure
+        pass
+
+
+def last_skip_reason(model_name: str) -> str | None:
+    """The reason of the latest training run of ``model_name`` if that run was a skip."""
+    try:
+        import mlflow
+
+        exp = mlflow.get_experiment_by_name(EXPERIMENT_PREFIX + model_name)
+        if exp is None:
+            return None
+        runs = mlflow.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+        if runs and runs[0].data.tags.get("status") == "SKIPPED":
+            return runs[0].data.tags.get("skip_reason")
+    except Exception:  # noqa: BLE001
+        return None
+    return None
 
 
 # --------------------------------------------------------------------------- data preparation
