@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from healthmon.errors import HealthmonError
 from healthmon.ml.models import MODELS, ModelSpec
 from healthmon.ml.models import frames as fr
 from healthmon.ml.models import io
@@ -193,7 +192,9 @@ def evaluate_all(*, catalog: str, gold_schema: str, feature_schema: str, output:
 def _log_mlflow(summary: dict) -> str:
     import mlflow
 
-    mlflow.set_experiment(EXPERIMENT)
+    from healthmon.lakehouse.registry import set_experiment
+
+    set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=f"evaluation_{dt.datetime.now(dt.timezone.utc):%Y%m%d_%H%M%S}") as run:
         mlflow.set_tags({"project": "databricks_health_monitor", "catalog": summary["catalog"], "feature_schema": summary["feature_schema"]})
         metrics = {}

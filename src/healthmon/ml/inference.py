@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import traceback
 
-import numpy as np
 import pandas as pd
 
 from healthmon.errors import HealthmonError

@@ -63,10 +63,13 @@ def _record_skip(spec: ModelSpec, table: str, reason: str) -> None:
     try:
         import mlflow
 
-        mlflow.set_experiment(EXPERIMENT_PREFIX + spec.name)
+        from healthmon.lakehouse.registry import registry_write as w
+        from healthmon.lakehouse.registry import set_experiment
+
+        set_experiment(EXPERIMENT_PREFIX + spec.name)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
-        with mlflow.start_run(run_name=f"{spec.name}_skipped_{stamp}"):
-            mlflow.set_tags({"project": "databricks_health_monitor", "model_name": spec.name, "domain": spec.domain,
+        with w(mlflow.start_run, run_name=f"{spec.name}_skipped_{stamp}"):
+            w(mlflow.set_tags, {"project": "databricks_health_monitor", "model_name": spec.name, "domain": spec.domain,
                              "training_data": table, "status": "SKIPPED", "skip_reason": reason[:4000]})
     except Exception:  # noqa: BLE001 - recording the skip must never turn it into a failure
         pass
@@ -235,11 +238,15 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
         "classes": [int(c) for c in getattr(model, "classes_", [])] if spec.kind in ("binary", "multiclass") else [],
         "selection_metric": sel_name, "selection_higher_is_better": higher,
     }
-    mlflow.set_experiment(EXPERIMENT_PREFIX + spec.name)
+    from healthmon.lakehouse.registry import registry_write as w
+    from healthmon.lakehouse.registry import set_experiment
+
+    # 25 training tasks share one SQLite store: every write retries "database is locked".
+    set_experiment(EXPERIMENT_PREFIX + spec.name)
     mlflow.autolog(disable=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
-    with mlflow.start_run(run_name=f"{spec.name}_{spec.algorithm}_{stamp}") as run:
-        mlflow.set_tags({
+    with w(mlflow.start_run, run_name=f"{spec.name}_{spec.algorithm}_{stamp}") as run:
+        w(mlflow.set_tags, {
             "project": "databricks_health_monitor", "domain": spec.domain, "model_name": spec.name,
             "model_type": spec.model_type, "algorithm": spec.algorithm, "use_case": spec.use_case,
             "training_data": table, "feature_engineering": "unity_catalog",
@@ -249,10 +256,10 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
         params = {k: v for k, v in list(params.items())[:90]}
         params.update({"feature_table": table, "features_count": len(features), "split_validation_start": info["split"]["validation_start"],
                        "split_test_start": info["split"]["test_start"], "purge_gap_days": split.gap_days})
-        mlflow.log_params(params)
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
-        mlflow.log_metrics({f"{p}_samples": float(c) for p, c in data["counts"].items()})
-        mlflow.log_dict(info, io.SPEC_ARTIFACT)
+        w(mlflow.log_params, params)
+        w(mlflow.log_metrics, {k: float(v) for k, v in metrics.items() if v == v})
+        w(mlflow.log_metrics, {f"{p}_samples": float(c) for p, c in data["counts"].items()})
+        w(mlflow.log_dict, info, io.SPEC_ARTIFACT)
         fe.log_model(
             model=model, artifact_path="model", flavor=io.sklearn_flavor(), training_set=training_set,
             registered_model_name=registered,
@@ -280,9 +287,8 @@ def _maybe_promote(spec, registered, version, sel_name, sel_value, higher, rows,
     """Compare with the current Champion on THIS validation period; move the alias only if the
     new version is not worse."""
     champ = io.champion_version(registered)
-    c = io.client()
     if champ is None:
-        c.set_registered_model_alias(registered, io.CHAMPION, str(version))
+        io.set_champion(registered, version)
         return True, "first version with a usable validation period"
     try:
         old_info = io.model_info(champ.run_id)
@@ -293,10 +299,10 @@ def _maybe_promote(spec, registered, version, sel_name, sel_value, higher, rows,
         old_metrics = period_metrics(spec, old_model, X, yy)
         _, old_value, _ = selection_metric(spec, old_metrics)
     except Exception as exc:  # noqa: BLE001 - an unreadable Champion is replaced, and we say why
-        c.set_registered_model_alias(registered, io.CHAMPION, str(version))
+        io.set_champion(registered, version)
         return True, f"Champion v{champ.version} could not be scored on the validation period ({type(exc).__name__}: {exc})"
     if not_worse(sel_value, old_value, higher):
-        c.set_registered_model_alias(registered, io.CHAMPION, str(version))
+        io.set_champion(registered, version)
         return True, f"validation {sel_name} {sel_value:.4g} vs Champion v{champ.version} {old_value:.4g}"
     return False, f"kept Champion v{champ.version}: validation {sel_name} {old_value:.4g} beats {sel_value:.4g}"
 

@@ -47,6 +47,12 @@ def champion_version(registered_name: str):
         return None
 
 
+def set_champion(registered_name: str, version: int | str) -> None:
+    from healthmon.lakehouse.registry import set_alias
+
+    set_alias(registered_name, CHAMPION, version)
+
+
 def model_info(run_id: str) -> dict:
     """What training recorded about the model (features, split, spec) in the run."""
     import mlflow

@@ -7,7 +7,6 @@ scored against ``ground_truth_incidents``. docs/models.md explains every choice.
 
 from __future__ import annotations
 
-from functools import partial
 
 import numpy as np
 import pandas as pd

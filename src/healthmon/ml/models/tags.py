@@ -155,17 +155,21 @@ def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema
     info = {"model_name": spec.name, "kind": spec.kind, "features": inputs, "feature_table": table, "keys": ["job_id"],
             "target": "tag_value", "target_description": "the job's team / project / cost_center tag (first present, most frequent value)",
             "classes": list(map(str, model.classes_)), "split": {"method": "job_id hash 60/20/20"}, "selection_metric": "accuracy"}
-    mlflow.set_experiment(EXPERIMENT_PREFIX + spec.name)
+    from healthmon.lakehouse.registry import registry_write as w
+    from healthmon.lakehouse.registry import set_experiment
+
+    set_experiment(EXPERIMENT_PREFIX + spec.name)
     mlflow.autolog(disable=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
-    with mlflow.start_run(run_name=f"{spec.name}_{spec.algorithm}_{stamp}") as run:
-        mlflow.set_tags({"project": "databricks_health_monitor", "domain": spec.domain, "model_name": spec.name,
+    with w(mlflow.start_run, run_name=f"{spec.name}_{spec.algorithm}_{stamp}") as run:
+        w(mlflow.set_tags, {"project": "databricks_health_monitor", "domain": spec.domain, "model_name": spec.name,
                          "model_type": spec.model_type, "algorithm": spec.algorithm, "use_case": spec.use_case,
                          "training_data": table, "feature_engineering": "custom_tfidf"})
-        mlflow.log_params({**spec.hyperparameters, "feature_table": table, "features_count": len(inputs)})
-        mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})
-        mlflow.log_dict(info, io.SPEC_ARTIFACT)
+        w(mlflow.log_params, {**spec.hyperparameters, "feature_table": table, "features_count": len(inputs)})
+        w(mlflow.log_metrics, {k: v for k, v in metrics.items() if v == v})
+        w(mlflow.log_dict, info, io.SPEC_ARTIFACT)
         example = train_df[inputs].head(5)
+        # Not retried: a retry after a partial success would register a second version.
         mlflow.sklearn.log_model(model, name="model", registered_model_name=registered, input_example=example,
                                  serialization_format="cloudpickle", pip_requirements=io.pip_requirements())
         run_id = run.info.run_id
@@ -183,7 +187,7 @@ def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema
         if old_acc == old_acc:
             reason = f"validation accuracy {sel:.4g} vs Champion v{champ.version} {old_acc:.4g}"
     if promoted:
-        io.client().set_registered_model_alias(registered, io.CHAMPION, str(version))
+        io.set_champion(registered, version)
     return {"status": "SUCCESS", "model_name": spec.name, "registered_as": registered, "version": version, "run_id": run_id,
             "champion": promoted, "champion_reason": reason, "feature_table": table, "features_count": len(inputs),
             "rows": data["period"].value_counts().to_dict(), "target": "tag_value",
