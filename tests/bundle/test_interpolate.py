@@ -86,3 +86,10 @@ def test_a_broken_reference_inside_a_variable_is_named_at_its_source():
     with pytest.raises(BundleError) as e:
         run(VARS + "  broken: {value: '${var.missing}'}\nx: ${var.broken}\n")
     assert all("reference does not exist: ${var.missing}" in d.summary for d in e.value.diagnostics)
+
+
+def test_a_cycle_is_reported_once():
+    with pytest.raises(BundleError) as e:
+        run("variables:\n  a: {value: '${var.b}'}\n  b: {value: '${var.a}'}\nx: ${var.a}\ny: ${var.b}\n")
+    assert len(e.value.diagnostics) == 1
+    assert str(e.value.diagnostics[0].location) == "databricks.yml:2:7"  # the value: field of a

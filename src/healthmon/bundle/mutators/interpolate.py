@@ -55,6 +55,7 @@ class Resolver:
         self.memo: dict[tuple, Value] = {}
         self.stack: list[tuple] = []
         self.diags = Diagnostics()
+        self.cycles: set[frozenset] = set()
 
     # -- lookup -----------------------------------------------------------------------
     def _step(self, node: Value, part, path: tuple) -> Value | None:
@@ -164,7 +165,11 @@ def _resolve_top(res: Resolver, node: Value, path: tuple, errors: list[Diagnosti
         try:
             return res.string(node, path)
         except _Cycle as exc:
-            errors.append(Diagnostic(ERROR, f"cycle detected in field resolution: {exc}", node.loc, format_path(path), check=CHECK))
+            members = frozenset(str(exc).split(" -> "))
+            if members not in res.cycles:  # one report per cycle, not one per field on it
+                res.cycles.add(members)
+                errors.append(Diagnostic(ERROR, f"cycle detected in field resolution: {exc}", node.loc,
+                                         format_path(path), check=CHECK))
         except _Missing as exc:
             msg = str(exc)
             if msg.startswith("!"):
