@@ -86,12 +86,16 @@ def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: 
         return writer.commit()
 
 
+WRITERS = 2  # Parquet encoding is the slowest stage; two tables can be encoded at once
+
+
 def _pipeline(batches, writer: TableSetWriter, progress) -> None:
-    """Generate on this thread while a second thread writes the previous pieces (the Delta
-    writer runs in Rust without the GIL), so generation and Parquet encoding overlap on two
-    cores. The queue is bounded: at most a few pieces are in memory at once."""
-    pieces: queue.Queue = queue.Queue(maxsize=3)
+    """Generate on this thread while writer threads write the previous pieces (the Delta writer
+    runs in Rust without the GIL), so generation and Parquet encoding overlap. The queue is
+    bounded: at most a few pieces are in memory at once."""
+    pieces: queue.Queue = queue.Queue(maxsize=4)
     failure: list[BaseException] = []
+    progress_lock = threading.Lock()
 
     def write() -> None:
         while True:
@@ -104,19 +108,23 @@ def _pipeline(batches, writer: TableSetWriter, progress) -> None:
             try:
                 writer.append(GOLD_TABLES[name], tbl)
                 if progress:
-                    progress(name, tbl.num_rows)
+                    with progress_lock:
+                        progress(name, tbl.num_rows)
             except BaseException as exc:  # re-raised on the main thread
                 failure.append(exc)
 
-    thread = threading.Thread(target=write, name="demodata-writer", daemon=True)
-    thread.start()
+    threads = [threading.Thread(target=write, name=f"demodata-writer-{i}", daemon=True) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
     try:
         for item in batches:
             if failure:
                 break
             pieces.put(item)
     finally:
-        pieces.put(None)
-        thread.join()
+        for _ in threads:
+            pieces.put(None)
+        for thread in threads:
+            thread.join()
     if failure:
         raise failure[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -42,6 +43,8 @@ class TableSetWriter:
         self._staged: dict[str, Path] = {}
         self._rows: dict[str, int] = {}
         self._token = uuid.uuid4().hex[:12]
+        self._lock = threading.Lock()
+        self._table_locks: dict[str, threading.Lock] = {}
 
     def final_path(self, table: str) -> Path:
         return TableName.parse(f"{self.catalog}.{self.schema}.{table}").path(self.root)
@@ -64,12 +67,18 @@ class TableSetWriter:
         return path
 
     def append(self, gold: GoldTable, data: pa.Table) -> None:
-        path = self._stage(gold)
+        """Append a batch. Thread-safe: different tables may be written concurrently; batches
+        of one table are serialised (one Delta commit each)."""
+        with self._lock:
+            path = self._stage(gold)
+            table_lock = self._table_locks.setdefault(gold.name, threading.Lock())
         if data.num_rows:
             if not same_logical_schema(data.schema, gold.schema):
                 raise ValueError(f"batch for {gold.name} does not match its gold schema")
-            write_deltalake(str(path), data, mode="append", writer_properties=WRITER_PROPERTIES)
-            self._rows[gold.name] += data.num_rows
+            with table_lock:
+                write_deltalake(str(path), data, mode="append", writer_properties=WRITER_PROPERTIES)
+            with self._lock:
+                self._rows[gold.name] += data.num_rows
 
     def ensure(self, gold: GoldTable) -> None:
         """Create the table even if no batch had rows for it."""
