@@ -283,3 +283,23 @@ def test_cli_export_then_import(tmp_path):
     assert (tmp_path / "exp" / "system.lakeflow.job_run_timeline" / "part-00000.jsonl").exists()
     result = import_system_tables(tmp_path / "exp", "dst")
     assert result.rows["fact_job_run_timeline"] == _read("src", "gold", "fact_job_run_timeline").num_rows
+
+
+def test_spark_style_parquet_types_are_accepted(tmp_path):
+    """Spark writes naive or nanosecond timestamps, int32 where the catalog says bigint and
+    ``list<item>``; compatible types are cast to the real ones."""
+    folder = tmp_path / "x" / "system.lakeflow.job_run_timeline"
+    folder.mkdir(parents=True)
+    t = pa.table({
+        "account_id": ["a"], "workspace_id": ["1"], "job_id": ["7"], "run_id": ["5"],
+        "period_start_time": pa.array([dt.datetime(2026, 1, 1, 12)], pa.timestamp("ns")),
+        "period_end_time": pa.array([dt.datetime(2026, 1, 1, 12, 10)], pa.timestamp("ns")),
+        "trigger_type": ["CRON"], "result_state": ["SUCCEEDED"], "run_type": ["JOB_RUN"], "run_name": ["r"],
+        "compute_ids": pa.array([["c1"]], pa.list_(pa.field("item", pa.string()))),
+        "termination_code": ["SUCCESS"],
+    })
+    pq.write_table(t, folder / "part-0.parquet")
+    import_system_tables(tmp_path / "x", "imp")
+    row = _read("imp", "gold", "fact_job_run_timeline").to_pylist()[0]
+    assert row["period_start_time"] == dt.datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert row["run_duration_seconds"] == 600 and row["compute_ids"] == ["c1"]
