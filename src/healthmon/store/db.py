@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,8 +83,38 @@ class Database:
                 except ModuleNotFoundError as exc:
                     if exc.name != name:
                         raise
-            Base.metadata.create_all(self.engine)
+            self._create_tables()
             self._schema_ready = True
+
+    def _create_tables(self) -> None:
+        """Create missing tables. Two processes touching a new database at once would race
+        between "does the table exist" and "CREATE TABLE": on SQLite a file lock serialises
+        them; on other servers the loser retries (its check then finds the tables)."""
+        if self.is_sqlite and self._sqlite_path():
+            import fcntl
+
+            lock_path = self._sqlite_path() + ".schema-lock"
+            with open(lock_path, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    Base.metadata.create_all(self.engine)
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+        for attempt in range(5):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except (IntegrityError, OperationalError, ProgrammingError) as exc:
+                if "already exists" not in str(exc) and "duplicate key" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+
+    def _sqlite_path(self) -> str | None:
+        database = self.engine.url.database
+        return database if database and database != ":memory:" else None
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
