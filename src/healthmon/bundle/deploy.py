@@ -88,38 +88,8 @@ def job_settings(job: dict[str, Any], ids: dict[str, int]) -> dict[str, Any]:
 
 
 def ensure_schema(db, settings: Settings | None = None) -> None:
-    """Create the workspace tables, tolerating other processes doing the same at the same moment
-    (first-ever commands on a fresh SQLite file race on CREATE TABLE). For SQLite an exclusive
-    file lock beside the database serialises creation; retries cover everything else."""
-    import random
-    import time
-
-    from sqlalchemy.exc import OperationalError
-
-    lock_file = None
-    if db.is_sqlite:
-        path = db.url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            lock_file = Path(path).with_name(Path(path).name + ".schema-lock")
-    for attempt in range(10):
-        try:
-            if lock_file is not None:
-                import fcntl
-
-                lock_file.parent.mkdir(parents=True, exist_ok=True)
-                with open(lock_file, "a") as fh:
-                    fcntl.flock(fh, fcntl.LOCK_EX)
-                    try:
-                        db.create_all()
-                    finally:
-                        fcntl.flock(fh, fcntl.LOCK_UN)
-            else:
-                db.create_all()
-            return
-        except OperationalError as exc:
-            if "already exists" not in str(exc) or attempt == 9:
-                raise
-            time.sleep(random.uniform(0.05, 0.2))
+    """Create the workspace tables (``Database.create_all`` serialises racing processes)."""
+    db.create_all()
 
 
 @contextmanager
