@@ -47,7 +47,7 @@ def test_demo_script_small_scale_produces_predictions_evaluation_and_report(tmp_
     from healthmon.lakehouse import Lakehouse
 
     lh = Lakehouse.from_env()
-    tables = set(lh.list_tables("dev_catalog.dev_gold_ml"))
+    tables = {name.rsplit(".", 1)[-1] for name in lh.list_tables("dev_catalog.dev_gold_ml")}
     for feature_table in ("cost_features", "security_features", "performance_features",
                           "reliability_features", "quality_features"):
         assert feature_table in tables

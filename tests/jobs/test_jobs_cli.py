@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import nb_task
+from jobs_helpers import nb_task
 from healthmon.jobs import service
 
 HM = str(Path(sys.executable).parent / "healthmon")

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import nb_task
+from jobs_helpers import nb_task
 from healthmon.jobs import service
 from healthmon.settings import Settings
 

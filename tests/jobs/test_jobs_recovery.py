@@ -7,7 +7,7 @@ import signal
 import sqlite3
 import time
 
-from conftest import nb_task
+from jobs_helpers import nb_task
 from healthmon.jobs import service
 from healthmon.jobs.recovery import reap_orphans
 from healthmon.settings import Settings

@@ -9,7 +9,7 @@ import time
 import pytest
 from databricks.sdk.service.jobs import Run, RunOutput
 
-from conftest import nb_task
+from jobs_helpers import nb_task
 from healthmon.errors import InvalidParameterError, NotFoundError
 from healthmon.jobs import service
 

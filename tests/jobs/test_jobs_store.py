@@ -133,7 +133,7 @@ def test_end_to_end_run_on_postgres(ws, monkeypatch):
     url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
     monkeypatch.setenv("HEALTHMON_DATABASE_URL", url)
     try:
-        from conftest import nb_task
+        from jobs_helpers import nb_task
         from healthmon.jobs import service
 
         a = ws.notebook("a", "dbutils.jobs.taskValues.set('x', 5)")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import nb_task
+from jobs_helpers import nb_task
 from healthmon.jobs import service
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import nb_task
+from jobs_helpers import nb_task
 from healthmon.jobs import service
 from healthmon.jobs.cli_support import run_and_watch
 
