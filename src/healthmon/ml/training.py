@@ -193,6 +193,10 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
 
     table = spec.table(catalog, feature_schema)
     frame = io.read_table(lh, table, what=f"Model {spec.name}")
+    # A Delta snapshot's row order depends on its file layout (an overwrite can reorder rows);
+    # sorting by the primary key makes subsampling, and so every trained model, reproducible.
+    keys = [k for k in spec.keys if k in frame.columns]
+    frame = frame.sort_values(keys, kind="stable").reset_index(drop=True) if keys else frame
     data = prepare(spec, frame, table, io.gold_reader(lh, catalog, gold_schema, model=spec.name))
     features, rows, y, periods, split = data["features"], data["rows"], data["y"], data["periods"], data["split"]
 
