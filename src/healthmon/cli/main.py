@@ -44,25 +44,24 @@ COMMANDS = [
 ]
 
 
+def _optional_module(module_name: str):
+    """The CLI module, or None when that capability is not installed (a missing sub-package is
+    skipped; an import error inside it is a bug and propagates)."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+
+
 def _register() -> None:
     for module_name, group, help_text in GROUPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        app.add_typer(module.app, name=group, help=help_text)
+        if (module := _optional_module(module_name)) is not None:
+            app.add_typer(module.app, name=group, help=help_text)
     for module_name, attr in COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        app.command(name=attr)(getattr(module, attr))
-
-
+        if (module := _optional_module(module_name)) is not None:
+            app.command(name=attr)(getattr(module, attr))
     # Commands that extend an existing group from another package's CLI module
     # (e.g. the scheduler's `jobs pause|unpause|next-runs`): module.register(group_app).
     for module_name, group in EXTENSIONS:

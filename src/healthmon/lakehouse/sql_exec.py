@@ -84,24 +84,9 @@ def _tblproperties(node: exp.Expression) -> dict[str, str]:
 
 
 def _execute_one(lh: "Lakehouse", stmt: exp.Expression, dialect: str) -> pa.Table:
-    if isinstance(stmt, exp.Query):
-        return run_query(lh, stmt)
-    if isinstance(stmt, exp.Command):
-        return _command(lh, stmt)
-    if isinstance(stmt, exp.Use):
-        return _use(lh, stmt)
-    if isinstance(stmt, exp.Create):
-        return _create(lh, stmt)
-    if isinstance(stmt, exp.Drop):
-        return _drop(lh, stmt)
-    if isinstance(stmt, exp.Insert):
-        return _insert(lh, stmt)
-    if isinstance(stmt, exp.Describe):
-        return _describe(lh, stmt)
-    if isinstance(stmt, exp.Comment):
-        return _comment(lh, stmt)
-    if isinstance(stmt, exp.Alter):
-        return _alter(lh, stmt)
+    for node_type, handler in _HANDLERS:
+        if isinstance(stmt, node_type):
+            return handler(lh, stmt)
     raise InvalidParameterError(
         f"Unsupported SQL statement {type(stmt).__name__.upper()}: {stmt.sql(dialect)[:80]}",
         hint="supported: SELECT/WITH, CREATE/DROP CATALOG|SCHEMA|TABLE, CTAS, INSERT INTO|OVERWRITE, "
@@ -331,3 +316,17 @@ def _alter(lh: "Lakehouse", stmt: exp.Alter) -> pa.Table:
         else:
             raise InvalidParameterError(f"ALTER TABLE {action.sql('spark')[:60]} is not supported (SET TBLPROPERTIES is).")
     return _OK
+
+
+# Statement type -> handler, checked in order (exp.Query covers SELECT, WITH and set operations).
+_HANDLERS = (
+    (exp.Query, run_query),
+    (exp.Command, _command),
+    (exp.Use, _use),
+    (exp.Create, _create),
+    (exp.Drop, _drop),
+    (exp.Insert, _insert),
+    (exp.Describe, _describe),
+    (exp.Comment, _comment),
+    (exp.Alter, _alter),
+)
