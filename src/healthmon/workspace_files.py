@@ -36,13 +36,22 @@ def to_local(workspace_path: str, settings: Settings | None = None) -> Path:
     return Path(workspace_path)
 
 
+def notebook_file(path: Path) -> Path:
+    """``path`` itself if it is a file, else the first ``path<suffix>`` that is (notebook paths
+    omit the extension, as in the workspace); ``path`` unchanged when neither exists."""
+    if path.is_file():
+        return path
+    for suffix in NOTEBOOK_SUFFIXES:
+        candidate = path.with_name(path.name + suffix)
+        if candidate.is_file():
+            return candidate
+    return path
+
+
 def resolve_notebook(path: str, settings: Settings | None = None) -> Path:
     """The source file of a notebook path, trying the path itself and then each notebook suffix."""
     local = to_local(path, settings)
-    if local.is_file():
-        return local
-    for suffix in NOTEBOOK_SUFFIXES:
-        candidate = local.with_name(local.name + suffix)
-        if candidate.is_file():
-            return candidate
+    found = notebook_file(local)
+    if found.is_file():
+        return found
     raise NotFoundError(f"Notebook not found: {path} (looked for {local} and {local}.py/.ipynb).")

@@ -19,9 +19,9 @@ from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import BundleError, Diagnostic, ERROR
 from healthmon.bundle.dyn import Value, format_path, set_path
 from healthmon.errors import Location
+from healthmon.workspace_files import NOTEBOOK_SUFFIXES, notebook_file
 
 CHECK = "paths"
-NOTEBOOK_SUFFIXES = (".py", ".ipynb", ".sql", ".scala", ".r", ".R")
 
 
 @dataclass(frozen=True)
@@ -83,16 +83,6 @@ def _skip(text) -> bool:
             or "${" in text or text.startswith("~"))
 
 
-def _local_notebook(p: Path) -> Path:
-    if p.is_file():
-        return p
-    for s in NOTEBOOK_SUFFIXES:
-        cand = p.with_name(p.name + s)
-        if cand.is_file():
-            return cand
-    return p
-
-
 def _translate(ctx: LoadContext, node: Value, kind: str, file_path: str, path: tuple,
                errors: list[Diagnostic]) -> tuple[str, Path] | None:
     declared = node.v
@@ -104,7 +94,7 @@ def _translate(ctx: LoadContext, node: Value, kind: str, file_path: str, path: t
             node.loc, format_path(path), check=CHECK))
         return None
     if kind == "notebook":
-        local = _local_notebook(local)
+        local = notebook_file(local)
     rel = PurePosixPath(local.relative_to(ctx.root).as_posix())
     if kind == "notebook" and rel.suffix in NOTEBOOK_SUFFIXES:
         rel = rel.with_suffix("")
