@@ -15,11 +15,29 @@ def mae(actual, predicted) -> float:
     return float(np.mean(np.abs(a - p))) if len(a) else float("nan")
 
 
-def mape(actual, predicted, min_actual: float = 1e-9) -> float:
-    """Mean absolute percentage error in %, over rows whose actual is non-zero (a zero actual
-    has no percentage error; those rows count in MAE only)."""
+# MAPE is undefined at a zero actual and meaningless near one: an incomplete last day (usage
+# of runs that cross midnight after the data ends) or an idle entity turns a few cents of error
+# into thousands of percent and hides everything else. Rows whose actual is below this fraction
+# of the mean |actual| of the evaluated rows count in MAE only. The floor depends on the
+# actuals alone, so the model and the baseline scored on the same rows use the same rows.
+MAPE_FLOOR_FRACTION = 0.01
+
+
+def mape_rows(actual, floor_fraction: float = MAPE_FLOOR_FRACTION, min_actual: float = 1e-9) -> np.ndarray:
+    """Mask of the rows MAPE is computed over: |actual| >= max(min_actual, floor_fraction x
+    mean |actual|)."""
+    a = np.abs(np.asarray(actual, float))
+    if not len(a):
+        return np.zeros(0, bool)
+    floor = max(min_actual, floor_fraction * float(np.nanmean(a)))
+    return a >= floor
+
+
+def mape(actual, predicted, floor_fraction: float = MAPE_FLOOR_FRACTION, min_actual: float = 1e-9) -> float:
+    """Mean absolute percentage error in %, over the rows whose actual is at least
+    ``floor_fraction`` of the mean |actual| (and non-zero): see ``MAPE_FLOOR_FRACTION``."""
     a, p = np.asarray(actual, float), np.asarray(predicted, float)
-    keep = np.abs(a) > min_actual
+    keep = mape_rows(a, floor_fraction, min_actual)
     if not keep.any():
         return float("nan")
     return float(np.mean(np.abs(a[keep] - p[keep]) / np.abs(a[keep])) * 100.0)
