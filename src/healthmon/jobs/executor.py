@@ -28,7 +28,7 @@ from healthmon.jobs import notify, plan, refs
 from healthmon.jobs.environments import DependencyError, dependencies_for, python_for, task_env
 from healthmon.jobs.logs import LogPump
 from healthmon.jobs.notebook import NotebookError, load_cells
-from healthmon.jobs.procs import WarmPool, kill_group
+from healthmon.jobs.procs import ForkServerError, ForkServers, kill_group
 from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.runs import RunRecord, now_ms
@@ -86,7 +86,10 @@ class RunExecutor:
         # Attempts in flight: pid -> [timeout deadline, kill reason, warning time, task, task run id].
         self.attempts: dict[int, list] = {}
         self.env = task_env()
-        self.pool = WarmPool(slots() if os.environ.get("HEALTHMON_WARM_PROCESSES", "1") != "0" else 0, self.env)
+        import sys
+
+        # The default interpreter's zygote boots now, while the run is set up.
+        self.servers = ForkServers(self.env, default=sys.executable)
         self._cells_cache: dict[tuple[str, float], list] = {}
         self._base_ctx = refs.job_context(job_id=self.job_id, job_name=self.job_name, run_id=self.run_id,
                                           start_time=self.start_time, trigger=self.trigger, params=self.job_params)
@@ -195,7 +198,7 @@ class RunExecutor:
                         ready.append(c)
         finally:
             pool.shutdown(wait=True)
-            self.pool.close()
+            self.servers.close()
         return {k: done[k].result_state for k in in_run}
 
     def _precreated(self) -> dict[str, int]:
@@ -455,8 +458,13 @@ class RunExecutor:
         except HealthmonError as exc:  # includes DependencyError and unresolvable references
             self._finish_row(row_id, "FAILED", exc.message, output={"error": exc.message}, start=start)
             return "FAILED", None
-        tp = self.pool.take(python)
-        pump = LogPump(tp.read_fd, log_dir / "output.log", self.secret_values)
+        try:
+            proc = self.servers.start(python, spec)
+        except ForkServerError as exc:
+            message = f"{where}: could not start the task process: {exc}"
+            self._finish_row(row_id, "FAILED", message, output={"error": message}, start=start)
+            return "FAILED", None
+        pump = LogPump(proc.read_fd, log_dir / "output.log", self.secret_values)
         pump.start()
         timeout = int(task.get("timeout_seconds") or 0)
         warn = notify.duration_threshold(task)
@@ -464,15 +472,13 @@ class RunExecutor:
         # [timeout deadline, kill reason, duration-warning time, task, task run id]
         state = [now + timeout if timeout > 0 else None, None, now + warn if warn is not None else None, task, row_id]
         with self.lock:
-            self.attempts[tp.pid] = state
+            self.attempts[proc.pid] = state
         setup_ms = now_ms() - start
-        self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=tp.pid, log_dir=str(log_dir))
-        tp.start(marshal.dumps(spec))
-        tp.proc.wait()
-        # The task's main process is gone: anything it forked in its group goes too.
-        kill_group(tp.pid)
+        self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=proc.pid, log_dir=str(log_dir))
+        # The zygote reports the exit once the attempt's group and every descendant it left are gone.
+        returncode = proc.wait()
         with self.lock:
-            self.attempts.pop(tp.pid, None)
+            self.attempts.pop(proc.pid, None)
         pump.join(timeout=5)
         reason = state[1]
         result_file = Path(spec["result_file"])
@@ -488,7 +494,7 @@ class RunExecutor:
         try:
             res = marshal.loads(result_file.read_bytes())
         except (OSError, EOFError, ValueError):
-            res = {"status": "FAILED", "error": f"The task process exited with code {tp.proc.returncode} without reporting a result "
+            res = {"status": "FAILED", "error": f"The task process exited with code {returncode} without reporting a result "
                    f"(killed, or os._exit). See the logs: healthmon runs logs --run-id {row_id}."}
         values = res.get("task_values") or {}
         with self.lock:

@@ -1,102 +1,177 @@
-"""Task processes: spawning (warm or cold), and killing whole process groups.
+"""Task processes, runner side: a client of the fork server (``jobs/zygote.py``) and group kills.
 
-Every attempt is a fresh process in its own session (so its process group holds it and
-everything it forks). To take interpreter start-up off the critical path, the runner keeps up
-to ``slots`` *warm* processes for the default interpreter: started ahead of need, blocked reading
-their spec on stdin. A warm process still runs exactly one attempt, so isolation is unchanged;
-interpreters of other environments are started cold.
+Every attempt is its own process, forked by the zygote of its interpreter, in its own session and
+process group; the zygote reports its pid at once and its exit code when it ends (after cleaning
+up everything the attempt left behind). One reader thread per zygote turns those reports into
+events, so a slot thread waiting for its attempt sleeps instead of polling.
+
+``HEALTHMON_FORK_SERVER=0`` makes the zygote ``exec`` a fresh interpreter for every attempt (cold
+start, same supervision): slower, for measuring or for code that is unhappy in a forked process.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
-import sys
 import threading
-from dataclasses import dataclass
 
-BOOT = "from healthmon.jobs.task_main import main; main()"
+from healthmon.jobs.zygote import _Reader, pack
 
-
-@dataclass
-class TaskProcess:
-    proc: subprocess.Popen
-    read_fd: int  # merged stdout/stderr
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def start(self, spec: bytes) -> None:
-        try:
-            self.proc.stdin.write(spec)
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            pass  # died before starting: reported by its exit code
+BOOT = "from healthmon.jobs.zygote import main; main({fd})"
 
 
-def spawn(python: str, env: dict[str, str]) -> TaskProcess:
-    read_fd, write_fd = os.pipe()
-    try:
-        proc = subprocess.Popen(
-            [python, "-c", BOOT], stdin=subprocess.PIPE, stdout=write_fd, stderr=write_fd,
-            start_new_session=True, env=env, close_fds=True,
+def exec_mode() -> bool:
+    return os.environ.get("HEALTHMON_FORK_SERVER", "1") == "0"
+
+
+class Attempt:
+    """One task attempt's process: pid (once started), output pipe, exit code (once ended)."""
+
+    def __init__(self, read_fd: int):
+        self.read_fd = read_fd
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self.started = threading.Event()
+        self.done = threading.Event()
+
+    def wait(self) -> int | None:
+        """The exit code (negative: killed by that signal); None when the fork server died."""
+        self.done.wait()
+        return self.returncode
+
+
+class ForkServerError(RuntimeError):
+    pass
+
+
+class ForkServer:
+    def __init__(self, python: str, env: dict[str, str]):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        fd = theirs.fileno()
+        self.proc = subprocess.Popen(
+            [python, "-c", BOOT.format(fd=fd)], pass_fds=[fd], env=env, stdin=subprocess.DEVNULL,
         )
-    finally:
-        os.close(write_fd)
-    return TaskProcess(proc, read_fd)
-
-
-def kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-class WarmPool:
-    def __init__(self, size: int, env: dict[str, str]):
-        self.size = size
-        self.env = env
-        self.ready: list[TaskProcess] = []
+        theirs.close()
+        self.python = python
+        self.sock = ours
         self.lock = threading.Lock()
-        self.closed = False
+        self.pending: dict[int, Attempt] = {}
+        self.running: dict[int, Attempt] = {}
+        self.next_id = 0
+        self.dead = False
+        threading.Thread(target=self._read, name="zygote-reader", daemon=True).start()
 
-    def take(self, python: str) -> TaskProcess:
-        if python != sys.executable or self.size == 0:
-            return spawn(python, self.env)
-        with self.lock:
-            tp = self.ready.pop() if self.ready else None
-        if tp is None or tp.proc.poll() is not None:
-            tp = spawn(python, self.env)
-        # Start the replacement off the critical path.
-        threading.Thread(target=self._refill, daemon=True).start()
-        return tp
-
-    def _refill(self) -> None:
-        with self.lock:
-            if self.closed or len(self.ready) >= self.size:
-                return
-        tp = spawn(sys.executable, self.env)
-        with self.lock:
-            if self.closed:
-                self._discard(tp)
-            else:
-                self.ready.append(tp)
-
-    @staticmethod
-    def _discard(tp: TaskProcess) -> None:
+    def start(self, spec: dict) -> Attempt:
+        """Fork an attempt running ``spec``; returns once it has a pid."""
+        read_fd, write_fd = os.pipe()
+        attempt = Attempt(read_fd)
         try:
-            tp.proc.stdin.close()  # EOF: the warm process exits without running anything
+            with self.lock:
+                if self.dead:
+                    raise ForkServerError(f"the fork server of {self.python} has exited")
+                self.next_id += 1
+                self.pending[self.next_id] = attempt
+                data = pack(("run", self.next_id, spec, exec_mode()))
+                sent = socket.send_fds(self.sock, [data], [write_fd])
+                if sent < len(data):
+                    self.sock.sendall(data[sent:])
+        except OSError as exc:
+            os.close(read_fd)
+            raise ForkServerError(f"the fork server of {self.python} is gone: {exc}") from None
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        attempt.started.wait()
+        if attempt.pid is None:
+            os.close(read_fd)
+            raise ForkServerError(f"the fork server of {self.python} exited before starting the task")
+        return attempt
+
+    def _read(self) -> None:
+        reader = _Reader(self.sock)
+        while True:
+            try:
+                msg = reader.read()
+            except OSError:
+                msg = None
+            if msg is None:
+                break
+            (kind, a, b), _ = msg
+            with self.lock:
+                if kind == "started":
+                    attempt = self.pending.pop(a)
+                    attempt.pid = b
+                    self.running[b] = attempt
+                    attempt.started.set()
+                else:  # exited
+                    attempt = self.running.pop(a)
+                    attempt.returncode = b
+                    attempt.done.set()
+        with self.lock:
+            self.dead = True
+            for attempt in self.pending.values():
+                attempt.started.set()
+            for attempt in self.running.values():
+                attempt.done.set()
+            self.pending.clear()
+            self.running.clear()
+
+    def close(self) -> None:
+        """EOF to the zygote: it kills whatever still runs, then exits."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        tp.proc.wait()
-        os.close(tp.read_fd)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.sock.close()
+
+
+class ForkServers:
+    """One fork server per interpreter, started on first use (the default one eagerly)."""
+
+    def __init__(self, env: dict[str, str], default: str | None = None):
+        self.env = env
+        self.lock = threading.Lock()
+        self.servers: dict[str, ForkServer] = {}
+        self.closed = False
+        if default:
+            self.get(default)
+
+    def get(self, python: str) -> ForkServer:
+        with self.lock:
+            if self.closed:
+                raise ForkServerError("the runner is shutting down")
+            server = self.servers.get(python)
+            if server is None or server.dead:
+                server = self.servers[python] = ForkServer(python, self.env)
+            return server
+
+    def start(self, python: str, spec: dict) -> Attempt:
+        try:
+            return self.get(python).start(spec)
+        except ForkServerError:  # one restart: the zygote may have been killed from outside
+            return self.get(python).start(spec)
 
     def close(self) -> None:
         with self.lock:
             self.closed = True
-            ready, self.ready = self.ready, []
-        for tp in ready:
-            self._discard(tp)
+            servers, self.servers = list(self.servers.values()), {}
+        for s in servers:
+            s.close()
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL a process group (and its leader, in case it has not called setsid() yet)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

@@ -139,10 +139,43 @@ def run_spec(spec: dict) -> int:
     return 0 if result["status"] == "SUCCESS" else 1
 
 
+def exit_process(rc: int) -> None:
+    """End a forked attempt as an interpreter exit would (non-daemon threads joined, atexit
+    handlers run, streams flushed) without tearing down the modules it shares with the zygote."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        try:
+            threading._shutdown()
+        except Exception:
+            pass
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(rc)
+
+
+BOOT_FILE = "from healthmon.jobs.task_main import main_file; main_file()"
+
+
+def main_file() -> None:
+    """A cold attempt (exec mode): the spec is in the file named by argv[1]."""
+    path = sys.argv[1]
+    with open(path, "rb") as f:
+        spec = marshal.load(f)
+    os.unlink(path)
+    sys.exit(run_spec(spec))
+
+
 def main() -> None:
+    """A child process reading its spec on stdin (``dbutils.notebook.run``)."""
     data = sys.stdin.buffer.read()
     if not data:
-        os._exit(0)  # a warm process nobody needed
+        os._exit(0)
     sys.stdin.close()
     sys.stdin = open(os.devnull)
     rc = run_spec(marshal.loads(data))

@@ -1,0 +1,242 @@
+"""The fork server ("zygote"): one small process per runner and interpreter that forks task attempts.
+
+Started by the runner as ``python -c "from healthmon.jobs.zygote import main; main(FD)"`` with one end
+of a Unix socket pair. It imports the task runtime once (``task_main``, ``dbutils``) and then,
+single-threaded, serves two kinds of events:
+
+* a request from the runner (``("run", req_id, spec, exec_mode)`` plus, as SCM_RIGHTS, the write end
+  of the pipe that captures the attempt's output): it ``fork()``s; the child calls ``setsid()`` (own
+  session and process group), marks itself a child subreaper, points fd 0 at /dev/null and fds 1/2
+  at the pipe and runs the spec — or, in exec mode, ``execv``s a fresh interpreter (cold start).
+  The zygote answers ``("started", req_id, pid)``.
+* SIGCHLD: it reaps children; for a task attempt it kills the attempt's process group and every
+  descendant left behind (see below), then answers ``("exited", pid, returncode)``.
+
+Descendant cleanup without cgroups: the zygote and every attempt are child subreapers
+(``PR_SET_CHILD_SUBREAPER``). While an attempt runs, its orphaned descendants (a double fork, a
+child that ``setsid()``s and outlives its parent) are re-parented to the attempt itself, never
+further up. Once the attempt's main process is gone, they are re-parented to the zygote. So any
+child of the zygote that is not a live attempt belongs to a finished attempt: it is SIGKILLed and
+reaped (its own children then come to the zygote in turn, until none is left).
+
+When the runner goes away (its socket end closes: exit or SIGKILL) the zygote kills every attempt's
+group and exits, so no task outlives its runner.
+
+Messages are 4-byte big-endian lengths followed by ``marshal`` data (both ends are the same Python).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import select
+import signal
+import socket
+import sys
+
+# Imported before any fork: every attempt starts with the task runtime loaded.
+from healthmon.jobs import task_main
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def set_subreaper() -> bool:
+    """Make this process a child subreaper (Linux); False where unsupported."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (a single-threaded process) from /proc."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    out = []
+    for name in os.listdir("/proc"):  # kernels without CONFIG_PROC_CHILDREN
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat = f.read()
+                if int(stat[stat.rindex(b")") + 2:].split()[1]) == pid:
+                    out.append(int(name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def pack(obj) -> bytes:
+    data = marshal.dumps(obj)
+    return len(data).to_bytes(4, "big") + data
+
+
+class _Reader:
+    """Reads framed messages (and the file descriptors sent with them) from a stream socket."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def _exact(self, n: int, fds: list[int]) -> bytes | None:
+        buf = b""
+        while len(buf) < n:
+            data, got, _flags, _addr = socket.recv_fds(self.sock, n - len(buf), 4)
+            fds.extend(got)
+            if not data:
+                return None
+            buf += data
+        return buf
+
+    def read(self) -> tuple[object, list[int]] | None:
+        fds: list[int] = []
+        head = self._exact(4, fds)
+        if head is None:
+            return None
+        body = self._exact(int.from_bytes(head, "big"), fds)
+        if body is None:
+            return None
+        return marshal.loads(body), fds
+
+
+class Zygote:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.reader = _Reader(sock)
+        self.attempts: set[int] = set()
+        self.pid = os.getpid()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+
+    def serve(self) -> int | None:
+        """The request loop. Returns None in the zygote (runner gone) and the exit code in a child."""
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # a Python handler, so the wakeup fd is written
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the runner
+        while True:
+            ready, _, _ = select.select([self.sock, self.wake_r], [], [])
+            if self.wake_r in ready:
+                try:
+                    while os.read(self.wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                self.reap()
+            if self.sock in ready:
+                msg = self.reader.read()
+                if msg is None:
+                    self.shutdown()
+                    return None
+                (kind, req_id, spec, exec_mode), fds = msg
+                rc = self.fork(req_id, spec, exec_mode, fds)
+                if rc is not None:
+                    return rc
+
+    def fork(self, req_id: int, spec: dict, exec_mode: bool, fds: list[int]) -> int | None:
+        out_fd = fds[0]
+        pid = os.fork()
+        if pid == 0:
+            return self._child(spec, exec_mode, out_fd)
+        os.close(out_fd)
+        self.attempts.add(pid)
+        self.sock.sendall(pack(("started", req_id, pid)))
+        return None
+
+    def _child(self, spec: dict, exec_mode: bool, out_fd: int) -> int:
+        try:
+            os.setsid()
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGCHLD, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+            self.sock.close()
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            set_subreaper()
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.close(null)
+            os.dup2(out_fd, 1)
+            os.dup2(out_fd, 2)
+            os.close(out_fd)
+            if exec_mode:
+                path = spec["result_file"] + ".spec"
+                with open(path, "wb") as f:
+                    f.write(marshal.dumps(spec))
+                os.execv(sys.executable, [sys.executable, "-c", task_main.BOOT_FILE, path])
+            return task_main.run_spec(spec)
+        except BaseException:  # never fall back into the zygote's loop
+            import traceback
+
+            traceback.print_exc()
+            return 70
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.attempts:
+                self.attempts.discard(pid)
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                self.sweep()
+                self.sock.sendall(pack(("exited", pid, os.waitstatus_to_exitcode(status))))
+            else:
+                self.sweep()
+
+    def sweep(self, rounds: int = 200) -> None:
+        """SIGKILL and reap every child that is not a live attempt (orphans of finished attempts)."""
+        import time
+
+        for _ in range(rounds):
+            strays = [p for p in children(self.pid) if p not in self.attempts]
+            if not strays:
+                return
+            for p in strays:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for p in strays:
+                try:
+                    os.waitpid(p, 0)
+                except ChildProcessError:
+                    pass
+            time.sleep(0)  # let re-parenting of their children happen
+
+    def shutdown(self) -> None:
+        for pid in list(self.attempts):
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        self.attempts.clear()
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            self.sweep()
+
+
+def main(fd: int) -> None:
+    set_subreaper()
+    sock = socket.socket(fileno=fd)
+    rc = Zygote(sock).serve()
+    if rc is None:
+        os._exit(0)
+    task_main.exit_process(rc)
+
+
+__all__ = ["main", "set_subreaper", "children", "pack"]
