@@ -163,11 +163,23 @@ def period_metrics(spec: ModelSpec, model, X: np.ndarray, y, rows: pd.DataFrame 
     return scores
 
 
+def _calibrate_detector(spec: ModelSpec, model, rows: pd.DataFrame, periods: np.ndarray, features: list[str]) -> float | None:
+    """Detectors with a ``threshold_quantile`` flag what scores above that quantile of the
+    VALIDATION period's scores (no labels involved; the test period plays no part)."""
+    quantile = spec.hyperparameters.get("threshold_quantile")
+    if spec.kind != "anomaly" or quantile is None:
+        return None
+    from healthmon.ml.models.estimators import calibrate_threshold
+
+    return calibrate_threshold(model, matrix(rows.loc[periods == "validation"], features), float(quantile))
+
+
 def selection_metric(spec: ModelSpec, metrics: dict[str, float]) -> tuple[str, float, bool]:
     """(name, value, higher_is_better) used to decide the Champion on the validation period."""
     if spec.kind == "anomaly":
-        contamination = spec.hyperparameters.get("contamination", 0.05)
-        return "anomaly_rate_error", abs(metrics.get("anomaly_rate", math.nan) - contamination), False
+        quantile = spec.hyperparameters.get("threshold_quantile")
+        expected = 1.0 - quantile if quantile is not None else spec.hyperparameters.get("contamination", 0.05)
+        return "anomaly_rate_error", abs(metrics.get("anomaly_rate", math.nan) - expected), False
     if spec.kind == "regression":
         return "mae", metrics.get("mae", math.nan), False
     auc = metrics.get("roc_auc", math.nan)
@@ -221,6 +233,7 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
 
     model = spec.build(features)
     model.fit(X_train, y_train) if y_train is not None else model.fit(X_train)
+    threshold = _calibrate_detector(spec, model, rows, periods, features)
 
     baseline = data["baseline"]
     metrics: dict[str, float] = {}
@@ -232,6 +245,8 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
             metrics[f"{period}_{k}"] = v
     sel_name, sel_value, higher = selection_metric(spec, {k.removeprefix("validation_"): v for k, v in metrics.items() if k.startswith("validation_")})
     metrics[f"selection_{sel_name}"] = sel_value
+    if threshold is not None:
+        metrics["anomaly_score_threshold"] = threshold
 
     registered = spec.registered_name(catalog, feature_schema)
     info = {

@@ -13,6 +13,11 @@ FEATURES = (
     "is_human_user", "is_service_principal", "is_system_user",
     "is_activity_burst", "lateral_movement_risk", "failed_auth_ratio",
     "is_weekend", "day_of_week",
+    # Added for the detectors (docs/models.md): what exfiltration and privilege escalation change,
+    # and each user's own trailing baseline (the previous 28 active days, today excluded).
+    "data_export_events", "grant_change_events", "failed_login_count",
+    "avg_event_count_prev28", "avg_tables_accessed_prev28", "avg_data_export_prev28",
+    "avg_grant_changes_prev28", "avg_failed_auth_prev28", "avg_source_ips_prev28",
 )
 
 SOURCE = Source(
@@ -24,6 +29,11 @@ SOURCE = Source(
 # Gold's is_sensitive_action rule (ml-layer.md §1.1). The original left sensitive_data_access a
 # constant 0; here it counts the events this rule marks.
 SENSITIVE_PATTERN = "grant|revoke|delete|secret|permission|token|password|credential"
+# Audit actions that move data out of the platform (query result downloads, notebook/workspace
+# exports) and actions that change who may do what (grants, ACLs, group membership).
+EXPORT_PATTERN = "download|export"
+GRANT_PATTERN = "permission|acl|principaltogroup|grant|revoke"
+BASELINE_ROWS = 28
 
 
 def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
@@ -51,7 +61,10 @@ daily AS (
          SUM({flag('is_failed')}) AS failed_auth_count,
          CAST(COUNT(DISTINCT action_name) AS DOUBLE) AS unique_action_types,
          CAST(COUNT(DISTINCT service_name) AS DOUBLE) AS unique_services_accessed,
-         SUM({flag(f"lower(COALESCE(action_name, '')) RLIKE '{SENSITIVE_PATTERN}'")}) AS sensitive_data_access
+         SUM({flag(f"lower(COALESCE(action_name, '')) RLIKE '{SENSITIVE_PATTERN}'")}) AS sensitive_data_access,
+         SUM({flag(f"lower(COALESCE(action_name, '')) RLIKE '{EXPORT_PATTERN}'")}) AS data_export_events,
+         SUM({flag(f"lower(COALESCE(action_name, '')) RLIKE '{GRANT_PATTERN}'")}) AS grant_change_events,
+         SUM({flag("is_failed AND lower(COALESCE(action_name, '')) RLIKE 'login'")}) AS failed_login_count
   FROM events
   GROUP BY user_id, event_date
 ),
@@ -64,9 +77,16 @@ typed AS (
          AVG(event_count) OVER w7 AS avg_event_count_7d,
          STDDEV(event_count) OVER w7 AS std_event_count_7d,
          AVG(tables_accessed) OVER w7 AS avg_tables_accessed_7d,
+         COALESCE(AVG(event_count) OVER wp, 0.0) AS avg_event_count_prev28,
+         COALESCE(AVG(tables_accessed) OVER wp, 0.0) AS avg_tables_accessed_prev28,
+         COALESCE(AVG(data_export_events) OVER wp, 0.0) AS avg_data_export_prev28,
+         COALESCE(AVG(grant_change_events) OVER wp, 0.0) AS avg_grant_changes_prev28,
+         COALESCE(AVG(failed_auth_count) OVER wp, 0.0) AS avg_failed_auth_prev28,
+         COALESCE(AVG(unique_source_ips) OVER wp, 0.0) AS avg_source_ips_prev28,
          {day_of_week('event_date')} AS dow
   FROM daily
-  WINDOW {rows_window('w7', 'user_id', 'event_date', 7)}
+  WINDOW {rows_window('w7', 'user_id', 'event_date', 7)},
+         wp AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN {BASELINE_ROWS} PRECEDING AND 1 PRECEDING)
 ),
 scored AS (
   SELECT typed.*,
@@ -86,7 +106,10 @@ SELECT user_id, event_date, user_type,
        {flag('unique_services_accessed > 5')} AS lateral_movement_risk,
        {ratio('failed_auth_count', 'event_count')} AS failed_auth_ratio,
        {flag('dow IN (1, 7)')} AS is_weekend,
-       CAST(dow AS DOUBLE) AS day_of_week
+       CAST(dow AS DOUBLE) AS day_of_week,
+       data_export_events, grant_change_events, failed_login_count,
+       avg_event_count_prev28, avg_tables_accessed_prev28, avg_data_export_prev28,
+       avg_grant_changes_prev28, avg_failed_auth_prev28, avg_source_ips_prev28
 FROM scored
 """
 
@@ -108,5 +131,9 @@ TABLE = FeatureTable(
         "failed_auth_count": "Events with is_failed_action (any failed action).",
         "sensitive_data_access": f"Events whose action_name matches {SENSITIVE_PATTERN}.",
         "sensitive_access_rate": "sensitive_data_access / event_count.",
+        "data_export_events": f"Events whose action_name matches {EXPORT_PATTERN} (result downloads, exports).",
+        "grant_change_events": f"Events whose action_name matches {GRANT_PATTERN} (grants, ACLs, group membership).",
+        "failed_login_count": "Failed events whose action_name contains 'login'.",
+        "avg_event_count_prev28": f"Mean event_count over the user's previous {BASELINE_ROWS} active days (today excluded; 0 on the first).",
     },
 )

@@ -16,6 +16,10 @@ from sklearn.ensemble import GradientBoostingRegressor, IsolationForest, RandomF
 from sklearn.pipeline import Pipeline
 
 RANDOM_STATE = 42
+# Pseudo-count added to an entity's trailing mean before asking how surprising today's count is:
+# an entity with no history of an action is not infinitely surprised by one occurrence.
+SURPRISE_PRIOR = 0.5
+MAX_SURPRISE = 50.0
 
 
 def _log1p_pos(y):
@@ -30,7 +34,13 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
     """Adds scale-free columns computed from the feature-table columns (by position).
 
     ``derived`` items: ("log_ratio", a, b) = log1p(a) - log1p(b); ("log", a) = log1p(a);
-    ("ratio", a, b) = a / b (0 when b <= 0). Raw columns listed in ``keep`` pass through.
+    ("ratio", a, b) = a / b (0 when b <= 0); ("excess_log_ratio", a, b) = max(0, log1p(a) -
+    log1p(b)), one-sided: a detector of *surges* must not isolate quiet days, so everything at
+    or below the entity's baseline collapses to 0; ("poisson_surprise", count, baseline) =
+    -log10 P(N >= count) for N ~ Poisson(baseline + SURPRISE_PRIOR): how unlikely today's count is
+    for *this* entity given its own trailing mean (a per-entity calibrated, one-sided score: 8
+    grant changes are routine for an admin and extraordinary for an analyst who never made one).
+    Raw columns listed in ``keep`` pass through.
     Deviations from an entity's own history make one detector work across workspaces whose
     spend differs by orders of magnitude.
     """
@@ -53,6 +63,15 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
             if op == "log_ratio":
                 a, b = (np.clip(self._col(X, c), 0, None) for c in args)
                 out.append(np.log1p(a) - np.log1p(b))
+            elif op == "excess_log_ratio":
+                a, b = (np.clip(self._col(X, c), 0, None) for c in args)
+                out.append(np.clip(np.log1p(a) - np.log1p(b), 0, None))
+            elif op == "poisson_surprise":
+                from scipy.stats import poisson
+
+                count, base = (np.clip(self._col(X, c), 0, None) for c in args)
+                logsf = poisson.logsf(np.ceil(count) - 1, base + SURPRISE_PRIOR)
+                out.append(np.clip(-logsf / np.log(10.0), 0, MAX_SURPRISE))
             elif op == "log":
                 out.append(np.log1p(np.clip(self._col(X, args[0]), 0, None)))
             elif op == "ratio":
@@ -132,11 +151,15 @@ def relative_gradient_boosting(columns: Sequence[str], reference: tuple, *, max_
     return RelativeRegressor(regressor=gbr, columns=tuple(columns), reference=reference)
 
 
-def isolation_forest(contamination: float, *, columns: Sequence[str] = (), derived: Sequence[tuple] = (), keep: Sequence[str] = ()):
+def isolation_forest(contamination: float, *, columns: Sequence[str] = (), derived: Sequence[tuple] = (), keep: Sequence[str] = (),
+                     max_samples: int | str = "auto", n_estimators: int = 100):
+    """``max_samples`` above the default 256 lets the trees grow deep enough to rank the far tail
+    (with 256 samples every point beyond the bulk reaches the depth limit and they all tie)."""
     steps = []
     if derived or keep:
         steps.append(("derive", DerivedFeatures(columns=tuple(columns), derived=tuple(derived), keep=tuple(keep))))
-    steps.append(("model", IsolationForest(n_estimators=100, contamination=contamination, random_state=RANDOM_STATE, n_jobs=1)))
+    steps.append(("model", IsolationForest(n_estimators=n_estimators, contamination=contamination, max_samples=max_samples,
+                                           random_state=RANDOM_STATE, n_jobs=1)))
     return Pipeline(steps)
 
 
@@ -184,6 +207,27 @@ def tfidf_random_forest(numeric_columns: Sequence[str], text_column: str = "job_
         n_jobs=1,
     )
     return Pipeline([("features", columns), ("model", random_forest_classifier())])
+
+
+def calibrate_threshold(model, X_validation, quantile: float) -> float | None:
+    """Move the Isolation Forest's decision threshold to the ``quantile`` of its scores on the
+    validation period (rows it was not fitted on; no labels are used), so a share ``1 - quantile``
+    of ordinary validation rows is flagged. The forest's own ``contamination`` sets the threshold
+    on the training rows instead, which over-flags when the training period was noisier than
+    today. Returns the threshold (on the anomaly score, higher = more anomalous), or None when
+    there is no validation row."""
+    X_validation = np.asarray(X_validation, dtype=float)
+    if len(X_validation) == 0:
+        return None
+    forest, Xt = model, X_validation
+    if isinstance(model, Pipeline):
+        forest = model.steps[-1][1]
+        for _, step in model.steps[:-1]:
+            Xt = step.transform(Xt)
+    raw = forest.score_samples(Xt)  # higher = more normal
+    # predict() flags score_samples < offset_: the offset is the lower (1 - quantile) quantile.
+    forest.offset_ = float(np.quantile(raw, 1.0 - quantile, method="lower"))
+    return -forest.offset_
 
 
 def anomaly_scores(model, X) -> np.ndarray:
