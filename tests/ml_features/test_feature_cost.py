@@ -106,3 +106,32 @@ def test_zero_cost_day_has_zero_ratios_not_nan(lh):
     r = compute_feature_table(lh, TABLE, CATALOG, GOLD)[0].to_pylist()[0]
     assert r["all_purpose_inefficiency_ratio"] == 0 and r["serverless_adoption_ratio"] == 0
     assert all(math.isfinite(r[f]) for f in TABLE.features)
+
+
+def test_forecasting_history_sums_previous_week_and_next_weekday_mean(lh):
+    # 35 days of one workspace: cost on day n = 10 + n, jobs on all-purpose = 1 + n % 3.
+    rows = []
+    for n in range(35):
+        rows.append(_usage("w1", day(n), 1, 10.0 + n, sku="JOBS_COMPUTE"))
+        rows.append(_usage("w1", day(n), 1, 1.0 + n % 3, sku="STANDARD_ALL_PURPOSE_COMPUTE", job="j1"))
+    write_gold(lh, "fact_usage", rows)
+    data, _ = compute_feature_table(lh, TABLE, CATALOG, GOLD)
+    by = rows_by_key(data, "workspace_id", "usage_date")
+    cost = [10.0 + n + 1.0 + n % 3 for n in range(35)]
+    ap = [1.0 + n % 3 for n in range(35)]
+    d = 30
+    r = by[("w1", day(d))]
+    assert r["cost_7d"] == pytest.approx(sum(cost[d - 6:d + 1]))
+    assert r["cost_prev_7d"] == pytest.approx(sum(cost[d - 13:d - 6]))
+    assert r["avg_cost_28d"] == pytest.approx(statistics.mean(cost[d - 27:d + 1]))
+    # the weekday of d+1: days d-6, d-13, d-20, d-27
+    assert r["cost_next_dow_avg_4w"] == pytest.approx(statistics.mean([cost[d - 6], cost[d - 13], cost[d - 20], cost[d - 27]]))
+    assert r["cost_week_over_week"] == pytest.approx(r["cost_7d"] / r["cost_prev_7d"])
+    assert r["cost_7d_vs_28d"] == pytest.approx(r["cost_7d"] / (7 * r["avg_cost_28d"]))
+    assert r["jobs_on_all_purpose_cost_7d"] == pytest.approx(sum(ap[d - 6:d + 1]))
+    assert r["jobs_on_all_purpose_cost_prev_7d"] == pytest.approx(sum(ap[d - 13:d - 6]))
+    assert r["avg_jobs_on_all_purpose_cost_28d"] == pytest.approx(statistics.mean(ap[d - 27:d + 1]))
+    # no future: day 3's history uses days 0..3 only; no previous week yet
+    first = by[("w1", day(3))]
+    assert first["cost_7d"] == pytest.approx(sum(cost[:4])) and first["cost_prev_7d"] == 0
+    assert first["cost_next_dow_avg_4w"] == pytest.approx(first["avg_cost_28d"])

@@ -12,6 +12,11 @@ FEATURES = (
     "day_of_week", "is_weekend", "day_of_month", "is_month_end", "dow_sin", "dow_cos",
     "daily_dbu_lag1", "daily_dbu_lag7", "dbu_change_pct_1d", "dbu_change_pct_7d",
     "potential_job_cluster_savings", "all_purpose_inefficiency_ratio", "serverless_adoption_ratio",
+    # Forecasting history (not in the original spec): the cost forecasters predict next-day cost
+    # and next-7-day sums, and their seasonal-naive baselines are exactly such trailing sums.
+    "cost_7d", "cost_prev_7d", "avg_cost_28d", "cost_next_dow_avg_4w",
+    "cost_week_over_week", "cost_7d_vs_28d",
+    "jobs_on_all_purpose_cost_7d", "jobs_on_all_purpose_cost_prev_7d", "avg_jobs_on_all_purpose_cost_28d",
 )
 
 SOURCE = Source(
@@ -48,8 +53,15 @@ daily AS (
   FROM usage
   GROUP BY workspace_id, usage_date
 ),
-win AS (
+dow_hist AS (
+  -- mean cost of the last 4 same weekdays (this row's weekday), per workspace
   SELECT daily.*,
+         AVG(daily_cost) OVER (PARTITION BY workspace_id, {day_of_week('usage_date')} ORDER BY usage_date
+                               ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS cost_dow_avg_4w
+  FROM daily
+),
+win AS (
+  SELECT dow_hist.*,
          AVG(daily_dbu) OVER w7 AS avg_dbu_7d,
          STDDEV(daily_dbu) OVER w7 AS std_dbu_7d,
          AVG(daily_dbu) OVER w30 AS avg_dbu_30d,
@@ -57,9 +69,19 @@ win AS (
          COALESCE(LAG(daily_dbu, 1) OVER w, 0.0) AS daily_dbu_lag1,
          COALESCE(LAG(daily_dbu, 7) OVER w, 0.0) AS daily_dbu_lag7,
          {day_of_week('usage_date')} AS dow,
-         dayofmonth(usage_date) AS dom
-  FROM daily
+         dayofmonth(usage_date) AS dom,
+         SUM(daily_cost) OVER w7 AS cost_7d,
+         SUM(daily_cost) OVER wp7 AS cost_prev_7d,
+         AVG(daily_cost) OVER w28 AS avg_cost_28d,
+         -- the weekday of d+1 is the weekday of d-6: its 4-week mean, known at d
+         LAG(cost_dow_avg_4w, 6) OVER w AS cost_next_dow_avg_4w_raw,
+         SUM(jobs_on_all_purpose_cost) OVER w7 AS jobs_on_all_purpose_cost_7d,
+         COALESCE(SUM(jobs_on_all_purpose_cost) OVER wp7, 0.0) AS jobs_on_all_purpose_cost_prev_7d,
+         AVG(jobs_on_all_purpose_cost) OVER w28 AS avg_jobs_on_all_purpose_cost_28d
+  FROM dow_hist
   WINDOW {rows_window('w', 'workspace_id', 'usage_date')},
+         wp7 AS (PARTITION BY workspace_id ORDER BY usage_date ROWS BETWEEN 13 PRECEDING AND 7 PRECEDING),
+         {rows_window('w28', 'workspace_id', 'usage_date', 28)},
          {rows_window('w7', 'workspace_id', 'usage_date', 7)},
          {rows_window('w30', 'workspace_id', 'usage_date', 30)}
 )
@@ -80,7 +102,12 @@ SELECT workspace_id, usage_date,
        {change_pct('daily_dbu', 'daily_dbu_lag7')} AS dbu_change_pct_7d,
        0.4 * jobs_on_all_purpose_cost AS potential_job_cluster_savings,
        {ratio('jobs_on_all_purpose_cost', 'daily_cost')} AS all_purpose_inefficiency_ratio,
-       {ratio('serverless_cost', 'daily_cost')} AS serverless_adoption_ratio
+       {ratio('serverless_cost', 'daily_cost')} AS serverless_adoption_ratio,
+       cost_7d, COALESCE(cost_prev_7d, 0.0) AS cost_prev_7d, avg_cost_28d,
+       COALESCE(cost_next_dow_avg_4w_raw, avg_cost_28d) AS cost_next_dow_avg_4w,
+       {ratio('cost_7d', 'cost_prev_7d')} AS cost_week_over_week,
+       {ratio('cost_7d', '(7.0 * avg_cost_28d)')} AS cost_7d_vs_28d,
+       jobs_on_all_purpose_cost_7d, jobs_on_all_purpose_cost_prev_7d, avg_jobs_on_all_purpose_cost_28d
 FROM win
 """
 
@@ -101,5 +128,12 @@ TABLE = FeatureTable(
         "jobs_on_all_purpose_cost": "Cost of job workloads on all-purpose compute.",
         "z_score_7d": "(daily_dbu - avg_dbu_7d) / std_dbu_7d, 0 when the deviation is 0.",
         "potential_job_cluster_savings": "0.4 x jobs_on_all_purpose_cost.",
+        "cost_7d": "Sum of daily_cost over the workspace's last 7 rows (this day included).",
+        "cost_prev_7d": "Sum of daily_cost over the 7 rows before those (rows 7..13 back), 0 if none.",
+        "avg_cost_28d": "Mean daily_cost over the last 28 rows.",
+        "cost_next_dow_avg_4w": "Mean daily_cost of the last 4 days with the weekday of d+1 (rows d-6, d-13, d-20, d-27).",
+        "cost_week_over_week": "cost_7d / cost_prev_7d, 0 without a previous week.",
+        "cost_7d_vs_28d": "cost_7d / (7 x avg_cost_28d).",
+        "jobs_on_all_purpose_cost_7d": "Sum of jobs_on_all_purpose_cost over the last 7 rows.",
     },
 )

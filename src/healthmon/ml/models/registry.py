@@ -32,8 +32,17 @@ def _rel(factor, nums, dens=(), **kw):
     return lambda cols: est.relative_gradient_boosting(cols, (factor, tuple(nums), tuple(dens)), **kw)
 
 
-# The cost tables are small (one row per workspace-day): deeper, longer boosting is cheap there.
-COST_GBR = {"max_depth": 4, "n_estimators": 300, "min_samples_leaf": 50}
+# Cost forecasters learn log(target / reference) from a few scale-free history features; the
+# ratio is mostly noise around a weekly cycle and a growth trend, so the boosting is shallow and
+# heavily regularised (chosen on the VALIDATION period of the development account, seed 11).
+COST_GBR = {"max_depth": 2, "n_estimators": 300, "min_samples_leaf": 100}
+COST_HISTORY = ("cost_7d", "cost_prev_7d", "avg_cost_28d", "cost_week_over_week", "cost_7d_vs_28d",
+                "day_of_week", "is_weekend", "day_of_month")
+BUDGET_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_score_7d", "dbu_change_pct_7d")
+CHARGEBACK_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_score_7d", "z_score_30d", "dbu_change_pct_7d")
+JOB_COST_FEATURES = ("jobs_on_all_purpose_cost_7d", "jobs_on_all_purpose_cost_prev_7d", "avg_jobs_on_all_purpose_cost_28d",
+                     "jobs_on_all_purpose_cost", "jobs_on_all_purpose_count", "day_of_week", "day_of_month",
+                     "cost_week_over_week", "cost_7d_vs_28d")
 
 
 def _xgb(**kw):
@@ -180,16 +189,16 @@ _SPECS = [
     ),
     ModelSpec(
         "budget_forecaster", "cost", "regression", "gradient_boosting",
-        _rel(1.0, ("daily_cost", "avg_dbu_7d"), ("daily_dbu",), **COST_GBR), "cost_features",
+        _rel(1.0, ("cost_next_dow_avg_4w",), **COST_GBR), "cost_features",
         "budget_forecast_predictions", "train_budget_forecaster", "cost/train_budget_forecaster",
-        "budget_forecasting",
+        "budget_forecasting", features=BUDGET_FEATURES,
         target=T.next_window("daily_cost", 1, "sum", description="the workspace's list cost of the next day (d+1)"),
     ),
     ModelSpec(
         "job_cost_optimizer", "cost", "regression", "gradient_boosting",
-        _rel(0.4 * 7, ("jobs_on_all_purpose_cost",), **COST_GBR), "cost_features",
+        _rel(0.4 * 7, ("avg_jobs_on_all_purpose_cost_28d",), **COST_GBR), "cost_features",
         "job_cost_optimizer_predictions", "train_job_cost_optimizer", "cost/train_job_cost_optimizer",
-        "job_cluster_savings",
+        "job_cluster_savings", features=JOB_COST_FEATURES,
         target=T.next_window(
             "jobs_on_all_purpose_cost", 7, "sum", scale=0.4,
             description="savings available over the next 7 days by moving jobs off all-purpose compute: 0.4 x next-7-day jobs-on-all-purpose cost",
@@ -197,9 +206,9 @@ _SPECS = [
     ),
     ModelSpec(
         "chargeback_attribution", "cost", "regression", "gradient_boosting",
-        _rel(7.0, ("daily_cost",), **COST_GBR), "cost_features",
+        _rel(7.0, ("avg_cost_28d",), **COST_GBR), "cost_features",
         "chargeback_predictions", "train_chargeback_attribution", "cost/train_chargeback_attribution",
-        "chargeback_attribution",
+        "chargeback_attribution", features=CHARGEBACK_FEATURES,
         target=T.next_window("daily_cost", 7, "sum", description="the workspace's total list cost over the next 7 days (the amount to charge back next week)"),
     ),
     ModelSpec(
