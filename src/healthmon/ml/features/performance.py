@@ -15,6 +15,10 @@ FEATURES = (
     "large_query_rate", "avg_bytes_per_query", "read_write_ratio", "avg_queue_time_ms",
     "queries_per_minute", "p99_duration_lag7", "duration_regression_pct", "is_duration_regressing",
     "is_weekend", "day_of_week",
+    # Capacity history (not in the original spec): cluster_capacity_planner forecasts next week's
+    # peak daily query count, and its seasonal-naive baseline is this week's peak.
+    "max_query_count_7d", "max_query_count_prev_7d", "avg_query_count_28d", "max_query_count_28d",
+    "std_query_count_28d", "query_count_lag7", "avg_weekly_peak_4w",
 )
 
 SOURCE = Source(
@@ -74,15 +78,30 @@ win AS (
          AVG(query_count) OVER w7 AS avg_query_count_7d,
          AVG(avg_duration_ms) OVER w7 AS avg_duration_7d,
          AVG(p99_duration_ms) OVER w7 AS avg_p99_duration_7d,
-         COALESCE(LAG(p99_duration_ms, 7) OVER w, 0.0) AS p99_duration_lag7
+         COALESCE(LAG(p99_duration_ms, 7) OVER w, 0.0) AS p99_duration_lag7,
+         MAX(query_count) OVER w7 AS max_query_count_7d,
+         COALESCE(MAX(query_count) OVER wp7, 0.0) AS max_query_count_prev_7d,
+         AVG(query_count) OVER w28 AS avg_query_count_28d,
+         MAX(query_count) OVER w28 AS max_query_count_28d,
+         COALESCE(STDDEV(query_count) OVER w28, 0.0) AS std_query_count_28d,
+         COALESCE(LAG(query_count, 7) OVER w, 0.0) AS query_count_lag7
   FROM derived
   WINDOW {rows_window('w', 'warehouse_id', 'query_date')},
-         {rows_window('w7', 'warehouse_id', 'query_date', 7)}
+         {rows_window('w7', 'warehouse_id', 'query_date', 7)},
+         wp7 AS (PARTITION BY warehouse_id ORDER BY query_date ROWS BETWEEN 13 PRECEDING AND 7 PRECEDING),
+         {rows_window('w28', 'warehouse_id', 'query_date', 28)}
 ),
 regress AS (
   SELECT win.*,
-         {change_pct('p99_duration_ms', 'p99_duration_lag7')} AS duration_regression_pct
+         {change_pct('p99_duration_ms', 'p99_duration_lag7')} AS duration_regression_pct,
+         -- mean of the last 4 weekly peaks (weeks ending d, d-7, d-14, d-21; fewer at the start)
+         (max_query_count_7d + COALESCE(LAG(max_query_count_7d, 7) OVER w, 0.0)
+            + COALESCE(LAG(max_query_count_7d, 14) OVER w, 0.0) + COALESCE(LAG(max_query_count_7d, 21) OVER w, 0.0))
+           / (1.0 + CASE WHEN LAG(max_query_count_7d, 7) OVER w IS NULL THEN 0.0 ELSE 1.0 END
+                  + CASE WHEN LAG(max_query_count_7d, 14) OVER w IS NULL THEN 0.0 ELSE 1.0 END
+                  + CASE WHEN LAG(max_query_count_7d, 21) OVER w IS NULL THEN 0.0 ELSE 1.0 END) AS avg_weekly_peak_4w
   FROM win
+  WINDOW {rows_window('w', 'warehouse_id', 'query_date')}
 )
 SELECT warehouse_id, query_date,
        query_count, total_duration_ms, p50_duration_ms, p95_duration_ms, p99_duration_ms,
@@ -103,7 +122,9 @@ SELECT warehouse_id, query_date,
        p99_duration_lag7, duration_regression_pct,
        {flag('duration_regression_pct > 20')} AS is_duration_regressing,
        {flag('dow IN (1, 7)')} AS is_weekend,
-       CAST(dow AS DOUBLE) AS day_of_week
+       CAST(dow AS DOUBLE) AS day_of_week,
+       max_query_count_7d, max_query_count_prev_7d, avg_query_count_28d, max_query_count_28d,
+       std_query_count_28d, query_count_lag7, CAST(avg_weekly_peak_4w AS DOUBLE) AS avg_weekly_peak_4w
 FROM regress
 """
 
@@ -124,5 +145,11 @@ TABLE = FeatureTable(
         "sla_breach_count": f"Statements longer than {SLA_MS} ms.",
         "large_query_count": "Statements reading more than 10 GiB.",
         "read_write_ratio": "total_bytes_read / total_bytes_written, 0 when nothing was written.",
+        "max_query_count_7d": "Peak daily query_count over the warehouse's last 7 rows (this day included).",
+        "max_query_count_prev_7d": "Peak daily query_count over the 7 rows before those (rows 7..13 back), 0 if none.",
+        "avg_query_count_28d": "Mean daily query_count over the last 28 rows.",
+        "max_query_count_28d": "Peak daily query_count over the last 28 rows.",
+        "query_count_lag7": "query_count 7 rows earlier, 0 if none.",
+        "avg_weekly_peak_4w": "Mean of max_query_count_7d at d, d-7, d-14 and d-21 (the weeks available).",
     },
 )

@@ -43,6 +43,10 @@ CHARGEBACK_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_s
 JOB_COST_FEATURES = ("jobs_on_all_purpose_cost_7d", "jobs_on_all_purpose_cost_prev_7d", "avg_jobs_on_all_purpose_cost_28d",
                      "jobs_on_all_purpose_cost", "jobs_on_all_purpose_count", "day_of_week", "day_of_month",
                      "cost_week_over_week", "cost_7d_vs_28d")
+# Next week's peak load vs the mean of the last four weekly peaks (same development procedure).
+CAPACITY_FEATURES = ("avg_weekly_peak_4w", "max_query_count_7d", "max_query_count_prev_7d", "avg_query_count_28d",
+                     "max_query_count_28d", "std_query_count_28d", "query_count_lag7", "query_count",
+                     "avg_query_count_7d", "day_of_week", "is_weekend")
 
 
 def _xgb(**kw):
@@ -272,9 +276,10 @@ _SPECS = [
         ),
     ),
     ModelSpec(
-        "cluster_capacity_planner", "performance", "regression", "gradient_boosting", _rel(1.0, ("avg_query_count_7d",)),
+        "cluster_capacity_planner", "performance", "regression", "gradient_boosting",
+        _rel(1.0, ("avg_weekly_peak_4w",), **COST_GBR),
         "performance_features", "cluster_capacity_predictions", "train_cluster_capacity_planner",
-        "performance/train_cluster_capacity_planner", "capacity_planning",
+        "performance/train_cluster_capacity_planner", "capacity_planning", features=CAPACITY_FEATURES,
         target=T.next_window("query_count", 7, "max", description="peak daily query count of the warehouse over the next 7 days (the load to provision for)"),
     ),
     ModelSpec(
