@@ -26,7 +26,15 @@ EXTRA_FEATURES = (
     "dq_unhealthy_tables", "dq_freshness_unhealthy", "dq_completeness_unhealthy",
     "is_weekend", "day_of_week",
 )
-FEATURES = SPEC_FEATURES + EXTRA_FEATURES
+# Table-level evidence summarised per catalog for the drift detector (docs/models.md): breaking
+# schema changes (dropped or retyped columns, which additive evolution never produces) and
+# tables that a daily writer normally refreshes but that were not written today.
+DETECTOR_FEATURES = (
+    "breaking_schema_changes_1d", "max_breaking_changes_per_table_1d",
+    "daily_tables", "overdue_daily_tables_1d", "max_overdue_days_daily_tables",
+    "tables_past_usual_gap_1d", "max_days_past_usual_gap",
+)
+FEATURES = SPEC_FEATURES + EXTRA_FEATURES + DETECTOR_FEATURES
 
 SNAPSHOTS = Source(
     "fact_table_snapshots",
@@ -39,6 +47,10 @@ DQ_RESULTS = "fact_data_quality_monitoring_table_results"
 DQ_COLUMNS = ("event_time", "catalog_name", "table_name", "status", "freshness_status", "completeness_status")
 
 STALE_DAYS = 7
+# A table is "daily" when its writer committed on at least DAILY_MIN_DAYS of its previous
+# DAILY_WINDOW snapshot days (so a pause of a few days does not change its class).
+DAILY_WINDOW = 28
+DAILY_MIN_DAYS = 20
 
 
 def _dq_cte(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
@@ -84,9 +96,25 @@ WITH snaps AS (
          CAST(COALESCE(size_bytes, 0) AS DOUBLE) AS size_bytes,
          CASE WHEN last_commit_time IS NULL THEN NULL ELSE {days_since_commit} END AS days_since_commit,
          CAST(COALESCE(commits_1d, 0) AS DOUBLE) AS commits,
-         CAST(COALESCE(rows_written_1d, 0) AS DOUBLE) AS rows_written
+         CAST(COALESCE(rows_written_1d, 0) AS DOUBLE) AS rows_written,
+         CAST(COALESCE(columns_removed, 0) + COALESCE(columns_type_changed, 0) AS DOUBLE) AS breaking_changes
   FROM {tables['fact_table_snapshots']}
   WHERE table_catalog IS NOT NULL AND snapshot_date IS NOT NULL AND table_name IS NOT NULL
+),
+table_hist AS (
+  SELECT snaps.*,
+         SUM({flag('commits > 0')}) OVER (PARTITION BY catalog_name, qualified_name ORDER BY snapshot_date
+                                         ROWS BETWEEN {DAILY_WINDOW} PRECEDING AND 1 PRECEDING) AS commit_days_prev,
+         MAX(days_since_commit) OVER (PARTITION BY catalog_name, qualified_name ORDER BY snapshot_date
+                                      ROWS BETWEEN {DAILY_WINDOW} PRECEDING AND 1 PRECEDING) AS usual_max_gap
+  FROM snaps
+),
+table_flags AS (
+  SELECT table_hist.*,
+         COALESCE(commit_days_prev, 0) >= {DAILY_MIN_DAYS} AS is_daily,
+         CASE WHEN days_since_commit IS NULL OR usual_max_gap IS NULL OR days_since_commit <= usual_max_gap THEN 0.0
+              ELSE days_since_commit - usual_max_gap END AS days_past_usual_gap
+  FROM table_hist
 ),
 daily AS (
   SELECT catalog_name, snapshot_date,
@@ -106,8 +134,16 @@ daily AS (
          SUM({flag('commits = 0')}) AS tables_not_written_1d,
          AVG(days_since_commit) AS avg_days_since_commit,
          MAX(days_since_commit) AS max_days_since_commit,
-         SUM({flag(f'days_since_commit >= {STALE_DAYS}')}) AS stale_tables_7d
-  FROM snaps
+         SUM({flag(f'days_since_commit >= {STALE_DAYS}')}) AS stale_tables_7d,
+         SUM(breaking_changes) AS breaking_schema_changes_1d,
+         MAX(breaking_changes) AS max_breaking_changes_per_table_1d,
+         SUM({flag('is_daily')}) AS daily_tables,
+         SUM({flag('is_daily AND commits = 0')}) AS overdue_daily_tables_1d,
+         CAST(COALESCE(MAX(CASE WHEN is_daily AND commits = 0 THEN days_since_commit END), 0.0) AS DOUBLE)
+           AS max_overdue_days_daily_tables,
+         SUM({flag('days_past_usual_gap > 0')}) AS tables_past_usual_gap_1d,
+         CAST(MAX(days_past_usual_gap) AS DOUBLE) AS max_days_past_usual_gap
+  FROM table_flags
   GROUP BY catalog_name, snapshot_date
 ),
 {_dq_cte(tables, columns)},
@@ -136,7 +172,10 @@ SELECT win.catalog_name, win.snapshot_date,
        COALESCE(dq.dq_freshness_unhealthy, 0.0) AS dq_freshness_unhealthy,
        COALESCE(dq.dq_completeness_unhealthy, 0.0) AS dq_completeness_unhealthy,
        {flag('dow IN (1, 7)')} AS is_weekend,
-       CAST(dow AS DOUBLE) AS day_of_week
+       CAST(dow AS DOUBLE) AS day_of_week,
+       breaking_schema_changes_1d, max_breaking_changes_per_table_1d,
+       daily_tables, overdue_daily_tables_1d, max_overdue_days_daily_tables,
+       tables_past_usual_gap_1d, max_days_past_usual_gap
 FROM win
 LEFT JOIN dq ON dq.catalog_name = win.catalog_name AND dq.snapshot_date = win.snapshot_date
 """
@@ -159,5 +198,12 @@ TABLE = FeatureTable(
         "schema_changes_7d": "Columns added, removed or retyped over the last 7 snapshot days.",
         "stale_tables_7d": f"Tables whose latest data commit is {STALE_DAYS} or more days old.",
         "dq_unhealthy_tables": "Tables the data quality monitor marked Unhealthy that day.",
+        "breaking_schema_changes_1d": "Columns dropped or retyped in the catalog that day (additive changes excluded).",
+        "max_breaking_changes_per_table_1d": "Largest number of dropped + retyped columns on one table that day.",
+        "daily_tables": f"Tables written on >= {DAILY_MIN_DAYS} of their previous {DAILY_WINDOW} snapshot days.",
+        "overdue_daily_tables_1d": "Daily tables (see daily_tables) with no commit that day.",
+        "max_overdue_days_daily_tables": "Days since the last commit of the most overdue daily table (0 when none is overdue).",
+        "tables_past_usual_gap_1d": f"Tables whose days since the last commit exceed their longest gap of the previous {DAILY_WINDOW} snapshot days.",
+        "max_days_past_usual_gap": "Largest excess of days since the last commit over the table's own longest recent gap.",
     },
 )

@@ -69,6 +69,10 @@ COST_DETECTOR_DERIVED = (
     ("log_ratio", "daily_dbu", "daily_dbu_lag1"),
 )
 COST_DETECTOR_KEEP = ("z_score_7d", "z_score_30d")
+# One-sided (surges only: a quiet Sunday is not a cost incident) and without the two-sided
+# z-scores; threshold = 98th percentile of the validation period's scores (development account).
+COST_DETECTOR_SURGES = tuple(("excess_log_ratio", *d[1:]) for d in COST_DETECTOR_DERIVED)
+COST_DETECTOR_QUANTILE = 0.98
 
 # Security: each user-day is compared with the user's OWN previous 28 active days
 # (security_features *_prev28 columns). "poisson_surprise" = -log10 P(count >= today's) under a
@@ -106,11 +110,14 @@ PERFORMANCE_DETECTOR_COLUMNS = _cols(
     "p95_duration_ms", "p50_duration_ms", "avg_bytes_per_query",
 )
 
-QUALITY_DETECTOR_COLUMNS = _cols(
-    "table_count", "total_rows", "schema_changes_1d", "tables_with_schema_change_1d", "rows_written_1d",
-    "tables_not_written_1d", "stale_tables_7d", "total_rows_change_pct_1d", "rows_written_change_pct_7d", "dq_unhealthy_tables",
-    "max_days_since_commit", "dq_freshness_unhealthy",
-)
+# Quality: per catalog-day, the largest breaking schema change on one table (dropped or retyped
+# columns; additive evolution is routine) and the days the most overdue daily-written table has
+# gone without a commit (quality_features' detector columns).
+QUALITY_DETECTOR_COLUMNS = _cols("max_breaking_changes_per_table_1d", "max_overdue_days_daily_tables")
+QUALITY_DETECTOR_QUANTILE = 0.99
+# Performance: the warehouse's latency against its own week (unchanged design); the flag
+# threshold is the 99.5th percentile of the validation period's scores.
+PERFORMANCE_DETECTOR_QUANTILE = 0.995
 
 
 # --- targets ---------------------------------------------------------------------------------
@@ -186,10 +193,10 @@ _SPECS = [
     # ---------------------------------------------------------------- cost (cost_features)
     ModelSpec(
         "cost_anomaly_detector", "cost", "anomaly", "isolation_forest",
-        _detector(0.05, COST_DETECTOR_KEEP, COST_DETECTOR_DERIVED), "cost_features",
+        _detector(1.0 - COST_DETECTOR_QUANTILE, (), COST_DETECTOR_SURGES), "cost_features",
         "cost_anomaly_predictions", "train_cost_anomaly_detector", "cost/train_cost_anomaly_detector",
         "cost_anomaly_detection", features=COST_DETECTOR_COLUMNS,
-        hyperparameters={"n_estimators": 100, "contamination": 0.05},
+        hyperparameters={"n_estimators": 100, "threshold_quantile": COST_DETECTOR_QUANTILE},
     ),
     ModelSpec(
         "budget_forecaster", "cost", "regression", "gradient_boosting",
@@ -289,7 +296,7 @@ _SPECS = [
                    ("log_ratio", "p99_duration_ms", "p99_duration_lag7"))),
         "performance_features", "performance_regression_predictions", "train_performance_regression_detector",
         "performance/train_regression_detector", "regression_detection", features=PERFORMANCE_DETECTOR_COLUMNS,
-        hyperparameters={"n_estimators": 100, "contamination": 0.05},
+        hyperparameters={"n_estimators": 100, "threshold_quantile": PERFORMANCE_DETECTOR_QUANTILE},
     ),
     ModelSpec(
         "dbr_migration_risk_scorer", "performance", "binary", "xgboost", _xgb(n_estimators=80), "reliability_features",
@@ -359,12 +366,10 @@ _SPECS = [
     # ---------------------------------------------------------------- quality (quality_features)
     ModelSpec(
         "data_drift_detector", "quality", "anomaly", "isolation_forest",
-        _detector(0.05, ("total_rows_change_pct_1d", "rows_written_change_pct_7d"),
-                  (("ratio", "tables_with_schema_change_1d", "table_count"), ("ratio", "tables_not_written_1d", "table_count"),
-                   ("ratio", "stale_tables_7d", "table_count"), ("ratio", "dq_unhealthy_tables", "table_count"),
-                   ("log_ratio", "rows_written_1d", "total_rows"), ("log", "schema_changes_1d"))),
+        _detector(1.0 - QUALITY_DETECTOR_QUANTILE, QUALITY_DETECTOR_COLUMNS),
         "quality_features", "data_drift_predictions", "train_drift_detector", "quality/train_drift_detector", "drift_detection",
-        features=QUALITY_DETECTOR_COLUMNS, min_train_rows=10, hyperparameters={"n_estimators": 100, "contamination": 0.05},
+        features=QUALITY_DETECTOR_COLUMNS, min_train_rows=10,
+        hyperparameters={"n_estimators": 100, "threshold_quantile": QUALITY_DETECTOR_QUANTILE},
     ),
     ModelSpec(
         "data_freshness_predictor", "quality", "regression", "gradient_boosting", _gbr(), "quality_features",
