@@ -138,3 +138,35 @@ def test_quality_features_use_monitoring_results_when_present(lh):
     ])
     r = compute_feature_table(lh, FEATURE_TABLES["quality_features"], CATALOG, GOLD)[0].to_pylist()[0]
     assert (r["dq_unhealthy_tables"], r["dq_freshness_unhealthy"], r["dq_completeness_unhealthy"]) == (1, 1, 0)
+
+
+def test_quality_detector_columns_breaking_changes_and_overdue_daily_tables(lh):
+    """Breaking schema changes (dropped/retyped columns) are told apart from additive ones, per
+    table; a table written every day that stops being written is overdue, a weekly one is not."""
+    rows = []
+    for n in range(30):
+        d = day(n)
+        paused = n >= 26  # the daily writer stops after day 25
+        rows.append(_snap(d, "daily_t", commit=day(25) if paused else d, commits=0 if paused else 1))
+        weekly_commit = day(n - n % 7)
+        rows.append(_snap(d, "weekly_t", commit=weekly_commit, commits=1 if n % 7 == 0 else 0))
+        rows.append(_snap(d, "evolving", added=3 if n == 27 else 0,
+                          removed=2 if n == 28 else 0, retyped=1 if n == 28 else 0))
+        rows.append(_snap(d, "other", removed=1 if n == 28 else 0))
+    write_gold(lh, "fact_table_snapshots", rows)
+    by = rows_by_key(compute_feature_table(lh, FEATURE_TABLES["quality_features"], CATALOG, GOLD)[0],
+                     "catalog_name", "snapshot_date")
+    d27, d28, d29 = by[("main", day(27))], by[("main", day(28))], by[("main", day(29))]
+    assert d27["breaking_schema_changes_1d"] == 0 and d27["schema_changes_1d"] == 3  # additive only
+    assert d28["breaking_schema_changes_1d"] == 4
+    assert d28["max_breaking_changes_per_table_1d"] == 3  # 2 dropped + 1 retyped on one table
+    # daily_t, evolving and other were written on >= 20 of their previous 28 days; weekly_t not
+    assert d29["daily_tables"] == 3
+    assert d29["overdue_daily_tables_1d"] == 1
+    assert d29["max_overdue_days_daily_tables"] == 4  # last commit day 25, snapshot day 29
+    assert by[("main", day(24))]["overdue_daily_tables_1d"] == 0
+    assert by[("main", day(24))]["max_overdue_days_daily_tables"] == 0
+    # a growing streak is one day past the longest gap seen before (which includes the streak so
+    # far); weekly_t's 6-day gaps are its routine once seen, so only daily_t counts
+    assert d29["tables_past_usual_gap_1d"] == 1 and d29["max_days_past_usual_gap"] == 1
+    assert by[("main", day(26))]["max_days_past_usual_gap"] == 1

@@ -132,3 +132,35 @@ def test_performance_regression_against_seven_rows_earlier(lh):
     assert last["is_duration_regressing"] == 1
     assert by[(day(6),)]["p99_duration_lag7"] == 0 and by[(day(6),)]["is_duration_regressing"] == 0
     assert last["avg_p99_duration_7d"] == pytest.approx((6 * 1000 + 1500) / 7)
+
+
+def test_security_detector_counts_and_trailing_baseline_exclude_today(lh):
+    """Exports, grant changes and failed logins are counted per user-day, and the *_prev28
+    baselines average the user's previous active days only (today's burst is not its own baseline)."""
+    carol = "carol@corp.com"
+    rows = []
+    for n in range(3):  # three ordinary days: one download a day, one grant on day 1
+        rows.append(_event(carol, ts(day(n), 10), action="downloadQueryResult", service="databrickssql"))
+        rows.append(_event(carol, ts(day(n), 11), table=f"a.b.t{n}"))
+        if n == 1:
+            rows.append(_event(carol, ts(day(n), 12), action="updatePermissions", service="unityCatalog", table="a.b.t0"))
+    burst = day(3)
+    rows += [_event(carol, ts(burst, 20, m), action="workspaceExport", service="workspace") for m in range(5)]
+    rows += [_event(carol, ts(burst, 21, m), action="addPrincipalToGroup", service="accounts") for m in range(3)]
+    rows += [_event(carol, ts(burst, 22, m), action="changeClusterAcl", service="clusters") for m in range(2)]
+    rows += [_event(carol, ts(burst, 3, m), action="login", service="accounts", failed=True, ip=f"1.2.3.{m}") for m in range(4)]
+    rows.append(_event(carol, ts(burst, 4), action="getTable", failed=True, table="a.b.t9"))  # failed, not a login
+    write_gold(lh, "fact_audit_logs", rows)
+    by = rows_by_key(compute_feature_table(lh, FEATURE_TABLES["security_features"], CATALOG, GOLD)[0], "event_date")
+    first, second, b = by[(day(0),)], by[(day(1),)], by[(burst,)]
+    assert (first["data_export_events"], first["grant_change_events"]) == (1, 0)
+    assert second["grant_change_events"] == 1
+    assert first["avg_event_count_prev28"] == 0  # no history yet
+    assert second["avg_event_count_prev28"] == first["event_count"]
+    assert b["data_export_events"] == 5
+    assert b["grant_change_events"] == 5  # 3 group additions + 2 ACL changes
+    assert b["failed_login_count"] == 4 and b["failed_auth_count"] == 5
+    assert b["avg_data_export_prev28"] == pytest.approx(1.0)
+    assert b["avg_grant_changes_prev28"] == pytest.approx(1 / 3)
+    assert b["avg_event_count_prev28"] == pytest.approx(statistics.mean([2, 3, 2]))
+    assert b["avg_failed_auth_prev28"] == 0

@@ -1,0 +1,86 @@
+"""The detectors' method: per-entity calibrated features, validation-period thresholds and the
+event-level scoring they are judged by."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from healthmon.ml.models import MODELS
+from healthmon.ml.models import estimators as est
+from healthmon.ml.models.metrics import event_scores
+
+
+def _derive(derived, columns, X):
+    return est.DerivedFeatures(columns=columns, derived=derived).fit(X).transform(X)
+
+
+def test_poisson_surprise_is_calibrated_to_the_entitys_own_baseline():
+    cols = ("count", "baseline")
+    X = np.array([[8, 0.0], [8, 5.0], [2, 0.0], [0, 0.0], [5, 5.0], [30, 5.0]])
+    s = _derive((("poisson_surprise", "count", "baseline"),), cols, X)[:, 0]
+    analyst_8, admin_8, analyst_2, quiet, admin_usual, admin_30 = s
+    assert analyst_8 > admin_8 > 0          # 8 grants: extraordinary for one, routine-ish for the other
+    assert analyst_8 > analyst_2 > quiet    # monotone in the count
+    assert quiet == pytest.approx(0.0)      # nothing happened: no surprise
+    assert admin_usual < 1.0                # the usual count is unsurprising (P >= 0.1)
+    assert admin_30 > admin_8 and np.isfinite(admin_30)
+
+
+def test_excess_log_ratio_ignores_days_below_the_baseline():
+    cols = ("value", "mean")
+    X = np.array([[10.0, 100.0], [100.0, 100.0], [400.0, 100.0]])
+    out = _derive((("excess_log_ratio", "value", "mean"), ("log_ratio", "value", "mean")), cols, X)
+    assert out[0, 0] == 0 and out[1, 0] == 0 and out[2, 0] == pytest.approx(np.log1p(400) - np.log1p(100))
+    assert out[0, 1] < 0  # the two-sided ratio would make a quiet day an outlier
+
+
+def test_threshold_is_the_validation_quantile_and_predict_follows_it():
+    rng = np.random.default_rng(0)
+    cols = ("a", "b")
+    model = est.isolation_forest(0.2, columns=cols, derived=(("log", "a"),), keep=("b",), max_samples=512)
+    model.fit(rng.gamma(2.0, 1.0, size=(2000, 2)))
+    validation = rng.gamma(2.0, 1.0, size=(4000, 2))
+    threshold = est.calibrate_threshold(model, validation, 0.99)
+    flagged = model.predict(validation) == -1
+    assert flagged.mean() == pytest.approx(0.01, abs=0.004)  # not the 20 % contamination
+    scores = est.anomaly_scores(model, validation)
+    assert scores[flagged].min() >= threshold - 1e-12 and scores[~flagged].max() <= threshold + 1e-12
+    surge = np.array([[80.0, 80.0]])
+    assert model.predict(surge)[0] == -1
+    assert est.calibrate_threshold(model, np.empty((0, 2)), 0.99) is None
+
+
+def test_every_detector_sets_its_threshold_on_validation_and_builds():
+    rng = np.random.default_rng(1)
+    detectors = [s for s in MODELS.values() if s.kind == "anomaly"]
+    assert len(detectors) == 7
+    for spec in detectors:
+        q = spec.hyperparameters.get("threshold_quantile")
+        assert q is not None and 0.9 < q < 1.0, spec.name
+        features = list(spec.features)
+        X = rng.gamma(2.0, 2.0, size=(600, len(features)))
+        model = spec.build(features).fit(X)
+        est.calibrate_threshold(model, X, q)
+        assert set(np.unique(model.predict(X))) <= {-1, 1}
+
+
+def test_event_level_matching_merges_runs_and_counts_an_incident_once():
+    d = pd.Timestamp("2026-09-01")
+    incidents = pd.DataFrame({"entity": ["u1", "u2"], "start": [d, d + pd.Timedelta(days=10)],
+                              "end": [d + pd.Timedelta(days=3), d + pd.Timedelta(days=10)]})
+    flags = pd.DataFrame({
+        "entity": ["u1", "u1", "u1", "u1", "u3"],
+        # four consecutive flagged days of u1 during its 4-day incident: one event, not four
+        "date": [d, d + pd.Timedelta(days=1), d + pd.Timedelta(days=2), d + pd.Timedelta(days=3), d],
+    })
+    s = event_scores(flags, incidents)
+    assert (s.flagged_events, s.true_flagged_events) == (2, 1)
+    assert (s.incidents, s.detected_incidents) == (2, 1)
+    assert s.precision == pytest.approx(0.5) and s.recall == pytest.approx(0.5)
+    # a flag two days after the incident ends is outside the one-day tolerance
+    late = pd.DataFrame({"entity": ["u2"], "date": [d + pd.Timedelta(days=12)]})
+    assert event_scores(late, incidents).true_flagged_events == 0
+    next_day = pd.DataFrame({"entity": ["u2"], "date": [d + pd.Timedelta(days=11)]})
+    assert event_scores(next_day, incidents).true_flagged_events == 1
