@@ -11,7 +11,6 @@ only wait, and a for_each waiting for its iterations must not starve them of slo
 from __future__ import annotations
 
 import json
-import marshal
 import os
 import queue
 import threading
@@ -21,16 +20,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-
 from healthmon.errors import HealthmonError
 from healthmon.jobs import notify, plan, refs
 from healthmon.jobs.environments import DependencyError, dependencies_for, python_for, task_env
 from healthmon.jobs.logs import LogPump
 from healthmon.jobs.notebook import NotebookError, load_cells
 from healthmon.jobs.procs import ForkServerError, ForkServers, kill_group
+from healthmon.jobs.task_main import read_result
 from healthmon.settings import Settings
 from healthmon.store.db import Database
+from healthmon.store.run_writes import RunWriter
 from healthmon.store.runs import RunRecord, now_ms
 
 TERMINATION = {
@@ -90,16 +89,20 @@ class RunExecutor:
 
         # The default interpreter's zygote boots now, while the run is set up.
         self.servers = ForkServers(self.env, default=sys.executable)
+        self.writer = RunWriter(db)
         self._cells_cache: dict[tuple[str, float], list] = {}
         self._base_ctx = refs.job_context(job_id=self.job_id, job_name=self.job_name, run_id=self.run_id,
                                           start_time=self.start_time, trigger=self.trigger, params=self.job_params)
 
     # -- persistence helpers -------------------------------------------------------------
     def _update(self, row_id: int, **fields) -> None:
-        # One UPDATE statement, no ORM load: this runs several times per task.
-        values = {k: (json.dumps(v, sort_keys=True, default=str) if k.endswith("_json") else v) for k, v in fields.items()}
-        with self.db.session() as s:
-            s.execute(update(RunRecord).where(RunRecord.run_id == row_id).values(**values))
+        # Write-behind, batched with the other slots' updates (store/run_writes.py).
+        self.writer.update(row_id, **fields)
+
+    def _notify_task(self, row_id: int, task: dict, event: str) -> None:
+        if task.get("email_notifications") or task.get("webhook_notifications"):
+            self.writer.flush()  # the notification reads the row back
+            notify.task_event(row_id, self.run_id, self.job_name, task, event)
 
     def _new_task_row(self, key: str, task: dict, *, attempt: int, state: str, repair_id: int | None,
                       parent: int | None = None, name: str | None = None) -> int:
@@ -199,6 +202,7 @@ class RunExecutor:
         finally:
             pool.shutdown(wait=True)
             self.servers.close()
+            self.writer.close()
         return {k: done[k].result_state for k in in_run}
 
     def _precreated(self) -> dict[str, int]:
@@ -239,8 +243,8 @@ class RunExecutor:
             for pid, state in attempts:
                 if state[2] is not None and now >= state[2]:
                     state[2] = None  # warn once per attempt
-                    threading.Thread(target=notify.task_event, daemon=True, args=(
-                        state[4], self.run_id, self.job_name, state[3], "on_duration_warning_threshold_exceeded")).start()
+                    threading.Thread(target=self._notify_task, daemon=True, args=(
+                        state[4], state[3], "on_duration_warning_threshold_exceeded")).start()
                 if state[1] is not None:
                     continue
                 if self.cancel.is_set():
@@ -279,13 +283,12 @@ class RunExecutor:
         max_retries = int(task.get("max_retries") or 0)
         interval = int(task.get("min_retry_interval_millis") or 0) / 1000
         attempt = 0
-        notify.task_event(row_id, self.run_id, self.job_name, task, "on_start")
+        self._notify_task(row_id, task, "on_start")
         while True:
             result, outcome = self._attempt(key, task, row_id, extra_ctx, parent)
             retryable = result == "FAILED" or (result == "TIMEDOUT" and task.get("retry_on_timeout"))
             if not retryable or (max_retries != -1 and attempt >= max_retries) or self.cancel.is_set() or self.timed_out.is_set():
-                notify.task_event(row_id, self.run_id, self.job_name, task,
-                                  "on_success" if result == "SUCCESS" else "on_failure")
+                self._notify_task(row_id, task, "on_success" if result == "SUCCESS" else "on_failure")
                 return plan.TaskResult(result, outcome)
             attempt += 1
             if interval:
@@ -450,8 +453,7 @@ class RunExecutor:
         return spec
 
     def _subprocess(self, key: str, row_id: int, task: dict, ctx: dict, where: str, start: int) -> tuple[str, None]:
-        log_dir = self.log_root / f"{key}-{row_id}"
-        log_dir.mkdir(parents=True, exist_ok=True)
+        log_dir = self.log_root / f"{key}-{row_id}"  # created on demand (first output, large result)
         try:
             spec = self._spec(key, row_id, task, ctx, where, log_dir)
             python = python_for(dependencies_for(self.job_settings, task), self.settings.home)
@@ -481,7 +483,8 @@ class RunExecutor:
             self.attempts.pop(proc.pid, None)
         pump.join(timeout=5)
         reason = state[1]
-        result_file = Path(spec["result_file"])
+        res = read_result(proc.result_fd, spec["result_file"])
+        os.close(proc.result_fd)
         if reason == "CANCELED":
             self._finish_row(row_id, "CANCELED", "Run was canceled.", output={"error": "Run canceled by user."}, start=start, setup_ms=setup_ms)
             return "CANCELED", None
@@ -491,9 +494,7 @@ class RunExecutor:
             msg = f"{what} timed out after {secs} seconds; the task's processes were killed."
             self._finish_row(row_id, "TIMEDOUT", msg, output={"error": msg}, start=start, setup_ms=setup_ms)
             return "TIMEDOUT", None
-        try:
-            res = marshal.loads(result_file.read_bytes())
-        except (OSError, EOFError, ValueError):
+        if res is None:
             res = {"status": "FAILED", "error": f"The task process exited with code {returncode} without reporting a result "
                    f"(killed, or os._exit). See the logs: healthmon runs logs --run-id {row_id}."}
         values = res.get("task_values") or {}

@@ -1,7 +1,7 @@
 """Task output capture: a pipe pumped into a size-capped, rotated log file.
 
 The runner reads the task's merged stdout/stderr in 64 KiB chunks and appends them to
-``<log_dir>/output.log``; when it reaches ``HEALTHMON_LOG_MAX_BYTES`` (default 10 MiB) it is rotated
+``<log_dir>/output.log`` (created with the first byte: a silent task leaves no file); when it reaches ``HEALTHMON_LOG_MAX_BYTES`` (default 10 MiB) it is rotated
 to ``output.log.1`` (the previous ``.1`` is dropped), so a task writing gigabytes costs at most two
 files on disk and one chunk of memory. Known secret values are replaced by ``[REDACTED]``.
 """
@@ -36,9 +36,14 @@ class LogPump(threading.Thread):
                 data = data.replace(s, b"[REDACTED]")
         return data
 
-    def run(self) -> None:
+    def _open(self):
+        # Created on the first byte: most tasks print nothing, and creating a file costs about a
+        # millisecond on a journaling file system.
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.path, "wb")
+        return open(self.path, "wb")
+
+    def run(self) -> None:
+        out = None
         size = 0
         # Keep a secret split across two reads from leaking: hold back a tail as long as the
         # longest secret until the next chunk arrives.
@@ -58,6 +63,8 @@ class LogPump(threading.Thread):
                 else:
                     pending = b""
                 self.total += len(data)
+                if out is None:
+                    out = self._open()
                 if size + len(data) > self.limit:
                     out.close()
                     os.replace(self.path, self.path.with_name(self.path.name + ".1"))
@@ -67,9 +74,12 @@ class LogPump(threading.Thread):
                 out.write(data)
                 size += len(data)
             if pending:
+                if out is None:
+                    out = self._open()
                 out.write(self._redact(pending))
         finally:
-            out.close()
+            if out is not None:
+                out.close()
             os.close(self.fd)
 
 

@@ -11,13 +11,14 @@ start, same supervision): slower, for measuring or for code that is unhappy in a
 
 from __future__ import annotations
 
+import marshal
 import os
 import signal
 import socket
 import subprocess
 import threading
 
-from healthmon.jobs.zygote import _Reader, pack
+from healthmon.jobs.zygote import pack
 
 BOOT = "from healthmon.jobs.zygote import main; main({fd})"
 
@@ -29,12 +30,21 @@ def exec_mode() -> bool:
 class Attempt:
     """One task attempt's process: pid (once started), output pipe, exit code (once ended)."""
 
-    def __init__(self, read_fd: int):
+    def __init__(self, read_fd: int, result_fd: int):
         self.read_fd = read_fd
+        self.result_fd = result_fd
         self.pid: int | None = None
         self.returncode: int | None = None
         self.started = threading.Event()
         self.done = threading.Event()
+
+    def close(self) -> None:
+        """Close the runner's ends (the output pipe is closed by its log pump instead)."""
+        for fd in (self.read_fd, self.result_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def wait(self) -> int | None:
         """The exit code (negative: killed by that signal); None when the fork server died."""
@@ -66,7 +76,8 @@ class ForkServer:
     def start(self, spec: dict) -> Attempt:
         """Fork an attempt running ``spec``; returns once it has a pid."""
         read_fd, write_fd = os.pipe()
-        attempt = Attempt(read_fd)
+        result_r, result_w = os.pipe()
+        attempt = Attempt(read_fd, result_r)
         try:
             with self.lock:
                 if self.dead:
@@ -74,33 +85,37 @@ class ForkServer:
                 self.next_id += 1
                 self.pending[self.next_id] = attempt
                 data = pack(("run", self.next_id, spec, exec_mode()))
-                sent = socket.send_fds(self.sock, [data], [write_fd])
+                sent = socket.send_fds(self.sock, [data], [write_fd, result_w])
                 if sent < len(data):
                     self.sock.sendall(data[sent:])
         except OSError as exc:
-            os.close(read_fd)
+            attempt.close()
             raise ForkServerError(f"the fork server of {self.python} is gone: {exc}") from None
         except BaseException:
-            os.close(read_fd)
+            attempt.close()
             raise
         finally:
             os.close(write_fd)
+            os.close(result_w)
         attempt.started.wait()
         if attempt.pid is None:
-            os.close(read_fd)
+            attempt.close()
             raise ForkServerError(f"the fork server of {self.python} exited before starting the task")
         return attempt
 
     def _read(self) -> None:
-        reader = _Reader(self.sock)
+        # The zygote sends no descriptors back: a buffered reader takes its messages in few syscalls.
+        stream = self.sock.makefile("rb")
         while True:
             try:
-                msg = reader.read()
-            except OSError:
+                head = stream.read(4)
+                body = stream.read(int.from_bytes(head, "big")) if len(head) == 4 else b""
+                msg = marshal.loads(body) if body else None
+            except (OSError, ValueError, EOFError):
                 msg = None
             if msg is None:
                 break
-            (kind, a, b), _ = msg
+            kind, a, b = msg
             with self.lock:
                 if kind == "started":
                     attempt = self.pending.pop(a)

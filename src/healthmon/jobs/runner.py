@@ -13,6 +13,7 @@ import sys
 import time
 
 import psutil
+from sqlalchemy import update
 
 from healthmon.jobs import plan
 from healthmon.jobs.executor import RunExecutor
@@ -57,13 +58,14 @@ def _finish(db: Database, run_id: int, life: str, result: str, code: str, ttype:
         row.user_cancelled_or_timedout = result in ("CANCELED", "TIMEDOUT")
         if not row.start_time:
             row.start_time = row.end_time
-        # Task rows created up front that never ran (canceled while queued, invalid settings).
-        for t in task_runs(s, run_id):
-            if t.life_cycle_state in ("PENDING", "BLOCKED", "QUEUED"):
-                t.life_cycle_state = "TERMINATED" if result == "CANCELED" else life
-                t.result_state = "CANCELED" if result == "CANCELED" else "FAILED"
-                t.state_message = message
-                t.start_time = t.end_time = row.end_time
+        # Task rows created up front that never ran (canceled while queued, invalid settings):
+        # one UPDATE, not an ORM load of every task run of the run.
+        s.execute(update(RunRecord).where(
+            RunRecord.job_run_id == run_id, RunRecord.life_cycle_state.in_(("PENDING", "BLOCKED", "QUEUED"))
+        ).values(life_cycle_state="TERMINATED" if result == "CANCELED" else life,
+                 result_state="CANCELED" if result == "CANCELED" else "FAILED",
+                 state_message=message, start_time=row.end_time, end_time=row.end_time),
+            execution_options={"synchronize_session": False})
         if repair_id is not None:
             _close_repair(s, row, repair_id)
 

@@ -4,10 +4,10 @@ Started by the runner as ``python -c "from healthmon.jobs.zygote import main; ma
 of a Unix socket pair. It imports the task runtime once (``task_main``, ``dbutils``) and then,
 single-threaded, serves two kinds of events:
 
-* a request from the runner (``("run", req_id, spec, exec_mode)`` plus, as SCM_RIGHTS, the write end
-  of the pipe that captures the attempt's output): it ``fork()``s; the child calls ``setsid()`` (own
+* a request from the runner (``("run", req_id, spec, exec_mode)`` plus, as SCM_RIGHTS, the write ends
+  of the pipes that capture the attempt's output and carry its result): it ``fork()``s; the child calls ``setsid()`` (own
   session and process group), marks itself a child subreaper, points fd 0 at /dev/null and fds 1/2
-  at the pipe and runs the spec — or, in exec mode, ``execv``s a fresh interpreter (cold start).
+  at the pipe and runs the spec, writing its result to a second pipe (``task_main.write_result``) — or, in exec mode, ``execv``s a fresh interpreter (cold start).
   The zygote answers ``("started", req_id, pid)``.
 * SIGCHLD: it reaps children; for a task attempt it kills the attempt's process group and every
   descendant left behind (see below), then answers ``("exited", pid, returncode)``.
@@ -40,15 +40,21 @@ from healthmon.jobs import task_main
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def set_subreaper() -> bool:
-    """Make this process a child subreaper (Linux); False where unsupported."""
+def _prctl():
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        return False
+        return None
+
+
+_PRCTL = _prctl()  # looked up once, before any fork (dlopen in every child costs)
+
+
+def set_subreaper() -> bool:
+    """Make this process a child subreaper (Linux); False where unsupported."""
+    return _PRCTL is not None and _PRCTL(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
 def children(pid: int) -> list[int]:
@@ -138,16 +144,17 @@ class Zygote:
                     return rc
 
     def fork(self, req_id: int, spec: dict, exec_mode: bool, fds: list[int]) -> int | None:
-        out_fd = fds[0]
         pid = os.fork()
         if pid == 0:
-            return self._child(spec, exec_mode, out_fd)
-        os.close(out_fd)
+            return self._child(spec, exec_mode, fds)
+        for fd in fds:
+            os.close(fd)
         self.attempts.add(pid)
         self.sock.sendall(pack(("started", req_id, pid)))
         return None
 
-    def _child(self, spec: dict, exec_mode: bool, out_fd: int) -> int:
+    def _child(self, spec: dict, exec_mode: bool, fds: list[int]) -> int:
+        out_fd, result_fd = fds
         try:
             os.setsid()
             signal.set_wakeup_fd(-1)
@@ -163,7 +170,9 @@ class Zygote:
             os.dup2(out_fd, 1)
             os.dup2(out_fd, 2)
             os.close(out_fd)
+            spec["result_fd"] = result_fd
             if exec_mode:
+                os.set_inheritable(result_fd, True)
                 path = spec["result_file"] + ".spec"
                 with open(path, "wb") as f:
                     f.write(marshal.dumps(spec))
@@ -231,7 +240,10 @@ class Zygote:
 
 
 def main(fd: int) -> None:
+    import gc
+
     set_subreaper()
+    gc.freeze()  # what the zygote allocated stays out of the children's collections (and shared)
     sock = socket.socket(fileno=fd)
     rc = Zygote(sock).serve()
     if rc is None:
