@@ -110,3 +110,18 @@ class LiveServer:
 def live_server(app):
     with LiveServer(app) as srv:
         yield srv
+
+
+@pytest.fixture
+def workspace(app, tokens, monkeypatch):
+    """A real databricks-sdk WorkspaceClient (as alice) over HTTP to a live server, configured
+    the way the seed configures it: DATABRICKS_HOST/TOKEN."""
+    from databricks.sdk import WorkspaceClient
+
+    for key in ("DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_USERNAME", "DATABRICKS_PASSWORD"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/.databrickscfg")
+    with LiveServer(app) as srv:
+        monkeypatch.setenv("DATABRICKS_HOST", srv.url)
+        monkeypatch.setenv("DATABRICKS_TOKEN", tokens.alice)
+        yield WorkspaceClient()

@@ -7,23 +7,8 @@ from __future__ import annotations
 import pytest
 
 from healthmon.jobs import service
-from tests.server.conftest import LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def workspace(app, tokens, monkeypatch):
-    """A WorkspaceClient configured the way the seed configures it: DATABRICKS_HOST/TOKEN."""
-    from databricks.sdk import WorkspaceClient
-
-    for key in ("DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_USERNAME", "DATABRICKS_PASSWORD"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/.databrickscfg")
-    with LiveServer(app) as srv:
-        monkeypatch.setenv("DATABRICKS_HOST", srv.url)
-        monkeypatch.setenv("DATABRICKS_TOKEN", tokens.alice)
-        yield WorkspaceClient()
 
 
 def _python_job(tmp_path, name: str, body: str, **extra) -> dict:

@@ -1,11 +1,22 @@
-"""Run rows → Jobs API JSON (the shapes of ``databricks.sdk.service.jobs.Run``/``RunTask``/``RunOutput``)."""
+"""Run rows → Jobs API JSON (the shapes of ``databricks.sdk.service.jobs.Run``/``RunTask``/``RunOutput``).
+
+A "row" is a ``RunRecord`` or a Core row of ``store.runs.RUN_COLUMNS`` (the server's read path
+skips the ORM): only attributes are read, JSON columns through ``_j``.
+"""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
+import orjson
+
 from healthmon.store.runs import RunRecord
+
+
+def _j(row: Any, name: str) -> Any:
+    raw = getattr(row, f"{name}_json")
+    return orjson.loads(raw) if raw else None
 
 V2_STATE = {
     "QUEUED": "QUEUED",
@@ -25,8 +36,10 @@ TASK_TYPES = (
 )
 
 
-def run_page_url(run_id: int, job_id: int) -> str:
+def run_page_url(run_id: int, job_id: int | None) -> str:
     base = os.environ.get("HEALTHMON_SERVER_URL", "http://127.0.0.1:8765").rstrip("/")
+    if not job_id:  # a one-time (runs/submit) run has no job page
+        return f"{base}/runs/{run_id}"
     return f"{base}/jobs/{job_id}/runs/{run_id}"
 
 
@@ -65,8 +78,8 @@ def _durations(row: RunRecord) -> dict[str, int]:
 
 
 def task_dict(row: RunRecord, iterations: list[RunRecord] | None = None) -> dict[str, Any]:
-    settings = row.j("settings") or {}
-    out = row.j("output") or {}
+    settings = _j(row, "settings") or {}
+    out = _j(row, "output") or {}
     d: dict[str, Any] = {
         "run_id": row.run_id,
         "task_key": row.task_key,
@@ -104,8 +117,8 @@ def task_dict(row: RunRecord, iterations: list[RunRecord] | None = None) -> dict
 
 def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any] | None = None,
              iterations: dict[int, list[RunRecord]] | None = None) -> dict[str, Any]:
-    settings = job_settings if job_settings is not None else row.j("settings")
-    params = row.j("params") or {}
+    settings = job_settings if job_settings is not None else _j(row, "settings")
+    params = _j(row, "params") or {}
     d: dict[str, Any] = {
         "run_id": row.run_id,
         "job_id": row.job_id,
@@ -137,20 +150,22 @@ def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any
         d["overriding_parameters"] = {"job_parameters": {n: v for n, v in job_params.items()}}
     if tasks:
         d["tasks"] = [task_dict(t, (iterations or {}).get(t.run_id)) for t in tasks]
-    history = row.j("repair") or []
+    history = _j(row, "repair") or []
     if history:
         d["repair_history"] = history
     if row.parent_run_id:
         d["description"] = f"Started by run_job_task of run {row.parent_run_id}"
+    if not row.job_id:  # a one-time run (runs/submit) belongs to no job
+        del d["job_id"]
     return d
 
 
 def output_dict(row: RunRecord, metadata: dict[str, Any], logs: tuple[str, bool] | None) -> dict[str, Any]:
-    out = row.j("output") or {}
+    out = _j(row, "output") or {}
     d: dict[str, Any] = {"metadata": metadata}
     if "notebook_output" in out:
         d["notebook_output"] = out["notebook_output"]
-    elif "notebook_task" in (row.j("settings") or {}):
+    elif "notebook_task" in (_j(row, "settings") or {}):
         d["notebook_output"] = {}
     if out.get("error"):
         d["error"] = out["error"]

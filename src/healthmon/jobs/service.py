@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Any
 
+from sqlalchemy import bindparam, select
+
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError
 from healthmon.jobs import api, plan, refs
 from healthmon.settings import Settings
@@ -22,23 +24,43 @@ from healthmon.store.jobs import JobRecord
 from healthmon.store.jobs import get_job as _get_job_row
 from healthmon.store.jobs import list_jobs as _list_job_rows
 from healthmon.store.runs import (
+    NO_JOB,
+    RUN_COLUMNS,
     TERMINAL_STATES,
     RepairRecord,
     RunRecord,
+    children_of,
     count_active_job_runs,
     get_run as _get_run_row,
     latest_task_runs,
     list_job_runs,
     lock_job,
     now_ms,
-    task_runs,
+    run_family,
 )
+
+_JOB_EXISTS = select(JobRecord.job_id).where(JobRecord.job_id == bindparam("job_id"))
 
 TRIGGERS = ("ONE_TIME", "PERIODIC", "FILE_ARRIVAL", "TABLE", "CONTINUOUS", "RETRY", "RUN_JOB_TASK")
 
 
+# Database URL by the environment that determines it: Settings.from_env resolves paths (system
+# calls) and every read of the server goes through here. Database.from_settings caches the
+# engine per URL, so the process keeps one engine and one connection pool.
+_URLS: dict[tuple, str] = {}
+
+
 def _db() -> Database:
-    return Database.from_settings(Settings.from_env())
+    env = os.environ
+    key = (env.get("HEALTHMON_HOME"), env.get("HEALTHMON_DATABASE_URL"), env.get("HOME"))
+    url = _URLS.get(key)
+    home = key[0]
+    if url is None or (home and not os.path.isabs(home)):  # a relative home depends on the cwd
+        url = Settings.from_env().database_url
+        if len(_URLS) > 64:
+            _URLS.clear()
+        _URLS[key] = url
+    return Database.from_url(url)
 
 
 # -- jobs ---------------------------------------------------------------------------------
@@ -159,6 +181,41 @@ def run_now(
     return run_id
 
 
+# Settings fields of a runs/submit request that are not job settings.
+_SUBMIT_ONLY = ("run_name", "idempotency_token")
+
+
+def submit_run(spec: dict, user_name: str | None = None) -> int:
+    """A one-time run (``runs/submit``): run_type SUBMIT_RUN, no job; returns the run id at once.
+
+    The request's settings (tasks, environments, parameters, timeout, notifications, ...) are
+    the run's settings snapshot, which the runner executes exactly as for a job run."""
+    if not isinstance(spec, dict):
+        raise InvalidParameterError("A one-time run must be a JSON object with a tasks list.")
+    name = spec.get("run_name") or "Untitled"
+    settings = {k: v for k, v in spec.items() if k not in _SUBMIT_ONLY}
+    settings["name"] = name
+    by_key = plan.validate_tasks(name, settings.get("tasks") or [])
+    if not by_key:
+        raise InvalidParameterError(f"One-time run {name!r} has no tasks to run.")
+    keys = plan.select_tasks(name, by_key, None)
+    effective = refs.effective_job_parameters(name, settings, None)
+    user = user_name or Settings.from_env().user_name
+    with _db().session() as s:
+        row = RunRecord(
+            job_id=NO_JOB, run_name=name, trigger="ONE_TIME", creator_user_name=user, run_type="SUBMIT_RUN",
+            life_cycle_state="PENDING", created_time=now_ms(),
+        )
+        row.set_j("settings", settings)
+        row.set_j("params", {"job_parameters": {}, "job_parameters_effective": effective, "only": None})
+        s.add(row)
+        s.flush()
+        run_id = row.run_id
+        _precreate_tasks(s, row, by_key, keys)
+    _spawn_runner(run_id)
+    return run_id
+
+
 def _precreate_tasks(s, run: RunRecord, by_key: dict[str, dict], keys: list[str]) -> None:
     for key in keys:
         task = by_key[key]
@@ -169,42 +226,70 @@ def _precreate_tasks(s, run: RunRecord, by_key: dict[str, dict], keys: list[str]
         s.add(t)
 
 
-def _iterations(s, tasks: list[RunRecord]) -> dict[int, list[RunRecord]]:
-    return {t.run_id: task_runs(s, t.run_id) for t in tasks if "for_each_task" in (t.j("settings") or {})}
+def _latest(children) -> list:
+    """The latest attempt of each task, in the order the tasks first ran (``latest_task_runs``)."""
+    latest: dict[str, Any] = {}
+    for row in children:
+        latest[row.task_key] = row
+    return list(latest.values())
+
+
+def _iterations_of(conn, tasks: list) -> dict[int, list]:
+    """For-each iterations of the given task runs, by task run id (one query, only when a
+    task is a for-each task)."""
+    parents = [t.run_id for t in tasks if '"for_each_task"' in (t.settings_json or "")]
+    grouped: dict[int, list] = {p: [] for p in parents}
+    for row in children_of(conn, parents):
+        grouped[row.job_run_id].append(row)
+    return grouped
 
 
 def get_run(run_id: int, include_tasks: bool = True, include_history: bool = False) -> dict:
-    with _db().session() as s:
-        row = _get_run_row(s, run_id)
+    """The Jobs API ``Run`` of a job run (or ``RunTask`` plus run fields of a task run).
+
+    The hottest read of the server: Core rows from one indexed query (the run and its direct
+    children), a second only for for-each iterations; no ORM objects."""
+    with _db().connect() as conn:
+        row, children = run_family(conn, run_id)
         if row.task_key is not None:
-            d = api.task_dict(row, task_runs(s, row.run_id) if "for_each_task" in row.j("settings") else None)
+            settings = api._j(row, "settings") or {}
+            d = api.task_dict(row, children if "for_each_task" in settings else None)
             d.update({"job_id": row.job_id, "job_run_id": row.job_run_id, "run_name": row.run_name,
                       "run_type": "WORKFLOW_RUN" if row.run_type != "JOB_RUN" else "JOB_RUN", "trigger": row.trigger})
-            iters = task_runs(s, row.run_id)
-            if iters:
-                d["iterations"] = [api.task_dict(i) for i in iters]
+            if not row.job_id:
+                del d["job_id"]
+            if children:
+                d["iterations"] = [api.task_dict(i) for i in children]
             return d
-        tasks: list[RunRecord] = []
+        tasks: list = []
         if include_tasks:
-            tasks = task_runs(s, run_id) if include_history else list(latest_task_runs(s, run_id).values())
-        return api.run_dict(row, tasks, iterations=_iterations(s, tasks))
+            tasks = children if include_history else _latest(children)
+        return api.run_dict(row, tasks, iterations=_iterations_of(conn, tasks))
 
 
 def list_runs(job_id: int | None = None, active_only: bool = False, completed_only: bool = False,
-              limit: int = 25, offset: int = 0, expand_tasks: bool = False) -> dict:
+              limit: int = 25, offset: int = 0, expand_tasks: bool = False, *, before_run_id: int | None = None,
+              after_run_id: int | None = None, run_type: str | None = None, start_time_from: int | None = None,
+              start_time_to: int | None = None) -> dict:
+    """Job runs newest first (``runs/list``). Pages by keyset: ``before_run_id`` = the last run
+    id of the previous page (``after_run_id`` pages backwards); ``offset`` still works and costs
+    an index-only scan. ``has_more``: more runs in the paging direction."""
     if active_only and completed_only:
         raise InvalidParameterError("active_only and completed_only cannot both be true.")
     if not 1 <= limit <= 1000:
         raise InvalidParameterError(f"limit must be between 1 and 1000, got {limit}.")
-    with _db().session() as s:
-        if job_id is not None:
-            _get_job_row(s, job_id)
-        rows, more = list_job_runs(s, job_id=job_id, active_only=active_only, completed_only=completed_only,
-                                   limit=limit, offset=offset)
-        out = []
-        for r in rows:
-            tasks = list(latest_task_runs(s, r.run_id).values()) if expand_tasks else []
-            out.append(api.run_dict(r, tasks))
+    with _db().connect() as conn:
+        if job_id is not None and conn.execute(_JOB_EXISTS, {"job_id": job_id}).first() is None:
+            raise NotFoundError(f"Job {job_id} does not exist.")
+        rows, more = list_job_runs(conn, job_id=job_id, active_only=active_only, completed_only=completed_only,
+                                   limit=limit, offset=offset, before_run_id=before_run_id, after_run_id=after_run_id,
+                                   run_type=run_type, start_time_from=start_time_from, start_time_to=start_time_to,
+                                   columns=RUN_COLUMNS)
+        by_run: dict[int, list] = {}
+        if expand_tasks:
+            for child in children_of(conn, [r.run_id for r in rows]):
+                by_run.setdefault(child.job_run_id, []).append(child)
+        out = [api.run_dict(r, _latest(by_run.get(r.run_id, ()))) for r in rows]
     return {"runs": out, "has_more": more}
 
 
@@ -316,6 +401,6 @@ def resolve_job(job_id: int) -> JobRecord:
 
 
 __all__ = [
-    "run_now", "wait_for_run", "get_run", "list_runs", "get_run_output", "cancel_run", "cancel_all_runs",
+    "run_now", "submit_run", "wait_for_run", "get_run", "list_runs", "get_run_output", "cancel_run", "cancel_all_runs",
     "repair_run", "create_job", "get_job", "list_jobs", "reset_job", "delete_job", "NotFoundError",
 ]

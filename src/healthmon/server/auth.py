@@ -30,22 +30,51 @@ def bearer_token(request: Request) -> str | None:
     return value.strip()
 
 
+# Token grants (principal id, expiry) by token hash, for TOKEN_TTL seconds: most of an
+# authenticated request's database work otherwise. Expiry is checked on every request against
+# the cached expiry time; a revocation in this process (REST token API, or the store called
+# from here) empties the cache at once; a revocation by another process (`healthmon tokens
+# revoke`, another worker) applies within TOKEN_TTL. Unknown tokens are never cached.
+TOKEN_TTL = 1.0
+_grants: dict[str, tuple] = {}  # hash -> (fetched at, principal id, expiry ms, revocations, db)
 # Principal (name, groups) by id, for a few seconds: group membership changes reach requests
-# within PRINCIPAL_TTL. The token itself is checked on every request (revocation is immediate).
+# within PRINCIPAL_TTL.
 PRINCIPAL_TTL = 5.0
 _principals: dict[tuple[int, int], tuple[float, Principal]] = {}
 _principals_lock = threading.Lock()
 
 
+def forget_tokens() -> None:
+    """Drop every cached token grant (after a revocation)."""
+    _grants.clear()
+
+
+def _grant(db, token: str) -> tuple[int, int] | None:
+    token_hash = auth_store.hash_token(token)
+    now = time.monotonic()
+    generation = auth_store.revocation_count()
+    hit = _grants.get(token_hash)
+    if hit is not None and now - hit[0] < TOKEN_TTL and hit[3] == generation and hit[4] is db:
+        return hit[1], hit[2]
+    with db.connect() as conn:
+        grant = auth_store.token_grant(conn, token_hash)
+    if grant is None:
+        _grants.pop(token_hash, None)
+        return None
+    if len(_grants) > 10_000:
+        _grants.clear()
+    _grants[token_hash] = (now, grant[0], grant[1], generation, db)
+    return grant
+
+
 def principal_for_token(request: Request, token: str | None) -> Principal | None:
-    if not token:
+    if not auth_store.looks_like_token(token):
         return None
     db = request.app.state.db
-    db.create_all()
-    with db.engine.connect() as conn:
-        principal_id = auth_store.token_owner_id(conn, token)
-    if principal_id is None:
+    grant = _grant(db, token)
+    if grant is None or auth_store.is_expired(grant[1]):
         return None
+    principal_id = grant[0]
     key = (id(db), principal_id)
     now = time.monotonic()
     cached = _principals.get(key)

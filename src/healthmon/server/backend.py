@@ -16,7 +16,8 @@ from typing import Any
 
 from healthmon.server.errors import ApiError
 
-# Marks the job behind a runs/submit one-time run.
+# Marked the hidden job behind a runs/submit run before one-time runs were native; workspaces
+# created then still hold such jobs, which stay out of jobs/list.
 EPHEMERAL_KEY = "healthmon_one_time_run"
 
 
@@ -107,13 +108,20 @@ def run_now(job_id: int, job_parameters: dict | None, only: list[str] | None, us
     return int(_call("run_now", job_id, job_parameters=job_parameters, only=only, user_name=user_name))
 
 
-def get_run(run_id: int, include_history: bool = False) -> dict:
-    return _call("get_run", run_id, include_history=include_history)
+def get_run(run_id: int, include_history: bool = False, include_tasks: bool = True) -> dict:
+    return _call("get_run", run_id, include_history=include_history, include_tasks=include_tasks)
 
 
-def list_runs(job_id: int | None, active_only: bool, completed_only: bool, limit: int, offset: int) -> tuple[list[dict], bool]:
+def list_runs(job_id: int | None, active_only: bool, completed_only: bool, limit: int, offset: int = 0, *,
+              before: int | None = None, after: int | None = None, run_type: str | None = None,
+              start_time_from: int | None = None, start_time_to: int | None = None,
+              expand_tasks: bool = False) -> tuple[list[dict], bool]:
+    """Job runs newest first and whether more follow in the paging direction: keyset paging by
+    ``before`` (older than that run id) or ``after`` (the runs just newer), or an offset."""
     result = _call(
-        "list_runs", job_id=job_id, active_only=active_only, completed_only=completed_only, limit=limit, offset=offset
+        "list_runs", job_id=job_id, active_only=active_only, completed_only=completed_only, limit=limit, offset=offset,
+        before_run_id=before, after_run_id=after, run_type=run_type, start_time_from=start_time_from,
+        start_time_to=start_time_to, expand_tasks=expand_tasks,
     )
     runs = list(result.get("runs", []))
     return runs, bool(result.get("has_more"))
@@ -162,17 +170,8 @@ def cancel_all_runs(job_id: int) -> None:
 
 
 def submit_run(spec: dict, user_name: str) -> int:
-    """One-time run (runs/submit). The service has no submit of its own, so the run gets an
-    ephemeral job (hidden from jobs/list, as Databricks hides them) and is started like
-    run-now."""
-    fn = getattr(service(), "submit_run", None)
-    if fn is not None:
-        return int(fn(spec, user_name=user_name))
-    settings = {k: v for k, v in spec.items() if k not in ("run_name", "idempotency_token")}
-    settings["name"] = spec.get("run_name") or "Untitled"
-    settings[EPHEMERAL_KEY] = True
-    job_id = create_job(settings, user_name)
-    return run_now(job_id, None, None, user_name)
+    """One-time run (runs/submit): a SUBMIT_RUN run of its own, with no job."""
+    return int(_call("submit_run", spec, user_name=user_name))
 
 
 def delete_run(run_id: int) -> None:

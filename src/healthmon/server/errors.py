@@ -12,6 +12,8 @@ import json
 import logging
 import uuid
 
+import orjson
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -46,10 +48,14 @@ STATUS_BY_CODE = {
 
 
 class FastJSONResponse(JSONResponse):
-    """Compact JSON without FastAPI's per-field re-encoding (bodies here are plain JSON dicts)."""
+    """Compact JSON through orjson, without FastAPI's per-field re-encoding (bodies here are
+    plain JSON dicts). Integers beyond 64 bits (orjson refuses them) fall back to json."""
 
     def render(self, content) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        try:
+            return orjson.dumps(content)
+        except TypeError:
+            return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class ApiError(HealthmonError):

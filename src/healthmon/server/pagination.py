@@ -10,24 +10,72 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 
 from healthmon.server.errors import invalid
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where a runs/list page starts: an offset (legacy), or keyset: the runs older than
+    ``before`` (next pages), or the runs just newer than ``after`` (previous pages)."""
+
+    offset: int = 0
+    before: int | None = None
+    after: int | None = None
+
+
+def _encode(payload: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
 def encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+    return _encode({"o": offset})
 
 
-def decode_token(token: str) -> int:
+def _decode(token: str, kinds: tuple[str, ...]) -> tuple[str, int]:
     try:
         padded = token + "=" * (-len(token) % 4)
-        offset = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())["o"]
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        if not isinstance(payload, dict) or len(payload) != 1:
             raise ValueError
-        return offset
+        ((kind, value),) = payload.items()
+        if kind not in kinds or not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+            raise ValueError
+        return kind, value
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
         # Never echo the value: a confused client may have sent a credential.
         raise invalid("page_token is not a page token this server issued.") from None
+
+
+def decode_token(token: str) -> int:
+    """The offset in an offset page token (jobs/list)."""
+    return _decode(token, ("o",))[1]
+
+
+def resolve_cursor(offset: int | None, page_token: str | None) -> Cursor:
+    """runs/list: a keyset token ({"b": run id} next, {"a": run id} previous), an offset
+    token from an older server, or the ``offset`` parameter."""
+    if page_token:
+        kind, value = _decode(page_token, ("o", "b", "a"))
+        return Cursor(offset=value) if kind == "o" else Cursor(before=value) if kind == "b" else Cursor(after=value)
+    return Cursor(offset=resolve_offset(offset, None))
+
+
+def keyset_page_fields(runs: list[dict], cursor: Cursor, more: bool) -> dict:
+    """Paging fields of a runs/list page. ``more``: runs remain in the direction the page was
+    read (older for a next page, newer for a previous page)."""
+    if cursor.after is not None:
+        # Going back: the run the cursor names is older than this page, so older runs exist.
+        has_older, has_newer = bool(runs), more
+    else:
+        has_older, has_newer = more, cursor.before is not None or cursor.offset > 0
+    fields: dict = {"has_more": has_older}
+    if has_older and runs:
+        fields["next_page_token"] = _encode({"b": runs[-1]["run_id"]})
+    if has_newer and runs:
+        fields["prev_page_token"] = _encode({"a": runs[0]["run_id"]})
+    return fields
 
 
 def resolve_limit(limit: int | None, *, default: int, maximum: int, zero_means_max: bool = False) -> int:

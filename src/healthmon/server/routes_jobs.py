@@ -28,7 +28,7 @@ from healthmon.server.models import (
     RunNow,
     SubmitRun,
 )
-from healthmon.server.pagination import page_fields, resolve_limit, resolve_offset
+from healthmon.server.pagination import Cursor, keyset_page_fields, page_fields, resolve_cursor, resolve_limit, resolve_offset
 from healthmon.server.permissions import can, job_permissions, require, run_job_view
 from healthmon.store.auth import Principal
 
@@ -81,6 +81,25 @@ def _filtered_page(
             return items, raw, False
 
 
+def _visible_runs(fetch, visible: Callable[[dict], bool], cursor: Cursor, size: int) -> tuple[list[dict], bool]:
+    """``size`` runs the caller may view, newest first, from where ``cursor`` points, scanning
+    the run list in keyset chunks; and whether more visible-or-not runs remain that way."""
+    backward = cursor.after is not None
+    position = {"offset": cursor.offset, "before": cursor.before, "after": cursor.after}
+    taken: list[dict] = []
+    while True:
+        chunk, more = fetch(max(SCAN_CHUNK, size + 1), **position)
+        for run in reversed(chunk) if backward else chunk:
+            if not visible(run):
+                continue
+            if len(taken) == size:
+                return (taken[::-1] if backward else taken), True
+            taken.append(run)
+        if not more or not chunk:
+            return (taken[::-1] if backward else taken), False
+        position = {"after": chunk[0]["run_id"]} if backward else {"before": chunk[-1]["run_id"]}
+
+
 def _job_or_none(job_id: int | None) -> dict | None:
     if job_id is None:
         return None
@@ -99,8 +118,16 @@ def _require_run(principal: Principal, run_id: int, needed: str):
     run, job = _run_with_job(run_id)
     if job is not None:
         require(principal, job, needed)
-    elif not run_job_view(principal, run, None):
+    elif not run_job_view(principal, _top_run(run), None):
         raise ApiError("PERMISSION_DENIED", f"User {principal.name} does not have permissions on run {run_id}.", 403)
+    return run
+
+
+def _top_run(run: dict) -> dict:
+    """The job run a task run (or for-each iteration) belongs to: who may see a run without a
+    job (a one-time run) is decided on it."""
+    while run.get("task_key") and run.get("job_run_id"):
+        run = backend.get_run(run["job_run_id"], include_tasks=False)
     return run
 
 
@@ -240,43 +267,32 @@ def _add_routes(router: APIRouter, version: str) -> None:
         if active_only and completed_only:
             raise invalid("active_only and completed_only cannot both be true.")
         size = resolve_limit(limit, default=RUNS_DEFAULT_LIMIT, maximum=runs_cap, zero_means_max=True)
-        start = resolve_offset(offset, page_token)
-        jobs_cache: dict[int | None, dict | None] = {}
-
-        def job_of(run: dict) -> dict | None:
-            jid = run.get("job_id")
-            if jid not in jobs_cache:
-                jobs_cache[jid] = _job_or_none(jid)
-            return jobs_cache[jid]
-
+        cursor = resolve_cursor(offset, page_token)
         if job_id is not None:
-            require(principal, backend.get_job(job_id), "CAN_VIEW")
-        everyone_visible = job_id is not None or principal.is_admin
-        extra_filters = bool(run_type) or start_time_from is not None or start_time_to is not None
+            require(principal, backend.get_job_for_acl(job_id), "CAN_VIEW")
+        query = dict(run_type=run_type, start_time_from=start_time_from, start_time_to=start_time_to,
+                     expand_tasks=expand_tasks)
 
-        def wanted(run: dict) -> bool:
-            if run_type and run.get("run_type", "JOB_RUN") != run_type:
-                return False
-            st = run.get("start_time") or 0
-            if start_time_from is not None and st < start_time_from:
-                return False
-            if start_time_to is not None and st > start_time_to:
-                return False
-            return everyone_visible or run_job_view(principal, run, job_of(run))
+        def fetch(n: int, offset: int = 0, before: int | None = None, after: int | None = None):
+            return backend.list_runs(job_id, active_only, completed_only, n, offset, before=before, after=after, **query)
 
-        if everyone_visible and not extra_filters:
-            # The common case pages straight through the service: one query per page.
-            runs, more = backend.list_runs(job_id, active_only, completed_only, size, start)
-            after = start + len(runs)
+        if job_id is not None or principal.is_admin:
+            # The common case: one keyset query per page, whatever its depth.
+            runs, more = fetch(size, cursor.offset, cursor.before, cursor.after)
         else:
-            def fetch(at: int, n: int) -> tuple[list[dict], bool]:
-                return backend.list_runs(job_id, active_only, completed_only, n, at)
+            jobs_cache: dict[int | None, dict | None] = {}
 
-            runs, after, more = _filtered_page(fetch, wanted, start, size)
+            def visible(run: dict) -> bool:
+                jid = run.get("job_id")
+                if jid not in jobs_cache:
+                    jobs_cache[jid] = _job_or_none(jid)
+                return run_job_view(principal, run, jobs_cache[jid])
+
+            runs, more = _visible_runs(fetch, visible, cursor, size)
         body: dict[str, Any] = {}
         if runs:
-            body["runs"] = runs if expand_tasks else [{k: v for k, v in r.items() if k != "tasks"} for r in runs]
-        body.update(page_fields(start, after, more, size))
+            body["runs"] = runs
+        body.update(keyset_page_fields(runs, cursor, more))
         return body
 
     @router.get(f"{base}/runs/get", tags=tag, operation_id=f"runs_get_{version}")
@@ -350,10 +366,10 @@ def _add_routes(router: APIRouter, version: str) -> None:
 
 
 def _active_runs(job_id: int | None) -> Iterator[dict]:
-    offset = 0
+    before = None
     while True:
-        runs, more = backend.list_runs(job_id, True, False, 100, offset)
+        runs, more = backend.list_runs(job_id, True, False, 100, before=before)
         yield from runs
-        offset += len(runs)
         if not more or not runs:
             return
+        before = runs[-1]["run_id"]

@@ -7,7 +7,7 @@ import hashlib
 
 from fastapi import APIRouter, Depends, Request
 
-from healthmon.server.auth import require_principal
+from healthmon.server.auth import forget_tokens, require_principal
 from healthmon.server.models import CreateToken, TokenId
 from healthmon.store import auth as auth_store
 from healthmon.store.auth import Principal
@@ -61,6 +61,7 @@ def build_router() -> APIRouter:
     def token_delete(body: TokenId, request: Request, principal: Principal = Depends(require_principal)) -> dict:
         with request.app.state.db.session() as s:
             auth_store.revoke_token(s, body.token_id, principal_name=principal.name)
+        forget_tokens()  # committed: no cached grant may outlive it
         return {}
 
     return router

@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from fastapi import FastAPI, Form, Request
@@ -26,8 +26,9 @@ from fastapi.templating import Jinja2Templates
 from healthmon.errors import HealthmonError, NotFoundError
 from healthmon.server import backend, ui_data, ui_svg
 from healthmon.server.auth import SESSION_COOKIE, cookie_principal, principal_for_token
-from healthmon.server.permissions import can, effective_level, require
+from healthmon.server.permissions import can, effective_level, require, run_job_view
 from healthmon.store.auth import Principal
+from healthmon.store.runs import NO_JOB
 
 HERE = Path(__file__).parent
 ACTIVE = {"QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY"}
@@ -240,19 +241,19 @@ def install(app: FastAPI) -> None:
         principal_or_login(request)
         run = backend.get_run(run_id)
         top = run.get("job_run_id") if run.get("task_key") else run_id
-        return RedirectResponse(f"/jobs/{run.get('job_id')}/runs/{top or run_id}", status_code=303)
+        return RedirectResponse(f"/jobs/{run.get('job_id') or NO_JOB}/runs/{top or run_id}", status_code=303)
 
     @app.get("/jobs/{job_id}/runs/{run_id}", include_in_schema=False)
     @page
     def run_page(request: Request, job_id: int, run_id: int):
         principal = principal_or_login(request)
         run = backend.get_run(run_id, include_history=True)
-        if run.get("job_id") != job_id:
+        if (run.get("job_id") or NO_JOB) != job_id:
             raise NotFoundError(f"Run {run_id} does not belong to job {job_id}.")
-        job = _job_or_none(job_id)
+        job = _job_or_none(job_id) if job_id != NO_JOB else None
         if job is not None:
             require(principal, job, "CAN_VIEW")
-        elif not (principal.is_admin or run.get("creator_user_name") == principal.name):
+        elif not run_job_view(principal, run, None):
             raise NotFoundError(f"Run {run_id} does not exist.")
         attempts = run.get("tasks") or []
         latest: dict[str, dict] = {}
@@ -277,7 +278,7 @@ def install(app: FastAPI) -> None:
             parent = int(match.group(1))
         state = run.get("state") or {}
         active = state.get("life_cycle_state") in ACTIVE
-        can_run = job is not None and can(principal, job, "CAN_MANAGE_RUN")
+        can_run = can(principal, job, "CAN_MANAGE_RUN") if job is not None else job_id == NO_JOB
         failed = [k for k, s in states.items() if s not in ("SUCCESS", "EXCLUDED", "SKIPPED")]
         return render(
             request, "run.html", principal, run=run, job=job, state=state, active=active,
@@ -288,27 +289,30 @@ def install(app: FastAPI) -> None:
             failed=failed,
         )
 
+    def run_action(request: Request, job_id: int, run_id: int, csrf: str, act: Callable[[int], Any]) -> RedirectResponse:
+        """A Cancel or Repair button: session, CSRF, CAN_MANAGE_RUN on the run's job (a one-time
+        run, job 0: its creator or an admin), the run in that job; then ``act(run_id)``."""
+        principal = principal_or_login(request)
+        check_csrf(request, csrf)
+        run = backend.get_run(run_id)
+        if (run.get("job_id") or NO_JOB) != job_id:
+            raise NotFoundError(f"Run {run_id} does not belong to job {job_id}.")
+        if job_id != NO_JOB:
+            require(principal, backend.get_job(job_id), "CAN_MANAGE_RUN")
+        elif not run_job_view(principal, run, None):
+            raise NotFoundError(f"Run {run_id} does not exist.")
+        act(run_id)
+        return RedirectResponse(f"/jobs/{job_id}/runs/{run_id}", status_code=303)
+
     @app.post("/jobs/{job_id}/runs/{run_id}/cancel", include_in_schema=False)
     @page
     def cancel(request: Request, job_id: int, run_id: int, csrf_token: str = Form("", max_length=128)):
-        principal = principal_or_login(request)
-        check_csrf(request, csrf_token)
-        require(principal, backend.get_job(job_id), "CAN_MANAGE_RUN")
-        if backend.get_run(run_id).get("job_id") != job_id:
-            raise NotFoundError(f"Run {run_id} does not belong to job {job_id}.")
-        backend.cancel_run(run_id)
-        return RedirectResponse(f"/jobs/{job_id}/runs/{run_id}", status_code=303)
+        return run_action(request, job_id, run_id, csrf_token, backend.cancel_run)
 
     @app.post("/jobs/{job_id}/runs/{run_id}/repair", include_in_schema=False)
     @page
     def repair(request: Request, job_id: int, run_id: int, csrf_token: str = Form("", max_length=128)):
-        principal = principal_or_login(request)
-        check_csrf(request, csrf_token)
-        require(principal, backend.get_job(job_id), "CAN_MANAGE_RUN")
-        if backend.get_run(run_id).get("job_id") != job_id:
-            raise NotFoundError(f"Run {run_id} does not belong to job {job_id}.")
-        backend.repair_run(run_id, None, True)
-        return RedirectResponse(f"/jobs/{job_id}/runs/{run_id}", status_code=303)
+        return run_action(request, job_id, run_id, csrf_token, lambda rid: backend.repair_run(rid, None, True))
 
     @app.get("/models", include_in_schema=False)
     @page

@@ -221,19 +221,41 @@ _TOKEN_LOOKUP = select(TokenRecord.principal_id, TokenRecord.expiry_time, TokenR
 )
 
 
-def token_owner_id(connection, token: str, *, at_ms: int | None = None) -> int | None:
-    """The owning principal's id for a valid token, in one indexed query on a plain connection.
-
-    The hot path of every API request: callers may cache the principal (name, groups) by id,
-    but must call this each time so that revocation and expiry apply to the very next request."""
-    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
-        return None
-    row = connection.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).first()
+def token_grant(connection, token_hash: str) -> tuple[int, int] | None:
+    """(principal id, expiry time in ms, -1 = never) of an unrevoked token, by its sha256, in
+    one indexed query on a plain connection; None for an unknown or revoked token. Callers
+    check the expiry themselves (``is_expired``), which lets them cache a grant briefly."""
+    row = connection.execute(_TOKEN_LOOKUP, {"token_hash": token_hash}).first()
     if row is None or row.revoked_time is not None:
         return None
-    if row.expiry_time not in (-1, 0, None) and row.expiry_time <= (at_ms or now_ms()):
+    return row.principal_id, row.expiry_time if row.expiry_time is not None else -1
+
+
+def is_expired(expiry_time: int, at_ms: int | None = None) -> bool:
+    return expiry_time not in (-1, 0) and expiry_time <= (at_ms or now_ms())
+
+
+def looks_like_token(token: str | None) -> bool:
+    return bool(token) and token.startswith(TOKEN_PREFIX) and len(token) <= 256
+
+
+def token_owner_id(connection, token: str, *, at_ms: int | None = None) -> int | None:
+    """The owning principal's id for a valid token (unknown, revoked, expired: None)."""
+    if not looks_like_token(token):
         return None
-    return row.principal_id
+    grant = token_grant(connection, hash_token(token))
+    if grant is None or is_expired(grant[1], at_ms):
+        return None
+    return grant[0]
+
+
+# Bumped by every revocation in this process: request-side caches of token grants compare it
+# to drop what they hold at once (other processes' revocations reach them within their TTL).
+_revocations = 0
+
+
+def revocation_count() -> int:
+    return _revocations
 
 
 def load_principal(session: Session, principal_id: int) -> Principal | None:
@@ -264,3 +286,6 @@ def revoke_token(session: Session, token_id: str, *, principal_name: str | None 
     if record is None or record.revoked_time is not None:
         raise NotFoundError(f"Token {token_id} does not exist (or is already revoked).")
     record.revoked_time = now_ms()
+    session.flush()
+    global _revocations
+    _revocations += 1

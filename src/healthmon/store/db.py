@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from healthmon.settings import Settings
@@ -69,11 +69,18 @@ class Database:
         settings = settings or Settings.from_env()
         return _cached(settings.database_url)
 
+    @classmethod
+    def from_url(cls, url: str) -> "Database":
+        """The process's one Database (engine, pool) for ``url``."""
+        return _cached(url)
+
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     def create_all(self) -> None:
+        if self._schema_ready:  # the hot path: no lock once the schema exists
+            return
         with self._lock:
             if self._schema_ready:
                 return
@@ -97,7 +104,7 @@ class Database:
             with open(lock_path, "a") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 try:
-                    Base.metadata.create_all(self.engine)
+                    self._create_schema()
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
             return
@@ -105,16 +112,40 @@ class Database:
 
         for attempt in range(5):
             try:
-                Base.metadata.create_all(self.engine)
+                self._create_schema()
                 return
             except (IntegrityError, OperationalError, ProgrammingError) as exc:
                 if "already exists" not in str(exc) and "duplicate key" not in str(exc) or attempt == 4:
                     raise
                 time.sleep(0.1 * (attempt + 1))
 
+    def _create_schema(self) -> None:
+        Base.metadata.create_all(self.engine)
+        # create_all skips tables that exist, and with them any index added to a table since:
+        # create those one by one (CREATE INDEX when missing), so an existing workspace gets
+        # them at its next start-up.
+        from sqlalchemy import inspect
+
+        with self.engine.begin() as conn:
+            inspector = inspect(conn)
+            for table in Base.metadata.sorted_tables:
+                if not table.indexes:
+                    continue
+                present = {ix["name"] for ix in inspector.get_indexes(table.name)}
+                for index in table.indexes:
+                    if index.name not in present:
+                        index.create(conn)
+
     def _sqlite_path(self) -> str | None:
         database = self.engine.url.database
         return database if database and database != ":memory:" else None
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection for reads (no ORM): the server's hot paths."""
+        self.create_all()
+        with self.engine.connect() as conn:
+            yield conn
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -136,6 +167,9 @@ _databases_lock = threading.Lock()
 
 
 def _cached(url: str) -> Database:
+    db = _databases.get(url)  # lock-free hit; the lock only guards creation
+    if db is not None:
+        return db
     with _databases_lock:
         db = _databases.get(url)
         if db is None:

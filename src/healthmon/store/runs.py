@@ -16,7 +16,7 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text, func, select, update
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, bindparam, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -27,6 +27,11 @@ ACTIVE_STATES = ("QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAIT
 TERMINAL_STATES = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
 
 
+# The job id of a one-time run (runs/submit, run_type SUBMIT_RUN): it belongs to no job and
+# the API omits its job_id. No job has id 0 (job ids start at 1).
+NO_JOB = 0
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -34,9 +39,19 @@ def now_ms() -> int:
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
+# Job runs (task_key NULL) newest first, per job and overall: the runs/list keyset scans.
+# Partial indexes (SQLite and PostgreSQL both have them) so task runs never sit in the range.
+JOB_RUNS_INDEXES = (
+    Index("ix_runs_job_runs_by_job", "job_id", "run_id", sqlite_where=text("task_key IS NULL"),
+          postgresql_where=text("task_key IS NULL")),
+    Index("ix_runs_job_runs", "run_id", sqlite_where=text("task_key IS NULL"),
+          postgresql_where=text("task_key IS NULL")),
+)
+
+
 class RunRecord(Base):
     __tablename__ = "runs"
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (*JOB_RUNS_INDEXES, {"sqlite_autoincrement": True})
 
     run_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     job_id: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -153,24 +168,122 @@ def latest_task_runs(session: Session, job_run_id: int) -> dict[str, RunRecord]:
     return latest
 
 
-def list_job_runs(
-    session: Session,
+def _job_runs_query(
+    query,
     *,
-    job_id: int | None = None,
-    active_only: bool = False,
-    completed_only: bool = False,
-    limit: int = 25,
-    offset: int = 0,
-) -> tuple[list[RunRecord], bool]:
-    q = select(RunRecord).where(RunRecord.task_key.is_(None))
+    job_id: int | None,
+    active_only: bool,
+    completed_only: bool,
+    run_type: str | None,
+    start_time_from: int | None,
+    start_time_to: int | None,
+):
+    q = query.where(RunRecord.task_key.is_(None))
     if job_id is not None:
         q = q.where(RunRecord.job_id == job_id)
     if active_only:
         q = q.where(RunRecord.life_cycle_state.in_(ACTIVE_STATES))
     if completed_only:
         q = q.where(RunRecord.life_cycle_state.in_(TERMINAL_STATES))
-    rows = list(session.scalars(q.order_by(RunRecord.run_id.desc()).offset(offset).limit(limit + 1)).all())
-    return rows[:limit], len(rows) > limit
+    if run_type is not None:
+        q = q.where(RunRecord.run_type == run_type)
+    if start_time_from is not None:
+        q = q.where(RunRecord.start_time >= start_time_from)
+    if start_time_to is not None:
+        q = q.where(RunRecord.start_time <= start_time_to)
+    return q
+
+
+def list_job_runs(
+    session,
+    *,
+    job_id: int | None = None,
+    active_only: bool = False,
+    completed_only: bool = False,
+    limit: int = 25,
+    offset: int = 0,
+    before_run_id: int | None = None,
+    after_run_id: int | None = None,
+    run_type: str | None = None,
+    start_time_from: int | None = None,
+    start_time_to: int | None = None,
+    columns=None,
+) -> tuple[list, bool]:
+    """Job runs, newest (highest run id) first: ``limit`` of them and whether more follow.
+
+    Keyset paging: ``before_run_id`` gives the page of runs older than that id (the next page
+    after a page ending with it); ``after_run_id`` the page of runs just newer than it (the
+    previous page), still returned newest first, with ``has_more`` meaning newer runs remain.
+    Both cost the same at any depth (a range scan on the partial job-runs indexes). ``offset``
+    (legacy 2.0/2.1 paging) first finds the run id at that position with an index-only scan,
+    then pages by keyset from there.
+
+    ``session`` is an ORM session (returns ``RunRecord`` objects) or, with ``columns`` (e.g.
+    ``RUN_COLUMNS``), anything with ``execute`` (returns Core rows: the server's read path).
+    """
+    filters = dict(job_id=job_id, active_only=active_only, completed_only=completed_only, run_type=run_type,
+                   start_time_from=start_time_from, start_time_to=start_time_to)
+    if offset and before_run_id is None and after_run_id is None:
+        boundary = session.execute(
+            _job_runs_query(select(RunRecord.run_id), **filters)
+            .order_by(RunRecord.run_id.desc()).offset(offset - 1).limit(1)
+        ).scalar()
+        if boundary is None:
+            return [], False
+        before_run_id = boundary
+    q = _job_runs_query(select(*columns) if columns is not None else select(RunRecord), **filters)
+    if after_run_id is not None:
+        q = q.where(RunRecord.run_id > after_run_id).order_by(RunRecord.run_id.asc())
+    else:
+        if before_run_id is not None:
+            q = q.where(RunRecord.run_id < before_run_id)
+        q = q.order_by(RunRecord.run_id.desc())
+    q = q.limit(limit + 1)
+    result = session.execute(q)
+    rows = list(result.scalars() if columns is None else result)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if after_run_id is not None:
+        rows.reverse()
+    return rows, more
+
+
+# What the API shapes read (api.run_dict / task_dict): no process bookkeeping, no task values.
+RUN_COLUMNS = tuple(
+    RunRecord.__table__.c[name]
+    for name in (
+        "run_id", "job_id", "job_run_id", "task_key", "run_name", "run_type", "trigger", "creator_user_name",
+        "life_cycle_state", "result_state", "state_message", "termination_code", "termination_type",
+        "user_cancelled_or_timedout", "start_time", "end_time", "setup_duration", "execution_duration",
+        "queue_duration", "attempt_number", "settings_json", "params_json", "output_json", "repair_json",
+        "repair_id", "parent_run_id", "log_dir",
+    )
+)
+_FAMILY = (
+    select(*RUN_COLUMNS)
+    .where(or_(RunRecord.run_id == bindparam("run_id"), RunRecord.job_run_id == bindparam("run_id")))
+    .order_by(RunRecord.run_id)
+)
+_CHILDREN = select(*RUN_COLUMNS).where(RunRecord.job_run_id.in_(bindparam("parents", expanding=True))).order_by(
+    RunRecord.run_id
+)
+
+
+def run_family(connection, run_id: int) -> tuple[Any, list]:
+    """A run and its direct children (a job run's task runs, a for-each task's iterations),
+    children oldest first, in one indexed query on a Core connection: the runs/get read path.
+    Raises NotFoundError when the run does not exist."""
+    rows = connection.execute(_FAMILY, {"run_id": run_id}).all()
+    if not rows or rows[0].run_id != run_id:
+        raise NotFoundError(f"Run {run_id} does not exist.")
+    return rows[0], rows[1:]
+
+
+def children_of(connection, parent_ids: list[int]) -> list:
+    """Direct children of several runs (Core rows, oldest first)."""
+    if not parent_ids:
+        return []
+    return connection.execute(_CHILDREN, {"parents": list(parent_ids)}).all()
 
 
 def active_job_runs(session: Session) -> list[RunRecord]:
