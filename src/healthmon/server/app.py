@@ -122,9 +122,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     errors.install(app)
+    # The Jobs API first: routes are matched in order, and its reads are the hot paths.
+    app.include_router(routes_jobs.build_router())
     app.include_router(routes_workspace.build_public_router())
     app.include_router(routes_workspace.build_router())
-    app.include_router(routes_jobs.build_router())
     ui.install(app)
     app.add_middleware(BodyGuard)
     app.add_middleware(AccessLog)
