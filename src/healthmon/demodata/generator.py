@@ -86,13 +86,14 @@ def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: 
         return writer.commit()
 
 
-WRITERS = 2  # Parquet encoding is the slowest stage; two tables can be encoded at once
+WRITERS = 2  # Parquet encoding releases the GIL: two batches are encoded while the next is generated
 
 
 def _pipeline(batches, writer: TableSetWriter, progress) -> None:
-    """Generate on this thread while writer threads write the previous pieces (the Delta writer
-    runs in Rust without the GIL), so generation and Parquet encoding overlap. The queue is
-    bounded: at most a few pieces are in memory at once."""
+    """Generate on this thread while writer threads encode the previous pieces as Parquet
+    (pyarrow releases the GIL), so generation and encoding overlap on both cores. The queue is
+    bounded: at most a few pieces are in memory at once. Pieces are numbered as generated, so
+    the file order in each Delta table does not depend on which thread finished first."""
     pieces: queue.Queue = queue.Queue(maxsize=4)
     failure: list[BaseException] = []
     progress_lock = threading.Lock()
@@ -104,9 +105,9 @@ def _pipeline(batches, writer: TableSetWriter, progress) -> None:
                 return
             if failure:
                 continue  # drain after an error so the producer never blocks
-            name, tbl = item
+            part, name, tbl = item
             try:
-                writer.append(GOLD_TABLES[name], tbl)
+                writer.append(GOLD_TABLES[name], tbl, part)
                 if progress:
                     with progress_lock:
                         progress(name, tbl.num_rows)
@@ -117,10 +118,10 @@ def _pipeline(batches, writer: TableSetWriter, progress) -> None:
     for thread in threads:
         thread.start()
     try:
-        for item in batches:
+        for part, (name, tbl) in enumerate(batches):
             if failure:
                 break
-            pieces.put(item)
+            pieces.put((part, name, tbl))
     finally:
         for _ in threads:
             pieces.put(None)
