@@ -215,3 +215,65 @@ def test_upstream_failures_explain_downstream_failures():
             (up_failed if daily.get((up, day), False) else up_ok).append(f)
     assert len(up_failed) >= 10
     assert sum(up_failed) / len(up_failed) > 3 * max(sum(up_ok) / len(up_ok), 0.01)
+
+
+def _run_runtimes(pdf):
+    runs, clusters = pdf["fact_job_run_timeline"], pdf["dim_cluster"]
+    from healthmon.ml.models.migration import runtime_rank
+
+    rank = dict(zip(clusters["cluster_id"], clusters["dbr_version"].map(runtime_rank)))
+    first = runs["compute_ids"].map(lambda ids: ids[0] if ids is not None and len(ids) else None)
+    return runs.assign(cluster=first, rank=first.map(lambda c: rank.get(c)))
+
+
+def test_routine_runtime_upgrades_happen_before_the_test_period_and_are_visible(g, generated):
+    """Jobs on job clusters move to newer runtimes throughout the period (not only in the
+    incident): each move is a new cluster definition whose dim_cluster row has the newer
+    dbr_version, so a run's runtime is readable from compute_ids alone."""
+    pdf, inc = g
+    runs = _run_runtimes(pdf)
+    runs = runs[runs["rank"].notna()].sort_values("period_start_time")
+    incident_jobs = set(inc.loc[inc["kind"] == "failing_job_streak_after_upgrade", "job_id"])
+    days = generated["gen"]["days"]
+    start = pd.Timestamp(runs["period_start_time"].min()).normalize()
+    test_start = start + pd.Timedelta(days=days - round(days * 0.2))
+    upgrades = []
+    for job, r in runs.groupby("job_id"):
+        daily = r.groupby(r["period_start_time"].dt.normalize())["rank"].max()
+        steps = daily[daily.diff() > 0]
+        if job not in incident_jobs:
+            assert (daily.diff().dropna() >= 0).all(), f"job {job} moved to an older runtime"
+        upgrades += [(job, d) for d in steps.index]
+    assert len(upgrades) >= 3
+    assert any(pd.Timestamp(d).tz_localize(None) < test_start.tz_localize(None) for _, d in upgrades), "no upgrade before the test period"
+    # every upgrade changes the cluster id (a new job-cluster definition)
+    for job, d in upgrades:
+        r = runs[runs["job_id"] == job]
+        assert r.loc[r["period_start_time"].dt.normalize() == d, "cluster"].iloc[0] != \
+            r.loc[r["period_start_time"].dt.normalize() < d, "cluster"].iloc[-1]
+
+
+def test_broken_routine_upgrades_fail_their_first_runs_and_breakage_has_causes():
+    """The world's upgrades: whether one breaks depends on the version jump, Photon, the
+    task count, the oldest runtime and the job's flakiness (plus noise); a broken one raises
+    the failure log-odds of its first days."""
+    import numpy as np
+
+    from healthmon.demodata.world import SCALES, build_world
+
+    w = build_world(11, SCALES["medium"], 20, 180, dt.date(2026, 9, 30))
+    assert len(w.upgrade_job) > 100
+    d = w.upgrade_day
+    assert (d < 108).sum() > 30 and ((d >= 108) & (d < 144)).sum() > 10 and (d >= 144).sum() > 10
+    assert (w.upgrade_to > w.upgrade_from).all()
+    assert (w.job_compute[w.upgrade_job] == 0).all()
+    j = w.upgrade_job
+    photon = w.job_photon[j]
+    assert w.upgrade_breaks[photon].mean() > w.upgrade_breaks[~photon].mean() + 0.1
+    big = (w.upgrade_to - w.upgrade_from) >= 2
+    assert w.upgrade_breaks[big].mean() > w.upgrade_breaks[~big].mean()
+    assert 0.05 < w.upgrade_breaks.mean() < 0.6  # neither certain nor absent
+    assert (w.upgrade_fail_logit[w.upgrade_breaks] > 3).all() and (w.upgrade_fail_logit[~w.upgrade_breaks] == 0).all()
+    # the job's current definition carries the last upgrade's runtime
+    for e in np.nonzero(w.upgrade_day == np.array([w.upgrade_day[w.upgrade_job == x].max() for x in w.upgrade_job]))[0]:
+        assert w.cluster_dbr[w.job_cluster[w.upgrade_job[e]]] == w.upgrade_to[e]

@@ -38,6 +38,31 @@ class RunIds:
         return out
 
 
+def runtime_at(world: World, eff: Effects, job: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per run (job, day): runtime version index, cluster index (-1 = serverless) and the extra
+    failure log-odds of a broken routine upgrade (its first ``fix_days`` days).
+
+    A job runs on its current cluster definition, or on an older one before each of its routine
+    upgrades. The incident's upgrade (``eff.job_dbr_upgrade_day``) changes the current cluster in
+    place, so from that day the job stays on it."""
+    version = world.job_dbr[job].copy()
+    cluster = world.job_cluster[job].copy()
+    extra = np.zeros(len(job))
+    incident_day = eff.job_dbr_upgrade_day[job]
+    order = np.argsort(-world.upgrade_day, kind="stable")  # latest first: earlier ones overwrite
+    for e in order:
+        j, d = world.upgrade_job[e], world.upgrade_day[e]
+        mine = job == j
+        if not mine.any():
+            continue
+        before = mine & (day < d) & (day < incident_day)
+        version[before] = world.upgrade_from[e]
+        cluster[before] = world.upgrade_cluster_before[e]
+        if world.upgrade_breaks[e]:
+            extra[mine & (day >= d) & (day < d + world.upgrade_fix_days[e])] += world.upgrade_fail_logit[e]
+    return version, cluster, extra
+
+
 def _job_days(world: World, eff: Effects, d0: int, d1: int) -> tuple[np.ndarray, np.ndarray]:
     J = len(world.job_id)
     days = np.arange(d0, d1)
@@ -75,8 +100,10 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     mem_pct = np.clip(100.0 * (1.0 - np.exp(-2.5 * pressure)) + rng.normal(0, 3, n), 6.0, 99.6)
 
     dbr_upgraded = day >= eff.job_dbr_upgrade_day[job]
-    logit = (-3.6 + np.where(dbr_upgraded, 0.0, DBR_EFFECT[world.job_dbr[job]]) + COMPUTE_EFFECT[compute]
-             + 0.18 * np.maximum(0.0, mem_pct - 80.0) + world.job_bias[job] + eff.job_fail_logit[job, day])
+    version, _, upgrade_logit = runtime_at(world, eff, job, day)
+    logit = (-3.6 + np.where(dbr_upgraded, 0.0, DBR_EFFECT[version]) + COMPUTE_EFFECT[compute]
+             + 0.18 * np.maximum(0.0, mem_pct - 80.0) + world.job_bias[job] + eff.job_fail_logit[job, day]
+             + upgrade_logit)
     # Upstream failures: resolve level by level (an upstream job always has a lower index).
     fail0 = np.zeros(n, bool)
     upstream = world.job_upstream[job]
@@ -154,7 +181,9 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     job_ids = [str(j) for j in world.job_id]
     all_ws = world.job_ws[all_job]
     cluster_pool = pa.array([[c] for c in world.cluster_id] + [[]], type=pa.list_(pa.field("element", pa.string())))
-    cl = np.where(world.job_cluster[all_job] >= 0, world.job_cluster[all_job], len(world.cluster_id))
+    all_day = np.concatenate([day, day[r_idx]])
+    run_cluster = runtime_at(world, eff, all_job, all_day)[1]
+    cl = np.where(run_cluster >= 0, run_cluster, len(world.cluster_id))
     runs = ag.table(FACT_JOB_RUN_TIMELINE, N, {
         "account_id": ag.const(world.account_id, N),
         "workspace_id": ag.take(world.ws_id, all_ws),
@@ -218,7 +247,8 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
         "fact_job_run_timeline": runs,
         "fact_job_task_run_timeline": tasks,
         "_runs": dict(job=all_job, start=all_start, end=all_end, state=all_state, run_id=run_ids,
-                      mem=mem_all, volume=vol_all, day=(all_start - world.day_start_us[0]) // ag.DAY_US),
+                      mem=mem_all, volume=vol_all, day=(all_start - world.day_start_us[0]) // ag.DAY_US,
+                      cluster=run_cluster),
     }
 
 
@@ -244,7 +274,7 @@ def usage_and_nodes(world: World, runs: dict, rng: np.random.Generator) -> tuple
     frac = (s_end - s_start) / np.maximum(1, (end - start)[r])
     usage = dict(
         ws=world.job_ws[job][r], sku=sku[r], start=s_start, end=s_end, qty=dbu[r] * frac,
-        cluster=np.where(compute[r] == 2, -1, world.job_cluster[job][r]), job=job[r], run_id=runs["run_id"][r],
+        cluster=np.where(compute[r] == 2, -1, runs["cluster"][r]), job=job[r], run_id=runs["run_id"][r],
         node=np.where(compute[r] == 2, -1, world.job_node[job][r]), photon=photon[r], serverless=compute[r] == 2,
         warehouse=np.full(len(r), -1), kind=np.where(compute[r] == 1, 1, 0),
     )

@@ -248,6 +248,16 @@ class World:
     serving_id: list[str]
     serving_dbu: np.ndarray
     extra: dict = field(default_factory=dict)
+    # Routine runtime upgrades of job-cluster jobs (one entry per upgrade, see _routine_upgrades):
+    # the job runs on cluster ``upgrade_cluster_before`` (older runtime) until ``upgrade_day``.
+    upgrade_job: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    upgrade_day: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    upgrade_from: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # index in DBR_VERSIONS
+    upgrade_to: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    upgrade_cluster_before: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    upgrade_breaks: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # first runs fail
+    upgrade_fail_logit: np.ndarray = field(default_factory=lambda: np.zeros(0))   # extra failure log-odds
+    upgrade_fix_days: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # days until fixed
 
     @property
     def start_us(self) -> int:
@@ -469,6 +479,11 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
         cand = np.nonzero(t_ws == u_ws[u])[0]
         user_tables[u] = rng.choice(cand, size=6, replace=len(cand) < 6)
 
+    # ---- routine runtime upgrades (own random stream: the rest of the world stays as it was)
+    upgrades = _routine_upgrades(np.random.default_rng([seed, 31]), days, job_id, job_compute, job_dbr, job_photon,
+                                 job_tasks, job_bias, job_cluster, job_created_us, day_start_us,
+                                 (c_id, c_ws, c_name, c_src, c_node, c_workers, c_dbr, c_owner, c_created, c_tags))
+
     # ---- DLT pipelines and model serving endpoints (hourly metered products)
     dlt_ws = np.array([w for w in range(W) for _ in range(int(rng.integers(0, 3)))], dtype=int)
     serving_ws = np.array([w for w in range(W) for _ in range(int(rng.integers(0, 3)))], dtype=int)
@@ -504,4 +519,71 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
         serving_ws=serving_ws, serving_name=[f"{TEAMS[rng.integers(len(TEAMS))]}-model-{i}" for i in range(len(serving_ws))],
         serving_id=[f"{x:032x}" for x in rng.integers(0, 2**62, len(serving_ws))],
         serving_dbu=rng.lognormal(0.5, 0.8, len(serving_ws)),
+        **upgrades,
     )
+
+
+# Breakage after a runtime upgrade (failure log-odds of the first runs on the new runtime):
+# bigger version jumps, Photon, many tasks, the oldest runtime and already flaky jobs break more
+# often; the rest is noise (libraries nobody records).
+UPGRADE_BREAK_BASE = -2.6
+
+
+def _routine_upgrades(rng, days, job_id, job_compute, job_dbr, job_photon, job_tasks, job_bias, job_cluster,
+                      job_created_us, day_start_us, clusters) -> dict:
+    """Jobs on job clusters move to newer runtimes at random times over the whole period.
+
+    Each upgrade is a new job-cluster definition (its own cluster_id, as Databricks creates for
+    every job cluster), so a run's runtime is readable from ``compute_ids`` -> ``dim_cluster``.
+    The job's current definition keeps index ``job_cluster[j]`` (the latest runtime, which
+    ``job_dbr[j]`` then holds); earlier definitions are appended to ``clusters``. Mutates
+    ``job_dbr`` and the cluster lists; returns the World fields describing the upgrades.
+    """
+    c_id, c_ws, c_name, c_src, c_node, c_workers, c_dbr, c_owner, c_created, c_tags = clusters
+    latest = len(DBR_VERSIONS) - 1
+    out = {k: [] for k in ("upgrade_job", "upgrade_day", "upgrade_from", "upgrade_to", "upgrade_cluster_before",
+                           "upgrade_breaks", "upgrade_fail_logit", "upgrade_fix_days")}
+    for j in np.nonzero(job_compute == 0)[0]:
+        version = int(job_dbr[j])
+        day = int(rng.integers(5, max(6, days - 3)))
+        steps = []
+        while version < latest and day < days and rng.random() < 0.85:
+            to = latest if rng.random() < 0.35 else version + 1
+            steps.append((day, version, to))
+            version = to
+            day += int(rng.integers(20, 60))
+        if not steps:
+            continue
+        final = job_cluster[j]
+        # definitions in time order: [initial, after step 1, ...]; the last is the final cluster
+        before = []
+        for k, (d, v_from, _) in enumerate(steps):
+            before.append(len(c_id))
+            c_id.append(f"job-{job_id[j]}-run-v{k + 1}")
+            c_ws.append(c_ws[final])
+            c_name.append(c_name[final])
+            c_src.append("JOB")
+            c_node.append(c_node[final])
+            c_workers.append(c_workers[final])
+            c_dbr.append(int(v_from))
+            c_owner.append(c_owner[final])
+            c_created.append(int(job_created_us[j]) if k == 0 else int(day_start_us[steps[k - 1][0]] + 3 * 3600 * US))
+            c_tags.append(dict(c_tags[final]))
+        c_dbr[final] = int(steps[-1][2])
+        c_created[final] = int(day_start_us[steps[-1][0]] + 3 * 3600 * US)
+        job_dbr[j] = steps[-1][2]
+        for k, (d, v_from, v_to) in enumerate(steps):
+            z = (UPGRADE_BREAK_BASE + 1.5 * (v_to - v_from - 1) + 1.8 * bool(job_photon[j]) + 0.7 * (int(job_tasks[j]) - 3)
+                 + 1.5 * (v_from == 0) + 1.0 * float(job_bias[j]) + rng.normal(0.0, 0.5))
+            breaks = bool(rng.random() < 1.0 / (1.0 + np.exp(-z)))
+            out["upgrade_job"].append(int(j))
+            out["upgrade_day"].append(int(d))
+            out["upgrade_from"].append(int(v_from))
+            out["upgrade_to"].append(int(v_to))
+            out["upgrade_cluster_before"].append(before[k])
+            out["upgrade_breaks"].append(breaks)
+            # a broken library fails deterministically: retries rarely help (as in the incident)
+            out["upgrade_fail_logit"].append(float(rng.uniform(4.5, 6.5)) if breaks else 0.0)
+            out["upgrade_fix_days"].append(int(rng.integers(1, 4)))
+    dtypes = {"upgrade_breaks": bool, "upgrade_fail_logit": float}
+    return {k: np.array(v, dtype=dtypes.get(k, int)) for k, v in out.items()}

@@ -15,6 +15,9 @@ FEATURES = (
     "prev_day_success_rate", "prev_day_failed", "success_rate_trend",
     "p99_duration_lag7", "duration_regression_pct", "is_duration_regressing",
     "duration_range_sec", "is_weekend", "day_of_week",
+    # What a runtime upgrade's risk depends on (not in the original spec; dbr_migration_risk_scorer):
+    # the runtime the job ran on, Photon, and how many tasks it has.
+    "dbr_version_num", "is_photon", "task_count",
 )
 
 SOURCE = Source(
@@ -51,16 +54,19 @@ def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine
     repair = "UPPER(COALESCE(run_type, '')) LIKE '%REPAIR%'"
     if "trigger_type" in present:
         repair += " OR UPPER(COALESCE(trigger_type, '')) LIKE '%RETRY%'"
+    runtime_join, runtime = _runtime(tables, columns, present)
+    extra_ctes, extra_joins, extra_cols = _job_context(tables, columns)
     return f"""
 WITH runs AS (
-  SELECT CAST(job_id AS STRING) AS job_id,
+  SELECT CAST(t.job_id AS STRING) AS job_id,
          {run_date} AS run_date,
          {duration} AS duration,
          UPPER(COALESCE(result_state, '')) AS state,
-         {flag(repair)} AS is_repair
-  FROM {tables['fact_job_run_timeline']}
-  WHERE job_id IS NOT NULL AND period_start_time IS NOT NULL
-),
+         {flag(repair)} AS is_repair,
+         {runtime} AS runtime
+  FROM {tables['fact_job_run_timeline']} t{runtime_join}
+  WHERE t.job_id IS NOT NULL AND period_start_time IS NOT NULL
+),{extra_ctes}
 daily AS (
   SELECT job_id, run_date,
          CAST(COUNT(*) AS DOUBLE) AS total_runs,
@@ -75,7 +81,8 @@ daily AS (
          {percentile('duration', 0.5, engine)} AS p50_duration_sec,
          SUM(is_repair) AS repair_runs,
          SUM({flag(_in('state', TIMEOUT_STATES))}) AS timeout_runs,
-         SUM({flag(_in('state', CANCELLED_STATES))}) AS cancelled_runs
+         SUM({flag(_in('state', CANCELLED_STATES))}) AS cancelled_runs,
+         MAX(runtime) AS dbr_version_num
   FROM runs
   GROUP BY job_id, run_date
 ),
@@ -126,15 +133,66 @@ SELECT job_id, run_date,
        {flag('duration_regression_pct > 20')} AS is_duration_regressing,
        COALESCE(max_duration_sec - min_duration_sec, 0.0) AS duration_range_sec,
        {flag('dow IN (1, 7)')} AS is_weekend,
-       CAST(dow AS DOUBLE) AS day_of_week
-FROM regress
+       CAST(dow AS DOUBLE) AS day_of_week,
+       COALESCE(dbr_version_num, 0.0) AS dbr_version_num,
+       {extra_cols}
+FROM regress{extra_joins}
 """
+
+
+def _runtime(tables: dict[str, str], columns: dict[str, frozenset[str]], present: frozenset[str]) -> tuple[str, str]:
+    """(join, expression): the Databricks Runtime of the run's cluster as a number (15.4 ->
+    15.04), from compute_ids[0] -> dim_cluster.dbr_version; NULL for serverless or unknown."""
+    if "dim_cluster" not in tables or "compute_ids" not in present or not {"cluster_id", "dbr_version"} <= columns.get("dim_cluster", frozenset()):
+        return "", "CAST(NULL AS DOUBLE)"
+    version = "regexp_extract(dbr_version, '^([0-9]+)[.]([0-9]+)', {})"
+    number = (f"CAST(NULLIF({version.format(1)}, '') AS DOUBLE) + CAST(NULLIF({version.format(2)}, '') AS DOUBLE) / 100.0")
+    join = (f"\n  LEFT JOIN (SELECT CAST(cluster_id AS STRING) AS rt_cluster_id, {number} AS rt_version "
+            f"FROM {tables['dim_cluster']}) rt\n    ON rt.rt_cluster_id = CASE WHEN size(t.compute_ids) > 0 THEN t.compute_ids[0] END")
+    return join, "rt.rt_version"
+
+
+def _job_context(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> tuple[str, str, str]:
+    """Photon (a PHOTON SKU in the job's usage that day) and task count (distinct task keys run
+    that day), each 0 when its gold table is absent."""
+    ctes, joins, cols = "", "", []
+    usage = columns.get("fact_usage", frozenset())
+    if "fact_usage" in tables and {"usage_metadata_job_id", "usage_date", "sku_name"} <= usage:
+        ctes += f"""
+photon AS (
+  SELECT CAST(usage_metadata_job_id AS STRING) AS p_job_id, CAST(usage_date AS DATE) AS p_date,
+         MAX({flag("UPPER(COALESCE(sku_name, '')) LIKE '%PHOTON%'")}) AS is_photon
+  FROM {tables['fact_usage']}
+  WHERE usage_metadata_job_id IS NOT NULL
+  GROUP BY CAST(usage_metadata_job_id AS STRING), CAST(usage_date AS DATE)
+),"""
+        joins += "\nLEFT JOIN photon ON photon.p_job_id = regress.job_id AND photon.p_date = regress.run_date"
+        cols.append("COALESCE(photon.is_photon, 0.0) AS is_photon")
+    else:
+        cols.append("CAST(0.0 AS DOUBLE) AS is_photon")
+    tasks = columns.get("fact_job_task_run_timeline", frozenset())
+    if "fact_job_task_run_timeline" in tables and {"job_id", "task_key", "period_start_time"} <= tasks:
+        ctes += f"""
+tasks AS (
+  SELECT CAST(job_id AS STRING) AS t_job_id, CAST(period_start_time AS DATE) AS t_date,
+         CAST(COUNT(DISTINCT task_key) AS DOUBLE) AS task_count
+  FROM {tables['fact_job_task_run_timeline']}
+  WHERE job_id IS NOT NULL AND period_start_time IS NOT NULL
+  GROUP BY CAST(job_id AS STRING), CAST(period_start_time AS DATE)
+),"""
+        joins += "\nLEFT JOIN tasks ON tasks.t_job_id = regress.job_id AND tasks.t_date = regress.run_date"
+        cols.append("COALESCE(tasks.task_count, 0.0) AS task_count")
+    else:
+        cols.append("CAST(0.0 AS DOUBLE) AS task_count")
+    return ctes, joins, ",\n       ".join(cols)
+
 
 
 TABLE = FeatureTable(
     name="reliability_features",
     primary_keys=("job_id", "run_date"),
     sources=(SOURCE,),
+    optional_sources=("dim_cluster", "fact_usage", "fact_job_task_run_timeline"),
     build_sql=build_sql,
     features=FEATURES,
     description=(
@@ -147,5 +205,8 @@ TABLE = FeatureTable(
         "total_failures_30d": "Failed runs over the job's last 30 run days (rows).",
         "rolling_repair_rate_30d": "Repair runs / runs over the job's last 30 run days (rows).",
         "prev_day_failed": "1 if the job's previous run day had a failed run.",
+        "dbr_version_num": "Databricks Runtime of the day's runs (compute_ids[0] -> dim_cluster.dbr_version; 15.4 -> 15.04), 0 if unknown or serverless.",
+        "is_photon": "1 if the job's usage that day was billed on a PHOTON SKU (fact_usage).",
+        "task_count": "Distinct task keys the job ran that day (fact_job_task_run_timeline).",
     },
 )
