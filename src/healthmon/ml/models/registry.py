@@ -43,6 +43,9 @@ CHARGEBACK_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_s
 JOB_COST_FEATURES = ("jobs_on_all_purpose_cost_7d", "jobs_on_all_purpose_cost_prev_7d", "avg_jobs_on_all_purpose_cost_28d",
                      "jobs_on_all_purpose_cost", "jobs_on_all_purpose_count", "day_of_week", "day_of_month",
                      "cost_week_over_week", "cost_7d_vs_28d")
+# A runtime upgrade's risk: the runtime it leaves, Photon, job size, and how flaky the job already
+# is. Few labelled upgrades (~100 in training): few features, shallow trees (seed 11 validation).
+MIGRATION_FEATURES = ("dbr_version_num", "is_photon", "task_count", "rolling_failure_rate_30d", "total_runs")
 # Next week's peak load vs the mean of the last four weekly peaks (same development procedure).
 CAPACITY_FEATURES = ("avg_weekly_peak_4w", "max_query_count_7d", "max_query_count_prev_7d", "avg_query_count_28d",
                      "max_query_count_28d", "std_query_count_28d", "query_count_lag7", "query_count",
@@ -299,7 +302,7 @@ _SPECS = [
         hyperparameters={"n_estimators": 100, "threshold_quantile": PERFORMANCE_DETECTOR_QUANTILE},
     ),
     ModelSpec(
-        "dbr_migration_risk_scorer", "performance", "binary", "xgboost", _xgb(n_estimators=80), "reliability_features",
+        "dbr_migration_risk_scorer", "performance", "binary", "xgboost", _xgb(n_estimators=60, max_depth=2), "reliability_features",
         "dbr_migration_predictions", "train_dbr_migration_risk_scorer", "performance/train_dbr_migration_risk_scorer",
         "migration_risk_scoring",
         target=T.next_event(
@@ -308,7 +311,7 @@ _SPECS = [
             reference_columns=("upgrade_before_next",),
             description="1 if the job's first run day on a newer Databricks Runtime (gold dim_cluster.dbr_version via the task timeline) has a failed run",
         ),
-        enrich=_migration_enrich, exclude=("failed_after_upgrade", "upgrade_before_next"), min_train_rows=20,
+        enrich=_migration_enrich, features=MIGRATION_FEATURES, min_train_rows=20,
     ),
     ModelSpec(
         "cache_hit_predictor", "performance", "binary", "xgboost", _xgb(), "performance_features",
