@@ -2,7 +2,8 @@
 
 Its rows are jobs, not (entity, date) rows, so it has its own data path (as in the original):
 tagged jobs train it, untagged jobs are scored. A job's tag is a static attribute, not a dated
-outcome, so the split is by job (a deterministic hash of job_id: 60/20/20), never by usage row;
+outcome, so the split is by job (a deterministic hash of job_id: 50/20/30), never by usage row,
+and no train/validation job shares its name tokens with a test job;
 the cost features are looked up at the job's first usage day (training) or last usage day
 (scoring), both known before the recommendation is made.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -40,10 +42,31 @@ def tag_value(tags) -> str | None:
     return None
 
 
+# Tagged jobs are few (a few hundred), so the test split is 30 % of them (50 / 20 / 30).
+SPLIT_PERCENT = (50, 70)
+
+
 def job_period(job_id: str) -> str:
-    """Deterministic job-level split: 60 % train, 20 % validation, 20 % test."""
+    """Deterministic job-level split: 50 % train, 20 % validation, 30 % test."""
     h = int(hashlib.sha1(str(job_id).encode()).hexdigest()[:8], 16) % 100
-    return "train" if h < 60 else ("validation" if h < 80 else "test")
+    return "train" if h < SPLIT_PERCENT[0] else ("validation" if h < SPLIT_PERCENT[1] else "test")
+
+
+NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]+")  # the TF-IDF token pattern of the model
+
+
+def name_key(name: str) -> str:
+    """What the model sees of a job name: its TF-IDF tokens. Jobs with the same key (the same
+    pipeline deployed in several workspaces, or ``x_2`` copies) are indistinguishable to it."""
+    return " ".join(NAME_TOKEN.findall(str(name or "").lower()))
+
+
+def without_test_names(data: pd.DataFrame) -> pd.DataFrame:
+    """Drops train/validation jobs whose name key also belongs to a test job: a model that saw
+    the identical name with its tag would be scored on memorisation, not on recommendation."""
+    keys = data["job_name"].map(name_key)
+    test_keys = set(keys[data["period"] == "test"])
+    return data[(data["period"] == "test") | ~keys.isin(test_keys)]
 
 
 def _usage(lh, catalog, gold_schema) -> pd.DataFrame:
@@ -132,6 +155,8 @@ def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema
         raise Skip(f"no tagged job with a name in {catalog}.{gold_schema}.fact_usage / dim_job")
     data = _with_features(rows, _cost_features(lh, table, features), features)
     data["period"] = data["job_id"].map(job_period)
+    all_jobs = len(data)
+    data = without_test_names(data)
     train_df = data[data["period"] == "train"]
     if len(train_df) < spec.min_train_rows:
         raise Skip(f"only {len(train_df)} tagged jobs in the training split (need {spec.min_train_rows})")
@@ -152,9 +177,10 @@ def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema
         metrics[f"{period}_samples"] = float(len(part))
     sel = metrics.get("validation_accuracy", float("nan"))
     registered = spec.registered_name(catalog, feature_schema)
+    metrics["jobs_dropped_same_name_as_test"] = float(all_jobs - len(data))
     info = {"model_name": spec.name, "kind": spec.kind, "features": inputs, "feature_table": table, "keys": ["job_id"],
             "target": "tag_value", "target_description": "the job's team / project / cost_center tag (first present, most frequent value)",
-            "classes": list(map(str, model.classes_)), "split": {"method": "job_id hash 60/20/20"}, "selection_metric": "accuracy"}
+            "classes": list(map(str, model.classes_)), "split": {"method": "job_id hash 50/20/30; train/validation jobs sharing a test job's name dropped"}, "selection_metric": "accuracy"}
     from healthmon.lakehouse.registry import registry_write as w
     from healthmon.lakehouse.registry import set_experiment
 
