@@ -183,6 +183,26 @@ class ForkServers:
             s.close()
 
 
+_prestarted: ForkServers | None = None
+
+
+def prestart() -> None:
+    """Boot the default interpreter's fork server now (runner start-up), for ``take_prestarted``."""
+    global _prestarted
+    import sys
+
+    from healthmon.jobs.environments import task_env
+
+    if _prestarted is None:
+        _prestarted = ForkServers(task_env(), default=sys.executable)
+
+
+def take_prestarted() -> ForkServers | None:
+    global _prestarted
+    servers, _prestarted = _prestarted, None
+    return servers
+
+
 def kill_group(pgid: int) -> None:
     """SIGKILL a process group (and its leader, in case it has not called setsid() yet)."""
     for kill in (os.killpg, os.kill):
