@@ -117,7 +117,10 @@ def task_dict(row: RunRecord, iterations: list[RunRecord] | None = None) -> dict
 
 def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any] | None = None,
              iterations: dict[int, list[RunRecord]] | None = None) -> dict[str, Any]:
-    settings = job_settings if job_settings is not None else _j(row, "settings")
+    if job_settings is not None:
+        settings = job_settings
+    else:  # only job parameters are read from the (possibly large) settings snapshot
+        settings = _j(row, "settings") if '"parameters"' in (row.settings_json or "") else {}
     params = _j(row, "params") or {}
     d: dict[str, Any] = {
         "run_id": row.run_id,
