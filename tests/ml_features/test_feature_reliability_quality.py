@@ -170,3 +170,6 @@ def test_quality_detector_columns_breaking_changes_and_overdue_daily_tables(lh):
     # far); weekly_t's 6-day gaps are its routine once seen, so only daily_t counts
     assert d29["tables_past_usual_gap_1d"] == 1 and d29["max_days_past_usual_gap"] == 1
     assert by[("main", day(26))]["max_days_past_usual_gap"] == 1
+    # 4 commit-less days for a table that missed 3 of its previous 28 days: -4 log10((3+1)/(28+2))
+    assert d29["max_staleness_surprise"] == pytest.approx(-4 * np.log10(4 / 30))
+    assert by[("main", day(24))]["max_staleness_surprise"] < 1.0  # weekly_t's routine gap: p is high

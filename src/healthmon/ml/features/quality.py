@@ -32,7 +32,7 @@ EXTRA_FEATURES = (
 DETECTOR_FEATURES = (
     "breaking_schema_changes_1d", "max_breaking_changes_per_table_1d",
     "daily_tables", "overdue_daily_tables_1d", "max_overdue_days_daily_tables",
-    "tables_past_usual_gap_1d", "max_days_past_usual_gap",
+    "tables_past_usual_gap_1d", "max_days_past_usual_gap", "max_staleness_surprise",
 )
 FEATURES = SPEC_FEATURES + EXTRA_FEATURES + DETECTOR_FEATURES
 
@@ -51,6 +51,7 @@ STALE_DAYS = 7
 # DAILY_WINDOW snapshot days (so a pause of a few days does not change its class).
 DAILY_WINDOW = 28
 DAILY_MIN_DAYS = 20
+MIN_HISTORY_DAYS = 14
 
 
 def _dq_cte(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
@@ -106,14 +107,23 @@ table_hist AS (
          SUM({flag('commits > 0')}) OVER (PARTITION BY catalog_name, qualified_name ORDER BY snapshot_date
                                          ROWS BETWEEN {DAILY_WINDOW} PRECEDING AND 1 PRECEDING) AS commit_days_prev,
          MAX(days_since_commit) OVER (PARTITION BY catalog_name, qualified_name ORDER BY snapshot_date
-                                      ROWS BETWEEN {DAILY_WINDOW} PRECEDING AND 1 PRECEDING) AS usual_max_gap
+                                      ROWS BETWEEN {DAILY_WINDOW} PRECEDING AND 1 PRECEDING) AS usual_max_gap,
+         COUNT(*) OVER (PARTITION BY catalog_name, qualified_name ORDER BY snapshot_date
+                        ROWS BETWEEN {DAILY_WINDOW} PRECEDING AND 1 PRECEDING) AS prev_days
   FROM snaps
 ),
 table_flags AS (
   SELECT table_hist.*,
          COALESCE(commit_days_prev, 0) >= {DAILY_MIN_DAYS} AS is_daily,
          CASE WHEN days_since_commit IS NULL OR usual_max_gap IS NULL OR days_since_commit <= usual_max_gap THEN 0.0
-              ELSE days_since_commit - usual_max_gap END AS days_past_usual_gap
+              ELSE days_since_commit - usual_max_gap END AS days_past_usual_gap,
+         -- How unlikely the current run of days without a commit is for THIS table: with its
+         -- smoothed share of commit-less days p (previous {DAILY_WINDOW} days), a run of k days
+         -- has probability about p^k, so the surprise is -k log10 p.
+         CASE WHEN commits > 0 OR days_since_commit IS NULL OR days_since_commit <= 0
+                   OR COALESCE(prev_days, 0) < {MIN_HISTORY_DAYS} THEN 0.0
+              ELSE days_since_commit * -log10((prev_days - COALESCE(commit_days_prev, 0) + 1.0) / (prev_days + 2.0))
+              END AS staleness_surprise
   FROM table_hist
 ),
 daily AS (
@@ -142,7 +152,8 @@ daily AS (
          CAST(COALESCE(MAX(CASE WHEN is_daily AND commits = 0 THEN days_since_commit END), 0.0) AS DOUBLE)
            AS max_overdue_days_daily_tables,
          SUM({flag('days_past_usual_gap > 0')}) AS tables_past_usual_gap_1d,
-         CAST(MAX(days_past_usual_gap) AS DOUBLE) AS max_days_past_usual_gap
+         CAST(MAX(days_past_usual_gap) AS DOUBLE) AS max_days_past_usual_gap,
+         CAST(MAX(staleness_surprise) AS DOUBLE) AS max_staleness_surprise
   FROM table_flags
   GROUP BY catalog_name, snapshot_date
 ),
@@ -175,7 +186,7 @@ SELECT win.catalog_name, win.snapshot_date,
        CAST(dow AS DOUBLE) AS day_of_week,
        breaking_schema_changes_1d, max_breaking_changes_per_table_1d,
        daily_tables, overdue_daily_tables_1d, max_overdue_days_daily_tables,
-       tables_past_usual_gap_1d, max_days_past_usual_gap
+       tables_past_usual_gap_1d, max_days_past_usual_gap, max_staleness_surprise
 FROM win
 LEFT JOIN dq ON dq.catalog_name = win.catalog_name AND dq.snapshot_date = win.snapshot_date
 """
@@ -205,5 +216,6 @@ TABLE = FeatureTable(
         "max_overdue_days_daily_tables": "Days since the last commit of the most overdue daily table (0 when none is overdue).",
         "tables_past_usual_gap_1d": f"Tables whose days since the last commit exceed their longest gap of the previous {DAILY_WINDOW} snapshot days.",
         "max_days_past_usual_gap": "Largest excess of days since the last commit over the table's own longest recent gap.",
+        "max_staleness_surprise": f"Max over tables of -k log10 p: k days without a commit, p the table's smoothed share of commit-less days over its previous {DAILY_WINDOW} snapshot days.",
     },
 )

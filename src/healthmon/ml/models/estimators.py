@@ -225,8 +225,10 @@ def calibrate_threshold(model, X_validation, quantile: float) -> float | None:
         for _, step in model.steps[:-1]:
             Xt = step.transform(Xt)
     raw = forest.score_samples(Xt)  # higher = more normal
-    # predict() flags score_samples < offset_: the offset is the lower (1 - quantile) quantile.
-    forest.offset_ = float(np.quantile(raw, 1.0 - quantile, method="lower"))
+    # predict() flags score_samples < offset_. Rows tied with the quantile are flagged too: beyond
+    # the training range a forest's score saturates, so a far-out row ties with the most extreme
+    # ordinary rows instead of scoring above them, and must not be let through by the tie.
+    forest.offset_ = float(np.nextafter(np.quantile(raw, 1.0 - quantile, method="lower"), np.inf))
     return -forest.offset_
 
 

@@ -114,9 +114,11 @@ PERFORMANCE_DETECTOR_COLUMNS = _cols(
 )
 
 # Quality: per catalog-day, the largest breaking schema change on one table (dropped or retyped
-# columns; additive evolution is routine) and the days the most overdue daily-written table has
-# gone without a commit (quality_features' detector columns).
-QUALITY_DETECTOR_COLUMNS = _cols("max_breaking_changes_per_table_1d", "max_overdue_days_daily_tables")
+# columns; additive evolution is routine), how surprising the longest current commit-less run of
+# a table is, and the days the most overdue daily-written table has gone without a commit.
+# The staleness surprise is calibrated per table: -k log10 p for k commit-less days of a table
+# whose smoothed share of commit-less days is p (a flaky table's gap is less surprising).
+QUALITY_DETECTOR_COLUMNS = _cols("max_breaking_changes_per_table_1d", "max_staleness_surprise", "max_overdue_days_daily_tables")
 QUALITY_DETECTOR_QUANTILE = 0.99
 # Performance: the warehouse's latency against its own week (unchanged design); the flag
 # threshold is the 99.5th percentile of the validation period's scores.
