@@ -84,8 +84,8 @@ class AccessLog:
         self.log = logging.getLogger("healthmon.server.access")
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+        if scope["type"] != "http" or not self.log.isEnabledFor(logging.INFO):
+            return await self.app(scope, receive, send)  # logging off: no wrapper, no timing
         start = time.perf_counter()
         status = 500
 
