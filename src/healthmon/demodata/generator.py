@@ -13,6 +13,7 @@ import datetime as dt
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -36,8 +37,13 @@ def _check(workspaces: int, days: int, scale: str) -> None:
 
 
 def iter_batches(*, workspaces: int = 20, days: int = 180, seed: int = 7, scale: str = "small",
-                 end_date: dt.date | None = None):
-    """Yield ``(table_name, pyarrow.Table)`` pieces: dimensions first, then fact batches."""
+                 end_date: dt.date | None = None, parallel: bool = False):
+    """Yield ``(table_name, pyarrow.Table)`` pieces: dimensions first, then fact batches.
+
+    ``parallel``: generate each batch's SQL and audit events on a second thread while this one
+    generates jobs, usage and quality (each domain has its own random stream and reads the
+    world only, so the pieces — and their order — are identical; numpy and Arrow release the
+    GIL for most of the work)."""
     _check(workspaces, days, scale)
     world = build_world(seed, SCALES[scale], workspaces, days, end_date or DEFAULT_END_DATE)
     eff = plan(world)
@@ -46,28 +52,40 @@ def iter_batches(*, workspaces: int = 20, days: int = 180, seed: int = 7, scale:
     ids = gen_jobs.RunIds(seed)
     tstate = gen_quality.TableState(world)
     step = world.scale.batch_days
-    for b, d0 in enumerate(range(0, days, step)):
-        d1 = min(days, d0 + step)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demodata-gen") if parallel else None
+    try:
+        for b, d0 in enumerate(range(0, days, step)):
+            d1 = min(days, d0 + step)
 
-        def rng(stream: str) -> np.random.Generator:
-            return np.random.default_rng([seed, STREAMS[stream], b])
+            def rng(stream: str, b=b) -> np.random.Generator:
+                return np.random.default_rng([seed, STREAMS[stream], b])
 
-        jobs = gen_jobs.generate(world, eff, d0, d1, rng("jobs"), ids)
-        yield "fact_job_run_timeline", jobs["fact_job_run_timeline"]
-        yield "fact_job_task_run_timeline", jobs["fact_job_task_run_timeline"]
-        job_usage, job_nodes = gen_jobs.usage_and_nodes(world, jobs["_runs"], rng("job_usage"))
-        yield "fact_node_timeline", job_nodes
-        queries, wh_usage = gen_sql.generate(world, eff, d0, d1, rng("sql"))
-        yield "fact_query_history", queries
-        del queries
-        for piece in gen_audit.generate(world, eff, d0, d1, rng("audit")):
-            yield "fact_audit_logs", piece
-        other_usage, ap_nodes = gen_usage.hourly_other(world, eff, d0, d1, rng("other"))
-        yield "fact_node_timeline", ap_nodes
-        yield "fact_usage", gen_usage.assemble(world, eff, [job_usage, wh_usage] + other_usage, rng("usage"))
-        snaps, dq = gen_quality.generate(world, eff, tstate, jobs["_runs"], d0, d1, rng("quality"))
-        yield "fact_table_snapshots", snaps
-        yield "fact_data_quality_monitoring_table_results", dq
+            def sql(d0=d0, d1=d1, r=rng("sql")):
+                return gen_sql.generate(world, eff, d0, d1, r)
+
+            def audit(d0=d0, d1=d1, r=rng("audit")):
+                return gen_audit.generate(world, eff, d0, d1, r)
+
+            later = [pool.submit(sql), pool.submit(audit)] if pool else None
+            jobs = gen_jobs.generate(world, eff, d0, d1, rng("jobs"), ids)
+            yield "fact_job_run_timeline", jobs["fact_job_run_timeline"]
+            yield "fact_job_task_run_timeline", jobs["fact_job_task_run_timeline"]
+            job_usage, job_nodes = gen_jobs.usage_and_nodes(world, jobs["_runs"], rng("job_usage"))
+            yield "fact_node_timeline", job_nodes
+            queries, wh_usage = later[0].result() if later else sql()
+            yield "fact_query_history", queries
+            del queries
+            for piece in (later[1].result() if later else audit()):
+                yield "fact_audit_logs", piece
+            other_usage, ap_nodes = gen_usage.hourly_other(world, eff, d0, d1, rng("other"))
+            yield "fact_node_timeline", ap_nodes
+            yield "fact_usage", gen_usage.assemble(world, eff, [job_usage, wh_usage] + other_usage, rng("usage"))
+            snaps, dq = gen_quality.generate(world, eff, tstate, jobs["_runs"], d0, d1, rng("quality"))
+            yield "fact_table_snapshots", snaps
+            yield "fact_data_quality_monitoring_table_results", dq
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: int = 180, seed: int = 7,
@@ -81,7 +99,8 @@ def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: 
     with TableSetWriter(settings.lakehouse_root, catalog, schema) as writer:
         for gold in GOLD_TABLES.values():
             writer.ensure(gold)
-        _pipeline(iter_batches(workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end_date),
+        _pipeline(iter_batches(workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end_date,
+                               parallel=True),
                   writer, progress)
         return writer.commit()
 

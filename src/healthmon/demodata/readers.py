@@ -214,6 +214,22 @@ def _rows_json(path: Path):
 
 def read_text(path: Path, schema: pa.Schema, paths: list[tuple[str, ...]], fmt: str,
               keys: frozenset[str] = frozenset()) -> pa.Table:
+    """Vectorised (pyarrow.csv / pyarrow.json, see :mod:`healthmon.demodata.text_fast`) when the
+    file is well-formed; anything it cannot take as is — a malformed line, a value in a form
+    only the row reader accepts (``3.0`` for an integer, epoch numbers for a timestamp...) —
+    goes through the row-by-row reader, which gives the same result or the error with its
+    line and column."""
+    from healthmon.demodata.text_fast import Unsupported, read_text_fast
+
+    try:
+        return read_text_fast(path, schema, paths, fmt, keys)
+    except (Unsupported, pa.ArrowException, ValueError, UnicodeDecodeError):
+        return read_text_rows(path, schema, paths, fmt, keys)
+
+
+def read_text_rows(path: Path, schema: pa.Schema, paths: list[tuple[str, ...]], fmt: str,
+                   keys: frozenset[str] = frozenset()) -> pa.Table:
+    """The row-by-row reader: every value through :func:`convert` (exact error locations)."""
     tops = list(dict.fromkeys(p[0] for p in paths))
     if fmt == "csv":
         fh = path.open(encoding="utf-8", newline="")
