@@ -174,6 +174,7 @@ class Zygote:
             if exec_mode:
                 os.set_inheritable(result_fd, True)
                 path = spec["result_file"] + ".spec"
+                os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "wb") as f:
                     f.write(marshal.dumps(spec))
                 os.execv(sys.executable, [sys.executable, "-c", task_main.BOOT_FILE, path])
