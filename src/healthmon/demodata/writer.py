@@ -222,15 +222,14 @@ class TableSetWriter:
         part = next(self._seq) if part is None else part
         name = f"part-{part:05d}-{uuid.uuid4()}-c000.{COMPRESSION}.parquet"
         target = staged.path / name
-        collector: list[pq.FileMetaData] = []
         pq.write_table(
-            data, target, row_group_size=max(data.num_rows, 1), metadata_collector=collector,
+            data, target, row_group_size=max(data.num_rows, 1),
             use_dictionary=[f.name for f in data.schema if pa.types.is_dictionary(f.type)],
             write_statistics=[c for c in staged.stats_columns if c in data.schema.names],
             compression=column_compression(data),
             **PARQUET_OPTIONS,
         )
-        stats = file_stats(collector[0], data, staged.stats_columns)
+        stats = file_stats(pq.read_metadata(target), data, staged.stats_columns)  # footer: bytes, cached
         add = AddAction(path=name, size=target.stat().st_size, partition_values={},
                         modification_time=int(time.time() * 1000), data_change=True, stats=stats)
         with self._lock:
