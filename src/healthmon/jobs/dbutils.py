@@ -145,12 +145,81 @@ class Jobs:
         self.taskValues = task_values
 
 
+class WorkflowException(Exception):
+    """Raised by ``dbutils.notebook.run`` when the notebook fails or times out (Databricks' name)."""
+
+
 class Notebook:
+    def __init__(self, context: dict | None = None, redactor: "Redactor | None" = None):
+        self._context = context or {}
+        self._redactor = redactor
+        self._runs = 0
+
     def exit(self, value: Any) -> None:
         raise NotebookExit("" if value is None else str(value))
 
-    def run(self, path: str, timeout_seconds: int = 0, arguments: dict | None = None) -> str:
-        raise NotImplementedError("dbutils.notebook.run is not supported locally; use a run_job_task or depends_on.")
+    def run(self, path: str, timeout_seconds: int = 0, arguments: dict | None = None) -> "str | None":
+        """Run notebook ``path`` (relative to this notebook, or a workspace path) in a new process
+        with ``arguments`` as its widget values; returns the value it passed to
+        ``dbutils.notebook.exit`` (None if it ended without one). Raises ``WorkflowException``
+        when it fails or runs longer than ``timeout_seconds`` (0: no limit); its output goes to
+        this task's log."""
+        import marshal
+        import signal
+        import subprocess
+
+        from healthmon.jobs.notebook import NotebookError, load_cells, resolve_relative
+
+        ctx = self._context
+        try:
+            target = resolve_relative(ctx.get("path"), path, "dbutils.notebook.run")
+            cells = [(c.source, c.file, c.line) for c in load_cells(target)]
+        except NotebookError as exc:
+            raise WorkflowException(str(exc)) from None
+        self._runs += 1
+        work = os.path.join(ctx.get("work_dir") or os.getcwd(), f"notebook-run-{os.getpid()}-{self._runs}")
+        os.makedirs(work, exist_ok=True)
+        result_file = os.path.join(work, "result.bin")
+        spec = {
+            "task_key": ctx.get("task_key", ""), "kind": "notebook", "path": str(target), "cwd": str(target.parent),
+            "cells": cells, "widgets": {str(k): str(v) for k, v in (arguments or {}).items()},
+            "task_values": {}, "home": str(ctx.get("home", "")), "result_file": result_file,
+            "redact": sorted(self._redactor.values) if self._redactor else [],
+        }
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        # Its own session, so a timeout kills everything it started; stdout/stderr are ours (the log).
+        proc = subprocess.Popen([sys.executable, "-c", "from healthmon.jobs.task_main import main; main()"],
+                                stdin=subprocess.PIPE, start_new_session=True)
+        try:
+            proc.stdin.write(marshal.dumps(spec))
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            proc.wait(timeout=timeout_seconds if timeout_seconds and timeout_seconds > 0 else None)
+        except subprocess.TimeoutExpired:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            proc.wait()
+            raise WorkflowException(f"Notebook {path} timed out after {timeout_seconds} seconds.") from None
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # what it left in its group
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            with open(result_file, "rb") as f:
+                result = marshal.loads(f.read())
+        except (OSError, EOFError, ValueError):
+            raise WorkflowException(f"Notebook {path} exited with code {proc.returncode} without a result.") from None
+        if result.get("status") != "SUCCESS":
+            raise WorkflowException(f"Notebook {path} failed: {result.get('error') or 'unknown error'}")
+        out = result.get("notebook_output")
+        return None if out is None else out.get("result")
 
 
 class Secrets:
@@ -310,15 +379,42 @@ class RedactingStream:
 
 
 class DBUtils:
-    def __init__(self, *, task_key: str, params: dict[str, str], upstream_values: dict, home: "Path", redactor: Redactor):
+    def __init__(self, *, task_key: str, params: dict[str, str], upstream_values: dict, home: "Path", redactor: Redactor,
+                 notebook_path: str | None = None, work_dir: str | None = None):
         self.widgets = Widgets(task_key, params)
         self.jobs = Jobs(TaskValues(task_key, upstream_values))
-        self.notebook = Notebook()
+        self.notebook = Notebook({"path": notebook_path, "work_dir": work_dir, "task_key": task_key, "home": home},
+                                 redactor)
         self.secrets = Secrets(redactor)
         self.fs = Fs(home)
 
     def help(self) -> None:
         print("dbutils: widgets, notebook, jobs.taskValues, secrets, fs (local healthmon runtime)")
+
+
+class LazySpark:
+    """The notebook's ``spark`` global: a local SparkSession created on first attribute access
+    (through the lakehouse's Spark engine, so configuration is shared), never at task start — a
+    notebook that does not use Spark pays nothing, one that does pays the JVM start once."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self):
+        self._session = None
+
+    def _get(self):
+        if self._session is None:
+            from healthmon.lakehouse.engines.spark_engine import get_session
+
+            self._session = get_session()
+        return self._session
+
+    def __getattr__(self, name: str):
+        return getattr(self._get(), name)
+
+    def __repr__(self) -> str:
+        state = "created" if self._session is not None else "created on first use"
+        return f"<spark: local SparkSession ({state})>"
 
 
 def display(obj: Any = None, *args, **kwargs) -> None:
@@ -341,4 +437,5 @@ def display(obj: Any = None, *args, **kwargs) -> None:
     print(repr(obj))
 
 
-__all__ = ["DBUtils", "display", "NotebookExit", "Redactor", "RedactingStream", "MAX_EXIT_BYTES", "local_path"]
+__all__ = ["DBUtils", "display", "NotebookExit", "Redactor", "RedactingStream", "MAX_EXIT_BYTES", "local_path",
+           "LazySpark", "WorkflowException"]

@@ -122,18 +122,25 @@ def _expand(path: Path, source: str, line: int, stack: tuple[Path, ...]) -> list
 
 
 def _resolve_run_target(path: Path, target: str, where: Location) -> Path:
+    return resolve_relative(path, target, "%run", where)
+
+
+def resolve_relative(path: Path | None, target: str, what: str, where: Location | None = None) -> Path:
+    """The notebook ``target`` names: a workspace path (``/...``) or a path relative to the folder
+    of notebook ``path`` (``%run``, ``dbutils.notebook.run``)."""
     from healthmon.workspace_files import resolve_notebook
 
     if target.startswith("/"):
         try:
             return resolve_notebook(target)
         except HealthmonError as exc:
-            raise NotebookError(f"%run {target}: {exc.message}", location=where) from None
-    candidate = (path.parent / target).resolve()
+            raise NotebookError(f"{what} {target}: {exc.message}", location=where) from None
+    base = Path(path).parent if path else Path.cwd()
+    candidate = (base / target).resolve()
     try:
         return resolve_notebook(str(candidate))
     except HealthmonError:
-        raise NotebookError(f"%run {target}: notebook not found (looked for {candidate} and {candidate}.py/.ipynb).", location=where) from None
+        raise NotebookError(f"{what} {target}: notebook not found (looked for {candidate} and {candidate}.py/.ipynb).", location=where) from None
 
 
 def check_pip_magic(line: str, where: Location) -> None:

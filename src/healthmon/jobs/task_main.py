@@ -17,7 +17,7 @@ import os
 import sys
 
 # Imported while the process is still warm (before it has a spec): light by design.
-from healthmon.jobs.dbutils import MAX_EXIT_BYTES, DBUtils, NotebookExit, RedactingStream, Redactor, display
+from healthmon.jobs.dbutils import MAX_EXIT_BYTES, DBUtils, LazySpark, NotebookExit, RedactingStream, Redactor, display
 
 
 def _user_traceback(exc: BaseException, files: set[str]) -> str:
@@ -100,8 +100,11 @@ def run_spec(spec: dict) -> int:
         upstream_values=spec.get("task_values", {}),
         home=spec["home"],
         redactor=redactor,
+        notebook_path=spec.get("path"),
+        work_dir=os.path.dirname(spec["result_file"]),
     )
-    namespace = {"__name__": "__main__", "dbutils": dbutils, "display": display, "displayHTML": print}
+    namespace = {"__name__": "__main__", "dbutils": dbutils, "display": display, "displayHTML": print,
+                 "spark": LazySpark()}
     result: dict = {"status": "SUCCESS"}
     files = {c[1] for c in spec.get("cells", [])} | {spec.get("path", "")}
     try:
