@@ -10,6 +10,7 @@ from sqlalchemy import insert, inspect, text
 
 from healthmon.jobs import service
 from healthmon.store.runs import RunRecord
+from tests.jobs.test_jobs_store import db_url  # noqa: F401  (the SQLite + PostgreSQL database fixture)
 from tests.server.conftest import bearer
 
 RUNS = 57  # not a multiple of the page sizes used
@@ -140,54 +141,36 @@ def test_job_runs_indexes_exist_and_are_added_to_an_existing_database(tmp_path, 
     assert "COVERING INDEX ix_runs_job_task_run" in plan and "TEMP B-TREE" not in plan
 
 
-@pytest.mark.postgres
-def test_keyset_paging_and_indexes_on_postgresql(monkeypatch):
-    """The store's paging (keyset both ways, offsets) and the job-runs indexes on PostgreSQL,
-    including their creation on a database made before them."""
-    import os
-    import uuid
-
-    from sqlalchemy import create_engine
-
-    from healthmon.store import db as dbmod
+def test_store_keyset_paging_and_index_creation_on_sqlite_and_postgresql(db_url):
+    """The store's paging (keyset both ways, offsets) and the creation of the job-runs indexes
+    on a database made before them, on both backends (PostgreSQL: HEALTHMON_TEST_POSTGRES_URL)."""
+    from healthmon.store.db import Database
     from healthmon.store.runs import RUN_COLUMNS, list_job_runs
 
-    pg_url = os.environ.get("HEALTHMON_TEST_POSTGRES_URL")
-    if not pg_url:
-        pytest.skip("HEALTHMON_TEST_POSTGRES_URL is not set")
-    name = f"hm_paging_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = pg_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        db = dbmod.Database(url)
-        db.create_all()
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP INDEX ix_runs_job_task_run"))
-            conn.execute(text("DROP INDEX ix_runs_task_run"))
-            for i in range(30):
-                rid = conn.execute(insert(RunRecord).values(job_id=1 + i % 2, run_name="r", life_cycle_state="TERMINATED")
-                                   ).inserted_primary_key[0]
-                conn.execute(insert(RunRecord).values(job_id=1 + i % 2, job_run_id=rid, task_key="t", run_name="t",
-                                                      life_cycle_state="TERMINATED"))
-        db.engine.dispose()
-        again = dbmod.Database(url)
-        again.create_all()
-        assert {"ix_runs_job_task_run", "ix_runs_task_run"} <= {
-            ix["name"] for ix in inspect(again.engine).get_indexes("runs")}
-        with again.connect() as conn:
-            everything, _ = list_job_runs(conn, job_id=1, limit=100, columns=RUN_COLUMNS)
-            ids = [r.run_id for r in everything]
-            assert len(ids) == 15 and ids == sorted(ids, reverse=True)
-            page, more = list_job_runs(conn, job_id=1, limit=4, before_run_id=ids[3], columns=RUN_COLUMNS)
-            assert [r.run_id for r in page] == ids[4:8] and more
-            back, newer = list_job_runs(conn, job_id=1, limit=4, after_run_id=ids[8], columns=RUN_COLUMNS)
-            assert [r.run_id for r in back] == ids[4:8] and newer
-            offset, _ = list_job_runs(conn, job_id=1, limit=4, offset=13, columns=RUN_COLUMNS)
-            assert [r.run_id for r in offset] == ids[13:15]
-        again.engine.dispose()
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    db = Database(db_url)
+    db.create_all()
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_runs_job_task_run"))
+        conn.execute(text("DROP INDEX ix_runs_task_run"))
+        for i in range(30):
+            rid = conn.execute(insert(RunRecord).values(job_id=1 + i % 2, run_name="r", life_cycle_state="TERMINATED")
+                               ).inserted_primary_key[0]
+            conn.execute(insert(RunRecord).values(job_id=1 + i % 2, job_run_id=rid, task_key="t", run_name="t",
+                                                  life_cycle_state="TERMINATED"))
+    db.engine.dispose()
+    again = Database(db_url)
+    again.create_all()
+    assert {"ix_runs_job_task_run", "ix_runs_task_run"} <= {ix["name"] for ix in inspect(again.engine).get_indexes("runs")}
+    with again.connect() as conn:
+        everything, _ = list_job_runs(conn, job_id=1, limit=100, columns=RUN_COLUMNS)
+        ids = [r.run_id for r in everything]
+        assert len(ids) == 15 and ids == sorted(ids, reverse=True)
+        page, more = list_job_runs(conn, job_id=1, limit=4, before_run_id=ids[3], columns=RUN_COLUMNS)
+        assert [r.run_id for r in page] == ids[4:8] and more
+        back, newer = list_job_runs(conn, job_id=1, limit=4, after_run_id=ids[8], columns=RUN_COLUMNS)
+        assert [r.run_id for r in back] == ids[4:8] and newer
+        offset, more = list_job_runs(conn, job_id=1, limit=4, offset=13, columns=RUN_COLUMNS)
+        assert [r.run_id for r in offset] == ids[13:15] and not more
+        both, _ = list_job_runs(conn, limit=100, columns=RUN_COLUMNS)
+        assert len(both) == 30
+    again.engine.dispose()
