@@ -3,13 +3,16 @@ raw numpy random generation + Parquet write of the same row count, measured in t
 
 Also checks the ``large`` scale's promises on a slice of it: projected fact rows for the
 default 20 workspaces × 180 days (≥ 50M) and peak memory (< 4 GiB), in a subprocess so the
-peak RSS is the generator's own.
+peak RSS is the generator's own; and the importer's throughput (informational) on round-trip
+exports of the generated data: Parquet of the medium account, JSON lines of a small one
+(against the row-by-row text reader on the same files).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,6 +59,58 @@ def _generate(home: Path, **kw) -> tuple[int, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+IMPORT_CODE = """\
+import json, sys, time
+from healthmon.demodata import readers
+from healthmon.demodata.importer import import_system_tables
+src, fmt, rows_reader = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+if rows_reader:
+    readers.read_text = readers.read_text_rows
+t = time.perf_counter()
+result = import_system_tables(src, "imported", fmt)
+print(json.dumps({"rows": sum(result.rows.values()), "seconds": time.perf_counter() - t}))
+"""
+
+
+def _export(home: Path, catalog: str, out: Path, fmt: str) -> None:
+    """The generated gold tables → system-table exports (the importer's input layout)."""
+    from deltalake import DeltaTable
+
+    from healthmon.demodata.exporter import export_gold
+    from healthmon.demodata.schemas import GOLD_TABLES
+    from healthmon.lakehouse.paths import TableName
+
+    root = home / "lakehouse"
+    gold = {n: DeltaTable(str(TableName.parse(f"{catalog}.gold.{n}").path(root))).to_pyarrow_table() for n in GOLD_TABLES}
+    export_gold(gold, out, fmt)
+
+
+def _import(home: Path, src: Path, fmt: str, rows_reader: bool = False) -> dict:
+    env = dict(os.environ, HEALTHMON_HOME=str(home))
+    out = subprocess.run([sys.executable, "-c", IMPORT_CODE, str(src), fmt, "1" if rows_reader else "0"],
+                         env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _importer_results(tmp: Path, medium_home: Path, quick: bool) -> list[Result]:
+    results = []
+    _export(medium_home, "bench", tmp / "export-parquet", "parquet")
+    imp = _import(tmp / "imp-parquet", tmp / "export-parquet", "parquet")
+    results.append(Result(
+        name="importer: Parquet round trip of the medium account", value=imp["rows"] / imp["seconds"], unit="rows/s",
+        notes=f"{imp['rows']:,} gold rows built and written in {imp['seconds']:.1f} s (informational)."))
+    kw = dict(workspaces=1, days=30, scale="small") if quick else dict(workspaces=3, days=60, scale="small")
+    _generate(tmp / "small", **kw)
+    _export(tmp / "small", "bench", tmp / "export-jsonl", "jsonl")
+    fast = _import(tmp / "imp-jsonl", tmp / "export-jsonl", "jsonl")
+    rows = _import(tmp / "imp-jsonl-rows", tmp / "export-jsonl", "jsonl", rows_reader=True)
+    results.append(Result(
+        name=f"importer: JSON-lines round trip, small {kw['workspaces']} ws × {kw['days']} d", value=fast["rows"] / fast["seconds"],
+        unit="rows/s", baseline_name="row-by-row text reader, same files", baseline_value=rows["rows"] / rows["seconds"],
+        notes=f"{fast['rows']:,} gold rows in {fast['seconds']:.1f} s (row reader: {rows['seconds']:.1f} s); informational."))
+    return results
+
+
 def run(quick: bool) -> list[Result]:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench_demodata_") as tmp:
@@ -83,4 +138,6 @@ def run(quick: bool) -> list[Result]:
         results.append(Result(
             name="large: peak memory (batches of 6 days)", value=rss_gib, unit="GiB", target="< 4 GiB",
             passed=rss_gib < 4.0, notes="peak RSS of the generating process (it does not grow with the number of days)."))
+        shutil.rmtree(tmp / "large", ignore_errors=True)
+        results.extend(_importer_results(tmp, tmp / "medium", quick))
     return results

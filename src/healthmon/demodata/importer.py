@@ -62,9 +62,14 @@ def _discover(source_dir: Path) -> tuple[dict[str, Path], list[str]]:
     return found, ignored
 
 
-def _extract(src: pa.Table, path: tuple[str, ...]) -> pa.Array:
-    arr = src.column(path[0])
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+def _extract(src: pa.Table, path: tuple[str, ...], combined: dict[str, pa.Array] | None = None) -> pa.Array:
+    """The column at ``path`` (top-level column, then struct fields). ``combined`` caches each
+    top-level column as one array: a struct with 20 needed fields is combined once, not 20×."""
+    combined = {} if combined is None else combined
+    arr = combined.get(path[0])
+    if arr is None:
+        arr = src.column(path[0])
+        arr = combined[path[0]] = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     for name in path[1:]:
         arr = pc.struct_field(arr, [name])
     return arr
@@ -120,7 +125,8 @@ def _prices(usage: pa.Table, prices: pa.Table | None) -> np.ndarray:
 def build_gold(spec: ImportSpec, src: pa.Table, sources: dict[str, pa.Table]) -> pa.Table:
     gold = GOLD_TABLES[spec.gold]
     n = src.num_rows
-    cols: dict[str, pa.Array] = {c: _extract(src, p) for c, p in column_paths(spec).items()}
+    combined: dict[str, pa.Array] = {}
+    cols: dict[str, pa.Array] = {c: _extract(src, p, combined) for c, p in column_paths(spec).items()}
     if spec.gold == "fact_usage":
         tags = src.column("custom_tags").combine_chunks()
         lengths = np.diff(tags.offsets.to_numpy(zero_copy_only=False))
