@@ -213,10 +213,10 @@ class RunExecutor:
         """Task rows ``run_now`` created up front (so a new run lists its tasks at once)."""
         from sqlalchemy import select
 
-        with self.db.session() as s:
-            rows = s.scalars(select(RunRecord).where(RunRecord.job_run_id == self.run_id,
-                                                     RunRecord.life_cycle_state.in_(("PENDING", "BLOCKED")))).all()
-            return {r.task_key: r.run_id for r in rows}
+        with self.db.session() as s:  # two columns, not ORM rows: a big run has thousands
+            rows = s.execute(select(RunRecord.task_key, RunRecord.run_id).where(
+                RunRecord.job_run_id == self.run_id, RunRecord.life_cycle_state.in_(("PENDING", "BLOCKED")))).all()
+            return {key: run_id for key, run_id in rows}
 
     def _watch(self) -> None:
         """Every 0.1 s: kills attempts past their timeout or of a canceled / timed-out run.
@@ -464,28 +464,31 @@ class RunExecutor:
         except HealthmonError as exc:  # includes DependencyError and unresolvable references
             self._finish_row(row_id, "FAILED", exc.message, output={"error": exc.message}, start=start)
             return "FAILED", None
-        try:
-            proc = self.servers.start(python, spec)
-        except ForkServerError as exc:
-            message = f"{where}: could not start the task process: {exc}"
-            self._finish_row(row_id, "FAILED", message, output={"error": message}, start=start)
-            return "FAILED", None
-        pump = LogPump(proc.read_fd, log_dir / "output.log", self.secret_values)
-        pump.start()
         timeout = int(task.get("timeout_seconds") or 0)
         warn = notify.duration_threshold(task)
         now = time.monotonic()
         # [timeout deadline, kill reason, duration-warning time, task, task run id]
         state = [now + timeout if timeout > 0 else None, None, now + warn if warn is not None else None, task, row_id]
-        with self.lock:
-            self.attempts[proc.pid] = state
+
+        def on_start(pid: int) -> None:  # on the fork server's reader thread, while we read the output
+            with self.lock:
+                self.attempts[pid] = state
+            self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=pid, log_dir=str(log_dir))
+
+        try:
+            proc = self.servers.start(python, spec, on_start)
+        except ForkServerError as exc:
+            message = f"{where}: could not start the task process: {exc}"
+            self._finish_row(row_id, "FAILED", message, output={"error": message}, start=start)
+            return "FAILED", None
         setup_ms = now_ms() - start
-        self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=proc.pid, log_dir=str(log_dir))
-        # The zygote reports the exit once the attempt's group and every descendant it left are gone.
+        # This slot's thread pumps the output itself (no thread per attempt): EOF comes when the
+        # attempt and everything holding its stdout are gone; the zygote then reports the exit,
+        # once the attempt's group and every descendant it left are killed.
+        LogPump(proc.read_fd, log_dir / "output.log", self.secret_values).run()
         returncode = proc.wait()
         with self.lock:
             self.attempts.pop(proc.pid, None)
-        pump.join(timeout=5)
         reason = state[1]
         res = read_result(proc.result_fd, spec["result_file"])
         os.close(proc.result_fd)

@@ -30,12 +30,12 @@ def exec_mode() -> bool:
 class Attempt:
     """One task attempt's process: pid (once started), output pipe, exit code (once ended)."""
 
-    def __init__(self, read_fd: int, result_fd: int):
+    def __init__(self, read_fd: int, result_fd: int, on_start=None):
         self.read_fd = read_fd
         self.result_fd = result_fd
+        self.on_start = on_start  # called with the pid on the reader thread, as soon as it is known
         self.pid: int | None = None
         self.returncode: int | None = None
-        self.started = threading.Event()
         self.done = threading.Event()
 
     def close(self) -> None:
@@ -73,11 +73,12 @@ class ForkServer:
         self.dead = False
         threading.Thread(target=self._read, name="zygote-reader", daemon=True).start()
 
-    def start(self, spec: dict) -> Attempt:
-        """Fork an attempt running ``spec``; returns once it has a pid."""
+    def start(self, spec: dict, on_start=None) -> Attempt:
+        """Ask for an attempt running ``spec``; returns at once (the caller reads its output while the
+        zygote forks; ``on_start(pid)`` runs when the pid is known)."""
         read_fd, write_fd = os.pipe()
         result_r, result_w = os.pipe()
-        attempt = Attempt(read_fd, result_r)
+        attempt = Attempt(read_fd, result_r, on_start)
         try:
             with self.lock:
                 if self.dead:
@@ -97,10 +98,6 @@ class ForkServer:
         finally:
             os.close(write_fd)
             os.close(result_w)
-        attempt.started.wait()
-        if attempt.pid is None:
-            attempt.close()
-            raise ForkServerError(f"the fork server of {self.python} exited before starting the task")
         return attempt
 
     def _read(self) -> None:
@@ -121,16 +118,20 @@ class ForkServer:
                     attempt = self.pending.pop(a)
                     attempt.pid = b
                     self.running[b] = attempt
-                    attempt.started.set()
                 else:  # exited
                     attempt = self.running.pop(a)
                     attempt.returncode = b
                     attempt.done.set()
+            if kind == "started" and attempt.on_start is not None:
+                try:
+                    attempt.on_start(b)
+                except Exception:  # a bookkeeping failure must not stop the reader
+                    import traceback
+
+                    traceback.print_exc()
         with self.lock:
             self.dead = True
-            for attempt in self.pending.values():
-                attempt.started.set()
-            for attempt in self.running.values():
+            for attempt in [*self.pending.values(), *self.running.values()]:
                 attempt.done.set()
             self.pending.clear()
             self.running.clear()
@@ -169,11 +170,11 @@ class ForkServers:
                 server = self.servers[python] = ForkServer(python, self.env)
             return server
 
-    def start(self, python: str, spec: dict) -> Attempt:
+    def start(self, python: str, spec: dict, on_start=None) -> Attempt:
         try:
-            return self.get(python).start(spec)
+            return self.get(python).start(spec, on_start)
         except ForkServerError:  # one restart: the zygote may have been killed from outside
-            return self.get(python).start(spec)
+            return self.get(python).start(spec, on_start)
 
     def close(self) -> None:
         with self.lock:
