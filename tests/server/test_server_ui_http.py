@@ -187,3 +187,27 @@ def test_csrf_key_is_shared_by_processes_of_one_workspace(settings, tmp_path):
     assert (settings.home / ".server-secret").stat().st_mode & 0o077 == 0
     other = create_app(Settings.from_env(tmp_path / "other-home"))
     assert csrf_token(other, "dapi" + "a" * 32) != csrf_token(first, "dapi" + "a" * 32)
+
+
+def test_one_time_run_page_and_cancel_belong_to_its_creator(client, db, tokens):
+    """A runs/submit run has no job: its page and buttons live under job 0, for its creator
+    (and admins) only; the Cancel button goes through the same run action as a job run's."""
+    with db.session() as s:
+        run = RunRecord(job_id=0, run_name="adhoc", run_type="SUBMIT_RUN", creator_user_name="alice@example.com",
+                        life_cycle_state="RUNNING", start_time=1_700_000_000_000)
+        run.set_j("settings", {"name": "adhoc", "tasks": [{"task_key": "a", "spark_python_task": {"python_file": "/x.py"}}]})
+        s.add(run)
+        s.flush()
+        run_id = run.run_id
+    login(client, tokens.carol)
+    assert client.get(f"/jobs/0/runs/{run_id}").status_code == 404
+    assert client.get(f"/runs/{run_id}", follow_redirects=False).headers["location"] == f"/jobs/0/runs/{run_id}"
+    login(client, tokens.alice)
+    page = client.get(f"/jobs/0/runs/{run_id}")
+    assert page.status_code == 200 and f'action="/jobs/0/runs/{run_id}/cancel"' in page.text
+    wrong_job = client.post(f"/jobs/1/runs/{run_id}/cancel", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert wrong_job.status_code == 404
+    resp = client.post(f"/jobs/0/runs/{run_id}/cancel", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == f"/jobs/0/runs/{run_id}"
+    with db.session() as s:
+        assert s.get(RunRecord, run_id).cancel_requested
