@@ -105,15 +105,18 @@ def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: 
         return writer.commit()
 
 
-WRITERS = 2  # Parquet encoding releases the GIL: two batches are encoded while the next is generated
+WRITERS = 2  # Parquet encoding releases the GIL: two files are encoded while the next batch is generated
+FILE_ROWS = 1 << 18  # big pieces are written as several files, so both writer threads share them
 
 
 def _pipeline(batches, writer: TableSetWriter, progress) -> None:
     """Generate on this thread while writer threads encode the previous pieces as Parquet
-    (pyarrow releases the GIL), so generation and encoding overlap on both cores. The queue is
-    bounded: at most a few pieces are in memory at once. Pieces are numbered as generated, so
-    the file order in each Delta table does not depend on which thread finished first."""
-    pieces: queue.Queue = queue.Queue(maxsize=4)
+    (pyarrow releases the GIL), so generation and encoding overlap on both cores. A piece of
+    more than :data:`FILE_ROWS` rows is cut into zero-copy slices, one file each: the last,
+    largest pieces (audit, queries) are then encoded by both threads instead of one. The queue
+    is bounded: at most a few pieces are in memory at once. Files are numbered in generation
+    order, so the file order in each Delta table does not depend on which thread finished first."""
+    pieces: queue.Queue = queue.Queue(maxsize=6)
     failure: list[BaseException] = []
     progress_lock = threading.Lock()
 
@@ -140,7 +143,8 @@ def _pipeline(batches, writer: TableSetWriter, progress) -> None:
         for part, (name, tbl) in enumerate(batches):
             if failure:
                 break
-            pieces.put((part, name, tbl))
+            for k, start in enumerate(range(0, max(tbl.num_rows, 1), FILE_ROWS)):
+                pieces.put((part * 10_000 + k, name, tbl.slice(start, FILE_ROWS)))
     finally:
         for _ in threads:
             pieces.put(None)

@@ -178,7 +178,7 @@ class _Staged:
     def __init__(self, gold: GoldTable, path: Path):
         self.gold = gold
         self.path = path
-        self.adds: list[AddAction] = []
+        self.adds: list[tuple[int, AddAction]] = []  # (part, file): log order = part order
         self.rows = 0
         self.stats_columns = stats_columns(gold.schema)
         self.committed = False
@@ -220,7 +220,7 @@ class TableSetWriter:
             raise ValueError(f"batch for {gold.name} does not match its gold schema")
         data = _plain_dictionaries(data)
         part = next(self._seq) if part is None else part
-        name = f"part-{part:05d}-{uuid.uuid4()}-c000.{COMPRESSION}.parquet"
+        name = f"part-{part:010d}-{uuid.uuid4()}-c000.{COMPRESSION}.parquet"
         target = staged.path / name
         pq.write_table(
             data, target, row_group_size=max(data.num_rows, 1),
@@ -233,7 +233,7 @@ class TableSetWriter:
         add = AddAction(path=name, size=target.stat().st_size, partition_values={},
                         modification_time=int(time.time() * 1000), data_change=True, stats=stats)
         with self._lock:
-            staged.adds.append(add)
+            staged.adds.append((part, add))
             staged.rows += data.num_rows
 
     def ensure(self, gold: GoldTable) -> None:
@@ -255,7 +255,8 @@ class TableSetWriter:
             configuration={PK_KEY: ",".join(staged.gold.primary_keys)}, raise_if_key_not_exists=False,
         )
         if staged.adds:
-            table.create_write_transaction(sorted(staged.adds, key=lambda a: a.path), mode="append", schema=schema)
+            adds = [add for _, add in sorted(staged.adds, key=lambda pa_: pa_[0])]
+            table.create_write_transaction(adds, mode="append", schema=schema)
         staged.committed = True
 
     def commit(self) -> dict[str, int]:
