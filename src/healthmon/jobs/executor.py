@@ -165,49 +165,95 @@ class RunExecutor:
                 if d in in_run:
                     children[d].append(k)
         ready = [k for k in keys if waiting[k] == 0]
-        finished: queue.Queue = queue.Queue()
-        running = 0
-        pool = ThreadPoolExecutor(max_workers=slots(), thread_name_prefix="slot")
-        watcher = threading.Thread(target=self._watch, daemon=True)
-        watcher.start()
-        try:
-            while ready or running:
-                while ready:
-                    key = ready.pop()
-                    task = self.by_key[key]
-                    if self.cancel.is_set() or self.timed_out.is_set():
-                        result = plan.TaskResult("CANCELED")
-                        self._finish_row(rows[key], "CANCELED", "Run was canceled before this task started."
-                                         if self.cancel.is_set() else "Job timed out before this task started.")
-                        finished.put((key, result))
-                        running += 1
-                        continue
-                    deps = {d: done[d] for d, _ in plan.task_deps(task) if d in in_run}
-                    skip = "DISABLED" if task.get("disabled") else plan.decide(task, deps)
-                    if skip:
-                        self._finish_row(rows[key], skip, _skip_message(skip, task, deps))
-                        finished.put((key, plan.TaskResult(skip)))
-                        running += 1
-                        continue
-                    running += 1
-                    if any(t in task for t in CONTROL_TYPES):
-                        threading.Thread(target=self._guarded, args=(key, rows[key], repair_id, finished), daemon=True).start()
-                    else:
-                        pool.submit(self._guarded, key, rows[key], repair_id, finished)
-                key, result = finished.get()
-                running -= 1
+        # No central loop: whichever thread finishes a task updates the counters and dispatches
+        # what became ready; a slot thread then takes the next compute task itself (no hand-off
+        # to a scheduler thread and back for every task).
+        sched = threading.Lock()
+        compute: queue.SimpleQueue = queue.SimpleQueue()
+        all_done = threading.Event()
+        outstanding = [len(keys)]
+
+        def complete(key: str, result: plan.TaskResult) -> list[str]:
+            newly = []
+            with sched:
                 done[key] = result
                 with self.lock:
                     self.task_refs[f"tasks.{key}.result_state"] = result.result_state
                 for c in children.get(key, ()):
                     waiting[c] -= 1
                     if waiting[c] == 0:
-                        ready.append(c)
+                        newly.append(c)
+                outstanding[0] -= 1
+                if outstanding[0] == 0:
+                    all_done.set()
+            return newly
+
+        def dispatch(first: list[str]) -> None:
+            stack = list(reversed(first))
+            while stack:
+                key = stack.pop()
+                try:
+                    result = self._dispatch(key, rows[key], repair_id, {d: done[d] for d, _ in plan.task_deps(self.by_key[key])
+                                                                          if d in in_run}, compute, control)
+                except BaseException as exc:  # a runtime bug must still finish the task, not hang the run
+                    message = f"Internal error: {type(exc).__name__}: {exc}"
+                    self._finish_row(rows[key], "FAILED", message, output={"error": message})
+                    result = plan.TaskResult("FAILED")
+                if result is not None:  # finished on the spot (skipped, canceled)
+                    stack.extend(reversed(complete(key, result)))
+
+        def control(key: str) -> None:
+            dispatch(complete(key, self._guarded(key, rows[key], repair_id)))
+
+        def slot() -> None:
+            while True:
+                key = compute.get()
+                if key is None:
+                    return
+                if self.cancel.is_set() or self.timed_out.is_set():
+                    result = self._not_started(rows[key])
+                else:
+                    result = self._guarded(key, rows[key], repair_id)
+                dispatch(complete(key, result))
+
+        workers = [threading.Thread(target=slot, name=f"slot-{i}", daemon=True) for i in range(slots())]
+        for w in workers:
+            w.start()
+        watcher = threading.Thread(target=self._watch, daemon=True)
+        watcher.start()
+        try:
+            if keys:
+                dispatch(ready)
+                all_done.wait()
         finally:
-            pool.shutdown(wait=True)
+            for _ in workers:
+                compute.put(None)
+            for w in workers:
+                w.join()
             self.servers.close()
             self.writer.close()
         return {k: done[k].result_state for k in in_run}
+
+    def _not_started(self, row_id: int) -> plan.TaskResult:
+        self._finish_row(row_id, "CANCELED", "Run was canceled before this task started."
+                         if self.cancel.is_set() else "Job timed out before this task started.")
+        return plan.TaskResult("CANCELED")
+
+    def _dispatch(self, key: str, row_id: int, repair_id: int | None, deps: dict[str, plan.TaskResult],
+                  compute: queue.SimpleQueue, control) -> plan.TaskResult | None:
+        """Start a ready task: its result when it finishes at once (skipped, canceled), else None."""
+        task = self.by_key[key]
+        if self.cancel.is_set() or self.timed_out.is_set():
+            return self._not_started(row_id)
+        skip = "DISABLED" if task.get("disabled") else plan.decide(task, deps)
+        if skip:
+            self._finish_row(row_id, skip, _skip_message(skip, task, deps))
+            return plan.TaskResult(skip)
+        if any(t in task for t in CONTROL_TYPES):
+            threading.Thread(target=control, args=(key,), daemon=True).start()
+        else:
+            compute.put(key)
+        return None
 
     def _precreated(self) -> dict[str, int]:
         """Task rows ``run_now`` created up front (so a new run lists its tasks at once)."""
@@ -261,14 +307,13 @@ class RunExecutor:
                     kill_group(pid)
             time.sleep(0.1)
 
-    def _guarded(self, key: str, row_id: int, repair_id: int | None, finished: queue.Queue) -> None:
+    def _guarded(self, key: str, row_id: int, repair_id: int | None) -> plan.TaskResult:
         try:
-            result = self._run_task(key, self.by_key[key], row_id, repair_id)
+            return self._run_task(key, self.by_key[key], row_id, repair_id)
         except BaseException as exc:  # a runtime bug must still finish the task, not hang the run
             message = f"Internal error: {type(exc).__name__}: {exc}"
             self._finish_row(row_id, "FAILED", message, output={"error": message, "error_trace": traceback.format_exc()})
-            result = plan.TaskResult("FAILED")
-        finished.put((key, result))
+            return plan.TaskResult("FAILED")
 
     # -- one task, with retries ----------------------------------------------------------
     def _context(self, key: str, task_run_id: int, extra: dict[str, str] | None = None) -> dict[str, str]:
