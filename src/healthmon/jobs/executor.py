@@ -1,11 +1,14 @@
 """Executes one job run (or one repair of it) inside the runner process.
 
-A scheduler loop walks the DAG (dependency counters, ``plan.decide`` for run_if); compute tasks
-(notebook, Python file, wheel) run in a pool of ``HEALTHMON_TASK_SLOTS`` threads, each thread
-driving one subprocess per attempt (own session / process group, killed as a group on timeout,
-cancel, or when the task's main process exits, so forked children do not outlive their task).
-Control tasks (condition, run_job, for_each) run on their own threads and take no slot: they
-only wait, and a for_each waiting for its iterations must not starve them of slots.
+DAG bookkeeping is event-driven: whichever thread finishes a task updates the dependency counters
+and dispatches what became ready (``plan.decide`` for run_if). Compute tasks (notebook, Python
+file, wheel) go to a queue served by ``HEALTHMON_TASK_SLOTS`` slot threads; each attempt is a
+process forked by the fork server (``procs.py`` / ``zygote.py``: own session and process group,
+killed as a group on timeout or cancel, and every descendant it leaves — even one that escaped
+with ``setsid()`` — killed when it ends). Control tasks (condition, run_job, for_each) run on
+their own threads and take no slot: they only wait, and a for_each waiting for its iterations
+must not starve them of slots. Row state changes go through a write-behind batcher
+(``store/run_writes.py``) so that hundreds of short tasks do not queue on SQLite's write lock.
 """
 
 from __future__ import annotations
