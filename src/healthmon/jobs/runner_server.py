@@ -200,6 +200,14 @@ def serve() -> None:
         listener.close()
 
 
+def _reread_environment() -> None:
+    """Module constants the server computed from its own environment at import, recomputed from
+    the caller's (the only one today: recovery's staleness threshold)."""
+    from healthmon.jobs import recovery
+
+    recovery.STALE_SECONDS = float(os.environ.get("HEALTHMON_RUNNER_STALE_SECONDS", "60"))
+
+
 def _run_child(request, fds: list[int], execute) -> None:
     """In the forked runner: take over the caller's streams, environment and directory, run."""
     import signal
@@ -216,6 +224,7 @@ def _run_child(request, fds: list[int], execute) -> None:
         os.environ.update(environ)
         os.chdir(cwd)
         sys.argv = ["-m", *argv]
+        _reread_environment()
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
         from healthmon.jobs import procs
