@@ -34,6 +34,7 @@ import shutil
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -262,9 +263,11 @@ class TableSetWriter:
     def commit(self) -> dict[str, int]:
         """Commit every staged table, then swap them into place (replacing an existing table of
         that name)."""
-        for staged in self._staged.values():
-            if not staged.committed:
-                self._commit_table(staged)
+        pending = [s for s in self._staged.values() if not s.committed]
+        if pending:
+            # each table is its own Delta log: commit them concurrently (deltalake releases the GIL)
+            with ThreadPoolExecutor(max_workers=min(4, len(pending)), thread_name_prefix="delta-commit") as pool:
+                list(pool.map(self._commit_table, pending))
         self._register_schema()
         trash: list[Path] = []
         try:
