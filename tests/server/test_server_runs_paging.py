@@ -141,6 +141,20 @@ def test_job_runs_indexes_exist_and_are_added_to_an_existing_database(tmp_path, 
     assert "COVERING INDEX ix_runs_job_task_run" in plan and "TEMP B-TREE" not in plan
 
 
+def test_runs_delete_and_cancel_need_their_levels(client, tokens, seeded):
+    mine, other, ids = seeded
+    victim = ids[mine][3]
+    denied = client.post("/api/2.2/jobs/runs/delete", headers=bearer(tokens.bob), json={"run_id": victim})
+    assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
+    assert client.post("/api/2.2/jobs/runs/delete", headers=bearer(tokens.alice), json={"run_id": victim}).json() == {}
+    gone = client.get(f"/api/2.2/jobs/runs/get?run_id={victim}", headers=bearer(tokens.alice))
+    assert gone.status_code == 404 and gone.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    seen, _ = _walk(client, tokens.alice, f"/api/2.2/jobs/runs/list?job_id={mine}&limit=25")
+    assert seen == sorted(set(ids[mine]) - {victim}, reverse=True)
+    finished = client.post("/api/2.1/jobs/runs/cancel", headers=bearer(tokens.alice), json={"run_id": ids[mine][0]})
+    assert finished.status_code == 200  # cancelling a finished run is a no-op, as on Databricks
+
+
 def test_store_keyset_paging_and_index_creation_on_sqlite_and_postgresql(db_url):
     """The store's paging (keyset both ways, offsets) and the creation of the job-runs indexes
     on a database made before them, on both backends (PostgreSQL: HEALTHMON_TEST_POSTGRES_URL)."""

@@ -315,12 +315,19 @@ def _add_routes(router: APIRouter, version: str) -> None:
         _require_run(principal, run_id, "CAN_VIEW")
         return backend.get_run_output(run_id)
 
-    @router.post(f"{base}/runs/cancel", tags=tag, operation_id=f"runs_cancel_{version}")
-    @json_body
-    def runs_cancel(body: RunId, principal: Principal = Depends(require_principal)):
-        _require_run(principal, body.run_id, "CAN_MANAGE_RUN")
-        backend.cancel_run(body.run_id)
-        return {}
+    def run_action(name: str, needed: str, act: Callable[[int], None]) -> None:
+        """POST runs/<name> {run_id}: ``needed`` on the run's job (a one-time run: its creator
+        or an admin), then ``act(run_id)``; an empty body back."""
+
+        @router.post(f"{base}/runs/{name}", tags=tag, operation_id=f"runs_{name}_{version}", summary=f"Runs {name}")
+        @json_body
+        def action(body: RunId, principal: Principal = Depends(require_principal)):
+            _require_run(principal, body.run_id, needed)
+            act(body.run_id)
+            return {}
+
+    run_action("cancel", "CAN_MANAGE_RUN", lambda run_id: backend.cancel_run(run_id))
+    run_action("delete", "CAN_MANAGE", lambda run_id: backend.delete_run(run_id))
 
     @router.post(f"{base}/runs/cancel-all", tags=tag, operation_id=f"runs_cancel_all_{version}")
     @json_body
@@ -359,13 +366,6 @@ def _add_routes(router: APIRouter, version: str) -> None:
         if not spec.get("tasks"):
             raise invalid("runs/submit needs a non-empty tasks list.")
         return {"run_id": backend.submit_run(spec, principal.name)}
-
-    @router.post(f"{base}/runs/delete", tags=tag, operation_id=f"runs_delete_{version}")
-    @json_body
-    def runs_delete(body: RunId, principal: Principal = Depends(require_principal)):
-        _require_run(principal, body.run_id, "CAN_MANAGE")
-        backend.delete_run(body.run_id)
-        return {}
 
 
 def _active_runs(job_id: int | None) -> Iterator[dict]:
