@@ -60,7 +60,7 @@ def runs_table(runs: list[dict]) -> None:
         table.add_column(c)
     for r in runs:
         dur = f"{(r.get('end_time') - r.get('start_time')) / 1000:.1f}s" if r.get("end_time") and r.get("start_time") else ""
-        table.add_row(str(r["run_id"]), str(r["job_id"]), r.get("run_name", ""), r.get("trigger", ""),
+        table.add_row(str(r["run_id"]), str(r.get("job_id", "")), r.get("run_name", ""), r.get("trigger", ""),
                       r["state"]["life_cycle_state"], r["state"].get("result_state", ""), _ms(r.get("start_time")), dur)
     Console().print(table)
 
