@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,14 +63,9 @@ def _discover(source_dir: Path) -> tuple[dict[str, Path], list[str]]:
     return found, ignored
 
 
-def _extract(src: pa.Table, path: tuple[str, ...], combined: dict[str, pa.Array] | None = None) -> pa.Array:
-    """The column at ``path`` (top-level column, then struct fields). ``combined`` caches each
-    top-level column as one array: a struct with 20 needed fields is combined once, not 20×."""
-    combined = {} if combined is None else combined
-    arr = combined.get(path[0])
-    if arr is None:
-        arr = src.column(path[0])
-        arr = combined[path[0]] = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+def _extract(src: pa.Table, path: tuple[str, ...]) -> pa.ChunkedArray:
+    """The column at ``path`` (top-level column, then struct fields), chunk by chunk (no copy)."""
+    arr = src.column(path[0])
     for name in path[1:]:
         arr = pc.struct_field(arr, [name])
     return arr
@@ -125,8 +121,7 @@ def _prices(usage: pa.Table, prices: pa.Table | None) -> np.ndarray:
 def build_gold(spec: ImportSpec, src: pa.Table, sources: dict[str, pa.Table]) -> pa.Table:
     gold = GOLD_TABLES[spec.gold]
     n = src.num_rows
-    combined: dict[str, pa.Array] = {}
-    cols: dict[str, pa.Array] = {c: _extract(src, p, combined) for c, p in column_paths(spec).items()}
+    cols: dict[str, pa.Array] = {c: _extract(src, p) for c, p in column_paths(spec).items()}
     if spec.gold == "fact_usage":
         tags = src.column("custom_tags").combine_chunks()
         lengths = np.diff(tags.offsets.to_numpy(zero_copy_only=False))
@@ -234,6 +229,21 @@ def build_snapshots(sources: dict[str, pa.Table], snapshot_date: dt.date, previo
     return new
 
 
+FILE_ROWS = 1 << 18
+
+
+def _write_all(writer: TableSetWriter, built: dict[str, pa.Table]) -> None:
+    """Every built table as Parquet files of at most :data:`FILE_ROWS` rows, encoded on two
+    threads (pyarrow releases the GIL); file order follows row order."""
+    jobs = [(GOLD_TABLES[name], table.slice(start, FILE_ROWS), k)
+            for name, table in built.items()
+            for k, start in enumerate(range(0, table.num_rows, FILE_ROWS))]
+    jobs.sort(key=lambda j: -j[1].num_rows)  # biggest first: the two threads finish together
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-writer") as pool:
+        for future in [pool.submit(writer.append, gold, piece, k) for gold, piece, k in jobs]:
+            future.result()
+
+
 def import_system_tables(source_dir: str | Path, catalog: str, schema: str = "gold", *,
                          snapshot_date: dt.date | None = None) -> ImportResult:
     from healthmon.settings import Settings
@@ -286,9 +296,9 @@ def import_system_tables(source_dir: str | Path, catalog: str, schema: str = "go
     built["ground_truth_incidents"] = GOLD_TABLES["ground_truth_incidents"].schema.empty_table()
     # 3. stage all, then swap in together
     with writer:
-        for name, table in built.items():
+        for name in built:
             writer.ensure(GOLD_TABLES[name])
-            writer.append(GOLD_TABLES[name], table)
+        _write_all(writer, built)
         rows = writer.commit()
     return ImportResult(rows=rows, ignored=ignored, not_built=sorted(set(GOLD_TABLES) - set(built)))
 
