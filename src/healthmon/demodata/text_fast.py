@@ -15,7 +15,6 @@ depends on which path ran.
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 import numpy as np
@@ -178,12 +177,14 @@ def read_csv_fast(path: Path, schema: pa.Schema, tops: list[str]) -> pa.Table:
 
 def _empty_maps_as_objects(path: Path, names: list[str]) -> pa.Buffer:
     """The file with ``"<map column>": []`` rewritten as ``{}`` (some writers emit an empty map
-    as an empty list; pyarrow.json needs one JSON kind per column). One RE2 pass, no per-row work."""
-    data = pa.py_buffer(path.read_bytes())
-    text = pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, data.size], dtype=np.int64)), data)
-    pattern = "(\"(?:" + "|".join(re.escape(n) for n in names) + ")\"\\s*:\\s*)\\[\\s*\\]"
-    out = pc.replace_substring_regex(text, pattern, "\\1{}")
-    return out.buffers()[2]
+    as an empty list; pyarrow.json needs one JSON kind per column). Whole-file literal
+    replacements of the two usual spellings (with and without a space), no per-row work; any
+    other spelling makes pyarrow.json fail and the row reader take the file."""
+    data = path.read_bytes()
+    for name in names:
+        for sep in (": ", ":"):
+            data = data.replace(f'"{name}"{sep}[]'.encode(), f'"{name}"{sep}{{}}'.encode())
+    return pa.py_buffer(data)
 
 
 def read_json_fast(path: Path, schema: pa.Schema, tops: list[str], keys: frozenset[str]) -> pa.Table:
