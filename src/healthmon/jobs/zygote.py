@@ -114,6 +114,7 @@ class Zygote:
         self.sock = sock
         self.reader = _Reader(sock)
         self.attempts: set[int] = set()
+        self.lost = False
         self.pid = os.getpid()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
@@ -133,9 +134,15 @@ class Zygote:
                 except BlockingIOError:
                     pass
                 self.reap()
+            if self.lost:
+                self.shutdown()
+                return None
             if self.sock in ready:
-                msg = self.reader.read()
-                if msg is None:
+                try:
+                    msg = self.reader.read()
+                except OSError:
+                    msg = None
+                if msg is None or self.lost:
                     self.shutdown()
                     return None
                 (kind, req_id, spec, exec_mode), fds = msg
@@ -150,8 +157,14 @@ class Zygote:
         for fd in fds:
             os.close(fd)
         self.attempts.add(pid)
-        self.sock.sendall(pack(("started", req_id, pid)))
+        self._send(("started", req_id, pid))
         return None
+
+    def _send(self, msg) -> None:
+        try:
+            self.sock.sendall(pack(msg))
+        except OSError:  # the runner is gone: the loop shuts down at the next turn
+            self.lost = True
 
     def _child(self, spec: dict, exec_mode: bool, fds: list[int]) -> int:
         out_fd, result_fd = fds
@@ -200,7 +213,7 @@ class Zygote:
                 except (ProcessLookupError, PermissionError):
                     pass
                 self.sweep()
-                self.sock.sendall(pack(("exited", pid, os.waitstatus_to_exitcode(status))))
+                self._send(("exited", pid, os.waitstatus_to_exitcode(status)))
             else:
                 self.sweep()
 
