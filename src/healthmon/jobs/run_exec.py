@@ -126,7 +126,8 @@ def execute(run_id: int, repair_id: int | None = None) -> None:
 
     from healthmon.jobs import notify
 
-    notify.run_event(run_id, "on_start")
+    if job_settings.get("email_notifications") or job_settings.get("webhook_notifications"):
+        notify.run_event(run_id, "on_start")  # (reads the run back: skipped when nothing to send)
     try:
         executor = RunExecutor(db, settings, run_id)
     except Exception as exc:  # invalid settings snapshot and the like
