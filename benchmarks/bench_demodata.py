@@ -54,7 +54,9 @@ def _generate(home: Path, **kw) -> tuple[int, float]:
             "from healthmon.demodata import generate\n"
             f"kw = {kw!r}\n"
             "t = time.perf_counter(); rows = generate('bench', **kw); el = time.perf_counter() - t\n"
-            "print(json.dumps({'rows': rows, 'seconds': el, 'rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n")
+            # the SQL/audit domains run in a child process: its peak counts too (sum = upper bound)
+            "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+            "print(json.dumps({'rows': rows, 'seconds': el, 'rss_kb': rss}))\n")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -137,7 +139,8 @@ def run(quick: bool) -> list[Result]:
         rss_gib = large["rss_kb"] / 2**20
         results.append(Result(
             name="large: peak memory (batches of 6 days)", value=rss_gib, unit="GiB", target="< 4 GiB",
-            passed=rss_gib < 4.0, notes="peak RSS of the generating process (it does not grow with the number of days)."))
+            passed=rss_gib < 4.0, notes="peak RSS of the generating process + peak RSS of its SQL/audit child process "
+                                         "(it does not grow with the number of days)."))
         shutil.rmtree(tmp / "large", ignore_errors=True)
         results.extend(_importer_results(tmp, tmp / "medium", quick))
     return results

@@ -159,3 +159,27 @@ def test_written_tables_equal_generator_output_row_for_row(tmp_path, monkeypatch
         assert got.num_rows == rows[name] and got.equals(exp), name
         split += len(table.file_uris()) > len(expected[name])
     assert split >= 2  # the test did cut pieces into several files
+
+
+def test_child_process_failure_is_raised_and_nothing_is_written(tmp_path, monkeypatch):
+    from healthmon.demodata import generator
+
+    kw = dict(workspaces=1, days=14, seed=3, scale="small", end_date=None)
+    remote = generator._Remote(kw, {n: str(tmp_path / "missing" / n) for n in generator.REMOTE_TABLES}, None)
+    try:
+        assert "qty" in remote.usage(0)  # the batch's warehouse usage arrives before its files are written
+        with pytest.raises(RuntimeError, match="SQL/audit generator process failed(.|\n)*missing"):
+            remote.finish()
+    finally:
+        remote.close()
+    # through generate(): the child writes query files, then fails on audit → nothing is left
+    monkeypatch.setenv("HEALTHMON_HOME", str(tmp_path / "home"))
+    real = TableSetWriter.staging_dir
+
+    def audit_elsewhere(self, gold):
+        return real(self, gold) if gold.name != "fact_audit_logs" else tmp_path / "missing" / "audit"
+    monkeypatch.setattr(TableSetWriter, "staging_dir", audit_elsewhere)
+    with pytest.raises(RuntimeError, match="SQL/audit generator process failed"):
+        generator.generate("broken", workspaces=1, days=14, seed=3)
+    assert not list((tmp_path / "home").rglob("*.parquet"))
+    assert not list((tmp_path / "home").rglob("_delta_log"))

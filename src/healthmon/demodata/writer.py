@@ -173,6 +173,27 @@ def file_stats(meta: pq.FileMetaData, data: pa.Table, columns: list[str]) -> str
                       separators=(",", ":"), allow_nan=False)
 
 
+def write_file(gold: GoldTable, data: pa.Table, directory: Path, part: int) -> AddAction:
+    """One Parquet file of ``data`` in a table directory → its Delta ``add`` action (with stats).
+    Pure apart from the file: callable from any thread or process."""
+    if not same_logical_schema(data.schema, gold.schema):
+        raise ValueError(f"batch for {gold.name} does not match its gold schema")
+    data = _plain_dictionaries(data)
+    columns = stats_columns(gold.schema)
+    name = f"part-{part:010d}-{uuid.uuid4()}-c000.{COMPRESSION}.parquet"
+    target = Path(directory) / name
+    pq.write_table(
+        data, target, row_group_size=max(data.num_rows, 1),
+        use_dictionary=[f.name for f in data.schema if pa.types.is_dictionary(f.type)],
+        write_statistics=[c for c in columns if c in data.schema.names],
+        compression=column_compression(data),
+        **PARQUET_OPTIONS,
+    )
+    stats = file_stats(pq.read_metadata(target), data, columns)  # footer bytes, just written
+    return AddAction(path=name, size=target.stat().st_size, partition_values={},
+                     modification_time=int(time.time() * 1000), data_change=True, stats=stats)
+
+
 class _Staged:
     """One table being staged: its directory and the files written so far."""
 
@@ -181,7 +202,6 @@ class _Staged:
         self.path = path
         self.adds: list[tuple[int, AddAction]] = []  # (part, file): log order = part order
         self.rows = 0
-        self.stats_columns = stats_columns(gold.schema)
         self.committed = False
 
 
@@ -217,25 +237,19 @@ class TableSetWriter:
         staged = self._stage(gold)
         if not data.num_rows:
             return
-        if not same_logical_schema(data.schema, gold.schema):
-            raise ValueError(f"batch for {gold.name} does not match its gold schema")
-        data = _plain_dictionaries(data)
         part = next(self._seq) if part is None else part
-        name = f"part-{part:010d}-{uuid.uuid4()}-c000.{COMPRESSION}.parquet"
-        target = staged.path / name
-        pq.write_table(
-            data, target, row_group_size=max(data.num_rows, 1),
-            use_dictionary=[f.name for f in data.schema if pa.types.is_dictionary(f.type)],
-            write_statistics=[c for c in staged.stats_columns if c in data.schema.names],
-            compression=column_compression(data),
-            **PARQUET_OPTIONS,
-        )
-        stats = file_stats(pq.read_metadata(target), data, staged.stats_columns)  # footer: bytes, cached
-        add = AddAction(path=name, size=target.stat().st_size, partition_values={},
-                        modification_time=int(time.time() * 1000), data_change=True, stats=stats)
+        self.adopt(gold, part, write_file(gold, data, staged.path, part), data.num_rows)
+
+    def staging_dir(self, gold: GoldTable) -> Path:
+        """Where another process may write files of this table (then :meth:`adopt` them)."""
+        return self._stage(gold).path
+
+    def adopt(self, gold: GoldTable, part: int, add: AddAction, rows: int) -> None:
+        """Record a file written into :meth:`staging_dir` (by :func:`write_file`)."""
+        staged = self._stage(gold)
         with self._lock:
             staged.adds.append((part, add))
-            staged.rows += data.num_rows
+            staged.rows += rows
 
     def ensure(self, gold: GoldTable) -> None:
         """Create the table even if no batch had rows for it."""
