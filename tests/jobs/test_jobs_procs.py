@@ -136,3 +136,25 @@ def test_cold_exec_mode_runs_the_same_tasks(ws, tmp_path, monkeypatch):
     assert service.get_run_output(by_key["ok"]["run_id"])["notebook_output"]["result"] == "ok"
     out = service.get_run_output(by_key["bad"]["run_id"])
     assert by_key["bad"]["state"]["result_state"] == "FAILED" and out["error"] == "ValueError: cold failure"
+
+
+def test_a_task_that_closes_its_stdout_early_is_still_waited_for(ws, tmp_path):
+    """EOF on the output pipe is not the end of the task: without a result yet, the runner waits."""
+    nb = ws.notebook("closer", """
+        import os, sys, time
+        print("before closing")
+        sys.stdout.flush()
+        os.close(1)
+        os.close(2)
+        time.sleep(1.0)
+        dbutils.jobs.taskValues.set("late", 42)
+        dbutils.notebook.exit("finished after closing stdout")
+        """)
+    reader = ws.notebook("reader", "dbutils.notebook.exit(str(dbutils.jobs.taskValues.get('closer', 'late')))")
+    run = run_job({"name": "closer", "tasks": [nb_task("closer", nb), nb_task("reader", reader, deps=["closer"])]})
+    by_key = {t["task_key"]: t for t in run["tasks"]}
+    assert run["state"]["result_state"] == "SUCCESS", run["state"]
+    out = service.get_run_output(by_key["closer"]["run_id"])
+    assert out["notebook_output"]["result"] == "finished after closing stdout"
+    assert by_key["closer"]["execution_duration"] >= 1000
+    assert service.get_run_output(by_key["reader"]["run_id"])["notebook_output"]["result"] == "42"

@@ -29,7 +29,7 @@ from healthmon.jobs.environments import DependencyError, dependencies_for, pytho
 from healthmon.jobs.logs import LogPump
 from healthmon.jobs.notebook import NotebookError, load_cells
 from healthmon.jobs.procs import ForkServerError, ForkServers, kill_group, take_prestarted
-from healthmon.jobs.task_main import read_result
+from healthmon.jobs.task_main import drain, parse_result
 from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.run_writes import RunWriter
@@ -515,13 +515,16 @@ class RunExecutor:
         timeout = int(task.get("timeout_seconds") or 0)
         warn = notify.duration_threshold(task)
         now = time.monotonic()
-        # [timeout deadline, kill reason, duration-warning time, task, task run id]
-        state = [now + timeout if timeout > 0 else None, None, now + warn if warn is not None else None, task, row_id]
+        # [timeout deadline, kill reason, duration-warning time, task, task run id, finished]
+        state = [now + timeout if timeout > 0 else None, None, now + warn if warn is not None else None, task, row_id, False]
 
         def on_start(pid: int) -> None:  # on the fork server's reader thread, while we read the output
-            with self.lock:
+            with self.lock:  # (queued under the lock, so RUNNING can never land after TERMINATED)
+                if state[5]:  # a very short attempt finished before its pid arrived
+                    self._update(row_id, runner_pid=pid)
+                    return
                 self.attempts[pid] = state
-            self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=pid, log_dir=str(log_dir))
+                self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=pid, log_dir=str(log_dir))
 
         try:
             proc = self.servers.start(python, spec, on_start)
@@ -530,16 +533,24 @@ class RunExecutor:
             self._finish_row(row_id, "FAILED", message, output={"error": message}, start=start)
             return "FAILED", None
         setup_ms = now_ms() - start
-        # This slot's thread pumps the output itself (no thread per attempt): EOF comes when the
-        # attempt and everything holding its stdout are gone; the zygote then reports the exit,
-        # once the attempt's group and every descendant it left are killed.
+        # This slot's thread pumps the output itself (no thread per attempt). EOF comes when the
+        # attempt closed its stdout at exit and nothing else holds it. A complete result is then
+        # in the result pipe and the task is done: the zygote reaps the process and kills its
+        # group and every descendant it left on its own. Without a result (a crash, os._exit, a
+        # kill) we wait for that and take the exit code.
         LogPump(proc.read_fd, log_dir / "output.log", self.secret_values).run()
-        returncode = proc.wait()
+        data = drain(proc.result_fd)
+        res = parse_result(data, spec["result_file"])
+        returncode = 0
+        if res is None or state[1] is not None:
+            returncode = proc.wait()
+            res = parse_result(data + drain(proc.result_fd), spec["result_file"])
+        os.close(proc.result_fd)
         with self.lock:
+            state[5] = True
             self.attempts.pop(proc.pid, None)
         reason = state[1]
-        res = read_result(proc.result_fd, spec["result_file"])
-        os.close(proc.result_fd)
+        self._update(row_id, start_time=start, log_dir=str(log_dir))  # in case on_start came too late
         if reason == "CANCELED":
             self._finish_row(row_id, "CANCELED", "Run was canceled.", output={"error": "Run canceled by user."}, start=start, setup_ms=setup_ms)
             return "CANCELED", None

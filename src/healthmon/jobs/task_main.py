@@ -150,8 +150,8 @@ def write_result(spec: dict, data: bytes) -> None:
             capacity = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
         except OSError:
             capacity = 4096
-        if len(data) < capacity:
-            payload = memoryview(b"M" + data)
+        if len(data) + 5 < capacity:
+            payload = memoryview(b"M" + len(data).to_bytes(4, "big") + data)
             while payload:
                 payload = payload[os.write(fd, payload):]
             os.close(fd)
@@ -165,22 +165,28 @@ def write_result(spec: dict, data: bytes) -> None:
         os.close(fd)
 
 
-def read_result(fd: int, path: str) -> dict | None:
-    """The runner's side of ``write_result``: None when the attempt died without a result."""
+def drain(fd: int) -> bytes:
+    """What is in the result pipe now (non-blocking: a descendant may still hold its write end)."""
     os.set_blocking(fd, False)
     chunks = []
     while True:
         try:
             chunk = os.read(fd, 1 << 16)
-        except BlockingIOError:  # a descendant still holds the pipe: take what was written
+        except BlockingIOError:
             break
         if not chunk:
             break
         chunks.append(chunk)
-    data = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def parse_result(data: bytes, path: str) -> dict | None:
+    """The runner's side of ``write_result``: None while incomplete, or when there is none."""
     try:
-        if data[:1] == b"M":
-            return marshal.loads(data[1:])
+        if data[:1] == b"M" and len(data) >= 5:
+            size = int.from_bytes(data[1:5], "big")
+            if len(data) >= 5 + size:
+                return marshal.loads(data[5:5 + size])
         if data[:1] == b"F":
             with open(path, "rb") as f:
                 return marshal.loads(f.read())
@@ -205,6 +211,13 @@ def exit_process(rc: int) -> None:
         try:
             stream.flush()
         except Exception:
+            pass
+    # Close the output pipe before the kernel tears the address space down (the slowest part of
+    # an exit): the runner sees EOF, takes the result and moves on while this process goes away.
+    for fd in (1, 2):
+        try:
+            os.close(fd)
+        except OSError:
             pass
     os._exit(rc)
 
