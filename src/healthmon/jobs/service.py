@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
 
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError
 from healthmon.jobs import api, plan, refs
@@ -25,6 +26,8 @@ from healthmon.store.jobs import get_job as _get_job_row
 from healthmon.store.jobs import list_jobs as _list_job_rows
 from healthmon.store.runs import (
     NO_JOB,
+    IdempotencyRecord,
+    run_for_token,
     RUN_COLUMNS,
     TERMINAL_STATES,
     RepairRecord,
@@ -127,11 +130,45 @@ def run_now(
     only: list[str] | None = None,
     user_name: str | None = None,
     parent_run_id: int | None = None,
+    idempotency_token: str | None = None,
 ) -> int:
     """Record a run of ``job_id`` and start its runner; returns the run id at once.
 
     Respects ``max_concurrent_runs`` (default 1): beyond it the run is QUEUED when the job's
-    ``queue.enabled`` is true, else recorded as SKIPPED / MAXIMUM_CONCURRENT_RUNS_REACHED."""
+    ``queue.enabled`` is true, else recorded as SKIPPED / MAXIMUM_CONCURRENT_RUNS_REACHED.
+    A repeated ``idempotency_token`` returns the run the first request created."""
+    return _idempotent(idempotency_token, lambda: _create_job_run(
+        job_id, job_parameters=job_parameters, trigger=trigger, only=only, user_name=user_name,
+        parent_run_id=parent_run_id, idempotency_token=idempotency_token))
+
+
+def _idempotent(token: str | None, create) -> int:
+    """``create()`` unless a run already exists for ``token``; a concurrent request that loses
+    the race on the token's primary key gets the winner's run (its own transaction rolled back,
+    so it started nothing)."""
+    if token:
+        with _db().session() as s:
+            existing = run_for_token(s, token)
+        if existing is not None:
+            return int(existing)
+    try:
+        return create()
+    except IntegrityError:
+        if token:
+            with _db().session() as s:
+                existing = run_for_token(s, token)
+            if existing is not None:
+                return int(existing)
+        raise
+
+
+def _remember_token(s, token: str | None, run_id: int) -> None:
+    if token:
+        s.add(IdempotencyRecord(token=token, run_id=run_id))
+        s.flush()
+
+
+def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, parent_run_id, idempotency_token) -> int:
     if trigger not in TRIGGERS:
         raise InvalidParameterError(f"trigger {trigger!r} is not one of {', '.join(TRIGGERS)}.")
     db = _db()
@@ -174,6 +211,7 @@ def run_now(
         s.add(row)
         s.flush()
         run_id = row.run_id
+        _remember_token(s, idempotency_token, run_id)
         if start_runner:
             _precreate_tasks(s, row, by_key, keys)
     if start_runner:
@@ -192,6 +230,11 @@ def submit_run(spec: dict, user_name: str | None = None) -> int:
     the run's settings snapshot, which the runner executes exactly as for a job run."""
     if not isinstance(spec, dict):
         raise InvalidParameterError("A one-time run must be a JSON object with a tasks list.")
+    token = spec.get("idempotency_token")
+    return _idempotent(token, lambda: _create_submit_run(spec, user_name, token))
+
+
+def _create_submit_run(spec: dict, user_name: str | None, token: str | None) -> int:
     name = spec.get("run_name") or "Untitled"
     settings = {k: v for k, v in spec.items() if k not in _SUBMIT_ONLY}
     settings["name"] = name
@@ -211,6 +254,7 @@ def submit_run(spec: dict, user_name: str | None = None) -> int:
         s.add(row)
         s.flush()
         run_id = row.run_id
+        _remember_token(s, token, run_id)
         _precreate_tasks(s, row, by_key, keys)
     _spawn_runner(run_id)
     return run_id

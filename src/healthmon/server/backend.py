@@ -104,8 +104,10 @@ def delete_job(job_id: int) -> None:
     forget_job(job_id)
 
 
-def run_now(job_id: int, job_parameters: dict | None, only: list[str] | None, user_name: str) -> int:
-    return int(_call("run_now", job_id, job_parameters=job_parameters, only=only, user_name=user_name))
+def run_now(job_id: int, job_parameters: dict | None, only: list[str] | None, user_name: str,
+            idempotency_token: str | None = None) -> int:
+    return int(_call("run_now", job_id, job_parameters=job_parameters, only=only, user_name=user_name,
+                     idempotency_token=idempotency_token))
 
 
 def get_run(run_id: int, include_history: bool = False, include_tasks: bool = True) -> dict:

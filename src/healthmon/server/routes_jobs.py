@@ -248,7 +248,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         # Legacy parameter forms map onto job parameters (the runtime's only parameter kind).
         for extra in (body.notebook_params, body.python_named_params, body.job_parameters):
             params.update(extra or {})
-        run_id = backend.run_now(body.job_id, params or None, body.only, principal.name)
+        run_id = backend.run_now(body.job_id, params or None, body.only, principal.name, body.idempotency_token)
         return {"run_id": run_id, "number_in_job": run_id}
 
     @router.get(f"{base}/runs/list", tags=tag, operation_id=f"runs_list_{version}")

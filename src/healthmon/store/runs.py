@@ -112,6 +112,25 @@ class JobGate(Base):
     counter: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class IdempotencyRecord(Base):
+    """``idempotency_token`` of run-now / runs/submit: the first request with a token creates the
+    run, every retry with the same token gets that run's id (the Jobs API contract). A table of
+    its own so existing workspaces gain it at start-up (create_all adds missing tables)."""
+
+    __tablename__ = "run_idempotency_tokens"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger)
+    created_time: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+def run_for_token(session: Session, token: str | None) -> int | None:
+    """The run created with ``token``, if any."""
+    if not token:
+        return None
+    return session.execute(select(IdempotencyRecord.run_id).where(IdempotencyRecord.token == token)).scalar()
+
+
 def lock_job(session: Session, job_id: int) -> None:
     """Take the job's gate lock for the rest of the transaction."""
     res = session.execute(update(JobGate).where(JobGate.job_id == job_id).values(counter=JobGate.counter + 1))
