@@ -39,7 +39,9 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
     or below the entity's baseline collapses to 0; ("poisson_surprise", count, baseline) =
     -log10 P(N >= count) for N ~ Poisson(baseline + SURPRISE_PRIOR): how unlikely today's count is
     for *this* entity given its own trailing mean (a per-entity calibrated, one-sided score: 8
-    grant changes are routine for an admin and extraordinary for an analyst who never made one).
+    grant changes are routine for an admin and extraordinary for an analyst who never made one);
+    ("log_surge", r) = max(0, ln r) for a column that is already a ratio to a baseline (1 = usual):
+    one-sided like excess_log_ratio, and a ratio of 0 ("no baseline") counts as usual.
     Raw columns listed in ``keep`` pass through.
     Deviations from an entity's own history make one detector work across workspaces whose
     spend differs by orders of magnitude.
@@ -72,6 +74,9 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
                 count, base = (np.clip(self._col(X, c), 0, None) for c in args)
                 logsf = poisson.logsf(np.ceil(count) - 1, base + SURPRISE_PRIOR)
                 out.append(np.clip(-logsf / np.log(10.0), 0, MAX_SURPRISE))
+            elif op == "log_surge":
+                a = self._col(X, args[0])
+                out.append(np.log(np.clip(a, 1.0, None)))
             elif op == "log":
                 out.append(np.log1p(np.clip(self._col(X, args[0]), 0, None)))
             elif op == "ratio":
