@@ -156,7 +156,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
-N, SLOTS = int(sys.argv[1]), int(sys.argv[2])
+N, SLOTS, REPEAT = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 
 @task
 def noop():
@@ -169,9 +169,12 @@ def fan(n):
     noop.submit(wait_for=mids).result()
 
 fan(3)  # warm-up: the ephemeral API server starts here, not in the measurement
-t0 = time.perf_counter()
-fan(N)
-print(time.perf_counter() - t0)
+best = float("inf")
+for _ in range(REPEAT):
+    t0 = time.perf_counter()
+    fan(N)
+    best = min(best, time.perf_counter() - t0)
+print(best)
 """
 
 DAGSTER_SCRIPT = """
@@ -200,10 +203,18 @@ def make(n):
     return fan
 
 assert make(3).execute_in_process().success  # warm-up
-t0 = time.perf_counter()
-assert make(N).execute_in_process().success
-print(time.perf_counter() - t0)
+REPEAT = int(sys.argv[3])
+best = float("inf")
+for _ in range(REPEAT):
+    built = make(N)
+    t0 = time.perf_counter()
+    assert built.execute_in_process().success
+    best = min(best, time.perf_counter() - t0)
+print(best)
 """
+
+
+REPEAT = 3  # best of 3 for every system: the machine is shared, single runs are noisy
 
 
 def _external(script: str, n: int, slots: int) -> float | None:
@@ -211,14 +222,17 @@ def _external(script: str, n: int, slots: int) -> float | None:
     path.write_text(script)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHMON_")}
     try:
-        proc = subprocess.run([str(CMP_PYTHON), str(path), str(n), str(slots)], capture_output=True, text=True,
+        proc = subprocess.run([str(CMP_PYTHON), str(path), str(n), str(slots), str(REPEAT)], capture_output=True, text=True,
                               timeout=1200, env=env)
     except subprocess.TimeoutExpired:
         return None
-    if proc.returncode != 0:
+    # The measurement is the last stdout line; Prefect sometimes exits non-zero while shutting its
+    # ephemeral server down after printing it, which does not invalidate the figure.
+    try:
+        return float(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
         print(proc.stderr[-2000:], file=sys.stderr)
         return None
-    return float(proc.stdout.strip().splitlines()[-1])
 
 
 def compare_frameworks(n: int) -> list[Result]:
@@ -234,8 +248,11 @@ def compare_frameworks(n: int) -> list[Result]:
                   "notebook_task": {"notebook_path": nb}})
     # Warm-up, as for Prefect and Dagster below: the first run starts the warm runner server.
     _run({"name": "warm-up", "tasks": tasks[:3]}, slots=None)
-    run, ours = _run({"name": "fan-cmp", "tasks": tasks}, slots=None)
-    assert run["state"]["result_state"] == "SUCCESS", run["state"]
+    ours = float("inf")
+    for _ in range(REPEAT):
+        run, wall = _run({"name": "fan-cmp", "tasks": tasks}, slots=None)
+        assert run["state"]["result_state"] == "SUCCESS", run["state"]
+        ours = min(ours, wall)
     prefect = _external(PREFECT_SCRIPT, n, slots)
     dagster = _external(DAGSTER_SCRIPT, n, slots)
     out = []
@@ -247,7 +264,7 @@ def compare_frameworks(n: int) -> list[Result]:
             name=f"{n}-task fan-out/fan-in: {name} / healthmon", value=value, unit="s",
             baseline_name="healthmon (process per task)", baseline_value=ours,
             target=">= 5x (vs the faster of the two)", passed=None,
-            notes=(f"{name}: {how}, measured after a warm-up run (server/instance start excluded); healthmon: wall time "
+            notes=(f"best of {REPEAT} for each system; {name}: {how}, measured after a warm-up run (server/instance start excluded); healthmon: wall time "
                    f"from run_now to wait_for_run returning, including the runner launch (forked by the warm runner "
                    f"server after a warm-up run), every task attempt in its own forked process; same machine, same run"),
         ))
