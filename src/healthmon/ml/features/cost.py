@@ -5,6 +5,14 @@ from __future__ import annotations
 from healthmon.ml.features.sql import change_pct, day_of_week, flag, ratio, rows_window, z_score
 from healthmon.ml.features.table import FeatureTable, Source
 
+# A workload = a job (usage_metadata_job_id), else a cluster, else a SQL warehouse. Its baseline is
+# the mean DBUs of its previous WORKLOAD_WINDOW usage days; a ratio needs WORKLOAD_MIN_HISTORY such
+# days, and the baseline is floored at WORKLOAD_FLOOR_SHARE of the workspace's mean daily DBUs so
+# that a tiny or brand-new workload cannot produce a huge ratio from a few DBUs.
+WORKLOAD_WINDOW = 28
+WORKLOAD_MIN_HISTORY = 7
+WORKLOAD_FLOOR_SHARE = 0.002
+
 FEATURES = (
     "daily_dbu", "daily_cost", "jobs_on_all_purpose_cost", "jobs_on_all_purpose_count",
     "serverless_cost", "dlt_cost", "model_serving_cost",
@@ -17,6 +25,10 @@ FEATURES = (
     "cost_7d", "cost_prev_7d", "avg_cost_28d", "cost_next_dow_avg_4w",
     "cost_week_over_week", "cost_7d_vs_28d",
     "jobs_on_all_purpose_cost_7d", "jobs_on_all_purpose_cost_prev_7d", "avg_jobs_on_all_purpose_cost_28d",
+    # Per-workload evidence (not in the original spec) for cost_anomaly_detector: one job or
+    # cluster surging against its OWN history is lost in the workspace's total (docs/models.md).
+    "max_workload_dbu_ratio", "top_workload_surge_dbu", "top_workload_surge_share", "workloads_over_3x",
+    "untagged_dbu_share", "lost_tags_dbu", "lost_tags_dbu_share",
 )
 
 SOURCE = Source(
@@ -24,10 +36,18 @@ SOURCE = Source(
     ("workspace_id", "usage_date", "usage_quantity", "list_cost", "sku_name",
      "usage_metadata_job_id", "product_features_is_serverless"),
 )
+OPTIONAL_USAGE_COLUMNS = ("usage_metadata_cluster_id", "usage_metadata_warehouse_id", "is_tagged")
+
+
+def _opt(columns: dict[str, frozenset[str]], name: str, default: str) -> str:
+    return name if name in columns.get("fact_usage", frozenset()) else default
 
 
 def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
     ap_job = "sku LIKE '%ALL_PURPOSE%' AND job_id IS NOT NULL"
+    cluster = _opt(columns, "usage_metadata_cluster_id", "CAST(NULL AS STRING)")
+    warehouse = _opt(columns, "usage_metadata_warehouse_id", "CAST(NULL AS STRING)")
+    tagged = _opt(columns, "is_tagged", "TRUE")
     return f"""
 WITH usage AS (
   SELECT CAST(workspace_id AS STRING) AS workspace_id,
@@ -36,9 +56,61 @@ WITH usage AS (
          COALESCE(CAST(list_cost AS DOUBLE), 0.0) AS cost,
          UPPER(COALESCE(sku_name, '')) AS sku,
          CAST(usage_metadata_job_id AS STRING) AS job_id,
-         COALESCE(product_features_is_serverless, FALSE) AS is_serverless
+         COALESCE(product_features_is_serverless, FALSE) AS is_serverless,
+         CASE WHEN usage_metadata_job_id IS NOT NULL THEN 'job:' || CAST(usage_metadata_job_id AS STRING)
+              WHEN {cluster} IS NOT NULL THEN 'cluster:' || CAST({cluster} AS STRING)
+              WHEN {warehouse} IS NOT NULL THEN 'warehouse:' || CAST({warehouse} AS STRING)
+         END AS workload,
+         COALESCE({tagged}, FALSE) AS is_tagged
   FROM {tables['fact_usage']}
   WHERE workspace_id IS NOT NULL AND usage_date IS NOT NULL
+),
+workload_daily AS (
+  SELECT workspace_id, workload, usage_date, SUM(qty) AS dbu,
+         MAX({flag('is_tagged')}) AS tagged
+  FROM usage
+  WHERE workload IS NOT NULL
+  GROUP BY workspace_id, workload, usage_date
+),
+workload_hist AS (
+  SELECT workload_daily.*,
+         AVG(dbu) OVER wl AS base_dbu,
+         MAX(tagged) OVER wl AS was_tagged,
+         COUNT(*) OVER wl AS history_days
+  FROM workload_daily
+  WINDOW wl AS (PARTITION BY workspace_id, workload ORDER BY usage_date
+                ROWS BETWEEN {WORKLOAD_WINDOW} PRECEDING AND 1 PRECEDING)
+),
+workspace_level AS (
+  SELECT workspace_id, usage_date, SUM(qty) AS total_dbu,
+         SUM(CASE WHEN is_tagged THEN 0.0 ELSE qty END) AS untagged_dbu
+  FROM usage
+  GROUP BY workspace_id, usage_date
+),
+workspace_base AS (
+  SELECT workspace_level.*,
+         COALESCE(AVG(total_dbu) OVER (PARTITION BY workspace_id ORDER BY usage_date
+                                       ROWS BETWEEN {WORKLOAD_WINDOW} PRECEDING AND 1 PRECEDING), 0.0) AS ws_base_dbu
+  FROM workspace_level
+),
+workload_scored AS (
+  SELECT h.workspace_id, h.usage_date, h.dbu, h.tagged, h.was_tagged,
+         CASE WHEN h.history_days >= {WORKLOAD_MIN_HISTORY}
+              THEN h.dbu / GREATEST(h.base_dbu, {WORKLOAD_FLOOR_SHARE} * b.ws_base_dbu, 1e-9) END AS dbu_ratio,
+         CASE WHEN h.history_days >= {WORKLOAD_MIN_HISTORY} THEN GREATEST(h.dbu - h.base_dbu, 0.0) ELSE 0.0 END AS surge_dbu
+  FROM workload_hist h
+  JOIN workspace_base b ON b.workspace_id = h.workspace_id AND b.usage_date = h.usage_date
+),
+workload_summary AS (
+  SELECT workspace_id, usage_date,
+         COALESCE(MAX(dbu_ratio), 0.0) AS max_workload_dbu_ratio,
+         MAX(surge_dbu) AS top_workload_surge_dbu,
+         SUM({flag('dbu_ratio > 3')}) AS workloads_over_3x,
+         -- workloads tagged on some day of their history but untagged today: spend that just
+         -- lost its attribution
+         SUM(CASE WHEN tagged = 0 AND was_tagged = 1 THEN dbu ELSE 0.0 END) AS lost_tags_dbu
+  FROM workload_scored
+  GROUP BY workspace_id, usage_date
 ),
 daily AS (
   SELECT workspace_id, usage_date,
@@ -85,7 +157,7 @@ win AS (
          {rows_window('w7', 'workspace_id', 'usage_date', 7)},
          {rows_window('w30', 'workspace_id', 'usage_date', 30)}
 )
-SELECT workspace_id, usage_date,
+SELECT win.workspace_id, win.usage_date,
        daily_dbu, daily_cost, jobs_on_all_purpose_cost, jobs_on_all_purpose_count,
        serverless_cost, dlt_cost, model_serving_cost,
        avg_dbu_7d, std_dbu_7d, avg_dbu_30d, std_dbu_30d,
@@ -107,8 +179,17 @@ SELECT workspace_id, usage_date,
        COALESCE(cost_next_dow_avg_4w_raw, avg_cost_28d) AS cost_next_dow_avg_4w,
        {ratio('cost_7d', 'cost_prev_7d')} AS cost_week_over_week,
        {ratio('cost_7d', '(7.0 * avg_cost_28d)')} AS cost_7d_vs_28d,
-       jobs_on_all_purpose_cost_7d, jobs_on_all_purpose_cost_prev_7d, avg_jobs_on_all_purpose_cost_28d
+       jobs_on_all_purpose_cost_7d, jobs_on_all_purpose_cost_prev_7d, avg_jobs_on_all_purpose_cost_28d,
+       COALESCE(ws.max_workload_dbu_ratio, 0.0) AS max_workload_dbu_ratio,
+       COALESCE(ws.top_workload_surge_dbu, 0.0) AS top_workload_surge_dbu,
+       {ratio('COALESCE(ws.top_workload_surge_dbu, 0.0)', 'win.daily_dbu')} AS top_workload_surge_share,
+       COALESCE(ws.workloads_over_3x, 0.0) AS workloads_over_3x,
+       {ratio('COALESCE(wl.untagged_dbu, 0.0)', 'win.daily_dbu')} AS untagged_dbu_share,
+       COALESCE(ws.lost_tags_dbu, 0.0) AS lost_tags_dbu,
+       {ratio('COALESCE(ws.lost_tags_dbu, 0.0)', 'win.daily_dbu')} AS lost_tags_dbu_share
 FROM win
+LEFT JOIN workload_summary ws ON ws.workspace_id = win.workspace_id AND ws.usage_date = win.usage_date
+LEFT JOIN workspace_level wl ON wl.workspace_id = win.workspace_id AND wl.usage_date = win.usage_date
 """
 
 
@@ -135,5 +216,15 @@ TABLE = FeatureTable(
         "cost_week_over_week": "cost_7d / cost_prev_7d, 0 without a previous week.",
         "cost_7d_vs_28d": "cost_7d / (7 x avg_cost_28d).",
         "jobs_on_all_purpose_cost_7d": "Sum of jobs_on_all_purpose_cost over the last 7 rows.",
+        "max_workload_dbu_ratio": (
+            f"Max over the workspace's workloads (job, else cluster, else warehouse) with >= {WORKLOAD_MIN_HISTORY} usage days "
+            f"of history of: today's DBUs / max(mean DBUs of its previous {WORKLOAD_WINDOW} usage days, "
+            f"{WORKLOAD_FLOOR_SHARE} x the workspace's mean daily DBUs over its previous {WORKLOAD_WINDOW} days); 0 if none."),
+        "top_workload_surge_dbu": "Largest excess of one workload's DBUs today over its own baseline (see max_workload_dbu_ratio).",
+        "top_workload_surge_share": "top_workload_surge_dbu / daily_dbu.",
+        "workloads_over_3x": "Workloads whose DBU ratio (see max_workload_dbu_ratio) exceeds 3 today.",
+        "untagged_dbu_share": "Share of today's DBUs in usage records without tags (is_tagged false).",
+        "lost_tags_dbu": f"DBUs today of workloads untagged today but tagged on some day of their previous {WORKLOAD_WINDOW} usage days.",
+        "lost_tags_dbu_share": "lost_tags_dbu / daily_dbu.",
     },
 )

@@ -41,7 +41,9 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
     for *this* entity given its own trailing mean (a per-entity calibrated, one-sided score: 8
     grant changes are routine for an admin and extraordinary for an analyst who never made one);
     ("log_surge", r) = max(0, ln r) for a column that is already a ratio to a baseline (1 = usual):
-    one-sided like excess_log_ratio, and a ratio of 0 ("no baseline") counts as usual.
+    one-sided like excess_log_ratio, and a ratio of 0 ("no baseline") counts as usual;
+    ("sum", a, b, ...) = a + b + ... (negatives clipped to 0), for shares of one total that mean
+    the same thing to the detector.
     Raw columns listed in ``keep`` pass through.
     Deviations from an entity's own history make one detector work across workspaces whose
     spend differs by orders of magnitude.
@@ -77,6 +79,8 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
             elif op == "log_surge":
                 a = self._col(X, args[0])
                 out.append(np.log(np.clip(a, 1.0, None)))
+            elif op == "sum":
+                out.append(np.sum([np.clip(self._col(X, c), 0, None) for c in args], axis=0))
             elif op == "log":
                 out.append(np.log1p(np.clip(self._col(X, args[0]), 0, None)))
             elif op == "ratio":
