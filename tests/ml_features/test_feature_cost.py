@@ -135,3 +135,50 @@ def test_forecasting_history_sums_previous_week_and_next_weekday_mean(lh):
     first = by[("w1", day(3))]
     assert first["cost_7d"] == pytest.approx(sum(cost[:4])) and first["cost_prev_7d"] == 0
     assert first["cost_next_dow_avg_4w"] == pytest.approx(first["avg_cost_28d"])
+
+
+def _wl(ws, d, qty, job=None, cluster=None, tagged=True):
+    row = _usage(ws, d, qty, qty, job=job, rec=f"{ws}-{d}-{job}-{cluster}-{qty}-{tagged}")
+    row.update(usage_metadata_cluster_id=cluster, is_tagged=tagged)
+    return row
+
+
+def test_workload_surges_against_their_own_baseline_and_lost_tags(lh):
+    rows = []
+    for n in range(9):
+        d = day(n)
+        last = n == 8
+        rows.append(_wl("w1", d, 100.0, job="big"))                                   # steady large job
+        rows.append(_wl("w1", d, 40.0 if last else 2.0, job="small"))                  # surges 20x on the last day
+        rows.append(_wl("w1", d, 10.0, cluster="c1", tagged=not last))                 # loses its tags on the last day
+        if last:
+            rows.append(_wl("w1", d, 0.1, job="new"))                                  # no history: not scored
+    write_gold(lh, "fact_usage", rows)
+    by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
+    r = by[(day(8),)]
+    assert r["daily_dbu"] == pytest.approx(150.1)
+    assert r["max_workload_dbu_ratio"] == pytest.approx(20.0)
+    assert r["workloads_over_3x"] == 1
+    assert r["top_workload_surge_dbu"] == pytest.approx(38.0)
+    assert r["top_workload_surge_share"] == pytest.approx(38.0 / 150.1)
+    assert r["lost_tags_dbu"] == pytest.approx(10.0)
+    assert r["lost_tags_dbu_share"] == pytest.approx(10.0 / 150.1)
+    assert r["untagged_dbu_share"] == pytest.approx(10.0 / 150.1)
+    steady = by[(day(7),)]
+    assert steady["max_workload_dbu_ratio"] == pytest.approx(1.0)
+    assert steady["top_workload_surge_dbu"] == 0 and steady["lost_tags_dbu"] == 0
+    # 6 days of history are not enough for a baseline
+    assert by[(day(6),)]["max_workload_dbu_ratio"] == 0
+
+
+def test_workload_ratio_floor_keeps_tiny_workloads_from_dominating(lh):
+    rows = []
+    for n in range(9):
+        d = day(n)
+        rows.append(_wl("w1", d, 1000.0, job="big"))
+        rows.append(_wl("w1", d, 0.5 if n == 8 else 0.01, job="tiny"))  # 50x of almost nothing
+    write_gold(lh, "fact_usage", rows)
+    r = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")[(day(8),)]
+    floor = 0.002 * 1000.01  # share of the workspace's mean daily DBUs
+    assert r["max_workload_dbu_ratio"] == pytest.approx(max(1.0, 0.5 / floor))
+    assert r["workloads_over_3x"] == 0

@@ -164,3 +164,33 @@ def test_security_detector_counts_and_trailing_baseline_exclude_today(lh):
     assert b["avg_grant_changes_prev28"] == pytest.approx(1 / 3)
     assert b["avg_event_count_prev28"] == pytest.approx(statistics.mean([2, 3, 2]))
     assert b["avg_failed_auth_prev28"] == 0
+
+
+def _scan(wh, end, text, read, pruned=True, cached=False):
+    row = _query(wh, end, 1000, read=0 if cached else read)
+    files = 0 if cached else max(1, read // 100)
+    row.update(statement_text=text, read_files=files, pruned_files=0 if (cached or not pruned) else 3 * files)
+    return row
+
+
+def test_performance_template_bytes_ratio_against_its_own_history(lh):
+    rows = []
+    for n in range(9):
+        regressed = n == 8
+        for i in range(5):  # a regular template: 5 scans a day
+            rows.append(_scan("wh", ts(day(n), 9, i), "SELECT a", 5000 if regressed else 500, pruned=not regressed))
+        rows.append(_scan("wh", ts(day(n), 9, 30), "SELECT a", 0, cached=True))  # result cache: not a scan
+        for i in range(2):  # a rare template (2 scans a day): never scored, even when it surges
+            rows.append(_scan("wh", ts(day(n), 10, i), "SELECT rare", 90_000 if n == 8 else 100))
+    write_gold(lh, "fact_query_history", rows)
+    by = rows_by_key(compute_feature_table(lh, FEATURE_TABLES["performance_features"], CATALOG, GOLD)[0], "query_date")
+    last = by[(day(8),)]
+    assert last["max_template_bytes_ratio"] == pytest.approx(10.0)  # median 5000 vs its 8-day mean 500
+    assert last["templates_over_3x_bytes"] == 1
+    assert last["scan_count"] == 7 and last["unpruned_scan_count"] == 5
+    assert last["unpruned_scan_rate"] == pytest.approx(5 / 7)
+    assert last["avg_unpruned_scan_rate_28d"] == 0  # today excluded from its own baseline
+    # fewer than 7 days of the template's history: no ratio yet
+    assert by[(day(6),)]["max_template_bytes_ratio"] == 0
+    assert by[(day(7),)]["max_template_bytes_ratio"] == pytest.approx(1.0)
+    assert by[(day(7),)]["avg_bytes_per_query_28d"] == pytest.approx((5 * 500 + 2 * 100) / 8)
