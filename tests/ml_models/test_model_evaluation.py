@@ -15,6 +15,10 @@ def _cost_frame_with_spikes():
     frame = feature_frame("cost_features", entities=5, days=120, seed=21)
     frame = frame.sort_values(["workspace_id", "usage_date"]).reset_index(drop=True)
     dates = pd.to_datetime(frame["usage_date"])
+    # The per-workload evidence the cost detector reads: ordinary days have small surges of one
+    # workload over its own baseline and no lost tags.
+    frame["top_workload_surge_share"] = np.random.default_rng(5).beta(1, 30, len(frame)) * 0.5
+    frame["lost_tags_dbu_share"] = 0.0
     spikes = []
     for k, ws in enumerate(sorted(frame["workspace_id"].unique())):
         day = dates.min() + pd.Timedelta(days=100 + 3 * k)
@@ -23,6 +27,7 @@ def _cost_frame_with_spikes():
         frame.loc[row, "daily_dbu"] *= 8
         frame.loc[row, "daily_cost"] *= 8
         frame.loc[row, ["z_score_7d", "z_score_30d"]] = 6.0
+        frame.loc[row, "top_workload_surge_share"] = 7 / 8  # one workload's x8: 7/8 of the day above its baseline
         spikes.append((ws, day))
     return frame, spikes
 

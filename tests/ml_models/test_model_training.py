@@ -113,12 +113,12 @@ def test_single_class_label_is_a_skip():
 
 
 def test_missing_feature_column_fails_naming_model_table_and_column():
-    frame = feature_frame("performance_features", entities=3, days=60, seed=6).drop(columns=["p99_duration_ms"])
+    frame = feature_frame("performance_features", entities=3, days=60, seed=6).drop(columns=["max_template_bytes_ratio"])
     write_features("performance_features", frame)
     with pytest.raises(HealthmonError) as err:
         train("performance_regression_detector")
     msg = str(err.value)
-    assert "performance_regression_detector" in msg and f"{CAT}.{FEAT}.performance_features" in msg and "p99_duration_ms" in msg
+    assert "performance_regression_detector" in msg and f"{CAT}.{FEAT}.performance_features" in msg and "max_template_bytes_ratio" in msg
 
 
 def test_missing_table_fails_naming_it():
