@@ -66,8 +66,10 @@ def _read_frame(sock: socket.socket):
     return marshal.loads(buf[4:]), fds
 
 
-def handoff(argv: list[str], timeout: float = 5.0) -> bool:
-    """Ask the server to fork a runner for ``argv``; False when there is none (or it is stale)."""
+def handoff(argv: list[str], timeout: float = 5.0, *, env: dict[str, str] | None = None,
+            fds: list[int] | None = None) -> bool:
+    """Ask the server to fork a runner for ``argv`` with ``env`` (default: ours) and ``fds`` as its
+    stdin/stdout/stderr (default: ours); False when there is none (or it is stale)."""
     path = address()
     if not os.path.exists(path):
         return False
@@ -75,8 +77,8 @@ def handoff(argv: list[str], timeout: float = 5.0) -> bool:
     sock.settimeout(timeout)
     try:
         sock.connect(path)
-        data = _frame((list(argv), dict(os.environ), os.getcwd()))
-        sent = socket.send_fds(sock, [data], [0, 1, 2])
+        data = _frame((list(argv), dict(os.environ if env is None else env), os.getcwd()))
+        sent = socket.send_fds(sock, [data], list(fds) if fds is not None else [0, 1, 2])
         if sent < len(data):
             sock.sendall(data[sent:])
         reply, _ = _read_frame(sock)

@@ -109,14 +109,24 @@ def delete_job(job_id: int) -> None:
 
 # -- runs ---------------------------------------------------------------------------------
 def _spawn_runner(run_id: int, *extra: str) -> None:
+    from healthmon.jobs import runner_server
+
     settings = Settings.from_env()
     log_dir = settings.runs_root / str(run_id)
     log_dir.mkdir(parents=True, exist_ok=True)
+    argv = [str(run_id), *extra]
+    env = {**os.environ, "HEALTHMON_HOME": str(settings.home)}
     with open(log_dir / "runner.log", "ab") as log:
+        # A warm runner server forks the runner directly (no interpreter start in between);
+        # without one, `python -m healthmon.jobs.runner` runs cold and starts a server.
+        if runner_server.enabled():
+            with open(os.devnull, "rb") as devnull:
+                if runner_server.handoff(argv, env=env, fds=[devnull.fileno(), log.fileno(), log.fileno()]):
+                    return
         proc = subprocess.Popen(
-            [sys.executable, "-m", "healthmon.jobs.runner", str(run_id), *extra],
+            [sys.executable, "-m", "healthmon.jobs.runner", *argv],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-            env={**os.environ, "HEALTHMON_HOME": str(settings.home)},
+            env=env,
         )
     # Reap it when it ends so it does not linger as a zombie of a long-lived caller.
     threading.Thread(target=proc.wait, daemon=True).start()
