@@ -15,20 +15,33 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from healthmon.demodata import dims, gen_audit, gen_jobs, gen_quality, gen_sql, gen_usage
-from healthmon.demodata.incidents import plan
-from healthmon.demodata.schemas import GOLD_TABLES
-from healthmon.demodata.world import DEFAULT_END_DATE, SCALES, build_world
-from healthmon.demodata.writer import TableSetWriter, write_file
 from healthmon.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from healthmon.demodata.writer import TableSetWriter
+
+
+def _load() -> None:
+    """The heavy imports (numpy, pyarrow, deltalake and the domain generators), on first use:
+    :func:`generate` starts its child process first, so both interpreters import at once."""
+    global np, dims, gen_audit, gen_jobs, gen_quality, gen_sql, gen_usage, plan, GOLD_TABLES
+    global DEFAULT_END_DATE, SCALES, build_world, TableSetWriter, write_file
+    import numpy as np
+
+    from healthmon.demodata import dims, gen_audit, gen_jobs, gen_quality, gen_sql, gen_usage
+    from healthmon.demodata.incidents import plan
+    from healthmon.demodata.schemas import GOLD_TABLES
+    from healthmon.demodata.world import DEFAULT_END_DATE, SCALES, build_world
+    from healthmon.demodata.writer import TableSetWriter, write_file
+
 
 STREAMS = {"jobs": 10, "job_usage": 11, "sql": 12, "audit": 13, "other": 14, "usage": 15, "quality": 16}
 
 
 def _check(workspaces: int, days: int, scale: str) -> None:
+    _load()
     if scale not in SCALES:
         raise InvalidParameterError(f"Invalid scale {scale!r}: expected one of {', '.join(SCALES)}.")
     if not isinstance(workspaces, int) or workspaces < 1 or workspaces > 500:
@@ -107,24 +120,29 @@ def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: 
     random streams, so the same rows as :func:`iter_batches`, in the same order."""
     from healthmon.settings import Settings
 
-    settings = Settings.from_env()
-    _check(workspaces, days, scale)
     progress = _locked(progress)
     kw = dict(workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end_date)
-    with TableSetWriter(settings.lakehouse_root, catalog, schema) as writer:
-        for gold in GOLD_TABLES.values():
-            writer.ensure(gold)
-        remote = _Remote(kw, {n: str(writer.staging_dir(GOLD_TABLES[n])) for n in REMOTE_TABLES}, progress)
-        try:
-            _pipeline(iter_batches(**kw, sql_usage=remote.usage), writer, progress)
-            for name, part, add, rows in remote.finish():
-                writer.adopt(GOLD_TABLES[name], part, add, rows)
-        except BaseException:
-            remote.kill()  # before the staging directories it writes into are removed
-            raise
-        finally:
-            remote.close()
-        return writer.commit()
+    remote = _Remote(kw, progress=progress)  # imports and builds its world while this process does
+    try:
+        _check(workspaces, days, scale)
+        settings = Settings.from_env()
+        with TableSetWriter(settings.lakehouse_root, catalog, schema) as writer:
+            for gold in GOLD_TABLES.values():
+                writer.ensure(gold)
+            remote.send_dirs({n: str(writer.staging_dir(GOLD_TABLES[n])) for n in REMOTE_TABLES})
+            try:
+                _pipeline(iter_batches(**kw, sql_usage=remote.usage), writer, progress)
+                for name, part, add, rows in remote.finish():
+                    writer.adopt(GOLD_TABLES[name], part, add, rows)
+            except BaseException:
+                remote.kill()  # before the staging directories it writes into are removed
+                raise
+            return writer.commit()
+    except BaseException:
+        remote.kill()
+        raise
+    finally:
+        remote.close()
 
 
 def _locked(progress):
@@ -147,7 +165,7 @@ class _Remote:
     messages over its stdin/stdout. A reader thread drains its output as messages arrive, so the
     child never blocks on a full pipe while the parent is busy."""
 
-    def __init__(self, kw: dict, dirs: dict[str, str], progress):
+    def __init__(self, kw: dict, dirs: dict[str, str] | None = None, progress=None):
         import pickle
         import subprocess
         import sys
@@ -156,10 +174,20 @@ class _Remote:
         self._messages: queue.Queue = queue.Queue()
         code = "from healthmon.demodata.generator import _sql_audit_main; _sql_audit_main()"
         self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        pickle.dump((kw, dirs), self._proc.stdin)
-        self._proc.stdin.close()
+        pickle.dump(kw, self._proc.stdin)
+        self._proc.stdin.flush()
         self._reader = threading.Thread(target=self._read, name="demodata-remote-reader", daemon=True)
         self._reader.start()
+        if dirs is not None:
+            self.send_dirs(dirs)
+
+    def send_dirs(self, dirs: dict[str, str]) -> None:
+        """The staging directory of each table the child writes (it waits for them before its
+        first file)."""
+        import pickle
+
+        pickle.dump(dirs, self._proc.stdin)
+        self._proc.stdin.close()
 
     def _read(self) -> None:
         import pickle
@@ -220,7 +248,17 @@ def _sql_audit_main() -> None:
 
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    kw, dirs = pickle.load(sys.stdin.buffer)
+    kw = pickle.load(sys.stdin.buffer)
+
+    class Dirs(dict):
+        """The staging directories, read from stdin when the first file is written."""
+
+        def __missing__(self, name: str) -> str:
+            if not self:
+                self.update(pickle.load(sys.stdin.buffer))
+            return dict.__getitem__(self, name)
+
+    dirs = Dirs()
 
     class Conn:
         def send(self, msg) -> None:
@@ -241,6 +279,7 @@ def _sql_audit_process(kw: dict, dirs: dict[str, str], conn) -> None:
     import traceback
 
     try:
+        _load()
         seed, days = kw["seed"], kw["days"]
         world = build_world(seed, SCALES[kw["scale"]], kw["workspaces"], days, kw["end_date"] or DEFAULT_END_DATE)
         eff = plan(world)
