@@ -173,3 +173,45 @@ def test_quality_detector_columns_breaking_changes_and_overdue_daily_tables(lh):
     # 4 commit-less days for a table that missed 3 of its previous 28 days: -4 log10((3+1)/(28+2))
     assert d29["max_staleness_surprise"] == pytest.approx(-4 * np.log10(4 / 30))
     assert by[("main", day(24))]["max_staleness_surprise"] < 1.0  # weekly_t's routine gap: p is high
+
+
+def test_quality_idle_writer_tells_paused_from_failing_and_sizes_breaking_changes(lh):
+    """Two catalogs (one per workspace, joined by name) each lose their daily table's commits
+    after day 25. In "main" the writer job is paused (no run at all); in "dev" it keeps running
+    and failing. Only the paused one counts as an idle writer."""
+    rows, runs = [], []
+    for n in range(30):
+        d = day(n)
+        stopped = n >= 26
+        for catalog in ("main", "dev"):
+            rows.append(_snap(d, "daily_t", catalog=catalog, commit=day(25) if stopped else d, commits=0 if stopped else 1))
+            rows.append(_snap(d, "evolving", catalog=catalog, added=(3 if n == 27 else 1 if n == 28 else 0),
+                              removed=2 if n == 28 else 0, retyped=1 if n == 28 else 0))
+        if not stopped:
+            runs.append({**_run("paused_job", ts(d, 1), 60), "workspace_id": "w1"})
+        runs.append({**_run("failing_job", ts(d, 2), 60, state="FAILED" if stopped else "SUCCEEDED"), "workspace_id": "w2"})
+        if n % 7 == 0:  # a weekly job never counts as a daily one, whatever its gaps
+            runs.append({**_run("weekly_job", ts(d, 3), 60), "workspace_id": "w1"})
+    write_gold(lh, "fact_table_snapshots", rows)
+    write_gold(lh, "fact_job_run_timeline", runs)
+    write_gold(lh, "dim_workspace", [{"workspace_id": "w1", "workspace_name": "main"},
+                                     {"workspace_id": "w2", "workspace_name": "dev"}])
+    by = rows_by_key(compute_feature_table(lh, FEATURE_TABLES["quality_features"], CATALOG, GOLD)[0],
+                     "catalog_name", "snapshot_date")
+    paused, failing = by[("main", day(29))], by[("dev", day(29))]
+    assert paused["max_overdue_days_daily_tables"] == failing["max_overdue_days_daily_tables"] == 4
+    assert paused["max_idle_days_daily_jobs"] == 4  # last run day 25
+    assert paused["stale_days_with_idle_writer"] == 4
+    assert failing["max_idle_days_daily_jobs"] == 0 and failing["stale_days_with_idle_writer"] == 0
+    assert by[("main", day(25))]["stale_days_with_idle_writer"] == 0
+    assert by[("main", day(26))]["stale_days_with_idle_writer"] == 1
+    # additive-only day: no broken table; day 28: 2 dropped + 1 retyped + 1 added on one table
+    assert by[("main", day(27))]["max_broken_table_changes_1d"] == 0
+    assert by[("main", day(28))]["max_broken_table_changes_1d"] == 4
+
+
+def test_quality_idle_writer_features_are_zero_without_job_runs(lh):
+    write_gold(lh, "fact_table_snapshots", [_snap(day(n), "t1") for n in range(3)])
+    data = compute_feature_table(lh, FEATURE_TABLES["quality_features"], CATALOG, GOLD)[0].to_pylist()
+    assert len(data) == 3
+    assert all(r["max_idle_days_daily_jobs"] == 0 and r["stale_days_with_idle_writer"] == 0 for r in data)

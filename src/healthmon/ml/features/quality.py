@@ -33,6 +33,7 @@ DETECTOR_FEATURES = (
     "breaking_schema_changes_1d", "max_breaking_changes_per_table_1d",
     "daily_tables", "overdue_daily_tables_1d", "max_overdue_days_daily_tables",
     "tables_past_usual_gap_1d", "max_days_past_usual_gap", "max_staleness_surprise",
+    "max_broken_table_changes_1d", "max_idle_days_daily_jobs", "stale_days_with_idle_writer",
 )
 FEATURES = SPEC_FEATURES + EXTRA_FEATURES + DETECTOR_FEATURES
 
@@ -45,6 +46,13 @@ SNAPSHOTS = Source(
 )
 DQ_RESULTS = "fact_data_quality_monitoring_table_results"
 DQ_COLUMNS = ("event_time", "catalog_name", "table_name", "status", "freshness_status", "completeness_status")
+# A paused writer leaves no run at all; a failing one still has (FAILED) runs. The gold tables
+# carry no table -> writer-job lineage, but each catalog belongs to one workspace (catalog name =
+# workspace name with '-' -> '_'), so runs are summarised per workspace and joined by that name.
+RUNS = "fact_job_run_timeline"
+RUN_COLUMNS = ("workspace_id", "job_id", "run_date")
+WORKSPACES = "dim_workspace"
+WORKSPACE_COLUMNS = ("workspace_id", "workspace_name")
 
 STALE_DAYS = 7
 # A table is "daily" when its writer committed on at least DAILY_MIN_DAYS of its previous
@@ -75,6 +83,55 @@ def _dq_cte(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
   FROM {tables[DQ_RESULTS]}
   WHERE catalog_name IS NOT NULL AND event_time IS NOT NULL
   GROUP BY CAST(catalog_name AS STRING), CAST(event_time AS DATE)
+)"""
+
+
+def _idle_cte(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+    """Per (catalog, day): over the jobs that ran on >= DAILY_MIN_DAYS of the previous
+    DAILY_WINDOW days but have no run at all that day, the longest run of idle days."""
+    runs, wss = columns.get(RUNS), columns.get(WORKSPACES)
+    if runs is None or wss is None or not set(RUN_COLUMNS) <= runs or not set(WORKSPACE_COLUMNS) <= wss:
+        return """idle AS (
+  SELECT CAST(NULL AS STRING) AS catalog_name, CAST(NULL AS DATE) AS snapshot_date,
+         0.0 AS max_idle_days_daily_jobs
+  WHERE 1 = 0
+)"""
+    return f"""job_days AS (
+  SELECT DISTINCT CAST(workspace_id AS STRING) AS workspace_id, CAST(job_id AS STRING) AS job_id,
+         CAST(run_date AS DATE) AS run_date
+  FROM {tables[RUNS]}
+  WHERE workspace_id IS NOT NULL AND job_id IS NOT NULL AND run_date IS NOT NULL
+),
+ws_catalog AS (
+  SELECT DISTINCT CAST(workspace_id AS STRING) AS workspace_id,
+         LOWER(REPLACE(CAST(workspace_name AS STRING), '-', '_')) AS catalog_name
+  FROM {tables[WORKSPACES]}
+  WHERE workspace_id IS NOT NULL AND workspace_name IS NOT NULL
+),
+job_grid AS (
+  SELECT j.workspace_id, j.job_id, d.snapshot_date
+  FROM (SELECT workspace_id, job_id, MIN(run_date) AS first_run FROM job_days GROUP BY workspace_id, job_id) j
+  CROSS JOIN (SELECT DISTINCT snapshot_date FROM snaps) d
+  WHERE d.snapshot_date >= j.first_run
+),
+job_hist AS (
+  SELECT g.workspace_id, g.job_id, g.snapshot_date,
+         jd.run_date IS NOT NULL AS ran,
+         SUM({flag('jd.run_date IS NOT NULL')}) OVER (PARTITION BY g.workspace_id, g.job_id ORDER BY g.snapshot_date
+                                                    ROWS BETWEEN {DAILY_WINDOW} PRECEDING AND 1 PRECEDING) AS run_days_prev,
+         MAX(jd.run_date) OVER (PARTITION BY g.workspace_id, g.job_id ORDER BY g.snapshot_date
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_run
+  FROM job_grid g
+  LEFT JOIN job_days jd ON jd.workspace_id = g.workspace_id AND jd.job_id = g.job_id AND jd.run_date = g.snapshot_date
+),
+idle AS (
+  SELECT c.catalog_name, h.snapshot_date,
+         CAST(COALESCE(MAX(CASE WHEN NOT h.ran AND COALESCE(h.run_days_prev, 0) >= {DAILY_MIN_DAYS}
+                                THEN CAST(datediff(h.snapshot_date, h.last_run) AS DOUBLE) END), 0.0) AS DOUBLE)
+           AS max_idle_days_daily_jobs
+  FROM job_hist h
+  JOIN ws_catalog c ON c.workspace_id = h.workspace_id
+  GROUP BY c.catalog_name, h.snapshot_date
 )"""
 
 
@@ -153,11 +210,13 @@ daily AS (
            AS max_overdue_days_daily_tables,
          SUM({flag('days_past_usual_gap > 0')}) AS tables_past_usual_gap_1d,
          CAST(MAX(days_past_usual_gap) AS DOUBLE) AS max_days_past_usual_gap,
-         CAST(MAX(staleness_surprise) AS DOUBLE) AS max_staleness_surprise
+         CAST(MAX(staleness_surprise) AS DOUBLE) AS max_staleness_surprise,
+         CAST(MAX(CASE WHEN breaking_changes > 0 THEN schema_changes ELSE 0.0 END) AS DOUBLE) AS max_broken_table_changes_1d
   FROM table_flags
   GROUP BY catalog_name, snapshot_date
 ),
 {_dq_cte(tables, columns)},
+{_idle_cte(tables, columns)},
 win AS (
   SELECT daily.*,
          SUM(schema_changes_1d) OVER w7 AS schema_changes_7d,
@@ -186,9 +245,13 @@ SELECT win.catalog_name, win.snapshot_date,
        CAST(dow AS DOUBLE) AS day_of_week,
        breaking_schema_changes_1d, max_breaking_changes_per_table_1d,
        daily_tables, overdue_daily_tables_1d, max_overdue_days_daily_tables,
-       tables_past_usual_gap_1d, max_days_past_usual_gap, max_staleness_surprise
+       tables_past_usual_gap_1d, max_days_past_usual_gap, max_staleness_surprise,
+       max_broken_table_changes_1d,
+       COALESCE(idle.max_idle_days_daily_jobs, 0.0) AS max_idle_days_daily_jobs,
+       LEAST(max_overdue_days_daily_tables, COALESCE(idle.max_idle_days_daily_jobs, 0.0)) AS stale_days_with_idle_writer
 FROM win
 LEFT JOIN dq ON dq.catalog_name = win.catalog_name AND dq.snapshot_date = win.snapshot_date
+LEFT JOIN idle ON idle.catalog_name = win.catalog_name AND idle.snapshot_date = win.snapshot_date
 """
 
 
@@ -196,7 +259,7 @@ TABLE = FeatureTable(
     name="quality_features",
     primary_keys=("catalog_name", "snapshot_date"),
     sources=(SNAPSHOTS,),
-    optional_sources=(DQ_RESULTS,),
+    optional_sources=(DQ_RESULTS, RUNS, WORKSPACES),
     build_sql=build_sql,
     features=FEATURES,
     description=(
@@ -216,6 +279,9 @@ TABLE = FeatureTable(
         "max_overdue_days_daily_tables": "Days since the last commit of the most overdue daily table (0 when none is overdue).",
         "tables_past_usual_gap_1d": f"Tables whose days since the last commit exceed their longest gap of the previous {DAILY_WINDOW} snapshot days.",
         "max_days_past_usual_gap": "Largest excess of days since the last commit over the table's own longest recent gap.",
+        "max_broken_table_changes_1d": "Columns added, dropped or retyped that day on the table with a breaking change (drop or retype) touching the most columns; 0 when no table broke.",
+        "max_idle_days_daily_jobs": f"Over the jobs of the catalog's workspace that ran on >= {DAILY_MIN_DAYS} of the previous {DAILY_WINDOW} days but have no run at all that day (paused, not failing): days since the last run of the longest-idle one (0 when none).",
+        "stale_days_with_idle_writer": "min(max_overdue_days_daily_tables, max_idle_days_daily_jobs): a daily table unwritten while a daily job of the workspace has no run at all.",
         "max_staleness_surprise": f"Max over tables of -k log10 p: k days without a commit, p the table's smoothed share of commit-less days over its previous {DAILY_WINDOW} snapshot days.",
     },
 )

@@ -113,12 +113,16 @@ PERFORMANCE_DETECTOR_DERIVED = (
     ("excess_log_ratio", "unpruned_scan_rate", "avg_unpruned_scan_rate_28d"),
 )
 
-# Quality: per catalog-day, the largest breaking schema change on one table (dropped or retyped
-# columns; additive evolution is routine), how surprising the longest current commit-less run of
-# a table is, and the days the most overdue daily-written table has gone without a commit.
-# The staleness surprise is calibrated per table: -k log10 p for k commit-less days of a table
-# whose smoothed share of commit-less days is p (a flaky table's gap is less surprising).
-QUALITY_DETECTOR_COLUMNS = _cols("max_breaking_changes_per_table_1d", "max_staleness_surprise", "max_overdue_days_daily_tables")
+# Quality: one evidence score per catalog-day, the sum of (a) the columns touched by the largest
+# breaking schema change (a table that lost or retyped a column; additive evolution is routine)
+# and (b) the days a daily-written table has gone unwritten WHILE a daily job of the catalog's
+# workspace has had no run at all (a paused writer). A failing writer leaves the table just as
+# stale but still has FAILED runs, so (b) stays 0 for it: that was the first design's main source
+# of false events (its per-table staleness surprise could not tell the two apart). One summed
+# column, not several: a forest only isolates along features that vary in its training rows, and
+# paused writers are rare enough that (b) alone is constant there.
+QUALITY_DETECTOR_COLUMNS = _cols("max_broken_table_changes_1d", "stale_days_with_idle_writer")
+QUALITY_DETECTOR_DERIVED = (("sum", "max_broken_table_changes_1d", "stale_days_with_idle_writer"),)
 QUALITY_DETECTOR_QUANTILE = 0.99
 # Performance flag threshold: the 99.95th percentile of the validation period's scores (the most
 # extreme of the ~1,400 validation warehouse-days of the medium demo; development seeds 11 and 13).
@@ -369,7 +373,7 @@ _SPECS = [
     # ---------------------------------------------------------------- quality (quality_features)
     ModelSpec(
         "data_drift_detector", "quality", "anomaly", "isolation_forest",
-        _detector(1.0 - QUALITY_DETECTOR_QUANTILE, QUALITY_DETECTOR_COLUMNS),
+        _detector(1.0 - QUALITY_DETECTOR_QUANTILE, derived=QUALITY_DETECTOR_DERIVED),
         "quality_features", "data_drift_predictions", "train_drift_detector", "quality/train_drift_detector", "drift_detection",
         features=QUALITY_DETECTOR_COLUMNS, min_train_rows=10,
         hyperparameters={"n_estimators": 100, "threshold_quantile": QUALITY_DETECTOR_QUANTILE},
