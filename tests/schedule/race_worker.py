@@ -1,5 +1,7 @@
 """A scheduler process for the race test: ticks until a deadline and appends every fire it
-started to its own output file (one JSON line per fire). Run as a script."""
+started to its own output file (one JSON line per fire), and every fire it TRIED to claim to
+``<output>.requested`` (so the test can tell that both workers contested the same fires even when
+one of them wins every claim). Run as a script."""
 
 from __future__ import annotations
 
@@ -11,11 +13,21 @@ import time
 from pathlib import Path
 
 from healthmon.schedule.daemon import Scheduler
+from healthmon.store import schedule as store_schedule
 
 
 def main(out_path: str, go_path: str, duration: float) -> None:
     counter = itertools.count(1)
     out = open(out_path, "a", buffering=1)
+    requested = open(out_path + ".requested", "a", buffering=1)
+    claim_many = store_schedule.claim_many
+
+    def observed_claim_many(db, requests, *args, **kwargs):
+        for r in requests:
+            requested.write(json.dumps({"job_id": r.job_id, "fire_key": r.fire_key}) + "\n")
+        return claim_many(db, requests, *args, **kwargs)
+
+    store_schedule.claim_many = observed_claim_many
 
     def start_run(job_id: int, trigger: str, user: str | None) -> int:
         return next(counter)
@@ -38,6 +50,7 @@ def main(out_path: str, go_path: str, duration: float) -> None:
         if delay > 0:
             time.sleep(delay)
     out.close()
+    requested.close()
 
 
 if __name__ == "__main__":

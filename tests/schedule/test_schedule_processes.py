@@ -80,8 +80,13 @@ def test_two_scheduler_processes_race_exactly_one_start_per_fire(tmp_path, datab
     started = [json.loads(line) for o in outs for line in o.read_text().splitlines()]
     per_fire = Counter((s["job_id"], s["fire_key"]) for s in started)
     assert per_fire and max(per_fire.values()) == 1, [k for k, v in per_fire.items() if v > 1]
-    by_worker = [len(o.read_text().splitlines()) for o in outs]
-    assert all(n > 0 for n in by_worker), by_worker  # both really competed
+    # Both really competed: each tried to claim many of the same fires (which one wins a
+    # contested transaction is up to the database; on PostgreSQL one may win them all).
+    tried = [{(r["job_id"], r["fire_key"]) for r in map(json.loads, Path(str(o) + ".requested").read_text().splitlines())}
+             for o in outs]
+    contested = tried[0] & tried[1]
+    assert len(contested) >= len(per_fire) // 2, (len(contested), len(per_fire))
+    assert set(per_fire) <= tried[0] | tried[1]
     rows = fire_rows(set(jobs))
     assert {(r.job_id, r.fire_key) for r in rows} == set(per_fire)
     assert all(r.status == "STARTED" for r in rows)
