@@ -156,36 +156,27 @@ def _job_context(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> 
     """Photon (a PHOTON SKU in the job's usage that day) and task count (distinct task keys run
     that day), each 0 when its gold table is absent."""
     ctes, joins, cols = "", "", []
-    usage = columns.get("fact_usage", frozenset())
-    if "fact_usage" in tables and {"usage_metadata_job_id", "usage_date", "sku_name"} <= usage:
+    is_photon = flag("UPPER(COALESCE(sku_name, '')) LIKE '%PHOTON%'")
+    for name, output, table, needs, job_col, date_col, value in (
+        ("photon", "is_photon", "fact_usage", {"usage_metadata_job_id", "usage_date", "sku_name"},
+         "usage_metadata_job_id", "usage_date", f"MAX({is_photon})"),
+        ("tasks", "task_count", "fact_job_task_run_timeline", {"job_id", "task_key", "period_start_time"},
+         "job_id", "period_start_time", "CAST(COUNT(DISTINCT task_key) AS DOUBLE)"),
+    ):
+        if table not in tables or not needs <= columns.get(table, frozenset()):
+            cols.append(f"CAST(0.0 AS DOUBLE) AS {output}")
+            continue
         ctes += f"""
-photon AS (
-  SELECT CAST(usage_metadata_job_id AS STRING) AS p_job_id, CAST(usage_date AS DATE) AS p_date,
-         MAX({flag("UPPER(COALESCE(sku_name, '')) LIKE '%PHOTON%'")}) AS is_photon
-  FROM {tables['fact_usage']}
-  WHERE usage_metadata_job_id IS NOT NULL
-  GROUP BY CAST(usage_metadata_job_id AS STRING), CAST(usage_date AS DATE)
+{name}_daily AS (
+  SELECT CAST({job_col} AS STRING) AS c_job_id, CAST({date_col} AS DATE) AS c_date, {value} AS c_value
+  FROM {tables[table]}
+  WHERE {job_col} IS NOT NULL AND {date_col} IS NOT NULL
+  GROUP BY CAST({job_col} AS STRING), CAST({date_col} AS DATE)
 ),"""
-        joins += "\nLEFT JOIN photon ON photon.p_job_id = regress.job_id AND photon.p_date = regress.run_date"
-        cols.append("COALESCE(photon.is_photon, 0.0) AS is_photon")
-    else:
-        cols.append("CAST(0.0 AS DOUBLE) AS is_photon")
-    tasks = columns.get("fact_job_task_run_timeline", frozenset())
-    if "fact_job_task_run_timeline" in tables and {"job_id", "task_key", "period_start_time"} <= tasks:
-        ctes += f"""
-tasks AS (
-  SELECT CAST(job_id AS STRING) AS t_job_id, CAST(period_start_time AS DATE) AS t_date,
-         CAST(COUNT(DISTINCT task_key) AS DOUBLE) AS task_count
-  FROM {tables['fact_job_task_run_timeline']}
-  WHERE job_id IS NOT NULL AND period_start_time IS NOT NULL
-  GROUP BY CAST(job_id AS STRING), CAST(period_start_time AS DATE)
-),"""
-        joins += "\nLEFT JOIN tasks ON tasks.t_job_id = regress.job_id AND tasks.t_date = regress.run_date"
-        cols.append("COALESCE(tasks.task_count, 0.0) AS task_count")
-    else:
-        cols.append("CAST(0.0 AS DOUBLE) AS task_count")
+        joins += (f"\nLEFT JOIN {name}_daily ON {name}_daily.c_job_id = regress.job_id "
+                  f"AND {name}_daily.c_date = regress.run_date")
+        cols.append(f"COALESCE({name}_daily.c_value, 0.0) AS {output}")
     return ctes, joins, ",\n       ".join(cols)
-
 
 
 TABLE = FeatureTable(
