@@ -16,6 +16,9 @@ from __future__ import annotations
 import json
 import os
 import queue
+import sys
+from collections import ChainMap
+from collections.abc import Mapping
 import threading
 import time
 import traceback
@@ -74,8 +77,10 @@ class RunExecutor:
             from healthmon.store.secrets import all_values
 
             self.secret_values = all_values(s)
+        self.redact = list(self.secret_values)
         self.job_name = self.job_settings.get("name") or f"Untitled job {self.job_id}"
         self.by_key = plan.validate_tasks(self.job_name, self.job_settings.get("tasks") or [])
+        self.deps = {k: plan.task_deps(t) for k, t in self.by_key.items()}
         self.job_params: dict[str, str] = self.params.get("job_parameters_effective") or {}
         self.cancel = threading.Event()
         self.timed_out = threading.Event()
@@ -84,12 +89,11 @@ class RunExecutor:
         self.values: dict[str, dict[str, Any]] = {}
         self.task_refs: dict[str, str] = {}
         self.lock = threading.Lock()
-        self.log_root = settings.runs_root / str(run_id)
+        self.log_root = str(settings.runs_root / str(run_id))
+        self.home = str(settings.home)
         # Attempts in flight: pid -> [timeout deadline, kill reason, warning time, task, task run id].
         self.attempts: dict[int, list] = {}
         self.env = task_env()
-        import sys
-
         # The default interpreter's zygote boots now, while the run is set up.
         # Slot, reader, writer and log threads hand work to each other for every task: a short GIL
         # switch interval keeps one from waiting up to 5 ms for another's CPU-bound stretch.
@@ -97,7 +101,8 @@ class RunExecutor:
             sys.setswitchinterval(float(os.environ.get("HEALTHMON_SWITCH_INTERVAL") or 0.0005))
         self.servers = take_prestarted() or ForkServers(self.env, default=sys.executable)
         self.writer = RunWriter(db)
-        self._cells_cache: dict[tuple[str, float], list] = {}
+        self._cells_cache: dict[tuple[str, float], tuple[list, list | None]] = {}
+        self._notebook_files: dict[str, Path] = {}
         self._base_ctx = refs.job_context(job_id=self.job_id, job_name=self.job_name, run_id=self.run_id,
                                           start_time=self.start_time, trigger=self.trigger, params=self.job_params)
 
@@ -157,14 +162,14 @@ class RunExecutor:
         for key in keys:
             if key in rows:
                 continue
-            deps = [d for d, _ in plan.task_deps(self.by_key[key]) if d in in_run]
+            deps = [d for d, _ in self.deps[key] if d in in_run]
             rows[key] = self._new_task_row(key, self.by_key[key], attempt=0, state="BLOCKED" if deps else "PENDING",
                                            repair_id=repair_id)
         done: dict[str, plan.TaskResult] = dict(prior)
-        waiting = {k: sum(1 for d, _ in plan.task_deps(self.by_key[k]) if d in in_run and d not in done) for k in keys}
+        waiting = {k: sum(1 for d, _ in self.deps[k] if d in in_run and d not in done) for k in keys}
         children: dict[str, list[str]] = {k: [] for k in in_run}
         for k in keys:
-            for d, _ in plan.task_deps(self.by_key[k]):
+            for d, _ in self.deps[k]:
                 if d in in_run:
                     children[d].append(k)
         ready = [k for k in keys if waiting[k] == 0]
@@ -196,7 +201,7 @@ class RunExecutor:
             while stack:
                 key = stack.pop()
                 try:
-                    result = self._dispatch(key, rows[key], repair_id, {d: done[d] for d, _ in plan.task_deps(self.by_key[key])
+                    result = self._dispatch(key, rows[key], repair_id, {d: done[d] for d, _ in self.deps[key]
                                                                           if d in in_run}, compute, control)
                 except BaseException as exc:  # a runtime bug must still finish the task, not hang the run
                     message = f"Internal error: {type(exc).__name__}: {exc}"
@@ -319,16 +324,14 @@ class RunExecutor:
             return plan.TaskResult("FAILED")
 
     # -- one task, with retries ----------------------------------------------------------
-    def _context(self, key: str, task_run_id: int, extra: dict[str, str] | None = None) -> dict[str, str]:
-        ctx = dict(self._base_ctx)
-        with self.lock:
-            ctx.update(self.task_refs)
-        ctx["task.name"] = key
-        ctx["task.run_id"] = str(task_run_id)
-        ctx["task_key"] = key
+    def _context(self, key: str, task_run_id: int, extra: dict[str, str] | None = None) -> Mapping[str, str]:
+        # A view, not a copy: copying every finished task's references for every task made a
+        # 1,000-task run quadratic. A task only starts after its upstream tasks finished, so the
+        # references it may use are already in task_refs.
+        own = {"task.name": key, "task.run_id": str(task_run_id), "task_key": key}
         if extra:
-            ctx.update(extra)
-        return ctx
+            own.update(extra)
+        return ChainMap(own, self.task_refs, self._base_ctx)
 
     def _run_task(self, key: str, task: dict, row_id: int, repair_id: int | None,
                   extra_ctx: dict[str, str] | None = None, parent: int | None = None) -> plan.TaskResult:
@@ -450,36 +453,60 @@ class RunExecutor:
         t = int(task.get("timeout_seconds") or 0)
         return t > 0 and now_ms() - start_ms >= t * 1000
 
-    def _cells(self, path) -> list:
-        """Parsed notebook cells, cached per file version (a 1,000-task DAG parses once)."""
+    def _cells(self, path) -> tuple[list, list | None]:
+        """Parsed notebook cells and their compiled code, cached per file version (a 1,000-task DAG
+        parses and compiles once). The code is compiled here, once, with each cell padded so that
+        line numbers in tracebacks match the notebook; None when a cell does not compile (the
+        attempt then compiles the sources itself and reports the SyntaxError as the task's)."""
         st = os.stat(path)
         key = (str(path), st.st_mtime)
-        cells = self._cells_cache.get(key)
-        if cells is None:
+        cached = self._cells_cache.get(key)
+        if cached is None:
             cells = [(c.source, c.file, c.line) for c in load_cells(path)]
-            self._cells_cache[key] = cells
-        return cells
+            try:
+                code = [compile("\n" * (line - 1) + source, file, "exec", dont_inherit=True) for source, file, line in cells]
+            except (SyntaxError, ValueError):
+                code = None
+            cached = self._cells_cache[key] = (cells, code)
+        return cached
 
-    def _spec(self, key: str, row_id: int, task: dict, ctx: dict, where: str, log_dir: Path) -> dict:
-        from healthmon.workspace_files import resolve_notebook, to_local
+    def _notebook(self, notebook_path: str) -> Path:
+        """The notebook's source file, looked up once per run and path (then only stat'ed)."""
+        from healthmon.workspace_files import resolve_notebook
+
+        found = self._notebook_files.get(notebook_path)
+        if found is None:
+            found = self._notebook_files[notebook_path] = resolve_notebook(notebook_path, self.settings)
+        return found
+
+    def _spec(self, key: str, row_id: int, task: dict, ctx: dict, where: str, log_dir: str, python: str) -> dict:
+        from healthmon.workspace_files import to_local
 
         spec: dict[str, Any] = {
             "task_key": key, "run_id": row_id, "job_run_id": self.run_id, "job_id": self.job_id,
-            "home": str(self.settings.home), "result_file": str(log_dir / "result.bin"),
-            "redact": list(self.secret_values),
+            "home": self.home, "result_file": log_dir + "/result.bin",
+            "redact": self.redact,
         }
         with self.lock:
             spec["task_values"] = {k: dict(v) for k, v in self.values.items()}
         if "notebook_task" in task:
             nt = task["notebook_task"]
-            path = resolve_notebook(nt["notebook_path"], self.settings)
+            path = self._notebook(nt["notebook_path"])
             spec["kind"] = "notebook"
             spec["path"] = str(path)
-            spec["cwd"] = str(path.parent)
+            spec["cwd"] = os.path.dirname(spec["path"])
             try:
-                spec["cells"] = self._cells(path)
+                try:
+                    spec["cells"], code = self._cells(path)
+                except FileNotFoundError:  # moved or deleted since first looked up: look again
+                    self._notebook_files.pop(nt["notebook_path"], None)
+                    path = self._notebook(nt["notebook_path"])
+                    spec["path"], spec["cwd"] = str(path), str(path.parent)
+                    spec["cells"], code = self._cells(path)
             except NotebookError as exc:
                 raise HealthmonError(f"{where}: {exc}") from None
+            if code is not None and python == sys.executable:  # code objects are interpreter-specific
+                spec["code"] = code
             widgets = {k: refs.resolve(str(v), ctx, where) for k, v in (nt.get("base_parameters") or {}).items()}
             widgets.update(self.job_params)  # a job parameter wins over a base parameter of the same name
             spec["widgets"] = widgets
@@ -505,10 +532,10 @@ class RunExecutor:
         return spec
 
     def _subprocess(self, key: str, row_id: int, task: dict, ctx: dict, where: str, start: int) -> tuple[str, None]:
-        log_dir = self.log_root / f"{key}-{row_id}"  # created on demand (first output, large result)
+        log_dir = f"{self.log_root}/{key}-{row_id}"  # created on demand (first output, large result)
         try:
-            spec = self._spec(key, row_id, task, ctx, where, log_dir)
             python = python_for(dependencies_for(self.job_settings, task), self.settings.home)
+            spec = self._spec(key, row_id, task, ctx, where, log_dir, python)
         except HealthmonError as exc:  # includes DependencyError and unresolvable references
             self._finish_row(row_id, "FAILED", exc.message, output={"error": exc.message}, start=start)
             return "FAILED", None
@@ -524,7 +551,7 @@ class RunExecutor:
                     self._update(row_id, runner_pid=pid)
                     return
                 self.attempts[pid] = state
-                self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=pid, log_dir=str(log_dir))
+                self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=pid, log_dir=log_dir)
 
         try:
             proc = self.servers.start(python, spec, on_start)
@@ -538,7 +565,7 @@ class RunExecutor:
         # in the result pipe and the task is done: the zygote reaps the process and kills its
         # group and every descendant it left on its own. Without a result (a crash, os._exit, a
         # kill) we wait for that and take the exit code.
-        LogPump(proc.read_fd, log_dir / "output.log", self.secret_values).run()
+        LogPump(proc.read_fd, log_dir + "/output.log", self.secret_values).run()
         data = drain(proc.result_fd)
         res = parse_result(data, spec["result_file"])
         returncode = 0
@@ -550,7 +577,7 @@ class RunExecutor:
             state[5] = True
             self.attempts.pop(proc.pid, None)
         reason = state[1]
-        self._update(row_id, start_time=start, log_dir=str(log_dir))  # in case on_start came too late
+        self._update(row_id, start_time=start, log_dir=log_dir)  # in case on_start came too late
         if reason == "CANCELED":
             self._finish_row(row_id, "CANCELED", "Run was canceled.", output={"error": "Run canceled by user."}, start=start, setup_ms=setup_ms)
             return "CANCELED", None

@@ -9,7 +9,6 @@ files on disk and one chunk of memory. Known secret values are replaced by ``[RE
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 CHUNK = 64 * 1024
@@ -20,9 +19,10 @@ def max_bytes() -> int:
     return int(os.environ.get("HEALTHMON_LOG_MAX_BYTES", str(10 * 1024 * 1024)))
 
 
-class LogPump(threading.Thread):
-    def __init__(self, fd: int, path: Path, secrets: list[str]):
-        super().__init__(daemon=True)
+class LogPump:
+    """Pumps one attempt's output pipe into its log file until EOF (``run``, on the caller's thread)."""
+
+    def __init__(self, fd: int, path: str | Path, secrets: list[str]):
         self.fd = fd
         self.path = path
         self.secrets = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
@@ -39,6 +39,7 @@ class LogPump(threading.Thread):
     def _open(self):
         # Created on the first byte: most tasks print nothing, and creating a file costs about a
         # millisecond on a journaling file system.
+        self.path = Path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return open(self.path, "wb")
 

@@ -11,14 +11,13 @@ start, same supervision): slower, for measuring or for code that is unhappy in a
 
 from __future__ import annotations
 
-import marshal
 import os
 import signal
 import socket
 import subprocess
 import threading
 
-from healthmon.jobs.zygote import pack
+from healthmon.jobs.zygote import REPORT, pack_request
 
 BOOT = "from healthmon.jobs.zygote import main; main({fd})"
 
@@ -60,11 +59,15 @@ class ForkServer:
     def __init__(self, python: str, env: dict[str, str]):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         fd = theirs.fileno()
+        # Its own session: a Ctrl-C meant for whoever started the runner never reaches the zygote
+        # (which then needs no SIGINT setting that every forked attempt would have to undo).
         self.proc = subprocess.Popen(
             [python, "-c", BOOT.format(fd=fd)], pass_fds=[fd], env=env, stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         theirs.close()
         self.python = python
+        self.exec_mode = exec_mode()
         self.sock = ours
         self.lock = threading.Lock()
         self.pending: dict[int, Attempt] = {}
@@ -85,7 +88,7 @@ class ForkServer:
                     raise ForkServerError(f"the fork server of {self.python} has exited")
                 self.next_id += 1
                 self.pending[self.next_id] = attempt
-                data = pack(("run", self.next_id, spec, exec_mode()))
+                data = pack_request(self.next_id, spec, self.exec_mode)
                 sent = socket.send_fds(self.sock, [data], [write_fd, result_w])
                 if sent < len(data):
                     self.sock.sendall(data[sent:])
@@ -101,20 +104,19 @@ class ForkServer:
         return attempt
 
     def _read(self) -> None:
-        # The zygote sends no descriptors back: a buffered reader takes its messages in few syscalls.
+        # The zygote sends no descriptors back: a buffered reader takes its reports in few syscalls.
         stream = self.sock.makefile("rb")
+        size = REPORT.size
         while True:
             try:
-                head = stream.read(4)
-                body = stream.read(int.from_bytes(head, "big")) if len(head) == 4 else b""
-                msg = marshal.loads(body) if body else None
-            except (OSError, ValueError, EOFError):
-                msg = None
-            if msg is None:
+                record = stream.read(size)
+            except (OSError, ValueError):
+                record = b""
+            if len(record) < size:
                 break
-            kind, a, b = msg
+            kind, a, b = REPORT.unpack(record)
             with self.lock:
-                if kind == "started":
+                if kind == b"S":
                     attempt = self.pending.pop(a)
                     attempt.pid = b
                     self.running[b] = attempt
@@ -122,7 +124,7 @@ class ForkServer:
                     attempt = self.running.pop(a)
                     attempt.returncode = b
                     attempt.done.set()
-            if kind == "started" and attempt.on_start is not None:
+            if kind == b"S" and attempt.on_start is not None:
                 try:
                     attempt.on_start(b)
                 except Exception:  # a bookkeeping failure must not stop the reader

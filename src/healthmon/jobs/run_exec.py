@@ -126,8 +126,10 @@ def execute(run_id: int, repair_id: int | None = None) -> None:
 
     from healthmon.jobs import notify
 
-    if job_settings.get("email_notifications") or job_settings.get("webhook_notifications"):
-        notify.run_event(run_id, "on_start")  # (reads the run back: skipped when nothing to send)
+    # Notifications read the run back: skipped when the job has none to send.
+    notifies = bool(job_settings.get("email_notifications") or job_settings.get("webhook_notifications"))
+    if notifies:
+        notify.run_event(run_id, "on_start")
     try:
         executor = RunExecutor(db, settings, run_id)
     except Exception as exc:  # invalid settings snapshot and the like
@@ -167,7 +169,8 @@ def execute(run_id: int, repair_id: int | None = None) -> None:
             message = _failure_message(db, run_id) or message
         outcome = ("TERMINATED", result, code, "SUCCESS" if result.startswith("SUCCESS") else "CLIENT_ERROR", message)
     _finish(db, run_id, *outcome, repair_id=repair_id)
-    notify.run_event(run_id, "on_success" if outcome[1].startswith("SUCCESS") else "on_failure")
+    if notifies:
+        notify.run_event(run_id, "on_success" if outcome[1].startswith("SUCCESS") else "on_failure")
 
 
 def _failure_message(db: Database, run_id: int) -> str:

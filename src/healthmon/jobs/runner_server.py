@@ -140,7 +140,10 @@ def serve() -> None:
     from importlib import import_module
 
     from healthmon.jobs import run_exec
+    from healthmon.jobs.zygote import name_process
     from healthmon.store.db import TABLE_MODULES
+
+    name_process("hm-runner-srv")
 
     for name in (*TABLE_MODULES, "healthmon.jobs.recovery", "healthmon.jobs.service", "healthmon.workspace_files",
                  "healthmon.store.secrets", "sqlalchemy.dialects.sqlite.pysqlite"):
@@ -218,6 +221,9 @@ def _run_child(request, fds: list[int], execute) -> None:
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
+        from healthmon.jobs.zygote import name_process
+
+        name_process("hm-runner")
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)

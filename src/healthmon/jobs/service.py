@@ -271,13 +271,19 @@ def _create_submit_run(spec: dict, user_name: str | None, token: str | None) -> 
 
 
 def _precreate_tasks(s, run: RunRecord, by_key: dict[str, dict], keys: list[str]) -> None:
-    for key in keys:
-        task = by_key[key]
-        blocked = any(d in keys for d, _ in plan.task_deps(task))
-        t = RunRecord(job_id=run.job_id, job_run_id=run.run_id, task_key=key, run_name=key, trigger=run.trigger,
-                      life_cycle_state="BLOCKED" if blocked else "PENDING", created_time=run.created_time)
-        t.set_j("settings", task)
-        s.add(t)
+    """One row per task (PENDING, or BLOCKED behind a dependency), inserted in one executemany:
+    ORM objects for a 1,000-task run cost tens of milliseconds in the caller of run-now."""
+    import json
+
+    from sqlalchemy import insert
+
+    in_run = set(keys)
+    rows = [dict(job_id=run.job_id, job_run_id=run.run_id, task_key=key, run_name=key, trigger=run.trigger,
+                 life_cycle_state="BLOCKED" if any(d in in_run for d, _ in plan.task_deps(by_key[key])) else "PENDING",
+                 created_time=run.created_time, settings_json=json.dumps(by_key[key], sort_keys=True, default=str))
+            for key in keys]
+    if rows:
+        s.execute(insert(RunRecord.__table__), rows)
 
 
 def _latest(children) -> list:

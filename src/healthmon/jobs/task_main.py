@@ -41,9 +41,14 @@ def _truncate(value: str, limit: int) -> tuple[str, bool]:
 
 def _run_cells(spec: dict, namespace: dict) -> None:
     namespace["__file__"] = spec["path"]
+    code = spec.get("code")
+    if code is not None:  # compiled once by the runner (same interpreter)
+        for cell in code:
+            exec(cell, namespace)
+        return
     for source, file, line in spec["cells"]:
         # Pad with newlines so line numbers in tracebacks match the notebook file.
-        exec(compile("\n" * (line - 1) + source, file, "exec"), namespace)
+        exec(compile("\n" * (line - 1) + source, file, "exec", dont_inherit=True), namespace)
 
 
 def _run_python_file(spec: dict, namespace: dict) -> None:
@@ -53,7 +58,7 @@ def _run_python_file(spec: dict, namespace: dict) -> None:
     with open(path, encoding="utf-8") as f:
         source = f.read()
     namespace["__file__"] = path
-    exec(compile(source, path, "exec"), namespace)
+    exec(compile(source, path, "exec", dont_inherit=True), namespace)
 
 
 def _run_wheel(spec: dict, namespace: dict) -> None:
@@ -197,16 +202,19 @@ def parse_result(data: bytes, path: str) -> dict | None:
 
 def exit_process(rc: int) -> None:
     """End a forked attempt as an interpreter exit would (non-daemon threads joined, atexit
-    handlers run, streams flushed) without tearing down the modules it shares with the zygote."""
+    handlers run, streams flushed) without tearing down the modules it shares with the zygote.
+    Each step only when there is something to do: in a forked child every object touched costs a
+    copy-on-write page fault, and most attempts start no thread and register no exit handler."""
     threading = sys.modules.get("threading")
-    if threading is not None:
+    if threading is not None and len(threading._active) + len(threading._limbo) > 1:
         try:
             threading._shutdown()
         except Exception:
             pass
     import atexit
 
-    atexit._run_exitfuncs()
+    if atexit._ncallbacks():
+        atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -22,7 +22,13 @@ reaped (its own children then come to the zygote in turn, until none is left).
 When the runner goes away (its socket end closes: exit or SIGKILL) the zygote kills every attempt's
 group and exits, so no task outlives its runner.
 
-Messages are 4-byte big-endian lengths followed by ``marshal`` data (both ends are the same Python).
+Wire format (both ends are the same Python). Requests: a 4-byte big-endian length, then
+``R`` + exec flag (1 byte) + request id (4 bytes) + the spec as ``marshal`` bytes, with the two
+pipe ends as SCM_RIGHTS. The zygote does not decode the spec: the child does, after the fork.
+Reports: fixed 9-byte records, ``S`` + request id + pid ("started") or ``E`` + pid + exit code
+("exited"), signed 32-bit big-endian. Why so spare: every page the zygote writes between two forks
+is copy-on-write shared with the attempts alive at that moment, so each costs a page fault; the
+loop allocates and touches as little as it can.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 
 # Imported before any fork: every attempt starts with the task runtime loaded.
@@ -52,6 +59,18 @@ def _prctl():
 _PRCTL = _prctl()  # looked up once, before any fork (dlopen in every child costs)
 
 
+PR_SET_NAME = 15
+
+
+def name_process(name: str) -> None:
+    """Set the calling thread's name (``comm``: what ps, top and perf show); threads started after
+    it inherit it. Best effort, at most 15 bytes."""
+    if _PRCTL is not None:
+        import ctypes
+
+        _PRCTL(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+
+
 def set_subreaper() -> bool:
     """Make this process a child subreaper (Linux); False where unsupported."""
     return _PRCTL is not None and _PRCTL(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
@@ -59,9 +78,13 @@ def set_subreaper() -> bool:
 
 def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (a single-threaded process) from /proc."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
+    try:  # os-level calls: no file object to allocate on every reap
+        fd = os.open(f"/proc/{pid}/task/{pid}/children", os.O_RDONLY)
+        try:
+            data = os.read(fd, 1 << 16)
+        finally:
+            os.close(fd)
+        return [int(p) for p in data.split()]
     except OSError:
         pass
     out = []
@@ -77,36 +100,43 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def pack(obj) -> bytes:
-    data = marshal.dumps(obj)
-    return len(data).to_bytes(4, "big") + data
+REPORT = struct.Struct(">cii")  # kind, a, b
+
+
+def pack_request(req_id: int, spec: dict, exec_mode: bool) -> bytes:
+    body = b"R" + (b"\x01" if exec_mode else b"\x00") + req_id.to_bytes(4, "big") + marshal.dumps(spec)
+    return len(body).to_bytes(4, "big") + body
 
 
 class _Reader:
-    """Reads framed messages (and the file descriptors sent with them) from a stream socket."""
+    """Buffered reader of framed requests and the descriptors sent with them (two per request, in
+    order: SCM_RIGHTS data arrives with the bytes it was sent with, so the queue stays aligned)."""
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
+        self.buf = b""
+        self.fds: list[int] = []
 
-    def _exact(self, n: int, fds: list[int]) -> bytes | None:
-        buf = b""
-        while len(buf) < n:
-            data, got, _flags, _addr = socket.recv_fds(self.sock, n - len(buf), 4)
-            fds.extend(got)
-            if not data:
-                return None
-            buf += data
-        return buf
+    def fill(self) -> bool:
+        """One receive (the socket is readable); False at EOF."""
+        data, fds, _flags, _addr = socket.recv_fds(self.sock, 1 << 16, 32)
+        self.fds.extend(fds)
+        if not data:
+            return False
+        self.buf = self.buf + data if self.buf else data
+        return True
 
-    def read(self) -> tuple[object, list[int]] | None:
-        fds: list[int] = []
-        head = self._exact(4, fds)
-        if head is None:
+    def next(self) -> tuple[bool, int, bytes, list[int]] | None:
+        """The next complete request (exec mode, request id, spec bytes, fds), or None."""
+        buf = self.buf
+        if len(buf) < 4:
             return None
-        body = self._exact(int.from_bytes(head, "big"), fds)
-        if body is None:
+        end = 4 + int.from_bytes(buf[:4], "big")
+        if len(buf) < end or len(self.fds) < 2:
             return None
-        return marshal.loads(body), fds
+        body, self.buf = buf[4:end], buf[end:]
+        fds, self.fds = self.fds[:2], self.fds[2:]
+        return body[1] == 1, int.from_bytes(body[2:6], "big"), body[6:], fds
 
 
 class Zygote:
@@ -124,9 +154,9 @@ class Zygote:
         """The request loop. Returns None in the zygote (runner gone) and the exit code in a child."""
         signal.signal(signal.SIGCHLD, lambda *_: None)  # a Python handler, so the wakeup fd is written
         signal.set_wakeup_fd(self.wake_w)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the runner
+        waitables = [self.sock, self.wake_r]
         while True:
-            ready, _, _ = select.select([self.sock, self.wake_r], [], [])
+            ready, _, _ = select.select(waitables, [], [])
             if self.wake_r in ready:
                 try:
                     while os.read(self.wake_r, 512):
@@ -139,44 +169,47 @@ class Zygote:
                 return None
             if self.sock in ready:
                 try:
-                    msg = self.reader.read()
+                    more = self.reader.fill()
                 except OSError:
-                    msg = None
-                if msg is None or self.lost:
+                    more = False
+                if not more or self.lost:
                     self.shutdown()
                     return None
-                (kind, req_id, spec, exec_mode), fds = msg
-                rc = self.fork(req_id, spec, exec_mode, fds)
-                if rc is not None:
-                    return rc
+                while True:
+                    request = self.reader.next()
+                    if request is None:
+                        break
+                    rc = self.fork(*request)
+                    if rc is not None:
+                        return rc
 
-    def fork(self, req_id: int, spec: dict, exec_mode: bool, fds: list[int]) -> int | None:
+    def fork(self, exec_mode: bool, req_id: int, spec: bytes, fds: list[int]) -> int | None:
         pid = os.fork()
         if pid == 0:
             return self._child(spec, exec_mode, fds)
         for fd in fds:
             os.close(fd)
         self.attempts.add(pid)
-        self._send(("started", req_id, pid))
+        self._send(b"S", req_id, pid)
         return None
 
-    def _send(self, msg) -> None:
+    def _send(self, kind: bytes, a: int, b: int) -> None:
         try:
-            self.sock.sendall(pack(msg))
+            self.sock.sendall(REPORT.pack(kind, a, b))
         except OSError:  # the runner is gone: the loop shuts down at the next turn
             self.lost = True
 
-    def _child(self, spec: dict, exec_mode: bool, fds: list[int]) -> int:
+    def _child(self, data: bytes, exec_mode: bool, fds: list[int]) -> int:
         out_fd, result_fd = fds
         try:
             os.setsid()
             signal.set_wakeup_fd(-1)
-            for sig in (signal.SIGCHLD, signal.SIGINT):
-                signal.signal(sig, signal.SIG_DFL)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self.sock.close()
             os.close(self.wake_r)
             os.close(self.wake_w)
             set_subreaper()
+            spec = marshal.loads(data)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.close(null)
@@ -213,7 +246,7 @@ class Zygote:
                 except (ProcessLookupError, PermissionError):
                     pass
                 self.sweep()
-                self._send(("exited", pid, os.waitstatus_to_exitcode(status)))
+                self._send(b"E", pid, os.waitstatus_to_exitcode(status))
             else:
                 self.sweep()
 
@@ -257,6 +290,7 @@ def main(fd: int) -> None:
     import gc
 
     set_subreaper()
+    name_process("hm-zygote")
     gc.freeze()  # what the zygote allocated stays out of the children's collections (and shared)
     sock = socket.socket(fileno=fd)
     rc = Zygote(sock).serve()
@@ -265,4 +299,4 @@ def main(fd: int) -> None:
     task_main.exit_process(rc)
 
 
-__all__ = ["main", "set_subreaper", "children", "pack"]
+__all__ = ["main", "set_subreaper", "children", "pack_request", "REPORT", "name_process"]
