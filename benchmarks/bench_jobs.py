@@ -4,6 +4,9 @@
    median of a bare ``python -c pass`` subprocess (target ≤ 50 ms).
 2. 25 parallel tasks sleeping 1 s with the default slots: wall time vs ceil(25/slots) s (+10%).
 3. A 1,000-task no-op fan-out/fan-in DAG: wall time (target ≤ 60 s).
+4. The same fan-out/fan-in DAG on Prefect 3 and Dagster (their own venv, same run): the goal,
+   ≥ 5× faster than the faster of the two, is checked on the issue's 1,000-task DAG; a 200-task
+   DAG is reported too (informational: fixed per-run costs weigh more there).
 
 Every benchmark runs in a throwaway HEALTHMON_HOME.
 """
@@ -45,7 +48,7 @@ def _run(settings: dict, slots: int | None) -> tuple[dict, float]:
     job = service.create_job(settings)
     t0 = time.perf_counter()
     run_id = service.run_now(job)
-    run = service.wait_for_run(run_id, timeout=900, poll=0.05)
+    run = service.wait_for_run(run_id, timeout=900, poll=0.02)
     return run, time.perf_counter() - t0
 
 
@@ -134,7 +137,8 @@ def run(quick: bool) -> list[Result]:
             bench_parallel_sleeps(5 if quick else 25),
             bench_fan_out_in(100 if quick else 1000),
         ]
-        results += compare_frameworks(50 if quick else 200)
+        results += compare_frameworks(100 if quick else 1000, target=True)
+        results += compare_frameworks(50 if quick else 200, target=False)
         return results
     finally:
         os.environ.clear()
@@ -217,12 +221,12 @@ print(best)
 REPEAT = 3  # best of 3 for every system: the machine is shared, single runs are noisy
 
 
-def _external(script: str, n: int, slots: int) -> float | None:
+def _external(script: str, n: int, slots: int, repeat: int = REPEAT) -> float | None:
     path = WORK / f"cmp_{abs(hash(script))}.py"
     path.write_text(script)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHMON_")}
     try:
-        proc = subprocess.run([str(CMP_PYTHON), str(path), str(n), str(slots), str(REPEAT)], capture_output=True, text=True,
+        proc = subprocess.run([str(CMP_PYTHON), str(path), str(n), str(slots), str(repeat)], capture_output=True, text=True,
                               timeout=1200, env=env)
     except subprocess.TimeoutExpired:
         return None
@@ -235,7 +239,7 @@ def _external(script: str, n: int, slots: int) -> float | None:
         return None
 
 
-def compare_frameworks(n: int) -> list[Result]:
+def compare_frameworks(n: int, target: bool) -> list[Result]:
     if not CMP_PYTHON.exists():
         return []
     slots = max(1, os.cpu_count() or 1)
@@ -248,13 +252,20 @@ def compare_frameworks(n: int) -> list[Result]:
                   "notebook_task": {"notebook_path": nb}})
     # Warm-up, as for Prefect and Dagster below: the first run starts the warm runner server.
     _run({"name": "warm-up", "tasks": tasks[:3]}, slots=None)
+    # Rounds interleave the three systems (each external round: a fresh process, its own warm-up
+    # run, then one measured run), so that a slow spell of this shared machine hits all three
+    # rather than whichever happened to run then; each system's best round counts.
     ours = float("inf")
+    best: dict[str, float | None] = {"Prefect 3": None, "Dagster": None}
     for _ in range(REPEAT):
         run, wall = _run({"name": "fan-cmp", "tasks": tasks}, slots=None)
         assert run["state"]["result_state"] == "SUCCESS", run["state"]
         ours = min(ours, wall)
-    prefect = _external(PREFECT_SCRIPT, n, slots)
-    dagster = _external(DAGSTER_SCRIPT, n, slots)
+        for name, script in (("Prefect 3", PREFECT_SCRIPT), ("Dagster", DAGSTER_SCRIPT)):
+            value = _external(script, n, slots, repeat=1)
+            if value is not None:
+                best[name] = value if best[name] is None else min(best[name], value)
+    prefect, dagster = best["Prefect 3"], best["Dagster"]
     out = []
     for name, value, how in (("Prefect 3", prefect, f"ThreadPoolTaskRunner({slots} workers), tasks as threads in one process"),
                              ("Dagster", dagster, "execute_in_process, in-process executor (ops run sequentially in one process)")):
@@ -263,12 +274,12 @@ def compare_frameworks(n: int) -> list[Result]:
         out.append(Result(
             name=f"{n}-task fan-out/fan-in: {name} / healthmon", value=value, unit="s",
             baseline_name="healthmon (process per task)", baseline_value=ours,
-            target=">= 5x (vs the faster of the two)", passed=None,
-            notes=(f"best of {REPEAT} for each system; {name}: {how}, measured after a warm-up run (server/instance start excluded); healthmon: wall time "
+            target=">= 5x (vs the faster of the two)" if target else "informational", passed=None,
+            notes=(f"best of {REPEAT} interleaved rounds for each system; {name}: {how}, measured after a warm-up run (server/instance start excluded); healthmon: wall time "
                    f"from run_now to wait_for_run returning, including the runner launch (forked by the warm runner "
                    f"server after a warm-up run), every task attempt in its own forked process; same machine, same run"),
         ))
-    if out:
+    if out and target:
         fastest = min(out, key=lambda r: r.value)
         for r in out:
             r.passed = (r.value / ours >= 5) if r is fastest else None

@@ -11,7 +11,8 @@ A process that dies without writing it is judged by its exit code.
 
 from __future__ import annotations
 
-import fcntl  # loaded before the zygote forks, not in every attempt
+import atexit  # (these three are loaded before the zygote forks, not in every attempt)
+import fcntl
 import marshal
 import os
 import sys
@@ -211,8 +212,6 @@ def exit_process(rc: int) -> None:
             threading._shutdown()
         except Exception:
             pass
-    import atexit
-
     if atexit._ncallbacks():
         atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

@@ -38,6 +38,8 @@ import os
 import select
 import signal
 import socket
+
+import _signal
 import struct
 import sys
 
@@ -69,6 +71,18 @@ def name_process(name: str) -> None:
         import ctypes
 
         _PRCTL(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+
+
+def trim_heap() -> None:
+    """Give the allocator's free memory back to the system (glibc ``malloc_trim``): what importing
+    and compiling the runtime freed would otherwise stay mapped, and every fork copies the page
+    table entries of every mapped page and every exit tears them down."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def set_subreaper() -> bool:
@@ -203,9 +217,11 @@ class Zygote:
         out_fd, result_fd = fds
         try:
             os.setsid()
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            self.sock.close()
+            # The C-level calls: signal.signal() and socket.close() are Python wrappers (enum
+            # conversions...) whose objects each cost this fresh child a copy-on-write fault.
+            _signal.set_wakeup_fd(-1)
+            _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+            os.close(self.sock.detach())
             os.close(self.wake_r)
             os.close(self.wake_w)
             set_subreaper()
@@ -291,7 +307,9 @@ def main(fd: int) -> None:
 
     set_subreaper()
     name_process("hm-zygote")
+    gc.collect()
     gc.freeze()  # what the zygote allocated stays out of the children's collections (and shared)
+    trim_heap()
     sock = socket.socket(fileno=fd)
     rc = Zygote(sock).serve()
     if rc is None:
