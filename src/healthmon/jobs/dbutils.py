@@ -351,10 +351,14 @@ class Redactor:
 
     def __init__(self, values=()):
         self.values: set[str] = {v for v in values if v}
+        self.on_first_value = None  # called once, when the first value is added to an empty redactor
 
     def add(self, value: str) -> None:
         if value:
             self.values.add(value)
+            hook, self.on_first_value = self.on_first_value, None
+            if hook is not None:
+                hook()
 
     def __call__(self, text: str) -> str:
         for v in sorted(self.values, key=len, reverse=True):
@@ -379,14 +383,40 @@ class RedactingStream:
 
 
 class DBUtils:
+    """The notebook's ``dbutils``. Each utility (widgets, jobs, notebook, secrets, fs) is created on
+    first use: a forked attempt pays only for what its code touches (each new object there costs a
+    copy-on-write page fault)."""
+
+    _PARTS = ("widgets", "jobs", "notebook", "secrets", "fs")
+
     def __init__(self, *, task_key: str, params: dict[str, str], upstream_values: dict, home: "Path", redactor: Redactor,
                  notebook_path: str | None = None, work_dir: str | None = None):
-        self.widgets = Widgets(task_key, params)
-        self.jobs = Jobs(TaskValues(task_key, upstream_values))
-        self.notebook = Notebook({"path": notebook_path, "work_dir": work_dir, "task_key": task_key, "home": home},
-                                 redactor)
-        self.secrets = Secrets(redactor)
-        self.fs = Fs(home)
+        self._args = (task_key, params, upstream_values, home, redactor, notebook_path, work_dir)
+
+    def __getattr__(self, name: str):
+        if name not in DBUtils._PARTS:
+            raise AttributeError(f"dbutils has no attribute {name!r} (it has {', '.join(DBUtils._PARTS)})")
+        task_key, params, upstream, home, redactor, notebook_path, work_dir = self._args
+        if name == "widgets":
+            part: Any = Widgets(task_key, params)
+        elif name == "jobs":
+            part = Jobs(TaskValues(task_key, upstream))
+        elif name == "notebook":
+            part = Notebook({"path": notebook_path, "work_dir": work_dir, "task_key": task_key, "home": home}, redactor)
+        elif name == "secrets":
+            part = Secrets(redactor)
+        else:
+            part = Fs(home)
+        setattr(self, name, part)  # an instance attribute from now on: no second lookup through here
+        return part
+
+    def __dir__(self):
+        return [*super().__dir__(), *DBUtils._PARTS]
+
+    def task_values(self) -> dict[str, Any]:
+        """The values this task set (``jobs.taskValues.set``); empty when it never used them."""
+        jobs = self.__dict__.get("jobs")
+        return jobs.taskValues.values if jobs is not None else {}
 
     def help(self) -> None:
         print("dbutils: widgets, notebook, jobs.taskValues, secrets, fs (local healthmon runtime)")

@@ -98,8 +98,18 @@ def run_spec(spec: dict) -> int:
         os.chdir(spec["cwd"])
         sys.path.insert(0, spec["cwd"])  # as on Databricks: the notebook's folder is importable
     redactor = Redactor(spec.get("redact", []))
-    sys.stdout = RedactingStream(sys.stdout, redactor)
-    sys.stderr = RedactingStream(sys.stderr, redactor)
+
+    def redact_output() -> None:
+        sys.stdout = RedactingStream(sys.stdout, redactor)
+        sys.stderr = RedactingStream(sys.stderr, redactor)
+
+    # Output is redacted from the first secret value known to the task on (the workspace's values
+    # from the start, or the first one dbutils.secrets.get fetches): until then there is nothing to
+    # redact, and an attempt that never sees a secret does without the wrappers.
+    if redactor.values:
+        redact_output()
+    else:
+        redactor.on_first_value = redact_output
     dbutils = DBUtils(
         task_key=spec["task_key"],
         params=spec.get("widgets", {}),
@@ -112,7 +122,6 @@ def run_spec(spec: dict) -> int:
     namespace = {"__name__": "__main__", "dbutils": dbutils, "display": display, "displayHTML": print,
                  "spark": LazySpark()}
     result: dict = {"status": "SUCCESS"}
-    files = {c[1] for c in spec.get("cells", [])} | {spec.get("path", "")}
     try:
         RUNNERS[spec["kind"]](spec, namespace)
     except NotebookExit as exc:
@@ -126,10 +135,10 @@ def run_spec(spec: dict) -> int:
         result = {
             "status": "FAILED",
             "error": redactor(f"{type(exc).__name__}: {message}" if message else type(exc).__name__),
-            "error_trace": redactor(_user_traceback(exc, files)),
+            "error_trace": redactor(_user_traceback(exc, {c[1] for c in spec.get("cells", [])} | {spec.get("path", "")})),
         }
         print(result["error_trace"], file=sys.stderr, end="")
-    result["task_values"] = dbutils.jobs.taskValues.values
+    result["task_values"] = dbutils.task_values()
     try:
         sys.stdout.flush()
         sys.stderr.flush()

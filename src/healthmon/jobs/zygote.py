@@ -33,14 +33,15 @@ loop allocates and touches as little as it can.
 
 from __future__ import annotations
 
+# C modules, not their Python wrappers: ``socket`` and ``signal`` pull in ``enum`` and a megabyte of
+# class objects that every fork would copy page-table entries for and every exit tear down.
+import _signal
+import _socket
+import _struct
+import array
 import marshal
 import os
 import select
-import signal
-import socket
-
-import _signal
-import struct
 import sys
 
 # Imported before any fork: every attempt starts with the task runtime loaded.
@@ -114,7 +115,7 @@ def children(pid: int) -> list[int]:
     return out
 
 
-REPORT = struct.Struct(">cii")  # kind, a, b
+REPORT = _struct.Struct(">cii")  # kind, a, b
 
 
 def pack_request(req_id: int, spec: dict, exec_mode: bool) -> bytes:
@@ -126,15 +127,19 @@ class _Reader:
     """Buffered reader of framed requests and the descriptors sent with them (two per request, in
     order: SCM_RIGHTS data arrives with the bytes it was sent with, so the queue stays aligned)."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: _socket.socket):
         self.sock = sock
         self.buf = b""
         self.fds: list[int] = []
 
     def fill(self) -> bool:
         """One receive (the socket is readable); False at EOF."""
-        data, fds, _flags, _addr = socket.recv_fds(self.sock, 1 << 16, 32)
-        self.fds.extend(fds)
+        data, ancillary, _flags, _addr = self.sock.recvmsg(1 << 16, _socket.CMSG_LEN(32 * 4))
+        for level, kind, payload in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(payload[:len(payload) - len(payload) % 4])
+                self.fds.extend(fds)
         if not data:
             return False
         self.buf = self.buf + data if self.buf else data
@@ -154,7 +159,7 @@ class _Reader:
 
 
 class Zygote:
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: _socket.socket):
         self.sock = sock
         self.reader = _Reader(sock)
         self.attempts: set[int] = set()
@@ -166,8 +171,8 @@ class Zygote:
 
     def serve(self) -> int | None:
         """The request loop. Returns None in the zygote (runner gone) and the exit code in a child."""
-        signal.signal(signal.SIGCHLD, lambda *_: None)  # a Python handler, so the wakeup fd is written
-        signal.set_wakeup_fd(self.wake_w)
+        _signal.signal(_signal.SIGCHLD, lambda *_: None)  # a Python handler, so the wakeup fd is written
+        _signal.set_wakeup_fd(self.wake_w)
         waitables = [self.sock, self.wake_r]
         while True:
             ready, _, _ = select.select(waitables, [], [])
@@ -217,8 +222,7 @@ class Zygote:
         out_fd, result_fd = fds
         try:
             os.setsid()
-            # The C-level calls: signal.signal() and socket.close() are Python wrappers (enum
-            # conversions...) whose objects each cost this fresh child a copy-on-write fault.
+            # Every object this fresh child touches costs it a copy-on-write fault: C-level calls only.
             _signal.set_wakeup_fd(-1)
             _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
             os.close(self.sock.detach())
@@ -240,7 +244,8 @@ class Zygote:
                 with open(path, "wb") as f:
                     f.write(marshal.dumps(spec))
                 os.execv(sys.executable, [sys.executable, "-c", task_main.BOOT_FILE, path])
-            return task_main.run_spec(spec)
+            # Exit from here: unwinding the zygote's frames would only touch (copy) more pages.
+            task_main.exit_process(task_main.run_spec(spec))
         except BaseException:  # never fall back into the zygote's loop
             import traceback
 
@@ -258,7 +263,7 @@ class Zygote:
             if pid in self.attempts:
                 self.attempts.discard(pid)
                 try:
-                    os.killpg(pid, signal.SIGKILL)
+                    os.killpg(pid, _signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
                 self.sweep()
@@ -276,7 +281,7 @@ class Zygote:
                 return
             for p in strays:
                 try:
-                    os.kill(p, signal.SIGKILL)
+                    os.kill(p, _signal.SIGKILL)
                 except ProcessLookupError:
                     pass
             for p in strays:
@@ -290,7 +295,7 @@ class Zygote:
         for pid in list(self.attempts):
             for kill in (os.killpg, os.kill):
                 try:
-                    kill(pid, signal.SIGKILL)
+                    kill(pid, _signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
         self.attempts.clear()
@@ -310,7 +315,7 @@ def main(fd: int) -> None:
     gc.collect()
     gc.freeze()  # what the zygote allocated stays out of the children's collections (and shared)
     trim_heap()
-    sock = socket.socket(fileno=fd)
+    sock = _socket.socket(fileno=fd)
     rc = Zygote(sock).serve()
     if rc is None:
         os._exit(0)
