@@ -154,6 +154,10 @@ def serve() -> None:
     from sqlalchemy.orm import configure_mappers
 
     configure_mappers()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the forked runners' collections then skip everything imported here
 
     fingerprint = _fingerprint()
     idle = float(os.environ.get("HEALTHMON_RUNNER_SERVER_IDLE", "600"))
