@@ -158,3 +158,107 @@ def test_a_task_that_closes_its_stdout_early_is_still_waited_for(ws, tmp_path):
     assert out["notebook_output"]["result"] == "finished after closing stdout"
     assert by_key["closer"]["execution_duration"] >= 1000
     assert service.get_run_output(by_key["reader"]["run_id"])["notebook_output"]["result"] == "42"
+
+
+# -- the zygote template (runner server) ---------------------------------------------------------
+
+def _spec(tmp_path, code: str) -> dict:
+    path = tmp_path / "nb.py"
+    path.write_text(code)
+    return {"task_key": "t", "run_id": 1, "job_run_id": 1, "job_id": 1, "home": str(tmp_path),
+            "result_file": str(tmp_path / "r" / "result.bin"), "redact": [], "task_values": {},
+            "kind": "notebook", "path": str(path), "cwd": str(tmp_path), "cells": [(code, str(path), 1)], "widgets": {}}
+
+
+def _run_attempt(server, spec: dict) -> tuple[str, dict | None]:
+    from healthmon.jobs.task_main import drain, parse_result
+
+    attempt = server.start(spec)
+    out = b""
+    while chunk := os.read(attempt.read_fd, 65536):
+        out += chunk
+    os.close(attempt.read_fd)
+    attempt.wait()
+    result = parse_result(drain(attempt.result_fd), spec["result_file"])
+    os.close(attempt.result_fd)
+    return out.decode(), result
+
+
+def test_a_template_forks_ready_zygotes_that_run_attempts_and_exit_with_their_runner(tmp_path, monkeypatch):
+    import sys
+
+    from healthmon.jobs import procs
+    from healthmon.jobs.environments import task_env
+
+    template = procs.start_template(dict(os.environ))
+    monkeypatch.setattr(procs, "TEMPLATE", template)
+    try:
+        env = task_env({**os.environ, "HM_SEEN_BY_TASK": "from the runner"})
+        server = procs.ForkServer(sys.executable, env)
+        assert server.proc is None  # forked by the template, not started by us
+        zygote = psutil.Process(server.pid)
+        assert zygote.parent().name() == "hm-zygote-tpl" and zygote.name() == "hm-zygote"
+        out, result = _run_attempt(server, _spec(tmp_path, "import os\nprint(os.environ['HM_SEEN_BY_TASK'], os.getppid())"))
+        assert result == {"status": "SUCCESS", "task_values": {}}
+        assert out.split()[:3] == ["from", "the", "runner"] and int(out.split()[3]) == server.pid
+        server.close()
+        assert _gone_soon(server.pid)
+    finally:
+        template.close()
+
+
+def test_a_runner_whose_interpreter_settings_differ_gets_a_zygote_of_its_own(tmp_path, monkeypatch):
+    """PYTHON* variables act at interpreter start: a fork of the template cannot honour new ones."""
+    import sys
+
+    from healthmon.jobs import procs
+    from healthmon.jobs.environments import task_env
+
+    template = procs.start_template(dict(os.environ))
+    monkeypatch.setattr(procs, "TEMPLATE", template)
+    try:
+        server = procs.ForkServer(sys.executable, task_env({**os.environ, "PYTHONHASHSEED": "123"}))
+        assert server.proc is not None  # started cold, with the runner's environment
+        out, result = _run_attempt(server, _spec(tmp_path, "import sys\nprint(sys.flags.hash_randomization)"))
+        assert result["status"] == "SUCCESS" and out.strip() == "1"
+        server.close()
+    finally:
+        template.close()
+
+
+def test_a_template_that_is_gone_means_a_cold_zygote(tmp_path, monkeypatch):
+    import sys
+
+    from healthmon.jobs import procs
+    from healthmon.jobs.environments import task_env
+
+    template = procs.start_template(dict(os.environ))
+    template.close()  # the template sees EOF and exits; our end is closed
+    monkeypatch.setattr(procs, "TEMPLATE", template)
+    server = procs.ForkServer(sys.executable, task_env())
+    assert server.proc is not None
+    _, result = _run_attempt(server, _spec(tmp_path, "pass"))
+    assert result["status"] == "SUCCESS"
+    server.close()
+
+
+def test_runs_started_through_the_runner_server_use_its_template(ws, tmp_path):
+    from healthmon.jobs import runner_server
+
+    out = tmp_path / "parents.txt"
+    nb = ws.notebook("parents", f"""
+        import os
+        zygote = os.getppid()
+        with open(f"/proc/{{zygote}}/stat") as f:
+            template = int(f.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{{template}}/comm") as f:
+            open({str(out)!r}, "w").write(f.read().strip())
+        """)
+    job = {"name": "parents", "tasks": [nb_task("p", nb)]}
+    run_job(job)  # the first run may be cold (it then starts the server)
+    deadline = time.time() + 30
+    while not os.path.exists(runner_server.address()) and time.time() < deadline:
+        time.sleep(0.1)
+    run = run_job(job)
+    assert run["state"]["result_state"] == "SUCCESS", run["state"]
+    assert out.read_text() == "hm-zygote-tpl"

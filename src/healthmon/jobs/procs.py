@@ -11,10 +11,12 @@ start, same supervision): slower, for measuring or for code that is unhappy in a
 
 from __future__ import annotations
 
+import marshal
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 
 from healthmon.jobs.zygote import REPORT, pack_request
@@ -55,17 +57,71 @@ class ForkServerError(RuntimeError):
     pass
 
 
+# The runner server's zygote template (``zygote.template_main``), inherited by the runners it
+# forks: a SOCK_SEQPACKET socket to which a runner sends a request for a ready zygote.
+TEMPLATE: socket.socket | None = None
+TEMPLATE_BOOT = "from healthmon.jobs.zygote import template_main; template_main({fd})"
+
+
+def start_template(env: dict[str, str]) -> socket.socket | None:
+    """Start a zygote template (the runner server does, once); returns the socket to ask it on."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        subprocess.Popen([sys.executable, "-c", TEMPLATE_BOOT.format(fd=theirs.fileno())], pass_fds=[theirs.fileno()],
+                         env={**env, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        ours.close()
+        return None
+    finally:
+        theirs.close()
+    return ours
+
+
+def _from_template(python: str, env: dict[str, str]) -> tuple[socket.socket, int] | None:
+    """A zygote forked by the template: (our end of its socket, its pid), or None (no template,
+    another interpreter, a refusal, no answer within 5 s)."""
+    if TEMPLATE is None or python != sys.executable:
+        return None
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        socket.send_fds(TEMPLATE, [marshal.dumps(env)], [theirs.fileno()])
+        theirs.close()
+        ours.settimeout(5)
+        record = b""
+        while len(record) < REPORT.size:
+            chunk = ours.recv(REPORT.size - len(record))
+            if not chunk:
+                break
+            record += chunk
+        ours.settimeout(None)
+        if len(record) == REPORT.size:
+            kind, pid, _ = REPORT.unpack(record)
+            if kind == b"Z":
+                return ours, pid
+    except (OSError, ValueError):
+        pass
+    theirs.close()
+    ours.close()
+    return None
+
+
 class ForkServer:
     def __init__(self, python: str, env: dict[str, str]):
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        fd = theirs.fileno()
-        # Its own session: a Ctrl-C meant for whoever started the runner never reaches the zygote
-        # (which then needs no SIGINT setting that every forked attempt would have to undo).
-        self.proc = subprocess.Popen(
-            [python, "-c", BOOT.format(fd=fd)], pass_fds=[fd], env=env, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        theirs.close()
+        forked = _from_template(python, env)
+        if forked is not None:
+            ours, self.pid = forked
+            self.proc = None
+        else:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            fd = theirs.fileno()
+            # Its own session: a Ctrl-C meant for whoever started the runner never reaches the
+            # zygote (which then needs no SIGINT setting that every forked attempt would undo).
+            self.proc = subprocess.Popen(
+                [python, "-c", BOOT.format(fd=fd)], pass_fds=[fd], env=env, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            self.pid = self.proc.pid
+            theirs.close()
         self.python = python
         self.exec_mode = exec_mode()
         self.sock = ours
@@ -74,7 +130,8 @@ class ForkServer:
         self.running: dict[int, Attempt] = {}
         self.next_id = 0
         self.dead = False
-        threading.Thread(target=self._read, name="zygote-reader", daemon=True).start()
+        self.reader = threading.Thread(target=self._read, name="zygote-reader", daemon=True)
+        self.reader.start()
 
     def start(self, spec: dict, on_start=None) -> Attempt:
         """Ask for an attempt running ``spec``; returns at once (the caller reads its output while the
@@ -140,6 +197,19 @@ class ForkServer:
 
     def close(self) -> None:
         """EOF to the zygote: it kills whatever still runs, then exits."""
+        if self.proc is None:  # the template's child, not ours: its exit closes the socket
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            self.reader.join(10)
+            if self.reader.is_alive():
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self.sock.close()
+            return
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -136,6 +136,11 @@ def serve() -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return  # another server holds it
+    # The zygote template boots (its own interpreter) while this one imports; the runners forked
+    # below inherit the socket to it and get their task zygotes forked from it (procs.py).
+    from healthmon.jobs import procs
+
+    procs.TEMPLATE = procs.start_template(dict(os.environ))
     # Everything a runner needs, imported once; no connection, no thread (we fork).
     from importlib import import_module
 

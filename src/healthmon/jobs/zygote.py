@@ -307,19 +307,95 @@ class Zygote:
             self.sweep()
 
 
-def main(fd: int) -> None:
+def _prepare() -> None:
+    """Once per interpreter, before any fork: collect, freeze what is left (it stays out of the
+    children's collections, and shared), give the allocator's free memory back."""
     import gc
 
+    gc.collect()
+    gc.freeze()
+    trim_heap()
+
+
+def _serve(sock: _socket.socket) -> None:
     set_subreaper()
     name_process("hm-zygote")
-    gc.collect()
-    gc.freeze()  # what the zygote allocated stays out of the children's collections (and shared)
-    trim_heap()
-    sock = _socket.socket(fileno=fd)
     rc = Zygote(sock).serve()
     if rc is None:
         os._exit(0)
     task_main.exit_process(rc)
 
 
-__all__ = ["main", "set_subreaper", "children", "pack_request", "REPORT", "name_process"]
+def main(fd: int) -> None:
+    """A zygote of its own interpreter, started by a runner (``procs.ForkServer``)."""
+    _prepare()
+    _serve(_socket.socket(fileno=fd))
+
+
+# -- the zygote template --------------------------------------------------------------------
+# Booting a zygote (an interpreter start and the runtime's imports: ~30 ms of CPU) for every run
+# is the largest fixed cost of a short run. The warm runner server therefore starts one template
+# per server: an interpreter that has done exactly what ``main`` does before serving, and then
+# forks a ready zygote for each runner that asks. A request is one SOCK_SEQPACKET message: the
+# runner's environment for its tasks (``marshal``) and, as SCM_RIGHTS, the runner's end of a
+# fresh socket pair. The forked zygote takes the environment, reports ``Z`` + its pid on that
+# socket and serves it exactly like a zygote started by the runner. Interpreter start-up state
+# cannot be redone in a fork, so a runner whose ``PYTHON*`` variables differ from the template's
+# gets ``X`` and starts a zygote of its own.
+
+
+def _start_up_env(env) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith("PYTHON") and k != "PYTHONUNBUFFERED"}
+
+
+def template_main(fd: int) -> None:
+    name_process("hm-zygote-tpl")
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)  # the zygotes are reaped by the kernel
+    _prepare()
+    baseline = _start_up_env(os.environ)
+    sock = _socket.socket(fileno=fd)
+    while True:
+        try:
+            data, ancillary, _flags, _addr = sock.recvmsg(1 << 20, _socket.CMSG_LEN(8 * 4))
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+        fds = array.array("i")
+        for level, kind, payload in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds.frombytes(payload[:len(payload) - len(payload) % 4])
+        if not data and not fds:
+            break  # every holder of the other end (the server, its runners) is gone
+        if len(fds) != 1:
+            for fd_ in fds:
+                os.close(fd_)
+            continue
+        try:
+            env = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            env = None
+        if not isinstance(env, dict) or _start_up_env(env) != baseline:
+            try:
+                os.write(fds[0], REPORT.pack(b"X", 0, 0))
+            except OSError:
+                pass
+            os.close(fds[0])
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(sock.detach())
+                _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+                os.environ.clear()
+                os.environ.update(env)
+                zsock = _socket.socket(fileno=fds[0])
+                zsock.sendall(REPORT.pack(b"Z", os.getpid(), 0))
+            except BaseException:
+                os._exit(70)
+            _serve(zsock)
+        os.close(fds[0])
+    os._exit(0)
+
+
+__all__ = ["main", "template_main", "set_subreaper", "children", "pack_request", "REPORT", "name_process"]
