@@ -101,6 +101,7 @@ class RunExecutor:
             sys.setswitchinterval(float(os.environ.get("HEALTHMON_SWITCH_INTERVAL") or 0.0005))
         self.servers = take_prestarted() or ForkServers(self.env, default=sys.executable)
         self.writer = RunWriter(db)
+        self._lane = threading.local()
         self._cells_cache: dict[tuple[str, float], tuple[list, list | None]] = {}
         self._notebook_files: dict[str, Path] = {}
         self._base_ctx = refs.job_context(job_id=self.job_id, job_name=self.job_name, run_id=self.run_id,
@@ -213,7 +214,8 @@ class RunExecutor:
         def control(key: str) -> None:
             dispatch(complete(key, self._guarded(key, rows[key], repair_id)))
 
-        def slot() -> None:
+        def slot(lane: int) -> None:
+            self._lane.index = lane  # this slot's own zygote (procs.ForkServers)
             while True:
                 key = compute.get()
                 if key is None:
@@ -224,7 +226,7 @@ class RunExecutor:
                     result = self._guarded(key, rows[key], repair_id)
                 dispatch(complete(key, result))
 
-        workers = [threading.Thread(target=slot, name=f"slot-{i}", daemon=True) for i in range(slots())]
+        workers = [threading.Thread(target=slot, args=(i,), name=f"slot-{i}", daemon=True) for i in range(slots())]
         for w in workers:
             w.start()
         watcher = threading.Thread(target=self._watch, daemon=True)
@@ -554,7 +556,7 @@ class RunExecutor:
                 self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=pid, log_dir=log_dir)
 
         try:
-            proc = self.servers.start(python, spec, on_start)
+            proc = self.servers.start(python, spec, on_start, lane=getattr(self._lane, "index", 0))
         except ForkServerError as exc:
             message = f"{where}: could not start the task process: {exc}"
             self._finish_row(row_id, "FAILED", message, output={"error": message}, start=start)

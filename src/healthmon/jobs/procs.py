@@ -223,30 +223,35 @@ class ForkServer:
 
 
 class ForkServers:
-    """One fork server per interpreter, started on first use (the default one eagerly)."""
+    """Fork servers by interpreter and *lane*, started on first use (the default interpreter's
+    lane 0 eagerly). A lane is a slot: each slot has its own zygote, so that one slot's request
+    never waits while the zygote reaps and sweeps the other's finished attempt (a zygote is
+    single-threaded, and that bookkeeping is most of its time). With the runner server's
+    template a zygote costs about a millisecond; without it, an interpreter start, paid only by
+    the slots that run a task of that interpreter."""
 
     def __init__(self, env: dict[str, str], default: str | None = None):
         self.env = env
         self.lock = threading.Lock()
-        self.servers: dict[str, ForkServer] = {}
+        self.servers: dict[tuple[str, int], ForkServer] = {}
         self.closed = False
         if default:
             self.get(default)
 
-    def get(self, python: str) -> ForkServer:
+    def get(self, python: str, lane: int = 0) -> ForkServer:
         with self.lock:
             if self.closed:
                 raise ForkServerError("the runner is shutting down")
-            server = self.servers.get(python)
+            server = self.servers.get((python, lane))
             if server is None or server.dead:
-                server = self.servers[python] = ForkServer(python, self.env)
+                server = self.servers[(python, lane)] = ForkServer(python, self.env)
             return server
 
-    def start(self, python: str, spec: dict, on_start=None) -> Attempt:
+    def start(self, python: str, spec: dict, on_start=None, lane: int = 0) -> Attempt:
         try:
-            return self.get(python).start(spec, on_start)
+            return self.get(python, lane).start(spec, on_start)
         except ForkServerError:  # one restart: the zygote may have been killed from outside
-            return self.get(python).start(spec, on_start)
+            return self.get(python, lane).start(spec, on_start)
 
     def close(self) -> None:
         with self.lock:
