@@ -337,3 +337,18 @@ def test_python_file_and_job_timeout(ws):
     timed = run_job({"name": "jt", "timeout_seconds": 1, "tasks": [nb_task("s", slow)]})
     assert timed["state"]["result_state"] == "TIMEDOUT"
     assert result(timed["tasks"][0]) == "TIMEDOUT"
+
+
+def test_waiting_for_a_run_wakes_when_its_runner_exits_not_at_the_next_poll(ws):
+    """wait_for_run sleeps on the local runner's exit (pidfd): a 60 s poll interval does not
+    delay the answer for a run that ends after about a second."""
+    nb = ws.notebook("short", "import time\ntime.sleep(1)")
+    job = service.create_job({"name": "short", "tasks": [nb_task("t", nb)]})
+    run_id = service.run_now(job)
+    deadline = time.time() + 30
+    while not service.get_run(run_id, include_tasks=False).get("start_time") and time.time() < deadline:
+        time.sleep(0.05)  # the runner has claimed the run (its pid is on the run row)
+    t0 = time.monotonic()
+    run = service.wait_for_run(run_id, timeout=120, poll=60)
+    assert run["state"]["result_state"] == "SUCCESS", run["state"]
+    assert time.monotonic() - t0 < 30

@@ -391,24 +391,69 @@ def cancel_all_runs(job_id: int) -> None:
 
 
 def wait_for_run(run_id: int, timeout: float | None = None, poll: float = 0.1) -> dict:
-    """Block until the run is terminal; reaps it if its runner died meanwhile."""
+    """Block until the run is terminal; reaps it if its runner died meanwhile.
+
+    When the run's runner is a process on this machine, the wait sleeps on the runner's exit (a
+    pidfd) rather than polling, so it returns as soon as the runner is done, and still re-reads
+    the run row at least every ``max(poll, 0.25)`` s."""
+    import select
+
     from healthmon.jobs.recovery import reap_orphans
 
     deadline = None if timeout is None else time.monotonic() + timeout
     last_reap = time.monotonic()
     db = _db()
-    while True:
-        # Poll the run row only; the full run (possibly thousands of task runs) is built once.
-        with db.session() as s:
-            state = _get_run_row(s, run_id).life_cycle_state
-        if state in TERMINAL_STATES:
-            return get_run(run_id)
-        if deadline is not None and time.monotonic() >= deadline:
-            raise HealthmonError(f"Run {run_id} is still {state} after {timeout} s.")
-        if time.monotonic() - last_reap > 5:
-            reap_orphans()
-            last_reap = time.monotonic()
-        time.sleep(poll)
+    watched: int | None = None  # pidfd of the run's local runner, once known
+    tried_watch = False
+    try:
+        while True:
+            # Poll the run row only; the full run (possibly thousands of task runs) is built once.
+            with db.session() as s:
+                row = _get_run_row(s, run_id)
+                state = row.life_cycle_state
+                runner = (row.runner_pid, row.runner_started, row.runner_host)
+            if state in TERMINAL_STATES:
+                return get_run(run_id)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise HealthmonError(f"Run {run_id} is still {state} after {timeout} s.")
+            if time.monotonic() - last_reap > 5:
+                reap_orphans()
+                last_reap = time.monotonic()
+            if not tried_watch and runner[0]:
+                tried_watch = True
+                watched = _watch_runner(*runner)
+            if watched is None:
+                time.sleep(poll)
+                continue
+            wait = max(poll, 0.25)
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            if select.select([watched], [], [], wait)[0]:
+                # The runner has exited: the row is final now (or recovery will make it so).
+                os.close(watched)
+                watched = None
+    finally:
+        if watched is not None:
+            os.close(watched)
+
+
+def _watch_runner(pid: int, started_ms: int | None, host: str | None) -> int | None:
+    """A pidfd that becomes readable when the run's runner exits, when that runner is a live
+    process on this machine (and pidfds exist); else None (the caller polls)."""
+    import socket
+
+    from healthmon.jobs.recovery import process_alive
+
+    if host != socket.gethostname() or not hasattr(os, "pidfd_open"):
+        return None
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return None
+    if not process_alive(pid, started_ms):  # checked after opening: the pid was not reused meanwhile
+        os.close(fd)
+        return None
+    return fd
 
 
 def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_failed_tasks: bool = False) -> int:
