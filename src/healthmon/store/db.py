@@ -54,6 +54,34 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def insert_rows(conn: Connection, table, fixed: dict, rows: list[dict]) -> None:
+    """INSERT many rows in one driver-level ``executemany``: ``fixed`` values are the same for
+    every row, each row dict the same keys; every other column gets its Python-side default.
+    For bulk inserts where the SQL layer's per-row parameter processing would dominate."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    mark = PLACEHOLDERS[dialect.paramstyle]
+    names = list(rows[0])
+    constants = dict(fixed)
+    for col in table.columns:
+        if col.key in constants or col.key in names or col.default is None:
+            continue
+        if col.default.is_scalar:
+            constants[col.key] = col.default.arg
+        elif col.default.is_callable:
+            constants[col.key] = col.default.arg({})  # SQLAlchemy wraps callables to take a context
+    cols = [*constants, *names]
+    quote = dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(table.c[c].name) for c in cols)}) "
+           f"VALUES ({', '.join([mark] * len(cols))})")
+    head = tuple(constants.values())
+    conn.exec_driver_sql(sql, [head + tuple(r[n] for n in names) for r in rows])
+
+
 class Database:
     """A handle on the workspace database: engine, session factory, schema creation."""
 
