@@ -218,7 +218,7 @@ print(best)
 """
 
 
-REPEAT = 3  # best of 3 for every system: the machine is shared, single runs are noisy
+REPEAT = 5  # best of 5 interleaved rounds for every system: the 2-core VM's speed drifts by ±20 %
 
 
 def _external(script: str, n: int, slots: int, repeat: int = REPEAT) -> float | None:
