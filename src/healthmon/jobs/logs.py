@@ -8,6 +8,7 @@ files on disk and one chunk of memory. Known secret values are replaced by ``[RE
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -19,13 +20,19 @@ def max_bytes() -> int:
     return int(os.environ.get("HEALTHMON_LOG_MAX_BYTES", str(10 * 1024 * 1024)))
 
 
+@functools.lru_cache(maxsize=8)
+def _encoded(secrets: tuple[str, ...]) -> list[bytes]:
+    """Secret values as bytes, longest first (once per run, not per attempt)."""
+    return sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
+
+
 class LogPump:
     """Pumps one attempt's output pipe into its log file until EOF (``run``, on the caller's thread)."""
 
     def __init__(self, fd: int, path: str | Path, secrets: list[str]):
         self.fd = fd
         self.path = path
-        self.secrets = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
+        self.secrets = _encoded(tuple(secrets))
         self.limit = max_bytes()
         self.rotations = 0
         self.total = 0

@@ -161,17 +161,26 @@ class ForkServer:
         return attempt
 
     def _read(self) -> None:
-        # The zygote sends no descriptors back: a buffered reader takes its reports in few syscalls.
-        stream = self.sock.makefile("rb")
+        # The zygote sends no descriptors back and its reports are fixed-size records: one
+        # recv takes whatever has arrived, and every complete record in it is handled.
         size = REPORT.size
+        pending = b""
+        records: list = []
         while True:
-            try:
-                record = stream.read(size)
-            except (OSError, ValueError):
-                record = b""
-            if len(record) < size:
-                break
-            kind, a, b = REPORT.unpack(record)
+            if not records:
+                try:
+                    data = self.sock.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                pending += data
+                usable = len(pending) - len(pending) % size
+                records = list(REPORT.iter_unpack(pending[:usable]))
+                records.reverse()
+                pending = pending[usable:]
+                continue
+            kind, a, b = records.pop()
             with self.lock:
                 if kind == b"S":
                     attempt = self.pending.pop(a)

@@ -21,6 +21,7 @@ from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundErro
 from healthmon.jobs import api, plan, refs
 from healthmon.settings import Settings
 from healthmon.store.db import Database, insert_rows
+from healthmon.store.run_writes import dumps_sorted
 from healthmon.store.jobs import JobRecord
 from healthmon.store.jobs import get_job as _get_job_row
 from healthmon.store.jobs import list_jobs as _list_job_rows
@@ -280,19 +281,8 @@ def _precreate_tasks(s, run: RunRecord, by_key: dict[str, dict], keys: list[str]
     fixed = {"job_id": run.job_id, "job_run_id": run.run_id, "trigger": run.trigger, "created_time": run.created_time}
     rows = [{"task_key": key, "run_name": key,
              "life_cycle_state": "BLOCKED" if any(d in in_run for d, _ in plan.task_deps(by_key[key])) else "PENDING",
-             "settings_json": _dumps_sorted(by_key[key])} for key in keys]
+             "settings_json": dumps_sorted(by_key[key])} for key in keys]
     insert_rows(s.connection(), RunRecord.__table__, fixed, rows)
-
-
-def _dumps_sorted(value) -> str:
-    import json
-
-    import orjson
-
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:  # beyond JSON (or 64-bit integers): the standard encoder's str() fallback
-        return json.dumps(value, sort_keys=True, default=str)
 
 
 def _latest(children) -> list:

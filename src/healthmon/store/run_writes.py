@@ -26,6 +26,8 @@ import threading
 import time
 from typing import Any
 
+import orjson
+
 from healthmon.store.db import Database
 from healthmon.store.runs import RunRecord
 
@@ -36,10 +38,18 @@ PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 JSON_FIELDS = ("output_json", "values_json", "settings_json", "params_json", "repair_json")
 
 
+def dumps_sorted(value: Any) -> str:
+    """JSON with sorted keys, as the run rows store it (orjson; the standard encoder beyond it)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # beyond JSON (or 64-bit integers): the standard encoder's str() fallback
+        return json.dumps(value, sort_keys=True, default=str)
+
+
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     for k in JSON_FIELDS:
         if k in fields:
-            fields[k] = json.dumps(fields[k], sort_keys=True, default=str)
+            fields[k] = dumps_sorted(fields[k])
     return fields
 
 
