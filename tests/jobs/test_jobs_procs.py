@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 
 import psutil
@@ -254,11 +255,24 @@ def test_runs_started_through_the_runner_server_use_its_template(ws, tmp_path):
         with open(f"/proc/{{template}}/comm") as f:
             open({str(out)!r}, "w").write(f.read().strip())
         """)
+    # A runner server started earlier (by another test, with other PYTHON* settings) would
+    # rightly refuse its template to us: start from a server of our own environment.
+    for proc in psutil.process_iter(["name", "cmdline", "uids"]):
+        if proc.info["name"] == "hm-runner-srv" and proc.info["uids"] and proc.info["uids"].real == os.getuid():
+            proc.terminate()
+            proc.wait(10)
     job = {"name": "parents", "tasks": [nb_task("p", nb)]}
-    run_job(job)  # the first run may be cold (it then starts the server)
+    run_job(job)  # cold: this runner starts a fresh server
     deadline = time.time() + 30
-    while not os.path.exists(runner_server.address()) and time.time() < deadline:
-        time.sleep(0.1)
+    while time.time() < deadline:  # until the new server listens (a killed one leaves its socket file)
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(runner_server.address())
+            break
+        except OSError:
+            time.sleep(0.1)
+        finally:
+            probe.close()
     run = run_job(job)
     assert run["state"]["result_state"] == "SUCCESS", run["state"]
     assert out.read_text() == "hm-zygote-tpl"
