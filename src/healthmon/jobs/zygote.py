@@ -123,6 +123,15 @@ def pack_request(req_id: int, spec: dict, exec_mode: bool) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
+def received_fds(ancillary) -> list[int]:
+    """The file descriptors in a ``recvmsg`` result's SCM_RIGHTS ancillary data."""
+    fds = array.array("i")
+    for level, kind, payload in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    return list(fds)
+
+
 class _Reader:
     """Buffered reader of framed requests and the descriptors sent with them (two per request, in
     order: SCM_RIGHTS data arrives with the bytes it was sent with, so the queue stays aligned)."""
@@ -135,11 +144,7 @@ class _Reader:
     def fill(self) -> bool:
         """One receive (the socket is readable); False at EOF."""
         data, ancillary, _flags, _addr = self.sock.recvmsg(1 << 16, _socket.CMSG_LEN(32 * 4))
-        for level, kind, payload in ancillary:
-            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fds = array.array("i")
-                fds.frombytes(payload[:len(payload) - len(payload) % 4])
-                self.fds.extend(fds)
+        self.fds.extend(received_fds(ancillary))
         if not data:
             return False
         self.buf = self.buf + data if self.buf else data
@@ -361,10 +366,7 @@ def template_main(fd: int) -> None:
             continue
         except OSError:
             break
-        fds = array.array("i")
-        for level, kind, payload in ancillary:
-            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fds.frombytes(payload[:len(payload) - len(payload) % 4])
+        fds = received_fds(ancillary)
         if not data and not fds:
             break  # every holder of the other end (the server, its runners) is gone
         if len(fds) != 1:

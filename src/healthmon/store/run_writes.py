@@ -28,11 +28,10 @@ from typing import Any
 
 import orjson
 
-from healthmon.store.db import Database
+from healthmon.store.db import PLACEHOLDERS, Database
 from healthmon.store.runs import RunRecord
 
 COALESCE_SECONDS = 0.002
-PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 JSON_FIELDS = ("output_json", "values_json", "settings_json", "params_json", "repair_json")
