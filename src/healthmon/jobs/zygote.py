@@ -9,7 +9,7 @@ single-threaded, serves two kinds of events:
   session and process group), marks itself a child subreaper, points fd 0 at /dev/null and fds 1/2
   at the pipe and runs the spec, writing its result to a second pipe (``task_main.write_result``) — or, in exec mode, ``execv``s a fresh interpreter (cold start).
   The zygote answers ``("started", req_id, pid)``.
-* SIGCHLD: it reaps children; for a task attempt it kills the attempt's process group and every
+* an attempt's exit (its pidfd becomes readable): it reaps it, kills the attempt's process group and every
   descendant left behind (see below), then answers ``("exited", pid, returncode)``.
 
 Descendant cleanup without cgroups: the zygote and every attempt are child subreapers
@@ -48,6 +48,18 @@ import sys
 from healthmon.jobs import task_main
 
 PR_SET_CHILD_SUBREAPER = 36
+_HAS_PIDFD = hasattr(os, "pidfd_open")
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd for our child ``pid`` (readable once it has exited), or -1 where there are none."""
+    global _HAS_PIDFD
+    if _HAS_PIDFD:
+        try:
+            return os.pidfd_open(pid)
+        except OSError:  # ENOSYS: a kernel older than 5.3
+            _HAS_PIDFD = False
+    return -1
 
 
 def _prctl():
@@ -91,15 +103,19 @@ def set_subreaper() -> bool:
     return _PRCTL is not None and _PRCTL(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
-def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (a single-threaded process) from /proc."""
+def children(pid: int, fd: int = -1) -> list[int]:
+    """Direct children of ``pid`` (a single-threaded process) from /proc; ``fd``: that process's
+    open ``/proc/PID/task/PID/children`` (re-read with ``pread``: no path lookup per call)."""
     try:  # os-level calls: no file object to allocate on every reap
-        fd = os.open(f"/proc/{pid}/task/{pid}/children", os.O_RDONLY)
-        try:
-            data = os.read(fd, 1 << 16)
-        finally:
-            os.close(fd)
-        return [int(p) for p in data.split()]
+        if fd >= 0:
+            data = os.pread(fd, 1 << 16, 0)
+        else:
+            fd = os.open(f"/proc/{pid}/task/{pid}/children", os.O_RDONLY)
+            try:
+                data = os.read(fd, 1 << 16)
+            finally:
+                os.close(fd)
+        return [int(p) for p in data.split()] if data else []
     except OSError:
         pass
     out = []
@@ -113,6 +129,13 @@ def children(pid: int) -> list[int]:
             except (OSError, ValueError, IndexError):
                 continue
     return out
+
+
+def _children_fd(pid: int) -> int:
+    try:
+        return os.open(f"/proc/{pid}/task/{pid}/children", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return -1
 
 
 REPORT = _struct.Struct(">cii")  # kind, a, b
@@ -167,31 +190,31 @@ class Zygote:
     def __init__(self, sock: _socket.socket):
         self.sock = sock
         self.reader = _Reader(sock)
-        self.attempts: set[int] = set()
+        self.attempts: dict[int, int] = {}  # live attempt pid -> its pidfd (-1 without pidfds)
         self.lost = False
         self.pid = os.getpid()
-        self.wake_r, self.wake_w = os.pipe()
-        os.set_blocking(self.wake_w, False)
-        os.set_blocking(self.wake_r, False)
+        self.children_fd = _children_fd(self.pid)
+        self.poller = select.poll()
 
     def serve(self) -> int | None:
-        """The request loop. Returns None in the zygote (runner gone) and the exit code in a child."""
-        _signal.signal(_signal.SIGCHLD, lambda *_: None)  # a Python handler, so the wakeup fd is written
-        _signal.set_wakeup_fd(self.wake_w)
-        waitables = [self.sock, self.wake_r]
+        """The request loop. Returns None in the zygote (runner gone) and the exit code in a child.
+
+        It sleeps in ``poll`` on the runner's socket and on a pidfd per live attempt (readable once
+        the attempt has exited): no SIGCHLD handler, so no signal wake-up to run and nothing for
+        an attempt to undo after the fork. Without pidfds (Linux < 5.3) it checks every 10 ms."""
+        sock_fd = self.sock.fileno()
+        poll = self.poller.poll
+        self.poller.register(sock_fd, select.POLLIN)
         while True:
-            ready, _, _ = select.select(waitables, [], [])
-            if self.wake_r in ready:
-                try:
-                    while os.read(self.wake_r, 512):
-                        pass
-                except BlockingIOError:
-                    pass
+            events = poll(None if _HAS_PIDFD else 10)
+            if not _HAS_PIDFD or len(events) > 1 or events[0][0] != sock_fd:
                 self.reap()
             if self.lost:
                 self.shutdown()
                 return None
-            if self.sock in ready:
+            for fd, _ in events:
+                if fd != sock_fd:
+                    continue
                 try:
                     more = self.reader.fill()
                 except OSError:
@@ -213,7 +236,10 @@ class Zygote:
             return self._child(spec, exec_mode, fds)
         for fd in fds:
             os.close(fd)
-        self.attempts.add(pid)
+        pidfd = _pidfd(pid)
+        self.attempts[pid] = pidfd
+        if pidfd >= 0:
+            self.poller.register(pidfd, select.POLLIN)
         self._send(b"S", req_id, pid)
         return None
 
@@ -228,11 +254,12 @@ class Zygote:
         try:
             os.setsid()
             # Every object this fresh child touches costs it a copy-on-write fault: C-level calls only.
-            _signal.set_wakeup_fd(-1)
-            _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
             os.close(self.sock.detach())
-            os.close(self.wake_r)
-            os.close(self.wake_w)
+            if self.children_fd >= 0:
+                os.close(self.children_fd)
+            for fd in self.attempts.values():  # pidfds of other attempts still running
+                if fd >= 0:
+                    os.close(fd)
             set_subreaper()
             spec = marshal.loads(data)
             null = os.open(os.devnull, os.O_RDONLY)
@@ -258,6 +285,8 @@ class Zygote:
             return 70
 
     def reap(self) -> None:
+        """Reap the attempts that have exited: kill what is left of each one's process group and
+        every stray (see ``sweep``), then report its exit code."""
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -265,23 +294,25 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            if pid in self.attempts:
-                self.attempts.discard(pid)
-                try:
-                    os.killpg(pid, _signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-                self.sweep()
-                self._send(b"E", pid, os.waitstatus_to_exitcode(status))
-            else:
-                self.sweep()
+            pidfd = self.attempts.pop(pid, None)
+            if pidfd is None:
+                continue  # a stray that ended on its own: nothing to report
+            if pidfd >= 0:
+                self.poller.unregister(pidfd)
+                os.close(pidfd)
+            try:
+                os.killpg(pid, _signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.sweep()
+            self._send(b"E", pid, os.waitstatus_to_exitcode(status))
 
     def sweep(self, rounds: int = 200) -> None:
         """SIGKILL and reap every child that is not a live attempt (orphans of finished attempts)."""
-        import time
-
         for _ in range(rounds):
-            strays = [p for p in children(self.pid) if p not in self.attempts]
+            if self.children_fd >= 0 and not os.pread(self.children_fd, 1, 0):
+                return  # no child at all: the common case, decided without parsing anything
+            strays = [p for p in children(self.pid, self.children_fd) if p not in self.attempts]
             if not strays:
                 return
             for p in strays:
@@ -294,10 +325,12 @@ class Zygote:
                     os.waitpid(p, 0)
                 except ChildProcessError:
                     pass
-            time.sleep(0)  # let re-parenting of their children happen
+            os.sched_yield()  # let re-parenting of their children happen
 
     def shutdown(self) -> None:
-        for pid in list(self.attempts):
+        for pid, pidfd in list(self.attempts.items()):
+            if pidfd >= 0:
+                os.close(pidfd)
             for kill in (os.killpg, os.kill):
                 try:
                     kill(pid, _signal.SIGKILL)
