@@ -36,8 +36,13 @@ TASK_TYPES = (
 )
 
 
-def run_page_url(run_id: int, job_id: int | None) -> str:
-    base = os.environ.get("HEALTHMON_SERVER_URL", "http://127.0.0.1:8765").rstrip("/")
+def _server_url() -> str:
+    return os.environ.get("HEALTHMON_SERVER_URL", "http://127.0.0.1:8765").rstrip("/")
+
+
+def run_page_url(run_id: int, job_id: int | None, base: str | None = None) -> str:
+    if base is None:
+        base = _server_url()
     if not job_id:  # a one-time (runs/submit) run has no job page
         return f"{base}/runs/{run_id}"
     return f"{base}/jobs/{job_id}/runs/{run_id}"
@@ -77,9 +82,14 @@ def _durations(row: RunRecord) -> dict[str, int]:
     }
 
 
-def task_dict(row: RunRecord, iterations: list[RunRecord] | None = None) -> dict[str, Any]:
+# Task settings fields a RunTask repeats (besides its task type's own field).
+_TASK_FIELDS = frozenset(("depends_on", "run_if", "description", "timeout_seconds", "max_retries",
+                          "min_retry_interval_millis", "retry_on_timeout", "environment_key", "disabled"))
+_TASK_TYPE_SET = frozenset(TASK_TYPES)
+
+
+def task_dict(row: RunRecord, iterations: list[RunRecord] | None = None, base_url: str | None = None) -> dict[str, Any]:
     settings = _j(row, "settings") or {}
-    out = _j(row, "output") or {}
     d: dict[str, Any] = {
         "run_id": row.run_id,
         "task_key": row.task_key,
@@ -88,18 +98,18 @@ def task_dict(row: RunRecord, iterations: list[RunRecord] | None = None) -> dict
         "end_time": row.end_time,
         "state": state(row),
         "status": status(row),
-        "run_page_url": run_page_url(row.run_id, row.job_id),
+        "run_page_url": run_page_url(row.run_id, row.job_id, base_url),
         **_durations(row),
     }
-    for key in ("depends_on", "run_if", "description", "timeout_seconds", "max_retries",
-                "min_retry_interval_millis", "retry_on_timeout", "environment_key", "disabled"):
-        if key in settings:
-            d[key] = settings[key]
-    for t in TASK_TYPES:
-        if t in settings:
-            d[t] = dict(settings[t])
-    if "condition_task" in d and "outcome" in out:
-        d["condition_task"]["outcome"] = out["outcome"]
+    for key, value in settings.items():
+        if key in _TASK_FIELDS:
+            d[key] = value
+        elif key in _TASK_TYPE_SET:
+            d[key] = dict(value)
+    if "condition_task" in d:
+        out = _j(row, "output") or {}
+        if "outcome" in out:
+            d["condition_task"]["outcome"] = out["outcome"]
     if "for_each_task" in d and iterations is not None:
         stats = {}
         for it in iterations:
@@ -122,6 +132,7 @@ def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any
     else:  # only job parameters are read from the (possibly large) settings snapshot
         settings = _j(row, "settings") if '"parameters"' in (row.settings_json or "") else {}
     params = _j(row, "params") or {}
+    base_url = _server_url()
     d: dict[str, Any] = {
         "run_id": row.run_id,
         "job_id": row.job_id,
@@ -137,7 +148,7 @@ def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any
         "end_time": row.end_time,
         "state": state(row),
         "status": status(row),
-        "run_page_url": run_page_url(row.run_id, row.job_id),
+        "run_page_url": run_page_url(row.run_id, row.job_id, base_url),
         "format": "MULTI_TASK",
         **_durations(row),
         "setup_duration": 0,
@@ -152,7 +163,8 @@ def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any
         ]
         d["overriding_parameters"] = {"job_parameters": {n: v for n, v in job_params.items()}}
     if tasks:
-        d["tasks"] = [task_dict(t, (iterations or {}).get(t.run_id)) for t in tasks]
+        iterations = iterations or {}
+        d["tasks"] = [task_dict(t, iterations.get(t.run_id), base_url) for t in tasks]
     history = _j(row, "repair") or []
     if history:
         d["repair_history"] = history

@@ -508,7 +508,10 @@ class RunExecutor:
             except NotebookError as exc:
                 raise HealthmonError(f"{where}: {exc}") from None
             if code is not None and python == sys.executable:  # code objects are interpreter-specific
+                # The sources stay here: the child needs them only to compile (and the files of
+                # its cells, in a traceback, are in the code objects).
                 spec["code"] = code
+                del spec["cells"]
             widgets = {k: refs.resolve(str(v), ctx, where) for k, v in (nt.get("base_parameters") or {}).items()}
             widgets.update(self.job_params)  # a job parameter wins over a base parameter of the same name
             spec["widgets"] = widgets

@@ -21,7 +21,7 @@ from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundErro
 from healthmon.jobs import api, plan, refs
 from healthmon.settings import Settings
 from healthmon.store.db import Database, insert_rows
-from healthmon.store.run_writes import dumps_sorted
+from healthmon.store.jsontext import dumps_sorted
 from healthmon.store.jobs import JobRecord
 from healthmon.store.jobs import get_job as _get_job_row
 from healthmon.store.jobs import list_jobs as _list_job_rows

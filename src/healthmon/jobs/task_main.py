@@ -11,7 +11,8 @@ A process that dies without writing it is judged by its exit code.
 
 from __future__ import annotations
 
-import atexit  # (these three are loaded before the zygote forks, not in every attempt)
+import atexit  # (these are loaded before the zygote forks, not in every attempt)
+import builtins
 import fcntl
 import marshal
 import os
@@ -33,6 +34,15 @@ def _user_traceback(exc: BaseException, files: set[str]) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
+def _source_files(spec: dict) -> set[str]:
+    """The files of the task's own code (a notebook's cells, %run-inlined ones included)."""
+    if "code" in spec:
+        files = {code.co_filename for code in spec["code"]}
+    else:
+        files = {cell[1] for cell in spec.get("cells", ())}
+    return files | {spec.get("path", "")}
+
+
 def _truncate(value: str, limit: int) -> tuple[str, bool]:
     data = value.encode("utf-8")
     if len(data) <= limit:
@@ -41,7 +51,6 @@ def _truncate(value: str, limit: int) -> tuple[str, bool]:
 
 
 def _run_cells(spec: dict, namespace: dict) -> None:
-    namespace["__file__"] = spec["path"]
     code = spec.get("code")
     if code is not None:  # compiled once by the runner (same interpreter)
         for cell in code:
@@ -119,8 +128,10 @@ def run_spec(spec: dict) -> int:
         notebook_path=spec.get("path"),
         work_dir=os.path.dirname(spec["result_file"]),
     )
-    namespace = {"__name__": "__main__", "dbutils": dbutils, "display": display, "displayHTML": print,
-                 "spark": LazySpark()}
+    # One literal with every name the runtime adds: the dict is created at its final size (each
+    # resize in a forked attempt would copy it into freshly touched memory).
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": spec.get("path"), "dbutils": dbutils,
+                 "display": display, "displayHTML": print, "spark": LazySpark()}
     result: dict = {"status": "SUCCESS"}
     try:
         RUNNERS[spec["kind"]](spec, namespace)
@@ -135,7 +146,7 @@ def run_spec(spec: dict) -> int:
         result = {
             "status": "FAILED",
             "error": redactor(f"{type(exc).__name__}: {message}" if message else type(exc).__name__),
-            "error_trace": redactor(_user_traceback(exc, {c[1] for c in spec.get("cells", [])} | {spec.get("path", "")})),
+            "error_trace": redactor(_user_traceback(exc, _source_files(spec))),
         }
         print(result["error_trace"], file=sys.stderr, end="")
     result["task_values"] = dbutils.task_values()

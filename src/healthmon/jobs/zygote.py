@@ -6,8 +6,8 @@ single-threaded, serves two kinds of events:
 
 * a request from the runner (``("run", req_id, spec, exec_mode)`` plus, as SCM_RIGHTS, the write ends
   of the pipes that capture the attempt's output and carry its result): it ``fork()``s; the child calls ``setsid()`` (own
-  session and process group), marks itself a child subreaper, points fd 0 at /dev/null and fds 1/2
-  at the pipe and runs the spec, writing its result to a second pipe (``task_main.write_result``) — or, in exec mode, ``execv``s a fresh interpreter (cold start).
+  session and process group), marks itself a child subreaper, keeps the zygote's fd 0 (/dev/null),
+  points fds 1/2 at the pipe and runs the spec, writing its result to a second pipe (``task_main.write_result``) — or, in exec mode, ``execv``s a fresh interpreter (cold start).
   The zygote answers ``("started", req_id, pid)``.
 * an attempt's exit (its pidfd becomes readable): it reaps it, kills the attempt's process group and every
   descendant left behind (see below), then answers ``("exited", pid, returncode)``.
@@ -262,9 +262,7 @@ class Zygote:
                     os.close(fd)
             set_subreaper()
             spec = marshal.loads(data)
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0)
-            os.close(null)
+            # fd 0 is the zygote's: /dev/null (``_serve``).
             os.dup2(out_fd, 1)
             os.dup2(out_fd, 2)
             os.close(out_fd)
@@ -356,6 +354,9 @@ def _prepare() -> None:
 
 
 def _serve(sock: _socket.socket) -> None:
+    null = os.open(os.devnull, os.O_RDONLY)  # every attempt's stdin, inherited
+    os.dup2(null, 0)
+    os.close(null)
     set_subreaper()
     name_process("hm-zygote")
     rc = Zygote(sock).serve()

@@ -6,7 +6,6 @@ bundle configuration of that job). Job ids come from an AUTOINCREMENT sequence: 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from healthmon.errors import NotFoundError
 from healthmon.store.db import Base
+from healthmon.store.jsontext import dumps_sorted, loads
 
 
 def now_ms() -> int:
@@ -41,11 +41,11 @@ class JobRecord(Base):
 
     @property
     def settings(self) -> dict[str, Any]:
-        return json.loads(self.settings_json)
+        return loads(self.settings_json)
 
     @settings.setter
     def settings(self, value: dict[str, Any]) -> None:
-        self.settings_json = json.dumps(value, sort_keys=True)
+        self.settings_json = dumps_sorted(value)
 
     @property
     def name(self) -> str:

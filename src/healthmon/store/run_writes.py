@@ -20,29 +20,19 @@ then ends the run's unfinished task runs INTERNAL_ERROR as it would anyway.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
 from typing import Any
 
-import orjson
-
 from healthmon.store.db import PLACEHOLDERS, Database
+from healthmon.store.jsontext import dumps_sorted
 from healthmon.store.runs import RunRecord
 
 COALESCE_SECONDS = 0.002
 
 
 JSON_FIELDS = ("output_json", "values_json", "settings_json", "params_json", "repair_json")
-
-
-def dumps_sorted(value: Any) -> str:
-    """JSON with sorted keys, as the run rows store it (orjson; the standard encoder beyond it)."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:  # beyond JSON (or 64-bit integers): the standard encoder's str() fallback
-        return json.dumps(value, sort_keys=True, default=str)
 
 
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:

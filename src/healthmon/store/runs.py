@@ -12,7 +12,6 @@ SQLite (database write lock) and PostgreSQL (row lock).
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from healthmon.errors import NotFoundError
 from healthmon.store.db import Base
+from healthmon.store.jsontext import dumps_sorted, loads
 
 ACTIVE_STATES = ("QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY")
 TERMINAL_STATES = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
@@ -95,10 +95,10 @@ class RunRecord(Base):
 
     # JSON accessors keep callers away from (de)serialisation details.
     def j(self, name: str) -> Any:
-        return json.loads(getattr(self, f"{name}_json") or "null")
+        return loads(getattr(self, f"{name}_json"))
 
     def set_j(self, name: str, value: Any) -> None:
-        setattr(self, f"{name}_json", json.dumps(value, sort_keys=True, default=str))
+        setattr(self, f"{name}_json", dumps_sorted(value))
 
     @property
     def is_terminal(self) -> bool:
