@@ -7,9 +7,31 @@ import socket
 import time
 
 import psutil
+import pytest
 
 from jobs_helpers import nb_task
-from healthmon.jobs import service
+from healthmon.jobs import service, zygote
+
+
+@pytest.fixture(params=["c", "python"])
+def loop(request, monkeypatch):
+    """The zygote's request loop: the C one (``_forkloop``, when built) and the Python one behave
+    the same; the supervision tests below run against both."""
+    if request.param == "c" and not zygote.use_c_loop():
+        pytest.skip("the C request loop is not built here")
+    monkeypatch.setenv("HEALTHMON_ZYGOTE_LOOP", request.param)
+    return request.param
+
+
+def test_the_c_loop_is_built_and_chosen_by_default(monkeypatch):
+    import shutil
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler: the package installs without the C loop")
+    monkeypatch.delenv("HEALTHMON_ZYGOTE_LOOP", raising=False)
+    assert zygote.use_c_loop()
+    monkeypatch.setenv("HEALTHMON_ZYGOTE_LOOP", "python")
+    assert not zygote.use_c_loop()
 
 
 def run_job(settings: dict, timeout: float = 60) -> dict:
@@ -58,7 +80,7 @@ def _pids(path) -> list[int]:
     return [int(p) for p in path.read_text().split()]
 
 
-def test_descendants_that_escape_the_process_group_are_killed_when_the_task_exits(ws, tmp_path):
+def test_descendants_that_escape_the_process_group_are_killed_when_the_task_exits(ws, tmp_path, loop):
     pids = tmp_path / "pids.txt"
     nb = ws.notebook("escape", ESCAPE.format(pids=str(pids), tail="print('leaving')"))
     run = run_job({"name": "escape", "tasks": [nb_task("escape", nb)]})
@@ -69,7 +91,7 @@ def test_descendants_that_escape_the_process_group_are_killed_when_the_task_exit
         assert _gone_soon(pid), f"descendant {pid} outlived its task"
 
 
-def test_descendants_that_escape_are_killed_on_timeout(ws, tmp_path):
+def test_descendants_that_escape_are_killed_on_timeout(ws, tmp_path, loop):
     pids = tmp_path / "pids.txt"
     nb = ws.notebook("escape_hang", ESCAPE.format(pids=str(pids), tail="time.sleep(60)"))
     started = time.time()
@@ -80,7 +102,7 @@ def test_descendants_that_escape_are_killed_on_timeout(ws, tmp_path):
         assert _gone_soon(pid), f"descendant {pid} outlived its timed-out task"
 
 
-def test_a_running_task_keeps_its_background_helpers(ws, tmp_path):
+def test_a_running_task_keeps_its_background_helpers(ws, tmp_path, loop):
     """Cleanup happens when the task ends, not before: an orphaned helper of a running task lives."""
     pids = tmp_path / "pids.txt"
     check = tmp_path / "check.txt"
@@ -103,7 +125,7 @@ open({str(check)!r}, "w").write(str(len(alive)))
         assert _gone_soon(pid)
 
 
-def test_each_attempt_is_its_own_process_in_its_own_session(ws, tmp_path):
+def test_each_attempt_is_its_own_process_in_its_own_session(ws, tmp_path, loop):
     out = tmp_path / "ids.txt"
     nb = ws.notebook("ids", f"""
         import os
@@ -118,7 +140,7 @@ def test_each_attempt_is_its_own_process_in_its_own_session(ws, tmp_path):
     assert os.getpid() not in {r[0] for r in rows}
 
 
-def test_state_does_not_leak_between_attempts_forked_from_one_server(ws, tmp_path):
+def test_state_does_not_leak_between_attempts_forked_from_one_server(ws, tmp_path, loop):
     """A module-level change made by one task is invisible to the next (each is a fresh fork)."""
     nb_a = ws.notebook("a", "import json\njson.LEAK = 'from a'\nimport healthmon.jobs.dbutils as d\nd.MAX_EXIT_BYTES = 1")
     nb_b = ws.notebook("b", "import json\nimport healthmon.jobs.dbutils as d\n"
@@ -128,7 +150,7 @@ def test_state_does_not_leak_between_attempts_forked_from_one_server(ws, tmp_pat
     assert service.get_run_output(b["run_id"])["notebook_output"]["result"] == f"clean {5 * 1024 * 1024}"
 
 
-def test_cold_exec_mode_runs_the_same_tasks(ws, tmp_path, monkeypatch):
+def test_cold_exec_mode_runs_the_same_tasks(ws, tmp_path, monkeypatch, loop):
     monkeypatch.setenv("HEALTHMON_FORK_SERVER", "0")
     nb = ws.notebook("cold", "import sys\nprint('cold start', len(sys.modules))\ndbutils.notebook.exit('ok')")
     bad = ws.notebook("bad", "raise ValueError('cold failure')")
@@ -139,7 +161,7 @@ def test_cold_exec_mode_runs_the_same_tasks(ws, tmp_path, monkeypatch):
     assert by_key["bad"]["state"]["result_state"] == "FAILED" and out["error"] == "ValueError: cold failure"
 
 
-def test_a_task_that_closes_its_stdout_early_is_still_waited_for(ws, tmp_path):
+def test_a_task_that_closes_its_stdout_early_is_still_waited_for(ws, tmp_path, loop):
     """EOF on the output pipe is not the end of the task: without a result yet, the runner waits."""
     nb = ws.notebook("closer", """
         import os, sys, time
@@ -185,7 +207,7 @@ def _run_attempt(server, spec: dict) -> tuple[str, dict | None]:
     return out.decode(), result
 
 
-def test_a_template_forks_ready_zygotes_that_run_attempts_and_exit_with_their_runner(tmp_path, monkeypatch):
+def test_a_template_forks_ready_zygotes_that_run_attempts_and_exit_with_their_runner(tmp_path, monkeypatch, loop):
     import sys
 
     from healthmon.jobs import procs
