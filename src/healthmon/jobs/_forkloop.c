@@ -9,7 +9,8 @@
  * and report. The parent never returns to Python until the runner is gone.
  *
  * serve(sock_fd, children_fd) -> None in the zygote once the runner is gone (every attempt
- * killed and reaped), or (exec_mode, spec_bytes, out_fd, result_fd) in a forked child.
+ * killed and reaped), or (exec_mode, spec_bytes, result_fd) in a forked child, already in its own
+ * session, a subreaper, with stdout/stderr on its output pipe and none of the zygote's descriptors.
  * children_fd: the zygote's open /proc/PID/task/PID/children. Linux only (pidfd_open, 5.3+).
  */
 #define PY_SSIZE_T_CLEAN
@@ -22,6 +23,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -274,12 +276,20 @@ static PyObject *serve(PyObject *module, PyObject *args) {
             pid_t pid = fork();
             if (pid == 0) {
                 PyOS_AfterFork_Child();
+                /* What Zygote._child does in Python: own session, subreaper (its descendants are
+                 * re-parented to it while it runs), none of the zygote's descriptors, stdout and
+                 * stderr on the output pipe (fd 0 is the zygote's /dev/null). */
+                setsid();
+                prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+                close(sock);
+                close(children_fd);
                 for (size_t i = 0; i < n_attempts; i++) /* pidfds of other attempts */
                     close(attempts[i].pidfd);
-                /* The descriptors arrived close-on-exec (MSG_CMSG_CLOEXEC), as in the parent's
-                 * Python loop: the child dups them onto 1/2 (dup2 clears it) or sets them inheritable. */
-                return Py_BuildValue("Ny#ii", PyBool_FromLong(exec_mode), (const char *)buf + 10,
-                                     (Py_ssize_t)(end - 10), out_fd, result_fd);
+                dup2(out_fd, 1); /* dup2 clears the close-on-exec flag they arrived with */
+                dup2(out_fd, 2);
+                close(out_fd);
+                return Py_BuildValue("Ny#i", PyBool_FromLong(exec_mode), (const char *)buf + 10,
+                                     (Py_ssize_t)(end - 10), result_fd);
             }
             int saved = errno;
             PyOS_AfterFork_Parent();
@@ -313,7 +323,7 @@ static PyObject *serve(PyObject *module, PyObject *args) {
 static PyMethodDef methods[] = {
     {"serve", serve, METH_VARARGS,
      "serve(sock_fd, children_fd): the zygote's request loop; None once the runner is gone, "
-     "(exec_mode, spec, out_fd, result_fd) in a forked child."},
+     "(exec_mode, spec, result_fd) in a forked child."},
     {NULL, NULL, 0, NULL},
 };
 

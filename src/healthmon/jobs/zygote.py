@@ -221,8 +221,8 @@ class Zygote:
             request = _forkloop.serve(sock_fd, self.children_fd)
             if request is None:  # the runner is gone; every attempt was killed and reaped
                 return None
-            exec_mode, spec, out_fd, result_fd = request  # in a forked child
-            return self._child(spec, exec_mode, [out_fd, result_fd])
+            exec_mode, spec, result_fd = request  # in a forked child, set up by the C loop
+            return _run_child(spec, exec_mode, result_fd)
         poll = self.poller.poll
         self.poller.register(sock_fd, select.POLLIN)
         while True:
@@ -272,6 +272,7 @@ class Zygote:
     def _child(self, data: bytes, exec_mode: bool, fds: list[int]) -> int:
         out_fd, result_fd = fds
         try:
+            # What the C loop does in C before it returns in the child (same order).
             os.setsid()
             # Every object this fresh child touches costs it a copy-on-write fault: C-level calls only.
             os.close(self.sock.detach())
@@ -281,26 +282,13 @@ class Zygote:
                 if fd >= 0:
                     os.close(fd)
             set_subreaper()
-            spec = marshal.loads(data)
             # fd 0 is the zygote's: /dev/null (``_serve``).
             os.dup2(out_fd, 1)
             os.dup2(out_fd, 2)
             os.close(out_fd)
-            spec["result_fd"] = result_fd
-            if exec_mode:
-                os.set_inheritable(result_fd, True)
-                path = spec["result_file"] + ".spec"
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path, "wb") as f:
-                    f.write(marshal.dumps(spec))
-                os.execv(sys.executable, [sys.executable, "-c", task_main.BOOT_FILE, path])
-            # Exit from here: unwinding the zygote's frames would only touch (copy) more pages.
-            task_main.exit_process(task_main.run_spec(spec))
         except BaseException:  # never fall back into the zygote's loop
-            import traceback
-
-            traceback.print_exc()
-            return 70
+            return _child_failed()
+        return _run_child(data, exec_mode, result_fd)
 
     def reap(self) -> None:
         """Reap the attempts that have exited: kill what is left of each one's process group and
@@ -363,11 +351,40 @@ class Zygote:
             self.sweep()
 
 
+def _run_child(data: bytes, exec_mode: bool, result_fd: int) -> int:
+    """In a forked attempt (own session, subreaper, stdout/stderr on its output pipe): run the spec
+    and exit — or, in exec mode, become a fresh interpreter that does."""
+    try:
+        spec = marshal.loads(data)
+        spec["result_fd"] = result_fd
+        if exec_mode:
+            os.set_inheritable(result_fd, True)
+            path = spec["result_file"] + ".spec"
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(marshal.dumps(spec))
+            os.execv(sys.executable, [sys.executable, "-c", task_main.BOOT_FILE, path])
+        # Exit from here: unwinding the zygote's frames would only touch (copy) more pages.
+        task_main.exit_process(task_main.run_spec(spec))
+    except BaseException:  # never fall back into the zygote's loop
+        return _child_failed()
+    return 70
+
+
+def _child_failed() -> int:
+    import traceback
+
+    traceback.print_exc()
+    return 70
+
+
 def _prepare() -> None:
-    """Once per interpreter, before any fork: collect, freeze what is left (it stays out of the
-    children's collections, and shared), give the allocator's free memory back."""
+    """Once per interpreter, before any fork: run an attempt's code path (``task_main.warm_up``),
+    collect, freeze what is left (it stays out of the children's collections, and shared), give
+    the allocator's free memory back."""
     import gc
 
+    task_main.warm_up()
     gc.collect()
     gc.freeze()
     trim_heap()
