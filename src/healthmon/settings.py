@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +51,12 @@ class Settings:
         return self.home / "mlartifacts"
 
     @classmethod
-    def from_env(cls, home: str | os.PathLike | None = None) -> "Settings":
-        root = Path(home or os.environ.get("HEALTHMON_HOME") or Path.home() / ".healthmon").expanduser().resolve()
-        url = os.environ.get("HEALTHMON_DATABASE_URL") or f"sqlite:///{root / 'workspace.db'}"
-        user = os.environ.get("HEALTHMON_USER") or _default_user()
+    def from_env(cls, home: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> "Settings":
+        """From ``environ`` (default: this process's environment)."""
+        env = os.environ if environ is None else environ
+        root = Path(home or env.get("HEALTHMON_HOME") or Path.home() / ".healthmon").expanduser().resolve()
+        url = env.get("HEALTHMON_DATABASE_URL") or f"sqlite:///{root / 'workspace.db'}"
+        user = env.get("HEALTHMON_USER") or _default_user()
         return cls(home=root, database_url=url, user_name=user)
 
 

@@ -26,6 +26,7 @@ from healthmon.store.db import Database
 from healthmon.store.runs import (
     RepairRecord,
     RunRecord,
+    active_job_runs,
     count_active_job_runs,
     count_queued_before,
     latest_task_runs,
@@ -35,17 +36,33 @@ from healthmon.store.runs import (
 )
 
 
-def _claim(db: Database, run_id: int) -> bool:
+def _claim(db: Database, run_id: int, repair_id: int | None):
+    """Take the run for this runner. None: nothing to run (gone or already over); "queued": it
+    waits for a slot of its job first; else it is RUNNING now, in the same transaction (see
+    ``_mark_running``)."""
     me = psutil.Process()
     with db.session() as s:
         row = s.get(RunRecord, run_id)
         if row is None or row.is_terminal:
-            return False
+            return None
         row.runner_pid = me.pid
         row.runner_started = int(me.create_time() * 1000)
         row.runner_host = socket.gethostname()
         row.heartbeat = now_ms()
-        return True
+        if row.life_cycle_state == "QUEUED" and repair_id is None:
+            return "queued"
+        return _mark_running(row, repair_id)
+
+
+def _mark_running(row: RunRecord, repair_id: int | None) -> tuple[bool, dict, dict]:
+    """RUNNING (unless canceled meanwhile); returns (canceled, params, settings snapshot)."""
+    canceled = bool(row.cancel_requested)
+    if not canceled:
+        row.life_cycle_state = "RUNNING"
+        row.state_message = ""
+        if repair_id is None:
+            row.start_time = now_ms()
+    return canceled, row.j("params"), row.j("settings")
 
 
 def _finish(db: Database, run_id: int, life: str, result: str, code: str, ttype: str, message: str,
@@ -94,6 +111,24 @@ def _wait_in_queue(db: Database, run_id: int) -> bool:
         time.sleep(0.2)
 
 
+def prepare_database(db: Database) -> None:
+    """Run the read-only queries of a runner's start-up (orphan check, run row, secrets, task rows)
+    once on ``db``, then close its connections: the runner server does, so that the runners it
+    forks inherit an engine whose dialect is initialised and whose statements are compiled."""
+    from sqlalchemy import select
+
+    from healthmon.store.secrets import all_values
+
+    with db.session() as s:
+        active_job_runs(s)
+        s.get(RunRecord, 0)
+        all_values(s)
+        s.execute(select(RunRecord.task_key, RunRecord.run_id).where(
+            RunRecord.job_run_id == 0, RunRecord.life_cycle_state.in_(("PENDING", "BLOCKED")))).all()
+        s.rollback()
+    db.engine.dispose()
+
+
 def execute(run_id: int, repair_id: int | None = None) -> None:
     t0 = time.time()
     # What is loaded now (the runtime, SQLAlchemy's metadata: most of the heap) never becomes
@@ -105,24 +140,16 @@ def execute(run_id: int, repair_id: int | None = None) -> None:
     db = Database.from_settings(settings)
     reap_orphans(db)
     t1 = time.time()
-    if not _claim(db, run_id):
+    claimed = _claim(db, run_id, repair_id)
+    if claimed is None:
         return
-    if repair_id is None and not _wait_in_queue(db, run_id):
-        _finish(db, run_id, "TERMINATED", "CANCELED", "USER_CANCELED", "SUCCESS", "Run canceled while queued.")
-        return
-    with db.session() as s:
-        row = s.get(RunRecord, run_id)
-        if row.cancel_requested:
-            canceled = True
-        else:
-            canceled = False
-            row.life_cycle_state = "RUNNING"
-            row.state_message = ""
-            if repair_id is None:
-                row.start_time = now_ms()
-        params = row.j("params")
-        job_settings = row.j("settings")
-        history = row.j("repair")
+    if claimed == "queued":
+        if not _wait_in_queue(db, run_id):
+            _finish(db, run_id, "TERMINATED", "CANCELED", "USER_CANCELED", "SUCCESS", "Run canceled while queued.")
+            return
+        with db.session() as s:
+            claimed = _mark_running(s.get(RunRecord, run_id), repair_id)
+    canceled, params, job_settings = claimed
     # Start-up cost, for whoever reads runner.log wondering where a run's first second went.
     print(f"runner {os.getpid()}: run {run_id} RUNNING at {time.time():.3f} (orphan check {1000 * (t1 - t0):.0f} ms, "
           f"claim and queue {1000 * (time.time() - t1):.0f} ms)", file=sys.stderr, flush=True)

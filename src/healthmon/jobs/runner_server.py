@@ -177,6 +177,11 @@ def serve() -> None:
     finally:
         os.umask(old_umask)
     listener.listen(64)
+    # Listening already: a runner asked for meanwhile waits these few milliseconds in the backlog.
+    prepared: list[str] = []  # database URLs prepared for the next runner, oldest first
+    _prepare_database(dict(os.environ), prepared)  # the workspace of whoever started us, most likely
+    gc.collect()
+    gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # runners are reaped by the kernel
     try:
         while True:
@@ -184,6 +189,7 @@ def serve() -> None:
             if not ready:
                 return
             conn, _ = listener.accept()
+            request = None
             try:
                 conn.settimeout(5)
                 request, fds = _read_frame(conn)
@@ -205,6 +211,8 @@ def serve() -> None:
                 pass
             finally:
                 conn.close()
+            if request is not None:
+                _prepare_database(request[1], prepared)
     finally:
         try:
             if os.stat(path).st_ino == os.fstat(listener.fileno()).st_ino:
@@ -212,6 +220,34 @@ def serve() -> None:
         except OSError:
             pass
         listener.close()
+
+
+PREPARED_DATABASES = 4
+
+
+def _prepare_database(environ: dict[str, str], prepared: list[str]) -> None:
+    """After forking a runner (off its path): prepare the engine of that workspace's database in
+    this process (``run_exec.prepare_database``), so that the next runner for it inherits the
+    work of a first connection and of compiling its start-up queries instead of redoing it (some
+    15 ms of every run's start). No connection stays open here; a few databases are kept."""
+    from healthmon.jobs.run_exec import prepare_database
+    from healthmon.settings import Settings
+    from healthmon.store import db as store_db
+
+    try:
+        url = Settings.from_env(environ=environ).database_url
+    except Exception:
+        return
+    if url in prepared:
+        return
+    try:
+        prepare_database(store_db.Database.from_url(url))
+    except Exception:  # a database this process cannot reach: the runner reports it, not us
+        store_db.forget(url)
+        return
+    prepared.append(url)
+    while len(prepared) > PREPARED_DATABASES:
+        store_db.forget(prepared.pop(0))
 
 
 def _reread_environment() -> None:

@@ -194,6 +194,14 @@ _databases: dict[str, Database] = {}
 _databases_lock = threading.Lock()
 
 
+def forget(url: str) -> None:
+    """Drop this process's Database for ``url`` (its pooled connections closed)."""
+    with _databases_lock:
+        db = _databases.pop(url, None)
+    if db is not None:
+        db.engine.dispose()
+
+
 def _cached(url: str) -> Database:
     db = _databases.get(url)  # lock-free hit; the lock only guards creation
     if db is not None:

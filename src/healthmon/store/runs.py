@@ -13,6 +13,7 @@ SQLite (database write lock) and PostgreSQL (row lock).
 from __future__ import annotations
 
 import time
+from collections import namedtuple
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, bindparam, func, or_, select, update
@@ -237,7 +238,8 @@ def list_job_runs(
     then pages by keyset from there.
 
     ``session`` is an ORM session (returns ``RunRecord`` objects) or, with ``columns`` (e.g.
-    ``RUN_COLUMNS``), anything with ``execute`` (returns Core rows: the server's read path).
+    ``RUN_COLUMNS``), anything with ``execute`` (returns Core rows — ``RunRow`` tuples for
+    ``RUN_COLUMNS``: the server's read path).
     """
     filters = dict(job_id=job_id, active_only=active_only, completed_only=completed_only, run_type=run_type,
                    start_time_from=start_time_from, start_time_to=start_time_to)
@@ -258,7 +260,12 @@ def list_job_runs(
         q = q.order_by(RunRecord.run_id.desc())
     q = q.limit(limit + 1)
     result = session.execute(q)
-    rows = list(result.scalars() if columns is None else result)
+    if columns is None:
+        rows = list(result.scalars())
+    elif columns is RUN_COLUMNS:
+        rows = _run_rows(result)
+    else:
+        rows = list(result)
     more = len(rows) > limit
     rows = rows[:limit]
     if after_run_id is not None:
@@ -277,6 +284,15 @@ RUN_COLUMNS = tuple(
         "repair_id", "parent_run_id", "log_dir",
     )
 )
+# A run read through RUN_COLUMNS: a plain named tuple. A Core Row's attribute access costs ~0.3 µs,
+# and building the JSON of a 1,000-task run reads some 25,000 of them.
+RunRow = namedtuple("RunRow", [c.name for c in RUN_COLUMNS])
+
+
+def _run_rows(result) -> list[RunRow]:
+    return list(map(RunRow._make, result))
+
+
 _FAMILY = (
     select(*RUN_COLUMNS)
     .where(or_(RunRecord.run_id == bindparam("run_id"), RunRecord.job_run_id == bindparam("run_id")))
@@ -291,7 +307,7 @@ def run_family(connection, run_id: int) -> tuple[Any, list]:
     """A run and its direct children (a job run's task runs, a for-each task's iterations),
     children oldest first, in one indexed query on a Core connection: the runs/get read path.
     Raises NotFoundError when the run does not exist."""
-    rows = connection.execute(_FAMILY, {"run_id": run_id}).all()
+    rows = _run_rows(connection.execute(_FAMILY, {"run_id": run_id}))
     if not rows or rows[0].run_id != run_id:
         raise NotFoundError(f"Run {run_id} does not exist.")
     return rows[0], rows[1:]
@@ -301,7 +317,7 @@ def children_of(connection, parent_ids: list[int]) -> list:
     """Direct children of several runs (Core rows, oldest first)."""
     if not parent_ids:
         return []
-    return connection.execute(_CHILDREN, {"parents": list(parent_ids)}).all()
+    return _run_rows(connection.execute(_CHILDREN, {"parents": list(parent_ids)}))
 
 
 def active_job_runs(session: Session) -> list[RunRecord]:
