@@ -290,7 +290,7 @@ RunRow = namedtuple("RunRow", [c.name for c in RUN_COLUMNS])
 
 
 def _run_rows(result) -> list[RunRow]:
-    return list(map(RunRow._make, result))
+    return list(map(RunRow._make, result.all()))
 
 
 _FAMILY = (
