@@ -298,3 +298,54 @@ def test_runs_started_through_the_runner_server_use_its_template(ws, tmp_path):
     run = run_job(job)
     assert run["state"]["result_state"] == "SUCCESS", run["state"]
     assert out.read_text() == "hm-zygote-tpl"
+
+
+def test_the_zygote_warm_up_runs_an_attempt_without_leaving_a_trace(tmp_path, monkeypatch):
+    """``task_main.warm_up`` (run by every zygote before it serves) executes the attempt's code
+    path in-process: the process keeps its directory, import path, streams and descriptors."""
+    import sys
+
+    from healthmon.jobs import task_main
+
+    monkeypatch.chdir(tmp_path)
+    path, stdout, stderr = list(sys.path), sys.stdout, sys.stderr
+    fds = set(os.listdir("/proc/self/fd"))
+    task_main.warm_up(rounds=3)
+    assert os.getcwd() == str(tmp_path)
+    assert sys.path == path and sys.stdout is stdout and sys.stderr is stderr
+    assert set(os.listdir("/proc/self/fd")) == fds
+    assert not list(tmp_path.iterdir())  # the result went through the pipe: no file
+
+
+def test_the_runner_server_prepares_a_workspace_database_without_holding_it_open(tmp_path):
+    """The server runs a runner's start-up queries on the caller's database (so the runners it
+    forks inherit a connected-once engine with compiled statements), then closes its connections;
+    it keeps a few databases prepared, the oldest dropped first."""
+    from healthmon.jobs import runner_server
+    from healthmon.settings import Settings
+    from healthmon.store import db as store_db
+
+    prepared: list[str] = []
+    homes = [tmp_path / f"home{i}" for i in range(runner_server.PREPARED_DATABASES + 1)]
+    for home in homes:
+        environ = {"HEALTHMON_HOME": str(home)}
+        runner_server._prepare_database(environ, prepared)
+        runner_server._prepare_database(environ, prepared)  # once per database
+        url = Settings.from_env(environ=environ).database_url
+        db = store_db.Database.from_url(url)
+        assert db.engine.pool.checkedout() == 0 and db.engine.pool.checkedin() == 0  # nothing held open
+        assert (home / "workspace.db").exists()
+    assert prepared == [Settings.from_env(environ={"HEALTHMON_HOME": str(h)}).database_url for h in homes[1:]]
+    assert Settings.from_env(environ={"HEALTHMON_HOME": str(homes[0])}).database_url not in store_db._databases
+    for url in prepared:
+        store_db.forget(url)
+
+
+def test_the_zygote_warm_up_is_skipped_in_a_deleted_directory(tmp_path, monkeypatch):
+    from healthmon.jobs import task_main
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    task_main.warm_up(rounds=1)  # no exception: the zygote still starts

@@ -172,7 +172,10 @@ def warm_up(rounds: int = 10) -> None:
     its first calls (warm-up counters, then the specialised instructions' caches) and fills the
     type attribute cache on first lookups; done once in the zygote, those writes are not repeated
     — as copy-on-write page faults — in every forked attempt."""
-    cwd = os.getcwd()
+    try:
+        cwd = os.getcwd()
+    except OSError:  # a directory deleted under us: no warm-up
+        return
     path = os.path.join(cwd, "__healthmon_warm_up__.py")
     code = [compile("pass", path, "exec", dont_inherit=True)]
     saved_path = list(sys.path)
@@ -195,7 +198,10 @@ def warm_up(rounds: int = 10) -> None:
         pass
     finally:
         sys.path[:] = saved_path
-        os.chdir(cwd)
+        try:
+            os.chdir(cwd)
+        except OSError:
+            pass
 
 
 def write_result(spec: dict, data: bytes) -> None:
