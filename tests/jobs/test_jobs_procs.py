@@ -349,3 +349,23 @@ def test_the_zygote_warm_up_is_skipped_in_a_deleted_directory(tmp_path, monkeypa
     monkeypatch.chdir(gone)
     gone.rmdir()
     task_main.warm_up(rounds=1)  # no exception: the zygote still starts
+
+
+def test_without_the_extension_the_zygote_falls_back_to_ctypes_and_the_python_loop(tmp_path):
+    """Where no C compiler built ``_forkloop``: prctl and malloc_trim through ctypes, the Python loop."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules["healthmon.jobs._forkloop"] = None  # as if it had not been built
+from healthmon.jobs import zygote
+assert zygote._forkloop is None and not zygote.use_c_loop()
+assert zygote.set_subreaper()
+zygote.name_process("hm-fallback-test")
+zygote.trim_heap()
+print(open("/proc/self/comm").read().strip(), "ctypes" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["hm-fallback-tes", "True"]  # comm holds 15 bytes

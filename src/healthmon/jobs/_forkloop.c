@@ -17,6 +17,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -320,10 +321,41 @@ static PyObject *serve(PyObject *module, PyObject *args) {
     }
 }
 
+/* prctl and malloc_trim for the zygote's Python side, so that it needs no ctypes (and no libffi). */
+static PyObject *set_subreaper(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    return PyBool_FromLong(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0);
+}
+
+static PyObject *set_name(PyObject *module, PyObject *arg) {
+    (void)module;
+    char name[16] = {0};
+    char *data;
+    Py_ssize_t size;
+    if (PyBytes_AsStringAndSize(arg, &data, &size) < 0)
+        return NULL;
+    memcpy(name, data, size < 15 ? (size_t)size : 15);
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+    Py_RETURN_NONE;
+}
+
+static PyObject *trim(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"serve", serve, METH_VARARGS,
      "serve(sock_fd, children_fd): the zygote's request loop; None once the runner is gone, "
      "(exec_mode, spec, result_fd) in a forked child."},
+    {"set_subreaper", set_subreaper, METH_NOARGS, "prctl(PR_SET_CHILD_SUBREAPER, 1); True on success."},
+    {"set_name", set_name, METH_O, "prctl(PR_SET_NAME, name): the thread's name (bytes, at most 15)."},
+    {"malloc_trim", trim, METH_NOARGS, "glibc malloc_trim(0) (nothing elsewhere)."},
     {NULL, NULL, 0, NULL},
 };
 

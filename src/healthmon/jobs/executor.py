@@ -81,6 +81,7 @@ class RunExecutor:
         self.job_name = self.job_settings.get("name") or f"Untitled job {self.job_id}"
         self.by_key = plan.validate_tasks(self.job_name, self.job_settings.get("tasks") or [])
         self.deps = {k: plan.task_deps(t) for k, t in self.by_key.items()}
+        self.outcomes = {k: dict(d) for k, d in self.deps.items()}  # dependency -> outcome wanted
         self.job_params: dict[str, str] = self.params.get("job_parameters_effective") or {}
         self.cancel = threading.Event()
         self.timed_out = threading.Event()
@@ -255,7 +256,7 @@ class RunExecutor:
         task = self.by_key[key]
         if self.cancel.is_set() or self.timed_out.is_set():
             return self._not_started(row_id)
-        skip = "DISABLED" if task.get("disabled") else plan.decide(task, deps)
+        skip = "DISABLED" if task.get("disabled") else plan.decide(task, deps, self.outcomes[key])
         if skip:
             self._finish_row(row_id, skip, _skip_message(skip, task, deps))
             return plan.TaskResult(skip)
@@ -580,9 +581,12 @@ class RunExecutor:
         os.close(proc.result_fd)
         with self.lock:
             state[5] = True
-            self.attempts.pop(proc.pid, None)
+            # on_start queued RUNNING with start_time and log_dir; if it has not run yet, it only
+            # adds the pid when it does, so they are queued here instead.
+            started = proc.pid is not None and self.attempts.pop(proc.pid, None) is not None
         reason = state[1]
-        self._update(row_id, start_time=start, log_dir=log_dir)  # in case on_start came too late
+        if not started:
+            self._update(row_id, start_time=start, log_dir=log_dir)
         if reason == "CANCELED":
             self._finish_row(row_id, "CANCELED", "Run was canceled.", output={"error": "Run canceled by user."}, start=start, setup_ms=setup_ms)
             return "CANCELED", None

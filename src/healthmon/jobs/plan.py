@@ -136,7 +136,7 @@ def repair_selection(
     return {k for k in dependents(by_key, roots) if k in results}
 
 
-def decide(task: Mapping, deps: Mapping[str, TaskResult]) -> str | None:
+def decide(task: Mapping, deps: Mapping[str, TaskResult], wanted: Mapping[str, str | None] | None = None) -> str | None:
     """None when the task should run, else the result state it gets without running.
 
     ``deps`` holds the results of the task's dependencies that are part of this run. A dependency
@@ -146,7 +146,8 @@ def decide(task: Mapping, deps: Mapping[str, TaskResult]) -> str | None:
     if not deps:
         return None
     run_if = task.get("run_if", "ALL_SUCCESS")
-    wanted = {d: o for d, o in task_deps(task)}
+    if wanted is None:  # (the executor passes the outcomes it computed once per run)
+        wanted = {d: o for d, o in task_deps(task)}
     kinds: list[str] = []
     for key, res in deps.items():
         outcome = wanted.get(key)

@@ -241,7 +241,16 @@ def drain(fd: int) -> bytes:
         if not chunk:
             break
         chunks.append(chunk)
+        if len(chunks) == 1 and _complete(chunk):  # the usual case: one read, no second syscall
+            break
     return b"".join(chunks)
+
+
+def _complete(data: bytes) -> bool:
+    """Whether ``data`` is a whole ``write_result`` record."""
+    if data[:1] == b"F":
+        return True
+    return data[:1] == b"M" and len(data) >= 5 and len(data) >= 5 + int.from_bytes(data[1:5], "big")
 
 
 def parse_result(data: bytes, path: str) -> dict | None:

@@ -77,6 +77,8 @@ def _pidfd(pid: int) -> int:
 
 
 def _prctl():
+    if _forkloop is not None:  # the extension calls prctl itself: no ctypes in the zygote
+        return None
     try:
         import ctypes
 
@@ -85,7 +87,10 @@ def _prctl():
         return None
 
 
-_PRCTL = _prctl()  # looked up once, before any fork (dlopen in every child costs)
+# Looked up once, before any fork (a dlopen in every child would cost). With the C extension the
+# zygote does without ctypes and libffi altogether: two shared libraries and their Python modules
+# fewer for every fork to copy and every attempt's exit to tear down.
+_PRCTL = _prctl()
 
 
 PR_SET_NAME = 15
@@ -94,7 +99,9 @@ PR_SET_NAME = 15
 def name_process(name: str) -> None:
     """Set the calling thread's name (``comm``: what ps, top and perf show); threads started after
     it inherit it. Best effort, at most 15 bytes."""
-    if _PRCTL is not None:
+    if _forkloop is not None:
+        _forkloop.set_name(name.encode()[:15])
+    elif _PRCTL is not None:
         import ctypes
 
         _PRCTL(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
@@ -104,6 +111,9 @@ def trim_heap() -> None:
     """Give the allocator's free memory back to the system (glibc ``malloc_trim``): what importing
     and compiling the runtime freed would otherwise stay mapped, and every fork copies the page
     table entries of every mapped page and every exit tears them down."""
+    if _forkloop is not None:
+        _forkloop.malloc_trim()
+        return
     try:
         import ctypes
 
@@ -114,6 +124,8 @@ def trim_heap() -> None:
 
 def set_subreaper() -> bool:
     """Make this process a child subreaper (Linux); False where unsupported."""
+    if _forkloop is not None:
+        return _forkloop.set_subreaper()
     return _PRCTL is not None and _PRCTL(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
