@@ -326,9 +326,12 @@ def test_the_runner_server_prepares_a_workspace_database_without_holding_it_open
     from healthmon.store import db as store_db
 
     prepared: list[str] = []
+    runner_server._prepare_database({"HEALTHMON_HOME": str(tmp_path / "none")}, prepared)
+    assert prepared == [] and not (tmp_path / "none").exists()  # no database is created here
     homes = [tmp_path / f"home{i}" for i in range(runner_server.PREPARED_DATABASES + 1)]
     for home in homes:
         environ = {"HEALTHMON_HOME": str(home)}
+        store_db.Database.from_url(Settings.from_env(environ=environ).database_url).create_all()  # its client's
         runner_server._prepare_database(environ, prepared)
         runner_server._prepare_database(environ, prepared)  # once per database
         url = Settings.from_env(environ=environ).database_url

@@ -238,7 +238,9 @@ def _prepare_database(environ: dict[str, str], prepared: list[str]) -> None:
         url = Settings.from_env(environ=environ).database_url
     except Exception:
         return
-    if url in prepared:
+    # SQLite only (the default, and where it was measured): a server database could make this loop
+    # wait on the network. Nor is a database created here: its client creates it first.
+    if url in prepared or not url.startswith("sqlite:///") or not os.path.exists(url[len("sqlite:///"):]):
         return
     try:
         prepare_database(store_db.Database.from_url(url))
