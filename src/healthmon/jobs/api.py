@@ -1,7 +1,7 @@
 """Run rows → Jobs API JSON (the shapes of ``databricks.sdk.service.jobs.Run``/``RunTask``/``RunOutput``).
 
-A "row" is a ``RunRecord`` or a ``store.runs.RunRow`` (``RUN_COLUMNS`` as a named tuple: the server's read path
-skips the ORM): only attributes are read, JSON columns through ``_j``.
+A "row" is a ``RunRecord`` or a ``store.runs.RunRow`` (``RUN_COLUMNS`` as a named tuple: the
+server's read path skips the ORM): only attributes are read, JSON columns through ``_j``.
 """
 
 from __future__ import annotations
