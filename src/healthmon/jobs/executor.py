@@ -268,12 +268,10 @@ class RunExecutor:
 
     def _precreated(self) -> dict[str, int]:
         """Task rows ``run_now`` created up front (so a new run lists its tasks at once)."""
-        from sqlalchemy import select
+        from healthmon.store.runs import unstarted_task_runs
 
-        with self.db.session() as s:  # two columns, not ORM rows: a big run has thousands
-            rows = s.execute(select(RunRecord.task_key, RunRecord.run_id).where(
-                RunRecord.job_run_id == self.run_id, RunRecord.life_cycle_state.in_(("PENDING", "BLOCKED")))).all()
-            return {key: run_id for key, run_id in rows}
+        with self.db.session() as s:
+            return unstarted_task_runs(s, self.run_id)
 
     def _watch(self) -> None:
         """Every 0.1 s: kills attempts past their timeout or of a canceled / timed-out run.

@@ -33,6 +33,7 @@ from healthmon.store.runs import (
     lock_job,
     now_ms,
     task_runs,
+    unstarted_task_runs,
 )
 
 
@@ -115,16 +116,13 @@ def prepare_database(db: Database) -> None:
     """Run the read-only queries of a runner's start-up (orphan check, run row, secrets, task rows)
     once on ``db``, then close its connections: the runner server does, so that the runners it
     forks inherit an engine whose dialect is initialised and whose statements are compiled."""
-    from sqlalchemy import select
-
     from healthmon.store.secrets import all_values
 
-    with db.session() as s:
+    with db.session() as s:  # the same functions the runner calls (reap_orphans, _claim, RunExecutor)
         active_job_runs(s)
         s.get(RunRecord, 0)
         all_values(s)
-        s.execute(select(RunRecord.task_key, RunRecord.run_id).where(
-            RunRecord.job_run_id == 0, RunRecord.life_cycle_state.in_(("PENDING", "BLOCKED")))).all()
+        unstarted_task_runs(s, 0)
         s.rollback()
     db.engine.dispose()
 

@@ -179,6 +179,14 @@ def task_runs(session: Session, job_run_id: int) -> list[RunRecord]:
     )
 
 
+def unstarted_task_runs(session: Session, job_run_id: int) -> dict[str, int]:
+    """Task run ids by task key of the job run's tasks not started yet (PENDING or BLOCKED): the rows
+    ``run_now`` creates up front. Two columns, not ORM rows: a big run has thousands."""
+    rows = session.execute(select(RunRecord.task_key, RunRecord.run_id).where(
+        RunRecord.job_run_id == job_run_id, RunRecord.life_cycle_state.in_(("PENDING", "BLOCKED")))).all()
+    return {key: run_id for key, run_id in rows}
+
+
 def latest_task_runs(session: Session, job_run_id: int) -> dict[str, RunRecord]:
     """The latest attempt of each task (the one Databricks lists in ``tasks``)."""
     latest: dict[str, RunRecord] = {}
