@@ -474,6 +474,7 @@ def template_main(fd: int) -> None:
                 _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
                 os.environ.clear()
                 os.environ.update(env)
+                name_process("hm-zygote")  # before the report: a runner that knows the pid sees the name
                 zsock = _socket.socket(fileno=fds[0])
                 zsock.sendall(REPORT.pack(b"Z", os.getpid(), 0))
             except BaseException:
