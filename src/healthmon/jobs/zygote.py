@@ -407,7 +407,6 @@ def _serve(sock: _socket.socket) -> None:
     os.dup2(null, 0)
     os.close(null)
     set_subreaper()
-    name_process("hm-zygote")
     rc = Zygote(sock).serve()
     if rc is None:
         os._exit(0)
@@ -416,6 +415,7 @@ def _serve(sock: _socket.socket) -> None:
 
 def main(fd: int) -> None:
     """A zygote of its own interpreter, started by a runner (``procs.ForkServer``)."""
+    name_process("hm-zygote")
     _prepare()
     _serve(_socket.socket(fileno=fd))
 
