@@ -34,6 +34,7 @@ GROUPS = [
     ("healthmon.cli.tokens", "tokens", "Personal access tokens for the workspace server."),
     ("healthmon.cli.anomalies", "anomalies", "Score any exported time series with the cost anomaly method."),
     ("healthmon.cli.mlflow_cmd", "mlflow", "The MLflow tracking store and UI."),
+    ("healthmon.cli.alerts", "alerts", "Alert rules over the latest predictions: test them, or send."),
 ]
 
 # Single commands registered at top level: (module, attribute).
