@@ -29,7 +29,7 @@ def test(
     output: str = typer.Option("text", "--output", "-o", help="text | json"),
 ) -> None:
     """Evaluate the alert rules on the latest predictions and show the messages they call for."""
-    from healthmon.errors import InvalidParameterError
+    from healthmon.errors import HealthmonError, InvalidParameterError
     from healthmon.ml.alerts import load_rules, run_alerts
 
     if output not in ("text", "json"):
@@ -44,7 +44,14 @@ def test(
     if output == "json":
         typer.echo(json.dumps({**run.summary(), "messages": [
             {"subject": m.subject, "text": m.text, "payload": m.payload} for m, _ in run.messages]}, indent=2, default=str))
-        return
+    else:
+        _print_text(config, run, names, send)
+    if run.failures:
+        raise HealthmonError(f"{len(run.failures)} alert deliveries failed (their incidents are retried next run):\n  "
+                             + "\n  ".join(run.failures[:10]))
+
+
+def _print_text(config, run, names: dict, send: bool) -> None:
     typer.echo(f"Alert rules {config.path} on {names['catalog']}.{names['feature_schema']}"
                f" ({'sending' if send else 'dry run: nothing is sent or recorded'}):")
     for r in run.results:
