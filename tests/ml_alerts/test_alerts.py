@@ -270,3 +270,15 @@ def test_bundle_rules_file_and_alerts_task(repo_root, healthmon_home):
     config = load_rules(repo_root / "src/ml/alerts/alert_rules.yml")
     assert {r.metric for r in config.rules} == {"cost_excess", "failure_risk", "sla_risk", "security_alerts",
                                                 "stale_days", "drift_days"}
+
+
+def test_drift_alerts_and_the_reports_drift_section_read_the_same_flags(lh, tmp_path):
+    from healthmon.ml.report import build_report
+
+    drift = pd.DataFrame([{"catalog_name": c, "snapshot_date": day(n), "prediction": -1.0 if c == "sales" and n >= 38 else 1.0}
+                          for c in ("sales", "hr") for n in range(40)])
+    _predictions(lh, "data_drift_predictions", drift, "data_drift_detector")
+    run = _run(_rules(tmp_path), lh, send=False)
+    assert [f.entity for f in next(r for r in run.results if r.rule.name == "drift_days").findings] == ["catalog sales"]
+    quality = next(s for s in build_report(CAT, GOLD, ML, lakehouse=lh).sections if s.key == "quality")
+    assert "2 catalog-days flagged for drift" in quality.summary

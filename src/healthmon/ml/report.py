@@ -32,9 +32,10 @@ from typing import Any
 import pandas as pd
 
 from healthmon.ml.predictions import (
-    SECURITY_DETECTORS, PredictionReader, flagged, flagged_cost_days, latest_per_job, security_flags, table_staleness,
+    SECURITY_DETECTORS, PredictionReader, flagged_cost_days, latest_per_job, security_flags, table_staleness,
     to_dates,
 )
+from healthmon.ml.predictions import flagged as is_flagged  # `flagged` names frames below
 
 RECENT_DAYS = 30
 TOP_N = 10
@@ -333,7 +334,7 @@ def _quality(t: PredictionReader) -> Section:
         s.message = f"{t.catalog}.{t.gold}.fact_table_snapshots does not exist."
     drift = t.predictions("data_drift_detector")
     if drift is not None and not drift.empty:
-        flagged = drift[flagged(drift)].copy()
+        flagged = drift[is_flagged(drift)].copy()
         flagged["snapshot_date"] = to_dates(flagged["snapshot_date"])
         as_of = to_dates(drift["snapshot_date"]).max()
         flagged = flagged[flagged["snapshot_date"] > as_of - pd.Timedelta(days=RECENT_DAYS)]
