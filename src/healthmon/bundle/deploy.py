@@ -22,6 +22,7 @@ import json
 import os
 import re
 import socket
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,35 +110,102 @@ def _holder(settings: Settings) -> str:
     return f"{settings.user_name} on {socket.gethostname()} (pid {os.getpid()})"
 
 
-@contextmanager
-def deployment_lock(db, bundle_name: str, target: str, settings: Settings, *, force: bool = False):
+# The host and pid at the end of a holder written by ``_holder``.
+_HOLDER_PROCESS = re.compile(r" on (?P<host>\S+) \(pid (?P<pid>\d+)\)$")
+
+
+def holder_is_gone(holder: str, acquired_at_ms: int) -> bool:
+    """True only when the lock's holder is provably dead: it ran on this host and its pid is
+    gone, a zombie, or now belongs to a process started after the lock was taken (pid reuse).
+    A holder on another host, or one we cannot inspect, counts as alive."""
+    import psutil
+
+    m = _HOLDER_PROCESS.search(holder)
+    if not m or m["host"] != socket.gethostname():
+        return False
+    try:
+        proc = psutil.Process(int(m["pid"]))
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return True
+        # create_time comes from boot time + clock ticks: allow a second of disagreement with
+        # the wall clock the lock was stamped with, erring towards "alive".
+        return proc.create_time() * 1000 > acquired_at_ms + 1000
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+def _insert_lock(db, bundle_name: str, target: str, holder: str) -> bool:
     from sqlalchemy.exc import IntegrityError
 
     from healthmon.store.jobs import DeploymentLock, now_ms
 
-    if force:
-        with db.session() as s:
-            row = s.get(DeploymentLock, (bundle_name, target))
-            if row is not None:
-                s.delete(row)
-    holder = _holder(settings)
     try:
         with db.session() as s:
             s.add(DeploymentLock(bundle_name=bundle_name, target=target, holder=holder, acquired_at=now_ms()))
+        return True
     except IntegrityError:
+        return False
+
+
+def _delete_lock(db, bundle_name: str, target: str, holder: str | None = None) -> None:
+    """Delete the lock row; with ``holder``, only if that holder still has it (so two
+    processes taking over the same stale lock cannot delete each other's fresh one)."""
+    from sqlalchemy import delete
+
+    from healthmon.store.jobs import DeploymentLock
+
+    stmt = delete(DeploymentLock).where(DeploymentLock.bundle_name == bundle_name, DeploymentLock.target == target)
+    if holder is not None:
+        stmt = stmt.where(DeploymentLock.holder == holder)
+    with db.session() as s:
+        s.execute(stmt)
+
+
+def _notice(text: str) -> None:
+    print(f"Notice: {text}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def deployment_lock(db, bundle_name: str, target: str, settings: Settings, *, force: bool = False,
+                    notice=_notice):
+    """Hold the (bundle, target) deployment lock for the block. A lock held by a live process
+    (or one on another host) refuses with DeploymentLockedError; one whose holder is provably
+    dead (``holder_is_gone``) is taken over with a ``notice``; ``force`` takes any lock."""
+    from healthmon.store.jobs import DeploymentLock
+
+    if force:
+        _delete_lock(db, bundle_name, target)
+    holder = _holder(settings)
+    if not _insert_lock(db, bundle_name, target, holder):
         with db.session() as s:
             row = s.get(DeploymentLock, (bundle_name, target))
-            who = f"{row.holder}, acquired at {row.acquired_at} ms" if row is not None else "another deployment"
-        raise DeploymentLockedError(
-            f'deployment lock for bundle "{bundle_name}" target "{target}" is held by {who}',
-            hint="wait for the other deployment to finish, or use --force-lock if it died") from None
+            stale = (row.holder, row.acquired_at) if row is not None else None
+        taken = False
+        if stale is not None and holder_is_gone(*stale):
+            _delete_lock(db, bundle_name, target, holder=stale[0])
+            taken = _insert_lock(db, bundle_name, target, holder)
+            if taken:
+                notice(f'taking over the deployment lock for bundle "{bundle_name}" target "{target}" '
+                       f"held by {stale[0]} since {_iso_ms(stale[1])}: that process no longer exists.")
+        if not taken:
+            with db.session() as s:
+                row = s.get(DeploymentLock, (bundle_name, target))
+                who = f"{row.holder}, acquired at {_iso_ms(row.acquired_at)}" if row is not None else "another deployment"
+            raise DeploymentLockedError(
+                f'deployment lock for bundle "{bundle_name}" target "{target}" is held by {who}',
+                hint="wait for the other deployment to finish, or use --force-lock if it died on another host")
     try:
         yield holder
     finally:
-        with db.session() as s:
-            row = s.get(DeploymentLock, (bundle_name, target))
-            if row is not None and row.holder == holder:
-                s.delete(row)
+        _delete_lock(db, bundle_name, target, holder=holder)
+
+
+def _iso_ms(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def local_workspace_dir(bundle: Bundle, field: str, settings: Settings) -> Path:

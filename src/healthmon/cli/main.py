@@ -6,9 +6,11 @@ User errors (``HealthmonError``) are printed as one message and exit non-zero; n
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
+from typer.exceptions import TyperException
 
 from healthmon.errors import HealthmonError
 
@@ -32,6 +34,7 @@ GROUPS = [
     ("healthmon.cli.tokens", "tokens", "Personal access tokens for the workspace server."),
     ("healthmon.cli.anomalies", "anomalies", "Score any exported time series with the cost anomaly method."),
     ("healthmon.cli.mlflow_cmd", "mlflow", "The MLflow tracking store and UI."),
+    ("healthmon.cli.alerts", "alerts", "Alert rules over the latest predictions: test them, or send."),
 ]
 
 # Single commands registered at top level: (module, attribute).
@@ -80,14 +83,30 @@ EXTENSIONS = [
 _register()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every way out is an exit code and at most one message, never a traceback:
+    usage errors exit 2 (click's message), user errors 1, an interrupt 130, and an unexpected
+    exception 1 with its traceback written to a file (see ``_report_bug``)."""
+    if not sys.warnoptions:
+        # Library warnings (pandas, sklearn, mlflow...) are noise on a user's terminal; what a
+        # user must know is raised as a HealthmonError. `python -W ...` / PYTHONWARNINGS still win.
+        import warnings
+
+        warnings.simplefilter("ignore")
     try:
-        rc = app(standalone_mode=False)
+        rc = app(args=argv, prog_name="healthmon", standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except HealthmonError as exc:
         typer.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except TyperException as exc:  # typer's (vendored click) usage errors, exit 2, and its own errors
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"Error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         typer.echo("Aborted.", err=True)
@@ -95,13 +114,45 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
+    except BrokenPipeError:
+        # `healthmon ... | head`: the reader left; stop quietly, as other CLI tools do.
+        sys.stderr.close()
+        sys.exit(141)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, reported as one
+        typer.echo(_report_bug(exc), err=True)
+        sys.exit(1)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _report_bug(exc: BaseException) -> str:
+    """One paragraph for an exception no command turned into a user error; the traceback goes
+    to ``$HEALTHMON_HOME/logs/`` (or the temp directory) for the bug report."""
+    import tempfile
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    detail = (str(exc).strip().splitlines() or [""])[0][:300]
+    where = "not saved"
+    try:
+        from healthmon.settings import Settings
+
+        folder = Settings.from_env().home / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+    except Exception:  # noqa: BLE001 - an unusable HEALTHMON_HOME must not hide the bug report
+        folder = None
+    for directory in (folder, tempfile.gettempdir()):
+        if directory is None:
+            continue
+        try:
+            path = f"{directory}/healthmon-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+            with open(path, "w") as f:
+                f.write(text)
+            where = path
+            break
+        except OSError:
+            continue
+    return (f"Error: unexpected internal error: {type(exc).__name__}: {detail}\n"
+            f"  This is a bug in healthmon, not in your input; the traceback is in {where}.")
 
 
 if __name__ == "__main__":

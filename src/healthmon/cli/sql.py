@@ -14,6 +14,9 @@ def sql(
     query: str = typer.Argument(..., help="Spark SQL; use catalog.schema.table names. '-' reads the query from stdin."),
     format: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
     engine: Optional[str] = typer.Option(None, "--engine", help="duckdb | spark (default: HEALTHMON_ENGINE or duckdb)."),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", min=0,
+        help="Statement timeout in seconds for the duckdb engine (default: HEALTHMON_SQL_TIMEOUT or 600; 0 = none)."),
 ) -> None:
     """Run SQL against the lakehouse and print the result."""
     import sys
@@ -26,5 +29,12 @@ def sql(
         raise InvalidParameterError(f"Invalid --format {format!r}: expected one of {', '.join(FORMATS)}.")
     if query == "-":
         query = sys.stdin.read()
-    lh = Lakehouse.from_env(engine=engine)
+    import os
+
+    options = {}
+    if timeout is not None:
+        if (engine or os.environ.get("HEALTHMON_ENGINE") or "duckdb").strip().lower() != "duckdb":
+            raise InvalidParameterError("--timeout applies to the duckdb engine only.")
+        options["timeout"] = timeout
+    lh = Lakehouse.from_env(engine=engine, **options)
     emit(lh.sql(query), format)

@@ -37,10 +37,10 @@ def _q(name: str) -> str:
 
 def join_features(spine: pa.Table, lookups: list[tuple[ResolvedLookup, object]], threads: int | None = None) -> pa.Table:
     """``spine`` + every lookup's features, in the spine's row order."""
-    con = duckdb.connect(":memory:")
+    from healthmon.lakehouse.engines.duckdb_engine import confined_connection
+
+    con = confined_connection(threads=threads)  # Arrow objects only: no file is read by DuckDB
     try:
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
         spine = spine.append_column(ROW_ID, pa.array(range(spine.num_rows), pa.int64()))
         con.register("spine", spine)
         select = ["s.*"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from healthmon.errors import InvalidParameterError, NotFoundError
 from healthmon.lakehouse.paths import TableName, check_identifier
@@ -45,9 +45,48 @@ def parse(query: str, dialect: str = "spark") -> list[exp.Expression]:
             e = errors[0]
             where = f" at line {e.get('line')}, column {e.get('col')}"
         raise InvalidParameterError(f"Could not parse SQL{where}: {str(exc).splitlines()[0]}") from None
+    except TokenError:
+        raise InvalidParameterError(f"Could not parse SQL: {_unterminated(query)}") from None
     if not statements:
         raise InvalidParameterError("Empty SQL statement.")
     return statements
+
+
+_CLOSERS = {"'": "'", '"': '"', "`": "`", "/*": "*/"}
+_WHAT = {"'": "string literal", '"': "quoted string", "`": "quoted identifier", "/*": "comment"}
+
+
+def _unterminated(query: str) -> str:
+    """Where the quote or comment that the tokenizer could not close starts (line:column)."""
+    i, n = 0, len(query)
+    while i < n:
+        two = query[i:i + 2]
+        if two == "--":
+            end = query.find("\n", i)
+            i = n if end < 0 else end + 1
+            continue
+        opener = "/*" if two == "/*" else query[i] if query[i] in "'\"`" else None
+        if opener is None:
+            i += 1
+            continue
+        closer = _CLOSERS[opener]
+        j = i + len(opener)
+        while j < n:
+            if opener in ("'", '"') and query[j] == "\\":
+                j += 2  # Spark strings take backslash escapes
+                continue
+            if query.startswith(closer, j):
+                if opener != "/*" and query.startswith(closer * 2, j):
+                    j += 2  # a doubled quote stands for itself
+                    continue
+                break
+            j += 1
+        if j >= n:
+            line = query.count("\n", 0, i) + 1
+            col = i - (query.rfind("\n", 0, i) + 1) + 1
+            return f"unterminated {_WHAT[opener]} at line {line}, column {col} (expected a closing {closer})"
+        i = j + len(closer)
+    return "the statement could not be split into tokens (check quotes and comments)"
 
 
 def _cte_names(tree: exp.Expression) -> set[str]:

@@ -14,10 +14,8 @@ a legend and a caption, so it reads without the code.
 "As of" dates come from the data (the latest date in each table), not the wall clock, so a
 report on an exported or synthetic account that ended weeks ago still shows its last 30 days.
 
-Prediction columns are read defensively because scoring layouts differ between model kinds:
-anomaly flags come from ``is_anomaly`` when present, else ``prediction == -1`` (scikit-learn's
-IsolationForest convention); classifier risk from ``probability`` when present, else
-``prediction``.
+Prediction tables are read, and their flags and risks interpreted, by
+``healthmon.ml.predictions`` (the one sign convention: a detector's flag means "anomaly").
 """
 
 from __future__ import annotations
@@ -33,27 +31,15 @@ from typing import Any
 
 import pandas as pd
 
+from healthmon.ml.predictions import (
+    SECURITY_DETECTORS, PredictionReader, flagged_cost_days, latest_per_job, security_flags, table_staleness,
+    to_dates,
+)
+from healthmon.ml.predictions import flagged as is_flagged  # `flagged` names frames below
+
 RECENT_DAYS = 30
 TOP_N = 10
 STALE_DAYS = 7
-
-# Prediction tables by model (ml-layer.md §3); healthmon.ml.models overrides when present.
-_DEFAULT_PREDICTION_TABLES = {
-    "cost_anomaly_detector": "cost_anomaly_predictions",
-    "budget_forecaster": "budget_forecast_predictions",
-    "job_failure_predictor": "job_failure_predictions",
-    "sla_breach_predictor": "sla_breach_predictions",
-    "security_threat_detector": "security_threat_predictions",
-    "exfiltration_detector": "exfiltration_predictions",
-    "privilege_escalation_detector": "privilege_escalation_predictions",
-    "user_behavior_baseline": "user_behavior_predictions",
-    "data_drift_detector": "data_drift_predictions",
-    "data_freshness_predictor": "freshness_predictions",
-}
-SECURITY_DETECTORS = (
-    "security_threat_detector", "exfiltration_detector", "privilege_escalation_detector", "user_behavior_baseline",
-)
-
 
 @dataclass
 class Section:
@@ -85,67 +71,10 @@ class HealthReport:
 # -- reading ---------------------------------------------------------------------------------
 
 
-class _Tables:
-    """Reads tables once per report; a missing table is None."""
-
-    def __init__(self, lh, catalog: str, gold_schema: str, feature_schema: str):
-        self.lh, self.catalog, self.gold, self.features = lh, catalog, gold_schema, feature_schema
-        self._cache: dict[str, pd.DataFrame | None] = {}
-        self.prediction_tables = dict(_DEFAULT_PREDICTION_TABLES)
-        try:
-            from healthmon.ml.models import MODELS
-
-            self.prediction_tables.update({n: s.prediction_table for n, s in MODELS.items()})
-        except Exception:  # the registry is optional for the report; the spec's names apply
-            pass
-
-    def read(self, fqn: str) -> pd.DataFrame | None:
-        if fqn not in self._cache:
-            self._cache[fqn] = self.lh.read_table(fqn).to_pandas() if self.lh.table_exists(fqn) else None
-        return self._cache[fqn]
-
-    def gold_table(self, name: str) -> pd.DataFrame | None:
-        return self.read(f"{self.catalog}.{self.gold}.{name}")
-
-    def feature_table(self, name: str) -> pd.DataFrame | None:
-        return self.read(f"{self.catalog}.{self.features}.{name}")
-
-    def prediction_fqn(self, model: str) -> str:
-        return f"{self.catalog}.{self.features}.{self.prediction_tables[model]}"
-
-    def predictions(self, model: str) -> pd.DataFrame | None:
-        """The latest scoring of a model (prediction tables keep one scoring per day)."""
-        df = self.read(self.prediction_fqn(model))
-        if df is None or df.empty:
-            return df
-        if "scored_date" in df.columns:
-            day = pd.to_datetime(df["scored_date"])
-        elif "scored_at" in df.columns:
-            day = pd.to_datetime(df["scored_at"], utc=True).dt.tz_localize(None).dt.normalize()
-        else:
-            return df
-        return df[day == day.max()].copy()
-
-
 def _missing(section: Section, what: str) -> Section:
     section.status = "missing"
     section.message = f"No predictions yet: {what} does not exist. Run the ML orchestrator (bundle run ml_orchestrator_job)."
     return section
-
-
-def _dates(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series).dt.tz_localize(None) if getattr(series.dtype, "tz", None) else pd.to_datetime(series)
-
-
-def _flagged(df: pd.DataFrame) -> pd.Series:
-    if "is_anomaly" in df.columns:
-        return df["is_anomaly"].fillna(0).astype(float) > 0
-    return pd.to_numeric(df["prediction"], errors="coerce") == -1
-
-
-def _risk(df: pd.DataFrame) -> pd.Series:
-    col = "probability" if "probability" in df.columns else "prediction"
-    return pd.to_numeric(df[col], errors="coerce").fillna(0.0)
 
 
 def _anomaly_strength(df: pd.DataFrame) -> pd.Series | None:
@@ -178,7 +107,7 @@ def _plt():
 # -- sections --------------------------------------------------------------------------------
 
 
-def _cost_anomalies(t: _Tables) -> tuple[Section, pd.DataFrame | None]:
+def _cost_anomalies(t: PredictionReader) -> tuple[Section, pd.DataFrame | None]:
     s = Section("cost_anomalies", "Top cost anomalies",
                 f"Workspace-days the cost anomaly detector flagged in the last {RECENT_DAYS} days of data, "
                 "largest excess over the workspace's typical cost first.")
@@ -186,27 +115,15 @@ def _cost_anomalies(t: _Tables) -> tuple[Section, pd.DataFrame | None]:
     if preds is None:
         return _missing(s, t.prediction_fqn("cost_anomaly_detector")), None
     costs = t.feature_table("cost_features")
-    flagged = preds[_flagged(preds)].copy()
-    flagged["usage_date"] = _dates(flagged["usage_date"])
-    if costs is not None and not costs.empty:
-        costs = costs[["workspace_id", "usage_date", "daily_cost"]].copy()
-        costs["usage_date"] = _dates(costs["usage_date"])
-        costs = costs.sort_values(["workspace_id", "usage_date"])
-        # typical = mean of the workspace's previous 7 days, known before the day itself
-        costs["typical_cost"] = costs.groupby("workspace_id")["daily_cost"].transform(
-            lambda x: x.shift(1).rolling(7, min_periods=1).mean())
-        flagged = flagged.drop(columns=[c for c in ("daily_cost",) if c in flagged.columns]).merge(
-            costs, on=["workspace_id", "usage_date"], how="left")
-    else:
-        flagged["daily_cost"] = flagged.get("daily_cost", float("nan"))
-        flagged["typical_cost"] = float("nan")
+    flagged = flagged_cost_days(preds, costs)
     if flagged.empty:
         s.status, s.message = "empty", "The detector flagged no workspace-day in the latest scoring."
         s.summary = "0 flagged"
         return s, flagged
-    as_of = flagged["usage_date"].max() if costs is None else max(flagged["usage_date"].max(), costs["usage_date"].max())
+    as_of = flagged["usage_date"].max()
+    if costs is not None and not costs.empty:
+        as_of = max(as_of, to_dates(costs["usage_date"]).max())
     recent = flagged[flagged["usage_date"] > as_of - pd.Timedelta(days=RECENT_DAYS)].copy()
-    recent["excess_cost"] = recent["daily_cost"] - recent["typical_cost"]
     recent = recent.sort_values("excess_cost", ascending=False, na_position="last")
     top = recent.head(TOP_N)
     table = pd.DataFrame({
@@ -229,7 +146,7 @@ def _cost_anomalies(t: _Tables) -> tuple[Section, pd.DataFrame | None]:
     return s, flagged
 
 
-def _forecast(t: _Tables, flagged_costs: pd.DataFrame | None) -> Section:
+def _forecast(t: PredictionReader, flagged_costs: pd.DataFrame | None) -> Section:
     s = Section("forecast", "Forecast vs actual daily cost",
                 "Account-wide list cost per day: actual, the budget forecaster's next-day forecast, "
                 "and the days with a flagged cost anomaly.")
@@ -238,7 +155,7 @@ def _forecast(t: _Tables, flagged_costs: pd.DataFrame | None) -> Section:
         s.status = "missing"
         s.message = f"No cost features yet: {t.catalog}.{t.features}.cost_features does not exist."
         return s
-    costs = costs.assign(usage_date=_dates(costs["usage_date"]))
+    costs = costs.assign(usage_date=to_dates(costs["usage_date"]))
     per_day = costs.groupby("usage_date")["daily_cost"].sum().sort_index()
     # The first and last day of an export are often partial (a usage slice crossing midnight):
     # an edge day under a quarter of the median daily cost would show a fake collapse. Interior
@@ -256,7 +173,7 @@ def _forecast(t: _Tables, flagged_costs: pd.DataFrame | None) -> Section:
     preds = t.predictions("budget_forecaster")
     forecast = None
     if preds is not None and not preds.empty:
-        p = preds.assign(usage_date=_dates(preds["usage_date"]))
+        p = preds.assign(usage_date=to_dates(preds["usage_date"]))
         # A row keyed (workspace, d) forecasts the workspace's cost on d + 1.
         p["target_date"] = p["usage_date"] + pd.Timedelta(days=1)
         forecast = p.groupby("target_date")["prediction"].sum().sort_index()
@@ -305,7 +222,7 @@ def _forecast(t: _Tables, flagged_costs: pd.DataFrame | None) -> Section:
     return s
 
 
-def _jobs(t: _Tables) -> Section:
+def _jobs(t: PredictionReader) -> Section:
     s = Section("jobs", "Jobs most likely to fail, and SLA risks",
                 "For each job, the latest prediction: the probability (or 0/1 prediction) that its next run "
                 "day has a failed run, and that a run exceeds its SLA (1.5x its 30-run average duration).")
@@ -314,14 +231,7 @@ def _jobs(t: _Tables) -> Section:
     if fail is None and sla is None:
         return _missing(s, f"{t.prediction_fqn('job_failure_predictor')} (and the SLA predictions)")
 
-    def latest(df: pd.DataFrame | None, col: str) -> pd.DataFrame | None:
-        if df is None or df.empty:
-            return None
-        df = df.assign(run_date=_dates(df["run_date"]), **{col: _risk(df)})
-        df = df.sort_values("run_date").groupby("job_id", as_index=False).last()
-        return df[["job_id", "run_date", col]]
-
-    f, b = latest(fail, "failure_risk"), latest(sla, "sla_risk")
+    f, b = latest_per_job(fail, "failure_risk"), latest_per_job(sla, "sla_risk")
     if f is not None and b is not None:
         merged = f.merge(b.drop(columns="run_date"), on="job_id", how="outer")
     else:
@@ -336,7 +246,7 @@ def _jobs(t: _Tables) -> Section:
         merged["name"] = ""
     rel = t.feature_table("reliability_features")
     if rel is not None and not rel.empty:
-        rel = rel.assign(run_date=_dates(rel["run_date"])).sort_values("run_date").groupby("job_id").last()
+        rel = rel.assign(run_date=to_dates(rel["run_date"])).sort_values("run_date").groupby("job_id").last()
         merged = merged.merge(rel[["total_failures_30d", "rolling_failure_rate_30d"]], left_on="job_id",
                               right_index=True, how="left")
     else:
@@ -357,28 +267,20 @@ def _jobs(t: _Tables) -> Section:
     return s
 
 
-def _security(t: _Tables) -> Section:
+def _security(t: PredictionReader) -> Section:
     s = Section("security", "Security alerts per user",
                 f"Users the four security detectors flagged in the last {RECENT_DAYS} days of data, "
                 "counted per detector (one alert = one user-day flagged by one detector).")
-    frames = []
-    for model in SECURITY_DETECTORS:
-        p = t.predictions(model)
-        if p is None or p.empty:
-            continue
-        p = p[_flagged(p)]
-        frames.append(pd.DataFrame({"user_id": p["user_id"], "event_date": _dates(p["event_date"]),
-                                    "detector": model}))
-    if not frames:
+    alerts = security_flags(t)
+    if alerts is None:
         return _missing(s, "any security predictions table (e.g. " + t.prediction_fqn("security_threat_detector") + ")")
-    alerts = pd.concat(frames, ignore_index=True)
     if alerts.empty:
         s.status, s.message, s.summary = "empty", "No user-day was flagged.", "0 alerts"
         return s
     as_of = alerts["event_date"].max()
     sec = t.feature_table("security_features")
     if sec is not None and not sec.empty:
-        as_of = max(as_of, _dates(sec["event_date"]).max())
+        as_of = max(as_of, to_dates(sec["event_date"]).max())
     alerts = alerts[alerts["event_date"] > as_of - pd.Timedelta(days=RECENT_DAYS)]
     per_user = alerts.pivot_table(index="user_id", columns="detector", values="event_date", aggfunc="count",
                                   fill_value=0)
@@ -408,22 +310,19 @@ def _security(t: _Tables) -> Section:
     return s
 
 
-def _quality(t: _Tables) -> Section:
+def _quality(t: PredictionReader) -> Section:
     s = Section("quality", "Stale tables and drift",
                 f"Tables whose latest data commit is {STALE_DAYS} or more days old at the latest snapshot, and the "
                 "catalog-days the drift detector flagged.")
     snaps = t.gold_table("fact_table_snapshots")
     parts, summary = [], []
     if snaps is not None and not snaps.empty:
-        snaps = snaps.assign(snapshot_date=_dates(snaps["snapshot_date"]))
-        last = snaps[snaps["snapshot_date"] == snaps["snapshot_date"].max()].copy()
-        commit = pd.to_datetime(last["last_commit_time"], utc=True).dt.tz_localize(None).dt.normalize()
-        last["days_since_commit"] = (last["snapshot_date"] - commit).dt.days
-        oldest = last.sort_values("days_since_commit", ascending=False)
+        oldest = table_staleness(snaps)
+        last = oldest
         stale = oldest[oldest["days_since_commit"] >= STALE_DAYS]
         shown = oldest.head(TOP_N)
         parts.append((f"Least recently written tables at the {last['snapshot_date'].max().date()} snapshot", pd.DataFrame({
-            "Table": shown["table_catalog"] + "." + shown["table_schema"] + "." + shown["table_name"],
+            "Table": shown["table"],
             "Days since last commit": shown["days_since_commit"],
             "Last commit": pd.to_datetime(shown["last_commit_time"]).dt.strftime("%Y-%m-%d %H:%M"),
             "Rows": shown["row_count"],
@@ -435,14 +334,14 @@ def _quality(t: _Tables) -> Section:
         s.message = f"{t.catalog}.{t.gold}.fact_table_snapshots does not exist."
     drift = t.predictions("data_drift_detector")
     if drift is not None and not drift.empty:
-        flagged = drift[_flagged(drift)].copy()
-        flagged["snapshot_date"] = _dates(flagged["snapshot_date"])
-        as_of = _dates(drift["snapshot_date"]).max()
+        flagged = drift[is_flagged(drift)].copy()
+        flagged["snapshot_date"] = to_dates(flagged["snapshot_date"])
+        as_of = to_dates(drift["snapshot_date"]).max()
         flagged = flagged[flagged["snapshot_date"] > as_of - pd.Timedelta(days=RECENT_DAYS)]
         feats = t.feature_table("quality_features")
         cols = ["catalog_name", "snapshot_date"]
         if feats is not None and not feats.empty:
-            feats = feats.assign(snapshot_date=_dates(feats["snapshot_date"]))
+            feats = feats.assign(snapshot_date=to_dates(feats["snapshot_date"]))
             keep = [c for c in ("schema_changes_1d", "stale_tables_7d", "total_rows_change_pct_1d") if c in feats.columns]
             flagged = flagged[cols].merge(feats[cols + keep], on=cols, how="left")
         flagged = flagged.sort_values("snapshot_date", ascending=False)
@@ -469,7 +368,7 @@ def build_report(catalog: str, gold_schema: str, feature_schema: str, *, lakehou
 
     for value, what in ((catalog, "catalog"), (gold_schema, "gold schema"), (feature_schema, "feature schema")):
         check_identifier(value, what)
-    t = _Tables(lakehouse or Lakehouse.from_env(), catalog, gold_schema, feature_schema)
+    t = PredictionReader(lakehouse or Lakehouse.from_env(), catalog, gold_schema, feature_schema)
     cost, flagged = _cost_anomalies(t)
     sections = [cost, _forecast(t, flagged), _jobs(t), _security(t), _quality(t)]
     return HealthReport(catalog, gold_schema, feature_schema, now or dt.datetime.now(dt.timezone.utc), sections)

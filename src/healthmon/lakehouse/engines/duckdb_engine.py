@@ -1,6 +1,13 @@
 """The embedded engine: DuckDB over Delta snapshots, without DuckDB's delta extension (nothing
 is downloaded at run time).
 
+Confinement: every connection is opened by ``confined_connection``, which turns DuckDB's
+external access off (no file, URL or database outside the allowed directories; no COPY TO,
+ATTACH, INSTALL or LOAD), never auto-installs or auto-loads an extension, and locks the
+configuration so a statement cannot turn it back on. The only directories a query may read are
+the roots of the Delta tables it names. A statement that runs longer than the timeout
+(``HEALTHMON_SQL_TIMEOUT`` seconds, default 600; 0 = none) is interrupted.
+
 A snapshot is bound in one of two ways:
 - fast path: the snapshot's Parquet files (``DeltaTable.file_uris()``) read by DuckDB's built-in
   Parquet reader. Delta files are immutable, so the file list *is* the snapshot. Used for
@@ -12,56 +19,130 @@ A snapshot is bound in one of two ways:
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Callable
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 from sqlglot import exp
 
-from healthmon.errors import InvalidParameterError
+from healthmon.errors import HealthmonError, InvalidParameterError
 from healthmon.lakehouse.sql_translate import TableRef, to_dialect
+
+
+DEFAULT_TIMEOUT_S = 600.0
+
+
+def timeout_from_env() -> float | None:
+    """The statement timeout in seconds from ``HEALTHMON_SQL_TIMEOUT`` (None = no timeout)."""
+    raw = os.environ.get("HEALTHMON_SQL_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidParameterError(
+            f"Invalid HEALTHMON_SQL_TIMEOUT {raw!r}: expected a number of seconds (0 = no timeout).") from None
+    if value < 0 or value != value:
+        raise InvalidParameterError(f"Invalid HEALTHMON_SQL_TIMEOUT {raw!r}: expected seconds >= 0 (0 = no timeout).")
+    return value or None
+
+
+def confined_connection(allowed_directories: list[str] = (), threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that can read files only under ``allowed_directories``
+    (Arrow objects registered with ``con.register`` stay readable) and cannot reconfigure itself."""
+    con = duckdb.connect(":memory:", config={
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    })
+    try:
+        con.execute("SET enable_progress_bar = false")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        if allowed_directories:
+            dirs = ", ".join(_quote_str(d.rstrip("/") + "/") for d in allowed_directories)
+            con.execute(f"SET allowed_directories = [{dirs}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 class DuckDBEngine:
     name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, timeout: float | None | str = "env"):
         self.threads = threads
+        # seconds, None for no timeout; "env" reads HEALTHMON_SQL_TIMEOUT at each query
+        self.timeout = timeout
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(":memory:")
-        con.execute("SET enable_progress_bar = false")
-        if self.threads:
-            con.execute(f"SET threads = {int(self.threads)}")
-        return con
+    def _timeout(self) -> float | None:
+        return timeout_from_env() if self.timeout == "env" else (self.timeout or None)
 
     def query(
         self, tree: exp.Expression, refs: list[TableRef], load: Callable[[TableRef], DeltaTable],
         source_dialect: str = "spark",
     ) -> pa.Table:
         sql = to_dialect(tree, self.dialect, source_dialect)
-        con = self._connect()
+        timeout = self._timeout()
+        snapshots = [(ref.view, load(ref)) for ref in refs]
+        con = confined_connection(sorted({table_root(dt) for _, dt in snapshots}), self.threads)
+        timer = threading.Timer(timeout, _interrupt, (con,)) if timeout else None
         try:
-            for ref in refs:
-                bind_snapshot(con, ref.view, load(ref))
+            if timer:
+                timer.daemon = True
+                timer.start()
             try:
+                for view, dt in snapshots:
+                    bind_snapshot(con, view, dt)
                 return con.sql(sql).to_arrow_table()
+            except duckdb.InterruptException:
+                raise SQLTimeoutError(
+                    f"SQL statement cancelled: it ran longer than the statement timeout of {timeout:g} s",
+                    hint="raise it with HEALTHMON_SQL_TIMEOUT=<seconds> (0 = no timeout) or `healthmon sql --timeout`",
+                ) from None
             except duckdb.Error as exc:
                 raise InvalidParameterError(f"SQL error: {_first_line(exc)}\n  (engine SQL: {sql})") from None
         finally:
+            if timer:
+                timer.cancel()
             con.close()
 
     def query_arrow(self, sql: str, tables: dict[str, object]) -> pa.Table:
         """Run DuckDB SQL over in-memory Arrow objects (used by the feature store)."""
-        con = self._connect()
+        con = confined_connection(threads=self.threads)
         try:
             for name, obj in tables.items():
                 con.register(name, obj)
             return con.sql(sql).to_arrow_table()
         finally:
             con.close()
+
+
+def _interrupt(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.interrupt()
+    except duckdb.Error:  # the statement finished and the connection closed meanwhile
+        pass
+
+
+class SQLTimeoutError(HealthmonError):
+    """A statement ran past the statement timeout and was interrupted."""
+
+
+def table_root(dt: DeltaTable) -> str:
+    """The local directory of a Delta table (its ``table_uri`` is a ``file://`` URI or a path)."""
+    uri = dt.table_uri
+    if uri.startswith("file://"):
+        return url2pathname(urlparse(uri).path)
+    return uri
 
 
 _UNSUPPORTED_FEATURES = {"deletionVectors", "columnMapping"}
