@@ -13,6 +13,7 @@ from pathlib import Path
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.dyn import Value
+from healthmon.bundle.step import BundleState, Step
 
 
 def _git_dir(root: Path) -> tuple[Path, Path] | None:
@@ -88,8 +89,7 @@ def load_git(config: Value, ctx: LoadContext) -> Value:
         details = git_details(ctx.root)
     except (OSError, ValueError, UnicodeDecodeError):
         details = {}
-    if not details:
-        return config
+    details = details or {"bundle_root_path": "."}
     bundle = config.get("bundle")
     if bundle is None or not bundle.is_map:
         return config
@@ -100,3 +100,12 @@ def load_git(config: Value, ctx: LoadContext) -> Value:
         if k == "actual_branch" or k not in git or git[k].v is None:
             git[k] = Value(v, loc)
     return Value({**config.v, "bundle": Value({**bundle.v, "git": Value(git, loc)}, bundle.loc)}, config.loc)
+
+
+class LoadGit(Step):
+    name = "load_git"
+    reads = ("bundle.git", ".git")
+    updates = ("bundle.git",)
+
+    def run(self, b: BundleState) -> None:
+        b.config = load_git(b.config, b.ctx)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from healthmon.bundle.diag import fail
 from healthmon.bundle.dyn import Value
+from healthmon.bundle.step import BundleState, Step
 from healthmon.bundle.suggest import did_you_mean
 
 CHECK = "target"
@@ -42,3 +43,15 @@ def select_target(config: Value, requested: str | None) -> str:
     if len(names) == 1:
         return names[0]
     raise fail(f"please specify target: no target is marked 'default: true' (available: {', '.join(names)})", targets.loc, "targets", check=CHECK)
+
+
+class SelectTarget(Step):
+    name = "select_target"
+    reads = ("targets.*.default",)
+    updates = ()
+
+    def __init__(self, requested: str | None):
+        self.requested = requested
+
+    def run(self, b: BundleState) -> None:
+        b.target = select_target(b.config, self.requested)
