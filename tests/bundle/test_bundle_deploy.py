@@ -173,7 +173,7 @@ def test_unreachable_database_is_a_clean_error(basic, monkeypatch):
     assert not to_local(b.workspace["file_path"]).exists()
 
 
-@pytest.mark.parametrize("root_path", ["/", "/tmp/somewhere", "/Workspace", "/Volumes/x/y"])
+@pytest.mark.parametrize("root_path", ["/", "/Workspace", "/Volumes/x/y"])
 def test_workspace_paths_outside_workspace_are_refused(basic, root_path, tmp_path):
     text = (basic / "databricks.yml").read_text().replace(
         "root_path: /Workspace/Shared/.bundle/${bundle.name}/${bundle.target}", f"root_path: {root_path}")
@@ -194,3 +194,11 @@ def test_a_workspace_inside_the_bundle_is_not_synced_into_itself(basic, monkeypa
     files = to_local(b.workspace["file_path"])
     assert (files / "src/etl/load.py").is_file()
     assert not (files / "state_home").exists()
+
+
+def test_tmp_root_path_gets_the_workspace_prefix(basic):
+    # The CLI's PrependWorkspacePrefix: /tmp/somewhere is the workspace folder /Workspace/tmp/somewhere.
+    text = (basic / "databricks.yml").read_text().replace(
+        "root_path: /Workspace/Shared/.bundle/${bundle.name}/${bundle.target}", "root_path: /tmp/somewhere")
+    (basic / "databricks.yml").write_text(text)
+    assert load_bundle(basic, "prod").workspace["root_path"] == "/Workspace/tmp/somewhere"

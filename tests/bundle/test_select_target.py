@@ -21,7 +21,7 @@ def test_unknown_target_suggests():
     with pytest.raises(BundleError) as e:
         select_target(cfg("targets:\n  dev: {}\n  prod: {}\n"), "prd")
     assert 'did you mean "prod"' in str(e.value)
-    assert "in databricks.yml:1:1" in str(e.value)  # the targets key
+    assert "in databricks.yml:2:3" in str(e.value)  # the targets map
 
 
 def test_ambiguous_defaults_are_errors():

@@ -1,8 +1,8 @@
 """YAML → located ``Value``.
 
 PyYAML's C composer gives nodes with marks; we turn them into ``Value`` trees ourselves so
-every node keeps ``file:line:col``. Mapping entries carry the location of their *key* (the
-line a user reads as "the field"), list items their own location. Duplicate keys, syntax
+every node keeps ``file:line:col``: where its value starts, as the CLI reports it (a block
+map starts at its first key); an empty value takes its key's position. Duplicate keys, syntax
 errors, undefined aliases, unknown tags and multi-document files are errors naming the
 position, never tracebacks.
 """
@@ -112,8 +112,8 @@ class _Converter:
                 raise YamlError("mapping keys must be strings", location=_loc(self.file, key_node))
             kloc = _loc(self.file, key_node)
             value = self.convert(value_node, depth=depth + 1)
-            # Re-anchor at the key so messages point at the field, not at its value.
-            value = Value(value.v, kloc)
+            if value_node.tag == "tag:yaml.org,2002:null" and not value_node.value:
+                value = Value(value.v, kloc)  # an empty value has no position of its own
             out[str(key_node.value)] = value
         return Value(out, loc)
 

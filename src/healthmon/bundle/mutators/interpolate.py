@@ -58,7 +58,7 @@ class Resolver:
         self.root = root
         self.memo: dict[tuple, Value] = {}
         self.stack: list[tuple] = []
-        self.pure: dict[tuple, bool] = {}
+        self.in_container = 0
         self.diags = Diagnostics()
 
     # -- lookup -----------------------------------------------------------------------
@@ -76,7 +76,13 @@ class Resolver:
             if nxt is None:
                 raise _Missing(format_path(path[: i + 1]))
             node = nxt
-        return self.deep(node, path)
+        if node.is_scalar:
+            return self.deep(node, path)
+        self.in_container += 1  # a cycle from here on runs through a complex value
+        try:
+            return self.deep(node, path)
+        finally:
+            self.in_container -= 1
 
     # -- resolution -------------------------------------------------------------------
     def deep(self, node: Value, path: tuple) -> Value:
@@ -97,7 +103,7 @@ class Resolver:
             return hit
         if path in self.stack:
             chain = self.stack[self.stack.index(path):] + [path]
-            raise _Cycle(chain)
+            raise _Cycle(chain, self.in_container > 0)
         out = node
         self.stack.append(path)
         try:
@@ -120,7 +126,6 @@ class Resolver:
         matches = list(REF.finditer(text))
         if not matches:
             return node
-        self.pure[path] = len(matches) == 1 and matches[0].group(0) == text
         resolved: list[tuple[re.Match, Value | None]] = []
         for m in matches:
             target = ref_path(m.group(1))
@@ -200,11 +205,11 @@ class _Walk:
         try:
             return res.string(node, path)
         except _Cycle as exc:
-            chain = exc.args[0]
+            chain, through_complex = exc.args
             members = frozenset(chain)
             if members not in self.cycles:  # one report per cycle, not one per field on it
                 self.cycles.add(members)
-                if all(res.pure.get(p, False) for p in chain):
+                if not through_complex:
                     self.errors.append(Diagnostic(
                         ERROR, "cycle detected in field resolution: " + " -> ".join(format_path(p) for p in chain),
                         node.loc, format_path(path), check=CHECK))
@@ -220,6 +225,7 @@ class _Walk:
                                               check=CHECK))
         finally:
             res.stack.clear()
+            res.in_container = 0
         return node
 
 

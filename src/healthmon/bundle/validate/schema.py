@@ -103,7 +103,7 @@ class _Checker:
             self.value(child, path + (name,), spec)
         for name in required:
             if name not in node.v or node.v[name].v is None or node.v[name].v == "":
-                self.diags.append(Diagnostic(WARNING, f'required field "{name}" is not set', node.loc, path,
+                self.diags.append(Diagnostic(WARNING, f'required field "{name}" is not set', node.loc, format_path(path),
                                              check=CHECK))
 
     def value(self, node: Value, path: tuple, spec) -> None:
