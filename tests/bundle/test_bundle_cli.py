@@ -77,7 +77,7 @@ def test_missing_bundle_and_unknown_target(tmp_path, basic):
     r = invoke("validate", "-p", tmp_path)
     assert r.exit_code == 1 and "databricks.yml not found" in r.output
     r = invoke("validate", "-p", basic, "-t", "prd")
-    assert r.exit_code == 1 and 'did you mean "prod"' in r.output
+    assert r.exit_code == 1 and "prd: no such target. Available targets: dev, prod" in r.output
 
 
 def test_deploy_summary_destroy_flow(basic):

@@ -221,8 +221,8 @@ class _Walk:
             if msg.startswith("!"):
                 self.errors.append(Diagnostic(ERROR, msg[1:], node.loc, format_path(path), check=CHECK))
             else:
-                self.errors.append(Diagnostic(ERROR, f"reference does not exist: {msg}", node.loc, format_path(path),
-                                              check=CHECK))
+                # As the CLI: the reference is the message; no location.
+                self.errors.append(Diagnostic(ERROR, f"reference does not exist: {msg}", check=CHECK))
         finally:
             res.stack.clear()
             res.in_container = 0
@@ -237,7 +237,7 @@ def interpolate(config: Value) -> tuple[Value, Diagnostics]:
         # One diagnostic per referencing field; a broken variable is reported once per use.
         seen, unique = set(), []
         for d in walk.errors:
-            if (d.summary, str(d.location)) not in seen:
+            if (d.summary, str(d.location)) not in seen:  # one per referencing field, or one per reference
                 seen.add((d.summary, str(d.location)))
                 unique.append(d)
         raise BundleError(unique)

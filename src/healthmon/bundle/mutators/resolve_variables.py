@@ -100,7 +100,7 @@ class ResolveVariables(Step):
                     ERROR, f"no value assigned to required variable {name}. Variables are usually assigned in "
                            f'databricks.yml, and they can be overridden using "--var", the {env_name} environment '
                            f"variable, or {overrides_file(b).relative_to(ctx.root).as_posix()}",
-                    d.loc, path, check=CHECK))
+                    check=CHECK))  # the CLI names no location here
                 continue
             out[name] = Value({**d.v, "value": value}, d.loc)
         if diags.has_errors():

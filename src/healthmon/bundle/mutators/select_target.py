@@ -9,7 +9,6 @@ from __future__ import annotations
 from healthmon.bundle.diag import fail
 from healthmon.bundle.dyn import Value
 from healthmon.bundle.step import BundleState, Step
-from healthmon.bundle.suggest import did_you_mean
 
 CHECK = "target"
 
@@ -18,16 +17,14 @@ def select_target(config: Value, requested: str | None) -> str:
     targets = config.get("targets")
     if targets is None or targets.v is None:
         if requested not in (None, "default"):
-            raise fail(f"{requested}: no such target. Available targets: (none defined)", config.loc, "targets", check=CHECK)
+            raise fail(f"{requested}: no such target. Available targets: default", check=CHECK)
         return "default"
     if not targets.is_map:
         raise fail("targets: expected a map of target name to settings", targets.loc, "targets", check=CHECK)
     names = list(targets.v)
     if requested is not None:
         if requested not in targets.v:
-            raise fail(
-                f"{requested}: no such target{did_you_mean(requested, names)}. Available targets: {', '.join(names)}",
-                targets.loc, "targets", check=CHECK)
+            raise fail(f"{requested}: no such target. Available targets: {', '.join(names)}", check=CHECK)
         return requested
     defaults = []
     for name, t in targets.v.items():

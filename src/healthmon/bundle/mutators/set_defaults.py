@@ -53,13 +53,15 @@ def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
         v = ws.get(field)
         return v if v is not None and v.v is not None else None
 
-    root = current("root_path") or Value("~/.bundle/${bundle.name}/${bundle.target}", loc)
+    # Literal values, as the CLI's DefineDefaultWorkspaceRoot (the header shows them even when a
+    # later step fails).
+    root = current("root_path") or Value(f"~/.bundle/{name.v}/{config.get('bundle').get('target').v}", loc)
     if not isinstance(root.v, str):
         raise fail("workspace.root_path: expected a string", root.loc, "workspace.root_path", check=CHECK)
     values = {"root_path": Value(_expand(root.v, user), root.loc)}
     for field, suffix in (("file_path", "files"), ("resource_path", "resources"),
                           ("artifact_path", "artifacts"), ("state_path", "state")):
-        v = current(field) or Value("${workspace.root_path}/" + suffix, loc)
+        v = current(field) or Value(values["root_path"].v + "/" + suffix, loc)
         if not isinstance(v.v, str):
             raise fail(f"workspace.{field}: expected a string", v.loc, f"workspace.{field}", check=CHECK)
         values[field] = Value(_expand(v.v, user), v.loc)
@@ -77,8 +79,6 @@ RESOURCE_DEFAULTS = (
     ("resources.jobs.*.tasks[*].for_each_task.task.dbt_task", "schema", "default"),
     ("resources.jobs.*.job_clusters[*].new_cluster.workload_type.clients", "notebooks", True),
     ("resources.jobs.*.job_clusters[*].new_cluster.workload_type.clients", "jobs", True),
-    ("resources.pipelines.*", "edition", "ADVANCED"),
-    ("resources.pipelines.*", "channel", "CURRENT"),
     ("resources.volumes.*", "volume_type", "MANAGED"),
 )
 
