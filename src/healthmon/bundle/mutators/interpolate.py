@@ -102,8 +102,7 @@ class Resolver:
         if hit is not None:
             return hit
         if path in self.stack:
-            chain = self.stack[self.stack.index(path):] + [path]
-            raise _Cycle(chain, self.in_container > 0)
+            raise _Cycle(list(self.stack), path, self.in_container > 0)
         out = node
         self.stack.append(path)
         try:
@@ -205,14 +204,19 @@ class _Walk:
         try:
             return res.string(node, path)
         except _Cycle as exc:
-            chain, through_complex = exc.args
-            members = frozenset(chain)
+            stack, again, through_complex = exc.args
+            members = frozenset(stack[stack.index(again):])
             if members not in self.cycles:  # one report per cycle, not one per field on it
                 self.cycles.add(members)
                 if not through_complex:
+                    # As the CLI: every reference followed from the field, up to the first one seen
+                    # twice; no location.
+                    refs = stack[1:] + [again]
+                    if again not in stack[1:]:
+                        refs.append(stack[stack.index(again) + 1])
                     self.errors.append(Diagnostic(
-                        ERROR, "cycle detected in field resolution: " + " -> ".join(format_path(p) for p in chain),
-                        node.loc, format_path(path), check=CHECK))
+                        ERROR, "cycle detected in field resolution: " + " -> ".join(format_path(p) for p in refs),
+                        check=CHECK))
                 else:
                     res.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds",
                                       node.loc, format_path(path), check=CHECK)
