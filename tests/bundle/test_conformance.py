@@ -10,7 +10,7 @@ Each ``conformance/<area>/<case>/`` holds a bundle and:
 - ``args`` (optional): more command-line arguments; ``env.json`` (optional): environment.
 
 The expectations are written from the CLI's documented behaviour, not from healthmon's output.
-``[USERNAME]`` stands for the current user.
+``[USERNAME]`` stands for the current user, ``[BUNDLE_ROOT]`` for the bundle's directory.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_conformance(case: Path, tmp_path, monkeypatch):
         monkeypatch.setenv(k, v)
     args = shlex.split((case / "args").read_text()) if (case / "args").exists() else []
 
-    expected = (case / "output.txt").read_text().replace("[USERNAME]", USER)
+    expected = (case / "output.txt").read_text().replace("[USERNAME]", USER).replace("[BUNDLE_ROOT]", str(root.resolve()))
     r = run(["-p", str(root), *args])
     text = r.stdout + r.stderr + (f"\nExit code: {r.exit_code}\n" if r.exit_code else "")
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)

@@ -105,7 +105,7 @@ def _translate(ctx: LoadContext, node: Value, kind: str, file_path: str, path: t
         found = local.exists() or (kind == "notebook" and notebook_file(local).exists())
         errors.append(Diagnostic(
             WARNING if found else ERROR,
-            f"path {local} is not contained in the bundle root {ctx.root} (declared as {declared!r})"
+            f"path {declared} is not contained in the bundle root {ctx.root}"
             + ("; it is not synced and stays as written" if found else ""),
             node.loc, format_path(path), check=CHECK))
         return None
