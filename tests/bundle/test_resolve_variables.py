@@ -2,7 +2,6 @@ import pytest
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import BundleError
-from healthmon.bundle.dyn import Value
 from healthmon.bundle.mutators.merge_target import merge_target
 from healthmon.bundle.mutators.resolve_variables import ResolveVariables
 from healthmon.bundle.step import BundleState
@@ -104,3 +103,24 @@ def test_missing_value_and_lookup_errors_name_the_variable():
 def test_unknown_var_flag_is_an_error():
     with pytest.raises(BundleError, match="variable catalgo has not been defined"):
         resolve(variables={"catalgo": "x"})
+
+
+def test_job_and_service_principal_lookups_resolve_against_the_local_workspace(tmp_path):
+    from healthmon.settings import Settings
+    from healthmon.store.auth import PrincipalRecord
+    from healthmon.store.db import Database
+    from healthmon.store.jobs import JobRecord
+
+    db = Database.from_settings(Settings.from_env())
+    db.create_all()
+    with db.session() as s:
+        job = JobRecord(settings_json='{"name": "nightly-default"}', creator_user_name="u", run_as_user_name="u",
+                        created_time=0)
+        s.add(job)
+        s.add(PrincipalRecord(name="6a5b-app-id", kind="service_principal", display_name="etl runner"))
+        s.flush()
+        job_id = job.job_id
+    text = ("bundle: {name: v}\nvariables:\n  j:\n    lookup:\n      job: nightly-${bundle.target}\n"
+            "  sp:\n    lookup:\n      service_principal: etl runner\n")
+    got = resolve(text, target="default")
+    assert got["j"]["value"] == str(job_id) and got["sp"]["value"] == "6a5b-app-id"

@@ -92,7 +92,7 @@ class ResolveVariables(Step):
             elif d.get("default") is not None and d.get("default").v is not None:
                 value = d.get("default")
             elif d.get("lookup") is not None and d.get("lookup").v is not None:
-                value = self._lookup(d.get("lookup"), name, diags)
+                value = self._lookup(d.get("lookup"), name, diags, config)
                 if value is None:
                     continue
             else:
@@ -111,8 +111,9 @@ class ResolveVariables(Step):
         return diags
 
     @staticmethod
-    def _lookup(lk: Value, name: str, diags: Diagnostics) -> Value | None:
+    def _lookup(lk: Value, name: str, diags: Diagnostics, config: Value) -> Value | None:
         from healthmon.bundle import lookup
+        from healthmon.bundle.mutators.interpolate import interpolate
 
         if not lk.is_map or len(lk.v) != 1:
             diags.add(Diagnostic(ERROR, f"variable {name}: a lookup names exactly one object kind "
@@ -126,7 +127,10 @@ class ResolveVariables(Step):
                                  check=CHECK))
             return None
         if isinstance(target.v, str) and "${" in target.v:
-            return Value(target.v, target.loc)  # resolved once the reference is (interpolate)
+            # The name refers to other values (``${bundle.target}-warehouse``): resolve it first,
+            # as the CLI's ResolveVariableReferencesInLookup does.
+            probe = Value({**config.v, "__lookup__": target}, config.loc)
+            target = interpolate(probe)[0].v["__lookup__"]
         try:
             return Value(lookup.resolve(kind, str(target.v)), target.loc)
         except lookup.LookupError_ as exc:
