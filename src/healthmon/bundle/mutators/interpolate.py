@@ -45,6 +45,16 @@ def is_deploy_time(path: tuple) -> bool:
     return len(path) == 4 and path[0] == "resources" and path[3] in DEPLOY_TIME_FIELDS
 
 
+def map_children(node: Value, path: tuple, fn) -> Value:
+    """``node`` with ``fn(child, child path)`` applied to each child; unchanged if no child changed."""
+    v = node.v
+    if isinstance(v, dict):
+        new = {k: fn(x, path + (k,)) for k, x in v.items()}
+        return node if all(new[k] is v[k] for k in v) else Value(new, node.loc)
+    items = [fn(x, path + (i,)) for i, x in enumerate(v)]
+    return node if all(a is b for a, b in zip(items, v)) else Value(items, node.loc)
+
+
 class _Cycle(Exception):
     pass
 
@@ -87,12 +97,8 @@ class Resolver:
     # -- resolution -------------------------------------------------------------------
     def deep(self, node: Value, path: tuple) -> Value:
         v = node.v
-        if isinstance(v, dict):
-            new = {k: self.deep(x, path + (k,)) for k, x in v.items()}
-            return node if all(new[k] is v[k] for k in v) else Value(new, node.loc)
-        if isinstance(v, list):
-            items = [self.deep(x, path + (i,)) for i, x in enumerate(v)]
-            return node if all(a is b for a, b in zip(items, v)) else Value(items, node.loc)
+        if isinstance(v, (dict, list)):
+            return map_children(node, path, self.deep)
         if isinstance(v, str) and "${" in v:
             return self.string(node, path)
         return node
@@ -188,12 +194,8 @@ class _Walk:
     def top(self, node: Value, path: tuple) -> Value:
         """Resolve one subtree, turning failures into diagnostics at the referencing field."""
         v = node.v
-        if isinstance(v, dict):
-            new = {k: self.top(x, path + (k,)) for k, x in v.items()}
-            return node if all(new[k] is v[k] for k in v) else Value(new, node.loc)
-        if isinstance(v, list):
-            items = [self.top(x, path + (i,)) for i, x in enumerate(v)]
-            return node if all(a is b for a, b in zip(items, v)) else Value(items, node.loc)
+        if isinstance(v, (dict, list)):
+            return map_children(node, path, self.top)
         if not (isinstance(v, str) and "${" in v):
             return node
         res = self.res

@@ -96,8 +96,10 @@ def load_git(config: Value, ctx: LoadContext) -> Value:
     existing = bundle.get("git")
     git = dict(existing.v) if existing is not None and existing.is_map else {}
     loc = existing.loc if existing is not None else bundle.loc
+    if "branch" in details and (git.get("branch") is None or git["branch"].v in (None, "")):
+        git["inferred"] = Value(True, loc)  # as the CLI: the branch came from git, not the user
     for k, v in details.items():
-        if k == "actual_branch" or k not in git or git[k].v is None:
+        if k in ("actual_branch", "bundle_root_path") or k not in git or git[k].v is None:
             git[k] = Value(v, loc)
     return Value({**config.v, "bundle": Value({**bundle.v, "git": Value(git, loc)}, bundle.loc)}, config.loc)
 

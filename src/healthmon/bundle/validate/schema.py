@@ -81,7 +81,8 @@ def _want(spec) -> str:
 
 
 class _Checker:
-    def __init__(self, strict_unknown: bool = False):
+    def __init__(self, key_locations: dict | None = None):
+        self.key_locations = key_locations or {}
         self.objects = _schema()["objects"]
         self.diags: list[Diagnostic] = []
         self.fixes: list[tuple[str, object]] = []
@@ -97,7 +98,8 @@ class _Checker:
         for name, child in node.v.items():
             spec = fields.get(name)
             if spec is None:
-                self.diags.append(Diagnostic(WARNING, f"unknown field: {name}", child.loc, format_path(path), check=CHECK))
+                loc = self.key_locations.get(child.loc, child.loc)  # the CLI points at the key
+                self.diags.append(Diagnostic(WARNING, f"unknown field: {name}", loc, format_path(path), check=CHECK))
                 self.fixes.append((path + (name,), DROP))  # the CLI drops what it does not know
                 continue
             self.value(child, path + (name,), spec)
@@ -175,7 +177,7 @@ class _Checker:
 
 
 def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, object]]]:
-    c = _Checker()
+    c = _Checker(state.ctx.key_locations)
     config = state.config
     c.fields(config, (), TOP)
     variables = config.get("variables")
@@ -184,7 +186,8 @@ def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, objec
             if d.is_map:
                 for field, child in d.v.items():
                     if field not in VARIABLE_FIELDS:
-                        c.diags.append(Diagnostic(WARNING, f"unknown field: {field}", child.loc, f"variables.{name}",
+                        c.diags.append(Diagnostic(WARNING, f"unknown field: {field}",
+                                                  c.key_locations.get(child.loc, child.loc), f"variables.{name}",
                                                   check=CHECK))
     res = config.get("resources")
     if res is not None and res.v is not None:
