@@ -8,6 +8,8 @@
 - ``trigger_pause_status``: set on ``schedule``, ``trigger`` and ``continuous`` whose
   ``pause_status`` is unset;
 - ``jobs_max_concurrent_runs``: set where ``max_concurrent_runs`` is unset;
+- ``tags`` also go to experiments and models (``[{key, value}]``) and clusters (``custom_tags``);
+- ``trigger_pause_status: PAUSED`` turns continuous pipelines off (``continuous: false``);
 - ``pipelines_development``: ``development: true`` on pipelines that do not set it.
 """
 
@@ -55,6 +57,14 @@ def apply_presets(config: Value) -> Value:
         for pat, field, uc in NAMED:
             config = map_pattern(config, pat, lambda _p, node, f=field, u=uc: _prefixed(node, f, prefix.v, u))
         config = map_pattern(config, "resources.experiments.*", lambda _p, node: _experiment(node, prefix.v))
+    if tags is not None and tags.v:
+        config = map_pattern(config, "resources.experiments.*", lambda _p, node: _tag_list(node, tags))
+        config = map_pattern(config, "resources.models.*", lambda _p, node: _tag_list(node, tags))
+        config = map_pattern(config, "resources.clusters.*", lambda _p, node: _custom_tags(node, tags))
+    if pause is not None and pause.v == "PAUSED":
+        config = map_pattern(config, "resources.pipelines.*",
+                             lambda _p, node: node if not node.is_map or node.get("continuous") is None
+                             else Value({**node.v, "continuous": Value(False, node.get("continuous").loc)}, node.loc))
     dev = _get(presets, "pipelines_development")
     if dev is not None and dev.v is True:
         config = map_pattern(config, "resources.pipelines.*",
@@ -95,6 +105,25 @@ def _prefixed(node: Value, field: str, prefix: str, uc: bool | None) -> Value:
         return node
     new = (normalize_prefix(prefix) if uc else prefix) + cur.v
     return Value({**node.v, field: Value(new, cur.loc)}, node.loc)
+
+
+def _tag_list(node: Value, tags: Value) -> Value:
+    """Experiments and models keep tags as ``[{key, value}]``; a key they set themselves wins."""
+    if not node.is_map:
+        return node
+    own = node.get("tags")
+    items = list(own.v) if own is not None and own.is_list else []
+    keys = {t.get("key").v for t in items if t.is_map and t.get("key") is not None}
+    items += [Value({"key": Value(k, v.loc), "value": v}, v.loc) for k, v in tags.v.items() if k not in keys]
+    return Value({**node.v, "tags": Value(items, own.loc if own is not None else node.loc)}, node.loc)
+
+
+def _custom_tags(node: Value, tags: Value) -> Value:
+    if not node.is_map:
+        return node
+    own = node.get("custom_tags")
+    merged = {**tags.v, **(own.v if own is not None and own.is_map else {})}
+    return Value({**node.v, "custom_tags": Value(merged, own.loc if own is not None else node.loc)}, node.loc)
 
 
 def _experiment(node: Value, prefix: str) -> Value:

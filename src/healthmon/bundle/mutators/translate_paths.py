@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import ERROR, WARNING, BundleError, Diagnostic, Diagnostics
-from healthmon.bundle.dyn import Value, format_path, set_path
+from healthmon.bundle.dyn import Value, find, format_path, get_path, set_path
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.step import BundleState, Step
 from healthmon.errors import Location
@@ -117,49 +117,54 @@ def _translate(ctx: LoadContext, node: Value, kind: str, file_path: str, path: t
     return f"{file_path}/{rel}" if str(rel) != "." else file_path, local
 
 
-def translate_paths(config: Value, ctx: LoadContext) -> tuple[Value, dict[str, SourceRef], list[Diagnostic]]:
+# Paths of other resource kinds, translated like the CLI does (they are printed, not deployed).
+OTHER_FIELDS = (
+    ("resources.pipelines.*.libraries[*].notebook.path", "notebook"),
+    ("resources.pipelines.*.libraries[*].file.path", "file"),
+    ("resources.apps.*.source_code_path", "directory"),
+)
+
+
+def _fields(config: Value):
+    """(config path, kind, owning job key or "") of every translatable path."""
     res = config.get("resources")
     jobs = res.get("jobs") if res is not None else None
-    sources: dict[str, SourceRef] = {}
-    if jobs is None or not jobs.is_map:
-        return config, sources, []
-    file_path = config.get("workspace").get("file_path").v
-    errors: list[Diagnostic] = []
-    for key, job in jobs.v.items():
+    for key, job in (jobs.v.items() if jobs is not None and jobs.is_map else ()):
         if not job.is_map:
             continue
         jpath = ("resources", "jobs", key)
         tasks = job.get("tasks")
-        fields: list[tuple[tuple, str]] = []
         if tasks is not None and tasks.is_list:
             for i, task in enumerate(tasks.v):
                 if task.is_map and not _uses_git(job, task):
-                    fields += list(_task_fields(jpath + ("tasks", i), task))
-        envs = job.get("environments")
-        if envs is not None and envs.is_list:
-            for i, env in enumerate(envs.v):
-                spec = env.get("spec") if env.is_map else None
-                deps = spec.get("dependencies") if spec is not None and spec.is_map else None
-                if deps is not None and deps.is_list:
-                    for j, dep in enumerate(deps.v):
-                        if isinstance(dep.v, str) and (dep.v.startswith("./") or dep.v.startswith("../")):
-                            fields.append((jpath + ("environments", i, "spec", "dependencies", j), "file"))
-        for path, kind in fields:
-            node = job
-            for part in path[3:]:
-                node = node.v[part] if isinstance(part, int) else node.v.get(part)
-            remote = _remote(node.v) if path[-1] in ("notebook_path", "python_file", "path") else None
-            if remote is not None:
-                config = set_path(config, path, Value(remote, node.loc))
-                continue
-            if _skip(node.v):
-                continue
-            out = _translate(ctx, node, kind, file_path, path, errors)
-            if out is None:
-                continue
-            ws_path, local = out
-            sources[format_path(path)] = SourceRef(kind, node.v, local, node.loc, ws_path, key)
-            config = set_path(config, path, Value(ws_path, node.loc))
+                    for path, kind in _task_fields(jpath + ("tasks", i), task):
+                        yield path, kind, key
+        for path, dep in find(job, "environments[*].spec.dependencies[*]", jpath):
+            if isinstance(dep.v, str) and dep.v.startswith(("./", "../")):
+                yield path, "file", key
+    for pat, kind in OTHER_FIELDS:
+        for path, _ in find(config, pat):
+            yield path, kind, ""
+
+
+def translate_paths(config: Value, ctx: LoadContext) -> tuple[Value, dict[str, SourceRef], list[Diagnostic]]:
+    sources: dict[str, SourceRef] = {}
+    file_path = config.get("workspace").get("file_path").v
+    errors: list[Diagnostic] = []
+    for path, kind, key in list(_fields(config)):
+        node = get_path(config, path)
+        remote = _remote(node.v) if path[-1] in ("notebook_path", "python_file", "path") else None
+        if remote is not None:
+            config = set_path(config, path, Value(remote, node.loc))
+            continue
+        if _skip(node.v):
+            continue
+        out = _translate(ctx, node, kind, file_path, path, errors)
+        if out is None:
+            continue
+        ws_path, local = out
+        sources[format_path(path)] = SourceRef(kind, node.v, local, node.loc, ws_path, key)
+        config = set_path(config, path, Value(ws_path, node.loc))
     if any(d.severity == ERROR for d in errors):
         raise BundleError(errors)
     return config, sources, errors
@@ -168,9 +173,10 @@ def translate_paths(config: Value, ctx: LoadContext) -> tuple[Value, dict[str, S
 class TranslatePaths(Step):
     name = "translate_paths"
     reads = ("resources.jobs.*.tasks[*]", "resources.jobs.*.environments[*].spec.dependencies[*]",
-             "workspace.file_path")
+             "resources.pipelines.*.libraries[*]", "resources.apps.*.source_code_path", "workspace.file_path")
     updates = ("resources.jobs.*.tasks[*].notebook_task.notebook_path", "resources.jobs.*.tasks[*].*_task.*",
-               "resources.jobs.*.tasks[*].libraries[*]", "resources.jobs.*.environments[*].spec.dependencies[*]")
+               "resources.jobs.*.tasks[*].libraries[*]", "resources.jobs.*.environments[*].spec.dependencies[*]",
+               "resources.pipelines.*.libraries[*].*.path", "resources.apps.*.source_code_path")
 
     def run(self, b: BundleState) -> Diagnostics:
         b.config, b.sources, found = translate_paths(b.config, b.ctx)
