@@ -49,11 +49,12 @@ def work(tmp_path, fixtures_dir):
 # Findings the CLI reports without a location because the message names what is wrong: a
 # variable without a value, an unknown target, a broken reference (``${var.x}``) or a cycle.
 NAMED_NOT_LOCATED = ("no value assigned to required variable ", "reference does not exist: ${",
-                     "cycle detected in field resolution: ")
+                     "cycle detected in field resolution: ", ": no such target. Available targets: ",
+                     " to ensure uniqueness when using 'mode: development'")
 
 
 def located(d) -> bool:
-    return (d.location is not None and bool(d.location.file)) or d.summary.startswith(NAMED_NOT_LOCATED)
+    return (d.location is not None and bool(d.location.file)) or any(p in d.summary for p in NAMED_NOT_LOCATED)
 
 
 def check_load(root, target):

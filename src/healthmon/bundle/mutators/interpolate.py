@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from healthmon.bundle.diag import BundleError, Diagnostic, Diagnostics, ERROR
-from healthmon.bundle.dyn import Value, format_path, get_path
+from healthmon.bundle.dyn import Value, format_path
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "interpolate"
@@ -27,7 +27,6 @@ _WORD = r"[^\W\d_]+(?:[-_]*[^\W_]+)*"
 REF = re.compile(r"\$\{(" + _WORD + r"(?:\." + _WORD + r"(?:\[[0-9]+\])*)*(?:\[[0-9]+\])*)\}")
 MAX_ROUNDS = 11  # the CLI's maxResolutionRounds
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-PREFIXES = ("bundle", "workspace", "variables", "var", "resources")
 # Resource fields that only exist once deployed.
 DEPLOY_TIME_FIELDS = {"id", "url"}
 

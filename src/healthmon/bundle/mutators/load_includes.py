@@ -15,7 +15,7 @@ import glob
 import os
 from pathlib import Path
 
-from healthmon.bundle.diag import ERROR, WARNING, BundleError, Diagnostic, Diagnostics, fail
+from healthmon.bundle.diag import ERROR, BundleError, Diagnostic, Diagnostics, fail
 from healthmon.bundle.dyn import MergeError, Value, kind_name, merge
 from healthmon.bundle.step import BundleState, Step
 from healthmon.bundle.yamlparse import parse_file

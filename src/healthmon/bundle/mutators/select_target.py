@@ -44,11 +44,18 @@ def select_target(config: Value, requested: str | None) -> str:
 
 class SelectTarget(Step):
     name = "select_target"
-    reads = ("targets.*.default",)
-    updates = ()
+    reads = ("targets.*.default", "environments")
+    updates = ("environments", "targets")
 
     def __init__(self, requested: str | None):
         self.requested = requested
 
     def run(self, b: BundleState) -> None:
+        envs = b.config.get("environments")
+        if envs is not None:  # the deprecated name of `targets`
+            if b.config.get("targets") is not None:
+                raise fail("both 'environments' and 'targets' are specified; only 'targets' should be used",
+                           envs.loc, "environments", check=CHECK)
+            b.config = Value({("targets" if k == "environments" else k): v for k, v in b.config.v.items()},
+                             b.config.loc)
         b.target = select_target(b.config, self.requested)
