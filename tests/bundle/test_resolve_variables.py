@@ -60,20 +60,26 @@ def test_a_map_or_list_default_makes_a_variable_complex():
     assert resolve(text, target="default")["x"]["value"] == {"a": 1}
     with pytest.raises(BundleError, match="complex type via --var flag"):
         resolve(text, target="default", variables={"y": "1"})
-    # the environment does not set a complex variable
-    assert resolve(text, target="default", environ={"BUNDLE_VAR_x": "s"})["x"]["value"] == {"a": 1}
+    # nor the environment
+    with pytest.raises(BundleError, match=r"setting via environment variables \(BUNDLE_VAR_x\) is not supported "
+                                          "for complex variable x"):
+        resolve(text, target="default", environ={"BUNDLE_VAR_x": "s"})
 
 
 def test_value_written_in_the_definition_and_overrides_file(tmp_path):
-    text = "bundle: {name: v}\nvariables:\n  a: {value: direct, default: d}\n  b: {default: d}\n"
+    text = ("bundle: {name: v}\nvariables:\n  a: {value: direct, default: d}\n  b: {default: d}\n"
+            "  c: {default: {k: 1}}\n")
     assert resolve(text, target="default")["a"]["value"] == "direct"
     f = tmp_path / ".databricks" / "bundle" / "default" / "variable-overrides.json"
     f.parent.mkdir(parents=True)
-    f.write_text('{"a": "file", "b": {"complex": true}}')
+    f.write_text('{"a": "file", "b": "file", "c": {"k": 2}}')
     got = resolve(text, target="default", tmp_path=tmp_path)
-    assert got["a"]["value"] == "file" and got["b"]["value"] == {"complex": True}
-    env = {"BUNDLE_VAR_a": "env"}
-    assert resolve(text, target="default", tmp_path=tmp_path, environ=env)["a"]["value"] == "env"
+    # a written value is already assigned; the file beats defaults
+    assert (got["a"]["value"], got["b"]["value"], got["c"]["value"]) == ("direct", "file", {"k": 2})
+    got = resolve(text, target="default", tmp_path=tmp_path, environ={"BUNDLE_VAR_a": "env", "BUNDLE_VAR_b": "env"})
+    assert got["a"]["value"] == "direct" and got["b"]["value"] == "env"  # the environment beats the file
+    with pytest.raises(BundleError, match="failed to assign x to a: variable has already been assigned value: direct"):
+        resolve(text, target="default", variables={"a": "x"})
 
 
 def test_unknown_type_is_a_warning():
@@ -90,7 +96,7 @@ def test_missing_value_and_lookup_errors_name_the_variable():
     assert str(e.value).startswith(
         "Error: no value assigned to required variable needed. Variables are usually assigned in databricks.yml, and "
         'they can be overridden using "--var", the BUNDLE_VAR_needed environment variable, or '
-        ".databricks/bundle/default/variable-overrides.json")
+        ".databricks/bundle/default/variable-overrides.json file")
     with pytest.raises(BundleError) as e:
         resolve("bundle: {name: v}\nvariables:\n  wh:\n    lookup:\n      warehouse: Shared\n", target="default")
     assert 'failed to resolve warehouse "Shared" for variable wh' in str(e.value)

@@ -1,10 +1,11 @@
 """Give every variable its ``value`` (the CLI's ``SetVariables`` + ``ResolveLookupVariables``).
 
-Precedence, highest first: ``--var name=value``, ``BUNDLE_VAR_<name>``,
-``.databricks/bundle/<target>/variable-overrides.json``, a ``value:`` written in the definition,
-the target's value, the definition's ``default``, a ``lookup:``. A variable whose default is a
-map or a list is complex even without ``type: complex``; complex variables cannot be set by
-``--var`` or the environment. References inside values (``${var.other}``) are left for
+Precedence, highest first (the CLI's ``SetVariables``): a value already assigned — by
+``--var name=value`` or a ``value:`` written in the definition (both at once is the CLI's
+"variable has already been assigned value" error) —, ``BUNDLE_VAR_<name>``,
+``.databricks/bundle/<target>/variable-overrides.json``, the target's value or the definition's
+``default``, a ``lookup:``. A variable whose default is a map or a list is complex even without
+``type: complex``; complex variables cannot be set by ``--var`` or the environment (errors). References inside values (``${var.other}``) are left for
 ``interpolate``.
 """
 
@@ -77,18 +78,27 @@ class ResolveVariables(Step):
             complex_ = _is_complex(d)
             env_name = f"BUNDLE_VAR_{name}"
             value: Value | None = None
+            written = d.get("value") if d.get("value") is not None and d.get("value").v is not None else None
             if name in ctx.variables:
                 if complex_:
                     diags.add(Diagnostic(ERROR, f"setting variable of complex type via --var flag is not supported: "
                                                 f"{name}", d.loc, path, check=CHECK))
                     continue
+                if written is not None:  # the CLI assigns --var to `value`, which is taken
+                    diags.error(f"failed to assign {ctx.variables[name]} to {name}: variable has already been "
+                                f"assigned value: {written.v}", check=CHECK)
+                    continue
                 value = Value(ctx.variables[name], d.loc)
-            elif env_name in ctx.environ and not complex_:
+            elif written is not None:
+                value = written
+            elif env_name in ctx.environ:
+                if complex_:
+                    diags.error(f"setting via environment variables ({env_name}) is not supported for complex "
+                                f"variable {name}", check=CHECK)
+                    continue
                 value = Value(ctx.environ[env_name], d.loc)
             elif name in overrides:
                 value = overrides[name]
-            elif d.get("value") is not None and d.get("value").v is not None:
-                value = d.get("value")
             elif d.get("default") is not None and d.get("default").v is not None:
                 value = d.get("default")
             elif d.get("lookup") is not None and d.get("lookup").v is not None:
@@ -99,7 +109,7 @@ class ResolveVariables(Step):
                 diags.add(Diagnostic(
                     ERROR, f"no value assigned to required variable {name}. Variables are usually assigned in "
                            f'databricks.yml, and they can be overridden using "--var", the {env_name} environment '
-                           f"variable, or {overrides_file(b).relative_to(ctx.root).as_posix()}",
+                           f"variable, or {overrides_file(b).relative_to(ctx.root).as_posix()} file",
                     check=CHECK))  # the CLI names no location here
                 continue
             out[name] = Value({**d.v, "value": value}, d.loc)
