@@ -52,8 +52,7 @@ def _guard(fn: Callable[[], int | None]) -> None:
     except BundleError as exc:
         for d in exc.diagnostics:
             _echo_err(d.render() + "\n")
-        n = len(exc.diagnostics)
-        _echo_err(f"Found {n} error{'s' if n != 1 else ''}")
+        _echo_err(_counts(exc.diagnostics))
         raise typer.Exit(1) from None
     except HealthmonError as exc:
         _echo_err(f"Error: {exc}")
@@ -74,11 +73,11 @@ def _print_diagnostics(bundle) -> None:
         _echo_err(d.render() + "\n")
 
 
-def _counts(bundle) -> str:
+def _counts(diagnostics) -> str:
     """The CLI's summary line: "Found 1 error, 2 warnings and 1 recommendation" ("" if clean)."""
     from collections import Counter
 
-    n = Counter(d.severity for d in bundle.diagnostics)
+    n = Counter(d.severity for d in diagnostics)
     parts = [f"{n[s]} {s}{'s' if n[s] != 1 else ''}" for s in ("error", "warning", "recommendation") if n[s]]
     if not parts:
         return ""
@@ -153,7 +152,7 @@ def validate(
             typer.echo(d.render() + "\n")
         for line in _header(bundle.config, bundle.target):
             typer.echo(line)
-        typer.echo(_counts(bundle) or "Validation OK!")  # as the CLI: OK only when nothing was found
+        typer.echo(_counts(bundle.diagnostics) or "Validation OK!")  # as the CLI: OK only when nothing was found
         return 1 if failed else 0
 
     _guard(body)
@@ -176,7 +175,7 @@ def deploy(
         bundle = _load(path, target, var, strict)
         if bundle.diagnostics.has_errors():
             _print_diagnostics(bundle)
-            _echo_err(_counts(bundle))
+            _echo_err(_counts(bundle.diagnostics))
             return 1
         for d in bundle.diagnostics:
             _echo_err(d.render() + "\n")
