@@ -14,6 +14,7 @@ from healthmon.bundle.mutators.load_git import LoadGit
 from healthmon.bundle.mutators.load_includes import LoadIncludes
 from healthmon.bundle.mutators.merge_keyed import MergeKeyedLists, SortTasks
 from healthmon.bundle.mutators.merge_target import MergeTarget
+from healthmon.bundle.mutators.override_compute import OverrideCompute
 from healthmon.bundle.mutators.permissions import ApplyPermissions
 from healthmon.bundle.mutators.resolve_variables import ResolveVariables
 from healthmon.bundle.mutators.run_as import SetRunAs
@@ -39,6 +40,7 @@ def initialize() -> list[Step]:
         Interpolate(),
         MergeKeyedLists(),
         ApplyMode(),
+        OverrideCompute(),
         ApplyPresets(),
         SetResourceDefaults(),
         SortTasks(),
