@@ -48,3 +48,17 @@ def load(make_bundle):
         return load_bundle(root, target, variables, **kw)
 
     return go
+
+
+def run_step(step, text: str, *, target: str = "default", root: Path | None = None, user: str = "u@x.com",
+             variables: dict | None = None, environ: dict | None = None):
+    """Apply one step to the YAML ``text``: ``(config as plain data, diagnostics)``."""
+    from healthmon.bundle.context import LoadContext
+    from healthmon.bundle.step import BundleState
+    from healthmon.bundle.yamlparse import parse_text
+
+    ctx = LoadContext(root=root or Path("/tmp/bundle"), user_name=user, variables=variables or {},
+                      environ=environ or {})
+    state = BundleState(parse_text(textwrap.dedent(text), "databricks.yml"), ctx, target=target)
+    diags = step.apply(state)
+    return state.config.plain(), diags

@@ -20,7 +20,7 @@ resources:
 def test_presets_apply_where_unset():
     jobs = apply_presets(parse_text(YAML, "f.yml")).plain()["resources"]["jobs"]
     a, b = jobs["a"], jobs["b"]
-    assert a["name"] == "[team] A" and b["name"] == "[team] b"  # no name: the key is prefixed
+    assert a["name"] == "[team] A" and b["name"] == "[team] Untitled"  # no name: the CLI's "Untitled"
     assert a["tags"] == {"owner": "ml", "team": "mine"} and b["tags"] == {"owner": "ml", "team": "default"}
     assert a["schedule"]["pause_status"] == "UNPAUSED" and a["continuous"]["pause_status"] == "UNPAUSED"
     assert b["trigger"]["pause_status"] == "PAUSED"
@@ -35,4 +35,24 @@ def test_presets_apply_where_unset():
 def test_bad_presets_are_errors_with_location(bad, msg):
     with pytest.raises(BundleError) as e:
         apply_presets(parse_text(f"presets:\n  {bad}\nresources: {{jobs: {{}}}}\n", "f.yml"))
-    assert msg in str(e.value) and "f.yml:2:3" in str(e.value)
+    assert msg in str(e.value) and "in f.yml:2:" in str(e.value)
+
+
+def test_prefix_of_other_resources_and_unity_catalog_names():
+    from bundle_fixtures import run_step
+    from healthmon.bundle.mutators.apply_presets import ApplyPresets
+
+    config, _ = run_step(ApplyPresets(), """
+        presets: {name_prefix: "[dev jane] ", pipelines_development: true}
+        resources:
+          pipelines: {p: {name: P}}
+          schemas: {s: {name: raw, catalog_name: main}}
+          volumes: {v: {name: files, catalog_name: main, schema_name: raw}}
+          experiments: {e: {name: /Users/jane@x.com/exp}}
+          registered_models: {m: {name: model, catalog_name: main, schema_name: raw}}
+        """)
+    res = config["resources"]
+    assert res["pipelines"]["p"] == {"name": "[dev jane] P", "development": True}
+    assert res["schemas"]["s"]["name"] == "dev_jane_raw" and res["volumes"]["v"]["name"] == "dev_jane_files"
+    assert res["registered_models"]["m"]["name"] == "dev_jane_model"
+    assert res["experiments"]["e"]["name"] == "/Users/jane@x.com/[dev jane] exp"

@@ -48,7 +48,7 @@ def test_validation_errors_exit_1_with_locations(basic):
     r = invoke("validate", "-p", basic)
     assert r.exit_code == 1
     assert "Error: Notebook not found: src/etl/lod.py" in r.output
-    assert "in resources/ingest.yml:18:13" in r.output
+    assert "in resources/ingest.yml:18:28" in r.output
     assert "Found 1 error" in r.output and "Validation OK!" not in r.output
 
 
@@ -77,7 +77,7 @@ def test_missing_bundle_and_unknown_target(tmp_path, basic):
     r = invoke("validate", "-p", tmp_path)
     assert r.exit_code == 1 and "databricks.yml not found" in r.output
     r = invoke("validate", "-p", basic, "-t", "prd")
-    assert r.exit_code == 1 and 'did you mean "prod"' in r.output
+    assert r.exit_code == 1 and "prd: no such target. Available targets: dev, prod" in r.output
 
 
 def test_deploy_summary_destroy_flow(basic):
@@ -137,7 +137,7 @@ def test_run_a_deployed_job_end_to_end(make_bundle):
 
 def test_malformed_var_and_params_flags(basic):
     r = invoke("validate", "-p", basic, "--var", "novalue")
-    assert r.exit_code == 1 and 'expected "name=value"' in r.output
+    assert r.exit_code == 1 and "unexpected flag value for variable assignment" in r.output
     assert invoke("deploy", "-p", basic).exit_code == 0
     r = invoke("run", "-p", basic, "ingest_job", "--params", "a=1,broken")
     assert r.exit_code == 1 and "--params 'broken'" in r.output

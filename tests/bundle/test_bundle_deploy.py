@@ -173,7 +173,7 @@ def test_unreachable_database_is_a_clean_error(basic, monkeypatch):
     assert not to_local(b.workspace["file_path"]).exists()
 
 
-@pytest.mark.parametrize("root_path", ["/", "/tmp/somewhere", "/Workspace", "/Volumes/x/y"])
+@pytest.mark.parametrize("root_path", ["/", "/Workspace", "/Volumes/x/y"])
 def test_workspace_paths_outside_workspace_are_refused(basic, root_path, tmp_path):
     text = (basic / "databricks.yml").read_text().replace(
         "root_path: /Workspace/Shared/.bundle/${bundle.name}/${bundle.target}", f"root_path: {root_path}")
@@ -194,3 +194,46 @@ def test_a_workspace_inside_the_bundle_is_not_synced_into_itself(basic, monkeypa
     files = to_local(b.workspace["file_path"])
     assert (files / "src/etl/load.py").is_file()
     assert not (files / "state_home").exists()
+
+
+def test_tmp_root_path_gets_the_workspace_prefix(basic):
+    # The CLI's PrependWorkspacePrefix: /tmp/somewhere is the workspace folder /Workspace/tmp/somewhere.
+    text = (basic / "databricks.yml").read_text().replace(
+        "root_path: /Workspace/Shared/.bundle/${bundle.name}/${bundle.target}", "root_path: /tmp/somewhere")
+    (basic / "databricks.yml").write_text(text)
+    assert load_bundle(basic, "prod").workspace["root_path"] == "/Workspace/tmp/somewhere"
+
+
+def test_a_file_that_fails_to_load_never_deletes_jobs(basic):
+    # `resources: somestring` in an include used to drop the resources of the files before it,
+    # and the next deploy deleted their jobs.
+    from typer.testing import CliRunner
+
+    from healthmon.cli.bundle import app
+
+    before = deploy(load_bundle(basic, "dev")).job_ids
+    (basic / "resources" / "zz_broken.yml").write_text("resources: somestring\n")
+    r = CliRunner().invoke(app, ["deploy", "-p", str(basic), "-t", "dev"])
+    assert r.exit_code == 1
+    assert "Error: expected map, found string\n  at resources\n  in resources/zz_broken.yml:1:12" in r.stderr
+    assert {k: v[0] for k, v in rows().items()} == before
+
+
+def test_run_as_and_permissions_are_deployed(basic):
+    text = (basic / "databricks.yml").read_text()
+    (basic / "databricks.yml").write_text(text + """
+run_as:
+  service_principal_name: etl-sp
+permissions:
+  - level: CAN_RUN
+    group_name: analysts
+""")
+    deploy(load_bundle(basic, "dev"))
+    with Database.from_settings().session() as s:
+        row = bundle_jobs(s, "basic_bundle", "dev")["ingest_job"]
+        assert row.run_as_user_name == "etl-sp"
+        assert row.settings["run_as"] == {"service_principal_name": "etl-sp"}
+        assert row.settings["access_control_list"] == [
+            {"group_name": "analysts", "permission_level": "CAN_MANAGE_RUN"},
+            {"user_name": "tester@example.com", "permission_level": "IS_OWNER"}]
+        assert "permissions" not in row.settings

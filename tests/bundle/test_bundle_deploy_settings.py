@@ -13,7 +13,8 @@ def test_resource_refs_become_ids_and_urls():
     assert doc["tasks"][0]["run_job_task"]["job_id"] == "${resources.jobs.a.id}"  # input untouched
 
 
-def test_bundle_only_fields_are_not_job_settings():
+def test_bundle_only_fields_are_not_job_settings_and_permissions_become_the_acl():
     job = {"name": "x", "permissions": [{"level": "CAN_VIEW", "group_name": "users"}], "lifecycle": {"prevent_destroy": True},
-           "tasks": []}
-    assert job_settings(job, {}) == {"name": "x", "tasks": []}
+           "tasks": [], "run_as": {"service_principal_name": "sp-1"}}
+    assert job_settings(job, {}) == {"name": "x", "tasks": [], "run_as": {"service_principal_name": "sp-1"},
+                                     "access_control_list": [{"group_name": "users", "permission_level": "CAN_VIEW"}]}

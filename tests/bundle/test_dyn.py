@@ -1,4 +1,7 @@
-from healthmon.bundle.dyn import Value, from_plain, get_path, merge, parse_path, set_path, to_plain, walk, format_path
+import pytest
+
+from healthmon.bundle.dyn import (MergeError, Value, find, format_path, from_plain, get_path, map_pattern, merge,
+                                  parse_path, set_path, to_plain, walk)
 from healthmon.errors import Location
 
 
@@ -19,10 +22,25 @@ def test_set_path_is_pure_and_creates_maps():
     assert to_plain(w) == {"a": {"b": 1, "c": {"d": 2}}}
 
 
-def test_merge_maps_recursively_replaces_lists_and_keeps_base_on_null():
-    base = from_plain({"m": {"x": 1, "y": 2}, "l": [1, 2], "s": "a", "keep": 5})
-    over = from_plain({"m": {"y": 3}, "l": [9], "s": "b", "keep": None})
-    assert to_plain(merge(base, over)) == {"m": {"x": 1, "y": 3}, "l": [9], "s": "b", "keep": 5}
+def test_merge_maps_recursively_concatenates_lists_and_keeps_base_on_null():
+    # The CLI's merge.Merge: sequences are concatenated, a null keeps the other side.
+    base = from_plain({"m": {"x": 1, "y": 2}, "l": [1, 2], "s": "a", "keep": 5, "n": None})
+    over = from_plain({"m": {"y": 3}, "l": [9], "s": "b", "keep": None, "n": 1})
+    assert to_plain(merge(base, over)) == {"m": {"x": 1, "y": 3}, "l": [1, 2, 9], "s": "b", "keep": 5, "n": 1}
+
+
+def test_merge_of_different_kinds_is_an_error():
+    with pytest.raises(MergeError, match="cannot merge map with string"):
+        merge(from_plain({"a": {"x": 1}}), from_plain({"a": "s"}))
+
+
+def test_patterns_find_and_map_share_untouched_subtrees():
+    v = from_plain({"resources": {"jobs": {"a": {"tasks": [{"k": 1}, {"k": 2}]}, "b": {}}}, "other": {"x": 1}})
+    assert [format_path(p) for p, _ in find(v, "resources.jobs.*.tasks[*].k")] == [
+        "resources.jobs.a.tasks[0].k", "resources.jobs.a.tasks[1].k"]
+    out = map_pattern(v, "resources.jobs.*.tasks[*].k", lambda _p, x: Value(x.v * 10))
+    assert to_plain(out)["resources"]["jobs"]["a"]["tasks"] == [{"k": 10}, {"k": 20}]
+    assert out.v["other"] is v.v["other"] and out.v["resources"].v["jobs"].v["b"] is v.v["resources"].v["jobs"].v["b"]
 
 
 def test_walk_visits_every_node_parent_first():

@@ -28,6 +28,7 @@ def test_details_from_a_real_repository(make_bundle):
     b = load_bundle(root / "sub", validate=False)
     assert b.config["x"] == f"feature/x@{commit}"
     assert b.config["bundle"]["git"]["origin_url"] == "https://override.example/r.git"  # the user's value wins
+    assert b.config["bundle"]["git"]["inferred"] is True  # the branch came from git
 
 
 def test_packed_refs_and_no_repository(tmp_path):

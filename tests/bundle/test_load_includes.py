@@ -35,11 +35,13 @@ def test_pattern_matching_nothing_is_an_error(make_bundle):
     assert str(e.value.diagnostics[0].location) == "databricks.yml:4:5"
 
 
-def test_files_outside_the_root_are_rejected(make_bundle, tmp_path):
+def test_yaml_files_outside_the_root_are_loaded_with_a_warning(make_bundle, tmp_path):
     (tmp_path / "outside.yml").write_text(job("x"))
     root = make_bundle({"databricks.yml": MAIN.format(pattern="../outside.yml")})
-    with pytest.raises(BundleError, match="outside the bundle root"):
-        load_bundle(root)
+    b = load_bundle(root, validate=False)
+    assert "x" in b.jobs
+    assert [d.severity for d in b.diagnostics] == ["warning"]
+    assert "outside the bundle root" in b.diagnostics.items[0].summary
 
 
 def test_absolute_patterns_are_rejected(make_bundle, tmp_path):
@@ -56,8 +58,10 @@ def test_same_resource_in_two_files_names_both(make_bundle):
     })
     with pytest.raises(BundleError) as e:
         load_bundle(root)
-    msg = str(e.value)
-    assert "multiple resources named dup" in msg and "resources/a.yml:3:5" in msg and "resources/b.yml:3:5" in msg
+    assert str(e.value) == (
+        "Error: multiple resources have been defined with the same key: dup\n"
+        "  at resources.jobs.dup\n     resources.jobs.dup\n"
+        "  in resources/a.yml:4:7\n     resources/b.yml:4:7")
 
 
 def test_included_file_cannot_include(make_bundle):
@@ -77,3 +81,32 @@ def test_malformed_included_file_points_at_it(make_bundle):
     with pytest.raises(Exception) as e:
         load_bundle(root)
     assert str(e.value).startswith("r.yml:")
+
+
+def test_a_section_of_the_wrong_kind_is_an_error_naming_file_and_line(make_bundle):
+    # Merging `resources: somestring` would silently drop the resources of earlier files.
+    root = make_bundle({
+        "databricks.yml": "bundle:\n  name: inc\ninclude:\n  - resources/*.yml\n",
+        "resources/a.yml": job("a"),
+        "resources/b.yml": "resources: somestring\n",
+    })
+    with pytest.raises(BundleError) as e:
+        load_bundle(root)
+    assert str(e.value) == "Error: expected map, found string\n  at resources\n  in resources/b.yml:1:12"
+
+
+def test_non_yaml_includes_are_errors_naming_the_file(make_bundle):
+    root = make_bundle({"databricks.yml": MAIN.format(pattern="notes/*"), "notes/readme.txt": "hello"})
+    with pytest.raises(BundleError, match="notes/readme.txt: only YAML and JSON files"):
+        load_bundle(root)
+
+
+def test_a_symlink_loop_under_a_glob_is_an_error_not_a_traceback(make_bundle):
+    root = make_bundle({"databricks.yml": MAIN.format(pattern="\"**/*.yml\""), "r/a.yml": job("a")})
+    (root / "r" / "loop").symlink_to(root / "r" / "loop")
+    try:
+        b = load_bundle(root, validate=False)
+    except BundleError as e:
+        assert "include" in str(e)
+    else:
+        assert "a" in b.jobs

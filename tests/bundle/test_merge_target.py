@@ -1,3 +1,6 @@
+from bundle_fixtures import load, make_bundle, run_step  # noqa: F401  (pytest fixtures)
+
+from healthmon.bundle.mutators.merge_keyed import MergeKeyedLists
 from healthmon.bundle.mutators.merge_target import merge_target
 from healthmon.bundle.yamlparse import parse_text
 
@@ -53,24 +56,36 @@ def merged():
     return merge_target(parse_text(BASE, "databricks.yml"), "prod").plain()
 
 
-def test_tasks_merge_by_key_and_new_keys_append():
+def keyed():
+    """Target merge (sequences concatenated), then entries with the same key combined."""
+    import yaml
+
+    return run_step(MergeKeyedLists(), yaml.safe_dump(merged()))[0]
+
+
+def test_target_sequences_are_appended_before_keyed_merging():
     tasks = merged()["resources"]["jobs"]["j"]["tasks"]
+    assert [t["task_key"] for t in tasks] == ["t1", "t2", "t2", "t3"]
+
+
+def test_tasks_merge_by_key_and_new_keys_append():
+    tasks = keyed()["resources"]["jobs"]["j"]["tasks"]
     assert [t["task_key"] for t in tasks] == ["t1", "t2", "t3"]
     assert tasks[0]["timeout_seconds"] == 10
     assert tasks[1] == {"task_key": "t2", "notebook_task": {"notebook_path": "./b.py"}, "timeout_seconds": 99}
 
 
-def test_job_clusters_merge_by_key_maps_merge_lists_replace():
-    job = merged()["resources"]["jobs"]["j"]
+def test_job_clusters_merge_by_key_maps_merge_lists_append():
+    job = keyed()["resources"]["jobs"]["j"]
     assert job["job_clusters"] == [{"job_cluster_key": "c1", "new_cluster": {"num_workers": 8, "node_type_id": "small"}}]
     assert job["tags"] == {"team": "data", "cost": "high"}
-    assert job["email_notifications"]["on_failure"] == ["oncall@x.com"]
+    assert job["email_notifications"]["on_failure"] == ["a@x.com", "b@x.com", "oncall@x.com"]
     assert job["name"] == "job"
 
 
 def test_mode_moves_under_bundle_and_targets_are_dropped():
     c = merged()
-    assert c["bundle"] == {"name": "m", "mode": "production", "target": "prod"}
+    assert c["bundle"] == {"name": "m", "mode": "production", "target": "prod", "environment": "prod"}
     assert "targets" not in c
 
 
@@ -82,8 +97,8 @@ def test_target_variables_override_defaults_and_complex_values_replace():
 
 def test_target_override_keeps_its_own_location():
     cfg = merge_target(parse_text(BASE, "databricks.yml"), "prod")
-    t2 = cfg.v["resources"].v["jobs"].v["j"].v["tasks"].v[1]
-    assert (t2.v["timeout_seconds"].loc.line, t2.v["timeout_seconds"].loc.column) == (43, 15)
+    t2 = cfg.v["resources"].v["jobs"].v["j"].v["tasks"].v[2]
+    assert (t2.v["timeout_seconds"].loc.line, t2.v["timeout_seconds"].loc.column) == (43, 32)
 
 
 def test_target_cannot_assign_an_undefined_variable():
@@ -95,4 +110,25 @@ def test_target_cannot_assign_an_undefined_variable():
     with pytest.raises(BundleError) as e:
         merge_target(parse_text(text, "databricks.yml"), "dev")
     assert 'variable "catalgo" is assigned a value in target "dev"' in str(e.value)
-    assert 'did you mean "catalog"' in str(e.value) and "databricks.yml:7:7" in str(e.value)
+    assert 'did you mean "catalog"' in str(e.value) and "databricks.yml:7:16" in str(e.value)
+
+
+def test_keys_are_merged_after_interpolation(load):
+    b = load({"databricks.yml": """
+        bundle: {name: m}
+        variables: {k: {default: t1}}
+        resources:
+          jobs:
+            j:
+              tasks:
+                - {task_key: "${var.k}", notebook_task: {notebook_path: /Workspace/a}}
+        targets:
+          dev:
+            resources:
+              jobs:
+                j:
+                  tasks:
+                    - {task_key: t1, timeout_seconds: 5}
+        """}, "dev")
+    assert b.jobs["j"]["tasks"] == [{"task_key": "t1", "notebook_task": {"notebook_path": "/Workspace/a"},
+                                     "timeout_seconds": 5}]

@@ -3,7 +3,8 @@ import pytest
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import BundleError
 from healthmon.bundle.mutators.merge_target import merge_target
-from healthmon.bundle.mutators.resolve_variables import resolve_variables
+from healthmon.bundle.mutators.resolve_variables import ResolveVariables
+from healthmon.bundle.step import BundleState
 from healthmon.bundle.yamlparse import parse_text
 
 YAML = """
@@ -26,7 +27,11 @@ def resolve(text=YAML, variables=None, environ=None, target="dev", tmp_path=None
     cfg = merge_target(parse_text(text, "databricks.yml"), target)
     ctx = LoadContext(root=tmp_path or __import__("pathlib").Path("/tmp"), user_name="u@x.com",
                       variables=variables or {}, environ=environ or {})
-    return resolve_variables(cfg, ctx).plain()["variables"]
+    state = BundleState(cfg, ctx, target=target)
+    diags = ResolveVariables().apply(state)
+    if diags.has_errors():
+        raise BundleError(diags.items)
+    return state.config.plain()["variables"]
 
 
 @pytest.mark.parametrize("variables,environ,expected", [
@@ -46,30 +51,82 @@ def test_default_used_without_target_value():
 
 def test_complex_values_keep_their_structure_and_reject_flags():
     assert resolve()["cfg"]["value"] == {"nodes": ["a", "b"]}
-    with pytest.raises(BundleError, match="complex type via --var is not supported"):
+    with pytest.raises(BundleError, match="complex type via --var flag is not supported: cfg"):
         resolve(variables={"cfg": "x"})
 
 
-def test_non_complex_variable_with_a_map_is_an_error():
-    with pytest.raises(BundleError) as e:
-        resolve("bundle: {name: v}\nvariables:\n  x:\n    default: {a: 1}\n", target="default")
-    assert 'add "type: complex"' in str(e.value)
-    assert "databricks.yml:4:5" in str(e.value)  # the default: key
+def test_a_map_or_list_default_makes_a_variable_complex():
+    text = "bundle: {name: v}\nvariables:\n  x:\n    default: {a: 1}\n  y: {default: [1]}\n"
+    assert resolve(text, target="default")["x"]["value"] == {"a": 1}
+    with pytest.raises(BundleError, match="complex type via --var flag"):
+        resolve(text, target="default", variables={"y": "1"})
+    # nor the environment
+    with pytest.raises(BundleError, match=r"setting via environment variables \(BUNDLE_VAR_x\) is not supported "
+                                          "for complex variable x"):
+        resolve(text, target="default", environ={"BUNDLE_VAR_x": "s"})
+
+
+def test_value_written_in_the_definition_and_overrides_file(tmp_path):
+    text = ("bundle: {name: v}\nvariables:\n  a: {value: direct, default: d}\n  b: {default: d}\n"
+            "  c: {default: {k: 1}}\n")
+    assert resolve(text, target="default")["a"]["value"] == "direct"
+    f = tmp_path / ".databricks" / "bundle" / "default" / "variable-overrides.json"
+    f.parent.mkdir(parents=True)
+    f.write_text('{"a": "file", "b": "file", "c": {"k": 2}}')
+    got = resolve(text, target="default", tmp_path=tmp_path)
+    # a written value is already assigned; the file beats defaults
+    assert (got["a"]["value"], got["b"]["value"], got["c"]["value"]) == ("direct", "file", {"k": 2})
+    got = resolve(text, target="default", tmp_path=tmp_path, environ={"BUNDLE_VAR_a": "env", "BUNDLE_VAR_b": "env"})
+    assert got["a"]["value"] == "direct" and got["b"]["value"] == "env"  # the environment beats the file
+    with pytest.raises(BundleError, match="failed to assign x to a: variable has already been assigned value: direct"):
+        resolve(text, target="default", variables={"a": "x"})
+
+
+def test_unknown_type_is_a_warning():
+    cfg = merge_target(parse_text("bundle: {name: v}\nvariables:\n  a: {type: text, default: x}\n", "d.yml"), "default")
+    state = BundleState(cfg, LoadContext(root=__import__("pathlib").Path("/tmp"), user_name="u", environ={}))
+    diags = ResolveVariables().apply(state)
+    assert [d.summary for d in diags] == ['invalid value "text" for enum field. Valid values are [complex]']
+    assert state.config.plain()["variables"]["a"]["value"] == "x"
 
 
 def test_missing_value_and_lookup_errors_name_the_variable():
     with pytest.raises(BundleError) as e:
         resolve("bundle: {name: v}\nvariables:\n  needed:\n    description: no default\n", target="default")
-    assert 'no value assigned to required variable "needed"' in str(e.value)
-    assert "BUNDLE_VAR_needed" in str(e.value)
+    assert str(e.value).startswith(
+        "Error: no value assigned to required variable needed. Variables are usually assigned in databricks.yml, and "
+        'they can be overridden using "--var", the BUNDLE_VAR_needed environment variable, or '
+        ".databricks/bundle/default/variable-overrides.json file")
     with pytest.raises(BundleError) as e:
         resolve("bundle: {name: v}\nvariables:\n  wh:\n    lookup:\n      warehouse: Shared\n", target="default")
-    assert "lookups need a Databricks workspace" in str(e.value)
+    assert 'failed to resolve warehouse "Shared" for variable wh' in str(e.value)
+    assert "the local workspace has no warehouses" in str(e.value)
     # ...but a lookup variable given a value locally is fine
     assert resolve("bundle: {name: v}\nvariables:\n  wh:\n    lookup:\n      warehouse: Shared\n", target="default",
                    variables={"wh": "abc"})["wh"]["value"] == "abc"
 
 
-def test_unknown_var_flag_suggests():
-    with pytest.raises(BundleError, match='did you mean "catalog"'):
+def test_unknown_var_flag_is_an_error():
+    with pytest.raises(BundleError, match="variable catalgo has not been defined"):
         resolve(variables={"catalgo": "x"})
+
+
+def test_job_and_service_principal_lookups_resolve_against_the_local_workspace(tmp_path):
+    from healthmon.settings import Settings
+    from healthmon.store.auth import PrincipalRecord
+    from healthmon.store.db import Database
+    from healthmon.store.jobs import JobRecord
+
+    db = Database.from_settings(Settings.from_env())
+    db.create_all()
+    with db.session() as s:
+        job = JobRecord(settings_json='{"name": "nightly-default"}', creator_user_name="u", run_as_user_name="u",
+                        created_time=0)
+        s.add(job)
+        s.add(PrincipalRecord(name="6a5b-app-id", kind="service_principal", display_name="etl runner"))
+        s.flush()
+        job_id = job.job_id
+    text = ("bundle: {name: v}\nvariables:\n  j:\n    lookup:\n      job: nightly-${bundle.target}\n"
+            "  sp:\n    lookup:\n      service_principal: etl runner\n")
+    got = resolve(text, target="default")
+    assert got["j"]["value"] == str(job_id) and got["sp"]["value"] == "6a5b-app-id"

@@ -29,7 +29,7 @@ def test_cli_defaults_for_jobs_and_workspace(make_bundle):
     assert ws["artifact_path"] == root + "/artifacts" and ws["resource_path"] == root + "/resources"
     assert ws["current_user"] == {"userName": "tester@example.com", "short_name": "tester"}
     j = b.jobs["j"]
-    assert j["name"] == "j"
+    assert j["name"] == "Untitled"
     assert j["max_concurrent_runs"] == 1 and j["format"] == "MULTI_TASK" and j["edit_mode"] == "UI_LOCKED"
     assert j["queue"] == {"enabled": True}
     assert j["deployment"] == {"kind": "BUNDLE", "metadata_file_path": root + "/state/metadata.json"}
@@ -40,13 +40,13 @@ def test_cli_defaults_for_jobs_and_workspace(make_bundle):
 def test_bundle_name_is_required(make_bundle):
     with pytest.raises(BundleError) as e:
         load_bundle(make_bundle({"databricks.yml": "bundle: {}\n"}))
-    assert "bundle.name" in str(e.value) and "databricks.yml:1:1" in str(e.value)
+    assert str(e.value) == ("Error: unable to define default workspace root: bundle name not defined\n"
+                            "  at bundle.name\n  in databricks.yml:1:9")
 
 
 def test_bundle_section_of_the_wrong_type(make_bundle):
     with pytest.raises(BundleError) as e:
         load_bundle(make_bundle({"databricks.yml": "x: 1\nbundle: [a, b]\n"}))
-    assert "bundle: expected a map with at least a name, found sequence" in str(e.value)
-    assert "databricks.yml:2:1" in str(e.value)
-    with pytest.raises(BundleError, match="bundle.name: required field is missing"):
+    assert str(e.value) == "Error: expected map, found sequence\n  at bundle\n  in databricks.yml:2:9"
+    with pytest.raises(BundleError, match="bundle name not defined"):
         load_bundle(make_bundle({"databricks.yml": "x: 1\n"}))

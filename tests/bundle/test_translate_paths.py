@@ -30,18 +30,19 @@ def test_paths_are_relative_to_the_declaring_file(make_bundle):
     b = load_bundle(root)
     files = b.workspace["file_path"]
     assert files == "/Workspace/Users/tester@example.com/.bundle/p/default/files"
-    tasks = b.jobs["j"]["tasks"]
-    assert tasks[0]["notebook_task"]["notebook_path"] == f"{files}/src/ml/train"  # extension dropped
-    assert tasks[1]["notebook_task"]["notebook_path"] == f"{files}/src/ml/train"
-    assert tasks[2]["spark_python_task"]["python_file"] == f"{files}/src/tool.py"  # files keep it
-    assert tasks[3]["notebook_task"]["notebook_path"] == "/Workspace/Shared/x"
-    ref = b.sources["resources.jobs.j.tasks[0].notebook_task.notebook_path"]
+    tasks = {t["task_key"]: t for t in b.jobs["j"]["tasks"]}
+    assert [t["task_key"] for t in b.jobs["j"]["tasks"]] == ["abs", "nb", "nb_noext", "py"]  # sorted, as the CLI
+    assert tasks["nb"]["notebook_task"]["notebook_path"] == f"{files}/src/ml/train"  # extension dropped
+    assert tasks["nb_noext"]["notebook_task"]["notebook_path"] == f"{files}/src/ml/train"
+    assert tasks["py"]["spark_python_task"]["python_file"] == f"{files}/src/tool.py"  # files keep it
+    assert tasks["abs"]["notebook_task"]["notebook_path"] == "/Workspace/Shared/x"
+    ref = b.sources["resources.jobs.j.tasks[1].notebook_task.notebook_path"]
     assert ref.local == root.resolve() / "src/ml/train.py"
-    assert str(ref.location) == "resources/jobs/j.yml:6:27"
+    assert str(ref.location) == "resources/jobs/j.yml:6:42"
     assert not b.diagnostics.has_errors()
 
 
-def test_paths_escaping_the_bundle_root_are_errors(make_bundle):
+def test_paths_escaping_the_bundle_root_are_errors_unless_the_file_exists(make_bundle, tmp_path):
     root = make_bundle({
         "databricks.yml": """
             bundle: {name: p}
@@ -56,7 +57,27 @@ def test_paths_escaping_the_bundle_root_are_errors(make_bundle):
     with pytest.raises(BundleError) as e:
         load_bundle(root)
     assert "is not contained in the bundle root" in str(e.value)
-    assert "databricks.yml:7:27" in str(e.value)
+    assert "databricks.yml:7:42" in str(e.value)
+    (root.parent.parent / "elsewhere").mkdir(exist_ok=True)
+    (root.parent.parent / "elsewhere" / "nb.py").write_text(NB)
+    b = load_bundle(root)  # the CLI warns when the file exists
+    assert [d.severity for d in b.diagnostics] == ["warning"]
+    assert b.jobs["j"]["tasks"][0]["notebook_task"]["notebook_path"] == "../../elsewhere/nb.py"
+
+
+def test_absolute_paths_outside_workspace_get_the_prefix_and_bad_references_are_paths(make_bundle):
+    root = make_bundle({"databricks.yml": """
+        bundle: {name: p}
+        resources:
+          jobs:
+            j:
+              tasks:
+                - {task_key: a, notebook_task: {notebook_path: /remote/nb}}
+                - {task_key: b, notebook_task: {notebook_path: "${bundle.}"}}
+        """})
+    b = load_bundle(root)
+    assert b.jobs["j"]["tasks"][0]["notebook_task"]["notebook_path"] == "/Workspace/remote/nb"
+    assert [d.summary.split(":")[0] for d in b.diagnostics.errors] == ["Notebook not found"]
 
 
 def test_git_sourced_tasks_are_not_translated(make_bundle):

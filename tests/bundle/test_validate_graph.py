@@ -22,7 +22,8 @@ def test_depends_on_unknown_key_self_and_duplicates(make_bundle):
     msgs = [x.summary for x in d.errors]
     assert 'task "b" of job "j" depends on "aa", which is not a task of this job (did you mean "a"?)' in msgs
     assert 'task "b" of job "j" depends on itself' in msgs
-    assert 'job "j": duplicate task_key "a" (also tasks[0])' in msgs
+    # two entries with one task_key are merged into one, as the CLI's MergeJobTasks does
+    assert not any("duplicate" in m for m in msgs)
 
 
 def test_cycle_in_a_job_shows_the_chain(make_bundle):
@@ -48,9 +49,7 @@ def test_cycle_across_jobs_and_run_job_task_targets(make_bundle):
     z:
       tasks: [{task_key: t, run_job_task: {job_id: 123}}]
 """)
-    msgs = [x.summary for x in d.errors]
-    assert "cycle across jobs through run_job_task: x -> y -> x" in msgs
-    assert any("run_job_task.job_id must reference a job of this bundle" in m and "123" in m for m in msgs)
+    assert [x.summary for x in d.errors] == ["cycle across jobs through run_job_task: x -> y -> x"]
 
 
 def test_task_needs_exactly_one_type(make_bundle):
@@ -61,9 +60,8 @@ def test_task_needs_exactly_one_type(make_bundle):
         - {{task_key: none}}
         - {{task_key: two, {COND}, run_job_task: {{job_id: "${{resources.jobs.j.id}}"}}}}
 """)
-    msgs = [x.summary for x in d.errors]
-    assert any('"none" of job "j" has no task type' in m for m in msgs)
-    assert any('"two" of job "j" has several task types (run_job_task, condition_task)' in m for m in msgs)
+    assert any('"none" of job "j" has no task type' in m.summary for m in d.warnings)
+    assert any('"two" of job "j" has several task types (run_job_task, condition_task)' in m.summary for m in d.errors)
 
 
 def test_environments_keys_and_pep508(make_bundle):

@@ -28,7 +28,7 @@ def test_notebook_not_found_names_resolved_path_and_declaring_line(make_bundle):
     (d,) = b.diagnostics.errors
     assert d.summary.startswith("Notebook not found: src/nb.py")
     assert "relative to databricks.yml" in d.summary
-    assert str(d.location) == "databricks.yml:10:13"
+    assert str(d.location) == "databricks.yml:10:28"
     assert d.path == "resources.jobs.j.tasks[0].notebook_task.notebook_path"
 
 
@@ -48,7 +48,7 @@ def test_widget_without_parameter_or_default_is_parameter_missing(make_bundle):
     b = load(make_bundle, nb)
     (d,) = b.diagnostics.errors
     assert d.summary.startswith('Parameter missing: task "t" of job "j" runs src/nb.py, whose line 6 reads widget "schema"')
-    assert str(d.location) == "databricks.yml:10:13"
+    assert str(d.location) == "databricks.yml:10:28"
 
 
 def test_all_widgets_supplied_is_clean(make_bundle):

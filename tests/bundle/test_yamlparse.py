@@ -5,9 +5,9 @@ from healthmon.bundle.yamlparse import YamlError, parse_text
 
 def test_every_node_has_file_line_col():
     v = parse_text("a:\n  b: 1\n  c:\n    - x\n    - 2.5\n", "f.yml")
-    assert v.v["a"].loc.line == 1
+    assert v.v["a"].loc.line == 2  # a block map starts at its first key
     b = v.v["a"].v["b"]
-    assert (b.v, b.loc.file, b.loc.line, b.loc.column) == (1, "f.yml", 2, 3)
+    assert (b.v, b.loc.file, b.loc.line, b.loc.column) == (1, "f.yml", 2, 6)  # where the value starts
     items = v.v["a"].v["c"].v
     assert [i.v for i in items] == ["x", 2.5]
     assert [(i.loc.line, i.loc.column) for i in items] == [(4, 7), (5, 7)]

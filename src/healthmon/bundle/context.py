@@ -14,6 +14,8 @@ class LoadContext:
     target: str | None = None  # -t; None = the default target
     variables: dict[str, str] = field(default_factory=dict)  # --var name=value
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    # Filled while parsing: a mapping value's location -> its key's location.
+    key_locations: dict = field(default_factory=dict, compare=False)
 
     def display(self, path: Path) -> str:
         """How a file is named in locations: relative to the bundle root when inside it."""

@@ -83,8 +83,30 @@ def fill_resource_refs(value: Any, ids: dict[str, int]) -> Any:
     return value
 
 
+def access_control_list(permissions: Any) -> list[dict[str, Any]]:
+    """Bundle ``permissions`` (``level`` + principal) as the Jobs API access control list
+    (``permission_level`` + principal), the form the workspace keeps a job's ACL in."""
+    out = []
+    for entry in permissions if isinstance(permissions, list) else []:
+        if isinstance(entry, dict) and entry.get("level"):
+            acl = {k: entry[k] for k in ("user_name", "group_name", "service_principal_name") if entry.get(k)}
+            out.append({**acl, "permission_level": entry["level"]})
+    return out
+
+
+def run_as_principal(job: dict[str, Any], default: str) -> str:
+    """Who runs the job: its ``run_as`` identity, else the deploying user."""
+    run_as = job.get("run_as")
+    if isinstance(run_as, dict):
+        return run_as.get("user_name") or run_as.get("service_principal_name") or default
+    return default
+
+
 def job_settings(job: dict[str, Any], ids: dict[str, int]) -> dict[str, Any]:
     settings = {k: v for k, v in job.items() if k not in NON_SETTINGS_FIELDS}
+    acl = access_control_list(job.get("permissions"))
+    if acl:
+        settings["access_control_list"] = acl
     return fill_resource_refs(settings, ids)
 
 
@@ -231,6 +253,14 @@ def files_dir(bundle: Bundle, settings: Settings) -> Path:
     return local_workspace_dir(bundle, "file_path", settings)
 
 
+def skipped_resources(bundle: Bundle) -> dict[str, list[str]]:
+    """Resources of other kinds than jobs: resolved by validate, not deployed locally."""
+    res = bundle.config.get("resources")
+    if not isinstance(res, dict):
+        return {}
+    return {kind: sorted(group) for kind, group in res.items() if kind != "jobs" and isinstance(group, dict) and group}
+
+
 def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool = False,
            _fail_after_jobs: bool = False) -> DeployResult:
     """Deploy ``bundle`` (already loaded and validated) to the local workspace."""
@@ -274,7 +304,8 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
                     row = existing.get(key)
                     if row is None:
                         row = JobRecord(settings_json="{}", creator_user_name=settings.user_name,
-                                        run_as_user_name=settings.user_name, created_time=now_ms(),
+                                        run_as_user_name=run_as_principal(bundle.jobs[key], settings.user_name),
+                                        created_time=now_ms(),
                                         bundle_name=name, bundle_target=target, resource_key=key)
                         s.add(row)
                         result.created.append(key)
@@ -287,7 +318,7 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
                     row = rows[key]
                     row.settings = job_settings(job, ids)
                     row.bundle_root = str(bundle.root)
-                    row.run_as_user_name = settings.user_name
+                    row.run_as_user_name = run_as_principal(job, settings.user_name)
                 for key, row in existing.items():
                     if key not in bundle.jobs:
                         result.deleted[key] = row.job_id

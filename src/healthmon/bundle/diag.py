@@ -19,16 +19,19 @@ class Diagnostic:
     path: str | None = None  # config path, e.g. resources.jobs.x.tasks[0].notebook_task
     detail: str | None = None
     check: str = ""  # the validator that produced it, for filtering and tests
+    # Further paths / locations of the same finding (e.g. a key defined in two files).
+    more_paths: tuple[str, ...] = ()
+    more_locations: tuple[Location, ...] = ()
 
     def render(self) -> str:
-        """The real CLI's text layout: severity line, then ``in file:line:col`` and ``at path``."""
+        """The real CLI's text layout: severity line, ``at`` path(s), ``in`` location(s), detail."""
         lines = [f"{self.severity.capitalize()}: {self.summary}"]
-        if self.path:
-            lines.append(f"  at {self.path}")
-        if self.location is not None:
-            lines.append(f"  in {self.location}")
+        paths = [p for p in (self.path, *self.more_paths) if p]
+        locs = [str(x) for x in (self.location, *self.more_locations) if x is not None]
+        lines += [("  at " if i == 0 else "     ") + p for i, p in enumerate(paths)]
+        lines += [("  in " if i == 0 else "     ") + x for i, x in enumerate(locs)]
         if self.detail:
-            lines += ["", *("  " + d for d in self.detail.splitlines())]
+            lines += ["", self.detail]
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -79,8 +82,11 @@ class Diagnostics:
 class BundleError(HealthmonError):
     """A loading step failed; carries every diagnostic gathered so far."""
 
+    bundle = None  # the partially loaded bundle, when loading got that far
+
     def __init__(self, diagnostics: list[Diagnostic]):
-        first = diagnostics[0] if diagnostics else Diagnostic(ERROR, "invalid bundle")
+        errors = [d for d in diagnostics if d.severity == ERROR]
+        first = errors[0] if errors else diagnostics[0] if diagnostics else Diagnostic(ERROR, "invalid bundle")
         super().__init__(first.summary, location=first.location)
         self.diagnostics = diagnostics
 

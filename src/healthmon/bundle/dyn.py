@@ -170,15 +170,117 @@ def map_values(root: Value, fn: Callable[[Path, Value], Value], path: Path = ())
     return fn(path, root)
 
 
+class MergeError(ValueError):
+    """Two values of different kinds met in a merge ("cannot merge map with string")."""
+
+    def __init__(self, message: str, loc: Location):
+        super().__init__(message)
+        self.loc = loc
+
+
 def merge(base: Value, override: Value) -> Value:
-    """Override ``base`` with ``override``: maps merge key by key (recursively); anything else
-    (scalars, lists, a map replacing a scalar) is replaced by the override. A null override
-    keeps the base, as the CLI does for empty YAML keys."""
+    """Merge ``override`` into ``base`` as the CLI's ``merge.Merge``: maps merge key by key,
+    sequences are concatenated, a scalar replaces, a null on either side yields the other side;
+    a map or sequence meeting another kind is a ``MergeError``."""
     if override.v is None:
         return base
-    if isinstance(base.v, dict) and isinstance(override.v, dict):
+    if base.v is None:
+        return override
+    if isinstance(base.v, dict):
+        if not isinstance(override.v, dict):
+            raise MergeError(f"cannot merge map with {kind_name(override)}", override.loc)
         out = dict(base.v)
         for k, x in override.v.items():
             out[k] = merge(out[k], x) if k in out else x
         return Value(out, override.loc)
+    if isinstance(base.v, list):
+        if not isinstance(override.v, list):
+            raise MergeError(f"cannot merge sequence with {kind_name(override)}", override.loc)
+        return Value([*base.v, *override.v], override.loc)
     return override
+
+
+# -- patterns ---------------------------------------------------------------------------------
+# A pattern is a path whose parts may be ANY_KEY (``*``: every key of a map) or ANY_INDEX
+# (``[*]``: every item of a sequence), as the CLI's ``dyn.NewPattern(dyn.Key("resources"),
+# dyn.AnyKey(), ...)``. Steps use them instead of walking the tree by hand.
+
+
+class _Any:
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return self.text
+
+
+ANY_KEY = _Any("*")
+ANY_INDEX = _Any("[*]")
+_PATTERN_TOKEN = re.compile(r"(\*)|([^.\[\]]+)|\[(\*|\d+)\]")
+
+
+def pattern(text: str) -> Path:
+    """``resources.jobs.*.tasks[*]`` → ``("resources", "jobs", ANY_KEY, "tasks", ANY_INDEX)``."""
+    out: list = []
+    for m in _PATTERN_TOKEN.finditer(text):
+        if m.group(1):
+            out.append(ANY_KEY)
+        elif m.group(2) is not None:
+            out.append(m.group(2))
+        else:
+            out.append(ANY_INDEX if m.group(3) == "*" else int(m.group(3)))
+    return tuple(out)
+
+
+def find(root: Value, pat: "Path | str", prefix: Path = ()) -> Iterator[tuple[Path, Value]]:
+    """Every (path, value) matching ``pat``, in document order."""
+    if isinstance(pat, str):
+        pat = pattern(pat)
+    if not pat:
+        yield prefix, root
+        return
+    head, rest = pat[0], pat[1:]
+    v = root.v
+    if head is ANY_KEY:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                yield from find(x, rest, prefix + (k,))
+    elif head is ANY_INDEX:
+        if isinstance(v, list):
+            for i, x in enumerate(v):
+                yield from find(x, rest, prefix + (i,))
+    elif isinstance(head, int):
+        if isinstance(v, list) and 0 <= head < len(v):
+            yield from find(v[head], rest, prefix + (head,))
+    elif isinstance(v, dict) and head in v:
+        yield from find(v[head], rest, prefix + (head,))
+
+
+def map_pattern(root: Value, pat: "Path | str", fn: Callable[[Path, Value], Value], prefix: Path = ()) -> Value:
+    """A copy of ``root`` with every value matching ``pat`` replaced by ``fn(path, value)``;
+    subtrees that do not match are shared, not copied."""
+    if isinstance(pat, str):
+        pat = pattern(pat)
+    if not pat:
+        return fn(prefix, root)
+    head, rest = pat[0], pat[1:]
+    v = root.v
+    if head is ANY_KEY or (isinstance(head, str) and head is not ANY_INDEX):
+        if not isinstance(v, dict):
+            return root
+        keys = v.keys() if head is ANY_KEY else ([head] if head in v else [])
+        changed = {}
+        for k in keys:
+            new = map_pattern(v[k], rest, fn, prefix + (k,))
+            if new is not v[k]:
+                changed[k] = new
+        return Value({**v, **changed}, root.loc) if changed else root
+    if not isinstance(v, list):
+        return root
+    idx = range(len(v)) if head is ANY_INDEX else ([head] if 0 <= head < len(v) else [])
+    items, changed = list(v), False
+    for i in idx:
+        new = map_pattern(v[i], rest, fn, prefix + (i,))
+        if new is not v[i]:
+            items[i], changed = new, True
+    return Value(items, root.loc) if changed else root

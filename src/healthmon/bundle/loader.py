@@ -1,12 +1,9 @@
-"""The loading pipeline: one named, pure step after another (the databricks/cli mutator design).
+"""Load a bundle: parse ``databricks.yml``, then apply the steps of ``bundle.pipeline`` (load,
+initialize, validate), each a ``bundle.step.Step`` (the databricks/cli mutator design).
 
-    parse databricks.yml → load_includes → select_target → merge_target → load_git → resolve_variables
-    → set_workspace_defaults → interpolate → translate_paths → apply_mode → apply_presets
-    → set_resource_defaults → validate
-
-A step that cannot go on raises ``BundleError`` (every diagnostic with ``file:line:col``);
-validation findings are returned in ``Bundle.diagnostics`` so callers decide (``validate``
-prints them, ``deploy`` refuses on errors).
+A load or initialize step that reports an error stops loading with ``BundleError`` (every
+diagnostic with ``file:line:col``); validation findings are returned in ``Bundle.diagnostics``
+so callers decide (``validate`` prints them, ``deploy`` refuses on errors).
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from typing import Any
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import BundleError, Diagnostics, fail
-from healthmon.bundle.dyn import Value, format_path, to_plain, walk
+from healthmon.bundle.dyn import Value, format_path, kind_name, to_plain, walk
 from healthmon.bundle.mutators.translate_paths import SourceRef
 from healthmon.errors import HealthmonError, Location
 
@@ -99,18 +96,15 @@ def config_file(root: Path) -> Path:
 def load_bundle(root: Path, target: str | None = None, variables: dict[str, str] | None = None, *,
                 strict: bool = False, user_name: str | None = None, environ: dict[str, str] | None = None,
                 validate: bool = True) -> Bundle:
-    from healthmon.bundle.mutators.apply_mode import apply_mode
-    from healthmon.bundle.mutators.apply_presets import apply_presets
-    from healthmon.bundle.mutators.interpolate import interpolate
-    from healthmon.bundle.mutators.load_git import load_git
-    from healthmon.bundle.mutators.load_includes import load_includes
-    from healthmon.bundle.mutators.merge_target import merge_target
-    from healthmon.bundle.mutators.resolve_variables import resolve_variables
-    from healthmon.bundle.mutators.select_target import select_target
-    from healthmon.bundle.mutators.set_defaults import set_resource_defaults, set_workspace_defaults
-    from healthmon.bundle.mutators.translate_paths import translate_paths
-    from healthmon.bundle.mutators.validate import validate as run_validate
-    from healthmon.bundle.validate.base import BundleState
+    """Parse, resolve and (``validate=True``) check the bundle at ``root``.
+
+    Raises ``BundleError`` when the root file cannot be read or a load/initialize step reports
+    an error (the exception's ``bundle`` is the configuration as far as it got, which
+    ``validate -o json`` still prints, like the CLI). Validation findings are returned in
+    ``Bundle.diagnostics``. ``strict`` adds the CLI's strict-mode error when there are warnings.
+    """
+    from healthmon.bundle import pipeline
+    from healthmon.bundle.step import BundleState, apply_all
     from healthmon.bundle.yamlparse import parse_file
 
     root = Path(root).resolve()
@@ -121,26 +115,19 @@ def load_bundle(root: Path, target: str | None = None, variables: dict[str, str]
     ctx = LoadContext(root=root, user_name=user_name, target=target, variables=dict(variables or {}),
                       **({"environ": dict(environ)} if environ is not None else {}))
     main = config_file(root)
-    config = parse_file(main, ctx.display(main))
+    config = parse_file(main, ctx.display(main), ctx.key_locations)
     if not config.is_map:
-        raise fail(f"expected a mapping at the top of {ctx.display(main)}", config.loc)
-    diags = Diagnostics()
-    config = load_includes(ctx, config, main)
-    target_name = select_target(config, target)
-    config = merge_target(config, target_name)
-    config = load_git(config, ctx)
-    config = resolve_variables(config, ctx)
-    config = set_workspace_defaults(config, ctx)
-    config, found = interpolate(config)
-    diags.extend(found)
-    config, sources = translate_paths(config, ctx)
-    config, found = apply_mode(config, ctx)
-    diags.extend(found)
-    config = apply_presets(config)
-    config = set_resource_defaults(config)
-    if "sync" not in config.v:
-        config = Value({**config.v, "sync": Value({"paths": Value([Value(".")])})}, config.loc)
+        raise fail(f"expected map, found {kind_name(config)}", config.loc)
+    state = BundleState(config, ctx)
+    diags = apply_all(state, [*pipeline.load(main, target), *pipeline.initialize()])
+    if diags.has_errors():
+        err = BundleError(diags.items)
+        err.bundle = Bundle(root=root, target=state.target, value=state.config, diagnostics=diags,
+                            sources=state.sources)
+        raise err
     if validate:
-        config, found = run_validate(BundleState(config, ctx, sources), strict=strict)
-        diags.extend(found)
-    return Bundle(root=root, target=target_name, value=config, diagnostics=diags, sources=sources)
+        diags.extend(apply_all(state, pipeline.validate(), stop_on_error=False))
+    warnings = len(diags.warnings)
+    if strict and warnings and not diags.has_errors():
+        diags.error(f"{warnings} warnings were found. Warnings are not allowed in strict mode", check="strict")
+    return Bundle(root=root, target=state.target, value=state.config, diagnostics=diags, sources=state.sources)

@@ -1,8 +1,8 @@
 """YAML → located ``Value``.
 
 PyYAML's C composer gives nodes with marks; we turn them into ``Value`` trees ourselves so
-every node keeps ``file:line:col``. Mapping entries carry the location of their *key* (the
-line a user reads as "the field"), list items their own location. Duplicate keys, syntax
+every node keeps ``file:line:col``: where its value starts, as the CLI reports it (a block
+map starts at its first key); an empty value takes its key's position. Duplicate keys, syntax
 errors, undefined aliases, unknown tags and multi-document files are errors naming the
 position, never tracebacks.
 """
@@ -34,8 +34,9 @@ def _loc(file: str, node: Node) -> Location:
 
 
 class _Converter:
-    def __init__(self, file: str):
+    def __init__(self, file: str, keys: dict | None = None):
         self.file = file
+        self.keys = keys if keys is not None else {}  # value location -> its key's location
         self.constructor = SafeConstructor()
         self.memo: dict[int, tuple[Value, int]] = {}
         self.expanded = 0  # nodes after alias expansion: guards against "billion laughs"
@@ -112,14 +113,17 @@ class _Converter:
                 raise YamlError("mapping keys must be strings", location=_loc(self.file, key_node))
             kloc = _loc(self.file, key_node)
             value = self.convert(value_node, depth=depth + 1)
-            # Re-anchor at the key so messages point at the field, not at its value.
-            value = Value(value.v, kloc)
+            if value_node.tag == "tag:yaml.org,2002:null" and not value_node.value:
+                value = Value(value.v, kloc)  # an empty value has no position of its own
+            self.keys.setdefault(value.loc, kloc)
             out[str(key_node.value)] = value
         return Value(out, loc)
 
 
-def parse_text(text: str, file: str) -> Value:
-    """Parse one YAML document. An empty document is an empty map."""
+def parse_text(text: str, file: str, keys: dict | None = None) -> Value:
+    """Parse one YAML document. An empty document is an empty map. ``keys`` collects, for each
+    mapping value's location, the location of its key (the CLI points at keys for some
+    findings, e.g. unknown fields)."""
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
@@ -141,12 +145,12 @@ def parse_text(text: str, file: str) -> Value:
             location=_loc(file, nodes[1]),
         )
     try:
-        return _Converter(file).convert(nodes[0])
+        return _Converter(file, keys).convert(nodes[0])
     except RecursionError:
         raise YamlError("YAML nesting too deep", location=Location(file, 1, 1)) from None
 
 
-def parse_file(path: Path, display: str) -> Value:
+def parse_file(path: Path, display: str, keys: dict | None = None) -> Value:
     """Parse ``path``; locations name it as ``display`` (relative to the bundle root)."""
     try:
         data = path.read_bytes()
@@ -156,4 +160,4 @@ def parse_file(path: Path, display: str) -> Value:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise YamlError(f"file is not UTF-8 ({exc.reason} at byte {exc.start})", location=Location(display)) from None
-    return parse_text(text, display)
+    return parse_text(text, display, keys)

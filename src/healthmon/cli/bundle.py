@@ -33,8 +33,12 @@ def _parse_vars(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InvalidParameterError(f'--var {pair!r}: expected "name=value"')
-        out[name.strip()] = value
+            raise InvalidParameterError(f'unexpected flag value for variable assignment: {pair}')
+        name = name.strip()
+        if name in out:  # the CLI's wording
+            raise InvalidParameterError(f"failed to assign {value} to {name}: variable has already been assigned "
+                                        f"value: {out[name]}")
+        out[name] = value
     return out
 
 
@@ -48,8 +52,7 @@ def _guard(fn: Callable[[], int | None]) -> None:
     except BundleError as exc:
         for d in exc.diagnostics:
             _echo_err(d.render() + "\n")
-        n = len(exc.diagnostics)
-        _echo_err(f"Found {n} error{'s' if n != 1 else ''}")
+        _echo_err(_counts(exc.diagnostics))
         raise typer.Exit(1) from None
     except HealthmonError as exc:
         _echo_err(f"Error: {exc}")
@@ -70,15 +73,48 @@ def _print_diagnostics(bundle) -> None:
         _echo_err(d.render() + "\n")
 
 
-def _counts(bundle) -> str:
+def _counts(diagnostics) -> str:
     """The CLI's summary line: "Found 1 error, 2 warnings and 1 recommendation" ("" if clean)."""
     from collections import Counter
 
-    n = Counter(d.severity for d in bundle.diagnostics)
+    n = Counter(d.severity for d in diagnostics)
     parts = [f"{n[s]} {s}{'s' if n[s] != 1 else ''}" for s in ("error", "warning", "recommendation") if n[s]]
     if not parts:
         return ""
     return "Found " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
+
+
+def _header(config: dict, target: str) -> list[str]:
+    """The CLI's summary header: only the parts that are known."""
+    bundle = config.get("bundle") if isinstance(config.get("bundle"), dict) else {}
+    ws = config.get("workspace") if isinstance(config.get("workspace"), dict) else {}
+    user = (ws.get("current_user") or {}).get("userName") if isinstance(ws.get("current_user"), dict) else None
+    if not bundle.get("name"):
+        return []
+    lines = [f"Name: {bundle['name']}"]
+    if target:
+        lines.append(f"Target: {target}")
+    if user or ws.get("host") or ws.get("root_path"):
+        lines.append("Workspace:")
+        lines += [f"  Host: {ws['host']}"] if ws.get("host") else []
+        lines += [f"  User: {user}"] if user else []
+        lines += [f"  Path: {ws['root_path']}"] if ws.get("root_path") else []
+    return [*lines, ""]
+
+
+def _with_locations(bundle) -> dict:
+    """``--include-locations``: the CLI's ``__locations`` map (file index, line, column per path)."""
+    files: list[str] = []
+    index: dict[str, int] = {}
+    locations: dict[str, list[list[int]]] = {}
+    for path, loc in bundle.locations().items():
+        if not path or not loc.line or loc.file.startswith("<"):
+            continue
+        if loc.file not in index:
+            index[loc.file] = len(files)
+            files.append(loc.file)
+        locations[path] = [[index[loc.file], loc.line, loc.column]]
+    return {**bundle.config, "__locations": {"version": 1, "files": files, "locations": locations}}
 
 
 @app.command()
@@ -87,31 +123,36 @@ def validate(
     var: Optional[list[str]] = VarOpt,
     output: str = typer.Option("text", "-o", "--output", help="text or json (the fully resolved configuration)."),
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
+    include_locations: bool = typer.Option(False, "--include-locations",
+                                           help="Add the source location of every value to -o json output."),
     path: Optional[Path] = PathOpt,
 ) -> None:
     """Validate the bundle: schema, paths, parameters vs widgets, dependencies, environments, schedules."""
 
     def body() -> int:
+        from healthmon.bundle.diag import BundleError
+
         if output not in ("text", "json"):
             from healthmon.errors import InvalidParameterError
 
             raise InvalidParameterError(f"-o {output!r}: expected text or json")
-        bundle = _load(path, target, var, strict)
+        try:
+            bundle = _load(path, target, var, strict)
+        except BundleError as exc:
+            if exc.bundle is None:
+                raise
+            bundle = exc.bundle  # as far as loading got: the CLI prints it too
         failed = bundle.diagnostics.has_errors()
         if output == "json":
             _print_diagnostics(bundle)
-            typer.echo(bundle.to_json())
+            doc = _with_locations(bundle) if include_locations else bundle.config
+            typer.echo(json.dumps(doc, indent=2, sort_keys=True))
             return 1 if failed else 0
         for d in bundle.diagnostics:
             typer.echo(d.render() + "\n")
-        ws = bundle.workspace
-        typer.echo(f"Name: {bundle.name}")
-        typer.echo(f"Target: {bundle.target}")
-        typer.echo("Workspace:")
-        typer.echo(f"  User: {ws['current_user']['userName']}")
-        typer.echo(f"  Path: {ws['root_path']}")
-        typer.echo("")
-        typer.echo(_counts(bundle) or "Validation OK!")  # as the CLI: OK only when nothing was found
+        for line in _header(bundle.config, bundle.target):
+            typer.echo(line)
+        typer.echo(_counts(bundle.diagnostics) or "Validation OK!")  # as the CLI: OK only when nothing was found
         return 1 if failed else 0
 
     _guard(body)
@@ -129,15 +170,18 @@ def deploy(
     """Deploy the bundle's jobs and files to the local workspace."""
 
     def body() -> int:
-        from healthmon.bundle.deploy import deploy as do_deploy, job_url
+        from healthmon.bundle.deploy import deploy as do_deploy, job_url, skipped_resources
 
         bundle = _load(path, target, var, strict)
         if bundle.diagnostics.has_errors():
             _print_diagnostics(bundle)
-            _echo_err(_counts(bundle))
+            _echo_err(_counts(bundle.diagnostics))
             return 1
         for d in bundle.diagnostics:
             _echo_err(d.render() + "\n")
+        for kind, keys in skipped_resources(bundle).items():
+            _echo_err(f"Warning: resources.{kind} ({', '.join(keys)}) are not deployed: the local workspace "
+                      "deploys jobs only\n")
         typer.echo(f"Uploading bundle files to {bundle.workspace['file_path']}...")
         result = do_deploy(bundle, force_lock=force_lock)
         typer.echo(f"Synced {result.files} files.")

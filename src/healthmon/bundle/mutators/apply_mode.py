@@ -12,6 +12,7 @@ from __future__ import annotations
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import Diagnostics, RECOMMENDATION, Diagnostic, fail
 from healthmon.bundle.dyn import Value, set_path
+from healthmon.bundle.step import BundleState, Step
 from healthmon.settings import short_name
 
 CHECK = "mode"
@@ -30,6 +31,9 @@ def apply_mode(config: Value, ctx: LoadContext) -> tuple[Value, Diagnostics]:
     if mode.v == "development":
         sn = short_name(ctx.user_name)
         presets = config.get("presets")
+        diags.extend(_development_checks(config, ctx.user_name, sn))
+        if diags.has_errors():
+            return config, diags
         p = dict(presets.v) if presets is not None and presets.is_map else {}
         loc = mode.loc
         p.setdefault("name_prefix", Value(f"[dev {sn}] ", loc))
@@ -38,6 +42,7 @@ def apply_mode(config: Value, ctx: LoadContext) -> tuple[Value, Diagnostics]:
         p["tags"] = Value(tags, p["tags"].loc if "tags" in p else loc)
         p.setdefault("jobs_max_concurrent_runs", Value(4, loc))
         p.setdefault("trigger_pause_status", Value("PAUSED", loc))
+        p.setdefault("pipelines_development", Value(True, loc))
         config = Value({**config.v, "presets": Value(p, presets.loc if presets is not None else loc)}, config.loc)
         lock = config.get("bundle").get("deployment")
         if lock is None or lock.get("lock") is None or lock.get("lock").get("enabled") is None:
@@ -52,3 +57,41 @@ def apply_mode(config: Value, ctx: LoadContext) -> tuple[Value, Diagnostics]:
                 "(for example /Workspace/Shared/.bundle/${bundle.name}/${bundle.target})",
                 mode.loc, "bundle.mode", check=CHECK))
     return config, diags
+
+
+def _development_checks(config: Value, user: str, sn: str) -> Diagnostics:
+    """The CLI's ``validateDevelopmentMode``: a development copy must not run unpaused by
+    default and must have per-user names and paths."""
+    diags = Diagnostics()
+    presets = config.get("presets")
+    pause = presets.get("trigger_pause_status") if presets is not None and presets.is_map else None
+    if pause is not None and pause.v == "UNPAUSED":
+        diags.error("target with 'mode: development' cannot set trigger pause status to UNPAUSED by default",
+                    pause.loc, check=CHECK)
+        return diags
+    ws = config.get("workspace")
+    for field in ("root_path", "state_path", "file_path", "artifact_path"):
+        node = ws.get(field) if ws is not None else None
+        if node is not None and isinstance(node.v, str) and user not in node.v:
+            if field == "artifact_path" and node.v.startswith("/Volumes"):
+                diags.error(f"{field} should contain the current username or ${{workspace.current_user.short_name}} "
+                            "to ensure uniqueness when using 'mode: development'", check=CHECK)
+            else:
+                diags.error(f"{field} must start with '~/' or contain the current username to ensure uniqueness "
+                            "when using 'mode: development'", check=CHECK)
+            return diags
+    prefix = presets.get("name_prefix") if presets is not None and presets.is_map else None
+    if prefix is not None and isinstance(prefix.v, str) and prefix.v and sn not in prefix.v and user not in prefix.v:
+        diags.error("prefix should contain the current username or ${workspace.current_user.short_name} to ensure "
+                    "uniqueness when using 'mode: development'", prefix.loc, check=CHECK)
+    return diags
+
+
+class ApplyMode(Step):
+    name = "apply_mode"
+    reads = ("bundle.mode", "presets", "workspace.*")
+    updates = ("presets", "bundle.deployment.lock.enabled")
+
+    def run(self, b: BundleState) -> Diagnostics:
+        b.config, found = apply_mode(b.config, b.ctx)
+        return found

@@ -1,16 +1,25 @@
 """``presets:`` (explicit, or implied by development mode) applied to every job.
 
-- ``name_prefix``: prepended to each job name (the resource key when the job has no name);
+- ``name_prefix``: prepended to each job name (``Untitled`` when the job has none) and to the
+  names of pipelines, models, clusters, dashboards, experiments (last path component), and, made
+  a valid Unity Catalog name (``dev_jane_``), of schemas, volumes, registered models and serving
+  endpoints;
 - ``tags``: added to each job's tags; a tag the job sets itself wins;
 - ``trigger_pause_status``: set on ``schedule``, ``trigger`` and ``continuous`` whose
   ``pause_status`` is unset;
-- ``jobs_max_concurrent_runs``: set where ``max_concurrent_runs`` is unset.
+- ``jobs_max_concurrent_runs``: set where ``max_concurrent_runs`` is unset;
+- ``tags`` also go to experiments and models (``[{key, value}]``) and clusters (``custom_tags``);
+- ``trigger_pause_status: PAUSED`` turns continuous pipelines off (``continuous: false``);
+- ``pipelines_development``: ``development: true`` on pipelines that do not set it.
 """
 
 from __future__ import annotations
 
+import re
+
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Value, set_path
+from healthmon.bundle.dyn import Value, map_pattern
+from healthmon.bundle.step import BundleState, Step
 
 CHECK = "presets"
 PAUSE = ("PAUSED", "UNPAUSED")
@@ -43,33 +52,118 @@ def apply_presets(config: Value) -> Value:
     if mcr is not None and (not isinstance(mcr.v, int) or isinstance(mcr.v, bool)):
         raise fail(f"presets.jobs_max_concurrent_runs: expected an integer, found {mcr.v!r}", mcr.loc,
                    "presets.jobs_max_concurrent_runs", check=CHECK)
-    res = config.get("resources")
-    jobs = res.get("jobs") if res is not None else None
-    if jobs is None or not jobs.is_map:
-        return config
-    new_jobs = {}
-    for key, job in jobs.v.items():
-        if not job.is_map:
-            new_jobs[key] = job
-            continue
-        out = dict(job.v)
-        loc = job.loc
-        if prefix is not None:
-            name = out.get("name")
-            base = name.v if name is not None and isinstance(name.v, str) else key
-            out["name"] = Value(prefix.v + base, name.loc if name is not None else loc)
-        if tags is not None:
-            own = out.get("tags")
-            merged = dict(tags.v)
-            if own is not None and own.is_map:
-                merged.update(own.v)
-            out["tags"] = Value(merged, own.loc if own is not None else loc)
-        if pause is not None:
-            for field in ("schedule", "trigger", "continuous"):
-                section = out.get(field)
-                if section is not None and section.is_map and (section.get("pause_status") is None or section.get("pause_status").v is None):
-                    out[field] = Value({**section.v, "pause_status": Value(pause.v, section.loc)}, section.loc)
-        if mcr is not None and (out.get("max_concurrent_runs") is None or out["max_concurrent_runs"].v is None):
-            out["max_concurrent_runs"] = Value(mcr.v, loc)
-        new_jobs[key] = Value(out, loc)
-    return set_path(config, ("resources", "jobs"), Value(new_jobs, jobs.loc))
+    config = map_pattern(config, "resources.jobs.*", lambda _p, job: _job(job, prefix, tags, pause, mcr))
+    if prefix is not None and prefix.v:
+        for pat, field, uc in NAMED:
+            config = map_pattern(config, pat, lambda _p, node, f=field, u=uc: _prefixed(node, f, prefix.v, u))
+        config = map_pattern(config, "resources.experiments.*", lambda _p, node: _experiment(node, prefix.v))
+    if tags is not None and tags.v:
+        config = map_pattern(config, "resources.experiments.*", lambda _p, node: _tag_list(node, tags))
+        config = map_pattern(config, "resources.models.*", lambda _p, node: _tag_list(node, tags))
+        config = map_pattern(config, "resources.clusters.*", lambda _p, node: _custom_tags(node, tags))
+    if pause is not None and pause.v == "PAUSED":
+        config = map_pattern(config, "resources.pipelines.*",
+                             lambda _p, node: node if not node.is_map or node.get("continuous") is None
+                             else Value({**node.v, "continuous": Value(False, node.get("continuous").loc)}, node.loc))
+    dev = _get(presets, "pipelines_development")
+    if dev is not None and dev.v is True:
+        config = map_pattern(config, "resources.pipelines.*",
+                             lambda _p, node: node if not node.is_map or "development" in node.v
+                             else Value({**node.v, "development": Value(True, node.loc)}, node.loc))
+    return config
+
+
+# (pattern, name field, Unity Catalog name: the prefix is normalised to dev_<user>_)
+NAMED = (
+    ("resources.pipelines.*", "name", False),
+    ("resources.models.*", "name", False),
+    ("resources.clusters.*", "cluster_name", False),
+    ("resources.dashboards.*", "display_name", False),
+    ("resources.model_serving_endpoints.*", "name", True),
+    ("resources.registered_models.*", "name", True),
+    ("resources.quality_monitors.*", "table_name", None),
+    ("resources.schemas.*", "name", True),
+    ("resources.volumes.*", "name", True),
+    ("resources.sql_warehouses.*", "name", False),
+)
+
+
+def normalize_prefix(prefix: str) -> str:
+    """The CLI's prefix for Unity Catalog names: ``[dev jane] `` → ``dev_jane_``."""
+    prefix = prefix.replace("[", "").strip(" ")
+    if prefix.endswith("]"):
+        prefix += "_"
+    prefix = prefix.replace("]", "")
+    return re.sub(r"[^A-Za-z0-9_]", "_", prefix).lower()
+
+
+def _prefixed(node: Value, field: str, prefix: str, uc: bool | None) -> Value:
+    if uc is None or not node.is_map:  # quality monitors name a table: never renamed
+        return node
+    cur = node.get(field)
+    if cur is None or not isinstance(cur.v, str):
+        return node
+    new = (normalize_prefix(prefix) if uc else prefix) + cur.v
+    return Value({**node.v, field: Value(new, cur.loc)}, node.loc)
+
+
+def _tag_list(node: Value, tags: Value) -> Value:
+    """Experiments and models keep tags as ``[{key, value}]``; a key they set themselves wins."""
+    if not node.is_map:
+        return node
+    own = node.get("tags")
+    items = list(own.v) if own is not None and own.is_list else []
+    keys = {t.get("key").v for t in items if t.is_map and t.get("key") is not None}
+    items += [Value({"key": Value(k, v.loc), "value": v}, v.loc) for k, v in tags.v.items() if k not in keys]
+    return Value({**node.v, "tags": Value(items, own.loc if own is not None else node.loc)}, node.loc)
+
+
+def _custom_tags(node: Value, tags: Value) -> Value:
+    if not node.is_map:
+        return node
+    own = node.get("custom_tags")
+    merged = {**tags.v, **(own.v if own is not None and own.is_map else {})}
+    return Value({**node.v, "custom_tags": Value(merged, own.loc if own is not None else node.loc)}, node.loc)
+
+
+def _experiment(node: Value, prefix: str) -> Value:
+    cur = node.get("name") if node.is_map else None
+    if cur is None or not isinstance(cur.v, str):
+        return node
+    head, sep, base = cur.v.rpartition("/")
+    return Value({**node.v, "name": Value(f"{head}{sep}{prefix}{base}", cur.loc)}, node.loc)
+
+
+def _job(job: Value, prefix, tags, pause, mcr) -> Value:
+    if not job.is_map:
+        return job
+    out = dict(job.v)
+    loc = job.loc
+    if prefix is not None:
+        name = out.get("name")
+        base = name.v if name is not None and isinstance(name.v, str) and name.v else "Untitled"
+        out["name"] = Value(prefix.v + base, name.loc if name is not None else loc)
+    if tags is not None:
+        own = out.get("tags")
+        merged = dict(tags.v)
+        if own is not None and own.is_map:
+            merged.update(own.v)
+        out["tags"] = Value(merged, own.loc if own is not None else loc)
+    if pause is not None:
+        for field in ("schedule", "trigger", "continuous"):
+            section = out.get(field)
+            if section is not None and section.is_map and (section.get("pause_status") is None
+                                                           or section.get("pause_status").v is None):
+                out[field] = Value({**section.v, "pause_status": Value(pause.v, section.loc)}, section.loc)
+    if mcr is not None and (out.get("max_concurrent_runs") is None or out["max_concurrent_runs"].v is None):
+        out["max_concurrent_runs"] = Value(mcr.v, loc)
+    return Value(out, loc)
+
+
+class ApplyPresets(Step):
+    name = "apply_presets"
+    reads = ("presets",)
+    updates = ("resources.jobs.*", "resources.*.*.name")
+
+    def run(self, b: BundleState) -> None:
+        b.config = apply_presets(b.config)

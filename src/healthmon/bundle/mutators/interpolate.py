@@ -1,13 +1,16 @@
 """Resolve ``${...}`` references, the CLI's ``ResolveVariableReferences``.
 
 ``${var.x}`` is shorthand for ``${variables.x.value}``; field and index access work
-(``${var.cfg.clusters[0].node_type}``). References to ``bundle.*``, ``workspace.*``,
-``variables.*`` and ``resources.*`` resolve against the configuration itself; a string that is
-exactly one reference takes the referenced value with its type (a complex variable becomes a
-map), otherwise values are substituted as text. ``${resources.<kind>.<key>.id}`` (and other
-ids only a deployment knows) are left in place for deploy to fill, after checking the resource
-exists. References may nest; cycles are errors showing the chain. Unknown prefixes are left
-alone (as the CLI does) with a warning.
+(``${var.cfg.clusters[0].node_type}``). References to ``bundle.*``, ``workspace.*`` and
+``variables.*`` resolve against the configuration itself (a missing one is an error);
+``${resources.*}`` resolves when the field exists and is otherwise left as written (ids and
+URLs only a deployment knows are filled by deploy). A string that is exactly one reference
+takes the referenced value with its type (a complex variable becomes a map), otherwise values
+are substituted as text. A string whose substitution yields a new reference
+(``${var.foo_${var.tail}}``) is resolved again, for at most 11 rounds like the CLI. A cycle
+of plain references is an error showing the chain; a cycle through complex values stops with
+the CLI's "Detected unresolved variables" warning and stays unresolved. Unknown prefixes are
+left alone, as the CLI does. An unterminated ``${`` is an error.
 """
 
 from __future__ import annotations
@@ -15,15 +18,15 @@ from __future__ import annotations
 import re
 
 from healthmon.bundle.diag import BundleError, Diagnostic, Diagnostics, ERROR
-from healthmon.bundle.dyn import Value, format_path, get_path
-from healthmon.bundle.suggest import did_you_mean
+from healthmon.bundle.dyn import Value, format_path
+from healthmon.bundle.step import BundleState, Step
 
 CHECK = "interpolate"
-REF = re.compile(
-    r"\$\{([a-zA-Z]+(?:[-_]*[a-zA-Z0-9]+)*(?:\.[a-zA-Z]+(?:[-_]*[a-zA-Z0-9]+)*(?:\[[0-9]+\])*)*(?:\[[0-9]+\])*)\}"
-)
+# The CLI's reference pattern, with Unicode letters and digits in names.
+_WORD = r"[^\W\d_]+(?:[-_]*[^\W_]+)*"
+REF = re.compile(r"\$\{(" + _WORD + r"(?:\." + _WORD + r"(?:\[[0-9]+\])*)*(?:\[[0-9]+\])*)\}")
+MAX_ROUNDS = 11  # the CLI's maxResolutionRounds
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-PREFIXES = ("bundle", "workspace", "variables", "var", "resources")
 # Resource fields that only exist once deployed.
 DEPLOY_TIME_FIELDS = {"id", "url"}
 
@@ -41,6 +44,16 @@ def is_deploy_time(path: tuple) -> bool:
     return len(path) == 4 and path[0] == "resources" and path[3] in DEPLOY_TIME_FIELDS
 
 
+def map_children(node: Value, path: tuple, fn) -> Value:
+    """``node`` with ``fn(child, child path)`` applied to each child; unchanged if no child changed."""
+    v = node.v
+    if isinstance(v, dict):
+        new = {k: fn(x, path + (k,)) for k, x in v.items()}
+        return node if all(new[k] is v[k] for k in v) else Value(new, node.loc)
+    items = [fn(x, path + (i,)) for i, x in enumerate(v)]
+    return node if all(a is b for a, b in zip(items, v)) else Value(items, node.loc)
+
+
 class _Cycle(Exception):
     pass
 
@@ -54,8 +67,8 @@ class Resolver:
         self.root = root
         self.memo: dict[tuple, Value] = {}
         self.stack: list[tuple] = []
+        self.in_container = 0
         self.diags = Diagnostics()
-        self.cycles: set[frozenset] = set()
 
     # -- lookup -----------------------------------------------------------------------
     def _step(self, node: Value, part, path: tuple) -> Value | None:
@@ -72,17 +85,19 @@ class Resolver:
             if nxt is None:
                 raise _Missing(format_path(path[: i + 1]))
             node = nxt
-        return self.deep(node, path)
+        if node.is_scalar:
+            return self.deep(node, path)
+        self.in_container += 1  # a cycle from here on runs through a complex value
+        try:
+            return self.deep(node, path)
+        finally:
+            self.in_container -= 1
 
     # -- resolution -------------------------------------------------------------------
     def deep(self, node: Value, path: tuple) -> Value:
         v = node.v
-        if isinstance(v, dict):
-            new = {k: self.deep(x, path + (k,)) for k, x in v.items()}
-            return node if all(new[k] is v[k] for k in v) else Value(new, node.loc)
-        if isinstance(v, list):
-            items = [self.deep(x, path + (i,)) for i, x in enumerate(v)]
-            return node if all(a is b for a, b in zip(items, v)) else Value(items, node.loc)
+        if isinstance(v, (dict, list)):
+            return map_children(node, path, self.deep)
         if isinstance(v, str) and "${" in v:
             return self.string(node, path)
         return node
@@ -91,56 +106,65 @@ class Resolver:
         hit = self.memo.get(path)
         if hit is not None:
             return hit
+        if path in self.stack:
+            raise _Cycle(list(self.stack), path, self.in_container > 0)
+        out = node
+        self.stack.append(path)
+        try:
+            for _ in range(MAX_ROUNDS):
+                new = self._substitute(out, path)
+                if new is out or not isinstance(new.v, str) or new.v == out.v or not REF.search(new.v):
+                    out = new
+                    break
+                out = new
+            else:
+                self.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds", node.loc,
+                                   format_path(path), check=CHECK)
+        finally:
+            self.stack.pop()
+        self.memo[path] = out
+        return out
+
+    def _substitute(self, node: Value, path: tuple) -> Value:
         text = node.v
         matches = list(REF.finditer(text))
         if not matches:
             return node
-        if path in self.stack:
-            chain = self.stack[self.stack.index(path):] + [path]
-            raise _Cycle(" -> ".join(format_path(p) for p in chain))
-        self.stack.append(path)
-        try:
-            resolved: list[tuple[re.Match, Value | None]] = []
-            for m in matches:
-                target = ref_path(m.group(1))
-                if target[0] not in ("bundle", "workspace", "variables", "resources"):
-                    self.diags.warning(
-                        f"unknown reference ${{{m.group(1)}}} left as is{did_you_mean(str(target[0]), PREFIXES)}",
-                        node.loc, format_path(path), check=CHECK)
-                    resolved.append((m, None))
-                    continue
-                if is_deploy_time(target):
-                    if get_path(self.root, target[:3]) is None:  # the resource itself must exist
-                        raise _Missing(m.group(0))
-                    resolved.append((m, None))
-                    continue
+        resolved: list[tuple[re.Match, Value | None]] = []
+        for m in matches:
+            target = ref_path(m.group(1))
+            if target[0] not in ("bundle", "workspace", "variables", "resources"):
+                resolved.append((m, None))  # not ours to resolve (e.g. ${HOME} in a script)
+                continue
+            if target[0] == "resources":
                 try:
-                    resolved.append((m, self.lookup(target)))
-                except _Missing as exc:
-                    if str(exc).startswith(("$", "!")):
-                        raise  # already names the innermost broken reference
-                    raise _Missing(m.group(0)) from None
-        finally:
-            self.stack.pop()
-        if len(matches) == 1 and matches[0].group(0) == text and resolved[0][1] is not None:
-            out = Value(resolved[0][1].v, node.loc)
-        else:
-            pieces, last = [], 0
-            for m, val in resolved:
-                pieces.append(text[last:m.start()])
-                if val is None:
-                    pieces.append(m.group(0))
-                elif isinstance(val.v, (dict, list)):
-                    raise _Missing(
-                        f"!cannot interpolate a {'map' if isinstance(val.v, dict) else 'sequence'} "
-                        f"({m.group(0)}) into a string; use it as the whole value")
-                else:
-                    pieces.append(_text(val.v))
-                last = m.end()
-            pieces.append(text[last:])
-            out = Value("".join(pieces), node.loc)
-        self.memo[path] = out
-        return out
+                    resolved.append((m, None if is_deploy_time(target) else self.lookup(target)))
+                except _Missing:
+                    resolved.append((m, None))  # left as written, as the CLI does
+                continue
+            try:
+                resolved.append((m, self.lookup(target)))
+            except _Missing as exc:
+                if str(exc).startswith(("$", "!")):
+                    raise  # already names the innermost broken reference
+                raise _Missing(m.group(0)) from None
+        if len(matches) == 1 and matches[0].group(0) == text:
+            val = resolved[0][1]
+            return node if val is None else Value(val.v, node.loc)
+        pieces, last = [], 0
+        for m, val in resolved:
+            pieces.append(text[last:m.start()])
+            if val is None:
+                pieces.append(m.group(0))
+            elif isinstance(val.v, (dict, list)):
+                raise _Missing(
+                    f"!cannot interpolate a {'map' if isinstance(val.v, dict) else 'sequence'} "
+                    f"({m.group(0)}) into a string; use it as the whole value")
+            else:
+                pieces.append(_text(val.v))
+            last = m.end()
+        pieces.append(text[last:])
+        return Value("".join(pieces), node.loc)
 
 
 def _text(v) -> str:
@@ -153,44 +177,83 @@ def _text(v) -> str:
     return str(v)
 
 
-def _resolve_top(res: Resolver, node: Value, path: tuple, errors: list[Diagnostic]) -> Value:
-    """Resolve one subtree, turning failures into diagnostics at the referencing field."""
-    v = node.v
-    if isinstance(v, dict):
-        new = {k: _resolve_top(res, x, path + (k,), errors) for k, x in v.items()}
-        return Value(new, node.loc)
-    if isinstance(v, list):
-        return Value([_resolve_top(res, x, path + (i,), errors) for i, x in enumerate(v)], node.loc)
-    if isinstance(v, str) and "${" in v:
+def unterminated(text: str) -> bool:
+    """A ``${`` with no closing ``}`` (after removing the well-formed references)."""
+    rest = REF.sub("", text)
+    i = rest.find("${")
+    return i >= 0 and "}" not in rest[i:]
+
+
+class _Walk:
+    def __init__(self, res: Resolver):
+        self.res = res
+        self.errors: list[Diagnostic] = []
+        self.cycles: set[frozenset] = set()
+
+    def top(self, node: Value, path: tuple) -> Value:
+        """Resolve one subtree, turning failures into diagnostics at the referencing field."""
+        v = node.v
+        if isinstance(v, (dict, list)):
+            return map_children(node, path, self.top)
+        if not (isinstance(v, str) and "${" in v):
+            return node
+        res = self.res
+        if unterminated(v):
+            self.errors.append(Diagnostic(ERROR, f'unterminated variable reference in "{v}": "${{" has no closing "}}"',
+                                          node.loc, format_path(path), check=CHECK))
+            return node
         try:
             return res.string(node, path)
         except _Cycle as exc:
-            members = frozenset(str(exc).split(" -> "))
-            if members not in res.cycles:  # one report per cycle, not one per field on it
-                res.cycles.add(members)
-                errors.append(Diagnostic(ERROR, f"cycle detected in field resolution: {exc}", node.loc,
-                                         format_path(path), check=CHECK))
+            stack, again, through_complex = exc.args
+            members = frozenset(stack[stack.index(again):])
+            if members not in self.cycles:  # one report per cycle, not one per field on it
+                self.cycles.add(members)
+                if not through_complex:
+                    # As the CLI: every reference followed from the field, up to the first one seen
+                    # twice; no location.
+                    refs = stack[1:] + [again]
+                    if again not in stack[1:]:
+                        refs.append(stack[stack.index(again) + 1])
+                    self.errors.append(Diagnostic(
+                        ERROR, "cycle detected in field resolution: " + " -> ".join(format_path(p) for p in refs),
+                        check=CHECK))
+                else:
+                    res.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds",
+                                      node.loc, format_path(path), check=CHECK)
         except _Missing as exc:
             msg = str(exc)
             if msg.startswith("!"):
-                errors.append(Diagnostic(ERROR, msg[1:], node.loc, format_path(path), check=CHECK))
+                self.errors.append(Diagnostic(ERROR, msg[1:], node.loc, format_path(path), check=CHECK))
             else:
-                errors.append(Diagnostic(ERROR, f"reference does not exist: {msg}", node.loc, format_path(path), check=CHECK))
+                # As the CLI: the reference is the message; no location.
+                self.errors.append(Diagnostic(ERROR, f"reference does not exist: {msg}", check=CHECK))
         finally:
             res.stack.clear()
-    return node
+            res.in_container = 0
+        return node
 
 
 def interpolate(config: Value) -> tuple[Value, Diagnostics]:
     res = Resolver(config)
-    errors: list[Diagnostic] = []
-    out = _resolve_top(res, config, (), errors)
-    if errors:
+    walk = _Walk(res)
+    out = walk.top(config, ())
+    if walk.errors:
         # One diagnostic per referencing field; a broken variable is reported once per use.
         seen, unique = set(), []
-        for d in errors:
-            if (d.summary, str(d.location)) not in seen:
+        for d in walk.errors:
+            if (d.summary, str(d.location)) not in seen:  # one per referencing field, or one per reference
                 seen.add((d.summary, str(d.location)))
                 unique.append(d)
         raise BundleError(unique)
     return out, res.diags
+
+
+class Interpolate(Step):
+    name = "interpolate"
+    reads = ("*",)
+    updates = ("*",)
+
+    def run(self, b: BundleState) -> Diagnostics:
+        b.config, found = interpolate(b.config)
+        return found

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.dyn import Value
+from healthmon.bundle.step import BundleState, Step
 
 
 def _git_dir(root: Path) -> tuple[Path, Path] | None:
@@ -88,15 +89,25 @@ def load_git(config: Value, ctx: LoadContext) -> Value:
         details = git_details(ctx.root)
     except (OSError, ValueError, UnicodeDecodeError):
         details = {}
-    if not details:
-        return config
+    details = details or {"bundle_root_path": "."}
     bundle = config.get("bundle")
     if bundle is None or not bundle.is_map:
         return config
     existing = bundle.get("git")
     git = dict(existing.v) if existing is not None and existing.is_map else {}
     loc = existing.loc if existing is not None else bundle.loc
+    if "branch" in details and (git.get("branch") is None or git["branch"].v in (None, "")):
+        git["inferred"] = Value(True, loc)  # as the CLI: the branch came from git, not the user
     for k, v in details.items():
-        if k == "actual_branch" or k not in git or git[k].v is None:
+        if k in ("actual_branch", "bundle_root_path") or k not in git or git[k].v is None:
             git[k] = Value(v, loc)
     return Value({**config.v, "bundle": Value({**bundle.v, "git": Value(git, loc)}, bundle.loc)}, config.loc)
+
+
+class LoadGit(Step):
+    name = "load_git"
+    reads = ("bundle.git", ".git")
+    updates = ("bundle.git",)
+
+    def run(self, b: BundleState) -> None:
+        b.config = load_git(b.config, b.ctx)

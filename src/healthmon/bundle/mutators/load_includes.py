@@ -1,88 +1,177 @@
-"""Merge the files named by ``include:`` globs into the root configuration.
+"""Load the root file and the files named by ``include:`` globs, and merge them (the CLI's
+``EntryPoint`` + ``ProcessRootIncludes``).
 
-Globs are relative to the bundle root and expanded in sorted order; a file matched twice is
-loaded once; absolute patterns, patterns or matches outside the root, patterns that match
-nothing, and included files that declare ``include:`` themselves are errors. A resource key
-defined in two files is an error naming both places (as the CLI does).
+Globs are relative to the bundle root, expanded in sorted order, a file matched twice is loaded
+once. Only YAML/JSON files can be included. A matched file outside the bundle root is loaded
+with a warning (as the CLI). Before merging, every file's top-level sections are checked for
+their kind: ``resources: somestring`` is an error naming the file and line — merging it would
+silently drop the resources gathered so far. A resource key defined twice is an error listing
+every place it is defined.
 """
 
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 
-from healthmon.bundle.context import LoadContext
-from healthmon.bundle.diag import BundleError, Diagnostic, ERROR, fail
-from healthmon.bundle.dyn import Value, merge
+from healthmon.bundle.diag import ERROR, BundleError, Diagnostic, Diagnostics, fail
+from healthmon.bundle.dyn import MergeError, Value, kind_name, merge
+from healthmon.bundle.step import BundleState, Step
 from healthmon.bundle.yamlparse import parse_file
 
 CHECK = "include"
+YAML_SUFFIXES = (".yml", ".yaml", ".json")
+# The kind each top-level section must have in every file (the CLI's config.Root).
+SECTION_KINDS = {
+    "bundle": "map", "workspace": "map", "variables": "map", "resources": "map", "targets": "map",
+    "environments": "map", "include": "sequence", "sync": "map", "artifacts": "map", "permissions": "sequence",
+    "run_as": "map", "presets": "map", "experimental": "map", "python": "map", "scripts": "map",
+}
+
+
+def section_errors(part: Value, prefix: str = "") -> list[Diagnostic]:
+    """Top-level sections (and each ``resources.<kind>`` / ``resources.<kind>.<key>``) of the
+    wrong kind, as ``expected map, found string`` at the offending line."""
+    out: list[Diagnostic] = []
+
+    def want(node: Value, kind: str, path: str) -> bool:
+        if node.v is None or kind_name(node) == kind:
+            return True
+        out.append(Diagnostic(ERROR, f"expected {kind}, found {kind_name(node)}", node.loc, prefix + path, check=CHECK))
+        return False
+
+    for name, node in part.v.items():
+        kind = SECTION_KINDS.get(name)
+        if kind is None or not want(node, kind, name):
+            continue
+        if name == "resources" and node.is_map:
+            for rkind, group in node.v.items():
+                if want(group, "map", f"resources.{rkind}") and group.is_map:
+                    for key, res in group.v.items():
+                        want(res, "map", f"resources.{rkind}.{key}")
+        elif name == "targets" and node.is_map and not prefix:
+            for tname, t in node.v.items():
+                if want(t, "map", f"targets.{tname}") and t.is_map:
+                    out += section_errors(t, f"targets.{tname}.")
+    return out
 
 
 def include_patterns(config: Value) -> list[Value]:
     inc = config.get("include")
     if inc is None or inc.v is None:
         return []
-    if not inc.is_list:
-        raise fail("include: expected a sequence of glob patterns", inc.loc, "include", check=CHECK)
     for item in inc.v:
         if not isinstance(item.v, str) or not item.v:
             raise fail("include: each entry must be a non-empty string (a glob pattern)", item.loc, "include", check=CHECK)
     return list(inc.v)
 
 
-def expand(ctx: LoadContext, patterns: list[Value], main_file: Path) -> list[Path]:
-    root = ctx.root
+def _glob(root: Path, text: str, loc) -> list[str]:
+    try:
+        return sorted(glob.glob(text, root_dir=root, recursive=True))
+    except (OSError, RuntimeError) as exc:  # e.g. a symlink loop under a ** pattern
+        raise fail(f"include pattern {text!r} cannot be expanded: {exc}", loc, "include", check=CHECK) from None
+
+
+def expand(b: BundleState, patterns: list[Value], main_file: Path, diags: Diagnostics) -> list[Path]:
+    root = b.ctx.root
     files: list[Path] = []
     seen: set[Path] = {main_file.resolve()}
     for pat in patterns:
         text = pat.v
         if Path(text).is_absolute():
             raise fail(f"include pattern {text!r} must be relative to the bundle root", pat.loc, "include", check=CHECK)
-        matches = sorted(glob.glob(text, root_dir=root, recursive=True))
+        matches = _glob(root, text, pat.loc)
         if not matches:
             raise fail(f"{text} defined in 'include' section does not match any files", pat.loc, "include", check=CHECK)
         for m in matches:
-            p = (root / m).resolve()
-            if root != p and root not in p.parents:
-                raise fail(f"include pattern {text!r} matches {m}, which is outside the bundle root {root}", pat.loc, "include", check=CHECK)
-            if not p.is_file() or p in seen:
+            try:
+                p = (root / m).resolve(strict=False)
+                is_file = p.is_file()
+            except (OSError, RuntimeError) as exc:
+                raise fail(f"cannot read included file {m}: {exc}", pat.loc, "include", check=CHECK) from None
+            if not is_file or p in seen:
                 continue
+            if p.suffix.lower() not in YAML_SUFFIXES:
+                raise fail(f"{m}: only YAML and JSON files (.yml, .yaml, .json) can be included, "
+                           f"matched by include pattern {text!r}", pat.loc, "include", check=CHECK)
+            if root != p and root not in p.parents:
+                diags.warning(f"included file {m} is outside the bundle root {root}", pat.loc, "include", check=CHECK)
             seen.add(p)
             files.append(p)
     return files
 
 
-def _resource_keys(config: Value) -> dict[tuple[str, str], Value]:
-    out: dict[tuple[str, str], Value] = {}
+def _resource_defs(config: Value, out: dict[str, list[tuple[str, Value]]]) -> None:
     res = config.get("resources")
     if res is None or not res.is_map:
-        return out
+        return
     for kind, group in res.v.items():
         if group.is_map:
             for key, val in group.v.items():
-                out[(kind, key)] = val
-    return out
+                out.setdefault(key, []).append((f"resources.{kind}.{key}", val))
 
 
-def load_includes(ctx: LoadContext, config: Value, main_file: Path) -> Value:
-    files = expand(ctx, include_patterns(config), main_file)
-    owners = _resource_keys(config)
-    errors: list[Diagnostic] = []
-    for f in files:
-        part = parse_file(f, ctx.display(f))
-        if not part.is_map:
-            raise fail(f"expected a mapping at the top of {ctx.display(f)}, found a {type(part.v).__name__}", part.loc, check=CHECK)
-        if part.get("include") is not None:
-            raise fail("include can only be defined in the root databricks.yml", part.get("include").loc, "include", check=CHECK)
-        for ident, val in _resource_keys(part).items():
-            if ident in owners:
-                kind, key = ident
-                errors.append(Diagnostic(
-                    ERROR, f"multiple resources named {key} ({kind[:-1] if kind.endswith('s') else kind} at {owners[ident].loc}, at {val.loc})",
-                    val.loc, f"resources.{kind}.{key}", check=CHECK))
-            owners[ident] = val
-        config = merge(config, part)
-    if errors:
-        raise BundleError(errors)
-    return config
+class LoadIncludes(Step):
+    name = "load_includes"
+    reads = ("include",)
+    updates = ("*",)
+
+    def __init__(self, main_file: Path):
+        self.main_file = main_file
+
+    def run(self, b: BundleState) -> Diagnostics:
+        diags = Diagnostics()
+        errors = section_errors(b.config)
+        if errors:
+            raise BundleError(errors)
+        files = expand(b, include_patterns(b.config), self.main_file, diags)
+        defs: dict[str, list[tuple[str, Value]]] = {}
+        _resource_defs(b.config, defs)
+        config = b.config
+        for f in files:
+            display = b.ctx.display(f)
+            if display.startswith("/") or display.startswith(".."):
+                display = os.path.relpath(f, b.ctx.root)
+            part = parse_file(f, display, b.ctx.key_locations)
+            if not part.is_map:
+                raise fail(f"expected map, found {kind_name(part)}", part.loc, check=CHECK)
+            errors = section_errors(part)
+            if errors:
+                raise BundleError(errors)
+            if part.get("include") is not None:
+                raise fail("include can only be defined in the root databricks.yml", part.get("include").loc,
+                           "include", check=CHECK)
+            _resource_defs(part, defs)
+            try:
+                config = merge(config, Value({k: v for k, v in part.v.items() if k != "resources"}, part.loc))
+                res = part.get("resources")
+                if res is not None and res.is_map:
+                    config = _merge_resources(config, res)
+            except MergeError as exc:
+                raise fail(str(exc), exc.loc, check=CHECK) from None
+        for key, places in defs.items():
+            if len(places) > 1:
+                places = sorted(places, key=lambda p: (p[1].loc.file, p[1].loc.line, p[1].loc.column))
+                diags.add(Diagnostic(
+                    ERROR, f"multiple resources have been defined with the same key: {key}", places[0][1].loc,
+                    places[0][0], check=CHECK, more_paths=tuple(p for p, _ in places[1:]),
+                    more_locations=tuple(v.loc for _, v in places[1:])))
+        b.config = Value(config.v, b.config.loc)
+        return diags
+
+
+def _merge_resources(config: Value, res: Value) -> Value:
+    """Add an included file's resources: a key defined twice is reported, not merged."""
+    base = config.get("resources")
+    out = dict(base.v) if base is not None and base.is_map else {}
+    for kind, group in res.v.items():
+        if group.v is None:
+            continue
+        existing = out.get(kind)
+        merged = dict(existing.v) if existing is not None and existing.is_map else {}
+        for key, val in group.v.items():
+            merged.setdefault(key, val)
+        out[kind] = Value(merged, existing.loc if existing is not None else group.loc)
+    return Value({**config.v, "resources": Value(out, base.loc if base is not None else res.loc)}, config.loc)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from healthmon.bundle.diag import fail
 from healthmon.bundle.dyn import Value
-from healthmon.bundle.suggest import did_you_mean
+from healthmon.bundle.step import BundleState, Step
 
 CHECK = "target"
 
@@ -17,16 +17,14 @@ def select_target(config: Value, requested: str | None) -> str:
     targets = config.get("targets")
     if targets is None or targets.v is None:
         if requested not in (None, "default"):
-            raise fail(f"{requested}: no such target. Available targets: (none defined)", config.loc, "targets", check=CHECK)
+            raise fail(f"{requested}: no such target. Available targets: default", check=CHECK)
         return "default"
     if not targets.is_map:
         raise fail("targets: expected a map of target name to settings", targets.loc, "targets", check=CHECK)
     names = list(targets.v)
     if requested is not None:
         if requested not in targets.v:
-            raise fail(
-                f"{requested}: no such target{did_you_mean(requested, names)}. Available targets: {', '.join(names)}",
-                targets.loc, "targets", check=CHECK)
+            raise fail(f"{requested}: no such target. Available targets: {', '.join(names)}", check=CHECK)
         return requested
     defaults = []
     for name, t in targets.v.items():
@@ -42,3 +40,22 @@ def select_target(config: Value, requested: str | None) -> str:
     if len(names) == 1:
         return names[0]
     raise fail(f"please specify target: no target is marked 'default: true' (available: {', '.join(names)})", targets.loc, "targets", check=CHECK)
+
+
+class SelectTarget(Step):
+    name = "select_target"
+    reads = ("targets.*.default", "environments")
+    updates = ("environments", "targets")
+
+    def __init__(self, requested: str | None):
+        self.requested = requested
+
+    def run(self, b: BundleState) -> None:
+        envs = b.config.get("environments")
+        if envs is not None:  # the deprecated name of `targets`
+            if b.config.get("targets") is not None:
+                raise fail("both 'environments' and 'targets' are specified; only 'targets' should be used",
+                           envs.loc, "environments", check=CHECK)
+            b.config = Value({("targets" if k == "environments" else k): v for k, v in b.config.v.items()},
+                             b.config.loc)
+        b.target = select_target(b.config, self.requested)

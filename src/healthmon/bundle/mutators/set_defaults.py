@@ -7,16 +7,17 @@ with ``~`` = ``/Workspace/Users/<userName>``, ``file_path`` / ``resource_path`` 
 ``/Shared/...`` paths.
 
 ``set_resource_defaults`` runs after mode and presets (whose "where unset" rules must see the
-user's values first): every job gets ``max_concurrent_runs: 1``, ``format: MULTI_TASK``,
-``queue.enabled: true``, ``deployment: {kind: BUNDLE, metadata_file_path: <state_path>/metadata.json}``,
-``edit_mode: UI_LOCKED`` and, if it has none, ``name`` = its resource key.
+user's values first): ``RESOURCE_DEFAULTS`` (a job without a name is ``Untitled``, a task without
+a key gets ``""``, ``max_concurrent_runs: 1``, ...), ``queue.enabled: true``, ``deployment:
+{kind: BUNDLE, metadata_file_path: <state_path>/metadata.json}`` and ``sync.paths: ["."]``.
 """
 
 from __future__ import annotations
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Value, kind_name, set_path
+from healthmon.bundle.dyn import Value, map_pattern, set_path
+from healthmon.bundle.step import BundleState, Step
 from healthmon.settings import short_name
 
 CHECK = "defaults"
@@ -26,21 +27,19 @@ WORKSPACE_PATHS = ("root_path", "file_path", "resource_path", "artifact_path", "
 def _expand(path: str, user: str) -> str:
     if path == "~" or path.startswith("~/"):
         path = f"/Workspace/Users/{user}" + path[1:]
-    if path.startswith("/Users/") or path.startswith("/Shared/"):
+    # The CLI's PrependWorkspacePrefix: absolute paths live under /Workspace (or /Volumes).
+    if path.startswith("/") and path != "/" and not path.startswith(("/Workspace/", "/Volumes/")) \
+            and path != "/Workspace":
         path = "/Workspace" + path
     return path
 
 
 def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
     bundle = config.get("bundle")
-    if bundle is None or bundle.v is None:
-        raise fail("bundle: required section is missing (expected bundle.name)", config.loc, "bundle", check=CHECK)
-    if not bundle.is_map:
-        raise fail(f"bundle: expected a map with at least a name, found {kind_name(bundle)}", bundle.loc, "bundle",
-                   check=CHECK)
-    name = bundle.get("name")
+    name = bundle.get("name") if bundle is not None and bundle.is_map else None
     if name is None or not isinstance(name.v, str) or not name.v:
-        raise fail("bundle.name: required field is missing or not a string", bundle.loc, "bundle.name", check=CHECK)
+        raise fail("unable to define default workspace root: bundle name not defined",
+                   bundle.loc if bundle is not None else config.loc, "bundle.name", check=CHECK)
     ws = config.get("workspace")
     if ws is not None and ws.v is not None and not ws.is_map:
         raise fail("workspace: expected a map", ws.loc, "workspace", check=CHECK)
@@ -54,47 +53,82 @@ def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
         v = ws.get(field)
         return v if v is not None and v.v is not None else None
 
-    root = current("root_path") or Value("~/.bundle/${bundle.name}/${bundle.target}", loc)
+    # Literal values, as the CLI's DefineDefaultWorkspaceRoot (the header shows them even when a
+    # later step fails).
+    root = current("root_path") or Value(f"~/.bundle/{name.v}/{config.get('bundle').get('target').v}", loc)
     if not isinstance(root.v, str):
         raise fail("workspace.root_path: expected a string", root.loc, "workspace.root_path", check=CHECK)
     values = {"root_path": Value(_expand(root.v, user), root.loc)}
     for field, suffix in (("file_path", "files"), ("resource_path", "resources"),
                           ("artifact_path", "artifacts"), ("state_path", "state")):
-        v = current(field) or Value("${workspace.root_path}/" + suffix, loc)
+        v = current(field) or Value(values["root_path"].v + "/" + suffix, loc)
         if not isinstance(v.v, str):
             raise fail(f"workspace.{field}: expected a string", v.loc, f"workspace.{field}", check=CHECK)
         values[field] = Value(_expand(v.v, user), v.loc)
     return Value({**config.v, "workspace": Value({**ws.v, **values}, ws.loc)}, config.loc)
 
 
-def _job_defaults(key: str, job: Value, state_path: str) -> Value:
-    loc = job.loc
-    out = dict(job.v)
+# Where unset (and where the parent exists), as the CLI's resource defaults.
+RESOURCE_DEFAULTS = (
+    ("resources.jobs.*", "name", "Untitled"),
+    ("resources.jobs.*", "max_concurrent_runs", 1),
+    ("resources.jobs.*", "format", "MULTI_TASK"),
+    ("resources.jobs.*", "edit_mode", "UI_LOCKED"),
+    ("resources.jobs.*.tasks[*]", "task_key", ""),
+    ("resources.jobs.*.tasks[*].dbt_task", "schema", "default"),
+    ("resources.jobs.*.tasks[*].for_each_task.task.dbt_task", "schema", "default"),
+    ("resources.jobs.*.job_clusters[*].new_cluster.workload_type.clients", "notebooks", True),
+    ("resources.jobs.*.job_clusters[*].new_cluster.workload_type.clients", "jobs", True),
+    ("resources.volumes.*", "volume_type", "MANAGED"),
+)
 
-    def default(field: str, value) -> None:
-        if field not in out or out[field].v is None:
-            out[field] = Value(value, loc)
 
-    default("name", key)
-    default("max_concurrent_runs", 1)
-    default("format", "MULTI_TASK")
-    default("edit_mode", "UI_LOCKED")
-    queue = out.get("queue")
-    if queue is None or queue.v is None:
-        out["queue"] = Value({"enabled": Value(True, loc)}, loc)
-    deployment = out.get("deployment")
-    dep = dict(deployment.v) if deployment is not None and deployment.is_map else {}
-    dep.setdefault("kind", Value("BUNDLE", loc))
-    dep.setdefault("metadata_file_path", Value(f"{state_path}/metadata.json", loc))
-    out["deployment"] = Value(dep, deployment.loc if deployment is not None else loc)
-    return Value(out, loc)
+def _set_default(node: Value, field: str, value) -> Value:
+    if not node.is_map or (field in node.v and node.v[field].v is not None):
+        return node
+    return Value({**node.v, field: Value(value, node.loc)}, node.loc)
 
 
 def set_resource_defaults(config: Value) -> Value:
-    res = config.get("resources")
-    jobs = res.get("jobs") if res is not None else None
-    if jobs is None or not jobs.is_map:
-        return config
+    for pat, field, value in RESOURCE_DEFAULTS:
+        config = map_pattern(config, pat, lambda _p, node, f=field, v=value: _set_default(node, f, v))
     state = config.get("workspace").get("state_path").v
-    new_jobs = {k: _job_defaults(k, j, state) if j.is_map else j for k, j in jobs.v.items()}
-    return set_path(config, ("resources", "jobs"), Value(new_jobs, jobs.loc))
+
+    def job(_path, node: Value) -> Value:
+        if not node.is_map:
+            return node
+        out = dict(node.v)
+        queue = out.get("queue")
+        if queue is None or queue.v is None:
+            out["queue"] = Value({"enabled": Value(True, node.loc)}, node.loc)
+        deployment = out.get("deployment")
+        dep = dict(deployment.v) if deployment is not None and deployment.is_map else {}
+        dep.setdefault("kind", Value("BUNDLE", node.loc))
+        dep.setdefault("metadata_file_path", Value(f"{state}/metadata.json", node.loc))
+        out["deployment"] = Value(dep, deployment.loc if deployment is not None else node.loc)
+        return Value(out, node.loc)
+
+    config = map_pattern(config, "resources.jobs.*", job)
+    if "sync" not in config.v or config.v["sync"].v is None:
+        config = Value({**config.v, "sync": Value({"paths": Value([Value(".")])})}, config.loc)
+    return config
+
+
+class DefineWorkspaceDefaults(Step):
+    name = "define_workspace_defaults"
+    reads = ("bundle.name", "workspace.*")
+    updates = ("workspace.current_user", "workspace.root_path", "workspace.file_path", "workspace.resource_path",
+               "workspace.artifact_path", "workspace.state_path")
+
+    def run(self, b: BundleState) -> None:
+        b.config = set_workspace_defaults(b.config, b.ctx)
+
+
+class SetResourceDefaults(Step):
+    name = "set_resource_defaults"
+    reads = ("resources.*.*", "workspace.state_path")
+    updates = tuple(f"{p}.{f}" for p, f, _ in RESOURCE_DEFAULTS) + (
+        "resources.jobs.*.queue", "resources.jobs.*.deployment", "sync.paths")
+
+    def run(self, b: BundleState) -> None:
+        b.config = set_resource_defaults(b.config)

@@ -3,8 +3,10 @@
 A relative ``notebook_path`` / ``python_file`` / ``sql_task.file.path`` / library path /
 local environment dependency is relative to the YAML file that declares it. It becomes
 ``${workspace.file_path}/<path relative to the bundle root>``; notebooks lose their extension
-(``src/ml/x.py`` → ``.../files/src/ml/x``), other files keep it. Absolute paths, URLs, paths of
-tasks that take their source from Git, and unresolved references are left as they are.
+(``src/ml/x.py`` → ``.../files/src/ml/x``), other files keep it. Absolute paths outside ``/Workspace`` get the
+``/Workspace`` prefix (``/remote/x`` → ``/Workspace/remote/x``); URLs, paths of tasks that take
+their source from Git, and unresolved references are left as they are. A relative path outside
+the bundle root is a warning when the file exists (left as written), else an error.
 The local file behind each rewritten field is returned in ``sources`` (keyed by config path) so
 validation can check it and name both the file and the declaring ``file:line:col``.
 """
@@ -16,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from healthmon.bundle.context import LoadContext
-from healthmon.bundle.diag import BundleError, Diagnostic, ERROR
-from healthmon.bundle.dyn import Value, format_path, set_path
+from healthmon.bundle.diag import ERROR, WARNING, BundleError, Diagnostic, Diagnostics
+from healthmon.bundle.dyn import Value, find, format_path, get_path, set_path
+from healthmon.bundle.mutators.interpolate import REF
+from healthmon.bundle.step import BundleState, Step
 from healthmon.errors import Location
 from healthmon.workspace_files import NOTEBOOK_SUFFIXES, notebook_file
 
@@ -79,8 +83,17 @@ def _uses_git(job: Value, task: Value) -> bool:
 
 
 def _skip(text) -> bool:
+    # Only well-formed references are left for later: "${bundle.}" is a (missing) relative path.
     return (not isinstance(text, str) or not text or text.startswith("/") or "://" in text
-            or "${" in text or text.startswith("~"))
+            or REF.search(text) is not None or text.startswith("~"))
+
+
+def _remote(text) -> str | None:
+    """``/remote/x`` → ``/Workspace/remote/x``: absolute workspace paths live under /Workspace."""
+    if isinstance(text, str) and text.startswith("/") and not text.startswith(("/Workspace/", "/Volumes/", "/dbfs/")) \
+            and text != "/Workspace" and REF.search(text) is None:
+        return "/Workspace" + text
+    return None
 
 
 def _translate(ctx: LoadContext, node: Value, kind: str, file_path: str, path: tuple,
@@ -89,8 +102,11 @@ def _translate(ctx: LoadContext, node: Value, kind: str, file_path: str, path: t
     base = ctx.source(node.loc.file).parent
     local = Path(os.path.normpath(base / declared))
     if local != ctx.root and ctx.root not in local.parents:
+        found = local.exists() or (kind == "notebook" and notebook_file(local).exists())
         errors.append(Diagnostic(
-            ERROR, f"path {local} is not contained in the bundle root {ctx.root} (declared as {declared!r})",
+            WARNING if found else ERROR,
+            f"path {declared} is not contained in the bundle root {ctx.root}"
+            + ("; it is not synced and stays as written" if found else ""),
             node.loc, format_path(path), check=CHECK))
         return None
     if kind == "notebook":
@@ -101,45 +117,67 @@ def _translate(ctx: LoadContext, node: Value, kind: str, file_path: str, path: t
     return f"{file_path}/{rel}" if str(rel) != "." else file_path, local
 
 
-def translate_paths(config: Value, ctx: LoadContext) -> tuple[Value, dict[str, SourceRef]]:
+# Paths of other resource kinds, translated like the CLI does (they are printed, not deployed).
+OTHER_FIELDS = (
+    ("resources.pipelines.*.libraries[*].notebook.path", "notebook"),
+    ("resources.pipelines.*.libraries[*].file.path", "file"),
+    ("resources.apps.*.source_code_path", "directory"),
+)
+
+
+def _fields(config: Value):
+    """(config path, kind, owning job key or "") of every translatable path."""
     res = config.get("resources")
     jobs = res.get("jobs") if res is not None else None
-    sources: dict[str, SourceRef] = {}
-    if jobs is None or not jobs.is_map:
-        return config, sources
-    file_path = config.get("workspace").get("file_path").v
-    errors: list[Diagnostic] = []
-    for key, job in jobs.v.items():
+    for key, job in (jobs.v.items() if jobs is not None and jobs.is_map else ()):
         if not job.is_map:
             continue
         jpath = ("resources", "jobs", key)
         tasks = job.get("tasks")
-        fields: list[tuple[tuple, str]] = []
         if tasks is not None and tasks.is_list:
             for i, task in enumerate(tasks.v):
                 if task.is_map and not _uses_git(job, task):
-                    fields += list(_task_fields(jpath + ("tasks", i), task))
-        envs = job.get("environments")
-        if envs is not None and envs.is_list:
-            for i, env in enumerate(envs.v):
-                spec = env.get("spec") if env.is_map else None
-                deps = spec.get("dependencies") if spec is not None and spec.is_map else None
-                if deps is not None and deps.is_list:
-                    for j, dep in enumerate(deps.v):
-                        if isinstance(dep.v, str) and (dep.v.startswith("./") or dep.v.startswith("../")):
-                            fields.append((jpath + ("environments", i, "spec", "dependencies", j), "file"))
-        for path, kind in fields:
-            node = job
-            for part in path[3:]:
-                node = node.v[part] if isinstance(part, int) else node.v.get(part)
-            if _skip(node.v):
-                continue
-            out = _translate(ctx, node, kind, file_path, path, errors)
-            if out is None:
-                continue
-            ws_path, local = out
-            sources[format_path(path)] = SourceRef(kind, node.v, local, node.loc, ws_path, key)
-            config = set_path(config, path, Value(ws_path, node.loc))
-    if errors:
+                    for path, kind in _task_fields(jpath + ("tasks", i), task):
+                        yield path, kind, key
+        for path, dep in find(job, "environments[*].spec.dependencies[*]", jpath):
+            if isinstance(dep.v, str) and dep.v.startswith(("./", "../")):
+                yield path, "file", key
+    for pat, kind in OTHER_FIELDS:
+        for path, _ in find(config, pat):
+            yield path, kind, ""
+
+
+def translate_paths(config: Value, ctx: LoadContext) -> tuple[Value, dict[str, SourceRef], list[Diagnostic]]:
+    sources: dict[str, SourceRef] = {}
+    file_path = config.get("workspace").get("file_path").v
+    errors: list[Diagnostic] = []
+    for path, kind, key in list(_fields(config)):
+        node = get_path(config, path)
+        remote = _remote(node.v) if path[-1] in ("notebook_path", "python_file", "path") else None
+        if remote is not None:
+            config = set_path(config, path, Value(remote, node.loc))
+            continue
+        if _skip(node.v):
+            continue
+        out = _translate(ctx, node, kind, file_path, path, errors)
+        if out is None:
+            continue
+        ws_path, local = out
+        sources[format_path(path)] = SourceRef(kind, node.v, local, node.loc, ws_path, key)
+        config = set_path(config, path, Value(ws_path, node.loc))
+    if any(d.severity == ERROR for d in errors):
         raise BundleError(errors)
-    return config, sources
+    return config, sources, errors
+
+
+class TranslatePaths(Step):
+    name = "translate_paths"
+    reads = ("resources.jobs.*.tasks[*]", "resources.jobs.*.environments[*].spec.dependencies[*]",
+             "resources.pipelines.*.libraries[*]", "resources.apps.*.source_code_path", "workspace.file_path")
+    updates = ("resources.jobs.*.tasks[*].notebook_task.notebook_path", "resources.jobs.*.tasks[*].*_task.*",
+               "resources.jobs.*.tasks[*].libraries[*]", "resources.jobs.*.environments[*].spec.dependencies[*]",
+               "resources.pipelines.*.libraries[*].*.path", "resources.apps.*.source_code_path")
+
+    def run(self, b: BundleState) -> Diagnostics:
+        b.config, b.sources, found = translate_paths(b.config, b.ctx)
+        return Diagnostics(found)

@@ -1,38 +1,57 @@
-"""Run every validation check; apply the schema's scalar normalisations; ``strict`` turns
-warnings into errors. Checks are independent and each sees the same resolved configuration."""
+"""The validation phase: the schema check (which also types scalars the CLI's way, e.g. a
+``spark_conf`` value ``false`` becomes ``"false"``), then independent checks that each read the
+same resolved configuration. ``--strict`` turns warnings into errors."""
 
 from __future__ import annotations
 
 from importlib import import_module
 
-from healthmon.bundle.diag import Diagnostic, Diagnostics, ERROR, WARNING
-from healthmon.bundle.dyn import Value, parse_path, set_path
-from healthmon.bundle.validate.base import BundleState
+from healthmon.bundle.diag import Diagnostics
+from healthmon.bundle.dyn import Value, get_path, set_path
+from healthmon.bundle.step import BundleState, Step
 
-CHECKS = ("notebooks", "widgets", "depends_on", "atomic", "environments", "schedules", "silent_failure")
-
-
-def validate(state: BundleState, *, strict: bool = False) -> tuple[Value, Diagnostics]:
-    from healthmon.bundle.validate import schema
-
-    diags = Diagnostics()
-    found, fixes = schema.check(state)
-    config = state.config
-    for path, new in fixes:
-        old = _get(config, path)
-        if old is not None:
-            config = set_path(config, parse_path(path), Value(new, old.loc))
-    diags.extend(found)
-    state = BundleState(config, state.ctx, state.sources)
-    for name in CHECKS:
-        diags.extend(import_module(f"healthmon.bundle.validate.{name}").check(state))
-    if strict:
-        diags = Diagnostics([Diagnostic(ERROR, d.summary, d.location, d.path, d.detail, d.check)
-                             if d.severity == WARNING else d for d in diags])
-    return config, diags
+# Checks of bundle/validate/, run in this order after the schema.
+CHECKS = ("reserved", "task_keys", "notebooks", "widgets", "depends_on", "atomic", "environments", "schedules",
+          "silent_failure")
 
 
-def _get(config: Value, path: str):
-    from healthmon.bundle.dyn import get_path
+class ValidateSchema(Step):
+    name = "validate_schema"
+    reads = ("*",)
+    updates = ("*",)  # scalar normalisation only
 
-    return get_path(config, parse_path(path))
+    def run(self, b: BundleState) -> Diagnostics:
+        from healthmon.bundle.validate import schema
+
+        found, fixes = schema.check(b)
+        config = b.config
+        for parts, new in fixes:
+            old = get_path(config, parts)
+            if old is None:
+                continue
+            if new is schema.DROP:
+                parent = get_path(config, parts[:-1])
+                kept = {k: x for k, x in parent.v.items() if k != parts[-1]}
+                config = set_path(config, parts[:-1], Value(kept, parent.loc)) if parts[:-1] else Value(kept, config.loc)
+            else:
+                config = set_path(config, parts, Value(new, old.loc))
+        b.config = config
+        return Diagnostics(found)
+
+
+class Check(Step):
+    """One read-only check of ``bundle/validate/<name>.py`` (its ``check(state)``)."""
+
+    reads = ("resources.*",)
+    updates = ()
+
+    def __init__(self, module: str):
+        self.name = f"validate_{module}"
+        self.module = module
+
+    def run(self, b: BundleState) -> Diagnostics:
+        return Diagnostics(list(import_module(f"healthmon.bundle.validate.{self.module}").check(b)))
+
+
+def steps() -> list[Step]:
+    return [ValidateSchema(), *(Check(name) for name in CHECKS)]

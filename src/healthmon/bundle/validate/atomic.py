@@ -13,7 +13,7 @@ CHECK = "atomic"
 def check(state: BundleState) -> list[Diagnostic]:
     owners: dict = {}
     for path, ref in state.sources.items():
-        if ref.kind != "notebook":
+        if ref.kind != "notebook" or not ref.job:  # only jobs' notebooks (not pipelines')
             continue
         job = ref.job
         owners.setdefault(ref.local, {}).setdefault(job, (path, ref))

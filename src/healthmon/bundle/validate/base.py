@@ -1,27 +1,13 @@
-"""What every validation check receives."""
+"""What every validation check receives, and helpers to iterate over tasks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from healthmon.bundle.context import LoadContext
 from healthmon.bundle.dyn import Value
-from healthmon.bundle.mutators.translate_paths import SourceRef
+from healthmon.bundle.step import BundleState
 
-
-@dataclass(frozen=True)
-class BundleState:
-    config: Value
-    ctx: LoadContext
-    sources: dict[str, SourceRef]
-
-    def jobs(self) -> dict[str, Value]:
-        res = self.config.get("resources")
-        jobs = res.get("jobs") if res is not None else None
-        if jobs is None or not jobs.is_map:
-            return {}
-        return {k: j for k, j in jobs.v.items() if j.is_map}
+__all__ = ["BundleState", "job_tasks", "iter_tasks", "task_key"]
 
 
 def job_tasks(job: Value) -> list[Value]:

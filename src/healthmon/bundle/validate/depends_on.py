@@ -1,12 +1,13 @@
-"""Task graph checks: unique task keys, exactly one task type per task, ``depends_on`` naming
-existing tasks, no cycles in a job, ``run_job_task.job_id`` pointing at a job of this bundle, and
-no cycles across jobs through ``run_job_task``."""
+"""Task graph checks: unique task keys, one task type per task (none: a warning, several: an
+error), ``depends_on`` naming existing tasks, no cycles in a job, and no cycles across jobs
+through ``run_job_task`` (a literal ``job_id`` names a job of the local workspace; ``0`` is "not
+set", as the CLI warns)."""
 
 from __future__ import annotations
 
 import re
 
-from healthmon.bundle.diag import Diagnostic, ERROR
+from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
 from healthmon.bundle.suggest import did_you_mean
 from healthmon.bundle.validate.base import BundleState, job_tasks, task_key
 
@@ -68,9 +69,11 @@ def check(state: BundleState) -> list[Diagnostic]:
             tpath = f"{base}.tasks[{i}]"
             kinds = [k for k in TASK_TYPES if t.get(k) is not None and t.get(k).v is not None]
             if len(kinds) != 1:
+                # No type: the CLI accepts it (a warning here: the task cannot run). Several: an error.
                 what = "no task type" if not kinds else f"several task types ({', '.join(kinds)})"
-                out.append(Diagnostic(ERROR, f'task "{tk}" of job "{key}" has {what}; expected exactly one of '
-                                             f"notebook_task, spark_python_task, run_job_task, condition_task, ...",
+                out.append(Diagnostic(WARNING if not kinds else ERROR,
+                                      f'task "{tk}" of job "{key}" has {what}; expected exactly one of '
+                                      f"notebook_task, spark_python_task, run_job_task, condition_task, ...",
                                       t.loc, tpath, check=CHECK))
             deps = t.get("depends_on")
             if deps is not None and deps.is_list:
@@ -94,12 +97,10 @@ def check(state: BundleState) -> list[Diagnostic]:
             if rj is not None and rj.is_map and rj.get("job_id") is not None:
                 jid = rj.get("job_id")
                 m = JOB_REF.match(jid.v) if isinstance(jid.v, str) else None
-                if m is None:
-                    out.append(Diagnostic(
-                        ERROR, f'task "{tk}" of job "{key}": run_job_task.job_id must reference a job of this bundle '
-                               f"as ${{resources.jobs.<key>.id}}, found {jid.v!r}",
-                        jid.loc, f"{tpath}.run_job_task.job_id", check=CHECK))
-                elif m.group(1) in jobs:
+                if jid.v == 0:
+                    out.append(Diagnostic(WARNING, 'required field "job_id" is not set', rj.loc,
+                                          f"{tpath}.run_job_task", check=CHECK))
+                elif m is not None and m.group(1) in jobs:
                     job_graph[key].append(m.group(1))
                     job_edge_loc.setdefault((key, m.group(1)), (jid.loc, f"{tpath}.run_job_task.job_id"))
         cyc = _cycle(graph)

@@ -13,8 +13,8 @@ import re
 from functools import lru_cache
 
 from healthmon.bundle.diag import Diagnostic, ERROR, WARNING
-from healthmon.bundle.dyn import Value, kind_name
-from healthmon.bundle.suggest import did_you_mean
+from healthmon.bundle.dyn import Value, format_path, kind_name
+from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.validate.base import BundleState
 from healthmon.bundle.validate.schema_derive import load_schema
 
@@ -49,11 +49,19 @@ TOP: dict = {
     "scripts": _A,
     "python": _A,
     "targets": _A,
+    "environments": _A,
 }
 VARIABLE_FIELDS = ("default", "description", "type", "lookup", "value")
 # JobSettings fields the CLI itself manages (absent from the databricks-bundles Job class).
 CLI_JOB_FIELDS = {"deployment": "any", "edit_mode": {"enum": ["UI_LOCKED", "EDITABLE"]},
                   "format": {"enum": ["SINGLE_TASK", "MULTI_TASK"]}}
+
+
+DROP = object()  # a fix that removes the field
+
+
+def _text(v) -> str:
+    return "true" if v is True else "false" if v is False else str(v)
 
 
 @lru_cache(maxsize=1)
@@ -62,68 +70,71 @@ def _schema() -> dict:
 
 
 def _want(spec) -> str:
+    """The kind a spec expects, named as the CLI names kinds."""
     if isinstance(spec, str):
-        return {"string": "a string", "int": "an int", "number": "a number", "bool": "a bool"}.get(spec, spec)
+        return {"number": "float"}.get(spec, spec)
     if "enum" in spec:
-        return "one of " + ", ".join(spec["enum"])
+        return "string"
     if "list" in spec:
-        return "a sequence"
-    return "a map"
+        return "sequence"
+    return "map"
 
 
 class _Checker:
-    def __init__(self, strict_unknown: bool = False):
+    def __init__(self, key_locations: dict | None = None):
+        self.key_locations = key_locations or {}
         self.objects = _schema()["objects"]
         self.diags: list[Diagnostic] = []
         self.fixes: list[tuple[str, object]] = []
 
-    def bad(self, node: Value, path: str, spec) -> None:
-        self.diags.append(Diagnostic(ERROR, f"{path}: expected {_want(spec)}, found {kind_name(node)}"
-                                     + (f" {node.v!r}" if node.is_scalar and node.v is not None else ""),
-                                     node.loc, path, check=CHECK))
+    def bad(self, node: Value, path: tuple, spec) -> None:
+        self.diags.append(Diagnostic(ERROR, f"expected {_want(spec)}, found {kind_name(node)}", node.loc,
+                                     format_path(path), check=CHECK))
 
-    def fields(self, node: Value, path: str, fields: dict, required=(), what: str = "") -> None:
+    def fields(self, node: Value, path: tuple, fields: dict, required=(), what: str = "") -> None:
         if not node.is_map:
             self.bad(node, path, {"ref": what})
             return
         for name, child in node.v.items():
             spec = fields.get(name)
             if spec is None:
-                self.diags.append(Diagnostic(
-                    WARNING, f"unknown field: {name}{did_you_mean(name, fields)}", child.loc, f"{path}.{name}",
-                    check=CHECK))
+                loc = self.key_locations.get(child.loc, child.loc)  # the CLI points at the key
+                self.diags.append(Diagnostic(WARNING, f"unknown field: {name}", loc, format_path(path), check=CHECK))
+                self.fixes.append((path + (name,), DROP))  # the CLI drops what it does not know
                 continue
-            self.value(child, f"{path}.{name}", spec)
+            self.value(child, path + (name,), spec)
         for name in required:
-            if name not in node.v or node.v[name].v is None:
-                self.diags.append(Diagnostic(ERROR, f"{path}: missing required field {name!r}", node.loc, path, check=CHECK))
+            if name not in node.v or node.v[name].v is None or node.v[name].v == "":
+                self.diags.append(Diagnostic(WARNING, f'required field "{name}" is not set', node.loc, format_path(path),
+                                             check=CHECK))
 
-    def value(self, node: Value, path: str, spec) -> None:
+    def value(self, node: Value, path: tuple, spec) -> None:
         v = node.v
         if v is None or spec == "any":
             return
-        if isinstance(v, str) and "${" in v:
-            return  # a deploy-time reference (e.g. ${resources.jobs.x.id}); checked elsewhere
+        if isinstance(v, str) and REF.search(v):
+            return  # a reference left for deploy (e.g. ${resources.jobs.x.id})
         if isinstance(spec, str):
             self.scalar(node, path, spec)
         elif "enum" in spec:
-            if not isinstance(v, str) or v not in spec["enum"]:
-                hint = did_you_mean(str(v), spec["enum"]) if isinstance(v, str) else ""
+            if isinstance(v, (dict, list)):
+                self.bad(node, path, spec)
+            elif str(v) not in spec["enum"]:
                 self.diags.append(Diagnostic(
-                    ERROR, f"{path}: expected one of {', '.join(spec['enum'])}, found {v!r}{hint}",
-                    node.loc, path, check=CHECK))
+                    WARNING, f'invalid value "{_text(v)}" for enum field. Valid values are [{" ".join(spec["enum"])}]',
+                    node.loc, format_path(path), check=CHECK))
         elif "list" in spec:
             if not node.is_list:
                 self.bad(node, path, spec)
                 return
             for i, item in enumerate(v):
-                self.value(item, f"{path}[{i}]", spec["list"])
+                self.value(item, path + (i,), spec["list"])
         elif "map" in spec:
             if not node.is_map:
                 self.bad(node, path, spec)
                 return
             for k, item in v.items():
-                self.value(item, f"{path}.{k}", spec["map"])
+                self.value(item, path + (k,), spec["map"])
         elif "ref" in spec:
             obj = self.objects[spec["ref"]]
             fields = obj["fields"]
@@ -133,7 +144,7 @@ class _Checker:
         else:  # an inline object spec (top-level sections)
             self.fields(node, path, spec)
 
-    def scalar(self, node: Value, path: str, spec: str) -> None:
+    def scalar(self, node: Value, path: tuple, spec: str) -> None:
         v = node.v
         if isinstance(v, (dict, list)):
             self.bad(node, path, spec)
@@ -165,37 +176,31 @@ class _Checker:
                 self.bad(node, path, spec)
 
 
-def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[str, object]]]:
-    c = _Checker()
+def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, object]]]:
+    c = _Checker(state.ctx.key_locations)
     config = state.config
-    c.fields(config, "", TOP)
-    # Top-level messages read better without the leading dot.
-    c.diags = [Diagnostic(d.severity, d.summary.lstrip("."), d.location, (d.path or "").lstrip(".") or None,
-                          d.detail, d.check) for d in c.diags]
-    c.fixes = [(p.lstrip("."), v) for p, v in c.fixes]
+    c.fields(config, (), TOP)
     variables = config.get("variables")
     if variables is not None and variables.is_map:
         for name, d in variables.v.items():
             if d.is_map:
                 for field, child in d.v.items():
                     if field not in VARIABLE_FIELDS:
-                        c.diags.append(Diagnostic(WARNING, f"unknown field: {field}{did_you_mean(field, VARIABLE_FIELDS)}",
-                                                  child.loc, f"variables.{name}.{field}", check=CHECK))
+                        c.diags.append(Diagnostic(WARNING, f"unknown field: {field}",
+                                                  c.key_locations.get(child.loc, child.loc), f"variables.{name}",
+                                                  check=CHECK))
     res = config.get("resources")
     if res is not None and res.v is not None:
         if not res.is_map:
-            c.bad(res, "resources", {"ref": "resources"})
+            c.bad(res, ("resources",), {"ref": "resources"})
         else:
             for kind, group in res.v.items():
                 if kind != "jobs":
-                    c.diags.append(Diagnostic(
-                        WARNING, f"resources.{kind}: only jobs are supported locally; these resources are ignored",
-                        group.loc, f"resources.{kind}", check=CHECK))
-                    continue
+                    continue  # resolved and printed; deploy says it skips them
                 if group.v is None:
                     continue
                 if not group.is_map:
-                    c.bad(group, "resources.jobs", {"map": "Job"})
+                    c.bad(group, ("resources", "jobs"), {"map": "Job"})
                     continue
                 for key, job in group.v.items():
                     if not RESOURCE_KEY.match(key):
@@ -203,6 +208,6 @@ def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[str, object]
                             ERROR, f"invalid resource key {key!r}: use letters, digits, '_' and '-' only",
                             job.loc, f"resources.jobs.{key}", check=CHECK))
                     if job.v is None:
-                        c.bad(job, f"resources.jobs.{key}", {"ref": "Job"})
-                    c.value(job, f"resources.jobs.{key}", {"ref": "Job"})
+                        c.bad(job, ("resources", "jobs", key), {"ref": "Job"})
+                    c.value(job, ("resources", "jobs", key), {"ref": "Job"})
     return c.diags, c.fixes

@@ -1,0 +1,51 @@
+"""``lookup:`` variables, resolved against the local workspace (the CLI asks the workspace API).
+
+The local workspace holds jobs and principals, so ``job`` (by name → job id) and
+``service_principal`` (by display name or application id → application id) resolve; a lookup of
+any other kind names the object and says the local workspace has no such objects.
+"""
+
+from __future__ import annotations
+
+from healthmon.errors import HealthmonError
+
+KINDS = ("alert", "cluster_policy", "cluster", "dashboard", "instance_pool", "job", "metastore", "notebook",
+         "pipeline", "query", "service_principal", "warehouse")
+LOCAL_KINDS = ("job", "service_principal")
+
+
+class LookupError_(HealthmonError):
+    pass
+
+
+def resolve(kind: str, name: str) -> str:
+    if kind not in LOCAL_KINDS:
+        raise LookupError_(f'cannot resolve lookup of {kind} "{name}": the local workspace has no '
+                           f"{kind.replace('_', ' ')}s (local lookups: job, service_principal)")
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from healthmon.settings import Settings
+    from healthmon.store.db import Database
+
+    try:
+        db = Database.from_settings(Settings.from_env())
+        db.create_all()
+        with db.session() as s:
+            if kind == "job":
+                from healthmon.store.jobs import list_jobs
+
+                ids = sorted(j.job_id for j in list_jobs(s, name=name))
+                if len(ids) > 1:
+                    raise LookupError_(f'lookup of job "{name}": there are {len(ids)} jobs with this name')
+                found = str(ids[0]) if ids else None
+            else:
+                from healthmon.store.auth import PrincipalRecord
+
+                rows = s.execute(select(PrincipalRecord).where(PrincipalRecord.kind == "service_principal")).scalars()
+                found = next((r.name for r in rows if name in (r.display_name, r.name)), None)
+    except SQLAlchemyError as exc:
+        raise LookupError_(f'cannot resolve lookup of {kind} "{name}": {exc}') from None
+    if found is None:
+        raise LookupError_(f'{kind.replace("_", " ")} named "{name}" does not exist')
+    return found

@@ -1,0 +1,55 @@
+"""``run_as`` (the CLI's ``SetRunAs``): the identity every job of the bundle runs as.
+
+``run_as`` names exactly one identity, ``user_name`` or ``service_principal_name``; an empty
+``run_as: {}`` is dropped. The identity is copied onto each job that sets no ``run_as`` of its
+own (the Jobs API field); deploy stores it, and the local runner runs the job as it.
+"""
+
+from __future__ import annotations
+
+from healthmon.bundle.diag import Diagnostics
+from healthmon.bundle.dyn import Value, map_pattern
+from healthmon.bundle.step import BundleState, Step
+
+CHECK = "run_as"
+IDENTITIES = ("user_name", "service_principal_name")
+
+
+def identity(run_as: Value) -> dict[str, Value]:
+    return {k: run_as.v[k] for k in IDENTITIES if k in run_as.v and run_as.v[k].v not in (None, "")}
+
+
+class SetRunAs(Step):
+    name = "set_run_as"
+    reads = ("run_as",)
+    updates = ("run_as", "resources.jobs.*.run_as")
+
+    def run(self, b: BundleState) -> Diagnostics:
+        diags = Diagnostics()
+        run_as = b.config.get("run_as")
+        if run_as is None:
+            return diags
+        if run_as.v is None or (run_as.is_map and not run_as.v):
+            b.config = Value({k: v for k, v in b.config.v.items() if k != "run_as"}, b.config.loc)
+            return diags
+        if not run_as.is_map:
+            return diags  # reported by the section check
+        ident = identity(run_as)
+        if not ident:
+            diags.error("run_as section must specify exactly one identity. Neither service_principal_name nor "
+                        "user_name is specified", run_as.loc, check=CHECK)
+        elif len(ident) > 1:
+            diags.error("run_as section cannot specify both user_name and service_principal_name", run_as.loc,
+                        check=CHECK)
+        if diags.has_errors():
+            return diags
+        (field, who), = ident.items()
+
+        def job(_p, node: Value) -> Value:
+            own = node.get("run_as") if node.is_map else None
+            if not node.is_map or (own is not None and own.is_map and identity(own)):
+                return node
+            return Value({**node.v, "run_as": Value({field: Value(who.v, who.loc)}, run_as.loc)}, node.loc)
+
+        b.config = map_pattern(b.config, "resources.jobs.*", job)
+        return diags

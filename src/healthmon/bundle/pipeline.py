@@ -1,0 +1,56 @@
+"""The loader's steps, phase by phase, in the order they run (the CLI's ``phases.Load`` and
+``phases.Initialize`` followed by validation). Each step declares what it reads and updates;
+``docs/bundle.md`` lists them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from healthmon.bundle.mutators.apply_mode import ApplyMode
+from healthmon.bundle.mutators.apply_presets import ApplyPresets
+from healthmon.bundle.mutators.bundle_root import CheckBundleRoot
+from healthmon.bundle.mutators.interpolate import Interpolate
+from healthmon.bundle.mutators.load_git import LoadGit
+from healthmon.bundle.mutators.load_includes import LoadIncludes
+from healthmon.bundle.mutators.merge_keyed import MergeKeyedLists, SortTasks
+from healthmon.bundle.mutators.merge_target import MergeTarget
+from healthmon.bundle.mutators.override_compute import OverrideCompute
+from healthmon.bundle.mutators.permissions import ApplyPermissions
+from healthmon.bundle.mutators.resolve_variables import ResolveVariables
+from healthmon.bundle.mutators.run_as import SetRunAs
+from healthmon.bundle.mutators.select_target import SelectTarget
+from healthmon.bundle.mutators.set_defaults import DefineWorkspaceDefaults, SetResourceDefaults
+from healthmon.bundle.mutators.translate_paths import TranslatePaths
+from healthmon.bundle.mutators.workspace_prefix import RewriteWorkspacePrefix
+from healthmon.bundle.step import Step
+
+
+def load(main_file: Path, target: str | None) -> list[Step]:
+    """Read the files and pick the target."""
+    return [LoadIncludes(main_file), CheckBundleRoot(), SelectTarget(target), MergeTarget()]
+
+
+def initialize() -> list[Step]:
+    """Resolve the configuration: defaults, variables, references, mode, presets, identity, paths."""
+    return [
+        LoadGit(),
+        DefineWorkspaceDefaults(),
+        ResolveVariables(),
+        RewriteWorkspacePrefix(),
+        Interpolate(),
+        MergeKeyedLists(),
+        ApplyMode(),
+        OverrideCompute(),
+        ApplyPresets(),
+        SetResourceDefaults(),
+        SortTasks(),
+        SetRunAs(),
+        ApplyPermissions(),
+        TranslatePaths(),
+    ]
+
+
+def validate() -> list[Step]:
+    from healthmon.bundle.mutators.validate import steps
+
+    return steps()

@@ -1,0 +1,94 @@
+"""The loader's uniform step interface: named steps in a declared order, each declaring what it
+reads and updates, working on immutable trees."""
+
+import copy
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
+from healthmon.bundle import pipeline
+from healthmon.bundle.context import LoadContext
+from healthmon.bundle.step import BundleState, Step, apply_all
+from healthmon.bundle.yamlparse import parse_file
+
+ORDER = ["load_includes", "check_bundle_root", "select_target", "merge_target", "load_git",
+         "define_workspace_defaults", "resolve_variables", "rewrite_workspace_prefix", "interpolate",
+         "merge_keyed_lists", "apply_mode", "override_compute", "apply_presets", "set_resource_defaults", "sort_tasks", "set_run_as",
+         "apply_permissions", "translate_paths"]
+
+
+def test_steps_are_named_and_declare_what_they_read_and_update():
+    steps = [*pipeline.load(Path("databricks.yml"), None), *pipeline.initialize(), *pipeline.validate()]
+    assert [s.name for s in steps][:len(ORDER)] == ORDER
+    assert len({s.name for s in steps}) == len(steps)
+    for s in steps:
+        assert isinstance(s, Step) and s.name and s.reads, s
+        assert isinstance(s.updates, tuple)
+
+
+def test_steps_never_mutate_the_trees_they_are_given(make_bundle):
+    root = make_bundle({"databricks.yml": """
+        bundle: {name: b}
+        variables: {k: {default: t}, cfg: {default: {a: 1}}}
+        permissions: [{level: CAN_VIEW, group_name: users}]
+        run_as: {user_name: x@example.com}
+        resources:
+          jobs:
+            j:
+              tags: ${var.cfg}
+              tasks: [{task_key: "${var.k}", notebook_task: {notebook_path: /Workspace/nb}}]
+        targets:
+          dev:
+            mode: development
+            resources: {jobs: {j: {tasks: [{task_key: t, max_retries: 1}]}}}
+        """})
+    state = BundleState(parse_file(root / "databricks.yml", "databricks.yml"), LoadContext(root, "u@example.com"))
+    seen = []
+    for step in [*pipeline.load(root / "databricks.yml", "dev"), *pipeline.initialize()]:
+        before = state.config
+        snapshot = copy.deepcopy(before.plain())
+        assert not step.apply(state).has_errors(), step
+        assert before.plain() == snapshot, f"{step.name} changed its input tree"
+        seen.append(step.name)
+    assert seen == ORDER
+    job = state.config.plain()["resources"]["jobs"]["j"]
+    assert job["tasks"] == [{"task_key": "t", "notebook_task": {"notebook_path": "/Workspace/nb"}, "max_retries": 1}]
+    assert job["run_as"] == {"user_name": "x@example.com"} and job["name"] == "[dev u] Untitled"
+
+
+def test_a_phase_stops_at_the_first_error(make_bundle):
+    root = make_bundle({"databricks.yml": "bundle: {name: b}\ninclude: [missing/*.yml]\n"})
+    state = BundleState(parse_file(root / "databricks.yml", "databricks.yml"), LoadContext(root, "u"))
+    diags = apply_all(state, pipeline.load(root / "databricks.yml", None))
+    assert [d.summary for d in diags] == ["missing/*.yml defined in 'include' section does not match any files"]
+    assert state.target == ""  # select_target never ran
+
+
+def test_bundle_root_with_glob_characters_is_an_error(make_bundle, tmp_path):
+    from healthmon.bundle import load_bundle
+    from healthmon.bundle.diag import BundleError
+
+    root = make_bundle({"databricks.yml": "bundle: {name: b}\n"}, root=tmp_path / "a[1]")
+    try:
+        load_bundle(root)
+    except BundleError as e:
+        assert "contains glob pattern characters" in str(e)
+    else:
+        raise AssertionError("expected an error")
+
+
+def test_include_locations_adds_the_cli_locations_map(make_bundle):
+    from healthmon.cli.bundle import app
+
+    root = make_bundle({"databricks.yml": "bundle:\n  name: b\ninclude:\n  - r.yml\n",
+                        "r.yml": "resources:\n  jobs:\n    j:\n      name: J\n"})
+    r = CliRunner().invoke(app, ["validate", "-p", str(root), "-o", "json", "--include-locations"])
+    assert r.exit_code == 0, r.output
+    locs = json.loads(r.stdout)["__locations"]
+    assert locs["version"] == 1 and locs["files"] == ["databricks.yml", "r.yml"]
+    assert locs["locations"]["bundle.name"] == [[0, 2, 9]]
+    assert locs["locations"]["resources.jobs.j.name"] == [[1, 4, 13]]
+    r = CliRunner().invoke(app, ["validate", "-p", str(root), "-o", "json"])
+    assert "__locations" not in json.loads(r.stdout)
