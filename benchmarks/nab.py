@@ -1,0 +1,243 @@
+"""NAB window scoring of ``healthmon anomalies score`` (and of baselines) on the nab-dev set.
+
+The data and the rule come from ``nab-dev/README.md``:
+
+- the first 15 % of each series (by row count) is a probation period: flags there are not
+  counted at all — neither as hits nor as false alarms;
+- window recall = labelled windows with at least one counted flag inside / all windows;
+- flag precision = counted flags inside a window / all counted flags;
+- F1 of the two, per corpus and overall.
+
+Counts are pooled over the series of a corpus (and over all series for "overall"): a person
+reading the alerts of a whole corpus sees every flag of every series, so a series that raises
+many false alarms weighs accordingly. A window is inclusive at both ends.
+
+Every detector is a function ``(timestamps: pd.Series, values: pd.Series) -> bool ndarray`` of
+flags in row order; ``healthmon_detector`` runs the same library call as the CLI
+(``healthmon.ml.anomaly_method.score_series``) with its default parameters.
+
+    python -m benchmarks.nab [--data DIR]   # prints the table, writes benchmarks/results/nab.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results" / "nab.json"
+CORPORA = ("realTweets", "artificialWithAnomaly")
+PROBATION = 0.15
+TARGET_F1 = 0.65
+
+Detector = Callable[[pd.Series, pd.Series], np.ndarray]
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """``explicit``, else ``$HEALTHMON_NAB_DIR``, else ``<repo>/../shared/datasets/nab-dev``."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("HEALTHMON_NAB_DIR"):
+        return Path(os.environ["HEALTHMON_NAB_DIR"])
+    return REPO.parent / "shared" / "datasets" / "nab-dev"
+
+
+def available(directory: Path) -> bool:
+    return (directory / "combined_windows.json").is_file() and (directory / "data").is_dir()
+
+
+@dataclass(frozen=True)
+class Series:
+    key: str  # "<corpus>/<file>.csv", as in combined_windows.json
+    corpus: str
+    timestamps: pd.Series
+    values: pd.Series
+    windows: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]
+
+
+def load(directory: Path) -> list[Series]:
+    windows = json.loads((directory / "combined_windows.json").read_text())
+    out = []
+    for key in sorted(windows):
+        corpus = key.split("/", 1)[0]
+        if corpus not in CORPORA:
+            continue
+        frame = pd.read_csv(directory / "data" / key)
+        out.append(Series(
+            key=key, corpus=corpus,
+            timestamps=pd.to_datetime(frame["timestamp"]), values=frame["value"].astype(float),
+            windows=tuple((pd.Timestamp(a), pd.Timestamp(b)) for a, b in windows[key]),
+        ))
+    return out
+
+
+@dataclass
+class Counts:
+    windows: int = 0
+    windows_hit: int = 0
+    flags: int = 0
+    flags_in_window: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values())))
+
+    @property
+    def recall(self) -> float:
+        return self.windows_hit / self.windows if self.windows else 0.0
+
+    @property
+    def precision(self) -> float:
+        return self.flags_in_window / self.flags if self.flags else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def summary(self) -> dict:
+        return {"f1": round(self.f1, 4), "recall": round(self.recall, 4), "precision": round(self.precision, 4), **asdict(self)}
+
+
+def count(series: Series, flags: np.ndarray) -> Counts:
+    """The README's rule for one series."""
+    flags = np.asarray(flags, dtype=bool)
+    if len(flags) != len(series.values):
+        raise ValueError(f"{series.key}: {len(flags)} flags for {len(series.values)} rows")
+    counted = flags.copy()
+    counted[: int(len(flags) * PROBATION)] = False
+    t = series.timestamps.to_numpy()[counted]
+    inside = np.zeros(len(t), dtype=bool)
+    hit = 0
+    for start, end in series.windows:
+        w = (t >= start.to_datetime64()) & (t <= end.to_datetime64())
+        inside |= w
+        hit += bool(w.any())
+    return Counts(windows=len(series.windows), windows_hit=hit, flags=len(t), flags_in_window=int(inside.sum()))
+
+
+def evaluate(detector: Detector, series: list[Series]) -> dict:
+    """Per-series, per-corpus and overall counts of one detector."""
+    per_series = {s.key: count(s, detector(s.timestamps, s.values)) for s in series}
+    corpora = {}
+    for corpus in CORPORA:
+        parts = [c for s, c in zip(series, per_series.values()) if s.corpus == corpus]
+        if parts:
+            corpora[corpus] = sum(parts, Counts()).summary()
+    return {
+        "corpora": corpora,
+        "overall": sum(per_series.values(), Counts()).summary(),
+        "series": {k: c.summary() for k, c in per_series.items()},
+    }
+
+
+# --- detectors --------------------------------------------------------------------------------
+
+def healthmon_detector(timestamps: pd.Series, values: pd.Series) -> np.ndarray:
+    """The CLI's method with its default parameters (the library call the CLI streams through)."""
+    from healthmon.ml.anomaly_method import score_series
+
+    out = score_series(pd.DataFrame({"timestamp": timestamps, "value": values}), time_column="timestamp", value_column="value")
+    return out["is_anomaly"].to_numpy(dtype=bool)
+
+
+def rolling_zscore_detector(timestamps: pd.Series, values: pd.Series, *, window: int = 288, threshold: float = 4.0,
+                            refractory: int = 288) -> np.ndarray:
+    """Causal baseline: z-score of x_t against the mean/std of the previous ``window`` points
+    (one day of 5-minute data), flagged above ``threshold``; one flag per ``refractory`` points
+    so that one excursion is one alert, as for the method under test."""
+    x = values.to_numpy(dtype=float)
+    prev = pd.Series(x).shift(1).rolling(window, min_periods=window // 4)
+    z = np.abs((x - prev.mean().to_numpy()) / prev.std().to_numpy())
+    hot = np.nan_to_num(z, nan=0.0) > threshold
+    return _refractory(hot, refractory)
+
+
+def _refractory(hot: np.ndarray, gap: int) -> np.ndarray:
+    flags = np.zeros(len(hot), dtype=bool)
+    last = -gap - 1
+    for i in np.flatnonzero(hot):
+        if i - last > gap:
+            flags[i] = True
+            last = i
+    return flags
+
+
+def previous_method_detector(timestamps: pd.Series, values: pd.Series) -> np.ndarray:
+    """The method shipped before (pooled Isolation Forest over trailing-window features), with its defaults."""
+    from benchmarks.nab_previous import score_series_previous
+
+    out = score_series_previous(pd.DataFrame({"timestamp": timestamps, "value": values}), time_column="timestamp", value_column="value")
+    return out["is_anomaly"].to_numpy(dtype=bool)
+
+
+DETECTORS: dict[str, Detector] = {
+    "healthmon anomalies score": healthmon_detector,
+    "rolling z-score (1 day, |z|>4, 1 flag/day)": rolling_zscore_detector,
+    "previous method (IsolationForest)": previous_method_detector,
+}
+
+
+def run(directory: Path | None = None, detectors: dict[str, Detector] | None = None) -> dict | None:
+    """NAB figures of every detector, or None when the data set is absent."""
+    directory = data_dir(directory)
+    if not available(directory):
+        return None
+    series = load(directory)
+    return {
+        "data": "nab-dev (" + ", ".join(f"{c}: {sum(s.corpus == c for s in series)} series" for c in CORPORA) + ")",
+        "scoring": "15 % probation; window recall, flag precision, F1; counts pooled per corpus",
+        "target_f1": TARGET_F1,
+        "detectors": {name: evaluate(fn, series) for name, fn in (detectors or DETECTORS).items()},
+    }
+
+
+def markdown_section(results: dict) -> str:
+    """A short EVALUATION.md section: F1 (recall, precision) per corpus, method next to baselines."""
+    lines = [
+        "## `healthmon anomalies score` on real series (NAB)",
+        "",
+        f"Data: {results['data']}. Scoring: {results['scoring']}. Default parameters, no per-series",
+        f"settings; target F1 ≥ {results['target_f1']} on each corpus. Scoring code: `benchmarks/nab.py`.",
+        "",
+        "| detector | " + " | ".join(f"{c} F1 (recall, precision)" for c in CORPORA) + " | overall F1 |",
+        "|---|" + "---|" * (len(CORPORA) + 1),
+    ]
+    for name, res in results["detectors"].items():
+        cells = []
+        for c in CORPORA:
+            m = res["corpora"].get(c)
+            cells.append(f"{m['f1']:.2f} ({m['recall']:.2f}, {m['precision']:.2f})" if m else "n/a")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {res['overall']['f1']:.2f} |")
+    ours = results["detectors"].get("healthmon anomalies score")
+    if ours:
+        met = [c for c in CORPORA if c in ours["corpora"] and ours["corpora"][c]["f1"] >= results["target_f1"]]
+        missed = [c for c in CORPORA if c not in met]
+        verdict = "target met on every corpus" if not missed else "target **missed** on " + ", ".join(missed)
+        lines += ["", f"Verdict: {verdict}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="nab-dev directory (default: $HEALTHMON_NAB_DIR or <repo>/../shared/datasets/nab-dev)")
+    parser.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/nab.json")
+    args = parser.parse_args(argv)
+    results = run(args.data)
+    if results is None:
+        print(f"nab-dev not found at {data_dir(args.data)}: skipped (set HEALTHMON_NAB_DIR or --data).")
+        return 0
+    if not args.no_write:
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    print(markdown_section(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
