@@ -32,7 +32,8 @@ Per point (``EntityScorer.update``):
    excursion raises one alert plus its escalations.
 
 Warm-up: no score for an entity's first ``warmup`` points, nor before it has seen one full day
-(sub-daily data) or week (daily data): until then every cycle is news.
+(sub-daily data) or week (daily data): until then every cycle is news. No flag before the scores
+themselves span one more such cycle (and at least 30 points): a tail needs a history.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 DAY = 86_400.0
+MIN_TAIL = 30  # scored points before the first flag, whatever the season
 WEEK = 7 * DAY
 
 
@@ -107,16 +109,17 @@ class _Forecaster:
     def learn(self, t: float, y: float, lim: float, error_alpha: float, gamma: float) -> None:
         pred = self.predict(t)
         r = y - pred
-        self.error += error_alpha * (abs(r) - self.error)
         rc = max(-lim, min(lim, r))
         if not self.period:
+            self.error += error_alpha * (abs(r) - self.error)
             self.level += self.alpha * rc
             return
         b = self.bucket(t)
-        if not self.seen[b]:  # first visit of a bucket: no estimate to protect yet
+        if not self.seen[b]:  # first visit of a bucket: no estimate to protect (nor to judge) yet
             self.season[b] = y - self.level
             self.seen[b] = 1
             return
+        self.error += error_alpha * (abs(r) - self.error)
         self.level += self.alpha * rc
         self.season[b] += gamma * (pred + rc - self.level - self.season[b])
 
@@ -200,7 +203,8 @@ class EntityScorer:
         self.step = median(gaps) if gaps else DAY
         level = median(xs)
         self.typical = median(abs(x - level) for x in xs)
-        self.scale = median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0
+        # the noise floor is relative to the values' size; 1e-290 keeps it a normal float
+        self.scale = max(median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0, 1e-290)
         self.typical = max(self.typical, c.resolution * self.scale)
         per_day = max(1, min(c.max_buckets, round(DAY / self.step)))
         self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, ts[0], self.typical)]
@@ -210,7 +214,10 @@ class EntityScorer:
             buckets = per_day * 7 if self.step < DAY / 2 else 7
             self.forecasters.append(_Forecaster("weekly", WEEK, buckets, min(c.level_alpha, 2 * self.step / WEEK), level, ts[0], self.typical))
         # the shortest season must be seen once before anything is scored
-        self.scoring_from = ts[0] + (self.forecasters[1].period if len(self.forecasters) > 1 else 0.0)
+        season = self.forecasters[1].period if len(self.forecasters) > 1 else 0.0
+        self.scoring_from = ts[0] + season
+        # the score's own history must cover one more cycle before it can call anything rare
+        self.flagging_from = self.scoring_from + season
         for t, x in self._warm:
             self._learn(t, x, 0.0)
         self._warm = []
@@ -224,8 +231,8 @@ class EntityScorer:
             f.learn(t, x, lim, c.error_alpha, c.season_gamma)
 
     def update(self, t: float, x: float) -> Score:
-        """Score the point (``t`` in seconds, finite ``x``) against the history before it, then
-        learn it. Points must come in time order (equal times are fine)."""
+        """Score the point (``t`` in seconds, ``x`` finite with |x| <= 1e300) against the history
+        before it, then learn it. Points must come in time order (equal times are fine)."""
         if not self.forecasters:
             self._warm.append((t, x))
             if len(self._warm) == self.cfg.warmup:
@@ -239,9 +246,11 @@ class EntityScorer:
             self._learn(t, x, r)
             return WARMING_UP
         z = r / (1.4826 * self.typical)  # 1.4826 × median |N(0, s)| = s
+        z = max(-1e6, min(1e6, z)) if z == z else 0.0  # values far beyond any noise stay finite
         self.shift += c.short_alpha * (z - self.shift)
         surprise = self.tail.surprise(abs(self.shift))
         flag = (surprise >= math.log10(c.budget) and abs(z) >= c.min_z
+                and t >= self.flagging_from and self.tail.total >= MIN_TAIL
                 and (t >= self.quiet_until or surprise > self.flag_score))
         if flag:
             self.quiet_until = t + c.refractory
