@@ -179,7 +179,7 @@ def previous_method_detector(timestamps: pd.Series, values: pd.Series) -> np.nda
 
 DETECTORS: dict[str, Detector] = {
     "healthmon anomalies score": healthmon_detector,
-    "rolling z-score (1 day, |z|>4, 1 flag/day)": rolling_zscore_detector,
+    "rolling z-score (1 day, z above 4, 1 flag a day)": rolling_zscore_detector,
     "previous method (IsolationForest)": previous_method_detector,
 }
 
