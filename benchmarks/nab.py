@@ -2,21 +2,31 @@
 
 The data and the rule come from ``nab-dev/README.md``:
 
-- the first 15 % of each series (by row count) is a probation period: flags there are not
-  counted at all — neither as hits nor as false alarms;
-- window recall = labelled windows with at least one counted flag inside / all windows;
+- the first 15 % of each series' rows (``int(rows × 0.15)``) is a probation period: flags there
+  are not counted at all — neither as hits nor as false alarms;
+- window recall = labelled windows with at least one counted flag inside / countable windows;
 - flag precision = counted flags inside a window / all counted flags;
 - F1 of the two, per corpus and overall.
 
+A window is *countable* when at least one row after the probation period lies inside it
+(bounds inclusive). A window that ends inside the probation period (or holds no row at all)
+has no position where a counted flag could fall, so it can be neither detected nor missed and
+is left out of the recall denominator. A window that straddles the probation boundary is
+countable; only its part after the boundary can be hit.
+
 Counts are pooled over the series of a corpus (and over all series for "overall"): a person
 reading the alerts of a whole corpus sees every flag of every series, so a series that raises
-many false alarms weighs accordingly. A window is inclusive at both ends.
+many false alarms weighs accordingly.
 
-Every detector is a function ``(timestamps: pd.Series, values: pd.Series) -> bool ndarray`` of
-flags in row order; ``healthmon_detector`` runs the same library call as the CLI
-(``healthmon.ml.anomaly_method.score_series``) with its default parameters.
+Every detector scores one corpus the way a user would run the CLI on it: one frame with the
+columns ``series``, ``timestamp`` and ``value`` (each series' rows in time order), returning a
+bool array of flags in row order. ``healthmon_detector`` makes the same library call as the CLI
+(``healthmon.ml.anomaly_method.score_series``, entity column ``series``) with its default
+parameters; the previous method's Isolation Forest is shared by the entities of the frame, as
+it was in the CLI.
 
     python -m benchmarks.nab [--data DIR]   # prints the table, writes benchmarks/results/nab.json
+    python -m benchmarks.nab --split-half   # generality check of the method's tuned constants
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ CORPORA = ("realTweets", "artificialWithAnomaly")
 PROBATION = 0.15
 TARGET_F1 = 0.65
 
-Detector = Callable[[pd.Series, pd.Series], np.ndarray]
+Detector = Callable[[pd.DataFrame], np.ndarray]
 
 
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -106,30 +116,47 @@ class Counts:
 
 
 def count(series: Series, flags: np.ndarray) -> Counts:
-    """The README's rule for one series."""
+    """The README's rule for one series (see the module docstring for countable windows)."""
     flags = np.asarray(flags, dtype=bool)
     if len(flags) != len(series.values):
         raise ValueError(f"{series.key}: {len(flags)} flags for {len(series.values)} rows")
-    counted = flags.copy()
-    counted[: int(len(flags) * PROBATION)] = False
-    t = series.timestamps.to_numpy()[counted]
-    inside = np.zeros(len(t), dtype=bool)
-    hit = 0
+    probation = int(len(flags) * PROBATION)
+    times = series.timestamps.to_numpy()
+    after = times[probation:]  # the positions where a flag counts
+    flagged = after[flags[probation:]]
+    inside = np.zeros(len(flagged), dtype=bool)
+    windows = hit = 0
     for start, end in series.windows:
-        w = (t >= start.to_datetime64()) & (t <= end.to_datetime64())
+        lo, hi = start.to_datetime64(), end.to_datetime64()
+        if not ((after >= lo) & (after <= hi)).any():
+            continue  # no countable position: cannot be detected or missed
+        w = (flagged >= lo) & (flagged <= hi)
         inside |= w
+        windows += 1
         hit += bool(w.any())
-    return Counts(windows=len(series.windows), windows_hit=hit, flags=len(t), flags_in_window=int(inside.sum()))
+    return Counts(windows=windows, windows_hit=hit, flags=len(flagged), flags_in_window=int(inside.sum()))
+
+
+def corpus_frame(series: list[Series]) -> pd.DataFrame:
+    """The series of one corpus as one CSV-like frame (``series``, ``timestamp``, ``value``)."""
+    return pd.concat([pd.DataFrame({"series": s.key, "timestamp": s.timestamps, "value": s.values}) for s in series],
+                     ignore_index=True)
 
 
 def evaluate(detector: Detector, series: list[Series]) -> dict:
     """Per-series, per-corpus and overall counts of one detector."""
-    per_series = {s.key: count(s, detector(s.timestamps, s.values)) for s in series}
+    per_series: dict[str, Counts] = {}
     corpora = {}
     for corpus in CORPORA:
-        parts = [c for s, c in zip(series, per_series.values()) if s.corpus == corpus]
-        if parts:
-            corpora[corpus] = sum(parts, Counts()).summary()
+        members = [s for s in series if s.corpus == corpus]
+        if not members:
+            continue
+        flags = np.asarray(detector(corpus_frame(members)), dtype=bool)
+        offset = 0
+        for s in members:
+            per_series[s.key] = count(s, flags[offset: offset + len(s.values)])
+            offset += len(s.values)
+        corpora[corpus] = sum((per_series[s.key] for s in members), Counts()).summary()
     return {
         "corpora": corpora,
         "overall": sum(per_series.values(), Counts()).summary(),
@@ -139,24 +166,26 @@ def evaluate(detector: Detector, series: list[Series]) -> dict:
 
 # --- detectors --------------------------------------------------------------------------------
 
-def healthmon_detector(timestamps: pd.Series, values: pd.Series) -> np.ndarray:
+def healthmon_detector(frame: pd.DataFrame) -> np.ndarray:
     """The CLI's method with its default parameters (the library call the CLI streams through)."""
     from healthmon.ml.anomaly_method import score_series
 
-    out = score_series(pd.DataFrame({"timestamp": timestamps, "value": values}), time_column="timestamp", value_column="value")
+    out = score_series(frame, time_column="timestamp", value_column="value", entity_column="series")
     return out["is_anomaly"].to_numpy(dtype=bool)
 
 
-def rolling_zscore_detector(timestamps: pd.Series, values: pd.Series, *, window: int = 288, threshold: float = 4.0,
+def rolling_zscore_detector(frame: pd.DataFrame, *, window: int = 288, threshold: float = 4.0,
                             refractory: int = 288) -> np.ndarray:
-    """Causal baseline: z-score of x_t against the mean/std of the previous ``window`` points
-    (one day of 5-minute data), flagged above ``threshold``; one flag per ``refractory`` points
-    so that one excursion is one alert, as for the method under test."""
-    x = values.to_numpy(dtype=float)
-    prev = pd.Series(x).shift(1).rolling(window, min_periods=window // 4)
-    z = np.abs((x - prev.mean().to_numpy()) / prev.std().to_numpy())
-    hot = np.nan_to_num(z, nan=0.0) > threshold
-    return _refractory(hot, refractory)
+    """Causal baseline, per series: z-score of x_t against the mean/std of the previous
+    ``window`` points (one day of 5-minute data), flagged above ``threshold``; one flag per
+    ``refractory`` points so that one excursion is one alert, as for the method under test."""
+    flags = np.zeros(len(frame), dtype=bool)
+    for _, rows in frame.groupby("series", sort=False).indices.items():
+        x = frame["value"].to_numpy(dtype=float)[rows]
+        prev = pd.Series(x).shift(1).rolling(window, min_periods=window // 4)
+        z = np.abs((x - prev.mean().to_numpy()) / prev.std().to_numpy())
+        flags[rows] = _refractory(np.nan_to_num(z, nan=0.0) > threshold, refractory)
+    return flags
 
 
 def _refractory(hot: np.ndarray, gap: int) -> np.ndarray:
@@ -169,18 +198,19 @@ def _refractory(hot: np.ndarray, gap: int) -> np.ndarray:
     return flags
 
 
-def previous_method_detector(timestamps: pd.Series, values: pd.Series) -> np.ndarray:
-    """The method shipped before (pooled Isolation Forest over trailing-window features), with its defaults."""
+def previous_method_detector(frame: pd.DataFrame) -> np.ndarray:
+    """The method shipped before, with its defaults: one Isolation Forest shared by the frame's
+    entities, over trailing-window features."""
     from benchmarks.nab_previous import score_series_previous
 
-    out = score_series_previous(pd.DataFrame({"timestamp": timestamps, "value": values}), time_column="timestamp", value_column="value")
+    out = score_series_previous(frame, time_column="timestamp", value_column="value", entity_column="series")
     return out["is_anomaly"].to_numpy(dtype=bool)
 
 
 DETECTORS: dict[str, Detector] = {
     "healthmon anomalies score": healthmon_detector,
     "rolling z-score (1 day, z above 4, 1 flag a day)": rolling_zscore_detector,
-    "previous method (IsolationForest)": previous_method_detector,
+    "previous method (Isolation Forest shared by a corpus' series)": previous_method_detector,
 }
 
 
@@ -192,7 +222,7 @@ def run(directory: Path | None = None, detectors: dict[str, Detector] | None = N
     series = load(directory)
     return {
         "data": "nab-dev (" + ", ".join(f"{c}: {sum(s.corpus == c for s in series)} series" for c in CORPORA) + ")",
-        "scoring": "15 % probation; window recall, flag precision, F1; counts pooled per corpus",
+        "scoring": "15 % probation (rows); windows without a row after it not counted; window recall, flag precision, F1; counts pooled per corpus",
         "target_f1": TARGET_F1,
         "detectors": {name: evaluate(fn, series) for name, fn in (detectors or DETECTORS).items()},
     }
