@@ -166,11 +166,13 @@ def evaluate(detector: Detector, series: list[Series]) -> dict:
 
 # --- detectors --------------------------------------------------------------------------------
 
-def healthmon_detector(frame: pd.DataFrame) -> np.ndarray:
-    """The CLI's method with its default parameters (the library call the CLI streams through)."""
-    from healthmon.ml.anomaly_method import score_series
+def healthmon_detector(frame: pd.DataFrame, **config) -> np.ndarray:
+    """The CLI's method with its default parameters (the library call the CLI streams through);
+    ``config`` overrides constants of ``ScorerConfig`` (for the split-half check only)."""
+    from healthmon.ml.anomaly_method import ScorerConfig, score_series
 
-    out = score_series(frame, time_column="timestamp", value_column="value", entity_column="series")
+    out = score_series(frame, time_column="timestamp", value_column="value", entity_column="series",
+                       config=ScorerConfig(**config))
     return out["is_anomaly"].to_numpy(dtype=bool)
 
 
@@ -228,6 +230,54 @@ def run(directory: Path | None = None, detectors: dict[str, Detector] | None = N
     }
 
 
+# The constants chosen on nab-dev (see docs/models.md) and the values they were chosen among.
+TUNED_GRID = {"budget": (1000, 3000), "min_z": (4.0, 5.0), "tail_memory": (2000, 16000), "noise_alpha": (0.01, 0.03)}
+
+
+def split_half(directory: Path | None = None, grid: dict[str, tuple] | None = None) -> dict | None:
+    """Generality check of the tuned constants: the series of each corpus are split into two
+    halves (alternate series by name); the grid point with the best mean F1 over the corpora
+    on one half is scored on the other half, next to the defaults on that half."""
+    import itertools
+
+    from healthmon.ml.anomaly_method import ScorerConfig
+
+    directory = data_dir(directory)
+    if not available(directory):
+        return None
+    series = load(directory)
+    half = {}
+    for corpus in CORPORA:
+        for i, s in enumerate(sorted((s for s in series if s.corpus == corpus), key=lambda s: s.key)):
+            half[s.key] = i % 2
+    grid = grid or TUNED_GRID
+    defaults = {k: getattr(ScorerConfig(), k) for k in grid}
+    points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    if defaults not in points:
+        points.append(defaults)
+    per_point = []
+    for point in points:
+        res = evaluate(lambda frame, point=point: healthmon_detector(frame, **point), series)
+        per_point.append({k: Counts(**{f: v[f] for f in ("windows", "windows_hit", "flags", "flags_in_window")})
+                          for k, v in res["series"].items()})
+
+    def figures(counts: dict[str, Counts], h: int) -> dict:
+        out = {c: sum((v for k, v in counts.items() if half[k] == h and k.startswith(c + "/")), Counts()).f1
+               for c in CORPORA}
+        return {**{c: round(f, 4) for c, f in out.items()}, "mean": round(float(np.mean(list(out.values()))), 4)}
+
+    report = {"grid": {k: list(v) for k, v in grid.items()}, "defaults": defaults, "halves": []}
+    for tune, test in ((0, 1), (1, 0)):
+        best = max(range(len(points)), key=lambda i: figures(per_point[i], tune)["mean"])
+        report["halves"].append({
+            "tuned_on": tune, "chosen": points[best],
+            "chosen_on_tuning_half": figures(per_point[best], tune),
+            "chosen_on_other_half": figures(per_point[best], test),
+            "defaults_on_other_half": figures(per_point[points.index(defaults)], test),
+        })
+    return report
+
+
 def markdown_section(results: dict) -> str:
     """A short EVALUATION.md section: F1 (recall, precision) per corpus, method next to baselines."""
     lines = [
@@ -258,7 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="nab-dev directory (default: $HEALTHMON_NAB_DIR or <repo>/../shared/datasets/nab-dev)")
     parser.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/nab.json")
+    parser.add_argument("--split-half", action="store_true", help="generality check of the tuned constants (prints JSON)")
     args = parser.parse_args(argv)
+    if args.split_half:
+        print(json.dumps(split_half(args.data), indent=1))
+        return 0
     results = run(args.data)
     if results is None:
         print(f"nab-dev not found at {data_dir(args.data)}: skipped (set HEALTHMON_NAB_DIR or --data).")

@@ -142,3 +142,35 @@ def test_daily_season_is_learned_and_a_missing_cycle_is_flagged():
     out = score_series(pd.DataFrame({"ts": t, "v": v}), time_column="ts", value_column="v")
     flagged = t[out["is_anomaly"].to_numpy()]
     assert len(flagged) >= 1 and all(f.day == 10 for f in flagged)
+
+
+def _five_minute(days: int = 10) -> pd.DatetimeIndex:
+    return pd.date_range("2024-01-01", periods=288 * days, freq="5min")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_noise_level_per_hour_busy_noise_is_not_flagged_a_quiet_hour_shift_is(seed):
+    # noise sd 20 from 08:00 to 20:00, sd 1 at night; at night on day 9 the level rises by 12
+    # for an hour: 12 sd for that hour, well within the noise of a busy hour
+    rng = np.random.default_rng(seed)
+    t = _five_minute()
+    busy = (t.hour >= 8) & (t.hour < 20)
+    v = 100 + np.where(busy, rng.normal(0, 20, len(t)), rng.normal(0, 1, len(t)))
+    shift = (t >= "2024-01-09 02:00") & (t < "2024-01-09 03:00")
+    v[shift] += 12
+    flags = score_series(pd.DataFrame({"t": t, "v": v}), time_column="t", value_column="v")["is_anomaly"].to_numpy()
+    assert flags[shift].any()
+    assert not flags[~shift].any()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_counts_are_judged_against_poisson_noise(seed):
+    # a quiet count series (mean 0.5 an interval) has no false alarm; an hour at mean 6 is flagged
+    rng = np.random.default_rng(seed)
+    t = _five_minute()
+    v = rng.poisson(0.5, len(t))
+    burst = (t >= "2024-01-09 12:00") & (t < "2024-01-09 13:00")
+    v[burst] = rng.poisson(6, burst.sum())
+    flags = score_series(pd.DataFrame({"t": t, "n": v}), time_column="t", value_column="n")["is_anomaly"].to_numpy()
+    assert flags[burst].any()
+    assert not flags[~burst].any()

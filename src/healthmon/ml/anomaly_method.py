@@ -17,14 +17,21 @@ Per point (``EntityScorer.update``):
    clipped at ``clip`` × typical before they update a level or a profile, so an anomaly does not
    become the new normal at once.
 2. **Noise level.** ``typical`` is a running median of |residual| (multiplicative steps, so a
-   spike moves it by one step only); residual / (1.4826 × typical) is a robust z-score.
+   spike moves it by one step only), kept per hour of the day for sub-daily data
+   (``noise_buckets``): busy hours are noisier than quiet ones, and one level for both would
+   flag noise by day and miss changes by night. residual / (1.4826 × typical) is a robust
+   z-score. Counts (every value so far a non-negative integer) cannot be less noisy than a
+   Poisson count, so their noise level is at least sqrt(expected) (and 1): a jump from 0 to 3
+   in a quiet hour is not a 100-sigma event.
 3. **Score.** Anomalies in operational series are mostly excursions that last (a surge, an
-   outage, a missing cycle), not single noisy points, so the scored quantity is the short
-   exponential average of signed z-scores (``short_alpha``, about an hour of 5-minute points).
-   ``anomaly_score`` is its tail surprise, -log10 of how rare it is among the entity's own past
-   values: a decayed histogram, with an exponential tail fitted beyond its top ``tail_share``
-   (peaks over threshold), so heavy-tailed series are judged by their own tails and a value
-   beyond anything seen still gets a finite, growing score.
+   outage, a missing cycle), not single noisy points, so the scored quantities are exponential
+   averages of signed z-scores at two scales: short (``short_alpha``, about an hour of
+   5-minute points) and long (``long_alpha``, about six hours: slow humps and dips).
+   ``anomaly_score`` is the larger tail surprise of the two, -log10 of how rare the average is
+   among the entity's own past values of it: a decayed histogram, with an exponential tail
+   fitted beyond its top ``tail_share`` (peaks over threshold), so heavy-tailed series are
+   judged by their own tails and a value beyond anything seen still gets a finite, growing
+   score.
 4. **Flag.** ``is_anomaly`` when the surprise reaches log10(``budget``) (under the fitted
    tail, one point in ``budget`` of a normal history would reach it: the false-alarm budget) and
    the point itself is at least ``min_z`` from its expected value. After a flag the entity stays
@@ -49,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 DAY = 86_400.0
+NOISE_PRIOR_VISITS = 5  # weight of a noise level's starting value, in visits
 MIN_TAIL = 30  # scored points before the first flag, whatever the season
 WEEK = 7 * DAY
 
@@ -64,7 +72,10 @@ class ScorerConfig:
     scale_alpha: float = 0.01  # step of the running median of |residual|
     clip: float = 4.0  # residuals clipped at clip × typical before they update a forecaster
     short_alpha: float = 1 / 12  # the scored short average of z-scores
-    tail_memory: int = 2000  # points over which the score history fades
+    long_alpha: float = 1 / 72  # the scored long average of z-scores
+    noise_buckets: int = 24  # noise levels per day for sub-daily data (one per hour)
+    noise_alpha: float = 0.03  # step of an hour's running median per visit (it sees 1/24 of the points)
+    tail_memory: int = 16000  # points over which the score history fades
     tail_share: float = 0.02  # the exponential tail starts at the top 2 % of past scores
     budget: int = 1000  # flag when a normal history would reach the score once in `budget` points
     min_z: float = 4.0  # ... and the point itself is at least this robust z from expected
@@ -150,7 +161,7 @@ class _Tail:
         target = self.tail_share * self.total
         u = next((i for i in range(len(above) - 1, -1, -1) if above[i] >= target), 0)
         excess = sum(self.counts[i] * (self.EDGES[i] - self.EDGES[u]) for i in range(u, len(self.counts)))
-        width = self.EDGES[min(u + 1, len(self.EDGES) - 1)] - self.EDGES[u]
+        width = self.EDGES[u + 1] - self.EDGES[u] if u + 1 < len(self.EDGES) else self.EDGES[u] - self.EDGES[u - 1]
         self.above, self.fit_total, self.u = above, self.total, u
         self.beta = max(excess / above[u], width) if above[u] else 1.0
 
@@ -189,9 +200,11 @@ class EntityScorer:
         self.scale = 1.0
         self.step = 0.0
         self.forecasters: list[_Forecaster] = []
-        self.typical = 0.0
-        self.shift = 0.0
-        self.tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
+        self.noise: list[float] = []
+        self.counts = True  # every value so far a non-negative integer
+        self.short = self.long = 0.0
+        self.short_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
+        self.long_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.quiet_until = -math.inf
         self.flag_score = 0.0
 
@@ -202,37 +215,51 @@ class EntityScorer:
         gaps = [b - a for a, b in zip(ts, ts[1:]) if b > a]
         self.step = median(gaps) if gaps else DAY
         level = median(xs)
-        self.typical = median(abs(x - level) for x in xs)
+        typical = median(abs(x - level) for x in xs)
         # the noise floor is relative to the values' size; 1e-290 keeps it a normal float
         self.scale = max(median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0, 1e-290)
-        self.typical = max(self.typical, c.resolution * self.scale)
+        typical = max(typical, c.resolution * self.scale)
+        self.noise = [typical] * (c.noise_buckets if self.step < DAY / 2 else 1)
+        self.visits = [0] * len(self.noise)
         per_day = max(1, min(c.max_buckets, round(DAY / self.step)))
-        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, ts[0], self.typical)]
+        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, ts[0], typical)]
         if self.step < DAY / 2:  # a daily cycle needs several points a day
-            self.forecasters.append(_Forecaster("daily", DAY, per_day, min(c.level_alpha, 2 * self.step / DAY), level, ts[0], self.typical))
+            self.forecasters.append(_Forecaster("daily", DAY, per_day, min(c.level_alpha, 2 * self.step / DAY), level, ts[0], typical))
         if self.step <= DAY:
             buckets = per_day * 7 if self.step < DAY / 2 else 7
-            self.forecasters.append(_Forecaster("weekly", WEEK, buckets, min(c.level_alpha, 2 * self.step / WEEK), level, ts[0], self.typical))
+            self.forecasters.append(_Forecaster("weekly", WEEK, buckets, min(c.level_alpha, 2 * self.step / WEEK), level, ts[0], typical))
         # the shortest season must be seen once before anything is scored
         season = self.forecasters[1].period if len(self.forecasters) > 1 else 0.0
         self.scoring_from = ts[0] + season
         # the score's own history must cover one more cycle before it can call anything rare
         self.flagging_from = self.scoring_from + season
-        for t, x in self._warm:
-            self._learn(t, x, 0.0)
+        for t, x in self._warm:  # the noise levels already summarise these points
+            for f in self.forecasters:
+                f.learn(t, x, c.clip * typical, c.error_alpha, c.season_gamma)
         self._warm = []
+
+    def _noise_bucket(self, t: float) -> int:
+        return int((t % DAY) * len(self.noise) // DAY)
 
     def _learn(self, t: float, x: float, r: float) -> None:
         c = self.cfg
-        step = 1.0 if abs(r) > self.typical else -1.0
-        self.typical = max(self.typical * math.exp(c.scale_alpha * step), c.resolution * self.scale)
-        lim = c.clip * self.typical
+        b = self._noise_bucket(t)
+        typical = self.noise[b]
+        # a decreasing gain first (a running median from a poor start, such as a night-time
+        # level for a busy hour, converges in a few dozen visits), then a constant one that
+        # keeps following the series
+        self.visits[b] += 1
+        step = max(c.scale_alpha if len(self.noise) == 1 else c.noise_alpha, 1.0 / (self.visits[b] + NOISE_PRIOR_VISITS))
+        self.noise[b] = max(typical * math.exp(step if abs(r) > typical else -step), c.resolution * self.scale)
+        lim = c.clip * self.noise[b]
         for f in self.forecasters:
             f.learn(t, x, lim, c.error_alpha, c.season_gamma)
 
     def update(self, t: float, x: float) -> Score:
         """Score the point (``t`` in seconds, ``x`` finite with |x| <= 1e300) against the history
         before it, then learn it. Points must come in time order (equal times are fine)."""
+        if self.counts and (x < 0 or x != int(x)):
+            self.counts = False
         if not self.forecasters:
             self._warm.append((t, x))
             if len(self._warm) == self.cfg.warmup:
@@ -245,17 +272,22 @@ class EntityScorer:
         if t < self.scoring_from:
             self._learn(t, x, r)
             return WARMING_UP
-        z = r / (1.4826 * self.typical)  # 1.4826 × median |N(0, s)| = s
+        sigma = 1.4826 * self.noise[self._noise_bucket(t)]  # 1.4826 × median |N(0, s)| = s
+        if self.counts:
+            sigma = max(sigma, math.sqrt(max(expected, 1.0)))
+        z = r / sigma
         z = max(-1e6, min(1e6, z)) if z == z else 0.0  # values far beyond any noise stay finite
-        self.shift += c.short_alpha * (z - self.shift)
-        surprise = self.tail.surprise(abs(self.shift))
+        self.short += c.short_alpha * (z - self.short)
+        self.long += c.long_alpha * (z - self.long)
+        surprise = max(self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)))
         flag = (surprise >= math.log10(c.budget) and abs(z) >= c.min_z
-                and t >= self.flagging_from and self.tail.total >= MIN_TAIL
+                and t >= self.flagging_from and self.short_tail.total >= MIN_TAIL
                 and (t >= self.quiet_until or surprise > self.flag_score))
         if flag:
             self.quiet_until = t + c.refractory
             self.flag_score = surprise
-        self.tail.record(abs(self.shift))
+        self.short_tail.record(abs(self.short))
+        self.long_tail.record(abs(self.long))
         self._learn(t, x, r)
         return Score(surprise, flag, expected, z, best.name)
 
