@@ -103,10 +103,13 @@ class _Forecaster:
         self.level, self.started, self.error = level, started, error
         self.season = array("d", bytes(8 * buckets))
         self.seen = bytearray(buckets)
+        self._t, self._b = math.nan, 0  # the last time asked for and its bucket (asked twice a point)
 
     def bucket(self, t: float) -> int:
-        # multiply before dividing (and allow a microsecond) so round times never fall a bucket early
-        return min(int(((t % self.period) * self.buckets + 1e-6) // self.period), self.buckets - 1)
+        if t != self._t:
+            # multiply before dividing (and allow a microsecond) so round times never fall a bucket early
+            self._t, self._b = t, min(int(((t % self.period) * self.buckets + 1e-6) // self.period), self.buckets - 1)
+        return self._b
 
     def predict(self, t: float) -> float:
         if not self.period:
@@ -266,7 +269,10 @@ class EntityScorer:
                 self._start()
             return WARMING_UP
         c = self.cfg
-        best = min((f for f in self.forecasters if f.ready(t)), key=lambda f: f.error)
+        best = self.forecasters[0]
+        for f in self.forecasters[1:]:
+            if f.error < best.error and f.ready(t):
+                best = f
         expected = best.predict(t)
         r = x - expected
         if t < self.scoring_from:
