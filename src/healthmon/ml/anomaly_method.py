@@ -14,13 +14,14 @@ Per point (``EntityScorer.update``):
    of the forecaster with the smallest error so far (a seasonal one once it has seen a full
    period). So the series' own history decides whether it has a daily or a weekly cycle; the
    granularity (median spacing of the first points) sets the bucket count. Residuals are
-   clipped at ``clip`` × typical before they update a level or a profile, so an anomaly does not
+   clipped at ``clip`` × the noise level before they update a level or a profile, so an anomaly does not
    become the new normal at once.
-2. **Noise level.** ``typical`` is a running median of |residual| (multiplicative steps, so a
-   spike moves it by one step only), kept per hour of the day for sub-daily data
-   (``noise_buckets``): busy hours are noisier than quiet ones, and one level for both would
-   flag noise by day and miss changes by night. residual / (1.4826 × typical) is a robust
-   z-score. Counts (every value so far a non-negative integer) cannot be less noisy than a
+2. **Noise level.** A running median of |residual| (multiplicative steps, so a spike moves it
+   by one step only), kept per hour of the day for sub-daily data (``noise_buckets``): busy
+   hours are noisier than quiet ones, and one level for both would flag noise by day and miss
+   changes by night. Each hour's level starts from the warm-up's and converges with a
+   decreasing gain, then follows the series with the step ``noise_alpha`` per visit.
+   residual / (1.4826 × noise level) is a robust z-score. Counts (every value so far a non-negative integer) cannot be less noisy than a
    Poisson count, so their noise level is at least sqrt(expected) (and 1): a jump from 0 to 3
    in a quiet hour is not a 100-sigma event.
 3. **Score.** Anomalies in operational series are mostly excursions that last (a surge, an
@@ -69,8 +70,8 @@ class ScorerConfig:
     level_alpha: float = 0.1  # level smoothing per point (seasonal levels: 2 points per period)
     season_gamma: float = 0.2  # seasonal bucket smoothing per visit
     error_alpha: float = 0.002  # forecaster error tracking per point (~500 points memory)
-    scale_alpha: float = 0.01  # step of the running median of |residual|
-    clip: float = 4.0  # residuals clipped at clip × typical before they update a forecaster
+    scale_alpha: float = 0.01  # step of the running median of |residual| (one level: daily or coarser data)
+    clip: float = 4.0  # residuals clipped at clip × the noise level before they update a forecaster
     short_alpha: float = 1 / 12  # the scored short average of z-scores
     long_alpha: float = 1 / 72  # the scored long average of z-scores
     noise_buckets: int = 24  # noise levels per day for sub-daily data (one per hour)
