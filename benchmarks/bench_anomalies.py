@@ -4,7 +4,7 @@
    with default parameters, next to a causal rolling z-score and the previous method (pooled
    Isolation Forest) measured in the same run; target F1 >= 0.65 per corpus. Skipped when the
    data set is absent (``$HEALTHMON_NAB_DIR``, default ``<repo>/../shared/datasets/nab-dev``).
-   Also writes ``benchmarks/results/nab.json``.
+   Also writes ``benchmarks/results/details/nab.json``.
 2. Streaming: the CLI on a generated CSV of 1 M and 10 M rows (100 interleaved entities,
    5-minute points, ~33 bytes a row) in a temporary directory: wall time and peak RSS of the
    process; target peak RSS <= 1 GB at 10 M rows. Baseline: ``pandas.read_csv`` of the same file
@@ -95,7 +95,8 @@ def bench_stream(quick: bool) -> list[Result]:
             out.append(Result(
                 name=f"anomalies score, {rows:,} rows ({size_mb:.0f} MB): time", value=wall, unit="s",
                 baseline_name="pandas.read_csv of the file", baseline_value=base_wall,
-                notes=f"{rows / wall:,.0f} rows/s; {ENTITIES} interleaved entities",
+                notes=f"{rows / wall:,.0f} rows/s; {ENTITIES} interleaved entities; machine load average "
+                      f"{os.getloadavg()[0]:.0f} on {os.cpu_count()} cores at the end",
             ))
             # on a shared machine wall time mostly measures the neighbours: CPU time is the method's cost
             out.append(Result(

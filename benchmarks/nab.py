@@ -25,7 +25,7 @@ bool array of flags in row order. ``healthmon_detector`` makes the same library 
 parameters; the previous method's Isolation Forest is shared by the entities of the frame, as
 it was in the CLI.
 
-    python -m benchmarks.nab [--data DIR]   # prints the table, writes benchmarks/results/nab.json
+    python -m benchmarks.nab [--data DIR]   # prints the table, writes benchmarks/results/details/nab.json
     python -m benchmarks.nab --split-half   # generality check of the method's tuned constants
 """
 
@@ -42,7 +42,8 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results" / "nab.json"
+# not beside the bench_<area>.json files: benchmarks.run renders every *.json there as a list of Results
+RESULTS = Path(__file__).resolve().parent / "results" / "details" / "nab.json"
 CORPORA = ("realTweets", "artificialWithAnomaly")
 PROBATION = 0.15
 TARGET_F1 = 0.65
@@ -308,7 +309,7 @@ def markdown_section(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="nab-dev directory (default: $HEALTHMON_NAB_DIR or <repo>/../shared/datasets/nab-dev)")
-    parser.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/nab.json")
+    parser.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/details/nab.json")
     parser.add_argument("--split-half", action="store_true", help="generality check of the tuned constants (prints JSON)")
     args = parser.parse_args(argv)
     if args.split_half:
