@@ -42,7 +42,7 @@ def test_injected_spikes_are_flagged_and_regular_weeks_are_not():
     spikes = {(f"ws{e}", (pd.Timestamp("2024-01-01") + pd.Timedelta(days=120 + e)).strftime("%Y-%m-%d")) for e in range(3)}
     assert spikes <= set(zip(flagged["workspace"], flagged["day"]))
     assert len(flagged) <= len(spikes) + 3  # weekday/weekend cycle is not an anomaly
-    assert out["anomaly_score"].head(5).isna().all()  # warm-up: no history, no score
+    assert out["anomaly_score"].head(12).isna().all()  # warm-up: no history, no score
 
 
 def test_hourly_series_without_entity_column():
@@ -70,6 +70,107 @@ def test_cli_writes_score_and_flag_per_row(tmp_path):
     scored = pd.read_csv(out)
     assert len(scored) == 390 and {"anomaly_score", "is_anomaly", "expected_value"} <= set(scored.columns)
     assert scored["is_anomaly"].sum() >= 3
+    flagged = scored[scored["is_anomaly"]]
+    assert flagged["anomaly_evidence"].str.contains("observed").all() and flagged["expected_value"].notna().all()
     bad = _cli("anomalies", "score", "--input", str(src), "--time-column", "when", "--value-column", "cost", cwd=tmp_path)
     assert bad.returncode == 1
     assert "'when' is not a column" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_streams_mixed_timestamps_and_reports_unusable_rows_by_line(tmp_path):
+    """Each timestamp is parsed on its own; only rows without a usable time or value are dropped."""
+    from typer.testing import CliRunner
+
+    from healthmon.cli.anomalies import app
+
+    src = tmp_path / "mixed.csv"
+    src.write_text(
+        "day,ws,cost\n"
+        "2024-01-01,a,10\n"            # ISO date-only
+        "2024-01-02T00:00:00Z,a,11\n"  # ISO with Z
+        "Jan 3 2024,a,12\n"            # month name
+        "2024-01-04T00:00:00+01:00,a,1e360\n"  # beyond float range: line 5
+        "1704412800,a,13\n"            # epoch seconds (2024-01-05)
+        "1704499200000,a,nan\n"        # epoch ms, value nan: line 7
+        "03/04/2024,a,12\n"            # ambiguous day/month: line 8
+        "13/01/2024,a,10\n"            # unambiguous day/month/year
+        "not a date,a,3\n"             # line 10
+        "2024-01-14,a,abc\n"           # line 11
+    )
+    out = tmp_path / "out.csv"
+    res = CliRunner().invoke(app, ["--input", str(src), "--time-column", "day", "--value-column", "cost",
+                                   "--entity-column", "ws", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "ISO 8601 2" in res.output and "month name 1" in res.output and "epoch seconds 1" in res.output
+    assert "day/month/year 1" in res.output
+    assert "5 unusable rows of 10" in res.output
+    for line in (5, 7, 8, 10, 11):
+        assert f"mixed.csv:{line}:" in res.output
+    kept = pd.read_csv(out)
+    assert kept["day"].tolist() == ["2024-01-01", "2024-01-02T00:00:00Z", "Jan 3 2024", "1704412800", "13/01/2024"]
+
+
+def test_cli_no_usable_row_is_bad_input_without_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from healthmon.cli.anomalies import app
+    from healthmon.errors import HealthmonError
+
+    src = tmp_path / "bad.csv"
+    src.write_text("t,v\n2024-01-01,1e360\n2024-01-02,inf\n")
+    res = CliRunner().invoke(app, ["--input", str(src), "--time-column", "t", "--value-column", "v"])
+    assert isinstance(res.exception, HealthmonError) and res.exception.exit_code == 1
+    assert "no usable row" in str(res.exception) and "2 unusable rows of 2" in str(res.exception)
+
+
+def test_library_scores_interleaved_entities_like_separate_series():
+    """Per-entity state: interleaving rows of entities changes nothing for any of them."""
+    frame = _series(days=60)
+    together = score_series(frame.sort_values(["day", "workspace"]), time_column="day", value_column="cost", entity_column="workspace")
+    alone = score_series(frame[frame["workspace"] == "ws1"], time_column="day", value_column="cost")
+    np.testing.assert_allclose(together.loc[alone.index, "anomaly_score"], alone["anomaly_score"], equal_nan=True)
+
+
+def test_daily_season_is_learned_and_a_missing_cycle_is_flagged():
+    """A 5-minute series with a working-hours hump: the day the hump does not come is flagged, the regular days are not."""
+    rng = np.random.default_rng(3)
+    t = pd.date_range("2024-01-01", periods=288 * 12, freq="5min")
+    hump = (t.hour >= 9) & (t.hour < 18)
+    v = 20 + 60 * hump + rng.normal(0, 2, len(t))
+    missing = (t.day == 10) & hump
+    v[missing] = 20 + rng.normal(0, 2, missing.sum())
+    out = score_series(pd.DataFrame({"ts": t, "v": v}), time_column="ts", value_column="v")
+    flagged = t[out["is_anomaly"].to_numpy()]
+    assert len(flagged) >= 1 and all(f.day == 10 for f in flagged)
+
+
+def _five_minute(days: int = 10) -> pd.DatetimeIndex:
+    return pd.date_range("2024-01-01", periods=288 * days, freq="5min")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_noise_level_per_hour_busy_noise_is_not_flagged_a_quiet_hour_shift_is(seed):
+    # noise sd 20 from 08:00 to 20:00, sd 1 at night; at night on day 9 the level rises by 12
+    # for an hour: 12 sd for that hour, well within the noise of a busy hour
+    rng = np.random.default_rng(seed)
+    t = _five_minute()
+    busy = (t.hour >= 8) & (t.hour < 20)
+    v = 100 + np.where(busy, rng.normal(0, 20, len(t)), rng.normal(0, 1, len(t)))
+    shift = (t >= "2024-01-09 02:00") & (t < "2024-01-09 03:00")
+    v[shift] += 12
+    flags = score_series(pd.DataFrame({"t": t, "v": v}), time_column="t", value_column="v")["is_anomaly"].to_numpy()
+    assert flags[shift].any()
+    assert not flags[~shift].any()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_counts_are_judged_against_poisson_noise(seed):
+    # a quiet count series (mean 0.5 an interval) has no false alarm; an hour at mean 6 is flagged
+    rng = np.random.default_rng(seed)
+    t = _five_minute()
+    v = rng.poisson(0.5, len(t))
+    burst = (t >= "2024-01-09 12:00") & (t < "2024-01-09 13:00")
+    v[burst] = rng.poisson(6, burst.sum())
+    flags = score_series(pd.DataFrame({"t": t, "n": v}), time_column="t", value_column="n")["is_anomaly"].to_numpy()
+    assert flags[burst].any()
+    assert not flags[~burst].any()

@@ -1,54 +1,84 @@
-"""``healthmon anomalies score``: the cost anomaly detector's causal method on any CSV series."""
+"""``healthmon anomalies score``: the causal per-entity anomaly scorer on any CSV series, streamed."""
 
 from __future__ import annotations
 
+import csv
+import math
 from pathlib import Path
 
 import typer
 
-from healthmon.errors import HealthmonError, InvalidParameterError
+from healthmon.errors import HealthmonError
 
-app = typer.Typer(no_args_is_help=True, help="Score any exported time series with the cost anomaly method.")
+app = typer.Typer(no_args_is_help=True, help="Score any exported time series with the causal anomaly scorer.")
+
+SHOW_UNUSABLE = 10
+OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "expected_value", "anomaly_evidence")
 
 
 @app.command("score")
 def score(
-    input: Path = typer.Option(..., "--input", help="CSV file with one row per entity and time."),
-    time_column: str = typer.Option(..., "--time-column", help="Column holding the timestamp or date."),
+    input: Path = typer.Option(..., "--input", help="CSV file with a header row and one row per entity and time."),
+    time_column: str = typer.Option(..., "--time-column", help="Column holding the timestamp or date (formats may be mixed)."),
     value_column: str = typer.Option(..., "--value-column", help="Numeric column to score (e.g. daily cost)."),
     entity_column: str | None = typer.Option(None, "--entity-column", help="Column naming the series (e.g. workspace_id)."),
     output: Path | None = typer.Option(None, "--output", help="Where to write the scored CSV (default: <input>_scored.csv)."),
-    contamination: float = typer.Option(0.05, "--contamination", help="Share of outliers the forest expects (0-0.5)."),
-    min_deviation: float = typer.Option(0.5, "--min-deviation", help="Minimum relative deviation from the trailing mean and from one season earlier to flag."),
 ) -> None:
-    """Write anomaly_score, is_anomaly and expected_value per row; the score at time t uses rows up to t only."""
-    import pandas as pd
+    """Write every usable row plus anomaly_score, is_anomaly, expected_value and anomaly_evidence.
 
-    from healthmon.ml.anomaly_method import score_series
+    The score at time t uses the entity's rows up to t only; rows must be in time order within
+    each entity. The file is streamed (memory grows with the number of entities, not rows)."""
+    from healthmon.ml.anomaly_csv import AnomalyCsvReader, InputError
+    from healthmon.ml.anomaly_method import StreamScorer, evidence
 
     if not input.is_file():
         raise HealthmonError(f"{input}: input file not found.")
-    if not 0 < contamination <= 0.5:
-        raise InvalidParameterError(f"--contamination {contamination}: expected a value in (0, 0.5].")
-    try:
-        frame = pd.read_csv(input)
-    except Exception as exc:  # noqa: BLE001 - parser errors become a user message
-        raise HealthmonError(f"{input}: cannot read CSV ({exc}).") from exc
-    for option, col in (("--time-column", time_column), ("--value-column", value_column), ("--entity-column", entity_column)):
-        if col is not None and col not in frame.columns:
-            raise InvalidParameterError(f"{input}: {option} {col!r} is not a column; columns are {', '.join(map(str, frame.columns))}.")
-    times = pd.to_datetime(frame[time_column], utc=True, errors="coerce")
-    bad = int(times.isna().sum())
-    if bad == len(frame) and len(frame):
-        raise InvalidParameterError(f"{input}: column {time_column!r} holds no parseable timestamp (e.g. {frame[time_column].iloc[0]!r}).")
-    values = pd.to_numeric(frame[value_column], errors="coerce")
-    if values.notna().sum() == 0 and len(frame):
-        raise InvalidParameterError(f"{input}: column {value_column!r} holds no number.")
-    scored = score_series(frame, time_column=time_column, value_column=value_column, entity_column=entity_column,
-                          contamination=contamination, min_deviation=min_deviation)
     out = output or input.with_name(f"{input.stem}_scored.csv")
-    scored.to_csv(out, index=False)
-    flagged = int(scored["is_anomaly"].sum())
-    typer.echo(f"Scored {len(scored)} rows ({int(scored['anomaly_score'].notna().sum())} past warm-up); {flagged} flagged. Wrote {out}")
-    if bad:
-        typer.echo(f"Skipped {bad} rows with an unparseable {time_column!r}.", err=True)
+    if out.resolve() == input.resolve():
+        raise HealthmonError(f"--output {out}: the same file as --input; choose another path.")
+    stream = StreamScorer()
+    flagged = scored = 0
+    try:
+        with input.open(newline="", encoding="utf-8", errors="surrogateescape") as src:
+            try:
+                reader = AnomalyCsvReader(src, time_column=time_column, value_column=value_column,
+                                          entity_column=entity_column, name=str(input))
+            except InputError as exc:
+                raise HealthmonError(str(exc)) from None
+            tmp = out.with_name(f".{out.name}.partial")
+            with tmp.open("w", newline="", encoding="utf-8", errors="surrogateescape") as dst:
+                writer = csv.writer(dst)
+                writer.writerow([*reader.header, *OUTPUT_COLUMNS])
+                for row in reader:
+                    s = stream.update(row.entity, row.time, row.value)
+                    if not math.isnan(s.anomaly_score):
+                        scored += 1
+                    flagged += s.is_anomaly
+                    writer.writerow([*row.fields, _num(s.anomaly_score), "true" if s.is_anomaly else "false",
+                                     _num(s.expected_value), evidence(row.value, s) if s.is_anomaly else ""])
+    except OSError as exc:
+        raise HealthmonError(f"{input}: cannot read or write ({exc.strerror or exc}).") from None
+    rep = reader.report
+    if rep.used == 0:
+        tmp.unlink(missing_ok=True)
+        raise HealthmonError(f"{input}: no usable row ({_unusable_summary(rep)}); expected a timestamp in "
+                             f"{time_column!r} and a finite number in {value_column!r}.")
+    tmp.replace(out)
+    formats = ", ".join(f"{name} {n}" for name, n in rep.formats.most_common())
+    typer.echo(f"Scored {rep.used} rows ({scored} past warm-up, {len(stream.entities)} "
+               f"entit{'y' if len(stream.entities) == 1 else 'ies'}); {flagged} flagged. Wrote {out}")
+    typer.echo(f"Timestamp formats: {formats}.")
+    if rep.unusable:
+        typer.echo(f"Skipped {_unusable_summary(rep)}:", err=True)
+        for line, reason in rep.examples:
+            typer.echo(f"  {input}:{line}: {reason}", err=True)
+        if rep.unusable > len(rep.examples):
+            typer.echo(f"  … and {rep.unusable - len(rep.examples)} more.", err=True)
+
+
+def _num(v: float) -> str:
+    return "" if math.isnan(v) else repr(round(v, 6))
+
+
+def _unusable_summary(rep) -> str:
+    return f"{rep.unusable} unusable row{'s' if rep.unusable != 1 else ''} of {rep.rows}"

@@ -1,72 +1,322 @@
-"""The cost anomaly detector's method, made causal, for any exported time series.
+"""A causal, per-entity, seasonality-aware anomaly scorer for any time series.
 
-The cost detector scores a workspace-day by how far its spend deviates from the workspace's
-own recent history — log ratios to its 7- and 30-day means, to the same weekday in recent weeks
-and to the day before, plus the 7/30-day z-scores — with one Isolation Forest shared by all
-workspaces (the features are scale-free, so entities of any size share it).
+One ``EntityScorer`` follows one entity's series point by point, in time order, keeping a small
+state of fixed size (no history buffer). The score at t is a function of the points up to t,
+appending points never changes an earlier result, and a file of any length streams through it.
+``StreamScorer`` keeps one per entity for interleaved rows; ``score_series`` applies it to a
+DataFrame.
 
-Here the same features are computed per entity from trailing windows only, and the forest
-that scores time t was fitted on rows strictly before t (refitted each time the history grows
-by ``growth``), so the score at t depends on data up to t and never changes when later rows are
-appended. Windows are calendar-based: daily (or coarser) data uses 7/30-day windows and a
-7-day season, finer data a 1-day and a 7-day window with a 1-day season.
+Per point (``EntityScorer.update``):
 
-A row is flagged when the forest calls it an outlier AND the value deviates by at least
-``min_deviation`` (relative) from both its trailing long-window mean and its value one season
-earlier — so a perfectly regular series
-gets no flags even though a forest always isolates *something*.
+1. **Expected value.** Three forecasters run side by side, each a robust level plus, for two
+   of them, a seasonal profile in buckets of the time of day or of the week: ``none``, ``daily``
+   and ``weekly``. Each tracks its own mean absolute one-step error; the expected value is that
+   of the forecaster with the smallest error so far (a seasonal one once it has seen a full
+   period). So the series' own history decides whether it has a daily or a weekly cycle; the
+   granularity (median spacing of the first points) sets the bucket count. Residuals are
+   clipped at ``clip`` × the noise level before they update a level or a profile, so an anomaly does not
+   become the new normal at once.
+2. **Noise level.** A running median of |residual| (multiplicative steps, so a spike moves it
+   by one step only), kept per hour of the day for sub-daily data (``noise_buckets``): busy
+   hours are noisier than quiet ones, and one level for both would flag noise by day and miss
+   changes by night. Each hour's level starts from the warm-up's and converges with a
+   decreasing gain, then follows the series with the step ``noise_alpha`` per visit.
+   residual / (1.4826 × noise level) is a robust z-score. Counts (every value so far a non-negative integer) cannot be less noisy than a
+   Poisson count, so their noise level is at least sqrt(expected) (and 1): a jump from 0 to 3
+   in a quiet hour is not a 100-sigma event.
+3. **Score.** Anomalies in operational series are mostly excursions that last (a surge, an
+   outage, a missing cycle), not single noisy points, so the scored quantities are exponential
+   averages of signed z-scores at two scales: short (``short_alpha``, about an hour of
+   5-minute points) and long (``long_alpha``, about six hours: slow humps and dips).
+   ``anomaly_score`` is the larger tail surprise of the two, -log10 of how rare the average is
+   among the entity's own past values of it: a decayed histogram, with an exponential tail
+   fitted beyond its top ``tail_share`` (peaks over threshold), so heavy-tailed series are
+   judged by their own tails and a value beyond anything seen still gets a finite, growing
+   score.
+4. **Flag.** ``is_anomaly`` when the surprise reaches log10(``budget``) (under the fitted
+   tail, one point in ``budget`` of a normal history would reach it: the false-alarm budget) and
+   the point itself is at least ``min_z`` from its expected value. After a flag the entity stays
+   quiet for ``refractory`` seconds unless the surprise exceeds the flagged one, so one
+   excursion raises one alert plus its escalations.
+
+Warm-up: no score for an entity's first ``warmup`` points, nor before it has seen one full day
+(sub-daily data) or week (daily data): until then every cycle is news. No flag before the scores
+themselves span one more such cycle (and at least 30 points): a tail needs a history.
 """
 
 from __future__ import annotations
 
+import math
+from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
+from statistics import median
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-FEATURES = ("dev_short", "dev_long", "dev_season", "dev_prev", "z_short", "z_long")
+DAY = 86_400.0
+NOISE_PRIOR_VISITS = 5  # weight of a noise level's starting value, in visits
+MIN_TAIL = 30  # scored points before the first flag, whatever the season
+WEEK = 7 * DAY
 
 
 @dataclass(frozen=True)
-class Windows:
-    short: int
-    long: int
-    season: int
+class ScorerConfig:
+    """The method's constants; the defaults are what ``healthmon anomalies score`` uses."""
+
+    warmup: int = 12  # points before anything is scored (fixes the spacing and first noise level)
+    level_alpha: float = 0.1  # level smoothing per point (seasonal levels: 2 points per period)
+    season_gamma: float = 0.2  # seasonal bucket smoothing per visit
+    error_alpha: float = 0.002  # forecaster error tracking per point (~500 points memory)
+    scale_alpha: float = 0.01  # step of the running median of |residual| (one level: daily or coarser data)
+    clip: float = 4.0  # residuals clipped at clip × the noise level before they update a forecaster
+    short_alpha: float = 1 / 12  # the scored short average of z-scores
+    long_alpha: float = 1 / 72  # the scored long average of z-scores
+    noise_buckets: int = 24  # noise levels per day for sub-daily data (one per hour)
+    noise_alpha: float = 0.03  # step of an hour's running median per visit (it sees 1/24 of the points)
+    tail_memory: int = 16000  # points over which the score history fades
+    tail_share: float = 0.02  # the exponential tail starts at the top 2 % of past scores
+    budget: int = 1000  # flag when a normal history would reach the score once in `budget` points
+    min_z: float = 4.0  # ... and the point itself is at least this robust z from expected
+    refractory: float = DAY  # seconds of quiet after a flag, unless the score grows
+    max_buckets: int = 288  # seasonal buckets per day (5-minute buckets at finest)
+    resolution: float = 0.01  # smallest typical |residual|, as a share of the entity's scale (median |x|)
 
 
-def windows_for(step: pd.Timedelta) -> Windows:
-    step = step if step > pd.Timedelta(0) else pd.Timedelta(days=1)
-    per = lambda span: max(1, int(round(span / step)))  # noqa: E731
-    if step >= pd.Timedelta(days=1):
-        return Windows(short=max(2, per(pd.Timedelta(days=7))), long=max(3, per(pd.Timedelta(days=30))), season=per(pd.Timedelta(days=7)))
-    return Windows(short=max(2, per(pd.Timedelta(days=1))), long=max(3, per(pd.Timedelta(days=7))), season=per(pd.Timedelta(days=1)))
+class Score(NamedTuple):
+    anomaly_score: float  # tail surprise, -log10; NaN during warm-up
+    is_anomaly: bool
+    expected_value: float  # what the chosen forecaster expected before seeing the point
+    z: float  # robust z-score of the point (signed)
+    season: str  # "none", "daily" or "weekly": the forecaster that was used
 
 
-def _slog(x):
-    x = np.asarray(x, dtype=float)
-    return np.sign(x) * np.log1p(np.abs(x))
+WARMING_UP = Score(math.nan, False, math.nan, math.nan, "")
 
 
-def entity_features(values: pd.Series, w: Windows) -> pd.DataFrame:
-    """Trailing-window features of one entity's series (ordered by time); row i uses rows <= i."""
-    v = values.astype(float)
-    mean_s = v.rolling(w.short, min_periods=1).mean()
-    mean_l = v.rolling(w.long, min_periods=1).mean()
-    std_s = v.rolling(w.short, min_periods=2).std()
-    std_l = v.rolling(w.long, min_periods=2).std()
-    lv = _slog(v)
-    out = pd.DataFrame(index=values.index)
-    out["dev_short"] = lv - _slog(mean_s)
-    out["dev_long"] = lv - _slog(mean_l)
-    # Median of the last three seasons: one anomalous week (or day) does not become the reference.
-    seasonal = pd.concat([v.shift(w.season * k) for k in (1, 2, 3)], axis=1).median(axis=1, skipna=True)
-    out["dev_season"] = lv - _slog(seasonal)
-    out["dev_prev"] = lv - _slog(v.shift(1))
-    out["z_short"] = np.where(std_s > 0, (v - mean_s) / std_s, 0.0)
-    out["z_long"] = np.where(std_l > 0, (v - mean_l) / std_l, 0.0)
-    out["expected"] = mean_l.shift(1)
-    out["history"] = np.arange(len(v))
-    return out.replace([np.inf, -np.inf], np.nan)
+class _Forecaster:
+    """Robust level + optional seasonal profile (additive), updated with clipped residuals."""
+
+    def __init__(self, name: str, period: float, buckets: int, alpha: float, level: float, started: float, error: float):
+        self.name, self.period, self.buckets, self.alpha = name, period, buckets, alpha
+        self.level, self.started, self.error = level, started, error
+        self.season = array("d", bytes(8 * buckets))
+        self.seen = bytearray(buckets)
+        self._t, self._b = math.nan, 0  # the last time asked for and its bucket (asked twice a point)
+
+    def bucket(self, t: float) -> int:
+        if t != self._t:
+            # multiply before dividing (and allow a microsecond) so round times never fall a bucket early
+            self._t, self._b = t, min(int(((t % self.period) * self.buckets + 1e-6) // self.period), self.buckets - 1)
+        return self._b
+
+    def predict(self, t: float) -> float:
+        if not self.period:
+            return self.level
+        b = self.bucket(t)
+        return self.level + self.season[b] if self.seen[b] else self.level
+
+    def ready(self, t: float) -> bool:
+        return not self.period or t - self.started >= self.period
+
+    def learn(self, t: float, y: float, lim: float, error_alpha: float, gamma: float) -> None:
+        pred = self.predict(t)
+        r = y - pred
+        rc = max(-lim, min(lim, r))
+        if not self.period:
+            self.error += error_alpha * (abs(r) - self.error)
+            self.level += self.alpha * rc
+            return
+        b = self.bucket(t)
+        if not self.seen[b]:  # first visit of a bucket: no estimate to protect (nor to judge) yet
+            self.season[b] = y - self.level
+            self.seen[b] = 1
+            return
+        self.error += error_alpha * (abs(r) - self.error)
+        self.level += self.alpha * rc
+        self.season[b] += gamma * (pred + rc - self.level - self.season[b])
+
+
+class _Tail:
+    """How rare is a value among an entity's past values? (decayed histogram + exponential tail)"""
+
+    EDGES = [0.0] + [0.1 * 1.1**k for k in range(80)]  # 0.1 .. ~200, log-spaced
+    REFIT = 32  # the tail is refitted every REFIT values (its cost is O(bins))
+
+    def __init__(self, memory: int, tail_share: float):
+        self.counts = [0.0] * len(self.EDGES)
+        self.total = 0.0
+        self.weight = 1.0
+        self.growth = 1.0 + 1.0 / memory  # newer values weigh more: old ones fade over ~memory values
+        self.tail_share = tail_share
+        self.since_fit = 0
+        self.above = [0.0] * len(self.EDGES)  # decayed count of values in bins >= i, at the last fit
+        self.fit_total = 0.0
+        self.u = 0
+        self.beta = 1.0
+
+    def _fit(self) -> None:
+        acc, above = 0.0, [0.0] * len(self.counts)
+        for i in range(len(self.counts) - 1, -1, -1):
+            acc += self.counts[i]
+            above[i] = acc
+        target = self.tail_share * self.total
+        u = next((i for i in range(len(above) - 1, -1, -1) if above[i] >= target), 0)
+        excess = sum(self.counts[i] * (self.EDGES[i] - self.EDGES[u]) for i in range(u, len(self.counts)))
+        width = self.EDGES[u + 1] - self.EDGES[u] if u + 1 < len(self.EDGES) else self.EDGES[u] - self.EDGES[u - 1]
+        self.above, self.fit_total, self.u = above, self.total, u
+        self.beta = max(excess / above[u], width) if above[u] else 1.0
+
+    def surprise(self, v: float) -> float:
+        """-log10 of the estimated share of past values >= v (0 with no history)."""
+        if not self.fit_total:
+            return 0.0
+        u = self.EDGES[self.u]
+        if v > u:
+            p = self.above[self.u] / self.fit_total * math.exp(-(v - u) / self.beta)
+        else:
+            p = self.above[bisect_right(self.EDGES, v) - 1] / self.fit_total
+        return -math.log10(max(p, 1e-300))
+
+    def record(self, v: float) -> None:
+        self.counts[min(bisect_right(self.EDGES, v), len(self.EDGES)) - 1] += self.weight
+        self.total += self.weight
+        self.weight *= self.growth
+        if self.weight > 1e100:
+            self.counts = [c / self.weight for c in self.counts]
+            self.total /= self.weight
+            self.weight = 1.0
+            self.since_fit = self.REFIT
+        self.since_fit += 1
+        if self.since_fit >= self.REFIT:
+            self._fit()
+            self.since_fit = 0
+
+
+class EntityScorer:
+    """Causal scorer of one entity's series; feed its points in time order with ``update``."""
+
+    def __init__(self, config: ScorerConfig | None = None):
+        self.cfg = config or ScorerConfig()
+        self._warm: list[tuple[float, float]] = []
+        self.scale = 1.0
+        self.step = 0.0
+        self.forecasters: list[_Forecaster] = []
+        self.noise: list[float] = []
+        self.counts = True  # every value so far a non-negative integer
+        self.short = self.long = 0.0
+        self.short_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
+        self.long_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
+        self.quiet_until = -math.inf
+        self.flag_score = 0.0
+
+    def _start(self) -> None:
+        c = self.cfg
+        ts = [t for t, _ in self._warm]
+        xs = [x for _, x in self._warm]
+        gaps = [b - a for a, b in zip(ts, ts[1:]) if b > a]
+        self.step = median(gaps) if gaps else DAY
+        level = median(xs)
+        typical = median(abs(x - level) for x in xs)
+        # the noise floor is relative to the values' size; 1e-290 keeps it a normal float
+        self.scale = max(median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0, 1e-290)
+        typical = max(typical, c.resolution * self.scale)
+        self.noise = [typical] * (c.noise_buckets if self.step < DAY / 2 else 1)
+        self.visits = [0] * len(self.noise)
+        per_day = max(1, min(c.max_buckets, round(DAY / self.step)))
+        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, ts[0], typical)]
+        if self.step < DAY / 2:  # a daily cycle needs several points a day
+            self.forecasters.append(_Forecaster("daily", DAY, per_day, min(c.level_alpha, 2 * self.step / DAY), level, ts[0], typical))
+        if self.step <= DAY:
+            buckets = per_day * 7 if self.step < DAY / 2 else 7
+            self.forecasters.append(_Forecaster("weekly", WEEK, buckets, min(c.level_alpha, 2 * self.step / WEEK), level, ts[0], typical))
+        # the shortest season must be seen once before anything is scored
+        season = self.forecasters[1].period if len(self.forecasters) > 1 else 0.0
+        self.scoring_from = ts[0] + season
+        # the score's own history must cover one more cycle before it can call anything rare
+        self.flagging_from = self.scoring_from + season
+        for t, x in self._warm:  # the noise levels already summarise these points
+            for f in self.forecasters:
+                f.learn(t, x, c.clip * typical, c.error_alpha, c.season_gamma)
+        self._warm = []
+
+    def _noise_bucket(self, t: float) -> int:
+        return int((t % DAY) * len(self.noise) // DAY)
+
+    def _learn(self, t: float, x: float, r: float) -> None:
+        c = self.cfg
+        b = self._noise_bucket(t)
+        typical = self.noise[b]
+        # a decreasing gain first (a running median from a poor start, such as a night-time
+        # level for a busy hour, converges in a few dozen visits), then a constant one that
+        # keeps following the series
+        self.visits[b] += 1
+        step = max(c.scale_alpha if len(self.noise) == 1 else c.noise_alpha, 1.0 / (self.visits[b] + NOISE_PRIOR_VISITS))
+        self.noise[b] = max(typical * math.exp(step if abs(r) > typical else -step), c.resolution * self.scale)
+        lim = c.clip * self.noise[b]
+        for f in self.forecasters:
+            f.learn(t, x, lim, c.error_alpha, c.season_gamma)
+
+    def update(self, t: float, x: float) -> Score:
+        """Score the point (``t`` in seconds, ``x`` finite with |x| <= 1e300) against the history
+        before it, then learn it. Points must come in time order (equal times are fine)."""
+        if self.counts and (x < 0 or x != int(x)):
+            self.counts = False
+        if not self.forecasters:
+            self._warm.append((t, x))
+            if len(self._warm) == self.cfg.warmup:
+                self._start()
+            return WARMING_UP
+        c = self.cfg
+        best = self.forecasters[0]
+        for f in self.forecasters[1:]:
+            if f.error < best.error and f.ready(t):
+                best = f
+        expected = best.predict(t)
+        r = x - expected
+        if t < self.scoring_from:
+            self._learn(t, x, r)
+            return WARMING_UP
+        sigma = 1.4826 * self.noise[self._noise_bucket(t)]  # 1.4826 × median |N(0, s)| = s
+        if self.counts:
+            sigma = max(sigma, math.sqrt(max(expected, 1.0)))
+        z = r / sigma
+        z = max(-1e6, min(1e6, z)) if z == z else 0.0  # values far beyond any noise stay finite
+        self.short += c.short_alpha * (z - self.short)
+        self.long += c.long_alpha * (z - self.long)
+        surprise = max(self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)))
+        flag = (surprise >= math.log10(c.budget) and abs(z) >= c.min_z
+                and t >= self.flagging_from and self.short_tail.total >= MIN_TAIL
+                and (t >= self.quiet_until or surprise > self.flag_score))
+        if flag:
+            self.quiet_until = t + c.refractory
+            self.flag_score = surprise
+        self.short_tail.record(abs(self.short))
+        self.long_tail.record(abs(self.long))
+        self._learn(t, x, r)
+        return Score(surprise, flag, expected, z, best.name)
+
+
+class StreamScorer:
+    """One ``EntityScorer`` per entity, for rows of many entities in any interleaving."""
+
+    def __init__(self, config: ScorerConfig | None = None):
+        self.config = config or ScorerConfig()
+        self.entities: dict[object, EntityScorer] = {}
+
+    def update(self, entity: object, t: float, x: float) -> Score:
+        scorer = self.entities.get(entity)
+        if scorer is None:
+            scorer = self.entities[entity] = EntityScorer(self.config)
+        return scorer.update(t, x)
+
+
+def evidence(value: float, score: Score) -> str:
+    """What a person needs to judge a flag: observed vs expected, how far, against which season."""
+    return (f"observed {value:.6g} vs expected {score.expected_value:.6g} "
+            f"(z {score.z:+.1f}, {score.season} season; surprise {score.anomaly_score:.1f})")
 
 
 def score_series(
@@ -75,61 +325,32 @@ def score_series(
     time_column: str,
     value_column: str,
     entity_column: str | None = None,
-    contamination: float = 0.05,
-    min_deviation: float = 0.5,
-    min_history: int = 7,
-    growth: float = 1.5,
-    n_estimators: int = 60,
-    random_state: int = 42,
+    config: ScorerConfig | None = None,
 ) -> pd.DataFrame:
-    """Adds ``anomaly_score`` (higher = more anomalous; NaN during warm-up), ``is_anomaly`` and
-    ``expected_value`` (trailing mean before t) to ``frame``; row order is preserved."""
-    from sklearn.ensemble import IsolationForest
-
-    original_index = frame.index
-    df = frame.reset_index(drop=True)
-    times = pd.to_datetime(df[time_column], utc=True, errors="coerce")
-    vals = pd.to_numeric(df[value_column], errors="coerce")
-    ent = df[entity_column].astype(str) if entity_column else pd.Series("_all", index=df.index)
-    work = pd.DataFrame({"t": times, "v": vals, "e": ent}, index=df.index).dropna(subset=["t", "v"])
-    feats = []
-    for _, g in work.sort_values(["e", "t"], kind="stable").groupby("e", sort=False):
-        step = g["t"].diff().median() if len(g) > 1 else pd.Timedelta(days=1)
-        feats.append(entity_features(g["v"], windows_for(step if step == step else pd.Timedelta(days=1))))
-    fdf = pd.concat(feats) if feats else pd.DataFrame(columns=[*FEATURES, "expected", "history"])
-    work = work.join(fdf)
-    work = work.sort_values("t", kind="stable")
-    eligible = (work["history"] >= min_history).to_numpy()
-    X = np.nan_to_num(work[list(FEATURES)].to_numpy(dtype=float), nan=0.0)
-    t = work["t"].to_numpy()
-    scores = np.full(len(work), np.nan)
-    flags = np.zeros(len(work), dtype=bool)
-    # first row index of each distinct time: a model fitted on rows [0, start) is causal for time t.
-    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    fit_at = []
-    need = None
-    for s in starts:
-        n_hist = int(eligible[:s].sum())
-        if n_hist >= max(min_history, 8) and (need is None or n_hist >= need):
-            fit_at.append(s)
-            need = max(int(np.ceil(n_hist * growth)), n_hist + 1)
-    bounds = fit_at + [len(work)]
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        hist = X[:a][eligible[:a]]
-        model = IsolationForest(n_estimators=n_estimators, contamination=contamination, random_state=random_state, n_jobs=1).fit(hist)
-        block = slice(a, b)
-        sc = -model.score_samples(X[block])
-        scores[block] = sc
-        flags[block] = model.predict(X[block]) == -1
-    # Deviation from BOTH the trailing mean and the same point one season earlier, so regular
-    # weekly (or daily) cycles are not flagged.
-    dev = np.minimum(np.abs(work["dev_long"].to_numpy(dtype=float)), np.abs(np.nan_to_num(work["dev_season"].to_numpy(dtype=float), nan=np.inf)))
-    flags &= eligible & (np.nan_to_num(dev) >= np.log1p(min_deviation))
-    scores[~eligible] = np.nan
-    out_score = pd.Series(scores, index=work.index)
-    out_flag = pd.Series(flags, index=work.index)
-    df["anomaly_score"] = out_score.reindex(df.index)
-    df["is_anomaly"] = out_flag.reindex(df.index).fillna(False).astype(bool)
-    df["expected_value"] = work["expected"].reindex(df.index)
-    df.index = original_index
+    """A copy of ``frame`` with ``anomaly_score`` (NaN during warm-up or for rows without a
+    time or a finite value), ``is_anomaly``, ``expected_value`` and ``anomaly_evidence`` (on
+    flagged rows). Rows keep their order; each entity is scored in time order (stable for
+    equal times)."""
+    df = frame.copy()
+    times = pd.to_datetime(df[time_column], utc=True, errors="coerce", format="mixed")
+    values = pd.to_numeric(df[value_column], errors="coerce").astype(float).to_numpy()
+    secs = ((times - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
+    entities = df[entity_column].astype(str).to_numpy() if entity_column else np.zeros(len(df), dtype=object)
+    usable = np.isfinite(secs) & np.isfinite(values)
+    order = np.argsort(secs, kind="stable")
+    order = order[usable[order]]
+    score = np.full(len(df), np.nan)
+    flag = np.zeros(len(df), dtype=bool)
+    expected = np.full(len(df), np.nan)
+    why = np.full(len(df), "", dtype=object)
+    stream = StreamScorer(config)
+    for i in order:
+        s = stream.update(entities[i], secs[i], values[i])
+        score[i], flag[i], expected[i] = s.anomaly_score, s.is_anomaly, s.expected_value
+        if s.is_anomaly:
+            why[i] = evidence(values[i], s)
+    df["anomaly_score"] = score
+    df["is_anomaly"] = flag
+    df["expected_value"] = expected
+    df["anomaly_evidence"] = why
     return df
