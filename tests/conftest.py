@@ -16,7 +16,7 @@ def healthmon_home(tmp_path_factory, monkeypatch) -> Path:
     monkeypatch.setenv("HEALTHMON_HOME", str(home))
     monkeypatch.setenv("HEALTHMON_USER", "tester@example.com")
     monkeypatch.delenv("HEALTHMON_DATABASE_URL", raising=False)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     for key in [k for k in os.environ if k.startswith("BUNDLE_VAR_")]:
         monkeypatch.delenv(key, raising=False)
     return home

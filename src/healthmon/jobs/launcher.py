@@ -152,7 +152,7 @@ class Launcher:
             os.closerange(low, 1 << 16)
             spec = marshal.loads(data)
             spec["result_fd"], spec["secrets_fd"] = result_fd, secrets_fd
-            spec["memory_limit"] = self.memory_limit
+            spec["memory_limit"], spec["confined"] = self.memory_limit, self.ruleset >= 0
         except BaseException as exc:  # never run the task unconfined, never fall back into the loop
             os.write(2, f"The task process could not be set up: {type(exc).__name__}: {exc}\n".encode())
             os._exit(70)

@@ -142,6 +142,9 @@ def run_spec(spec: dict) -> int:
         message = str(exc)
         if isinstance(exc, MemoryError) and spec.get("memory_limit"):
             message = f"out of memory (limit {format_size(spec['memory_limit'])})"
+        elif isinstance(exc, PermissionError) and spec.get("confined"):
+            message += (" (tasks are confined: they read the workspace's files and the lakehouse, and write only the "
+                        "lakehouse, the MLflow store, volumes, DBFS and their scratch folder)")
         result = {
             "status": "FAILED",
             "error": redactor(f"{type(exc).__name__}: {message}" if message else type(exc).__name__),
