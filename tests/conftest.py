@@ -23,5 +23,13 @@ def healthmon_home(tmp_path_factory, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def workspace_files(healthmon_home) -> Path:
+    """A folder of the workspace's files (``/Workspace/Shared``): where task code must come from."""
+    path = healthmon_home / "workspace" / "Shared"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
