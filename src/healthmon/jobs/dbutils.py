@@ -13,7 +13,7 @@ import sys
 
 if False:  # for type checkers only; typing/pathlib cost import time in every task
     from pathlib import Path
-    from typing import Any
+    from typing import Any, List
 
 MAX_EXIT_BYTES = 5 * 1024 * 1024  # Databricks returns the first 5 MB of notebook.exit values
 
@@ -261,10 +261,10 @@ class Secrets:
     def getBytes(self, scope: str, key: str) -> bytes:
         return self.get(scope, key).encode()
 
-    def list(self, scope: str) -> list:
+    def list(self, scope: str) -> "List[SecretMetadata]":
         return [SecretMetadata(k) for k in self._ask("list", scope)]
 
-    def listScopes(self) -> list:
+    def listScopes(self) -> "List[SecretScope]":
         return [SecretScope(n) for n in self._ask("scopes")]
 
 

@@ -31,7 +31,13 @@ from typing import Any
 from healthmon.errors import HealthmonError
 from healthmon.jobs import confine, notify, plan, refs, secret_access
 from healthmon.jobs.environments import task_env
-from healthmon.jobs.launcher_client import Attempt, LaunchConfig, LauncherError, Launchers, kill_group
+from healthmon.jobs.launcher_client import (
+    Attempt,
+    LaunchConfig,
+    LauncherError,
+    Launchers,
+    kill_group,
+)
 from healthmon.jobs.logs import LogPump
 from healthmon.jobs.notebook import NotebookError, load_cells
 from healthmon.jobs.task_main import drain, parse_result

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 64 * 1024
 TAIL_BYTES = 5 * 1024 * 1024  # get-output returns the last 5 MB of logs, as Databricks does
@@ -37,7 +38,7 @@ class LogPump:
         self.limit = max_bytes()
         self.rotations = 0
         self.total = 0
-        self.out = None
+        self.out: BinaryIO | None = None
         self.size = 0
         # Keep a secret split across two reads from leaking: hold back a tail as long as the
         # longest secret until the next chunk arrives.
@@ -50,7 +51,7 @@ class LogPump:
                 data = data.replace(s, b"[REDACTED]")
         return data
 
-    def _open(self):
+    def _open(self) -> BinaryIO:
         # Created on the first byte: most tasks print nothing, and creating a file costs about a
         # millisecond on a journaling file system.
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +75,7 @@ class LogPump:
         if self.out is None:
             self.out = self._open()
         if self.size + len(data) > self.limit:
-            self.out.close()
+            self.out.close()  # (opened just above when it was None)
             os.replace(self.path, self.path.with_name(self.path.name + ".1"))
             self.rotations += 1
             self.out = open(self.path, "wb")

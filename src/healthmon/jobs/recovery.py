@@ -21,7 +21,14 @@ import psutil
 
 from healthmon.settings import Settings
 from healthmon.store.db import Database
-from healthmon.store.runs import ACTIVE_STATES, RunRecord, active_child_runs, active_job_runs, now_ms, task_runs
+from healthmon.store.runs import (
+    ACTIVE_STATES,
+    RunRecord,
+    active_child_runs,
+    active_job_runs,
+    now_ms,
+    task_runs,
+)
 
 STALE_SECONDS = float(os.environ.get("HEALTHMON_RUNNER_STALE_SECONDS", "60"))
 

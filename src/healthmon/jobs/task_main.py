@@ -18,7 +18,15 @@ import os
 import sys
 
 from healthmon.jobs.confine import format_size
-from healthmon.jobs.dbutils import MAX_EXIT_BYTES, DBUtils, LazySpark, NotebookExit, RedactingStream, Redactor, display
+from healthmon.jobs.dbutils import (
+    MAX_EXIT_BYTES,
+    DBUtils,
+    LazySpark,
+    NotebookExit,
+    RedactingStream,
+    Redactor,
+    display,
+)
 
 
 def _user_traceback(exc: BaseException, files: set[str]) -> str:
