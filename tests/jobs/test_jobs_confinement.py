@@ -95,7 +95,7 @@ def test_what_tasks_are_for_still_works_lakehouse_volumes_secrets(ws, healthmon_
         secrets.put_secret(s, "prod", "api", "s3cr3t-value")
     nb = ws.notebook("work", """
         import os, tempfile
-        from healthmon.lakehouse.paths import TableName
+        unasked = len(dbutils._args[4].values)  # secret values the attempt holds before asking: none
         value = dbutils.secrets.get("prod", "api")
         print("the secret is", value)
         keys = [m.key for m in dbutils.secrets.list("prod")]
@@ -106,13 +106,13 @@ def test_what_tasks_are_for_still_works_lakehouse_volumes_secrets(ws, healthmon_
             dbutils.secrets.get("prod", "missing")
         except Exception as exc:
             missing = str(exc)
-        dbutils.notebook.exit(f"{len(value)} {keys} {scratch == os.environ['HOME']} {missing}")
+        dbutils.notebook.exit(f"{unasked} {len(value)} {keys} {scratch == os.environ['HOME']} {missing}")
         """)
     run = run_job({"name": "work", "tasks": [nb_task("work", nb)]})
     out = outputs(run)["work"]
     assert run["state"]["result_state"] == "SUCCESS", out
     assert out["notebook_output"]["result"] == (
-        "12 ['api'] True Secret does not exist with scope: prod and key: missing")
+        "0 12 ['api'] True Secret does not exist with scope: prod and key: missing")
     assert (ws.out / "note.txt").read_text() == "written by a task"
     log = next((healthmon_home / "runs").glob("*/work-*/output.log")).read_text()
     assert "the secret is [REDACTED]" in log and "s3cr3t" not in log

@@ -30,6 +30,7 @@ from typing import Any
 
 from healthmon.errors import HealthmonError
 from healthmon.jobs import confine, notify, plan, refs, secret_access
+from healthmon.jobs.dbutils import Redactor
 from healthmon.jobs.environments import task_env
 from healthmon.jobs.launcher_client import (
     Attempt,
@@ -116,7 +117,9 @@ class RunExecutor:
             from healthmon.store.secrets import all_values
 
             self.secret_values = all_values(s)
-        self.redact = list(self.secret_values)
+        # Secret values are redacted by the runner (the log stream, the result's texts): an
+        # attempt never receives them, only the values it reads itself through dbutils.secrets.
+        self.redactor = Redactor(self.secret_values)
         self.job_name = self.job_settings.get("name") or f"Untitled job {self.job_id}"
         self.by_key = plan.validate_tasks(self.job_name, self.job_settings.get("tasks") or [])
         self.deps = {k: plan.task_deps(t) for k, t in self.by_key.items()}
@@ -451,7 +454,7 @@ class RunExecutor:
         log_dir = f"{self.log_root}/{key}-{row_id}"  # created with the first byte of output
         work_dir = f"{self.scratch}/{key}-{row_id}"  # the attempt's own, in the run's scratch folder
         spec.update({"task_key": key, "run_id": row_id, "job_run_id": self.run_id, "job_id": self.job_id,
-                     "home": self.home, "result_file": work_dir + "/result.bin", "redact": self.redact})
+                     "home": self.home, "result_file": work_dir + "/result.bin", "redact": []})
         with self.lock:
             spec["task_values"] = {k: dict(v) for k, v in self.values.items()}
         timeout = int(task.get("timeout_seconds") or 0)
@@ -512,10 +515,19 @@ class RunExecutor:
                 for name, v in values.items():
                     self.task_refs[f"tasks.{key}.values.{name}"] = refs.value_to_str(v)
             self.task_refs[f"tasks.{key}.run_id"] = str(row_id)
-        output = {k: res[k] for k in ("notebook_output", "error", "error_trace") if k in res}
+        output = self._redacted({k: res[k] for k in ("notebook_output", "error", "error_trace") if k in res})
         if res["status"] == "SUCCESS":
             return call.finish("SUCCESS", output=output, values=values, setup_ms=setup_ms)
-        return call.finish("FAILED", res.get("error") or "Task failed.", output=output, values=values, setup_ms=setup_ms)
+        return call.finish("FAILED", output.get("error") or "Task failed.", output=output, values=values, setup_ms=setup_ms)
+
+    def _redacted(self, output: dict) -> dict:
+        """The result's texts with every secret value of the workspace replaced by [REDACTED]."""
+        if not self.redactor.values:
+            return output
+        out = {k: self.redactor(v) if isinstance(v, str) else v for k, v in output.items()}
+        if isinstance(out.get("notebook_output"), dict) and isinstance(out["notebook_output"].get("result"), str):
+            out["notebook_output"] = {**out["notebook_output"], "result": self.redactor(out["notebook_output"]["result"])}
+        return out
 
     def _no_result_message(self, returncode: int | None, row_id: int) -> str:
         import signal
