@@ -35,9 +35,11 @@ def _fresh_home() -> Path:
 
 
 def _notebook(home: Path, name: str, body: str) -> str:
-    path = home / f"{name}.py"
-    path.write_text("# Databricks notebook source\n" + body + "\n")
-    return str(path.with_suffix(""))
+    """A notebook in the workspace's files (where task code must come from); its workspace path."""
+    folder = home / "workspace" / "Shared"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.py").write_text("# Databricks notebook source\n" + body + "\n")
+    return f"/Workspace/Shared/{name}"
 
 
 def _run(settings: dict, slots: int | None) -> tuple[dict, float]:

@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 def _python_job(workspace_files, name: str, body: str, **extra) -> dict:
-    script = tmp_path / f"{name}.py"
+    script = workspace_files / f"{name}.py"
     script.write_text(body)
     return {"name": name, "tasks": [{"task_key": "main", "spark_python_task": {"python_file": str(script)}}], **extra}
 

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 def _task(workspace_files, key: str, body: str, **extra):
     from databricks.sdk.service import jobs
 
-    script = tmp_path / f"{key}.py"
+    script = workspace_files / f"{key}.py"
     script.write_text(body)
     return jobs.SubmitTask.from_dict({"task_key": key, "spark_python_task": {"python_file": str(script)}, **extra})
 

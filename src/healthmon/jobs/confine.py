@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,8 +213,6 @@ def format_size(n: int) -> str:
 def apply(ruleset: int, memory: int) -> None:
     """In a freshly forked attempt, before any task code: the memory limit, Landlock, no
     privileges. Raises OSError when a step fails (the attempt must not run unconfined)."""
-    import resource
-
     if memory > 0:
         resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
@@ -226,12 +225,18 @@ def apply(ruleset: int, memory: int) -> None:
         _drop_capabilities()
 
 
-def _drop_capabilities() -> None:
+def _last_capability() -> int:
     try:
-        last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+        return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
     except (OSError, ValueError):
-        last = 40
-    for cap in range(last + 1):
+        return 40
+
+
+_LAST_CAP = _last_capability()  # read once, in the launcher, before any fork
+
+
+def _drop_capabilities() -> None:
+    for cap in range(_LAST_CAP + 1):
         _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     if _libc.prctl(PR_SET_SECUREBITS, _SECUREBITS_LOCKED, 0, 0, 0) != 0:
