@@ -44,7 +44,9 @@ class Settings:
 
     @property
     def mlflow_tracking_uri(self) -> str:
-        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.home / 'mlflow.db'}"
+        # In a folder of its own: task attempts may write the MLflow store (SQLite puts its journal
+        # next to the file) but nothing else of the workspace folder (jobs/confine.py).
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
 
     @property
     def mlflow_artifact_root(self) -> Path:

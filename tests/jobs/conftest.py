@@ -7,5 +7,5 @@ from jobs_helpers import Workspace
 
 
 @pytest.fixture
-def ws(tmp_path) -> Workspace:
-    return Workspace(tmp_path)
+def ws(healthmon_home) -> Workspace:
+    return Workspace(healthmon_home)

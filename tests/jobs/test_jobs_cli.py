@@ -55,8 +55,8 @@ def test_user_errors_exit_1_without_traceback(ws):
     assert res.returncode == 1 and "does not exist" in res.stderr
 
 
-def test_repair_cancel_and_get_output_cli(ws, tmp_path):
-    flag = tmp_path / "ok"
+def test_repair_cancel_and_get_output_cli(ws):
+    flag = ws.out / "ok"
     nb = ws.notebook("f", f"import os\nassert os.path.exists({str(flag)!r}), 'flag missing'\ndbutils.notebook.exit('fixed')")
     job = service.create_job({"name": "r", "tasks": [nb_task("f", nb)]})
     run_id = service.run_now(job)

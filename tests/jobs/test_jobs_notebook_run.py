@@ -70,8 +70,8 @@ def test_an_uncaught_child_failure_fails_the_task(ws):
     assert out["error"].startswith("WorkflowException: Notebook ./bad failed: ZeroDivisionError")
 
 
-def test_notebook_run_timeout_kills_the_child(ws, tmp_path):
-    pid_file = tmp_path / "child.pid.txt"
+def test_notebook_run_timeout_kills_the_child(ws):
+    pid_file = ws.out / "child.pid.txt"
     ws.notebook("slow", f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)")
     parent = ws.notebook("parent", """
         try:

@@ -20,8 +20,8 @@ def _row(run_id: int) -> RunRecord:
         return s.get(RunRecord, run_id)
 
 
-def test_sigkilled_runner_is_reaped_and_its_tasks_killed(ws, tmp_path):
-    pid_file = tmp_path / "task.pid"
+def test_sigkilled_runner_is_reaped_and_its_tasks_killed(ws):
+    pid_file = ws.out / "task.pid"
     nb = ws.notebook("long", f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)")
     job = service.create_job({"name": "orphan", "tasks": [nb_task("long", nb), nb_task("next", nb, deps=["long"])]})
     run_id = service.run_now(job)
@@ -60,9 +60,9 @@ def test_sigkilled_runner_is_reaped_and_its_tasks_killed(ws, tmp_path):
     con.close()
 
 
-def test_repair_after_recovery_reruns_unfinished_tasks(ws, tmp_path):
+def test_repair_after_recovery_reruns_unfinished_tasks(ws):
     """The documented way forward after an orphaned run: repair --rerun-all-failed-tasks."""
-    marker = tmp_path / "go"
+    marker = ws.out / "go"
     nb = ws.notebook("wait", f"import os, time\nwhile not os.path.exists({str(marker)!r}):\n    time.sleep(0.05)")
     job = service.create_job({"name": "orphan2", "tasks": [nb_task("w", nb)]})
     run_id = service.run_now(job)

@@ -97,8 +97,8 @@ def test_failures_upstream_failed_all_done_and_missing_widget(ws):
         service.get_run_output(run["run_id"])
 
 
-def test_retries_record_each_attempt(ws, tmp_path):
-    counter = tmp_path / "count"
+def test_retries_record_each_attempt(ws):
+    counter = ws.out / "count"
     flaky = ws.notebook("flaky", f"""
         from pathlib import Path
         p = Path({str(counter)!r})
@@ -127,17 +127,17 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_timeout_kills_process_tree_and_forked_children_are_cleaned(ws, tmp_path):
+def test_timeout_kills_process_tree_and_forked_children_are_cleaned(ws):
     hang = ws.notebook("hang", f"""
         import subprocess, time
         child = subprocess.Popen(["sleep", "60"])
-        open({str(tmp_path / 'hang.pid')!r}, "w").write(str(child.pid))
+        open({str(ws.out / 'hang.pid')!r}, "w").write(str(child.pid))
         time.sleep(60)
         """)
     leave = ws.notebook("leave", f"""
         import subprocess
         child = subprocess.Popen(["sleep", "60"])
-        open({str(tmp_path / 'leave.pid')!r}, "w").write(str(child.pid))
+        open({str(ws.out / 'leave.pid')!r}, "w").write(str(child.pid))
         """)
     run = run_job({"name": "timeouts", "tasks": [nb_task("hang", hang, timeout_seconds=1), nb_task("leave", leave)]})
     t = tasks_by_key(run)
@@ -145,7 +145,7 @@ def test_timeout_kills_process_tree_and_forked_children_are_cleaned(ws, tmp_path
     assert "timed out after 1 seconds" in t["hang"]["state"]["state_message"]
     assert run["state"]["result_state"] == "FAILED"
     for name in ("hang", "leave"):
-        pid = int((tmp_path / f"{name}.pid").read_text())
+        pid = int((ws.out / f"{name}.pid").read_text())
         deadline = time.time() + 5
         while _alive(pid) and time.time() < deadline:
             time.sleep(0.05)
@@ -240,27 +240,27 @@ def test_huge_output_is_capped_and_rotated(ws, monkeypatch):
     assert open(os.path.join(log_dir, "output.log")).read().rstrip().endswith("THE END")
 
 
-def test_cancel_kills_running_tasks(ws, tmp_path):
-    nb = ws.notebook("sleepy", f"open({str(tmp_path / 'pid')!r}, 'w').write(str(__import__('os').getpid()))\nimport time\ntime.sleep(60)")
+def test_cancel_kills_running_tasks(ws):
+    nb = ws.notebook("sleepy", f"open({str(ws.out / 'pid')!r}, 'w').write(str(__import__('os').getpid()))\nimport time\ntime.sleep(60)")
     after = ws.notebook("after", "print('never')")
     job_id = service.create_job({"name": "cancel", "tasks": [nb_task("sleepy", nb), nb_task("after", after, deps=["sleepy"])]})
     run_id = service.run_now(job_id)
     deadline = time.time() + 20
-    while not (tmp_path / "pid").exists() and time.time() < deadline:
+    while not (ws.out / "pid").exists() and time.time() < deadline:
         time.sleep(0.05)
     service.cancel_run(run_id)
     run = service.wait_for_run(run_id, timeout=20)
     assert run["state"]["result_state"] == "CANCELED" and run["status"]["termination_details"]["code"] == "USER_CANCELED"
     t = tasks_by_key(run)
     assert result(t["sleepy"]) == "CANCELED" and result(t["after"]) in ("CANCELED", "UPSTREAM_CANCELED")
-    pid = int((tmp_path / "pid").read_text())
+    pid = int((ws.out / "pid").read_text())
     time.sleep(0.2)
     assert not _alive(pid)
 
 
-def test_repair_reruns_failed_tasks_and_dependents(ws, tmp_path):
-    flag = tmp_path / "fixed"
-    first = ws.notebook("first", f"open({str(tmp_path / 'first_runs')!r}, 'a').write('x')")
+def test_repair_reruns_failed_tasks_and_dependents(ws):
+    flag = ws.out / "fixed"
+    first = ws.notebook("first", f"open({str(ws.out / 'first_runs')!r}, 'a').write('x')")
     fragile = ws.notebook("fragile", f"import os\nassert os.path.exists({str(flag)!r}), 'not fixed yet'")
     last = ws.notebook("last", "print('last')")
     settings = {"name": "repairable", "tasks": [nb_task("first", first), nb_task("fragile", fragile, deps=["first"]),
@@ -275,7 +275,7 @@ def test_repair_reruns_failed_tasks_and_dependents(ws, tmp_path):
     after = tasks_by_key(run2)
     assert after["first"]["run_id"] == before["first"]["run_id"]  # kept, not re-run
     assert after["fragile"]["run_id"] != before["fragile"]["run_id"] and result(after["last"]) == "SUCCESS"
-    assert (tmp_path / "first_runs").read_text() == "x"
+    assert (ws.out / "first_runs").read_text() == "x"
     history = run2["repair_history"]
     assert [h["type"] for h in history] == ["ORIGINAL", "REPAIR"] and history[1]["id"] == repair_id
     assert sorted(history[1]["task_run_ids"]) == sorted([after["fragile"]["run_id"], after["last"]["run_id"]])
@@ -307,14 +307,14 @@ def test_bad_input_errors():
     with pytest.raises(NotFoundError, match="Run 12345 does not exist"):
         service.get_run(12345)
     job = service.create_job({"name": "p", "parameters": [{"name": "a", "default": "1"}],
-                              "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "/nope"}}]})
+                              "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "/Workspace/nope"}}]})
     with pytest.raises(InvalidParameterError, match="has no parameter 'b' \\(defined parameters: a\\)"):
         service.run_now(job, job_parameters={"b": "2"})
     with pytest.raises(InvalidParameterError, match="unknown task\\(s\\) zz"):
         service.run_now(job, only=["zz"])
     run = service.wait_for_run(service.run_now(job), timeout=30)
     assert run["tasks"][0]["state"]["result_state"] == "FAILED"
-    assert "Notebook not found: /nope" in run["tasks"][0]["state"]["state_message"]
+    assert "Notebook not found: /Workspace/nope" in run["tasks"][0]["state"]["state_message"]
 
 
 def test_python_file_and_job_timeout(ws):

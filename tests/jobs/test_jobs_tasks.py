@@ -16,8 +16,8 @@ def outputs(run: dict) -> dict[str, dict]:
     return {t["task_key"]: service.get_run_output(t["run_id"]) for t in run["tasks"]}
 
 
-def test_dbutils_fs_display_exit_truncation_run_magic_and_ipynb(ws, tmp_path):
-    (tmp_path / "helpers.py").write_text("# Databricks notebook source\ndef double(x):\n    return 2 * x\n")
+def test_dbutils_fs_display_exit_truncation_run_magic_and_ipynb(ws):
+    (ws.root / "helpers.py").write_text("# Databricks notebook source\ndef double(x):\n    return 2 * x\n")
     fs = ws.notebook("fs", """
         dbutils.fs.put("/Volumes/main/raw/files/a.txt", "hello volume")
         dbutils.fs.cp("/Volumes/main/raw/files/a.txt", "dbfs:/tmp/b.txt")
@@ -35,14 +35,14 @@ def test_dbutils_fs_display_exit_truncation_run_magic_and_ipynb(ws, tmp_path):
         """)
     big = ws.notebook("big", "dbutils.notebook.exit('é' * (3 * 1024 * 1024))")
     uses_run = ws.notebook("uses_run", "# MAGIC %run ./helpers", "dbutils.notebook.exit(str(double(21)))")
-    ipynb = tmp_path / "nb.ipynb"
+    ipynb = ws.root / "nb.ipynb"
     ipynb.write_text(json.dumps({"cells": [
         {"cell_type": "code", "source": ["v = dbutils.widgets.get('v')\n"]},
         {"cell_type": "code", "source": ["dbutils.notebook.exit('ipynb ' + v)"]},
     ]}))
     settings = {"name": "kinds", "tasks": [
         nb_task("fs", fs), nb_task("show", show), nb_task("big", big), nb_task("uses_run", uses_run),
-        nb_task("ipynb", str(tmp_path / "nb"), params={"v": "7"}),
+        nb_task("ipynb", ws.workspace_path(ws.root / "nb"), params={"v": "7"}),
     ]}
     run = service.wait_for_run(service.run_now(service.create_job(settings)), timeout=60)
     assert run["state"]["result_state"] == "SUCCESS", [(t["task_key"], t["state"]) for t in run["tasks"]]
@@ -63,10 +63,14 @@ def test_dbutils_fs_display_exit_truncation_run_magic_and_ipynb(ws, tmp_path):
 
 def test_python_wheel_task_entry_point_and_notebook_import_error(ws):
     broken = ws.notebook("broken", "import definitely_not_a_module_xyz")
-    settings = {"name": "wheel", "tasks": [
-        {"task_key": "wheel", "python_wheel_task": {"package_name": "healthmon", "entry_point": "healthmon",
-                                                    "parameters": ["secrets", "list-scopes"]}},
-        {"task_key": "wheel_bad", "python_wheel_task": {"package_name": "healthmon", "entry_point": "nope"}},
+    # As on Databricks, the wheel is a dependency of the task's environment (here satisfied by
+    # the installed healthmon, as in the Health Monitor bundle).
+    env = [{"environment_key": "default", "spec": {"client": "1", "dependencies": ["healthmon>=0.1.0"]}}]
+    settings = {"name": "wheel", "environments": env, "tasks": [
+        {"task_key": "wheel", "environment_key": "default",
+         "python_wheel_task": {"package_name": "healthmon", "entry_point": "healthmon", "parameters": ["--help"]}},
+        {"task_key": "wheel_bad", "environment_key": "default",
+         "python_wheel_task": {"package_name": "healthmon", "entry_point": "nope"}},
         nb_task("broken", broken),
     ]}
     run = service.wait_for_run(service.run_now(service.create_job(settings)), timeout=60)

@@ -16,7 +16,7 @@ def mlflow_template(tmp_path_factory):
     home = tmp_path_factory.mktemp("mlflow_template")
     mp = pytest.MonkeyPatch()
     mp.setenv("HEALTHMON_HOME", str(home))
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     registry.configure_mlflow(Settings.from_env())
     mp.undo()
     return home
@@ -25,8 +25,9 @@ def mlflow_template(tmp_path_factory):
 @pytest.fixture
 def mlflow_home(healthmon_home, mlflow_template, monkeypatch):
     """This test's workspace with an initialised MLflow store."""
-    for path in mlflow_template.glob("mlflow.db*"):
-        shutil.copy(path, healthmon_home / path.name)
+    (healthmon_home / "mlflow").mkdir(exist_ok=True)
+    for path in (mlflow_template / "mlflow").glob("mlflow.db*"):
+        shutil.copy(path, healthmon_home / "mlflow" / path.name)
     # configure_mlflow exports the artifact root for child processes; keep it per test.
     monkeypatch.delenv("_MLFLOW_SERVER_ARTIFACT_ROOT", raising=False)
     # MLflow remembers the active experiment per process; a previous test's id means nothing here.

@@ -57,9 +57,9 @@ def test_tables_list_describe_history(lh):
 def test_mlflow_uri_and_ui_command(healthmon_home):
     from healthmon.cli.mlflow_cmd import ui_command
 
-    assert _run("mlflow", "uri").strip() == f"sqlite:///{healthmon_home / 'mlflow.db'}"
+    assert _run("mlflow", "uri").strip() == f"sqlite:///{healthmon_home / 'mlflow' / 'mlflow.db'}"
     cmd = ui_command(5055, "127.0.0.1")
-    assert cmd[cmd.index("--backend-store-uri") + 1] == f"sqlite:///{healthmon_home / 'mlflow.db'}"
+    assert cmd[cmd.index("--backend-store-uri") + 1] == f"sqlite:///{healthmon_home / 'mlflow' / 'mlflow.db'}"
     assert cmd[cmd.index("--port") + 1] == "5055" and "ui" in cmd
     assert str(healthmon_home / "mlartifacts") in cmd[cmd.index("--default-artifact-root") + 1]
 

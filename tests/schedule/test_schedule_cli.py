@@ -81,10 +81,10 @@ def test_errors_exit_1_without_traceback():
 
 
 @pytest.mark.slow
-def test_scheduler_once_starts_a_real_run(tmp_path):
+def test_scheduler_once_starts_a_real_run(tmp_path, workspace_files):
     from healthmon.jobs import service
 
-    script = tmp_path / "t.py"
+    script = workspace_files / "t.py"
     script.write_text("print('hi')\n")
     job = service.create_job({"name": "every-second", "schedule": {"quartz_cron_expression": "* * * ? * *",
                                                                    "timezone_id": "UTC"},

@@ -103,10 +103,10 @@ def _scheduler_proc(log_path: Path, *args: str) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_killed_and_restarted_scheduler_neither_loses_nor_duplicates(tmp_path):
+def test_killed_and_restarted_scheduler_neither_loses_nor_duplicates(tmp_path, workspace_files):
     from healthmon.jobs import service
 
-    script = tmp_path / "task.py"
+    script = workspace_files / "task.py"
     script.write_text("print('scheduled run')\n")
     job = service.create_job({
         "name": "every2s", "max_concurrent_runs": 50,
@@ -165,11 +165,11 @@ def _every_2s(start: dt.datetime, end: dt.datetime):
 
 
 @pytest.mark.slow
-def test_continuous_job_starts_the_next_run_when_the_previous_ends(tmp_path):
+def test_continuous_job_starts_the_next_run_when_the_previous_ends(tmp_path, workspace_files):
     from healthmon.jobs import service
     from healthmon.schedule.daemon import Scheduler
 
-    script = tmp_path / "task.py"
+    script = workspace_files / "task.py"
     script.write_text("import time; time.sleep(0.5)\n")
     job = service.create_job({"name": "cont", "continuous": {"pause_status": "UNPAUSED"},
                               "tasks": [{"task_key": "t", "spark_python_task": {"python_file": str(script)}}]})
@@ -191,12 +191,12 @@ def test_continuous_job_starts_the_next_run_when_the_previous_ends(tmp_path):
 
 
 @pytest.mark.slow
-def test_scheduled_fires_respect_max_concurrent_runs(tmp_path):
+def test_scheduled_fires_respect_max_concurrent_runs(tmp_path, workspace_files):
     """Each fire is one run; the runtime decides (max_concurrent_runs=1, no queue: SKIPPED)."""
     from healthmon.jobs import service
     from healthmon.schedule.daemon import Scheduler
 
-    script = tmp_path / "slow.py"
+    script = workspace_files / "slow.py"
     script.write_text("import time; time.sleep(3)\n")
     created = dt.datetime.now(UTC).replace(microsecond=0)
     job = service.create_job({"name": "one-at-a-time", "max_concurrent_runs": 1,

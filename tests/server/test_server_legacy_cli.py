@@ -47,8 +47,8 @@ def legacy_cli(app, tokens, tmp_path):
         yield run
 
 
-def test_jobs_and_runs_commands(legacy_cli, tmp_path):
-    script = tmp_path / "t.py"
+def test_jobs_and_runs_commands(legacy_cli, workspace_files):
+    script = workspace_files / "t.py"
     script.write_text("print('legacy says hi')\n")
     settings = {"name": "legacy job", "tasks": [{"task_key": "only", "spark_python_task": {"python_file": str(script)}}]}
     job_id = service.create_job(settings, user_name="alice@example.com")

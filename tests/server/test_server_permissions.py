@@ -112,8 +112,8 @@ def test_acl_from_api_create_and_owner_override(client, tokens):
     assert got.status_code == 200 and got.json()["creator_user_name"] == "alice@example.com"
 
 
-def test_run_is_attributed_to_the_caller(client, tokens, tmp_path):
-    script = tmp_path / "t.py"
+def test_run_is_attributed_to_the_caller(client, tokens, workspace_files):
+    script = workspace_files / "t.py"
     script.write_text("print('ok')\n")
     settings = {"name": "shared", "tasks": [{"task_key": "t", "spark_python_task": {"python_file": str(script)}}],
                 "permissions": [{"level": "CAN_MANAGE_RUN", "group_name": "data-eng"}]}

@@ -11,20 +11,20 @@ from tests.server.conftest import bearer
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-def _task(tmp_path, key: str, body: str, **extra):
+def _task(workspace_files, key: str, body: str, **extra):
     from databricks.sdk.service import jobs
 
-    script = tmp_path / f"{key}.py"
+    script = workspace_files / f"{key}.py"
     script.write_text(body)
     return jobs.SubmitTask.from_dict({"task_key": key, "spark_python_task": {"python_file": str(script)}, **extra})
 
 
-def test_submit_runs_once_without_a_job(workspace, client, tokens, tmp_path):
+def test_submit_runs_once_without_a_job(workspace, client, tokens, workspace_files):
     jobs_before = list(workspace.jobs.list())
     run = workspace.jobs.submit(
         run_name="adhoc",
-        tasks=[_task(tmp_path, "a", "print('one-time A')\n"),
-               _task(tmp_path, "b", "print('one-time B')\n", depends_on=[{"task_key": "a"}])],
+        tasks=[_task(workspace_files, "a", "print('one-time A')\n"),
+               _task(workspace_files, "b", "print('one-time B')\n", depends_on=[{"task_key": "a"}])],
     ).result()
     assert run.run_type.value == "SUBMIT_RUN" and run.run_name == "adhoc"
     assert run.state.result_state.value == "SUCCESS"
@@ -50,8 +50,8 @@ def test_submit_runs_once_without_a_job(workspace, client, tokens, tmp_path):
     assert page.status_code == 200 and "adhoc" in page.text
 
 
-def test_submit_run_can_be_canceled(workspace, tmp_path):
-    waiter = workspace.jobs.submit(run_name="slow", tasks=[_task(tmp_path, "s", "import time; time.sleep(60)\n")])
+def test_submit_run_can_be_canceled(workspace, workspace_files):
+    waiter = workspace.jobs.submit(run_name="slow", tasks=[_task(workspace_files, "s", "import time; time.sleep(60)\n")])
     run_id = waiter.run_id
     workspace.jobs.cancel_run(run_id).result()
     run = workspace.jobs.get_run(run_id)

@@ -65,11 +65,11 @@ def _write_predictions(settings) -> None:
         {"workspace_id": ["w1", "w2"], "job_id": ["42", "43"], "run_date": ["2026-01-20"] * 2, "prediction": [1, 0]}))
 
 
-def test_walk_every_page(app, tokens, settings, tmp_path, browser):
+def test_walk_every_page(app, tokens, settings, workspace_files, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    ok = tmp_path / "ok.py"
+    ok = workspace_files / "ok.py"
     ok.write_text("print('child task output line')\n")
-    fail = tmp_path / "fail.py"
+    fail = workspace_files / "fail.py"
     fail.write_text("raise ValueError('bad input row 7')\n")
     child_id = service.create_job({"name": "child job", "tasks": [{"task_key": "child_step", "spark_python_task": {"python_file": str(ok)}}]},
                                   user_name="tester@example.com")

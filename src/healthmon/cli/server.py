@@ -74,6 +74,9 @@ def server(
     app = create_app()  # also validates the workspace before anything listens
     if scheduler and _start_scheduler() is not None:
         typer.echo("Scheduler started.", err=True)
+    from healthmon.jobs.confine import status as confinement
+
+    typer.echo(f"Task code: {confinement()}.", err=True)  # says so when the workspace is single-user
     typer.echo(f"Serving http://{host}:{port}  (UI at /, API at /api/2.2, OpenAPI at /api/openapi.json)", err=True)
     if workers > 1:
         # Each worker process builds its own app from the factory; the scheduler thread stays

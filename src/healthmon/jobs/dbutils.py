@@ -13,7 +13,7 @@ import sys
 
 if False:  # for type checkers only; typing/pathlib cost import time in every task
     from pathlib import Path
-    from typing import Any
+    from typing import Any, List
 
 MAX_EXIT_BYTES = 5 * 1024 * 1024  # Databricks returns the first 5 MB of notebook.exit values
 
@@ -185,12 +185,14 @@ class Notebook:
             "cells": cells, "widgets": {str(k): str(v) for k, v in (arguments or {}).items()},
             "task_values": {}, "home": str(ctx.get("home", "")), "result_file": result_file,
             "redact": sorted(self._redactor.values) if self._redactor else [],
+            "secrets_fd": ctx.get("secrets_fd"),
         }
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         # Its own session, so a timeout kills everything it started; stdout/stderr are ours (the log).
+        channel = [ctx["secrets_fd"]] if ctx.get("secrets_fd") is not None else []
         proc = subprocess.Popen([sys.executable, "-c", "from healthmon.jobs.task_main import main; main()"],
-                                stdin=subprocess.PIPE, start_new_session=True)
+                                stdin=subprocess.PIPE, start_new_session=True, pass_fds=channel)
         try:
             proc.stdin.write(marshal.dumps(spec))
             proc.stdin.close()
@@ -222,37 +224,48 @@ class Notebook:
         return None if out is None else out.get("result")
 
 
+class SecretsError(Exception):
+    pass
+
+
 class Secrets:
-    def __init__(self, redactor: "Redactor"):
+    """``dbutils.secrets``: every read is a request to the runner over the attempt's secrets
+    socket (``secret_access.answer`` on the other end); the attempt never opens the store."""
+
+    def __init__(self, redactor: "Redactor", channel: int | None):
         self._redactor = redactor
+        self._channel = channel
 
-    def _session(self):
-        from healthmon.store.db import Database
+    def _ask(self, *request: str):
+        import marshal
 
-        return Database.from_settings().session()
+        if self._channel is None:
+            raise SecretsError("dbutils.secrets is only available inside a task run by the jobs runtime.")
+        try:
+            os.write(self._channel, marshal.dumps(request))
+            reply = os.read(self._channel, 1 << 22)
+        except OSError as exc:
+            raise SecretsError(f"dbutils.secrets: the runner did not answer ({exc.strerror}).") from None
+        if not reply:
+            raise SecretsError("dbutils.secrets: the runner did not answer (the task's runner has stopped).")
+        status, value = marshal.loads(reply)
+        if status != "ok":
+            raise SecretsError(value)
+        return value
 
     def get(self, scope: str, key: str) -> str:
-        from healthmon.store import secrets
-
-        with self._session() as s:
-            value = secrets.get_secret(s, scope, key)
+        value = self._ask("get", scope, key)
         self._redactor.add(value)
         return value
 
     def getBytes(self, scope: str, key: str) -> bytes:
         return self.get(scope, key).encode()
 
-    def list(self, scope: str) -> list:
-        from healthmon.store import secrets
+    def list(self, scope: str) -> "List[SecretMetadata]":
+        return [SecretMetadata(k) for k in self._ask("list", scope)]
 
-        with self._session() as s:
-            return [SecretMetadata(d["key"]) for d in secrets.list_secrets(s, scope)]
-
-    def listScopes(self) -> list:
-        from healthmon.store import secrets
-
-        with self._session() as s:
-            return [SecretScope(n) for n in secrets.list_scopes(s)]
+    def listScopes(self) -> "List[SecretScope]":
+        return [SecretScope(n) for n in self._ask("scopes")]
 
 
 def local_path(path: str, home: "Path") -> "Path":
@@ -390,21 +403,22 @@ class DBUtils:
     _PARTS = ("widgets", "jobs", "notebook", "secrets", "fs")
 
     def __init__(self, *, task_key: str, params: dict[str, str], upstream_values: dict, home: "Path", redactor: Redactor,
-                 notebook_path: str | None = None, work_dir: str | None = None):
-        self._args = (task_key, params, upstream_values, home, redactor, notebook_path, work_dir)
+                 notebook_path: str | None = None, work_dir: str | None = None, secrets_fd: int | None = None):
+        self._args = (task_key, params, upstream_values, home, redactor, notebook_path, work_dir, secrets_fd)
 
     def __getattr__(self, name: str):
         if name not in DBUtils._PARTS:
             raise AttributeError(f"dbutils has no attribute {name!r} (it has {', '.join(DBUtils._PARTS)})")
-        task_key, params, upstream, home, redactor, notebook_path, work_dir = self._args
+        task_key, params, upstream, home, redactor, notebook_path, work_dir, secrets_fd = self._args
         if name == "widgets":
             part: Any = Widgets(task_key, params)
         elif name == "jobs":
             part = Jobs(TaskValues(task_key, upstream))
         elif name == "notebook":
-            part = Notebook({"path": notebook_path, "work_dir": work_dir, "task_key": task_key, "home": home}, redactor)
+            part = Notebook({"path": notebook_path, "work_dir": work_dir, "task_key": task_key, "home": home,
+                             "secrets_fd": secrets_fd}, redactor)
         elif name == "secrets":
-            part = Secrets(redactor)
+            part = Secrets(redactor, secrets_fd)
         else:
             part = Fs(home)
         setattr(self, name, part)  # an instance attribute from now on: no second lookup through here
@@ -467,5 +481,5 @@ def display(obj: Any = None, *args, **kwargs) -> None:
     print(repr(obj))
 
 
-__all__ = ["DBUtils", "display", "NotebookExit", "Redactor", "RedactingStream", "MAX_EXIT_BYTES", "local_path",
+__all__ = ["DBUtils", "SecretsError", "display", "NotebookExit", "Redactor", "RedactingStream", "MAX_EXIT_BYTES", "local_path",
            "LazySpark", "WorkflowException"]

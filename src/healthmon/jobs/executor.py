@@ -1,42 +1,53 @@
 """Executes one job run (or one repair of it) inside the runner process.
 
 DAG bookkeeping is event-driven: whichever thread finishes a task updates the dependency counters
-and dispatches what became ready (``plan.decide`` for run_if). Compute tasks (notebook, Python
-file, wheel) go to a queue served by ``HEALTHMON_TASK_SLOTS`` slot threads; each attempt is a
-process forked by the fork server (``procs.py`` / ``zygote.py``: own session and process group,
-killed as a group on timeout or cancel, and every descendant it leaves — even one that escaped
-with ``setsid()`` — killed when it ends). Control tasks (condition, run_job, for_each) run on
-their own threads and take no slot: they only wait, and a for_each waiting for its iterations
-must not starve them of slots. Row state changes go through a write-behind batcher
-(``store/run_writes.py``) so that hundreds of short tasks do not queue on SQLite's write lock.
+and dispatches what became ready (``plan.decide`` for run_if). Each task type lives in its own
+module (``tasks/``) behind one interface; this module gives them what they need of the run
+(``tasks.base.RunServices``). Process tasks (notebook, Python file, wheel) go to a queue served by
+``HEALTHMON_TASK_SLOTS`` slot threads; each attempt is a process started by the run's launcher
+(``launcher.py``: own session and process group, confined, killed as a group on timeout or
+cancel, and every descendant it leaves killed when it ends). Control tasks (condition, run_job,
+for_each) run on their own threads and take no slot: they only wait, and a for_each waiting for
+its iterations must not starve them of slots. Row state changes go through a write-behind
+batcher (``store/run_writes.py``) so that hundreds of short tasks do not queue on SQLite's write
+lock.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import queue
+import shutil
 import sys
-from collections import ChainMap
-from collections.abc import Mapping
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from collections import ChainMap
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from healthmon.errors import HealthmonError
-from healthmon.jobs import notify, plan, refs
-from healthmon.jobs.environments import DependencyError, dependencies_for, python_for, task_env
+from healthmon.jobs import confine, notify, plan, refs, secret_access
+from healthmon.jobs.dbutils import Redactor
+from healthmon.jobs.environments import task_env
+from healthmon.jobs.launcher_client import (
+    Attempt,
+    LaunchConfig,
+    LauncherError,
+    Launchers,
+    kill_group,
+)
 from healthmon.jobs.logs import LogPump
 from healthmon.jobs.notebook import NotebookError, load_cells
-from healthmon.jobs.procs import ForkServerError, ForkServers, kill_group, take_prestarted
 from healthmon.jobs.task_main import drain, parse_result
+from healthmon.jobs.tasks import type_of
+from healthmon.jobs.tasks.base import Outcome, TaskCall
 from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.run_writes import RunWriter
-from healthmon.store.runs import RunRecord, now_ms
+from healthmon.store.runs import RunRecord, now_ms, unstarted_task_runs
 
 TERMINATION = {
     "SUCCESS": ("SUCCESS", "SUCCESS"),
@@ -50,16 +61,45 @@ TERMINATION = {
     "DISABLED": ("DISABLED", "SUCCESS"),
 }
 
-COMPUTE_TYPES = ("notebook_task", "spark_python_task", "python_wheel_task")
-CONTROL_TYPES = ("condition_task", "run_job_task", "for_each_task")
-
-
 def slots() -> int:
     return max(1, int(os.environ.get("HEALTHMON_TASK_SLOTS") or os.cpu_count() or 1))
 
 
-class Stop(Exception):
-    pass
+@dataclass
+class AttemptState:
+    """A process attempt in flight, as the watcher thread sees it."""
+
+    task: dict
+    row_id: int
+    deadline: float | None  # monotonic time of its timeout_seconds
+    warn_at: float | None  # monotonic time of its duration warning (health rules)
+    kill_reason: str | None = None  # CANCELED, TIMEDOUT or JOB_TIMEDOUT once the watcher killed it
+    finished: bool = False
+
+
+def attempt_env(settings: Settings, scratch: Path) -> dict[str, str]:
+    """The environment of a run's attempts: the runner's, without the database URL (it may carry
+    credentials), with the run's scratch folder as ``HOME`` and temporary folder (the only place,
+    besides the lakehouse, where a confined attempt may write)."""
+    env = task_env()
+    env.pop("HEALTHMON_DATABASE_URL", None)
+    env["HEALTHMON_HOME"] = str(settings.home)
+    env["HOME"] = env["TMPDIR"] = str(scratch)
+    # The JVM of a notebook's SparkSession ignores TMPDIR: its temporary and local folders too.
+    env["SPARK_LOCAL_DIRS"] = str(scratch)
+    env["SPARK_SUBMIT_OPTS"] = f"{env.get('SPARK_SUBMIT_OPTS', '')} -Djava.io.tmpdir={scratch}".strip()
+    return env
+
+
+def writable_roots(settings: Settings) -> list[Path]:
+    """What task code may write besides its scratch folder: the lakehouse and the MLflow store
+    (the Health Monitor's notebooks write both), volumes and DBFS."""
+    home = settings.home
+    roots = [settings.lakehouse_root, home / "volumes", home / "dbfs", settings.mlflow_artifact_root]
+    uri = settings.mlflow_tracking_uri
+    if uri.startswith("sqlite:///"):
+        roots.append(Path(uri[len("sqlite:///"):]).parent)  # SQLite writes its journal next to the file
+    return roots
 
 
 class RunExecutor:
@@ -77,7 +117,9 @@ class RunExecutor:
             from healthmon.store.secrets import all_values
 
             self.secret_values = all_values(s)
-        self.redact = list(self.secret_values)
+        # Secret values are redacted by the runner (the log stream, the result's texts): an
+        # attempt never receives them, only the values it reads itself through dbutils.secrets.
+        self.redactor = Redactor(self.secret_values)
         self.job_name = self.job_settings.get("name") or f"Untitled job {self.job_id}"
         self.by_key = plan.validate_tasks(self.job_name, self.job_settings.get("tasks") or [])
         self.deps = {k: plan.task_deps(t) for k, t in self.by_key.items()}
@@ -92,24 +134,25 @@ class RunExecutor:
         self.lock = threading.Lock()
         self.log_root = str(settings.runs_root / str(run_id))
         self.home = str(settings.home)
-        # Attempts in flight: pid -> [timeout deadline, kill reason, warning time, task, task run id].
-        self.attempts: dict[int, list] = {}
-        self.env = task_env()
-        # The default interpreter's zygote boots now, while the run is set up.
-        # Slot, reader, writer and log threads hand work to each other for every task: a short GIL
-        # switch interval keeps one from waiting up to 5 ms for another's CPU-bound stretch.
-        if os.environ.get("HEALTHMON_SWITCH_INTERVAL") != "0":
-            sys.setswitchinterval(float(os.environ.get("HEALTHMON_SWITCH_INTERVAL") or 0.0005))
-        self.servers = take_prestarted() or ForkServers(self.env, default=sys.executable)
+        self.attempts: dict[int, AttemptState] = {}  # by pid
+        # Each run's scratch folder: its attempts' HOME and TMPDIR, removed when the run ends.
+        self.scratch = settings.home / "scratch" / str(run_id)
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.memory_limit = confine.memory_limit(slots())
+        config = LaunchConfig(home=self.home, scratch=str(self.scratch),
+                              writable=tuple(str(p) for p in writable_roots(settings)),
+                              confine=confine.landlock_abi() > 0, memory_limit=self.memory_limit)
+        for root in config.writable:
+            Path(root).mkdir(parents=True, exist_ok=True)
+        # The default interpreter's launcher boots now, while the run is set up.
+        self.launchers = Launchers(attempt_env(settings, self.scratch), config, default=sys.executable)
         self.writer = RunWriter(db)
-        self._lane = threading.local()
         self._cells_cache: dict[tuple[str, float], tuple[list, list | None]] = {}
-        self._notebook_files: dict[str, Path] = {}
         self._base_ctx = refs.job_context(job_id=self.job_id, job_name=self.job_name, run_id=self.run_id,
                                           start_time=self.start_time, trigger=self.trigger, params=self.job_params)
 
     # -- persistence helpers -------------------------------------------------------------
-    def _update(self, row_id: int, **fields) -> None:
+    def update(self, row_id: int, **fields) -> None:
         # Write-behind, batched with the other slots' updates (store/run_writes.py).
         self.writer.update(row_id, **fields)
 
@@ -132,8 +175,9 @@ class RunExecutor:
             s.flush()
             return row.run_id
 
-    def _finish_row(self, row_id: int, result: str, message: str = "", output: dict | None = None,
-                    values: dict | None = None, start: int | None = None, setup_ms: int = 0) -> None:
+    def finish_row(self, row_id: int, result: str, message: str = "", output: dict | None = None,
+                   values: dict | None = None, start: int | None = None, setup_ms: int = 0,
+                   outcome: str | None = None) -> None:
         code, ttype = TERMINATION.get(result, ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"))
         end = now_ms()
         skipped = result in ("UPSTREAM_FAILED", "UPSTREAM_CANCELED", "EXCLUDED", "DISABLED")
@@ -151,7 +195,7 @@ class RunExecutor:
             fields["output_json"] = output
         if values:
             fields["values_json"] = values
-        self._update(row_id, **fields)
+        self.update(row_id, **fields)
 
     # -- the DAG -------------------------------------------------------------------------
     def execute(self, keys: list[str], prior: dict[str, plan.TaskResult], prior_values: dict[str, dict],
@@ -207,7 +251,7 @@ class RunExecutor:
                                                                           if d in in_run}, compute, control)
                 except BaseException as exc:  # a runtime bug must still finish the task, not hang the run
                     message = f"Internal error: {type(exc).__name__}: {exc}"
-                    self._finish_row(rows[key], "FAILED", message, output={"error": message})
+                    self.finish_row(rows[key], "FAILED", message, output={"error": message})
                     result = plan.TaskResult("FAILED")
                 if result is not None:  # finished on the spot (skipped, canceled)
                     stack.extend(reversed(complete(key, result)))
@@ -215,8 +259,7 @@ class RunExecutor:
         def control(key: str) -> None:
             dispatch(complete(key, self._guarded(key, rows[key], repair_id)))
 
-        def slot(lane: int) -> None:
-            self._lane.index = lane  # this slot's own zygote (procs.ForkServers)
+        def slot() -> None:
             while True:
                 key = compute.get()
                 if key is None:
@@ -227,7 +270,7 @@ class RunExecutor:
                     result = self._guarded(key, rows[key], repair_id)
                 dispatch(complete(key, result))
 
-        workers = [threading.Thread(target=slot, args=(i,), name=f"slot-{i}", daemon=True) for i in range(slots())]
+        workers = [threading.Thread(target=slot, name=f"slot-{i}", daemon=True) for i in range(slots())]
         for w in workers:
             w.start()
         watcher = threading.Thread(target=self._watch, daemon=True)
@@ -241,12 +284,13 @@ class RunExecutor:
                 compute.put(None)
             for w in workers:
                 w.join()
-            self.servers.close()
+            self.launchers.close()
             self.writer.close()
+            shutil.rmtree(self.scratch, ignore_errors=True)
         return {k: done[k].result_state for k in in_run}
 
     def _not_started(self, row_id: int) -> plan.TaskResult:
-        self._finish_row(row_id, "CANCELED", "Run was canceled before this task started."
+        self.finish_row(row_id, "CANCELED", "Run was canceled before this task started."
                          if self.cancel.is_set() else "Job timed out before this task started.")
         return plan.TaskResult("CANCELED")
 
@@ -258,9 +302,10 @@ class RunExecutor:
             return self._not_started(row_id)
         skip = "DISABLED" if task.get("disabled") else plan.decide(task, deps, self.outcomes[key])
         if skip:
-            self._finish_row(row_id, skip, _skip_message(skip, task, deps))
+            self.finish_row(row_id, skip, _skip_message(skip, task, deps))
             return plan.TaskResult(skip)
-        if any(t in task for t in CONTROL_TYPES):
+        kind = type_of(task)
+        if kind is not None and not kind.uses_slot:
             threading.Thread(target=control, args=(key,), daemon=True).start()
         else:
             compute.put(key)
@@ -268,8 +313,6 @@ class RunExecutor:
 
     def _precreated(self) -> dict[str, int]:
         """Task rows ``run_now`` created up front (so a new run lists its tasks at once)."""
-        from healthmon.store.runs import unstarted_task_runs
-
         with self.db.session() as s:
             return unstarted_task_runs(s, self.run_id)
 
@@ -300,19 +343,19 @@ class RunExecutor:
             with self.lock:
                 attempts = list(self.attempts.items())
             for pid, state in attempts:
-                if state[2] is not None and now >= state[2]:
-                    state[2] = None  # warn once per attempt
+                if state.warn_at is not None and now >= state.warn_at:
+                    state.warn_at = None  # warn once per attempt
                     threading.Thread(target=self._notify_task, daemon=True, args=(
-                        state[4], state[3], "on_duration_warning_threshold_exceeded")).start()
-                if state[1] is not None:
+                        state.row_id, state.task, "on_duration_warning_threshold_exceeded")).start()
+                if state.kill_reason is not None:
                     continue
                 if self.cancel.is_set():
-                    state[1] = "CANCELED"
-                elif state[0] is not None and now >= state[0]:
-                    state[1] = "TIMEDOUT"
+                    state.kill_reason = "CANCELED"
+                elif state.deadline is not None and now >= state.deadline:
+                    state.kill_reason = "TIMEDOUT"
                 elif self.timed_out.is_set():
-                    state[1] = "JOB_TIMEDOUT"
-                if state[1] is not None:
+                    state.kill_reason = "JOB_TIMEDOUT"
+                if state.kill_reason is not None:
                     kill_group(pid)
             time.sleep(0.1)
 
@@ -321,7 +364,7 @@ class RunExecutor:
             return self._run_task(key, self.by_key[key], row_id, repair_id)
         except BaseException as exc:  # a runtime bug must still finish the task, not hang the run
             message = f"Internal error: {type(exc).__name__}: {exc}"
-            self._finish_row(row_id, "FAILED", message, output={"error": message, "error_trace": traceback.format_exc()})
+            self.finish_row(row_id, "FAILED", message, output={"error": message, "error_trace": traceback.format_exc()})
             return plan.TaskResult("FAILED")
 
     # -- one task, with retries ----------------------------------------------------------
@@ -341,262 +384,130 @@ class RunExecutor:
         attempt = 0
         self._notify_task(row_id, task, "on_start")
         while True:
-            result, outcome = self._attempt(key, task, row_id, extra_ctx, parent)
-            retryable = result == "FAILED" or (result == "TIMEDOUT" and task.get("retry_on_timeout"))
+            done = self._attempt(key, task, row_id, extra_ctx, parent)
+            retryable = done.result == "FAILED" or (done.result == "TIMEDOUT" and task.get("retry_on_timeout"))
             if not retryable or (max_retries != -1 and attempt >= max_retries) or self.cancel.is_set() or self.timed_out.is_set():
-                self._notify_task(row_id, task, "on_success" if result == "SUCCESS" else "on_failure")
-                return plan.TaskResult(result, outcome)
+                self._notify_task(row_id, task, "on_success" if done.result == "SUCCESS" else "on_failure")
+                return plan.TaskResult(done.result, done.outcome)
             attempt += 1
             if interval:
-                self._update(row_id, life_cycle_state="TERMINATED")
+                self.update(row_id, life_cycle_state="TERMINATED")
                 if self.cancel.wait(interval):
-                    return plan.TaskResult(result, outcome)
+                    return plan.TaskResult(done.result, done.outcome)
             row_id = self._new_task_row(key, task, attempt=attempt, state="PENDING", repair_id=repair_id,
                                         parent=parent, name=key)
 
-    def _attempt(self, key: str, task: dict, row_id: int, extra_ctx, parent) -> tuple[str, str | None]:
+    def run_nested(self, key: str, task: dict, parent: int, name: str, extra: dict[str, str]) -> Outcome:
+        """A for_each iteration: a task run of its own under the for_each task run ``parent``."""
+        row_id = self._new_task_row(key, task, attempt=0, state="PENDING", repair_id=None, parent=parent, name=name)
+        done = self._run_task(key, task, row_id, None, extra, parent=parent)
+        return Outcome(done.result_state, done.outcome)
+
+    def _attempt(self, key: str, task: dict, row_id: int, extra_ctx, parent) -> Outcome:
         start = now_ms()
-        if not any(t in task for t in COMPUTE_TYPES):
-            self._update(row_id, life_cycle_state="RUNNING", start_time=start)
+        kind = type_of(task)
         where = f"Job {self.job_name!r}, task {key!r}"
-        ctx = self._context(key, row_id, extra_ctx)
+        call = TaskCall(key=key, task=task, row_id=row_id, ctx=self._context(key, row_id, extra_ctx), where=where,
+                        start=start, parent=parent, run=self)
         try:
-            if "condition_task" in task:
-                return self._condition(row_id, task, ctx, where, start)
-            if "run_job_task" in task:
-                return self._run_job(row_id, task, ctx, where, start)
-            if "for_each_task" in task:
-                return self._for_each(key, row_id, task, ctx, where, start)
-            if any(t in task for t in COMPUTE_TYPES):
-                return self._subprocess(key, row_id, task, ctx, where, start)
-            kinds = [k for k in task if k.endswith("_task")]
-            raise HealthmonError(f"{where}: task type {', '.join(kinds) or '(none)'} is not supported by the local runtime.")
-        except HealthmonError as exc:
-            self._finish_row(row_id, "FAILED", exc.message, output={"error": str(exc)}, start=start)
-            return "FAILED", None
+            if kind is None:
+                kinds = [k for k in task if k.endswith("_task")]
+                raise HealthmonError(f"{where}: task type {', '.join(kinds) or '(none)'} is not supported by the local runtime.")
+            if not kind.uses_slot:
+                self.update(row_id, life_cycle_state="RUNNING", start_time=start)
+            return kind.run(call)
+        except HealthmonError as exc:  # includes DependencyError, task file errors, unresolvable references
+            return call.finish("FAILED", exc.message, output={"error": exc.message})
 
-    def _condition(self, row_id, task, ctx, where, start):
-        c = task["condition_task"]
-        left = refs.resolve(str(c.get("left", "")), ctx, where)
-        right = refs.resolve(str(c.get("right", "")), ctx, where)
-        outcome = "true" if compare(left, c.get("op", "EQUAL_TO"), right, where) else "false"
-        self._finish_row(row_id, "SUCCESS", "", output={"outcome": outcome, "left": left, "right": right}, start=start)
-        return "SUCCESS", outcome
+    # -- what process task types ask for ---------------------------------------------------
+    def notebook_cells(self, path: Path, python: str) -> dict:
+        """A notebook's cells for its spec: ``{"code": [...]}`` compiled here when the attempt runs
+        this interpreter (code objects are interpreter-specific), else ``{"cells": [...]}``
+        (source, file, line) for the attempt to compile. Parsed and compiled once per file version
+        (a 1,000-task DAG parses and compiles once), each cell padded so that line numbers in
+        tracebacks match the notebook. Files brought in with %run must be workspace files too."""
+        from healthmon.workspace_files import workspace_root
 
-    def _run_job(self, row_id, task, ctx, where, start):
-        from healthmon.jobs import service
-
-        spec = task["run_job_task"]
-        params = {k: refs.resolve(str(v), ctx, where) for k, v in (spec.get("job_parameters") or {}).items()}
-        child = service.run_now(int(spec["job_id"]), job_parameters=params, trigger="RUN_JOB_TASK", parent_run_id=self.run_id)
-        self._update(row_id, output_json={"run_job_output": {"run_id": child}})
-        while True:
-            run = service.get_run(child, include_tasks=False)
-            if run["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
-                break
-            if self.cancel.is_set() or self.timed_out.is_set() or self._task_timed_out(task, start):
-                service.cancel_run(child)
-                service.wait_for_run(child, timeout=30)
-                result = "CANCELED" if self.cancel.is_set() else "TIMEDOUT"
-                self._finish_row(row_id, result, f"Child run {child} canceled.", output={"run_job_output": {"run_id": child}}, start=start)
-                return result, None
-            time.sleep(0.1)
-        result = run["state"].get("result_state") or "FAILED"
-        if result == "SUCCESS_WITH_FAILURES":
-            result = "SUCCESS"
-        if result in ("MAXIMUM_CONCURRENT_RUNS_REACHED", "UPSTREAM_FAILED", "EXCLUDED", "UPSTREAM_CANCELED"):
-            result = "FAILED"
-        message = "" if result == "SUCCESS" else f"Child run {child} of job {spec['job_id']} ended {run['state'].get('result_state')}: {run['state'].get('state_message', '')}"
-        out = {"run_job_output": {"run_id": child}}
-        if message:
-            out["error"] = message
-        self._finish_row(row_id, result, message, output=out, start=start)
-        return result, None
-
-    def _for_each(self, key, row_id, task, ctx, where, start):
-        spec = task["for_each_task"]
-        raw = refs.resolve(str(spec.get("inputs", "[]")), ctx, where) if isinstance(spec.get("inputs"), str) else json.dumps(spec.get("inputs"))
-        try:
-            inputs = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise HealthmonError(f"{where}: for_each_task.inputs is not a JSON array: {exc.msg} in {raw[:200]!r}") from None
-        if not isinstance(inputs, list):
-            raise HealthmonError(f"{where}: for_each_task.inputs must be a JSON array, got {type(inputs).__name__}.")
-        nested = dict(spec["task"])
-        nested.setdefault("task_key", f"{key}_iteration")
-        sem = threading.Semaphore(max(1, int(spec.get("concurrency") or 1)))
-        results: list[str] = [""] * len(inputs)
-        pool = ThreadPoolExecutor(max_workers=max(1, min(len(inputs), int(spec.get("concurrency") or 1), slots())))
-
-        def one(i: int, item: Any) -> None:
-            with sem:
-                extra = {"input": refs.value_to_str(item)}
-                if isinstance(item, dict):
-                    extra.update({f"input.{k}": refs.value_to_str(v) for k, v in item.items()})
-                it_row = self._new_task_row(nested["task_key"], nested, attempt=0, state="PENDING", repair_id=None,
-                                            parent=row_id, name=f"{nested['task_key']} [{i}]")
-                results[i] = self._run_task(nested["task_key"], nested, it_row, None, extra, parent=row_id).result_state
-
-        list(pool.map(lambda a: one(*a), enumerate(inputs)))
-        pool.shutdown()
-        failed = [i for i, r in enumerate(results) if r != "SUCCESS"]
-        if self.cancel.is_set():
-            result = "CANCELED"
-        elif failed:
-            result = "FAILED"
-        else:
-            result = "SUCCESS"
-        message = f"{len(failed)} of {len(inputs)} iterations did not succeed (first: #{failed[0]})." if failed else ""
-        self._finish_row(row_id, result, message, output={"error": message} if message else {}, start=start)
-        return result, None
-
-    def _task_timed_out(self, task: dict, start_ms: int) -> bool:
-        t = int(task.get("timeout_seconds") or 0)
-        return t > 0 and now_ms() - start_ms >= t * 1000
-
-    def _cells(self, path) -> tuple[list, list | None]:
-        """Parsed notebook cells and their compiled code, cached per file version (a 1,000-task DAG
-        parses and compiles once). The code is compiled here, once, with each cell padded so that
-        line numbers in tracebacks match the notebook; None when a cell does not compile (the
-        attempt then compiles the sources itself and reports the SyntaxError as the task's)."""
         st = os.stat(path)
         key = (str(path), st.st_mtime)
         cached = self._cells_cache.get(key)
         if cached is None:
-            cells = [(c.source, c.file, c.line) for c in load_cells(path)]
+            try:
+                cells = [(c.source, c.file, c.line) for c in load_cells(path, root=workspace_root(self.settings))]
+            except NotebookError as exc:
+                raise HealthmonError(str(exc)) from None
+            code: list | None
             try:
                 code = [compile("\n" * (line - 1) + source, file, "exec", dont_inherit=True) for source, file, line in cells]
             except (SyntaxError, ValueError):
-                code = None
+                code = None  # the attempt compiles the sources and reports the SyntaxError as the task's
             cached = self._cells_cache[key] = (cells, code)
-        return cached
+        cells, code = cached
+        if code is not None and python == sys.executable:
+            return {"code": code}
+        return {"cells": cells}
 
-    def _notebook(self, notebook_path: str) -> Path:
-        """The notebook's source file, looked up once per run and path (then only stat'ed)."""
-        from healthmon.workspace_files import resolve_notebook
-
-        found = self._notebook_files.get(notebook_path)
-        if found is None:
-            found = self._notebook_files[notebook_path] = resolve_notebook(notebook_path, self.settings)
-        return found
-
-    def _spec(self, key: str, row_id: int, task: dict, ctx: dict, where: str, log_dir: str, python: str) -> dict:
-        from healthmon.workspace_files import to_local
-
-        spec: dict[str, Any] = {
-            "task_key": key, "run_id": row_id, "job_run_id": self.run_id, "job_id": self.job_id,
-            "home": self.home, "result_file": log_dir + "/result.bin",
-            "redact": self.redact,
-        }
+    def run_attempt(self, call: TaskCall, spec: dict, python: str) -> Outcome:
+        """Run ``spec`` (from a process task type) in a new attempt process and finish the task run
+        with its result."""
+        key, row_id, task, start = call.key, call.row_id, call.task, call.start
+        log_dir = f"{self.log_root}/{key}-{row_id}"  # created with the first byte of output
+        work_dir = f"{self.scratch}/{key}-{row_id}"  # the attempt's own, in the run's scratch folder
+        spec.update({"task_key": key, "run_id": row_id, "job_run_id": self.run_id, "job_id": self.job_id,
+                     "home": self.home, "result_file": work_dir + "/result.bin", "redact": []})
         with self.lock:
             spec["task_values"] = {k: dict(v) for k, v in self.values.items()}
-        if "notebook_task" in task:
-            nt = task["notebook_task"]
-            path = self._notebook(nt["notebook_path"])
-            spec["kind"] = "notebook"
-            spec["path"] = str(path)
-            spec["cwd"] = os.path.dirname(spec["path"])
-            try:
-                try:
-                    spec["cells"], code = self._cells(path)
-                except FileNotFoundError:  # moved or deleted since first looked up: look again
-                    self._notebook_files.pop(nt["notebook_path"], None)
-                    path = self._notebook(nt["notebook_path"])
-                    spec["path"], spec["cwd"] = str(path), str(path.parent)
-                    spec["cells"], code = self._cells(path)
-            except NotebookError as exc:
-                raise HealthmonError(f"{where}: {exc}") from None
-            if code is not None and python == sys.executable:  # code objects are interpreter-specific
-                # The sources stay here: the child needs them only to compile (and the files of
-                # its cells, in a traceback, are in the code objects).
-                spec["code"] = code
-                del spec["cells"]
-            widgets = {k: refs.resolve(str(v), ctx, where) for k, v in (nt.get("base_parameters") or {}).items()}
-            widgets.update(self.job_params)  # a job parameter wins over a base parameter of the same name
-            spec["widgets"] = widgets
-        elif "spark_python_task" in task:
-            pt = task["spark_python_task"]
-            path = to_local(pt["python_file"], self.settings)
-            if not path.is_file():
-                raise HealthmonError(f"{where}: python_file {pt['python_file']} not found (looked for {path}).")
-            spec["kind"] = "python_file"
-            spec["path"] = str(path)
-            spec["cwd"] = str(path.parent)
-            spec["argv"] = [refs.resolve(str(a), ctx, where) for a in pt.get("parameters") or []]
-        else:
-            wt = task["python_wheel_task"]
-            spec["kind"] = "wheel"
-            spec["package_name"] = wt["package_name"]
-            spec["entry_point"] = wt["entry_point"]
-            spec["argv"] = [refs.resolve(str(a), ctx, where) for a in wt.get("parameters") or []]
-            named = {k: refs.resolve(str(v), ctx, where) for k, v in (wt.get("named_parameters") or {}).items()}
-            if not wt.get("parameters") and not named:
-                named = dict(self.job_params)
-            spec["named_parameters"] = named
-        return spec
-
-    def _subprocess(self, key: str, row_id: int, task: dict, ctx: dict, where: str, start: int) -> tuple[str, None]:
-        log_dir = f"{self.log_root}/{key}-{row_id}"  # created on demand (first output, large result)
-        try:
-            python = python_for(dependencies_for(self.job_settings, task), self.settings.home)
-            spec = self._spec(key, row_id, task, ctx, where, log_dir, python)
-        except HealthmonError as exc:  # includes DependencyError and unresolvable references
-            self._finish_row(row_id, "FAILED", exc.message, output={"error": exc.message}, start=start)
-            return "FAILED", None
         timeout = int(task.get("timeout_seconds") or 0)
         warn = notify.duration_threshold(task)
         now = time.monotonic()
-        # [timeout deadline, kill reason, duration-warning time, task, task run id, finished]
-        state = [now + timeout if timeout > 0 else None, None, now + warn if warn is not None else None, task, row_id, False]
+        state = AttemptState(task=task, row_id=row_id, deadline=now + timeout if timeout > 0 else None,
+                             warn_at=now + warn if warn is not None else None)
 
-        def on_start(pid: int) -> None:  # on the fork server's reader thread, while we read the output
+        def on_start(pid: int) -> None:  # on the launcher's reader thread, while we read the output
             with self.lock:  # (queued under the lock, so RUNNING can never land after TERMINATED)
-                if state[5]:  # a very short attempt finished before its pid arrived
-                    self._update(row_id, runner_pid=pid)
+                if state.finished:  # a very short attempt finished before its pid arrived
+                    self.update(row_id, runner_pid=pid)
                     return
                 self.attempts[pid] = state
-                self._update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=pid, log_dir=log_dir)
+                self.update(row_id, life_cycle_state="RUNNING", start_time=start, runner_pid=pid, log_dir=log_dir)
 
         try:
-            proc = self.servers.start(python, spec, on_start, lane=getattr(self._lane, "index", 0))
-        except ForkServerError as exc:
-            message = f"{where}: could not start the task process: {exc}"
-            self._finish_row(row_id, "FAILED", message, output={"error": message}, start=start)
-            return "FAILED", None
+            proc = self.launchers.start(python, spec, on_start)
+        except LauncherError as exc:
+            return call.finish("FAILED", f"{call.where}: could not start the task process: {exc}",
+                               output={"error": f"{call.where}: could not start the task process: {exc}"})
         setup_ms = now_ms() - start
-        # This slot's thread pumps the output itself (no thread per attempt). EOF comes when the
-        # attempt closed its stdout at exit and nothing else holds it. A complete result is then
-        # in the result pipe and the task is done: the zygote reaps the process and kills its
-        # group and every descendant it left on its own. Without a result (a crash, os._exit, a
-        # kill) we wait for that and take the exit code.
-        LogPump(proc.read_fd, log_dir + "/output.log", self.secret_values).run()
+        # This slot's thread pumps the output itself (no thread per attempt) and answers the
+        # attempt's dbutils.secrets requests. EOF comes when the attempt closed its stdout at exit
+        # and nothing else holds it; a complete result is then in the result pipe and the task is
+        # done (the launcher reaps the process and kills what it left on its own). Without a
+        # result (a crash, os._exit, a kill) we wait for the exit code.
+        self._pump(proc, log_dir)
         data = drain(proc.result_fd)
         res = parse_result(data, spec["result_file"])
-        returncode = 0
-        if res is None or state[1] is not None:
+        returncode: int | None = 0
+        if res is None or state.kill_reason is not None:
             returncode = proc.wait()
             res = parse_result(data + drain(proc.result_fd), spec["result_file"])
         os.close(proc.result_fd)
+        proc.secrets.close()
         with self.lock:
-            state[5] = True
+            state.finished = True
             # on_start queued RUNNING with start_time and log_dir; if it has not run yet, it only
             # adds the pid when it does, so they are queued here instead.
             started = proc.pid is not None and self.attempts.pop(proc.pid, None) is not None
-        reason = state[1]
         if not started:
-            self._update(row_id, start_time=start, log_dir=log_dir)
+            self.update(row_id, start_time=start, log_dir=log_dir)
+        reason = state.kill_reason
         if reason == "CANCELED":
-            self._finish_row(row_id, "CANCELED", "Run was canceled.", output={"error": "Run canceled by user."}, start=start, setup_ms=setup_ms)
-            return "CANCELED", None
+            return call.finish("CANCELED", "Run was canceled.", output={"error": "Run canceled by user."}, setup_ms=setup_ms)
         if reason in ("TIMEDOUT", "JOB_TIMEDOUT"):
             secs = task.get("timeout_seconds") if reason == "TIMEDOUT" else self.job_settings.get("timeout_seconds")
             what = "Task" if reason == "TIMEDOUT" else "Job"
             msg = f"{what} timed out after {secs} seconds; the task's processes were killed."
-            self._finish_row(row_id, "TIMEDOUT", msg, output={"error": msg}, start=start, setup_ms=setup_ms)
-            return "TIMEDOUT", None
+            return call.finish("TIMEDOUT", msg, output={"error": msg}, setup_ms=setup_ms)
         if res is None:
-            res = {"status": "FAILED", "error": f"The task process exited with code {returncode} without reporting a result "
-                   f"(killed, or os._exit). See the logs: healthmon runs logs --run-id {row_id}."}
+            res = {"status": "FAILED", "error": self._no_result_message(returncode, row_id)}
         values = res.get("task_values") or {}
         with self.lock:
             if values:
@@ -604,30 +515,58 @@ class RunExecutor:
                 for name, v in values.items():
                     self.task_refs[f"tasks.{key}.values.{name}"] = refs.value_to_str(v)
             self.task_refs[f"tasks.{key}.run_id"] = str(row_id)
-        output = {k: res[k] for k in ("notebook_output", "error", "error_trace") if k in res}
+        output = self._redacted({k: res[k] for k in ("notebook_output", "error", "error_trace") if k in res})
         if res["status"] == "SUCCESS":
-            self._finish_row(row_id, "SUCCESS", "", output=output, values=values, start=start, setup_ms=setup_ms)
-            return "SUCCESS", None
-        message = res.get("error") or "Task failed."
-        self._finish_row(row_id, "FAILED", message, output=output, values=values, start=start, setup_ms=setup_ms)
-        return "FAILED", None
+            return call.finish("SUCCESS", output=output, values=values, setup_ms=setup_ms)
+        return call.finish("FAILED", output.get("error") or "Task failed.", output=output, values=values, setup_ms=setup_ms)
 
+    def _redacted(self, output: dict) -> dict:
+        """The result's texts with every secret value of the workspace replaced by [REDACTED]."""
+        if not self.redactor.values:
+            return output
+        out = {k: self.redactor(v) if isinstance(v, str) else v for k, v in output.items()}
+        if isinstance(out.get("notebook_output"), dict) and isinstance(out["notebook_output"].get("result"), str):
+            out["notebook_output"] = {**out["notebook_output"], "result": self.redactor(out["notebook_output"]["result"])}
+        return out
 
-def compare(left: str, op: str, right: str, where: str) -> bool:
-    try:
-        a, b = float(left), float(right)
-    except ValueError:
-        a, b = left, right
-    ops = {
-        "EQUAL_TO": lambda: a == b, "NOT_EQUAL": lambda: a != b,
-        "GREATER_THAN": lambda: a > b, "GREATER_THAN_OR_EQUAL": lambda: a >= b,
-        "LESS_THAN": lambda: a < b, "LESS_THAN_OR_EQUAL": lambda: a <= b,
-    }
-    if op not in ops:
-        raise HealthmonError(f"{where}: condition_task.op {op!r} is not one of {', '.join(ops)}.")
-    if op not in ("EQUAL_TO", "NOT_EQUAL") and type(a) is str:
-        raise HealthmonError(f"{where}: condition_task {op} needs numbers, got {left!r} and {right!r}.")
-    return ops[op]()
+    def _no_result_message(self, returncode: int | None, row_id: int) -> str:
+        import signal
+
+        if returncode is not None and returncode < 0:
+            how = f"was killed by {signal.Signals(-returncode).name}"
+            if returncode in (-signal.SIGKILL, -signal.SIGABRT, -signal.SIGSEGV) and self.memory_limit:
+                how += f" (it may have run out of memory (limit {confine.format_size(self.memory_limit)}))"
+        else:
+            how = f"exited with code {returncode}"
+        return (f"The task process {how} without reporting a result. "
+                f"See the logs: healthmon runs logs --run-id {row_id}.")
+
+    def _pump(self, proc: Attempt, log_dir: str) -> None:
+        """Copy the attempt's output into its log until EOF, answering its secrets requests."""
+        import selectors
+
+        pump = LogPump(proc.read_fd, log_dir + "/output.log", self.secret_values)
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.read_fd, selectors.EVENT_READ, "output")
+            sel.register(proc.secrets, selectors.EVENT_READ, "secrets")
+            while True:
+                for sel_key, _ in sel.select():
+                    if sel_key.data == "output":
+                        if not pump.read_once():
+                            pump.close()
+                            return
+                        continue
+                    try:
+                        request = proc.secrets.recv(1 << 16)
+                    except OSError:
+                        request = b""
+                    if not request:
+                        sel.unregister(proc.secrets)
+                        continue
+                    try:
+                        proc.secrets.send(secret_access.answer(self.db, self.run_id, request))
+                    except OSError:
+                        pass
 
 
 def _skip_message(result: str, task: dict, deps: dict[str, plan.TaskResult]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 64 * 1024
 TAIL_BYTES = 5 * 1024 * 1024  # get-output returns the last 5 MB of logs, as Databricks does
@@ -27,15 +28,22 @@ def _encoded(secrets: tuple[str, ...]) -> list[bytes]:
 
 
 class LogPump:
-    """Pumps one attempt's output pipe into its log file until EOF (``run``, on the caller's thread)."""
+    """Pumps one attempt's output pipe into its log file: ``read_once`` per readable event (False
+    at EOF), then ``close``; ``run`` does both until EOF on the caller's thread."""
 
     def __init__(self, fd: int, path: str | Path, secrets: list[str]):
         self.fd = fd
-        self.path = path
+        self.path = Path(path)
         self.secrets = _encoded(tuple(secrets))
         self.limit = max_bytes()
         self.rotations = 0
         self.total = 0
+        self.out: BinaryIO | None = None
+        self.size = 0
+        # Keep a secret split across two reads from leaking: hold back a tail as long as the
+        # longest secret until the next chunk arrives.
+        self.hold = max((len(s) for s in self.secrets), default=1) - 1
+        self.pending = b""
 
     def _redact(self, data: bytes) -> bytes:
         for s in self.secrets:
@@ -43,52 +51,54 @@ class LogPump:
                 data = data.replace(s, b"[REDACTED]")
         return data
 
-    def _open(self):
+    def _open(self) -> BinaryIO:
         # Created on the first byte: most tasks print nothing, and creating a file costs about a
         # millisecond on a journaling file system.
-        self.path = Path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return open(self.path, "wb")
 
-    def run(self) -> None:
-        out = None
-        size = 0
-        # Keep a secret split across two reads from leaking: hold back a tail as long as the
-        # longest secret until the next chunk arrives.
-        hold = max((len(s) for s in self.secrets), default=1) - 1
-        pending = b""
+    def read_once(self) -> bool:
+        chunk = os.read(self.fd, CHUNK)
+        if not chunk:
+            return False
+        data = self._redact(self.pending + chunk)
+        if self.hold > 0:
+            if len(data) <= self.hold:
+                self.pending = data
+                return True
+            data, self.pending = data[:-self.hold], data[-self.hold:]
+        self._write(data)
+        return True
+
+    def _write(self, data: bytes) -> None:
+        self.total += len(data)
+        if self.out is None:
+            self.out = self._open()
+        if self.size + len(data) > self.limit:
+            self.out.close()  # (opened just above when it was None)
+            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+            self.rotations += 1
+            self.out = open(self.path, "wb")
+            self.size = 0
+        self.out.write(data)
+        self.size += len(data)
+
+    def close(self) -> None:
         try:
-            while True:
-                chunk = os.read(self.fd, CHUNK)
-                if not chunk:
-                    break
-                data = self._redact(pending + chunk)
-                if hold > 0 and len(data) > hold:
-                    data, pending = data[:-hold], data[-hold:]
-                elif hold > 0:
-                    pending = data
-                    continue
-                else:
-                    pending = b""
-                self.total += len(data)
-                if out is None:
-                    out = self._open()
-                if size + len(data) > self.limit:
-                    out.close()
-                    os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-                    self.rotations += 1
-                    out = open(self.path, "wb")
-                    size = 0
-                out.write(data)
-                size += len(data)
-            if pending:
-                if out is None:
-                    out = self._open()
-                out.write(self._redact(pending))
+            if self.pending:
+                self._write(self._redact(self.pending))
+                self.pending = b""
         finally:
-            if out is not None:
-                out.close()
+            if self.out is not None:
+                self.out.close()
             os.close(self.fd)
+
+    def run(self) -> None:
+        try:
+            while self.read_once():
+                pass
+        finally:
+            self.close()
 
 
 def read_logs(log_dir: str | Path | None, limit: int = TAIL_BYTES) -> tuple[str, bool]:

@@ -34,8 +34,12 @@ class NotebookError(HealthmonError):
     pass
 
 
-def load_cells(path: Path, *, _stack: tuple[Path, ...] = ()) -> list[Cell]:
+def load_cells(path: Path, *, root: Path | None = None, _stack: tuple[Path, ...] = ()) -> list[Cell]:
+    """The notebook's cells, ``%run`` notebooks inlined; with ``root``, every file read must lie
+    under it (the runner parses notebooks unconfined: a ``%run`` cannot bring in a host file)."""
     path = Path(path).resolve()
+    if root is not None and root.resolve() not in path.parents:
+        raise NotebookError(f"%run {path}: outside the workspace's files; a task runs only code from the workspace.")
     if path in _stack:
         chain = " -> ".join(str(p) for p in (*_stack, path))
         raise NotebookError(f"%run cycle: {chain}")
@@ -52,7 +56,7 @@ def load_cells(path: Path, *, _stack: tuple[Path, ...] = ()) -> list[Cell]:
         raw = [(text, 1)]
     cells: list[Cell] = []
     for source, line in raw:
-        cells.extend(_expand(path, source, line, stack))
+        cells.extend(_expand(path, source, line, stack, root))
     return cells
 
 
@@ -93,7 +97,7 @@ def _ipynb_cells(path: Path, text: str) -> list[tuple[str, int]]:
     return cells
 
 
-def _expand(path: Path, source: str, line: int, stack: tuple[Path, ...]) -> list[Cell]:
+def _expand(path: Path, source: str, line: int, stack: tuple[Path, ...], root: Path | None) -> list[Cell]:
     stripped = source.lstrip("\n")
     first = stripped.split("\n", 1)[0].strip()
     if not first.startswith("%"):
@@ -111,7 +115,7 @@ def _expand(path: Path, source: str, line: int, stack: tuple[Path, ...]) -> list
         if not args:
             raise NotebookError("%run needs a notebook path", location=where)
         target = _resolve_run_target(path, args[0], where)
-        return load_cells(target, _stack=stack)
+        return load_cells(target, root=root, _stack=stack)
     if magic == "%pip":
         check_pip_magic(first, where)
         return []
@@ -160,7 +164,6 @@ def check_pip_magic(line: str, where: Location) -> None:
 
 def unsatisfied(requirements: list[str]) -> list[str]:
     """The requirements the current interpreter does not satisfy (packaging is imported lazily)."""
-    from importlib import metadata
 
     from packaging.requirements import InvalidRequirement, Requirement
 

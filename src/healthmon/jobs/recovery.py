@@ -3,7 +3,8 @@
 Policy: terminate, not resume. An orphaned run and its unfinished task runs end in
 INTERNAL_ERROR (result FAILED, termination code INTERNAL_ERROR) with a message naming the dead
 runner; task processes it left behind are killed (their process groups). Resuming would re-run
-side-effecting notebooks whose partial effects are unknown; the user decides with
+side-effecting notebooks whose partial effects are unknown; child runs it started
+(``run_job_task``) are canceled; the user decides with
 ``healthmon runs repair --rerun-all-failed-tasks``, which re-runs exactly the unfinished tasks.
 
 A run is orphaned when its runner pid (on this host) is gone or is a different process
@@ -20,7 +21,14 @@ import psutil
 
 from healthmon.settings import Settings
 from healthmon.store.db import Database
-from healthmon.store.runs import ACTIVE_STATES, RunRecord, active_job_runs, now_ms, task_runs
+from healthmon.store.runs import (
+    ACTIVE_STATES,
+    RunRecord,
+    active_child_runs,
+    active_job_runs,
+    now_ms,
+    task_runs,
+)
 
 STALE_SECONDS = float(os.environ.get("HEALTHMON_RUNNER_STALE_SECONDS", "60"))
 
@@ -74,7 +82,23 @@ def reap_orphans(db: Database | None = None, run_ids: list[int] | None = None) -
                     _mark(t, now, message)
             _mark(row, now, message)
             reaped.append(row.run_id)
+            # Its run_job_task children would run on unobserved: canceled, as Databricks does.
+            cancel_child_runs(s, row.run_id)
     return reaped
+
+
+def cancel_child_runs(s, run_id: int) -> list[int]:
+    """Flag every active run started by ``run_id`` (and theirs, down the tree) for cancellation;
+    their runners stop them within a second. Returns their ids."""
+    flagged: list[int] = []
+    parents = [run_id]
+    while parents:
+        children = [r for p in parents for r in active_child_runs(s, p)]
+        for child in children:
+            child.cancel_requested = True
+            flagged.append(child.run_id)
+        parents = [c.run_id for c in children]
+    return flagged
 
 
 def _kill_task_group(pid: int | None) -> None:

@@ -1,29 +1,225 @@
-"""The detached process that executes one job run: ``python -m healthmon.jobs.runner <run_id> [--repair ID]``.
+"""The runner: the detached process that executes one job run,
+``python -m healthmon.jobs.runner <run_id> [--repair ID]`` (started by ``runner_start.start_runner``).
 
-Kept import-light on purpose: when a warm runner server is up (``runner_server.py``) this process
-only hands the run over (the server forks a runner that already has SQLAlchemy and the runtime
-imported) and exits; otherwise it executes the run itself (``run_exec.py``, a cold start) and
-starts a runner server in the background for the runs that follow.
+Lifecycle: reap orphans → claim the run (pid, host, process start time) → wait in the queue if
+QUEUED (max_concurrent_runs, FIFO) → RUNNING → execute the DAG → TERMINATED with the result →
+notifications. Every step is a short transaction so the run is always readable.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import sys
+import time
+
+import psutil
+from sqlalchemy import update
+
+from healthmon.jobs import confine, plan
+from healthmon.jobs.executor import RunExecutor
+from healthmon.jobs.recovery import reap_orphans
+from healthmon.settings import Settings
+from healthmon.store.db import Database
+from healthmon.store.runs import (
+    RepairRecord,
+    RunRecord,
+    count_active_job_runs,
+    count_queued_before,
+    latest_task_runs,
+    lock_job,
+    now_ms,
+    task_runs,
+)
+
+
+def _claim(db: Database, run_id: int, repair_id: int | None):
+    """Take the run for this runner. None: nothing to run (gone or already over); "queued": it
+    waits for a slot of its job first; else it is RUNNING now, in the same transaction (see
+    ``_mark_running``)."""
+    me = psutil.Process()
+    with db.session() as s:
+        row = s.get(RunRecord, run_id)
+        if row is None or row.is_terminal:
+            return None
+        row.runner_pid = me.pid
+        row.runner_started = int(me.create_time() * 1000)
+        row.runner_host = socket.gethostname()
+        row.heartbeat = now_ms()
+        if row.life_cycle_state == "QUEUED" and repair_id is None:
+            return "queued"
+        return _mark_running(row, repair_id)
+
+
+def _mark_running(row: RunRecord, repair_id: int | None) -> tuple[bool, dict, dict]:
+    """RUNNING (unless canceled meanwhile); returns (canceled, params, settings snapshot)."""
+    canceled = bool(row.cancel_requested)
+    if not canceled:
+        row.life_cycle_state = "RUNNING"
+        row.state_message = ""
+        if repair_id is None:
+            row.start_time = now_ms()
+    return canceled, row.j("params"), row.j("settings")
+
+
+def _finish(db: Database, run_id: int, life: str, result: str, code: str, ttype: str, message: str,
+            repair_id: int | None = None) -> None:
+    with db.session() as s:
+        row = s.get(RunRecord, run_id)
+        row.life_cycle_state = life
+        row.result_state = result
+        row.termination_code = code
+        row.termination_type = ttype
+        row.state_message = message
+        row.end_time = now_ms()
+        row.user_cancelled_or_timedout = result in ("CANCELED", "TIMEDOUT")
+        if not row.start_time:
+            row.start_time = row.end_time
+        # Task rows created up front that never ran (canceled while queued, invalid settings):
+        # one UPDATE, not an ORM load of every task run of the run.
+        s.execute(update(RunRecord).where(
+            RunRecord.job_run_id == run_id, RunRecord.life_cycle_state.in_(("PENDING", "BLOCKED", "QUEUED"))
+        ).values(life_cycle_state="TERMINATED" if result == "CANCELED" else life,
+                 result_state="CANCELED" if result == "CANCELED" else "FAILED",
+                 state_message=message, start_time=row.end_time, end_time=row.end_time),
+            execution_options={"synchronize_session": False})
+        if repair_id is not None:
+            _close_repair(s, row, repair_id)
+
+
+def _wait_in_queue(db: Database, run_id: int) -> bool:
+    """False when the run was canceled while queued."""
+    while True:
+        with db.session() as s:
+            row = s.get(RunRecord, run_id)
+            if row.cancel_requested:
+                return False
+            if row.life_cycle_state != "QUEUED":
+                return True
+            lock_job(s, row.job_id)
+            settings = row.j("settings")
+            max_runs = int(settings.get("max_concurrent_runs") or 1)
+            if count_active_job_runs(s, row.job_id) + count_queued_before(s, row.job_id, run_id) < max_runs:
+                row.life_cycle_state = "PENDING"
+                row.queue_duration = now_ms() - row.created_time
+                row.state_message = ""
+                return True
+            row.heartbeat = now_ms()
+        time.sleep(0.2)
+
+
+def execute(run_id: int, repair_id: int | None = None) -> None:
+    t0 = time.time()
+    settings = Settings.from_env()
+    db = Database.from_settings(settings)
+    reap_orphans(db)
+    t1 = time.time()
+    claimed = _claim(db, run_id, repair_id)
+    if claimed is None:
+        return
+    if claimed == "queued":
+        if not _wait_in_queue(db, run_id):
+            _finish(db, run_id, "TERMINATED", "CANCELED", "USER_CANCELED", "SUCCESS", "Run canceled while queued.")
+            return
+        with db.session() as s:
+            claimed = _mark_running(s.get(RunRecord, run_id), repair_id)
+    canceled, params, job_settings = claimed
+    print(f"runner {os.getpid()}: {confine.status()}", file=sys.stderr, flush=True)
+    # Start-up cost, for whoever reads runner.log wondering where a run's first second went.
+    print(f"runner {os.getpid()}: run {run_id} RUNNING at {time.time():.3f} (orphan check {1000 * (t1 - t0):.0f} ms, "
+          f"claim and queue {1000 * (time.time() - t1):.0f} ms)", file=sys.stderr, flush=True)
+    if canceled:
+        _finish(db, run_id, "TERMINATED", "CANCELED", "USER_CANCELED", "SUCCESS", "Run canceled before it started.")
+        return
+
+    from healthmon.jobs import notify
+
+    # Notifications read the run back: skipped when the job has none to send.
+    notifies = bool(job_settings.get("email_notifications") or job_settings.get("webhook_notifications"))
+    if notifies:
+        notify.run_event(run_id, "on_start")
+    try:
+        executor = RunExecutor(db, settings, run_id)
+    except Exception as exc:  # invalid settings snapshot and the like
+        _finish(db, run_id, "INTERNAL_ERROR", "FAILED", "INVALID_RUN_CONFIGURATION", "CLIENT_ERROR", str(exc))
+        notify.run_event(run_id, "on_failure")
+        return
+    prior: dict[str, plan.TaskResult] = {}
+    prior_values: dict[str, dict] = {}
+    prior_refs: dict[str, str] = {}
+    if repair_id is not None:
+        with db.session() as s:
+            rerun = set(json.loads(s.get(RepairRecord, repair_id).rerun_json))
+            for key, t in latest_task_runs(s, run_id).items():
+                if key in rerun:
+                    continue
+                out = t.j("output") or {}
+                prior[key] = plan.TaskResult(t.result_state or "FAILED", out.get("outcome"))
+                values = t.j("values") or {}
+                if values:
+                    prior_values[key] = values
+                    prior_refs.update({f"tasks.{key}.values.{n}": v if isinstance(v, str) else json.dumps(v) for n, v in values.items()})
+                prior_refs[f"tasks.{key}.run_id"] = str(t.run_id)
+        keys = [k for k in executor.by_key if k in rerun]
+    else:
+        keys = params.get("only") or list(executor.by_key)
+
+    results = executor.execute(keys, prior, prior_values, prior_refs, repair_id)
+
+    if executor.cancel.is_set():
+        outcome = ("TERMINATED", "CANCELED", "USER_CANCELED", "SUCCESS", "Run canceled by user.")
+    elif executor.timed_out.is_set():
+        outcome = ("TERMINATED", "TIMEDOUT", "CANCELED", "CLIENT_ERROR",
+                   f"Run timed out after {job_settings.get('timeout_seconds')} seconds (job timeout_seconds).")
+    else:
+        result, code, message = plan.run_result(executor.by_key, results)
+        if result == "FAILED":
+            message = _failure_message(db, run_id) or message
+        outcome = ("TERMINATED", result, code, "SUCCESS" if result.startswith("SUCCESS") else "CLIENT_ERROR", message)
+    _finish(db, run_id, *outcome, repair_id=repair_id)
+    if notifies:
+        notify.run_event(run_id, "on_success" if outcome[1].startswith("SUCCESS") else "on_failure")
+
+
+def _failure_message(db: Database, run_id: int) -> str:
+    with db.session() as s:
+        for key, t in latest_task_runs(s, run_id).items():
+            if t.result_state in ("FAILED", "TIMEDOUT"):
+                return f"Task {key} failed with message: {t.state_message}"
+    return ""
+
+
+def _close_repair(s, row: RunRecord, repair_id: int) -> None:
+    """Completes the repair's history item in the transaction that ends the run."""
+    from healthmon.jobs import api
+
+    history = row.j("repair") or []
+    ids = sorted(t.run_id for t in task_runs(s, row.run_id) if t.repair_id == repair_id)
+    for item in history:
+        if item.get("id") == repair_id:
+            item.update({"end_time": row.end_time, "state": api.state(row), "status": api.status(row), "task_run_ids": ids})
+    row.set_j("repair", history)
 
 
 def main(argv: list[str]) -> int:
-    from healthmon.jobs import runner_server
+    run_id = int(argv[0])
+    repair_id = int(argv[2]) if len(argv) > 2 and argv[1] == "--repair" else None
+    try:
+        execute(run_id, repair_id)
+    except Exception as exc:
+        import traceback
 
-    if runner_server.enabled():
-        if runner_server.handoff(argv):
-            return 0
-        runner_server.spawn()
-    from healthmon.jobs import procs
+        traceback.print_exc()
+        try:
+            db = Database.from_settings(Settings.from_env())
+            _finish(db, run_id, "INTERNAL_ERROR", "FAILED", "INTERNAL_ERROR", "INTERNAL_ERROR",
+                    f"The runner failed: {type(exc).__name__}: {exc}")
+        except Exception:
+            pass
+        return 1
+    return 0
 
-    procs.prestart()  # the fork server boots while the heavy modules import
-    from healthmon.jobs.run_exec import main as execute_main
-
-    return execute_main(argv)
 
 
 if __name__ == "__main__":

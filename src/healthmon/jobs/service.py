@@ -1,16 +1,13 @@
 """The jobs runtime service: Jobs API operations as plain functions returning API JSON dicts.
 
-Used by the CLI, the scheduler and the REST server. ``run_now`` records the run and starts a
-detached runner process (``python -m healthmon.jobs.runner <run_id>``); everything else reads or
-flags rows, so callers never block on a run unless they ask to (``wait_for_run``).
+Used by the CLI, the scheduler and the REST server. ``run_now`` records the run and has its
+runner started (``runner_start``); everything else reads or flags rows, so callers never block on
+a run unless they ask to (``wait_for_run``). No process is started or supervised here.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import threading
 import time
 from typing import Any
 
@@ -18,29 +15,31 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError
-from healthmon.jobs import api, plan, refs
+from healthmon.jobs import api, plan, refs, runner_start
 from healthmon.settings import Settings
 from healthmon.store.db import Database, insert_rows
-from healthmon.store.jsontext import dumps_sorted
 from healthmon.store.jobs import JobRecord
 from healthmon.store.jobs import get_job as _get_job_row
 from healthmon.store.jobs import list_jobs as _list_job_rows
+from healthmon.store.jsontext import dumps_sorted
 from healthmon.store.runs import (
     NO_JOB,
-    IdempotencyRecord,
-    run_for_token,
     RUN_COLUMNS,
     TERMINAL_STATES,
+    IdempotencyRecord,
     RepairRecord,
     RunRecord,
     children_of,
     count_active_job_runs,
-    get_run as _get_run_row,
     latest_task_runs,
     list_job_runs,
     lock_job,
     now_ms,
     run_family,
+    run_for_token,
+)
+from healthmon.store.runs import (
+    get_run as _get_run_row,
 )
 
 _JOB_EXISTS = select(JobRecord.job_id).where(JobRecord.job_id == bindparam("job_id"))
@@ -109,30 +108,6 @@ def delete_job(job_id: int) -> None:
 
 
 # -- runs ---------------------------------------------------------------------------------
-def _spawn_runner(run_id: int, *extra: str) -> None:
-    from healthmon.jobs import runner_server
-
-    settings = Settings.from_env()
-    log_dir = settings.runs_root / str(run_id)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    argv = [str(run_id), *extra]
-    env = {**os.environ, "HEALTHMON_HOME": str(settings.home)}
-    with open(log_dir / "runner.log", "ab") as log:
-        # A warm runner server forks the runner directly (no interpreter start in between);
-        # without one, `python -m healthmon.jobs.runner` runs cold and starts a server.
-        if runner_server.enabled():
-            with open(os.devnull, "rb") as devnull:
-                if runner_server.handoff(argv, env=env, fds=[devnull.fileno(), log.fileno(), log.fileno()]):
-                    return
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "healthmon.jobs.runner", *argv],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-            env=env,
-        )
-    # Reap it when it ends so it does not linger as a zombie of a long-lived caller.
-    threading.Thread(target=proc.wait, daemon=True).start()
-
-
 def run_now(
     job_id: int,
     *,
@@ -151,6 +126,12 @@ def run_now(
     return _idempotent(idempotency_token, lambda: _create_job_run(
         job_id, job_parameters=job_parameters, trigger=trigger, only=only, user_name=user_name,
         parent_run_id=parent_run_id, idempotency_token=idempotency_token))
+
+
+def start_child_run(parent_run_id: int, job_id: int, job_parameters: dict[str, str]) -> int:
+    """The child run of a ``run_job_task`` of run ``parent_run_id`` (trigger RUN_JOB_TASK): the one
+    place a run starts another job, so the one place to check that the parent's principal may."""
+    return run_now(job_id, job_parameters=job_parameters, trigger="RUN_JOB_TASK", parent_run_id=parent_run_id)
 
 
 def _idempotent(token: str | None, create) -> int:
@@ -226,7 +207,7 @@ def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, pa
         if start_runner:
             _precreate_tasks(s, row, by_key, keys)
     if start_runner:
-        _spawn_runner(run_id)
+        runner_start.start_runner(run_id)
     return run_id
 
 
@@ -267,7 +248,7 @@ def _create_submit_run(spec: dict, user_name: str | None, token: str | None) -> 
         run_id = row.run_id
         _remember_token(s, token, run_id)
         _precreate_tasks(s, row, by_key, keys)
-    _spawn_runner(run_id)
+    runner_start.start_runner(run_id)
     return run_id
 
 
@@ -372,6 +353,8 @@ def get_run_output(run_id: int) -> dict:
 
 
 def cancel_run(run_id: int) -> None:
+    """Flag the run (the job run of a task run) for cancellation, and its active child runs
+    (``run_job_task``) with it, as Databricks does."""
     with _db().session() as s:
         row = _get_run_row(s, run_id)
         if row.task_key is not None:
@@ -380,13 +363,19 @@ def cancel_run(run_id: int) -> None:
         if row.life_cycle_state in TERMINAL_STATES:
             return
         row.cancel_requested = True
+        from healthmon.jobs.recovery import cancel_child_runs
+
+        cancel_child_runs(s, row.run_id)
 
 
 def cancel_all_runs(job_id: int) -> None:
     with _db().session() as s:
         _get_job_row(s, job_id)
+        from healthmon.jobs.recovery import cancel_child_runs
+
         for r in list_job_runs(s, job_id=job_id, active_only=True, limit=1000)[0]:
             r.cancel_requested = True
+            cancel_child_runs(s, r.run_id)
 
 
 def wait_for_run(run_id: int, timeout: float | None = None, poll: float = 0.1) -> dict:
@@ -495,7 +484,7 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
         row.heartbeat = 0
         row.created_time = now_ms()  # grace period for recovery counts from the repair
         repair_id = rep.repair_id
-    _spawn_runner(run_id, "--repair", str(repair_id))
+    runner_start.start_runner(run_id, repair_id)
     return repair_id
 
 
@@ -505,6 +494,6 @@ def resolve_job(job_id: int) -> JobRecord:
 
 
 __all__ = [
-    "run_now", "submit_run", "wait_for_run", "get_run", "list_runs", "get_run_output", "cancel_run", "cancel_all_runs",
+    "run_now", "start_child_run", "submit_run", "wait_for_run", "get_run", "list_runs", "get_run_output", "cancel_run", "cancel_all_runs",
     "repair_run", "create_job", "get_job", "list_jobs", "reset_job", "delete_job", "NotFoundError",
 ]

@@ -1,25 +1,32 @@
-"""One task attempt's process: ``python -c "from healthmon.jobs.task_main import main; main()"``.
+"""Inside a task attempt: run the spec the runner built, report the result.
 
-The runner may start this process before it has a task for it (a warm process): it imports
-nothing beyond what the interpreter loaded at startup and blocks reading its spec (a ``marshal``
-dump) from stdin; EOF without a spec means "not needed", and it exits. The spec says what to run
-(notebook cells already parsed by the runner, a Python file, a wheel entry point), the widget
-values and the upstream task values; the process writes a ``marshal`` result file:
-``{"status": "SUCCESS"|"FAILED", "notebook_output", "error", "error_trace", "task_values"}``.
-A process that dies without writing it is judged by its exit code.
+An attempt is a process forked by the launcher (``launcher.py``), already confined. The spec
+says what to run (a notebook's cells, already parsed and compiled by the runner; a Python file;
+a wheel's entry point), the widget values and the upstream task values. The result —
+``{"status": "SUCCESS"|"FAILED", "notebook_output", "error", "error_trace", "task_values"}`` as
+``marshal`` — goes through the result pipe (``write_result``). A process that dies without one is
+judged by its exit code. ``dbutils.notebook.run`` starts a fresh interpreter on ``main``.
 """
 
 from __future__ import annotations
 
-import atexit  # (these are loaded before the zygote forks, not in every attempt)
+import atexit
 import builtins
 import fcntl
 import marshal
 import os
 import sys
 
-# Imported while the process is still warm (before it has a spec): light by design.
-from healthmon.jobs.dbutils import MAX_EXIT_BYTES, DBUtils, LazySpark, NotebookExit, RedactingStream, Redactor, display
+from healthmon.jobs.confine import format_size
+from healthmon.jobs.dbutils import (
+    MAX_EXIT_BYTES,
+    DBUtils,
+    LazySpark,
+    NotebookExit,
+    RedactingStream,
+    Redactor,
+    display,
+)
 
 
 def _user_traceback(exc: BaseException, files: set[str]) -> str:
@@ -72,29 +79,26 @@ def _run_python_file(spec: dict, namespace: dict) -> None:
 
 
 def _run_wheel(spec: dict, namespace: dict) -> None:
-    from importlib import import_module, metadata
+    """The wheel's entry point, looked up in its distribution's metadata (``entry_points.txt``):
+    a distribution installed in the task's environment, never any module on the path."""
+    from importlib import metadata
 
     package, entry = spec["package_name"], spec["entry_point"]
     argv = list(spec.get("argv", []))
     for k, v in (spec.get("named_parameters") or {}).items():
         argv.append(f"--{k}={v}")
     sys.argv = [package, *argv]
-    target = None
     try:
-        for ep in metadata.distribution(package).entry_points:
-            if ep.name == entry:
-                target = ep.load()
-                break
+        points = metadata.distribution(package).entry_points
     except metadata.PackageNotFoundError:
-        pass
+        raise ModuleNotFoundError(f"python_wheel_task: package {package!r} is not installed in the task's environment "
+                                  "(add its wheel to the environment's dependencies).") from None
+    target = next((ep for ep in points if ep.name == entry), None)
     if target is None:
-        module = import_module(package.replace("-", "_"))
-        target = getattr(module, entry, None)
-        if target is None:
-            raise ModuleNotFoundError(
-                f"python_wheel_task: package {package!r} has no entry point {entry!r} (neither in its metadata nor as a function)."
-            )
-    rc = target()
+        names = ", ".join(sorted({ep.name for ep in points})) or "none"
+        raise ModuleNotFoundError(f"python_wheel_task: package {package!r} has no entry point {entry!r} "
+                                  f"(its entry points: {names}).")
+    rc = target.load()()
     if isinstance(rc, int) and rc != 0:
         raise SystemExit(rc)
 
@@ -127,6 +131,7 @@ def run_spec(spec: dict) -> int:
         redactor=redactor,
         notebook_path=spec.get("path"),
         work_dir=os.path.dirname(spec["result_file"]),
+        secrets_fd=spec.get("secrets_fd"),
     )
     # One literal with every name the runtime adds: the dict is created at its final size (each
     # resize in a forked attempt would copy it into freshly touched memory).
@@ -143,6 +148,11 @@ def run_spec(spec: dict) -> int:
             result = {"status": "FAILED", "error": f"SystemExit: {exc.code}", "error_trace": ""}
     except BaseException as exc:  # the task's own failure, reported, not raised
         message = str(exc)
+        if isinstance(exc, MemoryError) and spec.get("memory_limit"):
+            message = f"out of memory (limit {format_size(spec['memory_limit'])})"
+        elif isinstance(exc, PermissionError) and spec.get("confined"):
+            message += (" (tasks are confined: they read the workspace's files and the lakehouse, and write only the "
+                        "lakehouse, the MLflow store, volumes, DBFS and their scratch folder)")
         result = {
             "status": "FAILED",
             "error": redactor(f"{type(exc).__name__}: {message}" if message else type(exc).__name__),
@@ -164,44 +174,6 @@ def run_spec(spec: dict) -> int:
         data = marshal.dumps(result)
     write_result(spec, data)
     return 0 if result["status"] == "SUCCESS" else 1
-
-
-def warm_up(rounds: int = 10) -> None:
-    """Run a no-op notebook attempt's code path here, ``rounds`` times, without its exit: the
-    zygote does, before it serves. CPython 3.11 writes into a function's code object on each of
-    its first calls (warm-up counters, then the specialised instructions' caches) and fills the
-    type attribute cache on first lookups; done once in the zygote, those writes are not repeated
-    — as copy-on-write page faults — in every forked attempt."""
-    try:
-        cwd = os.getcwd()
-    except OSError:  # a directory deleted under us: no warm-up
-        return
-    path = os.path.join(cwd, "__healthmon_warm_up__.py")
-    code = [compile("pass", path, "exec", dont_inherit=True)]
-    saved_path = list(sys.path)
-    try:
-        for _ in range(rounds):
-            # The spec as the runner builds it (executor._spec), through marshal like the real one.
-            spec = marshal.loads(marshal.dumps({
-                "task_key": "warm-up", "run_id": 0, "job_run_id": 0, "job_id": 0, "home": cwd,
-                "result_file": path + ".result", "redact": [], "task_values": {}, "kind": "notebook",
-                "path": path, "cwd": cwd, "code": code, "widgets": {},
-            }))
-            r, w = os.pipe()
-            spec["result_fd"] = w
-            try:
-                run_spec(spec)  # closes w
-                os.read(r, 1 << 16)
-            finally:
-                os.close(r)
-    except Exception:  # an optimisation only
-        pass
-    finally:
-        sys.path[:] = saved_path
-        try:
-            os.chdir(cwd)
-        except OSError:
-            pass
 
 
 def write_result(spec: dict, data: bytes) -> None:
@@ -270,7 +242,7 @@ def parse_result(data: bytes, path: str) -> dict | None:
 
 def exit_process(rc: int) -> None:
     """End a forked attempt as an interpreter exit would (non-daemon threads joined, atexit
-    handlers run, streams flushed) without tearing down the modules it shares with the zygote.
+    handlers run, streams flushed) without tearing down the modules it shares with the launcher.
     Each step only when there is something to do: in a forked child every object touched costs a
     copy-on-write page fault, and most attempts start no thread and register no exit handler."""
     threading = sys.modules.get("threading")
@@ -294,18 +266,6 @@ def exit_process(rc: int) -> None:
         except OSError:
             pass
     os._exit(rc)
-
-
-BOOT_FILE = "from healthmon.jobs.task_main import main_file; main_file()"
-
-
-def main_file() -> None:
-    """A cold attempt (exec mode): the spec is in the file named by argv[1]."""
-    path = sys.argv[1]
-    with open(path, "rb") as f:
-        spec = marshal.load(f)
-    os.unlink(path)
-    sys.exit(run_spec(spec))
 
 
 def main() -> None:

@@ -336,6 +336,16 @@ def active_job_runs(session: Session) -> list[RunRecord]:
     )
 
 
+def active_child_runs(session: Session, parent_run_id: int) -> list[RunRecord]:
+    """Active job runs started by a ``run_job_task`` of run ``parent_run_id``."""
+    return list(
+        session.scalars(
+            select(RunRecord).where(RunRecord.parent_run_id == parent_run_id, RunRecord.task_key.is_(None),
+                                    RunRecord.life_cycle_state.in_(ACTIVE_STATES))
+        ).all()
+    )
+
+
 class RepairRecord(Base):
     """Repair ids (``repair_history[].id``) from their own never-reused sequence."""
 

@@ -1,0 +1,50 @@
+"""``run_job_task``: a child run of another job; the task takes the child's result.
+
+The child is created by ``service.start_child_run`` (the one place that may check who may run
+that job). Canceling the parent, or the task timing out, cancels the child."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from healthmon.jobs import refs
+from healthmon.jobs.tasks.base import Outcome, TaskCall
+
+_ENDED = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+
+
+class RunJobTask:
+    field: ClassVar[str] = "run_job_task"
+    uses_slot: ClassVar[bool] = False
+
+    def run(self, call: TaskCall) -> Outcome:
+        from healthmon.jobs import service
+
+        spec = call.task["run_job_task"]
+        params = {k: refs.resolve(str(v), call.ctx, call.where) for k, v in (spec.get("job_parameters") or {}).items()}
+        child = service.start_child_run(call.run.run_id, int(spec["job_id"]), params)
+        out = {"run_job_output": {"run_id": child}}
+        call.run.update(call.row_id, output_json=out)
+        timeout = int(call.task.get("timeout_seconds") or 0)
+        while True:
+            run = service.get_run(child, include_tasks=False)
+            if run["state"]["life_cycle_state"] in _ENDED:
+                break
+            timed_out = timeout > 0 and time.time() * 1000 - call.start >= timeout * 1000
+            if call.run.cancel.is_set() or call.run.timed_out.is_set() or timed_out:
+                service.cancel_run(child)
+                service.wait_for_run(child, timeout=30)
+                result = "CANCELED" if call.run.cancel.is_set() else "TIMEDOUT"
+                return call.finish(result, f"Child run {child} canceled.", output=out)
+            time.sleep(0.1)
+        state = run["state"]
+        result = state.get("result_state") or "FAILED"
+        if result == "SUCCESS_WITH_FAILURES":
+            result = "SUCCESS"
+        if result in ("MAXIMUM_CONCURRENT_RUNS_REACHED", "UPSTREAM_FAILED", "EXCLUDED", "UPSTREAM_CANCELED"):
+            result = "FAILED"
+        if result == "SUCCESS":
+            return call.finish(result, output=out)
+        message = f"Child run {child} of job {spec['job_id']} ended {state.get('result_state')}: {state.get('state_message', '')}"
+        return call.finish(result, message, output={**out, "error": message})
