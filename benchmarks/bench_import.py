@@ -1,0 +1,110 @@
+"""``healthmon import system-tables``: time of the medium account's CSV export and peak memory of a
+large Parquet export.
+
+1. Medium account (20 ws × 90 d, every system table the importer reads) exported as CSV, the
+   way the SQL editor downloads it; the import (discovery, parsing, gold derivations, Delta
+   write of every table) in a fresh process. Target ≤ 30 s on 2 cores. Baseline in the same
+   run: ``pyarrow.csv.read_csv`` of the same files with every column as text — the parse
+   alone, no conversion, no write.
+2. A large-scale slice (20 ws × N days) exported as Parquet; the import's peak RSS against
+   the Arrow size of the export's data (what reading it whole would hold), both in the same
+   run. Streaming keeps the peak near one batch per table plus the tables reduced whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.run import Result
+
+TARGET_S = 30.0
+
+IMPORT_CODE = """\
+import json, resource, sys, time
+from healthmon.demodata.importer import import_system_tables
+t = time.perf_counter()
+result = import_system_tables(sys.argv[1], "imported")
+print(json.dumps({"rows": sum(result.rows.values()), "seconds": time.perf_counter() - t,
+                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _python(code: str, home: Path, *args: str) -> dict:
+    env = dict(os.environ, HEALTHMON_HOME=str(home))
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _generate_and_export(home: Path, out: Path, fmt: str, **kw) -> int:
+    code = ("import json, sys\n"
+            "from healthmon.demodata import generate\n"
+            "from healthmon.demodata.exporter import export_catalog\n"
+            f"rows = generate('bench', **{kw!r})\n"
+            f"export_catalog('bench', 'gold', sys.argv[1], {fmt!r})\n"
+            "print(json.dumps({'rows': sum(rows.values())}))\n")
+    return _python(code, home, str(out))["rows"]
+
+
+def _csv_parse_baseline(export: Path) -> float:
+    import pyarrow.csv as pcsv
+
+    started = time.perf_counter()
+    for f in sorted(export.rglob("*.csv")):
+        with f.open("rb") as fh:
+            names = fh.readline().decode("utf-8").strip().split(",")
+        pcsv.read_csv(f, parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                      convert_options=pcsv.ConvertOptions(column_types={n: "string" for n in names}))
+    return time.perf_counter() - started
+
+
+def _arrow_bytes(export: Path) -> int:
+    """Uncompressed size of the export's Parquet data (footer row-group sizes)."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for f in export.rglob("*.parquet"):
+        meta = pq.read_metadata(f)
+        total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return total
+
+
+def run(quick: bool) -> list[Result]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench_import_") as tmp:
+        tmp = Path(tmp)
+        kw = dict(workspaces=5, days=30, scale="medium") if quick else dict(workspaces=20, days=90, scale="medium")
+        export = tmp / "csv"
+        _generate_and_export(tmp / "gen-medium", export, "csv", **kw)
+        size_mb = sum(f.stat().st_size for f in export.rglob("*.csv")) / 1e6
+        imp = _python(IMPORT_CODE, tmp / "imp-csv", str(export))
+        base = _csv_parse_baseline(export)
+        results.append(Result(
+            name=f"import CSV export, medium {kw['workspaces']} ws × {kw['days']} d", value=imp["seconds"], unit="s",
+            baseline_name="pyarrow.csv.read_csv of the same files, all text", baseline_value=base,
+            target=f"<= {TARGET_S:.0f} s", passed=imp["seconds"] <= TARGET_S,
+            notes=f"{size_mb:,.0f} MB of CSV → {imp['rows']:,} gold rows in 15 tables, Delta write included; "
+                  f"peak RSS {imp['rss_kb'] / 2**20:.2f} GiB."))
+        shutil.rmtree(tmp / "gen-medium", ignore_errors=True)
+        shutil.rmtree(tmp / "imp-csv", ignore_errors=True)
+
+        days = 6 if quick else 24
+        export = tmp / "parquet"
+        _generate_and_export(tmp / "gen-large", export, "parquet", workspaces=20, days=days, scale="large")
+        shutil.rmtree(tmp / "gen-large", ignore_errors=True)
+        data_gib = _arrow_bytes(export) / 2**30
+        imp = _python(IMPORT_CODE, tmp / "imp-large", str(export))
+        rss_gib = imp["rss_kb"] / 2**20
+        results.append(Result(
+            name=f"import Parquet export, large 20 ws × {days} d: peak memory", value=rss_gib, unit="GiB",
+            baseline_name="Arrow size of the export's data (reading it whole)", baseline_value=data_gib,
+            target="< Arrow size of the data", passed=rss_gib < data_gib,
+            notes=f"{imp['rows']:,} gold rows in {imp['seconds']:.1f} s ({imp['rows'] / imp['seconds']:,.0f} rows/s); "
+                  "peak RSS of the importing process."))
+    return results
