@@ -76,3 +76,21 @@ def test_import_without_information_schema_runs_the_orchestrator_to_success(tmp_
     assert sum(o["status"] == "SUCCESS" for o in trained.values()) >= 18, {n: o["status"] for n, o in trained.items()}
     scored = outputs["batch_inference_all_models"]
     assert scored["failed"] == 0 and scored["successful"] >= 18
+
+
+@pytest.mark.slow
+def test_a_single_information_schema_snapshot_skips_the_quality_models_with_the_reason(generated, tmp_path):
+    """One export = one snapshot day: too little history to learn from, so the three quality
+    models end SKIPPED saying why (not FAILED)."""
+    from healthmon.demodata.exporter import export_gold
+    from healthmon.demodata.importer import import_system_tables
+    from healthmon.ml.features import create_feature_tables
+    from healthmon.ml.training import train_model
+
+    export_gold(generated["arrow"], tmp_path / "export", "parquet")
+    import_system_tables(tmp_path / "export", "one_snapshot")
+    built = create_feature_tables("one_snapshot", "gold", "ml", tables=["quality_features"])
+    assert built["status"] == "SUCCESS"
+    for name in QUALITY_MODELS:
+        result = train_model(name, catalog="one_snapshot", gold_schema="gold", feature_schema="ml")
+        assert result["status"] == "SKIPPED" and "training rows" in result["reason"], result
