@@ -513,20 +513,19 @@ def import_system_tables(source_dir: str | Path, catalog: str, schema: str = "go
             "for them", report, hint="pass --keep-existing to keep them or --drop-existing to remove them")
     by_table = {r.table: r for r in report}
     sink = _Sink(None if dry_run else writer)
-    try:
-        with writer:
+    with writer:  # an error anywhere removes every staged file: nothing is written
+        try:
             sources = _build(found, sink, writer, snapshot_date or dt.datetime.now(dt.timezone.utc).date())
-            sink.close()
-            for line in report:
-                if line.status == "DROPPED":
-                    writer.drop(line.table)
-            if dry_run:
-                writer.abort()
-                rows = dict(sink.rows)
-            else:
-                rows = writer.commit()
-    finally:
-        sink.close()
+        finally:
+            sink.close()  # writer threads finish before the staging directories can go
+        for line in report:
+            if line.status == "DROPPED":
+                writer.drop(line.table)
+        if dry_run:
+            writer.abort()
+            rows = dict(sink.rows)
+        else:
+            rows = writer.commit()
     for name, src in sources.items():
         for gold, srcs in GOLD_SOURCES.items():
             if srcs and srcs[0] == name or (gold == "dim_sku" and name == "system.billing.usage"
