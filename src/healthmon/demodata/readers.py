@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from healthmon.demodata.text_fast import has_map
 from healthmon.demodata.types import spark_type
 from healthmon.errors import HealthmonError, Location
 
@@ -549,12 +550,12 @@ def canonical_maps(arr: pa.Array) -> pa.Array:
         return pa.chunked_array([canonical_maps(c) for c in arr.chunks], arr.type)
     t = arr.type
     if pa.types.is_struct(t):
-        if not any(_has_map(f.type) for f in t):
+        if not any(has_map(f.type) for f in t):
             return arr
         children = [canonical_maps(c) for c in arr.flatten()]
         return pa.StructArray.from_arrays(children, fields=list(t), mask=arr.is_null() if arr.null_count else None)
     if pa.types.is_list(t):
-        if not _has_map(t.value_type):
+        if not has_map(t.value_type):
             return arr
         offsets = arr.offsets.to_numpy(zero_copy_only=False)
         values = canonical_maps(arr.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0])))
@@ -566,21 +567,15 @@ def canonical_maps(arr: pa.Array) -> pa.Array:
     start, end = int(offsets[0]), int(offsets[-1])
     rows = np.repeat(np.arange(len(arr), dtype=np.int64), np.diff(offsets))
     keys = arr.keys.slice(start, end - start)  # .keys/.items ignore the array's own offset
+    in_order = len(keys) < 2 or pc.all(pc.or_(pc.less_equal(keys.slice(0, len(keys) - 1), keys.slice(1)),
+                                              pa.array(rows[:-1] != rows[1:]))).as_py() is not False
+    if in_order and not has_map(t.item_type):
+        return arr  # already in key order (the usual case): no sort
     items = canonical_maps(arr.items.slice(start, end - start))
     order = pc.sort_indices(pa.table({"r": rows, "k": keys}), sort_keys=[("r", "ascending"), ("k", "ascending")])
     new_offsets = pa.array(offsets - start, pa.int32())
     return pa.MapArray.from_arrays(new_offsets, keys.take(order), items.take(order), type=t,
                                    mask=arr.is_null() if arr.null_count else None)
-
-
-def _has_map(t: pa.DataType) -> bool:
-    if pa.types.is_map(t):
-        return True
-    if pa.types.is_struct(t):
-        return any(_has_map(f.type) for f in t)
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return _has_map(t.value_type)
-    return False
 
 
 def _partition_column(df: DataFile, column: str, field: pa.Field, n: int) -> pa.Array:

@@ -34,20 +34,20 @@ class Unsupported(Exception):
     """The vectorised reader cannot read this file exactly; use the row reader."""
 
 
-def _has_map(t: pa.DataType) -> bool:
+def has_map(t: pa.DataType) -> bool:
     if pa.types.is_map(t):
         return True
     if pa.types.is_struct(t):
-        return any(_has_map(f.type) for f in t)
+        return any(has_map(f.type) for f in t)
     if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return _has_map(t.value_type)
+        return has_map(t.value_type)
     return False
 
 
 def _json_type(t: pa.DataType) -> pa.DataType | None:
     """The type to ask pyarrow.json for (None = infer: maps). Dates are read as text
     (pyarrow.json takes dates as day numbers only) and converted after."""
-    if _has_map(t):
+    if has_map(t):
         return None
     if pa.types.is_date(t):
         return pa.string()
