@@ -234,6 +234,16 @@ def test_byte_order_mark_and_utf16(generated, tmp_path):
     assert _import(tmp_path / "x", "imp2").rows["fact_usage"] == 120
 
 
+def test_pandas_json_array_of_records(tmp_path):
+    """pandas' to_json(orient="records") without lines=True: one array of objects."""
+    folder = tmp_path / "x"
+    folder.mkdir()
+    rows = [{"account_id": "a", "workspace_id": str(i), "workspace_name": f"w{i}", "create_time": "2024-01-01T00:00:00Z",
+             "status": "RUNNING"} for i in range(3)]
+    (folder / "workspaces_latest.json").write_text(json.dumps(rows, indent=1))
+    assert _import(folder, "imp").rows["dim_workspace"] == 3
+
+
 def test_epoch_dates_get_a_clear_error(generated, tmp_path):
     """pandas' to_json writes dates as epoch milliseconds: refused with file, line, column,
     value and what is expected."""

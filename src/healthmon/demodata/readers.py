@@ -452,6 +452,9 @@ def text_of(path: Path) -> str:
 
 
 def _rows_json(path: Path, text: str):
+    if text.lstrip().startswith("["):  # one JSON array of records (pandas' to_json(orient="records"))
+        yield from _rows_json_array(path, text)
+        return
     for lineno, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
@@ -463,6 +466,21 @@ def _rows_json(path: Path, text: str):
             if not isinstance(row, dict):
                 raise ImportFormatError("expected one JSON object per line", location=Location(str(path), lineno, 1))
             yield lineno, row
+
+
+def _rows_json_array(path: Path, text: str):
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(f"invalid JSON: {exc.msg}", location=Location(str(path), exc.lineno, exc.colno)) from None
+    except RecursionError:
+        raise ImportFormatError("JSON nested too deeply", location=Location(str(path), 1, 1)) from None
+    if not isinstance(rows, list):
+        raise ImportFormatError("expected JSON lines or one array of objects", location=Location(str(path), 1, 1))
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise ImportFormatError(f"record {i} of the array is not a JSON object", location=Location(str(path), 1, 1))
+        yield 1, row
 
 
 def _rows_csv(path: Path, text: str, tops: list[str], schema: pa.Schema):
