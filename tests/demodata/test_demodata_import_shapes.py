@@ -354,3 +354,24 @@ def test_staging_of_a_killed_generate_is_removed_on_the_next_write(tmp_path):
     live.mkdir()
     TableSetWriter(root, "k", "gold")
     assert list(root.glob("k/gold/.staging-*")) == [live]
+
+
+def test_only_provably_dead_writers_are_swept(tmp_path):
+    from healthmon.demodata.writer import _host, _start_time, owner_token, sweep_dead_writers
+
+    schema_dir = tmp_path / "lake" / "cat" / "gold"
+    schema_dir.mkdir(parents=True)
+    exited = subprocess.Popen(["true"])
+    exited.wait()
+    me, started = os.getpid(), _start_time(os.getpid())
+    dead = schema_dir / f".staging-fact_usage-p{exited.pid}s1h{_host()}r1"
+    reused = schema_dir / f".staging-fact_usage-p{me}s{started + 1}h{_host()}r2"  # my pid, another start: reused
+    alive = schema_dir / f".staging-fact_usage-{owner_token()}"
+    unnamed = schema_dir / ".staging-fact_usage-0123456789ab"  # older form: owner unknown
+    moved_aside = schema_dir / f".replaced-dim_job-p{exited.pid}s1h{_host()}r3"  # cut between the two renames
+    for d in (dead, reused, alive, unnamed, moved_aside):
+        d.mkdir()
+    (moved_aside / "_delta_log").mkdir()
+    assert sorted(sweep_dead_writers(tmp_path / "lake")) == sorted([dead, reused])
+    assert sorted(p.name for p in schema_dir.iterdir()) == sorted([alive.name, unnamed.name, "dim_job"])
+    assert (schema_dir / "dim_job" / "_delta_log").is_dir()
