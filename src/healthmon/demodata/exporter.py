@@ -12,7 +12,6 @@ are dropped; struct fields that gold does not keep are NULL.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from decimal import Decimal
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from healthmon.demodata.system_schema import SNAPSHOT_SOURCES, SPECS, system_tables
@@ -59,6 +59,24 @@ def _plain(v):
     return v
 
 
+def _csv_text(col: pa.ChunkedArray) -> pa.Array:
+    """A column as the SQL editor's CSV download writes it: complex values as JSON text,
+    timestamps in ISO 8601, booleans true/false, NULL as an empty field. Vectorised except
+    for the JSON of complex values."""
+    col = col.combine_chunks()
+    t = col.type
+    if pa.types.is_dictionary(t):
+        col = col.dictionary_decode()
+        t = col.type
+    if pa.types.is_nested(t):
+        return pa.array([None if v is None else json.dumps(_plain(v), default=_json_default) for v in col.to_pylist()],
+                        pa.string())
+    if pa.types.is_timestamp(t):
+        text = pc.strftime(col.cast(pa.timestamp(t.unit, "UTC")) if t.tz else col, "%Y-%m-%dT%H:%M:%S")
+        return pc.binary_join_element_wise(text, "+00:00" if t.tz else "", "") if t.tz else text
+    return col.cast(pa.string())
+
+
 def write_export(table: pa.Table, folder: Path, fmt: str = "parquet") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
@@ -71,24 +89,7 @@ def write_export(table: pa.Table, folder: Path, fmt: str = "parquet") -> Path:
                 fh.write(json.dumps({k: _plain(v) for k, v in row.items()}, default=_json_default) + "\n")
     elif fmt == "csv":
         path = folder / "part-00000.csv"
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(table.column_names)
-            for row in table.to_pylist():
-                out = []
-                for v in row.values():
-                    v = _plain(v)
-                    if v is None:
-                        out.append("")
-                    elif isinstance(v, (dict, list)):
-                        out.append(json.dumps(v, default=_json_default))
-                    elif isinstance(v, (dt.datetime, dt.date)):
-                        out.append(v.isoformat())
-                    elif isinstance(v, bool):
-                        out.append("true" if v else "false")
-                    else:
-                        out.append(str(v))
-                w.writerow(out)
+        pcsv.write_csv(pa.table([_csv_text(c) for c in table.columns], names=table.column_names), path)
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return path

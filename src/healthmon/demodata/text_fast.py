@@ -15,6 +15,7 @@ depends on which path ran.
 from __future__ import annotations
 
 import csv
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -182,8 +183,11 @@ def read_csv_fast(path: Path, schema: pa.Schema, tops: list[str]) -> pa.Table:
                                             null_values=[""], strings_can_be_null=True,
                                             quoted_strings_can_be_null=True),
     )
-    return pa.table([_from_text(table.column(t).combine_chunks(), schema.field(t).type) for t in tops],
-                    schema=pa.schema([schema.field(t).with_nullable(True) for t in tops]))
+    # Columns are converted on two threads: parsing a column of JSON text (structs, maps) is most
+    # of the work, and one column is often a single pyarrow.json block (one thread) otherwise.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="csv-convert") as pool:
+        cols = list(pool.map(lambda t: _from_text(table.column(t).combine_chunks(), schema.field(t).type), tops))
+    return pa.table(cols, schema=pa.schema([schema.field(t).with_nullable(True) for t in tops]))
 
 
 def _empty_maps_as_objects(path: Path, names: list[str]) -> pa.Buffer:
