@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from healthmon.demodata.text_fast import has_map
+from healthmon.demodata.text_fast import Unsupported, from_json_text, has_map, read_text_fast
 from healthmon.demodata.types import spark_type
 from healthmon.errors import HealthmonError, Location
 
@@ -200,8 +200,6 @@ def _cast_array(arr: pa.Array, expected: pa.DataType) -> pa.Array:
 def json_text_column(text: pa.Array, expected: pa.DataType) -> pa.Array:
     """JSON text per row → ``expected`` (struct, map, array): vectorised when it can be, else
     value by value (raises :class:`_BadValue` naming the row)."""
-    from healthmon.demodata.text_fast import Unsupported, from_json_text
-
     try:
         return from_json_text(text, expected)
     except (Unsupported, pa.ArrowException, ValueError):
@@ -520,8 +518,6 @@ def read_text(path: Path, schema: pa.Schema, paths: list[tuple[str, ...]], fmt: 
     only the row reader accepts (``3.0`` for an integer, epoch numbers for a timestamp...) —
     goes through the row-by-row reader, which gives the same result or the error with its
     line and column."""
-    from healthmon.demodata.text_fast import Unsupported, read_text_fast
-
     try:
         return read_text_fast(path, schema, paths, fmt, keys)
     except (Unsupported, pa.ArrowException, ValueError, UnicodeDecodeError):
