@@ -6,7 +6,7 @@ large Parquet export.
    write of every table) in a fresh process. Target ≤ 30 s on 2 cores. Baseline in the same
    run: ``pyarrow.csv.read_csv`` of the same files with every column as text — the parse
    alone, no conversion, no write.
-2. Two large-scale slices (20 ws × 12 and 24 days) exported as Parquet; the import's peak RSS
+2. Two large-scale slices (20 ws × 14 and 28 days) exported as Parquet; the import's peak RSS
    against the Arrow size of the export's data (what reading it whole would hold), both in the
    same run, and how the peak grows when the data doubles. Streaming keeps the peak near one
    batch per streamed table plus the tables reduced whole (dimensions, run timelines).
@@ -40,7 +40,9 @@ print(json.dumps({"rows": sum(result.rows.values()), "seconds": time.perf_counte
 
 def _python(code: str, home: Path, *args: str) -> dict:
     env = dict(os.environ, HEALTHMON_HOME=str(home))
-    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"benchmark step failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -96,7 +98,7 @@ def run(quick: bool) -> list[Result]:
         # large: two slices, the second twice as long; streaming keeps the peak far below the
         # data's Arrow size and growing much slower than the data
         peaks = {}
-        for days in ((3, 6) if quick else (12, 24)):
+        for days in ((14, 20) if quick else (14, 28)):  # the generator's minimum period is 14 days
             export = tmp / f"parquet-{days}"
             _generate_and_export(tmp / "gen-large", export, "parquet", workspaces=20, days=days, scale="large")
             shutil.rmtree(tmp / "gen-large", ignore_errors=True)
