@@ -146,7 +146,7 @@ def _prices(usage: pa.Table, prices: pa.Table | None) -> np.ndarray:
     return out
 
 
-def derive(spec: ImportSpec, src: pa.Table, prices: pa.Table | None) -> pa.Table:
+def derive_gold(spec: ImportSpec, src: pa.Table, prices: pa.Table | None) -> pa.Table:
     """A piece of a source table → the same rows as gold columns (flattened structs, derived
     columns). Row-wise: can run on any slice of the source."""
     gold = GOLD_TABLES[spec.gold]
@@ -172,7 +172,7 @@ def derive(spec: ImportSpec, src: pa.Table, prices: pa.Table | None) -> pa.Table
     return ag.decode(table).cast(gold.schema)
 
 
-def reduce(spec: ImportSpec, table: pa.Table) -> pa.Table:
+def reduce_gold(spec: ImportSpec, table: pa.Table) -> pa.Table:
     """Whole-table reductions: latest row per key (SCD sources), one row per run (timelines)."""
     gold = GOLD_TABLES[spec.gold]
     if spec.latest_by:
@@ -191,7 +191,7 @@ def reduce(spec: ImportSpec, table: pa.Table) -> pa.Table:
 
 def build_gold(spec: ImportSpec, src: pa.Table, sources: dict[str, pa.Table]) -> pa.Table:
     """A whole source table → its gold table (derived, reduced, keys checked)."""
-    table = reduce(spec, derive(spec, src, sources.get("system.billing.list_prices")))
+    table = reduce_gold(spec, derive_gold(spec, src, sources.get("system.billing.list_prices")))
     _check_keys(table, GOLD_TABLES[spec.gold], spec.source)
     return table
 
@@ -423,7 +423,7 @@ def _build(found: Discovery, sink: _Sink, writer: TableSetWriter, snapshot_date:
         keys = _KeyCheck(gold, spec.source)
         skus = []
         for piece in _pieces(src):
-            rows = derive(spec, piece, prices)
+            rows = derive_gold(spec, piece, prices)
             keys.add(rows)
             sink.put(spec.gold, rows)
             if spec.gold == "fact_usage" and prices is None:
