@@ -160,8 +160,8 @@ def export_gold(gold_tables: dict[str, pa.Table], out_dir: str | Path, fmt: str 
 
 
 def export_catalog(catalog: str, schema: str, out_dir: str | Path, fmt: str = "parquet") -> tuple[list[str], list[str]]:
-    """Export the gold tables of ``catalog.schema`` (a lakehouse schema): (written system
-    tables, gold tables that were not there)."""
+    """Export the gold tables of ``catalog.schema`` (a lakehouse schema), one table in memory at a
+    time: (written system tables, gold tables that were not there)."""
     from deltalake import DeltaTable
 
     from healthmon.errors import NotFoundError
@@ -170,11 +170,13 @@ def export_catalog(catalog: str, schema: str, out_dir: str | Path, fmt: str = "p
 
     root = Settings.from_env().lakehouse_root
     wanted = [s.gold for s in SPECS] + ["fact_table_snapshots"]
-    gold = {}
+    written, missing = [], []
     for name in wanted:
         path = TableName.parse(f"{catalog}.{schema}.{name}").path(root)
-        if (path / "_delta_log").is_dir():
-            gold[name] = DeltaTable(str(path)).to_pyarrow_table()
-    if not gold:
+        if not (path / "_delta_log").is_dir():
+            missing.append(name)
+            continue
+        written += export_gold({name: DeltaTable(str(path)).to_pyarrow_table()}, out_dir, fmt)
+    if not written:
         raise NotFoundError(f"No gold tables in {catalog}.{schema} (expected e.g. {catalog}.{schema}.fact_usage).")
-    return export_gold(gold, out_dir, fmt), [n for n in wanted if n not in gold]
+    return written, missing
