@@ -83,8 +83,13 @@ def compute_feature_table(lh, table: FeatureTable, catalog: str, gold_schema: st
 
 def why_not_built(lh, name: str, catalog: str, gold_schema: str) -> str | None:
     """Why feature table ``name`` cannot be built from ``catalog.gold_schema`` (a missing,
-    empty or incomplete gold table, or no usable rows), or None when it can. Lets a consumer
-    of a feature table that does not exist tell "no data for it" from "not built yet"."""
+    empty or incomplete gold table, or no usable rows), or None when it can — or when the gold
+    schema holds no source of any feature table (a wrong catalog or nothing imported: not a
+    gap in one domain). Lets a consumer of a feature table that does not exist tell "no data
+    for this domain" from "not built yet"."""
+    sources = {s.table for t in FEATURE_TABLES.values() for s in t.sources}
+    if not any(lh.table_exists(f"{catalog}.{gold_schema}.{s}") for s in sorted(sources)):
+        return None
     try:
         compute_feature_table(lh, FEATURE_TABLES[name], catalog, gold_schema)
     except SourceUnavailable as exc:
