@@ -375,3 +375,14 @@ def test_only_provably_dead_writers_are_swept(tmp_path):
     assert sorted(sweep_dead_writers(tmp_path / "lake")) == sorted([dead, reused])
     assert sorted(p.name for p in schema_dir.iterdir()) == sorted([alive.name, unnamed.name, "dim_job"])
     assert (schema_dir / "dim_job" / "_delta_log").is_dir()
+
+
+def test_duplicate_keys_across_part_files_are_an_error(generated, tmp_path):
+    """Without commit markers every part file counts: a copied part doubles rows, and the
+    streamed key check (across files) refuses it."""
+    folder = tmp_path / "x" / "usage"
+    folder.mkdir(parents=True)
+    pq.write_table(_usage(generated, 50), folder / "part-0.parquet")
+    pq.write_table(_usage(generated, 50).slice(40), folder / "part-1.parquet")
+    with pytest.raises(HealthmonError, match=r"system\.billing\.usage: 10 duplicate key\(s\) \(record_id\)"):
+        _import(tmp_path / "x", "imp")

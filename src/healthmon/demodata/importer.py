@@ -298,9 +298,10 @@ class _KeyCheck:
     def finish(self) -> None:
         if not self.hashes:
             return
-        h = np.sort(np.concatenate(self.hashes))
+        h = np.concatenate(self.hashes)
+        self.hashes = []  # the pieces go before the sort, which works in place
+        h.sort()
         dup = int(np.count_nonzero(h[1:] == h[:-1]))
-        self.hashes = []
         if dup:
             raise HealthmonError(f"{self.source}: {dup} duplicate key(s) ({', '.join(self.gold.primary_keys)}) "
                                  f"for gold table {self.gold.name}")
