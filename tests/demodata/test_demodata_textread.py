@@ -34,7 +34,7 @@ def test_fast_reader_equals_row_reader_on_exports(generated, tmp_path, fmt):
     assert len(written) >= 9
     for source in written:
         schema, paths, keys = _args(source)
-        f = data_files(tmp_path / source)[0]
+        f = data_files(tmp_path / source).files[0].path
         kind = "json" if fmt == "jsonl" else "csv"
         fast = read_text_fast(f, schema, paths, kind, keys)  # no fallback: raises if it cannot
         rows = read_text_rows(f, schema, paths, kind, keys)

@@ -78,28 +78,12 @@ def export_system_tables(
     """Write gold tables back in the system-table layout (sample input for `healthmon import system-tables`)."""
     from pathlib import Path
 
-    from deltalake import DeltaTable
-
-    from healthmon.demodata.exporter import export_gold
-    from healthmon.demodata.schemas import GOLD_TABLES
-    from healthmon.demodata.system_schema import SPECS
-    from healthmon.errors import NotFoundError
-    from healthmon.lakehouse.paths import TableName
-    from healthmon.settings import Settings
+    from healthmon.demodata.exporter import export_catalog
 
     if fmt not in ("parquet", "jsonl", "csv"):
         raise InvalidParameterError(f"Invalid --format {fmt!r}: expected parquet, jsonl or csv.")
-    root = Settings.from_env().lakehouse_root
-    gold = {}
-    for spec in SPECS:
-        path = TableName.parse(f"{catalog}.{schema}.{spec.gold}").path(root)
-        if (path / "_delta_log").is_dir():
-            gold[spec.gold] = DeltaTable(str(path)).to_pyarrow_table()
-    if not gold:
-        raise NotFoundError(f"No gold tables in {catalog}.{schema} (expected e.g. {catalog}.{schema}.fact_usage).")
-    written = export_gold(gold, Path(to), fmt)
+    written, missing = export_catalog(catalog, schema, Path(to), fmt)
     for name in written:
         typer.echo(f"{Path(to) / name}")
-    missing = sorted(set(GOLD_TABLES) & {s.gold for s in SPECS} - set(gold))
     if missing:
         typer.echo(f"Not exported (no gold table): {', '.join(missing)}", err=True)

@@ -1,12 +1,12 @@
 """``healthmon import system-tables``: build the gold tables from exports of real Databricks
-system tables (one folder per table, Parquet / CSV / JSON lines). See docs/demodata.md for
-how to export them from a workspace."""
+system tables (a folder or file per table: Parquet, Arrow, CSV or JSON lines). See
+docs/demodata.md §5 for how to export them from a workspace."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -15,40 +15,64 @@ from healthmon.errors import InvalidParameterError
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
+def _summary(report, title: str):
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col, justify in (("gold table", "left"), ("export found", "left"), ("files", "right"), ("rows", "right"),
+                         ("status", "left"), ("note", "left")):
+        t.add_column(col, justify=justify)
+    for line in report:
+        t.add_row(line.table, line.found or "-", str(line.files) if line.files else "-",
+                  f"{line.rows:,}" if line.rows is not None else "-", line.status, line.note)
+    return t
+
+
 @app.command("system-tables")
 def system_tables(
-    source: Path = typer.Option(..., "--from", help="Folder with one sub-folder per system table, e.g. system.billing.usage/."),
+    source: Path = typer.Option(..., "--from", help="Folder with the exports: a folder or file per system table "
+                                "(system.billing.usage/, billing_usage.csv, usage/ ...)."),
     catalog: str = typer.Option(..., "--catalog", help="Catalog to write into."),
     schema: str = typer.Option("gold", "--schema", help="Schema of the gold tables."),
     snapshot_date: Optional[str] = typer.Option(None, "--snapshot-date", help="Date of the information_schema snapshot (default: today, UTC)."),
+    allow_missing: List[str] = typer.Option([], "--allow-missing", help="System table that may be absent (repeat, "
+                                            "or comma-separate; 'all' for every one)."),
+    keep_existing: Optional[bool] = typer.Option(None, "--keep-existing/--drop-existing", help="Keep, or drop, gold "
+                                                 "tables of an earlier import that this export has no source for."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Find, read and check everything; write nothing."),
     output: str = typer.Option("text", "--output", "-o", help="text or json."),
 ) -> None:
-    """Import system-table exports into the gold tables (all or nothing)."""
+    """Import system-table exports into the gold tables (all or nothing) and print a summary."""
     import json
 
     from rich.console import Console
-    from rich.table import Table
 
-    from healthmon.demodata.importer import import_system_tables
+    from healthmon.demodata.importer import IncompleteExportError, import_system_tables
 
+    if output not in ("text", "json"):
+        raise InvalidParameterError(f"Invalid --output {output!r}: expected text or json.")
     snap = None
     if snapshot_date:
         try:
             snap = dt.date.fromisoformat(snapshot_date)
         except ValueError:
             raise InvalidParameterError(f"Invalid --snapshot-date {snapshot_date!r}: expected YYYY-MM-DD.") from None
-    result = import_system_tables(source, catalog, schema, snapshot_date=snap)
-    if output == "json":
-        typer.echo(json.dumps({"rows": result.rows, "ignored_folders": result.ignored, "not_built": result.not_built}))
-        return
-    t = Table(title=f"Imported into {catalog}.{schema}")
-    t.add_column("table")
-    t.add_column("rows", justify="right")
-    for name, n in result.rows.items():
-        t.add_row(f"{catalog}.{schema}.{name}", f"{n:,}")
     console = Console()
-    console.print(t)
+    try:
+        result = import_system_tables(source, catalog, schema, snapshot_date=snap, allow_missing=allow_missing,
+                                      keep_existing=keep_existing, dry_run=dry_run)
+    except IncompleteExportError as exc:
+        if output == "json":
+            typer.echo(json.dumps({"error": str(exc), "tables": [r.as_dict() for r in exc.report]}))
+        else:
+            console.print(_summary(exc.report, f"{source}: nothing imported"))
+        raise
+    if output == "json":
+        typer.echo(json.dumps({"dry_run": result.dry_run, "rows": result.rows, "tables": [r.as_dict() for r in result.tables],
+                               "ignored": result.ignored, "not_built": result.not_built}))
+        return
+    title = f"{'Dry run: nothing written to' if dry_run else 'Imported into'} {catalog}.{schema}"
+    console.print(_summary(result.tables, title))
     if result.ignored:
-        console.print(f"Ignored folders (not a system table the gold layer uses): {', '.join(result.ignored)}")
-    if result.not_built:
-        console.print(f"Not built (no export for their source): {', '.join(result.not_built)}")
+        console.print(f"Ignored (not named after a system table the gold layer uses): {', '.join(result.ignored)}",
+                      highlight=False)

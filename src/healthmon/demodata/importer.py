@@ -1,20 +1,27 @@
 """``healthmon import system-tables``: build the gold tables from exports of the real Databricks
 system tables.
 
-Layout: ``DIR/<system table name>/`` (e.g. ``DIR/system.billing.usage/part-0.parquet``), each
-folder holding Parquet, CSV or JSON-lines files. Every export is read and checked first (a
-missing or mistyped column is an error naming the file and column; unknown columns are
-ignored); only then are the gold tables staged and swapped in together, so a bad input writes
-nothing. Gold derivations follow the Health Monitor's gold layer: structs flattened, latest row
-per key for SCD sources, one row per run for the timelines, list price joined by SKU, cloud and
-price window, ``is_tagged`` / ``is_failed_action`` / ``is_sensitive_action`` derived.
+Flow: find the exports (:mod:`healthmon.demodata.discovery`: folders or flat files named
+after the tables, in wrapper folders or not) → check that every table the ML layer reads is
+there (or explicitly allowed to be missing) and what happens to gold tables an earlier import
+left → read each export file by file, batch by batch (:mod:`healthmon.demodata.readers`),
+derive its gold rows and stage them as Parquet files (:class:`TableSetWriter`) → swap every
+table in together. A bad input raises before the swap, so nothing is written; memory holds
+one batch of a streamed table plus the tables that must be reduced whole (the SCD dimensions,
+the run timelines, list prices, information_schema).
+
+Gold derivations follow the Health Monitor's gold layer: structs flattened, latest row per key
+for SCD sources, one row per run for the timelines, list price joined by SKU, cloud and price
+window, ``is_tagged`` / ``is_failed_action`` / ``is_sensitive_action`` derived.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,44 +30,65 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from healthmon.demodata import arrowgen as ag
-from healthmon.demodata.readers import ImportFormatError, read_folder
+from healthmon.demodata.discovery import KNOWN, Discovery, discover, parse_table_names
+from healthmon.demodata.readers import ImportFormatError, data_files, empty_table, read_file
 from healthmon.demodata.schemas import GOLD_TABLES
-from healthmon.demodata.system_schema import (ALIASES, SNAPSHOT_SOURCES, SPEC_BY_SOURCE, ImportSpec, column_paths,
+from healthmon.demodata.system_schema import (SNAPSHOT_SOURCES, SPEC_BY_SOURCE, SPECS, ImportSpec, column_paths,
                                               required_paths, system_tables)
 from healthmon.demodata.writer import TableSetWriter
 from healthmon.errors import HealthmonError, Location
 
 SENSITIVE_PATTERN = "(?i)(grant|revoke|delete|secret|permission|token|password|credential)"
+FILE_ROWS = 1 << 18
+PENDING_FILES = 4  # Parquet files queued for the writer threads at most (bounds memory)
+SNAPSHOT_COLUMNS = {
+    "system.information_schema.tables": ("table_catalog", "table_schema", "table_name", "table_type",
+                                         "data_source_format", "table_owner", "created", "created_by",
+                                         "last_altered", "last_altered_by"),
+    "system.information_schema.columns": ("table_catalog", "table_schema", "table_name", "column_name",
+                                          "ordinal_position", "full_data_type"),
+    "system.information_schema.table_constraints": ("table_catalog", "table_schema", "table_name", "constraint_type"),
+}
+# gold table → the system tables it is built from (the first one is required for it)
+GOLD_SOURCES: dict[str, tuple[str, ...]] = {
+    **{s.gold: (s.source,) for s in SPECS},
+    "dim_sku": ("system.billing.list_prices", "system.billing.usage"),
+    "fact_table_snapshots": SNAPSHOT_SOURCES,
+    "ground_truth_incidents": (),
+}
+
+
+@dataclass
+class TableReport:
+    """One line of the import summary: a gold table, where it came from, what happened to it."""
+
+    table: str
+    source: str = ""         # the system table(s) read for it
+    found: str = ""          # the export's path relative to the import folder
+    files: int = 0
+    rows: int | None = None
+    status: str = ""         # CREATED, REPLACED, KEPT, DROPPED, MISSING (would-be statuses in a dry run)
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
 
 
 @dataclass
 class ImportResult:
     rows: dict[str, int]
+    tables: list[TableReport] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     not_built: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
 
-def _discover(source_dir: Path) -> tuple[dict[str, Path], list[str]]:
-    if not source_dir.is_dir():
-        raise HealthmonError(f"{source_dir}: not a directory (expected one folder per system table, "
-                             "e.g. system.billing.usage/)")
-    known = set(SPEC_BY_SOURCE) | set(SNAPSHOT_SOURCES)
-    found, ignored = {}, []
-    for child in sorted(source_dir.iterdir()):
-        if not child.is_dir() or child.name.startswith("."):
-            continue
-        name = ALIASES.get(child.name.lower(), child.name.lower())
-        if name in known:
-            if name in found:
-                raise HealthmonError(f"{child}: two folders for {name} ({found[name].name} and {child.name})")
-            found[name] = child
-        else:
-            ignored.append(child.name)
-    if not found:
-        raise HealthmonError(
-            f"{source_dir}: no system-table folders found; expected folders named like "
-            + ", ".join(sorted(known)[:4]) + ", ...")
-    return found, ignored
+class IncompleteExportError(HealthmonError):
+    """Needed exports are missing or earlier tables need a decision; ``report`` says which."""
+
+    def __init__(self, message: str, report: list[TableReport], *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.report = report
 
 
 def _extract(src: pa.Table, path: tuple[str, ...]) -> pa.ChunkedArray:
@@ -118,7 +146,9 @@ def _prices(usage: pa.Table, prices: pa.Table | None) -> np.ndarray:
     return out
 
 
-def build_gold(spec: ImportSpec, src: pa.Table, sources: dict[str, pa.Table]) -> pa.Table:
+def derive_gold(spec: ImportSpec, src: pa.Table, prices: pa.Table | None) -> pa.Table:
+    """A piece of a source table → the same rows as gold columns (flattened structs, derived
+    columns). Row-wise: can run on any slice of the source."""
     gold = GOLD_TABLES[spec.gold]
     n = src.num_rows
     cols: dict[str, pa.Array] = {c: _extract(src, p) for c, p in column_paths(spec).items()}
@@ -127,7 +157,7 @@ def build_gold(spec: ImportSpec, src: pa.Table, sources: dict[str, pa.Table]) ->
         lengths = np.diff(tags.offsets.to_numpy(zero_copy_only=False))
         valid = tags.is_valid().to_numpy(zero_copy_only=False)
         cols["is_tagged"] = pa.array((lengths > 0) & valid)
-        price = _prices(src, sources.get("system.billing.list_prices"))
+        price = _prices(src, prices)
         qty = src.column("usage_quantity").cast(pa.float64()).to_numpy(zero_copy_only=False)
         has = ~np.isnan(price)
         cols["list_price"] = ag.masked(ag.decimals(np.where(has, price, 0.0), 38, 18), has)
@@ -139,7 +169,12 @@ def build_gold(spec: ImportSpec, src: pa.Table, sources: dict[str, pa.Table]) ->
         cols["is_failed_action"] = failed
         cols["is_sensitive_action"] = pc.fill_null(pc.match_substring_regex(src.column("action_name"), SENSITIVE_PATTERN), False)
     table = ag.table(gold, n, {c: cols[c] for c in gold.column_names if c in cols})
-    table = ag.decode(table).cast(gold.schema)
+    return ag.decode(table).cast(gold.schema)
+
+
+def reduce_gold(spec: ImportSpec, table: pa.Table) -> pa.Table:
+    """Whole-table reductions: latest row per key (SCD sources), one row per run (timelines)."""
+    gold = GOLD_TABLES[spec.gold]
     if spec.latest_by:
         table = _keep_last(table, list(gold.primary_keys), spec.latest_by)
     if spec.slices:
@@ -151,31 +186,30 @@ def build_gold(spec: ImportSpec, src: pa.Table, sources: dict[str, pa.Table]) ->
                                  pc.cast(start, pa.date32()))
         table = table.set_column(gold.schema.get_field_index("run_duration_seconds"),
                                  gold.schema.field("run_duration_seconds"), secs.cast(pa.int64()))
-    _check_keys(table, gold, spec.source)
     return table
 
 
-def _check_keys(table: pa.Table, gold, source: str) -> None:
+def build_gold(spec: ImportSpec, src: pa.Table, sources: dict[str, pa.Table]) -> pa.Table:
+    """A whole source table → its gold table (derived, reduced, keys checked)."""
+    table = reduce_gold(spec, derive_gold(spec, src, sources.get("system.billing.list_prices")))
+    _check_keys(table, GOLD_TABLES[spec.gold], spec.source)
+    return table
+
+
+def _check_null_keys(table: pa.Table, gold, source: str) -> None:
     for k in gold.primary_keys:
         nulls = table.column(k).null_count
         if nulls:
             raise HealthmonError(f"{source}: {nulls} row(s) with NULL {k}, a primary key of gold table {gold.name}")
+
+
+def _check_keys(table: pa.Table, gold, source: str) -> None:
+    _check_null_keys(table, gold, source)
     if table.num_rows:
         g = table.select(list(gold.primary_keys)).group_by(list(gold.primary_keys)).aggregate([([], "count_all")])
         if g.num_rows != table.num_rows:
             raise HealthmonError(f"{source}: {table.num_rows - g.num_rows} duplicate key(s) "
                                  f"({', '.join(gold.primary_keys)}) for gold table {gold.name}")
-
-
-def build_dim_sku(sources: dict[str, pa.Table], usage: pa.Table | None) -> pa.Table | None:
-    prices = sources.get("system.billing.list_prices")
-    base = prices if prices is not None else usage
-    if base is None:
-        return None
-    t = base.select(["sku_name", "cloud", "usage_unit"]).filter(pc.is_valid(base.column("sku_name")))
-    t = t.append_column("__o", pa.array(np.arange(t.num_rows)))
-    t = _keep_last(t, ["sku_name"], "__o").drop_columns(["__o"])
-    return t.cast(GOLD_TABLES["dim_sku"].schema)
 
 
 def build_snapshots(sources: dict[str, pa.Table], snapshot_date: dt.date, previous: pa.Table | None) -> pa.Table:
@@ -229,78 +263,281 @@ def build_snapshots(sources: dict[str, pa.Table], snapshot_date: dt.date, previo
     return new
 
 
-FILE_ROWS = 1 << 18
+# ---------------------------------------------------------------- the import
 
 
-def _write_all(writer: TableSetWriter, built: dict[str, pa.Table]) -> None:
-    """Every built table as Parquet files of at most :data:`FILE_ROWS` rows, encoded on two
-    threads (pyarrow releases the GIL); file order follows row order."""
-    jobs = [(GOLD_TABLES[name], table.slice(start, FILE_ROWS), k)
-            for name, table in built.items()
-            for k, start in enumerate(range(0, table.num_rows, FILE_ROWS))]
-    jobs.sort(key=lambda j: -j[1].num_rows)  # biggest first: the two threads finish together
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-writer") as pool:
-        for future in [pool.submit(writer.append, gold, piece, k) for gold, piece, k in jobs]:
-            future.result()
+def _needed_columns(name: str) -> tuple[list[tuple[str, ...]], frozenset[str]]:
+    """Source paths to read for a system table and its key columns."""
+    if name in SPEC_BY_SOURCE:
+        spec = SPEC_BY_SOURCE[name]
+        paths = required_paths(spec)
+        cols = column_paths(spec)
+        keys = frozenset(cols[k][0] for k in GOLD_TABLES[spec.gold].primary_keys if k in cols)
+        if name == "system.billing.list_prices":
+            paths = paths + [("pricing",)]
+        return paths, keys
+    return [(c,) for c in SNAPSHOT_COLUMNS[name]], frozenset()
+
+
+class _KeyCheck:
+    """Duplicate primary keys of a streamed table: 64-bit hashes of each piece's key columns,
+    compared at the end (a false duplicate needs a hash collision: ~n²/2⁶⁵)."""
+
+    def __init__(self, gold, source: str):
+        self.gold, self.source = gold, source
+        self.hashes: list[np.ndarray] = []
+
+    def add(self, table: pa.Table) -> None:
+        import pandas as pd
+
+        _check_null_keys(table, self.gold, self.source)
+        if table.num_rows:
+            keys = table.select(list(self.gold.primary_keys)).to_pandas()
+            self.hashes.append(pd.util.hash_pandas_object(keys, index=False).to_numpy())
+
+    def finish(self) -> None:
+        if not self.hashes:
+            return
+        h = np.concatenate(self.hashes)
+        self.hashes = []  # the pieces go before the sort, which works in place
+        h.sort()
+        dup = int(np.count_nonzero(h[1:] == h[:-1]))
+        if dup:
+            raise HealthmonError(f"{self.source}: {dup} duplicate key(s) ({', '.join(self.gold.primary_keys)}) "
+                                 f"for gold table {self.gold.name}")
+
+
+class _Sink:
+    """Gold rows → Parquet files of at most :data:`FILE_ROWS` rows, encoded on two threads
+    (pyarrow releases the GIL) with at most :data:`PENDING_FILES` waiting; part numbers follow
+    arrival, so file order = row order. Without a writer (dry run) rows are only counted."""
+
+    def __init__(self, writer: TableSetWriter | None):
+        self.writer = writer
+        self.rows: dict[str, int] = {}
+        self.parts: dict[str, int] = {}
+        self.pending: deque[Future] = deque()
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-writer") if writer else None
+
+    def ensure(self, name: str) -> None:
+        self.rows.setdefault(name, 0)
+        if self.writer:
+            self.writer.ensure(GOLD_TABLES[name])
+
+    def put(self, name: str, table: pa.Table) -> None:
+        self.ensure(name)
+        self.rows[name] += table.num_rows
+        if not self.writer:
+            return
+        for start in range(0, table.num_rows, FILE_ROWS):
+            part = self.parts.get(name, 0)
+            self.parts[name] = part + 1
+            while len(self.pending) >= PENDING_FILES:
+                self.pending.popleft().result()
+            self.pending.append(self.pool.submit(self.writer.append, GOLD_TABLES[name], table.slice(start, FILE_ROWS), part))
+
+    def close(self) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            if self.pool:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Source:
+    name: str
+    path: Path
+    files: int = 0
+    rows: int = 0
+    note: str = ""
+
+
+def _pieces(src: _Source) -> Iterator[pa.Table]:
+    paths, keys = _needed_columns(src.name)
+    schema = system_tables()[src.name]
+    found = data_files(src.path)
+    if not found.files and not found.markers:
+        raise ImportFormatError("no data files (.parquet, .csv, .json, .jsonl, .arrow, .feather)",
+                                location=Location(str(src.path)))
+    src.files = len(found.files)
+    notes = []
+    if found.uncommitted:
+        notes.append(f"{len(found.uncommitted)} uncommitted part file(s) skipped")
+    if not found.files:
+        notes.append("empty export (commit markers only)")
+    src.note = "; ".join(notes)
+    any_piece = False
+    for f in found.files:
+        for piece in read_file(f, schema, paths, keys):
+            src.rows += piece.num_rows
+            any_piece = True
+            yield piece
+    if not any_piece:
+        yield empty_table(schema, paths)
+
+
+def _whole(src: _Source) -> pa.Table:
+    pieces = list(_pieces(src))
+    return pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def _sku_rows(table: pa.Table) -> pa.Table:
+    t = table.select(["sku_name", "cloud", "usage_unit"]).filter(pc.is_valid(table.column("sku_name")))
+    return t
+
+
+def _dim_sku(rows: pa.Table) -> pa.Table:
+    t = rows.append_column("__o", pa.array(np.arange(rows.num_rows)))
+    t = _keep_last(t, ["sku_name"], "__o").drop_columns(["__o"])
+    return t.cast(GOLD_TABLES["dim_sku"].schema)
+
+
+def _read_previous_snapshots(writer: TableSetWriter) -> pa.Table | None:
+    path = writer.final_path("fact_table_snapshots")
+    if not (path / "_delta_log").is_dir():
+        return None
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(path)).to_pyarrow_table()
+
+
+def _build(found: Discovery, sink: _Sink, writer: TableSetWriter, snapshot_date: dt.date) -> dict[str, _Source]:
+    """Read every export and put its gold rows into ``sink``; list prices first (usage needs
+    them), streamed tables batch by batch, reduced tables whole."""
+    sources = {name: _Source(name, path) for name, path in found.found.items()}
+    prices = None
+    if "system.billing.list_prices" in sources:
+        prices = _whole(sources["system.billing.list_prices"])
+        sink.put("fact_list_prices", build_gold(SPEC_BY_SOURCE["system.billing.list_prices"], prices, {}))
+        sink.put("dim_sku", _dim_sku(_sku_rows(prices)))
+    for spec in SPECS:
+        src = sources.get(spec.source)
+        if src is None or spec.source == "system.billing.list_prices":
+            continue
+        gold = GOLD_TABLES[spec.gold]
+        sink.ensure(spec.gold)
+        if spec.latest_by or spec.slices:
+            sink.put(spec.gold, build_gold(spec, _whole(src), {"system.billing.list_prices": prices}))
+            continue
+        keys = _KeyCheck(gold, spec.source)
+        skus = []
+        for piece in _pieces(src):
+            rows = derive_gold(spec, piece, prices)
+            keys.add(rows)
+            sink.put(spec.gold, rows)
+            if spec.gold == "fact_usage" and prices is None:
+                skus.append(_sku_rows(piece))
+        keys.finish()
+        if skus:
+            sink.put("dim_sku", _dim_sku(pa.concat_tables(skus)))
+    if "system.information_schema.tables" in sources:
+        snap = {name: _whole(sources[name]) for name in SNAPSHOT_SOURCES if name in sources}
+        sink.put("fact_table_snapshots", build_snapshots(snap, snapshot_date, _read_previous_snapshots(writer)))
+    elif any(s in sources for s in SNAPSHOT_SOURCES):
+        raise HealthmonError(f"{found.root}: information_schema exports need system.information_schema.tables too")
+    sink.put("ground_truth_incidents", GOLD_TABLES["ground_truth_incidents"].schema.empty_table())
+    return sources
+
+
+def _plan(found: Discovery, allowed: set[str], existing: dict[str, int | None], keep_existing: bool | None,
+          dry_run: bool) -> tuple[list[TableReport], list[str], list[str]]:
+    """The summary before reading: per gold table its sources and fate. Returns (report,
+    missing sources not allowed, earlier tables needing a keep/drop decision)."""
+    report = []
+    missing = sorted(set(KNOWN) - set(found.found) - allowed)
+    undecided = []
+    for gold, sources in GOLD_SOURCES.items():
+        line = TableReport(gold, source=", ".join(sources) if sources else "(none: real data has no labels)")
+        present = [s for s in sources if s in found.found]
+        if gold == "dim_sku":
+            present = present[:1]
+        if present:
+            line.found = ", ".join(found.relative(found.found[s]) for s in present)
+        buildable = not sources or bool(present) and (gold != "fact_table_snapshots" or SNAPSHOT_SOURCES[0] in found.found)
+        if buildable:
+            line.status = "REPLACED" if gold in existing else "CREATED"
+        elif gold in existing:
+            if keep_existing is None:
+                undecided.append(gold)
+                line.status = "EXISTS"
+                line.note = "from an earlier import; --keep-existing or --drop-existing"
+            else:
+                line.status = "KEPT" if keep_existing else "DROPPED"
+                line.rows = existing[gold] if keep_existing else 0
+                line.note = "from an earlier import" if keep_existing else "removed: no export"
+        else:
+            line.status = "MISSING"
+            gone = [s for s in sources if s not in found.found]
+            line.note = "allowed missing" if gone and all(s in allowed for s in gone) else "no export"
+        if dry_run and line.status in ("CREATED", "REPLACED", "DROPPED"):
+            line.status = {"CREATED": "WOULD CREATE", "REPLACED": "WOULD REPLACE", "DROPPED": "WOULD DROP"}[line.status]
+        report.append(line)
+    return report, missing, undecided
+
+
+def _existing_tables(writer: TableSetWriter) -> dict[str, int | None]:
+    out = {}
+    for name in GOLD_TABLES:
+        path = writer.final_path(name)
+        if (path / "_delta_log").is_dir():
+            out[name] = None
+    return out
 
 
 def import_system_tables(source_dir: str | Path, catalog: str, schema: str = "gold", *,
-                         snapshot_date: dt.date | None = None) -> ImportResult:
+                         snapshot_date: dt.date | None = None, allow_missing: list[str] | None = None,
+                         keep_existing: bool | None = None, dry_run: bool = False) -> ImportResult:
+    """Import the exports under ``source_dir`` into ``catalog.schema``.
+
+    ``allow_missing``: system tables (any accepted spelling, or ``all``) that may be absent;
+    any other absent one is an error. ``keep_existing``: what to do with a gold table an earlier
+    import wrote when this export has no source for it (True keep, False drop, None: error).
+    ``dry_run``: find, read and check everything, write nothing."""
     from healthmon.settings import Settings
 
     source_dir = Path(source_dir)
-    found, ignored = _discover(source_dir)
-    stables = system_tables()
-    sources: dict[str, pa.Table] = {}
-    # 1. read and check everything (errors name file and column; nothing written yet)
-    for name, folder in found.items():
-        keys: frozenset[str] = frozenset()
-        if name in SPEC_BY_SOURCE:
-            spec = SPEC_BY_SOURCE[name]
-            paths = required_paths(spec)
-            cols = column_paths(spec)
-            keys = frozenset(cols[k][0] for k in GOLD_TABLES[spec.gold].primary_keys if k in cols)
-            if name == "system.billing.list_prices":
-                paths = paths + [("pricing",)]
+    allowed = parse_table_names(list(allow_missing or []), "--allow-missing")
+    found = discover(source_dir)
+    writer = TableSetWriter(Settings.from_env().lakehouse_root, catalog, schema)
+    existing = _existing_tables(writer)
+    report, missing, undecided = _plan(found, allowed, existing, keep_existing, dry_run)
+    if missing:
+        raise IncompleteExportError(
+            f"{source_dir}: no export of {', '.join(missing)}",
+            report, hint="export them (docs/demodata.md §5), or name those that may be absent with "
+                         f"--allow-missing (e.g. --allow-missing {missing[0]})")
+    if undecided and not dry_run:
+        raise IncompleteExportError(
+            f"{catalog}.{schema} has {', '.join(undecided)} from an earlier import, and this export has no source "
+            "for them", report, hint="pass --keep-existing to keep them or --drop-existing to remove them")
+    by_table = {r.table: r for r in report}
+    sink = _Sink(None if dry_run else writer)
+    with writer:  # an error anywhere removes every staged file: nothing is written
+        try:
+            sources = _build(found, sink, writer, snapshot_date or dt.datetime.now(dt.timezone.utc).date())
+        finally:
+            sink.close()  # writer threads finish before the staging directories can go
+        for line in report:
+            if line.status == "DROPPED":
+                writer.drop(line.table)
+        if dry_run:
+            writer.abort()
+            rows = dict(sink.rows)
         else:
-            need = {"system.information_schema.tables": ["table_catalog", "table_schema", "table_name", "table_type",
-                                                         "data_source_format", "table_owner", "created", "created_by",
-                                                         "last_altered", "last_altered_by"],
-                    "system.information_schema.columns": ["table_catalog", "table_schema", "table_name", "column_name",
-                                                          "ordinal_position", "full_data_type"],
-                    "system.information_schema.table_constraints": ["table_catalog", "table_schema", "table_name",
-                                                                    "constraint_type"]}[name]
-            paths = [(c,) for c in need]
-        sources[name] = read_folder(folder, stables[name], paths, keys)
-    if any(s in sources for s in SNAPSHOT_SOURCES) and "system.information_schema.tables" not in sources:
-        raise HealthmonError(f"{source_dir}: information_schema exports need system.information_schema.tables too")
-    # 2. build every gold table in memory
-    built: dict[str, pa.Table] = {}
+            rows = writer.commit()
     for name, src in sources.items():
-        spec = SPEC_BY_SOURCE.get(name)
-        if spec:
-            built[spec.gold] = build_gold(spec, src, sources)
-    sku = build_dim_sku(sources, sources.get("system.billing.usage"))
-    if sku is not None:
-        built["dim_sku"] = sku
-    settings = Settings.from_env()
-    writer = TableSetWriter(settings.lakehouse_root, catalog, schema)
-    if "system.information_schema.tables" in sources:
-        previous = None
-        path = writer.final_path("fact_table_snapshots")
-        if (path / "_delta_log").is_dir():
-            from deltalake import DeltaTable
-
-            previous = DeltaTable(str(path)).to_pyarrow_table()
-        built["fact_table_snapshots"] = build_snapshots(sources, snapshot_date or dt.datetime.now(dt.timezone.utc).date(), previous)
-    built["ground_truth_incidents"] = GOLD_TABLES["ground_truth_incidents"].schema.empty_table()
-    # 3. stage all, then swap in together
-    with writer:
-        for name in built:
-            writer.ensure(GOLD_TABLES[name])
-        _write_all(writer, built)
-        rows = writer.commit()
-    return ImportResult(rows=rows, ignored=ignored, not_built=sorted(set(GOLD_TABLES) - set(built)))
+        for gold, srcs in GOLD_SOURCES.items():
+            if srcs and srcs[0] == name or (gold == "dim_sku" and name == "system.billing.usage"
+                                             and "system.billing.list_prices" not in sources):
+                line = by_table[gold]
+                line.files += src.files
+                line.note = "; ".join(x for x in (line.note, src.note) if x)
+    for gold, n in rows.items():
+        by_table[gold].rows = n
+    return ImportResult(rows=rows, tables=report, ignored=found.ignored, dry_run=dry_run,
+                        not_built=sorted(set(GOLD_TABLES) - set(rows)))
 
 
-__all__ = ["ImportFormatError", "ImportResult", "import_system_tables", "Location"]
+__all__ = ["ImportFormatError", "ImportResult", "IncompleteExportError", "TableReport", "import_system_tables", "Location"]

@@ -15,6 +15,7 @@ depends on which path ran.
 from __future__ import annotations
 
 import csv
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -24,26 +25,30 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 
 BLOCK = 1 << 24  # 16 MiB blocks: few blocks per file, parsed on Arrow's thread pool
+# Python's json module raises RecursionError past ~1000 levels; pyarrow.json (RapidJSON) has no
+# limit and overflows the stack. Lines or values with more opening brackets than this (an upper
+# bound of their depth) go to the row reader, which turns the RecursionError into a message.
+MAX_BRACKETS = 512
 
 
 class Unsupported(Exception):
     """The vectorised reader cannot read this file exactly; use the row reader."""
 
 
-def _has_map(t: pa.DataType) -> bool:
+def has_map(t: pa.DataType) -> bool:
     if pa.types.is_map(t):
         return True
     if pa.types.is_struct(t):
-        return any(_has_map(f.type) for f in t)
+        return any(has_map(f.type) for f in t)
     if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return _has_map(t.value_type)
+        return has_map(t.value_type)
     return False
 
 
 def _json_type(t: pa.DataType) -> pa.DataType | None:
     """The type to ask pyarrow.json for (None = infer: maps). Dates are read as text
     (pyarrow.json takes dates as day numbers only) and converted after."""
-    if _has_map(t):
+    if has_map(t):
         return None
     if pa.types.is_date(t):
         return pa.string()
@@ -123,7 +128,7 @@ def _from_text(text: pa.Array, expected: pa.DataType) -> pa.Array:
     if pa.types.is_string(expected):
         return text
     if pa.types.is_nested(expected):
-        return _from_json_text(text, expected)
+        return from_json_text(text, expected)
     text = pc.utf8_trim_whitespace(text)
     if pa.types.is_timestamp(expected):
         return _timestamps(text, expected)
@@ -134,8 +139,15 @@ def _from_text(text: pa.Array, expected: pa.DataType) -> pa.Array:
     return pc.cast(text, expected)  # integers, decimals, booleans (true/false/1/0)
 
 
-def _from_json_text(text: pa.Array, expected: pa.DataType) -> pa.Array:
+def from_json_text(text: pa.Array, expected: pa.DataType) -> pa.Array:
     """JSON text per row → struct/map/list, through pyarrow.json: ``{"v": <text>}`` per line."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    deepest = pc.max(pc.add(pc.count_substring(text, "["), pc.count_substring(text, "{"))).as_py() if len(text) else 0
+    if (deepest or 0) > MAX_BRACKETS:
+        raise Unsupported("deeply nested JSON")  # RapidJSON would overflow the stack
+    if pc.any(pc.match_substring(text, "\n")).as_py():
+        raise Unsupported("line breaks in JSON values")
     if pa.types.is_map(expected):  # an empty map written as an empty list
         text = pc.if_else(pc.equal(pc.utf8_trim_whitespace(text), "[]"), pa.scalar("{}"), text)
     lines = pc.binary_join_element_wise("{\"v\":", pc.fill_null(text, "null"), "}\n", "")
@@ -155,7 +167,7 @@ def _from_json_text(text: pa.Array, expected: pa.DataType) -> pa.Array:
 
 
 def _csv_header(path: Path) -> list[str]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         return next(csv.reader(fh), [])
 
 
@@ -171,8 +183,11 @@ def read_csv_fast(path: Path, schema: pa.Schema, tops: list[str]) -> pa.Table:
                                             null_values=[""], strings_can_be_null=True,
                                             quoted_strings_can_be_null=True),
     )
-    return pa.table([_from_text(table.column(t).combine_chunks(), schema.field(t).type) for t in tops],
-                    schema=pa.schema([schema.field(t) for t in tops]))
+    # Columns are converted on two threads: parsing a column of JSON text (structs, maps) is most
+    # of the work, and one column is often a single pyarrow.json block (one thread) otherwise.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="csv-convert") as pool:
+        cols = list(pool.map(lambda t: _from_text(table.column(t).combine_chunks(), schema.field(t).type), tops))
+    return pa.table(cols, schema=pa.schema([schema.field(t).with_nullable(True) for t in tops]))
 
 
 def _empty_maps_as_objects(path: Path, names: list[str]) -> pa.Buffer:
@@ -181,18 +196,39 @@ def _empty_maps_as_objects(path: Path, names: list[str]) -> pa.Buffer:
     replacements of the two usual spellings (with and without a space), no per-row work; any
     other spelling makes pyarrow.json fail and the row reader take the file."""
     data = path.read_bytes()
+    _check_depth(data)
     for name in names:
         for sep in (": ", ":"):
             data = data.replace(f'"{name}"{sep}[]'.encode(), f'"{name}"{sep}{{}}'.encode())
     return pa.py_buffer(data)
 
 
+def _check_depth(data: bytes) -> None:
+    """Unsupported when a line holds more than MAX_BRACKETS opening brackets (an upper bound of
+    its nesting depth): RapidJSON recurses without a limit and would overflow the stack."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    opening = (raw == ord("[")) | (raw == ord("{"))
+    if int(opening.sum()) <= MAX_BRACKETS:
+        return
+    ends = np.flatnonzero(raw == ord("\n"))
+    per_line = np.add.reduceat(opening.astype(np.int32), np.concatenate(([0], ends[:-1] + 1))) if len(ends) else [opening.sum()]
+    tail = int(opening[ends[-1] + 1:].sum()) if len(ends) else 0
+    if max(int(np.max(per_line)), tail) > MAX_BRACKETS:
+        raise Unsupported("deeply nested JSON")
+
+
 def read_json_fast(path: Path, schema: pa.Schema, tops: list[str], keys: frozenset[str]) -> pa.Table:
     fields = [pa.field(t, _json_type(schema.field(t).type)) for t in tops if _json_type(schema.field(t).type)]
     maps = [t for t in tops if pa.types.is_map(schema.field(t).type)]
     infer = len(fields) < len(tops)
+    if maps:
+        body = _empty_maps_as_objects(path, maps)
+    else:
+        body = path.read_bytes()
+        _check_depth(body)
+        body = pa.py_buffer(body)
     table = pjson.read_json(
-        pa.BufferReader(_empty_maps_as_objects(path, maps)) if maps else path,
+        pa.BufferReader(body),
         read_options=pjson.ReadOptions(block_size=BLOCK),
         parse_options=pjson.ParseOptions(explicit_schema=pa.schema(fields),
                                          unexpected_field_behavior="infer" if infer else "ignore"),
@@ -208,7 +244,7 @@ def read_json_fast(path: Path, schema: pa.Schema, tops: list[str], keys: frozens
         if t in keys and n and col.null_count == n:
             raise Unsupported("key column absent")  # the row reader tells absent from NULL
         cols.append(col)
-    return pa.table(cols, schema=pa.schema([schema.field(t) for t in tops]))
+    return pa.table(cols, schema=pa.schema([schema.field(t).with_nullable(True) for t in tops]))
 
 
 def read_text_fast(path: Path, schema: pa.Schema, paths: list[tuple[str, ...]], fmt: str,

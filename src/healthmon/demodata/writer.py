@@ -1,7 +1,10 @@
 """All-or-nothing writing of a set of gold tables, at Parquet-encoding speed.
 
-Each table is staged in a hidden directory beside its final path (``.staging-<table>-<id>``;
-the lakehouse ignores dot-directories). Every appended batch becomes one Parquet file written
+Each table is staged in a hidden directory beside its final path (``.staging-<table>-<owner>``;
+the lakehouse ignores dot-directories). ``<owner>`` names the writing process (pid, its start
+time, a hash of the host name), so a later writer can tell a killed writer's leftovers from a
+live one's: every new :class:`TableSetWriter` removes the staging directories of writers on
+this host that are provably dead (:func:`sweep_dead_writers`). Every appended batch becomes one Parquet file written
 by ``pyarrow.parquet`` (several batches, even of one table, can be encoded at once on
 different threads: pyarrow releases the GIL). Nothing is committed per batch: when *every*
 table of the set is complete, each staged table gets ONE Delta commit (version 0: protocol,
@@ -27,10 +30,13 @@ configuration ``healthmon.primaryKeys``, column comments = Arrow field metadata 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -194,6 +200,62 @@ def write_file(gold: GoldTable, data: pa.Table, directory: Path, part: int) -> A
                      modification_time=int(time.time() * 1000), data_change=True, stats=stats)
 
 
+_OWNED = re.compile(r"^\.(?P<kind>staging|replaced)-(?P<table>.+)-p(?P<pid>\d+)s(?P<start>\d+)h(?P<host>[0-9a-f]{8})r[0-9a-f]+$")
+
+
+def _host() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _start_time(pid: int) -> int | None:
+    """A process's start time in centiseconds since the epoch (None: no such process)."""
+    import psutil
+
+    try:
+        return round(psutil.Process(pid).create_time() * 100)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
+    except psutil.Error:
+        return -1  # exists but unreadable: not provably dead
+
+
+def owner_token() -> str:
+    """This process as a staging-directory owner: pid, start time, host, and a random part."""
+    pid = os.getpid()
+    return f"p{pid}s{_start_time(pid)}h{_host()}r{uuid.uuid4().hex[:6]}"
+
+
+def _dead(pid: int, start: int, host: str) -> bool:
+    """True only when the owner is provably gone: same host, and no process with that pid or
+    one started at another time (the pid was reused)."""
+    if host != _host():
+        return False
+    now = _start_time(pid)
+    return now is None or (now != -1 and now != start)
+
+
+def sweep_dead_writers(root: Path) -> list[Path]:
+    """Remove what killed writers left under ``root/<catalog>/<schema>/``: their staging
+    directories, and the previous copy of a table they had moved aside (put back when the swap
+    was cut between its two renames). Returns the removed paths."""
+    removed: list[Path] = []
+    root = Path(root)
+    if not root.is_dir():
+        return removed
+    for schema_dir in (s for c in root.iterdir() if c.is_dir() for s in c.iterdir() if s.is_dir()):
+        for entry in schema_dir.iterdir():
+            m = _OWNED.match(entry.name)
+            if not m or not _dead(int(m["pid"]), int(m["start"]), m["host"]):
+                continue
+            final = schema_dir / m["table"]
+            if m["kind"] == "replaced" and not final.exists():
+                os.rename(entry, final)
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
 class _Staged:
     """One table being staged: its directory and the files written so far."""
 
@@ -213,7 +275,9 @@ class TableSetWriter:
         self.schema = check_identifier(schema, "schema name")
         self.root = Path(lakehouse_root)
         self._staged: dict[str, _Staged] = {}
-        self._token = uuid.uuid4().hex[:12]
+        self._dropped: set[str] = set()
+        self._token = owner_token()
+        sweep_dead_writers(self.root)
         self._lock = threading.Lock()
         self._seq = itertools.count()
 
@@ -255,6 +319,10 @@ class TableSetWriter:
         """Create the table even if no batch had rows for it."""
         self._stage(gold)
 
+    def drop(self, table: str) -> None:
+        """Remove the table ``table`` (if it exists) when the set is committed."""
+        self._dropped.add(table)
+
     @property
     def rows(self) -> dict[str, int]:
         with self._lock:
@@ -285,6 +353,12 @@ class TableSetWriter:
         self._register_schema()
         trash: list[Path] = []
         try:
+            for name in sorted(self._dropped - set(self._staged)):
+                final = self.final_path(name)
+                if final.exists():
+                    old = final.parent / f".replaced-{name}-{self._token}"
+                    os.rename(final, old)
+                    trash.append(old)
             for name, staged in self._staged.items():
                 final = self.final_path(name)
                 if final.exists():
@@ -297,6 +371,7 @@ class TableSetWriter:
                 shutil.rmtree(old, ignore_errors=True)
         rows = self.rows
         self._staged.clear()
+        self._dropped.clear()
         return rows
 
     def _register_schema(self) -> None:
@@ -311,6 +386,7 @@ class TableSetWriter:
         for staged in self._staged.values():
             shutil.rmtree(staged.path, ignore_errors=True)
         self._staged.clear()
+        self._dropped.clear()
 
     def __enter__(self) -> "TableSetWriter":
         return self

@@ -41,6 +41,12 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
 
         configure_mlflow()
         lh = io.lakehouse()
+        if not lh.table_exists(table):
+            from healthmon.ml.features.pipeline import why_not_built
+
+            why = why_not_built(lh, spec.feature_table, catalog, gold_schema)
+            if why:  # no data for it (e.g. an import without information_schema); else: not built yet
+                raise Skip(f"feature table {table} was not built: {why}")
         if spec.custom:
             from healthmon.ml.models import tags
 

@@ -81,6 +81,22 @@ def compute_feature_table(lh, table: FeatureTable, catalog: str, gold_schema: st
     return cleaned, counts
 
 
+def why_not_built(lh, name: str, catalog: str, gold_schema: str) -> str | None:
+    """Why feature table ``name`` cannot be built from ``catalog.gold_schema`` (a missing,
+    empty or incomplete gold table, or no usable rows), or None when it can — or when the gold
+    schema holds no source of any feature table (a wrong catalog or nothing imported: not a
+    gap in one domain). Lets a consumer of a feature table that does not exist tell "no data
+    for this domain" from "not built yet"."""
+    sources = {s.table for t in FEATURE_TABLES.values() for s in t.sources}
+    if not any(lh.table_exists(f"{catalog}.{gold_schema}.{s}") for s in sorted(sources)):
+        return None
+    try:
+        compute_feature_table(lh, FEATURE_TABLES[name], catalog, gold_schema)
+    except SourceUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def _with_comments(data, table: FeatureTable):
     """Column comments travel as Arrow field metadata (the lakehouse's convention)."""
     import pyarrow as pa
@@ -134,7 +150,8 @@ def create_feature_tables(
     """Build the feature tables into ``<catalog>.<feature_schema>``.
 
     Returns ``{"status": "SUCCESS" | "PARTIAL", "tables_built": n, "tables_total": m,
-    "total_rows": r, "tables": {name: {"status": "SUCCESS" | "SKIPPED" | "FAILED", "table": fqn,
+    "total_rows": r, "skipped": {name: reason}, "failed": {name: error},
+    "tables": {name: {"status": "SUCCESS" | "SKIPPED" | "FAILED", "table": fqn,
     "rows": n, "action": created|merged|recreated, "seconds": s, "reason"/"error": ...}}}``.
     Raises FeatureBuildError when no table was built."""
     from healthmon.lakehouse import Lakehouse
@@ -181,6 +198,8 @@ def create_feature_tables(
         "tables_built": len(built),
         "tables_total": len(selected),
         "total_rows": sum(r["rows"] for r in results.values()),
+        "skipped": {n: r["reason"] for n, r in results.items() if r["status"] == "SKIPPED"},
+        "failed": {n: r["error"] for n, r in results.items() if r["status"] == "FAILED"},
         "tables": results,
     }
     if not built:
