@@ -105,11 +105,14 @@ def test_acl_from_api_create_and_owner_override(client, tokens):
     body = {"name": "api job", "tasks": [], "access_control_list": [
         {"user_name": "carol@example.com", "permission_level": "IS_OWNER"},
     ]}
-    job_id = client.post("/api/2.2/jobs/create", headers=bearer(tokens.alice), json=body).json()["job_id"]
-    # An explicit IS_OWNER moves ownership away from the creator.
-    assert client.get("/api/2.2/jobs/get", headers=bearer(tokens.alice), params={"job_id": job_id}).status_code == 403
+    # Only admins change a job's owner, at creation too.
+    refused = client.post("/api/2.2/jobs/create", headers=bearer(tokens.alice), json=body)
+    assert (refused.status_code, refused.json()["error_code"]) == (403, "PERMISSION_DENIED")
+    job_id = client.post("/api/2.2/jobs/create", headers=bearer(tokens.admin), json=body).json()["job_id"]
     got = client.get("/api/2.2/jobs/get", headers=bearer(tokens.carol), params={"job_id": job_id})
-    assert got.status_code == 200 and got.json()["creator_user_name"] == "alice@example.com"
+    assert got.status_code == 200 and got.json()["creator_user_name"] == "tester@example.com"
+    assert got.json()["run_as_user_name"] == "carol@example.com"  # runs execute as the owner
+    assert client.get("/api/2.2/jobs/get", headers=bearer(tokens.alice), params={"job_id": job_id}).status_code == 403
 
 
 def test_run_is_attributed_to_the_caller(client, tokens, tmp_path):

@@ -223,8 +223,11 @@ class Notebook:
 
 
 class Secrets:
-    def __init__(self, redactor: "Redactor"):
+    """Secrets as the run's principal may read them (READ on the scope: ``store.secrets``)."""
+
+    def __init__(self, redactor: "Redactor", run_id: int | None):
         self._redactor = redactor
+        self._run_id = run_id
 
     def _session(self):
         from healthmon.store.db import Database
@@ -235,7 +238,7 @@ class Secrets:
         from healthmon.store import secrets
 
         with self._session() as s:
-            value = secrets.get_secret(s, scope, key)
+            value = secrets.read_for_run(s, self._run_id, scope, key)
         self._redactor.add(value)
         return value
 
@@ -246,7 +249,7 @@ class Secrets:
         from healthmon.store import secrets
 
         with self._session() as s:
-            return [SecretMetadata(d["key"]) for d in secrets.list_secrets(s, scope)]
+            return [SecretMetadata(d["key"]) for d in secrets.list_secrets_for_run(s, self._run_id, scope)]
 
     def listScopes(self) -> list:
         from healthmon.store import secrets
@@ -390,8 +393,9 @@ class DBUtils:
     _PARTS = ("widgets", "jobs", "notebook", "secrets", "fs")
 
     def __init__(self, *, task_key: str, params: dict[str, str], upstream_values: dict, home: "Path", redactor: Redactor,
-                 notebook_path: str | None = None, work_dir: str | None = None):
+                 notebook_path: str | None = None, work_dir: str | None = None, run_id: int | None = None):
         self._args = (task_key, params, upstream_values, home, redactor, notebook_path, work_dir)
+        self._run_id = run_id
 
     def __getattr__(self, name: str):
         if name not in DBUtils._PARTS:
@@ -404,7 +408,7 @@ class DBUtils:
         elif name == "notebook":
             part = Notebook({"path": notebook_path, "work_dir": work_dir, "task_key": task_key, "home": home}, redactor)
         elif name == "secrets":
-            part = Secrets(redactor)
+            part = Secrets(redactor, self._run_id)
         else:
             part = Fs(home)
         setattr(self, name, part)  # an instance attribute from now on: no second lookup through here

@@ -127,6 +127,7 @@ def run_spec(spec: dict) -> int:
         redactor=redactor,
         notebook_path=spec.get("path"),
         work_dir=os.path.dirname(spec["result_file"]),
+        run_id=spec.get("job_run_id"),
     )
     # One literal with every name the runtime adds: the dict is created at its final size (each
     # resize in a forked attempt would copy it into freshly touched memory).

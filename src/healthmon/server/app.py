@@ -106,7 +106,7 @@ class AccessLog:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    from healthmon.server import routes_jobs, routes_workspace, ui
+    from healthmon.server import routes_files, routes_jobs, routes_secrets, routes_workspace, ui
 
     settings = settings or Settings.from_env()
     db = Database.from_settings(settings)
@@ -126,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_jobs.build_router())
     app.include_router(routes_workspace.build_public_router())
     app.include_router(routes_workspace.build_router())
+    app.include_router(routes_secrets.build_router())
+    app.include_router(routes_files.build_router())
     ui.install(app)
     app.add_middleware(BodyGuard)
     app.add_middleware(AccessLog)
