@@ -7,7 +7,7 @@ import pytest
 
 from healthmon.jobs import service
 from healthmon.store.runs import RunRecord
-from tests.server.conftest import bearer
+from tests.server.conftest import bearer, workspace_file
 
 SETTINGS = {
     "name": "guarded",
@@ -115,10 +115,9 @@ def test_acl_from_api_create_and_owner_override(client, tokens):
     assert client.get("/api/2.2/jobs/get", headers=bearer(tokens.alice), params={"job_id": job_id}).status_code == 403
 
 
-def test_run_is_attributed_to_the_caller(client, tokens, tmp_path):
-    script = tmp_path / "t.py"
-    script.write_text("print('ok')\n")
-    settings = {"name": "shared", "tasks": [{"task_key": "t", "spark_python_task": {"python_file": str(script)}}],
+def test_run_is_attributed_to_the_caller(client, tokens, settings):
+    script = workspace_file(settings, "alice@example.com", "t.py", "print('ok')\n")
+    settings = {"name": "shared", "tasks": [{"task_key": "t", "spark_python_task": {"python_file": script}}],
                 "permissions": [{"level": "CAN_MANAGE_RUN", "group_name": "data-eng"}]}
     job_id = service.create_job(settings, user_name="alice@example.com")
     run_id = client.post("/api/2.2/jobs/run-now", headers=bearer(tokens.bob), json={"job_id": job_id}).json()["run_id"]

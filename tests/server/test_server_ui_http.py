@@ -203,7 +203,8 @@ def test_one_time_run_page_and_cancel_belong_to_its_creator(client, db, tokens):
         s.flush()
         run_id = run.run_id
     login(client, tokens.carol)
-    assert client.get(f"/jobs/0/runs/{run_id}").status_code == 404
+    assert client.get(f"/jobs/0/runs/{run_id}").status_code == 403
+    assert client.get(f"/jobs/7/runs/{run_id}").status_code == 403  # the same, whatever job the URL names
     assert client.get(f"/runs/{run_id}", follow_redirects=False).status_code == 404
     login(client, tokens.alice)
     assert client.get(f"/runs/{run_id}", follow_redirects=False).headers["location"] == f"/jobs/0/runs/{run_id}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import os
 import time
 from types import ModuleType
 from typing import Any
@@ -67,23 +68,30 @@ def get_job(job_id: int) -> dict:
 # cost a second full job read. Changes made through this server invalidate at once; changes
 # made elsewhere (a redeploy) apply within ACL_TTL.
 ACL_TTL = 2.0
-_acl_jobs: dict[int, tuple[float, dict]] = {}
+_acl_jobs: dict[tuple, tuple[float, dict]] = {}
+
+
+def _acl_key(job_id: int) -> tuple:
+    # The workspace is part of the key: one process may serve (or test) several.
+    env = os.environ
+    return env.get("HEALTHMON_DATABASE_URL"), env.get("HEALTHMON_HOME"), job_id
 
 
 def get_job_for_acl(job_id: int) -> dict:
     now = time.monotonic()
-    hit = _acl_jobs.get(job_id)
+    key = _acl_key(job_id)
+    hit = _acl_jobs.get(key)
     if hit and now - hit[0] < ACL_TTL:
         return hit[1]
     job = get_job(job_id)
-    _acl_jobs[job_id] = (now, job)
+    _acl_jobs[key] = (now, job)
     if len(_acl_jobs) > 10_000:
         _acl_jobs.clear()
     return job
 
 
 def forget_job(job_id: int) -> None:
-    _acl_jobs.pop(job_id, None)
+    _acl_jobs.pop(_acl_key(job_id), None)
 
 
 def job_or_none(job_id: int | None) -> dict | None:
@@ -203,6 +211,20 @@ def get_run_output(run_id: int) -> dict:
     return redact_secrets(_call("get_run_output", run_id))
 
 
+# What a run's output shows only to who may read its logs (Databricks: "View ... logs of a job
+# run" needs Can Manage Run; "View results", Can View).
+LOG_FIELDS = ("logs", "logs_truncated", "error_trace")
+
+
+def run_output_for(level: str, run_id: int) -> dict:
+    """A task run's output as a caller holding ``level`` on it may see it."""
+    output = get_run_output(run_id)
+    if permissions.RANK[level] < permissions.RANK["CAN_MANAGE_RUN"]:
+        for key in LOG_FIELDS:
+            output.pop(key, None)
+    return output
+
+
 def redact_secrets(doc: Any) -> Any:
     """Replace every stored secret value in the strings of ``doc`` with ``[REDACTED]``. The
     runtime redacts what it writes; this is the server's second line for what it serves."""
@@ -244,7 +266,7 @@ def export_run(principal: Principal, run: dict, views: str) -> dict:
         raise ApiError("INVALID_PARAMETER_VALUE", f"Run {run_id} is not a notebook task run: only notebook runs can be exported.")
     if views == "DASHBOARDS":
         return {"views": []}
-    output = get_run_output(run_id)
+    output = get_run_output(run_id)  # the result and error only: no logs in an export
     source = workspace_api.read_notebook_for_export(principal, notebook_path)
     name = notebook_path.rstrip("/").rsplit("/", 1)[-1]
     return {"views": [{"content": export_html.notebook_run_html(name, source, run, output), "name": name,

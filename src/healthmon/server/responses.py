@@ -53,9 +53,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class Error(BaseModel):
+    """Every refusal: a Databricks error body."""
+
+    model_config = ConfigDict(extra="forbid")
+    error_code: str
+    message: str
+
+
 def ok(model: type[BaseModel]) -> dict:
-    """``responses=`` of a route whose 200 body is ``model`` (documented, not re-validated)."""
-    return {200: {"model": model, "description": "OK"}}
+    """``responses=`` of a route whose 200 body is ``model`` (documented, not re-validated), and
+    whose every other answer is a Databricks error body."""
+    return {200: {"model": model, "description": "OK"}, "default": {"model": Error, "description": "A Databricks error"}}
 
 
 class Empty(_Model):

@@ -21,6 +21,7 @@ from healthmon.store.auth import Principal
 
 WS = "/api/2.0/workspace"
 FS = "/api/2.0/fs"
+NO_BODY = {200: {"description": "OK (headers only)"}, "default": {"description": "A Databricks error (headers only)"}}
 EXPORT_FORMATS = ("SOURCE", "HTML", "JUPYTER", "DBC", "R_MARKDOWN", "AUTO", "RAW")
 
 
@@ -92,14 +93,15 @@ def build_router() -> APIRouter:
         return {"content": base64.b64encode(content).decode(), "file_type": file_type}
 
     # -- Files API over volumes -----------------------------------------------------------------
-    @router.get(FS + "/files{file_path:path}", tags=tag, operation_id="files_download",
-                responses={200: {"content": {"application/octet-stream": {}}, "description": "The file's bytes"}})
+    @router.get(FS + "/files{file_path:path}", tags=tag, operation_id="files_download", response_class=Response,
+                responses={**ok(responses.Empty), 200: {"description": "The file's bytes", "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
     def fs_download(file_path: str, principal: Principal = Depends(require_principal)):
         local, shown = volumes_api.volume_path(principal, file_path)
         headers = volumes_api.file_metadata(local, shown)
         return Response(local.read_bytes(), headers=headers, media_type=headers["content-type"])
 
-    @router.head(FS + "/files{file_path:path}", tags=tag, operation_id="files_get_metadata")
+    @router.head(FS + "/files{file_path:path}", tags=tag, operation_id="files_get_metadata", responses=NO_BODY)
     def fs_metadata(file_path: str, principal: Principal = Depends(require_principal)):
         local, shown = volumes_api.volume_path(principal, file_path)
         return Response(headers=volumes_api.file_metadata(local, shown))
@@ -139,7 +141,8 @@ def build_router() -> APIRouter:
         volumes_api.delete_directory(*volumes_api.volume_path(principal, directory_path))
         return {}
 
-    @router.head(FS + "/directories{directory_path:path}", tags=tag, operation_id="files_get_directory_metadata")
+    @router.head(FS + "/directories{directory_path:path}", tags=tag, operation_id="files_get_directory_metadata",
+                 responses=NO_BODY)
     def fs_dir_metadata(directory_path: str, principal: Principal = Depends(require_principal)):
         volumes_api.directory_exists(*volumes_api.volume_path(principal, directory_path))
         return Response()

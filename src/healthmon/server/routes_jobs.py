@@ -32,7 +32,6 @@ from healthmon.server.models import (
 from healthmon.server.responses import ok
 from healthmon.server.pagination import Cursor, keyset_page_fields, page_fields, resolve_cursor, resolve_limit, resolve_offset
 from healthmon.permissions import (
-    RANK,
     can,
     check_run_as,
     checked_job_settings,
@@ -370,11 +369,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         tasks = run.get("tasks") or []
         if legacy and not run.get("task_key") and len(tasks) == 1:
             run_id = tasks[0]["run_id"]
-        output = backend.get_run_output(run_id)
-        if RANK[level] < RANK["CAN_MANAGE_RUN"]:
-            for key in ("logs", "logs_truncated", "error_trace"):
-                output.pop(key, None)
-        return output
+        return backend.run_output_for(level, run_id)
 
     @router.get(f"{base}/runs/export", tags=tag, operation_id=f"runs_export_{version}",
                 responses=ok(responses.ExportRunOutput))

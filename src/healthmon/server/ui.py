@@ -28,7 +28,7 @@ from fastapi.templating import Jinja2Templates
 from healthmon.errors import HealthmonError, NotFoundError
 from healthmon.server import backend, ui_data, ui_svg
 from healthmon.server.auth import SESSION_COOKIE, cookie_principal
-from healthmon.permissions import can, effective_level, require, run_job_view
+from healthmon.permissions import RANK, can, effective_level, require, require_run
 from healthmon.store import auth as auth_store
 from healthmon.store.auth import SESSION_LIFETIME_SECONDS, Principal
 from healthmon.store.private import key_file
@@ -248,12 +248,10 @@ def install(app: FastAPI) -> None:
     def run_redirect(request: Request, run_id: int):
         principal = principal_or_login(request)
         try:
-            run = backend.get_run(run_id)
-            job = _job_or_none(run["job_id"]) if run.get("job_id") else None
-            visible = run_job_view(principal, backend.top_run(run), job)
+            run, level = backend.run_access(principal, run_id)
         except NotFoundError:
-            visible = False
-        if not visible:  # the same answer as for a run that does not exist: nothing about its job leaks
+            run, level = {}, None
+        if level is None:  # the same answer as for a run that does not exist: nothing about its job leaks
             raise NotFoundError(f"Run {run_id} does not exist.")
         top = run.get("job_run_id") if run.get("task_key") else run_id
         return RedirectResponse(f"/jobs/{run.get('job_id') or NO_JOB}/runs/{top or run_id}", status_code=303)
@@ -262,14 +260,11 @@ def install(app: FastAPI) -> None:
     @page
     def run_page(request: Request, job_id: int, run_id: int):
         principal = principal_or_login(request)
-        run = backend.get_run(run_id, include_history=True)
+        run, level = backend.run_access(principal, run_id, include_history=True)
+        require_run(principal, run_id, level, "CAN_VIEW")  # before anything tells which job the run is in
         if (run.get("job_id") or NO_JOB) != job_id:
             raise NotFoundError(f"Run {run_id} does not belong to job {job_id}.")
-        job = _job_or_none(job_id) if job_id != NO_JOB else None
-        if job is not None:
-            require(principal, job, "CAN_VIEW")
-        elif not run_job_view(principal, run, None):
-            raise NotFoundError(f"Run {run_id} does not exist.")
+        job = backend.job_or_none(job_id)
         attempts = run.get("tasks") or []
         latest: dict[str, dict] = {}
         for t in sorted(attempts, key=lambda t: t.get("run_id") or 0):
@@ -280,7 +275,7 @@ def install(app: FastAPI) -> None:
         children: dict[str, int] = {}
         for key, task in latest.items():
             try:
-                out = backend.get_run_output(task["run_id"])
+                out = backend.run_output_for(level, task["run_id"])
             except HealthmonError as exc:
                 out = {"error": exc.message}
             child = (out.get("run_job_output") or {}).get("run_id")
@@ -293,7 +288,7 @@ def install(app: FastAPI) -> None:
             parent = int(match.group(1))
         state = run.get("state") or {}
         active = state.get("life_cycle_state") in ACTIVE
-        can_run = can(principal, job, "CAN_MANAGE_RUN") if job is not None else job_id == NO_JOB
+        can_run = RANK[level] >= RANK["CAN_MANAGE_RUN"]
         failed = [k for k, s in states.items() if s not in ("SUCCESS", "EXCLUDED", "SKIPPED")]
         return render(
             request, "run.html", principal, run=run, job=job, state=state, active=active,
@@ -309,13 +304,10 @@ def install(app: FastAPI) -> None:
         run, job 0: its creator or an admin), the run in that job; then ``act(run_id)``."""
         principal = principal_or_login(request)
         check_csrf(request, csrf)
-        run = backend.get_run(run_id)
+        run, level = backend.run_access(principal, run_id)
+        require_run(principal, run_id, level, "CAN_MANAGE_RUN")
         if (run.get("job_id") or NO_JOB) != job_id:
             raise NotFoundError(f"Run {run_id} does not belong to job {job_id}.")
-        if job_id != NO_JOB:
-            require(principal, backend.get_job(job_id), "CAN_MANAGE_RUN")
-        elif not run_job_view(principal, run, None):
-            raise NotFoundError(f"Run {run_id} does not exist.")
         act(run_id)
         return RedirectResponse(f"/jobs/{job_id}/runs/{run_id}", status_code=303)
 
@@ -347,13 +339,6 @@ def install(app: FastAPI) -> None:
         view = ui_data.health_view(request.app.state.settings.lakehouse_root, schema)
         chart = ui_svg.line_chart_svg(view.forecast) if view.forecast else ""
         return render(request, "health.html", principal, view=view, chart=chart)
-
-
-def _job_or_none(job_id: int) -> dict | None:
-    try:
-        return backend.get_job(job_id)
-    except NotFoundError:
-        return None
 
 
 def _settings_yaml(settings: dict) -> str:
