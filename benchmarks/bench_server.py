@@ -4,6 +4,10 @@ settings, same load generator, same run).
 
 The server runs in its own process (one uvicorn worker, as ``healthmon server`` runs it); the load
 generator is a few threads with keep-alive connections on loopback, bounded in count and time.
+
+``HEALTHMON_BENCH_BASELINE_SRC=<a checkout's src directory>`` adds that code's server to the same
+run (its runs/list pages, and runs/get slices alternating with the others): a before/after
+comparison on the same machine state.
 """
 
 from __future__ import annotations
@@ -108,15 +112,22 @@ def _serve(kind: str, port: int) -> None:
     if kind == "healthmon-2-workers":
         uvicorn.run("healthmon.server.app:create_app", factory=True, workers=2, **options)
         return
+    # "healthmon" and "baseline" (the same code path from another checkout, via PYTHONPATH)
     from healthmon.server.app import create_app
 
     uvicorn.run(create_app(), **options)
 
 
+def _baseline_src() -> str | None:
+    return os.environ.get("HEALTHMON_BENCH_BASELINE_SRC") or None
+
+
 def _start(kind: str, home: Path) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    # As `healthmon server` does: HEALTHMON_USER pinned for the process.
-    env = {**os.environ, "HEALTHMON_HOME": str(home), "PYTHONPATH": str(ROOT.parent),
+    # As `healthmon server` does: HEALTHMON_USER pinned for the process. The baseline is the same
+    # server from another checkout, found first on the path.
+    path = str(ROOT.parent) if kind != "baseline" else f"{_baseline_src()}{os.pathsep}{ROOT.parent}"
+    env = {**os.environ, "HEALTHMON_HOME": str(home), "PYTHONPATH": path,
            "HEALTHMON_USER": os.environ.get("HEALTHMON_USER", "bench@example.com")}
     log_path = WORK / f"{kind}.log"  # the access log goes here (a pipe nobody reads would fill)
     with open(log_path, "wb") as log:
@@ -274,12 +285,21 @@ def run(quick: bool = False) -> list[Result]:
         latencies, deep = _page_latencies(port, headers, job_id, total, deep=50 if quick else 100)
     finally:
         _stop(proc)
+    base_latencies: list[float] = []
+    if _baseline_src():
+        proc, port = _start("baseline", home)
+        try:
+            base_latencies, _ = _page_latencies(port, headers, job_id, total, deep=0)
+        finally:
+            _stop(proc)
 
     # Throughput: the three servers run side by side and are measured in alternating slices,
     # so that each sees the same neighbours on a shared machine; the median slice counts.
     sample = random.Random(1).sample(ids, 500)
     get_paths = [f"/api/2.2/jobs/runs/get?run_id={i}" for i in sample]
     targets = {"healthmon": (get_paths, headers), "healthmon-2-workers": (get_paths, headers), "bare": (["/constant"], {})}
+    if _baseline_src():
+        targets["baseline"] = (get_paths, headers)
     servers = {kind: _start(kind, home) for kind in targets}
     rounds = 2 if quick else 4
     rps: dict[str, list[float]] = {kind: [] for kind in targets}
@@ -306,7 +326,7 @@ def run(quick: bool = False) -> list[Result]:
     p95_ms = _p95(latencies) * 1000
     deep_p95_ms = _p95(deep) * 1000
     median_ms = sorted(latencies)[len(latencies) // 2] * 1000
-    return [
+    results = [
         Result(
             name=f"runs/list p95 per page, paging with next_page_token ({total:,} runs, 25/page)", value=p95_ms,
             unit="ms", target="<= 50 ms", passed=p95_ms <= 50,
@@ -346,6 +366,21 @@ def run(quick: bool = False) -> list[Result]:
                   "load on the machine than req/s",
         ),
     ]
+    if _baseline_src():
+        base_p95 = _p95(base_latencies) * 1000
+        base_rps, base_cpu = statistics.median(rps["baseline"]), statistics.median(cpu["baseline"])
+        results += [
+            Result(name="runs/list p95 per page vs the baseline code (same run)", value=p95_ms, unit="ms",
+                   baseline_name="baseline code", baseline_value=base_p95, target="<= 1.10x baseline",
+                   passed=p95_ms <= 1.10 * base_p95,
+                   notes=f"baseline: {_baseline_src()}; both walk all pages with next_page_token, one after the other"),
+            Result(name="runs/get throughput vs the baseline code (same run)", value=get_rps, unit="req/s",
+                   baseline_name="baseline code", baseline_value=base_rps, target=">= 0.90x baseline",
+                   passed=get_rps >= 0.90 * base_rps,
+                   notes=f"slices alternating with the baseline server; server CPU per request {get_cpu:.3f} ms vs "
+                         f"baseline {base_cpu:.3f} ms"),
+        ]
+    return results
 
 
 if __name__ == "__main__":

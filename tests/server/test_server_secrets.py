@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 
 from healthmon.store import secrets
 from healthmon.store.db import Database
+from tests.jobs.test_jobs_store import db_url  # noqa: F401  (the SQLite + PostgreSQL database fixture)
 from tests.server.conftest import bearer
 
 VALUE = "pa55-Word-Only-Alice-Knows"
@@ -178,3 +179,54 @@ def test_existing_world_readable_workspace_is_tightened(tmp_path, monkeypatch):
     assert mode(home) == 0o700 and mode(home / "runs") == 0o700
     for name in ("workspace.db", "workspace.db-wal", "workspace.db-shm"):
         assert mode(home / name) == 0o600, name
+
+
+def test_store_secrets_acls_sessions_and_upgrade_on_sqlite_and_postgresql(db_url):
+    """The store's new tables and functions on both backends (PostgreSQL:
+    HEALTHMON_TEST_POSTGRES_URL): encrypted values, scope ACLs by group, the plaintext upgrade on
+    open, UI sessions, a run's principal."""
+    from healthmon.store import auth
+    from healthmon.store.db import forget
+    from healthmon.store.runs import RunRecord
+
+    db = Database(db_url)
+    with db.session() as s:
+        bob = auth.ensure_principal(s, "bob@example.com", groups=["data-eng"])
+        carol = auth.ensure_principal(s, "carol@example.com")
+        secrets.create_scope(s, "pg", principal=carol)
+        secrets.put_secret(s, "pg", "k", VALUE, principal=carol)
+        secrets.put_acl(s, "pg", "data-eng", "READ", principal=carol)
+    with db.session() as s:
+        assert secrets.get_secret(s, "pg", "k", principal=bob) == VALUE
+        with pytest.raises(Exception, match="does not have WRITE permission"):
+            secrets.put_secret(s, "pg", "k", "x", principal=bob)
+        assert secrets.list_acls(s, "pg", principal=carol) == [
+            {"principal": "carol@example.com", "permission": "MANAGE"}, {"principal": "data-eng", "permission": "READ"}]
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO secrets (scope, key, value, last_updated_timestamp) VALUES ('pg', 'old', 'plain', 1)"))
+    db.engine.dispose()
+    forget(db_url)
+    reopened = Database(db_url)
+    reopened.create_all()
+    with reopened.connect() as conn:
+        stored = dict(conn.execute(text("SELECT key, value FROM secrets")).all())
+    assert all(v.startswith("aesgcm1:") for v in stored.values()) and "plain" not in stored.values()
+    with reopened.session() as s:
+        token = auth.create_token(s, "bob@example.com").token_value
+        session_id = auth.create_session(s, token)
+        run = RunRecord(job_id=1, run_name="r", creator_user_name="bob@example.com", life_cycle_state="TERMINATED")
+        run.set_j("settings", {"run_as": {"service_principal_name": "robot"}})
+        s.add(run)
+        s.flush()
+        task = RunRecord(job_id=1, job_run_id=run.run_id, task_key="t", run_name="t", life_cycle_state="TERMINATED")
+        s.add(task)
+        s.flush()
+        assert auth.run_principal_name(s, task.run_id) == "robot"
+        assert secrets.get_secret(s, "pg", "old") == "plain"
+    with reopened.connect() as conn:
+        assert auth.session_principal_id(conn, session_id) == bob.id
+    with reopened.session() as s:
+        auth.revoke_session(s, session_id)
+    with reopened.connect() as conn:
+        assert auth.session_principal_id(conn, session_id) is None
+    reopened.engine.dispose()
