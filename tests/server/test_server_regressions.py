@@ -79,19 +79,22 @@ def test_host_metadata_never_reflects_the_host_header(client, monkeypatch):
     assert meta["oidc_endpoint"] == "http://127.0.0.1:8080/oidc"
 
 
+def _run_alices_job(name: str, task: dict) -> dict:
+    """One run, finished, of alice's one-task job ``name``; carol CAN_VIEW on it, bob (via
+    data-eng) CAN_MANAGE_RUN."""
+    job_id = service.create_job({"name": name, "tasks": [{"task_key": "t", **task}], "access_control_list": [
+        {"user_name": "carol@example.com", "permission_level": "CAN_VIEW"},
+        {"group_name": "data-eng", "permission_level": "CAN_MANAGE_RUN"}]}, user_name=ALICE)
+    return service.wait_for_run(service.run_now(job_id, user_name=ALICE), timeout=120)
+
+
 @pytest.fixture
 def finished_run(settings):
-    """A finished one-task notebook run of alice's job (carol CAN_VIEW, bob via data-eng
-    CAN_MANAGE_RUN) that printed a log line and failed with a traceback."""
+    """A finished one-task notebook run that printed a log line and exited with a result."""
     path = notebook(settings, ALICE, "noisy", "print('log line 42')\ndbutils.notebook.exit('the result')")
-    job_id = service.create_job({"name": "noisy", "tasks": [{"task_key": "n", "notebook_task": {"notebook_path": path}}],
-                                 "access_control_list": [
-                                     {"user_name": "carol@example.com", "permission_level": "CAN_VIEW"},
-                                     {"group_name": "data-eng", "permission_level": "CAN_MANAGE_RUN"}]},
-                                user_name=ALICE)
-    run = service.wait_for_run(service.run_now(job_id, user_name=ALICE), timeout=120)
+    run = _run_alices_job("noisy", {"notebook_task": {"notebook_path": path}})
     assert run["state"]["result_state"] == "SUCCESS"
-    return job_id, run
+    return run["job_id"], run
 
 
 @pytest.mark.timeout(180)
@@ -99,12 +102,7 @@ def test_get_output_logs_need_can_manage_run(client, tokens, settings):
     """Databricks job ACLs: "View results" with Can View; "View ... logs of a job run" with Can
     Manage Run. A Python file task's output has logs, an error and its trace."""
     path = workspace_file(settings, ALICE, "loud.py", "print('log line 42')\nraise ValueError('bad input')\n")
-    job_id = service.create_job({"name": "loud", "tasks": [{"task_key": "l", "spark_python_task": {"python_file": path}}],
-                                 "access_control_list": [
-                                     {"user_name": "carol@example.com", "permission_level": "CAN_VIEW"},
-                                     {"group_name": "data-eng", "permission_level": "CAN_MANAGE_RUN"}]},
-                                user_name=ALICE)
-    run = service.wait_for_run(service.run_now(job_id, user_name=ALICE), timeout=120)
+    run = _run_alices_job("loud", {"spark_python_task": {"python_file": path}})
     task_run = run["tasks"][0]["run_id"]
     viewer = client.get("/api/2.2/jobs/runs/get-output", headers=bearer(tokens.carol), params={"run_id": task_run}).json()
     assert viewer["error"] == "ValueError: bad input"

@@ -141,3 +141,14 @@ def test_files_api_over_volumes(workspace, client, tokens, monkeypatch, settings
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     escape = client.get("/api/2.0/fs/files/Volumes/a/b/c/../../../../etc/passwd", headers=bearer(tokens.admin))
     assert escape.status_code in (400, 404)
+
+
+def test_overlong_names_are_a_400(client, tokens):
+    name = "n" * 300
+    for method, url, kwargs, token in [
+        ("GET", "/api/2.0/workspace/get-status", {"params": {"path": f"{HOME}/{name}"}}, tokens.alice),
+        ("POST", "/api/2.0/workspace/mkdirs", {"json": {"path": f"{HOME}/{name}"}}, tokens.alice),
+        ("GET", f"/api/2.0/fs/files/Volumes/a/b/c/{name}", {}, tokens.admin),
+    ]:
+        resp = client.request(method, url, headers=bearer(token), **kwargs)
+        assert resp.status_code == 400 and resp.json()["error_code"] == "INVALID_PARAMETER_VALUE", resp.text

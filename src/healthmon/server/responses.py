@@ -97,11 +97,14 @@ class Job(_Model):
     settings: dict[str, Any] | None = None
 
 
-class ListJobsResponse(_Model):
-    jobs: list[Job] | None = None
+class _Page(_Model):
     has_more: bool | None = None
     next_page_token: str | None = None
     prev_page_token: str | None = None
+
+
+class ListJobsResponse(_Page):
+    jobs: list[Job] | None = None
 
 
 class RunState(_Model):
@@ -123,9 +126,9 @@ class RunStatus(_Model):
     queue_details: dict[str, Any] | None = None
 
 
-class RunTask(_Model):
-    run_id: int | None = None
-    task_key: str
+class _RunCommon(_Model):
+    """What a job run and a task run both report."""
+
     attempt_number: int | None = None
     start_time: int | None = None
     end_time: int | None = None
@@ -137,10 +140,15 @@ class RunTask(_Model):
     state: RunState | None = None
     status: RunStatus | None = None
     run_page_url: str | None = None
+
+
+class RunTask(_RunCommon):
+    run_id: int | None = None
+    task_key: str
     depends_on: list[dict[str, Any]] | None = None
 
 
-class Run(_Model):
+class Run(_RunCommon):
     run_id: int
     job_id: int | None = None
     job_run_id: int | None = None
@@ -150,17 +158,6 @@ class Run(_Model):
     run_type: RunType | None = None
     trigger: TriggerType | None = None
     creator_user_name: str | None = None
-    attempt_number: int | None = None
-    start_time: int | None = None
-    end_time: int | None = None
-    setup_duration: int | None = None
-    execution_duration: int | None = None
-    cleanup_duration: int | None = None
-    run_duration: int | None = None
-    queue_duration: int | None = None
-    state: RunState | None = None
-    status: RunStatus | None = None
-    run_page_url: str | None = None
     tasks: list[RunTask] | None = None
     iterations: list[RunTask] | None = None
     job_parameters: list[dict[str, Any]] | None = None
@@ -169,11 +166,8 @@ class Run(_Model):
     description: str | None = None
 
 
-class ListRunsResponse(_Model):
+class ListRunsResponse(_Page):
     runs: list[Run] | None = None
-    has_more: bool | None = None
-    next_page_token: str | None = None
-    prev_page_token: str | None = None
 
 
 class NotebookOutput(_Model):

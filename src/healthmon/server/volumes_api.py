@@ -18,6 +18,7 @@ from healthmon.settings import Settings
 from healthmon.store.auth import Principal
 
 MAX_PATH = 4096
+MAX_NAME = 240  # bytes of one path component (the file system's limit is 255)
 
 
 def volume_path(principal: Principal, path: str) -> tuple[Path, PurePosixPath]:
@@ -25,8 +26,9 @@ def volume_path(principal: Principal, path: str) -> tuple[Path, PurePosixPath]:
     if not isinstance(path, str) or len(path) > MAX_PATH or "\0" in path:
         raise InvalidParameterError("path must be /Volumes/<catalog>/<schema>/<volume>/...")
     parts = [p for p in path.split("/") if p not in ("", ".")]
-    if ".." in parts or len(parts) < 4 or parts[0] != "Volumes":
-        raise InvalidParameterError("path must be /Volumes/<catalog>/<schema>/<volume>/... (no '..').")
+    if ".." in parts or len(parts) < 4 or parts[0] != "Volumes" or any(len(p.encode()) > MAX_NAME for p in parts):
+        raise InvalidParameterError("path must be /Volumes/<catalog>/<schema>/<volume>/... (no '..', names of at most "
+                                    f"{MAX_NAME} bytes).")
     if not principal.is_admin:
         raise PermissionDeniedError(f"User {principal.name} does not have permission on volume "
                                     f"{'.'.join(parts[1:4])} (volume grants are not modelled here: admins only).")

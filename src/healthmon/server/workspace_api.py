@@ -34,6 +34,7 @@ HEADER = {"PYTHON": "# Databricks notebook source", "SQL": "-- Databricks notebo
           "SCALA": "// Databricks notebook source", "R": "# Databricks notebook source"}
 MAX_CONTENT_BYTES = 10 * 1024 * 1024  # Databricks' import/export limit
 MAX_PATH = 4096
+MAX_NAME = 240  # bytes of one path component (the file system's limit is 255, suffixes included)
 SHARED = "Shared"
 USERS = "Users"
 
@@ -45,6 +46,8 @@ def parse_path(path: str) -> PurePosixPath:
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise InvalidParameterError("path must not contain '..'.")
+    if any(len(p.encode()) > MAX_NAME for p in parts):
+        raise InvalidParameterError(f"path has a name longer than {MAX_NAME} bytes.")
     if parts and parts[0] == "Workspace":
         parts = parts[1:]
     return PurePosixPath("/", *parts)
