@@ -197,12 +197,16 @@ def put_secret(session: Session, scope: str, key: str, value: str | bytes, *, pr
         row.last_updated_timestamp = now_ms()
 
 
-def get_secret_bytes(session: Session, scope: str, key: str, *, principal: Principal | None = None) -> bytes:
-    _require(session, scope, principal, "READ")
+def _secret_row(session: Session, scope: str, key: str) -> Secret:
     row = session.get(Secret, (scope, key)) if isinstance(key, str) else None
     if row is None:
         raise NotFoundError(f"Secret does not exist with scope: {scope} and key: {key}")
-    return unseal(scope, key, row.value)
+    return row
+
+
+def get_secret_bytes(session: Session, scope: str, key: str, *, principal: Principal | None = None) -> bytes:
+    _require(session, scope, principal, "READ")
+    return unseal(scope, key, _secret_row(session, scope, key).value)
 
 
 def get_secret(session: Session, scope: str, key: str, *, principal: Principal | None = None) -> str:
@@ -228,10 +232,7 @@ def list_secrets(session: Session, scope: str, *, principal: Principal | None = 
 
 def delete_secret(session: Session, scope: str, key: str, *, principal: Principal | None = None) -> None:
     _require(session, scope, principal, "WRITE")
-    row = session.get(Secret, (scope, key)) if isinstance(key, str) else None
-    if row is None:
-        raise NotFoundError(f"Secret does not exist with scope: {scope} and key: {key}")
-    session.delete(row)
+    session.delete(_secret_row(session, scope, key))
 
 
 def all_values(session: Session) -> list[str]:
@@ -266,19 +267,21 @@ def put_acl(session: Session, scope: str, acl_principal: str, permission: str, *
         row.permission = permission
 
 
-def delete_acl(session: Session, scope: str, acl_principal: str, *, principal: Principal | None = None) -> None:
-    _require(session, scope, principal, "MANAGE")
+def _acl_row(session: Session, scope: str, acl_principal: str) -> SecretAcl:
     row = session.get(SecretAcl, (scope, acl_principal)) if isinstance(acl_principal, str) else None
     if row is None:
         raise NotFoundError(f"No ACL for principal {acl_principal} on scope {scope}.")
-    session.delete(row)
+    return row
+
+
+def delete_acl(session: Session, scope: str, acl_principal: str, *, principal: Principal | None = None) -> None:
+    _require(session, scope, principal, "MANAGE")
+    session.delete(_acl_row(session, scope, acl_principal))
 
 
 def get_acl(session: Session, scope: str, acl_principal: str, *, principal: Principal | None = None) -> dict:
     _require(session, scope, principal, "MANAGE")
-    row = session.get(SecretAcl, (scope, acl_principal)) if isinstance(acl_principal, str) else None
-    if row is None:
-        raise NotFoundError(f"No ACL for principal {acl_principal} on scope {scope}.")
+    row = _acl_row(session, scope, acl_principal)
     return {"principal": row.principal, "permission": row.permission}
 
 
