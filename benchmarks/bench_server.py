@@ -4,6 +4,10 @@ settings, same load generator, same run).
 
 The server runs in its own process (one uvicorn worker, as ``healthmon server`` runs it); the load
 generator is a few threads with keep-alive connections on loopback, bounded in count and time.
+
+``HEALTHMON_BENCH_BASELINE_SRC=<a checkout's src directory>`` adds that code's server to the same
+run (its runs/list pages, and runs/get slices alternating with the others): a before/after
+comparison on the same machine state.
 """
 
 from __future__ import annotations
@@ -108,15 +112,22 @@ def _serve(kind: str, port: int) -> None:
     if kind == "healthmon-2-workers":
         uvicorn.run("healthmon.server.app:create_app", factory=True, workers=2, **options)
         return
+    # "healthmon" and "baseline" (the same code path from another checkout, via PYTHONPATH)
     from healthmon.server.app import create_app
 
     uvicorn.run(create_app(), **options)
 
 
+def _baseline_src() -> str | None:
+    return os.environ.get("HEALTHMON_BENCH_BASELINE_SRC") or None
+
+
 def _start(kind: str, home: Path) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    # As `healthmon server` does: HEALTHMON_USER pinned for the process.
-    env = {**os.environ, "HEALTHMON_HOME": str(home), "PYTHONPATH": str(ROOT.parent),
+    # As `healthmon server` does: HEALTHMON_USER pinned for the process. The baseline is the same
+    # server from another checkout, found first on the path.
+    path = str(ROOT.parent) if kind != "baseline" else f"{_baseline_src()}{os.pathsep}{ROOT.parent}"
+    env = {**os.environ, "HEALTHMON_HOME": str(home), "PYTHONPATH": path,
            "HEALTHMON_USER": os.environ.get("HEALTHMON_USER", "bench@example.com")}
     log_path = WORK / f"{kind}.log"  # the access log goes here (a pipe nobody reads would fill)
     with open(log_path, "wb") as log:
@@ -246,6 +257,36 @@ def _page_latencies(port: int, headers: dict, job_id: int, total_runs: int, deep
     return out, deep_out
 
 
+def _paired_page_latencies(ports: list[int], headers: dict, job_id: int, total_runs: int) -> tuple[list[float], list[float]]:
+    """Seconds per runs/list page on two servers, walking every page with next_page_token and
+    asking both servers for each page back to back (which one first alternates): both see the
+    same moments of a shared machine."""
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for port in ports]
+    times: tuple[list[float], list[float]] = ([], [])
+    path = f"/api/2.2/jobs/runs/list?job_id={job_id}&limit=25"
+    for conn in conns:
+        _get(conn, path, headers)
+    token, seen, step = None, 0, 0
+    while True:
+        url = path + (f"&page_token={token}" if token else "")
+        bodies = {}
+        for i in ((0, 1) if step % 2 == 0 else (1, 0)):
+            t = time.perf_counter()
+            status, bodies[i] = _get(conns[i], url, headers)
+            times[i].append(time.perf_counter() - t)
+            assert status == 200, bodies[i]
+        page = json.loads(bodies[0])
+        assert page == json.loads(bodies[1]), "the two servers disagree on a page"
+        seen += len(page.get("runs", []))
+        token, step = page.get("next_page_token"), step + 1
+        if not token:
+            break
+    assert seen == total_runs, f"paged through {seen} of {total_runs} runs"
+    for conn in conns:
+        conn.close()
+    return times
+
+
 def _token_ttl() -> float:
     from healthmon.server.auth import TOKEN_TTL
 
@@ -274,14 +315,24 @@ def run(quick: bool = False) -> list[Result]:
         latencies, deep = _page_latencies(port, headers, job_id, total, deep=50 if quick else 100)
     finally:
         _stop(proc)
+    paired: tuple[list[float], list[float]] = ([], [])
+    if _baseline_src():
+        both = [_start("healthmon", home), _start("baseline", home)]
+        try:
+            paired = _paired_page_latencies([port for _, port in both], headers, job_id, total)
+        finally:
+            for proc, _ in both:
+                _stop(proc)
 
     # Throughput: the three servers run side by side and are measured in alternating slices,
     # so that each sees the same neighbours on a shared machine; the median slice counts.
     sample = random.Random(1).sample(ids, 500)
     get_paths = [f"/api/2.2/jobs/runs/get?run_id={i}" for i in sample]
     targets = {"healthmon": (get_paths, headers), "healthmon-2-workers": (get_paths, headers), "bare": (["/constant"], {})}
+    if _baseline_src():
+        targets["baseline"] = (get_paths, headers)
     servers = {kind: _start(kind, home) for kind in targets}
-    rounds = 2 if quick else 4
+    rounds = 2 if quick else (6 if _baseline_src() else 4)
     rps: dict[str, list[float]] = {kind: [] for kind in targets}
     cpu: dict[str, list[float]] = {kind: [] for kind in targets}
     try:
@@ -306,7 +357,7 @@ def run(quick: bool = False) -> list[Result]:
     p95_ms = _p95(latencies) * 1000
     deep_p95_ms = _p95(deep) * 1000
     median_ms = sorted(latencies)[len(latencies) // 2] * 1000
-    return [
+    results = [
         Result(
             name=f"runs/list p95 per page, paging with next_page_token ({total:,} runs, 25/page)", value=p95_ms,
             unit="ms", target="<= 50 ms", passed=p95_ms <= 50,
@@ -346,6 +397,27 @@ def run(quick: bool = False) -> list[Result]:
                   "load on the machine than req/s",
         ),
     ]
+    if _baseline_src():
+        pair_p95, base_p95 = (_p95(t) * 1000 for t in paired)
+        base_rps, base_cpu = statistics.median(rps["baseline"]), statistics.median(cpu["baseline"])
+        results += [
+            Result(name="runs/list p95 per page vs the baseline code (same run)", value=pair_p95, unit="ms",
+                   baseline_name="baseline code", baseline_value=base_p95, target="<= 1.10x baseline",
+                   passed=pair_p95 <= 1.10 * base_p95,
+                   notes=f"baseline: {_baseline_src()}; all pages with next_page_token, each page asked of both servers "
+                         "back to back (alternating which first)"),
+            Result(name="runs/get throughput vs the baseline code (same run)", value=get_rps, unit="req/s",
+                   baseline_name="baseline code", baseline_value=base_rps, target=">= 0.90x baseline",
+                   passed=get_rps >= 0.90 * base_rps,
+                   notes=f"median of {rounds} slices alternating with the baseline server (ranges: healthmon "
+                         f"{min(rps['healthmon']):.0f}-{max(rps['healthmon']):.0f}, baseline "
+                         f"{min(rps['baseline']):.0f}-{max(rps['baseline']):.0f})"),
+            Result(name="runs/get server CPU per request vs the baseline code (same run)", value=get_cpu, unit="ms",
+                   baseline_name="baseline code", baseline_value=base_cpu, target="<= 1.10x baseline",
+                   passed=get_cpu <= 1.10 * base_cpu,
+                   notes="the same slices; CPU per request is the figure least moved by other load on the machine"),
+        ]
+    return results
 
 
 if __name__ == "__main__":

@@ -125,3 +125,18 @@ def workspace(app, tokens, monkeypatch):
         monkeypatch.setenv("DATABRICKS_HOST", srv.url)
         monkeypatch.setenv("DATABRICKS_TOKEN", tokens.alice)
         yield WorkspaceClient()
+
+
+def workspace_file(settings, owner: str, name: str, body: str) -> str:
+    """Write ``body`` to ``/Workspace/Users/<owner>/<name>`` (the workspace tree, where task code
+    lives) and return that workspace path."""
+    local = settings.home / "workspace" / "Users" / owner / name
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(body)
+    return f"/Workspace/Users/{owner}/{name}"
+
+
+def notebook(settings, owner: str, name: str, source: str) -> str:
+    """A Databricks-format notebook in ``owner``'s home; its workspace path (no suffix)."""
+    path = workspace_file(settings, owner, f"{name}.py", "# Databricks notebook source\n" + source + "\n")
+    return path[: -len(".py")]

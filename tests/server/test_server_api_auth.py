@@ -47,6 +47,9 @@ def test_every_api_route_refuses_bad_tokens(app, client, db):
             kwargs = {"json": {"job_id": 1, "run_id": 1}} if method == "POST" else {"params": {"job_id": 1, "run_id": 1}}
             resp = client.request(method, path, headers=headers, **kwargs)
             assert resp.status_code == 401, (label, method, path, resp.text)
+            if method == "HEAD":  # no body
+                assert resp.headers["www-authenticate"] == "Bearer"
+                continue
             body = resp.json()
             assert body["error_code"] == "UNAUTHENTICATED", (label, path)
             assert set(body) == {"error_code", "message"}

@@ -6,27 +6,25 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from healthmon.jobs import service
-from tests.server.conftest import bearer
+from tests.server.conftest import bearer, workspace_file
 
 
-def _script(tmp_path) -> str:
-    path = tmp_path / "noop.py"
-    path.write_text("print('noop')\n")
-    return str(path)
+def _script(settings) -> str:
+    return workspace_file(settings, "alice@example.com", "noop.py", "print('noop')\n")
 
 
-def _submit(client, token, tmp_path, idem: str | None):
-    body = {"run_name": "adhoc", "tasks": [{"task_key": "a", "spark_python_task": {"python_file": _script(tmp_path)}}]}
+def _submit(client, token, settings, idem: str | None):
+    body = {"run_name": "adhoc", "tasks": [{"task_key": "a", "spark_python_task": {"python_file": _script(settings)}}]}
     if idem:
         body["idempotency_token"] = idem
     return client.post("/api/2.2/jobs/runs/submit", json=body, headers=bearer(token))
 
 
-def test_submit_with_the_same_token_returns_the_same_run(client, tokens, workspace_files):
-    first = _submit(client, tokens.alice, workspace_files, "retry-1")
-    again = _submit(client, tokens.alice, workspace_files, "retry-1")
-    other = _submit(client, tokens.alice, workspace_files, "retry-2")
-    untokened = [_submit(client, tokens.alice, workspace_files, None) for _ in range(2)]
+def test_submit_with_the_same_token_returns_the_same_run(client, tokens, settings):
+    first = _submit(client, tokens.alice, settings, "retry-1")
+    again = _submit(client, tokens.alice, settings, "retry-1")
+    other = _submit(client, tokens.alice, settings, "retry-2")
+    untokened = [_submit(client, tokens.alice, settings, None) for _ in range(2)]
     assert first.status_code == again.status_code == other.status_code == 200, first.text
     assert first.json()["run_id"] == again.json()["run_id"]
     assert other.json()["run_id"] != first.json()["run_id"]
@@ -35,10 +33,10 @@ def test_submit_with_the_same_token_returns_the_same_run(client, tokens, workspa
     assert len(listed["runs"]) == 4
 
 
-def test_run_now_retries_racing_each_other_make_one_run(client, tokens, workspace_files):
+def test_run_now_retries_racing_each_other_make_one_run(client, tokens, settings):
     job_id = service.create_job({
         "name": "idem", "max_concurrent_runs": 10,
-        "tasks": [{"task_key": "a", "spark_python_task": {"python_file": _script(workspace_files)}}],
+        "tasks": [{"task_key": "a", "spark_python_task": {"python_file": _script(settings)}}],
     })
 
     def run_now(_):

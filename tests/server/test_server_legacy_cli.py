@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from healthmon.jobs import service
-from tests.server.conftest import LiveServer
+from tests.server.conftest import LiveServer, bearer, workspace_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -47,10 +47,9 @@ def legacy_cli(app, tokens, tmp_path):
         yield run
 
 
-def test_jobs_and_runs_commands(legacy_cli, workspace_files):
-    script = workspace_files / "t.py"
-    script.write_text("print('legacy says hi')\n")
-    settings = {"name": "legacy job", "tasks": [{"task_key": "only", "spark_python_task": {"python_file": str(script)}}]}
+def test_jobs_and_runs_commands(legacy_cli, settings):
+    script = workspace_file(settings, "alice@example.com", "t.py", "print('legacy says hi')\n")
+    settings = {"name": "legacy job", "tasks": [{"task_key": "only", "spark_python_task": {"python_file": script}}]}
     job_id = service.create_job(settings, user_name="alice@example.com")
     run_id = service.run_now(job_id, user_name="alice@example.com")
     service.wait_for_run(run_id, timeout=60)
@@ -77,6 +76,11 @@ def test_jobs_and_runs_commands(legacy_cli, workspace_files):
     output = legacy_cli("runs", "get-output", "--run-id", str(task_run_id))
     assert output.returncode == 0, output.stderr
     assert "legacy says hi" in json.loads(output.stdout)["logs"]
+    # API 2.0 answers get-output for a one-task job run with its task's output.
+    output = legacy_cli("runs", "get-output", "--run-id", str(run_id))
+    assert output.returncode == 0, output.stderr
+    doc = json.loads(output.stdout)
+    assert "legacy says hi" in doc["logs"] and doc["metadata"]["run_id"] == task_run_id
 
     missing = legacy_cli("runs", "get", "--run-id", "987654")
     assert missing.returncode != 0
@@ -93,3 +97,44 @@ def test_wrong_token_is_refused(app, tokens, tmp_path):
     assert out.returncode != 0
     # The CLI's own wording for an HTTP 401 from the server.
     assert "authentication information may be incorrect" in out.stdout + out.stderr
+
+
+def test_secrets_commands(legacy_cli, client, tokens):
+    assert legacy_cli("secrets", "create-scope", "--scope", "legacy").returncode == 0
+    put = legacy_cli("secrets", "put", "--scope", "legacy", "--key", "pw", "--string-value", "hunter2-legacy")
+    assert put.returncode == 0, put.stdout + put.stderr
+    listed = legacy_cli("secrets", "list", "--scope", "legacy")
+    assert listed.returncode == 0 and "pw" in listed.stdout and "hunter2" not in listed.stdout
+    assert "legacy" in legacy_cli("secrets", "list-scopes").stdout
+    acl = legacy_cli("secrets", "put-acl", "--scope", "legacy", "--principal", "bob@example.com", "--permission", "READ")
+    assert acl.returncode == 0, acl.stdout + acl.stderr
+    acls = legacy_cli("secrets", "list-acls", "--scope", "legacy")
+    assert "bob@example.com" in acls.stdout and "READ" in acls.stdout
+    got = client.get("/api/2.0/secrets/get", headers=bearer(tokens.bob), params={"scope": "legacy", "key": "pw"})
+    assert got.status_code == 200
+    bad = legacy_cli("secrets", "put-acl", "--scope", "legacy", "--principal", "bob@example.com", "--permission", "OWN")
+    assert bad.returncode != 0
+    assert legacy_cli("secrets", "delete", "--scope", "legacy", "--key", "pw").returncode == 0
+    assert legacy_cli("secrets", "delete-scope", "--scope", "legacy").returncode == 0
+    assert "legacy" not in legacy_cli("secrets", "list-scopes").stdout
+
+
+def test_workspace_commands(legacy_cli, tmp_path):
+    home = "/Users/alice@example.com"
+    source = tmp_path / "nb.py"
+    source.write_text("# Databricks notebook source\nprint('imported')\n")
+    assert legacy_cli("workspace", "mkdirs", f"{home}/proj").returncode == 0
+    imported = legacy_cli("workspace", "import", "-l", "PYTHON", str(source), f"{home}/proj/nb")
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    listed = legacy_cli("workspace", "ls", "-l", f"{home}/proj")
+    assert listed.returncode == 0, listed.stderr
+    assert "NOTEBOOK" in listed.stdout and "nb" in listed.stdout
+    out = tmp_path / "back.py"
+    exported = legacy_cli("workspace", "export", f"{home}/proj/nb", str(out))
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert "print('imported')" in out.read_text()
+    refused = legacy_cli("workspace", "ls", "/Users/bob@example.com")
+    # The CLI's own wording for an HTTP 403.
+    assert refused.returncode != 0 and "Authorization failed" in refused.stdout + refused.stderr
+    assert legacy_cli("workspace", "rm", "-r", f"{home}/proj").returncode == 0
+    assert legacy_cli("workspace", "ls", f"{home}/proj").returncode != 0

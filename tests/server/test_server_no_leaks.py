@@ -9,19 +9,19 @@ import pytest
 
 from healthmon.jobs import service
 from healthmon.store import secrets
-from tests.server.conftest import LiveServer, bearer
+from tests.server.conftest import LiveServer, bearer, workspace_file
 
 SECRET = "s3cr3t-Value-9b1e"
 
 
 @pytest.mark.timeout(120)
-def test_secrets_and_tokens_stay_out_of_responses_and_logs(app, tokens, db, workspace_files, caplog):
+def test_secrets_and_tokens_stay_out_of_responses_and_logs(app, tokens, db, settings, caplog):
     with db.session() as s:
         secrets.create_scope(s, "ops")
         secrets.put_secret(s, "ops", "api_key", SECRET)
-    script = workspace_files / "leaky.py"
-    script.write_text(f"print('the key is {SECRET}')\nraise RuntimeError('failed with {SECRET}')\n")
-    job_id = service.create_job({"name": "leaky", "tasks": [{"task_key": "t", "spark_python_task": {"python_file": str(script)}}]},
+    script = workspace_file(settings, "alice@example.com", "leaky.py",
+                            f"print('the key is {SECRET}')\nraise RuntimeError('failed with {SECRET}')\n")
+    job_id = service.create_job({"name": "leaky", "tasks": [{"task_key": "t", "spark_python_task": {"python_file": script}}]},
                                 user_name="alice@example.com")
     caplog.set_level(logging.DEBUG)
     bodies: list[str] = []

@@ -7,7 +7,7 @@ import pytest
 
 from healthmon.jobs import service
 from healthmon.store.runs import RunRecord
-from tests.server.conftest import bearer
+from tests.server.conftest import bearer, workspace_file
 
 SETTINGS = {
     "name": "guarded",
@@ -105,17 +105,19 @@ def test_acl_from_api_create_and_owner_override(client, tokens):
     body = {"name": "api job", "tasks": [], "access_control_list": [
         {"user_name": "carol@example.com", "permission_level": "IS_OWNER"},
     ]}
-    job_id = client.post("/api/2.2/jobs/create", headers=bearer(tokens.alice), json=body).json()["job_id"]
-    # An explicit IS_OWNER moves ownership away from the creator.
-    assert client.get("/api/2.2/jobs/get", headers=bearer(tokens.alice), params={"job_id": job_id}).status_code == 403
+    # Only admins change a job's owner, at creation too.
+    refused = client.post("/api/2.2/jobs/create", headers=bearer(tokens.alice), json=body)
+    assert (refused.status_code, refused.json()["error_code"]) == (403, "PERMISSION_DENIED")
+    job_id = client.post("/api/2.2/jobs/create", headers=bearer(tokens.admin), json=body).json()["job_id"]
     got = client.get("/api/2.2/jobs/get", headers=bearer(tokens.carol), params={"job_id": job_id})
-    assert got.status_code == 200 and got.json()["creator_user_name"] == "alice@example.com"
+    assert got.status_code == 200 and got.json()["creator_user_name"] == "tester@example.com"
+    assert got.json()["run_as_user_name"] == "carol@example.com"  # runs execute as the owner
+    assert client.get("/api/2.2/jobs/get", headers=bearer(tokens.alice), params={"job_id": job_id}).status_code == 403
 
 
-def test_run_is_attributed_to_the_caller(client, tokens, workspace_files):
-    script = workspace_files / "t.py"
-    script.write_text("print('ok')\n")
-    settings = {"name": "shared", "tasks": [{"task_key": "t", "spark_python_task": {"python_file": str(script)}}],
+def test_run_is_attributed_to_the_caller(client, tokens, settings):
+    script = workspace_file(settings, "alice@example.com", "t.py", "print('ok')\n")
+    settings = {"name": "shared", "tasks": [{"task_key": "t", "spark_python_task": {"python_file": script}}],
                 "permissions": [{"level": "CAN_MANAGE_RUN", "group_name": "data-eng"}]}
     job_id = service.create_job(settings, user_name="alice@example.com")
     run_id = client.post("/api/2.2/jobs/run-now", headers=bearer(tokens.bob), json={"job_id": job_id}).json()["run_id"]

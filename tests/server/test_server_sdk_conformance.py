@@ -7,14 +7,14 @@ from __future__ import annotations
 import pytest
 
 from healthmon.jobs import service
+from tests.server.conftest import workspace_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-def _python_job(workspace_files, name: str, body: str, **extra) -> dict:
-    script = workspace_files / f"{name}.py"
-    script.write_text(body)
-    return {"name": name, "tasks": [{"task_key": "main", "spark_python_task": {"python_file": str(script)}}], **extra}
+def _python_job(settings, name: str, body: str, **extra) -> dict:
+    script = workspace_file(settings, "alice@example.com", f"{name}.py", body)
+    return {"name": name, "tasks": [{"task_key": "main", "spark_python_task": {"python_file": script}}], **extra}
 
 
 def test_current_user_is_the_token_owner(workspace):
@@ -31,8 +31,8 @@ def test_jobs_list_pages_through_250_jobs(workspace):
     assert [j.settings.name for j in named] == ["job-042"]
 
 
-def test_run_now_result_output_and_monitoring_snippet(workspace, workspace_files, capsys):
-    job_id = workspace.jobs.create(**_sdk_settings(_python_job(workspace_files, "hello", "print('hello from the task')\n"))).job_id
+def test_run_now_result_output_and_monitoring_snippet(workspace, settings, capsys):
+    job_id = workspace.jobs.create(**_sdk_settings(_python_job(settings, "hello", "print('hello from the task')\n"))).job_id
     run = workspace.jobs.run_now(job_id=job_id).result()
     assert run.state.life_cycle_state.value == "TERMINATED"
     assert run.state.result_state.value == "SUCCESS"
@@ -44,7 +44,7 @@ def test_run_now_result_output_and_monitoring_snippet(workspace, workspace_files
 
     # More runs while one is active are skipped at once (max_concurrent_runs=1), which gives
     # the monitoring loop 12 runs, i.e. two pages of 10.
-    blocker = _python_job(workspace_files, "slow", "import time; time.sleep(30)\n", max_concurrent_runs=1)
+    blocker = _python_job(settings, "slow", "import time; time.sleep(30)\n", max_concurrent_runs=1)
     slow_id = service.create_job(blocker, user_name="alice@example.com")
     first = service.run_now(slow_id, user_name="alice@example.com")
     for _ in range(11):
@@ -60,10 +60,10 @@ def test_run_now_result_output_and_monitoring_snippet(workspace, workspace_files
     assert service.get_run(first)["state"]["result_state"] == "CANCELED"
 
 
-def test_repair_run_reruns_the_failed_task(workspace, workspace_files):
-    flag = workspace_files / "fixed"
+def test_repair_run_reruns_the_failed_task(workspace, settings):
+    flag = settings.home / "workspace" / "Users" / "alice@example.com" / "fixed"  # beside the task's code
     body = f"import pathlib, sys\nif not pathlib.Path({str(flag)!r}).exists():\n    sys.exit('not fixed yet')\nprint('fixed')\n"
-    job_id = workspace.jobs.create(**_sdk_settings(_python_job(workspace_files, "flaky", body))).job_id
+    job_id = workspace.jobs.create(**_sdk_settings(_python_job(settings, "flaky", body))).job_id
     from databricks.sdk.errors import OperationFailed
 
     try:

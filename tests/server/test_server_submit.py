@@ -6,25 +6,24 @@ from __future__ import annotations
 import pytest
 
 from healthmon.jobs import service
-from tests.server.conftest import bearer
+from tests.server.conftest import bearer, workspace_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-def _task(workspace_files, key: str, body: str, **extra):
+def _task(settings, key: str, body: str, **extra):
     from databricks.sdk.service import jobs
 
-    script = workspace_files / f"{key}.py"
-    script.write_text(body)
-    return jobs.SubmitTask.from_dict({"task_key": key, "spark_python_task": {"python_file": str(script)}, **extra})
+    script = workspace_file(settings, "alice@example.com", f"{key}.py", body)
+    return jobs.SubmitTask.from_dict({"task_key": key, "spark_python_task": {"python_file": script}, **extra})
 
 
-def test_submit_runs_once_without_a_job(workspace, client, tokens, workspace_files):
+def test_submit_runs_once_without_a_job(workspace, client, tokens, settings):
     jobs_before = list(workspace.jobs.list())
     run = workspace.jobs.submit(
         run_name="adhoc",
-        tasks=[_task(workspace_files, "a", "print('one-time A')\n"),
-               _task(workspace_files, "b", "print('one-time B')\n", depends_on=[{"task_key": "a"}])],
+        tasks=[_task(settings, "a", "print('one-time A')\n"),
+               _task(settings, "b", "print('one-time B')\n", depends_on=[{"task_key": "a"}])],
     ).result()
     assert run.run_type.value == "SUBMIT_RUN" and run.run_name == "adhoc"
     assert run.state.result_state.value == "SUCCESS"
@@ -45,13 +44,15 @@ def test_submit_runs_once_without_a_job(workspace, client, tokens, workspace_fil
         "/api/2.2/jobs/runs/list", headers=bearer(tokens.bob)).json().get("runs", [])]
     denied = client.get(f"/api/2.2/jobs/runs/get?run_id={run.run_id}", headers=bearer(tokens.bob))
     assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
-    client.cookies.set("healthmon_session", tokens.alice)
+    from tests.server.test_server_ui_http import login
+
+    login(client, tokens.alice)
     page = client.get(f"/jobs/0/runs/{run.run_id}")
     assert page.status_code == 200 and "adhoc" in page.text
 
 
-def test_submit_run_can_be_canceled(workspace, workspace_files):
-    waiter = workspace.jobs.submit(run_name="slow", tasks=[_task(workspace_files, "s", "import time; time.sleep(60)\n")])
+def test_submit_run_can_be_canceled(workspace, settings):
+    waiter = workspace.jobs.submit(run_name="slow", tasks=[_task(settings, "s", "import time; time.sleep(60)\n")])
     run_id = waiter.run_id
     workspace.jobs.cancel_run(run_id).result()
     run = workspace.jobs.get_run(run_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from healthmon.jobs import service
-from tests.server.conftest import LiveServer
+from tests.server.conftest import LiveServer, workspace_file
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "ui"
@@ -65,21 +65,19 @@ def _write_predictions(settings) -> None:
         {"workspace_id": ["w1", "w2"], "job_id": ["42", "43"], "run_date": ["2026-01-20"] * 2, "prediction": [1, 0]}))
 
 
-def test_walk_every_page(app, tokens, settings, workspace_files, browser):
+def test_walk_every_page(app, tokens, settings, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    ok = workspace_files / "ok.py"
-    ok.write_text("print('child task output line')\n")
-    fail = workspace_files / "fail.py"
-    fail.write_text("raise ValueError('bad input row 7')\n")
-    child_id = service.create_job({"name": "child job", "tasks": [{"task_key": "child_step", "spark_python_task": {"python_file": str(ok)}}]},
+    ok = workspace_file(settings, "tester@example.com", "ok.py", "print('child task output line')\n")
+    fail = workspace_file(settings, "tester@example.com", "fail.py", "raise ValueError('bad input row 7')\n")
+    child_id = service.create_job({"name": "child job", "tasks": [{"task_key": "child_step", "spark_python_task": {"python_file": ok}}]},
                                   user_name="tester@example.com")
     parent_id = service.create_job({
         "name": "parent job", "tags": {"domain": "reliability"},
         "schedule": {"quartz_cron_expression": "0 30 2 * * ?", "timezone_id": "UTC"},
         "tasks": [
-            {"task_key": "prepare", "spark_python_task": {"python_file": str(ok)}},
+            {"task_key": "prepare", "spark_python_task": {"python_file": ok}},
             {"task_key": "call_child", "depends_on": [{"task_key": "prepare"}], "run_job_task": {"job_id": child_id}},
-            {"task_key": "score", "depends_on": [{"task_key": "prepare"}], "spark_python_task": {"python_file": str(fail)}},
+            {"task_key": "score", "depends_on": [{"task_key": "prepare"}], "spark_python_task": {"python_file": fail}},
         ]}, user_name="tester@example.com")
     run_id = service.run_now(parent_id, user_name="tester@example.com")
     service.wait_for_run(run_id, timeout=120)
@@ -100,6 +98,7 @@ def test_walk_every_page(app, tokens, settings, workspace_files, browser):
         assert page.inner_text("#current-user") == "tester@example.com"
         cookies = {c["name"]: c for c in page.context.cookies()}
         assert cookies["healthmon_session"]["httpOnly"] and cookies["healthmon_session"]["sameSite"] == "Strict"
+        assert tokens.admin not in cookies["healthmon_session"]["value"]  # a session id, not the token
         assert page.evaluate("document.cookie") == ""  # invisible to scripts
         page.screenshot(path=str(SHOTS / "job.png"), full_page=True)
         assert page.locator("#task-graph g.task").count() == 3
@@ -129,7 +128,7 @@ def test_walk_every_page(app, tokens, settings, workspace_files, browser):
         page.wait_for_url(f"{srv.url}/jobs/{parent_id}/runs/{run_id}")
 
         # Repair from the UI (CSRF-protected POST) after fixing the failing script.
-        fail.write_text("print('fixed now')\n")
+        workspace_file(settings, "tester@example.com", "fail.py", "print('fixed now')\n")
         page.click("#repair-run")
         page.wait_for_url(f"{srv.url}/jobs/{parent_id}/runs/{run_id}")
         service.wait_for_run(run_id, timeout=120)

@@ -12,12 +12,15 @@ from healthmon.server import ui_svg
 from healthmon.store.runs import RunRecord
 
 
-def login(client, token: str):
-    return client.post("/login", data={"token": token, "next": "/jobs"}, follow_redirects=False)
-
-
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html).group(1)
+
+
+def login(client, token: str, next_path: str = "/jobs"):
+    """Log in through the form, as a browser does: GET /login (its CSRF nonce cookie), then POST."""
+    form = client.get("/login")
+    return client.post("/login", data={"token": token, "next": next_path, "csrf_token": csrf_of(form.text)},
+                       follow_redirects=False)
 
 
 @pytest.fixture
@@ -56,7 +59,7 @@ def test_login_sets_a_strict_httponly_cookie(client, tokens):
 
 
 def test_login_refuses_open_redirects(client, tokens):
-    resp = client.post("/login", data={"token": tokens.alice, "next": "//evil.example/x"}, follow_redirects=False)
+    resp = login(client, tokens.alice, "//evil.example/x")
     assert resp.headers["location"] == "/jobs"
 
 
@@ -70,7 +73,7 @@ def test_posts_need_the_session_csrf_token(client, tokens, job):
             resp = client.post(path, data=bad, follow_redirects=False)
             assert resp.status_code == 400 and "CSRF" in resp.text, (path, bad)
     # Another session's CSRF token does not work in this one.
-    other = client.post("/login", data={"token": tokens.admin}, follow_redirects=False)
+    other = login(client, tokens.admin)
     assert other.status_code == 303
     resp = client.post(f"/jobs/{job_id}/runs/{run_id}/cancel", data={"csrf_token": token}, follow_redirects=False)
     assert resp.status_code == 400
@@ -200,9 +203,11 @@ def test_one_time_run_page_and_cancel_belong_to_its_creator(client, db, tokens):
         s.flush()
         run_id = run.run_id
     login(client, tokens.carol)
-    assert client.get(f"/jobs/0/runs/{run_id}").status_code == 404
-    assert client.get(f"/runs/{run_id}", follow_redirects=False).headers["location"] == f"/jobs/0/runs/{run_id}"
+    assert client.get(f"/jobs/0/runs/{run_id}").status_code == 403
+    assert client.get(f"/jobs/7/runs/{run_id}").status_code == 403  # the same, whatever job the URL names
+    assert client.get(f"/runs/{run_id}", follow_redirects=False).status_code == 404
     login(client, tokens.alice)
+    assert client.get(f"/runs/{run_id}", follow_redirects=False).headers["location"] == f"/jobs/0/runs/{run_id}"
     page = client.get(f"/jobs/0/runs/{run_id}")
     assert page.status_code == 200 and f'action="/jobs/0/runs/{run_id}/cancel"' in page.text
     wrong_job = client.post(f"/jobs/1/runs/{run_id}/cancel", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)

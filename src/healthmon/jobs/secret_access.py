@@ -6,8 +6,8 @@ request and per answer), served by the slot thread that pumps the attempt's outp
 ``("get", scope, key)``, ``("list", scope)``, ``("scopes",)``. Answers: ``("ok", value)`` or
 ``("error", message)`` — the message Databricks gives (``Secret does not exist with scope: …``).
 
-``secret_value`` is the one place a value is read for a task: the check of who may read it (the
-run's principal) belongs there.
+``secret_value`` is the one place a value is read for a task: the run's principal (the job's
+``run_as``) needs READ on the scope (``store.secrets.read_for_run``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from healthmon.store.db import Database
 def secret_value(db: Database, run_id: int, scope: str, key: str) -> str:
     """The value of secret ``scope``/``key`` for a task of job run ``run_id``."""
     with db.session() as s:
-        return secrets.get_secret(s, scope, key)
+        return secrets.read_for_run(s, run_id, scope, key)
 
 
 def secret_keys(db: Database, run_id: int, scope: str) -> list[str]:
     with db.session() as s:
-        return [d["key"] for d in secrets.list_secrets(s, scope)]
+        return [d["key"] for d in secrets.list_secrets_for_run(s, run_id, scope)]
 
 
 def secret_scopes(db: Database, run_id: int) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from healthmon import permissions
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError
 from healthmon.jobs import api, plan, refs, runner_start
 from healthmon.settings import Settings
@@ -166,6 +167,8 @@ def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, pa
     db = _db()
     user = user_name or Settings.from_env().user_name
     with db.session() as s:
+        if parent_run_id is not None:  # a run_job_task child: its parent's principal must be allowed to run the job
+            user = permissions.authorize_run_job_task(s, parent_run_id, job_id)
         job = _get_job_row(s, job_id)
         settings = job.settings
         name = job.name
@@ -183,7 +186,7 @@ def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, pa
             job_id=job_id, run_name=name, trigger=trigger, creator_user_name=user,
             run_type="JOB_RUN", life_cycle_state="PENDING", created_time=now_ms(), parent_run_id=parent_run_id,
         )
-        row.set_j("settings", settings)
+        row.set_j("settings", {**settings, "run_as": permissions.job_run_as(job.to_api())})  # whom the run executes as
         row.set_j("params", {"job_parameters": dict(job_parameters or {}), "job_parameters_effective": effective,
                              "only": keys if only else None})
         start_runner = True

@@ -105,8 +105,25 @@ class AccessLog:
                           (time.perf_counter() - start) * 1000)
 
 
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's document without the 422 responses it adds to every operation: validation
+    failures are 400 Databricks error bodies here (``server.errors``), already documented."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for operations in doc.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        schemas = doc.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        app.openapi_schema = doc
+    return app.openapi_schema
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    from healthmon.server import routes_jobs, routes_workspace, ui
+    from healthmon.server import routes_files, routes_jobs, routes_secrets, routes_workspace, ui
 
     settings = settings or Settings.from_env()
     db = Database.from_settings(settings)
@@ -126,7 +143,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_jobs.build_router())
     app.include_router(routes_workspace.build_public_router())
     app.include_router(routes_workspace.build_router())
+    app.include_router(routes_secrets.build_router())
+    app.include_router(routes_files.build_router())
     ui.install(app)
+    app.openapi = lambda: _openapi(app)
     app.add_middleware(BodyGuard)
     app.add_middleware(AccessLog)
     logging.getLogger("healthmon.server").debug("server app created for %s", settings.home)

@@ -1,9 +1,10 @@
 """Request authentication.
 
 The REST API takes ``Authorization: Bearer <token>`` only (as Databricks does for PATs); the
-browser UI takes the same token from an HttpOnly cookie set at login. Keeping the cookie away
-from the API means a cross-site form can never drive the API, whatever the browser does with
-SameSite. The token value is never logged nor echoed in an error message.
+browser UI takes a session id from an HttpOnly cookie set at login (a random id whose hash the
+store keeps with the token it was opened with: the token never reaches the browser). Keeping the
+cookie away from the API means a cross-site form can never drive the API, whatever the browser
+does with SameSite. Token and session values are never logged nor echoed in an error message.
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ def principal_for_token(request: Request, token: str | None) -> Principal | None
     grant = _grant(db, token)
     if grant is None or auth_store.is_expired(grant[1]):
         return None
-    principal_id = grant[0]
+    return _principal(db, grant[0])
+
+
+def _principal(db, principal_id: int) -> Principal | None:
     key = (id(db), principal_id)
     now = time.monotonic()
     cached = _principals.get(key)
@@ -106,5 +110,9 @@ async def require_principal(request: Request) -> Principal:
 
 
 def cookie_principal(request: Request) -> Principal | None:
-    """The UI's caller from the session cookie, or None (the UI then redirects to login)."""
-    return principal_for_token(request, request.cookies.get(SESSION_COOKIE))
+    """The UI's caller from the session cookie, or None (the UI then redirects to login). The
+    session is read on every page (not cached): a logout or revoked token ends it at once."""
+    db = request.app.state.db
+    with db.connect() as conn:
+        principal_id = auth_store.session_principal_id(conn, request.cookies.get(SESSION_COOKIE))
+    return None if principal_id is None else _principal(db, principal_id)

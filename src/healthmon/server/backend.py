@@ -10,11 +10,15 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import os
 import time
 from types import ModuleType
 from typing import Any
 
+from healthmon import permissions
+from healthmon.errors import NotFoundError
 from healthmon.server.errors import ApiError
+from healthmon.store.auth import Principal
 
 # Marked the hidden job behind a runs/submit run before one-time runs were native; workspaces
 # created then still hold such jobs, which stay out of jobs/list.
@@ -51,30 +55,68 @@ def _keywords(fn) -> frozenset[str] | None:
 
 
 def get_job(job_id: int) -> dict:
-    return _call("get_job", job_id)
+    """The Jobs API ``Job``; ``run_as_user_name`` is whom its runs execute as now (its settings'
+    ``run_as``, else its owner), as Databricks reports it."""
+    job = _call("get_job", job_id)
+    run_as = permissions.run_as_name(permissions.job_run_as(job))
+    if run_as:
+        job["run_as_user_name"] = run_as
+    return job
 
 
 # Jobs as seen by permission checks on runs, for ACL_TTL seconds: reading a run should not
 # cost a second full job read. Changes made through this server invalidate at once; changes
 # made elsewhere (a redeploy) apply within ACL_TTL.
 ACL_TTL = 2.0
-_acl_jobs: dict[int, tuple[float, dict]] = {}
+_acl_jobs: dict[tuple, tuple[float, dict]] = {}
+
+
+def _acl_key(job_id: int) -> tuple:
+    # The workspace is part of the key: one process may serve (or test) several.
+    env = os.environ
+    return env.get("HEALTHMON_DATABASE_URL"), env.get("HEALTHMON_HOME"), job_id
 
 
 def get_job_for_acl(job_id: int) -> dict:
     now = time.monotonic()
-    hit = _acl_jobs.get(job_id)
+    key = _acl_key(job_id)
+    hit = _acl_jobs.get(key)
     if hit and now - hit[0] < ACL_TTL:
         return hit[1]
     job = get_job(job_id)
-    _acl_jobs[job_id] = (now, job)
+    _acl_jobs[key] = (now, job)
     if len(_acl_jobs) > 10_000:
         _acl_jobs.clear()
     return job
 
 
 def forget_job(job_id: int) -> None:
-    _acl_jobs.pop(job_id, None)
+    _acl_jobs.pop(_acl_key(job_id), None)
+
+
+def job_or_none(job_id: int | None) -> dict | None:
+    """The job (through the ACL cache), or None for a run without a job or a deleted job."""
+    if not job_id:
+        return None
+    try:
+        return get_job_for_acl(job_id)
+    except NotFoundError:
+        return None
+
+
+def top_run(run: dict) -> dict:
+    """The job run a task run (or for-each iteration) belongs to."""
+    while run.get("task_key") and run.get("job_run_id"):
+        run = get_run(run["job_run_id"], include_tasks=False)
+    return run
+
+
+def run_access(principal: Principal, run_id: int, *, include_history: bool = False) -> tuple[dict, str | None]:
+    """A run and ``principal``'s level on it (None: may not see it): its job's level, or for a
+    run without a job (one-time runs) its creator's and admins'."""
+    run = get_run(run_id, include_history=include_history)
+    job = job_or_none(run.get("job_id"))
+    return run, permissions.run_level(principal, run if job is not None else top_run(run), job)
 
 
 def all_jobs(name: str | None = None) -> list[dict]:
@@ -96,6 +138,42 @@ def reset_job(job_id: int, settings: dict) -> None:
     forget_job(job_id)
     _call("reset_job", job_id, settings)
     forget_job(job_id)
+
+
+# jobs/update merges these arrays entry by entry on their key field; other fields are replaced.
+MERGED_ARRAYS = {"tasks": "task_key", "job_clusters": "job_cluster_key", "environments": "environment_key",
+                 "parameters": "name"}
+
+
+def updated_settings(current: dict, new_settings: dict, fields_to_remove: list[str]) -> dict:
+    """jobs/update: top-level fields of ``new_settings`` replace the current ones, except the
+    keyed arrays (tasks by ``task_key``, job clusters by ``job_cluster_key``...), whose entries
+    replace or join the current entries; ``fields_to_remove`` names top-level fields, or
+    ``tasks/<task_key>`` / ``job_clusters/<job_cluster_key>``."""
+    out = dict(current)
+    for field in fields_to_remove:
+        array, _, key = field.partition("/")
+        if not key:
+            out.pop(field, None)
+            continue
+        if array not in ("tasks", "job_clusters") or not isinstance(out.get(array), list):
+            raise ApiError("INVALID_PARAMETER_VALUE", f"fields_to_remove: cannot remove {field}: nested fields other than "
+                                                      "tasks/<task_key> and job_clusters/<job_cluster_key> cannot be removed.")
+        id_field = MERGED_ARRAYS[array]
+        kept = [e for e in out[array] if not (isinstance(e, dict) and e.get(id_field) == key)]
+        if len(kept) == len(out[array]):
+            raise ApiError("INVALID_PARAMETER_VALUE", f"fields_to_remove: {array} has no entry {key}.")
+        out[array] = kept
+    for field, value in new_settings.items():
+        id_field = MERGED_ARRAYS.get(field)
+        if id_field and isinstance(value, list) and isinstance(out.get(field), list):
+            merged = {e.get(id_field) if isinstance(e, dict) else id(e): e for e in out[field]}
+            for entry in value:
+                merged[entry.get(id_field) if isinstance(entry, dict) else id(entry)] = entry
+            out[field] = list(merged.values())
+        else:
+            out[field] = value
+    return out
 
 
 def delete_job(job_id: int) -> None:
@@ -133,6 +211,20 @@ def get_run_output(run_id: int) -> dict:
     return redact_secrets(_call("get_run_output", run_id))
 
 
+# What a run's output shows only to who may read its logs (Databricks: "View ... logs of a job
+# run" needs Can Manage Run; "View results", Can View).
+LOG_FIELDS = ("logs", "logs_truncated", "error_trace")
+
+
+def run_output_for(level: str, run_id: int) -> dict:
+    """A task run's output as a caller holding ``level`` on it may see it."""
+    output = get_run_output(run_id)
+    if permissions.RANK[level] < permissions.RANK["CAN_MANAGE_RUN"]:
+        for key in LOG_FIELDS:
+            output.pop(key, None)
+    return output
+
+
 def redact_secrets(doc: Any) -> Any:
     """Replace every stored secret value in the strings of ``doc`` with ``[REDACTED]``. The
     runtime redacts what it writes; this is the server's second line for what it serves."""
@@ -157,6 +249,28 @@ def redact_secrets(doc: Any) -> Any:
         return value
 
     return scrub(doc)
+
+
+def export_run(principal: Principal, run: dict, views: str) -> dict:
+    """``ExportRunOutput`` of a notebook task run: one NOTEBOOK view, an HTML page with the
+    notebook's code (when it is in the workspace tree and the caller may read it) and the run's
+    result. There are no dashboards (``DASHBOARDS``: no views)."""
+    from healthmon.server import export_html, workspace_api
+
+    run_id = run["run_id"]
+    if not run.get("task_key"):
+        tasks = ", ".join(f"{t['task_key']} (run_id {t['run_id']})" for t in run.get("tasks") or []) or "none yet"
+        raise ApiError("INVALID_PARAMETER_VALUE", f"Run {run_id} is a job run: export one of its task runs: {tasks}.")
+    notebook_path = (run.get("notebook_task") or {}).get("notebook_path")
+    if not notebook_path:
+        raise ApiError("INVALID_PARAMETER_VALUE", f"Run {run_id} is not a notebook task run: only notebook runs can be exported.")
+    if views == "DASHBOARDS":
+        return {"views": []}
+    output = get_run_output(run_id)  # the result and error only: no logs in an export
+    source = workspace_api.read_notebook_for_export(principal, notebook_path)
+    name = notebook_path.rstrip("/").rsplit("/", 1)[-1]
+    return {"views": [{"content": export_html.notebook_run_html(name, source, run, output), "name": name,
+                       "type": "NOTEBOOK"}]}
 
 
 def cancel_run(run_id: int) -> None:

@@ -9,20 +9,66 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 INT64_MAX = 2**63 - 1
 Id = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 
+MAX_DEPTH = 64  # JSON nesting of a request body: job settings need about ten levels
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep JSON arrays and objects nest in ``value`` (iterative: any depth is measured)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_too_deep(cls, data: Any) -> Any:
+        if nesting_depth(data) > MAX_DEPTH:
+            raise ValueError(f"the request nests JSON objects and arrays deeper than {MAX_DEPTH} levels")
+        return data
 
 
 class CreateJob(_Body):
     name: str | None = Field(None, max_length=4096)
     tasks: list[dict[str, Any]] | None = None
     access_control_list: list[dict[str, Any]] | None = None
+
+
+class UpdateJob(_Body):
+    job_id: Id
+    new_settings: dict[str, Any] | None = None
+    fields_to_remove: list[str] | None = None
+
+
+class JobAclEntry(_Body):
+    user_name: str | None = Field(None, max_length=255)
+    group_name: str | None = Field(None, max_length=255)
+    service_principal_name: str | None = Field(None, max_length=255)
+    permission_level: str | None = Field(None, max_length=64)
+
+
+class JobAcl(_Body):
+    """PUT / PATCH /api/2.0/permissions/jobs/{job_id}."""
+
+    access_control_list: list[JobAclEntry] | None = None
 
 
 class JobId(_Body):
@@ -68,8 +114,54 @@ class SubmitRun(_Body):
     idempotency_token: str | None = Field(None, max_length=64)
 
 
+ScopeName = Annotated[str, Field(min_length=1, max_length=128)]
+PrincipalName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class SecretScopeRef(_Body):
+    scope: ScopeName
+
+
+class SecretScopeCreate(SecretScopeRef):
+    initial_manage_principal: str | None = Field(None, max_length=255)
+    scope_backend_type: str | None = Field(None, max_length=64)
+
+
+class SecretRef(SecretScopeRef):
+    key: ScopeName
+
+
+class PutSecret(SecretRef):
+    string_value: str | None = Field(None, max_length=128 * 1024)
+    bytes_value: str | None = Field(None, max_length=176 * 1024)  # base64 of at most 128 KiB
+
+
+class SecretAclRef(SecretScopeRef):
+    principal: PrincipalName
+
+
+class SecretAclBody(SecretAclRef):
+    permission: str = Field(..., max_length=64)
+
+
+class WorkspacePath(_Body):
+    path: str = Field(..., min_length=1, max_length=4096)
+
+
+class WorkspaceDelete(WorkspacePath):
+    recursive: bool | None = None
+
+
+class WorkspaceImport(WorkspacePath):
+    content: str | None = Field(None, max_length=14 * 1024 * 1024)  # base64 of at most 10 MiB
+    format: str | None = Field(None, max_length=32)
+    language: str | None = Field(None, max_length=32)
+    overwrite: bool | None = None
+
+
 class CreateToken(_Body):
-    lifetime_seconds: Annotated[int, Field(ge=0, le=10 * 365 * 24 * 3600)] | None = None
+    # A JSON number (true/false are not one); omitted: Databricks' default lifetime.
+    lifetime_seconds: Annotated[StrictInt, Field(ge=1, le=10 * 365 * 24 * 3600)] | None = None
     comment: str | None = Field(None, max_length=1024)
 
 

@@ -7,29 +7,42 @@ service raises as a ``HealthmonError`` becomes a Databricks error body in ``serv
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from healthmon.server.errors import FastJSONResponse
 
-from healthmon.errors import NotFoundError
-from healthmon.server import backend
+from healthmon.server import backend, responses
 from healthmon.server.auth import require_principal
 from healthmon.server.errors import ApiError, invalid
 from healthmon.server.models import (
     INT64_MAX,
     CancelAll,
     CreateJob,
+    JobAcl,
     JobId,
     RepairRun,
     ResetJob,
     RunId,
     RunNow,
     SubmitRun,
+    UpdateJob,
 )
+from healthmon.server.responses import ok
 from healthmon.server.pagination import Cursor, keyset_page_fields, page_fields, resolve_cursor, resolve_limit, resolve_offset
-from healthmon.server.permissions import can, job_permissions, require, run_job_view
+from healthmon.permissions import (
+    can,
+    check_run_as,
+    checked_job_settings,
+    job_permissions,
+    permission_levels,
+    principal_key,
+    require,
+    require_run,
+    run_as_name,
+    run_job_view,
+)
 from healthmon.store.auth import Principal
 
 VERSIONS = ("2.2", "2.1", "2.0")
@@ -100,35 +113,10 @@ def _visible_runs(fetch, visible: Callable[[dict], bool], cursor: Cursor, size: 
         position = {"after": chunk[0]["run_id"]} if backward else {"before": chunk[-1]["run_id"]}
 
 
-def _job_or_none(job_id: int | None) -> dict | None:
-    if job_id is None:
-        return None
-    try:
-        return backend.get_job_for_acl(job_id)
-    except NotFoundError:
-        return None
-
-
-def _run_with_job(run_id: int) -> tuple[dict, dict | None]:
-    run = backend.get_run(run_id)
-    return run, _job_or_none(run.get("job_id"))
-
-
-def _require_run(principal: Principal, run_id: int, needed: str):
-    run, job = _run_with_job(run_id)
-    if job is not None:
-        require(principal, job, needed)
-    elif not run_job_view(principal, _top_run(run), None):
-        raise ApiError("PERMISSION_DENIED", f"User {principal.name} does not have permissions on run {run_id}.", 403)
-    return run
-
-
-def _top_run(run: dict) -> dict:
-    """The job run a task run (or for-each iteration) belongs to: who may see a run without a
-    job (a one-time run) is decided on it."""
-    while run.get("task_key") and run.get("job_run_id"):
-        run = backend.get_run(run["job_run_id"], include_tasks=False)
-    return run
+def _require_run(principal: Principal, run_id: int, needed: str, *, include_history: bool = False) -> tuple[dict, str]:
+    """The run and the caller's level on it, at least ``needed`` (403 naming the run only)."""
+    run, level = backend.run_access(principal, run_id, include_history=include_history)
+    return run, require_run(principal, run_id, level, needed)
 
 
 def _summarise_job(job: dict, expand_tasks: bool):
@@ -166,13 +154,52 @@ def build_router() -> APIRouter:
     for version in VERSIONS:
         _add_routes(router, version)
 
-    @router.get("/api/2.0/permissions/jobs/{job_id}", tags=["permissions"], operation_id="job_permissions_get")
+    @router.get("/api/2.0/permissions/jobs/{job_id}", tags=["permissions"], operation_id="job_permissions_get",
+                responses=ok(responses.JobPermissions))
     @json_body
     def job_permissions_get(job_id: int = Path(..., ge=0, le=INT64_MAX), principal: Principal = Depends(require_principal)):
-        """The job's effective ACL (read-only: a job's permissions come from its settings)."""
+        """The job's permissions: its owner, direct entries, and admins (inherited)."""
         job = backend.get_job(job_id)
         require(principal, job, "CAN_VIEW")
         return job_permissions(job)
+
+    @router.get("/api/2.0/permissions/jobs/{job_id}/permissionLevels", tags=["permissions"],
+                operation_id="job_permission_levels", responses=ok(responses.PermissionLevels))
+    @json_body
+    def job_permission_levels(job_id: int = Path(..., ge=0, le=INT64_MAX), principal: Principal = Depends(require_principal)):
+        """The levels a job's ACL can grant."""
+        require(principal, backend.get_job(job_id), "CAN_VIEW")
+        return permission_levels()
+
+    def change_permissions(job_id: int, body: JobAcl, principal: Principal, merge: bool) -> dict:
+        job = backend.get_job(job_id)
+        require(principal, job, "CAN_MANAGE")
+        current = job.get("settings") or {}
+        keep = None
+        if merge:  # PATCH adds to the direct entries (both forms); PUT replaces them all
+            keep = [*(current.get("permissions") or []), *(current.get("access_control_list") or [])]
+        settings = {k: v for k, v in current.items() if k != "permissions"}
+        settings["access_control_list"] = [e.model_dump(exclude_none=True) for e in body.access_control_list or []]
+        new = checked_job_settings(settings, caller=principal, job=job, acl_keep=keep)
+        new.pop("permissions", None)  # the bundle form's entries are replaced (PUT) or merged in (PATCH)
+        backend.reset_job(job_id, new)
+        return job_permissions(backend.get_job(job_id))
+
+    @router.put("/api/2.0/permissions/jobs/{job_id}", tags=["permissions"], operation_id="job_permissions_set",
+                responses=ok(responses.JobPermissions))
+    @json_body
+    def job_permissions_set(body: JobAcl, job_id: int = Path(..., ge=0, le=INT64_MAX),
+                            principal: Principal = Depends(require_principal)):
+        """Replace the job's direct permissions (the owner stays unless an admin names another)."""
+        return change_permissions(job_id, body, principal, merge=False)
+
+    @router.patch("/api/2.0/permissions/jobs/{job_id}", tags=["permissions"], operation_id="job_permissions_update",
+                  responses=ok(responses.JobPermissions))
+    @json_body
+    def job_permissions_update(body: JobAcl, job_id: int = Path(..., ge=0, le=INT64_MAX),
+                               principal: Principal = Depends(require_principal)):
+        """Add or change direct permissions of the job."""
+        return change_permissions(job_id, body, principal, merge=True)
 
     return router
 
@@ -184,7 +211,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
     runs_cap = RUNS_MAX_LIMIT_20 if legacy else RUNS_MAX_LIMIT
     include = version == "2.2"  # one copy of each operation in the OpenAPI document's summary list
 
-    @router.get(f"{base}/list", tags=tag, include_in_schema=True, operation_id=f"jobs_list_{version}")
+    @router.get(f"{base}/list", tags=tag, operation_id=f"jobs_list_{version}", responses=ok(responses.ListJobsResponse))
     @json_body
     async def jobs_list(
         principal: Principal = Depends(require_principal),
@@ -213,34 +240,58 @@ def _add_routes(router: APIRouter, version: str) -> None:
         body.update(page_fields(start, after, more, size))
         return body
 
-    @router.get(f"{base}/get", tags=tag, operation_id=f"jobs_get_{version}")
+    @router.get(f"{base}/get", tags=tag, operation_id=f"jobs_get_{version}", responses=ok(responses.Job))
     @json_body
     async def jobs_get(principal: Principal = Depends(require_principal), job_id: int = IdQuery()):
         job = backend.get_job(job_id)
         require(principal, job, "CAN_VIEW")
         return job
 
-    @router.post(f"{base}/create", tags=tag, operation_id=f"jobs_create_{version}")
+    @router.post(f"{base}/create", tags=tag, operation_id=f"jobs_create_{version}", responses=ok(responses.CreateResponse))
     @json_body
     def jobs_create(body: CreateJob, principal: Principal = Depends(require_principal)):
-        settings = body.model_dump(exclude_none=True)
+        """Create a job; the caller owns it unless an admin names another owner."""
+        settings = checked_job_settings(body.model_dump(exclude_none=True), caller=principal, job=None)
         return {"job_id": backend.create_job(settings, principal.name)}
 
-    @router.post(f"{base}/reset", tags=tag, operation_id=f"jobs_reset_{version}")
+    @router.post(f"{base}/reset", tags=tag, operation_id=f"jobs_reset_{version}", responses=ok(responses.Empty))
     @json_body
     def jobs_reset(body: ResetJob, principal: Principal = Depends(require_principal)):
-        require(principal, backend.get_job(body.job_id), "CAN_MANAGE")
-        backend.reset_job(body.job_id, body.new_settings)
+        """Replace a job's settings (its permissions stay unless the new settings carry an ACL)."""
+        job = backend.get_job(body.job_id)
+        require(principal, job, "CAN_MANAGE")
+        backend.reset_job(body.job_id, checked_job_settings(body.new_settings, caller=principal, job=job))
         return {}
 
-    @router.post(f"{base}/delete", tags=tag, operation_id=f"jobs_delete_{version}")
+    @router.post(f"{base}/update", tags=tag, operation_id=f"jobs_update_{version}", responses=ok(responses.Empty))
+    @json_body
+    def jobs_update(body: UpdateJob, principal: Principal = Depends(require_principal)):
+        """Change some settings of a job: top-level fields replaced, tasks and job clusters merged
+        by key, ``fields_to_remove`` removed."""
+        job = backend.get_job(body.job_id)
+        require(principal, job, "CAN_MANAGE")
+        current = job.get("settings") or {}
+        new_settings = dict(body.new_settings or {})
+        removed = list(body.fields_to_remove or [])
+        acl = new_settings.pop("access_control_list", None)
+        keep = current.get("access_control_list") if acl is not None else None  # entries given are merged in
+        if "access_control_list" in removed:  # the owner stays: removing the ACL removes the other entries
+            removed.remove("access_control_list")
+            acl, keep = acl or [], None
+        settings = backend.updated_settings(current, new_settings, removed)
+        if acl is not None:
+            settings["access_control_list"] = acl
+        backend.reset_job(body.job_id, checked_job_settings(settings, caller=principal, job=job, acl_keep=keep))
+        return {}
+
+    @router.post(f"{base}/delete", tags=tag, operation_id=f"jobs_delete_{version}", responses=ok(responses.Empty))
     @json_body
     def jobs_delete(body: JobId, principal: Principal = Depends(require_principal)):
         require(principal, backend.get_job(body.job_id), "CAN_MANAGE")
         backend.delete_job(body.job_id)
         return {}
 
-    @router.post(f"{base}/run-now", tags=tag, operation_id=f"jobs_run_now_{version}")
+    @router.post(f"{base}/run-now", tags=tag, operation_id=f"jobs_run_now_{version}", responses=ok(responses.RunNowResponse))
     @json_body
     def jobs_run_now(body: RunNow, principal: Principal = Depends(require_principal)):
         require(principal, backend.get_job(body.job_id), "CAN_MANAGE_RUN")
@@ -251,7 +302,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         run_id = backend.run_now(body.job_id, params or None, body.only, principal.name, body.idempotency_token)
         return {"run_id": run_id, "number_in_job": run_id}
 
-    @router.get(f"{base}/runs/list", tags=tag, operation_id=f"runs_list_{version}")
+    @router.get(f"{base}/runs/list", tags=tag, operation_id=f"runs_list_{version}", responses=ok(responses.ListRunsResponse))
     @json_body
     async def runs_list(
         principal: Principal = Depends(require_principal),
@@ -288,7 +339,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
             def visible(run: dict) -> bool:
                 jid = run.get("job_id")
                 if jid not in jobs_cache:
-                    jobs_cache[jid] = _job_or_none(jid)
+                    jobs_cache[jid] = backend.job_or_none(jid)
                 return run_job_view(principal, run, jobs_cache[jid])
 
             runs, more = _visible_runs(fetch, visible, cursor, size)
@@ -298,7 +349,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         body.update(keyset_page_fields(runs, cursor, more))
         return body
 
-    @router.get(f"{base}/runs/get", tags=tag, operation_id=f"runs_get_{version}")
+    @router.get(f"{base}/runs/get", tags=tag, operation_id=f"runs_get_{version}", responses=ok(responses.Run))
     @json_body
     async def runs_get(
         principal: Principal = Depends(require_principal),
@@ -306,20 +357,35 @@ def _add_routes(router: APIRouter, version: str) -> None:
         include_history: bool = False,
         include_resolved_values: bool = False,
     ):
-        run = _require_run(principal, run_id, "CAN_VIEW")
-        return backend.get_run(run_id, include_history=True) if include_history else run
+        return _require_run(principal, run_id, "CAN_VIEW", include_history=include_history)[0]
 
-    @router.get(f"{base}/runs/get-output", tags=tag, operation_id=f"runs_get_output_{version}")
+    @router.get(f"{base}/runs/get-output", tags=tag, operation_id=f"runs_get_output_{version}",
+                responses=ok(responses.RunOutput))
     @json_body
     def runs_get_output(principal: Principal = Depends(require_principal), run_id: int = IdQuery()):
-        _require_run(principal, run_id, "CAN_VIEW")
-        return backend.get_run_output(run_id)
+        """A task run's output. Results need Can View; logs and traces Can Manage Run (as the
+        Databricks job permissions have it). API 2.0 answers for a job run with one task."""
+        run, level = _require_run(principal, run_id, "CAN_VIEW")
+        tasks = run.get("tasks") or []
+        if legacy and not run.get("task_key") and len(tasks) == 1:
+            run_id = tasks[0]["run_id"]
+        return backend.run_output_for(level, run_id)
+
+    @router.get(f"{base}/runs/export", tags=tag, operation_id=f"runs_export_{version}",
+                responses=ok(responses.ExportRunOutput))
+    @json_body
+    def runs_export(principal: Principal = Depends(require_principal), run_id: int = IdQuery(),
+                    views_to_export: Literal["CODE", "DASHBOARDS", "ALL"] = "CODE"):
+        """A notebook task run exported as HTML: its notebook's code and the run's result."""
+        run, _ = _require_run(principal, run_id, "CAN_VIEW")
+        return backend.export_run(principal, run, views_to_export)
 
     def run_action(name: str, needed: str, act: Callable[[int], None]) -> None:
         """POST runs/<name> {run_id}: ``needed`` on the run's job (a one-time run: its creator
         or an admin), then ``act(run_id)``; an empty body back."""
 
-        @router.post(f"{base}/runs/{name}", tags=tag, operation_id=f"runs_{name}_{version}", summary=f"Runs {name}")
+        @router.post(f"{base}/runs/{name}", tags=tag, operation_id=f"runs_{name}_{version}", summary=f"Runs {name}",
+                     responses=ok(responses.Empty))
         @json_body
         def action(body: RunId, principal: Principal = Depends(require_principal)):
             _require_run(principal, body.run_id, needed)
@@ -329,7 +395,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
     run_action("cancel", "CAN_MANAGE_RUN", lambda run_id: backend.cancel_run(run_id))
     run_action("delete", "CAN_MANAGE", lambda run_id: backend.delete_run(run_id))
 
-    @router.post(f"{base}/runs/cancel-all", tags=tag, operation_id=f"runs_cancel_all_{version}")
+    @router.post(f"{base}/runs/cancel-all", tags=tag, operation_id=f"runs_cancel_all_{version}", responses=ok(responses.Empty))
     @json_body
     def runs_cancel_all(body: CancelAll, principal: Principal = Depends(require_principal)):
         if body.job_id is None and not body.all_queued_runs:
@@ -342,7 +408,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         for run in _active_runs(body.job_id):
             if body.all_queued_runs and (run.get("state") or {}).get("life_cycle_state") != "QUEUED":
                 continue
-            job = _job_or_none(run.get("job_id"))
+            job = backend.job_or_none(run.get("job_id"))
             if job is None and not run_job_view(principal, run, None):
                 continue
             if job is not None and not can(principal, job, "CAN_MANAGE_RUN"):
@@ -350,7 +416,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
             backend.cancel_run(run["run_id"])
         return {}
 
-    @router.post(f"{base}/runs/repair", tags=tag, operation_id=f"runs_repair_{version}")
+    @router.post(f"{base}/runs/repair", tags=tag, operation_id=f"runs_repair_{version}", responses=ok(responses.RepairRunResponse))
     @json_body
     def runs_repair(body: RepairRun, principal: Principal = Depends(require_principal)):
         _require_run(principal, body.run_id, "CAN_MANAGE_RUN")
@@ -359,12 +425,17 @@ def _add_routes(router: APIRouter, version: str) -> None:
         repair_id = backend.repair_run(body.run_id, body.rerun_tasks, bool(body.rerun_all_failed_tasks))
         return {"repair_id": repair_id}
 
-    @router.post(f"{base}/runs/submit", tags=tag, operation_id=f"runs_submit_{version}")
+    @router.post(f"{base}/runs/submit", tags=tag, operation_id=f"runs_submit_{version}", responses=ok(responses.SubmitRunResponse))
     @json_body
     def runs_submit(body: SubmitRun, principal: Principal = Depends(require_principal)):
+        """A one-time run; it executes as the caller (an admin may give another ``run_as``)."""
         spec = body.model_dump(exclude_none=True)
         if not spec.get("tasks"):
             raise invalid("runs/submit needs a non-empty tasks list.")
+        run_as = spec.setdefault("run_as", {principal_key(principal): principal.name})
+        check_run_as(run_as, job_name="the one-time run")
+        if run_as_name(run_as) != principal.name and not principal.is_admin:
+            raise ApiError("PERMISSION_DENIED", "Only workspace admins can submit a run that executes as another principal.")
         return {"run_id": backend.submit_run(spec, principal.name)}
 
 

@@ -1,8 +1,11 @@
 """The browser UI: server-rendered Jinja2 pages over the same backend and permissions as the API.
 
-Login: the user pastes a personal access token; it is checked and stored in an HttpOnly,
-SameSite=Strict cookie. Every POST carries a CSRF token (HMAC of the session token's hash under a
-per-process secret, so it is bound to the session and never reveals the token). Pages refresh
+Login: the user pastes a personal access token; the server opens a session for it and gives the
+browser only the session's random id, in an HttpOnly, SameSite=Strict cookie; logout revokes the
+session, which also ends with its token and after 12 hours. Every POST carries a CSRF token: an
+HMAC of the session id's hash under the workspace's server secret (bound to the session, revealing
+nothing about it); the login form's token is bound the same way to a random login cookie, so a
+foreign site cannot log a browser into an account of its choosing (login CSRF). Pages refresh
 themselves (meta refresh) while a run is active.
 """
 
@@ -10,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import time
@@ -25,12 +27,16 @@ from fastapi.templating import Jinja2Templates
 
 from healthmon.errors import HealthmonError, NotFoundError
 from healthmon.server import backend, ui_data, ui_svg
-from healthmon.server.auth import SESSION_COOKIE, cookie_principal, principal_for_token
-from healthmon.server.permissions import can, effective_level, require, run_job_view
-from healthmon.store.auth import Principal
+from healthmon.server.auth import SESSION_COOKIE, cookie_principal
+from healthmon.permissions import RANK, can, effective_level, require, require_run
+from healthmon.store import auth as auth_store
+from healthmon.store.auth import SESSION_LIFETIME_SECONDS, Principal
+from healthmon.store.private import key_file
 from healthmon.store.runs import NO_JOB
 
 HERE = Path(__file__).parent
+LOGIN_COOKIE = "healthmon_login"  # the login form's CSRF nonce
+LOGIN_FORM_SECONDS = 3600
 ACTIVE = {"QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY"}
 JOBS_PAGE = 50
 RUNS_PAGE = 25
@@ -77,32 +83,17 @@ def _duration(run: dict) -> int:
     return int(time.time() * 1000) - start if start else 0
 
 
-def csrf_token(app: FastAPI, session_token: str) -> str:
-    digest = hashlib.sha256(session_token.encode()).digest()
+def csrf_token(app: FastAPI, bound_to: str, purpose: str = "session") -> str:
+    """The CSRF token of a form: HMAC of ``purpose`` and the hash of the secret it is bound to
+    (the session id, or the login cookie's nonce)."""
+    digest = hashlib.sha256(f"{purpose}\0{bound_to}".encode()).digest()
     return hmac.new(app.state.csrf_secret, digest, hashlib.sha256).hexdigest()
 
 
 def _csrf_secret(home: Path) -> bytes:
     """The CSRF key, shared by every worker process of the server and kept across restarts
     (open forms stay valid): a random key in the workspace, readable by its owner only."""
-    path = home / ".server-secret"
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key.hex())
-    try:
-        os.link(tmp, path)  # first writer wins; others read its key
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return bytes.fromhex(path.read_text().strip())
+    return key_file(home / ".server-secret", 32)
 
 
 def _safe_next(target: str | None) -> str:
@@ -124,17 +115,18 @@ def install(app: FastAPI) -> None:
         return principal
 
     def render(request: Request, template: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
-        token = request.cookies.get(SESSION_COOKIE)
-        context.update(request=request, user=principal, csrf=csrf_token(app, token) if token and principal else "")
+        session_id = request.cookies.get(SESSION_COOKIE)
+        context.setdefault("csrf", csrf_token(app, session_id) if session_id and principal else "")
+        context.update(request=request, user=principal)
         response = templates.TemplateResponse(request, template, context, status_code=status)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
         return response
 
-    def check_csrf(request: Request, submitted: str) -> None:
-        token = request.cookies.get(SESSION_COOKIE) or ""
-        if not token or not hmac.compare_digest(csrf_token(app, token), submitted or ""):
+    def check_csrf(request: Request, submitted: str, bound_to: str | None = None, purpose: str = "session") -> None:
+        secret = bound_to if bound_to is not None else request.cookies.get(SESSION_COOKIE) or ""
+        if not secret or not hmac.compare_digest(csrf_token(app, secret, purpose), submitted or ""):
             raise HealthmonError("The form's CSRF token is missing or does not match this session; reload the page and retry.")
 
     @app.exception_handler(LoginRequired)
@@ -163,24 +155,42 @@ def install(app: FastAPI) -> None:
     def home() -> RedirectResponse:
         return RedirectResponse("/jobs", status_code=303)
 
+    def login_page(request: Request, next_path: str, status: int = 200, failed: str = "") -> HTMLResponse:
+        """The login form, with a fresh login nonce (cookie) and the CSRF token bound to it."""
+        nonce = secrets.token_urlsafe(24)
+        response = render(request, "login.html", None, status=status, next=_safe_next(next_path), failed=failed,
+                          csrf=csrf_token(app, nonce, "login"))
+        response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict", path="/login",
+                            secure=request.url.scheme == "https", max_age=LOGIN_FORM_SECONDS)
+        return response
+
     @app.get("/login", include_in_schema=False)
-    def login_form(request: Request, next: str = "/jobs", failed: bool = False):
-        return render(request, "login.html", None, next=_safe_next(next), failed=failed)
+    def login_form(request: Request, next: str = "/jobs"):
+        return login_page(request, next)
 
     @app.post("/login", include_in_schema=False)
-    def login(request: Request, token: str = Form(..., max_length=256), next: str = Form("/jobs", max_length=2048)):
-        token = token.strip()
-        if principal_for_token(request, token) is None:
-            return render(request, "login.html", None, status=401, next=_safe_next(next), failed=True)
+    def login(request: Request, token: str = Form(..., max_length=256), next: str = Form("/jobs", max_length=2048),
+              csrf_token: str = Form("", max_length=128)):
+        try:
+            check_csrf(request, csrf_token, request.cookies.get(LOGIN_COOKIE) or "", "login")
+        except HealthmonError:
+            return login_page(request, next, 400, failed="csrf")
+        with request.app.state.db.session() as s:
+            session_id = auth_store.create_session(s, token.strip())
+        if session_id is None:
+            return login_page(request, next, 401, failed="token")
         response = RedirectResponse(_safe_next(next), status_code=303)
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/",
-                            secure=request.url.scheme == "https", max_age=12 * 3600)
+        response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict", path="/",
+                            secure=request.url.scheme == "https", max_age=SESSION_LIFETIME_SECONDS)
+        response.delete_cookie(LOGIN_COOKIE, path="/login")
         return response
 
     @app.post("/logout", include_in_schema=False)
     @page
     def logout(request: Request, csrf_token: str = Form("", max_length=128)):
         check_csrf(request, csrf_token)
+        with request.app.state.db.session() as s:
+            auth_store.revoke_session(s, request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -209,8 +219,6 @@ def install(app: FastAPI) -> None:
     @app.get("/jobs/{job_id}", include_in_schema=False)
     @page
     def job_page(request: Request, job_id: int, offset: int = 0):
-        import yaml
-
         principal = principal_or_login(request)
         job = backend.get_job(job_id)
         require(principal, job, "CAN_VIEW")
@@ -220,7 +228,7 @@ def install(app: FastAPI) -> None:
         links = {}
         return render(
             request, "job.html", principal, job=job, name=settings.get("name") or f"Untitled job {job_id}",
-            settings_yaml=yaml.safe_dump(settings, sort_keys=False, default_flow_style=False),
+            settings_yaml=_settings_yaml(settings),
             dag=ui_svg.dag_svg(settings.get("tasks") or [], links=links), schedule=ui_data.schedule_info(settings),
             runs=[(r, _duration(r)) for r in runs], offset=offset, has_more=more, page_size=RUNS_PAGE,
             level=effective_level(principal, job), can_run=can(principal, job, "CAN_MANAGE_RUN"),
@@ -238,8 +246,13 @@ def install(app: FastAPI) -> None:
     @app.get("/runs/{run_id}", include_in_schema=False)
     @page
     def run_redirect(request: Request, run_id: int):
-        principal_or_login(request)
-        run = backend.get_run(run_id)
+        principal = principal_or_login(request)
+        try:
+            run, level = backend.run_access(principal, run_id)
+        except NotFoundError:
+            run, level = {}, None
+        if level is None:  # the same answer as for a run that does not exist: nothing about its job leaks
+            raise NotFoundError(f"Run {run_id} does not exist.")
         top = run.get("job_run_id") if run.get("task_key") else run_id
         return RedirectResponse(f"/jobs/{run.get('job_id') or NO_JOB}/runs/{top or run_id}", status_code=303)
 
@@ -247,14 +260,11 @@ def install(app: FastAPI) -> None:
     @page
     def run_page(request: Request, job_id: int, run_id: int):
         principal = principal_or_login(request)
-        run = backend.get_run(run_id, include_history=True)
+        run, level = backend.run_access(principal, run_id, include_history=True)
+        require_run(principal, run_id, level, "CAN_VIEW")  # before anything tells which job the run is in
         if (run.get("job_id") or NO_JOB) != job_id:
             raise NotFoundError(f"Run {run_id} does not belong to job {job_id}.")
-        job = _job_or_none(job_id) if job_id != NO_JOB else None
-        if job is not None:
-            require(principal, job, "CAN_VIEW")
-        elif not run_job_view(principal, run, None):
-            raise NotFoundError(f"Run {run_id} does not exist.")
+        job = backend.job_or_none(job_id)
         attempts = run.get("tasks") or []
         latest: dict[str, dict] = {}
         for t in sorted(attempts, key=lambda t: t.get("run_id") or 0):
@@ -265,7 +275,7 @@ def install(app: FastAPI) -> None:
         children: dict[str, int] = {}
         for key, task in latest.items():
             try:
-                out = backend.get_run_output(task["run_id"])
+                out = backend.run_output_for(level, task["run_id"])
             except HealthmonError as exc:
                 out = {"error": exc.message}
             child = (out.get("run_job_output") or {}).get("run_id")
@@ -278,7 +288,7 @@ def install(app: FastAPI) -> None:
             parent = int(match.group(1))
         state = run.get("state") or {}
         active = state.get("life_cycle_state") in ACTIVE
-        can_run = can(principal, job, "CAN_MANAGE_RUN") if job is not None else job_id == NO_JOB
+        can_run = RANK[level] >= RANK["CAN_MANAGE_RUN"]
         failed = [k for k, s in states.items() if s not in ("SUCCESS", "EXCLUDED", "SKIPPED")]
         return render(
             request, "run.html", principal, run=run, job=job, state=state, active=active,
@@ -294,13 +304,10 @@ def install(app: FastAPI) -> None:
         run, job 0: its creator or an admin), the run in that job; then ``act(run_id)``."""
         principal = principal_or_login(request)
         check_csrf(request, csrf)
-        run = backend.get_run(run_id)
+        run, level = backend.run_access(principal, run_id)
+        require_run(principal, run_id, level, "CAN_MANAGE_RUN")
         if (run.get("job_id") or NO_JOB) != job_id:
             raise NotFoundError(f"Run {run_id} does not belong to job {job_id}.")
-        if job_id != NO_JOB:
-            require(principal, backend.get_job(job_id), "CAN_MANAGE_RUN")
-        elif not run_job_view(principal, run, None):
-            raise NotFoundError(f"Run {run_id} does not exist.")
         act(run_id)
         return RedirectResponse(f"/jobs/{job_id}/runs/{run_id}", status_code=303)
 
@@ -334,8 +341,17 @@ def install(app: FastAPI) -> None:
         return render(request, "health.html", principal, view=view, chart=chart)
 
 
-def _job_or_none(job_id: int) -> dict | None:
+def _settings_yaml(settings: dict) -> str:
+    """Job settings as YAML for the job page; settings nested too deep for the YAML emitter (a
+    job's data is the caller's) are shown as JSON instead of failing the page."""
+    import json
+
+    import yaml
+
     try:
-        return backend.get_job(job_id)
-    except NotFoundError:
-        return None
+        return yaml.safe_dump(settings, sort_keys=False, default_flow_style=False)
+    except RecursionError:
+        try:
+            return json.dumps(settings, indent=1)
+        except RecursionError:
+            return "(settings nested too deeply to display)"

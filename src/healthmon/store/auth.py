@@ -5,8 +5,11 @@ stored, so a leaked database does not leak usable tokens; the plain value is sho
 creation. A token is valid while it is neither revoked nor past its expiry time.
 
 Every principal is implicitly in the ``users`` group (as in a Databricks workspace); the
-``admins`` group has CAN_MANAGE on every job. The local user (``HEALTHMON_USER``) is created
-as an admin the first time it creates a token, since it owns the workspace.
+``admins`` group has CAN_MANAGE on every job. The local user (``HEALTHMON_USER``) owns the
+workspace: it is an admin (created so the first time it creates a token).
+
+The web UI's sessions live here too: the browser holds a random session id, the table its
+sha256, the token the user logged in with and an expiry; revoking the token ends its sessions.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ import hashlib
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from healthmon.errors import InvalidParameterError, NotFoundError
+from healthmon.settings import Settings
 from healthmon.store.db import Base
+from healthmon.store.jsontext import loads
+from healthmon.store.runs import RunRecord
 
 TOKEN_PREFIX = "dapi"
 USERS_GROUP = "users"
@@ -158,6 +164,36 @@ def get_principal(session: Session, name: str) -> Principal:
     return _load_principal(session, record)
 
 
+def principal_named(session: Session, name: str) -> Principal:
+    """The principal called ``name``, for permission checks on what a run does as it. A name
+    never provisioned here (a bundle's ``run_as``, an ACL's teammate) is a member of ``users``
+    only; the local user owns the workspace and is an admin."""
+    record = session.scalars(select(PrincipalRecord).where(PrincipalRecord.name == name)).first()
+    principal = _load_principal(session, record) if record is not None and record.active else \
+        Principal(0, name, groups=frozenset({USERS_GROUP}))
+    if name == Settings.from_env().user_name and not principal.is_admin:
+        principal = replace(principal, groups=principal.groups | {ADMINS_GROUP})
+    return principal
+
+
+def run_principal_name(session: Session, run_id: int) -> str:
+    """Whom a run executes as: the ``run_as`` its job run recorded when it was triggered (the
+    job's ``run_as``, by default its owner; a one-time run's submitter), else — a run from before
+    principals were recorded — its creator. A task run or for-each iteration answers for its
+    job run."""
+    row = session.get(RunRecord, run_id)
+    while row is not None and row.task_key is not None and row.job_run_id is not None:
+        row = session.get(RunRecord, row.job_run_id)
+    if row is None:
+        raise NotFoundError(f"Run {run_id} does not exist.")
+    run_as = (loads(row.settings_json or "{}") or {}).get("run_as")
+    if isinstance(run_as, dict):
+        for key in ("user_name", "service_principal_name"):
+            if isinstance(run_as.get(key), str) and run_as[key]:
+                return run_as[key]
+    return row.creator_user_name or Settings.from_env().user_name
+
+
 def list_principals(session: Session) -> list[Principal]:
     records = session.scalars(select(PrincipalRecord).order_by(PrincipalRecord.id)).all()
     return [_load_principal(session, r) for r in records]
@@ -289,3 +325,70 @@ def revoke_token(session: Session, token_id: str, *, principal_name: str | None 
     session.flush()
     global _revocations
     _revocations += 1
+
+
+# -- web UI sessions --------------------------------------------------------------------------
+SESSION_PREFIX = "hms_"
+SESSION_LIFETIME_SECONDS = 12 * 3600
+
+
+class SessionRecord(Base):
+    """A browser session: only the sha256 of its id is stored, with the token it was opened
+    with (its revocation or expiry ends the session too)."""
+
+    __tablename__ = "ui_sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[str] = mapped_column(ForeignKey("tokens.token_id", ondelete="CASCADE"), index=True)
+    created_time: Mapped[int] = mapped_column(BigInteger)
+    expiry_time: Mapped[int] = mapped_column(BigInteger, index=True)
+    revoked_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+def create_session(session: Session, token: str, *, lifetime_seconds: int = SESSION_LIFETIME_SECONDS) -> str | None:
+    """Open a session for a valid token; returns the session id (shown once, to the browser),
+    or None when the token is unknown, revoked or expired. Expired sessions are purged here."""
+    if not looks_like_token(token):
+        return None
+    record = session.scalars(select(TokenRecord).where(TokenRecord.token_hash == hash_token(token))).first()
+    now = now_ms()
+    if record is None or record.revoked_time is not None or is_expired(record.expiry_time, now):
+        return None
+    session.execute(SessionRecord.__table__.delete().where(SessionRecord.expiry_time <= now))
+    session_id = SESSION_PREFIX + secrets.token_urlsafe(32)
+    expiry = now + lifetime_seconds * 1000
+    if record.expiry_time not in (-1, 0, None):
+        expiry = min(expiry, record.expiry_time)
+    session.add(SessionRecord(session_hash=hash_token(session_id), token_id=record.token_id, created_time=now,
+                              expiry_time=expiry))
+    session.flush()
+    return session_id
+
+
+_SESSION_LOOKUP = (
+    select(TokenRecord.principal_id, SessionRecord.expiry_time, SessionRecord.revoked_time,
+           TokenRecord.expiry_time.label("token_expiry"), TokenRecord.revoked_time.label("token_revoked"))
+    .join(TokenRecord, TokenRecord.token_id == SessionRecord.token_id)
+    .where(SessionRecord.session_hash == bindparam("session_hash"))
+)
+
+
+def session_principal_id(connection, session_id: str | None, *, at_ms: int | None = None) -> int | None:
+    """The principal of a live session: neither it nor its token revoked or expired."""
+    if not session_id or not session_id.startswith(SESSION_PREFIX) or len(session_id) > 128:
+        return None
+    row = connection.execute(_SESSION_LOOKUP, {"session_hash": hash_token(session_id)}).first()
+    now = at_ms or now_ms()
+    if row is None or row.revoked_time is not None or row.token_revoked is not None:
+        return None
+    if row.expiry_time <= now or is_expired(row.token_expiry, now):
+        return None
+    return row.principal_id
+
+
+def revoke_session(session: Session, session_id: str | None) -> None:
+    """End a session (logout); unknown ids are ignored."""
+    if session_id:
+        record = session.get(SessionRecord, hash_token(session_id))
+        if record is not None and record.revoked_time is None:
+            record.revoked_time = now_ms()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,8 +20,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from healthmon.settings import Settings
+from healthmon.store.private import private_file, secure_sqlite_file, secure_workspace
 
-# Modules that define tables on Base; create_all imports each so the schema is complete.
+# Modules that define tables on Base; create_all imports each so the schema is complete. A
+# module may also define ``upgrade(connection)``, run after the tables exist when the database is
+# opened, to bring rows stored by an older version to the current format.
 TABLE_MODULES = (
     "healthmon.store.jobs",
     "healthmon.store.runs",
@@ -47,7 +51,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            secure_sqlite_file(Path(path))  # 0600 before SQLite creates it (its WAL and SHM files follow)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -95,6 +99,7 @@ class Database:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "Database":
         settings = settings or Settings.from_env()
+        secure_workspace(settings.home)
         return _cached(settings.database_url)
 
     @classmethod
@@ -129,7 +134,7 @@ class Database:
             import fcntl
 
             lock_path = self._sqlite_path() + ".schema-lock"
-            with open(lock_path, "a") as handle:
+            with open(private_file(Path(lock_path)), "a") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 try:
                     self._create_schema()
@@ -163,6 +168,10 @@ class Database:
                 for index in table.indexes:
                     if index.name not in present:
                         index.create(conn)
+            for name in TABLE_MODULES:
+                upgrade = getattr(sys.modules.get(name), "upgrade", None)
+                if upgrade is not None:
+                    upgrade(conn)
 
     def _sqlite_path(self) -> str | None:
         database = self.engine.url.database
