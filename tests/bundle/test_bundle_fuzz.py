@@ -47,10 +47,12 @@ def work(tmp_path, fixtures_dir):
 
 
 # Findings the CLI reports without a location because the message names what is wrong: a
-# variable without a value, an unknown target, a broken reference (``${var.x}``) or a cycle.
+# variable without a value, an unknown target, a broken reference (``${var.x}``), a cycle, a
+# lookup that fails or a bad top-level permission level.
 NAMED_NOT_LOCATED = ("no value assigned to required variable ", "reference does not exist: ${",
                      "cycle detected in field resolution: ", ": no such target. Available targets: ",
-                     " to ensure uniqueness when using 'mode: development'")
+                     " to ensure uniqueness when using 'mode: development'", "failed to resolve ",
+                     "invalid permission level: ")
 
 
 def located(d) -> bool:

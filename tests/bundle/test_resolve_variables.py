@@ -90,7 +90,7 @@ def test_unknown_type_is_a_warning():
     assert state.config.plain()["variables"]["a"]["value"] == "x"
 
 
-def test_missing_value_and_lookup_errors_name_the_variable():
+def test_missing_value_and_lookup_errors_name_the_variable_or_lookup():
     with pytest.raises(BundleError) as e:
         resolve("bundle: {name: v}\nvariables:\n  needed:\n    description: no default\n", target="default")
     assert str(e.value).startswith(
@@ -99,7 +99,7 @@ def test_missing_value_and_lookup_errors_name_the_variable():
         ".databricks/bundle/default/variable-overrides.json file")
     with pytest.raises(BundleError) as e:
         resolve("bundle: {name: v}\nvariables:\n  wh:\n    lookup:\n      warehouse: Shared\n", target="default")
-    assert 'failed to resolve warehouse "Shared" for variable wh' in str(e.value)
+    assert "failed to resolve warehouse: Shared, err: " in str(e.value)
     assert "the local workspace has no warehouses" in str(e.value)
     # ...but a lookup variable given a value locally is fine
     assert resolve("bundle: {name: v}\nvariables:\n  wh:\n    lookup:\n      warehouse: Shared\n", target="default",

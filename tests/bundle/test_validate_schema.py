@@ -96,4 +96,4 @@ def test_shipped_schema_is_what_the_installed_dataclasses_give(tmp_path, monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(schema_derive, "SHIPPED", tmp_path / "absent.json")
     assert schema_derive.load_schema()["objects"] == derived["objects"]
-    assert list((tmp_path / "healthmon").glob("jobs_schema-*.json"))
+    assert list((tmp_path / "healthmon").glob("resources_schema-*.json"))

@@ -2,7 +2,8 @@
 
 The local workspace holds jobs and principals, so ``job`` (by name → job id) and
 ``service_principal`` (by display name or application id → application id) resolve; a lookup of
-any other kind names the object and says the local workspace has no such objects.
+any other kind names the object and says the local workspace has no such objects. Callers
+report a failure as the CLI does: ``failed to resolve <kind>: <name>, err: <reason>``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from healthmon.errors import HealthmonError
 KINDS = ("alert", "cluster_policy", "cluster", "dashboard", "instance_pool", "job", "metastore", "notebook",
          "pipeline", "query", "service_principal", "warehouse")
 LOCAL_KINDS = ("job", "service_principal")
+# The object types the CLI's "not found" errors name (the Go SDK's GetBy... helpers).
+SDK_TYPES = {"job": "BaseJob", "service_principal": "ServicePrincipal"}
 
 
 class LookupError_(HealthmonError):
@@ -20,8 +23,8 @@ class LookupError_(HealthmonError):
 
 def resolve(kind: str, name: str) -> str:
     if kind not in LOCAL_KINDS:
-        raise LookupError_(f'cannot resolve lookup of {kind} "{name}": the local workspace has no '
-                           f"{kind.replace('_', ' ')}s (local lookups: job, service_principal)")
+        raise LookupError_(f"the local workspace has no {kind.replace('_', ' ')}s "
+                           f"(local lookups: {', '.join(LOCAL_KINDS)})")
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,7 +40,7 @@ def resolve(kind: str, name: str) -> str:
 
                 ids = sorted(j.job_id for j in list_jobs(s, name=name))
                 if len(ids) > 1:
-                    raise LookupError_(f'lookup of job "{name}": there are {len(ids)} jobs with this name')
+                    raise LookupError_(f"there are {len(ids)} instances of BaseJob named '{name}'")
                 found = str(ids[0]) if ids else None
             else:
                 from healthmon.store.auth import PrincipalRecord
@@ -45,7 +48,7 @@ def resolve(kind: str, name: str) -> str:
                 rows = s.execute(select(PrincipalRecord).where(PrincipalRecord.kind == "service_principal")).scalars()
                 found = next((r.name for r in rows if name in (r.display_name, r.name)), None)
     except SQLAlchemyError as exc:
-        raise LookupError_(f'cannot resolve lookup of {kind} "{name}": {exc}') from None
+        raise LookupError_(str(exc)) from None
     if found is None:
-        raise LookupError_(f'{kind.replace("_", " ")} named "{name}" does not exist')
+        raise LookupError_(f"{SDK_TYPES[kind]} named '{name}' does not exist")
     return found

@@ -1,10 +1,14 @@
-"""Top-level ``permissions`` (the CLI's ``ApplyBundlePermissions``).
+"""Top-level ``permissions``, as the CLI's ``ApplyBundlePermissions``, ``FilterCurrentUser``
+and ``PermissionDiagnostics``.
 
 Each entry (``level`` CAN_VIEW / CAN_RUN / CAN_MANAGE and one of ``user_name``, ``group_name``,
-``service_principal_name``) is added to every job and pipeline with the resource's own level
-name (``CAN_RUN`` is ``CAN_MANAGE_RUN`` on a job). Entries for one principal collapse to the
-highest level. A job with permissions gets the deploying user as ``IS_OWNER`` unless an owner
-is named. Deploy stores them as the job's access control list.
+``service_principal_name``) is appended to every resource of a kind that has permissions, under
+that kind's own level name (``CAN_RUN`` is ``CAN_MANAGE_RUN`` on a job; a level a kind does not
+have is skipped). A principal the resource already names keeps the resource's own entry. Every
+such resource gets a ``permissions`` list, empty if need be, as the CLI prints it. Entries for
+the deploying user are removed: the deploying user owns what it deploys (deploy records it as
+the job's ``IS_OWNER``). A top-level section that does not give the deploying user CAN_MANAGE is
+the CLI's warning.
 """
 
 from __future__ import annotations
@@ -14,80 +18,65 @@ from healthmon.bundle.dyn import Value, map_pattern
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "permissions"
-LEVELS = ("CAN_VIEW", "CAN_RUN", "CAN_MANAGE")
+LEVELS = ("CAN_MANAGE", "CAN_VIEW", "CAN_RUN")
 PRINCIPALS = ("user_name", "group_name", "service_principal_name")
-JOB_LEVELS = {"CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_MANAGE_RUN", "CAN_MANAGE": "CAN_MANAGE"}
-PIPELINE_LEVELS = {"CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_RUN", "CAN_MANAGE": "CAN_MANAGE"}
-RANK = {lvl: i for i, lvl in enumerate(("CAN_VIEW", "CAN_RUN", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"))}
+# Resource kind -> top-level level -> the kind's level (the CLI's levelsMap).
+LEVELS_BY_KIND = {
+    "jobs": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_MANAGE_RUN"},
+    "pipelines": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_RUN"},
+    "experiments": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_READ"},
+    "models": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_READ"},
+    "model_serving_endpoints": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_QUERY"},
+    "dashboards": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_READ"},
+    "apps": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_USE"},
+}
 
 
-def principal(entry: Value) -> tuple[str, str] | None:
-    for k in PRINCIPALS:
-        v = entry.get(k)
-        if v is not None and isinstance(v.v, str) and v.v:
-            return k, v.v
-    return None
+def principals(entry: Value) -> set[tuple[str, str]]:
+    if not entry.is_map:
+        return set()
+    return {(k, entry.v[k].v) for k in PRINCIPALS
+            if k in entry.v and isinstance(entry.v[k].v, str) and entry.v[k].v}
 
 
-def collapse(entries: list[Value]) -> list[Value]:
-    """One entry per principal, at its highest level, in first-seen order."""
-    best: dict[tuple[str, str], int] = {}
-    out: list[Value] = []
-    for e in entries:
-        who = principal(e) if e.is_map else None
-        level = e.get("level").v if e.is_map and e.get("level") is not None else None
-        if who is None:
-            out.append(e)
-            continue
-        if who in best:
-            i = best[who]
-            if RANK.get(level, -1) > RANK.get(out[i].get("level").v, -1):
-                out[i] = e
-        else:
-            best[who] = len(out)
-            out.append(e)
-    return out
+def _is_current_user(entry: Value, user: str) -> bool:
+    return bool(principals(entry) & {("user_name", user), ("service_principal_name", user)})
 
 
 class ApplyPermissions(Step):
     name = "apply_permissions"
-    reads = ("permissions", "resources.jobs.*.permissions", "resources.pipelines.*.permissions")
-    updates = ("resources.jobs.*.permissions", "resources.pipelines.*.permissions")
+    reads = ("permissions", *(f"resources.{k}.*.permissions" for k in LEVELS_BY_KIND))
+    updates = tuple(f"resources.{k}.*.permissions" for k in LEVELS_BY_KIND)
 
     def run(self, b: BundleState) -> Diagnostics:
         diags = Diagnostics()
         top = b.config.get("permissions")
-        entries = list(top.v) if top is not None and top.is_list else []
-        for i, e in enumerate(entries):
-            level = e.get("level") if e.is_map else None
+        entries = [e for e in top.v if e.is_map] if top is not None and top.is_list else []
+        for e in entries:
+            level = e.get("level")
             if level is None or level.v not in LEVELS:
-                diags.error(f"permission level {level.v if level is not None else None!r} is not allowed in the "
-                            f"top-level permissions (use one of {', '.join(LEVELS)})",
-                            (level or e).loc, f"permissions[{i}].level", check=CHECK)
-            elif principal(e) is None:
-                diags.error("a permission names exactly one of user_name, group_name or service_principal_name",
-                            e.loc, f"permissions[{i}]", check=CHECK)
-        if diags.has_errors():
-            return diags
+                diags.error(f"invalid permission level: {level.v if level is not None else ''}, "
+                            f"allowed values: [{', '.join(LEVELS)}]", check=CHECK)
+                return diags
         user = b.ctx.user_name
-        for kind, levels, owner in (("jobs", JOB_LEVELS, True), ("pipelines", PIPELINE_LEVELS, False)):
-            def apply(_p, node: Value, levels=levels, owner=owner) -> Value:
+        for kind, levels in LEVELS_BY_KIND.items():
+            def apply(_p, node: Value, levels=levels) -> Value:
                 if not node.is_map:
                     return node
                 own = node.get("permissions")
-                items = list(own.v) if own is not None and own.is_list else []
+                items = [x for x in own.v] if own is not None and own.is_list else []
+                named = set().union(*(principals(x) for x in items))
                 for e in entries:
                     lvl = e.get("level")
-                    items.append(Value({**e.v, "level": Value(levels[lvl.v], lvl.loc)}, e.loc))
-                if not items:
-                    return node
-                if owner and not any(x.is_map and x.get("level") is not None and x.get("level").v == "IS_OWNER"
-                                     for x in items):
-                    items.append(Value({"level": Value("IS_OWNER", node.loc), "user_name": Value(user, node.loc)},
-                                       node.loc))
-                items = collapse(items)
+                    if lvl.v in levels and not principals(e) & named:
+                        items.append(Value({**e.v, "level": Value(levels[lvl.v], lvl.loc)}, e.loc))
+                items = [x for x in items if not _is_current_user(x, user)]
                 return Value({**node.v, "permissions": Value(items, own.loc if own is not None else node.loc)},
                              node.loc)
 
             b.config = map_pattern(b.config, f"resources.{kind}.*", apply)
+        if entries and not any(
+                e.get("level").v == "CAN_MANAGE" and _is_current_user(e, user) for e in entries):
+            diags.warning(f"permissions section should include {user} or one of their groups with CAN_MANAGE "
+                          f"permissions", top.loc, check=CHECK)
         return diags

@@ -144,6 +144,6 @@ class ResolveVariables(Step):
         try:
             return Value(lookup.resolve(kind, str(target.v)), target.loc)
         except lookup.LookupError_ as exc:
-            diags.add(Diagnostic(ERROR, f"failed to resolve {kind} \"{target.v}\" for variable {name}: {exc.message}",
-                                 target.loc, f"variables.{name}.lookup.{kind}", check=CHECK))
+            # The CLI's wording, which names the lookup but neither the variable nor a location.
+            diags.add(Diagnostic(ERROR, f"failed to resolve {kind}: {target.v}, err: {exc.message}", check=CHECK))
             return None

@@ -9,7 +9,8 @@ with ``~`` = ``/Workspace/Users/<userName>``, ``file_path`` / ``resource_path`` 
 ``set_resource_defaults`` runs after mode and presets (whose "where unset" rules must see the
 user's values first): ``RESOURCE_DEFAULTS`` (a job without a name is ``Untitled``, a task without
 a key gets ``""``, ``max_concurrent_runs: 1``, ...), ``queue.enabled: true``, ``deployment:
-{kind: BUNDLE, metadata_file_path: <state_path>/metadata.json}`` and ``sync.paths: ["."]``.
+{kind: BUNDLE, metadata_file_path: <state_path>/metadata.json}`` on jobs and pipelines, dashboards'
+and alerts' ``parent_path`` (the resource path) and ``sync.paths: ["."]``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ RESOURCE_DEFAULTS = (
     ("resources.jobs.*.job_clusters[*].new_cluster.workload_type.clients", "notebooks", True),
     ("resources.jobs.*.job_clusters[*].new_cluster.workload_type.clients", "jobs", True),
     ("resources.volumes.*", "volume_type", "MANAGED"),
+    ("resources.dashboards.*", "embed_credentials", False),
+)
+# Where unset, a value taken from the resolved workspace paths.
+WORKSPACE_DEFAULTS = (
+    ("resources.dashboards.*", "parent_path", "resource_path"),
+    ("resources.alerts.*", "parent_path", "resource_path"),
 )
 
 
@@ -92,15 +99,24 @@ def _set_default(node: Value, field: str, value) -> Value:
 def set_resource_defaults(config: Value) -> Value:
     for pat, field, value in RESOURCE_DEFAULTS:
         config = map_pattern(config, pat, lambda _p, node, f=field, v=value: _set_default(node, f, v))
-    state = config.get("workspace").get("state_path").v
+    ws = config.get("workspace")
+    for pat, field, ws_field in WORKSPACE_DEFAULTS:
+        config = map_pattern(config, pat, lambda _p, node, f=field, v=ws.get(ws_field).v: _set_default(node, f, v))
+    state = ws.get("state_path").v
 
     def job(_path, node: Value) -> Value:
         if not node.is_map:
             return node
-        out = dict(node.v)
-        queue = out.get("queue")
+        queue = node.get("queue")
         if queue is None or queue.v is None:
-            out["queue"] = Value({"enabled": Value(True, node.loc)}, node.loc)
+            node = Value({**node.v, "queue": Value({"enabled": Value(True, node.loc)}, node.loc)}, node.loc)
+        return annotate(_path, node)
+
+    def annotate(_path, node: Value) -> Value:
+        """The CLI's AnnotateJobs / AnnotatePipelines: the deployment that owns the resource."""
+        if not node.is_map:
+            return node
+        out = dict(node.v)
         deployment = out.get("deployment")
         dep = dict(deployment.v) if deployment is not None and deployment.is_map else {}
         dep.setdefault("kind", Value("BUNDLE", node.loc))
@@ -109,6 +125,7 @@ def set_resource_defaults(config: Value) -> Value:
         return Value(out, node.loc)
 
     config = map_pattern(config, "resources.jobs.*", job)
+    config = map_pattern(config, "resources.pipelines.*", annotate)
     if "sync" not in config.v or config.v["sync"].v is None:
         config = Value({**config.v, "sync": Value({"paths": Value([Value(".")])})}, config.loc)
     return config
@@ -127,8 +144,8 @@ class DefineWorkspaceDefaults(Step):
 class SetResourceDefaults(Step):
     name = "set_resource_defaults"
     reads = ("resources.*.*", "workspace.state_path")
-    updates = tuple(f"{p}.{f}" for p, f, _ in RESOURCE_DEFAULTS) + (
-        "resources.jobs.*.queue", "resources.jobs.*.deployment", "sync.paths")
+    updates = tuple(f"{p}.{f}" for p, f, _ in RESOURCE_DEFAULTS + WORKSPACE_DEFAULTS) + (
+        "resources.jobs.*.queue", "resources.jobs.*.deployment", "resources.pipelines.*.deployment", "sync.paths")
 
     def run(self, b: BundleState) -> None:
         b.config = set_resource_defaults(b.config)

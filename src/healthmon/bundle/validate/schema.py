@@ -1,5 +1,5 @@
-"""Types, required fields and unknown fields, against the schema derived from
-``databricks.bundles.jobs`` (see ``schema_derive``) plus the top-level bundle sections.
+"""Types, required fields and unknown fields, against the resource schemas derived from
+``databricks.bundles`` (see ``schema_derive``) plus the top-level bundle sections.
 
 Wrong types and missing required fields are errors; unknown fields are warnings with a
 "did you mean" (``--strict`` makes them errors). Like the CLI, scalars are normalised where
@@ -16,6 +16,7 @@ from healthmon.bundle.diag import Diagnostic, ERROR, WARNING
 from healthmon.bundle.dyn import Value, format_path, kind_name
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.validate.base import BundleState
+from healthmon.bundle.validate.reserved import MANAGED
 from healthmon.bundle.validate.schema_derive import load_schema
 
 CHECK = "schema"
@@ -50,11 +51,15 @@ TOP: dict = {
     "python": _A,
     "targets": _A,
     "environments": _A,
+    "definitions": _A,  # a place for YAML anchors; the CLI ignores it
 }
 VARIABLE_FIELDS = ("default", "description", "type", "lookup", "value")
-# JobSettings fields the CLI itself manages (absent from the databricks-bundles Job class).
-CLI_JOB_FIELDS = {"deployment": "any", "edit_mode": {"enum": ["UI_LOCKED", "EDITABLE"]},
-                  "format": {"enum": ["SINGLE_TASK", "MULTI_TASK"]}}
+# Fields the CLI itself manages or accepts that the databricks-bundles classes leave out.
+CLI_FIELDS = {
+    "Job": {"deployment": "any", "edit_mode": {"enum": ["UI_LOCKED", "EDITABLE"]},
+            "format": {"enum": ["SINGLE_TASK", "MULTI_TASK"]}},
+    "Pipeline": {"deployment": "any"},
+}
 
 
 DROP = object()  # a fix that removes the field
@@ -97,6 +102,8 @@ class _Checker:
             return
         for name, child in node.v.items():
             spec = fields.get(name)
+            if spec is None and name in MANAGED:
+                continue  # the reserved check reports it as an error
             if spec is None:
                 loc = self.key_locations.get(child.loc, child.loc)  # the CLI points at the key
                 self.diags.append(Diagnostic(WARNING, f"unknown field: {name}", loc, format_path(path), check=CHECK))
@@ -138,8 +145,8 @@ class _Checker:
         elif "ref" in spec:
             obj = self.objects[spec["ref"]]
             fields = obj["fields"]
-            if spec["ref"] == "Job":
-                fields = {**fields, **CLI_JOB_FIELDS}
+            if spec["ref"] in CLI_FIELDS:
+                fields = {**fields, **CLI_FIELDS[spec["ref"]]}
             self.fields(node, path, fields, obj["required"], spec["ref"])
         else:  # an inline object spec (top-level sections)
             self.fields(node, path, spec)
@@ -194,20 +201,20 @@ def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, objec
         if not res.is_map:
             c.bad(res, ("resources",), {"ref": "resources"})
         else:
+            roots = _schema()["roots"]
             for kind, group in res.v.items():
-                if kind != "jobs":
-                    continue  # resolved and printed; deploy says it skips them
-                if group.v is None:
-                    continue
+                root = roots.get(kind)
+                if root is None or group.v is None:
+                    continue  # a kind without a known shape is printed unchecked
                 if not group.is_map:
-                    c.bad(group, ("resources", "jobs"), {"map": "Job"})
+                    c.bad(group, ("resources", kind), {"map": root})
                     continue
-                for key, job in group.v.items():
+                for key, node in group.v.items():
                     if not RESOURCE_KEY.match(key):
                         c.diags.append(Diagnostic(
                             ERROR, f"invalid resource key {key!r}: use letters, digits, '_' and '-' only",
-                            job.loc, f"resources.jobs.{key}", check=CHECK))
-                    if job.v is None:
-                        c.bad(job, ("resources", "jobs", key), {"ref": "Job"})
-                    c.value(job, ("resources", "jobs", key), {"ref": "Job"})
+                            node.loc, f"resources.{kind}.{key}", check=CHECK))
+                    if node.v is None:
+                        c.bad(node, ("resources", kind, key), {"ref": root})
+                    c.value(node, ("resources", kind, key), {"ref": root})
     return c.diags, c.fixes

@@ -1,11 +1,14 @@
-"""Derive the job schema (field names, types, required fields) from ``databricks.bundles.jobs``.
+"""Derive the resource schemas (field names, types, required fields) from ``databricks.bundles``.
 
 The ``databricks-bundles`` dataclasses follow the CLI's bundle schema, so field names, enum
 values and required fields come from there rather than a hand-written copy. Importing them takes
 ~0.25 s, too slow for ``bundle validate``; the derived schema is therefore cached as JSON: the
-copy shipped next to this module (``jobs_schema.json``) is used when its recorded package
+copy shipped next to this module (``resources_schema.json``) is used when its recorded package
 version matches the installed one, otherwise the schema is re-derived once and cached under
 ``$XDG_CACHE_HOME/healthmon/`` (default ``~/.cache/healthmon/``).
+
+``roots`` maps each checked resource kind (``jobs``, ``pipelines``, ``volumes``, ...) to its
+class in ``objects``.
 
 Type specs: ``"string" | "int" | "number" | "bool" | "any"``, ``{"enum": [...]}``,
 ``{"list": spec}``, ``{"map": spec}``, ``{"ref": "ClassName"}``.
@@ -18,8 +21,25 @@ import os
 
 from pathlib import Path
 
-SHIPPED = Path(__file__).with_name("jobs_schema.json")
+SHIPPED = Path(__file__).with_name("resources_schema.json")
 PACKAGE = "databricks-bundles"
+# Resource kind -> the databricks.bundles module and class that give its shape. Kinds the package
+# does not describe (or describes only in part) are printed unchecked.
+ROOTS = {
+    "jobs": ("jobs", "Job"),
+    "pipelines": ("pipelines", "Pipeline"),
+    "volumes": ("volumes", "Volume"),
+    "schemas": ("schemas", "Schema"),
+    "clusters": ("clusters", "Cluster"),
+    "apps": ("apps", "App"),
+    "experiments": ("experiments", "MlflowExperiment"),
+    "models": ("models", "MlflowModel"),
+    "registered_models": ("registered_models", "RegisteredModel"),
+    "model_serving_endpoints": ("model_serving_endpoints", "ModelServingEndpoint"),
+    "dashboards": ("dashboards", "Dashboard"),
+    "sql_warehouses": ("sql_warehouses", "SqlWarehouse"),
+    "quality_monitors": ("quality_monitors", "QualityMonitor"),
+}
 
 
 def installed_version() -> str:
@@ -50,8 +70,9 @@ def derive() -> dict:
     import types
     import typing
 
+    import importlib
+
     from databricks.bundles.core._variable import Variable
-    from databricks.bundles.jobs import Job
 
     objects: dict[str, dict] = {}
 
@@ -93,13 +114,18 @@ def derive() -> dict:
             return {"ref": name}
         return "any"
 
-    spec(Job)
-    return {"package": PACKAGE, "version": installed_version(), "root": "Job", "objects": objects}
+    roots = {}
+    for kind, (module, cls) in ROOTS.items():
+        try:
+            roots[kind] = spec(getattr(importlib.import_module(f"databricks.bundles.{module}"), cls))["ref"]
+        except (ImportError, AttributeError):
+            continue  # an older package without this kind: printed unchecked
+    return {"package": PACKAGE, "version": installed_version(), "roots": roots, "objects": objects}
 
 
 def _cache_file(version: str) -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "healthmon" / f"jobs_schema-{version}.json"
+    return base / "healthmon" / f"resources_schema-{version}.json"
 
 
 def load_schema() -> dict:
@@ -109,7 +135,7 @@ def load_schema() -> dict:
             data = json.loads(candidate.read_text())
         except (OSError, ValueError):
             continue
-        if data.get("version") == version:
+        if data.get("version") == version and data.get("roots", {}).keys() >= {"jobs"}:
             return data
     data = derive()
     try:
