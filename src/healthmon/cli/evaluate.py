@@ -47,7 +47,7 @@ def evaluate(
 
 
 def _evaluate_seeds(n: int, given: list[int], scale: str, workers: int, output: Path | None, json_path: Path | None, model: list[str]) -> None:
-    from healthmon.demodata.generator import SCALES
+    from healthmon.demodata.world import SCALES
     from healthmon.errors import InvalidParameterError
     from healthmon.ml import evaluation_seeds as es
 
