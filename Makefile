@@ -26,6 +26,7 @@ demo: $(STAMP)
 EVAL_SEEDS ?= 10
 eval: $(STAMP)
 	nice -n 5 $(HM) evaluate --seeds $(EVAL_SEEDS) --scale $(DEMO_SCALE) --output EVALUATION.md --json benchmarks/results/model_evaluation.json
+	$(PY) -m benchmarks.bench_evaluation --from benchmarks/results/model_evaluation.json
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

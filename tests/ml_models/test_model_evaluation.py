@@ -62,7 +62,8 @@ def test_evaluate_writes_markdown_and_logs_mlflow(tmp_path):
     assert 0 < det["precision"] <= 1 and det["f1"] == pytest.approx(2 * det["precision"] * det["recall"] / (det["precision"] + det["recall"]))
     assert det["recall_by_kind"]["cost_spike"]["incidents"] == len(spikes)
     assert det["false_events_per_entity_week"] >= 0
-    assert {"robust_z_28d:daily_dbu"} <= set(det["baselines"])  # thresholded on validation, scored on the same rows
+    # Thresholded on validation (a false-alarm budget; the model's own flag rate), scored on the same rows.
+    assert {"robust_z_28d:daily_dbu@budget", "robust_z_28d:daily_dbu@model_rate"} <= set(det["baselines"])
     fc = summary["models"]["budget_forecaster"]
     assert fc["status"] == "EVALUATED" and fc["metric"] == "mape" and fc["rows_compared"] > 0
     assert {"seasonal_naive", "entity_mean", "mean_last_4_same_weekday", "mean_28d", "last_value"} <= set(fc["baselines"])
@@ -72,7 +73,7 @@ def test_evaluate_writes_markdown_and_logs_mlflow(tmp_path):
     assert fc["met"] == (fc["margin"] > 0)
     assert summary["models"]["job_failure_predictor"]["status"] == "NO_CHAMPION"
     text = out.read_text()
-    assert "| cost_anomaly_detector | cost |" in text and "| budget_forecaster | cost |" in text
+    assert "| cost_anomaly_detector | anomaly |" in text and "| budget_forecaster | regression |" in text
     assert "job_failure_predictor" in text and "NO_CHAMPION" in text
 
     import mlflow

@@ -293,12 +293,25 @@ def _evaluate_detector(spec, model, frame, periods, features, incidents) -> dict
         if not np.isfinite(s).any():
             res["baselines"][name] = {"value": None, "na": f"n/a ({len(before)} incidents before the test period to choose on)"}
             continue
-        thr = bl.budget_threshold(s[val], frame.loc[val, spec.entity_key].astype(str).to_numpy(),
-                                  dates[val].to_numpy(), inc_val)
-        bflags = np.nan_to_num(s, nan=-np.inf) >= thr
-        sc, _ = _detector_scores(bflags, frame, spec, test, inc_test, wanted)
-        res["baselines"][name] = {**sc, "threshold": thr, "value": sc["f1"] if len(wanted) >= MIN_INCIDENTS else None}
+        for how, thr in detector_thresholds(spec, s[val], frame.loc[val, spec.entity_key].astype(str).to_numpy(),
+                                            dates[val].to_numpy(), inc_val).items():
+            bflags = np.nan_to_num(s, nan=-np.inf) >= thr
+            sc, _ = _detector_scores(bflags, frame, spec, test, inc_test, wanted)
+            res["baselines"][f"{name}@{how}"] = {**sc, "threshold": thr, "value": sc["f1"] if len(wanted) >= MIN_INCIDENTS else None}
     return _with_verdict(res, lower_better=False)
+
+
+def detector_thresholds(spec: ModelSpec, scores: np.ndarray, entities: np.ndarray, dates: np.ndarray,
+                        incidents: pd.DataFrame) -> dict[str, float]:
+    """Where a detector baseline flags, both set on the VALIDATION period: ``budget`` = at most
+    one false event per entity per month; ``model_rate`` = the model's own rule, the
+    ``threshold_quantile`` of the validation scores (rows tied with it flagged)."""
+    out = {"budget": bl.budget_threshold(scores, entities, dates, incidents)}
+    q = spec.hyperparameters.get("threshold_quantile")
+    finite = np.asarray(scores, float)[np.isfinite(scores)]
+    if q is not None and len(finite):
+        out["model_rate"] = float(np.quantile(finite, float(q), method="lower"))
+    return out
 
 
 # --------------------------------------------------------------------------- verdicts

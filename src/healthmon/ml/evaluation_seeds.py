@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import secrets
 import tempfile
 import time
@@ -191,7 +192,8 @@ def aggregate(per_seed: Sequence[dict], model_kinds: dict[str, str]) -> dict:
                 continue
             figures[seed] = float(m["value"])
             for b, br in (m.get("baselines") or {}).items():
-                key = b.split(":")[0] if b.startswith("best_single_feature") else b
+                # The chosen column differs per account: one row for "the best single feature".
+                key = re.sub(r"^best_single_feature:[^@]*", "best_single_feature", b)
                 if br.get("value") is not None and br["value"] == br["value"]:
                     baselines.setdefault(key, {})[seed] = float(br["value"])
         entry = {"kind": kind, "metric": metric, "higher_is_better": higher, "model": describe(list(figures.values())),

@@ -348,6 +348,9 @@ _SPECS = [
         "spill_prediction",
         target=T.next_event("high_spill_next_day", ("spill_rate",), _spill_next,
                             description="1 if more than 10 % of the warehouse's queries spill to disk on its next active day"),
+        leakage_note=("Spilling is mostly a property of the warehouse (its size against its workload), so the "
+                      "warehouse's own spill history at d ranks the label almost perfectly; no feature holds the "
+                      "next day. The entity_label_rate baseline and the within-entity AUC show how much is left."),
     ),
     ModelSpec(
         "query_optimization_recommender", "performance", "binary", "xgboost", _xgb(), "performance_features",
