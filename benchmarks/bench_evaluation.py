@@ -37,7 +37,8 @@ def results_from_report(report: dict) -> list[Result]:
         baseline_name="sum of the accounts' own times (serial)", baseline_value=round(serial, 1),
         target=f"<= {TARGET_SECONDS} s for 10 medium accounts" if full else None,
         passed=(report["wall_seconds"] <= TARGET_SECONDS and ok == n) if full else None,
-        notes=f"{ok} of {n} accounts succeeded; per-account phases (mean s): "
+        notes=f"{ok} of {n} accounts succeeded; 5-min load average before/after {report.get('load_average_5min')}; "
+              "per-account phases (mean s): "
               + ", ".join(f"{k} {v / max(n, 1):.0f}" for k, v in phases.items()),
         extra={"seeds": report["seeds"]},
     )]
