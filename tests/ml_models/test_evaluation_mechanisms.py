@@ -222,3 +222,13 @@ def test_champion_candidates_ship_a_baseline_only_when_it_wins_on_validation():
     # Detectors and custom models keep their model: no labels to choose on.
     det = MODELS["cost_anomaly_detector"]
     assert choose_scorer(det, weak, rows, None, periods, features, X[train])[1] == det.algorithm
+
+
+def test_tag_baselines_most_frequent_in_workspace_and_nearest_name():
+    known = pd.DataFrame({"workspace_id": ["w1", "w1", "w1", "w2"],
+                          "job_name": ["finance_ledger_ingest", "finance_close", "ml_feature_build", "ops_backup"],
+                          "tag_value": ["finance", "finance", "ml", "ops"]})
+    test = pd.DataFrame({"workspace_id": ["w1", "w2", "w3"], "job_name": ["ml_feature_refresh", "ledger_export", "zzz"]})
+    out = ev.tag_baselines(known, test)
+    assert list(out["most_frequent_tag_in_workspace"]) == ["finance", "ops", "finance"]  # w3: overall most frequent
+    assert list(out["nearest_job_name"]) == ["ml", "finance", "finance"]  # no shared token: the workspace rule
