@@ -25,6 +25,8 @@ def evaluate(
     scale: str = typer.Option("medium", "--scale", help="Scale of the generated accounts (with --seeds/--seed)."),
     workers: int = typer.Option(2, "--workers", min=1, max=2, help="Accounts evaluated at once (worker processes, at most 2)."),
     json_path: Path = typer.Option(None, "--json", help="Per-seed and summary figures as JSON (default: the output with .json)."),
+    from_log: Path = typer.Option(None, "--from-log", help="Write EVALUATION.md from the accounts an interrupted --seeds run "
+                                  "finished (its <json>.seeds.jsonl)."),
 ) -> None:
     """Evaluate every model on its test period next to its baselines: detectors (event F1,
     per-kind recall, false events), classifiers (ROC-AUC, within-entity AUC) and forecasters
@@ -40,6 +42,15 @@ def evaluate(
         raise InvalidParameterError(f"--model {', '.join(unknown)}: unknown model; expected one of {', '.join(MODELS)}.")
     if seeds < 0:
         raise InvalidParameterError(f"--seeds {seeds}: expected a positive number of accounts.")
+    if from_log is not None:
+        from healthmon.ml.evaluation_seeds import report_from_log
+
+        if not from_log.is_file():
+            raise InvalidParameterError(f"--from-log {from_log}: no such file.")
+        output = output or Path("EVALUATION.md")
+        report = report_from_log(from_log, output=output, json_path=json_path or output.with_suffix(".json"))
+        typer.echo(f"{len(report['seeds'])} of {len(report['drawn'])} drawn accounts finished. Wrote {output}.")
+        return
     if seeds or seed:
         _evaluate_seeds(seeds, seed, scale, workers, output, json_path, model)
         return

@@ -120,8 +120,9 @@ def _plain(obj):
 
 
 def run_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, workdir: str | None = None,
-              progress: Callable[[str], None] = print) -> list[dict]:
-    """Every seed in its own fresh worker process (at most ``workers`` at a time)."""
+              progress: Callable[[str], None] = print, sink: Callable[[dict], None] | None = None) -> list[dict]:
+    """Every seed in its own fresh worker process (at most ``workers`` at a time). ``sink``
+    receives each account's result as soon as it is done (so an interrupted run keeps them)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -136,6 +137,8 @@ def run_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, 
             except Exception as exc:  # noqa: BLE001 - a crashed worker is one failed seed
                 r = {"seed": seed, "status": "FAILED", "error": f"{type(exc).__name__}: {exc}", "models": {}, "seconds": float("nan")}
             results.append(r)
+            if sink is not None:
+                sink(r)
             progress(f"seed {seed}: {r['status']} in {r.get('seconds', float('nan')):.0f} s")
     return sorted(results, key=lambda r: list(seeds).index(r["seed"]))
 
@@ -282,6 +285,9 @@ def render_markdown(report: dict, nab_section: str | None = None) -> str:
         f"scale `{report['scale']}`, seeds drawn at run time: {', '.join(str(s) for s in seeds)} "
         f"(never the demo's seed {DEMO_SEED} nor a development seed, docs/models.md). "
         f"Accounts that failed: {', '.join(str(r['seed']) for r in report['per_seed'] if r['status'] != 'SUCCESS') or 'none'}. "
+        + (f"**Incomplete run: {len(report['not_finished'])} of {len(report['drawn'])} drawn accounts did not finish "
+           f"({', '.join(map(str, report['not_finished']))}) and are not counted.** " if report.get("not_finished") else "")
+        + 
         f"Wall time {report['wall_seconds'] / 60:.1f} min with {report['workers']} worker processes "
         f"(5-minute load average {report.get('load_average_5min', ['?', '?'])[0]} before, "
         f"{report.get('load_average_5min', ['?', '?'])[1]} after, on {os.cpu_count()} cores).",
@@ -346,6 +352,10 @@ def nab_markdown() -> str | None:
     if not (root / "benchmarks" / "results" / "nab.json").exists():
         return None
     try:
+        import sys
+
+        if str(root) not in sys.path:  # the repository's benchmarks package, from the installed CLI too
+            sys.path.insert(0, str(root))
         from benchmarks.nab import markdown_section  # type: ignore[import-not-found]
 
         return markdown_section()
@@ -353,24 +363,30 @@ def nab_markdown() -> str | None:
         return None
 
 
-def evaluate_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, output: str | Path | None = "EVALUATION.md",
-                   json_path: str | Path | None = None, workdir: str | None = None,
-                   progress: Callable[[str], None] = print) -> dict:
+def seeds_log_path(json_path: str | Path) -> Path:
+    """Where each account's result is appended as it finishes (JSON lines; the first line
+    says what was drawn)."""
+    return Path(json_path).with_suffix(".seeds.jsonl")
+
+
+def build_report(per_seed: Sequence[dict], *, drawn: Sequence[int], scale: str, workers: int, wall_seconds: float,
+                 load_average: Sequence[float] | None = None) -> dict:
     from healthmon.ml.models import MODELS
 
-    start = time.perf_counter()
-    load_before = os.getloadavg()[1]
-    per_seed = run_seeds(seeds, scale=scale, workers=workers, workdir=workdir, progress=progress)
-    report = {
-        "seeds": list(seeds), "scale": scale, "workers": workers,
-        # The machine may be shared: the 5-minute load average before and after says how much.
-        "load_average_5min": [round(load_before, 1), round(os.getloadavg()[1], 1)],
+    done = {r["seed"] for r in per_seed}
+    return {
+        "seeds": [s for s in drawn if s in done], "drawn": list(drawn), "not_finished": [s for s in drawn if s not in done],
+        "scale": scale, "workers": workers,
+        "load_average_5min": list(load_average or []),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "wall_seconds": time.perf_counter() - start,
+        "wall_seconds": wall_seconds,
         "development_seeds": list(DEVELOPMENT_SEEDS), "demo_seed": DEMO_SEED,
         "models": aggregate(per_seed, {n: s.kind for n, s in MODELS.items()}),
-        "per_seed": per_seed,
+        "per_seed": list(per_seed),
     }
+
+
+def write_report(report: dict, output: str | Path | None, json_path: str | Path | None) -> dict:
     if json_path:
         report["json_path"] = str(json_path)
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
@@ -379,3 +395,43 @@ def evaluate_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int 
         Path(output).write_text(render_markdown(report, nab_markdown()))
         report["output"] = str(output)
     return report
+
+
+def report_from_log(log: str | Path, *, output: str | Path | None, json_path: str | Path | None) -> dict:
+    """EVALUATION.md and the JSON from the accounts an interrupted run finished
+    (``seeds_log_path``): the accounts not finished are named, never guessed."""
+    lines = [json.loads(x) for x in Path(log).read_text().splitlines() if x.strip()]
+    if not lines or "drawn" not in lines[0]:
+        from healthmon.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"{log}: expected the JSON lines of `healthmon evaluate --seeds` (first line: the drawn seeds).")
+    head, per_seed = lines[0], lines[1:]
+    started = dt.datetime.fromisoformat(head["started_at"])
+    wall = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    report = build_report(per_seed, drawn=head["drawn"], scale=head["scale"], workers=head["workers"], wall_seconds=wall,
+                          load_average=[head.get("load_average_5min"), round(os.getloadavg()[1], 1)])
+    return write_report(report, output, json_path)
+
+
+def evaluate_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, output: str | Path | None = "EVALUATION.md",
+                   json_path: str | Path | None = None, workdir: str | None = None,
+                   progress: Callable[[str], None] = print) -> dict:
+    from healthmon.ml.models import MODELS
+
+    start = time.perf_counter()
+    load_before = round(os.getloadavg()[1], 1)
+    sink = None
+    if json_path:
+        log = seeds_log_path(json_path)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(json.dumps({"drawn": list(seeds), "scale": scale, "workers": workers, "load_average_5min": load_before,
+                                   "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}) + "\n")
+
+        def sink(result: dict) -> None:
+            with open(log, "a") as fh:
+                fh.write(json.dumps(_plain(result), default=str) + "\n")
+
+    per_seed = run_seeds(seeds, scale=scale, workers=workers, workdir=workdir, progress=progress, sink=sink)
+    report = build_report(per_seed, drawn=seeds, scale=scale, workers=workers, wall_seconds=time.perf_counter() - start,
+                          load_average=[load_before, round(os.getloadavg()[1], 1)])
+    return write_report(report, output, json_path)
