@@ -232,3 +232,23 @@ def test_tag_baselines_most_frequent_in_workspace_and_nearest_name():
     out = ev.tag_baselines(known, test)
     assert list(out["most_frequent_tag_in_workspace"]) == ["finance", "ops", "finance"]  # w3: overall most frequent
     assert list(out["nearest_job_name"]) == ["ml", "finance", "finance"]  # no shared token: the workspace rule
+
+
+def test_an_interrupted_run_is_reported_from_its_log_naming_what_did_not_finish(tmp_path):
+    import json
+
+    log = tmp_path / "eval.seeds.jsonl"
+    head = {"drawn": [1, 2, 3, 4], "scale": "medium", "workers": 2, "load_average_5min": 1.0,
+            "started_at": "2026-01-01T00:00:00+00:00"}
+    lines = [head] + [_seed(s, 0.8 + 0.01 * s, 0.7) for s in (1, 2, 3)]
+    log.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    report = es.report_from_log(log, output=tmp_path / "EVALUATION.md", json_path=tmp_path / "eval.json")
+    assert report["seeds"] == [1, 2, 3] and report["not_finished"] == [4]
+    text = (tmp_path / "EVALUATION.md").read_text()
+    assert "Incomplete run: 1 of 4 drawn accounts did not finish (4)" in text
+    assert json.loads((tmp_path / "eval.json").read_text())["not_finished"] == [4]
+    log.write_text('{"seed": 1}\n')
+    from healthmon.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError):
+        es.report_from_log(log, output=None, json_path=None)
