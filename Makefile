@@ -25,8 +25,8 @@ demo: $(STAMP)
 # Every model on EVAL_SEEDS fresh accounts (seeds drawn now), next to its baselines: EVALUATION.md.
 EVAL_SEEDS ?= 10
 eval: $(STAMP)
-	nice -n 5 $(HM) evaluate --seeds $(EVAL_SEEDS) --scale $(DEMO_SCALE) --output EVALUATION.md --json benchmarks/results/model_evaluation.json
-	$(PY) -m benchmarks.bench_evaluation --from benchmarks/results/model_evaluation.json
+	nice -n 5 $(HM) evaluate --seeds $(EVAL_SEEDS) --scale $(DEMO_SCALE) --output EVALUATION.md --json EVALUATION.json
+	$(PY) -m benchmarks.bench_evaluation --from EVALUATION.json
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -4,7 +4,7 @@ measured in the same run (the ratio is what the two worker processes save).
 
     python -m benchmarks.run evaluation          # 10 medium accounts (~30 min): the real figure
     python -m benchmarks.run evaluation --quick  # 2 small accounts, a smoke check
-    python -m benchmarks.bench_evaluation --from benchmarks/results/model_evaluation.json
+    python -m benchmarks.bench_evaluation --from EVALUATION.json
         # the figures of a finished `make eval` run, without running it again
 """
 
@@ -37,7 +37,9 @@ def results_from_report(report: dict) -> list[Result]:
         baseline_name="sum of the accounts' own times (serial)", baseline_value=round(serial, 1),
         target=f"<= {TARGET_SECONDS} s for 10 medium accounts" if full else None,
         passed=(report["wall_seconds"] <= TARGET_SECONDS and ok == n) if full else None,
-        notes=f"{ok} of {n} accounts succeeded; 5-min load average before/after {report.get('load_average_5min')}; "
+        notes=(f"INCOMPLETE: {len(report['not_finished'])} of {len(report.get('drawn', []))} drawn accounts did not finish; "
+               if report.get("not_finished") else "")
+              + f"{ok} of {n} accounts succeeded; 5-min load average before/after {report.get('load_average_5min')}; "
               "per-account phases (mean s): "
               + ", ".join(f"{k} {v / max(n, 1):.0f}" for k, v in phases.items()),
         extra={"seeds": report["seeds"]},
