@@ -11,8 +11,9 @@ compare every written Delta table with them.
 
 Tables designed here (the original has no gold table for them) are documented in
 ``docs/demodata.md``: ``fact_table_snapshots`` (a daily snapshot of every monitored table's
-metadata, from ``information_schema.tables/columns/table_constraints`` and the Delta log) and
-``ground_truth_incidents`` (labels; not a system table).
+metadata, from ``information_schema.tables/columns/table_constraints`` and the Delta log),
+``ground_truth_incidents`` (labels) and ``ground_truth_benign_events`` (the harmless oddities; not
+labels), which are not system tables.
 """
 
 from __future__ import annotations
@@ -488,12 +489,47 @@ GROUND_TRUTH_INCIDENTS = GoldTable(
         _c("magnitude", "double", "Size of the effect (kind-specific; docs/demodata.md)."),
         _c("description", comment="What was injected."),
         _c("evidence_tables", "array<string>", "Gold tables where the incident is visible."),
+        _c("magnitude_class", comment="subtle, moderate or blatant (docs/demodata.md gives each kind's ranges)."),
+        _c("group_id", comment="Incidents that are one event share it (a password spray: one row per targeted user); "
+                               "else the incident_id."),
     ),
     ("incident_id",),
-    "Labelled incidents injected into the synthetic account (test period only). Not a system table.",
+    "Labelled incidents injected into the synthetic account, anywhere after a warm-up (training, validation and "
+    "test periods alike). Not a system table.",
     "healthmon demo-data generator",
     "one incident",
 )
+
+GROUND_TRUTH_BENIGN_EVENTS = GoldTable(
+    "ground_truth_benign_events",
+    (
+        _c("event_id", comment="Unique ID of the event."),
+        _c("kind", comment="Kind of harmless oddity, e.g. planned_backfill, travel (docs/demodata.md lists them)."),
+        _c("domain", comment="The domain whose features it moves most: cost, security, performance, reliability or "
+                             "quality."),
+        _c("workspace_id", comment="Workspace concerned."),
+        _c("job_id", comment="Job concerned, if any."),
+        _c("user_name", comment="User (email) concerned, if any."),
+        _c("warehouse_id", comment="Warehouse concerned, if any."),
+        _c("cluster_id", comment="Cluster concerned, if any."),
+        _c("table_name", comment="catalog.schema.table concerned, if any."),
+        _c("sku_name", comment="SKU concerned, if any."),
+        _c("start_time", TS, "Start (UTC)."),
+        _c("end_time", TS, "End (UTC, exclusive); for a lasting change (data growth, a new hire), the end of its "
+                           "first days."),
+        _c("magnitude", "double", "Size of the effect (kind-specific; docs/demodata.md)."),
+        _c("description", comment="What happened."),
+        _c("evidence_tables", "array<string>", "Gold tables where it is visible."),
+    ),
+    ("event_id",),
+    "Harmless oddities of the synthetic account (planned backfills, month-end peaks, travel, onboarding grants...): "
+    "not incidents, recorded for analysis only. Not a system table.",
+    "healthmon demo-data generator",
+    "one event",
+)
+
+# Tables of labels, written by the generator only (empty for imported data).
+LABEL_TABLES = ("ground_truth_incidents", "ground_truth_benign_events")
 
 GOLD_TABLES: dict[str, GoldTable] = {
     t.name: t
@@ -513,6 +549,7 @@ GOLD_TABLES: dict[str, GoldTable] = {
         FACT_TABLE_SNAPSHOTS,
         FACT_DQ_TABLE_RESULTS,
         GROUND_TRUTH_INCIDENTS,
+        GROUND_TRUTH_BENIGN_EVENTS,
     )
 }
 
