@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ACCOUNT = dict(workspaces=5, days=120, seed=23, scale="small")
+ACCOUNT = dict(workspaces=6, days=120, seed=23, scale="small")
 MIN_NONZERO = 0.05
 MIN_DISTINCT = 5
 TRAIN_FRACTION = 0.6  # the models' time split: train on the first 60 % of dates
@@ -34,7 +34,7 @@ RAW_SERIES = {
     "reliability_features": ("total_runs", "failed_runs", "avg_duration_sec", "max_duration_sec"),
     "quality_features": ("commits_1d", "rows_written_1d", "tables_not_written_1d", "max_days_since_commit",
                          "schema_changes_1d", "breaking_schema_changes_1d", "dq_unhealthy_tables",
-                         "max_staleness_surprise", "overdue_daily_tables_1d", "max_idle_days_daily_jobs"),
+                         "max_staleness_surprise", "max_idle_days_daily_jobs"),
 }
 DOMAIN = {"cost_features": ("cost", "workspace_id"), "security_features": ("security", "user_name"),
           "performance_features": ("performance", "warehouse_id"), "reliability_features": ("reliability", "job_id"),

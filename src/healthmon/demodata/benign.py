@@ -38,7 +38,7 @@ BENIGN_KINDS: dict[str, tuple[str, float]] = {
     "project_change": ("security", 0.25),
     "template_data_growth": ("performance", 0.2),
     "adhoc_heavy_analysis": ("performance", 0.3),
-    "planned_pause": ("quality", 0.6),
+    "planned_pause": ("quality", 0.75),
     "job_retired": ("quality", 0.03),
 }
 # Calendar rules (not rates): month-end closing and the month-end bulk exports of reporting SPs.
@@ -159,7 +159,7 @@ class _Benign:
             whs = np.nonzero(w.wh_ws == ws)[0]
             for d in np.nonzero(self.last_of_month)[0]:
                 m = int(rng.integers(30, 201))
-                start = int(w.day_start_us[d] + hour * 3600 * US)
+                start = int(w.day_start_us[d] + min(hour, 21) * 3600 * US)  # done by midnight
                 t = start + np.sort(rng.random(m) * rng.uniform(1, 2) * 3600 * US).astype(np.int64)
                 eff.add_audit(w, rng, int(u), t, rng.choice(EXPORT_ACTIONS, m, p=[0.9, 0.1]))
                 q = max(1, m // 3)
