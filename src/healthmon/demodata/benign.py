@@ -84,13 +84,7 @@ class _Benign:
                                      float(magnitude), description, evidence, **entity))
 
     def _pick(self, cands, key, s: int, e: int) -> int:
-        cands = list(cands)
-        self.rng.shuffle(cands)
-        for c in cands:
-            if self.cal.free(key(c), s, e):
-                self.cal.take(key(c), s, e)
-                return int(c)
-        return -1
+        return self.cal.pick(self.rng, cands, lambda c: [key(c)], s, e)
 
     def _day(self, length: int = 1) -> int:
         return int(self.rng.integers(0, max(1, self.D - length + 1)))

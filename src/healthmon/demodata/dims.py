@@ -95,7 +95,8 @@ def build(world: World, eff: Effects) -> dict[str, pa.Table]:
         if inc.kind == "failing_job_streak_after_upgrade" and inc.cluster >= 0:
             dbr[inc.cluster] = UPGRADE_TARGET
             change_c[inc.cluster] = inc.start_us - 1800 * US
-        if inc.kind == "cost_spike" and inc.cluster >= 0 and inc.magnitude_class != "subtle":
+        resized = inc.kind == "workload_surge" or (inc.kind == "cost_spike" and inc.magnitude_class != "subtle")
+        if resized and inc.cluster >= 0 and world.cluster_source[inc.cluster] == "UI":  # edited (clusters.edit)
             change_c[inc.cluster] = inc.start_us + 600 * US
     is_job = np.array([s == "JOB" for s in world.cluster_source])
     out["dim_cluster"] = _t("dim_cluster", {

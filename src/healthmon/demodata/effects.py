@@ -146,6 +146,20 @@ class Calendar:
         m = self.margin if margin is None else margin
         self._busy.setdefault(key, []).append((start - m, end + m))
 
+    def pick(self, rng: np.random.Generator, candidates, keys, start: int, end: int) -> int:
+        """A random candidate whose calendar ``keys(c)`` are all free over [start, end), taken;
+        -1 if none. The first key is the entity itself (kept free ``margin`` days around); the
+        others (the entity an evaluation matches a domain on) only over the event itself."""
+        cands = list(candidates)
+        rng.shuffle(cands)
+        for c in cands:
+            ks = keys(c)
+            if all(self.free(k, start, end) for k in ks):
+                for i, k in enumerate(ks):
+                    self.take(k, start, end, None if i == 0 else 0)
+                return int(c)
+        return -1
+
 
 def day_us(world: World, d: float) -> int:
     return int(world.day_start_us[0] + d * DAY_US)

@@ -161,18 +161,7 @@ class _Planner:
         return int(self.rng.integers(lo, max(lo + 1, min(hi, self.D - length + 1))))
 
     def _pick(self, cands, keys: Callable[[int], list[tuple]], s: int, e: int) -> int:
-        """A random candidate whose calendar keys are all free over [s, e); -1 if none. The
-        first key is the entity itself (kept free a few days around the incident), the others
-        the domain's entity the evaluation matches on (kept free over the incident only)."""
-        cands = list(cands)
-        self.rng.shuffle(cands)
-        for c in cands:
-            ks = keys(c)
-            if all(self.cal.free(k, s, e) for k in ks):
-                for i, k in enumerate(ks):
-                    self.cal.take(k, s, e, None if i == 0 else 0)
-                return int(c)
-        return -1
+        return self.cal.pick(self.rng, cands, keys, s, e)
 
     def _record(self, kind: str, cls: str, mag: float, ws: int, start_us: int, end_us: int, description: str,
                 evidence: list[str], group: str = "", **entity) -> Event:

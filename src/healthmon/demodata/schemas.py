@@ -471,12 +471,10 @@ FACT_DQ_TABLE_RESULTS = GoldTable(
     "one table × one evaluation (daily)",
 )
 
-GROUND_TRUTH_INCIDENTS = GoldTable(
-    "ground_truth_incidents",
-    (
-        _c("incident_id", comment="Unique ID of the incident."),
-        _c("kind", comment="Incident kind, e.g. cost_spike, credential_stuffing (docs/demodata.md lists them)."),
-        _c("domain", comment="cost, security, performance, reliability or quality."),
+def _event_columns(what: str, end_note: str = "") -> tuple[Col, ...]:
+    """The columns the two generator-only tables share: what happened, where, when, how big."""
+    return (
+        _c("domain", comment=f"The domain of the {what}: cost, security, performance, reliability or quality."),
         _c("workspace_id", comment="Workspace affected."),
         _c("job_id", comment="Job affected, if any."),
         _c("user_name", comment="User (email) involved, if any."),
@@ -484,11 +482,20 @@ GROUND_TRUTH_INCIDENTS = GoldTable(
         _c("cluster_id", comment="Cluster affected, if any."),
         _c("table_name", comment="catalog.schema.table affected, if any."),
         _c("sku_name", comment="SKU affected, if any."),
-        _c("start_time", TS, "Start of the incident (UTC)."),
-        _c("end_time", TS, "End of the incident (UTC, exclusive)."),
+        _c("start_time", TS, f"Start of the {what} (UTC)."),
+        _c("end_time", TS, f"End of the {what} (UTC, exclusive){end_note}."),
         _c("magnitude", "double", "Size of the effect (kind-specific; docs/demodata.md)."),
         _c("description", comment="What was injected."),
-        _c("evidence_tables", "array<string>", "Gold tables where the incident is visible."),
+        _c("evidence_tables", "array<string>", f"Gold tables where the {what} is visible."),
+    )
+
+
+GROUND_TRUTH_INCIDENTS = GoldTable(
+    "ground_truth_incidents",
+    (
+        _c("incident_id", comment="Unique ID of the incident."),
+        _c("kind", comment="Incident kind, e.g. cost_spike, credential_stuffing (docs/demodata.md lists them)."),
+        *_event_columns("incident"),
         _c("magnitude_class", comment="subtle, moderate or blatant (docs/demodata.md gives each kind's ranges)."),
         _c("group_id", comment="Incidents that are one event share it (a password spray: one row per targeted user); "
                                "else the incident_id."),
@@ -505,21 +512,7 @@ GROUND_TRUTH_BENIGN_EVENTS = GoldTable(
     (
         _c("event_id", comment="Unique ID of the event."),
         _c("kind", comment="Kind of harmless oddity, e.g. planned_backfill, travel (docs/demodata.md lists them)."),
-        _c("domain", comment="The domain whose features it moves most: cost, security, performance, reliability or "
-                             "quality."),
-        _c("workspace_id", comment="Workspace concerned."),
-        _c("job_id", comment="Job concerned, if any."),
-        _c("user_name", comment="User (email) concerned, if any."),
-        _c("warehouse_id", comment="Warehouse concerned, if any."),
-        _c("cluster_id", comment="Cluster concerned, if any."),
-        _c("table_name", comment="catalog.schema.table concerned, if any."),
-        _c("sku_name", comment="SKU concerned, if any."),
-        _c("start_time", TS, "Start (UTC)."),
-        _c("end_time", TS, "End (UTC, exclusive); for a lasting change (data growth, a new hire), the end of its "
-                           "first days."),
-        _c("magnitude", "double", "Size of the effect (kind-specific; docs/demodata.md)."),
-        _c("description", comment="What happened."),
-        _c("evidence_tables", "array<string>", "Gold tables where it is visible."),
+        *_event_columns("event", "; for a lasting change (data growth, a new hire), the end of its first days"),
     ),
     ("event_id",),
     "Harmless oddities of the synthetic account (planned backfills, month-end peaks, travel, onboarding grants...): "
