@@ -61,6 +61,7 @@ class _Benign:
         self.D = world.days
         self.counter = 0
         self.ip_code = 1_000_000  # IP codes of travel and VPN egress (incidents use their own range)
+        self.tagged = np.array([j for j in range(len(world.job_id)) if world.job_tags[j]], int)
         dates = [world.start + dt.timedelta(days=d) for d in range(self.D)]
         # the last two days of each month; quarter ends are bigger
         self.month_end = np.array([(d + dt.timedelta(days=2)).month != d.month for d in dates])
@@ -213,8 +214,7 @@ class _Benign:
         length = int(rng.integers(2, 22))
         s = self._day(2)
         e = min(self.D, s + length)
-        tagged = [j for j in range(len(w.job_id)) if w.job_tags[j]]
-        j = self._pick(tagged, lambda j: ("job", j), s, e)
+        j = self._pick(self.tagged, lambda j: ("job", j), s, e)
         if j < 0:
             return
         self.eff.job_untagged[j, s:e] = True
@@ -337,7 +337,7 @@ class _Benign:
     def _new_hire(self, kind: str) -> None:
         w, rng = self.w, self.rng
         s = int(rng.integers(min(7, self.D - 1), max(8, self.D - 7)))
-        cands = [u for u in self._humans(w.user_role != 3) if self.eff.user_start_day[u] == 0]
+        cands = self._humans((w.user_role != 3) & (self.eff.user_start_day == 0))
         u = self._pick(cands, lambda u: ("user", u), 0, min(self.D, s + 14))
         if u < 0:
             return
@@ -348,7 +348,7 @@ class _Benign:
     def _project_change(self, kind: str) -> None:
         w, rng = self.w, self.rng
         s = self._day(14)
-        cands = [u for u in self._humans() if self.eff.user_tables_from[u] == self.D]
+        cands = self._humans(self.eff.user_tables_from == self.D)
         u = self._pick(cands, lambda u: ("user", u), s, s + 14)
         if u < 0:
             return
@@ -391,7 +391,7 @@ class _Benign:
     # ---- quality
     def _writer(self, s: int, e: int) -> int:
         w = self.w
-        cands = [t for t in range(len(w.table_name)) if w.job_weekday[w.table_job[t]] < 0]
+        cands = np.nonzero(w.job_weekday[w.table_job] < 0)[0]
         t = self._pick(cands, lambda t: ("job", int(w.table_job[t])), s, e)
         return t
 

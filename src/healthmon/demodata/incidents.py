@@ -95,10 +95,10 @@ def warmup_days(world: World) -> int:
     return min(WARMUP_DAYS, world.test_start_day // 2)
 
 
-def export_rate(world: World, u: int) -> float:
-    """The user's usual exports per active day (from the role's action mix)."""
-    role = 4 if world.user_is_sp[u] else int(world.user_role[u])
-    return float(world.user_rate[u] * EXPORT_WEIGHT[role] / ROLE_WEIGHT_SUM[role])
+def export_rate(world: World) -> np.ndarray:
+    """Each user's usual exports per active day (from their role's action mix)."""
+    role = np.where(world.user_is_sp, 4, world.user_role)
+    return world.user_rate * EXPORT_WEIGHT[role] / ROLE_WEIGHT_SUM[role]
 
 
 def typical_daily_dbu(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,6 +131,7 @@ class _Planner:
         self.t0 = world.test_start_day
         self.warmup = warmup_days(world)
         self.job_work_dbu, self.ap_dbu, self.ws_dbu = typical_daily_dbu(world)
+        self.export_rate = export_rate(world)
         self.counter = 0
         self.ip_code = 10_000
 
@@ -296,7 +297,7 @@ class _Planner:
         length = int(rng.integers(4, 9))
         s = self._start(lo, hi, length)
         # once per job: the upgrade replaces the job's current cluster definition in place
-        cands = [j for j in np.nonzero(w.job_compute == 0)[0] if eff.job_dbr_upgrade_day[j] == self.D]
+        cands = np.nonzero((w.job_compute == 0) & (eff.job_dbr_upgrade_day == self.D))[0]
         j = self._pick(cands, lambda j: [("job", j)], s, self.D)
         if j < 0:
             return
@@ -368,9 +369,7 @@ class _Planner:
 
     def _exfil_user(self, s: int, e: int, need_exports: bool) -> int:
         w = self.w
-        cond = (w.user_role != 3)
-        if need_exports:
-            cond &= np.array([export_rate(w, u) > 0.05 if not w.user_is_sp[u] else False for u in range(len(w.user_email))])
+        cond = (w.user_role != 3) & ((self.export_rate > 0.05) if need_exports else True)
         return self._pick(self._humans(s, cond), lambda u: [("user", u)], s, e)
 
     def _foreign_tables(self, u: int, n: int) -> np.ndarray:
@@ -391,7 +390,7 @@ class _Planner:
         start = day_us(w, s) + int(rng.integers(17, 22)) * 3600 * US
         length_h = int(rng.integers(3, 30))
         span = length_h * 3600 * US
-        m = max(3, int(round(export_rate(w, u) * mag)))
+        m = max(3, int(round(self.export_rate[u] * mag)))
         times = start + np.sort(rng.random(m) * span).astype(np.int64)
         eff.add_audit(w, rng, u, times, rng.choice(EXPORT_ACTIONS, m, p=[0.7, 0.3]))
         k = max(2, m // 2)
@@ -416,7 +415,7 @@ class _Planner:
             return
         ws = int(w.user_ws[u])
         wh = int(rng.choice(np.nonzero(w.wh_ws == ws)[0]))
-        extra = max(0.5, export_rate(w, u) * (mag - 1.0))
+        extra = max(0.5, self.export_rate[u] * (mag - 1.0))
         for d in range(s, e):
             if w.dow[d] >= 5 or w.holiday[d]:
                 continue
@@ -510,8 +509,7 @@ class _Planner:
     def _writer_table(self, s: int, e: int) -> tuple[int, int]:
         """A table whose writer is a daily job (not weekly), both free over [s, e)."""
         w = self.w
-        cands = [t for t in range(len(w.table_name))
-                 if w.job_runs_per_day[w.table_job[t]] >= 1 and w.job_weekday[w.table_job[t]] < 0]
+        cands = np.nonzero(w.job_weekday[w.table_job] < 0)[0]
         t = self._pick(cands, lambda t: [("table", t), ("job", int(w.table_job[t])), ("quality", int(w.table_ws[t]))],
                        s, e)
         return t, (int(w.table_job[t]) if t >= 0 else -1)
