@@ -337,7 +337,10 @@ class _Benign:
     def _new_hire(self, kind: str) -> None:
         w, rng = self.w, self.rng
         s = int(rng.integers(min(7, self.D - 1), max(8, self.D - 7)))
-        cands = self._humans((w.user_role != 3) & (self.eff.user_start_day == 0))
+        # people who own nothing yet (owners act on their jobs and clusters from the first day)
+        owners = np.zeros(len(w.user_email), bool)
+        owners[np.concatenate([w.job_owner, w.job_run_as, w.cluster_owner, w.wh_owner])] = True
+        cands = self._humans((w.user_role != 3) & (self.eff.user_start_day == 0) & ~owners)
         u = self._pick(cands, lambda u: ("user", u), 0, min(self.D, s + 14))
         if u < 0:
             return
