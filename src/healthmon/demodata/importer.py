@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.readers import ImportFormatError, read_folder
-from healthmon.demodata.schemas import GOLD_TABLES
+from healthmon.demodata.schemas import GOLD_TABLES, LABEL_TABLES
 from healthmon.demodata.system_schema import (ALIASES, SNAPSHOT_SOURCES, SPEC_BY_SOURCE, ImportSpec, column_paths,
                                               required_paths, system_tables)
 from healthmon.demodata.writer import TableSetWriter
@@ -293,7 +293,8 @@ def import_system_tables(source_dir: str | Path, catalog: str, schema: str = "go
 
             previous = DeltaTable(str(path)).to_pyarrow_table()
         built["fact_table_snapshots"] = build_snapshots(sources, snapshot_date or dt.datetime.now(dt.timezone.utc).date(), previous)
-    built["ground_truth_incidents"] = GOLD_TABLES["ground_truth_incidents"].schema.empty_table()
+    for name in LABEL_TABLES:  # real data has no labels
+        built[name] = GOLD_TABLES[name].schema.empty_table()
     # 3. stage all, then swap in together
     with writer:
         for name in built:
