@@ -9,7 +9,7 @@ DEMO_HOME ?= $(CURDIR)/.healthmon
 DEMO_SCALE ?= medium
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast bench clean lock
+.PHONY: setup demo eval test test-fast bench clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	HEALTHMON_HOME=$(DEMO_HOME) DEMO_SCALE=$(DEMO_SCALE) bash scripts/demo.sh
+
+# Every model on EVAL_SEEDS fresh accounts (seeds drawn now), next to its baselines: EVALUATION.md.
+EVAL_SEEDS ?= 10
+eval: $(STAMP)
+	nice -n 5 $(HM) evaluate --seeds $(EVAL_SEEDS) --scale $(DEMO_SCALE) --output EVALUATION.md --json EVALUATION.json
+	$(PY) -m benchmarks.bench_evaluation --from EVALUATION.json
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

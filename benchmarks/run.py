@@ -6,6 +6,7 @@ compares a measurement with a baseline measured in the same run (a ratio) and/or
     python -m benchmarks.run              # all areas
     python -m benchmarks.run bundle jobs  # some areas
     python -m benchmarks.run --quick      # smaller sizes, for a smoke check
+    python -m benchmarks.run --render-only  # BENCHMARKS.md from benchmarks/results/*.json
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("areas", nargs="*")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--render-only", action="store_true", help="rewrite BENCHMARKS.md from the stored results")
     args = parser.parse_args(argv)
-    areas = args.areas or discover()
+    areas = [] if args.render_only else args.areas or discover()
     RESULTS_DIR.mkdir(exist_ok=True)
     meta = {
         "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

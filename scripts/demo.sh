@@ -21,7 +21,8 @@ CATALOG="${DEMO_CATALOG:-dev_catalog}"
 GOLD_SCHEMA="${DEMO_GOLD_SCHEMA:-gold}"
 FEATURE_SCHEMA="${DEMO_FEATURE_SCHEMA:-dev_gold_ml}"
 REPORT="${DEMO_REPORT:-$HEALTHMON_HOME/health_report.html}"
-EVALUATION="${DEMO_EVALUATION:-$ROOT/EVALUATION.md}"
+# One account says little; the multi-seed EVALUATION.md (make eval) is never overwritten by it.
+EVALUATION="${DEMO_EVALUATION:-$HEALTHMON_HOME/evaluation.md}"
 RESULTS="${DEMO_RESULTS_DIR:-$ROOT/benchmarks/results}"
 mkdir -p "$HEALTHMON_HOME" "$RESULTS"
 

@@ -1,45 +1,63 @@
-"""Injected incidents are visible in the ordinary columns of the raw gold tables, only in the
-test period, and the signals they move also occur without incidents (no giveaway columns)."""
+"""Injected incidents: everywhere in the timeline, each kind in the test period, with magnitude
+classes, and each visible in the ordinary columns of the raw gold tables. (That the columns they
+move also vary without incidents is tested on the features: test_demodata_fingerprints.py.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from healthmon.demodata.incidents import KINDS
+from healthmon.demodata.incidents import CLASSES, KINDS
+
+DOMAINS = {"cost", "security", "performance", "reliability", "quality"}
+FAILED = ["FAILED", "ERROR"]
 
 
 @pytest.fixture(scope="module")
 def g(generated):
     pdf = {n: t.to_pandas() for n, t in generated["arrow"].items()}
-    inc = pdf["ground_truth_incidents"]
-    return pdf, inc
+    return pdf, pdf["ground_truth_incidents"]
+
+
+def _test_start(pdf, days: int) -> pd.Timestamp:
+    first = pd.Timestamp(pdf["fact_usage"]["usage_date"].min())
+    return (first + pd.Timedelta(days=days - max(1, round(days * 0.2)))).tz_localize("UTC")
 
 
 def _window(df, col, row):
     return df[(df[col] >= row.start_time) & (df[col] < row.end_time)]
 
 
-def _before(df, col, row):
-    return df[df[col] < row.start_time]
+def _before(df, col, row, days: int | None = None):
+    lo = row.start_time - pd.Timedelta(days=days) if days else pd.Timestamp.min.tz_localize("UTC")
+    return df[(df[col] < row.start_time) & (df[col] >= lo)]
 
 
-def test_every_kind_injected_in_test_period(g, generated):
+def _incidents(inc, kind, classes=CLASSES):
+    rows = inc[(inc["kind"] == kind) & inc["magnitude_class"].isin(classes)]
+    assert len(inc[inc["kind"] == kind]), kind
+    return list(rows.itertuples())
+
+
+def test_incidents_across_the_timeline_every_kind_in_the_test_period(g, generated):
     pdf, inc = g
     assert set(inc["kind"]) == set(KINDS)
-    days = generated["gen"]["days"]
-    last_day = pdf["fact_usage"]["usage_date"].max()
-    test_start = pd.Timestamp(last_day - dt.timedelta(days=round(days * 0.2) - 1), tz="UTC")
-    assert (inc["start_time"] >= test_start).all()
-    assert set(inc["domain"]) == {"cost", "security", "performance", "reliability", "quality"}
-
-
-def _incidents(inc, kind):
-    rows = inc[inc["kind"] == kind]
-    assert len(rows), kind
-    return rows.itertuples()
+    assert set(inc["domain"]) == DOMAINS
+    assert set(inc["magnitude_class"]) <= set(CLASSES) and set(inc["magnitude_class"]) == set(CLASSES)
+    test_start = _test_start(pdf, generated["gen"]["days"])
+    for kind, rows in inc.groupby("kind"):
+        assert (rows["start_time"] < test_start).any(), f"{kind}: none before the test period"
+        assert (rows["start_time"] >= test_start).any(), f"{kind}: none in the test period"
+    for kind, rows in inc.groupby("kind"):  # every magnitude is in its class's range
+        for r in rows.itertuples():
+            lo, hi = KINDS[kind].magnitude[r.magnitude_class]
+            assert lo - 0.5 <= r.magnitude <= hi + 0.5, (kind, r.magnitude_class, r.magnitude)
+    first = pd.Timestamp(pdf["fact_usage"]["usage_date"].min()).tz_localize("UTC")
+    assert (inc["start_time"] >= first + pd.Timedelta(days=7)).all()  # after a warm-up
+    assert inc["group_id"].notna().all() and (inc["end_time"] > inc["start_time"]).all()
 
 
 def test_cost_spike_visible_in_usage(g):
@@ -47,83 +65,120 @@ def test_cost_spike_visible_in_usage(g):
     u = pdf["fact_usage"].assign(q=lambda d: d["usage_quantity"].astype(float))
     for row in _incidents(inc, "cost_spike"):
         c = u[u["usage_metadata_cluster_id"] == row.cluster_id]
-        during = _window(c, "usage_start_time", row).groupby("usage_date")["q"].sum()
+        during = _window(c, "usage_start_time", row)["q"].sum() / max(1, (row.end_time - row.start_time).days)
         before = _before(c, "usage_start_time", row).groupby("usage_date")["q"].sum()
-        assert during.mean() > 2.5 * before.median(), row.incident_id
+        assert during > 1.3 * before.median(), row.incident_id
 
 
 @pytest.mark.parametrize("kind", ["runaway_job", "sla_breach"])
-def test_job_volume_incidents_visible_in_runs_and_usage(g, kind):
+def test_job_volume_incidents_visible_in_runs(g, kind):
     pdf, inc = g
     runs = pdf["fact_job_run_timeline"]
-    for row in _incidents(inc, kind):
+    for row in _incidents(inc, kind, ("moderate", "blatant")):
         r = runs[runs["job_id"] == row.job_id]
-        during, before = _window(r, "period_start_time", row), _before(r, "period_start_time", row)
-        assert during["run_duration_seconds"].median() > 2.0 * before["run_duration_seconds"].median(), row.incident_id
+        during, before = _window(r, "period_start_time", row), _before(r, "period_start_time", row, 21)
+        assert during["run_duration_seconds"].median() > 1.5 * before["run_duration_seconds"].median(), row.incident_id
         if kind == "sla_breach":
             assert (during["result_state"] == "TIMED_OUT").mean() > 0.5, row.incident_id
 
 
-def test_untagged_spend_visible_in_usage_and_dim_job(g):
+def test_workload_surge_adds_a_share_of_the_workspace_dbus(g):
     pdf, inc = g
-    u, jobs = pdf["fact_usage"], pdf["dim_job"]
+    u = pdf["fact_usage"].assign(q=lambda d: d["usage_quantity"].astype(float))
+    for row in _incidents(inc, "workload_surge"):
+        mine = (u[u["usage_metadata_job_id"] == row.job_id] if pd.notna(row.job_id)
+                else u[u["usage_metadata_cluster_id"] == row.cluster_id])
+        during = _window(mine, "usage_start_time", row).groupby("usage_date")["q"].sum().mean()
+        before = _before(mine, "usage_start_time", row, 21).groupby("usage_date")["q"].sum().mean()
+        assert during > before, row.incident_id
+
+
+def test_untagged_spend_visible_in_usage(g):
+    pdf, inc = g
+    u, audit = pdf["fact_usage"], pdf["fact_audit_logs"]
     for row in _incidents(inc, "untagged_spend"):
         j = u[u["usage_metadata_job_id"] == row.job_id]
-        assert _before(j, "usage_start_time", row)["is_tagged"].all()
         assert not _window(j, "usage_start_time", row)["is_tagged"].any()
-        assert len(jobs[jobs["job_id"] == row.job_id]["tags"].iloc[0]) == 0
+        assert _before(j, "usage_start_time", row, 3)["is_tagged"].all()
+        resets = _window(audit[audit["action_name"] == "resetJob"], "event_time", row)
+        assert len(resets) >= 1
 
 
 def test_failing_streak_after_upgrade(g):
     pdf, inc = g
     runs, clusters = pdf["fact_job_run_timeline"], pdf["dim_cluster"]
     for row in _incidents(inc, "failing_job_streak_after_upgrade"):
-        r = runs[runs["job_id"] == row.job_id]
-        fail = lambda d: d["result_state"].isin(["FAILED", "ERROR"]).mean()  # noqa: E731
-        assert fail(_window(r, "period_start_time", row)) >= 0.3, row.incident_id
-        assert fail(_before(r, "period_start_time", row)) < 0.2
         c = clusters[clusters["cluster_id"] == row.cluster_id].iloc[0]
         assert c["dbr_version"].startswith("17.") and c["change_time"] <= row.start_time
+        if row.magnitude_class != "subtle":
+            r = runs[runs["job_id"] == row.job_id]
+            assert _window(r, "period_start_time", row)["result_state"].isin(FAILED).mean() >= 0.3, row.incident_id
+
+
+def _failed_logins(audit, row):
+    w = _window(audit[audit["user_identity_email"] == row.user_name], "event_time", row)
+    return w[w["is_failed_action"] & (w["action_name"] == "login")]
 
 
 def test_credential_stuffing_visible_in_audit(g):
     pdf, inc = g
     a = pdf["fact_audit_logs"]
     for row in _incidents(inc, "credential_stuffing"):
-        mine = a[a["user_identity_email"] == row.user_name]
-        w = _window(mine, "event_time", row)
-        failed = w[w["is_failed_action"] & (w["action_name"] == "login")]
-        assert len(failed) >= 100
-        usual = set(_before(mine, "event_time", row)["source_ip_address"])
-        assert len(set(failed["source_ip_address"]) - usual) >= 10
+        failed = _failed_logins(a, row)
+        assert len(failed) >= 0.9 * row.magnitude
+        usual = set(_before(a[a["user_identity_email"] == row.user_name], "event_time", row)["source_ip_address"])
+        assert len(set(failed["source_ip_address"]) - usual) >= 3
 
 
-def test_exfiltration_visible_in_audit_and_queries(g):
+def test_password_spray_is_a_few_failures_for_each_of_many_users(g):
+    pdf, inc = g
+    a = pdf["fact_audit_logs"]
+    sprays = inc[inc["kind"] == "password_spray"]
+    assert len(sprays)
+    for group, rows in sprays.groupby("group_id"):
+        assert len(rows) >= 3 and rows["workspace_id"].nunique() == 1 and rows["user_name"].is_unique
+        ips = set()
+        for row in rows.itertuples():
+            failed = _failed_logins(a, row)
+            assert int(row.magnitude) <= len(failed) <= int(row.magnitude) + 3, row.incident_id
+            ips |= set(failed["source_ip_address"])
+        assert len(ips) <= 3 + len(rows)  # one attacker's few IPs (plus the users' own typos)
+
+
+def _exports(audit, user):
+    mine = audit[audit["user_identity_email"] == user]
+    return mine[mine["action_name"].isin(["downloadQueryResult", "workspaceExport"])]
+
+
+def test_exfiltrations_visible_in_audit_and_queries(g):
     pdf, inc = g
     a, q = pdf["fact_audit_logs"], pdf["fact_query_history"]
     for row in _incidents(inc, "data_exfiltration"):
-        mine = a[a["user_identity_email"] == row.user_name]
-        dl = mine["action_name"].isin(["downloadQueryResult", "workspaceExport"])
-        before_per_day = mine[dl & (mine["event_time"] < row.start_time)].groupby("event_date").size().reindex(
-            mine["event_date"].unique(), fill_value=0).mean()
-        assert dl[(mine["event_time"] >= row.start_time) & (mine["event_time"] < row.end_time)].sum() > 5 * max(before_per_day, 1)
-        qb = q[q["executed_by"] == row.user_name]
-        assert _window(qb, "start_time", row)["read_bytes"].sum() > 5 * max(1, _before(qb, "start_time", row)["read_bytes"].median())
+        assert len(_window(_exports(a, row.user_name), "event_time", row)) >= 3
+        assert len(_window(q[q["executed_by"] == row.user_name], "start_time", row)) >= 3
+    for row in _incidents(inc, "low_and_slow_exfiltration"):
+        ex = _exports(a, row.user_name)
+        days = max(1, (row.end_time - row.start_time).days)
+        before = _before(ex, "event_time", row, 28)
+        assert len(_window(ex, "event_time", row)) / days > len(before) / 28, row.incident_id
+    for row in _incidents(inc, "read_only_exfiltration"):
+        mine = _window(a[a["user_identity_email"] == row.user_name], "event_time", row)
+        tables = {dict(p).get("tableName") for p in mine[mine["action_name"] == "getTable"]["request_params"]}
+        tables |= {dict(p).get("tableName") for p in mine[mine["action_name"] == "generateTemporaryTableCredential"]["request_params"]}
+        assert len(tables - {None}) >= 0.8 * row.magnitude, row.incident_id
 
 
-def test_privilege_escalation_visible_in_audit(g):
+def test_grants_visible_in_audit(g):
     pdf, inc = g
     a = pdf["fact_audit_logs"]
     grants = {"updatePermissions", "addPrincipalToGroup", "changeClusterAcl"}
-    for row in _incidents(inc, "privilege_escalation"):
-        mine = a[a["user_identity_email"] == row.user_name]
-        w = _window(mine, "event_time", row)
-        assert w["action_name"].isin(grants).sum() >= 5
-        assert w["is_sensitive_action"].sum() >= 3  # updatePermissions matches gold's "permission" rule
-        joins = w[w["action_name"] == "addPrincipalToGroup"]
-        assert any(dict(p).get("groupName") == "admins" for p in joins["request_params"])
-        usual = _before(mine, "event_time", row)
-        assert usual["action_name"].isin(grants).sum() <= 2  # not something this user normally does
+    for kind in ("privilege_escalation", "unusual_grant"):
+        for row in _incidents(inc, kind):
+            w = _window(a[a["user_identity_email"] == row.user_name], "event_time", row)
+            assert w["action_name"].isin(grants).sum() >= row.magnitude, row.incident_id
+            if kind == "privilege_escalation":
+                joins = w[w["action_name"] == "addPrincipalToGroup"]
+                assert any(dict(p).get("groupName") == "admins" for p in joins["request_params"])
 
 
 def test_query_regression_visible_in_query_history(g):
@@ -132,63 +187,57 @@ def test_query_regression_visible_in_query_history(g):
     for row in _incidents(inc, "query_performance_regression"):
         wq = q[(q["compute_warehouse_id"] == row.warehouse_id) & ~q["from_result_cache"]]
         during, before = _window(wq, "start_time", row), _before(wq, "start_time", row)
-        # the same statement text now scans far more and prunes nothing
-        ratio = (during.groupby("statement_text")["read_bytes"].median()
-                 / before.groupby("statement_text")["read_bytes"].median()).dropna()
-        worst = ratio.idxmax()
-        assert ratio.max() > 4, row.incident_id
-        assert (during[during["statement_text"] == worst]["pruned_files"] == 0).all()
-        assert (before[before["statement_text"] == worst]["pruned_files"] > 0).all()
+        # one statement text that always pruned files now prunes none and scans more bytes
+        unpruned = lambda d: (d["pruned_files"] == 0).groupby(d["statement_text"]).mean()  # noqa: E731
+        lost = ((unpruned(before) < 0.1) & (unpruned(during) > 0.8)).reindex(during["statement_text"].unique(), fill_value=False)
+        assert lost.any(), row.incident_id
+        text = lost[lost].index[0]
+        ratio = (during[during["statement_text"] == text]["read_bytes"].median()
+                 / before[before["statement_text"] == text]["read_bytes"].median())
+        assert ratio > 1.2, row.incident_id
 
 
-def test_stale_table_visible_in_snapshots_and_monitor(g):
+def _table_snapshots(s, fq):
+    cat, sch, name = fq.split(".")
+    return s[(s["table_catalog"] == cat) & (s["table_schema"] == sch) & (s["table_name"] == name)]
+
+
+@pytest.mark.parametrize("kind", ["stale_table", "failing_writer"])
+def test_unwritten_tables_visible_in_snapshots_and_runs(g, kind):
     pdf, inc = g
-    s, dq = pdf["fact_table_snapshots"], pdf["fact_data_quality_monitoring_table_results"]
-    for row in _incidents(inc, "stale_table"):
-        cat, sch, name = row.table_name.split(".")
-        t = s[(s["table_catalog"] == cat) & (s["table_schema"] == sch) & (s["table_name"] == name)]
+    s, runs = pdf["fact_table_snapshots"], pdf["fact_job_run_timeline"]
+    for row in _incidents(inc, kind):
+        t = _table_snapshots(s, row.table_name)
         start, end = row.start_time.date(), row.end_time.date()
         w = t[(t["snapshot_date"] >= start) & (t["snapshot_date"] < end)]
-        assert (w["commits_1d"] == 0).all() and w["last_commit_time"].nunique() == 1
-        m = dq[(dq["catalog_name"] == cat) & (dq["schema_name"] == sch) & (dq["table_name"] == name)]
-        if len(m):
-            assert (_window(m, "event_time", row)["freshness_status"] == "Unhealthy").any()
+        assert len(w) and (w["commits_1d"] == 0).all(), row.incident_id
+        r = _window(runs[runs["job_id"] == row.job_id], "period_start_time", row)
+        if kind == "stale_table":
+            assert len(r) == 0  # paused: no run at all
+        else:
+            assert len(r) > 0 and r["result_state"].isin(FAILED + ["TIMED_OUT"]).all()  # running, failing
 
 
 def test_schema_change_visible_in_snapshots(g):
     pdf, inc = g
     s = pdf["fact_table_snapshots"]
     for row in _incidents(inc, "schema_change"):
-        cat, sch, name = row.table_name.split(".")
-        day = s[(s["table_catalog"] == cat) & (s["table_schema"] == sch) & (s["table_name"] == name)
-                & (s["snapshot_date"] == row.start_time.date())].iloc[0]
-        assert day["columns_removed"] >= 1
-        prev = s[(s["table_catalog"] == cat) & (s["table_schema"] == sch) & (s["table_name"] == name)
-                 & (s["snapshot_date"] == row.start_time.date() - dt.timedelta(days=1))].iloc[0]
+        t = _table_snapshots(s, row.table_name)
+        day = t[t["snapshot_date"] == row.start_time.date()].iloc[0]
+        prev = t[t["snapshot_date"] == row.start_time.date() - dt.timedelta(days=1)].iloc[0]
+        assert day["columns_removed"] + day["columns_type_changed"] >= row.magnitude
         assert prev["schema_hash"] != day["schema_hash"]
 
 
-def test_signals_also_occur_without_incidents(g, generated):
-    """The columns incidents move are ordinary signals, not flags only incidents set: they all
-    occur before the test period, where there are no incidents at all."""
-    pdf, inc = g
-    first_incident = inc["start_time"].min()
-    runs = pdf["fact_job_run_timeline"]
-    train = runs[runs["period_start_time"] < first_incident]
-    assert train["result_state"].isin(["FAILED", "ERROR"]).any()
-    assert (train["trigger_type"] == "ONETIME").any()
-    a = pdf["fact_audit_logs"]
-    a = a[a["event_time"] < first_incident]
-    assert a["is_failed_action"].any() and (a[a["action_name"] == "login"]["is_failed_action"]).any()
-    assert a["action_name"].isin(["updatePermissions", "addPrincipalToGroup"]).any()
-    assert a["action_name"].isin(["downloadQueryResult", "workspaceExport"]).any()
-    u = pdf["fact_usage"]
-    assert (~u[(u["usage_start_time"] < first_incident) & u["usage_metadata_job_id"].notna()]["is_tagged"]).any()
-    q = pdf["fact_query_history"]
-    q = q[q["start_time"] < first_incident]
-    assert (q["spilled_local_bytes"] > 0).any() and (q["total_duration_ms"] > 60_000).any()
-    dq = pdf["fact_data_quality_monitoring_table_results"]
-    assert (dq[dq["event_time"] < first_incident]["status"] == "Unhealthy").any()
+def test_incidents_of_a_domain_never_overlap_on_its_entity(g):
+    """The evaluation matches a domain's incidents on one entity (a user, a warehouse, a job, a
+    table): two of them never overlap there, so each label is unambiguous."""
+    _, inc = g
+    for domain, col in (("security", "user_name"), ("performance", "warehouse_id"), ("reliability", "job_id"),
+                        ("quality", "table_name")):
+        rows = inc[(inc["domain"] == domain) & inc[col].notna()].sort_values("start_time")
+        for _, r in rows.groupby(col):
+            assert (r["start_time"].iloc[1:].to_numpy() >= r["end_time"].iloc[:-1].to_numpy()).all(), (domain, col)
 
 
 def test_upstream_failures_explain_downstream_failures():
@@ -207,7 +256,7 @@ def test_upstream_failures_explain_downstream_failures():
     ups = jobs["description"].str.extract(r"runs after job (\d+)")[0]
     pairs = dict(zip(jobs["job_id"][ups.notna()], ups[ups.notna()]))
     assert len(pairs) >= 5
-    failed = runs.assign(f=runs["result_state"].isin(["FAILED", "ERROR"]))
+    failed = runs.assign(f=runs["result_state"].isin(FAILED))
     daily = failed[failed["trigger_type"] == "CRON"].groupby(["job_id", "run_date"])["f"].any()
     up_failed, up_ok = [], []
     for down, up in pairs.items():
@@ -234,9 +283,7 @@ def test_routine_runtime_upgrades_happen_before_the_test_period_and_are_visible(
     runs = _run_runtimes(pdf)
     runs = runs[runs["rank"].notna()].sort_values("period_start_time")
     incident_jobs = set(inc.loc[inc["kind"] == "failing_job_streak_after_upgrade", "job_id"])
-    days = generated["gen"]["days"]
-    start = pd.Timestamp(runs["period_start_time"].min()).normalize()
-    test_start = start + pd.Timedelta(days=days - round(days * 0.2))
+    test_start = _test_start(pdf, generated["gen"]["days"])
     upgrades = []
     for job, r in runs.groupby("job_id"):
         daily = r.groupby(r["period_start_time"].dt.normalize())["rank"].max()
@@ -245,35 +292,36 @@ def test_routine_runtime_upgrades_happen_before_the_test_period_and_are_visible(
             assert (daily.diff().dropna() >= 0).all(), f"job {job} moved to an older runtime"
         upgrades += [(job, d) for d in steps.index]
     assert len(upgrades) >= 3
-    assert any(pd.Timestamp(d).tz_localize(None) < test_start.tz_localize(None) for _, d in upgrades), "no upgrade before the test period"
-    # every upgrade changes the cluster id (a new job-cluster definition)
-    for job, d in upgrades:
+    assert any(d < test_start for _, d in upgrades), "no upgrade before the test period"
+    for job, d in upgrades:  # every upgrade changes the cluster id (a new job-cluster definition)
         r = runs[runs["job_id"] == job]
         assert r.loc[r["period_start_time"].dt.normalize() == d, "cluster"].iloc[0] != \
             r.loc[r["period_start_time"].dt.normalize() < d, "cluster"].iloc[-1]
 
 
-def test_broken_routine_upgrades_fail_their_first_runs_and_breakage_has_causes():
-    """The world's upgrades: whether one breaks depends on the version jump, Photon, the
-    task count, the oldest runtime and the job's flakiness (plus noise); a broken one raises
-    the failure log-odds of its first days."""
-    import numpy as np
+def test_upgrade_breakage_has_visible_and_hidden_causes():
+    """Whether a routine upgrade breaks a job depends on the version jump, Photon, the task
+    count, the oldest runtime and the job's flakiness — and on causes no column records
+    (custom libraries, a release's own regressions, noise): the visible causes predict it
+    better than chance but far from perfectly."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
 
     from healthmon.demodata.world import SCALES, build_world
 
-    w = build_world(11, SCALES["medium"], 20, 180, dt.date(2026, 9, 30))
-    assert len(w.upgrade_job) > 100
-    d = w.upgrade_day
-    assert (d < 108).sum() > 30 and ((d >= 108) & (d < 144)).sum() > 10 and (d >= 144).sum() > 10
-    assert (w.upgrade_to > w.upgrade_from).all()
-    assert (w.job_compute[w.upgrade_job] == 0).all()
-    j = w.upgrade_job
-    photon = w.job_photon[j]
-    assert w.upgrade_breaks[photon].mean() > w.upgrade_breaks[~photon].mean() + 0.1
-    big = (w.upgrade_to - w.upgrade_from) >= 2
-    assert w.upgrade_breaks[big].mean() > w.upgrade_breaks[~big].mean()
-    assert 0.05 < w.upgrade_breaks.mean() < 0.6  # neither certain nor absent
-    assert (w.upgrade_fail_logit[w.upgrade_breaks] > 3).all() and (w.upgrade_fail_logit[~w.upgrade_breaks] == 0).all()
-    # the job's current definition carries the last upgrade's runtime
-    for e in np.nonzero(w.upgrade_day == np.array([w.upgrade_day[w.upgrade_job == x].max() for x in w.upgrade_job]))[0]:
-        assert w.cluster_dbr[w.job_cluster[w.upgrade_job[e]]] == w.upgrade_to[e]
+    X, y = [], []
+    for seed in (11, 12, 13):
+        w = build_world(seed, SCALES["medium"], 20, 180, dt.date(2026, 9, 30))
+        j = w.upgrade_job
+        assert (w.upgrade_to > w.upgrade_from).all() and (w.job_compute[j] == 0).all()
+        X.append(np.c_[w.upgrade_to - w.upgrade_from, w.job_photon[j], w.job_tasks[j], w.upgrade_from == 0, w.job_bias[j]])
+        y.append(w.upgrade_breaks)
+        assert (w.upgrade_fail_logit[w.upgrade_breaks] > 3).all() and (w.upgrade_fail_logit[~w.upgrade_breaks] == 0).all()
+        d = w.upgrade_day
+        assert (d < 108).sum() > 30 and ((d >= 108) & (d < 144)).sum() > 10 and (d >= 144).sum() > 10
+    X, y = np.vstack(X), np.concatenate(y)
+    assert 0.05 < y.mean() < 0.6  # neither certain nor absent
+    photon = X[:, 1] == 1
+    assert y[photon].mean() > y[~photon].mean() + 0.1
+    auc = roc_auc_score(y, LogisticRegression(max_iter=1000).fit(X, y).predict_proba(X)[:, 1])
+    assert 0.65 < auc < 0.9, auc  # in-sample, with the true functional form: an upper bound for any model

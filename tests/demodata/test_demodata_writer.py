@@ -144,7 +144,7 @@ def test_written_tables_equal_generator_output_row_for_row(tmp_path, monkeypatch
     from healthmon.demodata import generator
     from healthmon.lakehouse.paths import TableName
 
-    monkeypatch.setattr(generator, "FILE_ROWS", 3000)
+    monkeypatch.setattr(generator, "FILE_ROWS", 2000)
     monkeypatch.setenv("HEALTHMON_HOME", str(tmp_path))
     kw = dict(workspaces=2, days=21, seed=13, scale="small")
     rows = generator.generate("exact", **kw)

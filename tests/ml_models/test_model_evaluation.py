@@ -60,12 +60,20 @@ def test_evaluate_writes_markdown_and_logs_mlflow(tmp_path):
     assert det["status"] == "EVALUATED" and det["incidents"] == len(spikes)
     assert det["detected_incidents"] == len(spikes)  # x8 spikes are found
     assert 0 < det["precision"] <= 1 and det["f1"] == pytest.approx(2 * det["precision"] * det["recall"] / (det["precision"] + det["recall"]))
+    assert det["recall_by_kind"]["cost_spike"]["incidents"] == len(spikes)
+    assert det["false_events_per_entity_week"] >= 0
+    # Thresholded on validation (a false-alarm budget; the model's own flag rate), scored on the same rows.
+    assert {"robust_z_28d:daily_dbu@budget", "robust_z_28d:daily_dbu@model_rate"} <= set(det["baselines"])
     fc = summary["models"]["budget_forecaster"]
-    assert fc["status"] == "EVALUATED" and fc["baseline_rows"] > 0
-    assert fc["mape_improvement"] == pytest.approx(1 - fc["mape_same_rows"] / fc["baseline_mape"])
+    assert fc["status"] == "EVALUATED" and fc["metric"] == "mape" and fc["rows_compared"] > 0
+    assert {"seasonal_naive", "entity_mean", "mean_last_4_same_weekday", "mean_28d", "last_value"} <= set(fc["baselines"])
+    best = min(fc["baselines"].items(), key=lambda kv: kv[1]["value"])
+    assert fc["best_baseline"] == best[0]
+    assert fc["margin"] == pytest.approx(1 - fc["value"] / best[1]["value"])
+    assert fc["met"] == (fc["margin"] > 0)
     assert summary["models"]["job_failure_predictor"]["status"] == "NO_CHAMPION"
     text = out.read_text()
-    assert "| cost_anomaly_detector | cost |" in text and "| budget_forecaster | cost |" in text
+    assert "| cost_anomaly_detector | anomaly |" in text and "| budget_forecaster | regression |" in text
     assert "job_failure_predictor" in text and "NO_CHAMPION" in text
 
     import mlflow
@@ -105,6 +113,10 @@ def test_evaluate_cli_reports_models_without_champion_and_rejects_bad_names(tmp_
     res = _cli("evaluate", "--catalog", "nocat", "--output", str(out), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     text = out.read_text()
-    assert text.count("NO_CHAMPION") >= 25 and "Targets met: **0 of 25**" in text
+    assert text.count("NO_CHAMPION") >= 25 and "**0 of 25** models" in text
     bad = _cli("evaluate", "--catalog", "bad-name", cwd=tmp_path)
     assert bad.returncode == 1 and "catalog" in bad.stderr and "Traceback" not in bad.stderr
+    for args, says in ((("--seed", "7"), "demo's or a development seed"), (("--seeds", "-1"), "positive"),
+                       (("--seeds", "2", "--scale", "huge"), "--scale huge")):
+        res = _cli("evaluate", *args, cwd=tmp_path)
+        assert res.returncode == 1 and says in res.stderr and "Traceback" not in res.stderr, res.stderr

@@ -13,8 +13,10 @@ def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: 
              progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
     """Write every gold table of a synthetic account to ``<catalog>.<schema>``; rows per table.
 
-    ``scale``: small (CI), medium (demo), large (>= 50M fact rows, batched). The last 20 % of
-    days is the test period, where the incidents in ``ground_truth_incidents`` happen.
+    ``scale``: small (CI), medium (demo), large (>= 50M fact rows, batched). Incidents
+    (``ground_truth_incidents``) happen throughout, after a warm-up, each kind at least once in
+    the evaluation's test period (the last 20 % of days); harmless look-alikes
+    (``ground_truth_benign_events``) happen throughout too.
     """
     from healthmon.demodata.generator import generate as _generate
 

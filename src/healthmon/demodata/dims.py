@@ -1,4 +1,5 @@
-"""Dimension tables (latest state at the end of the period) and the incident labels."""
+"""Dimension tables (latest state at the end of the period), the incident labels and the record
+of the harmless oddities."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import pyarrow as pa
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.arrowgen import DAY_US, US
 from healthmon.demodata.gen_usage import price_change_us
-from healthmon.demodata.incidents import Effects, fq_table
+from healthmon.demodata.effects import Effects, Event
 from healthmon.demodata.schemas import GOLD_TABLES
 from healthmon.demodata.world import (DBR_VERSIONS, NODE_TYPES, PRICE_BEFORE_CHANGE, PRICE_CHANGE_SKU, SKUS,
-                                      UPGRADE_TARGET, WAREHOUSE_SIZES, WAREHOUSE_TYPES, World)
+                                      UPGRADE_TARGET, WAREHOUSE_SIZES, WAREHOUSE_TYPES, World, fq_table)
 
 MAP = pa.map_(pa.string(), pa.string())
 LIST = pa.list_(pa.field("element", pa.string()))
@@ -54,10 +55,13 @@ def build(world: World, eff: Effects) -> dict[str, pa.Table]:
         "pricing_promotional_default": pa.array([None] * len(rows), dec),
         "pricing_effective_list_default": ag.decimals(np.array([r[4] for r in rows]), 38, 18),
     })
-    # jobs: latest definition; an untagged-spend incident leaves the job without tags
-    untagged = eff.job_untagged_from < world.days
-    change = np.where(untagged, world.day_start_us[0] + np.minimum(eff.job_untagged_from, world.days - 1) * DAY_US + 300 * US,
-                      world.job_created_us)
+    # jobs: latest definition (tags as of the last day); changed when last redeployed (tags
+    # removed or restored) or renamed
+    untagged = eff.job_untagged[:, -1]
+    flips = np.diff(eff.job_untagged.astype(np.int8), axis=1) != 0
+    last_flip = np.where(flips.any(axis=1), world.days - 1 - np.argmax(flips[:, ::-1], axis=1), -1)
+    last_day = np.maximum(last_flip, np.where(world.job_rename_day > 0, world.job_rename_day, -1))
+    change = np.where(last_day >= 0, world.day_start_us[0] + last_day * DAY_US + 300 * US, world.job_created_us)
     out["dim_job"] = _t("dim_job", {
         "account_id": [world.account_id] * J, "workspace_id": [world.ws_id[w] for w in world.job_ws],
         "job_id": [str(j) for j in world.job_id], "name": world.job_name,
@@ -91,7 +95,8 @@ def build(world: World, eff: Effects) -> dict[str, pa.Table]:
         if inc.kind == "failing_job_streak_after_upgrade" and inc.cluster >= 0:
             dbr[inc.cluster] = UPGRADE_TARGET
             change_c[inc.cluster] = inc.start_us - 1800 * US
-        if inc.kind == "cost_spike" and inc.cluster >= 0:
+        resized = inc.kind == "workload_surge" or (inc.kind == "cost_spike" and inc.magnitude_class != "subtle")
+        if resized and inc.cluster >= 0 and world.cluster_source[inc.cluster] == "UI":  # edited (clusters.edit)
             change_c[inc.cluster] = inc.start_us + 600 * US
     is_job = np.array([s == "JOB" for s in world.cluster_source])
     out["dim_cluster"] = _t("dim_cluster", {
@@ -113,25 +118,32 @@ def build(world: World, eff: Effects) -> dict[str, pa.Table]:
         "change_time": ag.timestamps(change_c), "change_date": ag.dates(change_c),
         "data_security_mode": ["SINGLE_USER" if j else "USER_ISOLATION" for j in is_job],
     })
-    # ground truth
-    incs = eff.incidents
+    end = end_us + US
+    out["ground_truth_incidents"] = _events("ground_truth_incidents", "incident_id", world, eff.incidents, end, {
+        "magnitude_class": [i.magnitude_class for i in eff.incidents],
+        "group_id": [i.group_id for i in eff.incidents],
+    })
+    out["ground_truth_benign_events"] = _events("ground_truth_benign_events", "event_id", world, eff.benign, end, {})
+    return out
 
+
+def _events(name: str, id_column: str, world: World, events: list[Event], end_us: int, extra: dict) -> pa.Table:
     def opt(vals):
         return pa.array(vals, pa.string())
 
-    out["ground_truth_incidents"] = _t("ground_truth_incidents", {
-        "incident_id": [i.incident_id for i in incs], "kind": [i.kind for i in incs], "domain": [i.domain for i in incs],
-        "workspace_id": [world.ws_id[i.ws] for i in incs],
-        "job_id": opt([str(world.job_id[i.job]) if i.job >= 0 else None for i in incs]),
-        "user_name": opt([world.user_email[i.user] if i.user >= 0 else None for i in incs]),
-        "warehouse_id": opt([world.wh_id[i.warehouse] if i.warehouse >= 0 else None for i in incs]),
-        "cluster_id": opt([world.cluster_id[i.cluster] if i.cluster >= 0 else None for i in incs]),
-        "table_name": opt([fq_table(world, i.table) if i.table >= 0 else None for i in incs]),
-        "sku_name": opt([i.sku for i in incs]),
-        "start_time": ag.timestamps(np.array([i.start_us for i in incs], np.int64)),
-        "end_time": ag.timestamps(np.array([min(i.end_us, end_us + US) for i in incs], np.int64)),
-        "magnitude": pa.array([float(i.magnitude) for i in incs], pa.float64()),
-        "description": [i.description for i in incs],
-        "evidence_tables": pa.array([i.evidence for i in incs], LIST),
+    return _t(name, {
+        id_column: [i.event_id for i in events], "kind": [i.kind for i in events], "domain": [i.domain for i in events],
+        "workspace_id": [world.ws_id[i.ws] for i in events],
+        "job_id": opt([str(world.job_id[i.job]) if i.job >= 0 else None for i in events]),
+        "user_name": opt([world.user_email[i.user] if i.user >= 0 else None for i in events]),
+        "warehouse_id": opt([world.wh_id[i.warehouse] if i.warehouse >= 0 else None for i in events]),
+        "cluster_id": opt([world.cluster_id[i.cluster] if i.cluster >= 0 else None for i in events]),
+        "table_name": opt([fq_table(world, i.table) if i.table >= 0 else None for i in events]),
+        "sku_name": opt([i.sku for i in events]),
+        "start_time": ag.timestamps(np.array([i.start_us for i in events], np.int64)),
+        "end_time": ag.timestamps(np.array([min(i.end_us, end_us) for i in events], np.int64)),
+        "magnitude": pa.array([float(i.magnitude) for i in events], pa.float64()),
+        "description": [i.description for i in events],
+        "evidence_tables": pa.array([i.evidence for i in events], LIST),
+        **extra,
     })
-    return out

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.arrowgen import US
-from healthmon.demodata.incidents import Effects
+from healthmon.demodata.effects import Effects
 from healthmon.demodata.schemas import (FACT_JOB_RUN_TIMELINE, FACT_JOB_TASK_RUN_TIMELINE, FACT_NODE_TIMELINE)
 from healthmon.demodata.world import (DBR_EFFECT, NODE_DBU, NODE_MEM, NODE_SPEED, NODE_TYPES, SKU_INDEX, TASK_KEYS,
                                       World)
@@ -63,6 +63,12 @@ def runtime_at(world: World, eff: Effects, job: np.ndarray, day: np.ndarray) -> 
     return version, cluster, extra
 
 
+def job_name_index(world: World, job: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Index into ``job_name + job_old_name`` of the name a job had on ``day`` (renamed jobs
+    carry their old name before the rename)."""
+    return np.where(day < world.job_rename_day[job], len(world.job_name) + job, job)
+
+
 def _job_days(world: World, eff: Effects, d0: int, d1: int) -> tuple[np.ndarray, np.ndarray]:
     J = len(world.job_id)
     days = np.arange(d0, d1)
@@ -101,9 +107,10 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
 
     dbr_upgraded = day >= eff.job_dbr_upgrade_day[job]
     version, _, upgrade_logit = runtime_at(world, eff, job, day)
+    outage = eff.ws_outage[ws, day]
     logit = (-3.6 + np.where(dbr_upgraded, 0.0, DBR_EFFECT[version]) + COMPUTE_EFFECT[compute]
              + 0.18 * np.maximum(0.0, mem_pct - 80.0) + world.job_bias[job] + eff.job_fail_logit[job, day]
-             + upgrade_logit)
+             + upgrade_logit + outage)
     # Upstream failures: resolve level by level (an upstream job always has a lower index).
     fail0 = np.zeros(n, bool)
     upstream = world.job_upstream[job]
@@ -147,7 +154,7 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     end = start + (total * US).astype(np.int64)
 
     # result_state / termination_code (Databricks' real values)
-    cloud_err = rng.random(n) < 0.08
+    cloud_err = rng.random(n) < np.where(outage > 0, 0.8, 0.08)
     result = np.where(final_fail, np.where(cloud_err, 5, 1), 0)
     result = np.where(timed_out, 2, np.where(cancelled, 3, result))
     states = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED", "ERROR"]
@@ -157,7 +164,9 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     code = np.where(final_fail, 1, code)
     code = np.where(final_fail & (mem_pct > 90), 2, code)
     code = np.where(final_fail & (compute == 0) & (rng.random(n) < 0.08), 3, code)
-    code = np.where(final_fail & dbr_upgraded & (eff.job_fail_logit[job, day] > 0) & (rng.random(n) < 0.6), 4, code)
+    # a runtime upgrade that broke a library: the incident's and routine ones alike
+    broken_upgrade = (dbr_upgraded & (eff.job_fail_logit[job, day] > 0)) | (upgrade_logit > 0)
+    code = np.where(final_fail & broken_upgrade & (rng.random(n) < 0.6), 4, code)
     code = np.where(result == 5, 6, code)
     code = np.where(timed_out, 7, np.where(cancelled, 5, code))
 
@@ -194,7 +203,7 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
         "trigger_type": ag.take(["CRON", "ONETIME"], trig),
         "result_state": ag.take(states, all_state),
         "run_type": ag.const("JOB_RUN", N),
-        "run_name": ag.take(world.job_name, all_job),
+        "run_name": ag.take(world.job_name + world.job_old_name, job_name_index(world, all_job, all_day)),
         "compute_ids": cluster_pool.take(pa.array(cl)),
         "termination_code": ag.take(codes, all_code),
         "run_date": ag.dates(all_start),

@@ -2,7 +2,8 @@
 
 A table gets a commit for every successful run of its writer job (rows ∝ the run's input
 volume), so a failing or paused job makes it stale. Schemas evolve: additive columns now and
-then (and, rarely, a drop or type change); incidents add unannounced breaking changes. The
+then, and drops or type changes on tables under active development (one column, sometimes a
+refactor of a few); the effects plan adds unannounced breaking changes. The
 monitor predicts the next commit from the job's cadence and the day's rows from a moving
 average, and flags tables outside those predictions — the same rule for every table.
 """
@@ -16,9 +17,15 @@ import pyarrow as pa
 
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.arrowgen import DAY_US, US
-from healthmon.demodata.incidents import Effects
+from healthmon.demodata.effects import Effects
 from healthmon.demodata.schemas import FACT_DQ_TABLE_RESULTS, FACT_TABLE_SNAPSHOTS
 from healthmon.demodata.world import World
+
+
+# Schema changes per table and day: additive, and breaking (a drop or type change), for tables
+# under active development (world.table_dev) and the others.
+ADD_P_DEV, ADD_P = 1 / 40, 1 / 400
+BREAK_P_DEV, BREAK_P = 1 / 30, 1 / 2000
 
 
 class TableState:
@@ -61,11 +68,16 @@ def generate(world: World, eff: Effects, state: TableState, runs: dict, d0: int,
         wrote = commits > 0
         state.rows = np.where(wrote, np.where(world.table_overwrite, rows_1d, state.rows + rows_1d), state.rows)
         state.last_commit = np.where(wrote, np.maximum(state.last_commit, last_jd[tj, di]), state.last_commit)
-        # schema evolution: natural additive changes, rare breaking ones, and incidents
-        u = rng.random(NT)
-        added = np.where(u < 1 / 150, rng.integers(1, 4, NT), 0)
-        removed = np.where(rng.random(NT) < 1 / 2500, 1, 0)
-        changed = np.where(rng.random(NT) < 1 / 2500, 1, 0)
+        # schema evolution: additive changes, and breaking ones (drops, type changes) mostly on
+        # tables under active development — a third of those are refactors of 2–4 columns, often
+        # with replacement columns added — then the effects plan's changes
+        added = np.where(rng.random(NT) < np.where(world.table_dev, ADD_P_DEV, ADD_P), rng.integers(1, 4, NT), 0)
+        breaking = rng.random(NT) < np.where(world.table_dev, BREAK_P_DEV, BREAK_P)
+        width = np.where(rng.random(NT) < 1 / 3, rng.integers(2, 5, NT), 1)
+        retype = rng.random(NT) < 0.4
+        removed = np.where(breaking & ~retype, width, 0)
+        changed = np.where(breaking & retype, width, 0)
+        added += np.where(breaking & (rng.random(NT) < 0.5), rng.integers(1, 3, NT), 0)
         for (t, day), (a, r, c) in eff.table_schema_change.items():
             if day == d:
                 added[t] += a

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.arrowgen import US
-from healthmon.demodata.incidents import Effects
+from healthmon.demodata.effects import Effects
 from healthmon.demodata.schemas import FACT_QUERY_HISTORY
 from healthmon.demodata.world import WH_MEM, WH_SCAN, WH_TYPE_SKU, World
 
@@ -63,7 +63,7 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     local_h = (hr_g % 24 + world.ws_tz[ws_g]) % 24
     weekend = world.dow[day_g] >= 5
     lam = (world.wh_rate[wh_g] / 24.0 * HOUR_PROFILE[local_h] * np.where(weekend, 0.25, 1.0)
-           * np.where(world.holiday[day_g], 0.3, 1.0) * world.growth(ws_g, day_g))
+           * np.where(world.holiday[day_g], 0.3, 1.0) * world.growth(ws_g, day_g) * eff.ws_query_mult[ws_g, day_g])
     counts = rng.poisson(lam)
     cell = np.repeat(np.arange(len(counts)), counts)
     n = len(cell)
@@ -75,9 +75,10 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     tmpl = np.minimum(rng.zipf(1.5, n) - 1, T - 1)
     is_sp = rng.random(n) < 0.15
     user = ws * per_ws + np.where(is_sp, S.users + rng.integers(0, S.service_principals, n), rng.integers(0, S.users, n))
+    user = np.where(day >= eff.user_start_day[user], user, ws * per_ws + S.users)  # not hired yet: an SP's refresh
     regressed = eff.wh_regressed_tmpl[wh, day] == tmpl
     nbytes = (world.tmpl_bytes[wh, tmpl] * world.growth(ws, day) * rng.lognormal(0, 0.4, n)
-              * np.where(regressed, eff.wh_regress_mult[wh, day], 1.0))
+              * eff.tmpl_bytes_mult[wh, tmpl, day] * np.where(regressed, eff.wh_regress_mult[wh, day], 1.0))
     size = world.wh_size[wh]
     cache_pct = np.clip(rng.normal(np.where(tmpl < 5, 65, 25), 18, n), 0, 100)
     cache_pct = np.where(regressed, np.minimum(cache_pct, rng.uniform(0, 15, n)), cache_pct)
@@ -117,29 +118,21 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     u = rng.random(n)
     status = np.where(u < p_fail, 1, np.where(u < p_fail + 0.006, 2, 0))
 
-    # Exfiltration: one user pulls far more than usual, from tables outside their set.
-    extra = [i for i in eff.incidents if i.kind == "data_exfiltration"
-             and world.day_start_us[0] + d0 * ag.DAY_US <= i.start_us < world.day_start_us[0] + d1 * ag.DAY_US]
-    x_cols: dict[str, list] = {k: [] for k in ("wh", "user", "start", "bytes", "tmpl", "ws")}
-    for inc in extra:
-        m = int(rng.integers(40, 160))
-        x_cols["wh"].append(np.full(m, inc.warehouse))
-        x_cols["user"].append(np.full(m, inc.user))
-        x_cols["ws"].append(np.full(m, inc.ws))
-        x_cols["start"].append(inc.start_us + (rng.random(m) * (inc.end_us - inc.start_us)).astype(np.int64))
-        x_cols["bytes"].append(rng.lognormal(np.log(2e9 * inc.magnitude / 20), 0.5, m))
-        x_cols["tmpl"].append(rng.integers(0, T, m))
-    if extra:
-        xw = np.concatenate(x_cols["wh"])
+    # Injected ad-hoc statements (the effects plan: exports, exfiltration, heavy analyses):
+    # straight SELECTs of a random statement text of the warehouse, no cache, no queueing.
+    lo = int(world.day_start_us[0] + d0 * ag.DAY_US)
+    extra = eff.queries_between(lo, lo + (d1 - d0) * ag.DAY_US)
+    if extra is not None:
+        xw = extra["wh"]
         m = len(xw)
-        xb = np.concatenate(x_cols["bytes"])
+        xb = extra["bytes"]
         xexec = (150 + xb / (WH_SCAN[world.wh_size[xw]] * 1e9) * 1000).astype(np.int64)
         wh = np.concatenate([wh, xw])
-        ws = np.concatenate([ws, np.concatenate(x_cols["ws"])])
-        user = np.concatenate([user, np.concatenate(x_cols["user"])])
-        start = np.concatenate([start, np.concatenate(x_cols["start"])])
+        ws = np.concatenate([ws, extra["ws"]])
+        user = np.concatenate([user, extra["user"]])
+        start = np.concatenate([start, extra["start"]])
         nbytes = np.concatenate([nbytes, xb])
-        tmpl = np.concatenate([tmpl, np.concatenate(x_cols["tmpl"])])
+        tmpl = np.concatenate([tmpl, extra["tmpl"]])
         cache_pct = np.concatenate([cache_pct, np.zeros(m)])
         from_cache = np.concatenate([from_cache, np.zeros(m, bool)])
         spill = np.concatenate([spill, np.zeros(m)])
@@ -193,7 +186,7 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
         "end_time": ag.timestamps(end),
         "update_time": ag.timestamps(end),
         "read_partitions": pa.array(np.where(from_cache, 0, np.maximum(1, read_files // 4))),
-        "pruned_files": pa.array(np.where(regressed | from_cache, 0, read_files * 3)),
+        "pruned_files": pa.array(np.where(regressed | from_cache | ~world.tmpl_prunes[wh, tmpl], 0, read_files * 3)),
         "read_files": pa.array(read_files),
         "read_rows": pa.array((read_bytes / 120).astype(np.int64)),
         "produced_rows": pa.array(produced.astype(np.int64)),

@@ -2,7 +2,8 @@
 assembly of every source (job runs, warehouses...) into ``fact_usage`` with list prices.
 
 All-purpose clusters follow their owners' working hours (local 8–19 on weekdays, rarely at
-weekends); a runaway incident keeps one up around the clock at several times its workers.
+weekends); the effects plan can keep one up for given hours at a multiple of its workers
+(a cluster left running, a long training session).
 DLT pipelines run continuously or hourly; serving endpoints follow a daily traffic curve.
 """
 
@@ -13,10 +14,11 @@ import pyarrow as pa
 
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.arrowgen import DAY_US, US
-from healthmon.demodata.incidents import Effects
+from healthmon.demodata.effects import Effects
 from healthmon.demodata.schemas import FACT_NODE_TIMELINE, FACT_USAGE
 from healthmon.demodata.world import (NODE_DBU, NODE_TYPES, PRICE_BEFORE_CHANGE, PRICE_CHANGE_SKU, SKU_INDEX,
                                       SKU_PRICE, SKUS, TEAMS, World)
+from healthmon.demodata.gen_jobs import job_name_index
 from healthmon.demodata.gen_sql import HOUR_PROFILE
 
 USAGE_KEYS = ("ws", "sku", "start", "end", "qty", "cluster", "job", "run_id", "node", "photon", "serverless",
@@ -33,15 +35,15 @@ def hourly_other(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Ge
     hours = np.arange(d0 * 24, d1 * 24)
     parts = []
     # ---- all-purpose clusters (interactive)
-    ap = world.ap_cluster
-    cc, hh = np.meshgrid(ap, hours, indexing="ij")
-    cc, hh = cc.ravel(), hh.ravel()
+    pos, hh = np.meshgrid(np.arange(len(world.ap_cluster)), hours, indexing="ij")
+    pos, hh = pos.ravel(), hh.ravel()
+    cc = world.ap_cluster[pos]
     day = hh // 24
     ws = world.cluster_ws[cc]
     local = (hh % 24 + world.ws_tz[ws]) % 24
     workday = (world.dow[day] < 5) & ~world.holiday[day]
     p_on = np.where(workday & (local >= 8) & (local < 19), 0.85, np.where(workday, 0.04, 0.02))
-    runaway = eff.ap_runaway[cc, day]
+    runaway = eff.ap_hour_mult[pos, hh]  # > 0: up all that hour at this multiple of its workers
     on = (rng.random(len(cc)) < p_on) | (runaway > 0)
     workers = world.cluster_workers[cc] * np.where(runaway > 0, runaway, 1.0)
     frac = np.where(runaway > 0, 1.0, rng.uniform(0.3, 1.0, len(cc)))
@@ -136,7 +138,7 @@ def assemble(world: World, eff: Effects, parts: list[dict], rng: np.random.Gener
     empty = len(pool) - 1
     tag_idx = np.full(n, empty)
     is_job = job >= 0
-    untagged = is_job & (day >= eff.job_untagged_from[np.where(is_job, job, 0)])
+    untagged = is_job & eff.job_untagged[np.where(is_job, job, 0), np.clip(day, 0, world.days - 1)]
     tag_idx = np.where(is_job, np.where(untagged, empty, job), tag_idx)
     tag_idx = np.where(~is_job & (cluster >= 0), J + cluster, tag_idx)
     tag_idx = np.where(wh >= 0, J + C + wh, tag_idx)
@@ -152,6 +154,8 @@ def assemble(world: World, eff: Effects, parts: list[dict], rng: np.random.Gener
     run_as = np.where(run_as < 0, len(world.user_email), run_as)
     dlt, serving = cols["dlt"].astype(int), cols["serving"].astype(int)
     origin = np.array([s[3] for s in SKUS])[sku]
+    names = world.job_name + world.job_old_name + [None]
+    name_idx = np.where(is_job, job_name_index(world, np.where(is_job, job, 0), day), len(names) - 1)
     is_sql = origin == "SQL"
     return ag.table(FACT_USAGE, n, {
         "account_id": ag.const(world.account_id, n),
@@ -174,8 +178,8 @@ def assemble(world: World, eff: Effects, parts: list[dict], rng: np.random.Gener
         "usage_metadata_dlt_pipeline_id": ag.take(world.dlt_id + [None], np.where(dlt >= 0, dlt, len(world.dlt_id))),
         "usage_metadata_endpoint_name": ag.take(world.serving_name + [None], np.where(serving >= 0, serving, len(world.serving_name))),
         "usage_metadata_endpoint_id": ag.take(world.serving_id + [None], np.where(serving >= 0, serving, len(world.serving_id))),
-        "usage_metadata_job_name": ag.take(world.job_name + [None], np.where(is_job, job, J)),
-        "usage_metadata_run_name": ag.take(world.job_name + [None], np.where(is_job, job, J)),
+        "usage_metadata_job_name": ag.take(names, name_idx),
+        "usage_metadata_run_name": ag.take(names, name_idx),
         "identity_metadata_run_as": ag.take(email_pool, run_as),
         "record_type": ag.const("ORIGINAL", n),
         "ingestion_date": ag.dates(start + DAY_US),

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.discovery import KNOWN, Discovery, discover, parse_table_names
 from healthmon.demodata.readers import ImportFormatError, data_files, empty_table, read_file
-from healthmon.demodata.schemas import GOLD_TABLES
+from healthmon.demodata.schemas import GOLD_TABLES, LABEL_TABLES
 from healthmon.demodata.system_schema import (SNAPSHOT_SOURCES, SPEC_BY_SOURCE, SPECS, ImportSpec, column_paths,
                                               required_paths, system_tables)
 from healthmon.demodata.writer import TableSetWriter
@@ -54,7 +54,7 @@ GOLD_SOURCES: dict[str, tuple[str, ...]] = {
     **{s.gold: (s.source,) for s in SPECS},
     "dim_sku": ("system.billing.list_prices", "system.billing.usage"),
     "fact_table_snapshots": SNAPSHOT_SOURCES,
-    "ground_truth_incidents": (),
+    **{name: () for name in LABEL_TABLES},  # real data has no labels: written empty
 }
 
 
@@ -437,7 +437,8 @@ def _build(found: Discovery, sink: _Sink, writer: TableSetWriter, snapshot_date:
         sink.put("fact_table_snapshots", build_snapshots(snap, snapshot_date, _read_previous_snapshots(writer)))
     elif any(s in sources for s in SNAPSHOT_SOURCES):
         raise HealthmonError(f"{found.root}: information_schema exports need system.information_schema.tables too")
-    sink.put("ground_truth_incidents", GOLD_TABLES["ground_truth_incidents"].schema.empty_table())
+    for name in LABEL_TABLES:
+        sink.put(name, GOLD_TABLES[name].schema.empty_table())
     return sources
 
 

@@ -11,8 +11,9 @@ compare every written Delta table with them.
 
 Tables designed here (the original has no gold table for them) are documented in
 ``docs/demodata.md``: ``fact_table_snapshots`` (a daily snapshot of every monitored table's
-metadata, from ``information_schema.tables/columns/table_constraints`` and the Delta log) and
-``ground_truth_incidents`` (labels; not a system table).
+metadata, from ``information_schema.tables/columns/table_constraints`` and the Delta log),
+``ground_truth_incidents`` (labels) and ``ground_truth_benign_events`` (the harmless oddities; not
+labels), which are not system tables.
 """
 
 from __future__ import annotations
@@ -470,12 +471,10 @@ FACT_DQ_TABLE_RESULTS = GoldTable(
     "one table × one evaluation (daily)",
 )
 
-GROUND_TRUTH_INCIDENTS = GoldTable(
-    "ground_truth_incidents",
-    (
-        _c("incident_id", comment="Unique ID of the incident."),
-        _c("kind", comment="Incident kind, e.g. cost_spike, credential_stuffing (docs/demodata.md lists them)."),
-        _c("domain", comment="cost, security, performance, reliability or quality."),
+def _event_columns(what: str, end_note: str = "") -> tuple[Col, ...]:
+    """The columns the two generator-only tables share: what happened, where, when, how big."""
+    return (
+        _c("domain", comment=f"The domain of the {what}: cost, security, performance, reliability or quality."),
         _c("workspace_id", comment="Workspace affected."),
         _c("job_id", comment="Job affected, if any."),
         _c("user_name", comment="User (email) involved, if any."),
@@ -483,17 +482,47 @@ GROUND_TRUTH_INCIDENTS = GoldTable(
         _c("cluster_id", comment="Cluster affected, if any."),
         _c("table_name", comment="catalog.schema.table affected, if any."),
         _c("sku_name", comment="SKU affected, if any."),
-        _c("start_time", TS, "Start of the incident (UTC)."),
-        _c("end_time", TS, "End of the incident (UTC, exclusive)."),
+        _c("start_time", TS, f"Start of the {what} (UTC)."),
+        _c("end_time", TS, f"End of the {what} (UTC, exclusive){end_note}."),
         _c("magnitude", "double", "Size of the effect (kind-specific; docs/demodata.md)."),
         _c("description", comment="What was injected."),
-        _c("evidence_tables", "array<string>", "Gold tables where the incident is visible."),
+        _c("evidence_tables", "array<string>", f"Gold tables where the {what} is visible."),
+    )
+
+
+GROUND_TRUTH_INCIDENTS = GoldTable(
+    "ground_truth_incidents",
+    (
+        _c("incident_id", comment="Unique ID of the incident."),
+        _c("kind", comment="Incident kind, e.g. cost_spike, credential_stuffing (docs/demodata.md lists them)."),
+        *_event_columns("incident"),
+        _c("magnitude_class", comment="subtle, moderate or blatant (docs/demodata.md gives each kind's ranges)."),
+        _c("group_id", comment="Incidents that are one event share it (a password spray: one row per targeted user); "
+                               "else the incident_id."),
     ),
     ("incident_id",),
-    "Labelled incidents injected into the synthetic account (test period only). Not a system table.",
+    "Labelled incidents injected into the synthetic account, anywhere after a warm-up (training, validation and "
+    "test periods alike). Not a system table.",
     "healthmon demo-data generator",
     "one incident",
 )
+
+GROUND_TRUTH_BENIGN_EVENTS = GoldTable(
+    "ground_truth_benign_events",
+    (
+        _c("event_id", comment="Unique ID of the event."),
+        _c("kind", comment="Kind of harmless oddity, e.g. planned_backfill, travel (docs/demodata.md lists them)."),
+        *_event_columns("event", "; for a lasting change (data growth, a new hire), the end of its first days"),
+    ),
+    ("event_id",),
+    "Harmless oddities of the synthetic account (planned backfills, month-end peaks, travel, onboarding grants...): "
+    "not incidents, recorded for analysis only. Not a system table.",
+    "healthmon demo-data generator",
+    "one event",
+)
+
+# Tables of labels, written by the generator only (empty for imported data).
+LABEL_TABLES = ("ground_truth_incidents", "ground_truth_benign_events")
 
 GOLD_TABLES: dict[str, GoldTable] = {
     t.name: t
@@ -513,6 +542,7 @@ GOLD_TABLES: dict[str, GoldTable] = {
         FACT_TABLE_SNAPSHOTS,
         FACT_DQ_TABLE_RESULTS,
         GROUND_TRUTH_INCIDENTS,
+        GROUND_TRUTH_BENIGN_EVENTS,
     )
 }
 

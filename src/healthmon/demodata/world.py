@@ -76,15 +76,32 @@ WH_TYPE_SKU = [SKU_INDEX["PREMIUM_SQL_PRO_COMPUTE_US_EAST_N_VIRGINIA"],
                SKU_INDEX["PREMIUM_SQL_COMPUTE"]]
 
 TEAMS = ["finance", "marketing", "sales", "platform", "data_science", "supply_chain", "product"]
+# Subjects of each team's pipelines. Several are shared ("forecast", "customers", "events",
+# "orders", "accounts", "usage"): the subject of a job does not tell its team either.
 TEAM_SUBJECTS = {
-    "finance": ["revenue", "ledger", "invoices", "forecast", "payments"],
-    "marketing": ["campaigns", "attribution", "leads", "web_events", "email_engagement"],
-    "sales": ["pipeline", "bookings", "accounts", "quota", "opportunities"],
-    "platform": ["audit_export", "cost_rollup", "cluster_usage", "table_maintenance", "lineage"],
-    "data_science": ["churn_features", "recommendations", "demand_model", "embeddings", "scoring"],
-    "supply_chain": ["inventory", "shipments", "suppliers", "warehouse_stock", "orders"],
-    "product": ["sessions", "feature_usage", "experiments", "funnels", "nps"],
+    "finance": ["revenue", "ledger", "invoices", "forecast", "payments", "accounts", "customers"],
+    "marketing": ["campaigns", "attribution", "leads", "web_events", "email_engagement", "customers", "events"],
+    "sales": ["pipeline", "bookings", "accounts", "quota", "opportunities", "customers", "orders"],
+    "platform": ["audit_export", "cost_rollup", "cluster_usage", "table_maintenance", "lineage", "usage", "events"],
+    "data_science": ["churn_features", "recommendations", "demand_model", "embeddings", "scoring", "forecast",
+                     "customers"],
+    "supply_chain": ["inventory", "shipments", "suppliers", "warehouse_stock", "orders", "forecast"],
+    "product": ["sessions", "feature_usage", "experiments", "funnels", "nps", "events", "usage"],
 }
+# Words a team's job names may start with: the team's own name first, then aliases, several of
+# them shared between teams ("revenue", "ops", "analytics", "growth", "data").
+TEAM_NAME_WORDS = {
+    "finance": ["finance", "fin", "revenue", "billing"],
+    "marketing": ["marketing", "mkt", "growth", "analytics"],
+    "sales": ["sales", "crm", "revenue", "gtm"],
+    "platform": ["platform", "infra", "ops", "data"],
+    "data_science": ["data_science", "ds", "ml", "analytics", "data"],
+    "supply_chain": ["supply_chain", "scm", "logistics", "ops"],
+    "product": ["product", "app", "growth", "analytics"],
+}
+# How a job is named: (team's own name, an alias of the team, no team word, another team's word)
+NAME_STYLE_P = [0.3, 0.2, 0.35, 0.15]
+RENAMED_SHARE = 0.12  # jobs renamed once during the period (usage and runs carry the old name before)
 JOB_VERBS = ["daily_etl", "ingest", "aggregate", "refresh", "train", "score", "export", "snapshot"]
 TASK_KEYS = ["ingest", "transform", "validate", "publish", "optimize"]
 PROJECTS = {t: [f"{t}_core", f"{t}_analytics", f"{t}_ml"] for t in TEAMS}
@@ -96,6 +113,39 @@ LAST = ["smith", "garcia", "chen", "patel", "muller", "kowalski", "okafor", "sil
         "tanaka", "haddad", "novak", "jensen", "ibrahim", "costa", "larsen", "kim", "dubois", "moreno"]
 
 ROLES = ["analyst", "engineer", "scientist", "admin"]
+
+
+# Audit actions: (service_name, action_name, takes a table) and per-role weights (analyst,
+# engineer, scientist, admin, SP). Permission changes are not an admin-only action: analysts share
+# queries and dashboards, engineers grant on the tables they own.
+ACTIONS = [
+    ("unityCatalog", "getTable", True, [30, 20, 25, 10, 25]),
+    ("unityCatalog", "generateTemporaryTableCredential", True, [10, 15, 15, 5, 30]),
+    ("unityCatalog", "getSchema", False, [4, 5, 4, 5, 3]),
+    ("databrickssql", "commandSubmit", False, [25, 8, 6, 3, 5]),
+    ("databrickssql", "commandFinish", False, [25, 8, 6, 3, 5]),
+    ("notebook", "runCommand", False, [6, 20, 25, 5, 0]),
+    ("notebook", "attachNotebook", False, [2, 5, 5, 1, 0]),
+    ("clusters", "start", False, [0.5, 3, 3, 2, 2]),
+    ("clusters", "edit", False, [0, 1, 0.5, 3, 0.5]),
+    ("jobs", "runNow", False, [0.5, 4, 2, 1, 6]),
+    ("jobs", "resetJob", False, [0, 1, 0.3, 1, 0.5]),
+    ("accounts", "tokenLogin", False, [3, 4, 4, 3, 12]),
+    ("accounts", "login", False, [4, 4, 4, 5, 0]),
+    ("secrets", "getSecret", False, [0, 2, 1, 1, 8]),
+    ("unityCatalog", "updatePermissions", True, [0.5, 1.2, 0.5, 4, 0]),
+    ("accounts", "addPrincipalToGroup", False, [0, 0.02, 0, 1.5, 0]),
+    ("clusters", "changeClusterAcl", False, [0, 0.05, 0, 1, 0]),
+    ("databrickssql", "downloadQueryResult", False, [1.5, 0.3, 0.8, 0.2, 0]),
+    ("workspace", "workspaceExport", False, [0.2, 0.5, 0.5, 0.3, 0]),
+    ("unityCatalog", "updateTables", True, [0, 0.5, 0.2, 0.5, 0.5]),
+]
+ACTION_INDEX = {(s, a): i for i, (s, a, _t, _w) in enumerate(ACTIONS)}
+EXPORT_ACTIONS = (ACTION_INDEX[("databrickssql", "downloadQueryResult")], ACTION_INDEX[("workspace", "workspaceExport")])
+READ_ACTIONS = (ACTION_INDEX[("unityCatalog", "getTable")],
+                ACTION_INDEX[("unityCatalog", "generateTemporaryTableCredential")])
+GRANT_ACTIONS = (ACTION_INDEX[("unityCatalog", "updatePermissions")], ACTION_INDEX[("accounts", "addPrincipalToGroup")],
+                 ACTION_INDEX[("clusters", "changeClusterAcl")])
 
 
 @dataclass(frozen=True)
@@ -121,7 +171,11 @@ SCALES = {
 }
 
 DEFAULT_END_DATE = dt.date(2026, 9, 30)
-TEST_FRACTION = 0.2  # the last 20 % of days are the test period; incidents start there.
+# The evaluation's test period is the last 20 % of days; incidents happen everywhere, and the
+# incident plan places each kind at least once inside the test period and once before it (when an
+# eligible entity is free: on very small accounts a kind may miss one of the two).
+TEST_FRACTION = 0.2
+TABLE_DEV_SHARE = 0.35  # tables under active development (schema changes, some breaking)
 
 
 def us_hol(years: range) -> set[dt.date]:
@@ -172,12 +226,15 @@ class World:
     user_tables: np.ndarray    # (n_users, 6) table indices
     user_start_hour: np.ndarray  # local start of working day
     ip_pool: list[str]
+    user_ip_office: np.ndarray  # (n_users, 3) the IP slot is the workspace's office egress
     # jobs
     job_id: np.ndarray         # int64, globally unique
     job_ws: np.ndarray
     job_team: np.ndarray
     job_name: list[str]
     job_tags: list[dict]       # {} = untagged
+    job_old_name: list[str]    # name before the rename ("" = never renamed)
+    job_rename_day: np.ndarray  # day index of the rename (0 = named so since before the period)
     job_runs_per_day: np.ndarray
     job_weekday: np.ndarray    # weekly jobs run on this dow; -1 otherwise
     job_hour: np.ndarray       # first run hour (UTC)
@@ -223,6 +280,7 @@ class World:
     # query templates per warehouse: (n_wh, T) base bytes
     tmpl_bytes: np.ndarray
     tmpl_type: np.ndarray
+    tmpl_prunes: np.ndarray    # (n_wh, T) False: the statement never prunes files
     # tables
     table_catalog: list[str]
     table_schema: list[str]
@@ -238,6 +296,7 @@ class World:
     table_created_us: np.ndarray
     table_monitored: np.ndarray
     table_downstream: np.ndarray
+    table_dev: np.ndarray      # in active development: frequent schema changes, some breaking
     # other hourly products
     dlt_ws: np.ndarray
     dlt_id: list[str]
@@ -275,6 +334,30 @@ def _unique_ints(rng: np.random.Generator, n: int, low: int, high: int) -> np.nd
     out = np.unique(rng.integers(low, high, size=int(n * 1.2) + 10))
     rng.shuffle(out)
     return out[:n]
+
+
+def _job_name(rng: np.random.Generator, team: str, subj: str, verb: str) -> str:
+    """A job name in one of the styles of NAME_STYLE_P: the team word is often an alias shared
+    with other teams, absent, or another team's (a pipeline handed over)."""
+    style = int(rng.choice(4, p=NAME_STYLE_P))
+    if style == 0:
+        return f"{team}_{subj}_{verb}"
+    if style == 1:
+        words = TEAM_NAME_WORDS[team][1:]
+        return f"{words[rng.integers(len(words))]}_{subj}_{verb}"
+    if style == 2:
+        return f"{subj}_{verb}"
+    others = [t for t in TEAMS if t != team]
+    other = TEAM_NAME_WORDS[others[rng.integers(len(others))]]
+    return f"{other[rng.integers(len(other))]}_{subj}_{verb}"
+
+
+def _unique_name(name: str, scope, used: set) -> str:
+    out, k = name, 2
+    while (scope, out) in used:
+        out, k = f"{name}_{k}", k + 1
+    used.add((scope, out))
+    return out
 
 
 def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: dt.date) -> World:
@@ -331,9 +414,11 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
                for _ in range(n_ip)]
     # Office egress IPs are shared within a workspace (people sit together); SPs use 1 fixed IP.
     ws_office = rng.integers(0, n_ip, size=(W, 3))
-    u_ips = np.where(rng.random((U, 3)) < 0.75, ws_office[u_ws[:, None], rng.integers(0, 3, size=(U, 3))],
+    u_office = rng.random((U, 3)) < 0.75
+    u_ips = np.where(u_office, ws_office[u_ws[:, None], rng.integers(0, 3, size=(U, 3))],
                      rng.integers(0, n_ip, size=(U, 3)))
     u_ips[u_sp] = u_ips[u_sp][:, :1]  # SPs: always the same egress IP (broadcast over 3 slots)
+    u_office[u_sp] = False  # a service principal's egress is its cloud's, not the office's
     u_start_hour = np.clip(np.round(rng.normal(8.5, 1.0, U)), 6, 11)
 
     # ---- jobs
@@ -341,27 +426,34 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     job_ws = np.repeat(np.arange(W), S.jobs)
     job_id = _unique_ints(rng, J, 10**14, 10**15)
     job_team = rng.integers(0, len(TEAMS), J)
-    names, tags = [], []
+    names, parts, tags = [], [], []
     used_names: set[tuple[int, str]] = set()
     for j in range(J):
         team = TEAMS[job_team[j]]
-        subj = TEAM_SUBJECTS[team][rng.integers(5)]
+        subj = TEAM_SUBJECTS[team][rng.integers(len(TEAM_SUBJECTS[team]))]
         verb = JOB_VERBS[rng.integers(len(JOB_VERBS))]
-        name = f"{team}_{subj}_{verb}"
-        k = 2
-        while (job_ws[j], name) in used_names:
-            name, k = f"{team}_{subj}_{verb}_{k}", k + 1
-        used_names.add((job_ws[j], name))
+        name = _unique_name(_job_name(rng, team, subj, verb), int(job_ws[j]), used_names)
         names.append(name)
+        parts.append((subj, verb))
         if rng.random() < 0.72:
+            # keys in one order, each set a prefix of it (team, project, cost_center): readers
+            # that rebuild maps from JSON objects keep a column's first-seen key order
             t = {"team": team}
             if rng.random() < 0.8:
                 t["project"] = PROJECTS[team][rng.integers(3)]
-            if rng.random() < 0.6:
-                t["cost_center"] = COST_CENTERS[team]
+                if rng.random() < 0.75:
+                    t["cost_center"] = COST_CENTERS[team]
             tags.append(t)
         else:
             tags.append({})
+    # Renamed jobs: before the rename day their runs and usage carry the old name.
+    job_rename_day = np.zeros(J, int)
+    old_names = [""] * J
+    for j in np.nonzero(rng.random(J) < RENAMED_SHARE)[0]:
+        subj, verb = parts[j]
+        old = _unique_name(_job_name(rng, TEAMS[job_team[j]], subj, verb) + "_v1", int(job_ws[j]), used_names)
+        job_rename_day[j] = int(rng.integers(min(7, days - 1), max(8, days - 7)))
+        old_names[j] = old
     sched = rng.choice(4, size=J, p=[0.62, 0.12, 0.11, 0.15])  # daily, hourly, 4-hourly, weekly
     runs_per_day = np.array([1, 24, 6, 1])[sched]
     job_weekday = np.where(sched == 3, rng.integers(0, 7, J), -1)
@@ -434,9 +526,11 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
             c_owner.append(int(job_owner[j]))
             c_created.append(int(job_created_us[j]))
             c_tags.append(dict(tags[j]))
-    # Typical duration → a timeout at ~4× typical for half the jobs (jobs with SLAs).
+    # Typical duration → a timeout for half the jobs (jobs with SLAs), from 1.6x (tight: heavy
+    # days such as month ends or backfills run into it) to 5x their typical run.
     typical = 300 + job_volume_gb * 45 / (job_workers ** 0.8 * NODE_SPEED[job_node])
-    job_timeout_s = np.where(rng.random(J) < 0.5, np.round(typical * 4 / 60) * 60 + 600, 0).astype(np.int64)
+    job_timeout_s = np.where(rng.random(J) < 0.5, np.round(typical * rng.uniform(1.6, 5.0, J) / 60) * 60 + 300,
+                             0).astype(np.int64)
 
     # ---- warehouses
     Wh = W * S.warehouses
@@ -458,16 +552,19 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     wh_heavy = rng.lognormal(0.4, 1.2, Wh)
     tmpl_bytes = rng.lognormal(np.log(2e8), 1.8, size=(Wh, T)) * wh_heavy[:, None]
     tmpl_type = rng.choice(5, size=(Wh, T), p=[0.78, 0.08, 0.06, 0.05, 0.03])
+    # Some statements never prune (full scans of small dimension tables, views without a
+    # partition filter): a scan that prunes nothing is ordinary.
+    tmpl_prunes = rng.random((Wh, T)) >= 0.15
 
     # ---- tables: each job writes 1–2 tables in its workspace catalog
     t_cat, t_sch, t_name, t_ws, t_job = [], [], [], [], []
+    used_tables: set = set()
     for j in range(J):
         team = TEAMS[job_team[j]]
         for k in range(1 + int(rng.random() < 0.35)):
             t_cat.append(ws_name[job_ws[j]].replace("-", "_"))
             t_sch.append(team)
-            base = names[j].removeprefix(team + "_")
-            t_name.append(f"{base}{'' if k == 0 else '_history'}")
+            t_name.append(_unique_name(f"{'_'.join(parts[j])}{'' if k == 0 else '_history'}", (int(job_ws[j]), team), used_tables))
             t_ws.append(int(job_ws[j]))
             t_job.append(j)
     NT = len(t_name)
@@ -495,8 +592,9 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
         ws_id=[str(x) for x in ws_ids], ws_name=ws_name, ws_size=ws_size, ws_growth=ws_growth, ws_tz=ws_tz,
         ws_create_us=ws_create_us,
         user_email=emails, user_ws=u_ws, user_is_sp=u_sp, user_role=u_role, user_rate=u_rate, user_ips=u_ips,
-        user_tables=user_tables, user_start_hour=u_start_hour, ip_pool=ip_pool,
+        user_tables=user_tables, user_start_hour=u_start_hour, ip_pool=ip_pool, user_ip_office=u_office,
         job_id=job_id, job_ws=job_ws, job_team=job_team, job_name=names, job_tags=tags,
+        job_old_name=old_names, job_rename_day=job_rename_day,
         job_runs_per_day=runs_per_day, job_weekday=job_weekday, job_hour=job_hour, job_compute=job_compute,
         job_workers=job_workers, job_node=job_node, job_dbr=job_dbr, job_photon=job_photon,
         job_volume_gb=job_volume_gb, job_bias=job_bias, job_upstream=job_upstream, job_tasks=job_tasks,
@@ -508,12 +606,13 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
         ap_cluster=ap_idx,
         wh_id=wh_ids, wh_ws=wh_ws, wh_name=wh_names, wh_type=wh_type, wh_size=wh_size, wh_min=wh_min, wh_max=wh_max,
         wh_auto_stop=wh_auto_stop, wh_rate=wh_rate, wh_owner=wh_owner, wh_created_us=wh_created_us,
-        tmpl_bytes=tmpl_bytes, tmpl_type=tmpl_type,
+        tmpl_bytes=tmpl_bytes, tmpl_type=tmpl_type, tmpl_prunes=tmpl_prunes,
         table_catalog=t_cat, table_schema=t_sch, table_name=t_name, table_ws=t_ws, table_job=t_job,
         table_columns=rng.integers(5, 60, NT), table_has_pk=rng.random(NT) < 0.45, table_cdf=rng.random(NT) < 0.3,
         table_overwrite=rng.random(NT) < 0.3, table_rows0=np.round(rng.lognormal(13, 1.5, NT)).astype(np.int64),
         table_row_width=rng.integers(80, 600, NT), table_created_us=day_start_us[0] - rng.integers(30, 700, NT) * DAY_US,
         table_monitored=rng.random(NT) < 0.6, table_downstream=rng.poisson(2.0, NT),
+        table_dev=rng.random(NT) < TABLE_DEV_SHARE,
         dlt_ws=dlt_ws, dlt_id=[f"{x:08x}-{y:04x}-4{z:03x}-8000-{q:012x}" for x, y, z, q in zip(rng.integers(0, 2**32, len(dlt_ws)), rng.integers(0, 2**16, len(dlt_ws)), rng.integers(0, 2**12, len(dlt_ws)), rng.integers(0, 2**48, len(dlt_ws)))], dlt_dbu=rng.lognormal(1.5, 0.6, len(dlt_ws)),
         dlt_advanced=rng.random(len(dlt_ws)) < 0.4,
         serving_ws=serving_ws, serving_name=[f"{TEAMS[rng.integers(len(TEAMS))]}-model-{i}" for i in range(len(serving_ws))],
@@ -525,8 +624,13 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
 
 # Breakage after a runtime upgrade (failure log-odds of the first runs on the new runtime):
 # bigger version jumps, Photon, many tasks, the oldest runtime and already flaky jobs break more
-# often; the rest is noise (libraries nobody records).
-UPGRADE_BREAK_BASE = -2.6
+# often (all visible in the gold tables); so do jobs with custom libraries and some releases'
+# own regressions, which no column records, and the rest is noise.
+UPGRADE_BREAK_BASE = -3.0
+UPGRADE_CUSTOM_LIBS_SHARE = 0.35
+UPGRADE_CUSTOM_LIBS_EFFECT = 1.6
+UPGRADE_RELEASE_RISK_SD = 0.6
+UPGRADE_NOISE_SD = 1.0
 
 
 def _routine_upgrades(rng, days, job_id, job_compute, job_dbr, job_photon, job_tasks, job_bias, job_cluster,
@@ -541,6 +645,8 @@ def _routine_upgrades(rng, days, job_id, job_compute, job_dbr, job_photon, job_t
     """
     c_id, c_ws, c_name, c_src, c_node, c_workers, c_dbr, c_owner, c_created, c_tags = clusters
     latest = len(DBR_VERSIONS) - 1
+    custom_libs = rng.random(len(job_id)) < UPGRADE_CUSTOM_LIBS_SHARE  # hidden causes
+    release_risk = rng.normal(0.0, UPGRADE_RELEASE_RISK_SD, len(DBR_VERSIONS))
     out = {k: [] for k in ("upgrade_job", "upgrade_day", "upgrade_from", "upgrade_to", "upgrade_cluster_before",
                            "upgrade_breaks", "upgrade_fail_logit", "upgrade_fix_days")}
     for j in np.nonzero(job_compute == 0)[0]:
@@ -574,7 +680,8 @@ def _routine_upgrades(rng, days, job_id, job_compute, job_dbr, job_photon, job_t
         job_dbr[j] = steps[-1][2]
         for k, (d, v_from, v_to) in enumerate(steps):
             z = (UPGRADE_BREAK_BASE + 1.5 * (v_to - v_from - 1) + 1.8 * bool(job_photon[j]) + 0.7 * (int(job_tasks[j]) - 3)
-                 + 1.5 * (v_from == 0) + 1.0 * float(job_bias[j]) + rng.normal(0.0, 0.5))
+                 + 1.5 * (v_from == 0) + 1.0 * float(job_bias[j])
+                 + UPGRADE_CUSTOM_LIBS_EFFECT * custom_libs[j] + release_risk[v_to] + rng.normal(0.0, UPGRADE_NOISE_SD))
             breaks = bool(rng.random() < 1.0 / (1.0 + np.exp(-z)))
             out["upgrade_job"].append(int(j))
             out["upgrade_day"].append(int(d))
@@ -587,3 +694,8 @@ def _routine_upgrades(rng, days, job_id, job_compute, job_dbr, job_photon, job_t
             out["upgrade_fix_days"].append(int(rng.integers(1, 4)))
     dtypes = {"upgrade_breaks": bool, "upgrade_fail_logit": float}
     return {k: np.array(v, dtype=dtypes.get(k, int)) for k, v in out.items()}
+
+
+def fq_table(world: World, t: int) -> str:
+    """``catalog.schema.table`` of table index ``t``."""
+    return f"{world.table_catalog[t]}.{world.table_schema[t]}.{world.table_name[t]}"

@@ -245,6 +245,7 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
     model = spec.build(features)
     model.fit(X_train, y_train) if y_train is not None else model.fit(X_train)
     threshold = _calibrate_detector(spec, model, rows, periods, features)
+    model, algorithm, contest = choose_scorer(spec, model, rows, y, periods, features, X_train)
 
     baseline = data["baseline"]
     metrics: dict[str, float] = {}
@@ -258,10 +259,11 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
     metrics[f"selection_{sel_name}"] = sel_value
     if threshold is not None:
         metrics["anomaly_score_threshold"] = threshold
+    metrics.update(contest)
 
     registered = spec.registered_name(catalog, feature_schema)
     info = {
-        "model_name": spec.name, "kind": spec.kind, "algorithm": spec.algorithm, "feature_table": table,
+        "model_name": spec.name, "kind": spec.kind, "algorithm": algorithm, "feature_table": table,
         "keys": list(spec.keys), "features": features, "split": split.as_dict(),
         "target": spec.target.name if spec.target else None,
         "target_description": spec.target.description if spec.target else "no label: unsupervised detector",
@@ -275,10 +277,10 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
     set_experiment(EXPERIMENT_PREFIX + spec.name)
     mlflow.autolog(disable=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
-    with w(mlflow.start_run, run_name=f"{spec.name}_{spec.algorithm}_{stamp}") as run:
+    with w(mlflow.start_run, run_name=f"{spec.name}_{algorithm.replace(':', '_')}_{stamp}") as run:
         w(mlflow.set_tags, {
             "project": "databricks_health_monitor", "domain": spec.domain, "model_name": spec.name,
-            "model_type": spec.model_type, "algorithm": spec.algorithm, "use_case": spec.use_case,
+            "model_type": spec.model_type, "algorithm": algorithm, "use_case": spec.use_case,
             "training_data": table, "feature_engineering": "unity_catalog",
             "target": info["target"] or "none",
         })
@@ -299,10 +301,38 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
     promoted, reason = _maybe_promote(spec, registered, version, sel_name, sel_value, higher, rows, periods, y)
     return {
         "status": "SUCCESS", "model_name": spec.name, "registered_as": registered, "version": version,
-        "run_id": run_id, "champion": promoted, "champion_reason": reason, "feature_table": table,
+        "run_id": run_id, "champion": promoted, "champion_reason": reason, "feature_table": table, "algorithm": algorithm,
         "features_count": len(features), "rows": data["counts"], "split": info["split"],
         "target": info["target"], "metrics": {k: round(v, 6) for k, v in metrics.items() if v == v},
     }
+
+
+def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.ndarray, features: list[str], X_train):
+    """The ML model or one of its servable baselines, whichever scores best on the VALIDATION
+    period by the Champion metric (the test period plays no part). A baseline that wins is
+    wrapped as a ``BaselineEstimator`` over the same features and shipped under the algorithm
+    tag ``baseline:<name>``, so it is registered, served and evaluated like any model.
+    Returns (scorer, algorithm tag, validation figures of every candidate)."""
+    from healthmon.ml.models import baselines as bl
+
+    if spec.kind not in ("regression", "binary") or y is None or not spec.baselines:
+        return model, spec.algorithm, {}
+    val = periods == "validation"
+    X_val = matrix(rows.loc[val], features)
+    y_val = y[val].astype(int) if spec.kind == "binary" else y[val]
+    name, value, higher = selection_metric(spec, period_metrics(spec, model, X_val, y_val))
+    contest = {f"candidate_ml_validation_{name}": value}
+    best = (value, model, spec.algorithm)
+    ctx = bl.Context(spec, rows, np.asarray(y, float), periods, features)
+    for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
+        est = bl.BaselineEstimator(baseline, features, spec.kind).fit(X_train)
+        _, b_value, _ = selection_metric(spec, period_metrics(spec, est, X_val, y_val))
+        label = bl.baseline_label(baseline)
+        contest[f"candidate_{label.replace(':', '_')}_validation_{name}"] = b_value
+        # Strictly better: a tie keeps the ML model.
+        if b_value == b_value and (best[0] != best[0] or (b_value > best[0] if higher else b_value < best[0])) and not not_worse(best[0], b_value, higher):
+            best = (b_value, est, f"baseline:{label}")
+    return best[1], best[2], contest
 
 
 def _version_of_run(registered: str, run_id: str) -> int:

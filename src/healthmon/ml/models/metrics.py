@@ -114,23 +114,23 @@ def event_scores(
     recall_set = incidents if recall_incidents is None else recall_incidents
     tol = pd.Timedelta(days=tolerance_days)
 
-    def overlaps(ev_entity, ev_start, ev_end, inc: pd.DataFrame) -> np.ndarray:
-        if inc.empty:
-            return np.zeros(0, bool)
-        return (
-            (inc["entity"].astype(str).to_numpy() == ev_entity)
-            & (pd.to_datetime(inc["start"]).to_numpy() - tol <= np.datetime64(ev_end))
-            & (pd.to_datetime(inc["end"]).to_numpy() + tol >= np.datetime64(ev_start))
-        )
+    def overlapping(inc: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(event index, incident index) of every overlapping pair (same entity; incident dates
+        widened by the tolerance)."""
+        if events.empty or inc.empty:
+            return np.zeros(0, int), np.zeros(0, int)
+        ev = pd.DataFrame({"entity": events["entity"].astype(str).to_numpy(), "ev": np.arange(len(events)),
+                           "ev_start": pd.to_datetime(events["start"]).to_numpy(), "ev_end": pd.to_datetime(events["end"]).to_numpy()})
+        ic = pd.DataFrame({"entity": inc["entity"].astype(str).to_numpy(), "inc": np.arange(len(inc)),
+                           "inc_start": pd.to_datetime(inc["start"]).to_numpy() - tol,
+                           "inc_end": pd.to_datetime(inc["end"]).to_numpy() + tol})
+        pairs = ev.merge(ic, on="entity")
+        hit = (pairs["inc_start"] <= pairs["ev_end"]) & (pairs["inc_end"] >= pairs["ev_start"])
+        return pairs.loc[hit, "ev"].to_numpy(), pairs.loc[hit, "inc"].to_numpy()
 
-    true_events = 0
+    true_events = len(np.unique(overlapping(incidents)[0]))
     detected = np.zeros(len(recall_set), bool)
-    for ev in events.itertuples(index=False):
-        if overlaps(ev.entity, ev.start, ev.end, incidents).any():
-            true_events += 1
-        hit = overlaps(ev.entity, ev.start, ev.end, recall_set)
-        if len(hit):
-            detected |= hit
+    detected[overlapping(recall_set)[1]] = True
     n_events, n_inc = len(events), len(recall_set)
     precision = true_events / n_events if n_events else 0.0
     recall = detected.sum() / n_inc if n_inc else float("nan")

@@ -51,6 +51,12 @@ class ModelSpec:
     max_train_rows: int = 20000
     hyperparameters: dict = field(default_factory=dict)
     custom: bool = False  # tag_recommender: own training and scoring path
+    # The simple rules this model must beat on the same rows (healthmon.ml.models.baselines);
+    # servable ones are also candidates for the Champion on the validation period.
+    baselines: tuple = ()
+    # Why a shallow tree on the features at d may predict this label near-perfectly (empty: it
+    # must not; tests/ml_models/test_label_leakage.py).
+    leakage_note: str = ""
 
     @property
     def keys(self) -> tuple[str, str]:

@@ -1,0 +1,437 @@
+"""Evaluation over fresh accounts: ``healthmon evaluate --seeds N`` (``make eval``).
+
+Each seed is a new synthetic account generated in its own temporary workspace, run through the
+pipeline the bundle runs (the same library functions its notebooks call: feature tables ->
+train all 25 models -> batch inference -> evaluation on the test period), in at most two worker
+processes. Per model the seeds' figures are summarised as mean, standard deviation, minimum and
+a bootstrap 95 % confidence interval of the mean, next to the strongest baseline and the paired
+difference (model − baseline per seed) with its own bootstrap interval.
+
+Seeds are drawn at run time (``secrets``) and printed; the demo's seed and the development seeds
+(``DEVELOPMENT_SEEDS``, also listed in docs/models.md) are never drawn, so no reported figure
+comes from an account a design was tuned on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+import secrets
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from healthmon.ml.evaluation import PRIMARY, fmt_margin, margin
+
+DEMO_SEED = 7
+# Accounts the model designs were chosen on (validation periods) and looked at while developing.
+# Listed once here and in docs/models.md ("Development seeds"); never drawn for an evaluation.
+DEVELOPMENT_SEEDS = (11, 13, 21, 42, 99, 555, 1234)
+SEED_RANGE = 1_000_000
+CATALOG, GOLD_SCHEMA, FEATURE_SCHEMA = "eval_catalog", "gold", "gold_ml"
+BOOTSTRAP_RESAMPLES = 10_000
+MIN_SEEDS = 3  # fewer seeds with a figure: "n/a (k seeds)"
+
+
+def draw_seeds(n: int, *, exclude: Sequence[int] = (), randbelow: Callable[[int], int] = secrets.randbelow) -> list[int]:
+    """``n`` distinct fresh seeds, never the demo's nor a development seed."""
+    banned = {DEMO_SEED, *DEVELOPMENT_SEEDS, *exclude}
+    out: list[int] = []
+    while len(out) < n:
+        s = randbelow(SEED_RANGE)
+        if s not in banned and s not in out:
+            out.append(s)
+    return out
+
+
+# --------------------------------------------------------------------------- one account
+def run_seed(seed: int, scale: str = "medium", workdir: str | None = None, keep: bool = False) -> dict:
+    """Generate the account of ``seed`` in a fresh workspace and evaluate every model on it.
+    Runs in a worker process: the workspace (HEALTHMON_HOME) is this process's own."""
+    home = tempfile.mkdtemp(prefix=f"healthmon_eval_{seed}_", dir=workdir)
+    os.environ["HEALTHMON_HOME"] = home
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    times: dict[str, float] = {}
+    out: dict = {"seed": seed, "scale": scale, "status": "SUCCESS", "times": times}
+    try:
+        t = time.perf_counter()
+        from healthmon.demodata.generator import generate
+
+        generate(CATALOG, GOLD_SCHEMA, seed=seed, scale=scale)
+        times["generate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        from healthmon.ml.features import create_feature_tables
+
+        create_feature_tables(CATALOG, GOLD_SCHEMA, FEATURE_SCHEMA)
+        times["features"] = time.perf_counter() - t
+        t = time.perf_counter()
+        from healthmon.ml.training import train_all
+
+        trained = train_all(catalog=CATALOG, gold_schema=GOLD_SCHEMA, feature_schema=FEATURE_SCHEMA)
+        times["train"] = time.perf_counter() - t
+        t = time.perf_counter()
+        from healthmon.ml.inference import batch_inference_all_models
+
+        try:
+            batch_inference_all_models(catalog=CATALOG, gold_schema=GOLD_SCHEMA, feature_schema=FEATURE_SCHEMA)
+        except Exception as exc:  # noqa: BLE001 - reported; evaluation still runs
+            out["inference_error"] = str(exc)[:2000]
+        times["inference"] = time.perf_counter() - t
+        t = time.perf_counter()
+        from healthmon.ml.evaluation import evaluate_all
+
+        summary = evaluate_all(catalog=CATALOG, gold_schema=GOLD_SCHEMA, feature_schema=FEATURE_SCHEMA, output=None)
+        times["evaluate"] = time.perf_counter() - t
+        models = summary["models"]
+        for name, r in trained.items():
+            if r.get("status") != "SUCCESS" and name in models:
+                models[name].setdefault("training", {k: r.get(k) for k in ("status", "reason", "error") if r.get(k)})
+        out["models"] = models
+    except Exception as exc:  # noqa: BLE001 - one broken account is reported, the others still count
+        out.update(status="FAILED", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
+        out.setdefault("models", {})
+    finally:
+        if not keep:
+            import shutil
+
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            out["workspace"] = home
+    out["seconds"] = sum(times.values())
+    return _plain(out)
+
+
+def _plain(obj):
+    """JSON-safe copy (numpy scalars to Python, NaN kept as NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer, np.bool_)):
+        return obj.item()
+    return obj
+
+
+def run_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, workdir: str | None = None,
+              progress: Callable[[str], None] = print, sink: Callable[[dict], None] | None = None) -> list[dict]:
+    """Every seed in its own fresh worker process (at most ``workers`` at a time). ``sink``
+    receives each account's result as soon as it is done (so an interrupted run keeps them)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    results: list[dict] = []
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, 2)), mp_context=ctx, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(run_seed, s, scale, workdir): s for s in seeds}
+        for fut in as_completed(futures):
+            seed = futures[fut]
+            try:
+                r = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a crashed worker is one failed seed
+                r = {"seed": seed, "status": "FAILED", "error": f"{type(exc).__name__}: {exc}", "models": {}, "seconds": float("nan")}
+            results.append(r)
+            if sink is not None:
+                sink(r)
+            progress(f"seed {seed}: {r['status']} in {r.get('seconds', float('nan')):.0f} s")
+    return sorted(results, key=lambda r: list(seeds).index(r["seed"]))
+
+
+# --------------------------------------------------------------------------- statistics
+def bootstrap_ci(values: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (resampling seeds with replacement)."""
+    v = np.asarray([x for x in values if x is not None and x == x], float)
+    if len(v) == 0:
+        return (math.nan, math.nan)
+    if len(v) == 1:
+        return (float(v[0]), float(v[0]))
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(resamples, len(v)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def describe(values: Sequence[float]) -> dict:
+    v = [float(x) for x in values if x is not None and x == x]
+    if not v:
+        return {"n": 0, "mean": None, "std": None, "min": None, "ci95": [None, None]}
+    lo, hi = bootstrap_ci(v)
+    return {"n": len(v), "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+            "min": float(np.min(v)), "max": float(np.max(v)), "ci95": [lo, hi]}
+
+
+def aggregate(per_seed: Sequence[dict], model_kinds: dict[str, str]) -> dict:
+    """Per model over the seeds: the model's figure, every baseline's, the strongest baseline
+    (best mean over the seeds where both have a figure) and the paired margin with its CI; the
+    verdict. Seeds where the model failed, was skipped or had too few cases are listed, never
+    averaged in."""
+    out: dict[str, dict] = {}
+    for name, kind in model_kinds.items():
+        metric, higher = PRIMARY[kind]
+        rows = [(r["seed"], r.get("models", {}).get(name)) for r in per_seed]
+        figures: dict[int, float] = {}
+        missing: list[str] = []
+        algorithms: dict[str, int] = {}
+        baselines: dict[str, dict[int, float]] = {}
+        for seed, m in rows:
+            if not m:
+                missing.append(f"seed {seed}: not run")
+                continue
+            if m.get("metric"):
+                metric = m["metric"]
+            if m.get("status") != "EVALUATED":
+                missing.append(f"seed {seed}: {m.get('status')} ({str(m.get('note', ''))[:160]})")
+                continue
+            algorithms[m.get("algorithm", "?")] = algorithms.get(m.get("algorithm", "?"), 0) + 1
+            if m.get("value") is None:
+                missing.append(f"seed {seed}: {m.get('na') or 'no figure'}")
+                continue
+            figures[seed] = float(m["value"])
+            for b, br in (m.get("baselines") or {}).items():
+                # The chosen column differs per account: one row for "the best single feature".
+                key = re.sub(r"^best_single_feature:[^@]*", "best_single_feature", b)
+                if br.get("value") is not None and br["value"] == br["value"]:
+                    baselines.setdefault(key, {})[seed] = float(br["value"])
+        entry = {"kind": kind, "metric": metric, "higher_is_better": higher, "model": describe(list(figures.values())),
+                 "seeds_with_figure": sorted(figures), "missing": missing, "scorers": algorithms,
+                 "baselines": {b: describe(list(v.values())) for b, v in baselines.items()}}
+        if kind == "anomaly":
+            entry["detector"] = _detector_details([r.get("models", {}).get(name) for r in per_seed])
+        best, best_mean = None, None
+        for b, v in baselines.items():
+            common = [s for s in figures if s in v]
+            if len(common) < MIN_SEEDS:
+                continue
+            mean = float(np.mean([v[s] for s in common]))
+            if best is None or (mean > best_mean if higher else mean < best_mean):
+                best, best_mean = b, mean
+        entry["best_baseline"] = best
+        if best is not None:
+            common = [s for s in figures if s in baselines[best]]
+            diffs = [margin(figures[s], baselines[best][s], not higher) for s in common]
+            entry["margin"] = describe(diffs)
+        else:
+            entry["margin"] = describe([])
+        entry["verdict"] = seed_verdict(entry)
+        out[name] = entry
+    return out
+
+
+def _detector_details(results: Sequence[dict | None]) -> dict:
+    """Per-kind recall pooled over seeds (detected / incidents), false events per entity-week."""
+    kinds: dict[str, list[int]] = {}
+    fepw = []
+    for r in results:
+        if not r or r.get("status") != "EVALUATED":
+            continue
+        if r.get("false_events_per_entity_week") is not None:
+            fepw.append(r["false_events_per_entity_week"])
+        for k, v in (r.get("recall_by_kind") or {}).items():
+            acc = kinds.setdefault(k, [0, 0])
+            acc[0] += int(v.get("detected", 0))
+            acc[1] += int(v.get("incidents", 0))
+    return {"recall_by_kind": {k: {"detected": d, "incidents": n} for k, (d, n) in sorted(kinds.items())},
+            "false_events_per_entity_week": describe(fepw)}
+
+
+def seed_verdict(entry: dict) -> str:
+    n = entry["model"]["n"]
+    if n < MIN_SEEDS:
+        return f"n/a ({n} seeds with a figure)"
+    if entry.get("best_baseline") is None:
+        return "n/a (no baseline figure)"
+    shipped = sum(c for a, c in entry["scorers"].items() if str(a).startswith("baseline:"))
+    lo = entry["margin"]["ci95"][0]
+    beats = lo is not None and lo > 0
+    if shipped * 2 > sum(entry["scorers"].values()):
+        top = max((a for a in entry["scorers"] if str(a).startswith("baseline:")), key=lambda a: entry["scorers"][a])
+        return f"ships baseline ({top.removeprefix('baseline:')}, chosen on validation in {shipped} of {sum(entry['scorers'].values())} seeds)"
+    if beats:
+        return "beats baseline"
+    return "does not beat baseline"
+
+
+# --------------------------------------------------------------------------- reporting
+def _f(v, digits: int = 3) -> str:
+    return "n/a" if v is None or v != v else f"{v:.{digits}f}"
+
+
+def _ci(d: dict, lower_better: bool | None = None) -> str:
+    lo, hi = d.get("ci95", [None, None])
+    if lo is None:
+        return "n/a"
+    if lower_better is not None:
+        return f"[{fmt_margin(lo, lower_better)}, {fmt_margin(hi, lower_better)}]"
+    return f"[{_f(lo)}, {_f(hi)}]"
+
+
+def render_markdown(report: dict, nab_section: str | None = None) -> str:
+    from healthmon.ml.models import MODELS
+
+    agg = report["models"]
+    seeds = report["seeds"]
+    verdicts = [e["verdict"] for e in agg.values()]
+    lines = [
+        "# Model evaluation over fresh accounts",
+        "",
+        f"Written by `healthmon evaluate --seeds` (`make eval`) at {report['finished_at']}: **{len(seeds)} accounts**, "
+        f"scale `{report['scale']}`, seeds drawn at run time: {', '.join(str(s) for s in seeds)} "
+        f"(never the demo's seed {DEMO_SEED} nor a development seed, docs/models.md). "
+        f"Accounts that failed: {', '.join(str(r['seed']) for r in report['per_seed'] if r['status'] != 'SUCCESS') or 'none'}. "
+        + (f"**Incomplete run: {len(report['not_finished'])} of {len(report['drawn'])} drawn accounts did not finish "
+           f"({', '.join(map(str, report['not_finished']))}) and are not counted.** " if report.get("not_finished") else "")
+        + 
+        f"Wall time {report['wall_seconds'] / 60:.1f} min with {report['workers']} worker processes "
+        f"(5-minute load average {report.get('load_average_5min', ['?', '?'])[0]} before, "
+        f"{report.get('load_average_5min', ['?', '?'])[1]} after, on {os.cpu_count()} cores).",
+        "",
+        "Each account: generate → feature tables → train all 25 models → batch inference → evaluation on the test "
+        "period (the last 20 % of dates, never used for fitting, thresholds or Champion selection). Every model is "
+        "measured next to its baselines on the same test rows (docs/models.md, \"Baselines\"). Figures: mean ± "
+        "standard deviation (minimum) over accounts, bootstrap 95 % CI of the mean; margin = model − strongest "
+        "baseline per account (forecasters: relative MAPE reduction), with its bootstrap 95 % CI. "
+        "Verdict \"beats baseline\" needs the margin's CI above zero.",
+        "",
+        f"**Beats its strongest baseline: {sum(v == 'beats baseline' for v in verdicts)} of {len(agg)}; "
+        f"ships a baseline: {sum(v.startswith('ships baseline') for v in verdicts)}; "
+        f"does not beat it: {sum(v == 'does not beat baseline' for v in verdicts)}; "
+        f"n/a: {sum(v.startswith('n/a') for v in verdicts)}.**",
+        "",
+        "| model | kind | metric | model: mean ± std (min) | 95 % CI | best baseline | baseline mean | margin (95 % CI) | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in MODELS:
+        e = agg.get(name)
+        if e is None:
+            continue
+        m = e["model"]
+        lower = not e["higher_is_better"]
+        fig = f"{_f(m['mean'])} ± {_f(m['std'])} ({_f(m['min'])})" if m["n"] else "n/a"
+        b = e.get("best_baseline")
+        bmean = _f(e["baselines"][b]["mean"]) if b else "-"
+        mg = e["margin"]
+        mtxt = f"{fmt_margin(mg['mean'], lower)} {_ci(mg, lower)}" if mg["n"] else "n/a"
+        lines.append(f"| {name} | {e['kind']} | {e['metric']} | {fig} | {_ci(m)} | {b or '-'} | {bmean} | {mtxt} | {e['verdict']} |")
+    lines += ["", "## Detectors: recall per incident kind (pooled over accounts), false events", "",
+              "| detector | F1 mean (min) | false events / entity-week | recall by kind (detected / incidents) |", "|---|---|---|---|"]
+    for name, e in agg.items():
+        if e["kind"] != "anomaly":
+            continue
+        d = e.get("detector", {})
+        kinds = "; ".join(f"{k} {v['detected']}/{v['incidents']}" + ("" if v["incidents"] >= 3 else " (n/a: < 3 cases)")
+                          for k, v in d.get("recall_by_kind", {}).items()) or "no incidents"
+        lines.append(f"| {name} | {_f(e['model']['mean'])} ({_f(e['model']['min'])}) | "
+                     f"{_f(d.get('false_events_per_entity_week', {}).get('mean'))} | {kinds} |")
+    lines += ["", "## All baselines (mean over accounts)", ""]
+    for name, e in agg.items():
+        if e["baselines"]:
+            parts = ", ".join(f"{b} {_f(v['mean'])}" for b, v in sorted(e["baselines"].items()))
+            lines.append(f"- `{name}` ({e['metric']}): {parts}")
+    gaps = [(n, e) for n, e in agg.items() if e["missing"]]
+    if gaps:
+        lines += ["", "## Seeds without a figure", ""]
+        for n, e in gaps:
+            lines.append(f"- `{n}`: " + "; ".join(e["missing"]))
+    if nab_section:
+        lines += ["", nab_section.strip()]
+    lines += ["", "Targets, baselines and methods: docs/models.md. Per-seed figures: "
+              f"`{report.get('json_path', 'the JSON written next to this file')}`.", ""]
+    return "\n".join(lines)
+
+
+def nab_markdown() -> str | None:
+    """The section on ``healthmon anomalies score`` over real series, when its benchmark ran."""
+    root = Path(__file__).resolve().parents[3]
+    if not (root / "benchmarks" / "results" / "nab.json").exists():
+        return None
+    try:
+        import sys
+
+        if str(root) not in sys.path:  # the repository's benchmarks package, from the installed CLI too
+            sys.path.insert(0, str(root))
+        from benchmarks.nab import markdown_section  # type: ignore[import-not-found]
+
+        return markdown_section()
+    except Exception:  # noqa: BLE001 - the section is optional; its absence is not an error
+        return None
+
+
+def seeds_log_path(json_path: str | Path) -> Path:
+    """Where each account's result is appended as it finishes (JSON lines; the first line
+    says what was drawn)."""
+    return Path(json_path).with_suffix(".seeds.jsonl")
+
+
+def build_report(per_seed: Sequence[dict], *, drawn: Sequence[int], scale: str, workers: int, wall_seconds: float,
+                 load_average: Sequence[float] | None = None) -> dict:
+    from healthmon.ml.models import MODELS
+
+    done = {r["seed"] for r in per_seed}
+    return {
+        "seeds": [s for s in drawn if s in done], "drawn": list(drawn), "not_finished": [s for s in drawn if s not in done],
+        "scale": scale, "workers": workers,
+        "load_average_5min": list(load_average or []),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": wall_seconds,
+        "development_seeds": list(DEVELOPMENT_SEEDS), "demo_seed": DEMO_SEED,
+        "models": aggregate(per_seed, {n: s.kind for n, s in MODELS.items()}),
+        "per_seed": list(per_seed),
+    }
+
+
+def write_report(report: dict, output: str | Path | None, json_path: str | Path | None) -> dict:
+    if json_path:
+        report["json_path"] = str(json_path)
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(_plain(report), indent=1, default=str))
+    if output:
+        Path(output).write_text(render_markdown(report, nab_markdown()))
+        report["output"] = str(output)
+    return report
+
+
+def report_from_log(log: str | Path, *, output: str | Path | None, json_path: str | Path | None) -> dict:
+    """EVALUATION.md and the JSON from the accounts an interrupted run finished
+    (``seeds_log_path``): the accounts not finished are named, never guessed."""
+    lines = [json.loads(x) for x in Path(log).read_text().splitlines() if x.strip()]
+    if not lines or "drawn" not in lines[0]:
+        from healthmon.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"{log}: expected the JSON lines of `healthmon evaluate --seeds` (first line: the drawn seeds).")
+    head, per_seed = lines[0], lines[1:]
+    started = dt.datetime.fromisoformat(head["started_at"])
+    wall = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    report = build_report(per_seed, drawn=head["drawn"], scale=head["scale"], workers=head["workers"], wall_seconds=wall,
+                          load_average=[head.get("load_average_5min"), round(os.getloadavg()[1], 1)])
+    return write_report(report, output, json_path)
+
+
+def evaluate_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, output: str | Path | None = "EVALUATION.md",
+                   json_path: str | Path | None = None, workdir: str | None = None,
+                   progress: Callable[[str], None] = print) -> dict:
+    from healthmon.ml.models import MODELS
+
+    start = time.perf_counter()
+    load_before = round(os.getloadavg()[1], 1)
+    sink = None
+    if json_path:
+        log = seeds_log_path(json_path)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(json.dumps({"drawn": list(seeds), "scale": scale, "workers": workers, "load_average_5min": load_before,
+                                   "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}) + "\n")
+
+        def sink(result: dict) -> None:
+            with open(log, "a") as fh:
+                fh.write(json.dumps(_plain(result), default=str) + "\n")
+
+    per_seed = run_seeds(seeds, scale=scale, workers=workers, workdir=workdir, progress=progress, sink=sink)
+    report = build_report(per_seed, drawn=seeds, scale=scale, workers=workers, wall_seconds=time.perf_counter() - start,
+                          load_average=[load_before, round(os.getloadavg()[1], 1)])
+    return write_report(report, output, json_path)

@@ -1,0 +1,342 @@
+"""Simple baselines every model is measured against, on the same rows.
+
+One interface for all of them: a ``Baseline`` has a ``name``, is fitted on what is known outside
+the test period (``fit(context)``: the feature table, its labels and its periods) and scores
+every row of the table (``score(frame)``: one value per row; for multiclass one probability
+column per class). Each spec declares its baselines (``ModelSpec.baselines``); the evaluator and
+the Champion selection only call this interface.
+
+``servable`` baselines are functions of the row's own feature columns (a reference input, a
+single feature with its sign). They can be registered and served as the model's scorer
+(``BaselineEstimator``), so a model that does not beat one on the validation period ships it
+instead (``healthmon.ml.training``). The others (the entity's label history, seasonal naive,
+the robust z-score over the entity's trailing raw series) read rows other than the one being
+scored and are evaluation-only yardsticks.
+
+What each one reads: ``BestFeature`` and detector thresholds learn on the VALIDATION period
+only; ``EntityHistory`` reads, for the row (e, d), the labels of e that had resolved by d
+(date + horizon <= d), in any period — exactly what a running system would know at d.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+SCORE_HIGHER = "higher"
+
+
+@dataclass
+class Context:
+    """What a baseline may learn from: the spec, the full feature table (rows with an entity
+    and a date, in table order), per-row labels (NaN = no label; test labels masked out),
+    per-row periods ('train' | 'validation' | 'test' | ''), the model's feature columns, and
+    for detectors the domain's incidents as (entity, start, end, kind) before the test period."""
+
+    spec: object
+    frame: pd.DataFrame
+    labels: np.ndarray | None
+    periods: np.ndarray
+    features: list[str]
+    incidents: pd.DataFrame | None = None
+
+
+class Baseline:
+    """Subclasses are dataclasses with a ``name`` and a ``servable`` flag."""
+
+    name: str
+    servable: bool
+
+    def fit(self, ctx: Context) -> "Baseline":
+        return self
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def columns(self) -> tuple[str, ...]:
+        """Feature columns a servable baseline reads."""
+        return ()
+
+
+def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").astype(float).to_numpy()
+
+
+# --------------------------------------------------------------------------- servable
+@dataclass
+class ReferenceInput(Baseline):
+    """A known-at-d column (times a factor): the model's own reference input, the last value,
+    a trailing mean. ``name`` says what it is (``mean_last_4_same_weekday``)."""
+
+    name: str
+    column: str
+    factor: float = 1.0
+    offset: float = 0.0
+    servable: bool = True
+
+    def score(self, frame):
+        return _num(frame, self.column) * self.factor + self.offset
+
+    def columns(self):
+        return (self.column,)
+
+
+@dataclass
+class BestFeature(Baseline):
+    """The single feature (with its sign) that best ranks the VALIDATION period's labels
+    (ROC-AUC), used as the score. ``candidates`` defaults to the model's features."""
+
+    name: str = "best_single_feature"
+    candidates: tuple[str, ...] | None = None
+    column: str | None = None
+    sign: float = 1.0
+    servable: bool = True
+
+    def fit(self, ctx):
+        from sklearn.metrics import roc_auc_score
+
+        if ctx.labels is not None:
+            rows = (ctx.periods == "validation") & ~np.isnan(ctx.labels)
+            y = ctx.labels[rows]
+            candidates = self.candidates or ctx.features
+        else:  # a detector: rows on an incident (one day of tolerance) before the test period
+            rows = np.isin(ctx.periods, ("train", "validation"))
+            y = incident_rows(ctx.frame, ctx.spec, ctx.incidents)[rows].astype(float)
+            skip = set(ctx.spec.keys)
+            candidates = self.candidates or [c for c in ctx.frame.columns if c not in skip
+                                             and pd.api.types.is_numeric_dtype(ctx.frame[c])]
+        if len(np.unique(y)) < 2:
+            return self
+        best = (0.5, None, 1.0)
+        for col in candidates:
+            x = np.nan_to_num(_num(ctx.frame, col)[rows], nan=0.0, posinf=0.0, neginf=0.0)
+            if np.all(x == x[0]):
+                continue
+            auc = roc_auc_score((y == y.max()).astype(int), x)
+            for a, s in ((auc, 1.0), (1.0 - auc, -1.0)):
+                if a > best[0]:
+                    best = (a, col, s)
+        return replace(self, column=best[1], sign=best[2])
+
+    def score(self, frame):
+        if self.column is None:
+            return np.full(len(frame), np.nan)
+        return self.sign * np.nan_to_num(_num(frame, self.column), nan=0.0, posinf=0.0, neginf=0.0)
+
+    def columns(self):
+        return (self.column,) if self.column else ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{'-' if self.sign < 0 else ''}{self.column}" if self.column else self.name
+
+
+def incident_rows(frame: pd.DataFrame, spec, incidents: pd.DataFrame | None, tolerance_days: int = 1) -> np.ndarray:
+    """Rows of the feature table that lie on an incident of their entity (dates widened by the
+    evaluation's tolerance)."""
+    out = np.zeros(len(frame), bool)
+    if incidents is None or incidents.empty:
+        return out
+    ent = frame[spec.entity_key].astype(str).to_numpy()
+    dates = pd.to_datetime(frame[spec.date_key]).dt.normalize().to_numpy()
+    tol = np.timedelta64(tolerance_days, "D")
+    for inc in incidents.itertuples(index=False):
+        out |= (ent == str(inc.entity)) & (dates >= np.datetime64(inc.start) - tol) & (dates <= np.datetime64(inc.end) + tol)
+    return out
+
+
+# --------------------------------------------------------------------------- evaluation-only
+def _entity_label_history(frame, spec, labels, periods, how: str) -> np.ndarray:
+    """Per row (e, d): the mean (or last value) of entity e's labels that were already KNOWN at
+    d, i.e. of rows dated <= d - horizon."""
+    horizon = pd.Timedelta(days=int(spec.target.horizon_days)) if spec.target is not None else pd.Timedelta(0)
+    dates = pd.to_datetime(frame[spec.date_key]).dt.normalize().to_numpy()
+    ent = frame[spec.entity_key].astype(str).to_numpy()
+    known = ~np.isnan(labels)
+    out = np.full(len(frame), np.nan)
+    order = np.lexsort((dates, ent))
+    lab = pd.DataFrame({"e": ent[known], "t": dates[known] + horizon, "y": labels[known]}).sort_values(["e", "t"], kind="stable")
+    by_entity = {e: g for e, g in lab.groupby("e", sort=False)}
+    for e, idx in pd.Series(order).groupby(ent[order], sort=False):
+        g = by_entity.get(e)
+        if g is None:
+            continue
+        rows = idx.to_numpy()
+        t = g["t"].to_numpy()
+        y = g["y"].to_numpy(float)
+        pos = np.searchsorted(t, dates[rows], side="right")  # labels known at d: t <= d
+        have = pos > 0
+        if how == "last":
+            out[rows[have]] = y[pos[have] - 1]
+        else:
+            csum = np.concatenate([[0.0], np.cumsum(y)])
+            out[rows[have]] = csum[pos[have]] / pos[have]
+    return out
+
+
+@dataclass
+class EntityHistory(Baseline):
+    """The entity's historical label rate / mean (``how='mean'``) or its last known label
+    (``how='last'``), from labels known at d; the training period's overall mean where the
+    entity has no history yet."""
+
+    name: str = "entity_label_rate"
+    how: str = "mean"
+    servable: bool = False
+    _spec: object = None
+    _labels: np.ndarray | None = None
+    _periods: np.ndarray | None = None
+    _frame_index: pd.Index | None = None
+    _fallback: float = float("nan")
+
+    def fit(self, ctx):
+        labels = np.asarray(ctx.labels, float)
+        train = ~np.isnan(labels) & (ctx.periods == "train")
+        return replace(self, _spec=ctx.spec, _labels=labels, _periods=ctx.periods, _frame_index=ctx.frame.index,
+                       _fallback=float(np.mean(labels[train])) if train.any() else float("nan"))
+
+    def score(self, frame):
+        if self._labels is None or not frame.index.equals(self._frame_index):
+            raise ValueError(f"{self.name} scores the rows it was fitted with (it reads their label history)")
+        out = _entity_label_history(frame, self._spec, self._labels, self._periods, self.how)
+        return np.where(np.isnan(out), self._fallback, out)
+
+
+@dataclass
+class SeasonalNaive(Baseline):
+    """The target's seasonal-naive forecast (the same quantity one season earlier)."""
+
+    name: str = "seasonal_naive"
+    servable: bool = False
+    _spec: object = None
+
+    def fit(self, ctx):
+        return replace(self, _spec=ctx.spec)
+
+    def score(self, frame):
+        return self._spec.target.baseline(frame, self._spec.keys).to_numpy(dtype=float)
+
+
+@dataclass
+class RobustZ(Baseline):
+    """Per-entity robust z-score of a raw daily series: (x − median) / (1.4826 MAD) over the
+    entity's previous ``window`` days (today excluded; needs 7 observations)."""
+
+    column: str = ""
+    name: str = "robust_z"
+    window: int = 28
+    servable: bool = False
+
+    def score(self, frame):
+        from healthmon.ml.models.targets import _back_to_rows, _wide
+
+        keys = self._keys
+        x = pd.Series(_num(frame, self.column), index=frame.index)
+        wide = _wide(frame, keys, x)
+        hist = wide.shift(1).rolling(self.window, min_periods=7)
+        med = hist.median()
+        mad = (wide.shift(1) - med).abs().rolling(self.window, min_periods=7).median()
+        scale = 1.4826 * mad
+        floor = 0.05 * med.abs() + 1e-9  # a flat history is not infinitely surprising
+        z = (wide - med) / np.maximum(scale, floor)
+        return np.nan_to_num(_back_to_rows(frame, keys, z).to_numpy(float), nan=0.0)
+
+    def fit(self, ctx):
+        return replace(self, _keys=ctx.spec.keys)
+
+    _keys: tuple = ()
+
+
+# --------------------------------------------------------------------------- detector thresholds
+FALSE_EVENTS_PER_ENTITY_MONTH = 1.0
+
+
+def budget_threshold(scores: np.ndarray, entities: np.ndarray, dates: np.ndarray, incidents: pd.DataFrame | None,
+                     budget_per_entity_month: float = FALSE_EVENTS_PER_ENTITY_MONTH) -> float:
+    """The lowest threshold whose flags (score >= threshold) on these (validation) rows make at
+    most ``budget`` false events: ``budget_per_entity_month`` per entity per 30 days of the
+    period. An event is a run of flagged days of one entity; it is false when it overlaps no
+    incident of that entity (one day of tolerance, as the evaluation counts)."""
+    from healthmon.ml.models.metrics import event_scores
+
+    scores = np.nan_to_num(np.asarray(scores, float), nan=-np.inf)
+    if not len(scores):
+        return float("inf")
+    days = (pd.to_datetime(dates).max() - pd.to_datetime(dates).min()).days + 1
+    budget = max(1.0, budget_per_entity_month * len(np.unique(entities)) * days / 30.0)
+    inc = incidents if incidents is not None else pd.DataFrame(columns=["entity", "start", "end"])
+    candidates = np.unique(scores[np.isfinite(scores)])[::-1]
+    if not len(candidates):
+        return float("inf")
+    # Walk down a grid of candidate thresholds (at most 200 evaluations).
+    grid = candidates if len(candidates) <= 200 else np.quantile(candidates, np.linspace(1, 0, 200))
+    best = float("inf")
+    for thr in grid:
+        flagged = scores >= thr
+        flags = pd.DataFrame({"entity": entities[flagged], "date": dates[flagged]})
+        s = event_scores(flags, inc)
+        if s.flagged_events - s.true_flagged_events > budget:
+            break
+        best = float(thr)
+    return best
+
+
+# --------------------------------------------------------------------------- shipping a baseline
+class BaselineEstimator(BaseEstimator):
+    """A servable baseline as a scikit-learn estimator over the model's feature columns, so it
+    is logged, registered, served (``fe.score_batch``) and evaluated like any model.
+
+    Forecasters: ``predict`` = the reference value. Binary classifiers: ``predict_proba`` is a
+    monotone map of the score (ROC-AUC depends on the ranking only; 0.5 at the training
+    period's median), ``predict`` = proba >= 0.5."""
+
+    def __init__(self, baseline: Baseline | None = None, columns: Sequence[str] = (), kind: str = "regression",
+                 classes: Sequence = (0, 1)):
+        self.baseline = baseline
+        self.columns = columns
+        self.kind = kind
+        self.classes = classes
+
+    def _frame(self, X) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame):
+            return X
+        return pd.DataFrame(np.asarray(X, float), columns=list(self.columns))
+
+    def fit(self, X, y=None):
+        s = self.baseline.score(self._frame(X))
+        s = s[np.isfinite(s)]
+        self.center_ = float(np.median(s)) if len(s) else 0.0
+        self.scale_ = float(np.std(s)) or 1.0
+        self.classes_ = np.asarray(self.classes)
+        return self
+
+    def predict(self, X):
+        s = self.baseline.score(self._frame(X))
+        if self.kind == "regression":
+            return np.nan_to_num(s, nan=0.0)
+        return np.where(self.predict_proba(X)[:, 1] >= 0.5, self.classes_[-1], self.classes_[0])
+
+    def predict_proba(self, X):
+        s = np.nan_to_num(self.baseline.score(self._frame(X)), nan=self.center_)
+        p = 1.0 / (1.0 + np.exp(-np.clip((s - self.center_) / self.scale_, -50, 50)))
+        return np.column_stack([1.0 - p, p])
+
+
+def servable(baselines: Sequence[Baseline], features: Sequence[str]) -> list[Baseline]:
+    """The fitted baselines that can stand in for the model: computed from its own features."""
+    have = set(features)
+    return [b for b in baselines if b.servable and b.columns() and set(b.columns()) <= have]
+
+
+def baseline_label(b: Baseline) -> str:
+    return getattr(b, "label", b.name)
+
+
+__all__ = ["Baseline", "BaselineEstimator", "BestFeature", "Context", "EntityHistory", "ReferenceInput", "RobustZ",
+           "SeasonalNaive", "baseline_label", "budget_threshold", "servable", "FALSE_EVENTS_PER_ENTITY_MONTH"]
