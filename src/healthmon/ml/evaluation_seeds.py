@@ -349,18 +349,17 @@ def render_markdown(report: dict, nab_section: str | None = None) -> str:
 def nab_markdown() -> str | None:
     """The section on ``healthmon anomalies score`` over real series, when its benchmark ran."""
     root = Path(__file__).resolve().parents[3]
-    if not (root / "benchmarks" / "results" / "nab.json").exists():
+    if not (root / "benchmarks" / "nab.py").exists():
         return None
-    try:
-        import sys
+    import sys
 
-        if str(root) not in sys.path:  # the repository's benchmarks package, from the installed CLI too
-            sys.path.insert(0, str(root))
-        from benchmarks.nab import markdown_section  # type: ignore[import-not-found]
+    if str(root) not in sys.path:  # the repository's benchmarks package, from the installed CLI too
+        sys.path.insert(0, str(root))
+    from benchmarks.nab import RESULTS, markdown_section  # type: ignore[import-not-found]
 
-        return markdown_section()
-    except Exception:  # noqa: BLE001 - the section is optional; its absence is not an error
+    if not RESULTS.exists():
         return None
+    return markdown_section(json.loads(RESULTS.read_text()))
 
 
 def seeds_log_path(json_path: str | Path) -> Path:
