@@ -1,6 +1,7 @@
 """Workspace server benchmark: runs/list page latency and authenticated runs/get throughput with
 100,000 stored runs, next to a bare FastAPI/uvicorn endpoint returning a constant (same server
-settings, same load generator, same run).
+settings, same load generator, same run); the Health page's latency on a medium account, next to
+the Jobs page of the same server.
 
 The server runs in its own process (one uvicorn worker, as ``healthmon server`` runs it); the load
 generator is a few threads with keep-alive connections on loopback, bounded in count and time.
@@ -302,6 +303,7 @@ def run(quick: bool = False) -> list[Result]:
     get_cpu, bare_cpu = (statistics.median(cpu[k]) for k in ("healthmon", "bare"))
     spread = ", ".join(f"{k} {min(v):.0f}-{max(v):.0f}" for k, v in rps.items())
 
+    health = _health_page(quick)
     load = os.getloadavg()[0]
     p95_ms = _p95(latencies) * 1000
     deep_p95_ms = _p95(deep) * 1000
@@ -345,12 +347,88 @@ def run(quick: bool = False) -> list[Result]:
             notes="CPU seconds the server process spent / requests served (median slice): much less sensitive to other "
                   "load on the machine than req/s",
         ),
+        *health,
+    ]
+
+
+# -- Health page ------------------------------------------------------------------------------
+HEALTH_LOADS = 20
+
+
+def _account_home(quick: bool) -> tuple[Path, str]:
+    """A workspace holding a scored account: ``$HEALTHMON_BENCH_ACCOUNT``, else `make demo`'s
+    workspace (``.healthmon`` of the checkout) when it has predictions, else one made by
+    scripts/demo.sh (medium scale; small with --quick), kept in benchmarks/.work/ for later runs."""
+    given = os.environ.get("HEALTHMON_BENCH_ACCOUNT")
+    demo_home = ROOT.parent / ".healthmon"
+    for home, how in ((Path(given) if given else None, "$HEALTHMON_BENCH_ACCOUNT"), (demo_home, "make demo's workspace")):
+        if home and any(home.glob("lakehouse/*/*/*_predictions/_delta_log")):
+            return home, how
+    scale = "small" if quick else "medium"
+    home = ROOT / ".work" / f"health-account-{scale}"
+    if any(home.glob("lakehouse/*/*/*_predictions/_delta_log")):
+        return home, f"a {scale} account made by scripts/demo.sh"
+    shutil.rmtree(home, ignore_errors=True)
+    env = {**os.environ, "HEALTHMON_HOME": str(home), "DEMO_SCALE": scale, "DEMO_RESULTS_DIR": str(home / "demo-results"),
+           "DEMO_EVALUATION": str(home / "evaluation.md"), "DEMO_REPORT": str(home / "report.html"),
+           "PY": sys.executable, "HM": str(Path(sys.executable).with_name("healthmon"))}
+    subprocess.run(["bash", str(ROOT.parent / "scripts" / "demo.sh")], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return home, f"a {scale} account made by scripts/demo.sh"
+
+
+def _health_page(quick: bool) -> list[Result]:
+    """Seconds per load of /health (every section, charts, links) and of /jobs, 20 each,
+    alternating on one server; the first Health load after the start reads every table from
+    Delta, later ones reuse the frames until a table gets a new commit."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    home, how = _account_home(quick)
+    os.environ["HEALTHMON_HOME"] = str(home)
+    from healthmon.settings import Settings
+    from healthmon.store import auth
+    from healthmon.store.db import Database
+
+    with Database.from_settings(Settings.from_env()).session() as s:
+        token = auth.create_token(s, "bench@example.com").token_value
+    proc, port = _start("healthmon", home)
+    health, jobs = [], []
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        cookie = {"Cookie": f"healthmon_session={token}"}
+        for i in range(HEALTH_LOADS):
+            for path, out in (("/health", health), ("/jobs", jobs)):
+                t = time.perf_counter()
+                status, body = _get(conn, path, cookie)
+                out.append(time.perf_counter() - t)
+                assert status == 200, body[:500]
+                if path == "/health" and i == 0:
+                    page = body.decode()
+                    assert page.count("<section id=") == 5 and "<svg" in page, page[:2000]
+        conn.close()
+    finally:
+        _stop(proc)
+    load = os.getloadavg()[0]
+    p95, jobs_p95 = _p95(health), _p95(jobs)
+    return [
+        Result(
+            name=f"Health page p95 over {HEALTH_LOADS} loads ({how})", value=p95, unit="s",
+            baseline_name="Jobs page of the same server (p95, same loads)", baseline_value=jobs_p95,
+            target="<= 1 s", passed=p95 <= 1.0,
+            notes=f"the first load after the server's start (tables read from Delta): {health[0]:.2f} s; median "
+                  f"{statistics.median(health):.3f} s, max {max(health):.2f} s; every section, two matplotlib SVG charts, "
+                  f"model notes and links, one uvicorn worker as `healthmon server`; 1-min load average {load:.1f} on "
+                  f"{os.cpu_count()} cores (shared machine)",
+            extra={"health_s": health, "jobs_s": jobs},
+        ),
     ]
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
         _serve(sys.argv[2], int(sys.argv[3]))
+    elif "--health" in sys.argv:
+        for r in _health_page(quick="--quick" in sys.argv):
+            print(r)
     else:
         for r in run(quick="--quick" in sys.argv):
             print(r)
