@@ -115,6 +115,22 @@ def test_report_cli_prints_summary_and_path(populated, tmp_path):
     assert str(out.resolve()) in result.output and out.read_text().startswith("<!DOCTYPE html>")
 
 
+def test_report_cli_filters_and_bad_dates(populated, tmp_path, capsys):
+    from typer.testing import CliRunner
+
+    from healthmon.cli.main import app, main
+
+    out = tmp_path / "w2.html"
+    args = ["report", "--catalog", CAT, "--gold-schema", GOLD, "--feature-schema", ML, "--output", str(out)]
+    result = CliRunner().invoke(app, args + ["--workspace-id", "w2"])
+    assert result.exit_code == 0, result.output
+    assert "Cost anomalies of workspace w2: 1 flagged" in result.output and "Security" not in result.output
+    with pytest.raises(SystemExit) as exit_:
+        main(args + ["--start", "2024-02-31"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and err == "Error: start='2024-02-31': expected a date as YYYY-MM-DD.\n"
+
+
 def test_report_rejects_bad_identifiers():
     from healthmon.errors import HealthmonError
 

@@ -193,7 +193,8 @@ def test_health_and_models_in_chromium(app, tokens, account, settings, db, brows
         page.fill("#token", tokens.admin)
         page.click("button[type=submit]")
         page.wait_for_url(f"{srv.url}/health")
-        assert "1 alerts for 1 users" in page.inner_text("#security")
+        assert "Security alerts per user: 1 alerts for 1 users" in page.inner_text("ul.summary")
+        assert page.locator("#security tbody tr").count() == 1
         assert "does not beat baseline" in page.inner_text("#cost_anomalies .models")
         assert page.locator("#forecast svg.chart text", has_text="Actual daily cost").count() == 1
         page.screenshot(path=str(SHOTS / "health_overview.png"), full_page=True)

@@ -538,6 +538,9 @@ def _security(t: PredictionReader, f: Filters) -> Section:
         ax.barh(top.index, top[det], left=left, color=color, label=det.replace("_", " "))
         left += top[det]
     ax.invert_yaxis()
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of user-days
     ax.set_xlabel(f"Alerts (flagged user-days) in {f.describe_window()}")
     ax.set_title("Security alerts per user, by detector")
     ax.legend(fontsize=8, loc="lower right")
