@@ -262,7 +262,7 @@ def _figure_to_svg(fig) -> str:
     plt = _plt()
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "healthmon"}):
-        fig.savefig(buf, format="svg", bbox_inches="tight")
+        fig.savefig(buf, format="svg")  # layout="constrained" fits the labels in one draw (no bbox_inches="tight" pass)
     plt.close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
@@ -373,7 +373,7 @@ def _forecast(t: PredictionReader, flagged_costs: pd.DataFrame | None, f: Filter
         anomaly_days = pd.DatetimeIndex(sorted(set(mine["usage_date"]) & set(actual.index)))
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(10, 4.2))
+    fig, ax = plt.subplots(figsize=(10, 4.2), layout="constrained")
     ax.plot(actual.index, actual.values, color="#1f4e79", linewidth=1.8, label="Actual daily cost")
     if forecast is not None and len(forecast):
         ax.plot(forecast.index, forecast.values, color="#e69f00", linewidth=1.5, linestyle="--",
@@ -386,7 +386,11 @@ def _forecast(t: PredictionReader, flagged_costs: pd.DataFrame | None, f: Filter
     ax.set_ylabel("List cost per day ($)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    fig.autofmt_xdate()
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # short labels, no rotation
     s.chart = _figure_to_svg(fig)
     s.chart_alt = "Line chart of actual and forecast daily cost with anomaly days marked"
     notes = []
@@ -531,7 +535,7 @@ def _security(t: PredictionReader, f: Filters) -> Section:
     per_user = per_user.sort_values("total", ascending=False)
     top = per_user.head(15)
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(10, 0.35 * len(top) + 1.6))
+    fig, ax = plt.subplots(figsize=(10, 0.35 * len(top) + 1.6), layout="constrained")
     left = pd.Series(0.0, index=top.index)
     colors = ["#c00000", "#e69f00", "#7030a0", "#1f4e79"]
     for color, det in zip(colors, [d for d in SECURITY_DETECTORS if d in top.columns]):

@@ -222,6 +222,7 @@ def health_view(lakehouse_root: Path, params: dict[str, str | None]) -> HealthVi
     from healthmon.errors import HealthmonError
     from healthmon.lakehouse import Lakehouse
     from healthmon.ml import report
+    from healthmon.ml.model_figures import load_evaluation
 
     schemas = prediction_schemas(lakehouse_root)
     view = HealthView(None, list(schemas))
@@ -240,10 +241,28 @@ def health_view(lakehouse_root: Path, params: dict[str, str | None]) -> HealthVi
     view.schema = wanted or next(iter(schemas))
     catalog, feature_schema = view.schema.split(".", 1)
     view.gold_schema = gold_schema_of(lakehouse_root, catalog)
-    lh = _TableCache(Lakehouse(lakehouse_root), _FRAMES)
-    result = report.build_report(catalog, view.gold_schema, feature_schema, lakehouse=lh, filters=view.filters)
-    view.body = report.render_body(result, report.Links("", view.schema, view.filters, paginate=True))
+    evaluation = load_evaluation()
+    key = (view.schema, view.gold_schema, view.filters, evaluation,
+           _tables_signature(schemas[view.schema], lakehouse_root / catalog / view.gold_schema))
+    if _BODIES.get("key") != key:
+        lh = _TableCache(Lakehouse(lakehouse_root), _FRAMES)
+        result = report.build_report(catalog, view.gold_schema, feature_schema, lakehouse=lh, filters=view.filters,
+                                     evaluation=evaluation)
+        body = report.render_body(result, report.Links("", view.schema, view.filters, paginate=True))
+        _BODIES.clear()
+        _BODIES.update(key=key, body=body)
+    view.body = _BODIES["body"]
     return view
+
+
+# The last rendered report: a reload with the same filters, before any table gets a new commit,
+# shows it again instead of recomputing every section and chart.
+_BODIES: dict[str, Any] = {}
+
+
+def _tables_signature(*schema_dirs: Path) -> tuple:
+    return tuple(sorted((str(log), log.stat().st_mtime_ns) for d in schema_dirs if d.is_dir()
+                        for log in d.glob("*/_delta_log")))
 
 
 def _fmt_ms(ms: int | None) -> str:
