@@ -378,9 +378,11 @@ def _account_home(quick: bool) -> tuple[Path, str]:
 
 
 def _health_page(quick: bool) -> list[Result]:
-    """Seconds per load of /health (every section, charts, links) and of /jobs, 20 each,
-    alternating on one server; the first Health load after the start reads every table from
-    Delta, later ones reuse the frames until a table gets a new commit."""
+    """Seconds per load of /health (every section, charts, model notes, links) next to /jobs,
+    alternating on one server: 20 reloads of the same view (the page as a person reloads it;
+    the server keeps the rendered report until a table gets a commit), and 20 loads each with
+    another date range (the report rebuilt every time, tables' frames in memory). The very
+    first load after the start also reads every table from Delta: reported in the notes."""
     WORK.mkdir(parents=True, exist_ok=True)
     home, how = _account_home(quick)
     os.environ["HEALTHMON_HOME"] = str(home)
@@ -391,37 +393,52 @@ def _health_page(quick: bool) -> list[Result]:
     with Database.from_settings(Settings.from_env()).session() as s:
         token = auth.create_token(s, "bench@example.com").token_value
     proc, port = _start("healthmon", home)
-    health, jobs = [], []
+    same, rebuilt, jobs = [], [], []
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         cookie = {"Cookie": f"healthmon_session={token}"}
+
+        def load(path: str, out: list[float]) -> bytes:
+            t = time.perf_counter()
+            status, body = _get(conn, path, cookie)
+            out.append(time.perf_counter() - t)
+            assert status == 200, body[:500]
+            return body
+
+        page = load("/health", same).decode()
+        assert page.count("<section id=") == 5 and "<svg" in page, page[:2000]
+        for i in range(1, HEALTH_LOADS):
+            load("/health", same)
+            load("/jobs", jobs)
         for i in range(HEALTH_LOADS):
-            for path, out in (("/health", health), ("/jobs", jobs)):
-                t = time.perf_counter()
-                status, body = _get(conn, path, cookie)
-                out.append(time.perf_counter() - t)
-                assert status == 200, body[:500]
-                if path == "/health" and i == 0:
-                    page = body.decode()
-                    assert page.count("<section id=") == 5 and "<svg" in page, page[:2000]
+            load(f"/health?start=2020-01-01&end=2030-12-{i + 1:02d}", rebuilt)
+        load("/jobs", jobs)
         conn.close()
     finally:
         _stop(proc)
-    load = os.getloadavg()[0]
-    p95, jobs_p95 = _p95(health), _p95(jobs)
+    load_avg = os.getloadavg()[0]
+    first = same[0]
+    p95_same, p95_rebuilt, p95_jobs = _p95(same), _p95(rebuilt), _p95(jobs)
+    machine = f"1-min load average {load_avg:.1f} on {os.cpu_count()} cores (shared machine)"
     return [
         Result(
-            name=f"Health page p95 over {HEALTH_LOADS} loads ({how})", value=p95, unit="s",
-            baseline_name="Jobs page of the same server (p95, same loads)", baseline_value=jobs_p95,
-            target="<= 1 s", passed=p95 <= 1.0,
-            notes=f"the first load after the server's start (tables read from Delta): {health[0]:.2f} s; median "
-                  f"{statistics.median(health):.3f} s, max {max(health):.2f} s; every section, two matplotlib SVG charts, "
-                  f"model notes and links, one uvicorn worker as `healthmon server`; 1-min load average {load:.1f} on "
-                  f"{os.cpu_count()} cores (shared machine)",
-            extra={"health_s": health, "jobs_s": jobs},
+            name=f"Health page p95 over {HEALTH_LOADS} loads ({how})", value=p95_same, unit="s",
+            baseline_name="Jobs page of the same server (p95)", baseline_value=p95_jobs,
+            target="<= 1 s", passed=p95_same <= 1.0,
+            notes=f"{HEALTH_LOADS} loads of /health, the first one after the server's start included ({first:.2f} s: every "
+                  f"table read from Delta, every section and chart built); later loads serve the report kept until a table "
+                  f"gets a commit; median {statistics.median(same):.3f} s; one uvicorn worker as `healthmon server`; {machine}",
+            extra={"health_s": same, "jobs_s": jobs},
+        ),
+        Result(
+            name=f"Health page p95 over {HEALTH_LOADS} loads, report rebuilt each load ({how})", value=p95_rebuilt,
+            unit="s", baseline_name="Jobs page of the same server (p95)", baseline_value=p95_jobs,
+            target="<= 1 s", passed=p95_rebuilt <= 1.0,
+            notes=f"each load with another date range: every section, both matplotlib SVG charts and the model notes "
+                  f"recomputed (table frames in memory); median {statistics.median(rebuilt):.3f} s; {machine}",
+            extra={"health_s": rebuilt},
         ),
     ]
-
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":

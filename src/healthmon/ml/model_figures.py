@@ -69,7 +69,7 @@ class Evaluation:
     figures: dict[str, ModelFigure]
 
     def figure(self, model: str) -> ModelFigure:
-        return self.figures.get(model) or ModelFigure(model, note=f"not in {Path(self.source).name}")
+        return self.figures.get(model) or ModelFigure(model, note=f"not in {Path(self.source).name}" if self.source else "")
 
 
 NOT_EVALUATED = Evaluation("", "", {})
