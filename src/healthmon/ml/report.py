@@ -442,10 +442,7 @@ def _jobs(t: PredictionReader, f: Filters) -> Section:
         merged = merged[f.window(merged["run_date"])]
         if merged.empty:
             return _empty(s, f"No job has a prediction in {f.describe_window()}.", "no jobs in the range")
-    for col in ("failure_risk", "sla_risk"):
-        if col not in merged.columns:
-            merged[col] = float("nan")
-    merged = _with_names(merged, names)
+    merged = _with_names(_both_risks(merged), names)
     rel = t.feature_table("reliability_features")
     if rel is not None and not rel.empty:
         rel = rel.assign(run_date=to_dates(rel["run_date"])).sort_values("run_date").groupby("job_id").last()
@@ -468,6 +465,12 @@ def _jobs(t: PredictionReader, f: Filters) -> Section:
     return s
 
 
+def _both_risks(df: pd.DataFrame) -> pd.DataFrame:
+    """Failure and SLA risk columns, empty where that model has no predictions."""
+    missing = {c: float("nan") for c in ("failure_risk", "sla_risk") if c not in df.columns}
+    return df.assign(**missing) if missing else df
+
+
 def _with_names(df: pd.DataFrame, names: pd.DataFrame | None) -> pd.DataFrame:
     if names is not None and not names.empty and "name" in names.columns:
         return df.merge(names[["job_id", "name"]].drop_duplicates("job_id"), on="job_id", how="left")
@@ -486,10 +489,7 @@ def _job_history(s: Section, job: str, fail, sla, names, f: Filters) -> Section:
     rows = rows[f.window(rows["run_date"])]
     if rows.empty:
         return _empty(s, f"Job {job} has no prediction in {f.describe_window()}.", "no predictions in the range")
-    for col in ("failure_risk", "sla_risk"):
-        if col not in rows.columns:
-            rows[col] = float("nan")
-    rows = _with_names(rows, names).sort_values("run_date", ascending=False)
+    rows = _with_names(_both_risks(rows), names).sort_values("run_date", ascending=False)
     name = rows["name"].dropna().iloc[0] if rows["name"].notna().any() else ""
     if name:
         s.title += f" ({name})"
