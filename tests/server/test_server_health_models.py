@@ -98,6 +98,9 @@ def test_entity_views_are_histories(client, tokens, account):
     ws = client.get("/health?schema=main.system_gold_ml&workspace_id=1001").text
     assert "Cost anomalies of workspace 1001" in ws and "Daily list cost, workspace 1001" in ws
     assert "<td>2026-01-16</td>" in ws and "Jobs most likely" not in ws
+    # an alert's link (healthmon.ml.alerts.health_link): section and entity, plus the day it names
+    alert = client.get("/health?schema=main.system_gold_ml&section=cost_anomalies&workspace_id=1001&date=2026-01-16")
+    assert alert.status_code == 200 and alert.text.count("<section id=") == 1 and "<td>2026-01-16</td>" in alert.text
     ranged = client.get("/health?workspace_id=1001&start=2026-01-01&end=2026-01-10").text
     assert "No flagged workspace-day for workspace 1001 in 2026-01-01 to 2026-01-10." in ranged
 
