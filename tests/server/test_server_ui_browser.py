@@ -147,16 +147,19 @@ def test_walk_every_page(app, tokens, settings, browser):
         assert service.get_run(new_run)["creator_user_name"] == "tester@example.com"
 
         page.goto(f"{srv.url}/models")
-        model = page.locator(".model[data-model='main.system_gold_ml.job_failure_predictor']")
-        text = model.inner_text()
-        assert "@champion → v1" in text and "roc_auc = 0.91" in text
+        model = page.locator("tr.model[data-model='job_failure_predictor']")
+        assert model.locator("td.champion").inner_text() == "v1"
+        assert not page.is_visible("text=roc_auc = 0.91")
+        model.locator("summary").click()  # metrics detail on click
+        assert page.is_visible("text=roc_auc = 0.91")
+        assert page.locator("tr.model").count() == 25
         page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
 
         page.goto(f"{srv.url}/health")
-        assert page.inner_text("#prediction-schema") == "main.system_gold_ml"
-        assert page.locator("#forecast-chart polyline.series").count() == 2
-        anomalies = page.locator(".health-section[data-table='cost_anomaly_predictions']")
-        assert anomalies.locator(".flagged").inner_text() == "1"
+        assert page.input_value("select[name=schema]") == "main.system_gold_ml"
+        assert page.locator("#forecast svg.chart").count() == 1
+        anomalies = page.locator("#cost_anomalies table tbody tr")
+        assert anomalies.count() == 1 and "2026-01-13" in anomalies.inner_text()
         page.screenshot(path=str(SHOTS / "health.png"), full_page=True)
 
         page.click("text=Log out")

@@ -1,5 +1,5 @@
-"""The web UI over HTTP: login cookie flags, redirects, CSRF on every POST, permissions,
-and the Health page with and without prediction tables."""
+"""The web UI over HTTP: login cookie flags, redirects, CSRF on every POST, permissions, the
+task graph and Gantt SVG (the Health and Models pages: test_server_health_models.py)."""
 
 from __future__ import annotations
 
@@ -112,28 +112,6 @@ def test_job_and_run_pages(client, tokens, job):
     run = client.get(f"/jobs/{job_id}/runs/{run_id}").text
     assert "repair-run" in run and "http-equiv=\"refresh\"" not in run  # finished: no auto-refresh
     assert client.get(f"/runs/{run_id}", follow_redirects=False).headers["location"] == f"/jobs/{job_id}/runs/{run_id}"
-
-
-def test_health_without_and_with_predictions(client, tokens, settings):
-    import pandas as pd
-    from deltalake import write_deltalake
-
-    login(client, tokens.alice)
-    assert "No predictions yet" in client.get("/health").text
-    schema_dir = settings.lakehouse_root / "main" / "system_gold_ml"
-    write_deltalake(str(schema_dir / "cost_anomaly_predictions"), pd.DataFrame({
-        "workspace_id": ["w1", "w2", "w3"], "usage_date": ["2026-01-01"] * 3, "prediction": [-1, 1, -1],
-        "model_name": ["cost_anomaly_detector"] * 3, "scored_at": pd.to_datetime(["2026-01-02"] * 3)}))
-    write_deltalake(str(schema_dir / "budget_forecast_predictions"), pd.DataFrame({
-        "workspace_id": ["w1", "w1"], "usage_date": ["2026-01-01", "2026-01-02"], "prediction": [10.0, 12.0]}))
-    write_deltalake(str(schema_dir / "cost_features"), pd.DataFrame({
-        "workspace_id": ["w1", "w1"], "usage_date": ["2026-01-01", "2026-01-02"], "daily_cost": [11.0, 9.0]}))
-    page = client.get("/health").text
-    assert "main.system_gold_ml" in page
-    section = page.split('data-table="cost_anomaly_predictions"')[1].split("</div>")[0]
-    assert '<strong class="flagged">2</strong> of 3' in section and "w2" not in section
-    assert 'data-series="forecast"' in page and 'data-series="actual"' in page
-    assert page.count("not written") == 5  # the other alert sections have no table yet
 
 
 def test_dag_levels_and_svg_escape():

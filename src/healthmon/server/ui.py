@@ -323,22 +323,24 @@ def install(app: FastAPI) -> None:
 
     @app.get("/models", include_in_schema=False)
     @page
-    def models_page(request: Request):
+    def models_page(request: Request, schema: str | None = None):
         principal = principal_or_login(request)
         try:
-            models = ui_data.registered_models()
-            problem = ""
+            view, problem = ui_data.models_view(schema), ""
         except Exception as exc:  # registry unreachable: say so on the page
-            models, problem = [], f"The MLflow registry could not be read: {type(exc).__name__}"
-        return render(request, "models.html", principal, models=models, problem=problem)
+            view, problem = None, f"The MLflow registry could not be read: {type(exc).__name__}: {exc}"
+        from healthmon.ml.report import CSS
+
+        return render(request, "models.html", principal, view=view, problem=problem, report_css=CSS)
 
     @app.get("/health", include_in_schema=False)
     @page
-    def health_page(request: Request, schema: str | None = None):
+    def health_page(request: Request):
+        from healthmon.ml.report import CSS
+
         principal = principal_or_login(request)
-        view = ui_data.health_view(request.app.state.settings.lakehouse_root, schema)
-        chart = ui_svg.line_chart_svg(view.forecast) if view.forecast else ""
-        return render(request, "health.html", principal, view=view, chart=chart)
+        view = ui_data.health_view(request.app.state.settings.lakehouse_root, dict(request.query_params))
+        return render(request, "health.html", principal, status=400 if view.problem else 200, view=view, report_css=CSS)
 
 
 def _settings_yaml(settings: dict) -> str:

@@ -4,12 +4,12 @@ and the Health Monitor's prediction tables. Heavy libraries are imported inside 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("healthmon.server.ui")
+from healthmon.errors import HealthmonError
+
 
 
 # -- schedules ------------------------------------------------------------------------------
@@ -36,7 +36,7 @@ def schedule_info(settings: dict[str, Any], now: dt.datetime | None = None) -> d
     return info
 
 
-# -- MLflow registry ------------------------------------------------------------------------
+# -- Models page ----------------------------------------------------------------------------
 @dataclass
 class ModelVersionView:
     version: str
@@ -48,67 +48,95 @@ class ModelVersionView:
 
 
 @dataclass
-class ModelView:
+class ModelRow:
+    """One model: what it is, its Champion, its evaluation figure against its baseline."""
+
     name: str
-    description: str
-    aliases: dict[str, str]
-    versions: list[ModelVersionView]
+    registered_name: str
+    domain: str = ""
+    kind: str = ""
+    description: str = ""
+    champion: str | None = None  # version
+    trained_at: str = ""
+    figure: Any = None  # healthmon.ml.model_figures.ModelFigure
+    versions: list[ModelVersionView] = field(default_factory=list)
+
+    @property
+    def registered(self) -> bool:
+        return bool(self.versions)
 
 
-def registered_models(limit: int = 200) -> list[ModelView]:
+@dataclass
+class ModelsView:
+    prefix: str | None  # catalog.schema of the registered names shown
+    prefixes: list[str]
+    rows: list[ModelRow]
+    evaluation_source: str = ""
+    evaluation_finished: str = ""
+
+
+def _mlflow_client():
     from mlflow.tracking import MlflowClient
 
-    try:
-        from healthmon.lakehouse.registry import configure_mlflow
+    from healthmon.lakehouse.registry import configure_mlflow
 
-        configure_mlflow()
-    except ModuleNotFoundError:
-        import mlflow
-
-        from healthmon.settings import Settings
-
-        uri = Settings.from_env().mlflow_tracking_uri
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-    client = MlflowClient()
-    out: list[ModelView] = []
-    for model in client.search_registered_models(max_results=limit):
-        aliases = dict(getattr(model, "aliases", {}) or {})
-        by_version: dict[str, list[str]] = {}
-        for alias, version in aliases.items():
-            by_version.setdefault(str(version), []).append(alias)
-        versions = []
-        for mv in sorted(client.search_model_versions(f"name='{model.name}'"), key=lambda v: -int(v.version))[:10]:
-            metrics: dict[str, float] = {}
-            if mv.run_id:
-                try:
-                    metrics = dict(client.get_run(mv.run_id).data.metrics)
-                except Exception:  # run deleted or in another store: show the version anyway
-                    metrics = {}
-            versions.append(ModelVersionView(
-                version=str(mv.version), status=str(mv.status), run_id=mv.run_id or "",
-                created=_fmt_ms(mv.creation_timestamp), aliases=sorted(by_version.get(str(mv.version), [])),
-                metrics=dict(sorted(metrics.items())[:12]),
-            ))
-        out.append(ModelView(model.name, model.description or "", aliases, versions))
-    return sorted(out, key=lambda m: m.name)
+    configure_mlflow()
+    return MlflowClient()
 
 
-# -- prediction tables ------------------------------------------------------------------------
-KEY_COLUMNS = ("workspace_id", "usage_date", "job_id", "run_date", "user_identity", "user_name", "event_date",
-               "warehouse_id", "query_date", "cluster_id", "catalog_name", "schema_name", "table_name", "snapshot_date")
+def models_view(prefix: str | None = None, limit: int = 500) -> ModelsView:
+    """Every model of the Health Monitor (``healthmon.ml.models.MODELS``) registered under one
+    ``catalog.schema`` (the most populated one unless chosen), plus any other model registered
+    there; the Champion is the version holding the alias (case-insensitive, as MLflow's)."""
+    from healthmon.ml.model_figures import load_evaluation
+    from healthmon.ml.models import MODELS
 
-# (section title, table, condition on prediction, what the flag means)
-ALERT_SECTIONS = [
-    ("Cost anomalies", "cost_anomaly_predictions", lambda p: p == -1, "Isolation forest flagged the day's cost"),
-    ("Jobs most likely to fail", "job_failure_predictions", lambda p: p == 1, "Predicted failure rate above 20%"),
-    ("Security alerts: threats", "security_threat_predictions", lambda p: p == -1, "Anomalous security activity"),
-    ("Security alerts: exfiltration", "exfiltration_predictions", lambda p: p == -1, "Possible data exfiltration"),
-    ("Security alerts: privilege escalation", "privilege_escalation_predictions", lambda p: p == 1, "Possible privilege escalation"),
-    ("Stale tables", "freshness_predictions", lambda p: p < 0.5, "Predicted freshness below 0.5"),
-]
+    client = _mlflow_client()
+    registered = client.search_registered_models(max_results=limit)
+    by_prefix: dict[str, dict[str, Any]] = {}
+    for model in registered:
+        head, _, short = model.name.rpartition(".")
+        by_prefix.setdefault(head, {})[short] = model
+    prefixes = sorted(by_prefix, key=lambda p: (-len(by_prefix[p]), p))
+    chosen = prefix if prefix in by_prefix else (prefixes[0] if prefixes else None)
+    models = by_prefix.get(chosen, {})
+    evaluation = load_evaluation()
+    rows = []
+    for name in list(MODELS) + sorted(set(models) - set(MODELS)):
+        spec = MODELS.get(name)
+        row = ModelRow(name, f"{chosen}.{name}" if chosen else name, spec.domain if spec else "",
+                       spec.kind if spec else "", f"Use case: {spec.use_case.replace('_', ' ')}." if spec else "", figure=evaluation.figure(name))
+        model = models.get(name)
+        if model is not None:
+            row.description = model.description or row.description
+            _fill_versions(client, model, row)
+        rows.append(row)
+    return ModelsView(chosen, prefixes, rows, evaluation.source, evaluation.finished_at)
 
 
+def _fill_versions(client, model, row: ModelRow) -> None:
+    aliases = {a.lower(): str(v) for a, v in (getattr(model, "aliases", {}) or {}).items()}
+    by_version: dict[str, list[str]] = {}
+    for alias, version in (getattr(model, "aliases", {}) or {}).items():
+        by_version.setdefault(str(version), []).append(alias)
+    row.champion = aliases.get("champion")
+    for mv in sorted(client.search_model_versions(f"name='{model.name}'"), key=lambda v: -int(v.version))[:10]:
+        metrics: dict[str, float] = {}
+        if mv.run_id and (str(mv.version) == row.champion or not row.versions):
+            try:
+                metrics = dict(client.get_run(mv.run_id).data.metrics)
+            except Exception:  # run deleted or in another store: show the version anyway
+                metrics = {}
+        view = ModelVersionView(
+            version=str(mv.version), status=str(mv.status), run_id=mv.run_id or "",
+            created=_fmt_ms(mv.creation_timestamp), aliases=sorted(by_version.get(str(mv.version), [])),
+            metrics=dict(sorted(metrics.items())))
+        row.versions.append(view)
+        if view.version == row.champion:
+            row.trained_at = view.created
+
+
+# -- Health page ------------------------------------------------------------------------------
 def _delta_tables(schema_dir: Path) -> dict[str, Path]:
     return {p.name: p for p in schema_dir.iterdir() if (p / "_delta_log").is_dir()} if schema_dir.is_dir() else {}
 
@@ -128,96 +156,113 @@ def prediction_schemas(lakehouse_root: Path) -> dict[str, Path]:
     return {name: path for _, name, path in sorted(found, reverse=True)}
 
 
-def _read(path: Path):
-    from deltalake import DeltaTable
-
-    return DeltaTable(str(path)).to_pandas()
+GOLD_MARKERS = ("fact_table_snapshots", "dim_job", "fact_usage")
 
 
-def _rows(df, limit: int = 25) -> tuple[list[str], list[list[str]]]:
-    keys = [c for c in KEY_COLUMNS if c in df.columns]
-    cols = keys + [c for c in ("prediction", "model_name", "scored_at") if c in df.columns]
-    rows = [[_fmt(v) for v in rec] for rec in df[cols].head(limit).itertuples(index=False)]
-    return cols, rows
+def gold_schema_of(lakehouse_root: Path, catalog: str) -> str:
+    """The schema of ``catalog`` holding the gold tables (the report's context), else "gold"."""
+    root = lakehouse_root / catalog
+    if root.is_dir():
+        for schema in sorted(p for p in root.iterdir() if p.is_dir()):
+            if any((schema / m / "_delta_log").is_dir() for m in GOLD_MARKERS):
+                return schema.name
+    return "gold"
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.3f}"
-    return "" if value is None else str(value)
+class _TableCache:
+    """Tables as pandas frames, kept while their Delta log is unchanged (a new commit adds a
+    file to ``_delta_log``, which changes its mtime): the Health page re-reads a table only
+    after a write, not on every load."""
+
+    def __init__(self, lakehouse, frames: dict):
+        self.lh, self.frames = lakehouse, frames
+
+    def _key(self, fqn: str):
+        try:
+            return self.lh.table_path(fqn).joinpath("_delta_log").stat().st_mtime_ns
+        except (OSError, ValueError, HealthmonError):  # no such table, or not a valid name
+            return None
+
+    def table_exists(self, fqn: str) -> bool:
+        return self._key(fqn) is not None and self.lh.table_exists(fqn)
+
+    def read_table(self, fqn: str):
+        key = self._key(fqn)
+        hit = self.frames.get(fqn)
+        if hit is None or hit[0] != key:
+            hit = (key, self.lh.read_table(fqn).to_pandas())
+            self.frames[fqn] = hit
+        return _Frame(hit[1])
 
 
-@dataclass
-class HealthSection:
-    title: str
-    table: str
-    meaning: str
-    flagged: int = 0
-    total: int = 0
-    columns: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    missing: bool = False
+class _Frame:
+    def __init__(self, df):
+        self.df = df
+
+    def to_pandas(self):
+        return self.df.copy(deep=False)  # readers add columns; the cached frame stays as read
+
+
+_FRAMES: dict[str, tuple[Any, Any]] = {}
 
 
 @dataclass
 class HealthView:
-    schema: str | None
+    schema: str | None  # catalog.feature_schema shown
     schemas: list[str]
-    sections: list[HealthSection]
-    forecast: dict[str, list[tuple[str, float]]]
+    gold_schema: str = ""
+    filters: Any = None  # healthmon.ml.report.Filters
+    body: str = ""  # the report's HTML (healthmon.ml.report.render_body)
+    problem: str = ""  # a bad filter or schema, said on the page
 
 
-def health_view(lakehouse_root: Path, schema: str | None = None) -> HealthView:
+def health_view(lakehouse_root: Path, params: dict[str, str | None]) -> HealthView:
+    """The Health page: the report (same builder and renderer as ``healthmon report``) for the
+    chosen ``schema`` (``catalog.feature_schema``, default the most recently scored) and filters."""
+    from healthmon.errors import HealthmonError
+    from healthmon.lakehouse import Lakehouse
+    from healthmon.ml import report
+    from healthmon.ml.model_figures import load_evaluation
+
     schemas = prediction_schemas(lakehouse_root)
-    if not schemas:
-        return HealthView(None, [], [], {})
-    chosen = schema if schema in schemas else next(iter(schemas))
-    tables = _delta_tables(schemas[chosen])
-    sections = []
-    for title, table, condition, meaning in ALERT_SECTIONS:
-        section = HealthSection(title, table, meaning)
-        if table not in tables:
-            section.missing = True
-            sections.append(section)
-            continue
-        try:
-            df = _read(tables[table])
-        except Exception as exc:
-            log.warning("cannot read %s.%s: %s", chosen, table, exc)
-            section.missing = True
-            sections.append(section)
-            continue
-        section.total = len(df)
-        if "prediction" in df.columns:
-            flagged = df[df["prediction"].map(lambda p: p is not None and condition(p))]
-            if "scored_at" in flagged.columns:
-                flagged = flagged.sort_values("scored_at", ascending=False)
-            section.flagged = len(flagged)
-            section.columns, section.rows = _rows(flagged)
-        sections.append(section)
-    return HealthView(chosen, list(schemas), sections, _forecast(tables))
-
-
-def _forecast(tables: dict[str, Path]) -> dict[str, list[tuple[str, float]]]:
-    """Daily totals: forecast (budget_forecast_predictions) vs actual (cost_features.daily_cost)."""
-    if "budget_forecast_predictions" not in tables:
-        return {}
+    view = HealthView(None, list(schemas))
     try:
-        pred = _read(tables["budget_forecast_predictions"])
-        series: dict[str, list[tuple[str, float]]] = {}
-        if {"usage_date", "prediction"} <= set(pred.columns):
-            daily = pred.groupby(pred["usage_date"].astype(str))["prediction"].sum().sort_index().tail(90)
-            series["forecast"] = [(d, float(v)) for d, v in daily.items()]
-        if "cost_features" in tables:
-            actual = _read(tables["cost_features"])
-            if {"usage_date", "daily_cost"} <= set(actual.columns):
-                daily = actual.groupby(actual["usage_date"].astype(str))["daily_cost"].sum().sort_index()
-                wanted = {d for d, _ in series.get("forecast", [])}
-                series["actual"] = [(d, float(v)) for d, v in daily.items() if d in wanted]
-        return series
-    except Exception as exc:
-        log.warning("cannot build the forecast chart: %s", exc)
-        return {}
+        view.filters = report.Filters.parse(params)
+    except HealthmonError as exc:
+        view.filters, view.problem = report.Filters(), exc.message
+        return view
+    wanted = (params.get("schema") or "").strip()
+    if wanted and wanted not in schemas:
+        view.problem = (f"{wanted} has no prediction tables. "
+                        + (f"Schemas with predictions: {', '.join(schemas)}." if schemas else ""))
+        return view
+    if not schemas:
+        return view
+    view.schema = wanted or next(iter(schemas))
+    catalog, feature_schema = view.schema.split(".", 1)
+    view.gold_schema = gold_schema_of(lakehouse_root, catalog)
+    evaluation = load_evaluation()
+    key = (view.schema, view.gold_schema, view.filters, evaluation,
+           _tables_signature(schemas[view.schema], lakehouse_root / catalog / view.gold_schema))
+    if _BODIES.get("key") != key:
+        lh = _TableCache(Lakehouse(lakehouse_root), _FRAMES)
+        result = report.build_report(catalog, view.gold_schema, feature_schema, lakehouse=lh, filters=view.filters,
+                                     evaluation=evaluation)
+        body = report.render_body(result, report.Links("", view.schema, view.filters, paginate=True))
+        _BODIES.clear()
+        _BODIES.update(key=key, body=body)
+    view.body = _BODIES["body"]
+    return view
+
+
+# The last rendered report: a reload with the same filters, before any table gets a new commit,
+# shows it again instead of recomputing every section and chart.
+_BODIES: dict[str, Any] = {}
+
+
+def _tables_signature(*schema_dirs: Path) -> tuple:
+    return tuple(sorted((str(log), log.stat().st_mtime_ns) for d in schema_dirs if d.is_dir()
+                        for log in d.glob("*/_delta_log")))
 
 
 def _fmt_ms(ms: int | None) -> str:

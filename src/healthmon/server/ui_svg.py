@@ -1,4 +1,5 @@
-"""Inline SVG for the UI: a task DAG, a Gantt of task attempts, a line chart.
+"""Inline SVG for the UI: a task DAG and a Gantt of task attempts (the Health page's charts are
+matplotlib's, rendered by ``healthmon.ml.report``).
 
 Pure functions from plain dicts to SVG strings (all text escaped), so they are testable without
 a browser and need no front-end build.
@@ -147,43 +148,6 @@ def gantt_svg(attempts: list[dict[str, Any]], now_ms: int) -> str:
             f'<text x="4" y="{y + 14}" font-size="12">{escape(name[:34])}</text>'
             f'<rect x="{x}" y="{y + 3}" width="{w}" height="{row_h - 6}" rx="3" fill="{colour(state)}"/></g>'
         )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def line_chart_svg(series: dict[str, list[tuple[str, float]]], width: int = 760, height: int = 260) -> str:
-    """Lines over a shared categorical x axis (e.g. dates); a legend names each series."""
-    xs = sorted({x for points in series.values() for x, _ in points})
-    values = [v for points in series.values() for _, v in points if v is not None]
-    if not xs or not values:
-        return '<svg class="chart" width="300" height="30"><text x="5" y="20">No data</text></svg>'
-    lo, hi = min(values + [0.0]), max(values)
-    hi = hi if hi > lo else lo + 1
-    left, top, plot_w, plot_h = 70, 20, width - 90, height - 60
-    palette = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a"]
-
-    def px(i: int) -> float:
-        return left + (i / max(len(xs) - 1, 1)) * plot_w
-
-    def py(v: float) -> float:
-        return top + plot_h - (v - lo) / (hi - lo) * plot_h
-
-    index = {x: i for i, x in enumerate(xs)}
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#9e9e9e"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#9e9e9e"/>',
-        f'<text x="4" y="{top + 10}" font-size="11">{hi:,.0f}</text>',
-        f'<text x="4" y="{top + plot_h}" font-size="11">{lo:,.0f}</text>',
-        f'<text x="{left}" y="{height - 22}" font-size="11">{escape(str(xs[0]))}</text>',
-        f'<text x="{left + plot_w - 70}" y="{height - 22}" font-size="11">{escape(str(xs[-1]))}</text>',
-    ]
-    for n, (name, points) in enumerate(series.items()):
-        pts = " ".join(f"{px(index[x]):.1f},{py(v):.1f}" for x, v in sorted(points, key=lambda p: index[p[0]]) if v is not None)
-        c = palette[n % len(palette)]
-        parts.append(f'<polyline class="series" data-series="{escape(name)}" fill="none" stroke="{c}" stroke-width="2" points="{pts}"/>')
-        parts.append(f'<rect x="{left + n * 160}" y="{height - 14}" width="12" height="10" fill="{c}"/>')
-        parts.append(f'<text x="{left + n * 160 + 16}" y="{height - 5}" font-size="12">{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
