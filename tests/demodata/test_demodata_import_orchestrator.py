@@ -73,9 +73,15 @@ def test_import_without_information_schema_runs_the_orchestrator_to_success(tmp_
     assert QUALITY_MODELS <= skipped
     for name in QUALITY_MODELS:
         assert "fact_table_snapshots does not exist" in trained[name]["reason"], trained[name]
-    assert sum(o["status"] == "SUCCESS" for o in trained.values()) >= 18, {n: o["status"] for n, o in trained.items()}
+    # The other domains have their data: no model fails, and none is skipped for the missing
+    # quality tables (a small account may still leave a model with one class: SKIPPED, saying so).
+    others = {n: o for n, o in trained.items() if n not in QUALITY_MODELS}
+    assert all(o["status"] in ("SUCCESS", "SKIPPED") for o in others.values()), others
+    assert not any("fact_table_snapshots" in (o.get("reason") or "") for o in others.values()), others
+    succeeded = sum(o["status"] == "SUCCESS" for o in others.values())
+    assert succeeded >= len(others) - 6, {n: (o["status"], o.get("reason")) for n, o in others.items()}
     scored = outputs["batch_inference_all_models"]
-    assert scored["failed"] == 0 and scored["successful"] >= 18
+    assert scored["failed"] == 0 and scored["successful"] == succeeded
 
 
 @pytest.mark.slow
