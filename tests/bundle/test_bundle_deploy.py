@@ -10,6 +10,7 @@ from healthmon.bundle import load_bundle
 from healthmon.bundle.deploy import DeploymentLockedError, deploy, deployment_lock, destroy, summary
 from healthmon.bundle.diag import BundleError
 from healthmon.errors import HealthmonError
+from healthmon.permissions import job_owner
 from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.jobs import DeploymentRecord, JobRecord, bundle_jobs
@@ -237,3 +238,26 @@ permissions:
             {"group_name": "analysts", "permission_level": "CAN_MANAGE_RUN"},
             {"user_name": "tester@example.com", "permission_level": "IS_OWNER"}]
         assert "permissions" not in row.settings
+
+
+def test_a_named_owner_owns_the_deployed_job_and_the_deployer_keeps_its_level(basic):
+    text = (basic / "databricks.yml").read_text()
+    (basic / "databricks.yml").write_text(text + """
+permissions:
+  - level: CAN_MANAGE
+    user_name: tester@example.com
+""")
+    ingest = basic / "resources" / "ingest.yml"
+    ingest.write_text(ingest.read_text().replace("      tags:\n", """      permissions:
+        - level: IS_OWNER
+          service_principal_name: owner-sp
+      tags:\n"""))
+    deploy(load_bundle(basic, "dev"))
+    with Database.from_settings().session() as s:
+        jobs = bundle_jobs(s, "basic_bundle", "dev")
+        assert jobs["ingest_job"].settings["access_control_list"] == [
+            {"service_principal_name": "owner-sp", "permission_level": "IS_OWNER"},
+            {"user_name": "tester@example.com", "permission_level": "CAN_MANAGE"}]
+        assert job_owner(jobs["ingest_job"].to_api()) == ("service_principal_name", "owner-sp")
+        assert jobs["orchestrator_job"].settings["access_control_list"] == [
+            {"user_name": "tester@example.com", "permission_level": "IS_OWNER"}]

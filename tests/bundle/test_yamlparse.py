@@ -46,6 +46,18 @@ def test_anchors_and_merge_keys_work():
     assert v["ref"] == {"x": 1, "y": 2}
 
 
+def test_merge_key_precedence_follows_the_yaml_spec():
+    text = ("a: &a {x: 1, z: 1}\nb: &b {x: 2, y: 2, z: 2}\nc: &c {<<: *b, y: 3}\n"
+            "list: {<<: [*a, *b], z: 9}\nnested: {<<: *c}\ntwo:\n  <<: *a\n  <<: *b\n")
+    v = parse_text(text, "f.yml").plain()
+    assert v["list"] == {"x": 1, "y": 2, "z": 9}  # earlier in the list wins; own keys win over all
+    assert v["nested"] == {"x": 2, "y": 3, "z": 2}  # a merged map's own keys win inside it
+    assert v["two"] == {"x": 1, "z": 1, "y": 2}  # several `<<` keys: the first wins
+    with pytest.raises(YamlError, match="expected a mapping or a list of mappings") as e:
+        parse_text("x: &x [1]\ny: {<<: *x}\n", "f.yml")
+    assert e.value.location.line == 1
+
+
 def test_alias_bomb_is_rejected():
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     prev = "a"

@@ -198,7 +198,7 @@ def test_more_alerts_than_max_messages_go_out_as_one_digest(lh, tmp_path):
 
 
 @pytest.mark.parametrize("text, where, message, known", [
-    ("rules:\n  - metric: cost_excesss\n    threshold: 1\n", ":2:", "unknown metric 'cost_excesss'",
+    ("rules:\n  - metric: cost_excesss\n    threshold: 1\n", ":2:5", "unknown metric 'cost_excesss'",
      "known metrics: cost_excess ("),
     ("rules:\n  - metric: cost_excess\n    model: cost_anomaly_detectr\n    threshold: 1\n", ":3:5",
      "unknown model 'cost_anomaly_detectr'", "known models: budget_forecaster, cache_hit_predictor"),
@@ -206,7 +206,7 @@ def test_more_alerts_than_max_messages_go_out_as_one_digest(lh, tmp_path):
      "model 'sla_breach_predictor' does not produce metric 'failure_risk'", "failure_risk reads job_failure_predictor"),
     ("rules:\n  - metric: stale_days\n    model: data_freshness_predictor\n    threshold: 7\n", ":3:",
      "does not produce metric 'stale_days'", "computed from table snapshots, not a model"),
-    ("rules:\n  - metric: sla_risk\n    threshold: high\n", ":3:", "threshold must be a number, got 'high'", ""),
+    ("rules:\n  - metric: sla_risk\n    threshold: high\n", ":3:5", "threshold must be a number, got 'high'", ""),
     ("rules:\n  - metric: sla_risk\n", ":2:", "rule for sla_risk needs `threshold`", ""),
     ("rules:\n  - metric: sla_risk\n    treshold: 1\n", ":3:", "unknown field 'treshold' in a rule",
      "known fields: metric, model"),

@@ -83,18 +83,16 @@ def fill_resource_refs(value: Any, ids: dict[str, int]) -> Any:
     return value
 
 
-def access_control_list(permissions: Any, owner: str | None = None) -> list[dict[str, Any]]:
+def access_control_list(permissions: Any) -> list[dict[str, Any]]:
     """Bundle ``permissions`` (``level`` + principal) as the Jobs API access control list
-    (``permission_level`` + principal), the form the workspace keeps a job's ACL in. The
-    deploying user (``owner``) owns the job unless the list names an owner: the resolved
-    configuration leaves the deploying user out, as the CLI, because it owns what it deploys."""
+    (``permission_level`` + principal), the form the workspace keeps a job's ACL in. The resolved
+    configuration already names the owner (``apply_permissions``: the deploying user unless
+    another owner is named)."""
     out = []
     for entry in permissions if isinstance(permissions, list) else []:
         if isinstance(entry, dict) and entry.get("level"):
             acl = {k: entry[k] for k in ("user_name", "group_name", "service_principal_name") if entry.get(k)}
             out.append({**acl, "permission_level": entry["level"]})
-    if out and owner and not any(e["permission_level"] == "IS_OWNER" for e in out):
-        out.append({"user_name": owner, "permission_level": "IS_OWNER"})
     return out
 
 
@@ -106,9 +104,9 @@ def run_as_principal(job: dict[str, Any], default: str) -> str:
     return default
 
 
-def job_settings(job: dict[str, Any], ids: dict[str, int], owner: str | None = None) -> dict[str, Any]:
+def job_settings(job: dict[str, Any], ids: dict[str, int]) -> dict[str, Any]:
     settings = {k: v for k, v in job.items() if k not in NON_SETTINGS_FIELDS}
-    acl = access_control_list(job.get("permissions"), owner)
+    acl = access_control_list(job.get("permissions"))
     if acl:
         settings["access_control_list"] = acl
     return fill_resource_refs(settings, ids)
@@ -320,7 +318,7 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
                 ids = {k: r.job_id for k, r in rows.items()}
                 for key, job in bundle.jobs.items():  # phase 2: settings with real ids
                     row = rows[key]
-                    row.settings = job_settings(job, ids, settings.user_name)
+                    row.settings = job_settings(job, ids)
                     row.bundle_root = str(bundle.root)
                     row.run_as_user_name = run_as_principal(job, settings.user_name)
                 for key, row in existing.items():

@@ -99,25 +99,33 @@ class _Converter:
                     f"duplicate key {key!r} (first defined at {seen[key]})", location=kloc
                 )
             seen[key] = kloc
-        try:
-            self.constructor.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
-        except ConstructorError as exc:
-            mark = exc.problem_mark or node.start_mark
-            raise YamlError(
-                f"invalid merge key: {exc.problem}",
-                location=Location(self.file, mark.line + 1, mark.column + 1),
-            ) from None
-        out: dict[str, Value] = {}
+        merged: dict[str, Value] = {}
+        own: dict[str, Value] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                raise YamlError("mapping keys must be strings", location=_loc(self.file, key_node))
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                for source in self.merge_sources(value_node, depth):
+                    for key, value in source.v.items():
+                        merged.setdefault(key, value)
+                continue
             kloc = _loc(self.file, key_node)
             value = self.convert(value_node, depth=depth + 1)
             if value_node.tag == "tag:yaml.org,2002:null" and not value_node.value:
                 value = Value(value.v, kloc)  # an empty value has no position of its own
             self.keys.setdefault(value.loc, kloc)
-            out[str(key_node.value)] = value
-        return Value(out, loc)
+            own[str(key_node.value)] = value
+        return Value({**merged, **own}, loc)
+
+    def merge_sources(self, node: Node, depth: int) -> list[Value]:
+        """The maps a merge key (``<<: *a`` or ``<<: [*a, *b]``) brings in, in order. As the YAML
+        merge-key spec says, a map's own keys win over merged ones and a map earlier in the
+        list (or under an earlier ``<<``) wins over a later one. (PyYAML's own
+        ``flatten_mapping`` lets the later one win in 6.0.4, so it is not used.)"""
+        value = self.convert(node, depth=depth + 1)
+        sources = [value] if value.is_map else value.v if value.is_list else None
+        if sources is None or any(not s.is_map for s in sources):
+            raise YamlError("invalid merge key: expected a mapping or a list of mappings for merging",
+                            location=value.loc)
+        return sources
 
 
 def parse_text(text: str, file: str, keys: dict | None = None) -> Value:

@@ -258,13 +258,17 @@ def load_rules(path: str | os.PathLike, display: str | None = None) -> AlertConf
     from healthmon.bundle.yamlparse import YamlError, parse_file
 
     display = display or str(path)
+    key_of: dict[Location, Location] = {}  # a mapping value's location -> its key's
     try:
-        root = parse_file(Path(path), display)
+        root = parse_file(Path(path), display, key_of)
     except YamlError as exc:
         raise AlertRulesError(exc.message, location=exc.location, hint=exc.hint) from None
 
     def fail(message: str, node, hint: str | None = None):
-        raise AlertRulesError(message, location=node.loc if node is not None else Location(display), hint=hint)
+        # Point at the offending key (`model:`), which is what a reader looks for, rather than
+        # where its value starts; a list item has no key and is located itself.
+        location = key_of.get(node.loc, node.loc) if node is not None else Location(display)
+        raise AlertRulesError(message, location=location, hint=hint)
 
     def check_keys(node, allowed: set[str], what: str):
         if not node.is_map:

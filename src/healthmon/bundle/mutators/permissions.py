@@ -1,17 +1,20 @@
-"""Top-level ``permissions``, as the CLI's ``ApplyBundlePermissions``, ``FilterCurrentUser``
-and ``PermissionDiagnostics``.
+"""Top-level ``permissions``, as the CLI's ``ApplyBundlePermissions`` and
+``PermissionDiagnostics``, with the job owner the CLI deploys.
 
 Each entry (``level`` CAN_VIEW / CAN_RUN / CAN_MANAGE and one of ``user_name``, ``group_name``,
 ``service_principal_name``) is appended to every resource of a kind that has permissions, under
 that kind's own level name (``CAN_RUN`` is ``CAN_MANAGE_RUN`` on a job; a level a kind does not
-have is skipped). A principal the resource already names keeps the resource's own entry. Every
-such resource gets a ``permissions`` list, empty if need be, as the CLI prints it. Entries for
-the deploying user are removed: the deploying user owns what it deploys (deploy records it as
-the job's ``IS_OWNER``). A top-level section that does not give the deploying user CAN_MANAGE is
+have is skipped). Every such resource gets a ``permissions`` list, empty if need be, as the CLI
+prints it. Where one principal ends up with several entries, one entry stays, at the first
+entry's place, with the highest level. A job with any permission entry gets the deploying user
+as ``IS_OWNER`` unless an entry already names an owner: that is the access control list a
+deploy gives the job. A top-level section that does not give the deploying user CAN_MANAGE is
 the CLI's warning.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from healthmon.bundle.diag import Diagnostics
 from healthmon.bundle.dyn import Value, map_pattern
@@ -20,6 +23,7 @@ from healthmon.bundle.step import BundleState, Step
 CHECK = "permissions"
 LEVELS = ("CAN_MANAGE", "CAN_VIEW", "CAN_RUN")
 PRINCIPALS = ("user_name", "group_name", "service_principal_name")
+OWNER = "IS_OWNER"
 # Resource kind -> top-level level -> the kind's level (the CLI's levelsMap).
 LEVELS_BY_KIND = {
     "jobs": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_MANAGE_RUN"},
@@ -30,17 +34,59 @@ LEVELS_BY_KIND = {
     "dashboards": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_READ"},
     "apps": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_USE"},
 }
+# Every kind's levels, lowest first; within one kind the order is that kind's own.
+RANK = {level: i for i, level in enumerate((
+    "CAN_VIEW", "CAN_READ", "CAN_USE", "CAN_QUERY", "CAN_RUN", "CAN_MANAGE_RUN", "CAN_EDIT",
+    "CAN_MANAGE_STAGING_VERSIONS", "CAN_MANAGE_PRODUCTION_VERSIONS", "CAN_MANAGE", OWNER), start=1)}
 
 
-def principals(entry: Value) -> set[tuple[str, str]]:
-    if not entry.is_map:
-        return set()
-    return {(k, entry.v[k].v) for k in PRINCIPALS
-            if k in entry.v and isinstance(entry.v[k].v, str) and entry.v[k].v}
+def principal(entry: Value) -> tuple[str, str] | None:
+    """(``user_name`` | ``group_name`` | ``service_principal_name``, name) an entry names."""
+    if entry.is_map:
+        for k in PRINCIPALS:
+            if k in entry.v and isinstance(entry.v[k].v, str) and entry.v[k].v:
+                return k, entry.v[k].v
+    return None
 
 
-def _is_current_user(entry: Value, user: str) -> bool:
-    return bool(principals(entry) & {("user_name", user), ("service_principal_name", user)})
+def _level(entry: Value) -> str | None:
+    level = entry.get("level") if entry.is_map else None
+    return level.v if level is not None and isinstance(level.v, str) else None
+
+
+def deploying_principal(user: str) -> tuple[str, str]:
+    """How an ACL names the deploying user: a service principal's name is its application id
+    (a UUID), as the CLI tells them apart."""
+    try:
+        uuid.UUID(user)
+    except ValueError:
+        return "user_name", user
+    return "service_principal_name", user
+
+
+def highest_per_principal(items: list[Value]) -> list[Value]:
+    """One entry per principal, at its first entry's place, with the highest of its levels."""
+    out: list[Value] = []
+    index: dict[tuple[str, str], int] = {}
+    for item in items:
+        who = principal(item)
+        if who is None or who not in index:
+            if who is not None:
+                index[who] = len(out)
+            out.append(item)
+            continue
+        kept = out[index[who]]
+        if RANK.get(_level(item) or "", 0) > RANK.get(_level(kept) or "", 0):
+            out[index[who]] = Value({**kept.v, "level": item.v["level"]}, kept.loc)
+    return out
+
+
+def with_owner(items: list[Value], user: str, loc) -> list[Value]:
+    """``items`` with the deploying user as ``IS_OWNER`` unless an entry names an owner."""
+    if not items or any(_level(x) == OWNER for x in items):
+        return items
+    kind, name = deploying_principal(user)
+    return highest_per_principal([*items, Value({"level": Value(OWNER, loc), kind: Value(name, loc)}, loc)])
 
 
 class ApplyPermissions(Step):
@@ -53,30 +99,31 @@ class ApplyPermissions(Step):
         top = b.config.get("permissions")
         entries = [e for e in top.v if e.is_map] if top is not None and top.is_list else []
         for e in entries:
-            level = e.get("level")
-            if level is None or level.v not in LEVELS:
-                diags.error(f"invalid permission level: {level.v if level is not None else ''}, "
+            if _level(e) not in LEVELS:
+                diags.error(f"invalid permission level: {_level(e) or ''}, "
                             f"allowed values: [{', '.join(LEVELS)}]", check=CHECK)
                 return diags
         user = b.ctx.user_name
         for kind, levels in LEVELS_BY_KIND.items():
-            def apply(_p, node: Value, levels=levels) -> Value:
+            def apply(_p, node: Value, kind=kind, levels=levels) -> Value:
                 if not node.is_map:
                     return node
                 own = node.get("permissions")
                 items = [x for x in own.v] if own is not None and own.is_list else []
-                named = set().union(*(principals(x) for x in items))
                 for e in entries:
                     lvl = e.get("level")
-                    if lvl.v in levels and not principals(e) & named:
+                    if lvl.v in levels:
                         items.append(Value({**e.v, "level": Value(levels[lvl.v], lvl.loc)}, e.loc))
-                items = [x for x in items if not _is_current_user(x, user)]
-                return Value({**node.v, "permissions": Value(items, own.loc if own is not None else node.loc)},
-                             node.loc)
+                items = highest_per_principal(items)
+                loc = own.loc if own is not None else node.loc
+                if kind == "jobs":
+                    items = with_owner(items, user, loc)
+                return Value({**node.v, "permissions": Value(items, loc)}, node.loc)
 
             b.config = map_pattern(b.config, f"resources.{kind}.*", apply)
-        if entries and not any(
-                e.get("level").v == "CAN_MANAGE" and _is_current_user(e, user) for e in entries):
+        if entries and not any(_level(e) == "CAN_MANAGE" and principal(e) in (("user_name", user),
+                                                                             ("service_principal_name", user))
+                               for e in entries):
             diags.warning(f"permissions section should include {user} or one of their groups with CAN_MANAGE "
                           f"permissions", top.loc, check=CHECK)
         return diags

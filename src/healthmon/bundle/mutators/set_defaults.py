@@ -96,6 +96,17 @@ def _set_default(node: Value, field: str, value) -> Value:
     return Value({**node.v, field: Value(value, node.loc)}, node.loc)
 
 
+def _volume_path(_path, node: Value) -> Value:
+    """A volume's files live under ``/Volumes/<catalog>/<schema>/<name>`` (Unity Catalog's
+    ``volume_path``); left unset while a part is unknown."""
+    if not node.is_map or node.get("volume_path") is not None:
+        return node
+    parts = [node.get(k) for k in ("catalog_name", "schema_name", "name")]
+    if any(p is None or not isinstance(p.v, str) or not p.v or "${" in p.v for p in parts):
+        return node
+    return Value({**node.v, "volume_path": Value("/Volumes/" + "/".join(p.v for p in parts), node.loc)}, node.loc)
+
+
 def set_resource_defaults(config: Value) -> Value:
     for pat, field, value in RESOURCE_DEFAULTS:
         config = map_pattern(config, pat, lambda _p, node, f=field, v=value: _set_default(node, f, v))
@@ -126,6 +137,7 @@ def set_resource_defaults(config: Value) -> Value:
 
     config = map_pattern(config, "resources.jobs.*", job)
     config = map_pattern(config, "resources.pipelines.*", annotate)
+    config = map_pattern(config, "resources.volumes.*", _volume_path)
     if "sync" not in config.v or config.v["sync"].v is None:
         config = Value({**config.v, "sync": Value({"paths": Value([Value(".")])})}, config.loc)
     return config
@@ -145,7 +157,8 @@ class SetResourceDefaults(Step):
     name = "set_resource_defaults"
     reads = ("resources.*.*", "workspace.state_path")
     updates = tuple(f"{p}.{f}" for p, f, _ in RESOURCE_DEFAULTS + WORKSPACE_DEFAULTS) + (
-        "resources.jobs.*.queue", "resources.jobs.*.deployment", "resources.pipelines.*.deployment", "sync.paths")
+        "resources.jobs.*.queue", "resources.jobs.*.deployment", "resources.pipelines.*.deployment",
+        "resources.volumes.*.volume_path", "sync.paths")
 
     def run(self, b: BundleState) -> None:
         b.config = set_resource_defaults(b.config)

@@ -59,6 +59,7 @@ CLI_FIELDS = {
     "Job": {"deployment": "any", "edit_mode": {"enum": ["UI_LOCKED", "EDITABLE"]},
             "format": {"enum": ["SINGLE_TASK", "MULTI_TASK"]}},
     "Pipeline": {"deployment": "any"},
+    "Volume": {"volume_path": "string"},
 }
 
 
