@@ -64,9 +64,10 @@ def account(tmp_path_factory):
 
 def _detector_inputs(table: str) -> set[str]:
     from healthmon.ml.models import MODELS
+    from healthmon.ml.models.detectors import SIGNALS, columns
 
-    return {c for spec in MODELS.values() if spec.kind == "anomaly" and spec.feature_table == table
-            for c in (spec.features or ())}
+    return {c for name, spec in MODELS.items() if spec.kind == "anomaly" and spec.feature_table == table
+            for c in (*(spec.features or ()), *(columns(name) if name in SIGNALS else ()))}
 
 
 def _non_incident_training_rows(frame: pd.DataFrame, table: str, incidents: pd.DataFrame) -> pd.DataFrame:

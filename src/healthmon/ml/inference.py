@@ -4,8 +4,12 @@ Each model is scored through the feature store with keys only (``fe.score_batch`
 features up); ``tag_recommender`` follows its own path (untagged jobs, TF-IDF on names). One
 predictions table per model, ``<catalog>.<feature_schema>.<prediction_table>``:
 
-    <keys>, prediction, [anomaly_score, is_anomaly | probability], model_name, model_version,
-    run_id, scored_at (TIMESTAMP, UTC), scored_date (DATE)
+    <keys>, prediction, [anomaly_score, is_anomaly, evidence_metric, expected_value, observed_value
+    | probability], model_name, model_version, run_id, scored_at (TIMESTAMP, UTC), scored_date (DATE)
+
+Detectors' evidence: ``evidence_metric`` = the signal whose calibrated tail probability was the
+smallest (for a shipped single-feature baseline: its column), ``expected_value`` = the entity's
+expected value at d (NaN for a shipped baseline), ``observed_value`` = the day's value.
 
 Re-running on the same day replaces that day's rows in ONE Delta commit (an overwrite with a
 ``scored_date = <today>`` predicate, i.e. Spark's replaceWhere); earlier days stay (history).
@@ -23,11 +27,13 @@ import pandas as pd
 from healthmon.errors import HealthmonError
 from healthmon.ml.models import MODELS, ModelSpec
 from healthmon.ml.models import io
+from healthmon.ml.models.calibrated import evidence_frame
 from healthmon.ml.models.estimators import anomaly_scores
 from healthmon.ml.models.frames import clean_features
 
 LOOKBACK_DAYS = 90
 META_COLUMNS = ("model_name", "model_version", "run_id", "scored_at", "scored_date")
+EVIDENCE_COLUMNS = ("evidence_metric", "expected_value", "observed_value")
 
 
 def batch_inference_all_models(
@@ -124,6 +130,10 @@ def _score_feature_store(spec: ModelSpec, lh, catalog: str, feature_schema: str,
         if spec.kind == "anomaly":
             result["anomaly_score"] = anomaly_scores(model, X)
             result["is_anomaly"] = result["prediction"] == -1
+            evidence = evidence_frame(model, X)
+            if evidence is not None:  # what drove the score: the metric, its expected and observed value
+                for column in EVIDENCE_COLUMNS:
+                    result[column] = evidence[column].to_numpy()
         elif spec.kind == "binary":
             result["probability"] = model.predict_proba(X)[:, -1].astype(float)
         else:

@@ -182,6 +182,10 @@ def _calibrate_detector(spec: ModelSpec, model, rows: pd.DataFrame, periods: np.
 
 def selection_metric(spec: ModelSpec, metrics: dict[str, float]) -> tuple[str, float, bool]:
     """(name, value, higher_is_better) used to decide the Champion on the validation period."""
+    if is_budgeted_detector(spec):
+        # Its threshold was set on this very validation period by the false-alarm budget, and
+        # choose_detector already compared it with its baselines there: the newest version wins.
+        return "threshold_set_by_budget", math.nan, False
     if spec.kind == "anomaly":
         # Without labels, a detector version is judged by whether it flags the intended share of
         # the validation period. Any rate within +-50 % of that share counts as on target (error
@@ -245,7 +249,12 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
     model = spec.build(features)
     model.fit(X_train, y_train) if y_train is not None else model.fit(X_train)
     threshold = _calibrate_detector(spec, model, rows, periods, features)
-    model, algorithm, contest = choose_scorer(spec, model, rows, y, periods, features, X_train)
+    if is_budgeted_detector(spec):
+        incidents = known_incidents(spec, lh, catalog, gold_schema, rows, split)
+        model, algorithm, contest = choose_detector(spec, model, rows, periods, features, X_train, incidents)
+        threshold = float(model.threshold_)
+    else:
+        model, algorithm, contest = choose_scorer(spec, model, rows, y, periods, features, X_train)
 
     baseline = data["baseline"]
     metrics: dict[str, float] = {}
@@ -332,6 +341,71 @@ def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.nda
         # Strictly better: a tie keeps the ML model.
         if b_value == b_value and (best[0] != best[0] or (b_value > best[0] if higher else b_value < best[0])) and not not_worse(best[0], b_value, higher):
             best = (b_value, est, f"baseline:{label}")
+    return best[1], best[2], contest
+
+
+# --------------------------------------------------------------------------- detectors
+def is_budgeted_detector(spec: ModelSpec) -> bool:
+    """A detector whose flags are set by a false-alarm budget on the validation period."""
+    return spec.kind == "anomaly" and spec.hyperparameters.get("false_events_per_entity_month") is not None
+
+
+def known_incidents(spec: ModelSpec, lh, catalog: str, gold_schema: str, rows: pd.DataFrame, split) -> pd.DataFrame:
+    """The domain's labelled incidents that START before the test period (entity, start, end,
+    kind), when the account has a ground truth (a synthetic one does; a real one does not, and
+    then every validation flag counts against the budget)."""
+    from healthmon.ml.evaluation import incidents_for
+
+    table = f"{catalog}.{gold_schema}.ground_truth_incidents"
+    raw = lh.read_table(table).to_pandas() if lh.table_exists(table) else None
+    dates = pd.to_datetime(rows[spec.date_key]).dt.normalize()
+    inc = incidents_for(raw, spec.domain, dates.min(), dates.max())
+    return inc[inc["start"] < split.test_start].reset_index(drop=True)
+
+
+def _budget_flags(spec: ModelSpec, scores: np.ndarray, rows: pd.DataFrame, mask: np.ndarray, incidents: pd.DataFrame):
+    """(threshold by the spec's false-alarm budget on the ``mask`` rows, validation event score)."""
+    from healthmon.ml.models import baselines as bl
+    from healthmon.ml.models.metrics import event_scores
+
+    entities = rows.loc[mask, spec.entity_key].astype(str).to_numpy()
+    dates = pd.to_datetime(rows.loc[mask, spec.date_key]).dt.normalize().to_numpy()
+    budget = float(spec.hyperparameters["false_events_per_entity_month"])
+    s = np.nan_to_num(np.asarray(scores, float)[mask], nan=-np.inf)
+    threshold = bl.budget_threshold(s, entities, dates, incidents, budget)
+    flagged = s >= threshold
+    flags = pd.DataFrame({"entity": entities[flagged], "date": dates[flagged]})
+    return threshold, event_scores(flags, incidents)
+
+
+def choose_detector(spec: ModelSpec, model, rows: pd.DataFrame, periods: np.ndarray, features: list[str], X_train,
+                    incidents: pd.DataFrame):
+    """The detectors' side of ``choose_scorer``: the detector and each servable baseline get a
+    threshold from the false-alarm budget on the VALIDATION period (incidents there do not count
+    as false events), and the one with the best validation event F1 is shipped (a baseline only
+    when strictly better; without validation incidents the detector stays)."""
+    from healthmon.ml.models import baselines as bl
+
+    val = periods == "validation"
+    dates = pd.to_datetime(rows[spec.date_key]).dt.normalize()
+    inc_val = incidents[incidents["end"] >= dates[val].min()] if val.any() else incidents.iloc[:0]
+    X_all = matrix(rows, features)
+    threshold, score = _budget_flags(spec, -model.score_samples(X_all), rows, val, inc_val)
+    model.set_threshold(threshold)
+    f1 = score.f1 if score.incidents else math.nan
+    contest = {"candidate_ml_validation_event_f1": f1, "candidate_ml_threshold": threshold}
+    best = (f1, model, spec.algorithm)
+    if not len(inc_val) or not spec.baselines:
+        return model, spec.algorithm, contest
+    ctx = bl.Context(spec, rows, None, periods, features, incidents=incidents)
+    for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
+        est = bl.BaselineEstimator(baseline, features, "anomaly").fit(X_train)
+        b_threshold, b_score = _budget_flags(spec, -est.score_samples(X_all), rows, val, inc_val)
+        est.set_threshold(b_threshold)
+        label = bl.baseline_label(baseline)
+        contest[f"candidate_{label.replace(':', '_')}_validation_event_f1"] = b_score.f1
+        if b_score.f1 == b_score.f1 and (best[0] != best[0] or b_score.f1 > best[0]):
+            best = (b_score.f1, est, f"baseline:{label}")
     return best[1], best[2], contest
 
 

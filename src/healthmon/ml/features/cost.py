@@ -29,6 +29,9 @@ FEATURES = (
     # cluster surging against its OWN history is lost in the workspace's total (docs/models.md).
     "max_workload_dbu_ratio", "top_workload_surge_dbu", "top_workload_surge_share", "workloads_over_3x",
     "untagged_dbu_share", "lost_tags_dbu", "lost_tags_dbu_share",
+    # The workspace's own expected DBUs at d for the detector (today excluded): the mean of the
+    # last 4 same weekdays (weekly seasonality) and the spread of the previous 28 days.
+    "expected_dbu_same_weekday", "std_dbu_prev28",
 )
 
 SOURCE = Source(
@@ -129,7 +132,9 @@ dow_hist AS (
   -- mean cost of the last 4 same weekdays (this row's weekday), per workspace
   SELECT daily.*,
          AVG(daily_cost) OVER (PARTITION BY workspace_id, {day_of_week('usage_date')} ORDER BY usage_date
-                               ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS cost_dow_avg_4w
+                               ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS cost_dow_avg_4w,
+         AVG(daily_dbu) OVER (PARTITION BY workspace_id, {day_of_week('usage_date')} ORDER BY usage_date
+                              ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING) AS dbu_dow_avg_4w_prev
   FROM daily
 ),
 win AS (
@@ -149,10 +154,13 @@ win AS (
          LAG(cost_dow_avg_4w, 6) OVER w AS cost_next_dow_avg_4w_raw,
          SUM(jobs_on_all_purpose_cost) OVER w7 AS jobs_on_all_purpose_cost_7d,
          COALESCE(SUM(jobs_on_all_purpose_cost) OVER wp7, 0.0) AS jobs_on_all_purpose_cost_prev_7d,
-         AVG(jobs_on_all_purpose_cost) OVER w28 AS avg_jobs_on_all_purpose_cost_28d
+         AVG(jobs_on_all_purpose_cost) OVER w28 AS avg_jobs_on_all_purpose_cost_28d,
+         AVG(daily_dbu) OVER wp28 AS avg_dbu_prev28,
+         STDDEV(daily_dbu) OVER wp28 AS std_dbu_prev28_raw
   FROM dow_hist
   WINDOW {rows_window('w', 'workspace_id', 'usage_date')},
          wp7 AS (PARTITION BY workspace_id ORDER BY usage_date ROWS BETWEEN 13 PRECEDING AND 7 PRECEDING),
+         wp28 AS (PARTITION BY workspace_id ORDER BY usage_date ROWS BETWEEN 28 PRECEDING AND 1 PRECEDING),
          {rows_window('w28', 'workspace_id', 'usage_date', 28)},
          {rows_window('w7', 'workspace_id', 'usage_date', 7)},
          {rows_window('w30', 'workspace_id', 'usage_date', 30)}
@@ -186,7 +194,9 @@ SELECT win.workspace_id, win.usage_date,
        COALESCE(ws.workloads_over_3x, 0.0) AS workloads_over_3x,
        {ratio('COALESCE(wl.untagged_dbu, 0.0)', 'win.daily_dbu')} AS untagged_dbu_share,
        COALESCE(ws.lost_tags_dbu, 0.0) AS lost_tags_dbu,
-       {ratio('COALESCE(ws.lost_tags_dbu, 0.0)', 'win.daily_dbu')} AS lost_tags_dbu_share
+       {ratio('COALESCE(ws.lost_tags_dbu, 0.0)', 'win.daily_dbu')} AS lost_tags_dbu_share,
+       COALESCE(dbu_dow_avg_4w_prev, avg_dbu_prev28, 0.0) AS expected_dbu_same_weekday,
+       COALESCE(std_dbu_prev28_raw, 0.0) AS std_dbu_prev28
 FROM win
 LEFT JOIN workload_summary ws ON ws.workspace_id = win.workspace_id AND ws.usage_date = win.usage_date
 LEFT JOIN workspace_level wl ON wl.workspace_id = win.workspace_id AND wl.usage_date = win.usage_date
@@ -226,5 +236,8 @@ TABLE = FeatureTable(
         "untagged_dbu_share": "Share of today's DBUs in usage records without tags (is_tagged false).",
         "lost_tags_dbu": f"DBUs today of workloads untagged today but tagged on some day of their previous {WORKLOAD_WINDOW} usage days.",
         "lost_tags_dbu_share": "lost_tags_dbu / daily_dbu.",
+        "expected_dbu_same_weekday": ("Mean daily_dbu of the workspace's last 4 rows with this row's weekday (today excluded); "
+                                      "the mean of its previous 28 rows before it has any; 0 on its first day."),
+        "std_dbu_prev28": "Sample standard deviation of daily_dbu over the workspace's previous 28 rows (today excluded; 0 with fewer than 2).",
     },
 )

@@ -18,7 +18,24 @@ FEATURES = (
     "data_export_events", "grant_change_events", "failed_login_count",
     "avg_event_count_prev28", "avg_tables_accessed_prev28", "avg_data_export_prev28",
     "avg_grant_changes_prev28", "avg_failed_auth_prev28", "avg_source_ips_prev28",
+    # The spread of the same trailing windows (standard deviation; the detectors' negative-binomial
+    # dispersion), and the two counts that had no baseline yet.
+    "avg_failed_login_prev28", "avg_off_hours_prev28",
+    *(f"std_{name}_prev28" for name in (
+        "event_count", "tables_accessed", "data_export", "grant_changes", "failed_auth", "source_ips",
+        "failed_login", "off_hours")),
+    # The user's recent peak (the largest day of the previous 35 active days, so last month's
+    # month end is in it): a recurring peak is the user's own behaviour, not news.
+    *(f"max_{name}_prev35" for name in (
+        "event_count", "tables_accessed", "data_export", "grant_changes", "failed_auth", "source_ips",
+        "failed_login", "off_hours")),
 )
+# Daily count -> name of its trailing baseline columns (avg_<name>_prev28, std_<name>_prev28).
+BASELINED_COUNTS = {
+    "event_count": "event_count", "tables_accessed": "tables_accessed", "data_export_events": "data_export",
+    "grant_change_events": "grant_changes", "failed_auth_count": "failed_auth", "unique_source_ips": "source_ips",
+    "failed_login_count": "failed_login", "off_hours_events": "off_hours",
+}
 
 SOURCE = Source(
     "fact_audit_logs",
@@ -34,10 +51,15 @@ SENSITIVE_PATTERN = "grant|revoke|delete|secret|permission|token|password|creden
 EXPORT_PATTERN = "download|export"
 GRANT_PATTERN = "permission|acl|principaltogroup|grant|revoke"
 BASELINE_ROWS = 28
+PEAK_ROWS = 35
 
 
 def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
     uid = "user_id"
+    stds = ",\n         ".join(f"COALESCE(STDDEV(CAST({col} AS DOUBLE)) OVER wp, 0.0) AS std_{name}_prev28"
+                                for col, name in BASELINED_COUNTS.items())
+    stds += ",\n         " + ",\n         ".join(f"COALESCE(MAX({col}) OVER wpk, 0.0) AS max_{name}_prev{PEAK_ROWS}"
+                                                 for col, name in BASELINED_COUNTS.items())
     service_principal = f"({uid} LIKE '%spn@%' OR {uid} LIKE '%iam.gserviceaccount.com' OR substr({uid}, 1, 4) = 'DBX_')"
     return f"""
 WITH events AS (
@@ -83,10 +105,14 @@ typed AS (
          COALESCE(AVG(grant_change_events) OVER wp, 0.0) AS avg_grant_changes_prev28,
          COALESCE(AVG(failed_auth_count) OVER wp, 0.0) AS avg_failed_auth_prev28,
          COALESCE(AVG(unique_source_ips) OVER wp, 0.0) AS avg_source_ips_prev28,
+         COALESCE(AVG(failed_login_count) OVER wp, 0.0) AS avg_failed_login_prev28,
+         COALESCE(AVG(off_hours_events) OVER wp, 0.0) AS avg_off_hours_prev28,
+         {stds},
          {day_of_week('event_date')} AS dow
   FROM daily
   WINDOW {rows_window('w7', 'user_id', 'event_date', 7)},
-         wp AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN {BASELINE_ROWS} PRECEDING AND 1 PRECEDING)
+         wp AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN {BASELINE_ROWS} PRECEDING AND 1 PRECEDING),
+         wpk AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN {PEAK_ROWS} PRECEDING AND 1 PRECEDING)
 ),
 scored AS (
   SELECT typed.*,
@@ -109,7 +135,10 @@ SELECT user_id, event_date, user_type,
        CAST(dow AS DOUBLE) AS day_of_week,
        data_export_events, grant_change_events, failed_login_count,
        avg_event_count_prev28, avg_tables_accessed_prev28, avg_data_export_prev28,
-       avg_grant_changes_prev28, avg_failed_auth_prev28, avg_source_ips_prev28
+       avg_grant_changes_prev28, avg_failed_auth_prev28, avg_source_ips_prev28,
+       avg_failed_login_prev28, avg_off_hours_prev28,
+       {', '.join(f"std_{n}_prev28" for n in BASELINED_COUNTS.values())},
+       {', '.join(f"max_{n}_prev{PEAK_ROWS}" for n in BASELINED_COUNTS.values())}
 FROM scored
 """
 
@@ -134,6 +163,12 @@ TABLE = FeatureTable(
         "data_export_events": f"Events whose action_name matches {EXPORT_PATTERN} (result downloads, exports).",
         "grant_change_events": f"Events whose action_name matches {GRANT_PATTERN} (grants, ACLs, group membership).",
         "failed_login_count": "Failed events whose action_name contains 'login'.",
+        **{f"std_{n}_prev28": f"Sample standard deviation of {c} over the user's previous {BASELINE_ROWS} active days (today excluded; 0 with fewer than 2)."
+           for c, n in BASELINED_COUNTS.items()},
+        **{f"max_{n}_prev{PEAK_ROWS}": f"Largest {c} of the user's previous {PEAK_ROWS} active days (today excluded; 0 on the first)."
+           for c, n in BASELINED_COUNTS.items()},
+        "avg_failed_login_prev28": f"Mean failed_login_count over the user's previous {BASELINE_ROWS} active days (today excluded).",
+        "avg_off_hours_prev28": f"Mean off_hours_events over the user's previous {BASELINE_ROWS} active days (today excluded).",
         "avg_event_count_prev28": f"Mean event_count over the user's previous {BASELINE_ROWS} active days (today excluded; 0 on the first).",
     },
 )

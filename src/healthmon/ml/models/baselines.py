@@ -294,7 +294,10 @@ class BaselineEstimator(BaseEstimator):
 
     Forecasters: ``predict`` = the reference value. Binary classifiers: ``predict_proba`` is a
     monotone map of the score (ROC-AUC depends on the ranking only; 0.5 at the training
-    period's median), ``predict`` = proba >= 0.5."""
+    period's median), ``predict`` = proba >= 0.5. Detectors (``kind="anomaly"``): the score is
+    the anomaly score (``score_samples`` = −score, IsolationForest's convention), ``predict`` =
+    −1 where it reaches ``threshold_`` (set by training's false-alarm budget), and ``evidence``
+    names the column with its observed value."""
 
     def __init__(self, baseline: Baseline | None = None, columns: Sequence[str] = (), kind: str = "regression",
                  classes: Sequence = (0, 1)):
@@ -318,9 +321,25 @@ class BaselineEstimator(BaseEstimator):
 
     def predict(self, X):
         s = self.baseline.score(self._frame(X))
+        if self.kind == "anomaly":
+            return np.where(np.nan_to_num(s, nan=-np.inf) >= getattr(self, "threshold_", np.inf), -1, 1)
         if self.kind == "regression":
             return np.nan_to_num(s, nan=0.0)
         return np.where(self.predict_proba(X)[:, 1] >= 0.5, self.classes_[-1], self.classes_[0])
+
+    def score_samples(self, X):
+        return -np.nan_to_num(np.asarray(self.baseline.score(self._frame(X)), float), nan=0.0)
+
+    def set_threshold(self, threshold: float) -> "BaselineEstimator":
+        self.threshold_ = float(threshold)
+        return self
+
+    def evidence(self, X) -> pd.DataFrame:
+        frame = self._frame(X)
+        cols = self.baseline.columns()
+        observed = _num(frame, cols[0]) if cols else np.full(len(frame), np.nan)
+        return pd.DataFrame({"evidence_metric": cols[0] if cols else self.baseline.name, "expected_value": np.nan,
+                             "observed_value": observed, "evidence_p_value": np.nan})
 
     def predict_proba(self, X):
         s = np.nan_to_num(self.baseline.score(self._frame(X)), nan=self.center_)

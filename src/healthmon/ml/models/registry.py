@@ -13,17 +13,10 @@ import numpy as np
 import pandas as pd
 
 from healthmon.ml.models import baselines as bl
+from healthmon.ml.models import detectors as det
 from healthmon.ml.models import estimators as est
 from healthmon.ml.models import targets as t
 from healthmon.ml.models.spec import ModelSpec
-
-
-def _detector(contamination, keep=(), derived=()):
-    return lambda cols: est.isolation_forest(contamination, columns=cols, keep=keep, derived=derived)
-
-
-def _all_detector(contamination):
-    return lambda cols: est.isolation_forest(contamination)
 
 
 def _gbr(**kw):
@@ -58,77 +51,13 @@ def _xgb(**kw):
     return lambda cols: est.xgb_classifier(**kw)
 
 
-def _cols(*names):
-    return tuple(names)
-
-
-# --- detector feature sets: deviations of an entity from its own recent history -------------
-# Cost: a single job or cluster surging is lost in the workspace's day-to-day total, so the
-# detector reads per-workload evidence (cost_features, docs/models.md): the share of today's DBUs
-# that is ONE workload's excess over its own 28-day baseline, plus the share of today's DBUs whose
-# workload was tagged in its history and is untagged today (spend that lost its attribution). Both
-# are "spend the workspace's usual pattern does not explain". The workspace-total ratios of the
-# first design flagged ordinary weekly and growth swings. Threshold = 99.5th percentile of the
-# validation period's scores; chosen on the development accounts (seeds 11 and 13).
-COST_DETECTOR_COLUMNS = _cols("top_workload_surge_share", "lost_tags_dbu_share")
-COST_DETECTOR_DERIVED = (("sum", "top_workload_surge_share", "lost_tags_dbu_share"),)
-COST_DETECTOR_QUANTILE = 0.995
-
-# Security: each user-day is compared with the user's OWN previous 28 active days
-# (security_features *_prev28 columns). "poisson_surprise" = -log10 P(count >= today's) under a
-# Poisson with the user's trailing mean, so the score is calibrated per user; "excess_log_ratio"
-# is the one-sided jump over the trailing mean. Designed on the development account (seed 11).
-SECURITY_COLUMNS = _cols(
-    "event_count", "tables_accessed", "unique_source_ips", "failed_auth_count", "data_export_events",
-    "grant_change_events", "avg_event_count_prev28", "avg_tables_accessed_prev28", "avg_data_export_prev28",
-    "avg_grant_changes_prev28", "avg_failed_auth_prev28", "avg_source_ips_prev28",
-)
-SEC_EXPORTS = (("poisson_surprise", "data_export_events", "avg_data_export_prev28"),
-               ("excess_log_ratio", "tables_accessed", "avg_tables_accessed_prev28"))
-SEC_GRANTS = (("poisson_surprise", "grant_change_events", "avg_grant_changes_prev28"),)
-SEC_LOGINS = (("poisson_surprise", "failed_auth_count", "avg_failed_auth_prev28"),
-              ("excess_log_ratio", "unique_source_ips", "avg_source_ips_prev28"))
-SEC_ACTIVITY = (("poisson_surprise", "event_count", "avg_event_count_prev28"),)
-# Flag threshold: the 99.99th percentile of the validation period's scores (about 2 of the
-# ~18,000 validation user-days of the medium demo). Deep trees (4,096 samples) rank the far tail.
-SECURITY_QUANTILE = 0.9999
-SECURITY_MAX_SAMPLES = 4096
-
-
-def _security_detector(derived):
-    return lambda cols: est.isolation_forest(1.0 - SECURITY_QUANTILE, columns=cols, derived=derived,
-                                             max_samples=SECURITY_MAX_SAMPLES)
-
-
-def _security_hp():
-    return {"n_estimators": 100, "max_samples": SECURITY_MAX_SAMPLES, "threshold_quantile": SECURITY_QUANTILE}
-
-
-# Performance: the incident is one regular query template reading many times its usual bytes
-# (lost file pruning). performance_features.max_template_bytes_ratio compares each regular
-# template's median bytes today with its own last 28 scan days; the share of scans that pruned
-# nothing is compared with the warehouse's previous 28 days. Warehouse-wide latency percentiles
-# (the first design) drown one template among hundreds of statements and were dropped.
-PERFORMANCE_DETECTOR_COLUMNS = _cols("max_template_bytes_ratio", "unpruned_scan_rate", "avg_unpruned_scan_rate_28d")
-PERFORMANCE_DETECTOR_DERIVED = (
-    ("log_surge", "max_template_bytes_ratio"),
-    ("excess_log_ratio", "unpruned_scan_rate", "avg_unpruned_scan_rate_28d"),
-)
-
-# Quality: one evidence score per catalog-day, the sum of (a) the columns touched by the largest
-# breaking schema change (a table that lost or retyped a column; additive evolution is routine)
-# and (b) the days a daily-written table has gone unwritten WHILE a daily job of the catalog's
-# workspace has had no run at all (a paused writer). A failing writer leaves the table just as
-# stale but still has FAILED runs, so (b) stays 0 for it: that was the first design's main source
-# of false events (its per-table staleness surprise could not tell the two apart). One summed
-# column, not several: a forest only isolates along features that vary in its training rows, and
-# paused writers are rare enough that (b) alone is constant there.
-QUALITY_DETECTOR_COLUMNS = _cols("max_broken_table_changes_1d", "stale_days_with_idle_writer")
-QUALITY_DETECTOR_DERIVED = (("sum", "max_broken_table_changes_1d", "stale_days_with_idle_writer"),)
-QUALITY_DETECTOR_QUANTILE = 0.99
-# Performance flag threshold: the 99.95th percentile of the validation period's scores (the most
-# extreme of the ~1,400 validation warehouse-days of the medium demo; development seeds 11 and 13).
-PERFORMANCE_DETECTOR_QUANTILE = 0.9995
+# --- detectors: each entity against its own behaviour (healthmon.ml.models.detectors: the
+# signals; calibrated.CalibratedDetector: calibrated tail probabilities, min-p combination, a
+# false-alarm budget on the validation period; docs/models.md "The seven detectors").
+# A detector's spec reads every numeric column of its table (features=None): the calibrated
+# detector picks its signals' columns by name, and any single feature can then be shipped in its
+# place when it does better on validation (training.choose_detector).
+CALIBRATED = "calibrated_min_p"
 
 
 # --- targets ---------------------------------------------------------------------------------
@@ -226,11 +155,10 @@ _REF = bl.ReferenceInput
 _SPECS = [
     # ---------------------------------------------------------------- cost (cost_features)
     ModelSpec(
-        "cost_anomaly_detector", "cost", "anomaly", "isolation_forest",
-        _detector(1.0 - COST_DETECTOR_QUANTILE, (), COST_DETECTOR_DERIVED), "cost_features",
+        "cost_anomaly_detector", "cost", "anomaly", CALIBRATED,
+        det.factory("cost_anomaly_detector"), "cost_features",
         "cost_anomaly_predictions", "train_cost_anomaly_detector", "cost/train_cost_anomaly_detector",
-        "cost_anomaly_detection", features=COST_DETECTOR_COLUMNS,
-        hyperparameters={"n_estimators": 100, "threshold_quantile": COST_DETECTOR_QUANTILE},
+        "cost_anomaly_detection", hyperparameters=det.hyperparameters("cost_anomaly_detector", "cost"),
     ),
     ModelSpec(
         "budget_forecaster", "cost", "regression", "gradient_boosting",
@@ -276,28 +204,28 @@ _SPECS = [
     ),
     # ---------------------------------------------------------------- security (security_features)
     ModelSpec(
-        "security_threat_detector", "security", "anomaly", "isolation_forest",
-        _security_detector(SEC_EXPORTS + SEC_GRANTS + SEC_LOGINS), "security_features", "security_threat_predictions",
+        "security_threat_detector", "security", "anomaly", CALIBRATED,
+        det.factory("security_threat_detector"), "security_features", "security_threat_predictions",
         "train_security_threat_detector", "security/train_security_threat_detector", "threat_detection",
-        features=SECURITY_COLUMNS, hyperparameters=_security_hp(),
+        hyperparameters=det.hyperparameters("security_threat_detector", "security"),
     ),
     ModelSpec(
-        "exfiltration_detector", "security", "anomaly", "isolation_forest",
-        _security_detector(SEC_EXPORTS), "security_features", "exfiltration_predictions",
+        "exfiltration_detector", "security", "anomaly", CALIBRATED,
+        det.factory("exfiltration_detector"), "security_features", "exfiltration_predictions",
         "train_exfiltration_detector", "security/train_exfiltration_detector", "exfiltration_detection",
-        features=SECURITY_COLUMNS, hyperparameters=_security_hp(),
+        hyperparameters=det.hyperparameters("exfiltration_detector", "security"),
     ),
     ModelSpec(
-        "privilege_escalation_detector", "security", "anomaly", "isolation_forest",
-        _security_detector(SEC_GRANTS), "security_features",
+        "privilege_escalation_detector", "security", "anomaly", CALIBRATED,
+        det.factory("privilege_escalation_detector"), "security_features",
         "privilege_escalation_predictions", "train_privilege_escalation_detector", "security/train_privilege_escalation",
-        "privilege_escalation_detection", features=SECURITY_COLUMNS, hyperparameters=_security_hp(),
+        "privilege_escalation_detection", hyperparameters=det.hyperparameters("privilege_escalation_detector", "security"),
     ),
     ModelSpec(
-        "user_behavior_baseline", "security", "anomaly", "isolation_forest",
-        _security_detector(SEC_ACTIVITY + SEC_EXPORTS + SEC_GRANTS + SEC_LOGINS), "security_features", "user_behavior_predictions",
+        "user_behavior_baseline", "security", "anomaly", CALIBRATED,
+        det.factory("user_behavior_baseline"), "security_features", "user_behavior_predictions",
         "train_user_behavior_baseline", "security/train_user_behavior_baseline", "behavior_baselining",
-        features=SECURITY_COLUMNS, hyperparameters=_security_hp(),
+        hyperparameters=det.hyperparameters("user_behavior_baseline", "security"),
     ),
     # ---------------------------------------------------------------- performance (performance_features)
     ModelSpec(
@@ -324,11 +252,10 @@ _SPECS = [
         target=T.next_window("query_count", 7, "max", description="peak daily query count of the warehouse over the next 7 days (the load to provision for)"),
     ),
     ModelSpec(
-        "performance_regression_detector", "performance", "anomaly", "isolation_forest",
-        _detector(1.0 - PERFORMANCE_DETECTOR_QUANTILE, (), PERFORMANCE_DETECTOR_DERIVED),
+        "performance_regression_detector", "performance", "anomaly", CALIBRATED,
+        det.factory("performance_regression_detector"),
         "performance_features", "performance_regression_predictions", "train_performance_regression_detector",
-        "performance/train_regression_detector", "regression_detection", features=PERFORMANCE_DETECTOR_COLUMNS,
-        hyperparameters={"n_estimators": 100, "threshold_quantile": PERFORMANCE_DETECTOR_QUANTILE},
+        "performance/train_regression_detector", "regression_detection", hyperparameters=det.hyperparameters("performance_regression_detector", "performance"),
     ),
     ModelSpec(
         "dbr_migration_risk_scorer", "performance", "binary", "xgboost", _xgb(n_estimators=60, max_depth=2), "reliability_features",
@@ -400,11 +327,11 @@ _SPECS = [
     ),
     # ---------------------------------------------------------------- quality (quality_features)
     ModelSpec(
-        "data_drift_detector", "quality", "anomaly", "isolation_forest",
-        _detector(1.0 - QUALITY_DETECTOR_QUANTILE, derived=QUALITY_DETECTOR_DERIVED),
+        "data_drift_detector", "quality", "anomaly", CALIBRATED,
+        det.factory("data_drift_detector"),
         "quality_features", "data_drift_predictions", "train_drift_detector", "quality/train_drift_detector", "drift_detection",
-        features=QUALITY_DETECTOR_COLUMNS, min_train_rows=10,
-        hyperparameters={"n_estimators": 100, "threshold_quantile": QUALITY_DETECTOR_QUANTILE},
+        min_train_rows=10,
+        hyperparameters=det.hyperparameters("data_drift_detector", "quality"),
     ),
     ModelSpec(
         "data_freshness_predictor", "quality", "regression", "gradient_boosting", _gbr(), "quality_features",

@@ -1,0 +1,282 @@
+"""The detectors' scorer: each entity against its own behaviour, calibrated, combined, budgeted.
+
+A detector watches a few *signals* of one entity-day (a user's exports, a workspace's DBUs, a
+warehouse's template bytes, ...). Each signal compares today's value with the entity's own
+expectation known at d — a column of the feature table computed from trailing windows that
+exclude today (the user's mean and spread over its previous 28 active days, the workspace's mean
+of the last four same weekdays, a workload's ratio to its own 28-day mean) — and yields a
+one-sided surprise statistic:
+
+- ``count``: −log10 P(N ≥ observed) for N negative-binomial with the entity's trailing mean and
+  variance (Poisson when the variance does not exceed the mean; a pseudo-count keeps an entity
+  with no history of an action from being infinitely surprised by one occurrence). With a
+  ``peak`` column (the entity's largest day of the last five weeks) the expected count is at least
+  that peak, with the same dispersion: a recurring peak — last month's month-end exports, an
+  admin's usual grant bursts — is the entity's own behaviour, not news;
+- ``level``: robust-z-like (observed − expected) / max(spread, 10 % of expected), above 0 only;
+- ``log_ratio``: max(0, ln((1 + observed) / (1 + expected))), for baselines without a spread;
+- ``ratio``: max(0, ln observed) for a column that already is a ratio to the entity's baseline;
+- ``value``: the column itself (a share of the day's DBUs, days a table went unwritten, ...).
+
+The statistics are then **calibrated**: each one's tail probability is read off its own
+distribution on the TRAINING rows (empirical survival up to the 98th percentile, an
+exponential tail fitted to the exceedances beyond it — peaks over threshold — so a value beyond
+anything seen in training still gets a finite, ordered p-value). Signals are **combined** by the
+minimum p-value with a Bonferroni correction for the number of signals (``combine="minp"``;
+Fisher's method is available but assumes independent signals, which exports and tables read are
+not). The anomaly score is −log10 of the combined p-value.
+
+Where to flag is not a quantile: training sets ``threshold_`` with a **false-alarm budget** on the
+validation period (``baselines.budget_threshold``: at most ``false_events_per_entity_month``
+false events per entity per 30 days there). Every flag carries its **evidence**: the signal with
+the smallest p-value, the entity's expected value and today's observed value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+FAMILIES = ("count", "level", "log_ratio", "ratio", "value")
+# A count nobody has seen before is compared with this pseudo mean (events per day).
+COUNT_PRIOR = 0.5
+# A level's spread is at least this share of its expected value (a flat history is not
+# infinitely sure of itself).
+LEVEL_SPREAD_FLOOR = 0.10
+MAX_STAT = 300.0
+# Empirical survival up to this training quantile, an exponential tail beyond it.
+TAIL_QUANTILE = 0.98
+MIN_EXCEEDANCES = 10
+DEFAULT_THRESHOLD = 3.0  # −log10 p: used only until training sets the budgeted threshold
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One behaviour of the entity: today's ``metric`` against the entity's ``expected`` value
+    (and ``spread``) known at d, read with the statistic of ``family``. ``label`` names it in
+    the evidence (defaults to the metric)."""
+
+    metric: str
+    family: str
+    expected: str | None = None
+    spread: str | None = None
+    peak: str | None = None
+    label: str | None = None
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"signal {self.metric}: unknown family {self.family!r} (one of {', '.join(FAMILIES)})")
+        if self.family in ("count", "level", "log_ratio") and self.expected is None:
+            raise ValueError(f"signal {self.metric}: family {self.family} needs an expected-value column")
+
+    @property
+    def name(self) -> str:
+        return self.label or self.metric
+
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c for c in (self.metric, self.expected, self.spread, self.peak) if c)
+
+
+def negbin_surprise(observed, mean, variance) -> np.ndarray:
+    """−log10 P(N ≥ observed) for N with this mean and variance: negative binomial when the
+    variance exceeds the mean, else Poisson. Observed counts are rounded up; 0 when observed ≤ 0."""
+    from scipy.stats import nbinom, poisson
+
+    k = np.ceil(np.clip(np.asarray(observed, float), 0, None))
+    mu = np.clip(np.asarray(mean, float), 0, None) + COUNT_PRIOR
+    var = np.maximum(np.asarray(variance, float), 0.0)
+    over = var > mu * 1.05
+    out = np.zeros(len(k))
+    pois = ~over & (k > 0)
+    out[pois] = -poisson.logsf(k[pois] - 1, mu[pois]) / np.log(10.0)
+    nb = over & (k > 0)
+    if nb.any():
+        # mean mu, variance v: n = mu² / (v − mu), p = mu / v
+        n = mu[nb] ** 2 / (var[nb] - mu[nb])
+        p = mu[nb] / var[nb]
+        out[nb] = -nbinom.logsf(k[nb] - 1, n, p) / np.log(10.0)
+    return np.clip(np.nan_to_num(out, nan=0.0, posinf=MAX_STAT), 0.0, MAX_STAT)
+
+
+def expected_count(mean, spread, peak=None) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, variance) a count is compared with: the trailing mean plus the pseudo-count, raised
+    to the recent ``peak`` when given, the variance scaled with it (same variance-to-mean ratio)."""
+    mu = np.clip(np.nan_to_num(np.asarray(mean, float)), 0, None) + COUNT_PRIOR
+    var = np.maximum(np.nan_to_num(np.asarray(spread, float)) ** 2, mu) if spread is not None else mu
+    if peak is None:
+        return mu, var
+    level = np.maximum(mu, np.nan_to_num(np.asarray(peak, float)))
+    return level, var * level / mu
+
+
+def statistic(signal: Signal, observed, expected=None, spread=None, peak=None) -> np.ndarray:
+    """The one-sided surprise statistic of ``signal`` (higher = more unusual for this entity)."""
+    x = np.nan_to_num(np.asarray(observed, float), nan=0.0)
+    e = None if expected is None else np.nan_to_num(np.asarray(expected, float), nan=0.0)
+    s = None if spread is None else np.nan_to_num(np.asarray(spread, float), nan=0.0)
+    f = signal.family
+    if f == "count":
+        mu, var = expected_count(e, s, peak)
+        return negbin_surprise(x, mu - COUNT_PRIOR, var)
+    if f == "level":
+        scale = np.maximum(s if s is not None else 0.0, LEVEL_SPREAD_FLOOR * np.abs(e))
+        z = np.divide(x - e, scale, out=np.zeros_like(x), where=scale > 0)
+        return np.clip(z, 0.0, MAX_STAT)
+    if f == "log_ratio":
+        return np.clip(np.log1p(np.clip(x, 0, None)) - np.log1p(np.clip(e, 0, None)), 0.0, MAX_STAT)
+    if f == "ratio":
+        return np.clip(np.log(np.clip(x, 1.0, None)), 0.0, MAX_STAT)
+    return np.clip(x, -MAX_STAT, MAX_STAT)
+
+
+@dataclass
+class TailCalibrator:
+    """Tail probability P(S ≥ s) of one statistic, learned from reference (training) values:
+    empirical survival (with +1 smoothing) up to the ``TAIL_QUANTILE`` value ``u``; beyond it
+    p(u) · exp(−(s − u) / β), β = mean excess over u (an exponential peaks-over-threshold tail).
+    Monotone non-increasing in s; never 0."""
+
+    sorted_values: np.ndarray
+    u: float
+    p_u: float
+    beta: float
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> "TailCalibrator":
+        v = np.sort(np.nan_to_num(np.asarray(values, float), nan=0.0))
+        if not len(v):
+            return cls(v, 0.0, 1.0, 1.0)
+        u = float(np.quantile(v, TAIL_QUANTILE))
+        excess = v[v > u] - u
+        if len(excess) >= MIN_EXCEEDANCES and excess.mean() > 0:
+            beta = float(excess.mean())
+        else:  # too few distinct tail values: a tail as wide as the spread of the statistic
+            beta = float(max(np.std(v), 1e-6))
+        p_u = cls._empirical(v, np.array([u]))[0]
+        return cls(v, u, float(p_u), beta)
+
+    @staticmethod
+    def _empirical(v: np.ndarray, s: np.ndarray) -> np.ndarray:
+        n = len(v)
+        at_or_above = n - np.searchsorted(v, s, side="left")
+        return (at_or_above + 1.0) / (n + 1.0)
+
+    def survival(self, s) -> np.ndarray:
+        s = np.nan_to_num(np.asarray(s, float), nan=0.0)
+        p = self._empirical(self.sorted_values, s)
+        beyond = s > self.u
+        p[beyond] = self.p_u * np.exp(-(s[beyond] - self.u) / self.beta)
+        return np.clip(p, 1e-300, 1.0)
+
+
+def combine_pvalues(p: np.ndarray, how: str = "minp") -> np.ndarray:
+    """Rows × signals p-values -> one p-value per row: Bonferroni-corrected minimum (``minp``)
+    or Fisher's method (``fisher``, χ² with 2m degrees of freedom)."""
+    p = np.clip(np.asarray(p, float), 1e-300, 1.0)
+    m = p.shape[1]
+    if how == "minp":
+        return np.clip(m * p.min(axis=1), 1e-300, 1.0)
+    if how == "fisher":
+        from scipy.stats import chi2
+
+        return np.clip(chi2.sf(-2.0 * np.log(p).sum(axis=1), 2 * m), 1e-300, 1.0)
+    raise ValueError(f"unknown combination {how!r} (minp or fisher)")
+
+
+class CalibratedDetector(BaseEstimator):
+    """scikit-learn estimator over the feature columns ``columns`` (in the order of X).
+
+    ``fit`` learns one ``TailCalibrator`` per signal on the training rows. ``score_samples``
+    follows IsolationForest's convention (higher = more normal; ``anomaly_scores`` negates it):
+    it returns −score with score = −log10(combined p). ``predict``: −1 (anomaly) where
+    score ≥ ``threshold_``, else 1. ``evidence`` names, per row, the signal that drove the score.
+    """
+
+    def __init__(self, signals: Sequence[Signal] = (), columns: Sequence[str] = (), combine: str = "minp"):
+        self.signals = signals
+        self.columns = columns
+        self.combine = combine
+
+    # ---------------------------------------------------------------- columns
+    def _col(self, X: np.ndarray, name: str | None):
+        if name is None:
+            return None
+        try:
+            return X[:, list(self.columns).index(name)]
+        except ValueError:
+            raise ValueError(f"detector input column {name!r} is not among its features {list(self.columns)}") from None
+
+    def statistics(self, X) -> np.ndarray:
+        X = np.asarray(X, float)
+        out = [statistic(s, self._col(X, s.metric), self._col(X, s.expected), self._col(X, s.spread), self._col(X, s.peak))
+               for s in self.signals]
+        return np.column_stack(out) if out else np.zeros((len(X), 0))
+
+    # ---------------------------------------------------------------- fit / score
+    def fit(self, X, y=None):
+        if not self.signals:
+            raise ValueError("a CalibratedDetector needs at least one signal")
+        stats = self.statistics(X)
+        self.calibrators_ = [TailCalibrator.fit(stats[:, j]) for j in range(stats.shape[1])]
+        if not hasattr(self, "threshold_"):
+            self.threshold_ = DEFAULT_THRESHOLD
+        return self
+
+    def pvalues(self, X) -> np.ndarray:
+        stats = self.statistics(X)
+        return np.column_stack([c.survival(stats[:, j]) for j, c in enumerate(self.calibrators_)])
+
+    def score(self, X) -> np.ndarray:  # noqa: D401 - not sklearn's R² "score": the anomaly score
+        """−log10 of the combined p-value (higher = more anomalous)."""
+        return -np.log10(combine_pvalues(self.pvalues(X), self.combine))
+
+    def score_samples(self, X) -> np.ndarray:
+        return -self.score(X)
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.threshold_ - self.score(X)
+
+    def predict(self, X) -> np.ndarray:
+        return np.where(self.score(X) >= self.threshold_, -1, 1)
+
+    def set_threshold(self, threshold: float) -> "CalibratedDetector":
+        self.threshold_ = float(threshold)
+        return self
+
+    # ---------------------------------------------------------------- evidence
+    def evidence(self, X) -> pd.DataFrame:
+        """Per row: ``evidence_metric`` (the signal with the smallest p-value), its
+        ``expected_value`` (the entity's baseline at d; 1 for a ratio to the baseline; the
+        training median for a plain value), ``observed_value`` and ``evidence_p_value``
+        (its calibrated, uncorrected tail probability)."""
+        X = np.asarray(X, float)
+        p = self.pvalues(X)
+        j = p.argmin(axis=1)
+        rows = np.arange(len(X))
+        observed = np.column_stack([self._col(X, s.metric) for s in self.signals])[rows, j]
+        expected = np.column_stack([self._expected(X, s, c) for s, c in zip(self.signals, self.calibrators_)])[rows, j]
+        names = np.array([s.name for s in self.signals], dtype=object)[j]
+        return pd.DataFrame({"evidence_metric": names, "expected_value": expected.astype(float),
+                             "observed_value": observed.astype(float), "evidence_p_value": p[rows, j]})
+
+    def _expected(self, X, s: Signal, cal: TailCalibrator) -> np.ndarray:
+        if s.family == "count":
+            return expected_count(self._col(X, s.expected), self._col(X, s.spread), self._col(X, s.peak))[0]
+        if s.expected is not None:
+            return self._col(X, s.expected).astype(float)
+        if s.family == "ratio":
+            return np.ones(len(X))
+        return np.full(len(X), float(np.median(cal.sorted_values)) if len(cal.sorted_values) else 0.0)
+
+
+def evidence_frame(model, X) -> pd.DataFrame | None:
+    """The evidence columns of a detector that can explain itself (None otherwise)."""
+    explain = getattr(model, "evidence", None)
+    return explain(X) if callable(explain) else None
+
+
+__all__ = ["CalibratedDetector", "Signal", "TailCalibrator", "combine_pvalues", "evidence_frame", "negbin_surprise", "statistic"]

@@ -1,0 +1,91 @@
+"""What each of the seven detectors watches: its signals (``calibrated.Signal``) and its
+false-alarm budget. The scoring itself is ``calibrated.CalibratedDetector``; docs/models.md
+("The seven detectors") says why each signal is there and how the designs were chosen.
+
+Every signal is a behaviour of the entity compared with the entity's own history known at d
+(feature-table columns built from trailing windows that exclude today) — never a pattern of a
+particular incident.
+"""
+
+from __future__ import annotations
+
+from healthmon.ml.models.calibrated import CalibratedDetector, Signal
+
+
+def _count(metric: str, base: str) -> Signal:
+    """A security count against the user's previous 28 active days (mean and spread) and the
+    largest day of its previous 35 (its recent peak)."""
+    return Signal(metric, "count", f"avg_{base}_prev28", f"std_{base}_prev28", peak=f"max_{base}_prev35")
+
+
+# --- security (user-days of security_features) -----------------------------------------------
+EVENTS = _count("event_count", "event_count")
+TABLES = _count("tables_accessed", "tables_accessed")
+EXPORTS = _count("data_export_events", "data_export")
+GRANTS = _count("grant_change_events", "grant_changes")
+FAILED = _count("failed_auth_count", "failed_auth")
+FAILED_LOGINS = _count("failed_login_count", "failed_login")
+IPS = _count("unique_source_ips", "source_ips")
+OFF_HOURS = _count("off_hours_events", "off_hours")
+
+# --- cost (workspace-days of cost_features) ----------------------------------------------------
+COST = (
+    # the workspace's DBUs against the mean of its last 4 same weekdays (weekly seasonality)
+    Signal("daily_dbu", "level", "expected_dbu_same_weekday", "std_dbu_prev28"),
+    # one workload (job, cluster, warehouse) against its own 28-day mean
+    Signal("max_workload_dbu_ratio", "ratio"),
+    # that workload's excess as a share of the day's DBUs (large for the workspace, not only for the job)
+    Signal("top_workload_surge_share", "value"),
+    # DBUs of workloads that were tagged in their history and are untagged today
+    Signal("lost_tags_dbu_share", "value"),
+)
+
+# --- performance (warehouse-days of performance_features) -------------------------------------
+PERFORMANCE = (
+    Signal("max_template_bytes_ratio", "ratio"),  # a regular statement text against its own 28 days
+    Signal("avg_bytes_per_query", "log_ratio", "avg_bytes_per_query_28d"),
+    Signal("unpruned_scan_rate", "log_ratio", "avg_unpruned_scan_rate_28d"),
+    Signal("spill_rate", "log_ratio", "avg_spill_rate_28d"),
+)
+
+# --- quality (catalog-days of quality_features) -----------------------------------------------
+QUALITY = (
+    Signal("max_broken_table_changes_1d", "value"),  # columns touched by the largest breaking change
+    Signal("max_staleness_surprise", "value"),  # a table unwritten for longer than its own history makes likely
+    Signal("stale_days_with_idle_writer", "value"),  # an overdue daily table while a daily job of the catalog idles
+    Signal("max_overdue_days_daily_tables", "value"),  # days the most overdue daily-written table went unwritten
+)
+
+SIGNALS: dict[str, tuple[Signal, ...]] = {
+    "cost_anomaly_detector": COST,
+    "security_threat_detector": (FAILED_LOGINS, FAILED, IPS, EXPORTS, GRANTS, TABLES),
+    "exfiltration_detector": (EXPORTS, TABLES, EVENTS),
+    "privilege_escalation_detector": (GRANTS, FAILED),
+    "user_behavior_baseline": (EVENTS, TABLES, EXPORTS, GRANTS, FAILED, FAILED_LOGINS, IPS, OFF_HOURS),
+    "performance_regression_detector": PERFORMANCE,
+    "data_drift_detector": QUALITY,
+}
+
+# At most this many false events per entity per 30 days of the validation period (the flag
+# threshold; ``baselines.budget_threshold``). Per domain, because entities differ in number and
+# in what a person can review: hundreds of users, 20 workspaces, a few dozen warehouses and
+# catalogs. Chosen on the development seeds' validation periods (docs/models.md).
+BUDGET = {"security": 0.1, "cost": 0.25, "performance": 0.1, "quality": 0.1}
+
+
+def columns(name: str) -> tuple[str, ...]:
+    """The feature columns a detector reads, in a fixed order."""
+    out: list[str] = []
+    for s in SIGNALS[name]:
+        out += [c for c in s.columns() if c not in out]
+    return tuple(out)
+
+
+def factory(name: str, combine: str = "minp"):
+    signals = SIGNALS[name]
+    return lambda cols: CalibratedDetector(signals=signals, columns=tuple(cols), combine=combine)
+
+
+def hyperparameters(name: str, domain: str, combine: str = "minp") -> dict:
+    return {"signals": ", ".join(f"{s.name}:{s.family}" for s in SIGNALS[name]), "combine": combine,
+            "false_events_per_entity_month": BUDGET[domain]}
