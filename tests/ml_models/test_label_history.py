@@ -103,3 +103,26 @@ def test_reference_classifier_starts_from_the_shrunk_entity_rate():
 
     model = xgb_reference_classifier(cols, "rate", "count").fit(X, y)
     assert roc_auc_score(y, model.predict_proba(X)[:, 1]) > roc_auc_score(y, expected) + 0.03
+
+
+def test_tag_recommender_ships_the_nearest_job_name_rule_when_it_is_more_accurate_on_validation():
+    from healthmon.ml.models import tags
+
+    spec = MODELS["tag_recommender"]
+    features = list(spec.features)
+    rows = []
+    for i, (name, tag) in enumerate([("ledger ingest", "finance"), ("ledger report", "finance"), ("click stream", "web"),
+                                     ("click sessions", "web"), ("ledger close", "finance"), ("click funnel", "web")]):
+        rows.append({"job_id": str(i), "job_name": name, "tag_value": tag, "period": "train" if i < 4 else "validation",
+                     **{f: float(i % 2) for f in features}})
+    data = pd.DataFrame(rows)
+    inputs = [*features, "job_name"]
+
+    class Wrong:  # a model that always recommends the other team
+        def predict(self, X):
+            return np.where(X["job_name"].str.contains("ledger"), "web", "finance")
+
+    scorer, algorithm, contest = tags._choose_scorer(spec, Wrong(), data, inputs)
+    assert algorithm == "baseline:nearest_job_name"
+    assert list(scorer.predict(data[inputs])) == list(data["tag_value"])
+    assert contest == {"candidate_ml_validation_accuracy": 0.0, "candidate_nearest_job_name_validation_accuracy": 1.0}
