@@ -284,6 +284,10 @@ _SPECS = [
             aggs={"serverless_cost": "sum", "daily_cost": "sum"},
             description="1 if serverless makes up more than half of the workspace's cost over the next 7 days (a serverless commitment would pay off)",
         ),
+        leakage_note=("Whether serverless is most of a workspace's spend is a property of the workspace that persists "
+                      "from week to week, so the workspace's own label rate known at d (hist_*_mean: only weeks that "
+                      "ended by d) ranks next week's label almost perfectly. The entity_label_rate baseline and the "
+                      "within-entity AUC show how much the model adds."),
     ),
     ModelSpec(
         "tag_recommender", "cost", "multiclass", "random_forest",
