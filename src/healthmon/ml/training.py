@@ -324,17 +324,18 @@ def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.nda
     Returns (scorer, algorithm tag, validation figures of every candidate)."""
     from healthmon.ml.models import baselines as bl
 
-    if spec.kind not in ("regression", "binary") or y is None or not spec.baselines:
+    if spec.kind == "anomaly" or y is None or not spec.baselines:
         return model, spec.algorithm, {}
     val = periods == "validation"
     X_val = matrix(rows.loc[val], features)
-    y_val = y[val].astype(int) if spec.kind == "binary" else y[val]
+    y_val = y[val].astype(int) if spec.kind in ("binary", "multiclass") else y[val]
+    classes = tuple(getattr(model, "classes_", (0, 1)))
     name, value, higher = selection_metric(spec, period_metrics(spec, model, X_val, y_val))
     contest = {f"candidate_ml_validation_{name}": value}
     best = (value, model, spec.algorithm)
     ctx = bl.Context(spec, rows, np.asarray(y, float), periods, features)
     for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
-        est = bl.BaselineEstimator(baseline, features, spec.kind).fit(X_train)
+        est = bl.BaselineEstimator(baseline, features, spec.kind, classes).fit(X_train)
         _, b_value, _ = selection_metric(spec, period_metrics(spec, est, X_val, y_val))
         label = bl.baseline_label(baseline)
         contest[f"candidate_{label.replace(':', '_')}_validation_{name}"] = b_value

@@ -19,6 +19,7 @@ from typing import Any
 from healthmon.errors import HealthmonError
 from healthmon.ml.features.cleaning import clean_features
 from healthmon.ml.features.databricks_backend import SparkFeatureStore, SparkLakehouse, on_databricks
+from healthmon.ml.features.label_history import append_label_history
 from healthmon.ml.features.registry import FEATURE_TABLES
 from healthmon.ml.features.table import FeatureTable
 
@@ -179,6 +180,8 @@ def create_feature_tables(
         started = time.perf_counter()
         try:
             data, counts = compute_feature_table(lh, table, catalog, gold_schema)
+            # The supervised models' own label history known at d (docs/models.md, "Label history").
+            data = append_label_history(data, name)
             action = write_feature_table(fe, lh, table, fqn, data)
             results[name] = {
                 "status": "SUCCESS", "table": fqn, "rows": data.num_rows, "action": action,

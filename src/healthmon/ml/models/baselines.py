@@ -152,9 +152,10 @@ def incident_rows(frame: pd.DataFrame, spec, incidents: pd.DataFrame | None, tol
 
 
 # --------------------------------------------------------------------------- evaluation-only
-def _entity_label_history(frame, spec, labels, periods, how: str) -> np.ndarray:
-    """Per row (e, d): the mean (or last value) of entity e's labels that were already KNOWN at
-    d, i.e. of rows dated <= d - horizon."""
+def entity_label_history(frame, spec, labels, how: str) -> np.ndarray:
+    """Per row (e, d): the mean (``how='mean'``), last value (``'last'``) or number
+    (``'count'``) of entity e's labels that were already KNOWN at d, i.e. of rows dated
+    <= d - horizon; NaN where e has none."""
     horizon = pd.Timedelta(days=int(spec.target.horizon_days)) if spec.target is not None else pd.Timedelta(0)
     dates = pd.to_datetime(frame[spec.date_key]).dt.normalize().to_numpy()
     ent = frame[spec.entity_key].astype(str).to_numpy()
@@ -174,6 +175,8 @@ def _entity_label_history(frame, spec, labels, periods, how: str) -> np.ndarray:
         have = pos > 0
         if how == "last":
             out[rows[have]] = y[pos[have] - 1]
+        elif how == "count":
+            out[rows[have]] = pos[have]
         else:
             csum = np.concatenate([[0.0], np.cumsum(y)])
             out[rows[have]] = csum[pos[have]] / pos[have]
@@ -204,7 +207,7 @@ class EntityHistory(Baseline):
     def score(self, frame):
         if self._labels is None or not frame.index.equals(self._frame_index):
             raise ValueError(f"{self.name} scores the rows it was fitted with (it reads their label history)")
-        out = _entity_label_history(frame, self._spec, self._labels, self._periods, self.how)
+        out = entity_label_history(frame, self._spec, self._labels, self.how)
         return np.where(np.isnan(out), self._fallback, out)
 
 
@@ -288,16 +291,21 @@ def budget_threshold(scores: np.ndarray, entities: np.ndarray, dates: np.ndarray
 
 
 # --------------------------------------------------------------------------- shipping a baseline
+MULTICLASS_CONFIDENCE = 0.8
+
+
 class BaselineEstimator(BaseEstimator):
     """A servable baseline as a scikit-learn estimator over the model's feature columns, so it
     is logged, registered, served (``fe.score_batch``) and evaluated like any model.
 
     Forecasters: ``predict`` = the reference value. Binary classifiers: ``predict_proba`` is a
     monotone map of the score (ROC-AUC depends on the ranking only; 0.5 at the training
-    period's median), ``predict`` = proba >= 0.5. Detectors (``kind="anomaly"``): the score is
-    the anomaly score (``score_samples`` = −score, IsolationForest's convention), ``predict`` =
-    −1 where it reaches ``threshold_`` (set by training's false-alarm budget), and ``evidence``
-    names the column with its observed value."""
+    period's median), ``predict`` = proba >= 0.5. Multiclass: the score is a class (the
+    entity's last label); ``predict_proba`` puts ``MULTICLASS_CONFIDENCE`` on it and spreads
+    the rest over the other classes (uniform where the score is no class). Detectors
+    (``kind="anomaly"``): the score is the anomaly score (``score_samples`` = −score,
+    IsolationForest's convention), ``predict`` = −1 where it reaches ``threshold_`` (set by
+    training's false-alarm budget), and ``evidence`` names the column with its observed value."""
 
     def __init__(self, baseline: Baseline | None = None, columns: Sequence[str] = (), kind: str = "regression",
                  classes: Sequence = (0, 1)):
@@ -325,6 +333,8 @@ class BaselineEstimator(BaseEstimator):
             return np.where(np.nan_to_num(s, nan=-np.inf) >= getattr(self, "threshold_", np.inf), -1, 1)
         if self.kind == "regression":
             return np.nan_to_num(s, nan=0.0)
+        if self.kind == "multiclass":
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
         return np.where(self.predict_proba(X)[:, 1] >= 0.5, self.classes_[-1], self.classes_[0])
 
     def score_samples(self, X):
@@ -342,6 +352,13 @@ class BaselineEstimator(BaseEstimator):
                              "observed_value": observed, "evidence_p_value": np.nan})
 
     def predict_proba(self, X):
+        if self.kind == "multiclass":
+            s = self.baseline.score(self._frame(X))
+            k = len(self.classes_)
+            hit = np.column_stack([s == c for c in self.classes_]).astype(float)
+            known = hit.sum(axis=1, keepdims=True) > 0
+            rest = (1.0 - MULTICLASS_CONFIDENCE) / max(k - 1, 1)
+            return np.where(known, hit * (MULTICLASS_CONFIDENCE - rest) + rest, 1.0 / k)
         s = np.nan_to_num(self.baseline.score(self._frame(X)), nan=self.center_)
         p = 1.0 / (1.0 + np.exp(-np.clip((s - self.center_) / self.scale_, -50, 50)))
         return np.column_stack([1.0 - p, p])

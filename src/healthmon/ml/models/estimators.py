@@ -114,6 +114,46 @@ class EncodedClassifier(ClassifierMixin, BaseEstimator):
         return self.estimator_.predict_proba(X)
 
 
+class ReferenceClassifier(ClassifierMixin, BaseEstimator):
+    """A binary classifier that learns a correction to a reference probability known at d (the
+    entity's label rate so far): the boosting starts every row from logit(reference) (XGBoost's
+    ``base_margin``) instead of from the global rate, so the trees spend themselves on what the
+    entity's history does not already say. The rate is shrunk towards the training period's rate
+    by ``prior_weight`` pseudo-labels (an entity with 2 resolved labels has no 0 % or 100 % rate),
+    using the ``count`` column (how many labels the rate is made of)."""
+
+    def __init__(self, estimator=None, columns: Sequence[str] = (), reference: str = "", count: str = "",
+                 prior_weight: float = 5.0):
+        self.estimator = estimator
+        self.columns = columns
+        self.reference = reference
+        self.count = count
+        self.prior_weight = prior_weight
+
+    def _margin(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        idx = list(self.columns)
+        rate = X[:, idx.index(self.reference)]
+        n = X[:, idx.index(self.count)] if self.count else np.zeros(len(X))
+        p = (rate * n + self.prior_ * self.prior_weight) / (n + self.prior_weight)
+        p = np.clip(p, 0.005, 0.995)
+        return np.log(p / (1.0 - p))
+
+    def fit(self, X, y, **fit_params):
+        self.classes_, encoded = np.unique(np.asarray(y), return_inverse=True)
+        if len(self.classes_) != 2:
+            raise ValueError(f"ReferenceClassifier is binary; got classes {list(self.classes_)}")
+        self.prior_ = float(np.mean(encoded))
+        self.estimator_ = clone(self.estimator).fit(np.asarray(X, dtype=float), encoded, base_margin=self._margin(X), **fit_params)
+        return self
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(np.asarray(X, dtype=float), base_margin=self._margin(X))
+
+    def predict(self, X):
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+
 class RelativeRegressor(RegressorMixin, BaseEstimator):
     """Forecasts a quantity relative to a reference known at d (e.g. the trailing 7-day mean):
     the regressor learns log1p(y) - log1p(reference), prediction = expm1(that + log1p(reference)).
@@ -184,15 +224,27 @@ def gradient_boosting(*, max_depth: int = 3, n_estimators: int = 150, log_target
     return TransformedTargetRegressor(regressor=gbr, func=_log1p_pos, inverse_func=_expm1, check_inverse=False)
 
 
-def xgb_classifier(*, n_estimators: int = 120, max_depth: int = 4):
+def _xgb(n_estimators: int, max_depth: int, **kw):
     from xgboost import XGBClassifier
 
-    return EncodedClassifier(
-        XGBClassifier(
-            n_estimators=n_estimators, max_depth=max_depth, learning_rate=0.08, subsample=0.9,
-            colsample_bytree=0.9, eval_metric="logloss", tree_method="hist", n_jobs=1,
-            random_state=RANDOM_STATE,
-        )
+    return XGBClassifier(
+        n_estimators=n_estimators, max_depth=max_depth, learning_rate=kw.pop("learning_rate", 0.08), subsample=0.9,
+        colsample_bytree=0.9, eval_metric="logloss", tree_method="hist", n_jobs=1,
+        random_state=RANDOM_STATE, **kw,
+    )
+
+
+def xgb_classifier(*, n_estimators: int = 120, max_depth: int = 4):
+    return EncodedClassifier(_xgb(n_estimators, max_depth))
+
+
+def xgb_reference_classifier(columns: Sequence[str], reference: str, count: str, *, n_estimators: int = 120,
+                             max_depth: int = 3, min_child_weight: float = 5.0, reg_lambda: float = 5.0,
+                             learning_rate: float = 0.05):
+    """XGBoost learning a correction to the entity's label rate known at d (``ReferenceClassifier``)."""
+    return ReferenceClassifier(
+        _xgb(n_estimators, max_depth, min_child_weight=min_child_weight, reg_lambda=reg_lambda, learning_rate=learning_rate),
+        columns=tuple(columns), reference=reference, count=count,
     )
 
 

@@ -16,7 +16,7 @@ from healthmon.ml.models import baselines as bl
 from healthmon.ml.models import detectors as det
 from healthmon.ml.models import estimators as est
 from healthmon.ml.models import targets as t
-from healthmon.ml.models.spec import ModelSpec
+from healthmon.ml.models.spec import HISTORY_PREFIX, ModelSpec
 
 
 def _gbr(**kw):
@@ -49,6 +49,29 @@ CAPACITY_FEATURES = ("avg_weekly_peak_4w", "max_query_count_7d", "max_query_coun
 
 def _xgb(**kw):
     return lambda cols: est.xgb_classifier(**kw)
+
+
+def _history_column(cols, stat: str) -> str | None:
+    """The model's own label-history column of ``stat`` among its features (select_features
+    passes a model only its own ``hist_<target>_*``)."""
+    found = [c for c in cols if c.startswith(HISTORY_PREFIX) and c.endswith(f"_{stat}")]
+    return found[0] if len(found) == 1 else None
+
+
+def _xgb_on_history(**kw):
+    """XGBoost that learns a correction to the entity's label rate known at d; plain XGBoost
+    when the feature table has no label history (a table built by an older healthmon)."""
+    def build(cols):
+        rate, count = _history_column(cols, "mean"), _history_column(cols, "count")
+        if rate is None or count is None:
+            return est.xgb_classifier()
+        return est.xgb_reference_classifier(cols, rate, count, **kw)
+
+    return build
+
+
+def _cols(*names):
+    return tuple(names)
 
 
 # --- detectors: each entity against its own behaviour (healthmon.ml.models.detectors: the
@@ -185,7 +208,7 @@ _SPECS = [
         target=T.next_window("daily_cost", 7, "sum", description="the workspace's total list cost over the next 7 days (the amount to charge back next week)"),
     ),
     ModelSpec(
-        "commitment_recommender", "cost", "binary", "xgboost", _xgb(), "cost_features",
+        "commitment_recommender", "cost", "binary", "xgboost", _xgb_on_history(), "cost_features",
         "commitment_recommendations", "train_commitment_recommender", "cost/train_commitment_recommender",
         "commitment_recommendation",
         target=T.window_event(
@@ -193,6 +216,10 @@ _SPECS = [
             aggs={"serverless_cost": "sum", "daily_cost": "sum"},
             description="1 if serverless makes up more than half of the workspace's cost over the next 7 days (a serverless commitment would pay off)",
         ),
+        leakage_note=("Whether serverless is most of a workspace's spend is a property of the workspace that persists "
+                      "from week to week, so the workspace's own label rate known at d (hist_*_mean: only weeks that "
+                      "ended by d) ranks next week's label almost perfectly. The entity_label_rate baseline and the "
+                      "within-entity AUC show how much the model adds."),
     ),
     ModelSpec(
         "tag_recommender", "cost", "multiclass", "random_forest",
@@ -270,7 +297,7 @@ _SPECS = [
         enrich=_migration_enrich, features=MIGRATION_FEATURES, min_train_rows=20,
     ),
     ModelSpec(
-        "cache_hit_predictor", "performance", "binary", "xgboost", _xgb(), "performance_features",
+        "cache_hit_predictor", "performance", "binary", "xgboost", _xgb_on_history(), "performance_features",
         "cache_hit_predictions", "train_cache_hit_predictor", "performance/train_cache_hit_predictor",
         "spill_prediction",
         target=T.next_event("high_spill_next_day", ("spill_rate",), _spill_next,
@@ -280,7 +307,7 @@ _SPECS = [
                       "next day. The entity_label_rate baseline and the within-entity AUC show how much is left."),
     ),
     ModelSpec(
-        "query_optimization_recommender", "performance", "binary", "xgboost", _xgb(), "performance_features",
+        "query_optimization_recommender", "performance", "binary", "xgboost", _xgb_on_history(), "performance_features",
         "query_optimization_predictions", "train_query_optimization_recommender",
         "performance/train_query_optimization_recommender", "query_optimization",
         target=T.next_event("sla_breaches_next_day", ("sla_breach_rate",), _slow_next,
@@ -288,7 +315,7 @@ _SPECS = [
     ),
     # ---------------------------------------------------------------- reliability (reliability_features)
     ModelSpec(
-        "job_failure_predictor", "reliability", "binary", "xgboost", _xgb(), "reliability_features",
+        "job_failure_predictor", "reliability", "binary", "xgboost", _xgb_on_history(), "reliability_features",
         "job_failure_predictions", "train_failure_predictor", "reliability/train_job_failure_predictor",
         "failure_prediction",
         target=T.next_event("fails_next_run_day", ("failed_runs",), _failed_next,
@@ -301,7 +328,7 @@ _SPECS = [
         target=T.next_day_value("avg_duration_sec", description="the job's mean run duration on its next run day"),
     ),
     ModelSpec(
-        "sla_breach_predictor", "reliability", "binary", "xgboost", _xgb(), "reliability_features",
+        "sla_breach_predictor", "reliability", "binary", "xgboost", _xgb_on_history(), "reliability_features",
         "sla_breach_predictions", "train_sla_breach_predictor", "reliability/train_sla_breach_predictor",
         "sla_breach_prediction",
         target=T.next_event("breaches_sla_next_run_day", ("max_duration_sec",), _sla_breach_next,
@@ -309,7 +336,7 @@ _SPECS = [
                             description="1 if a run on the job's next run day lasts more than 1.5x the job's 30-run average duration known at d"),
     ),
     ModelSpec(
-        "retry_success_predictor", "reliability", "binary", "xgboost", _xgb(), "reliability_features",
+        "retry_success_predictor", "reliability", "binary", "xgboost", _xgb_on_history(), "reliability_features",
         "retry_success_predictions", "train_retry_success_predictor", "reliability/train_retry_success_predictor",
         "retry_success_prediction",
         target=T.next_event("recovers_next_run_day", ("failed_runs", "successful_runs"), _recovers_next,
@@ -341,7 +368,7 @@ _SPECS = [
         min_train_rows=20,
     ),
     ModelSpec(
-        "schema_change_predictor", "quality", "binary", "xgboost", _xgb(), "quality_features",
+        "schema_change_predictor", "quality", "binary", "xgboost", _xgb_on_history(), "quality_features",
         "schema_change_predictions", "train_schema_change_predictor", "quality/train_schema_change_predictor",
         "schema_change_prediction",
         # Strictly after d: the next snapshot's 7-day count would share 6 of its 7 days with the
@@ -386,7 +413,24 @@ BASELINES: dict[str, tuple] = {
     "schema_change_predictor": _classifier_baselines(_REF("changes_last_7d", "schema_changes_7d")),
     # tag_recommender has its own baselines (most frequent tag of the workspace, nearest job name): tags.py
 }
-_SPECS = [replace(spec, baselines=BASELINES.get(spec.name, ())) for spec in _SPECS]
+
+
+def _history_baselines(spec: ModelSpec) -> tuple:
+    """The entity's label history known at d, read from the feature table's ``hist_*`` columns
+    (healthmon.ml.features.label_history): servable twins of ``entity_label_rate`` /
+    ``entity_mean`` / ``last_label``, so a model that cannot beat its entity's own history on
+    the validation period ships it. None where the labels need gold tables (no such column)."""
+    if spec.target is None or spec.custom or spec.enrich is not None:
+        return ()
+    mean, last = (f"{HISTORY_PREFIX}{spec.target.name}_{stat}" for stat in ("mean", "last"))
+    if spec.features is not None and not {mean, last} & set(spec.features):
+        return ()  # an explicit feature list without its history: the baseline would not be servable
+    if spec.kind == "multiclass":
+        return (_REF("last_label_feature", last),)
+    return (_REF("entity_label_rate_feature" if spec.kind == "binary" else "entity_mean_feature", mean),)
+
+
+_SPECS = [replace(spec, baselines=(*BASELINES.get(spec.name, ()), *_history_baselines(spec))) for spec in _SPECS]
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
 DOMAINS = ("cost", "security", "performance", "reliability", "quality")

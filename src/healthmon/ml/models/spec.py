@@ -16,6 +16,9 @@ from healthmon.ml.models.targets import Target
 
 Kind = Literal["anomaly", "regression", "binary", "multiclass"]
 
+# Label-history columns of the feature tables (healthmon.ml.features.label_history).
+HISTORY_PREFIX = "hist_"
+HISTORY_STATS = ("mean", "last", "count")
 # Columns that are never features, whatever the table (§2.1 of the spec).
 NON_FEATURE_COLUMNS = frozenset({"feature_timestamp", "user_type"})
 
@@ -83,7 +86,14 @@ class ModelSpec:
         skip = set(self.keys) | NON_FEATURE_COLUMNS | set(self.exclude)
         if self.target is not None:
             skip.add(self.target.name)
-        return [c for c in columns if c in allowed and c not in skip]
+        return [c for c in columns if c in allowed and c not in skip and self._own_history(c)]
+
+    def _own_history(self, column: str) -> bool:
+        """Label-history columns (``hist_<target>_*``, healthmon.ml.features.label_history) are
+        inputs of the model whose target they describe only."""
+        if not column.startswith(HISTORY_PREFIX):
+            return True
+        return self.target is not None and column in {f"{HISTORY_PREFIX}{self.target.name}_{stat}" for stat in HISTORY_STATS}
 
     def build(self, feature_names: Sequence[str]):
         return self.factory(list(feature_names))
