@@ -10,7 +10,11 @@ three results are compared row for row (floats to 1e-9 relative).
 The gold data (``--scale large``, 20 workspaces × ``HEALTHMON_BENCH_SPARK_DAYS`` days, default
 155: ≥ 50 M fact rows) is generated once into ``benchmarks/.work/spark`` (or
 ``HEALTHMON_BENCH_SPARK_HOME``) and reused while its marker file is there. ``--quick``: small
-scale, 3 workspaces × 30 days.
+scale, 3 workspaces × 30 days. Each engine's measurement is saved as ``run-<engine>.json``
+there; ``HEALTHMON_BENCH_SPARK_ENGINES=duckdb,spark_local`` measures only those and reports the
+others from their saved runs (``python -m benchmarks.bench_spark _measure ENGINE`` measures one).
+Wall time moves with the load of a shared machine, so the CPU time of every process of a run
+(driver, JVMs, executors) is reported too.
 
     python -m benchmarks.run spark
 """
@@ -54,7 +58,9 @@ def _gold(home: Path, quick: bool) -> tuple[int, float | None]:
     return fact_rows, seconds
 
 
-def _tree_rss(pids: list[int]) -> int:
+def _sample_tree(pids: list[int], cpu: dict[int, float]) -> int:
+    """Sum of RSS over the process trees of ``pids``; records each process's CPU seconds in ``cpu``
+    (the last value seen per pid, so processes that exit still count)."""
     import psutil
 
     total = 0
@@ -66,16 +72,24 @@ def _tree_rss(pids: list[int]) -> int:
             continue
         for p in procs:
             try:
-                total += p.memory_info().rss
+                with p.oneshot():
+                    total += p.memory_info().rss
+                    t = p.cpu_times()
+                    cpu[p.pid] = t.user + t.system
             except psutil.NoSuchProcess:
                 pass
     return total
 
 
-def _build(home: Path, engine: str, env: dict[str, str], extra_pids: list[int]) -> tuple[dict, float, int]:
-    """Build the feature tables in a child process; return (its report, seconds, peak RSS bytes)."""
+def _build(home: Path, engine: str, env: dict[str, str], extra_pids: list[int]) -> dict:
+    """Build the feature tables in a child process; return its report with wall seconds, CPU
+    seconds and peak RSS of the sampled process trees, also saved as ``run-<engine>.json``."""
     child_env = {**os.environ, **env, "HEALTHMON_HOME": str(home),
                  "HEALTHMON_ENGINE": "duckdb" if engine == "duckdb" else "spark"}
+    cpu: dict[int, float] = {}
+    cpu_before = dict.fromkeys(extra_pids, 0.0)
+    _sample_tree(extra_pids, cpu_before)  # daemons' CPU before the build is not the build's
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.bench_spark", "_build", engine],
@@ -87,7 +101,7 @@ def _build(home: Path, engine: str, env: dict[str, str], extra_pids: list[int]) 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss([proc.pid, *extra_pids]))
+            peak = max(peak, _sample_tree([proc.pid, *extra_pids], cpu))
             done.wait(0.25)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -98,7 +112,29 @@ def _build(home: Path, engine: str, env: dict[str, str], extra_pids: list[int]) 
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{engine} feature build failed (exit {proc.returncode})")
-    return json.loads(out.strip().splitlines()[-1]), seconds, peak
+    run = json.loads(out.strip().splitlines()[-1])
+    run.update({
+        "wall_s": round(seconds, 1), "peak_rss": peak,
+        "cpu_s": round(sum(cpu.values()) - sum(cpu_before.values()), 1),
+        "load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    })
+    (home / f"run-{engine}.json").write_text(json.dumps(run, indent=1))
+    return run
+
+
+def _measure(home: Path, engine: str) -> dict:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {list(ENGINES)}")
+    if engine == "duckdb":
+        return _build(home, engine, {}, [])
+    if engine == "spark_local":
+        return _build(home, engine, {"HEALTHMON_SPARK_MASTER": "local[*]"}, [])
+    from healthmon.lakehouse.spark_cluster import LocalCluster
+
+    memory = os.environ.get("HEALTHMON_BENCH_SPARK_WORKER_MEMORY", "3g")
+    with LocalCluster(home / "cluster", workers=2, cores=1, memory=memory, executor_memory=memory) as cluster:
+        return _build(home, engine, cluster.engine_env(), cluster.pids())
 
 
 def _child_build(engine: str) -> None:
@@ -168,50 +204,68 @@ def _compare(home: Path, engines: list[str]) -> tuple[int, int, list[str]]:
 
 
 def run(quick: bool) -> list[Result]:
+    """Measure the engines named in ``HEALTHMON_BENCH_SPARK_ENGINES`` (default: all three, one
+    after the other); an engine left out is reported from its last saved run
+    (``run-<engine>.json``, with the time it was measured)."""
     import importlib.util
 
     if importlib.util.find_spec("pyspark") is None:
         return [Result(name="Spark feature pipeline", value=float("nan"), unit="s", notes="pyspark not installed")]
-    from healthmon.lakehouse.spark_cluster import LocalCluster
 
     home = Path(os.environ.get("HEALTHMON_BENCH_SPARK_HOME") or ROOT / ".work" / "spark").resolve()
     home.mkdir(parents=True, exist_ok=True)
     fact_rows, gen_s = _gold(home, quick)
     size = f"{fact_rows / 1e6:.1f}M fact rows"
-    runs: dict[str, tuple[dict, float, int]] = {}
-    runs["duckdb"] = _build(home, "duckdb", {}, [])
-    runs["spark_local"] = _build(home, "spark_local", {"HEALTHMON_SPARK_MASTER": "local[*]"}, [])
-    memory = os.environ.get("HEALTHMON_BENCH_SPARK_WORKER_MEMORY", "3g")
-    with LocalCluster(home / "cluster", workers=2, cores=1, memory=memory, executor_memory=memory) as cluster:
-        runs["spark_cluster"] = _build(home, "spark_cluster", cluster.engine_env(), cluster.pids())
-    compared, mismatches, notes = _compare(home, ["spark_local", "spark_cluster"])
+    chosen = [e.strip() for e in os.environ.get("HEALTHMON_BENCH_SPARK_ENGINES", ",".join(ENGINES)).split(",") if e.strip()]
+    unknown = [e for e in chosen if e not in ENGINES]
+    if unknown:
+        raise ValueError(f"HEALTHMON_BENCH_SPARK_ENGINES: unknown {unknown}; expected some of {list(ENGINES)}")
+    runs = {e: _measure(home, e) for e in chosen}
+    for engine in ENGINES:
+        saved = home / f"run-{engine}.json"
+        if engine not in runs and saved.exists():
+            runs[engine] = json.loads(saved.read_text())
+    compared, mismatches, notes = _compare(home, [e for e in runs if e != "duckdb"])
 
-    duck_s = runs["duckdb"][1]
+    duck = runs.get("duckdb")
     gib = 1024 ** 3
     results = []
-    for engine, label in (("duckdb", "DuckDB"), ("spark_local", "Spark local[*]"),
-                          ("spark_cluster", "Spark standalone (1 master, 2 workers × 1 core)")):
-        report, seconds, peak = runs[engine]
-        per_table = ", ".join(f"{n} {t['query_s']}+{t['write_s']} s" for n, t in report["tables"].items())
+    labels = {"duckdb": "DuckDB", "spark_local": "Spark local[*]",
+              "spark_cluster": "Spark standalone (1 master, 2 workers × 1 core)"}
+    for engine, label in labels.items():
+        if engine not in runs:
+            continue
+        r = runs[engine]
+        per_table = ", ".join(f"{n} {t['query_s']}+{t['write_s']} s" for n, t in r["tables"].items())
+        when = f"measured {r['when']}, load average {r['load_avg'][0]} -> {r['load_avg'][1]} on 2 cores"
+        base = duck is not None and engine != "duckdb"
         results.append(Result(
-            name=f"feature pipeline, {label}, {size}", value=round(seconds, 1), unit="s",
-            baseline_name=None if engine == "duckdb" else "DuckDB", baseline_value=None if engine == "duckdb" else round(duck_s, 1),
-            notes=f"query+write per table: {per_table}; process start included",
+            name=f"feature pipeline, {label}, {size}: wall time", value=r["wall_s"], unit="s",
+            baseline_name="DuckDB" if base else None, baseline_value=duck["wall_s"] if base else None,
+            notes=f"{when}; query+write per table: {per_table}; process start included",
         ))
         results.append(Result(
-            name=f"peak memory, {label}", value=round(peak / gib, 2), unit="GiB",
+            name=f"feature pipeline, {label}: CPU time", value=r["cpu_s"], unit="s",
+            baseline_name="DuckDB" if base else None, baseline_value=duck["cpu_s"] if base else None,
+            notes="user+system seconds of every process of the run (driver, JVM"
+                  f"{', executors' if engine == 'spark_cluster' else ''}): comparable on a shared machine, unlike wall time",
+        ))
+        results.append(Result(
+            name=f"peak memory, {label}", value=round(r["peak_rss"] / gib, 2), unit="GiB",
             notes=(f"sum of RSS over the process tree{' and the cluster daemons with their executors' if engine == 'spark_cluster' else ''}, "
-                   f"sampled every 0.25 s; the Python driver alone peaked at {report['python_peak_rss'] / gib:.2f} GiB"),
+                   f"sampled every 0.25 s; the Python driver alone peaked at {r['python_peak_rss'] / gib:.2f} GiB"),
         ))
-    biggest = max(runs["spark_local"][0]["tables"].items(), key=lambda kv: kv[1]["arrow_bytes"])
+    any_run = next(iter(runs.values()))
+    biggest = max(any_run["tables"].items(), key=lambda kv: kv[1]["arrow_bytes"])
     results.append(Result(
         name="largest result collected into the driver", value=round(biggest[1]["arrow_bytes"] / 2**20, 1), unit="MiB",
         notes=(f"{biggest[0]}: {biggest[1]['rows']:,} rows (one row per key and day, bounded by keys × days, not by "
                "fact rows); the Spark engine collects each feature query's result to Arrow, cleans it and merges "
                "it with deltalake in the driver"),
     ))
+    spark_runs = [labels[e] for e in runs if e != "duckdb"]
     results.append(Result(
-        name="feature rows equal to DuckDB (Spark local + cluster)", value=mismatches, unit="mismatches",
+        name=f"feature rows equal to DuckDB ({', '.join(spark_runs)})", value=mismatches, unit="mismatches",
         target="0", passed=mismatches == 0,
         notes=f"{compared:,} rows compared, floats to 1e-9 relative" + (f"; {'; '.join(notes)}" if notes else ""),
     ))
@@ -224,6 +278,7 @@ def run(quick: bool) -> list[Result]:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "_build":
         _child_build(sys.argv[2])
-    else:
-        for r in run("--quick" in sys.argv):
-            print(r)
+    elif len(sys.argv) == 3 and sys.argv[1] == "_measure":
+        # One engine on its own (e.g. two engines at once in two processes); run() then reports it.
+        home = Path(os.environ.get("HEALTHMON_BENCH_SPARK_HOME") or ROOT / ".work" / "spark").resolve()
+        print(json.dumps(_measure(home, sys.argv[2])))
