@@ -42,8 +42,16 @@ def test(
     config = load_rules(rules, display=_display(rules))
     run = run_alerts(config, send=send, **names)
     if output == "json":
-        typer.echo(json.dumps({**run.summary(), "messages": [
-            {"subject": m.subject, "text": m.text, "payload": m.payload} for m, _ in run.messages]}, indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                {
+                    **run.summary(),
+                    "messages": [{"subject": m.subject, "text": m.text, "payload": m.payload} for m, _ in run.messages],
+                },
+                indent=2,
+                default=str,
+            )
+        )
     else:
         _print_text(config, run, names, send)
     if run.failures:

@@ -230,7 +230,9 @@ def summary(
                 typer.echo(f"      ID:   {job['id']}")
         last = doc["last_deployment"]
         if last:
-            typer.echo(f"Last {last['action']}: {last['status']} by {last['user_name']} (hash {last['bundle_hash'][:12]})")
+            typer.echo(
+                f"Last {last['action']}: {last['status']} by {last['user_name']} (hash {last['bundle_hash'][:12]})"
+            )
         return 0
 
     _guard(body)

@@ -97,7 +97,9 @@ def next_runs_cmd(
         paused = "  [PAUSED: nothing fires until unpaused]" if trig["pause_status"] == "PAUSED" else ""
         typer.echo(f"{trig['kind']}: {trig['description']}{paused}")
         if "quartz_cron_expression" in trig:
-            typer.echo(f"  quartz_cron_expression: {trig['quartz_cron_expression']}  timezone_id: {trig['timezone_id']}")
+            typer.echo(
+                f"  quartz_cron_expression: {trig['quartz_cron_expression']}  timezone_id: {trig['timezone_id']}"
+            )
         runs = trig.get("next_runs")
         if runs is None:
             continue

@@ -13,8 +13,9 @@ import datetime as dt
 import queue
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from healthmon.errors import InvalidParameterError
@@ -47,7 +48,9 @@ def _check(workspaces: int, days: int, scale: str) -> None:
     if not isinstance(workspaces, int) or workspaces < 1 or workspaces > 500:
         raise InvalidParameterError(f"Invalid workspaces {workspaces!r}: expected an integer from 1 to 500.")
     if not isinstance(days, int) or days < 14 or days > 3660:
-        raise InvalidParameterError(f"Invalid days {days!r}: expected an integer from 14 to 3660 (the last 20 % is the test period).")
+        raise InvalidParameterError(
+            f"Invalid days {days!r}: expected an integer from 14 to 3660 (the last 20 % is the test period)."
+        )
 
 
 def iter_batches(*, workspaces: int = 20, days: int = 180, seed: int = 7, scale: str = "small",
@@ -64,8 +67,7 @@ def iter_batches(*, workspaces: int = 20, days: int = 180, seed: int = 7, scale:
     _check(workspaces, days, scale)
     world = build_world(seed, SCALES[scale], workspaces, days, end_date or DEFAULT_END_DATE)
     eff = plan(world)
-    for name, tbl in dims.build(world, eff).items():
-        yield name, tbl
+    yield from dims.build(world, eff).items()
     ids = gen_jobs.RunIds(seed)
     tstate = gen_quality.TableState(world)
     step = world.scale.batch_days
@@ -77,11 +79,8 @@ def iter_batches(*, workspaces: int = 20, days: int = 180, seed: int = 7, scale:
             def rng(stream: str, b=b) -> np.random.Generator:
                 return np.random.default_rng([seed, STREAMS[stream], b])
 
-            def sql(d0=d0, d1=d1, r=rng("sql")):
-                return gen_sql.generate(world, eff, d0, d1, r)
-
-            def audit(d0=d0, d1=d1, r=rng("audit")):
-                return gen_audit.generate(world, eff, d0, d1, r)
+            sql = partial(gen_sql.generate, world, eff, d0, d1, rng("sql"))
+            audit = partial(gen_audit.generate, world, eff, d0, d1, rng("audit"))
 
             later = [pool.submit(sql), pool.submit(audit)] if pool and not sql_usage else None
             jobs = gen_jobs.generate(world, eff, d0, d1, rng("jobs"), ids)
@@ -288,7 +287,9 @@ def _sql_audit_process(kw: dict, dirs: dict[str, str], conn) -> None:
             previous: list = []
             for b, d0 in enumerate(range(0, days, world.scale.batch_days)):
                 d1 = min(days, d0 + world.scale.batch_days)
-                queries, wh_usage = gen_sql.generate(world, eff, d0, d1, np.random.default_rng([seed, STREAMS["sql"], b]))
+                queries, wh_usage = gen_sql.generate(
+                    world, eff, d0, d1, np.random.default_rng([seed, STREAMS["sql"], b])
+                )
                 conn.send(("batch", b, wh_usage))
                 current = _submit(pool, "fact_query_history", queries, dirs, b * 1_000_000)
                 conn.send(("rows", "fact_query_history", queries.num_rows))

@@ -158,7 +158,11 @@ def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any
     defaults = {p["name"]: p.get("default") for p in settings.get("parameters") or []}
     if defaults or job_params:
         d["job_parameters"] = [
-            {"name": n, "default": "" if defaults.get(n) is None else str(defaults.get(n)), "value": job_params.get(n, defaults.get(n))}
+            {
+                "name": n,
+                "default": "" if defaults.get(n) is None else str(defaults.get(n)),
+                "value": job_params.get(n, defaults.get(n)),
+            }
             for n in dict.fromkeys([*defaults, *job_params])
         ]
         d["overriding_parameters"] = {"job_parameters": {n: v for n, v in job_params.items()}}

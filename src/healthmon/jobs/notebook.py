@@ -78,7 +78,14 @@ def _source_cells(text: str) -> list[tuple[str, int]]:
         magic = [b for b in body if b.strip()]
         if magic and all(b.startswith("# MAGIC") for b in magic):
             # A magic cell: strip the prefix, keep line numbers aligned.
-            src = "\n".join(b[len("# MAGIC "):] if b.startswith("# MAGIC ") else b[len("# MAGIC"):] if b.startswith("# MAGIC") else b for b in body)
+            src = "\n".join(
+                b[len("# MAGIC ") :]
+                if b.startswith("# MAGIC ")
+                else b[len("# MAGIC") :]
+                if b.startswith("# MAGIC")
+                else b
+                for b in body
+            )
         out.append((src, line))
     return out
 
@@ -144,7 +151,9 @@ def resolve_relative(path: Path | None, target: str, what: str, where: Location 
     try:
         return resolve_notebook(str(candidate))
     except HealthmonError:
-        raise NotebookError(f"{what} {target}: notebook not found (looked for {candidate} and {candidate}.py/.ipynb).", location=where) from None
+        raise NotebookError(
+            f"{what} {target}: notebook not found (looked for {candidate} and {candidate}.py/.ipynb).", location=where
+        ) from None
 
 
 def check_pip_magic(line: str, where: Location) -> None:
@@ -157,7 +166,8 @@ def check_pip_magic(line: str, where: Location) -> None:
     if missing:
         raise NotebookError(
             f"%pip install cannot change the environment of a local task: {', '.join(missing)} not installed. "
-            "Declare the dependencies in the job's environments[].spec.dependencies (with environment_key on the task) instead.",
+            "Declare the dependencies in the job's environments[].spec.dependencies "
+            "(with environment_key on the task) instead.",
             location=where,
         )
 

@@ -38,7 +38,10 @@ def _skip(notification_settings: dict, row: RunRecord) -> bool:
         "UPSTREAM_FAILED", "UPSTREAM_CANCELED", "EXCLUDED", "MAXIMUM_CONCURRENT_RUNS_REACHED"
     ):
         return True
-    if notification_settings.get("no_alert_for_canceled_runs") and row.result_state in ("CANCELED", "UPSTREAM_CANCELED"):
+    if notification_settings.get("no_alert_for_canceled_runs") and row.result_state in (
+        "CANCELED",
+        "UPSTREAM_CANCELED",
+    ):
         return True
     return False
 
@@ -91,11 +94,22 @@ def _describe(row: RunRecord, job_name: str, event: str, task_key: str | None) -
     subject = f"[healthmon] Run {run_id} of {what} {label}"
     body = (f"Run {run_id} of {what} {label}.\n\nState: {row.life_cycle_state} {row.result_state or ''}\n"
             f"Message: {row.state_message or ''}\n")
-    payload = {"event_type": {"on_start": "jobs.on_start", "on_success": "jobs.on_success", "on_failure": "jobs.on_failure",
-                              "on_duration_warning_threshold_exceeded": "jobs.on_duration_warning_threshold_exceeded"}[event],
-               "run": {"run_id": run_id, "task_key": task_key, "result_state": row.result_state,
-                       "life_cycle_state": row.life_cycle_state, "state_message": row.state_message},
-               "job": {"job_id": row.job_id, "name": job_name}}
+    payload = {
+        "event_type": {
+            "on_start": "jobs.on_start",
+            "on_success": "jobs.on_success",
+            "on_failure": "jobs.on_failure",
+            "on_duration_warning_threshold_exceeded": "jobs.on_duration_warning_threshold_exceeded",
+        }[event],
+        "run": {
+            "run_id": run_id,
+            "task_key": task_key,
+            "result_state": row.result_state,
+            "life_cycle_state": row.life_cycle_state,
+            "state_message": row.state_message,
+        },
+        "job": {"job_id": row.job_id, "name": job_name},
+    }
     return subject, body, payload
 
 

@@ -159,7 +159,12 @@ def execute(run_id: int, repair_id: int | None = None) -> None:
                 values = t.j("values") or {}
                 if values:
                     prior_values[key] = values
-                    prior_refs.update({f"tasks.{key}.values.{n}": v if isinstance(v, str) else json.dumps(v) for n, v in values.items()})
+                    prior_refs.update(
+                        {
+                            f"tasks.{key}.values.{n}": v if isinstance(v, str) else json.dumps(v)
+                            for n, v in values.items()
+                        }
+                    )
                 prior_refs[f"tasks.{key}.run_id"] = str(t.run_id)
         keys = [k for k in executor.by_key if k in rerun]
     else:
@@ -198,7 +203,9 @@ def _close_repair(s, row: RunRecord, repair_id: int) -> None:
     ids = sorted(t.run_id for t in task_runs(s, row.run_id) if t.repair_id == repair_id)
     for item in history:
         if item.get("id") == repair_id:
-            item.update({"end_time": row.end_time, "state": api.state(row), "status": api.status(row), "task_run_ids": ids})
+            item.update(
+                {"end_time": row.end_time, "state": api.state(row), "status": api.status(row), "task_run_ids": ids}
+            )
     row.set_j("repair", history)
 
 

@@ -35,7 +35,9 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def join_features(spine: pa.Table, lookups: list[tuple[ResolvedLookup, object]], threads: int | None = None) -> pa.Table:
+def join_features(
+    spine: pa.Table, lookups: list[tuple[ResolvedLookup, object]], threads: int | None = None
+) -> pa.Table:
     """``spine`` + every lookup's features, in the spine's row order."""
     from healthmon.lakehouse.engines.duckdb_engine import confined_connection
 

@@ -470,7 +470,9 @@ def check_future(cron: QuartzCron, now: dt.datetime | None = None, tz: ZoneInfo 
 def validate_timezone(timezone_id: str) -> ZoneInfo:
     """An IANA time zone (zoneinfo), or a HealthmonError naming the bad id."""
     if not isinstance(timezone_id, str) or not timezone_id.strip():
-        raise HealthmonError(f"Invalid timezone_id {timezone_id!r}: expected an IANA time zone such as 'UTC' or 'America/Los_Angeles'.")
+        raise HealthmonError(
+            f"Invalid timezone_id {timezone_id!r}: expected an IANA time zone such as 'UTC' or 'America/Los_Angeles'."
+        )
     try:
         return ZoneInfo(timezone_id)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -63,7 +63,9 @@ class BodyGuard:
             await self._too_large(send)
 
     async def _too_large(self, send):
-        body = json.dumps(error_body("REQUEST_ENTITY_TOO_LARGE", f"Request body exceeds {self.max_bytes} bytes.")).encode()
+        body = json.dumps(
+            error_body("REQUEST_ENTITY_TOO_LARGE", f"Request body exceeds {self.max_bytes} bytes.")
+        ).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

@@ -81,9 +81,15 @@ def build_router() -> APIRouter:
         await run_in_threadpool(workspace_api.import_object, principal, path, content, fmt, language, overwrite)
         return {}
 
-    @router.get(f"{WS}/export", tags=tag, operation_id="workspace_export", responses=ok(responses.WorkspaceExportResponse))
-    def ws_export(path: str = _path_query(), format: str | None = Query(None, max_length=32),  # noqa: A002 (the API's name)
-                  direct_download: bool = False, principal: Principal = Depends(require_principal)):
+    @router.get(
+        f"{WS}/export", tags=tag, operation_id="workspace_export", responses=ok(responses.WorkspaceExportResponse)
+    )
+    def ws_export(
+        path: str = _path_query(),
+        format: str | None = Query(None, max_length=32),  # noqa: A002 (the API's name)
+        direct_download: bool = False,
+        principal: Principal = Depends(require_principal),
+    ):
         """A notebook's source or a file's bytes: base64 in JSON, or raw with direct_download."""
         if format is not None and format not in EXPORT_FORMATS:
             raise invalid(f"format must be one of {', '.join(EXPORT_FORMATS)}.")
@@ -124,8 +130,12 @@ def build_router() -> APIRouter:
 
     @router.get(FS + "/directories{directory_path:path}", tags=tag, operation_id="files_list_directory",
                 responses=ok(responses.ListDirectoryResponse))
-    def fs_list(directory_path: str, page_size: int | None = Query(None, ge=0, le=2**31),
-                page_token: str | None = Query(None, max_length=512), principal: Principal = Depends(require_principal)):
+    def fs_list(
+        directory_path: str,
+        page_size: int | None = Query(None, ge=0, le=2**31),
+        page_token: str | None = Query(None, max_length=512),
+        principal: Principal = Depends(require_principal),
+    ):
         """A directory's entries (one page: every entry)."""
         return volumes_api.list_directory(*volumes_api.volume_path(principal, directory_path))
 

@@ -34,7 +34,9 @@ def build_router() -> APIRouter:
         if body.scope_backend_type not in (None, "DATABRICKS"):
             raise invalid("Only DATABRICKS-backed scopes exist in the local workspace.")
         with request.app.state.db.session() as s:
-            store.create_scope(s, body.scope, principal=principal, initial_manage_principal=body.initial_manage_principal)
+            store.create_scope(
+                s, body.scope, principal=principal, initial_manage_principal=body.initial_manage_principal
+            )
         return {}
 
     @router.post(f"{BASE}/scopes/delete", tags=tag, operation_id="secrets_delete_scope", responses=ok(responses.Empty))
@@ -43,7 +45,9 @@ def build_router() -> APIRouter:
             store.delete_scope(s, body.scope, principal=principal)
         return {}
 
-    @router.get(f"{BASE}/scopes/list", tags=tag, operation_id="secrets_list_scopes", responses=ok(responses.ListScopesResponse))
+    @router.get(
+        f"{BASE}/scopes/list", tags=tag, operation_id="secrets_list_scopes", responses=ok(responses.ListScopesResponse)
+    )
     def list_scopes(request: Request, principal: Principal = Depends(require_principal)):
         with request.app.state.db.session() as s:
             names = store.list_scopes(s)
@@ -100,13 +104,18 @@ def build_router() -> APIRouter:
         return {}
 
     @router.get(f"{BASE}/acls/get", tags=tag, operation_id="secrets_get_acl", responses=ok(responses.AclItem))
-    def get_acl(request: Request, scope: str = _name(), principal_name: str = Query(..., alias="principal", min_length=1,
-                                                                                   max_length=255),
-                principal: Principal = Depends(require_principal)):
+    def get_acl(
+        request: Request,
+        scope: str = _name(),
+        principal_name: str = Query(..., alias="principal", min_length=1, max_length=255),
+        principal: Principal = Depends(require_principal),
+    ):
         with request.app.state.db.session() as s:
             return store.get_acl(s, scope, principal_name, principal=principal)
 
-    @router.get(f"{BASE}/acls/list", tags=tag, operation_id="secrets_list_acls", responses=ok(responses.ListAclsResponse))
+    @router.get(
+        f"{BASE}/acls/list", tags=tag, operation_id="secrets_list_acls", responses=ok(responses.ListAclsResponse)
+    )
     def list_acls(request: Request, scope: str = _name(), principal: Principal = Depends(require_principal)):
         with request.app.state.db.session() as s:
             items = store.list_acls(s, scope, principal=principal)

@@ -302,7 +302,9 @@ def load_principal(session: Session, principal_id: int) -> Principal | None:
 
 
 def list_tokens(session: Session, principal_name: str | None = None, *, include_revoked: bool = False) -> list[dict]:
-    query = select(TokenRecord, PrincipalRecord.name).join(PrincipalRecord, PrincipalRecord.id == TokenRecord.principal_id)
+    query = select(TokenRecord, PrincipalRecord.name).join(
+        PrincipalRecord, PrincipalRecord.id == TokenRecord.principal_id
+    )
     if principal_name is not None:
         query = query.where(PrincipalRecord.name == principal_name)
     if not include_revoked:

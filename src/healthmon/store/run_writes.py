@@ -128,7 +128,9 @@ class RunWriter:
             quote = dialect.identifier_preparer.quote
             table = RunRecord.__table__
             sets = ", ".join(f"{quote(table.c[c].name)} = {mark}" for c in cols)
-            sql = self.statements[cols] = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote(table.c.run_id.name)} = {mark}"
+            sql = self.statements[cols] = (
+                f"UPDATE {quote(table.name)} SET {sets} WHERE {quote(table.c.run_id.name)} = {mark}"
+            )
         return sql
 
     def _close_connection(self) -> None:

@@ -243,7 +243,9 @@ def record_outcomes(db: Database, outcomes: list[tuple[int, int | None, str | No
             if error is None:
                 s.execute(update(ScheduleFire).where(ScheduleFire.id == fire_id).values(status=STARTED, run_id=run_id))
             else:
-                s.execute(update(ScheduleFire).where(ScheduleFire.id == fire_id).values(status=FAILED, message=error[:4000]))
+                s.execute(
+                    update(ScheduleFire).where(ScheduleFire.id == fire_id).values(status=FAILED, message=error[:4000])
+                )
 
 
 def reclaim_stale(db: Database, fire_id: int, claimed_by: str, stale_before_ms: int) -> bool:
