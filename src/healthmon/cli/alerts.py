@@ -92,7 +92,7 @@ def _from_bundle(path: Optional[Path], target: Optional[str]) -> tuple[Path, dic
     root = find_root(path)
     bundle = load_bundle(root, target)
     if bundle.diagnostics.has_errors():
-        first = bundle.diagnostics.errors()[0]
+        first = bundle.diagnostics.errors[0]
         raise HealthmonError(f"the bundle has errors (run `healthmon bundle validate`): {first.render()}")
     variables = {k: (v or {}).get("value") for k, v in (bundle.config.get("variables") or {}).items()}
     missing = [k for k in ("catalog", "gold_schema", "feature_schema", RULES_VARIABLE) if not variables.get(k)]
