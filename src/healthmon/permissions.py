@@ -44,7 +44,7 @@ OWNER_KEYS = ("user_name", "service_principal_name")  # what may own a job or be
 # -- reading an ACL -------------------------------------------------------------------------
 def acl_entries(settings: dict[str, Any]) -> list[dict[str, Any]]:
     """The ACL entries of job settings, both forms (bundle ``permissions`` first)."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for key in ("permissions", "access_control_list"):
         value = settings.get(key)
         if isinstance(value, list):

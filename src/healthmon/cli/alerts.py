@@ -34,13 +34,15 @@ def test(
 
     if output not in ("text", "json"):
         raise InvalidParameterError(f"Invalid --output {output!r}: expected text or json.")
-    names = {"catalog": catalog, "gold_schema": gold_schema, "feature_schema": feature_schema}
-    if rules is None or None in names.values():
+    given = {"catalog": catalog, "gold_schema": gold_schema, "feature_schema": feature_schema}
+    names: dict[str, str] = {k: v for k, v in given.items() if v is not None}
+    if rules is None or len(names) < len(given):
         bundle_rules, bundle_names = _from_bundle(path, target)
         rules = rules or bundle_rules
-        names = {k: v or bundle_names[k] for k, v in names.items()}
+        names = {k: v or bundle_names[k] for k, v in given.items()}
     config = load_rules(rules, display=_display(rules))
-    run = run_alerts(config, send=send, **names)
+    run = run_alerts(config, send=send, catalog=names["catalog"], gold_schema=names["gold_schema"],
+                     feature_schema=names["feature_schema"])
     if output == "json":
         typer.echo(
             json.dumps(

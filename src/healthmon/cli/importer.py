@@ -16,11 +16,19 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 def _summary(report, title: str):
+    from rich.console import JustifyMethod
     from rich.table import Table
 
     t = Table(title=title)
-    for col, justify in (("gold table", "left"), ("export found", "left"), ("files", "right"), ("rows", "right"),
-                         ("status", "left"), ("note", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("gold table", "left"),
+        ("export found", "left"),
+        ("files", "right"),
+        ("rows", "right"),
+        ("status", "left"),
+        ("note", "left"),
+    )
+    for col, justify in columns:
         t.add_column(col, justify=justify)
     for line in report:
         t.add_row(line.table, line.found or "-", str(line.files) if line.files else "-",

@@ -60,7 +60,7 @@ def runs_table(runs: list[dict]) -> None:
         table.add_column(c)
     for r in runs:
         dur = (
-            f"{(r.get('end_time') - r.get('start_time')) / 1000:.1f}s"
+            f"{(r['end_time'] - r['start_time']) / 1000:.1f}s"
             if r.get("end_time") and r.get("start_time")
             else ""
         )

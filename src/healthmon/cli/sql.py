@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -36,7 +36,7 @@ def sql(
         query = sys.stdin.read()
     import os
 
-    options = {}
+    options: dict[str, Any] = {}
     if timeout is not None:
         if (engine or os.environ.get("HEALTHMON_ENGINE") or "duckdb").strip().lower() != "duckdb":
             raise InvalidParameterError("--timeout applies to the duckdb engine only.")

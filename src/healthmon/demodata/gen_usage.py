@@ -40,12 +40,11 @@ def price_change_us(world: World) -> int:
     return int(world.day_start_us[0] + int(world.days * 0.4) * DAY_US)
 
 
-def hourly_other(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Generator) -> tuple[dict, pa.Table]:
+def hourly_other(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Generator) -> tuple[list[dict], pa.Table]:
     hours = np.arange(d0 * 24, d1 * 24)
     parts = []
     # ---- all-purpose clusters (interactive)
-    pos, hh = np.meshgrid(np.arange(len(world.ap_cluster)), hours, indexing="ij")
-    pos, hh = pos.ravel(), hh.ravel()
+    pos, hh = (g.ravel() for g in np.meshgrid(np.arange(len(world.ap_cluster)), hours, indexing="ij"))
     cc = world.ap_cluster[pos]
     day = hh // 24
     ws = world.cluster_ws[cc]
@@ -93,8 +92,7 @@ def hourly_other(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Ge
 
     # ---- DLT pipelines: continuous (advanced) or hourly triggered (core)
     if len(world.dlt_ws):
-        pp, hh = np.meshgrid(np.arange(len(world.dlt_ws)), hours, indexing="ij")
-        pp, hh = pp.ravel(), hh.ravel()
+        pp, hh = (g.ravel() for g in np.meshgrid(np.arange(len(world.dlt_ws)), hours, indexing="ij"))
         ws = world.dlt_ws[pp]
         adv = world.dlt_advanced[pp]
         frac = np.where(adv, 1.0, rng.uniform(0.15, 0.35, len(pp)))
@@ -121,8 +119,7 @@ def hourly_other(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Ge
         )
     # ---- model serving endpoints
     if len(world.serving_ws):
-        ee, hh = np.meshgrid(np.arange(len(world.serving_ws)), hours, indexing="ij")
-        ee, hh = ee.ravel(), hh.ravel()
+        ee, hh = (g.ravel() for g in np.meshgrid(np.arange(len(world.serving_ws)), hours, indexing="ij"))
         ws = world.serving_ws[ee]
         local = (hh % 24 + world.ws_tz[ws]) % 24
         qty = world.serving_dbu[ee] * HOUR_PROFILE[local] * world.growth(ws, hh // 24) * rng.lognormal(0, 0.3, len(ee))

@@ -13,15 +13,22 @@ import datetime as dt
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from healthmon.errors import InvalidParameterError
 
-if TYPE_CHECKING:
-    from healthmon.demodata.writer import TableSetWriter
+if TYPE_CHECKING:  # imported for real by _load(), on first use
+    import numpy as np
+    from deltalake.transaction import AddAction
+
+    from healthmon.demodata import dims, gen_audit, gen_jobs, gen_quality, gen_sql, gen_usage
+    from healthmon.demodata.incidents import plan
+    from healthmon.demodata.schemas import GOLD_TABLES
+    from healthmon.demodata.world import DEFAULT_END_DATE, SCALES, build_world
+    from healthmon.demodata.writer import TableSetWriter, write_file
 
 
 def _load() -> None:
@@ -82,7 +89,7 @@ def iter_batches(*, workspaces: int = 20, days: int = 180, seed: int = 7, scale:
             sql = partial(gen_sql.generate, world, eff, d0, d1, rng("sql"))
             audit = partial(gen_audit.generate, world, eff, d0, d1, rng("audit"))
 
-            later = [pool.submit(sql), pool.submit(audit)] if pool and not sql_usage else None
+            later: list[Future[Any]] | None = [pool.submit(sql), pool.submit(audit)] if pool and not sql_usage else None
             jobs = gen_jobs.generate(world, eff, d0, d1, rng("jobs"), ids)
             yield "fact_job_run_timeline", jobs["fact_job_run_timeline"]
             yield "fact_job_task_run_timeline", jobs["fact_job_task_run_timeline"]
@@ -120,7 +127,7 @@ def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: 
     from healthmon.settings import Settings
 
     progress = _locked(progress)
-    kw = dict(workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end_date)
+    kw: dict[str, Any] = dict(workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end_date)
     remote = _Remote(kw, progress=progress)  # imports and builds its world while this process does
     try:
         _check(workspaces, days, scale)
@@ -173,8 +180,11 @@ class _Remote:
         self._messages: queue.Queue = queue.Queue()
         code = "from healthmon.demodata.generator import _sql_audit_main; _sql_audit_main()"
         self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        pickle.dump(kw, self._proc.stdin)
-        self._proc.stdin.flush()
+        assert self._proc.stdin is not None and self._proc.stdout is not None  # both PIPE
+        self._stdin: IO[bytes] = self._proc.stdin
+        self._stdout: IO[bytes] = self._proc.stdout
+        pickle.dump(kw, self._stdin)
+        self._stdin.flush()
         self._reader = threading.Thread(target=self._read, name="demodata-remote-reader", daemon=True)
         self._reader.start()
         if dirs is not None:
@@ -185,15 +195,15 @@ class _Remote:
         first file)."""
         import pickle
 
-        pickle.dump(dirs, self._proc.stdin)
-        self._proc.stdin.close()
+        pickle.dump(dirs, self._stdin)
+        self._stdin.close()
 
     def _read(self) -> None:
         import pickle
 
         try:
             while True:
-                msg = pickle.load(self._proc.stdout)
+                msg = pickle.load(self._stdout)
                 self._messages.put(msg)
                 if msg[0] in ("done", "error"):
                     return
@@ -220,7 +230,7 @@ class _Remote:
             raise RuntimeError(f"demo-data generator protocol: batch {got} arrived for {b}")
         return wh_usage
 
-    def finish(self) -> list[tuple[str, int, object, int]]:
+    def finish(self) -> list[tuple[str, int, AddAction, int]]:
         return self._next("done")[1]
 
     def kill(self) -> None:
@@ -235,7 +245,7 @@ class _Remote:
             except Exception:
                 self._proc.kill()
                 self._proc.wait()
-        self._proc.stdout.close()
+        self._stdout.close()
 
 
 def _sql_audit_main() -> None:

@@ -111,7 +111,7 @@ def task_dict(row: RunRecord, iterations: list[RunRecord] | None = None, base_ur
         if "outcome" in out:
             d["condition_task"]["outcome"] = out["outcome"]
     if "for_each_task" in d and iterations is not None:
-        stats = {}
+        stats: dict[str, int] = {}
         for it in iterations:
             bucket = "succeeded" if it.result_state == "SUCCESS" else "failed" if it.result_state else "active"
             stats[bucket] = stats.get(bucket, 0) + 1

@@ -198,8 +198,10 @@ class Notebook:
         proc = subprocess.Popen([sys.executable, "-c", "from healthmon.jobs.task_main import main; main()"],
                                 stdin=subprocess.PIPE, start_new_session=True, pass_fds=channel)
         try:
-            proc.stdin.write(marshal.dumps(spec))
-            proc.stdin.close()
+            stdin = proc.stdin
+            assert stdin is not None  # stdin=PIPE
+            stdin.write(marshal.dumps(spec))
+            stdin.close()
         except BrokenPipeError:
             pass
         try:

@@ -47,7 +47,7 @@ from healthmon.jobs.tasks.base import Outcome, TaskCall
 from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.run_writes import RunWriter
-from healthmon.store.runs import RunRecord, now_ms, unstarted_task_runs
+from healthmon.store.runs import RunRecord, get_run, now_ms, unstarted_task_runs
 
 TERMINATION = {
     "SUCCESS": ("SUCCESS", "SUCCESS"),
@@ -108,7 +108,7 @@ class RunExecutor:
         self.settings = settings
         self.run_id = run_id
         with db.session() as s:
-            row = s.get(RunRecord, run_id)
+            row = get_run(s, run_id)
             self.job_id = row.job_id
             self.job_settings: dict = row.j("settings")
             self.params: dict = row.j("params")
@@ -326,7 +326,7 @@ class RunExecutor:
             if tick % 5 == 0:
                 try:
                     with self.db.session() as s:
-                        row = s.get(RunRecord, self.run_id)
+                        row = get_run(s, self.run_id)
                         row.heartbeat = now_ms()
                         if row.cancel_requested:
                             self.cancel.set()
@@ -541,11 +541,9 @@ class RunExecutor:
         if not self.redactor.values:
             return output
         out = {k: self.redactor(v) if isinstance(v, str) else v for k, v in output.items()}
-        if isinstance(out.get("notebook_output"), dict) and isinstance(out["notebook_output"].get("result"), str):
-            out["notebook_output"] = {
-                **out["notebook_output"],
-                "result": self.redactor(out["notebook_output"]["result"]),
-            }
+        notebook_output = out.get("notebook_output")
+        if isinstance(notebook_output, dict) and isinstance(notebook_output.get("result"), str):
+            out["notebook_output"] = {**notebook_output, "result": self.redactor(notebook_output["result"])}
         return out
 
     def _no_result_message(self, returncode: int | None, row_id: int) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,7 +196,7 @@ def unsatisfied(requirements: list[str]) -> list[str]:
     return missing
 
 
-_import_providers: dict[str, list[str]] | None = None
+_import_providers: Mapping[str, list[str]] | None = None
 
 
 def _installed_versions(name: str) -> list[str]:
@@ -209,11 +210,12 @@ def _installed_versions(name: str) -> list[str]:
         return [metadata.version(name)]
     except metadata.PackageNotFoundError:
         pass
-    if _import_providers is None:
-        _import_providers = metadata.packages_distributions()
+    providers = _import_providers
+    if providers is None:
+        providers = _import_providers = metadata.packages_distributions()
     module = name.replace("-", "_").replace(".", "_").lower()
     out = []
-    for dist in _import_providers.get(module, []):
+    for dist in providers.get(module, []):
         try:
             out.append(metadata.version(dist))
         except metadata.PackageNotFoundError:

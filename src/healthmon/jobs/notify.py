@@ -21,7 +21,7 @@ from typing import Any
 
 from healthmon.settings import Settings
 from healthmon.store.db import Database
-from healthmon.store.runs import RunRecord
+from healthmon.store.runs import RunRecord, get_run
 
 EVENTS = ("on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded")
 
@@ -141,7 +141,7 @@ def run_event(run_id: int, event: str) -> None:
     try:
         db = Database.from_settings(Settings.from_env())
         with db.session() as s:
-            row = s.get(RunRecord, run_id)
+            row = get_run(s, run_id)
             settings = row.j("settings")
         dispatch(row, settings, settings.get("name") or f"job {row.job_id}", event, None, run_id)
     except Exception as exc:  # never fail a run because of a notification
@@ -154,7 +154,7 @@ def task_event(task_run_id: int, job_run_id: int, job_name: str, task: dict, eve
     try:
         db = Database.from_settings(Settings.from_env())
         with db.session() as s:
-            row = s.get(RunRecord, task_run_id)
+            row = get_run(s, task_run_id)
         dispatch(row, task, job_name, event, task.get("task_key"), job_run_id)
     except Exception as exc:
         _log(job_run_id, f"task {task.get('task_key')} {event} notifications FAILED: {type(exc).__name__}: {exc}")

@@ -408,9 +408,10 @@ def wait_for_run(run_id: int, timeout: float | None = None, poll: float = 0.1) -
             if time.monotonic() - last_reap > 5:
                 reap_orphans()
                 last_reap = time.monotonic()
-            if not tried_watch and runner[0]:
+            pid, started_ms, host = runner
+            if not tried_watch and pid:
                 tried_watch = True
-                watched = _watch_runner(*runner)
+                watched = _watch_runner(pid, started_ms, host)
             if watched is None:
                 time.sleep(poll)
                 continue

@@ -27,6 +27,8 @@ class Lakehouse:
         # Set by USE CATALOG / USE SCHEMA in `sql`, so one- and two-part names resolve.
         self.default_catalog: str | None = None
         self.default_schema: str | None = None
+        # The dialect the engines transpile `sql` text from (set per call by sql_exec.execute).
+        self._sql_dialect = "spark"
 
     @classmethod
     def from_env(cls, engine: str | None = None, settings: Settings | None = None, **engine_options) -> "Lakehouse":

@@ -8,6 +8,7 @@ carried out here with the Lakehouse API, so they are Delta commits whatever the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -133,7 +134,8 @@ def _command(lh: "Lakehouse", stmt: exp.Command) -> pa.Table:
 
 
 def _use(lh: "Lakehouse", stmt: exp.Use) -> pa.Table:
-    kind = (stmt.args.get("kind").name if stmt.args.get("kind") else "").upper()
+    kind_node = stmt.args.get("kind")
+    kind = (kind_node.name if kind_node else "").upper()
     t = stmt.this
     parts = [p for p in (t.catalog, t.db, t.name) if p]
     if kind == "CATALOG":
@@ -268,7 +270,13 @@ def _describe(lh: "Lakehouse", stmt: exp.Describe) -> pa.Table:
 def history_table(history: list[dict]) -> pa.Table:
     import json
 
-    rows = {"version": [], "timestamp": [], "operation": [], "operationParameters": [], "operationMetrics": []}
+    rows: dict[str, list] = {
+        "version": [],
+        "timestamp": [],
+        "operation": [],
+        "operationParameters": [],
+        "operationMetrics": [],
+    }
     for h in history:
         rows["version"].append(h.get("version"))
         ts = h.get("timestamp")
@@ -325,7 +333,7 @@ def _alter(lh: "Lakehouse", stmt: exp.Alter) -> pa.Table:
 
 
 # Statement type -> handler, checked in order (exp.Query covers SELECT, WITH and set operations).
-_HANDLERS = (
+_HANDLERS: tuple[tuple[type[exp.Expr], Callable[..., pa.Table]], ...] = (
     (exp.Query, run_query),
     (exp.Command, _command),
     (exp.Use, _use),

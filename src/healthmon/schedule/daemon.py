@@ -201,7 +201,8 @@ class Scheduler:
             for trig in job.triggers:
                 if trig.kind not in T.TIMED_KINDS or trig.paused:
                     continue
-                if trig.kind in job.next_due and (job.next_due[trig.kind] is None or job.next_due[trig.kind] > now):
+                due = job.next_due.get(trig.kind)
+                if trig.kind in job.next_due and (due is None or due > now):
                     continue
                 view = states.get((job.job_id, trig.kind))
                 cursor = _from_ms(view.cursor) if view and view.cursor is not None else job.created

@@ -371,7 +371,7 @@ def table_update_decision(trigger: TableUpdateTrigger, state: dict[str, Any] | N
         )
     if trigger.paused:
         return Decision(False, state, "paused")
-    stamps = [versions[n][1] for n in updated if versions.get(n) and versions[n][1] is not None]
+    stamps = [stamp for n in updated if versions.get(n) and (stamp := versions[n][1]) is not None]
     wait = _gates(trigger.min_between, trigger.wait_after_change, state.get("last_fire"),
                   max(stamps) if stamps else None, now)
     if wait:
@@ -395,11 +395,12 @@ class NextRun:
 
 def upcoming(trigger: ScheduleTrigger | PeriodicTrigger, after: dt.datetime, count: int) -> list[NextRun]:
     out: list[NextRun] = []
-    t: dt.datetime | None = after
+    t = after
     while len(out) < count:
-        t = trigger.next_after(t)
-        if t is None:
+        following = trigger.next_after(t)
+        if following is None:
             break
+        t = following
         tz = trigger.tz if isinstance(trigger, ScheduleTrigger) else UTC
         out.append(NextRun(local=t.astimezone(tz), utc=t.astimezone(UTC)))
     return out

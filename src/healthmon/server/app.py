@@ -148,7 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_secrets.build_router())
     app.include_router(routes_files.build_router())
     ui.install(app)
-    app.openapi = lambda: _openapi(app)
+    # FastAPI's documented way to customise the OpenAPI document is to replace this method.
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyGuard)
     app.add_middleware(AccessLog)
     logging.getLogger("healthmon.server").debug("server app created for %s", settings.home)

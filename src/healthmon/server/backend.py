@@ -168,11 +168,11 @@ def updated_settings(current: dict, new_settings: dict, fields_to_remove: list[s
             raise ApiError("INVALID_PARAMETER_VALUE", f"fields_to_remove: {array} has no entry {key}.")
         out[array] = kept
     for field, value in new_settings.items():
-        id_field = MERGED_ARRAYS.get(field)
-        if id_field and isinstance(value, list) and isinstance(out.get(field), list):
-            merged = {e.get(id_field) if isinstance(e, dict) else id(e): e for e in out[field]}
+        merge_key = MERGED_ARRAYS.get(field)
+        if merge_key and isinstance(value, list) and isinstance(out.get(field), list):
+            merged = {e.get(merge_key) if isinstance(e, dict) else id(e): e for e in out[field]}
             for entry in value:
-                merged[entry.get(id_field) if isinstance(entry, dict) else id(entry)] = entry
+                merged[entry.get(merge_key) if isinstance(entry, dict) else id(entry)] = entry
             out[field] = list(merged.values())
         else:
             out[field] = value

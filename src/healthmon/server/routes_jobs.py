@@ -8,6 +8,7 @@ service raises as a ``HealthmonError`` becomes a Databricks error body in ``serv
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from enum import Enum
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -216,7 +217,7 @@ def build_router() -> APIRouter:
 
 def _add_routes(router: APIRouter, version: str) -> None:
     base = f"/api/{version}/jobs"
-    tag = [f"jobs {version}"]
+    tag: list[str | Enum] = [f"jobs {version}"]
     legacy = version == "2.0"
     runs_cap = RUNS_MAX_LIMIT_20 if legacy else RUNS_MAX_LIMIT
 
@@ -339,7 +340,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         cursor = resolve_cursor(offset, page_token)
         if job_id is not None:
             require(principal, backend.get_job_for_acl(job_id), "CAN_VIEW")
-        query = dict(run_type=run_type, start_time_from=start_time_from, start_time_to=start_time_to,
+        query: dict[str, Any] = dict(run_type=run_type, start_time_from=start_time_from, start_time_to=start_time_to,
                      expand_tasks=expand_tasks)
 
         def fetch(n: int, offset: int = 0, before: int | None = None, after: int | None = None):

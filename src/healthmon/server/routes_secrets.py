@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from enum import Enum
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -26,7 +27,7 @@ def _name(max_length: int = 128):
 
 def build_router() -> APIRouter:
     router = APIRouter()
-    tag = ["secrets"]
+    tag: list[str | Enum] = ["secrets"]
 
     @router.post(f"{BASE}/scopes/create", tags=tag, operation_id="secrets_create_scope", responses=ok(responses.Empty))
     def create_scope(body: SecretScopeCreate, request: Request, principal: Principal = Depends(require_principal)):
@@ -56,15 +57,16 @@ def build_router() -> APIRouter:
     @router.post(f"{BASE}/put", tags=tag, operation_id="secrets_put", responses=ok(responses.Empty))
     def put_secret(body: PutSecret, request: Request, principal: Principal = Depends(require_principal)):
         """Store a secret (``string_value``, or base64 ``bytes_value``): WRITE on the scope."""
-        if (body.string_value is None) == (body.bytes_value is None):
-            raise invalid("Give exactly one of string_value and bytes_value.")
-        if body.bytes_value is not None:
+        value: str | bytes
+        if body.string_value is not None and body.bytes_value is None:
+            value = body.string_value
+        elif body.bytes_value is not None and body.string_value is None:
             try:
-                value: str | bytes = base64.b64decode(body.bytes_value, validate=True)
+                value = base64.b64decode(body.bytes_value, validate=True)
             except (binascii.Error, ValueError):
                 raise invalid("bytes_value must be base64-encoded.") from None
         else:
-            value = body.string_value
+            raise invalid("Give exactly one of string_value and bytes_value.")
         with request.app.state.db.session() as s:
             store.put_secret(s, body.scope, body.key, value, principal=principal)
         return {}
