@@ -9,7 +9,7 @@ DEMO_HOME ?= $(CURDIR)/.healthmon
 DEMO_SCALE ?= medium
 PYTEST_ARGS ?=
 
-.PHONY: setup demo eval test test-fast bench clean lock
+.PHONY: setup demo eval lint test test-fast bench clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ eval: $(STAMP)
 	nice -n 5 $(HM) evaluate --seeds $(EVAL_SEEDS) --scale $(DEMO_SCALE) --output EVALUATION.md --json EVALUATION.json
 	$(PY) -m benchmarks.bench_evaluation --from EVALUATION.json
 
-test: $(STAMP)
+# Static checks (configured in pyproject.toml): lint + import order, then types. `make test` runs them first.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

@@ -44,7 +44,7 @@ OWNER_KEYS = ("user_name", "service_principal_name")  # what may own a job or be
 # -- reading an ACL -------------------------------------------------------------------------
 def acl_entries(settings: dict[str, Any]) -> list[dict[str, Any]]:
     """The ACL entries of job settings, both forms (bundle ``permissions`` first)."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for key in ("permissions", "access_control_list"):
         value = settings.get(key)
         if isinstance(value, list):
@@ -239,7 +239,9 @@ def checked_acl(
             f"{job_name} can have only one owner; the request names {len(owners)} IS_OWNER entries.")
     owner = owners[0] if owners else current_owner
     if owner is None:
-        raise InvalidParameterError(f"{job_name} needs an owner: add an IS_OWNER entry for a user or service principal.")
+        raise InvalidParameterError(
+            f"{job_name} needs an owner: add an IS_OWNER entry for a user or service principal."
+        )
     if current_owner is not None and owner != current_owner:
         if not caller.is_admin:
             raise PermissionDeniedError(f"Only workspace admins can change the owner of {job_name}.")
@@ -267,7 +269,9 @@ def _check_bundle_permissions(entries: Any, job_name: str) -> None:
         _, level = _checked_entry(entry, job_name)
         if level == "IS_OWNER":
             raise InvalidParameterError(
-                f"permissions of {job_name} cannot grant IS_OWNER (as in bundles); name the owner in access_control_list.")
+                f"permissions of {job_name} cannot grant IS_OWNER (as in bundles); "
+                "name the owner in access_control_list."
+            )
 
 
 def principal_key(principal: Principal) -> str:

@@ -282,3 +282,16 @@ def test_drift_alerts_and_the_reports_drift_section_read_the_same_flags(lh, tmp_
     assert [f.entity for f in next(r for r in run.results if r.rule.name == "drift_days").findings] == ["catalog sales"]
     quality = next(s for s in build_report(CAT, GOLD, ML, lakehouse=lh).sections if s.key == "quality")
     assert "2 catalog-days flagged for drift" in quality.summary
+
+
+def test_cli_names_the_bundle_error_when_the_bundle_is_invalid(tmp_path, healthmon_home):
+    # `healthmon alerts test` without --rules reads the bundle: a bundle with errors is a clear error, not a crash.
+    (tmp_path / "databricks.yml").write_text(
+        "bundle:\n  name: broken\nresources:\n  jobs:\n    j:\n      name: j\n      tasks:\n"
+        "        - task_key: a\n          notebook_task:\n            notebook_path: ./missing.py\n"
+    )
+    out = subprocess.run([sys.executable, "-m", "healthmon.cli.main", "alerts", "test", "--path", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "the bundle has errors (run `healthmon bundle validate`)" in out.stderr and "missing.py" in out.stderr

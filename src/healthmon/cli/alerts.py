@@ -34,16 +34,26 @@ def test(
 
     if output not in ("text", "json"):
         raise InvalidParameterError(f"Invalid --output {output!r}: expected text or json.")
-    names = {"catalog": catalog, "gold_schema": gold_schema, "feature_schema": feature_schema}
-    if rules is None or None in names.values():
+    given = {"catalog": catalog, "gold_schema": gold_schema, "feature_schema": feature_schema}
+    names: dict[str, str] = {k: v for k, v in given.items() if v is not None}
+    if rules is None or len(names) < len(given):
         bundle_rules, bundle_names = _from_bundle(path, target)
         rules = rules or bundle_rules
-        names = {k: v or bundle_names[k] for k, v in names.items()}
+        names = {k: v or bundle_names[k] for k, v in given.items()}
     config = load_rules(rules, display=_display(rules))
-    run = run_alerts(config, send=send, **names)
+    run = run_alerts(config, send=send, catalog=names["catalog"], gold_schema=names["gold_schema"],
+                     feature_schema=names["feature_schema"])
     if output == "json":
-        typer.echo(json.dumps({**run.summary(), "messages": [
-            {"subject": m.subject, "text": m.text, "payload": m.payload} for m, _ in run.messages]}, indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                {
+                    **run.summary(),
+                    "messages": [{"subject": m.subject, "text": m.text, "payload": m.payload} for m, _ in run.messages],
+                },
+                indent=2,
+                default=str,
+            )
+        )
     else:
         _print_text(config, run, names, send)
     if run.failures:
@@ -84,7 +94,7 @@ def _from_bundle(path: Optional[Path], target: Optional[str]) -> tuple[Path, dic
     root = find_root(path)
     bundle = load_bundle(root, target)
     if bundle.diagnostics.has_errors():
-        first = bundle.diagnostics.errors()[0]
+        first = bundle.diagnostics.errors[0]
         raise HealthmonError(f"the bundle has errors (run `healthmon bundle validate`): {first.render()}")
     variables = {k: (v or {}).get("value") for k, v in (bundle.config.get("variables") or {}).items()}
     missing = [k for k in ("catalog", "gold_schema", "feature_schema", RULES_VARIABLE) if not variables.get(k)]

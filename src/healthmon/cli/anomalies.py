@@ -19,10 +19,16 @@ OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "expected_value", "anomaly_evid
 @app.command("score")
 def score(
     input: Path = typer.Option(..., "--input", help="CSV file with a header row and one row per entity and time."),
-    time_column: str = typer.Option(..., "--time-column", help="Column holding the timestamp or date (formats may be mixed)."),
+    time_column: str = typer.Option(
+        ..., "--time-column", help="Column holding the timestamp or date (formats may be mixed)."
+    ),
     value_column: str = typer.Option(..., "--value-column", help="Numeric column to score (e.g. daily cost)."),
-    entity_column: str | None = typer.Option(None, "--entity-column", help="Column naming the series (e.g. workspace_id)."),
-    output: Path | None = typer.Option(None, "--output", help="Where to write the scored CSV (default: <input>_scored.csv)."),
+    entity_column: str | None = typer.Option(
+        None, "--entity-column", help="Column naming the series (e.g. workspace_id)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", help="Where to write the scored CSV (default: <input>_scored.csv)."
+    ),
 ) -> None:
     """Write every usable row plus anomaly_score, is_anomaly, expected_value and anomaly_evidence.
 

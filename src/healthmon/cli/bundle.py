@@ -86,8 +86,10 @@ def _counts(diagnostics) -> str:
 
 def _header(config: dict, target: str) -> list[str]:
     """The CLI's summary header: only the parts that are known."""
-    bundle = config.get("bundle") if isinstance(config.get("bundle"), dict) else {}
-    ws = config.get("workspace") if isinstance(config.get("workspace"), dict) else {}
+    bundle = config.get("bundle")
+    bundle = bundle if isinstance(bundle, dict) else {}
+    ws = config.get("workspace")
+    ws = ws if isinstance(ws, dict) else {}
     user = (ws.get("current_user") or {}).get("userName") if isinstance(ws.get("current_user"), dict) else None
     if not bundle.get("name"):
         return []
@@ -230,7 +232,9 @@ def summary(
                 typer.echo(f"      ID:   {job['id']}")
         last = doc["last_deployment"]
         if last:
-            typer.echo(f"Last {last['action']}: {last['status']} by {last['user_name']} (hash {last['bundle_hash'][:12]})")
+            typer.echo(
+                f"Last {last['action']}: {last['status']} by {last['user_name']} (hash {last['bundle_hash'][:12]})"
+            )
         return 0
 
     _guard(body)

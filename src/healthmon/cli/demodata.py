@@ -25,7 +25,9 @@ def generate(
     days: int = typer.Option(180, "--days", help="Days of history; the last 20 % is the test period with incidents."),
     seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives the same tables."),
     scale: str = typer.Option("small", "--scale", help="small (CI), medium (demo) or large (>= 50M fact rows)."),
-    end_date: Optional[str] = typer.Option(None, "--end-date", help="Last day of the period, YYYY-MM-DD (default 2026-09-30)."),
+    end_date: Optional[str] = typer.Option(
+        None, "--end-date", help="Last day of the period, YYYY-MM-DD (default 2026-09-30)."
+    ),
     output: str = typer.Option("text", "--output", "-o", help="text or json."),
 ) -> None:
     """Generate every gold table (with labelled incidents in ground_truth_incidents)."""

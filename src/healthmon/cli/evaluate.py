@@ -14,19 +14,42 @@ app = typer.Typer(no_args_is_help=False)
 
 
 def evaluate(
-    catalog: str = typer.Option("dev_catalog", "--catalog", help="Catalog of the gold and feature schemas (dev target: dev_catalog)."),
-    gold_schema: str = typer.Option("gold", "--gold-schema", help="Schema of the gold tables and ground_truth_incidents."),
-    feature_schema: str = typer.Option("dev_gold_ml", "--feature-schema", help="Schema of the feature tables and registered models."),
-    output: Path = typer.Option(None, "--output", help="Markdown report to write (one account: $HEALTHMON_HOME/evaluation.md; "
-                                "with --seeds/--seed: EVALUATION.md)."),
+    catalog: str = typer.Option(
+        "dev_catalog", "--catalog", help="Catalog of the gold and feature schemas (dev target: dev_catalog)."
+    ),
+    gold_schema: str = typer.Option(
+        "gold", "--gold-schema", help="Schema of the gold tables and ground_truth_incidents."
+    ),
+    feature_schema: str = typer.Option(
+        "dev_gold_ml", "--feature-schema", help="Schema of the feature tables and registered models."
+    ),
+    output: Path = typer.Option(
+        None,
+        "--output",
+        help="Markdown report to write (one account: $HEALTHMON_HOME/evaluation.md; "
+        "with --seeds/--seed: EVALUATION.md).",
+    ),
     model: list[str] = typer.Option([], "--model", help="Evaluate only these models (repeatable; one account only)."),
-    seeds: int = typer.Option(0, "--seeds", help="Evaluate on N fresh accounts whose seeds are drawn now (never the demo's or a development seed)."),
-    seed: list[int] = typer.Option([], "--seed", help="Evaluate on this account's seed (repeatable), to reproduce a run."),
+    seeds: int = typer.Option(
+        0,
+        "--seeds",
+        help="Evaluate on N fresh accounts whose seeds are drawn now (never the demo's or a development seed).",
+    ),
+    seed: list[int] = typer.Option(
+        [], "--seed", help="Evaluate on this account's seed (repeatable), to reproduce a run."
+    ),
     scale: str = typer.Option("medium", "--scale", help="Scale of the generated accounts (with --seeds/--seed)."),
-    workers: int = typer.Option(2, "--workers", min=1, max=2, help="Accounts evaluated at once (worker processes, at most 2)."),
-    json_path: Path = typer.Option(None, "--json", help="Per-seed and summary figures as JSON (default: the output with .json)."),
-    from_log: Path = typer.Option(None, "--from-log", help="Write EVALUATION.md from the accounts an interrupted --seeds run "
-                                  "finished (its <json>.seeds.jsonl)."),
+    workers: int = typer.Option(
+        2, "--workers", min=1, max=2, help="Accounts evaluated at once (worker processes, at most 2)."
+    ),
+    json_path: Path = typer.Option(
+        None, "--json", help="Per-seed and summary figures as JSON (default: the output with .json)."
+    ),
+    from_log: Path = typer.Option(
+        None,
+        "--from-log",
+        help="Write EVALUATION.md from the accounts an interrupted --seeds run finished (its <json>.seeds.jsonl).",
+    ),
 ) -> None:
     """Evaluate every model on its test period next to its baselines: detectors (event F1,
     per-kind recall, false events), classifiers (ROC-AUC, within-entity AUC) and forecasters
@@ -39,7 +62,9 @@ def evaluate(
         check_identifier(value, what)
     unknown = [m for m in model if m not in MODELS]
     if unknown:
-        raise InvalidParameterError(f"--model {', '.join(unknown)}: unknown model; expected one of {', '.join(MODELS)}.")
+        raise InvalidParameterError(
+            f"--model {', '.join(unknown)}: unknown model; expected one of {', '.join(MODELS)}."
+        )
     if seeds < 0:
         raise InvalidParameterError(f"--seeds {seeds}: expected a positive number of accounts.")
     if from_log is not None:
@@ -57,7 +82,9 @@ def evaluate(
     _evaluate_one(catalog, gold_schema, feature_schema, output, model)
 
 
-def _evaluate_seeds(n: int, given: list[int], scale: str, workers: int, output: Path | None, json_path: Path | None, model: list[str]) -> None:
+def _evaluate_seeds(
+    n: int, given: list[int], scale: str, workers: int, output: Path | None, json_path: Path | None, model: list[str]
+) -> None:
     from healthmon.demodata.world import SCALES
     from healthmon.errors import InvalidParameterError
     from healthmon.ml import evaluation_seeds as es
@@ -89,15 +116,24 @@ def _evaluate_one(catalog: str, gold_schema: str, feature_schema: str, output: P
     from healthmon.settings import Settings
 
     output = output or Settings.from_env().home / "evaluation.md"
-    summary = evaluate_all(catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema, output=output, models=model or None)
+    summary = evaluate_all(
+        catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema, output=output, models=model or None
+    )
     table = Table(title=f"Evaluation of {catalog}.{feature_schema} (test period, one account)")
     for col in ("model", "metric", "figure", "best baseline", "baseline", "margin", "verdict"):
         table.add_column(col)
     for name, r in summary["models"].items():
         value, base = r.get("value"), r.get("best_baseline_value")
         shown = r.get("na") or ("n/a" if value is None or value != value else f"{value:.3f}")
-        table.add_row(name, r.get("metric", "-"), shown, r.get("best_baseline") or "-",
-                      "-" if base is None else f"{base:.3f}", fmt_margin(r.get("margin"), not r.get("higher_is_better", True)), verdict(r))
+        table.add_row(
+            name,
+            r.get("metric", "-"),
+            shown,
+            r.get("best_baseline") or "-",
+            "-" if base is None else f"{base:.3f}",
+            fmt_margin(r.get("margin"), not r.get("higher_is_better", True)),
+            verdict(r),
+        )
     Console(width=160).print(table)
     typer.echo(f"{summary['met']} of {len(summary['models'])} models beat their strongest baseline on this account "
                f"(one account; `make eval` reports fresh accounts). Wrote {summary.get('output')}")

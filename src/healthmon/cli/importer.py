@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -16,11 +16,19 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 def _summary(report, title: str):
+    from rich.console import JustifyMethod
     from rich.table import Table
 
     t = Table(title=title)
-    for col, justify in (("gold table", "left"), ("export found", "left"), ("files", "right"), ("rows", "right"),
-                         ("status", "left"), ("note", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("gold table", "left"),
+        ("export found", "left"),
+        ("files", "right"),
+        ("rows", "right"),
+        ("status", "left"),
+        ("note", "left"),
+    )
+    for col, justify in columns:
         t.add_column(col, justify=justify)
     for line in report:
         t.add_row(line.table, line.found or "-", str(line.files) if line.files else "-",
@@ -30,15 +38,25 @@ def _summary(report, title: str):
 
 @app.command("system-tables")
 def system_tables(
-    source: Path = typer.Option(..., "--from", help="Folder with the exports: a folder or file per system table "
-                                "(system.billing.usage/, billing_usage.csv, usage/ ...)."),
+    source: Path = typer.Option(
+        ...,
+        "--from",
+        help="Folder with the exports: a folder or file per system table "
+        "(system.billing.usage/, billing_usage.csv, usage/ ...).",
+    ),
     catalog: str = typer.Option(..., "--catalog", help="Catalog to write into."),
     schema: str = typer.Option("gold", "--schema", help="Schema of the gold tables."),
-    snapshot_date: Optional[str] = typer.Option(None, "--snapshot-date", help="Date of the information_schema snapshot (default: today, UTC)."),
-    allow_missing: List[str] = typer.Option([], "--allow-missing", help="System table that may be absent (repeat, "
-                                            "or comma-separate; 'all' for every one)."),
-    keep_existing: Optional[bool] = typer.Option(None, "--keep-existing/--drop-existing", help="Keep, or drop, gold "
-                                                 "tables of an earlier import that this export has no source for."),
+    snapshot_date: Optional[str] = typer.Option(
+        None, "--snapshot-date", help="Date of the information_schema snapshot (default: today, UTC)."
+    ),
+    allow_missing: list[str] = typer.Option(
+        [], "--allow-missing", help="System table that may be absent (repeat, or comma-separate; 'all' for every one)."
+    ),
+    keep_existing: Optional[bool] = typer.Option(
+        None,
+        "--keep-existing/--drop-existing",
+        help="Keep, or drop, gold tables of an earlier import that this export has no source for.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Find, read and check everything; write nothing."),
     output: str = typer.Option("text", "--output", "-o", help="text or json."),
 ) -> None:
@@ -68,8 +86,17 @@ def system_tables(
             console.print(_summary(exc.report, f"{source}: nothing imported"))
         raise
     if output == "json":
-        typer.echo(json.dumps({"dry_run": result.dry_run, "rows": result.rows, "tables": [r.as_dict() for r in result.tables],
-                               "ignored": result.ignored, "not_built": result.not_built}))
+        typer.echo(
+            json.dumps(
+                {
+                    "dry_run": result.dry_run,
+                    "rows": result.rows,
+                    "tables": [r.as_dict() for r in result.tables],
+                    "ignored": result.ignored,
+                    "not_built": result.not_built,
+                }
+            )
+        )
         return
     title = f"{'Dry run: nothing written to' if dry_run else 'Imported into'} {catalog}.{schema}"
     console.print(_summary(result.tables, title))

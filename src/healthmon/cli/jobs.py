@@ -59,7 +59,11 @@ def runs_table(runs: list[dict]) -> None:
     for c in ("run_id", "job_id", "run_name", "trigger", "life_cycle_state", "result_state", "start_time", "duration"):
         table.add_column(c)
     for r in runs:
-        dur = f"{(r.get('end_time') - r.get('start_time')) / 1000:.1f}s" if r.get("end_time") and r.get("start_time") else ""
+        dur = (
+            f"{(r['end_time'] - r['start_time']) / 1000:.1f}s"
+            if r.get("end_time") and r.get("start_time")
+            else ""
+        )
         table.add_row(str(r["run_id"]), str(r.get("job_id", "")), r.get("run_name", ""), r.get("trigger", ""),
                       r["state"]["life_cycle_state"], r["state"].get("result_state", ""), _ms(r.get("start_time")), dur)
     Console().print(table)
@@ -100,7 +104,9 @@ def _load_json(path_or_text: str) -> dict:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidParameterError(f"--json: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise InvalidParameterError(
+            f"--json: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
 
 
 @app.command("create")

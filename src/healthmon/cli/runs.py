@@ -12,8 +12,11 @@ app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("get")
-def get_cmd(run_id: int = typer.Option(..., "--run-id"), include_history: bool = typer.Option(False, "--include-history"),
-            output: Output = OutputOpt) -> None:
+def get_cmd(
+    run_id: int = typer.Option(..., "--run-id"),
+    include_history: bool = typer.Option(False, "--include-history"),
+    output: Output = OutputOpt,
+) -> None:
     """Show a run with its task runs."""
     from healthmon.jobs import service
     from healthmon.jobs.recovery import reap_orphans
@@ -55,7 +58,9 @@ def list_cmd(job_id: Optional[int] = typer.Option(None, "--job-id"), limit: int 
 
 
 @app.command("cancel")
-def cancel_cmd(run_id: int = typer.Option(..., "--run-id"), wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+def cancel_cmd(
+    run_id: int = typer.Option(..., "--run-id"), wait: bool = typer.Option(True, "--wait/--no-wait")
+) -> None:
     """Cancel a run (its running tasks' processes are killed)."""
     from healthmon.jobs import service
 
@@ -99,8 +104,11 @@ def repair_cmd(
 
 
 @app.command("logs")
-def logs_cmd(run_id: int = typer.Option(..., "--run-id"), task: Optional[str] = typer.Option(None, "--task", help="Task key (job runs)."),
-             all_attempts: bool = typer.Option(False, "--all-attempts")) -> None:
+def logs_cmd(
+    run_id: int = typer.Option(..., "--run-id"),
+    task: Optional[str] = typer.Option(None, "--task", help="Task key (job runs)."),
+    all_attempts: bool = typer.Option(False, "--all-attempts"),
+) -> None:
     """Print the captured stdout/stderr of a task run (or of every task of a job run)."""
     from healthmon.errors import NotFoundError
     from healthmon.jobs.logs import read_logs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -65,18 +65,18 @@ def next_runs(job_id: int, count: int = 5, now=None) -> dict:
         settings, name, created = job.settings, job.name, job.created_time
     trigs = T.job_triggers(settings, created=dt.datetime.fromtimestamp(created / 1000, dt.timezone.utc),
                            job=f"Job {name!r} (id {job_id})")
-    out = {"job_id": job_id, "name": name, "triggers": []}
+    items: list[dict[str, Any]] = []
     for trig in trigs:
-        item = {"kind": trig.kind, "trigger_type": trig.trigger_type, "description": trig.describe(),
+        item: dict[str, Any] = {"kind": trig.kind, "trigger_type": trig.trigger_type, "description": trig.describe(),
                 "pause_status": "PAUSED" if trig.paused else "UNPAUSED"}
-        if trig.kind in T.TIMED_KINDS:
-            if trig.kind == "schedule":
+        if isinstance(trig, (T.ScheduleTrigger, T.PeriodicTrigger)):  # T.TIMED_KINDS
+            if isinstance(trig, T.ScheduleTrigger):
                 item["quartz_cron_expression"] = trig.cron.expression
                 item["timezone_id"] = trig.tz.key
             item["next_runs"] = [{"local": r.local.isoformat(), "utc": r.utc.isoformat().replace("+00:00", "Z")}
                                  for r in T.upcoming(trig, now, count)]
-        out["triggers"].append(item)
-    return out
+        items.append(item)
+    return {"job_id": job_id, "name": name, "triggers": items}
 
 
 def next_runs_cmd(
@@ -97,7 +97,9 @@ def next_runs_cmd(
         paused = "  [PAUSED: nothing fires until unpaused]" if trig["pause_status"] == "PAUSED" else ""
         typer.echo(f"{trig['kind']}: {trig['description']}{paused}")
         if "quartz_cron_expression" in trig:
-            typer.echo(f"  quartz_cron_expression: {trig['quartz_cron_expression']}  timezone_id: {trig['timezone_id']}")
+            typer.echo(
+                f"  quartz_cron_expression: {trig['quartz_cron_expression']}  timezone_id: {trig['timezone_id']}"
+            )
         runs = trig.get("next_runs")
         if runs is None:
             continue

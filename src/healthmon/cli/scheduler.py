@@ -39,7 +39,9 @@ def scheduler(
             if started.run_id is not None:
                 typer.echo(f"job {started.job_id}: {started.fire_key} started run {started.run_id}")
             else:
-                typer.echo(f"job {started.job_id}: {started.fire_key} ({when}) failed to start: {started.error}", err=True)
+                typer.echo(
+                    f"job {started.job_id}: {started.fire_key} ({when}) failed to start: {started.error}", err=True
+                )
         return
 
     def _stop(signum, _frame):

@@ -28,7 +28,9 @@ def _start_scheduler() -> threading.Thread | None:
             target = fn
             break
     if target is None:
-        logging.getLogger("healthmon.server").warning("healthmon.schedule.daemon has no run function; scheduler not started")
+        logging.getLogger("healthmon.server").warning(
+            "healthmon.schedule.daemon has no run function; scheduler not started"
+        )
         return None
     thread = threading.Thread(target=target, name="healthmon-scheduler", daemon=True)
     thread.start()
@@ -53,13 +55,14 @@ def server(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8080,
     scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="Also run the job scheduler.")] = True,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Server processes (the scheduler runs once, here).")] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Server processes (the scheduler runs once, here).")
+    ] = 1,
 ) -> None:
     """Serve the Databricks-compatible REST API and the web UI (and run the scheduler)."""
     import uvicorn
 
     from healthmon.server.app import create_app
-
     from healthmon.settings import Settings
 
     # Runs started here link back to this server (run_page_url).
@@ -84,4 +87,6 @@ def server(
         uvicorn.run("healthmon.server.app:create_app", factory=True, workers=workers, host=host, port=port,
                     log_level="info", access_log=False, server_header=False, log_config=log_config)
     else:
-        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, server_header=False, log_config=log_config)
+        uvicorn.run(
+            app, host=host, port=port, log_level="info", access_log=False, server_header=False, log_config=log_config
+        )

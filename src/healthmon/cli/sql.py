@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -13,17 +13,22 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 def sql(
     query: str = typer.Argument(..., help="Spark SQL; use catalog.schema.table names. '-' reads the query from stdin."),
     format: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
-    engine: Optional[str] = typer.Option(None, "--engine", help="duckdb | spark (default: HEALTHMON_ENGINE or duckdb)."),
+    engine: Optional[str] = typer.Option(
+        None, "--engine", help="duckdb | spark (default: HEALTHMON_ENGINE or duckdb)."
+    ),
     timeout: Optional[float] = typer.Option(
-        None, "--timeout", min=0,
-        help="Statement timeout in seconds for the duckdb engine (default: HEALTHMON_SQL_TIMEOUT or 600; 0 = none)."),
+        None,
+        "--timeout",
+        min=0,
+        help="Statement timeout in seconds for the duckdb engine (default: HEALTHMON_SQL_TIMEOUT or 600; 0 = none).",
+    ),
 ) -> None:
     """Run SQL against the lakehouse and print the result."""
     import sys
 
+    from healthmon.errors import InvalidParameterError
     from healthmon.lakehouse import Lakehouse
     from healthmon.lakehouse.render import FORMATS, emit
-    from healthmon.errors import InvalidParameterError
 
     if format not in FORMATS:
         raise InvalidParameterError(f"Invalid --format {format!r}: expected one of {', '.join(FORMATS)}.")
@@ -31,7 +36,7 @@ def sql(
         query = sys.stdin.read()
     import os
 
-    options = {}
+    options: dict[str, Any] = {}
     if timeout is not None:
         if (engine or os.environ.get("HEALTHMON_ENGINE") or "duckdb").strip().lower() != "duckdb":
             raise InvalidParameterError("--timeout applies to the duckdb engine only.")

@@ -28,10 +28,16 @@ def _db_and_settings():
 
 @app.command("create")
 def create(
-    lifetime_seconds: Optional[int] = typer.Option(None, "--lifetime-seconds", help="Seconds until the token expires (default: never)."),
+    lifetime_seconds: Optional[int] = typer.Option(
+        None, "--lifetime-seconds", help="Seconds until the token expires (default: never)."
+    ),
     comment: str = typer.Option("", "--comment", help="What the token is for."),
-    user_name: Optional[str] = typer.Option(None, "--user-name", help="Issue the token for this user instead of the local user."),
-    service_principal: Optional[str] = typer.Option(None, "--service-principal", help="Issue the token for this service principal (application id)."),
+    user_name: Optional[str] = typer.Option(
+        None, "--user-name", help="Issue the token for this user instead of the local user."
+    ),
+    service_principal: Optional[str] = typer.Option(
+        None, "--service-principal", help="Issue the token for this service principal (application id)."
+    ),
     group: list[str] = typer.Option([], "--group", help="Add the principal to this group (repeatable)."),
 ) -> None:
     """Create a personal access token; prints its value once."""
@@ -46,7 +52,9 @@ def create(
     if name == settings.user_name:
         groups.append(auth.ADMINS_GROUP)  # the workspace's own user administers it
     with db.session() as s:
-        created = auth.create_token(s, name, lifetime_seconds=lifetime_seconds, comment=comment, kind=kind, groups=groups)
+        created = auth.create_token(
+            s, name, lifetime_seconds=lifetime_seconds, comment=comment, kind=kind, groups=groups
+        )
     typer.echo(json.dumps({"token_info": created.info, "token_value": created.token_value}, indent=2))
 
 

@@ -18,8 +18,7 @@ import numpy as np
 
 from healthmon.demodata.arrowgen import US
 from healthmon.demodata.effects import ATTACKER_AGENT, Calendar, Effects, Event, day_us, local_hour_us
-from healthmon.demodata.world import (ACTION_INDEX, EXPORT_ACTIONS, GRANT_ACTIONS, READ_ACTIONS, TEAMS, World,
-                                      fq_table)
+from healthmon.demodata.world import ACTION_INDEX, EXPORT_ACTIONS, GRANT_ACTIONS, READ_ACTIONS, TEAMS, World, fq_table
 
 # kind -> (domain where it shows most, expected events per workspace per 30 days)
 BENIGN_KINDS: dict[str, tuple[str, float]] = {
@@ -160,9 +159,17 @@ class _Benign:
                 q = max(1, m // 3)
                 wh = int(rng.choice(whs))
                 eff.add_queries(w, rng, int(u), wh, t[:q] - 60 * US, rng.lognormal(np.log(4e8), 0.7, q))
-                self._record("scheduled_bulk_export", ws, start, int(t[-1]) + US, m,
-                             f"{w.user_email[u]} exported {m} month-end reports (scheduled; usually ~{daily:.0f} a day).",
-                             ["fact_audit_logs", "fact_query_history"], user=int(u), warehouse=wh)
+                self._record(
+                    "scheduled_bulk_export",
+                    ws,
+                    start,
+                    int(t[-1]) + US,
+                    m,
+                    f"{w.user_email[u]} exported {m} month-end reports (scheduled; usually ~{daily:.0f} a day).",
+                    ["fact_audit_logs", "fact_query_history"],
+                    user=int(u),
+                    warehouse=wh,
+                )
 
     # ---- cost
     def _planned_backfill(self, kind: str) -> None:
@@ -175,9 +182,16 @@ class _Benign:
         mult = rng.uniform(4, 20)
         self.eff.job_volume_mult[j, s:s + length] *= mult
         self.eff.add_audit(w, rng, int(w.job_owner[j]), [day_us(w, s) - 1800 * US], _A[("jobs", "runNow")])
-        self._record(kind, int(w.job_ws[j]), day_us(w, s), day_us(w, min(self.D, s + length)), mult,
-                     f"Planned backfill: job {w.job_name[j]} reprocessed {mult:.0f}x its usual input for {length} day(s).",
-                     ["fact_usage", "fact_job_run_timeline"], job=j)
+        self._record(
+            kind,
+            int(w.job_ws[j]),
+            day_us(w, s),
+            day_us(w, min(self.D, s + length)),
+            mult,
+            f"Planned backfill: job {w.job_name[j]} reprocessed {mult:.0f}x its usual input for {length} day(s).",
+            ["fact_usage", "fact_job_run_timeline"],
+            job=j,
+        )
 
     def _data_growth_step(self, kind: str) -> None:
         w, rng = self.w, self.rng
@@ -205,9 +219,18 @@ class _Benign:
         first = (start - int(w.day_start_us[0])) // (3600 * US)
         sl = self.eff.ap_hour_mult[pos, first:first + hours]
         sl[:] = np.maximum(sl, mult)
-        self._record(kind, ws, start, start + hours * 3600 * US, mult,
-                     f"A model training session kept {w.cluster_name[c]} up {hours} h into the night at {mult:.1f}x its "
-                     "workers.", ["fact_usage", "fact_node_timeline"], cluster=c, sku="PREMIUM_ALL_PURPOSE_COMPUTE")
+        self._record(
+            kind,
+            ws,
+            start,
+            start + hours * 3600 * US,
+            mult,
+            f"A model training session kept {w.cluster_name[c]} up {hours} h into the night at {mult:.1f}x its "
+            "workers.",
+            ["fact_usage", "fact_node_timeline"],
+            cluster=c,
+            sku="PREMIUM_ALL_PURPOSE_COMPUTE",
+        )
 
     def _tag_churn(self, kind: str) -> None:
         w, rng = self.w, self.rng
@@ -222,9 +245,16 @@ class _Benign:
         self.eff.add_audit(w, rng, owner, [day_us(w, s) + 600 * US], _A[("jobs", "resetJob")])
         if e < self.D:
             self.eff.add_audit(w, rng, owner, [day_us(w, e) - 3600 * US], _A[("jobs", "resetJob")])
-        self._record(kind, int(w.job_ws[j]), day_us(w, s), day_us(w, e), e - s,
-                     f"Job {w.job_name[j]} was redeployed from a branch without its tags; restored after {e - s} day(s).",
-                     ["fact_usage", "fact_audit_logs"], job=j)
+        self._record(
+            kind,
+            int(w.job_ws[j]),
+            day_us(w, s),
+            day_us(w, e),
+            e - s,
+            f"Job {w.job_name[j]} was redeployed from a branch without its tags; restored after {e - s} day(s).",
+            ["fact_usage", "fact_audit_logs"],
+            job=j,
+        )
 
     # ---- reliability
     def _cloud_outage(self, kind: str) -> None:
@@ -296,8 +326,16 @@ class _Benign:
         start = int(w.day_start_us[d] + rng.uniform(0, 24) * 3600 * US)
         t = start + np.sort(rng.random(m) * rng.uniform(0.5, 2) * 3600 * US).astype(np.int64)
         self.eff.add_audit(w, rng, u, t, TOKEN_LOGIN, status=401, agent=2 if sp else ATTACKER_AGENT)
-        self._record(kind, int(w.user_ws[u]), start, int(t[-1]) + US, m,
-                     f"A script of {w.user_email[u]} retried {m} times with an expired token.", ["fact_audit_logs"], user=u)
+        self._record(
+            kind,
+            int(w.user_ws[u]),
+            start,
+            int(t[-1]) + US,
+            m,
+            f"A script of {w.user_email[u]} retried {m} times with an expired token.",
+            ["fact_audit_logs"],
+            user=u,
+        )
 
     def _forgotten_password(self, kind: str) -> None:
         w, rng = self.w, self.rng
@@ -357,7 +395,9 @@ class _Benign:
             return
         tables = np.nonzero(w.table_ws == w.user_ws[u])[0]
         self.eff.user_tables_from[u] = s
-        self.eff.user_tables_after[u] = rng.choice(tables, w.user_tables.shape[1], replace=len(tables) < w.user_tables.shape[1])
+        self.eff.user_tables_after[u] = rng.choice(
+            tables, w.user_tables.shape[1], replace=len(tables) < w.user_tables.shape[1]
+        )
         self._record(kind, int(w.user_ws[u]), day_us(w, s), day_us(w, min(self.D, s + 14)), 0,
                      f"{w.user_email[u]} moved to another project and works on other tables from now on.",
                      ["fact_audit_logs"], user=u)
@@ -372,9 +412,17 @@ class _Benign:
         tmpl = int(rng.integers(0, 6))
         mult = rng.uniform(1.5, 3.0)
         self.eff.tmpl_bytes_mult[wh, tmpl, s:] *= mult
-        self._record(kind, int(w.wh_ws[wh]), day_us(w, s), day_us(w, min(self.D, s + 7)), mult,
-                     f"Two more years of history were loaded into a table a frequent query on {w.wh_name[wh]} reads: "
-                     f"it scans {mult:.1f}x the bytes from now on (pruning intact).", ["fact_query_history"], warehouse=wh)
+        self._record(
+            kind,
+            int(w.wh_ws[wh]),
+            day_us(w, s),
+            day_us(w, min(self.D, s + 7)),
+            mult,
+            f"Two more years of history were loaded into a table a frequent query on {w.wh_name[wh]} reads: "
+            f"it scans {mult:.1f}x the bytes from now on (pruning intact).",
+            ["fact_query_history"],
+            warehouse=wh,
+        )
 
     def _adhoc_heavy_analysis(self, kind: str) -> None:
         w, rng = self.w, self.rng

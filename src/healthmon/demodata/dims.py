@@ -8,11 +8,21 @@ import pyarrow as pa
 
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.arrowgen import DAY_US, US
-from healthmon.demodata.gen_usage import price_change_us
 from healthmon.demodata.effects import Effects, Event
+from healthmon.demodata.gen_usage import price_change_us
 from healthmon.demodata.schemas import GOLD_TABLES
-from healthmon.demodata.world import (DBR_VERSIONS, NODE_TYPES, PRICE_BEFORE_CHANGE, PRICE_CHANGE_SKU, SKUS,
-                                      UPGRADE_TARGET, WAREHOUSE_SIZES, WAREHOUSE_TYPES, World, fq_table)
+from healthmon.demodata.world import (
+    DBR_VERSIONS,
+    NODE_TYPES,
+    PRICE_BEFORE_CHANGE,
+    PRICE_CHANGE_SKU,
+    SKUS,
+    UPGRADE_TARGET,
+    WAREHOUSE_SIZES,
+    WAREHOUSE_TYPES,
+    World,
+    fq_table,
+)
 
 MAP = pa.map_(pa.string(), pa.string())
 LIST = pa.list_(pa.field("element", pa.string()))
@@ -20,8 +30,20 @@ LIST = pa.list_(pa.field("element", pa.string()))
 
 def _t(name: str, cols: dict) -> pa.Table:
     n = len(next(iter(cols.values())))
-    return ag.table(GOLD_TABLES[name], n, {k: (v if isinstance(v, pa.Array) else pa.array(v, GOLD_TABLES[name].schema.field(k).type))
-                                            for k, v in cols.items()})
+    return ag.table(
+        GOLD_TABLES[name],
+        n,
+        {
+            k: (v if isinstance(v, pa.Array) else pa.array(v, GOLD_TABLES[name].schema.field(k).type))
+            for k, v in cols.items()
+        },
+    )
+
+
+def _schedule_word(runs_per_day: int, weekday: int) -> str:
+    if runs_per_day == 1 and weekday < 0:
+        return "daily"
+    return {24: "hourly", 6: "every 4 hours"}.get(runs_per_day, "weekly")
 
 
 def build(world: World, eff: Effects) -> dict[str, pa.Table]:
@@ -62,18 +84,26 @@ def build(world: World, eff: Effects) -> dict[str, pa.Table]:
     last_flip = np.where(flips.any(axis=1), world.days - 1 - np.argmax(flips[:, ::-1], axis=1), -1)
     last_day = np.maximum(last_flip, np.where(world.job_rename_day > 0, world.job_rename_day, -1))
     change = np.where(last_day >= 0, world.day_start_us[0] + last_day * DAY_US + 300 * US, world.job_created_us)
-    out["dim_job"] = _t("dim_job", {
-        "account_id": [world.account_id] * J, "workspace_id": [world.ws_id[w] for w in world.job_ws],
-        "job_id": [str(j) for j in world.job_id], "name": world.job_name,
-        "creator_id": [str(10**12 + u) for u in world.job_owner],
-        "tags": pa.array([{} if untagged[j] else world.job_tags[j] for j in range(J)], MAP),
-        "run_as": [world.user_email[u] for u in world.job_run_as],
-        "change_time": ag.timestamps(change), "delete_time": pa.nulls(J, pa.timestamp("us", tz="UTC")),
-        # the upstream dependency is what makes a downstream failure explainable
-        "description": [f"{n.replace('_', ' ')} ({['daily', 'hourly', 'every 4 hours', 'weekly'][0 if r == 1 and wd < 0 else 1 if r == 24 else 2 if r == 6 else 3]})"
-                        + (f"; runs after job {world.job_id[up]} ({world.job_name[up]})" if up >= 0 else "")
-                        for n, r, wd, up in zip(world.job_name, world.job_runs_per_day, world.job_weekday, world.job_upstream)],
-    })
+    out["dim_job"] = _t(
+        "dim_job",
+        {
+            "account_id": [world.account_id] * J,
+            "workspace_id": [world.ws_id[w] for w in world.job_ws],
+            "job_id": [str(j) for j in world.job_id],
+            "name": world.job_name,
+            "creator_id": [str(10**12 + u) for u in world.job_owner],
+            "tags": pa.array([{} if untagged[j] else world.job_tags[j] for j in range(J)], MAP),
+            "run_as": [world.user_email[u] for u in world.job_run_as],
+            "change_time": ag.timestamps(change),
+            "delete_time": pa.nulls(J, pa.timestamp("us", tz="UTC")),
+            # the upstream dependency is what makes a downstream failure explainable
+            "description": [
+                f"{n.replace('_', ' ')} ({_schedule_word(r, wd)})"
+                + (f"; runs after job {world.job_id[up]} ({world.job_name[up]})" if up >= 0 else "")
+                for n, r, wd, up in zip(world.job_name, world.job_runs_per_day, world.job_weekday, world.job_upstream)
+            ],
+        },
+    )
     # warehouses
     Wh = len(world.wh_id)
     out["dim_warehouse"] = _t("dim_warehouse", {
@@ -99,25 +129,34 @@ def build(world: World, eff: Effects) -> dict[str, pa.Table]:
         if resized and inc.cluster >= 0 and world.cluster_source[inc.cluster] == "UI":  # edited (clusters.edit)
             change_c[inc.cluster] = inc.start_us + 600 * US
     is_job = np.array([s == "JOB" for s in world.cluster_source])
-    out["dim_cluster"] = _t("dim_cluster", {
-        "account_id": [world.account_id] * C, "workspace_id": [world.ws_id[w] for w in world.cluster_ws],
-        "cluster_id": world.cluster_id, "cluster_name": world.cluster_name,
-        "owned_by": [world.user_email[u] for u in world.cluster_owner],
-        "create_time": ag.timestamps(world.cluster_created_us), "delete_time": pa.nulls(C, pa.timestamp("us", tz="UTC")),
-        "driver_node_type": [NODE_TYPES[x][0] for x in world.cluster_node],
-        "worker_node_type": [NODE_TYPES[x][0] for x in world.cluster_node],
-        "worker_count": pa.array(np.where(is_job, world.cluster_workers, 0), pa.int64()).cast(pa.int64()),
-        "min_autoscale_workers": pa.array([None if j else 1 for j in is_job], pa.int64()),
-        "max_autoscale_workers": pa.array([None if j else int(w) * 2 for j, w in zip(is_job, world.cluster_workers)], pa.int64()),
-        "auto_termination_minutes": pa.array([0 if j else 60 for j in is_job], pa.int64()),
-        "enable_elastic_disk": [True] * C,
-        "tags": pa.array(world.cluster_tags, MAP),
-        "cluster_source": world.cluster_source,
-        "init_scripts": pa.array([[] for _ in range(C)], LIST),
-        "dbr_version": dbr,
-        "change_time": ag.timestamps(change_c), "change_date": ag.dates(change_c),
-        "data_security_mode": ["SINGLE_USER" if j else "USER_ISOLATION" for j in is_job],
-    })
+    out["dim_cluster"] = _t(
+        "dim_cluster",
+        {
+            "account_id": [world.account_id] * C,
+            "workspace_id": [world.ws_id[w] for w in world.cluster_ws],
+            "cluster_id": world.cluster_id,
+            "cluster_name": world.cluster_name,
+            "owned_by": [world.user_email[u] for u in world.cluster_owner],
+            "create_time": ag.timestamps(world.cluster_created_us),
+            "delete_time": pa.nulls(C, pa.timestamp("us", tz="UTC")),
+            "driver_node_type": [NODE_TYPES[x][0] for x in world.cluster_node],
+            "worker_node_type": [NODE_TYPES[x][0] for x in world.cluster_node],
+            "worker_count": pa.array(np.where(is_job, world.cluster_workers, 0), pa.int64()).cast(pa.int64()),
+            "min_autoscale_workers": pa.array([None if j else 1 for j in is_job], pa.int64()),
+            "max_autoscale_workers": pa.array(
+                [None if j else int(w) * 2 for j, w in zip(is_job, world.cluster_workers)], pa.int64()
+            ),
+            "auto_termination_minutes": pa.array([0 if j else 60 for j in is_job], pa.int64()),
+            "enable_elastic_disk": [True] * C,
+            "tags": pa.array(world.cluster_tags, MAP),
+            "cluster_source": world.cluster_source,
+            "init_scripts": pa.array([[] for _ in range(C)], LIST),
+            "dbr_version": dbr,
+            "change_time": ag.timestamps(change_c),
+            "change_date": ag.dates(change_c),
+            "data_security_mode": ["SINGLE_USER" if j else "USER_ISOLATION" for j in is_job],
+        },
+    )
     end = end_us + US
     out["ground_truth_incidents"] = _events("ground_truth_incidents", "incident_id", world, eff.incidents, end, {
         "magnitude_class": [i.magnitude_class for i in eff.incidents],

@@ -53,10 +53,12 @@ class Effects:
     job_fail_logit: np.ndarray       # (J, D) added to the failure log-odds
     job_volume_mult: np.ndarray      # (J, D) input volume multiplier
     job_paused: np.ndarray           # (J, D) no runs
-    job_untagged: np.ndarray         # (J, D) the job's usage carries no tags that day
-    job_dbr_upgrade_day: np.ndarray  # (J,) day the job's cluster was upgraded in place to the newest runtime (D = never)
-    ws_outage: np.ndarray            # (W, D) failure log-odds added to every run of the workspace (cloud outage)
-    ap_hour_mult: np.ndarray         # (A, D*24) all-purpose cluster up that hour at this multiple of its workers (0 = usual)
+    job_untagged: np.ndarray  # (J, D) the job's usage carries no tags that day
+    job_dbr_upgrade_day: (
+        np.ndarray
+    )  # (J,) day the job's cluster was upgraded in place to the newest runtime (D = never)
+    ws_outage: np.ndarray  # (W, D) failure log-odds added to every run of the workspace (cloud outage)
+    ap_hour_mult: np.ndarray  # (A, D*24) all-purpose cluster up that hour at this multiple of its workers (0 = usual)
     wh_regressed_tmpl: np.ndarray    # (Wh, D) template index that lost pruning (-1 = none)
     wh_regress_mult: np.ndarray      # (Wh, D) bytes multiplier for that template
     tmpl_bytes_mult: np.ndarray      # (Wh, T, D) bytes multiplier of a template (data growth), pruning kept

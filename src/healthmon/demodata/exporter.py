@@ -116,7 +116,9 @@ def information_schema(snapshots: pa.Table) -> dict[str, pa.Table]:
         return {name: system_tables()[name].empty_table() for name in SNAPSHOT_SOURCES}
     day = pc.max(snapshots.column("snapshot_date"))
     latest = snapshots.filter(pc.equal(snapshots.column("snapshot_date"), day))
-    latest = latest.sort_by([("table_catalog", "ascending"), ("table_schema", "ascending"), ("table_name", "ascending")])
+    latest = latest.sort_by(
+        [("table_catalog", "ascending"), ("table_schema", "ascending"), ("table_name", "ascending")]
+    )
     n = latest.num_rows
     names = ("table_catalog", "table_schema", "table_name")
     tables = _filled("system.information_schema.tables", n, {

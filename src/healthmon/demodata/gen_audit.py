@@ -30,8 +30,14 @@ A_WEIGHTS = np.array([a[3] for a in ACTIONS], dtype=float).T
 A_WEIGHTS = A_WEIGHTS / A_WEIGHTS.sum(axis=1, keepdims=True)
 A_CUM = np.cumsum(A_WEIGHTS, axis=1)
 _A_CUM_FLAT = (A_CUM + 2.0 * np.arange(A_CUM.shape[0])[:, None]).ravel()
-USER_AGENTS = ["Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/124.0", "Mozilla/5.0 (Windows NT 10.0) Edge/124.0",
-               "databricks-sdk-py/0.40.0", "Databricks-Runtime/15.4", "python-requests/2.31.0", "Tableau/2024.1"]
+USER_AGENTS = [
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/124.0",
+    "Mozilla/5.0 (Windows NT 10.0) Edge/124.0",
+    "databricks-sdk-py/0.40.0",
+    "Databricks-Runtime/15.4",
+    "python-requests/2.31.0",
+    "Tableau/2024.1",
+]
 SENSITIVE = re.compile(r"grant|revoke|delete|secret|permission|token|password|credential", re.I)
 STATUS_ERRORS = {401: "Invalid credentials", 403: "PERMISSION_DENIED: User does not have privilege",
                  404: "RESOURCE_DOES_NOT_EXIST", 500: "Internal error"}

@@ -15,9 +15,8 @@ import pyarrow as pa
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.arrowgen import US
 from healthmon.demodata.effects import Effects
-from healthmon.demodata.schemas import (FACT_JOB_RUN_TIMELINE, FACT_JOB_TASK_RUN_TIMELINE, FACT_NODE_TIMELINE)
-from healthmon.demodata.world import (DBR_EFFECT, NODE_DBU, NODE_MEM, NODE_SPEED, NODE_TYPES, SKU_INDEX, TASK_KEYS,
-                                      World)
+from healthmon.demodata.schemas import FACT_JOB_RUN_TIMELINE, FACT_JOB_TASK_RUN_TIMELINE, FACT_NODE_TIMELINE
+from healthmon.demodata.world import DBR_EFFECT, NODE_DBU, NODE_MEM, NODE_SPEED, NODE_TYPES, SKU_INDEX, TASK_KEYS, World
 
 COMPUTE_EFFECT = np.array([0.2, 0.45, -0.3])  # job cluster, all-purpose (shared, noisy neighbours), serverless
 
@@ -38,7 +37,9 @@ class RunIds:
         return out
 
 
-def runtime_at(world: World, eff: Effects, job: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def runtime_at(
+    world: World, eff: Effects, job: np.ndarray, day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per run (job, day): runtime version index, cluster index (-1 = serverless) and the extra
     failure log-odds of a broken routine upgrade (its first ``fix_days`` days).
 
@@ -228,7 +229,9 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     t_start = all_start[t_run] + span * pos // t_total
     t_end = all_start[t_run] + span * (pos + 1) // t_total
     last_row = pos == t_total - 1
-    t_state = np.where(last_row, all_state[t_run], np.where(is_retry | (t_task == fail_task[t_run]) & first_fail[t_run], 1, 0))
+    t_state = np.where(
+        last_row, all_state[t_run], np.where(is_retry | (t_task == fail_task[t_run]) & first_fail[t_run], 1, 0)
+    )
     t_state = np.where(~last_row & (t_state == 0), 0, t_state)
     t_code = np.where(last_row, all_code[t_run], np.where(t_state == 1, 1, 0))
     T = len(t_run)
@@ -270,10 +273,17 @@ def usage_and_nodes(world: World, runs: dict, rng: np.random.Generator) -> tuple
     photon = world.job_photon[job]
     rate = np.where(compute == 2, 1.1 * nodes, nodes * NODE_DBU[world.job_node[job]] * np.where(photon, 2.0, 1.0))
     dbu = dur_h * rate
-    sku = np.where(compute == 2, SKU_INDEX["PREMIUM_JOBS_SERVERLESS_COMPUTE_US_EAST_N_VIRGINIA"],
-                   np.where(compute == 1, np.where(photon, SKU_INDEX["PREMIUM_ALL_PURPOSE_COMPUTE_(PHOTON)"],
-                                                   SKU_INDEX["PREMIUM_ALL_PURPOSE_COMPUTE"]),
-                            np.where(photon, SKU_INDEX["PREMIUM_JOBS_COMPUTE_(PHOTON)"], SKU_INDEX["PREMIUM_JOBS_COMPUTE"])))
+    sku = np.where(
+        compute == 2,
+        SKU_INDEX["PREMIUM_JOBS_SERVERLESS_COMPUTE_US_EAST_N_VIRGINIA"],
+        np.where(
+            compute == 1,
+            np.where(
+                photon, SKU_INDEX["PREMIUM_ALL_PURPOSE_COMPUTE_(PHOTON)"], SKU_INDEX["PREMIUM_ALL_PURPOSE_COMPUTE"]
+            ),
+            np.where(photon, SKU_INDEX["PREMIUM_JOBS_COMPUTE_(PHOTON)"], SKU_INDEX["PREMIUM_JOBS_COMPUTE"]),
+        ),
+    )
     # hourly slices
     slices = np.maximum(1, np.ceil(dur_h).astype(int))
     r = np.repeat(np.arange(len(job)), slices)
@@ -297,7 +307,12 @@ def usage_and_nodes(world: World, runs: dict, rng: np.random.Generator) -> tuple
     M = len(nr)
     mem = np.clip(runs["mem"][run_of] + rng.normal(0, 4, M) - np.where(k == 0, 15, 0), 3, 99.9)
     cpu_user = np.clip(rng.normal(55, 15, M) + 0.2 * (mem - 50), 1, 98)
-    vol_bytes = runs["volume"][run_of] * 2**30 / np.maximum(1, nodes[run_of]) * ((usage["end"][nr] - usage["start"][nr]) / np.maximum(1, (end - start)[run_of]))
+    vol_bytes = (
+        runs["volume"][run_of]
+        * 2**30
+        / np.maximum(1, nodes[run_of])
+        * ((usage["end"][nr] - usage["start"][nr]) / np.maximum(1, (end - start)[run_of]))
+    )
     node_type = world.job_node[job][run_of]
     nt = ag.table(FACT_NODE_TIMELINE, M, {
         "account_id": ag.const(world.account_id, M),

@@ -21,7 +21,6 @@ from healthmon.demodata.effects import Effects
 from healthmon.demodata.schemas import FACT_DQ_TABLE_RESULTS, FACT_TABLE_SNAPSHOTS
 from healthmon.demodata.world import World
 
-
 # Schema changes per table and day: additive, and breaking (a drop or type change), for tables
 # under active development (world.table_dev) and the others.
 ADD_P_DEV, ADD_P = 1 / 40, 1 / 400
@@ -62,7 +61,6 @@ def generate(world: World, eff: Effects, state: TableState, runs: dict, d0: int,
     owner = world.job_owner[tj]
     for d in range(d0, d1):
         di = d - d0
-        snap_us = world.day_start_us[d] + DAY_US - US
         commits = commits_jd[tj, di]
         rows_1d = rows_jd[tj, di].astype(np.int64)
         wrote = commits > 0
@@ -89,11 +87,28 @@ def generate(world: World, eff: Effects, state: TableState, runs: dict, d0: int,
         alter_time = world.day_start_us[d] + rng.integers(8, 18, NT) * 3600 * US
         state.last_altered = np.maximum(np.where(wrote, state.last_commit, state.last_altered),
                                         np.where(altered, alter_time, state.last_altered))
-        hashes = [hashlib.sha256(f"{world.table_name[t]}:{state.schema_version[t]}:{state.columns[t]}".encode()).hexdigest()[:16]
-                  for t in range(NT)]
-        snaps.append(dict(day=np.full(NT, d), t=np.arange(NT), rows=state.rows.copy(), last_commit=state.last_commit.copy(),
-                          last_altered=state.last_altered.copy(), columns=state.columns.copy(), added=added,
-                          removed=removed, changed=changed, commits=commits, rows_1d=rows_1d, hashes=hashes))
+        hashes = [
+            hashlib.sha256(f"{world.table_name[t]}:{state.schema_version[t]}:{state.columns[t]}".encode()).hexdigest()[
+                :16
+            ]
+            for t in range(NT)
+        ]
+        snaps.append(
+            dict(
+                day=np.full(NT, d),
+                t=np.arange(NT),
+                rows=state.rows.copy(),
+                last_commit=state.last_commit.copy(),
+                last_altered=state.last_altered.copy(),
+                columns=state.columns.copy(),
+                added=added,
+                removed=removed,
+                changed=changed,
+                commits=commits,
+                rows_1d=rows_1d,
+                hashes=hashes,
+            )
+        )
         # monitor (monitored tables only), evaluated at 23:00 UTC
         m = np.nonzero(world.table_monitored)[0]
         ev = world.day_start_us[d] + 23 * 3600 * US
@@ -108,7 +123,9 @@ def generate(world: World, eff: Effects, state: TableState, runs: dict, d0: int,
                        outside=outside, total=state.rows[m], rows_1d=rows_1d[m], lo=lo, hi=hi,
                        tmin=(state.rows[m] * 0.9).astype(np.int64), tmax=(state.rows[m] * 1.1 + hi).astype(np.int64)))
     # unmonitored tables keep their EWMA too, for consistency if monitoring starts later
-    s = {k: np.concatenate([x[k] for x in snaps]) if k != "hashes" else sum((x[k] for x in snaps), []) for k in snaps[0]}
+    s = {
+        k: np.concatenate([x[k] for x in snaps]) if k != "hashes" else sum((x[k] for x in snaps), []) for k in snaps[0]
+    }
     n = len(s["t"])
     t = s["t"]
     snap = ag.table(FACT_TABLE_SNAPSHOTS, n, {
@@ -144,32 +161,47 @@ def generate(world: World, eff: Effects, state: TableState, runs: dict, d0: int,
     overall = np.maximum(fresh, comp)
     status_pool = ["Healthy", "Unhealthy"]
     impact = np.where(overall == 1, np.minimum(3, 1 + world.table_downstream[t] // 2), 0)
-    dqt = ag.table(FACT_DQ_TABLE_RESULTS, n, {
-        "event_time": ag.timestamps(q["ev"]),
-        "catalog_name": ag.take(world.table_catalog, t),
-        "schema_name": ag.take(world.table_schema, t),
-        "table_name": ag.take(world.table_name, t),
-        "catalog_id": ag.take([f"{abs(hash_str(c)):032x}"[:32] for c in world.table_catalog], t),
-        "schema_id": ag.take([f"{abs(hash_str(c + s)):032x}"[:32] for c, s in zip(world.table_catalog, world.table_schema)], t),
-        "table_id": ag.take([f"{abs(hash_str(fq)):032x}"[:32] for fq in
-                             (f"{c}.{s}.{n}" for c, s, n in zip(world.table_catalog, world.table_schema, world.table_name))], t),
-        "status": ag.take(status_pool, overall),
-        "freshness_status": ag.take(status_pool, fresh),
-        "freshness_commit_freshness_status": ag.take(status_pool, fresh),
-        "freshness_commit_freshness_last_value": ag.timestamps(q["last"]),
-        "freshness_commit_freshness_predicted_value": ag.timestamps(q["predicted"]),
-        "completeness_status": ag.take(status_pool, comp),
-        "completeness_total_row_count_last_value": pa.array(q["total"]),
-        "completeness_total_row_count_min_predicted_value": pa.array(q["tmin"]),
-        "completeness_total_row_count_max_predicted_value": pa.array(q["tmax"]),
-        "completeness_daily_row_count_status": ag.take(status_pool, comp),
-        "completeness_daily_row_count_last_value": pa.array(q["rows_1d"]),
-        "completeness_daily_row_count_min_predicted_value": pa.array(q["lo"]),
-        "completeness_daily_row_count_max_predicted_value": pa.array(q["hi"]),
-        "downstream_impact_impact_level": pa.array(impact.astype(np.int32)),
-        "downstream_impact_num_downstream_tables": pa.array(world.table_downstream[t].astype(np.int64)),
-        "downstream_impact_num_queries_on_affected_tables": pa.array(np.where(overall == 1, world.table_downstream[t] * 25, 0).astype(np.int64)),
-    })
+    dqt = ag.table(
+        FACT_DQ_TABLE_RESULTS,
+        n,
+        {
+            "event_time": ag.timestamps(q["ev"]),
+            "catalog_name": ag.take(world.table_catalog, t),
+            "schema_name": ag.take(world.table_schema, t),
+            "table_name": ag.take(world.table_name, t),
+            "catalog_id": ag.take([f"{abs(hash_str(c)):032x}"[:32] for c in world.table_catalog], t),
+            "schema_id": ag.take(
+                [f"{abs(hash_str(c + s)):032x}"[:32] for c, s in zip(world.table_catalog, world.table_schema)], t
+            ),
+            "table_id": ag.take(
+                [
+                    f"{abs(hash_str(fq)):032x}"[:32]
+                    for fq in (
+                        f"{c}.{s}.{n}" for c, s, n in zip(world.table_catalog, world.table_schema, world.table_name)
+                    )
+                ],
+                t,
+            ),
+            "status": ag.take(status_pool, overall),
+            "freshness_status": ag.take(status_pool, fresh),
+            "freshness_commit_freshness_status": ag.take(status_pool, fresh),
+            "freshness_commit_freshness_last_value": ag.timestamps(q["last"]),
+            "freshness_commit_freshness_predicted_value": ag.timestamps(q["predicted"]),
+            "completeness_status": ag.take(status_pool, comp),
+            "completeness_total_row_count_last_value": pa.array(q["total"]),
+            "completeness_total_row_count_min_predicted_value": pa.array(q["tmin"]),
+            "completeness_total_row_count_max_predicted_value": pa.array(q["tmax"]),
+            "completeness_daily_row_count_status": ag.take(status_pool, comp),
+            "completeness_daily_row_count_last_value": pa.array(q["rows_1d"]),
+            "completeness_daily_row_count_min_predicted_value": pa.array(q["lo"]),
+            "completeness_daily_row_count_max_predicted_value": pa.array(q["hi"]),
+            "downstream_impact_impact_level": pa.array(impact.astype(np.int32)),
+            "downstream_impact_num_downstream_tables": pa.array(world.table_downstream[t].astype(np.int64)),
+            "downstream_impact_num_queries_on_affected_tables": pa.array(
+                np.where(overall == 1, world.table_downstream[t] * 25, 0).astype(np.int64)
+            ),
+        },
+    )
     return snap, dqt
 
 

@@ -40,13 +40,18 @@ def _texts(world: World) -> list[str]:
                 tb = tables[(w * 7 + t * 3) % len(tables)]
                 fq = f"{world.table_catalog[tb]}.{world.table_schema[tb]}.{world.table_name[tb]}"
                 kind = world.tmpl_type[w, t]
-                cached.append({
-                    0: f"SELECT date_trunc('day', event_ts) AS day, count(*), sum(amount) FROM {fq} WHERE event_date >= current_date() - INTERVAL {7 + t} DAYS GROUP BY 1",
-                    1: f"INSERT INTO {fq}_agg SELECT * FROM {fq} WHERE event_date = current_date() - INTERVAL 1 DAY",
-                    2: f"MERGE INTO {fq} t USING {fq}_staging s ON t.id = s.id WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
-                    3: f"CREATE OR REPLACE TABLE {fq}_tmp_{t} AS SELECT * FROM {fq} WHERE region = 'r{t}'",
-                    4: f"DELETE FROM {fq} WHERE event_date < current_date() - INTERVAL 400 DAYS",
-                }[int(kind)])
+                cached.append(
+                    {
+                        0: f"SELECT date_trunc('day', event_ts) AS day, count(*), sum(amount) FROM {fq} "
+                        f"WHERE event_date >= current_date() - INTERVAL {7 + t} DAYS GROUP BY 1",
+                        1: f"INSERT INTO {fq}_agg SELECT * FROM {fq} "
+                        "WHERE event_date = current_date() - INTERVAL 1 DAY",
+                        2: f"MERGE INTO {fq} t USING {fq}_staging s ON t.id = s.id "
+                        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+                        3: f"CREATE OR REPLACE TABLE {fq}_tmp_{t} AS SELECT * FROM {fq} WHERE region = 'r{t}'",
+                        4: f"DELETE FROM {fq} WHERE event_date < current_date() - INTERVAL 400 DAYS",
+                    }[int(kind)]
+                )
         world.extra["sql_texts"] = cached
     return cached
 
@@ -74,7 +79,9 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     T = world.tmpl_bytes.shape[1]
     tmpl = np.minimum(rng.zipf(1.5, n) - 1, T - 1)
     is_sp = rng.random(n) < 0.15
-    user = ws * per_ws + np.where(is_sp, S.users + rng.integers(0, S.service_principals, n), rng.integers(0, S.users, n))
+    user = ws * per_ws + np.where(
+        is_sp, S.users + rng.integers(0, S.service_principals, n), rng.integers(0, S.users, n)
+    )
     user = np.where(day >= eff.user_start_day[user], user, ws * per_ws + S.users)  # not hired yet: an SP's refresh
     regressed = eff.wh_regressed_tmpl[wh, day] == tmpl
     nbytes = (world.tmpl_bytes[wh, tmpl] * world.growth(ws, day) * rng.lognormal(0, 0.4, n)
@@ -100,7 +107,9 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     burst = (HOUR_PROFILE[local_h[cell]] > 1.0) & (rng.random(n) < 0.3)
     b = np.nonzero(burst)[0]
     if len(b):
-        start[b] = start[b] - (start[b] - world.day_start_us[0]) % (3600 * US) + (rng.random(len(b)) * 5 * US).astype(np.int64)
+        start[b] = (
+            start[b] - (start[b] - world.day_start_us[0]) % (3600 * US) + (rng.random(len(b)) * 5 * US).astype(np.int64)
+        )
         cb = cell[b]
         first = np.r_[0, np.nonzero(np.diff(cb))[0] + 1]
         sizes = np.diff(np.r_[first, len(cb)])
@@ -110,7 +119,9 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
         wait_cap[b] += np.maximum(0, rank - slots + 1) / slots * mean_exec
     wait_cap = wait_cap.astype(np.int64)
     cold = (rng.random(n) < 0.02) & (world.wh_type[wh] != 1)
-    wait_compute = np.where(cold, rng.uniform(5e3, 2e5, n), np.where(rng.random(n) < 0.005, rng.uniform(2e3, 8e3, n), 0)).astype(np.int64)
+    wait_compute = np.where(
+        cold, rng.uniform(5e3, 2e5, n), np.where(rng.random(n) < 0.005, rng.uniform(2e3, 8e3, n), 0)
+    ).astype(np.int64)
     compile_ms = rng.lognormal(np.log(180), 0.6, n).astype(np.int64)
     exec_i = exec_ms.astype(np.int64)
     total = compile_ms + wait_compute + wait_cap + exec_i

@@ -15,11 +15,20 @@ import pyarrow as pa
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.arrowgen import DAY_US, US
 from healthmon.demodata.effects import Effects
-from healthmon.demodata.schemas import FACT_NODE_TIMELINE, FACT_USAGE
-from healthmon.demodata.world import (NODE_DBU, NODE_TYPES, PRICE_BEFORE_CHANGE, PRICE_CHANGE_SKU, SKU_INDEX,
-                                      SKU_PRICE, SKUS, TEAMS, World)
 from healthmon.demodata.gen_jobs import job_name_index
 from healthmon.demodata.gen_sql import HOUR_PROFILE
+from healthmon.demodata.schemas import FACT_NODE_TIMELINE, FACT_USAGE
+from healthmon.demodata.world import (
+    NODE_DBU,
+    NODE_TYPES,
+    PRICE_BEFORE_CHANGE,
+    PRICE_CHANGE_SKU,
+    SKU_INDEX,
+    SKU_PRICE,
+    SKUS,
+    TEAMS,
+    World,
+)
 
 USAGE_KEYS = ("ws", "sku", "start", "end", "qty", "cluster", "job", "run_id", "node", "photon", "serverless",
               "warehouse", "kind")
@@ -31,12 +40,11 @@ def price_change_us(world: World) -> int:
     return int(world.day_start_us[0] + int(world.days * 0.4) * DAY_US)
 
 
-def hourly_other(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Generator) -> tuple[dict, pa.Table]:
+def hourly_other(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Generator) -> tuple[list[dict], pa.Table]:
     hours = np.arange(d0 * 24, d1 * 24)
     parts = []
     # ---- all-purpose clusters (interactive)
-    pos, hh = np.meshgrid(np.arange(len(world.ap_cluster)), hours, indexing="ij")
-    pos, hh = pos.ravel(), hh.ravel()
+    pos, hh = (g.ravel() for g in np.meshgrid(np.arange(len(world.ap_cluster)), hours, indexing="ij"))
     cc = world.ap_cluster[pos]
     day = hh // 24
     ws = world.cluster_ws[cc]
@@ -84,23 +92,34 @@ def hourly_other(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Ge
 
     # ---- DLT pipelines: continuous (advanced) or hourly triggered (core)
     if len(world.dlt_ws):
-        pp, hh = np.meshgrid(np.arange(len(world.dlt_ws)), hours, indexing="ij")
-        pp, hh = pp.ravel(), hh.ravel()
+        pp, hh = (g.ravel() for g in np.meshgrid(np.arange(len(world.dlt_ws)), hours, indexing="ij"))
         ws = world.dlt_ws[pp]
         adv = world.dlt_advanced[pp]
         frac = np.where(adv, 1.0, rng.uniform(0.15, 0.35, len(pp)))
         qty = world.dlt_dbu[pp] * frac * world.growth(ws, hh // 24) * rng.lognormal(0, 0.2, len(pp))
         h_start = world.day_start_us[0] + hh * 3600 * US
         m = len(pp)
-        parts.append(dict(ws=ws, sku=np.where(adv, SKU_INDEX["PREMIUM_DLT_ADVANCED_COMPUTE"], SKU_INDEX["PREMIUM_DLT_CORE_COMPUTE"]),
-                          start=h_start, end=h_start + (frac * 3600 * US).astype(np.int64), qty=qty,
-                          cluster=np.full(m, -1), job=np.full(m, -1), run_id=np.full(m, -1), node=np.full(m, -1),
-                          photon=adv, serverless=np.zeros(m, bool), warehouse=np.full(m, -1), kind=np.full(m, 4),
-                          dlt=pp))
+        parts.append(
+            dict(
+                ws=ws,
+                sku=np.where(adv, SKU_INDEX["PREMIUM_DLT_ADVANCED_COMPUTE"], SKU_INDEX["PREMIUM_DLT_CORE_COMPUTE"]),
+                start=h_start,
+                end=h_start + (frac * 3600 * US).astype(np.int64),
+                qty=qty,
+                cluster=np.full(m, -1),
+                job=np.full(m, -1),
+                run_id=np.full(m, -1),
+                node=np.full(m, -1),
+                photon=adv,
+                serverless=np.zeros(m, bool),
+                warehouse=np.full(m, -1),
+                kind=np.full(m, 4),
+                dlt=pp,
+            )
+        )
     # ---- model serving endpoints
     if len(world.serving_ws):
-        ee, hh = np.meshgrid(np.arange(len(world.serving_ws)), hours, indexing="ij")
-        ee, hh = ee.ravel(), hh.ravel()
+        ee, hh = (g.ravel() for g in np.meshgrid(np.arange(len(world.serving_ws)), hours, indexing="ij"))
         ws = world.serving_ws[ee]
         local = (hh % 24 + world.ws_tz[ws]) % 24
         qty = world.serving_dbu[ee] * HOUR_PROFILE[local] * world.growth(ws, hh // 24) * rng.lognormal(0, 0.3, len(ee))
@@ -118,13 +137,22 @@ def assemble(world: World, eff: Effects, parts: list[dict], rng: np.random.Gener
     cols = {}
     total = sum(len(p["qty"]) for p in parts)
     for k in keys:
-        cols[k] = np.concatenate([p[k] if k in p else np.full(len(p["qty"]), -1) for p in parts]) if parts else np.zeros(0)
+        cols[k] = (
+            np.concatenate([p[k] if k in p else np.full(len(p["qty"]), -1) for p in parts]) if parts else np.zeros(0)
+        )
     n = total
     ws, sku, start, end, qty = cols["ws"], cols["sku"].astype(int), cols["start"], cols["end"], cols["qty"]
-    job, cluster, wh, kind = cols["job"].astype(int), cols["cluster"].astype(int), cols["warehouse"].astype(int), cols["kind"]
+    job, cluster, wh, kind = (
+        cols["job"].astype(int),
+        cols["cluster"].astype(int),
+        cols["warehouse"].astype(int),
+        cols["kind"],
+    )
     day = (start - world.day_start_us[0]) // DAY_US
     price = SKU_PRICE[sku].copy()
-    price = np.where((sku == SKU_INDEX[PRICE_CHANGE_SKU]) & (start < price_change_us(world)), PRICE_BEFORE_CHANGE, price)
+    price = np.where(
+        (sku == SKU_INDEX[PRICE_CHANGE_SKU]) & (start < price_change_us(world)), PRICE_BEFORE_CHANGE, price
+    )
     # gold stores quantities and prices to 9 decimals; cost is computed from the stored values
     qty = np.round(qty, 9)
     cost = qty * price
@@ -157,41 +185,58 @@ def assemble(world: World, eff: Effects, parts: list[dict], rng: np.random.Gener
     names = world.job_name + world.job_old_name + [None]
     name_idx = np.where(is_job, job_name_index(world, np.where(is_job, job, 0), day), len(names) - 1)
     is_sql = origin == "SQL"
-    return ag.table(FACT_USAGE, n, {
-        "account_id": ag.const(world.account_id, n),
-        "workspace_id": ag.take(world.ws_id, ws),
-        "record_id": ag.uuids(rng, n),
-        "sku_name": ag.take([s[0] for s in SKUS], sku),
-        "cloud": ag.const("AWS", n),
-        "usage_start_time": ag.timestamps(start),
-        "usage_end_time": ag.timestamps(end),
-        "usage_date": ag.dates(start),
-        "custom_tags": maps,
-        "usage_unit": ag.const("DBU", n),
-        "usage_quantity": ag.decimals(qty, 38, 18),
-        "usage_metadata_cluster_id": ag.take(world.cluster_id + [None], np.where(cluster >= 0, cluster, C)),
-        "usage_metadata_job_id": ag.take([str(j) for j in world.job_id] + [None], np.where(is_job, job, J)),
-        "usage_metadata_warehouse_id": ag.take(world.wh_id + [None], np.where(wh >= 0, wh, Wh)),
-        "usage_metadata_node_type": ag.take([x[0] for x in NODE_TYPES] + [None],
-                                            np.where(cols["node"] >= 0, cols["node"], len(NODE_TYPES)).astype(int)),
-        "usage_metadata_job_run_id": ag.masked(ag.int_strings(cols["run_id"]), cols["run_id"] >= 0),
-        "usage_metadata_dlt_pipeline_id": ag.take(world.dlt_id + [None], np.where(dlt >= 0, dlt, len(world.dlt_id))),
-        "usage_metadata_endpoint_name": ag.take(world.serving_name + [None], np.where(serving >= 0, serving, len(world.serving_name))),
-        "usage_metadata_endpoint_id": ag.take(world.serving_id + [None], np.where(serving >= 0, serving, len(world.serving_id))),
-        "usage_metadata_job_name": ag.take(names, name_idx),
-        "usage_metadata_run_name": ag.take(names, name_idx),
-        "identity_metadata_run_as": ag.take(email_pool, run_as),
-        "record_type": ag.const("ORIGINAL", n),
-        "ingestion_date": ag.dates(start + DAY_US),
-        "billing_origin_product": ag.take([s[3] for s in SKUS], sku),
-        "product_features_jobs_tier": ag.masked(ag.const("CLASSIC", n), origin == "JOBS"),
-        "product_features_sql_tier": ag.masked(ag.take(["CLASSIC", "PRO"], (sku != SKU_INDEX["PREMIUM_SQL_COMPUTE"]).astype(int)), is_sql),
-        "product_features_dlt_tier": ag.masked(ag.take(["CORE", "ADVANCED"], (sku == SKU_INDEX["PREMIUM_DLT_ADVANCED_COMPUTE"]).astype(int)), origin == "DLT"),
-        "product_features_is_serverless": pa.array(cols["serverless"].astype(bool)),
-        "product_features_is_photon": pa.array(cols["photon"].astype(bool)),
-        "product_features_serving_type": ag.masked(ag.const("MODEL", n), origin == "MODEL_SERVING"),
-        "usage_type": ag.const("COMPUTE_TIME", n),
-        "list_price": ag.decimals(price, 38, 18),
-        "list_cost": ag.decimals(cost, 18, 6),
-        "is_tagged": pa.array(has_tags),
-    })
+    return ag.table(
+        FACT_USAGE,
+        n,
+        {
+            "account_id": ag.const(world.account_id, n),
+            "workspace_id": ag.take(world.ws_id, ws),
+            "record_id": ag.uuids(rng, n),
+            "sku_name": ag.take([s[0] for s in SKUS], sku),
+            "cloud": ag.const("AWS", n),
+            "usage_start_time": ag.timestamps(start),
+            "usage_end_time": ag.timestamps(end),
+            "usage_date": ag.dates(start),
+            "custom_tags": maps,
+            "usage_unit": ag.const("DBU", n),
+            "usage_quantity": ag.decimals(qty, 38, 18),
+            "usage_metadata_cluster_id": ag.take(world.cluster_id + [None], np.where(cluster >= 0, cluster, C)),
+            "usage_metadata_job_id": ag.take([str(j) for j in world.job_id] + [None], np.where(is_job, job, J)),
+            "usage_metadata_warehouse_id": ag.take(world.wh_id + [None], np.where(wh >= 0, wh, Wh)),
+            "usage_metadata_node_type": ag.take(
+                [x[0] for x in NODE_TYPES] + [None],
+                np.where(cols["node"] >= 0, cols["node"], len(NODE_TYPES)).astype(int),
+            ),
+            "usage_metadata_job_run_id": ag.masked(ag.int_strings(cols["run_id"]), cols["run_id"] >= 0),
+            "usage_metadata_dlt_pipeline_id": ag.take(
+                world.dlt_id + [None], np.where(dlt >= 0, dlt, len(world.dlt_id))
+            ),
+            "usage_metadata_endpoint_name": ag.take(
+                world.serving_name + [None], np.where(serving >= 0, serving, len(world.serving_name))
+            ),
+            "usage_metadata_endpoint_id": ag.take(
+                world.serving_id + [None], np.where(serving >= 0, serving, len(world.serving_id))
+            ),
+            "usage_metadata_job_name": ag.take(names, name_idx),
+            "usage_metadata_run_name": ag.take(names, name_idx),
+            "identity_metadata_run_as": ag.take(email_pool, run_as),
+            "record_type": ag.const("ORIGINAL", n),
+            "ingestion_date": ag.dates(start + DAY_US),
+            "billing_origin_product": ag.take([s[3] for s in SKUS], sku),
+            "product_features_jobs_tier": ag.masked(ag.const("CLASSIC", n), origin == "JOBS"),
+            "product_features_sql_tier": ag.masked(
+                ag.take(["CLASSIC", "PRO"], (sku != SKU_INDEX["PREMIUM_SQL_COMPUTE"]).astype(int)), is_sql
+            ),
+            "product_features_dlt_tier": ag.masked(
+                ag.take(["CORE", "ADVANCED"], (sku == SKU_INDEX["PREMIUM_DLT_ADVANCED_COMPUTE"]).astype(int)),
+                origin == "DLT",
+            ),
+            "product_features_is_serverless": pa.array(cols["serverless"].astype(bool)),
+            "product_features_is_photon": pa.array(cols["photon"].astype(bool)),
+            "product_features_serving_type": ag.masked(ag.const("MODEL", n), origin == "MODEL_SERVING"),
+            "usage_type": ag.const("COMPUTE_TIME", n),
+            "list_price": ag.decimals(price, 38, 18),
+            "list_cost": ag.decimals(cost, 18, 6),
+            "is_tagged": pa.array(has_tags),
+        },
+    )

@@ -13,14 +13,22 @@ import datetime as dt
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from healthmon.errors import InvalidParameterError
 
-if TYPE_CHECKING:
-    from healthmon.demodata.writer import TableSetWriter
+if TYPE_CHECKING:  # imported for real by _load(), on first use
+    import numpy as np
+    from deltalake.transaction import AddAction
+
+    from healthmon.demodata import dims, gen_audit, gen_jobs, gen_quality, gen_sql, gen_usage
+    from healthmon.demodata.incidents import plan
+    from healthmon.demodata.schemas import GOLD_TABLES
+    from healthmon.demodata.world import DEFAULT_END_DATE, SCALES, build_world
+    from healthmon.demodata.writer import TableSetWriter, write_file
 
 
 def _load() -> None:
@@ -47,7 +55,9 @@ def _check(workspaces: int, days: int, scale: str) -> None:
     if not isinstance(workspaces, int) or workspaces < 1 or workspaces > 500:
         raise InvalidParameterError(f"Invalid workspaces {workspaces!r}: expected an integer from 1 to 500.")
     if not isinstance(days, int) or days < 14 or days > 3660:
-        raise InvalidParameterError(f"Invalid days {days!r}: expected an integer from 14 to 3660 (the last 20 % is the test period).")
+        raise InvalidParameterError(
+            f"Invalid days {days!r}: expected an integer from 14 to 3660 (the last 20 % is the test period)."
+        )
 
 
 def iter_batches(*, workspaces: int = 20, days: int = 180, seed: int = 7, scale: str = "small",
@@ -64,8 +74,7 @@ def iter_batches(*, workspaces: int = 20, days: int = 180, seed: int = 7, scale:
     _check(workspaces, days, scale)
     world = build_world(seed, SCALES[scale], workspaces, days, end_date or DEFAULT_END_DATE)
     eff = plan(world)
-    for name, tbl in dims.build(world, eff).items():
-        yield name, tbl
+    yield from dims.build(world, eff).items()
     ids = gen_jobs.RunIds(seed)
     tstate = gen_quality.TableState(world)
     step = world.scale.batch_days
@@ -77,13 +86,10 @@ def iter_batches(*, workspaces: int = 20, days: int = 180, seed: int = 7, scale:
             def rng(stream: str, b=b) -> np.random.Generator:
                 return np.random.default_rng([seed, STREAMS[stream], b])
 
-            def sql(d0=d0, d1=d1, r=rng("sql")):
-                return gen_sql.generate(world, eff, d0, d1, r)
+            sql = partial(gen_sql.generate, world, eff, d0, d1, rng("sql"))
+            audit = partial(gen_audit.generate, world, eff, d0, d1, rng("audit"))
 
-            def audit(d0=d0, d1=d1, r=rng("audit")):
-                return gen_audit.generate(world, eff, d0, d1, r)
-
-            later = [pool.submit(sql), pool.submit(audit)] if pool and not sql_usage else None
+            later: list[Future[Any]] | None = [pool.submit(sql), pool.submit(audit)] if pool and not sql_usage else None
             jobs = gen_jobs.generate(world, eff, d0, d1, rng("jobs"), ids)
             yield "fact_job_run_timeline", jobs["fact_job_run_timeline"]
             yield "fact_job_task_run_timeline", jobs["fact_job_task_run_timeline"]
@@ -121,7 +127,7 @@ def generate(catalog: str, schema: str = "gold", *, workspaces: int = 20, days: 
     from healthmon.settings import Settings
 
     progress = _locked(progress)
-    kw = dict(workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end_date)
+    kw: dict[str, Any] = dict(workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end_date)
     remote = _Remote(kw, progress=progress)  # imports and builds its world while this process does
     try:
         _check(workspaces, days, scale)
@@ -174,8 +180,11 @@ class _Remote:
         self._messages: queue.Queue = queue.Queue()
         code = "from healthmon.demodata.generator import _sql_audit_main; _sql_audit_main()"
         self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        pickle.dump(kw, self._proc.stdin)
-        self._proc.stdin.flush()
+        assert self._proc.stdin is not None and self._proc.stdout is not None  # both PIPE
+        self._stdin: IO[bytes] = self._proc.stdin
+        self._stdout: IO[bytes] = self._proc.stdout
+        pickle.dump(kw, self._stdin)
+        self._stdin.flush()
         self._reader = threading.Thread(target=self._read, name="demodata-remote-reader", daemon=True)
         self._reader.start()
         if dirs is not None:
@@ -186,15 +195,15 @@ class _Remote:
         first file)."""
         import pickle
 
-        pickle.dump(dirs, self._proc.stdin)
-        self._proc.stdin.close()
+        pickle.dump(dirs, self._stdin)
+        self._stdin.close()
 
     def _read(self) -> None:
         import pickle
 
         try:
             while True:
-                msg = pickle.load(self._proc.stdout)
+                msg = pickle.load(self._stdout)
                 self._messages.put(msg)
                 if msg[0] in ("done", "error"):
                     return
@@ -221,7 +230,7 @@ class _Remote:
             raise RuntimeError(f"demo-data generator protocol: batch {got} arrived for {b}")
         return wh_usage
 
-    def finish(self) -> list[tuple[str, int, object, int]]:
+    def finish(self) -> list[tuple[str, int, AddAction, int]]:
         return self._next("done")[1]
 
     def kill(self) -> None:
@@ -236,7 +245,7 @@ class _Remote:
             except Exception:
                 self._proc.kill()
                 self._proc.wait()
-        self._proc.stdout.close()
+        self._stdout.close()
 
 
 def _sql_audit_main() -> None:
@@ -288,7 +297,9 @@ def _sql_audit_process(kw: dict, dirs: dict[str, str], conn) -> None:
             previous: list = []
             for b, d0 in enumerate(range(0, days, world.scale.batch_days)):
                 d1 = min(days, d0 + world.scale.batch_days)
-                queries, wh_usage = gen_sql.generate(world, eff, d0, d1, np.random.default_rng([seed, STREAMS["sql"], b]))
+                queries, wh_usage = gen_sql.generate(
+                    world, eff, d0, d1, np.random.default_rng([seed, STREAMS["sql"], b])
+                )
                 conn.send(("batch", b, wh_usage))
                 current = _submit(pool, "fact_query_history", queries, dirs, b * 1_000_000)
                 conn.send(("rows", "fact_query_history", queries.num_rows))

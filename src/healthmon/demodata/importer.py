@@ -33,8 +33,15 @@ from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.discovery import KNOWN, Discovery, discover, parse_table_names
 from healthmon.demodata.readers import ImportFormatError, data_files, empty_table, read_file
 from healthmon.demodata.schemas import GOLD_TABLES, LABEL_TABLES
-from healthmon.demodata.system_schema import (SNAPSHOT_SOURCES, SPEC_BY_SOURCE, SPECS, ImportSpec, column_paths,
-                                              required_paths, system_tables)
+from healthmon.demodata.system_schema import (
+    SNAPSHOT_SOURCES,
+    SPEC_BY_SOURCE,
+    SPECS,
+    ImportSpec,
+    column_paths,
+    required_paths,
+    system_tables,
+)
 from healthmon.demodata.writer import TableSetWriter
 from healthmon.errors import HealthmonError, Location
 
@@ -124,11 +131,21 @@ def _prices(usage: pa.Table, prices: pa.Table | None) -> np.ndarray:
     out = np.full(n, np.nan)
     if prices is None or not prices.num_rows or not n:
         return out
-    p_key = pc.binary_join_element_wise(pc.fill_null(prices.column("sku_name"), ""), pc.fill_null(prices.column("cloud"), ""), "|")
-    u_key = pc.binary_join_element_wise(pc.fill_null(usage.column("sku_name"), ""), pc.fill_null(usage.column("cloud"), ""), "|")
+    p_key = pc.binary_join_element_wise(
+        pc.fill_null(prices.column("sku_name"), ""), pc.fill_null(prices.column("cloud"), ""), "|"
+    )
+    u_key = pc.binary_join_element_wise(
+        pc.fill_null(usage.column("sku_name"), ""), pc.fill_null(usage.column("cloud"), ""), "|"
+    )
     p_start = prices.column("price_start_time").cast(pa.int64()).to_numpy(zero_copy_only=False)
-    p_end = pc.fill_null(prices.column("price_end_time").cast(pa.int64()), np.iinfo(np.int64).max).to_numpy(zero_copy_only=False)
-    p_val = pc.struct_field(prices.column("pricing").combine_chunks(), ["default"]).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    p_end = pc.fill_null(prices.column("price_end_time").cast(pa.int64()), np.iinfo(np.int64).max).to_numpy(
+        zero_copy_only=False
+    )
+    p_val = (
+        pc.struct_field(prices.column("pricing").combine_chunks(), ["default"])
+        .cast(pa.float64())
+        .to_numpy(zero_copy_only=False)
+    )
     u_start = pc.fill_null(usage.column("usage_start_time").cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
     keys = p_key.to_pylist()
     u_codes = pc.index_in(u_key, value_set=pa.array(sorted(set(keys)))).to_numpy(zero_copy_only=False)
@@ -167,7 +184,9 @@ def derive_gold(spec: ImportSpec, src: pa.Table, prices: pa.Table | None) -> pa.
         err = pc.struct_field(src.column("response").combine_chunks(), ["error_message"])
         failed = pc.or_(pc.fill_null(pc.greater_equal(status, 400), False), pc.is_valid(err))
         cols["is_failed_action"] = failed
-        cols["is_sensitive_action"] = pc.fill_null(pc.match_substring_regex(src.column("action_name"), SENSITIVE_PATTERN), False)
+        cols["is_sensitive_action"] = pc.fill_null(
+            pc.match_substring_regex(src.column("action_name"), SENSITIVE_PATTERN), False
+        )
     table = ag.table(gold, n, {c: cols[c] for c in gold.column_names if c in cols})
     return ag.decode(table).cast(gold.schema)
 
@@ -217,14 +236,23 @@ def build_snapshots(sources: dict[str, pa.Table], snapshot_date: dt.date, previo
     tables = sources["system.information_schema.tables"]
     tables = tables.filter(pc.and_(pc.not_equal(tables.column("table_schema"), "information_schema"),
                                    pc.not_equal(tables.column("table_catalog"), "system")))
-    key = lambda t: pc.binary_join_element_wise(t.column("table_catalog"), t.column("table_schema"), t.column("table_name"), ".")  # noqa: E731
+    def key(t: pa.Table):
+        return pc.binary_join_element_wise(
+            t.column("table_catalog"), t.column("table_schema"), t.column("table_name"), "."
+        )
+
     fq = key(tables).to_pylist()
     n = len(fq)
     columns = sources.get("system.information_schema.columns")
     count, hashes = {}, {}
     if columns is not None:
         ck = key(columns).to_pylist()
-        order = np.lexsort((pc.fill_null(columns.column("ordinal_position"), 0).to_numpy(zero_copy_only=False), np.array(ck, dtype=object).astype(str)))
+        order = np.lexsort(
+            (
+                pc.fill_null(columns.column("ordinal_position"), 0).to_numpy(zero_copy_only=False),
+                np.array(ck, dtype=object).astype(str),
+            )
+        )
         names = columns.column("column_name").to_pylist()
         types = columns.column("full_data_type").to_pylist()
         acc: dict[str, list[str]] = {}
@@ -245,11 +273,27 @@ def build_snapshots(sources: dict[str, pa.Table], snapshot_date: dt.date, previo
             for k, c in zip(key(last).to_pylist(), last.column("column_count").to_pylist()):
                 prev_count[k] = c
     cc = [count.get(k) for k in fq]
-    diff = [None if (c is None or k not in prev_count or prev_count[k] is None) else c - prev_count[k] for k, c in zip(fq, cc)]
+    diff = [
+        None if (c is None or k not in prev_count or prev_count[k] is None) else c - prev_count[k]
+        for k, c in zip(fq, cc)
+    ]
     cols = {
         "snapshot_date": pa.array([snapshot_date] * n, pa.date32()),
-        **{c: tables.column(c) for c in ("table_catalog", "table_schema", "table_name", "table_type", "data_source_format",
-                                         "table_owner", "created", "created_by", "last_altered", "last_altered_by")},
+        **{
+            c: tables.column(c)
+            for c in (
+                "table_catalog",
+                "table_schema",
+                "table_name",
+                "table_type",
+                "data_source_format",
+                "table_owner",
+                "created",
+                "created_by",
+                "last_altered",
+                "last_altered_by",
+            )
+        },
         "column_count": pa.array(cc, pa.int32()),
         "has_primary_key": pa.array([k in pk for k in fq]) if cons is not None else pa.nulls(n, pa.bool_()),
         "schema_hash": pa.array([hashes.get(k) for k in fq], pa.string()),
@@ -334,7 +378,9 @@ class _Sink:
             self.parts[name] = part + 1
             while len(self.pending) >= PENDING_FILES:
                 self.pending.popleft().result()
-            self.pending.append(self.pool.submit(self.writer.append, GOLD_TABLES[name], table.slice(start, FILE_ROWS), part))
+            self.pending.append(
+                self.pool.submit(self.writer.append, GOLD_TABLES[name], table.slice(start, FILE_ROWS), part)
+            )
 
     def close(self) -> None:
         try:
@@ -456,7 +502,9 @@ def _plan(found: Discovery, allowed: set[str], existing: dict[str, int | None], 
             present = present[:1]
         if present:
             line.found = ", ".join(found.relative(found.found[s]) for s in present)
-        buildable = not sources or bool(present) and (gold != "fact_table_snapshots" or SNAPSHOT_SOURCES[0] in found.found)
+        buildable = (
+            not sources or bool(present) and (gold != "fact_table_snapshots" or SNAPSHOT_SOURCES[0] in found.found)
+        )
         if buildable:
             line.status = "REPLACED" if gold in existing else "CREATED"
         elif gold in existing:
@@ -541,4 +589,11 @@ def import_system_tables(source_dir: str | Path, catalog: str, schema: str = "go
                         not_built=sorted(set(GOLD_TABLES) - set(rows)))
 
 
-__all__ = ["ImportFormatError", "ImportResult", "IncompleteExportError", "TableReport", "import_system_tables", "Location"]
+__all__ = [
+    "ImportFormatError",
+    "ImportResult",
+    "IncompleteExportError",
+    "TableReport",
+    "import_system_tables",
+    "Location",
+]

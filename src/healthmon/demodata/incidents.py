@@ -21,8 +21,20 @@ import numpy as np
 from healthmon.demodata import benign
 from healthmon.demodata.arrowgen import US
 from healthmon.demodata.effects import ATTACKER_AGENT, Calendar, Effects, Event, day_us, local_hour_us
-from healthmon.demodata.world import (ACTION_INDEX, ACTIONS, DBR_VERSIONS, EXPORT_ACTIONS, GRANT_ACTIONS, NODE_DBU,
-                                      NODE_SPEED, READ_ACTIONS, UPGRADE_TARGET, WH_DBU, World, fq_table)
+from healthmon.demodata.world import (
+    ACTION_INDEX,
+    ACTIONS,
+    DBR_VERSIONS,
+    EXPORT_ACTIONS,
+    GRANT_ACTIONS,
+    NODE_DBU,
+    NODE_SPEED,
+    READ_ACTIONS,
+    UPGRADE_TARGET,
+    WH_DBU,
+    World,
+    fq_table,
+)
 
 CLASSES = ("subtle", "moderate", "blatant")
 CLASS_P = {"subtle": 0.4, "moderate": 0.35, "blatant": 0.25}
@@ -274,7 +286,9 @@ class _Planner:
             return
         aps = w.ap_cluster
         ap_mult = 1.0 + mag * self.ws_dbu[w.cluster_ws[aps]] / np.maximum(self.ap_dbu, 1e-9)
-        pos = self._pick(np.nonzero(ap_mult <= 8.0)[0], lambda p: [("ap", p), ("cost", int(w.cluster_ws[aps[p]]))], s, e)
+        pos = self._pick(
+            np.nonzero(ap_mult <= 8.0)[0], lambda p: [("ap", p), ("cost", int(w.cluster_ws[aps[p]]))], s, e
+        )
         if pos < 0:
             return
         c = int(aps[pos])
@@ -340,10 +354,20 @@ class _Planner:
         ips = self._new_ips(int(rng.integers(5, 60)))
         times = start + np.sort(rng.random(attempts) * length_h * 3600 * US).astype(np.int64)
         status = np.where(rng.random(attempts) < 0.995, 401, 200)
-        self.eff.add_audit(w, rng, u, times, LOGIN, status=status, new_ip=rng.choice(ips, attempts), agent=ATTACKER_AGENT)
-        self._record(kind, cls, attempts, int(w.user_ws[u]), start, start + length_h * 3600 * US,
-                     f"{attempts} failed logins for {w.user_email[u]} from {len(ips)} unfamiliar IPs within {length_h} h.",
-                     ["fact_audit_logs"], user=u)
+        self.eff.add_audit(
+            w, rng, u, times, LOGIN, status=status, new_ip=rng.choice(ips, attempts), agent=ATTACKER_AGENT
+        )
+        self._record(
+            kind,
+            cls,
+            attempts,
+            int(w.user_ws[u]),
+            start,
+            start + length_h * 3600 * US,
+            f"{attempts} failed logins for {w.user_email[u]} from {len(ips)} unfamiliar IPs within {length_h} h.",
+            ["fact_audit_logs"],
+            user=u,
+        )
 
     def _password_spray(self, kind, spec, cls, mag, lo, hi):
         w, rng = self.w, self.rng
@@ -361,10 +385,22 @@ class _Planner:
         for u in sorted(int(x) for x in targets):
             self.cal.take(("user", u), s, s + 1)
             times = start + np.sort(rng.random(per_user) * length_h * 3600 * US).astype(np.int64)
-            self.eff.add_audit(w, rng, u, times, LOGIN, status=401, new_ip=rng.choice(ips, per_user), agent=ATTACKER_AGENT)
-            ev = self._record(kind, cls, per_user, ws, start, start + length_h * 3600 * US,
-                              f"Password spray over {len(targets)} users of the workspace from {len(ips)} IP(s): "
-                              f"{per_user} failed logins for {w.user_email[u]}.", ["fact_audit_logs"], group=group, user=u)
+            self.eff.add_audit(
+                w, rng, u, times, LOGIN, status=401, new_ip=rng.choice(ips, per_user), agent=ATTACKER_AGENT
+            )
+            ev = self._record(
+                kind,
+                cls,
+                per_user,
+                ws,
+                start,
+                start + length_h * 3600 * US,
+                f"Password spray over {len(targets)} users of the workspace from {len(ips)} IP(s): "
+                f"{per_user} failed logins for {w.user_email[u]}.",
+                ["fact_audit_logs"],
+                group=group,
+                user=u,
+            )
             group = group or ev.event_id
 
     def _exfil_user(self, s: int, e: int, need_exports: bool) -> int:
@@ -400,10 +436,19 @@ class _Planner:
         q = max(3, m // 2)
         eff.add_queries(w, rng, u, wh, start + np.sort(rng.random(q) * span).astype(np.int64),
                         rng.lognormal(np.log(2e9 * min(mag, 40) / 10), 0.5, q))
-        self._record(kind, cls, mag, ws, start, start + span,
-                     f"{w.user_email[u]} exported {m} query results/notebooks (~{mag:.0f}x their usual) in {length_h} h, "
-                     "reading tables outside their usual set.", ["fact_audit_logs", "fact_query_history"], user=u,
-                     warehouse=wh)
+        self._record(
+            kind,
+            cls,
+            mag,
+            ws,
+            start,
+            start + span,
+            f"{w.user_email[u]} exported {m} query results/notebooks (~{mag:.0f}x their usual) in {length_h} h, "
+            "reading tables outside their usual set.",
+            ["fact_audit_logs", "fact_query_history"],
+            user=u,
+            warehouse=wh,
+        )
 
     def _low_and_slow_exfiltration(self, kind, spec, cls, mag, lo, hi):
         w, rng, eff = self.w, self.rng, self.eff
@@ -421,7 +466,9 @@ class _Planner:
                 continue
             m = int(rng.poisson(extra))
             if m:
-                times = self._hour_us(d, ws, float(w.user_start_hour[u])) + np.sort(rng.random(m) * 9 * 3600 * US).astype(np.int64)
+                times = self._hour_us(d, ws, float(w.user_start_hour[u])) + np.sort(
+                    rng.random(m) * 9 * 3600 * US
+                ).astype(np.int64)
                 eff.add_audit(w, rng, u, times, rng.choice(EXPORT_ACTIONS, m, p=[0.7, 0.3]))
                 eff.add_audit(w, rng, u, times + 60 * US, READ_ACTIONS[0], tables=self._foreign_tables(u, m))
                 eff.add_queries(w, rng, u, wh, times - 120 * US, rng.lognormal(np.log(5e8), 0.6, m))

@@ -82,7 +82,9 @@ def _committed(directory: Path, names: list[str]) -> tuple[set[str], set[str], s
             try:
                 marker = json.loads((directory / n).read_text(encoding="utf-8") or "{}")
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ImportFormatError(f"unreadable commit marker ({exc})", location=Location(str(directory / n))) from None
+                raise ImportFormatError(
+                    f"unreadable commit marker ({exc})", location=Location(str(directory / n))
+                ) from None
             if not isinstance(marker, dict):
                 raise ImportFormatError("commit marker is not a JSON object", location=Location(str(directory / n)))
             added.update(str(x) for x in marker.get("added") or [])
@@ -130,7 +132,9 @@ def data_files(source: Path) -> TableFiles:
 
 # ---------------------------------------------------------------- type compatibility (Parquet, Arrow)
 
-def _compatible(actual: pa.DataType, expected: pa.DataType, need: set[tuple[str, ...]] | None, where: str) -> str | None:
+def _compatible(
+    actual: pa.DataType, expected: pa.DataType, need: set[tuple[str, ...]] | None, where: str
+) -> str | None:
     """None if ``actual`` can be cast to ``expected``; else why not. ``need``: struct sub-paths
     that must exist (None = every field of the expected struct that the file has is checked)."""
     if pa.types.is_null(actual) or actual == expected:
@@ -419,7 +423,10 @@ def convert(value, dtype: pa.DataType, *, from_text: bool):
             items = [tuple(x) for x in value]
         else:
             raise ValueError("expected a JSON object")
-        out = [(convert(k, dtype.key_type, from_text=False), convert(v, dtype.item_type, from_text=False)) for k, v in items]
+        out = [
+            (convert(k, dtype.key_type, from_text=False), convert(v, dtype.item_type, from_text=False))
+            for k, v in items
+        ]
         if any(k is None for k, _ in out):
             raise ValueError("a map key is null")
         return out
@@ -458,7 +465,9 @@ def _rows_json(path: Path, text: str):
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ImportFormatError(f"invalid JSON: {exc.msg}", location=Location(str(path), lineno, exc.colno)) from None
+                raise ImportFormatError(
+                    f"invalid JSON: {exc.msg}", location=Location(str(path), lineno, exc.colno)
+                ) from None
             except RecursionError:
                 raise ImportFormatError("JSON nested too deeply", location=Location(str(path), lineno, 1)) from None
             if not isinstance(row, dict):
@@ -470,7 +479,9 @@ def _rows_json_array(path: Path, text: str):
     try:
         rows = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ImportFormatError(f"invalid JSON: {exc.msg}", location=Location(str(path), exc.lineno, exc.colno)) from None
+        raise ImportFormatError(
+            f"invalid JSON: {exc.msg}", location=Location(str(path), exc.lineno, exc.colno)
+        ) from None
     except RecursionError:
         raise ImportFormatError("JSON nested too deeply", location=Location(str(path), 1, 1)) from None
     if not isinstance(rows, list):

@@ -44,7 +44,9 @@ class GoldTable:
         fields = []
         for name, typ, nullable, comment in self.columns:
             meta = {b"comment": comment.encode()} if comment else None
-            fields.append(pa.field(name, parse_type(typ), nullable=nullable and name not in self.primary_keys, metadata=meta))
+            fields.append(
+                pa.field(name, parse_type(typ), nullable=nullable and name not in self.primary_keys, metadata=meta)
+            )
         return pa.schema(fields)
 
     @property
@@ -452,18 +454,42 @@ FACT_DQ_TABLE_RESULTS = GoldTable(
         _c("freshness_commit_freshness_status", comment="freshness.commit_freshness.status."),
         _c("freshness_commit_freshness_error_code", comment="freshness.commit_freshness.error_code."),
         _c("freshness_commit_freshness_last_value", TS, "freshness.commit_freshness.last_value: last commit."),
-        _c("freshness_commit_freshness_predicted_value", TS, "freshness.commit_freshness.predicted_value: expected next commit."),
+        _c(
+            "freshness_commit_freshness_predicted_value",
+            TS,
+            "freshness.commit_freshness.predicted_value: expected next commit.",
+        ),
         _c("completeness_status", comment="completeness.status."),
         _c("completeness_total_row_count_last_value", "bigint", "completeness.total_row_count.last_value."),
-        _c("completeness_total_row_count_min_predicted_value", "bigint", "completeness.total_row_count.min_predicted_value."),
-        _c("completeness_total_row_count_max_predicted_value", "bigint", "completeness.total_row_count.max_predicted_value."),
+        _c(
+            "completeness_total_row_count_min_predicted_value",
+            "bigint",
+            "completeness.total_row_count.min_predicted_value.",
+        ),
+        _c(
+            "completeness_total_row_count_max_predicted_value",
+            "bigint",
+            "completeness.total_row_count.max_predicted_value.",
+        ),
         _c("completeness_daily_row_count_status", comment="completeness.daily_row_count.status."),
         _c("completeness_daily_row_count_last_value", "bigint", "completeness.daily_row_count.last_value."),
-        _c("completeness_daily_row_count_min_predicted_value", "bigint", "completeness.daily_row_count.min_predicted_value."),
-        _c("completeness_daily_row_count_max_predicted_value", "bigint", "completeness.daily_row_count.max_predicted_value."),
+        _c(
+            "completeness_daily_row_count_min_predicted_value",
+            "bigint",
+            "completeness.daily_row_count.min_predicted_value.",
+        ),
+        _c(
+            "completeness_daily_row_count_max_predicted_value",
+            "bigint",
+            "completeness.daily_row_count.max_predicted_value.",
+        ),
         _c("downstream_impact_impact_level", "int", "downstream_impact.impact_level (0 none … 3 high)."),
         _c("downstream_impact_num_downstream_tables", "bigint", "downstream_impact.num_downstream_tables."),
-        _c("downstream_impact_num_queries_on_affected_tables", "bigint", "downstream_impact.num_queries_on_affected_tables."),
+        _c(
+            "downstream_impact_num_queries_on_affected_tables",
+            "bigint",
+            "downstream_impact.num_queries_on_affected_tables.",
+        ),
     ),
     ("catalog_name", "schema_name", "table_name", "event_time"),
     "Data quality monitoring (anomaly detection) results per table and evaluation.",

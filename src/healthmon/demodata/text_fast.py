@@ -211,7 +211,11 @@ def _check_depth(data: bytes) -> None:
     if int(opening.sum()) <= MAX_BRACKETS:
         return
     ends = np.flatnonzero(raw == ord("\n"))
-    per_line = np.add.reduceat(opening.astype(np.int32), np.concatenate(([0], ends[:-1] + 1))) if len(ends) else [opening.sum()]
+    per_line = (
+        np.add.reduceat(opening.astype(np.int32), np.concatenate(([0], ends[:-1] + 1)))
+        if len(ends)
+        else [opening.sum()]
+    )
     tail = int(opening[ends[-1] + 1:].sum()) if len(ends) else 0
     if max(int(np.max(per_line)), tail) > MAX_BRACKETS:
         raise Unsupported("deeply nested JSON")

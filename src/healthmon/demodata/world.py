@@ -141,7 +141,10 @@ ACTIONS = [
     ("unityCatalog", "updateTables", True, [0, 0.5, 0.2, 0.5, 0.5]),
 ]
 ACTION_INDEX = {(s, a): i for i, (s, a, _t, _w) in enumerate(ACTIONS)}
-EXPORT_ACTIONS = (ACTION_INDEX[("databrickssql", "downloadQueryResult")], ACTION_INDEX[("workspace", "workspaceExport")])
+EXPORT_ACTIONS = (
+    ACTION_INDEX[("databrickssql", "downloadQueryResult")],
+    ACTION_INDEX[("workspace", "workspaceExport")],
+)
 READ_ACTIONS = (ACTION_INDEX[("unityCatalog", "getTable")],
                 ACTION_INDEX[("unityCatalog", "generateTemporaryTableCredential")])
 GRANT_ACTIONS = (ACTION_INDEX[("unityCatalog", "updatePermissions")], ACTION_INDEX[("accounts", "addPrincipalToGroup")],
@@ -489,7 +492,8 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     c_id, c_ws, c_name, c_src, c_node, c_workers, c_dbr, c_owner, c_created, c_tags = ([] for _ in range(10))
 
     def cluster_id_str() -> str:
-        return f"{rng.integers(1000, 9999)}-{rng.integers(100000, 999999)}-{''.join(rng.choice(list('abcdefghijklmnopqrstuvwxyz'), 8))}"
+        head, mid = rng.integers(1000, 9999), rng.integers(100000, 999999)  # draw order fixes the ids
+        return f"{head}-{mid}-{''.join(rng.choice(list('abcdefghijklmnopqrstuvwxyz'), 8))}"
 
     ap_idx = []
     for w in range(W):
@@ -542,8 +546,11 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     wh_auto_stop = np.where(wh_type == 1, 10, rng.choice([15, 30, 60, 120], size=Wh))
     wh_rate = S.queries_per_wh_day * ws_size[wh_ws] * rng.lognormal(0, 0.4, Wh)
     wh_ids = [f"{x:016x}" for x in _unique_ints(rng, Wh, 16**14, 16**15 - 1)]
-    wh_names = [f"{['bi', 'analytics', 'reporting', 'adhoc', 'etl'][i % 5]}-warehouse-{ws_name[wh_ws[i]].split('-')[-1]}-{i % S.warehouses + 1}"
-                for i in range(Wh)]
+    wh_names = [
+        f"{['bi', 'analytics', 'reporting', 'adhoc', 'etl'][i % 5]}-warehouse-"
+        f"{ws_name[wh_ws[i]].split('-')[-1]}-{i % S.warehouses + 1}"
+        for i in range(Wh)
+    ]
     wh_owner = np.array([rng.choice(ws_users[w]) for w in wh_ws])
     wh_created_us = day_start_us[0] - rng.integers(30, 500, Wh) * DAY_US
     T = 24
@@ -564,7 +571,9 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
         for k in range(1 + int(rng.random() < 0.35)):
             t_cat.append(ws_name[job_ws[j]].replace("-", "_"))
             t_sch.append(team)
-            t_name.append(_unique_name(f"{'_'.join(parts[j])}{'' if k == 0 else '_history'}", (int(job_ws[j]), team), used_tables))
+            t_name.append(
+                _unique_name(f"{'_'.join(parts[j])}{'' if k == 0 else '_history'}", (int(job_ws[j]), team), used_tables)
+            )
             t_ws.append(int(job_ws[j]))
             t_job.append(j)
     NT = len(t_name)
@@ -586,36 +595,109 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     serving_ws = np.array([w for w in range(W) for _ in range(int(rng.integers(0, 3)))], dtype=int)
 
     return World(
-        seed=seed, scale=S, start=start, days=days,
+        seed=seed,
+        scale=S,
+        start=start,
+        days=days,
         account_id=str(np.random.default_rng([seed, 2]).integers(10**8, 10**9)) + "-acme-account",
-        day_start_us=day_start_us, dow=dow, holiday=holiday,
-        ws_id=[str(x) for x in ws_ids], ws_name=ws_name, ws_size=ws_size, ws_growth=ws_growth, ws_tz=ws_tz,
+        day_start_us=day_start_us,
+        dow=dow,
+        holiday=holiday,
+        ws_id=[str(x) for x in ws_ids],
+        ws_name=ws_name,
+        ws_size=ws_size,
+        ws_growth=ws_growth,
+        ws_tz=ws_tz,
         ws_create_us=ws_create_us,
-        user_email=emails, user_ws=u_ws, user_is_sp=u_sp, user_role=u_role, user_rate=u_rate, user_ips=u_ips,
-        user_tables=user_tables, user_start_hour=u_start_hour, ip_pool=ip_pool, user_ip_office=u_office,
-        job_id=job_id, job_ws=job_ws, job_team=job_team, job_name=names, job_tags=tags,
-        job_old_name=old_names, job_rename_day=job_rename_day,
-        job_runs_per_day=runs_per_day, job_weekday=job_weekday, job_hour=job_hour, job_compute=job_compute,
-        job_workers=job_workers, job_node=job_node, job_dbr=job_dbr, job_photon=job_photon,
-        job_volume_gb=job_volume_gb, job_bias=job_bias, job_upstream=job_upstream, job_tasks=job_tasks,
-        job_retries=job_retries, job_timeout_s=job_timeout_s, job_cluster=job_cluster, job_owner=job_owner,
-        job_run_as=job_run_as, job_created_us=job_created_us,
-        cluster_id=c_id, cluster_ws=np.array(c_ws), cluster_name=c_name, cluster_source=c_src,
-        cluster_node=np.array(c_node), cluster_workers=np.array(c_workers), cluster_dbr=np.array(c_dbr),
-        cluster_owner=np.array(c_owner), cluster_created_us=np.array(c_created, dtype=np.int64), cluster_tags=c_tags,
+        user_email=emails,
+        user_ws=u_ws,
+        user_is_sp=u_sp,
+        user_role=u_role,
+        user_rate=u_rate,
+        user_ips=u_ips,
+        user_tables=user_tables,
+        user_start_hour=u_start_hour,
+        ip_pool=ip_pool,
+        user_ip_office=u_office,
+        job_id=job_id,
+        job_ws=job_ws,
+        job_team=job_team,
+        job_name=names,
+        job_tags=tags,
+        job_old_name=old_names,
+        job_rename_day=job_rename_day,
+        job_runs_per_day=runs_per_day,
+        job_weekday=job_weekday,
+        job_hour=job_hour,
+        job_compute=job_compute,
+        job_workers=job_workers,
+        job_node=job_node,
+        job_dbr=job_dbr,
+        job_photon=job_photon,
+        job_volume_gb=job_volume_gb,
+        job_bias=job_bias,
+        job_upstream=job_upstream,
+        job_tasks=job_tasks,
+        job_retries=job_retries,
+        job_timeout_s=job_timeout_s,
+        job_cluster=job_cluster,
+        job_owner=job_owner,
+        job_run_as=job_run_as,
+        job_created_us=job_created_us,
+        cluster_id=c_id,
+        cluster_ws=np.array(c_ws),
+        cluster_name=c_name,
+        cluster_source=c_src,
+        cluster_node=np.array(c_node),
+        cluster_workers=np.array(c_workers),
+        cluster_dbr=np.array(c_dbr),
+        cluster_owner=np.array(c_owner),
+        cluster_created_us=np.array(c_created, dtype=np.int64),
+        cluster_tags=c_tags,
         ap_cluster=ap_idx,
-        wh_id=wh_ids, wh_ws=wh_ws, wh_name=wh_names, wh_type=wh_type, wh_size=wh_size, wh_min=wh_min, wh_max=wh_max,
-        wh_auto_stop=wh_auto_stop, wh_rate=wh_rate, wh_owner=wh_owner, wh_created_us=wh_created_us,
-        tmpl_bytes=tmpl_bytes, tmpl_type=tmpl_type, tmpl_prunes=tmpl_prunes,
-        table_catalog=t_cat, table_schema=t_sch, table_name=t_name, table_ws=t_ws, table_job=t_job,
-        table_columns=rng.integers(5, 60, NT), table_has_pk=rng.random(NT) < 0.45, table_cdf=rng.random(NT) < 0.3,
-        table_overwrite=rng.random(NT) < 0.3, table_rows0=np.round(rng.lognormal(13, 1.5, NT)).astype(np.int64),
-        table_row_width=rng.integers(80, 600, NT), table_created_us=day_start_us[0] - rng.integers(30, 700, NT) * DAY_US,
-        table_monitored=rng.random(NT) < 0.6, table_downstream=rng.poisson(2.0, NT),
+        wh_id=wh_ids,
+        wh_ws=wh_ws,
+        wh_name=wh_names,
+        wh_type=wh_type,
+        wh_size=wh_size,
+        wh_min=wh_min,
+        wh_max=wh_max,
+        wh_auto_stop=wh_auto_stop,
+        wh_rate=wh_rate,
+        wh_owner=wh_owner,
+        wh_created_us=wh_created_us,
+        tmpl_bytes=tmpl_bytes,
+        tmpl_type=tmpl_type,
+        tmpl_prunes=tmpl_prunes,
+        table_catalog=t_cat,
+        table_schema=t_sch,
+        table_name=t_name,
+        table_ws=t_ws,
+        table_job=t_job,
+        table_columns=rng.integers(5, 60, NT),
+        table_has_pk=rng.random(NT) < 0.45,
+        table_cdf=rng.random(NT) < 0.3,
+        table_overwrite=rng.random(NT) < 0.3,
+        table_rows0=np.round(rng.lognormal(13, 1.5, NT)).astype(np.int64),
+        table_row_width=rng.integers(80, 600, NT),
+        table_created_us=day_start_us[0] - rng.integers(30, 700, NT) * DAY_US,
+        table_monitored=rng.random(NT) < 0.6,
+        table_downstream=rng.poisson(2.0, NT),
         table_dev=rng.random(NT) < TABLE_DEV_SHARE,
-        dlt_ws=dlt_ws, dlt_id=[f"{x:08x}-{y:04x}-4{z:03x}-8000-{q:012x}" for x, y, z, q in zip(rng.integers(0, 2**32, len(dlt_ws)), rng.integers(0, 2**16, len(dlt_ws)), rng.integers(0, 2**12, len(dlt_ws)), rng.integers(0, 2**48, len(dlt_ws)))], dlt_dbu=rng.lognormal(1.5, 0.6, len(dlt_ws)),
+        dlt_ws=dlt_ws,
+        dlt_id=[
+            f"{x:08x}-{y:04x}-4{z:03x}-8000-{q:012x}"
+            for x, y, z, q in zip(
+                rng.integers(0, 2**32, len(dlt_ws)),
+                rng.integers(0, 2**16, len(dlt_ws)),
+                rng.integers(0, 2**12, len(dlt_ws)),
+                rng.integers(0, 2**48, len(dlt_ws)),
+            )
+        ],
+        dlt_dbu=rng.lognormal(1.5, 0.6, len(dlt_ws)),
         dlt_advanced=rng.random(len(dlt_ws)) < 0.4,
-        serving_ws=serving_ws, serving_name=[f"{TEAMS[rng.integers(len(TEAMS))]}-model-{i}" for i in range(len(serving_ws))],
+        serving_ws=serving_ws,
+        serving_name=[f"{TEAMS[rng.integers(len(TEAMS))]}-model-{i}" for i in range(len(serving_ws))],
         serving_id=[f"{x:032x}" for x in rng.integers(0, 2**62, len(serving_ws))],
         serving_dbu=rng.lognormal(0.5, 0.8, len(serving_ws)),
         **upgrades,
@@ -663,7 +745,7 @@ def _routine_upgrades(rng, days, job_id, job_compute, job_dbr, job_photon, job_t
         final = job_cluster[j]
         # definitions in time order: [initial, after step 1, ...]; the last is the final cluster
         before = []
-        for k, (d, v_from, _) in enumerate(steps):
+        for k, (_d, v_from, _) in enumerate(steps):
             before.append(len(c_id))
             c_id.append(f"job-{job_id[j]}-run-v{k + 1}")
             c_ws.append(c_ws[final])
@@ -679,9 +761,17 @@ def _routine_upgrades(rng, days, job_id, job_compute, job_dbr, job_photon, job_t
         c_created[final] = int(day_start_us[steps[-1][0]] + 3 * 3600 * US)
         job_dbr[j] = steps[-1][2]
         for k, (d, v_from, v_to) in enumerate(steps):
-            z = (UPGRADE_BREAK_BASE + 1.5 * (v_to - v_from - 1) + 1.8 * bool(job_photon[j]) + 0.7 * (int(job_tasks[j]) - 3)
-                 + 1.5 * (v_from == 0) + 1.0 * float(job_bias[j])
-                 + UPGRADE_CUSTOM_LIBS_EFFECT * custom_libs[j] + release_risk[v_to] + rng.normal(0.0, UPGRADE_NOISE_SD))
+            z = (
+                UPGRADE_BREAK_BASE
+                + 1.5 * (v_to - v_from - 1)
+                + 1.8 * bool(job_photon[j])
+                + 0.7 * (int(job_tasks[j]) - 3)
+                + 1.5 * (v_from == 0)
+                + 1.0 * float(job_bias[j])
+                + UPGRADE_CUSTOM_LIBS_EFFECT * custom_libs[j]
+                + release_risk[v_to]
+                + rng.normal(0.0, UPGRADE_NOISE_SD)
+            )
             breaks = bool(rng.random() < 1.0 / (1.0 + np.exp(-z)))
             out["upgrade_job"].append(int(j))
             out["upgrade_day"].append(int(d))

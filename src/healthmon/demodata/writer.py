@@ -46,8 +46,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
-from deltalake import Schema as DeltaSchema
+from deltalake import DeltaTable, Schema as DeltaSchema
 from deltalake.transaction import AddAction
 
 from healthmon.demodata.arrowgen import same_logical_schema
@@ -200,7 +199,9 @@ def write_file(gold: GoldTable, data: pa.Table, directory: Path, part: int) -> A
                      modification_time=int(time.time() * 1000), data_change=True, stats=stats)
 
 
-_OWNED = re.compile(r"^\.(?P<kind>staging|replaced)-(?P<table>.+)-p(?P<pid>\d+)s(?P<start>\d+)h(?P<host>[0-9a-f]{8})r[0-9a-f]+$")
+_OWNED = re.compile(
+    r"^\.(?P<kind>staging|replaced)-(?P<table>.+)-p(?P<pid>\d+)s(?P<start>\d+)h(?P<host>[0-9a-f]{8})r[0-9a-f]+$"
+)
 
 
 def _host() -> str:

@@ -111,7 +111,7 @@ def task_dict(row: RunRecord, iterations: list[RunRecord] | None = None, base_ur
         if "outcome" in out:
             d["condition_task"]["outcome"] = out["outcome"]
     if "for_each_task" in d and iterations is not None:
-        stats = {}
+        stats: dict[str, int] = {}
         for it in iterations:
             bucket = "succeeded" if it.result_state == "SUCCESS" else "failed" if it.result_state else "active"
             stats[bucket] = stats.get(bucket, 0) + 1
@@ -158,7 +158,11 @@ def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any
     defaults = {p["name"]: p.get("default") for p in settings.get("parameters") or []}
     if defaults or job_params:
         d["job_parameters"] = [
-            {"name": n, "default": "" if defaults.get(n) is None else str(defaults.get(n)), "value": job_params.get(n, defaults.get(n))}
+            {
+                "name": n,
+                "default": "" if defaults.get(n) is None else str(defaults.get(n)),
+                "value": job_params.get(n, defaults.get(n)),
+            }
             for n in dict.fromkeys([*defaults, *job_params])
         ]
         d["overriding_parameters"] = {"job_parameters": {n: v for n, v in job_params.items()}}

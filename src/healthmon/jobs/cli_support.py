@@ -24,7 +24,9 @@ def _duration(task: dict) -> str:
 
 def render(run: dict) -> Table:
     state = run["state"]
-    title = f"Run {run['run_id']} of {run.get('run_name', '')}: {state.get('result_state') or state['life_cycle_state']}"
+    title = (
+        f"Run {run['run_id']} of {run.get('run_name', '')}: {state.get('result_state') or state['life_cycle_state']}"
+    )
     table = Table(title=title, title_justify="left")
     for col in ("task", "state", "attempt", "duration", "run_id"):
         table.add_column(col)
@@ -75,7 +77,10 @@ def report(console: Console, run: dict) -> int:
     state = run["state"]
     result = state.get("result_state") or state["life_cycle_state"]
     style = STATE_STYLE.get(result, "")
-    console.print(f"[{style}]Run {run['run_id']} {result}[/]" + (f": {escape(state['state_message'])}" if state.get("state_message") else ""))
+    console.print(
+        f"[{style}]Run {run['run_id']} {result}[/]"
+        + (f": {escape(state['state_message'])}" if state.get("state_message") else "")
+    )
     from healthmon.jobs import service
 
     for t in run.get("tasks", []):

@@ -197,7 +197,9 @@ def parse_size(raw: str) -> int:
     try:
         value = int(float(number) * factor)
     except ValueError:
-        raise ValueError(f"HEALTHMON_TASK_MEMORY_LIMIT={raw!r}: expected a size such as 4g, 512m or 0 (no limit).") from None
+        raise ValueError(
+            f"HEALTHMON_TASK_MEMORY_LIMIT={raw!r}: expected a size such as 4g, 512m or 0 (no limit)."
+        ) from None
     if value < 0:
         raise ValueError(f"HEALTHMON_TASK_MEMORY_LIMIT={raw!r}: a size cannot be negative.")
     return value

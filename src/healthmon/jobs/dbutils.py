@@ -6,6 +6,8 @@ behaviours follow Databricks; heavy imports (SQLAlchemy for secrets) happen on f
 
 from __future__ import annotations
 
+import builtins
+
 # Only modules the interpreter has already loaded at startup are imported at module level:
 # this runs in every task process, and its import time is per-task overhead.
 import os
@@ -13,7 +15,7 @@ import sys
 
 if False:  # for type checkers only; typing/pathlib cost import time in every task
     from pathlib import Path
-    from typing import Any, List
+    from typing import Any
 
 MAX_EXIT_BYTES = 5 * 1024 * 1024  # Databricks returns the first 5 MB of notebook.exit values
 
@@ -74,7 +76,9 @@ class Widgets:
 
     def dropdown(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:
         if defaultValue not in choices:
-            raise ValueError(f"Default value {defaultValue!r} of dropdown widget {name!r} is not among its choices {choices}.")
+            raise ValueError(
+                f"Default value {defaultValue!r} of dropdown widget {name!r} is not among its choices {choices}."
+            )
         self._define(name, defaultValue)
         value = self._params.get(name)
         if value is not None and value not in choices:
@@ -194,8 +198,10 @@ class Notebook:
         proc = subprocess.Popen([sys.executable, "-c", "from healthmon.jobs.task_main import main; main()"],
                                 stdin=subprocess.PIPE, start_new_session=True, pass_fds=channel)
         try:
-            proc.stdin.write(marshal.dumps(spec))
-            proc.stdin.close()
+            stdin = proc.stdin
+            assert stdin is not None  # stdin=PIPE
+            stdin.write(marshal.dumps(spec))
+            stdin.close()
         except BrokenPipeError:
             pass
         try:
@@ -261,10 +267,10 @@ class Secrets:
     def getBytes(self, scope: str, key: str) -> bytes:
         return self.get(scope, key).encode()
 
-    def list(self, scope: str) -> "List[SecretMetadata]":
+    def list(self, scope: str) -> "builtins.list[SecretMetadata]":
         return [SecretMetadata(k) for k in self._ask("list", scope)]
 
-    def listScopes(self) -> "List[SecretScope]":
+    def listScopes(self) -> "builtins.list[SecretScope]":
         return [SecretScope(n) for n in self._ask("scopes")]
 
 
@@ -402,8 +408,18 @@ class DBUtils:
 
     _PARTS = ("widgets", "jobs", "notebook", "secrets", "fs")
 
-    def __init__(self, *, task_key: str, params: dict[str, str], upstream_values: dict, home: "Path", redactor: Redactor,
-                 notebook_path: str | None = None, work_dir: str | None = None, secrets_fd: int | None = None):
+    def __init__(
+        self,
+        *,
+        task_key: str,
+        params: dict[str, str],
+        upstream_values: dict,
+        home: "Path",
+        redactor: Redactor,
+        notebook_path: str | None = None,
+        work_dir: str | None = None,
+        secrets_fd: int | None = None,
+    ):
         self._args = (task_key, params, upstream_values, home, redactor, notebook_path, work_dir, secrets_fd)
 
     def __getattr__(self, name: str):
@@ -481,5 +497,15 @@ def display(obj: Any = None, *args, **kwargs) -> None:
     print(repr(obj))
 
 
-__all__ = ["DBUtils", "SecretsError", "display", "NotebookExit", "Redactor", "RedactingStream", "MAX_EXIT_BYTES", "local_path",
-           "LazySpark", "WorkflowException"]
+__all__ = [
+    "DBUtils",
+    "SecretsError",
+    "display",
+    "NotebookExit",
+    "Redactor",
+    "RedactingStream",
+    "MAX_EXIT_BYTES",
+    "local_path",
+    "LazySpark",
+    "WorkflowException",
+]

@@ -75,7 +75,9 @@ def _python_for(dependencies: list[str], home: Path) -> str:
     with _lock:
         if marker.exists():
             return str(python)
-        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(env_dir)], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--system-site-packages", str(env_dir)], check=True, capture_output=True
+        )
         proc = subprocess.run(
             [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", *deps],
             capture_output=True, text=True,

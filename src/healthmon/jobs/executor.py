@@ -47,7 +47,7 @@ from healthmon.jobs.tasks.base import Outcome, TaskCall
 from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.run_writes import RunWriter
-from healthmon.store.runs import RunRecord, now_ms, unstarted_task_runs
+from healthmon.store.runs import RunRecord, get_run, now_ms, unstarted_task_runs
 
 TERMINATION = {
     "SUCCESS": ("SUCCESS", "SUCCESS"),
@@ -108,7 +108,7 @@ class RunExecutor:
         self.settings = settings
         self.run_id = run_id
         with db.session() as s:
-            row = s.get(RunRecord, run_id)
+            row = get_run(s, run_id)
             self.job_id = row.job_id
             self.job_settings: dict = row.j("settings")
             self.params: dict = row.j("params")
@@ -326,7 +326,7 @@ class RunExecutor:
             if tick % 5 == 0:
                 try:
                     with self.db.session() as s:
-                        row = s.get(RunRecord, self.run_id)
+                        row = get_run(s, self.run_id)
                         row.heartbeat = now_ms()
                         if row.cancel_requested:
                             self.cancel.set()
@@ -334,8 +334,11 @@ class RunExecutor:
                     pass
                 if threshold is not None and not warned and time.time() - self.start_time / 1000 > threshold:
                     warned = True
-                    threading.Thread(target=notify.run_event, args=(self.run_id, "on_duration_warning_threshold_exceeded"),
-                                     daemon=True).start()
+                    threading.Thread(
+                        target=notify.run_event,
+                        args=(self.run_id, "on_duration_warning_threshold_exceeded"),
+                        daemon=True,
+                    ).start()
             tick += 1
             if self.deadline is not None and time.time() >= self.deadline:
                 self.timed_out.set()
@@ -386,7 +389,12 @@ class RunExecutor:
         while True:
             done = self._attempt(key, task, row_id, extra_ctx, parent)
             retryable = done.result == "FAILED" or (done.result == "TIMEDOUT" and task.get("retry_on_timeout"))
-            if not retryable or (max_retries != -1 and attempt >= max_retries) or self.cancel.is_set() or self.timed_out.is_set():
+            if (
+                not retryable
+                or (max_retries != -1 and attempt >= max_retries)
+                or self.cancel.is_set()
+                or self.timed_out.is_set()
+            ):
                 self._notify_task(row_id, task, "on_success" if done.result == "SUCCESS" else "on_failure")
                 return plan.TaskResult(done.result, done.outcome)
             attempt += 1
@@ -412,7 +420,9 @@ class RunExecutor:
         try:
             if kind is None:
                 kinds = [k for k in task if k.endswith("_task")]
-                raise HealthmonError(f"{where}: task type {', '.join(kinds) or '(none)'} is not supported by the local runtime.")
+                raise HealthmonError(
+                    f"{where}: task type {', '.join(kinds) or '(none)'} is not supported by the local runtime."
+                )
             if not kind.uses_slot:
                 self.update(row_id, life_cycle_state="RUNNING", start_time=start)
             return kind.run(call)
@@ -438,7 +448,9 @@ class RunExecutor:
                 raise HealthmonError(str(exc)) from None
             code: list | None
             try:
-                code = [compile("\n" * (line - 1) + source, file, "exec", dont_inherit=True) for source, file, line in cells]
+                code = [
+                    compile("\n" * (line - 1) + source, file, "exec", dont_inherit=True) for source, file, line in cells
+                ]
             except (SyntaxError, ValueError):
                 code = None  # the attempt compiles the sources and reports the SyntaxError as the task's
             cached = self._cells_cache[key] = (cells, code)
@@ -500,7 +512,9 @@ class RunExecutor:
             self.update(row_id, start_time=start, log_dir=log_dir)
         reason = state.kill_reason
         if reason == "CANCELED":
-            return call.finish("CANCELED", "Run was canceled.", output={"error": "Run canceled by user."}, setup_ms=setup_ms)
+            return call.finish(
+                "CANCELED", "Run was canceled.", output={"error": "Run canceled by user."}, setup_ms=setup_ms
+            )
         if reason in ("TIMEDOUT", "JOB_TIMEDOUT"):
             secs = task.get("timeout_seconds") if reason == "TIMEDOUT" else self.job_settings.get("timeout_seconds")
             what = "Task" if reason == "TIMEDOUT" else "Job"
@@ -518,15 +532,18 @@ class RunExecutor:
         output = self._redacted({k: res[k] for k in ("notebook_output", "error", "error_trace") if k in res})
         if res["status"] == "SUCCESS":
             return call.finish("SUCCESS", output=output, values=values, setup_ms=setup_ms)
-        return call.finish("FAILED", output.get("error") or "Task failed.", output=output, values=values, setup_ms=setup_ms)
+        return call.finish(
+            "FAILED", output.get("error") or "Task failed.", output=output, values=values, setup_ms=setup_ms
+        )
 
     def _redacted(self, output: dict) -> dict:
         """The result's texts with every secret value of the workspace replaced by [REDACTED]."""
         if not self.redactor.values:
             return output
         out = {k: self.redactor(v) if isinstance(v, str) else v for k, v in output.items()}
-        if isinstance(out.get("notebook_output"), dict) and isinstance(out["notebook_output"].get("result"), str):
-            out["notebook_output"] = {**out["notebook_output"], "result": self.redactor(out["notebook_output"]["result"])}
+        notebook_output = out.get("notebook_output")
+        if isinstance(notebook_output, dict) and isinstance(notebook_output.get("result"), str):
+            out["notebook_output"] = {**notebook_output, "result": self.redactor(notebook_output["result"])}
         return out
 
     def _no_result_message(self, returncode: int | None, row_id: int) -> str:

@@ -1,7 +1,8 @@
 """Task output capture: a pipe pumped into a size-capped, rotated log file.
 
 The runner reads the task's merged stdout/stderr in 64 KiB chunks and appends them to
-``<log_dir>/output.log`` (created with the first byte: a silent task leaves no file); when it reaches ``HEALTHMON_LOG_MAX_BYTES`` (default 10 MiB) it is rotated
+``<log_dir>/output.log`` (created with the first byte: a silent task leaves no file); when it reaches
+``HEALTHMON_LOG_MAX_BYTES`` (default 10 MiB) it is rotated
 to ``output.log.1`` (the previous ``.1`` is dropped), so a task writing gigabytes costs at most two
 files on disk and one chunk of memory. Known secret values are replaced by ``[REDACTED]``.
 """

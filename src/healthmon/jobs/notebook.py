@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,14 @@ def _source_cells(text: str) -> list[tuple[str, int]]:
         magic = [b for b in body if b.strip()]
         if magic and all(b.startswith("# MAGIC") for b in magic):
             # A magic cell: strip the prefix, keep line numbers aligned.
-            src = "\n".join(b[len("# MAGIC "):] if b.startswith("# MAGIC ") else b[len("# MAGIC"):] if b.startswith("# MAGIC") else b for b in body)
+            src = "\n".join(
+                b[len("# MAGIC ") :]
+                if b.startswith("# MAGIC ")
+                else b[len("# MAGIC") :]
+                if b.startswith("# MAGIC")
+                else b
+                for b in body
+            )
         out.append((src, line))
     return out
 
@@ -144,7 +152,9 @@ def resolve_relative(path: Path | None, target: str, what: str, where: Location 
     try:
         return resolve_notebook(str(candidate))
     except HealthmonError:
-        raise NotebookError(f"{what} {target}: notebook not found (looked for {candidate} and {candidate}.py/.ipynb).", location=where) from None
+        raise NotebookError(
+            f"{what} {target}: notebook not found (looked for {candidate} and {candidate}.py/.ipynb).", location=where
+        ) from None
 
 
 def check_pip_magic(line: str, where: Location) -> None:
@@ -157,7 +167,8 @@ def check_pip_magic(line: str, where: Location) -> None:
     if missing:
         raise NotebookError(
             f"%pip install cannot change the environment of a local task: {', '.join(missing)} not installed. "
-            "Declare the dependencies in the job's environments[].spec.dependencies (with environment_key on the task) instead.",
+            "Declare the dependencies in the job's environments[].spec.dependencies "
+            "(with environment_key on the task) instead.",
             location=where,
         )
 
@@ -185,7 +196,7 @@ def unsatisfied(requirements: list[str]) -> list[str]:
     return missing
 
 
-_import_providers: dict[str, list[str]] | None = None
+_import_providers: Mapping[str, list[str]] | None = None
 
 
 def _installed_versions(name: str) -> list[str]:
@@ -199,11 +210,12 @@ def _installed_versions(name: str) -> list[str]:
         return [metadata.version(name)]
     except metadata.PackageNotFoundError:
         pass
-    if _import_providers is None:
-        _import_providers = metadata.packages_distributions()
+    providers = _import_providers
+    if providers is None:
+        providers = _import_providers = metadata.packages_distributions()
     module = name.replace("-", "_").replace(".", "_").lower()
     out = []
-    for dist in _import_providers.get(module, []):
+    for dist in providers.get(module, []):
         try:
             out.append(metadata.version(dist))
         except metadata.PackageNotFoundError:

@@ -21,7 +21,7 @@ from typing import Any
 
 from healthmon.settings import Settings
 from healthmon.store.db import Database
-from healthmon.store.runs import RunRecord
+from healthmon.store.runs import RunRecord, get_run
 
 EVENTS = ("on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded")
 
@@ -38,7 +38,10 @@ def _skip(notification_settings: dict, row: RunRecord) -> bool:
         "UPSTREAM_FAILED", "UPSTREAM_CANCELED", "EXCLUDED", "MAXIMUM_CONCURRENT_RUNS_REACHED"
     ):
         return True
-    if notification_settings.get("no_alert_for_canceled_runs") and row.result_state in ("CANCELED", "UPSTREAM_CANCELED"):
+    if notification_settings.get("no_alert_for_canceled_runs") and row.result_state in (
+        "CANCELED",
+        "UPSTREAM_CANCELED",
+    ):
         return True
     return False
 
@@ -91,11 +94,22 @@ def _describe(row: RunRecord, job_name: str, event: str, task_key: str | None) -
     subject = f"[healthmon] Run {run_id} of {what} {label}"
     body = (f"Run {run_id} of {what} {label}.\n\nState: {row.life_cycle_state} {row.result_state or ''}\n"
             f"Message: {row.state_message or ''}\n")
-    payload = {"event_type": {"on_start": "jobs.on_start", "on_success": "jobs.on_success", "on_failure": "jobs.on_failure",
-                              "on_duration_warning_threshold_exceeded": "jobs.on_duration_warning_threshold_exceeded"}[event],
-               "run": {"run_id": run_id, "task_key": task_key, "result_state": row.result_state,
-                       "life_cycle_state": row.life_cycle_state, "state_message": row.state_message},
-               "job": {"job_id": row.job_id, "name": job_name}}
+    payload = {
+        "event_type": {
+            "on_start": "jobs.on_start",
+            "on_success": "jobs.on_success",
+            "on_failure": "jobs.on_failure",
+            "on_duration_warning_threshold_exceeded": "jobs.on_duration_warning_threshold_exceeded",
+        }[event],
+        "run": {
+            "run_id": run_id,
+            "task_key": task_key,
+            "result_state": row.result_state,
+            "life_cycle_state": row.life_cycle_state,
+            "state_message": row.state_message,
+        },
+        "job": {"job_id": row.job_id, "name": job_name},
+    }
     return subject, body, payload
 
 
@@ -127,7 +141,7 @@ def run_event(run_id: int, event: str) -> None:
     try:
         db = Database.from_settings(Settings.from_env())
         with db.session() as s:
-            row = s.get(RunRecord, run_id)
+            row = get_run(s, run_id)
             settings = row.j("settings")
         dispatch(row, settings, settings.get("name") or f"job {row.job_id}", event, None, run_id)
     except Exception as exc:  # never fail a run because of a notification
@@ -140,7 +154,7 @@ def task_event(task_run_id: int, job_run_id: int, job_name: str, task: dict, eve
     try:
         db = Database.from_settings(Settings.from_env())
         with db.session() as s:
-            row = s.get(RunRecord, task_run_id)
+            row = get_run(s, task_run_id)
         dispatch(row, task, job_name, event, task.get("task_key"), job_run_id)
     except Exception as exc:
         _log(job_run_id, f"task {task.get('task_key')} {event} notifications FAILED: {type(exc).__name__}: {exc}")

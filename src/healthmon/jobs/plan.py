@@ -53,7 +53,8 @@ def validate_tasks(job_name: str, tasks: list[dict]) -> dict[str, dict]:
                 raise InvalidParameterError(f"Job {job_name!r}, task {key!r}: depends_on names unknown task {dep!r}.")
             if outcome is not None and "condition_task" not in by_key[dep]:
                 raise InvalidParameterError(
-                    f"Job {job_name!r}, task {key!r}: depends_on {dep!r} has an outcome but {dep!r} is not a condition_task."
+                    f"Job {job_name!r}, task {key!r}: depends_on {dep!r} has an outcome "
+                    f"but {dep!r} is not a condition_task."
                 )
     topological_order(job_name, by_key)
     return by_key
@@ -78,7 +79,9 @@ def topological_order(job_name: str, by_key: Mapping[str, Mapping]) -> list[str]
                 ready.append(c)
     if len(order) != len(by_key):
         cyclic = sorted(k for k, n in indegree.items() if n > 0)
-        raise InvalidParameterError(f"Job {job_name!r}: the task dependencies form a cycle through {', '.join(cyclic)}.")
+        raise InvalidParameterError(
+            f"Job {job_name!r}: the task dependencies form a cycle through {', '.join(cyclic)}."
+        )
     return order
 
 
@@ -200,13 +203,25 @@ def run_result(by_key: Mapping[str, Mapping], results: Mapping[str, str]) -> tup
     in_run = set(results)
     has_children = {d for k in in_run for d, _ in task_deps(by_key[k]) if d in in_run}
     leaves = [k for k in in_run if k not in has_children]
-    bad_leaves = sorted(k for k in leaves if results[k] not in (SUCCESS, "SUCCESS_WITH_FAILURES") and results[k] not in SKIPPED_STATES)
+    bad_leaves = sorted(
+        k for k in leaves if results[k] not in (SUCCESS, "SUCCESS_WITH_FAILURES") and results[k] not in SKIPPED_STATES
+    )
     failed_any = sorted(k for k, r in results.items() if r in FAILED_STATES)
     if not bad_leaves:
         if failed_any:
-            return "SUCCESS_WITH_FAILURES", "SUCCESS_WITH_FAILURES", f"Task(s) {', '.join(failed_any)} failed; leaf tasks succeeded."
+            return (
+                "SUCCESS_WITH_FAILURES",
+                "SUCCESS_WITH_FAILURES",
+                f"Task(s) {', '.join(failed_any)} failed; leaf tasks succeeded.",
+            )
         return SUCCESS, SUCCESS, ""
     if all(results[k] in CANCELED_STATES for k in bad_leaves) and not failed_any:
         return "CANCELED", "CANCELED", f"Task(s) {', '.join(bad_leaves)} canceled."
     failed = [k for k in sorted(results) if results[k] in ("FAILED", "TIMEDOUT")] or bad_leaves
-    return "FAILED", "RUN_EXECUTION_ERROR", f"Task {failed[0]} failed with message: see the task run output." if len(failed) == 1 else f"{len(failed)} tasks failed: {', '.join(failed)}."
+    return (
+        "FAILED",
+        "RUN_EXECUTION_ERROR",
+        f"Task {failed[0]} failed with message: see the task run output."
+        if len(failed) == 1
+        else f"{len(failed)} tasks failed: {', '.join(failed)}.",
+    )

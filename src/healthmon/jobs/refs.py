@@ -51,13 +51,17 @@ def time_refs(prefix: str, epoch_ms: int) -> dict[str, str]:
     }
 
 
-def job_context(*, job_id: int, job_name: str, run_id: int, start_time: int, trigger: str, params: Mapping[str, str]) -> dict[str, str]:
+def job_context(
+    *, job_id: int, job_name: str, run_id: int, start_time: int, trigger: str, params: Mapping[str, str]
+) -> dict[str, str]:
     ctx = {
         "job.id": str(job_id),
         "job.name": job_name,
         "job.run_id": str(run_id),
         "job.repair_count": "0",
-        "job.trigger.type": {"ONE_TIME": "one_time", "PERIODIC": "periodic", "RETRY": "retry"}.get(trigger, trigger.lower()),
+        "job.trigger.type": {"ONE_TIME": "one_time", "PERIODIC": "periodic", "RETRY": "retry"}.get(
+            trigger, trigger.lower()
+        ),
         "job.trigger.time.iso_datetime": "",
         # Legacy names, still accepted by Databricks.
         "job_id": str(job_id),

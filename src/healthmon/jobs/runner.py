@@ -23,10 +23,11 @@ from healthmon.jobs.recovery import reap_orphans
 from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.runs import (
-    RepairRecord,
     RunRecord,
     count_active_job_runs,
     count_queued_before,
+    get_repair,
+    get_run,
     latest_task_runs,
     lock_job,
     now_ms,
@@ -66,7 +67,7 @@ def _mark_running(row: RunRecord, repair_id: int | None) -> tuple[bool, dict, di
 def _finish(db: Database, run_id: int, life: str, result: str, code: str, ttype: str, message: str,
             repair_id: int | None = None) -> None:
     with db.session() as s:
-        row = s.get(RunRecord, run_id)
+        row = get_run(s, run_id)
         row.life_cycle_state = life
         row.result_state = result
         row.termination_code = code
@@ -92,7 +93,7 @@ def _wait_in_queue(db: Database, run_id: int) -> bool:
     """False when the run was canceled while queued."""
     while True:
         with db.session() as s:
-            row = s.get(RunRecord, run_id)
+            row = get_run(s, run_id)
             if row.cancel_requested:
                 return False
             if row.life_cycle_state != "QUEUED":
@@ -123,7 +124,7 @@ def execute(run_id: int, repair_id: int | None = None) -> None:
             _finish(db, run_id, "TERMINATED", "CANCELED", "USER_CANCELED", "SUCCESS", "Run canceled while queued.")
             return
         with db.session() as s:
-            claimed = _mark_running(s.get(RunRecord, run_id), repair_id)
+            claimed = _mark_running(get_run(s, run_id), repair_id)
     canceled, params, job_settings = claimed
     print(f"runner {os.getpid()}: {confine.status()}", file=sys.stderr, flush=True)
     # Start-up cost, for whoever reads runner.log wondering where a run's first second went.
@@ -150,7 +151,7 @@ def execute(run_id: int, repair_id: int | None = None) -> None:
     prior_refs: dict[str, str] = {}
     if repair_id is not None:
         with db.session() as s:
-            rerun = set(json.loads(s.get(RepairRecord, repair_id).rerun_json))
+            rerun = set(json.loads(get_repair(s, repair_id).rerun_json))
             for key, t in latest_task_runs(s, run_id).items():
                 if key in rerun:
                     continue
@@ -159,7 +160,12 @@ def execute(run_id: int, repair_id: int | None = None) -> None:
                 values = t.j("values") or {}
                 if values:
                     prior_values[key] = values
-                    prior_refs.update({f"tasks.{key}.values.{n}": v if isinstance(v, str) else json.dumps(v) for n, v in values.items()})
+                    prior_refs.update(
+                        {
+                            f"tasks.{key}.values.{n}": v if isinstance(v, str) else json.dumps(v)
+                            for n, v in values.items()
+                        }
+                    )
                 prior_refs[f"tasks.{key}.run_id"] = str(t.run_id)
         keys = [k for k in executor.by_key if k in rerun]
     else:
@@ -198,7 +204,9 @@ def _close_repair(s, row: RunRecord, repair_id: int) -> None:
     ids = sorted(t.run_id for t in task_runs(s, row.run_id) if t.repair_id == repair_id)
     for item in history:
         if item.get("id") == repair_id:
-            item.update({"end_time": row.end_time, "state": api.state(row), "status": api.status(row), "task_run_ids": ids})
+            item.update(
+                {"end_time": row.end_time, "state": api.state(row), "status": api.status(row), "task_run_ids": ids}
+            )
     row.set_j("repair", history)
 
 

@@ -19,9 +19,7 @@ from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundErro
 from healthmon.jobs import api, plan, refs, runner_start
 from healthmon.settings import Settings
 from healthmon.store.db import Database, insert_rows
-from healthmon.store.jobs import JobRecord
-from healthmon.store.jobs import get_job as _get_job_row
-from healthmon.store.jobs import list_jobs as _list_job_rows
+from healthmon.store.jobs import JobRecord, get_job as _get_job_row, list_jobs as _list_job_rows
 from healthmon.store.jsontext import dumps_sorted
 from healthmon.store.runs import (
     NO_JOB,
@@ -32,15 +30,13 @@ from healthmon.store.runs import (
     RunRecord,
     children_of,
     count_active_job_runs,
+    get_run as _get_run_row,
     latest_task_runs,
     list_job_runs,
     lock_job,
     now_ms,
     run_family,
     run_for_token,
-)
-from healthmon.store.runs import (
-    get_run as _get_run_row,
 )
 
 _JOB_EXISTS = select(JobRecord.job_id).where(JobRecord.job_id == bindparam("job_id"))
@@ -193,7 +189,9 @@ def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, pa
         if active + queued >= max_runs:
             if queue:
                 row.life_cycle_state = "QUEUED"
-                row.state_message = f"Queued: the job already has {active} active run(s) (max_concurrent_runs={max_runs})."
+                row.state_message = (
+                    f"Queued: the job already has {active} active run(s) (max_concurrent_runs={max_runs})."
+                )
             else:
                 row.life_cycle_state = "SKIPPED"
                 row.result_state = "MAXIMUM_CONCURRENT_RUNS_REACHED"
@@ -410,9 +408,10 @@ def wait_for_run(run_id: int, timeout: float | None = None, poll: float = 0.1) -
             if time.monotonic() - last_reap > 5:
                 reap_orphans()
                 last_reap = time.monotonic()
-            if not tried_watch and runner[0]:
+            pid, started_ms, host = runner
+            if not tried_watch and pid:
                 tried_watch = True
-                watched = _watch_runner(*runner)
+                watched = _watch_runner(pid, started_ms, host)
             if watched is None:
                 time.sleep(poll)
                 continue
@@ -457,7 +456,9 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
         if row.life_cycle_state not in TERMINAL_STATES:
             raise InvalidParameterError(f"Run {run_id} is {row.life_cycle_state}; only a finished run can be repaired.")
         if row.result_state == "MAXIMUM_CONCURRENT_RUNS_REACHED":
-            raise InvalidParameterError(f"Run {run_id} never ran (skipped: maximum concurrent runs); start a new run instead.")
+            raise InvalidParameterError(
+                f"Run {run_id} never ran (skipped: maximum concurrent runs); start a new run instead."
+            )
         settings = row.j("settings")
         by_key = plan.validate_tasks(row.run_name, settings.get("tasks") or [])
         latest = latest_task_runs(s, run_id)
@@ -497,6 +498,20 @@ def resolve_job(job_id: int) -> JobRecord:
 
 
 __all__ = [
-    "run_now", "start_child_run", "submit_run", "wait_for_run", "get_run", "list_runs", "get_run_output", "cancel_run", "cancel_all_runs",
-    "repair_run", "create_job", "get_job", "list_jobs", "reset_job", "delete_job", "NotFoundError",
+    "run_now",
+    "start_child_run",
+    "submit_run",
+    "wait_for_run",
+    "get_run",
+    "list_runs",
+    "get_run_output",
+    "cancel_run",
+    "cancel_all_runs",
+    "repair_run",
+    "create_job",
+    "get_job",
+    "list_jobs",
+    "reset_job",
+    "delete_job",
+    "NotFoundError",
 ]

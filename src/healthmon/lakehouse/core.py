@@ -27,6 +27,8 @@ class Lakehouse:
         # Set by USE CATALOG / USE SCHEMA in `sql`, so one- and two-part names resolve.
         self.default_catalog: str | None = None
         self.default_schema: str | None = None
+        # The dialect the engines transpile `sql` text from (set per call by sql_exec.execute).
+        self._sql_dialect = "spark"
 
     @classmethod
     def from_env(cls, engine: str | None = None, settings: Settings | None = None, **engine_options) -> "Lakehouse":
@@ -125,7 +127,9 @@ class Lakehouse:
             comment=comment, tags=tags, partition_by=partition_by,
         )
 
-    def read_table(self, name: str, version: int | None = None, timestamp: Any = None, columns: list[str] | None = None) -> pa.Table:
+    def read_table(
+        self, name: str, version: int | None = None, timestamp: Any = None, columns: list[str] | None = None
+    ) -> pa.Table:
         return self.delta_table(name, version, timestamp).to_pyarrow_dataset().to_table(columns=columns)
 
     def drop_table(self, name: str, if_exists: bool = False) -> None:
@@ -151,7 +155,12 @@ class Lakehouse:
             "partition_columns": list(dt.metadata().partition_columns),
             "properties": {k: v for k, v in meta.configuration.items()},
             "columns": [
-                {"name": f.name, "type": str(f.type), "nullable": f.nullable, "comment": meta.column_comments.get(f.name)}
+                {
+                    "name": f.name,
+                    "type": str(f.type),
+                    "nullable": f.nullable,
+                    "comment": meta.column_comments.get(f.name),
+                }
                 for f in schema
             ],
             "num_files": len(dt.file_uris()),
@@ -170,7 +179,9 @@ class Lakehouse:
     def set_tags(self, name: str, tags: dict[str, str]) -> int:
         _check_tags(tags)
         dt = self.delta_table(name)
-        dt.alter.set_table_properties({delta_io.TAG_PREFIX + k: str(v) for k, v in tags.items()}, raise_if_not_exists=False)
+        dt.alter.set_table_properties(
+            {delta_io.TAG_PREFIX + k: str(v) for k, v in tags.items()}, raise_if_not_exists=False
+        )
         return DeltaTable(dt.table_uri).version()
 
     def set_primary_keys(self, name: str, primary_keys: list[str]) -> int:

@@ -188,7 +188,9 @@ def write(
 ) -> int:
     """Write ``data`` to the Delta table at ``path``; returns the new version."""
     if mode not in MODES:
-        raise InvalidParameterError(f"Invalid write mode {mode!r} for {table_name}: expected one of {', '.join(MODES)}.")
+        raise InvalidParameterError(
+            f"Invalid write mode {mode!r} for {table_name}: expected one of {', '.join(MODES)}."
+        )
     for _attempt in range(3):
         if not is_delta_table(path):
             if mode == "merge" and not primary_keys:
@@ -197,7 +199,9 @@ def write(
                 )
             if primary_keys:
                 check_primary_keys(data, primary_keys, table_name)
-            if _create_new(path, data, comment=comment, primary_keys=primary_keys, tags=tags, partition_by=partition_by):
+            if _create_new(
+                path, data, comment=comment, primary_keys=primary_keys, tags=tags, partition_by=partition_by
+            ):
                 return DeltaTable(str(path)).version()
             continue  # lost a creation race: write into the table the winner created
         return _write_existing(path, data, table_name=table_name, mode=mode, primary_keys=primary_keys,

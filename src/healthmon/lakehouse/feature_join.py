@@ -35,7 +35,9 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def join_features(spine: pa.Table, lookups: list[tuple[ResolvedLookup, object]], threads: int | None = None) -> pa.Table:
+def join_features(
+    spine: pa.Table, lookups: list[tuple[ResolvedLookup, object]], threads: int | None = None
+) -> pa.Table:
     """``spine`` + every lookup's features, in the spine's row order."""
     from healthmon.lakehouse.engines.duckdb_engine import confined_connection
 
@@ -49,15 +51,16 @@ def join_features(spine: pa.Table, lookups: list[tuple[ResolvedLookup, object]],
             alias = f"f{i}"
             con.register(f"ft{i}", dataset)
             on = " AND ".join(f"s.{_q(sk)} = {alias}.{_q(tk)}" for sk, tk in zip(lk.spine_keys, lk.table_keys))
-            if lk.spine_timestamp:
-                cond = f"{on} AND s.{_q(lk.spine_timestamp)} >= {alias}.{_q(lk.table_timestamp)}"
+            table_ts = lk.table_timestamp  # set exactly when spine_timestamp is
+            if lk.spine_timestamp and table_ts:
+                cond = f"{on} AND s.{_q(lk.spine_timestamp)} >= {alias}.{_q(table_ts)}"
                 joins.append(f"ASOF LEFT JOIN ft{i} {alias} ON {cond}")
             for feat, out in zip(lk.features, lk.outputs):
                 expr = f"{alias}.{_q(feat)}"
-                if lk.spine_timestamp and lk.lookback_seconds is not None:
+                if lk.spine_timestamp and table_ts and lk.lookback_seconds is not None:
                     # ASOF finds the latest row; drop it again if it is older than the window.
                     expr = (
-                        f"CASE WHEN s.{_q(lk.spine_timestamp)} - {alias}.{_q(lk.table_timestamp)} "
+                        f"CASE WHEN s.{_q(lk.spine_timestamp)} - {alias}.{_q(table_ts)} "
                         f"<= INTERVAL {float(lk.lookback_seconds)} SECONDS THEN {expr} END"
                     )
                 if feat in lk.defaults:

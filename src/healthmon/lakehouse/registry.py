@@ -20,8 +20,9 @@ import fcntl
 import os
 import random
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from healthmon.errors import InvalidParameterError
 from healthmon.lakehouse.paths import check_identifier

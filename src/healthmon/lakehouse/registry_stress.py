@@ -66,7 +66,11 @@ def _worker(index: int, raw: bool) -> None:
     else:
         mv = registry.register_model(info.model_uri, MODEL)
         registry.set_alias(MODEL, "Challenger", mv.version)
-    print(json.dumps({"worker": index, "run_id": run.info.run_id, "version": int(mv.version), "lock_errors_retried": lock_errors}))
+    print(
+        json.dumps(
+            {"worker": index, "run_id": run.info.run_id, "version": int(mv.version), "lock_errors_retried": lock_errors}
+        )
+    )
 
 
 def run_round(processes: int, raw: bool = False, env: dict | None = None) -> dict:
@@ -75,8 +79,11 @@ def run_round(processes: int, raw: bool = False, env: dict | None = None) -> dic
     t0 = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "healthmon.lakehouse.registry_stress", "--worker", str(i)] + (["--raw"] if raw else []),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            [sys.executable, "-m", "healthmon.lakehouse.registry_stress", "--worker", str(i)]
+            + (["--raw"] if raw else []),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         for i in range(processes)
     ]

@@ -8,6 +8,7 @@ carried out here with the Lakehouse API, so they are Delta commits whatever the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -41,8 +42,7 @@ def execute(lh: "Lakehouse", query: str, dialect: str = "spark") -> pa.Table:
 
 def _split_commands(query: str, dialect: str):
     # CREATE CATALOG / SHOW ... are not in sqlglot's Spark grammar: handle them textually.
-    for stmt in parse(query, dialect):
-        yield stmt
+    yield from parse(query, dialect)
 
 
 def run_query(lh: "Lakehouse", tree: exp.Expression) -> pa.Table:
@@ -134,7 +134,8 @@ def _command(lh: "Lakehouse", stmt: exp.Command) -> pa.Table:
 
 
 def _use(lh: "Lakehouse", stmt: exp.Use) -> pa.Table:
-    kind = (stmt.args.get("kind").name if stmt.args.get("kind") else "").upper()
+    kind_node = stmt.args.get("kind")
+    kind = (kind_node.name if kind_node else "").upper()
     t = stmt.this
     parts = [p for p in (t.catalog, t.db, t.name) if p]
     if kind == "CATALOG":
@@ -165,7 +166,9 @@ def _create(lh: "Lakehouse", stmt: exp.Create) -> pa.Table:
     if lh.table_exists(name) and not replace:
         if exists:
             return _OK
-        raise InvalidParameterError(f"Table {name} already exists.", hint="use CREATE OR REPLACE TABLE or IF NOT EXISTS")
+        raise InvalidParameterError(
+            f"Table {name} already exists.", hint="use CREATE OR REPLACE TABLE or IF NOT EXISTS"
+        )
     props = _tblproperties(stmt)
     pks = [c for c in props.pop("healthmon.primaryKeys", "").split(",") if c] or None
     tags = {k[len("healthmon.tag."):]: v for k, v in props.items() if k.startswith("healthmon.tag.")} or None
@@ -228,14 +231,17 @@ def _insert(lh: "Lakehouse", stmt: exp.Insert) -> pa.Table:
     data = run_query(lh, source)
     if columns:
         if len(columns) != data.num_columns:
-            raise InvalidParameterError(f"INSERT INTO {name}: {len(columns)} column(s) named but the query returns {data.num_columns}.")
+            raise InvalidParameterError(
+                f"INSERT INTO {name}: {len(columns)} column(s) named but the query returns {data.num_columns}."
+            )
         data = data.rename_columns(columns)
     elif lh.table_exists(name):
         # Spark inserts by position when no column list is given.
         names = lh.delta_table(name).schema().to_arrow().names
         if len(names) != data.num_columns:
             raise InvalidParameterError(
-                f"INSERT INTO {name}: the table has {len(names)} column(s) ({', '.join(names)}) but the query returns {data.num_columns}."
+                f"INSERT INTO {name}: the table has {len(names)} column(s) ({', '.join(names)}) "
+                f"but the query returns {data.num_columns}."
             )
         data = data.rename_columns(list(names))
     mode = "overwrite" if stmt.args.get("overwrite") else "append"
@@ -264,7 +270,13 @@ def _describe(lh: "Lakehouse", stmt: exp.Describe) -> pa.Table:
 def history_table(history: list[dict]) -> pa.Table:
     import json
 
-    rows = {"version": [], "timestamp": [], "operation": [], "operationParameters": [], "operationMetrics": []}
+    rows: dict[str, list] = {
+        "version": [],
+        "timestamp": [],
+        "operation": [],
+        "operationParameters": [],
+        "operationMetrics": [],
+    }
     for h in history:
         rows["version"].append(h.get("version"))
         ts = h.get("timestamp")
@@ -314,12 +326,14 @@ def _alter(lh: "Lakehouse", stmt: exp.Alter) -> pa.Table:
             if other:
                 lh.delta_table(name).alter.set_table_properties(other, raise_if_not_exists=False)
         else:
-            raise InvalidParameterError(f"ALTER TABLE {action.sql('spark')[:60]} is not supported (SET TBLPROPERTIES is).")
+            raise InvalidParameterError(
+                f"ALTER TABLE {action.sql('spark')[:60]} is not supported (SET TBLPROPERTIES is)."
+            )
     return _OK
 
 
 # Statement type -> handler, checked in order (exp.Query covers SELECT, WITH and set operations).
-_HANDLERS = (
+_HANDLERS: tuple[tuple[type[exp.Expr], Callable[..., pa.Table]], ...] = (
     (exp.Query, run_query),
     (exp.Command, _command),
     (exp.Use, _use),

@@ -37,7 +37,7 @@ def parse(query: str, dialect: str = "spark") -> list[exp.Expression]:
     # sqlglot warns when it falls back to a generic Command (CREATE CATALOG, SHOW ...): we handle those.
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     try:
-        statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
+        statements = [s for s in sqlglot.parse(query, read=dialect) if isinstance(s, exp.Expression)]
     except ParseError as exc:
         errors = getattr(exc, "errors", None) or []
         where = ""

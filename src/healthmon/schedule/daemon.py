@@ -21,8 +21,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from healthmon.errors import HealthmonError
 from healthmon.schedule import triggers as T
@@ -200,7 +201,8 @@ class Scheduler:
             for trig in job.triggers:
                 if trig.kind not in T.TIMED_KINDS or trig.paused:
                     continue
-                if trig.kind in job.next_due and (job.next_due[trig.kind] is None or job.next_due[trig.kind] > now):
+                due = job.next_due.get(trig.kind)
+                if trig.kind in job.next_due and (due is None or due > now):
                     continue
                 view = states.get((job.job_id, trig.kind))
                 cursor = _from_ms(view.cursor) if view and view.cursor is not None else job.created
@@ -279,7 +281,10 @@ class Scheduler:
         """Start the runs of fires whose scheduler died between claim and start."""
         stale_before = S.now_ms() - self.stale_ms
         with self.db.session() as s:
-            stale = [(f.id, f.job_id, f.kind, f.trigger_type, f.fire_key, f.fire_time) for f in S.stale_claims(s, stale_before)]
+            stale = [
+                (f.id, f.job_id, f.kind, f.trigger_type, f.fire_key, f.fire_time)
+                for f in S.stale_claims(s, stale_before)
+            ]
         out = []
         for fire_id, job_id, kind, trigger_type, key, fire_ms in stale:
             job = self.jobs.get(job_id)

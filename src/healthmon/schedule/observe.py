@@ -52,7 +52,9 @@ def scan_files(directory: Path) -> dict[str, float]:
     return out
 
 
-def table_versions(names: tuple[str, ...] | list[str], settings: Settings | None = None) -> dict[str, tuple[int | None, float | None]]:
+def table_versions(
+    names: tuple[str, ...] | list[str], settings: Settings | None = None
+) -> dict[str, tuple[int | None, float | None]]:
     """Table name → (Delta version, its commit time in epoch seconds); (None, None) when the
     table does not exist (yet)."""
     from deltalake import DeltaTable

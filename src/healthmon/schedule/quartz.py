@@ -98,7 +98,7 @@ class _FieldParser:
         if not token.isdigit():
             expected = f"a number {self.lo}-{self.hi}"
             if names:
-                expected += f" or a name {min(names, key=names.get)}-{max(names, key=names.get)}"
+                expected += f" or a name {min(names, key=names.__getitem__)}-{max(names, key=names.__getitem__)}"
             raise self.error(index, f"{token!r} is not valid here (expected {expected})")
         value = int(token)
         if not self.lo <= value <= self.hi:
@@ -352,6 +352,8 @@ def wall_to_instant(wall: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> dt.datetime:
     aware = wall.replace(tzinfo=tz, fold=0)
     off0 = aware.utcoffset()
     off1 = aware.replace(fold=1).utcoffset()
+    if off0 is None or off1 is None:
+        raise ValueError(f"time zone {tz} gives no UTC offset for {wall}")
     # PEP 495: outside transitions both folds agree; in a repeated hour fold=0 (the first
     # occurrence) has the larger offset; in a gap fold=0 has the smaller (pre-jump) offset.
     if off0 >= off1:
@@ -470,7 +472,9 @@ def check_future(cron: QuartzCron, now: dt.datetime | None = None, tz: ZoneInfo 
 def validate_timezone(timezone_id: str) -> ZoneInfo:
     """An IANA time zone (zoneinfo), or a HealthmonError naming the bad id."""
     if not isinstance(timezone_id, str) or not timezone_id.strip():
-        raise HealthmonError(f"Invalid timezone_id {timezone_id!r}: expected an IANA time zone such as 'UTC' or 'America/Los_Angeles'.")
+        raise HealthmonError(
+            f"Invalid timezone_id {timezone_id!r}: expected an IANA time zone such as 'UTC' or 'America/Los_Angeles'."
+        )
     try:
         return ZoneInfo(timezone_id)
     except (ZoneInfoNotFoundError, ValueError, OSError):

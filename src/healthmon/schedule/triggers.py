@@ -162,7 +162,9 @@ def job_triggers(settings: dict[str, Any], *, created: dt.datetime | None = None
             if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
                 raise HealthmonError(f"{where}.periodic.interval: expected a positive integer, got {interval!r}.")
             if unit not in PERIODIC_UNITS:
-                raise HealthmonError(f"{where}.periodic.unit: expected one of {', '.join(PERIODIC_UNITS)}, got {unit!r}.")
+                raise HealthmonError(
+                    f"{where}.periodic.unit: expected one of {', '.join(PERIODIC_UNITS)}, got {unit!r}."
+                )
             anchor = (created or dt.datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC)
             out.append(PeriodicTrigger(interval=interval, unit=unit, anchor=anchor, paused=paused))
         if trigger.get("file_arrival"):
@@ -178,10 +180,14 @@ def job_triggers(settings: dict[str, Any], *, created: dt.datetime | None = None
             t = trigger.get("table_update") or trigger.get("table")
             names = t.get("table_names") or []
             if not names or not all(isinstance(n, str) for n in names):
-                raise HealthmonError(f"{where}.table_update.table_names: expected a non-empty list of catalog.schema.table names.")
+                raise HealthmonError(
+                    f"{where}.table_update.table_names: expected a non-empty list of catalog.schema.table names."
+                )
             condition = t.get("condition") or "ANY_UPDATED"
             if condition not in TABLE_CONDITIONS:
-                raise HealthmonError(f"{where}.table_update.condition: expected ANY_UPDATED or ALL_UPDATED, got {condition!r}.")
+                raise HealthmonError(
+                    f"{where}.table_update.condition: expected ANY_UPDATED or ALL_UPDATED, got {condition!r}."
+                )
             out.append(TableUpdateTrigger(
                 table_names=tuple(names), condition=condition, paused=paused,
                 min_between=_seconds(t, "min_time_between_triggers_seconds", f"{where}.table_update"),
@@ -189,7 +195,9 @@ def job_triggers(settings: dict[str, Any], *, created: dt.datetime | None = None
             ))
     continuous = settings.get("continuous")
     if continuous is not None and continuous is not False:
-        out.append(ContinuousTrigger(paused=_pause(continuous if isinstance(continuous, dict) else {}, f"{job}: continuous")))
+        out.append(
+            ContinuousTrigger(paused=_pause(continuous if isinstance(continuous, dict) else {}, f"{job}: continuous"))
+        )
     return out
 
 
@@ -339,7 +347,9 @@ def file_arrival_decision(trigger: FileArrivalTrigger, state: dict[str, Any] | N
     wait = _gates(trigger.min_between, trigger.wait_after_change, state.get("last_fire"), last_activity, now)
     if wait:
         return Decision(False, state, f"{len(new)} new file(s), waiting for {wait[0]}", retry_at=wait[1])
-    return Decision(True, {"seen": sorted(files), "last_fire": now}, f"{len(new)} new file(s): {', '.join(sorted(new)[:5])}")
+    return Decision(
+        True, {"seen": sorted(files), "last_fire": now}, f"{len(new)} new file(s): {', '.join(sorted(new)[:5])}"
+    )
 
 
 def table_update_decision(trigger: TableUpdateTrigger, state: dict[str, Any] | None,
@@ -356,10 +366,12 @@ def table_update_decision(trigger: TableUpdateTrigger, state: dict[str, Any] | N
     if not updated:
         return Decision(False, state, "no new table versions")
     if len(updated) != len(trigger.table_names) and trigger.condition == "ALL_UPDATED":
-        return Decision(False, state, f"ALL_UPDATED: waiting for {', '.join(n for n in trigger.table_names if n not in updated)}")
+        return Decision(
+            False, state, f"ALL_UPDATED: waiting for {', '.join(n for n in trigger.table_names if n not in updated)}"
+        )
     if trigger.paused:
         return Decision(False, state, "paused")
-    stamps = [versions[n][1] for n in updated if versions.get(n) and versions[n][1] is not None]
+    stamps = [stamp for n in updated if versions.get(n) and (stamp := versions[n][1]) is not None]
     wait = _gates(trigger.min_between, trigger.wait_after_change, state.get("last_fire"),
                   max(stamps) if stamps else None, now)
     if wait:
@@ -383,11 +395,12 @@ class NextRun:
 
 def upcoming(trigger: ScheduleTrigger | PeriodicTrigger, after: dt.datetime, count: int) -> list[NextRun]:
     out: list[NextRun] = []
-    t: dt.datetime | None = after
+    t = after
     while len(out) < count:
-        t = trigger.next_after(t)
-        if t is None:
+        following = trigger.next_after(t)
+        if following is None:
             break
+        t = following
         tz = trigger.tz if isinstance(trigger, ScheduleTrigger) else UTC
         out.append(NextRun(local=t.astimezone(tz), utc=t.astimezone(UTC)))
     return out

@@ -63,7 +63,9 @@ class BodyGuard:
             await self._too_large(send)
 
     async def _too_large(self, send):
-        body = json.dumps(error_body("REQUEST_ENTITY_TOO_LARGE", f"Request body exceeds {self.max_bytes} bytes.")).encode()
+        body = json.dumps(
+            error_body("REQUEST_ENTITY_TOO_LARGE", f"Request body exceeds {self.max_bytes} bytes.")
+        ).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -146,7 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_secrets.build_router())
     app.include_router(routes_files.build_router())
     ui.install(app)
-    app.openapi = lambda: _openapi(app)
+    # FastAPI's documented way to customise the OpenAPI document is to replace this method.
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyGuard)
     app.add_middleware(AccessLog)
     logging.getLogger("healthmon.server").debug("server app created for %s", settings.home)

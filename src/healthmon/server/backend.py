@@ -157,19 +157,22 @@ def updated_settings(current: dict, new_settings: dict, fields_to_remove: list[s
             out.pop(field, None)
             continue
         if array not in ("tasks", "job_clusters") or not isinstance(out.get(array), list):
-            raise ApiError("INVALID_PARAMETER_VALUE", f"fields_to_remove: cannot remove {field}: nested fields other than "
-                                                      "tasks/<task_key> and job_clusters/<job_cluster_key> cannot be removed.")
+            raise ApiError(
+                "INVALID_PARAMETER_VALUE",
+                f"fields_to_remove: cannot remove {field}: nested fields other than "
+                "tasks/<task_key> and job_clusters/<job_cluster_key> cannot be removed.",
+            )
         id_field = MERGED_ARRAYS[array]
         kept = [e for e in out[array] if not (isinstance(e, dict) and e.get(id_field) == key)]
         if len(kept) == len(out[array]):
             raise ApiError("INVALID_PARAMETER_VALUE", f"fields_to_remove: {array} has no entry {key}.")
         out[array] = kept
     for field, value in new_settings.items():
-        id_field = MERGED_ARRAYS.get(field)
-        if id_field and isinstance(value, list) and isinstance(out.get(field), list):
-            merged = {e.get(id_field) if isinstance(e, dict) else id(e): e for e in out[field]}
+        merge_key = MERGED_ARRAYS.get(field)
+        if merge_key and isinstance(value, list) and isinstance(out.get(field), list):
+            merged = {e.get(merge_key) if isinstance(e, dict) else id(e): e for e in out[field]}
             for entry in value:
-                merged[entry.get(id_field) if isinstance(entry, dict) else id(entry)] = entry
+                merged[entry.get(merge_key) if isinstance(entry, dict) else id(entry)] = entry
             out[field] = list(merged.values())
         else:
             out[field] = value
@@ -263,7 +266,9 @@ def export_run(principal: Principal, run: dict, views: str) -> dict:
         raise ApiError("INVALID_PARAMETER_VALUE", f"Run {run_id} is a job run: export one of its task runs: {tasks}.")
     notebook_path = (run.get("notebook_task") or {}).get("notebook_path")
     if not notebook_path:
-        raise ApiError("INVALID_PARAMETER_VALUE", f"Run {run_id} is not a notebook task run: only notebook runs can be exported.")
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE", f"Run {run_id} is not a notebook task run: only notebook runs can be exported."
+        )
     if views == "DASHBOARDS":
         return {"views": []}
     output = get_run_output(run_id)  # the result and error only: no logs in an export
@@ -306,9 +311,13 @@ def delete_run(run_id: int) -> None:
     with Database.from_settings(Settings.from_env()).session() as s:
         row = get_run_row(s, run_id)
         if row.task_key is not None:
-            raise ApiError("INVALID_PARAMETER_VALUE", f"Run {run_id} is a task run; delete its job run {row.job_run_id}.")
+            raise ApiError(
+                "INVALID_PARAMETER_VALUE", f"Run {run_id} is a task run; delete its job run {row.job_run_id}."
+            )
         if row.life_cycle_state not in TERMINAL_STATES:
-            raise ApiError("INVALID_STATE", f"Run {run_id} is {row.life_cycle_state}; only a finished run can be deleted.")
+            raise ApiError(
+                "INVALID_STATE", f"Run {run_id} is {row.life_cycle_state}; only a finished run can be deleted."
+            )
         ids = {run_id}
         frontier = {run_id}
         while frontier:  # task runs, for-each iterations, ...

@@ -13,7 +13,6 @@ import logging
 import uuid
 
 import orjson
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -121,10 +120,15 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             return error_response("ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.url.path}'", 404)
         if exc.status_code == 405:
-            return error_response("METHOD_NOT_ALLOWED", f"Method {request.method} is not allowed for {request.url.path}", 405)
-        code = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 413: "REQUEST_ENTITY_TOO_LARGE"}.get(
-            exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR"
-        )
+            return error_response(
+                "METHOD_NOT_ALLOWED", f"Method {request.method} is not allowed for {request.url.path}", 405
+            )
+        code = {
+            400: "BAD_REQUEST",
+            401: "UNAUTHENTICATED",
+            403: "PERMISSION_DENIED",
+            413: "REQUEST_ENTITY_TOO_LARGE",
+        }.get(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR")
         return error_response(code, str(exc.detail), exc.status_code)
 
     @app.exception_handler(Exception)

@@ -64,7 +64,10 @@ class Error(BaseModel):
 def ok(model: type[BaseModel]) -> dict:
     """``responses=`` of a route whose 200 body is ``model`` (documented, not re-validated), and
     whose every other answer is a Databricks error body."""
-    return {200: {"model": model, "description": "OK"}, "default": {"model": Error, "description": "A Databricks error"}}
+    return {
+        200: {"model": model, "description": "OK"},
+        "default": {"model": Error, "description": "A Databricks error"},
+    }
 
 
 class Empty(_Model):

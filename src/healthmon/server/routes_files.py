@@ -5,12 +5,15 @@ who may touch which path."""
 from __future__ import annotations
 
 import base64
+from enum import Enum
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
 
 from healthmon.server import responses, volumes_api, workspace_api
 from healthmon.server.auth import require_principal
@@ -21,12 +24,22 @@ from healthmon.store.auth import Principal
 
 WS = "/api/2.0/workspace"
 FS = "/api/2.0/fs"
-NO_BODY = {200: {"description": "OK (headers only)"}, "default": {"description": "A Databricks error (headers only)"}}
+NO_BODY: dict[int | str, dict[str, Any]] = {
+    200: {"description": "OK (headers only)"},
+    "default": {"description": "A Databricks error (headers only)"},
+}
 EXPORT_FORMATS = ("SOURCE", "HTML", "JUPYTER", "DBC", "R_MARKDOWN", "AUTO", "RAW")
 
 
 def _path_query():
     return Query(..., min_length=1, max_length=4096)
+
+
+def _form_text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if value is not None and not isinstance(value, str):
+        raise invalid(f"Invalid request: {name}: expected a text field, got a file")
+    return value or None
 
 
 async def _import_request(request: Request) -> tuple[str, bytes | str | None, str | None, str | None, bool]:
@@ -35,12 +48,12 @@ async def _import_request(request: Request) -> tuple[str, bytes | str | None, st
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=8)
         part = form.get("content")
-        content = await part.read() if hasattr(part, "read") else (part or "").encode()
+        content = await part.read() if isinstance(part, UploadFile) else (part or "").encode()
         path = form.get("path")
         if not isinstance(path, str) or not path:
             raise invalid("Invalid request: path: Field required")
         overwrite = str(form.get("overwrite") or "").lower() in ("true", "1")
-        return path, content, form.get("format") or None, form.get("language") or None, overwrite
+        return path, content, _form_text(form, "format"), _form_text(form, "language"), overwrite
     try:
         body = WorkspaceImport.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -50,7 +63,7 @@ async def _import_request(request: Request) -> tuple[str, bytes | str | None, st
 
 def build_router() -> APIRouter:
     router = APIRouter()
-    tag = ["workspace files"]
+    tag: list[str | Enum] = ["workspace files"]
 
     @router.get(f"{WS}/list", tags=tag, operation_id="workspace_list", responses=ok(responses.ListWorkspaceResponse))
     def ws_list(path: str = _path_query(), notebooks_modified_after: int | None = Query(None, ge=0, le=2**63 - 1),
@@ -81,9 +94,15 @@ def build_router() -> APIRouter:
         await run_in_threadpool(workspace_api.import_object, principal, path, content, fmt, language, overwrite)
         return {}
 
-    @router.get(f"{WS}/export", tags=tag, operation_id="workspace_export", responses=ok(responses.WorkspaceExportResponse))
-    def ws_export(path: str = _path_query(), format: str | None = Query(None, max_length=32),  # noqa: A002 (the API's name)
-                  direct_download: bool = False, principal: Principal = Depends(require_principal)):
+    @router.get(
+        f"{WS}/export", tags=tag, operation_id="workspace_export", responses=ok(responses.WorkspaceExportResponse)
+    )
+    def ws_export(
+        path: str = _path_query(),
+        format: str | None = Query(None, max_length=32),  # noqa: A002 (the API's name)
+        direct_download: bool = False,
+        principal: Principal = Depends(require_principal),
+    ):
         """A notebook's source or a file's bytes: base64 in JSON, or raw with direct_download."""
         if format is not None and format not in EXPORT_FORMATS:
             raise invalid(f"format must be one of {', '.join(EXPORT_FORMATS)}.")
@@ -124,8 +143,12 @@ def build_router() -> APIRouter:
 
     @router.get(FS + "/directories{directory_path:path}", tags=tag, operation_id="files_list_directory",
                 responses=ok(responses.ListDirectoryResponse))
-    def fs_list(directory_path: str, page_size: int | None = Query(None, ge=0, le=2**31),
-                page_token: str | None = Query(None, max_length=512), principal: Principal = Depends(require_principal)):
+    def fs_list(
+        directory_path: str,
+        page_size: int | None = Query(None, ge=0, le=2**31),
+        page_token: str | None = Query(None, max_length=512),
+        principal: Principal = Depends(require_principal),
+    ):
         """A directory's entries (one page: every entry)."""
         return volumes_api.list_directory(*volumes_api.volume_path(principal, directory_path))
 

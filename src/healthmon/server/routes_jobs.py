@@ -7,15 +7,27 @@ service raises as a ``HealthmonError`` becomes a Databricks error body in ``serv
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Literal
+from collections.abc import Callable, Iterator
+from enum import Enum
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from healthmon.server.errors import FastJSONResponse
-
+from healthmon.permissions import (
+    can,
+    check_run_as,
+    checked_job_settings,
+    job_permissions,
+    permission_levels,
+    principal_key,
+    require,
+    require_run,
+    run_as_name,
+    run_job_view,
+)
 from healthmon.server import backend, responses
 from healthmon.server.auth import require_principal
-from healthmon.server.errors import ApiError, invalid
+from healthmon.server.errors import ApiError, FastJSONResponse, invalid
 from healthmon.server.models import (
     INT64_MAX,
     CancelAll,
@@ -29,20 +41,15 @@ from healthmon.server.models import (
     SubmitRun,
     UpdateJob,
 )
-from healthmon.server.responses import ok
-from healthmon.server.pagination import Cursor, keyset_page_fields, page_fields, resolve_cursor, resolve_limit, resolve_offset
-from healthmon.permissions import (
-    can,
-    check_run_as,
-    checked_job_settings,
-    job_permissions,
-    permission_levels,
-    principal_key,
-    require,
-    require_run,
-    run_as_name,
-    run_job_view,
+from healthmon.server.pagination import (
+    Cursor,
+    keyset_page_fields,
+    page_fields,
+    resolve_cursor,
+    resolve_limit,
+    resolve_offset,
 )
+from healthmon.server.responses import ok
 from healthmon.store.auth import Principal
 
 VERSIONS = ("2.2", "2.1", "2.0")
@@ -157,7 +164,9 @@ def build_router() -> APIRouter:
     @router.get("/api/2.0/permissions/jobs/{job_id}", tags=["permissions"], operation_id="job_permissions_get",
                 responses=ok(responses.JobPermissions))
     @json_body
-    def job_permissions_get(job_id: int = Path(..., ge=0, le=INT64_MAX), principal: Principal = Depends(require_principal)):
+    def job_permissions_get(
+        job_id: int = Path(..., ge=0, le=INT64_MAX), principal: Principal = Depends(require_principal)
+    ):
         """The job's permissions: its owner, direct entries, and admins (inherited)."""
         job = backend.get_job(job_id)
         require(principal, job, "CAN_VIEW")
@@ -166,7 +175,9 @@ def build_router() -> APIRouter:
     @router.get("/api/2.0/permissions/jobs/{job_id}/permissionLevels", tags=["permissions"],
                 operation_id="job_permission_levels", responses=ok(responses.PermissionLevels))
     @json_body
-    def job_permission_levels(job_id: int = Path(..., ge=0, le=INT64_MAX), principal: Principal = Depends(require_principal)):
+    def job_permission_levels(
+        job_id: int = Path(..., ge=0, le=INT64_MAX), principal: Principal = Depends(require_principal)
+    ):
         """The levels a job's ACL can grant."""
         require(principal, backend.get_job(job_id), "CAN_VIEW")
         return permission_levels()
@@ -206,10 +217,9 @@ def build_router() -> APIRouter:
 
 def _add_routes(router: APIRouter, version: str) -> None:
     base = f"/api/{version}/jobs"
-    tag = [f"jobs {version}"]
+    tag: list[str | Enum] = [f"jobs {version}"]
     legacy = version == "2.0"
     runs_cap = RUNS_MAX_LIMIT_20 if legacy else RUNS_MAX_LIMIT
-    include = version == "2.2"  # one copy of each operation in the OpenAPI document's summary list
 
     @router.get(f"{base}/list", tags=tag, operation_id=f"jobs_list_{version}", responses=ok(responses.ListJobsResponse))
     @json_body
@@ -247,7 +257,9 @@ def _add_routes(router: APIRouter, version: str) -> None:
         require(principal, job, "CAN_VIEW")
         return job
 
-    @router.post(f"{base}/create", tags=tag, operation_id=f"jobs_create_{version}", responses=ok(responses.CreateResponse))
+    @router.post(
+        f"{base}/create", tags=tag, operation_id=f"jobs_create_{version}", responses=ok(responses.CreateResponse)
+    )
     @json_body
     def jobs_create(body: CreateJob, principal: Principal = Depends(require_principal)):
         """Create a job; the caller owns it unless an admin names another owner."""
@@ -291,7 +303,9 @@ def _add_routes(router: APIRouter, version: str) -> None:
         backend.delete_job(body.job_id)
         return {}
 
-    @router.post(f"{base}/run-now", tags=tag, operation_id=f"jobs_run_now_{version}", responses=ok(responses.RunNowResponse))
+    @router.post(
+        f"{base}/run-now", tags=tag, operation_id=f"jobs_run_now_{version}", responses=ok(responses.RunNowResponse)
+    )
     @json_body
     def jobs_run_now(body: RunNow, principal: Principal = Depends(require_principal)):
         require(principal, backend.get_job(body.job_id), "CAN_MANAGE_RUN")
@@ -302,7 +316,9 @@ def _add_routes(router: APIRouter, version: str) -> None:
         run_id = backend.run_now(body.job_id, params or None, body.only, principal.name, body.idempotency_token)
         return {"run_id": run_id, "number_in_job": run_id}
 
-    @router.get(f"{base}/runs/list", tags=tag, operation_id=f"runs_list_{version}", responses=ok(responses.ListRunsResponse))
+    @router.get(
+        f"{base}/runs/list", tags=tag, operation_id=f"runs_list_{version}", responses=ok(responses.ListRunsResponse)
+    )
     @json_body
     async def runs_list(
         principal: Principal = Depends(require_principal),
@@ -324,11 +340,13 @@ def _add_routes(router: APIRouter, version: str) -> None:
         cursor = resolve_cursor(offset, page_token)
         if job_id is not None:
             require(principal, backend.get_job_for_acl(job_id), "CAN_VIEW")
-        query = dict(run_type=run_type, start_time_from=start_time_from, start_time_to=start_time_to,
+        query: dict[str, Any] = dict(run_type=run_type, start_time_from=start_time_from, start_time_to=start_time_to,
                      expand_tasks=expand_tasks)
 
         def fetch(n: int, offset: int = 0, before: int | None = None, after: int | None = None):
-            return backend.list_runs(job_id, active_only, completed_only, n, offset, before=before, after=after, **query)
+            return backend.list_runs(
+                job_id, active_only, completed_only, n, offset, before=before, after=after, **query
+            )
 
         if job_id is not None or principal.is_admin:
             # The common case: one keyset query per page, whatever its depth.
@@ -395,7 +413,9 @@ def _add_routes(router: APIRouter, version: str) -> None:
     run_action("cancel", "CAN_MANAGE_RUN", lambda run_id: backend.cancel_run(run_id))
     run_action("delete", "CAN_MANAGE", lambda run_id: backend.delete_run(run_id))
 
-    @router.post(f"{base}/runs/cancel-all", tags=tag, operation_id=f"runs_cancel_all_{version}", responses=ok(responses.Empty))
+    @router.post(
+        f"{base}/runs/cancel-all", tags=tag, operation_id=f"runs_cancel_all_{version}", responses=ok(responses.Empty)
+    )
     @json_body
     def runs_cancel_all(body: CancelAll, principal: Principal = Depends(require_principal)):
         if body.job_id is None and not body.all_queued_runs:
@@ -416,7 +436,12 @@ def _add_routes(router: APIRouter, version: str) -> None:
             backend.cancel_run(run["run_id"])
         return {}
 
-    @router.post(f"{base}/runs/repair", tags=tag, operation_id=f"runs_repair_{version}", responses=ok(responses.RepairRunResponse))
+    @router.post(
+        f"{base}/runs/repair",
+        tags=tag,
+        operation_id=f"runs_repair_{version}",
+        responses=ok(responses.RepairRunResponse),
+    )
     @json_body
     def runs_repair(body: RepairRun, principal: Principal = Depends(require_principal)):
         _require_run(principal, body.run_id, "CAN_MANAGE_RUN")
@@ -425,7 +450,12 @@ def _add_routes(router: APIRouter, version: str) -> None:
         repair_id = backend.repair_run(body.run_id, body.rerun_tasks, bool(body.rerun_all_failed_tasks))
         return {"repair_id": repair_id}
 
-    @router.post(f"{base}/runs/submit", tags=tag, operation_id=f"runs_submit_{version}", responses=ok(responses.SubmitRunResponse))
+    @router.post(
+        f"{base}/runs/submit",
+        tags=tag,
+        operation_id=f"runs_submit_{version}",
+        responses=ok(responses.SubmitRunResponse),
+    )
     @json_body
     def runs_submit(body: SubmitRun, principal: Principal = Depends(require_principal)):
         """A one-time run; it executes as the caller (an admin may give another ``run_as``)."""
@@ -435,7 +465,9 @@ def _add_routes(router: APIRouter, version: str) -> None:
         run_as = spec.setdefault("run_as", {principal_key(principal): principal.name})
         check_run_as(run_as, job_name="the one-time run")
         if run_as_name(run_as) != principal.name and not principal.is_admin:
-            raise ApiError("PERMISSION_DENIED", "Only workspace admins can submit a run that executes as another principal.")
+            raise ApiError(
+                "PERMISSION_DENIED", "Only workspace admins can submit a run that executes as another principal."
+            )
         return {"run_id": backend.submit_run(spec, principal.name)}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from enum import Enum
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -26,7 +27,7 @@ def _name(max_length: int = 128):
 
 def build_router() -> APIRouter:
     router = APIRouter()
-    tag = ["secrets"]
+    tag: list[str | Enum] = ["secrets"]
 
     @router.post(f"{BASE}/scopes/create", tags=tag, operation_id="secrets_create_scope", responses=ok(responses.Empty))
     def create_scope(body: SecretScopeCreate, request: Request, principal: Principal = Depends(require_principal)):
@@ -34,7 +35,9 @@ def build_router() -> APIRouter:
         if body.scope_backend_type not in (None, "DATABRICKS"):
             raise invalid("Only DATABRICKS-backed scopes exist in the local workspace.")
         with request.app.state.db.session() as s:
-            store.create_scope(s, body.scope, principal=principal, initial_manage_principal=body.initial_manage_principal)
+            store.create_scope(
+                s, body.scope, principal=principal, initial_manage_principal=body.initial_manage_principal
+            )
         return {}
 
     @router.post(f"{BASE}/scopes/delete", tags=tag, operation_id="secrets_delete_scope", responses=ok(responses.Empty))
@@ -43,7 +46,9 @@ def build_router() -> APIRouter:
             store.delete_scope(s, body.scope, principal=principal)
         return {}
 
-    @router.get(f"{BASE}/scopes/list", tags=tag, operation_id="secrets_list_scopes", responses=ok(responses.ListScopesResponse))
+    @router.get(
+        f"{BASE}/scopes/list", tags=tag, operation_id="secrets_list_scopes", responses=ok(responses.ListScopesResponse)
+    )
     def list_scopes(request: Request, principal: Principal = Depends(require_principal)):
         with request.app.state.db.session() as s:
             names = store.list_scopes(s)
@@ -52,15 +57,16 @@ def build_router() -> APIRouter:
     @router.post(f"{BASE}/put", tags=tag, operation_id="secrets_put", responses=ok(responses.Empty))
     def put_secret(body: PutSecret, request: Request, principal: Principal = Depends(require_principal)):
         """Store a secret (``string_value``, or base64 ``bytes_value``): WRITE on the scope."""
-        if (body.string_value is None) == (body.bytes_value is None):
-            raise invalid("Give exactly one of string_value and bytes_value.")
-        if body.bytes_value is not None:
+        value: str | bytes
+        if body.string_value is not None and body.bytes_value is None:
+            value = body.string_value
+        elif body.bytes_value is not None and body.string_value is None:
             try:
-                value: str | bytes = base64.b64decode(body.bytes_value, validate=True)
+                value = base64.b64decode(body.bytes_value, validate=True)
             except (binascii.Error, ValueError):
                 raise invalid("bytes_value must be base64-encoded.") from None
         else:
-            value = body.string_value
+            raise invalid("Give exactly one of string_value and bytes_value.")
         with request.app.state.db.session() as s:
             store.put_secret(s, body.scope, body.key, value, principal=principal)
         return {}
@@ -100,13 +106,18 @@ def build_router() -> APIRouter:
         return {}
 
     @router.get(f"{BASE}/acls/get", tags=tag, operation_id="secrets_get_acl", responses=ok(responses.AclItem))
-    def get_acl(request: Request, scope: str = _name(), principal_name: str = Query(..., alias="principal", min_length=1,
-                                                                                   max_length=255),
-                principal: Principal = Depends(require_principal)):
+    def get_acl(
+        request: Request,
+        scope: str = _name(),
+        principal_name: str = Query(..., alias="principal", min_length=1, max_length=255),
+        principal: Principal = Depends(require_principal),
+    ):
         with request.app.state.db.session() as s:
             return store.get_acl(s, scope, principal_name, principal=principal)
 
-    @router.get(f"{BASE}/acls/list", tags=tag, operation_id="secrets_list_acls", responses=ok(responses.ListAclsResponse))
+    @router.get(
+        f"{BASE}/acls/list", tags=tag, operation_id="secrets_list_acls", responses=ok(responses.ListAclsResponse)
+    )
     def list_acls(request: Request, scope: str = _name(), principal: Principal = Depends(require_principal)):
         with request.app.state.db.session() as s:
             items = store.list_acls(s, scope, principal=principal)

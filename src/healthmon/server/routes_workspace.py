@@ -10,11 +10,10 @@ from fastapi import APIRouter, Depends, Request
 
 from healthmon.server import responses
 from healthmon.server.auth import forget_tokens, require_principal
-from healthmon.server.responses import ok
 from healthmon.server.models import CreateToken, TokenId
+from healthmon.server.responses import ok
 from healthmon.store import auth as auth_store
 from healthmon.store.auth import Principal
-
 
 # The token API's lifetime when the request gives none (Databricks: "valid for 2 years").
 DEFAULT_TOKEN_LIFETIME_SECONDS = 2 * 365 * 24 * 3600
@@ -72,7 +71,9 @@ def build_router() -> APIRouter:
             )
         return {"token_value": created.token_value, "token_info": created.info}
 
-    @router.get("/api/2.0/token/list", tags=["tokens"], operation_id="token_list", responses=ok(responses.ListTokensResponse))
+    @router.get(
+        "/api/2.0/token/list", tags=["tokens"], operation_id="token_list", responses=ok(responses.ListTokensResponse)
+    )
     def token_list(request: Request, principal: Principal = Depends(require_principal)):
         with request.app.state.db.session() as s:
             return {"token_infos": auth_store.list_tokens(s, principal.name)}

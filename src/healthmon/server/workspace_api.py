@@ -69,7 +69,9 @@ def _require(principal: Principal, path: PurePosixPath, write: bool) -> None:
     granted = access(principal, path)
     if granted == "write" or (granted == "list" and not write):
         return
-    raise PermissionDeniedError(f"User {principal.name} does not have {'write' if write else 'read'} permission on {path}.")
+    raise PermissionDeniedError(
+        f"User {principal.name} does not have {'write' if write else 'read'} permission on {path}."
+    )
 
 
 def _visible(principal: Principal, path: PurePosixPath) -> bool:
@@ -161,7 +163,9 @@ def mkdirs(principal: Principal, path: str) -> None:
     local = _local(where)
     for parent in [*reversed(local.parents), local]:
         if parent.exists() and not parent.is_dir():
-            raise ApiError("RESOURCE_ALREADY_EXISTS", f"Path ({where}) is not a directory: a file or notebook is in the way.")
+            raise ApiError(
+                "RESOURCE_ALREADY_EXISTS", f"Path ({where}) is not a directory: a file or notebook is in the way."
+            )
     local.mkdir(parents=True, exist_ok=True)
 
 
@@ -224,7 +228,9 @@ def import_object(principal: Principal, path: str, content: str | bytes | None, 
     elif fmt in ("AUTO", "RAW"):  # a notebook by its suffix and header (AUTO) is kept as its source file
         target = local
     else:
-        raise InvalidParameterError(f"Import format {fmt} is not supported by the local workspace (SOURCE, AUTO, JUPYTER, RAW are).")
+        raise InvalidParameterError(
+            f"Import format {fmt} is not supported by the local workspace (SOURCE, AUTO, JUPYTER, RAW are)."
+        )
     if not target.parent.is_dir():
         raise NotFoundError(f"The parent folder ({where.parent}) does not exist.")
     existing = [p for p in {target, local, *(local.with_name(local.name + s) for s in NOTEBOOK_SUFFIXES)} if p.exists()]
@@ -256,7 +262,9 @@ def export(principal: Principal, path: str, fmt: str | None) -> tuple[bytes, str
     if kind == "DIRECTORY":
         raise InvalidParameterError(f"{where} is a folder: exporting folders (DBC archives) is not supported here.")
     if fmt not in ("SOURCE", "AUTO", "RAW", "JUPYTER"):
-        raise InvalidParameterError(f"Export format {fmt} is not supported by the local workspace (SOURCE, AUTO, JUPYTER, RAW are).")
+        raise InvalidParameterError(
+            f"Export format {fmt} is not supported by the local workspace (SOURCE, AUTO, JUPYTER, RAW are)."
+        )
     if fmt == "JUPYTER" and local.suffix != ".ipynb":
         raise InvalidParameterError(f"{where} is not a Jupyter notebook: export it as SOURCE.")
     size = local.stat().st_size

@@ -19,13 +19,14 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from typing import TypeGuard
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from healthmon.errors import InvalidParameterError, NotFoundError
 from healthmon.settings import Settings
-from healthmon.store.db import Base
+from healthmon.store.db import Base, table_of
 from healthmon.store.jsontext import loads
 from healthmon.store.runs import RunRecord
 
@@ -271,8 +272,8 @@ def is_expired(expiry_time: int, at_ms: int | None = None) -> bool:
     return expiry_time not in (-1, 0) and expiry_time <= (at_ms or now_ms())
 
 
-def looks_like_token(token: str | None) -> bool:
-    return bool(token) and token.startswith(TOKEN_PREFIX) and len(token) <= 256
+def looks_like_token(token: str | None) -> TypeGuard[str]:
+    return token is not None and token.startswith(TOKEN_PREFIX) and len(token) <= 256
 
 
 def token_owner_id(connection, token: str, *, at_ms: int | None = None) -> int | None:
@@ -302,7 +303,9 @@ def load_principal(session: Session, principal_id: int) -> Principal | None:
 
 
 def list_tokens(session: Session, principal_name: str | None = None, *, include_revoked: bool = False) -> list[dict]:
-    query = select(TokenRecord, PrincipalRecord.name).join(PrincipalRecord, PrincipalRecord.id == TokenRecord.principal_id)
+    query = select(TokenRecord, PrincipalRecord.name).join(
+        PrincipalRecord, PrincipalRecord.id == TokenRecord.principal_id
+    )
     if principal_name is not None:
         query = query.where(PrincipalRecord.name == principal_name)
     if not include_revoked:
@@ -354,7 +357,7 @@ def create_session(session: Session, token: str, *, lifetime_seconds: int = SESS
     now = now_ms()
     if record is None or record.revoked_time is not None or is_expired(record.expiry_time, now):
         return None
-    session.execute(SessionRecord.__table__.delete().where(SessionRecord.expiry_time <= now))
+    session.execute(table_of(SessionRecord).delete().where(SessionRecord.expiry_time <= now))
     session_id = SESSION_PREFIX + secrets.token_urlsafe(32)
     expiry = now + lifetime_seconds * 1000
     if record.expiry_time not in (-1, 0, None):

