@@ -22,9 +22,11 @@ def report(
         DEFAULT_FEATURE_SCHEMA, "--feature-schema", help="Schema of the feature and prediction tables."),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="HTML file to write (default: $HEALTHMON_HOME/reports/health_report.html)."),
-    start: Optional[str] = typer.Option(None, "--start", help="First day shown (YYYY-MM-DD; default: the last 30 days of data)."),
+    start: Optional[str] = typer.Option(None, "--start",
+        help="First day shown (YYYY-MM-DD; default: the last 30 days of data)."),
     end: Optional[str] = typer.Option(None, "--end", help="Last day shown (YYYY-MM-DD)."),
-    workspace_id: Optional[str] = typer.Option(None, "--workspace-id", help="Only this workspace: its cost anomalies and cost chart."),
+    workspace_id: Optional[str] = typer.Option(
+        None, "--workspace-id", help="Only this workspace: its cost anomalies and cost chart."),
     job_id: Optional[str] = typer.Option(None, "--job-id", help="Only this job: its failure and SLA risk per run day."),
     user_id: Optional[str] = typer.Option(None, "--user-id", help="Only this user: their security alerts per day."),
 ) -> None:
@@ -34,7 +36,8 @@ def report(
     from healthmon.ml.report import Filters, write_report
     from healthmon.settings import Settings
 
-    filters = Filters.parse({"start": start, "end": end, "workspace_id": workspace_id, "job_id": job_id, "user_id": user_id})
+    filters = Filters.parse({"start": start, "end": end, "workspace_id": workspace_id, "job_id": job_id,
+                             "user_id": user_id})
     target = output or Settings.from_env().home / "reports" / "health_report.html"
     path, result = write_report(catalog, gold_schema, feature_schema, target, filters=filters)
     typer.echo(f"Health summary ({catalog}):")

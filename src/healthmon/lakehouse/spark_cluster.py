@@ -225,7 +225,8 @@ class LocalCluster:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m healthmon.lakehouse.spark_cluster", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m healthmon.lakehouse.spark_cluster",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=("start", "stop", "status"))
     parser.add_argument("dir", type=Path, help="directory for the cluster's pid files, logs and work")
     parser.add_argument("--workers", type=int, default=2)

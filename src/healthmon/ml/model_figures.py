@@ -69,7 +69,8 @@ class Evaluation:
     figures: dict[str, ModelFigure]
 
     def figure(self, model: str) -> ModelFigure:
-        return self.figures.get(model) or ModelFigure(model, note=f"not in {Path(self.source).name}" if self.source else "")
+        missing = f"not in {Path(self.source).name}" if self.source else ""
+        return self.figures.get(model) or ModelFigure(model, note=missing)
 
 
 NOT_EVALUATED = Evaluation("", "", {})
@@ -133,7 +134,8 @@ def _one_account(name: str, e: dict) -> ModelFigure:
     status = e.get("status", "")
     value = _num(e.get("value"))
     if status != "EVALUATED" or value is None:
-        return ModelFigure(name, str(e.get("metric") or ""), verdict="n/a", note=str(e.get("na") or e.get("note") or status))
+        note = str(e.get("na") or e.get("note") or status)
+        return ModelFigure(name, str(e.get("metric") or ""), verdict="n/a", note=note)
     base = _num(e.get("best_baseline_value"))
     higher = bool(e.get("higher_is_better", True))
     verdict = "n/a (no baseline figure)"

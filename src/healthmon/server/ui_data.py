@@ -11,7 +11,6 @@ from typing import Any
 from healthmon.errors import HealthmonError
 
 
-
 # -- schedules ------------------------------------------------------------------------------
 def schedule_info(settings: dict[str, Any], now: dt.datetime | None = None) -> dict[str, str] | None:
     """Quartz expression, its description and next fire time (None when unscheduled)."""
@@ -99,7 +98,7 @@ def models_view(prefix: str | None = None, limit: int = 500) -> ModelsView:
         by_prefix.setdefault(head, {})[short] = model
     prefixes = sorted(by_prefix, key=lambda p: (-len(by_prefix[p]), p))
     chosen = prefix if prefix in by_prefix else (prefixes[0] if prefixes else None)
-    models = by_prefix.get(chosen, {})
+    models = by_prefix.get(chosen, {}) if chosen is not None else {}
     evaluation = load_evaluation()
     rows = []
     for name in list(MODELS) + sorted(set(models) - set(MODELS)):

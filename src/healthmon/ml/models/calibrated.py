@@ -116,7 +116,8 @@ def expected_count(mean, spread, peak=None) -> tuple[np.ndarray, np.ndarray]:
 def statistic(signal: Signal, observed, expected=None, spread=None, peak=None) -> np.ndarray:
     """The one-sided surprise statistic of ``signal`` (higher = more unusual for this entity)."""
     x = np.nan_to_num(np.asarray(observed, float), nan=0.0)
-    e = None if expected is None else np.nan_to_num(np.asarray(expected, float), nan=0.0)
+    # Signals without an expected value compare with 0 (the "ratio" family ignores it).
+    e = np.zeros_like(x) if expected is None else np.nan_to_num(np.asarray(expected, float), nan=0.0)
     s = None if spread is None else np.nan_to_num(np.asarray(spread, float), nan=0.0)
     f = signal.family
     if f == "count":
@@ -212,7 +213,8 @@ class CalibratedDetector(BaseEstimator):
 
     def statistics(self, X) -> np.ndarray:
         X = np.asarray(X, float)
-        out = [statistic(s, self._col(X, s.metric), self._col(X, s.expected), self._col(X, s.spread), self._col(X, s.peak))
+        out = [statistic(s, self._col(X, s.metric), self._col(X, s.expected), self._col(X, s.spread),
+                         self._col(X, s.peak))
                for s in self.signals]
         return np.column_stack(out) if out else np.zeros((len(X), 0))
 
@@ -279,4 +281,5 @@ def evidence_frame(model, X) -> pd.DataFrame | None:
     return explain(X) if callable(explain) else None
 
 
-__all__ = ["CalibratedDetector", "Signal", "TailCalibrator", "combine_pvalues", "evidence_frame", "negbin_surprise", "statistic"]
+__all__ = ["CalibratedDetector", "Signal", "TailCalibrator", "combine_pvalues", "evidence_frame", "negbin_surprise",
+           "statistic"]

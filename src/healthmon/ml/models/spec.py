@@ -93,7 +93,8 @@ class ModelSpec:
         inputs of the model whose target they describe only."""
         if not column.startswith(HISTORY_PREFIX):
             return True
-        return self.target is not None and column in {f"{HISTORY_PREFIX}{self.target.name}_{stat}" for stat in HISTORY_STATS}
+        own = {f"{HISTORY_PREFIX}{self.target.name}_{stat}" for stat in HISTORY_STATS} if self.target else set()
+        return column in own
 
     def build(self, feature_names: Sequence[str]):
         return self.factory(list(feature_names))
