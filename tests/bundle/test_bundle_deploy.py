@@ -165,6 +165,28 @@ def test_git_repo_sync_honours_gitignore(basic):
     assert not (files / "ignored").exists() and not (files / ".git").exists()
 
 
+def test_sync_include_and_exclude_choose_the_deployed_files(basic):
+    """As the CLI's sync: files git ignores come back through ``sync.include``, ``sync.exclude``
+    drops files; patterns declared in an included file are relative to that file."""
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git not installed")
+    (basic / ".gitignore").write_text("build/\n")
+    (basic / "build").mkdir()
+    (basic / "build/lib.whl").write_text("w")
+    (basic / "build/log.txt").write_text("l")
+    (basic / "resources/notes.tmp").write_text("t")
+    subprocess.run([git, "init", "-q"], cwd=basic, check=True)
+    (basic / "databricks.yml").write_text((basic / "databricks.yml").read_text() + "sync:\n  include:\n    - build/*.whl\n")
+    (basic / "resources/sync.yml").write_text("sync:\n  exclude:\n    - '*.tmp'\n")
+    b = load_bundle(basic, "dev")
+    assert b.config["sync"] == {"include": ["build/*.whl"], "exclude": ["resources/*.tmp"], "paths": ["."]}
+    deploy(b)
+    files = to_local(b.workspace["file_path"])
+    assert (files / "build/lib.whl").is_file() and (files / "src/etl/load.py").is_file()
+    assert not (files / "build/log.txt").exists() and not (files / "resources/notes.tmp").exists()
+
+
 def test_unreachable_database_is_a_clean_error(basic, monkeypatch):
     pytest.importorskip("psycopg")
     monkeypatch.setenv("HEALTHMON_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")

@@ -288,7 +288,7 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
 
     with deployment_lock(db, name, target, settings, force=force_lock):
         dest = files_dir(bundle, settings)
-        files = sync.list_files(bundle.root)
+        files = sync.list_files(bundle.root, **sync.sync_settings(bundle.config))
         home = settings.home.resolve()
         if bundle.root == home or home in bundle.root.parents:
             raise HealthmonError(f"the bundle root {bundle.root} is inside the workspace {home}")

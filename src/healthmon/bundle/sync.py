@@ -10,25 +10,62 @@ succeeded, so a failed deploy leaves the previous snapshot untouched.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import subprocess
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 SKIP_DIRS = {".git", ".venv", "venv", ".healthmon", ".databricks", "__pycache__", ".pytest_cache",
              ".hypothesis", "node_modules", ".mypy_cache"}
 
 
-def list_files(root: Path) -> list[str]:
-    """Paths relative to ``root`` (posix), sorted."""
+def sync_settings(config: dict) -> dict[str, list[str]]:
+    """``list_files`` keywords from a resolved configuration's ``sync`` section (its paths are
+    relative to the bundle root already: ``rewrite_sync_paths``)."""
+    section = config.get("sync") or {}
+    out = {k: [p for p in section.get(k) or [] if isinstance(p, str)] for k in ("include", "exclude")}
+    return {**out, "paths": [p for p in section.get("paths") or [] if isinstance(p, str)]}
+
+
+def list_files(root: Path, *, paths: Sequence[str] = (".",), include: Sequence[str] = (),
+               exclude: Sequence[str] = ()) -> list[str]:
+    """The files a deployment copies, as the CLI's sync: the files under ``sync.paths`` that git
+    does not ignore, plus those matching an ``include`` pattern, minus those matching an
+    ``exclude`` pattern (gitignore syntax, relative to the bundle root). Paths relative to
+    ``root`` (posix), sorted. ``sync.paths`` outside the root are a local limit: not copied."""
     files = _git_files(root)
     if files is None:
-        files = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-            rel = Path(dirpath).relative_to(root)
-            files += [(rel / f).as_posix() for f in filenames]
-    return sorted(f for f in files if (root / f).is_file() and not (set(Path(f).parts) & SKIP_DIRS))
+        files = walk_files(root)
+    files = [f for f in files if (root / f).is_file() and not (set(Path(f).parts) & SKIP_DIRS)]
+    prefixes = [p for p in (posixpath.normpath(x) for x in paths) if p != ".." and not p.startswith("../")]
+    chosen = {f for f in files if any(p == "." or f == p or f.startswith(p + "/") for p in prefixes)}
+    if include or exclude:
+        every = walk_files(root)
+        chosen |= set(matching(every, include))
+        chosen -= set(matching(every, exclude))
+    return sorted(chosen)
+
+
+def walk_files(root: Path) -> list[str]:
+    """Every file under ``root`` outside the directories a deployment never copies."""
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        rel = Path(dirpath).relative_to(root)
+        files += [(rel / f).as_posix() for f in filenames]
+    return sorted(files)
+
+
+def matching(files: Sequence[str], patterns: Sequence[str]) -> list[str]:
+    """The ``files`` that gitignore-style ``patterns`` select (the CLI's ``fileset.GlobSet``)."""
+    if not patterns:
+        return []
+    import pathspec
+
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    return [f for f in files if spec.match_file(f)]
 
 
 def _git_files(root: Path) -> list[str] | None:

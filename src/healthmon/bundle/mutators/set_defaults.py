@@ -10,7 +10,7 @@ with ``~`` = ``/Workspace/Users/<userName>``, ``file_path`` / ``resource_path`` 
 user's values first): ``RESOURCE_DEFAULTS`` (a job without a name is ``Untitled``, a task without
 a key gets ``""``, ``max_concurrent_runs: 1``, ...), ``queue.enabled: true``, ``deployment:
 {kind: BUNDLE, metadata_file_path: <state_path>/metadata.json}`` on jobs and pipelines, dashboards'
-and alerts' ``parent_path`` (the resource path) and ``sync.paths: ["."]``.
+and alerts' ``parent_path`` (the resource path).
 """
 
 from __future__ import annotations
@@ -138,8 +138,6 @@ def set_resource_defaults(config: Value) -> Value:
     config = map_pattern(config, "resources.jobs.*", job)
     config = map_pattern(config, "resources.pipelines.*", annotate)
     config = map_pattern(config, "resources.volumes.*", _volume_path)
-    if "sync" not in config.v or config.v["sync"].v is None:
-        config = Value({**config.v, "sync": Value({"paths": Value([Value(".")])})}, config.loc)
     return config
 
 
@@ -158,7 +156,7 @@ class SetResourceDefaults(Step):
     reads = ("resources.*.*", "workspace.state_path")
     updates = tuple(f"{p}.{f}" for p, f, _ in RESOURCE_DEFAULTS + WORKSPACE_DEFAULTS) + (
         "resources.jobs.*.queue", "resources.jobs.*.deployment", "resources.pipelines.*.deployment",
-        "resources.volumes.*.volume_path", "sync.paths")
+        "resources.volumes.*.volume_path")
 
     def run(self, b: BundleState) -> None:
         b.config = set_resource_defaults(b.config)
