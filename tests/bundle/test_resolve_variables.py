@@ -130,3 +130,17 @@ def test_job_and_service_principal_lookups_resolve_against_the_local_workspace(t
             "  sp:\n    lookup:\n      service_principal: etl runner\n")
     got = resolve(text, target="default")
     assert got["j"]["value"] == str(job_id) and got["sp"]["value"] == "6a5b-app-id"
+
+
+@pytest.mark.parametrize("content,location,summary", [
+    ('{"b": fals}', ":1:7", "failed to parse variables file .databricks/bundle/default/variable-overrides.json: "),
+    ('["b"]', ":1:1", "failed to parse variables file: expected a map, found sequence"),
+])
+def test_a_broken_overrides_file_is_an_error_at_its_line(tmp_path, content, location, summary):
+    f = tmp_path / ".databricks" / "bundle" / "default" / "variable-overrides.json"
+    f.parent.mkdir(parents=True)
+    f.write_text(content)
+    with pytest.raises(BundleError) as exc:
+        resolve("bundle: {name: v}\nvariables:\n  b: {default: d}\n", target="default", tmp_path=tmp_path)
+    (d,) = exc.value.diagnostics
+    assert d.summary.startswith(summary) and str(d.location).endswith("variable-overrides.json" + location)

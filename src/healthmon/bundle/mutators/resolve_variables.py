@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 from healthmon.bundle.diag import ERROR, Diagnostic, Diagnostics, fail
-from healthmon.bundle.dyn import Value, from_plain
+from healthmon.bundle.dyn import Value, from_plain, kind_name
 from healthmon.bundle.step import BundleState, Step
 from healthmon.errors import Location
 
@@ -34,10 +34,15 @@ def _overrides(b: BundleState) -> dict[str, Value]:
     display = b.ctx.display(path)
     try:
         data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise fail(f"failed to parse variables file {display}: {exc.msg}", Location(display, exc.lineno, exc.colno),
+                   check=CHECK) from None
     except (OSError, ValueError) as exc:
-        raise fail(f"failed to parse variable file {display}: {exc}", Location(display), check=CHECK) from None
+        raise fail(f"failed to parse variables file {display}: {exc}", Location(display), check=CHECK) from None
     if not isinstance(data, dict):
-        raise fail(f"failed to parse variable file {display}: expected a JSON object", Location(display), check=CHECK)
+        raise fail("failed to parse variables file: expected a map, found " + kind_name(data), Location(display, 1, 1),
+                   check=CHECK, detail='Variables file must be a JSON object with the following format:\n'
+                                       '{"var1": "value1", "var2": "value2"}')
     return {k: from_plain(v, Location(display)) for k, v in data.items()}
 
 
