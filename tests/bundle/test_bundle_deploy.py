@@ -148,15 +148,21 @@ def test_summary_lists_ids_and_local_urls(basic):
     assert doc["last_deployment"]["status"] == "SUCCEEDED"
 
 
-def test_git_repo_sync_honours_gitignore(basic):
+def git_repo(root, ignored: str) -> str:
+    """Make ``root`` a git work tree whose ``.gitignore`` ignores the directory ``ignored``."""
     git = shutil.which("git")
     if git is None:
         pytest.skip("git not installed")
-    (basic / ".gitignore").write_text("ignored/\n")
-    (basic / "ignored").mkdir()
+    (root / ".gitignore").write_text(f"{ignored}/\n")
+    (root / ignored).mkdir()
+    subprocess.run([git, "init", "-q"], cwd=root, check=True)
+    return git
+
+
+def test_git_repo_sync_honours_gitignore(basic):
+    git = git_repo(basic, "ignored")
     (basic / "ignored/secret.txt").write_text("x")
     (basic / "untracked.txt").write_text("y")
-    subprocess.run([git, "init", "-q"], cwd=basic, check=True)
     subprocess.run([git, "add", "databricks.yml"], cwd=basic, check=True)
     b = load_bundle(basic, "dev")
     deploy(b)
@@ -168,15 +174,10 @@ def test_git_repo_sync_honours_gitignore(basic):
 def test_sync_include_and_exclude_choose_the_deployed_files(basic):
     """As the CLI's sync: files git ignores come back through ``sync.include``, ``sync.exclude``
     drops files; patterns declared in an included file are relative to that file."""
-    git = shutil.which("git")
-    if git is None:
-        pytest.skip("git not installed")
-    (basic / ".gitignore").write_text("build/\n")
-    (basic / "build").mkdir()
+    git_repo(basic, "build")
     (basic / "build/lib.whl").write_text("w")
     (basic / "build/log.txt").write_text("l")
     (basic / "resources/notes.tmp").write_text("t")
-    subprocess.run([git, "init", "-q"], cwd=basic, check=True)
     (basic / "databricks.yml").write_text((basic / "databricks.yml").read_text() + "sync:\n  include:\n    - build/*.whl\n")
     (basic / "resources/sync.yml").write_text("sync:\n  exclude:\n    - '*.tmp'\n")
     b = load_bundle(basic, "dev")
