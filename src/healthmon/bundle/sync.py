@@ -24,9 +24,14 @@ SKIP_DIRS = {".git", ".venv", "venv", ".healthmon", ".databricks", "__pycache__"
 def sync_settings(config: dict) -> dict[str, list[str]]:
     """``list_files`` keywords from a resolved configuration's ``sync`` section (its paths are
     relative to the bundle root already: ``rewrite_sync_paths``)."""
-    section = config.get("sync") or {}
-    out = {k: [p for p in section.get(k) or [] if isinstance(p, str)] for k in ("include", "exclude")}
-    return {**out, "paths": [p for p in section.get("paths") or [] if isinstance(p, str)]}
+    section = config.get("sync")
+    section = section if isinstance(section, dict) else {}
+
+    def strings(key: str) -> list[str]:
+        got = section.get(key)
+        return [p for p in got if isinstance(p, str)] if isinstance(got, list) else []
+
+    return {k: strings(k) for k in ("paths", "include", "exclude")}
 
 
 def list_files(root: Path, *, paths: Sequence[str] = (".",), include: Sequence[str] = (),
@@ -59,12 +64,16 @@ def walk_files(root: Path) -> list[str]:
 
 
 def matching(files: Sequence[str], patterns: Sequence[str]) -> list[str]:
-    """The ``files`` that gitignore-style ``patterns`` select (the CLI's ``fileset.GlobSet``)."""
+    """The ``files`` that gitignore-style ``patterns`` select (the CLI's ``fileset.GlobSet``).
+    A pattern git cannot read (a lone ``\\``) is a ``ValueError`` naming it."""
     if not patterns:
         return []
     import pathspec
 
-    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    try:
+        spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    except ValueError as exc:
+        raise ValueError(f"invalid sync pattern: {exc}") from None
     return [f for f in files if spec.match_file(f)]
 
 

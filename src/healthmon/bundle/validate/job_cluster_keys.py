@@ -13,7 +13,7 @@ CHECK = "job_cluster_keys"
 def check(state: BundleState) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for key, job in state.jobs().items():
-        defined = {node.v for _, node in find(job, "job_clusters[*].job_cluster_key") if node.v}
+        defined = {node.v for _, node in find(job, "job_clusters[*].job_cluster_key") if isinstance(node.v, str)}
         for path, node in find(job, "tasks[*].job_cluster_key", ("resources", "jobs", key)):
             if isinstance(node.v, str) and node.v and node.v not in defined:
                 out.append(Diagnostic(WARNING, f"job_cluster_key {node.v} is not defined", node.loc,

@@ -5,7 +5,7 @@ if ``p`` matches nothing, neither does its negation), and so is a sync that woul
 from __future__ import annotations
 
 from healthmon.bundle import sync
-from healthmon.bundle.diag import WARNING, Diagnostic
+from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
 from healthmon.bundle.dyn import find, format_path, get_path, to_plain
 from healthmon.bundle.step import BundleState
 
@@ -22,9 +22,17 @@ def check(state: BundleState) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for field in ("exclude", "include"):
         for path, node in find(state.config, f"sync.{field}[*]"):
-            if isinstance(node.v, str) and not sync.matching(every, [node.v.removeprefix("!")]):
-                out.append(Diagnostic(WARNING, f"Pattern {node.v} does not match any files", node.loc,
-                                      format_path(path), check=CHECK))
+            if not isinstance(node.v, str):
+                continue
+            try:
+                sync.matching([], [node.v])  # the pattern as deploy reads it must parse
+                if not sync.matching(every, [node.v.removeprefix("!")]):
+                    out.append(Diagnostic(WARNING, f"Pattern {node.v} does not match any files", node.loc,
+                                          format_path(path), check=CHECK))
+            except ValueError as exc:
+                out.append(Diagnostic(ERROR, str(exc), node.loc, format_path(path), check=CHECK))
+    if any(d.severity == ERROR for d in out):
+        return out
     if settings["paths"] and not sync.list_files(root, **settings):
         exclude = get_path(state.config, ("sync", "exclude"))
         if exclude is None or not settings["exclude"]:
