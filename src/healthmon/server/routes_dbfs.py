@@ -33,12 +33,14 @@ DBFS = "/api/2.0/dbfs"
 
 async def _put_request(request: Request) -> tuple[str, bytes, bool, bool]:
     """(path, contents, overwrite, capped) of a put: JSON with base64 ``contents`` (capped at
-    1 MB), or a multipart form post with the file in a ``contents`` part (bounded by the body limit)."""
+    1 MB), or a multipart form post with one file part (bounded by the body limit): ``contents`` in
+    Databricks' example, ``file`` from the legacy CLI."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=4)
-        path, part = form.get("path"), form.get("contents")
+        path = form.get("path")
         if not isinstance(path, str) or not path:
             raise invalid("Invalid request: path: Field required")
+        part = next((v for v in form.values() if isinstance(v, UploadFile)), form.get("contents"))
         data = await part.read() if isinstance(part, UploadFile) else (part or "").encode()
         overwrite = str(form.get("overwrite") or "").lower() in ("true", "1")
         return path, data, overwrite, False
