@@ -135,7 +135,10 @@ def _no_file_in_the_way(path: DbfsPath) -> None:
 
 def file_info(path: DbfsPath) -> dict:
     """The SDK's ``FileInfo``: path, is_dir, file_size, modification_time (ms)."""
-    st = path.local.stat()
+    try:
+        st = path.local.stat()
+    except FileNotFoundError:  # deleted since it was found
+        raise NotFoundError(f"No file or directory exists on path {path.shown}.") from None
     is_dir = path.local.is_dir()
     return {"path": path.shown, "is_dir": is_dir, "file_size": 0 if is_dir else st.st_size,
             "modification_time": int(st.st_mtime * 1000)}
@@ -195,7 +198,10 @@ def list_status(path: DbfsPath) -> dict:
     for child in sorted(path.local.iterdir(), key=lambda p: p.name):
         entry = DbfsPath(f"{path.shown.rstrip('/')}/{child.name}")
         if entry.exists():  # a dangling link or one out of the root is not listed
-            entries.append(file_info(entry))
+            try:
+                entries.append(file_info(entry))
+            except NotFoundError:
+                continue
     return {"files": entries} if entries else {}
 
 
