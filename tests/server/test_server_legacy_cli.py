@@ -138,3 +138,25 @@ def test_workspace_commands(legacy_cli, tmp_path):
     assert refused.returncode != 0 and "Authorization failed" in refused.stdout + refused.stderr
     assert legacy_cli("workspace", "rm", "-r", f"{home}/proj").returncode == 0
     assert legacy_cli("workspace", "ls", f"{home}/proj").returncode != 0
+
+
+def test_fs_commands(legacy_cli, tmp_path, settings):
+    """``databricks fs`` (the DBFS API): mkdirs, cp both ways (a file over 1 MB goes in blocks), ls,
+    mv, rm -r."""
+    local = tmp_path / "data.bin"
+    local.write_bytes(os.urandom(1024 * 1024 + 777))
+    for args in (("fs", "mkdirs", "dbfs:/legacy/in"), ("fs", "cp", str(local), "dbfs:/legacy/in/data.bin"),
+                 ("fs", "mv", "dbfs:/legacy/in/data.bin", "dbfs:/legacy/out.bin")):
+        done = legacy_cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    assert (settings.home / "dbfs" / "legacy" / "out.bin").read_bytes() == local.read_bytes()
+    listed = legacy_cli("fs", "ls", "dbfs:/legacy")
+    assert listed.returncode == 0 and sorted(listed.stdout.split()) == ["in", "out.bin"], listed.stdout
+    back = tmp_path / "back.bin"
+    copied = legacy_cli("fs", "cp", "dbfs:/legacy/out.bin", str(back))
+    assert copied.returncode == 0, copied.stderr
+    assert back.read_bytes() == local.read_bytes()
+    again = legacy_cli("fs", "cp", str(local), "dbfs:/legacy/out.bin")  # no --overwrite
+    assert again.returncode != 0 and "RESOURCE_ALREADY_EXISTS" in again.stdout + again.stderr
+    assert legacy_cli("fs", "rm", "-r", "dbfs:/legacy").returncode == 0
+    assert not (settings.home / "dbfs" / "legacy").exists()

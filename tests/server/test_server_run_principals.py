@@ -120,3 +120,56 @@ def test_secrets_are_read_as_the_run_principal(client, tokens, settings):
     out = client.get("/api/2.2/jobs/runs/get-output", headers=bearer(tokens.bob),
                      params={"run_id": run["tasks"][0]["run_id"]}).json()
     assert out["notebook_output"]["result"] == "[REDACTED]" and value not in str(out)
+
+
+def _sdk(live_server, token: str):
+    from databricks.sdk import WorkspaceClient
+
+    return WorkspaceClient(host=live_server.url, token=token)
+
+
+def test_runs_submit_with_run_job_task_through_the_sdk(workspace, live_server, tokens, private_job):
+    """runs/submit is checked like a job's task: refused for a job bob may not run (the same words as
+    for a missing job), allowed once alice grants Can Manage Run, and the child credited to bob."""
+    from databricks.sdk.service.jobs import JobAccessControlRequest, JobPermissionLevel, RunJobTask, SubmitTask
+
+    bob = _sdk(live_server, tokens.bob)
+    task = [SubmitTask(task_key="child", run_job_task=RunJobTask(job_id=private_job))]
+    run = bob.jobs.submit(run_name="bob one-time", tasks=task).result()  # the SDK waits for TERMINATED
+    assert run.state.result_state.value == "FAILED"
+    error = bob.jobs.get_run_output(run.tasks[0].run_id).error or ""
+    assert DENIED.search(error), error
+    assert "payroll" not in error and ALICE not in error
+    assert _runs_of(private_job) == []
+
+    workspace.jobs.update_permissions(str(private_job), access_control_list=[  # workspace = alice
+        JobAccessControlRequest(user_name=BOB, permission_level=JobPermissionLevel.CAN_MANAGE_RUN)])
+    done = bob.jobs.submit(run_name="bob one-time", tasks=task).result()
+    assert done.state.result_state.value == "SUCCESS"
+    (child,) = list(workspace.jobs.list_runs(job_id=private_job))
+    assert child.trigger.value == "RUN_JOB_TASK"
+    assert child.creator_user_name == BOB  # credited to the caller, not to the workspace's local admin
+
+
+def test_a_child_is_checked_for_the_run_principal_not_for_who_pressed_run_now(client, tokens, private_job):
+    """bob's job runs as bob even when alice (who may run it) starts it: its run_job_task to alice's
+    private job is refused, so Can Manage Run on bob's job lends alice's rights to nobody; and the
+    other way round, bob starting alice's job runs its child as alice, credited to her."""
+    body = {"name": "bob parent", "tasks": [{"task_key": "child", "run_job_task": {"job_id": private_job}}],
+            "access_control_list": [{"user_name": ALICE, "permission_level": "CAN_MANAGE_RUN"}]}
+    bobs = client.post("/api/2.2/jobs/create", headers=bearer(tokens.bob), json=body).json()["job_id"]
+    run = _run(client, tokens.alice, bobs)
+    assert run["state"]["result_state"] == "FAILED"
+    assert DENIED.search(_task_error(run, "child"))
+    assert _runs_of(private_job) == []
+
+    alices = client.post("/api/2.2/jobs/create", headers=bearer(tokens.alice), json={
+        "name": "alice parent", "tasks": [{"task_key": "child", "run_job_task": {"job_id": private_job}}],
+        "access_control_list": [{"user_name": BOB, "permission_level": "CAN_MANAGE_RUN"}]}).json()["job_id"]
+    run = _run(client, tokens.bob, alices)
+    assert run["state"]["result_state"] == "SUCCESS", run["state"]
+    assert run["creator_user_name"] == BOB
+    (child,) = _runs_of(private_job)
+    assert child["creator_user_name"] == ALICE  # the parent run executes as alice, its owner
+    refused = client.post("/api/2.2/jobs/run-now", headers=bearer(tokens.bob), json={"job_id": private_job})
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"

@@ -125,7 +125,7 @@ def _openapi(app: FastAPI) -> dict:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    from healthmon.server import routes_files, routes_jobs, routes_secrets, routes_workspace, ui
+    from healthmon.server import routes_dbfs, routes_files, routes_jobs, routes_secrets, routes_workspace, ui
 
     settings = settings or Settings.from_env()
     db = Database.from_settings(settings)
@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_workspace.build_router())
     app.include_router(routes_secrets.build_router())
     app.include_router(routes_files.build_router())
+    app.include_router(routes_dbfs.build_router())
     ui.install(app)
     # FastAPI's documented way to customise the OpenAPI document is to replace this method.
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -169,3 +169,38 @@ class CreateToken(_Body):
 
 class TokenId(_Body):
     token_id: str = Field(..., max_length=128)
+
+
+# -- DBFS API (databricks.sdk.service.files.DbfsAPI) ----------------------------------------------
+DbfsPathField = Annotated[str, Field(min_length=1, max_length=4096)]
+Base64Block = Annotated[str, Field(max_length=14 * 1024 * 1024)]  # checked against the 1 MB block limit later
+
+
+class DbfsPathBody(_Body):
+    path: DbfsPathField
+
+
+class DbfsPut(DbfsPathBody):
+    contents: Base64Block | None = None
+    overwrite: bool | None = None
+
+
+class DbfsCreate(DbfsPathBody):
+    overwrite: bool | None = None
+
+
+class DbfsDelete(DbfsPathBody):
+    recursive: bool | None = None
+
+
+class DbfsHandle(_Body):
+    handle: Id
+
+
+class DbfsAddBlock(DbfsHandle):
+    data: Base64Block
+
+
+class DbfsMove(_Body):
+    source_path: DbfsPathField
+    destination_path: DbfsPathField

@@ -329,3 +329,24 @@ class User(_Model):
     displayName: str | None = None  # noqa: N815
     active: bool | None = None
     groups: list[dict[str, Any]] | None = None
+
+
+# -- DBFS ---------------------------------------------------------------------------------------
+class DbfsFileInfo(_Model):
+    path: str | None = None
+    is_dir: bool | None = None
+    file_size: int | None = None
+    modification_time: int | None = None
+
+
+class DbfsListStatusResponse(_Model):
+    files: list[DbfsFileInfo] | None = None
+
+
+class DbfsCreateResponse(_Model):
+    handle: int | None = None
+
+
+class DbfsReadResponse(_Model):
+    bytes_read: int | None = None
+    data: str | None = None
