@@ -31,7 +31,8 @@ TABLE_KEYS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
+# Keyword-only: 25 specs of ten-plus fields stay readable and a field can be added anywhere.
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     name: str
     domain: str
