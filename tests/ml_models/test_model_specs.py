@@ -29,10 +29,12 @@ def test_registry_has_the_25_models_with_unique_tasks_and_tables():
 
 
 def test_algorithms_are_the_real_ones():
-    from sklearn.ensemble import GradientBoostingRegressor, IsolationForest, RandomForestClassifier
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
     from xgboost import XGBClassifier
 
-    expected = {"anomaly": IsolationForest, "regression": GradientBoostingRegressor, "binary": XGBClassifier}
+    from healthmon.ml.models.calibrated import CalibratedDetector
+
+    expected = {"anomaly": CalibratedDetector, "regression": GradientBoostingRegressor, "binary": XGBClassifier}
     for s in MODELS.values():
         cols = list(s.features or feature_columns(s.feature_table))
         model = s.build(cols if not s.custom else [*cols, "job_name"])

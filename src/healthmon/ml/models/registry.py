@@ -226,7 +226,7 @@ _SPECS = [
         factory=lambda cols: est.tfidf_random_forest([c for c in cols if c != "job_name"]), feature_table="cost_features",
         prediction_table="tag_recommendations", task_key="train_tag_recommender", notebook="cost/train_tag_recommender", use_case="tag_recommendation",
         features=("daily_dbu", "daily_cost", "avg_dbu_7d", "avg_dbu_30d", "jobs_on_all_purpose_cost", "all_purpose_inefficiency_ratio"),
-        custom=True, min_train_rows=20,
+        trainer="job_tags", min_train_rows=20,
         hyperparameters={"tfidf_max_features": 50, "n_estimators": 100, "max_depth": 10},
     ),
     # ---------------------------------------------------------------- security (security_features)
