@@ -12,28 +12,6 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
-# model -> (domain, notebook stem, task key): ml-layer.md §3, including the irregular names.
-IRREGULAR = {
-    "privilege_escalation_detector": ("train_privilege_escalation", "train_privilege_escalation_detector"),
-    "query_performance_forecaster": ("train_query_forecaster", "train_query_forecaster"),
-    "performance_regression_detector": ("train_regression_detector", "train_performance_regression_detector"),
-    "job_failure_predictor": ("train_job_failure_predictor", "train_failure_predictor"),
-    "job_duration_forecaster": ("train_job_duration_forecaster", "train_duration_forecaster"),
-    "data_drift_detector": ("train_drift_detector", "train_drift_detector"),
-    "data_freshness_predictor": ("train_freshness_predictor", "train_freshness_predictor"),
-}
-DOMAINS = {
-    "cost": ["cost_anomaly_detector", "budget_forecaster", "job_cost_optimizer", "chargeback_attribution",
-             "commitment_recommender", "tag_recommender"],
-    "security": ["security_threat_detector", "exfiltration_detector", "privilege_escalation_detector",
-                 "user_behavior_baseline"],
-    "performance": ["query_performance_forecaster", "warehouse_optimizer", "cluster_capacity_planner",
-                    "performance_regression_detector", "dbr_migration_risk_scorer", "cache_hit_predictor",
-                    "query_optimization_recommender"],
-    "reliability": ["job_failure_predictor", "job_duration_forecaster", "sla_breach_predictor",
-                    "retry_success_predictor", "pipeline_health_scorer"],
-    "quality": ["data_drift_detector", "data_freshness_predictor", "schema_change_predictor"],
-}
 EXPECTED_JOBS = {
     "ml_feature_pipeline_job", "ml_training_pipeline_job", "ml_inference_pipeline_job",
     "ml_feature_setup_job", "ml_training_setup_job", "ml_inference_setup_job",
@@ -42,12 +20,11 @@ EXPECTED_JOBS = {
 
 
 def _expected_training() -> dict[str, tuple[str, str]]:
-    out = {}
-    for domain, models in DOMAINS.items():
-        for m in models:
-            stem, key = IRREGULAR.get(m, (f"train_{m}", f"train_{m}"))
-            out[key] = (f"../../src/ml/{domain}/{stem}.py", m)
-    return out
+    """task key -> (notebook path, model) of every model spec (the model list lives in the specs;
+    tests/ml_models/test_model_specs.py pins the documented 25 there)."""
+    from healthmon.ml.models import MODELS
+
+    return {s.task_key: (f"../../src/ml/{s.notebook}.py", s.name) for s in MODELS.values()}
 
 
 def _raw_jobs() -> dict[str, dict]:
@@ -73,7 +50,7 @@ def test_jobs_and_training_tasks_match_the_spec():
     assert set(jobs) == EXPECTED_JOBS
     tasks = jobs["ml_training_pipeline_job"]["tasks"]
     expected = _expected_training()
-    assert len(tasks) == 25
+    assert len(tasks) == len(expected)
     got = {t["task_key"]: t["notebook_task"]["notebook_path"] for t in tasks}
     assert got == {k: v[0] for k, v in expected.items()}
     assert all("depends_on" not in t for t in tasks), "training tasks must run in parallel"
@@ -121,22 +98,6 @@ def test_every_notebook_in_exactly_one_atomic_job_and_thin():
         ast.parse(code)
         if nb in training:
             assert f'train_model(\n    "{training[nb]}",' in source
-
-
-def test_registry_of_models_agrees_with_the_bundle():
-    if importlib.util.find_spec("healthmon.ml.models") is None:
-        pytest.skip("model registry not there yet")
-    from healthmon.ml import models
-
-    registry = getattr(models, "MODELS", None)
-    if not registry:
-        pytest.skip("model registry not there yet")
-    expected = _expected_training()
-    assert {s.task_key for s in registry.values()} == set(expected)
-    for spec in registry.values():
-        path, name = expected[spec.task_key]
-        assert name == spec.name
-        assert path == f"../../src/ml/{spec.notebook}.py"
 
 
 @pytest.mark.parametrize("target", ["dev", "prod"])

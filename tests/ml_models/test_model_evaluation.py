@@ -113,7 +113,9 @@ def test_evaluate_cli_reports_models_without_champion_and_rejects_bad_names(tmp_
     res = _cli("evaluate", "--catalog", "nocat", "--output", str(out), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     text = out.read_text()
-    assert text.count("NO_CHAMPION") >= 25 and "**0 of 25** models" in text
+    from healthmon.ml.models import MODELS
+
+    assert text.count("NO_CHAMPION") >= len(MODELS) and f"**0 of {len(MODELS)}** models" in text
     bad = _cli("evaluate", "--catalog", "bad-name", cwd=tmp_path)
     assert bad.returncode == 1 and "catalog" in bad.stderr and "Traceback" not in bad.stderr
     for args, says in ((("--seed", "7"), "demo's or a development seed"), (("--seeds", "-1"), "positive"),

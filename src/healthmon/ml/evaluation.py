@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from healthmon.ml import registration
 from healthmon.ml.models import MODELS, ModelSpec
 from healthmon.ml.models import frames as fr
 from healthmon.ml.models import baselines as bl
@@ -101,9 +102,7 @@ def evaluate_model(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, featu
     registered = spec.registered_name(catalog, feature_schema)
     champ = io.champion_version(registered)
     if champ is None:
-        from healthmon.ml.training import last_skip_reason
-
-        reason = last_skip_reason(spec.name)
+        reason = registration.last_skip_reason(spec.name)
         why = f"training skipped: {reason}" if reason else "training skipped or not run"
         return {"status": "NO_CHAMPION", "met": False, "note": f"no {io.CHAMPION} version of {registered} ({why})"}
     info = io.model_info(champ.run_id)
@@ -430,7 +429,7 @@ def _log_mlflow(summary: dict) -> str:
 
     set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=f"evaluation_{dt.datetime.now(dt.timezone.utc):%Y%m%d_%H%M%S}") as run:
-        mlflow.set_tags({"project": "databricks_health_monitor", "catalog": summary["catalog"], "feature_schema": summary["feature_schema"]})
+        mlflow.set_tags({"project": registration.PROJECT, "catalog": summary["catalog"], "feature_schema": summary["feature_schema"]})
         metrics = {}
         for name, r in summary["models"].items():
             for k, v in r.items():

@@ -16,22 +16,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-# Prediction tables by model (ml-layer.md §3); healthmon.ml.models overrides when present.
-DEFAULT_PREDICTION_TABLES = {
-    "cost_anomaly_detector": "cost_anomaly_predictions",
-    "budget_forecaster": "budget_forecast_predictions",
-    "job_failure_predictor": "job_failure_predictions",
-    "sla_breach_predictor": "sla_breach_predictions",
-    "security_threat_detector": "security_threat_predictions",
-    "exfiltration_detector": "exfiltration_predictions",
-    "privilege_escalation_detector": "privilege_escalation_predictions",
-    "user_behavior_baseline": "user_behavior_predictions",
-    "data_drift_detector": "data_drift_predictions",
-    "data_freshness_predictor": "freshness_predictions",
-}
-SECURITY_DETECTORS = (
-    "security_threat_detector", "exfiltration_detector", "privilege_escalation_detector", "user_behavior_baseline",
-)
+from healthmon.ml.models import MODELS
+
+# The security section and alerts read every security detector the spec table has.
+SECURITY_DETECTORS = tuple(n for n, s in MODELS.items() if s.domain == "security" and s.kind == "anomaly")
 TYPICAL_COST_DAYS = 7
 
 
@@ -59,13 +47,7 @@ class PredictionReader:
     def __init__(self, lh, catalog: str, gold_schema: str, feature_schema: str):
         self.lh, self.catalog, self.gold, self.features = lh, catalog, gold_schema, feature_schema
         self._cache: dict[str, pd.DataFrame | None] = {}
-        self.prediction_tables = dict(DEFAULT_PREDICTION_TABLES)
-        try:
-            from healthmon.ml.models import MODELS
-
-            self.prediction_tables.update({n: s.prediction_table for n, s in MODELS.items()})
-        except Exception:  # the model registry is optional for readers; the spec's names apply
-            pass
+        self.prediction_tables = {n: s.prediction_table for n, s in MODELS.items()}
 
     def read(self, fqn: str) -> pd.DataFrame | None:
         if fqn not in self._cache:

@@ -3,7 +3,7 @@
 Flow: read the feature table -> select features (spec) -> derive the future label (spec) ->
 time split (train / validation / test by date, purged) -> training set through the feature
 store (``FeatureLookup`` + ``create_training_set``) -> NaN/inf -> 0 -> fit the real algorithm ->
-log params, metrics and the model with its feature spec (``fe.log_model``), registered as
+log params, metrics and the model with its feature spec (``healthmon.ml.registration``), registered as
 ``<catalog>.<feature_schema>.<model>`` -> move alias ``Champion`` only when the new version is
 not worse than the current Champion on the validation period.
 
@@ -13,24 +13,23 @@ Anything else that goes wrong raises a ``HealthmonError`` naming the model, the 
 
 from __future__ import annotations
 
-import datetime as dt
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from healthmon.errors import HealthmonError
-from healthmon.ml.models import MODELS, ModelSpec, get_spec
+from healthmon.ml import registration
+from healthmon.ml.models import MODELS, ModelSpec, get_spec, tags
 from healthmon.ml.models import frames as fr
 from healthmon.ml.models import io
 from healthmon.ml.models.metrics import classifier_scores, mae, mape
+from healthmon.ml.models.spec import FEATURE_TABLE_TRAINER, Skip
+from healthmon.ml.registration import last_skip_reason, not_worse
 
-EXPERIMENT_PREFIX = "/Shared/health_monitor_ml_"
-
-
-class Skip(Exception):
-    """Unusable data: the model is skipped with this reason."""
+__all__ = ["TRAINERS", "Skip", "last_skip_reason", "not_worse", "prepare", "train_all", "train_model"]
 
 
 def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
@@ -47,13 +46,9 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
             why = why_not_built(lh, spec.feature_table, catalog, gold_schema)
             if why:  # no data for it (e.g. an import without information_schema); else: not built yet
                 raise Skip(f"feature table {table} was not built: {why}")
-        if spec.custom:
-            from healthmon.ml.models import tags
-
-            return tags.train(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
-        return _train(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
+        return trainer_of(spec)(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
     except Skip as skip:
-        _record_skip(spec, table, str(skip))
+        registration.record_skip(spec, training_data=table, reason=str(skip))
         return {"status": "SKIPPED", "model_name": spec.name, "feature_table": table, "reason": str(skip)}
     except HealthmonError as exc:
         if spec.name in exc.message:
@@ -63,38 +58,12 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
         raise HealthmonError(f"Training {spec.name} (feature table {table}) failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _record_skip(spec: ModelSpec, table: str, reason: str) -> None:
-    """A skipped training still leaves a (model-less) MLflow run saying why, so evaluation and
-    the MLflow UI can show the reason next to the missing Champion."""
+def trainer_of(spec: ModelSpec) -> Callable[..., dict]:
+    """The training strategy ``spec.trainer`` names (``TRAINERS``)."""
     try:
-        import mlflow
-
-        from healthmon.lakehouse.registry import registry_write as w
-        from healthmon.lakehouse.registry import set_experiment
-
-        set_experiment(EXPERIMENT_PREFIX + spec.name)
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
-        with w(mlflow.start_run, run_name=f"{spec.name}_skipped_{stamp}"):
-            w(mlflow.set_tags, {"project": "databricks_health_monitor", "model_name": spec.name, "domain": spec.domain,
-                             "training_data": table, "status": "SKIPPED", "skip_reason": reason[:4000]})
-    except Exception:  # noqa: BLE001 - recording the skip must never turn it into a failure
-        pass
-
-
-def last_skip_reason(model_name: str) -> str | None:
-    """The reason of the latest training run of ``model_name`` if that run was a skip."""
-    try:
-        import mlflow
-
-        exp = mlflow.get_experiment_by_name(EXPERIMENT_PREFIX + model_name)
-        if exp is None:
-            return None
-        runs = mlflow.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
-        if runs and runs[0].data.tags.get("status") == "SKIPPED":
-            return runs[0].data.tags.get("skip_reason")
-    except Exception:  # noqa: BLE001
-        return None
-    return None
+        return TRAINERS[spec.trainer]
+    except KeyError:
+        raise HealthmonError(f"Model {spec.name}: trainer={spec.trainer!r}, expected one of {', '.join(TRAINERS)}.") from None
 
 
 # --------------------------------------------------------------------------- data preparation
@@ -203,19 +172,10 @@ def selection_metric(spec: ModelSpec, metrics: dict[str, float]) -> tuple[str, f
     return "accuracy", metrics.get("accuracy", math.nan), True
 
 
-def not_worse(new: float, old: float, higher_is_better: bool) -> bool:
-    if old != old:  # the Champion cannot be measured: the new version takes over
-        return True
-    if new != new:
-        return False
-    tol = 1e-9 * max(1.0, abs(old))
-    return new >= old - tol if higher_is_better else new <= old + tol
-
-
 # --------------------------------------------------------------------------- the flow
-def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
-    import mlflow
-
+def train_on_feature_table(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
+    """The ``feature_table`` trainer: the spec's rows, features and future labels from its
+    feature table, a purged time split, a feature-store training set."""
     from healthmon.lakehouse.feature_store import FeatureEngineeringClient, FeatureLookup
 
     table = spec.table(catalog, feature_schema)
@@ -279,35 +239,26 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
         "classes": [int(c) for c in getattr(model, "classes_", [])] if spec.kind in ("binary", "multiclass") else [],
         "selection_metric": sel_name, "selection_higher_is_better": higher,
     }
-    from healthmon.lakehouse.registry import registry_write as w
-    from healthmon.lakehouse.registry import set_experiment
+    params = {k: v for k, v in model.get_params(deep=True).items() if isinstance(v, (int, float, str, bool)) or v is None}
+    params = {k: v for k, v in list(params.items())[:90]}
+    params.update({"feature_table": table, "features_count": len(features), "split_validation_start": info["split"]["validation_start"],
+                   "split_test_start": info["split"]["test_start"], "purge_gap_days": split.gap_days})
+    run_id, version = registration.log_and_register(
+        spec, registered_name=registered, algorithm=algorithm,
+        tags=registration.run_tags(spec, training_data=table, algorithm=algorithm, feature_engineering="unity_catalog",
+                                   target=info["target"] or "none"),
+        params=params, metrics={**metrics, **{f"{p}_samples": float(c) for p, c in data["counts"].items()}},
+        info=info, model=model, training_set=training_set,
+    )
 
-    # 25 training tasks share one SQLite store: every write retries "database is locked".
-    set_experiment(EXPERIMENT_PREFIX + spec.name)
-    mlflow.autolog(disable=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
-    with w(mlflow.start_run, run_name=f"{spec.name}_{algorithm.replace(':', '_')}_{stamp}") as run:
-        w(mlflow.set_tags, {
-            "project": "databricks_health_monitor", "domain": spec.domain, "model_name": spec.name,
-            "model_type": spec.model_type, "algorithm": algorithm, "use_case": spec.use_case,
-            "training_data": table, "feature_engineering": "unity_catalog",
-            "target": info["target"] or "none",
-        })
-        params = {k: v for k, v in model.get_params(deep=True).items() if isinstance(v, (int, float, str, bool)) or v is None}
-        params = {k: v for k, v in list(params.items())[:90]}
-        params.update({"feature_table": table, "features_count": len(features), "split_validation_start": info["split"]["validation_start"],
-                       "split_test_start": info["split"]["test_start"], "purge_gap_days": split.gap_days})
-        w(mlflow.log_params, params)
-        w(mlflow.log_metrics, {k: float(v) for k, v in metrics.items() if v == v})
-        w(mlflow.log_metrics, {f"{p}_samples": float(c) for p, c in data["counts"].items()})
-        w(mlflow.log_dict, info, io.SPEC_ARTIFACT)
-        fe.log_model(
-            model=model, artifact_path="model", flavor=io.sklearn_flavor(), training_set=training_set,
-            registered_model_name=registered,
-        )
-        run_id = run.info.run_id
-    version = _version_of_run(registered, run_id)
-    promoted, reason = _maybe_promote(spec, registered, version, sel_name, sel_value, higher, rows, periods, y)
+    def score_champion(champion, recorded: dict) -> float:
+        mask = periods == "validation"
+        X = matrix(rows.loc[mask], recorded["features"])
+        yy = None if y is None else (y[mask].astype(int) if spec.kind in ("binary", "multiclass") else y[mask])
+        return selection_metric(spec, period_metrics(spec, champion, X, yy))[1]
+
+    promoted, reason = registration.promote_if_not_worse(registered, version, metric=sel_name, value=sel_value,
+                                                         higher_is_better=higher, score_champion=score_champion)
     return {
         "status": "SUCCESS", "model_name": spec.name, "registered_as": registered, "version": version,
         "run_id": run_id, "champion": promoted, "champion_reason": reason, "feature_table": table, "algorithm": algorithm,
@@ -410,36 +361,13 @@ def choose_detector(spec: ModelSpec, model, rows: pd.DataFrame, periods: np.ndar
     return best[1], best[2], contest
 
 
-def _version_of_run(registered: str, run_id: str) -> int:
-    versions = io.client().search_model_versions(f"name='{registered}'")
-    mine = [int(v.version) for v in versions if v.run_id == run_id]
-    if not mine:
-        raise HealthmonError(f"Model {registered}: run {run_id} logged no registered version.")
-    return max(mine)
-
-
-def _maybe_promote(spec, registered, version, sel_name, sel_value, higher, rows, periods, y) -> tuple[bool, str]:
-    """Compare with the current Champion on THIS validation period; move the alias only if the
-    new version is not worse."""
-    champ = io.champion_version(registered)
-    if champ is None:
-        io.set_champion(registered, version)
-        return True, "first version with a usable validation period"
-    try:
-        old_info = io.model_info(champ.run_id)
-        old_model = io.load_estimator(f"models:/{registered}/{champ.version}")
-        mask = periods == "validation"
-        X = matrix(rows.loc[mask], old_info["features"])
-        yy = None if y is None else (y[mask].astype(int) if spec.kind in ("binary", "multiclass") else y[mask])
-        old_metrics = period_metrics(spec, old_model, X, yy)
-        _, old_value, _ = selection_metric(spec, old_metrics)
-    except Exception as exc:  # noqa: BLE001 - an unreadable Champion is replaced, and we say why
-        io.set_champion(registered, version)
-        return True, f"Champion v{champ.version} could not be scored on the validation period ({type(exc).__name__}: {exc})"
-    if not_worse(sel_value, old_value, higher):
-        io.set_champion(registered, version)
-        return True, f"validation {sel_name} {sel_value:.4g} vs Champion v{champ.version} {old_value:.4g}"
-    return False, f"kept Champion v{champ.version}: validation {sel_name} {old_value:.4g} beats {sel_value:.4g}"
+# Training strategies by the name a spec gives in ``ModelSpec.trainer``; each takes
+# (spec, lakehouse, catalog=, gold_schema=, feature_schema=), returns the training result and
+# raises ``Skip`` for unusable data.
+TRAINERS: dict[str, Callable[..., dict]] = {
+    FEATURE_TABLE_TRAINER: train_on_feature_table,
+    "job_tags": tags.train,
+}
 
 
 def train_all(*, catalog: str, gold_schema: str, feature_schema: str, models: list[str] | None = None) -> dict[str, dict]:

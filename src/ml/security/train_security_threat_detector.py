@@ -4,6 +4,7 @@
 # MAGIC Security domain. Thin task notebook: the model's definition (features, target, algorithm)
 # MAGIC lives in `healthmon.ml.models`, the shared training flow in `healthmon.ml.training`.
 # MAGIC Exits with the training result as JSON (`status` SUCCESS or SKIPPED with a reason); raises on failure.
+# MAGIC Generated from the spec by `python -m healthmon.ml.models.generate`: edit the spec, not this file.
 
 # COMMAND ----------
 

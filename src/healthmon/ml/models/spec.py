@@ -16,6 +16,19 @@ from healthmon.ml.models.targets import Target
 
 Kind = Literal["anomaly", "regression", "binary", "multiclass"]
 
+# The training strategy of a model (``ModelSpec.trainer``; dispatched by
+# ``healthmon.ml.training.TRAINERS``, scored by ``healthmon.ml.inference``):
+# - "feature_table": rows are the (entity, date) rows of the feature table, labels derived by
+#   the spec's ``Target``, a time split, a feature-store training set (every model but one);
+# - "job_tags": rows are jobs read from gold usage and job names, the label is the job's tag,
+#   a split by job (``healthmon.ml.models.tags``; tag_recommender).
+FEATURE_TABLE_TRAINER = "feature_table"
+
+
+class Skip(Exception):
+    """Unusable data (no rows, too few rows, a single class): a trainer raises it and the model
+    is skipped with this reason instead of failing its task."""
+
 # Label-history columns of the feature tables (healthmon.ml.features.label_history).
 HISTORY_PREFIX = "hist_"
 HISTORY_STATS = ("mean", "last", "count")
@@ -31,7 +44,8 @@ TABLE_KEYS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
+# Keyword-only: 25 specs of ten-plus fields stay readable and a field can be added anywhere.
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     name: str
     domain: str
@@ -53,13 +67,19 @@ class ModelSpec:
     # linearly with rows and 25 tasks share two cores. Time order is unaffected.
     max_train_rows: int = 20000
     hyperparameters: dict = field(default_factory=dict)
-    custom: bool = False  # tag_recommender: own training and scoring path
+    trainer: str = FEATURE_TABLE_TRAINER  # a key of healthmon.ml.training.TRAINERS
     # The simple rules this model must beat on the same rows (healthmon.ml.models.baselines);
     # servable ones are also candidates for the Champion on the validation period.
     baselines: tuple = ()
     # Why a shallow tree on the features at d may predict this label near-perfectly (empty: it
     # must not; tests/ml_models/test_label_leakage.py).
     leakage_note: str = ""
+
+    @property
+    def custom(self) -> bool:
+        """True when the model's rows are not the rows of its feature table (its trainer reads
+        its own rows): no label history, no (entity, date) keys in its predictions."""
+        return self.trainer != FEATURE_TABLE_TRAINER
 
     @property
     def keys(self) -> tuple[str, str]:

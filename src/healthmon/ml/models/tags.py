@@ -10,7 +10,6 @@ the cost features are looked up at the job's first usage day (training) or last 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterable
@@ -19,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from healthmon.errors import HealthmonError
+from healthmon.ml import registration
 from healthmon.ml.models import io
-from healthmon.ml.models.spec import ModelSpec
+from healthmon.ml.models.spec import ModelSpec, Skip
 
 TAG_KEYS = ("team", "project", "cost_center")
 USAGE_COLUMNS = ["workspace_id", "usage_date", "usage_metadata_job_id", "custom_tags", "list_cost"]
@@ -142,10 +142,9 @@ def _with_features(rows: pd.DataFrame, cf: pd.DataFrame, features: list[str]) ->
 
 
 def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
-    import mlflow
-
+    """The ``job_tags`` trainer (``ModelSpec.trainer``): tagged jobs, a split by job, the model
+    or the nearest-job-name rule, registered and promoted like every model."""
     from healthmon.ml.models.metrics import classifier_scores
-    from healthmon.ml.training import EXPERIMENT_PREFIX, Skip, _version_of_run, not_worse
 
     features = list(spec.features)
     table = spec.table(catalog, feature_schema)
@@ -182,39 +181,21 @@ def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema
     info = {"model_name": spec.name, "kind": spec.kind, "features": inputs, "feature_table": table, "keys": ["job_id"],
             "target": "tag_value", "target_description": "the job's team / project / cost_center tag (first present, most frequent value)",
             "classes": list(map(str, model.classes_)), "split": {"method": "job_id hash 50/20/30; train/validation jobs sharing a test job's name dropped"}, "selection_metric": "accuracy"}
-    from healthmon.lakehouse.registry import registry_write as w
-    from healthmon.lakehouse.registry import set_experiment
+    run_id, version = registration.log_and_register(
+        spec, registered_name=registered, algorithm=algorithm,
+        tags=registration.run_tags(spec, training_data=table, algorithm=algorithm, feature_engineering="custom_tfidf"),
+        params={**spec.hyperparameters, "feature_table": table, "features_count": len(inputs)},
+        metrics=metrics, info=info, model=model, input_example=train_df[inputs].head(5),
+    )
+    validation = data[data["period"] == "validation"]
 
-    set_experiment(EXPERIMENT_PREFIX + spec.name)
-    mlflow.autolog(disable=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
-    with w(mlflow.start_run, run_name=f"{spec.name}_{algorithm.replace(':', '_')}_{stamp}") as run:
-        w(mlflow.set_tags, {"project": "databricks_health_monitor", "domain": spec.domain, "model_name": spec.name,
-                         "model_type": spec.model_type, "algorithm": algorithm, "use_case": spec.use_case,
-                         "training_data": table, "feature_engineering": "custom_tfidf"})
-        w(mlflow.log_params, {**spec.hyperparameters, "feature_table": table, "features_count": len(inputs)})
-        w(mlflow.log_metrics, {k: v for k, v in metrics.items() if v == v})
-        w(mlflow.log_dict, info, io.SPEC_ARTIFACT)
-        example = train_df[inputs].head(5)
-        # Not retried: a retry after a partial success would register a second version.
-        mlflow.sklearn.log_model(model, name="model", registered_model_name=registered, input_example=example,
-                                 serialization_format="cloudpickle", pip_requirements=io.pip_requirements())
-        run_id = run.info.run_id
-    version = _version_of_run(registered, run_id)
-    champ = io.champion_version(registered)
-    promoted, reason = True, "first version"
-    if champ is not None:
-        try:
-            old = io.load_estimator(f"models:/{registered}/{champ.version}")
-            part = data[data["period"] == "validation"]
-            old_acc = float(np.mean(old.predict(part[inputs]) == part["tag_value"].astype(str))) if len(part) else float("nan")
-        except Exception as exc:  # noqa: BLE001
-            old_acc, reason = float("nan"), f"Champion v{champ.version} could not be scored ({exc})"
-        promoted = not_worse(sel, old_acc, True)
-        if old_acc == old_acc:
-            reason = f"validation accuracy {sel:.4g} vs Champion v{champ.version} {old_acc:.4g}"
-    if promoted:
-        io.set_champion(registered, version)
+    def score_champion(champion, recorded: dict) -> float:
+        if validation.empty:
+            return float("nan")
+        return float(np.mean(champion.predict(validation[inputs]) == validation["tag_value"].astype(str)))
+
+    promoted, reason = registration.promote_if_not_worse(registered, version, metric="accuracy", value=sel,
+                                                         higher_is_better=True, score_champion=score_champion)
     return {"status": "SUCCESS", "model_name": spec.name, "registered_as": registered, "version": version, "run_id": run_id,
             "algorithm": algorithm, "champion": promoted, "champion_reason": reason, "feature_table": table, "features_count": len(inputs),
             "rows": data["period"].value_counts().to_dict(), "target": "tag_value",
