@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from healthmon.errors import HealthmonError
+from healthmon.ml.backend import MLBackend
 from healthmon.ml.models import MODELS, ModelSpec, get_spec
 from healthmon.ml.models import frames as fr
 from healthmon.ml.models import io
@@ -37,23 +38,21 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
     spec = get_spec(model_name)
     table = spec.table(catalog, feature_schema)
     try:
-        from healthmon.lakehouse.registry import configure_mlflow
-
-        configure_mlflow()
-        lh = io.lakehouse()
-        if not lh.table_exists(table):
+        backend = io.backend()
+        backend.configure_tracking()
+        if not backend.table_exists(table):
             from healthmon.ml.features.pipeline import why_not_built
 
-            why = why_not_built(lh, spec.feature_table, catalog, gold_schema)
+            why = why_not_built(backend.sql_lakehouse, spec.feature_table, catalog, gold_schema)
             if why:  # no data for it (e.g. an import without information_schema); else: not built yet
                 raise Skip(f"feature table {table} was not built: {why}")
         if spec.custom:
             from healthmon.ml.models import tags
 
-            return tags.train(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
-        return _train(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
+            return tags.train(spec, backend, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
+        return _train(spec, backend, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
     except Skip as skip:
-        _record_skip(spec, table, str(skip))
+        _record_skip(spec, table, str(skip), backend)
         return {"status": "SKIPPED", "model_name": spec.name, "feature_table": table, "reason": str(skip)}
     except HealthmonError as exc:
         if spec.name in exc.message:
@@ -63,16 +62,15 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
         raise HealthmonError(f"Training {spec.name} (feature table {table}) failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _record_skip(spec: ModelSpec, table: str, reason: str) -> None:
+def _record_skip(spec: ModelSpec, table: str, reason: str, backend: MLBackend) -> None:
     """A skipped training still leaves a (model-less) MLflow run saying why, so evaluation and
     the MLflow UI can show the reason next to the missing Champion."""
     try:
         import mlflow
 
         from healthmon.lakehouse.registry import registry_write as w
-        from healthmon.lakehouse.registry import set_experiment
 
-        set_experiment(EXPERIMENT_PREFIX + spec.name)
+        backend.set_experiment(EXPERIMENT_PREFIX + spec.name)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
         with w(mlflow.start_run, run_name=f"{spec.name}_skipped_{stamp}"):
             w(mlflow.set_tags, {"project": "databricks_health_monitor", "model_name": spec.name, "domain": spec.domain,
@@ -213,21 +211,18 @@ def not_worse(new: float, old: float, higher_is_better: bool) -> bool:
 
 
 # --------------------------------------------------------------------------- the flow
-def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
+def _train(spec: ModelSpec, backend: MLBackend, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
     import mlflow
 
-    from healthmon.lakehouse.feature_store import FeatureEngineeringClient, FeatureLookup
-
     table = spec.table(catalog, feature_schema)
-    frame = io.read_table(lh, table, what=f"Model {spec.name}")
+    frame = io.read_table(backend, table, what=f"Model {spec.name}")
     # A Delta snapshot's row order depends on its file layout (an overwrite can reorder rows);
     # sorting by the primary key makes subsampling, and so every trained model, reproducible.
     keys = [k for k in spec.keys if k in frame.columns]
     frame = frame.sort_values(keys, kind="stable").reset_index(drop=True) if keys else frame
-    data = prepare(spec, frame, table, io.gold_reader(lh, catalog, gold_schema, model=spec.name))
+    data = prepare(spec, frame, table, io.gold_reader(backend, catalog, gold_schema, model=spec.name))
     features, rows, y, periods, split = data["features"], data["rows"], data["y"], data["periods"], data["split"]
 
-    fe = FeatureEngineeringClient()
     train_mask = periods == "train"
     if train_mask.sum() > spec.max_train_rows:
         keep = np.random.default_rng(42).choice(np.flatnonzero(train_mask), spec.max_train_rows, replace=False)
@@ -238,9 +233,9 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
     if y is not None:
         label_name = fr.LABEL
         base[fr.LABEL] = y[train_mask].astype(int) if spec.kind in ("binary", "multiclass") else y[train_mask].astype(float)
-    lookup = FeatureLookup(table_name=table, lookup_key=list(spec.keys), feature_names=features)
-    training_set = fe.create_training_set(df=base, feature_lookups=[lookup], label=label_name, exclude_columns=list(spec.keys))
-    train_df = training_set.load_df()
+    lookup = backend.feature_lookup(table, list(spec.keys), features)
+    training_set = backend.create_training_set(base, [lookup], label_name, list(spec.keys))
+    train_df = backend.load_training_frame(training_set)
     X_train = matrix(train_df, features)
     y_train = None if label_name is None else train_df[label_name].to_numpy()
     if spec.kind in ("binary", "multiclass"):
@@ -250,7 +245,7 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
     model.fit(X_train, y_train) if y_train is not None else model.fit(X_train)
     threshold = _calibrate_detector(spec, model, rows, periods, features)
     if is_budgeted_detector(spec):
-        incidents = known_incidents(spec, lh, catalog, gold_schema, rows, split)
+        incidents = known_incidents(spec, backend, catalog, gold_schema, rows, split)
         model, algorithm, contest = choose_detector(spec, model, rows, periods, features, X_train, incidents)
         threshold = float(model.threshold_)
     else:
@@ -280,10 +275,9 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
         "selection_metric": sel_name, "selection_higher_is_better": higher,
     }
     from healthmon.lakehouse.registry import registry_write as w
-    from healthmon.lakehouse.registry import set_experiment
 
-    # 25 training tasks share one SQLite store: every write retries "database is locked".
-    set_experiment(EXPERIMENT_PREFIX + spec.name)
+    # 25 training tasks share one SQLite store (local backend): every write retries "database is locked".
+    backend.set_experiment(EXPERIMENT_PREFIX + spec.name)
     mlflow.autolog(disable=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
     with w(mlflow.start_run, run_name=f"{spec.name}_{algorithm.replace(':', '_')}_{stamp}") as run:
@@ -301,10 +295,7 @@ def _train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schem
         w(mlflow.log_metrics, {k: float(v) for k, v in metrics.items() if v == v})
         w(mlflow.log_metrics, {f"{p}_samples": float(c) for p, c in data["counts"].items()})
         w(mlflow.log_dict, info, io.SPEC_ARTIFACT)
-        fe.log_model(
-            model=model, artifact_path="model", flavor=io.sklearn_flavor(), training_set=training_set,
-            registered_model_name=registered,
-        )
+        backend.log_model(model, flavor=io.sklearn_flavor(), training_set=training_set, registered_model_name=registered)
         run_id = run.info.run_id
     version = _version_of_run(registered, run_id)
     promoted, reason = _maybe_promote(spec, registered, version, sel_name, sel_value, higher, rows, periods, y)
@@ -351,14 +342,14 @@ def is_budgeted_detector(spec: ModelSpec) -> bool:
     return spec.kind == "anomaly" and spec.hyperparameters.get("false_events_per_entity_month") is not None
 
 
-def known_incidents(spec: ModelSpec, lh, catalog: str, gold_schema: str, rows: pd.DataFrame, split) -> pd.DataFrame:
+def known_incidents(spec: ModelSpec, backend: MLBackend, catalog: str, gold_schema: str, rows: pd.DataFrame, split) -> pd.DataFrame:
     """The domain's labelled incidents that START before the test period (entity, start, end,
     kind), when the account has a ground truth (a synthetic one does; a real one does not, and
     then every validation flag counts against the budget)."""
     from healthmon.ml.evaluation import incidents_for
 
     table = f"{catalog}.{gold_schema}.ground_truth_incidents"
-    raw = lh.read_table(table).to_pandas() if lh.table_exists(table) else None
+    raw = backend.read_table(table) if backend.table_exists(table) else None
     dates = pd.to_datetime(rows[spec.date_key]).dt.normalize()
     inc = incidents_for(raw, spec.domain, dates.min(), dates.max())
     return inc[inc["start"] < split.test_start].reset_index(drop=True)

@@ -12,21 +12,22 @@ CHAMPION = "Champion"
 SPEC_ARTIFACT = "healthmon_model.json"
 
 
-def lakehouse():
-    from healthmon.lakehouse import Lakehouse
+def backend():
+    """The ML backend of this process (``local`` or ``databricks``, see ``healthmon.ml.backend``)."""
+    from healthmon.ml.backend import get_backend
 
-    return Lakehouse.from_env()
+    return get_backend()
 
 
-def read_table(lh, name: str, *, what: str) -> pd.DataFrame:
-    if not lh.table_exists(name):
+def read_table(backend, name: str, *, what: str) -> pd.DataFrame:
+    if not backend.table_exists(name):
         raise NotFoundError(f"{what}: table {name} does not exist.")
-    return lh.read_table(name).to_pandas()
+    return backend.read_table(name)
 
 
-def gold_reader(lh, catalog: str, gold_schema: str, *, model: str) -> Callable[[str], pd.DataFrame]:
+def gold_reader(backend, catalog: str, gold_schema: str, *, model: str) -> Callable[[str], pd.DataFrame]:
     def read(table: str) -> pd.DataFrame:
-        return read_table(lh, f"{catalog}.{gold_schema}.{table}", what=f"model {model}")
+        return read_table(backend, f"{catalog}.{gold_schema}.{table}", what=f"model {model}")
 
     return read
 
@@ -39,18 +40,11 @@ def client():
 
 def champion_version(registered_name: str):
     """The ModelVersion behind the Champion alias, or None when there is none."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client().get_model_version_by_alias(registered_name, CHAMPION)
-    except MlflowException:
-        return None
+    return backend().version_by_alias(registered_name, CHAMPION)
 
 
 def set_champion(registered_name: str, version: int | str) -> None:
-    from healthmon.lakehouse.registry import set_alias
-
-    set_alias(registered_name, CHAMPION, version)
+    backend().set_alias(registered_name, CHAMPION, version)
 
 
 def model_info(run_id: str) -> dict:
@@ -91,7 +85,9 @@ def sklearn_flavor():
         kwargs.setdefault("pip_requirements", pip_requirements())
         return mlflow.sklearn.save_model(model, path, **kwargs)
 
-    return types.SimpleNamespace(__name__="mlflow.sklearn", save_model=save_model, load_model=mlflow.sklearn.load_model)
+    # FLAVOR_NAME: Databricks' FeatureEngineeringClient.log_model reads it to tell flavors from pyfunc.
+    return types.SimpleNamespace(__name__="mlflow.sklearn", FLAVOR_NAME=mlflow.sklearn.FLAVOR_NAME,
+                                 save_model=save_model, load_model=mlflow.sklearn.load_model)
 
 
 def load_estimator(model_uri: str):

@@ -73,12 +73,12 @@ def _usage(lh, catalog, gold_schema) -> pd.DataFrame:
     name = f"{catalog}.{gold_schema}.fact_usage"
     if not lh.table_exists(name):
         raise HealthmonError(f"Model tag_recommender: table {name} does not exist.")
-    table = lh.delta_table(name).to_pyarrow_dataset()
-    present = [c for c in USAGE_COLUMNS if c in table.schema.names]
+    columns = lh.columns(name)
+    present = [c for c in USAGE_COLUMNS if c in columns]
     missing = set(USAGE_COLUMNS) - set(present)
     if missing:
         raise HealthmonError(f"Model tag_recommender: table {name} lacks column(s) {', '.join(sorted(missing))}.")
-    df = table.to_table(columns=present).to_pandas()
+    df = lh.read_table(name, columns=present)
     df = df[df["usage_metadata_job_id"].notna()].copy()
     df["usage_date"] = pd.to_datetime(df["usage_date"]).dt.normalize()
     df["list_cost"] = pd.to_numeric(df["list_cost"], errors="coerce").fillna(0.0).astype(float)
@@ -183,9 +183,8 @@ def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema
             "target": "tag_value", "target_description": "the job's team / project / cost_center tag (first present, most frequent value)",
             "classes": list(map(str, model.classes_)), "split": {"method": "job_id hash 50/20/30; train/validation jobs sharing a test job's name dropped"}, "selection_metric": "accuracy"}
     from healthmon.lakehouse.registry import registry_write as w
-    from healthmon.lakehouse.registry import set_experiment
 
-    set_experiment(EXPERIMENT_PREFIX + spec.name)
+    lh.set_experiment(EXPERIMENT_PREFIX + spec.name)
     mlflow.autolog(disable=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
     with w(mlflow.start_run, run_name=f"{spec.name}_{algorithm.replace(':', '_')}_{stamp}") as run:
