@@ -34,6 +34,7 @@ def record() -> dict:
     classes = {"FeatureEngineeringClient": FeatureEngineeringClient, "FeatureLookup": FeatureLookup,
                "TrainingSet": TrainingSet}
     from databricks.ml_features._training_scoring_client._training_scoring_client import TrainingScoringClient
+    from databricks.ml_features_common import mlflow_model_constants as constants
 
     # log_model hands the model to ``flavor``: the attributes it reads, from its source.
     source = inspect.getsource(TrainingScoringClient.log_model)
@@ -43,6 +44,7 @@ def record() -> dict:
         "signatures": {f"{cls}.{m}": describe(getattr(classes[cls], m)) for cls, ms in CALLED.items() for m in ms},
         "flavor_attributes": sorted(set(re.findall(r"\bflavor\.(\w+)", source))),
         "flavor_save_model_passes": sorted(set(re.findall(r"\b(mlflow_model)=", source))),
+        "model_layout": {"loader_module": constants.MLFLOW_MODEL_NAME, "raw_model_folder": constants.RAW_MODEL_FOLDER},
     }
 
 

@@ -58,6 +58,9 @@ class MLBackend(Protocol):
     def score_batch(self, model_uri: str, df: pd.DataFrame) -> pd.DataFrame:
         """Keys in, keys + looked-up features + ``prediction`` out."""
 
+    def load_estimator(self, model_uri: str) -> Any:
+        """The fitted estimator of a logged model (scores and probabilities beyond ``predict``)."""
+
     # -- registry -------------------------------------------------------------------------
     def set_alias(self, registered_name: str, alias: str, version: int | str) -> None: ...
 

@@ -22,6 +22,10 @@ import pandas as pd
 from healthmon.errors import HealthmonError
 
 FE_PACKAGE = "databricks-feature-engineering"
+# The layout of a model logged by FeatureEngineeringClient.log_model (databricks.ml_features_common.
+# mlflow_model_constants; checked against the recorded package in the tests).
+FE_LOADER_MODULE = "databricks.feature_store.mlflow_model"
+FE_RAW_MODEL_FOLDER = "raw_model"
 MISSING_FE = (
     "The databricks ML backend needs the Feature Engineering client (module databricks.feature_engineering), "
     "which this environment lacks."
@@ -170,6 +174,22 @@ class DatabricksBackend:
 
     def score_batch(self, model_uri: str, df: pd.DataFrame) -> pd.DataFrame:
         return _to_pandas(self.fe.score_batch(model_uri=model_uri, df=self.spark.createDataFrame(df)))
+
+    def load_estimator(self, model_uri: str) -> Any:
+        """A model logged by Databricks' ``fe.log_model`` is a pyfunc whose loader scores through
+        the feature store (``predict`` only); the estimator itself is the flavor model saved in
+        ``<python_function data>/raw_model``. Plain ``mlflow.sklearn`` models load directly."""
+        import os
+
+        import mlflow.artifacts
+        import mlflow.sklearn
+        from mlflow.models import get_model_info
+
+        pyfunc = get_model_info(model_uri).flavors.get("python_function", {})
+        if pyfunc.get("loader_module") != FE_LOADER_MODULE:
+            return mlflow.sklearn.load_model(model_uri)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
+        return mlflow.sklearn.load_model(os.path.join(local, pyfunc["data"], FE_RAW_MODEL_FOLDER))
 
     # -- registry -------------------------------------------------------------------------
     def set_alias(self, registered_name: str, alias: str, version: int | str) -> None:

@@ -56,9 +56,7 @@ class LocalBackend:
         return list(self.lakehouse.delta_table(name).to_pyarrow_dataset().schema.names)
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        if columns is None:
-            return self.lakehouse.read_table(name).to_pandas()
-        return self.lakehouse.delta_table(name).to_pyarrow_dataset().to_table(columns=list(columns)).to_pandas()
+        return self.lakehouse.read_table(name, columns=None if columns is None else list(columns)).to_pandas()
 
     # -- feature store --------------------------------------------------------------------
     def feature_lookup(self, table_name: str, lookup_key: list[str], feature_names: list[str]):
@@ -81,6 +79,21 @@ class LocalBackend:
 
     def score_batch(self, model_uri: str, df: pd.DataFrame) -> pd.DataFrame:
         return self.fe.score_batch(model_uri, df)
+
+    def load_estimator(self, model_uri: str) -> Any:
+        """Models logged with ``fe.log_model`` are a pyfunc wrapping the raw model and its feature
+        spec; plain ``mlflow.sklearn`` models (tag_recommender) load directly."""
+        import mlflow.pyfunc
+
+        loaded = mlflow.pyfunc.load_model(model_uri)
+        try:
+            wrapper = loaded.unwrap_python_model()
+        except Exception:  # noqa: BLE001 - not a PythonModel: a flavor model such as sklearn
+            wrapper = None
+        raw = getattr(wrapper, "raw_model", None)
+        if raw is not None:
+            return raw.get_raw_model() if hasattr(raw, "get_raw_model") else raw
+        return loaded.get_raw_model()
 
     # -- registry -------------------------------------------------------------------------
     def set_alias(self, registered_name: str, alias: str, version: int | str) -> None:

@@ -92,16 +92,5 @@ def sklearn_flavor():
 
 def load_estimator(model_uri: str):
     """The fitted scikit-learn estimator of a registered version (for scores/probabilities
-    beyond ``predict``). Models logged with ``fe.log_model`` are a pyfunc wrapping the raw
-    model and its feature spec; plain ``mlflow.sklearn`` models (tag_recommender) load directly."""
-    import mlflow.pyfunc
-
-    loaded = mlflow.pyfunc.load_model(model_uri)
-    try:
-        wrapper = loaded.unwrap_python_model()
-    except Exception:  # noqa: BLE001 - not a PythonModel: a flavor model such as sklearn
-        wrapper = None
-    raw = getattr(wrapper, "raw_model", None)
-    if raw is not None:
-        return raw.get_raw_model() if hasattr(raw, "get_raw_model") else raw
-    return loaded.get_raw_model()
+    beyond ``predict``), wherever the backend keeps it."""
+    return backend().load_estimator(model_uri)
