@@ -394,12 +394,10 @@ def tag_baselines(known: pd.DataFrame, test: pd.DataFrame) -> dict[str, np.ndarr
 
 def evaluate_all(*, catalog: str, gold_schema: str, feature_schema: str, output: str | Path | None = "EVALUATION.md",
                  models: list[str] | None = None) -> dict:
-    from healthmon.lakehouse.registry import configure_mlflow
-
-    configure_mlflow()
-    lh = io.lakehouse()
+    lh = io.backend()
+    lh.configure_tracking()
     inc_table = f"{catalog}.{gold_schema}.ground_truth_incidents"
-    incidents = lh.read_table(inc_table).to_pandas() if lh.table_exists(inc_table) else None
+    incidents = lh.read_table(inc_table) if lh.table_exists(inc_table) else None
     results: dict[str, dict] = {}
     for name in models or list(MODELS):
         spec = MODELS[name]
@@ -415,19 +413,17 @@ def evaluate_all(*, catalog: str, gold_schema: str, feature_schema: str, output:
         "evaluated": sum(r["status"] == "EVALUATED" for r in results.values()),
         "met": sum(bool(r.get("met")) for r in results.values()),
     }
-    summary["mlflow_run_id"] = _log_mlflow(summary)
+    summary["mlflow_run_id"] = _log_mlflow(summary, lh)
     if output:
         Path(output).write_text(render_markdown(summary))
         summary["output"] = str(output)
     return summary
 
 
-def _log_mlflow(summary: dict) -> str:
+def _log_mlflow(summary: dict, backend) -> str:
     import mlflow
 
-    from healthmon.lakehouse.registry import set_experiment
-
-    set_experiment(EXPERIMENT)
+    backend.set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=f"evaluation_{dt.datetime.now(dt.timezone.utc):%Y%m%d_%H%M%S}") as run:
         mlflow.set_tags({"project": registration.PROJECT, "catalog": summary["catalog"], "feature_schema": summary["feature_schema"]})
         metrics = {}

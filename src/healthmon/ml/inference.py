@@ -25,6 +25,7 @@ import traceback
 import pandas as pd
 
 from healthmon.errors import HealthmonError
+from healthmon.ml.backend import MLBackend
 from healthmon.ml.models import MODELS, ModelSpec
 from healthmon.ml.models import io
 from healthmon.ml.models.calibrated import evidence_frame
@@ -40,16 +41,14 @@ def batch_inference_all_models(
     *, catalog: str, gold_schema: str, feature_schema: str, models: list[str] | None = None,
     lookback_days: int = LOOKBACK_DAYS, now: dt.datetime | None = None,
 ) -> dict:
-    from healthmon.lakehouse.registry import configure_mlflow
-
-    configure_mlflow()
-    lh = io.lakehouse()
+    backend = io.backend()
+    backend.configure_tracking()
     now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     results: dict[str, dict] = {}
     for name in models or list(MODELS):
         spec = MODELS[name]
         try:
-            results[name] = score_model(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema,
+            results[name] = score_model(spec, backend, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema,
                                         lookback_days=lookback_days, now=now)
         except Exception as exc:  # noqa: BLE001 - every model is attempted; failures raise below
             results[name] = {"status": "FAILED", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=5)}
@@ -73,7 +72,7 @@ def batch_inference_all_models(
     return summary
 
 
-def score_model(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str,
+def score_model(spec: ModelSpec, backend: MLBackend, *, catalog: str, gold_schema: str, feature_schema: str,
                 lookback_days: int = LOOKBACK_DAYS, now: dt.datetime | None = None) -> dict:
     """Score one model's Champion and replace today's rows of its predictions table."""
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -87,16 +86,16 @@ def score_model(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_
     if spec.custom:
         from healthmon.ml.models import tags
 
-        scored = tags.score(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema, model_uri=model_uri)
+        scored = tags.score(spec, backend, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema, model_uri=model_uri)
     else:
-        scored = _score_feature_store(spec, lh, catalog, feature_schema, model_uri, champ.run_id, lookback_days)
+        scored = _score_feature_store(spec, backend, catalog, feature_schema, model_uri, champ.run_id, lookback_days)
     scored = scored.assign(
         model_name=spec.name, model_version=int(champ.version), run_id=str(champ.run_id),
         scored_at=pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo else pd.Timestamp(now, tz="UTC"),
         scored_date=now.date(),
     )
     table = spec.output_table(catalog, feature_schema)
-    write_predictions(lh, table, scored, now.date(), keys=_output_keys(spec))
+    backend.write_predictions(table, scored, primary_keys=[*_output_keys(spec), "scored_date"], day=now.date())
     return {"status": "SUCCESS", "records": int(len(scored)), "model_version": int(champ.version), "table": table}
 
 
@@ -111,15 +110,13 @@ def _output_keys(spec: ModelSpec) -> list[str]:
     return ["job_id"] if spec.custom else list(spec.keys)
 
 
-def _score_feature_store(spec: ModelSpec, lh, catalog: str, feature_schema: str, model_uri: str, run_id: str, lookback_days: int) -> pd.DataFrame:
-    from healthmon.lakehouse.feature_store import FeatureEngineeringClient
-
+def _score_feature_store(spec: ModelSpec, backend: MLBackend, catalog: str, feature_schema: str, model_uri: str,
+                         run_id: str, lookback_days: int) -> pd.DataFrame:
     table = spec.table(catalog, feature_schema)
-    keys_df = lh.read_table(table, columns=list(spec.keys)).to_pandas()
+    keys_df = backend.read_table(table, columns=list(spec.keys))
     dates = pd.to_datetime(keys_df[spec.date_key])
     keys_df = keys_df[dates > dates.max() - pd.Timedelta(days=lookback_days)].drop_duplicates().reset_index(drop=True)
-    fe = FeatureEngineeringClient()
-    out = fe.score_batch(model_uri, keys_df)
+    out = backend.score_batch(model_uri, keys_df)
     result = out[list(spec.keys)].copy()
     result["prediction"] = pd.to_numeric(out["prediction"], errors="coerce").astype(float)
     # Scores and probabilities need the estimator itself (score_batch gives predict() only).
@@ -140,27 +137,3 @@ def _score_feature_store(spec: ModelSpec, lh, catalog: str, feature_schema: str,
             result["probability"] = model.predict_proba(X).max(axis=1).astype(float)
     return result
 
-
-def write_predictions(lh, table: str, data: pd.DataFrame, day: dt.date, *, keys: list[str]) -> int:
-    """Replace the rows of ``day`` with ``data`` in one commit; create the table on first use."""
-    import pyarrow as pa
-    from deltalake import write_deltalake
-
-    arrow = pa.Table.from_pandas(data.reset_index(drop=True), preserve_index=False)
-    if not lh.table_exists(table):
-        return lh.write_table(table, arrow, mode="append", primary_keys=[*keys, "scored_date"],
-                              comment="Batch predictions with model version and run; one set of rows per scoring day.")
-    from healthmon.lakehouse.arrow_utils import conform
-    from healthmon.lakehouse.delta_io import arrow_schema
-
-    try:
-        arrow = conform(arrow, arrow_schema(lh.delta_table(table)), table)
-    except HealthmonError:
-        # The layout changed (e.g. a new prediction column): keep the other days' rows and
-        # rewrite the table with the union of the columns, still in one commit.
-        old = lh.read_table(table).to_pandas()
-        old = old[pd.to_datetime(old["scored_date"]).dt.date != day]
-        merged = pd.concat([old, data], ignore_index=True)
-        return lh.write_table(table, merged, mode="overwrite")
-    write_deltalake(lh.table_path(table), arrow, mode="overwrite", predicate=f"scored_date = '{day.isoformat()}'")
-    return lh.delta_table(table).version()

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from healthmon.errors import HealthmonError
+from healthmon.ml.backend import MLBackend
 from healthmon.ml.models import io
 from healthmon.ml.models.spec import ModelSpec
 
@@ -42,15 +43,15 @@ def run_tags(spec: ModelSpec, *, training_data: str, **extra: str) -> dict[str, 
     }
 
 
-def record_skip(spec: ModelSpec, *, training_data: str, reason: str) -> None:
+def record_skip(spec: ModelSpec, *, backend: MLBackend, training_data: str, reason: str) -> None:
     """A skipped training still leaves a (model-less) MLflow run saying why, so evaluation and
     the MLflow UI can show the reason next to the missing Champion."""
     try:
         import mlflow
 
-        from healthmon.lakehouse.registry import registry_write as w, set_experiment
+        from healthmon.lakehouse.registry import registry_write as w
 
-        set_experiment(experiment_name(spec.name))
+        backend.set_experiment(experiment_name(spec.name))
         with w(mlflow.start_run, run_name=f"{spec.name}_skipped_{_stamp()}"):
             w(mlflow.set_tags, run_tags(spec, training_data=training_data, status="SKIPPED", skip_reason=reason[:4000]))
     except Exception:  # noqa: BLE001 - recording the skip must never turn it into a failure
@@ -74,20 +75,20 @@ def last_skip_reason(model_name: str) -> str | None:
     return None
 
 
-def log_and_register(spec: ModelSpec, *, registered_name: str, algorithm: str, tags: dict[str, str],
+def log_and_register(spec: ModelSpec, *, backend: MLBackend, registered_name: str, algorithm: str, tags: dict[str, str],
                      params: dict[str, Any], metrics: dict[str, float], info: dict, model: Any,
                      training_set: Any = None, input_example: Any = None) -> tuple[str, int]:
     """One MLflow run for a trained model, registered as a new version of ``registered_name``.
 
-    With a ``training_set`` (``create_training_set``) the model is logged by the feature store
-    client with its feature spec, so batch scoring looks its features up by key; without one
+    With a ``training_set`` (``backend.create_training_set``) the model is logged by the
+    backend's feature store client with its feature spec, so batch scoring looks its features up by key; without one
     (a model whose rows are not feature-table rows) it is a plain ``mlflow.sklearn`` model.
     NaN metrics are left out. Returns (run id, registered version)."""
     import mlflow
 
-    from healthmon.lakehouse.registry import registry_write as w, set_experiment
+    from healthmon.lakehouse.registry import registry_write as w
 
-    set_experiment(experiment_name(spec.name))
+    backend.set_experiment(experiment_name(spec.name))
     mlflow.autolog(disable=True)
     with w(mlflow.start_run, run_name=f"{spec.name}_{algorithm.replace(':', '_')}_{_stamp()}") as run:
         w(mlflow.set_tags, tags)
@@ -97,10 +98,8 @@ def log_and_register(spec: ModelSpec, *, registered_name: str, algorithm: str, t
         # The model logs are not retried: a retry after a partial success would register a
         # second version.
         if training_set is not None:
-            from healthmon.lakehouse.feature_store import FeatureEngineeringClient
-
-            FeatureEngineeringClient().log_model(model=model, artifact_path="model", flavor=io.sklearn_flavor(),
-                                                 training_set=training_set, registered_model_name=registered_name)
+            backend.log_model(model, flavor=io.sklearn_flavor(), training_set=training_set,
+                              registered_model_name=registered_name)
         else:
             mlflow.sklearn.log_model(model, name="model", registered_model_name=registered_name,
                                      input_example=input_example, serialization_format="cloudpickle",

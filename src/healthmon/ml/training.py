@@ -22,6 +22,7 @@ import pandas as pd
 
 from healthmon.errors import HealthmonError
 from healthmon.ml import registration
+from healthmon.ml.backend import MLBackend
 from healthmon.ml.models import MODELS, ModelSpec, get_spec, tags
 from healthmon.ml.models import frames as fr
 from healthmon.ml.models import io
@@ -36,19 +37,17 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
     spec = get_spec(model_name)
     table = spec.table(catalog, feature_schema)
     try:
-        from healthmon.lakehouse.registry import configure_mlflow
-
-        configure_mlflow()
-        lh = io.lakehouse()
-        if not lh.table_exists(table):
+        backend = io.backend()
+        backend.configure_tracking()
+        if not backend.table_exists(table):
             from healthmon.ml.features.pipeline import why_not_built
 
-            why = why_not_built(lh, spec.feature_table, catalog, gold_schema)
+            why = why_not_built(backend.sql_lakehouse, spec.feature_table, catalog, gold_schema)
             if why:  # no data for it (e.g. an import without information_schema); else: not built yet
                 raise Skip(f"feature table {table} was not built: {why}")
-        return trainer_of(spec)(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
+        return trainer_of(spec)(spec, backend, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
     except Skip as skip:
-        registration.record_skip(spec, training_data=table, reason=str(skip))
+        registration.record_skip(spec, backend=backend, training_data=table, reason=str(skip))
         return {"status": "SKIPPED", "model_name": spec.name, "feature_table": table, "reason": str(skip)}
     except HealthmonError as exc:
         if spec.name in exc.message:
@@ -173,21 +172,19 @@ def selection_metric(spec: ModelSpec, metrics: dict[str, float]) -> tuple[str, f
 
 
 # --------------------------------------------------------------------------- the flow
-def train_on_feature_table(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
+def train_on_feature_table(spec: ModelSpec, backend: MLBackend, *, catalog: str, gold_schema: str,
+                           feature_schema: str) -> dict:
     """The ``feature_table`` trainer: the spec's rows, features and future labels from its
     feature table, a purged time split, a feature-store training set."""
-    from healthmon.lakehouse.feature_store import FeatureEngineeringClient, FeatureLookup
-
     table = spec.table(catalog, feature_schema)
-    frame = io.read_table(lh, table, what=f"Model {spec.name}")
+    frame = io.read_table(backend, table, what=f"Model {spec.name}")
     # A Delta snapshot's row order depends on its file layout (an overwrite can reorder rows);
     # sorting by the primary key makes subsampling, and so every trained model, reproducible.
     keys = [k for k in spec.keys if k in frame.columns]
     frame = frame.sort_values(keys, kind="stable").reset_index(drop=True) if keys else frame
-    data = prepare(spec, frame, table, io.gold_reader(lh, catalog, gold_schema, model=spec.name))
+    data = prepare(spec, frame, table, io.gold_reader(backend, catalog, gold_schema, model=spec.name))
     features, rows, y, periods, split = data["features"], data["rows"], data["y"], data["periods"], data["split"]
 
-    fe = FeatureEngineeringClient()
     train_mask = periods == "train"
     if train_mask.sum() > spec.max_train_rows:
         keep = np.random.default_rng(42).choice(np.flatnonzero(train_mask), spec.max_train_rows, replace=False)
@@ -198,9 +195,9 @@ def train_on_feature_table(spec: ModelSpec, lh, *, catalog: str, gold_schema: st
     if y is not None:
         label_name = fr.LABEL
         base[fr.LABEL] = y[train_mask].astype(int) if spec.kind in ("binary", "multiclass") else y[train_mask].astype(float)
-    lookup = FeatureLookup(table_name=table, lookup_key=list(spec.keys), feature_names=features)
-    training_set = fe.create_training_set(df=base, feature_lookups=[lookup], label=label_name, exclude_columns=list(spec.keys))
-    train_df = training_set.load_df()
+    lookup = backend.feature_lookup(table, list(spec.keys), features)
+    training_set = backend.create_training_set(base, [lookup], label_name, list(spec.keys))
+    train_df = backend.load_training_frame(training_set)
     X_train = matrix(train_df, features)
     y_train = None if label_name is None else train_df[label_name].to_numpy()
     if spec.kind in ("binary", "multiclass"):
@@ -210,7 +207,7 @@ def train_on_feature_table(spec: ModelSpec, lh, *, catalog: str, gold_schema: st
     model.fit(X_train, y_train) if y_train is not None else model.fit(X_train)
     threshold = _calibrate_detector(spec, model, rows, periods, features)
     if is_budgeted_detector(spec):
-        incidents = known_incidents(spec, lh, catalog, gold_schema, rows, split)
+        incidents = known_incidents(spec, backend, catalog, gold_schema, rows, split)
         model, algorithm, contest = choose_detector(spec, model, rows, periods, features, X_train, incidents)
         threshold = float(model.threshold_)
     else:
@@ -244,7 +241,7 @@ def train_on_feature_table(spec: ModelSpec, lh, *, catalog: str, gold_schema: st
     params.update({"feature_table": table, "features_count": len(features), "split_validation_start": info["split"]["validation_start"],
                    "split_test_start": info["split"]["test_start"], "purge_gap_days": split.gap_days})
     run_id, version = registration.log_and_register(
-        spec, registered_name=registered, algorithm=algorithm,
+        spec, backend=backend, registered_name=registered, algorithm=algorithm,
         tags=registration.run_tags(spec, training_data=table, algorithm=algorithm, feature_engineering="unity_catalog",
                                    target=info["target"] or "none"),
         params=params, metrics={**metrics, **{f"{p}_samples": float(c) for p, c in data["counts"].items()}},
@@ -302,14 +299,14 @@ def is_budgeted_detector(spec: ModelSpec) -> bool:
     return spec.kind == "anomaly" and spec.hyperparameters.get("false_events_per_entity_month") is not None
 
 
-def known_incidents(spec: ModelSpec, lh, catalog: str, gold_schema: str, rows: pd.DataFrame, split) -> pd.DataFrame:
+def known_incidents(spec: ModelSpec, backend: MLBackend, catalog: str, gold_schema: str, rows: pd.DataFrame, split) -> pd.DataFrame:
     """The domain's labelled incidents that START before the test period (entity, start, end,
     kind), when the account has a ground truth (a synthetic one does; a real one does not, and
     then every validation flag counts against the budget)."""
     from healthmon.ml.evaluation import incidents_for
 
     table = f"{catalog}.{gold_schema}.ground_truth_incidents"
-    raw = lh.read_table(table).to_pandas() if lh.table_exists(table) else None
+    raw = backend.read_table(table) if backend.table_exists(table) else None
     dates = pd.to_datetime(rows[spec.date_key]).dt.normalize()
     inc = incidents_for(raw, spec.domain, dates.min(), dates.max())
     return inc[inc["start"] < split.test_start].reset_index(drop=True)
@@ -362,7 +359,7 @@ def choose_detector(spec: ModelSpec, model, rows: pd.DataFrame, periods: np.ndar
 
 
 # Training strategies by the name a spec gives in ``ModelSpec.trainer``; each takes
-# (spec, lakehouse, catalog=, gold_schema=, feature_schema=), returns the training result and
+# (spec, backend, catalog=, gold_schema=, feature_schema=), returns the training result and
 # raises ``Skip`` for unusable data.
 TRAINERS: dict[str, Callable[..., dict]] = {
     FEATURE_TABLE_TRAINER: train_on_feature_table,

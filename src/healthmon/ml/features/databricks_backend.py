@@ -11,13 +11,14 @@ Not exercised by the local test suite (no workspace here); see docs/deploying-to
 
 from __future__ import annotations
 
-import os
-
 import pyarrow as pa
 
 
 def on_databricks() -> bool:
-    return "DATABRICKS_RUNTIME_VERSION" in os.environ
+    """The ML backend's choice (``DATABRICKS_RUNTIME_VERSION``, overridden by ``HEALTHMON_ML_BACKEND``)."""
+    from healthmon.ml.backend import backend_name
+
+    return backend_name() == "databricks"
 
 
 def _spark():

@@ -12,21 +12,22 @@ CHAMPION = "Champion"
 SPEC_ARTIFACT = "healthmon_model.json"
 
 
-def lakehouse():
-    from healthmon.lakehouse import Lakehouse
+def backend():
+    """The ML backend of this process (``local`` or ``databricks``, see ``healthmon.ml.backend``)."""
+    from healthmon.ml.backend import get_backend
 
-    return Lakehouse.from_env()
+    return get_backend()
 
 
-def read_table(lh, name: str, *, what: str) -> pd.DataFrame:
-    if not lh.table_exists(name):
+def read_table(backend, name: str, *, what: str) -> pd.DataFrame:
+    if not backend.table_exists(name):
         raise NotFoundError(f"{what}: table {name} does not exist.")
-    return lh.read_table(name).to_pandas()
+    return backend.read_table(name)
 
 
-def gold_reader(lh, catalog: str, gold_schema: str, *, model: str) -> Callable[[str], pd.DataFrame]:
+def gold_reader(backend, catalog: str, gold_schema: str, *, model: str) -> Callable[[str], pd.DataFrame]:
     def read(table: str) -> pd.DataFrame:
-        return read_table(lh, f"{catalog}.{gold_schema}.{table}", what=f"model {model}")
+        return read_table(backend, f"{catalog}.{gold_schema}.{table}", what=f"model {model}")
 
     return read
 
@@ -39,18 +40,11 @@ def client():
 
 def champion_version(registered_name: str):
     """The ModelVersion behind the Champion alias, or None when there is none."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client().get_model_version_by_alias(registered_name, CHAMPION)
-    except MlflowException:
-        return None
+    return backend().version_by_alias(registered_name, CHAMPION)
 
 
 def set_champion(registered_name: str, version: int | str) -> None:
-    from healthmon.lakehouse.registry import set_alias
-
-    set_alias(registered_name, CHAMPION, version)
+    backend().set_alias(registered_name, CHAMPION, version)
 
 
 def model_info(run_id: str) -> dict:
@@ -91,21 +85,12 @@ def sklearn_flavor():
         kwargs.setdefault("pip_requirements", pip_requirements())
         return mlflow.sklearn.save_model(model, path, **kwargs)
 
-    return types.SimpleNamespace(__name__="mlflow.sklearn", save_model=save_model, load_model=mlflow.sklearn.load_model)
+    # FLAVOR_NAME: Databricks' FeatureEngineeringClient.log_model reads it to tell flavors from pyfunc.
+    return types.SimpleNamespace(__name__="mlflow.sklearn", FLAVOR_NAME=mlflow.sklearn.FLAVOR_NAME,
+                                 save_model=save_model, load_model=mlflow.sklearn.load_model)
 
 
 def load_estimator(model_uri: str):
     """The fitted scikit-learn estimator of a registered version (for scores/probabilities
-    beyond ``predict``). Models logged with ``fe.log_model`` are a pyfunc wrapping the raw
-    model and its feature spec; plain ``mlflow.sklearn`` models (tag_recommender) load directly."""
-    import mlflow.pyfunc
-
-    loaded = mlflow.pyfunc.load_model(model_uri)
-    try:
-        wrapper = loaded.unwrap_python_model()
-    except Exception:  # noqa: BLE001 - not a PythonModel: a flavor model such as sklearn
-        wrapper = None
-    raw = getattr(wrapper, "raw_model", None)
-    if raw is not None:
-        return raw.get_raw_model() if hasattr(raw, "get_raw_model") else raw
-    return loaded.get_raw_model()
+    beyond ``predict``), wherever the backend keeps it."""
+    return backend().load_estimator(model_uri)

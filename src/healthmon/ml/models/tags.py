@@ -69,16 +69,16 @@ def without_test_names(data: pd.DataFrame) -> pd.DataFrame:
     return data[(data["period"] == "test") | ~keys.isin(test_keys)]
 
 
-def _usage(lh, catalog, gold_schema) -> pd.DataFrame:
+def _usage(backend, catalog, gold_schema) -> pd.DataFrame:
     name = f"{catalog}.{gold_schema}.fact_usage"
-    if not lh.table_exists(name):
+    if not backend.table_exists(name):
         raise HealthmonError(f"Model tag_recommender: table {name} does not exist.")
-    table = lh.delta_table(name).to_pyarrow_dataset()
-    present = [c for c in USAGE_COLUMNS if c in table.schema.names]
+    columns = backend.columns(name)
+    present = [c for c in USAGE_COLUMNS if c in columns]
     missing = set(USAGE_COLUMNS) - set(present)
     if missing:
         raise HealthmonError(f"Model tag_recommender: table {name} lacks column(s) {', '.join(sorted(missing))}.")
-    df = table.to_table(columns=present).to_pandas()
+    df = backend.read_table(name, columns=present)
     df = df[df["usage_metadata_job_id"].notna()].copy()
     df["usage_date"] = pd.to_datetime(df["usage_date"]).dt.normalize()
     df["list_cost"] = pd.to_numeric(df["list_cost"], errors="coerce").fillna(0.0).astype(float)
@@ -86,17 +86,17 @@ def _usage(lh, catalog, gold_schema) -> pd.DataFrame:
     return df.drop(columns=["custom_tags"])
 
 
-def _job_names(lh, catalog, gold_schema) -> pd.DataFrame:
+def _job_names(backend, catalog, gold_schema) -> pd.DataFrame:
     name = f"{catalog}.{gold_schema}.dim_job"
-    jobs = io.read_table(lh, name, what="Model tag_recommender")
+    jobs = io.read_table(backend, name, what="Model tag_recommender")
     if "change_time" in jobs.columns:
         jobs = jobs.sort_values("change_time")
     jobs = jobs.drop_duplicates("job_id", keep="last")
     return pd.DataFrame({"job_id": jobs["job_id"].astype(str), "job_name": jobs["name"].fillna("").astype(str)})
 
 
-def _cost_features(lh, table: str, features: list[str]) -> pd.DataFrame:
-    cf = io.read_table(lh, table, what="Model tag_recommender")
+def _cost_features(backend, table: str, features: list[str]) -> pd.DataFrame:
+    cf = io.read_table(backend, table, what="Model tag_recommender")
     missing = [f for f in features if f not in cf.columns]
     if missing:
         raise HealthmonError(f"Model tag_recommender: table {table} lacks feature column(s) {', '.join(missing)}.")
@@ -141,18 +141,18 @@ def _with_features(rows: pd.DataFrame, cf: pd.DataFrame, features: list[str]) ->
     return out
 
 
-def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
+def train(spec: ModelSpec, backend, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
     """The ``job_tags`` trainer (``ModelSpec.trainer``): tagged jobs, a split by job, the model
     or the nearest-job-name rule, registered and promoted like every model."""
     from healthmon.ml.models.metrics import classifier_scores
 
     features = list(spec.features)
     table = spec.table(catalog, feature_schema)
-    usage = _usage(lh, catalog, gold_schema)
-    rows = training_rows(usage, _job_names(lh, catalog, gold_schema))
+    usage = _usage(backend, catalog, gold_schema)
+    rows = training_rows(usage, _job_names(backend, catalog, gold_schema))
     if rows.empty:
         raise Skip(f"no tagged job with a name in {catalog}.{gold_schema}.fact_usage / dim_job")
-    data = _with_features(rows, _cost_features(lh, table, features), features)
+    data = _with_features(rows, _cost_features(backend, table, features), features)
     data["period"] = data["job_id"].map(job_period)
     all_jobs = len(data)
     data = without_test_names(data)
@@ -182,7 +182,7 @@ def train(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema
             "target": "tag_value", "target_description": "the job's team / project / cost_center tag (first present, most frequent value)",
             "classes": list(map(str, model.classes_)), "split": {"method": "job_id hash 50/20/30; train/validation jobs sharing a test job's name dropped"}, "selection_metric": "accuracy"}
     run_id, version = registration.log_and_register(
-        spec, registered_name=registered, algorithm=algorithm,
+        spec, backend=backend, registered_name=registered, algorithm=algorithm,
         tags=registration.run_tags(spec, training_data=table, algorithm=algorithm, feature_engineering="custom_tfidf"),
         params={**spec.hyperparameters, "feature_table": table, "features_count": len(inputs)},
         metrics=metrics, info=info, model=model, input_example=train_df[inputs].head(5),
@@ -232,14 +232,14 @@ def _choose_scorer(spec: ModelSpec, model, data: pd.DataFrame, inputs: list[str]
     return model, spec.algorithm, contest
 
 
-def score(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str, model_uri: str) -> pd.DataFrame:
+def score(spec: ModelSpec, backend, *, catalog: str, gold_schema: str, feature_schema: str, model_uri: str) -> pd.DataFrame:
     """Recommendations for untagged jobs: predicted_tag and confidence_score."""
     model = io.load_estimator(model_uri)
     features = list(spec.features)
-    rows = scoring_rows(_usage(lh, catalog, gold_schema), _job_names(lh, catalog, gold_schema))
+    rows = scoring_rows(_usage(backend, catalog, gold_schema), _job_names(backend, catalog, gold_schema))
     if rows.empty:
         return rows.assign(predicted_tag=pd.Series(dtype=str), confidence_score=pd.Series(dtype=float))
-    data = _with_features(rows, _cost_features(lh, spec.table(catalog, feature_schema), features), features)
+    data = _with_features(rows, _cost_features(backend, spec.table(catalog, feature_schema), features), features)
     inputs = [*features, "job_name"]
     proba = model.predict_proba(data[inputs])
     data["predicted_tag"] = model.classes_[np.argmax(proba, axis=1)].astype(str)
