@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from healthmon.errors import HealthmonError, Location
+
+if TYPE_CHECKING:  # pragma: no cover
+    from healthmon.bundle.loader import Bundle
 
 ERROR = "error"
 WARNING = "warning"
@@ -82,7 +86,7 @@ class Diagnostics:
 class BundleError(HealthmonError):
     """A loading step failed; carries every diagnostic gathered so far."""
 
-    bundle = None  # the partially loaded bundle, when loading got that far
+    bundle: Bundle | None = None  # the partially loaded bundle, when loading got that far
 
     def __init__(self, diagnostics: list[Diagnostic]):
         errors = [d for d in diagnostics if d.severity == ERROR]

@@ -140,8 +140,9 @@ class LoadIncludes(Step):
             errors = section_errors(part)
             if errors:
                 raise BundleError(errors)
-            if part.get("include") is not None:
-                raise fail("include can only be defined in the root databricks.yml", part.get("include").loc,
+            nested_include = part.get("include")
+            if nested_include is not None:
+                raise fail("include can only be defined in the root databricks.yml", nested_include.loc,
                            "include", check=CHECK)
             _resource_defs(part, defs)
             try:

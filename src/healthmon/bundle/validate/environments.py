@@ -4,7 +4,9 @@ options), so "Dependencies not found"-class mistakes are caught before a run."""
 
 from __future__ import annotations
 
-from healthmon.bundle.diag import Diagnostic, ERROR
+from packaging.requirements import InvalidRequirement, Requirement
+
+from healthmon.bundle.diag import ERROR, Diagnostic
 from healthmon.bundle.suggest import did_you_mean
 from healthmon.bundle.validate.base import BundleState, iter_tasks, task_key
 
@@ -19,10 +21,6 @@ def _is_file_dep(dep: str) -> bool:
 
 def check(state: BundleState) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    try:
-        from packaging.requirements import InvalidRequirement, Requirement
-    except ImportError:  # pragma: no cover - packaging is a dependency
-        Requirement = None  # type: ignore[assignment]
     declared_by_job: dict[str, set[str]] = {}
     for key, job in state.jobs().items():
         envs = job.get("environments")
@@ -39,7 +37,7 @@ def check(state: BundleState) -> list[Diagnostic]:
                 names[ek] = i
                 spec = env.get("spec")
                 deps = spec.get("dependencies") if spec is not None and spec.is_map else None
-                if deps is None or not deps.is_list or Requirement is None:
+                if deps is None or not deps.is_list:
                     continue
                 for j, dep in enumerate(deps.v):
                     if not isinstance(dep.v, str) or _is_file_dep(dep.v.strip()) or "${" in dep.v:
