@@ -56,10 +56,12 @@ class Diagnostics:
     def add(self, d: Diagnostic) -> None:
         self.items.append(d)
 
-    def error(self, summary: str, location: Location | None = None, path: str | None = None, *, check: str = "", detail: str | None = None) -> None:
+    def error(self, summary: str, location: Location | None = None, path: str | None = None, *, check: str = "",
+              detail: str | None = None) -> None:
         self.items.append(Diagnostic(ERROR, summary, location, path, detail, check))
 
-    def warning(self, summary: str, location: Location | None = None, path: str | None = None, *, check: str = "", detail: str | None = None) -> None:
+    def warning(self, summary: str, location: Location | None = None, path: str | None = None, *, check: str = "",
+                detail: str | None = None) -> None:
         self.items.append(Diagnostic(WARNING, summary, location, path, detail, check))
 
     def extend(self, other: "Diagnostics | list[Diagnostic]") -> None:
@@ -98,5 +100,6 @@ class BundleError(HealthmonError):
         return "\n\n".join(d.render() for d in self.diagnostics)
 
 
-def fail(summary: str, location: Location | None = None, path: str | None = None, *, check: str = "", detail: str | None = None) -> BundleError:
+def fail(summary: str, location: Location | None = None, path: str | None = None, *, check: str = "",
+         detail: str | None = None) -> BundleError:
     return BundleError([Diagnostic(ERROR, summary, location, path, detail, check)])

@@ -10,7 +10,7 @@ explicit ``workspace.root_path`` when the default per-user path is used.
 from __future__ import annotations
 
 from healthmon.bundle.context import LoadContext
-from healthmon.bundle.diag import Diagnostics, RECOMMENDATION, Diagnostic, fail
+from healthmon.bundle.diag import RECOMMENDATION, Diagnostic, Diagnostics, fail
 from healthmon.bundle.dyn import Value, get_path, set_path
 from healthmon.bundle.step import BundleState, Step
 from healthmon.settings import short_name

@@ -63,7 +63,8 @@ def include_patterns(config: Value) -> list[Value]:
         return []
     for item in inc.v:
         if not isinstance(item.v, str) or not item.v:
-            raise fail("include: each entry must be a non-empty string (a glob pattern)", item.loc, "include", check=CHECK)
+            raise fail("include: each entry must be a non-empty string (a glob pattern)", item.loc, "include",
+                       check=CHECK)
     return list(inc.v)
 
 

@@ -5,8 +5,8 @@ Precedence, highest first (the CLI's ``SetVariables``): a value already assigned
 "variable has already been assigned value" error) —, ``BUNDLE_VAR_<name>``,
 ``.databricks/bundle/<target>/variable-overrides.json``, the target's value or the definition's
 ``default``, a ``lookup:``. A variable whose default is a map or a list is complex even without
-``type: complex``; complex variables cannot be set by ``--var`` or the environment (errors). References inside values (``${var.other}``) are left for
-``interpolate``.
+``type: complex``; complex variables cannot be set by ``--var`` or the environment (errors).
+References inside values (``${var.other}``) are left for ``interpolate``.
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ class ResolveVariables(Step):
         if diags.has_errors():
             return diags
         if variables is not None or out:
-            b.config = Value({**config.v, "variables": Value(out, variables.loc if variables is not None else config.loc)},
-                             config.loc)
+            loc = variables.loc if variables is not None else config.loc
+            b.config = Value({**config.v, "variables": Value(out, loc)}, config.loc)
         return diags
 
     @staticmethod

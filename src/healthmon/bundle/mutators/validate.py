@@ -32,7 +32,8 @@ class ValidateSchema(Step):
             if new is schema.DROP:
                 parent = required_path(config, parts[:-1])  # the parent of the existing ``old``
                 kept = {k: x for k, x in parent.v.items() if k != parts[-1]}
-                config = set_path(config, parts[:-1], Value(kept, parent.loc)) if parts[:-1] else Value(kept, config.loc)
+                config = (set_path(config, parts[:-1], Value(kept, parent.loc)) if parts[:-1]
+                          else Value(kept, config.loc))
             else:
                 config = set_path(config, parts, Value(new, old.loc))
         b.config = config

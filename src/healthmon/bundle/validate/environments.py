@@ -27,9 +27,10 @@ def check(state: BundleState) -> list[Diagnostic]:
         names: dict[str, int] = {}
         if envs is not None and envs.is_list:
             for i, env in enumerate(envs.v):
-                if not env.is_map or env.get("environment_key") is None or not isinstance(env.get("environment_key").v, str):
+                env_key = env.get("environment_key") if env.is_map else None
+                if env_key is None or not isinstance(env_key.v, str):
                     continue  # a missing or malformed key is the schema check's to report
-                ek = env.get("environment_key").v
+                ek = env_key.v
                 epath = f"resources.jobs.{key}.environments[{i}]"
                 if ek in names:
                     out.append(Diagnostic(ERROR, f'job "{key}": duplicate environment_key "{ek}"',
@@ -51,15 +52,15 @@ def check(state: BundleState) -> list[Diagnostic]:
                                    f"PEP 508 requirement ({detail})",
                             dep.loc, f"{epath}.spec.dependencies[{j}]", check=CHECK))
         declared_by_job[key] = set(names)
-    for key, job, _, task, tpath in iter_tasks(state):
-        ek = task.get("environment_key")
-        if ek is None or ek.v is None or not ek.is_scalar:
+    for key, _job, _, task, tpath in iter_tasks(state):
+        task_env = task.get("environment_key")
+        if task_env is None or task_env.v is None or not task_env.is_scalar:
             continue
         declared = declared_by_job.get(key, set())
-        if ek.v not in declared:
+        if task_env.v not in declared:
             listing = ", ".join(sorted(declared)) or "none"
             out.append(Diagnostic(
-                ERROR, f'task "{task_key(task)}" of job "{key}" uses environment_key "{ek.v}", which the job does not '
-                       f"declare{did_you_mean(str(ek.v), declared)} (declared: {listing})",
-                ek.loc, f"{tpath}.environment_key", check=CHECK))
+                ERROR, f'task "{task_key(task)}" of job "{key}" uses environment_key "{task_env.v}", '
+                       f"which the job does not declare{did_you_mean(str(task_env.v), declared)} (declared: {listing})",
+                task_env.loc, f"{tpath}.environment_key", check=CHECK))
     return out

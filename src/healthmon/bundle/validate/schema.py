@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from healthmon.bundle.diag import Diagnostic, ERROR, WARNING
+from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
 from healthmon.bundle.dyn import Value, format_path, kind_name
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.validate.base import BundleState
@@ -114,8 +114,8 @@ class _Checker:
             self.value(child, path + (name,), spec)
         for name in required:
             if name not in node.v or node.v[name].v is None or node.v[name].v == "":
-                self.diags.append(Diagnostic(WARNING, f'required field "{name}" is not set', node.loc, format_path(path),
-                                             check=CHECK))
+                self.diags.append(Diagnostic(WARNING, f'required field "{name}" is not set', node.loc,
+                                             format_path(path), check=CHECK))
 
     def value(self, node: Value, path: tuple, spec) -> None:
         v = node.v

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +67,9 @@ def installed_version() -> str:
 def derive() -> dict:
     import dataclasses
     import enum
+    import importlib
     import types
     import typing
-
-    import importlib
 
     from databricks.bundles.core._variable import Variable
 
