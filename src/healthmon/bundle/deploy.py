@@ -216,7 +216,8 @@ def deployment_lock(db, bundle_name: str, target: str, settings: Settings, *, fo
         if not taken:
             with db.session() as s:
                 row = s.get(DeploymentLock, (bundle_name, target))
-                who = f"{row.holder}, acquired at {_iso_ms(row.acquired_at)}" if row is not None else "another deployment"
+                who = (f"{row.holder}, acquired at {_iso_ms(row.acquired_at)}" if row is not None
+                       else "another deployment")
             raise DeploymentLockedError(
                 f'deployment lock for bundle "{bundle_name}" target "{target}" is held by {who}',
                 hint="wait for the other deployment to finish, or use --force-lock if it died on another host")

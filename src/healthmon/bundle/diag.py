@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from healthmon.errors import HealthmonError, Location
+
+if TYPE_CHECKING:  # pragma: no cover
+    from healthmon.bundle.loader import Bundle
 
 ERROR = "error"
 WARNING = "warning"
@@ -52,10 +56,12 @@ class Diagnostics:
     def add(self, d: Diagnostic) -> None:
         self.items.append(d)
 
-    def error(self, summary: str, location: Location | None = None, path: str | None = None, *, check: str = "", detail: str | None = None) -> None:
+    def error(self, summary: str, location: Location | None = None, path: str | None = None, *, check: str = "",
+              detail: str | None = None) -> None:
         self.items.append(Diagnostic(ERROR, summary, location, path, detail, check))
 
-    def warning(self, summary: str, location: Location | None = None, path: str | None = None, *, check: str = "", detail: str | None = None) -> None:
+    def warning(self, summary: str, location: Location | None = None, path: str | None = None, *, check: str = "",
+                detail: str | None = None) -> None:
         self.items.append(Diagnostic(WARNING, summary, location, path, detail, check))
 
     def extend(self, other: "Diagnostics | list[Diagnostic]") -> None:
@@ -82,7 +88,7 @@ class Diagnostics:
 class BundleError(HealthmonError):
     """A loading step failed; carries every diagnostic gathered so far."""
 
-    bundle = None  # the partially loaded bundle, when loading got that far
+    bundle: Bundle | None = None  # the partially loaded bundle, when loading got that far
 
     def __init__(self, diagnostics: list[Diagnostic]):
         errors = [d for d in diagnostics if d.severity == ERROR]
@@ -94,5 +100,6 @@ class BundleError(HealthmonError):
         return "\n\n".join(d.render() for d in self.diagnostics)
 
 
-def fail(summary: str, location: Location | None = None, path: str | None = None, *, check: str = "", detail: str | None = None) -> BundleError:
+def fail(summary: str, location: Location | None = None, path: str | None = None, *, check: str = "",
+         detail: str | None = None) -> BundleError:
     return BundleError([Diagnostic(ERROR, summary, location, path, detail, check)])

@@ -128,6 +128,15 @@ def get_path(root: Value, path: Path) -> Value | None:
     return cur
 
 
+def required_path(root: Value, path: Path) -> Value:
+    """The value at ``path``, which an earlier loading step guarantees is there (``workspace.*``
+    after the workspace defaults, ``bundle.target`` after target selection)."""
+    found = get_path(root, path)
+    if found is None:
+        raise LookupError(f"{format_path(path)} is missing: a loading step ran out of order")
+    return found
+
+
 def set_path(root: Value, path: Path, new: Value) -> Value:
     """A copy of ``root`` with ``new`` at ``path``; maps along the way are created if missing."""
     if not path:
@@ -269,7 +278,7 @@ def map_pattern(root: Value, pat: "Path | str", fn: Callable[[Path, Value], Valu
         if not isinstance(v, dict):
             return root
         keys = v.keys() if head is ANY_KEY else ([head] if head in v else [])
-        changed = {}
+        changed: dict[Any, Value] = {}
         for k in keys:
             new = map_pattern(v[k], rest, fn, prefix + (k,))
             if new is not v[k]:
@@ -278,9 +287,9 @@ def map_pattern(root: Value, pat: "Path | str", fn: Callable[[Path, Value], Valu
     if not isinstance(v, list):
         return root
     idx = range(len(v)) if head is ANY_INDEX else ([head] if 0 <= head < len(v) else [])
-    items, changed = list(v), False
+    items, any_changed = list(v), False
     for i in idx:
         new = map_pattern(v[i], rest, fn, prefix + (i,))
         if new is not v[i]:
-            items[i], changed = new, True
-    return Value(items, root.loc) if changed else root
+            items[i], any_changed = new, True
+    return Value(items, root.loc) if any_changed else root

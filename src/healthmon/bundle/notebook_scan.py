@@ -100,7 +100,7 @@ def _source(path: Path) -> str:
             if cell.get("cell_type") == "code":
                 src = cell.get("source", "")
                 src = "".join(src) if isinstance(src, list) else str(src)
-                cells.append("\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!"))))
+                cells.append("\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))))
         return "\n\n".join(cells)
     return text
 

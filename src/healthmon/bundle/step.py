@@ -43,7 +43,7 @@ class Step:
     """One named step. Subclasses set ``name``, ``reads``, ``updates`` and implement ``run``;
     ``apply`` turns a ``BundleError`` raised deep inside a step into its diagnostics."""
 
-    name: ClassVar[str] = ""
+    name: str = ""  # a class attribute, except for the validate_<check> steps that set it per instance
     reads: ClassVar[tuple[str, ...]] = ()
     updates: ClassVar[tuple[str, ...]] = ()
 

@@ -362,7 +362,7 @@ class _Benign:
         if u < 0:
             return
         tables = np.nonzero(w.table_ws == ws)[0]
-        n = int(min(len(tables), rng.integers(20, 81)))
+        n = min(len(tables), int(rng.integers(20, 81)))
         chosen = rng.choice(tables, n, replace=False)
         reps = rng.integers(1, 3, n)
         start = self._work_time(d, u)

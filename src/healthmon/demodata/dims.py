@@ -57,7 +57,7 @@ def build(world: World, eff: Effects) -> dict[str, pa.Table]:
     out["dim_sku"] = _t("dim_sku", {"sku_name": [s[0] for s in SKUS], "cloud": ["AWS"] * len(SKUS),
                                     "usage_unit": [s[1] for s in SKUS]})
     # list prices: one window per SKU from a year before the period; one SKU changes price mid-period
-    rows = []
+    rows: list[tuple[int, int | None, str, str, float, float | None]] = []
     since = int(world.day_start_us[0] - 365 * DAY_US)
     change = price_change_us(world)
     for name, unit, price, _origin in SKUS:
@@ -83,7 +83,7 @@ def build(world: World, eff: Effects) -> dict[str, pa.Table]:
     flips = np.diff(eff.job_untagged.astype(np.int8), axis=1) != 0
     last_flip = np.where(flips.any(axis=1), world.days - 1 - np.argmax(flips[:, ::-1], axis=1), -1)
     last_day = np.maximum(last_flip, np.where(world.job_rename_day > 0, world.job_rename_day, -1))
-    change = np.where(last_day >= 0, world.day_start_us[0] + last_day * DAY_US + 300 * US, world.job_created_us)
+    job_change = np.where(last_day >= 0, world.day_start_us[0] + last_day * DAY_US + 300 * US, world.job_created_us)
     out["dim_job"] = _t(
         "dim_job",
         {
@@ -94,7 +94,7 @@ def build(world: World, eff: Effects) -> dict[str, pa.Table]:
             "creator_id": [str(10**12 + u) for u in world.job_owner],
             "tags": pa.array([{} if untagged[j] else world.job_tags[j] for j in range(J)], MAP),
             "run_as": [world.user_email[u] for u in world.job_run_as],
-            "change_time": ag.timestamps(change),
+            "change_time": ag.timestamps(job_change),
             "delete_time": pa.nulls(J, pa.timestamp("us", tz="UTC")),
             # the upstream dependency is what makes a downstream failure explainable
             "description": [

@@ -78,8 +78,8 @@ OTHER_FAILURE_RATE = 0.012  # other actions refused (403)
 def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Generator) -> list[pa.Table]:
     """Audit events of days [d0, d1): the everyday events, then (if any) the injected ones."""
     U = len(world.user_email)
-    uu, dd = np.meshgrid(np.arange(U), np.arange(d0, d1), indexing="ij")
-    uu, dd = uu.ravel(), dd.ravel()
+    grid_u, grid_d = np.meshgrid(np.arange(U), np.arange(d0, d1), indexing="ij")
+    uu, dd = grid_u.ravel(), grid_d.ravel()
     sp = world.user_is_sp[uu]
     off = (world.dow[dd] >= 5) | world.holiday[dd]
     lam = world.user_rate[uu] * world.growth(world.user_ws[uu], dd) * np.where(sp, 1.0, np.where(off, 0.06, 1.0))

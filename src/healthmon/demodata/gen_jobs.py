@@ -73,8 +73,8 @@ def job_name_index(world: World, job: np.ndarray, day: np.ndarray) -> np.ndarray
 def _job_days(world: World, eff: Effects, d0: int, d1: int) -> tuple[np.ndarray, np.ndarray]:
     J = len(world.job_id)
     days = np.arange(d0, d1)
-    jj, dd = np.meshgrid(np.arange(J), days, indexing="ij")
-    jj, dd = jj.ravel(), dd.ravel()
+    grid_j, grid_d = np.meshgrid(np.arange(J), days, indexing="ij")
+    jj, dd = grid_j.ravel(), grid_d.ravel()
     runs_today = (world.job_weekday[jj] < 0) | (world.job_weekday[jj] == world.dow[dd])
     runs_today &= ~eff.job_paused[jj, dd]
     return jj[runs_today], dd[runs_today]

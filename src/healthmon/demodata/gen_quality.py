@@ -11,6 +11,7 @@ average, and flags tables outside those predictions — the same rule for every 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -52,9 +53,9 @@ def generate(world: World, eff: Effects, state: TableState, runs: dict, d0: int,
     size = J * (d1 - d0)
     commits_jd = np.bincount(key, minlength=size).reshape(J, -1)
     rows_jd = np.bincount(key, weights=rows_per_run, minlength=size).reshape(J, -1)
-    last_jd = np.full(size, -1, np.int64)
-    np.maximum.at(last_jd, key, rend)
-    last_jd = last_jd.reshape(J, -1)
+    last_flat = np.full(size, -1, np.int64)
+    np.maximum.at(last_flat, key, rend)
+    last_jd = last_flat.reshape(J, -1)
 
     snaps, dq = [], []
     tj = world.table_job
@@ -123,7 +124,7 @@ def generate(world: World, eff: Effects, state: TableState, runs: dict, d0: int,
                        outside=outside, total=state.rows[m], rows_1d=rows_1d[m], lo=lo, hi=hi,
                        tmin=(state.rows[m] * 0.9).astype(np.int64), tmax=(state.rows[m] * 1.1 + hi).astype(np.int64)))
     # unmonitored tables keep their EWMA too, for consistency if monitoring starts later
-    s = {
+    s: dict[str, Any] = {
         k: np.concatenate([x[k] for x in snaps]) if k != "hashes" else sum((x[k] for x in snaps), []) for k in snaps[0]
     }
     n = len(s["t"])

@@ -61,8 +61,8 @@ def generate(world: World, eff: Effects, d0: int, d1: int, rng: np.random.Genera
     S = world.scale
     per_ws = S.users + S.service_principals
     hours = np.arange(d0 * 24, d1 * 24)
-    wh_g, hr_g = np.meshgrid(np.arange(Wh), hours, indexing="ij")
-    wh_g, hr_g = wh_g.ravel(), hr_g.ravel()
+    grid_wh, grid_hr = np.meshgrid(np.arange(Wh), hours, indexing="ij")
+    wh_g, hr_g = grid_wh.ravel(), grid_hr.ravel()
     day_g = hr_g // 24
     ws_g = world.wh_ws[wh_g]
     local_h = (hr_g % 24 + world.ws_tz[ws_g]) % 24

@@ -371,7 +371,7 @@ class _Sink:
     def put(self, name: str, table: pa.Table) -> None:
         self.ensure(name)
         self.rows[name] += table.num_rows
-        if not self.writer:
+        if not self.writer or self.pool is None:  # the pool exists exactly when the writer does
             return
         for start in range(0, table.num_rows, FILE_ROWS):
             part = self.parts.get(name, 0)
@@ -527,7 +527,7 @@ def _plan(found: Discovery, allowed: set[str], existing: dict[str, int | None], 
 
 
 def _existing_tables(writer: TableSetWriter) -> dict[str, int | None]:
-    out = {}
+    out: dict[str, int | None] = {}
     for name in GOLD_TABLES:
         path = writer.final_path(name)
         if (path / "_delta_log").is_dir():

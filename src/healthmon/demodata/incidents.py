@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -411,7 +412,8 @@ class _Planner:
     def _foreign_tables(self, u: int, n: int) -> np.ndarray:
         w = self.w
         own = set(self.eff.user_tables_after[u]) | set(w.user_tables[u])
-        cands = np.array([t for t in np.nonzero(w.table_ws == w.user_ws[u])[0] if t not in own] or [0])
+        foreign: list[Any] = [t for t in np.nonzero(w.table_ws == w.user_ws[u])[0] if t not in own]
+        cands = np.array(foreign or [0])
         other = np.nonzero(w.table_ws != w.user_ws[u])[0]
         pool = np.concatenate([cands, other[: max(0, n - len(cands))]]) if len(cands) < n else cands
         return self.rng.choice(pool, size=n, replace=len(pool) < n)

@@ -25,10 +25,11 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import numpy as np
@@ -415,21 +416,22 @@ def convert(value, dtype: pa.DataType, *, from_text: bool):
             raise ValueError("expected a JSON object")
         return {f.name: convert(value.get(f.name), f.type, from_text=False) for f in dtype}
     if pa.types.is_map(dtype):
+        items: Iterable[tuple[Any, Any]]
         if isinstance(value, dict):
             items = value.items()
         elif isinstance(value, list) and all(isinstance(x, dict) and "key" in x for x in value):
             items = [(x["key"], x.get("value")) for x in value]
         elif isinstance(value, list) and all(isinstance(x, list) and len(x) == 2 for x in value):
-            items = [tuple(x) for x in value]
+            items = [(x[0], x[1]) for x in value]
         else:
             raise ValueError("expected a JSON object")
-        out = [
+        pairs = [
             (convert(k, dtype.key_type, from_text=False), convert(v, dtype.item_type, from_text=False))
             for k, v in items
         ]
-        if any(k is None for k, _ in out):
+        if any(k is None for k, _ in pairs):
             raise ValueError("a map key is null")
-        return out
+        return pairs
     if pa.types.is_list(dtype):
         if not isinstance(value, list):
             raise ValueError("expected a JSON array")
@@ -626,9 +628,9 @@ def read_file(df: DataFile, schema: pa.Schema, paths: list[tuple[str, ...]],
         pieces = _read_columnar(df, schema, paths)
     else:
         file_paths = [p for p in paths if p[0] not in from_dir]
-        pieces = iter([read_text(df.path, schema, file_paths, df.fmt, keys - from_dir)]) if file_paths else None
-        if pieces is None:
+        if not file_paths:
             raise ImportFormatError("no columns to read outside the partition folders", location=Location(str(df.path)))
+        pieces = iter([read_text(df.path, schema, file_paths, df.fmt, keys - from_dir)])
     for piece in pieces:
         cols = {}
         for t in tops:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -388,7 +389,7 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     # ---- users
     S = scale
     n_h, n_sp = S.users, S.service_principals
-    emails, u_ws, u_sp, u_role = [], [], [], []
+    emails, ws_of_user, sp_of_user, role_of_user = [], [], [], []
     seen: set[str] = set()
     for w in range(W):
         for _ in range(n_h):
@@ -398,19 +399,19 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
                 email, k = f"{base}{k}@{COMPANY_DOMAIN}", k + 1
             seen.add(email)
             emails.append(email)
-            u_ws.append(w)
-            u_sp.append(False)
-            u_role.append(int(rng.choice(4, p=[0.45, 0.3, 0.17, 0.08])))
+            ws_of_user.append(w)
+            sp_of_user.append(False)
+            role_of_user.append(int(rng.choice(4, p=[0.45, 0.3, 0.17, 0.08])))
         for j in range(n_sp):
             purpose = ["etl", "ml", "reporting", "ingest"][j % 4]
             emails.append(f"svc-{purpose}-{ws_name[w]}-spn@{COMPANY_DOMAIN}")
-            u_ws.append(w)
-            u_sp.append(True)
-            u_role.append(-1)
+            ws_of_user.append(w)
+            sp_of_user.append(True)
+            role_of_user.append(-1)
     U = len(emails)
-    u_ws = np.array(u_ws)
-    u_sp = np.array(u_sp)
-    u_role = np.array(u_role)
+    u_ws = np.array(ws_of_user)
+    u_sp = np.array(sp_of_user)
+    u_role = np.array(role_of_user)
     u_rate = rng.lognormal(np.log(S.audit_per_user_day), 0.5, U) * np.where(u_sp, 2.0, 1.0)
     n_ip = max(64, U * 2)
     ip_pool = [f"{rng.integers(3, 223)}.{rng.integers(0, 256)}.{rng.integers(0, 256)}.{rng.integers(1, 255)}"
@@ -452,11 +453,12 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     # Renamed jobs: before the rename day their runs and usage carry the old name.
     job_rename_day = np.zeros(J, int)
     old_names = [""] * J
-    for j in np.nonzero(rng.random(J) < RENAMED_SHARE)[0]:
-        subj, verb = parts[j]
-        old = _unique_name(_job_name(rng, TEAMS[job_team[j]], subj, verb) + "_v1", int(job_ws[j]), used_names)
-        job_rename_day[j] = int(rng.integers(min(7, days - 1), max(8, days - 7)))
-        old_names[j] = old
+    for renamed in np.nonzero(rng.random(J) < RENAMED_SHARE)[0]:
+        subj, verb = parts[renamed]
+        old = _unique_name(_job_name(rng, TEAMS[job_team[renamed]], subj, verb) + "_v1", int(job_ws[renamed]),
+                           used_names)
+        job_rename_day[renamed] = int(rng.integers(min(7, days - 1), max(8, days - 7)))
+        old_names[renamed] = old
     sched = rng.choice(4, size=J, p=[0.62, 0.12, 0.11, 0.15])  # daily, hourly, 4-hourly, weekly
     runs_per_day = np.array([1, 24, 6, 1])[sched]
     job_weekday = np.where(sched == 3, rng.integers(0, 7, J), -1)
@@ -489,16 +491,17 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     job_created_us = day_start_us[0] - rng.integers(10, 600, J) * DAY_US
 
     # ---- clusters: one job-cluster definition per job (compute 0), plus all-purpose clusters
-    c_id, c_ws, c_name, c_src, c_node, c_workers, c_dbr, c_owner, c_created, c_tags = ([] for _ in range(10))
+    c_id: list[str] = []
+    c_ws, c_name, c_src, c_node, c_workers, c_dbr, c_owner, c_created, c_tags = ([] for _ in range(9))
 
     def cluster_id_str() -> str:
         head, mid = rng.integers(1000, 9999), rng.integers(100000, 999999)  # draw order fixes the ids
         return f"{head}-{mid}-{''.join(rng.choice(list('abcdefghijklmnopqrstuvwxyz'), 8))}"
 
-    ap_idx = []
+    ap_list = []
     for w in range(W):
         for k in range(S.ap_clusters):
-            ap_idx.append(len(c_id))
+            ap_list.append(len(c_id))
             c_id.append(cluster_id_str())
             c_ws.append(w)
             team = TEAMS[rng.integers(len(TEAMS))]
@@ -510,7 +513,7 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
             c_owner.append(int(rng.choice(ws_users[w])))
             c_created.append(int(day_start_us[0] - rng.integers(30, 400) * DAY_US))
             c_tags.append({"team": team} if rng.random() < 0.7 else {})
-    ap_idx = np.array(ap_idx, dtype=int)
+    ap_idx = np.array(ap_list, dtype=int)
     job_cluster = np.full(J, -1)
     for j in range(J):
         if job_compute[j] == 1:
@@ -564,7 +567,7 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
     tmpl_prunes = rng.random((Wh, T)) >= 0.15
 
     # ---- tables: each job writes 1–2 tables in its workspace catalog
-    t_cat, t_sch, t_name, t_ws, t_job = [], [], [], [], []
+    t_cat, t_sch, t_name, ws_of_table, job_of_table = [], [], [], [], []
     used_tables: set = set()
     for j in range(J):
         team = TEAMS[job_team[j]]
@@ -574,11 +577,11 @@ def build_world(seed: int, scale: Scale, workspaces: int, days: int, end_date: d
             t_name.append(
                 _unique_name(f"{'_'.join(parts[j])}{'' if k == 0 else '_history'}", (int(job_ws[j]), team), used_tables)
             )
-            t_ws.append(int(job_ws[j]))
-            t_job.append(j)
+            ws_of_table.append(int(job_ws[j]))
+            job_of_table.append(j)
     NT = len(t_name)
-    t_ws = np.array(t_ws)
-    t_job = np.array(t_job)
+    t_ws = np.array(ws_of_table)
+    t_job = np.array(job_of_table)
     # per user: 6 usual tables from their workspace
     user_tables = np.zeros((U, 6), dtype=int)
     for u in range(U):
@@ -729,8 +732,9 @@ def _routine_upgrades(rng, days, job_id, job_compute, job_dbr, job_photon, job_t
     latest = len(DBR_VERSIONS) - 1
     custom_libs = rng.random(len(job_id)) < UPGRADE_CUSTOM_LIBS_SHARE  # hidden causes
     release_risk = rng.normal(0.0, UPGRADE_RELEASE_RISK_SD, len(DBR_VERSIONS))
-    out = {k: [] for k in ("upgrade_job", "upgrade_day", "upgrade_from", "upgrade_to", "upgrade_cluster_before",
-                           "upgrade_breaks", "upgrade_fail_logit", "upgrade_fix_days")}
+    out: dict[str, list[Any]] = {k: [] for k in ("upgrade_job", "upgrade_day", "upgrade_from", "upgrade_to",
+                                                 "upgrade_cluster_before", "upgrade_breaks", "upgrade_fail_logit",
+                                                 "upgrade_fix_days")}
     for j in np.nonzero(job_compute == 0)[0]:
         version = int(job_dbr[j])
         day = int(rng.integers(5, max(6, days - 3)))

@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, Schema as DeltaSchema
-from deltalake.transaction import AddAction
+from deltalake.transaction import AddAction, RemoveAction
 
 from healthmon.demodata.arrowgen import same_logical_schema
 from healthmon.demodata.schemas import GoldTable
@@ -339,7 +339,7 @@ class TableSetWriter:
             configuration={PK_KEY: ",".join(staged.gold.primary_keys)}, raise_if_key_not_exists=False,
         )
         if staged.adds:
-            adds = [add for _, add in sorted(staged.adds, key=lambda pa_: pa_[0])]
+            adds: list[AddAction | RemoveAction] = [add for _, add in sorted(staged.adds, key=lambda pa_: pa_[0])]
             table.create_write_transaction(adds, mode="append", schema=schema)
         staged.committed = True
 

@@ -29,20 +29,27 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urlencode
 
 import pandas as pd
 
 from healthmon.errors import HealthmonError, Location
 from healthmon.ml.predictions import (
-    SECURITY_DETECTORS, PredictionReader, flagged, flagged_cost_days, latest_per_job, security_flags,
-    table_staleness, to_dates,
+    SECURITY_DETECTORS,
+    PredictionReader,
+    flagged,
+    flagged_cost_days,
+    latest_per_job,
+    security_flags,
+    table_staleness,
+    to_dates,
 )
 
 STATE_TABLE = "alert_incidents"
 DEFAULT_SERVER_URL = "http://127.0.0.1:8080"
-DEFAULTS = {"window_days": 3, "worsen_ratio": 1.5, "max_messages": 25}
+# Integers except worsen_ratio (load_rules checks each value's kind).
+DEFAULTS: dict[str, Any] = {"window_days": 3, "worsen_ratio": 1.5, "max_messages": 25}
 
 
 class AlertRulesError(HealthmonError):
@@ -117,6 +124,7 @@ def _job_risk(model: str, label: str) -> Callable[[PredictionReader, "Rule"], li
     def compute(reader: PredictionReader, rule: "Rule") -> list[Finding]:
         preds = _require(reader, model)
         latest = latest_per_job(preds, "risk")
+        assert latest is not None  # _require returned a non-empty frame
         latest = latest[_window(latest["run_date"], rule.window_days)]
         names = reader.gold_table("dim_job")
         if names is not None and not names.empty and "name" in names.columns:
@@ -196,7 +204,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("cost_excess", ("cost_anomaly_detector",), "$", "cost_anomalies",
            "dollars above the workspace's typical day, on a day the cost anomaly detector flagged", _cost_excess),
     Metric("failure_risk", ("job_failure_predictor",), "risk", "jobs",
-           "probability that the job's next run day has a failed run", _job_risk("job_failure_predictor", "failure risk")),
+           "probability that the job's next run day has a failed run",
+           _job_risk("job_failure_predictor", "failure risk")),
     Metric("sla_risk", ("sla_breach_predictor",), "risk", "jobs",
            "probability that a run of the job breaches its SLA", _job_risk("sla_breach_predictor", "SLA breach risk")),
     Metric("security_alerts", SECURITY_DETECTORS, "count", "security",
@@ -264,7 +273,7 @@ def load_rules(path: str | os.PathLike, display: str | None = None) -> AlertConf
     except YamlError as exc:
         raise AlertRulesError(exc.message, location=exc.location, hint=exc.hint) from None
 
-    def fail(message: str, node, hint: str | None = None):
+    def fail(message: str, node, hint: str | None = None) -> NoReturn:
         # Point at the offending key (`model:`), which is what a reader looks for, rather than
         # where its value starts; a list item has no key and is located itself.
         location = key_of.get(node.loc, node.loc) if node is not None else Location(display)
@@ -355,7 +364,7 @@ def load_rules(path: str | os.PathLike, display: str | None = None) -> AlertConf
             fail(f"duplicate rule name {name!r} (the name keys its incidents)", name_node or item,
                  hint="give each rule a distinct `name`")
         names.add(name)
-        opts = {}
+        opts: dict[str, Any] = {}
         for key in ("window_days", "worsen_ratio"):
             node = item.get(key)
             opts[key] = (number(node, key, positive=True, integer=key == "window_days") if node is not None
@@ -457,11 +466,14 @@ def compose(event: Event) -> AlertMessage:
     if event.kind == "RESOLVED":
         title = f"{rule.metric} {head}: {event.entity}"
         lines = [f"RESOLVED: {event.entity} is no longer above the threshold of rule {rule.name} ({rule.describe()}).",
-                 f"Evidence: observed below the threshold in the latest scoring; last alerted at {_fmt(rule, event.previous)}."]
+                 "Evidence: observed below the threshold in the latest scoring; "
+                 f"last alerted at {_fmt(rule, event.previous)}."]
     else:
+        assert f is not None  # only a RESOLVED event has no finding
         title = f"{rule.metric} {head}: {event.entity} at {_fmt(rule, event.value)}"
         what = "worsened" if event.kind == "WORSENED" else "opened"
-        lines = [f"{event.kind}: {event.entity} — rule {rule.name} ({rule.describe()}) {what} at {_fmt(rule, event.value)}"
+        lines = [f"{event.kind}: {event.entity} — rule {rule.name} ({rule.describe()}) {what} "
+                 f"at {_fmt(rule, event.value)}"
                  + (f" (alerted before at {_fmt(rule, event.previous)})" if event.previous is not None else "") + ".",
                  f"Evidence: observed {f.observed}; expected {f.expected}."]
         if f.model:
@@ -485,7 +497,8 @@ def compose(event: Event) -> AlertMessage:
 
 def compose_overflow(events: list[Event], link: str) -> AlertMessage:
     lines = [f"{len(events)} more alert(s) this run, not sent one by one (max_messages):"]
-    lines += [f"- {e.kind} {e.entity}: rule {e.rule.name}, {_fmt(e.rule, e.value if e.value is not None else e.previous)}"
+    lines += [f"- {e.kind} {e.entity}: rule {e.rule.name}, "
+              f"{_fmt(e.rule, e.value if e.value is not None else e.previous)}"
               for e in events]
     lines.append(f"Health page: {link}")
     text = "\n".join(lines)
@@ -499,7 +512,8 @@ def compose_overflow(events: list[Event], link: str) -> AlertMessage:
 
 
 class Channel(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def send(self, message: AlertMessage) -> None: ...
 

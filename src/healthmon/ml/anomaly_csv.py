@@ -61,9 +61,9 @@ def parse_timestamp(text: str) -> tuple[float, str]:
         return _seconds(stamp), "ISO 8601"
     except ValueError:
         pass
-    stamp = _month_name(s)
-    if stamp is not None:
-        return _seconds(stamp), "month name"
+    named = _month_name(s)
+    if named is not None:
+        return _seconds(named), "month name"
     m = _SLASH.match(s)
     if m:
         a, b, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -186,11 +186,13 @@ class AnomalyCsvReader:
             raise InputError(f"{name}:1: the header is not UTF-8 text")
         self.header = header
         self._index = {}
-        for option, column in (("--time-column", time_column), ("--value-column", value_column), ("--entity-column", entity_column)):
+        for option, column in (("--time-column", time_column), ("--value-column", value_column),
+                               ("--entity-column", entity_column)):
             if column is None:
                 continue
             if column not in header:
-                raise InputError(f"{name}: {option} {column!r} is not a column; columns are {', '.join(map(repr, header))}.")
+                raise InputError(f"{name}: {option} {column!r} is not a column; "
+                                 f"columns are {', '.join(map(repr, header))}.")
             self._index[option] = header.index(column)
         self._last: dict[str, float] = {}
 
@@ -228,7 +230,8 @@ class AnomalyCsvReader:
             entity = fields[ei] if ei is not None else ""
             last = self._last.get(entity)
             if last is not None and t < last:
-                rep.reject(line, "earlier than the previous row" + (f" of entity {_clip(entity)!r}" if ei is not None else "")
+                of_entity = f" of entity {_clip(entity)!r}" if ei is not None else ""
+                rep.reject(line, "earlier than the previous row" + of_entity
                            + " (rows must be in time order per entity)")
                 continue
             self._last[entity] = t

@@ -21,9 +21,9 @@ Per point (``EntityScorer.update``):
    hours are noisier than quiet ones, and one level for both would flag noise by day and miss
    changes by night. Each hour's level starts from the warm-up's and converges with a
    decreasing gain, then follows the series with the step ``noise_alpha`` per visit.
-   residual / (1.4826 × noise level) is a robust z-score. Counts (every value so far a non-negative integer) cannot be less noisy than a
-   Poisson count, so their noise level is at least sqrt(expected) (and 1): a jump from 0 to 3
-   in a quiet hour is not a 100-sigma event.
+   residual / (1.4826 × noise level) is a robust z-score. Counts (every value so far a
+   non-negative integer) cannot be less noisy than a Poisson count, so their noise level is at
+   least sqrt(expected) (and 1): a jump from 0 to 3 in a quiet hour is not a 100-sigma event.
 3. **Score.** Anomalies in operational series are mostly excursions that last (a surge, an
    outage, a missing cycle), not single noisy points, so the scored quantities are exponential
    averages of signed z-scores at two scales: short (``short_alpha``, about an hour of
@@ -99,7 +99,8 @@ WARMING_UP = Score(math.nan, False, math.nan, math.nan, "")
 class _Forecaster:
     """Robust level + optional seasonal profile (additive), updated with clipped residuals."""
 
-    def __init__(self, name: str, period: float, buckets: int, alpha: float, level: float, started: float, error: float):
+    def __init__(self, name: str, period: float, buckets: int, alpha: float, level: float, started: float,
+                 error: float):
         self.name, self.period, self.buckets, self.alpha = name, period, buckets, alpha
         self.level, self.started, self.error = level, started, error
         self.season = array("d", bytes(8 * buckets))
@@ -228,10 +229,12 @@ class EntityScorer:
         per_day = max(1, min(c.max_buckets, round(DAY / self.step)))
         self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, ts[0], typical)]
         if self.step < DAY / 2:  # a daily cycle needs several points a day
-            self.forecasters.append(_Forecaster("daily", DAY, per_day, min(c.level_alpha, 2 * self.step / DAY), level, ts[0], typical))
+            self.forecasters.append(_Forecaster("daily", DAY, per_day, min(c.level_alpha, 2 * self.step / DAY), level,
+                                                ts[0], typical))
         if self.step <= DAY:
             buckets = per_day * 7 if self.step < DAY / 2 else 7
-            self.forecasters.append(_Forecaster("weekly", WEEK, buckets, min(c.level_alpha, 2 * self.step / WEEK), level, ts[0], typical))
+            self.forecasters.append(_Forecaster("weekly", WEEK, buckets, min(c.level_alpha, 2 * self.step / WEEK),
+                                                level, ts[0], typical))
         # the shortest season must be seen once before anything is scored
         season = self.forecasters[1].period if len(self.forecasters) > 1 else 0.0
         self.scoring_from = ts[0] + season
@@ -253,7 +256,8 @@ class EntityScorer:
         # level for a busy hour, converges in a few dozen visits), then a constant one that
         # keeps following the series
         self.visits[b] += 1
-        step = max(c.scale_alpha if len(self.noise) == 1 else c.noise_alpha, 1.0 / (self.visits[b] + NOISE_PRIOR_VISITS))
+        step = max(c.scale_alpha if len(self.noise) == 1 else c.noise_alpha,
+                   1.0 / (self.visits[b] + NOISE_PRIOR_VISITS))
         self.noise[b] = max(typical * math.exp(step if abs(r) > typical else -step), c.resolution * self.scale)
         lim = c.clip * self.noise[b]
         for f in self.forecasters:

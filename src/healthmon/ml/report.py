@@ -36,7 +36,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat, cast
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -44,10 +44,16 @@ import pandas as pd
 from healthmon.errors import InvalidParameterError
 from healthmon.ml.model_figures import NOT_EVALUATED, Evaluation, ModelFigure, load_evaluation
 from healthmon.ml.predictions import (
-    SECURITY_DETECTORS, PredictionReader, flagged_cost_days, latest_per_job, risk, security_flags, table_staleness,
+    SECURITY_DETECTORS,
+    PredictionReader,
+    flagged as is_flagged,  # `flagged` names frames below
+    flagged_cost_days,
+    latest_per_job,
+    risk,
+    security_flags,
+    table_staleness,
     to_dates,
 )
-from healthmon.ml.predictions import flagged as is_flagged  # `flagged` names frames below
 
 RECENT_DAYS = 30
 TOP_N = 10
@@ -214,7 +220,8 @@ class HealthReport:
 
 def _missing(section: Section, what: str) -> Section:
     section.status = "missing"
-    section.message = f"No predictions yet: {what} does not exist. Run the ML orchestrator (bundle run ml_orchestrator_job)."
+    section.message = (f"No predictions yet: {what} does not exist. "
+                       "Run the ML orchestrator (bundle run ml_orchestrator_job).")
     return section
 
 
@@ -482,8 +489,10 @@ def _job_history(s: Section, job: str, fail, sla, names, f: Filters) -> Section:
     for df, col in ((fail, "failure_risk"), (sla, "sla_risk")):
         if df is not None and not df.empty:
             mine = df[df["job_id"].astype(str) == job]
-            frames.append(pd.DataFrame({"job_id": mine["job_id"], "run_date": to_dates(mine["run_date"]), col: risk(mine)}))
-    rows = frames[0] if len(frames) == 1 else frames[0].merge(frames[1], on=["job_id", "run_date"], how="outer") if frames else None
+            frames.append(pd.DataFrame({"job_id": mine["job_id"], "run_date": to_dates(mine["run_date"]),
+                                        col: risk(mine)}))
+    rows = (frames[0] if len(frames) == 1
+            else frames[0].merge(frames[1], on=["job_id", "run_date"], how="outer") if frames else None)
     if rows is None or rows.empty:
         return _empty(s, f"Job {job} has no predictions in the latest scorings.", f"no predictions for job {job}")
     rows = rows[f.window(rows["run_date"])]
@@ -505,7 +514,8 @@ def _security(t: PredictionReader, f: Filters) -> Section:
     user = f.user_id
     s = Section("security", f"Security alerts of {user}" if user else "Security alerts per user",
                 f"User-days the four security detectors flagged in {f.describe_window()}, "
-                + ("per day and detector." if user else "counted per detector (one alert = one user-day flagged by one detector)."))
+                + ("per day and detector." if user
+                   else "counted per detector (one alert = one user-day flagged by one detector)."))
     alerts = security_flags(t)
     if alerts is None:
         return _missing(s, "any security predictions table (e.g. " + t.prediction_fqn("security_threat_detector") + ")")
@@ -525,7 +535,8 @@ def _security(t: PredictionReader, f: Filters) -> Section:
     if alerts.empty:
         return _empty(s, f"No alert{' for ' + user if user else ''} in {f.describe_window()}.", "0 alerts")
     if user:
-        per_day = alerts.groupby("event_date")["detector"].apply(lambda d: ", ".join(sorted(set(d)))).sort_index(ascending=False)
+        per_day = (alerts.groupby("event_date")["detector"].apply(lambda d: ", ".join(sorted(set(d))))
+                   .sort_index(ascending=False))
         s.tables.append(Table("", pd.DataFrame({"Day": per_day.index.date, "Flagged by": per_day.to_numpy()})))
         s.summary = f"{len(alerts)} alerts on {len(per_day)} days for {user}"
         return s
@@ -601,7 +612,8 @@ def _quality(t: PredictionReader, f: Filters) -> Section:
         cols = ["catalog_name", "snapshot_date"]
         if feats is not None and not feats.empty:
             feats = feats.assign(snapshot_date=to_dates(feats["snapshot_date"]))
-            keep = [c for c in ("schema_changes_1d", "stale_tables_7d", "total_rows_change_pct_1d") if c in feats.columns]
+            keep = [c for c in ("schema_changes_1d", "stale_tables_7d", "total_rows_change_pct_1d")
+                    if c in feats.columns]
             flagged = flagged[cols].merge(feats[cols + keep], on=cols, how="left")
         flagged = flagged.sort_values("snapshot_date", ascending=False)
         # total_rows_change_pct_1d is already a percentage (features.sql.change_pct multiplies by 100).
@@ -662,8 +674,10 @@ CSS = """
 .report table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem;width:auto}
 .report th,.report td{border:1px solid #ddd;padding:.25rem .6rem;text-align:left} .report th{background:#f3f5f8}
 .report td.num{text-align:right;font-variant-numeric:tabular-nums}
-.report .status,.badge{display:inline-block;padding:.1rem .5rem;border-radius:.6rem;font-size:.8rem;margin-left:.5rem;font-weight:400}
-.report .ok{background:#e3f4e6;color:#1b5e20}.report .empty{background:#eef;color:#334}.report .missing{background:#fff3cd;color:#7a5c00}
+.report .status,.badge{display:inline-block;padding:.1rem .5rem;border-radius:.6rem;font-size:.8rem;margin-left:.5rem;
+font-weight:400}
+.report .ok{background:#e3f4e6;color:#1b5e20}.report .empty{background:#eef;color:#334}
+.report .missing{background:#fff3cd;color:#7a5c00}
 .report .summary li{margin:.2rem 0} .report figure{margin:.6rem 0} .report figcaption{color:#555;font-size:.85rem}
 .report .models{color:#444;font-size:.85rem;margin:.3rem 0;padding-left:1.2rem}
 .report svg.chart{max-width:1000px;height:auto}
@@ -672,7 +686,8 @@ CSS = """
 .report .pager{font-size:.85rem;color:#555}
 """
 
-_FILE_CSS = "body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}"
+_FILE_CSS = ("body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;"
+             "color:#222;padding:0 1rem}")
 STATUS_LABELS = {"ok": "ok", "empty": "nothing flagged", "missing": "no predictions yet"}
 
 
@@ -683,7 +698,9 @@ def _format(v, column: str = "") -> str:
         return ""
     if isinstance(v, (bool, str)) or not isinstance(v, numbers.Number):
         return str(v)
-    v = float(v)
+    # typeshed's numbers.Number declares no __float__, but every Number reaching here (int, float,
+    # Decimal, numpy scalars) has one.
+    v = float(cast(SupportsFloat, v))
     if "($" in column:
         return f"{v:,.2f}"
     if "(%)" in column:
@@ -748,7 +765,8 @@ def _html_table(table: Table, links: Links) -> str:
 def _model_list(s: Section) -> str:
     items = []
     for note in s.models:
-        badge = f" <span class='badge {note.figure.badge}'>{html.escape(note.figure.verdict)}</span>" if note.figure else ""
+        badge = (f" <span class='badge {note.figure.badge}'>{html.escape(note.figure.verdict)}</span>"
+                 if note.figure else "")
         items.append(f"<li data-model='{note.model}'>{html.escape(note.text())}{badge}</li>")
     if s.key == "quality":
         items.append("<li>Stale tables: a rule on the table snapshots (no model).</li>")

@@ -16,8 +16,9 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Form, Request
@@ -26,9 +27,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from healthmon.errors import HealthmonError, NotFoundError
+from healthmon.permissions import RANK, can, effective_level, require, require_run
 from healthmon.server import backend, ui_data, ui_svg
 from healthmon.server.auth import SESSION_COOKIE, cookie_principal
-from healthmon.permissions import RANK, can, effective_level, require, require_run
 from healthmon.store import auth as auth_store
 from healthmon.store.auth import SESSION_LIFETIME_SECONDS, Principal
 from healthmon.store.private import key_file
@@ -114,20 +115,23 @@ def install(app: FastAPI) -> None:
             raise LoginRequired()
         return principal
 
-    def render(request: Request, template: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
+    def render(request: Request, template: str, principal: Principal | None, status: int = 200,
+               **context: Any) -> HTMLResponse:
         session_id = request.cookies.get(SESSION_COOKIE)
         context.setdefault("csrf", csrf_token(app, session_id) if session_id and principal else "")
         context.update(request=request, user=principal)
         response = templates.TemplateResponse(request, template, context, status_code=status)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
         return response
 
     def check_csrf(request: Request, submitted: str, bound_to: str | None = None, purpose: str = "session") -> None:
         secret = bound_to if bound_to is not None else request.cookies.get(SESSION_COOKIE) or ""
         if not secret or not hmac.compare_digest(csrf_token(app, secret, purpose), submitted or ""):
-            raise HealthmonError("The form's CSRF token is missing or does not match this session; reload the page and retry.")
+            raise HealthmonError(
+                "The form's CSRF token is missing or does not match this session; reload the page and retry.")
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, _exc: LoginRequired):
@@ -146,8 +150,10 @@ def install(app: FastAPI) -> None:
                 raise
             except HealthmonError as exc:
                 code = getattr(exc, "error_code", "INVALID_PARAMETER_VALUE")
-                status = getattr(exc, "status", None) or {"RESOURCE_DOES_NOT_EXIST": 404, "PERMISSION_DENIED": 403}.get(code, 400)
-                return render(request, "error.html", cookie_principal(request), status=status, error_code=code, message=exc.message)
+                status = (getattr(exc, "status", None)
+                          or {"RESOURCE_DOES_NOT_EXIST": 404, "PERMISSION_DENIED": 403}.get(code, 400))
+                return render(request, "error.html", cookie_principal(request), status=status, error_code=code,
+                              message=exc.message)
 
         return wrapper
 
@@ -209,7 +215,8 @@ def install(app: FastAPI) -> None:
             rows.append({
                 "job": job, "name": settings.get("name") or f"Untitled job {job['job_id']}",
                 "tags": settings.get("tags") or {}, "schedule": ui_data.schedule_info(settings),
-                "dots": [(ui_svg.colour(ui_svg.run_state_name(r.get("state"))), ui_svg.run_state_name(r.get("state")), r)
+                "dots": [(ui_svg.colour(ui_svg.run_state_name(r.get("state"))),
+                          ui_svg.run_state_name(r.get("state")), r)
                          for r in reversed(recent)],
                 "can_run": can(principal, job, "CAN_MANAGE_RUN"),
             })
@@ -225,7 +232,7 @@ def install(app: FastAPI) -> None:
         settings = job.get("settings") or {}
         offset = max(0, offset)
         runs, more = backend.list_runs(job_id, False, False, RUNS_PAGE, offset)
-        links = {}
+        links: dict[str, str] = {}
         return render(
             request, "job.html", principal, job=job, name=settings.get("name") or f"Untitled job {job_id}",
             settings_yaml=_settings_yaml(settings),
@@ -261,7 +268,7 @@ def install(app: FastAPI) -> None:
     def run_page(request: Request, job_id: int, run_id: int):
         principal = principal_or_login(request)
         run, level = backend.run_access(principal, run_id, include_history=True)
-        require_run(principal, run_id, level, "CAN_VIEW")  # before anything tells which job the run is in
+        level = require_run(principal, run_id, level, "CAN_VIEW")  # before anything tells which job the run is in
         if (run.get("job_id") or NO_JOB) != job_id:
             raise NotFoundError(f"Run {run_id} does not belong to job {job_id}.")
         job = backend.job_or_none(job_id)
@@ -295,11 +302,14 @@ def install(app: FastAPI) -> None:
             run_state=ui_svg.run_state_name(state), duration=_duration(run),
             dag=ui_svg.dag_svg(settings_tasks, states, {k: f"/runs/{v}" for k, v in children.items()}),
             gantt=ui_svg.gantt_svg(attempts, int(time.time() * 1000)), outputs=outputs, parent=parent,
-            can_cancel=can_run and active, can_repair=can_run and not active and ui_svg.run_state_name(state) not in ("SUCCESS", "MAXIMUM_CONCURRENT_RUNS_REACHED"),
+            can_cancel=can_run and active,
+            can_repair=can_run and not active
+            and ui_svg.run_state_name(state) not in ("SUCCESS", "MAXIMUM_CONCURRENT_RUNS_REACHED"),
             failed=failed,
         )
 
-    def run_action(request: Request, job_id: int, run_id: int, csrf: str, act: Callable[[int], Any]) -> RedirectResponse:
+    def run_action(request: Request, job_id: int, run_id: int, csrf: str,
+                   act: Callable[[int], Any]) -> RedirectResponse:
         """A Cancel or Repair button: session, CSRF, CAN_MANAGE_RUN on the run's job (a one-time
         run, job 0: its creator or an admin), the run in that job; then ``act(run_id)``."""
         principal = principal_or_login(request)

@@ -104,7 +104,8 @@ def models_view(prefix: str | None = None, limit: int = 500) -> ModelsView:
     for name in list(MODELS) + sorted(set(models) - set(MODELS)):
         spec = MODELS.get(name)
         row = ModelRow(name, f"{chosen}.{name}" if chosen else name, spec.domain if spec else "",
-                       spec.kind if spec else "", f"Use case: {spec.use_case.replace('_', ' ')}." if spec else "", figure=evaluation.figure(name))
+                       spec.kind if spec else "", f"Use case: {spec.use_case.replace('_', ' ')}." if spec else "",
+                       figure=evaluation.figure(name))
         model = models.get(name)
         if model is not None:
             row.description = model.description or row.description

@@ -7,8 +7,9 @@ a browser and need no front-end build.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape
-from typing import Any, Iterable
+from typing import Any
 
 STATE_COLOURS = {
     "SUCCESS": "#2e7d32",
@@ -45,7 +46,9 @@ def colour(state_name: str | None) -> str:
 def task_levels(tasks: list[dict[str, Any]]) -> dict[str, int]:
     """Longest-path depth of each task in its ``depends_on`` graph (cycles and unknown
     dependencies are tolerated: they do not add depth)."""
-    deps = {t["task_key"]: [d.get("task_key") for d in t.get("depends_on") or [] if isinstance(d, dict)] for t in tasks}
+    # A dependency without a task_key names no task: it adds no depth.
+    deps = {t["task_key"]: [d["task_key"] for d in t.get("depends_on") or [] if isinstance(d, dict) and "task_key" in d]
+            for t in tasks}
     levels: dict[str, int] = {}
 
     def depth(key: str, seen: frozenset[str]) -> int:
@@ -61,7 +64,8 @@ def task_levels(tasks: list[dict[str, Any]]) -> dict[str, int]:
     return levels
 
 
-def dag_svg(tasks: list[dict[str, Any]], states: dict[str, str] | None = None, links: dict[str, str] | None = None) -> str:
+def dag_svg(tasks: list[dict[str, Any]], states: dict[str, str] | None = None,
+            links: dict[str, str] | None = None) -> str:
     """Tasks as boxes in dependency columns, arrows for ``depends_on``, filled by state."""
     unique: dict[str, dict] = {}
     for t in tasks:
@@ -84,18 +88,20 @@ def dag_svg(tasks: list[dict[str, Any]], states: dict[str, str] | None = None, l
     width = max(x for x, _ in pos.values()) + box_w + 10
     height = max(y for _, y in pos.values()) + box_h + 10
     parts = [
-        f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+        f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">',
         '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
         '<path d="M0,0 L8,4 L0,8 z" fill="#616161"/></marker></defs>',
     ]
     for t in tasks:
         x2, y2 = pos[t["task_key"]]
         for dep in t.get("depends_on") or []:
-            src = pos.get(dep.get("task_key")) if isinstance(dep, dict) else None
+            src = pos.get(dep["task_key"]) if isinstance(dep, dict) and "task_key" in dep else None
             if src:
                 x1, y1 = src[0] + box_w, src[1] + box_h // 2
                 parts.append(
-                    f'<path d="M{x1},{y1} C{x1 + gap_x // 2},{y1} {x2 - gap_x // 2},{y2 + box_h // 2} {x2 - 2},{y2 + box_h // 2}" '
+                    f'<path d="M{x1},{y1} C{x1 + gap_x // 2},{y1} '
+                    f'{x2 - gap_x // 2},{y2 + box_h // 2} {x2 - 2},{y2 + box_h // 2}" '
                     'stroke="#616161" fill="none" marker-end="url(#arrow)"/>'
                 )
     for t in tasks:
@@ -103,7 +109,8 @@ def dag_svg(tasks: list[dict[str, Any]], states: dict[str, str] | None = None, l
         x, y = pos[key]
         state = states.get(key)
         fill = colour(state)
-        text_fill = "#fff" if state in STATE_COLOURS and state not in ("EXCLUDED", "SKIPPED", "QUEUED", "BLOCKED", "PENDING") else "#212121"
+        light = state in STATE_COLOURS and state not in ("EXCLUDED", "SKIPPED", "QUEUED", "BLOCKED", "PENDING")
+        text_fill = "#fff" if light else "#212121"
         label = escape(key if len(key) <= 26 else key[:25] + "…")
         title = escape(f"{key}: {state or 'not run'}")
         box = (
@@ -130,7 +137,8 @@ def gantt_svg(attempts: list[dict[str, Any]], now_ms: int) -> str:
     height = 30 + row_h * len(bars)
     # Scales to its container (viewBox), so long runs never overflow the card.
     parts = [
-        f'<svg class="gantt" xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {label_w + chart_w + 20} {height}" '
+        f'<svg class="gantt" xmlns="http://www.w3.org/2000/svg" width="100%" '
+        f'viewBox="0 0 {label_w + chart_w + 20} {height}" '
         f'style="max-width: {label_w + chart_w + 20}px">',
         f'<text x="{label_w}" y="14" font-size="11" fill="#616161">0 s</text>',
         f'<text x="{label_w + chart_w - 40}" y="14" font-size="11" fill="#616161">{span / 1000:.1f} s</text>',

@@ -10,8 +10,8 @@ explicit ``workspace.root_path`` when the default per-user path is used.
 from __future__ import annotations
 
 from healthmon.bundle.context import LoadContext
-from healthmon.bundle.diag import Diagnostics, RECOMMENDATION, Diagnostic, fail
-from healthmon.bundle.dyn import Value, set_path
+from healthmon.bundle.diag import RECOMMENDATION, Diagnostic, Diagnostics, fail
+from healthmon.bundle.dyn import Value, get_path, set_path
 from healthmon.bundle.step import BundleState, Step
 from healthmon.settings import short_name
 
@@ -44,12 +44,11 @@ def apply_mode(config: Value, ctx: LoadContext) -> tuple[Value, Diagnostics]:
         p.setdefault("trigger_pause_status", Value("PAUSED", loc))
         p.setdefault("pipelines_development", Value(True, loc))
         config = Value({**config.v, "presets": Value(p, presets.loc if presets is not None else loc)}, config.loc)
-        lock = config.get("bundle").get("deployment")
-        if lock is None or lock.get("lock") is None or lock.get("lock").get("enabled") is None:
+        if get_path(config, ("bundle", "deployment", "lock", "enabled")) is None:
             config = set_path(config, ("bundle", "deployment", "lock", "enabled"), Value(False, loc))
     else:
-        ws = config.get("workspace")
-        root = ws.get("root_path").v if ws is not None and ws.get("root_path") is not None else ""
+        root_path = get_path(config, ("workspace", "root_path"))
+        root = root_path.v if root_path is not None else ""
         if root.startswith(f"/Workspace/Users/{ctx.user_name}/.bundle/"):
             diags.add(Diagnostic(
                 RECOMMENDATION,

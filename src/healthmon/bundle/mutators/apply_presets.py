@@ -16,9 +16,10 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Value, map_pattern
+from healthmon.bundle.dyn import Path, Value, map_pattern
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "presets"
@@ -54,17 +55,16 @@ def apply_presets(config: Value) -> Value:
                    "presets.jobs_max_concurrent_runs", check=CHECK)
     config = map_pattern(config, "resources.jobs.*", lambda _p, job: _job(job, prefix, tags, pause, mcr))
     if prefix is not None and prefix.v:
+        name_prefix: str = prefix.v
         for pat, field, uc in NAMED:
-            config = map_pattern(config, pat, lambda _p, node, f=field, u=uc: _prefixed(node, f, prefix.v, u))
-        config = map_pattern(config, "resources.experiments.*", lambda _p, node: _experiment(node, prefix.v))
+            config = map_pattern(config, pat, partial(_prefixed_at, field, name_prefix, uc))
+        config = map_pattern(config, "resources.experiments.*", lambda _p, node: _experiment(node, name_prefix))
     if tags is not None and tags.v:
         config = map_pattern(config, "resources.experiments.*", lambda _p, node: _tag_list(node, tags))
         config = map_pattern(config, "resources.models.*", lambda _p, node: _tag_list(node, tags))
         config = map_pattern(config, "resources.clusters.*", lambda _p, node: _custom_tags(node, tags))
     if pause is not None and pause.v == "PAUSED":
-        config = map_pattern(config, "resources.pipelines.*",
-                             lambda _p, node: node if not node.is_map or node.get("continuous") is None
-                             else Value({**node.v, "continuous": Value(False, node.get("continuous").loc)}, node.loc))
+        config = map_pattern(config, "resources.pipelines.*", lambda _p, node: _not_continuous(node))
     dev = _get(presets, "pipelines_development")
     if dev is not None and dev.v is True:
         config = map_pattern(config, "resources.pipelines.*",
@@ -95,6 +95,17 @@ def normalize_prefix(prefix: str) -> str:
         prefix += "_"
     prefix = prefix.replace("]", "")
     return re.sub(r"[^A-Za-z0-9_]", "_", prefix).lower()
+
+
+def _not_continuous(pipeline: Value) -> Value:
+    continuous = pipeline.get("continuous") if pipeline.is_map else None
+    if continuous is None:
+        return pipeline
+    return Value({**pipeline.v, "continuous": Value(False, continuous.loc)}, pipeline.loc)
+
+
+def _prefixed_at(field: str, prefix: str, uc: bool | None, _path: Path, node: Value) -> Value:
+    return _prefixed(node, field, prefix, uc)
 
 
 def _prefixed(node: Value, field: str, prefix: str, uc: bool | None) -> Value:

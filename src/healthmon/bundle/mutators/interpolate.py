@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from healthmon.bundle.diag import BundleError, Diagnostic, Diagnostics, ERROR
+from healthmon.bundle.diag import ERROR, BundleError, Diagnostic, Diagnostics
 from healthmon.bundle.dyn import Value, format_path
 from healthmon.bundle.step import BundleState, Step
 

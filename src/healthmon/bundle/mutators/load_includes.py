@@ -63,7 +63,8 @@ def include_patterns(config: Value) -> list[Value]:
         return []
     for item in inc.v:
         if not isinstance(item.v, str) or not item.v:
-            raise fail("include: each entry must be a non-empty string (a glob pattern)", item.loc, "include", check=CHECK)
+            raise fail("include: each entry must be a non-empty string (a glob pattern)", item.loc, "include",
+                       check=CHECK)
     return list(inc.v)
 
 
@@ -140,8 +141,9 @@ class LoadIncludes(Step):
             errors = section_errors(part)
             if errors:
                 raise BundleError(errors)
-            if part.get("include") is not None:
-                raise fail("include can only be defined in the root databricks.yml", part.get("include").loc,
+            nested_include = part.get("include")
+            if nested_include is not None:
+                raise fail("include can only be defined in the root databricks.yml", nested_include.loc,
                            "include", check=CHECK)
             _resource_defs(part, defs)
             try:

@@ -9,7 +9,9 @@ a usable key are kept as they are.
 
 from __future__ import annotations
 
-from healthmon.bundle.dyn import Value, map_pattern, merge
+from functools import partial
+
+from healthmon.bundle.dyn import Path, Value, map_pattern, merge
 from healthmon.bundle.step import BundleState, Step
 
 KEYED = (
@@ -39,6 +41,10 @@ def merge_by_key(items: Value, key: str) -> Value:
     return items if len(out) == len(items.v) else Value(out, items.loc)
 
 
+def _merge_at(key: str, _path: Path, items: Value) -> Value:
+    return merge_by_key(items, key)
+
+
 class MergeKeyedLists(Step):
     name = "merge_keyed_lists"
     reads = tuple(p for p, _ in KEYED)
@@ -46,7 +52,7 @@ class MergeKeyedLists(Step):
 
     def run(self, b: BundleState) -> None:
         for pat, key in KEYED:
-            b.config = map_pattern(b.config, pat, lambda _p, items, k=key: merge_by_key(items, k))
+            b.config = map_pattern(b.config, pat, partial(_merge_at, key))
 
 
 class SortTasks(Step):

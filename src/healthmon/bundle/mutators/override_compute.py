@@ -12,14 +12,19 @@ CHECK = "override_compute"
 COMPUTE = ("new_cluster", "existing_cluster_id", "environment_key", "job_cluster_key")
 
 
+def _is_set(field: Value | None) -> bool:
+    return field is not None and field.v not in (None, "")
+
+
 def _override(task: Value, cluster: Value) -> Value:
     if not task.is_map:
         return task
     fe = task.get("for_each_task")
-    if fe is not None and fe.is_map and fe.get("task") is not None:
-        return Value({**task.v, "for_each_task": Value({**fe.v, "task": _override(fe.get("task"), cluster)}, fe.loc)},
+    inner = fe.get("task") if fe is not None and fe.is_map else None
+    if fe is not None and inner is not None:
+        return Value({**task.v, "for_each_task": Value({**fe.v, "task": _override(inner, cluster)}, fe.loc)},
                      task.loc)
-    if not any(task.get(k) is not None and task.get(k).v not in (None, "") for k in COMPUTE):
+    if not any(_is_set(task.get(k)) for k in COMPUTE):
         return task
     kept = {k: x for k, x in task.v.items() if k not in COMPUTE}
     return Value({**kept, "existing_cluster_id": Value(cluster.v, cluster.loc)}, task.loc)
@@ -40,7 +45,7 @@ class OverrideCompute(Step):
             b.config = set_path(b.config, ("bundle", "cluster_id"), compute)
             bundle = b.config.get("bundle")
         cluster = bundle.get("cluster_id") if bundle is not None and bundle.is_map else None
-        if cluster is None or not cluster.v:
+        if bundle is None or cluster is None or not cluster.v:
             return diags
         mode = bundle.get("mode")
         if mode is not None and mode.v == "production":

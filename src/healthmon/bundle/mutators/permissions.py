@@ -121,7 +121,7 @@ class ApplyPermissions(Step):
                 return Value({**node.v, "permissions": Value(items, loc)}, node.loc)
 
             b.config = map_pattern(b.config, f"resources.{kind}.*", apply)
-        if entries and not any(_level(e) == "CAN_MANAGE" and principal(e) in (("user_name", user),
+        if top is not None and entries and not any(_level(e) == "CAN_MANAGE" and principal(e) in (("user_name", user),
                                                                              ("service_principal_name", user))
                                for e in entries):
             diags.warning(f"permissions section should include {user} or one of their groups with CAN_MANAGE "

@@ -5,8 +5,8 @@ Precedence, highest first (the CLI's ``SetVariables``): a value already assigned
 "variable has already been assigned value" error) —, ``BUNDLE_VAR_<name>``,
 ``.databricks/bundle/<target>/variable-overrides.json``, the target's value or the definition's
 ``default``, a ``lookup:``. A variable whose default is a map or a list is complex even without
-``type: complex``; complex variables cannot be set by ``--var`` or the environment (errors). References inside values (``${var.other}``) are left for
-``interpolate``.
+``type: complex``; complex variables cannot be set by ``--var`` or the environment (errors).
+References inside values (``${var.other}``) are left for ``interpolate``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ def _overrides(b: BundleState) -> dict[str, Value]:
     return {k: from_plain(v, Location(display)) for k, v in data.items()}
 
 
+def _given(field: Value | None) -> Value | None:
+    """``field`` unless it is absent or null (YAML ``value:`` with nothing after it)."""
+    return field if field is not None and field.v is not None else None
+
+
 def _is_complex(d: Value) -> bool:
     t = d.get("type")
     if t is not None and t.v == "complex":
@@ -83,7 +88,8 @@ class ResolveVariables(Step):
             complex_ = _is_complex(d)
             env_name = f"BUNDLE_VAR_{name}"
             value: Value | None = None
-            written = d.get("value") if d.get("value") is not None and d.get("value").v is not None else None
+            written = _given(d.get("value"))
+            default, lookup = _given(d.get("default")), _given(d.get("lookup"))
             if name in ctx.variables:
                 if complex_:
                     diags.add(Diagnostic(ERROR, f"setting variable of complex type via --var flag is not supported: "
@@ -104,10 +110,10 @@ class ResolveVariables(Step):
                 value = Value(ctx.environ[env_name], d.loc)
             elif name in overrides:
                 value = overrides[name]
-            elif d.get("default") is not None and d.get("default").v is not None:
-                value = d.get("default")
-            elif d.get("lookup") is not None and d.get("lookup").v is not None:
-                value = self._lookup(d.get("lookup"), name, diags, config)
+            elif default is not None:
+                value = default
+            elif lookup is not None:
+                value = self._lookup(lookup, name, diags, config)
                 if value is None:
                     continue
             else:
@@ -121,8 +127,8 @@ class ResolveVariables(Step):
         if diags.has_errors():
             return diags
         if variables is not None or out:
-            b.config = Value({**config.v, "variables": Value(out, variables.loc if variables is not None else config.loc)},
-                             config.loc)
+            loc = variables.loc if variables is not None else config.loc
+            b.config = Value({**config.v, "variables": Value(out, loc)}, config.loc)
         return diags
 
     @staticmethod

@@ -32,14 +32,17 @@ def select_target(config: Value, requested: str | None) -> str:
         if d is not None and d.v is True:
             defaults.append(name)
         elif d is not None and not isinstance(d.v, bool):
-            raise fail(f"targets.{name}.default: expected a boolean, found {d.v!r}", d.loc, f"targets.{name}.default", check=CHECK)
+            raise fail(f"targets.{name}.default: expected a boolean, found {d.v!r}", d.loc, f"targets.{name}.default",
+                       check=CHECK)
     if len(defaults) > 1:
-        raise fail(f"multiple targets are marked as default ({', '.join(defaults)})", targets.loc, "targets", check=CHECK)
+        raise fail(f"multiple targets are marked as default ({', '.join(defaults)})", targets.loc, "targets",
+                   check=CHECK)
     if defaults:
         return defaults[0]
     if len(names) == 1:
         return names[0]
-    raise fail(f"please specify target: no target is marked 'default: true' (available: {', '.join(names)})", targets.loc, "targets", check=CHECK)
+    raise fail(f"please specify target: no target is marked 'default: true' (available: {', '.join(names)})",
+               targets.loc, "targets", check=CHECK)
 
 
 class SelectTarget(Step):

@@ -15,9 +15,12 @@ and alerts' ``parent_path`` (the resource path).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Value, map_pattern, set_path
+from healthmon.bundle.dyn import Path, Value, map_pattern, required_path, set_path
 from healthmon.bundle.step import BundleState, Step
 from healthmon.settings import short_name
 
@@ -38,7 +41,7 @@ def _expand(path: str, user: str) -> str:
 def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
     bundle = config.get("bundle")
     name = bundle.get("name") if bundle is not None and bundle.is_map else None
-    if name is None or not isinstance(name.v, str) or not name.v:
+    if bundle is None or name is None or not isinstance(name.v, str) or not name.v:
         raise fail("unable to define default workspace root: bundle name not defined",
                    bundle.loc if bundle is not None else config.loc, "bundle.name", check=CHECK)
     ws = config.get("workspace")
@@ -48,7 +51,7 @@ def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
     user = ctx.user_name
     config = set_path(config, ("workspace", "current_user"), Value(
         {"userName": Value(user, loc), "short_name": Value(short_name(user), loc)}, loc))
-    ws = config.get("workspace")
+    ws = required_path(config, ("workspace",))
 
     def current(field: str) -> Value | None:
         v = ws.get(field)
@@ -56,7 +59,7 @@ def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
 
     # Literal values, as the CLI's DefineDefaultWorkspaceRoot (the header shows them even when a
     # later step fails).
-    root = current("root_path") or Value(f"~/.bundle/{name.v}/{config.get('bundle').get('target').v}", loc)
+    root = current("root_path") or Value(f"~/.bundle/{name.v}/{required_path(config, ('bundle', 'target')).v}", loc)
     if not isinstance(root.v, str):
         raise fail("workspace.root_path: expected a string", root.loc, "workspace.root_path", check=CHECK)
     values = {"root_path": Value(_expand(root.v, user), root.loc)}
@@ -96,24 +99,28 @@ def _set_default(node: Value, field: str, value) -> Value:
     return Value({**node.v, field: Value(value, node.loc)}, node.loc)
 
 
+def _filler(field: str, value: Any) -> Callable[[Path, Value], Value]:
+    return lambda _path, node: _set_default(node, field, value)
+
+
 def _volume_path(_path, node: Value) -> Value:
     """A volume's files live under ``/Volumes/<catalog>/<schema>/<name>`` (Unity Catalog's
     ``volume_path``); left unset while a part is unknown."""
     if not node.is_map or node.get("volume_path") is not None:
         return node
     parts = [node.get(k) for k in ("catalog_name", "schema_name", "name")]
-    if any(p is None or not isinstance(p.v, str) or not p.v or "${" in p.v for p in parts):
+    known = [p.v for p in parts if p is not None and isinstance(p.v, str) and p.v and "${" not in p.v]
+    if len(known) != len(parts):
         return node
-    return Value({**node.v, "volume_path": Value("/Volumes/" + "/".join(p.v for p in parts), node.loc)}, node.loc)
+    return Value({**node.v, "volume_path": Value("/Volumes/" + "/".join(known), node.loc)}, node.loc)
 
 
 def set_resource_defaults(config: Value) -> Value:
     for pat, field, value in RESOURCE_DEFAULTS:
-        config = map_pattern(config, pat, lambda _p, node, f=field, v=value: _set_default(node, f, v))
-    ws = config.get("workspace")
+        config = map_pattern(config, pat, _filler(field, value))
     for pat, field, ws_field in WORKSPACE_DEFAULTS:
-        config = map_pattern(config, pat, lambda _p, node, f=field, v=ws.get(ws_field).v: _set_default(node, f, v))
-    state = ws.get("state_path").v
+        config = map_pattern(config, pat, _filler(field, required_path(config, ("workspace", ws_field)).v))
+    state = required_path(config, ("workspace", "state_path")).v
 
     def job(_path, node: Value) -> Value:
         if not node.is_map:

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import ERROR, WARNING, BundleError, Diagnostic, Diagnostics
-from healthmon.bundle.dyn import Value, find, format_path, get_path, set_path
+from healthmon.bundle.dyn import Value, find, format_path, required_path, set_path
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.step import BundleState, Step
 from healthmon.errors import Location
@@ -63,8 +63,9 @@ def _task_fields(task_path: tuple, task: Value):
                     if lib.get(field) is not None:
                         yield task_path + ("libraries", i, field), "file"
     fe = task.get("for_each_task")
-    if fe is not None and fe.is_map and fe.get("task") is not None:
-        yield from _task_fields(task_path + ("for_each_task", "task"), fe.get("task"))
+    inner = fe.get("task") if fe is not None and fe.is_map else None
+    if inner is not None:
+        yield from _task_fields(task_path + ("for_each_task", "task"), inner)
 
 
 def _uses_git(job: Value, task: Value) -> bool:
@@ -72,14 +73,18 @@ def _uses_git(job: Value, task: Value) -> bool:
     for container in ("notebook_task", "spark_python_task", "sql_task", "dbt_task"):
         c = task.get(container)
         if c is not None and c.is_map:
-            s = c.get("source") or (c.get("file").get("source") if container == "sql_task" and c.get("file") is not None else None)
+            s = c.get("source")
+            sql_file = c.get("file") if container == "sql_task" else None
+            if s is None and sql_file is not None:
+                s = sql_file.get("source")
             if s is not None:
                 source = s.v
     if source == "GIT":
         return True
     if source == "WORKSPACE":
         return False
-    return job.get("git_source") is not None and job.get("git_source").v is not None
+    git_source = job.get("git_source")
+    return git_source is not None and git_source.v is not None
 
 
 def _skip(text) -> bool:
@@ -149,10 +154,10 @@ def _fields(config: Value):
 
 def translate_paths(config: Value, ctx: LoadContext) -> tuple[Value, dict[str, SourceRef], list[Diagnostic]]:
     sources: dict[str, SourceRef] = {}
-    file_path = config.get("workspace").get("file_path").v
+    file_path = required_path(config, ("workspace", "file_path")).v
     errors: list[Diagnostic] = []
     for path, kind, key in list(_fields(config)):
-        node = get_path(config, path)
+        node = required_path(config, path)  # _fields yields the paths of existing values
         remote = _remote(node.v) if path[-1] in ("notebook_path", "python_file", "path") else None
         if remote is not None:
             config = set_path(config, path, Value(remote, node.loc))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from healthmon.bundle.diag import Diagnostics
-from healthmon.bundle.dyn import Value, get_path, set_path
+from healthmon.bundle.dyn import Value, get_path, required_path, set_path
 from healthmon.bundle.step import BundleState, Step
 
 # Checks of bundle/validate/, run in this order after the schema.
@@ -30,9 +30,10 @@ class ValidateSchema(Step):
             if old is None:
                 continue
             if new is schema.DROP:
-                parent = get_path(config, parts[:-1])
+                parent = required_path(config, parts[:-1])  # the parent of the existing ``old``
                 kept = {k: x for k, x in parent.v.items() if k != parts[-1]}
-                config = set_path(config, parts[:-1], Value(kept, parent.loc)) if parts[:-1] else Value(kept, config.loc)
+                config = (set_path(config, parts[:-1], Value(kept, parent.loc)) if parts[:-1]
+                          else Value(kept, config.loc))
             else:
                 config = set_path(config, parts, Value(new, old.loc))
         b.config = config

@@ -28,7 +28,8 @@ class RewriteWorkspacePrefix(Step):
             new = text
             for old, repl in PREFIXES:
                 if old in new:
-                    diags.warning(f'substring "{old}" found in "{text}". Please update this to "{new.replace(old, repl)}".',
+                    diags.warning(f'substring "{old}" found in "{text}". '
+                                  f'Please update this to "{new.replace(old, repl)}".',
                                   node.loc, format_path(path), check=CHECK)
                     new = new.replace(old, repl)
             return node if new == text else Value(new, node.loc)

@@ -4,7 +4,7 @@ reference it with ``run_job_task``. A notebook used by several jobs is a warning
 
 from __future__ import annotations
 
-from healthmon.bundle.diag import Diagnostic, WARNING
+from healthmon.bundle.diag import WARNING, Diagnostic
 from healthmon.bundle.validate.base import BundleState
 
 CHECK = "atomic"

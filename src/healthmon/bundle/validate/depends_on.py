@@ -10,6 +10,7 @@ import re
 from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
 from healthmon.bundle.suggest import did_you_mean
 from healthmon.bundle.validate.base import BundleState, job_tasks, task_key
+from healthmon.errors import Location
 
 CHECK = "depends_on"
 JOB_REF = re.compile(r"^\$\{resources\.jobs\.([A-Za-z0-9_-]+)\.id\}$")
@@ -52,7 +53,7 @@ def check(state: BundleState) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     jobs = state.jobs()
     job_graph: dict[str, list[str]] = {k: [] for k in jobs}
-    job_edge_loc = {}
+    job_edge_loc: dict[tuple[str, str], tuple[Location, str]] = {}
     for key, job in jobs.items():
         base = f"resources.jobs.{key}"
         tasks = job_tasks(job)
@@ -67,7 +68,7 @@ def check(state: BundleState) -> list[Diagnostic]:
         for i, t in enumerate(tasks):
             tk = task_key(t)
             tpath = f"{base}.tasks[{i}]"
-            kinds = [k for k in TASK_TYPES if t.get(k) is not None and t.get(k).v is not None]
+            kinds = [k for k in TASK_TYPES if (given := t.get(k)) is not None and given.v is not None]
             if len(kinds) != 1:
                 # No type: the CLI accepts it (a warning here: the task cannot run). Several: an error.
                 what = "no task type" if not kinds else f"several task types ({', '.join(kinds)})"
@@ -94,8 +95,8 @@ def check(state: BundleState) -> list[Diagnostic]:
                     else:
                         graph[tk].append(dk.v)
             rj = t.get("run_job_task")
-            if rj is not None and rj.is_map and rj.get("job_id") is not None:
-                jid = rj.get("job_id")
+            jid = rj.get("job_id") if rj is not None and rj.is_map else None
+            if rj is not None and jid is not None:
                 m = JOB_REF.match(jid.v) if isinstance(jid.v, str) else None
                 if jid.v == 0:
                     out.append(Diagnostic(WARNING, 'required field "job_id" is not set', rj.loc,

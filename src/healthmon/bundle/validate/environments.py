@@ -4,7 +4,9 @@ options), so "Dependencies not found"-class mistakes are caught before a run."""
 
 from __future__ import annotations
 
-from healthmon.bundle.diag import Diagnostic, ERROR
+from packaging.requirements import InvalidRequirement, Requirement
+
+from healthmon.bundle.diag import ERROR, Diagnostic
 from healthmon.bundle.suggest import did_you_mean
 from healthmon.bundle.validate.base import BundleState, iter_tasks, task_key
 
@@ -19,19 +21,16 @@ def _is_file_dep(dep: str) -> bool:
 
 def check(state: BundleState) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    try:
-        from packaging.requirements import InvalidRequirement, Requirement
-    except ImportError:  # pragma: no cover - packaging is a dependency
-        Requirement = None  # type: ignore[assignment]
     declared_by_job: dict[str, set[str]] = {}
     for key, job in state.jobs().items():
         envs = job.get("environments")
         names: dict[str, int] = {}
         if envs is not None and envs.is_list:
             for i, env in enumerate(envs.v):
-                if not env.is_map or env.get("environment_key") is None or not isinstance(env.get("environment_key").v, str):
+                env_key = env.get("environment_key") if env.is_map else None
+                if env_key is None or not isinstance(env_key.v, str):
                     continue  # a missing or malformed key is the schema check's to report
-                ek = env.get("environment_key").v
+                ek = env_key.v
                 epath = f"resources.jobs.{key}.environments[{i}]"
                 if ek in names:
                     out.append(Diagnostic(ERROR, f'job "{key}": duplicate environment_key "{ek}"',
@@ -39,7 +38,7 @@ def check(state: BundleState) -> list[Diagnostic]:
                 names[ek] = i
                 spec = env.get("spec")
                 deps = spec.get("dependencies") if spec is not None and spec.is_map else None
-                if deps is None or not deps.is_list or Requirement is None:
+                if deps is None or not deps.is_list:
                     continue
                 for j, dep in enumerate(deps.v):
                     if not isinstance(dep.v, str) or _is_file_dep(dep.v.strip()) or "${" in dep.v:
@@ -53,15 +52,15 @@ def check(state: BundleState) -> list[Diagnostic]:
                                    f"PEP 508 requirement ({detail})",
                             dep.loc, f"{epath}.spec.dependencies[{j}]", check=CHECK))
         declared_by_job[key] = set(names)
-    for key, job, _, task, tpath in iter_tasks(state):
-        ek = task.get("environment_key")
-        if ek is None or ek.v is None or not ek.is_scalar:
+    for key, _job, _, task, tpath in iter_tasks(state):
+        task_env = task.get("environment_key")
+        if task_env is None or task_env.v is None or not task_env.is_scalar:
             continue
         declared = declared_by_job.get(key, set())
-        if ek.v not in declared:
+        if task_env.v not in declared:
             listing = ", ".join(sorted(declared)) or "none"
             out.append(Diagnostic(
-                ERROR, f'task "{task_key(task)}" of job "{key}" uses environment_key "{ek.v}", which the job does not '
-                       f"declare{did_you_mean(str(ek.v), declared)} (declared: {listing})",
-                ek.loc, f"{tpath}.environment_key", check=CHECK))
+                ERROR, f'task "{task_key(task)}" of job "{key}" uses environment_key "{task_env.v}", '
+                       f"which the job does not declare{did_you_mean(str(task_env.v), declared)} (declared: {listing})",
+                task_env.loc, f"{tpath}.environment_key", check=CHECK))
     return out

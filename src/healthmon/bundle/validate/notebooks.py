@@ -3,7 +3,7 @@ that declares it; a ``.py`` notebook without the Databricks source header gets a
 
 from __future__ import annotations
 
-from healthmon.bundle.diag import Diagnostic, ERROR, WARNING
+from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
 from healthmon.bundle.validate.base import BundleState
 
 CHECK = "notebooks"

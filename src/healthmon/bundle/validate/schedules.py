@@ -1,33 +1,15 @@
 """A job has at most one of ``schedule`` and ``continuous`` (Jobs API rule);
 ``schedule.quartz_cron_expression`` parses as Quartz cron and ``timezone_id`` is an IANA zone,
-through the scheduler's parser (``healthmon.schedule.quartz``). If that module is not installed,
-only the time zone is checked (with ``zoneinfo``)."""
+through the scheduler's parser (``healthmon.schedule.quartz``)."""
 
 from __future__ import annotations
 
-from healthmon.bundle.diag import Diagnostic, ERROR
+from healthmon.bundle.diag import ERROR, Diagnostic
 from healthmon.bundle.validate.base import BundleState
 from healthmon.errors import HealthmonError
+from healthmon.schedule.quartz import parse_quartz, validate_timezone
 
 CHECK = "schedules"
-
-
-def _validators():
-    try:
-        from healthmon.schedule.quartz import parse_quartz, validate_timezone
-    except ImportError:
-        parse_quartz = None
-
-        def validate_timezone(tz: str):
-            import zoneinfo
-
-            try:
-                if not tz or tz.startswith("/") or ".." in tz:
-                    raise ValueError(tz)
-                return zoneinfo.ZoneInfo(tz)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                raise HealthmonError(f"unknown time zone {tz!r} (expected an IANA zone such as America/Los_Angeles)")
-    return parse_quartz, validate_timezone
 
 
 def check(state: BundleState) -> list[Diagnostic]:
@@ -40,14 +22,13 @@ def check(state: BundleState) -> list[Diagnostic]:
                                   cont.loc, f"resources.jobs.{key}.continuous", check=CHECK))
     if not any(j.get("schedule") is not None for j in jobs.values()):
         return out
-    parse_quartz, validate_timezone = _validators()
     for key, job in jobs.items():
         sched = job.get("schedule")
         if sched is None or not sched.is_map:
             continue
         base = f"resources.jobs.{key}.schedule"
         expr = sched.get("quartz_cron_expression")
-        if expr is not None and isinstance(expr.v, str) and parse_quartz is not None and "${" not in expr.v:
+        if expr is not None and isinstance(expr.v, str) and "${" not in expr.v:
             try:
                 parse_quartz(expr.v)
             except HealthmonError as exc:

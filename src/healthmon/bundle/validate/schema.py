@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
-from healthmon.bundle.diag import Diagnostic, ERROR, WARNING
+from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
 from healthmon.bundle.dyn import Value, format_path, kind_name
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.validate.base import BundleState
@@ -55,7 +56,7 @@ TOP: dict = {
 }
 VARIABLE_FIELDS = ("default", "description", "type", "lookup", "value")
 # Fields the CLI itself manages or accepts that the databricks-bundles classes leave out.
-CLI_FIELDS = {
+CLI_FIELDS: dict[str, dict[str, Any]] = {
     "Job": {"deployment": "any", "edit_mode": {"enum": ["UI_LOCKED", "EDITABLE"]},
             "format": {"enum": ["SINGLE_TASK", "MULTI_TASK"]}},
     "Pipeline": {"deployment": "any"},
@@ -91,7 +92,7 @@ class _Checker:
         self.key_locations = key_locations or {}
         self.objects = _schema()["objects"]
         self.diags: list[Diagnostic] = []
-        self.fixes: list[tuple[str, object]] = []
+        self.fixes: list[tuple[tuple, object]] = []
 
     def bad(self, node: Value, path: tuple, spec) -> None:
         self.diags.append(Diagnostic(ERROR, f"expected {_want(spec)}, found {kind_name(node)}", node.loc,
@@ -113,8 +114,8 @@ class _Checker:
             self.value(child, path + (name,), spec)
         for name in required:
             if name not in node.v or node.v[name].v is None or node.v[name].v == "":
-                self.diags.append(Diagnostic(WARNING, f'required field "{name}" is not set', node.loc, format_path(path),
-                                             check=CHECK))
+                self.diags.append(Diagnostic(WARNING, f'required field "{name}" is not set', node.loc,
+                                             format_path(path), check=CHECK))
 
     def value(self, node: Value, path: tuple, spec) -> None:
         v = node.v

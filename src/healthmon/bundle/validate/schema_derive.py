@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import os
-
 from pathlib import Path
+from typing import Any
 
 SHIPPED = Path(__file__).with_name("resources_schema.json")
 PACKAGE = "databricks-bundles"
@@ -67,16 +67,17 @@ def installed_version() -> str:
 def derive() -> dict:
     import dataclasses
     import enum
+    import importlib
     import types
     import typing
-
-    import importlib
 
     from databricks.bundles.core._variable import Variable
 
     objects: dict[str, dict] = {}
 
-    def spec(tp) -> object:
+    # A field's spec: "string" / "int" / "number" / "bool" / "any", or {"list" | "map": spec},
+    # {"enum": [...]}, {"ref": dataclass name}.
+    def spec(tp: Any) -> str | dict[str, Any]:
         origin = typing.get_origin(tp)
         if origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)
@@ -114,10 +115,12 @@ def derive() -> dict:
             return {"ref": name}
         return "any"
 
-    roots = {}
+    roots: dict[str, str] = {}
     for kind, (module, cls) in ROOTS.items():
         try:
-            roots[kind] = spec(getattr(importlib.import_module(f"databricks.bundles.{module}"), cls))["ref"]
+            root = spec(getattr(importlib.import_module(f"databricks.bundles.{module}"), cls))
+            assert isinstance(root, dict)  # a root is a dataclass: {"ref": its name}
+            roots[kind] = root["ref"]
         except (ImportError, AttributeError):
             continue  # an older package without this kind: printed unchecked
     return {"package": PACKAGE, "version": installed_version(), "roots": roots, "objects": objects}

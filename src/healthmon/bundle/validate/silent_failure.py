@@ -4,7 +4,7 @@ in SUCCESS. Warn, and say to ``raise`` instead."""
 
 from __future__ import annotations
 
-from healthmon.bundle.diag import Diagnostic, WARNING
+from healthmon.bundle.diag import WARNING, Diagnostic
 from healthmon.bundle.notebook_scan import scan
 from healthmon.bundle.validate.base import BundleState
 

@@ -9,7 +9,7 @@ statically, so its own base_parameters are all we check.
 
 from __future__ import annotations
 
-from healthmon.bundle.diag import Diagnostic, ERROR, WARNING
+from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
 from healthmon.bundle.notebook_scan import scan
 from healthmon.bundle.validate.base import BundleState, iter_tasks, task_key
 
