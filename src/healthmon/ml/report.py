@@ -16,8 +16,9 @@ are the ones the alerts' links use (``healthmon.ml.alerts.health_link``): ``sche
 ``workspace_id``, ``job_id``, ``user_id``, ``table``, ``catalog``, plus ``start``/``end``. Every
 row links to the filtered view of what it concerns.
 
-Charts are matplotlib figures rendered as inline SVG (text kept as text): readable in any browser,
-allowed by the server's Content-Security-Policy (no image source), no external reference.
+Charts are inline SVG written by ``healthmon.ml.report_charts`` (text kept as text): readable in
+any browser, allowed by the server's Content-Security-Policy (no image source), no external
+reference, and cheap enough to redraw on every filter change.
 
 "As of" dates come from the data (the latest date in each table), not the wall clock, so a
 report on an exported or synthetic account that ended weeks ago still shows its last 30 days.
@@ -30,10 +31,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import io
 import numbers
 import os
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from healthmon.errors import InvalidParameterError
+from healthmon.ml import report_charts
 from healthmon.ml.model_figures import NOT_EVALUATED, Evaluation, ModelFigure, load_evaluation
 from healthmon.ml.predictions import (
     SECURITY_DETECTORS, PredictionReader, flagged_cost_days, latest_per_job, risk, security_flags, table_staleness,
@@ -246,28 +246,8 @@ def _model_notes(t: PredictionReader, key: str, evaluation: Evaluation) -> list[
 # -- charts ----------------------------------------------------------------------------------
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _figure_to_svg(fig) -> str:
-    """Inline SVG, text as text, scaling to its container."""
-    import matplotlib
-
-    plt = _plt()
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "healthmon"}):
-        fig.savefig(buf, format="svg")  # layout="constrained" fits the labels in one draw (no bbox_inches="tight" pass)
-    plt.close(fig)
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
-    # Fixed pt sizes become a responsive width; the viewBox keeps the aspect ratio.
-    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="chart" width="100%"', svg, count=1)
+def _days(index) -> list[dt.date]:
+    return [pd.Timestamp(d).date() for d in index]
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -372,26 +352,16 @@ def _forecast(t: PredictionReader, flagged_costs: pd.DataFrame | None, f: Filter
         mine = flagged_costs if not ws else flagged_costs[flagged_costs["workspace_id"].astype(str) == ws]
         anomaly_days = pd.DatetimeIndex(sorted(set(mine["usage_date"]) & set(actual.index)))
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(10, 4.2), layout="constrained")
-    ax.plot(actual.index, actual.values, color="#1f4e79", linewidth=1.8, label="Actual daily cost")
+    lines = [report_charts.Line("Actual daily cost", _days(actual.index), actual.to_list(), "#1f4e79")]
     if forecast is not None and len(forecast):
-        ax.plot(forecast.index, forecast.values, color="#e69f00", linewidth=1.5, linestyle="--",
-                label="Forecast (budget_forecaster, one day ahead)")
+        lines.append(report_charts.Line("Forecast (budget_forecaster, one day ahead)", _days(forecast.index),
+                                        forecast.to_list(), "#e69f00", dashed=True))
+    marks = None
     if len(anomaly_days):
-        ax.scatter(anomaly_days, actual.reindex(anomaly_days).values, color="#c00000", zorder=5, s=36,
-                   label="Day with a flagged cost anomaly")
-    ax.set_title(f"Daily list cost, {who}: actual vs forecast")
-    ax.set_xlabel("Date")
-    ax.set_ylabel("List cost per day ($)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # short labels, no rotation
-    s.chart = _figure_to_svg(fig)
+        marks = report_charts.Marks("Day with a flagged cost anomaly", _days(anomaly_days),
+                                    actual.reindex(anomaly_days).to_list(), "#c00000")
+    s.chart = report_charts.time_series_chart(f"Daily list cost, {who}: actual vs forecast", "List cost per day ($)",
+                                              lines, marks)
     s.chart_alt = "Line chart of actual and forecast daily cost with anomaly days marked"
     notes = []
     if forecast is None:
@@ -534,22 +504,12 @@ def _security(t: PredictionReader, f: Filters) -> Section:
     per_user["total"] = per_user.sum(axis=1)
     per_user = per_user.sort_values("total", ascending=False)
     top = per_user.head(15)
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(10, 0.35 * len(top) + 1.6), layout="constrained")
-    left = pd.Series(0.0, index=top.index)
     colors = ["#c00000", "#e69f00", "#7030a0", "#1f4e79"]
-    for color, det in zip(colors, [d for d in SECURITY_DETECTORS if d in top.columns]):
-        ax.barh(top.index, top[det], left=left, color=color, label=det.replace("_", " "))
-        left += top[det]
-    ax.invert_yaxis()
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of user-days
-    ax.set_xlabel(f"Alerts (flagged user-days) in {f.describe_window()}")
-    ax.set_title("Security alerts per user, by detector")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(axis="x", alpha=0.3)
-    s.chart = _figure_to_svg(fig)
+    detectors = [d for d in SECURITY_DETECTORS if d in top.columns]
+    s.chart = report_charts.stacked_bar_chart(
+        "Security alerts per user, by detector", f"Alerts (flagged user-days) in {f.describe_window()}",
+        [str(u) for u in top.index],
+        [report_charts.Stack(det.replace("_", " "), top[det].to_list(), color) for color, det in zip(colors, detectors)])
     s.chart_alt = "Horizontal stacked bar chart of alerts per user and detector"
     s.caption = f"Top {len(top)} of {len(per_user)} users with alerts, up to {as_of.date()}."
     table = top.reset_index().rename(columns={"user_id": "User", "total": "Total"})
