@@ -232,15 +232,23 @@ def _anomaly_strength(df: pd.DataFrame) -> pd.Series | None:
 def _model_notes(t: PredictionReader, key: str, evaluation: Evaluation) -> list[ModelNote]:
     notes = []
     for model in SECTION_MODELS[key]:
-        preds = t.predictions(model)
+        scoring = t.memo(("scoring", model), lambda m=model: _scoring(t, m))
         figure = evaluation.figure(model)
-        if preds is None or preds.empty:
+        if scoring is None:
             notes.append(ModelNote(model, figure=figure, present=False))
-            continue
-        version = preds["model_version"].max() if "model_version" in preds.columns else None
-        scored = pd.to_datetime(preds["scored_at"], utc=True).max() if "scored_at" in preds.columns else None
-        notes.append(ModelNote(model, version, scored, figure))
+        else:
+            notes.append(ModelNote(model, *scoring, figure))
     return notes
+
+
+def _scoring(t: PredictionReader, model: str) -> tuple[Any, Any] | None:
+    """(model version, scored at) of the model's latest scoring; None without predictions."""
+    preds = t.predictions(model)
+    if preds is None or preds.empty:
+        return None
+    version = preds["model_version"].max() if "model_version" in preds.columns else None
+    scored = pd.to_datetime(preds["scored_at"], utc=True).max() if "scored_at" in preds.columns else None
+    return version, scored
 
 
 # -- charts ----------------------------------------------------------------------------------
@@ -262,7 +270,7 @@ def _cost_anomalies(t: PredictionReader, f: Filters) -> tuple[Section, pd.DataFr
     if preds is None:
         return _missing(s, t.prediction_fqn("cost_anomaly_detector")), None
     costs = t.feature_table("cost_features")
-    flagged = flagged_cost_days(preds, costs)
+    flagged = t.memo("flagged_cost_days", lambda: flagged_cost_days(preds, costs))
     if flagged.empty:
         return _empty(s, "The detector flagged no workspace-day in the latest scoring.", "0 flagged"), flagged
     recent = flagged
@@ -401,7 +409,8 @@ def _jobs(t: PredictionReader, f: Filters) -> Section:
     if job:
         return _job_history(s, job, fail, sla, names, f)
 
-    latest_f, latest_b = latest_per_job(fail, "failure_risk"), latest_per_job(sla, "sla_risk")
+    latest_f = t.memo("latest_failure_risk", lambda: latest_per_job(fail, "failure_risk"))
+    latest_b = t.memo("latest_sla_risk", lambda: latest_per_job(sla, "sla_risk"))
     if latest_f is not None and latest_b is not None:
         merged = latest_f.merge(latest_b.drop(columns="run_date"), on="job_id", how="outer")
     else:
@@ -413,9 +422,8 @@ def _jobs(t: PredictionReader, f: Filters) -> Section:
         if merged.empty:
             return _empty(s, f"No job has a prediction in {f.describe_window()}.", "no jobs in the range")
     merged = _with_names(_both_risks(merged), names)
-    rel = t.feature_table("reliability_features")
-    if rel is not None and not rel.empty:
-        rel = rel.assign(run_date=to_dates(rel["run_date"])).sort_values("run_date").groupby("job_id").last()
+    rel = t.memo("latest_reliability", lambda: _latest_reliability(t))
+    if rel is not None:
         merged = merged.merge(rel[["total_failures_30d"]], left_on="job_id", right_index=True, how="left")
     else:
         merged["total_failures_30d"] = float("nan")
@@ -433,6 +441,13 @@ def _jobs(t: PredictionReader, f: Filters) -> Section:
     if fail is None or sla is None:
         s.message = "Only one of the two models has predictions so far."
     return s
+
+
+def _latest_reliability(t: PredictionReader) -> pd.DataFrame | None:
+    rel = t.feature_table("reliability_features")
+    if rel is None or rel.empty:
+        return None
+    return rel.assign(run_date=to_dates(rel["run_date"])).sort_values("run_date").groupby("job_id").last()
 
 
 def _both_risks(df: pd.DataFrame) -> pd.DataFrame:
@@ -530,7 +545,7 @@ def _quality(t: PredictionReader, f: Filters) -> Section:
     snaps = t.gold_table("fact_table_snapshots")
     summary = []
     if snaps is not None and not snaps.empty:
-        oldest = table_staleness(snaps)
+        oldest = t.memo("table_staleness", lambda: table_staleness(snaps))
         if f.table:
             oldest = oldest[oldest["table"] == f.table]
         elif f.catalog:
@@ -586,7 +601,9 @@ def _quality(t: PredictionReader, f: Filters) -> Section:
 
 def build_report(catalog: str, gold_schema: str, feature_schema: str, *, lakehouse=None,
                  now: dt.datetime | None = None, filters: Filters | None = None,
-                 evaluation: Evaluation | None = None) -> HealthReport:
+                 evaluation: Evaluation | None = None, reader: PredictionReader | None = None) -> HealthReport:
+    """The report of one catalog. ``reader``: a PredictionReader kept by the caller while its
+    tables' versions are unchanged (its derived frames are reused); by default a fresh one."""
     from healthmon.lakehouse import Lakehouse
     from healthmon.lakehouse.paths import check_identifier
 
@@ -594,7 +611,7 @@ def build_report(catalog: str, gold_schema: str, feature_schema: str, *, lakehou
         check_identifier(value, what)
     f = filters or Filters()
     evaluation = evaluation if evaluation is not None else load_evaluation()
-    t = PredictionReader(lakehouse or Lakehouse.from_env(), catalog, gold_schema, feature_schema)
+    t = reader or PredictionReader(lakehouse or Lakehouse.from_env(), catalog, gold_schema, feature_schema)
     sections = []
     flagged = None
     if f.shows("cost_anomalies") or f.shows("forecast"):

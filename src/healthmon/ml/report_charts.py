@@ -74,7 +74,7 @@ def date_ticks(start: dt.date, end: dt.date, count: int = 8) -> list[tuple[dt.da
         return [(d, f"{d:%b} {d.day}") for d in (start + dt.timedelta(days=i) for i in range(0, span + 1, step))]
     months = (end.year - start.year) * 12 + end.month - start.month
     every = next(m for m in (1, 2, 3, 6, 12, 24, 60) if months / m <= count)
-    ticks = []
+    ticks: list[tuple[dt.date, str]] = []
     year, month = start.year, start.month
     while (year, month) <= (end.year, end.month):
         d = dt.date(year, month, 1)
