@@ -26,15 +26,15 @@ def test_date_ticks_days_then_months():
 def test_time_series_chart_is_well_formed_svg_with_escaped_text():
     days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(10)]
     svg = rc.time_series_chart("Cost <all> & more", "$ per day", [
-        rc.Line("Actual", days, [float(i) for i in range(10)], "#000"),
-        rc.Line("Forecast", days[1:], [float("nan")] + [1.0] * 8, "#f00", dashed=True)],
-        rc.Marks("Anomaly", days[3:4], [3.0], "#c00"))
+        rc.Series("Actual", days, [float(i) for i in range(10)], "#000"),
+        rc.Series("Forecast", days[1:], [float("nan")] + [1.0] * 8, "#f00", "dashed"),
+        rc.Series("Anomaly", days[3:4], [3.0], "#c00", "dots")])
     root = ET.fromstring(svg)  # parses: escaped, balanced
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "Cost <all> & more" in texts and {"Actual", "Forecast", "Anomaly"} <= set(texts)
     assert len(list(root.iter(f"{SVG}circle"))) == 2  # the marked day and its legend swatch
-    line = next(root.iter(f"{SVG}polyline"))
-    assert len(line.get("points").split()) == 10
+    actual, forecast = root.iter(f"{SVG}polyline")
+    assert len(actual.get("points").split()) == 10 and len(forecast.get("points").split()) == 8  # NaN left out
     assert "href" not in svg and "url(" not in svg  # loads nothing (the page's CSP)
 
 

@@ -360,16 +360,15 @@ def _forecast(t: PredictionReader, flagged_costs: pd.DataFrame | None, f: Filter
         mine = flagged_costs if not ws else flagged_costs[flagged_costs["workspace_id"].astype(str) == ws]
         anomaly_days = pd.DatetimeIndex(sorted(set(mine["usage_date"]) & set(actual.index)))
 
-    lines = [report_charts.Line("Actual daily cost", _days(actual.index), actual.to_list(), "#1f4e79")]
+    series = [report_charts.Series("Actual daily cost", _days(actual.index), actual.to_list(), "#1f4e79")]
     if forecast is not None and len(forecast):
-        lines.append(report_charts.Line("Forecast (budget_forecaster, one day ahead)", _days(forecast.index),
-                                        forecast.to_list(), "#e69f00", dashed=True))
-    marks = None
+        series.append(report_charts.Series("Forecast (budget_forecaster, one day ahead)", _days(forecast.index),
+                                           forecast.to_list(), "#e69f00", "dashed"))
     if len(anomaly_days):
-        marks = report_charts.Marks("Day with a flagged cost anomaly", _days(anomaly_days),
-                                    actual.reindex(anomaly_days).to_list(), "#c00000")
+        series.append(report_charts.Series("Day with a flagged cost anomaly", _days(anomaly_days),
+                                           actual.reindex(anomaly_days).to_list(), "#c00000", "dots"))
     s.chart = report_charts.time_series_chart(f"Daily list cost, {who}: actual vs forecast", "List cost per day ($)",
-                                              lines, marks)
+                                              series)
     s.chart_alt = "Line chart of actual and forecast daily cost with anomaly days marked"
     notes = []
     if forecast is None:

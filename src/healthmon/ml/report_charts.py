@@ -1,4 +1,4 @@
-"""The health report's two charts as inline SVG strings: daily cost over time (lines plus marked
+"""The health report's two charts as inline SVG strings: daily cost over time (lines and marked
 days) and alerts per user (stacked horizontal bars).
 
 Written directly as SVG because the page is rebuilt on every filter change and matplotlib's
@@ -23,22 +23,14 @@ AXIS = "#555"
 
 
 @dataclass(frozen=True)
-class Line:
-    label: str
-    dates: Sequence[dt.date]
-    values: Sequence[float]
-    color: str
-    dashed: bool = False
-
-
-@dataclass(frozen=True)
-class Marks:
-    """Days marked with a dot on the chart (e.g. the days with a flagged anomaly)."""
+class Series:
+    """Values per day, drawn as a line, a dashed line, or dots (e.g. days with a flagged anomaly)."""
 
     label: str
     dates: Sequence[dt.date]
     values: Sequence[float]
     color: str
+    style: str = "line"  # line | dashed | dots
 
 
 @dataclass(frozen=True)
@@ -107,14 +99,12 @@ def _legend(x: float, y: float, items: list[tuple[str, str]]) -> list[str]:
     return out
 
 
-def time_series_chart(title: str, y_label: str, lines: list[Line], marks: Marks | None = None,
-                      x_label: str = "Date") -> str:
-    """Lines of values per day, with optional marked days, on one date axis."""
+def time_series_chart(title: str, y_label: str, series: list[Series], x_label: str = "Date") -> str:
+    """Series of values per day on one date axis; missing values (NaN) are left out."""
     height, left, right, top, bottom = 420, 80, 20, 40, 60
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
-    days = [d for line in lines for d in line.dates] + list(marks.dates if marks else [])
-    values = [float(v) for line in lines for v in line.values if v == v] + \
-             [float(v) for v in (marks.values if marks else []) if v == v]
+    days = [d for one in series for d in one.dates]
+    values = [float(v) for one in series for v in one.values if v == v]
     if not days:
         return _svg(height, title, [f"<text x='{WIDTH / 2}' y='{height / 2}' text-anchor='middle'>No data</text>"])
     start, end = min(days), max(days)
@@ -140,19 +130,18 @@ def time_series_chart(title: str, y_label: str, lines: list[Line], marks: Marks 
     body.append(f"<text transform='translate(18,{top + plot_h / 2}) rotate(-90)' text-anchor='middle'>"
                 f"{escape(y_label)}</text>")
     legend: list[tuple[str, str]] = []
-    for line in lines:
-        dash = " stroke-dasharray='6 4'" if line.dashed else ""
-        points = " ".join(f"{x(d):.1f},{y(float(v)):.1f}" for d, v in zip(line.dates, line.values) if v == v)
-        body.append(f"<polyline fill='none' stroke='{line.color}' stroke-width='2'{dash} points='{points}'>"
-                    f"<title>{escape(line.label)}</title></polyline>")
-        swatch = f"<line x1='0' x2='24' y1='0' y2='0' stroke='{line.color}' stroke-width='2'{dash}/>"
-        legend.append((line.label, swatch))
-    if marks is not None and len(marks.dates):
-        for d, v in zip(marks.dates, marks.values):
-            if v == v:
-                body.append(f"<circle cx='{x(d):.1f}' cy='{y(float(v)):.1f}' r='4.5' fill='{marks.color}'>"
-                            f"<title>{d}: {_label(float(v))}</title></circle>")
-        legend.append((marks.label, f"<circle cx='12' cy='0' r='4.5' fill='{marks.color}'/>"))
+    for one in series:
+        known = [(d, float(v)) for d, v in zip(one.dates, one.values) if v == v]
+        if one.style == "dots":
+            body += [f"<circle cx='{x(d):.1f}' cy='{y(v):.1f}' r='4.5' fill='{one.color}'><title>{d}: {_label(v)}"
+                     f"</title></circle>" for d, v in known]
+            legend.append((one.label, f"<circle cx='12' cy='0' r='4.5' fill='{one.color}'/>"))
+            continue
+        dash = " stroke-dasharray='6 4'" if one.style == "dashed" else ""
+        points = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in known)
+        body.append(f"<polyline fill='none' stroke='{one.color}' stroke-width='2'{dash} points='{points}'>"
+                    f"<title>{escape(one.label)}</title></polyline>")
+        legend.append((one.label, f"<line x1='0' x2='24' y1='0' y2='0' stroke='{one.color}' stroke-width='2'{dash}/>"))
     body += _legend(left + 12, top + 16, legend)
     return _svg(height, title, body)
 
@@ -194,4 +183,4 @@ def stacked_bar_chart(title: str, x_label: str, categories: list[str], stacks: l
     return _svg(height, title, body)
 
 
-__all__ = ["Line", "Marks", "Stack", "time_series_chart", "stacked_bar_chart", "nice_ticks", "date_ticks"]
+__all__ = ["Series", "Stack", "time_series_chart", "stacked_bar_chart", "nice_ticks", "date_ticks"]
