@@ -1,7 +1,6 @@
 """Workspace server benchmark: runs/list page latency and authenticated runs/get throughput with
 100,000 stored runs, next to a bare FastAPI/uvicorn endpoint returning a constant (same server
-settings, same load generator, same run); the Health page's latency on a medium account, next to
-the Jobs page of the same server.
+settings, same load generator, same run). The Health page has its own benchmark (bench_health.py).
 
 The server runs in its own process (one uvicorn worker, as ``healthmon server`` runs it); the load
 generator is a few threads with keep-alive connections on loopback, bounded in count and time.
@@ -354,7 +353,6 @@ def run(quick: bool = False) -> list[Result]:
     get_cpu, bare_cpu = (statistics.median(cpu[k]) for k in ("healthmon", "bare"))
     spread = ", ".join(f"{k} {min(v):.0f}-{max(v):.0f}" for k, v in rps.items())
 
-    health = _health_page(quick)
     load = os.getloadavg()[0]
     p95_ms = _p95(latencies) * 1000
     deep_p95_ms = _p95(deep) * 1000
@@ -398,7 +396,6 @@ def run(quick: bool = False) -> list[Result]:
             notes="CPU seconds the server process spent / requests served (median slice): much less sensitive to other "
                   "load on the machine than req/s",
         ),
-        *health,
     ]
     if _baseline_src():
         pair_p95, base_p95 = (_p95(t) * 1000 for t in paired)
@@ -423,110 +420,9 @@ def run(quick: bool = False) -> list[Result]:
     return results
 
 
-# -- Health page ------------------------------------------------------------------------------
-HEALTH_LOADS = 20
-
-
-def _account_home(quick: bool) -> tuple[Path, str]:
-    """A workspace holding a scored account: ``$HEALTHMON_BENCH_ACCOUNT``, else `make demo`'s
-    workspace (``.healthmon`` of the checkout) when it has predictions, else one made by
-    scripts/demo.sh (medium scale; small with --quick), kept in benchmarks/.work/ for later runs."""
-    given = os.environ.get("HEALTHMON_BENCH_ACCOUNT")
-    demo_home = ROOT.parent / ".healthmon"
-    for home, how in ((Path(given) if given else None, "$HEALTHMON_BENCH_ACCOUNT"), (demo_home, "make demo's workspace")):
-        if home and any(home.glob("lakehouse/*/*/*_predictions/_delta_log")):
-            return home, how
-    scale = "small" if quick else "medium"
-    home = ROOT / ".work" / f"health-account-{scale}"
-    if any(home.glob("lakehouse/*/*/*_predictions/_delta_log")):
-        return home, f"a {scale} account made by scripts/demo.sh"
-    shutil.rmtree(home, ignore_errors=True)
-    env = {**os.environ, "HEALTHMON_HOME": str(home), "DEMO_SCALE": scale, "DEMO_RESULTS_DIR": str(home / "demo-results"),
-           "DEMO_EVALUATION": str(home / "evaluation.md"), "DEMO_REPORT": str(home / "report.html"),
-           "PY": sys.executable, "HM": str(Path(sys.executable).with_name("healthmon"))}
-    subprocess.run(["bash", str(ROOT.parent / "scripts" / "demo.sh")], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return home, f"a {scale} account made by scripts/demo.sh"
-
-
-def _health_page(quick: bool) -> list[Result]:
-    """Seconds per load of /health (every section, charts, model notes, links) next to /jobs,
-    alternating on one server: 20 reloads of the same view (the page as a person reloads it;
-    the server keeps the rendered report until a table gets a commit), and 20 loads each with
-    another date range (the report rebuilt every time, tables' frames in memory). The very
-    first load after the start also reads every table from Delta: reported in the notes."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    home, how = _account_home(quick)
-    os.environ["HEALTHMON_HOME"] = str(home)
-    from healthmon.settings import Settings
-    from healthmon.store import auth
-    from healthmon.store.db import Database
-
-    with Database.from_settings(Settings.from_env()).session() as s:
-        token = auth.create_token(s, "bench@example.com").token_value
-    proc, port = _start("healthmon", home)
-    same, rebuilt, jobs = [], [], []
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        cookie = {"Cookie": f"healthmon_session={token}"}
-
-        def load(path: str, out: list[float]) -> bytes:
-            t = time.perf_counter()
-            status, body = _get(conn, path, cookie)
-            out.append(time.perf_counter() - t)
-            assert status == 200, body[:500]
-            return body
-
-        page = load("/health", same).decode()
-        assert page.count("<section id=") == 5 and "<svg" in page, page[:2000]
-        for i in range(1, HEALTH_LOADS):
-            load("/health", same)
-            load("/jobs", jobs)
-        cpu0 = _cpu(proc.pid)
-        for i in range(HEALTH_LOADS):
-            load(f"/health?start=2020-01-01&end=2030-12-{i + 1:02d}", rebuilt)
-        rebuilt_cpu = (_cpu(proc.pid) - cpu0) / HEALTH_LOADS
-        load("/jobs", jobs)
-        conn.close()
-    finally:
-        _stop(proc)
-    load_avg = os.getloadavg()[0]
-    first = same[0]
-    p95_same, p95_rebuilt, p95_jobs = _p95(same), _p95(rebuilt), _p95(jobs)
-    machine = f"1-min load average {load_avg:.1f} on {os.cpu_count()} cores (shared machine)"
-    return [
-        Result(
-            name=f"Health page p95 over {HEALTH_LOADS} loads ({how})", value=p95_same, unit="s",
-            baseline_name="Jobs page of the same server (p95)", baseline_value=p95_jobs,
-            target="<= 1 s", passed=p95_same <= 1.0,
-            notes=f"{HEALTH_LOADS} loads of /health, the first one after the server's start included ({first:.2f} s: every "
-                  f"table read from Delta, every section and chart built); later loads serve the report kept until a table "
-                  f"gets a commit; median {statistics.median(same):.3f} s; one uvicorn worker as `healthmon server`; {machine}",
-            extra={"health_s": same, "jobs_s": jobs},
-        ),
-        Result(
-            name=f"Health page p95 over {HEALTH_LOADS} loads, report rebuilt each load ({how})", value=p95_rebuilt,
-            unit="s", baseline_name="Jobs page of the same server (p95)", baseline_value=p95_jobs,
-            target="<= 1 s", passed=p95_rebuilt <= 1.0,
-            notes=f"each load with another date range: every section, both matplotlib SVG charts and the model notes "
-                  f"recomputed (table frames in memory), over the account's whole history; median "
-                  f"{statistics.median(rebuilt):.3f} s; {machine}",
-            extra={"health_s": rebuilt},
-        ),
-        Result(
-            name=f"Health page server CPU per load, report rebuilt each load ({how})", value=rebuilt_cpu, unit="s",
-            target="<= 1 s", passed=rebuilt_cpu <= 1.0,
-            notes="CPU seconds the server process spent on the 20 rebuilt loads / 20: what a load costs on an idle core, "
-                  "much less sensitive to other load on the machine than wall time",
-        ),
-    ]
-
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
         _serve(sys.argv[2], int(sys.argv[3]))
-    elif "--health" in sys.argv:
-        for r in _health_page(quick="--quick" in sys.argv):
-            print(r)
     else:
         for r in run(quick="--quick" in sys.argv):
             print(r)

@@ -90,6 +90,50 @@ def test_health_page_is_the_report_with_models_and_one_sign_convention(client, t
     assert "href='/health?schema=main.system_gold_ml&amp;user_id=user3%40x.com'" in page
 
 
+def test_health_page_cache_follows_delta_versions(client, tokens, account):
+    """The page is kept per Delta version of the tables it shows: a reload serves the same body;
+    a new scoring (a new Champion's predictions land as a new version of the prediction table)
+    shows at the next load; so does a table dropped and re-created, whose versions restart."""
+    from healthmon.server import ui_data
+
+    login(client, tokens.alice)
+    first = client.get("/health").text
+    assert "job_failure_predictor v3, scored 2026-01-21 05:00 UTC" in first
+    built = list(ui_data._BODIES.values())
+    assert client.get("/health").text == first
+    kept = list(ui_data._BODIES.values())
+    assert len(kept) == 1 and kept[0] is built[0]  # served, not rebuilt
+
+    rescored = pd.Timestamp("2026-01-22 05:00", tz="UTC")
+    fqn = "main.system_gold_ml.job_failure_predictions"
+    account.write_table(fqn, pd.DataFrame([{"job_id": "44", "run_date": DAYS[-1], "prediction": 1.0,
+                                            "probability": 0.97}]).assign(
+        model_name="job_failure_predictor", model_version=4, run_id="r4", scored_at=rescored,
+        scored_date=rescored.date()), mode="append")
+    page = client.get("/health").text
+    assert "job_failure_predictor v4, scored 2026-01-22 05:00 UTC" in page
+    assert "href='/health?schema=main.system_gold_ml&amp;job_id=44'" in page  # the new scoring's rows
+    assert "1 jobs with failure risk &gt;= 0.5" in page
+
+    # dropped and re-created: version 0 again, with other rows
+    account.drop_table(fqn)
+    account.write_table(fqn, pd.DataFrame([{"job_id": "45", "run_date": DAYS[-1], "prediction": 0.0,
+                                            "probability": 0.2}]).pipe(_scored, "job_failure_predictor"))
+    page = client.get("/health").text
+    assert "job_id=45'" in page and "job_id=44'" not in page
+
+
+def test_delta_version_is_the_latest_commit(tmp_path, account, settings):
+    from healthmon.server.ui_data import delta_version
+
+    table = settings.lakehouse_root / "main" / "gold" / "dim_job"
+    version, _ = delta_version(table)
+    assert version == account.delta_table("main.gold.dim_job").version()
+    account.write_table("main.gold.dim_job", pd.DataFrame([{"job_id": "43", "name": "hourly"}]), mode="append")
+    assert delta_version(table)[0] == version + 1
+    assert delta_version(tmp_path / "not_a_table") is None
+
+
 def test_entity_views_are_histories(client, tokens, account):
     login(client, tokens.alice)
     job = client.get("/health?schema=main.system_gold_ml&section=jobs&job_id=42").text

@@ -14,9 +14,14 @@ latest risk, days since a table's last commit, flagged security user-days) are c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import pandas as pd
 
 from healthmon.ml.models import MODELS
+
+T = TypeVar("T")
 
 # The security section and alerts read every security detector the spec table has.
 SECURITY_DETECTORS = tuple(n for n, s in MODELS.items() if s.domain == "security" and s.kind == "anomaly")
@@ -42,12 +47,24 @@ def to_dates(series: pd.Series) -> pd.Series:
 
 
 class PredictionReader:
-    """Reads the tables of one catalog through the lakehouse API, each once; a missing table is None."""
+    """Reads the tables of one catalog through the lakehouse API, each once; a missing table is None.
+
+    Frames it returns, and the derived frames kept by ``memo``, are shared between callers:
+    read them, derive new frames (``assign``, filters, merges), never modify them in place. A
+    caller may keep a reader across reports while none of its tables gets a new Delta version
+    (the Health page does), so each derivation runs once per version, not once per load."""
 
     def __init__(self, lh, catalog: str, gold_schema: str, feature_schema: str):
         self.lh, self.catalog, self.gold, self.features = lh, catalog, gold_schema, feature_schema
         self._cache: dict[str, pd.DataFrame | None] = {}
+        self._memo: dict[Any, Any] = {}
         self.prediction_tables = {n: s.prediction_table for n, s in MODELS.items()}
+
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()`` once per reader: a derivation of its tables that no filter changes."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def read(self, fqn: str) -> pd.DataFrame | None:
         if fqn not in self._cache:
@@ -68,6 +85,9 @@ class PredictionReader:
 
     def predictions(self, model: str) -> pd.DataFrame | None:
         """The latest scoring of a model (prediction tables keep one scoring per day)."""
+        return self.memo(("predictions", model), lambda: self._latest_scoring(model))
+
+    def _latest_scoring(self, model: str) -> pd.DataFrame | None:
         df = self.read(self.prediction_fqn(model))
         if df is None or df.empty:
             return df
@@ -122,6 +142,10 @@ def table_staleness(snapshots: pd.DataFrame) -> pd.DataFrame:
 def security_flags(reader: PredictionReader, detectors=SECURITY_DETECTORS) -> pd.DataFrame | None:
     """Flagged user-days (``user_id``, ``event_date``, ``detector``) of the latest scoring of
     each detector; None when no detector has predictions."""
+    return reader.memo(("security_flags", tuple(detectors)), lambda: _security_flags(reader, detectors))
+
+
+def _security_flags(reader: PredictionReader, detectors) -> pd.DataFrame | None:
     frames = []
     for model in detectors:
         p = reader.predictions(model)

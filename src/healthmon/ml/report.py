@@ -16,8 +16,9 @@ are the ones the alerts' links use (``healthmon.ml.alerts.health_link``): ``sche
 ``workspace_id``, ``job_id``, ``user_id``, ``table``, ``catalog``, plus ``start``/``end``. Every
 row links to the filtered view of what it concerns.
 
-Charts are matplotlib figures rendered as inline SVG (text kept as text): readable in any browser,
-allowed by the server's Content-Security-Policy (no image source), no external reference.
+Charts are inline SVG written by ``healthmon.ml.report_charts`` (text kept as text): readable in
+any browser, allowed by the server's Content-Security-Policy (no image source), no external
+reference, and cheap enough to redraw on every filter change.
 
 "As of" dates come from the data (the latest date in each table), not the wall clock, so a
 report on an exported or synthetic account that ended weeks ago still shows its last 30 days.
@@ -30,10 +31,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import io
 import numbers
 import os
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, SupportsFloat, cast
@@ -42,6 +41,7 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from healthmon.errors import InvalidParameterError
+from healthmon.ml import report_charts
 from healthmon.ml.model_figures import NOT_EVALUATED, Evaluation, ModelFigure, load_evaluation
 from healthmon.ml.predictions import (
     SECURITY_DETECTORS,
@@ -239,42 +239,30 @@ def _anomaly_strength(df: pd.DataFrame) -> pd.Series | None:
 def _model_notes(t: PredictionReader, key: str, evaluation: Evaluation) -> list[ModelNote]:
     notes = []
     for model in SECTION_MODELS[key]:
-        preds = t.predictions(model)
+        scoring = t.memo(("scoring", model), lambda m=model: _scoring(t, m))
         figure = evaluation.figure(model)
-        if preds is None or preds.empty:
+        if scoring is None:
             notes.append(ModelNote(model, figure=figure, present=False))
-            continue
-        version = preds["model_version"].max() if "model_version" in preds.columns else None
-        scored = pd.to_datetime(preds["scored_at"], utc=True).max() if "scored_at" in preds.columns else None
-        notes.append(ModelNote(model, version, scored, figure))
+        else:
+            notes.append(ModelNote(model, *scoring, figure))
     return notes
+
+
+def _scoring(t: PredictionReader, model: str) -> tuple[Any, Any] | None:
+    """(model version, scored at) of the model's latest scoring; None without predictions."""
+    preds = t.predictions(model)
+    if preds is None or preds.empty:
+        return None
+    version = preds["model_version"].max() if "model_version" in preds.columns else None
+    scored = pd.to_datetime(preds["scored_at"], utc=True).max() if "scored_at" in preds.columns else None
+    return version, scored
 
 
 # -- charts ----------------------------------------------------------------------------------
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _figure_to_svg(fig) -> str:
-    """Inline SVG, text as text, scaling to its container."""
-    import matplotlib
-
-    plt = _plt()
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "healthmon"}):
-        fig.savefig(buf, format="svg")  # layout="constrained" fits the labels in one draw (no bbox_inches="tight" pass)
-    plt.close(fig)
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
-    # Fixed pt sizes become a responsive width; the viewBox keeps the aspect ratio.
-    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="chart" width="100%"', svg, count=1)
+def _days(index) -> list[dt.date]:
+    return [pd.Timestamp(d).date() for d in index]
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -289,7 +277,7 @@ def _cost_anomalies(t: PredictionReader, f: Filters) -> tuple[Section, pd.DataFr
     if preds is None:
         return _missing(s, t.prediction_fqn("cost_anomaly_detector")), None
     costs = t.feature_table("cost_features")
-    flagged = flagged_cost_days(preds, costs)
+    flagged = t.memo("flagged_cost_days", lambda: flagged_cost_days(preds, costs))
     if flagged.empty:
         return _empty(s, "The detector flagged no workspace-day in the latest scoring.", "0 flagged"), flagged
     recent = flagged
@@ -379,26 +367,15 @@ def _forecast(t: PredictionReader, flagged_costs: pd.DataFrame | None, f: Filter
         mine = flagged_costs if not ws else flagged_costs[flagged_costs["workspace_id"].astype(str) == ws]
         anomaly_days = pd.DatetimeIndex(sorted(set(mine["usage_date"]) & set(actual.index)))
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(10, 4.2), layout="constrained")
-    ax.plot(actual.index, actual.values, color="#1f4e79", linewidth=1.8, label="Actual daily cost")
+    series = [report_charts.Series("Actual daily cost", _days(actual.index), actual.to_list(), "#1f4e79")]
     if forecast is not None and len(forecast):
-        ax.plot(forecast.index, forecast.values, color="#e69f00", linewidth=1.5, linestyle="--",
-                label="Forecast (budget_forecaster, one day ahead)")
+        series.append(report_charts.Series("Forecast (budget_forecaster, one day ahead)", _days(forecast.index),
+                                           forecast.to_list(), "#e69f00", "dashed"))
     if len(anomaly_days):
-        ax.scatter(anomaly_days, actual.reindex(anomaly_days).values, color="#c00000", zorder=5, s=36,
-                   label="Day with a flagged cost anomaly")
-    ax.set_title(f"Daily list cost, {who}: actual vs forecast")
-    ax.set_xlabel("Date")
-    ax.set_ylabel("List cost per day ($)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # short labels, no rotation
-    s.chart = _figure_to_svg(fig)
+        series.append(report_charts.Series("Day with a flagged cost anomaly", _days(anomaly_days),
+                                           actual.reindex(anomaly_days).to_list(), "#c00000", "dots"))
+    s.chart = report_charts.time_series_chart(f"Daily list cost, {who}: actual vs forecast", "List cost per day ($)",
+                                              series)
     s.chart_alt = "Line chart of actual and forecast daily cost with anomaly days marked"
     notes = []
     if forecast is None:
@@ -438,7 +415,8 @@ def _jobs(t: PredictionReader, f: Filters) -> Section:
     if job:
         return _job_history(s, job, fail, sla, names, f)
 
-    latest_f, latest_b = latest_per_job(fail, "failure_risk"), latest_per_job(sla, "sla_risk")
+    latest_f = t.memo("latest_failure_risk", lambda: latest_per_job(fail, "failure_risk"))
+    latest_b = t.memo("latest_sla_risk", lambda: latest_per_job(sla, "sla_risk"))
     if latest_f is not None and latest_b is not None:
         merged = latest_f.merge(latest_b.drop(columns="run_date"), on="job_id", how="outer")
     else:
@@ -450,9 +428,8 @@ def _jobs(t: PredictionReader, f: Filters) -> Section:
         if merged.empty:
             return _empty(s, f"No job has a prediction in {f.describe_window()}.", "no jobs in the range")
     merged = _with_names(_both_risks(merged), names)
-    rel = t.feature_table("reliability_features")
-    if rel is not None and not rel.empty:
-        rel = rel.assign(run_date=to_dates(rel["run_date"])).sort_values("run_date").groupby("job_id").last()
+    rel = t.memo("latest_reliability", lambda: _latest_reliability(t))
+    if rel is not None:
         merged = merged.merge(rel[["total_failures_30d"]], left_on="job_id", right_index=True, how="left")
     else:
         merged["total_failures_30d"] = float("nan")
@@ -470,6 +447,13 @@ def _jobs(t: PredictionReader, f: Filters) -> Section:
     if fail is None or sla is None:
         s.message = "Only one of the two models has predictions so far."
     return s
+
+
+def _latest_reliability(t: PredictionReader) -> pd.DataFrame | None:
+    rel = t.feature_table("reliability_features")
+    if rel is None or rel.empty:
+        return None
+    return rel.assign(run_date=to_dates(rel["run_date"])).sort_values("run_date").groupby("job_id").last()
 
 
 def _both_risks(df: pd.DataFrame) -> pd.DataFrame:
@@ -545,22 +529,12 @@ def _security(t: PredictionReader, f: Filters) -> Section:
     per_user["total"] = per_user.sum(axis=1)
     per_user = per_user.sort_values("total", ascending=False)
     top = per_user.head(15)
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(10, 0.35 * len(top) + 1.6), layout="constrained")
-    left = pd.Series(0.0, index=top.index)
     colors = ["#c00000", "#e69f00", "#7030a0", "#1f4e79"]
-    for color, det in zip(colors, [d for d in SECURITY_DETECTORS if d in top.columns]):
-        ax.barh(top.index, top[det], left=left, color=color, label=det.replace("_", " "))
-        left += top[det]
-    ax.invert_yaxis()
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of user-days
-    ax.set_xlabel(f"Alerts (flagged user-days) in {f.describe_window()}")
-    ax.set_title("Security alerts per user, by detector")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(axis="x", alpha=0.3)
-    s.chart = _figure_to_svg(fig)
+    detectors = [d for d in SECURITY_DETECTORS if d in top.columns]
+    s.chart = report_charts.stacked_bar_chart(
+        "Security alerts per user, by detector", f"Alerts (flagged user-days) in {f.describe_window()}",
+        [str(u) for u in top.index],
+        [report_charts.Stack(det.replace("_", " "), top[det].to_list(), color) for color, det in zip(colors, detectors)])
     s.chart_alt = "Horizontal stacked bar chart of alerts per user and detector"
     s.caption = f"Top {len(top)} of {len(per_user)} users with alerts, up to {as_of.date()}."
     table = top.reset_index().rename(columns={"user_id": "User", "total": "Total"})
@@ -581,7 +555,7 @@ def _quality(t: PredictionReader, f: Filters) -> Section:
     snaps = t.gold_table("fact_table_snapshots")
     summary = []
     if snaps is not None and not snaps.empty:
-        oldest = table_staleness(snaps)
+        oldest = t.memo("table_staleness", lambda: table_staleness(snaps))
         if f.table:
             oldest = oldest[oldest["table"] == f.table]
         elif f.catalog:
@@ -638,7 +612,9 @@ def _quality(t: PredictionReader, f: Filters) -> Section:
 
 def build_report(catalog: str, gold_schema: str, feature_schema: str, *, lakehouse=None,
                  now: dt.datetime | None = None, filters: Filters | None = None,
-                 evaluation: Evaluation | None = None) -> HealthReport:
+                 evaluation: Evaluation | None = None, reader: PredictionReader | None = None) -> HealthReport:
+    """The report of one catalog. ``reader``: a PredictionReader kept by the caller while its
+    tables' versions are unchanged (its derived frames are reused); by default a fresh one."""
     from healthmon.lakehouse import Lakehouse
     from healthmon.lakehouse.paths import check_identifier
 
@@ -646,7 +622,7 @@ def build_report(catalog: str, gold_schema: str, feature_schema: str, *, lakehou
         check_identifier(value, what)
     f = filters or Filters()
     evaluation = evaluation if evaluation is not None else load_evaluation()
-    t = PredictionReader(lakehouse or Lakehouse.from_env(), catalog, gold_schema, feature_schema)
+    t = reader or PredictionReader(lakehouse or Lakehouse.from_env(), catalog, gold_schema, feature_schema)
     sections = []
     flagged = None
     if f.shows("cost_anomalies") or f.shows("forecast"):

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -108,6 +109,12 @@ def install(app: FastAPI) -> None:
     templates = _templates()
     app.state.csrf_secret = _csrf_secret(app.state.settings.home)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    def warm_up_health_page() -> None:  # at the server's start, off the request path
+        threading.Thread(target=ui_data.warm_up, args=(app.state.settings.lakehouse_root,), name="health-warm-up",
+                         daemon=True).start()
+
+    app.router.on_startup.append(warm_up_health_page)
 
     def principal_or_login(request: Request) -> Principal:
         principal = cookie_principal(request)

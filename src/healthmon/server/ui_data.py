@@ -4,11 +4,17 @@ and the Health Monitor's prediction tables. Heavy libraries are imported inside 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from healthmon.errors import HealthmonError
+
+log = logging.getLogger(__name__)
 
 
 # -- schedules ------------------------------------------------------------------------------
@@ -169,18 +175,49 @@ def gold_schema_of(lakehouse_root: Path, catalog: str) -> str:
     return "gold"
 
 
+def delta_version(table_dir: Path) -> tuple[int, int] | None:
+    """A Delta table's latest version and its commit file's modification time; None when the
+    directory holds no Delta table. Every commit writes ``_delta_log/<version>.json``, so a new
+    version means new data; the commit file's mtime tells a table dropped and re-created (its
+    versions restart at 0) from the one it replaced."""
+    try:
+        names = [e.name for e in os.scandir(table_dir / "_delta_log") if e.name.endswith(".json")]
+    except OSError:
+        return None
+    versions = [int(n[:-5]) for n in names if n[:-5].isdigit()]
+    if not versions:
+        return None
+    latest = max(versions)
+    try:
+        return latest, (table_dir / "_delta_log" / f"{latest:020d}.json").stat().st_mtime_ns
+    except OSError:  # the name is not zero-padded as Delta writes it: the version alone
+        return latest, 0
+
+
+def delta_versions(*schema_dirs: Path) -> tuple:
+    """(table directory, version) of every Delta table under the schema directories: the Health
+    page's cache key (its report depends on these tables only)."""
+    out = []
+    for d in schema_dirs:
+        if d.is_dir():
+            for table in sorted(d.iterdir()):
+                version = delta_version(table)
+                if version is not None:
+                    out.append((str(table), version))
+    return tuple(out)
+
+
 class _TableCache:
-    """Tables as pandas frames, kept while their Delta log is unchanged (a new commit adds a
-    file to ``_delta_log``, which changes its mtime): the Health page re-reads a table only
-    after a write, not on every load."""
+    """The lakehouse's table reads, as pandas frames kept per Delta version: after new
+    predictions land only the tables with a new version are read again."""
 
     def __init__(self, lakehouse, frames: dict):
         self.lh, self.frames = lakehouse, frames
 
     def _key(self, fqn: str):
         try:
-            return self.lh.table_path(fqn).joinpath("_delta_log").stat().st_mtime_ns
-        except (OSError, ValueError, HealthmonError):  # no such table, or not a valid name
+            return delta_version(self.lh.table_path(fqn))
+        except (ValueError, HealthmonError):  # not a valid name
             return None
 
     def table_exists(self, fqn: str) -> bool:
@@ -200,10 +237,14 @@ class _Frame:
         self.df = df
 
     def to_pandas(self):
-        return self.df.copy(deep=False)  # readers add columns; the cached frame stays as read
+        return self.df  # PredictionReader's frames are read-only by contract
 
 
+# Process-wide caches of the Health page, all keyed by Delta versions: table frames (per table),
+# the reader with its derived frames (per set of versions of the schemas shown), the last
+# rendered body (per versions, filters and evaluation).
 _FRAMES: dict[str, tuple[Any, Any]] = {}
+_READERS: dict[tuple, Any] = {}
 
 
 @dataclass
@@ -223,6 +264,7 @@ def health_view(lakehouse_root: Path, params: dict[str, str | None]) -> HealthVi
     from healthmon.lakehouse import Lakehouse
     from healthmon.ml import report
     from healthmon.ml.model_figures import load_evaluation
+    from healthmon.ml.predictions import PredictionReader
 
     schemas = prediction_schemas(lakehouse_root)
     view = HealthView(None, list(schemas))
@@ -242,27 +284,50 @@ def health_view(lakehouse_root: Path, params: dict[str, str | None]) -> HealthVi
     catalog, feature_schema = view.schema.split(".", 1)
     view.gold_schema = gold_schema_of(lakehouse_root, catalog)
     evaluation = load_evaluation()
-    key = (view.schema, view.gold_schema, view.filters, evaluation,
-           _tables_signature(schemas[view.schema], lakehouse_root / catalog / view.gold_schema))
-    if _BODIES.get("key") != key:
-        lh = _TableCache(Lakehouse(lakehouse_root), _FRAMES)
-        result = report.build_report(catalog, view.gold_schema, feature_schema, lakehouse=lh, filters=view.filters,
-                                     evaluation=evaluation)
-        body = report.render_body(result, report.Links("", view.schema, view.filters, paginate=True))
-        _BODIES.clear()
-        _BODIES.update(key=key, body=body)
-    view.body = _BODIES["body"]
+    versions = delta_versions(schemas[view.schema], lakehouse_root / catalog / view.gold_schema)
+    # The evaluation (a dict of figures, not hashable) by identity: load_evaluation returns the
+    # same object until EVALUATION.json changes, and the entry keeps it alive (its id stays its own).
+    key = (view.schema, view.gold_schema, view.filters, id(evaluation), versions)
+    # One build at a time: concurrent loads of one view build it once, and the caches below are
+    # only changed under the lock.
+    with _BUILD_LOCK:
+        hit = _BODIES.get(key)
+        if hit is not None:
+            _BODIES.move_to_end(key)
+            body = hit[1]
+        else:
+            reader_key = (view.schema, view.gold_schema, versions)
+            if reader_key not in _READERS:
+                # New versions: the previous reader and the bodies built from it are out of date.
+                _READERS.clear()
+                _BODIES.clear()
+                _READERS[reader_key] = PredictionReader(_TableCache(Lakehouse(lakehouse_root), _FRAMES), catalog,
+                                                        view.gold_schema, feature_schema)
+            result = report.build_report(catalog, view.gold_schema, feature_schema, reader=_READERS[reader_key],
+                                         filters=view.filters, evaluation=evaluation)
+            body = report.render_body(result, report.Links("", view.schema, view.filters, paginate=True))
+            _BODIES[key] = (evaluation, body)
+            while len(_BODIES) > BODIES_KEPT:
+                _BODIES.popitem(last=False)
+    view.body = body
     return view
 
 
-# The last rendered report: a reload with the same filters, before any table gets a new commit,
-# shows it again instead of recomputing every section and chart.
-_BODIES: dict[str, Any] = {}
+def warm_up(lakehouse_root: Path) -> None:
+    """Import the report's libraries (pandas, the model specs and scikit-learn they import: most
+    of a first load) and build the default Health page, so the first person to open it after
+    the server starts does not wait for either. Run in a background thread at the start."""
+    try:
+        health_view(lakehouse_root, {})
+    except Exception:  # a table being written, or none yet: the page says so when opened
+        log.debug("Health page warm-up failed", exc_info=True)
 
 
-def _tables_signature(*schema_dirs: Path) -> tuple:
-    return tuple(sorted((str(log), log.stat().st_mtime_ns) for d in schema_dirs if d.is_dir()
-                        for log in d.glob("*/_delta_log")))
+# Rendered reports by (schema, filters, evaluation, Delta versions): a reload, or a filter
+# combination seen since the tables' last new version, is served without recomputing anything.
+BODIES_KEPT = 32
+_BODIES: OrderedDict[tuple, tuple[Any, str]] = OrderedDict()
+_BUILD_LOCK = threading.Lock()
 
 
 def _fmt_ms(ms: int | None) -> str:

@@ -1,5 +1,5 @@
 """Inline SVG for the UI: a task DAG and a Gantt of task attempts (the Health page's charts are
-matplotlib's, rendered by ``healthmon.ml.report``).
+``healthmon.ml.report_charts``').
 
 Pure functions from plain dicts to SVG strings (all text escaped), so they are testable without
 a browser and need no front-end build.
