@@ -13,7 +13,8 @@ import pytest
 
 from healthmon.errors import HealthmonError, InvalidParameterError
 from healthmon.lakehouse import Lakehouse
-from healthmon.lakehouse.engines.duckdb_engine import SQLTimeoutError, confined_connection
+from healthmon.lakehouse.engines.duckdb_engine import confined_connection
+from healthmon.lakehouse.sql_confine import SQLTimeoutError
 from healthmon.settings import Settings
 
 DENIED = "file system operations are disabled by configuration"
@@ -105,7 +106,7 @@ def test_statement_timeout(healthmon_home, monkeypatch):
     with pytest.raises(SQLTimeoutError, match=r"statement timeout of 0.5 s"):
         lh.sql("SELECT count(*) FROM range(100000000000000)")
     # the environment sets it too; the default is 10 minutes
-    from healthmon.lakehouse.engines.duckdb_engine import DEFAULT_TIMEOUT_S, timeout_from_env
+    from healthmon.lakehouse.sql_confine import DEFAULT_TIMEOUT_S, timeout_from_env
 
     assert DEFAULT_TIMEOUT_S == 600
     monkeypatch.setenv("HEALTHMON_SQL_TIMEOUT", "0.5")

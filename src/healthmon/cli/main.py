@@ -13,6 +13,7 @@ import typer
 from typer.exceptions import TyperException
 
 from healthmon.errors import HealthmonError
+from healthmon.logsetup import route_library_output
 
 app = typer.Typer(
     name="healthmon",
@@ -87,12 +88,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every way out is an exit code and at most one message, never a traceback:
     usage errors exit 2 (click's message), user errors 1, an interrupt 130, and an unexpected
     exception 1 with its traceback written to a file (see ``_report_bug``)."""
-    if not sys.warnoptions:
-        # Library warnings (pandas, sklearn, mlflow...) are noise on a user's terminal; what a
-        # user must know is raised as a HealthmonError. `python -W ...` / PYTHONWARNINGS still win.
-        import warnings
-
-        warnings.simplefilter("ignore")
+    # Library logs and warnings (pandas, sklearn, mlflow...) are noise on a user's terminal: they
+    # go to the workspace's log file. What a user must know is raised as a HealthmonError.
+    route_library_output(rotate=True)
     try:
         rc = app(args=argv, prog_name="healthmon", standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)

@@ -29,8 +29,12 @@ def scheduler(
 
     from healthmon.schedule.daemon import Scheduler
 
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The scheduler's own log is this command's output; library logs stay in the log file.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    own = logging.getLogger("healthmon")
+    own.addHandler(handler)
+    own.setLevel(logging.WARNING if quiet else logging.INFO)
     sched = Scheduler(catch_up=catch_up, poll_seconds=poll_seconds, reload_seconds=reload_seconds,
                       grace_seconds=grace_seconds)
     if once:

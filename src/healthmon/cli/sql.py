@@ -20,7 +20,7 @@ def sql(
         None,
         "--timeout",
         min=0,
-        help="Statement timeout in seconds for the duckdb engine (default: HEALTHMON_SQL_TIMEOUT or 600; 0 = none).",
+        help="Statement timeout in seconds (default: HEALTHMON_SQL_TIMEOUT or 600; 0 = none).",
     ),
 ) -> None:
     """Run SQL against the lakehouse and print the result."""
@@ -34,12 +34,9 @@ def sql(
         raise InvalidParameterError(f"Invalid --format {format!r}: expected one of {', '.join(FORMATS)}.")
     if query == "-":
         query = sys.stdin.read()
-    import os
 
     options: dict[str, Any] = {}
     if timeout is not None:
-        if (engine or os.environ.get("HEALTHMON_ENGINE") or "duckdb").strip().lower() != "duckdb":
-            raise InvalidParameterError("--timeout applies to the duckdb engine only.")
         options["timeout"] = timeout
     lh = Lakehouse.from_env(engine=engine, **options)
     emit(lh.sql(query), format)

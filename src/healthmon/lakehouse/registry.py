@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from healthmon.errors import InvalidParameterError
 from healthmon.lakehouse.paths import check_identifier
+from healthmon.logsetup import quiet_mlflow
 from healthmon.settings import Settings
 
 T = TypeVar("T")
@@ -91,6 +92,7 @@ def configure_mlflow(settings: Settings | None = None) -> str:
     """Point MLflow tracking and registry at the workspace store; returns the tracking URI."""
     import mlflow
 
+    quiet_mlflow()  # before MLflow's first words (its store setup logs)
     settings = settings or Settings.from_env()
     uri = settings.mlflow_tracking_uri
     artifact_root = settings.mlflow_artifact_root

@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from healthmon.errors import InvalidParameterError
 from healthmon.lakehouse.paths import check_identifier
+from healthmon.lakehouse.sql_confine import check_insert_target, check_managed_table
 from healthmon.lakehouse.sql_translate import bind, parse, resolve_name
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def _tblproperties(node: exp.Expression) -> dict[str, str]:
     props = node.args.get("properties")
     if props:
         for p in props.expressions:
-            if isinstance(p, exp.Property) and not isinstance(p, exp.SchemaCommentProperty):
+            if type(p) is exp.Property:  # TBLPROPERTIES entries, not USING / PARTITIONED BY / CLUSTER BY
                 key = p.name if p.name else p.this.sql()
                 out[key.strip("'\"`")] = p.args["value"].name if p.args.get("value") is not None else ""
     return out
@@ -159,6 +160,7 @@ def _create(lh: "Lakehouse", stmt: exp.Create) -> pa.Table:
         return _OK
     if kind != "TABLE":
         raise InvalidParameterError(f"CREATE {kind} is not supported (tables, schemas and catalogs are).")
+    check_managed_table(stmt)
     schema_node = target if isinstance(target, exp.Schema) else None
     table = schema_node.this if schema_node else target
     name = _name(lh, table)
@@ -217,6 +219,7 @@ def _drop(lh: "Lakehouse", stmt: exp.Drop) -> pa.Table:
 
 
 def _insert(lh: "Lakehouse", stmt: exp.Insert) -> pa.Table:
+    check_insert_target(stmt)
     target = stmt.this
     columns = None
     if isinstance(target, exp.Schema):

@@ -126,9 +126,13 @@ def run_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, 
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from healthmon.logsetup import worker_pool_options
+
     results: list[dict] = []
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, 2)), mp_context=ctx, max_tasks_per_child=1) as pool:
+    # A worker's library logs and warnings go where this process sends its own (the CLI: the log file).
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, 2)), mp_context=ctx, max_tasks_per_child=1,
+                             **worker_pool_options()) as pool:
         futures = {pool.submit(run_seed, s, scale, workdir): s for s in seeds}
         for fut in as_completed(futures):
             seed = futures[fut]

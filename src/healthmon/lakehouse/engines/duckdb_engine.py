@@ -19,7 +19,6 @@ A snapshot is bound in one of two ways:
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Callable
 from urllib.parse import urlparse
@@ -30,26 +29,9 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from sqlglot import exp
 
-from healthmon.errors import HealthmonError, InvalidParameterError
+from healthmon.errors import InvalidParameterError
+from healthmon.lakehouse.sql_confine import timeout_error, timeout_from_env
 from healthmon.lakehouse.sql_translate import TableRef, to_dialect
-
-
-DEFAULT_TIMEOUT_S = 600.0
-
-
-def timeout_from_env() -> float | None:
-    """The statement timeout in seconds from ``HEALTHMON_SQL_TIMEOUT`` (None = no timeout)."""
-    raw = os.environ.get("HEALTHMON_SQL_TIMEOUT", "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidParameterError(
-            f"Invalid HEALTHMON_SQL_TIMEOUT {raw!r}: expected a number of seconds (0 = no timeout).") from None
-    if value < 0 or value != value:
-        raise InvalidParameterError(f"Invalid HEALTHMON_SQL_TIMEOUT {raw!r}: expected seconds >= 0 (0 = no timeout).")
-    return value or None
 
 
 def confined_connection(allowed_directories: list[str] = (), threads: int | None = None) -> duckdb.DuckDBPyConnection:
@@ -104,10 +86,7 @@ class DuckDBEngine:
                     bind_snapshot(con, view, dt)
                 return con.sql(sql).to_arrow_table()
             except duckdb.InterruptException:
-                raise SQLTimeoutError(
-                    f"SQL statement cancelled: it ran longer than the statement timeout of {timeout:g} s",
-                    hint="raise it with HEALTHMON_SQL_TIMEOUT=<seconds> (0 = no timeout) or `healthmon sql --timeout`",
-                ) from None
+                raise timeout_error(timeout) from None
             except duckdb.Error as exc:
                 raise InvalidParameterError(f"SQL error: {_first_line(exc)}\n  (engine SQL: {sql})") from None
         finally:
@@ -131,10 +110,6 @@ def _interrupt(con: duckdb.DuckDBPyConnection) -> None:
         con.interrupt()
     except duckdb.Error:  # the statement finished and the connection closed meanwhile
         pass
-
-
-class SQLTimeoutError(HealthmonError):
-    """A statement ran past the statement timeout and was interrupted."""
 
 
 def table_root(dt: DeltaTable) -> str:

@@ -10,11 +10,18 @@ written by healthmon) are refused rather than read wrongly.
 
 Configuration: ``HEALTHMON_SPARK_MASTER`` (default ``local[*]``), ``HEALTHMON_SPARK_CONF``
 (``key=value;key=value``) — never code changes in notebooks.
+
+Confinement (``sql_confine``): a query is checked on its bound tree before Spark sees it, the
+session cannot query files by path (``spark.sql.runSQLOnFiles=false``, set after
+``HEALTHMON_SPARK_CONF`` so it cannot be turned back on), and a statement running past the
+timeout (``HEALTHMON_SQL_TIMEOUT``, default 600 s) has its Spark jobs cancelled.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import uuid
 from typing import Callable
 
 import pyarrow as pa
@@ -22,9 +29,12 @@ from deltalake import DeltaTable
 from sqlglot import exp
 
 from healthmon.errors import HealthmonError, InvalidParameterError
+from healthmon.lakehouse.sql_confine import check_spark_query, timeout_error, timeout_from_env
 from healthmon.lakehouse.sql_translate import TableRef, to_dialect
 
 _SESSION = None
+# Spark SQL settings that confine a session, applied after any user configuration.
+CONFINED_CONF = {"spark.sql.runSQLOnFiles": "false"}
 
 
 def _conf_from_env() -> dict[str, str]:
@@ -59,13 +69,16 @@ def get_session(master: str | None = None):
         .config("spark.sql.parquet.int96RebaseModeInRead", "CORRECTED")
         .config("spark.sql.parquet.datetimeRebaseModeInRead", "CORRECTED")
     )
-    for k, v in _conf_from_env().items():
+    for k, v in {**_conf_from_env(), **CONFINED_CONF}.items():
         builder = builder.config(k, v)
     import logging
 
     # pyspark logs every failed query (with a JVM stack) before raising; we report it ourselves.
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
-    _SESSION = builder.getOrCreate()
+    from healthmon.logsetup import native_output_to_log_file
+
+    with native_output_to_log_file():  # the JVM's banner and warnings: not on a user's terminal
+        _SESSION = builder.getOrCreate()
     _SESSION.sparkContext.setLogLevel("ERROR")
     return _SESSION
 
@@ -74,15 +87,27 @@ class SparkEngine:
     name = "spark"
     dialect = "spark"
 
-    def __init__(self, master: str | None = None, session=None):
+    def __init__(self, master: str | None = None, session=None, timeout: float | None | str = "env"):
         self.master = master
         self._session = session
+        self._confined = False
+        # seconds, None for no timeout; "env" reads HEALTHMON_SQL_TIMEOUT at each query
+        self.timeout = timeout
 
     @property
     def spark(self):
         if self._session is None:
             self._session = get_session(self.master)
+        if not self._confined:  # also a session handed in by the caller
+            for k, v in CONFINED_CONF.items():
+                self._session.conf.set(k, v)
+            self._confined = True
         return self._session
+
+    def _timeout(self) -> float | None:
+        if isinstance(self.timeout, str):
+            return timeout_from_env()
+        return self.timeout or None
 
     def dataframe(self, dt: DeltaTable):
         """A Spark DataFrame of one Delta snapshot."""
@@ -109,19 +134,41 @@ class SparkEngine:
         self, tree: exp.Expression, refs: list[TableRef], load: Callable[[TableRef], DeltaTable],
         source_dialect: str = "spark",
     ) -> pa.Table:
+        check_spark_query(tree)
         sql = to_dialect(tree, self.dialect, source_dialect)
+        timeout = self._timeout()
         views = []
+        sc = self.spark.sparkContext
+        # The statement's Spark jobs carry a tag of their own; the timer cancels exactly those.
+        tag = f"healthmon-sql-{uuid.uuid4().hex}"
+        timed_out = threading.Event()
+
+        def cancel() -> None:
+            timed_out.set()
+            sc.cancelJobsWithTag(tag)
+
+        timer = threading.Timer(timeout, cancel) if timeout else None
+        sc.addJobTag(tag)
+        sc.setInterruptOnCancel(True)  # a cancelled statement's running tasks stop, not only its queued ones
         try:
             for ref in refs:
                 self.dataframe(load(ref)).createOrReplaceTempView(ref.view)
                 views.append(ref.view)
+            if timer:
+                timer.daemon = True
+                timer.start()
             try:
                 return self.spark.sql(sql).toArrow()
             except Exception as exc:
-                if type(exc).__module__.startswith("pyspark"):
+                if timed_out.is_set():
+                    raise timeout_error(timeout or 0) from None
+                if type(exc).__module__.startswith(("pyspark", "py4j")):
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     raise InvalidParameterError(f"SQL error: {first}\n  (engine SQL: {sql})") from None
                 raise
         finally:
+            if timer:
+                timer.cancel()
+            sc.removeJobTag(tag)
             for v in views:
                 self.spark.catalog.dropTempView(v)
