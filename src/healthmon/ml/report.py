@@ -534,7 +534,8 @@ def _security(t: PredictionReader, f: Filters) -> Section:
     s.chart = report_charts.stacked_bar_chart(
         "Security alerts per user, by detector", f"Alerts (flagged user-days) in {f.describe_window()}",
         [str(u) for u in top.index],
-        [report_charts.Stack(det.replace("_", " "), top[det].to_list(), color) for color, det in zip(colors, detectors)])
+        [report_charts.Stack(det.replace("_", " "), top[det].to_list(), color)
+         for color, det in zip(colors, detectors)])
     s.chart_alt = "Horizontal stacked bar chart of alerts per user and detector"
     s.caption = f"Top {len(top)} of {len(per_user)} users with alerts, up to {as_of.date()}."
     table = top.reset_index().rename(columns={"user_id": "User", "total": "Total"})
