@@ -30,6 +30,7 @@ Prediction tables are read, and their flags and risks interpreted, by
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import numbers
 import os
@@ -239,7 +240,7 @@ def _anomaly_strength(df: pd.DataFrame) -> pd.Series | None:
 def _model_notes(t: PredictionReader, key: str, evaluation: Evaluation) -> list[ModelNote]:
     notes = []
     for model in SECTION_MODELS[key]:
-        scoring = t.memo(("scoring", model), lambda m=model: _scoring(t, m))
+        scoring = t.memo(("scoring", model), functools.partial(_scoring, t, model))
         figure = evaluation.figure(model)
         if scoring is None:
             notes.append(ModelNote(model, figure=figure, present=False))
