@@ -7,8 +7,8 @@ there (or explicitly allowed to be missing) and what happens to gold tables an e
 left → read each export file by file, batch by batch (:mod:`healthmon.demodata.readers`),
 derive its gold rows and stage them as Parquet files (:class:`TableSetWriter`) → swap every
 table in together. A bad input raises before the swap, so nothing is written; memory holds
-one batch of a streamed table plus the tables that must be reduced whole (the SCD dimensions,
-the run timelines, list prices, information_schema).
+one batch, the running result of a reduced table (the SCD dimensions and run timelines are
+reduced as they stream) and the small tables read whole (list prices, information_schema).
 
 Gold derivations follow the Health Monitor's gold layer: structs flattened, latest row per key
 for SCD sources, one row per run for the timelines, list price joined by SKU, cloud and price
