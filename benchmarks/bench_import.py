@@ -98,8 +98,8 @@ def run(quick: bool) -> list[Result]:
             notes=f"{size_mb:,.0f} MB of CSV → {imp['rows']:,} gold rows in 15 tables, Delta write included; "
                   f"CPU {imp['cpu_s']:.1f} s (user + system, imports included); "
                   f"peak RSS {imp['rss_kb'] / 2**20:.2f} GiB; {load}."))
-        shutil.rmtree(tmp / "gen-medium", ignore_errors=True)
-        shutil.rmtree(tmp / "imp-csv", ignore_errors=True)
+        for done in (tmp / "gen-medium", tmp / "imp-csv", export):  # disk: the large slices come next
+            shutil.rmtree(done, ignore_errors=True)
 
         # large: two slices, the second twice as long; streaming keeps the peak (nearly) flat
         peaks = {}
