@@ -6,10 +6,12 @@ large Parquet export.
    write of every table) in a fresh process. Target ≤ 30 s on 2 cores. Baseline in the same
    run: ``pyarrow.csv.read_csv`` of the same files with every column as text — the parse
    alone, no conversion, no write.
+   The machine's load average is reported beside the wall time (it is shared).
 2. Two large-scale slices (20 ws × 14 and 28 days) exported as Parquet; the import's peak RSS
-   against the Arrow size of the export's data (what reading it whole would hold), both in the
-   same run, and how the peak grows when the data doubles. Streaming keeps the peak near one
-   batch per streamed table plus the tables reduced whole (dimensions, run timelines).
+   at 28 days against the peak at 14 days, both in the same run: twice the data should need
+   (nearly) the same memory, since the import streams batch by batch and reduces the SCD and
+   timeline tables as it goes. The data's Arrow size (what reading it whole would hold) is in
+   the notes.
 """
 
 from __future__ import annotations
@@ -26,15 +28,19 @@ from pathlib import Path
 from benchmarks.run import Result
 
 TARGET_S = 30.0
+BOUNDED = 1.25  # peak at twice the data / peak at the data: "does not grow with the rows"
 
+# Peak RSS from /proc's VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork + exec, so a
+# child would report the benchmark process's own peak (it reads the data whole for the baseline).
 IMPORT_CODE = """\
 import json, resource, sys, time
 from healthmon.demodata.importer import import_system_tables
 t = time.perf_counter()
 result = import_system_tables(sys.argv[1], "imported")
 use = resource.getrusage(resource.RUSAGE_SELF)
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"rows": sum(result.rows.values()), "seconds": time.perf_counter() - t,
-                  "cpu_s": use.ru_utime + use.ru_stime, "rss_kb": use.ru_maxrss}))
+                  "cpu_s": use.ru_utime + use.ru_stime, "rss_kb": hwm}))
 """
 
 
@@ -84,19 +90,21 @@ def run(quick: bool) -> list[Result]:
         export = tmp / "csv"
         _generate_and_export(tmp / "gen-medium", export, "csv", **kw)
         size_mb = sum(f.stat().st_size for f in export.rglob("*.csv")) / 1e6
+        load_before = os.getloadavg()[0]
         imp = _python(IMPORT_CODE, tmp / "imp-csv", str(export))
+        load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (1 min)"
         base = _csv_parse_baseline(export)
         results.append(Result(
             name=f"import CSV export, medium {kw['workspaces']} ws × {kw['days']} d", value=imp["seconds"], unit="s",
             baseline_name="pyarrow.csv.read_csv of the same files, all text", baseline_value=base,
             target=f"<= {TARGET_S:.0f} s", passed=imp["seconds"] <= TARGET_S,
             notes=f"{size_mb:,.0f} MB of CSV → {imp['rows']:,} gold rows in 15 tables, Delta write included; "
-                  f"CPU {imp['cpu_s']:.1f} s (user + system, imports included); peak RSS {imp['rss_kb'] / 2**20:.2f} GiB."))
-        shutil.rmtree(tmp / "gen-medium", ignore_errors=True)
-        shutil.rmtree(tmp / "imp-csv", ignore_errors=True)
+                  f"CPU {imp['cpu_s']:.1f} s (user + system, imports included); "
+                  f"peak RSS {imp['rss_kb'] / 2**20:.2f} GiB; {load}."))
+        for done in (tmp / "gen-medium", tmp / "imp-csv", export):  # disk: the large slices come next
+            shutil.rmtree(done, ignore_errors=True)
 
-        # large: two slices, the second twice as long; streaming keeps the peak far below the
-        # data's Arrow size and growing much slower than the data
+        # large: two slices, the second twice as long; streaming keeps the peak (nearly) flat
         peaks = {}
         for days in ((14, 20) if quick else (14, 28)):  # the generator's minimum period is 14 days
             export = tmp / f"parquet-{days}"
@@ -107,12 +115,12 @@ def run(quick: bool) -> list[Result]:
             shutil.rmtree(tmp / f"imp-large-{days}", ignore_errors=True)
             shutil.rmtree(export, ignore_errors=True)
             peaks[days] = (imp["rss_kb"] / 2**20, data_gib, imp)
-        (short, (rss_s, data_s, _)), (long, (rss_l, data_l, imp)) = sorted(peaks.items())
+        (short, (rss_s, data_s, imp_s)), (long, (rss_l, data_l, imp)) = sorted(peaks.items())
         results.append(Result(
             name=f"import Parquet export, large 20 ws × {long} d: peak memory", value=rss_l, unit="GiB",
-            baseline_name="Arrow size of the export's data, read whole", baseline_value=data_l,
-            target="< Arrow size of the data", passed=rss_l < data_l,
-            notes=f"{imp['rows']:,} gold rows in {imp['seconds']:.1f} s, CPU {imp['cpu_s']:.1f} s; "
-                  f"{short} d: peak {rss_s:.2f} GiB for {data_s:.2f} GiB of data (data ×{data_l / data_s:.2f}, "
-                  f"peak ×{rss_l / rss_s:.2f}). Peak RSS of the importing process."))
+            baseline_name=f"peak importing the {short} d slice", baseline_value=rss_s,
+            target=f"<= {BOUNDED}× the {short} d peak", passed=rss_l <= BOUNDED * rss_s,
+            notes=f"{long} d: {imp['rows']:,} gold rows in {imp['seconds']:.1f} s, CPU {imp['cpu_s']:.1f} s, "
+                  f"{data_l:.2f} GiB of data in Arrow; {short} d: {imp_s['rows']:,} rows, {data_s:.2f} GiB "
+                  f"(data ×{data_l / data_s:.2f}, peak ×{rss_l / rss_s:.2f}). Peak RSS of the importing process."))
     return results

@@ -7,8 +7,8 @@ there (or explicitly allowed to be missing) and what happens to gold tables an e
 left → read each export file by file, batch by batch (:mod:`healthmon.demodata.readers`),
 derive its gold rows and stage them as Parquet files (:class:`TableSetWriter`) → swap every
 table in together. A bad input raises before the swap, so nothing is written; memory holds
-one batch of a streamed table plus the tables that must be reduced whole (the SCD dimensions,
-the run timelines, list prices, information_schema).
+one batch, the running result of a reduced table (the SCD dimensions and run timelines are
+reduced as they stream) and the small tables read whole (list prices, information_schema).
 
 Gold derivations follow the Health Monitor's gold layer: structs flattened, latest row per key
 for SCD sources, one row per run for the timelines, list price joined by SKU, cloud and price
@@ -48,6 +48,7 @@ from healthmon.errors import HealthmonError, Location
 SENSITIVE_PATTERN = "(?i)(grant|revoke|delete|secret|permission|token|password|credential)"
 FILE_ROWS = 1 << 18
 PENDING_FILES = 4  # Parquet files queued for the writer threads at most (bounds memory)
+REDUCE_ROWS = 1 << 20  # rows of a reduced table (SCD, timelines) gathered before they are reduced
 SNAPSHOT_COLUMNS = {
     "system.information_schema.tables": ("table_catalog", "table_schema", "table_name", "table_type",
                                          "data_source_format", "table_owner", "created", "created_by",
@@ -429,6 +430,30 @@ def _whole(src: _Source) -> pa.Table:
     return pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
 
 
+def _reduced(spec: ImportSpec, src: _Source, prices: pa.Table | None) -> pa.Table:
+    """The gold table of a source reduced to one row per key, read batch by batch: the running
+    result is reduced again with the rows that arrived since (latest-row-per-key and the run
+    timelines' min/max are associative, and later rows still win ties), once those rows
+    outnumber it. Memory holds the result, at most as many pending rows, and one batch — not
+    the source, which for the timelines has many slices per run."""
+    gold = GOLD_TABLES[spec.gold]
+    result: pa.Table | None = None
+    pending: list[pa.Table] = []
+    waiting = 0
+    for piece in _pieces(src):
+        rows = derive_gold(spec, piece, prices)
+        _check_null_keys(rows, gold, spec.source)
+        pending.append(rows)
+        waiting += rows.num_rows
+        if waiting >= max(REDUCE_ROWS, result.num_rows if result is not None else 0):
+            result = reduce_gold(spec, pa.concat_tables(([result] if result is not None else []) + pending))
+            pending, waiting = [], 0
+    if pending or result is None:
+        result = reduce_gold(spec, pa.concat_tables(([result] if result is not None else []) + pending))
+    _check_keys(result, gold, spec.source)
+    return result
+
+
 def _sku_rows(table: pa.Table) -> pa.Table:
     t = table.select(["sku_name", "cloud", "usage_unit"]).filter(pc.is_valid(table.column("sku_name")))
     return t
@@ -465,7 +490,7 @@ def _build(found: Discovery, sink: _Sink, writer: TableSetWriter, snapshot_date:
         gold = GOLD_TABLES[spec.gold]
         sink.ensure(spec.gold)
         if spec.latest_by or spec.slices:
-            sink.put(spec.gold, build_gold(spec, _whole(src), {"system.billing.list_prices": prices}))
+            sink.put(spec.gold, _reduced(spec, src, prices))
             continue
         keys = _KeyCheck(gold, spec.source)
         skus = []

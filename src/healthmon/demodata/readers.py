@@ -44,6 +44,7 @@ from healthmon.errors import HealthmonError, Location
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json",
            ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
 BATCH_ROWS = 1 << 18         # Parquet/Arrow files are read in batches of at most this many rows
+READ_BUFFER = 1 << 20        # bytes buffered per Parquet column while a batch is decoded
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _TXN = re.compile(r"-tid-(\d+)-")
 
@@ -249,7 +250,9 @@ def _read_columnar(df: DataFile, schema: pa.Schema, paths: list[tuple[str, ...]]
     from_dir = {c for c, _ in df.partition}
     try:
         if df.fmt == "parquet":
-            pf = pq.ParquetFile(path)
+            # column chunks read through a small buffer, not whole (pre_buffer): a row group of a
+            # wide table can be hundreds of MB, and memory should hold one batch, not one group
+            pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)
             file_schema = pf.schema_arrow
         else:
             reader = _open_ipc(path)
