@@ -35,6 +35,8 @@ def test_estimator_of_a_feature_engineering_model(fitted, tmp_path):
     from healthmon.ml.models import io
 
     configure_mlflow()
+    # An earlier test in this process may have left another store's experiment active.
+    mlflow.set_experiment("/Shared/healthmon_backend_tests")
     model, X = fitted
     # What FeatureEngineeringClient.log_model logs: the flavor model under <data>/raw_model, and a
     # pyfunc whose loader module is the feature store's (never imported here: it needs a workspace).
@@ -55,6 +57,8 @@ def test_estimator_of_a_plain_sklearn_model(fitted):
     from healthmon.lakehouse.registry import configure_mlflow
 
     configure_mlflow()
+    # An earlier test in this process may have left another store's experiment active.
+    mlflow.set_experiment("/Shared/healthmon_backend_tests")
     model, X = fitted
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle",
