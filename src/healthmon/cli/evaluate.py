@@ -101,8 +101,13 @@ def _evaluate_seeds(
     output = output or Path("EVALUATION.md")
     json_path = json_path or output.with_suffix(".json")
     typer.echo(f"Evaluating {len(chosen)} fresh account(s), scale {scale}, seeds: {' '.join(map(str, chosen))}")
-    report = es.evaluate_seeds(chosen, scale=scale, workers=workers, output=output, json_path=json_path,
-                               progress=lambda line: typer.echo(line))
+    try:
+        report = es.evaluate_seeds(chosen, scale=scale, workers=workers, output=output, json_path=json_path,
+                                   progress=lambda line: typer.echo(line))
+    except es.EvaluationInterrupted as stop:
+        typer.echo(f"Interrupted: {stop.finished} of {stop.drawn} accounts finished; write the report from them with "
+                   f"`healthmon evaluate --from-log {stop.log} --output {output}`.", err=True)
+        raise typer.Exit(stop.exit_code) from None
     for name, e in report["models"].items():
         typer.echo(f"  {name:<32} {e['verdict']}")
     typer.echo(f"Wrote {output} and {json_path} ({report['wall_seconds'] / 60:.1f} min).")

@@ -10,20 +10,29 @@ difference (model − baseline per seed) with its own bootstrap interval.
 Seeds are drawn at run time (``secrets``) and printed; the demo's seed and the development seeds
 (``DEVELOPMENT_SEEDS``, also listed in docs/models.md) are never drawn, so no reported figure
 comes from an account a design was tuned on.
+
+A SIGTERM or SIGINT to the evaluating process stops the run cleanly: every worker runs in its own
+session and is killed with its whole process group, the temporary workspaces are removed, the
+finished accounts stay in ``<json>.seeds.jsonl`` and ``EvaluationInterrupted`` says how many
+finished. A worker whose parent disappears (a SIGKILL) removes its workspace and kills its group.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
 import os
 import re
 import secrets
+import shutil
+import signal
 import tempfile
+import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +60,116 @@ def draw_seeds(n: int, *, exclude: Sequence[int] = (), randbelow: Callable[[int]
     return out
 
 
+class EvaluationInterrupted(Exception):
+    """A SIGINT or SIGTERM stopped ``run_seeds`` / ``evaluate_seeds`` after its workers were
+    killed and their workspaces removed. ``finished`` accounts are in ``log`` (when one is kept)."""
+
+    def __init__(self, signum: int, finished: int, drawn: int, log: Path | None = None) -> None:
+        self.signum, self.finished, self.drawn, self.log = signum, finished, drawn, log
+        super().__init__(f"{signal.Signals(signum).name}: {finished} of {drawn} accounts finished")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention for a process ended by a signal: 130 for SIGINT, 143 for SIGTERM."""
+        return 128 + self.signum
+
+
+# --------------------------------------------------------------------------- worker processes
+PARENT_POLL_SECONDS = 1.0
+_current_home: str | None = None  # the workspace the worker process is evaluating in
+
+
+def _start_worker(then: Callable[..., object] | None, args: tuple) -> None:
+    """Pool initializer: this worker leads its own session, so the parent can kill it with all
+    it started as one process group (and a Ctrl-C on the terminal reaches the parent only, which
+    decides); a watchdog ends the group when the parent is gone. ``then`` is the pool's other
+    initializer (routing library output)."""
+    os.setsid()
+    parent = os.getppid()
+    threading.Thread(target=_die_with_parent, args=(parent,), name="parent-watchdog", daemon=True).start()
+    if then is not None:
+        then(*args)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Polling rather than ``PR_SET_PDEATHSIG``: that signal fires when the parent *thread* that
+    spawned the worker exits (the pool spawns replacements from its manager thread), and it is
+    Linux-only."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    if _current_home is not None:
+        shutil.rmtree(_current_home, ignore_errors=True)
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a worker's process group (and the worker itself, in case it has not called
+    ``setsid()`` yet)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+class _SignalStop(BaseException):
+    """Raised in the main thread by a SIGINT or SIGTERM while accounts are evaluated (a
+    BaseException, like KeyboardInterrupt, so no ``except Exception`` swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _StopOnSignal:
+    """While active (main thread only), SIGINT and SIGTERM raise ``_SignalStop``; inside
+    ``deferred()`` a signal waits until the block is done (a finished account's log line is
+    written whole); ``ignore()`` lets a cleanup run to its end."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.previous: dict = {}
+        self.deferring = False
+        self.pending: int | None = None
+
+    def __enter__(self) -> _StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.deferring:
+            self.pending = self.pending or signum
+        else:
+            raise _SignalStop(signum)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.pending is not None:
+            raise _SignalStop(self.pending)
+
+    def ignore(self) -> None:
+        for sig in self.previous:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 # --------------------------------------------------------------------------- one account
 def run_seed(seed: int, scale: str = "medium", workdir: str | None = None, keep: bool = False) -> dict:
     """Generate the account of ``seed`` in a fresh workspace and evaluate every model on it.
     Runs in a worker process: the workspace (HEALTHMON_HOME) is this process's own."""
+    global _current_home
     home = tempfile.mkdtemp(prefix=f"healthmon_eval_{seed}_", dir=workdir)
+    _current_home = home
     os.environ["HEALTHMON_HOME"] = home
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     times: dict[str, float] = {}
@@ -99,11 +213,10 @@ def run_seed(seed: int, scale: str = "medium", workdir: str | None = None, keep:
         out.setdefault("models", {})
     finally:
         if not keep:
-            import shutil
-
             shutil.rmtree(home, ignore_errors=True)
         else:
             out["workspace"] = home
+        _current_home = None
     out["seconds"] = sum(times.values())
     return _plain(out)
 
@@ -122,7 +235,10 @@ def _plain(obj):
 def run_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, workdir: str | None = None,
               progress: Callable[[str], None] = print, sink: Callable[[dict], None] | None = None) -> list[dict]:
     """Every seed in its own fresh worker process (at most ``workers`` at a time). ``sink``
-    receives each account's result as soon as it is done (so an interrupted run keeps them)."""
+    receives each account's result as soon as it is done (so an interrupted run keeps them).
+
+    A SIGINT or SIGTERM (in the main thread) kills the workers' process groups, removes their
+    workspaces and raises ``EvaluationInterrupted``."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -130,21 +246,53 @@ def run_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, 
 
     results: list[dict] = []
     ctx = mp.get_context("spawn")
-    # A worker's library logs and warnings go where this process sends its own (the CLI: the log file).
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, 2)), mp_context=ctx, max_tasks_per_child=1,
-                             **worker_pool_options()) as pool:
-        futures = {pool.submit(run_seed, s, scale, workdir): s for s in seeds}
-        for fut in as_completed(futures):
-            seed = futures[fut]
-            try:
-                r = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a crashed worker is one failed seed
-                r = {"seed": seed, "status": "FAILED", "error": f"{type(exc).__name__}: {exc}", "models": {}, "seconds": float("nan")}
-            results.append(r)
-            if sink is not None:
-                sink(r)
-            progress(f"seed {seed}: {r['status']} in {r.get('seconds', float('nan')):.0f} s")
+    route = worker_pool_options()  # a worker's library logs go where this process sends its own
+    run_dir = tempfile.mkdtemp(prefix="healthmon_eval_", dir=workdir)
+    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, 2)), mp_context=ctx, max_tasks_per_child=1,
+                               initializer=_start_worker, initargs=(route.get("initializer"), route.get("initargs", ())))
+    futures: dict = {}
+    with _StopOnSignal() as stopper:
+        try:
+            for seed in seeds:
+                futures[pool.submit(run_seed, seed, scale, run_dir)] = seed
+            for fut in as_completed(futures):
+                seed = futures[fut]
+                try:
+                    r = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a crashed worker is one failed seed
+                    r = {"seed": seed, "status": "FAILED", "error": f"{type(exc).__name__}: {exc}", "models": {},
+                         "seconds": float("nan")}
+                with stopper.deferred():
+                    results.append(r)
+                    if sink is not None:
+                        sink(r)
+                progress(f"seed {seed}: {r['status']} in {r.get('seconds', float('nan')):.0f} s")
+        except (_SignalStop, KeyboardInterrupt) as stop:
+            stopper.ignore()
+            _stop_pool(pool, futures)
+            signum = stop.signum if isinstance(stop, _SignalStop) else signal.SIGINT
+            raise EvaluationInterrupted(signum, len(results), len(seeds)) from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            shutil.rmtree(run_dir, ignore_errors=True)
     return sorted(results, key=lambda r: list(seeds).index(r["seed"]))
+
+
+def _stop_pool(pool, futures) -> None:
+    """Cancel the accounts not started and kill every worker's process group. The pool's manager
+    thread then finds it broken and spawns no more workers; one it spawned just before (a
+    finished worker's replacement) is killed on the next pass."""
+    for fut in futures:
+        fut.cancel()
+    while True:
+        # The pool's own table of its worker processes (``shutdown`` sets it to None).
+        table = pool._processes or {}
+        alive = [pid for pid, proc in list(table.items()) if proc.is_alive()]
+        if not alive:
+            return
+        for pid in alive:
+            _kill_group(pid)
+        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -434,7 +582,11 @@ def evaluate_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int 
             with open(log, "a") as fh:
                 fh.write(json.dumps(_plain(result), default=str) + "\n")
 
-    per_seed = run_seeds(seeds, scale=scale, workers=workers, workdir=workdir, progress=progress, sink=sink)
+    try:
+        per_seed = run_seeds(seeds, scale=scale, workers=workers, workdir=workdir, progress=progress, sink=sink)
+    except EvaluationInterrupted as stop:
+        stop.log = seeds_log_path(json_path) if json_path else None
+        raise
     report = build_report(per_seed, drawn=seeds, scale=scale, workers=workers, wall_seconds=time.perf_counter() - start,
                           load_average=[load_before, round(os.getloadavg()[1], 1)])
     return write_report(report, output, json_path)
