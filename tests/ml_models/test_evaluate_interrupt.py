@@ -29,7 +29,8 @@ def test_sigterm_stops_workers_removes_workspaces_and_keeps_the_log(tmp_path):
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with open(out, "w") as out_fh, open(err, "w") as err_fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "healthmon.cli.main", "evaluate", "--seeds", "2", "--scale", "small", "--output", str(output)],
+            [sys.executable, "-m", "healthmon.cli.main", "evaluate", "--seeds", "2", "--scale", "small",
+             "--output", str(output)],
             env=env, stdout=out_fh, stderr=err_fh,
         )
     try:
