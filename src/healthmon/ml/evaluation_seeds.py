@@ -79,13 +79,13 @@ PARENT_POLL_SECONDS = 1.0
 _current_home: str | None = None  # the workspace the worker process is evaluating in
 
 
-def _start_worker(then: Callable[..., object] | None, args: tuple) -> None:
+def _start_worker(parent: int, then: Callable[..., object] | None, args: tuple) -> None:
     """Pool initializer: this worker leads its own session, so the parent can kill it with all
     it started as one process group (and a Ctrl-C on the terminal reaches the parent only, which
     decides); a watchdog ends the group when the parent is gone. ``then`` is the pool's other
-    initializer (routing library output)."""
+    initializer (routing library output). ``parent`` is the pool's process, passed in: a worker
+    that starts after it is gone (already re-parented) must see that at once."""
     os.setsid()
-    parent = os.getppid()
     threading.Thread(target=_die_with_parent, args=(parent,), name="parent-watchdog", daemon=True).start()
     if then is not None:
         then(*args)
@@ -99,6 +99,8 @@ def _die_with_parent(parent: int) -> None:
         time.sleep(PARENT_POLL_SECONDS)
     if _current_home is not None:
         shutil.rmtree(_current_home, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the run's directory, once the last worker's workspace is gone
+            os.rmdir(os.path.dirname(_current_home))
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
@@ -249,7 +251,8 @@ def run_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, 
     route = worker_pool_options()  # a worker's library logs go where this process sends its own
     run_dir = tempfile.mkdtemp(prefix="healthmon_eval_", dir=workdir)
     pool = ProcessPoolExecutor(max_workers=max(1, min(workers, 2)), mp_context=ctx, max_tasks_per_child=1,
-                               initializer=_start_worker, initargs=(route.get("initializer"), route.get("initargs", ())))
+                               initializer=_start_worker,
+                               initargs=(os.getpid(), route.get("initializer"), route.get("initargs", ())))
     futures: dict = {}
     with _StopOnSignal() as stopper:
         try:
