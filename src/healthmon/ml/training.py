@@ -23,9 +23,7 @@ import pandas as pd
 from healthmon.errors import HealthmonError
 from healthmon.ml import registration
 from healthmon.ml.backend import MLBackend
-from healthmon.ml.models import MODELS, ModelSpec, get_spec, tags
-from healthmon.ml.models import frames as fr
-from healthmon.ml.models import io
+from healthmon.ml.models import MODELS, ModelSpec, frames as fr, get_spec, io, tags
 from healthmon.ml.models.metrics import classifier_scores, mae, mape
 from healthmon.ml.models.spec import FEATURE_TABLE_TRAINER, Skip
 from healthmon.ml.registration import last_skip_reason, not_worse
@@ -101,7 +99,7 @@ def prepare(spec: ModelSpec, frame: pd.DataFrame, table: str, read_gold=None) ->
         scope = f"; labels exist only for {spec.target.row_filter}" if spec.target is not None and spec.target.row_filter else ""
         raise Skip(f"only {counts['train']} labelled training rows in {table} before {split.validation_start.date()} "
                    f"(need {spec.min_train_rows}{scope})")
-    if spec.kind in ("binary", "multiclass"):
+    if spec.target is not None and spec.kind in ("binary", "multiclass"):
         classes = np.unique(y[periods == "train"])
         if len(classes) < 2:
             raise Skip(f"label {spec.target.name} has a single class ({classes[0]:g}) in the training period of {table}")
@@ -200,7 +198,7 @@ def train_on_feature_table(spec: ModelSpec, backend: MLBackend, *, catalog: str,
     train_df = backend.load_training_frame(training_set)
     X_train = matrix(train_df, features)
     y_train = None if label_name is None else train_df[label_name].to_numpy()
-    if spec.kind in ("binary", "multiclass"):
+    if y_train is not None and spec.kind in ("binary", "multiclass"):
         y_train = y_train.astype(int)
 
     model = spec.build(features)
