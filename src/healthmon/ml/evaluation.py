@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,7 +148,7 @@ def _evaluate_forecaster(spec, model, frame, labels, keep, X, fitted) -> dict:
     for v in scores.values():
         same &= np.isfinite(v)
     n = int(same.sum())
-    res = {"mae": mae(y, pred), "mape_all_rows": mape(y, pred), "rows_compared": n}
+    res: dict[str, Any] = {"mae": mae(y, pred), "mape_all_rows": mape(y, pred), "rows_compared": n}
     if n < MIN_FORECAST_ROWS:
         return {**res, "met": False, "value": None, "na": na(n, "rows with every baseline")}
     res["mape"] = res["value"] = mape(y[same], pred[same])
@@ -186,8 +187,9 @@ def _evaluate_classifier(spec, model, frame, labels, keep, X, fitted) -> dict:
     proba = model.predict_proba(X)
     counts = np.bincount(y, minlength=2) if spec.kind == "binary" else np.bincount(y)
     smallest = int(counts[counts > 0].min()) if (counts > 0).sum() > 1 else 0
-    res = {"positive_rate": float(np.mean(y == classes[-1])) if spec.kind == "binary" else float("nan"),
-           "positives": int((y == classes[-1]).sum()) if spec.kind == "binary" else None}
+    res: dict[str, Any] = {
+        "positive_rate": float(np.mean(y == classes[-1])) if spec.kind == "binary" else float("nan"),
+        "positives": int((y == classes[-1]).sum()) if spec.kind == "binary" else None}
     if smallest < MIN_POSITIVES:
         what = "positives" if spec.kind == "binary" and counts[-1] <= counts[0] else "cases of the rarest class"
         return {**res, "met": False, "value": None, "na": na(smallest, what)}
@@ -205,11 +207,11 @@ def _evaluate_classifier(spec, model, frame, labels, keep, X, fitted) -> dict:
         if not np.isfinite(s).any():
             res["baselines"][bl.baseline_label(b)] = {"value": None, "na": "not fitted (no usable validation rows)"}
             continue
+        sc: dict[str, Any]
         if spec.kind == "binary":
             s = np.where(np.isfinite(s), s, np.nanmedian(s))
-            sc = classifier_scores(y, s, [0, 1])
             w_auc, w_pos = within_entity_auc(entities, y, s)
-            sc["within_entity_auc"] = w_auc if w_pos >= MIN_POSITIVES else None
+            sc = {**classifier_scores(y, s, [0, 1]), "within_entity_auc": w_auc if w_pos >= MIN_POSITIVES else None}
         else:  # a class per row (the entity's last label): one-hot probabilities
             onehot = np.column_stack([(s == c).astype(float) for c in classes])
             sc = classifier_scores(y, onehot, classes)
@@ -226,7 +228,7 @@ def _entity_weeks(frame, spec, mask) -> float:
     return rows[spec.entity_key].nunique() * days / 7.0
 
 
-def _detector_scores(flags_mask, frame, spec, test, incidents_test, wanted) -> dict:
+def _detector_scores(flags_mask, frame, spec, test, incidents_test, wanted) -> tuple[dict, pd.DataFrame]:
     rows = frame.loc[test]
     f = flags_mask[test]
     flags = pd.DataFrame({"entity": rows.loc[f, spec.entity_key].astype(str).to_numpy(),
@@ -242,7 +244,7 @@ def _detector_scores(flags_mask, frame, spec, test, incidents_test, wanted) -> d
 def recall_by(flags: pd.DataFrame, incidents: pd.DataFrame, column: str) -> dict[str, dict]:
     """Recall per value of ``column`` (incident kind, magnitude class): 'n/a (k cases)' below
     MIN_INCIDENTS incidents of that value."""
-    out = {}
+    out: dict[str, dict] = {}
     if incidents.empty or column not in incidents.columns:
         return out
     for value, group in incidents.groupby(column):
