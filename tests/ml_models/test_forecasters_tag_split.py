@@ -30,3 +30,17 @@ def test_training_jobs_with_a_test_jobs_name_are_dropped_test_jobs_kept():
     # nothing left in train/validation shares a name key with the test jobs
     test_keys = set(out.loc[out["period"] == "test", "job_name"].map(name_key))
     assert not set(out.loc[out["period"] != "test", "job_name"].map(name_key)) & test_keys
+
+
+def test_a_tag_spec_without_declared_features_is_a_clear_error():
+    from dataclasses import replace
+
+    import pytest
+
+    from healthmon.errors import HealthmonError
+    from healthmon.ml.models.registry import MODELS
+    from healthmon.ml.models.tags import train
+
+    spec = replace(MODELS["tag_recommender"], features=None)
+    with pytest.raises(HealthmonError, match="tag_recommender: the job_tags trainer needs the spec's features"):
+        train(spec, backend=None, catalog="c", gold_schema="g", feature_schema="f")

@@ -24,7 +24,7 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -120,8 +120,10 @@ class TrainingSet:
             "model_input_columns": cols,
             "label": self.label,
             "exclude_columns": list(self.exclude_columns),
-            "lookup_keys": sorted({k for fl in self.feature_lookups for k in _as_list(fl.lookup_key)}
-                                  | {fl.timestamp_lookup_key for fl in self.feature_lookups if fl.timestamp_lookup_key}),
+            "lookup_keys": sorted(
+                {k for fl in self.feature_lookups for k in _as_list(fl.lookup_key)}
+                | {fl.timestamp_lookup_key for fl in self.feature_lookups if fl.timestamp_lookup_key}
+            ),
         }
 
 
@@ -155,12 +157,20 @@ class FeatureEngineeringClient:
         if df is None and schema is None:
             raise InvalidParameterError(f"create_table({tn}): pass df or schema.")
         if self.lh.table_exists(tn):
-            raise InvalidParameterError(f"Feature table {tn} already exists.", hint="use write_table(name, df, mode='merge')")
+            raise InvalidParameterError(
+                f"Feature table {tn} already exists.", hint="use write_table(name, df, mode='merge')"
+            )
         data = to_arrow(df) if df is not None else None
-        table_schema = schema if schema is not None else data.schema
+        if schema is not None:
+            table_schema = schema
+        else:
+            assert data is not None  # df or schema was required above
+            table_schema = data.schema
         missing = [k for k in pks if k not in table_schema.names]
         if missing:
-            raise InvalidParameterError(f"create_table({tn}): key column(s) {', '.join(missing)} not in {', '.join(table_schema.names)}.")
+            raise InvalidParameterError(
+                f"create_table({tn}): key column(s) {', '.join(missing)} not in {', '.join(table_schema.names)}."
+            )
         all_tags = dict(tags or {})
         self.lh.create_table(tn, table_schema if data is None else data.schema, primary_keys=pks,
                              comment=description, tags=all_tags or None, partition_by=partition_columns)
@@ -221,7 +231,8 @@ class FeatureEngineeringClient:
         unknown = [f for f in feats if f not in table.features]
         if unknown:
             raise InvalidParameterError(
-                f"FeatureLookup({table.name}): unknown feature(s) {', '.join(unknown)}; the table has {', '.join(table.features)}."
+                f"FeatureLookup({table.name}): unknown feature(s) {', '.join(unknown)}; "
+                f"the table has {', '.join(table.features)}."
             )
         renames = lookup.rename_outputs or {}
         return ResolvedLookup(
@@ -233,7 +244,9 @@ class FeatureEngineeringClient:
             defaults=dict(lookup.default_values or {}),
         )
 
-    def _resolve_all(self, cols: list[str], lookups: list[FeatureLookup], skip_present: bool = False) -> list[ResolvedLookup]:
+    def _resolve_all(
+        self, cols: list[str], lookups: list[FeatureLookup], skip_present: bool = False
+    ) -> list[ResolvedLookup]:
         resolved = []
         seen = set(cols)
         for fl in lookups:
@@ -355,12 +368,15 @@ def _requirements(flavor: Any) -> list[str]:
     return out
 
 
-try:
-    import mlflow.pyfunc as _pyfunc
+if TYPE_CHECKING:
+    from mlflow.pyfunc import PythonModel as _Base
+else:
+    try:
+        import mlflow.pyfunc as _pyfunc
 
-    _Base = _pyfunc.PythonModel
-except ImportError:  # pragma: no cover
-    _Base = object
+        _Base = _pyfunc.PythonModel
+    except ImportError:  # pragma: no cover
+        _Base = object
 
 
 class FeatureSpecModel(_Base):

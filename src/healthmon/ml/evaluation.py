@@ -15,17 +15,14 @@ figure, nothing is tuned here.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from healthmon.ml import registration
-from healthmon.ml.models import MODELS, ModelSpec
-from healthmon.ml.models import frames as fr
-from healthmon.ml.models import baselines as bl
-from healthmon.ml.models import io
+from healthmon.ml.models import MODELS, ModelSpec, baselines as bl, frames as fr, io
 from healthmon.ml.models.metrics import classifier_scores, event_scores, mae, mape
 
 F1_TARGET = 0.7
@@ -74,7 +71,12 @@ MIN_INCIDENTS = 3  # detectors: incidents overall, and of a kind for its recall
 MIN_FORECAST_ROWS = 30
 
 # Primary metric per kind: (name, higher is better).
-PRIMARY = {"anomaly": ("f1", True), "binary": ("roc_auc", True), "multiclass": ("roc_auc", True), "regression": ("mape", False)}
+PRIMARY = {
+    "anomaly": ("f1", True),
+    "binary": ("roc_auc", True),
+    "multiclass": ("roc_auc", True),
+    "regression": ("mape", False),
+}
 
 
 def na(cases: int, what: str = "cases") -> str:
@@ -98,7 +100,9 @@ def champion_algorithm(run_id: str) -> str:
         return ""
 
 
-def evaluate_model(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str, incidents: pd.DataFrame | None) -> dict:
+def evaluate_model(
+    spec: ModelSpec, lh, *, catalog: str, gold_schema: str, feature_schema: str, incidents: pd.DataFrame | None
+) -> dict:
     registered = spec.registered_name(catalog, feature_schema)
     champ = io.champion_version(registered)
     if champ is None:
@@ -108,8 +112,14 @@ def evaluate_model(spec: ModelSpec, lh, *, catalog: str, gold_schema: str, featu
     info = io.model_info(champ.run_id)
     model = io.load_estimator(f"models:/{registered}/{champ.version}")
     metric, higher = PRIMARY[spec.kind]
-    base = {"status": "EVALUATED", "version": int(champ.version), "kind": spec.kind, "metric": metric,
-            "higher_is_better": higher, "algorithm": champion_algorithm(champ.run_id) or spec.algorithm}
+    base = {
+        "status": "EVALUATED",
+        "version": int(champ.version),
+        "kind": spec.kind,
+        "metric": metric,
+        "higher_is_better": higher,
+        "algorithm": champion_algorithm(champ.run_id) or spec.algorithm,
+    }
     if spec.custom:
         return {**base, **_evaluate_tags(spec, lh, model, catalog, gold_schema, feature_schema)}
     table = spec.table(catalog, feature_schema)
@@ -147,12 +157,14 @@ def _evaluate_forecaster(spec, model, frame, labels, keep, X, fitted) -> dict:
     for v in scores.values():
         same &= np.isfinite(v)
     n = int(same.sum())
-    res = {"mae": mae(y, pred), "mape_all_rows": mape(y, pred), "rows_compared": n}
+    res: dict[str, Any] = {"mae": mae(y, pred), "mape_all_rows": mape(y, pred), "rows_compared": n}
     if n < MIN_FORECAST_ROWS:
         return {**res, "met": False, "value": None, "na": na(n, "rows with every baseline")}
     res["mape"] = res["value"] = mape(y[same], pred[same])
-    res["baselines"] = {name: {"mape": mape(y[same], v[same]), "mae": mae(y[same], v[same])} for name, v in scores.items()}
-    for name, r in res["baselines"].items():
+    res["baselines"] = {
+        name: {"mape": mape(y[same], v[same]), "mae": mae(y[same], v[same])} for name, v in scores.items()
+    }
+    for r in res["baselines"].values():
         r["value"] = r["mape"]
     return _with_verdict(res, lower_better=True)
 
@@ -186,8 +198,10 @@ def _evaluate_classifier(spec, model, frame, labels, keep, X, fitted) -> dict:
     proba = model.predict_proba(X)
     counts = np.bincount(y, minlength=2) if spec.kind == "binary" else np.bincount(y)
     smallest = int(counts[counts > 0].min()) if (counts > 0).sum() > 1 else 0
-    res = {"positive_rate": float(np.mean(y == classes[-1])) if spec.kind == "binary" else float("nan"),
-           "positives": int((y == classes[-1]).sum()) if spec.kind == "binary" else None}
+    res: dict[str, Any] = {
+        "positive_rate": float(np.mean(y == classes[-1])) if spec.kind == "binary" else float("nan"),
+        "positives": int((y == classes[-1]).sum()) if spec.kind == "binary" else None,
+    }
     if smallest < MIN_POSITIVES:
         what = "positives" if spec.kind == "binary" and counts[-1] <= counts[0] else "cases of the rarest class"
         return {**res, "met": False, "value": None, "na": na(smallest, what)}
@@ -205,11 +219,11 @@ def _evaluate_classifier(spec, model, frame, labels, keep, X, fitted) -> dict:
         if not np.isfinite(s).any():
             res["baselines"][bl.baseline_label(b)] = {"value": None, "na": "not fitted (no usable validation rows)"}
             continue
+        sc: dict[str, Any]
         if spec.kind == "binary":
             s = np.where(np.isfinite(s), s, np.nanmedian(s))
-            sc = classifier_scores(y, s, [0, 1])
             w_auc, w_pos = within_entity_auc(entities, y, s)
-            sc["within_entity_auc"] = w_auc if w_pos >= MIN_POSITIVES else None
+            sc = {**classifier_scores(y, s, [0, 1]), "within_entity_auc": w_auc if w_pos >= MIN_POSITIVES else None}
         else:  # a class per row (the entity's last label): one-hot probabilities
             onehot = np.column_stack([(s == c).astype(float) for c in classes])
             sc = classifier_scores(y, onehot, classes)
@@ -226,15 +240,21 @@ def _entity_weeks(frame, spec, mask) -> float:
     return rows[spec.entity_key].nunique() * days / 7.0
 
 
-def _detector_scores(flags_mask, frame, spec, test, incidents_test, wanted) -> dict:
+def _detector_scores(flags_mask, frame, spec, test, incidents_test, wanted) -> tuple[dict, pd.DataFrame]:
     rows = frame.loc[test]
     f = flags_mask[test]
-    flags = pd.DataFrame({"entity": rows.loc[f, spec.entity_key].astype(str).to_numpy(),
-                          "date": pd.to_datetime(rows.loc[f, spec.date_key]).to_numpy()})
+    flags = pd.DataFrame(
+        {
+            "entity": rows.loc[f, spec.entity_key].astype(str).to_numpy(),
+            "date": pd.to_datetime(rows.loc[f, spec.date_key]).to_numpy(),
+        }
+    )
     score = event_scores(flags, incidents_test, recall_incidents=wanted)
     out = score.as_dict()
     weeks = _entity_weeks(frame, spec, test)
-    out["false_events_per_entity_week"] = (score.flagged_events - score.true_flagged_events) / weeks if weeks else float("nan")
+    out["false_events_per_entity_week"] = (
+        (score.flagged_events - score.true_flagged_events) / weeks if weeks else float("nan")
+    )
     out["flagged_rows"] = int(f.sum())
     return out, flags
 
@@ -242,15 +262,18 @@ def _detector_scores(flags_mask, frame, spec, test, incidents_test, wanted) -> d
 def recall_by(flags: pd.DataFrame, incidents: pd.DataFrame, column: str) -> dict[str, dict]:
     """Recall per value of ``column`` (incident kind, magnitude class): 'n/a (k cases)' below
     MIN_INCIDENTS incidents of that value."""
-    out = {}
+    out: dict[str, dict] = {}
     if incidents.empty or column not in incidents.columns:
         return out
     for value, group in incidents.groupby(column):
         k = len(group)
         s = event_scores(flags, group)
-        out[str(value)] = {"incidents": k, "detected": s.detected_incidents,
-                           "recall": s.recall if k >= MIN_INCIDENTS else None,
-                           **({"na": na(k)} if k < MIN_INCIDENTS else {})}
+        out[str(value)] = {
+            "incidents": k,
+            "detected": s.detected_incidents,
+            "recall": s.recall if k >= MIN_INCIDENTS else None,
+            **({"na": na(k)} if k < MIN_INCIDENTS else {}),
+        }
     return out
 
 
@@ -264,7 +287,9 @@ def _evaluate_detector(spec, model, frame, periods, features, incidents) -> dict
     inc_all = incidents_for(incidents, spec.domain, dates.min(), dates.max())
     inc_test = inc_all[(inc_all["end"] >= t0) & (inc_all["start"] <= t1)].reset_index(drop=True)
     keywords = DETECTOR_KINDS.get(spec.name, ())
-    wanted = inc_test[inc_test["kind"].str.lower().map(lambda k: any(w in k for w in keywords))] if keywords else inc_test
+    wanted = (
+        inc_test[inc_test["kind"].str.lower().map(lambda k: any(w in k for w in keywords))] if keywords else inc_test
+    )
     if wanted.empty:
         wanted = inc_test
     flagged = np.zeros(len(frame), bool)
@@ -290,18 +315,27 @@ def _evaluate_detector(spec, model, frame, periods, features, incidents) -> dict
         name = bl.baseline_label(fb)
         s = np.asarray(fb.score(frame), float)
         if not np.isfinite(s).any():
-            res["baselines"][name] = {"value": None, "na": f"n/a ({len(before)} incidents before the test period to choose on)"}
+            res["baselines"][name] = {
+                "value": None,
+                "na": f"n/a ({len(before)} incidents before the test period to choose on)",
+            }
             continue
-        for how, thr in detector_thresholds(spec, s[val], frame.loc[val, spec.entity_key].astype(str).to_numpy(),
-                                            dates[val].to_numpy(), inc_val).items():
+        for how, thr in detector_thresholds(
+            spec, s[val], frame.loc[val, spec.entity_key].astype(str).to_numpy(), dates[val].to_numpy(), inc_val
+        ).items():
             bflags = np.nan_to_num(s, nan=-np.inf) >= thr
             sc, _ = _detector_scores(bflags, frame, spec, test, inc_test, wanted)
-            res["baselines"][f"{name}@{how}"] = {**sc, "threshold": thr, "value": sc["f1"] if len(wanted) >= MIN_INCIDENTS else None}
+            res["baselines"][f"{name}@{how}"] = {
+                **sc,
+                "threshold": thr,
+                "value": sc["f1"] if len(wanted) >= MIN_INCIDENTS else None,
+            }
     return _with_verdict(res, lower_better=False)
 
 
-def detector_thresholds(spec: ModelSpec, scores: np.ndarray, entities: np.ndarray, dates: np.ndarray,
-                        incidents: pd.DataFrame) -> dict[str, float]:
+def detector_thresholds(
+    spec: ModelSpec, scores: np.ndarray, entities: np.ndarray, dates: np.ndarray, incidents: pd.DataFrame
+) -> dict[str, float]:
     """Where a detector baseline flags, both set on the VALIDATION period: ``budget`` = at most
     one false event per entity per month; ``model_rate`` = the model's own rule: its
     ``false_events_per_entity_month`` budget, else the ``threshold_quantile`` of the validation
@@ -368,8 +402,10 @@ def _evaluate_tags(spec, lh, model, catalog, gold_schema, feature_schema) -> dic
     scores = classifier_scores(y, model.predict_proba(test[inputs]), list(model.classes_))
     acc = float(np.mean(model.predict(test[inputs]) == y))
     res.update(scores, accuracy=acc, value=acc)
-    res["baselines"] = {name: {"value": float(np.mean(pred == y)), "accuracy": float(np.mean(pred == y))}
-                        for name, pred in tag_baselines(known, test).items()}
+    res["baselines"] = {
+        name: {"value": float(np.mean(pred == y)), "accuracy": float(np.mean(pred == y))}
+        for name, pred in tag_baselines(known, test).items()
+    }
     return _with_verdict(res, lower_better=False)
 
 
@@ -392,8 +428,14 @@ def tag_baselines(known: pd.DataFrame, test: pd.DataFrame) -> dict[str, np.ndarr
     return out
 
 
-def evaluate_all(*, catalog: str, gold_schema: str, feature_schema: str, output: str | Path | None = "EVALUATION.md",
-                 models: list[str] | None = None) -> dict:
+def evaluate_all(
+    *,
+    catalog: str,
+    gold_schema: str,
+    feature_schema: str,
+    output: str | Path | None = "EVALUATION.md",
+    models: list[str] | None = None,
+) -> dict:
     lh = io.backend()
     lh.configure_tracking()
     inc_table = f"{catalog}.{gold_schema}.ground_truth_incidents"
@@ -402,11 +444,15 @@ def evaluate_all(*, catalog: str, gold_schema: str, feature_schema: str, output:
     for name in models or list(MODELS):
         spec = MODELS[name]
         try:
-            results[name] = evaluate_model(spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema, incidents=incidents)
+            results[name] = evaluate_model(
+                spec, lh, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema, incidents=incidents
+            )
         except Exception as exc:  # noqa: BLE001 - one broken model must not hide the others
             results[name] = {"status": "ERROR", "met": False, "note": f"{type(exc).__name__}: {exc}"}
     summary = {
-        "catalog": catalog, "gold_schema": gold_schema, "feature_schema": feature_schema,
+        "catalog": catalog,
+        "gold_schema": gold_schema,
+        "feature_schema": feature_schema,
         "evaluated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "incidents_table": inc_table if incidents is not None else None,
         "models": results,
@@ -425,7 +471,13 @@ def _log_mlflow(summary: dict, backend) -> str:
 
     backend.set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=f"evaluation_{dt.datetime.now(dt.timezone.utc):%Y%m%d_%H%M%S}") as run:
-        mlflow.set_tags({"project": registration.PROJECT, "catalog": summary["catalog"], "feature_schema": summary["feature_schema"]})
+        mlflow.set_tags(
+            {
+                "project": registration.PROJECT,
+                "catalog": summary["catalog"],
+                "feature_schema": summary["feature_schema"],
+            }
+        )
         metrics = {}
         for name, r in summary["models"].items():
             for k, v in r.items():
@@ -462,13 +514,16 @@ def render_markdown(summary: dict) -> str:
     lines = [
         "# Model evaluation: one account",
         "",
-        f"Written by `healthmon evaluate` at {summary['evaluated_at']} for `{summary['catalog']}.{summary['feature_schema']}` "
-        f"(gold `{summary['catalog']}.{summary['gold_schema']}`). Every figure is on the **test period** recorded at training "
-        "time (never used for fitting or Champion selection), next to the strongest simple baseline on the same rows. "
-        "One account says little: `healthmon evaluate --seeds 10` (`make eval`) reports the spread over fresh accounts. "
+        f"Written by `healthmon evaluate` at {summary['evaluated_at']} "
+        f"for `{summary['catalog']}.{summary['feature_schema']}` "
+        f"(gold `{summary['catalog']}.{summary['gold_schema']}`). Every figure is on the **test period** recorded "
+        "at training time (never used for fitting or Champion selection), next to the strongest simple baseline on "
+        "the same rows. One account says little: `healthmon evaluate --seeds 10` (`make eval`) reports the spread "
+        "over fresh accounts. "
         f"MLflow run: `{summary.get('mlflow_run_id')}`.",
         "",
-        f"Beats its strongest baseline on this account: **{summary['met']} of {len(res)}** models ({summary['evaluated']} evaluated).",
+        f"Beats its strongest baseline on this account: **{summary['met']} of {len(res)}** models "
+        f"({summary['evaluated']} evaluated).",
         "",
         "| model | kind | scorer | metric | figure | best baseline | baseline figure | margin | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -479,18 +534,32 @@ def render_markdown(summary: dict) -> str:
         r = res[n]
         lower = not r.get("higher_is_better", True)
         figure = r.get("na") if r.get("value") is None and r.get("na") else _fmt(r.get("value"))
-        lines.append(f"| {n} | {MODELS[n].kind} | {r.get('algorithm', '-')} | {r.get('metric', '-')} | {figure} | "
-                     f"{r.get('best_baseline') or '-'} | {_fmt(r.get('best_baseline_value'))} | "
-                     f"{fmt_margin(r.get('margin'), lower)} | {verdict(r)} |")
+        lines.append(
+            f"| {n} | {MODELS[n].kind} | {r.get('algorithm', '-')} | {r.get('metric', '-')} | {figure} | "
+            f"{r.get('best_baseline') or '-'} | {_fmt(r.get('best_baseline_value'))} | "
+            f"{fmt_margin(r.get('margin'), lower)} | {verdict(r)} |"
+        )
     det = [(n, r) for n, r in res.items() if MODELS[n].kind == "anomaly" and r.get("status") == "EVALUATED"]
     if det:
-        lines += ["", "## Detectors: events, per-kind recall, false alarms", "",
-                  "| model | precision | recall | F1 | incidents | false events / entity-week | recall by kind |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Detectors: events, per-kind recall, false alarms",
+            "",
+            "| model | precision | recall | F1 | incidents | false events / entity-week | recall by kind |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for n, r in det:
-            kinds = "; ".join(f"{k} {_fmt(v['recall']) if v.get('recall') is not None else v.get('na')}"
-                              for k, v in r.get("recall_by_kind", {}).items()) or "-"
-            lines.append(f"| {n} | {_fmt(r.get('precision'))} | {_fmt(r.get('recall'))} | {_fmt(r.get('f1'))} | "
-                         f"{_fmt(r.get('incidents'), count=True)} | {_fmt(r.get('false_events_per_entity_week'))} | {kinds} |")
+            kinds = (
+                "; ".join(
+                    f"{k} {_fmt(v['recall']) if v.get('recall') is not None else v.get('na')}"
+                    for k, v in r.get("recall_by_kind", {}).items()
+                )
+                or "-"
+            )
+            lines.append(
+                f"| {n} | {_fmt(r.get('precision'))} | {_fmt(r.get('recall'))} | {_fmt(r.get('f1'))} | "
+                f"{_fmt(r.get('incidents'), count=True)} | {_fmt(r.get('false_events_per_entity_week'))} | {kinds} |"
+            )
     notes = [(n, r) for n, r in res.items() if r.get("note") or r.get("status") != "EVALUATED"]
     if notes:
         lines += ["", "## Notes", ""]

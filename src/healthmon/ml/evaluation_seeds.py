@@ -365,7 +365,7 @@ def aggregate(per_seed: Sequence[dict], model_kinds: dict[str, str]) -> dict:
             if len(common) < MIN_SEEDS:
                 continue
             mean = float(np.mean([v[s] for s in common]))
-            if best is None or (mean > best_mean if higher else mean < best_mean):
+            if best_mean is None or (mean > best_mean if higher else mean < best_mean):
                 best, best_mean = b, mean
         entry["best_baseline"] = best
         if best is not None:
@@ -510,7 +510,7 @@ def nab_markdown() -> str | None:
 
     if str(root) not in sys.path:  # the repository's benchmarks package, from the installed CLI too
         sys.path.insert(0, str(root))
-    from benchmarks.nab import RESULTS, markdown_section  # type: ignore[import-not-found]
+    from benchmarks.nab import RESULTS, markdown_section
 
     if not RESULTS.exists():
         return None

@@ -26,8 +26,7 @@ import pandas as pd
 
 from healthmon.errors import HealthmonError
 from healthmon.ml.backend import MLBackend
-from healthmon.ml.models import MODELS, ModelSpec
-from healthmon.ml.models import io
+from healthmon.ml.models import MODELS, ModelSpec, io
 from healthmon.ml.models.calibrated import evidence_frame
 from healthmon.ml.models.estimators import anomaly_scores
 from healthmon.ml.models.frames import clean_features
@@ -48,10 +47,21 @@ def batch_inference_all_models(
     for name in models or list(MODELS):
         spec = MODELS[name]
         try:
-            results[name] = score_model(spec, backend, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema,
-                                        lookback_days=lookback_days, now=now)
+            results[name] = score_model(
+                spec,
+                backend,
+                catalog=catalog,
+                gold_schema=gold_schema,
+                feature_schema=feature_schema,
+                lookback_days=lookback_days,
+                now=now,
+            )
         except Exception as exc:  # noqa: BLE001 - every model is attempted; failures raise below
-            results[name] = {"status": "FAILED", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=5)}
+            results[name] = {
+                "status": "FAILED",
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=5),
+            }
     summary = {
         "status": "SUCCESS",
         "total_models": len(results),
@@ -67,30 +77,48 @@ def batch_inference_all_models(
     }
     if summary["failed"]:
         summary["status"] = "FAILED"
-        details = "; ".join(f"{n} ({MODELS[n].output_table(catalog, feature_schema)}): {results[n]['error']}" for n in summary["failed_models"])
+        details = "; ".join(
+            f"{n} ({MODELS[n].output_table(catalog, feature_schema)}): {results[n]['error']}"
+            for n in summary["failed_models"]
+        )
         raise HealthmonError(f"Batch inference failed for {summary['failed']} of {len(results)} models: {details}")
     return summary
 
 
-def score_model(spec: ModelSpec, backend: MLBackend, *, catalog: str, gold_schema: str, feature_schema: str,
-                lookback_days: int = LOOKBACK_DAYS, now: dt.datetime | None = None) -> dict:
+def score_model(
+    spec: ModelSpec,
+    backend: MLBackend,
+    *,
+    catalog: str,
+    gold_schema: str,
+    feature_schema: str,
+    lookback_days: int = LOOKBACK_DAYS,
+    now: dt.datetime | None = None,
+) -> dict:
     """Score one model's Champion and replace today's rows of its predictions table."""
     now = now or dt.datetime.now(dt.timezone.utc)
     registered = spec.registered_name(catalog, feature_schema)
     champ = io.champion_version(registered)
     if champ is None:
         # A model whose training was skipped (unusable data) has no Champion: reported, not fatal.
-        return {"status": "NOT_FOUND" if not _has_versions(registered) else "SKIPPED",
-                "reason": f"no {io.CHAMPION} version of {registered}", "records": 0}
+        return {
+            "status": "NOT_FOUND" if not _has_versions(registered) else "SKIPPED",
+            "reason": f"no {io.CHAMPION} version of {registered}",
+            "records": 0,
+        }
     model_uri = f"models:/{registered}/{champ.version}"
     if spec.custom:
         from healthmon.ml.models import tags
 
-        scored = tags.score(spec, backend, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema, model_uri=model_uri)
+        scored = tags.score(
+            spec, backend, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema, model_uri=model_uri
+        )
     else:
         scored = _score_feature_store(spec, backend, catalog, feature_schema, model_uri, champ.run_id, lookback_days)
     scored = scored.assign(
-        model_name=spec.name, model_version=int(champ.version), run_id=str(champ.run_id),
+        model_name=spec.name,
+        model_version=int(champ.version),
+        run_id=str(champ.run_id),
         scored_at=pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo else pd.Timestamp(now, tz="UTC"),
         scored_date=now.date(),
     )
@@ -110,8 +138,15 @@ def _output_keys(spec: ModelSpec) -> list[str]:
     return ["job_id"] if spec.custom else list(spec.keys)
 
 
-def _score_feature_store(spec: ModelSpec, backend: MLBackend, catalog: str, feature_schema: str, model_uri: str,
-                         run_id: str, lookback_days: int) -> pd.DataFrame:
+def _score_feature_store(
+    spec: ModelSpec,
+    backend: MLBackend,
+    catalog: str,
+    feature_schema: str,
+    model_uri: str,
+    run_id: str,
+    lookback_days: int,
+) -> pd.DataFrame:
     table = spec.table(catalog, feature_schema)
     keys_df = backend.read_table(table, columns=list(spec.keys))
     dates = pd.to_datetime(keys_df[spec.date_key])
@@ -136,4 +171,3 @@ def _score_feature_store(spec: ModelSpec, backend: MLBackend, catalog: str, feat
         else:
             result["probability"] = model.predict_proba(X).max(axis=1).astype(float)
     return result
-

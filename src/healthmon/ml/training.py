@@ -23,9 +23,7 @@ import pandas as pd
 from healthmon.errors import HealthmonError
 from healthmon.ml import registration
 from healthmon.ml.backend import MLBackend
-from healthmon.ml.models import MODELS, ModelSpec, get_spec, tags
-from healthmon.ml.models import frames as fr
-from healthmon.ml.models import io
+from healthmon.ml.models import MODELS, ModelSpec, frames as fr, get_spec, io, tags
 from healthmon.ml.models.metrics import classifier_scores, mae, mape
 from healthmon.ml.models.spec import FEATURE_TABLE_TRAINER, Skip
 from healthmon.ml.registration import last_skip_reason, not_worse
@@ -52,9 +50,13 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
     except HealthmonError as exc:
         if spec.name in exc.message:
             raise
-        raise HealthmonError(f"Training {spec.name} (feature table {table}) failed: {exc.message}", hint=exc.hint) from exc
+        raise HealthmonError(
+            f"Training {spec.name} (feature table {table}) failed: {exc.message}", hint=exc.hint
+        ) from exc
     except Exception as exc:
-        raise HealthmonError(f"Training {spec.name} (feature table {table}) failed: {type(exc).__name__}: {exc}") from exc
+        raise HealthmonError(
+            f"Training {spec.name} (feature table {table}) failed: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def trainer_of(spec: ModelSpec) -> Callable[..., dict]:
@@ -62,7 +64,9 @@ def trainer_of(spec: ModelSpec) -> Callable[..., dict]:
     try:
         return TRAINERS[spec.trainer]
     except KeyError:
-        raise HealthmonError(f"Model {spec.name}: trainer={spec.trainer!r}, expected one of {', '.join(TRAINERS)}.") from None
+        raise HealthmonError(
+            f"Model {spec.name}: trainer={spec.trainer!r}, expected one of {', '.join(TRAINERS)}."
+        ) from None
 
 
 # --------------------------------------------------------------------------- data preparation
@@ -98,16 +102,35 @@ def prepare(spec: ModelSpec, frame: pd.DataFrame, table: str, read_gold=None) ->
     periods = split.period(rows[spec.date_key]).to_numpy()
     counts = {p: int((periods == p).sum()) for p in ("train", "validation", "test")}
     if counts["train"] < spec.min_train_rows:
-        scope = f"; labels exist only for {spec.target.row_filter}" if spec.target is not None and spec.target.row_filter else ""
-        raise Skip(f"only {counts['train']} labelled training rows in {table} before {split.validation_start.date()} "
-                   f"(need {spec.min_train_rows}{scope})")
-    if spec.kind in ("binary", "multiclass"):
+        scope = (
+            f"; labels exist only for {spec.target.row_filter}"
+            if spec.target is not None and spec.target.row_filter
+            else ""
+        )
+        raise Skip(
+            f"only {counts['train']} labelled training rows in {table} before {split.validation_start.date()} "
+            f"(need {spec.min_train_rows}{scope})"
+        )
+    if spec.target is not None and spec.kind in ("binary", "multiclass"):
         classes = np.unique(y[periods == "train"])
         if len(classes) < 2:
-            raise Skip(f"label {spec.target.name} has a single class ({classes[0]:g}) in the training period of {table}")
+            raise Skip(
+                f"label {spec.target.name} has a single class ({classes[0]:g}) in the training period of {table}"
+            )
     if counts["validation"] == 0:
-        raise Skip(f"no labelled rows in the validation period of {table} ({split.validation_start.date()} .. {split.test_start.date()})")
-    return {"features": features, "rows": rows, "y": y, "periods": periods, "split": split, "counts": counts, "baseline": baseline}
+        raise Skip(
+            f"no labelled rows in the validation period of {table} "
+            f"({split.validation_start.date()} .. {split.test_start.date()})"
+        )
+    return {
+        "features": features,
+        "rows": rows,
+        "y": y,
+        "periods": periods,
+        "split": split,
+        "counts": counts,
+        "baseline": baseline,
+    }
 
 
 def matrix(rows: pd.DataFrame, features: list[str]) -> np.ndarray:
@@ -115,7 +138,9 @@ def matrix(rows: pd.DataFrame, features: list[str]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- metrics
-def period_metrics(spec: ModelSpec, model, X: np.ndarray, y, rows: pd.DataFrame | None = None, baseline=None) -> dict[str, float]:
+def period_metrics(
+    spec: ModelSpec, model, X: np.ndarray, y, rows: pd.DataFrame | None = None, baseline=None
+) -> dict[str, float]:
     if len(X) == 0:
         return {}
     if spec.kind == "anomaly":
@@ -137,7 +162,9 @@ def period_metrics(spec: ModelSpec, model, X: np.ndarray, y, rows: pd.DataFrame 
     return scores
 
 
-def _calibrate_detector(spec: ModelSpec, model, rows: pd.DataFrame, periods: np.ndarray, features: list[str]) -> float | None:
+def _calibrate_detector(
+    spec: ModelSpec, model, rows: pd.DataFrame, periods: np.ndarray, features: list[str]
+) -> float | None:
     """Detectors with a ``threshold_quantile`` flag what scores above that quantile of the
     VALIDATION period's scores (no labels involved; the test period plays no part)."""
     quantile = spec.hyperparameters.get("threshold_quantile")
@@ -172,8 +199,9 @@ def selection_metric(spec: ModelSpec, metrics: dict[str, float]) -> tuple[str, f
 
 
 # --------------------------------------------------------------------------- the flow
-def train_on_feature_table(spec: ModelSpec, backend: MLBackend, *, catalog: str, gold_schema: str,
-                           feature_schema: str) -> dict:
+def train_on_feature_table(
+    spec: ModelSpec, backend: MLBackend, *, catalog: str, gold_schema: str, feature_schema: str
+) -> dict:
     """The ``feature_table`` trainer: the spec's rows, features and future labels from its
     feature table, a purged time split, a feature-store training set."""
     table = spec.table(catalog, feature_schema)
@@ -194,13 +222,15 @@ def train_on_feature_table(spec: ModelSpec, backend: MLBackend, *, catalog: str,
     label_name = None
     if y is not None:
         label_name = fr.LABEL
-        base[fr.LABEL] = y[train_mask].astype(int) if spec.kind in ("binary", "multiclass") else y[train_mask].astype(float)
+        base[fr.LABEL] = (
+            y[train_mask].astype(int) if spec.kind in ("binary", "multiclass") else y[train_mask].astype(float)
+        )
     lookup = backend.feature_lookup(table, list(spec.keys), features)
     training_set = backend.create_training_set(base, [lookup], label_name, list(spec.keys))
     train_df = backend.load_training_frame(training_set)
     X_train = matrix(train_df, features)
     y_train = None if label_name is None else train_df[label_name].to_numpy()
-    if spec.kind in ("binary", "multiclass"):
+    if y_train is not None and spec.kind in ("binary", "multiclass"):
         y_train = y_train.astype(int)
 
     model = spec.build(features)
@@ -221,7 +251,9 @@ def train_on_feature_table(spec: ModelSpec, backend: MLBackend, *, catalog: str,
         yy = None if y is None else (y[mask].astype(int) if spec.kind in ("binary", "multiclass") else y[mask])
         for k, v in period_metrics(spec, model, X, yy, baseline=None if baseline is None else baseline[mask]).items():
             metrics[f"{period}_{k}"] = v
-    sel_name, sel_value, higher = selection_metric(spec, {k.removeprefix("validation_"): v for k, v in metrics.items() if k.startswith("validation_")})
+    sel_name, sel_value, higher = selection_metric(
+        spec, {k.removeprefix("validation_"): v for k, v in metrics.items() if k.startswith("validation_")}
+    )
     metrics[f"selection_{sel_name}"] = sel_value
     if threshold is not None:
         metrics["anomaly_score_threshold"] = threshold
@@ -229,23 +261,49 @@ def train_on_feature_table(spec: ModelSpec, backend: MLBackend, *, catalog: str,
 
     registered = spec.registered_name(catalog, feature_schema)
     info = {
-        "model_name": spec.name, "kind": spec.kind, "algorithm": algorithm, "feature_table": table,
-        "keys": list(spec.keys), "features": features, "split": split.as_dict(),
+        "model_name": spec.name,
+        "kind": spec.kind,
+        "algorithm": algorithm,
+        "feature_table": table,
+        "keys": list(spec.keys),
+        "features": features,
+        "split": split.as_dict(),
         "target": spec.target.name if spec.target else None,
         "target_description": spec.target.description if spec.target else "no label: unsupervised detector",
         "classes": [int(c) for c in getattr(model, "classes_", [])] if spec.kind in ("binary", "multiclass") else [],
-        "selection_metric": sel_name, "selection_higher_is_better": higher,
+        "selection_metric": sel_name,
+        "selection_higher_is_better": higher,
     }
-    params = {k: v for k, v in model.get_params(deep=True).items() if isinstance(v, (int, float, str, bool)) or v is None}
+    params = {
+        k: v for k, v in model.get_params(deep=True).items() if isinstance(v, (int, float, str, bool)) or v is None
+    }
     params = {k: v for k, v in list(params.items())[:90]}
-    params.update({"feature_table": table, "features_count": len(features), "split_validation_start": info["split"]["validation_start"],
-                   "split_test_start": info["split"]["test_start"], "purge_gap_days": split.gap_days})
+    params.update(
+        {
+            "feature_table": table,
+            "features_count": len(features),
+            "split_validation_start": info["split"]["validation_start"],
+            "split_test_start": info["split"]["test_start"],
+            "purge_gap_days": split.gap_days,
+        }
+    )
     run_id, version = registration.log_and_register(
-        spec, backend=backend, registered_name=registered, algorithm=algorithm,
-        tags=registration.run_tags(spec, training_data=table, algorithm=algorithm, feature_engineering="unity_catalog",
-                                   target=info["target"] or "none"),
-        params=params, metrics={**metrics, **{f"{p}_samples": float(c) for p, c in data["counts"].items()}},
-        info=info, model=model, training_set=training_set,
+        spec,
+        backend=backend,
+        registered_name=registered,
+        algorithm=algorithm,
+        tags=registration.run_tags(
+            spec,
+            training_data=table,
+            algorithm=algorithm,
+            feature_engineering="unity_catalog",
+            target=info["target"] or "none",
+        ),
+        params=params,
+        metrics={**metrics, **{f"{p}_samples": float(c) for p, c in data["counts"].items()}},
+        info=info,
+        model=model,
+        training_set=training_set,
     )
 
     def score_champion(champion, recorded: dict) -> float:
@@ -254,13 +312,24 @@ def train_on_feature_table(spec: ModelSpec, backend: MLBackend, *, catalog: str,
         yy = None if y is None else (y[mask].astype(int) if spec.kind in ("binary", "multiclass") else y[mask])
         return selection_metric(spec, period_metrics(spec, champion, X, yy))[1]
 
-    promoted, reason = registration.promote_if_not_worse(registered, version, metric=sel_name, value=sel_value,
-                                                         higher_is_better=higher, score_champion=score_champion)
+    promoted, reason = registration.promote_if_not_worse(
+        registered, version, metric=sel_name, value=sel_value, higher_is_better=higher, score_champion=score_champion
+    )
     return {
-        "status": "SUCCESS", "model_name": spec.name, "registered_as": registered, "version": version,
-        "run_id": run_id, "champion": promoted, "champion_reason": reason, "feature_table": table, "algorithm": algorithm,
-        "features_count": len(features), "rows": data["counts"], "split": info["split"],
-        "target": info["target"], "metrics": {k: round(v, 6) for k, v in metrics.items() if v == v},
+        "status": "SUCCESS",
+        "model_name": spec.name,
+        "registered_as": registered,
+        "version": version,
+        "run_id": run_id,
+        "champion": promoted,
+        "champion_reason": reason,
+        "feature_table": table,
+        "algorithm": algorithm,
+        "features_count": len(features),
+        "rows": data["counts"],
+        "split": info["split"],
+        "target": info["target"],
+        "metrics": {k: round(v, 6) for k, v in metrics.items() if v == v},
     }
 
 
@@ -288,7 +357,11 @@ def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.nda
         label = bl.baseline_label(baseline)
         contest[f"candidate_{label.replace(':', '_')}_validation_{name}"] = b_value
         # Strictly better: a tie keeps the ML model.
-        if b_value == b_value and (best[0] != best[0] or (b_value > best[0] if higher else b_value < best[0])) and not not_worse(best[0], b_value, higher):
+        if (
+            b_value == b_value
+            and (best[0] != best[0] or (b_value > best[0] if higher else b_value < best[0]))
+            and not not_worse(best[0], b_value, higher)
+        ):
             best = (b_value, est, f"baseline:{label}")
     return best[1], best[2], contest
 
@@ -299,7 +372,9 @@ def is_budgeted_detector(spec: ModelSpec) -> bool:
     return spec.kind == "anomaly" and spec.hyperparameters.get("false_events_per_entity_month") is not None
 
 
-def known_incidents(spec: ModelSpec, backend: MLBackend, catalog: str, gold_schema: str, rows: pd.DataFrame, split) -> pd.DataFrame:
+def known_incidents(
+    spec: ModelSpec, backend: MLBackend, catalog: str, gold_schema: str, rows: pd.DataFrame, split
+) -> pd.DataFrame:
     """The domain's labelled incidents that START before the test period (entity, start, end,
     kind), when the account has a ground truth (a synthetic one does; a real one does not, and
     then every validation flag counts against the budget)."""
@@ -327,8 +402,15 @@ def _budget_flags(spec: ModelSpec, scores: np.ndarray, rows: pd.DataFrame, mask:
     return threshold, event_scores(flags, incidents)
 
 
-def choose_detector(spec: ModelSpec, model, rows: pd.DataFrame, periods: np.ndarray, features: list[str], X_train,
-                    incidents: pd.DataFrame):
+def choose_detector(
+    spec: ModelSpec,
+    model,
+    rows: pd.DataFrame,
+    periods: np.ndarray,
+    features: list[str],
+    X_train,
+    incidents: pd.DataFrame,
+):
     """The detectors' side of ``choose_scorer``: the detector and each servable baseline get a
     threshold from the false-alarm budget on the VALIDATION period (incidents there do not count
     as false events), and the one with the best validation event F1 is shipped (a baseline only
@@ -367,7 +449,9 @@ TRAINERS: dict[str, Callable[..., dict]] = {
 }
 
 
-def train_all(*, catalog: str, gold_schema: str, feature_schema: str, models: list[str] | None = None) -> dict[str, dict]:
+def train_all(
+    *, catalog: str, gold_schema: str, feature_schema: str, models: list[str] | None = None
+) -> dict[str, dict]:
     """Train several models in this process (tests, benchmarks); jobs run one task per model."""
     out = {}
     for name in models or list(MODELS):

@@ -20,7 +20,8 @@ A snapshot is bound in one of two ways:
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable, Sequence
+from typing import Literal
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -34,7 +35,9 @@ from healthmon.lakehouse.sql_confine import timeout_error, timeout_from_env
 from healthmon.lakehouse.sql_translate import TableRef, to_dialect
 
 
-def confined_connection(allowed_directories: list[str] = (), threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def confined_connection(
+    allowed_directories: Sequence[str] = (), threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection that can read files only under ``allowed_directories``
     (Arrow objects registered with ``con.register`` stay readable) and cannot reconfigure itself."""
     con = duckdb.connect(":memory:", config={
@@ -60,13 +63,15 @@ class DuckDBEngine:
     name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, threads: int | None = None, timeout: float | None | str = "env"):
+    def __init__(self, threads: int | None = None, timeout: float | None | Literal["env"] = "env"):
         self.threads = threads
         # seconds, None for no timeout; "env" reads HEALTHMON_SQL_TIMEOUT at each query
         self.timeout = timeout
 
     def _timeout(self) -> float | None:
-        return timeout_from_env() if self.timeout == "env" else (self.timeout or None)
+        if self.timeout == "env":
+            return timeout_from_env()
+        return self.timeout or None
 
     def query(
         self, tree: exp.Expression, refs: list[TableRef], load: Callable[[TableRef], DeltaTable],
@@ -86,6 +91,8 @@ class DuckDBEngine:
                     bind_snapshot(con, view, dt)
                 return con.sql(sql).to_arrow_table()
             except duckdb.InterruptException:
+                if timeout is None:  # not our timer's interrupt
+                    raise
                 raise timeout_error(timeout) from None
             except duckdb.Error as exc:
                 raise InvalidParameterError(f"SQL error: {_first_line(exc)}\n  (engine SQL: {sql})") from None

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import pyarrow as pa
 from deltalake import DeltaTable

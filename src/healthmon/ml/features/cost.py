@@ -100,7 +100,8 @@ workload_scored AS (
   SELECT h.workspace_id, h.usage_date, h.dbu, h.tagged, h.was_tagged,
          CASE WHEN h.history_days >= {WORKLOAD_MIN_HISTORY}
               THEN h.dbu / GREATEST(h.base_dbu, {WORKLOAD_FLOOR_SHARE} * b.ws_base_dbu, 1e-9) END AS dbu_ratio,
-         CASE WHEN h.history_days >= {WORKLOAD_MIN_HISTORY} THEN GREATEST(h.dbu - h.base_dbu, 0.0) ELSE 0.0 END AS surge_dbu
+         CASE WHEN h.history_days >= {WORKLOAD_MIN_HISTORY}
+              THEN GREATEST(h.dbu - h.base_dbu, 0.0) ELSE 0.0 END AS surge_dbu
   FROM workload_hist h
   JOIN workspace_base b ON b.workspace_id = h.workspace_id AND b.usage_date = h.usage_date
 ),
@@ -222,22 +223,28 @@ TABLE = FeatureTable(
         "cost_7d": "Sum of daily_cost over the workspace's last 7 rows (this day included).",
         "cost_prev_7d": "Sum of daily_cost over the 7 rows before those (rows 7..13 back), 0 if none.",
         "avg_cost_28d": "Mean daily_cost over the last 28 rows.",
-        "cost_next_dow_avg_4w": "Mean daily_cost of the last 4 days with the weekday of d+1 (rows d-6, d-13, d-20, d-27).",
+        "cost_next_dow_avg_4w": (
+            "Mean daily_cost of the last 4 days with the weekday of d+1 (rows d-6, d-13, d-20, d-27)."),
         "cost_week_over_week": "cost_7d / cost_prev_7d, 0 without a previous week.",
         "cost_7d_vs_28d": "cost_7d / (7 x avg_cost_28d).",
         "jobs_on_all_purpose_cost_7d": "Sum of jobs_on_all_purpose_cost over the last 7 rows.",
         "max_workload_dbu_ratio": (
-            f"Max over the workspace's workloads (job, else cluster, else warehouse) with >= {WORKLOAD_MIN_HISTORY} usage days "
-            f"of history of: today's DBUs / max(mean DBUs of its previous {WORKLOAD_WINDOW} usage days, "
-            f"{WORKLOAD_FLOOR_SHARE} x the workspace's mean daily DBUs over its previous {WORKLOAD_WINDOW} days); 0 if none."),
-        "top_workload_surge_dbu": "Largest excess of one workload's DBUs today over its own baseline (see max_workload_dbu_ratio).",
+            f"Max over the workspace's workloads (job, else cluster, else warehouse) with >= {WORKLOAD_MIN_HISTORY} "
+            f"usage days of history of: today's DBUs / max(mean DBUs of its previous {WORKLOAD_WINDOW} usage days, "
+            f"{WORKLOAD_FLOOR_SHARE} x the workspace's mean daily DBUs over its previous {WORKLOAD_WINDOW} days); "
+            f"0 if none."),
+        "top_workload_surge_dbu": (
+            "Largest excess of one workload's DBUs today over its own baseline (see max_workload_dbu_ratio)."),
         "top_workload_surge_share": "top_workload_surge_dbu / daily_dbu.",
         "workloads_over_3x": "Workloads whose DBU ratio (see max_workload_dbu_ratio) exceeds 3 today.",
         "untagged_dbu_share": "Share of today's DBUs in usage records without tags (is_tagged false).",
-        "lost_tags_dbu": f"DBUs today of workloads untagged today but tagged on some day of their previous {WORKLOAD_WINDOW} usage days.",
+        "lost_tags_dbu": (f"DBUs today of workloads untagged today but tagged on some day of their previous "
+                          f"{WORKLOAD_WINDOW} usage days."),
         "lost_tags_dbu_share": "lost_tags_dbu / daily_dbu.",
-        "expected_dbu_same_weekday": ("Mean daily_dbu of the workspace's last 4 rows with this row's weekday (today excluded); "
-                                      "the mean of its previous 28 rows before it has any; 0 on its first day."),
-        "std_dbu_prev28": "Sample standard deviation of daily_dbu over the workspace's previous 28 rows (today excluded; 0 with fewer than 2).",
+        "expected_dbu_same_weekday": ("Mean daily_dbu of the workspace's last 4 rows with this row's weekday "
+                                      "(today excluded); the mean of its previous 28 rows before it has any; "
+                                      "0 on its first day."),
+        "std_dbu_prev28": ("Sample standard deviation of daily_dbu over the workspace's previous 28 rows "
+                           "(today excluded; 0 with fewer than 2)."),
     },
 )

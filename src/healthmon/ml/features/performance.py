@@ -217,13 +217,16 @@ TABLE = FeatureTable(
         "scan_count": "Statements that read at least one file (result-cache hits excluded).",
         "unpruned_scan_count": "Scans that pruned no file (pruned_files = 0).",
         "unpruned_scan_rate": "unpruned_scan_count / scan_count, 0 without scans.",
-        "avg_unpruned_scan_rate_28d": "Mean unpruned_scan_rate over the warehouse's previous 28 rows (today excluded), 0 if none.",
+        "avg_unpruned_scan_rate_28d": (
+            "Mean unpruned_scan_rate over the warehouse's previous 28 rows (today excluded), 0 if none."),
         "max_template_bytes_ratio": (
-            f"Max over the warehouse's statement texts of today's median read_bytes / the mean daily median of the text's "
-            f"previous {TEMPLATE_WINDOW} scan days; only texts with >= {TEMPLATE_MIN_SCANS} scans today, >= {TEMPLATE_MIN_SCANS} a day "
+            f"Max over the warehouse's statement texts of today's median read_bytes / the mean daily median of "
+            f"the text's previous {TEMPLATE_WINDOW} scan days; only texts with >= {TEMPLATE_MIN_SCANS} scans today, "
+            f">= {TEMPLATE_MIN_SCANS} a day "
             f"on average and >= {TEMPLATE_MIN_HISTORY} days of history; 0 when none qualifies."),
         "templates_over_3x_bytes": "Qualifying statement texts whose bytes ratio exceeds 3 today.",
-        "avg_bytes_per_query_28d": "Mean daily total_bytes_read / query_count over the previous 28 rows (today excluded).",
+        "avg_bytes_per_query_28d": (
+            "Mean daily total_bytes_read / query_count over the previous 28 rows (today excluded)."),
         "avg_spill_rate_28d": "Mean daily spill rate over the previous 28 rows (today excluded).",
     },
 )

@@ -165,6 +165,7 @@ def create_feature_tables(
     if unknown:
         raise HealthmonError(f"unknown feature table(s) {unknown}; expected some of {list(FEATURE_TABLES)}")
 
+    lh: Lakehouse | SparkLakehouse
     if lakehouse is None and on_databricks():
         # A real workspace: Unity Catalog tables through the notebook's Spark session.
         lh, fe = SparkLakehouse(), SparkFeatureStore()

@@ -74,11 +74,14 @@ def _dq_cte(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
     unhealthy = "UPPER(COALESCE({0}, '')) = 'UNHEALTHY'"
     return f"""dq AS (
   SELECT CAST(catalog_name AS STRING) AS catalog_name, CAST(event_time AS DATE) AS snapshot_date,
-         CAST(COUNT(DISTINCT CASE WHEN {unhealthy.format('status')} THEN schema_name || '.' || table_name END) AS DOUBLE)
+         CAST(COUNT(DISTINCT CASE WHEN {unhealthy.format('status')}
+                                  THEN schema_name || '.' || table_name END) AS DOUBLE)
            AS dq_unhealthy_tables,
-         CAST(COUNT(DISTINCT CASE WHEN {unhealthy.format('freshness_status')} THEN schema_name || '.' || table_name END) AS DOUBLE)
+         CAST(COUNT(DISTINCT CASE WHEN {unhealthy.format('freshness_status')}
+                                  THEN schema_name || '.' || table_name END) AS DOUBLE)
            AS dq_freshness_unhealthy,
-         CAST(COUNT(DISTINCT CASE WHEN {unhealthy.format('completeness_status')} THEN schema_name || '.' || table_name END) AS DOUBLE)
+         CAST(COUNT(DISTINCT CASE WHEN {unhealthy.format('completeness_status')}
+                                  THEN schema_name || '.' || table_name END) AS DOUBLE)
            AS dq_completeness_unhealthy
   FROM {tables[DQ_RESULTS]}
   WHERE catalog_name IS NOT NULL AND event_time IS NOT NULL
@@ -117,8 +120,9 @@ job_grid AS (
 job_hist AS (
   SELECT g.workspace_id, g.job_id, g.snapshot_date,
          jd.run_date IS NOT NULL AS ran,
-         SUM({flag('jd.run_date IS NOT NULL')}) OVER (PARTITION BY g.workspace_id, g.job_id ORDER BY g.snapshot_date
-                                                    ROWS BETWEEN {DAILY_WINDOW} PRECEDING AND 1 PRECEDING) AS run_days_prev,
+         SUM({flag('jd.run_date IS NOT NULL')}) OVER (
+             PARTITION BY g.workspace_id, g.job_id ORDER BY g.snapshot_date
+             ROWS BETWEEN {DAILY_WINDOW} PRECEDING AND 1 PRECEDING) AS run_days_prev,
          MAX(jd.run_date) OVER (PARTITION BY g.workspace_id, g.job_id ORDER BY g.snapshot_date
                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_run
   FROM job_grid g
@@ -211,7 +215,8 @@ daily AS (
          SUM({flag('days_past_usual_gap > 0')}) AS tables_past_usual_gap_1d,
          CAST(MAX(days_past_usual_gap) AS DOUBLE) AS max_days_past_usual_gap,
          CAST(MAX(staleness_surprise) AS DOUBLE) AS max_staleness_surprise,
-         CAST(MAX(CASE WHEN breaking_changes > 0 THEN schema_changes ELSE 0.0 END) AS DOUBLE) AS max_broken_table_changes_1d
+         CAST(MAX(CASE WHEN breaking_changes > 0 THEN schema_changes ELSE 0.0 END) AS DOUBLE)
+           AS max_broken_table_changes_1d
   FROM table_flags
   GROUP BY catalog_name, snapshot_date
 ),
@@ -276,12 +281,25 @@ TABLE = FeatureTable(
         "max_breaking_changes_per_table_1d": "Largest number of dropped + retyped columns on one table that day.",
         "daily_tables": f"Tables written on >= {DAILY_MIN_DAYS} of their previous {DAILY_WINDOW} snapshot days.",
         "overdue_daily_tables_1d": "Daily tables (see daily_tables) with no commit that day.",
-        "max_overdue_days_daily_tables": "Days since the last commit of the most overdue daily table (0 when none is overdue).",
-        "tables_past_usual_gap_1d": f"Tables whose days since the last commit exceed their longest gap of the previous {DAILY_WINDOW} snapshot days.",
-        "max_days_past_usual_gap": "Largest excess of days since the last commit over the table's own longest recent gap.",
-        "max_broken_table_changes_1d": "Columns added, dropped or retyped that day on the table with a breaking change (drop or retype) touching the most columns; 0 when no table broke.",
-        "max_idle_days_daily_jobs": f"Over the jobs of the catalog's workspace that ran on >= {DAILY_MIN_DAYS} of the previous {DAILY_WINDOW} days but have no run at all that day (paused, not failing): days since the last run of the longest-idle one (0 when none).",
-        "stale_days_with_idle_writer": "min(max_overdue_days_daily_tables, max_idle_days_daily_jobs): a daily table unwritten while a daily job of the workspace has no run at all.",
-        "max_staleness_surprise": f"Max over tables of -k log10 p: k days without a commit, p the table's smoothed share of commit-less days over its previous {DAILY_WINDOW} snapshot days.",
+        "max_overdue_days_daily_tables": (
+            "Days since the last commit of the most overdue daily table (0 when none is overdue)."),
+        "tables_past_usual_gap_1d": (
+            f"Tables whose days since the last commit exceed their longest gap of the previous {DAILY_WINDOW} "
+            f"snapshot days."),
+        "max_days_past_usual_gap": (
+            "Largest excess of days since the last commit over the table's own longest recent gap."),
+        "max_broken_table_changes_1d": (
+            "Columns added, dropped or retyped that day on the table with a breaking change (drop or retype) "
+            "touching the most columns; 0 when no table broke."),
+        "max_idle_days_daily_jobs": (
+            f"Over the jobs of the catalog's workspace that ran on >= {DAILY_MIN_DAYS} of the previous "
+            f"{DAILY_WINDOW} days but have no run at all that day (paused, not failing): days since the last run "
+            f"of the longest-idle one (0 when none)."),
+        "stale_days_with_idle_writer": (
+            "min(max_overdue_days_daily_tables, max_idle_days_daily_jobs): a daily table unwritten while a daily "
+            "job of the workspace has no run at all."),
+        "max_staleness_surprise": (
+            f"Max over tables of -k log10 p: k days without a commit, p the table's smoothed share of "
+            f"commit-less days over its previous {DAILY_WINDOW} snapshot days."),
     },
 )

@@ -143,12 +143,15 @@ FROM regress{extra_joins}
 def _runtime(tables: dict[str, str], columns: dict[str, frozenset[str]], present: frozenset[str]) -> tuple[str, str]:
     """(join, expression): the Databricks Runtime of the run's cluster as a number (15.4 ->
     15.04), from compute_ids[0] -> dim_cluster.dbr_version; NULL for serverless or unknown."""
-    if "dim_cluster" not in tables or "compute_ids" not in present or not {"cluster_id", "dbr_version"} <= columns.get("dim_cluster", frozenset()):
+    if ("dim_cluster" not in tables or "compute_ids" not in present
+            or not {"cluster_id", "dbr_version"} <= columns.get("dim_cluster", frozenset())):
         return "", "CAST(NULL AS DOUBLE)"
     version = "regexp_extract(dbr_version, '^([0-9]+)[.]([0-9]+)', {})"
-    number = (f"CAST(NULLIF({version.format(1)}, '') AS DOUBLE) + CAST(NULLIF({version.format(2)}, '') AS DOUBLE) / 100.0")
+    number = (f"CAST(NULLIF({version.format(1)}, '') AS DOUBLE) "
+              f"+ CAST(NULLIF({version.format(2)}, '') AS DOUBLE) / 100.0")
     join = (f"\n  LEFT JOIN (SELECT CAST(cluster_id AS STRING) AS rt_cluster_id, {number} AS rt_version "
-            f"FROM {tables['dim_cluster']}) rt\n    ON rt.rt_cluster_id = CASE WHEN size(t.compute_ids) > 0 THEN t.compute_ids[0] END")
+            f"FROM {tables['dim_cluster']}) rt\n"
+            f"    ON rt.rt_cluster_id = CASE WHEN size(t.compute_ids) > 0 THEN t.compute_ids[0] END")
     return join, "rt.rt_version"
 
 
@@ -196,7 +199,8 @@ TABLE = FeatureTable(
         "total_failures_30d": "Failed runs over the job's last 30 run days (rows).",
         "rolling_repair_rate_30d": "Repair runs / runs over the job's last 30 run days (rows).",
         "prev_day_failed": "1 if the job's previous run day had a failed run.",
-        "dbr_version_num": "Databricks Runtime of the day's runs (compute_ids[0] -> dim_cluster.dbr_version; 15.4 -> 15.04), 0 if unknown or serverless.",
+        "dbr_version_num": ("Databricks Runtime of the day's runs (compute_ids[0] -> dim_cluster.dbr_version; "
+                            "15.4 -> 15.04), 0 if unknown or serverless."),
         "is_photon": "1 if the job's usage that day was billed on a PHOTON SKU (fact_usage).",
         "task_count": "Distinct task keys the job ran that day (fact_job_task_run_timeline).",
     },

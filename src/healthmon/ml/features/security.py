@@ -60,7 +60,8 @@ def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine
                                 for col, name in BASELINED_COUNTS.items())
     stds += ",\n         " + ",\n         ".join(f"COALESCE(MAX({col}) OVER wpk, 0.0) AS max_{name}_prev{PEAK_ROWS}"
                                                  for col, name in BASELINED_COUNTS.items())
-    service_principal = f"({uid} LIKE '%spn@%' OR {uid} LIKE '%iam.gserviceaccount.com' OR substr({uid}, 1, 4) = 'DBX_')"
+    service_principal = (f"({uid} LIKE '%spn@%' OR {uid} LIKE '%iam.gserviceaccount.com' "
+                         f"OR substr({uid}, 1, 4) = 'DBX_')")
     return f"""
 WITH events AS (
   SELECT CAST(user_identity_email AS STRING) AS user_id,
@@ -163,12 +164,17 @@ TABLE = FeatureTable(
         "data_export_events": f"Events whose action_name matches {EXPORT_PATTERN} (result downloads, exports).",
         "grant_change_events": f"Events whose action_name matches {GRANT_PATTERN} (grants, ACLs, group membership).",
         "failed_login_count": "Failed events whose action_name contains 'login'.",
-        **{f"std_{n}_prev28": f"Sample standard deviation of {c} over the user's previous {BASELINE_ROWS} active days (today excluded; 0 with fewer than 2)."
+        **{f"std_{n}_prev28": f"Sample standard deviation of {c} over the user's previous {BASELINE_ROWS} active days "
+                              f"(today excluded; 0 with fewer than 2)."
            for c, n in BASELINED_COUNTS.items()},
-        **{f"max_{n}_prev{PEAK_ROWS}": f"Largest {c} of the user's previous {PEAK_ROWS} active days (today excluded; 0 on the first)."
+        **{f"max_{n}_prev{PEAK_ROWS}": f"Largest {c} of the user's previous {PEAK_ROWS} active days "
+                                       f"(today excluded; 0 on the first)."
            for c, n in BASELINED_COUNTS.items()},
-        "avg_failed_login_prev28": f"Mean failed_login_count over the user's previous {BASELINE_ROWS} active days (today excluded).",
-        "avg_off_hours_prev28": f"Mean off_hours_events over the user's previous {BASELINE_ROWS} active days (today excluded).",
-        "avg_event_count_prev28": f"Mean event_count over the user's previous {BASELINE_ROWS} active days (today excluded; 0 on the first).",
+        "avg_failed_login_prev28": f"Mean failed_login_count over the user's previous {BASELINE_ROWS} active days "
+                                   f"(today excluded).",
+        "avg_off_hours_prev28": f"Mean off_hours_events over the user's previous {BASELINE_ROWS} active days "
+                                f"(today excluded).",
+        "avg_event_count_prev28": f"Mean event_count over the user's previous {BASELINE_ROWS} active days "
+                                  f"(today excluded; 0 on the first).",
     },
 )

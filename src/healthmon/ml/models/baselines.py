@@ -22,10 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+
+if TYPE_CHECKING:
+    from healthmon.ml.models.spec import ModelSpec
 
 SCORE_HIGHER = "higher"
 
@@ -113,7 +117,7 @@ class BestFeature(Baseline):
                                              and pd.api.types.is_numeric_dtype(ctx.frame[c])]
         if len(np.unique(y)) < 2:
             return self
-        best = (0.5, None, 1.0)
+        best: tuple[float, str | None, float] = (0.5, None, 1.0)
         for col in candidates:
             x = np.nan_to_num(_num(ctx.frame, col)[rows], nan=0.0, posinf=0.0, neginf=0.0)
             if np.all(x == x[0]):
@@ -147,7 +151,8 @@ def incident_rows(frame: pd.DataFrame, spec, incidents: pd.DataFrame | None, tol
     dates = pd.to_datetime(frame[spec.date_key]).dt.normalize().to_numpy()
     tol = np.timedelta64(tolerance_days, "D")
     for inc in incidents.itertuples(index=False):
-        out |= (ent == str(inc.entity)) & (dates >= np.datetime64(inc.start) - tol) & (dates <= np.datetime64(inc.end) + tol)
+        within = (dates >= np.datetime64(inc.start) - tol) & (dates <= np.datetime64(inc.end) + tol)
+        out |= (ent == str(inc.entity)) & within
     return out
 
 
@@ -162,7 +167,8 @@ def entity_label_history(frame, spec, labels, how: str) -> np.ndarray:
     known = ~np.isnan(labels)
     out = np.full(len(frame), np.nan)
     order = np.lexsort((dates, ent))
-    lab = pd.DataFrame({"e": ent[known], "t": dates[known] + horizon, "y": labels[known]}).sort_values(["e", "t"], kind="stable")
+    lab = pd.DataFrame({"e": ent[known], "t": dates[known] + horizon, "y": labels[known]})
+    lab = lab.sort_values(["e", "t"], kind="stable")
     by_entity = {e: g for e, g in lab.groupby("e", sort=False)}
     for e, idx in pd.Series(order).groupby(ent[order], sort=False):
         g = by_entity.get(e)
@@ -217,13 +223,16 @@ class SeasonalNaive(Baseline):
 
     name: str = "seasonal_naive"
     servable: bool = False
-    _spec: object = None
+    _spec: ModelSpec | None = None
 
     def fit(self, ctx):
         return replace(self, _spec=ctx.spec)
 
     def score(self, frame):
-        return self._spec.target.baseline(frame, self._spec.keys).to_numpy(dtype=float)
+        spec = self._spec
+        if spec is None or spec.target is None or spec.target.baseline is None:
+            raise ValueError("seasonal_naive scores a forecaster's target: fit it on one first")
+        return spec.target.baseline(frame, spec.keys).to_numpy(dtype=float)
 
 
 @dataclass
@@ -314,13 +323,18 @@ class BaselineEstimator(BaseEstimator):
         self.kind = kind
         self.classes = classes
 
+    def _rule(self) -> Baseline:
+        if self.baseline is None:
+            raise ValueError("BaselineEstimator needs a baseline")
+        return self.baseline
+
     def _frame(self, X) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):
             return X
         return pd.DataFrame(np.asarray(X, float), columns=list(self.columns))
 
     def fit(self, X, y=None):
-        s = self.baseline.score(self._frame(X))
+        s = self._rule().score(self._frame(X))
         s = s[np.isfinite(s)]
         self.center_ = float(np.median(s)) if len(s) else 0.0
         self.scale_ = float(np.std(s)) or 1.0
@@ -328,7 +342,7 @@ class BaselineEstimator(BaseEstimator):
         return self
 
     def predict(self, X):
-        s = self.baseline.score(self._frame(X))
+        s = self._rule().score(self._frame(X))
         if self.kind == "anomaly":
             return np.where(np.nan_to_num(s, nan=-np.inf) >= getattr(self, "threshold_", np.inf), -1, 1)
         if self.kind == "regression":
@@ -338,7 +352,7 @@ class BaselineEstimator(BaseEstimator):
         return np.where(self.predict_proba(X)[:, 1] >= 0.5, self.classes_[-1], self.classes_[0])
 
     def score_samples(self, X):
-        return -np.nan_to_num(np.asarray(self.baseline.score(self._frame(X)), float), nan=0.0)
+        return -np.nan_to_num(np.asarray(self._rule().score(self._frame(X)), float), nan=0.0)
 
     def set_threshold(self, threshold: float) -> "BaselineEstimator":
         self.threshold_ = float(threshold)
@@ -346,20 +360,20 @@ class BaselineEstimator(BaseEstimator):
 
     def evidence(self, X) -> pd.DataFrame:
         frame = self._frame(X)
-        cols = self.baseline.columns()
+        cols = self._rule().columns()
         observed = _num(frame, cols[0]) if cols else np.full(len(frame), np.nan)
-        return pd.DataFrame({"evidence_metric": cols[0] if cols else self.baseline.name, "expected_value": np.nan,
+        return pd.DataFrame({"evidence_metric": cols[0] if cols else self._rule().name, "expected_value": np.nan,
                              "observed_value": observed, "evidence_p_value": np.nan})
 
     def predict_proba(self, X):
         if self.kind == "multiclass":
-            s = self.baseline.score(self._frame(X))
+            s = self._rule().score(self._frame(X))
             k = len(self.classes_)
             hit = np.column_stack([s == c for c in self.classes_]).astype(float)
             known = hit.sum(axis=1, keepdims=True) > 0
             rest = (1.0 - MULTICLASS_CONFIDENCE) / max(k - 1, 1)
             return np.where(known, hit * (MULTICLASS_CONFIDENCE - rest) + rest, 1.0 / k)
-        s = np.nan_to_num(self.baseline.score(self._frame(X)), nan=self.center_)
+        s = np.nan_to_num(self._rule().score(self._frame(X)), nan=self.center_)
         p = 1.0 / (1.0 + np.exp(-np.clip((s - self.center_) / self.scale_, -50, 50)))
         return np.column_stack([1.0 - p, p])
 

@@ -144,7 +144,9 @@ class ReferenceClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) != 2:
             raise ValueError(f"ReferenceClassifier is binary; got classes {list(self.classes_)}")
         self.prior_ = float(np.mean(encoded))
-        self.estimator_ = clone(self.estimator).fit(np.asarray(X, dtype=float), encoded, base_margin=self._margin(X), **fit_params)
+        self.estimator_ = clone(self.estimator).fit(
+            np.asarray(X, dtype=float), encoded, base_margin=self._margin(X), **fit_params
+        )
         return self
 
     def predict_proba(self, X):
@@ -191,31 +193,58 @@ class RelativeRegressor(RegressorMixin, BaseEstimator):
         return np.clip(np.expm1(self.regressor_.predict(np.asarray(X, dtype=float)) + np.log1p(ref)), 0.0, None)
 
 
-def relative_gradient_boosting(columns: Sequence[str], reference: tuple, *, max_depth: int = 3, n_estimators: int = 150,
-                               min_samples_leaf: int = 1):
+def relative_gradient_boosting(
+    columns: Sequence[str], reference: tuple, *, max_depth: int = 3, n_estimators: int = 150, min_samples_leaf: int = 1
+):
     gbr = GradientBoostingRegressor(
-        n_estimators=n_estimators, max_depth=max_depth, learning_rate=0.05, subsample=0.8,
-        loss="absolute_error", min_samples_leaf=min_samples_leaf, random_state=RANDOM_STATE,
+        n_estimators=n_estimators,
+        max_depth=max_depth,
+        learning_rate=0.05,
+        subsample=0.8,
+        loss="absolute_error",
+        min_samples_leaf=min_samples_leaf,
+        random_state=RANDOM_STATE,
     )
     return RelativeRegressor(regressor=gbr, columns=tuple(columns), reference=reference)
 
 
-def isolation_forest(contamination: float, *, columns: Sequence[str] = (), derived: Sequence[tuple] = (), keep: Sequence[str] = (),
-                     max_samples: int | str = "auto", n_estimators: int = 100):
+def isolation_forest(
+    contamination: float,
+    *,
+    columns: Sequence[str] = (),
+    derived: Sequence[tuple] = (),
+    keep: Sequence[str] = (),
+    max_samples: int | str = "auto",
+    n_estimators: int = 100,
+):
     """``max_samples`` above the default 256 lets the trees grow deep enough to rank the far tail
     (with 256 samples every point beyond the bulk reaches the depth limit and they all tie)."""
     steps = []
     if derived or keep:
         steps.append(("derive", DerivedFeatures(columns=tuple(columns), derived=tuple(derived), keep=tuple(keep))))
-    steps.append(("model", IsolationForest(n_estimators=n_estimators, contamination=contamination, max_samples=max_samples,
-                                           random_state=RANDOM_STATE, n_jobs=1)))
+    steps.append(
+        (
+            "model",
+            IsolationForest(
+                n_estimators=n_estimators,
+                contamination=contamination,
+                max_samples=max_samples,
+                random_state=RANDOM_STATE,
+                n_jobs=1,
+            ),
+        )
+    )
     return Pipeline(steps)
 
 
 def gradient_boosting(*, max_depth: int = 3, n_estimators: int = 150, log_target: bool = True):
     gbr = GradientBoostingRegressor(
-        n_estimators=n_estimators, max_depth=max_depth, learning_rate=0.05, subsample=0.8,
-        loss="absolute_error" if log_target else "squared_error", random_state=RANDOM_STATE,
+        n_estimators=n_estimators,
+        max_depth=max_depth,
+        learning_rate=0.05,
+        subsample=0.8,
+        loss="absolute_error" if log_target else "squared_error",
+        random_state=RANDOM_STATE,
     )
     if not log_target:
         return gbr
@@ -228,9 +257,16 @@ def _xgb(n_estimators: int, max_depth: int, **kw):
     from xgboost import XGBClassifier
 
     return XGBClassifier(
-        n_estimators=n_estimators, max_depth=max_depth, learning_rate=kw.pop("learning_rate", 0.08), subsample=0.9,
-        colsample_bytree=0.9, eval_metric="logloss", tree_method="hist", n_jobs=1,
-        random_state=RANDOM_STATE, **kw,
+        n_estimators=n_estimators,
+        max_depth=max_depth,
+        learning_rate=kw.pop("learning_rate", 0.08),
+        subsample=0.9,
+        colsample_bytree=0.9,
+        eval_metric="logloss",
+        tree_method="hist",
+        n_jobs=1,
+        random_state=RANDOM_STATE,
+        **kw,
     )
 
 
@@ -238,20 +274,41 @@ def xgb_classifier(*, n_estimators: int = 120, max_depth: int = 4):
     return EncodedClassifier(_xgb(n_estimators, max_depth))
 
 
-def xgb_reference_classifier(columns: Sequence[str], reference: str, count: str, *, n_estimators: int = 120,
-                             max_depth: int = 3, min_child_weight: float = 5.0, reg_lambda: float = 5.0,
-                             learning_rate: float = 0.05):
+def xgb_reference_classifier(
+    columns: Sequence[str],
+    reference: str,
+    count: str,
+    *,
+    n_estimators: int = 120,
+    max_depth: int = 3,
+    min_child_weight: float = 5.0,
+    reg_lambda: float = 5.0,
+    learning_rate: float = 0.05,
+):
     """XGBoost learning a correction to the entity's label rate known at d (``ReferenceClassifier``)."""
     return ReferenceClassifier(
-        _xgb(n_estimators, max_depth, min_child_weight=min_child_weight, reg_lambda=reg_lambda, learning_rate=learning_rate),
-        columns=tuple(columns), reference=reference, count=count,
+        _xgb(
+            n_estimators,
+            max_depth,
+            min_child_weight=min_child_weight,
+            reg_lambda=reg_lambda,
+            learning_rate=learning_rate,
+        ),
+        columns=tuple(columns),
+        reference=reference,
+        count=count,
     )
 
 
 def random_forest_classifier():
     return RandomForestClassifier(
-        n_estimators=100, max_depth=10, min_samples_split=5, min_samples_leaf=2,
-        class_weight="balanced", random_state=RANDOM_STATE, n_jobs=1,
+        n_estimators=100,
+        max_depth=10,
+        min_samples_split=5,
+        min_samples_leaf=2,
+        class_weight="balanced",
+        random_state=RANDOM_STATE,
+        n_jobs=1,
     )
 
 
@@ -262,7 +319,13 @@ def tfidf_random_forest(numeric_columns: Sequence[str], text_column: str = "job_
 
     columns = ColumnTransformer(
         [
-            ("tfidf", TfidfVectorizer(max_features=50, ngram_range=(1, 2), lowercase=True, token_pattern=r"[A-Za-z][A-Za-z0-9]+"), text_column),
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    max_features=50, ngram_range=(1, 2), lowercase=True, token_pattern=r"[A-Za-z][A-Za-z0-9]+"
+                ),
+                text_column,
+            ),
             ("numeric", "passthrough", list(numeric_columns)),
         ],
         n_jobs=1,

@@ -16,9 +16,9 @@ SPLIT_FRACTIONS = (0.6, 0.2, 0.2)  # train, validation, test: shares of the date
 
 
 def numeric_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])] + [
-        c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])
-    ]
+    return [
+        c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ] + [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])]
 
 
 def clean_features(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
@@ -58,8 +58,11 @@ class Split:
 
     def as_dict(self) -> dict[str, str]:
         return {
-            "start": self.start.date().isoformat(), "validation_start": self.validation_start.date().isoformat(),
-            "test_start": self.test_start.date().isoformat(), "end": self.end.date().isoformat(), "gap_days": str(self.gap_days),
+            "start": self.start.date().isoformat(),
+            "validation_start": self.validation_start.date().isoformat(),
+            "test_start": self.test_start.date().isoformat(),
+            "end": self.end.date().isoformat(),
+            "gap_days": str(self.gap_days),
         }
 
 

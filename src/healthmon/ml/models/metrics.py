@@ -52,18 +52,30 @@ def classifier_scores(y_true, proba, classes: Sequence | None = None) -> dict[st
     proba = np.asarray(proba, float)
     present = np.unique(y)
     if len(present) < 2:
-        return {"roc_auc": float("nan"), "pr_auc": float("nan"), "positive_rate": float(np.mean(y == present.max())) if len(y) else float("nan")}
+        return {
+            "roc_auc": float("nan"),
+            "pr_auc": float("nan"),
+            "positive_rate": float(np.mean(y == present.max())) if len(y) else float("nan"),
+        }
     if proba.ndim == 1 or proba.shape[1] == 1 or (proba.ndim == 2 and proba.shape[1] == 2):
         pos = proba if proba.ndim == 1 else proba[:, -1]
         yb = (y == (classes[-1] if classes is not None else 1)).astype(int)
-        return {"roc_auc": float(roc_auc_score(yb, pos)), "pr_auc": float(average_precision_score(yb, pos)), "positive_rate": float(yb.mean())}
+        return {
+            "roc_auc": float(roc_auc_score(yb, pos)),
+            "pr_auc": float(average_precision_score(yb, pos)),
+            "positive_rate": float(yb.mean()),
+        }
     classes = list(classes) if classes is not None else list(range(proba.shape[1]))
     cols = [classes.index(c) for c in present if c in classes]
     sub = proba[:, cols]
     sub = sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-12, None)
     yb = np.column_stack([(y == c).astype(int) for c in present if c in classes])
     roc = roc_auc_score(yb, sub, average="macro") if sub.shape[1] > 2 else roc_auc_score(yb[:, 1], sub[:, 1])
-    return {"roc_auc": float(roc), "pr_auc": float(average_precision_score(yb, sub, average="macro")), "positive_rate": float("nan")}
+    return {
+        "roc_auc": float(roc),
+        "pr_auc": float(average_precision_score(yb, sub, average="macro")),
+        "positive_rate": float("nan"),
+    }
 
 
 @dataclass(frozen=True)
@@ -119,11 +131,22 @@ def event_scores(
         widened by the tolerance)."""
         if events.empty or inc.empty:
             return np.zeros(0, int), np.zeros(0, int)
-        ev = pd.DataFrame({"entity": events["entity"].astype(str).to_numpy(), "ev": np.arange(len(events)),
-                           "ev_start": pd.to_datetime(events["start"]).to_numpy(), "ev_end": pd.to_datetime(events["end"]).to_numpy()})
-        ic = pd.DataFrame({"entity": inc["entity"].astype(str).to_numpy(), "inc": np.arange(len(inc)),
-                           "inc_start": pd.to_datetime(inc["start"]).to_numpy() - tol,
-                           "inc_end": pd.to_datetime(inc["end"]).to_numpy() + tol})
+        ev = pd.DataFrame(
+            {
+                "entity": events["entity"].astype(str).to_numpy(),
+                "ev": np.arange(len(events)),
+                "ev_start": pd.to_datetime(events["start"]).to_numpy(),
+                "ev_end": pd.to_datetime(events["end"]).to_numpy(),
+            }
+        )
+        ic = pd.DataFrame(
+            {
+                "entity": inc["entity"].astype(str).to_numpy(),
+                "inc": np.arange(len(inc)),
+                "inc_start": pd.to_datetime(inc["start"]).to_numpy() - tol,
+                "inc_end": pd.to_datetime(inc["end"]).to_numpy() + tol,
+            }
+        )
         pairs = ev.merge(ic, on="entity")
         hit = (pairs["inc_start"] <= pairs["ev_end"]) & (pairs["inc_end"] >= pairs["ev_start"])
         return pairs.loc[hit, "ev"].to_numpy(), pairs.loc[hit, "inc"].to_numpy()
@@ -134,7 +157,11 @@ def event_scores(
     n_events, n_inc = len(events), len(recall_set)
     precision = true_events / n_events if n_events else 0.0
     recall = detected.sum() / n_inc if n_inc else float("nan")
-    f1 = 2 * precision * recall / (precision + recall) if n_inc and (precision + recall) > 0 else (float("nan") if not n_inc else 0.0)
+    f1 = (
+        2 * precision * recall / (precision + recall)
+        if n_inc and (precision + recall) > 0
+        else (float("nan") if not n_inc else 0.0)
+    )
     return DetectionScore(precision, recall, f1, n_inc, int(detected.sum()), n_events, true_events)
 
 

@@ -61,7 +61,9 @@ def runtime_upgrade_failures(frame: pd.DataFrame, read_gold: Callable[[str], pd.
     clusters = read_gold("dim_cluster")
     days = upgrade_days(runs, clusters)
     out = frame.copy()
-    key = pd.DataFrame({"job_id": out["job_id"].astype(str), "run_date": pd.to_datetime(out["run_date"]).dt.normalize()})
+    key = pd.DataFrame(
+        {"job_id": out["job_id"].astype(str), "run_date": pd.to_datetime(out["run_date"]).dt.normalize()}
+    )
     merged = key.merge(days, on=["job_id", "run_date"], how="left")
     upgraded = merged["upgraded"].fillna(False).astype(bool).to_numpy()
     failed = merged["failed"].fillna(False).astype(bool).to_numpy()

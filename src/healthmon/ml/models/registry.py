@@ -12,10 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from healthmon.ml.models import baselines as bl
-from healthmon.ml.models import detectors as det
-from healthmon.ml.models import estimators as est
-from healthmon.ml.models import targets as t
+from healthmon.ml.models import baselines as bl, detectors as det, estimators as est, targets as t
 from healthmon.ml.models.spec import HISTORY_PREFIX, ModelSpec
 
 
@@ -34,17 +31,42 @@ COST_GBR = {"max_depth": 2, "n_estimators": 300, "min_samples_leaf": 100}
 COST_HISTORY = ("cost_7d", "cost_prev_7d", "avg_cost_28d", "cost_week_over_week", "cost_7d_vs_28d",
                 "day_of_week", "is_weekend", "day_of_month")
 BUDGET_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_score_7d", "dbu_change_pct_7d")
-CHARGEBACK_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_score_7d", "z_score_30d", "dbu_change_pct_7d")
-JOB_COST_FEATURES = ("jobs_on_all_purpose_cost_7d", "jobs_on_all_purpose_cost_prev_7d", "avg_jobs_on_all_purpose_cost_28d",
-                     "jobs_on_all_purpose_cost", "jobs_on_all_purpose_count", "day_of_week", "day_of_month",
-                     "cost_week_over_week", "cost_7d_vs_28d")
+CHARGEBACK_FEATURES = (
+    *COST_HISTORY,
+    "cost_next_dow_avg_4w",
+    "daily_cost",
+    "z_score_7d",
+    "z_score_30d",
+    "dbu_change_pct_7d",
+)
+JOB_COST_FEATURES = (
+    "jobs_on_all_purpose_cost_7d",
+    "jobs_on_all_purpose_cost_prev_7d",
+    "avg_jobs_on_all_purpose_cost_28d",
+    "jobs_on_all_purpose_cost",
+    "jobs_on_all_purpose_count",
+    "day_of_week",
+    "day_of_month",
+    "cost_week_over_week",
+    "cost_7d_vs_28d",
+)
 # A runtime upgrade's risk: the runtime it leaves, Photon, job size, and how flaky the job already
 # is. Few labelled upgrades (~100 in training): few features, shallow trees (seed 11 validation).
 MIGRATION_FEATURES = ("dbr_version_num", "is_photon", "task_count", "rolling_failure_rate_30d", "total_runs")
 # Next week's peak load vs the mean of the last four weekly peaks (same development procedure).
-CAPACITY_FEATURES = ("avg_weekly_peak_4w", "max_query_count_7d", "max_query_count_prev_7d", "avg_query_count_28d",
-                     "max_query_count_28d", "std_query_count_28d", "query_count_lag7", "query_count",
-                     "avg_query_count_7d", "day_of_week", "is_weekend")
+CAPACITY_FEATURES = (
+    "avg_weekly_peak_4w",
+    "max_query_count_7d",
+    "max_query_count_prev_7d",
+    "avg_query_count_28d",
+    "max_query_count_28d",
+    "std_query_count_28d",
+    "query_count_lag7",
+    "query_count",
+    "avg_query_count_7d",
+    "day_of_week",
+    "is_weekend",
+)
 
 
 def _xgb(**kw):
@@ -61,6 +83,7 @@ def _history_column(cols, stat: str) -> str | None:
 def _xgb_on_history(**kw):
     """XGBoost that learns a correction to the entity's label rate known at d; plain XGBoost
     when the feature table has no label history (a table built by an older healthmon)."""
+
     def build(cols):
         rate, count = _history_column(cols, "mean"), _history_column(cols, "count")
         if rate is None or count is None:
@@ -125,7 +148,9 @@ def _warehouse_size_class(win: pd.DataFrame) -> pd.Series:
     """0 = downsize, 1 = keep, 2 = upsize, from NEXT week's queueing and load.
     Upsize when queries waited at capacity for more than 10 % of their total time; downsize
     when nothing queued and the warehouse averaged under one query a minute."""
-    queue_share = np.divide(win["total_queue_time_ms"], win["total_duration_ms"], out=np.zeros(len(win)), where=win["total_duration_ms"] > 0)
+    queue_share = np.divide(
+        win["total_queue_time_ms"], win["total_duration_ms"], out=np.zeros(len(win)), where=win["total_duration_ms"] > 0
+    )
     qpm = win["queries_per_minute"]
     cls = np.where(queue_share > 0.10, 2, np.where((queue_share < 0.005) & (qpm < 1.0), 0, 1))
     return pd.Series(cls, index=win.index)
@@ -162,8 +187,12 @@ def _forecast_baselines(*references: bl.ReferenceInput) -> tuple:
 def _classifier_baselines(*references: bl.ReferenceInput) -> tuple:
     """The entity's label rate and last label known at d, the best single feature (chosen on
     validation, with its sign), and named reference inputs."""
-    return (bl.EntityHistory("entity_label_rate", "mean"), bl.EntityHistory("last_label", "last"), bl.BestFeature(),
-            *references)
+    return (
+        bl.EntityHistory("entity_label_rate", "mean"),
+        bl.EntityHistory("last_label", "last"),
+        bl.BestFeature(),
+        *references,
+    )
 
 
 def _detector_baselines(raw_series: str) -> tuple:
@@ -178,204 +207,457 @@ _REF = bl.ReferenceInput
 _SPECS = [
     # ---------------------------------------------------------------- cost (cost_features)
     ModelSpec(
-        name="cost_anomaly_detector", domain="cost", kind="anomaly", algorithm=CALIBRATED,
-        factory=det.factory("cost_anomaly_detector"), feature_table="cost_features",
-        prediction_table="cost_anomaly_predictions", task_key="train_cost_anomaly_detector", notebook="cost/train_cost_anomaly_detector",
-        use_case="cost_anomaly_detection", hyperparameters=det.hyperparameters("cost_anomaly_detector", "cost"),
+        name="cost_anomaly_detector",
+        domain="cost",
+        kind="anomaly",
+        algorithm=CALIBRATED,
+        factory=det.factory("cost_anomaly_detector"),
+        feature_table="cost_features",
+        prediction_table="cost_anomaly_predictions",
+        task_key="train_cost_anomaly_detector",
+        notebook="cost/train_cost_anomaly_detector",
+        use_case="cost_anomaly_detection",
+        hyperparameters=det.hyperparameters("cost_anomaly_detector", "cost"),
     ),
     ModelSpec(
-        name="budget_forecaster", domain="cost", kind="regression", algorithm="gradient_boosting",
-        factory=_rel(1.0, ("cost_next_dow_avg_4w",), **COST_GBR), feature_table="cost_features",
-        prediction_table="budget_forecast_predictions", task_key="train_budget_forecaster", notebook="cost/train_budget_forecaster",
-        use_case="budget_forecasting", features=BUDGET_FEATURES,
+        name="budget_forecaster",
+        domain="cost",
+        kind="regression",
+        algorithm="gradient_boosting",
+        factory=_rel(1.0, ("cost_next_dow_avg_4w",), **COST_GBR),
+        feature_table="cost_features",
+        prediction_table="budget_forecast_predictions",
+        task_key="train_budget_forecaster",
+        notebook="cost/train_budget_forecaster",
+        use_case="budget_forecasting",
+        features=BUDGET_FEATURES,
         target=T.next_window("daily_cost", 1, "sum", description="the workspace's list cost of the next day (d+1)"),
     ),
     ModelSpec(
-        name="job_cost_optimizer", domain="cost", kind="regression", algorithm="gradient_boosting",
-        factory=_rel(0.4 * 7, ("avg_jobs_on_all_purpose_cost_28d",), **COST_GBR), feature_table="cost_features",
-        prediction_table="job_cost_optimizer_predictions", task_key="train_job_cost_optimizer", notebook="cost/train_job_cost_optimizer",
-        use_case="job_cluster_savings", features=JOB_COST_FEATURES,
+        name="job_cost_optimizer",
+        domain="cost",
+        kind="regression",
+        algorithm="gradient_boosting",
+        factory=_rel(0.4 * 7, ("avg_jobs_on_all_purpose_cost_28d",), **COST_GBR),
+        feature_table="cost_features",
+        prediction_table="job_cost_optimizer_predictions",
+        task_key="train_job_cost_optimizer",
+        notebook="cost/train_job_cost_optimizer",
+        use_case="job_cluster_savings",
+        features=JOB_COST_FEATURES,
         target=T.next_window(
-            "jobs_on_all_purpose_cost", 7, "sum", scale=0.4,
-            description="savings available over the next 7 days by moving jobs off all-purpose compute: 0.4 x next-7-day jobs-on-all-purpose cost",
+            "jobs_on_all_purpose_cost",
+            7,
+            "sum",
+            scale=0.4,
+            description=("savings available over the next 7 days by moving jobs off all-purpose compute: 0.4 x "
+                         "next-7-day jobs-on-all-purpose cost"),
         ),
     ),
     ModelSpec(
-        name="chargeback_attribution", domain="cost", kind="regression", algorithm="gradient_boosting",
-        factory=_rel(7.0, ("avg_cost_28d",), **COST_GBR), feature_table="cost_features",
-        prediction_table="chargeback_predictions", task_key="train_chargeback_attribution", notebook="cost/train_chargeback_attribution",
-        use_case="chargeback_attribution", features=CHARGEBACK_FEATURES,
-        target=T.next_window("daily_cost", 7, "sum", description="the workspace's total list cost over the next 7 days (the amount to charge back next week)"),
+        name="chargeback_attribution",
+        domain="cost",
+        kind="regression",
+        algorithm="gradient_boosting",
+        factory=_rel(7.0, ("avg_cost_28d",), **COST_GBR),
+        feature_table="cost_features",
+        prediction_table="chargeback_predictions",
+        task_key="train_chargeback_attribution",
+        notebook="cost/train_chargeback_attribution",
+        use_case="chargeback_attribution",
+        features=CHARGEBACK_FEATURES,
+        target=T.next_window(
+            "daily_cost",
+            7,
+            "sum",
+            description="the workspace's total list cost over the next 7 days (the amount to charge back next week)",
+        ),
     ),
     ModelSpec(
-        name="commitment_recommender", domain="cost", kind="binary", algorithm="xgboost", factory=_xgb_on_history(), feature_table="cost_features",
-        prediction_table="commitment_recommendations", task_key="train_commitment_recommender", notebook="cost/train_commitment_recommender",
+        name="commitment_recommender",
+        domain="cost",
+        kind="binary",
+        algorithm="xgboost",
+        factory=_xgb_on_history(),
+        feature_table="cost_features",
+        prediction_table="commitment_recommendations",
+        task_key="train_commitment_recommender",
+        notebook="cost/train_commitment_recommender",
         use_case="commitment_recommendation",
         target=T.window_event(
-            "serverless_majority_next_7d", ("serverless_cost", "daily_cost"), 7, _serverless_week,
+            "serverless_majority_next_7d",
+            ("serverless_cost", "daily_cost"),
+            7,
+            _serverless_week,
             aggs={"serverless_cost": "sum", "daily_cost": "sum"},
-            description="1 if serverless makes up more than half of the workspace's cost over the next 7 days (a serverless commitment would pay off)",
+            description=("1 if serverless makes up more than half of the workspace's cost over the next 7 days (a "
+                         "serverless commitment would pay off)"),
         ),
-        leakage_note=("Whether serverless is most of a workspace's spend is a property of the workspace that persists "
-                      "from week to week, so the workspace's own label rate known at d (hist_*_mean: only weeks that "
-                      "ended by d) ranks next week's label almost perfectly. The entity_label_rate baseline and the "
-                      "within-entity AUC show how much the model adds."),
+        leakage_note=(
+            "Whether serverless is most of a workspace's spend is a property of the workspace that persists "
+            "from week to week, so the workspace's own label rate known at d (hist_*_mean: only weeks that "
+            "ended by d) ranks next week's label almost perfectly. The entity_label_rate baseline and the "
+            "within-entity AUC show how much the model adds."
+        ),
     ),
     ModelSpec(
-        name="tag_recommender", domain="cost", kind="multiclass", algorithm="random_forest",
-        factory=lambda cols: est.tfidf_random_forest([c for c in cols if c != "job_name"]), feature_table="cost_features",
-        prediction_table="tag_recommendations", task_key="train_tag_recommender", notebook="cost/train_tag_recommender", use_case="tag_recommendation",
-        features=("daily_dbu", "daily_cost", "avg_dbu_7d", "avg_dbu_30d", "jobs_on_all_purpose_cost", "all_purpose_inefficiency_ratio"),
-        trainer="job_tags", min_train_rows=20,
+        name="tag_recommender",
+        domain="cost",
+        kind="multiclass",
+        algorithm="random_forest",
+        factory=lambda cols: est.tfidf_random_forest([c for c in cols if c != "job_name"]),
+        feature_table="cost_features",
+        prediction_table="tag_recommendations",
+        task_key="train_tag_recommender",
+        notebook="cost/train_tag_recommender",
+        use_case="tag_recommendation",
+        features=(
+            "daily_dbu",
+            "daily_cost",
+            "avg_dbu_7d",
+            "avg_dbu_30d",
+            "jobs_on_all_purpose_cost",
+            "all_purpose_inefficiency_ratio",
+        ),
+        trainer="job_tags",
+        min_train_rows=20,
         hyperparameters={"tfidf_max_features": 50, "n_estimators": 100, "max_depth": 10},
     ),
     # ---------------------------------------------------------------- security (security_features)
     ModelSpec(
-        name="security_threat_detector", domain="security", kind="anomaly", algorithm=CALIBRATED,
-        factory=det.factory("security_threat_detector"), feature_table="security_features", prediction_table="security_threat_predictions",
-        task_key="train_security_threat_detector", notebook="security/train_security_threat_detector", use_case="threat_detection",
+        name="security_threat_detector",
+        domain="security",
+        kind="anomaly",
+        algorithm=CALIBRATED,
+        factory=det.factory("security_threat_detector"),
+        feature_table="security_features",
+        prediction_table="security_threat_predictions",
+        task_key="train_security_threat_detector",
+        notebook="security/train_security_threat_detector",
+        use_case="threat_detection",
         hyperparameters=det.hyperparameters("security_threat_detector", "security"),
     ),
     ModelSpec(
-        name="exfiltration_detector", domain="security", kind="anomaly", algorithm=CALIBRATED,
-        factory=det.factory("exfiltration_detector"), feature_table="security_features", prediction_table="exfiltration_predictions",
-        task_key="train_exfiltration_detector", notebook="security/train_exfiltration_detector", use_case="exfiltration_detection",
+        name="exfiltration_detector",
+        domain="security",
+        kind="anomaly",
+        algorithm=CALIBRATED,
+        factory=det.factory("exfiltration_detector"),
+        feature_table="security_features",
+        prediction_table="exfiltration_predictions",
+        task_key="train_exfiltration_detector",
+        notebook="security/train_exfiltration_detector",
+        use_case="exfiltration_detection",
         hyperparameters=det.hyperparameters("exfiltration_detector", "security"),
     ),
     ModelSpec(
-        name="privilege_escalation_detector", domain="security", kind="anomaly", algorithm=CALIBRATED,
-        factory=det.factory("privilege_escalation_detector"), feature_table="security_features",
-        prediction_table="privilege_escalation_predictions", task_key="train_privilege_escalation_detector", notebook="security/train_privilege_escalation",
-        use_case="privilege_escalation_detection", hyperparameters=det.hyperparameters("privilege_escalation_detector", "security"),
+        name="privilege_escalation_detector",
+        domain="security",
+        kind="anomaly",
+        algorithm=CALIBRATED,
+        factory=det.factory("privilege_escalation_detector"),
+        feature_table="security_features",
+        prediction_table="privilege_escalation_predictions",
+        task_key="train_privilege_escalation_detector",
+        notebook="security/train_privilege_escalation",
+        use_case="privilege_escalation_detection",
+        hyperparameters=det.hyperparameters("privilege_escalation_detector", "security"),
     ),
     ModelSpec(
-        name="user_behavior_baseline", domain="security", kind="anomaly", algorithm=CALIBRATED,
-        factory=det.factory("user_behavior_baseline"), feature_table="security_features", prediction_table="user_behavior_predictions",
-        task_key="train_user_behavior_baseline", notebook="security/train_user_behavior_baseline", use_case="behavior_baselining",
+        name="user_behavior_baseline",
+        domain="security",
+        kind="anomaly",
+        algorithm=CALIBRATED,
+        factory=det.factory("user_behavior_baseline"),
+        feature_table="security_features",
+        prediction_table="user_behavior_predictions",
+        task_key="train_user_behavior_baseline",
+        notebook="security/train_user_behavior_baseline",
+        use_case="behavior_baselining",
         hyperparameters=det.hyperparameters("user_behavior_baseline", "security"),
     ),
     # ---------------------------------------------------------------- performance (performance_features)
     ModelSpec(
-        name="query_performance_forecaster", domain="performance", kind="regression", algorithm="gradient_boosting", factory=_rel(1.0, ("avg_duration_7d",)),
-        feature_table="performance_features", prediction_table="query_performance_predictions", task_key="train_query_forecaster",
-        notebook="performance/train_query_forecaster", use_case="query_latency_forecasting",
-        target=T.next_day_value("avg_duration_ms", description="the warehouse's mean query duration on its next active day"),
+        name="query_performance_forecaster",
+        domain="performance",
+        kind="regression",
+        algorithm="gradient_boosting",
+        factory=_rel(1.0, ("avg_duration_7d",)),
+        feature_table="performance_features",
+        prediction_table="query_performance_predictions",
+        task_key="train_query_forecaster",
+        notebook="performance/train_query_forecaster",
+        use_case="query_latency_forecasting",
+        target=T.next_day_value(
+            "avg_duration_ms", description="the warehouse's mean query duration on its next active day"
+        ),
     ),
     ModelSpec(
-        name="warehouse_optimizer", domain="performance", kind="multiclass", algorithm="xgboost", factory=_xgb(), feature_table="performance_features",
-        prediction_table="warehouse_optimizer_predictions", task_key="train_warehouse_optimizer", notebook="performance/train_warehouse_optimizer",
+        name="warehouse_optimizer",
+        domain="performance",
+        kind="multiclass",
+        algorithm="xgboost",
+        factory=_xgb(),
+        feature_table="performance_features",
+        prediction_table="warehouse_optimizer_predictions",
+        task_key="train_warehouse_optimizer",
+        notebook="performance/train_warehouse_optimizer",
         use_case="warehouse_sizing",
         target=T.window_event(
-            "recommended_size_change", ("total_queue_time_ms", "total_duration_ms", "queries_per_minute"), 7,
-            _warehouse_size_class, aggs={"total_queue_time_ms": "sum", "total_duration_ms": "sum", "queries_per_minute": "mean"},
-            description="0 downsize / 1 keep / 2 upsize, from the NEXT 7 days: upsize if queries waited at capacity > 10 % of their time, downsize if nothing queued and load < 1 query/min",
+            "recommended_size_change",
+            ("total_queue_time_ms", "total_duration_ms", "queries_per_minute"),
+            7,
+            _warehouse_size_class,
+            aggs={"total_queue_time_ms": "sum", "total_duration_ms": "sum", "queries_per_minute": "mean"},
+            description=("0 downsize / 1 keep / 2 upsize, from the NEXT 7 days: upsize if queries waited at capacity "
+                         "> 10 % of their time, downsize if nothing queued and load < 1 query/min"),
         ),
     ),
     ModelSpec(
-        name="cluster_capacity_planner", domain="performance", kind="regression", algorithm="gradient_boosting",
+        name="cluster_capacity_planner",
+        domain="performance",
+        kind="regression",
+        algorithm="gradient_boosting",
         factory=_rel(1.0, ("avg_weekly_peak_4w",), **COST_GBR),
-        feature_table="performance_features", prediction_table="cluster_capacity_predictions", task_key="train_cluster_capacity_planner",
-        notebook="performance/train_cluster_capacity_planner", use_case="capacity_planning", features=CAPACITY_FEATURES,
-        target=T.next_window("query_count", 7, "max", description="peak daily query count of the warehouse over the next 7 days (the load to provision for)"),
+        feature_table="performance_features",
+        prediction_table="cluster_capacity_predictions",
+        task_key="train_cluster_capacity_planner",
+        notebook="performance/train_cluster_capacity_planner",
+        use_case="capacity_planning",
+        features=CAPACITY_FEATURES,
+        target=T.next_window(
+            "query_count",
+            7,
+            "max",
+            description="peak daily query count of the warehouse over the next 7 days (the load to provision for)",
+        ),
     ),
     ModelSpec(
-        name="performance_regression_detector", domain="performance", kind="anomaly", algorithm=CALIBRATED,
+        name="performance_regression_detector",
+        domain="performance",
+        kind="anomaly",
+        algorithm=CALIBRATED,
         factory=det.factory("performance_regression_detector"),
-        feature_table="performance_features", prediction_table="performance_regression_predictions", task_key="train_performance_regression_detector",
-        notebook="performance/train_regression_detector", use_case="regression_detection", hyperparameters=det.hyperparameters("performance_regression_detector", "performance"),
+        feature_table="performance_features",
+        prediction_table="performance_regression_predictions",
+        task_key="train_performance_regression_detector",
+        notebook="performance/train_regression_detector",
+        use_case="regression_detection",
+        hyperparameters=det.hyperparameters("performance_regression_detector", "performance"),
     ),
     ModelSpec(
-        name="dbr_migration_risk_scorer", domain="performance", kind="binary", algorithm="xgboost", factory=_xgb(n_estimators=60, max_depth=2), feature_table="reliability_features",
-        prediction_table="dbr_migration_predictions", task_key="train_dbr_migration_risk_scorer", notebook="performance/train_dbr_migration_risk_scorer",
+        name="dbr_migration_risk_scorer",
+        domain="performance",
+        kind="binary",
+        algorithm="xgboost",
+        factory=_xgb(n_estimators=60, max_depth=2),
+        feature_table="reliability_features",
+        prediction_table="dbr_migration_predictions",
+        task_key="train_dbr_migration_risk_scorer",
+        notebook="performance/train_dbr_migration_risk_scorer",
         use_case="migration_risk_scoring",
         target=T.next_event(
-            "fails_after_runtime_upgrade", ("failed_after_upgrade",), _migration_rule,
-            row_condition=_upgraded_next, row_filter="rows whose job moves to a newer Databricks Runtime before its next run",
+            "fails_after_runtime_upgrade",
+            ("failed_after_upgrade",),
+            _migration_rule,
+            row_condition=_upgraded_next,
+            row_filter="rows whose job moves to a newer Databricks Runtime before its next run",
             reference_columns=("upgrade_before_next",),
-            description="1 if the job's first run day on a newer Databricks Runtime (gold dim_cluster.dbr_version via the task timeline) has a failed run",
+            description=("1 if the job's first run day on a newer Databricks Runtime (gold dim_cluster.dbr_version "
+                         "via the task timeline) has a failed run"),
         ),
-        enrich=_migration_enrich, features=MIGRATION_FEATURES, min_train_rows=20,
+        enrich=_migration_enrich,
+        features=MIGRATION_FEATURES,
+        min_train_rows=20,
     ),
     ModelSpec(
-        name="cache_hit_predictor", domain="performance", kind="binary", algorithm="xgboost", factory=_xgb_on_history(), feature_table="performance_features",
-        prediction_table="cache_hit_predictions", task_key="train_cache_hit_predictor", notebook="performance/train_cache_hit_predictor",
+        name="cache_hit_predictor",
+        domain="performance",
+        kind="binary",
+        algorithm="xgboost",
+        factory=_xgb_on_history(),
+        feature_table="performance_features",
+        prediction_table="cache_hit_predictions",
+        task_key="train_cache_hit_predictor",
+        notebook="performance/train_cache_hit_predictor",
         use_case="spill_prediction",
-        target=T.next_event("high_spill_next_day", ("spill_rate",), _spill_next,
-                            description="1 if more than 10 % of the warehouse's queries spill to disk on its next active day"),
-        leakage_note=("Spilling is mostly a property of the warehouse (its size against its workload), so the "
-                      "warehouse's own spill history at d ranks the label almost perfectly; no feature holds the "
-                      "next day. The entity_label_rate baseline and the within-entity AUC show how much is left."),
+        target=T.next_event(
+            "high_spill_next_day",
+            ("spill_rate",),
+            _spill_next,
+            description="1 if more than 10 % of the warehouse's queries spill to disk on its next active day",
+        ),
+        leakage_note=(
+            "Spilling is mostly a property of the warehouse (its size against its workload), so the "
+            "warehouse's own spill history at d ranks the label almost perfectly; no feature holds the "
+            "next day. The entity_label_rate baseline and the within-entity AUC show how much is left."
+        ),
     ),
     ModelSpec(
-        name="query_optimization_recommender", domain="performance", kind="binary", algorithm="xgboost", factory=_xgb_on_history(), feature_table="performance_features",
-        prediction_table="query_optimization_predictions", task_key="train_query_optimization_recommender",
-        notebook="performance/train_query_optimization_recommender", use_case="query_optimization",
-        target=T.next_event("sla_breaches_next_day", ("sla_breach_rate",), _slow_next,
-                            description="1 if more than 2.5 % of the warehouse's queries exceed 60 s on its next active day"),
+        name="query_optimization_recommender",
+        domain="performance",
+        kind="binary",
+        algorithm="xgboost",
+        factory=_xgb_on_history(),
+        feature_table="performance_features",
+        prediction_table="query_optimization_predictions",
+        task_key="train_query_optimization_recommender",
+        notebook="performance/train_query_optimization_recommender",
+        use_case="query_optimization",
+        target=T.next_event(
+            "sla_breaches_next_day",
+            ("sla_breach_rate",),
+            _slow_next,
+            description="1 if more than 2.5 % of the warehouse's queries exceed 60 s on its next active day",
+        ),
     ),
     # ---------------------------------------------------------------- reliability (reliability_features)
     ModelSpec(
-        name="job_failure_predictor", domain="reliability", kind="binary", algorithm="xgboost", factory=_xgb_on_history(), feature_table="reliability_features",
-        prediction_table="job_failure_predictions", task_key="train_failure_predictor", notebook="reliability/train_job_failure_predictor",
+        name="job_failure_predictor",
+        domain="reliability",
+        kind="binary",
+        algorithm="xgboost",
+        factory=_xgb_on_history(),
+        feature_table="reliability_features",
+        prediction_table="job_failure_predictions",
+        task_key="train_failure_predictor",
+        notebook="reliability/train_job_failure_predictor",
         use_case="failure_prediction",
-        target=T.next_event("fails_next_run_day", ("failed_runs",), _failed_next,
-                            description="1 if the job has a FAILED run on its next run day (within 7 days)"),
+        target=T.next_event(
+            "fails_next_run_day",
+            ("failed_runs",),
+            _failed_next,
+            description="1 if the job has a FAILED run on its next run day (within 7 days)",
+        ),
     ),
     ModelSpec(
-        name="job_duration_forecaster", domain="reliability", kind="regression", algorithm="gradient_boosting", factory=_gbr(), feature_table="reliability_features",
-        prediction_table="duration_predictions", task_key="train_duration_forecaster", notebook="reliability/train_job_duration_forecaster",
+        name="job_duration_forecaster",
+        domain="reliability",
+        kind="regression",
+        algorithm="gradient_boosting",
+        factory=_gbr(),
+        feature_table="reliability_features",
+        prediction_table="duration_predictions",
+        task_key="train_duration_forecaster",
+        notebook="reliability/train_job_duration_forecaster",
         use_case="duration_forecasting",
         target=T.next_day_value("avg_duration_sec", description="the job's mean run duration on its next run day"),
     ),
     ModelSpec(
-        name="sla_breach_predictor", domain="reliability", kind="binary", algorithm="xgboost", factory=_xgb_on_history(), feature_table="reliability_features",
-        prediction_table="sla_breach_predictions", task_key="train_sla_breach_predictor", notebook="reliability/train_sla_breach_predictor",
+        name="sla_breach_predictor",
+        domain="reliability",
+        kind="binary",
+        algorithm="xgboost",
+        factory=_xgb_on_history(),
+        feature_table="reliability_features",
+        prediction_table="sla_breach_predictions",
+        task_key="train_sla_breach_predictor",
+        notebook="reliability/train_sla_breach_predictor",
         use_case="sla_breach_prediction",
-        target=T.next_event("breaches_sla_next_run_day", ("max_duration_sec",), _sla_breach_next,
-                            reference_columns=("rolling_avg_duration_30d",),
-                            description="1 if a run on the job's next run day lasts more than 1.5x the job's 30-run average duration known at d"),
+        target=T.next_event(
+            "breaches_sla_next_run_day",
+            ("max_duration_sec",),
+            _sla_breach_next,
+            reference_columns=("rolling_avg_duration_30d",),
+            description=("1 if a run on the job's next run day lasts more than 1.5x the job's 30-run average "
+                         "duration known at d"),
+        ),
     ),
     ModelSpec(
-        name="retry_success_predictor", domain="reliability", kind="binary", algorithm="xgboost", factory=_xgb_on_history(), feature_table="reliability_features",
-        prediction_table="retry_success_predictions", task_key="train_retry_success_predictor", notebook="reliability/train_retry_success_predictor",
+        name="retry_success_predictor",
+        domain="reliability",
+        kind="binary",
+        algorithm="xgboost",
+        factory=_xgb_on_history(),
+        feature_table="reliability_features",
+        prediction_table="retry_success_predictions",
+        task_key="train_retry_success_predictor",
+        notebook="reliability/train_retry_success_predictor",
         use_case="retry_success_prediction",
-        target=T.next_event("recovers_next_run_day", ("failed_runs", "successful_runs"), _recovers_next,
-                            row_condition=_had_failure, row_filter="days on which the job had at least one FAILED run",
-                            reference_columns=("failed_runs",),
-                            description="after a day with a failure: 1 if the job's next run day succeeds without any failure"),
+        target=T.next_event(
+            "recovers_next_run_day",
+            ("failed_runs", "successful_runs"),
+            _recovers_next,
+            row_condition=_had_failure,
+            row_filter="days on which the job had at least one FAILED run",
+            reference_columns=("failed_runs",),
+            description="after a day with a failure: 1 if the job's next run day succeeds without any failure",
+        ),
         min_train_rows=20,
     ),
     ModelSpec(
-        name="pipeline_health_scorer", domain="reliability", kind="regression", algorithm="gradient_boosting", factory=_gbr(), feature_table="reliability_features",
-        prediction_table="pipeline_health_predictions", task_key="train_pipeline_health_scorer", notebook="reliability/train_pipeline_health_scorer",
+        name="pipeline_health_scorer",
+        domain="reliability",
+        kind="regression",
+        algorithm="gradient_boosting",
+        factory=_gbr(),
+        feature_table="reliability_features",
+        prediction_table="pipeline_health_predictions",
+        task_key="train_pipeline_health_scorer",
+        notebook="reliability/train_pipeline_health_scorer",
         use_case="pipeline_health_scoring",
-        target=T.next_window("success_rate", 7, "mean", scale=100.0,
-                             description="health score 0-100: the job's mean success rate over its run days in the next 7 days x 100"),
+        target=T.next_window(
+            "success_rate",
+            7,
+            "mean",
+            scale=100.0,
+            description="health score 0-100: the job's mean success rate over its run days in the next 7 days x 100",
+        ),
     ),
     # ---------------------------------------------------------------- quality (quality_features)
     ModelSpec(
-        name="data_drift_detector", domain="quality", kind="anomaly", algorithm=CALIBRATED,
+        name="data_drift_detector",
+        domain="quality",
+        kind="anomaly",
+        algorithm=CALIBRATED,
         factory=det.factory("data_drift_detector"),
-        feature_table="quality_features", prediction_table="data_drift_predictions", task_key="train_drift_detector", notebook="quality/train_drift_detector", use_case="drift_detection",
+        feature_table="quality_features",
+        prediction_table="data_drift_predictions",
+        task_key="train_drift_detector",
+        notebook="quality/train_drift_detector",
+        use_case="drift_detection",
         min_train_rows=10,
         hyperparameters=det.hyperparameters("data_drift_detector", "quality"),
     ),
     ModelSpec(
-        name="data_freshness_predictor", domain="quality", kind="regression", algorithm="gradient_boosting", factory=_gbr(), feature_table="quality_features",
-        prediction_table="freshness_predictions", task_key="train_freshness_predictor", notebook="quality/train_freshness_predictor",
+        name="data_freshness_predictor",
+        domain="quality",
+        kind="regression",
+        algorithm="gradient_boosting",
+        factory=_gbr(),
+        feature_table="quality_features",
+        prediction_table="freshness_predictions",
+        task_key="train_freshness_predictor",
+        notebook="quality/train_freshness_predictor",
         use_case="freshness_prediction",
-        target=T.next_day_value("max_days_since_commit", description="days since the stalest table of the catalog was last written, at its next daily snapshot"),
+        target=T.next_day_value(
+            "max_days_since_commit",
+            description="days since the stalest table of the catalog was last written, at its next daily snapshot",
+        ),
         min_train_rows=20,
     ),
     ModelSpec(
-        name="schema_change_predictor", domain="quality", kind="binary", algorithm="xgboost", factory=_xgb_on_history(), feature_table="quality_features",
-        prediction_table="schema_change_predictions", task_key="train_schema_change_predictor", notebook="quality/train_schema_change_predictor",
+        name="schema_change_predictor",
+        domain="quality",
+        kind="binary",
+        algorithm="xgboost",
+        factory=_xgb_on_history(),
+        feature_table="quality_features",
+        prediction_table="schema_change_predictions",
+        task_key="train_schema_change_predictor",
+        notebook="quality/train_schema_change_predictor",
         use_case="schema_change_prediction",
         # Strictly after d: the next snapshot's 7-day count would share 6 of its 7 days with the
         # row's own schema_changes_7d (a label largely known at d).
-        target=T.window_event("schema_change_next_7d", ("schema_changes_1d",), 7, _any_change,
-                              aggs={"schema_changes_1d": "sum"},
-                              description="1 if the catalog has a schema change (column added, dropped or retyped) in the next 7 days (d+1..d+7)"),
+        target=T.window_event(
+            "schema_change_next_7d",
+            ("schema_changes_1d",),
+            7,
+            _any_change,
+            aggs={"schema_changes_1d": "sum"},
+            description=("1 if the catalog has a schema change (column added, dropped or retyped) in the next 7 days "
+                         "(d+1..d+7)"),
+        ),
         min_train_rows=20,
     ),
 ]
@@ -383,31 +665,48 @@ _SPECS = [
 # Per model, the baselines of docs/models.md: reference inputs are named for what they are.
 BASELINES: dict[str, tuple] = {
     "cost_anomaly_detector": _detector_baselines("daily_dbu"),
-    "budget_forecaster": _forecast_baselines(_REF("mean_last_4_same_weekday", "cost_next_dow_avg_4w"),
-                                             _REF("mean_28d", "avg_cost_28d"), _REF("last_value", "daily_cost")),
-    "job_cost_optimizer": _forecast_baselines(_REF("mean_28d_x7_x0.4", "avg_jobs_on_all_purpose_cost_28d", 0.4 * 7),
-                                              _REF("last_7d_x0.4", "jobs_on_all_purpose_cost_7d", 0.4)),
-    "chargeback_attribution": _forecast_baselines(_REF("mean_28d_x7", "avg_cost_28d", 7.0), _REF("last_7d_sum", "cost_7d"),
-                                                  _REF("mean_last_4_same_weekday_x7", "cost_next_dow_avg_4w", 7.0)),
+    "budget_forecaster": _forecast_baselines(
+        _REF("mean_last_4_same_weekday", "cost_next_dow_avg_4w"),
+        _REF("mean_28d", "avg_cost_28d"),
+        _REF("last_value", "daily_cost"),
+    ),
+    "job_cost_optimizer": _forecast_baselines(
+        _REF("mean_28d_x7_x0.4", "avg_jobs_on_all_purpose_cost_28d", 0.4 * 7),
+        _REF("last_7d_x0.4", "jobs_on_all_purpose_cost_7d", 0.4),
+    ),
+    "chargeback_attribution": _forecast_baselines(
+        _REF("mean_28d_x7", "avg_cost_28d", 7.0),
+        _REF("last_7d_sum", "cost_7d"),
+        _REF("mean_last_4_same_weekday_x7", "cost_next_dow_avg_4w", 7.0),
+    ),
     "commitment_recommender": _classifier_baselines(),
     "security_threat_detector": _detector_baselines("event_count"),
     "exfiltration_detector": _detector_baselines("tables_accessed"),
     "privilege_escalation_detector": _detector_baselines("grant_change_events"),
     "user_behavior_baseline": _detector_baselines("event_count"),
-    "query_performance_forecaster": _forecast_baselines(_REF("last_value", "avg_duration_ms"), _REF("mean_7d", "avg_duration_7d")),
+    "query_performance_forecaster": _forecast_baselines(
+        _REF("last_value", "avg_duration_ms"), _REF("mean_7d", "avg_duration_7d")
+    ),
     "warehouse_optimizer": (bl.EntityHistory("last_label", "last"),),
-    "cluster_capacity_planner": _forecast_baselines(_REF("mean_last_4_weekly_peaks", "avg_weekly_peak_4w"),
-                                                    _REF("peak_7d", "max_query_count_7d")),
+    "cluster_capacity_planner": _forecast_baselines(
+        _REF("mean_last_4_weekly_peaks", "avg_weekly_peak_4w"), _REF("peak_7d", "max_query_count_7d")
+    ),
     "performance_regression_detector": _detector_baselines("total_bytes_read"),
     "dbr_migration_risk_scorer": _classifier_baselines(_REF("failure_rate_30d", "rolling_failure_rate_30d")),
-    "cache_hit_predictor": _classifier_baselines(_REF("spill_rate_today", "spill_rate"), _REF("spill_rate_28d", "avg_spill_rate_28d")),
+    "cache_hit_predictor": _classifier_baselines(
+        _REF("spill_rate_today", "spill_rate"), _REF("spill_rate_28d", "avg_spill_rate_28d")
+    ),
     "query_optimization_recommender": _classifier_baselines(_REF("slow_rate_today", "sla_breach_rate")),
     "job_failure_predictor": _classifier_baselines(_REF("failure_rate_30d", "rolling_failure_rate_30d")),
-    "job_duration_forecaster": _forecast_baselines(_REF("last_value", "avg_duration_sec"), _REF("mean_30_runs", "rolling_avg_duration_30d")),
+    "job_duration_forecaster": _forecast_baselines(
+        _REF("last_value", "avg_duration_sec"), _REF("mean_30_runs", "rolling_avg_duration_30d")
+    ),
     "sla_breach_predictor": _classifier_baselines(),
     "retry_success_predictor": _classifier_baselines(_REF("success_rate_today", "success_rate")),
-    "pipeline_health_scorer": _forecast_baselines(_REF("success_rate_today_x100", "success_rate", 100.0),
-                                                  _REF("success_rate_30d_x100", "rolling_failure_rate_30d", -100.0, 100.0)),
+    "pipeline_health_scorer": _forecast_baselines(
+        _REF("success_rate_today_x100", "success_rate", 100.0),
+        _REF("success_rate_30d_x100", "rolling_failure_rate_30d", -100.0, 100.0),
+    ),
     "data_drift_detector": _detector_baselines("schema_changes_1d"),
     "data_freshness_predictor": _forecast_baselines(_REF("last_value", "max_days_since_commit")),
     "schema_change_predictor": _classifier_baselines(_REF("changes_last_7d", "schema_changes_7d")),

@@ -123,10 +123,13 @@ def scoring_rows(usage: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
     tagged_jobs = set(usage.loc[usage["tag_value"].notna(), "usage_metadata_job_id"].astype(str))
     untagged = usage[~usage["usage_metadata_job_id"].astype(str).isin(tagged_jobs)]
     if untagged.empty:
-        return pd.DataFrame(columns=["job_id", "workspace_id", "usage_date", "total_cost_30d", "usage_count", "job_name"])
+        return pd.DataFrame(
+            columns=["job_id", "workspace_id", "usage_date", "total_cost_30d", "usage_count", "job_name"]
+        )
     last_day = usage["usage_date"].max()
     recent = untagged["usage_date"] > last_day - pd.Timedelta(days=30)
-    jobs = untagged.assign(recent_cost=np.where(recent, untagged["list_cost"], 0.0)).groupby("usage_metadata_job_id").agg(
+    with_recent = untagged.assign(recent_cost=np.where(recent, untagged["list_cost"], 0.0))
+    jobs = with_recent.groupby("usage_metadata_job_id").agg(
         workspace_id=("workspace_id", "last"), usage_date=("usage_date", "max"),
         total_cost_30d=("recent_cost", "sum"), usage_count=("list_cost", "size"),
     ).reset_index().rename(columns={"usage_metadata_job_id": "job_id"})
@@ -141,12 +144,20 @@ def _with_features(rows: pd.DataFrame, cf: pd.DataFrame, features: list[str]) ->
     return out
 
 
+def _declared_features(spec: ModelSpec) -> list[str]:
+    """The cost features the spec declares: the tag model reads them by name, it has no
+    'every numeric column' mode."""
+    if spec.features is None:
+        raise HealthmonError(f"Model {spec.name}: the job_tags trainer needs the spec's features declared.")
+    return list(spec.features)
+
+
 def train(spec: ModelSpec, backend, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
     """The ``job_tags`` trainer (``ModelSpec.trainer``): tagged jobs, a split by job, the model
     or the nearest-job-name rule, registered and promoted like every model."""
     from healthmon.ml.models.metrics import classifier_scores
 
-    features = list(spec.features)
+    features = _declared_features(spec)
     table = spec.table(catalog, feature_schema)
     usage = _usage(backend, catalog, gold_schema)
     rows = training_rows(usage, _job_names(backend, catalog, gold_schema))
@@ -172,15 +183,21 @@ def train(spec: ModelSpec, backend, *, catalog: str, gold_schema: str, feature_s
         if part.empty:
             continue
         metrics[f"{period}_accuracy"] = float(np.mean(model.predict(part[inputs]) == part["tag_value"].astype(str)))
-        for k, v in classifier_scores(part["tag_value"].astype(str).to_numpy(), model.predict_proba(part[inputs]), list(model.classes_)).items():
+        scores = classifier_scores(
+            part["tag_value"].astype(str).to_numpy(), model.predict_proba(part[inputs]), list(model.classes_)
+        )
+        for k, v in scores.items():
             metrics[f"{period}_{k}"] = v
         metrics[f"{period}_samples"] = float(len(part))
     sel = metrics.get("validation_accuracy", float("nan"))
     registered = spec.registered_name(catalog, feature_schema)
     metrics["jobs_dropped_same_name_as_test"] = float(all_jobs - len(data))
     info = {"model_name": spec.name, "kind": spec.kind, "features": inputs, "feature_table": table, "keys": ["job_id"],
-            "target": "tag_value", "target_description": "the job's team / project / cost_center tag (first present, most frequent value)",
-            "classes": list(map(str, model.classes_)), "split": {"method": "job_id hash 50/20/30; train/validation jobs sharing a test job's name dropped"}, "selection_metric": "accuracy"}
+            "target": "tag_value",
+            "target_description": "the job's team / project / cost_center tag (first present, most frequent value)",
+            "classes": list(map(str, model.classes_)),
+            "split": {"method": "job_id hash 50/20/30; train/validation jobs sharing a test job's name dropped"},
+            "selection_metric": "accuracy"}
     run_id, version = registration.log_and_register(
         spec, backend=backend, registered_name=registered, algorithm=algorithm,
         tags=registration.run_tags(spec, training_data=table, algorithm=algorithm, feature_engineering="custom_tfidf"),
@@ -196,8 +213,9 @@ def train(spec: ModelSpec, backend, *, catalog: str, gold_schema: str, feature_s
 
     promoted, reason = registration.promote_if_not_worse(registered, version, metric="accuracy", value=sel,
                                                          higher_is_better=True, score_champion=score_champion)
-    return {"status": "SUCCESS", "model_name": spec.name, "registered_as": registered, "version": version, "run_id": run_id,
-            "algorithm": algorithm, "champion": promoted, "champion_reason": reason, "feature_table": table, "features_count": len(inputs),
+    return {"status": "SUCCESS", "model_name": spec.name, "registered_as": registered, "version": version,
+            "run_id": run_id, "algorithm": algorithm, "champion": promoted, "champion_reason": reason,
+            "feature_table": table, "features_count": len(inputs),
             "rows": data["period"].value_counts().to_dict(), "target": "tag_value",
             "metrics": {k: round(v, 6) for k, v in metrics.items() if v == v}}
 
@@ -211,7 +229,8 @@ def nearest_name_classifier(text_column: str = "job_name"):
     from sklearn.pipeline import Pipeline
 
     names = ColumnTransformer([("tfidf", TfidfVectorizer(token_pattern=NAME_TOKEN.pattern), text_column)])
-    return Pipeline([("features", names), ("model", KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute"))])
+    nearest = KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute")
+    return Pipeline([("features", names), ("model", nearest)])
 
 
 def _choose_scorer(spec: ModelSpec, model, data: pd.DataFrame, inputs: list[str]):
@@ -232,10 +251,12 @@ def _choose_scorer(spec: ModelSpec, model, data: pd.DataFrame, inputs: list[str]
     return model, spec.algorithm, contest
 
 
-def score(spec: ModelSpec, backend, *, catalog: str, gold_schema: str, feature_schema: str, model_uri: str) -> pd.DataFrame:
+def score(
+    spec: ModelSpec, backend, *, catalog: str, gold_schema: str, feature_schema: str, model_uri: str
+) -> pd.DataFrame:
     """Recommendations for untagged jobs: predicted_tag and confidence_score."""
     model = io.load_estimator(model_uri)
-    features = list(spec.features)
+    features = _declared_features(spec)
     rows = scoring_rows(_usage(backend, catalog, gold_schema), _job_names(backend, catalog, gold_schema))
     if rows.empty:
         return rows.assign(predicted_tag=pd.Series(dtype=str), confidence_score=pd.Series(dtype=float))
@@ -244,4 +265,5 @@ def score(spec: ModelSpec, backend, *, catalog: str, gold_schema: str, feature_s
     proba = model.predict_proba(data[inputs])
     data["predicted_tag"] = model.classes_[np.argmax(proba, axis=1)].astype(str)
     data["confidence_score"] = proba.max(axis=1).astype(float)
-    return data[["job_id", "job_name", "workspace_id", "usage_date", "predicted_tag", "confidence_score", "total_cost_30d", "usage_count"]]
+    return data[["job_id", "job_name", "workspace_id", "usage_date", "predicted_tag", "confidence_score",
+                 "total_cost_30d", "usage_count"]]

@@ -32,7 +32,9 @@ def _wide(frame: pd.DataFrame, keys: Sequence[str], values: pd.Series) -> pd.Dat
     """dates x entities matrix over the full daily calendar of the frame."""
     entity, date_key = keys
     dates = _dates(frame, date_key)
-    tmp = pd.DataFrame({"e": frame[entity].astype(str).to_numpy(), "d": dates.to_numpy(), "v": values.to_numpy(dtype=float)})
+    tmp = pd.DataFrame(
+        {"e": frame[entity].astype(str).to_numpy(), "d": dates.to_numpy(), "v": values.to_numpy(dtype=float)}
+    )
     wide = tmp.pivot_table(index="d", columns="e", values="v", aggfunc="sum", dropna=False)
     full = pd.date_range(dates.min(), dates.max(), freq="D")
     return wide.reindex(full)
@@ -56,7 +58,9 @@ def forward_window(frame: pd.DataFrame, keys: Sequence[str], values: pd.Series, 
     return _back_to_rows(frame, keys, out)
 
 
-def backward_window(frame: pd.DataFrame, keys: Sequence[str], values: pd.Series, days: int, agg: str, lag_days: int = 0) -> pd.Series:
+def backward_window(
+    frame: pd.DataFrame, keys: Sequence[str], values: pd.Series, days: int, agg: str, lag_days: int = 0
+) -> pd.Series:
     """agg(values) over (d - lag - days, d - lag]: the same window one season earlier."""
     wide = _wide(frame, keys, values)
     out = getattr(wide.rolling(days, min_periods=1), agg)().shift(lag_days)
@@ -160,8 +164,15 @@ def next_event(
             label[~row_condition(frame).fillna(False).astype(bool)] = np.nan
         return label
 
-    return Target(name, description, tuple(columns), derive, max_gap_days, row_filter=row_filter,
-                  reference_columns=tuple(reference_columns))
+    return Target(
+        name,
+        description,
+        tuple(columns),
+        derive,
+        max_gap_days,
+        row_filter=row_filter,
+        reference_columns=tuple(reference_columns),
+    )
 
 
 def window_event(
@@ -176,7 +187,9 @@ def window_event(
     """A label from aggregates over the next ``days`` days: ``rule(window_aggregates)``."""
 
     def derive(frame, keys):
-        win = pd.DataFrame({c: forward_window(frame, keys, _col(frame, c), days, aggs[c]) for c in columns}, index=frame.index)
+        win = pd.DataFrame(
+            {c: forward_window(frame, keys, _col(frame, c), days, aggs[c]) for c in columns}, index=frame.index
+        )
         label = rule(win).astype(float)
         label[win.isna().any(axis=1)] = np.nan
         return label
