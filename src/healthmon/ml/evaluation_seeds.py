@@ -49,7 +49,9 @@ BOOTSTRAP_RESAMPLES = 10_000
 MIN_SEEDS = 3  # fewer seeds with a figure: "n/a (k seeds)"
 
 
-def draw_seeds(n: int, *, exclude: Sequence[int] = (), randbelow: Callable[[int], int] = secrets.randbelow) -> list[int]:
+def draw_seeds(
+    n: int, *, exclude: Sequence[int] = (), randbelow: Callable[[int], int] = secrets.randbelow
+) -> list[int]:
     """``n`` distinct fresh seeds, never the demo's nor a development seed."""
     banned = {DEMO_SEED, *DEVELOPMENT_SEEDS, *exclude}
     out: list[int] = []
@@ -234,8 +236,15 @@ def _plain(obj):
     return obj
 
 
-def run_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, workdir: str | None = None,
-              progress: Callable[[str], None] = print, sink: Callable[[dict], None] | None = None) -> list[dict]:
+def run_seeds(
+    seeds: Sequence[int],
+    *,
+    scale: str = "medium",
+    workers: int = 2,
+    workdir: str | None = None,
+    progress: Callable[[str], None] = print,
+    sink: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """Every seed in its own fresh worker process (at most ``workers`` at a time). ``sink``
     receives each account's result as soon as it is done (so an interrupted run keeps them).
 
@@ -250,9 +259,13 @@ def run_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, 
     ctx = mp.get_context("spawn")
     route = worker_pool_options()  # a worker's library logs go where this process sends its own
     run_dir = tempfile.mkdtemp(prefix="healthmon_eval_", dir=workdir)
-    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, 2)), mp_context=ctx, max_tasks_per_child=1,
-                               initializer=_start_worker,
-                               initargs=(os.getpid(), route.get("initializer"), route.get("initargs", ())))
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, min(workers, 2)),
+        mp_context=ctx,
+        max_tasks_per_child=1,
+        initializer=_start_worker,
+        initargs=(os.getpid(), route.get("initializer"), route.get("initargs", ())),
+    )
     futures: dict = {}
     with _StopOnSignal() as stopper:
         try:
@@ -263,8 +276,13 @@ def run_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, 
                 try:
                     r = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a crashed worker is one failed seed
-                    r = {"seed": seed, "status": "FAILED", "error": f"{type(exc).__name__}: {exc}", "models": {},
-                         "seconds": float("nan")}
+                    r = {
+                        "seed": seed,
+                        "status": "FAILED",
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "models": {},
+                        "seconds": float("nan"),
+                    }
                 with stopper.deferred():
                     results.append(r)
                     if sink is not None:
@@ -299,8 +317,9 @@ def _stop_pool(pool, futures) -> None:
 
 
 # --------------------------------------------------------------------------- statistics
-def bootstrap_ci(values: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95,
-                 seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean (resampling seeds with replacement)."""
     v = np.asarray([x for x in values if x is not None and x == x], float)
     if len(v) == 0:
@@ -318,8 +337,14 @@ def describe(values: Sequence[float]) -> dict:
     if not v:
         return {"n": 0, "mean": None, "std": None, "min": None, "ci95": [None, None]}
     lo, hi = bootstrap_ci(v)
-    return {"n": len(v), "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
-            "min": float(np.min(v)), "max": float(np.max(v)), "ci95": [lo, hi]}
+    return {
+        "n": len(v),
+        "mean": float(np.mean(v)),
+        "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+        "min": float(np.min(v)),
+        "max": float(np.max(v)),
+        "ci95": [lo, hi],
+    }
 
 
 def aggregate(per_seed: Sequence[dict], model_kinds: dict[str, str]) -> dict:
@@ -354,9 +379,16 @@ def aggregate(per_seed: Sequence[dict], model_kinds: dict[str, str]) -> dict:
                 key = re.sub(r"^best_single_feature:[^@]*", "best_single_feature", b)
                 if br.get("value") is not None and br["value"] == br["value"]:
                     baselines.setdefault(key, {})[seed] = float(br["value"])
-        entry = {"kind": kind, "metric": metric, "higher_is_better": higher, "model": describe(list(figures.values())),
-                 "seeds_with_figure": sorted(figures), "missing": missing, "scorers": algorithms,
-                 "baselines": {b: describe(list(v.values())) for b, v in baselines.items()}}
+        entry = {
+            "kind": kind,
+            "metric": metric,
+            "higher_is_better": higher,
+            "model": describe(list(figures.values())),
+            "seeds_with_figure": sorted(figures),
+            "missing": missing,
+            "scorers": algorithms,
+            "baselines": {b: describe(list(v.values())) for b, v in baselines.items()},
+        }
         if kind == "anomaly":
             entry["detector"] = _detector_details([r.get("models", {}).get(name) for r in per_seed])
         best, best_mean = None, None
@@ -392,8 +424,10 @@ def _detector_details(results: Sequence[dict | None]) -> dict:
             acc = kinds.setdefault(k, [0, 0])
             acc[0] += int(v.get("detected", 0))
             acc[1] += int(v.get("incidents", 0))
-    return {"recall_by_kind": {k: {"detected": d, "incidents": n} for k, (d, n) in sorted(kinds.items())},
-            "false_events_per_entity_week": describe(fepw)}
+    return {
+        "recall_by_kind": {k: {"detected": d, "incidents": n} for k, (d, n) in sorted(kinds.items())},
+        "false_events_per_entity_week": describe(fepw),
+    }
 
 
 def seed_verdict(entry: dict) -> str:
@@ -407,7 +441,8 @@ def seed_verdict(entry: dict) -> str:
     beats = lo is not None and lo > 0
     if shipped * 2 > sum(entry["scorers"].values()):
         top = max((a for a in entry["scorers"] if str(a).startswith("baseline:")), key=lambda a: entry["scorers"][a])
-        return f"ships baseline ({top.removeprefix('baseline:')}, chosen on validation in {shipped} of {sum(entry['scorers'].values())} seeds)"
+        seeds = sum(entry["scorers"].values())
+        return f"ships baseline ({top.removeprefix('baseline:')}, chosen on validation in {shipped} of {seeds} seeds)"
     if beats:
         return "beats baseline"
     return "does not beat baseline"
@@ -433,17 +468,21 @@ def render_markdown(report: dict, nab_section: str | None = None) -> str:
     agg = report["models"]
     seeds = report["seeds"]
     verdicts = [e["verdict"] for e in agg.values()]
+    failed = ", ".join(str(r["seed"]) for r in report["per_seed"] if r["status"] != "SUCCESS")
     lines = [
         "# Model evaluation over fresh accounts",
         "",
         f"Written by `healthmon evaluate --seeds` (`make eval`) at {report['finished_at']}: **{len(seeds)} accounts**, "
         f"scale `{report['scale']}`, seeds drawn at run time: {', '.join(str(s) for s in seeds)} "
         f"(never the demo's seed {DEMO_SEED} nor a development seed, docs/models.md). "
-        f"Accounts that failed: {', '.join(str(r['seed']) for r in report['per_seed'] if r['status'] != 'SUCCESS') or 'none'}. "
-        + (f"**Incomplete run: {len(report['not_finished'])} of {len(report['drawn'])} drawn accounts did not finish "
-           f"({', '.join(map(str, report['not_finished']))}) and are not counted.** " if report.get("not_finished") else "")
-        + 
-        f"Wall time {report['wall_seconds'] / 60:.1f} min with {report['workers']} worker processes "
+        f"Accounts that failed: {failed or 'none'}. "
+        + (
+            f"**Incomplete run: {len(report['not_finished'])} of {len(report['drawn'])} drawn accounts did not finish "
+            f"({', '.join(map(str, report['not_finished']))}) and are not counted.** "
+            if report.get("not_finished")
+            else ""
+        )
+        + f"Wall time {report['wall_seconds'] / 60:.1f} min with {report['workers']} worker processes "
         f"(5-minute load average {report.get('load_average_5min', ['?', '?'])[0]} before, "
         f"{report.get('load_average_5min', ['?', '?'])[1]} after, on {os.cpu_count()} cores).",
         "",
@@ -459,7 +498,8 @@ def render_markdown(report: dict, nab_section: str | None = None) -> str:
         f"does not beat it: {sum(v == 'does not beat baseline' for v in verdicts)}; "
         f"n/a: {sum(v.startswith('n/a') for v in verdicts)}.**",
         "",
-        "| model | kind | metric | model: mean ± std (min) | 95 % CI | best baseline | baseline mean | margin (95 % CI) | verdict |",
+        "| model | kind | metric | model: mean ± std (min) | 95 % CI | best baseline | baseline mean "
+        "| margin (95 % CI) | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in MODELS:
@@ -473,17 +513,32 @@ def render_markdown(report: dict, nab_section: str | None = None) -> str:
         bmean = _f(e["baselines"][b]["mean"]) if b else "-"
         mg = e["margin"]
         mtxt = f"{fmt_margin(mg['mean'], lower)} {_ci(mg, lower)}" if mg["n"] else "n/a"
-        lines.append(f"| {name} | {e['kind']} | {e['metric']} | {fig} | {_ci(m)} | {b or '-'} | {bmean} | {mtxt} | {e['verdict']} |")
-    lines += ["", "## Detectors: recall per incident kind (pooled over accounts), false events", "",
-              "| detector | F1 mean (min) | false events / entity-week | recall by kind (detected / incidents) |", "|---|---|---|---|"]
+        lines.append(
+            f"| {name} | {e['kind']} | {e['metric']} | {fig} | {_ci(m)} | {b or '-'} | {bmean} | {mtxt} "
+            f"| {e['verdict']} |"
+        )
+    lines += [
+        "",
+        "## Detectors: recall per incident kind (pooled over accounts), false events",
+        "",
+        "| detector | F1 mean (min) | false events / entity-week | recall by kind (detected / incidents) |",
+        "|---|---|---|---|",
+    ]
     for name, e in agg.items():
         if e["kind"] != "anomaly":
             continue
         d = e.get("detector", {})
-        kinds = "; ".join(f"{k} {v['detected']}/{v['incidents']}" + ("" if v["incidents"] >= 3 else " (n/a: < 3 cases)")
-                          for k, v in d.get("recall_by_kind", {}).items()) or "no incidents"
-        lines.append(f"| {name} | {_f(e['model']['mean'])} ({_f(e['model']['min'])}) | "
-                     f"{_f(d.get('false_events_per_entity_week', {}).get('mean'))} | {kinds} |")
+        kinds = (
+            "; ".join(
+                f"{k} {v['detected']}/{v['incidents']}" + ("" if v["incidents"] >= 3 else " (n/a: < 3 cases)")
+                for k, v in d.get("recall_by_kind", {}).items()
+            )
+            or "no incidents"
+        )
+        lines.append(
+            f"| {name} | {_f(e['model']['mean'])} ({_f(e['model']['min'])}) | "
+            f"{_f(d.get('false_events_per_entity_week', {}).get('mean'))} | {kinds} |"
+        )
     lines += ["", "## All baselines (mean over accounts)", ""]
     for name, e in agg.items():
         if e["baselines"]:
@@ -496,8 +551,12 @@ def render_markdown(report: dict, nab_section: str | None = None) -> str:
             lines.append(f"- `{n}`: " + "; ".join(e["missing"]))
     if nab_section:
         lines += ["", nab_section.strip()]
-    lines += ["", "Targets, baselines and methods: docs/models.md. Per-seed figures: "
-              f"`{report.get('json_path', 'the JSON written next to this file')}`.", ""]
+    lines += [
+        "",
+        "Targets, baselines and methods: docs/models.md. Per-seed figures: "
+        f"`{report.get('json_path', 'the JSON written next to this file')}`.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -523,18 +582,29 @@ def seeds_log_path(json_path: str | Path) -> Path:
     return Path(json_path).with_suffix(".seeds.jsonl")
 
 
-def build_report(per_seed: Sequence[dict], *, drawn: Sequence[int], scale: str, workers: int, wall_seconds: float,
-                 load_average: Sequence[float] | None = None) -> dict:
+def build_report(
+    per_seed: Sequence[dict],
+    *,
+    drawn: Sequence[int],
+    scale: str,
+    workers: int,
+    wall_seconds: float,
+    load_average: Sequence[float] | None = None,
+) -> dict:
     from healthmon.ml.models import MODELS
 
     done = {r["seed"] for r in per_seed}
     return {
-        "seeds": [s for s in drawn if s in done], "drawn": list(drawn), "not_finished": [s for s in drawn if s not in done],
-        "scale": scale, "workers": workers,
+        "seeds": [s for s in drawn if s in done],
+        "drawn": list(drawn),
+        "not_finished": [s for s in drawn if s not in done],
+        "scale": scale,
+        "workers": workers,
         "load_average_5min": list(load_average or []),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": wall_seconds,
-        "development_seeds": list(DEVELOPMENT_SEEDS), "demo_seed": DEMO_SEED,
+        "development_seeds": list(DEVELOPMENT_SEEDS),
+        "demo_seed": DEMO_SEED,
         "models": aggregate(per_seed, {n: s.kind for n, s in MODELS.items()}),
         "per_seed": list(per_seed),
     }
@@ -558,19 +628,33 @@ def report_from_log(log: str | Path, *, output: str | Path | None, json_path: st
     if not lines or "drawn" not in lines[0]:
         from healthmon.errors import InvalidParameterError
 
-        raise InvalidParameterError(f"{log}: expected the JSON lines of `healthmon evaluate --seeds` (first line: the drawn seeds).")
+        raise InvalidParameterError(
+            f"{log}: expected the JSON lines of `healthmon evaluate --seeds` (first line: the drawn seeds)."
+        )
     head, per_seed = lines[0], lines[1:]
     started = dt.datetime.fromisoformat(head["started_at"])
     wall = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
-    report = build_report(per_seed, drawn=head["drawn"], scale=head["scale"], workers=head["workers"], wall_seconds=wall,
-                          load_average=[head.get("load_average_5min"), round(os.getloadavg()[1], 1)])
+    report = build_report(
+        per_seed,
+        drawn=head["drawn"],
+        scale=head["scale"],
+        workers=head["workers"],
+        wall_seconds=wall,
+        load_average=[head.get("load_average_5min"), round(os.getloadavg()[1], 1)],
+    )
     return write_report(report, output, json_path)
 
 
-def evaluate_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int = 2, output: str | Path | None = "EVALUATION.md",
-                   json_path: str | Path | None = None, workdir: str | None = None,
-                   progress: Callable[[str], None] = print) -> dict:
-    from healthmon.ml.models import MODELS
+def evaluate_seeds(
+    seeds: Sequence[int],
+    *,
+    scale: str = "medium",
+    workers: int = 2,
+    output: str | Path | None = "EVALUATION.md",
+    json_path: str | Path | None = None,
+    workdir: str | None = None,
+    progress: Callable[[str], None] = print,
+) -> dict:
 
     start = time.perf_counter()
     load_before = round(os.getloadavg()[1], 1)
@@ -578,8 +662,18 @@ def evaluate_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int 
     if json_path:
         log = seeds_log_path(json_path)
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(json.dumps({"drawn": list(seeds), "scale": scale, "workers": workers, "load_average_5min": load_before,
-                                   "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}) + "\n")
+        log.write_text(
+            json.dumps(
+                {
+                    "drawn": list(seeds),
+                    "scale": scale,
+                    "workers": workers,
+                    "load_average_5min": load_before,
+                    "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                }
+            )
+            + "\n"
+        )
 
         def sink(result: dict) -> None:
             with open(log, "a") as fh:
@@ -590,6 +684,12 @@ def evaluate_seeds(seeds: Sequence[int], *, scale: str = "medium", workers: int 
     except EvaluationInterrupted as stop:
         stop.log = seeds_log_path(json_path) if json_path else None
         raise
-    report = build_report(per_seed, drawn=seeds, scale=scale, workers=workers, wall_seconds=time.perf_counter() - start,
-                          load_average=[load_before, round(os.getloadavg()[1], 1)])
+    report = build_report(
+        per_seed,
+        drawn=seeds,
+        scale=scale,
+        workers=workers,
+        wall_seconds=time.perf_counter() - start,
+        load_average=[load_before, round(os.getloadavg()[1], 1)],
+    )
     return write_report(report, output, json_path)
