@@ -17,6 +17,10 @@ def healthmon_home(tmp_path_factory, monkeypatch) -> Path:
     monkeypatch.setenv("HEALTHMON_USER", "tester@example.com")
     monkeypatch.delenv("HEALTHMON_DATABASE_URL", raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    # configure_mlflow() run in this process records the workspace's artifact root in the
+    # environment (as an `mlflow server` would); without this, CLI subprocesses of a later test
+    # would inherit an earlier test's artifact root, outside their own workspace.
+    monkeypatch.delenv("_MLFLOW_SERVER_ARTIFACT_ROOT", raising=False)
     for key in [k for k in os.environ if k.startswith("BUNDLE_VAR_")]:
         monkeypatch.delenv(key, raising=False)
     return home
