@@ -1,11 +1,18 @@
-"""Shared fixtures: every test gets its own workspace (HEALTHMON_HOME) and user."""
+"""Shared fixtures: every test gets its own workspace (HEALTHMON_HOME) and user; a real SMTP server
+(aiosmtpd) and a real HTTP webhook receiver on 127.0.0.1 for notification and alert tests."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from mail_helpers import Mailbox
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +44,38 @@ def workspace_files(healthmon_home) -> Path:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
+
+@pytest.fixture
+def mailbox(monkeypatch):
+    box = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("HEALTHMON_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("HEALTHMON_SMTP_PORT", str(port))
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def hook():
+    """(url, received JSON bodies, received Content-Type headers)."""
+    bodies, types = [], []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            types.append(self.headers["Content-Type"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/slack", bodies, types
+    server.shutdown()
+    server.server_close()

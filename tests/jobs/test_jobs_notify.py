@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import pytest
 from aiosmtpd.controller import Controller
 
 from jobs_helpers import nb_task
+from mail_helpers import Mailbox
 from healthmon.jobs import service
 from healthmon.settings import Settings
 
@@ -22,53 +19,8 @@ def wait_for(predicate, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(monkeypatch):
-    inbox = Inbox()
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("HEALTHMON_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("HEALTHMON_SMTP_PORT", str(port))
-    yield inbox
-    controller.stop()
-
-
-@pytest.fixture
-def webhook():
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
-
-
-def test_email_and_webhook_notifications(ws, smtp, webhook):
-    url, received = webhook
+def test_email_and_webhook_notifications(ws, mailbox, hook):
+    url, received, _ = hook
     ok = ws.notebook("ok", "print(1)")
     bad = ws.notebook("bad", "1/0")
     settings = {
@@ -82,9 +34,9 @@ def test_email_and_webhook_notifications(ws, smtp, webhook):
     run = service.wait_for_run(service.run_now(job), timeout=60)
     assert run["state"]["result_state"] == "FAILED"
     # Notifications are sent after the run is terminal, as on Databricks: give them a moment.
-    wait_for(lambda: received and len(smtp.messages) >= 3)
+    wait_for(lambda: received and len(mailbox.messages) >= 3)
     subjects = {}
-    for rcpts, content in smtp.messages:
+    for rcpts, content in mailbox.messages:
         subject = [l for l in content.splitlines() if l.startswith("Subject:")][0]
         for r in rcpts:
             subjects.setdefault(r, []).append(subject)
@@ -112,7 +64,7 @@ def test_notification_failure_is_logged_and_never_fails_the_run(ws, monkeypatch)
     assert "webhook on_success to unknown-destination FAILED" in log and "is not defined" in log
 
 
-def test_no_alert_for_canceled_runs(ws, smtp):
+def test_no_alert_for_canceled_runs(ws, mailbox):
     import time
 
     nb = ws.notebook("slow", "import time\ntime.sleep(30)")
@@ -126,10 +78,10 @@ def test_no_alert_for_canceled_runs(ws, smtp):
     import time
 
     time.sleep(1.0)  # notifications would go out right after the terminal state
-    assert smtp.messages == []
+    assert mailbox.messages == []
 
 
-def test_duration_warning_for_job_and_task(ws, smtp):
+def test_duration_warning_for_job_and_task(ws, mailbox):
     nb = ws.notebook("slowish", "import time\ntime.sleep(1.5)")
     job = service.create_job({
         "name": "warned",
@@ -141,8 +93,8 @@ def test_duration_warning_for_job_and_task(ws, smtp):
     })
     run = service.wait_for_run(service.run_now(job), timeout=60)
     assert run["state"]["result_state"] == "SUCCESS"
-    wait_for(lambda: len(smtp.messages) >= 2)
-    got = {r: c for rcpts, c in smtp.messages for r in rcpts}
+    wait_for(lambda: len(mailbox.messages) >= 2)
+    got = {r: c for rcpts, c in mailbox.messages for r in rcpts}
     assert "running longer than expected" in got["job-owner@example.com"]
     assert "task slowish" in got["task-owner@example.com"]
 
@@ -183,7 +135,7 @@ def test_smtp_starttls_and_login(ws, tmp_path, monkeypatch):
         logins.append((auth_data.login, ok))
         return AuthResult(success=ok)
 
-    inbox = Inbox()
+    inbox = Mailbox()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
