@@ -211,7 +211,7 @@ def test_champion_candidates_ship_a_baseline_only_when_it_wins_on_validation():
     scorer, algorithm, contest = choose_scorer(spec, weak, rows, y, periods, features, X[train])
     assert algorithm == "baseline:mean_last_4_same_weekday" and isinstance(scorer, bl.BaselineEstimator)
     np.testing.assert_allclose(scorer.predict(X), rows["cost_next_dow_avg_4w"])
-    assert contest["candidate_mean_last_4_same_weekday_validation_mae"] < contest["candidate_ml_validation_mae"]
+    assert contest["candidate_mean_last_4_same_weekday_validation_mape"] < contest["candidate_ml_validation_mape"]
     # Seasonal naive and the entity's history are yardsticks, not candidates: they read other rows.
     assert not any("seasonal_naive" in k or "entity_mean" in k for k in contest)
 
@@ -219,6 +219,14 @@ def test_champion_candidates_ship_a_baseline_only_when_it_wins_on_validation():
     strong = LinearRegression().fit(X[train], exact_y[train])
     scorer, algorithm, _ = choose_scorer(spec, strong, rows, exact_y, periods, features, X[train])
     assert scorer is strong and algorithm == spec.algorithm
+    # A model no better than the baseline (here: the same forecasts) does not replace it.
+    class SameAsReference:
+        def predict(self, X):
+            return X[:, features.index("cost_next_dow_avg_4w")]
+
+    if "cost_next_dow_avg_4w" in features:
+        _, algorithm, contest = choose_scorer(spec, SameAsReference(), rows, y, periods, features, X[train])
+        assert algorithm.startswith("baseline:") and contest["selection_ml_margin_over_baseline"] <= 0
     # Detectors and custom models keep their model: no labels to choose on.
     det = MODELS["cost_anomaly_detector"]
     assert choose_scorer(det, weak, rows, None, periods, features, X[train])[1] == det.algorithm
@@ -252,3 +260,36 @@ def test_an_interrupted_run_is_reported_from_its_log_naming_what_did_not_finish(
 
     with pytest.raises(InvalidParameterError):
         es.report_from_log(log, output=None, json_path=None)
+
+
+def test_weighted_roc_auc_matches_scikit_learn_with_sample_weights_and_ties():
+    from sklearn.metrics import roc_auc_score
+
+    from healthmon.ml.models.metrics import weighted_roc_auc
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 400)
+    score = np.round(y * 0.6 + rng.normal(0, 0.5, 400), 1)  # rounded: many ties
+    w = rng.integers(0, 4, 400).astype(float)
+    assert weighted_roc_auc(y, score, w) == pytest.approx(roc_auc_score(y, score, sample_weight=w))
+    assert weighted_roc_auc(y, score, np.ones(400)) == pytest.approx(roc_auc_score(y, score))
+
+
+def test_one_standard_error_rule_keeps_the_baseline_unless_the_model_is_clearly_better():
+    from healthmon.ml.models.metrics import clearly_better, paired_entity_bootstrap
+
+    rng = np.random.default_rng(9)
+    entities = np.repeat(np.arange(40), 25)
+    y = rng.integers(0, 2, len(entities))
+    base = y * 0.5 + rng.normal(0, 1, len(y))
+    # The same scores: no margin, no spread, the baseline stays.
+    edge, se = paired_entity_bootstrap("binary", y, base, base, entities)
+    assert edge == 0 and se == 0 and not clearly_better(edge, se)
+    # Far better scores on every entity: a margin well beyond its standard error.
+    good = y * 3.0 + rng.normal(0, 1, len(y))
+    edge, se = paired_entity_bootstrap("binary", y, good, base, entities)
+    assert edge > 0.2 and clearly_better(edge, se)
+    # A forecast edge measured as the relative MAPE reduction.
+    actual = rng.uniform(50, 150, len(y))
+    edge, se = paired_entity_bootstrap("regression", actual, actual * 1.01, actual * 1.10, entities)
+    assert edge == pytest.approx(0.9) and clearly_better(edge, se)

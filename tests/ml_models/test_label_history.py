@@ -113,7 +113,8 @@ def test_tag_recommender_ships_the_nearest_job_name_rule_when_it_is_more_accurat
     rows = []
     for i, (name, tag) in enumerate([("ledger ingest", "finance"), ("ledger report", "finance"), ("click stream", "web"),
                                      ("click sessions", "web"), ("ledger close", "finance"), ("click funnel", "web")]):
-        rows.append({"job_id": str(i), "job_name": name, "tag_value": tag, "period": "train" if i < 4 else "validation",
+        rows.append({"job_id": str(i), "workspace_id": f"w{i % 3}", "job_name": name, "tag_value": tag,
+                     "period": "train" if i < 4 else "validation",
                      **{f: float(i % 2) for f in features}})
     data = pd.DataFrame(rows)
     inputs = [*features, "job_name"]
@@ -126,3 +127,9 @@ def test_tag_recommender_ships_the_nearest_job_name_rule_when_it_is_more_accurat
     assert algorithm == "baseline:nearest_job_name"
     assert list(scorer.predict(data[inputs])) == list(data["tag_value"])
     assert contest == {"candidate_ml_validation_accuracy": 0.0, "candidate_nearest_job_name_validation_accuracy": 1.0}
+
+    class Same:  # as accurate as the rule: the rule ships (ties go to the simple rule)
+        def predict(self, X):
+            return np.where(X["job_name"].str.contains("ledger"), "finance", "web")
+
+    assert tags._choose_scorer(spec, Same(), data, inputs)[1] == "baseline:nearest_job_name"

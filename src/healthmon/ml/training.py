@@ -333,13 +333,26 @@ def train_on_feature_table(
     }
 
 
+def _scorer_output(spec: ModelSpec, scorer, X: np.ndarray) -> np.ndarray:
+    """What the Champion metric reads: forecasts, the positive class's probability, or every
+    class's probability."""
+    if spec.kind == "regression":
+        return np.asarray(scorer.predict(X), float)
+    proba = np.asarray(scorer.predict_proba(X), float)
+    return proba[:, -1] if spec.kind == "binary" else proba
+
+
 def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.ndarray, features: list[str], X_train):
-    """The ML model or one of its servable baselines, whichever scores best on the VALIDATION
-    period by the Champion metric (the test period plays no part). A baseline that wins is
-    wrapped as a ``BaselineEstimator`` over the same features and shipped under the algorithm
-    tag ``baseline:<name>``, so it is registered, served and evaluated like any model.
-    Returns (scorer, algorithm tag, validation figures of every candidate)."""
+    """The ML model or its best servable baseline, decided on the VALIDATION period only (the
+    test period plays no part). The baseline with the best validation figure (ROC-AUC; MAPE for
+    forecasters, the evaluation's metric) is the challenger; the ML model ships only when its
+    paired margin over that baseline exceeds one entity-bootstrap standard error
+    (``metrics.clearly_better``). A baseline that ships is wrapped as a ``BaselineEstimator`` over the same
+    features under the algorithm tag ``baseline:<name>``, so it is registered, served and
+    evaluated like any model. Returns (scorer, algorithm tag, validation figures of every
+    candidate and the decisive margin)."""
     from healthmon.ml.models import baselines as bl
+    from healthmon.ml.models.metrics import clearly_better, paired_entity_bootstrap
 
     if spec.kind == "anomaly" or y is None or not spec.baselines:
         return model, spec.algorithm, {}
@@ -347,23 +360,37 @@ def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.nda
     X_val = matrix(rows.loc[val], features)
     y_val = y[val].astype(int) if spec.kind in ("binary", "multiclass") else y[val]
     classes = tuple(getattr(model, "classes_", (0, 1)))
-    name, value, higher = selection_metric(spec, period_metrics(spec, model, X_val, y_val))
-    contest = {f"candidate_ml_validation_{name}": value}
-    best = (value, model, spec.algorithm)
+    forecast = spec.kind == "regression"
+    metric = "mape" if forecast else selection_metric(spec, period_metrics(spec, model, X_val, y_val))[0]
+
+    def figure(est) -> float:
+        scores = period_metrics(spec, est, X_val, y_val)
+        return scores.get("mape", math.nan) if forecast else selection_metric(spec, scores)[1]
+
+    def better(a: float, b: float) -> bool:
+        return a < b if forecast else a > b
+
+    contest = {f"candidate_ml_validation_{metric}": figure(model)}
+    challenger: tuple[float, Any, str] | None = None
     ctx = bl.Context(spec, rows, np.asarray(y, float), periods, features)
     for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
         est = bl.BaselineEstimator(baseline, features, spec.kind, classes).fit(X_train)
-        _, b_value, _ = selection_metric(spec, period_metrics(spec, est, X_val, y_val))
+        b_value = figure(est)
         label = bl.baseline_label(baseline)
-        contest[f"candidate_{label.replace(':', '_')}_validation_{name}"] = b_value
-        # Strictly better: a tie keeps the ML model.
-        if (
-            b_value == b_value
-            and (best[0] != best[0] or (b_value > best[0] if higher else b_value < best[0]))
-            and not not_worse(best[0], b_value, higher)
-        ):
-            best = (b_value, est, f"baseline:{label}")
-    return best[1], best[2], contest
+        contest[f"candidate_{label.replace(':', '_')}_validation_{metric}"] = b_value
+        if b_value == b_value and (challenger is None or better(b_value, challenger[0])):
+            challenger = (b_value, est, f"baseline:{label}")
+    if challenger is None:
+        return model, spec.algorithm, contest
+    edge, se = paired_entity_bootstrap(
+        spec.kind, y_val, _scorer_output(spec, model, X_val), _scorer_output(spec, challenger[1], X_val),
+        rows.loc[val, spec.entity_key].to_numpy(), classes=classes,
+    )
+    contest["selection_ml_margin_over_baseline"] = edge
+    contest["selection_ml_margin_standard_error"] = se
+    if clearly_better(edge, se):
+        return model, spec.algorithm, contest
+    return challenger[1], challenger[2], contest
 
 
 # --------------------------------------------------------------------------- detectors

@@ -3,7 +3,7 @@ detection scores against labelled incidents."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,3 +168,92 @@ def event_scores(
 def summarize(values: Iterable[float]) -> float:
     vals = [v for v in values if v == v]
     return float(np.mean(vals)) if vals else float("nan")
+
+
+# --------------------------------------------------------------------------- paired comparison
+# A model replaces its simple baseline only when it beats it by more than this many standard
+# errors of the paired difference: the one-standard-error rule of model selection — among
+# candidates within one standard error of the best, take the simplest. A tie, or an edge the
+# validation rows cannot tell from noise, ships the rule a person can read.
+SELECTION_STANDARD_ERRORS = 1.0
+
+
+def clearly_better(margin: float, standard_error: float) -> bool:
+    """Whether a margin (better direction) clears the one-standard-error rule."""
+    return margin == margin and standard_error == standard_error and margin > SELECTION_STANDARD_ERRORS * standard_error
+
+
+def _auc_with_weights(y, score) -> Callable[[np.ndarray], float]:
+    """ROC-AUC as a function of row weights (ties count one half): the scores are sorted once,
+    so each weighting costs O(n) — the probability that a weighted positive outscores a
+    weighted negative."""
+    pos_row = np.asarray(y) > 0
+    levels, group = np.unique(np.asarray(score, float), return_inverse=True)
+
+    def auc(weight: np.ndarray) -> float:
+        w = np.asarray(weight, float)
+        pos = np.bincount(group, weights=w * pos_row, minlength=len(levels))
+        neg = np.bincount(group, weights=w * ~pos_row, minlength=len(levels))
+        total = pos.sum() * neg.sum()
+        if total <= 0:
+            return float("nan")
+        below = np.cumsum(neg) - neg
+        return float(np.sum(pos * (below + 0.5 * neg)) / total)
+
+    return auc
+
+
+def weighted_roc_auc(y_true, score, weight) -> float:
+    """ROC-AUC with row weights (ties count one half)."""
+    return _auc_with_weights(y_true, score)(np.asarray(weight, float))
+
+
+def _figure_with_weights(kind: str, y, output, classes: Sequence | None = None) -> Callable[[np.ndarray], float]:
+    """The Champion metric as a function of row weights: ROC-AUC (binary: positive-class
+    score; multiclass: macro one-vs-rest), accuracy (``kind="accuracy"``: ``output`` is the
+    predicted label) or, for forecasts, MAPE over the rows ``mape_rows`` keeps."""
+    y = np.asarray(y)
+    if kind == "accuracy":
+        hit = (np.asarray(output) == y).astype(float)
+        return lambda w: float(np.sum(w * hit) / w.sum()) if w.sum() else float("nan")
+    if kind == "regression":
+        keep = mape_rows(y)
+        ape = np.abs(y[keep].astype(float) - np.asarray(output, float)[keep]) / np.abs(y[keep].astype(float))
+        return lambda w: float(np.sum(w[keep] * ape) / w[keep].sum() * 100.0) if w[keep].sum() else float("nan")
+    out = np.asarray(output, float)
+    if out.ndim == 1:
+        return _auc_with_weights(y, out)
+    columns = list(classes) if classes is not None else list(range(out.shape[1]))
+    per_class = [_auc_with_weights(y == c, out[:, columns.index(c)]) for c in np.unique(y) if c in columns]
+
+    def macro(w: np.ndarray) -> float:
+        aucs = [a for a in (f(w) for f in per_class) if a == a]
+        return float(np.mean(aucs)) if aucs else float("nan")
+
+    return macro
+
+
+def paired_entity_bootstrap(kind: str, y, model_output, baseline_output, entities, *, classes: Sequence | None = None,
+                            resamples: int = 200, seed: int = 0) -> tuple[float, float]:
+    """(margin, standard error) of a model over a baseline on the same rows, in the better
+    direction (AUC or accuracy difference; for forecasts the relative MAPE reduction). The standard error
+    comes from resampling whole entities with replacement: rows of one entity are not
+    independent, so resampling rows would understate it."""
+    codes = pd.factorize(pd.Series(np.asarray(entities)).astype(str))[0]
+    n = int(codes.max()) + 1 if len(codes) else 0
+    model_figure = _figure_with_weights(kind, y, model_output, classes)
+    baseline_figure = _figure_with_weights(kind, y, baseline_output, classes)
+
+    def margin_with(weight) -> float:
+        m, b = model_figure(weight), baseline_figure(weight)
+        if kind == "regression":
+            return 1.0 - m / b if b > 0 else float("nan")
+        return m - b
+
+    point = margin_with(np.ones(len(codes)))
+    if n < 2:
+        return point, float("nan")
+    rng = np.random.default_rng(seed)
+    draws = [margin_with(np.bincount(rng.integers(0, n, n), minlength=n)[codes]) for _ in range(resamples)]
+    draws = [d for d in draws if d == d]
+    return point, (float(np.std(draws, ddof=1)) if len(draws) > 1 else float("nan"))

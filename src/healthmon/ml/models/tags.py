@@ -234,21 +234,25 @@ def nearest_name_classifier(text_column: str = "job_name"):
 
 
 def _choose_scorer(spec: ModelSpec, model, data: pd.DataFrame, inputs: list[str]):
-    """The model or the nearest-job-name rule, whichever is more accurate on the VALIDATION
-    jobs (strictly; a tie keeps the model), as ``training.choose_scorer`` does for the other
-    models. Returns (scorer, algorithm tag, validation accuracy of each candidate)."""
+    """The model or the nearest-job-name rule, decided on the VALIDATION jobs by accuracy with
+    the rule ``training.choose_scorer`` applies to the other models: the model ships only when
+    it beats the rule by more than one standard error (workspaces resampled). Returns (scorer,
+    algorithm tag, validation accuracy of each candidate)."""
+    from healthmon.ml.models.metrics import clearly_better, paired_entity_bootstrap
+
     train_df = data[data["period"] == "train"]
     val = data[data["period"] == "validation"]
     if val.empty:
         return model, spec.algorithm, {}
     y = val["tag_value"].astype(str).to_numpy()
     rule = nearest_name_classifier().fit(train_df[inputs], train_df["tag_value"].astype(str))
-    ml_acc = float(np.mean(model.predict(val[inputs]) == y))
-    rule_acc = float(np.mean(rule.predict(val[inputs]) == y))
+    ml_pred, rule_pred = model.predict(val[inputs]).astype(str), rule.predict(val[inputs]).astype(str)
+    ml_acc, rule_acc = float(np.mean(ml_pred == y)), float(np.mean(rule_pred == y))
     contest = {"candidate_ml_validation_accuracy": ml_acc, "candidate_nearest_job_name_validation_accuracy": rule_acc}
-    if rule_acc > ml_acc:
-        return rule, "baseline:nearest_job_name", contest
-    return model, spec.algorithm, contest
+    edge, se = paired_entity_bootstrap("accuracy", y, ml_pred, rule_pred, val["workspace_id"].to_numpy())
+    if clearly_better(edge, se):
+        return model, spec.algorithm, contest
+    return rule, "baseline:nearest_job_name", contest
 
 
 def score(
