@@ -45,4 +45,10 @@ def feature_frame(table: str, *, entities: int = 6, days: int = 120, seed: int =
         frame["successful_runs"] = frame["total_runs"] - frame["failed_runs"]
     if "schema_changes_7d" in frame:
         frame["schema_changes_7d"] = (rng.random(len(frame)) < 0.3).astype(float)
+    # The label-history columns the feature pipeline appends (healthmon.ml.features.label_history).
+    from healthmon.ml.features.label_history import history_specs, label_history
+
+    for spec in history_specs(table):
+        history = label_history(frame, spec)
+        frame = frame.assign(**{c: history[c] for c in history.columns if c not in frame.columns})
     return frame

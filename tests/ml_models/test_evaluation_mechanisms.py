@@ -213,7 +213,8 @@ def test_champion_candidates_ship_a_baseline_only_when_it_wins_on_validation():
     np.testing.assert_allclose(scorer.predict(X), rows["cost_next_dow_avg_4w"])
     assert contest["candidate_mean_last_4_same_weekday_validation_mape"] < contest["candidate_ml_validation_mape"]
     # Seasonal naive and the entity's history are yardsticks, not candidates: they read other rows.
-    assert not any("seasonal_naive" in k or "entity_mean" in k for k in contest)
+    assert not any("seasonal_naive" in k or "entity_mean_validation" in k for k in contest)
+    assert "candidate_entity_mean_feature_validation_mape" in contest  # its label-history twin is servable
 
     exact_y = rows["cost_next_dow_avg_4w"].to_numpy() * 1.5 + 3.0
     strong = LinearRegression().fit(X[train], exact_y[train])

@@ -81,7 +81,12 @@ def test_algorithms_are_the_real_ones():
 
 @pytest.mark.parametrize("spec", list(MODELS.values()), ids=lambda s: s.name)
 def test_feature_selection_excludes_keys_label_and_non_features(spec):
-    columns = [*TABLE_KEYS[spec.feature_table], *feature_columns(spec.feature_table), "feature_timestamp", "user_type"]
+    from healthmon.ml.features.label_history import history_column, history_specs
+
+    history = [history_column(s.target.name, stat) for s in history_specs(spec.feature_table)
+               for stat in ("mean", "last", "count")]
+    columns = [*TABLE_KEYS[spec.feature_table], *feature_columns(spec.feature_table), *history, "feature_timestamp",
+               "user_type"]
     selected = spec.select_features(columns)
     assert selected, spec.name
     assert not set(selected) & set(spec.keys)

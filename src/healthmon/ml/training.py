@@ -343,43 +343,50 @@ def _scorer_output(spec: ModelSpec, scorer, X: np.ndarray) -> np.ndarray:
 
 
 def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.ndarray, features: list[str], X_train):
-    """The ML model or its best servable baseline, decided on the VALIDATION period only (the
-    test period plays no part). The baseline with the best validation figure (ROC-AUC; MAPE for
-    forecasters, the evaluation's metric) is the challenger; the ML model ships only when its
-    paired margin over that baseline exceeds one entity-bootstrap standard error
-    (``metrics.clearly_better``). A baseline that ships is wrapped as a ``BaselineEstimator`` over the same
-    features under the algorithm tag ``baseline:<name>``, so it is registered, served and
-    evaluated like any model. Returns (scorer, algorithm tag, validation figures of every
-    candidate and the decisive margin)."""
+    """The ML model or its best servable baseline, decided before the test period (which plays
+    no part). The challenger is the servable baseline with the best figure (ROC-AUC; MAPE for
+    forecasters, the evaluation's metric) over the training and validation periods; the ML model
+    ships only when its paired margin over that baseline on the VALIDATION period exceeds one
+    entity-bootstrap standard error (``metrics.clearly_better``). A baseline that ships is
+    wrapped as a ``BaselineEstimator`` over the same features under the algorithm tag
+    ``baseline:<name>``, so it is registered, served and evaluated like any model. Returns
+    (scorer, algorithm tag, the candidates' figures and the decisive margin)."""
     from healthmon.ml.models import baselines as bl
     from healthmon.ml.models.metrics import clearly_better, paired_entity_bootstrap
 
     if spec.kind == "anomaly" or y is None or not spec.baselines:
         return model, spec.algorithm, {}
     val = periods == "validation"
-    X_val = matrix(rows.loc[val], features)
-    y_val = y[val].astype(int) if spec.kind in ("binary", "multiclass") else y[val]
+    # The rules have nothing fitted on the training period's labels, so they are compared on the
+    # training and validation periods together: the longest record picks the challenger.
+    history = np.isin(periods, ("train", "validation")) & ~pd.isna(np.asarray(y, float))
     classes = tuple(getattr(model, "classes_", (0, 1)))
     forecast = spec.kind == "regression"
+
+    def labels(mask: np.ndarray):
+        return y[mask].astype(int) if spec.kind in ("binary", "multiclass") else y[mask]
+
+    X_val, y_val = matrix(rows.loc[val], features), labels(val)
+    X_hist, y_hist = matrix(rows.loc[history], features), labels(history)
     metric = "mape" if forecast else selection_metric(spec, period_metrics(spec, model, X_val, y_val))[0]
 
-    def figure(est) -> float:
-        scores = period_metrics(spec, est, X_val, y_val)
+    def figure(est, X, yy) -> float:
+        scores = period_metrics(spec, est, X, yy)
         return scores.get("mape", math.nan) if forecast else selection_metric(spec, scores)[1]
 
     def better(a: float, b: float) -> bool:
         return a < b if forecast else a > b
 
-    contest = {f"candidate_ml_validation_{metric}": figure(model)}
+    contest = {f"candidate_ml_validation_{metric}": figure(model, X_val, y_val)}
     challenger: tuple[float, Any, str] | None = None
     ctx = bl.Context(spec, rows, np.asarray(y, float), periods, features)
     for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
         est = bl.BaselineEstimator(baseline, features, spec.kind, classes).fit(X_train)
-        b_value = figure(est)
-        label = bl.baseline_label(baseline)
-        contest[f"candidate_{label.replace(':', '_')}_validation_{metric}"] = b_value
+        label = bl.baseline_label(baseline).replace(":", "_")
+        contest[f"candidate_{label}_validation_{metric}"] = figure(est, X_val, y_val)
+        b_value = contest[f"candidate_{label}_history_{metric}"] = figure(est, X_hist, y_hist)
         if b_value == b_value and (challenger is None or better(b_value, challenger[0])):
-            challenger = (b_value, est, f"baseline:{label}")
+            challenger = (b_value, est, f"baseline:{bl.baseline_label(baseline)}")
     if challenger is None:
         return model, spec.algorithm, contest
     edge, se = paired_entity_bootstrap(

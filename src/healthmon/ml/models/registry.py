@@ -30,7 +30,15 @@ def _rel(factor, nums, dens=(), **kw):
 COST_GBR = {"max_depth": 2, "n_estimators": 300, "min_samples_leaf": 100}
 COST_HISTORY = ("cost_7d", "cost_prev_7d", "avg_cost_28d", "cost_week_over_week", "cost_7d_vs_28d",
                 "day_of_week", "is_weekend", "day_of_month")
-BUDGET_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_score_7d", "dbu_change_pct_7d")
+# Like every supervised model, each cost forecaster also sees its own label history known at d
+# (healthmon.ml.features.label_history): the entity's mean resolved label is the baseline it
+# must beat, and shipping that baseline needs the column among the model's features.
+def _own_history(target: str) -> tuple[str, str]:
+    return (f"{HISTORY_PREFIX}{target}_mean", f"{HISTORY_PREFIX}{target}_count")
+
+
+BUDGET_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_score_7d", "dbu_change_pct_7d",
+                   *_own_history("daily_cost_sum_next_1d"))
 CHARGEBACK_FEATURES = (
     *COST_HISTORY,
     "cost_next_dow_avg_4w",
@@ -38,6 +46,7 @@ CHARGEBACK_FEATURES = (
     "z_score_7d",
     "z_score_30d",
     "dbu_change_pct_7d",
+    *_own_history("daily_cost_sum_next_7d"),
 )
 JOB_COST_FEATURES = (
     "jobs_on_all_purpose_cost_7d",
@@ -49,6 +58,7 @@ JOB_COST_FEATURES = (
     "day_of_month",
     "cost_week_over_week",
     "cost_7d_vs_28d",
+    *_own_history("jobs_on_all_purpose_cost_sum_next_7d"),
 )
 # A runtime upgrade's risk: the runtime it leaves, Photon, job size, and how flaky the job already
 # is. Few labelled upgrades (~100 in training): few features, shallow trees (seed 11 validation).
