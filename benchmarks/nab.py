@@ -116,7 +116,8 @@ class Counts:
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def summary(self) -> dict:
-        return {"f1": round(self.f1, 4), "recall": round(self.recall, 4), "precision": round(self.precision, 4), **asdict(self)}
+        return {"f1": round(self.f1, 4), "recall": round(self.recall, 4), "precision": round(self.precision, 4),
+                **asdict(self)}
 
 
 def count(series: Series, flags: np.ndarray) -> Counts:
@@ -228,7 +229,8 @@ def run(directory: Path | None = None, detectors: dict[str, Detector] | None = N
     series = load(directory)
     return {
         "data": "nab-dev (" + ", ".join(f"{c}: {sum(s.corpus == c for s in series)} series" for c in CORPORA) + ")",
-        "scoring": "15 % probation (rows); windows without a row after it not counted; window recall, flag precision, F1; counts pooled per corpus",
+        "scoring": "15 % probation (rows); windows without a row after it not counted; window recall, "
+                   "flag precision, F1; counts pooled per corpus",
         "target_f1": TARGET_F1,
         "detectors": {name: evaluate(fn, series) for name, fn in (detectors or DETECTORS).items()},
         "two_fold": two_fold(series, two_fold_grids()),
@@ -288,7 +290,7 @@ def two_fold(series: list[Series], grids: dict[str, tuple[Callable[..., np.ndarr
         points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
         if defaults not in points:
             points.append(defaults)
-        per_point = [_counts(lambda frame, p=p: fn(frame, **p), series) for p in points]
+        per_point = [_counts(lambda frame, p=p, fn=fn: fn(frame, **p), series) for p in points]
         held_out: dict[str, Counts] = {}
         chosen = []
         for test in (0, 1):
@@ -365,7 +367,8 @@ def markdown_section(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="nab-dev directory (default: $HEALTHMON_NAB_DIR or <repo>/../shared/datasets/nab-dev)")
+    parser.add_argument("--data", default=None,
+                        help="nab-dev directory (default: $HEALTHMON_NAB_DIR or <repo>/../shared/datasets/nab-dev)")
     parser.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/details/nab.json")
     args = parser.parse_args(argv)
     results = run(args.data)
