@@ -21,7 +21,8 @@ def _at(i: int) -> pd.Timestamp:
     return T0 + pd.Timedelta(minutes=5 * i)
 
 
-def _series(key: str, rows: int, windows: list[tuple[pd.Timestamp, pd.Timestamp]], skip: range = range(0)) -> nab.Series:
+def _series(key: str, rows: int, windows: list[tuple[pd.Timestamp, pd.Timestamp]],
+            skip: range = range(0)) -> nab.Series:
     idx = [i for i in range(rows) if i not in skip]
     return nab.Series(key=key, corpus=key.split("/")[0], timestamps=pd.Series([_at(i) for i in idx]),
                       values=pd.Series(np.ones(len(idx))), windows=tuple(windows))
