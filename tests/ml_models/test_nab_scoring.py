@@ -21,7 +21,8 @@ def _at(i: int) -> pd.Timestamp:
     return T0 + pd.Timedelta(minutes=5 * i)
 
 
-def _series(key: str, rows: int, windows: list[tuple[pd.Timestamp, pd.Timestamp]], skip: range = range(0)) -> nab.Series:
+def _series(key: str, rows: int, windows: list[tuple[pd.Timestamp, pd.Timestamp]],
+            skip: range = range(0)) -> nab.Series:
     idx = [i for i in range(rows) if i not in skip]
     return nab.Series(key=key, corpus=key.split("/")[0], timestamps=pd.Series([_at(i) for i in idx]),
                       values=pd.Series(np.ones(len(idx))), windows=tuple(windows))
@@ -72,3 +73,32 @@ def test_counts_are_pooled_over_a_corpus():
 def test_flag_count_must_match_rows():
     with pytest.raises(ValueError, match="realTweets/a.csv"):
         nab.count(A, np.zeros(3, dtype=bool))
+
+
+def _one_window(name: str) -> nab.Series:
+    return _series(f"realTweets/{name}.csv", 20, [(_at(10), _at(12))])
+
+
+def test_two_fold_scores_each_half_with_settings_chosen_on_the_other():
+    """Sorted by name, the series alternate between folds (a, c: fold 0; b, d: fold 1). The
+    detector's setting ``p`` finds the window only on the series of fold ``p``, so a setting
+    chosen on one half is wrong on the other: the held-out figure must show it (F1 0), while
+    the full-set figure with the default p = 0 finds half the windows."""
+    series = [_one_window(n) for n in ("d", "a", "c", "b")]
+    fold = nab.fold_of(series)
+    assert fold == {"realTweets/a.csv": 0, "realTweets/b.csv": 1, "realTweets/c.csv": 0, "realTweets/d.csv": 1}
+
+    def detector(frame: pd.DataFrame, p: int) -> np.ndarray:
+        pos = ((pd.to_datetime(frame["timestamp"]) - T0) / pd.Timedelta(minutes=5)).astype(int)
+        return np.array([i == (11 if fold[s] == p else 5) for s, i in zip(frame["series"], pos)])
+
+    report = nab.two_fold(series, {"d": (detector, {"p": (0, 1)}, {"p": 0})})
+    res = report["detectors"]["d"]
+    assert [f["chosen"] for f in res["folds"]] == [{"p": 1}, {"p": 0}]  # fold 0 held out first
+    assert [f["on_design_fold"]["realTweets"]["f1"] for f in res["folds"]] == [1.0, 1.0]
+    cross = res["cross_fold"]["realTweets"]
+    assert (cross["windows"], cross["windows_hit"], cross["flags"], cross["f1"]) == (4, 0, 4, 0.0)
+    full = res["full_defaults"]["realTweets"]
+    assert (full["windows_hit"], full["flags_in_window"], full["flags"], full["f1"]) == (2, 2, 4, 0.5)
+    assert report["split"] == {"0": ["realTweets/a.csv", "realTweets/c.csv"],
+                               "1": ["realTweets/b.csv", "realTweets/d.csv"]}
