@@ -91,14 +91,17 @@ def test_a_shallow_tree_cannot_read_the_label_off_the_features(spec, account):
 
 
 def test_schema_change_label_lies_strictly_after_d():
-    """Changes on d itself or before never make the label; a change on d+1..d+7 does."""
+    """A breaking change on d itself or before never makes the label; one on d+1 does; a
+    column added (not breaking) never does."""
     spec = MODELS["schema_change_predictor"]
     dates = pd.date_range("2025-01-01", periods=30, freq="D")
-    changes = np.zeros(30)
-    changes[10] = 3  # one change on day 10
+    breaking, changes = np.zeros(30), np.zeros(30)
+    breaking[10] = 2  # two columns dropped on day 10
+    changes[10], changes[20] = 2, 1  # and one column added on day 20
     frame = pd.DataFrame({"catalog_name": "c", "snapshot_date": dates.date, "schema_changes_1d": changes,
+                          "breaking_schema_changes_1d": breaking,
                           "schema_changes_7d": pd.Series(changes).rolling(7, min_periods=1).sum()})
     y = fr.derive_labels(spec, frame).to_numpy()
-    assert np.all(y[3:10] == 1)  # days 3..9 see the change within their next 7 days
-    assert np.all(y[10:23] == 0)  # from the day of the change on, it is the past
-    assert np.all(np.isnan(y[23:]))  # the last 7 days have no complete window
+    assert y[9] == 1  # the day before the change
+    assert np.all(y[:9] == 0) and np.all(y[10:29] == 0)  # the change itself is the past; day 20's is not breaking
+    assert np.isnan(y[29])  # the last day has no next day

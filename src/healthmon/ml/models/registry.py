@@ -166,8 +166,8 @@ def _warehouse_size_class(win: pd.DataFrame) -> pd.Series:
     return pd.Series(cls, index=win.index)
 
 
-def _any_change(win):
-    return win["schema_changes_1d"] > 0
+def _any_breaking_change(win):
+    return win["breaking_schema_changes_1d"] > 0
 
 
 def _migration_enrich(frame: pd.DataFrame, read_gold) -> pd.DataFrame:
@@ -657,16 +657,17 @@ _SPECS = [
         task_key="train_schema_change_predictor",
         notebook="quality/train_schema_change_predictor",
         use_case="schema_change_prediction",
-        # Strictly after d: the next snapshot's 7-day count would share 6 of its 7 days with the
-        # row's own schema_changes_7d (a label largely known at d).
+        # Strictly after d (a 7-day count from d+1 would share 6 of its 7 days with the row's own
+        # schema_changes_7d). Breaking changes only, the next day: an added column breaks no reader,
+        # and a busy catalog changes some schema almost every week (a 7-day "any change" label is
+        # positive on ~98 % of catalog-days and says nothing).
         target=T.window_event(
-            "schema_change_next_7d",
-            ("schema_changes_1d",),
-            7,
-            _any_change,
-            aggs={"schema_changes_1d": "sum"},
-            description=("1 if the catalog has a schema change (column added, dropped or retyped) in the next 7 days "
-                         "(d+1..d+7)"),
+            "breaking_schema_change_next_day",
+            ("breaking_schema_changes_1d",),
+            1,
+            _any_breaking_change,
+            aggs={"breaking_schema_changes_1d": "sum"},
+            description="1 if the catalog has a breaking schema change (a column dropped or retyped) on d+1",
         ),
         min_train_rows=20,
     ),
@@ -719,7 +720,9 @@ BASELINES: dict[str, tuple] = {
     ),
     "data_drift_detector": _detector_baselines("schema_changes_1d"),
     "data_freshness_predictor": _forecast_baselines(_REF("last_value", "max_days_since_commit")),
-    "schema_change_predictor": _classifier_baselines(_REF("changes_last_7d", "schema_changes_7d")),
+    "schema_change_predictor": _classifier_baselines(
+        _REF("breaking_changes_today", "breaking_schema_changes_1d"), _REF("changes_last_7d", "schema_changes_7d")
+    ),
     # tag_recommender has its own baselines (most frequent tag of the workspace, nearest job name): tags.py
 }
 
