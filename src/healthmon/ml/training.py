@@ -448,7 +448,8 @@ def choose_detector(
     """The detectors' side of ``choose_scorer``: the detector and each servable baseline get a
     threshold from the false-alarm budget on the VALIDATION period (incidents there do not count
     as false events), and the one with the best validation event F1 is shipped (a baseline only
-    when strictly better; without validation incidents the detector stays)."""
+    when strictly better; without validation incidents the detector stays). Baselines that learn
+    (the best single feature) learn on the training period only."""
     from healthmon.ml.models import baselines as bl
 
     val = periods == "validation"
@@ -462,7 +463,10 @@ def choose_detector(
     best = (f1, model, spec.algorithm)
     if not len(inc_val) or not spec.baselines:
         return model, spec.algorithm, contest
-    ctx = bl.Context(spec, rows, None, periods, features, incidents=incidents)
+    # The single feature is picked on the training period's incidents, so the validation period
+    # judges it out of sample as it judges the detector: picked on the few validation incidents
+    # themselves it would win the contest by hindsight.
+    ctx = bl.Context(spec, rows, None, periods, features, incidents=incidents, incident_periods=("train",))
     for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
         est = bl.BaselineEstimator(baseline, features, "anomaly").fit(X_train)
         b_threshold, b_score = _budget_flags(spec, -est.score_samples(X_all), rows, val, inc_val)

@@ -39,7 +39,8 @@ class Context:
     """What a baseline may learn from: the spec, the full feature table (rows with an entity
     and a date, in table order), per-row labels (NaN = no label; test labels masked out),
     per-row periods ('train' | 'validation' | 'test' | ''), the model's feature columns, and
-    for detectors the domain's incidents as (entity, start, end, kind) before the test period."""
+    for detectors the domain's incidents as (entity, start, end, kind) before the test period
+    and the periods whose incident rows a detector's best single feature is picked on."""
 
     spec: object
     frame: pd.DataFrame
@@ -47,6 +48,7 @@ class Context:
     periods: np.ndarray
     features: list[str]
     incidents: pd.DataFrame | None = None
+    incident_periods: tuple[str, ...] = ("train", "validation")
 
 
 class Baseline:
@@ -109,8 +111,8 @@ class BestFeature(Baseline):
             rows = (ctx.periods == "validation") & ~np.isnan(ctx.labels)
             y = ctx.labels[rows]
             candidates = self.candidates or ctx.features
-        else:  # a detector: rows on an incident (one day of tolerance) before the test period
-            rows = np.isin(ctx.periods, ("train", "validation"))
+        else:  # a detector: rows on an incident (one day of tolerance) in ``incident_periods``
+            rows = np.isin(ctx.periods, ctx.incident_periods)
             y = incident_rows(ctx.frame, ctx.spec, ctx.incidents)[rows].astype(float)
             skip = set(ctx.spec.keys)
             candidates = self.candidates or [c for c in ctx.frame.columns if c not in skip
