@@ -183,3 +183,36 @@ def test_summary_line_counts_each_severity(make_bundle):
     assert r.exit_code == 1
     assert r.stdout.rstrip().endswith("Found 1 error, 2 warnings and 1 recommendation")
     assert r.stdout.count("Warning: unknown field") == 2 and "Recommendation: target with 'mode: production'" in r.stdout
+
+
+@pytest.mark.slow
+def test_run_a_jupyter_notebook_and_a_file_from_outside_the_bundle_root(tmp_path):
+    # The .ipynb keeps its extension in the workspace path, ../common is synced under the sync root:
+    # both must be found by the local runtime.
+    root = tmp_path / "my_bundle"
+    (root / "src").mkdir(parents=True)
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common/tool.py").write_text("print('shared tool ran')\n")
+    (root / "src/designer.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                   "source": ["dbutils.notebook.exit('designer ran')"]}],
+        "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}))
+    (root / "databricks.yml").write_text("""
+bundle: {name: jupyter}
+sync: {paths: [".", "../common"]}
+resources:
+  jobs:
+    both:
+      environments: [{environment_key: default, spec: {environment_version: "2"}}]
+      tasks:
+        - task_key: nb
+          notebook_task: {notebook_path: ./src/designer.ipynb}
+        - task_key: tool
+          depends_on: [{task_key: nb}]
+          environment_key: default
+          spark_python_task: {python_file: ../common/tool.py}
+""")
+    assert invoke("deploy", "-p", root).exit_code == 0
+    r = invoke("run", "-p", root, "both")
+    assert r.exit_code == 0, r.output
+    assert r.output.count("SUCCESS") == 4  # the run's state, both tasks, the final line
