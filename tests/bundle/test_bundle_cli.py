@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from healthmon.cli.bundle import app
-from bundle_fixtures import make_bundle, fixtures_dir  # noqa: F401  (pytest fixtures)
+from bundle_fixtures import make_bundle, fixtures_dir, outside_sync_bundle  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture
@@ -189,29 +189,7 @@ def test_summary_line_counts_each_severity(make_bundle):
 def test_run_a_jupyter_notebook_and_a_file_from_outside_the_bundle_root(tmp_path):
     # The .ipynb keeps its extension in the workspace path, ../common is synced under the sync root:
     # both must be found by the local runtime.
-    root = tmp_path / "my_bundle"
-    (root / "src").mkdir(parents=True)
-    (tmp_path / "common").mkdir()
-    (tmp_path / "common/tool.py").write_text("print('shared tool ran')\n")
-    (root / "src/designer.ipynb").write_text(json.dumps({
-        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                   "source": ["dbutils.notebook.exit('designer ran')"]}],
-        "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}))
-    (root / "databricks.yml").write_text("""
-bundle: {name: jupyter}
-sync: {paths: [".", "../common"]}
-resources:
-  jobs:
-    both:
-      environments: [{environment_key: default, spec: {environment_version: "2"}}]
-      tasks:
-        - task_key: nb
-          notebook_task: {notebook_path: ./src/designer.ipynb}
-        - task_key: tool
-          depends_on: [{task_key: nb}]
-          environment_key: default
-          spark_python_task: {python_file: ../common/tool.py}
-""")
+    root = outside_sync_bundle(tmp_path, "dbutils.notebook.exit('designer ran')")
     assert invoke("deploy", "-p", root).exit_code == 0
     r = invoke("run", "-p", root, "both")
     assert r.exit_code == 0, r.output

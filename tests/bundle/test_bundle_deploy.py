@@ -15,7 +15,7 @@ from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.jobs import DeploymentRecord, JobRecord, bundle_jobs
 from healthmon.workspace_files import resolve_notebook, to_local
-from bundle_fixtures import fixtures_dir  # noqa: F401  (pytest fixtures)
+from bundle_fixtures import fixtures_dir, outside_sync_bundle  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture
@@ -286,41 +286,20 @@ permissions:
             {"user_name": "tester@example.com", "permission_level": "IS_OWNER"}]
 
 
-IPYNB = json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                               "source": ["print('designer')"]}],
-                    "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5})
 
 
 def test_sync_paths_outside_the_root_deploy_under_the_sync_root(tmp_path):
     # The CLI uploads the common parent of sync.paths: files/<bundle dir>/... and files/common/...
-    root = tmp_path / "my_bundle"
-    (root / "src").mkdir(parents=True)
-    (tmp_path / "common").mkdir()
-    (tmp_path / "common/tool.py").write_text("print('shared')\n")
+    root = outside_sync_bundle(tmp_path, "print('designer')")
     (tmp_path / "unsynced.txt").write_text("not in sync.paths\n")
-    (root / "src/designer.ipynb").write_text(IPYNB)
-    (root / "databricks.yml").write_text("""
-bundle: {name: synced}
-sync: {paths: [".", "../common"]}
-resources:
-  jobs:
-    j:
-      environments: [{environment_key: default, spec: {environment_version: "2"}}]
-      tasks:
-        - task_key: nb
-          notebook_task: {notebook_path: ./src/designer.ipynb}
-        - task_key: tool
-          environment_key: default
-          spark_python_task: {python_file: ../common/tool.py}
-""")
     b = load_bundle(root)
     assert b.config["sync"]["paths"] == ["my_bundle", "common"]
     deploy(b)
-    _, settings = rows("synced", "default")["j"]
+    _, settings = rows("jupyter", "default")["both"]
     files = b.workspace["file_path"]
     nb, tool = (t.get("notebook_task", {}).get("notebook_path") or t["spark_python_task"]["python_file"]
                 for t in settings["tasks"])
     assert (nb, tool) == (f"{files}/my_bundle/src/designer.ipynb", f"{files}/common/tool.py")
-    assert resolve_notebook(nb).read_text() == IPYNB
-    assert to_local(tool).read_text() == "print('shared')\n"
+    assert resolve_notebook(nb).read_text() == (root / "src/designer.ipynb").read_text()
+    assert to_local(tool).read_text() == "print('shared tool ran')\n"
     assert not (to_local(files) / "unsynced.txt").exists()
