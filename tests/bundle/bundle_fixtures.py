@@ -18,6 +18,41 @@ catalog = dbutils.widgets.get("catalog")
 """
 
 
+def jupyter_notebook(*cells: str) -> str:
+    """An ``.ipynb`` document with one code cell per source text."""
+    import json
+
+    return json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                                  "source": [c]} for c in cells],
+                       "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def outside_sync_bundle(parent: Path, notebook_cell: str) -> Path:
+    """``parent/my_bundle`` with ``sync.paths: [".", "../common"]`` and a job ``both`` running the
+    Jupyter notebook ``src/designer.ipynb`` (one cell), then ``../common/tool.py``."""
+    root = parent / "my_bundle"
+    (root / "src").mkdir(parents=True)
+    (parent / "common").mkdir()
+    (parent / "common/tool.py").write_text("print('shared tool ran')\n")
+    (root / "src/designer.ipynb").write_text(jupyter_notebook(notebook_cell))
+    (root / "databricks.yml").write_text(textwrap.dedent("""
+        bundle: {name: jupyter}
+        sync: {paths: [".", "../common"]}
+        resources:
+          jobs:
+            both:
+              environments: [{environment_key: default, spec: {environment_version: "2"}}]
+              tasks:
+                - task_key: nb
+                  notebook_task: {notebook_path: ./src/designer.ipynb}
+                - task_key: tool
+                  depends_on: [{task_key: nb}]
+                  environment_key: default
+                  spark_python_task: {python_file: ../common/tool.py}
+        """))
+    return root
+
+
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES

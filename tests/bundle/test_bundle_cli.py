@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from healthmon.cli.bundle import app
-from bundle_fixtures import make_bundle, fixtures_dir  # noqa: F401  (pytest fixtures)
+from bundle_fixtures import make_bundle, fixtures_dir, outside_sync_bundle  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture
@@ -183,3 +183,14 @@ def test_summary_line_counts_each_severity(make_bundle):
     assert r.exit_code == 1
     assert r.stdout.rstrip().endswith("Found 1 error, 2 warnings and 1 recommendation")
     assert r.stdout.count("Warning: unknown field") == 2 and "Recommendation: target with 'mode: production'" in r.stdout
+
+
+@pytest.mark.slow
+def test_run_a_jupyter_notebook_and_a_file_from_outside_the_bundle_root(tmp_path):
+    # The .ipynb keeps its extension in the workspace path, ../common is synced under the sync root:
+    # both must be found by the local runtime.
+    root = outside_sync_bundle(tmp_path, "dbutils.notebook.exit('designer ran')")
+    assert invoke("deploy", "-p", root).exit_code == 0
+    r = invoke("run", "-p", root, "both")
+    assert r.exit_code == 0, r.output
+    assert r.output.count("SUCCESS") == 4  # the run's state, both tasks, the final line

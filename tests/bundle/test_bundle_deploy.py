@@ -15,7 +15,7 @@ from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.jobs import DeploymentRecord, JobRecord, bundle_jobs
 from healthmon.workspace_files import resolve_notebook, to_local
-from bundle_fixtures import fixtures_dir  # noqa: F401  (pytest fixtures)
+from bundle_fixtures import fixtures_dir, outside_sync_bundle  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture
@@ -284,3 +284,22 @@ permissions:
         assert job_owner(jobs["ingest_job"].to_api()) == ("service_principal_name", "owner-sp")
         assert jobs["orchestrator_job"].settings["access_control_list"] == [
             {"user_name": "tester@example.com", "permission_level": "IS_OWNER"}]
+
+
+
+
+def test_sync_paths_outside_the_root_deploy_under_the_sync_root(tmp_path):
+    # The CLI uploads the common parent of sync.paths: files/<bundle dir>/... and files/common/...
+    root = outside_sync_bundle(tmp_path, "print('designer')")
+    (tmp_path / "unsynced.txt").write_text("not in sync.paths\n")
+    b = load_bundle(root)
+    assert b.config["sync"]["paths"] == ["my_bundle", "common"]
+    deploy(b)
+    _, settings = rows("jupyter", "default")["both"]
+    files = b.workspace["file_path"]
+    nb, tool = (t.get("notebook_task", {}).get("notebook_path") or t["spark_python_task"]["python_file"]
+                for t in settings["tasks"])
+    assert (nb, tool) == (f"{files}/my_bundle/src/designer.ipynb", f"{files}/common/tool.py")
+    assert resolve_notebook(nb).read_text() == (root / "src/designer.ipynb").read_text()
+    assert to_local(tool).read_text() == "print('shared tool ran')\n"
+    assert not (to_local(files) / "unsynced.txt").exists()

@@ -20,6 +20,7 @@ def test_paths_are_relative_to_the_declaring_file(make_bundle):
                     - task_key: nb_noext
                       notebook_task: {notebook_path: ../../src/ml/train}
                     - task_key: py
+                      existing_cluster_id: c-1
                       spark_python_task: {python_file: ../../src/tool.py}
                     - task_key: abs
                       notebook_task: {notebook_path: /Workspace/Shared/x}

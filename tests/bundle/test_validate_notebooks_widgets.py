@@ -33,7 +33,7 @@ def test_notebook_not_found_names_resolved_path_and_declaring_line(make_bundle):
 
 
 def test_missing_python_file_is_an_error(make_bundle):
-    text = "bundle: {name: w}\nresources:\n  jobs:\n    j:\n      tasks:\n        - task_key: t\n          spark_python_task: {python_file: ./missing.py}\n"
+    text = "bundle: {name: w}\nresources:\n  jobs:\n    j:\n      tasks:\n        - task_key: t\n          existing_cluster_id: c-1\n          spark_python_task: {python_file: ./missing.py}\n"
     b = load_bundle(make_bundle({"databricks.yml": text}))
     assert [d.summary.split(" (")[0] for d in b.diagnostics.errors] == ["File not found: missing.py"]
 

@@ -289,16 +289,17 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
 
     with deployment_lock(db, name, target, settings, force=force_lock):
         dest = files_dir(bundle, settings)
-        files = sync.list_files(bundle.root, **sync.sync_settings(bundle.config))
+        source = bundle.sync_dir  # sync.paths are relative to it
+        files = sync.list_files(source, **sync.sync_settings(bundle.config))
         home = settings.home.resolve()
-        if bundle.root == home or home in bundle.root.parents:
-            raise HealthmonError(f"the bundle root {bundle.root} is inside the workspace {home}")
-        if bundle.root in home.parents:  # never sync the workspace into itself
-            inner = home.relative_to(bundle.root).as_posix() + "/"
+        if source == home or home in source.parents:
+            raise HealthmonError(f"the sync root {source} is inside the workspace {home}")
+        if source in home.parents:  # never sync the workspace into itself
+            inner = home.relative_to(source).as_posix() + "/"
             files = [f for f in files if not f.startswith(inner)]
         staging = None
         try:
-            staging = sync.stage(bundle.root, dest, files)
+            staging = sync.stage(source, dest, files)
             with db.session() as s:
                 existing = bundle_jobs(s, name, target)
                 result = DeployResult(name, target, 0, files=len(files), bundle_hash=digest)

@@ -29,7 +29,12 @@ class Bundle:
     value: Value
     diagnostics: Diagnostics
     sources: dict[str, SourceRef] = field(default_factory=dict)
+    sync_root: Path | None = None  # the directory deployed to workspace.file_path; None = the bundle root
     _plain: dict | None = None
+
+    @property
+    def sync_dir(self) -> Path:
+        return self.sync_root or self.root
 
     @property
     def config(self) -> dict[str, Any]:
@@ -123,11 +128,12 @@ def load_bundle(root: Path, target: str | None = None, variables: dict[str, str]
     if diags.has_errors():
         err = BundleError(diags.items)
         err.bundle = Bundle(root=root, target=state.target, value=state.config, diagnostics=diags,
-                            sources=state.sources)
+                            sources=state.sources, sync_root=state.sync_root)
         raise err
     if validate:
         diags.extend(apply_all(state, pipeline.validate(), stop_on_error=False))
     warnings = len(diags.warnings)
     if strict and warnings and not diags.has_errors():
         diags.error(f"{warnings} warnings were found. Warnings are not allowed in strict mode", check="strict")
-    return Bundle(root=root, target=state.target, value=state.config, diagnostics=diags, sources=state.sources)
+    return Bundle(root=root, target=state.target, value=state.config, diagnostics=diags, sources=state.sources,
+                  sync_root=state.sync_root)

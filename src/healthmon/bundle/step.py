@@ -11,6 +11,7 @@ steps in their order, phase by phase.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from healthmon.bundle.context import LoadContext
@@ -24,12 +25,18 @@ if TYPE_CHECKING:  # pragma: no cover
 @dataclass
 class BundleState:
     """What the steps work on: the configuration (replaced, never mutated in place), the load
-    context, the selected target and the local files behind translated paths."""
+    context, the selected target, the local files behind translated paths and the sync root (the
+    local directory uploaded to ``workspace.file_path``: the bundle root unless ``sync.paths``
+    reach outside it)."""
 
     config: Value
     ctx: LoadContext
     sources: dict[str, "SourceRef"] = field(default_factory=dict)
     target: str = ""
+    sync_root: Path | None = None  # set by sync_infer_root; None before it ran
+
+    def sync_dir(self) -> Path:
+        return self.sync_root if self.sync_root is not None else self.ctx.root
 
     def jobs(self) -> dict[str, Value]:
         res = self.config.get("resources")

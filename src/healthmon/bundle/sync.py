@@ -23,7 +23,7 @@ SKIP_DIRS = {".git", ".venv", "venv", ".healthmon", ".databricks", "__pycache__"
 
 def sync_settings(config: dict) -> dict[str, list[str]]:
     """``list_files`` keywords from a resolved configuration's ``sync`` section (its paths are
-    relative to the bundle root already: ``rewrite_sync_paths``)."""
+    relative to the sync root already: ``rewrite_sync_paths``, ``sync_infer_root``)."""
     section = config.get("sync")
     section = section if isinstance(section, dict) else {}
 
@@ -38,8 +38,9 @@ def list_files(root: Path, *, paths: Sequence[str] = (".",), include: Sequence[s
                exclude: Sequence[str] = ()) -> list[str]:
     """The files a deployment copies, as the CLI's sync: the files under ``sync.paths`` that git
     does not ignore, plus those matching an ``include`` pattern, minus those matching an
-    ``exclude`` pattern (gitignore syntax, relative to the bundle root). Paths relative to
-    ``root`` (posix), sorted. ``sync.paths`` outside the root are a local limit: not copied."""
+    ``exclude`` pattern (gitignore syntax, relative to ``root``, the sync root). Paths relative to
+    ``root`` (posix), sorted. ``sync_infer_root`` chose ``root`` to hold every ``sync.paths``
+    entry; one still outside it (``..``) is skipped."""
     files = _git_files(root)
     if files is None:
         files = walk_files(root)

@@ -2,11 +2,12 @@
 
 A relative ``notebook_path`` / ``python_file`` / ``sql_task.file.path`` / library path /
 local environment dependency is relative to the YAML file that declares it. It becomes
-``${workspace.file_path}/<path relative to the bundle root>``; notebooks lose their extension
-(``src/ml/x.py`` → ``.../files/src/ml/x``), other files keep it. Absolute paths outside ``/Workspace`` get the
-``/Workspace`` prefix (``/remote/x`` → ``/Workspace/remote/x``); URLs, paths of tasks that take
-their source from Git, and unresolved references are left as they are. A relative path outside
-the bundle root is a warning when the file exists (left as written), else an error.
+``${workspace.file_path}/<path relative to the sync root>`` (the bundle root unless ``sync.paths``
+reach outside it); source-format notebooks lose their extension (``src/ml/x.py`` →
+``.../files/src/ml/x``), Jupyter notebooks (``.ipynb``) and other files keep it. Absolute paths
+outside ``/Workspace`` get the ``/Workspace`` prefix (``/remote/x`` → ``/Workspace/remote/x``); URLs,
+paths of tasks that take their source from Git, and unresolved references are left as they are. A relative path outside
+the sync root is a warning when the file exists (left as written), else an error.
 The local file behind each rewritten field is returned in ``sources`` (keyed by config path) so
 validation can check it and name both the file and the declaring ``file:line:col``.
 """
@@ -26,6 +27,9 @@ from healthmon.errors import Location
 from healthmon.workspace_files import NOTEBOOK_SUFFIXES, notebook_file
 
 CHECK = "paths"
+# A Jupyter notebook keeps its extension in the workspace path (the CLI's output); source-format
+# notebooks (.py/.sql/.scala/.r with the Databricks header) are imported without it.
+JUPYTER = ".ipynb"
 
 
 @dataclass(frozen=True)
@@ -101,23 +105,24 @@ def _remote(text) -> str | None:
     return None
 
 
-def _translate(ctx: LoadContext, node: Value, kind: str, file_path: str, path: tuple,
+def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_path: str, path: tuple,
                errors: list[Diagnostic]) -> tuple[str, Path] | None:
     declared = node.v
     base = ctx.source(node.loc.file).parent
     local = Path(os.path.normpath(base / declared))
-    if local != ctx.root and ctx.root not in local.parents:
+    if local != sync_root and sync_root not in local.parents:
         found = local.exists() or (kind == "notebook" and notebook_file(local).exists())
+        where = f"the bundle root {ctx.root}" if sync_root == ctx.root else f"the sync root {sync_root}"
         errors.append(Diagnostic(
             WARNING if found else ERROR,
-            f"path {declared} is not contained in the bundle root {ctx.root}"
+            f"path {declared} is not contained in {where}"
             + ("; it is not synced and stays as written" if found else ""),
             node.loc, format_path(path), check=CHECK))
         return None
     if kind == "notebook":
         local = notebook_file(local)
-    rel = PurePosixPath(local.relative_to(ctx.root).as_posix())
-    if kind == "notebook" and rel.suffix in NOTEBOOK_SUFFIXES:
+    rel = PurePosixPath(local.relative_to(sync_root).as_posix())
+    if kind == "notebook" and rel.suffix in NOTEBOOK_SUFFIXES and rel.suffix != JUPYTER:
         rel = rel.with_suffix("")
     return f"{file_path}/{rel}" if str(rel) != "." else file_path, local
 
@@ -152,7 +157,10 @@ def _fields(config: Value):
             yield path, kind, ""
 
 
-def translate_paths(config: Value, ctx: LoadContext) -> tuple[Value, dict[str, SourceRef], list[Diagnostic]]:
+def translate_paths(config: Value, ctx: LoadContext,
+                    sync_root: Path | None = None) -> tuple[Value, dict[str, SourceRef], list[Diagnostic]]:
+    """``sync_root``: the directory uploaded to ``workspace.file_path`` (default: the bundle root)."""
+    sync_root = sync_root or ctx.root
     sources: dict[str, SourceRef] = {}
     file_path = required_path(config, ("workspace", "file_path")).v
     errors: list[Diagnostic] = []
@@ -164,7 +172,7 @@ def translate_paths(config: Value, ctx: LoadContext) -> tuple[Value, dict[str, S
             continue
         if _skip(node.v):
             continue
-        out = _translate(ctx, node, kind, file_path, path, errors)
+        out = _translate(ctx, sync_root, node, kind, file_path, path, errors)
         if out is None:
             continue
         ws_path, local = out
@@ -184,5 +192,5 @@ class TranslatePaths(Step):
                "resources.pipelines.*.libraries[*].*.path", "resources.apps.*.source_code_path")
 
     def run(self, b: BundleState) -> Diagnostics:
-        b.config, b.sources, found = translate_paths(b.config, b.ctx)
+        b.config, b.sources, found = translate_paths(b.config, b.ctx, b.sync_dir())
         return Diagnostics(found)

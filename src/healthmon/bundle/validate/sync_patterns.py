@@ -17,7 +17,7 @@ def check(state: BundleState) -> list[Diagnostic]:
     settings = sync.sync_settings({"sync": to_plain(section)} if section is not None and section.is_map else {})
     if not settings["include"] and not settings["exclude"]:
         return []  # without patterns only an all-ignoring .gitignore could empty the sync: not worth a git call
-    root = state.ctx.root
+    root = state.sync_dir()
     every = sync.walk_files(root)
     out: list[Diagnostic] = []
     for field in ("exclude", "include"):
