@@ -252,6 +252,9 @@ def _choose_scorer(spec: ModelSpec, model, data: pd.DataFrame, inputs: list[str]
     edge, se = paired_entity_bootstrap("accuracy", y, ml_pred, rule_pred, val["workspace_id"].to_numpy())
     if clearly_better(edge, se):
         return model, spec.algorithm, contest
+    # The rule learns nothing but the known names: once chosen, it knows the validation jobs too.
+    known = data[data["period"].isin(("train", "validation"))]
+    rule = nearest_name_classifier().fit(known[inputs], known["tag_value"].astype(str))
     return rule, "baseline:nearest_job_name", contest
 
 
