@@ -37,6 +37,9 @@ JUPYTER = ".ipynb"
 # TranslateModeLocalRelative / TranslateModeLocalRelativeWithPrefix), not as workspace paths.
 LIBRARY = "library"
 DEPENDENCY = "dependency"
+# A pipeline's `glob.include` pattern: translated like a file path (the CLI's TranslateModeGlob),
+# never checked for existence nor recorded as a source (a pattern names no one file).
+GLOB = "glob"
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
     base = ctx.source(node.loc.file).parent
     local = Path(os.path.normpath(base / declared))
     if local != sync_root and sync_root not in local.parents:
-        found = local.exists() or (kind == "notebook" and notebook_file(local).exists())
+        found = kind == GLOB or local.exists() or (kind == "notebook" and notebook_file(local).exists())
         where = f"the bundle root {ctx.root}" if sync_root == ctx.root else f"the sync root {sync_root}"
         errors.append(Diagnostic(
             WARNING if found else ERROR,
@@ -155,6 +158,7 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
 OTHER_FIELDS = (
     ("resources.pipelines.*.libraries[*].notebook.path", "notebook"),
     ("resources.pipelines.*.libraries[*].file.path", "file"),
+    ("resources.pipelines.*.libraries[*].glob.include", GLOB),
     ("resources.apps.*.source_code_path", "directory"),
 )
 
@@ -200,6 +204,9 @@ def translate_paths(config: Value, ctx: LoadContext,
         if out is None:
             continue
         ws_path, local = out
+        if kind == GLOB:
+            config = set_path(config, path, Value(ws_path, node.loc))
+            continue
         library = kind in (LIBRARY, DEPENDENCY)
         sources[format_path(path)] = SourceRef("file" if library else kind, node.v, local, node.loc, ws_path, key,
                                                library=library)
@@ -220,7 +227,8 @@ class TranslatePaths(Step):
              "resources.pipelines.*.libraries[*]", "resources.apps.*.source_code_path", "workspace.file_path")
     updates = ("resources.jobs.*.tasks[*].notebook_task.notebook_path", "resources.jobs.*.tasks[*].*_task.*",
                "resources.jobs.*.tasks[*].libraries[*]", "resources.jobs.*.environments[*].spec.dependencies[*]",
-               "resources.pipelines.*.libraries[*].*.path", "resources.apps.*.source_code_path")
+               "resources.pipelines.*.libraries[*].*.path", "resources.pipelines.*.libraries[*].glob.include",
+               "resources.apps.*.source_code_path")
 
     def run(self, b: BundleState) -> Diagnostics:
         b.config, b.sources, found = translate_paths(b.config, b.ctx, b.sync_dir())
