@@ -46,9 +46,13 @@ def test_production_mode_leaves_jobs_alone(make_bundle):
     assert b.workspace["root_path"] == "/Workspace/Shared/.bundle/m"
 
 
-def test_production_with_per_user_root_gets_a_recommendation(make_bundle):
+def test_production_without_target_root_path(make_bundle):
+    """The CLI's validateProductionMode: an error, or a recommendation when every job runs as a
+    named identity."""
     text = YAML.replace("  prod: {mode: production, workspace: {root_path: /Shared/.bundle/m}}", "  prod: {mode: production}")
-    b = load_bundle(make_bundle({"databricks.yml": text}), "prod")
+    with pytest.raises(BundleError, match="must set 'workspace.root_path'"):
+        load_bundle(make_bundle({"databricks.yml": text}), "prod")
+    b = load_bundle(make_bundle({"databricks.yml": text + "run_as: {user_name: bot@example.com}\n"}), "prod")
     assert [d.severity for d in b.diagnostics] == ["recommendation"]
     assert not b.diagnostics.has_errors()
 

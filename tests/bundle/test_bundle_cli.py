@@ -176,6 +176,7 @@ def test_summary_line_counts_each_severity(make_bundle):
               nmae: typo
               tasks: [{task_key: t, notebook_task: {notebook_path: ./missing.py}}]
               tagz: {}
+              run_as: {user_name: bot@example.com}
         targets:
           prod: {mode: production}
         """})

@@ -52,7 +52,8 @@ def work(tmp_path, fixtures_dir):
 NAMED_NOT_LOCATED = ("no value assigned to required variable ", "reference does not exist: ${",
                      "cycle detected in field resolution: ", ": no such target. Available targets: ",
                      " to ensure uniqueness when using 'mode: development'", "failed to resolve ",
-                     "invalid permission level: ")
+                     "invalid permission level: ", "cannot include a pipeline with 'development: true'",
+                     "multiple targets are marked as default (", "please specify target")
 
 
 def located(d) -> bool:

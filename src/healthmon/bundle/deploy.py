@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from healthmon.bundle.dyn import Value, parse_path, set_path, to_plain
 from healthmon.bundle.loader import Bundle
 from healthmon.errors import HealthmonError
 from healthmon.settings import Settings
@@ -102,6 +103,17 @@ def run_as_principal(job: dict[str, Any], default: str) -> str:
     if isinstance(run_as, dict):
         return run_as.get("user_name") or run_as.get("service_principal_name") or default
     return default
+
+
+def deployed_job_configs(bundle: Bundle) -> dict[str, dict[str, Any]]:
+    """The jobs as deployed: local libraries (printed relative to the sync root by validate) point
+    at their synced copy under ``workspace.file_path`` — where the CLI's deploy uploads them."""
+    value = bundle.value
+    for path, ref in bundle.sources.items():
+        if ref.library:
+            value = set_path(value, parse_path(path), Value(ref.workspace_path, ref.location))
+    jobs = to_plain(value).get("resources", {}).get("jobs", {})
+    return {k: jobs[k] for k in bundle.jobs}
 
 
 def job_settings(job: dict[str, Any], ids: dict[str, int]) -> dict[str, Any]:
@@ -318,7 +330,7 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
                     rows[key] = row
                 s.flush()
                 ids = {k: r.job_id for k, r in rows.items()}
-                for key, job in bundle.jobs.items():  # phase 2: settings with real ids
+                for key, job in deployed_job_configs(bundle).items():  # phase 2: settings with real ids
                     row = rows[key]
                     row.settings = job_settings(job, ids)
                     row.bundle_root = str(bundle.root)

@@ -20,6 +20,7 @@ from healthmon.bundle.mutators.resolve_variables import ResolveVariables
 from healthmon.bundle.mutators.run_as import SetRunAs
 from healthmon.bundle.mutators.select_target import SelectTarget
 from healthmon.bundle.mutators.set_defaults import DefineWorkspaceDefaults, SetResourceDefaults
+from healthmon.bundle.mutators.source_linked import ApplySourceLinkedDeployment
 from healthmon.bundle.mutators.sync_paths import RewriteSyncPaths, SyncDefaultPath, SyncInferRoot
 from healthmon.bundle.mutators.translate_paths import TranslatePaths
 from healthmon.bundle.mutators.workspace_prefix import RewriteWorkspacePrefix
@@ -38,6 +39,7 @@ def initialize() -> list[Step]:
         RewriteSyncPaths(),
         SyncDefaultPath(),
         SyncInferRoot(),
+        ApplySourceLinkedDeployment(),
         DefineWorkspaceDefaults(),
         ResolveVariables(),
         RewriteWorkspacePrefix(),

@@ -34,6 +34,9 @@ class BundleState:
     sources: dict[str, "SourceRef"] = field(default_factory=dict)
     target: str = ""
     sync_root: Path | None = None  # set by sync_infer_root; None before it ran
+    # The selected target's own settings as written (the CLI's ``b.Target`` snapshot), set by
+    # merge_target: some checks ask what the target itself sets, not the merged result.
+    target_settings: Value | None = None
 
     def sync_dir(self) -> Path:
         return self.sync_root if self.sync_root is not None else self.ctx.root

@@ -3,15 +3,18 @@
 development fills in the presets it implies (where the user did not set them): ``name_prefix``
 ``"[dev <short_name>] "``, tag ``dev: <short_name>``, ``jobs_max_concurrent_runs: 4``,
 ``trigger_pause_status: PAUSED``; and turns the deployment lock off (the CLI does, a dev copy
-is per-user). ``apply_presets`` then applies them. production changes nothing but recommends an
-explicit ``workspace.root_path`` when the default per-user path is used.
+is per-user). ``apply_presets`` then applies them. production changes nothing; it refuses a
+development pipeline and asks for a target-level ``workspace.root_path`` (see
+``_production_checks``).
 """
 
 from __future__ import annotations
 
 from healthmon.bundle.context import LoadContext
-from healthmon.bundle.diag import RECOMMENDATION, Diagnostic, Diagnostics, fail
-from healthmon.bundle.dyn import Value, get_path, set_path
+from healthmon.bundle.diag import ERROR, RECOMMENDATION, Diagnostic, Diagnostics, fail
+from healthmon.bundle.dyn import Value, find, get_path, set_path
+from healthmon.bundle.mutators.permissions import deploying_principal
+from healthmon.bundle.mutators.run_as import identity
 from healthmon.bundle.step import BundleState, Step
 from healthmon.settings import short_name
 
@@ -19,7 +22,9 @@ CHECK = "mode"
 MODES = ("development", "production")
 
 
-def apply_mode(config: Value, ctx: LoadContext) -> tuple[Value, Diagnostics]:
+def apply_mode(config: Value, ctx: LoadContext, target: Value | None = None) -> tuple[Value, Diagnostics]:
+    """``target``: the selected target's own settings (where production mode looks for
+    ``workspace.root_path``)."""
     diags = Diagnostics()
     bundle = config.get("bundle")
     mode = bundle.get("mode") if bundle is not None else None
@@ -47,15 +52,49 @@ def apply_mode(config: Value, ctx: LoadContext) -> tuple[Value, Diagnostics]:
         if get_path(config, ("bundle", "deployment", "lock", "enabled")) is None:
             config = set_path(config, ("bundle", "deployment", "lock", "enabled"), Value(False, loc))
     else:
-        root_path = get_path(config, ("workspace", "root_path"))
-        root = root_path.v if root_path is not None else ""
-        if root.startswith(f"/Workspace/Users/{ctx.user_name}/.bundle/"):
-            diags.add(Diagnostic(
-                RECOMMENDATION,
-                "target with 'mode: production' should set 'workspace.root_path' so that only one copy is deployed "
-                "(for example /Workspace/Shared/.bundle/${bundle.name}/${bundle.target})",
-                mode.loc, "bundle.mode", check=CHECK))
+        diags.extend(_production_checks(config, ctx.user_name, target))
     return config, diags
+
+
+def _runs_as_set(config: Value) -> bool:
+    """Every job runs as a named identity (its own ``run_as`` or the bundle's, which
+    ``set_run_as`` copies onto it later) — the CLI's ``isRunAsSet``."""
+    if identity_of(config.get("run_as")):
+        return True
+    jobs = get_path(config, ("resources", "jobs"))
+    return all(identity_of(job.get("run_as") if job.is_map else None)
+               for job in (jobs.v.values() if jobs is not None and jobs.is_map else ()))
+
+
+def identity_of(run_as: Value | None) -> dict:
+    return identity(run_as) if run_as is not None and run_as.is_map else {}
+
+
+def _production_checks(config: Value, user: str, target: Value | None) -> Diagnostics:
+    """The CLI's ``validateProductionMode``: no development pipelines, and one deployed copy,
+    which only a target-level ``workspace.root_path`` guarantees. Without it, a bundle whose
+    jobs all run as a named identity (or deployed by a service principal) gets a
+    recommendation, any other an error."""
+    diags = Diagnostics()
+    for _path, dev in find(config, "resources.pipelines.*.development"):
+        if dev.v is True:
+            diags.error("target with 'mode: production' cannot include a pipeline with 'development: true'",
+                        check=CHECK)
+            return diags
+    ws = target.get("workspace") if target is not None and target.is_map else None
+    root = ws.get("root_path") if ws is not None and ws.is_map else None
+    if root is not None and root.v:
+        return diags
+    advice = ("set 'workspace.root_path' to make sure only one copy is deployed. A common practice is to use a "
+              f"username or principal name in this path, i.e. root_path: /Workspace/Users/{user}/.bundle/"
+              "${bundle.name}/${bundle.target}")
+    if _runs_as_set(config) or deploying_principal(user)[0] == "service_principal_name":
+        severity, verb = RECOMMENDATION, "should"
+    else:
+        severity, verb = ERROR, "must"
+    diags.add(Diagnostic(severity, f"target with 'mode: production' {verb} {advice}",
+                         target.loc if target is not None else None, "workspace.root_path", check=CHECK))
+    return diags
 
 
 def _development_checks(config: Value, user: str, sn: str) -> Diagnostics:
@@ -88,9 +127,10 @@ def _development_checks(config: Value, user: str, sn: str) -> Diagnostics:
 
 class ApplyMode(Step):
     name = "apply_mode"
-    reads = ("bundle.mode", "presets", "workspace.*")
+    reads = ("bundle.mode", "presets", "workspace.*", "targets.<t>.workspace.root_path", "run_as",
+             "resources.jobs.*.run_as", "resources.pipelines.*.development")
     updates = ("presets", "bundle.deployment.lock.enabled")
 
     def run(self, b: BundleState) -> Diagnostics:
-        b.config, found = apply_mode(b.config, b.ctx)
+        b.config, found = apply_mode(b.config, b.ctx, b.target_settings)
         return found

@@ -96,4 +96,6 @@ class MergeTarget(Step):
                "variables", "targets")
 
     def run(self, b: BundleState) -> None:
+        targets = b.config.get("targets")
+        b.target_settings = targets.v.get(b.target) if targets is not None and targets.is_map else None
         b.config = merge_target(b.config, b.target)

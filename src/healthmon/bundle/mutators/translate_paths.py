@@ -1,8 +1,11 @@
 """Rewrite local file references as workspace paths, as the CLI's ``TranslatePaths`` does.
 
-A relative ``notebook_path`` / ``python_file`` / ``sql_task.file.path`` / library path /
-local environment dependency is relative to the YAML file that declares it. It becomes
-``${workspace.file_path}/<path relative to the sync root>`` (the bundle root unless ``sync.paths``
+A relative ``notebook_path`` / ``python_file`` / ``sql_task.file.path`` / ``requirements`` file /
+library / local environment dependency is relative to the YAML file that declares it. It becomes
+``${workspace.file_path}/<path relative to the sync root>``, except local libraries (``whl``,
+``jar``) which become ``<path relative to the sync root>`` and local environment dependencies
+``./<path relative to the sync root>`` (the CLI's validate output; deploy points them at the synced
+copy) (the bundle root unless ``sync.paths``
 reach outside it); source-format notebooks lose their extension (``src/ml/x.py`` →
 ``.../files/src/ml/x``), Jupyter notebooks (``.ipynb``) and other files keep it. Absolute paths
 outside ``/Workspace`` get the ``/Workspace`` prefix (``/remote/x`` → ``/Workspace/remote/x``); URLs,
@@ -30,6 +33,13 @@ CHECK = "paths"
 # A Jupyter notebook keeps its extension in the workspace path (the CLI's output); source-format
 # notebooks (.py/.sql/.scala/.r with the Databricks header) are imported without it.
 JUPYTER = ".ipynb"
+# Kinds of local library paths: printed relative to the sync root (the CLI's
+# TranslateModeLocalRelative / TranslateModeLocalRelativeWithPrefix), not as workspace paths.
+LIBRARY = "library"
+DEPENDENCY = "dependency"
+# A pipeline's `glob.include` pattern: translated like a file path (the CLI's TranslateModeGlob),
+# never checked for existence nor recorded as a source (a pattern names no one file).
+GLOB = "glob"
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,10 @@ class SourceRef:
     location: Location  # where it is declared
     workspace_path: str
     job: str = ""  # resource key of the job declaring it
+    # A local library (``whl``/``jar``, a local environment dependency): the configuration holds
+    # its path relative to the sync root, as the CLI's validate prints it; deploy points the job
+    # at ``workspace_path``, the synced copy (the CLI uploads it then).
+    library: bool = False
 
 
 def _task_fields(task_path: tuple, task: Value):
@@ -65,7 +79,7 @@ def _task_fields(task_path: tuple, task: Value):
             if lib.is_map:
                 for field in ("whl", "jar", "requirements"):
                     if lib.get(field) is not None:
-                        yield task_path + ("libraries", i, field), "file"
+                        yield task_path + ("libraries", i, field), "file" if field == "requirements" else LIBRARY
     fe = task.get("for_each_task")
     inner = fe.get("task") if fe is not None and fe.is_map else None
     if inner is not None:
@@ -91,6 +105,17 @@ def _uses_git(job: Value, task: Value) -> bool:
     return git_source is not None and git_source.v is not None
 
 
+def _is_local_dependency(text) -> bool:
+    """The CLI's ``IsLibraryLocal``: ``./x``, ``../x`` or a relative path to a wheel or jar;
+    package names (``pandas==2.2``), pip options (``-r``, ``-e``), URLs and absolute paths are not."""
+    if not isinstance(text, str) or not text:
+        return False
+    if text.startswith("."):
+        return True
+    return (not text.startswith(("-", "/")) and "://" not in text and "/" in text
+            and text.endswith((".whl", ".jar")))
+
+
 def _skip(text) -> bool:
     # Only well-formed references are left for later: "${bundle.}" is a (missing) relative path.
     return (not isinstance(text, str) or not text or text.startswith("/") or "://" in text
@@ -111,7 +136,7 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
     base = ctx.source(node.loc.file).parent
     local = Path(os.path.normpath(base / declared))
     if local != sync_root and sync_root not in local.parents:
-        found = local.exists() or (kind == "notebook" and notebook_file(local).exists())
+        found = kind == GLOB or local.exists() or (kind == "notebook" and notebook_file(local).exists())
         where = f"the bundle root {ctx.root}" if sync_root == ctx.root else f"the sync root {sync_root}"
         errors.append(Diagnostic(
             WARNING if found else ERROR,
@@ -122,6 +147,8 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
     if kind == "notebook":
         local = notebook_file(local)
     rel = PurePosixPath(local.relative_to(sync_root).as_posix())
+    if kind in (LIBRARY, DEPENDENCY):
+        return f"{file_path}/{rel}", local
     if kind == "notebook" and rel.suffix in NOTEBOOK_SUFFIXES and rel.suffix != JUPYTER:
         rel = rel.with_suffix("")
     return f"{file_path}/{rel}" if str(rel) != "." else file_path, local
@@ -131,6 +158,7 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
 OTHER_FIELDS = (
     ("resources.pipelines.*.libraries[*].notebook.path", "notebook"),
     ("resources.pipelines.*.libraries[*].file.path", "file"),
+    ("resources.pipelines.*.libraries[*].glob.include", GLOB),
     ("resources.apps.*.source_code_path", "directory"),
 )
 
@@ -150,8 +178,8 @@ def _fields(config: Value):
                     for path, kind in _task_fields(jpath + ("tasks", i), task):
                         yield path, kind, key
         for path, dep in find(job, "environments[*].spec.dependencies[*]", jpath):
-            if isinstance(dep.v, str) and dep.v.startswith(("./", "../")):
-                yield path, "file", key
+            if _is_local_dependency(dep.v):
+                yield path, DEPENDENCY, key
     for pat, kind in OTHER_FIELDS:
         for path, _ in find(config, pat):
             yield path, kind, ""
@@ -176,8 +204,18 @@ def translate_paths(config: Value, ctx: LoadContext,
         if out is None:
             continue
         ws_path, local = out
-        sources[format_path(path)] = SourceRef(kind, node.v, local, node.loc, ws_path, key)
-        config = set_path(config, path, Value(ws_path, node.loc))
+        if kind == GLOB:
+            config = set_path(config, path, Value(ws_path, node.loc))
+            continue
+        library = kind in (LIBRARY, DEPENDENCY)
+        sources[format_path(path)] = SourceRef("file" if library else kind, node.v, local, node.loc, ws_path, key,
+                                               library=library)
+        written = ws_path
+        if library:
+            written = ws_path[len(file_path) + 1:]
+            if kind == DEPENDENCY and not written.startswith("."):
+                written = "./" + written
+        config = set_path(config, path, Value(written, node.loc))
     if any(d.severity == ERROR for d in errors):
         raise BundleError(errors)
     return config, sources, errors
@@ -189,7 +227,8 @@ class TranslatePaths(Step):
              "resources.pipelines.*.libraries[*]", "resources.apps.*.source_code_path", "workspace.file_path")
     updates = ("resources.jobs.*.tasks[*].notebook_task.notebook_path", "resources.jobs.*.tasks[*].*_task.*",
                "resources.jobs.*.tasks[*].libraries[*]", "resources.jobs.*.environments[*].spec.dependencies[*]",
-               "resources.pipelines.*.libraries[*].*.path", "resources.apps.*.source_code_path")
+               "resources.pipelines.*.libraries[*].*.path", "resources.pipelines.*.libraries[*].glob.include",
+               "resources.apps.*.source_code_path")
 
     def run(self, b: BundleState) -> Diagnostics:
         b.config, b.sources, found = translate_paths(b.config, b.ctx, b.sync_dir())
