@@ -234,7 +234,8 @@ def measure(old_tree: Path, rounds: int, cpu_seconds: float, keep: bool = False)
     return _results(samples, old_tree, graph, cpu_seconds)
 
 
-def _results(samples: dict[str, list[dict]], old_tree: Path, graph: tuple[int, int], cpu_seconds: float) -> list[Result]:
+def _results(samples: dict[str, list[dict]], old_tree: Path, graph: tuple[int, int],
+             cpu_seconds: float) -> list[Result]:
     rounds = len(samples["new"])
     wall = {k: [s["wall_s"] for s in v] for k, v in samples.items()}
     duration = {k: [s["run_duration_s"] for s in v] for k, v in samples.items()}
@@ -243,8 +244,8 @@ def _results(samples: dict[str, list[dict]], old_tree: Path, graph: tuple[int, i
     ratio = statistics.median(wall["new"]) / statistics.median(wall["old"])
     old_name = f"old process path ({OLD_COMMIT}, {old_tree})"
     how = (f"{rounds} rounds alternating old/new after one warm-up run each; the repository's job graph "
-           f"(one orchestrator run: {graph[0]} job runs with run_job_task, {graph[1]} notebook tasks) with each notebook "
-           f"replaced by imports (numpy, pandas, pyarrow) + {cpu_seconds} s of CPU; "
+           f"(one orchestrator run: {graph[0]} job runs with run_job_task, {graph[1]} notebook tasks) with each "
+           f"notebook replaced by imports (numpy, pandas, pyarrow) + {cpu_seconds} s of CPU; "
            f"default slots ({os.cpu_count()} cores); new = {_commit(ROOT)}")
     load = (f"load average (1 min) around the runs: median {statistics.median(loads):.1f}, "
             f"min {min(loads):.1f}, max {max(loads):.1f}")
