@@ -255,7 +255,8 @@ def _results(samples: dict[str, list[dict]], old_tree: Path, graph: tuple[int, i
             value=statistics.median(wall["new"]), unit="s", baseline_name=old_name,
             baseline_value=statistics.median(wall["old"]), target=f"<= {TARGET_RATIO}x the old process path",
             passed=ratio <= TARGET_RATIO,
-            notes=(f"{how}. new {_spread(wall['new'])}; old {_spread(wall['old'])}; per-round ratio new/old "
+            notes=(f"{how}. new {_spread(wall['new'])}; old {_spread(wall['old'])}; difference of the medians "
+                   f"{statistics.median(wall['new']) - statistics.median(wall['old']):+.2f} s; per-round ratio new/old "
                    f"median {statistics.median(paired):.3f}, min {paired[0]:.3f}, max {paired[-1]:.3f}; {load}"),
             extra={"samples": samples, "cpu_seconds": cpu_seconds},
         ),
