@@ -95,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             ratio = f"  ratio {r.ratio:.2f}x vs {r.baseline_name}" if r.ratio is not None else ""
             print(f"  {r.name}: {r.value:.4g} {r.unit}{ratio}  target {r.target or '-'}  met={r.passed}", flush=True)
-        if results:
-            results[0].extra["_meta"] = meta
+        if not results:
+            continue  # skipped (e.g. what it compares against is not installed): the stored results stay
+        results[0].extra["_meta"] = meta
         (RESULTS_DIR / f"{area}.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
     all_results = {}
     for path in sorted(RESULTS_DIR.glob("*.json")):
