@@ -12,6 +12,7 @@ from scipy.stats import nbinom, poisson
 from healthmon.ml.features import FEATURE_TABLES
 from healthmon.ml.models import MODELS
 from healthmon.ml.models import baselines as bl
+from healthmon.ml.models.baseline_estimator import BaselineEstimator
 from healthmon.ml.models import detectors as det
 from healthmon.ml.models.calibrated import (
     COUNT_PRIOR, CalibratedDetector, Signal, TailCalibrator, combine_pvalues, negbin_surprise, statistic,
@@ -137,7 +138,7 @@ def test_every_detector_reads_columns_of_its_table_and_flags_by_budget(name):
 
 def test_shipped_baseline_flags_by_its_threshold_and_explains_itself():
     b = bl.BestFeature(column="x", sign=1.0)
-    est = bl.BaselineEstimator(b, ["x", "y"], "anomaly").fit(np.zeros((3, 2))).set_threshold(5.0)
+    est = BaselineEstimator(b, ["x", "y"], "anomaly").fit(np.zeros((3, 2))).set_threshold(5.0)
     X = np.array([[6.0, 0.0], [1.0, 9.0]])
     assert list(est.predict(X)) == [-1, 1]
     assert list(-est.score_samples(X)) == [6.0, 1.0]

@@ -12,6 +12,7 @@ from healthmon.ml import evaluation as ev
 from healthmon.ml import evaluation_seeds as es
 from healthmon.ml.models import MODELS
 from healthmon.ml.models import baselines as bl
+from healthmon.ml.models.baseline_estimator import BaselineEstimator
 
 
 def _frame(entities=2, days=40, seed=0):
@@ -66,9 +67,9 @@ def test_reference_input_and_best_feature_with_its_sign():
 def test_baseline_estimator_serves_a_baseline_like_a_model():
     ref = bl.ReferenceInput("mean_28d", "b")
     X = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]])
-    reg = bl.BaselineEstimator(ref, ["a", "b"], "regression").fit(X)
+    reg = BaselineEstimator(ref, ["a", "b"], "regression").fit(X)
     np.testing.assert_allclose(reg.predict(X), [10, 20, 30])
-    clf = bl.BaselineEstimator(ref, ["a", "b"], "binary").fit(X)
+    clf = BaselineEstimator(ref, ["a", "b"], "binary").fit(X)
     p = clf.predict_proba(X)
     assert p.shape == (3, 2) and np.all(np.diff(p[:, 1]) > 0) and np.allclose(p.sum(axis=1), 1)
     assert list(clf.predict(X)) == [0, 1, 1] and list(clf.classes_) == [0, 1]
@@ -209,7 +210,7 @@ def test_champion_candidates_ship_a_baseline_only_when_it_wins_on_validation():
     train = periods == "train"
     weak = DummyRegressor().fit(X[train], y[train])
     scorer, algorithm, contest = choose_scorer(spec, weak, rows, y, periods, features, X[train])
-    assert algorithm == "baseline:mean_last_4_same_weekday" and isinstance(scorer, bl.BaselineEstimator)
+    assert algorithm == "baseline:mean_last_4_same_weekday" and isinstance(scorer, BaselineEstimator)
     np.testing.assert_allclose(scorer.predict(X), rows["cost_next_dow_avg_4w"])
     assert contest["candidate_mean_last_4_same_weekday_validation_mape"] < contest["candidate_ml_validation_mape"]
     # Seasonal naive and the entity's history are yardsticks, not candidates: they read other rows.

@@ -11,6 +11,7 @@ import pytest
 from healthmon.ml.features.label_history import append_label_history, history_column, history_specs, label_history
 from healthmon.ml.models import MODELS
 from healthmon.ml.models import baselines as bl
+from healthmon.ml.models.baseline_estimator import MULTICLASS_CONFIDENCE, BaselineEstimator
 from healthmon.ml.models import frames as fr
 from healthmon.ml.models.estimators import ReferenceClassifier, xgb_reference_classifier
 from tests.ml_models.synthetic_features import feature_frame
@@ -75,12 +76,12 @@ def test_history_baselines_are_servable_for_every_model_that_reads_its_history()
 
 
 def test_multiclass_baseline_estimator_puts_its_confidence_on_the_last_label():
-    est = bl.BaselineEstimator(bl.ReferenceInput("last_label_feature", "last"), ["last"], "multiclass", (0, 1, 2)).fit(
+    est = BaselineEstimator(bl.ReferenceInput("last_label_feature", "last"), ["last"], "multiclass", (0, 1, 2)).fit(
         np.array([[0.0], [1.0]]))
     proba = est.predict_proba(np.array([[2.0], [0.0], [np.nan]]))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert list(est.predict(np.array([[2.0], [0.0]]))) == [2, 0]
-    assert proba[0, 2] == pytest.approx(bl.MULTICLASS_CONFIDENCE)
+    assert proba[0, 2] == pytest.approx(MULTICLASS_CONFIDENCE)
     np.testing.assert_allclose(proba[2], 1 / 3)
 
 

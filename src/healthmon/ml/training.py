@@ -352,6 +352,7 @@ def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.nda
     ``baseline:<name>``, so it is registered, served and evaluated like any model. Returns
     (scorer, algorithm tag, the candidates' figures and the decisive margin)."""
     from healthmon.ml.models import baselines as bl
+    from healthmon.ml.models.baseline_estimator import BaselineEstimator
     from healthmon.ml.models.metrics import clearly_better, paired_entity_bootstrap
 
     if spec.kind == "anomaly" or y is None or not spec.baselines:
@@ -381,7 +382,7 @@ def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.nda
     challenger: tuple[float, Any, str] | None = None
     ctx = bl.Context(spec, rows, np.asarray(y, float), periods, features)
     for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
-        est = bl.BaselineEstimator(baseline, features, spec.kind, classes).fit(X_train)
+        est = BaselineEstimator(baseline, features, spec.kind, classes).fit(X_train)
         label = bl.baseline_label(baseline).replace(":", "_")
         contest[f"candidate_{label}_validation_{metric}"] = figure(est, X_val, y_val)
         b_value = contest[f"candidate_{label}_history_{metric}"] = figure(est, X_hist, y_hist)
@@ -451,6 +452,7 @@ def choose_detector(
     when strictly better; without validation incidents the detector stays). Baselines that learn
     (the best single feature) learn on the training period only."""
     from healthmon.ml.models import baselines as bl
+    from healthmon.ml.models.baseline_estimator import BaselineEstimator
 
     val = periods == "validation"
     dates = pd.to_datetime(rows[spec.date_key]).dt.normalize()
@@ -468,7 +470,7 @@ def choose_detector(
     # themselves it would win the contest by hindsight.
     ctx = bl.Context(spec, rows, None, periods, features, incidents=incidents, incident_periods=("train",))
     for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
-        est = bl.BaselineEstimator(baseline, features, "anomaly").fit(X_train)
+        est = BaselineEstimator(baseline, features, "anomaly").fit(X_train)
         b_threshold, b_score = _budget_flags(spec, -est.score_samples(X_all), rows, val, inc_val)
         est.set_threshold(b_threshold)
         label = bl.baseline_label(baseline)

@@ -12,16 +12,24 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from healthmon.ml.models import baselines as bl, detectors as det, estimators as est, targets as t
+from healthmon.ml.models import baselines as bl, detectors as det, targets as t
 from healthmon.ml.models.spec import HISTORY_PREFIX, ModelSpec
 
 
+def _estimators():
+    """The algorithms (scikit-learn, XGBoost), imported when a model is built rather than when
+    the specs are read: the server reads them for every page and needs none of it."""
+    from healthmon.ml.models import estimators
+
+    return estimators
+
+
 def _gbr(**kw):
-    return lambda cols: est.gradient_boosting(**kw)
+    return lambda cols: _estimators().gradient_boosting(**kw)
 
 
 def _rel(factor, nums, dens=(), **kw):
-    return lambda cols: est.relative_gradient_boosting(cols, (factor, tuple(nums), tuple(dens)), **kw)
+    return lambda cols: _estimators().relative_gradient_boosting(cols, (factor, tuple(nums), tuple(dens)), **kw)
 
 
 # Cost forecasters learn log(target / reference) from a few scale-free history features; the
@@ -80,7 +88,7 @@ CAPACITY_FEATURES = (
 
 
 def _xgb(**kw):
-    return lambda cols: est.xgb_classifier(**kw)
+    return lambda cols: _estimators().xgb_classifier(**kw)
 
 
 def _history_column(cols, stat: str) -> str | None:
@@ -97,8 +105,8 @@ def _xgb_on_history(**kw):
     def build(cols):
         rate, count = _history_column(cols, "mean"), _history_column(cols, "count")
         if rate is None or count is None:
-            return est.xgb_classifier()
-        return est.xgb_reference_classifier(cols, rate, count, **kw)
+            return _estimators().xgb_classifier()
+        return _estimators().xgb_reference_classifier(cols, rate, count, **kw)
 
     return build
 
@@ -315,7 +323,7 @@ _SPECS = [
         domain="cost",
         kind="multiclass",
         algorithm="random_forest",
-        factory=lambda cols: est.tfidf_random_forest([c for c in cols if c != "job_name"]),
+        factory=lambda cols: _estimators().tfidf_random_forest([c for c in cols if c != "job_name"]),
         feature_table="cost_features",
         prediction_table="tag_recommendations",
         task_key="train_tag_recommender",
