@@ -135,7 +135,8 @@ def _remote(text) -> str | None:
 
 def _found(local: Path, kind: str) -> bool:
     """Whether the path names something (patterns and libraries are not checked, as the CLI)."""
-    return kind in (GLOB, LIBRARY, DEPENDENCY) or local.exists() or (kind == "notebook" and notebook_file(local).exists())
+    return (kind in (GLOB, LIBRARY, DEPENDENCY) or local.exists()
+            or (kind == "notebook" and notebook_file(local).exists()))
 
 
 def _local(ctx: LoadContext, node: Value, kind: str, fallback: str) -> Path:
