@@ -60,3 +60,16 @@ def test_production_without_target_root_path(make_bundle):
 def test_unknown_mode_is_an_error(make_bundle):
     with pytest.raises(BundleError, match='expected "development" or "production"'):
         load_bundle(make_bundle({"databricks.yml": YAML.replace("mode: development", "mode: dev")}), "dev")
+
+
+@pytest.mark.parametrize("host, value", [
+    (None, "jose_nunez a+b=c.d:e/f@g"),                        # the local workspace: AWS rules
+    ("https://dbc-1.cloud.databricks.com", "jose_nunez a+b=c.d:e/f@g"),
+    ("https://adb-1.2.azuredatabricks.net", "josé_núñez a+b=c.d:e/f@g"),  # Azure restricts keys only
+    ("https://1.2.gcp.databricks.com", "jose_nunez_a_b_c.d_e_f_g"),
+])
+def test_dev_tag_value_is_normalised_for_the_cloud(host, value):
+    from healthmon.bundle.tags import normalize_value
+
+    assert normalize_value("josé_núñez a+b=c.d:e/f@g", host) == value
+    assert normalize_value("-x\u4e2d-", host) == ("x" if "gcp" in (host or "") else "-x_-")

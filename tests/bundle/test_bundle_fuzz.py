@@ -53,7 +53,8 @@ NAMED_NOT_LOCATED = ("no value assigned to required variable ", "reference does 
                      "cycle detected in field resolution: ", ": no such target. Available targets: ",
                      " to ensure uniqueness when using 'mode: development'", "failed to resolve ",
                      "invalid permission level: ", "cannot include a pipeline with 'development: true'",
-                     "multiple targets are marked as default (", "please specify target")
+                     "multiple targets are marked as default (", "please specify target",
+                     " defined in 'include' section does not match any files", ": includes must be relative paths")
 
 
 def located(d) -> bool:

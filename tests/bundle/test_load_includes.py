@@ -27,12 +27,17 @@ def test_globs_merge_sorted_and_deduplicated(make_bundle):
     assert b.location("resources.jobs.job_b").file == "resources/b.yml"
 
 
-def test_pattern_matching_nothing_is_an_error(make_bundle):
+def test_pattern_matching_nothing_includes_nothing(make_bundle):
     root = make_bundle({"databricks.yml": MAIN.format(pattern="resources/*.yml")})
+    assert load_bundle(root, validate=False).jobs == {}
+
+
+def test_missing_literal_include_is_an_unlocated_error(make_bundle):
+    root = make_bundle({"databricks.yml": MAIN.format(pattern="resources/jobs.yml")})
     with pytest.raises(BundleError) as e:
         load_bundle(root)
-    assert "does not match any files" in str(e.value)
-    assert str(e.value.diagnostics[0].location) == "databricks.yml:4:5"
+    assert [(d.summary, d.location) for d in e.value.diagnostics] == [
+        ("resources/jobs.yml defined in 'include' section does not match any files", None)]
 
 
 def test_yaml_files_outside_the_root_are_loaded_with_a_warning(make_bundle, tmp_path):
@@ -46,7 +51,7 @@ def test_yaml_files_outside_the_root_are_loaded_with_a_warning(make_bundle, tmp_
 
 def test_absolute_patterns_are_rejected(make_bundle, tmp_path):
     root = make_bundle({"databricks.yml": MAIN.format(pattern=str(tmp_path / "*.yml"))})
-    with pytest.raises(BundleError, match="relative to the bundle root"):
+    with pytest.raises(BundleError, match="includes must be relative paths"):
         load_bundle(root)
 
 
@@ -64,13 +69,14 @@ def test_same_resource_in_two_files_names_both(make_bundle):
         "  in resources/a.yml:4:7\n     resources/b.yml:4:7")
 
 
-def test_included_file_cannot_include(make_bundle):
+def test_include_in_an_included_file_is_a_warning(make_bundle):
     root = make_bundle({
         "databricks.yml": MAIN.format(pattern="r.yml"),
         "r.yml": "include:\n  - other.yml\n",
     })
-    with pytest.raises(BundleError, match="only be defined in the root"):
-        load_bundle(root)
+    found = [d for d in load_bundle(root).diagnostics if d.check == "include"]
+    assert [(d.severity, d.summary, str(d.location)) for d in found] == [
+        ("warning", "Include section is defined outside root file", "r.yml:2:3")]
 
 
 def test_malformed_included_file_points_at_it(make_bundle):

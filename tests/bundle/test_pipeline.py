@@ -60,10 +60,10 @@ def test_steps_never_mutate_the_trees_they_are_given(make_bundle):
 
 
 def test_a_phase_stops_at_the_first_error(make_bundle):
-    root = make_bundle({"databricks.yml": "bundle: {name: b}\ninclude: [missing/*.yml]\n"})
+    root = make_bundle({"databricks.yml": "bundle: {name: b}\ninclude: [missing.yml]\n"})
     state = BundleState(parse_file(root / "databricks.yml", "databricks.yml"), LoadContext(root, "u"))
     diags = apply_all(state, pipeline.load(root / "databricks.yml", None))
-    assert [d.summary for d in diags] == ["missing/*.yml defined in 'include' section does not match any files"]
+    assert [d.summary for d in diags] == ["missing.yml defined in 'include' section does not match any files"]
     assert state.target == ""  # select_target never ran
 
 

@@ -190,7 +190,8 @@ class MergeError(ValueError):
 def merge(base: Value, override: Value) -> Value:
     """Merge ``override`` into ``base`` as the CLI's ``merge.Merge``: maps merge key by key,
     sequences are concatenated, a scalar replaces, a null on either side yields the other side;
-    a map or sequence meeting another kind is a ``MergeError``."""
+    a map or sequence meeting another kind is a ``MergeError``. A merged map keeps the location of
+    ``base`` (its first definition), as the CLI's merge: path translation falls back to it."""
     if override.v is None:
         return base
     if base.v is None:
@@ -201,7 +202,7 @@ def merge(base: Value, override: Value) -> Value:
         out = dict(base.v)
         for k, x in override.v.items():
             out[k] = merge(out[k], x) if k in out else x
-        return Value(out, override.loc)
+        return Value(out, base.loc)
     if isinstance(base.v, list):
         if not isinstance(override.v, list):
             raise MergeError(f"cannot merge sequence with {kind_name(override)}", override.loc)

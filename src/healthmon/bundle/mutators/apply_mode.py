@@ -16,6 +16,7 @@ from healthmon.bundle.dyn import Value, find, get_path, set_path
 from healthmon.bundle.mutators.permissions import deploying_principal
 from healthmon.bundle.mutators.run_as import identity
 from healthmon.bundle.step import BundleState, Step
+from healthmon.bundle.tags import normalize_value
 from healthmon.settings import short_name
 
 CHECK = "mode"
@@ -43,7 +44,7 @@ def apply_mode(config: Value, ctx: LoadContext, target: Value | None = None) -> 
         loc = mode.loc
         p.setdefault("name_prefix", Value(f"[dev {sn}] ", loc))
         tags = dict(p["tags"].v) if "tags" in p and p["tags"].is_map else {}
-        tags.setdefault("dev", Value(sn, loc))
+        tags.setdefault("dev", Value(normalize_value(sn, _host(config)), loc))
         p["tags"] = Value(tags, p["tags"].loc if "tags" in p else loc)
         p.setdefault("jobs_max_concurrent_runs", Value(4, loc))
         p.setdefault("trigger_pause_status", Value("PAUSED", loc))
@@ -54,6 +55,11 @@ def apply_mode(config: Value, ctx: LoadContext, target: Value | None = None) -> 
     else:
         diags.extend(_production_checks(config, ctx.user_name, target))
     return config, diags
+
+
+def _host(config: Value) -> str | None:
+    host = get_path(config, ("workspace", "host"))
+    return host.v if host is not None and isinstance(host.v, str) else None
 
 
 def _runs_as_set(config: Value) -> bool:

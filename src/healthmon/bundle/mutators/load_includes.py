@@ -81,11 +81,14 @@ def expand(b: BundleState, patterns: list[Value], main_file: Path, diags: Diagno
     seen: set[Path] = {main_file.resolve()}
     for pat in patterns:
         text = pat.v
+        # Both errors are unlocated, as the CLI's ProcessRootIncludes reports them.
         if Path(text).is_absolute():
-            raise fail(f"include pattern {text!r} must be relative to the bundle root", pat.loc, "include", check=CHECK)
+            raise fail(f"{text}: includes must be relative paths", check=CHECK)
         matches = _glob(root, text, pat.loc)
-        if not matches:
-            raise fail(f"{text} defined in 'include' section does not match any files", pat.loc, "include", check=CHECK)
+        if not matches and not any(c in text for c in "*?["):
+            # Only a literal file name must exist: a pattern matching nothing (`resources/*.yml`
+            # in a bundle without resource files yet) includes nothing, as the CLI.
+            raise fail(f"{text} defined in 'include' section does not match any files", check=CHECK)
         for m in matches:
             try:
                 p = (root / m).resolve(strict=False)
@@ -143,8 +146,10 @@ class LoadIncludes(Step):
                 raise BundleError(errors)
             nested_include = part.get("include")
             if nested_include is not None:
-                raise fail("include can only be defined in the root databricks.yml", nested_include.loc,
-                           "include", check=CHECK)
+                diags.warning("Include section is defined outside root file", nested_include.loc, "include",
+                              check=CHECK, detail="An include section is defined in a file that is not "
+                                                  "databricks.yml.\nOnly includes defined in databricks.yml are "
+                                                  "applied.")
             _resource_defs(part, defs)
             try:
                 config = merge(config, Value({k: v for k, v in part.v.items() if k != "resources"}, part.loc))

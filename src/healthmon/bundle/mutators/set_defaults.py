@@ -19,8 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from healthmon.bundle.context import LoadContext
-from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Path, Value, map_pattern, required_path, set_path
+from healthmon.bundle.diag import Diagnostics, fail
+from healthmon.bundle.dyn import Path, Value, get_path, map_pattern, required_path, set_path
+from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.step import BundleState, Step
 from healthmon.settings import short_name
 
@@ -154,8 +155,35 @@ class DefineWorkspaceDefaults(Step):
     updates = ("workspace.current_user", "workspace.root_path", "workspace.file_path", "workspace.resource_path",
                "workspace.artifact_path", "workspace.state_path")
 
-    def run(self, b: BundleState) -> None:
+    def run(self, b: BundleState) -> Diagnostics:
+        diags = auth_interpolation_warnings(b.config)
         b.config = set_workspace_defaults(b.config, b.ctx)
+        return diags
+
+
+# The workspace fields that configure authentication and the environment variable that sets each
+# (the CLI's InterpolationInAuthConfig, with the SDK's attribute → environment names): the CLI
+# authenticates before it resolves references, so a reference there is not used.
+AUTH_FIELDS = {
+    "host": "DATABRICKS_HOST", "profile": "DATABRICKS_CONFIG_PROFILE", "auth_type": "DATABRICKS_AUTH_TYPE",
+    "metadata_service_url": "DATABRICKS_METADATA_SERVICE_URL", "client_id": "DATABRICKS_CLIENT_ID",
+    "google_service_account": "DATABRICKS_GOOGLE_SERVICE_ACCOUNT",
+    "azure_resource_id": "DATABRICKS_AZURE_RESOURCE_ID", "azure_use_msi": "ARM_USE_MSI",
+    "azure_client_id": "ARM_CLIENT_ID", "azure_tenant_id": "ARM_TENANT_ID", "azure_environment": "ARM_ENVIRONMENT",
+    "azure_login_app_id": "DATABRICKS_AZURE_LOGIN_APP_ID",
+}
+
+
+def auth_interpolation_warnings(config: Value) -> Diagnostics:
+    diags = Diagnostics()
+    for field, env in AUTH_FIELDS.items():
+        v = get_path(config, ("workspace", field))
+        if v is not None and isinstance(v.v, str) and REF.search(v.v):
+            diags.warning("Variable interpolation is not supported for fields that configure authentication",
+                          v.loc, f"workspace.{field}", check="workspace",
+                          detail=f"Interpolation is not supported for the field workspace.{field}. Please set\n"
+                                 f"the {env} environment variable if you wish to configure this field at runtime.")
+    return diags
 
 
 class SetResourceDefaults(Step):

@@ -11,6 +11,9 @@ reach outside it); source-format notebooks lose their extension (``src/ml/x.py``
 outside ``/Workspace`` get the ``/Workspace`` prefix (``/remote/x`` → ``/Workspace/remote/x``); URLs,
 paths of tasks that take their source from Git, and unresolved references are left as they are. A relative path outside
 the sync root is a warning when the file exists (left as written), else an error.
+A path that does not exist relative to its declaring file (typically one a target overrides in
+``databricks.yml``) is looked up relative to the file that defines its job or pipeline instead,
+as the CLI's fallback for overrides in targets.
 The local file behind each rewritten field is returned in ``sources`` (keyed by config path) so
 validation can check it and name both the file and the declaring ``file:line:col``.
 """
@@ -130,13 +133,29 @@ def _remote(text) -> str | None:
     return None
 
 
+def _found(local: Path, kind: str) -> bool:
+    """Whether the path names something (patterns and libraries are not checked, as the CLI)."""
+    return (kind in (GLOB, LIBRARY, DEPENDENCY) or local.exists()
+            or (kind == "notebook" and notebook_file(local).exists()))
+
+
+def _local(ctx: LoadContext, node: Value, kind: str, fallback: str) -> Path:
+    """The local file ``node`` names: relative to its declaring file, else — when nothing is
+    there — relative to ``fallback``, the file defining its resource (the CLI's fallback)."""
+    local = Path(os.path.normpath(ctx.source(node.loc.file).parent / node.v))
+    if fallback and fallback != node.loc.file and not _found(local, kind):
+        other = Path(os.path.normpath(ctx.source(fallback).parent / node.v))
+        if _found(other, kind):
+            return other
+    return local
+
+
 def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_path: str, path: tuple,
-               errors: list[Diagnostic]) -> tuple[str, Path] | None:
+               errors: list[Diagnostic], fallback: str = "") -> tuple[str, Path] | None:
     declared = node.v
-    base = ctx.source(node.loc.file).parent
-    local = Path(os.path.normpath(base / declared))
+    local = _local(ctx, node, kind, fallback)
     if local != sync_root and sync_root not in local.parents:
-        found = kind == GLOB or local.exists() or (kind == "notebook" and notebook_file(local).exists())
+        found = _found(local, kind)
         where = f"the bundle root {ctx.root}" if sync_root == ctx.root else f"the sync root {sync_root}"
         errors.append(Diagnostic(
             WARNING if found else ERROR,
@@ -164,7 +183,8 @@ OTHER_FIELDS = (
 
 
 def _fields(config: Value):
-    """(config path, kind, owning job key or "") of every translatable path."""
+    """(config path, kind, owning job key or "", file defining the job or pipeline) of every
+    translatable path."""
     res = config.get("resources")
     jobs = res.get("jobs") if res is not None else None
     for key, job in (jobs.v.items() if jobs is not None and jobs.is_map else ()):
@@ -176,13 +196,14 @@ def _fields(config: Value):
             for i, task in enumerate(tasks.v):
                 if task.is_map and not _uses_git(job, task):
                     for path, kind in _task_fields(jpath + ("tasks", i), task):
-                        yield path, kind, key
+                        yield path, kind, key, job.loc.file
         for path, dep in find(job, "environments[*].spec.dependencies[*]", jpath):
             if _is_local_dependency(dep.v):
-                yield path, DEPENDENCY, key
+                yield path, DEPENDENCY, key, job.loc.file
     for pat, kind in OTHER_FIELDS:
         for path, _ in find(config, pat):
-            yield path, kind, ""
+            owner = required_path(config, path[:3])
+            yield path, kind, "", owner.loc.file if owner.loc is not None else ""
 
 
 def translate_paths(config: Value, ctx: LoadContext,
@@ -192,7 +213,7 @@ def translate_paths(config: Value, ctx: LoadContext,
     sources: dict[str, SourceRef] = {}
     file_path = required_path(config, ("workspace", "file_path")).v
     errors: list[Diagnostic] = []
-    for path, kind, key in list(_fields(config)):
+    for path, kind, key, fallback in list(_fields(config)):
         node = required_path(config, path)  # _fields yields the paths of existing values
         remote = _remote(node.v) if path[-1] in ("notebook_path", "python_file", "path") else None
         if remote is not None:
@@ -200,7 +221,7 @@ def translate_paths(config: Value, ctx: LoadContext,
             continue
         if _skip(node.v):
             continue
-        out = _translate(ctx, sync_root, node, kind, file_path, path, errors)
+        out = _translate(ctx, sync_root, node, kind, file_path, path, errors, fallback)
         if out is None:
             continue
         ws_path, local = out
