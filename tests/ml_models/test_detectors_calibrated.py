@@ -109,6 +109,53 @@ def test_a_surge_is_flagged_with_its_evidence_and_quiet_days_are_not():
     assert np.mean(model.predict(ordinary(5000)) == -1) < 0.002
 
 
+def _two_signals(rng, n, incident):
+    """Signal a rises (2-4x its mean) on incident rows; signal b is a heavy-tailed count that
+    incidents do not touch (the noisy signal that would set a min-p threshold)."""
+    a = _null_counts(rng, n)
+    a[incident, 0] = rng.poisson(a[incident, 1] * rng.uniform(2, 4, incident.sum()))
+    b_rate = rng.gamma(0.3, 10.0, n)
+    b = np.column_stack([rng.negative_binomial(0.5, 0.5 / (0.5 + b_rate)), b_rate, np.sqrt(b_rate)]).astype(float)
+    return np.hstack([a, b])
+
+
+def test_learned_combination_weighs_the_signal_incidents_move_and_stays_calibrated():
+    rng = np.random.default_rng(3)
+    signals = (Signal("a", "count", "a_mean", "a_std"), Signal("b", "count", "b_mean", "b_std"))
+    cols = ("a", "a_mean", "a_std", "b", "b_mean", "b_std")
+    n = 20_000
+    train_inc = rng.random(n) < 0.01
+    X_train = _two_signals(rng, n, train_inc)
+    X_test_inc = rng.random(n) < 0.01
+    X_test = _two_signals(rng, n, X_test_inc)
+    minp = CalibratedDetector(signals, cols).fit(X_train)
+    learned = CalibratedDetector(signals, cols).fit(X_train).learn_combination(X_train, train_inc)
+    assert learned.weights_[0] > 3 * learned.weights_[1]
+    top = n // 100  # the budget: flag the top 1 % of rows
+    hits = {name: X_test_inc[np.argsort(-m.score(X_test))[:top]].mean() for name, m in
+            (("minp", minp), ("learned", learned))}
+    assert hits["learned"] > hits["minp"] + 0.05
+    # still a calibrated p-value on ordinary rows
+    p = 10 ** -learned.score(X_test[~X_test_inc])
+    for alpha in (0.01, 0.05):
+        assert alpha / 2 < np.mean(p <= alpha) <= alpha * 1.3
+    ev = learned.evidence(X_test[X_test_inc][:50])
+    assert (ev["evidence_metric"] == "a").mean() > 0.8
+
+
+def test_without_enough_incident_rows_the_combination_stays_min_p():
+    rng = np.random.default_rng(4)
+    signals = (Signal("a", "count", "a_mean", "a_std"), Signal("b", "count", "b_mean", "b_std"))
+    cols = ("a", "a_mean", "a_std", "b", "b_mean", "b_std")
+    X = _two_signals(rng, 5000, np.zeros(5000, bool))
+    few = np.zeros(5000, bool)
+    few[:3] = True
+    plain = CalibratedDetector(signals, cols).fit(X)
+    model = CalibratedDetector(signals, cols).fit(X).learn_combination(X, few)
+    assert model.weights_ is None
+    assert model.score(X) == pytest.approx(plain.score(X))
+
+
 def test_budget_threshold_allows_exactly_the_budgeted_false_events():
     # 10 entities x 30 days, budget 0.2 per entity-month -> at most 2 false events
     dates = np.tile(pd.date_range("2026-01-01", periods=30).to_numpy(), 10)

@@ -51,6 +51,12 @@ MAX_STAT = 300.0
 # Empirical survival up to this training quantile, an exponential tail beyond it.
 TAIL_QUANTILE = 0.98
 MIN_EXCEEDANCES = 10
+# The learned combination: surprises (−log10 p) are capped so that one extreme signal cannot
+# decide the weights alone; it needs this many training rows on incidents, and its weights are
+# shrunk towards 0 by this L2 penalty (on the class-balanced loss).
+SURPRISE_CAP = 8.0
+MIN_INCIDENT_ROWS = 10
+LEARNED_L2 = 1e-3
 DEFAULT_THRESHOLD = 3.0  # −log10 p: used only until training sets the budgeted threshold
 
 
@@ -174,6 +180,31 @@ class TailCalibrator:
         return np.clip(p, 1e-300, 1.0)
 
 
+def nonnegative_logistic(S: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """Weights w >= 0 and an intercept minimising the class-balanced logistic loss of
+    ``S @ w + b`` plus ``l2 * |w|^2`` (L-BFGS-B with bounds). Non-negative because every column
+    is a surprise: more of it may never make a row look more normal."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    y = np.asarray(y, bool)
+    weight = np.where(y, 0.5 / max(y.sum(), 1), 0.5 / max((~y).sum(), 1))
+    m = S.shape[1]
+
+    def loss(theta):
+        w, b = theta[:m], theta[m]
+        z = S @ w + b
+        # log(1 + e^z) − y z, stable for both signs
+        ll = np.logaddexp(0.0, z) - y * z
+        grad_z = weight * (expit(z) - y)
+        value = float(weight @ ll + l2 * w @ w)
+        return value, np.concatenate([S.T @ grad_z + 2 * l2 * w, [grad_z.sum()]])
+
+    res = minimize(loss, np.concatenate([np.full(m, 0.1), [0.0]]), jac=True, method="L-BFGS-B",
+                   bounds=[(0.0, None)] * m + [(None, None)])
+    return res.x[:m], float(res.x[m])
+
+
 def combine_pvalues(p: np.ndarray, how: str = "minp") -> np.ndarray:
     """Rows × signals p-values -> one p-value per row: Bonferroni-corrected minimum (``minp``)
     or Fisher's method (``fisher``, χ² with 2m degrees of freedom)."""
@@ -224,6 +255,7 @@ class CalibratedDetector(BaseEstimator):
             raise ValueError("a CalibratedDetector needs at least one signal")
         stats = self.statistics(X)
         self.calibrators_ = [TailCalibrator.fit(stats[:, j]) for j in range(stats.shape[1])]
+        self.weights_ = None  # until learn_combination sees labelled incidents
         if not hasattr(self, "threshold_"):
             self.threshold_ = DEFAULT_THRESHOLD
         return self
@@ -232,8 +264,37 @@ class CalibratedDetector(BaseEstimator):
         stats = self.statistics(X)
         return np.column_stack([c.survival(stats[:, j]) for j, c in enumerate(self.calibrators_)])
 
+    def surprises(self, X) -> np.ndarray:
+        """Per row and signal: −log10 of its calibrated p-value, capped at ``SURPRISE_CAP``."""
+        return np.minimum(-np.log10(self.pvalues(X)), SURPRISE_CAP)
+
+    def learn_combination(self, X, on_incident) -> "CalibratedDetector":
+        """Learn how much each signal counts from the labelled incidents of these (training)
+        rows: non-negative logistic weights over the signals' surprises, and the weighted sum's
+        own tail calibration on the rows off incidents. With fewer than ``MIN_INCIDENT_ROWS`` incident
+        rows (an account without a ground truth, a quiet training period) the detector keeps
+        the unweighted ``combine`` rule."""
+        y = np.asarray(on_incident, bool)
+        self.weights_ = None
+        if y.sum() < MIN_INCIDENT_ROWS or y.all():
+            return self
+        S = self.surprises(X)
+        w, _ = nonnegative_logistic(S, y, LEARNED_L2)
+        if not np.any(w > 0):
+            return self
+        self.weights_ = w
+        # a p-value says how rare the score is on ORDINARY rows: the incident rows, which the
+        # weights were chosen to push up, would otherwise fill the tail
+        self.combined_calibrator_ = TailCalibrator.fit((S @ w)[~y])
+        return self
+
+    def _learned(self) -> bool:
+        return getattr(self, "weights_", None) is not None
+
     def score(self, X) -> np.ndarray:  # noqa: D401 - not sklearn's R² "score": the anomaly score
         """−log10 of the combined p-value (higher = more anomalous)."""
+        if self._learned():
+            return -np.log10(self.combined_calibrator_.survival(self.surprises(X) @ self.weights_))
         return -np.log10(combine_pvalues(self.pvalues(X), self.combine))
 
     def score_samples(self, X) -> np.ndarray:
@@ -257,7 +318,12 @@ class CalibratedDetector(BaseEstimator):
         (its calibrated, uncorrected tail probability)."""
         X = np.asarray(X, float)
         p = self.pvalues(X)
-        j = p.argmin(axis=1)
+        # the signal that contributed most to the score: the smallest p, or the largest
+        # weighted surprise under a learned combination
+        if self._learned():
+            j = (np.minimum(-np.log10(p), SURPRISE_CAP) * self.weights_).argmax(axis=1)
+        else:
+            j = p.argmin(axis=1)
         rows = np.arange(len(X))
         observed = np.column_stack([self._col(X, s.metric) for s in self.signals])[rows, j]
         expected = np.column_stack([self._expected(X, s, c) for s, c in zip(self.signals, self.calibrators_)])[rows, j]
