@@ -86,7 +86,7 @@ def evaluate(seed: int, scale: str, name: str) -> dict:
     shipped, algorithm, contest = choose_detector(spec, model, rows, periods, features, X_train, known)
     res = _evaluate_detector(spec, shipped, rows, periods, features, raw)
     alone = res if shipped is model else _evaluate_detector(spec, model, rows, periods, features, raw)
-    base = {k: v.get("value") for k, v in res["baselines"].items() if k.endswith("@model_rate")}
+    base = {k: v.get("value") for k, v in res["baselines"].items()}
     best = max(((v, k) for k, v in base.items() if v is not None), default=(None, None))
     return {
         "shipped": res.get("value"),
@@ -126,12 +126,19 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[11, 13, 21])
     ap.add_argument("--scale", default="medium")
     ap.add_argument("--models", nargs="+", default=list(DETECTORS))
-    ap.add_argument("--unweighted", action="store_true", help="never learn the combination (the plain min-p rule)")
+    ap.add_argument("--combine", help="the combination rule of every detector (default: the design's)")
+    ap.add_argument("--budget", type=float, help="false events per entity-month (default: the design's)")
     args = ap.parse_args()
-    if args.unweighted:
-        from healthmon.ml.models import calibrated
+    if args.budget is not None:
+        from healthmon.ml.models import MODELS
 
-        calibrated.MIN_INCIDENT_ROWS = 10**9
+        for name in args.models:
+            MODELS[name].hyperparameters["false_events_per_entity_month"] = args.budget
+    if args.combine is not None:
+        from healthmon.ml.models import MODELS, detectors
+
+        for name in args.models:
+            object.__setattr__(MODELS[name], "factory", detectors.factory(name, combine=args.combine))
     if args.command == "prepare":
         for s in args.seeds:
             prepare(s, args.scale)

@@ -129,7 +129,7 @@ def test_learned_combination_weighs_the_signal_incidents_move_and_stays_calibrat
     X_test_inc = rng.random(n) < 0.01
     X_test = _two_signals(rng, n, X_test_inc)
     minp = CalibratedDetector(signals, cols).fit(X_train)
-    learned = CalibratedDetector(signals, cols).fit(X_train).learn_combination(X_train, train_inc)
+    learned = CalibratedDetector(signals, cols, "learned").fit(X_train).learn_combination(X_train, train_inc)
     assert learned.weights_[0] > 3 * learned.weights_[1]
     top = n // 100  # the budget: flag the top 1 % of rows
     hits = {name: X_test_inc[np.argsort(-m.score(X_test))[:top]].mean() for name, m in
@@ -151,7 +151,7 @@ def test_without_enough_incident_rows_the_combination_stays_min_p():
     few = np.zeros(5000, bool)
     few[:3] = True
     plain = CalibratedDetector(signals, cols).fit(X)
-    model = CalibratedDetector(signals, cols).fit(X).learn_combination(X, few)
+    model = CalibratedDetector(signals, cols, "learned").fit(X).learn_combination(X, few)
     assert model.weights_ is None
     assert model.score(X) == pytest.approx(plain.score(X))
 

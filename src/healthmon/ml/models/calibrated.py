@@ -57,6 +57,7 @@ MIN_EXCEEDANCES = 10
 SURPRISE_CAP = 8.0
 MIN_INCIDENT_ROWS = 10
 LEARNED_L2 = 1e-3
+WEIGHT_FLOOR = 0.25
 DEFAULT_THRESHOLD = 3.0  # −log10 p: used only until training sets the budgeted threshold
 
 
@@ -276,12 +277,15 @@ class CalibratedDetector(BaseEstimator):
         the unweighted ``combine`` rule."""
         y = np.asarray(on_incident, bool)
         self.weights_ = None
-        if y.sum() < MIN_INCIDENT_ROWS or y.all():
+        if not self.combine.startswith("learned") or y.sum() < MIN_INCIDENT_ROWS or y.all():
             return self
         S = self.surprises(X)
         w, _ = nonnegative_logistic(S, y, LEARNED_L2)
         if not np.any(w > 0):
             return self
+        # Every signal keeps a share of the strongest weight: the training period's incidents
+        # are a few kinds, and a kind they do not show may move only a signal they left at 0.
+        w = np.maximum(w, WEIGHT_FLOOR * w.max())
         self.weights_ = w
         # a p-value says how rare the score is on ORDINARY rows: the incident rows, which the
         # weights were chosen to push up, would otherwise fill the tail
@@ -293,9 +297,11 @@ class CalibratedDetector(BaseEstimator):
 
     def score(self, X) -> np.ndarray:  # noqa: D401 - not sklearn's R² "score": the anomaly score
         """−log10 of the combined p-value (higher = more anomalous)."""
-        if self._learned():
-            return -np.log10(self.combined_calibrator_.survival(self.surprises(X) @ self.weights_))
-        return -np.log10(combine_pvalues(self.pvalues(X), self.combine))
+        p = self.pvalues(X)
+        minp = combine_pvalues(p, "fisher" if self.combine == "fisher" else "minp")
+        if not self._learned():
+            return -np.log10(minp)
+        return -np.log10(self.combined_calibrator_.survival(np.minimum(-np.log10(p), SURPRISE_CAP) @ self.weights_))
 
     def score_samples(self, X) -> np.ndarray:
         return -self.score(X)
