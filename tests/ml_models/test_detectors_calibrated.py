@@ -40,6 +40,21 @@ def test_a_recent_peak_raises_the_expected_count():
     assert usual < 1.0 < new
 
 
+def test_a_first_action_is_compared_with_what_peers_do_on_an_ordinary_day():
+    # grants: almost every user-day has none (peer mean 0.02 a day); nobody has any history
+    rng = np.random.default_rng(5)
+    n = 10_000
+    grants = (rng.random(n) < 0.02).astype(float)
+    X = np.column_stack([grants, np.zeros(n), np.zeros(n)])
+    model = CalibratedDetector((Signal("g", "count", "g_mean", "g_std"),), ("g", "g_mean", "g_std")).fit(X)
+    assert model.priors_[0] == pytest.approx(grants.mean(), rel=1e-9)
+    two = np.array([[2.0, 0.0, 0.0]])
+    # P(N >= 2) for Poisson(0.02) instead of Poisson(0.5): far more surprising
+    assert model.statistics(two)[0, 0] == pytest.approx(-np.log10(poisson.sf(1, grants.mean())))
+    assert model.statistics(two)[0, 0] > 2 * statistic(Signal("g", "count", "m"), [2.0], [0.0])[0]
+    assert model.evidence(two)["expected_value"][0] == pytest.approx(grants.mean())
+
+
 def test_level_statistic_is_a_one_sided_robust_z_with_a_floor():
     s = Signal("dbu", "level", "expected", "spread")
     z = statistic(s, [150.0, 80.0, 110.0], [100.0, 100.0, 100.0], [10.0, 10.0, 0.0])
