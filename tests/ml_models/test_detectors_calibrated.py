@@ -41,6 +41,21 @@ def test_a_recent_peak_raises_the_expected_count():
     assert usual < 1.0 < new
 
 
+def test_a_first_action_is_compared_with_what_peers_do_on_an_ordinary_day():
+    # grants: almost every user-day has none (peer mean 0.02 a day); nobody has any history
+    rng = np.random.default_rng(5)
+    n = 10_000
+    grants = (rng.random(n) < 0.02).astype(float)
+    X = np.column_stack([grants, np.zeros(n), np.zeros(n)])
+    model = CalibratedDetector((Signal("g", "count", "g_mean", "g_std"),), ("g", "g_mean", "g_std")).fit(X)
+    assert model.priors_[0] == pytest.approx(grants.mean(), rel=1e-9)
+    two = np.array([[2.0, 0.0, 0.0]])
+    # P(N >= 2) for Poisson(0.02) instead of Poisson(0.5): far more surprising
+    assert model.statistics(two)[0, 0] == pytest.approx(-np.log10(poisson.sf(1, grants.mean())))
+    assert model.statistics(two)[0, 0] > 2 * statistic(Signal("g", "count", "m"), [2.0], [0.0])[0]
+    assert model.evidence(two)["expected_value"][0] == pytest.approx(grants.mean())
+
+
 def test_level_statistic_is_a_one_sided_robust_z_with_a_floor():
     s = Signal("dbu", "level", "expected", "spread")
     z = statistic(s, [150.0, 80.0, 110.0], [100.0, 100.0, 100.0], [10.0, 10.0, 0.0])
@@ -108,6 +123,53 @@ def test_a_surge_is_flagged_with_its_evidence_and_quiet_days_are_not():
     assert ev["expected_value"][1] == pytest.approx(100.0) and ev["observed_value"][1] == 190.0
     assert ev["evidence_p_value"][0] < ev["evidence_p_value"][2]
     assert np.mean(model.predict(ordinary(5000)) == -1) < 0.002
+
+
+def _two_signals(rng, n, incident):
+    """Signal a rises (2-4x its mean) on incident rows; signal b is a heavy-tailed count that
+    incidents do not touch (the noisy signal that would set a min-p threshold)."""
+    a = _null_counts(rng, n)
+    a[incident, 0] = rng.poisson(a[incident, 1] * rng.uniform(2, 4, incident.sum()))
+    b_rate = rng.gamma(0.3, 10.0, n)
+    b = np.column_stack([rng.negative_binomial(0.5, 0.5 / (0.5 + b_rate)), b_rate, np.sqrt(b_rate)]).astype(float)
+    return np.hstack([a, b])
+
+
+def test_learned_combination_weighs_the_signal_incidents_move_and_stays_calibrated():
+    rng = np.random.default_rng(3)
+    signals = (Signal("a", "count", "a_mean", "a_std"), Signal("b", "count", "b_mean", "b_std"))
+    cols = ("a", "a_mean", "a_std", "b", "b_mean", "b_std")
+    n = 20_000
+    train_inc = rng.random(n) < 0.01
+    X_train = _two_signals(rng, n, train_inc)
+    X_test_inc = rng.random(n) < 0.01
+    X_test = _two_signals(rng, n, X_test_inc)
+    minp = CalibratedDetector(signals, cols).fit(X_train)
+    learned = CalibratedDetector(signals, cols, "learned").fit(X_train).learn_combination(X_train, train_inc)
+    assert learned.weights_[0] > 3 * learned.weights_[1]
+    top = n // 100  # the budget: flag the top 1 % of rows
+    hits = {name: X_test_inc[np.argsort(-m.score(X_test))[:top]].mean() for name, m in
+            (("minp", minp), ("learned", learned))}
+    assert hits["learned"] > hits["minp"] + 0.05
+    # still a calibrated p-value on ordinary rows
+    p = 10 ** -learned.score(X_test[~X_test_inc])
+    for alpha in (0.01, 0.05):
+        assert alpha / 2 < np.mean(p <= alpha) <= alpha * 1.3
+    ev = learned.evidence(X_test[X_test_inc][:50])
+    assert (ev["evidence_metric"] == "a").mean() > 0.8
+
+
+def test_without_enough_incident_rows_the_combination_stays_min_p():
+    rng = np.random.default_rng(4)
+    signals = (Signal("a", "count", "a_mean", "a_std"), Signal("b", "count", "b_mean", "b_std"))
+    cols = ("a", "a_mean", "a_std", "b", "b_mean", "b_std")
+    X = _two_signals(rng, 5000, np.zeros(5000, bool))
+    few = np.zeros(5000, bool)
+    few[:3] = True
+    plain = CalibratedDetector(signals, cols).fit(X)
+    model = CalibratedDetector(signals, cols, "learned").fit(X).learn_combination(X, few)
+    assert model.weights_ is None
+    assert model.score(X) == pytest.approx(plain.score(X))
 
 
 def test_budget_threshold_allows_exactly_the_budgeted_false_events():

@@ -458,6 +458,10 @@ def choose_detector(
     dates = pd.to_datetime(rows[spec.date_key]).dt.normalize()
     inc_val = incidents[incidents["end"] >= dates[val].min()] if val.any() else incidents.iloc[:0]
     X_all = matrix(rows, features)
+    learn = getattr(model, "learn_combination", None)
+    if callable(learn):  # how much each signal counts, from the training period's incidents
+        train = periods == "train"
+        learn(X_all[train], bl.incident_rows(rows, spec, incidents)[train])
     threshold, score = _budget_flags(spec, -model.score_samples(X_all), rows, val, inc_val)
     model.set_threshold(threshold)
     f1 = score.f1 if score.incidents else math.nan

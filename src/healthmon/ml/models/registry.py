@@ -116,12 +116,11 @@ def _cols(*names):
 
 
 # --- detectors: each entity against its own behaviour (healthmon.ml.models.detectors: the
-# signals; calibrated.CalibratedDetector: calibrated tail probabilities, min-p combination, a
+# signals; calibrated.CalibratedDetector: calibrated tail probabilities, their combination, a
 # false-alarm budget on the validation period; docs/models.md "The seven detectors").
 # A detector's spec reads every numeric column of its table (features=None): the calibrated
 # detector picks its signals' columns by name, and any single feature can then be shipped in its
 # place when it does better on validation (training.choose_detector).
-CALIBRATED = "calibrated_min_p"
 
 
 # --- targets ---------------------------------------------------------------------------------
@@ -228,7 +227,7 @@ _SPECS = [
         name="cost_anomaly_detector",
         domain="cost",
         kind="anomaly",
-        algorithm=CALIBRATED,
+        algorithm=det.algorithm("cost_anomaly_detector"),
         factory=det.factory("cost_anomaly_detector"),
         feature_table="cost_features",
         prediction_table="cost_anomaly_predictions",
@@ -346,7 +345,7 @@ _SPECS = [
         name="security_threat_detector",
         domain="security",
         kind="anomaly",
-        algorithm=CALIBRATED,
+        algorithm=det.algorithm("security_threat_detector"),
         factory=det.factory("security_threat_detector"),
         feature_table="security_features",
         prediction_table="security_threat_predictions",
@@ -359,7 +358,7 @@ _SPECS = [
         name="exfiltration_detector",
         domain="security",
         kind="anomaly",
-        algorithm=CALIBRATED,
+        algorithm=det.algorithm("exfiltration_detector"),
         factory=det.factory("exfiltration_detector"),
         feature_table="security_features",
         prediction_table="exfiltration_predictions",
@@ -372,7 +371,7 @@ _SPECS = [
         name="privilege_escalation_detector",
         domain="security",
         kind="anomaly",
-        algorithm=CALIBRATED,
+        algorithm=det.algorithm("privilege_escalation_detector"),
         factory=det.factory("privilege_escalation_detector"),
         feature_table="security_features",
         prediction_table="privilege_escalation_predictions",
@@ -385,7 +384,7 @@ _SPECS = [
         name="user_behavior_baseline",
         domain="security",
         kind="anomaly",
-        algorithm=CALIBRATED,
+        algorithm=det.algorithm("user_behavior_baseline"),
         factory=det.factory("user_behavior_baseline"),
         feature_table="security_features",
         prediction_table="user_behavior_predictions",
@@ -454,7 +453,7 @@ _SPECS = [
         name="performance_regression_detector",
         domain="performance",
         kind="anomaly",
-        algorithm=CALIBRATED,
+        algorithm=det.algorithm("performance_regression_detector"),
         factory=det.factory("performance_regression_detector"),
         feature_table="performance_features",
         prediction_table="performance_regression_predictions",
@@ -627,7 +626,7 @@ _SPECS = [
         name="data_drift_detector",
         domain="quality",
         kind="anomaly",
-        algorithm=CALIBRATED,
+        algorithm=det.algorithm("data_drift_detector"),
         factory=det.factory("data_drift_detector"),
         feature_table="quality_features",
         prediction_table="data_drift_predictions",
