@@ -437,6 +437,12 @@ def _budget_flags(spec: ModelSpec, scores: np.ndarray, rows: pd.DataFrame, mask:
     return threshold, event_scores(flags, incidents)
 
 
+# A baseline may replace a detector only when the validation period holds at least this many
+# incidents: with fewer, event F1 moves by a whole incident at a time and the contest is noise
+# (a single feature that caught the one validation incident can score nothing on the next month).
+MIN_CONTEST_INCIDENTS = 5
+
+
 def choose_detector(
     spec: ModelSpec,
     model,
@@ -449,7 +455,8 @@ def choose_detector(
     """The detectors' side of ``choose_scorer``: the detector and each servable baseline get a
     threshold from the false-alarm budget on the VALIDATION period (incidents there do not count
     as false events), and the one with the best validation event F1 is shipped (a baseline only
-    when strictly better; without validation incidents the detector stays). Baselines that learn
+    when strictly better; with fewer than ``MIN_CONTEST_INCIDENTS`` validation incidents the
+    detector stays). Baselines that learn
     (the best single feature) learn on the training period only."""
     from healthmon.ml.models import baselines as bl
     from healthmon.ml.models.baseline_estimator import BaselineEstimator
@@ -467,7 +474,7 @@ def choose_detector(
     f1 = score.f1 if score.incidents else math.nan
     contest = {"candidate_ml_validation_event_f1": f1, "candidate_ml_threshold": threshold}
     best = (f1, model, spec.algorithm)
-    if not len(inc_val) or not spec.baselines:
+    if len(inc_val) < MIN_CONTEST_INCIDENTS or not spec.baselines:
         return model, spec.algorithm, contest
     # The single feature is picked on the training period's incidents, so the validation period
     # judges it out of sample as it judges the detector: picked on the few validation incidents
