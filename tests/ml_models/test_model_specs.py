@@ -177,3 +177,15 @@ def test_time_split_is_ordered_and_purged():
     assert val.max() + pd.Timedelta(days=7) < test.min()
     assert test.max() == dates.max()
     assert 50 <= len(train) + 7 <= 62 and len(test) == 20
+
+
+def test_reading_the_specs_does_not_import_the_algorithms():
+    """The server reads the specs for every page (ml.predictions): scikit-learn, SciPy and
+    XGBoost are imported when a model is built or loaded, not then."""
+    import subprocess
+    import sys
+
+    code = ("import sys, healthmon.ml.predictions, healthmon.ml.models; "
+            "print(','.join(m for m in ('sklearn', 'scipy', 'xgboost') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

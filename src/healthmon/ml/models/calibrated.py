@@ -45,7 +45,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-FAMILIES = ("count", "level", "log_ratio", "ratio", "value")
+from healthmon.ml.models.signals import Signal
+
 # A count nobody has seen before is compared with a pseudo mean (events per day): the peer
 # group's mean, between PEER_PRIOR_MIN and this.
 COUNT_PRIOR = 0.5
@@ -65,33 +66,6 @@ LEARNED_L2 = 1e-3
 WEIGHT_FLOOR = 0.25
 PEER_PRIOR_MIN = 0.01
 DEFAULT_THRESHOLD = 3.0  # −log10 p: used only until training sets the budgeted threshold
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One behaviour of the entity: today's ``metric`` against the entity's ``expected`` value
-    (and ``spread``) known at d, read with the statistic of ``family``. ``label`` names it in
-    the evidence (defaults to the metric)."""
-
-    metric: str
-    family: str
-    expected: str | None = None
-    spread: str | None = None
-    peak: str | None = None
-    label: str | None = None
-
-    def __post_init__(self):
-        if self.family not in FAMILIES:
-            raise ValueError(f"signal {self.metric}: unknown family {self.family!r} (one of {', '.join(FAMILIES)})")
-        if self.family in ("count", "level", "log_ratio") and self.expected is None:
-            raise ValueError(f"signal {self.metric}: family {self.family} needs an expected-value column")
-
-    @property
-    def name(self) -> str:
-        return self.label or self.metric
-
-    def columns(self) -> tuple[str, ...]:
-        return tuple(c for c in (self.metric, self.expected, self.spread, self.peak) if c)
 
 
 def negbin_surprise(observed, mean, variance, prior=COUNT_PRIOR) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""What each of the seven detectors watches: its signals (``calibrated.Signal``) and its
+"""What each of the seven detectors watches: its signals (``signals.Signal``) and its
 false-alarm budget. The scoring itself is ``calibrated.CalibratedDetector``; docs/models.md
 ("The seven detectors") says why each signal is there and how the designs were chosen.
 
@@ -9,7 +9,7 @@ particular incident.
 
 from __future__ import annotations
 
-from healthmon.ml.models.calibrated import CalibratedDetector, Signal
+from healthmon.ml.models.signals import Signal
 
 
 def _count(metric: str, base: str) -> Signal:
@@ -104,7 +104,13 @@ def algorithm(name: str) -> str:
 
 def factory(name: str, combine: str | None = None):
     signals, rule = SIGNALS[name], combine or combination(name)
-    return lambda cols: CalibratedDetector(signals=signals, columns=tuple(cols), combine=rule)
+
+    def build(cols):
+        from healthmon.ml.models.calibrated import CalibratedDetector
+
+        return CalibratedDetector(signals=signals, columns=tuple(cols), combine=rule)
+
+    return build
 
 
 def hyperparameters(name: str, domain: str) -> dict:
