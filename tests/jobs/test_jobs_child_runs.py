@@ -1,9 +1,9 @@
 """``run_job_task`` child runs execute on a thread of their parent's runner process (no
 interpreter starts for them), yet each is a normal run: its own row, runner identity and log
-note; canceled with its parent; canceled when the task times out; reaped with its parent when
-that process is killed. A child with a runner process of its own (started by ``service`` without
-a parent's runner) is canceled by recovery when its parent's runner dies, as Databricks cancels
-the child runs of a terminated run."""
+note, its own retries; canceled with its parent; canceled when the task times out; reaped with
+its parent when that process is killed. A child with a runner process of its own (started by
+``service`` without a parent's runner) is canceled by recovery when its parent's runner dies, as
+Databricks cancels the child runs of a terminated run."""
 
 from __future__ import annotations
 
@@ -141,3 +141,17 @@ def test_recovery_cancels_a_child_run_that_has_its_own_runner(jobs):
     started = time.time()
     assert service.wait_for_run(child, timeout=30)["state"]["result_state"] == "CANCELED"
     assert time.time() - started < 20
+
+
+def test_a_child_runs_retries_and_failure_reach_its_parent(ws):
+    bad = ws.notebook("bad", "raise ValueError('the child says no')")
+    child_job = service.create_job({"name": "flaky", "tasks": [nb_task("bad", bad, max_retries=1)]})
+    caller = service.create_job({"name": "caller",
+                                 "tasks": [{"task_key": "call", "run_job_task": {"job_id": child_job}}]})
+    run = service.wait_for_run(service.run_now(caller), timeout=60)
+    task = run["tasks"][0]
+    assert task["state"]["result_state"] == "FAILED"
+    assert "the child says no" in task["state"]["state_message"]
+    child = service.get_run_output(task["run_id"])["run_job_output"]["run_id"]
+    attempts = service.get_run(child, include_history=True)["tasks"]
+    assert [(t["attempt_number"], t["state"]["result_state"]) for t in attempts] == [(0, "FAILED"), (1, "FAILED")]
