@@ -2,21 +2,15 @@
 (read the token table, write an admin token, read the server secret, read another run's log, run
 any module as a wheel, run a host file) each fail with a clear error in the task's output; what
 tasks are for (the lakehouse, volumes, secrets through the runner) still works. Plus the memory
-limit, and child runs canceled with their parent."""
+limit."""
 
 from __future__ import annotations
-
-import os
-import signal
-import time
 
 import pytest
 
 from jobs_helpers import nb_task
 from healthmon.jobs import confine, service
-from healthmon.jobs.recovery import reap_orphans
 from healthmon.store.db import Database
-from healthmon.store.runs import RunRecord
 
 pytestmark = pytest.mark.skipif(confine.landlock_abi() < 1, reason="Landlock is not available on this kernel")
 
@@ -135,45 +129,3 @@ def test_memory_limit_setting_is_checked():
     assert confine.parse_size("0") == 0 and confine.parse_size("1.5gib") == 3 * 2**29
     with pytest.raises(ValueError, match="expected a size such as 4g"):
         confine.parse_size("lots")
-
-
-def _child_of(parent_run_id: int) -> int | None:
-    with Database.from_settings().session() as s:
-        row = s.query(RunRecord).filter(RunRecord.parent_run_id == parent_run_id).first()
-        return row.run_id if row else None
-
-
-def _wait_child(parent: int) -> int:
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        child = _child_of(parent)
-        if child and service.get_run(child)["state"]["life_cycle_state"] == "RUNNING":
-            return child
-        time.sleep(0.1)
-    raise AssertionError("the child run did not start")
-
-
-def test_children_are_canceled_when_the_parent_is_canceled_or_terminated_by_recovery(ws):
-    slow = ws.notebook("slow", "import time\ntime.sleep(60)")
-    child_job = service.create_job({"name": "child", "max_concurrent_runs": 5, "tasks": [nb_task("slow", slow)]})
-    parent_job = service.create_job({"name": "parent", "max_concurrent_runs": 5,
-                                     "tasks": [{"task_key": "call", "run_job_task": {"job_id": child_job}}]})
-    # Cancel: the parent and its child end CANCELED.
-    parent = service.run_now(parent_job)
-    child = _wait_child(parent)
-    service.cancel_run(parent)
-    assert service.wait_for_run(child, timeout=30)["state"]["result_state"] == "CANCELED"
-    assert service.wait_for_run(parent, timeout=30)["state"]["result_state"] == "CANCELED"
-    # Recovery: the parent's runner dies; the parent ends INTERNAL_ERROR and its child is canceled.
-    parent = service.run_now(parent_job)
-    child = _wait_child(parent)
-    with Database.from_settings().session() as s:
-        runner_pid = s.get(RunRecord, parent).runner_pid
-    os.kill(runner_pid, signal.SIGKILL)
-    deadline = time.time() + 10
-    while time.time() < deadline and parent not in reap_orphans():
-        time.sleep(0.1)
-    assert service.get_run(parent)["state"]["life_cycle_state"] == "INTERNAL_ERROR"
-    started = time.time()
-    assert service.wait_for_run(child, timeout=30)["state"]["result_state"] == "CANCELED"
-    assert time.time() - started < 20

@@ -23,7 +23,7 @@ import threading
 import time
 import traceback
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from healthmon.jobs.logs import LogPump
 from healthmon.jobs.notebook import NotebookError, load_cells
 from healthmon.jobs.task_main import drain, parse_result
 from healthmon.jobs.tasks import type_of
-from healthmon.jobs.tasks.base import Outcome, TaskCall
+from healthmon.jobs.tasks.base import ChildRun, Outcome, TaskCall
 from healthmon.settings import Settings
 from healthmon.store.db import Database
 from healthmon.store.run_writes import RunWriter
@@ -103,8 +103,12 @@ def writable_roots(settings: Settings) -> list[Path]:
 
 
 class RunExecutor:
-    def __init__(self, db: Database, settings: Settings, run_id: int):
+    def __init__(self, db: Database, settings: Settings, run_id: int,
+                 run_child: Callable[[int], threading.Thread] | None = None):
+        """``run_child``: how this process executes a child run a ``run_job_task`` starts (the
+        runner's ``run_in_thread``); None gives each child run a runner process of its own."""
         self.db = db
+        self.run_child = run_child
         self.settings = settings
         self.run_id = run_id
         with db.session() as s:
@@ -127,6 +131,7 @@ class RunExecutor:
         self.job_params: dict[str, str] = self.params.get("job_parameters_effective") or {}
         self.cancel = threading.Event()
         self.timed_out = threading.Event()
+        self.ended = threading.Event()  # stops the watcher: a child run's executor ends before its process
         timeout = int(self.job_settings.get("timeout_seconds") or 0)
         self.deadline = (self.start_time / 1000 + timeout) if timeout > 0 else None
         self.values: dict[str, dict[str, Any]] = {}
@@ -284,6 +289,7 @@ class RunExecutor:
                 compute.put(None)
             for w in workers:
                 w.join()
+            self.ended.set()
             self.launchers.close()
             self.writer.close()
             shutil.rmtree(self.scratch, ignore_errors=True)
@@ -322,7 +328,7 @@ class RunExecutor:
         threshold = notify.duration_threshold(self.job_settings)
         warned = False
         tick = 0
-        while True:
+        while not self.ended.is_set():
             if tick % 5 == 0:
                 try:
                     with self.db.session() as s:
@@ -404,6 +410,16 @@ class RunExecutor:
                     return plan.TaskResult(done.result, done.outcome)
             row_id = self._new_task_row(key, task, attempt=attempt, state="PENDING", repair_id=repair_id,
                                         parent=parent, name=key)
+
+    def start_child_run(self, job_id: int, job_parameters: dict[str, str]) -> ChildRun:
+        """A run of ``job_id`` started by a ``run_job_task`` of this run, executed by this process."""
+        from healthmon.jobs import service
+
+        threads: list[threading.Thread] = []
+        here = self.run_child
+        start = None if here is None else (lambda run_id: threads.append(here(run_id)))
+        run_id = service.start_child_run(self.run_id, job_id, job_parameters, start=start)
+        return ChildRun(run_id, threads[0] if threads else None)
 
     def run_nested(self, key: str, task: dict, parent: int, name: str, extra: dict[str, str]) -> Outcome:
         """A for_each iteration: a task run of its own under the for_each task run ``parent``."""

@@ -4,6 +4,11 @@
 Lifecycle: reap orphans → claim the run (pid, host, process start time) → wait in the queue if
 QUEUED (max_concurrent_runs, FIFO) → RUNNING → execute the DAG → TERMINATED with the result →
 notifications. Every step is a short transaction so the run is always readable.
+
+A child run started by one of the run's ``run_job_task``s executes in this same process, on a
+thread running this same run loop (``run_in_thread``): no interpreter starts for it. It claims
+its row with this process's pid and start time, so recovery treats both runs alike when the
+process dies, and the process does not exit before its child runs have ended.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 
 import psutil
@@ -141,7 +147,7 @@ def execute(run_id: int, repair_id: int | None = None) -> None:
     if notifies:
         notify.run_event(run_id, "on_start")
     try:
-        executor = RunExecutor(db, settings, run_id)
+        executor = RunExecutor(db, settings, run_id, run_child=run_in_thread)
     except Exception as exc:  # invalid settings snapshot and the like
         _finish(db, run_id, "INTERNAL_ERROR", "FAILED", "INVALID_RUN_CONFIGURATION", "CLIENT_ERROR", str(exc))
         notify.run_event(run_id, "on_failure")
@@ -210,9 +216,8 @@ def _close_repair(s, row: RunRecord, repair_id: int) -> None:
     row.set_j("repair", history)
 
 
-def main(argv: list[str]) -> int:
-    run_id = int(argv[0])
-    repair_id = int(argv[2]) if len(argv) > 2 and argv[1] == "--repair" else None
+def execute_or_fail(run_id: int, repair_id: int | None = None) -> bool:
+    """``execute``; a runtime failure ends the run INTERNAL_ERROR instead of leaving it active."""
     try:
         execute(run_id, repair_id)
     except Exception as exc:
@@ -225,8 +230,30 @@ def main(argv: list[str]) -> int:
                     f"The runner failed: {type(exc).__name__}: {exc}")
         except Exception:
             pass
-        return 1
-    return 0
+        return False
+    return True
+
+
+def run_in_thread(run_id: int) -> threading.Thread:
+    """Execute ``run_id`` (a child run of a run of this process) on a new thread of this runner.
+
+    Not a daemon thread: the interpreter waits for it at exit, so a child run whose parent
+    stopped waiting for it still ends properly. Its lines go to this process's ``runner.log``;
+    the child's own ``runner.log`` says where it runs."""
+    log_dir = Settings.from_env().runs_root / str(run_id)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "runner.log", "a") as log:
+        print(f"run {run_id} executes in the runner process {os.getpid()} of its parent run (see its runner.log)",
+              file=log)
+    thread = threading.Thread(target=execute_or_fail, args=(run_id,), name=f"run-{run_id}")
+    thread.start()
+    return thread
+
+
+def main(argv: list[str]) -> int:
+    run_id = int(argv[0])
+    repair_id = int(argv[2]) if len(argv) > 2 and argv[1] == "--repair" else None
+    return 0 if execute_or_fail(run_id, repair_id) else 1
 
 
 

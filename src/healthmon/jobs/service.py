@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -125,10 +126,14 @@ def run_now(
         parent_run_id=parent_run_id, idempotency_token=idempotency_token))
 
 
-def start_child_run(parent_run_id: int, job_id: int, job_parameters: dict[str, str]) -> int:
+def start_child_run(parent_run_id: int, job_id: int, job_parameters: dict[str, str],
+                    start: Callable[[int], None] | None = None) -> int:
     """The child run of a ``run_job_task`` of run ``parent_run_id`` (trigger RUN_JOB_TASK): the one
-    place a run starts another job, so the one place to check that the parent's principal may."""
-    return run_now(job_id, job_parameters=job_parameters, trigger="RUN_JOB_TASK", parent_run_id=parent_run_id)
+    place a run starts another job, so the one place to check that the parent's principal may.
+    ``start(run_id)`` executes the recorded run (the parent's runner runs it on a thread); by
+    default it gets a runner process of its own, as every other run."""
+    return _create_job_run(job_id, job_parameters=job_parameters, trigger="RUN_JOB_TASK", only=None, user_name=None,
+                           parent_run_id=parent_run_id, idempotency_token=None, start=start)
 
 
 def _idempotent(token: str | None, create) -> int:
@@ -157,7 +162,8 @@ def _remember_token(s, token: str | None, run_id: int) -> None:
         s.flush()
 
 
-def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, parent_run_id, idempotency_token) -> int:
+def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, parent_run_id, idempotency_token,
+                    start: Callable[[int], None] | None = None) -> int:
     if trigger not in TRIGGERS:
         raise InvalidParameterError(f"trigger {trigger!r} is not one of {', '.join(TRIGGERS)}.")
     db = _db()
@@ -208,7 +214,7 @@ def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, pa
         if start_runner:
             _precreate_tasks(s, row, by_key, keys)
     if start_runner:
-        runner_start.start_runner(run_id)
+        (start or runner_start.start_runner)(run_id)
     return run_id
 
 

@@ -11,6 +11,7 @@ task types never import the executor.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -48,6 +49,22 @@ class TaskCall:
         return Outcome(result, extra.get("outcome"))
 
 
+@dataclass(frozen=True)
+class ChildRun:
+    """A run started by a ``run_job_task``: its id and, when it executes in this process, its
+    thread (else it has a runner process of its own, or never started: skipped)."""
+
+    run_id: int
+    thread: threading.Thread | None
+
+    def wait(self, seconds: float) -> None:
+        """Up to ``seconds``; returns at once when the in-process run's thread ends."""
+        if self.thread is not None:
+            self.thread.join(seconds)
+        else:
+            time.sleep(seconds)
+
+
 class RunServices(Protocol):
     """What the executor offers task types."""
 
@@ -67,6 +84,8 @@ class RunServices(Protocol):
     def update(self, row_id: int, **fields: Any) -> None: ...
 
     def run_attempt(self, call: TaskCall, spec: dict, python: str) -> Outcome: ...
+
+    def start_child_run(self, job_id: int, job_parameters: dict[str, str]) -> ChildRun: ...
 
     def run_nested(self, key: str, task: dict, parent: int, name: str, extra: dict[str, str]) -> Outcome: ...
 

@@ -1,7 +1,8 @@
 """``run_job_task``: a child run of another job; the task takes the child's result.
 
 The child is created by ``service.start_child_run`` (the one place that may check who may run
-that job). Canceling the parent, or the task timing out, cancels the child."""
+that job) through the run (``RunServices.start_child_run``), whose runner executes it on a thread
+of its own process. Canceling the parent, or the task timing out, cancels the child."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class RunJobTask:
 
         spec = call.task["run_job_task"]
         params = {k: refs.resolve(str(v), call.ctx, call.where) for k, v in (spec.get("job_parameters") or {}).items()}
-        child = service.start_child_run(call.run.run_id, int(spec["job_id"]), params)
+        started = call.run.start_child_run(int(spec["job_id"]), params)
+        child = started.run_id
         out = {"run_job_output": {"run_id": child}}
         call.run.update(call.row_id, output_json=out)
         timeout = int(call.task.get("timeout_seconds") or 0)
@@ -37,7 +39,7 @@ class RunJobTask:
                 service.wait_for_run(child, timeout=30)
                 result = "CANCELED" if call.run.cancel.is_set() else "TIMEDOUT"
                 return call.finish(result, f"Child run {child} canceled.", output=out)
-            time.sleep(0.1)
+            started.wait(0.1)
         state = run["state"]
         result = state.get("result_state") or "FAILED"
         if result == "SUCCESS_WITH_FAILURES":
