@@ -46,6 +46,17 @@ DETECTOR_KINDS = {
 }
 
 
+def target_incidents(model_name: str, incidents: pd.DataFrame) -> pd.DataFrame:
+    """The incidents a detector's recall counts: those of its kinds (``DETECTOR_KINDS``), or all
+    of its domain's when it names none or none of them are present. Its precision accepts any
+    real incident of the domain."""
+    keywords = DETECTOR_KINDS.get(model_name, ())
+    if not keywords or incidents.empty:
+        return incidents
+    wanted = incidents[incidents["kind"].astype(str).str.lower().map(lambda k: any(w in k for w in keywords))]
+    return wanted if not wanted.empty else incidents
+
+
 def incidents_for(incidents: pd.DataFrame, domain: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """The domain's incidents as (entity, start, end, kind) with inclusive dates, clipped to the
     incidents that overlap [start, end]."""
@@ -286,12 +297,7 @@ def _evaluate_detector(spec, model, frame, periods, features, incidents) -> dict
     t0, t1 = dates[test].min(), dates[test].max()
     inc_all = incidents_for(incidents, spec.domain, dates.min(), dates.max())
     inc_test = inc_all[(inc_all["end"] >= t0) & (inc_all["start"] <= t1)].reset_index(drop=True)
-    keywords = DETECTOR_KINDS.get(spec.name, ())
-    wanted = (
-        inc_test[inc_test["kind"].str.lower().map(lambda k: any(w in k for w in keywords))] if keywords else inc_test
-    )
-    if wanted.empty:
-        wanted = inc_test
+    wanted = target_incidents(spec.name, inc_test)
     flagged = np.zeros(len(frame), bool)
     flagged[test] = model.predict(fr.clean_features(frame.loc[test], features)) == -1
     scores, flags = _detector_scores(flagged, frame, spec, test, inc_test, wanted)
@@ -306,7 +312,8 @@ def _evaluate_detector(spec, model, frame, periods, features, incidents) -> dict
     # Baselines: fitted on what precedes the test period, flagged by a false-alarm budget on the
     # validation period, scored on the same test rows and incidents.
     before = inc_all[inc_all["start"] < t0].reset_index(drop=True)
-    ctx = bl.Context(spec, frame, None, periods, list(features), incidents=before)
+    # The single feature is picked on the incidents the detector is judged on.
+    ctx = bl.Context(spec, frame, None, periods, list(features), incidents=target_incidents(spec.name, before))
     val = periods == "validation"
     inc_val = before[before["end"] >= dates[val].min()] if val.any() else before.iloc[:0]
     res["baselines"] = {}

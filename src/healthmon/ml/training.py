@@ -424,6 +424,7 @@ def known_incidents(
 
 def _budget_flags(spec: ModelSpec, scores: np.ndarray, rows: pd.DataFrame, mask: np.ndarray, incidents: pd.DataFrame):
     """(threshold by the spec's false-alarm budget on the ``mask`` rows, validation event score)."""
+    from healthmon.ml.evaluation import target_incidents
     from healthmon.ml.models import baselines as bl
     from healthmon.ml.models.metrics import event_scores
 
@@ -434,7 +435,8 @@ def _budget_flags(spec: ModelSpec, scores: np.ndarray, rows: pd.DataFrame, mask:
     threshold = bl.budget_threshold(s, entities, dates, incidents, budget)
     flagged = s >= threshold
     flags = pd.DataFrame({"entity": entities[flagged], "date": dates[flagged]})
-    return threshold, event_scores(flags, incidents)
+    # Judged as the evaluation judges it: recall over the detector's own incident kinds.
+    return threshold, event_scores(flags, incidents, recall_incidents=target_incidents(spec.name, incidents))
 
 
 # A baseline may replace a detector only when the validation period holds at least this many
@@ -474,12 +476,15 @@ def choose_detector(
     f1 = score.f1 if score.incidents else math.nan
     contest = {"candidate_ml_validation_event_f1": f1, "candidate_ml_threshold": threshold}
     best = (f1, model, spec.algorithm)
-    if len(inc_val) < MIN_CONTEST_INCIDENTS or not spec.baselines:
+    from healthmon.ml.evaluation import target_incidents
+
+    if len(target_incidents(spec.name, inc_val)) < MIN_CONTEST_INCIDENTS or not spec.baselines:
         return model, spec.algorithm, contest
     # The single feature is picked on the training period's incidents, so the validation period
     # judges it out of sample as it judges the detector: picked on the few validation incidents
     # themselves it would win the contest by hindsight.
-    ctx = bl.Context(spec, rows, None, periods, features, incidents=incidents, incident_periods=("train",))
+    ctx = bl.Context(spec, rows, None, periods, features, incidents=target_incidents(spec.name, incidents),
+                     incident_periods=("train",))
     for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
         est = BaselineEstimator(baseline, features, "anomaly").fit(X_train)
         b_threshold, b_score = _budget_flags(spec, -est.score_samples(X_all), rows, val, inc_val)
