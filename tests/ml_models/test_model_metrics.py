@@ -68,3 +68,31 @@ def test_classifier_scores_binary_and_multiclass():
     assert math.isnan(single["roc_auc"])
     multi = classifier_scores(np.array([0, 1, 2, 2]), np.eye(3)[[0, 1, 2, 2]], [0, 1, 2])
     assert multi["roc_auc"] == 1.0
+
+
+def test_events_match_incidents_of_their_own_entity_only():
+    """Duplicate flags count once; an event may cover two incidents of its entity (both
+    detected, one true event); an incident of another entity on the same days does not make an
+    event true; recall_incidents restricts recall, not precision."""
+    incidents = pd.DataFrame({
+        "entity": ["a", "a", "b", "z"],
+        "start": [_d("2025-01-02"), _d("2025-01-05"), _d("2025-01-20"), _d("2025-01-10")],
+        "end": [_d("2025-01-02"), _d("2025-01-05"), _d("2025-01-20"), _d("2025-01-10")],
+        "kind": ["x", "y", "x", "x"],
+    })
+    flags = pd.DataFrame({
+        "entity": ["a", "a", "a", "a", "a", "b", "b"],
+        # a: consecutive days 01-02..01-05 are ONE event over both of a's incidents;
+        # b on 01-10: same day as z's incident, another entity: false; b on 01-19 is within the
+        # tolerance of its incident on 01-20.
+        "date": [_d("2025-01-02"), _d("2025-01-03"), _d("2025-01-03"), _d("2025-01-04"), _d("2025-01-05"),
+                 _d("2025-01-10"), _d("2025-01-19")],
+    })
+    ev = flagged_events(flags)
+    assert sorted(zip(ev.entity, ev.start, ev.end)) == [
+        ("a", _d("2025-01-02"), _d("2025-01-05")), ("b", _d("2025-01-10"), _d("2025-01-10")),
+        ("b", _d("2025-01-19"), _d("2025-01-19"))]
+    s = event_scores(flags, incidents)
+    assert (s.flagged_events, s.true_flagged_events, s.incidents, s.detected_incidents) == (3, 2, 4, 3)
+    only_y = event_scores(flags, incidents, recall_incidents=incidents[incidents.kind == "y"])
+    assert (only_y.true_flagged_events, only_y.incidents, only_y.detected_incidents) == (2, 1, 1)

@@ -92,17 +92,54 @@ class DetectionScore:
         return {k: float(v) for k, v in self.__dict__.items()}
 
 
+def _event_arrays(flags: pd.DataFrame, max_gap_days: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(entity, start, end) arrays of the events in ``flags``, in (entity, start) order; dates
+    as datetime64[ns] midnights. Plain NumPy: threshold searches call this hundreds of times."""
+    if flags.empty:
+        return np.zeros(0, object), np.zeros(0, "datetime64[ns]"), np.zeros(0, "datetime64[ns]")
+    entity = flags["entity"].astype(str).to_numpy(dtype=object)
+    date = pd.to_datetime(flags["date"]).dt.normalize().to_numpy(dtype="datetime64[ns]")
+    names, code = np.unique(entity, return_inverse=True)
+    order = np.lexsort((date, code))
+    code, date = code[order], date[order]
+    fresh = np.ones(len(code), bool)  # first row of an (entity, date) pair
+    fresh[1:] = (code[1:] != code[:-1]) | (date[1:] != date[:-1])
+    code, date = code[fresh], date[fresh]
+    starts = np.ones(len(code), bool)  # first row of an event
+    starts[1:] = (code[1:] != code[:-1]) | (date[1:] - date[:-1] > np.timedelta64(max_gap_days, "D"))
+    first = np.flatnonzero(starts)
+    last = np.append(first[1:], len(code)) - 1
+    return names[code[first]], date[first], date[last]
+
+
 def flagged_events(flags: pd.DataFrame, max_gap_days: int = 1) -> pd.DataFrame:
     """Merge flagged (entity, date) rows into events: runs of flagged dates per entity with
     gaps of at most ``max_gap_days``. Columns: entity, start, end (inclusive dates)."""
     if flags.empty:
         return pd.DataFrame(columns=["entity", "start", "end"])
-    f = flags.assign(date=pd.to_datetime(flags["date"]).dt.normalize(), entity=flags["entity"].astype(str))
-    f = f.drop_duplicates(["entity", "date"]).sort_values(["entity", "date"])
-    new_event = (f["entity"] != f["entity"].shift()) | ((f["date"] - f["date"].shift()).dt.days > max_gap_days)
-    f["event"] = new_event.cumsum()
-    ev = f.groupby("event").agg(entity=("entity", "first"), start=("date", "min"), end=("date", "max"))
-    return ev.reset_index(drop=True)
+    entity, start, end = _event_arrays(flags, max_gap_days)
+    return pd.DataFrame({"entity": entity, "start": start, "end": end})
+
+
+def _overlapping_pairs(ev_entity, ev_start, ev_end, inc: pd.DataFrame, tol: np.timedelta64):
+    """(event index, incident index) of every overlapping pair: same entity, incident dates
+    widened by ``tol``. A sort-merge on the entity, so only same-entity pairs are compared."""
+    if not len(ev_entity) or inc.empty:
+        return np.zeros(0, int), np.zeros(0, int)
+    inc_entity = inc["entity"].astype(str).to_numpy(dtype=object)
+    inc_start = pd.to_datetime(inc["start"]).to_numpy(dtype="datetime64[ns]") - tol
+    inc_end = pd.to_datetime(inc["end"]).to_numpy(dtype="datetime64[ns]") + tol
+    _, code = np.unique(np.concatenate([ev_entity, inc_entity]), return_inverse=True)
+    ev_code, inc_code = code[: len(ev_entity)], code[len(ev_entity) :]
+    by_code = np.argsort(inc_code, kind="stable")
+    sorted_codes = inc_code[by_code]
+    lo = np.searchsorted(sorted_codes, ev_code, side="left")
+    counts = np.searchsorted(sorted_codes, ev_code, side="right") - lo
+    ev = np.repeat(np.arange(len(ev_code)), counts)
+    offset = np.arange(len(ev)) - np.repeat(np.cumsum(counts) - counts, counts)
+    ic = by_code[np.repeat(lo, counts) + offset]
+    hit = (inc_start[ic] <= ev_end[ev]) & (inc_end[ic] >= ev_start[ev])
+    return ev[hit], ic[hit]
 
 
 def event_scores(
@@ -122,39 +159,13 @@ def event_scores(
     restricts recall to the incident kinds the detector targets, while precision accepts any
     real incident.
     """
-    events = flagged_events(flags)
+    entity, start, end = _event_arrays(flags)
     recall_set = incidents if recall_incidents is None else recall_incidents
-    tol = pd.Timedelta(days=tolerance_days)
-
-    def overlapping(inc: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(event index, incident index) of every overlapping pair (same entity; incident dates
-        widened by the tolerance)."""
-        if events.empty or inc.empty:
-            return np.zeros(0, int), np.zeros(0, int)
-        ev = pd.DataFrame(
-            {
-                "entity": events["entity"].astype(str).to_numpy(),
-                "ev": np.arange(len(events)),
-                "ev_start": pd.to_datetime(events["start"]).to_numpy(),
-                "ev_end": pd.to_datetime(events["end"]).to_numpy(),
-            }
-        )
-        ic = pd.DataFrame(
-            {
-                "entity": inc["entity"].astype(str).to_numpy(),
-                "inc": np.arange(len(inc)),
-                "inc_start": pd.to_datetime(inc["start"]).to_numpy() - tol,
-                "inc_end": pd.to_datetime(inc["end"]).to_numpy() + tol,
-            }
-        )
-        pairs = ev.merge(ic, on="entity")
-        hit = (pairs["inc_start"] <= pairs["ev_end"]) & (pairs["inc_end"] >= pairs["ev_start"])
-        return pairs.loc[hit, "ev"].to_numpy(), pairs.loc[hit, "inc"].to_numpy()
-
-    true_events = len(np.unique(overlapping(incidents)[0]))
+    tol = np.timedelta64(tolerance_days, "D")
+    true_events = len(np.unique(_overlapping_pairs(entity, start, end, incidents, tol)[0]))
     detected = np.zeros(len(recall_set), bool)
-    detected[overlapping(recall_set)[1]] = True
-    n_events, n_inc = len(events), len(recall_set)
+    detected[_overlapping_pairs(entity, start, end, recall_set, tol)[1]] = True
+    n_events, n_inc = len(entity), len(recall_set)
     precision = true_events / n_events if n_events else 0.0
     recall = detected.sum() / n_inc if n_inc else float("nan")
     f1 = (
