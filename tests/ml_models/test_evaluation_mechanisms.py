@@ -295,3 +295,12 @@ def test_one_standard_error_rule_keeps_the_baseline_unless_the_model_is_clearly_
     actual = rng.uniform(50, 150, len(y))
     edge, se = paired_entity_bootstrap("regression", actual, actual * 1.01, actual * 1.10, entities)
     assert edge == pytest.approx(0.9) and clearly_better(edge, se)
+
+
+def test_rank_auc_equals_scikit_learn_per_column():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(4)
+    y = rng.random(300) < 0.2
+    X = np.column_stack([y + rng.normal(0, 1, 300), np.round(rng.normal(0, 1, 300), 1), np.zeros(300) + y])
+    np.testing.assert_allclose(bl.rank_auc(y, X), [roc_auc_score(y, X[:, j]) for j in range(3)], rtol=0, atol=1e-12)
