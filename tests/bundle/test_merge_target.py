@@ -132,3 +132,31 @@ def test_keys_are_merged_after_interpolation(load):
         """}, "dev")
     assert b.jobs["j"]["tasks"] == [{"task_key": "t1", "notebook_task": {"notebook_path": "/Workspace/a"},
                                      "timeout_seconds": 5}]
+
+
+def test_a_target_lookup_replaces_the_default_and_a_target_value_the_lookup():
+    text = ("bundle: {name: m}\nvariables:\n  wh: {default: abc}\n  pool: {lookup: {instance_pool: p}}\n"
+            "targets:\n  prod:\n    variables:\n      wh: {lookup: {warehouse: Shared}}\n      pool: xyz\n")
+    v = merge_target(parse_text(text, "databricks.yml"), "prod").plain()["variables"]
+    assert v == {"wh": {"lookup": {"warehouse": "Shared"}}, "pool": {"default": "xyz"}}
+
+
+def test_a_target_value_of_the_wrong_kind_is_a_variable_error():
+    import pytest
+
+    from healthmon.bundle.diag import BundleError
+
+    head = "bundle: {name: m}\nvariables:\n  s: {default: a}\n  c: {default: {k: 1}}\n  r: {type: complex}\n"
+    for assign, message in [
+        ("s: [1, 2]", 'variable s is not of type complex, but the value assigned in target "dev" is a complex type'),
+        ("c: one", 'variable c is of type complex, but the value assigned in target "dev" is not a complex type'),
+        ("r: 3", 'variable r is of type complex, but the value assigned in target "dev" is not a complex type'),
+    ]:
+        text = head + f"targets:\n  dev:\n    variables:\n      {assign}\n"
+        with pytest.raises(BundleError) as e:
+            merge_target(parse_text(text, "databricks.yml"), "dev")
+        assert str(e.value).startswith(f"Error: {message}\n  at targets.dev.variables.{assign[0]}\n"
+                                       f"  in databricks.yml:9:10")
+    # A reference may stand for either kind: interpolation checks what it becomes.
+    text = head + "targets:\n  dev:\n    variables:\n      c: ${var.r}\n"
+    assert merge_target(parse_text(text, "databricks.yml"), "dev").plain()["variables"]["c"]["default"] == "${var.r}"

@@ -82,6 +82,32 @@ def test_value_written_in_the_definition_and_overrides_file(tmp_path):
         resolve(text, target="default", variables={"a": "x"})
 
 
+def test_values_of_the_wrong_kind_are_variable_errors(tmp_path):
+    text = "bundle: {name: v}\nvariables:\n  s: {default: d}\n  c: {type: complex, default: {k: 1}}\n"
+    f = tmp_path / ".databricks" / "bundle" / "default" / "variable-overrides.json"
+    f.parent.mkdir(parents=True)
+    for content, message in [
+        ('{"s": [1]}', "variable s is not of type complex, but the value in the variable file is a complex type"),
+        ('{"c": "x"}', "variable c is of type complex, but the value in the variable file is not a complex type"),
+    ]:
+        f.write_text(content)
+        with pytest.raises(BundleError) as e:
+            resolve(text, target="default", tmp_path=tmp_path)
+        assert str(e.value) == f"Error: {message}"  # the CLI's wording, without a location
+    with pytest.raises(BundleError) as e:
+        resolve("bundle: {name: v}\nvariables:\n  c:\n    type: complex\n    default: small\n", target="default")
+    assert str(e.value) == ("Error: variable c is of type complex, but the value of its default is not a complex type"
+                            "\n  at variables.c.default\n  in databricks.yml:5:14")
+
+
+def test_a_definition_with_both_default_and_lookup_is_an_error():
+    with pytest.raises(BundleError) as e:
+        resolve("bundle: {name: v}\nvariables:\n  w: {default: a, lookup: {warehouse: S}}\n", target="default",
+                variables={"w": "flag"})
+    assert str(e.value) == ("Error: variable w cannot have both a default and a lookup; set one of them\n"
+                            "  at variables.w.lookup\n  in databricks.yml:3:27")
+
+
 def test_unknown_type_is_a_warning():
     cfg = merge_target(parse_text("bundle: {name: v}\nvariables:\n  a: {type: text, default: x}\n", "d.yml"), "default")
     state = BundleState(cfg, LoadContext(root=__import__("pathlib").Path("/tmp"), user_name="u", environ={}))
@@ -96,7 +122,7 @@ def test_missing_value_and_lookup_errors_name_the_variable_or_lookup():
     assert str(e.value).startswith(
         "Error: no value assigned to required variable needed. Variables are usually assigned in databricks.yml, and "
         'they can be overridden using "--var", the BUNDLE_VAR_needed environment variable, or '
-        ".databricks/bundle/default/variable-overrides.json file")
+        ".databricks/bundle/<target>/variable-overrides.json file")
     with pytest.raises(BundleError) as e:
         resolve("bundle: {name: v}\nvariables:\n  wh:\n    lookup:\n      warehouse: Shared\n", target="default")
     assert "failed to resolve warehouse: Shared, err: " in str(e.value)

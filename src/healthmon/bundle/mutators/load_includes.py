@@ -1,7 +1,8 @@
 """Load the root file and the files named by ``include:`` globs, and merge them (the CLI's
 ``EntryPoint`` + ``ProcessRootIncludes``).
 
-Globs are relative to the bundle root, expanded in sorted order, a file matched twice is loaded
+Globs are relative to the bundle root, expanded as Go's ``filepath.Glob`` (``**`` is ``*``) in
+sorted order, a file matched twice is loaded
 once. Only YAML/JSON files can be included. A matched file outside the bundle root is loaded
 with a warning (as the CLI). Before merging, every file's top-level sections are checked for
 their kind: ``resources: somestring`` is an error naming the file and line — merging it would
@@ -69,9 +70,11 @@ def include_patterns(config: Value) -> list[Value]:
 
 
 def _glob(root: Path, text: str, loc) -> list[str]:
+    # As the CLI's Go ``filepath.Glob``: ``**`` is ``*`` (one path segment, not recursive) and
+    # ``*`` matches names starting with a dot too.
     try:
-        return sorted(glob.glob(text, root_dir=root, recursive=True))
-    except (OSError, RuntimeError) as exc:  # e.g. a symlink loop under a ** pattern
+        return sorted(glob.glob(text, root_dir=root, recursive=False, include_hidden=True))
+    except (OSError, RuntimeError) as exc:
         raise fail(f"include pattern {text!r} cannot be expanded: {exc}", loc, "include", check=CHECK) from None
 
 

@@ -7,7 +7,9 @@ replaced); entries of ``tasks``, ``job_clusters``, ``environments`` and ``parame
 up with the same key are combined later by ``merge_keyed_lists``, after their keys are
 interpolated. ``run_as`` is replaced, not merged. ``mode``, ``compute_id`` and ``cluster_id``
 move under ``bundle``; ``git`` merges into ``bundle.git``. Target ``variables:`` entries override
-the variable: ``name: value`` (or a map value for a complex variable) replaces its default.
+the variable: ``name: value`` (or a map value for a complex variable) replaces its default — a
+value of the wrong kind for the variable is an error here, naming the target —, a ``lookup:``
+replaces its default, a default its lookup.
 ``targets`` is dropped from the result; ``bundle.target`` and ``bundle.environment`` name the
 target.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from healthmon.bundle.diag import fail
 from healthmon.bundle.dyn import MergeError, Value, merge, set_path
+from healthmon.bundle.mutators.resolve_variables import is_complex, kind_error, kind_mismatch
 from healthmon.bundle.step import BundleState, Step
 from healthmon.bundle.suggest import did_you_mean
 
@@ -39,13 +42,23 @@ def merge_variables(base: Value | None, override: Value, target: str) -> Value:
         else:  # shorthand: `name: value` (a map or list value for complex variables)
             definition = Value({"default": val}, val.loc)
         current = out[name]
+        given = definition.v.get("default")
+        if given is not None and given.v is not None:
+            complex_ = current.is_map and is_complex(current)
+            if kind_mismatch(complex_, given):
+                raise fail(kind_error(name, complex_, f'assigned in target "{target}"'), given.loc,
+                           f"targets.{target}.variables.{name}", check=CHECK)
         if current.is_map:
             fields = dict(current.v)
             for k, x in definition.v.items():
                 if x.v is not None:  # a value replaces, never merges (complex maps)
                     fields[k] = x
+            # A target's value replaces the definition's lookup, a target's lookup its default:
+            # the target says how this variable gets its value.
             if "lookup" not in definition.v and ("default" in definition.v or "value" in definition.v):
-                fields.pop("lookup", None)  # a target value overrides the lookup of the definition
+                fields.pop("lookup", None)
+            if "lookup" in definition.v and "default" not in definition.v:
+                fields.pop("default", None)
             out[name] = Value(fields, current.loc)
         else:
             out[name] = definition

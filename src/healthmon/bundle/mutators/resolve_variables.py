@@ -21,6 +21,9 @@ from healthmon.errors import Location
 CHECK = "variables"
 FIELDS = ("default", "description", "type", "lookup", "value")
 TYPES = ("complex",)
+# How the CLI's required-variable error names the overrides file: with `<target>` as written,
+# not the selected target (its getDefaultVariableFilePath("<target>")).
+OVERRIDES_HINT = ".databricks/bundle/<target>/variable-overrides.json"
 
 
 def overrides_file(b: BundleState):
@@ -51,12 +54,29 @@ def _given(field: Value | None) -> Value | None:
     return field if field is not None and field.v is not None else None
 
 
-def _is_complex(d: Value) -> bool:
+def is_complex(d: Value) -> bool:
+    """``type: complex``, or a default that is a map or a list."""
     t = d.get("type")
     if t is not None and t.v == "complex":
         return True
     default = d.get("default")
     return default is not None and not default.is_scalar
+
+
+def kind_mismatch(complex_: bool, value: Value) -> bool:
+    """A scalar for a complex variable, or a map/list for another one. A string holding a
+    reference (``${var.base}``) may stand for either: ``interpolate`` checks what it becomes."""
+    if isinstance(value.v, str) and "${" in value.v:
+        return False
+    return complex_ == value.is_scalar
+
+
+def kind_error(name: str, complex_: bool, where: str) -> str:
+    """The CLI's wording for a value of the wrong kind (its variable-file check), naming where
+    the value comes from."""
+    if complex_:
+        return f"variable {name} is of type complex, but the value {where} is not a complex type"
+    return f"variable {name} is not of type complex, but the value {where} is a complex type"
 
 
 class ResolveVariables(Step):
@@ -85,11 +105,18 @@ class ResolveVariables(Step):
             if vtype is not None and vtype.v not in TYPES:
                 diags.warning(f'invalid value "{vtype.v}" for enum field. Valid values are [complex]', vtype.loc,
                               f"{path}.type", check=CHECK)
-            complex_ = _is_complex(d)
+            complex_ = is_complex(d)
             env_name = f"BUNDLE_VAR_{name}"
             value: Value | None = None
             written = _given(d.get("value"))
             default, lookup = _given(d.get("default")), _given(d.get("lookup"))
+            if default is not None and lookup is not None:
+                diags.error(f"variable {name} cannot have both a default and a lookup; set one of them",
+                            lookup.loc, f"{path}.lookup", check=CHECK)
+                continue
+            if default is not None and vtype is not None and vtype.v == "complex" and kind_mismatch(True, default):
+                diags.error(kind_error(name, True, "of its default"), default.loc, f"{path}.default", check=CHECK)
+                continue
             if name in ctx.variables:
                 if complex_:
                     diags.add(Diagnostic(ERROR, f"setting variable of complex type via --var flag is not supported: "
@@ -110,6 +137,9 @@ class ResolveVariables(Step):
                 value = Value(ctx.environ[env_name], d.loc)
             elif name in overrides:
                 value = overrides[name]
+                if kind_mismatch(complex_, value):  # the CLI's error names no location
+                    diags.error(kind_error(name, complex_, "in the variable file"), check=CHECK)
+                    continue
             elif default is not None:
                 value = default
             elif lookup is not None:
@@ -120,8 +150,8 @@ class ResolveVariables(Step):
                 diags.add(Diagnostic(
                     ERROR, f"no value assigned to required variable {name}. Variables are usually assigned in "
                            f'databricks.yml, and they can be overridden using "--var", the {env_name} environment '
-                           f"variable, or {overrides_file(b).relative_to(ctx.root).as_posix()} file",
-                    check=CHECK))  # the CLI names no location here
+                           f"variable, or {OVERRIDES_HINT} file",
+                    check=CHECK))  # the CLI names no location here, and `<target>` literally
                 continue
             out[name] = Value({**d.v, "value": value}, d.loc)
         if diags.has_errors():
