@@ -29,6 +29,10 @@ FEATURES = (
     *(f"max_{name}_prev35" for name in (
         "event_count", "tables_accessed", "data_export", "grant_changes", "failed_auth", "source_ips",
         "failed_login", "off_hours")),
+    # A failure the user shares with other users today: the failed events of all users today from
+    # one of this user's failing source IPs, and that IP's usual number (a password spray is small
+    # per user but shared; an office's NAT address has failures every day).
+    "failed_events_same_ip", "usual_failed_events_same_ip",
 )
 # Daily count -> name of its trailing baseline columns (avg_<name>_prev28, std_<name>_prev28).
 BASELINED_COUNTS = {
@@ -52,6 +56,9 @@ EXPORT_PATTERN = "download|export"
 GRANT_PATTERN = "permission|acl|principaltogroup|grant|revoke"
 BASELINE_ROWS = 28
 PEAK_ROWS = 35
+# A source IP's usual number of failed events a day: the mean over the previous IP_BASELINE_DAYS
+# calendar days (days without failures from it count as 0).
+IP_BASELINE_DAYS = 28
 
 
 def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
@@ -91,8 +98,45 @@ daily AS (
   FROM events
   GROUP BY user_id, event_date
 ),
-typed AS (
+-- failed events (of all users) from one source IP today, against that IP's usual number (failures
+-- shared with other users beyond the usual are a population event; an office's IP has its own normal)
+ip_failures AS (
+  SELECT event_date, source_ip_address, CAST(COUNT(*) AS DOUBLE) AS failures
+  FROM events WHERE is_failed AND source_ip_address IS NOT NULL
+  GROUP BY event_date, source_ip_address
+),
+ip_usual AS (
+  SELECT t.event_date, t.source_ip_address, t.failures,
+         COALESCE(SUM(h.failures), 0.0) / {IP_BASELINE_DAYS} AS usual_failures
+  FROM ip_failures t
+  LEFT JOIN ip_failures h
+    ON h.source_ip_address = t.source_ip_address AND h.event_date < t.event_date
+   AND h.event_date >= date_sub(t.event_date, {IP_BASELINE_DAYS})
+  GROUP BY t.event_date, t.source_ip_address, t.failures
+),
+-- per user-day, the failing IP whose failures exceed its usual number the most
+shared_failures AS (
+  SELECT user_id, event_date, failures AS failed_events_same_ip, usual_failures AS usual_failed_events_same_ip
+  FROM (
+    SELECT f.user_id, f.event_date, ip.failures, ip.usual_failures,
+           ROW_NUMBER() OVER (PARTITION BY f.user_id, f.event_date
+                              ORDER BY ip.failures - ip.usual_failures DESC, ip.failures DESC) AS pick
+    FROM (SELECT DISTINCT user_id, event_date, source_ip_address FROM events
+          WHERE is_failed AND source_ip_address IS NOT NULL) f
+    JOIN ip_usual ip ON f.event_date = ip.event_date AND f.source_ip_address = ip.source_ip_address
+  ) ranked
+  WHERE pick = 1
+),
+enriched AS (
   SELECT daily.*,
+         COALESCE(shared_failures.failed_events_same_ip, 0.0) AS failed_events_same_ip,
+         COALESCE(shared_failures.usual_failed_events_same_ip, 0.0) AS usual_failed_events_same_ip
+  FROM daily
+  LEFT JOIN shared_failures
+    ON daily.user_id = shared_failures.user_id AND daily.event_date = shared_failures.event_date
+),
+typed AS (
+  SELECT enriched.*,
          CASE WHEN user_id LIKE 'System-%' THEN 'SYSTEM'
               WHEN {service_principal} THEN 'SERVICE_PRINCIPAL'
               WHEN user_id LIKE '%@%' THEN 'HUMAN_USER'
@@ -110,7 +154,7 @@ typed AS (
          COALESCE(AVG(off_hours_events) OVER wp, 0.0) AS avg_off_hours_prev28,
          {stds},
          {day_of_week('event_date')} AS dow
-  FROM daily
+  FROM enriched
   WINDOW {rows_window('w7', 'user_id', 'event_date', 7)},
          wp AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN {BASELINE_ROWS} PRECEDING AND 1 PRECEDING),
          wpk AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN {PEAK_ROWS} PRECEDING AND 1 PRECEDING)
@@ -139,7 +183,8 @@ SELECT user_id, event_date, user_type,
        avg_grant_changes_prev28, avg_failed_auth_prev28, avg_source_ips_prev28,
        avg_failed_login_prev28, avg_off_hours_prev28,
        {', '.join(f"std_{n}_prev28" for n in BASELINED_COUNTS.values())},
-       {', '.join(f"max_{n}_prev{PEAK_ROWS}" for n in BASELINED_COUNTS.values())}
+       {', '.join(f"max_{n}_prev{PEAK_ROWS}" for n in BASELINED_COUNTS.values())},
+       failed_events_same_ip, usual_failed_events_same_ip
 FROM scored
 """
 
@@ -176,5 +221,10 @@ TABLE = FeatureTable(
                                 f"(today excluded).",
         "avg_event_count_prev28": f"Mean event_count over the user's previous {BASELINE_ROWS} active days "
                                   f"(today excluded; 0 on the first).",
+        "failed_events_same_ip": "Failed actions of all users today from the source IP (one from which this user "
+                                 "also failed today) whose count most exceeds its usual; the user's own included, "
+                                 "0 without failures.",
+        "usual_failed_events_same_ip": f"That IP's mean number of failed actions a day over the previous "
+                                       f"{IP_BASELINE_DAYS} calendar days (today excluded).",
     },
 )

@@ -27,6 +27,9 @@ FAILED = _count("failed_auth_count", "failed_auth")
 FAILED_LOGINS = _count("failed_login_count", "failed_login")
 IPS = _count("unique_source_ips", "source_ips")
 OFF_HOURS = _count("off_hours_events", "off_hours")
+# A population pattern: failed actions of all users today from one of this user's failing source
+# IPs, against that IP's usual number a day (a spray is small per user but shared by many users).
+SHARED_FAILURES = Signal("failed_events_same_ip", "count", "usual_failed_events_same_ip")
 
 # --- cost (workspace-days of cost_features) ----------------------------------------------------
 COST = (
@@ -58,10 +61,11 @@ QUALITY = (
 
 SIGNALS: dict[str, tuple[Signal, ...]] = {
     "cost_anomaly_detector": COST,
-    "security_threat_detector": (FAILED_LOGINS, FAILED, IPS, EXPORTS, GRANTS, TABLES),
+    "security_threat_detector": (FAILED_LOGINS, FAILED, IPS, EXPORTS, GRANTS, TABLES, SHARED_FAILURES),
     "exfiltration_detector": (EXPORTS, TABLES, EVENTS),
     "privilege_escalation_detector": (GRANTS, FAILED),
-    "user_behavior_baseline": (EVENTS, TABLES, EXPORTS, GRANTS, FAILED, FAILED_LOGINS, IPS, OFF_HOURS),
+    "user_behavior_baseline": (EVENTS, TABLES, EXPORTS, GRANTS, FAILED, FAILED_LOGINS, IPS, OFF_HOURS,
+                               SHARED_FAILURES),
     "performance_regression_detector": PERFORMANCE,
     "data_drift_detector": QUALITY,
 }
