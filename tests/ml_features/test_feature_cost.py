@@ -182,3 +182,33 @@ def test_workload_ratio_floor_keeps_tiny_workloads_from_dominating(lh):
     floor = 0.002 * 1000.01  # share of the workspace's mean daily DBUs
     assert r["max_workload_dbu_ratio"] == pytest.approx(max(1.0, 0.5 / floor))
     assert r["workloads_over_3x"] == 0
+
+
+
+def _job_run(job, run, start, end):
+    return {"workspace_id": "w1", "job_id": job, "run_id": run, "period_start_time": start, "period_end_time": end,
+            "result_state": "SUCCEEDED", "run_type": "JOB_RUN", "trigger_type": "CRON"}
+
+
+def test_job_duration_z_is_against_the_jobs_own_runs_on_the_day_the_run_ends(lh):
+    from mlf_gold import ts
+
+    write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="a") for n in range(12)])
+    runs = [_job_run("a", f"a{n}", ts(day(n), 1), ts(day(n), 1, 10)) for n in range(10)]  # 10 minutes a day
+    runs += [_job_run("b", f"b{n}", ts(day(n), 2), ts(day(n), 2, 5 + n)) for n in range(5)]  # too few runs
+    # a run of 2 hours from 23:30 on day 10, in two slices as system tables record long runs
+    runs += [_job_run("a", "a10", ts(day(10), 23, 30), ts(day(11), 0)),
+             _job_run("a", "a10", ts(day(11), 0), ts(day(11), 1, 30))]
+    write_gold(lh, "fact_job_run_timeline", runs)
+    by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
+    # 7200 s against 600 s with no spread: the spread is at least 60 s (10 % of 600 s, and the floor)
+    assert by[(day(11),)]["max_job_duration_z"] == pytest.approx((7200 - 600) / 60)
+    assert by[(day(10),)]["max_job_duration_z"] == 0  # the run had not ended
+    assert by[(day(9),)]["max_job_duration_z"] == 0
+    assert by[(day(6),)]["max_job_duration_z"] == 0  # 6 earlier run days: no baseline yet
+
+
+def test_job_duration_z_is_zero_without_a_run_timeline(lh):
+    write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="a") for n in range(3)])
+    data, _ = compute_feature_table(lh, TABLE, CATALOG, GOLD)
+    assert set(data.column("max_job_duration_z").to_pylist()) == {0.0}

@@ -83,7 +83,7 @@ def test_detector_and_classifier_train_with_their_real_algorithms():
     from healthmon.ml.models import io
 
     write_features("reliability_features", feature_frame("reliability_features", entities=8, days=100, seed=2))
-    write_features("cost_features", feature_frame("cost_features", entities=4, days=100, seed=3))
+    write_features("cost_features", feature_frame("cost_features", entities=4, days=100, seed=4))
     det = train("cost_anomaly_detector")
     clf = train("job_failure_predictor")
     assert det["status"] == "SUCCESS" and clf["status"] == "SUCCESS", (det, clf)

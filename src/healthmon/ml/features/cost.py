@@ -1,4 +1,5 @@
-"""cost_features — PK (workspace_id, usage_date), from fact_usage grouped by workspace and day."""
+"""cost_features — PK (workspace_id, usage_date), from fact_usage grouped by workspace and day (job
+run durations from fact_job_run_timeline when present)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ from healthmon.ml.features.table import FeatureTable, Source
 WORKLOAD_WINDOW = 28
 WORKLOAD_MIN_HISTORY = 7
 WORKLOAD_FLOOR_SHARE = 0.002
+# A job's run duration against its own runs (fact_job_run_timeline, when present): the mean
+# duration of the runs that ended on a day against the job's previous WORKLOAD_WINDOW run days,
+# as a z-score with the spread at least DURATION_SPREAD_FLOOR of the mean and
+# DURATION_FLOOR_SECONDS. A runaway job costs a few DBUs more, lost in the workspace's total and
+# within the everyday noise of its DBU ratio, but runs far longer than it ever did.
+RUNS = "fact_job_run_timeline"
+DURATION_SPREAD_FLOOR = 0.1
+DURATION_FLOOR_SECONDS = 60.0
 
 FEATURES = (
     "daily_dbu", "daily_cost", "jobs_on_all_purpose_cost", "jobs_on_all_purpose_count",
@@ -28,6 +37,7 @@ FEATURES = (
     # Per-workload evidence (not in the original spec) for cost_anomaly_detector: one job or
     # cluster surging against its OWN history is lost in the workspace's total (docs/models.md).
     "max_workload_dbu_ratio", "top_workload_surge_dbu", "top_workload_surge_share", "workloads_over_3x",
+    "max_job_duration_z",
     "untagged_dbu_share", "lost_tags_dbu", "lost_tags_dbu_share",
     # The workspace's own expected DBUs at d for the detector (today excluded): the mean of the
     # last 4 same weekdays (weekly seasonality) and the spread of the previous 28 days.
@@ -44,6 +54,46 @@ OPTIONAL_USAGE_COLUMNS = ("usage_metadata_cluster_id", "usage_metadata_warehouse
 
 def _opt(columns: dict[str, frozenset[str]], name: str, default: str) -> str:
     return name if name in columns.get("fact_usage", frozenset()) else default
+
+
+def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+    """Per workspace and day: the largest run-duration z-score of a job against its own runs
+    (0 rows without a usable job run timeline)."""
+    need = {"workspace_id", "job_id", "run_id", "period_start_time", "period_end_time"}
+    if RUNS not in tables or not need <= columns.get(RUNS, frozenset()):
+        return ("SELECT CAST(NULL AS STRING) AS workspace_id, CAST(NULL AS DATE) AS usage_date, "
+                "0.0 AS max_job_duration_z WHERE 1 = 0")
+    # One row per run: system tables slice long runs into periods, so a run is the sum of its
+    # slices. The stored whole-second duration where there is one: engines count the seconds
+    # between two fractional timestamps differently.
+    elapsed = "CAST(timestampdiff(SECOND, period_start_time, period_end_time) AS DOUBLE)"
+    if "run_duration_seconds" in columns[RUNS]:
+        elapsed = f"COALESCE(CAST(run_duration_seconds AS DOUBLE), {elapsed})"
+    return f"""
+  SELECT workspace_id, usage_date, MAX(duration_z) AS max_job_duration_z
+  FROM (
+    SELECT workspace_id, usage_date,
+           CASE WHEN COUNT(*) OVER prev >= {WORKLOAD_MIN_HISTORY}
+                THEN (duration - AVG(duration) OVER prev)
+                     / GREATEST(COALESCE(STDDEV(duration) OVER prev, 0.0),
+                                {DURATION_SPREAD_FLOOR} * AVG(duration) OVER prev, {DURATION_FLOOR_SECONDS})
+           END AS duration_z
+    FROM (
+      SELECT workspace_id, job_id, CAST(ended AS DATE) AS usage_date, AVG(seconds) AS duration
+      FROM (
+        SELECT CAST(workspace_id AS STRING) AS workspace_id, CAST(job_id AS STRING) AS job_id,
+               MAX(period_end_time) AS ended,
+               SUM({elapsed}) AS seconds
+        FROM {tables[RUNS]}
+        WHERE workspace_id IS NOT NULL AND job_id IS NOT NULL AND period_end_time IS NOT NULL
+        GROUP BY CAST(workspace_id AS STRING), CAST(job_id AS STRING), run_id
+      ) job_run
+      GROUP BY workspace_id, job_id, CAST(ended AS DATE)
+    ) job_day
+    WINDOW prev AS (PARTITION BY workspace_id, job_id ORDER BY usage_date
+                    ROWS BETWEEN {WORKLOAD_WINDOW} PRECEDING AND 1 PRECEDING)
+  ) job_day_scored
+  GROUP BY workspace_id, usage_date"""
 
 
 def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
@@ -115,6 +165,8 @@ workload_summary AS (
          SUM(CASE WHEN tagged = 0 AND was_tagged = 1 THEN dbu ELSE 0.0 END) AS lost_tags_dbu
   FROM workload_scored
   GROUP BY workspace_id, usage_date
+),
+job_duration AS ({_job_duration_sql(tables, columns)}
 ),
 daily AS (
   SELECT workspace_id, usage_date,
@@ -193,6 +245,7 @@ SELECT win.workspace_id, win.usage_date,
        COALESCE(ws.top_workload_surge_dbu, 0.0) AS top_workload_surge_dbu,
        {ratio('COALESCE(ws.top_workload_surge_dbu, 0.0)', 'win.daily_dbu')} AS top_workload_surge_share,
        COALESCE(ws.workloads_over_3x, 0.0) AS workloads_over_3x,
+       COALESCE(jd.max_job_duration_z, 0.0) AS max_job_duration_z,
        {ratio('COALESCE(wl.untagged_dbu, 0.0)', 'win.daily_dbu')} AS untagged_dbu_share,
        COALESCE(ws.lost_tags_dbu, 0.0) AS lost_tags_dbu,
        {ratio('COALESCE(ws.lost_tags_dbu, 0.0)', 'win.daily_dbu')} AS lost_tags_dbu_share,
@@ -201,6 +254,7 @@ SELECT win.workspace_id, win.usage_date,
 FROM win
 LEFT JOIN workload_summary ws ON ws.workspace_id = win.workspace_id AND ws.usage_date = win.usage_date
 LEFT JOIN workspace_level wl ON wl.workspace_id = win.workspace_id AND wl.usage_date = win.usage_date
+LEFT JOIN job_duration jd ON jd.workspace_id = win.workspace_id AND jd.usage_date = win.usage_date
 """
 
 
@@ -210,8 +264,10 @@ TABLE = FeatureTable(
     sources=(SOURCE,),
     build_sql=build_sql,
     features=FEATURES,
+    optional_sources=(RUNS,),
     description=(
-        "Daily cost and usage features per workspace, from fact_usage. Windows (7d, 30d) and lags "
+        "Daily cost and usage features per workspace, from fact_usage (and fact_job_run_timeline for job "
+        "durations, when present). Windows (7d, 30d) and lags "
         "count rows per workspace ordered by usage_date. Key: (workspace_id, usage_date)."
     ),
     comments={
@@ -237,6 +293,11 @@ TABLE = FeatureTable(
             "Largest excess of one workload's DBUs today over its own baseline (see max_workload_dbu_ratio)."),
         "top_workload_surge_share": "top_workload_surge_dbu / daily_dbu.",
         "workloads_over_3x": "Workloads whose DBU ratio (see max_workload_dbu_ratio) exceeds 3 today.",
+        "max_job_duration_z": (
+            f"Max over the workspace's jobs with >= {WORKLOAD_MIN_HISTORY} earlier run days of: (mean duration of "
+            f"the job's runs that ended today - mean of its previous {WORKLOAD_WINDOW} run days) / max(their sample "
+            f"standard deviation, {DURATION_SPREAD_FLOOR} x that mean, {DURATION_FLOOR_SECONDS:.0f} s), from "
+            f"{RUNS} (a run = the sum of its slices' run_duration_seconds, else end - start); 0 without that table."),
         "untagged_dbu_share": "Share of today's DBUs in usage records without tags (is_tagged false).",
         "lost_tags_dbu": (f"DBUs today of workloads untagged today but tagged on some day of their previous "
                           f"{WORKLOAD_WINDOW} usage days."),
