@@ -300,7 +300,9 @@ def test_one_standard_error_rule_keeps_the_baseline_unless_the_model_is_clearly_
 def test_rank_auc_equals_scikit_learn_per_column():
     from sklearn.metrics import roc_auc_score
 
+    from healthmon.ml.models.metrics import rank_auc
+
     rng = np.random.default_rng(4)
     y = rng.random(300) < 0.2
     X = np.column_stack([y + rng.normal(0, 1, 300), np.round(rng.normal(0, 1, 300), 1), np.zeros(300) + y])
-    np.testing.assert_allclose(bl.rank_auc(y, X), [roc_auc_score(y, X[:, j]) for j in range(3)], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(rank_auc(y, X), [roc_auc_score(y, X[:, j]) for j in range(3)], rtol=0, atol=1e-12)

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from healthmon.ml.models.metrics import rank_auc
+
 if TYPE_CHECKING:
     from healthmon.ml.models.spec import ModelSpec
 
@@ -140,20 +142,6 @@ class BestFeature(Baseline):
     @property
     def label(self) -> str:
         return f"{self.name}:{'-' if self.sign < 0 else ''}{self.column}" if self.column else self.name
-
-
-def rank_auc(positive: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """ROC-AUC of every column of ``X`` as a score of the boolean labels ``positive`` (ties count
-    one half, as ``sklearn.metrics.roc_auc_score``), from one ranking of all columns: the
-    Mann-Whitney U statistic over the number of positive-negative pairs."""
-    from scipy.stats import rankdata
-
-    pos = np.asarray(positive, bool)
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    if not n_pos or not n_neg or not X.shape[1]:
-        return np.full(X.shape[1], np.nan)
-    ranks = rankdata(X, axis=0)
-    return (ranks[pos].sum(axis=0) - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
 def incident_rows(frame: pd.DataFrame, spec, incidents: pd.DataFrame | None, tolerance_days: int = 1) -> np.ndarray:

@@ -214,6 +214,20 @@ def _auc_with_weights(y, score) -> Callable[[np.ndarray], float]:
     return auc
 
 
+def rank_auc(positive: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """ROC-AUC of every column of ``X`` as a score of the boolean labels ``positive`` (ties count
+    one half, as ``sklearn.metrics.roc_auc_score``), from one ranking of all columns: the
+    Mann-Whitney U statistic over the number of positive-negative pairs."""
+    from scipy.stats import rankdata
+
+    pos = np.asarray(positive, bool)
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if not n_pos or not n_neg or not X.shape[1]:
+        return np.full(X.shape[1], np.nan)
+    ranks = rankdata(X, axis=0)
+    return (ranks[pos].sum(axis=0) - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
 def weighted_roc_auc(y_true, score, weight) -> float:
     """ROC-AUC with row weights (ties count one half)."""
     return _auc_with_weights(y_true, score)(np.asarray(weight, float))
