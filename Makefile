@@ -23,7 +23,7 @@ demo: $(STAMP)
 	HEALTHMON_HOME=$(DEMO_HOME) DEMO_SCALE=$(DEMO_SCALE) bash scripts/demo.sh
 
 # Every model on EVAL_SEEDS fresh accounts (seeds drawn now), next to its baselines: EVALUATION.md.
-EVAL_SEEDS ?= 10
+EVAL_SEEDS ?= 20
 eval: $(STAMP)
 	nice -n 5 $(HM) evaluate --seeds $(EVAL_SEEDS) --scale $(DEMO_SCALE) --output EVALUATION.md --json EVALUATION.json
 	$(PY) -m benchmarks.bench_evaluation --from EVALUATION.json
