@@ -53,7 +53,8 @@ def demo_phases(tree: Path, work: Path, scale: str) -> dict[str, float]:
     if done.returncode != 0:
         raise RuntimeError(f"make demo in {tree} exited {done.returncode}: {done.stderr[-2000:]}")
     rows = json.loads((results / "demo.json").read_text())
-    phases = {r["name"].removeprefix("demo phase: "): float(r["value"]) for r in rows if r["name"].startswith("demo phase")}
+    prefix = "demo phase: "
+    phases = {r["name"].removeprefix(prefix): float(r["value"]) for r in rows if r["name"].startswith(prefix)}
     phases["total"] = sum(phases[p] for p in PHASES if p in phases)
     return phases
 
@@ -68,6 +69,7 @@ def measure(before: Path, after: Path, rounds: int, scale: str) -> list[Result]:
                 print(f"  round {i + 1} {label}: total {samples[label][-1]['total']:.1f} s", file=sys.stderr)
     results = []
     for phase in (*PHASES, "total"):
+        before_s, after_s = ([round(s[phase], 1) for s in samples[k]] for k in ("before", "after"))
         old = statistics.median(s[phase] for s in samples["before"])
         new = statistics.median(s[phase] for s in samples["after"])
         results.append(
@@ -79,8 +81,7 @@ def measure(before: Path, after: Path, rounds: int, scale: str) -> list[Result]:
                 baseline_value=round(old, 2),
                 target=f"<= {TOLERANCE:.2f}x" if phase in ("orchestrator_run", "evaluate", "total") else None,
                 passed=(new <= TOLERANCE * old) if phase in ("orchestrator_run", "evaluate", "total") else None,
-                notes=f"median of {rounds} rounds, alternating order; before "
-                f"{[round(s[phase], 1) for s in samples['before']]}, after {[round(s[phase], 1) for s in samples['after']]}",
+                notes=f"median of {rounds} rounds, alternating order; before {before_s}, after {after_s}",
             )
         )
     return results
