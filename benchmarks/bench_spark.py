@@ -84,7 +84,9 @@ def _sample_tree(pids: list[int], cpu: dict[int, float]) -> int:
 def _build(home: Path, engine: str, env: dict[str, str], extra_pids: list[int]) -> dict:
     """Build the feature tables in a child process; return its report with wall seconds, CPU
     seconds and peak RSS of the sampled process trees, also saved as ``run-<engine>.json``."""
-    child_env = {**os.environ, **env, "HEALTHMON_HOME": str(home),
+    # No statement timeout unless one is set: the interactive default (600 s) would cut a large
+    # query on a busy machine, and the benchmark measures the build, however long it takes.
+    child_env = {"HEALTHMON_SQL_TIMEOUT": "0", **os.environ, **env, "HEALTHMON_HOME": str(home),
                  "HEALTHMON_ENGINE": "duckdb" if engine == "duckdb" else "spark"}
     cpu: dict[int, float] = {}
     cpu_before = dict.fromkeys(extra_pids, 0.0)
