@@ -13,7 +13,9 @@ paths of tasks that take their source from Git, and unresolved references are le
 the sync root is a warning when the file exists (left as written), else an error.
 A path that does not exist relative to its declaring file (typically one a target overrides in
 ``databricks.yml``) is looked up relative to the file that defines its job or pipeline instead,
-as the CLI's fallback for overrides in targets.
+as the CLI's fallback for overrides in targets. A notebook path written without its extension is
+the CLI's error (``notebook "./src/nb" not found. Did you mean "./src/nb.py"?``): the CLI never
+guesses the extension.
 The local file behind each rewritten field is returned in ``sources`` (keyed by config path) so
 validation can check it and name both the file and the declaring ``file:line:col``.
 """
@@ -163,6 +165,9 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
             + ("; it is not synced and stays as written" if found else ""),
             node.loc, format_path(path), check=CHECK))
         return None
+    if kind == "notebook" and not local.exists() and not local.suffix:
+        errors.append(Diagnostic(ERROR, _missing_extension(declared, local), node.loc, format_path(path), check=CHECK))
+        return None
     if kind == "notebook":
         local = notebook_file(local)
     rel = PurePosixPath(local.relative_to(sync_root).as_posix())
@@ -171,6 +176,22 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
     if kind == "notebook" and rel.suffix in NOTEBOOK_SUFFIXES and rel.suffix != JUPYTER:
         rel = rel.with_suffix("")
     return f"{file_path}/{rel}" if str(rel) != "." else file_path, local
+
+
+# The CLI's order of notebook extensions in its "not found" message.
+CLI_NOTEBOOK_EXTENSIONS = (".py", ".r", ".scala", ".sql", ".ipynb")
+
+
+def _missing_extension(declared: str, local: Path) -> str:
+    """The CLI's error for a notebook path written without its extension (it never guesses one),
+    naming the file that exists with one."""
+    exts = ", ".join(CLI_NOTEBOOK_EXTENSIONS)
+    for ext in CLI_NOTEBOOK_EXTENSIONS:
+        if local.with_name(local.name + ext).is_file():
+            return (f'notebook "{declared}" not found. Did you mean "{declared}{ext}"?\n'
+                    f"Local notebook references are expected to contain one of the following\nfile extensions: [{exts}]")
+    return (f'notebook "{declared}" not found. Local notebook references are expected\n'
+            f"to contain one of the following file extensions: [{exts}]")
 
 
 # Paths of other resource kinds, translated like the CLI does (they are printed, not deployed).
