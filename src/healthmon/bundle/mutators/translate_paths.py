@@ -189,7 +189,8 @@ def _missing_extension(declared: str, local: Path) -> str:
     for ext in CLI_NOTEBOOK_EXTENSIONS:
         if local.with_name(local.name + ext).is_file():
             return (f'notebook "{declared}" not found. Did you mean "{declared}{ext}"?\n'
-                    f"Local notebook references are expected to contain one of the following\nfile extensions: [{exts}]")
+                    "Local notebook references are expected to contain one of the following\n"
+                    f"file extensions: [{exts}]")
     return (f'notebook "{declared}" not found. Local notebook references are expected\n'
             f"to contain one of the following file extensions: [{exts}]")
 
