@@ -86,9 +86,8 @@ def test_failed_deploy_leaves_nothing_behind(basic):
 
 def test_invalid_bundle_is_not_deployed(basic):
     (basic / "src/etl/load.py").unlink()
-    b = load_bundle(basic, "dev")
-    with pytest.raises(BundleError, match="Notebook not found"):
-        deploy(b)
+    with pytest.raises(BundleError, match="notebook ../src/etl/load.py not found"):
+        deploy(load_bundle(basic, "dev"))
     assert rows() == {}
 
 

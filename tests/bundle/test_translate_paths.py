@@ -89,7 +89,7 @@ def test_paths_escaping_the_bundle_root_are_errors_unless_the_file_exists(make_b
     assert b.jobs["j"]["tasks"][0]["notebook_task"]["notebook_path"] == "../../elsewhere/nb.py"
 
 
-def test_absolute_paths_outside_workspace_get_the_prefix_and_bad_references_are_paths(make_bundle):
+def test_a_malformed_reference_is_a_missing_notebook_path(make_bundle):
     root = make_bundle({"databricks.yml": """
         bundle: {name: p}
         resources:
@@ -99,9 +99,10 @@ def test_absolute_paths_outside_workspace_get_the_prefix_and_bad_references_are_
                 - {task_key: a, notebook_task: {notebook_path: /remote/nb}}
                 - {task_key: b, notebook_task: {notebook_path: "${bundle.}"}}
         """})
-    b = load_bundle(root)
-    assert b.jobs["j"]["tasks"][0]["notebook_task"]["notebook_path"] == "/Workspace/remote/nb"
-    assert [d.summary.split(":")[0] for d in b.diagnostics.errors] == ["Notebook not found"]
+    with pytest.raises(BundleError) as e:
+        load_bundle(root)
+    assert [d.summary for d in e.value.diagnostics] == ["notebook ${bundle.} not found"]
+    # (/remote/nb -> /Workspace/remote/nb: conformance case paths/remote-absolute-path)
 
 
 def test_git_sourced_tasks_are_not_translated(make_bundle):

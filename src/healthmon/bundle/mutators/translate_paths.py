@@ -170,6 +170,9 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
     if kind == "notebook" and not local.exists() and not local.suffix:
         errors.append(Diagnostic(ERROR, _missing_extension(declared, local), node.loc, format_path(path), check=CHECK))
         return None
+    if kind in ("notebook", "file") and not notebook_file(local).is_file():
+        errors.append(Diagnostic(ERROR, f"{kind} {declared} not found", node.loc, format_path(path), check=CHECK))
+        return None
     if kind == "notebook":
         local = notebook_file(local)
     wrong_kind = _wrong_kind(kind, local, path)
