@@ -15,6 +15,10 @@ from healthmon.errors import NotFoundError
 from healthmon.settings import Settings
 
 NOTEBOOK_SUFFIXES = (".py", ".ipynb", ".sql", ".scala", ".r", ".R")
+# Language of a notebook by suffix, and the first line that makes a source file a notebook.
+LANGUAGE = {".py": "PYTHON", ".sql": "SQL", ".scala": "SCALA", ".r": "R", ".R": "R"}
+HEADER = {"PYTHON": "# Databricks notebook source", "SQL": "-- Databricks notebook source",
+          "SCALA": "// Databricks notebook source", "R": "# Databricks notebook source"}
 
 
 def workspace_root(settings: Settings | None = None) -> Path:
@@ -46,6 +50,22 @@ def notebook_file(path: Path) -> Path:
         if candidate.is_file():
             return candidate
     return path
+
+
+def notebook_language(file: Path) -> str | None:
+    """The language of a notebook file (None: not a notebook): an ``.ipynb`` file, or a source
+    file whose first line is Databricks' notebook header for its suffix."""
+    if file.suffix == ".ipynb":
+        return "PYTHON"
+    language = LANGUAGE.get(file.suffix)
+    if language is None:
+        return None
+    try:
+        with open(file, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline().rstrip("\r\n")
+    except OSError:
+        return None
+    return language if first == HEADER[language] else None
 
 
 def resolve_notebook(path: str, settings: Settings | None = None) -> Path:

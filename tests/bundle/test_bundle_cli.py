@@ -47,7 +47,7 @@ def test_validation_errors_exit_1_with_locations(basic):
         (basic / "resources/ingest.yml").read_text().replace("../src/etl/load.py", "../src/etl/lod.py"))
     r = invoke("validate", "-p", basic)
     assert r.exit_code == 1
-    assert "Error: Notebook not found: src/etl/lod.py" in r.output
+    assert "Error: notebook ../src/etl/lod.py not found" in r.output
     assert "in resources/ingest.yml:18:28" in r.output
     assert "Found 1 error" in r.output and "Validation OK!" not in r.output
 
@@ -100,9 +100,12 @@ def test_deploy_summary_destroy_flow(basic):
 
 
 def test_deploy_refuses_an_invalid_bundle(basic):
-    (basic / "src/etl/load.py").unlink()
+    notebook = basic / "src/etl/load.py"
+    text = notebook.read_text()
+    notebook.unlink()
     r = invoke("deploy", "-p", basic)
-    assert r.exit_code == 1 and "Notebook not found" in r.output
+    assert r.exit_code == 1 and "notebook ../src/etl/load.py not found" in r.output
+    notebook.write_text(text)
     r = invoke("summary", "-p", basic, "-o", "json")
     assert "id" not in json.loads(r.stdout)["resources"]["jobs"]["ingest_job"]
 
@@ -174,7 +177,7 @@ def test_summary_line_counts_each_severity(make_bundle):
           jobs:
             j:
               nmae: typo
-              tasks: [{task_key: t, notebook_task: {notebook_path: ./missing.py}}]
+              tasks: [{task_key: "t t", notebook_task: {notebook_path: /Workspace/nb}}]
               tagz: {}
               run_as: {user_name: bot@example.com}
         targets:

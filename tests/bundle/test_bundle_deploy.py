@@ -86,9 +86,8 @@ def test_failed_deploy_leaves_nothing_behind(basic):
 
 def test_invalid_bundle_is_not_deployed(basic):
     (basic / "src/etl/load.py").unlink()
-    b = load_bundle(basic, "dev")
-    with pytest.raises(BundleError, match="Notebook not found"):
-        deploy(b)
+    with pytest.raises(BundleError, match="notebook ../src/etl/load.py not found"):
+        deploy(load_bundle(basic, "dev"))
     assert rows() == {}
 
 
@@ -303,3 +302,27 @@ def test_sync_paths_outside_the_root_deploy_under_the_sync_root(tmp_path):
     assert resolve_notebook(nb).read_text() == (root / "src/designer.ipynb").read_text()
     assert to_local(tool).read_text() == "print('shared tool ran')\n"
     assert not (to_local(files) / "unsynced.txt").exists()
+
+
+def test_a_deployed_jupyter_notebook_is_listed_without_extension_and_found_by_its_job_path(tmp_path):
+    # Databricks lists a notebook without its extension, while the job deployed from an .ipynb
+    # source keeps `.ipynb` in notebook_path: the Workspace API must resolve that path to the
+    # listed notebook (the local workspace keeps the file as deployed).
+    from healthmon.server.workspace_api import get_status, list_objects
+    from healthmon.store.auth import Principal
+
+    root = outside_sync_bundle(tmp_path, "print('designer')")
+    b = load_bundle(root)
+    deploy(b)
+    _, settings = rows("jupyter", "default")["both"]
+    notebook_path = settings["tasks"][0]["notebook_task"]["notebook_path"]
+    assert notebook_path.endswith("/my_bundle/src/designer.ipynb")
+    listed = notebook_path.removeprefix("/Workspace").removesuffix(".ipynb")
+    deployer = Principal(id=1, name=b.config["workspace"]["current_user"]["userName"])
+
+    objects = list_objects(deployer, listed.rsplit("/", 1)[0])["objects"]
+    assert [(o["object_type"], o["path"], o["language"]) for o in objects] == [("NOTEBOOK", listed, "PYTHON")]
+    status = get_status(deployer, notebook_path)
+    assert (status["object_type"], status["path"], status["language"]) == ("NOTEBOOK", listed, "PYTHON")
+    assert status["object_id"] == objects[0]["object_id"]
+

@@ -83,6 +83,30 @@ def test_job_clusters_merge_by_key_maps_merge_lists_append():
     assert job["name"] == "job"
 
 
+def test_pipeline_clusters_merge_by_label_case_insensitively_and_unlabelled_is_default():
+    # The CLI's MergePipelineClusters: labels compared lowercased, no label = "default", and each
+    # merged cluster is printed with the normalised label.
+    text = """
+resources:
+  pipelines:
+    p:
+      clusters:
+        - label: Default
+          num_workers: 1
+          node_type_id: small
+        - label: maintenance
+          num_workers: 1
+        - num_workers: 4
+        - label: MAINTENANCE
+          node_type_id: big
+"""
+    clusters = run_step(MergeKeyedLists(), text)[0]["resources"]["pipelines"]["p"]["clusters"]
+    assert clusters == [{"label": "default", "num_workers": 4, "node_type_id": "small"},
+                        {"label": "maintenance", "num_workers": 1, "node_type_id": "big"}]
+    alone = run_step(MergeKeyedLists(), "resources: {pipelines: {p: {clusters: [{num_workers: 2}]}}}")[0]
+    assert alone["resources"]["pipelines"]["p"]["clusters"] == [{"label": "default", "num_workers": 2}]
+
+
 def test_mode_moves_under_bundle_and_targets_are_dropped():
     c = merged()
     assert c["bundle"] == {"name": "m", "mode": "production", "target": "prod", "environment": "prod"}

@@ -17,8 +17,6 @@ def test_paths_are_relative_to_the_declaring_file(make_bundle):
                   tasks:
                     - task_key: nb
                       notebook_task: {notebook_path: ../../src/ml/train.py}
-                    - task_key: nb_noext
-                      notebook_task: {notebook_path: ../../src/ml/train}
                     - task_key: py
                       existing_cluster_id: c-1
                       spark_python_task: {python_file: ../../src/tool.py}
@@ -32,15 +30,40 @@ def test_paths_are_relative_to_the_declaring_file(make_bundle):
     files = b.workspace["file_path"]
     assert files == "/Workspace/Users/tester@example.com/.bundle/p/default/files"
     tasks = {t["task_key"]: t for t in b.jobs["j"]["tasks"]}
-    assert [t["task_key"] for t in b.jobs["j"]["tasks"]] == ["abs", "nb", "nb_noext", "py"]  # sorted, as the CLI
+    assert [t["task_key"] for t in b.jobs["j"]["tasks"]] == ["abs", "nb", "py"]  # sorted, as the CLI
     assert tasks["nb"]["notebook_task"]["notebook_path"] == f"{files}/src/ml/train"  # extension dropped
-    assert tasks["nb_noext"]["notebook_task"]["notebook_path"] == f"{files}/src/ml/train"
     assert tasks["py"]["spark_python_task"]["python_file"] == f"{files}/src/tool.py"  # files keep it
     assert tasks["abs"]["notebook_task"]["notebook_path"] == "/Workspace/Shared/x"
     ref = b.sources["resources.jobs.j.tasks[1].notebook_task.notebook_path"]
     assert ref.local == root.resolve() / "src/ml/train.py"
     assert str(ref.location) == "resources/jobs/j.yml:6:42"
     assert not b.diagnostics.has_errors()
+
+
+def test_a_notebook_path_without_its_extension_is_the_clis_error(make_bundle):
+    # The CLI never guesses a notebook's extension: it names the file that has one, if any.
+    root = make_bundle({
+        "databricks.yml": """
+            bundle: {name: p}
+            resources:
+              jobs:
+                j:
+                  tasks:
+                    - {task_key: a, notebook_task: {notebook_path: ./src/train}}
+            """,
+        "src/train.ipynb": "{}",
+    })
+    with pytest.raises(BundleError) as e:
+        load_bundle(root)
+    (d,) = e.value.diagnostics
+    assert d.summary == ('notebook "./src/train" not found. Did you mean "./src/train.ipynb"?\n'
+                         "Local notebook references are expected to contain one of the following\n"
+                         "file extensions: [.py, .r, .scala, .sql, .ipynb]")
+    (root / "src/train.ipynb").unlink()
+    with pytest.raises(BundleError) as e:
+        load_bundle(root)
+    assert e.value.diagnostics[0].summary.startswith(
+        'notebook "./src/train" not found. Local notebook references are expected\nto contain one of')
 
 
 def test_paths_escaping_the_bundle_root_are_errors_unless_the_file_exists(make_bundle, tmp_path):
@@ -66,7 +89,7 @@ def test_paths_escaping_the_bundle_root_are_errors_unless_the_file_exists(make_b
     assert b.jobs["j"]["tasks"][0]["notebook_task"]["notebook_path"] == "../../elsewhere/nb.py"
 
 
-def test_absolute_paths_outside_workspace_get_the_prefix_and_bad_references_are_paths(make_bundle):
+def test_a_malformed_reference_is_a_missing_notebook_path(make_bundle):
     root = make_bundle({"databricks.yml": """
         bundle: {name: p}
         resources:
@@ -76,9 +99,10 @@ def test_absolute_paths_outside_workspace_get_the_prefix_and_bad_references_are_
                 - {task_key: a, notebook_task: {notebook_path: /remote/nb}}
                 - {task_key: b, notebook_task: {notebook_path: "${bundle.}"}}
         """})
-    b = load_bundle(root)
-    assert b.jobs["j"]["tasks"][0]["notebook_task"]["notebook_path"] == "/Workspace/remote/nb"
-    assert [d.summary.split(":")[0] for d in b.diagnostics.errors] == ["Notebook not found"]
+    with pytest.raises(BundleError) as e:
+        load_bundle(root)
+    assert [d.summary for d in e.value.diagnostics] == ["notebook ${bundle.} not found"]
+    # (/remote/nb -> /Workspace/remote/nb: conformance case paths/remote-absolute-path)
 
 
 def test_git_sourced_tasks_are_not_translated(make_bundle):

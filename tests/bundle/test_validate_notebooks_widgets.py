@@ -1,4 +1,7 @@
+import pytest
+
 from healthmon.bundle import load_bundle
+from healthmon.bundle.diag import BundleError
 from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
 
 JOB = """
@@ -23,19 +26,20 @@ def load(make_bundle, notebook_text=None, path="./src/nb.py"):
     return load_bundle(make_bundle(files))
 
 
-def test_notebook_not_found_names_resolved_path_and_declaring_line(make_bundle):
-    b = load(make_bundle, None)
-    (d,) = b.diagnostics.errors
-    assert d.summary.startswith("Notebook not found: src/nb.py")
-    assert "relative to databricks.yml" in d.summary
+def test_notebook_not_found_is_the_clis_error_at_the_declaring_line(make_bundle):
+    with pytest.raises(BundleError) as e:
+        load(make_bundle, None)
+    (d,) = e.value.diagnostics
+    assert d.summary == "notebook ./src/nb.py not found"
     assert str(d.location) == "databricks.yml:10:28"
     assert d.path == "resources.jobs.j.tasks[0].notebook_task.notebook_path"
 
 
 def test_missing_python_file_is_an_error(make_bundle):
     text = "bundle: {name: w}\nresources:\n  jobs:\n    j:\n      tasks:\n        - task_key: t\n          existing_cluster_id: c-1\n          spark_python_task: {python_file: ./missing.py}\n"
-    b = load_bundle(make_bundle({"databricks.yml": text}))
-    assert [d.summary.split(" (")[0] for d in b.diagnostics.errors] == ["File not found: missing.py"]
+    with pytest.raises(BundleError) as e:
+        load_bundle(make_bundle({"databricks.yml": text}))
+    assert [d.summary for d in e.value.diagnostics] == ["file ./missing.py not found"]
 
 
 def test_widget_without_parameter_or_default_is_parameter_missing(make_bundle):
@@ -56,10 +60,9 @@ def test_all_widgets_supplied_is_clean(make_bundle):
     assert len(load(make_bundle, nb).diagnostics) == 0
 
 
-def test_plain_python_file_as_notebook_warns_and_syntax_errors_do_not_crash(make_bundle):
-    b = load(make_bundle, "def broken(:\n")
+def test_notebook_syntax_errors_do_not_crash(make_bundle):
+    b = load(make_bundle, "# Databricks notebook source\ndef broken(:\n")
     msgs = [d.summary for d in b.diagnostics]
-    assert any("lacks the '# Databricks notebook source' header" in m for m in msgs)
     assert any("cannot analyse notebook src/nb.py" in m for m in msgs)
     assert not b.diagnostics.has_errors()
 

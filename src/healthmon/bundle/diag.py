@@ -95,6 +95,7 @@ class BundleError(HealthmonError):
         first = errors[0] if errors else diagnostics[0] if diagnostics else Diagnostic(ERROR, "invalid bundle")
         super().__init__(first.summary, location=first.location)
         self.diagnostics = diagnostics
+        self.first = first  # the first error (what a one-line message names)
 
     def __str__(self) -> str:
         return "\n\n".join(d.render() for d in self.diagnostics)

@@ -17,6 +17,7 @@ from healthmon.bundle.mutators.merge_target import MergeTarget
 from healthmon.bundle.mutators.override_compute import OverrideCompute
 from healthmon.bundle.mutators.permissions import ApplyPermissions
 from healthmon.bundle.mutators.resolve_variables import ResolveVariables
+from healthmon.bundle.mutators.resources_have_values import CheckResourcesHaveValues
 from healthmon.bundle.mutators.run_as import SetRunAs
 from healthmon.bundle.mutators.select_target import SelectTarget
 from healthmon.bundle.mutators.set_defaults import DefineWorkspaceDefaults, SetResourceDefaults
@@ -35,6 +36,7 @@ def load(main_file: Path, target: str | None) -> list[Step]:
 def initialize() -> list[Step]:
     """Resolve the configuration: defaults, variables, references, mode, presets, identity, paths."""
     return [
+        CheckResourcesHaveValues(),
         LoadGit(),
         RewriteSyncPaths(),
         SyncDefaultPath(),

@@ -88,14 +88,18 @@ def _display(path: Path) -> str:
 def _from_bundle(path: Optional[Path], target: Optional[str]) -> tuple[Path, dict[str, str]]:
     """The rules file and schemas from the bundle's variables; the rules path (a /Workspace path
     under ``workspace.file_path`` once deployed) is read from the bundle's source tree."""
+    from healthmon.bundle.diag import BundleError
     from healthmon.bundle.loader import find_root, load_bundle
     from healthmon.errors import HealthmonError
 
     root = find_root(path)
-    bundle = load_bundle(root, target)
+    hint = "the bundle has errors (run `healthmon bundle validate`)"
+    try:  # an error while loading (a missing notebook, an undefined variable) raises
+        bundle = load_bundle(root, target)
+    except BundleError as exc:
+        raise HealthmonError(f"{hint}: {exc.first.render()}") from None
     if bundle.diagnostics.has_errors():
-        first = bundle.diagnostics.errors[0]
-        raise HealthmonError(f"the bundle has errors (run `healthmon bundle validate`): {first.render()}")
+        raise HealthmonError(f"{hint}: {bundle.diagnostics.errors[0].render()}")
     variables = {k: (v or {}).get("value") for k, v in (bundle.config.get("variables") or {}).items()}
     missing = [k for k in ("catalog", "gold_schema", "feature_schema", RULES_VARIABLE) if not variables.get(k)]
     if missing:

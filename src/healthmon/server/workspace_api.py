@@ -25,13 +25,9 @@ from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundErro
 from healthmon.server.errors import ApiError
 from healthmon.settings import Settings
 from healthmon.store.auth import Principal
-from healthmon.workspace_files import NOTEBOOK_SUFFIXES, workspace_root
+from healthmon.workspace_files import HEADER, LANGUAGE, NOTEBOOK_SUFFIXES, notebook_language, workspace_root
 
-# Language of a notebook by suffix, and the first line that makes a source file a notebook.
-LANGUAGE = {".py": "PYTHON", ".sql": "SQL", ".scala": "SCALA", ".r": "R", ".R": "R"}
 SUFFIX = {"PYTHON": ".py", "SQL": ".sql", "SCALA": ".scala", "R": ".r"}
-HEADER = {"PYTHON": "# Databricks notebook source", "SQL": "-- Databricks notebook source",
-          "SCALA": "// Databricks notebook source", "R": "# Databricks notebook source"}
 MAX_CONTENT_BYTES = 10 * 1024 * 1024  # Databricks' import/export limit
 MAX_PATH = 4096
 MAX_NAME = 240  # bytes of one path component (the file system's limit is 255, suffixes included)
@@ -86,21 +82,6 @@ def _local(path: PurePosixPath, settings: Settings | None = None) -> Path:
     if resolved != resolved_root and resolved_root not in resolved.parents:  # a symlink out of the tree
         raise NotFoundError(f"Path ({path}) doesn't exist.")
     return local
-
-
-def notebook_language(file: Path) -> str | None:
-    """The language of a notebook file (None: not a notebook)."""
-    if file.suffix == ".ipynb":
-        return "PYTHON"
-    language = LANGUAGE.get(file.suffix)
-    if language is None:
-        return None
-    try:
-        with open(file, encoding="utf-8", errors="replace") as fh:
-            first = fh.readline().rstrip("\r\n")
-    except OSError:
-        return None
-    return language if first == HEADER[language] else None
 
 
 def _find(path: PurePosixPath) -> tuple[str, Path, PurePosixPath]:

@@ -1,58 +1,90 @@
 """Combine list entries that share a key (the CLI's ``MergeJobTasks``, ``MergeJobClusters``,
-``MergeJobEnvironments``, ``MergeJobParameters``).
+``MergeJobEnvironments``, ``MergeJobParameters``, ``MergePipelineClusters``).
 
 Target overrides are appended to the base lists by ``merge_target``; here, after variable
 interpolation (a ``task_key: ${var.x}`` must be resolved first), entries with the same key are
 merged into the first one, in order (maps key by key, sequences concatenated). Entries without
-a usable key are kept as they are.
+a usable key are kept as they are — except pipeline clusters: as the CLI's
+``MergePipelineClusters``, their ``label`` is compared case-insensitively, a cluster without one
+is the ``default`` cluster, and each merged cluster is printed with its normalised label.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from healthmon.bundle.dyn import Path, Value, map_pattern, merge
 from healthmon.bundle.step import BundleState, Step
 
-KEYED = (
-    ("resources.jobs.*.tasks", "task_key"),
-    ("resources.jobs.*.job_clusters", "job_cluster_key"),
-    ("resources.jobs.*.environments", "environment_key"),
-    ("resources.jobs.*.parameters", "name"),
+# (entry, key field) -> the key the entry is merged by; None: the entry is left alone.
+KeyOf = Callable[[Value, str], "str | None"]
+
+
+def _as_written(item: Value, key: str) -> str | None:
+    k = item.get(key)
+    return k.v if k is not None and isinstance(k.v, str) else None
+
+
+def _pipeline_cluster_label(item: Value, key: str) -> str | None:
+    k = item.get(key)
+    if k is None or k.v is None:
+        return "default"
+    return k.v.lower() if isinstance(k.v, str) else None
+
+
+KEYED: tuple[tuple[str, str, KeyOf], ...] = (
+    ("resources.jobs.*.tasks", "task_key", _as_written),
+    ("resources.jobs.*.job_clusters", "job_cluster_key", _as_written),
+    ("resources.jobs.*.environments", "environment_key", _as_written),
+    ("resources.jobs.*.parameters", "name", _as_written),
+    ("resources.pipelines.*.clusters", "label", _pipeline_cluster_label),
 )
 
 
-def merge_by_key(items: Value, key: str) -> Value:
+def merge_by_key(items: Value, key: str, key_of: KeyOf = _as_written) -> Value:
+    """Entries sharing ``key_of(entry, key)`` merged into the first; an entry whose key was
+    normalised (a pipeline cluster's label) gets the normalised key."""
     if not items.is_list:
         return items
     out: list[Value] = []
     index: dict = {}
     for item in items.v:
-        k = item.get(key) if item.is_map else None
-        if k is None or not isinstance(k.v, str):
+        k = key_of(item, key) if item.is_map else None
+        if k is None:
             out.append(item)
             continue
-        if k.v in index:
-            i = index[k.v]
+        if k in index:
+            i = index[k]
             out[i] = merge(out[i], item)
         else:
-            index[k.v] = len(out)
+            index[k] = len(out)
             out.append(item)
-    return items if len(out) == len(items.v) else Value(out, items.loc)
+    normalised = [_with_key(item, key, key_of(item, key)) if item.is_map else item for item in out]
+    if len(normalised) == len(items.v) and all(a is b for a, b in zip(normalised, items.v)):
+        return items
+    return Value(normalised, items.loc)
 
 
-def _merge_at(key: str, _path: Path, items: Value) -> Value:
-    return merge_by_key(items, key)
+def _with_key(item: Value, key: str, k: str | None) -> Value:
+    current = item.get(key)
+    if k is None or (current is not None and current.v == k):
+        return item
+    return Value({**item.v, key: Value(k, current.loc if current is not None else item.loc)}, item.loc)
+
+
+def _merge_at(key: str, key_of: KeyOf, _path: Path, items: Value) -> Value:
+    return merge_by_key(items, key, key_of)
 
 
 class MergeKeyedLists(Step):
     name = "merge_keyed_lists"
-    reads = tuple(p for p, _ in KEYED)
+    reads = tuple(p for p, _, _ in KEYED)
     updates = reads
 
     def run(self, b: BundleState) -> None:
-        for pat, key in KEYED:
-            b.config = map_pattern(b.config, pat, partial(_merge_at, key))
+        for pat, key, key_of in KEYED:
+            b.config = map_pattern(b.config, pat, partial(_merge_at, key, key_of))
 
 
 class SortTasks(Step):

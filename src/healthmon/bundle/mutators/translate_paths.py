@@ -13,7 +13,11 @@ paths of tasks that take their source from Git, and unresolved references are le
 the sync root is a warning when the file exists (left as written), else an error.
 A path that does not exist relative to its declaring file (typically one a target overrides in
 ``databricks.yml``) is looked up relative to the file that defines its job or pipeline instead,
-as the CLI's fallback for overrides in targets.
+as the CLI's fallback for overrides in targets. A notebook path written without its extension is
+the CLI's error (``notebook "./src/nb" not found. Did you mean "./src/nb.py"?``): the CLI never
+guesses the extension. A notebook field naming a plain file (a ``.py`` without the
+``# Databricks notebook source`` header) or a file field (``python_file``, ``sql_task.file``, a
+pipeline ``file``) naming a notebook is the CLI's ``expected a notebook/file for ...`` error.
 The local file behind each rewritten field is returned in ``sources`` (keyed by config path) so
 validation can check it and name both the file and the declaring ``file:line:col``.
 """
@@ -30,7 +34,7 @@ from healthmon.bundle.dyn import Value, find, format_path, required_path, set_pa
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.step import BundleState, Step
 from healthmon.errors import Location
-from healthmon.workspace_files import NOTEBOOK_SUFFIXES, notebook_file
+from healthmon.workspace_files import NOTEBOOK_SUFFIXES, notebook_file, notebook_language
 
 CHECK = "paths"
 # A Jupyter notebook keeps its extension in the workspace path (the CLI's output); source-format
@@ -163,14 +167,54 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
             + ("; it is not synced and stays as written" if found else ""),
             node.loc, format_path(path), check=CHECK))
         return None
+    if kind == "notebook" and not local.exists() and not local.suffix:
+        errors.append(Diagnostic(ERROR, _missing_extension(declared, local), node.loc, format_path(path), check=CHECK))
+        return None
+    if kind in ("notebook", "file") and not notebook_file(local).is_file():
+        errors.append(Diagnostic(ERROR, f"{kind} {declared} not found", node.loc, format_path(path), check=CHECK))
+        return None
     if kind == "notebook":
         local = notebook_file(local)
+    wrong_kind = _wrong_kind(kind, local, path)
+    if wrong_kind:
+        errors.append(Diagnostic(ERROR, wrong_kind, node.loc, format_path(path), check=CHECK))
+        return None
     rel = PurePosixPath(local.relative_to(sync_root).as_posix())
     if kind in (LIBRARY, DEPENDENCY):
         return f"{file_path}/{rel}", local
     if kind == "notebook" and rel.suffix in NOTEBOOK_SUFFIXES and rel.suffix != JUPYTER:
         rel = rel.with_suffix("")
     return f"{file_path}/{rel}" if str(rel) != "." else file_path, local
+
+
+# The CLI's order of notebook extensions in its "not found" message.
+CLI_NOTEBOOK_EXTENSIONS = (".py", ".r", ".scala", ".sql", ".ipynb")
+
+
+def _missing_extension(declared: str, local: Path) -> str:
+    """The CLI's error for a notebook path written without its extension (it never guesses one),
+    naming the file that exists with one."""
+    exts = ", ".join(CLI_NOTEBOOK_EXTENSIONS)
+    for ext in CLI_NOTEBOOK_EXTENSIONS:
+        if local.with_name(local.name + ext).is_file():
+            return (f'notebook "{declared}" not found. Did you mean "{declared}{ext}"?\n'
+                    "Local notebook references are expected to contain one of the following\n"
+                    f"file extensions: [{exts}]")
+    return (f'notebook "{declared}" not found. Local notebook references are expected\n'
+            f"to contain one of the following file extensions: [{exts}]")
+
+
+def _wrong_kind(kind: str, local: Path, path: tuple) -> str | None:
+    """The CLI's error for a notebook field naming a plain file (a ``.py`` without the Databricks
+    header is imported as a file, and a job cannot run it as a notebook) or a file field naming a
+    notebook (imported without its extension, so the file path would not exist)."""
+    if not local.is_file():
+        return None  # a missing file is validation's "not found"
+    if kind == "notebook" and notebook_language(local) is None:
+        return f'expected a notebook for "{format_path(path)}" but got a file: file at {local} is not a notebook'
+    if kind == "file" and notebook_language(local) is not None:
+        return f'expected a file for "{format_path(path)}" but got a notebook: file at {local} is a notebook'
+    return None
 
 
 # Paths of other resource kinds, translated like the CLI does (they are printed, not deployed).
