@@ -242,7 +242,7 @@ def run(directory: Path | None = None, detectors: dict[str, Detector] | None = N
 # The method's tuned constants and the values they are chosen among on a design half (the defaults
 # are one of the points); the baseline gets the same chance over its own settings.
 METHOD_GRID = {"budget": (1000, 3000), "min_z": (4.0, 5.0), "tail_memory": (2000, 16000),
-               "noise_alpha": (0.01, 0.03)}
+               "noise_alpha": (0.01, 0.03), "drift_k": (0.5, 1.0)}
 BASELINE_GRID = {"window": (288, 2016), "threshold": (3.0, 4.0, 6.0, 8.0)}
 METHOD = "healthmon anomalies score"
 BASELINE = "rolling z-score"
