@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from healthmon.ml.anomaly_method import score_series
+from healthmon.ml.anomaly_method import EntityScorer, ScorerConfig, score_series
 
 
 def _series(days: int = 150, entities: int = 3, seed: int = 0, spike_day: int = 120) -> pd.DataFrame:
@@ -174,3 +174,27 @@ def test_counts_are_judged_against_poisson_noise(seed):
     flags = score_series(pd.DataFrame({"t": t, "n": v}), time_column="t", value_column="n")["is_anomaly"].to_numpy()
     assert flags[burst].any()
     assert not flags[~burst].any()
+
+
+@pytest.mark.parametrize("seed", [11, 13])
+def test_drift_cusum_grows_while_a_shift_lasts_and_a_single_spike_adds_at_most_the_clip(seed):
+    # 5-minute Gaussian noise (sd 1); day 5 noon one point +50; day 8 from 06:00 to 18:00 the level is +4
+    rng = np.random.default_rng(seed)
+    t = _five_minute()
+    v = 10 + rng.normal(0, 1, len(t))
+    shift = (t >= "2024-01-08 06:00") & (t < "2024-01-08 18:00")
+    v[shift] += 4
+    spike = int(np.flatnonzero(t == "2024-01-05 12:00")[0])
+    v[spike] += 50
+    scorer, cfg = EntityScorer(), ScorerConfig()
+    secs = (t - pd.Timestamp(0)) / pd.Timedelta(seconds=1)
+    drift = []
+    for s, x in zip(secs, v):
+        scorer.update(float(s), float(x))
+        drift.append(scorer.drift_up)
+    drift = np.array(drift)
+    assert drift[spike] - drift[spike - 1] == pytest.approx(cfg.drift_clip - cfg.drift_k)
+    before = drift[(t >= "2024-01-02") & (t < "2024-01-08 06:00")].max()
+    assert before < 2 * (cfg.drift_clip - cfg.drift_k)
+    assert drift[shift].max() > 5 * before
+    assert drift[t >= "2024-01-09 18:00"].max() < before  # drains once the level is back (or learned)

@@ -102,3 +102,15 @@ def test_two_fold_scores_each_half_with_settings_chosen_on_the_other():
     assert (full["windows_hit"], full["flags_in_window"], full["flags"], full["f1"]) == (2, 2, 4, 0.5)
     assert report["split"] == {"0": ["realTweets/a.csv", "realTweets/c.csv"],
                                "1": ["realTweets/b.csv", "realTweets/d.csv"]}
+
+
+def test_series_interval_brackets_the_pooled_f1_and_is_a_point_when_series_agree():
+    same = {f"realTweets/{i}.csv": nab.Counts(windows=2, windows_hit=1, flags=4, flags_in_window=2) for i in range(5)}
+    pooled = sum(same.values(), nab.Counts()).f1
+    assert nab.series_interval(same) == (pytest.approx(pooled), pytest.approx(pooled))
+    mixed = {"realTweets/good.csv": nab.Counts(windows=2, windows_hit=2, flags=2, flags_in_window=2),
+             "realTweets/bad.csv": nab.Counts(windows=2, windows_hit=0, flags=6, flags_in_window=0),
+             "realTweets/mid.csv": nab.Counts(windows=2, windows_hit=1, flags=4, flags_in_window=2)}
+    lo, hi = nab.series_interval(mixed)
+    assert lo < sum(mixed.values(), nab.Counts()).f1 < hi
+    assert 0.0 <= lo and hi <= 1.0

@@ -28,7 +28,10 @@ Per point (``EntityScorer.update``):
    outage, a missing cycle), not single noisy points, so the scored quantities are exponential
    averages of signed z-scores at two scales: short (``short_alpha``, about an hour of
    5-minute points) and long (``long_alpha``, about six hours: slow humps and dips).
-   ``anomaly_score`` is the larger tail surprise of the two, -log10 of how rare the average is
+   A third quantity is a two-sided CUSUM of the z-scores (clipped at ``drift_clip``, allowance
+   ``drift_k`` per point): it grows for as long as the level stays shifted, so the start of a
+   lasting change stands out on series whose short bursts make the averages' tails heavy.
+   ``anomaly_score`` is the largest tail surprise of the three, -log10 of how rare the value is
    among the entity's own past values of it: a decayed histogram, with an exponential tail
    fitted beyond its top ``tail_share`` (peaks over threshold), so heavy-tailed series are
    judged by their own tails and a value beyond anything seen still gets a finite, growing
@@ -57,6 +60,9 @@ import numpy as np
 import pandas as pd
 
 DAY = 86_400.0
+# the tail histograms' bins span 0.1 .. ~200; a CUSUM of z-scores reaches hundreds in a lasting
+# shift, so it is recorded in units of 10 z
+DRIFT_UNIT = 10.0
 NOISE_PRIOR_VISITS = 5  # weight of a noise level's starting value, in visits
 MIN_TAIL = 30  # scored points before the first flag, whatever the season
 WEEK = 7 * DAY
@@ -74,6 +80,8 @@ class ScorerConfig:
     clip: float = 4.0  # residuals clipped at clip × the noise level before they update a forecaster
     short_alpha: float = 1 / 12  # the scored short average of z-scores
     long_alpha: float = 1 / 72  # the scored long average of z-scores
+    drift_k: float = 1.0  # CUSUM allowance per point, in z (the usual half of a 2-sigma shift)
+    drift_clip: float = 6.0  # z-scores clipped at this before they enter the CUSUM (one spike is not a drift)
     noise_buckets: int = 24  # noise levels per day for sub-daily data (one per hour)
     noise_alpha: float = 0.03  # step of an hour's running median per visit (it sees 1/24 of the points)
     tail_memory: int = 16000  # points over which the score history fades
@@ -210,6 +218,8 @@ class EntityScorer:
         self.short = self.long = 0.0
         self.short_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.long_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
+        self.drift_up = self.drift_down = 0.0
+        self.drift_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.quiet_until = -math.inf
         self.flag_score = 0.0
 
@@ -290,7 +300,12 @@ class EntityScorer:
         z = max(-1e6, min(1e6, z)) if z == z else 0.0  # values far beyond any noise stay finite
         self.short += c.short_alpha * (z - self.short)
         self.long += c.long_alpha * (z - self.long)
-        surprise = max(self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)))
+        zc = max(-c.drift_clip, min(c.drift_clip, z))
+        self.drift_up = max(0.0, self.drift_up + zc - c.drift_k)
+        self.drift_down = max(0.0, self.drift_down - zc - c.drift_k)
+        drift = max(self.drift_up, self.drift_down) / DRIFT_UNIT
+        surprise = max(self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)),
+                       self.drift_tail.surprise(drift))
         flag = (surprise >= math.log10(c.budget) and abs(z) >= c.min_z
                 and t >= self.flagging_from and self.short_tail.total >= MIN_TAIL
                 and (t >= self.quiet_until or surprise > self.flag_score))
@@ -299,6 +314,7 @@ class EntityScorer:
             self.flag_score = surprise
         self.short_tail.record(abs(self.short))
         self.long_tail.record(abs(self.long))
+        self.drift_tail.record(drift)
         self._learn(t, x, r)
         return Score(surprise, flag, expected, z, best.name)
 
