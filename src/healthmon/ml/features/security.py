@@ -33,13 +33,6 @@ FEATURES = (
     # one of this user's failing source IPs, and that IP's usual number (a password spray is small
     # per user but shared; an office's NAT address has failures every day).
     "failed_events_same_ip", "usual_failed_events_same_ip",
-    # Sustained elevation against the user's own scale: data read or exported (events naming a
-    # table, exports) and distinct tables read, each day's log-level as a z-score against the
-    # user's previous active days of the same kind (weekday / weekend), accumulated over the last
-    # two weeks (a windowed CUSUM): a 1.5-3x rise held for days adds up, one busy day decays.
-    "data_access_events", "access_elevation_14d", "tables_elevation_14d",
-    # How rare today's rarest grant is for this user and its peers (continuous; 0 without grants).
-    "grant_rarity",
 )
 # Daily count -> name of its trailing baseline columns (avg_<name>_prev28, std_<name>_prev28).
 BASELINED_COUNTS = {
@@ -66,32 +59,6 @@ PEAK_ROWS = 35
 # A source IP's usual number of failed events a day: the mean over the previous IP_BASELINE_DAYS
 # calendar days (days without failures from it count as 0).
 IP_BASELINE_DAYS = 28
-# Sustained elevation (``access_elevation_14d``, ``tables_elevation_14d``): a day's
-# ln(1 + count) against the mean and standard deviation of the user's previous LEVEL_ROWS
-# active days of the same kind (weekdays against weekdays: a person's weekend is a different
-# scale), the spread floored at LOG_SPREAD_FLOOR (a Poisson-quiet history is not infinitely sure
-# of itself), with at least MIN_LEVEL_HISTORY such days. Each day adds its z-score, clipped to
-# [Z_FLOOR, Z_CAP] (one huge day cannot fill the sum alone; one quiet day does not wipe out a
-# week), minus CUSUM_SLACK; the column is the largest sum over the last 1..SUSTAINED_ROWS active
-# days ending today (a CUSUM over a window: C_t - min C_j), 0 when every such sum is negative.
-LEVEL_ROWS = 28
-MIN_LEVEL_HISTORY = 7
-LOG_SPREAD_FLOOR = 0.2
-Z_FLOOR, Z_CAP = -1.0, 3.0
-CUSUM_SLACK = 0.5
-SUSTAINED_ROWS = 14
-SUSTAINED = {"access": "data_access_events", "tables": "tables_accessed"}
-# Grant rarity: a grant's kind (action and what it grants: privilege or group) against the user's
-# own grants of the previous GRANT_HISTORY_DAYS days, shrunk towards its peers' (same user_type)
-# share of that kind with the weight of GRANT_PEER_WEIGHT grants: -ln of
-# (own grants of the kind + w * peer share) / (own grants + w).
-GRANT_HISTORY_DAYS = 56
-GRANT_PEER_WEIGHT = 2.0
-
-
-def _d(value: float) -> str:
-    """A DOUBLE literal (Spark reads 0.5 as DECIMAL, which GREATEST/LEAST will not mix with DOUBLE)."""
-    return f"CAST({value} AS DOUBLE)"
 
 
 def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
@@ -100,25 +67,14 @@ def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine
                                 for col, name in BASELINED_COUNTS.items())
     stds += ",\n         " + ",\n         ".join(f"COALESCE(MAX({col}) OVER wpk, 0.0) AS max_{name}_prev{PEAK_ROWS}"
                                                  for col, name in BASELINED_COUNTS.items())
-    # a day's step: its clipped z-score against the same kind of day, minus the slack (0 for the
-    # first days, so a user's cumulative sum starts at 0)
-    steps = ",\n         ".join(
-        f"CASE WHEN COUNT(level_{key}) OVER wd >= {MIN_LEVEL_HISTORY} THEN "
-        f"LEAST(GREATEST((level_{key} - AVG(level_{key}) OVER wd) / "
-        f"GREATEST(COALESCE(STDDEV(level_{key}) OVER wd, {_d(0)}), {_d(LOG_SPREAD_FLOOR)}), {_d(Z_FLOOR)}), "
-        f"{_d(Z_CAP)}) - {_d(CUSUM_SLACK)} ELSE {_d(0)} END AS step_{key}" for key in SUSTAINED)
     service_principal = (f"({uid} LIKE '%spn@%' OR {uid} LIKE '%iam.gserviceaccount.com' "
                          f"OR substr({uid}, 1, 4) = 'DBX_')")
-    user_type = (f"CASE WHEN {uid} LIKE 'System-%' THEN 'SYSTEM' WHEN {service_principal} THEN 'SERVICE_PRINCIPAL' "
-                 f"WHEN {uid} LIKE '%@%' THEN 'HUMAN_USER' ELSE 'UNKNOWN' END")
-    is_grant = f"lower(COALESCE(action_name, '')) RLIKE '{GRANT_PATTERN}'"
     return f"""
 WITH events AS (
   SELECT CAST(user_identity_email AS STRING) AS user_id,
          CAST(event_time AS DATE) AS event_date,
          hour(event_time) AS event_hour,
          request_params['tableName'] AS table_name,
-         COALESCE(request_params['changes'], request_params['groupName'], '') AS grant_target,
          source_ip_address,
          COALESCE(is_failed_action, FALSE) AS is_failed,
          action_name,
@@ -138,9 +94,7 @@ daily AS (
          SUM({flag(f"lower(COALESCE(action_name, '')) RLIKE '{SENSITIVE_PATTERN}'")}) AS sensitive_data_access,
          SUM({flag(f"lower(COALESCE(action_name, '')) RLIKE '{EXPORT_PATTERN}'")}) AS data_export_events,
          SUM({flag(f"lower(COALESCE(action_name, '')) RLIKE '{GRANT_PATTERN}'")}) AS grant_change_events,
-         SUM({flag("is_failed AND lower(COALESCE(action_name, '')) RLIKE 'login'")}) AS failed_login_count,
-         SUM({flag(f"lower(COALESCE(action_name, '')) RLIKE '{EXPORT_PATTERN}' OR (table_name IS NOT NULL "
-                   f"AND NOT lower(COALESCE(action_name, '')) RLIKE '{GRANT_PATTERN}')")}) AS data_access_events
+         SUM({flag("is_failed AND lower(COALESCE(action_name, '')) RLIKE 'login'")}) AS failed_login_count
   FROM events
   GROUP BY user_id, event_date
 ),
@@ -173,59 +127,20 @@ shared_failures AS (
   ) ranked
   WHERE pick = 1
 ),
--- grant rarity: what a grant changes (its action and privilege or group), against how often
--- the user made that kind of grant in the previous GRANT_HISTORY_DAYS days, shrunk towards how
--- often its peers (same user_type) did
-grant_kinds AS (
-  SELECT user_id, {user_type} AS peer, event_date,
-         concat(lower(action_name), '|', grant_target) AS kind, CAST(COUNT(*) AS DOUBLE) AS n
-  FROM events WHERE {is_grant}
-  GROUP BY user_id, event_date, concat(lower(action_name), '|', grant_target)
-),
-peer_grants AS (
-  SELECT peer, event_date, kind, SUM(n) AS n FROM grant_kinds GROUP BY peer, event_date, kind
-),
-peer_share AS (
-  SELECT t.peer, t.event_date, t.kind,
-         (COALESCE(SUM(CASE WHEN h.kind = t.kind THEN h.n ELSE {_d(0)} END), {_d(0)}) + {_d(0.5)})
-           / (COALESCE(SUM(h.n), {_d(0)}) + {_d(1)}) AS share
-  FROM peer_grants t
-  LEFT JOIN peer_grants h
-    ON h.peer = t.peer AND h.event_date < t.event_date AND h.event_date >= date_sub(t.event_date, {GRANT_HISTORY_DAYS})
-  GROUP BY t.peer, t.event_date, t.kind
-),
-own_share AS (
-  SELECT t.user_id, t.peer, t.event_date, t.kind,
-         COALESCE(SUM(CASE WHEN h.kind = t.kind THEN h.n ELSE {_d(0)} END), {_d(0)}) AS own_kind,
-         COALESCE(SUM(h.n), {_d(0)}) AS own_total
-  FROM grant_kinds t
-  LEFT JOIN grant_kinds h
-    ON h.user_id = t.user_id AND h.event_date < t.event_date
-   AND h.event_date >= date_sub(t.event_date, {GRANT_HISTORY_DAYS})
-  GROUP BY t.user_id, t.peer, t.event_date, t.kind
-),
-grant_rarity AS (
-  SELECT o.user_id, o.event_date,
-         MAX(-LN((o.own_kind + {_d(GRANT_PEER_WEIGHT)} * p.share) / (o.own_total + {_d(GRANT_PEER_WEIGHT)})))
-           AS grant_rarity
-  FROM own_share o
-  JOIN peer_share p ON p.peer = o.peer AND p.event_date = o.event_date AND p.kind = o.kind
-  GROUP BY o.user_id, o.event_date
-),
 enriched AS (
   SELECT daily.*,
          COALESCE(shared_failures.failed_events_same_ip, 0.0) AS failed_events_same_ip,
-         COALESCE(shared_failures.usual_failed_events_same_ip, 0.0) AS usual_failed_events_same_ip,
-         COALESCE(grant_rarity.grant_rarity, {_d(0)}) AS grant_rarity
+         COALESCE(shared_failures.usual_failed_events_same_ip, 0.0) AS usual_failed_events_same_ip
   FROM daily
   LEFT JOIN shared_failures
     ON daily.user_id = shared_failures.user_id AND daily.event_date = shared_failures.event_date
-  LEFT JOIN grant_rarity
-    ON daily.user_id = grant_rarity.user_id AND daily.event_date = grant_rarity.event_date
 ),
 typed AS (
   SELECT enriched.*,
-         {user_type} AS user_type,
+         CASE WHEN user_id LIKE 'System-%' THEN 'SYSTEM'
+              WHEN {service_principal} THEN 'SERVICE_PRINCIPAL'
+              WHEN user_id LIKE '%@%' THEN 'HUMAN_USER'
+              ELSE 'UNKNOWN' END AS user_type,
          AVG(event_count) OVER w7 AS avg_event_count_7d,
          STDDEV(event_count) OVER w7 AS std_event_count_7d,
          AVG(tables_accessed) OVER w7 AS avg_tables_accessed_7d,
@@ -248,32 +163,6 @@ scored AS (
   SELECT typed.*,
          {z_score('event_count', 'avg_event_count_7d', 'std_event_count_7d')} AS event_count_z_score
   FROM typed
-),
--- sustained elevation: each day's log-level against the user's same kind of day, accumulated
-levels AS (
-  SELECT scored.*, CASE WHEN dow IN (1, 7) THEN 1 ELSE 0 END AS weekend,
-         {", ".join(f"LN({_d(1)} + {col}) AS level_{key}" for key, col in SUSTAINED.items())}
-  FROM scored
-),
-steps AS (
-  SELECT levels.*,
-         {steps}
-  FROM levels
-  WINDOW wd AS (PARTITION BY user_id, weekend ORDER BY event_date
-                ROWS BETWEEN {LEVEL_ROWS} PRECEDING AND 1 PRECEDING)
-),
-cumulated AS (
-  SELECT steps.*,
-         {", ".join(f"SUM(step_{key}) OVER wc AS cum_{key}" for key in SUSTAINED)}
-  FROM steps
-  WINDOW wc AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-),
-sustained AS (
-  SELECT cumulated.*,
-         {", ".join(f"GREATEST({_d(0)}, cum_{key} - COALESCE(MIN(cum_{key}) OVER ws, {_d(0)})) "
-                    f"AS {key}_elevation_{SUSTAINED_ROWS}d" for key in SUSTAINED)}
-  FROM cumulated
-  WINDOW ws AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN {SUSTAINED_ROWS} PRECEDING AND 1 PRECEDING)
 )
 SELECT user_id, event_date, user_type,
        event_count, tables_accessed, off_hours_events, unique_source_ips, failed_auth_count,
@@ -295,9 +184,8 @@ SELECT user_id, event_date, user_type,
        avg_failed_login_prev28, avg_off_hours_prev28,
        {', '.join(f"std_{n}_prev28" for n in BASELINED_COUNTS.values())},
        {', '.join(f"max_{n}_prev{PEAK_ROWS}" for n in BASELINED_COUNTS.values())},
-       failed_events_same_ip, usual_failed_events_same_ip,
-       data_access_events, access_elevation_{SUSTAINED_ROWS}d, tables_elevation_{SUSTAINED_ROWS}d, grant_rarity
-FROM sustained
+       failed_events_same_ip, usual_failed_events_same_ip
+FROM scored
 """
 
 
@@ -336,19 +224,6 @@ TABLE = FeatureTable(
         "failed_events_same_ip": "Failed actions of all users today from the source IP (one from which this user "
                                  "also failed today) whose count most exceeds its usual; the user's own included, "
                                  "0 without failures.",
-        "data_access_events": f"Events that read data or move it out: those naming a table (request_params "
-                              f"tableName) other than grants, and exports ({EXPORT_PATTERN}).",
-        **{f"{key}_elevation_{SUSTAINED_ROWS}d": (
-            f"Sustained rise of {col} against the user's own scale: the largest sum, over the last 1..{SUSTAINED_ROWS} "
-            f"active days ending today, of each day's z-score of ln(1 + {col}) against the user's previous "
-            f"{LEVEL_ROWS} active days of the same kind (weekday/weekend; spread floored at {LOG_SPREAD_FLOOR}, "
-            f"z clipped to [{Z_FLOOR}, {Z_CAP}]) minus {CUSUM_SLACK}; 0 when negative or before "
-            f"{MIN_LEVEL_HISTORY} such days.")
-           for key, col in SUSTAINED.items()},
-        "grant_rarity": f"Largest, over today's grant kinds (action and its changes or groupName parameter), of "
-                        f"-ln((the user's grants of that kind + {GRANT_PEER_WEIGHT} x its peers' share of it) / "
-                        f"(the user's grants + {GRANT_PEER_WEIGHT})) over the previous {GRANT_HISTORY_DAYS} days "
-                        f"(peers: same user_type; today excluded); 0 without grants.",
         "usual_failed_events_same_ip": f"That IP's mean number of failed actions a day over the previous "
                                        f"{IP_BASELINE_DAYS} calendar days (today excluded).",
     },

@@ -30,12 +30,6 @@ OFF_HOURS = _count("off_hours_events", "off_hours")
 # A population pattern: failed actions of all users today from one of this user's failing source
 # IPs, against that IP's usual number a day (a spray is small per user but shared by many users).
 SHARED_FAILURES = Signal("failed_events_same_ip", "count", "usual_failed_events_same_ip")
-# Sustained rises against the user's own scale (windowed CUSUMs of daily z-scores, already
-# per-user statistics): data read or exported, and distinct tables read.
-ACCESS_RISE = Signal("access_elevation_14d", "value")
-TABLES_RISE = Signal("tables_elevation_14d", "value")
-# How rare today's rarest grant kind is for the user, shrunk towards its peers.
-GRANT_RARITY = Signal("grant_rarity", "value")
 
 # --- cost (workspace-days of cost_features) ----------------------------------------------------
 COST = (
