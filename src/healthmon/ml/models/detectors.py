@@ -39,8 +39,9 @@ COST = (
     Signal("max_workload_dbu_ratio", "ratio"),
     # that workload's excess as a share of the day's DBUs (large for the workspace, not only for the job)
     Signal("top_workload_surge_share", "value"),
-    # a job's run duration against its own runs: a runaway job costs little more but runs far longer
-    Signal("max_job_duration_z", "value"),
+    # a job's run duration against the median of its own runs: a runaway job costs little more
+    # but runs far longer
+    Signal("max_job_duration_ratio", "ratio"),
     # DBUs of workloads that were tagged in their history and are untagged today
     Signal("lost_tags_dbu_share", "value"),
 )
