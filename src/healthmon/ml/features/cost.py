@@ -3,7 +3,7 @@ run durations from fact_job_run_timeline when present)."""
 
 from __future__ import annotations
 
-from healthmon.ml.features.sql import change_pct, day_of_week, flag, ratio, rows_window, z_score
+from healthmon.ml.features.sql import change_pct, day_of_week, flag, ratio, rows_window, window_median, z_score
 from healthmon.ml.features.table import FeatureTable, Source
 
 # A workload = a job (usage_metadata_job_id), else a cluster, else a SQL warehouse. Its baseline is
@@ -57,7 +57,7 @@ def _opt(columns: dict[str, frozenset[str]], name: str, default: str) -> str:
     return name if name in columns.get("fact_usage", frozenset()) else default
 
 
-def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str) -> str:
     """Per workspace and day: the largest ratio of a job's run duration to its own usual
     (0 rows without a usable job run timeline)."""
     need = {"workspace_id", "job_id", "run_id", "period_start_time", "period_end_time"}
@@ -75,7 +75,7 @@ def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]
   FROM (
     SELECT workspace_id, usage_date,
            CASE WHEN COUNT(*) OVER prev >= {WORKLOAD_MIN_HISTORY}
-                THEN duration / GREATEST(MEDIAN(duration) OVER prev, {DURATION_FLOOR_SECONDS})
+                THEN duration / GREATEST({window_median('duration', 'prev', engine)}, {DURATION_FLOOR_SECONDS})
            END AS duration_ratio
     FROM (
       SELECT workspace_id, job_id, CAST(ended AS DATE) AS usage_date, AVG(seconds) AS duration
@@ -165,7 +165,7 @@ workload_summary AS (
   FROM workload_scored
   GROUP BY workspace_id, usage_date
 ),
-job_duration AS ({_job_duration_sql(tables, columns)}
+job_duration AS ({_job_duration_sql(tables, columns, engine)}
 ),
 daily AS (
   SELECT workspace_id, usage_date,
