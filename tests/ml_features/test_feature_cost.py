@@ -190,25 +190,29 @@ def _job_run(job, run, start, end):
             "result_state": "SUCCEEDED", "run_type": "JOB_RUN", "trigger_type": "CRON"}
 
 
-def test_job_duration_z_is_against_the_jobs_own_runs_on_the_day_the_run_ends(lh):
+def test_job_duration_ratio_is_against_the_median_of_the_jobs_own_runs_on_the_day_the_run_ends(lh):
     from mlf_gold import ts
 
     write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="a") for n in range(12)])
-    runs = [_job_run("a", f"a{n}", ts(day(n), 1), ts(day(n), 1, 10)) for n in range(10)]  # 10 minutes a day
+    # 10 minutes a day, but one long run of 55 minutes on day 3: the median stays at 10 minutes
+    runs = [_job_run("a", f"a{n}", ts(day(n), 1), ts(day(n), 1, 55 if n == 3 else 10)) for n in range(10)]
     runs += [_job_run("b", f"b{n}", ts(day(n), 2), ts(day(n), 2, 5 + n)) for n in range(5)]  # too few runs
     # a run of 2 hours from 23:30 on day 10, in two slices as system tables record long runs
     runs += [_job_run("a", "a10", ts(day(10), 23, 30), ts(day(11), 0)),
              _job_run("a", "a10", ts(day(11), 0), ts(day(11), 1, 30))]
+    # a 30-second job: its median is floored at 60 s, so a 90-second run is a ratio of 1.5, not 3
+    runs += [_job_run("c", f"c{n}", ts(day(n), 3), ts(day(n), 3) + dt.timedelta(seconds=30)) for n in range(10)]
+    runs += [_job_run("c", "c10", ts(day(10), 3), ts(day(10), 3) + dt.timedelta(seconds=90))]
     write_gold(lh, "fact_job_run_timeline", runs)
     by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
-    # 7200 s against 600 s with no spread: the spread is at least 60 s (10 % of 600 s, and the floor)
-    assert by[(day(11),)]["max_job_duration_z"] == pytest.approx((7200 - 600) / 60)
-    assert by[(day(10),)]["max_job_duration_z"] == 0  # the run had not ended
-    assert by[(day(9),)]["max_job_duration_z"] == 0
-    assert by[(day(6),)]["max_job_duration_z"] == 0  # 6 earlier run days: no baseline yet
+    # 7200 s against the median of days 0..9 (600 s; the mean, 870 s, would give 8.3)
+    assert by[(day(11),)]["max_job_duration_ratio"] == pytest.approx(7200 / 600)
+    assert by[(day(10),)]["max_job_duration_ratio"] == pytest.approx(1.5)  # only c's run ended, a's had not
+    assert by[(day(8),)]["max_job_duration_ratio"] == pytest.approx(1.0)
+    assert by[(day(6),)]["max_job_duration_ratio"] == 0  # 6 earlier run days: no baseline yet
 
 
-def test_job_duration_z_is_zero_without_a_run_timeline(lh):
+def test_job_duration_ratio_is_zero_without_a_run_timeline(lh):
     write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="a") for n in range(3)])
     data, _ = compute_feature_table(lh, TABLE, CATALOG, GOLD)
-    assert set(data.column("max_job_duration_z").to_pylist()) == {0.0}
+    assert set(data.column("max_job_duration_ratio").to_pylist()) == {0.0}

@@ -3,7 +3,7 @@ run durations from fact_job_run_timeline when present)."""
 
 from __future__ import annotations
 
-from healthmon.ml.features.sql import change_pct, day_of_week, flag, ratio, rows_window, z_score
+from healthmon.ml.features.sql import change_pct, day_of_week, flag, ratio, rows_window, window_median, z_score
 from healthmon.ml.features.table import FeatureTable, Source
 
 # A workload = a job (usage_metadata_job_id), else a cluster, else a SQL warehouse. Its baseline is
@@ -14,12 +14,13 @@ WORKLOAD_WINDOW = 28
 WORKLOAD_MIN_HISTORY = 7
 WORKLOAD_FLOOR_SHARE = 0.002
 # A job's run duration against its own runs (fact_job_run_timeline, when present): the mean
-# duration of the runs that ended on a day against the job's previous WORKLOAD_WINDOW run days,
-# as a z-score with the spread at least DURATION_SPREAD_FLOOR of the mean and
+# duration of the runs that ended on a day against the MEDIAN of the job's previous
+# WORKLOAD_WINDOW run days (>= WORKLOAD_MIN_HISTORY of them), the median floored at
 # DURATION_FLOOR_SECONDS. A runaway job costs a few DBUs more, lost in the workspace's total and
-# within the everyday noise of its DBU ratio, but runs far longer than it ever did.
+# within the everyday noise of its DBU ratio, but runs far longer than it usually does; the
+# median, unlike a mean and standard deviation, is not dragged up by the job's own earlier
+# long runs (a backfill, last month's end), so the ratio keeps its scale from job to job.
 RUNS = "fact_job_run_timeline"
-DURATION_SPREAD_FLOOR = 0.1
 DURATION_FLOOR_SECONDS = 60.0
 
 FEATURES = (
@@ -37,7 +38,7 @@ FEATURES = (
     # Per-workload evidence (not in the original spec) for cost_anomaly_detector: one job or
     # cluster surging against its OWN history is lost in the workspace's total (docs/models.md).
     "max_workload_dbu_ratio", "top_workload_surge_dbu", "top_workload_surge_share", "workloads_over_3x",
-    "max_job_duration_z",
+    "max_job_duration_ratio",
     "untagged_dbu_share", "lost_tags_dbu", "lost_tags_dbu_share",
     # The workspace's own expected DBUs at d for the detector (today excluded): the mean of the
     # last 4 same weekdays (weekly seasonality) and the spread of the previous 28 days.
@@ -56,13 +57,13 @@ def _opt(columns: dict[str, frozenset[str]], name: str, default: str) -> str:
     return name if name in columns.get("fact_usage", frozenset()) else default
 
 
-def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
-    """Per workspace and day: the largest run-duration z-score of a job against its own runs
+def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str) -> str:
+    """Per workspace and day: the largest ratio of a job's run duration to its own usual
     (0 rows without a usable job run timeline)."""
     need = {"workspace_id", "job_id", "run_id", "period_start_time", "period_end_time"}
     if RUNS not in tables or not need <= columns.get(RUNS, frozenset()):
         return ("SELECT CAST(NULL AS STRING) AS workspace_id, CAST(NULL AS DATE) AS usage_date, "
-                "0.0 AS max_job_duration_z WHERE 1 = 0")
+                "0.0 AS max_job_duration_ratio WHERE 1 = 0")
     # One row per run: system tables slice long runs into periods, so a run is the sum of its
     # slices. The stored whole-second duration where there is one: engines count the seconds
     # between two fractional timestamps differently.
@@ -70,14 +71,12 @@ def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]
     if "run_duration_seconds" in columns[RUNS]:
         elapsed = f"COALESCE(CAST(run_duration_seconds AS DOUBLE), {elapsed})"
     return f"""
-  SELECT workspace_id, usage_date, MAX(duration_z) AS max_job_duration_z
+  SELECT workspace_id, usage_date, MAX(duration_ratio) AS max_job_duration_ratio
   FROM (
     SELECT workspace_id, usage_date,
            CASE WHEN COUNT(*) OVER prev >= {WORKLOAD_MIN_HISTORY}
-                THEN (duration - AVG(duration) OVER prev)
-                     / GREATEST(COALESCE(STDDEV(duration) OVER prev, 0.0),
-                                {DURATION_SPREAD_FLOOR} * AVG(duration) OVER prev, {DURATION_FLOOR_SECONDS})
-           END AS duration_z
+                THEN duration / GREATEST({window_median('duration', 'prev', engine)}, {DURATION_FLOOR_SECONDS})
+           END AS duration_ratio
     FROM (
       SELECT workspace_id, job_id, CAST(ended AS DATE) AS usage_date, AVG(seconds) AS duration
       FROM (
@@ -166,7 +165,7 @@ workload_summary AS (
   FROM workload_scored
   GROUP BY workspace_id, usage_date
 ),
-job_duration AS ({_job_duration_sql(tables, columns)}
+job_duration AS ({_job_duration_sql(tables, columns, engine)}
 ),
 daily AS (
   SELECT workspace_id, usage_date,
@@ -245,7 +244,7 @@ SELECT win.workspace_id, win.usage_date,
        COALESCE(ws.top_workload_surge_dbu, 0.0) AS top_workload_surge_dbu,
        {ratio('COALESCE(ws.top_workload_surge_dbu, 0.0)', 'win.daily_dbu')} AS top_workload_surge_share,
        COALESCE(ws.workloads_over_3x, 0.0) AS workloads_over_3x,
-       COALESCE(jd.max_job_duration_z, 0.0) AS max_job_duration_z,
+       COALESCE(jd.max_job_duration_ratio, 0.0) AS max_job_duration_ratio,
        {ratio('COALESCE(wl.untagged_dbu, 0.0)', 'win.daily_dbu')} AS untagged_dbu_share,
        COALESCE(ws.lost_tags_dbu, 0.0) AS lost_tags_dbu,
        {ratio('COALESCE(ws.lost_tags_dbu, 0.0)', 'win.daily_dbu')} AS lost_tags_dbu_share,
@@ -293,11 +292,11 @@ TABLE = FeatureTable(
             "Largest excess of one workload's DBUs today over its own baseline (see max_workload_dbu_ratio)."),
         "top_workload_surge_share": "top_workload_surge_dbu / daily_dbu.",
         "workloads_over_3x": "Workloads whose DBU ratio (see max_workload_dbu_ratio) exceeds 3 today.",
-        "max_job_duration_z": (
-            f"Max over the workspace's jobs with >= {WORKLOAD_MIN_HISTORY} earlier run days of: (mean duration of "
-            f"the job's runs that ended today - mean of its previous {WORKLOAD_WINDOW} run days) / max(their sample "
-            f"standard deviation, {DURATION_SPREAD_FLOOR} x that mean, {DURATION_FLOOR_SECONDS:.0f} s), from "
-            f"{RUNS} (a run = the sum of its slices' run_duration_seconds, else end - start); 0 without that table."),
+        "max_job_duration_ratio": (
+            f"Max over the workspace's jobs with >= {WORKLOAD_MIN_HISTORY} earlier run days of: mean duration of the "
+            f"job's runs that ended today / max(median of its previous {WORKLOAD_WINDOW} run days' mean durations, "
+            f"{DURATION_FLOOR_SECONDS:.0f} s), from {RUNS} (a run = the sum of its slices' run_duration_seconds, else "
+            f"end - start); 0 without that table."),
         "untagged_dbu_share": "Share of today's DBUs in usage records without tags (is_tagged false).",
         "lost_tags_dbu": (f"DBUs today of workloads untagged today but tagged on some day of their previous "
                           f"{WORKLOAD_WINDOW} usage days."),

@@ -51,3 +51,13 @@ def percentile(column: str, p: float, engine: str = "duckdb") -> str:
     if engine == "spark":
         return f"percentile(CAST({column} AS DOUBLE), {p})"
     return f"percentile_cont({p}) WITHIN GROUP (ORDER BY {column})"
+
+
+def window_median(column: str, window: str, engine: str = "duckdb") -> str:
+    """Exact, interpolated median over a named window frame. Spark refuses a frame for its
+    ``median`` and DuckDB's ``percentile_cont ... WITHIN GROUP`` is no window function, so each
+    engine gets the spelling that means the same there (``percentile`` would become DuckDB's
+    discrete QUANTILE, see ``percentile``)."""
+    if engine == "spark":
+        return f"percentile(CAST({column} AS DOUBLE), 0.5) OVER {window}"
+    return f"median({column}) OVER {window}"

@@ -39,8 +39,9 @@ COST = (
     Signal("max_workload_dbu_ratio", "ratio"),
     # that workload's excess as a share of the day's DBUs (large for the workspace, not only for the job)
     Signal("top_workload_surge_share", "value"),
-    # a job's run duration against its own runs: a runaway job costs little more but runs far longer
-    Signal("max_job_duration_z", "value"),
+    # a job's run duration against the median of its own runs: a runaway job costs little more
+    # but runs far longer
+    Signal("max_job_duration_ratio", "ratio"),
     # DBUs of workloads that were tagged in their history and are untagged today
     Signal("lost_tags_dbu_share", "value"),
 )
@@ -54,8 +55,9 @@ PERFORMANCE = (
 )
 
 # --- quality (catalog-days of quality_features) -----------------------------------------------
+# No schema-change signal: breaking changes are routine in most catalogs, and columns touched by
+# the largest one added false events without catching a schema incident (docs/models.md).
 QUALITY = (
-    Signal("max_broken_table_changes_1d", "value"),  # columns touched by the largest breaking change
     Signal("max_staleness_surprise", "value"),  # a table unwritten for longer than its own history makes likely
     Signal("stale_days_with_idle_writer", "value"),  # an overdue daily table while a daily job of the catalog idles
     Signal("max_overdue_days_daily_tables", "value"),  # days the most overdue daily-written table went unwritten
