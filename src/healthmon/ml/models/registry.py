@@ -38,11 +38,12 @@ def _rel(factor, nums, dens=(), **kw):
 COST_GBR = {"max_depth": 2, "n_estimators": 300, "min_samples_leaf": 100}
 COST_HISTORY = ("cost_7d", "cost_prev_7d", "avg_cost_28d", "cost_week_over_week", "cost_7d_vs_28d",
                 "day_of_week", "is_weekend", "day_of_month")
-# Like every supervised model, each cost forecaster also sees its own label history known at d
-# (healthmon.ml.features.label_history): the entity's mean resolved label is the baseline it
-# must beat, and shipping that baseline needs the column among the model's features.
-def _own_history(target: str) -> tuple[str, str]:
-    return (f"{HISTORY_PREFIX}{target}_mean", f"{HISTORY_PREFIX}{target}_count")
+# Like every supervised model, each explicit-list forecaster also sees its own label history
+# known at d (healthmon.ml.features.label_history): the entity's mean and MAPE-optimal level
+# (weighted median) of its resolved labels are baselines it must beat, and shipping one needs
+# its column among the model's features.
+def _own_history(target: str) -> tuple[str, ...]:
+    return tuple(f"{HISTORY_PREFIX}{target}_{stat}" for stat in ("mean", "count", "median"))
 
 
 BUDGET_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_score_7d", "dbu_change_pct_7d",
@@ -84,6 +85,7 @@ CAPACITY_FEATURES = (
     "avg_query_count_7d",
     "day_of_week",
     "is_weekend",
+    *_own_history("query_count_max_next_7d"),
 )
 
 
@@ -107,6 +109,22 @@ def _xgb_on_history(**kw):
         if rate is None or count is None:
             return _estimators().xgb_classifier()
         return _estimators().xgb_reference_classifier(cols, rate, count, **kw)
+
+    return build
+
+
+def _rel_level(relative_inputs: tuple[str, ...] = (), **kw):
+    """GBR relative to the entity's MAPE-optimal level known at d (``hist_<target>_median``, the
+    servable ``entity_median_feature`` baseline), told how far each of ``relative_inputs`` (its
+    recent levels) sits from that level; the plain log-target GBR when the feature table has no
+    label history (a table built by an older healthmon)."""
+
+    def build(cols):
+        level = _history_column(cols, "median")
+        if level is None:
+            return _estimators().gradient_boosting()
+        rel = tuple(c for c in relative_inputs if c in cols)
+        return _estimators().relative_gradient_boosting(cols, (1.0, (level,), ()), relative_inputs=rel, **kw)
 
     return build
 
@@ -197,8 +215,10 @@ T = t  # short alias inside the table below
 
 # --- baselines (docs/models.md "Baselines"): what each model must beat on the same rows -------
 def _forecast_baselines(*references: bl.ReferenceInput) -> tuple:
-    """Seasonal naive, the entity's mean of labels known at d, and the model's reference inputs."""
-    return (bl.SeasonalNaive(), bl.EntityHistory("entity_mean", "mean"), *references)
+    """Seasonal naive, the entity's mean and MAPE-optimal level (1/y-weighted median) of its
+    labels known at d, and the model's reference inputs."""
+    return (bl.SeasonalNaive(), bl.EntityHistory("entity_mean", "mean"), bl.EntityHistory("entity_median", "median"),
+            *references)
 
 
 def _classifier_baselines(*references: bl.ReferenceInput) -> tuple:
@@ -737,7 +757,7 @@ BASELINES: dict[str, tuple] = {
 def _history_baselines(spec: ModelSpec) -> tuple:
     """The entity's label history known at d, read from the feature table's ``hist_*`` columns
     (healthmon.ml.features.label_history): servable twins of ``entity_label_rate`` /
-    ``entity_mean`` / ``last_label``, so a model that cannot beat its entity's own history on
+    ``entity_mean`` / ``entity_median`` / ``last_label``, so a model that cannot beat its entity's own history on
     the validation period ships it. None where the labels need gold tables (no such column)."""
     if spec.target is None or spec.custom or spec.enrich is not None:
         return ()
@@ -746,7 +766,10 @@ def _history_baselines(spec: ModelSpec) -> tuple:
         return ()  # an explicit feature list without its history: the baseline would not be servable
     if spec.kind == "multiclass":
         return (_REF("last_label_feature", last),)
-    return (_REF("entity_label_rate_feature" if spec.kind == "binary" else "entity_mean_feature", mean),)
+    if spec.kind == "regression":
+        return (_REF("entity_mean_feature", mean),
+                _REF("entity_median_feature", f"{HISTORY_PREFIX}{spec.target.name}_median"))
+    return (_REF("entity_label_rate_feature", mean),)
 
 
 _SPECS = [replace(spec, baselines=(*BASELINES.get(spec.name, ()), *_history_baselines(spec))) for spec in _SPECS]
