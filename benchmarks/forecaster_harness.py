@@ -53,10 +53,10 @@ def prepare(seed: int, scale: str) -> None:
 def _table(seed: int, scale: str, name: str, cache: dict) -> pd.DataFrame:
     """The kept feature table with its label history recomputed by the current code."""
     if (seed, name) not in cache:
+        import pyarrow as pa
+
         from healthmon.ml.features.label_history import append_label_history
         from healthmon.ml.models.spec import HISTORY_PREFIX
-
-        import pyarrow as pa
 
         frame = pd.read_parquet(dh._dir(seed, scale) / f"{name}.parquet")
         frame = frame[[c for c in frame.columns if not c.startswith(HISTORY_PREFIX)]]
