@@ -28,8 +28,24 @@ def _gbr(**kw):
     return lambda cols: _estimators().gradient_boosting(**kw)
 
 
-def _rel(factor, nums, dens=(), **kw):
-    return lambda cols: _estimators().relative_gradient_boosting(cols, (factor, tuple(nums), tuple(dens)), **kw)
+# In ``relative_inputs``: the entity's MAPE-optimal level known at d (``hist_<target>_median``).
+LEVEL = "entity_median"
+
+
+def _relative_inputs(cols, names: tuple[str, ...]) -> tuple[str, ...]:
+    named = (_history_column(cols, "median") if c == LEVEL else c for c in names)
+    return tuple(c for c in named if c is not None and c in cols)
+
+
+def _rel(factor, nums, dens=(), *, relative_inputs: tuple[str, ...] = (), **kw):
+    """GBR relative to factor x prod(nums) / prod(dens), told how far each of ``relative_inputs``
+    (other recent levels; ``LEVEL``: the entity's long-run level) sits from that reference."""
+
+    def build(cols):
+        return _estimators().relative_gradient_boosting(
+            cols, (factor, tuple(nums), tuple(dens)), relative_inputs=_relative_inputs(cols, relative_inputs), **kw)
+
+    return build
 
 
 # Cost forecasters learn log(target / reference) from a few scale-free history features; the
@@ -43,7 +59,7 @@ COST_HISTORY = ("cost_7d", "cost_prev_7d", "avg_cost_28d", "cost_week_over_week"
 # (weighted median) of its resolved labels are baselines it must beat, and shipping one needs
 # its column among the model's features.
 def _own_history(target: str) -> tuple[str, ...]:
-    return tuple(f"{HISTORY_PREFIX}{target}_{stat}" for stat in ("mean", "count", "median"))
+    return tuple(f"{HISTORY_PREFIX}{target}_{stat}" for stat in ("mean", "median"))
 
 
 BUDGET_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_score_7d", "dbu_change_pct_7d",
@@ -85,7 +101,6 @@ CAPACITY_FEATURES = (
     "avg_query_count_7d",
     "day_of_week",
     "is_weekend",
-    *_own_history("query_count_max_next_7d"),
 )
 
 
@@ -123,7 +138,7 @@ def _rel_level(relative_inputs: tuple[str, ...] = (), **kw):
         level = _history_column(cols, "median")
         if level is None:
             return _estimators().gradient_boosting()
-        rel = tuple(c for c in relative_inputs if c in cols)
+        rel = _relative_inputs(cols, relative_inputs)
         return _estimators().relative_gradient_boosting(cols, (1.0, (level,), ()), relative_inputs=rel, **kw)
 
     return build
@@ -261,7 +276,8 @@ _SPECS = [
         domain="cost",
         kind="regression",
         algorithm="gradient_boosting",
-        factory=_rel(1.0, ("cost_next_dow_avg_4w",), **COST_GBR),
+        factory=_rel(1.0, ("cost_next_dow_avg_4w",), relative_inputs=("avg_cost_28d", "daily_cost", "cost_7d", LEVEL),
+                     **COST_GBR),
         feature_table="cost_features",
         prediction_table="budget_forecast_predictions",
         task_key="train_budget_forecaster",
@@ -275,7 +291,9 @@ _SPECS = [
         domain="cost",
         kind="regression",
         algorithm="gradient_boosting",
-        factory=_rel(0.4 * 7, ("avg_jobs_on_all_purpose_cost_28d",), **COST_GBR),
+        factory=_rel_level(
+            ("avg_jobs_on_all_purpose_cost_28d", "jobs_on_all_purpose_cost_7d", "jobs_on_all_purpose_cost"), **COST_GBR
+        ),
         feature_table="cost_features",
         prediction_table="job_cost_optimizer_predictions",
         task_key="train_job_cost_optimizer",
@@ -419,7 +437,7 @@ _SPECS = [
         domain="performance",
         kind="regression",
         algorithm="gradient_boosting",
-        factory=_rel(1.0, ("avg_duration_7d",)),
+        factory=_rel_level(("avg_duration_7d", "avg_duration_ms")),
         feature_table="performance_features",
         prediction_table="query_performance_predictions",
         task_key="train_query_forecaster",
@@ -572,7 +590,7 @@ _SPECS = [
         domain="reliability",
         kind="regression",
         algorithm="gradient_boosting",
-        factory=_gbr(),
+        factory=_rel_level(("rolling_avg_duration_30d", "avg_duration_sec")),
         feature_table="reliability_features",
         prediction_table="duration_predictions",
         task_key="train_duration_forecaster",
@@ -627,7 +645,7 @@ _SPECS = [
         domain="reliability",
         kind="regression",
         algorithm="gradient_boosting",
-        factory=_gbr(),
+        factory=_rel_level(("success_rate",)),
         feature_table="reliability_features",
         prediction_table="pipeline_health_predictions",
         task_key="train_pipeline_health_scorer",
@@ -661,7 +679,7 @@ _SPECS = [
         domain="quality",
         kind="regression",
         algorithm="gradient_boosting",
-        factory=_gbr(),
+        factory=_rel_level(("max_days_since_commit",)),
         feature_table="quality_features",
         prediction_table="freshness_predictions",
         task_key="train_freshness_predictor",
