@@ -58,8 +58,8 @@ COST_HISTORY = ("cost_7d", "cost_prev_7d", "avg_cost_28d", "cost_week_over_week"
 # known at d (healthmon.ml.features.label_history): the entity's mean and MAPE-optimal level
 # (weighted median) of its resolved labels are baselines it must beat, and shipping one needs
 # its column among the model's features.
-def _own_history(target: str) -> tuple[str, ...]:
-    return tuple(f"{HISTORY_PREFIX}{target}_{stat}" for stat in ("mean", "median"))
+def _own_history(target: str, stats: tuple[str, ...] = ("mean", "median")) -> tuple[str, ...]:
+    return tuple(f"{HISTORY_PREFIX}{target}_{stat}" for stat in stats)
 
 
 BUDGET_FEATURES = (*COST_HISTORY, "cost_next_dow_avg_4w", "daily_cost", "z_score_7d", "dbu_change_pct_7d",
@@ -71,7 +71,8 @@ CHARGEBACK_FEATURES = (
     "z_score_7d",
     "z_score_30d",
     "dbu_change_pct_7d",
-    *_own_history("daily_cost_sum_next_7d"),
+    # The count of resolved weeks too: without it the model lost 1.5 points of margin (dev seeds).
+    *_own_history("daily_cost_sum_next_7d", ("mean", "count", "median")),
 )
 JOB_COST_FEATURES = (
     "jobs_on_all_purpose_cost_7d",
