@@ -97,3 +97,10 @@ def test_relative_inputs_let_the_trees_see_how_far_the_recent_level_is_from_the_
     plain_mape, relative_mape = (mape(y[2000:], m.predict(X[2000:])) for m in (plain, relative))
     assert relative_mape < 0.5 * plain_mape
     assert relative_mape < mape(y[2000:], level[2000:])
+
+
+def test_a_relative_regressor_pickled_before_relative_inputs_still_predicts():
+    X = np.column_stack([np.linspace(1, 100, 200), np.linspace(2, 90, 200)])
+    model = relative_gradient_boosting(("a", "b"), (1.0, ("a",), ()), n_estimators=5).fit(X, X[:, 1])
+    del model.__dict__["relative_inputs"]  # what unpickling an older version gives
+    assert np.isfinite(model.predict(X)).all()

@@ -178,11 +178,11 @@ class RelativeRegressor(RegressorMixin, BaseEstimator):
 
     def _inputs(self, X, ref: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=float)
-        if not self.relative_inputs:
+        relative = getattr(self, "relative_inputs", ())  # absent from versions pickled before it existed
+        if not relative:
             return X
         idx = list(self.columns)
-        rel = [np.log1p(np.clip(np.nan_to_num(X[:, idx.index(c)]), 0.0, None)) - np.log1p(ref)
-               for c in self.relative_inputs]
+        rel = [np.log1p(np.clip(np.nan_to_num(X[:, idx.index(c)]), 0.0, None)) - np.log1p(ref) for c in relative]
         return np.column_stack([X, *rel])
 
     def _reference(self, X) -> np.ndarray:

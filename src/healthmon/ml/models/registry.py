@@ -8,6 +8,7 @@ scored against ``ground_truth_incidents``. docs/models.md explains every choice.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,7 @@ def _rel(factor, nums, dens=(), *, relative_inputs: tuple[str, ...] = (), **kw):
 # Cost forecasters learn log(target / reference) from a few scale-free history features; the
 # ratio is mostly noise around a weekly cycle and a growth trend, so the boosting is shallow and
 # heavily regularised (chosen on the VALIDATION period of the development account, seed 11).
-COST_GBR = {"max_depth": 2, "n_estimators": 300, "min_samples_leaf": 100}
+COST_GBR: dict[str, Any] = {"max_depth": 2, "n_estimators": 300, "min_samples_leaf": 100}
 COST_HISTORY = ("cost_7d", "cost_prev_7d", "avg_cost_28d", "cost_week_over_week", "cost_7d_vs_28d",
                 "day_of_week", "is_weekend", "day_of_month")
 # Like every supervised model, each explicit-list forecaster also sees its own label history
