@@ -82,9 +82,10 @@ def test_algorithms_are_the_real_ones():
 @pytest.mark.parametrize("spec", list(MODELS.values()), ids=lambda s: s.name)
 def test_feature_selection_excludes_keys_label_and_non_features(spec):
     from healthmon.ml.features.label_history import history_column, history_specs
+    from healthmon.ml.models.spec import HISTORY_STATS
 
     history = [history_column(s.target.name, stat) for s in history_specs(spec.feature_table)
-               for stat in ("mean", "last", "count")]
+               for stat in HISTORY_STATS]
     columns = [*TABLE_KEYS[spec.feature_table], *feature_columns(spec.feature_table), *history, "feature_timestamp",
                "user_type"]
     selected = spec.select_features(columns)

@@ -11,7 +11,10 @@ knows at d, and what the ``entity_label_rate`` / ``entity_mean`` / ``last_label`
   entity has none yet, the mean over every entity's resolved labels (0 before any resolved);
 - ``hist_<target>_last``: the most recent resolved label (``NO_LAST_LABEL`` = -1: none; labels
   are never negative);
-- ``hist_<target>_count``: how many there are (0: none — tells "no history" from a rate of 0).
+- ``hist_<target>_count``: how many there are (0: none — tells "no history" from a rate of 0);
+- forecasters only, ``hist_<target>_median``: the constant with the least MAPE over those labels,
+  their 1/y-weighted median (``baselines.mape_optimal_levels``) — a robust long-run level, the
+  ``entity_median`` baseline; where the entity has no positive label yet, its ``_mean``.
 
 Like every feature-table column they are finite, non-NULL DOUBLEs (features.cleaning).
 
@@ -46,7 +49,8 @@ def history_specs(table_name: str) -> list:
 
 
 def label_history(frame: pd.DataFrame, spec) -> pd.DataFrame:
-    """The three history columns of ``spec``'s target for every row of ``frame``."""
+    """The history columns of ``spec``'s target (three; four for a forecaster) for every row
+    of ``frame``."""
     from healthmon.ml.models.baselines import entity_label_history
     from healthmon.ml.models.frames import derive_labels
 
@@ -56,11 +60,16 @@ def label_history(frame: pd.DataFrame, spec) -> pd.DataFrame:
     pooled = entity_label_history(frame.assign(**{spec.entity_key: ""}), spec, labels, "mean")
     count = entity_label_history(frame, spec, labels, "count")
     last = entity_label_history(frame, spec, labels, "last")
-    return pd.DataFrame({
-        history_column(name, "mean"): np.nan_to_num(np.where(np.isnan(mean), pooled, mean), nan=0.0),
+    mean = np.nan_to_num(np.where(np.isnan(mean), pooled, mean), nan=0.0)
+    columns = {
+        history_column(name, "mean"): mean,
         history_column(name, "last"): np.where(np.isnan(last), NO_LAST_LABEL, last),
         history_column(name, "count"): np.nan_to_num(count, nan=0.0),
-    }, index=frame.index)
+    }
+    if spec.kind == "regression":
+        median = entity_label_history(frame, spec, labels, "median")
+        columns[history_column(name, "median")] = np.where(np.isnan(median), mean, median)
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def append_label_history(data: pa.Table, table_name: str) -> pa.Table:

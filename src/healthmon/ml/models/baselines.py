@@ -20,6 +20,7 @@ only; ``EntityHistory`` reads, for the row (e, d), the labels of e that had reso
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -160,10 +161,30 @@ def incident_rows(frame: pd.DataFrame, spec, incidents: pd.DataFrame | None, tol
 
 
 # --------------------------------------------------------------------------- evaluation-only
+def mape_optimal_levels(y: np.ndarray) -> np.ndarray:
+    """Element k: the constant forecast with the least MAPE over ``y[:k+1]``, i.e. their median
+    weighted by 1/y (MAPE weighs an error on y by 1/y; the lower weighted median). Labels <= 0
+    carry no weight (MAPE leaves out near-zero actuals); NaN until a positive label is seen."""
+    y = np.asarray(y, float)
+    out = np.full(len(y), np.nan)
+    values: list[float] = []
+    for k, v in enumerate(y):
+        if v > 0:
+            bisect.insort(values, float(v))
+        if values:
+            sorted_y = np.asarray(values)
+            weight = np.cumsum(1.0 / sorted_y)
+            out[k] = sorted_y[np.searchsorted(weight, 0.5 * weight[-1])]
+    return out
+
+
 def entity_label_history(frame, spec, labels, how: str) -> np.ndarray:
-    """Per row (e, d): the mean (``how='mean'``), last value (``'last'``) or number
-    (``'count'``) of entity e's labels that were already KNOWN at d, i.e. of rows dated
-    <= d - horizon; NaN where e has none."""
+    """Per row (e, d): the mean (``how='mean'``), last value (``'last'``), number
+    (``'count'``) or MAPE-optimal level (``'median'``: ``mape_optimal_levels``) of entity e's
+    labels that were already KNOWN at d, i.e. of rows dated <= d - horizon; NaN where e has
+    none."""
+    if how not in ("mean", "last", "count", "median"):
+        raise ValueError(f"entity_label_history: how={how!r}, expected mean, last, count or median")
     horizon = pd.Timedelta(days=int(spec.target.horizon_days)) if spec.target is not None else pd.Timedelta(0)
     dates = pd.to_datetime(frame[spec.date_key]).dt.normalize().to_numpy()
     ent = frame[spec.entity_key].astype(str).to_numpy()
@@ -186,6 +207,9 @@ def entity_label_history(frame, spec, labels, how: str) -> np.ndarray:
             out[rows[have]] = y[pos[have] - 1]
         elif how == "count":
             out[rows[have]] = pos[have]
+        elif how == "median":
+            level = mape_optimal_levels(y)
+            out[rows[have]] = level[pos[have] - 1]
         else:
             csum = np.concatenate([[0.0], np.cumsum(y)])
             out[rows[have]] = csum[pos[have]] / pos[have]
@@ -194,9 +218,9 @@ def entity_label_history(frame, spec, labels, how: str) -> np.ndarray:
 
 @dataclass
 class EntityHistory(Baseline):
-    """The entity's historical label rate / mean (``how='mean'``) or its last known label
-    (``how='last'``), from labels known at d; the training period's overall mean where the
-    entity has no history yet."""
+    """The entity's historical label rate / mean (``how='mean'``), its MAPE-optimal level
+    (``how='median'``: the 1/y-weighted median) or its last known label (``how='last'``), from
+    labels known at d; the training period's overall mean where the entity has no history yet."""
 
     name: str = "entity_label_rate"
     how: str = "mean"
@@ -211,7 +235,13 @@ class EntityHistory(Baseline):
         labels = np.asarray(ctx.labels, float)
         train = ~np.isnan(labels) & (ctx.periods == "train")
         return replace(self, _spec=ctx.spec, _labels=labels, _periods=ctx.periods, _frame_index=ctx.frame.index,
-                       _fallback=float(np.mean(labels[train])) if train.any() else float("nan"))
+                       _fallback=self._level(labels[train]) if train.any() else float("nan"))
+
+    def _level(self, labels: np.ndarray) -> float:
+        if self.how == "median":
+            level = mape_optimal_levels(np.sort(labels))
+            return float(level[-1]) if len(level) else float("nan")
+        return float(np.mean(labels))
 
     def score(self, frame):
         if self._labels is None or not frame.index.equals(self._frame_index):

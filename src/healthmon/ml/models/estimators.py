@@ -164,12 +164,26 @@ class RelativeRegressor(RegressorMixin, BaseEstimator):
     to learn the *change* (weekday effect, trend, momentum), which is what beats a naive forecast.
     ``reference = (factor, numerators, denominators)``: factor x prod(numerators) / prod(denominators),
     with column names looked up in ``columns`` (a zero denominator gives the numerators' product).
+    ``relative_inputs`` lists columns also given to the regressor as log1p(column) − log1p(reference):
+    how far a recent level sits from the reference, on the scale of the target (trees cannot form
+    a ratio of two raw columns themselves).
     """
 
-    def __init__(self, regressor=None, columns: Sequence[str] = (), reference: tuple = (1.0, (), ())):
+    def __init__(self, regressor=None, columns: Sequence[str] = (), reference: tuple = (1.0, (), ()),
+                 relative_inputs: Sequence[str] = ()):
         self.regressor = regressor
         self.columns = columns
         self.reference = reference
+        self.relative_inputs = relative_inputs
+
+    def _inputs(self, X, ref: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        relative = getattr(self, "relative_inputs", ())  # absent from versions pickled before it existed
+        if not relative:
+            return X
+        idx = list(self.columns)
+        rel = [np.log1p(np.clip(np.nan_to_num(X[:, idx.index(c)]), 0.0, None)) - np.log1p(ref) for c in relative]
+        return np.column_stack([X, *rel])
 
     def _reference(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=float)
@@ -185,16 +199,22 @@ class RelativeRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y):
         ref = self._reference(X)
-        self.regressor_ = clone(self.regressor).fit(np.asarray(X, dtype=float), _log1p_pos(y) - np.log1p(ref))
+        self.regressor_ = clone(self.regressor).fit(self._inputs(X, ref), _log1p_pos(y) - np.log1p(ref))
         return self
 
     def predict(self, X):
         ref = self._reference(X)
-        return np.clip(np.expm1(self.regressor_.predict(np.asarray(X, dtype=float)) + np.log1p(ref)), 0.0, None)
+        return np.clip(np.expm1(self.regressor_.predict(self._inputs(X, ref)) + np.log1p(ref)), 0.0, None)
 
 
 def relative_gradient_boosting(
-    columns: Sequence[str], reference: tuple, *, max_depth: int = 3, n_estimators: int = 150, min_samples_leaf: int = 1
+    columns: Sequence[str],
+    reference: tuple,
+    *,
+    max_depth: int = 3,
+    n_estimators: int = 150,
+    min_samples_leaf: int = 1,
+    relative_inputs: Sequence[str] = (),
 ):
     gbr = GradientBoostingRegressor(
         n_estimators=n_estimators,
@@ -205,7 +225,8 @@ def relative_gradient_boosting(
         min_samples_leaf=min_samples_leaf,
         random_state=RANDOM_STATE,
     )
-    return RelativeRegressor(regressor=gbr, columns=tuple(columns), reference=reference)
+    return RelativeRegressor(regressor=gbr, columns=tuple(columns), reference=reference,
+                             relative_inputs=tuple(relative_inputs))
 
 
 def isolation_forest(

@@ -31,7 +31,7 @@ class Skip(Exception):
 
 # Label-history columns of the feature tables (healthmon.ml.features.label_history).
 HISTORY_PREFIX = "hist_"
-HISTORY_STATS = ("mean", "last", "count")
+HISTORY_STATS = ("mean", "last", "count", "median")  # "median": forecasters only
 # Columns that are never features, whatever the table (§2.1 of the spec).
 NON_FEATURE_COLUMNS = frozenset({"feature_timestamp", "user_type"})
 
