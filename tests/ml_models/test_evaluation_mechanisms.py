@@ -216,6 +216,10 @@ def test_champion_candidates_ship_a_baseline_only_when_it_wins_on_validation():
     # Seasonal naive and the entity's history are yardsticks, not candidates: they read other rows.
     assert not any("seasonal_naive" in k or "entity_mean_validation" in k for k in contest)
     assert "candidate_entity_mean_feature_validation_mape" in contest  # its label-history twin is servable
+    # The challenger is the rule with the best VALIDATION figure (the period nearest the one it serves).
+    rules = {k.removeprefix("candidate_").removesuffix("_validation_mape"): v for k, v in contest.items()
+             if k.endswith("_validation_mape") and k != "candidate_ml_validation_mape"}
+    assert algorithm.removeprefix("baseline:").replace(":", "_") == min(rules, key=rules.get)
 
     exact_y = rows["cost_next_dow_avg_4w"].to_numpy() * 1.5 + 3.0
     strong = LinearRegression().fit(X[train], exact_y[train])

@@ -345,9 +345,12 @@ def _scorer_output(spec: ModelSpec, scorer, X: np.ndarray) -> np.ndarray:
 def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.ndarray, features: list[str], X_train):
     """The ML model or its best servable baseline, decided before the test period (which plays
     no part). The challenger is the servable baseline with the best figure (ROC-AUC; MAPE for
-    forecasters, the evaluation's metric) over the training and validation periods; the ML model
-    ships only when its paired margin over that baseline on the VALIDATION period exceeds one
-    entity-bootstrap standard error (``metrics.clearly_better``). A baseline that ships is
+    forecasters, the evaluation's metric) on the VALIDATION period — the period nearest the one
+    it will serve: a rule that reads the entity's own label history is weak early in the
+    training period, where that history is short, and judged over the whole record it would
+    hand the contest to a rule that is no longer the strongest. The ML model ships only when its
+    paired margin over that baseline on the VALIDATION period exceeds one entity-bootstrap
+    standard error (``metrics.clearly_better``), so it must clearly beat every servable rule. A baseline that ships is
     wrapped as a ``BaselineEstimator`` over the same features under the algorithm tag
     ``baseline:<name>``, so it is registered, served and evaluated like any model. Returns
     (scorer, algorithm tag, the candidates' figures and the decisive margin)."""
@@ -358,8 +361,8 @@ def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.nda
     if spec.kind == "anomaly" or y is None or not spec.baselines:
         return model, spec.algorithm, {}
     val = periods == "validation"
-    # The rules have nothing fitted on the training period's labels, so they are compared on the
-    # training and validation periods together: the longest record picks the challenger.
+    # The rules' figures over the training and validation periods together are logged beside
+    # their validation figures (the longest record), but the validation period picks.
     history = np.isin(periods, ("train", "validation")) & ~pd.isna(np.asarray(y, float))
     classes = tuple(getattr(model, "classes_", (0, 1)))
     forecast = spec.kind == "regression"
@@ -384,8 +387,8 @@ def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.nda
     for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
         est = BaselineEstimator(baseline, features, spec.kind, classes).fit(X_train)
         label = bl.baseline_label(baseline).replace(":", "_")
-        contest[f"candidate_{label}_validation_{metric}"] = figure(est, X_val, y_val)
-        b_value = contest[f"candidate_{label}_history_{metric}"] = figure(est, X_hist, y_hist)
+        b_value = contest[f"candidate_{label}_validation_{metric}"] = figure(est, X_val, y_val)
+        contest[f"candidate_{label}_history_{metric}"] = figure(est, X_hist, y_hist)
         if b_value == b_value and (challenger is None or better(b_value, challenger[0])):
             challenger = (b_value, est, f"baseline:{bl.baseline_label(baseline)}")
     if challenger is None:
