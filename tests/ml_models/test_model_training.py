@@ -41,7 +41,7 @@ def champion(name: str) -> int | None:
 
 
 @pytest.mark.slow
-def test_forecaster_trains_registers_and_keeps_a_better_champion():
+def test_forecaster_trains_registers_and_keeps_a_better_champion(monkeypatch):
     frame = feature_frame("cost_features", entities=4, days=120, seed=1)
     write_features("cost_features", frame)
     first = train("budget_forecaster")
@@ -58,7 +58,11 @@ def test_forecaster_trains_registers_and_keeps_a_better_champion():
     assert run.data.tags["model_name"] == "budget_forecaster" and run.data.params["purge_gap_days"] == "1"
 
     # Scramble the cost of the training period only: the next version learns noise, the old
-    # Champion still forecasts the (unchanged) validation period well, so the alias stays.
+    # Champion still forecasts the (unchanged) validation period well, so the alias stays. The
+    # Champion contest would ship the best rule instead of the noisy model (as good as v1 on
+    # validation when v1 is that rule): the ML model is forced through to test the alias alone.
+    from healthmon.ml import training
+
     dates = pd.to_datetime(frame["usage_date"])
     cut = pd.Timestamp(first["split"]["validation_start"])
     bad = frame.copy()
@@ -66,7 +70,9 @@ def test_forecaster_trains_registers_and_keeps_a_better_champion():
     rng = np.random.default_rng(0)
     bad.loc[train_rows, "daily_cost"] = rng.permutation(bad.loc[train_rows, "daily_cost"].to_numpy()) * rng.uniform(0.1, 10, train_rows.sum())
     write_features("cost_features", bad)
-    second = train("budget_forecaster")
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "choose_scorer", lambda spec, model, *a, **k: (model, spec.algorithm, {}))
+        second = train("budget_forecaster")
     assert second["status"] == "SUCCESS" and second["version"] == 2
     assert not second["champion"], second["champion_reason"]
     assert champion("budget_forecaster") == 1
