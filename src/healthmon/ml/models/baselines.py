@@ -20,7 +20,6 @@ only; ``EntityHistory`` reads, for the row (e, d), the labels of e that had reso
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -167,14 +166,33 @@ def mape_optimal_levels(y: np.ndarray) -> np.ndarray:
     carry no weight (MAPE leaves out near-zero actuals); NaN until a positive label is seen."""
     y = np.asarray(y, float)
     out = np.full(len(y), np.nan)
-    values: list[float] = []
+    positive = y > 0
+    if not positive.any():
+        return out
+    # A Fenwick tree of the 1/y weights over the sorted distinct labels: each step adds one
+    # label and finds the weighted median in O(log n), where re-sorting every prefix took
+    # O(n) per step (a job with thousands of runs made that quadratic). At an exact tie of the
+    # two halves, any level between the two middle labels has the same MAPE; float rounding may
+    # then pick the other one.
+    values = np.unique(y[positive])
+    size = len(values)
+    tree = np.zeros(size + 1)
+    top = 1 << (size.bit_length() - 1)
+    total = 0.0
     for k, v in enumerate(y):
         if v > 0:
-            bisect.insort(values, float(v))
-        if values:
-            sorted_y = np.asarray(values)
-            weight = np.cumsum(1.0 / sorted_y)
-            out[k] = sorted_y[np.searchsorted(weight, 0.5 * weight[-1])]
+            i, weight = int(np.searchsorted(values, v)) + 1, 1.0 / v
+            total += weight
+            while i <= size:
+                tree[i] += weight
+                i += i & -i
+        if total > 0:  # the first label whose prefix weight reaches half the total
+            pos, acc, half, bit = 0, 0.0, 0.5 * total, top
+            while bit:
+                if pos + bit <= size and acc + tree[pos + bit] < half:
+                    pos, acc = pos + bit, acc + tree[pos + bit]
+                bit >>= 1
+            out[k] = values[min(pos, size - 1)]
     return out
 
 
