@@ -45,6 +45,7 @@ STATUS_BY_CODE = {
     "RESOURCE_EXHAUSTED": 429,
     "INTERNAL_ERROR": 500,
     "NOT_IMPLEMENTED": 501,
+    "FEATURE_DISABLED": 501,
     "TEMPORARILY_UNAVAILABLE": 503,
 }
 
@@ -79,6 +80,14 @@ def permission_denied(message: str) -> ApiError:
 
 def invalid(message: str) -> ApiError:
     return ApiError("INVALID_PARAMETER_VALUE", message, 400)
+
+
+def not_supported(what: str, instead: str = "") -> ApiError:
+    """Databricks behaviour the local workspace does not reproduce on purpose: 501
+    FEATURE_DISABLED (the SDK raises ``NotImplemented``), never a silent no-op. Each use is listed
+    in docs/server.md."""
+    return ApiError("FEATURE_DISABLED", f"{what} is not supported by the local workspace"
+                    + (f"; {instead}." if instead else "."), 501)
 
 
 def error_body(error_code: str, message: str) -> dict:

@@ -82,11 +82,42 @@ class ResetJob(_Body):
     new_settings: dict[str, Any]
 
 
-class RunNow(_Body):
-    job_id: Id
+# Task-level parameter kinds of run-now and runs/repair that the runtime does not take: job
+# parameters are its one parameter kind (notebook_params and python_named_params map onto them).
+UNSUPPORTED_RUN_PARAMETERS = (
+    "jar_params", "python_params", "spark_submit_params", "sql_params", "dbt_commands", "pipeline_params",
+)
+
+
+class _RunParameters(_Body):
     job_parameters: dict[str, str] | None = None
     notebook_params: dict[str, str] | None = None
     python_named_params: dict[str, str] | None = None
+    jar_params: list[str] | None = None
+    python_params: list[str] | None = None
+    spark_submit_params: list[str] | None = None
+    sql_params: dict[str, str] | None = None
+    dbt_commands: list[str] | None = None
+    pipeline_params: dict[str, Any] | None = None
+
+    def unsupported_parameters(self) -> list[str]:
+        return [name for name in UNSUPPORTED_RUN_PARAMETERS if getattr(self, name) is not None]
+
+    def parameters_given(self) -> list[str]:
+        """Every parameter field the request sets."""
+        named = ("job_parameters", "notebook_params", "python_named_params")
+        return [name for name in (*named, *UNSUPPORTED_RUN_PARAMETERS) if getattr(self, name) is not None]
+
+    def named_parameters(self) -> dict[str, str]:
+        """notebook_params, python_named_params and job_parameters merged (the latter win)."""
+        merged: dict[str, str] = {}
+        for extra in (self.notebook_params, self.python_named_params, self.job_parameters):
+            merged.update(extra or {})
+        return merged
+
+
+class RunNow(_RunParameters):
+    job_id: Id
     idempotency_token: str | None = Field(None, max_length=64)
     only: list[str] | None = None
 
@@ -100,13 +131,12 @@ class CancelAll(_Body):
     all_queued_runs: bool | None = None
 
 
-class RepairRun(_Body):
+class RepairRun(_RunParameters):
     run_id: Id
     rerun_tasks: list[str] | None = None
     rerun_all_failed_tasks: bool | None = None
     rerun_dependent_tasks: bool | None = None
     latest_repair_id: Id | None = None
-    job_parameters: dict[str, str] | None = None
 
 
 class SubmitRun(_Body):

@@ -92,12 +92,17 @@ class RepairRunResponse(_Model):
     repair_id: int
 
 
-class Job(_Model):
+class BaseJob(_Model):
+    """A jobs/list entry."""
+
     job_id: int
     creator_user_name: str | None = None
-    run_as_user_name: str | None = None
     created_time: int | None = None
     settings: dict[str, Any] | None = None
+
+
+class Job(BaseJob):
+    run_as_user_name: str | None = None
 
 
 class _Page(_Model):
@@ -107,7 +112,7 @@ class _Page(_Model):
 
 
 class ListJobsResponse(_Page):
-    jobs: list[Job] | None = None
+    jobs: list[BaseJob] | None = None
 
 
 class RunState(_Model):

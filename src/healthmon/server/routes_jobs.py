@@ -27,7 +27,7 @@ from healthmon.permissions import (
 )
 from healthmon.server import backend, responses
 from healthmon.server.auth import require_principal
-from healthmon.server.errors import ApiError, FastJSONResponse, invalid
+from healthmon.server.errors import ApiError, FastJSONResponse, invalid, not_supported
 from healthmon.server.models import (
     INT64_MAX,
     CancelAll,
@@ -126,11 +126,23 @@ def _require_run(principal: Principal, run_id: int, needed: str, *, include_hist
     return run, require_run(principal, run_id, level, needed)
 
 
-def _summarise_job(job: dict, expand_tasks: bool):
-    if expand_tasks:
-        return job
-    settings = {k: v for k, v in (job.get("settings") or {}).items() if k not in ("tasks", "job_clusters")}
+# Kept in the stored settings (the permission rules read them there) but not job settings on
+# Databricks: jobs/get and jobs/list show permissions only through the Permissions API.
+ACL_SETTINGS = ("access_control_list", "permissions")
+
+
+def _public_job(job: dict) -> dict:
+    """The Jobs API ``Job`` of a stored job (jobs/get)."""
+    settings = {k: v for k, v in (job.get("settings") or {}).items() if k not in ACL_SETTINGS}
     return {**job, "settings": settings}
+
+
+def _list_entry(job: dict, expand_tasks: bool) -> dict:
+    """A jobs/list entry: the SDK's ``BaseJob`` (no ``run_as_user_name``), without tasks and job
+    clusters unless ``expand_tasks``."""
+    hidden = (*ACL_SETTINGS, *(() if expand_tasks else ("tasks", "job_clusters")))
+    settings = {k: v for k, v in (job.get("settings") or {}).items() if k not in hidden}
+    return {**{k: v for k, v in job.items() if k != "run_as_user_name"}, "settings": settings}
 
 
 def json_body(handler):
@@ -234,7 +246,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         """List jobs the caller can view, most recently created first."""
         if legacy and limit is None and offset is None and page_token is None:
             # API 2.0 returned every job in one response (with tasks).
-            jobs = [j for j in backend.all_jobs(name) if can(principal, j, "CAN_VIEW")]
+            jobs = [_list_entry(j, True) for j in backend.all_jobs(name) if can(principal, j, "CAN_VIEW")]
             return {"jobs": jobs, "has_more": False} if jobs else {"has_more": False}
         size = resolve_limit(limit, default=JOBS_DEFAULT_LIMIT, maximum=JOBS_MAX_LIMIT)
         start = resolve_offset(offset, page_token)
@@ -246,7 +258,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         jobs, after, more = _filtered_page(fetch, lambda j: can(principal, j, "CAN_VIEW"), start, size)
         body: dict[str, Any] = {}
         if jobs:
-            body["jobs"] = [_summarise_job(j, expand_tasks or legacy) for j in jobs]
+            body["jobs"] = [_list_entry(j, expand_tasks or legacy) for j in jobs]
         body.update(page_fields(start, after, more, size))
         return body
 
@@ -255,7 +267,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
     async def jobs_get(principal: Principal = Depends(require_principal), job_id: int = IdQuery()):
         job = backend.get_job(job_id)
         require(principal, job, "CAN_VIEW")
-        return job
+        return _public_job(job)
 
     @router.post(
         f"{base}/create", tags=tag, operation_id=f"jobs_create_{version}", responses=ok(responses.CreateResponse)
@@ -308,11 +320,9 @@ def _add_routes(router: APIRouter, version: str) -> None:
     )
     @json_body
     def jobs_run_now(body: RunNow, principal: Principal = Depends(require_principal)):
-        require(principal, backend.get_job(body.job_id), "CAN_MANAGE_RUN")
-        params: dict[str, str] = {}
-        # Legacy parameter forms map onto job parameters (the runtime's only parameter kind).
-        for extra in (body.notebook_params, body.python_named_params, body.job_parameters):
-            params.update(extra or {})
+        job = backend.get_job(body.job_id)
+        require(principal, job, "CAN_MANAGE_RUN")
+        params = _run_now_parameters(job, body)
         run_id = backend.run_now(body.job_id, params or None, body.only, principal.name, body.idempotency_token)
         return {"run_id": run_id, "number_in_job": run_id}
 
@@ -329,7 +339,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         offset: int | None = OptCount(),
         page_token: str | None = Query(None, max_length=512),
         expand_tasks: bool = False,
-        run_type: str | None = Query(None, max_length=64),
+        run_type: Literal["JOB_RUN", "WORKFLOW_RUN", "SUBMIT_RUN"] | None = None,  # the SDK's RunType
         start_time_from: int | None = Query(None, ge=0, le=INT64_MAX),
         start_time_to: int | None = Query(None, ge=0, le=INT64_MAX),
     ):
@@ -445,6 +455,10 @@ def _add_routes(router: APIRouter, version: str) -> None:
     @json_body
     def runs_repair(body: RepairRun, principal: Principal = Depends(require_principal)):
         _require_run(principal, body.run_id, "CAN_MANAGE_RUN")
+        given = body.parameters_given()
+        if given:
+            raise not_supported(f"runs/repair with {', '.join(given)}", "a repair re-runs tasks with the run's own "
+                                "parameters")
         if not body.rerun_tasks and not body.rerun_all_failed_tasks:
             raise invalid("Give rerun_tasks or rerun_all_failed_tasks=true.")
         repair_id = backend.repair_run(body.run_id, body.rerun_tasks, bool(body.rerun_all_failed_tasks))
@@ -460,6 +474,9 @@ def _add_routes(router: APIRouter, version: str) -> None:
     def runs_submit(body: SubmitRun, principal: Principal = Depends(require_principal)):
         """A one-time run; it executes as the caller (an admin may give another ``run_as``)."""
         spec = body.model_dump(exclude_none=True)
+        if spec.pop("access_control_list", None):  # an empty list asks for nothing
+            raise not_supported("runs/submit with an access_control_list",
+                                "a one-time run is visible to its creator and admins")
         if not spec.get("tasks"):
             raise invalid("runs/submit needs a non-empty tasks list.")
         run_as = spec.setdefault("run_as", {principal_key(principal): principal.name})
@@ -469,6 +486,25 @@ def _add_routes(router: APIRouter, version: str) -> None:
                 "PERMISSION_DENIED", "Only workspace admins can submit a run that executes as another principal."
             )
         return {"run_id": backend.submit_run(spec, principal.name)}
+
+
+def _run_now_parameters(job: dict, body: RunNow) -> dict[str, str]:
+    """The job parameters of a run-now request. The legacy named forms (notebook_params,
+    python_named_params) map onto job parameters, the runtime's one parameter kind, so they
+    must name parameters the job defines; the positional task-level kinds are refused."""
+    unsupported = body.unsupported_parameters()
+    if unsupported:
+        raise not_supported(f"run-now with {', '.join(unsupported)}", "pass job_parameters instead")
+    defined = {p.get("name") for p in (job.get("settings") or {}).get("parameters") or []}
+    legacy = [name for form in (body.notebook_params, body.python_named_params) for name in form or {}]
+    undefined = sorted(name for name in legacy if name not in defined)
+    if undefined:
+        raise not_supported(
+            f"Passing {', '.join(undefined)} in notebook_params or python_named_params to job {job['job_id']}, "
+            "which does not define it as a job parameter",
+            "they are passed as job parameters here: define them in the job's parameters",
+        )
+    return body.named_parameters()
 
 
 def _active_runs(job_id: int | None) -> Iterator[dict]:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from healthmon.server import responses
 from healthmon.server.auth import require_principal
-from healthmon.server.errors import invalid
+from healthmon.server.errors import invalid, not_supported
 from healthmon.server.models import PutSecret, SecretAclBody, SecretAclRef, SecretRef, SecretScopeCreate, SecretScopeRef
 from healthmon.server.responses import ok
 from healthmon.store import secrets as store
@@ -32,8 +32,10 @@ def build_router() -> APIRouter:
     @router.post(f"{BASE}/scopes/create", tags=tag, operation_id="secrets_create_scope", responses=ok(responses.Empty))
     def create_scope(body: SecretScopeCreate, request: Request, principal: Principal = Depends(require_principal)):
         """Create a scope; the caller manages it (``initial_manage_principal: users``: everyone)."""
+        if body.scope_backend_type == "AZURE_KEYVAULT":
+            raise not_supported("An AZURE_KEYVAULT-backed scope", "create a DATABRICKS scope")
         if body.scope_backend_type not in (None, "DATABRICKS"):
-            raise invalid("Only DATABRICKS-backed scopes exist in the local workspace.")
+            raise invalid("scope_backend_type must be DATABRICKS or AZURE_KEYVAULT.")
         with request.app.state.db.session() as s:
             store.create_scope(
                 s, body.scope, principal=principal, initial_manage_principal=body.initial_manage_principal

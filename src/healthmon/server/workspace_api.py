@@ -22,13 +22,15 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError, PermissionDeniedError
-from healthmon.server.errors import ApiError
+from healthmon.server.errors import ApiError, not_supported
 from healthmon.settings import Settings
 from healthmon.store.auth import Principal
 from healthmon.workspace_files import HEADER, LANGUAGE, NOTEBOOK_SUFFIXES, notebook_language, workspace_root
 
 SUFFIX = {"PYTHON": ".py", "SQL": ".sql", "SCALA": ".scala", "R": ".r"}
 MAX_CONTENT_BYTES = 10 * 1024 * 1024  # Databricks' import/export limit
+# Workspace formats Databricks has and this workspace does not produce or read (FEATURE_DISABLED).
+ARCHIVE_FORMATS = ("HTML", "DBC", "R_MARKDOWN")
 MAX_PATH = 4096
 MAX_NAME = 240  # bytes of one path component (the file system's limit is 255, suffixes included)
 SHARED = "Shared"
@@ -208,10 +210,10 @@ def import_object(principal: Principal, path: str, content: str | bytes | None, 
         target = local if local.suffix == ".ipynb" else local.with_name(local.name + ".ipynb")
     elif fmt in ("AUTO", "RAW"):  # a notebook by its suffix and header (AUTO) is kept as its source file
         target = local
+    elif fmt in ARCHIVE_FORMATS:
+        raise not_supported(f"Import format {fmt}", "use SOURCE, AUTO, JUPYTER or RAW")
     else:
-        raise InvalidParameterError(
-            f"Import format {fmt} is not supported by the local workspace (SOURCE, AUTO, JUPYTER, RAW are)."
-        )
+        raise InvalidParameterError(f"format must be one of SOURCE, AUTO, JUPYTER, RAW, {', '.join(ARCHIVE_FORMATS)}.")
     if not target.parent.is_dir():
         raise NotFoundError(f"The parent folder ({where.parent}) does not exist.")
     existing = [p for p in {target, local, *(local.with_name(local.name + s) for s in NOTEBOOK_SUFFIXES)} if p.exists()]
@@ -241,11 +243,11 @@ def export(principal: Principal, path: str, fmt: str | None) -> tuple[bytes, str
     kind, local, _ = _find(where)
     fmt = fmt or "SOURCE"
     if kind == "DIRECTORY":
-        raise InvalidParameterError(f"{where} is a folder: exporting folders (DBC archives) is not supported here.")
+        raise not_supported(f"Exporting a folder ({where}) as an archive", "export its files one by one")
+    if fmt in ARCHIVE_FORMATS:
+        raise not_supported(f"Export format {fmt}", "use SOURCE, AUTO, JUPYTER or RAW")
     if fmt not in ("SOURCE", "AUTO", "RAW", "JUPYTER"):
-        raise InvalidParameterError(
-            f"Export format {fmt} is not supported by the local workspace (SOURCE, AUTO, JUPYTER, RAW are)."
-        )
+        raise InvalidParameterError(f"format must be one of SOURCE, AUTO, JUPYTER, RAW, {', '.join(ARCHIVE_FORMATS)}.")
     if fmt == "JUPYTER" and local.suffix != ".ipynb":
         raise InvalidParameterError(f"{where} is not a Jupyter notebook: export it as SOURCE.")
     size = local.stat().st_size
