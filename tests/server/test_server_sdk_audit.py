@@ -194,7 +194,7 @@ def test_workspace_and_secrets_formats_not_reproduced_are_feature_disabled(works
                                     format=ws.ImportFormat.SOURCE, language=ws.Language.PYTHON)
     status = workspace.workspace.get_status(f"{home}/dir/nb")
     assert (status.object_type, status.language) == (ws.ObjectType.NOTEBOOK, ws.Language.PYTHON)
-    for fmt in (ws.ExportFormat.HTML, ws.ExportFormat.DBC, ws.ExportFormat.R_MARKDOWN):
+    for fmt in (ws.ExportFormat.HTML, ws.ExportFormat.DBC, ws.ExportFormat.R_MARKDOWN, ws.ExportFormat.JUPYTER):
         with pytest.raises(NotImplemented) as refused:
             workspace.workspace.export(f"{home}/dir/nb", format=fmt)
         _feature_disabled(refused)

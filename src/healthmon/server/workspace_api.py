@@ -249,7 +249,7 @@ def export(principal: Principal, path: str, fmt: str | None) -> tuple[bytes, str
     if fmt not in ("SOURCE", "AUTO", "RAW", "JUPYTER"):
         raise InvalidParameterError(f"format must be one of SOURCE, AUTO, JUPYTER, RAW, {', '.join(ARCHIVE_FORMATS)}.")
     if fmt == "JUPYTER" and local.suffix != ".ipynb":
-        raise InvalidParameterError(f"{where} is not a Jupyter notebook: export it as SOURCE.")
+        raise not_supported(f"Converting {where} to a Jupyter notebook", "export it as SOURCE")
     size = local.stat().st_size
     if size > MAX_CONTENT_BYTES:
         raise ApiError("MAX_NOTEBOOK_SIZE_EXCEEDED", f"{where} is larger than {MAX_CONTENT_BYTES} bytes.", 400)
