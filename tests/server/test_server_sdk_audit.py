@@ -14,6 +14,7 @@ import typing
 import pytest
 from databricks.sdk.errors import (
     InvalidParameterValue,
+    NotFound,
     NotImplemented,  # noqa: A004 (the SDK's name)
     PermissionDenied,
     ResourceAlreadyExists,
@@ -105,6 +106,38 @@ def test_jobs_get_and_list_have_the_sdk_shapes_and_keep_acls_in_the_permissions_
         with pytest.raises(ResourceDoesNotExist) as missing:
             call()
         assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_settings_the_scheduler_cannot_act_on_are_refused_at_write_time(workspace):
+    """A schedule or trigger that cannot fire, or a max_concurrent_runs outside the API's 0..1000,
+    is a 400 naming the field at create, reset and update, never a stored job that never runs."""
+    good = jobs.CronSchedule(quartz_cron_expression="0 0 6 * * ?", timezone_id="Europe/London")
+    job_id = workspace.jobs.create(name="nightly", schedule=good).job_id
+    bad = [
+        (dict(schedule=jobs.CronSchedule(quartz_cron_expression="0 0 6 * *", timezone_id="UTC")), "quartz_cron"),
+        (dict(schedule=jobs.CronSchedule(quartz_cron_expression="0 0 6 * * ?", timezone_id="Mars/Olympus")),
+         "timezone_id"),
+        (dict(trigger=jobs.TriggerSettings(periodic=jobs.PeriodicTriggerConfiguration(
+            interval=0, unit=jobs.PeriodicTriggerConfigurationTimeUnit.HOURS))), "interval"),
+        (dict(max_concurrent_runs=1001), "max_concurrent_runs"),
+        (dict(max_concurrent_runs=-1), "max_concurrent_runs"),
+    ]
+    for kwargs, field in bad:
+        writes = [
+            (workspace.jobs.create, dict(name="nightly", **kwargs)),
+            (workspace.jobs.reset, dict(job_id=job_id, new_settings=jobs.JobSettings(name="nightly", **kwargs))),
+            (workspace.jobs.update, dict(job_id=job_id, new_settings=jobs.JobSettings(**kwargs))),
+        ]
+        for write, arguments in writes:
+            with pytest.raises(InvalidParameterValue) as refused:
+                write(**arguments)
+            assert field in str(refused.value), (kwargs, str(refused.value))
+    for shape in ({"schedule": "daily"}, {"trigger": {"periodic": "hourly"}}, {"continuous": True}):
+        with pytest.raises(InvalidParameterValue) as refused:
+            workspace.api_client.do("POST", "/api/2.2/jobs/create", body={"name": "nightly", **shape})
+        assert "must be a JSON object" in str(refused.value)
+    assert [j.job_id for j in workspace.jobs.list()] == [job_id]
+    assert workspace.jobs.get(job_id).settings.schedule == good
 
 
 def test_unsupported_run_parameters_are_refused_before_a_run_starts(workspace, settings):
@@ -218,3 +251,23 @@ def test_workspace_and_secrets_formats_not_reproduced_are_feature_disabled(works
     assert base64.b64decode(workspace.secrets.get_secret("kv", "k").value) == b"v"
     with pytest.raises(ResourceDoesNotExist):
         workspace.secrets.get_secret("kv", "absent")
+
+
+def test_apis_the_workspace_does_not_serve_say_so(workspace):
+    """SDK clients of Databricks APIs outside this workspace get FEATURE_DISABLED naming the API,
+    not a bare "no API found"; an unknown path stays ENDPOINT_NOT_FOUND."""
+    calls = {
+        "Clusters": lambda: list(workspace.clusters.list()),
+        "SCIM Groups": lambda: list(workspace.groups.list()),
+        "SCIM Users": lambda: list(workspace.users.list()),
+        "Token Management": lambda: list(workspace.token_management.list()),
+        "Pipelines": lambda: list(workspace.pipelines.list_pipelines()),
+    }
+    for name, call in calls.items():
+        with pytest.raises(NotImplemented) as refused:
+            call()
+        _feature_disabled(refused)
+        assert name in str(refused.value)
+    with pytest.raises(NotFound) as unknown:
+        workspace.api_client.do("GET", "/api/2.0/no-such-api")
+    assert unknown.value.error_code == "ENDPOINT_NOT_FOUND"

@@ -50,6 +50,32 @@ STATUS_BY_CODE = {
 }
 
 
+# Databricks REST APIs the local workspace does not serve on purpose (path prefix → what and why):
+# the SDK's clients for them get 501 FEATURE_DISABLED saying so, instead of "no API found".
+UNSERVED_APIS = {
+    "/api/2.0/clusters/": "The Clusters API (tasks run as local processes)",
+    "/api/2.1/clusters/": "The Clusters API (tasks run as local processes)",
+    "/api/2.0/instance-pools/": "The Instance Pools API (tasks run as local processes)",
+    "/api/2.0/policies/clusters/": "The Cluster Policies API (tasks run as local processes)",
+    "/api/2.0/libraries/": "The Libraries API (task environments declare their libraries)",
+    "/api/2.0/token-management/": "The Token Management API (users manage their own tokens through the token "
+                                  "API; an admin issues tokens with healthmon tokens create)",
+    "/api/2.0/preview/scim/v2/Users": "SCIM Users (principals are provisioned with healthmon tokens create)",
+    "/api/2.0/preview/scim/v2/Groups": "SCIM Groups (groups are given with healthmon tokens create --group)",
+    "/api/2.0/preview/scim/v2/ServicePrincipals": "SCIM service principals (provisioned with healthmon tokens "
+                                                  "create --service-principal)",
+    "/api/2.0/pipelines": "The Pipelines API",
+    "/api/2.0/sql/": "Databricks SQL",
+    "/api/2.1/unity-catalog/": "The Unity Catalog API",
+    "/api/2.0/repos": "The Repos API",
+    "/api/2.0/serving-endpoints": "The Model Serving API",
+}
+
+
+def unserved_api(path: str) -> str | None:
+    return next((what for prefix, what in UNSERVED_APIS.items() if path.startswith(prefix)), None)
+
+
 class FastJSONResponse(JSONResponse):
     """Compact JSON through orjson, without FastAPI's per-field re-encoding (bodies here are
     plain JSON dicts). Integers beyond 64 bits (orjson refuses them) fall back to json."""
@@ -127,6 +153,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 404:
+            what = unserved_api(request.url.path)
+            if what:
+                return response_for(not_supported(what))
             return error_response("ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.url.path}'", 404)
         if exc.status_code == 405:
             return error_response(
