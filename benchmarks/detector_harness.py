@@ -128,12 +128,15 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=list(DETECTORS))
     ap.add_argument("--combine", help="the combination rule of every detector (default: the design's)")
     ap.add_argument("--budget", type=float, help="false events per entity-month (default: the design's)")
+    ap.add_argument("--rule", help="where within the budget the threshold sits (baselines.THRESHOLD_RULES;"
+                                   " default: the design's)")
     args = ap.parse_args()
-    if args.budget is not None:
-        from healthmon.ml.models import MODELS
+    for key, value in (("false_events_per_entity_month", args.budget), ("threshold_rule", args.rule)):
+        if value is not None:
+            from healthmon.ml.models import MODELS
 
-        for name in args.models:
-            MODELS[name].hyperparameters["false_events_per_entity_month"] = args.budget
+            for name in args.models:
+                MODELS[name].hyperparameters[key] = value
     if args.combine is not None:
         from healthmon.ml.models import MODELS, detectors
 

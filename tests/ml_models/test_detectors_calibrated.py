@@ -183,6 +183,28 @@ def test_budget_threshold_allows_exactly_the_budgeted_false_events():
     assert thr == 7.0  # 9 and 7 are false (2), 8 is the incident; 6 would be a third false event
 
 
+def test_best_f1_rule_takes_the_budget_as_a_cap_not_a_target():
+    # 10 entities x 30 days, budget 0.2 per entity-month -> at most 2 false events. Scores: 9 on
+    # e1's incident, then 8 and 7 false. "lowest" spends the budget (threshold 7: precision 1/3);
+    # "best_f1" stops where F1 is best (threshold 9: precision 1, recall 1).
+    dates = np.tile(pd.date_range("2026-01-01", periods=30).to_numpy(), 10)
+    entities = np.repeat([f"e{i}" for i in range(10)], 30)
+    scores = np.zeros(300)
+    scores[[40, 75, 110, 145]] = [9.0, 8.0, 7.0, 6.0]
+    incidents = pd.DataFrame({"entity": ["e1"], "start": [pd.Timestamp(dates[40])], "end": [pd.Timestamp(dates[40])]})
+    assert bl.budget_threshold(scores, entities, dates, incidents, 0.2) == 7.0
+    assert bl.budget_threshold(scores, entities, dates, incidents, 0.2, rule="best_f1") == 9.0
+    # No incident caught within the budget: F1 prefers no threshold, the budget decides.
+    none = incidents.assign(entity="e9")
+    assert bl.budget_threshold(scores, entities, dates, none, 0.2, rule="best_f1") == 8.0
+    # Recall counts only the incidents asked for; an incident of another kind still makes a flag true.
+    other = pd.DataFrame({"entity": ["e3"], "start": [pd.Timestamp(dates[110])], "end": [pd.Timestamp(dates[110])]})
+    both = pd.concat([incidents, other], ignore_index=True)
+    assert bl.budget_threshold(scores, entities, dates, both, 0.2, rule="best_f1", recall_incidents=other) == 7.0
+    with pytest.raises(ValueError, match="rule"):
+        bl.budget_threshold(scores, entities, dates, incidents, 0.2, rule="highest")
+
+
 # ----------------------------------------------------------------------------- the seven specs
 @pytest.mark.parametrize("name", sorted(det.SIGNALS))
 def test_every_detector_reads_columns_of_its_table_and_flags_by_budget(name):
@@ -191,6 +213,7 @@ def test_every_detector_reads_columns_of_its_table_and_flags_by_budget(name):
     table = FEATURE_TABLES[spec.feature_table]
     assert set(det.columns(name)) <= set(table.features)
     assert spec.hyperparameters["false_events_per_entity_month"] > 0
+    assert spec.hyperparameters["threshold_rule"] in bl.THRESHOLD_RULES
     cols = list(table.features)
     X = np.random.default_rng(3).gamma(2.0, 2.0, size=(300, len(cols)))
     model = spec.build(cols).fit(X)

@@ -96,6 +96,24 @@ def test_budget_threshold_allows_one_false_event_per_entity_month():
     assert bl.budget_threshold(scores, ent, dates, inc) == 4.0  # the day-10 flag is a true event
 
 
+@pytest.mark.parametrize("name", ["performance_regression_detector", "cost_anomaly_detector"])
+def test_detector_baselines_at_model_rate_get_the_detectors_own_rule(name):
+    # "@budget": the lowest threshold within one false event per entity-month, whatever the model;
+    # "@model_rate": the detector's own budget placed by its own threshold rule.
+    spec = MODELS[name]
+    days = pd.date_range("2025-01-01", periods=30)
+    dates = np.tile(days.to_numpy(), 10)
+    ent = np.repeat([f"w{i}" for i in range(10)], 30)
+    scores = np.zeros(300)
+    scores[[10, 45, 80, 115, 150, 185]] = [9.0, 8.0, 7.0, 6.0, 5.0, 4.0]  # only w0's day 10 is an incident
+    inc = pd.DataFrame({"entity": ["w0"], "start": [days[10]], "end": [days[10]], "kind": ["x"]})
+    out = ev.detector_thresholds(spec, scores, ent, dates, inc)
+    assert out["budget"] == bl.budget_threshold(scores, ent, dates, inc)
+    rule, budget = spec.hyperparameters["threshold_rule"], spec.hyperparameters["false_events_per_entity_month"]
+    assert out["model_rate"] == bl.budget_threshold(scores, ent, dates, inc, budget, rule=rule)
+    assert out["model_rate"] == (9.0 if rule == "best_f1" else bl.budget_threshold(scores, ent, dates, inc, budget))
+
+
 def test_within_entity_auc_ignores_between_entity_differences():
     # Entity a always fails more than b, and the score knows only that: overall AUC is high,
     # within-entity AUC is 0.5 (ties).

@@ -343,14 +343,18 @@ def _evaluate_detector(spec, model, frame, periods, features, incidents) -> dict
 def detector_thresholds(
     spec: ModelSpec, scores: np.ndarray, entities: np.ndarray, dates: np.ndarray, incidents: pd.DataFrame
 ) -> dict[str, float]:
-    """Where a detector baseline flags, both set on the VALIDATION period: ``budget`` = at most
-    one false event per entity per month; ``model_rate`` = the model's own rule: its
-    ``false_events_per_entity_month`` budget, else the ``threshold_quantile`` of the validation
-    scores (rows tied with it flagged)."""
+    """Where a detector baseline flags, both set on the VALIDATION period: ``budget`` = the
+    lowest threshold with at most one false event per entity per month; ``model_rate`` = the
+    model's own rule: its ``false_events_per_entity_month`` budget with its ``threshold_rule``
+    (as in the Champion contest), else the ``threshold_quantile`` of the validation scores
+    (rows tied with it flagged)."""
     out = {"budget": bl.budget_threshold(scores, entities, dates, incidents)}
     model_budget = spec.hyperparameters.get("false_events_per_entity_month")
-    if model_budget is not None:  # the detector's own false-alarm budget
-        out["model_rate"] = bl.budget_threshold(scores, entities, dates, incidents, float(model_budget))
+    if model_budget is not None:  # the detector's own false-alarm budget and threshold rule
+        out["model_rate"] = bl.budget_threshold(
+            scores, entities, dates, incidents, float(model_budget),
+            rule=spec.hyperparameters.get("threshold_rule", "lowest"),
+            recall_incidents=target_incidents(spec.name, incidents))
         return out
     q = spec.hyperparameters.get("threshold_quantile")
     finite = np.asarray(scores, float)[np.isfinite(scores)]

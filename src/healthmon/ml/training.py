@@ -426,7 +426,9 @@ def known_incidents(
 
 
 def _budget_flags(spec: ModelSpec, scores: np.ndarray, rows: pd.DataFrame, mask: np.ndarray, incidents: pd.DataFrame):
-    """(threshold by the spec's false-alarm budget on the ``mask`` rows, validation event score)."""
+    """(threshold by the spec's false-alarm budget and threshold rule on the ``mask`` rows,
+    validation event score). The detector and its baselines all go through here, so they get
+    the same rule."""
     from healthmon.ml.evaluation import target_incidents
     from healthmon.ml.models import baselines as bl
     from healthmon.ml.models.metrics import event_scores
@@ -434,12 +436,14 @@ def _budget_flags(spec: ModelSpec, scores: np.ndarray, rows: pd.DataFrame, mask:
     entities = rows.loc[mask, spec.entity_key].astype(str).to_numpy()
     dates = pd.to_datetime(rows.loc[mask, spec.date_key]).dt.normalize().to_numpy()
     budget = float(spec.hyperparameters["false_events_per_entity_month"])
+    # Judged as the evaluation judges it: recall over the detector's own incident kinds.
+    wanted = target_incidents(spec.name, incidents)
     s = np.nan_to_num(np.asarray(scores, float)[mask], nan=-np.inf)
-    threshold = bl.budget_threshold(s, entities, dates, incidents, budget)
+    threshold = bl.budget_threshold(s, entities, dates, incidents, budget,
+                                    rule=spec.hyperparameters.get("threshold_rule", "lowest"), recall_incidents=wanted)
     flagged = s >= threshold
     flags = pd.DataFrame({"entity": entities[flagged], "date": dates[flagged]})
-    # Judged as the evaluation judges it: recall over the detector's own incident kinds.
-    return threshold, event_scores(flags, incidents, recall_incidents=target_incidents(spec.name, incidents))
+    return threshold, event_scores(flags, incidents, recall_incidents=wanted)
 
 
 # A baseline may replace a detector only when the validation period holds at least this many

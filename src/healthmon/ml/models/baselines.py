@@ -318,16 +318,27 @@ class RobustZ(Baseline):
 
 # --------------------------------------------------------------------------- detector thresholds
 FALSE_EVENTS_PER_ENTITY_MONTH = 1.0
+# Where a budgeted threshold sits (``budget_threshold``): ``lowest`` spends the whole budget (the
+# lowest threshold within it); ``best_f1`` takes the budget as a cap and picks, among the
+# thresholds within it, the one with the best event F1 on the same rows.
+THRESHOLD_RULES = ("lowest", "best_f1")
 
 
 def budget_threshold(scores: np.ndarray, entities: np.ndarray, dates: np.ndarray, incidents: pd.DataFrame | None,
-                     budget_per_entity_month: float = FALSE_EVENTS_PER_ENTITY_MONTH) -> float:
-    """The lowest threshold whose flags (score >= threshold) on these (validation) rows make at
+                     budget_per_entity_month: float = FALSE_EVENTS_PER_ENTITY_MONTH, *, rule: str = "lowest",
+                     recall_incidents: pd.DataFrame | None = None) -> float:
+    """A threshold (flags: score >= threshold) on these (validation) rows whose flags make at
     most ``budget`` false events: ``budget_per_entity_month`` per entity per 30 days of the
     period. An event is a run of flagged days of one entity; it is false when it overlaps no
-    incident of that entity (one day of tolerance, as the evaluation counts)."""
+    incident of that entity (one day of tolerance, as the evaluation counts). ``rule``
+    (``THRESHOLD_RULES``) says which threshold within the budget: the lowest, or the one with
+    the best event F1 (recall over ``recall_incidents``, default ``incidents``; the highest
+    such threshold at a tie; the lowest when no threshold within the budget catches an
+    incident, since F1 then prefers none)."""
     from healthmon.ml.models.metrics import event_scores
 
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"budget_threshold: rule={rule!r}, expected one of {', '.join(THRESHOLD_RULES)}")
     scores = np.nan_to_num(np.asarray(scores, float), nan=-np.inf)
     if not len(scores):
         return float("inf")
@@ -339,15 +350,17 @@ def budget_threshold(scores: np.ndarray, entities: np.ndarray, dates: np.ndarray
         return float("inf")
     # Walk down a grid of candidate thresholds (at most 200 evaluations).
     grid = candidates if len(candidates) <= 200 else np.quantile(candidates, np.linspace(1, 0, 200))
-    best = float("inf")
+    lowest, best, best_f1 = float("inf"), float("inf"), 0.0
     for thr in grid:
         flagged = scores >= thr
         flags = pd.DataFrame({"entity": entities[flagged], "date": dates[flagged]})
-        s = event_scores(flags, inc)
+        s = event_scores(flags, inc, recall_incidents=recall_incidents)
         if s.flagged_events - s.true_flagged_events > budget:
             break
-        best = float(thr)
-    return best
+        lowest = float(thr)
+        if s.f1 > best_f1:
+            best, best_f1 = float(thr), s.f1
+    return best if rule == "best_f1" and best_f1 > 0 else lowest
 
 
 def servable(baselines: Sequence[Baseline], features: Sequence[str]) -> list[Baseline]:
@@ -361,7 +374,8 @@ def baseline_label(b: Baseline) -> str:
 
 
 __all__ = ["Baseline", "BestFeature", "Context", "EntityHistory", "ReferenceInput", "RobustZ",
-           "SeasonalNaive", "baseline_label", "budget_threshold", "servable", "FALSE_EVENTS_PER_ENTITY_MONTH"]
+           "SeasonalNaive", "baseline_label", "budget_threshold", "servable", "FALSE_EVENTS_PER_ENTITY_MONTH",
+           "THRESHOLD_RULES"]
 
 
 def __getattr__(name: str):
