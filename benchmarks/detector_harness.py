@@ -9,7 +9,7 @@ in about a minute, without training the other 22 models.
 parquet. ``run`` then does what training and evaluation do for a detector — fit on the training
 rows, the false-alarm budget on validation, the Champion contest with the servable baselines
 (``training.choose_detector``), and the test-period evaluation with every baseline
-(``evaluation._evaluate_detector``) — and prints per detector the test event F1 of the shipped
+(``evaluation._evaluate_detector``) — and prints per detector the test detection F1 of the shipped
 scorer, of the detector itself, and of the strongest baseline, with mean and minimum over seeds.
 
 Development seeds only (docs/models.md): never point it at an evaluation seed.
@@ -92,7 +92,7 @@ def evaluate(seed: int, scale: str, name: str) -> dict:
         "shipped": res.get("value"),
         "algorithm": algorithm,
         "detector": alone.get("value"),
-        "detector_val": contest.get("candidate_ml_validation_event_f1"),
+        "detector_val": contest.get("candidate_ml_validation_f1"),
         "baseline": best[0],
         "baseline_name": best[1],
         "recall_by_kind": {k: f"{v['detected']}/{v['incidents']}" for k, v in alone.get("recall_by_kind", {}).items()},

@@ -158,7 +158,7 @@ def test_every_section_states_its_model_version_scoring_and_evaluation(populated
     report = build_report(CAT, GOLD, ML, lakehouse=populated, evaluation=parse_evaluation(EVALUATION, "/x/EVALUATION.json"))
     by = {s.key: s for s in report.sections}
     cost = by["cost_anomalies"].models[0].text()
-    assert cost == ("cost_anomaly_detector v1, scored 2024-03-01 06:00 UTC · evaluation: event F1 0.610 ± 0.050 "
+    assert cost == ("cost_anomaly_detector v1, scored 2024-03-01 06:00 UTC · evaluation: detection F1 0.610 ± 0.050 "
                     "over 3 fresh accounts vs rolling_zscore 0.520: beats baseline")
     jobs = {n.model: n for n in by["jobs"].models}
     assert "ROC-AUC 0.700" in jobs["job_failure_predictor"].text() and "does not beat baseline" in jobs["job_failure_predictor"].text()

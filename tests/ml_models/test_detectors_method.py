@@ -75,7 +75,8 @@ def test_event_level_matching_merges_runs_and_counts_an_incident_once():
     s = event_scores(flags, incidents)
     assert (s.flagged_events, s.true_flagged_events) == (2, 1)
     assert (s.incidents, s.detected_incidents) == (2, 1)
-    assert s.precision == pytest.approx(0.5) and s.recall == pytest.approx(0.5)
+    # precision counts flagged days: u1's four days lie on its incident, u3's day does not
+    assert s.precision == pytest.approx(0.8) and s.recall == pytest.approx(0.5)
     # a flag two days after the incident ends is outside the one-day tolerance
     late = pd.DataFrame({"entity": ["u2"], "date": [d + pd.Timedelta(days=12)]})
     assert event_scores(late, incidents).true_flagged_events == 0

@@ -43,10 +43,25 @@ def test_event_level_precision_recall_f1():
     score = event_scores(flags, incidents)
     assert score.flagged_events == 3 and score.true_flagged_events == 2
     assert score.incidents == 3 and score.detected_incidents == 2
-    assert math.isclose(score.precision, 2 / 3) and math.isclose(score.recall, 2 / 3)
-    assert math.isclose(score.f1, 2 / 3)
+    # precision in flagged days: 3 of the 4 lie on an incident (or its tolerance)
+    assert (score.flagged_days, score.true_flagged_days) == (4, 3)
+    assert math.isclose(score.precision, 3 / 4) and math.isclose(score.recall, 2 / 3)
+    assert math.isclose(score.f1, 2 * (3 / 4) * (2 / 3) / (3 / 4 + 2 / 3))
     strict = event_scores(flags, incidents, tolerance_days=0)
     assert strict.detected_incidents == 1
+
+
+def test_flagging_every_day_does_not_look_like_a_detector():
+    """A scorer that flags every day of every entity makes one long run per entity: counted in
+    runs it would be "true" for every entity with an incident (event precision 1/2 and recall 1
+    here, F1 0.67); counted in days its precision is the incidents' share of the days."""
+    days = pd.date_range("2025-01-01", periods=30)
+    incidents = pd.DataFrame({"entity": ["a"], "start": [_d("2025-01-10")], "end": [_d("2025-01-10")]})
+    everything = pd.DataFrame({"entity": ["a"] * 30 + ["b"] * 30, "date": list(days) * 2})
+    s = event_scores(everything, incidents)
+    assert (s.flagged_events, s.true_flagged_events, s.recall) == (2, 1, 1.0)
+    assert math.isclose(s.precision, 3 / 60)  # 01-09..01-11 of entity a
+    assert s.f1 < 0.1
 
 
 def test_event_scores_without_flags_or_incidents():

@@ -78,7 +78,7 @@ def test_health_page_is_the_report_with_models_and_one_sign_convention(client, t
     assert "1 alerts for 1 users in the last 30 days of data" in page
     assert "user3@x.com" in page and "user4@x.com" not in page
     # each section names its model, version, scoring time and evaluation figure vs the baseline
-    assert ("cost_anomaly_detector v3, scored 2026-01-21 05:00 UTC · evaluation: event F1 0.580 ± 0.070 over 10 fresh "
+    assert ("cost_anomaly_detector v3, scored 2026-01-21 05:00 UTC · evaluation: detection F1 0.580 ± 0.070 over 10 fresh "
             "accounts vs rolling_zscore 0.610: does not beat baseline") in page
     assert "sla_breach_predictor: no predictions (model skipped, without a Champion, or not scored yet)" in page
     # charts are inline SVG with their text, allowed by the page's CSP (no image source)

@@ -51,7 +51,7 @@ def evaluate(
         help="Write EVALUATION.md from the accounts an interrupted --seeds run finished (its <json>.seeds.jsonl).",
     ),
 ) -> None:
-    """Evaluate every model on its test period next to its baselines: detectors (event F1,
+    """Evaluate every model on its test period next to its baselines: detectors (detection F1: incident recall, flagged-day precision;
     per-kind recall, false events), classifiers (ROC-AUC, within-entity AUC) and forecasters
     (MAPE) — on the current workspace, or on fresh accounts with --seeds N / --seed S."""
     from healthmon.errors import InvalidParameterError

@@ -21,7 +21,7 @@ from pathlib import Path
 
 log = logging.getLogger("healthmon.ml.model_figures")
 
-METRIC_LABELS = {"f1": "event F1", "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "mape": "MAPE", "mae": "MAE"}
+METRIC_LABELS = {"f1": "detection F1", "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "mape": "MAPE", "mae": "MAE"}
 
 
 @dataclass(frozen=True)

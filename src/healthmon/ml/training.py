@@ -447,7 +447,7 @@ def _budget_flags(spec: ModelSpec, scores: np.ndarray, rows: pd.DataFrame, mask:
 
 
 # A baseline may replace a detector only when the validation period holds at least this many
-# incidents: with fewer, event F1 moves by a whole incident at a time and the contest is noise
+# incidents: with fewer, detection F1 moves by a whole incident at a time and the contest is noise
 # (a single feature that caught the one validation incident can score nothing on the next month).
 MIN_CONTEST_INCIDENTS = 5
 
@@ -463,7 +463,7 @@ def choose_detector(
 ):
     """The detectors' side of ``choose_scorer``: the detector and each servable baseline get a
     threshold from the false-alarm budget on the VALIDATION period (incidents there do not count
-    as false events), and the one with the best validation event F1 is shipped (a baseline only
+    as false events), and the one with the best validation detection F1 is shipped (a baseline only
     when strictly better; with fewer than ``MIN_CONTEST_INCIDENTS`` validation incidents the
     detector stays). Baselines that learn
     (the best single feature) learn on the training period only."""
@@ -481,7 +481,7 @@ def choose_detector(
     threshold, score = _budget_flags(spec, -model.score_samples(X_all), rows, val, inc_val)
     model.set_threshold(threshold)
     f1 = score.f1 if score.incidents else math.nan
-    contest = {"candidate_ml_validation_event_f1": f1, "candidate_ml_threshold": threshold}
+    contest = {"candidate_ml_validation_f1": f1, "candidate_ml_threshold": threshold}
     best = (f1, model, spec.algorithm)
     from healthmon.ml.evaluation import target_incidents
 
@@ -497,7 +497,7 @@ def choose_detector(
         b_threshold, b_score = _budget_flags(spec, -est.score_samples(X_all), rows, val, inc_val)
         est.set_threshold(b_threshold)
         label = bl.baseline_label(baseline)
-        contest[f"candidate_{label.replace(':', '_')}_validation_event_f1"] = b_score.f1
+        contest[f"candidate_{label.replace(':', '_')}_validation_f1"] = b_score.f1
         if b_score.f1 == b_score.f1 and (best[0] != best[0] or b_score.f1 > best[0]):
             best = (b_score.f1, est, f"baseline:{label}")
     return best[1], best[2], contest

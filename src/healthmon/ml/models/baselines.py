@@ -320,7 +320,7 @@ class RobustZ(Baseline):
 FALSE_EVENTS_PER_ENTITY_MONTH = 1.0
 # Where a budgeted threshold sits (``budget_threshold``): ``lowest`` spends the whole budget (the
 # lowest threshold within it); ``best_f1`` takes the budget as a cap and picks, among the
-# thresholds within it, the one with the best event F1 on the same rows.
+# thresholds within it, the one with the best detection F1 on the same rows.
 THRESHOLD_RULES = ("lowest", "best_f1")
 
 
@@ -332,7 +332,7 @@ def budget_threshold(scores: np.ndarray, entities: np.ndarray, dates: np.ndarray
     period. An event is a run of flagged days of one entity; it is false when it overlaps no
     incident of that entity (one day of tolerance, as the evaluation counts). ``rule``
     (``THRESHOLD_RULES``) says which threshold within the budget: the lowest, or the one with
-    the best event F1 (recall over ``recall_incidents``, default ``incidents``; the highest
+    the best detection F1 (recall over ``recall_incidents``, default ``incidents``; the highest
     such threshold at a tie; the lowest when no threshold within the budget catches an
     incident, since F1 then prefers none)."""
     from healthmon.ml.models.metrics import event_scores

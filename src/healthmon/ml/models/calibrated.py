@@ -33,7 +33,7 @@ The anomaly score is −log10 of the combined p-value.
 Where to flag is not a quantile: training sets ``threshold_`` with a **false-alarm budget** on the
 validation period (``baselines.budget_threshold``: at most ``false_events_per_entity_month``
 false events per entity per 30 days there; the lowest such threshold, or for some detectors the
-one with the best validation event F1, ``detectors.THRESHOLD_RULE``). Every flag carries its
+one with the best validation detection F1, ``detectors.THRESHOLD_RULE``). Every flag carries its
 **evidence**: the signal with the smallest p-value, the entity's expected value and today's
 observed value.
 """

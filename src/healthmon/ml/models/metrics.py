@@ -87,6 +87,8 @@ class DetectionScore:
     detected_incidents: int
     flagged_events: int
     true_flagged_events: int
+    flagged_days: int = 0
+    true_flagged_days: int = 0
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.__dict__.items()}
@@ -149,31 +151,38 @@ def event_scores(
     recall_incidents: pd.DataFrame | None = None,
     tolerance_days: int = 1,
 ) -> DetectionScore:
-    """Event-level precision / recall / F1.
+    """Incident recall, flagged-day precision and their F1 (the composite F-score of Garg et
+    al., 2021), with the event counts the false-alarm budget reads.
 
     ``flags``: rows (entity, date) the detector flagged. ``incidents``: (entity, start, end)
-    with inclusive dates. A flagged event is correct when it overlaps an incident of the same
-    entity (dates widened by ``tolerance_days`` on both sides: daily features see an incident
-    on the day it starts and their rolling windows may carry it a day on). An incident is
-    detected when a flagged event overlaps it. ``recall_incidents`` (default: ``incidents``)
-    restricts recall to the incident kinds the detector targets, while precision accepts any
-    real incident.
+    with inclusive dates. An incident is detected when a flagged day of its entity lies on it
+    (dates widened by ``tolerance_days`` on both sides: daily features see an incident on the
+    day it starts and their rolling windows may carry it a day on). Precision is the share of
+    flagged entity-days that lie on an incident of their entity: counted in days, not in runs of
+    days, because a run counted once lets a scorer that flags every day of every entity score
+    one "true event" per entity with an incident (flagging everything would then look like a
+    detector). ``recall_incidents`` (default: ``incidents``) restricts recall to the incident
+    kinds the detector targets, while precision accepts any real incident. ``flagged_events`` /
+    ``true_flagged_events`` count runs of flagged days (one alert each), for the budget and the
+    false events per entity-week.
     """
     entity, start, end = _event_arrays(flags)
     recall_set = incidents if recall_incidents is None else recall_incidents
     tol = np.timedelta64(tolerance_days, "D")
     true_events = len(np.unique(_overlapping_pairs(entity, start, end, incidents, tol)[0]))
+    day_entity, day, _ = _event_arrays(flags, max_gap_days=0)  # one row per flagged entity-day
+    true_days = len(np.unique(_overlapping_pairs(day_entity, day, day, incidents, tol)[0]))
     detected = np.zeros(len(recall_set), bool)
     detected[_overlapping_pairs(entity, start, end, recall_set, tol)[1]] = True
-    n_events, n_inc = len(entity), len(recall_set)
-    precision = true_events / n_events if n_events else 0.0
+    n_events, n_days, n_inc = len(entity), len(day_entity), len(recall_set)
+    precision = true_days / n_days if n_days else 0.0
     recall = detected.sum() / n_inc if n_inc else float("nan")
     f1 = (
         2 * precision * recall / (precision + recall)
         if n_inc and (precision + recall) > 0
         else (float("nan") if not n_inc else 0.0)
     )
-    return DetectionScore(precision, recall, f1, n_inc, int(detected.sum()), n_events, true_events)
+    return DetectionScore(precision, recall, f1, n_inc, int(detected.sum()), n_events, true_events, n_days, true_days)
 
 
 def summarize(values: Iterable[float]) -> float:
