@@ -23,6 +23,14 @@ app = typer.Typer(
     add_completion=False,
 )
 
+@app.callback()
+def _check_environment() -> None:
+    """Refuse a bad ``HEALTHMON_*`` setting before any command touches the workspace."""
+    from healthmon.settings import check_environment
+
+    check_environment()
+
+
 # (module, group name, help). A module that is not there yet is simply not registered.
 GROUPS = [
     ("healthmon.cli.bundle", "bundle", "Validate, deploy, run and destroy Databricks Asset Bundles."),
