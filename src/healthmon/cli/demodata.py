@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from healthmon.cli.checks import one_of
 from healthmon.errors import InvalidParameterError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -44,8 +45,7 @@ def generate(
             end = dt.date.fromisoformat(end_date)
         except ValueError:
             raise InvalidParameterError(f"Invalid --end-date {end_date!r}: expected YYYY-MM-DD.") from None
-    if output not in ("text", "json"):
-        raise InvalidParameterError(f"Invalid --output {output!r}: expected text or json.")
+    one_of(output, "--output", ("text", "json"))
     console = Console(stderr=True)
     started = time.perf_counter()
     total = 0
@@ -82,8 +82,7 @@ def export_system_tables(
 
     from healthmon.demodata.exporter import export_catalog
 
-    if fmt not in ("parquet", "jsonl", "csv"):
-        raise InvalidParameterError(f"Invalid --format {fmt!r}: expected parquet, jsonl or csv.")
+    one_of(fmt, "--format", ("parquet", "jsonl", "csv"))
     written, missing = export_catalog(catalog, schema, Path(to), fmt)
     for name in written:
         typer.echo(f"{Path(to) / name}")

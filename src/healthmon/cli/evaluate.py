@@ -68,10 +68,10 @@ def evaluate(
     if seeds < 0:
         raise InvalidParameterError(f"--seeds {seeds}: expected a positive number of accounts.")
     if from_log is not None:
+        from healthmon.cli.checks import input_file
         from healthmon.ml.evaluation_seeds import report_from_log
 
-        if not from_log.is_file():
-            raise InvalidParameterError(f"--from-log {from_log}: no such file.")
+        input_file(from_log, "--from-log")
         output = output or Path("EVALUATION.md")
         report = report_from_log(from_log, output=output, json_path=json_path or output.with_suffix(".json"))
         typer.echo(f"{len(report['seeds'])} of {len(report['drawn'])} drawn accounts finished. Wrote {output}.")

@@ -36,7 +36,7 @@ def ui_command(port: int, host: str) -> list[str]:
 
 @app.command("ui")
 def ui(
-    port: int = typer.Option(5000, "--port", help="Port to serve the UI on."),
+    port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port to serve the UI on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
 ) -> None:
     """Open the MLflow UI on the workspace store (runs until interrupted)."""

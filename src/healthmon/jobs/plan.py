@@ -35,7 +35,12 @@ def task_deps(task: Mapping) -> list[tuple[str, str | None]]:
 def validate_tasks(job_name: str, tasks: list[dict]) -> dict[str, dict]:
     """Tasks by key, checked; raises InvalidParameterError naming the job and task."""
     by_key: dict[str, dict] = {}
+    if not isinstance(tasks, list):
+        raise InvalidParameterError(f"Job {job_name!r}: tasks must be a list of task objects, "
+                                    f"got {type(tasks).__name__}.")
     for i, t in enumerate(tasks):
+        if not isinstance(t, dict):
+            raise InvalidParameterError(f"Job {job_name!r}: tasks[{i}] must be a task object, got {type(t).__name__}.")
         key = t.get("task_key")
         if not key:
             raise InvalidParameterError(f"Job {job_name!r}: tasks[{i}] has no task_key.")
