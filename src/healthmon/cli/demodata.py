@@ -56,8 +56,13 @@ def generate(
         if output == "text" and rows:
             console.print(f"  {table}: +{rows:,} rows ({total:,} total)", highlight=False)
 
-    rows = run(catalog, schema, workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end,
-               progress=progress)
+    try:
+        rows = run(catalog, schema, workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end,
+                   progress=progress)
+    except KeyboardInterrupt:
+        console.print(f"Stopped before the end: no table of {catalog}.{schema} is half-written (tables are staged "
+                      "and each committed whole); run the command again for the full set.", highlight=False)
+        raise
     elapsed = time.perf_counter() - started
     if output == "json":
         typer.echo(json.dumps({"catalog": catalog, "schema": schema, "rows": rows, "seconds": round(elapsed, 2)}))
