@@ -42,8 +42,10 @@ def ui(
     """Open the MLflow UI on the workspace store (runs until interrupted)."""
     import subprocess
 
+    from healthmon.cli.checks import can_listen
     from healthmon.lakehouse.registry import configure_mlflow
 
+    can_listen(host, port)
     configure_mlflow()  # creates the store, so the UI starts on an initialised database
     cmd = ui_command(port, host)
     typer.echo(f"MLflow UI on http://{host}:{port}  (store: {cmd[cmd.index('--backend-store-uri') + 1]})", err=True)

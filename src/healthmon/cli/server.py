@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
@@ -52,31 +51,6 @@ def _log_config() -> dict:
     return config
 
 
-def _check_can_listen(host: str, port: int) -> None:
-    """Bind ``host:port`` once before starting, so a port in use or a host that is not an
-    address of this machine is one clear error rather than uvicorn's log lines and exit 3."""
-    import socket
-
-    from healthmon.errors import HealthmonError
-
-    where = f"--host {host} --port {port}"
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise HealthmonError(f"{where}: cannot resolve {host!r} ({exc.strerror}); expected an IP address or a "
-                             "host name of this machine (127.0.0.1, 0.0.0.0, ::1, localhost).") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        # What uvicorn sets: a port left in TIME_WAIT by an earlier server is free to use.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            hint = ("another process listens there; stop it or choose another --port" if exc.errno == errno.EADDRINUSE
-                    else "expected an address of this machine and a port you may bind")
-            raise HealthmonError(f"{where}: cannot listen ({exc.strerror}); {hint}.") from None
-
-
 def server(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8080,
@@ -100,7 +74,9 @@ def server(
 
     log_config = _log_config()
     logging.config.dictConfig(log_config)
-    _check_can_listen(host, port)
+    from healthmon.cli.checks import can_listen
+
+    can_listen(host, port)
     app = create_app()  # also validates the workspace before anything listens
     if scheduler and _start_scheduler() is not None:
         typer.echo("Scheduler started.", err=True)
