@@ -62,8 +62,11 @@ def server(
     """Serve the Databricks-compatible REST API and the web UI (and run the scheduler)."""
     import uvicorn
 
+    from healthmon.cli.checks import can_listen
     from healthmon.server.app import create_app
     from healthmon.settings import Settings
+
+    can_listen(host, port)  # before anything changes this process's environment or logging
 
     # Runs started here link back to this server (run_page_url).
     os.environ.setdefault("HEALTHMON_SERVER_URL", f"http://{host}:{port}")
@@ -74,9 +77,6 @@ def server(
 
     log_config = _log_config()
     logging.config.dictConfig(log_config)
-    from healthmon.cli.checks import can_listen
-
-    can_listen(host, port)
     app = create_app()  # also validates the workspace before anything listens
     if scheduler and _start_scheduler() is not None:
         typer.echo("Scheduler started.", err=True)
