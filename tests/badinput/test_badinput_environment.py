@@ -89,3 +89,9 @@ def test_good_settings_pass(cli, monkeypatch):
         monkeypatch.setenv(name, value)
     code, text = cli("sql", "SELECT 1 AS one", "--format", "csv")
     assert code == 0 and text.split() == ['"one"', "1"]
+
+
+def test_help_needs_no_workspace(cli, monkeypatch):
+    monkeypatch.setenv("HEALTHMON_TASK_SLOTS", "abc")
+    code, text = cli("jobs", "list", "--help")
+    assert code == 0 and "Usage: healthmon jobs list" in text

@@ -25,11 +25,13 @@ app = typer.Typer(
 )
 
 @app.callback()
-def _check_environment() -> None:
-    """Refuse a bad ``HEALTHMON_*`` setting before any command touches the workspace."""
+def _check_environment(ctx: typer.Context) -> None:
+    """Refuse a bad ``HEALTHMON_*`` setting before any command touches the workspace (help
+    needs no workspace: it is shown whatever the environment)."""
     from healthmon.settings import check_environment
 
-    check_environment()
+    if not (ctx.obj or {}).get("help"):
+        check_environment()
 
 
 # (module, group name, help). A module that is not there yet is simply not registered.
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     route_library_output(rotate=True)
     previous = _interrupt_on_signals()
     try:
-        rc = app(args=argv, prog_name="healthmon", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else argv
+        rc = app(args=args, prog_name="healthmon", standalone_mode=False, obj={"help": "--help" in args})
         if _received_signal is not None:  # typer turned the interrupt into exit code 130
             _exit_interrupted()
         sys.exit(rc if isinstance(rc, int) else 0)
