@@ -38,7 +38,9 @@ def generate(
     from rich.table import Table
 
     from healthmon.demodata import generate as run
+    from healthmon.demodata.world import SCALES
 
+    one_of(scale, "--scale", SCALES)
     end = None
     if end_date:
         try:
