@@ -127,9 +127,12 @@ def test_evaluate_from_log_that_is_not_json(cli, tmp_path):
     assert code == 1 and f"{log}:2:10: not JSON (Expecting value); expected the JSON lines of" in text
 
 
-def test_report_output_is_a_directory(cli, tmp_path):
+def test_report_output_is_a_directory_or_below_a_file(cli, tmp_path):
     code, text = cli("report", "--output", tmp_path)
     assert code == 1 and f"--output {tmp_path}: is a directory; expected the path of a file" in text
+    (tmp_path / "file").write_text("")
+    code, text = cli("report", "--output", tmp_path / "file" / "sub" / "r.html")
+    assert code == 1 and f"its folder {tmp_path / 'file'} is not a directory" in text
 
 
 # -- server ------------------------------------------------------------------------------------

@@ -26,11 +26,15 @@ def input_file(path: Path, option: str) -> Path:
     return path
 
 
-def output_file(path: Path, option: str) -> Path:
-    """A file to write: not a directory, in a folder that exists."""
+def output_file(path: Path, option: str, *, creates_folders: bool = False) -> Path:
+    """A file to write: not a directory, in a folder that exists (or, for a command that
+    ``creates_folders``, below no file)."""
     if path.is_dir():
         raise HealthmonError(f"{option} {path}: is a directory; expected the path of a file to write.")
     folder = path.parent
+    if creates_folders:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
     if not folder.is_dir():
         what = "is not a directory" if folder.exists() else "does not exist"
         raise HealthmonError(f"{option} {path}: its folder {folder} {what}; expected a path in an existing folder.")

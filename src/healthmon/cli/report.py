@@ -38,7 +38,7 @@ def report(
     from healthmon.settings import Settings
 
     if output is not None:
-        output_file(output, "--output")
+        output_file(output, "--output", creates_folders=True)
     filters = Filters.parse({"start": start, "end": end, "workspace_id": workspace_id, "job_id": job_id,
                              "user_id": user_id})
     target = output or Settings.from_env().home / "reports" / "health_report.html"
