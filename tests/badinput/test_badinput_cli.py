@@ -77,6 +77,9 @@ def test_jobs_create_json_file_with_a_syntax_error_names_file_and_line(cli, tmp_
     [
         ('{"name": "j", "tasks": "t"}', "Job 'j': tasks must be a list of task objects, got str."),
         ('{"name": "j", "tasks": [{"task_key": "a"}, 5]}', "Job 'j': tasks[1] must be a task object, got int."),
+        ('{"name": "j", "tasks": [{"task_key": 5}]}', "Job 'j': tasks[0].task_key must be a string, got 5."),
+        ('{"name": "j", "tasks": [{"task_key": "a", "depends_on": ["b"]}]}',
+         """Job 'j', task 'a': depends_on must be a list of {"task_key": ...} objects, got ['b']."""),
     ],
 )
 def test_jobs_create_wrong_shape(cli, settings, message):

@@ -44,6 +44,12 @@ def validate_tasks(job_name: str, tasks: list[dict]) -> dict[str, dict]:
         key = t.get("task_key")
         if not key:
             raise InvalidParameterError(f"Job {job_name!r}: tasks[{i}] has no task_key.")
+        if not isinstance(key, str):
+            raise InvalidParameterError(f"Job {job_name!r}: tasks[{i}].task_key must be a string, got {key!r}.")
+        deps = t.get("depends_on") or []
+        if not isinstance(deps, list) or not all(isinstance(d, dict) and d.get("task_key") for d in deps):
+            raise InvalidParameterError(f"Job {job_name!r}, task {key!r}: depends_on must be a list of "
+                                        f'{{"task_key": ...}} objects, got {deps!r}.')
         if key in by_key:
             raise InvalidParameterError(f"Job {job_name!r}: task_key {key!r} is used by more than one task.")
         run_if = t.get("run_if", "ALL_SUCCESS")
