@@ -105,11 +105,22 @@ def env_number(name: str, environ: Mapping[str, str] | None = None) -> float | N
 
 def check_home(home: Path) -> None:
     """``HEALTHMON_HOME`` must be a directory this user can write, or creatable as one."""
-    existing = home
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    import stat
+
     where = f"HEALTHMON_HOME={home}"
-    if not existing.is_dir():
+    existing = home
+    while True:  # the nearest part of the path that exists
+        try:
+            mode = existing.stat().st_mode
+            break
+        except PermissionError:  # a folder on the way this user may not look into
+            raise HealthmonError(f"{where}: a folder on the way is not readable by this user; expected a directory "
+                                 "you own (the workspace folder).") from None
+        except OSError:
+            if existing == existing.parent:
+                raise
+            existing = existing.parent
+    if not stat.S_ISDIR(mode):
         what = "is a file" if existing == home else f"cannot be created: {existing} is a file"
         raise HealthmonError(f"{where}: {what}; expected a directory (the workspace folder, created if missing).")
     if not os.access(existing, os.R_OK | os.W_OK | os.X_OK):
