@@ -1,7 +1,9 @@
 """User-facing errors.
 
 Every error a user can provoke is a ``HealthmonError`` (or a subclass). The CLI prints its
-message and exits non-zero without a traceback; anything else escaping is a bug.
+message and exits non-zero without a traceback; anything else escaping is a bug. Exit codes:
+2 for a command line that is wrong by itself (``UsageError``, and click's usage errors), 1 for
+everything else (a missing file or job, bad file content, a bad environment setting).
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ class HealthmonError(Exception):
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+
+class UsageError(HealthmonError):
+    """A command line that is wrong by itself (an option value outside its allowed set), whatever
+    the workspace holds: exit 2, like click's own usage errors."""
+
+    exit_code = 2
 
 
 class NotFoundError(HealthmonError):

@@ -118,7 +118,8 @@ def test_evaluate_cli_reports_models_without_champion_and_rejects_bad_names(tmp_
     assert text.count("NO_CHAMPION") >= len(MODELS) and f"**0 of {len(MODELS)}** models" in text
     bad = _cli("evaluate", "--catalog", "bad-name", cwd=tmp_path)
     assert bad.returncode == 1 and "catalog" in bad.stderr and "Traceback" not in bad.stderr
-    for args, says in ((("--seed", "7"), "demo's or a development seed"), (("--seeds", "-1"), "positive"),
-                       (("--seeds", "2", "--scale", "huge"), "--scale huge")):
+    for args, says, code in ((("--seed", "7"), "demo's or a development seed", 1),
+                             (("--seeds", "-1"), "Invalid value for '--seeds'", 2),
+                             (("--seeds", "2", "--scale", "huge"), "Invalid --scale 'huge'", 2)):
         res = _cli("evaluate", *args, cwd=tmp_path)
-        assert res.returncode == 1 and says in res.stderr and "Traceback" not in res.stderr, res.stderr
+        assert res.returncode == code and says in res.stderr and "Traceback" not in res.stderr, res.stderr

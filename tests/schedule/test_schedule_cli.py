@@ -74,10 +74,13 @@ def test_errors_exit_1_without_traceback():
     job = add_job({"name": "adhoc", "tasks": []})
     env = dict(os.environ)
     for args, words in ((["jobs", "pause", "--job-id", str(job)], "no schedule, trigger or continuous"),
-                        (["jobs", "next-runs", "--job-id", "999"], "Job 999 does not exist"),
-                        (["scheduler", "--once", "--catch-up", "sometimes"], "--catch-up")):
+                        (["jobs", "next-runs", "--job-id", "999"], "Job 999 does not exist")):
         proc = subprocess.run([HEALTHMON, *args], capture_output=True, text=True, env=env)
         assert proc.returncode == 1 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    # A value outside the option's set is a usage error (exit 2), as click's own are.
+    proc = subprocess.run([HEALTHMON, "scheduler", "--once", "--catch-up", "sometimes"], capture_output=True,
+                          text=True, env=env)
+    assert proc.returncode == 2 and "--catch-up" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 @pytest.mark.slow

@@ -29,11 +29,11 @@ def test(
     output: str = typer.Option("text", "--output", "-o", help="text | json"),
 ) -> None:
     """Evaluate the alert rules on the latest predictions and show the messages they call for."""
-    from healthmon.errors import HealthmonError, InvalidParameterError
+    from healthmon.cli.checks import one_of
+    from healthmon.errors import HealthmonError
     from healthmon.ml.alerts import load_rules, run_alerts
 
-    if output not in ("text", "json"):
-        raise InvalidParameterError(f"Invalid --output {output!r}: expected text or json.")
+    one_of(output, "--output", ("text", "json"))
     given = {"catalog": catalog, "gold_schema": gold_schema, "feature_schema": feature_schema}
     names: dict[str, str] = {k: v for k, v in given.items() if v is not None}
     if rules is None or len(names) < len(given):

@@ -34,25 +34,33 @@ def score(
 
     The score at time t uses the entity's rows up to t only; rows must be in time order within
     each entity. The file is streamed (memory grows with the number of entities, not rows)."""
+    from healthmon.cli.checks import input_file, output_file
     from healthmon.ml.anomaly_csv import AnomalyCsvReader, InputError
     from healthmon.ml.anomaly_method import StreamScorer, evidence
 
-    if not input.is_file():
-        raise HealthmonError(f"{input}: input file not found.")
-    out = output or input.with_name(f"{input.stem}_scored.csv")
+    input_file(input, "--input")
+    out = output_file(output or input.with_name(f"{input.stem}_scored.csv"), "--output")
     if out.resolve() == input.resolve():
         raise HealthmonError(f"--output {out}: the same file as --input; choose another path.")
     stream = StreamScorer()
     flagged = scored = 0
+    tmp = out.with_name(f".{out.name}.partial")
     try:
-        with input.open(newline="", encoding="utf-8", errors="surrogateescape") as src:
-            try:
-                reader = AnomalyCsvReader(src, time_column=time_column, value_column=value_column,
-                                          entity_column=entity_column, name=str(input))
-            except InputError as exc:
-                raise HealthmonError(str(exc)) from None
-            tmp = out.with_name(f".{out.name}.partial")
-            with tmp.open("w", newline="", encoding="utf-8", errors="surrogateescape") as dst:
+        src = input.open(newline="", encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        raise HealthmonError(f"--input {input}: cannot read ({exc.strerror or exc}).") from None
+    with src:
+        try:
+            reader = AnomalyCsvReader(src, time_column=time_column, value_column=value_column,
+                                      entity_column=entity_column, name=str(input))
+        except InputError as exc:
+            raise HealthmonError(str(exc)) from None
+        try:
+            dst = tmp.open("w", newline="", encoding="utf-8", errors="surrogateescape")
+        except OSError as exc:
+            raise HealthmonError(f"--output {out}: cannot write ({exc.strerror or exc}).") from None
+        try:
+            with dst:  # the scored file appears under its name only once complete (tmp.replace below)
                 writer = csv.writer(dst)
                 writer.writerow([*reader.header, *OUTPUT_COLUMNS])
                 for row in reader:
@@ -62,13 +70,20 @@ def score(
                     flagged += s.is_anomaly
                     writer.writerow([*row.fields, _num(s.anomaly_score), "true" if s.is_anomaly else "false",
                                      _num(s.expected_value), evidence(row.value, s) if s.is_anomaly else ""])
-    except OSError as exc:
-        raise HealthmonError(f"{input}: cannot read or write ({exc.strerror or exc}).") from None
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise HealthmonError(f"--output {out}: cannot write ({exc.strerror or exc}).") from None
+        except BaseException:  # an interrupt leaves no partial file behind
+            tmp.unlink(missing_ok=True)
+            raise
     rep = reader.report
     if rep.used == 0:
         tmp.unlink(missing_ok=True)
-        raise HealthmonError(f"{input}: no usable row ({_unusable_summary(rep)}); expected a timestamp in "
-                             f"{time_column!r} and a finite number in {value_column!r}.")
+        expected = f"expected a timestamp in {time_column!r} and a finite number in {value_column!r}"
+        if rep.rows == 0:
+            raise HealthmonError(f"{input}: no data row after the header; {expected}.")
+        examples = "".join(f"\n  {input}:{line}: {reason}" for line, reason in rep.examples[:SHOW_UNUSABLE])
+        raise HealthmonError(f"{input}: no usable row ({_unusable_summary(rep)}); {expected}:{examples}")
     tmp.replace(out)
     formats = ", ".join(f"{name} {n}" for name, n in rep.formats.most_common())
     typer.echo(f"Scored {rep.used} rows ({scored} past warm-up, {len(stream.entities)} "

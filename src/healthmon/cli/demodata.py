@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from healthmon.cli.checks import one_of
 from healthmon.errors import InvalidParameterError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -37,15 +38,16 @@ def generate(
     from rich.table import Table
 
     from healthmon.demodata import generate as run
+    from healthmon.demodata.world import SCALES
 
+    one_of(scale, "--scale", SCALES)
     end = None
     if end_date:
         try:
             end = dt.date.fromisoformat(end_date)
         except ValueError:
             raise InvalidParameterError(f"Invalid --end-date {end_date!r}: expected YYYY-MM-DD.") from None
-    if output not in ("text", "json"):
-        raise InvalidParameterError(f"Invalid --output {output!r}: expected text or json.")
+    one_of(output, "--output", ("text", "json"))
     console = Console(stderr=True)
     started = time.perf_counter()
     total = 0
@@ -56,8 +58,13 @@ def generate(
         if output == "text" and rows:
             console.print(f"  {table}: +{rows:,} rows ({total:,} total)", highlight=False)
 
-    rows = run(catalog, schema, workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end,
-               progress=progress)
+    try:
+        rows = run(catalog, schema, workspaces=workspaces, days=days, seed=seed, scale=scale, end_date=end,
+                   progress=progress)
+    except KeyboardInterrupt:
+        console.print(f"Stopped before the end: no table of {catalog}.{schema} is half-written (tables are staged "
+                      "and each committed whole); run the command again for the full set.", highlight=False)
+        raise
     elapsed = time.perf_counter() - started
     if output == "json":
         typer.echo(json.dumps({"catalog": catalog, "schema": schema, "rows": rows, "seconds": round(elapsed, 2)}))
@@ -82,8 +89,7 @@ def export_system_tables(
 
     from healthmon.demodata.exporter import export_catalog
 
-    if fmt not in ("parquet", "jsonl", "csv"):
-        raise InvalidParameterError(f"Invalid --format {fmt!r}: expected parquet, jsonl or csv.")
+    one_of(fmt, "--format", ("parquet", "jsonl", "csv"))
     written, missing = export_catalog(catalog, schema, Path(to), fmt)
     for name in written:
         typer.echo(f"{Path(to) / name}")

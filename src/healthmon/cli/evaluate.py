@@ -33,6 +33,7 @@ def evaluate(
     seeds: int = typer.Option(
         0,
         "--seeds",
+        min=0,
         help="Evaluate on N fresh accounts whose seeds are drawn now (never the demo's or a development seed).",
     ),
     seed: list[int] = typer.Option(
@@ -65,13 +66,11 @@ def evaluate(
         raise InvalidParameterError(
             f"--model {', '.join(unknown)}: unknown model; expected one of {', '.join(MODELS)}."
         )
-    if seeds < 0:
-        raise InvalidParameterError(f"--seeds {seeds}: expected a positive number of accounts.")
     if from_log is not None:
+        from healthmon.cli.checks import input_file
         from healthmon.ml.evaluation_seeds import report_from_log
 
-        if not from_log.is_file():
-            raise InvalidParameterError(f"--from-log {from_log}: no such file.")
+        input_file(from_log, "--from-log")
         output = output or Path("EVALUATION.md")
         report = report_from_log(from_log, output=output, json_path=json_path or output.with_suffix(".json"))
         typer.echo(f"{len(report['seeds'])} of {len(report['drawn'])} drawn accounts finished. Wrote {output}.")
@@ -85,14 +84,14 @@ def evaluate(
 def _evaluate_seeds(
     n: int, given: list[int], scale: str, workers: int, output: Path | None, json_path: Path | None, model: list[str]
 ) -> None:
+    from healthmon.cli.checks import one_of
     from healthmon.demodata.world import SCALES
     from healthmon.errors import InvalidParameterError
     from healthmon.ml import evaluation_seeds as es
 
     if model:
         raise InvalidParameterError("--model applies to one account; --seeds/--seed evaluate all 25 models.")
-    if scale not in SCALES:
-        raise InvalidParameterError(f"--scale {scale}: expected one of {', '.join(SCALES)}.")
+    one_of(scale, "--scale", SCALES)
     banned = sorted({es.DEMO_SEED, *es.DEVELOPMENT_SEEDS} & set(given))
     if banned:
         raise InvalidParameterError(f"--seed {', '.join(map(str, banned))}: the demo's or a development seed; "

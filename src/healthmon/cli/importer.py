@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from healthmon.cli.checks import one_of
 from healthmon.errors import InvalidParameterError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -67,8 +68,7 @@ def system_tables(
 
     from healthmon.demodata.importer import IncompleteExportError, import_system_tables
 
-    if output not in ("text", "json"):
-        raise InvalidParameterError(f"Invalid --output {output!r}: expected text or json.")
+    one_of(output, "--output", ("text", "json"))
     snap = None
     if snapshot_date:
         try:

@@ -70,7 +70,8 @@ def runs_table(runs: list[dict]) -> None:
 
 
 @app.command("list")
-def list_cmd(name: Optional[str] = typer.Option(None, "--name"), limit: int = typer.Option(100, "--limit"),
+def list_cmd(name: Optional[str] = typer.Option(None, "--name"),
+             limit: int = typer.Option(100, "--limit", min=1, max=100),
              output: Output = OutputOpt) -> None:
     """List jobs."""
     from healthmon.jobs import service
@@ -100,12 +101,23 @@ def get_cmd(job_id: int = typer.Option(..., "--job-id"), output: Output = Output
 
 
 def _load_json(path_or_text: str) -> dict:
-    text = Path(path_or_text[1:]).read_text() if path_or_text.startswith("@") else path_or_text
+    """``--json`` inline, or ``@file`` (as the Databricks CLI reads it)."""
+    from healthmon.cli.checks import input_file
+
+    where = "--json"
+    text = path_or_text
+    if path_or_text.startswith("@"):
+        path = input_file(Path(path_or_text[1:]), "--json @file:")
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidParameterError(f"{where}: cannot read ({getattr(exc, 'strerror', None) or exc}).") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidParameterError(
-            f"--json: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 import typer
@@ -22,6 +23,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+@app.callback()
+def _check_environment(ctx: typer.Context) -> None:
+    """Refuse a bad ``HEALTHMON_*`` setting before any command touches the workspace (help
+    needs no workspace: it is shown whatever the environment)."""
+    from healthmon.settings import check_environment
+
+    if not (ctx.obj or {}).get("help"):
+        check_environment()
+
 
 # (module, group name, help). A module that is not there yet is simply not registered.
 GROUPS = [
@@ -86,13 +97,18 @@ _register()
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every way out is an exit code and at most one message, never a traceback:
-    usage errors exit 2 (click's message), user errors 1, an interrupt 130, and an unexpected
-    exception 1 with its traceback written to a file (see ``_report_bug``)."""
+    usage errors exit 2 (click's message), user errors 1, an interrupt 128 + the signal (130 for
+    Ctrl-C, 143 for SIGTERM), and an unexpected exception 1 with its traceback written to a file
+    (see ``_report_bug``)."""
     # Library logs and warnings (pandas, sklearn, mlflow...) are noise on a user's terminal: they
     # go to the workspace's log file. What a user must know is raised as a HealthmonError.
     route_library_output(rotate=True)
+    previous = _interrupt_on_signals()
     try:
-        rc = app(args=argv, prog_name="healthmon", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else argv
+        rc = app(args=args, prog_name="healthmon", standalone_mode=False, obj={"help": "--help" in args})
+        if _received_signal is not None:  # typer turned the interrupt into exit code 130
+            _exit_interrupted()
         sys.exit(rc if isinstance(rc, int) else 0)
     except HealthmonError as exc:
         typer.echo(f"Error: {exc}", err=True)
@@ -110,8 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo("Aborted.", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
-        sys.exit(130)
+        _exit_interrupted()
     except BrokenPipeError:
         # `healthmon ... | head`: the reader left; stop quietly, as other CLI tools do.
         sys.stderr.close()
@@ -119,6 +134,38 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, reported as one
         typer.echo(_report_bug(exc), err=True)
         sys.exit(1)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+_received_signal: int | None = None
+
+
+def _interrupt_on_signals() -> dict:
+    """Make SIGTERM (`kill`, a service manager, a CI timeout) take Ctrl-C's path: both raise
+    KeyboardInterrupt, so the command's clean-up runs (staged tables removed, a watched run
+    cancelled) and the exit code is 128 + the signal. Commands with their own handler
+    (scheduler, server, evaluate --seeds) replace this one. Returns the previous handlers."""
+    import threading
+
+    global _received_signal
+    _received_signal = None
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may
+        return {}
+
+    def interrupt(received: int, _frame) -> None:
+        global _received_signal
+        _received_signal = received
+        raise KeyboardInterrupt
+
+    return {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _exit_interrupted() -> None:
+    signum = _received_signal or signal.SIGINT
+    typer.echo(f"Interrupted ({signal.Signals(signum).name}).", err=True)
+    sys.exit(128 + signum)
 
 
 def _report_bug(exc: BaseException) -> str:

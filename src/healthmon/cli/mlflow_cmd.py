@@ -36,14 +36,16 @@ def ui_command(port: int, host: str) -> list[str]:
 
 @app.command("ui")
 def ui(
-    port: int = typer.Option(5000, "--port", help="Port to serve the UI on."),
+    port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port to serve the UI on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
 ) -> None:
     """Open the MLflow UI on the workspace store (runs until interrupted)."""
     import subprocess
 
+    from healthmon.cli.checks import can_listen
     from healthmon.lakehouse.registry import configure_mlflow
 
+    can_listen(host, port)
     configure_mlflow()  # creates the store, so the UI starts on an initialised database
     cmd = ui_command(port, host)
     typer.echo(f"MLflow UI on http://{host}:{port}  (store: {cmd[cmd.index('--backend-store-uri') + 1]})", err=True)

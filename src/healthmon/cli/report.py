@@ -33,9 +33,12 @@ def report(
     """Write the health report (cost anomalies, forecast vs actual, jobs at risk, security
     alerts, stale tables and drift) as one self-contained HTML file — the server's Health page
     with the same filters, as a file."""
+    from healthmon.cli.checks import output_file
     from healthmon.ml.report import Filters, write_report
     from healthmon.settings import Settings
 
+    if output is not None:
+        output_file(output, "--output", creates_folders=True)
     filters = Filters.parse({"start": start, "end": end, "workspace_id": workspace_id, "job_id": job_id,
                              "user_id": user_id})
     target = output or Settings.from_env().home / "reports" / "health_report.html"

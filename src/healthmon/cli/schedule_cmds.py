@@ -85,6 +85,9 @@ def next_runs_cmd(
     output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
 ) -> None:
     """Upcoming fire times in the schedule's time zone and UTC, with a description."""
+    from healthmon.cli.checks import one_of
+
+    one_of(output, "--output", ("text", "json"))
     data = next_runs(job_id, count)
     if output == "json":
         typer.echo(json.dumps(data, indent=2))

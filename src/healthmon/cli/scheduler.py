@@ -13,12 +13,14 @@ def scheduler(
     catch_up: Annotated[str, typer.Option("--catch-up", help="Missed fires after downtime: latest (run the latest "
                                           "missed fire once), all, or none.")] = "latest",
     once: Annotated[bool, typer.Option("--once", help="Run one scheduling pass and exit.")] = False,
-    poll_seconds: Annotated[float, typer.Option("--poll-interval", help="Seconds between checks of file-arrival, "
-                                                "table-update and continuous triggers.")] = 5.0,
-    reload_seconds: Annotated[float, typer.Option("--reload-interval", help="Seconds between re-reads of job "
-                                                  "settings (deploys, pause/unpause).")] = 10.0,
-    grace_seconds: Annotated[float, typer.Option("--grace", help="A fire later than this is 'missed' and follows "
-                                                 "--catch-up.")] = 60.0,
+    poll_seconds: Annotated[float, typer.Option(
+        "--poll-interval", min=0.1,
+        help="Seconds between checks of file-arrival, table-update and continuous triggers.")] = 5.0,
+    reload_seconds: Annotated[float, typer.Option(
+        "--reload-interval", min=0.1,
+        help="Seconds between re-reads of job settings (deploys, pause/unpause).")] = 10.0,
+    grace_seconds: Annotated[float, typer.Option(
+        "--grace", min=0, help="A fire later than this is 'missed' and follows --catch-up.")] = 60.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only log warnings and errors.")] = False,
 ) -> None:
     """Fire scheduled and triggered jobs (schedule, trigger.periodic/file_arrival/table_update,
@@ -27,7 +29,11 @@ def scheduler(
     import logging
     import signal
 
+    from healthmon.cli.checks import one_of
+    from healthmon.schedule import triggers
     from healthmon.schedule.daemon import Scheduler
+
+    one_of(catch_up, "--catch-up", triggers.CATCH_UP_POLICIES)
 
     # The scheduler's own log is this command's output; library logs stay in the log file.
     handler = logging.StreamHandler()

@@ -53,7 +53,7 @@ def _log_config() -> dict:
 
 def server(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8080,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8080,
     scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="Also run the job scheduler.")] = True,
     workers: Annotated[
         int, typer.Option("--workers", min=1, max=64, help="Server processes (the scheduler runs once, here).")
@@ -62,8 +62,11 @@ def server(
     """Serve the Databricks-compatible REST API and the web UI (and run the scheduler)."""
     import uvicorn
 
+    from healthmon.cli.checks import can_listen
     from healthmon.server.app import create_app
     from healthmon.settings import Settings
+
+    can_listen(host, port)  # before anything changes this process's environment or logging
 
     # Runs started here link back to this server (run_page_url).
     os.environ.setdefault("HEALTHMON_SERVER_URL", f"http://{host}:{port}")

@@ -26,12 +26,11 @@ def sql(
     """Run SQL against the lakehouse and print the result."""
     import sys
 
-    from healthmon.errors import InvalidParameterError
+    from healthmon.cli.checks import one_of
     from healthmon.lakehouse import Lakehouse
     from healthmon.lakehouse.render import FORMATS, emit
 
-    if format not in FORMATS:
-        raise InvalidParameterError(f"Invalid --format {format!r}: expected one of {', '.join(FORMATS)}.")
+    one_of(format, "--format", FORMATS)
     if query == "-":
         query = sys.stdin.read()
 

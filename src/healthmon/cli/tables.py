@@ -43,9 +43,11 @@ def describe(
 
     import pyarrow as pa
 
+    from healthmon.cli.checks import one_of
     from healthmon.lakehouse import Lakehouse
     from healthmon.lakehouse.render import print_table
 
+    one_of(format, "--format", ("table", "json"))
     d = Lakehouse.from_env().describe_table(name)
     if format == "json":
         typer.echo(json.dumps(d, indent=1))
@@ -70,7 +72,7 @@ def describe(
 @app.command("history")
 def history(
     name: str = typer.Argument(..., help="catalog.schema.table"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Newest N commits only."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Newest N commits only."),
     format: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
 ) -> None:
     """Delta commits of a table, newest first (DESCRIBE HISTORY)."""

@@ -64,8 +64,10 @@ def list_(
     output: str = typer.Option("text", "--output", "-o", help="text | json"),
 ) -> None:
     """List active tokens (ids, comments, expiry; never the token values)."""
+    from healthmon.cli.checks import one_of
     from healthmon.store import auth
 
+    one_of(output, "--output", ("text", "json"))
     db, settings = _db_and_settings()
     with db.session() as s:
         infos = auth.list_tokens(s, None if all_principals else settings.user_name)

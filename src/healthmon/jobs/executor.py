@@ -44,7 +44,7 @@ from healthmon.jobs.notebook import NotebookError, load_cells
 from healthmon.jobs.task_main import drain, parse_result
 from healthmon.jobs.tasks import type_of
 from healthmon.jobs.tasks.base import ChildRun, Outcome, TaskCall
-from healthmon.settings import Settings
+from healthmon.settings import Settings, env_number
 from healthmon.store.db import Database
 from healthmon.store.run_writes import RunWriter
 from healthmon.store.runs import RunRecord, get_run, now_ms, unstarted_task_runs
@@ -62,7 +62,7 @@ TERMINATION = {
 }
 
 def slots() -> int:
-    return max(1, int(os.environ.get("HEALTHMON_TASK_SLOTS") or os.cpu_count() or 1))
+    return int(env_number("HEALTHMON_TASK_SLOTS") or os.cpu_count() or 1)
 
 
 @dataclass

@@ -14,12 +14,14 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from healthmon.settings import env_number
+
 CHUNK = 64 * 1024
 TAIL_BYTES = 5 * 1024 * 1024  # get-output returns the last 5 MB of logs, as Databricks does
 
 
 def max_bytes() -> int:
-    return int(os.environ.get("HEALTHMON_LOG_MAX_BYTES", str(10 * 1024 * 1024)))
+    return int(env_number("HEALTHMON_LOG_MAX_BYTES") or 0)
 
 
 @functools.lru_cache(maxsize=8)

@@ -19,7 +19,7 @@ import os
 import time
 from typing import Any
 
-from healthmon.settings import Settings
+from healthmon.settings import Settings, env_number
 from healthmon.store.db import Database
 from healthmon.store.runs import RunRecord, get_run
 
@@ -56,7 +56,7 @@ def send_email(to: list[str], subject: str, body: str) -> None:
     msg["Subject"] = subject
     msg.set_content(body)
     host = os.environ.get("HEALTHMON_SMTP_HOST", "localhost")
-    port = int(os.environ.get("HEALTHMON_SMTP_PORT", "25"))
+    port = int(env_number("HEALTHMON_SMTP_PORT") or 25)
     with smtplib.SMTP(host, port, timeout=10) as smtp:
         if os.environ.get("HEALTHMON_SMTP_STARTTLS", "0") in ("1", "true", "yes"):
             smtp.starttls()

@@ -35,10 +35,21 @@ def task_deps(task: Mapping) -> list[tuple[str, str | None]]:
 def validate_tasks(job_name: str, tasks: list[dict]) -> dict[str, dict]:
     """Tasks by key, checked; raises InvalidParameterError naming the job and task."""
     by_key: dict[str, dict] = {}
+    if not isinstance(tasks, list):
+        raise InvalidParameterError(f"Job {job_name!r}: tasks must be a list of task objects, "
+                                    f"got {type(tasks).__name__}.")
     for i, t in enumerate(tasks):
+        if not isinstance(t, dict):
+            raise InvalidParameterError(f"Job {job_name!r}: tasks[{i}] must be a task object, got {type(t).__name__}.")
         key = t.get("task_key")
         if not key:
             raise InvalidParameterError(f"Job {job_name!r}: tasks[{i}] has no task_key.")
+        if not isinstance(key, str):
+            raise InvalidParameterError(f"Job {job_name!r}: tasks[{i}].task_key must be a string, got {key!r}.")
+        deps = t.get("depends_on") or []
+        if not isinstance(deps, list) or not all(isinstance(d, dict) and d.get("task_key") for d in deps):
+            raise InvalidParameterError(f"Job {job_name!r}, task {key!r}: depends_on must be a list of "
+                                        f'{{"task_key": ...}} objects, got {deps!r}.')
         if key in by_key:
             raise InvalidParameterError(f"Job {job_name!r}: task_key {key!r} is used by more than one task.")
         run_if = t.get("run_if", "ALL_SUCCESS")

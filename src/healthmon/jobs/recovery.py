@@ -19,7 +19,7 @@ import socket
 
 import psutil
 
-from healthmon.settings import Settings
+from healthmon.settings import Settings, env_number
 from healthmon.store.db import Database
 from healthmon.store.runs import (
     ACTIVE_STATES,
@@ -30,7 +30,7 @@ from healthmon.store.runs import (
     task_runs,
 )
 
-STALE_SECONDS = float(os.environ.get("HEALTHMON_RUNNER_STALE_SECONDS", "60"))
+STALE_SECONDS = float(env_number("HEALTHMON_RUNNER_STALE_SECONDS") or 60)
 
 
 def process_alive(pid: int | None, started_ms: int | None) -> bool:

@@ -21,13 +21,12 @@ DIRECTORY, SET) never reach an engine: ``sql_exec`` carries out or refuses each 
 
 from __future__ import annotations
 
-import os
-
 from sqlglot import exp
 
 from healthmon.errors import HealthmonError, InvalidParameterError
+from healthmon.settings import NUMERIC_SETTINGS, env_number
 
-DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_TIMEOUT_S = NUMERIC_SETTINGS["HEALTHMON_SQL_TIMEOUT"].default
 
 # Spark's table-valued generator functions: they compute rows, they read nothing.
 SPARK_TABLE_FUNCTIONS = frozenset({
@@ -45,17 +44,7 @@ class SQLTimeoutError(HealthmonError):
 
 def timeout_from_env() -> float | None:
     """The statement timeout in seconds from ``HEALTHMON_SQL_TIMEOUT`` (None = no timeout)."""
-    raw = os.environ.get("HEALTHMON_SQL_TIMEOUT", "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidParameterError(
-            f"Invalid HEALTHMON_SQL_TIMEOUT {raw!r}: expected a number of seconds (0 = no timeout).") from None
-    if value < 0 or value != value:
-        raise InvalidParameterError(f"Invalid HEALTHMON_SQL_TIMEOUT {raw!r}: expected seconds >= 0 (0 = no timeout).")
-    return value or None
+    return env_number("HEALTHMON_SQL_TIMEOUT") or None
 
 
 def timeout_error(seconds: float) -> SQLTimeoutError:

@@ -34,6 +34,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -624,14 +625,21 @@ def write_report(report: dict, output: str | Path | None, json_path: str | Path 
 def report_from_log(log: str | Path, *, output: str | Path | None, json_path: str | Path | None) -> dict:
     """EVALUATION.md and the JSON from the accounts an interrupted run finished
     (``seeds_log_path``): the accounts not finished are named, never guessed."""
-    lines = [json.loads(x) for x in Path(log).read_text().splitlines() if x.strip()]
-    if not lines or "drawn" not in lines[0]:
-        from healthmon.errors import InvalidParameterError
+    from healthmon.errors import InvalidParameterError
 
-        raise InvalidParameterError(
-            f"{log}: expected the JSON lines of `healthmon evaluate --seeds` (first line: the drawn seeds)."
-        )
-    head, per_seed = lines[0], lines[1:]
+    expected = "expected the JSON lines of `healthmon evaluate --seeds` (first line: the drawn seeds)"
+    lines: list[Any] = []
+    for number, text in enumerate(Path(log).read_text(errors="replace").splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            lines.append(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise InvalidParameterError(f"{log}:{number}:{exc.colno}: not JSON ({exc.msg}); {expected}.") from None
+    if not lines or not isinstance(lines[0], dict) or "drawn" not in lines[0]:
+        raise InvalidParameterError(f"{log}: {expected}.")
+    head: Any = lines[0]
+    per_seed = lines[1:]
     started = dt.datetime.fromisoformat(head["started_at"])
     wall = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
     report = build_report(

@@ -128,6 +128,22 @@ class Database:
             self._schema_ready = True
 
     def _create_tables(self) -> None:
+        """Create the schema; a database that cannot be reached is the user's to fix."""
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        from healthmon.errors import HealthmonError
+
+        try:
+            self._create_missing_tables()
+        except (InterfaceError, OperationalError) as exc:
+            if "already exists" in str(exc):
+                raise
+            shown = self.engine.url.render_as_string(hide_password=True)
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise HealthmonError(f"Cannot open the workspace database {shown} (HEALTHMON_DATABASE_URL): {reason}",
+                                 hint="expected a reachable database; check that its server is running") from None
+
+    def _create_missing_tables(self) -> None:
         """Create missing tables. Two processes touching a new database at once would race
         between "does the table exist" and "CREATE TABLE": on SQLite a file lock serialises
         them; on other servers the loser retries (its check then finds the tables)."""
