@@ -1,7 +1,7 @@
 """Evaluation of every Champion model on the TEST period (never used for training or selection).
 
-- detectors: incident recall, flagged-day precision and their F1 (detection F1) against ``ground_truth_incidents`` of their
-  domain (target F1 >= 0.7);
+- detectors: incident recall, flagged-day precision and their F1 (detection F1) against
+  ``ground_truth_incidents`` of their domain;
 - classifiers: ROC-AUC and PR-AUC of the future label (target ROC-AUC >= 0.8);
 - forecasters: MAPE and MAE against the seasonal-naive baseline on the same rows (target: MAPE
   at least 15 % lower than the baseline's).
