@@ -54,7 +54,8 @@ def evaluate(
 ) -> None:
     """Evaluate every model on its test period next to its baselines: detectors (detection F1 of
     incident recall and flagged-day precision, per-kind recall, false events), classifiers
-    (ROC-AUC, within-entity AUC) and forecasters (MAPE) — on the current workspace, or on fresh accounts with --seeds N / --seed S."""
+    (ROC-AUC, within-entity AUC) and forecasters (MAPE) — on the current workspace, or on
+    fresh accounts with --seeds N / --seed S."""
     from healthmon.errors import InvalidParameterError
     from healthmon.lakehouse.paths import check_identifier
     from healthmon.ml.models import MODELS
