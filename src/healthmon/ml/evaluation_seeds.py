@@ -492,7 +492,8 @@ def render_markdown(report: dict, nab_section: str | None = None) -> str:
         "measured next to its baselines on the same test rows (docs/models.md, \"Baselines\"). Figures: mean ± "
         "standard deviation (minimum) over accounts, bootstrap 95 % CI of the mean; margin = model − strongest "
         "baseline per account (forecasters: relative MAPE reduction), with its bootstrap 95 % CI. "
-        "Verdict \"beats baseline\" needs the margin's CI above zero.",
+        "Verdict \"beats baseline\" needs the margin's CI above zero. Detectors' f1 is the detection F1: incident "
+        "recall and flagged-day precision (docs/models.md, \"Evaluation\").",
         "",
         f"**Beats its strongest baseline: {sum(v == 'beats baseline' for v in verdicts)} of {len(agg)}; "
         f"ships a baseline: {sum(v.startswith('ships baseline') for v in verdicts)}; "
