@@ -25,6 +25,7 @@ validation can check it and name both the file and the declaring ``file:line:col
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -119,13 +120,22 @@ def _is_local_dependency(text) -> bool:
         return False
     if text.startswith("."):
         return True
-    return (not text.startswith(("-", "/")) and "://" not in text and "/" in text
+    return (not text.startswith(("-", "/")) and not _has_scheme(text) and "/" in text
             and text.endswith((".whl", ".jar")))
+
+
+# Go's url.Parse scheme: a letter, then letters, digits, "+", "-" or ".", then ":". The CLI
+# leaves any path with a scheme alone (`dbfs:/x.py`, `s3://b/x.jar`), not only `scheme://`.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _has_scheme(text: str) -> bool:
+    return _SCHEME.match(text) is not None
 
 
 def _skip(text) -> bool:
     # Only well-formed references are left for later: "${bundle.}" is a (missing) relative path.
-    return (not isinstance(text, str) or not text or text.startswith("/") or "://" in text
+    return (not isinstance(text, str) or not text or text.startswith("/") or _has_scheme(text)
             or REF.search(text) is not None or text.startswith("~"))
 
 
