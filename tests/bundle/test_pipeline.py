@@ -13,7 +13,8 @@ from healthmon.bundle.context import LoadContext
 from healthmon.bundle.step import BundleState, Step, apply_all
 from healthmon.bundle.yamlparse import parse_file
 
-ORDER = ["load_includes", "check_bundle_root", "select_target", "merge_target", "check_resources_have_values",
+ORDER = ["load_includes", "check_bundle_root", "select_target", "merge_target", "report_unknown_fields",
+         "check_resources_have_values",
          "load_git", "rewrite_sync_paths",
          "sync_default_path", "sync_infer_root", "apply_source_linked_deployment",
          "define_workspace_defaults", "resolve_variables", "rewrite_workspace_prefix", "interpolate",

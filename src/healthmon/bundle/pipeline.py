@@ -24,13 +24,14 @@ from healthmon.bundle.mutators.set_defaults import DefineWorkspaceDefaults, SetR
 from healthmon.bundle.mutators.source_linked import ApplySourceLinkedDeployment
 from healthmon.bundle.mutators.sync_paths import RewriteSyncPaths, SyncDefaultPath, SyncInferRoot
 from healthmon.bundle.mutators.translate_paths import TranslatePaths
+from healthmon.bundle.mutators.validate import ReportUnknownFields
 from healthmon.bundle.mutators.workspace_prefix import RewriteWorkspacePrefix
 from healthmon.bundle.step import Step
 
 
 def load(main_file: Path, target: str | None) -> list[Step]:
     """Read the files and pick the target."""
-    return [LoadIncludes(main_file), CheckBundleRoot(), SelectTarget(target), MergeTarget()]
+    return [LoadIncludes(main_file), CheckBundleRoot(), SelectTarget(target), MergeTarget(), ReportUnknownFields()]
 
 
 def initialize() -> list[Step]:

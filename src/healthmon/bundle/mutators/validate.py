@@ -37,7 +37,24 @@ class ValidateSchema(Step):
             else:
                 config = set_path(config, parts, Value(new, old.loc))
         b.config = config
-        return Diagnostics(found)
+        return Diagnostics([d for d in found if d.check != schema.UNKNOWN_FIELD])  # reported while loading
+
+
+class ReportUnknownFields(Step):
+    """The CLI normalises each file against its configuration types while loading, warning about
+    every field it does not know: those warnings come before anything initialize or validate
+    finds (and survive an initialize error). Run on the merged target; ``validate_schema``
+    drops the fields after interpolation."""
+
+    name = "report_unknown_fields"
+    reads = ("*",)
+    updates = ()
+
+    def run(self, b: BundleState) -> Diagnostics:
+        from healthmon.bundle.validate import schema
+
+        found, _ = schema.check(b)
+        return Diagnostics([d for d in found if d.check == schema.UNKNOWN_FIELD])
 
 
 class Check(Step):

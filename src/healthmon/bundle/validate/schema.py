@@ -21,6 +21,10 @@ from healthmon.bundle.validate.reserved import MANAGED
 from healthmon.bundle.validate.schema_derive import load_schema
 
 CHECK = "schema"
+# Unknown fields are reported while loading, as the CLI's per-file Normalize does, so they come
+# before the initialize and validate findings (step ``report_unknown_fields``); the validate
+# step only drops them.
+UNKNOWN_FIELD = "unknown_field"
 RESOURCE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _INT = re.compile(r"^[-+]?\d+$")
 _NUM = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -108,7 +112,8 @@ class _Checker:
                 continue  # the reserved check reports it as an error
             if spec is None:
                 loc = self.key_locations.get(child.loc, child.loc)  # the CLI points at the key
-                self.diags.append(Diagnostic(WARNING, f"unknown field: {name}", loc, format_path(path), check=CHECK))
+                self.diags.append(Diagnostic(WARNING, f"unknown field: {name}", loc, format_path(path),
+                                             check=UNKNOWN_FIELD))
                 self.fixes.append((path + (name,), DROP))  # the CLI drops what it does not know
                 continue
             self.value(child, path + (name,), spec)
@@ -197,7 +202,7 @@ def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, objec
                     if field not in VARIABLE_FIELDS:
                         c.diags.append(Diagnostic(WARNING, f"unknown field: {field}",
                                                   c.key_locations.get(child.loc, child.loc), f"variables.{name}",
-                                                  check=CHECK))
+                                                  check=UNKNOWN_FIELD))
     res = config.get("resources")
     if res is not None and res.v is not None:
         if not res.is_map:
