@@ -16,6 +16,7 @@ from healthmon.bundle.mutators.merge_keyed import MergeKeyedLists, SortTasks
 from healthmon.bundle.mutators.merge_target import MergeTarget
 from healthmon.bundle.mutators.override_compute import OverrideCompute
 from healthmon.bundle.mutators.permissions import ApplyPermissions
+from healthmon.bundle.mutators.pipeline_globs import ExpandPipelineGlobPaths
 from healthmon.bundle.mutators.resolve_variables import ResolveVariables
 from healthmon.bundle.mutators.resources_have_values import CheckResourcesHaveValues
 from healthmon.bundle.mutators.run_as import SetRunAs
@@ -55,6 +56,7 @@ def initialize() -> list[Step]:
         SortTasks(),
         SetRunAs(),
         ApplyPermissions(),
+        ExpandPipelineGlobPaths(),
         TranslatePaths(),
     ]
 

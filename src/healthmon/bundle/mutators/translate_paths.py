@@ -120,7 +120,7 @@ def _is_local_dependency(text) -> bool:
         return False
     if text.startswith("."):
         return True
-    return (not text.startswith(("-", "/")) and not _has_scheme(text) and "/" in text
+    return (not text.startswith(("-", "/")) and not has_scheme(text) and "/" in text
             and text.endswith((".whl", ".jar")))
 
 
@@ -129,13 +129,13 @@ def _is_local_dependency(text) -> bool:
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def _has_scheme(text: str) -> bool:
+def has_scheme(text: str) -> bool:
     return _SCHEME.match(text) is not None
 
 
 def _skip(text) -> bool:
     # Only well-formed references are left for later: "${bundle.}" is a (missing) relative path.
-    return (not isinstance(text, str) or not text or text.startswith("/") or _has_scheme(text)
+    return (not isinstance(text, str) or not text or text.startswith("/") or has_scheme(text)
             or REF.search(text) is not None or text.startswith("~"))
 
 
