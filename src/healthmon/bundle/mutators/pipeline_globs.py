@@ -37,7 +37,9 @@ def _expand(ctx: LoadContext, library: Value) -> list[Value]:
         return [library]
     for kind in LIBRARY_PATHS:
         spec = library.get(kind)
-        path = spec.get("path") if spec is not None and spec.is_map else None
+        if spec is None or not spec.is_map:
+            continue
+        path = spec.get("path")
         if path is None:
             continue
         if not isinstance(path.v, str):
