@@ -120,7 +120,7 @@ def load_bundle(root: Path, target: str | None = None, variables: dict[str, str]
     ctx = LoadContext(root=root, user_name=user_name, target=target, variables=dict(variables or {}),
                       **({"environ": dict(environ)} if environ is not None else {}))
     main = config_file(root)
-    config = parse_file(main, ctx.display(main), ctx.key_locations)
+    config = parse_file(main, ctx.display(main), ctx.key_locations, ctx.anchored)
     if not config.is_map:
         raise fail(f"expected map, found {kind_name(config)}", config.loc)
     state = BundleState(config, ctx)

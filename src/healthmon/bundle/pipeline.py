@@ -32,7 +32,7 @@ from healthmon.bundle.step import Step
 
 def load(main_file: Path, target: str | None) -> list[Step]:
     """Read the files and pick the target."""
-    return [LoadIncludes(main_file), CheckBundleRoot(), SelectTarget(target), MergeTarget(), ReportUnknownFields()]
+    return [LoadIncludes(main_file), ReportUnknownFields(), CheckBundleRoot(), SelectTarget(target), MergeTarget()]
 
 
 def initialize() -> list[Step]:

@@ -141,7 +141,7 @@ class LoadIncludes(Step):
             display = b.ctx.display(f)
             if display.startswith("/") or display.startswith(".."):
                 display = os.path.relpath(f, b.ctx.root)
-            part = parse_file(f, display, b.ctx.key_locations)
+            part = parse_file(f, display, b.ctx.key_locations, b.ctx.anchored)
             if not part.is_map:
                 raise fail(f"expected map, found {kind_name(part)}", part.loc, check=CHECK)
             errors = section_errors(part)

@@ -42,9 +42,9 @@ class ValidateSchema(Step):
 
 class ReportUnknownFields(Step):
     """The CLI normalises each file against its configuration types while loading, warning about
-    every field it does not know: those warnings come before anything initialize or validate
-    finds (and survive an initialize error). Run on the merged target; ``validate_schema``
-    drops the fields after interpolation."""
+    every field it does not know — in every target, selected or not, at the target's own path:
+    those warnings come before anything initialize or validate finds (and survive an initialize
+    error). ``validate_schema`` drops the fields after interpolation."""
 
     name = "report_unknown_fields"
     reads = ("*",)
@@ -53,8 +53,7 @@ class ReportUnknownFields(Step):
     def run(self, b: BundleState) -> Diagnostics:
         from healthmon.bundle.validate import schema
 
-        found, _ = schema.check(b)
-        return Diagnostics([d for d in found if d.check == schema.UNKNOWN_FIELD])
+        return Diagnostics(schema.unknown_fields(b))
 
 
 class Check(Step):
