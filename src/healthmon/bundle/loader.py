@@ -9,6 +9,7 @@ so callers decide (``validate`` prints them, ``deploy`` refuses on errors).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ def load_bundle(root: Path, target: str | None = None, variables: dict[str, str]
 
         user_name = Settings.from_env().user_name
     ctx = LoadContext(root=root, user_name=user_name, target=target, variables=dict(variables or {}),
-                      **({"environ": dict(environ)} if environ is not None else {}))
+                      environ=dict(os.environ if environ is None else environ))
     main = config_file(root)
     config = parse_file(main, ctx.display(main), ctx.key_locations, ctx.anchored)
     if not config.is_map:
