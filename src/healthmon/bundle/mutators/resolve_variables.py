@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 from healthmon.bundle.diag import ERROR, Diagnostic, Diagnostics, fail
-from healthmon.bundle.dyn import Value, from_plain, kind_name
+from healthmon.bundle.dyn import Value, from_plain
 from healthmon.bundle.step import BundleState, Step
 from healthmon.errors import Location
 
@@ -43,7 +43,8 @@ def _overrides(b: BundleState) -> dict[str, Value]:
     except (OSError, ValueError) as exc:
         raise fail(f"failed to parse variables file {display}: {exc}", Location(display), check=CHECK) from None
     if not isinstance(data, dict):
-        raise fail("failed to parse variables file: expected a map, found " + kind_name(data), Location(display, 1, 1),
+        # The CLI's readVariablesFromFile: the absolute path, no location.
+        raise fail(f"failed to parse variables file {path}: invalid format",
                    check=CHECK, detail='Variables file must be a JSON object with the following format:\n'
                                        '{"var1": "value1", "var2": "value2"}')
     return {k: from_plain(v, Location(display)) for k, v in data.items()}
