@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import ERROR, RECOMMENDATION, Diagnostic, Diagnostics, fail
-from healthmon.bundle.dyn import Value, find, get_path, set_path
+from healthmon.bundle.dyn import Value, find, get_path, is_zero, set_path
 from healthmon.bundle.mutators.permissions import deploying_principal
 from healthmon.bundle.mutators.run_as import identity
 from healthmon.bundle.step import BundleState, Step
@@ -61,8 +61,7 @@ def apply_mode(config: Value, ctx: LoadContext, target: Value | None = None) -> 
 
 def _fill_unset(presets: dict[str, Value], key: str, value: Value) -> None:
     """Set ``key`` unless it holds a non-zero value (Go's zero values: "", 0, null)."""
-    old = presets.get(key)
-    if old is None or old.v is None or (old.v in ("", 0) and not isinstance(old.v, bool)):
+    if is_zero(presets.get(key)):
         presets[key] = value
 
 

@@ -19,7 +19,7 @@ import re
 from functools import partial
 
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Path, Value, map_pattern
+from healthmon.bundle.dyn import Path, Value, is_zero, map_pattern
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "presets"
@@ -154,19 +154,20 @@ def _job(job: Value, prefix, tags, pause, mcr) -> Value:
         name = out.get("name")
         base = name.v if name is not None and isinstance(name.v, str) and name.v else "Untitled"
         out["name"] = Value(prefix.v + base, name.loc if name is not None else loc)
+    # As the CLI's ApplyPresets, which tests the typed job: a field holding its zero value ("",
+    # 0) counts as unset.
     if tags is not None:
         own = out.get("tags")
         merged = dict(tags.v)
         if own is not None and own.is_map:
-            merged.update(own.v)
+            merged.update({k: v for k, v in own.v.items() if not is_zero(v)})
         out["tags"] = Value(merged, own.loc if own is not None else loc)
     if pause is not None:
         for field in ("schedule", "trigger", "continuous"):
             section = out.get(field)
-            if section is not None and section.is_map and (section.get("pause_status") is None
-                                                           or section.get("pause_status").v is None):
+            if section is not None and section.is_map and is_zero(section.get("pause_status")):
                 out[field] = Value({**section.v, "pause_status": Value(pause.v, section.loc)}, section.loc)
-    if mcr is not None and (out.get("max_concurrent_runs") is None or out["max_concurrent_runs"].v is None):
+    if mcr is not None and is_zero(out.get("max_concurrent_runs")):
         out["max_concurrent_runs"] = Value(mcr.v, loc)
     return Value(out, loc)
 
