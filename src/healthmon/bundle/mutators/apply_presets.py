@@ -47,9 +47,11 @@ def apply_presets(config: Value) -> Value:
         raise fail("presets.name_prefix: expected a string", prefix.loc, "presets.name_prefix", check=CHECK)
     if tags is not None and not tags.is_map:
         raise fail("presets.tags: expected a map of tag name to value", tags.loc, "presets.tags", check=CHECK)
-    if pause is not None and pause.v not in PAUSE:
-        raise fail(f"presets.trigger_pause_status: expected PAUSED or UNPAUSED, found {pause.v!r}", pause.loc,
-                   "presets.trigger_pause_status", check=CHECK)
+    if is_zero(pause):
+        pause = None  # the CLI's `if t.TriggerPauseStatus != ""`
+    elif pause is not None and pause.v not in PAUSE:
+        # The CLI's validatePauseStatus: located, no config path.
+        raise fail("Invalid value for trigger_pause_status, should be PAUSED or UNPAUSED", pause.loc, check=CHECK)
     if mcr is not None and (not isinstance(mcr.v, int) or isinstance(mcr.v, bool)):
         raise fail(f"presets.jobs_max_concurrent_runs: expected an integer, found {mcr.v!r}", mcr.loc,
                    "presets.jobs_max_concurrent_runs", check=CHECK)
