@@ -9,7 +9,8 @@
   ``pause_status`` is unset;
 - ``jobs_max_concurrent_runs``: set where ``max_concurrent_runs`` is unset;
 - ``tags`` also go to experiments and models (``[{key, value}]``) and clusters (``custom_tags``);
-- ``trigger_pause_status: PAUSED`` turns continuous pipelines off (``continuous: false``);
+- ``trigger_pause_status: PAUSED`` turns continuous pipelines off (``continuous: false``) and
+  removes quality monitor schedules not explicitly ``UNPAUSED`` (they cannot be paused);
 - ``pipelines_development``: ``development: true`` on pipelines that do not set it.
 """
 
@@ -67,6 +68,7 @@ def apply_presets(config: Value) -> Value:
         config = map_pattern(config, "resources.clusters.*", lambda _p, node: _custom_tags(node, tags))
     if pause is not None and pause.v == "PAUSED":
         config = map_pattern(config, "resources.pipelines.*", lambda _p, node: _not_continuous(node))
+        config = map_pattern(config, "resources.quality_monitors.*", lambda _p, node: _unscheduled(node))
     dev = _get(presets, "pipelines_development")
     if dev is not None and dev.v is True:
         config = map_pattern(config, "resources.pipelines.*",
@@ -97,6 +99,18 @@ def normalize_prefix(prefix: str) -> str:
         prefix += "_"
     prefix = prefix.replace("]", "")
     return re.sub(r"[^A-Za-z0-9_]", "_", prefix).lower()
+
+
+def _unscheduled(monitor: Value) -> Value:
+    """Quality monitor schedules cannot be paused: the CLI removes a schedule unless it says
+    ``pause_status: UNPAUSED``."""
+    schedule = monitor.get("schedule") if monitor.is_map else None
+    if schedule is None or not schedule.is_map:
+        return monitor
+    status = schedule.get("pause_status")
+    if status is not None and status.v == "UNPAUSED":
+        return monitor
+    return Value({k: v for k, v in monitor.v.items() if k != "schedule"}, monitor.loc)
 
 
 def _not_continuous(pipeline: Value) -> Value:
@@ -177,7 +191,7 @@ def _job(job: Value, prefix, tags, pause, mcr) -> Value:
 class ApplyPresets(Step):
     name = "apply_presets"
     reads = ("presets",)
-    updates = ("resources.jobs.*", "resources.*.*.name")
+    updates = ("resources.jobs.*", "resources.*.*.name", "resources.quality_monitors.*.schedule")
 
     def run(self, b: BundleState) -> None:
         b.config = apply_presets(b.config)
