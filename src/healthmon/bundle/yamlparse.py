@@ -10,6 +10,7 @@ position, never tracebacks.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import yaml
@@ -33,6 +34,31 @@ def _loc(file: str, node: Node) -> Location:
     return Location(file, m.line + 1, m.column + 1)
 
 
+# The CLI reads YAML with Go's yaml.v3 (YAML 1.2) and its own scalar loader; PyYAML resolves
+# plain scalars by YAML 1.1. Where they differ, the CLI's reading wins: yes/no/on/off are
+# strings, `1:30` is a string (no sexagesimal), `0600` is 600 (the loader trims leading zeros
+# instead of reading octal), `1e3` / `1.5e3` are floats.
+_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+
+
+def _go_scalar(node: ScalarNode) -> tuple | None:
+    """``(value,)`` where yaml.v3 + the CLI's loader read a plain scalar differently from PyYAML."""
+    text, tag = node.value, node.tag
+    if tag == "tag:yaml.org,2002:bool" and text.lower() not in ("true", "false"):
+        return (text,)
+    if tag == "tag:yaml.org,2002:int":
+        if ":" in text:
+            return (text,)
+        trimmed = text.lstrip("0")
+        if _DECIMAL.fullmatch(trimmed):
+            return (int(trimmed),)
+        return None
+    if tag == "tag:yaml.org,2002:str" and not node.style and _GO_FLOAT.fullmatch(text):
+        return (float(text),)
+    return None
+
+
 class _Converter:
     def __init__(self, file: str, keys: dict | None = None, lines: list[str] | None = None,
                  anchored: set | None = None):
@@ -45,6 +71,9 @@ class _Converter:
         self.expanded = 0  # nodes after alias expansion: guards against "billion laughs"
 
     def scalar(self, node: ScalarNode, loc: Location) -> Value:
+        go = _go_scalar(node)
+        if go is not None:
+            return Value(go[0], loc)
         if node.tag == "tag:yaml.org,2002:str":
             return Value(node.value, loc)
         try:
