@@ -11,8 +11,8 @@ from healthmon.bundle.dyn import Value, get_path, required_path, set_path
 from healthmon.bundle.step import BundleState, Step
 
 # Checks of bundle/validate/, run in this order after the schema.
-CHECKS = ("reserved", "task_keys", "job_cluster_keys", "job_task_cluster_spec", "notebooks", "widgets", "depends_on",
-          "atomic", "environments", "schedules", "silent_failure", "sync_patterns")
+CHECKS = ("reserved", "task_keys", "job_cluster_keys", "job_task_cluster_spec", "single_node_cluster", "notebooks",
+          "widgets", "depends_on", "atomic", "environments", "schedules", "silent_failure", "sync_patterns")
 
 
 class ValidateSchema(Step):
