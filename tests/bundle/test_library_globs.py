@@ -43,3 +43,11 @@ def test_deploy_points_the_job_at_every_matching_wheel(make_bundle):
         {"whl": f"{files}/dist/pkg-1.0-py3-none-any.whl"},
         {"pypi": {"package": "requests"}},
     ]
+
+
+def test_runtimes_too_old_for_local_wheels_follow_the_clis_version_rule():
+    from healthmon.bundle.mutators.wheel_wrapper import lower_than_13_1
+
+    assert lower_than_13_1("12.2.x-scala2.12") and lower_than_13_1("13.0.x-scala2.12")
+    assert not any(lower_than_13_1(v) for v in ("13.1.x-scala2.12", "13.x-snapshot-scala2.12", "15.4.x-scala2.12",
+                                                "custom", None))

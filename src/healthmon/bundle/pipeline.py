@@ -26,6 +26,7 @@ from healthmon.bundle.mutators.source_linked import ApplySourceLinkedDeployment
 from healthmon.bundle.mutators.sync_paths import RewriteSyncPaths, SyncDefaultPath, SyncInferRoot
 from healthmon.bundle.mutators.translate_paths import TranslatePaths
 from healthmon.bundle.mutators.validate import ReportUnknownFields
+from healthmon.bundle.mutators.wheel_wrapper import WheelWrapperCheck
 from healthmon.bundle.mutators.workspace_prefix import RewriteWorkspacePrefix
 from healthmon.bundle.step import Step
 
@@ -58,6 +59,7 @@ def initialize() -> list[Step]:
         ApplyPermissions(),
         ExpandPipelineGlobPaths(),
         TranslatePaths(),
+        WheelWrapperCheck(),
     ]
 
 
