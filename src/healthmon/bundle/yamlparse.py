@@ -45,6 +45,8 @@ _DECIMAL = re.compile(r"[-+]?[0-9]+")
 def _go_scalar(node: ScalarNode) -> tuple | None:
     """``(value,)`` where yaml.v3 + the CLI's loader read a plain scalar differently from PyYAML."""
     text, tag = node.value, node.tag
+    if tag in ("tag:yaml.org,2002:value", "tag:yaml.org,2002:merge"):
+        return (text,)  # YAML 1.1's `=` and a `<<` value: plain strings in YAML 1.2
     if tag == "tag:yaml.org,2002:bool" and text.lower() not in ("true", "false"):
         return (text,)
     if tag == "tag:yaml.org,2002:int":
