@@ -11,7 +11,7 @@
 - ``tags`` also go to experiments and models (``[{key, value}]``) and clusters (``custom_tags``);
 - ``trigger_pause_status: PAUSED`` turns continuous pipelines off (``continuous: false``) and
   removes quality monitor schedules not explicitly ``UNPAUSED`` (they cannot be paused);
-- ``pipelines_development``: ``development: true`` on pipelines that do not set it.
+- ``pipelines_development``: ``development: true`` on every pipeline (also one that says ``false``).
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ def apply_presets(config: Value) -> Value:
         config = map_pattern(config, "resources.quality_monitors.*", lambda _p, node: _unscheduled(node))
     dev = _get(presets, "pipelines_development")
     if dev is not None and dev.v is True:
+        # Unconditional, as the CLI (`p.Development = true`: a Go bool cannot tell false from unset).
         config = map_pattern(config, "resources.pipelines.*",
-                             lambda _p, node: node if not node.is_map or "development" in node.v
+                             lambda _p, node: node if not node.is_map
                              else Value({**node.v, "development": Value(True, node.loc)}, node.loc))
     return config
 
