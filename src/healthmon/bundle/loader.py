@@ -93,9 +93,11 @@ def find_root(start: Path | None = None) -> Path:
 
 
 def config_file(root: Path) -> Path:
-    for n in CONFIG_NAMES:
-        if (root / n).is_file():
-            return root / n
+    found = [root / n for n in CONFIG_NAMES if (root / n).is_file()]
+    if len(found) > 1:  # the CLI's ConfigFileNames.FindInPath: which one is meant is not guessed
+        raise HealthmonError(f"multiple bundle root configuration files found in {root}")
+    if found:
+        return found[0]
     raise HealthmonError(f"unable to locate bundle root: no databricks.yml in {root}")
 
 
