@@ -28,7 +28,7 @@ def test_presets_apply_where_unset():
 
 
 @pytest.mark.parametrize("bad,msg", [
-    ("trigger_pause_status: SOMETIMES", "expected PAUSED or UNPAUSED"),
+    ("trigger_pause_status: SOMETIMES", "Invalid value for trigger_pause_status, should be PAUSED or UNPAUSED"),
     ("jobs_max_concurrent_runs: many", "expected an integer"),
     ("tags: [a, b]", "expected a map"),
 ])

@@ -14,7 +14,8 @@ Each ``conformance/<area>/<case>/`` holds a bundle and:
   outside the bundle root (``../outside/x.yml``).
 
 The expectations are written from the CLI's documented behaviour, not from healthmon's output.
-``[USERNAME]`` stands for the current user, ``[BUNDLE_ROOT]`` for the bundle's directory.
+``[USERNAME]`` stands for the current user, ``[BUNDLE_ROOT]`` for the bundle's directory (in
+``output.txt`` and ``output.json``).
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def test_conformance(case: Path, tmp_path, monkeypatch, capsys):
         code, out, err = run(["-p", str(root), "-o", "json", *args], capsys)
         assert code == (1 if "Exit code: 1" in expected else 0), err
         doc = json.loads(out)
-        for selector, value in json.loads(want.read_text().replace("[USERNAME]", USER)).items():
+        text = want.read_text().replace("[USERNAME]", USER).replace("[BUNDLE_ROOT]", json.dumps(str(root.resolve()))[1:-1])
+        for selector, value in json.loads(text).items():
             assert select(doc, selector) == value, selector
 
 

@@ -103,7 +103,7 @@ def test_a_section_of_the_wrong_kind_is_an_error_naming_file_and_line(make_bundl
 
 def test_non_yaml_includes_are_errors_naming_the_file(make_bundle):
     root = make_bundle({"databricks.yml": MAIN.format(pattern="notes/*"), "notes/readme.txt": "hello"})
-    with pytest.raises(BundleError, match="notes/readme.txt: only YAML and JSON files"):
+    with pytest.raises(BundleError, match="The file notes/readme.txt in the 'include' configuration section is not"):
         load_bundle(root)
 
 

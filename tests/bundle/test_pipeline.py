@@ -13,12 +13,14 @@ from healthmon.bundle.context import LoadContext
 from healthmon.bundle.step import BundleState, Step, apply_all
 from healthmon.bundle.yamlparse import parse_file
 
-ORDER = ["load_includes", "check_bundle_root", "select_target", "merge_target", "check_resources_have_values",
+ORDER = ["load_includes", "report_unknown_fields", "check_bundle_root", "select_target", "merge_target",
+         "check_resources_have_values",
          "load_git", "rewrite_sync_paths",
          "sync_default_path", "sync_infer_root", "apply_source_linked_deployment",
          "define_workspace_defaults", "resolve_variables", "rewrite_workspace_prefix", "interpolate",
          "merge_keyed_lists", "apply_mode", "override_compute", "apply_presets", "set_resource_defaults", "sort_tasks", "set_run_as",
-         "apply_permissions", "translate_paths"]
+         "apply_permissions", "expand_pipeline_glob_paths", "translate_paths",
+         "python_wheel_wrapper_check"]
 
 
 def test_steps_are_named_and_declare_what_they_read_and_update():

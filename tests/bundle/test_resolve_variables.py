@@ -160,7 +160,6 @@ def test_job_and_service_principal_lookups_resolve_against_the_local_workspace(t
 
 @pytest.mark.parametrize("content,location,summary", [
     ('{"b": fals}', ":1:7", "failed to parse variables file .databricks/bundle/default/variable-overrides.json: "),
-    ('["b"]', ":1:1", "failed to parse variables file: expected a map, found sequence"),
 ])
 def test_a_broken_overrides_file_is_an_error_at_its_line(tmp_path, content, location, summary):
     f = tmp_path / ".databricks" / "bundle" / "default" / "variable-overrides.json"
@@ -170,3 +169,14 @@ def test_a_broken_overrides_file_is_an_error_at_its_line(tmp_path, content, loca
         resolve("bundle: {name: v}\nvariables:\n  b: {default: d}\n", target="default", tmp_path=tmp_path)
     (d,) = exc.value.diagnostics
     assert d.summary.startswith(summary) and str(d.location).endswith("variable-overrides.json" + location)
+
+
+def test_an_overrides_file_that_is_not_an_object_is_the_clis_invalid_format(tmp_path):
+    f = tmp_path / ".databricks" / "bundle" / "default" / "variable-overrides.json"
+    f.parent.mkdir(parents=True)
+    f.write_text('["b"]')
+    with pytest.raises(BundleError) as exc:
+        resolve("bundle: {name: v}\nvariables:\n  b: {default: d}\n", target="default", tmp_path=tmp_path)
+    (d,) = exc.value.diagnostics
+    assert (d.summary, d.location) == (f"failed to parse variables file {f}: invalid format", None)
+    assert d.detail == 'Variables file must be a JSON object with the following format:\n{"var1": "value1", "var2": "value2"}'

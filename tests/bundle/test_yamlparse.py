@@ -13,9 +13,12 @@ def test_every_node_has_file_line_col():
     assert [(i.loc.line, i.loc.column) for i in items] == [(4, 7), (5, 7)]
 
 
-def test_scalars_are_typed_like_yaml_1_1_and_dates_stay_strings():
+def test_scalars_are_typed_like_the_clis_yaml_1_2_and_dates_stay_strings():
     v = parse_text("i: 3\nf: 1.5\nb: true\nn: null\ns: '3'\nd: 2024-01-01\n", "f.yml").plain()
     assert v == {"i": 3, "f": 1.5, "b": True, "n": None, "s": "3", "d": "2024-01-01"}
+    # Where PyYAML's YAML 1.1 differs from the CLI's yaml.v3 + scalar loader, the CLI wins.
+    v = parse_text("a: yes\nb: Off\nc: 1:30\nd: 0600\ne: 1e3\nf: '1e3'\ng: =\nh: 0x1F\ni: FALSE\n", "f.yml").plain()
+    assert v == {"a": "yes", "b": "Off", "c": "1:30", "d": 600, "e": 1000.0, "f": "1e3", "g": "=", "h": 31, "i": False}
 
 
 def test_duplicate_keys_name_both_positions():

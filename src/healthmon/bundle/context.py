@@ -16,6 +16,8 @@ class LoadContext:
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     # Filled while parsing: a mapping value's location -> its key's location.
     key_locations: dict = field(default_factory=dict, compare=False)
+    # Filled while parsing: the locations of values that carry a YAML anchor (``&name``).
+    anchored: set = field(default_factory=set, compare=False)
 
     def display(self, path: Path) -> str:
         """How a file is named in locations: relative to the bundle root when inside it."""

@@ -17,6 +17,7 @@ Job ids are stable: a job keeps its id for as long as its resource key stays in 
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -107,12 +108,36 @@ def run_as_principal(job: dict[str, Any], default: str) -> str:
 
 def deployed_job_configs(bundle: Bundle) -> dict[str, dict[str, Any]]:
     """The jobs as deployed: local libraries (printed relative to the sync root by validate) point
-    at their synced copy under ``workspace.file_path`` — where the CLI's deploy uploads them."""
+    at their synced copy under ``workspace.file_path`` — where the CLI's deploy uploads them. A
+    library written as a glob (``../dist/*.whl``, a build output) becomes one library per matching
+    file, as the CLI's ``ExpandGlobReferences`` at deploy; a glob matching nothing is an error."""
     value = bundle.value
+    expanded: list[tuple[tuple, list[str]]] = []
     for path, ref in bundle.sources.items():
-        if ref.library:
-            value = set_path(value, parse_path(path), Value(ref.workspace_path, ref.location))
-    jobs = to_plain(value).get("resources", {}).get("jobs", {})
+        if not ref.library:
+            continue
+        if glob.has_magic(ref.declared):
+            matches = sorted(glob.glob(str(ref.local)))
+            if not matches:
+                raise HealthmonError(f"{path}: no file matches the library pattern {ref.declared!r} "
+                                     f"(declared in {ref.location}); build it before deploying")
+            file_path = bundle.workspace["file_path"]
+            expanded.append((parse_path(path), [f"{file_path}/{Path(os.path.relpath(m, bundle.sync_dir)).as_posix()}"
+                                                for m in matches]))
+            continue
+        value = set_path(value, parse_path(path), Value(ref.workspace_path, ref.location))
+    plain = to_plain(value)
+    # Later entries first, so the indexes of earlier ones in the same list stay valid.
+    for parts, paths in sorted(expanded, key=lambda e: e[0], reverse=True):
+        field_name = parts[-1] if isinstance(parts[-1], str) else None  # libraries[i].whl vs dependencies[i]
+        list_parts = parts[:-2] if field_name else parts[:-1]
+        index = parts[-2] if field_name else parts[-1]
+        items = plain
+        for p in list_parts:
+            items = items[p]
+        entries = [{**items[index], field_name: p} if field_name else p for p in paths]
+        items[index:index + 1] = entries
+    jobs = plain.get("resources", {}).get("jobs", {})
     return {k: jobs[k] for k in bundle.jobs}
 
 

@@ -66,6 +66,12 @@ def kind_name(value: "Value | Any") -> str:
     return "string"
 
 
+def is_zero(value: "Value | None") -> bool:
+    """Missing, null, or a Go zero value ("" or 0): what the CLI's mutators, testing typed
+    fields (`if j.MaxConcurrentRuns == 0`), treat as unset."""
+    return value is None or value.v is None or (value.v in ("", 0) and not isinstance(value.v, bool))
+
+
 def to_plain(value: Value) -> Any:
     v = value.v
     if isinstance(v, dict):

@@ -9,6 +9,7 @@ so callers decide (``validate`` prints them, ``deploy`` refuses on errors).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,11 @@ def find_root(start: Path | None = None) -> Path:
 
 
 def config_file(root: Path) -> Path:
-    for n in CONFIG_NAMES:
-        if (root / n).is_file():
-            return root / n
+    found = [root / n for n in CONFIG_NAMES if (root / n).is_file()]
+    if len(found) > 1:  # the CLI's ConfigFileNames.FindInPath: which one is meant is not guessed
+        raise HealthmonError(f"multiple bundle root configuration files found in {root}")
+    if found:
+        return found[0]
     raise HealthmonError(f"unable to locate bundle root: no databricks.yml in {root}")
 
 
@@ -118,9 +121,9 @@ def load_bundle(root: Path, target: str | None = None, variables: dict[str, str]
 
         user_name = Settings.from_env().user_name
     ctx = LoadContext(root=root, user_name=user_name, target=target, variables=dict(variables or {}),
-                      **({"environ": dict(environ)} if environ is not None else {}))
+                      environ=dict(os.environ if environ is None else environ))
     main = config_file(root)
-    config = parse_file(main, ctx.display(main), ctx.key_locations)
+    config = parse_file(main, ctx.display(main), ctx.key_locations, ctx.anchored)
     if not config.is_map:
         raise fail(f"expected map, found {kind_name(config)}", config.loc)
     state = BundleState(config, ctx)

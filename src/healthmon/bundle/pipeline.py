@@ -16,6 +16,7 @@ from healthmon.bundle.mutators.merge_keyed import MergeKeyedLists, SortTasks
 from healthmon.bundle.mutators.merge_target import MergeTarget
 from healthmon.bundle.mutators.override_compute import OverrideCompute
 from healthmon.bundle.mutators.permissions import ApplyPermissions
+from healthmon.bundle.mutators.pipeline_globs import ExpandPipelineGlobPaths
 from healthmon.bundle.mutators.resolve_variables import ResolveVariables
 from healthmon.bundle.mutators.resources_have_values import CheckResourcesHaveValues
 from healthmon.bundle.mutators.run_as import SetRunAs
@@ -24,13 +25,15 @@ from healthmon.bundle.mutators.set_defaults import DefineWorkspaceDefaults, SetR
 from healthmon.bundle.mutators.source_linked import ApplySourceLinkedDeployment
 from healthmon.bundle.mutators.sync_paths import RewriteSyncPaths, SyncDefaultPath, SyncInferRoot
 from healthmon.bundle.mutators.translate_paths import TranslatePaths
+from healthmon.bundle.mutators.validate import ReportUnknownFields
+from healthmon.bundle.mutators.wheel_wrapper import WheelWrapperCheck
 from healthmon.bundle.mutators.workspace_prefix import RewriteWorkspacePrefix
 from healthmon.bundle.step import Step
 
 
 def load(main_file: Path, target: str | None) -> list[Step]:
     """Read the files and pick the target."""
-    return [LoadIncludes(main_file), CheckBundleRoot(), SelectTarget(target), MergeTarget()]
+    return [LoadIncludes(main_file), ReportUnknownFields(), CheckBundleRoot(), SelectTarget(target), MergeTarget()]
 
 
 def initialize() -> list[Step]:
@@ -54,7 +57,9 @@ def initialize() -> list[Step]:
         SortTasks(),
         SetRunAs(),
         ApplyPermissions(),
+        ExpandPipelineGlobPaths(),
         TranslatePaths(),
+        WheelWrapperCheck(),
     ]
 
 

@@ -10,6 +10,7 @@ position, never tracebacks.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import yaml
@@ -33,15 +34,48 @@ def _loc(file: str, node: Node) -> Location:
     return Location(file, m.line + 1, m.column + 1)
 
 
+# The CLI reads YAML with Go's yaml.v3 (YAML 1.2) and its own scalar loader; PyYAML resolves
+# plain scalars by YAML 1.1. Where they differ, the CLI's reading wins: yes/no/on/off are
+# strings, `1:30` is a string (no sexagesimal), `0600` is 600 (the loader trims leading zeros
+# instead of reading octal), `1e3` / `1.5e3` are floats.
+_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+
+
+def _go_scalar(node: ScalarNode) -> tuple | None:
+    """``(value,)`` where yaml.v3 + the CLI's loader read a plain scalar differently from PyYAML."""
+    text, tag = node.value, node.tag
+    if tag in ("tag:yaml.org,2002:value", "tag:yaml.org,2002:merge"):
+        return (text,)  # YAML 1.1's `=` and a `<<` value: plain strings in YAML 1.2
+    if tag == "tag:yaml.org,2002:bool" and text.lower() not in ("true", "false"):
+        return (text,)
+    if tag == "tag:yaml.org,2002:int":
+        if ":" in text:
+            return (text,)
+        trimmed = text.lstrip("0")
+        if _DECIMAL.fullmatch(trimmed):
+            return (int(trimmed),)
+        return None
+    if tag == "tag:yaml.org,2002:str" and not node.style and _GO_FLOAT.fullmatch(text):
+        return (float(text),)
+    return None
+
+
 class _Converter:
-    def __init__(self, file: str, keys: dict | None = None):
+    def __init__(self, file: str, keys: dict | None = None, lines: list[str] | None = None,
+                 anchored: set | None = None):
         self.file = file
         self.keys = keys if keys is not None else {}  # value location -> its key's location
+        self.lines = lines or []
+        self.anchored = anchored if anchored is not None else set()  # locations of values with an &anchor
         self.constructor = SafeConstructor()
         self.memo: dict[int, tuple[Value, int]] = {}
         self.expanded = 0  # nodes after alias expansion: guards against "billion laughs"
 
     def scalar(self, node: ScalarNode, loc: Location) -> Value:
+        go = _go_scalar(node)
+        if go is not None:
+            return Value(go[0], loc)
         if node.tag == "tag:yaml.org,2002:str":
             return Value(node.value, loc)
         try:
@@ -83,7 +117,15 @@ class _Converter:
         else:  # pragma: no cover - composer only yields the three node kinds
             raise YamlError("unsupported YAML node", location=loc)
         self.memo[id(node)] = (out, self.expanded - start)
+        if self._has_anchor(node):
+            self.anchored.add(out.loc)
         return out
+
+    def _has_anchor(self, node: Node) -> bool:
+        # The composer drops anchor names, but an anchored node starts at its "&name".
+        m = node.start_mark
+        line = self.lines[m.line] if m.line < len(self.lines) else ""
+        return line[m.column:m.column + 1] == "&"
 
     def mapping(self, node: MappingNode, loc: Location, depth: int) -> Value:
         seen: dict[str, Location] = {}
@@ -128,10 +170,11 @@ class _Converter:
         return sources
 
 
-def parse_text(text: str, file: str, keys: dict | None = None) -> Value:
+def parse_text(text: str, file: str, keys: dict | None = None, anchored: set | None = None) -> Value:
     """Parse one YAML document. An empty document is an empty map. ``keys`` collects, for each
     mapping value's location, the location of its key (the CLI points at keys for some
-    findings, e.g. unknown fields)."""
+    findings, e.g. unknown fields); ``anchored`` the locations of values that carry an anchor
+    (``&name``; the CLI does not call a field holding one unknown)."""
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
@@ -153,12 +196,12 @@ def parse_text(text: str, file: str, keys: dict | None = None) -> Value:
             location=_loc(file, nodes[1]),
         )
     try:
-        return _Converter(file, keys).convert(nodes[0])
+        return _Converter(file, keys, text.splitlines() if anchored is not None else None, anchored).convert(nodes[0])
     except RecursionError:
         raise YamlError("YAML nesting too deep", location=Location(file, 1, 1)) from None
 
 
-def parse_file(path: Path, display: str, keys: dict | None = None) -> Value:
+def parse_file(path: Path, display: str, keys: dict | None = None, anchored: set | None = None) -> Value:
     """Parse ``path``; locations name it as ``display`` (relative to the bundle root)."""
     try:
         data = path.read_bytes()
@@ -168,4 +211,4 @@ def parse_file(path: Path, display: str, keys: dict | None = None) -> Value:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise YamlError(f"file is not UTF-8 ({exc.reason} at byte {exc.start})", location=Location(display)) from None
-    return parse_text(text, display, keys)
+    return parse_text(text, display, keys, anchored)

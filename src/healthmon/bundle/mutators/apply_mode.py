@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import ERROR, RECOMMENDATION, Diagnostic, Diagnostics, fail
-from healthmon.bundle.dyn import Value, find, get_path, set_path
+from healthmon.bundle.dyn import Value, find, get_path, is_zero, set_path
 from healthmon.bundle.mutators.permissions import deploying_principal
 from healthmon.bundle.mutators.run_as import identity
 from healthmon.bundle.step import BundleState, Step
@@ -42,12 +42,14 @@ def apply_mode(config: Value, ctx: LoadContext, target: Value | None = None) -> 
             return config, diags
         p = dict(presets.v) if presets is not None and presets.is_map else {}
         loc = mode.loc
-        p.setdefault("name_prefix", Value(f"[dev {sn}] ", loc))
+        # As the CLI's transformDevelopmentMode, which tests the typed presets: an explicit empty
+        # prefix, 0 runs or empty pause status counts as unset.
+        _fill_unset(p, "name_prefix", Value(f"[dev {sn}] ", loc))
         tags = dict(p["tags"].v) if "tags" in p and p["tags"].is_map else {}
         tags.setdefault("dev", Value(normalize_value(sn, _host(config)), loc))
         p["tags"] = Value(tags, p["tags"].loc if "tags" in p else loc)
-        p.setdefault("jobs_max_concurrent_runs", Value(4, loc))
-        p.setdefault("trigger_pause_status", Value("PAUSED", loc))
+        _fill_unset(p, "jobs_max_concurrent_runs", Value(4, loc))
+        _fill_unset(p, "trigger_pause_status", Value("PAUSED", loc))
         p.setdefault("pipelines_development", Value(True, loc))
         config = Value({**config.v, "presets": Value(p, presets.loc if presets is not None else loc)}, config.loc)
         if get_path(config, ("bundle", "deployment", "lock", "enabled")) is None:
@@ -55,6 +57,12 @@ def apply_mode(config: Value, ctx: LoadContext, target: Value | None = None) -> 
     else:
         diags.extend(_production_checks(config, ctx.user_name, target))
     return config, diags
+
+
+def _fill_unset(presets: dict[str, Value], key: str, value: Value) -> None:
+    """Set ``key`` unless it holds a non-zero value (Go's zero values: "", 0, null)."""
+    if is_zero(presets.get(key)):
+        presets[key] = value
 
 
 def _host(config: Value) -> str | None:

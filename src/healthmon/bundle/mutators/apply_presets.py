@@ -9,8 +9,9 @@
   ``pause_status`` is unset;
 - ``jobs_max_concurrent_runs``: set where ``max_concurrent_runs`` is unset;
 - ``tags`` also go to experiments and models (``[{key, value}]``) and clusters (``custom_tags``);
-- ``trigger_pause_status: PAUSED`` turns continuous pipelines off (``continuous: false``);
-- ``pipelines_development``: ``development: true`` on pipelines that do not set it.
+- ``trigger_pause_status: PAUSED`` turns continuous pipelines off (``continuous: false``) and
+  removes quality monitor schedules not explicitly ``UNPAUSED`` (they cannot be paused);
+- ``pipelines_development``: ``development: true`` on every pipeline (also one that says ``false``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 from functools import partial
 
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Path, Value, map_pattern
+from healthmon.bundle.dyn import Path, Value, is_zero, map_pattern
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "presets"
@@ -47,9 +48,11 @@ def apply_presets(config: Value) -> Value:
         raise fail("presets.name_prefix: expected a string", prefix.loc, "presets.name_prefix", check=CHECK)
     if tags is not None and not tags.is_map:
         raise fail("presets.tags: expected a map of tag name to value", tags.loc, "presets.tags", check=CHECK)
-    if pause is not None and pause.v not in PAUSE:
-        raise fail(f"presets.trigger_pause_status: expected PAUSED or UNPAUSED, found {pause.v!r}", pause.loc,
-                   "presets.trigger_pause_status", check=CHECK)
+    if is_zero(pause):
+        pause = None  # the CLI's `if t.TriggerPauseStatus != ""`
+    elif pause is not None and pause.v not in PAUSE:
+        # The CLI's validatePauseStatus: located, no config path.
+        raise fail("Invalid value for trigger_pause_status, should be PAUSED or UNPAUSED", pause.loc, check=CHECK)
     if mcr is not None and (not isinstance(mcr.v, int) or isinstance(mcr.v, bool)):
         raise fail(f"presets.jobs_max_concurrent_runs: expected an integer, found {mcr.v!r}", mcr.loc,
                    "presets.jobs_max_concurrent_runs", check=CHECK)
@@ -65,10 +68,12 @@ def apply_presets(config: Value) -> Value:
         config = map_pattern(config, "resources.clusters.*", lambda _p, node: _custom_tags(node, tags))
     if pause is not None and pause.v == "PAUSED":
         config = map_pattern(config, "resources.pipelines.*", lambda _p, node: _not_continuous(node))
+        config = map_pattern(config, "resources.quality_monitors.*", lambda _p, node: _unscheduled(node))
     dev = _get(presets, "pipelines_development")
     if dev is not None and dev.v is True:
+        # Unconditional, as the CLI (`p.Development = true`: a Go bool cannot tell false from unset).
         config = map_pattern(config, "resources.pipelines.*",
-                             lambda _p, node: node if not node.is_map or "development" in node.v
+                             lambda _p, node: node if not node.is_map
                              else Value({**node.v, "development": Value(True, node.loc)}, node.loc))
     return config
 
@@ -95,6 +100,18 @@ def normalize_prefix(prefix: str) -> str:
         prefix += "_"
     prefix = prefix.replace("]", "")
     return re.sub(r"[^A-Za-z0-9_]", "_", prefix).lower()
+
+
+def _unscheduled(monitor: Value) -> Value:
+    """Quality monitor schedules cannot be paused: the CLI removes a schedule unless it says
+    ``pause_status: UNPAUSED``."""
+    schedule = monitor.get("schedule") if monitor.is_map else None
+    if schedule is None or not schedule.is_map:
+        return monitor
+    status = schedule.get("pause_status")
+    if status is not None and status.v == "UNPAUSED":
+        return monitor
+    return Value({k: v for k, v in monitor.v.items() if k != "schedule"}, monitor.loc)
 
 
 def _not_continuous(pipeline: Value) -> Value:
@@ -154,19 +171,20 @@ def _job(job: Value, prefix, tags, pause, mcr) -> Value:
         name = out.get("name")
         base = name.v if name is not None and isinstance(name.v, str) and name.v else "Untitled"
         out["name"] = Value(prefix.v + base, name.loc if name is not None else loc)
+    # As the CLI's ApplyPresets, which tests the typed job: a field holding its zero value ("",
+    # 0) counts as unset.
     if tags is not None:
         own = out.get("tags")
         merged = dict(tags.v)
         if own is not None and own.is_map:
-            merged.update(own.v)
+            merged.update({k: v for k, v in own.v.items() if not is_zero(v)})
         out["tags"] = Value(merged, own.loc if own is not None else loc)
     if pause is not None:
         for field in ("schedule", "trigger", "continuous"):
             section = out.get(field)
-            if section is not None and section.is_map and (section.get("pause_status") is None
-                                                           or section.get("pause_status").v is None):
+            if section is not None and section.is_map and is_zero(section.get("pause_status")):
                 out[field] = Value({**section.v, "pause_status": Value(pause.v, section.loc)}, section.loc)
-    if mcr is not None and (out.get("max_concurrent_runs") is None or out["max_concurrent_runs"].v is None):
+    if mcr is not None and is_zero(out.get("max_concurrent_runs")):
         out["max_concurrent_runs"] = Value(mcr.v, loc)
     return Value(out, loc)
 
@@ -174,7 +192,7 @@ def _job(job: Value, prefix, tags, pause, mcr) -> Value:
 class ApplyPresets(Step):
     name = "apply_presets"
     reads = ("presets",)
-    updates = ("resources.jobs.*", "resources.*.*.name")
+    updates = ("resources.jobs.*", "resources.*.*.name", "resources.quality_monitors.*.schedule")
 
     def run(self, b: BundleState) -> None:
         b.config = apply_presets(b.config)

@@ -2,7 +2,9 @@
 
 ``${var.x}`` is shorthand for ``${variables.x.value}``; field and index access work
 (``${var.cfg.clusters[0].node_type}``). References to ``bundle.*``, ``workspace.*`` and
-``variables.*`` resolve against the configuration itself (a missing one is an error);
+``variables.*`` resolve against the configuration itself (a missing one is an error, except
+an unset field of the CLI's Bundle / Workspace types: its zero value, ``""`` for
+``${bundle.git.origin_url}`` outside a repository);
 ``${resources.*}`` resolves when the field exists and is otherwise left as written (ids and
 URLs only a deployment knows are filled by deploy). A string that is exactly one reference
 takes the referenced value with its type (a complex variable becomes a map), otherwise values
@@ -54,6 +56,35 @@ def map_children(node: Value, path: tuple, fn) -> Value:
     return node if all(a is b for a, b in zip(items, v)) else Value(items, node.loc)
 
 
+# The CLI resolves references against the configuration normalised with IncludeMissingFields:
+# a field of its Bundle / Workspace types that is not set resolves to the type's zero value
+# ("${bundle.git.origin_url} should resolve to an empty string if a bundle isn't located in a
+# Git repository (yet)", resolve_variable_references.go). Pointer fields (lock.enabled,
+# current_user) have no zero value and stay missing.
+_GIT_ZERO = {"branch": "", "actual_branch": "", "commit": "", "origin_url": "", "inferred": False,
+             "bundle_root_path": ""}
+ZERO_VALUES: dict = {
+    "bundle": {"name": "", "databricks_cli_version": "", "target": "", "environment": "", "mode": "",
+               "compute_id": "", "cluster_id": "", "uuid": "", "git": _GIT_ZERO,
+               "deployment": {"fail_on_active_runs": False, "lock": {"force": False}}},
+    "workspace": {**dict.fromkeys(("host", "profile", "auth_type", "metadata_service_url", "client_id",
+                                   "azure_workspace_resource_id", "azure_client_id", "azure_tenant_id",
+                                   "azure_environment", "azure_login_app_id", "google_service_account",
+                                   "root_path", "file_path", "resource_path", "artifact_path", "state_path"), ""),
+                  "azure_use_msi": False},
+}
+
+
+def zero_value(path: tuple):
+    """The zero value of an unset Bundle / Workspace field, or None when the CLI has no such field."""
+    node = ZERO_VALUES
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return None if isinstance(node, dict) else node
+
+
 class _Cycle(Exception):
     pass
 
@@ -83,7 +114,10 @@ class Resolver:
         for i, part in enumerate(path):
             nxt = self._step(node, part, path[:i])
             if nxt is None:
-                raise _Missing(format_path(path[: i + 1]))
+                zero = zero_value(path)
+                if zero is None:
+                    raise _Missing(format_path(path[: i + 1]))
+                return Value(zero, node.loc)
             node = nxt
         if node.is_scalar:
             return self.deep(node, path)
@@ -187,7 +221,7 @@ def unterminated(text: str) -> bool:
 class _Walk:
     def __init__(self, res: Resolver):
         self.res = res
-        self.errors: list[Diagnostic] = []
+        self.errors: list[tuple[str, Diagnostic]] = []  # (path of the referencing field, finding)
         self.cycles: set[frozenset] = set()
 
     def top(self, node: Value, path: tuple) -> Value:
@@ -199,8 +233,9 @@ class _Walk:
             return node
         res = self.res
         if unterminated(v):
-            self.errors.append(Diagnostic(ERROR, f'unterminated variable reference in "{v}": "${{" has no closing "}}"',
-                                          node.loc, format_path(path), check=CHECK))
+            self.errors.append((format_path(path), Diagnostic(
+                ERROR, f'unterminated variable reference in "{v}": "${{" has no closing "}}"', node.loc,
+                format_path(path), check=CHECK)))
             return node
         try:
             return res.string(node, path)
@@ -215,19 +250,21 @@ class _Walk:
                     refs = stack[1:] + [again]
                     if again not in stack[1:]:
                         refs.append(stack[stack.index(again) + 1])
-                    self.errors.append(Diagnostic(
+                    self.errors.append((format_path(path), Diagnostic(
                         ERROR, "cycle detected in field resolution: " + " -> ".join(format_path(p) for p in refs),
-                        check=CHECK))
+                        check=CHECK)))
                 else:
                     res.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds",
                                       node.loc, format_path(path), check=CHECK)
         except _Missing as exc:
             msg = str(exc)
             if msg.startswith("!"):
-                self.errors.append(Diagnostic(ERROR, msg[1:], node.loc, format_path(path), check=CHECK))
+                self.errors.append((format_path(path), Diagnostic(ERROR, msg[1:], node.loc, format_path(path),
+                                                                  check=CHECK)))
             else:
                 # As the CLI: the reference is the message; no location.
-                self.errors.append(Diagnostic(ERROR, f"reference does not exist: {msg}", check=CHECK))
+                self.errors.append((format_path(path), Diagnostic(ERROR, f"reference does not exist: {msg}",
+                                                                  check=CHECK)))
         finally:
             res.stack.clear()
             res.in_container = 0
@@ -239,13 +276,9 @@ def interpolate(config: Value) -> tuple[Value, Diagnostics]:
     walk = _Walk(res)
     out = walk.top(config, ())
     if walk.errors:
-        # One diagnostic per referencing field; a broken variable is reported once per use.
-        seen, unique = set(), []
-        for d in walk.errors:
-            if (d.summary, str(d.location)) not in seen:  # one per referencing field, or one per reference
-                seen.add((d.summary, str(d.location)))
-                unique.append(d)
-        raise BundleError(unique)
+        # As the CLI's dynvar.Resolve: references are resolved in the sorted order of the fields
+        # holding them and the first failure stops resolution, so one error is reported.
+        raise BundleError([min(walk.errors, key=lambda e: e[0])[1]])
     return out, res.diags
 
 

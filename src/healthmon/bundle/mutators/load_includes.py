@@ -81,6 +81,7 @@ def _glob(root: Path, text: str, loc) -> list[str]:
 def expand(b: BundleState, patterns: list[Value], main_file: Path, diags: Diagnostics) -> list[Path]:
     root = b.ctx.root
     files: list[Path] = []
+    not_yaml: list[Diagnostic] = []
     seen: set[Path] = {main_file.resolve()}
     for pat in patterns:
         text = pat.v
@@ -100,13 +101,19 @@ def expand(b: BundleState, patterns: list[Value], main_file: Path, diags: Diagno
                 raise fail(f"cannot read included file {m}: {exc}", pat.loc, "include", check=CHECK) from None
             if not is_file or p in seen:
                 continue
-            if p.suffix.lower() not in YAML_SUFFIXES:
-                raise fail(f"{m}: only YAML and JSON files (.yml, .yaml, .json) can be included, "
-                           f"matched by include pattern {text!r}", pat.loc, "include", check=CHECK)
+            if Path(m).suffix not in YAML_SUFFIXES:  # the CLI's filepath.Ext test: case-sensitive
+                not_yaml.append(Diagnostic(
+                    ERROR, "Files in the 'include' configuration section must be YAML or JSON files.", pat.loc,
+                    check=CHECK, detail=f"The file {m} in the 'include' configuration section is not a YAML or "
+                                        "JSON file, and only such files are supported. To include files to sync, "
+                                        "specify them in the 'sync.include' configuration section instead."))
+                continue
             if root != p and root not in p.parents:
                 diags.warning(f"included file {m} is outside the bundle root {root}", pat.loc, "include", check=CHECK)
             seen.add(p)
             files.append(p)
+    if not_yaml:  # each file named, as the CLI's ProcessRootIncludes, before anything is loaded
+        raise BundleError(not_yaml)
     return files
 
 
@@ -141,7 +148,7 @@ class LoadIncludes(Step):
             display = b.ctx.display(f)
             if display.startswith("/") or display.startswith(".."):
                 display = os.path.relpath(f, b.ctx.root)
-            part = parse_file(f, display, b.ctx.key_locations)
+            part = parse_file(f, display, b.ctx.key_locations, b.ctx.anchored)
             if not part.is_map:
                 raise fail(f"expected map, found {kind_name(part)}", part.loc, check=CHECK)
             errors = section_errors(part)

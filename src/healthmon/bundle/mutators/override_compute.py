@@ -50,6 +50,7 @@ class OverrideCompute(Step):
         mode = bundle.get("mode")
         if mode is not None and mode.v == "production":
             diags.warning("Setting a cluster override for a target that uses 'mode: production' is not recommended",
-                          check=CHECK)
+                          check=CHECK, detail="It is recommended to always use the same compute for production "
+                                              "target for consistency.")
         b.config = map_pattern(b.config, "resources.jobs.*.tasks[*]", lambda _p, t: _override(t, cluster))
         return diags

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from healthmon.bundle.diag import ERROR, Diagnostic, Diagnostics, fail
+from healthmon.bundle.diag import ERROR, WARNING, Diagnostic, Diagnostics, fail
 from healthmon.bundle.dyn import Value, from_plain, kind_name
 from healthmon.bundle.step import BundleState, Step
 from healthmon.errors import Location
@@ -43,7 +43,8 @@ def _overrides(b: BundleState) -> dict[str, Value]:
     except (OSError, ValueError) as exc:
         raise fail(f"failed to parse variables file {display}: {exc}", Location(display), check=CHECK) from None
     if not isinstance(data, dict):
-        raise fail("failed to parse variables file: expected a map, found " + kind_name(data), Location(display, 1, 1),
+        # The CLI's readVariablesFromFile: the absolute path, no location.
+        raise fail(f"failed to parse variables file {path}: invalid format",
                    check=CHECK, detail='Variables file must be a JSON object with the following format:\n'
                                        '{"var1": "value1", "var2": "value2"}')
     return {k: from_plain(v, Location(display)) for k, v in data.items()}
@@ -88,15 +89,20 @@ class ResolveVariables(Step):
         config, ctx = b.config, b.ctx
         variables = config.get("variables")
         declared: dict[str, Value] = {}
+        dropped: list[Diagnostic] = []
         if variables is not None and variables.v is not None:
             for name, d in variables.v.items():
-                # Top-level shorthand `name: value` is accepted as a default.
-                declared[name] = (Value({}, d.loc) if d.v is None
-                                  else d if d.is_map else Value({"default": d}, d.loc))
+                if d.v is not None and not d.is_map:
+                    # The shorthand `name: value` exists only in targets: the CLI's Normalize warns
+                    # about a top-level one and drops it (a reference to it then does not exist).
+                    dropped.append(Diagnostic(WARNING, f"expected map, found {kind_name(d)}", d.loc,
+                                              f"variables.{name}", check=CHECK))
+                    continue
+                declared[name] = Value({}, d.loc) if d.v is None else d
         for name in ctx.variables:
             if name not in declared:
                 raise fail(f"variable {name} has not been defined", check=CHECK)
-        diags = Diagnostics()
+        diags = Diagnostics(dropped)
         overrides = _overrides(b) if declared else {}
         out: dict[str, Value] = {}
         for name, d in declared.items():

@@ -43,8 +43,8 @@ def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
     bundle = config.get("bundle")
     name = bundle.get("name") if bundle is not None and bundle.is_map else None
     if bundle is None or name is None or not isinstance(name.v, str) or not name.v:
-        raise fail("unable to define default workspace root: bundle name not defined",
-                   bundle.loc if bundle is not None else config.loc, "bundle.name", check=CHECK)
+        # The CLI's DefineDefaultWorkspaceRoot (diag.Errorf): no location, the message names the field.
+        raise fail("unable to define default workspace root: bundle name not defined", check=CHECK)
     ws = config.get("workspace")
     if ws is not None and ws.v is not None and not ws.is_map:
         raise fail("workspace: expected a map", ws.loc, "workspace", check=CHECK)

@@ -25,6 +25,7 @@ validation can check it and name both the file and the declaring ``file:line:col
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -119,13 +120,22 @@ def _is_local_dependency(text) -> bool:
         return False
     if text.startswith("."):
         return True
-    return (not text.startswith(("-", "/")) and "://" not in text and "/" in text
+    return (not text.startswith(("-", "/")) and not has_scheme(text) and "/" in text
             and text.endswith((".whl", ".jar")))
+
+
+# Go's url.Parse scheme: a letter, then letters, digits, "+", "-" or ".", then ":". The CLI
+# leaves any path with a scheme alone (`dbfs:/x.py`, `s3://b/x.jar`), not only `scheme://`.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def has_scheme(text: str) -> bool:
+    return _SCHEME.match(text) is not None
 
 
 def _skip(text) -> bool:
     # Only well-formed references are left for later: "${bundle.}" is a (missing) relative path.
-    return (not isinstance(text, str) or not text or text.startswith("/") or "://" in text
+    return (not isinstance(text, str) or not text or text.startswith("/") or has_scheme(text)
             or REF.search(text) is not None or text.startswith("~"))
 
 
@@ -250,6 +260,31 @@ def _fields(config: Value):
             yield path, kind, "", owner.loc.file if owner.loc is not None else ""
 
 
+# Paths the CLI turns into absolute local paths (they are read locally: a dashboard's JSON, an
+# artifact's build directory): translate_paths_dashboards.go / translate_paths_artifacts.go.
+LOCAL_ABSOLUTE = (("resources.dashboards.*.file_path", "file"), ("artifacts.*.path", "directory"))
+
+
+def _local_absolute(config: Value, ctx: LoadContext, errors: list[Diagnostic]) -> Value:
+    for pat, kind in LOCAL_ABSOLUTE:
+        for path, node in list(find(config, pat)):
+            if _skip(node.v):
+                continue
+            local = Path(os.path.normpath(ctx.source(node.loc.file).parent / node.v))
+            problem = None
+            if not local.exists():
+                problem = f"{kind} {node.v} not found"
+            elif kind == "file" and local.is_dir():
+                problem = f"expected {node.v} to be a file but found a directory"
+            elif kind == "directory" and not local.is_dir():
+                problem = f"expected {node.v} to be a directory but found a file"
+            if problem:
+                errors.append(Diagnostic(ERROR, problem, node.loc, format_path(path), check=CHECK))
+            else:
+                config = set_path(config, path, Value(str(local), node.loc))
+    return config
+
+
 def translate_paths(config: Value, ctx: LoadContext,
                     sync_root: Path | None = None) -> tuple[Value, dict[str, SourceRef], list[Diagnostic]]:
     """``sync_root``: the directory uploaded to ``workspace.file_path`` (default: the bundle root)."""
@@ -281,6 +316,7 @@ def translate_paths(config: Value, ctx: LoadContext,
             if kind == DEPENDENCY and not written.startswith("."):
                 written = "./" + written
         config = set_path(config, path, Value(written, node.loc))
+    config = _local_absolute(config, ctx, errors)
     if any(d.severity == ERROR for d in errors):
         raise BundleError(errors)
     return config, sources, errors
@@ -289,11 +325,12 @@ def translate_paths(config: Value, ctx: LoadContext,
 class TranslatePaths(Step):
     name = "translate_paths"
     reads = ("resources.jobs.*.tasks[*]", "resources.jobs.*.environments[*].spec.dependencies[*]",
-             "resources.pipelines.*.libraries[*]", "resources.apps.*.source_code_path", "workspace.file_path")
+             "resources.pipelines.*.libraries[*]", "resources.apps.*.source_code_path", "workspace.file_path",
+             "resources.dashboards.*.file_path", "artifacts.*.path")
     updates = ("resources.jobs.*.tasks[*].notebook_task.notebook_path", "resources.jobs.*.tasks[*].*_task.*",
                "resources.jobs.*.tasks[*].libraries[*]", "resources.jobs.*.environments[*].spec.dependencies[*]",
                "resources.pipelines.*.libraries[*].*.path", "resources.pipelines.*.libraries[*].glob.include",
-               "resources.apps.*.source_code_path")
+               "resources.apps.*.source_code_path", "resources.dashboards.*.file_path", "artifacts.*.path")
 
     def run(self, b: BundleState) -> Diagnostics:
         b.config, b.sources, found = translate_paths(b.config, b.ctx, b.sync_dir())

@@ -11,8 +11,8 @@ from healthmon.bundle.dyn import Value, get_path, required_path, set_path
 from healthmon.bundle.step import BundleState, Step
 
 # Checks of bundle/validate/, run in this order after the schema.
-CHECKS = ("reserved", "task_keys", "job_cluster_keys", "job_task_cluster_spec", "notebooks", "widgets", "depends_on",
-          "atomic", "environments", "schedules", "silent_failure", "sync_patterns")
+CHECKS = ("reserved", "task_keys", "job_cluster_keys", "job_task_cluster_spec", "single_node_cluster", "notebooks",
+          "widgets", "depends_on", "atomic", "environments", "schedules", "silent_failure", "sync_patterns")
 
 
 class ValidateSchema(Step):
@@ -37,7 +37,23 @@ class ValidateSchema(Step):
             else:
                 config = set_path(config, parts, Value(new, old.loc))
         b.config = config
-        return Diagnostics(found)
+        return Diagnostics([d for d in found if d.check != schema.UNKNOWN_FIELD])  # reported while loading
+
+
+class ReportUnknownFields(Step):
+    """The CLI normalises each file against its configuration types while loading, warning about
+    every field it does not know — in every target, selected or not, at the target's own path:
+    those warnings come before anything initialize or validate finds (and survive an initialize
+    error). ``validate_schema`` drops the fields after interpolation."""
+
+    name = "report_unknown_fields"
+    reads = ("*",)
+    updates = ()
+
+    def run(self, b: BundleState) -> Diagnostics:
+        from healthmon.bundle.validate import schema
+
+        return Diagnostics(schema.unknown_fields(b))
 
 
 class Check(Step):

@@ -5,6 +5,8 @@ found``, a plain file used as a notebook)."""
 
 from __future__ import annotations
 
+import glob
+
 from healthmon.bundle.diag import ERROR, Diagnostic
 from healthmon.bundle.validate.base import BundleState
 
@@ -21,6 +23,8 @@ def check(state: BundleState) -> list[Diagnostic]:
             if not ref.local.is_dir():
                 out.append(Diagnostic(ERROR, f"Directory not found: {rel} (declared as {ref.declared!r})",
                                       ref.location, path, check=CHECK))
+        elif glob.has_magic(ref.declared):
+            continue  # a build output (`../dist/*.whl`): the CLI expands it when deploying, after the build
         elif not ref.local.is_file():  # a local library (whl, jar): not checked by translate_paths
             out.append(Diagnostic(
                 ERROR, f"File not found: {rel} ({ref.declared!r} is resolved relative to {ref.location.file})",

@@ -21,6 +21,10 @@ from healthmon.bundle.validate.reserved import MANAGED
 from healthmon.bundle.validate.schema_derive import load_schema
 
 CHECK = "schema"
+# Unknown fields are reported while loading, as the CLI's per-file Normalize does, so they come
+# before the initialize and validate findings (step ``report_unknown_fields``); the validate
+# step only drops them.
+UNKNOWN_FIELD = "unknown_field"
 RESOURCE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _INT = re.compile(r"^[-+]?\d+$")
 _NUM = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -88,8 +92,9 @@ def _want(spec) -> str:
 
 
 class _Checker:
-    def __init__(self, key_locations: dict | None = None):
+    def __init__(self, key_locations: dict | None = None, anchored: set | None = None):
         self.key_locations = key_locations or {}
+        self.anchored = anchored or set()
         self.objects = _schema()["objects"]
         self.diags: list[Diagnostic] = []
         self.fixes: list[tuple[tuple, object]] = []
@@ -107,8 +112,12 @@ class _Checker:
             if spec is None and name in MANAGED:
                 continue  # the reserved check reports it as an error
             if spec is None:
-                loc = self.key_locations.get(child.loc, child.loc)  # the CLI points at the key
-                self.diags.append(Diagnostic(WARNING, f"unknown field: {name}", loc, format_path(path), check=CHECK))
+                # The CLI drops a field it does not know; it warns unless the value carries an
+                # anchor (a place to define one, like `definitions:`).
+                if child.loc not in self.anchored:
+                    loc = self.key_locations.get(child.loc, child.loc)  # the CLI points at the key
+                    self.diags.append(Diagnostic(WARNING, f"unknown field: {name}", loc, format_path(path),
+                                                 check=UNKNOWN_FIELD))
                 self.fixes.append((path + (name,), DROP))  # the CLI drops what it does not know
                 continue
             self.value(child, path + (name,), spec)
@@ -185,23 +194,58 @@ class _Checker:
                 self.bad(node, path, spec)
 
 
+# A target's own settings (the CLI's ``config.Target``), checked as written before it is merged.
+TARGET: dict = {
+    "default": "bool", "mode": TOP["bundle"]["mode"], "compute_id": _S, "cluster_id": _S, "bundle": TOP["bundle"],
+    "workspace": TOP["workspace"], "artifacts": _A, "git": _A, "run_as": TOP["run_as"], "presets": TOP["presets"],
+    "resources": _A, "sync": TOP["sync"], "variables": _A, "permissions": TOP["permissions"],
+}
+
+
 def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, object]]]:
-    c = _Checker(state.ctx.key_locations)
-    config = state.config
-    c.fields(config, (), TOP)
+    c = _Checker(state.ctx.key_locations, state.ctx.anchored)
+    _check_section(c, state.config, (), TOP)
+    return c.diags, c.fixes
+
+
+def unknown_fields(state: BundleState) -> list[Diagnostic]:
+    """The unknown fields of the configuration as loaded — every target included, selected or
+    not, at its own path (``targets.prod.resources.jobs.x``) — as the CLI's per-file
+    ``Normalize`` reports them before any target is merged."""
+    c = _Checker(state.ctx.key_locations, state.ctx.anchored)
+    _check_section(c, state.config, (), TOP)
+    for section in ("targets", "environments"):
+        targets = state.config.get(section)
+        if targets is None or not targets.is_map:
+            continue
+        for name, target in targets.v.items():
+            if target.is_map:
+                _check_section(c, target, (section, name), TARGET)
+    found = [d for d in c.diags if d.check == UNKNOWN_FIELD]
+    # The CLI reports them file by file in load order, each file in document order.
+    rank: dict[str, int] = {}
+    for loc in state.ctx.key_locations.values():  # filled while parsing, in load order
+        rank.setdefault(loc.file, len(rank))
+    return sorted(found, key=lambda d: (rank.get(d.location.file, len(rank)), d.location.line, d.location.column)
+                  if d.location is not None else (len(rank), 0, 0))
+
+
+def _check_section(c: _Checker, config: Value, prefix: tuple, fields: dict) -> None:
+    """The root (``prefix`` empty) or one target: its fields, variable definitions and resources."""
+    c.fields(config, prefix, fields)
     variables = config.get("variables")
-    if variables is not None and variables.is_map:
+    if not prefix and variables is not None and variables.is_map:
         for name, d in variables.v.items():
             if d.is_map:
                 for field, child in d.v.items():
                     if field not in VARIABLE_FIELDS:
                         c.diags.append(Diagnostic(WARNING, f"unknown field: {field}",
                                                   c.key_locations.get(child.loc, child.loc), f"variables.{name}",
-                                                  check=CHECK))
+                                                  check=UNKNOWN_FIELD))
     res = config.get("resources")
     if res is not None and res.v is not None:
         if not res.is_map:
-            c.bad(res, ("resources",), {"ref": "resources"})
+            c.bad(res, prefix + ("resources",), {"ref": "resources"})
         else:
             roots = _schema()["roots"]
             for kind, group in res.v.items():
@@ -209,14 +253,14 @@ def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, objec
                 if root is None or group.v is None:
                     continue  # a kind without a known shape is printed unchecked
                 if not group.is_map:
-                    c.bad(group, ("resources", kind), {"map": root})
+                    c.bad(group, prefix + ("resources", kind), {"map": root})
                     continue
                 for key, node in group.v.items():
+                    path = prefix + ("resources", kind, key)
                     if not RESOURCE_KEY.match(key):
                         c.diags.append(Diagnostic(
                             ERROR, f"invalid resource key {key!r}: use letters, digits, '_' and '-' only",
-                            node.loc, f"resources.{kind}.{key}", check=CHECK))
+                            node.loc, format_path(path), check=CHECK))
                     if node.v is None:
-                        c.bad(node, ("resources", kind, key), {"ref": root})
-                    c.value(node, ("resources", kind, key), {"ref": root})
-    return c.diags, c.fixes
+                        c.bad(node, path, {"ref": root})
+                    c.value(node, path, {"ref": root})

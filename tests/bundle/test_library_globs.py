@@ -1,0 +1,53 @@
+"""A library written as a glob (`../dist/*.whl`) names a build output: `bundle validate` accepts
+it before the build, as the CLI (which expands library globs only when deploying); deploy points
+the job at every matching synced file, and refuses a pattern that matches nothing."""
+
+import pytest
+
+from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
+from healthmon.bundle import load_bundle
+from healthmon.bundle.deploy import deployed_job_configs
+from healthmon.errors import HealthmonError
+
+BUNDLE = {
+    "databricks.yml": "bundle: {name: w}\ninclude: [resources/*.yml]\n",
+    "resources/job.yml": """
+        resources:
+          jobs:
+            j:
+              tasks:
+                - task_key: t
+                  existing_cluster_id: "0101"
+                  python_wheel_task: {package_name: pkg, entry_point: main}
+                  libraries:
+                    - whl: ../dist/*.whl
+                    - pypi: {package: requests}
+    """,
+}
+
+
+def test_validate_accepts_a_wheel_glob_before_the_build(make_bundle):
+    b = load_bundle(make_bundle(BUNDLE), user_name="u@x.com")
+    assert not b.diagnostics.items
+    assert b.jobs["j"]["tasks"][0]["libraries"][0] == {"whl": "dist/*.whl"}  # relative to the sync root
+    with pytest.raises(HealthmonError, match="no file matches the library pattern '../dist/\\*.whl'"):
+        deployed_job_configs(b)
+
+
+def test_deploy_points_the_job_at_every_matching_wheel(make_bundle):
+    root = make_bundle({**BUNDLE, "dist/pkg-1.0-py3-none-any.whl": "", "dist/extra-0.1-py3-none-any.whl": ""})
+    b = load_bundle(root, user_name="u@x.com")
+    files = b.workspace["file_path"]
+    assert deployed_job_configs(b)["j"]["tasks"][0]["libraries"] == [
+        {"whl": f"{files}/dist/extra-0.1-py3-none-any.whl"},
+        {"whl": f"{files}/dist/pkg-1.0-py3-none-any.whl"},
+        {"pypi": {"package": "requests"}},
+    ]
+
+
+def test_runtimes_too_old_for_local_wheels_follow_the_clis_version_rule():
+    from healthmon.bundle.mutators.wheel_wrapper import lower_than_13_1
+
+    assert lower_than_13_1("12.2.x-scala2.12") and lower_than_13_1("13.0.x-scala2.12")
+    assert not any(lower_than_13_1(v) for v in ("13.1.x-scala2.12", "13.x-snapshot-scala2.12", "15.4.x-scala2.12",
+                                                "custom", None))
