@@ -191,7 +191,7 @@ def test_unreachable_database_is_a_clean_error(basic, monkeypatch):
     pytest.importorskip("psycopg")
     monkeypatch.setenv("HEALTHMON_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
     b = load_bundle(basic, "dev")
-    with pytest.raises(HealthmonError, match="workspace database error during deploy"):
+    with pytest.raises(HealthmonError, match="Cannot open the workspace database"):
         deploy(b)
     assert not to_local(b.workspace["file_path"]).exists()
 

@@ -48,14 +48,16 @@ def work(tmp_path, fixtures_dir):
 
 # Findings the CLI reports without a location because the message names what is wrong: a
 # variable without a value, an unknown target, a broken reference (``${var.x}``), a cycle, a
-# lookup that fails, a bad top-level permission level or a bundle without a name.
+# lookup that fails, a bad top-level permission level, a bundle without a name or a root path
+# under /Workspace/Shared.
 NAMED_NOT_LOCATED = ("no value assigned to required variable ", "reference does not exist: ${",
                      "cycle detected in field resolution: ", ": no such target. Available targets: ",
                      " to ensure uniqueness when using 'mode: development'", "failed to resolve ",
                      "invalid permission level: ", "cannot include a pipeline with 'development: true'",
                      "multiple targets are marked as default (", "please specify target",
                      "unable to define default workspace root: bundle name not defined",
-                     " defined in 'include' section does not match any files", ": includes must be relative paths")
+                     " defined in 'include' section does not match any files", ": includes must be relative paths",
+                     " is writable by all workspace users")
 
 
 def located(d) -> bool:

@@ -19,7 +19,7 @@ ORDER = ["load_includes", "report_unknown_fields", "check_bundle_root", "select_
          "sync_default_path", "sync_infer_root", "apply_source_linked_deployment",
          "define_workspace_defaults", "resolve_variables", "rewrite_workspace_prefix", "interpolate",
          "merge_keyed_lists", "apply_mode", "override_compute", "apply_presets", "set_resource_defaults", "sort_tasks", "set_run_as",
-         "apply_permissions", "expand_pipeline_glob_paths", "translate_paths",
+         "validate_shared_root_permissions", "apply_permissions", "expand_pipeline_glob_paths", "translate_paths",
          "python_wheel_wrapper_check"]
 
 

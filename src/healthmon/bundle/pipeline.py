@@ -15,7 +15,7 @@ from healthmon.bundle.mutators.load_includes import LoadIncludes
 from healthmon.bundle.mutators.merge_keyed import MergeKeyedLists, SortTasks
 from healthmon.bundle.mutators.merge_target import MergeTarget
 from healthmon.bundle.mutators.override_compute import OverrideCompute
-from healthmon.bundle.mutators.permissions import ApplyPermissions
+from healthmon.bundle.mutators.permissions import ApplyPermissions, ValidateSharedRootPermissions
 from healthmon.bundle.mutators.pipeline_globs import ExpandPipelineGlobPaths
 from healthmon.bundle.mutators.resolve_variables import ResolveVariables
 from healthmon.bundle.mutators.resources_have_values import CheckResourcesHaveValues
@@ -56,6 +56,7 @@ def initialize() -> list[Step]:
         SetResourceDefaults(),
         SortTasks(),
         SetRunAs(),
+        ValidateSharedRootPermissions(),
         ApplyPermissions(),
         ExpandPipelineGlobPaths(),
         TranslatePaths(),

@@ -8,8 +8,8 @@ have is skipped). Every such resource gets a ``permissions`` list, empty if need
 prints it. Where one principal ends up with several entries, one entry stays, at the first
 entry's place, with the highest level. A job with any permission entry gets the deploying user
 as ``IS_OWNER`` unless an entry already names an owner: that is the access control list a
-deploy gives the job. A top-level section that does not give the deploying user CAN_MANAGE is
-the CLI's warning.
+deploy gives the job. A top-level section that does not give the deploying user (or a group of
+theirs: every identity is in ``users``) CAN_MANAGE is the CLI's warning.
 """
 
 from __future__ import annotations
@@ -89,6 +89,39 @@ def with_owner(items: list[Value], user: str, loc) -> list[Value]:
     return highest_per_principal([*items, Value({"level": Value(OWNER, loc), kind: Value(name, loc)}, loc)])
 
 
+# Every workspace identity is a member of this group, so a grant to it includes the deploying user.
+ALL_USERS_GROUP = "users"
+SHARED_ROOT = "/Workspace/Shared/"
+SHARED_ROOT_DETAIL = (
+    "The bundle is configured to use /Workspace/Shared, which will give read/write access to all users. If this is "
+    "intentional, please add CAN_MANAGE for 'group_name: users' permission to your bundle configuration. If the "
+    "deployment should be restricted, move it to a restricted folder such as /Workspace/Users/<username or principal "
+    "name>."
+)
+
+
+class ValidateSharedRootPermissions(Step):
+    """The CLI's ``ValidateSharedRootPermissions``: a root path under ``/Workspace/Shared/`` is
+    writable by every workspace user, which is a warning unless the top-level ``permissions``
+    say so on purpose (``group_name: users`` with ``CAN_MANAGE``)."""
+
+    name = "validate_shared_root_permissions"
+    reads = ("workspace.root_path", "permissions")
+
+    def run(self, b: BundleState) -> Diagnostics:
+        diags = Diagnostics()
+        workspace = b.config.get("workspace")
+        root = workspace.get("root_path") if workspace is not None and workspace.is_map else None
+        if root is None or not isinstance(root.v, str) or not root.v.startswith(SHARED_ROOT):
+            return diags
+        top = b.config.get("permissions")
+        entries = [e for e in top.v if e.is_map] if top is not None and top.is_list else []
+        if not any(principal(e) == ("group_name", ALL_USERS_GROUP) and _level(e) == "CAN_MANAGE" for e in entries):
+            diags.warning(f"the bundle root path {root.v} is writable by all workspace users", check=CHECK,
+                          detail=SHARED_ROOT_DETAIL)
+        return diags
+
+
 class ApplyPermissions(Step):
     name = "apply_permissions"
     reads = ("permissions", *(f"resources.{k}.*.permissions" for k in LEVELS_BY_KIND))
@@ -121,9 +154,9 @@ class ApplyPermissions(Step):
                 return Value({**node.v, "permissions": Value(items, loc)}, node.loc)
 
             b.config = map_pattern(b.config, f"resources.{kind}.*", apply)
-        if top is not None and entries and not any(_level(e) == "CAN_MANAGE" and principal(e) in (("user_name", user),
-                                                                             ("service_principal_name", user))
-                               for e in entries):
+        deployer = (("user_name", user), ("service_principal_name", user), ("group_name", ALL_USERS_GROUP))
+        if top is not None and entries and not any(_level(e) == "CAN_MANAGE" and principal(e) in deployer
+                                                   for e in entries):
             diags.warning(f"permissions section should include {user} or one of their groups with CAN_MANAGE "
                           f"permissions", top.loc, check=CHECK)
         return diags
