@@ -159,7 +159,7 @@ def run_now_cmd(
     if output == Output.json:
         from healthmon.jobs import service
 
-        run_id = service.run_now(job_id, job_parameters=parse_params(params), only=only_keys)
+        run_id = service.run_now(job_id, job_parameters=parse_params(params), only=only_keys, only_given_as="--only")
         run = service.get_run(run_id) if no_wait else service.wait_for_run(run_id)
         print_json(run)
         raise typer.Exit(0 if no_wait or run["state"].get("result_state") == "SUCCESS" else 1)
