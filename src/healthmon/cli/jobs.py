@@ -135,7 +135,9 @@ def reset_cmd(job_id: int = typer.Option(..., "--job-id"), json_: str = typer.Op
     from healthmon.jobs import service
 
     data = _load_json(json_)
-    service.reset_job(job_id, data.get("new_settings", data))
+    # The Jobs API's reset body ({"job_id", "new_settings"}) or the settings alone.
+    settings = data["new_settings"] if isinstance(data, dict) and "new_settings" in data else data
+    service.reset_job(job_id, settings)
 
 
 @app.command("delete")
