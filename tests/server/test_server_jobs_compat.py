@@ -108,3 +108,22 @@ def test_unknown_task_errors_name_the_field_the_caller_used(workspace, settings)
         workspace.jobs.repair_run(run.run_id, rerun_tasks=["nope"])
     assert "rerun_tasks names unknown task(s) nope" in str(refused.value)
     assert [r.run_id for r in workspace.jobs.list_runs(job_id=job_id)] == [run.run_id]
+
+
+def test_a_run_with_job_parameters_has_the_sdk_run_shape(workspace, settings):
+    """runs/get of a run given job parameters: ``job_parameters`` is the SDK's list of
+    ``JobParameter {name, default, value}`` (strings), and no ``overriding_parameters`` (the
+    SDK's ``RunParameters`` holds task parameters only) nor ``format``."""
+    from tests.server.test_server_sdk_audit import undeclared
+
+    job_id = workspace.api_client.do("POST", "/api/2.2/jobs/create", body={
+        "name": "params", "parameters": [{"name": "x", "default": "a"}, {"name": "n", "default": 3}],
+        "tasks": [{"task_key": "main", "spark_python_task": {
+            "python_file": workspace_file(settings, ALICE, "p.py", "import sys\nprint(sys.argv)\n")}}]})["job_id"]
+    run = workspace.jobs.run_now(job_id, job_parameters={"x": "b"}).result()
+    assert run.state.result_state == jobs.RunResultState.SUCCESS
+    raw = workspace.api_client.do("GET", "/api/2.2/jobs/runs/get", query={"run_id": run.run_id})
+    assert undeclared(raw, jobs.Run) == []
+    assert raw["job_parameters"] == [{"name": "x", "default": "a", "value": "b"},
+                                     {"name": "n", "default": "3", "value": "3"}]
+    assert "overriding_parameters" not in raw and "format" not in raw

@@ -155,14 +155,10 @@ def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any
         "execution_duration": 0,
     }
     job_params = params.get("job_parameters") or {}
-    defaults = {p["name"]: p.get("default") for p in settings.get("parameters") or []}
-    if defaults or job_params:
+    defaults = refs.job_parameter_defaults(settings)
+    if defaults or job_params:  # JobParameter {name, default, value}, all strings
         d["job_parameters"] = [
-            {
-                "name": n,
-                "default": "" if defaults.get(n) is None else str(defaults.get(n)),
-                "value": job_params.get(n, defaults.get(n)),
-            }
+            {"name": n, "default": defaults.get(n, ""), "value": str(job_params.get(n, defaults.get(n, "")))}
             for n in dict.fromkeys([*defaults, *job_params])
         ]
     # RunParameters: the task parameter kinds run-now gave (job parameters are in job_parameters).
