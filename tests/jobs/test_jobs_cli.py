@@ -51,6 +51,9 @@ def test_user_errors_exit_1_without_traceback(ws):
     job = service.create_job({"name": "p", "tasks": [nb_task("t", ws.notebook("t", "pass"))]})
     res = hm("jobs", "run-now", "--job-id", str(job), "--params", "nope=1")
     assert res.returncode == 1 and "has no parameter 'nope'" in res.stderr and "Traceback" not in res.stderr
+    for output in ("text", "json"):  # the CLI's errors name its own option (the REST API's: ``only``)
+        res = hm("jobs", "run-now", "--job-id", str(job), "--only", "zz", "-o", output)
+        assert res.returncode == 1 and "--only names unknown task(s) zz" in res.stderr, res.stderr
     res = hm("runs", "logs", "--run-id", "4242")
     assert res.returncode == 1 and "does not exist" in res.stderr
 
@@ -63,6 +66,8 @@ def test_repair_cancel_and_get_output_cli(ws):
     run = service.wait_for_run(run_id, timeout=60)
     assert run["state"]["result_state"] == "FAILED"
     flag.write_text("1")
+    res = hm("runs", "repair", "--run-id", str(run_id), "--rerun-tasks", "zz")
+    assert res.returncode == 1 and "--rerun-tasks names unknown task(s) zz" in res.stderr, res.stderr
     res = hm("runs", "repair", "--run-id", str(run_id), "--rerun-tasks", "f")
     assert res.returncode == 0, res.stdout + res.stderr
     task_run = service.get_run(run_id)["tasks"][0]["run_id"]

@@ -72,7 +72,7 @@ def test_repair_selection_includes_dependents_only():
     results = {"a": "SUCCESS", "b": "FAILED", "c": "UPSTREAM_FAILED", "d": "SUCCESS"}
     assert plan.repair_selection(1, by_key, results, None, True) == {"b", "c"}
     assert plan.repair_selection(1, by_key, results, ["a"], False) == {"a", "b", "c"}
-    with pytest.raises(InvalidParameterError, match="cannot repair task\\(s\\) nope"):
+    with pytest.raises(InvalidParameterError, match="rerun_tasks names unknown task\\(s\\) nope"):
         plan.repair_selection(1, by_key, results, ["nope"], False)
     with pytest.raises(InvalidParameterError, match="nothing to repair"):
         plan.repair_selection(1, by_key, {"a": "SUCCESS"}, None, True)

@@ -20,7 +20,7 @@ from databricks.sdk.errors import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
-from databricks.sdk.service import jobs, workspace as ws
+from databricks.sdk.service import compute, jobs, workspace as ws
 
 from healthmon.jobs import service
 from tests.server.conftest import notebook, workspace_file
@@ -148,12 +148,16 @@ def test_unsupported_run_parameters_are_refused_before_a_run_starts(workspace, s
         dict(jar_params=["a"]), dict(python_params=["a"]), dict(spark_submit_params=["--x"]),
         dict(sql_params={"a": "b"}), dict(dbt_commands=["dbt run"]),
         dict(pipeline_params=jobs.PipelineParams(full_refresh=True)),
-        dict(notebook_params={"undefined": "1"}), dict(python_named_params={"undefined": "1"}),
     ]
     for kwargs in refusals:
         with pytest.raises(NotImplemented) as refused:
             workspace.jobs.run_now(job_id, **kwargs)
         _feature_disabled(refused)
+    # A job with job parameters takes no task parameters (Databricks: they cannot be combined).
+    for kwargs in (dict(notebook_params={"x": "1"}), dict(python_named_params={"x": "1"})):
+        with pytest.raises(InvalidParameterValue) as refused:
+            workspace.jobs.run_now(job_id, **kwargs)
+        assert "defines job parameters" in str(refused.value) and "job_parameters" in str(refused.value)
     with pytest.raises(InvalidParameterValue):
         workspace.jobs.run_now(job_id, job_parameters={"undefined": "1"})
     assert list(workspace.jobs.list_runs(job_id=job_id)) == []
@@ -179,23 +183,32 @@ def test_runs_list_filters_are_checked(workspace):
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_notebook_job_run_through_the_sdk(workspace, settings):
-    """run_now(notebook_params=...).result(), the run's shape, its output, export, filters, and
-    what repair_run refuses."""
+    """run_now(notebook_params=..., python_named_params=...).result() on a job without job
+    parameters: they reach the notebook's widgets and the wheel's named parameters over the
+    tasks' own; the run's shape, its output, export, filters, and what repair_run refuses."""
     path = notebook(settings, ALICE, "nb", "dbutils.notebook.exit('out-' + dbutils.widgets.get('x'))")
-    job_id = workspace.jobs.create(name="nb", parameters=[jobs.JobParameterDefinition(name="x", default="0")],
-                                   tasks=[jobs.Task(task_key="nb", notebook_task=jobs.NotebookTask(
-                                       notebook_path=path, base_parameters={"x": "1"}))]).job_id
-    run = workspace.jobs.run_now(job_id, notebook_params={"x": "7"}).result()
+    workspace_file(settings, ALICE, "query.sql", "select 1\n")
+    query = settings.home / "workspace" / "Users" / ALICE / "query.sql"  # the file as the task process sees it
+    sqlformat = jobs.PythonWheelTask(package_name="sqlparse", entry_point="sqlformat", parameters=[str(query)])
+    job_id = workspace.jobs.create(
+        name="nb", environments=[jobs.JobEnvironment(environment_key="default", spec=compute.Environment(
+            environment_version="1", dependencies=["sqlparse"]))],
+        tasks=[jobs.Task(task_key="nb", notebook_task=jobs.NotebookTask(notebook_path=path, base_parameters={"x": "1"})),
+               jobs.Task(task_key="sql", environment_key="default", python_wheel_task=sqlformat)]).job_id
+    run = workspace.jobs.run_now(job_id, notebook_params={"x": "7"}, python_named_params={"keywords": "upper"}).result()
     assert run.state.result_state == jobs.RunResultState.SUCCESS
     assert run.status.state == jobs.RunLifecycleStateV2State.TERMINATED
     assert run.run_page_url.endswith(f"/jobs/{job_id}/runs/{run.run_id}")
     assert run.run_duration >= 0 and run.execution_duration == 0  # multitask runs: run_duration
-    (task,) = run.tasks
+    assert run.overriding_parameters == jobs.RunParameters(notebook_params={"x": "7"},
+                                                           python_named_params={"keywords": "upper"})
+    assert not run.job_parameters  # the job defines none
+    task, wheel = sorted(run.tasks, key=lambda t: t.task_key)
     assert min(task.setup_duration, task.execution_duration, task.cleanup_duration) >= 0
+    assert workspace.jobs.get_run_output(wheel.run_id).logs.strip() == "SELECT 1"
 
     raw = _get(workspace, "/api/2.2/jobs/runs/get", run_id=run.run_id)
-    known = {"$.format", "$.overriding_parameters.job_parameters"}  # Jobs API 2.1 fields the SDK ignores
-    assert set(undeclared(raw, jobs.Run)) <= known
+    assert undeclared(raw, jobs.Run) == []
     assert workspace.jobs.get_run_output(task.run_id).notebook_output.result == "out-7"
     with pytest.raises(InvalidParameterValue):  # a multitask job run has no output of its own
         workspace.jobs.get_run_output(run.run_id)

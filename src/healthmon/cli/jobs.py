@@ -135,7 +135,9 @@ def reset_cmd(job_id: int = typer.Option(..., "--job-id"), json_: str = typer.Op
     from healthmon.jobs import service
 
     data = _load_json(json_)
-    service.reset_job(job_id, data.get("new_settings", data))
+    # The Jobs API's reset body ({"job_id", "new_settings"}) or the settings alone.
+    settings = data["new_settings"] if isinstance(data, dict) and "new_settings" in data else data
+    service.reset_job(job_id, settings)
 
 
 @app.command("delete")
@@ -159,7 +161,7 @@ def run_now_cmd(
     if output == Output.json:
         from healthmon.jobs import service
 
-        run_id = service.run_now(job_id, job_parameters=parse_params(params), only=only_keys)
+        run_id = service.run_now(job_id, job_parameters=parse_params(params), only=only_keys, only_given_as="--only")
         run = service.get_run(run_id) if no_wait else service.wait_for_run(run_id)
         print_json(run)
         raise typer.Exit(0 if no_wait or run["state"].get("result_state") == "SUCCESS" else 1)

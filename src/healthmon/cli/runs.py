@@ -85,7 +85,8 @@ def repair_cmd(
     keys = [k for k in (rerun_tasks or "").split(",") if k]
     if not keys and not rerun_all_failed_tasks:
         raise InvalidParameterError("runs repair needs --rerun-tasks a,b or --rerun-all-failed-tasks.")
-    repair_id = service.repair_run(run_id, rerun_tasks=keys or None, rerun_all_failed_tasks=rerun_all_failed_tasks)
+    repair_id = service.repair_run(run_id, rerun_tasks=keys or None, rerun_all_failed_tasks=rerun_all_failed_tasks,
+                                   rerun_tasks_given_as="--rerun-tasks")
     if no_wait:
         print_json({"repair_id": repair_id})
         return

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from healthmon.jobs import refs
 from healthmon.store.runs import RunRecord
 
 
@@ -149,23 +150,21 @@ def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any
         "state": state(row),
         "status": status(row),
         "run_page_url": run_page_url(row.run_id, row.job_id, base_url),
-        "format": "MULTI_TASK",
         **_durations(row),
         "setup_duration": 0,
         "execution_duration": 0,
     }
     job_params = params.get("job_parameters") or {}
-    defaults = {p["name"]: p.get("default") for p in settings.get("parameters") or []}
-    if defaults or job_params:
+    defaults = refs.job_parameter_defaults(settings)
+    if defaults or job_params:  # JobParameter {name, default, value}, all strings
         d["job_parameters"] = [
-            {
-                "name": n,
-                "default": "" if defaults.get(n) is None else str(defaults.get(n)),
-                "value": job_params.get(n, defaults.get(n)),
-            }
+            {"name": n, "default": defaults.get(n, ""), "value": str(job_params.get(n, defaults.get(n, "")))}
             for n in dict.fromkeys([*defaults, *job_params])
         ]
-        d["overriding_parameters"] = {"job_parameters": {n: v for n, v in job_params.items()}}
+    # RunParameters: the task parameter kinds run-now gave (job parameters are in job_parameters).
+    overriding = {kind: params[kind] for kind in refs.TASK_PARAMETER_KINDS if params.get(kind)}
+    if overriding:
+        d["overriding_parameters"] = overriding
     if tasks:
         iterations = iterations or {}
         d["tasks"] = [task_dict(t, iterations.get(t.run_id), base_url) for t in tasks]

@@ -46,7 +46,7 @@ def run_and_watch(job_id: int, *, job_parameters: dict[str, str] | None = None, 
 
     console = Console()
     reap_orphans()
-    run_id = service.run_now(job_id, job_parameters=job_parameters, only=only)
+    run_id = service.run_now(job_id, job_parameters=job_parameters, only=only, only_given_as="--only")
     run = service.get_run(run_id)
     console.print(f"Run URL: {run['run_page_url']}  (run_id {run_id})")
     if not wait:

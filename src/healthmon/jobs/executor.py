@@ -129,6 +129,8 @@ class RunExecutor:
         self.deps = {k: plan.task_deps(t) for k, t in self.by_key.items()}
         self.outcomes = {k: dict(d) for k, d in self.deps.items()}  # dependency -> outcome wanted
         self.job_params: dict[str, str] = self.params.get("job_parameters_effective") or {}
+        self.notebook_params: dict[str, str] = self.params.get("notebook_params") or {}
+        self.python_named_params: dict[str, str] = self.params.get("python_named_params") or {}
         self.cancel = threading.Event()
         self.timed_out = threading.Event()
         self.ended = threading.Event()  # stops the watcher: a child run's executor ends before its process

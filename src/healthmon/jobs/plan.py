@@ -96,14 +96,18 @@ def topological_order(job_name: str, by_key: Mapping[str, Mapping]) -> list[str]
     return order
 
 
-def select_tasks(job_name: str, by_key: Mapping[str, dict], only: Iterable[str] | None) -> list[str]:
+def select_tasks(job_name: str, by_key: Mapping[str, dict], only: Iterable[str] | None,
+                 given_as: str = "only") -> list[str]:
+    """The tasks a run executes, in job order. ``given_as`` names ``only`` the way the caller
+    gave it (the API field ``only``, the CLI's ``--only``) for the error message."""
     if not only:
         return list(by_key)
     only = list(only)
     unknown = [k for k in only if k not in by_key]
     if unknown:
         raise InvalidParameterError(
-            f"Job {job_name!r}: --only names unknown task(s) {', '.join(unknown)}; tasks are {', '.join(by_key)}."
+            f"Job {job_name!r}: {given_as} names unknown task(s) {', '.join(unknown)}; "
+            f"tasks are {', '.join(by_key)}."
         )
     return [k for k in by_key if k in only]
 
@@ -132,15 +136,17 @@ def repair_selection(
     results: Mapping[str, str | None],
     rerun_tasks: Iterable[str] | None,
     rerun_all_failed: bool,
+    given_as: str = "rerun_tasks",
 ) -> set[str]:
     """Tasks a repair re-runs: the named (or all failed/canceled/skipped-by-failure) tasks plus their
-    dependents, as Databricks does."""
+    dependents, as Databricks does. ``given_as`` names ``rerun_tasks`` as the caller gave it."""
     roots: set[str] = set()
     if rerun_tasks:
         unknown = [k for k in rerun_tasks if k not in results]
         if unknown:
             raise InvalidParameterError(
-                f"Run {run_id}: cannot repair task(s) {', '.join(unknown)}: the run's tasks are {', '.join(results)}."
+                f"Run {run_id}: {given_as} names unknown task(s) {', '.join(unknown)}; "
+                f"the run's tasks are {', '.join(results)}."
             )
         roots |= set(rerun_tasks)
     if rerun_all_failed:

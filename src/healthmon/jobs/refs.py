@@ -21,6 +21,30 @@ def job_parameter_defaults(settings: Mapping) -> dict[str, str]:
     return {p["name"]: "" if p.get("default") is None else str(p["default"]) for p in settings.get("parameters") or []}
 
 
+def check_parameter_definitions(job: str, parameters: Any) -> None:
+    """Job settings' ``parameters``: a list of ``JobParameterDefinition`` objects, each with a
+    non-empty string ``name`` and a scalar ``default``, names unique."""
+    if parameters is None:
+        return
+    if not isinstance(parameters, list):
+        raise InvalidParameterError(
+            f"{job}: parameters must be a list of {{name, default}} objects, got {parameters!r}."
+        )
+    seen: set[str] = set()
+    for i, p in enumerate(parameters):
+        where = f"{job}: parameters[{i}]"
+        if not isinstance(p, dict):
+            raise InvalidParameterError(f"{where} must be a {{name, default}} object, got {p!r}.")
+        name = p.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidParameterError(f"{where}.name must be a non-empty string, got {name!r}.")
+        if isinstance(p.get("default"), (dict, list)):
+            raise InvalidParameterError(f"{where}.default must be a string, got {p['default']!r}.")
+        if name in seen:
+            raise InvalidParameterError(f"{where}.name {name!r} is defined twice.")
+        seen.add(name)
+
+
 def effective_job_parameters(job_name: str, settings: Mapping, overrides: Mapping[str, str] | None) -> dict[str, str]:
     """Job parameter defaults overridden by the run's parameters; naming an undefined parameter is
     an error (as ``databricks bundle run --params`` does)."""
@@ -33,6 +57,27 @@ def effective_job_parameters(job_name: str, settings: Mapping, overrides: Mappin
             )
         params[name] = str(value)
     return params
+
+
+# run-now's task parameter kinds the runtime passes on: notebook_params to notebook tasks'
+# widgets, python_named_params to wheel tasks' named parameters (the RunParameters fields).
+TASK_PARAMETER_KINDS = ("notebook_params", "python_named_params")
+
+
+def task_parameter_overrides(job_name: str, job_id: int, settings: Mapping,
+                             given: Mapping[str, Mapping[str, str] | None] | None) -> dict[str, dict[str, str]]:
+    """The run's ``overriding_parameters`` (``RunParameters``): the task parameter kinds given
+    non-empty. A job that defines job parameters refuses them, as Databricks does: job
+    parameters and task parameters cannot be combined."""
+    overrides = {kind: {str(k): str(v) for k, v in values.items()}
+                 for kind, values in (given or {}).items() if values}
+    if overrides and settings.get("parameters"):
+        kinds = " and ".join(overrides)
+        raise InvalidParameterError(
+            f"Job {job_name!r} (id {job_id}) defines job parameters, so run-now cannot also take {kinds}: job "
+            "parameters and task parameters cannot be combined. Pass job_parameters instead."
+        )
+    return overrides
 
 
 def time_refs(prefix: str, epoch_ms: int) -> dict[str, str]:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from healthmon import permissions
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError
 from healthmon.jobs import api, plan, refs, runner_start
+from healthmon.schedule.triggers import job_triggers
 from healthmon.settings import Settings
 from healthmon.store.db import Database, insert_rows
 from healthmon.store.jobs import JobRecord, get_job as _get_job_row, list_jobs as _list_job_rows
@@ -65,10 +66,32 @@ def _db() -> Database:
 
 
 # -- jobs ---------------------------------------------------------------------------------
+MAX_CONCURRENT_RUNS = 1000  # the Jobs API's maximum
+
+
 def _check_settings(settings: dict[str, Any]) -> None:
+    """Refuse settings the runtime and the scheduler cannot act on, at jobs create and reset
+    (the CLI's and the REST API's, whose update is a reset): tasks that do not form a DAG, a
+    schedule or trigger that cannot fire, ``parameters`` not a list of {name, default} objects, a
+    ``max_concurrent_runs`` outside 0..1000 — as Databricks refuses them at write time, rather
+    than storing a job whose schedule never fires or whose runs fail."""
     if not isinstance(settings, dict):
         raise InvalidParameterError("Job settings must be a JSON object.")
+    job = f"Job {settings.get('name') or 'Untitled'!r}"
     plan.validate_tasks(settings.get("name") or "Untitled", settings.get("tasks") or [])
+    limit = settings.get("max_concurrent_runs")
+    if limit is not None and (type(limit) is not int or not 0 <= limit <= MAX_CONCURRENT_RUNS):
+        raise InvalidParameterError(f"{job}: max_concurrent_runs must be an integer from 0 to {MAX_CONCURRENT_RUNS}, "
+                                    f"got {limit!r}.")
+    refs.check_parameter_definitions(job, settings.get("parameters"))
+    blocks = [(key, settings.get(key)) for key in ("schedule", "trigger", "continuous")]
+    trigger = settings.get("trigger")
+    if isinstance(trigger, dict):
+        blocks += [(f"trigger.{kind}", block) for kind, block in trigger.items() if kind != "pause_status"]
+    for key, block in blocks:
+        if block is not None and not isinstance(block, dict):
+            raise InvalidParameterError(f"{job}: {key} must be a JSON object, got {block!r}.")
+    job_triggers(settings, job=job)
 
 
 def create_job(settings: dict, user_name: str | None = None) -> int:
@@ -101,8 +124,12 @@ def reset_job(job_id: int, settings: dict) -> None:
 
 
 def delete_job(job_id: int) -> None:
+    """Delete the job; its active runs (and the child runs they started) are cancelled in the
+    same transaction, as Databricks does: their runners see the flag and end them CANCELED."""
     with _db().session() as s:
-        s.delete(_get_job_row(s, job_id))
+        job = _get_job_row(s, job_id)
+        _cancel_active_runs(s, job_id)
+        s.delete(job)
 
 
 # -- runs ---------------------------------------------------------------------------------
@@ -110,19 +137,29 @@ def run_now(
     job_id: int,
     *,
     job_parameters: dict[str, str] | None = None,
+    notebook_params: dict[str, str] | None = None,
+    python_named_params: dict[str, str] | None = None,
     trigger: str = "ONE_TIME",
     only: list[str] | None = None,
+    only_given_as: str = "only",
     user_name: str | None = None,
     parent_run_id: int | None = None,
     idempotency_token: str | None = None,
 ) -> int:
     """Record a run of ``job_id`` and start its runner; returns the run id at once.
 
+    ``notebook_params`` reach the notebook tasks' widgets and ``python_named_params`` the wheel
+    tasks' named parameters, over the tasks' own values of the same name; a job that defines job
+    parameters refuses them (``refs.task_parameter_overrides``). ``only_given_as``: how the caller
+    names ``only`` (the CLI: ``--only``), for the error about an unknown task.
+
     Respects ``max_concurrent_runs`` (default 1): beyond it the run is QUEUED when the job's
     ``queue.enabled`` is true, else recorded as SKIPPED / MAXIMUM_CONCURRENT_RUNS_REACHED.
     A repeated ``idempotency_token`` returns the run the first request created."""
+    overrides = {"notebook_params": notebook_params, "python_named_params": python_named_params}
     return _idempotent(idempotency_token, lambda: _create_job_run(
-        job_id, job_parameters=job_parameters, trigger=trigger, only=only, user_name=user_name,
+        job_id, job_parameters=job_parameters, task_params=overrides, trigger=trigger, only=only,
+        only_given_as=only_given_as, user_name=user_name,
         parent_run_id=parent_run_id, idempotency_token=idempotency_token))
 
 
@@ -132,8 +169,9 @@ def start_child_run(parent_run_id: int, job_id: int, job_parameters: dict[str, s
     place a run starts another job, so the one place to check that the parent's principal may.
     ``start(run_id)`` executes the recorded run (the parent's runner runs it on a thread); by
     default it gets a runner process of its own, as every other run."""
-    return _create_job_run(job_id, job_parameters=job_parameters, trigger="RUN_JOB_TASK", only=None, user_name=None,
-                           parent_run_id=parent_run_id, idempotency_token=None, start=start)
+    return _create_job_run(job_id, job_parameters=job_parameters, task_params=None, trigger="RUN_JOB_TASK",
+                           only=None, only_given_as="only", user_name=None, parent_run_id=parent_run_id,
+                           idempotency_token=None, start=start)
 
 
 def _idempotent(token: str | None, create) -> int:
@@ -162,8 +200,8 @@ def _remember_token(s, token: str | None, run_id: int) -> None:
         s.flush()
 
 
-def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, parent_run_id, idempotency_token,
-                    start: Callable[[int], None] | None = None) -> int:
+def _create_job_run(job_id: int, *, job_parameters, task_params, trigger, only, only_given_as, user_name, parent_run_id,
+                    idempotency_token, start: Callable[[int], None] | None = None) -> int:
     if trigger not in TRIGGERS:
         raise InvalidParameterError(f"trigger {trigger!r} is not one of {', '.join(TRIGGERS)}.")
     db = _db()
@@ -177,10 +215,12 @@ def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, pa
         by_key = plan.validate_tasks(name, settings.get("tasks") or [])
         if not by_key:
             raise InvalidParameterError(f"Job {name!r} (id {job_id}) has no tasks to run.")
-        keys = plan.select_tasks(name, by_key, only)
+        keys = plan.select_tasks(name, by_key, only, only_given_as)
         effective = refs.effective_job_parameters(name, settings, job_parameters)
+        overriding = refs.task_parameter_overrides(name, job_id, settings, task_params)
         lock_job(s, job_id)
-        max_runs = int(settings.get("max_concurrent_runs") or 1)
+        limit = settings.get("max_concurrent_runs")
+        max_runs = 1 if limit is None else int(limit)  # 0: every new run is skipped, as documented
         queue = bool((settings.get("queue") or {}).get("enabled", False))
         active = count_active_job_runs(s, job_id)
         queued = count_active_job_runs(s, job_id, states=("QUEUED",))
@@ -190,10 +230,10 @@ def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, pa
         )
         row.set_j("settings", {**settings, "run_as": permissions.job_run_as(job.to_api())})  # whom the run executes as
         row.set_j("params", {"job_parameters": dict(job_parameters or {}), "job_parameters_effective": effective,
-                             "only": keys if only else None})
+                             "only": keys if only else None, **overriding})
         start_runner = True
         if active + queued >= max_runs:
-            if queue:
+            if queue and max_runs > 0:
                 row.life_cycle_state = "QUEUED"
                 row.state_message = (
                     f"Queued: the job already has {active} active run(s) (max_concurrent_runs={max_runs})."
@@ -203,8 +243,12 @@ def _create_job_run(job_id: int, *, job_parameters, trigger, only, user_name, pa
                 row.result_state = "MAXIMUM_CONCURRENT_RUNS_REACHED"
                 row.termination_code = "MAX_CONCURRENT_RUNS_EXCEEDED"
                 row.termination_type = "CLIENT_ERROR"
-                row.state_message = (f"Skipped: the job already has {active} active run(s) and max_concurrent_runs is "
-                                     f"{max_runs}; enable queue to queue runs instead.")
+                row.state_message = (
+                    f"Skipped: the job already has {active} active run(s) and max_concurrent_runs is {max_runs}; "
+                    "enable queue to queue runs instead." if max_runs else
+                    "Skipped: max_concurrent_runs is 0, so every new run of the job is skipped; raise it to run "
+                    "the job."
+                )
                 row.start_time = row.end_time = now_ms()
                 start_runner = False
         s.add(row)
@@ -378,11 +422,22 @@ def cancel_run(run_id: int) -> None:
 def cancel_all_runs(job_id: int) -> None:
     with _db().session() as s:
         _get_job_row(s, job_id)
-        from healthmon.jobs.recovery import cancel_child_runs
+        _cancel_active_runs(s, job_id)
 
-        for r in list_job_runs(s, job_id=job_id, active_only=True, limit=1000)[0]:
+
+def _cancel_active_runs(s, job_id: int) -> None:
+    """Flag every active run of the job, and the child runs they started, for cancellation."""
+    from healthmon.jobs.recovery import cancel_child_runs
+
+    before = None
+    while True:
+        runs, more = list_job_runs(s, job_id=job_id, active_only=True, limit=1000, before_run_id=before)
+        for r in runs:
             r.cancel_requested = True
             cancel_child_runs(s, r.run_id)
+        if not more or not runs:
+            return
+        before = runs[-1].run_id
 
 
 def wait_for_run(run_id: int, timeout: float | None = None, poll: float = 0.1) -> dict:
@@ -452,8 +507,10 @@ def _watch_runner(pid: int, started_ms: int | None, host: str | None) -> int | N
     return fd
 
 
-def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_failed_tasks: bool = False) -> int:
-    """Re-run tasks (and their dependents) of a finished run inside the same run; returns the repair id."""
+def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_failed_tasks: bool = False,
+               rerun_tasks_given_as: str = "rerun_tasks") -> int:
+    """Re-run tasks (and their dependents) of a finished run inside the same run; returns the repair id.
+    ``rerun_tasks_given_as``: how the caller names ``rerun_tasks`` (the CLI: ``--rerun-tasks``)."""
     db = _db()
     with db.session() as s:
         row = _get_run_row(s, run_id)
@@ -469,7 +526,8 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
         by_key = plan.validate_tasks(row.run_name, settings.get("tasks") or [])
         latest = latest_task_runs(s, run_id)
         results = {k: t.result_state for k, t in latest.items()}
-        selection = plan.repair_selection(run_id, by_key, results, rerun_tasks, rerun_all_failed_tasks)
+        selection = plan.repair_selection(run_id, by_key, results, rerun_tasks, rerun_all_failed_tasks,
+                                          rerun_tasks_given_as)
         rep = RepairRecord(run_id=run_id, created_time=now_ms())
         rep.rerun_json = __import__("json").dumps(sorted(selection))
         s.add(rep)

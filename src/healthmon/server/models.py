@@ -82,8 +82,8 @@ class ResetJob(_Body):
     new_settings: dict[str, Any]
 
 
-# Task-level parameter kinds of run-now and runs/repair that the runtime does not take: job
-# parameters are its one parameter kind (notebook_params and python_named_params map onto them).
+# Task-level parameter kinds of run-now and runs/repair that the runtime does not take (it has
+# no JAR, spark-submit, SQL, dbt or pipeline tasks, and positional parameters are the task's own).
 UNSUPPORTED_RUN_PARAMETERS = (
     "jar_params", "python_params", "spark_submit_params", "sql_params", "dbt_commands", "pipeline_params",
 )
@@ -107,13 +107,6 @@ class _RunParameters(_Body):
         """Every parameter field the request sets."""
         named = ("job_parameters", "notebook_params", "python_named_params")
         return [name for name in (*named, *UNSUPPORTED_RUN_PARAMETERS) if getattr(self, name) is not None]
-
-    def named_parameters(self) -> dict[str, str]:
-        """notebook_params, python_named_params and job_parameters merged (the latter win)."""
-        merged: dict[str, str] = {}
-        for extra in (self.notebook_params, self.python_named_params, self.job_parameters):
-            merged.update(extra or {})
-        return merged
 
 
 class RunNow(_RunParameters):

@@ -156,6 +156,19 @@ class RunTask(_RunCommon):
     depends_on: list[dict[str, Any]] | None = None
 
 
+class JobParameter(_Model):
+    name: str | None = None
+    default: str | None = None
+    value: str | None = None
+
+
+class RunParameters(_Model):
+    """The task parameters run-now gave (``notebook_params``, ``python_named_params``)."""
+
+    notebook_params: dict[str, str] | None = None
+    python_named_params: dict[str, str] | None = None
+
+
 class Run(_RunCommon):
     run_id: int
     job_id: int | None = None
@@ -168,8 +181,8 @@ class Run(_RunCommon):
     creator_user_name: str | None = None
     tasks: list[RunTask] | None = None
     iterations: list[RunTask] | None = None
-    job_parameters: list[dict[str, Any]] | None = None
-    overriding_parameters: dict[str, Any] | None = None
+    job_parameters: list[JobParameter] | None = None
+    overriding_parameters: RunParameters | None = None
     repair_history: list[dict[str, Any]] | None = None
     description: str | None = None
 

@@ -25,7 +25,6 @@ from healthmon.permissions import (
     run_as_name,
     run_job_view,
 )
-from healthmon.schedule.triggers import job_triggers
 from healthmon.server import backend, responses
 from healthmon.server.auth import require_principal
 from healthmon.server.errors import ApiError, FastJSONResponse, invalid, not_supported
@@ -277,7 +276,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
     def jobs_create(body: CreateJob, principal: Principal = Depends(require_principal)):
         """Create a job; the caller owns it unless an admin names another owner."""
         settings = checked_job_settings(body.model_dump(exclude_none=True), caller=principal, job=None)
-        return {"job_id": backend.create_job(_runnable(settings), principal.name)}
+        return {"job_id": backend.create_job(settings, principal.name)}
 
     @router.post(f"{base}/reset", tags=tag, operation_id=f"jobs_reset_{version}", responses=ok(responses.Empty))
     @json_body
@@ -285,7 +284,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         """Replace a job's settings (its permissions stay unless the new settings carry an ACL)."""
         job = backend.get_job(body.job_id)
         require(principal, job, "CAN_MANAGE")
-        backend.reset_job(body.job_id, _runnable(checked_job_settings(body.new_settings, caller=principal, job=job)))
+        backend.reset_job(body.job_id, checked_job_settings(body.new_settings, caller=principal, job=job))
         return {}
 
     @router.post(f"{base}/update", tags=tag, operation_id=f"jobs_update_{version}", responses=ok(responses.Empty))
@@ -307,7 +306,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
         if acl is not None:
             settings["access_control_list"] = acl
         settings = checked_job_settings(settings, caller=principal, job=job, acl_keep=keep)
-        backend.reset_job(body.job_id, _runnable(settings))
+        backend.reset_job(body.job_id, settings)
         return {}
 
     @router.post(f"{base}/delete", tags=tag, operation_id=f"jobs_delete_{version}", responses=ok(responses.Empty))
@@ -324,8 +323,11 @@ def _add_routes(router: APIRouter, version: str) -> None:
     def jobs_run_now(body: RunNow, principal: Principal = Depends(require_principal)):
         job = backend.get_job(body.job_id)
         require(principal, job, "CAN_MANAGE_RUN")
-        params = _run_now_parameters(job, body)
-        run_id = backend.run_now(body.job_id, params or None, body.only, principal.name, body.idempotency_token)
+        unsupported = body.unsupported_parameters()
+        if unsupported:
+            raise not_supported(f"run-now with {', '.join(unsupported)}", "pass job_parameters instead")
+        run_id = backend.run_now(body.job_id, body.job_parameters, body.only, principal.name, body.idempotency_token,
+                                 notebook_params=body.notebook_params, python_named_params=body.python_named_params)
         return {"run_id": run_id, "number_in_job": run_id}
 
     @router.get(
@@ -488,46 +490,6 @@ def _add_routes(router: APIRouter, version: str) -> None:
                 "PERMISSION_DENIED", "Only workspace admins can submit a run that executes as another principal."
             )
         return {"run_id": backend.submit_run(spec, principal.name)}
-
-
-MAX_CONCURRENT_RUNS = 1000  # the Jobs API's maximum
-
-
-def _runnable(settings: dict) -> dict:
-    """``settings`` if the scheduler and the runtime can act on them: a schedule or trigger they
-    cannot parse, or a ``max_concurrent_runs`` outside 0..1000, is a 400 at jobs/create, reset and
-    update (as on Databricks) rather than a job whose schedule never fires."""
-    limit = settings.get("max_concurrent_runs")
-    if limit is not None and (type(limit) is not int or not 0 <= limit <= MAX_CONCURRENT_RUNS):
-        raise invalid(f"max_concurrent_runs must be an integer from 0 to {MAX_CONCURRENT_RUNS}.")
-    blocks = [(key, settings.get(key)) for key in ("schedule", "trigger", "continuous")]
-    trigger = settings.get("trigger")
-    if isinstance(trigger, dict):
-        blocks += [(f"trigger.{kind}", block) for kind, block in trigger.items() if kind != "pause_status"]
-    for key, block in blocks:
-        if block is not None and not isinstance(block, dict):
-            raise invalid(f"{key} must be a JSON object.")
-    job_triggers(settings, job=f"Job {settings.get('name') or 'Untitled'!r}")
-    return settings
-
-
-def _run_now_parameters(job: dict, body: RunNow) -> dict[str, str]:
-    """The job parameters of a run-now request. The legacy named forms (notebook_params,
-    python_named_params) map onto job parameters, the runtime's one parameter kind, so they
-    must name parameters the job defines; the positional task-level kinds are refused."""
-    unsupported = body.unsupported_parameters()
-    if unsupported:
-        raise not_supported(f"run-now with {', '.join(unsupported)}", "pass job_parameters instead")
-    defined = {p.get("name") for p in (job.get("settings") or {}).get("parameters") or []}
-    legacy = [name for form in (body.notebook_params, body.python_named_params) for name in form or {}]
-    undefined = sorted(name for name in legacy if name not in defined)
-    if undefined:
-        raise not_supported(
-            f"Passing {', '.join(undefined)} in notebook_params or python_named_params to job {job['job_id']}, "
-            "which does not define it as a job parameter",
-            "they are passed as job parameters here: define them in the job's parameters",
-        )
-    return body.named_parameters()
 
 
 def _active_runs(job_id: int | None) -> Iterator[dict]:

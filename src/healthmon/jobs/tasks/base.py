@@ -73,6 +73,8 @@ class RunServices(Protocol):
     job_name: str
     job_settings: dict
     job_params: dict[str, str]
+    notebook_params: dict[str, str]  # run-now's, over each notebook task's base_parameters
+    python_named_params: dict[str, str]  # run-now's, over each wheel task's named_parameters
     settings: Settings
     cancel: threading.Event
     timed_out: threading.Event

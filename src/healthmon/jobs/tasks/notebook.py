@@ -21,5 +21,6 @@ class NotebookTask:
         spec = {"kind": "notebook", "path": str(path), "cwd": str(path.parent), **call.run.notebook_cells(path, python)}
         widgets = {k: refs.resolve(str(v), call.ctx, call.where) for k, v in (nt.get("base_parameters") or {}).items()}
         widgets.update(call.run.job_params)  # a job parameter wins over a base parameter of the same name
+        widgets.update(call.run.notebook_params)  # as does run-now's notebook_params (never both: refs)
         spec["widgets"] = widgets
         return call.run.run_attempt(call, spec, python)

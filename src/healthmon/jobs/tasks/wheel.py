@@ -58,6 +58,7 @@ class WheelTask:
         named = {k: refs.resolve(str(v), call.ctx, call.where) for k, v in (wt.get("named_parameters") or {}).items()}
         if not wt.get("parameters") and not named:
             named = dict(call.run.job_params)  # Databricks pushes job parameters to wheel tasks as named parameters
+        named.update(call.run.python_named_params)  # run-now's win over the task's of the same name
         spec = {"kind": "wheel", "package_name": package, "entry_point": wt.get("entry_point"),
                 "argv": [refs.resolve(str(a), call.ctx, call.where) for a in wt.get("parameters") or []],
                 "named_parameters": named}
