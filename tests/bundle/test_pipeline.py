@@ -20,7 +20,7 @@ ORDER = ["load_includes", "report_unknown_fields", "check_bundle_root", "select_
          "define_workspace_defaults", "resolve_variables", "rewrite_workspace_prefix", "interpolate",
          "merge_keyed_lists", "apply_mode", "override_compute", "apply_presets", "set_resource_defaults", "sort_tasks", "set_run_as",
          "validate_shared_root_permissions", "apply_permissions", "expand_pipeline_glob_paths", "translate_paths",
-         "python_wheel_wrapper_check"]
+         "python_wheel_wrapper_check", "prepare_artifacts"]
 
 
 def test_steps_are_named_and_declare_what_they_read_and_update():
@@ -38,6 +38,7 @@ def test_steps_never_mutate_the_trees_they_are_given(make_bundle):
         variables: {k: {default: t}, cfg: {default: {a: 1}}}
         permissions: [{level: CAN_VIEW, group_name: users}]
         run_as: {user_name: x@example.com}
+        artifacts: {w: {type: whl}}
         resources:
           jobs:
             j:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from healthmon.bundle.mutators.apply_mode import ApplyMode
 from healthmon.bundle.mutators.apply_presets import ApplyPresets
+from healthmon.bundle.mutators.artifacts import PrepareArtifacts
 from healthmon.bundle.mutators.bundle_root import CheckBundleRoot
 from healthmon.bundle.mutators.interpolate import Interpolate
 from healthmon.bundle.mutators.load_git import LoadGit
@@ -33,7 +34,7 @@ from healthmon.bundle.step import Step
 
 def load(main_file: Path, target: str | None) -> list[Step]:
     """Read the files and pick the target."""
-    return [LoadIncludes(main_file), ReportUnknownFields(), CheckBundleRoot(), SelectTarget(target), MergeTarget()]
+    return [LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(), SelectTarget(target), MergeTarget()]
 
 
 def initialize() -> list[Step]:
@@ -61,6 +62,7 @@ def initialize() -> list[Step]:
         ExpandPipelineGlobPaths(),
         TranslatePaths(),
         WheelWrapperCheck(),
+        PrepareArtifacts(),
     ]
 
 

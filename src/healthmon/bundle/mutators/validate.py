@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from healthmon.bundle.diag import Diagnostics
+from healthmon.bundle.diag import BundleError, Diagnostics
 from healthmon.bundle.dyn import Value, get_path, required_path, set_path
+from healthmon.bundle.mutators.select_target import select_target
 from healthmon.bundle.step import BundleState, Step
 
 # Checks of bundle/validate/, run in this order after the schema.
@@ -50,10 +51,25 @@ class ReportUnknownFields(Step):
     reads = ("*",)
     updates = ()
 
+    def __init__(self, requested_target: str | None = None):
+        self.requested_target = requested_target
+
     def run(self, b: BundleState) -> Diagnostics:
         from healthmon.bundle.validate import schema
 
-        return Diagnostics(schema.unknown_fields(b))
+        return Diagnostics(schema.unknown_fields(b, _selected_target(b.config, self.requested_target)))
+
+
+def _selected_target(config: Value, requested: str | None) -> str | None:
+    """The target ``select_target`` will pick (``None`` when it will fail), known before it runs
+    because the CLI normalises every file, all targets included, before it selects one."""
+    envs = config.get("environments")
+    if envs is not None and config.get("targets") is None:
+        config = Value({**config.v, "targets": envs}, config.loc)
+    try:
+        return select_target(config, requested)
+    except BundleError:
+        return None
 
 
 class Check(Step):

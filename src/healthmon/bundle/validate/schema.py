@@ -10,6 +10,7 @@ the normalised values are returned so the resolved configuration carries the rig
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -208,20 +209,30 @@ def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, objec
     return c.diags, c.fixes
 
 
-def unknown_fields(state: BundleState) -> list[Diagnostic]:
+def unknown_fields(state: BundleState, selected: str | None = None) -> list[Diagnostic]:
     """The unknown fields of the configuration as loaded — every target included, selected or
     not, at its own path (``targets.prod.resources.jobs.x``) — as the CLI's per-file
-    ``Normalize`` reports them before any target is merged."""
+    ``Normalize`` reports them before any target is merged. ``Normalize`` also warns about a
+    value of the wrong type (``expected int, found string``) and drops it; that is reported here
+    for the targets other than ``selected`` (``None``: all of them). In the selected target it
+    is an error once merged (a local limit: ``check``)."""
     c = _Checker(state.ctx.key_locations, state.ctx.anchored)
     _check_section(c, state.config, (), TOP)
+    found = [d for d in c.diags if d.check == UNKNOWN_FIELD]
     for section in ("targets", "environments"):
         targets = state.config.get(section)
         if targets is None or not targets.is_map:
             continue
         for name, target in targets.v.items():
-            if target.is_map:
-                _check_section(c, target, (section, name), TARGET)
-    found = [d for d in c.diags if d.check == UNKNOWN_FIELD]
+            if not target.is_map:
+                continue
+            c.diags = []
+            _check_section(c, target, (section, name), TARGET)
+            for d in c.diags:
+                if d.check == UNKNOWN_FIELD:
+                    found.append(d)
+                elif d.severity == ERROR and name != selected:
+                    found.append(replace(d, severity=WARNING))
     # The CLI reports them file by file in load order, each file in document order.
     rank: dict[str, int] = {}
     for loc in state.ctx.key_locations.values():  # filled while parsing, in load order

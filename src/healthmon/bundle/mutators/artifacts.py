@@ -1,0 +1,73 @@
+"""The CLI's ``artifacts.Prepare`` (initialize, after ``TranslatePaths``): the defaults an artifact
+gets before any build, which ``validate -o json`` prints.
+
+- ``path`` defaults to the bundle root (a relative one was made absolute by ``translate_paths``);
+- ``files[*].source`` relative to the file declaring the artifact becomes absolute (not expanded:
+  a glob is a build output, expanded by the build);
+- a ``whl`` artifact with neither ``build`` nor ``files`` is built with
+  ``python3 setup.py bdist_wheel``; any ``whl`` artifact without ``files`` collects
+  ``<path>/dist/*.whl`` (wheel builds write there, whatever the build command).
+
+Nothing is built locally: deploy syncs files, it runs no build command.
+"""
+
+from __future__ import annotations
+
+import os
+
+from healthmon.bundle.diag import Diagnostics
+from healthmon.bundle.dyn import Value, is_zero
+from healthmon.bundle.step import BundleState, Step
+
+DEFAULT_WHEEL_BUILD = "python3 setup.py bdist_wheel"
+
+
+def _prepare(artifact: Value, root: str, declared_in: str) -> Value:
+    fields = dict(artifact.v)
+    kind = fields.get("type")
+    is_wheel = kind is not None and kind.v == "whl"
+    files = fields.get("files")
+    has_files = files is not None and files.is_list and bool(files.v)
+    if is_wheel and is_zero(fields.get("build")) and not has_files:
+        fields["build"] = Value(DEFAULT_WHEEL_BUILD, artifact.loc)
+    if has_files:
+        fields["files"] = Value([_absolute_source(f, declared_in) for f in files.v], files.loc)
+    path = fields.get("path")
+    if is_zero(path):
+        path = fields["path"] = Value(root, artifact.loc)
+    elif isinstance(path.v, str) and not os.path.isabs(path.v):
+        path = fields["path"] = Value(os.path.normpath(os.path.join(declared_in, path.v)), path.loc)
+    if is_wheel and not has_files and isinstance(path.v, str):
+        fields["files"] = Value([Value({"source": Value(os.path.join(path.v, "dist", "*.whl"), artifact.loc)},
+                                       artifact.loc)], artifact.loc)
+    return Value(fields, artifact.loc)
+
+
+def _absolute_source(entry: Value, declared_in: str) -> Value:
+    source = entry.get("source") if entry.is_map else None
+    if source is None or not isinstance(source.v, str) or not source.v or os.path.isabs(source.v):
+        return entry
+    return Value({**entry.v, "source": Value(os.path.normpath(os.path.join(declared_in, source.v)), source.loc)},
+                 entry.loc)
+
+
+class PrepareArtifacts(Step):
+    name = "prepare_artifacts"
+    reads = ("artifacts.*",)
+    updates = ("artifacts.*.build", "artifacts.*.files", "artifacts.*.path")
+
+    def run(self, b: BundleState) -> Diagnostics:
+        artifacts = b.config.get("artifacts")
+        if artifacts is None or not artifacts.is_map or not artifacts.v:
+            return Diagnostics()
+        root = os.fspath(b.ctx.root)
+        prepared = {}
+        for name, artifact in artifacts.v.items():
+            if not artifact.is_map:
+                prepared[name] = artifact
+                continue
+            located = artifact.loc.file and not artifact.loc.file.startswith("<")
+            declared_in = os.fspath(b.ctx.source(artifact.loc.file).parent) if located else root
+            prepared[name] = _prepare(artifact, root, declared_in)
+        b.config = Value({**b.config.v, "artifacts": Value(prepared, artifacts.loc)}, b.config.loc)
+        return Diagnostics()
