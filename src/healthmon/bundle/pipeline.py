@@ -34,7 +34,8 @@ from healthmon.bundle.step import Step
 
 def load(main_file: Path, target: str | None) -> list[Step]:
     """Read the files and pick the target."""
-    return [LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(), SelectTarget(target), MergeTarget()]
+    return [LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(), SelectTarget(target),
+            MergeTarget()]
 
 
 def initialize() -> list[Step]:
