@@ -23,23 +23,23 @@ DEFAULT_WHEEL_BUILD = "python3 setup.py bdist_wheel"
 
 
 def _prepare(artifact: Value, root: str, declared_in: str) -> Value:
-    fields = dict(artifact.v)
+    fields: dict[str, Value] = dict(artifact.v)
     kind = fields.get("type")
     is_wheel = kind is not None and kind.v == "whl"
     files = fields.get("files")
     has_files = files is not None and files.is_list and bool(files.v)
-    if is_wheel and is_zero(fields.get("build")) and not has_files:
-        fields["build"] = Value(DEFAULT_WHEEL_BUILD, artifact.loc)
-    if has_files:
+    if files is not None and has_files:
         fields["files"] = Value([_absolute_source(f, declared_in) for f in files.v], files.loc)
+    elif is_wheel and is_zero(fields.get("build")):
+        fields["build"] = Value(DEFAULT_WHEEL_BUILD, artifact.loc)
     path = fields.get("path")
-    if is_zero(path):
+    if path is None or is_zero(path):
         path = fields["path"] = Value(root, artifact.loc)
     elif isinstance(path.v, str) and not os.path.isabs(path.v):
         path = fields["path"] = Value(os.path.normpath(os.path.join(declared_in, path.v)), path.loc)
     if is_wheel and not has_files and isinstance(path.v, str):
-        fields["files"] = Value([Value({"source": Value(os.path.join(path.v, "dist", "*.whl"), artifact.loc)},
-                                       artifact.loc)], artifact.loc)
+        source = Value(os.path.join(path.v, "dist", "*.whl"), artifact.loc)
+        fields["files"] = Value([Value({"source": source}, artifact.loc)], artifact.loc)
     return Value(fields, artifact.loc)
 
 
