@@ -20,7 +20,7 @@ ORDER = ["load_includes", "report_unknown_fields", "check_bundle_root", "select_
          "define_workspace_defaults", "resolve_variables", "rewrite_workspace_prefix", "interpolate",
          "merge_keyed_lists", "apply_mode", "override_compute", "apply_presets", "set_resource_defaults", "sort_tasks", "set_run_as",
          "validate_shared_root_permissions", "apply_permissions", "expand_pipeline_glob_paths", "translate_paths",
-         "python_wheel_wrapper_check", "prepare_artifacts"]
+         "python_wheel_wrapper_check", "prepare_artifacts", "validate_apps"]
 
 
 def test_steps_are_named_and_declare_what_they_read_and_update():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from healthmon.bundle.mutators.apply_mode import ApplyMode
 from healthmon.bundle.mutators.apply_presets import ApplyPresets
+from healthmon.bundle.mutators.apps import ValidateApps
 from healthmon.bundle.mutators.artifacts import PrepareArtifacts
 from healthmon.bundle.mutators.bundle_root import CheckBundleRoot
 from healthmon.bundle.mutators.interpolate import Interpolate
@@ -64,6 +65,7 @@ def initialize() -> list[Step]:
         TranslatePaths(),
         WheelWrapperCheck(),
         PrepareArtifacts(),
+        ValidateApps(),
     ]
 
 
