@@ -16,7 +16,7 @@ from healthmon.bundle.mutators.load_git import LoadGit
 from healthmon.bundle.mutators.load_includes import LoadIncludes
 from healthmon.bundle.mutators.merge_keyed import MergeKeyedLists, SortTasks
 from healthmon.bundle.mutators.merge_target import MergeTarget
-from healthmon.bundle.mutators.override_compute import OverrideCompute
+from healthmon.bundle.mutators.override_compute import ComputeIdToClusterId, OverrideCompute
 from healthmon.bundle.mutators.permissions import ApplyPermissions, ValidateSharedRootPermissions
 from healthmon.bundle.mutators.pipeline_globs import ExpandPipelineGlobPaths
 from healthmon.bundle.mutators.resolve_variables import ResolveVariables
@@ -35,8 +35,8 @@ from healthmon.bundle.step import Step
 
 def load(main_file: Path, target: str | None) -> list[Step]:
     """Read the files and pick the target."""
-    return [LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(), SelectTarget(target),
-            MergeTarget()]
+    return [LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(), ComputeIdToClusterId(),
+            SelectTarget(target), MergeTarget()]
 
 
 def initialize() -> list[Step]:

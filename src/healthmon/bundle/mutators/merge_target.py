@@ -5,7 +5,7 @@
 ``presets`` merge like every CLI merge (maps key by key, sequences concatenated, scalars
 replaced); entries of ``tasks``, ``job_clusters``, ``environments`` and ``parameters`` that end
 up with the same key are combined later by ``merge_keyed_lists``, after their keys are
-interpolated. ``run_as`` is replaced, not merged. ``mode``, ``compute_id`` and ``cluster_id``
+interpolated. ``run_as`` is replaced, not merged. ``mode`` and ``cluster_id`` (``compute_id`` was renamed)
 move under ``bundle``; ``git`` merges into ``bundle.git``. Target ``variables:`` entries override
 the variable: ``name: value`` (or a map value for a complex variable) replaces its default — a
 value of the wrong kind for the variable is an error here, naming the target —, a ``lookup:``
@@ -25,7 +25,7 @@ from healthmon.bundle.suggest import did_you_mean
 CHECK = "target"
 VAR_FIELDS = {"default", "description", "type", "lookup", "value"}
 MERGED = ("bundle", "workspace", "artifacts", "resources", "sync", "permissions", "presets")
-TO_BUNDLE = ("mode", "compute_id", "cluster_id")
+TO_BUNDLE = ("mode", "cluster_id")
 
 
 def merge_variables(base: Value | None, override: Value, target: str) -> Value:
