@@ -11,6 +11,7 @@ from healthmon.bundle.mutators.apply_presets import ApplyPresets
 from healthmon.bundle.mutators.apps import ValidateApps
 from healthmon.bundle.mutators.artifacts import PrepareArtifacts
 from healthmon.bundle.mutators.bundle_root import CheckBundleRoot
+from healthmon.bundle.mutators.cli_version import VerifyCliVersion
 from healthmon.bundle.mutators.interpolate import Interpolate
 from healthmon.bundle.mutators.load_git import LoadGit
 from healthmon.bundle.mutators.load_includes import LoadIncludes
@@ -35,8 +36,8 @@ from healthmon.bundle.step import Step
 
 def load(main_file: Path, target: str | None) -> list[Step]:
     """Read the files and pick the target."""
-    return [LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(), ComputeIdToClusterId(),
-            SelectTarget(target), MergeTarget()]
+    return [LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(), VerifyCliVersion(),
+            ComputeIdToClusterId(), SelectTarget(target), MergeTarget()]
 
 
 def initialize() -> list[Step]:
