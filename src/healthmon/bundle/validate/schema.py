@@ -52,7 +52,10 @@ TOP: dict = {
                 "artifacts_dynamic_version": "bool"},
     "run_as": {"user_name": _S, "service_principal_name": _S},
     "permissions": {"list": {"level": _S, "user_name": _S, "group_name": _S, "service_principal_name": _S}},
-    "experimental": _A,
+    # The CLI's config.Experimental; scripts map a hook (preinit, postdeploy, ...) to a command.
+    "experimental": {"scripts": {"map": _S}, "python_wheel_wrapper": "bool", "use_legacy_run_as": "bool",
+                     "pydabs": _A, "python": _A, "skip_artifact_cleanup": "bool",
+                     "skip_name_prefix_for_schema": "bool"},
     "scripts": _A,
     "python": _A,
     "targets": _A,
