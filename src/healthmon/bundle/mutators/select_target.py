@@ -15,13 +15,14 @@ CHECK = "target"
 
 def select_target(config: Value, requested: str | None) -> str:
     targets = config.get("targets")
-    if targets is None or targets.v is None:
+    if targets is None or targets.v is None or targets.is_map and not targets.v:  # DefineDefaultTarget
         if requested not in (None, "default"):
             raise fail(f"{requested}: no such target. Available targets: default", check=CHECK)
         return "default"
     if not targets.is_map:
         raise fail("targets: expected a map of target name to settings", targets.loc, "targets", check=CHECK)
-    names = list(targets.v)
+    # Sorted: the CLI lists Go map keys, whose order is not the file's.
+    names = sorted(targets.v)
     if requested is not None:
         if requested not in targets.v:
             raise fail(f"{requested}: no such target. Available targets: {', '.join(names)}", check=CHECK)
@@ -35,7 +36,7 @@ def select_target(config: Value, requested: str | None) -> str:
             raise fail(f"targets.{name}.default: expected a boolean, found {d.v!r}", d.loc, f"targets.{name}.default",
                        check=CHECK)
     if len(defaults) > 1:
-        raise fail(f"multiple targets are marked as default ({', '.join(defaults)})", check=CHECK)
+        raise fail(f"multiple targets are marked as default ({', '.join(sorted(defaults))})", check=CHECK)
     if defaults:
         return defaults[0]
     if len(names) == 1:
