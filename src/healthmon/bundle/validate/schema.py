@@ -69,6 +69,8 @@ CLI_FIELDS: dict[str, dict[str, Any]] = {
             "format": {"enum": ["SINGLE_TASK", "MULTI_TASK"]}},
     "Pipeline": {"deployment": "any"},
     "Volume": {"volume_path": "string"},
+    # The CLI's resources.App.Config is a map[string]any: written as app.yml, not checked.
+    "App": {"config": "any"},
 }
 
 
