@@ -13,7 +13,7 @@ from healthmon.bundle.context import LoadContext
 from healthmon.bundle.step import BundleState, Step, apply_all
 from healthmon.bundle.yamlparse import parse_file
 
-ORDER = ["load_includes", "report_unknown_fields", "check_bundle_root", "verify_cli_version", "compute_id_to_cluster_id", "select_target", "merge_target",
+ORDER = ["load_includes", "report_unknown_fields", "check_bundle_root", "verify_cli_version", "compute_id_to_cluster_id", "select_target", "merge_target", "initialize_variables",
          "check_resources_have_values",
          "load_git", "rewrite_sync_paths",
          "sync_default_path", "sync_infer_root", "apply_source_linked_deployment",

@@ -3,7 +3,7 @@ import pytest
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import BundleError
 from healthmon.bundle.mutators.merge_target import merge_target
-from healthmon.bundle.mutators.resolve_variables import ResolveVariables
+from healthmon.bundle.mutators.resolve_variables import InitializeVariables, ResolveVariables
 from healthmon.bundle.step import BundleState
 from healthmon.bundle.yamlparse import parse_text
 
@@ -28,9 +28,10 @@ def resolve(text=YAML, variables=None, environ=None, target="dev", tmp_path=None
     ctx = LoadContext(root=tmp_path or __import__("pathlib").Path("/tmp"), user_name="u@x.com",
                       variables=variables or {}, environ=environ or {})
     state = BundleState(cfg, ctx, target=target)
-    diags = ResolveVariables().apply(state)
-    if diags.has_errors():
-        raise BundleError(diags.items)
+    for step in (InitializeVariables(), ResolveVariables()):  # --var checks, then values
+        diags = step.apply(state)
+        if diags.has_errors():
+            raise BundleError(diags.items)
     return state.config.plain()["variables"]
 
 

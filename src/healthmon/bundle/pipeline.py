@@ -20,7 +20,7 @@ from healthmon.bundle.mutators.merge_target import MergeTarget
 from healthmon.bundle.mutators.override_compute import ComputeIdToClusterId, OverrideCompute
 from healthmon.bundle.mutators.permissions import ApplyPermissions, ValidateSharedRootPermissions
 from healthmon.bundle.mutators.pipeline_globs import ExpandPipelineGlobPaths
-from healthmon.bundle.mutators.resolve_variables import ResolveVariables
+from healthmon.bundle.mutators.resolve_variables import InitializeVariables, ResolveVariables
 from healthmon.bundle.mutators.resources_have_values import CheckResourcesHaveValues
 from healthmon.bundle.mutators.run_as import SetRunAs
 from healthmon.bundle.mutators.select_target import SelectTarget
@@ -37,7 +37,7 @@ from healthmon.bundle.step import Step
 def load(main_file: Path, target: str | None) -> list[Step]:
     """Read the files and pick the target."""
     return [LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(), VerifyCliVersion(),
-            ComputeIdToClusterId(), SelectTarget(target), MergeTarget()]
+            ComputeIdToClusterId(), SelectTarget(target), MergeTarget(), InitializeVariables()]
 
 
 def initialize() -> list[Step]:

@@ -80,6 +80,32 @@ def kind_error(name: str, complex_: bool, where: str) -> str:
     return f"variable {name} is not of type complex, but the value {where} is a complex type"
 
 
+class InitializeVariables(Step):
+    """The CLI's ``Root.InitializeVariables`` (after the target is selected, before initialize):
+    each ``--var name=value`` must name a declared variable that is not complex and has no
+    ``value:`` written in its definition. The first problem stops loading, without a location."""
+
+    name = "initialize_variables"
+    reads = ("variables.*", "--var")
+    updates = ()
+
+    def run(self, b: BundleState) -> None:
+        variables = b.config.get("variables")
+        declared = variables.v if variables is not None and variables.is_map else {}
+        for name, given in b.ctx.variables.items():
+            d = declared.get(name)
+            if d is None and name in declared:
+                continue  # `name:` with nothing: a variable without settings
+            if d is None or not d.is_map:  # a top-level `name: value` is dropped (resolve_variables warns)
+                raise fail(f"variable {name} has not been defined", check=CHECK)
+            if is_complex(d):
+                raise fail(f"setting variables of complex type via --var flag is not supported: {name}", check=CHECK)
+            written = _given(d.get("value"))
+            if written is not None:  # the CLI assigns --var to `value`, which is taken
+                raise fail(f"failed to assign {given} to {name}: variable has already been assigned value: "
+                           f"{written.v}", check=CHECK)
+
+
 class ResolveVariables(Step):
     name = "resolve_variables"
     reads = ("variables.*", "--var", "BUNDLE_VAR_*", ".databricks/bundle/<target>/variable-overrides.json")
@@ -99,9 +125,6 @@ class ResolveVariables(Step):
                                               f"variables.{name}", check=CHECK))
                     continue
                 declared[name] = Value({}, d.loc) if d.v is None else d
-        for name in ctx.variables:
-            if name not in declared:
-                raise fail(f"variable {name} has not been defined", check=CHECK)
         diags = Diagnostics(dropped)
         overrides = _overrides(b) if declared else {}
         out: dict[str, Value] = {}
@@ -123,15 +146,7 @@ class ResolveVariables(Step):
             if default is not None and vtype is not None and vtype.v == "complex" and kind_mismatch(True, default):
                 diags.error(kind_error(name, True, "of its default"), default.loc, f"{path}.default", check=CHECK)
                 continue
-            if name in ctx.variables:
-                if complex_:
-                    diags.add(Diagnostic(ERROR, f"setting variable of complex type via --var flag is not supported: "
-                                                f"{name}", d.loc, path, check=CHECK))
-                    continue
-                if written is not None:  # the CLI assigns --var to `value`, which is taken
-                    diags.error(f"failed to assign {ctx.variables[name]} to {name}: variable has already been "
-                                f"assigned value: {written.v}", check=CHECK)
-                    continue
+            if name in ctx.variables:  # checked by initialize_variables
                 value = Value(ctx.variables[name], d.loc)
             elif written is not None:
                 value = written
