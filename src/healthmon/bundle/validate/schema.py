@@ -46,7 +46,9 @@ TOP: dict = {
     "resources": _A,
     "include": {"list": _S},
     "sync": {"paths": {"list": _S}, "include": {"list": _S}, "exclude": {"list": _S}},
-    "artifacts": _A,
+    # The CLI's config.Artifact (artifacts.Prepare fills build, files and path).
+    "artifacts": {"map": {"type": _S, "build": _S, "executable": _S, "path": _S, "files": {"list": {"source": _S}},
+                          "dynamic_version": "bool"}},
     "presets": {"name_prefix": _S, "tags": {"map": _S}, "trigger_pause_status": {"enum": ["PAUSED", "UNPAUSED"]},
                 "jobs_max_concurrent_runs": "int", "pipelines_development": "bool", "source_linked_deployment": "bool",
                 "artifacts_dynamic_version": "bool"},
@@ -203,7 +205,8 @@ class _Checker:
 # A target's own settings (the CLI's ``config.Target``), checked as written before it is merged.
 TARGET: dict = {
     "default": "bool", "mode": TOP["bundle"]["mode"], "compute_id": _S, "cluster_id": _S, "bundle": TOP["bundle"],
-    "workspace": TOP["workspace"], "artifacts": _A, "git": _A, "run_as": TOP["run_as"], "presets": TOP["presets"],
+    "workspace": TOP["workspace"], "artifacts": TOP["artifacts"], "git": _A, "run_as": TOP["run_as"],
+    "presets": TOP["presets"],
     "resources": _A, "sync": TOP["sync"], "variables": _A, "permissions": TOP["permissions"],
 }
 
