@@ -72,6 +72,24 @@ def is_zero(value: "Value | None") -> bool:
     return value is None or value.v is None or (value.v in ("", 0) and not isinstance(value.v, bool))
 
 
+# The strings the CLI's Normalize reads as a bool where its type wants one (go-yaml's YAML 1.1
+# words; the CLI parses YAML 1.2, so they reach it as strings).
+_TRUE_WORDS = frozenset({"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"})
+_FALSE_WORDS = frozenset({"n", "N", "no", "No", "NO", "off", "Off", "OFF"})
+
+
+def as_bool(v: Any) -> bool | None:
+    """``v`` as a bool field takes it (``True``, ``"yes"``, ``"true"``), else ``None``."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        if v in _TRUE_WORDS or v.lower() == "true":
+            return True
+        if v in _FALSE_WORDS or v.lower() == "false":
+            return False
+    return None
+
+
 def to_plain(value: Value) -> Any:
     v = value.v
     if isinstance(v, dict):

@@ -7,7 +7,7 @@ behaviour).
 from __future__ import annotations
 
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Value
+from healthmon.bundle.dyn import Value, as_bool
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "target"
@@ -30,9 +30,9 @@ def select_target(config: Value, requested: str | None) -> str:
     defaults = []
     for name, t in targets.v.items():
         d = t.get("default") if t.is_map else None
-        if d is not None and d.v is True:
+        if d is not None and as_bool(d.v) is True:
             defaults.append(name)
-        elif d is not None and not isinstance(d.v, bool):
+        elif d is not None and d.v is not None and as_bool(d.v) is None:
             raise fail(f"targets.{name}.default: expected a boolean, found {d.v!r}", d.loc, f"targets.{name}.default",
                        check=CHECK)
     if len(defaults) > 1:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
-from healthmon.bundle.dyn import Value, format_path, kind_name
+from healthmon.bundle.dyn import Value, as_bool, format_path, kind_name
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.validate.base import BundleState
 from healthmon.bundle.validate.reserved import MANAGED
@@ -196,10 +196,11 @@ class _Checker:
                 else:
                     self.bad(node, path, spec)
         elif spec == "bool":
-            if isinstance(v, str) and v.lower() in ("true", "false"):
-                self.fixes.append((path, v.lower() == "true"))
-            elif not isinstance(v, bool):
+            typed = as_bool(v)
+            if typed is None:
                 self.bad(node, path, spec)
+            elif not isinstance(v, bool):
+                self.fixes.append((path, typed))
 
 
 # A target's own settings (the CLI's ``config.Target``), checked as written before it is merged.
