@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import ERROR, RECOMMENDATION, Diagnostic, Diagnostics, fail
-from healthmon.bundle.dyn import Value, find, get_path, is_zero, set_path
+from healthmon.bundle.dyn import Value, as_bool, find, get_path, is_zero, set_path
 from healthmon.bundle.mutators.permissions import deploying_principal
 from healthmon.bundle.mutators.run_as import identity
 from healthmon.bundle.step import BundleState, Step
@@ -91,7 +91,7 @@ def _production_checks(config: Value, user: str, target: Value | None) -> Diagno
     recommendation, any other an error."""
     diags = Diagnostics()
     for _path, dev in find(config, "resources.pipelines.*.development"):
-        if dev.v is True:
+        if as_bool(dev.v) is True:
             diags.error("target with 'mode: production' cannot include a pipeline with 'development: true'",
                         check=CHECK)
             return diags

@@ -20,7 +20,7 @@ import re
 from functools import partial
 
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Path, Value, is_zero, map_pattern
+from healthmon.bundle.dyn import Path, Value, as_bool, is_zero, map_pattern
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "presets"
@@ -70,7 +70,7 @@ def apply_presets(config: Value) -> Value:
         config = map_pattern(config, "resources.pipelines.*", lambda _p, node: _not_continuous(node))
         config = map_pattern(config, "resources.quality_monitors.*", lambda _p, node: _unscheduled(node))
     dev = _get(presets, "pipelines_development")
-    if dev is not None and dev.v is True:
+    if dev is not None and as_bool(dev.v) is True:
         # Unconditional, as the CLI (`p.Development = true`: a Go bool cannot tell false from unset).
         config = map_pattern(config, "resources.pipelines.*",
                              lambda _p, node: node if not node.is_map

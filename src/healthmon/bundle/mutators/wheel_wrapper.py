@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from healthmon.bundle.diag import Diagnostics
-from healthmon.bundle.dyn import Value, get_path, parse_path
+from healthmon.bundle.dyn import Value, as_bool, get_path, parse_path
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "python_wheel_wrapper"
@@ -49,7 +49,7 @@ class WheelWrapperCheck(Step):
     def run(self, b: BundleState) -> Diagnostics:
         diags = Diagnostics()
         wrapper = get_path(b.config, ("experimental", "python_wheel_wrapper"))
-        if wrapper is not None and wrapper.v is True:
+        if wrapper is not None and as_bool(wrapper.v) is True:
             return diags
         for path, ref in b.sources.items():
             m = _TASK.match(path)
