@@ -13,6 +13,9 @@ class LoadContext:
     user_name: str  # workspace.current_user.userName
     target: str | None = None  # -t; None = the default target
     variables: dict[str, str] = field(default_factory=dict)  # --var name=value
+    # The ``--var`` flags as given, in order (``initialize_variables`` checks them like the CLI:
+    # a flag without ``=``, a name given twice); ``variables`` holds the first value per name.
+    variable_flags: tuple[str, ...] = ()
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     # Filled while parsing: a mapping value's location -> its key's location.
     key_locations: dict = field(default_factory=dict, compare=False)

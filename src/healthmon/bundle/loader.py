@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,11 +102,13 @@ def config_file(root: Path) -> Path:
     raise HealthmonError(f"unable to locate bundle root: no databricks.yml in {root}")
 
 
-def load_bundle(root: Path, target: str | None = None, variables: dict[str, str] | None = None, *,
+def load_bundle(root: Path, target: str | None = None, variables: Mapping[str, str] | Sequence[str] | None = None, *,
                 strict: bool = False, user_name: str | None = None, environ: dict[str, str] | None = None,
                 validate: bool = True) -> Bundle:
     """Parse, resolve and (``validate=True``) check the bundle at ``root``.
 
+    ``variables``: a mapping of variable values, or the ``--var name=value`` flags as given
+    (checked by the ``initialize_variables`` step, as the CLI checks its flags).
     Raises ``BundleError`` when the root file cannot be read or a load/initialize step reports
     an error (the exception's ``bundle`` is the configuration as far as it got, which
     ``validate -o json`` still prints, like the CLI). Validation findings are returned in
@@ -120,7 +123,17 @@ def load_bundle(root: Path, target: str | None = None, variables: dict[str, str]
         from healthmon.settings import Settings
 
         user_name = Settings.from_env().user_name
+    flags: tuple[str, ...] = ()
+    if variables is not None and not isinstance(variables, Mapping):
+        flags = tuple(variables)
+        values: dict[str, str] = {}
+        for flag in flags:
+            name, sep, value = flag.partition("=")
+            if sep:
+                values.setdefault(name, value)
+        variables = values
     ctx = LoadContext(root=root, user_name=user_name, target=target, variables=dict(variables or {}),
+                      variable_flags=flags,
                       environ=dict(os.environ if environ is None else environ))
     main = config_file(root)
     config = parse_file(main, ctx.display(main), ctx.key_locations, ctx.anchored)

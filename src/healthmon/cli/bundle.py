@@ -26,22 +26,6 @@ def _echo_err(text: str) -> None:
     typer.echo(text, err=True)
 
 
-def _parse_vars(pairs: list[str] | None) -> dict[str, str]:
-    from healthmon.errors import InvalidParameterError
-
-    out: dict[str, str] = {}
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise InvalidParameterError(f'unexpected flag value for variable assignment: {pair}')
-        name = name.strip()
-        if name in out:  # the CLI's wording
-            raise InvalidParameterError(f"failed to assign {value} to {name}: variable has already been assigned "
-                                        f"value: {out[name]}")
-        out[name] = value
-    return out
-
-
 def _guard(fn: Callable[[], int | None]) -> None:
     """Run a command body; user errors print without a traceback and exit 1."""
     from healthmon.bundle.diag import BundleError
@@ -65,7 +49,7 @@ def _load(path: Optional[Path], target: Optional[str], var: list[str] | None, st
     from healthmon.bundle.loader import find_root, load_bundle
 
     root = find_root(path)
-    return load_bundle(root, target, _parse_vars(var), strict=strict)
+    return load_bundle(root, target, list(var or []), strict=strict)
 
 
 def _print_diagnostics(bundle) -> None:

@@ -92,7 +92,12 @@ class InitializeVariables(Step):
     def run(self, b: BundleState) -> None:
         variables = b.config.get("variables")
         declared = variables.v if variables is not None and variables.is_map else {}
-        for name, given in b.ctx.variables.items():
+        flags = b.ctx.variable_flags or tuple(f"{k}={v}" for k, v in b.ctx.variables.items())
+        assigned: dict[str, str] = {}
+        for flag in flags:
+            name, sep, given = flag.partition("=")
+            if not sep:
+                raise fail(f"unexpected flag value for variable assignment: {flag}", check=CHECK)
             d = declared.get(name)
             if d is None and name in declared:
                 continue  # `name:` with nothing: a variable without settings
@@ -101,9 +106,11 @@ class InitializeVariables(Step):
             if is_complex(d):
                 raise fail(f"setting variables of complex type via --var flag is not supported: {name}", check=CHECK)
             written = _given(d.get("value"))
-            if written is not None:  # the CLI assigns --var to `value`, which is taken
+            taken = assigned[name] if name in assigned else (written.v if written is not None else None)
+            if taken is not None:  # the CLI assigns --var to `value`, which may be taken
                 raise fail(f"failed to assign {given} to {name}: variable has already been assigned value: "
-                           f"{written.v}", check=CHECK)
+                           f"{taken}", check=CHECK)
+            assigned[name] = given
 
 
 class ResolveVariables(Step):
