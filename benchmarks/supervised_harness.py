@@ -4,6 +4,8 @@ seeds without running the whole pipeline.
 
     python -m benchmarks.supervised_harness prepare --seeds 11 13 21 42 --scale medium   # once
     python -m benchmarks.supervised_harness run --seeds 11 13 21 42                       # per design
+    python -m benchmarks.supervised_harness run --records --out r.json ...                # selection rules:
+    python -m benchmarks.supervised_harness replay --replay r.json --rules validation split_recent13
 
 ``prepare`` keeps what the detector harness (``benchmarks.detector_harness``) does not: the
 reliability feature table and the gold tables a gold-enriched label reads (as parquet, beside
@@ -16,9 +18,12 @@ evaluation with every baseline (``evaluation._evaluate_forecaster`` / ``_evaluat
 — and prints per model the test figure of the shipped scorer, of the ML model and of the
 strongest baseline, which scorer shipped, and the shipped scorer's margin over the strongest
 baseline (1 − MAPE ratio for forecasters, AUC difference for classifiers; negative = a
-shortfall) with its entity-bootstrap standard error on the test rows. ``summary`` then gives
-per model the mean and worst margin over seeds and on how many seeds the shipped scorer is within one standard
-error of the strongest baseline.
+shortfall) with its entity-bootstrap standard error on the test rows; then per model the
+mean and worst margin over seeds and on how many seeds the shipped scorer is within one
+standard error of the strongest baseline (``summary``). ``run --records`` also keeps what any selection rule could read
+before the test period (every candidate's figures on several records, the paired margins on
+validation); ``replay`` then compares selection rules on those same fitted models in seconds
+(``split_recent13`` is the rule ``training.choose_scorer`` implements).
 
 Development seeds only (docs/models.md): never point it at an evaluation seed.
 """
