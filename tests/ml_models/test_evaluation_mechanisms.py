@@ -234,9 +234,12 @@ def test_champion_candidates_ship_a_baseline_only_when_it_wins_on_validation():
     # Seasonal naive and the entity's history are yardsticks, not candidates: they read other rows.
     assert not any("seasonal_naive" in k or "entity_mean_validation" in k for k in contest)
     assert "candidate_entity_mean_feature_validation_mape" in contest  # its label-history twin is servable
-    # The challenger is the rule with the best VALIDATION figure (the period nearest the one it serves).
-    rules = {k.removeprefix("candidate_").removesuffix("_validation_mape"): v for k, v in contest.items()
-             if k.endswith("_validation_mape") and k != "candidate_ml_validation_mape"}
+    # The rule that ships is the one with the best figure on the recent record (validation plus
+    # the last weeks of training), logged beside its validation figure.
+    rules = {k.removeprefix("candidate_").removesuffix("_recent_mape"): v for k, v in contest.items()
+             if k.endswith("_recent_mape")}
+    assert set(rules) == {k.removeprefix("candidate_").removesuffix("_validation_mape") for k in contest
+                          if k.endswith("_validation_mape") and k != "candidate_ml_validation_mape"}
     assert algorithm.removeprefix("baseline:").replace(":", "_") == min(rules, key=rules.get)
 
     exact_y = rows["cost_next_dow_avg_4w"].to_numpy() * 1.5 + 3.0
@@ -254,6 +257,41 @@ def test_champion_candidates_ship_a_baseline_only_when_it_wins_on_validation():
     # Detectors and custom models keep their model: no labels to choose on.
     det = MODELS["cost_anomaly_detector"]
     assert choose_scorer(det, weak, rows, None, periods, features, X[train])[1] == det.algorithm
+
+
+def test_the_rule_that_ships_is_the_best_on_the_recent_record_not_on_validation_alone():
+    """Two close rules: the last value wins the short validation period by luck, the 28-day mean
+    is better over the validation period and the last weeks of training together: the 28-day mean
+    ships. The ML model is judged on validation only, against the validation-best rule."""
+    from sklearn.dummy import DummyRegressor
+
+    from healthmon.ml.models import frames as fr
+    from healthmon.ml.training import RECENT_TRAINING_WEEKS, choose_scorer, recent_record
+
+    spec, rows, periods, features = _budget_rows(days=200)
+    dates = pd.to_datetime(rows[spec.date_key])
+    recent = recent_record(rows[spec.date_key], periods)
+    assert recent[periods == "validation"].all() and not recent[periods == "test"].any()
+    train_recent = recent & (periods == "train")
+    assert train_recent.any() and (~recent & (periods == "train")).any()
+    last_train = dates[periods == "train"].max()
+    assert dates[train_recent].min() == last_train - pd.Timedelta(days=7 * RECENT_TRAINING_WEEKS - 1)
+
+    rng = np.random.default_rng(3)
+    last, mean28 = rows["daily_cost"].to_numpy(float), rows["avg_cost_28d"].to_numpy(float)
+    val = periods == "validation"
+    # Label = the 28-day mean with 5 % noise, except on validation, where it is the last value
+    # with 4 % noise: the last value wins there, by a little.
+    y = mean28 * rng.uniform(0.95, 1.05, len(rows))
+    y[val] = last[val] * rng.uniform(0.96, 1.04, val.sum())
+    assert np.all(y > 0)
+    X = fr.clean_features(rows, features)
+    train = periods == "train"
+    weak = DummyRegressor().fit(X[train], y[train])
+    _, algorithm, contest = choose_scorer(spec, weak, rows, y, periods, features, X[train])
+    assert contest["candidate_last_value_validation_mape"] < contest["candidate_mean_28d_validation_mape"]
+    assert contest["candidate_mean_28d_recent_mape"] < contest["candidate_last_value_recent_mape"]
+    assert algorithm == "baseline:mean_28d"
 
 
 def test_tag_baselines_most_frequent_in_workspace_and_nearest_name():

@@ -342,18 +342,30 @@ def _scorer_output(spec: ModelSpec, scorer, X: np.ndarray) -> np.ndarray:
     return proba[:, -1] if spec.kind == "binary" else proba
 
 
+# The rules' longer record: the validation period plus this many last weeks of the training
+# period (a quarter). A validation period of a few weeks is too short to tell close rules apart,
+# and the whole record is not right either: a rule that reads the entity's own label history is
+# weak early in training, where that history is short.
+RECENT_TRAINING_WEEKS = 13
+
+
 def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.ndarray, features: list[str], X_train):
-    """The ML model or its best servable baseline, decided before the test period (which plays
-    no part). The challenger is the servable baseline with the best figure (ROC-AUC; MAPE for
-    forecasters, the evaluation's metric) on the VALIDATION period — the period nearest the one
-    it will serve: a rule that reads the entity's own label history is weak early in the
-    training period, where that history is short, and judged over the whole record it would
-    hand the contest to a rule that is no longer the strongest. The ML model ships only when its
-    paired margin over that baseline on the VALIDATION period exceeds one entity-bootstrap
-    standard error (``metrics.clearly_better``), so it must clearly beat every servable rule. A baseline that ships is
-    wrapped as a ``BaselineEstimator`` over the same features under the algorithm tag
-    ``baseline:<name>``, so it is registered, served and evaluated like any model. Returns
-    (scorer, algorithm tag, the candidates' figures and the decisive margin)."""
+    """The ML model or one of its servable baselines, decided before the test period (which
+    plays no part), as two questions, each asked of the record that can answer it:
+
+    1. Does the ML model clearly beat every servable rule? It is judged on the VALIDATION
+       period only (it was fitted on the training period), against the baseline with the best
+       validation figure (ROC-AUC; MAPE for forecasters, the evaluation's metric): it ships when
+       its paired margin there exceeds one entity-bootstrap standard error
+       (``metrics.clearly_better``).
+    2. If not, which rule ships? The servable baseline with the best figure on the recent
+       record — the validation period plus the last ``RECENT_TRAINING_WEEKS`` weeks of training
+       (``recent_record``): the rules were fitted on nothing there, and between close rules a
+       few weeks of validation alone is noise.
+
+    A baseline that ships is wrapped as a ``BaselineEstimator`` over the same features under the
+    algorithm tag ``baseline:<name>``, so it is registered, served and evaluated like any model.
+    Returns (scorer, algorithm tag, the candidates' figures and the decisive margin)."""
     from healthmon.ml.models import baselines as bl
     from healthmon.ml.models.baseline_estimator import BaselineEstimator
     from healthmon.ml.models.metrics import clearly_better, paired_entity_bootstrap
@@ -361,9 +373,7 @@ def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.nda
     if spec.kind == "anomaly" or y is None or not spec.baselines:
         return model, spec.algorithm, {}
     val = periods == "validation"
-    # The rules' figures over the training and validation periods together are logged beside
-    # their validation figures (the longest record), but the validation period picks.
-    history = np.isin(periods, ("train", "validation")) & ~pd.isna(np.asarray(y, float))
+    recent = recent_record(rows[spec.date_key], periods) & ~pd.isna(np.asarray(y, float))
     classes = tuple(getattr(model, "classes_", (0, 1)))
     forecast = spec.kind == "regression"
 
@@ -371,37 +381,47 @@ def choose_scorer(spec: ModelSpec, model, rows: pd.DataFrame, y, periods: np.nda
         return y[mask].astype(int) if spec.kind in ("binary", "multiclass") else y[mask]
 
     X_val, y_val = matrix(rows.loc[val], features), labels(val)
-    X_hist, y_hist = matrix(rows.loc[history], features), labels(history)
+    X_recent, y_recent = matrix(rows.loc[recent], features), labels(recent)
     metric = "mape" if forecast else selection_metric(spec, period_metrics(spec, model, X_val, y_val))[0]
 
     def figure(est, X, yy) -> float:
         scores = period_metrics(spec, est, X, yy)
         return scores.get("mape", math.nan) if forecast else selection_metric(spec, scores)[1]
 
-    def better(a: float, b: float) -> bool:
-        return a < b if forecast else a > b
-
     contest = {f"candidate_ml_validation_{metric}": figure(model, X_val, y_val)}
-    challenger: tuple[float, Any, str] | None = None
+    rules = []  # (validation figure, recent-record figure, estimator, algorithm tag)
     ctx = bl.Context(spec, rows, np.asarray(y, float), periods, features)
     for baseline in bl.servable([b.fit(ctx) for b in spec.baselines], features):
         est = BaselineEstimator(baseline, features, spec.kind, classes).fit(X_train)
         label = bl.baseline_label(baseline).replace(":", "_")
-        b_value = contest[f"candidate_{label}_validation_{metric}"] = figure(est, X_val, y_val)
-        contest[f"candidate_{label}_history_{metric}"] = figure(est, X_hist, y_hist)
-        if b_value == b_value and (challenger is None or better(b_value, challenger[0])):
-            challenger = (b_value, est, f"baseline:{bl.baseline_label(baseline)}")
-    if challenger is None:
+        on_val = contest[f"candidate_{label}_validation_{metric}"] = figure(est, X_val, y_val)
+        on_recent = contest[f"candidate_{label}_recent_{metric}"] = figure(est, X_recent, y_recent)
+        if on_val == on_val:
+            rules.append((on_val, on_recent, est, f"baseline:{bl.baseline_label(baseline)}"))
+    if not rules:
         return model, spec.algorithm, contest
+    best = min if forecast else max
+    judge = best(rules, key=lambda r: r[0])
     edge, se = paired_entity_bootstrap(
-        spec.kind, y_val, _scorer_output(spec, model, X_val), _scorer_output(spec, challenger[1], X_val),
+        spec.kind, y_val, _scorer_output(spec, model, X_val), _scorer_output(spec, judge[2], X_val),
         rows.loc[val, spec.entity_key].to_numpy(), classes=classes,
     )
     contest["selection_ml_margin_over_baseline"] = edge
     contest["selection_ml_margin_standard_error"] = se
     if clearly_better(edge, se):
         return model, spec.algorithm, contest
-    return challenger[1], challenger[2], contest
+    on_record = [r for r in rules if r[1] == r[1]]
+    shipped = best(on_record, key=lambda r: r[1]) if on_record else judge
+    return shipped[2], shipped[3], contest
+
+
+def recent_record(dates: pd.Series, periods: np.ndarray, weeks: int = RECENT_TRAINING_WEEKS) -> np.ndarray:
+    """Rows of the validation period and of the last ``weeks`` weeks of the training period."""
+    day = pd.to_datetime(dates).dt.normalize().to_numpy()
+    train, val = periods == "train", periods == "validation"
+    if not train.any():
+        return val
+    return val | (train & (day > day[train].max() - np.timedelta64(7 * weeks, "D")))
 
 
 # --------------------------------------------------------------------------- detectors
