@@ -443,7 +443,8 @@ def seed_verdict(entry: dict) -> str:
     if shipped * 2 > sum(entry["scorers"].values()):
         top = max((a for a in entry["scorers"] if str(a).startswith("baseline:")), key=lambda a: entry["scorers"][a])
         seeds = sum(entry["scorers"].values())
-        return f"ships baseline ({top.removeprefix('baseline:')}, chosen before the test period in {shipped} of {seeds} seeds)"
+        return (f"ships baseline ({top.removeprefix('baseline:')}, chosen before the test period in {shipped} "
+                f"of {seeds} seeds)")
     if beats:
         return "beats baseline"
     return "does not beat baseline"
