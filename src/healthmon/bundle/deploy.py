@@ -1,7 +1,8 @@
 """Deploy, destroy and summarise a bundle against the local workspace.
 
 deploy:
- 1. refuse if validation found errors;
+ 1. refuse if validation found errors; run the ``prebuild``, ``postbuild`` (nothing is built in
+    between) and ``predeploy`` scripts of ``experimental.scripts``, as the CLI before its lock;
  2. take the deployment lock: a row in ``deployment_locks`` keyed by (bundle, target), inserted
     in its own short transaction, so a concurrent deploy/destroy of the same target fails at the
     database with "deployment lock held by ..." instead of interleaving (the CLI's lock);
@@ -10,7 +11,9 @@ deploy:
     then write every job's settings with ``${resources.jobs.<key>.id}`` replaced by real ids,
     delete the jobs no longer in the bundle and record the deployment (who, when, target,
     sha256 of the resolved configuration);
- 5. only then swap the staged files into ``$HEALTHMON_HOME/workspace/...files``; release the lock.
+ 5. only then swap the staged files into ``$HEALTHMON_HOME/workspace/...files``; release the lock;
+ 6. run the ``postdeploy`` script. A failing script is an error (``exit status N``); one before
+    the lock stops the deploy before anything changed.
 A failure anywhere rolls the transaction back and discards the staged files: no partial deploy.
 Job ids are stable: a job keeps its id for as long as its resource key stays in the bundle.
 """
@@ -315,9 +318,23 @@ def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool
     started = now_ms()
     local_workspace_dir(bundle, "root_path", settings)
     files_dir(bundle, settings)
+    for hook in ("prebuild", "postbuild", "predeploy"):
+        run_script(bundle, hook)
     with database_errors("deploy"):
         ensure_schema(db)
-        return _deploy_locked(bundle, db, settings, name, target, digest, started, force_lock, _fail_after_jobs)
+        result = _deploy_locked(bundle, db, settings, name, target, digest, started, force_lock, _fail_after_jobs)
+    run_script(bundle, "postdeploy")
+    return result
+
+
+def run_script(bundle: Bundle, hook: str) -> None:
+    """Run the ``experimental.scripts`` hook ``hook`` in the bundle root; raise if it fails."""
+    from healthmon.bundle.diag import BundleError
+    from healthmon.bundle.mutators.scripts import run_hook
+
+    found = run_hook(bundle.value, hook, bundle.root, os.environ)
+    if found.has_errors():
+        raise BundleError(found.items)
 
 
 def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lock, _fail_after_jobs) -> DeployResult:

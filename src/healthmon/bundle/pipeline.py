@@ -9,7 +9,7 @@ from pathlib import Path
 from healthmon.bundle.mutators.apply_mode import ApplyMode
 from healthmon.bundle.mutators.apply_presets import ApplyPresets
 from healthmon.bundle.mutators.apps import ValidateApps
-from healthmon.bundle.mutators.artifacts import PrepareArtifacts
+from healthmon.bundle.mutators.artifacts import InsertPythonArtifact, PrepareArtifacts
 from healthmon.bundle.mutators.bundle_root import CheckBundleRoot
 from healthmon.bundle.mutators.cli_version import VerifyCliVersion
 from healthmon.bundle.mutators.interpolate import Interpolate
@@ -23,6 +23,7 @@ from healthmon.bundle.mutators.pipeline_globs import ExpandPipelineGlobPaths
 from healthmon.bundle.mutators.resolve_variables import InitializeVariables, ResolveVariables
 from healthmon.bundle.mutators.resources_have_values import CheckResourcesHaveValues
 from healthmon.bundle.mutators.run_as import SetRunAs
+from healthmon.bundle.mutators.scripts import RunScript
 from healthmon.bundle.mutators.select_target import SelectTarget
 from healthmon.bundle.mutators.set_defaults import DefineWorkspaceDefaults, SetResourceDefaults
 from healthmon.bundle.mutators.source_linked import ApplySourceLinkedDeployment
@@ -35,9 +36,10 @@ from healthmon.bundle.step import Step
 
 
 def load(main_file: Path, target: str | None) -> list[Step]:
-    """Read the files and pick the target."""
-    return [LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(), VerifyCliVersion(),
-            ComputeIdToClusterId(), SelectTarget(target), MergeTarget(), InitializeVariables()]
+    """Read the files and pick the target. ``preinit`` runs before the includes are read: its script
+    may write a file the root includes (the CLI's ``DefaultMutators``)."""
+    return [RunScript("preinit"), LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(),
+            VerifyCliVersion(), ComputeIdToClusterId(), SelectTarget(target), MergeTarget(), InitializeVariables()]
 
 
 def initialize() -> list[Step]:
@@ -65,8 +67,10 @@ def initialize() -> list[Step]:
         ExpandPipelineGlobPaths(),
         TranslatePaths(),
         WheelWrapperCheck(),
+        InsertPythonArtifact(),
         PrepareArtifacts(),
         ValidateApps(),
+        RunScript("postinit"),
     ]
 
 

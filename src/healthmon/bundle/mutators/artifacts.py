@@ -8,6 +8,12 @@ gets before any build, which ``validate -o json`` prints.
   ``python3 setup.py bdist_wheel``; any ``whl`` artifact without ``files`` collects
   ``<path>/dist/*.whl`` (wheel builds write there, whatever the build command).
 
+Before it, ``insert_python_artifact`` (the CLI's ``artifacts.InsertPythonArtifact``, once
+``whl.DetectPackage``) adds the artifact ``python_artifact`` (``type: whl``, ``path``: the bundle
+root) when the bundle has no ``artifacts`` section, a job uses a local library (``whl``/``jar``
+or a local environment dependency) and the bundle root holds ``setup.py``; ``Prepare`` then
+gives it the default wheel build. The CLI runs both in initialize, so ``validate`` prints it.
+
 Nothing is built locally: deploy syncs files, it runs no build command.
 """
 
@@ -16,10 +22,11 @@ from __future__ import annotations
 import os
 
 from healthmon.bundle.diag import Diagnostics
-from healthmon.bundle.dyn import Value, is_zero
+from healthmon.bundle.dyn import Value, is_zero, parse_path
 from healthmon.bundle.step import BundleState, Step
 
 DEFAULT_WHEEL_BUILD = "python3 setup.py bdist_wheel"
+PYTHON_ARTIFACT = "python_artifact"
 
 
 def _prepare(artifact: Value, root: str, declared_in: str) -> Value:
@@ -70,4 +77,26 @@ class PrepareArtifacts(Step):
             declared_in = os.fspath(b.ctx.source(artifact.loc.file).parent) if located else root
             prepared[name] = _prepare(artifact, root, declared_in)
         b.config = Value({**b.config.v, "artifacts": Value(prepared, artifacts.loc)}, b.config.loc)
+        return Diagnostics()
+
+
+def _jobs_use_local_libraries(b: BundleState) -> bool:
+    # translate_paths recorded every local library it met (task libraries, environment
+    # dependencies) with the configuration path that holds it.
+    return any(ref.library and parse_path(path)[:2] == ("resources", "jobs") for path, ref in b.sources.items())
+
+
+class InsertPythonArtifact(Step):
+    name = "insert_python_artifact"
+    reads = ("artifacts", "resources.jobs.*.tasks[*].libraries", "resources.jobs.*.environments")
+    updates = ("artifacts.python_artifact",)
+
+    def run(self, b: BundleState) -> Diagnostics:
+        artifacts = b.config.get("artifacts")
+        if artifacts is not None and artifacts.v is not None:
+            return Diagnostics()
+        if not (b.ctx.root / "setup.py").is_file() or not _jobs_use_local_libraries(b):
+            return Diagnostics()
+        artifact = Value({"path": Value(os.fspath(b.ctx.root)), "type": Value("whl")})
+        b.config = Value({**b.config.v, "artifacts": Value({PYTHON_ARTIFACT: artifact})}, b.config.loc)
         return Diagnostics()

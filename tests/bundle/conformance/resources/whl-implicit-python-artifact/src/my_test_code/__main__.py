@@ -1,0 +1,2 @@
+def main():
+    print("Hello from my_test_code")
