@@ -23,6 +23,11 @@ from healthmon.bundle.yamlparse import parse_file
 
 CHECK = "include"
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
+# The CLI's ProcessInclude detail, line breaks as it prints them.
+NESTED_INCLUDE_DETAIL = ("The include section is defined in a file that is not the root file.\n"
+                         "These values will be ignored because only the includes defined in\n"
+                         "the bundle root file (that is databricks.yml or databricks.yaml)\n"
+                         "are loaded.")
 # The kind each top-level section must have in every file (the CLI's config.Root).
 SECTION_KINDS = {
     "bundle": "map", "workspace": "map", "variables": "map", "resources": "map", "targets": "map",
@@ -32,8 +37,8 @@ SECTION_KINDS = {
 
 
 def section_errors(part: Value, prefix: str = "") -> list[Diagnostic]:
-    """Top-level sections (and each ``resources.<kind>`` / ``resources.<kind>.<key>``) of the
-    wrong kind, as ``expected map, found string`` at the offending line."""
+    """Top-level sections (and each ``resources.<kind>``) of the wrong kind, as ``expected map,
+    found string`` at the offending line."""
     out: list[Diagnostic] = []
 
     def want(node: Value, kind: str, path: str) -> bool:
@@ -48,14 +53,45 @@ def section_errors(part: Value, prefix: str = "") -> list[Diagnostic]:
             continue
         if name == "resources" and node.is_map:
             for rkind, group in node.v.items():
-                if want(group, "map", f"resources.{rkind}") and group.is_map:
-                    for key, res in group.v.items():
-                        want(res, "map", f"resources.{rkind}.{key}")
+                want(group, "map", f"resources.{rkind}")
         elif name == "targets" and node.is_map and not prefix:
             for tname, t in node.v.items():
                 if want(t, "map", f"targets.{tname}") and t.is_map:
                     out += section_errors(t, f"targets.{tname}.")
     return out
+
+
+def drop_wrong_kind_resources(part: Value, diags: Diagnostics) -> Value:
+    """A resource that is not a map (``my_cluster: "hello"``) is, as the CLI's per-file
+    ``Normalize``, the warning ``expected map, found string`` and is dropped to null: a target
+    may still define it, otherwise ``check_resources_have_values`` reports it as not defined (so
+    no deploy mistakes it for a removed job)."""
+
+    def clean(res: Value, prefix: str) -> Value:
+        if not res.is_map:
+            return res
+        groups = dict(res.v)
+        for rkind, group in res.v.items():
+            if not group.is_map:
+                continue
+            entries = dict(group.v)
+            for key, node in group.v.items():
+                if node.v is not None and not node.is_map:
+                    diags.warning(f"expected map, found {kind_name(node)}", node.loc,
+                                  f"{prefix}resources.{rkind}.{key}", check=CHECK)
+                    entries[key] = Value(None, node.loc)
+            groups[rkind] = Value(entries, group.loc)
+        return Value(groups, res.loc)
+
+    fields = dict(part.v)
+    if "resources" in fields:
+        fields["resources"] = clean(fields["resources"], "")
+    targets = fields.get("targets")
+    if targets is not None and targets.is_map:
+        fields["targets"] = Value({name: Value({**t.v, "resources": clean(t.v["resources"], f"targets.{name}.")}, t.loc)
+                                   if t.is_map and "resources" in t.v else t for name, t in targets.v.items()},
+                                  targets.loc)
+    return Value(fields, part.loc)
 
 
 def include_patterns(config: Value) -> list[Value]:
@@ -140,6 +176,7 @@ class LoadIncludes(Step):
         errors = section_errors(b.config)
         if errors:
             raise BundleError(errors)
+        b.config = drop_wrong_kind_resources(b.config, diags)
         files = expand(b, include_patterns(b.config), self.main_file, diags)
         defs: dict[str, list[tuple[str, Value]]] = {}
         _resource_defs(b.config, defs)
@@ -154,12 +191,11 @@ class LoadIncludes(Step):
             errors = section_errors(part)
             if errors:
                 raise BundleError(errors)
+            part = drop_wrong_kind_resources(part, diags)
             nested_include = part.get("include")
             if nested_include is not None:
                 diags.warning("Include section is defined outside root file", nested_include.loc, "include",
-                              check=CHECK, detail="An include section is defined in a file that is not "
-                                                  "databricks.yml.\nOnly includes defined in databricks.yml are "
-                                                  "applied.")
+                              check=CHECK, detail=NESTED_INCLUDE_DETAIL)
             _resource_defs(part, defs)
             try:
                 config = merge(config, Value({k: v for k, v in part.v.items() if k != "resources"}, part.loc))
