@@ -153,13 +153,18 @@ def _found(local: Path, kind: str) -> bool:
             or (kind == "notebook" and notebook_file(local).exists()))
 
 
-def _local(ctx: LoadContext, node: Value, kind: str, fallback: str) -> Path:
+def _inside(local: Path, sync_root: Path) -> bool:
+    return local == sync_root or sync_root in local.parents
+
+
+def _local(ctx: LoadContext, node: Value, kind: str, fallback: str, sync_root: Path) -> Path:
     """The local file ``node`` names: relative to its declaring file, else — when nothing is
-    there — relative to ``fallback``, the file defining its resource (the CLI's fallback)."""
+    there or it lies outside the sync root — relative to ``fallback``, the file defining its
+    resource (the CLI's fallback: it retries whenever the first translation fails)."""
     local = Path(os.path.normpath(ctx.source(node.loc.file).parent / node.v))
-    if fallback and fallback != node.loc.file and not _found(local, kind):
+    if fallback and fallback != node.loc.file and not (_found(local, kind) and _inside(local, sync_root)):
         other = Path(os.path.normpath(ctx.source(fallback).parent / node.v))
-        if _found(other, kind):
+        if _found(other, kind) and _inside(other, sync_root):
             return other
     return local
 
@@ -167,8 +172,8 @@ def _local(ctx: LoadContext, node: Value, kind: str, fallback: str) -> Path:
 def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_path: str, path: tuple,
                errors: list[Diagnostic], fallback: str = "") -> tuple[str, Path] | None:
     declared = node.v
-    local = _local(ctx, node, kind, fallback)
-    if local != sync_root and sync_root not in local.parents:
+    local = _local(ctx, node, kind, fallback, sync_root)
+    if not _inside(local, sync_root):
         found = _found(local, kind)
         where = f"the bundle root {ctx.root}" if sync_root == ctx.root else f"the sync root {sync_root}"
         errors.append(Diagnostic(
