@@ -6,12 +6,16 @@
 serving endpoints, quality monitors, dashboards) — in every mode, development included. The
 identity is copied onto each job that sets no ``run_as`` of its own (the Jobs API field); deploy
 stores it, and the local runner runs the job as it.
+
+With ``experimental.use_legacy_run_as`` (the CLI's legacy mode) nothing is refused: the CLI's
+warning, the identity copied onto jobs as written, and every pipeline owned by it (an
+``IS_OWNER`` entry replacing the identity's own) unless it is the deploying user.
 """
 
 from __future__ import annotations
 
 from healthmon.bundle.diag import Diagnostics
-from healthmon.bundle.dyn import Value, get_path, map_pattern
+from healthmon.bundle.dyn import Value, as_bool, get_path, map_pattern
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "run_as"
@@ -19,6 +23,11 @@ IDENTITIES = ("user_name", "service_principal_name")
 # The resource kinds the CLI's validateRunAs refuses under another identity, in its order.
 NO_RUN_AS = ("pipelines", "model_serving_endpoints", "quality_monitors", "dashboards")
 RUN_AS_DOCS = "https://docs.databricks.com/dev-tools/bundles/run-as.html"
+LEGACY_WARNING = (
+    "You are using the legacy mode of run_as. The support for this mode is experimental and might be removed in a "
+    "future release of the CLI. In order to run the DLT pipelines in your DAB as the run_as user this mode changes "
+    "the owners of the pipelines to the run_as identity, which requires the user deploying the bundle to be a "
+    "workspace admin, and also a Metastore admin if the pipeline target is in UC.")
 
 
 def identity(run_as: Value) -> dict[str, Value]:
@@ -41,6 +50,15 @@ class SetRunAs(Step):
         if not run_as.is_map:
             return diags  # reported by the section check
         ident = identity(run_as)
+        user = get_path(b.config, ("workspace", "current_user", "userName"))
+        current = user.v if user is not None else None
+        legacy = get_path(b.config, ("experimental", "use_legacy_run_as"))
+        if legacy is not None and as_bool(legacy.v) is True:
+            if current not in [who.v for who in ident.values()]:
+                b.config = map_pattern(b.config, "resources.pipelines.*", lambda _p, node: _owned_by(node, ident))
+            b.config = _copy_to_jobs(b.config, ident, run_as.loc)
+            diags.warning(LEGACY_WARNING, legacy.loc, "experimental.use_legacy_run_as", check=CHECK)
+            return diags
         if not ident:
             diags.error("run_as section must specify exactly one identity. Neither service_principal_name nor "
                         "user_name is specified", run_as.loc, check=CHECK)
@@ -49,22 +67,39 @@ class SetRunAs(Step):
                         check=CHECK)
         if diags.has_errors():
             return diags
-        (field, who), = ident.items()
-        user = get_path(b.config, ("workspace", "current_user", "userName"))
-        current = user.v if user is not None else None
+        (who,) = ident.values()
         if who.v != current:
             _refuse_unsupported(b.config, current, who.v, diags)
             if diags.has_errors():
                 return diags
-
-        def job(_p, node: Value) -> Value:
-            own = node.get("run_as") if node.is_map else None
-            if not node.is_map or (own is not None and own.is_map and identity(own)):
-                return node
-            return Value({**node.v, "run_as": Value({field: Value(who.v, who.loc)}, run_as.loc)}, node.loc)
-
-        b.config = map_pattern(b.config, "resources.jobs.*", job)
+        b.config = _copy_to_jobs(b.config, ident, run_as.loc)
         return diags
+
+
+def _copy_to_jobs(config: Value, ident: dict[str, Value], loc) -> Value:
+    """The CLI's ``setRunAsForJobs``: each job without a ``run_as`` of its own gets the identity."""
+
+    def job(_p, node: Value) -> Value:
+        own = node.get("run_as") if node.is_map else None
+        if not node.is_map or (own is not None and own.is_map and identity(own)):
+            return node
+        copied = {field: Value(who.v, who.loc) for field, who in ident.items()}
+        return Value({**node.v, "run_as": Value(copied, loc)}, node.loc)
+
+    return map_pattern(config, "resources.jobs.*", job)
+
+
+def _owned_by(pipeline: Value, ident: dict[str, Value]) -> Value:
+    """The CLI's ``setPipelineOwnersToRunAsIdentity``: the identity's own entries give way to one
+    ``IS_OWNER`` entry, appended."""
+    if not pipeline.is_map:
+        return pipeline
+    perms = pipeline.get("permissions")
+    kept = [p for p in (perms.v if perms is not None and perms.is_list else [])
+            if not (p.is_map and any(p.get(f) is not None and p.get(f).v == who.v for f, who in ident.items()))]
+    owner = Value({"level": Value("IS_OWNER"), **{f: Value(who.v, who.loc) for f, who in ident.items()}})
+    return Value({**pipeline.v, "permissions": Value([*kept, owner], perms.loc if perms is not None else pipeline.loc)},
+                 pipeline.loc)
 
 
 def _refuse_unsupported(config: Value, current, who, diags: Diagnostics) -> None:
