@@ -49,7 +49,7 @@ def work(tmp_path, fixtures_dir):
 # Findings the CLI reports without a location because the message names what is wrong: a
 # variable without a value, an unknown target, a broken reference (``${var.x}``), a cycle, a
 # lookup that fails, a bad top-level permission level, a bundle without a name or a root path
-# under /Workspace/Shared.
+# under /Workspace/Shared, a path that cannot be translated (named as written).
 NAMED_NOT_LOCATED = ("no value assigned to required variable ", "reference does not exist: ${",
                      "cycle detected in field resolution: ", ": no such target. Available targets: ",
                      " to ensure uniqueness when using 'mode: development'", "failed to resolve ",
@@ -57,7 +57,8 @@ NAMED_NOT_LOCATED = ("no value assigned to required variable ", "reference does 
                      "multiple targets are marked as default (", "please specify target",
                      "unable to define default workspace root: bundle name not defined",
                      " defined in 'include' section does not match any files", ": includes must be relative paths",
-                     " is writable by all workspace users")
+                     " is writable by all workspace users", " not found", " is not contained in sync root path",
+                     '" but got a ')
 
 
 def located(d) -> bool:

@@ -14,8 +14,9 @@ Each ``conformance/<area>/<case>/`` holds a bundle and:
   outside the bundle root (``../outside/x.yml``).
 
 The expectations are written from the CLI's documented behaviour, not from healthmon's output.
-``[USERNAME]`` stands for the current user, ``[BUNDLE_ROOT]`` for the bundle's directory (in
-``output.txt`` and ``output.json``).
+``[USERNAME]`` stands for the current user, ``[BUNDLE_ROOT]`` for the bundle's directory and
+``[TEST_TMP_DIR]`` for the directory holding it and ``outside/`` (in ``output.txt`` and
+``output.json``).
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def test_conformance(case: Path, tmp_path, monkeypatch, capsys):
         monkeypatch.setenv(k, v)
     args = shlex.split((case / "args").read_text()) if (case / "args").exists() else []
 
-    expected = (case / "output.txt").read_text().replace("[USERNAME]", USER).replace("[BUNDLE_ROOT]", str(root.resolve()))
+    expected = ((case / "output.txt").read_text().replace("[USERNAME]", USER)
+                .replace("[BUNDLE_ROOT]", str(root.resolve())).replace("[TEST_TMP_DIR]", str(tmp_path.resolve())))
     code, out, err = run(["-p", str(root), *args], capsys)
     assert "Traceback" not in err and "internal error" not in err, err
     assert out + err + (f"\nExit code: {code}\n" if code else "") == expected

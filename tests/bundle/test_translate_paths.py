@@ -80,8 +80,9 @@ def test_paths_escaping_the_bundle_root_are_errors_unless_the_file_exists(make_b
     })
     with pytest.raises(BundleError) as e:
         load_bundle(root)
-    assert "is not contained in the bundle root" in str(e.value)
-    assert "databricks.yml:7:42" in str(e.value)
+    assert [d.summary for d in e.value.diagnostics] == [
+        f"path {root.parent.parent / 'elsewhere/nb.py'} is not contained in sync root path"]
+    assert e.value.diagnostics[0].location is None  # as the CLI: a plain error
     (root.parent.parent / "elsewhere").mkdir(exist_ok=True)
     (root.parent.parent / "elsewhere" / "nb.py").write_text(NB)
     b = load_bundle(root)  # the CLI warns when the file exists

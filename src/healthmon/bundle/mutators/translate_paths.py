@@ -174,13 +174,12 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
     declared = node.v
     local = _local(ctx, node, kind, fallback, sync_root)
     if not _inside(local, sync_root):
-        found = _found(local, kind)
+        if not _found(local, kind):
+            errors.append(Diagnostic(ERROR, f"path {local} is not contained in sync root path", check=CHECK))
+            return None
         where = f"the bundle root {ctx.root}" if sync_root == ctx.root else f"the sync root {sync_root}"
-        errors.append(Diagnostic(
-            WARNING if found else ERROR,
-            f"path {declared} is not contained in {where}"
-            + ("; it is not synced and stays as written" if found else ""),
-            node.loc, format_path(path), check=CHECK))
+        errors.append(Diagnostic(WARNING, f"path {declared} is not contained in {where}; it is not synced and "
+                                          "stays as written", node.loc, format_path(path), check=CHECK))
         return None
     if kind == "notebook" and not local.exists() and not local.suffix:
         errors.append(Diagnostic(ERROR, _missing_extension(declared, local), node.loc, format_path(path), check=CHECK))
@@ -322,8 +321,11 @@ def translate_paths(config: Value, ctx: LoadContext,
                 written = "./" + written
         config = set_path(config, path, Value(written, node.loc))
     config = _local_absolute(config, ctx, errors)
-    if any(d.severity == ERROR for d in errors):
-        raise BundleError(errors)
+    failed = [d for d in errors if d.severity == ERROR]
+    if failed:
+        # As the CLI's TranslatePaths: the first failure stops it, a plain error (a Go error
+        # wrapped by diag.FromErr) without a location; the message names the path as written.
+        raise BundleError([Diagnostic(ERROR, failed[0].summary, check=CHECK)])
     return config, sources, errors
 
 
