@@ -1,9 +1,3 @@
-from setuptools import find_packages, setup
+from setuptools import setup
 
-setup(
-    name="my_test_code",
-    version="0.0.1",
-    packages=find_packages(where="src"),
-    package_dir={"": "src"},
-    entry_points={"group_1": "run=my_test_code.__main__:main"},
-)
+setup(name="my_test_code", version="0.0.1")
