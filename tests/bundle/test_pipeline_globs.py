@@ -1,7 +1,9 @@
 from pathlib import Path
 
+import pytest
+
 from bundle_fixtures import run_step
-from healthmon.bundle.mutators.pipeline_globs import ExpandPipelineGlobPaths
+from healthmon.bundle.mutators.pipeline_globs import ExpandPipelineGlobPaths, is_go_pattern
 
 YAML = """
 resources:
@@ -29,3 +31,11 @@ def test_a_glob_becomes_one_library_per_match_and_the_rest_is_kept(tmp_path: Pat
         {"file": {"path": "./none/*.py"}},
         {"jar": "x.jar"},
     ]
+
+
+@pytest.mark.parametrize("pattern, ok", [
+    ("nb/*.py", True), ("nb/[ab].py", True), ("nb/[^a]?.py", True), ("nb/[a-c]*", True), (r"nb/\[x\].py", True),
+    ("nb/[a*.py", False), ("nb/[].py", False), ("nb/[-a].py", False), ("nb/x\\", False), ("nb/[a-]", False),
+])
+def test_patterns_are_checked_with_gos_grammar(pattern, ok):
+    assert is_go_pattern(pattern) is ok

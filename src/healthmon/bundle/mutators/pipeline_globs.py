@@ -6,6 +6,8 @@ As the CLI: the pattern is relative to the file declaring the library and expand
 replaces the path, written relative to that file (``./nb/*.py`` → ``nb/a.py``, ``nb/b.py``); a
 pattern matching nothing, a remote or absolute path and a reference are left as written
 (``translate_paths`` then reports a pattern matching nothing as a missing notebook or file).
+A malformed pattern (``nb/[a*.py``, an unclosed character class) is Go's
+``filepath.ErrBadPattern``, the CLI's plain error ``syntax error in pattern``.
 """
 
 from __future__ import annotations
@@ -14,19 +16,60 @@ import glob
 import os
 
 from healthmon.bundle.context import LoadContext
-from healthmon.bundle.diag import Diagnostics
+from healthmon.bundle.diag import Diagnostics, fail
 from healthmon.bundle.dyn import Value, map_pattern
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.mutators.translate_paths import has_scheme
 from healthmon.bundle.step import BundleState, Step
 
 LIBRARY_PATHS = ("notebook", "file")
+BAD_PATTERN = "syntax error in pattern"  # Go's filepath.ErrBadPattern
+
+
+def _class_char(pattern: str, i: int) -> int | None:
+    """The index after one character of a Go character class, or None if there is none."""
+    if i >= len(pattern) or pattern[i] in "-]":
+        return None
+    if pattern[i] == "\\":
+        return i + 2 if i + 1 < len(pattern) else None
+    return i + 1
+
+
+def is_go_pattern(pattern: str) -> bool:
+    """Whether Go's ``filepath.Match`` accepts ``pattern`` (its grammar: ``*``, ``?``,
+    ``[^lo-hi...]`` non-empty classes, ``\\`` escapes)."""
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            if i + 1 >= len(pattern):
+                return False
+            i += 2
+        elif pattern[i] == "[":
+            i += 1
+            if i < len(pattern) and pattern[i] == "^":
+                i += 1
+            ranges = 0
+            while not (i < len(pattern) and pattern[i] == "]" and ranges):
+                nxt = _class_char(pattern, i)
+                if nxt is None:
+                    return False
+                if nxt < len(pattern) and pattern[nxt] == "-":
+                    nxt = _class_char(pattern, nxt + 1)
+                    if nxt is None:
+                        return False
+                i, ranges = nxt, ranges + 1
+            i += 1
+        else:
+            i += 1
+    return True
 
 
 def _matches(ctx: LoadContext, library: Value, pattern: str) -> list[str]:
     if (pattern.startswith("/") or has_scheme(pattern) or REF.search(pattern) is not None
             or not glob.has_magic(pattern) or library.loc is None):
         return []
+    if not is_go_pattern(pattern):
+        raise fail(BAD_PATTERN, check="paths")
     base = str(ctx.source(library.loc.file).parent)
     found = glob.glob(os.path.join(glob.escape(base), os.path.normpath(pattern)), include_hidden=True)
     return sorted(os.path.relpath(m, base) for m in found)
