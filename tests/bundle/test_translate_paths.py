@@ -121,3 +121,25 @@ def test_git_sourced_tasks_are_not_translated(make_bundle):
     })
     b = load_bundle(root)
     assert b.jobs["j"]["tasks"][0]["notebook_task"]["notebook_path"] == "notebooks/nb"
+
+
+def test_the_first_failure_in_the_clis_order_is_the_only_error(make_bundle):
+    # The CLI translates one field kind at a time over every task (notebooks first), so the
+    # second task's missing notebook is reported, not the first task's missing file.
+    root = make_bundle({
+        "databricks.yml": """
+            bundle: {name: b}
+            resources:
+              jobs:
+                j:
+                  tasks:
+                    - task_key: a
+                      existing_cluster_id: x
+                      spark_python_task: {python_file: ./missing.py}
+                    - task_key: b
+                      notebook_task: {notebook_path: ./missing_nb.py}
+            """,
+    })
+    with pytest.raises(BundleError) as e:
+        load_bundle(root)
+    assert [d.summary for d in e.value.diagnostics] == ["notebook ./missing_nb.py not found"]

@@ -175,7 +175,8 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
     local = _local(ctx, node, kind, fallback, sync_root)
     if not _inside(local, sync_root):
         if not _found(local, kind):
-            errors.append(Diagnostic(ERROR, f"path {local} is not contained in sync root path", check=CHECK))
+            errors.append(Diagnostic(ERROR, f"path {local} is not contained in sync root path", node.loc,
+                                     format_path(path), check=CHECK))
             return None
         where = f"the bundle root {ctx.root}" if sync_root == ctx.root else f"the sync root {sync_root}"
         errors.append(Diagnostic(WARNING, f"path {declared} is not contained in {where}; it is not synced and "
@@ -289,6 +290,28 @@ def _local_absolute(config: Value, ctx: LoadContext, errors: list[Diagnostic]) -
     return config
 
 
+# The order in which the CLI's TranslatePaths visits fields: one pattern at a time over every job
+# (task fields, then environment dependencies, then for_each inner tasks' fields), then
+# pipelines, artifacts, dashboards and apps. Within a pattern: document order.
+_TASK_FIELD_ORDER = (".notebook_task.notebook_path", ".spark_python_task.python_file", ".dbt_task.project_directory",
+                     ".sql_task.file.path", ".whl", ".jar", ".requirements")
+_RESOURCE_ORDER = (("resources.jobs.", 0), ("resources.pipelines.", 100), ("artifacts.", 200),
+                   ("resources.dashboards.", 300), ("resources.apps.", 400))
+
+
+def _cli_order(d: Diagnostic) -> int:
+    path = d.path or ""
+    base = next((rank for prefix, rank in _RESOURCE_ORDER if path.startswith(prefix)), 500)
+    if base == 0:
+        if ".environments[" in path:
+            return len(_TASK_FIELD_ORDER)
+        offset = len(_TASK_FIELD_ORDER) + 1 if ".for_each_task.task." in path else 0
+        return offset + next((i for i, end in enumerate(_TASK_FIELD_ORDER) if path.endswith(end)), 0)
+    if base == 100:
+        return base + (0 if path.endswith(".notebook.path") else 1)
+    return base
+
+
 def translate_paths(config: Value, ctx: LoadContext,
                     sync_root: Path | None = None) -> tuple[Value, dict[str, SourceRef], list[Diagnostic]]:
     """``sync_root``: the directory uploaded to ``workspace.file_path`` (default: the bundle root)."""
@@ -321,7 +344,7 @@ def translate_paths(config: Value, ctx: LoadContext,
                 written = "./" + written
         config = set_path(config, path, Value(written, node.loc))
     config = _local_absolute(config, ctx, errors)
-    failed = [d for d in errors if d.severity == ERROR]
+    failed = sorted((d for d in errors if d.severity == ERROR), key=_cli_order)
     if failed:
         # As the CLI's TranslatePaths: the first failure stops it, a plain error (a Go error
         # wrapped by diag.FromErr) without a location; the message names the path as written.
