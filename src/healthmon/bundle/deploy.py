@@ -27,6 +27,7 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -305,8 +306,10 @@ def skipped_resources(bundle: Bundle) -> dict[str, list[str]]:
 
 
 def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool = False,
-           _fail_after_jobs: bool = False) -> DeployResult:
-    """Deploy ``bundle`` (already loaded and validated) to the local workspace."""
+           progress: Callable[[str], None] | None = None, _fail_after_jobs: bool = False) -> DeployResult:
+    """Deploy ``bundle`` (already loaded and validated) to the local workspace. ``progress``
+    receives the CLI's ``Uploading bundle files to ...`` line once the scripts before the
+    deploy have run."""
     from healthmon.store.db import Database
     from healthmon.store.jobs import now_ms
 
@@ -320,6 +323,8 @@ def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool
     files_dir(bundle, settings)
     for hook in ("prebuild", "postbuild", "predeploy"):
         run_script(bundle, hook)
+    if progress is not None:
+        progress(f"Uploading bundle files to {bundle.workspace['file_path']}...")
     with database_errors("deploy"):
         ensure_schema(db)
         result = _deploy_locked(bundle, db, settings, name, target, digest, started, force_lock, _fail_after_jobs)

@@ -168,8 +168,7 @@ def deploy(
         for kind, keys in skipped_resources(bundle).items():
             _echo_err(f"Warning: resources.{kind} ({', '.join(keys)}) are not deployed: the local workspace "
                       "deploys jobs only\n")
-        typer.echo(f"Uploading bundle files to {bundle.workspace['file_path']}...")
-        result = do_deploy(bundle, force_lock=force_lock)
+        result = do_deploy(bundle, force_lock=force_lock, progress=typer.echo)
         typer.echo(f"Synced {result.files} files.")
         typer.echo("Deploying resources...")
         for key in sorted(result.job_ids):
