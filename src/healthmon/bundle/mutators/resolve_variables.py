@@ -161,13 +161,13 @@ class ResolveVariables(Step):
                 if complex_:
                     diags.error(f"setting via environment variables ({env_name}) is not supported for complex "
                                 f"variable {name}", check=CHECK)
-                    continue
+                    break  # as the CLI's SetVariables: the first failing variable stops it
                 value = Value(ctx.environ[env_name], d.loc)
             elif name in overrides:
                 value = overrides[name]
                 if kind_mismatch(complex_, value):  # the CLI's error names no location
                     diags.error(kind_error(name, complex_, "in the variable file"), check=CHECK)
-                    continue
+                    break
             elif default is not None:
                 value = default
             elif lookup is not None:
@@ -180,7 +180,7 @@ class ResolveVariables(Step):
                            f'databricks.yml, and they can be overridden using "--var", the {env_name} environment '
                            f"variable, or {OVERRIDES_HINT} file",
                     check=CHECK))  # the CLI names no location here, and `<target>` literally
-                continue
+                break
             out[name] = Value({**d.v, "value": value}, d.loc)
         if diags.has_errors():
             return diags
