@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -24,15 +25,16 @@ from healthmon.bundle.validate.schema_derive import load_schema
 
 CHECK = "schema"
 # Unknown fields are reported while loading, as the CLI's per-file Normalize does, so they come
-# before the initialize and validate findings (step ``normalize_as_loaded``); the validate
-# step only drops them.
+# before the initialize and validate findings (step ``normalize_as_loaded``, which also drops
+# them).
 UNKNOWN_FIELD = "unknown_field"
 # A value of the wrong type: the CLI's Normalize warns and drops it, while loading (each file as
 # written) and again after variable references are resolved.
 TYPE_MISMATCH = "type_mismatch"
 RESOURCE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_INT = re.compile(r"^[-+]?\d+$")
-_NUM = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+# What Go's strconv.ParseInt (base 10) and ParseFloat accept, used with fullmatch.
+_INT = re.compile(r"[-+]?[0-9]+")
+_NUM = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 # Sections of databricks.yml itself (the CLI's root config). "any" where healthmon does not
 # interpret the content.
@@ -113,12 +115,26 @@ class _Checker:
         self.key_locations = key_locations or {}
         self.anchored = anchored or set()
         self.objects = _schema()["objects"]
-        self.diags: list[Diagnostic] = []
+        self.found: list[tuple[Diagnostic, tuple]] = []  # each finding with its path as parts
         self.fixes: list[tuple[tuple, object]] = []
 
+    def add(self, severity: str, summary: str, loc, path: tuple, check: str) -> None:
+        self.found.append((Diagnostic(severity, summary, loc, format_path(path), check=check), path))
+
+    def diagnostics(self) -> list[Diagnostic]:
+        """The findings, a list index in a path counting the items kept before it: the CLI's
+        Normalize numbers them by their place in the list it builds, without the dropped ones."""
+        dropped = {path for path, new in self.fixes if new is DROP and path and isinstance(path[-1], int)}
+        out = []
+        for d, path in self.found:
+            shown = tuple(part - sum(path[:k] + (j,) in dropped for j in range(part)) if isinstance(part, int)
+                          else part for k, part in enumerate(path))
+            out.append(replace(d, path=format_path(shown)) if shown != path else d)
+        return out
+
     def bad(self, node: Value, path: tuple, spec, summary: str = "") -> None:
-        summary = summary or f"expected {_want(spec)}, found {kind_name(node)}"
-        self.diags.append(Diagnostic(WARNING, summary, node.loc, format_path(path), check=TYPE_MISMATCH))
+        self.add(WARNING, summary or f"expected {_want(spec)}, found {kind_name(node)}", node.loc, path,
+                 TYPE_MISMATCH)
         self.fixes.append((path, DROP))
 
     def fields(self, node: Value, path: tuple, fields: dict, required=(), what: str = "") -> None:
@@ -134,15 +150,13 @@ class _Checker:
                 # anchor (a place to define one, like `definitions:`).
                 if child.loc not in self.anchored:
                     loc = self.key_locations.get(child.loc, child.loc)  # the CLI points at the key
-                    self.diags.append(Diagnostic(WARNING, f"unknown field: {name}", loc, format_path(path),
-                                                 check=UNKNOWN_FIELD))
+                    self.add(WARNING, f"unknown field: {name}", loc, path, UNKNOWN_FIELD)
                 self.fixes.append((path + (name,), DROP))  # the CLI drops what it does not know
                 continue
             self.value(child, path + (name,), spec)
         for name in required:
             if name not in node.v or node.v[name].v is None or node.v[name].v == "":
-                self.diags.append(Diagnostic(WARNING, f'required field "{name}" is not set', node.loc,
-                                             format_path(path), check=CHECK))
+                self.add(WARNING, f'required field "{name}" is not set', node.loc, path, CHECK)
 
     def value(self, node: Value, path: tuple, spec) -> None:
         v = node.v
@@ -158,9 +172,8 @@ class _Checker:
             if isinstance(v, (dict, list)):
                 self.bad(node, path, spec)
             elif str(v) not in spec["enum"]:
-                self.diags.append(Diagnostic(
-                    WARNING, f'invalid value "{_text(v)}" for enum field. Valid values are [{" ".join(spec["enum"])}]',
-                    node.loc, format_path(path), check=CHECK))
+                self.add(WARNING, f'invalid value "{_text(v)}" for enum field. Valid values are '
+                                  f'[{" ".join(spec["enum"])}]', node.loc, path, CHECK)
         elif "list" in spec:
             if not node.is_list:
                 self.bad(node, path, spec)
@@ -197,7 +210,7 @@ class _Checker:
             elif isinstance(v, float):
                 self.fixes.append((path, int(v)))
             elif isinstance(v, str):
-                if _INT.match(v):
+                if _INT.fullmatch(v):
                     self.fixes.append((path, int(v)))
                 else:
                     self.bad(node, path, spec, f"cannot parse {_quote(v)} as an integer")
@@ -205,7 +218,7 @@ class _Checker:
             if isinstance(v, bool):
                 self.bad(node, path, spec)
             elif isinstance(v, str):
-                if _NUM.match(v):
+                if _NUM.fullmatch(v):
                     self.fixes.append((path, float(v)))
                 else:
                     self.bad(node, path, spec, f"cannot parse {_quote(v)} as a floating point number")
@@ -229,7 +242,7 @@ TARGET: dict = {
 def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, object]]]:
     c = _Checker(state.ctx.key_locations, state.ctx.anchored)
     _check_section(c, state.config, (), TOP)
-    return c.diags, c.fixes
+    return c.diagnostics(), c.fixes
 
 
 def check_as_loaded(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, object]]]:
@@ -246,7 +259,7 @@ def check_as_loaded(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tu
             for name, target in targets.v.items():
                 if target.is_map:
                     _check_section(c, target, (section, name), TARGET)
-    found = [d for d in c.diags if d.check in (UNKNOWN_FIELD, TYPE_MISMATCH)]
+    found = [d for d in c.diagnostics() if d.check in (UNKNOWN_FIELD, TYPE_MISMATCH)]
     # The CLI reports them file by file in load order, each file in document order.
     rank: dict[str, int] = {}
     for loc in state.ctx.key_locations.values():  # filled while parsing, in load order
@@ -284,9 +297,8 @@ def _check_section(c: _Checker, config: Value, prefix: tuple, fields: dict) -> N
             if d.is_map:
                 for field, child in d.v.items():
                     if field not in VARIABLE_FIELDS:
-                        c.diags.append(Diagnostic(WARNING, f"unknown field: {field}",
-                                                  c.key_locations.get(child.loc, child.loc), f"variables.{name}",
-                                                  check=UNKNOWN_FIELD))
+                        c.add(WARNING, f"unknown field: {field}", c.key_locations.get(child.loc, child.loc),
+                              ("variables", name), UNKNOWN_FIELD)
     res = config.get("resources")
     if res is not None and res.v is not None:
         if not res.is_map:
@@ -303,7 +315,6 @@ def _check_section(c: _Checker, config: Value, prefix: tuple, fields: dict) -> N
                 for key, node in group.v.items():
                     path = prefix + ("resources", kind, key)
                     if not RESOURCE_KEY.match(key):
-                        c.diags.append(Diagnostic(
-                            ERROR, f"invalid resource key {key!r}: use letters, digits, '_' and '-' only",
-                            node.loc, format_path(path), check=CHECK))
+                        c.add(ERROR, f"invalid resource key {key!r}: use letters, digits, '_' and '-' only",
+                              node.loc, path, CHECK)
                     c.value(node, path, {"ref": root})
