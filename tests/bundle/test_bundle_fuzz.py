@@ -51,6 +51,7 @@ def work(tmp_path, fixtures_dir):
 # lookup that fails, a bad top-level permission level, a bundle without a name or a root path
 # under /Workspace/Shared.
 NAMED_NOT_LOCATED = ("no value assigned to required variable ", "reference does not exist: ${",
+                     "cannot interpolate non-string value: ${",
                      "cycle detected in field resolution: ", ": no such target. Available targets: ",
                      " to ensure uniqueness when using 'mode: development'", "failed to resolve ",
                      "invalid permission level: ", "cannot include a pipeline with 'development: true'",

@@ -93,6 +93,10 @@ class _Missing(Exception):
     pass
 
 
+class _NotString(Exception):
+    """A map or list referenced inside a longer string (the CLI's dynvar error, no location)."""
+
+
 class Resolver:
     def __init__(self, root: Value):
         self.root = root
@@ -179,7 +183,7 @@ class Resolver:
             try:
                 resolved.append((m, self.lookup(target)))
             except _Missing as exc:
-                if str(exc).startswith(("$", "!")):
+                if str(exc).startswith("$"):
                     raise  # already names the innermost broken reference
                 raise _Missing(m.group(0)) from None
         if len(matches) == 1 and matches[0].group(0) == text:
@@ -191,9 +195,7 @@ class Resolver:
             if val is None:
                 pieces.append(m.group(0))
             elif isinstance(val.v, (dict, list)):
-                raise _Missing(
-                    f"!cannot interpolate a {'map' if isinstance(val.v, dict) else 'sequence'} "
-                    f"({m.group(0)}) into a string; use it as the whole value")
+                raise _NotString(f"cannot interpolate non-string value: {m.group(0)}")
             else:
                 pieces.append(_text(val.v))
             last = m.end()
@@ -256,15 +258,12 @@ class _Walk:
                 else:
                     res.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds",
                                       node.loc, format_path(path), check=CHECK)
+        except _NotString as exc:
+            self.errors.append((format_path(path), Diagnostic(ERROR, str(exc), check=CHECK)))
         except _Missing as exc:
-            msg = str(exc)
-            if msg.startswith("!"):
-                self.errors.append((format_path(path), Diagnostic(ERROR, msg[1:], node.loc, format_path(path),
-                                                                  check=CHECK)))
-            else:
-                # As the CLI: the reference is the message; no location.
-                self.errors.append((format_path(path), Diagnostic(ERROR, f"reference does not exist: {msg}",
-                                                                  check=CHECK)))
+            # As the CLI: the reference is the message; no location.
+            self.errors.append((format_path(path), Diagnostic(ERROR, f"reference does not exist: {exc}",
+                                                              check=CHECK)))
         finally:
             res.stack.clear()
             res.in_container = 0
