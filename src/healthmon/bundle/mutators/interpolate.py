@@ -24,6 +24,7 @@ from healthmon.bundle.dyn import Value, format_path
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "interpolate"
+UNRESOLVED = "unresolved_rounds"  # the warning when resolution rounds run out
 # The CLI's reference pattern, with Unicode letters and digits in names.
 _WORD = r"[^\W\d_]+(?:[-_]*[^\W_]+)*"
 REF = re.compile(r"\$\{(" + _WORD + r"(?:\." + _WORD + r"(?:\[[0-9]+\])*)*(?:\[[0-9]+\])*)\}")
@@ -105,6 +106,12 @@ class Resolver:
         self.in_container = 0
         self.diags = Diagnostics()
 
+    def unresolved(self) -> None:
+        """The CLI's warning when its resolution rounds run out: once per bundle and without a
+        location, since its round loop covers the whole configuration, not one field."""
+        if not any(d.check == UNRESOLVED for d in self.diags):
+            self.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds", check=UNRESOLVED)
+
     # -- lookup -----------------------------------------------------------------------
     def _step(self, node: Value, part, path: tuple) -> Value | None:
         if isinstance(node.v, str) and "${" in node.v:
@@ -156,8 +163,7 @@ class Resolver:
                     break
                 out = new
             else:
-                self.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds", node.loc,
-                                   format_path(path), check=CHECK)
+                self.unresolved()
         finally:
             self.stack.pop()
         self.memo[path] = out
@@ -256,8 +262,7 @@ class _Walk:
                         ERROR, "cycle detected in field resolution: " + " -> ".join(format_path(p) for p in refs),
                         check=CHECK)))
                 else:
-                    res.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds",
-                                      node.loc, format_path(path), check=CHECK)
+                    res.unresolved()
         except _NotString as exc:
             self.errors.append((format_path(path), Diagnostic(ERROR, str(exc), check=CHECK)))
         except _Missing as exc:
