@@ -72,7 +72,8 @@ def test_json_output_with_errors_still_exits_1(basic):
     ("bundle:\n  name: x\n  name: y\n", "databricks.yml:3:3: duplicate key 'name'"),
     ("bundle: [\n", "databricks.yml:2:1: invalid YAML"),
     ("bundle: {name: x}\nvariables: {a: {default: '${var.b}'}, b: {default: '${var.a}'}}\nx: ${var.a}\n", "cycle detected"),
-    ("bundle: {name: x}\nx: ${var.nope}\n", "reference does not exist: ${var.nope}"),
+    ("bundle: {name: x}\nresources: {jobs: {j: {description: '${var.nope}'}}}\n",
+     "reference does not exist: ${var.nope}"),
 ])
 def test_bad_input_is_one_message_and_exit_1(make_bundle, text, expected):
     root = make_bundle({"databricks.yml": text})

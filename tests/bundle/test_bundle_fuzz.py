@@ -49,8 +49,10 @@ def work(tmp_path, fixtures_dir):
 # Findings the CLI reports without a location because the message names what is wrong: a
 # variable without a value, an unknown target, a broken reference (``${var.x}``), a cycle, a
 # lookup that fails, a bad top-level permission level, a bundle without a name or a root path
-# under /Workspace/Shared, a path that cannot be translated (named as written).
-NAMED_NOT_LOCATED = ("no value assigned to required variable ", "reference does not exist: ${",
+# under /Workspace/Shared, a path that cannot be translated (named as written); and the one
+# warning when resolution rounds run out, which the CLI gives for the whole configuration.
+NAMED_NOT_LOCATED = ("Detected unresolved variables after ", "no value assigned to required variable ", "reference does not exist: ${",
+                     "cannot interpolate non-string value: ${",
                      "cycle detected in field resolution: ", ": no such target. Available targets: ",
                      " to ensure uniqueness when using 'mode: development'", "failed to resolve ",
                      "invalid permission level: ", "cannot include a pipeline with 'development: true'",

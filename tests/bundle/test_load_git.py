@@ -7,7 +7,7 @@ from healthmon.bundle import load_bundle
 from healthmon.bundle.mutators.load_git import git_details
 from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
 
-YAML = "bundle:\n  name: g\n  git:\n    origin_url: https://override.example/r.git\nx: ${bundle.git.branch}@${bundle.git.commit}\n"
+YAML = "bundle:\n  name: g\n  git:\n    origin_url: https://override.example/r.git\nresources: {jobs: {j: {description: '${bundle.git.branch}@${bundle.git.commit}'}}}\n"
 
 
 def test_details_from_a_real_repository(make_bundle):
@@ -26,7 +26,7 @@ def test_details_from_a_real_repository(make_bundle):
     assert git_details(root / "sub") == {"branch": "feature/x", "actual_branch": "feature/x", "commit": commit,
                                          "origin_url": "https://example.com/repo.git", "bundle_root_path": "sub"}
     b = load_bundle(root / "sub", validate=False)
-    assert b.config["x"] == f"feature/x@{commit}"
+    assert b.config["resources"]["jobs"]["j"]["description"] == f"feature/x@{commit}"
     assert b.config["bundle"]["git"]["origin_url"] == "https://override.example/r.git"  # the user's value wins
     assert b.config["bundle"]["git"]["inferred"] is True  # the branch came from git
 

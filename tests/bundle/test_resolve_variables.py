@@ -153,8 +153,10 @@ def test_job_and_service_principal_lookups_resolve_against_the_local_workspace(t
         s.add(PrincipalRecord(name="6a5b-app-id", kind="service_principal", display_name="etl runner"))
         s.flush()
         job_id = job.job_id
-    text = ("bundle: {name: v}\nvariables:\n  j:\n    lookup:\n      job: nightly-${bundle.target}\n"
-            "  sp:\n    lookup:\n      service_principal: etl runner\n")
+    # A lookup's name may reference bundle fields and other variables, defined before or after it
+    # (the CLI's issue_3039_lookup_with_ref).
+    text = ("bundle: {name: v}\nvariables:\n  j:\n    lookup:\n      job: ${var.base}-${bundle.target}\n"
+            "  base: {default: nightly}\n  sp:\n    lookup:\n      service_principal: etl runner\n")
     got = resolve(text, target="default")
     assert got["j"]["value"] == str(job_id) and got["sp"]["value"] == "6a5b-app-id"
 

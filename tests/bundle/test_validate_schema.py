@@ -41,12 +41,13 @@ def test_types_required_fields_and_unknown_fields(make_bundle):
     assert ("warning", "unknown field: max_concurent_runs", "resources.jobs.j", "databricks.yml:6:7") in got
     # Reported while loading, as the CLI's Normalize: the index is the task's place as written.
     assert ("warning", "unknown field: notebok_task", "resources.jobs.j.tasks[0]", "databricks.yml:15:11") in got
-    assert ("error", "expected int, found string", "resources.jobs.j.tasks[1].max_retries",
+    # A wrong type is the CLI's Normalize warning (the value is dropped), also found while loading.
+    assert ("warning", 'cannot parse "lots" as an integer', "resources.jobs.j.tasks[0].max_retries",
             "databricks.yml:13:24") in got
     assert ("warning", 'invalid value "SOMETIMES" for enum field. Valid values are [ALL_SUCCESS ALL_DONE NONE_FAILED '
             'AT_LEAST_ONE_SUCCESS ALL_FAILED AT_LEAST_ONE_FAILED]', "resources.jobs.j.tasks[1].run_if",
             "databricks.yml:14:19") in got
-    assert ("error", "expected sequence, found string", "resources.jobs.j.email_notifications.on_failure",
+    assert ("warning", "expected sequence, found string", "resources.jobs.j.email_notifications.on_failure",
             "databricks.yml:10:41") in got
     assert ("warning", 'required field "timezone_id" is not set', "resources.jobs.j.schedule",
             "databricks.yml:9:17") in got
@@ -98,3 +99,28 @@ def test_shipped_schema_is_what_the_installed_dataclasses_give(tmp_path, monkeyp
     monkeypatch.setattr(schema_derive, "SHIPPED", tmp_path / "absent.json")
     assert schema_derive.load_schema()["objects"] == derived["objects"]
     assert list((tmp_path / "healthmon").glob("resources_schema-*.json"))
+
+
+def test_wrong_types_are_normalize_warnings_and_every_dropped_item_goes(make_bundle):
+    """convert.Normalize's wordings, and several items of one list dropped at once (an index in a
+    path counts the items kept before it, as the list Normalize builds)."""
+    text = ("bundle: {name: s}\nresources:\n  jobs:\n    j:\n      name: J\n"
+            "      timeout_seconds: 1.5\n      max_concurrent_runs: \"2\\n\"\n"
+            "      tasks:\n        - {task_key: a, notebook_task: {notebook_path: /Workspace/x}}\n"
+            "        - {task_key: b, depends_on: [x, {task_key: a}, 3], notebook_task: {notebook_path: /Workspace/x}}\n"
+            "      job_clusters:\n        - {job_cluster_key: c, new_cluster: {spark_version: '15.4', num_workers: 1,"
+            " azure_attributes: {spot_bid_max_price: cheap}}}\n")
+    b = load_bundle(make_bundle({"databricks.yml": text}))
+    assert [(d.severity, d.summary, d.path) for d in b.diagnostics] == [
+        ("warning", 'cannot accurately represent "1.5" as integer due to precision loss',
+         "resources.jobs.j.timeout_seconds"),
+        ("warning", 'cannot parse "2\\n" as an integer', "resources.jobs.j.max_concurrent_runs"),
+        ("warning", "expected map, found string", "resources.jobs.j.tasks[1].depends_on[0]"),
+        ("warning", "expected map, found int", "resources.jobs.j.tasks[1].depends_on[1]"),  # kept items count
+        ("warning", 'cannot parse "cheap" as a floating point number',
+         "resources.jobs.j.job_clusters[0].new_cluster.azure_attributes.spot_bid_max_price"),
+    ]
+    job = b.jobs["j"]
+    assert "timeout_seconds" not in job and job["max_concurrent_runs"] == 1  # the CLI's default fills it
+    assert job["tasks"][1]["depends_on"] == [{"task_key": "a"}]
+    assert job["job_clusters"][0]["new_cluster"]["azure_attributes"] == {}

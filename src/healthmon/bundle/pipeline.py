@@ -17,6 +17,7 @@ from healthmon.bundle.mutators.load_git import LoadGit
 from healthmon.bundle.mutators.load_includes import LoadIncludes
 from healthmon.bundle.mutators.merge_keyed import MergeKeyedLists, SortTasks
 from healthmon.bundle.mutators.merge_target import MergeTarget
+from healthmon.bundle.mutators.normalize import NormalizeAsLoaded, NormalizeResolvedTypes
 from healthmon.bundle.mutators.override_compute import ComputeIdToClusterId, OverrideCompute
 from healthmon.bundle.mutators.permissions import ApplyPermissions, ValidateSharedRootPermissions
 from healthmon.bundle.mutators.pipeline_globs import ExpandPipelineGlobPaths
@@ -29,7 +30,6 @@ from healthmon.bundle.mutators.set_defaults import DefineWorkspaceDefaults, SetR
 from healthmon.bundle.mutators.source_linked import ApplySourceLinkedDeployment
 from healthmon.bundle.mutators.sync_paths import RewriteSyncPaths, SyncDefaultPath, SyncInferRoot
 from healthmon.bundle.mutators.translate_paths import TranslatePaths
-from healthmon.bundle.mutators.validate import ReportUnknownFields
 from healthmon.bundle.mutators.wheel_wrapper import WheelWrapperCheck
 from healthmon.bundle.mutators.workspace_prefix import RewriteWorkspacePrefix
 from healthmon.bundle.step import Step
@@ -38,8 +38,8 @@ from healthmon.bundle.step import Step
 def load(main_file: Path, target: str | None) -> list[Step]:
     """Read the files and pick the target. ``preinit`` runs before the includes are read: its script
     may write a file the root includes (the CLI's ``DefaultMutators``)."""
-    return [RunScript("preinit"), LoadIncludes(main_file), ReportUnknownFields(target), CheckBundleRoot(),
-            VerifyCliVersion(), ComputeIdToClusterId(), SelectTarget(target), MergeTarget(), InitializeVariables()]
+    return [RunScript("preinit"), LoadIncludes(main_file), NormalizeAsLoaded(), CheckBundleRoot(), VerifyCliVersion(),
+            ComputeIdToClusterId(), SelectTarget(target), MergeTarget(), InitializeVariables()]
 
 
 def initialize() -> list[Step]:
@@ -55,6 +55,7 @@ def initialize() -> list[Step]:
         ResolveVariables(),
         RewriteWorkspacePrefix(),
         Interpolate(),
+        NormalizeResolvedTypes(),
         MergeKeyedLists(),
         ApplyMode(),
         OverrideCompute(),

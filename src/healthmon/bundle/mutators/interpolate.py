@@ -24,6 +24,7 @@ from healthmon.bundle.dyn import Value, format_path
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "interpolate"
+UNRESOLVED = "unresolved_rounds"  # the warning when resolution rounds run out
 # The CLI's reference pattern, with Unicode letters and digits in names.
 _WORD = r"[^\W\d_]+(?:[-_]*[^\W_]+)*"
 REF = re.compile(r"\$\{(" + _WORD + r"(?:\." + _WORD + r"(?:\[[0-9]+\])*)*(?:\[[0-9]+\])*)\}")
@@ -93,6 +94,10 @@ class _Missing(Exception):
     pass
 
 
+class _NotString(Exception):
+    """A map or list referenced inside a longer string (the CLI's dynvar error, no location)."""
+
+
 class Resolver:
     def __init__(self, root: Value):
         self.root = root
@@ -100,6 +105,12 @@ class Resolver:
         self.stack: list[tuple] = []
         self.in_container = 0
         self.diags = Diagnostics()
+
+    def unresolved(self) -> None:
+        """The CLI's warning when its resolution rounds run out: once per bundle and without a
+        location, since its round loop covers the whole configuration, not one field."""
+        if not any(d.check == UNRESOLVED for d in self.diags):
+            self.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds", check=UNRESOLVED)
 
     # -- lookup -----------------------------------------------------------------------
     def _step(self, node: Value, part, path: tuple) -> Value | None:
@@ -152,8 +163,7 @@ class Resolver:
                     break
                 out = new
             else:
-                self.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds", node.loc,
-                                   format_path(path), check=CHECK)
+                self.unresolved()
         finally:
             self.stack.pop()
         self.memo[path] = out
@@ -179,7 +189,7 @@ class Resolver:
             try:
                 resolved.append((m, self.lookup(target)))
             except _Missing as exc:
-                if str(exc).startswith(("$", "!")):
+                if str(exc).startswith("$"):
                     raise  # already names the innermost broken reference
                 raise _Missing(m.group(0)) from None
         if len(matches) == 1 and matches[0].group(0) == text:
@@ -191,9 +201,7 @@ class Resolver:
             if val is None:
                 pieces.append(m.group(0))
             elif isinstance(val.v, (dict, list)):
-                raise _Missing(
-                    f"!cannot interpolate a {'map' if isinstance(val.v, dict) else 'sequence'} "
-                    f"({m.group(0)}) into a string; use it as the whole value")
+                raise _NotString(f"cannot interpolate non-string value: {m.group(0)}")
             else:
                 pieces.append(_text(val.v))
             last = m.end()
@@ -254,17 +262,13 @@ class _Walk:
                         ERROR, "cycle detected in field resolution: " + " -> ".join(format_path(p) for p in refs),
                         check=CHECK)))
                 else:
-                    res.diags.warning(f"Detected unresolved variables after {MAX_ROUNDS} resolution rounds",
-                                      node.loc, format_path(path), check=CHECK)
+                    res.unresolved()
+        except _NotString as exc:
+            self.errors.append((format_path(path), Diagnostic(ERROR, str(exc), check=CHECK)))
         except _Missing as exc:
-            msg = str(exc)
-            if msg.startswith("!"):
-                self.errors.append((format_path(path), Diagnostic(ERROR, msg[1:], node.loc, format_path(path),
-                                                                  check=CHECK)))
-            else:
-                # As the CLI: the reference is the message; no location.
-                self.errors.append((format_path(path), Diagnostic(ERROR, f"reference does not exist: {msg}",
-                                                                  check=CHECK)))
+            # As the CLI: the reference is the message; no location.
+            self.errors.append((format_path(path), Diagnostic(ERROR, f"reference does not exist: {exc}",
+                                                              check=CHECK)))
         finally:
             res.stack.clear()
             res.in_container = 0

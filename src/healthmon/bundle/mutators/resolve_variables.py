@@ -135,6 +135,7 @@ class ResolveVariables(Step):
         diags = Diagnostics(dropped)
         overrides = _overrides(b) if declared else {}
         out: dict[str, Value] = {}
+        lookups: dict[str, Value] = {}
         for name, d in declared.items():
             path = f"variables.{name}"
             vtype = d.get("type")
@@ -161,27 +162,36 @@ class ResolveVariables(Step):
                 if complex_:
                     diags.error(f"setting via environment variables ({env_name}) is not supported for complex "
                                 f"variable {name}", check=CHECK)
-                    continue
+                    break  # as the CLI's SetVariables: the first failing variable stops it
                 value = Value(ctx.environ[env_name], d.loc)
             elif name in overrides:
                 value = overrides[name]
                 if kind_mismatch(complex_, value):  # the CLI's error names no location
                     diags.error(kind_error(name, complex_, "in the variable file"), check=CHECK)
-                    continue
+                    break
             elif default is not None:
                 value = default
             elif lookup is not None:
-                value = self._lookup(lookup, name, diags, config)
-                if value is None:
-                    continue
+                lookups[name] = lookup  # resolved once every other variable has its value
+                out[name] = d
+                continue
             else:
                 diags.add(Diagnostic(
                     ERROR, f"no value assigned to required variable {name}. Variables are usually assigned in "
                            f'databricks.yml, and they can be overridden using "--var", the {env_name} environment '
                            f"variable, or {OVERRIDES_HINT} file",
                     check=CHECK))  # the CLI names no location here, and `<target>` literally
-                continue
+                break
             out[name] = Value({**d.v, "value": value}, d.loc)
+        if diags.has_errors():
+            return diags
+        # As the CLI's ResolveVariableReferencesInLookup then ResolveResourceReferences: a lookup's
+        # name may reference the other variables' values (`cluster: ${var.name}-${bundle.target}`).
+        with_values = Value({**config.v, "variables": Value(dict(out), config.loc)}, config.loc)
+        for name, lookup in lookups.items():
+            value = self._lookup(lookup, name, diags, with_values)
+            if value is not None:
+                out[name] = Value({**out[name].v, "value": value}, out[name].loc)
         if diags.has_errors():
             return diags
         if variables is not None or out:
@@ -208,7 +218,9 @@ class ResolveVariables(Step):
         if isinstance(target.v, str) and "${" in target.v:
             # The name refers to other values (``${bundle.target}-warehouse``): resolve it first,
             # as the CLI's ResolveVariableReferencesInLookup does.
-            probe = Value({**config.v, "__lookup__": target}, config.loc)
+            # Only these sections, as the CLI (and the rest is not resolved yet).
+            scope = {k: config.v[k] for k in ("bundle", "workspace", "variables") if k in config.v}
+            probe = Value({**scope, "__lookup__": target}, config.loc)
             target = interpolate(probe)[0].v["__lookup__"]
         try:
             return Value(lookup.resolve(kind, str(target.v)), target.loc)

@@ -1,34 +1,40 @@
 """Types, required fields and unknown fields, against the resource schemas derived from
 ``databricks.bundles`` (see ``schema_derive``) plus the top-level bundle sections.
 
-Wrong types and missing required fields are errors; unknown fields are warnings with a
-"did you mean" (``--strict`` makes them errors). Like the CLI, scalars are normalised where
-the meaning is unambiguous (``"4"`` for an int, ``2024`` for a string, ``"true"`` for a bool);
-the normalised values are returned so the resolved configuration carries the right types.
+As the CLI's ``convert.Normalize``: a value of the wrong type is a warning (``expected int,
+found string``, ``cannot parse "lots" as an integer``) and the value is dropped; an unknown
+field is the warning ``unknown field: x`` and is dropped too (``--strict`` makes warnings a
+failure). Scalars are normalised where the meaning is unambiguous (``"4"`` for an int, ``2024``
+for a string, ``"true"`` for a bool). ``check`` returns the findings and the fixes (new scalar
+values, ``DROP``) that ``apply_fixes`` makes to the configuration.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
-from healthmon.bundle.dyn import Value, as_bool, format_path, kind_name
-from healthmon.bundle.mutators.interpolate import REF
+from healthmon.bundle.dyn import Value, as_bool, format_path, get_path, kind_name, required_path, set_path
 from healthmon.bundle.validate.base import BundleState
 from healthmon.bundle.validate.reserved import MANAGED
 from healthmon.bundle.validate.schema_derive import load_schema
 
 CHECK = "schema"
 # Unknown fields are reported while loading, as the CLI's per-file Normalize does, so they come
-# before the initialize and validate findings (step ``report_unknown_fields``); the validate
-# step only drops them.
+# before the initialize and validate findings (step ``normalize_as_loaded``, which also drops
+# them).
 UNKNOWN_FIELD = "unknown_field"
+# A value of the wrong type: the CLI's Normalize warns and drops it, while loading (each file as
+# written) and again after variable references are resolved.
+TYPE_MISMATCH = "type_mismatch"
 RESOURCE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_INT = re.compile(r"^[-+]?\d+$")
-_NUM = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+# What Go's strconv.ParseInt (base 10) and ParseFloat accept, used with fullmatch.
+_INT = re.compile(r"[-+]?[0-9]+")
+_NUM = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 # Sections of databricks.yml itself (the CLI's root config). "any" where healthmon does not
 # interpret the content.
@@ -79,6 +85,11 @@ CLI_FIELDS: dict[str, dict[str, Any]] = {
 DROP = object()  # a fix that removes the field
 
 
+def _quote(text: str) -> str:
+    """Go's ``%q`` for the texts a bundle holds."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _text(v) -> str:
     return "true" if v is True else "false" if v is False else str(v)
 
@@ -104,12 +115,27 @@ class _Checker:
         self.key_locations = key_locations or {}
         self.anchored = anchored or set()
         self.objects = _schema()["objects"]
-        self.diags: list[Diagnostic] = []
+        self.found: list[tuple[Diagnostic, tuple]] = []  # each finding with its path as parts
         self.fixes: list[tuple[tuple, object]] = []
 
-    def bad(self, node: Value, path: tuple, spec) -> None:
-        self.diags.append(Diagnostic(ERROR, f"expected {_want(spec)}, found {kind_name(node)}", node.loc,
-                                     format_path(path), check=CHECK))
+    def add(self, severity: str, summary: str, loc, path: tuple, check: str) -> None:
+        self.found.append((Diagnostic(severity, summary, loc, format_path(path), check=check), path))
+
+    def diagnostics(self) -> list[Diagnostic]:
+        """The findings, a list index in a path counting the items kept before it: the CLI's
+        Normalize numbers them by their place in the list it builds, without the dropped ones."""
+        dropped = {path for path, new in self.fixes if new is DROP and path and isinstance(path[-1], int)}
+        out = []
+        for d, path in self.found:
+            shown = tuple(part - sum(path[:k] + (j,) in dropped for j in range(part)) if isinstance(part, int)
+                          else part for k, part in enumerate(path))
+            out.append(replace(d, path=format_path(shown)) if shown != path else d)
+        return out
+
+    def bad(self, node: Value, path: tuple, spec, summary: str = "") -> None:
+        self.add(WARNING, summary or f"expected {_want(spec)}, found {kind_name(node)}", node.loc, path,
+                 TYPE_MISMATCH)
+        self.fixes.append((path, DROP))
 
     def fields(self, node: Value, path: tuple, fields: dict, required=(), what: str = "") -> None:
         if not node.is_map:
@@ -124,31 +150,30 @@ class _Checker:
                 # anchor (a place to define one, like `definitions:`).
                 if child.loc not in self.anchored:
                     loc = self.key_locations.get(child.loc, child.loc)  # the CLI points at the key
-                    self.diags.append(Diagnostic(WARNING, f"unknown field: {name}", loc, format_path(path),
-                                                 check=UNKNOWN_FIELD))
+                    self.add(WARNING, f"unknown field: {name}", loc, path, UNKNOWN_FIELD)
                 self.fixes.append((path + (name,), DROP))  # the CLI drops what it does not know
                 continue
             self.value(child, path + (name,), spec)
         for name in required:
             if name not in node.v or node.v[name].v is None or node.v[name].v == "":
-                self.diags.append(Diagnostic(WARNING, f'required field "{name}" is not set', node.loc,
-                                             format_path(path), check=CHECK))
+                self.add(WARNING, f'required field "{name}" is not set', node.loc, path, CHECK)
 
     def value(self, node: Value, path: tuple, spec) -> None:
         v = node.v
         if v is None or spec == "any":
             return
-        if isinstance(v, str) and REF.search(v):
-            return  # a reference left for deploy (e.g. ${resources.jobs.x.id})
+        if isinstance(v, str) and "${" in v:
+            # Typed once resolved (a reference left for deploy, ${resources.jobs.x.id}, stays as
+            # written); an unterminated one is interpolation's error.
+            return
         if isinstance(spec, str):
             self.scalar(node, path, spec)
         elif "enum" in spec:
             if isinstance(v, (dict, list)):
                 self.bad(node, path, spec)
             elif str(v) not in spec["enum"]:
-                self.diags.append(Diagnostic(
-                    WARNING, f'invalid value "{_text(v)}" for enum field. Valid values are [{" ".join(spec["enum"])}]',
-                    node.loc, format_path(path), check=CHECK))
+                self.add(WARNING, f'invalid value "{_text(v)}" for enum field. Valid values are '
+                                  f'[{" ".join(spec["enum"])}]', node.loc, path, CHECK)
         elif "list" in spec:
             if not node.is_list:
                 self.bad(node, path, spec)
@@ -178,23 +203,25 @@ class _Checker:
             if not isinstance(v, str):
                 self.fixes.append((path, "true" if v is True else "false" if v is False else str(v)))
         elif spec == "int":
-            if isinstance(v, bool) or isinstance(v, float) and not v.is_integer():
+            if isinstance(v, bool):
                 self.bad(node, path, spec)
+            elif isinstance(v, float) and not v.is_integer():
+                self.bad(node, path, spec, f'cannot accurately represent "{v:g}" as integer due to precision loss')
             elif isinstance(v, float):
                 self.fixes.append((path, int(v)))
             elif isinstance(v, str):
-                if _INT.match(v.strip()):
+                if _INT.fullmatch(v):
                     self.fixes.append((path, int(v)))
                 else:
-                    self.bad(node, path, spec)
+                    self.bad(node, path, spec, f"cannot parse {_quote(v)} as an integer")
         elif spec == "number":
             if isinstance(v, bool):
                 self.bad(node, path, spec)
             elif isinstance(v, str):
-                if _NUM.match(v.strip()):
+                if _NUM.fullmatch(v):
                     self.fixes.append((path, float(v)))
                 else:
-                    self.bad(node, path, spec)
+                    self.bad(node, path, spec, f"cannot parse {_quote(v)} as a floating point number")
         elif spec == "bool":
             typed = as_bool(v)
             if typed is None:
@@ -215,39 +242,50 @@ TARGET: dict = {
 def check(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, object]]]:
     c = _Checker(state.ctx.key_locations, state.ctx.anchored)
     _check_section(c, state.config, (), TOP)
-    return c.diags, c.fixes
+    return c.diagnostics(), c.fixes
 
 
-def unknown_fields(state: BundleState, selected: str | None = None) -> list[Diagnostic]:
-    """The unknown fields of the configuration as loaded — every target included, selected or
-    not, at its own path (``targets.prod.resources.jobs.x``) — as the CLI's per-file
-    ``Normalize`` reports them before any target is merged. ``Normalize`` also warns about a
-    value of the wrong type (``expected int, found string``) and drops it; that is reported here
-    for the targets other than ``selected`` (``None``: all of them). In the selected target it
-    is an error once merged (a local limit: ``check``)."""
+def check_as_loaded(state: BundleState) -> tuple[list[Diagnostic], list[tuple[tuple, object]]]:
+    """The CLI's per-file ``Normalize`` while loading, before any target is merged: the unknown
+    fields and the values of the wrong type of the configuration as written — every target
+    included, selected or not, at its own path (``targets.prod.resources.jobs.x``) — and the
+    fixes that drop them. Scalar conversions and the other findings wait for the resolved
+    configuration (``check``)."""
     c = _Checker(state.ctx.key_locations, state.ctx.anchored)
     _check_section(c, state.config, (), TOP)
-    found = [d for d in c.diags if d.check == UNKNOWN_FIELD]
     for section in ("targets", "environments"):
         targets = state.config.get(section)
-        if targets is None or not targets.is_map:
-            continue
-        for name, target in targets.v.items():
-            if not target.is_map:
-                continue
-            c.diags = []
-            _check_section(c, target, (section, name), TARGET)
-            for d in c.diags:
-                if d.check == UNKNOWN_FIELD:
-                    found.append(d)
-                elif d.severity == ERROR and name != selected:
-                    found.append(replace(d, severity=WARNING))
+        if targets is not None and targets.is_map:
+            for name, target in targets.v.items():
+                if target.is_map:
+                    _check_section(c, target, (section, name), TARGET)
+    found = [d for d in c.diagnostics() if d.check in (UNKNOWN_FIELD, TYPE_MISMATCH)]
     # The CLI reports them file by file in load order, each file in document order.
     rank: dict[str, int] = {}
     for loc in state.ctx.key_locations.values():  # filled while parsing, in load order
         rank.setdefault(loc.file, len(rank))
-    return sorted(found, key=lambda d: (rank.get(d.location.file, len(rank)), d.location.line, d.location.column)
-                  if d.location is not None else (len(rank), 0, 0))
+    found.sort(key=lambda d: (rank.get(d.location.file, len(rank)), d.location.line, d.location.column)
+               if d.location is not None else (len(rank), 0, 0))
+    return found, [(path, new) for path, new in c.fixes if new is DROP]
+
+
+def apply_fixes(config: Value, fixes: list[tuple[tuple, object]]) -> Value:
+    """``config`` with the ``fixes`` of a check made: new scalar values first, then the drops,
+    last first, so that dropping a list item does not move the items still to be dropped."""
+    for parts, new in fixes:
+        old = get_path(config, parts)
+        if new is not DROP and old is not None:
+            config = set_path(config, parts, Value(new, old.loc))
+    for parts, new in reversed(fixes):
+        if new is not DROP or get_path(config, parts) is None:
+            continue
+        parent = required_path(config, parts[:-1])  # the parent of the existing value
+        if parent.is_list:
+            kept = Value([x for i, x in enumerate(parent.v) if i != parts[-1]], parent.loc)
+        else:
+            kept = Value({k: x for k, x in parent.v.items() if k != parts[-1]}, parent.loc)
+        config = set_path(config, parts[:-1], kept) if parts[:-1] else kept
+    return config
 
 
 def _check_section(c: _Checker, config: Value, prefix: tuple, fields: dict) -> None:
@@ -259,9 +297,8 @@ def _check_section(c: _Checker, config: Value, prefix: tuple, fields: dict) -> N
             if d.is_map:
                 for field, child in d.v.items():
                     if field not in VARIABLE_FIELDS:
-                        c.diags.append(Diagnostic(WARNING, f"unknown field: {field}",
-                                                  c.key_locations.get(child.loc, child.loc), f"variables.{name}",
-                                                  check=UNKNOWN_FIELD))
+                        c.add(WARNING, f"unknown field: {field}", c.key_locations.get(child.loc, child.loc),
+                              ("variables", name), UNKNOWN_FIELD)
     res = config.get("resources")
     if res is not None and res.v is not None:
         if not res.is_map:
@@ -278,9 +315,6 @@ def _check_section(c: _Checker, config: Value, prefix: tuple, fields: dict) -> N
                 for key, node in group.v.items():
                     path = prefix + ("resources", kind, key)
                     if not RESOURCE_KEY.match(key):
-                        c.diags.append(Diagnostic(
-                            ERROR, f"invalid resource key {key!r}: use letters, digits, '_' and '-' only",
-                            node.loc, format_path(path), check=CHECK))
-                    if node.v is None:
-                        c.bad(node, path, {"ref": root})
+                        c.add(ERROR, f"invalid resource key {key!r}: use letters, digits, '_' and '-' only",
+                              node.loc, path, CHECK)
                     c.value(node, path, {"ref": root})
