@@ -33,14 +33,6 @@ FEATURES = (
     # one of this user's failing source IPs, and that IP's usual number (a password spray is small
     # per user but shared; an office's NAT address has failures every day).
     "failed_events_same_ip", "usual_failed_events_same_ip",
-    # Novelty (UEBA "first access"): securables the user changes permissions on that it has not
-    # granted on in its previous GRANT_NOVELTY_DAYS days, and tables it has not touched in its
-    # previous TABLE_NOVELTY_DAYS days, summed over the last 7 days (a slow exfiltration reads a
-    # few unfamiliar tables a day); each with its own trailing baseline.
-    "new_grant_securables", "new_tables_7d", "data_export_7d",
-    *(f"{stat}_{name}_prev28" for name in ("new_grant_securables", "new_tables_7d", "data_export_7d")
-      for stat in ("avg", "std")),
-    *(f"max_{name}_prev35" for name in ("new_grant_securables", "new_tables_7d", "data_export_7d")),
 )
 # Daily count -> name of its trailing baseline columns (avg_<name>_prev28, std_<name>_prev28).
 BASELINED_COUNTS = {
@@ -48,9 +40,6 @@ BASELINED_COUNTS = {
     "grant_change_events": "grant_changes", "failed_auth_count": "failed_auth", "unique_source_ips": "source_ips",
     "failed_login_count": "failed_login", "off_hours_events": "off_hours",
 }
-# Novelty counts and their baselines. new_tables_7d is a sum over the last 7 calendar days, so its
-# baseline windows end 7 active days back: sums that overlap today's would hold the same tables.
-NOVELTY_COUNTS = ("new_grant_securables", "new_tables_7d", "data_export_7d")
 
 SOURCE = Source(
     "fact_audit_logs",
@@ -70,12 +59,6 @@ PEAK_ROWS = 35
 # A source IP's usual number of failed events a day: the mean over the previous IP_BASELINE_DAYS
 # calendar days (days without failures from it count as 0).
 IP_BASELINE_DAYS = 28
-# A table (a securable granted on) is new to a user when the user's previous touch of it (grant on
-# it) lies more than this many calendar days back, or never happened while the user was active
-# for at least as long (a user's first weeks would make everything new).
-TABLE_NOVELTY_DAYS = 28
-GRANT_NOVELTY_DAYS = 56
-NOVELTY_WINDOW_DAYS = 7
 
 
 def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
@@ -84,13 +67,6 @@ def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine
                                 for col, name in BASELINED_COUNTS.items())
     stds += ",\n         " + ",\n         ".join(f"COALESCE(MAX({col}) OVER wpk, 0.0) AS max_{name}_prev{PEAK_ROWS}"
                                                  for col, name in BASELINED_COUNTS.items())
-    lag7 = NOVELTY_WINDOW_DAYS  # baseline sums end 7 active days back: none overlaps today's
-    novelty = ",\n         ".join(
-        f"COALESCE(AVG({n}) OVER {w}, 0.0) AS avg_{n}_prev28,\n         "
-        f"COALESCE(STDDEV(CAST({n} AS DOUBLE)) OVER {w}, 0.0) AS std_{n}_prev28,\n         "
-        f"COALESCE(MAX({n}) OVER {wk}, 0.0) AS max_{n}_prev{PEAK_ROWS}"
-        for n, w, wk in (("new_grant_securables", "wp", "wpk"), ("new_tables_7d", "wp7", "wpk7"),
-                         ("data_export_7d", "wp7", "wpk7")))
     service_principal = (f"({uid} LIKE '%spn@%' OR {uid} LIKE '%iam.gserviceaccount.com' "
                          f"OR substr({uid}, 1, 4) = 'DBX_')")
     return f"""
@@ -99,7 +75,6 @@ WITH events AS (
          CAST(event_time AS DATE) AS event_date,
          hour(event_time) AS event_hour,
          request_params['tableName'] AS table_name,
-         COALESCE(request_params['tableName'], request_params['groupName'], request_params['clusterId']) AS securable,
          source_ip_address,
          COALESCE(is_failed_action, FALSE) AS is_failed,
          action_name,
@@ -152,61 +127,13 @@ shared_failures AS (
   ) ranked
   WHERE pick = 1
 ),
-user_start AS (
-  SELECT user_id, MIN(event_date) AS first_day FROM daily GROUP BY user_id
-),
--- each table a user reads (grants excluded) and each securable it grants on, per day, with the
--- user's previous day of the same
-touches AS (
-  SELECT user_id, event_date, kind, item,
-         LAG(event_date) OVER (PARTITION BY user_id, kind, item ORDER BY event_date) AS previous_day
-  FROM (
-    SELECT DISTINCT user_id, event_date, 'table' AS kind, table_name AS item FROM events
-    WHERE table_name IS NOT NULL AND NOT lower(COALESCE(action_name, '')) RLIKE '{GRANT_PATTERN}'
-    UNION ALL
-    SELECT DISTINCT user_id, event_date, 'grant' AS kind, securable AS item FROM events
-    WHERE securable IS NOT NULL AND lower(COALESCE(action_name, '')) RLIKE '{GRANT_PATTERN}'
-  ) items
-),
-novel AS (
-  SELECT t.user_id, t.event_date,
-         SUM({flag(f"t.kind = 'table' AND datediff(t.event_date, s.first_day) >= {TABLE_NOVELTY_DAYS} AND "
-                   f"(t.previous_day IS NULL OR datediff(t.event_date, t.previous_day) > {TABLE_NOVELTY_DAYS})")}
-             ) AS new_tables,
-         SUM({flag(f"t.kind = 'grant' AND datediff(t.event_date, s.first_day) >= {GRANT_NOVELTY_DAYS} AND "
-                   f"(t.previous_day IS NULL OR datediff(t.event_date, t.previous_day) > {GRANT_NOVELTY_DAYS})")}
-             ) AS new_grant_securables
-  FROM touches t JOIN user_start s ON t.user_id = s.user_id
-  GROUP BY t.user_id, t.event_date
-),
-novel_week AS (
-  SELECT daily.user_id, daily.event_date, COALESCE(SUM(novel.new_tables), 0.0) AS new_tables_7d
-  FROM daily
-  LEFT JOIN novel
-    ON novel.user_id = daily.user_id AND novel.event_date <= daily.event_date
-   AND novel.event_date > date_sub(daily.event_date, {NOVELTY_WINDOW_DAYS})
-  GROUP BY daily.user_id, daily.event_date
-),
-export_week AS (
-  SELECT daily.user_id, daily.event_date, SUM(recent.data_export_events) AS data_export_7d
-  FROM daily
-  JOIN daily recent
-    ON recent.user_id = daily.user_id AND recent.event_date <= daily.event_date
-   AND recent.event_date > date_sub(daily.event_date, {NOVELTY_WINDOW_DAYS})
-  GROUP BY daily.user_id, daily.event_date
-),
 enriched AS (
   SELECT daily.*,
          COALESCE(shared_failures.failed_events_same_ip, 0.0) AS failed_events_same_ip,
-         COALESCE(shared_failures.usual_failed_events_same_ip, 0.0) AS usual_failed_events_same_ip,
-         COALESCE(novel.new_grant_securables, 0.0) AS new_grant_securables,
-         novel_week.new_tables_7d, export_week.data_export_7d
+         COALESCE(shared_failures.usual_failed_events_same_ip, 0.0) AS usual_failed_events_same_ip
   FROM daily
   LEFT JOIN shared_failures
     ON daily.user_id = shared_failures.user_id AND daily.event_date = shared_failures.event_date
-  LEFT JOIN novel ON daily.user_id = novel.user_id AND daily.event_date = novel.event_date
-  JOIN novel_week ON daily.user_id = novel_week.user_id AND daily.event_date = novel_week.event_date
-  JOIN export_week ON daily.user_id = export_week.user_id AND daily.event_date = export_week.event_date
 ),
 typed AS (
   SELECT enriched.*,
@@ -226,16 +153,11 @@ typed AS (
          COALESCE(AVG(failed_login_count) OVER wp, 0.0) AS avg_failed_login_prev28,
          COALESCE(AVG(off_hours_events) OVER wp, 0.0) AS avg_off_hours_prev28,
          {stds},
-         {novelty},
          {day_of_week('event_date')} AS dow
   FROM enriched
   WINDOW {rows_window('w7', 'user_id', 'event_date', 7)},
          wp AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN {BASELINE_ROWS} PRECEDING AND 1 PRECEDING),
-         wpk AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN {PEAK_ROWS} PRECEDING AND 1 PRECEDING),
-         wp7 AS (PARTITION BY user_id ORDER BY event_date
-                 ROWS BETWEEN {BASELINE_ROWS + lag7 - 1} PRECEDING AND {lag7} PRECEDING),
-         wpk7 AS (PARTITION BY user_id ORDER BY event_date
-                  ROWS BETWEEN {PEAK_ROWS + lag7 - 1} PRECEDING AND {lag7} PRECEDING)
+         wpk AS (PARTITION BY user_id ORDER BY event_date ROWS BETWEEN {PEAK_ROWS} PRECEDING AND 1 PRECEDING)
 ),
 scored AS (
   SELECT typed.*,
@@ -262,10 +184,7 @@ SELECT user_id, event_date, user_type,
        avg_failed_login_prev28, avg_off_hours_prev28,
        {', '.join(f"std_{n}_prev28" for n in BASELINED_COUNTS.values())},
        {', '.join(f"max_{n}_prev{PEAK_ROWS}" for n in BASELINED_COUNTS.values())},
-       failed_events_same_ip, usual_failed_events_same_ip,
-       new_grant_securables, new_tables_7d, data_export_7d,
-       {', '.join(f"{stat}_{n}_prev28" for n in NOVELTY_COUNTS for stat in ("avg", "std"))},
-       {', '.join(f"max_{n}_prev{PEAK_ROWS}" for n in NOVELTY_COUNTS)}
+       failed_events_same_ip, usual_failed_events_same_ip
 FROM scored
 """
 
