@@ -413,14 +413,15 @@ class RunExecutor:
             row_id = self._new_task_row(key, task, attempt=attempt, state="PENDING", repair_id=repair_id,
                                         parent=parent, name=key)
 
-    def start_child_run(self, job_id: int, job_parameters: dict[str, str]) -> ChildRun:
+    def start_child_run(self, job_id: int, job_parameters: dict[str, str],
+                        task_params: dict[str, dict[str, str]] | None = None) -> ChildRun:
         """A run of ``job_id`` started by a ``run_job_task`` of this run, executed by this process."""
         from healthmon.jobs import service
 
         threads: list[threading.Thread] = []
         here = self.run_child
         start = None if here is None else (lambda run_id: threads.append(here(run_id)))
-        run_id = service.start_child_run(self.run_id, job_id, job_parameters, start=start)
+        run_id = service.start_child_run(self.run_id, job_id, job_parameters, start=start, task_params=task_params)
         return ChildRun(run_id, threads[0] if threads else None)
 
     def run_nested(self, key: str, task: dict, parent: int, name: str, extra: dict[str, str]) -> Outcome:
