@@ -3,7 +3,8 @@ client over HTTP to a live server. Expectations from the SDK's documented shapes
 fields reach the child run (``Run.job_parameters`` as ``JobParameter``, ``Run.overriding_parameters``
 as ``RunParameters``), ``RunOutput.run_job_output.run_id`` names the child, and ``RepairRun``'s
 parameters and ``latest_repair_id`` ("not required when repairing a run for the first time, but
-must be provided on subsequent requests")."""
+must be provided on subsequent requests"; ``rerun_dependent_tasks``: "repair all tasks that depend on
+the tasks in rerun_tasks, even if they were previously successful")."""
 
 from __future__ import annotations
 
@@ -56,11 +57,15 @@ def test_run_job_task_parameters_reach_the_child_run(workspace, settings):
 def test_repair_run_with_parameters_and_latest_repair_id(workspace, settings):
     picky = notebook(settings, ALICE, "picky", "x = dbutils.widgets.get('x')\nassert x != '1', 'x is 1'\n"
                                                "dbutils.notebook.exit(x)")
+    echo = notebook(settings, ALICE, "echo_x", "dbutils.notebook.exit(dbutils.widgets.get('x'))")
     job_id = workspace.jobs.create(
         name="repairable", parameters=[jobs.JobParameterDefinition(name="x", default="0")],
-        tasks=[jobs.Task(task_key="picky", notebook_task=jobs.NotebookTask(notebook_path=picky))]).job_id
+        tasks=[jobs.Task(task_key="picky", notebook_task=jobs.NotebookTask(notebook_path=picky)),
+               jobs.Task(task_key="after", depends_on=[jobs.TaskDependency(task_key="picky")],
+                         run_if=jobs.RunIf.ALL_DONE, notebook_task=jobs.NotebookTask(notebook_path=echo))]).job_id
     run = workspace.jobs.run_now(job_id, job_parameters={"x": "1"}).result()
-    assert run.state.result_state == jobs.RunResultState.FAILED
+    assert run.state.result_state == jobs.RunResultState.SUCCESS_WITH_FAILURES  # the leaf "after" succeeded
+    after_before = {t.task_key: t for t in run.tasks}["after"].run_id
 
     with pytest.raises(InvalidParameterValue):  # the job defines no parameter y, as run-now checks
         workspace.jobs.repair_run(run.run_id, rerun_all_failed_tasks=True, job_parameters={"y": "2"})
@@ -74,7 +79,9 @@ def test_repair_run_with_parameters_and_latest_repair_id(workspace, settings):
     repaired = workspace.jobs.repair_run(run.run_id, rerun_all_failed_tasks=True, job_parameters={"x": "2"}).result()
     assert repaired.state.result_state == jobs.RunResultState.SUCCESS
     assert repaired.job_parameters == [jobs.JobParameter(name="x", default="0", value="2")]
-    assert workspace.jobs.get_run_output(repaired.tasks[0].run_id).notebook_output.result == "2"
+    tasks = {t.task_key: t for t in repaired.tasks}
+    assert workspace.jobs.get_run_output(tasks["picky"].run_id).notebook_output.result == "2"
+    assert tasks["after"].run_id == after_before  # a dependent that succeeded is kept without rerun_dependent_tasks
     first = repaired.repair_history[-1].id
 
     with pytest.raises(InvalidParameterValue) as missing:  # a repaired run needs latest_repair_id
@@ -83,9 +90,11 @@ def test_repair_run_with_parameters_and_latest_repair_id(workspace, settings):
     with pytest.raises(InvalidParameterValue):
         workspace.jobs.repair_run(run.run_id, rerun_tasks=["picky"], latest_repair_id=first + 1)
     again = workspace.jobs.repair_run(run.run_id, rerun_tasks=["picky"], job_parameters={"x": "3"},
-                                      latest_repair_id=first).result()
+                                      latest_repair_id=first, rerun_dependent_tasks=True).result()
     assert again.job_parameters == [jobs.JobParameter(name="x", default="0", value="3")]
     assert [h.type for h in again.repair_history] == [jobs.RepairHistoryItemType.ORIGINAL,
                                                        jobs.RepairHistoryItemType.REPAIR,
                                                        jobs.RepairHistoryItemType.REPAIR]
-    assert workspace.jobs.get_run_output(again.tasks[0].run_id).notebook_output.result == "3"
+    for task in again.tasks:  # both re-ran, with the new value
+        assert task.run_id in again.repair_history[-1].task_run_ids
+        assert workspace.jobs.get_run_output(task.run_id).notebook_output.result == "3"

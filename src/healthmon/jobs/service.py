@@ -512,10 +512,12 @@ def _watch_runner(pid: int, started_ms: int | None, host: str | None) -> int | N
 
 
 def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_failed_tasks: bool = False,
-               rerun_tasks_given_as: str = "rerun_tasks", *, job_parameters: dict[str, str] | None = None,
+               rerun_tasks_given_as: str = "rerun_tasks", *, rerun_dependent_tasks: bool = False,
+               job_parameters: dict[str, str] | None = None,
                notebook_params: dict[str, str] | None = None, python_named_params: dict[str, str] | None = None,
                latest_repair_id: int | None = None, latest_repair_id_required: bool = False) -> int:
-    """Re-run tasks (and their dependents) of a finished run inside the same run; returns the repair id.
+    """Re-run tasks (and their dependents that did not succeed; all of them with
+    ``rerun_dependent_tasks``) of a finished run inside the same run; returns the repair id.
     ``rerun_tasks_given_as``: how the caller names ``rerun_tasks`` (the CLI: ``--rerun-tasks``).
 
     ``job_parameters``, ``notebook_params``, ``python_named_params``: the values given replace the
@@ -543,7 +545,7 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
         latest = latest_task_runs(s, run_id)
         results = {k: t.result_state for k, t in latest.items()}
         selection = plan.repair_selection(run_id, by_key, results, rerun_tasks, rerun_all_failed_tasks,
-                                          rerun_tasks_given_as)
+                                          rerun_tasks_given_as, rerun_dependent_tasks)
         rep = RepairRecord(run_id=run_id, created_time=now_ms())
         rep.rerun_json = __import__("json").dumps(sorted(selection))
         s.add(rep)

@@ -465,7 +465,8 @@ def _add_routes(router: APIRouter, version: str) -> None:
         if not body.rerun_tasks and not body.rerun_all_failed_tasks:
             raise invalid("Give rerun_tasks or rerun_all_failed_tasks=true.")
         repair_id = backend.repair_run(
-            body.run_id, body.rerun_tasks, bool(body.rerun_all_failed_tasks), job_parameters=body.job_parameters,
+            body.run_id, body.rerun_tasks, bool(body.rerun_all_failed_tasks),
+            rerun_dependent_tasks=bool(body.rerun_dependent_tasks), job_parameters=body.job_parameters,
             notebook_params=body.notebook_params, python_named_params=body.python_named_params,
             latest_repair_id=body.latest_repair_id, latest_repair_id_required=True,  # as the Jobs API documents
         )
