@@ -109,6 +109,7 @@ def test_run_job_task_parameters_and_repair_with_params_cli(ws):
     child_run = json.loads(res.stdout)["run_job_output"]["run_id"]
     res = hm("runs", "get", "--run-id", str(child_run), "-o", "json")
     assert json.loads(res.stdout)["job_parameters"] == [{"name": "x", "default": "0", "value": "3"}]
+    assert "Parameters: x=3" in hm("runs", "get", "--run-id", str(child_run)).stdout
 
     # A failing run repaired from the CLI with new job parameters.
     res = hm("jobs", "run-now", "--job-id", str(child), "--params", "x=1", "-o", "json")
