@@ -80,10 +80,11 @@ def test_run_job_task_passes_its_parameters_to_the_child_run(ws):
 
 def test_repair_with_job_parameters_reruns_with_the_new_values(ws):
     picky = ws.notebook("picky", "x = dbutils.widgets.get('x')\nassert x != '1', 'x is 1'\ndbutils.notebook.exit(x)")
-    other = ws.notebook("other", "dbutils.notebook.exit(dbutils.widgets.get('y'))")
+    other = ws.notebook("other", "dbutils.notebook.exit(dbutils.widgets.get('y') + ' ' + dbutils.widgets.get('n'))")
     job = service.create_job({"name": "repairable", "parameters": [{"name": "x", "default": "0"},
                                                                   {"name": "y", "default": "0"}],
-                              "tasks": [nb_task("picky", picky), nb_task("other", other)]})
+                              "tasks": [nb_task("picky", picky),
+                                        nb_task("other", other, params={"n": "{{job.repair_count}}"})]})
     run_id = service.run_now(job, job_parameters={"x": "1", "y": "5"})
     run = service.wait_for_run(run_id, timeout=60)
     assert _result(_tasks(run)["picky"]) == "FAILED"
@@ -113,7 +114,8 @@ def test_repair_with_job_parameters_reruns_with_the_new_values(ws):
     second = service.repair_run(run_id, rerun_tasks=["other"], job_parameters={"y": "6"}, latest_repair_id=repair_id,
                                 latest_repair_id_required=True)
     run = service.wait_for_run(run_id, timeout=60)
-    assert service.get_run_output(_tasks(run)["other"]["run_id"])["notebook_output"]["result"] == "6"
+    # {{job.repair_count}}: "the number of repair attempts on the current job run".
+    assert service.get_run_output(_tasks(run)["other"]["run_id"])["notebook_output"]["result"] == "6 2"
     assert [h.get("id") for h in run["repair_history"]][1:] == [repair_id, second]
 
 

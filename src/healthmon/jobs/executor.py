@@ -118,6 +118,7 @@ class RunExecutor:
             self.params: dict = row.j("params")
             self.start_time = row.start_time or now_ms()
             self.trigger = row.trigger
+            self.repair_count = sum(1 for h in row.j("repair") or [] if h.get("type") == "REPAIR")
             from healthmon.store.secrets import all_values
 
             self.secret_values = all_values(s)
@@ -156,7 +157,8 @@ class RunExecutor:
         self.writer = RunWriter(db)
         self._cells_cache: dict[tuple[str, float], tuple[list, list | None]] = {}
         self._base_ctx = refs.job_context(job_id=self.job_id, job_name=self.job_name, run_id=self.run_id,
-                                          start_time=self.start_time, trigger=self.trigger, params=self.job_params)
+                                          start_time=self.start_time, trigger=self.trigger, params=self.job_params,
+                                          repair_count=self.repair_count)
 
     # -- persistence helpers -------------------------------------------------------------
     def update(self, row_id: int, **fields) -> None:

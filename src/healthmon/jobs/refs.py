@@ -105,13 +105,14 @@ def time_refs(prefix: str, epoch_ms: int) -> dict[str, str]:
 
 
 def job_context(
-    *, job_id: int, job_name: str, run_id: int, start_time: int, trigger: str, params: Mapping[str, str]
+    *, job_id: int, job_name: str, run_id: int, start_time: int, trigger: str, params: Mapping[str, str],
+    repair_count: int = 0,
 ) -> dict[str, str]:
     ctx = {
         "job.id": str(job_id),
         "job.name": job_name,
         "job.run_id": str(run_id),
-        "job.repair_count": "0",
+        "job.repair_count": str(repair_count),
         "job.trigger.type": {"ONE_TIME": "one_time", "PERIODIC": "periodic", "RETRY": "retry"}.get(
             trigger, trigger.lower()
         ),
