@@ -89,3 +89,39 @@ def test_secrets_cli():
     assert res.returncode == 1 and "already exists" in res.stderr
     res = hm("secrets", "put-secret", "nope", "k", "--string-value", "v")
     assert res.returncode == 1 and "Scope nope does not exist" in res.stderr
+
+
+def test_run_job_task_parameters_and_repair_with_params_cli(ws):
+    """A child run shows the parameters its run_job_task gave; runs repair --params re-runs with new
+    job parameters; --latest-repair-id is checked."""
+    picky = ws.notebook("picky3", "x = dbutils.widgets.get('x')\nassert x != '1', 'x is 1'\ndbutils.notebook.exit(x)")
+    child = service.create_job({"name": "child", "parameters": [{"name": "x", "default": "0"}],
+                                "tasks": [nb_task("picky", picky)]})
+    parent = service.create_job({"name": "parent", "parameters": [{"name": "p", "default": "1"}], "tasks": [
+        {"task_key": "call", "run_job_task": {"job_id": child, "job_parameters": {"x": "{{job.parameters.p}}"}}}]})
+
+    res = hm("jobs", "run-now", "--job-id", str(parent), "--params", "p=3", "-o", "json")
+    assert res.returncode == 0, res.stderr
+    run = json.loads(res.stdout)
+    task_run = run["tasks"][0]["run_id"]
+    res = hm("runs", "get-output", "--run-id", str(task_run))
+    assert res.returncode == 0, res.stderr
+    child_run = json.loads(res.stdout)["run_job_output"]["run_id"]
+    res = hm("runs", "get", "--run-id", str(child_run), "-o", "json")
+    assert json.loads(res.stdout)["job_parameters"] == [{"name": "x", "default": "0", "value": "3"}]
+    assert "Parameters: x=3" in hm("runs", "get", "--run-id", str(child_run)).stdout
+
+    # A failing run repaired from the CLI with new job parameters.
+    res = hm("jobs", "run-now", "--job-id", str(child), "--params", "x=1", "-o", "json")
+    assert res.returncode == 1
+    failed = json.loads(res.stdout)["run_id"]
+    res = hm("runs", "repair", "--run-id", str(failed), "--rerun-all-failed-tasks", "--params", "x=5",
+             "--params", "y=2")
+    assert res.returncode == 1 and "no parameter 'y'" in res.stderr and "Traceback" not in res.stderr
+    res = hm("runs", "repair", "--run-id", str(failed), "--rerun-all-failed-tasks", "--params", "x=4", "-o", "json")
+    assert res.returncode == 0, res.stderr
+    repaired = json.loads(res.stdout)
+    assert repaired["state"]["result_state"] == "SUCCESS"
+    assert repaired["job_parameters"] == [{"name": "x", "default": "0", "value": "4"}]
+    res = hm("runs", "repair", "--run-id", str(failed), "--rerun-tasks", "picky", "--latest-repair-id", "999999")
+    assert res.returncode == 1 and "not the latest repair" in res.stderr

@@ -67,11 +67,17 @@ def test_condition_outcome_selects_branch():
     assert plan.decide(t("after", "no"), {"no": X}) == "EXCLUDED"
 
 
-def test_repair_selection_includes_dependents_only():
+def test_repair_selection_includes_dependents_that_did_not_succeed():
     by_key = plan.validate_tasks("j", [t("a"), t("b", "a"), t("c", "b"), t("d")])
     results = {"a": "SUCCESS", "b": "FAILED", "c": "UPSTREAM_FAILED", "d": "SUCCESS"}
     assert plan.repair_selection(1, by_key, results, None, True) == {"b", "c"}
     assert plan.repair_selection(1, by_key, results, ["a"], False) == {"a", "b", "c"}
+    # RepairRun.rerun_dependent_tasks: "repair all tasks that depend on the tasks in rerun_tasks,
+    # even if they were previously successful" — without it, successful dependents keep their result.
+    ok = {"a": "SUCCESS", "b": "SUCCESS", "c": "FAILED", "d": "SUCCESS"}
+    assert plan.repair_selection(1, by_key, ok, ["a"], False) == {"a", "c"}
+    assert plan.repair_selection(1, by_key, ok, ["a"], False, rerun_dependents=True) == {"a", "b", "c"}
+    assert plan.repair_selection(1, by_key, ok, None, True, rerun_dependents=True) == {"c"}
     with pytest.raises(InvalidParameterError, match="rerun_tasks names unknown task\\(s\\) nope"):
         plan.repair_selection(1, by_key, results, ["nope"], False)
     with pytest.raises(InvalidParameterError, match="nothing to repair"):

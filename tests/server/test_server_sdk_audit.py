@@ -185,7 +185,7 @@ def test_runs_list_filters_are_checked(workspace):
 def test_a_notebook_job_run_through_the_sdk(workspace, settings):
     """run_now(notebook_params=..., python_named_params=...).result() on a job without job
     parameters: they reach the notebook's widgets and the wheel's named parameters over the
-    tasks' own; the run's shape, its output, export, filters, and what repair_run refuses."""
+    tasks' own; the run's shape, its output, export, filters, and the parameters repair_run refuses."""
     path = notebook(settings, ALICE, "nb", "dbutils.notebook.exit('out-' + dbutils.widgets.get('x'))")
     workspace_file(settings, ALICE, "query.sql", "select 1\n")
     query = settings.home / "workspace" / "Users" / ALICE / "query.sql"  # the file as the task process sees it
@@ -223,7 +223,7 @@ def test_a_notebook_job_run_through_the_sdk(workspace, settings):
     assert list(workspace.jobs.list_runs(start_time_from=run.start_time + 1)) == []
 
     with pytest.raises(NotImplemented) as refused:
-        workspace.jobs.repair_run(run.run_id, rerun_tasks=["nb"], job_parameters={"x": "8"})
+        workspace.jobs.repair_run(run.run_id, rerun_tasks=["nb"], jar_params=["8"])
     _feature_disabled(refused)
     workspace.jobs.delete_run(run.run_id)
     with pytest.raises(ResourceDoesNotExist):

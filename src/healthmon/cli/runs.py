@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from healthmon.cli.jobs import Output, OutputOpt, print_json, runs_table
+from healthmon.cli.jobs import Output, OutputOpt, parse_params, print_json, runs_table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -75,10 +75,16 @@ def repair_cmd(
     run_id: int = typer.Option(..., "--run-id"),
     rerun_tasks: Optional[str] = typer.Option(None, "--rerun-tasks", help="Comma-separated task keys."),
     rerun_all_failed_tasks: bool = typer.Option(False, "--rerun-all-failed-tasks"),
+    rerun_dependent_tasks: bool = typer.Option(
+        False, "--rerun-dependent-tasks", help="Also re-run dependents that succeeded before."),
+    params: Optional[list[str]] = typer.Option(
+        None, "--params", help="Job parameters for the repair, name=value (repeatable); others keep the run's."),
+    latest_repair_id: Optional[int] = typer.Option(
+        None, "--latest-repair-id", help="Refuse the repair unless this is the run's latest repair."),
     no_wait: bool = typer.Option(False, "--no-wait"),
     output: Output = OutputOpt,
 ) -> None:
-    """Re-run tasks of a finished run (and their dependents) inside the same run."""
+    """Re-run tasks of a finished run (and their dependents that did not succeed) inside the same run."""
     from healthmon.errors import InvalidParameterError
     from healthmon.jobs import service
 
@@ -86,7 +92,9 @@ def repair_cmd(
     if not keys and not rerun_all_failed_tasks:
         raise InvalidParameterError("runs repair needs --rerun-tasks a,b or --rerun-all-failed-tasks.")
     repair_id = service.repair_run(run_id, rerun_tasks=keys or None, rerun_all_failed_tasks=rerun_all_failed_tasks,
-                                   rerun_tasks_given_as="--rerun-tasks")
+                                   rerun_tasks_given_as="--rerun-tasks", rerun_dependent_tasks=rerun_dependent_tasks,
+                                   job_parameters=parse_params(params),
+                                   latest_repair_id=latest_repair_id)
     if no_wait:
         print_json({"repair_id": repair_id})
         return

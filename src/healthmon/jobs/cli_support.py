@@ -22,12 +22,21 @@ def _duration(task: dict) -> str:
     return f"{max(0, end - start) / 1000:.1f}s"
 
 
+def _parameters(run: dict) -> str | None:
+    """The values the run was given (job parameters, then run-now's task parameter kinds), so a
+    child run of a ``run_job_task`` or a repaired run shows what its tasks received."""
+    parts = [f"{p['name']}={p.get('value', '')}" for p in run.get("job_parameters") or []]
+    for kind, values in (run.get("overriding_parameters") or {}).items():
+        parts += [f"{kind}.{k}={v}" for k, v in values.items()]
+    return escape("Parameters: " + ", ".join(parts)) if parts else None
+
+
 def render(run: dict) -> Table:
     state = run["state"]
     title = (
         f"Run {run['run_id']} of {run.get('run_name', '')}: {state.get('result_state') or state['life_cycle_state']}"
     )
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", caption=_parameters(run), caption_justify="left")
     for col in ("task", "state", "attempt", "duration", "run_id"):
         table.add_column(col)
     for t in run.get("tasks", []):

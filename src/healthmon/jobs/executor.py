@@ -118,6 +118,7 @@ class RunExecutor:
             self.params: dict = row.j("params")
             self.start_time = row.start_time or now_ms()
             self.trigger = row.trigger
+            self.repair_count = sum(1 for h in row.j("repair") or [] if h.get("type") == "REPAIR")
             from healthmon.store.secrets import all_values
 
             self.secret_values = all_values(s)
@@ -156,7 +157,8 @@ class RunExecutor:
         self.writer = RunWriter(db)
         self._cells_cache: dict[tuple[str, float], tuple[list, list | None]] = {}
         self._base_ctx = refs.job_context(job_id=self.job_id, job_name=self.job_name, run_id=self.run_id,
-                                          start_time=self.start_time, trigger=self.trigger, params=self.job_params)
+                                          start_time=self.start_time, trigger=self.trigger, params=self.job_params,
+                                          repair_count=self.repair_count)
 
     # -- persistence helpers -------------------------------------------------------------
     def update(self, row_id: int, **fields) -> None:
@@ -413,14 +415,15 @@ class RunExecutor:
             row_id = self._new_task_row(key, task, attempt=attempt, state="PENDING", repair_id=repair_id,
                                         parent=parent, name=key)
 
-    def start_child_run(self, job_id: int, job_parameters: dict[str, str]) -> ChildRun:
+    def start_child_run(self, job_id: int, job_parameters: dict[str, str],
+                        task_params: dict[str, dict[str, str]] | None = None) -> ChildRun:
         """A run of ``job_id`` started by a ``run_job_task`` of this run, executed by this process."""
         from healthmon.jobs import service
 
         threads: list[threading.Thread] = []
         here = self.run_child
         start = None if here is None else (lambda run_id: threads.append(here(run_id)))
-        run_id = service.start_child_run(self.run_id, job_id, job_parameters, start=start)
+        run_id = service.start_child_run(self.run_id, job_id, job_parameters, start=start, task_params=task_params)
         return ChildRun(run_id, threads[0] if threads else None)
 
     def run_nested(self, key: str, task: dict, parent: int, name: str, extra: dict[str, str]) -> Outcome:

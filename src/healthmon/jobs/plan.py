@@ -137,9 +137,13 @@ def repair_selection(
     rerun_tasks: Iterable[str] | None,
     rerun_all_failed: bool,
     given_as: str = "rerun_tasks",
+    rerun_dependents: bool = False,
 ) -> set[str]:
-    """Tasks a repair re-runs: the named (or all failed/canceled/skipped-by-failure) tasks plus their
-    dependents, as Databricks does. ``given_as`` names ``rerun_tasks`` as the caller gave it."""
+    """Tasks a repair re-runs: the named (or all failed/canceled/skipped-by-failure) tasks plus
+    their dependents that did not succeed — and, with ``rerun_dependents`` (``RepairRun``'s
+    ``rerun_dependent_tasks``: "repair all tasks that depend on the tasks in rerun_tasks, even if
+    they were previously successful"), the successful ones too. ``given_as`` names
+    ``rerun_tasks`` as the caller gave it."""
     roots: set[str] = set()
     if rerun_tasks:
         unknown = [k for k in rerun_tasks if k not in results]
@@ -153,7 +157,8 @@ def repair_selection(
         roots |= {k for k, r in results.items() if r is not None and r not in (SUCCESS, "EXCLUDED")}
     if not roots:
         raise InvalidParameterError(f"Run {run_id}: nothing to repair (no task named and no failed task).")
-    return {k for k in dependents(by_key, roots) if k in results}
+    return {k for k in dependents(by_key, roots)
+            if k in results and (k in roots or rerun_dependents or results[k] != SUCCESS)}
 
 
 def decide(task: Mapping, deps: Mapping[str, TaskResult], wanted: Mapping[str, str | None] | None = None) -> str | None:

@@ -63,18 +63,26 @@ def effective_job_parameters(job_name: str, settings: Mapping, overrides: Mappin
 # widgets, python_named_params to wheel tasks' named parameters (the RunParameters fields).
 TASK_PARAMETER_KINDS = ("notebook_params", "python_named_params")
 
+# The RunParameters kinds (run-now, runs/repair, run_job_task) the runtime has no task for: it has
+# no JAR, spark-submit, SQL, dbt or pipeline tasks, and positional parameters are the task's own.
+UNSUPPORTED_PARAMETER_KINDS = (
+    "jar_params", "python_params", "spark_submit_params", "sql_params", "dbt_commands", "pipeline_params",
+)
+
 
 def task_parameter_overrides(job_name: str, job_id: int, settings: Mapping,
-                             given: Mapping[str, Mapping[str, str] | None] | None) -> dict[str, dict[str, str]]:
+                             given: Mapping[str, Mapping[str, str] | None] | None,
+                             request: str = "run-now") -> dict[str, dict[str, str]]:
     """The run's ``overriding_parameters`` (``RunParameters``): the task parameter kinds given
     non-empty. A job that defines job parameters refuses them, as Databricks does: job
-    parameters and task parameters cannot be combined."""
+    parameters and task parameters cannot be combined. ``request`` names what gave them
+    (run-now, runs/repair, a run_job_task) for the error."""
     overrides = {kind: {str(k): str(v) for k, v in values.items()}
                  for kind, values in (given or {}).items() if values}
     if overrides and settings.get("parameters"):
         kinds = " and ".join(overrides)
         raise InvalidParameterError(
-            f"Job {job_name!r} (id {job_id}) defines job parameters, so run-now cannot also take {kinds}: job "
+            f"Job {job_name!r} (id {job_id}) defines job parameters, so {request} cannot also take {kinds}: job "
             "parameters and task parameters cannot be combined. Pass job_parameters instead."
         )
     return overrides
@@ -97,13 +105,14 @@ def time_refs(prefix: str, epoch_ms: int) -> dict[str, str]:
 
 
 def job_context(
-    *, job_id: int, job_name: str, run_id: int, start_time: int, trigger: str, params: Mapping[str, str]
+    *, job_id: int, job_name: str, run_id: int, start_time: int, trigger: str, params: Mapping[str, str],
+    repair_count: int = 0,
 ) -> dict[str, str]:
     ctx = {
         "job.id": str(job_id),
         "job.name": job_name,
         "job.run_id": str(run_id),
-        "job.repair_count": "0",
+        "job.repair_count": str(repair_count),
         "job.trigger.type": {"ONE_TIME": "one_time", "PERIODIC": "periodic", "RETRY": "retry"}.get(
             trigger, trigger.lower()
         ),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -164,12 +164,15 @@ def run_now(
 
 
 def start_child_run(parent_run_id: int, job_id: int, job_parameters: dict[str, str],
-                    start: Callable[[int], None] | None = None) -> int:
+                    start: Callable[[int], None] | None = None,
+                    task_params: Mapping[str, Mapping[str, str] | None] | None = None) -> int:
     """The child run of a ``run_job_task`` of run ``parent_run_id`` (trigger RUN_JOB_TASK): the one
     place a run starts another job, so the one place to check that the parent's principal may.
+    ``job_parameters`` and ``task_params`` (``notebook_params``, ``python_named_params``) are the
+    task's, already resolved, checked as run-now checks them.
     ``start(run_id)`` executes the recorded run (the parent's runner runs it on a thread); by
     default it gets a runner process of its own, as every other run."""
-    return _create_job_run(job_id, job_parameters=job_parameters, task_params=None, trigger="RUN_JOB_TASK",
+    return _create_job_run(job_id, job_parameters=job_parameters, task_params=task_params, trigger="RUN_JOB_TASK",
                            only=None, only_given_as="only", user_name=None, parent_run_id=parent_run_id,
                            idempotency_token=None, start=start)
 
@@ -217,7 +220,8 @@ def _create_job_run(job_id: int, *, job_parameters, task_params, trigger, only, 
             raise InvalidParameterError(f"Job {name!r} (id {job_id}) has no tasks to run.")
         keys = plan.select_tasks(name, by_key, only, only_given_as)
         effective = refs.effective_job_parameters(name, settings, job_parameters)
-        overriding = refs.task_parameter_overrides(name, job_id, settings, task_params)
+        overriding = refs.task_parameter_overrides(name, job_id, settings, task_params,
+                                                   "a run_job_task" if parent_run_id is not None else "run-now")
         lock_job(s, job_id)
         limit = settings.get("max_concurrent_runs")
         max_runs = 1 if limit is None else int(limit)  # 0: every new run is skipped, as documented
@@ -508,9 +512,19 @@ def _watch_runner(pid: int, started_ms: int | None, host: str | None) -> int | N
 
 
 def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_failed_tasks: bool = False,
-               rerun_tasks_given_as: str = "rerun_tasks") -> int:
-    """Re-run tasks (and their dependents) of a finished run inside the same run; returns the repair id.
-    ``rerun_tasks_given_as``: how the caller names ``rerun_tasks`` (the CLI: ``--rerun-tasks``)."""
+               rerun_tasks_given_as: str = "rerun_tasks", *, rerun_dependent_tasks: bool = False,
+               job_parameters: dict[str, str] | None = None,
+               notebook_params: dict[str, str] | None = None, python_named_params: dict[str, str] | None = None,
+               latest_repair_id: int | None = None, latest_repair_id_required: bool = False) -> int:
+    """Re-run tasks (and their dependents that did not succeed; all of them with
+    ``rerun_dependent_tasks``) of a finished run inside the same run; returns the repair id.
+    ``rerun_tasks_given_as``: how the caller names ``rerun_tasks`` (the CLI: ``--rerun-tasks``).
+
+    ``job_parameters``, ``notebook_params``, ``python_named_params``: the values given replace the
+    run's values of the same name from this repair on (names not given keep the run's value),
+    checked as run-now checks them. ``latest_repair_id``, when given, must be the run's latest
+    repair; ``latest_repair_id_required`` (the Jobs API) also refuses its absence once the run
+    has been repaired, as the API documents."""
     db = _db()
     with db.session() as s:
         row = _get_run_row(s, run_id)
@@ -522,12 +536,16 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
             raise InvalidParameterError(
                 f"Run {run_id} never ran (skipped: maximum concurrent runs); start a new run instead."
             )
+        _check_latest_repair(run_id, row.j("repair") or [], latest_repair_id, latest_repair_id_required)
         settings = row.j("settings")
+        given = {"notebook_params": notebook_params, "python_named_params": python_named_params}
+        if job_parameters or any(given.values()):
+            row.set_j("params", _repaired_params(row, settings, job_parameters, given))
         by_key = plan.validate_tasks(row.run_name, settings.get("tasks") or [])
         latest = latest_task_runs(s, run_id)
         results = {k: t.result_state for k, t in latest.items()}
         selection = plan.repair_selection(run_id, by_key, results, rerun_tasks, rerun_all_failed_tasks,
-                                          rerun_tasks_given_as)
+                                          rerun_tasks_given_as, rerun_dependent_tasks)
         rep = RepairRecord(run_id=run_id, created_time=now_ms())
         rep.rerun_json = __import__("json").dumps(sorted(selection))
         s.add(rep)
@@ -554,6 +572,39 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
         repair_id = rep.repair_id
     runner_start.start_runner(run_id, repair_id)
     return repair_id
+
+
+def _check_latest_repair(run_id: int, history: list[dict], given: int | None, required: bool) -> None:
+    repairs = [int(h["id"]) for h in history if h.get("type") == "REPAIR"]
+    latest = repairs[-1] if repairs else None
+    if given is None:
+        if required and latest is not None:
+            raise InvalidParameterError(
+                f"Run {run_id} has been repaired before: give latest_repair_id (its latest repair is {latest})."
+            )
+        return
+    if latest is None:
+        raise InvalidParameterError(
+            f"Run {run_id} has never been repaired, so latest_repair_id {given} does not match; omit it."
+        )
+    if given != latest:
+        raise InvalidParameterError(
+            f"latest_repair_id {given} is not the latest repair of run {run_id} ({latest}): the run was repaired "
+            "since; read the run again and repair with its latest repair id."
+        )
+
+
+def _repaired_params(row: RunRecord, settings: dict, job_parameters: dict[str, str] | None,
+                     given: dict[str, dict[str, str] | None]) -> dict:
+    """The run's parameters with a repair's values over them (per name), checked as run-now's."""
+    params = row.j("params") or {}
+    name = row.run_name or settings.get("name") or f"run {row.run_id}"
+    job_params = {**(params.get("job_parameters") or {}), **{str(k): str(v) for k, v in (job_parameters or {}).items()}}
+    effective = refs.effective_job_parameters(name, settings, job_params)
+    merged = {kind: {**(params.get(kind) or {}), **(given.get(kind) or {})} for kind in refs.TASK_PARAMETER_KINDS}
+    overriding = refs.task_parameter_overrides(name, row.job_id, settings, merged, "runs/repair")
+    kept = {k: v for k, v in params.items() if k not in refs.TASK_PARAMETER_KINDS}
+    return {**kept, "job_parameters": job_params, "job_parameters_effective": effective, **overriding}
 
 
 def resolve_job(job_id: int) -> JobRecord:

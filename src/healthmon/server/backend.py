@@ -284,8 +284,11 @@ def cancel_run(run_id: int) -> None:
     _call("cancel_run", run_id)
 
 
-def repair_run(run_id: int, rerun_tasks: list[str] | None, rerun_all_failed_tasks: bool) -> int:
-    return int(_call("repair_run", run_id, rerun_tasks=rerun_tasks, rerun_all_failed_tasks=rerun_all_failed_tasks))
+def repair_run(run_id: int, rerun_tasks: list[str] | None, rerun_all_failed_tasks: bool, **options: Any) -> int:
+    """``options``: ``service.repair_run``'s keywords (``rerun_dependent_tasks``, the parameters,
+    ``latest_repair_id``, ``latest_repair_id_required``)."""
+    return int(_call("repair_run", run_id, rerun_tasks=rerun_tasks, rerun_all_failed_tasks=rerun_all_failed_tasks,
+                     **options))
 
 
 def cancel_all_runs(job_id: int) -> None:

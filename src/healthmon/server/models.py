@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from healthmon.jobs.refs import UNSUPPORTED_PARAMETER_KINDS
+
 INT64_MAX = 2**63 - 1
 Id = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
@@ -82,13 +84,6 @@ class ResetJob(_Body):
     new_settings: dict[str, Any]
 
 
-# Task-level parameter kinds of run-now and runs/repair that the runtime does not take (it has
-# no JAR, spark-submit, SQL, dbt or pipeline tasks, and positional parameters are the task's own).
-UNSUPPORTED_RUN_PARAMETERS = (
-    "jar_params", "python_params", "spark_submit_params", "sql_params", "dbt_commands", "pipeline_params",
-)
-
-
 class _RunParameters(_Body):
     job_parameters: dict[str, str] | None = None
     notebook_params: dict[str, str] | None = None
@@ -101,12 +96,8 @@ class _RunParameters(_Body):
     pipeline_params: dict[str, Any] | None = None
 
     def unsupported_parameters(self) -> list[str]:
-        return [name for name in UNSUPPORTED_RUN_PARAMETERS if getattr(self, name) is not None]
+        return [name for name in UNSUPPORTED_PARAMETER_KINDS if getattr(self, name) is not None]
 
-    def parameters_given(self) -> list[str]:
-        """Every parameter field the request sets."""
-        named = ("job_parameters", "notebook_params", "python_named_params")
-        return [name for name in (*named, *UNSUPPORTED_RUN_PARAMETERS) if getattr(self, name) is not None]
 
 
 class RunNow(_RunParameters):

@@ -459,13 +459,17 @@ def _add_routes(router: APIRouter, version: str) -> None:
     @json_body
     def runs_repair(body: RepairRun, principal: Principal = Depends(require_principal)):
         _require_run(principal, body.run_id, "CAN_MANAGE_RUN")
-        given = body.parameters_given()
-        if given:
-            raise not_supported(f"runs/repair with {', '.join(given)}", "a repair re-runs tasks with the run's own "
-                                "parameters")
+        unsupported = body.unsupported_parameters()
+        if unsupported:
+            raise not_supported(f"runs/repair with {', '.join(unsupported)}", "pass job_parameters instead")
         if not body.rerun_tasks and not body.rerun_all_failed_tasks:
             raise invalid("Give rerun_tasks or rerun_all_failed_tasks=true.")
-        repair_id = backend.repair_run(body.run_id, body.rerun_tasks, bool(body.rerun_all_failed_tasks))
+        repair_id = backend.repair_run(
+            body.run_id, body.rerun_tasks, bool(body.rerun_all_failed_tasks),
+            rerun_dependent_tasks=bool(body.rerun_dependent_tasks), job_parameters=body.job_parameters,
+            notebook_params=body.notebook_params, python_named_params=body.python_named_params,
+            latest_repair_id=body.latest_repair_id, latest_repair_id_required=True,  # as the Jobs API documents
+        )
         return {"repair_id": repair_id}
 
     @router.post(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+from healthmon.errors import InvalidParameterError
 from healthmon.jobs import refs
 from healthmon.jobs.tasks.base import Outcome, TaskCall
 
@@ -23,8 +24,16 @@ class RunJobTask:
         from healthmon.jobs import service
 
         spec = call.task["run_job_task"]
-        params = {k: refs.resolve(str(v), call.ctx, call.where) for k, v in (spec.get("job_parameters") or {}).items()}
-        started = call.run.start_child_run(int(spec["job_id"]), params)
+        unsupported = [kind for kind in refs.UNSUPPORTED_PARAMETER_KINDS if spec.get(kind) is not None]
+        if unsupported:  # as run-now refuses them: never silently dropped
+            message = (f"{call.where}: run_job_task with {', '.join(unsupported)} is not supported by the local "
+                       "workspace (no JAR, spark-submit, SQL, dbt or pipeline tasks); pass job_parameters instead.")
+            return call.finish("FAILED", message, output={"error": message})
+        # Dynamic value references are resolved in the parent, then the child run gets the values
+        # as a run-now with the same fields would.
+        params = _resolved(spec.get("job_parameters"), "job_parameters", call)
+        task_params = {kind: _resolved(spec.get(kind), kind, call) for kind in refs.TASK_PARAMETER_KINDS}
+        started = call.run.start_child_run(int(spec["job_id"]), params, task_params)
         child = started.run_id
         out = {"run_job_output": {"run_id": child}}
         call.run.update(call.row_id, output_json=out)
@@ -53,3 +62,13 @@ class RunJobTask:
             f"{state.get('state_message', '')}"
         )
         return call.finish(result, message, output={**out, "error": message})
+
+
+def _resolved(values, kind: str, call: TaskCall) -> dict[str, str]:
+    """A ``run_job_task`` parameter map with its ``{{…}}`` references resolved in the parent run."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise InvalidParameterError(f"{call.where}: run_job_task.{kind} must be a map of names to strings, "
+                                    f"got {values!r}.")
+    return {str(k): refs.resolve(refs.value_to_str(v), call.ctx, call.where) for k, v in values.items()}
