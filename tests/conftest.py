@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def healthmon_home(tmp_path_factory, monkeypatch) -> Path:
+def healthmon_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("hm_home")
     monkeypatch.setenv("HEALTHMON_HOME", str(home))
     monkeypatch.setenv("HEALTHMON_USER", "tester@example.com")
@@ -30,7 +30,12 @@ def healthmon_home(tmp_path_factory, monkeypatch) -> Path:
     monkeypatch.delenv("_MLFLOW_SERVER_ARTIFACT_ROOT", raising=False)
     for key in [k for k in os.environ if k.startswith("BUNDLE_VAR_")]:
         monkeypatch.delenv(key, raising=False)
-    return home
+    yield home
+    # Close this workspace's pooled database connections: the suite's process would otherwise
+    # keep three descriptors per test workspace open and run out of them.
+    from healthmon.store import db
+
+    db.forget_under(home)
 
 
 @pytest.fixture

@@ -483,7 +483,11 @@ def wait_for_run(run_id: int, timeout: float | None = None, poll: float = 0.1) -
             wait = max(poll, 0.25)
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
-            if select.select([watched], [], [], wait)[0]:
+            # poll(), not select(): select() refuses descriptors >= FD_SETSIZE (1024), which a
+            # long-lived process (the server, a test session) reaches.
+            poller = select.poll()
+            poller.register(watched, select.POLLIN)
+            if poller.poll(wait * 1000):
                 # The runner has exited: the row is final now (or recovery will make it so).
                 os.close(watched)
                 watched = None

@@ -229,6 +229,14 @@ def forget(url: str) -> None:
         db.engine.dispose()
 
 
+def forget_under(folder: Path) -> None:
+    """Drop this process's Databases whose SQLite file lies under ``folder`` (a workspace that is
+    going away), closing their pooled connections."""
+    prefix = f"sqlite:///{folder}"
+    for url in [u for u in list(_databases) if u.startswith(prefix)]:
+        forget(url)
+
+
 def _cached(url: str) -> Database:
     db = _databases.get(url)  # lock-free hit; the lock only guards creation
     if db is not None:
