@@ -6,7 +6,15 @@ from typing import Optional
 
 import typer
 
-from healthmon.cli.jobs import Output, OutputOpt, parse_params, print_json, runs_table
+from healthmon.cli.jobs import (
+    Output,
+    OutputOpt,
+    PythonParamsOpt,
+    parse_params,
+    parse_python_params,
+    print_json,
+    runs_table,
+)
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -79,6 +87,7 @@ def repair_cmd(
         False, "--rerun-dependent-tasks", help="Also re-run dependents that succeeded before."),
     params: Optional[list[str]] = typer.Option(
         None, "--params", help="Job parameters for the repair, name=value (repeatable); others keep the run's."),
+    python_params: Optional[str] = PythonParamsOpt,
     latest_repair_id: Optional[int] = typer.Option(
         None, "--latest-repair-id", help="Refuse the repair unless this is the run's latest repair."),
     no_wait: bool = typer.Option(False, "--no-wait"),
@@ -94,6 +103,7 @@ def repair_cmd(
     repair_id = service.repair_run(run_id, rerun_tasks=keys or None, rerun_all_failed_tasks=rerun_all_failed_tasks,
                                    rerun_tasks_given_as="--rerun-tasks", rerun_dependent_tasks=rerun_dependent_tasks,
                                    job_parameters=parse_params(params),
+                                   python_params=parse_python_params(python_params),
                                    latest_repair_id=latest_repair_id)
     if no_wait:
         print_json({"repair_id": repair_id})

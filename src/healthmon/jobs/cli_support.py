@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from rich.console import Console
@@ -27,7 +28,10 @@ def _parameters(run: dict) -> str | None:
     child run of a ``run_job_task`` or a repaired run shows what its tasks received."""
     parts = [f"{p['name']}={p.get('value', '')}" for p in run.get("job_parameters") or []]
     for kind, values in (run.get("overriding_parameters") or {}).items():
-        parts += [f"{kind}.{k}={v}" for k, v in values.items()]
+        if isinstance(values, list):  # python_params: positional
+            parts.append(f"{kind}={json.dumps(values)}")
+        else:
+            parts += [f"{kind}.{k}={v}" for k, v in values.items()]
     return escape("Parameters: " + ", ".join(parts)) if parts else None
 
 
@@ -47,15 +51,16 @@ def render(run: dict) -> Table:
     return table
 
 
-def run_and_watch(job_id: int, *, job_parameters: dict[str, str] | None = None, only: list[str] | None = None,
-                  wait: bool = True) -> int:
+def run_and_watch(job_id: int, *, job_parameters: dict[str, str] | None = None,
+                  python_params: list[str] | None = None, only: list[str] | None = None, wait: bool = True) -> int:
     """Start a run of ``job_id``; with ``wait``, show live task progress and return 0 only on SUCCESS."""
     from healthmon.jobs import service
     from healthmon.jobs.recovery import reap_orphans
 
     console = Console()
     reap_orphans()
-    run_id = service.run_now(job_id, job_parameters=job_parameters, only=only, only_given_as="--only")
+    run_id = service.run_now(job_id, job_parameters=job_parameters, python_params=python_params, only=only,
+                             only_given_as="--only")
     run = service.get_run(run_id)
     console.print(f"Run URL: {run['run_page_url']}  (run_id {run_id})")
     if not wait:
