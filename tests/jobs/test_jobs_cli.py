@@ -149,9 +149,10 @@ def test_python_params_cli(ws):
     assert res.returncode == 0, res.stderr
     repaired = json.loads(res.stdout)
     assert repaired["overriding_parameters"] == {"python_params": ["b"]}
-    assert repaired["repair_history"][-1]["parameters"] == {"python_params": ["b"]}
     logs = hm("runs", "logs", "--run-id", str(run["run_id"]), "--task", "file").stdout
     assert json.loads(logs.strip().splitlines()[-1]) == ["b"]
+    shown = " ".join(hm("runs", "get", "--run-id", str(run["run_id"])).stdout.split())
+    assert f'Repair {repaired["repair_history"][-1]["id"]} given: python_params=["b"]' in shown
 
     for bad in ('["a", 1]', '{"a": "b"}', '["a"'):
         res = hm("jobs", "run-now", "--job-id", str(job), "--python-params", bad)

@@ -18,7 +18,9 @@ import pytest
 from databricks.sdk.errors import InvalidParameterValue, NotImplemented  # noqa: A004 (the SDK's name)
 from databricks.sdk.service import compute, jobs
 
+from healthmon.jobs import service
 from tests.server.conftest import notebook, workspace_file
+from tests.server.test_server_sdk_audit import undeclared
 
 ALICE = "alice@example.com"
 
@@ -151,14 +153,14 @@ def test_python_params_replace_the_positional_parameters_of_python_tasks(workspa
     plain = workspace.jobs.run_now(job_id, only=["file"]).result()  # without python_params: the task's own
     assert _argv(workspace, plain.tasks[0]) == ["own"] and plain.overriding_parameters is None
 
-    # The repair's python_params replace the run's for the repaired tasks, and its history entry
-    # records them (RepairHistoryItem has no field for them: the SDK ignores it, the raw body has it).
+    # The repair's python_params replace the run's for the repaired tasks. The run's record keeps
+    # what the repair was given; RepairHistoryItem has no field for it, so the body has none.
     repaired = workspace.jobs.repair_run(refs.run_id, rerun_tasks=["file"], python_params=["again"]).result()
     assert repaired.overriding_parameters == jobs.RunParameters(python_params=["again"])
     assert _argv(workspace, {t.task_key: t for t in repaired.tasks}["file"]) == ["again"]
     raw = workspace.api_client.do("GET", "/api/2.2/jobs/runs/get", query={"run_id": refs.run_id})
-    assert raw["repair_history"][-1]["parameters"] == {"python_params": ["again"]}
-    assert "parameters" not in raw["repair_history"][0]  # the original run's values are overriding_parameters
+    assert undeclared(raw, jobs.Run) == []
+    assert service.repair_parameters(refs.run_id) == {repaired.repair_history[-1].id: {"python_params": ["again"]}}
 
     with pytest.raises(InvalidParameterValue) as ascii_only:
         workspace.jobs.run_now(job_id, python_params=["caf\u00e9"])

@@ -39,7 +39,7 @@ def get_cmd(
     from healthmon.jobs.cli_support import render
 
     if "tasks" in run or "task_key" not in run:
-        Console().print(render(run))
+        Console().print(render(run, service.repair_parameters(run_id)))
         st = run["state"]
         typer.echo(f"{st['life_cycle_state']} {st.get('result_state', '')} {st.get('state_message', '')}".strip())
     else:
@@ -117,7 +117,7 @@ def repair_cmd(
         from healthmon.jobs.cli_support import render, report
 
         console = Console()
-        console.print(render(run))
+        console.print(render(run, service.repair_parameters(run_id)))
         raise typer.Exit(report(console, run))
     raise typer.Exit(0 if run["state"].get("result_state") == "SUCCESS" else 1)
 

@@ -23,24 +23,41 @@ def _duration(task: dict) -> str:
     return f"{max(0, end - start) / 1000:.1f}s"
 
 
-def _parameters(run: dict) -> str | None:
-    """The values the run was given (job parameters, then run-now's task parameter kinds), so a
-    child run of a ``run_job_task`` or a repaired run shows what its tasks received."""
-    parts = [f"{p['name']}={p.get('value', '')}" for p in run.get("job_parameters") or []]
-    for kind, values in (run.get("overriding_parameters") or {}).items():
+def _described(job_parameters: dict[str, str], task_parameters: dict) -> list[str]:
+    """``name=value`` for job parameters, ``kind.name=value`` or ``kind=[...]`` for task parameters."""
+    parts = [f"{name}={value}" for name, value in job_parameters.items()]
+    for kind, values in task_parameters.items():
         if isinstance(values, list):  # python_params: positional
             parts.append(f"{kind}={json.dumps(values)}")
         else:
             parts += [f"{kind}.{k}={v}" for k, v in values.items()]
-    return escape("Parameters: " + ", ".join(parts)) if parts else None
+    return parts
 
 
-def render(run: dict) -> Table:
+def _parameters(run: dict, repairs: dict[int, dict] | None) -> str | None:
+    """The values the run was given (job parameters, then run-now's task parameter kinds), so a
+    child run of a ``run_job_task`` or a repaired run shows what its tasks received; then what
+    each repair was given."""
+    lines = []
+    parts = _described({p["name"]: p.get("value", "") for p in run.get("job_parameters") or []},
+                       run.get("overriding_parameters") or {})
+    if parts:
+        lines.append("Parameters: " + ", ".join(parts))
+    for repair_id, given in (repairs or {}).items():
+        task_kinds = {k: v for k, v in given.items() if k != "job_parameters"}
+        lines.append(f"Repair {repair_id} given: " + ", ".join(_described(given.get("job_parameters") or {},
+                                                                          task_kinds)))
+    return escape("\n".join(lines)) if lines else None
+
+
+def render(run: dict, repairs: dict[int, dict] | None = None) -> Table:
+    """The run's tasks; under them its parameters and (``repairs``: ``service.repair_parameters``)
+    what each repair was given."""
     state = run["state"]
     title = (
         f"Run {run['run_id']} of {run.get('run_name', '')}: {state.get('result_state') or state['life_cycle_state']}"
     )
-    table = Table(title=title, title_justify="left", caption=_parameters(run), caption_justify="left")
+    table = Table(title=title, title_justify="left", caption=_parameters(run, repairs), caption_justify="left")
     for col in ("task", "state", "attempt", "duration", "run_id"):
         table.add_column(col)
     for t in run.get("tasks", []):

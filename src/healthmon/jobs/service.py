@@ -585,6 +585,14 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
     return repair_id
 
 
+def repair_parameters(run_id: int) -> dict[int, dict[str, Any]]:
+    """The parameters each repair of the run was given (``job_parameters`` and the task parameter
+    kinds), by repair id: what ``repair_run`` recorded in the run's repair history."""
+    with _db().session() as s:
+        history = _get_run_row(s, run_id).j("repair") or []
+    return {int(h["id"]): h["parameters"] for h in history if h.get("type") == "REPAIR" and h.get("parameters")}
+
+
 def _check_latest_repair(run_id: int, history: list[dict], given: int | None, required: bool) -> None:
     repairs = [int(h["id"]) for h in history if h.get("type") == "REPAIR"]
     latest = repairs[-1] if repairs else None
@@ -645,6 +653,7 @@ __all__ = [
     "cancel_run",
     "cancel_all_runs",
     "repair_run",
+    "repair_parameters",
     "create_job",
     "get_job",
     "list_jobs",
