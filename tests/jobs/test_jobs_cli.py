@@ -125,3 +125,36 @@ def test_run_job_task_parameters_and_repair_with_params_cli(ws):
     assert repaired["job_parameters"] == [{"name": "x", "default": "0", "value": "4"}]
     res = hm("runs", "repair", "--run-id", str(failed), "--rerun-tasks", "picky", "--latest-repair-id", "999999")
     assert res.returncode == 1 and "not the latest repair" in res.stderr
+
+
+def test_python_params_cli(ws):
+    """``jobs run-now --python-params '["a","b"]'`` (the Databricks CLI's flag, a JSON list)
+    replaces a Python file task's positional parameters; ``runs repair --python-params`` replaces
+    them for the repaired tasks; a value that is not a JSON list of strings is a clear error."""
+    argv = ws.file("argv_cli.py", "import json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    job = service.create_job({"name": "positional-cli", "tasks": [
+        {"task_key": "file", "spark_python_task": {"python_file": argv, "parameters": ["own"]}}]})
+
+    res = hm("jobs", "run-now", "--job-id", str(job), "--python-params", '["a", "{{job.run_id}}"]', "-o", "json")
+    assert res.returncode == 0, res.stderr
+    run = json.loads(res.stdout)
+    assert run["overriding_parameters"] == {"python_params": ["a", "{{job.run_id}}"]}
+    logs = hm("runs", "logs", "--run-id", str(run["run_id"]), "--task", "file").stdout
+    assert json.loads(logs.strip().splitlines()[-1]) == ["a", str(run["run_id"])]
+    shown = hm("runs", "get", "--run-id", str(run["run_id"])).stdout
+    assert 'python_params=["a", "{{job.run_id}}"]' in " ".join(shown.split())
+
+    res = hm("runs", "repair", "--run-id", str(run["run_id"]), "--rerun-tasks", "file",
+             "--python-params", '["b"]', "-o", "json")
+    assert res.returncode == 0, res.stderr
+    repaired = json.loads(res.stdout)
+    assert repaired["overriding_parameters"] == {"python_params": ["b"]}
+    logs = hm("runs", "logs", "--run-id", str(run["run_id"]), "--task", "file").stdout
+    assert json.loads(logs.strip().splitlines()[-1]) == ["b"]
+    shown = " ".join(hm("runs", "get", "--run-id", str(run["run_id"])).stdout.split())
+    assert f'Repair {repaired["repair_history"][-1]["id"]} given: python_params=["b"]' in shown
+
+    for bad in ('["a", 1]', '{"a": "b"}', '["a"'):
+        res = hm("jobs", "run-now", "--job-id", str(job), "--python-params", bad)
+        assert res.returncode == 1 and "--python-params" in res.stderr and "Traceback" not in res.stderr, bad
+    assert len(service.list_runs(job)["runs"]) == 1  # the refusals started nothing

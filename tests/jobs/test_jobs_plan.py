@@ -99,6 +99,27 @@ def test_select_tasks_only():
         plan.select_tasks("j", by_key, ["x"])
 
 
+def test_task_parameter_kinds_as_run_now_and_a_repair_take_them():
+    """RunParameters: python_params is a list of ASCII strings whose JSON is at most 10,000 bytes;
+    the map kinds are per name. A repair's values replace the run's: per name for a map, the whole
+    list for python_params (a list has no names to merge by)."""
+    given = {"python_params": ["a", 1], "notebook_params": {"n": 2}, "python_named_params": {}}
+    assert refs.task_parameter_overrides("j", 1, {}, given) == {"python_params": ["a", "1"],
+                                                                "notebook_params": {"n": "2"}}
+    with pytest.raises(InvalidParameterError, match="python_params\\[1\\] .* non-ASCII"):
+        refs.task_parameter_overrides("j", 1, {}, {"python_params": ["a", "\u00e9"]})
+    with pytest.raises(InvalidParameterError, match="at most 10000"):
+        refs.task_parameter_overrides("j", 1, {}, {"python_params": ["x" * 9990]})
+    with pytest.raises(InvalidParameterError, match="must be a list of strings"):
+        refs.task_parameter_overrides("j", 1, {}, {"python_params": "a b"})
+    with pytest.raises(InvalidParameterError, match="cannot be combined"):
+        refs.task_parameter_overrides("j", 1, {"parameters": [{"name": "p"}]}, {"python_params": ["a"]})
+    run = {"notebook_params": {"a": "1", "b": "1"}, "python_params": ["x", "y"]}
+    assert refs.merge_task_parameters(run, {"notebook_params": {"b": "2"}, "python_params": ["z"]}) == {
+        "notebook_params": {"a": "1", "b": "2"}, "python_named_params": {}, "python_params": ["z"]}
+    assert refs.merge_task_parameters(run, {})["python_params"] == ["x", "y"]
+
+
 def test_job_parameters_and_references():
     settings = {"parameters": [{"name": "catalog", "default": "dev"}, {"name": "n", "default": 3}]}
     assert refs.effective_job_parameters("j", settings, {"catalog": "prod"}) == {"catalog": "prod", "n": "3"}

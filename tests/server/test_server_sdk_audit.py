@@ -145,7 +145,7 @@ def test_unsupported_run_parameters_are_refused_before_a_run_starts(workspace, s
         {"task_key": "main", "spark_python_task": {"python_file": workspace_file(settings, ALICE, "p.py", "")}}]},
         user_name=ALICE)
     refusals = [
-        dict(jar_params=["a"]), dict(python_params=["a"]), dict(spark_submit_params=["--x"]),
+        dict(jar_params=["a"]), dict(spark_submit_params=["--x"]),
         dict(sql_params={"a": "b"}), dict(dbt_commands=["dbt run"]),
         dict(pipeline_params=jobs.PipelineParams(full_refresh=True)),
     ]

@@ -39,6 +39,27 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
     return params
 
 
+def parse_python_params(text: str | None) -> list[str] | None:
+    """``--python-params '["a", "b"]'``: a JSON list of strings, as the Databricks CLI takes it."""
+    if text is None:
+        return None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidParameterError(
+            f"--python-params: invalid JSON at column {exc.colno}: {exc.msg}; expected a list of strings such as "
+            '\'["a", "b"]\'.'
+        ) from None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidParameterError(f"--python-params must be a JSON list of strings, got {text!r}.")
+    return values
+
+
+PythonParamsOpt = typer.Option(
+    None, "--python-params",
+    help='Positional parameters of the Python file and wheel tasks, a JSON list: \'["a","b"]\'.')
+
+
 def print_json(data) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True))
 
@@ -153,21 +174,25 @@ def run_now_cmd(
     job_id: int = typer.Option(..., "--job-id"),
     params: Optional[list[str]] = typer.Option(None, "--params", help="Job parameters, name=value (repeatable)."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated task keys to run."),
+    python_params: Optional[str] = PythonParamsOpt,
     no_wait: bool = typer.Option(False, "--no-wait", help="Return once the run is started."),
     output: Output = OutputOpt,
 ) -> None:
     """Start a run and (by default) watch it until it ends; exit code 0 only on SUCCESS."""
     only_keys = [k for k in (only or "").split(",") if k] or None
+    positional = parse_python_params(python_params)
     if output == Output.json:
         from healthmon.jobs import service
 
-        run_id = service.run_now(job_id, job_parameters=parse_params(params), only=only_keys, only_given_as="--only")
+        run_id = service.run_now(job_id, job_parameters=parse_params(params), python_params=positional,
+                                 only=only_keys, only_given_as="--only")
         run = service.get_run(run_id) if no_wait else service.wait_for_run(run_id)
         print_json(run)
         raise typer.Exit(0 if no_wait or run["state"].get("result_state") == "SUCCESS" else 1)
     from healthmon.jobs.cli_support import run_and_watch
 
-    raise typer.Exit(run_and_watch(job_id, job_parameters=parse_params(params), only=only_keys, wait=not no_wait))
+    raise typer.Exit(run_and_watch(job_id, job_parameters=parse_params(params), python_params=positional,
+                                   only=only_keys, wait=not no_wait))
 
 
 @app.command("list-runs")

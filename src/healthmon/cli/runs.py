@@ -6,7 +6,15 @@ from typing import Optional
 
 import typer
 
-from healthmon.cli.jobs import Output, OutputOpt, parse_params, print_json, runs_table
+from healthmon.cli.jobs import (
+    Output,
+    OutputOpt,
+    PythonParamsOpt,
+    parse_params,
+    parse_python_params,
+    print_json,
+    runs_table,
+)
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -31,7 +39,7 @@ def get_cmd(
     from healthmon.jobs.cli_support import render
 
     if "tasks" in run or "task_key" not in run:
-        Console().print(render(run))
+        Console().print(render(run, service.repair_parameters(run_id)))
         st = run["state"]
         typer.echo(f"{st['life_cycle_state']} {st.get('result_state', '')} {st.get('state_message', '')}".strip())
     else:
@@ -79,6 +87,7 @@ def repair_cmd(
         False, "--rerun-dependent-tasks", help="Also re-run dependents that succeeded before."),
     params: Optional[list[str]] = typer.Option(
         None, "--params", help="Job parameters for the repair, name=value (repeatable); others keep the run's."),
+    python_params: Optional[str] = PythonParamsOpt,
     latest_repair_id: Optional[int] = typer.Option(
         None, "--latest-repair-id", help="Refuse the repair unless this is the run's latest repair."),
     no_wait: bool = typer.Option(False, "--no-wait"),
@@ -94,6 +103,7 @@ def repair_cmd(
     repair_id = service.repair_run(run_id, rerun_tasks=keys or None, rerun_all_failed_tasks=rerun_all_failed_tasks,
                                    rerun_tasks_given_as="--rerun-tasks", rerun_dependent_tasks=rerun_dependent_tasks,
                                    job_parameters=parse_params(params),
+                                   python_params=parse_python_params(python_params),
                                    latest_repair_id=latest_repair_id)
     if no_wait:
         print_json({"repair_id": repair_id})
@@ -107,7 +117,7 @@ def repair_cmd(
         from healthmon.jobs.cli_support import render, report
 
         console = Console()
-        console.print(render(run))
+        console.print(render(run, service.repair_parameters(run_id)))
         raise typer.Exit(report(console, run))
     raise typer.Exit(0 if run["state"].get("result_state") == "SUCCESS" else 1)
 

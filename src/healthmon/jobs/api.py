@@ -170,7 +170,9 @@ def run_dict(row: RunRecord, tasks: list[RunRecord], job_settings: dict[str, Any
         d["tasks"] = [task_dict(t, iterations.get(t.run_id), base_url) for t in tasks]
     history = _j(row, "repair") or []
     if history:
-        d["repair_history"] = history
+        # The SDK's RepairHistoryItem has no field for the parameters a repair was given: they
+        # stay in the run's record (service.repair_parameters), out of the API's body.
+        d["repair_history"] = [{k: v for k, v in h.items() if k != "parameters"} for h in history]
     if row.parent_run_id:
         d["description"] = f"Started by run_job_task of run {row.parent_run_id}"
     if not row.job_id:  # a one-time run (runs/submit) belongs to no job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from rich.console import Console
@@ -22,21 +23,41 @@ def _duration(task: dict) -> str:
     return f"{max(0, end - start) / 1000:.1f}s"
 
 
-def _parameters(run: dict) -> str | None:
+def _described(job_parameters: dict[str, str], task_parameters: dict) -> list[str]:
+    """``name=value`` for job parameters, ``kind.name=value`` or ``kind=[...]`` for task parameters."""
+    parts = [f"{name}={value}" for name, value in job_parameters.items()]
+    for kind, values in task_parameters.items():
+        if isinstance(values, list):  # python_params: positional
+            parts.append(f"{kind}={json.dumps(values)}")
+        else:
+            parts += [f"{kind}.{k}={v}" for k, v in values.items()]
+    return parts
+
+
+def _parameters(run: dict, repairs: dict[int, dict] | None) -> str | None:
     """The values the run was given (job parameters, then run-now's task parameter kinds), so a
-    child run of a ``run_job_task`` or a repaired run shows what its tasks received."""
-    parts = [f"{p['name']}={p.get('value', '')}" for p in run.get("job_parameters") or []]
-    for kind, values in (run.get("overriding_parameters") or {}).items():
-        parts += [f"{kind}.{k}={v}" for k, v in values.items()]
-    return escape("Parameters: " + ", ".join(parts)) if parts else None
+    child run of a ``run_job_task`` or a repaired run shows what its tasks received; then what
+    each repair was given."""
+    lines = []
+    parts = _described({p["name"]: p.get("value", "") for p in run.get("job_parameters") or []},
+                       run.get("overriding_parameters") or {})
+    if parts:
+        lines.append("Parameters: " + ", ".join(parts))
+    for repair_id, given in (repairs or {}).items():
+        task_kinds = {k: v for k, v in given.items() if k != "job_parameters"}
+        lines.append(f"Repair {repair_id} given: " + ", ".join(_described(given.get("job_parameters") or {},
+                                                                          task_kinds)))
+    return escape("\n".join(lines)) if lines else None
 
 
-def render(run: dict) -> Table:
+def render(run: dict, repairs: dict[int, dict] | None = None) -> Table:
+    """The run's tasks; under them its parameters and (``repairs``: ``service.repair_parameters``)
+    what each repair was given."""
     state = run["state"]
     title = (
         f"Run {run['run_id']} of {run.get('run_name', '')}: {state.get('result_state') or state['life_cycle_state']}"
     )
-    table = Table(title=title, title_justify="left", caption=_parameters(run), caption_justify="left")
+    table = Table(title=title, title_justify="left", caption=_parameters(run, repairs), caption_justify="left")
     for col in ("task", "state", "attempt", "duration", "run_id"):
         table.add_column(col)
     for t in run.get("tasks", []):
@@ -47,15 +68,16 @@ def render(run: dict) -> Table:
     return table
 
 
-def run_and_watch(job_id: int, *, job_parameters: dict[str, str] | None = None, only: list[str] | None = None,
-                  wait: bool = True) -> int:
+def run_and_watch(job_id: int, *, job_parameters: dict[str, str] | None = None,
+                  python_params: list[str] | None = None, only: list[str] | None = None, wait: bool = True) -> int:
     """Start a run of ``job_id``; with ``wait``, show live task progress and return 0 only on SUCCESS."""
     from healthmon.jobs import service
     from healthmon.jobs.recovery import reap_orphans
 
     console = Console()
     reap_orphans()
-    run_id = service.run_now(job_id, job_parameters=job_parameters, only=only, only_given_as="--only")
+    run_id = service.run_now(job_id, job_parameters=job_parameters, python_params=python_params, only=only,
+                             only_given_as="--only")
     run = service.get_run(run_id)
     console.print(f"Run URL: {run['run_page_url']}  (run_id {run_id})")
     if not wait:

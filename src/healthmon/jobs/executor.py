@@ -132,6 +132,7 @@ class RunExecutor:
         self.job_params: dict[str, str] = self.params.get("job_parameters_effective") or {}
         self.notebook_params: dict[str, str] = self.params.get("notebook_params") or {}
         self.python_named_params: dict[str, str] = self.params.get("python_named_params") or {}
+        self.python_params: list[str] | None = self.params.get("python_params") or None
         self.cancel = threading.Event()
         self.timed_out = threading.Event()
         self.ended = threading.Event()  # stops the watcher: a child run's executor ends before its process
@@ -416,7 +417,7 @@ class RunExecutor:
                                         parent=parent, name=key)
 
     def start_child_run(self, job_id: int, job_parameters: dict[str, str],
-                        task_params: dict[str, dict[str, str]] | None = None) -> ChildRun:
+                        task_params: dict[str, Any] | None = None) -> ChildRun:
         """A run of ``job_id`` started by a ``run_job_task`` of this run, executed by this process."""
         from healthmon.jobs import service
 

@@ -59,25 +59,60 @@ def effective_job_parameters(job_name: str, settings: Mapping, overrides: Mappin
     return params
 
 
-# run-now's task parameter kinds the runtime passes on: notebook_params to notebook tasks'
-# widgets, python_named_params to wheel tasks' named parameters (the RunParameters fields).
-TASK_PARAMETER_KINDS = ("notebook_params", "python_named_params")
+# run-now's task parameter kinds the runtime passes on (the RunParameters fields): notebook_params
+# to notebook tasks' widgets, python_named_params to wheel tasks' named parameters, python_params
+# as the positional parameters of Python file tasks and of wheel tasks without named parameters.
+TASK_PARAMETER_KINDS = ("notebook_params", "python_named_params", "python_params")
+
+# The kinds whose value is a list of strings (the others are maps of names to strings).
+LIST_PARAMETER_KINDS = ("python_params",)
 
 # The RunParameters kinds (run-now, runs/repair, run_job_task) the runtime has no task for: it has
-# no JAR, spark-submit, SQL, dbt or pipeline tasks, and positional parameters are the task's own.
+# no JAR, spark-submit, SQL, dbt or pipeline tasks.
 UNSUPPORTED_PARAMETER_KINDS = (
-    "jar_params", "python_params", "spark_submit_params", "sql_params", "dbt_commands", "pipeline_params",
+    "jar_params", "spark_submit_params", "sql_params", "dbt_commands", "pipeline_params",
 )
+
+# The Jobs API caps the JSON of notebook_params and python_params at 10,000 bytes and refuses
+# non-ASCII python_params (RunParameters' documentation).
+_MAX_PARAMETER_JSON_BYTES = 10_000
+
+
+def checked_task_parameters(kind: str, values: Any, request: str) -> dict[str, str] | list[str]:
+    """One task parameter kind as given, normalised to strings and checked as the Jobs API
+    documents it: a list of ASCII strings for python_params, a map otherwise."""
+    if kind in LIST_PARAMETER_KINDS:
+        if not isinstance(values, (list, tuple)):
+            raise InvalidParameterError(f"{request}: {kind} must be a list of strings, got {values!r}.")
+        normalised: dict[str, str] | list[str] = [value_to_str(v) for v in values]
+        for i, value in enumerate(normalised):
+            if not value.isascii():
+                raise InvalidParameterError(
+                    f"{request}: {kind}[{i}] {value!r} has non-ASCII characters; {kind} accept only Latin "
+                    "characters (ASCII), as the Jobs API documents."
+                )
+    else:
+        if not isinstance(values, Mapping):
+            raise InvalidParameterError(f"{request}: {kind} must be a map of names to strings, got {values!r}.")
+        normalised = {str(k): value_to_str(v) for k, v in values.items()}
+    if kind != "python_named_params":
+        size = len(json.dumps({kind: normalised}, separators=(",", ":")).encode())
+        if size > _MAX_PARAMETER_JSON_BYTES:
+            raise InvalidParameterError(
+                f"{request}: the JSON of {kind} is {size} bytes; the Jobs API allows at most "
+                f"{_MAX_PARAMETER_JSON_BYTES}."
+            )
+    return normalised
 
 
 def task_parameter_overrides(job_name: str, job_id: int, settings: Mapping,
-                             given: Mapping[str, Mapping[str, str] | None] | None,
-                             request: str = "run-now") -> dict[str, dict[str, str]]:
+                             given: Mapping[str, Any] | None,
+                             request: str = "run-now") -> dict[str, dict[str, str] | list[str]]:
     """The run's ``overriding_parameters`` (``RunParameters``): the task parameter kinds given
     non-empty. A job that defines job parameters refuses them, as Databricks does: job
     parameters and task parameters cannot be combined. ``request`` names what gave them
     (run-now, runs/repair, a run_job_task) for the error."""
-    overrides = {kind: {str(k): str(v) for k, v in values.items()}
+    overrides = {kind: checked_task_parameters(kind, values, request)
                  for kind, values in (given or {}).items() if values}
     if overrides and settings.get("parameters"):
         kinds = " and ".join(overrides)
@@ -86,6 +121,18 @@ def task_parameter_overrides(job_name: str, job_id: int, settings: Mapping,
             "parameters and task parameters cannot be combined. Pass job_parameters instead."
         )
     return overrides
+
+
+def merge_task_parameters(run: Mapping[str, Any], repair: Mapping[str, Any]) -> dict[str, Any]:
+    """A repair's task parameters over the run's: a map kind per name (names the repair does not
+    give keep the run's value), a list kind (python_params) replaced whole when given."""
+    merged: dict[str, Any] = {}
+    for kind in TASK_PARAMETER_KINDS:
+        if kind in LIST_PARAMETER_KINDS:
+            merged[kind] = repair.get(kind) or run.get(kind)
+        else:
+            merged[kind] = {**(run.get(kind) or {}), **(repair.get(kind) or {})}
+    return merged
 
 
 def time_refs(prefix: str, epoch_ms: int) -> dict[str, str]:

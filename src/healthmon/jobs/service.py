@@ -139,6 +139,7 @@ def run_now(
     job_parameters: dict[str, str] | None = None,
     notebook_params: dict[str, str] | None = None,
     python_named_params: dict[str, str] | None = None,
+    python_params: list[str] | None = None,
     trigger: str = "ONE_TIME",
     only: list[str] | None = None,
     only_given_as: str = "only",
@@ -149,14 +150,17 @@ def run_now(
     """Record a run of ``job_id`` and start its runner; returns the run id at once.
 
     ``notebook_params`` reach the notebook tasks' widgets and ``python_named_params`` the wheel
-    tasks' named parameters, over the tasks' own values of the same name; a job that defines job
-    parameters refuses them (``refs.task_parameter_overrides``). ``only_given_as``: how the caller
-    names ``only`` (the CLI: ``--only``), for the error about an unknown task.
+    tasks' named parameters, over the tasks' own values of the same name; ``python_params``
+    replace the positional parameters of the Python file tasks and of the wheel tasks without
+    named parameters. A job that defines job parameters refuses them
+    (``refs.task_parameter_overrides``). ``only_given_as``: how the caller names ``only`` (the
+    CLI: ``--only``), for the error about an unknown task.
 
     Respects ``max_concurrent_runs`` (default 1): beyond it the run is QUEUED when the job's
     ``queue.enabled`` is true, else recorded as SKIPPED / MAXIMUM_CONCURRENT_RUNS_REACHED.
     A repeated ``idempotency_token`` returns the run the first request created."""
-    overrides = {"notebook_params": notebook_params, "python_named_params": python_named_params}
+    overrides = {"notebook_params": notebook_params, "python_named_params": python_named_params,
+                 "python_params": python_params}
     return _idempotent(idempotency_token, lambda: _create_job_run(
         job_id, job_parameters=job_parameters, task_params=overrides, trigger=trigger, only=only,
         only_given_as=only_given_as, user_name=user_name,
@@ -165,10 +169,10 @@ def run_now(
 
 def start_child_run(parent_run_id: int, job_id: int, job_parameters: dict[str, str],
                     start: Callable[[int], None] | None = None,
-                    task_params: Mapping[str, Mapping[str, str] | None] | None = None) -> int:
+                    task_params: Mapping[str, Any] | None = None) -> int:
     """The child run of a ``run_job_task`` of run ``parent_run_id`` (trigger RUN_JOB_TASK): the one
     place a run starts another job, so the one place to check that the parent's principal may.
-    ``job_parameters`` and ``task_params`` (``notebook_params``, ``python_named_params``) are the
+    ``job_parameters`` and ``task_params`` (``refs.TASK_PARAMETER_KINDS``) are the
     task's, already resolved, checked as run-now checks them.
     ``start(run_id)`` executes the recorded run (the parent's runner runs it on a thread); by
     default it gets a runner process of its own, as every other run."""
@@ -519,14 +523,16 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
                rerun_tasks_given_as: str = "rerun_tasks", *, rerun_dependent_tasks: bool = False,
                job_parameters: dict[str, str] | None = None,
                notebook_params: dict[str, str] | None = None, python_named_params: dict[str, str] | None = None,
+               python_params: list[str] | None = None,
                latest_repair_id: int | None = None, latest_repair_id_required: bool = False) -> int:
     """Re-run tasks (and their dependents that did not succeed; all of them with
     ``rerun_dependent_tasks``) of a finished run inside the same run; returns the repair id.
     ``rerun_tasks_given_as``: how the caller names ``rerun_tasks`` (the CLI: ``--rerun-tasks``).
 
     ``job_parameters``, ``notebook_params``, ``python_named_params``: the values given replace the
-    run's values of the same name from this repair on (names not given keep the run's value),
-    checked as run-now checks them. ``latest_repair_id``, when given, must be the run's latest
+    run's values of the same name from this repair on (names not given keep the run's value);
+    ``python_params`` replace the run's list whole. Checked as run-now checks them; the repair's
+    history entry records what it was given (``parameters``). ``latest_repair_id``, when given, must be the run's latest
     repair; ``latest_repair_id_required`` (the Jobs API) also refuses its absence once the run
     has been repaired, as the API documents."""
     db = _db()
@@ -542,9 +548,11 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
             )
         _check_latest_repair(run_id, row.j("repair") or [], latest_repair_id, latest_repair_id_required)
         settings = row.j("settings")
-        given = {"notebook_params": notebook_params, "python_named_params": python_named_params}
+        given = {"notebook_params": notebook_params, "python_named_params": python_named_params,
+                 "python_params": python_params}
         if job_parameters or any(given.values()):
             row.set_j("params", _repaired_params(row, settings, job_parameters, given))
+        repair_parameters = _given_parameters(job_parameters, given)
         by_key = plan.validate_tasks(row.run_name, settings.get("tasks") or [])
         latest = latest_task_runs(s, run_id)
         results = {k: t.result_state for k, t in latest.items()}
@@ -559,9 +567,12 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
             history.append({"type": "ORIGINAL", "start_time": row.start_time, "end_time": row.end_time,
                             "state": api.state(row), "status": api.status(row),
                             "task_run_ids": sorted(t.run_id for t in latest.values())})
-        history.append({"type": "REPAIR", "id": rep.repair_id, "start_time": now_ms(), "end_time": 0,
-                        "state": {"life_cycle_state": "PENDING", "state_message": ""},
-                        "status": {"state": "PENDING"}, "task_run_ids": []})
+        entry = {"type": "REPAIR", "id": rep.repair_id, "start_time": now_ms(), "end_time": 0,
+                 "state": {"life_cycle_state": "PENDING", "state_message": ""},
+                 "status": {"state": "PENDING"}, "task_run_ids": []}
+        if repair_parameters:
+            entry["parameters"] = repair_parameters
+        history.append(entry)
         row.set_j("repair", history)
         row.life_cycle_state = "PENDING"
         row.result_state = None
@@ -576,6 +587,14 @@ def repair_run(run_id: int, rerun_tasks: list[str] | None = None, rerun_all_fail
         repair_id = rep.repair_id
     runner_start.start_runner(run_id, repair_id)
     return repair_id
+
+
+def repair_parameters(run_id: int) -> dict[int, dict[str, Any]]:
+    """The parameters each repair of the run was given (``job_parameters`` and the task parameter
+    kinds), by repair id: what ``repair_run`` recorded in the run's repair history."""
+    with _db().session() as s:
+        history = _get_run_row(s, run_id).j("repair") or []
+    return {int(h["id"]): h["parameters"] for h in history if h.get("type") == "REPAIR" and h.get("parameters")}
 
 
 def _check_latest_repair(run_id: int, history: list[dict], given: int | None, required: bool) -> None:
@@ -599,16 +618,27 @@ def _check_latest_repair(run_id: int, history: list[dict], given: int | None, re
 
 
 def _repaired_params(row: RunRecord, settings: dict, job_parameters: dict[str, str] | None,
-                     given: dict[str, dict[str, str] | None]) -> dict:
+                     given: dict[str, Any]) -> dict:
     """The run's parameters with a repair's values over them (per name), checked as run-now's."""
     params = row.j("params") or {}
     name = row.run_name or settings.get("name") or f"run {row.run_id}"
     job_params = {**(params.get("job_parameters") or {}), **{str(k): str(v) for k, v in (job_parameters or {}).items()}}
     effective = refs.effective_job_parameters(name, settings, job_params)
-    merged = {kind: {**(params.get(kind) or {}), **(given.get(kind) or {})} for kind in refs.TASK_PARAMETER_KINDS}
+    merged = refs.merge_task_parameters(params, given)
     overriding = refs.task_parameter_overrides(name, row.job_id, settings, merged, "runs/repair")
     kept = {k: v for k, v in params.items() if k not in refs.TASK_PARAMETER_KINDS}
     return {**kept, "job_parameters": job_params, "job_parameters_effective": effective, **overriding}
+
+
+def _given_parameters(job_parameters: dict[str, str] | None, given: dict[str, Any]) -> dict[str, Any]:
+    """What a repair was given (job parameters and task parameter kinds, as strings), for its
+    history entry."""
+    recorded: dict[str, Any] = {}
+    if job_parameters:
+        recorded["job_parameters"] = {str(k): str(v) for k, v in job_parameters.items()}
+    recorded.update({kind: refs.checked_task_parameters(kind, values, "runs/repair")
+                     for kind, values in given.items() if values})
+    return recorded
 
 
 def resolve_job(job_id: int) -> JobRecord:
@@ -627,6 +657,7 @@ __all__ = [
     "cancel_run",
     "cancel_all_runs",
     "repair_run",
+    "repair_parameters",
     "create_job",
     "get_job",
     "list_jobs",

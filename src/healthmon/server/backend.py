@@ -187,10 +187,10 @@ def delete_job(job_id: int) -> None:
 
 def run_now(job_id: int, job_parameters: dict | None, only: list[str] | None, user_name: str,
             idempotency_token: str | None = None, *, notebook_params: dict | None = None,
-            python_named_params: dict | None = None) -> int:
+            python_named_params: dict | None = None, python_params: list | None = None) -> int:
     return int(_call("run_now", job_id, job_parameters=job_parameters, notebook_params=notebook_params,
-                     python_named_params=python_named_params, only=only, user_name=user_name,
-                     idempotency_token=idempotency_token))
+                     python_named_params=python_named_params, python_params=python_params, only=only,
+                     user_name=user_name, idempotency_token=idempotency_token))
 
 
 def get_run(run_id: int, include_history: bool = False, include_tasks: bool = True) -> dict:

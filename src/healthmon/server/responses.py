@@ -163,10 +163,12 @@ class JobParameter(_Model):
 
 
 class RunParameters(_Model):
-    """The task parameters run-now gave (``notebook_params``, ``python_named_params``)."""
+    """The task parameters run-now gave (``notebook_params``, ``python_named_params``,
+    ``python_params``)."""
 
     notebook_params: dict[str, str] | None = None
     python_named_params: dict[str, str] | None = None
+    python_params: list[str] | None = None
 
 
 class Run(_RunCommon):

@@ -327,7 +327,8 @@ def _add_routes(router: APIRouter, version: str) -> None:
         if unsupported:
             raise not_supported(f"run-now with {', '.join(unsupported)}", "pass job_parameters instead")
         run_id = backend.run_now(body.job_id, body.job_parameters, body.only, principal.name, body.idempotency_token,
-                                 notebook_params=body.notebook_params, python_named_params=body.python_named_params)
+                                 notebook_params=body.notebook_params, python_named_params=body.python_named_params,
+                                 python_params=body.python_params)
         return {"run_id": run_id, "number_in_job": run_id}
 
     @router.get(
@@ -468,6 +469,7 @@ def _add_routes(router: APIRouter, version: str) -> None:
             body.run_id, body.rerun_tasks, bool(body.rerun_all_failed_tasks),
             rerun_dependent_tasks=bool(body.rerun_dependent_tasks), job_parameters=body.job_parameters,
             notebook_params=body.notebook_params, python_named_params=body.python_named_params,
+            python_params=body.python_params,
             latest_repair_id=body.latest_repair_id, latest_repair_id_required=True,  # as the Jobs API documents
         )
         return {"repair_id": repair_id}

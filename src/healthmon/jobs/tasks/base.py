@@ -75,6 +75,7 @@ class RunServices(Protocol):
     job_params: dict[str, str]
     notebook_params: dict[str, str]  # run-now's, over each notebook task's base_parameters
     python_named_params: dict[str, str]  # run-now's, over each wheel task's named_parameters
+    python_params: list[str] | None  # run-now's, instead of each Python task's positional parameters
     settings: Settings
     cancel: threading.Event
     timed_out: threading.Event
@@ -88,7 +89,7 @@ class RunServices(Protocol):
     def run_attempt(self, call: TaskCall, spec: dict, python: str) -> Outcome: ...
 
     def start_child_run(self, job_id: int, job_parameters: dict[str, str],
-                        task_params: dict[str, dict[str, str]] | None = None) -> ChildRun: ...
+                        task_params: dict[str, Any] | None = None) -> ChildRun: ...
 
     def run_nested(self, key: str, task: dict, parent: int, name: str, extra: dict[str, str]) -> Outcome: ...
 

@@ -18,6 +18,9 @@ class PythonFileTask:
         pt = call.task["spark_python_task"]
         python = task_python(call)
         path = workspace_file(pt.get("python_file"), "python_file", call.where, call.run.settings)
+        # run-now's python_params, when given, replace the task's parameters (the Jobs API's
+        # "it would overwrite the parameters specified in job setting").
+        given = call.run.python_params if call.run.python_params is not None else pt.get("parameters") or []
         spec = {"kind": "python_file", "path": str(path), "cwd": str(path.parent),
-                "argv": [refs.resolve(str(a), call.ctx, call.where) for a in pt.get("parameters") or []]}
+                "argv": [refs.resolve(str(a), call.ctx, call.where) for a in given]}
         return call.run.run_attempt(call, spec, python)

@@ -31,7 +31,7 @@ class RunJobTask:
             return call.finish("FAILED", message, output={"error": message})
         # Dynamic value references are resolved in the parent, then the child run gets the values
         # as a run-now with the same fields would.
-        params = _resolved(spec.get("job_parameters"), "job_parameters", call)
+        params = _resolved_map(spec.get("job_parameters"), "job_parameters", call)
         task_params = {kind: _resolved(spec.get(kind), kind, call) for kind in refs.TASK_PARAMETER_KINDS}
         started = call.run.start_child_run(int(spec["job_id"]), params, task_params)
         child = started.run_id
@@ -64,7 +64,19 @@ class RunJobTask:
         return call.finish(result, message, output={**out, "error": message})
 
 
-def _resolved(values, kind: str, call: TaskCall) -> dict[str, str]:
+def _resolved(values, kind: str, call: TaskCall) -> dict[str, str] | list[str]:
+    """A ``run_job_task`` task parameter kind with its ``{{…}}`` references resolved in the parent
+    run: a list for ``python_params``, a map for the others."""
+    if kind not in refs.LIST_PARAMETER_KINDS:
+        return _resolved_map(values, kind, call)
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise InvalidParameterError(f"{call.where}: run_job_task.{kind} must be a list of strings, got {values!r}.")
+    return [refs.resolve(refs.value_to_str(v), call.ctx, call.where) for v in values]
+
+
+def _resolved_map(values, kind: str, call: TaskCall) -> dict[str, str]:
     """A ``run_job_task`` parameter map with its ``{{…}}`` references resolved in the parent run."""
     if values is None:
         return {}

@@ -59,7 +59,12 @@ class WheelTask:
         if not wt.get("parameters") and not named:
             named = dict(call.run.job_params)  # Databricks pushes job parameters to wheel tasks as named parameters
         named.update(call.run.python_named_params)  # run-now's win over the task's of the same name
+        positional = wt.get("parameters") or []
+        # run-now's python_params replace the positional parameters of a wheel task that uses them:
+        # a task with named_parameters (the API: "leave parameters empty") keeps its own.
+        if call.run.python_params is not None and not wt.get("named_parameters"):
+            positional = call.run.python_params
         spec = {"kind": "wheel", "package_name": package, "entry_point": wt.get("entry_point"),
-                "argv": [refs.resolve(str(a), call.ctx, call.where) for a in wt.get("parameters") or []],
+                "argv": [refs.resolve(str(a), call.ctx, call.where) for a in positional],
                 "named_parameters": named}
         return call.run.run_attempt(call, spec, python)
