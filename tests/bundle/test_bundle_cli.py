@@ -42,10 +42,13 @@ def test_var_flag_and_env_reach_the_output(basic, monkeypatch):
     assert params == {"catalog": "flag_cat", "schema": "silver"}
 
 
+def _add_to_load_task(basic, line: str) -> None:
+    ingest = basic / "resources/ingest.yml"
+    ingest.write_text(ingest.read_text().replace("        - task_key: load\n", f"        - task_key: load\n          {line}\n"))
+
+
 def test_validation_errors_exit_1_with_locations(basic):
-    (basic / "resources/ingest.yml").write_text(
-        (basic / "resources/ingest.yml").read_text().replace("        - task_key: load\n", "        - task_key: load\n"
-                                                              "          run_if: \"${var.catalog\"\n"))
+    _add_to_load_task(basic, 'run_if: "${var.catalog"')
     r = invoke("validate", "-p", basic)
     assert r.exit_code == 1
     assert "  at resources.jobs.ingest_job.tasks[0].run_if\n  in resources/ingest.yml:16:19" in r.output
@@ -53,9 +56,7 @@ def test_validation_errors_exit_1_with_locations(basic):
 
 
 def test_wrong_types_are_located_warnings_and_dropped(basic):
-    (basic / "resources/ingest.yml").write_text(
-        (basic / "resources/ingest.yml").read_text().replace("        - task_key: load\n", "        - task_key: load\n"
-                                                              "          timeout_seconds: lots\n"))
+    _add_to_load_task(basic, "timeout_seconds: lots")
     r = invoke("validate", "-p", basic)
     assert r.exit_code == 0
     assert "  at resources.jobs.ingest_job.tasks[0].timeout_seconds\n  in resources/ingest.yml:16:28" in r.output
