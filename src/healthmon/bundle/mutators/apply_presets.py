@@ -4,6 +4,7 @@
   names of pipelines, models, clusters, dashboards, experiments (last path component), and, made
   a valid Unity Catalog name (``dev_jane_``), of schemas, volumes, registered models and serving
   endpoints — also where the name is unset (the CLI prefixes the typed field, ``prefix + ""``);
+  schemas keep their names with ``experimental.skip_name_prefix_for_schema``;
 - ``tags``: added to each job's tags; a tag the job sets itself wins;
 - ``trigger_pause_status``: set on ``schedule``, ``trigger`` and ``continuous`` whose
   ``pause_status`` is unset;
@@ -60,7 +61,11 @@ def apply_presets(config: Value) -> Value:
     config = map_pattern(config, "resources.jobs.*", lambda _p, job: _job(job, prefix, tags, pause, mcr))
     if prefix is not None and prefix.v:
         name_prefix: str = prefix.v
+        skip = get_path(config, ("experimental", "skip_name_prefix_for_schema"))
+        skip_schemas = skip is not None and as_bool(skip.v) is True
         for pat, field, uc in NAMED:
+            if skip_schemas and pat == "resources.schemas.*":
+                continue
             config = map_pattern(config, pat, partial(_prefixed_at, field, name_prefix, uc))
         config = map_pattern(config, "resources.experiments.*", lambda _p, node: _experiment(node, name_prefix))
     if tags is not None and tags.v:
@@ -199,7 +204,7 @@ def _job(job: Value, prefix, tags, pause, mcr) -> Value:
 
 class ApplyPresets(Step):
     name = "apply_presets"
-    reads = ("presets",)
+    reads = ("presets", "experimental.skip_name_prefix_for_schema", "workspace.host")
     updates = ("resources.jobs.*", "resources.*.*.name", "resources.*.*.tags", "resources.clusters.*.custom_tags",
                "resources.pipelines.*", "resources.quality_monitors.*.schedule")
 
