@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import unicodedata
 from functools import partial
 
@@ -67,7 +68,8 @@ def apply_presets(config: Value) -> Value:
             if skip_schemas and pat == "resources.schemas.*":
                 continue
             config = map_pattern(config, pat, partial(_prefixed_at, field, name_prefix, uc))
-        config = map_pattern(config, "resources.experiments.*", lambda _p, node: _experiment(node, name_prefix))
+    experiment_prefix = prefix.v if prefix is not None and prefix.v else ""
+    config = map_pattern(config, "resources.experiments.*", lambda _p, node: _experiment(node, experiment_prefix))
     if tags is not None and tags.v:
         config = map_pattern(config, "resources.experiments.*", lambda _p, node: _tag_list(node, tags))
         config = map_pattern(config, "resources.models.*", lambda _p, node: _tag_list(node, tags))
@@ -167,12 +169,35 @@ def _custom_tags(node: Value, tags: Value | None, host: str | None) -> Value:
     return Value({**node.v, "custom_tags": Value(merged, own.loc if own is not None else node.loc)}, node.loc)
 
 
+def _go_clean(path: str) -> str:
+    """Go's ``path.Clean`` (``posixpath.normpath`` keeps a leading ``//``, Go does not)."""
+    cleaned = posixpath.normpath(path)
+    return cleaned[1:] if cleaned.startswith("//") else cleaned
+
+
+def _go_base(path: str) -> str:
+    """Go's ``path.Base``: ``.`` for an empty path, trailing slashes ignored."""
+    stripped = path.rstrip("/")
+    if not path:
+        return "."
+    return stripped.rpartition("/")[2] if stripped else "/"
+
+
 def _experiment(node: Value, prefix: str) -> Value:
-    cur = node.get("name") if node.is_map else None
-    if cur is None or not isinstance(cur.v, str):
+    """The prefix goes before the last path component, as the CLI's ``path.Dir`` / ``path.Base``
+    split, which runs on every experiment (also with no prefix): its cleaning of the folder and an
+    unset name becoming ``.`` are the CLI's output."""
+    if not node.is_map:
         return node
-    head, sep, base = cur.v.rpartition("/")
-    return Value({**node.v, "name": Value(f"{head}{sep}{prefix}{base}", cur.loc)}, node.loc)
+    cur = node.get("name")
+    if cur is not None and cur.v is not None and not isinstance(cur.v, str):
+        return node
+    name = cur.v if cur is not None and cur.v is not None else ""
+    folder, base = _go_clean(name.rpartition("/")[0] + "/" if "/" in name else ""), _go_base(name)
+    new = prefix + base if folder == "." else f"{folder}/{prefix}{base}"
+    if cur is not None and cur.v == new:
+        return node
+    return Value({**node.v, "name": Value(new, cur.loc if cur is not None else node.loc)}, node.loc)
 
 
 def _job(job: Value, prefix, tags, pause, mcr) -> Value:
