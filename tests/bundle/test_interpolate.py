@@ -112,3 +112,11 @@ def test_a_cycle_is_reported_once():
     assert len(e.value.diagnostics) == 1
     assert e.value.diagnostics[0].summary == ("cycle detected in field resolution: variables.b.value -> "
                                               "variables.a.value -> variables.b.value")
+
+
+def test_a_field_naming_itself_is_a_cycle_not_a_crash():
+    # The fuzz test's find: `bundle.name: ${bundle.name}` (dynvar: the path, then itself again).
+    with pytest.raises(BundleError) as e:
+        run("bundle: {name: '${bundle.name}'}\n")
+    assert [d.summary for d in e.value.diagnostics] == [
+        "cycle detected in field resolution: bundle.name -> bundle.name"]

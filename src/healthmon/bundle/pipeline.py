@@ -11,6 +11,7 @@ from healthmon.bundle.mutators.apply_presets import ApplyPresets
 from healthmon.bundle.mutators.apps import ValidateApps
 from healthmon.bundle.mutators.artifacts import InsertPythonArtifact, PrepareArtifacts
 from healthmon.bundle.mutators.bundle_root import CheckBundleRoot
+from healthmon.bundle.mutators.capture_schema_dependency import CaptureSchemaDependency
 from healthmon.bundle.mutators.cli_version import VerifyCliVersion
 from healthmon.bundle.mutators.interpolate import Interpolate
 from healthmon.bundle.mutators.load_git import LoadGit
@@ -57,6 +58,7 @@ def initialize() -> list[Step]:
         Interpolate(),
         NormalizeResolvedTypes(),
         MergeKeyedLists(),
+        CaptureSchemaDependency(),
         ApplyMode(),
         OverrideCompute(),
         ApplyPresets(),

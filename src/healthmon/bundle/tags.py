@@ -1,5 +1,6 @@
-"""Tag values normalised for the workspace's cloud, as the CLI's ``libs/tags`` (``ForCloud``,
-``NormalizeValue``), which development mode applies to its ``dev: <short_name>`` tag.
+"""Tag keys and values normalised for the workspace's cloud, as the CLI's ``libs/tags``
+(``ForCloud``, ``NormalizeKey``, ``NormalizeValue``): development mode applies it to its
+``dev: <short_name>`` tag, the ``tags`` preset to the ``custom_tags`` of clusters.
 
 The cloud is read from ``workspace.host`` the way the Databricks SDK's ``Config.IsAzure`` /
 ``IsGcp`` do; any other host, or none (the local workspace), is AWS — the SDK's default too.
@@ -14,6 +15,7 @@ AZURE_HOSTS = (".azuredatabricks.net", ".databricks.azure.cn", ".databricks.azur
 GCP_HOSTS = (".gcp.databricks.com",)
 AWS_EXTRA = set(" +-=.:/@")
 GCP_INNER = set("_-.")
+AZURE_KEY_FORBIDDEN = set("<>*&%;\\/+?")
 
 
 def cloud(host: str | None) -> str:
@@ -56,3 +58,10 @@ def normalize_value(value: str, host: str | None) -> str:
     while end > start and not _letter_or_digit(s[end - 1]):
         end -= 1
     return s[start:end]
+
+
+def normalize_key(key: str, host: str | None) -> str:
+    """As ``normalize_value``, except that on Azure the characters ``<>*&%;\\/+?`` also become ``_``."""
+    if cloud(host) == "azure":
+        return "".join("_" if ch in AZURE_KEY_FORBIDDEN else ch for ch in _latin1(key))
+    return normalize_value(key, host)

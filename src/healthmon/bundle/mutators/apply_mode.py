@@ -113,25 +113,25 @@ def _production_checks(config: Value, user: str, target: Value | None) -> Diagno
 
 def _development_checks(config: Value, user: str, sn: str) -> Diagnostics:
     """The CLI's ``validateDevelopmentMode``: a development copy must not run unpaused by
-    default and must have per-user names and paths."""
+    default and must have per-user names and paths. Each finding is reported (the CLI appends
+    them, in this order); the first workspace path without the user name is the only path one."""
     diags = Diagnostics()
     presets = config.get("presets")
     pause = presets.get("trigger_pause_status") if presets is not None and presets.is_map else None
     if pause is not None and pause.v == "UNPAUSED":
         diags.error("target with 'mode: development' cannot set trigger pause status to UNPAUSED by default",
                     pause.loc, check=CHECK)
-        return diags
     ws = config.get("workspace")
     for field in ("root_path", "state_path", "file_path", "artifact_path"):
         node = ws.get(field) if ws is not None else None
-        if node is not None and isinstance(node.v, str) and user not in node.v:
+        if node is not None and isinstance(node.v, str) and node.v and user not in node.v and sn not in node.v:
             if field == "artifact_path" and node.v.startswith("/Volumes"):
                 diags.error(f"{field} should contain the current username or ${{workspace.current_user.short_name}} "
                             "to ensure uniqueness when using 'mode: development'", check=CHECK)
             else:
                 diags.error(f"{field} must start with '~/' or contain the current username to ensure uniqueness "
                             "when using 'mode: development'", check=CHECK)
-            return diags
+            break
     prefix = presets.get("name_prefix") if presets is not None and presets.is_map else None
     if prefix is not None and isinstance(prefix.v, str) and prefix.v and sn not in prefix.v and user not in prefix.v:
         diags.error("prefix should contain the current username or ${workspace.current_user.short_name} to ensure "

@@ -3,12 +3,15 @@
 - ``name_prefix``: prepended to each job name (``Untitled`` when the job has none) and to the
   names of pipelines, models, clusters, dashboards, experiments (last path component), and, made
   a valid Unity Catalog name (``dev_jane_``), of schemas, volumes, registered models and serving
-  endpoints;
+  endpoints — also where the name is unset (the CLI prefixes the typed field, ``prefix + ""``);
+  schemas keep their names with ``experimental.skip_name_prefix_for_schema``;
 - ``tags``: added to each job's tags; a tag the job sets itself wins;
 - ``trigger_pause_status``: set on ``schedule``, ``trigger`` and ``continuous`` whose
   ``pause_status`` is unset;
 - ``jobs_max_concurrent_runs``: set where ``max_concurrent_runs`` is unset;
-- ``tags`` also go to experiments and models (``[{key, value}]``) and clusters (``custom_tags``);
+- ``tags`` also go to experiments and models (``[{key, value}]``, sorted by key as the CLI's
+  ``toTagArray``) and clusters (``custom_tags``, key and value normalised for the cloud; every
+  cluster gets a ``custom_tags`` map, empty if need be, as the CLI's ``make(map)`` prints);
 - ``trigger_pause_status: PAUSED`` turns continuous pipelines off (``continuous: false``) and
   removes quality monitor schedules not explicitly ``UNPAUSED`` (they cannot be paused);
 - ``pipelines_development``: ``development: true`` on every pipeline (also one that says ``false``).
@@ -16,12 +19,14 @@
 
 from __future__ import annotations
 
-import re
+import posixpath
+import unicodedata
 from functools import partial
 
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Path, Value, as_bool, is_zero, map_pattern
+from healthmon.bundle.dyn import Path, Value, as_bool, get_path, is_zero, map_pattern
 from healthmon.bundle.step import BundleState, Step
+from healthmon.bundle.tags import normalize_key, normalize_value
 
 CHECK = "presets"
 PAUSE = ("PAUSED", "UNPAUSED")
@@ -36,9 +41,7 @@ def _get(presets: Value | None, field: str) -> Value | None:
 
 def apply_presets(config: Value) -> Value:
     presets = config.get("presets")
-    if presets is None or presets.v is None:
-        return config
-    if not presets.is_map:
+    if presets is not None and presets.v is not None and not presets.is_map:
         raise fail("presets: expected a map", presets.loc, "presets", check=CHECK)
     prefix = _get(presets, "name_prefix")
     tags = _get(presets, "tags")
@@ -59,13 +62,20 @@ def apply_presets(config: Value) -> Value:
     config = map_pattern(config, "resources.jobs.*", lambda _p, job: _job(job, prefix, tags, pause, mcr))
     if prefix is not None and prefix.v:
         name_prefix: str = prefix.v
+        skip = get_path(config, ("experimental", "skip_name_prefix_for_schema"))
+        skip_schemas = skip is not None and as_bool(skip.v) is True
         for pat, field, uc in NAMED:
+            if skip_schemas and pat == "resources.schemas.*":
+                continue
             config = map_pattern(config, pat, partial(_prefixed_at, field, name_prefix, uc))
-        config = map_pattern(config, "resources.experiments.*", lambda _p, node: _experiment(node, name_prefix))
+    experiment_prefix = prefix.v if prefix is not None and prefix.v else ""
+    config = map_pattern(config, "resources.experiments.*", lambda _p, node: _experiment(node, experiment_prefix))
     if tags is not None and tags.v:
         config = map_pattern(config, "resources.experiments.*", lambda _p, node: _tag_list(node, tags))
         config = map_pattern(config, "resources.models.*", lambda _p, node: _tag_list(node, tags))
-        config = map_pattern(config, "resources.clusters.*", lambda _p, node: _custom_tags(node, tags))
+    host = get_path(config, ("workspace", "host"))
+    cloud_host = host.v if host is not None and isinstance(host.v, str) else None
+    config = map_pattern(config, "resources.clusters.*", lambda _p, node: _custom_tags(node, tags, cloud_host))
     if pause is not None and pause.v == "PAUSED":
         config = map_pattern(config, "resources.pipelines.*", lambda _p, node: _not_continuous(node))
         config = map_pattern(config, "resources.quality_monitors.*", lambda _p, node: _unscheduled(node))
@@ -99,7 +109,8 @@ def normalize_prefix(prefix: str) -> str:
     if prefix.endswith("]"):
         prefix += "_"
     prefix = prefix.replace("]", "")
-    return re.sub(r"[^A-Za-z0-9_]", "_", prefix).lower()
+    # textutil.NormalizeString: lower case, any Unicode letter or digit kept, the rest `_`.
+    return "".join(c if c.isalpha() or unicodedata.category(c) == "Nd" else "_" for c in prefix.lower())
 
 
 def _unscheduled(monitor: Value) -> Value:
@@ -129,10 +140,10 @@ def _prefixed(node: Value, field: str, prefix: str, uc: bool | None) -> Value:
     if uc is None or not node.is_map:  # quality monitors name a table: never renamed
         return node
     cur = node.get(field)
-    if cur is None or not isinstance(cur.v, str):
+    if cur is not None and cur.v is not None and not isinstance(cur.v, str):
         return node
-    new = (normalize_prefix(prefix) if uc else prefix) + cur.v
-    return Value({**node.v, field: Value(new, cur.loc)}, node.loc)
+    new = (normalize_prefix(prefix) if uc else prefix) + (cur.v if cur is not None and cur.v is not None else "")
+    return Value({**node.v, field: Value(new, cur.loc if cur is not None else node.loc)}, node.loc)
 
 
 def _tag_list(node: Value, tags: Value) -> Value:
@@ -142,24 +153,51 @@ def _tag_list(node: Value, tags: Value) -> Value:
     own = node.get("tags")
     items = list(own.v) if own is not None and own.is_list else []
     keys = {t.get("key").v for t in items if t.is_map and t.get("key") is not None}
-    items += [Value({"key": Value(k, v.loc), "value": v}, v.loc) for k, v in tags.v.items() if k not in keys]
+    items += [Value({"key": Value(k, v.loc), "value": v}, v.loc) for k, v in sorted(tags.v.items()) if k not in keys]
     return Value({**node.v, "tags": Value(items, own.loc if own is not None else node.loc)}, node.loc)
 
 
-def _custom_tags(node: Value, tags: Value) -> Value:
+def _custom_tags(node: Value, tags: Value | None, host: str | None) -> Value:
+    """The preset tags, key and value normalised, where the cluster has no tag of that key."""
     if not node.is_map:
         return node
     own = node.get("custom_tags")
-    merged = {**tags.v, **(own.v if own is not None and own.is_map else {})}
+    merged = dict(own.v) if own is not None and own.is_map else {}
+    for k, v in sorted(tags.v.items()) if tags is not None and tags.is_map else ():
+        merged.setdefault(normalize_key(k, host), Value(normalize_value(v.v, host), v.loc)
+                          if isinstance(v.v, str) else v)
     return Value({**node.v, "custom_tags": Value(merged, own.loc if own is not None else node.loc)}, node.loc)
 
 
+def _go_clean(path: str) -> str:
+    """Go's ``path.Clean`` (``posixpath.normpath`` keeps a leading ``//``, Go does not)."""
+    cleaned = posixpath.normpath(path)
+    return cleaned[1:] if cleaned.startswith("//") else cleaned
+
+
+def _go_base(path: str) -> str:
+    """Go's ``path.Base``: ``.`` for an empty path, trailing slashes ignored."""
+    stripped = path.rstrip("/")
+    if not path:
+        return "."
+    return stripped.rpartition("/")[2] if stripped else "/"
+
+
 def _experiment(node: Value, prefix: str) -> Value:
-    cur = node.get("name") if node.is_map else None
-    if cur is None or not isinstance(cur.v, str):
+    """The prefix goes before the last path component, as the CLI's ``path.Dir`` / ``path.Base``
+    split, which runs on every experiment (also with no prefix): its cleaning of the folder and an
+    unset name becoming ``.`` are the CLI's output."""
+    if not node.is_map:
         return node
-    head, sep, base = cur.v.rpartition("/")
-    return Value({**node.v, "name": Value(f"{head}{sep}{prefix}{base}", cur.loc)}, node.loc)
+    cur = node.get("name")
+    if cur is not None and cur.v is not None and not isinstance(cur.v, str):
+        return node
+    name = cur.v if cur is not None and cur.v is not None else ""
+    folder, base = _go_clean(name.rpartition("/")[0] + "/" if "/" in name else ""), _go_base(name)
+    new = prefix + base if folder == "." else f"{folder}/{prefix}{base}"
+    if cur is not None and cur.v == new:
+        return node
+    return Value({**node.v, "name": Value(new, cur.loc if cur is not None else node.loc)}, node.loc)
 
 
 def _job(job: Value, prefix, tags, pause, mcr) -> Value:
@@ -191,8 +229,9 @@ def _job(job: Value, prefix, tags, pause, mcr) -> Value:
 
 class ApplyPresets(Step):
     name = "apply_presets"
-    reads = ("presets",)
-    updates = ("resources.jobs.*", "resources.*.*.name", "resources.quality_monitors.*.schedule")
+    reads = ("presets", "experimental.skip_name_prefix_for_schema", "workspace.host")
+    updates = ("resources.jobs.*", "resources.*.*.name", "resources.*.*.tags", "resources.clusters.*.custom_tags",
+               "resources.pipelines.*", "resources.quality_monitors.*.schedule")
 
     def run(self, b: BundleState) -> None:
         b.config = apply_presets(b.config)

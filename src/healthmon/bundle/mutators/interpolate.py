@@ -257,7 +257,9 @@ class _Walk:
                     # twice; no location.
                     refs = stack[1:] + [again]
                     if again not in stack[1:]:
-                        refs.append(stack[stack.index(again) + 1])
+                        # The reference after the repeated one; a field naming itself repeats itself.
+                        after = stack.index(again) + 1
+                        refs.append(stack[after] if after < len(stack) else again)
                     self.errors.append((format_path(path), Diagnostic(
                         ERROR, "cycle detected in field resolution: " + " -> ".join(format_path(p) for p in refs),
                         check=CHECK)))

@@ -1,12 +1,14 @@
 """Combine list entries that share a key (the CLI's ``MergeJobTasks``, ``MergeJobClusters``,
-``MergeJobEnvironments``, ``MergeJobParameters``, ``MergePipelineClusters``).
+``MergeJobEnvironments``, ``MergeJobParameters``, ``MergePipelineClusters``, ``MergeApps``).
 
 Target overrides are appended to the base lists by ``merge_target``; here, after variable
 interpolation (a ``task_key: ${var.x}`` must be resolved first), entries with the same key are
 merged into the first one, in order (maps key by key, sequences concatenated). Entries without
 a usable key are kept as they are — except pipeline clusters: as the CLI's
 ``MergePipelineClusters``, their ``label`` is compared case-insensitively, a cluster without one
-is the ``default`` cluster, and each merged cluster is printed with its normalised label.
+is the ``default`` cluster, and each merged cluster is printed with its normalised label; and an
+app's ``resources``: one without a ``name`` has the name ``""`` (merged with the other unnamed ones
+and printed with it), as the CLI's ``MergeApps``.
 """
 
 from __future__ import annotations
@@ -33,12 +35,20 @@ def _pipeline_cluster_label(item: Value, key: str) -> str | None:
     return k.v.lower() if isinstance(k.v, str) else None
 
 
+def _app_resource_name(item: Value, key: str) -> str | None:
+    k = item.get(key)
+    if k is None or k.v is None:
+        return ""
+    return k.v if isinstance(k.v, str) else None
+
+
 KEYED: tuple[tuple[str, str, KeyOf], ...] = (
     ("resources.jobs.*.tasks", "task_key", _as_written),
     ("resources.jobs.*.job_clusters", "job_cluster_key", _as_written),
     ("resources.jobs.*.environments", "environment_key", _as_written),
     ("resources.jobs.*.parameters", "name", _as_written),
     ("resources.pipelines.*.clusters", "label", _pipeline_cluster_label),
+    ("resources.apps.*.resources", "name", _app_resource_name),
 )
 
 

@@ -80,6 +80,13 @@ CLI_FIELDS: dict[str, dict[str, Any]] = {
     # The CLI's resources.App.Config is a map[string]any: written as app.yml, not checked.
     "App": {"config": "any"},
 }
+# Required fields of CLI 0.250 that the databricks-bundles classes (written for a later API) make
+# optional: a Go field without ``omitempty`` (the CLI's generated required_fields.go). An app's
+# ``source_code_path`` is the CLI's own field, required to find the app's sources.
+CLI_REQUIRED: dict[str, tuple[str, ...]] = {
+    "RegisteredModel": ("catalog_name", "name", "schema_name"),
+    "App": ("name", "source_code_path"),
+}
 
 
 DROP = object()  # a fix that removes the field
@@ -191,7 +198,7 @@ class _Checker:
             fields = obj["fields"]
             if spec["ref"] in CLI_FIELDS:
                 fields = {**fields, **CLI_FIELDS[spec["ref"]]}
-            self.fields(node, path, fields, obj["required"], spec["ref"])
+            self.fields(node, path, fields, CLI_REQUIRED.get(spec["ref"], obj["required"]), spec["ref"])
         else:  # an inline object spec (top-level sections)
             self.fields(node, path, spec)
 
