@@ -306,10 +306,12 @@ def skipped_resources(bundle: Bundle) -> dict[str, list[str]]:
 
 
 def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool = False,
-           progress: Callable[[str], None] | None = None, _fail_after_jobs: bool = False) -> DeployResult:
+           progress: Callable[[str], None] | None = None, deployed: Callable[[DeployResult], None] | None = None,
+           _fail_after_jobs: bool = False) -> DeployResult:
     """Deploy ``bundle`` (already loaded and validated) to the local workspace. ``progress``
     receives the CLI's ``Uploading bundle files to ...`` line once the scripts before the
-    deploy have run."""
+    deploy have run; ``deployed`` the result before the ``postdeploy`` script runs, so that the
+    deploy is reported as complete (as the CLI does) even if that script fails or is interrupted."""
     from healthmon.store.db import Database
     from healthmon.store.jobs import now_ms
 
@@ -328,6 +330,8 @@ def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool
     with database_errors("deploy"):
         ensure_schema(db)
         result = _deploy_locked(bundle, db, settings, name, target, digest, started, force_lock, _fail_after_jobs)
+    if deployed is not None:
+        deployed(result)
     run_script(bundle, "postdeploy")
     return result
 
