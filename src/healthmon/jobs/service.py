@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from healthmon import permissions
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError
 from healthmon.jobs import api, plan, refs, runner_start
+from healthmon.jobs.tasks import run_job
 from healthmon.schedule.triggers import job_triggers
 from healthmon.settings import Settings
 from healthmon.store.db import Database, insert_rows
@@ -78,7 +79,10 @@ def _check_settings(settings: dict[str, Any]) -> None:
     if not isinstance(settings, dict):
         raise InvalidParameterError("Job settings must be a JSON object.")
     job = f"Job {settings.get('name') or 'Untitled'!r}"
-    plan.validate_tasks(settings.get("name") or "Untitled", settings.get("tasks") or [])
+    tasks = plan.validate_tasks(settings.get("name") or "Untitled", settings.get("tasks") or [])
+    for key, task in tasks.items():
+        if "run_job_task" in task:
+            run_job.check_spec(f"{job}, task {key!r}", task["run_job_task"])
     limit = settings.get("max_concurrent_runs")
     if limit is not None and (type(limit) is not int or not 0 <= limit <= MAX_CONCURRENT_RUNS):
         raise InvalidParameterError(f"{job}: max_concurrent_runs must be an integer from 0 to {MAX_CONCURRENT_RUNS}, "
