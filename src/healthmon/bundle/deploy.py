@@ -383,7 +383,7 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
                 ids = {k: r.job_id for k, r in rows.items()}
                 for key, job in deployed_job_configs(bundle).items():  # phase 2: settings with real ids
                     row = rows[key]
-                    row.settings = job_settings(job, ids)
+                    row.settings = _checked(key, job_settings(job, ids))
                     row.bundle_root = str(bundle.root)
                     row.run_as_user_name = run_as_principal(job, settings.user_name)
                 for key, row in existing.items():
@@ -408,6 +408,20 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
             _record_failure(db, bundle, settings, digest, started, "deploy")
             raise
     return result
+
+
+def _checked(key: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings of job ``key`` if the Jobs API would accept them. A value dropped with a
+    Normalize warning can leave a job Databricks refuses at deploy (a ``schedule`` without its
+    required ``quartz_cron_expression``, a ``run_job_task`` without ``job_id``): refused here too,
+    inside the deploy's transaction, so nothing of this deploy is written."""
+    from healthmon.jobs.service import check_settings
+
+    try:
+        check_settings(settings)
+    except HealthmonError as exc:
+        raise HealthmonError(f"cannot deploy resources.jobs.{key}: {exc.message}") from None
+    return settings
 
 
 def _record_failure(db, bundle: Bundle, settings: Settings, digest: str, started: int, action: str) -> None:
