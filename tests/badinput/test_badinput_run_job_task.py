@@ -104,3 +104,28 @@ def test_a_stored_malformed_run_job_task_fails_its_run_clearly_and_runs_get_stil
     assert "Job 'old', task 'r': run_job_task" in run["state"]["state_message"]
     got = rest.get("runs/get", run_id=run["run_id"])
     assert got.status_code == 200 and got.json()["tasks"][0]["run_job_task"] == run_job_task
+
+
+def _notebook_params_of(size: int) -> dict[str, str]:
+    """``notebook_params`` whose JSON ``{"notebook_params":{"p":"xx…"}}`` is ``size`` bytes."""
+    overhead = len('{"notebook_params":{"p":""}}')
+    return {"p": "x" * (size - overhead)}
+
+
+@pytest.mark.timeout(180)
+def test_notebook_params_over_10000_bytes_are_refused_by_run_now_and_run_job_task(rest):
+    job_id = rest.post("create", {"name": "nb", "tasks": [
+        {"task_key": "t", "notebook_task": {"notebook_path": "/Workspace/missing"}}]}).json()["job_id"]
+    refused = rest.post("run-now", {"job_id": job_id, "notebook_params": _notebook_params_of(10_001)})
+    assert refused.status_code == 400 and refused.json() == {
+        "error_code": "INVALID_PARAMETER_VALUE",
+        "message": "The JSON representation of notebook_params is 10001 bytes; it cannot exceed 10,000 bytes."}
+    at_limit = rest.post("run-now", {"job_id": job_id, "notebook_params": _notebook_params_of(10_000)})
+    assert at_limit.status_code == 200, at_limit.text
+    service.wait_for_run(at_limit.json()["run_id"], timeout=120)
+
+    caller = rest.post("create", {"name": "caller", "tasks": [{"task_key": "call", "run_job_task": {
+        "job_id": job_id, "notebook_params": _notebook_params_of(20_000)}}]}).json()["job_id"]
+    run = service.wait_for_run(rest.post("run-now", {"job_id": caller}).json()["run_id"], timeout=120)
+    assert run["state"]["result_state"] == "FAILED"
+    assert "notebook_params is 20000 bytes; it cannot exceed 10,000 bytes" in run["state"]["state_message"]

@@ -70,6 +70,24 @@ UNSUPPORTED_PARAMETER_KINDS = (
 )
 
 
+# RunParameters kinds whose JSON the Jobs API limits (``{"notebook_params": {...}}`` "cannot exceed
+# 10,000 bytes", as databricks-sdk's RunNow / RepairRun / RunJobTask document each of them).
+SIZE_LIMITED_PARAMETER_KINDS = ("notebook_params", "python_params", "jar_params", "spark_submit_params")
+MAX_PARAMETER_BYTES = 10_000
+
+
+def check_parameter_sizes(given: Mapping[str, Any]) -> None:
+    """Refuse a size-limited parameter field whose JSON representation is over the limit."""
+    for kind in SIZE_LIMITED_PARAMETER_KINDS:
+        values = given.get(kind)
+        if values is None:
+            continue
+        size = len(json.dumps({kind: values}, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_PARAMETER_BYTES:
+            raise InvalidParameterError(f"The JSON representation of {kind} is {size} bytes; it cannot exceed "
+                                        f"{MAX_PARAMETER_BYTES:,} bytes.")
+
+
 def task_parameter_overrides(job_name: str, job_id: int, settings: Mapping,
                              given: Mapping[str, Mapping[str, str] | None] | None,
                              request: str = "run-now") -> dict[str, dict[str, str]]:
@@ -77,6 +95,7 @@ def task_parameter_overrides(job_name: str, job_id: int, settings: Mapping,
     non-empty. A job that defines job parameters refuses them, as Databricks does: job
     parameters and task parameters cannot be combined. ``request`` names what gave them
     (run-now, runs/repair, a run_job_task) for the error."""
+    check_parameter_sizes(given or {})
     overrides = {kind: {str(k): str(v) for k, v in values.items()}
                  for kind, values in (given or {}).items() if values}
     if overrides and settings.get("parameters"):
