@@ -71,7 +71,8 @@ def test_everything_dropped_still_deploys_runs_and_schedules(cli, tmp_path, monk
                     "expected sequence, found string\n  at resources.jobs.odd.tasks[0].email_notifications.on_failure",
                     "expected sequence, found string\n  at resources.jobs.odd.tasks[1].depends_on",
                     "expected map, found sequence\n  at resources.jobs.odd.tasks[1].run_job_task.job_parameters",
-                    "expected string, found sequence\n  at targets.dev.resources.jobs.odd.schedule.quartz_cron_expression",
+                    "expected string, found sequence\n"
+                    "  at targets.dev.resources.jobs.odd.schedule.quartz_cron_expression",
                     "expected sequence, found map\n  at targets.dev.resources.jobs.odd.tasks"):
         assert f"Warning: {warning}" in text, warning
     ids = dict(line.split(": created, id ") for line in text.splitlines() if ": created, id " in line)

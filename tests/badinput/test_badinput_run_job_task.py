@@ -129,3 +129,51 @@ def test_notebook_params_over_10000_bytes_are_refused_by_run_now_and_run_job_tas
     run = service.wait_for_run(rest.post("run-now", {"job_id": caller}).json()["run_id"], timeout=120)
     assert run["state"]["result_state"] == "FAILED"
     assert "notebook_params is 20000 bytes; it cannot exceed 10,000 bytes" in run["state"]["state_message"]
+
+
+def _python_job(rest, name: str, source: str) -> int:
+    settings = Settings.from_env()
+    local = settings.home / "workspace" / "Users" / ALICE / f"{name}.py"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(source)
+    path = f"/Workspace/Users/{ALICE}/{name}.py"
+    return rest.post("create", {"name": name, "tasks": [
+        {"task_key": "t", "spark_python_task": {"python_file": path}}]}).json()["job_id"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_hostile_repairs_are_400s_with_the_jobs_api_error_shape(rest):
+    failing = _python_job(rest, "failing", "raise SystemExit(3)\n")
+    first, second = (service.wait_for_run(rest.post("run-now", {"job_id": failing}).json()["run_id"], timeout=120)
+                     for _ in range(2))
+    repair = rest.post("runs/repair", {"run_id": first["run_id"], "rerun_all_failed_tasks": True}).json()["repair_id"]
+    service.wait_for_run(first["run_id"], timeout=120)
+
+    def refused(body: dict, message: str) -> None:
+        answer = rest.post("runs/repair", body)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE" and message in answer.json()["message"]
+
+    run_id = second["run_id"]
+    refused({"run_id": run_id, "rerun_all_failed_tasks": True, "latest_repair_id": repair},
+            f"Run {run_id} has never been repaired, so latest_repair_id {repair} does not match")
+    refused({"run_id": first["run_id"], "rerun_all_failed_tasks": True},
+            f"Run {first['run_id']} has been repaired before: give latest_repair_id")
+    refused({"run_id": run_id, "rerun_tasks": ["nope"]}, "rerun_tasks names unknown task(s) nope")
+    refused({"run_id": run_id, "rerun_tasks": {"t": True}}, "rerun_tasks: Input should be a valid list")
+    refused({"run_id": run_id, "rerun_all_failed_tasks": True, "job_parameters": ["x"]},
+            "job_parameters: Input should be a valid dictionary")
+    refused({"run_id": run_id, "rerun_all_failed_tasks": True, "notebook_params": {"x": None}},
+            "notebook_params.x: Input should be a valid string")
+    refused({"run_id": run_id, "rerun_all_failed_tasks": True, "latest_repair_id": 2**64},
+            "latest_repair_id: Input should be less than or equal to 9223372036854775807")
+
+    sleeper = _python_job(rest, "sleeper", "import time\ntime.sleep(600)\n")
+    running = rest.post("run-now", {"job_id": sleeper}).json()["run_id"]
+    try:
+        answer = rest.post("runs/repair", {"run_id": running, "rerun_all_failed_tasks": True})
+        assert answer.status_code == 400 and "only a finished run can be repaired" in answer.json()["message"]
+    finally:
+        service.cancel_run(running)
+        service.wait_for_run(running, timeout=120)
