@@ -306,10 +306,12 @@ def skipped_resources(bundle: Bundle) -> dict[str, list[str]]:
 
 
 def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool = False,
-           progress: Callable[[str], None] | None = None, _fail_after_jobs: bool = False) -> DeployResult:
+           progress: Callable[[str], None] | None = None, deployed: Callable[[DeployResult], None] | None = None,
+           _fail_after_jobs: bool = False) -> DeployResult:
     """Deploy ``bundle`` (already loaded and validated) to the local workspace. ``progress``
     receives the CLI's ``Uploading bundle files to ...`` line once the scripts before the
-    deploy have run."""
+    deploy have run; ``deployed`` the result before the ``postdeploy`` script runs, so that the
+    deploy is reported as complete (as the CLI does) even if that script fails or is interrupted."""
     from healthmon.store.db import Database
     from healthmon.store.jobs import now_ms
 
@@ -328,6 +330,8 @@ def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool
     with database_errors("deploy"):
         ensure_schema(db)
         result = _deploy_locked(bundle, db, settings, name, target, digest, started, force_lock, _fail_after_jobs)
+    if deployed is not None:
+        deployed(result)
     run_script(bundle, "postdeploy")
     return result
 
@@ -379,7 +383,7 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
                 ids = {k: r.job_id for k, r in rows.items()}
                 for key, job in deployed_job_configs(bundle).items():  # phase 2: settings with real ids
                     row = rows[key]
-                    row.settings = job_settings(job, ids)
+                    row.settings = _checked(key, job_settings(job, ids))
                     row.bundle_root = str(bundle.root)
                     row.run_as_user_name = run_as_principal(job, settings.user_name)
                 for key, row in existing.items():
@@ -404,6 +408,20 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
             _record_failure(db, bundle, settings, digest, started, "deploy")
             raise
     return result
+
+
+def _checked(key: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings of job ``key`` if the Jobs API would accept them. A value dropped with a
+    Normalize warning can leave a job Databricks refuses at deploy (a ``schedule`` without its
+    required ``quartz_cron_expression``, a ``run_job_task`` without ``job_id``): refused here too,
+    inside the deploy's transaction, so nothing of this deploy is written."""
+    from healthmon.jobs.service import check_settings
+
+    try:
+        check_settings(settings)
+    except HealthmonError as exc:
+        raise HealthmonError(f"cannot deploy resources.jobs.{key}: {exc.message}") from None
+    return settings
 
 
 def _record_failure(db, bundle: Bundle, settings: Settings, digest: str, started: int, action: str) -> None:

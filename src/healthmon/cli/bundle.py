@@ -156,7 +156,7 @@ def deploy(
     """Deploy the bundle's jobs and files to the local workspace."""
 
     def body() -> int:
-        from healthmon.bundle.deploy import deploy as do_deploy, job_url, skipped_resources
+        from healthmon.bundle.deploy import deploy as do_deploy, skipped_resources
 
         bundle = _load(path, target, var, strict)
         if bundle.diagnostics.has_errors():
@@ -168,18 +168,24 @@ def deploy(
         for kind, keys in skipped_resources(bundle).items():
             _echo_err(f"Warning: resources.{kind} ({', '.join(keys)}) are not deployed: the local workspace "
                       "deploys jobs only\n")
-        result = do_deploy(bundle, force_lock=force_lock, progress=typer.echo)
-        typer.echo(f"Synced {result.files} files.")
-        typer.echo("Deploying resources...")
-        for key in sorted(result.job_ids):
-            verb = "created" if key in result.created else "updated"
-            typer.echo(f"  job {key}: {verb}, id {result.job_ids[key]} ({job_url(result.job_ids[key])})")
-        for key, job_id in sorted(result.deleted.items()):
-            typer.echo(f"  job {key}: deleted (was id {job_id})")
-        typer.echo("Deployment complete!")
+        do_deploy(bundle, force_lock=force_lock, progress=typer.echo, deployed=_report_deployed)
         return 0
 
     _guard(body)
+
+
+def _report_deployed(result) -> None:
+    """The deploy's summary, printed before the ``postdeploy`` script runs."""
+    from healthmon.bundle.deploy import job_url
+
+    typer.echo(f"Synced {result.files} files.")
+    typer.echo("Deploying resources...")
+    for key in sorted(result.job_ids):
+        verb = "created" if key in result.created else "updated"
+        typer.echo(f"  job {key}: {verb}, id {result.job_ids[key]} ({job_url(result.job_ids[key])})")
+    for key, job_id in sorted(result.deleted.items()):
+        typer.echo(f"  job {key}: deleted (was id {job_id})")
+    typer.echo("Deployment complete!")
 
 
 @app.command()

@@ -5,8 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+import typer
 
 from healthmon.errors import HealthmonError, UsageError
+
+INT64_MAX = 2**63 - 1
+
+
+def id_option(flag: str, default: Any = ..., **kwargs: Any) -> Any:
+    """A ``--job-id`` / ``--run-id`` option: the Jobs API's ids are int64, so a value beyond is a
+    usage error naming the option and the range (exit 2), not a number the database cannot bind."""
+    return typer.Option(default, flag, min=0, max=INT64_MAX, **kwargs)
 
 
 def one_of(value: str, option: str, allowed: Iterable[str]) -> str:

@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from healthmon.cli.checks import id_option
 from healthmon.errors import InvalidParameterError
 
 app = typer.Typer(no_args_is_help=True)
@@ -114,7 +115,7 @@ def list_cmd(name: Optional[str] = typer.Option(None, "--name"),
 
 
 @app.command("get")
-def get_cmd(job_id: int = typer.Option(..., "--job-id"), output: Output = OutputOpt) -> None:
+def get_cmd(job_id: int = id_option("--job-id"), output: Output = OutputOpt) -> None:
     """Show a job (Jobs API Job JSON)."""
     from healthmon.jobs import service
 
@@ -151,7 +152,7 @@ def create_cmd(json_: str = typer.Option(..., "--json", help="JobSettings JSON, 
 
 
 @app.command("reset")
-def reset_cmd(job_id: int = typer.Option(..., "--job-id"), json_: str = typer.Option(..., "--json")) -> None:
+def reset_cmd(job_id: int = id_option("--job-id"), json_: str = typer.Option(..., "--json")) -> None:
     """Replace a job's settings."""
     from healthmon.jobs import service
 
@@ -162,7 +163,7 @@ def reset_cmd(job_id: int = typer.Option(..., "--job-id"), json_: str = typer.Op
 
 
 @app.command("delete")
-def delete_cmd(job_id: int = typer.Option(..., "--job-id")) -> None:
+def delete_cmd(job_id: int = id_option("--job-id")) -> None:
     """Delete a job."""
     from healthmon.jobs import service
 
@@ -171,7 +172,7 @@ def delete_cmd(job_id: int = typer.Option(..., "--job-id")) -> None:
 
 @app.command("run-now")
 def run_now_cmd(
-    job_id: int = typer.Option(..., "--job-id"),
+    job_id: int = id_option("--job-id"),
     params: Optional[list[str]] = typer.Option(None, "--params", help="Job parameters, name=value (repeatable)."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated task keys to run."),
     python_params: Optional[str] = PythonParamsOpt,
@@ -197,7 +198,7 @@ def run_now_cmd(
 
 @app.command("list-runs")
 def list_runs_cmd(
-    job_id: Optional[int] = typer.Option(None, "--job-id"),
+    job_id: Optional[int] = id_option("--job-id", None),
     limit: int = typer.Option(25, "--limit"),
     offset: int = typer.Option(0, "--offset"),
     active_only: bool = typer.Option(False, "--active-only"),
@@ -219,7 +220,7 @@ def list_runs_cmd(
 
 
 @app.command("cancel-all-runs")
-def cancel_all_cmd(job_id: int = typer.Option(..., "--job-id")) -> None:
+def cancel_all_cmd(job_id: int = id_option("--job-id")) -> None:
     """Cancel every active run of a job."""
     from healthmon.jobs import service
 

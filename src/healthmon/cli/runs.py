@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from healthmon.cli.checks import id_option
 from healthmon.cli.jobs import (
     Output,
     OutputOpt,
@@ -21,7 +22,7 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("get")
 def get_cmd(
-    run_id: int = typer.Option(..., "--run-id"),
+    run_id: int = id_option("--run-id"),
     include_history: bool = typer.Option(False, "--include-history"),
     output: Output = OutputOpt,
 ) -> None:
@@ -47,7 +48,7 @@ def get_cmd(
 
 
 @app.command("get-output")
-def get_output_cmd(run_id: int = typer.Option(..., "--run-id"), output: Output = OutputOpt) -> None:
+def get_output_cmd(run_id: int = id_option("--run-id"), output: Output = OutputOpt) -> None:
     """The output of a task run (notebook result, error and trace, logs of Python tasks)."""
     from healthmon.jobs import service
 
@@ -55,7 +56,7 @@ def get_output_cmd(run_id: int = typer.Option(..., "--run-id"), output: Output =
 
 
 @app.command("list")
-def list_cmd(job_id: Optional[int] = typer.Option(None, "--job-id"), limit: int = typer.Option(25, "--limit"),
+def list_cmd(job_id: Optional[int] = id_option("--job-id", None), limit: int = typer.Option(25, "--limit"),
              active_only: bool = typer.Option(False, "--active-only"),
              completed_only: bool = typer.Option(False, "--completed-only"), output: Output = OutputOpt) -> None:
     """List runs (same as ``jobs list-runs``)."""
@@ -67,7 +68,7 @@ def list_cmd(job_id: Optional[int] = typer.Option(None, "--job-id"), limit: int 
 
 @app.command("cancel")
 def cancel_cmd(
-    run_id: int = typer.Option(..., "--run-id"), wait: bool = typer.Option(True, "--wait/--no-wait")
+    run_id: int = id_option("--run-id"), wait: bool = typer.Option(True, "--wait/--no-wait")
 ) -> None:
     """Cancel a run (its running tasks' processes are killed)."""
     from healthmon.jobs import service
@@ -80,7 +81,7 @@ def cancel_cmd(
 
 @app.command("repair")
 def repair_cmd(
-    run_id: int = typer.Option(..., "--run-id"),
+    run_id: int = id_option("--run-id"),
     rerun_tasks: Optional[str] = typer.Option(None, "--rerun-tasks", help="Comma-separated task keys."),
     rerun_all_failed_tasks: bool = typer.Option(False, "--rerun-all-failed-tasks"),
     rerun_dependent_tasks: bool = typer.Option(
@@ -124,7 +125,7 @@ def repair_cmd(
 
 @app.command("logs")
 def logs_cmd(
-    run_id: int = typer.Option(..., "--run-id"),
+    run_id: int = id_option("--run-id"),
     task: Optional[str] = typer.Option(None, "--task", help="Task key (job runs)."),
     all_attempts: bool = typer.Option(False, "--all-attempts"),
 ) -> None:

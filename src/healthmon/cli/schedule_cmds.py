@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from healthmon.cli.checks import INT64_MAX
+
 app = typer.Typer()
 
 
@@ -39,13 +41,16 @@ def _edit_pause(job_id: int, paused: bool) -> dict:
         return T.pause_status(settings)
 
 
-def pause_cmd(job_id: Annotated[int, typer.Option("--job-id", help="The job to pause.")]) -> None:
+JobId = Annotated[int, typer.Option("--job-id", min=0, max=INT64_MAX, help="The job.")]
+
+
+def pause_cmd(job_id: JobId) -> None:
     """Pause the job's schedule, trigger and continuous settings (pause_status: PAUSED)."""
     status = _edit_pause(job_id, True)
     typer.echo(f"Job {job_id}: " + ", ".join(f"{k} {v}" for k, v in status.items()))
 
 
-def unpause_cmd(job_id: Annotated[int, typer.Option("--job-id", help="The job to unpause.")]) -> None:
+def unpause_cmd(job_id: JobId) -> None:
     """Unpause the job's schedule, trigger and continuous settings (pause_status: UNPAUSED)."""
     status = _edit_pause(job_id, False)
     typer.echo(f"Job {job_id}: " + ", ".join(f"{k} {v}" for k, v in status.items()))
@@ -80,7 +85,7 @@ def next_runs(job_id: int, count: int = 5, now=None) -> dict:
 
 
 def next_runs_cmd(
-    job_id: Annotated[int, typer.Option("--job-id", help="The job.")],
+    job_id: JobId,
     count: Annotated[int, typer.Option("--count", min=1, max=1000, help="How many fire times.")] = 5,
     output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
 ) -> None:

@@ -105,8 +105,8 @@ def task_dict(row: RunRecord, iterations: list[RunRecord] | None = None, base_ur
     for key, value in settings.items():
         if key in _TASK_FIELDS:
             d[key] = value
-        elif key in _TASK_TYPE_SET:
-            d[key] = dict(value)
+        elif key in _TASK_TYPE_SET:  # a copy: the outcome is added below; a malformed one shown as stored
+            d[key] = dict(value) if isinstance(value, dict) else value
     if "condition_task" in d:
         out = _j(row, "output") or {}
         if "outcome" in out:

@@ -99,8 +99,8 @@ def checked_task_parameters(kind: str, values: Any, request: str) -> dict[str, s
         size = len(json.dumps({kind: normalised}, separators=(",", ":")).encode())
         if size > _MAX_PARAMETER_JSON_BYTES:
             raise InvalidParameterError(
-                f"{request}: the JSON of {kind} is {size} bytes; the Jobs API allows at most "
-                f"{_MAX_PARAMETER_JSON_BYTES}."
+                f"{request}: the JSON representation of {kind} is {size} bytes; it cannot exceed "
+                f"{_MAX_PARAMETER_JSON_BYTES:,} bytes."
             )
     return normalised
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from healthmon import permissions
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError
 from healthmon.jobs import api, plan, refs, runner_start
+from healthmon.jobs.tasks import run_job
 from healthmon.schedule.triggers import job_triggers
 from healthmon.settings import Settings
 from healthmon.store.db import Database, insert_rows
@@ -69,16 +70,19 @@ def _db() -> Database:
 MAX_CONCURRENT_RUNS = 1000  # the Jobs API's maximum
 
 
-def _check_settings(settings: dict[str, Any]) -> None:
+def check_settings(settings: dict[str, Any]) -> None:
     """Refuse settings the runtime and the scheduler cannot act on, at jobs create and reset
-    (the CLI's and the REST API's, whose update is a reset): tasks that do not form a DAG, a
+    (the CLI's and the REST API's, whose update is a reset; a bundle deploy's): tasks that do not form a DAG, a
     schedule or trigger that cannot fire, ``parameters`` not a list of {name, default} objects, a
     ``max_concurrent_runs`` outside 0..1000 — as Databricks refuses them at write time, rather
     than storing a job whose schedule never fires or whose runs fail."""
     if not isinstance(settings, dict):
         raise InvalidParameterError("Job settings must be a JSON object.")
     job = f"Job {settings.get('name') or 'Untitled'!r}"
-    plan.validate_tasks(settings.get("name") or "Untitled", settings.get("tasks") or [])
+    tasks = plan.validate_tasks(settings.get("name") or "Untitled", settings.get("tasks") or [])
+    for key, task in tasks.items():
+        if "run_job_task" in task:
+            run_job.check_spec(f"{job}, task {key!r}", task["run_job_task"])
     limit = settings.get("max_concurrent_runs")
     if limit is not None and (type(limit) is not int or not 0 <= limit <= MAX_CONCURRENT_RUNS):
         raise InvalidParameterError(f"{job}: max_concurrent_runs must be an integer from 0 to {MAX_CONCURRENT_RUNS}, "
@@ -95,7 +99,7 @@ def _check_settings(settings: dict[str, Any]) -> None:
 
 
 def create_job(settings: dict, user_name: str | None = None) -> int:
-    _check_settings(settings)
+    check_settings(settings)
     user = user_name or Settings.from_env().user_name
     with _db().session() as s:
         row = JobRecord(creator_user_name=user, run_as_user_name=user, created_time=now_ms())
@@ -118,7 +122,7 @@ def list_jobs(name: str | None = None, limit: int = 100, offset: int = 0) -> dic
 
 
 def reset_job(job_id: int, settings: dict) -> None:
-    _check_settings(settings)
+    check_settings(settings)
     with _db().session() as s:
         _get_job_row(s, job_id).settings = settings
 

@@ -14,11 +14,13 @@ fails is an error worded as Go's ``exec.ExitError`` (``exit status 1``), without
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -28,13 +30,18 @@ from healthmon.bundle.step import BundleState, Step
 
 CHECK = "scripts"
 HOOKS = ("preinit", "postinit", "prebuild", "postbuild", "predeploy", "postdeploy")
+KILL_GRACE_SECONDS = 5  # an interrupted script's group gets SIGTERM, then SIGKILL after this
 RESTRICTED = "DATABRICKS_BUNDLE_RESTRICTED_CODE_EXECUTION"
 
 
 def hook_command(config: Value, hook: str) -> str:
-    """The command configured for ``hook`` (``""`` when none)."""
+    """The command configured for ``hook`` (``""`` when none). A number or a bool is the string
+    the CLI's normalisation makes of it (``postinit: 5`` runs ``5``, as the CLI does, rather than
+    being skipped silently); a map or a list was dropped with a warning while loading."""
     node = get_path(config, ("experimental", "scripts", hook))
-    return node.v if node is not None and isinstance(node.v, str) else ""
+    if node is None or isinstance(node.v, (dict, list)) or node.v is None:
+        return ""
+    return "true" if node.v is True else "false" if node.v is False else str(node.v)
 
 
 def _exit_reason(returncode: int) -> str:
@@ -59,21 +66,54 @@ def run_hook(config: Value, hook: str, root: Path, environ: Mapping[str, str],
         return diags
     bash = shutil.which("bash", path=environ.get("PATH", os.defpath))
     if bash is None:
-        diags.error("failed to execute script: bash was not found on PATH", check=CHECK)
+        node = get_path(config, ("experimental", "scripts", hook))
+        diags.error("failed to execute script: bash was not found on PATH", node.loc if node else None,
+                    f"experimental.scripts.{hook}", check=CHECK,
+                    detail=f"expected a bash executable in one of PATH={environ.get('PATH', '')!r}")
         return diags
     write(f"Executing '{hook}' script")
     try:
-        done = subprocess.run([bash, "-ec", command], cwd=root, env=dict(environ), capture_output=True,
-                              stdin=subprocess.DEVNULL, check=False)
+        returncode, stdout, stderr = _run_in_own_group([bash, "-ec", command], root, environ)
     except OSError as exc:
         diags.error(f"failed to execute script: {exc}", check=CHECK)
         return diags
-    text = (done.stdout + done.stderr).decode("utf-8", errors="replace")
+    text = (stdout + stderr).decode("utf-8", errors="replace")
     for line in text.split("\n")[:-1]:  # only lines ended by a newline, as the CLI's reader
         write(line.strip())
-    if done.returncode != 0:
-        diags.error(_exit_reason(done.returncode), check=CHECK)
+    if returncode != 0:
+        diags.error(_exit_reason(returncode), check=CHECK)
     return diags
+
+
+def _run_in_own_group(argv: list[str], root: Path, environ: Mapping[str, str]) -> tuple[int, bytes, bytes]:
+    """Run the script in a process group of its own, so that an interrupt of the command (a
+    SIGTERM sent to our pid alone, not to the terminal's group) still ends every process the
+    script started, not just its ``bash``: none is left running after the command has exited."""
+    proc = subprocess.Popen(argv, cwd=root, env=dict(environ), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return proc.returncode, stdout, stderr
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to the whole group (its traps may clean up), SIGKILL to what is left after a grace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + KILL_GRACE_SECONDS
+    while time.monotonic() < deadline:
+        proc.poll()  # reap bash: a zombie still counts as a member of the group
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _stderr(line: str) -> None:

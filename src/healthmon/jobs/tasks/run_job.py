@@ -24,6 +24,7 @@ class RunJobTask:
         from healthmon.jobs import service
 
         spec = call.task["run_job_task"]
+        check_spec(call.where, spec)  # a job stored before the check, or written by a bundle deploy
         unsupported = [kind for kind in refs.UNSUPPORTED_PARAMETER_KINDS if spec.get(kind) is not None]
         if unsupported:  # as run-now refuses them: never silently dropped
             message = (f"{call.where}: run_job_task with {', '.join(unsupported)} is not supported by the local "
@@ -62,6 +63,32 @@ class RunJobTask:
             f"{state.get('state_message', '')}"
         )
         return call.finish(result, message, output={**out, "error": message})
+
+
+_INT64_MAX = 2**63 - 1
+_PARAMETER_MAPS = ("job_parameters", "notebook_params", "python_named_params")
+
+
+def check_spec(where: str, spec: object) -> None:
+    """The shape the Jobs API requires of a ``run_job_task`` (``job_id`` a required int64, the
+    parameter fields maps), refused at jobs create / reset as Databricks refuses the request,
+    instead of a run that fails with an internal error (or runs job 1 for ``job_id: 1.5``)."""
+    if not isinstance(spec, dict):
+        raise InvalidParameterError(f"{where}: run_job_task must be a JSON object, got {spec!r}.")
+    job_id = spec.get("job_id")
+    if job_id is None:
+        raise InvalidParameterError(f"{where}: run_job_task.job_id is required: the id of the job to run.")
+    if type(job_id) is not int or not 0 <= job_id <= _INT64_MAX:
+        raise InvalidParameterError(f"{where}: run_job_task.job_id must be a job id (an integer), got {job_id!r}.")
+    for kind in _PARAMETER_MAPS:
+        values = spec.get(kind)
+        if values is not None and not isinstance(values, dict):
+            raise InvalidParameterError(f"{where}: run_job_task.{kind} must be a map of names to strings, "
+                                        f"got {values!r}.")
+    for kind in refs.LIST_PARAMETER_KINDS:
+        values = spec.get(kind)
+        if values is not None and not isinstance(values, list):
+            raise InvalidParameterError(f"{where}: run_job_task.{kind} must be a list of strings, got {values!r}.")
 
 
 def _resolved(values, kind: str, call: TaskCall) -> dict[str, str] | list[str]:
