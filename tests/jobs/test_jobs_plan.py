@@ -108,7 +108,7 @@ def test_task_parameter_kinds_as_run_now_and_a_repair_take_them():
                                                                 "notebook_params": {"n": "2"}}
     with pytest.raises(InvalidParameterError, match="python_params\\[1\\] .* non-ASCII"):
         refs.task_parameter_overrides("j", 1, {}, {"python_params": ["a", "\u00e9"]})
-    with pytest.raises(InvalidParameterError, match="at most 10000"):
+    with pytest.raises(InvalidParameterError, match="cannot exceed 10,000 bytes"):
         refs.task_parameter_overrides("j", 1, {}, {"python_params": ["x" * 9990]})
     with pytest.raises(InvalidParameterError, match="must be a list of strings"):
         refs.task_parameter_overrides("j", 1, {}, {"python_params": "a b"})
