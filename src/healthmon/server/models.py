@@ -1,7 +1,8 @@
 """Request bodies of the Jobs API, as pydantic models for validation and the OpenAPI document.
 
 Models stay flat (nested objects are plain dicts the runtime validates) and allow unknown
-fields, since Databricks accepts and ignores fields it does not use. Ids are bounded to int64 so
+fields, since Databricks accepts and ignores fields it does not use. The Jobs API models are
+strict: a boolean must be a JSON boolean and an id a JSON integer. Ids are bounded to int64 so
 an oversized number is a 400, not a database overflow.
 """
 
@@ -50,41 +51,48 @@ class _Body(BaseModel):
         return data
 
 
-class CreateJob(_Body):
+class _JobsBody(_Body):
+    """A Jobs API body: strict types, as the Jobs API takes them. ``"yes"`` or ``"1"`` is no JSON
+    boolean and ``"42"`` no JSON integer: a 400 naming the field, not a silent conversion."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class CreateJob(_JobsBody):
     name: str | None = Field(None, max_length=4096)
     tasks: list[dict[str, Any]] | None = None
     access_control_list: list[dict[str, Any]] | None = None
 
 
-class UpdateJob(_Body):
+class UpdateJob(_JobsBody):
     job_id: Id
     new_settings: dict[str, Any] | None = None
     fields_to_remove: list[str] | None = None
 
 
-class JobAclEntry(_Body):
+class JobAclEntry(_JobsBody):
     user_name: str | None = Field(None, max_length=255)
     group_name: str | None = Field(None, max_length=255)
     service_principal_name: str | None = Field(None, max_length=255)
     permission_level: str | None = Field(None, max_length=64)
 
 
-class JobAcl(_Body):
+class JobAcl(_JobsBody):
     """PUT / PATCH /api/2.0/permissions/jobs/{job_id}."""
 
     access_control_list: list[JobAclEntry] | None = None
 
 
-class JobId(_Body):
+class JobId(_JobsBody):
     job_id: Id
 
 
-class ResetJob(_Body):
+class ResetJob(_JobsBody):
     job_id: Id
     new_settings: dict[str, Any]
 
 
-class _RunParameters(_Body):
+class _RunParameters(_JobsBody):
     job_parameters: dict[str, str] | None = None
     notebook_params: dict[str, str] | None = None
     python_named_params: dict[str, str] | None = None
@@ -106,11 +114,11 @@ class RunNow(_RunParameters):
     only: list[str] | None = None
 
 
-class RunId(_Body):
+class RunId(_JobsBody):
     run_id: Id
 
 
-class CancelAll(_Body):
+class CancelAll(_JobsBody):
     job_id: Id | None = None
     all_queued_runs: bool | None = None
 
@@ -123,7 +131,7 @@ class RepairRun(_RunParameters):
     latest_repair_id: Id | None = None
 
 
-class SubmitRun(_Body):
+class SubmitRun(_JobsBody):
     run_name: str | None = Field(None, max_length=4096)
     tasks: list[dict[str, Any]] | None = None
     access_control_list: list[dict[str, Any]] | None = None
