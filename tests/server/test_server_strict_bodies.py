@@ -1,8 +1,10 @@
-"""Jobs API request bodies take JSON types as the API reference declares them: ``boolean`` fields
-(``rerun_all_failed_tasks``, ``rerun_dependent_tasks``, ``all_queued_runs``) only ``true`` /
-``false``, ``int64`` ids only JSON integers. Anything else is a 400 ``INVALID_PARAMETER_VALUE``
-naming the field (the SDK raises ``InvalidParameterValue``), never a silent conversion of
-``"yes"``. The SDK's own typed calls (real JSON booleans and integers) keep working."""
+"""Jobs API request bodies take JSON types as the API reference declares them, read by the proto3
+JSON mapping the API uses: ``boolean`` fields (``rerun_all_failed_tasks``, ``rerun_dependent_tasks``,
+``all_queued_runs``) only ``true`` / ``false``; ``int64`` ids a JSON integer or its decimal string
+("either numbers or strings are accepted"; the legacy ``databricks`` CLI sends ids as strings),
+never a boolean or a fraction. Anything else is a 400 ``INVALID_PARAMETER_VALUE`` naming the
+field (the SDK raises ``InvalidParameterValue``), never a silent conversion of ``"yes"``. The
+SDK's own typed calls (real JSON booleans and integers) keep working."""
 
 from __future__ import annotations
 
@@ -26,12 +28,13 @@ def _post(workspace, path: str, body: dict):
     ("/api/2.1/jobs/runs/repair", {"run_id": 1, "rerun_tasks": ["a"], "rerun_dependent_tasks": "true"},
      "rerun_dependent_tasks"),
     ("/api/2.2/jobs/runs/cancel-all", {"job_id": 1, "all_queued_runs": "false"}, "all_queued_runs"),
-    ("/api/2.2/jobs/run-now", {"job_id": "1"}, "job_id"),
+    ("/api/2.2/jobs/run-now", {"job_id": "yes"}, "job_id"),
     ("/api/2.2/jobs/run-now", {"job_id": True}, "job_id"),
-    ("/api/2.2/jobs/runs/cancel", {"run_id": "7"}, "run_id"),
-    ("/api/2.2/jobs/runs/repair", {"run_id": 1, "rerun_tasks": ["a"], "latest_repair_id": "2"},
+    ("/api/2.2/jobs/runs/cancel", {"run_id": "7.5"}, "run_id"),
+    ("/api/2.2/jobs/runs/cancel", {"run_id": 7.5}, "run_id"),
+    ("/api/2.2/jobs/runs/repair", {"run_id": 1, "rerun_tasks": ["a"], "latest_repair_id": "0x2"},
      "latest_repair_id"),
-    ("/api/2.2/jobs/delete", {"job_id": 1.0}, "job_id"),
+    ("/api/2.2/jobs/delete", {"job_id": " 1"}, "job_id"),
 ])
 def test_a_non_json_boolean_or_integer_is_a_400_naming_the_field(workspace, path, body, field):
     with pytest.raises(InvalidParameterValue) as err:
@@ -49,3 +52,5 @@ def test_the_sdk_typed_calls_send_json_booleans_and_are_accepted(workspace, sett
     repair = workspace.jobs.repair_run(run_id, rerun_all_failed_tasks=True, rerun_dependent_tasks=False)
     assert repair.response.repair_id
     workspace.jobs.cancel_all_runs(job_id=job_id, all_queued_runs=False)
+    # An id as its decimal string, as the legacy CLI sends it.
+    assert _post(workspace, "/api/2.1/jobs/run-now", {"job_id": str(job_id)})["run_id"] > run_id

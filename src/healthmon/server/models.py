@@ -2,21 +2,36 @@
 
 Models stay flat (nested objects are plain dicts the runtime validates) and allow unknown
 fields, since Databricks accepts and ignores fields it does not use. The Jobs API models are
-strict: a boolean must be a JSON boolean and an id a JSON integer. Ids are bounded to int64 so
+strict: a boolean must be a JSON boolean, an id a JSON integer or its decimal string. Ids are bounded to int64 so
 an oversized number is a 400, not a database overflow.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 from healthmon.jobs.refs import UNSUPPORTED_PARAMETER_KINDS
 
 INT64_MAX = 2**63 - 1
-Id = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
+
+def _json_int64(value: Any) -> Any:
+    """An int64 as the Jobs API reads it (the proto3 JSON mapping): a JSON integer or its decimal
+    string (the legacy ``databricks`` CLI sends ids as strings); never a boolean."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    if isinstance(value, str):
+        if not re.fullmatch(r"-?[0-9]{1,19}", value):
+            raise ValueError("must be an integer (a JSON number or its decimal string)")
+        return int(value)
+    return value
+
+
+Id = Annotated[int, BeforeValidator(_json_int64), Field(ge=0, le=INT64_MAX)]
 
 
 MAX_DEPTH = 64  # JSON nesting of a request body: job settings need about ten levels
@@ -52,8 +67,9 @@ class _Body(BaseModel):
 
 
 class _JobsBody(_Body):
-    """A Jobs API body: strict types, as the Jobs API takes them. ``"yes"`` or ``"1"`` is no JSON
-    boolean and ``"42"`` no JSON integer: a 400 naming the field, not a silent conversion."""
+    """A Jobs API body: strict types, as the Jobs API takes them (the proto3 JSON mapping): a
+    boolean is JSON ``true``/``false`` only (``"yes"``, ``"true"``, ``1`` are a 400 naming the
+    field, not a silent conversion), a string a JSON string; ids are ``Id``."""
 
     model_config = ConfigDict(extra="allow", strict=True)
 
