@@ -8,11 +8,15 @@ SDK's own typed calls (real JSON booleans and integers) keep working."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from databricks.sdk.errors import InvalidParameterValue
 from databricks.sdk.service import jobs
 
-from tests.server.conftest import notebook
+from healthmon.jobs import service
+from tests.server.conftest import notebook, workspace_file
+from tests.server.test_server_legacy_cli import legacy_cli  # noqa: F401  (pytest fixture)
 
 ALICE = "alice@example.com"
 
@@ -54,3 +58,15 @@ def test_the_sdk_typed_calls_send_json_booleans_and_are_accepted(workspace, sett
     workspace.jobs.cancel_all_runs(job_id=job_id, all_queued_runs=False)
     # An id as its decimal string, as the legacy CLI sends it.
     assert _post(workspace, "/api/2.1/jobs/run-now", {"job_id": str(job_id)})["run_id"] > run_id
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_legacy_cli_sends_ids_as_strings_and_they_are_accepted(legacy_cli, settings):  # noqa: F811
+    script = workspace_file(settings, ALICE, "argv.py", "import sys\nprint('argv', sys.argv[1:])\n")
+    job_id = service.create_job({"name": "legacy ids", "tasks": [{"task_key": "only", "spark_python_task": {
+        "python_file": script}}]}, user_name=ALICE)
+    started = legacy_cli("jobs", "run-now", "--job-id", str(job_id), "--python-params", '["from legacy"]')
+    assert started.returncode == 0, started.stderr
+    run = service.wait_for_run(json.loads(started.stdout)["run_id"], timeout=60)
+    assert run["overriding_parameters"] == {"python_params": ["from legacy"]}
