@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixture)
+
 from healthmon.cli.main import main
 
 ECHO_WIDGETS = ('# Databricks notebook source\nimport json\n'
@@ -77,7 +78,7 @@ def invoke(capsys):
 
 
 @pytest.fixture
-def deployed(make_bundle, invoke):
+def deployed(make_bundle, invoke):  # noqa: F811  (the imported fixture)
     root = make_bundle({"databricks.yml": BUNDLE, "widgets.py": ECHO_WIDGETS, "who.py": ECHO_WHO,
                         "argv.py": PRINT_ARGV, "widgets2.py": ECHO_WIDGETS, "argv2.py": PRINT_ARGV})
     r = invoke("bundle", "deploy", "-p", root)
