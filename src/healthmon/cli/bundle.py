@@ -315,10 +315,12 @@ def run(
         run_params.refuse_unsupported({"jar_params": jar_params, "spark_submit_params": spark_submit_params,
                                        "sql_params": sql_params, "dbt_commands": dbt_commands,
                                        "pipeline_params": pipeline_params}, "bundle run")
-        given: dict[str, Any] = {"job_parameters": run_params.parse_key_values("--params", params),
-                 "notebook_params": run_params.parse_key_values("--notebook-params", notebook_params),
-                 "python_named_params": run_params.parse_key_values("--python-named-params", python_named_params),
-                 "python_params": run_params.parse_list("--python-params", python_params)}
+        given: dict[str, Any] = {
+            "job_parameters": run_params.parse_key_values("--params", params),
+            "notebook_params": run_params.parse_key_values("--notebook-params", notebook_params),
+            "python_named_params": run_params.parse_key_values("--python-named-params", python_named_params),
+            "python_params": run_params.parse_list("--python-params", python_params),
+        }
         bundle = _load(path, target, var)
         if key not in bundle.jobs:
             known = ", ".join(sorted(bundle.jobs)) or "none"
@@ -331,7 +333,7 @@ def run(
         from healthmon.jobs import service
         from healthmon.jobs.cli_support import run_and_watch
 
-        if args:  # after --: merged over the flags' values of the same kind
+        if args:  # after --: maps merged over the flags' values of the same kind, a list replaces
             settings = service.get_job(ids[key])["settings"]
             for kind, value in run_params.dashed_args_parameters(key, settings, args).items():
                 given[kind] = value if isinstance(value, list) else {**(given[kind] or {}), **value}
