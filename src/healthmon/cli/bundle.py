@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -266,29 +266,40 @@ def destroy(
     _guard(body)
 
 
-def _parse_params(values: list[str] | None) -> dict[str, str] | None:
-    from healthmon.errors import InvalidParameterError
+def _list_flag(name: str, help: str):
+    """A pflag-style flag of ``bundle run``: comma-separated values, repeatable."""
+    return typer.Option(None, name, help=help + " (comma-separated, repeatable).")
 
-    if not values:
-        return None
-    out: dict[str, str] = {}
-    for value in values:
-        for pair in value.split(","):
-            if not pair:
-                continue
-            k, sep, v = pair.partition("=")
-            if not sep or not k:
-                raise InvalidParameterError(f'--params {pair!r}: expected "name=value"')
-            out[k] = v
-    return out
+
+# bundle run's flags, named as the Databricks CLI's (bundle/run/job_options.go).
+ParamsOpt = _list_flag("--params", "Job parameters: name=value")
+NotebookParamsOpt = _list_flag("--notebook-params", "Notebook tasks' widgets: name=value")
+PythonNamedParamsOpt = _list_flag("--python-named-params", "Python wheel tasks' named parameters: name=value")
+PythonParamsOpt = _list_flag("--python-params", "Python file and wheel tasks' parameters")
+JarParamsOpt = _list_flag("--jar-params", "Not supported locally: no JAR tasks")
+SparkSubmitParamsOpt = _list_flag("--spark-submit-params", "Not supported locally: no spark-submit tasks")
+SqlParamsOpt = _list_flag("--sql-params", "Not supported locally: no SQL tasks")
+DbtCommandsOpt = _list_flag("--dbt-commands", "Not supported locally: no dbt tasks")
+PipelineParamsOpt = _list_flag("--pipeline-params", "Not supported locally: no pipeline tasks")
 
 
 @app.command()
 def run(
     key: str = typer.Argument(..., help="Resource key of the job to run."),
+    args: Optional[list[str]] = typer.Argument(
+        None, help="After --: job parameters as --name=value; for a job without job parameters, its tasks' "
+                   "notebook parameters (--name=value) or Python parameters (positional)."),
     target: Optional[str] = TargetOpt,
     var: Optional[list[str]] = VarOpt,
-    params: Optional[list[str]] = typer.Option(None, "--params", help="Job parameters: k=v[,k2=v2] (repeatable)."),
+    params: Optional[list[str]] = ParamsOpt,
+    notebook_params: Optional[list[str]] = NotebookParamsOpt,
+    python_named_params: Optional[list[str]] = PythonNamedParamsOpt,
+    python_params: Optional[list[str]] = PythonParamsOpt,
+    jar_params: Optional[list[str]] = JarParamsOpt,
+    spark_submit_params: Optional[list[str]] = SparkSubmitParamsOpt,
+    sql_params: Optional[list[str]] = SqlParamsOpt,
+    dbt_commands: Optional[list[str]] = DbtCommandsOpt,
+    pipeline_params: Optional[list[str]] = PipelineParamsOpt,
     only: Optional[str] = typer.Option(None, "--only", help="Run only these task keys (comma-separated)."),
     no_wait: bool = typer.Option(False, "--no-wait", help="Return once the run has started."),
     path: Optional[Path] = PathOpt,
@@ -298,8 +309,18 @@ def run(
     def body() -> int:
         from healthmon.bundle.deploy import deployed_jobs
         from healthmon.bundle.suggest import did_you_mean
+        from healthmon.cli import run_params
         from healthmon.errors import NotFoundError
 
+        run_params.refuse_unsupported({"jar_params": jar_params, "spark_submit_params": spark_submit_params,
+                                       "sql_params": sql_params, "dbt_commands": dbt_commands,
+                                       "pipeline_params": pipeline_params}, "bundle run")
+        given: dict[str, Any] = {
+            "job_parameters": run_params.parse_key_values("--params", params),
+            "notebook_params": run_params.parse_key_values("--notebook-params", notebook_params),
+            "python_named_params": run_params.parse_key_values("--python-named-params", python_named_params),
+            "python_params": run_params.parse_list("--python-params", python_params),
+        }
         bundle = _load(path, target, var)
         if key not in bundle.jobs:
             known = ", ".join(sorted(bundle.jobs)) or "none"
@@ -309,9 +330,14 @@ def run(
         if key not in ids:
             raise NotFoundError(f'job "{key}" is not deployed to target "{bundle.target}"',
                                 hint=f"run: healthmon bundle deploy -t {bundle.target}")
+        from healthmon.jobs import service
         from healthmon.jobs.cli_support import run_and_watch
 
+        if args:  # after --: maps merged over the flags' values of the same kind, a list replaces
+            settings = service.get_job(ids[key])["settings"]
+            for kind, value in run_params.dashed_args_parameters(key, settings, args).items():
+                given[kind] = value if isinstance(value, list) else {**(given[kind] or {}), **value}
         only_list = [t.strip() for t in only.split(",") if t.strip()] if only else None
-        return run_and_watch(ids[key], job_parameters=_parse_params(params), only=only_list, wait=not no_wait)
+        return run_and_watch(ids[key], **given, only=only_list, wait=not no_wait)
 
     _guard(body)

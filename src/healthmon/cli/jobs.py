@@ -26,39 +26,25 @@ class Output(str, Enum):
 OutputOpt = typer.Option(Output.text, "--output", "-o", help="text (table) or json (Jobs API shape).")
 
 
-def parse_params(items: list[str] | None) -> dict[str, str]:
-    """``k=v`` pairs (repeatable, or comma-separated) → dict."""
-    params: dict[str, str] = {}
-    for item in items or []:
-        for part in item.split(","):
-            if not part:
-                continue
-            if "=" not in part:
-                raise InvalidParameterError(f"--params expects name=value pairs, got {part!r}.")
-            k, v = part.split("=", 1)
-            params[k.strip()] = v
-    return params
-
-
-def parse_python_params(text: str | None) -> list[str] | None:
-    """``--python-params '["a", "b"]'``: a JSON list of strings, as the Databricks CLI takes it."""
-    if text is None:
-        return None
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidParameterError(
-            f"--python-params: invalid JSON at column {exc.colno}: {exc.msg}; expected a list of strings such as "
-            '\'["a", "b"]\'.'
-        ) from None
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise InvalidParameterError(f"--python-params must be a JSON list of strings, got {text!r}.")
-    return values
-
-
 PythonParamsOpt = typer.Option(
     None, "--python-params",
     help='Positional parameters of the Python file and wheel tasks, a JSON list: \'["a","b"]\'.')
+NotebookParamsOpt = typer.Option(
+    None, "--notebook-params", help='Notebook tasks\' widget values, a JSON object: \'{"name": "value"}\'.')
+PythonNamedParamsOpt = typer.Option(
+    None, "--python-named-params",
+    help='Python wheel tasks\' named parameters, a JSON object: \'{"name": "value"}\'.')
+ParamsOpt = typer.Option(None, "--params", help="Job parameters, name=value[,name2=value2] (repeatable).")
+
+
+def task_parameters(notebook_params: str | None, python_named_params: str | None,
+                    python_params: str | None) -> dict:
+    """The legacy CLI's JSON task parameter flags, parsed for ``service.run_now`` / ``repair_run``."""
+    from healthmon.cli.run_params import parse_json_list, parse_json_map
+
+    return {"notebook_params": parse_json_map("--notebook-params", notebook_params),
+            "python_named_params": parse_json_map("--python-named-params", python_named_params),
+            "python_params": parse_json_list("--python-params", python_params)}
 
 
 def print_json(data) -> None:
@@ -173,27 +159,30 @@ def delete_cmd(job_id: int = id_option("--job-id")) -> None:
 @app.command("run-now")
 def run_now_cmd(
     job_id: int = id_option("--job-id"),
-    params: Optional[list[str]] = typer.Option(None, "--params", help="Job parameters, name=value (repeatable)."),
+    params: Optional[list[str]] = ParamsOpt,
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated task keys to run."),
+    notebook_params: Optional[str] = NotebookParamsOpt,
+    python_named_params: Optional[str] = PythonNamedParamsOpt,
     python_params: Optional[str] = PythonParamsOpt,
     no_wait: bool = typer.Option(False, "--no-wait", help="Return once the run is started."),
     output: Output = OutputOpt,
 ) -> None:
     """Start a run and (by default) watch it until it ends; exit code 0 only on SUCCESS."""
+    from healthmon.cli.run_params import parse_key_values
+
     only_keys = [k for k in (only or "").split(",") if k] or None
-    positional = parse_python_params(python_params)
+    given = {"job_parameters": parse_key_values("--params", params),
+             **task_parameters(notebook_params, python_named_params, python_params)}
     if output == Output.json:
         from healthmon.jobs import service
 
-        run_id = service.run_now(job_id, job_parameters=parse_params(params), python_params=positional,
-                                 only=only_keys, only_given_as="--only")
+        run_id = service.run_now(job_id, **given, only=only_keys, only_given_as="--only")
         run = service.get_run(run_id) if no_wait else service.wait_for_run(run_id)
         print_json(run)
         raise typer.Exit(0 if no_wait or run["state"].get("result_state") == "SUCCESS" else 1)
     from healthmon.jobs.cli_support import run_and_watch
 
-    raise typer.Exit(run_and_watch(job_id, job_parameters=parse_params(params), python_params=positional,
-                                   only=only_keys, wait=not no_wait))
+    raise typer.Exit(run_and_watch(job_id, **given, only=only_keys, wait=not no_wait))
 
 
 @app.command("list-runs")

@@ -8,13 +8,14 @@ import typer
 
 from healthmon.cli.checks import id_option
 from healthmon.cli.jobs import (
+    NotebookParamsOpt,
     Output,
     OutputOpt,
+    PythonNamedParamsOpt,
     PythonParamsOpt,
-    parse_params,
-    parse_python_params,
     print_json,
     runs_table,
+    task_parameters,
 )
 
 app = typer.Typer(no_args_is_help=True)
@@ -88,6 +89,8 @@ def repair_cmd(
         False, "--rerun-dependent-tasks", help="Also re-run dependents that succeeded before."),
     params: Optional[list[str]] = typer.Option(
         None, "--params", help="Job parameters for the repair, name=value (repeatable); others keep the run's."),
+    notebook_params: Optional[str] = NotebookParamsOpt,
+    python_named_params: Optional[str] = PythonNamedParamsOpt,
     python_params: Optional[str] = PythonParamsOpt,
     latest_repair_id: Optional[int] = typer.Option(
         None, "--latest-repair-id", help="Refuse the repair unless this is the run's latest repair."),
@@ -95,6 +98,7 @@ def repair_cmd(
     output: Output = OutputOpt,
 ) -> None:
     """Re-run tasks of a finished run (and their dependents that did not succeed) inside the same run."""
+    from healthmon.cli.run_params import parse_key_values
     from healthmon.errors import InvalidParameterError
     from healthmon.jobs import service
 
@@ -103,8 +107,8 @@ def repair_cmd(
         raise InvalidParameterError("runs repair needs --rerun-tasks a,b or --rerun-all-failed-tasks.")
     repair_id = service.repair_run(run_id, rerun_tasks=keys or None, rerun_all_failed_tasks=rerun_all_failed_tasks,
                                    rerun_tasks_given_as="--rerun-tasks", rerun_dependent_tasks=rerun_dependent_tasks,
-                                   job_parameters=parse_params(params),
-                                   python_params=parse_python_params(python_params),
+                                   job_parameters=parse_key_values("--params", params),
+                                   **task_parameters(notebook_params, python_named_params, python_params),
                                    latest_repair_id=latest_repair_id)
     if no_wait:
         print_json({"repair_id": repair_id})

@@ -69,6 +69,7 @@ def render(run: dict, repairs: dict[int, dict] | None = None) -> Table:
 
 
 def run_and_watch(job_id: int, *, job_parameters: dict[str, str] | None = None,
+                  notebook_params: dict[str, str] | None = None, python_named_params: dict[str, str] | None = None,
                   python_params: list[str] | None = None, only: list[str] | None = None, wait: bool = True) -> int:
     """Start a run of ``job_id``; with ``wait``, show live task progress and return 0 only on SUCCESS."""
     from healthmon.jobs import service
@@ -76,7 +77,8 @@ def run_and_watch(job_id: int, *, job_parameters: dict[str, str] | None = None,
 
     console = Console()
     reap_orphans()
-    run_id = service.run_now(job_id, job_parameters=job_parameters, python_params=python_params, only=only,
+    run_id = service.run_now(job_id, job_parameters=job_parameters, notebook_params=notebook_params,
+                             python_named_params=python_named_params, python_params=python_params, only=only,
                              only_given_as="--only")
     run = service.get_run(run_id)
     console.print(f"Run URL: {run['run_page_url']}  (run_id {run_id})")

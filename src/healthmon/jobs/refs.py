@@ -73,6 +73,12 @@ UNSUPPORTED_PARAMETER_KINDS = (
     "jar_params", "spark_submit_params", "sql_params", "dbt_commands", "pipeline_params",
 )
 
+
+def unsupported_parameters_message(request: str, kinds: list[str]) -> str:
+    """The refusal of ``UNSUPPORTED_PARAMETER_KINDS``: never silently dropped."""
+    return (f"{request} with {', '.join(kinds)} is not supported by the local workspace (no JAR, spark-submit, "
+            "SQL, dbt or pipeline tasks); pass job_parameters instead.")
+
 # The Jobs API caps the JSON of notebook_params and python_params at 10,000 bytes and refuses
 # non-ASCII python_params (RunParameters' documentation).
 _MAX_PARAMETER_JSON_BYTES = 10_000

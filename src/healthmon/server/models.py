@@ -1,21 +1,37 @@
 """Request bodies of the Jobs API, as pydantic models for validation and the OpenAPI document.
 
 Models stay flat (nested objects are plain dicts the runtime validates) and allow unknown
-fields, since Databricks accepts and ignores fields it does not use. Ids are bounded to int64 so
+fields, since Databricks accepts and ignores fields it does not use. The Jobs API models are
+strict: a boolean must be a JSON boolean, an id a JSON integer or its decimal string. Ids are bounded to int64 so
 an oversized number is a 400, not a database overflow.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 from healthmon.jobs.refs import UNSUPPORTED_PARAMETER_KINDS
 
 INT64_MAX = 2**63 - 1
-Id = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
+
+def _json_int64(value: Any) -> Any:
+    """An int64 as the Jobs API reads it (the proto3 JSON mapping): a JSON integer or its decimal
+    string (the legacy ``databricks`` CLI sends ids as strings); never a boolean."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    if isinstance(value, str):
+        if not re.fullmatch(r"-?[0-9]{1,19}", value):
+            raise ValueError("must be an integer (a JSON number or its decimal string)")
+        return int(value)
+    return value
+
+
+Id = Annotated[int, BeforeValidator(_json_int64), Field(ge=0, le=INT64_MAX)]
 
 
 MAX_DEPTH = 64  # JSON nesting of a request body: job settings need about ten levels
@@ -50,41 +66,49 @@ class _Body(BaseModel):
         return data
 
 
-class CreateJob(_Body):
+class _JobsBody(_Body):
+    """A Jobs API body: strict types, as the Jobs API takes them (the proto3 JSON mapping): a
+    boolean is JSON ``true``/``false`` only (``"yes"``, ``"true"``, ``1`` are a 400 naming the
+    field, not a silent conversion), a string a JSON string; ids are ``Id``."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class CreateJob(_JobsBody):
     name: str | None = Field(None, max_length=4096)
     tasks: list[dict[str, Any]] | None = None
     access_control_list: list[dict[str, Any]] | None = None
 
 
-class UpdateJob(_Body):
+class UpdateJob(_JobsBody):
     job_id: Id
     new_settings: dict[str, Any] | None = None
     fields_to_remove: list[str] | None = None
 
 
-class JobAclEntry(_Body):
+class JobAclEntry(_JobsBody):
     user_name: str | None = Field(None, max_length=255)
     group_name: str | None = Field(None, max_length=255)
     service_principal_name: str | None = Field(None, max_length=255)
     permission_level: str | None = Field(None, max_length=64)
 
 
-class JobAcl(_Body):
+class JobAcl(_JobsBody):
     """PUT / PATCH /api/2.0/permissions/jobs/{job_id}."""
 
     access_control_list: list[JobAclEntry] | None = None
 
 
-class JobId(_Body):
+class JobId(_JobsBody):
     job_id: Id
 
 
-class ResetJob(_Body):
+class ResetJob(_JobsBody):
     job_id: Id
     new_settings: dict[str, Any]
 
 
-class _RunParameters(_Body):
+class _RunParameters(_JobsBody):
     job_parameters: dict[str, str] | None = None
     notebook_params: dict[str, str] | None = None
     python_named_params: dict[str, str] | None = None
@@ -106,11 +130,11 @@ class RunNow(_RunParameters):
     only: list[str] | None = None
 
 
-class RunId(_Body):
+class RunId(_JobsBody):
     run_id: Id
 
 
-class CancelAll(_Body):
+class CancelAll(_JobsBody):
     job_id: Id | None = None
     all_queued_runs: bool | None = None
 
@@ -123,7 +147,7 @@ class RepairRun(_RunParameters):
     latest_repair_id: Id | None = None
 
 
-class SubmitRun(_Body):
+class SubmitRun(_JobsBody):
     run_name: str | None = Field(None, max_length=4096)
     tasks: list[dict[str, Any]] | None = None
     access_control_list: list[dict[str, Any]] | None = None

@@ -27,8 +27,7 @@ class RunJobTask:
         check_spec(call.where, spec)  # a job stored before the check, or written by a bundle deploy
         unsupported = [kind for kind in refs.UNSUPPORTED_PARAMETER_KINDS if spec.get(kind) is not None]
         if unsupported:  # as run-now refuses them: never silently dropped
-            message = (f"{call.where}: run_job_task with {', '.join(unsupported)} is not supported by the local "
-                       "workspace (no JAR, spark-submit, SQL, dbt or pipeline tasks); pass job_parameters instead.")
+            message = f"{call.where}: " + refs.unsupported_parameters_message("run_job_task", unsupported)
             return call.finish("FAILED", message, output={"error": message})
         # Dynamic value references are resolved in the parent, then the child run gets the values
         # as a run-now with the same fields would.
