@@ -117,6 +117,12 @@ def _want(spec) -> str:
     return "map"
 
 
+def _in_resources(path: tuple) -> bool:
+    """Under ``resources`` or a target's ``resources``: where ``deployment_id`` and
+    ``version_id`` are reserved. Elsewhere they are unknown fields like any other."""
+    return path[:1] == ("resources",) or (path[:1] == ("targets",) and path[2:3] == ("resources",))
+
+
 class _Checker:
     def __init__(self, key_locations: dict | None = None, anchored: set | None = None):
         self.key_locations = key_locations or {}
@@ -150,7 +156,7 @@ class _Checker:
             return
         for name, child in node.v.items():
             spec = fields.get(name)
-            if spec is None and name in MANAGED:
+            if spec is None and name in MANAGED and _in_resources(path):
                 continue  # the reserved check reports it as an error
             if spec is None:
                 # The CLI drops a field it does not know; it warns unless the value carries an
