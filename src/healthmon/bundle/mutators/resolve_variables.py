@@ -188,10 +188,13 @@ class ResolveVariables(Step):
         # As the CLI's ResolveVariableReferencesInLookup then ResolveResourceReferences: a lookup's
         # name may reference the other variables' values (`cluster: ${var.name}-${bundle.target}`).
         with_values = Value({**config.v, "variables": Value(dict(out), config.loc)}, config.loc)
+        # The CLI resolves lookups in an errgroup and reports only the error Wait returns: one
+        # per bundle. Which one is a race there; here it is the first in written order.
         for name, lookup in lookups.items():
             value = self._lookup(lookup, name, diags, with_values)
-            if value is not None:
-                out[name] = Value({**out[name].v, "value": value}, out[name].loc)
+            if value is None:
+                break
+            out[name] = Value({**out[name].v, "value": value}, out[name].loc)
         if diags.has_errors():
             return diags
         if variables is not None or out:
