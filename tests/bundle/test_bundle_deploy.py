@@ -242,6 +242,19 @@ def test_a_file_that_fails_to_load_never_deletes_jobs(basic):
     assert {k: v[0] for k, v in rows().items()} == before
 
 
+def test_a_broken_symlink_matched_by_include_never_deletes_jobs(basic):
+    from typer.testing import CliRunner
+
+    from healthmon.cli.bundle import app
+
+    before = deploy(load_bundle(basic, "dev")).job_ids
+    (basic / "resources" / "zz_gone.yml").symlink_to("missing.yml")
+    r = CliRunner().invoke(app, ["deploy", "-p", str(basic), "-t", "dev"])
+    assert r.exit_code == 1
+    assert "Error: cannot read included file resources/zz_gone.yml: it is a symbolic link to" in r.stderr
+    assert {k: v[0] for k, v in rows().items()} == before
+
+
 def test_run_as_and_permissions_are_deployed(basic):
     text = (basic / "databricks.yml").read_text()
     (basic / "databricks.yml").write_text(text + """

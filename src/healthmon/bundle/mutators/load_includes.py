@@ -135,6 +135,11 @@ def expand(b: BundleState, patterns: list[Value], main_file: Path, diags: Diagno
                 is_file = p.is_file()
             except (OSError, RuntimeError) as exc:
                 raise fail(f"cannot read included file {m}: {exc}", pat.loc, "include", check=CHECK) from None
+            if not p.exists():
+                # A broken symbolic link: the CLI's glob matches it and reading it fails. Skipping
+                # it would drop its resources, and the next deploy would delete their jobs.
+                raise fail(f"cannot read included file {m}: it is a symbolic link to {p}, which does not exist",
+                           pat.loc, "include", check=CHECK)
             if not is_file or p in seen:
                 continue
             if Path(m).suffix not in YAML_SUFFIXES:  # the CLI's filepath.Ext test: case-sensitive
