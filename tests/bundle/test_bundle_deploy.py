@@ -227,31 +227,31 @@ def test_tmp_root_path_gets_the_workspace_prefix(basic):
     assert load_bundle(basic, "prod").workspace["root_path"] == "/Workspace/tmp/somewhere"
 
 
-def test_a_file_that_fails_to_load_never_deletes_jobs(basic):
-    # `resources: somestring` in an include used to drop the resources of the files before it,
-    # and the next deploy deleted their jobs.
+def _write_broken(path):
+    path.write_text("resources: somestring\n")
+
+
+def _link_to_nothing(path):
+    path.symlink_to("missing.yml")
+
+
+@pytest.mark.parametrize("break_file, error", [
+    # `resources: somestring` in an include used to drop the resources of the files before it.
+    (_write_broken, "Error: expected map, found string\n  at resources\n  in resources/zz_broken.yml:1:12"),
+    # A broken symlink matched by the include glob used to be skipped silently.
+    (_link_to_nothing, "Error: cannot read included file resources/zz_broken.yml: it is a symbolic link to"),
+])
+def test_a_file_that_fails_to_load_never_deletes_jobs(basic, break_file, error):
+    # Either way, the next deploy deleted the jobs the file defined.
     from typer.testing import CliRunner
 
     from healthmon.cli.bundle import app
 
     before = deploy(load_bundle(basic, "dev")).job_ids
-    (basic / "resources" / "zz_broken.yml").write_text("resources: somestring\n")
+    break_file(basic / "resources" / "zz_broken.yml")
     r = CliRunner().invoke(app, ["deploy", "-p", str(basic), "-t", "dev"])
     assert r.exit_code == 1
-    assert "Error: expected map, found string\n  at resources\n  in resources/zz_broken.yml:1:12" in r.stderr
-    assert {k: v[0] for k, v in rows().items()} == before
-
-
-def test_a_broken_symlink_matched_by_include_never_deletes_jobs(basic):
-    from typer.testing import CliRunner
-
-    from healthmon.cli.bundle import app
-
-    before = deploy(load_bundle(basic, "dev")).job_ids
-    (basic / "resources" / "zz_gone.yml").symlink_to("missing.yml")
-    r = CliRunner().invoke(app, ["deploy", "-p", str(basic), "-t", "dev"])
-    assert r.exit_code == 1
-    assert "Error: cannot read included file resources/zz_gone.yml: it is a symbolic link to" in r.stderr
+    assert error in r.stderr
     assert {k: v[0] for k, v in rows().items()} == before
 
 
