@@ -107,6 +107,13 @@ def test_non_yaml_includes_are_errors_naming_the_file(make_bundle):
         load_bundle(root)
 
 
+def test_a_folder_with_a_yaml_name_matched_by_a_glob_is_an_error(make_bundle):
+    root = make_bundle({"databricks.yml": MAIN.format(pattern="resources/*.yml"), "resources/a.yml": job("a"),
+                        "resources/old.yml/b.yml": job("b")})
+    with pytest.raises(BundleError, match="cannot read included file resources/old.yml: it is a directory"):
+        load_bundle(root)
+
+
 def test_a_symlink_loop_under_a_glob_is_an_error_not_a_traceback(make_bundle):
     root = make_bundle({"databricks.yml": MAIN.format(pattern="\"**/*.yml\""), "r/a.yml": job("a")})
     (root / "r" / "loop").symlink_to(root / "r" / "loop")

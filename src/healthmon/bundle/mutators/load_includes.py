@@ -140,8 +140,10 @@ def expand(b: BundleState, patterns: list[Value], main_file: Path, diags: Diagno
                 # it would drop its resources, and the next deploy would delete their jobs.
                 raise fail(f"cannot read included file {m}: it is a symbolic link to {p}, which does not exist",
                            pat.loc, "include", check=CHECK)
-            if not is_file or p in seen:
+            if p in seen:
                 continue
+            # A folder matched by the glob is judged by its name like a file, as the CLI's
+            # ProcessRootIncludes does (it never asks whether a match is a folder).
             if Path(m).suffix not in YAML_SUFFIXES:  # the CLI's filepath.Ext test: case-sensitive
                 not_yaml.append(Diagnostic(
                     ERROR, "Files in the 'include' configuration section must be YAML or JSON files.", pat.loc,
@@ -149,6 +151,8 @@ def expand(b: BundleState, patterns: list[Value], main_file: Path, diags: Diagno
                                         "JSON file, and only such files are supported. To include files to sync, "
                                         "specify them in the 'sync.include' configuration section instead."))
                 continue
+            if not is_file:
+                raise fail(f"cannot read included file {m}: it is a directory", pat.loc, "include", check=CHECK)
             if root != p and root not in p.parents:
                 diags.warning(f"included file {m} is outside the bundle root {root}", pat.loc, "include", check=CHECK)
             seen.add(p)
