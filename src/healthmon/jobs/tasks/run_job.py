@@ -31,7 +31,7 @@ class RunJobTask:
             return call.finish("FAILED", message, output={"error": message})
         # Dynamic value references are resolved in the parent, then the child run gets the values
         # as a run-now with the same fields would.
-        params = _resolved_map(spec.get("job_parameters"), "job_parameters", call)
+        params = _resolved_map(spec.get("job_parameters"), call)
         task_params = {kind: _resolved(spec.get(kind), kind, call) for kind in refs.TASK_PARAMETER_KINDS}
         started = call.run.start_child_run(int(spec["job_id"]), params, task_params)
         child = started.run_id
@@ -65,7 +65,7 @@ class RunJobTask:
 
 
 _INT64_MAX = 2**63 - 1
-_PARAMETER_MAPS = ("job_parameters", "notebook_params", "python_named_params")
+_PARAMETER_MAPS = ("job_parameters", *(k for k in refs.TASK_PARAMETER_KINDS if k not in refs.LIST_PARAMETER_KINDS))
 
 
 def check_spec(where: str, spec: object) -> None:
@@ -91,22 +91,13 @@ def check_spec(where: str, spec: object) -> None:
 
 
 def _resolved(values, kind: str, call: TaskCall) -> dict[str, str] | list[str]:
-    """A ``run_job_task`` task parameter kind with its ``{{…}}`` references resolved in the parent
-    run: a list for ``python_params``, a map for the others."""
+    """A ``run_job_task`` task parameter kind (its shape checked by ``check_spec``) with its
+    ``{{…}}`` references resolved in the parent run: a list for ``python_params``, a map for the others."""
     if kind not in refs.LIST_PARAMETER_KINDS:
-        return _resolved_map(values, kind, call)
-    if values is None:
-        return []
-    if not isinstance(values, list):
-        raise InvalidParameterError(f"{call.where}: run_job_task.{kind} must be a list of strings, got {values!r}.")
-    return [refs.resolve(refs.value_to_str(v), call.ctx, call.where) for v in values]
+        return _resolved_map(values, call)
+    return [refs.resolve(refs.value_to_str(v), call.ctx, call.where) for v in values or []]
 
 
-def _resolved_map(values, kind: str, call: TaskCall) -> dict[str, str]:
+def _resolved_map(values, call: TaskCall) -> dict[str, str]:
     """A ``run_job_task`` parameter map with its ``{{…}}`` references resolved in the parent run."""
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise InvalidParameterError(f"{call.where}: run_job_task.{kind} must be a map of names to strings, "
-                                    f"got {values!r}.")
-    return {str(k): refs.resolve(refs.value_to_str(v), call.ctx, call.where) for k, v in values.items()}
+    return {str(k): refs.resolve(refs.value_to_str(v), call.ctx, call.where) for k, v in (values or {}).items()}
