@@ -96,9 +96,53 @@ def test_bad_input_is_one_message_and_exit_1(make_bundle, text, expected):
 
 def test_missing_bundle_and_unknown_target(tmp_path, basic):
     r = invoke("validate", "-p", tmp_path)
-    assert r.exit_code == 1 and "databricks.yml not found" in r.output
+    assert r.exit_code == 1 and r.output == "Error: unable to locate bundle root: databricks.yml not found\n"
     r = invoke("validate", "-p", basic, "-t", "prd")
     assert r.exit_code == 1 and "prd: no such target. Available targets: dev, prod" in r.output
+
+
+def test_the_bundle_root_from_the_environment(tmp_path, basic, monkeypatch):
+    """The CLI's DATABRICKS_BUNDLE_ROOT (and its older name BUNDLE_ROOT) replace the search from
+    the current directory; a path that is not a directory is its `invalid bundle root` error."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABRICKS_BUNDLE_ROOT", "BUNDLE_ROOT"):
+        with monkeypatch.context() as m:
+            m.setenv(name, str(basic))
+            r = invoke("validate")
+            assert r.exit_code == 0 and "Name: basic_bundle\nTarget: dev\n" in r.stdout, r.output
+    monkeypatch.setenv("BUNDLE_ROOT", str(tmp_path / "nope"))
+    r = invoke("validate")
+    assert r.exit_code == 1
+    assert r.output == (f'Error: invalid bundle root DATABRICKS_BUNDLE_ROOT="{tmp_path / "nope"}": '
+                        f"stat {tmp_path / 'nope'}: no such file or directory\n")
+    monkeypatch.setenv("DATABRICKS_BUNDLE_ROOT", str(basic / "databricks.yml"))
+    r = invoke("validate")
+    assert r.exit_code == 1 and r.output.endswith('databricks.yml": not a directory\n')
+
+
+@pytest.mark.parametrize("variable", ["DATABRICKS_BUNDLE_TARGET", "DATABRICKS_BUNDLE_ENV"])
+def test_the_target_from_the_environment_and_the_deprecated_flag(basic, monkeypatch, variable):
+    """The CLI's getTarget: -t, else the deprecated -e (with pflag's notice), else the variable."""
+    monkeypatch.setenv(variable, "prod")
+    assert "Target: prod\n" in invoke("validate", "-p", basic).stdout
+    assert "Target: dev\n" in invoke("validate", "-p", basic, "-t", "dev").stdout
+    r = invoke("validate", "-p", basic, "-e", "dev")
+    assert "Target: dev\n" in r.stdout
+    assert r.stderr == "Flag --environment has been deprecated, use --target flag instead\n"
+    monkeypatch.setenv(variable, "")  # set but empty: the default target, as an unset one
+    assert "Target: dev\n" in invoke("validate", "-p", basic).stdout
+
+
+def test_the_output_flag_takes_the_clis_values(basic, capsys):
+    from healthmon.cli.main import main
+
+    r = invoke("validate", "-p", basic, "-o", "JSON")  # flags.Output lowercases its value
+    assert r.exit_code == 0 and json.loads(r.stdout)["bundle"]["name"] == "basic_bundle"
+    with pytest.raises(SystemExit) as exited:
+        main(["bundle", "validate", "-p", str(basic), "-o", "yaml"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == ('Error: invalid argument "yaml" for "-o, --output" flag: '
+                                       "accepted arguments are text and json\n")
 
 
 def test_deploy_summary_destroy_flow(basic):

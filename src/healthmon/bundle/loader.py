@@ -82,15 +82,39 @@ class Bundle:
             raise BundleError(self.diagnostics.errors)
 
 
-def find_root(start: Path | None = None) -> Path:
-    """The bundle root: ``start`` or the nearest parent holding ``databricks.yml`` (like the CLI)."""
+# The CLI's bundle root variable, then its name before CLI 0.204 (bundle/env/root.go); an error
+# names the first whichever was read, as the CLI's message does.
+ROOT_VARIABLES = ("DATABRICKS_BUNDLE_ROOT", "BUNDLE_ROOT")
+
+
+def find_root(start: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The bundle root: ``start`` or the nearest parent holding ``databricks.yml``. Without
+    ``start``, a set ``DATABRICKS_BUNDLE_ROOT`` (or ``BUNDLE_ROOT``) names the root instead of the
+    current directory, with no search upward (the CLI's ``mustGetRoot``)."""
+    if start is None:
+        env = os.environ if environ is None else environ
+        name = next((n for n in ROOT_VARIABLES if n in env), None)
+        if name is not None:
+            return _root_from_environment(env[name])
     here = (start or Path.cwd()).resolve()
     if here.is_file():
         here = here.parent
     for d in (here, *here.parents):
         if any((d / n).is_file() for n in CONFIG_NAMES):
             return d
-    raise HealthmonError(f"unable to locate bundle root: databricks.yml not found in {here} or any parent directory")
+    raise HealthmonError("unable to locate bundle root: databricks.yml not found")
+
+
+def _root_from_environment(value: str) -> Path:
+    # Go's os.Stat("") fails too: an empty variable is not "unset".
+    path = Path(value)
+    if not value or not path.exists():
+        reason = f"stat {value}: no such file or directory"
+    elif not path.is_dir():
+        reason = "not a directory"
+    else:
+        return path.resolve()
+    raise HealthmonError(f'invalid bundle root {ROOT_VARIABLES[0]}="{value}": {reason}')
 
 
 def config_file(root: Path) -> Path:

@@ -8,6 +8,7 @@ Heavy modules are imported inside the commands so ``healthmon --help`` stays fas
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,38 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 TargetOpt = typer.Option(None, "-t", "--target", help="Bundle target to use (default: the target with default: true).")
 VarOpt = typer.Option(None, "--var", help='Set a variable: --var "name=value" (repeatable).')
-PathOpt = typer.Option(None, "-p", "--path", help="Bundle root (default: search upward from the current directory).")
+PathOpt = typer.Option(None, "-p", "--path", help="Bundle root (default: $DATABRICKS_BUNDLE_ROOT, else search upward "
+                                                  "from the current directory).")
+# The CLI's deprecated name of -t (a hidden root flag); still read, with pflag's deprecation notice.
+EnvironmentOpt = typer.Option(None, "-e", "--environment", hidden=True, help="Deprecated: use --target.")
+
+# The CLI's target variable, then its name before CLI 0.203.2 (bundle/env/target.go).
+TARGET_VARIABLES = ("DATABRICKS_BUNDLE_TARGET", "DATABRICKS_BUNDLE_ENV")
+
+
+def _output_format(value: str) -> str:
+    """``-o``: the CLI's ``flags.Output`` accepts ``text`` and ``json`` in any case; another value
+    is its flag error, worded as pflag words it (here exit 2, as every bad option value)."""
+    from healthmon.errors import UsageError
+
+    if value.lower() in ("text", "json"):
+        return value.lower()
+    raise UsageError(f'invalid argument "{value}" for "-o, --output" flag: accepted arguments are text and json')
+
+
+def OutputOpt(help: str):  # noqa: N802  (an option declaration, named like the others)
+    return typer.Option("text", "-o", "--output", callback=_output_format, help=help)
+
+
+def _target(target: Optional[str], environment: Optional[str]) -> Optional[str]:
+    """The CLI's ``getTarget``: ``-t``, else the deprecated ``-e``, else ``DATABRICKS_BUNDLE_TARGET``
+    (or ``DATABRICKS_BUNDLE_ENV``); ``None`` selects the default target."""
+    if environment:
+        _echo_err("Flag --environment has been deprecated, use --target flag instead")
+    if target or environment:
+        return target or environment
+    name = next((n for n in TARGET_VARIABLES if n in os.environ), None)
+    return (os.environ[name] or None) if name else None
 
 
 def _echo_err(text: str) -> None:
@@ -45,11 +77,12 @@ def _guard(fn: Callable[[], int | None]) -> None:
         raise typer.Exit(rc)
 
 
-def _load(path: Optional[Path], target: Optional[str], var: list[str] | None, strict: bool = False):
+def _load(path: Optional[Path], target: Optional[str], var: list[str] | None, strict: bool = False, *,
+          environment: Optional[str] = None):
     from healthmon.bundle.loader import find_root, load_bundle
 
     root = find_root(path)
-    return load_bundle(root, target, list(var or []), strict=strict)
+    return load_bundle(root, _target(target, environment), list(var or []), strict=strict)
 
 
 def _print_diagnostics(bundle) -> None:
@@ -106,8 +139,9 @@ def _with_locations(bundle) -> dict:
 @app.command()
 def validate(
     target: Optional[str] = TargetOpt,
+    environment: Optional[str] = EnvironmentOpt,
     var: Optional[list[str]] = VarOpt,
-    output: str = typer.Option("text", "-o", "--output", help="text or json (the fully resolved configuration)."),
+    output: str = OutputOpt("text or json (the fully resolved configuration)."),
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
     include_locations: bool = typer.Option(False, "--include-locations",
                                            help="Add the source location of every value to -o json output."),
@@ -117,13 +151,8 @@ def validate(
 
     def body() -> int:
         from healthmon.bundle.diag import BundleError
-
-        if output not in ("text", "json"):
-            from healthmon.errors import InvalidParameterError
-
-            raise InvalidParameterError(f"-o {output!r}: expected text or json")
         try:
-            bundle = _load(path, target, var, strict)
+            bundle = _load(path, target, var, strict, environment=environment)
         except BundleError as exc:
             if exc.bundle is None:
                 raise
@@ -147,6 +176,7 @@ def validate(
 @app.command()
 def deploy(
     target: Optional[str] = TargetOpt,
+    environment: Optional[str] = EnvironmentOpt,
     var: Optional[list[str]] = VarOpt,
     force_lock: bool = typer.Option(False, "--force-lock", help="Take over the deployment lock of a dead deploy."),
     strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
@@ -158,7 +188,7 @@ def deploy(
     def body() -> int:
         from healthmon.bundle.deploy import deploy as do_deploy, skipped_resources
 
-        bundle = _load(path, target, var, strict)
+        bundle = _load(path, target, var, strict, environment=environment)
         if bundle.diagnostics.has_errors():
             _print_diagnostics(bundle)
             _echo_err(_counts(bundle.diagnostics))
@@ -191,8 +221,9 @@ def _report_deployed(result) -> None:
 @app.command()
 def summary(
     target: Optional[str] = TargetOpt,
+    environment: Optional[str] = EnvironmentOpt,
     var: Optional[list[str]] = VarOpt,
-    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+    output: str = OutputOpt("text or json."),
     path: Optional[Path] = PathOpt,
 ) -> None:
     """Name, target, workspace paths and each deployed resource with its id and URL."""
@@ -200,7 +231,7 @@ def summary(
     def body() -> int:
         from healthmon.bundle.deploy import summary as do_summary
 
-        bundle = _load(path, target, var)
+        bundle = _load(path, target, var, environment=environment)
         doc = do_summary(bundle)
         if output == "json":
             typer.echo(json.dumps(doc, indent=2, sort_keys=True))
@@ -232,6 +263,7 @@ def summary(
 @app.command()
 def destroy(
     target: Optional[str] = TargetOpt,
+    environment: Optional[str] = EnvironmentOpt,
     var: Optional[list[str]] = VarOpt,
     auto_approve: bool = typer.Option(False, "--auto-approve", help="Skip the confirmation prompt."),
     force_lock: bool = typer.Option(False, "--force-lock", help="Take over the deployment lock of a dead deploy."),
@@ -243,7 +275,7 @@ def destroy(
         from healthmon.bundle.deploy import deployed_jobs, destroy as do_destroy
         from healthmon.errors import HealthmonError
 
-        bundle = _load(path, target, var)
+        bundle = _load(path, target, var, environment=environment)
         existing = deployed_jobs(bundle)
         if not auto_approve:
             stdin = sys.stdin
@@ -290,6 +322,7 @@ def run(
         None, help="After --: job parameters as --name=value; for a job without job parameters, its tasks' "
                    "notebook parameters (--name=value) or Python parameters (positional)."),
     target: Optional[str] = TargetOpt,
+    environment: Optional[str] = EnvironmentOpt,
     var: Optional[list[str]] = VarOpt,
     params: Optional[list[str]] = ParamsOpt,
     notebook_params: Optional[list[str]] = NotebookParamsOpt,
@@ -321,7 +354,7 @@ def run(
             "python_named_params": run_params.parse_key_values("--python-named-params", python_named_params),
             "python_params": run_params.parse_list("--python-params", python_params),
         }
-        bundle = _load(path, target, var)
+        bundle = _load(path, target, var, environment=environment)
         if key not in bundle.jobs:
             known = ", ".join(sorted(bundle.jobs)) or "none"
             raise NotFoundError(f'no job with key "{key}" in bundle "{bundle.name}"{did_you_mean(key, bundle.jobs)} '
