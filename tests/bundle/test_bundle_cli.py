@@ -80,7 +80,6 @@ def test_json_output_with_errors_still_exits_1(basic):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("bundle:\n  name: x\n  name: y\n", "databricks.yml:3:3: duplicate key 'name'"),
     ("bundle: [\n", "databricks.yml:2:1: invalid YAML"),
     ("bundle: {name: x}\nvariables: {a: {default: '${var.b}'}, b: {default: '${var.a}'}}\nx: ${var.a}\n", "cycle detected"),
     ("bundle: {name: x}\nresources: {jobs: {j: {description: '${var.nope}'}}}\n",

@@ -2,9 +2,9 @@
 
 PyYAML's C composer gives nodes with marks; we turn them into ``Value`` trees ourselves so
 every node keeps ``file:line:col``: where its value starts, as the CLI reports it (a block
-map starts at its first key); an empty value takes its key's position. Duplicate keys, syntax
-errors, undefined aliases, unknown tags and multi-document files are errors naming the
-position, never tracebacks.
+map starts at its first key); an empty value takes its key's position. Syntax errors, undefined
+aliases, unknown tags and multi-document files are errors naming the position, never
+tracebacks; a key written twice keeps its later value, as in the CLI.
 """
 
 from __future__ import annotations
@@ -128,19 +128,12 @@ class _Converter:
         return line[m.column:m.column + 1] == "&"
 
     def mapping(self, node: MappingNode, loc: Location, depth: int) -> Value:
-        seen: dict[str, Location] = {}
+        """A map; a key written twice takes its later value, in the earlier key's place, as the
+        CLI's loader (yaml.v3 checks duplicates only when decoding into Go maps and structs, and
+        ``dyn.Mapping.Set`` replaces the value of a key it holds)."""
         for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            if not isinstance(key_node, ScalarNode):
+            if key_node.tag != "tag:yaml.org,2002:merge" and not isinstance(key_node, ScalarNode):
                 raise YamlError("mapping keys must be strings", location=_loc(self.file, key_node))
-            kloc = _loc(self.file, key_node)
-            key = key_node.value
-            if key in seen:
-                raise YamlError(
-                    f"duplicate key {key!r} (first defined at {seen[key]})", location=kloc
-                )
-            seen[key] = kloc
         merged: dict[str, Value] = {}
         own: dict[str, Value] = {}
         for key_node, value_node in node.value:
