@@ -57,8 +57,11 @@ class SelectTarget(Step):
         envs = b.config.get("environments")
         if envs is not None:  # the deprecated name of `targets`
             if b.config.get("targets") is not None:
-                raise fail("both 'environments' and 'targets' are specified; only 'targets' should be used",
-                           envs.loc, "environments", check=CHECK)
+                # The CLI's EnvironmentsToTargets returns a plain error with the location in its
+                # text (Go's Location.String(): the absolute file), so no at/in lines.
+                where = f"{b.ctx.root / envs.loc.file}:{envs.loc.line}:{envs.loc.column}"
+                raise fail(f"both 'environments' and 'targets' are specified; only 'targets' should be used: {where}",
+                           check=CHECK)
             b.config = Value({("targets" if k == "environments" else k): v for k, v in b.config.v.items()},
                              b.config.loc)
         b.target = select_target(b.config, self.requested)
