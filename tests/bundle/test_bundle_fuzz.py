@@ -60,7 +60,8 @@ NAMED_NOT_LOCATED = ("Detected unresolved variables after ", "no value assigned 
                      "unable to define default workspace root: bundle name not defined",
                      " defined in 'include' section does not match any files", ": includes must be relative paths",
                      " is writable by all workspace users", " not found", " is not contained in sync root path",
-                     '" but got a ')
+                     '" but got a ', " is not defined but is assigned a value",
+                     "only 'targets' should be used: ")
 
 
 def located(d) -> bool:

@@ -133,8 +133,8 @@ def test_target_cannot_assign_an_undefined_variable():
     text = "bundle: {name: m}\nvariables:\n  catalog: {default: a}\ntargets:\n  dev:\n    variables:\n      catalgo: b\n"
     with pytest.raises(BundleError) as e:
         merge_target(parse_text(text, "databricks.yml"), "dev")
-    assert 'variable "catalgo" is assigned a value in target "dev"' in str(e.value)
-    assert 'did you mean "catalog"' in str(e.value) and "databricks.yml:7:16" in str(e.value)
+    assert e.value.diagnostics[0].summary == "variable catalgo is not defined but is assigned a value"
+    assert e.value.diagnostics[0].location is None
 
 
 def test_keys_are_merged_after_interpolation(load):

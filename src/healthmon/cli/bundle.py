@@ -101,10 +101,12 @@ def _counts(diagnostics) -> str:
     return "Found " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
 
 
-def _header(config: dict, target: str) -> list[str]:
-    """The CLI's summary header: only the parts that are known."""
+def _header(config: dict) -> list[str]:
+    """The CLI's summary header: only the parts that are known (no target before the selected
+    target's overrides are merged, as the CLI sets ``bundle.target`` only then)."""
     bundle = config.get("bundle")
     bundle = bundle if isinstance(bundle, dict) else {}
+    target = bundle.get("target")
     ws = config.get("workspace")
     ws = ws if isinstance(ws, dict) else {}
     user = (ws.get("current_user") or {}).get("userName") if isinstance(ws.get("current_user"), dict) else None
@@ -165,7 +167,7 @@ def validate(
             return 1 if failed else 0
         for d in bundle.diagnostics:
             typer.echo(d.render() + "\n")
-        for line in _header(bundle.config, bundle.target):
+        for line in _header(bundle.config):
             typer.echo(line)
         typer.echo(_counts(bundle.diagnostics) or "Validation OK!")  # as the CLI: OK only when nothing was found
         return 1 if failed else 0

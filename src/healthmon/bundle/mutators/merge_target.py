@@ -20,7 +20,6 @@ from healthmon.bundle.diag import fail
 from healthmon.bundle.dyn import MergeError, Value, merge, set_path
 from healthmon.bundle.mutators.resolve_variables import is_complex, kind_error, kind_mismatch
 from healthmon.bundle.step import BundleState, Step
-from healthmon.bundle.suggest import did_you_mean
 
 CHECK = "target"
 VAR_FIELDS = {"default", "description", "type", "lookup", "value"}
@@ -33,10 +32,8 @@ def merge_variables(base: Value | None, override: Value, target: str) -> Value:
         raise fail(f"expected map, found {override.v!r}", override.loc, f"targets.{target}.variables", check=CHECK)
     out = dict(base.v) if base is not None and base.is_map else {}
     for name, val in override.v.items():
-        if name not in out:
-            raise fail(f'variable "{name}" is assigned a value in target "{target}" but is not defined under the '
-                       f"top-level variables{did_you_mean(name, out)}", val.loc, f"targets.{target}.variables.{name}",
-                       check=CHECK)
+        if name not in out:  # the CLI's validateVariableOverrides: a plain error, no location
+            raise fail(f"variable {name} is not defined but is assigned a value", check=CHECK)
         if val.is_map and set(val.v) and set(val.v) <= VAR_FIELDS:
             definition = val
         else:  # shorthand: `name: value` (a map or list value for complex variables)
