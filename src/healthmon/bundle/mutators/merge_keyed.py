@@ -3,12 +3,13 @@
 
 Target overrides are appended to the base lists by ``merge_target``; here, after variable
 interpolation (a ``task_key: ${var.x}`` must be resolved first), entries with the same key are
-merged into the first one, in order (maps key by key, sequences concatenated). Entries without
-a usable key are kept as they are — except pipeline clusters: as the CLI's
-``MergePipelineClusters``, their ``label`` is compared case-insensitively, a cluster without one
-is the ``default`` cluster, and each merged cluster is printed with its normalised label; and an
-app's ``resources``: one without a ``name`` has the name ``""`` (merged with the other unnamed ones
-and printed with it), as the CLI's ``MergeApps``.
+merged into the first one, in order (maps key by key, sequences concatenated). As the CLI's
+``merge.ElementsByKey``, an entry without its key has the key ``""``: the job list entries
+without one are merged together and printed with ``""``, and so are an app's ``resources``
+without a ``name`` (``MergeApps``). Pipeline clusters (``MergePipelineClusters``) compare their
+``label`` case-insensitively, a cluster without one being the ``default`` cluster, each merged
+cluster printed with its normalised label. An entry whose key is not a string (only a reference
+could have made it one; the loader drops a literal) is left alone, where the CLI would panic.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from healthmon.bundle.step import BundleState, Step
 KeyOf = Callable[[Value, str], "str | None"]
 
 
-def _as_written(item: Value, key: str) -> str | None:
+def _key_or_empty(item: Value, key: str) -> str | None:
     k = item.get(key)
-    return k.v if k is not None and isinstance(k.v, str) else None
+    if k is None or k.v is None:
+        return ""
+    return k.v if isinstance(k.v, str) else None
 
 
 def _pipeline_cluster_label(item: Value, key: str) -> str | None:
@@ -35,24 +38,17 @@ def _pipeline_cluster_label(item: Value, key: str) -> str | None:
     return k.v.lower() if isinstance(k.v, str) else None
 
 
-def _app_resource_name(item: Value, key: str) -> str | None:
-    k = item.get(key)
-    if k is None or k.v is None:
-        return ""
-    return k.v if isinstance(k.v, str) else None
-
-
 KEYED: tuple[tuple[str, str, KeyOf], ...] = (
-    ("resources.jobs.*.tasks", "task_key", _as_written),
-    ("resources.jobs.*.job_clusters", "job_cluster_key", _as_written),
-    ("resources.jobs.*.environments", "environment_key", _as_written),
-    ("resources.jobs.*.parameters", "name", _as_written),
+    ("resources.jobs.*.tasks", "task_key", _key_or_empty),
+    ("resources.jobs.*.job_clusters", "job_cluster_key", _key_or_empty),
+    ("resources.jobs.*.environments", "environment_key", _key_or_empty),
+    ("resources.jobs.*.parameters", "name", _key_or_empty),
     ("resources.pipelines.*.clusters", "label", _pipeline_cluster_label),
-    ("resources.apps.*.resources", "name", _app_resource_name),
+    ("resources.apps.*.resources", "name", _key_or_empty),
 )
 
 
-def merge_by_key(items: Value, key: str, key_of: KeyOf = _as_written) -> Value:
+def merge_by_key(items: Value, key: str, key_of: KeyOf = _key_or_empty) -> Value:
     """Entries sharing ``key_of(entry, key)`` merged into the first; an entry whose key was
     normalised (a pipeline cluster's label) gets the normalised key."""
     if not items.is_list:
