@@ -19,7 +19,8 @@ import typer
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 TargetOpt = typer.Option(None, "-t", "--target", help="Bundle target to use (default: the target with default: true).")
-VarOpt = typer.Option(None, "--var", help='Set a variable: --var "name=value" (repeatable).')
+VarOpt = typer.Option(None, "--var", help='Set variables: --var "name=value" (repeatable; comma-separated, '
+                                          'as the CLI\'s string slice flag: --var "a=1,b=2").')
 PathOpt = typer.Option(None, "-p", "--path", help="Bundle root (default: $DATABRICKS_BUNDLE_ROOT, else search upward "
                                                   "from the current directory).")
 # The CLI's deprecated name of -t (a hidden root flag); still read, with pflag's deprecation notice.
@@ -82,7 +83,16 @@ def _load(path: Optional[Path], target: Optional[str], var: list[str] | None, st
     from healthmon.bundle.loader import find_root, load_bundle
 
     root = find_root(path)
-    return load_bundle(root, _target(target, environment), list(var or []), strict=strict)
+    return load_bundle(root, _target(target, environment), _var_flags(var), strict=strict)
+
+
+def _var_flags(given: list[str] | None) -> list[str]:
+    """``--var`` values as the CLI reads them: a pflag ``StringSlice``, each value one CSV line
+    (``a=1,b=2`` is two assignments; quote a value holding a comma: ``'"a=x,y"'``; an empty
+    value assigns nothing)."""
+    import csv
+
+    return [field for value in given or () if value for row in csv.reader([value]) for field in row]
 
 
 def _print_diagnostics(bundle) -> None:
