@@ -128,6 +128,7 @@ def test_the_target_from_the_environment_and_the_deprecated_flag(basic, monkeypa
     r = invoke("validate", "-p", basic, "-e", "dev")
     assert "Target: dev\n" in r.stdout
     assert r.stderr == "Flag --environment has been deprecated, use --target flag instead\n"
+    assert "Target: prod\n" in invoke("validate", "-p", basic, "-t=prod").stdout  # pflag's -t=value
     monkeypatch.setenv(variable, "")  # set but empty: the default target, as an unset one
     assert "Target: dev\n" in invoke("validate", "-p", basic).stdout
 
@@ -135,8 +136,9 @@ def test_the_target_from_the_environment_and_the_deprecated_flag(basic, monkeypa
 def test_the_output_flag_takes_the_clis_values(basic, capsys):
     from healthmon.cli.main import main
 
-    r = invoke("validate", "-p", basic, "-o", "JSON")  # flags.Output lowercases its value
-    assert r.exit_code == 0 and json.loads(r.stdout)["bundle"]["name"] == "basic_bundle"
+    for flags in (("-o", "JSON"), ("-o=json",)):  # flags.Output lowercases its value; pflag's -o=value
+        r = invoke("validate", "-p", basic, *flags)
+        assert r.exit_code == 0 and json.loads(r.stdout)["bundle"]["name"] == "basic_bundle"
     with pytest.raises(SystemExit) as exited:
         main(["bundle", "validate", "-p", str(basic), "-o", "yaml"])
     assert exited.value.code == 2

@@ -30,11 +30,18 @@ EnvironmentOpt = typer.Option(None, "-e", "--environment", hidden=True, help="De
 TARGET_VARIABLES = ("DATABRICKS_BUNDLE_TARGET", "DATABRICKS_BUNDLE_ENV")
 
 
+def _short_flag_value(value: Optional[str]) -> Optional[str]:
+    """pflag reads ``-t=prod`` as ``prod``; click keeps the ``=`` of a short option's attached
+    value, so it is dropped here (for the short options the CLI has: ``-t``, ``-e``, ``-o``)."""
+    return value[1:] if value and value.startswith("=") else value
+
+
 def _output_format(value: str) -> str:
     """``-o``: the CLI's ``flags.Output`` accepts ``text`` and ``json`` in any case; another value
     is its flag error, worded as pflag words it (here exit 2, as every bad option value)."""
     from healthmon.errors import UsageError
 
+    value = _short_flag_value(value) or ""
     if value.lower() in ("text", "json"):
         return value.lower()
     raise UsageError(f'invalid argument "{value}" for "-o, --output" flag: accepted arguments are text and json')
@@ -47,6 +54,7 @@ def OutputOpt(help: str):  # noqa: N802  (an option declaration, named like the 
 def _target(target: Optional[str], environment: Optional[str]) -> Optional[str]:
     """The CLI's ``getTarget``: ``-t``, else the deprecated ``-e``, else ``DATABRICKS_BUNDLE_TARGET``
     (or ``DATABRICKS_BUNDLE_ENV``); ``None`` selects the default target."""
+    target, environment = _short_flag_value(target), _short_flag_value(environment)
     if environment:
         _echo_err("Flag --environment has been deprecated, use --target flag instead")
     if target or environment:
