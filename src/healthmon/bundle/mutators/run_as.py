@@ -1,7 +1,8 @@
 """``run_as`` (the CLI's ``SetRunAs``): the identity every job of the bundle runs as.
 
 ``run_as`` names exactly one identity, ``user_name`` or ``service_principal_name``; an empty
-``run_as: {}`` is dropped. An identity other than the deploying user is refused, as the CLI's
+``run_as: {}`` is dropped, while ``run_as:`` left null names no identity (the CLI's
+``validateRunAs`` fails fast on a null section, also one a target sets: it replaces the root's). An identity other than the deploying user is refused, as the CLI's
 ``validateRunAs``, on a bundle with resources whose API has no run-as setting (pipelines, model
 serving endpoints, quality monitors, dashboards) — in every mode, development included. The
 identity is copied onto each job that sets no ``run_as`` of its own (the Jobs API field); deploy
@@ -44,12 +45,12 @@ class SetRunAs(Step):
         run_as = b.config.get("run_as")
         if run_as is None:
             return diags
-        if run_as.v is None or (run_as.is_map and not run_as.v):
+        if run_as.is_map and not run_as.v:
             b.config = Value({k: v for k, v in b.config.v.items() if k != "run_as"}, b.config.loc)
             return diags
-        if not run_as.is_map:
+        if run_as.v is not None and not run_as.is_map:
             return diags  # reported by the section check
-        ident = identity(run_as)
+        ident = identity(run_as) if run_as.is_map else {}
         user = get_path(b.config, ("workspace", "current_user", "userName"))
         current = user.v if user is not None else None
         legacy = get_path(b.config, ("experimental", "use_legacy_run_as"))
