@@ -5,8 +5,9 @@
 ``validateRunAs`` fails fast on a null section, also one a target sets: it replaces the root's).
 An identity other than the deploying user is refused, as the CLI's ``validateRunAs``, on a bundle
 with resources whose API has no run-as setting (pipelines, model serving endpoints, quality
-monitors, dashboards) — in every mode, development included. The identity is copied onto each job that sets no ``run_as`` of its own (the Jobs API field); deploy
-stores it, and the local runner runs the job as it.
+monitors, dashboards) — in every mode, development included. The identity is copied onto each
+job that sets no ``run_as`` of its own (the Jobs API field); deploy stores it, and the local
+runner runs the job as it.
 
 With ``experimental.use_legacy_run_as`` (the CLI's legacy mode) nothing is refused: the CLI's
 warning, the identity copied onto jobs as written, and every pipeline owned by it (an
