@@ -5,7 +5,7 @@
 ``validateRunAs`` fails fast on a null section, also one a target sets: it replaces the root's).
 An identity other than the deploying user is refused, as the CLI's ``validateRunAs``, on a bundle
 with resources whose API has no run-as setting (pipelines, model serving endpoints, quality
-monitors, dashboards) — in every mode, development included. The identity is copied onto each
+monitors, dashboards, apps) — in every mode, development included. The identity is copied onto each
 job that sets no ``run_as`` of its own (the Jobs API field); deploy stores it, and the local
 runner runs the job as it.
 
@@ -23,7 +23,7 @@ from healthmon.bundle.step import BundleState, Step
 CHECK = "run_as"
 IDENTITIES = ("user_name", "service_principal_name")
 # The resource kinds the CLI's validateRunAs refuses under another identity, in its order.
-NO_RUN_AS = ("pipelines", "model_serving_endpoints", "quality_monitors", "dashboards")
+NO_RUN_AS = ("pipelines", "model_serving_endpoints", "quality_monitors", "dashboards", "apps")
 RUN_AS_DOCS = "https://docs.databricks.com/dev-tools/bundles/run-as.html"
 LEGACY_WARNING = (
     "You are using the legacy mode of run_as. The support for this mode is experimental and might be removed in a "
