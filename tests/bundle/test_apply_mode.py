@@ -58,7 +58,7 @@ def test_production_without_target_root_path(make_bundle):
 
 
 def test_unknown_mode_is_an_error(make_bundle):
-    with pytest.raises(BundleError, match='expected "development" or "production"'):
+    with pytest.raises(BundleError, match="must be either 'development' or 'production'"):
         load_bundle(make_bundle({"databricks.yml": YAML.replace("mode: development", "mode: dev")}), "dev")
 
 

@@ -10,6 +10,8 @@ Each ``conformance/<area>/<case>/`` holds a bundle and:
   ``__locations.locations["bundle.name"]``, ``.`` for all);
 - ``args`` (optional): more command-line arguments; ``env.json`` (optional): environment;
 - ``root`` (optional): the name of the bundle's directory (default ``bundle``);
+- ``git-repo`` (optional, empty): the bundle's directory is made a git repository (``git init``,
+  as the acceptance tests' ``git-repo-init``);
 - ``outside/`` (optional): files placed beside the bundle's directory, for paths and includes
   outside the bundle root (``../outside/x.yml``).
 
@@ -25,13 +27,14 @@ import json
 import re
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).parent / "conformance"
 CASES = sorted(p.parent for p in HERE.glob("*/*/output.txt"))
-EXPECTATION_FILES = ("output.txt", "output.json", "args", "env.json", "root")
+EXPECTATION_FILES = ("output.txt", "output.json", "args", "env.json", "root", "git-repo")
 OUTSIDE = "outside"
 USER = "tester@example.com"
 
@@ -66,6 +69,8 @@ def test_conformance(case: Path, tmp_path, monkeypatch, capsys):
     shutil.copytree(case, root, symlinks=True, ignore=shutil.ignore_patterns(*EXPECTATION_FILES, OUTSIDE))
     if (case / OUTSIDE).is_dir():
         shutil.copytree(case / OUTSIDE, tmp_path / OUTSIDE)
+    if (case / "git-repo").exists():
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
     monkeypatch.setenv("HEALTHMON_USER", USER)
     monkeypatch.chdir(root)
     env = case / "env.json"

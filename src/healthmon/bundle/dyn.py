@@ -214,8 +214,9 @@ class MergeError(ValueError):
 def merge(base: Value, override: Value) -> Value:
     """Merge ``override`` into ``base`` as the CLI's ``merge.Merge``: maps merge key by key,
     sequences are concatenated, a scalar replaces, a null on either side yields the other side;
-    a map or sequence meeting another kind is a ``MergeError``. A merged map keeps the location of
-    ``base`` (its first definition), as the CLI's merge: path translation falls back to it."""
+    a map or sequence meeting another kind is a ``MergeError``. A merged map or sequence keeps the
+    location of ``base`` (its first definition), as the CLI's ``mergeMap`` / ``mergeSequence``:
+    path translation falls back to it, diagnostics about the section point at it."""
     if override.v is None:
         return base
     if base.v is None:
@@ -230,7 +231,7 @@ def merge(base: Value, override: Value) -> Value:
     if isinstance(base.v, list):
         if not isinstance(override.v, list):
             raise MergeError(f"cannot merge sequence with {kind_name(override)}", override.loc)
-        return Value([*base.v, *override.v], override.loc)
+        return Value([*base.v, *override.v], base.loc)
     return override
 
 

@@ -144,8 +144,6 @@ class _Converter:
                 continue
             kloc = _loc(self.file, key_node)
             value = self.convert(value_node, depth=depth + 1)
-            if value_node.tag == "tag:yaml.org,2002:null" and not value_node.value:
-                value = Value(value.v, kloc)  # an empty value has no position of its own
             self.keys.setdefault(value.loc, kloc)
             own[str(key_node.value)] = value
         return Value({**merged, **own}, loc)

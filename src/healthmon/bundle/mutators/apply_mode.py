@@ -29,11 +29,12 @@ def apply_mode(config: Value, ctx: LoadContext, target: Value | None = None) -> 
     diags = Diagnostics()
     bundle = config.get("bundle")
     mode = bundle.get("mode") if bundle is not None else None
-    if mode is None or mode.v is None:
+    if mode is None or mode.v in (None, ""):
         return config, diags
     if mode.v not in MODES:
-        raise fail(f'bundle.mode: unsupported value {mode.v!r} (expected "development" or "production")',
-                   mode.loc, "bundle.mode", check=CHECK)
+        # The CLI's ProcessTargetMode: a plain Go error (diag.Errorf), so no location.
+        raise fail(f"unsupported value '{mode.v}' specified for 'mode': must be either 'development' or "
+                   f"'production'", check=CHECK)
     if mode.v == "development":
         sn = short_name(ctx.user_name)
         presets = config.get("presets")

@@ -30,6 +30,12 @@ def _git_dir(root: Path) -> tuple[Path, Path] | None:
     return None
 
 
+def worktree_root(root: Path) -> Path | None:
+    """The top of the git work tree holding ``root`` (the CLI's ``b.WorktreeRoot``), if any."""
+    found = _git_dir(root)
+    return found[0] if found is not None else None
+
+
 def _common_dir(git_dir: Path) -> Path:
     common = git_dir / "commondir"
     if common.is_file():

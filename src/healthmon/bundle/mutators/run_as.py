@@ -1,11 +1,13 @@
 """``run_as`` (the CLI's ``SetRunAs``): the identity every job of the bundle runs as.
 
 ``run_as`` names exactly one identity, ``user_name`` or ``service_principal_name``; an empty
-``run_as: {}`` is dropped. An identity other than the deploying user is refused, as the CLI's
-``validateRunAs``, on a bundle with resources whose API has no run-as setting (pipelines, model
-serving endpoints, quality monitors, dashboards) — in every mode, development included. The
-identity is copied onto each job that sets no ``run_as`` of its own (the Jobs API field); deploy
-stores it, and the local runner runs the job as it.
+``run_as: {}`` is dropped, while ``run_as:`` left null names no identity (the CLI's
+``validateRunAs`` fails fast on a null section, also one a target sets: it replaces the root's).
+An identity other than the deploying user is refused, as the CLI's ``validateRunAs``, on a bundle
+with resources whose API has no run-as setting (pipelines, model serving endpoints, quality
+monitors, dashboards, apps) — in every mode, development included. The identity is copied onto each
+job that sets no ``run_as`` of its own (the Jobs API field); deploy stores it, and the local
+runner runs the job as it.
 
 With ``experimental.use_legacy_run_as`` (the CLI's legacy mode) nothing is refused: the CLI's
 warning, the identity copied onto jobs as written, and every pipeline owned by it (an
@@ -21,7 +23,7 @@ from healthmon.bundle.step import BundleState, Step
 CHECK = "run_as"
 IDENTITIES = ("user_name", "service_principal_name")
 # The resource kinds the CLI's validateRunAs refuses under another identity, in its order.
-NO_RUN_AS = ("pipelines", "model_serving_endpoints", "quality_monitors", "dashboards")
+NO_RUN_AS = ("pipelines", "model_serving_endpoints", "quality_monitors", "dashboards", "apps")
 RUN_AS_DOCS = "https://docs.databricks.com/dev-tools/bundles/run-as.html"
 LEGACY_WARNING = (
     "You are using the legacy mode of run_as. The support for this mode is experimental and might be removed in a "
@@ -44,12 +46,12 @@ class SetRunAs(Step):
         run_as = b.config.get("run_as")
         if run_as is None:
             return diags
-        if run_as.v is None or (run_as.is_map and not run_as.v):
+        if run_as.is_map and not run_as.v:
             b.config = Value({k: v for k, v in b.config.v.items() if k != "run_as"}, b.config.loc)
             return diags
-        if not run_as.is_map:
+        if run_as.v is not None and not run_as.is_map:
             return diags  # reported by the section check
-        ident = identity(run_as)
+        ident = identity(run_as) if run_as.is_map else {}
         user = get_path(b.config, ("workspace", "current_user", "userName"))
         current = user.v if user is not None else None
         legacy = get_path(b.config, ("experimental", "use_legacy_run_as"))

@@ -1,8 +1,10 @@
 """The CLI's ``trampoline.WrapperWarning``: a job task with a local library (``whl: ./dist/x.whl``)
 on a cluster whose ``spark_version`` is below 13.1 cannot install it, unless the experimental
 ``python_wheel_wrapper`` is on — an error (without a location, as the CLI). Runs after
-``translate_paths``, which found the local libraries. Tasks on an ``existing_cluster_id`` are not
-checked (the CLI asks the workspace for that cluster's version; there is none locally)."""
+``translate_paths``, which found the local libraries. A task on an ``existing_cluster_id`` that
+references a cluster of the bundle (``${resources.clusters.<key>.id}``) is checked against that
+cluster's ``spark_version``, as the CLI does; another cluster id is not checked (the CLI asks the
+workspace for that cluster's version; there is none locally)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ MESSAGE = ("Python wheel tasks require compute with DBR 13.3+ to include local l
            "configuration or use the experimental 'python_wheel_wrapper' setting. See "
            "https://docs.databricks.com/dev-tools/bundles/python-wheel.html for more information.")
 _TASK = re.compile(r"^(resources\.jobs\.[^.]+)\.tasks\[(\d+)\]\.libraries\[")
+# A pure reference into a bundle cluster (the CLI reads the cluster key from the path's third part).
+_BUNDLE_CLUSTER = re.compile(r"^\$\{resources\.clusters\.([^.}\[]+)(\.[^}]*)?\}$")
 
 
 def lower_than_13_1(spark_version) -> bool:
@@ -64,6 +68,11 @@ class WheelWrapperCheck(Step):
             clusters = job.get("job_clusters")
             if key is not None and clusters is not None and clusters.is_list:
                 versions += [_version(c.get("new_cluster")) for c in clusters.v if _cluster_key(c) == key.v]
+            existing = task.get("existing_cluster_id")
+            existing_id = existing.v if existing is not None else None
+            cluster_ref = _BUNDLE_CLUSTER.match(existing_id) if isinstance(existing_id, str) else None
+            if cluster_ref is not None:
+                versions.append(_version(get_path(b.config, ("resources", "clusters", cluster_ref.group(1)))))
             if any(lower_than_13_1(v) for v in versions):
                 diags.error(MESSAGE, check=CHECK)
                 return diags
