@@ -49,7 +49,7 @@ def work(tmp_path, fixtures_dir):
 # Findings the CLI reports without a location because the message names what is wrong: a
 # variable without a value, an unknown target, a broken reference (``${var.x}``), a cycle, a
 # lookup that fails, a bad top-level permission level, a bundle without a name or a root path
-# under /Workspace/Shared, a path that cannot be translated (named as written); and the one
+# under /Workspace/Shared, a path that cannot be translated (named as written), an unsupported mode; and the one
 # warning when resolution rounds run out, which the CLI gives for the whole configuration.
 NAMED_NOT_LOCATED = ("Detected unresolved variables after ", "no value assigned to required variable ", "reference does not exist: ${",
                      "cannot interpolate non-string value: ${",
@@ -61,7 +61,7 @@ NAMED_NOT_LOCATED = ("Detected unresolved variables after ", "no value assigned 
                      " defined in 'include' section does not match any files", ": includes must be relative paths",
                      " is writable by all workspace users", " not found", " is not contained in sync root path",
                      '" but got a ', " is not defined but is assigned a value",
-                     "only 'targets' should be used: ")
+                     "only 'targets' should be used: ", " specified for 'mode': must be either ")
 
 
 def located(d) -> bool:
