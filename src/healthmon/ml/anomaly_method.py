@@ -11,8 +11,8 @@ Per point (``EntityScorer.update``):
 1. **Expected value.** Three forecasters run side by side, each a robust level plus, for two
    of them, a seasonal profile in buckets of the time of day or of the week: ``none``, ``daily``
    and ``weekly``. Each tracks its own mean absolute one-step error; the expected value is that
-   of the forecaster with the smallest error so far (a seasonal one once it has seen a full
-   period). So the series' own history decides whether it has a daily or a weekly cycle; the
+   of the forecaster with the smallest error so far (a seasonal one once it has seen one
+   period's worth of points at the series' spacing). So the series' own history decides whether it has a daily or a weekly cycle; the
    granularity (median spacing of the first points) sets the bucket count. Residuals are
    clipped at ``clip`` × the noise level before they update a level or a profile, so an anomaly does not
    become the new normal at once.
@@ -107,10 +107,12 @@ WARMING_UP = Score(math.nan, False, math.nan, math.nan, "")
 class _Forecaster:
     """Robust level + optional seasonal profile (additive), updated with clipped residuals."""
 
-    def __init__(self, name: str, period: float, buckets: int, alpha: float, level: float, started: float,
-                 error: float):
+    def __init__(self, name: str, period: float, buckets: int, alpha: float, level: float, error: float,
+                 points_per_period: float):
         self.name, self.period, self.buckets, self.alpha = name, period, buckets, alpha
-        self.level, self.started, self.error = level, started, error
+        self.level, self.error = level, error
+        self.points_per_period = points_per_period
+        self.learned = 0
         self.season = array("d", bytes(8 * buckets))
         self.seen = bytearray(buckets)
         self._t, self._b = math.nan, 0  # the last time asked for and its bucket (asked twice a point)
@@ -127,10 +129,14 @@ class _Forecaster:
         b = self.bucket(t)
         return self.level + self.season[b] if self.seen[b] else self.level
 
-    def ready(self, t: float) -> bool:
-        return not self.period or t - self.started >= self.period
+    def ready(self) -> bool:
+        # one period's worth of points at the series' spacing, not one period of elapsed time:
+        # after a gap of days a profile has seen a few of its buckets once, and its error is still
+        # the warm-up's guess (on regular data the two are the same)
+        return not self.period or self.learned >= self.points_per_period
 
     def learn(self, t: float, y: float, lim: float, error_alpha: float, gamma: float) -> None:
+        self.learned += 1
         pred = self.predict(t)
         r = y - pred
         rc = max(-lim, min(lim, r))
@@ -237,14 +243,14 @@ class EntityScorer:
         self.noise = [typical] * (c.noise_buckets if self.step < DAY / 2 else 1)
         self.visits = [0] * len(self.noise)
         per_day = max(1, min(c.max_buckets, round(DAY / self.step)))
-        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, ts[0], typical)]
+        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, typical, 0.0)]
         if self.step < DAY / 2:  # a daily cycle needs several points a day
             self.forecasters.append(_Forecaster("daily", DAY, per_day, min(c.level_alpha, 2 * self.step / DAY), level,
-                                                ts[0], typical))
+                                                typical, DAY / self.step))
         if self.step <= DAY:
             buckets = per_day * 7 if self.step < DAY / 2 else 7
             self.forecasters.append(_Forecaster("weekly", WEEK, buckets, min(c.level_alpha, 2 * self.step / WEEK),
-                                                level, ts[0], typical))
+                                                level, typical, WEEK / self.step))
         # the shortest season must be seen once before anything is scored
         season = self.forecasters[1].period if len(self.forecasters) > 1 else 0.0
         self.scoring_from = ts[0] + season
@@ -286,7 +292,7 @@ class EntityScorer:
         c = self.cfg
         best = self.forecasters[0]
         for f in self.forecasters[1:]:
-            if f.error < best.error and f.ready(t):
+            if f.error < best.error and f.ready():
                 best = f
         expected = best.predict(t)
         r = x - expected
