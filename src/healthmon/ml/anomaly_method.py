@@ -90,7 +90,7 @@ class ScorerConfig:
     min_z: float = 4.0  # ... and the point itself is at least this robust z from expected
     refractory: float = DAY  # seconds of quiet after a flag, unless the score grows
     max_buckets: int = 288  # seasonal buckets per day (5-minute buckets at finest)
-    resolution: float = 0.01  # smallest typical |residual|, as a share of the entity's scale (median |x|)
+    resolution: float = 0.01  # smallest typical |residual|, as a share of the entity's scale (its warm-up spread)
 
 
 class Score(NamedTuple):
@@ -237,8 +237,10 @@ class EntityScorer:
         self.step = median(gaps) if gaps else DAY
         level = median(xs)
         typical = median(abs(x - level) for x in xs)
-        # the noise floor is relative to the values' size; 1e-290 keeps it a normal float
-        self.scale = max(median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0, 1e-290)
+        # the noise floor is relative to how much the values move (a level of 1e6 that moves by 100
+        # is not flat at a resolution of 1e4), and to their size only when the warm-up did not move;
+        # 1e-290 keeps it a normal float
+        self.scale = max(typical or median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0, 1e-290)
         typical = max(typical, c.resolution * self.scale)
         self.noise = [typical] * (c.noise_buckets if self.step < DAY / 2 else 1)
         self.visits = [0] * len(self.noise)
