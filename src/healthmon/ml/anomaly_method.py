@@ -19,7 +19,9 @@ Per point (``EntityScorer.update``):
 2. **Noise level.** A running median of |residual| (multiplicative steps, so a spike moves it
    by one step only), kept per hour of the day for sub-daily data (``noise_buckets``): busy
    hours are noisier than quiet ones, and one level for both would flag noise by day and miss
-   changes by night. Each hour's level starts from the warm-up's and converges with a
+   changes by night. Coarser data gets longer blocks of the day (each level sees at least
+   ``NOISE_VISITS_PER_DAY`` points a day: 30-minute data 4 blocks, hourly 2, two-hourly and
+   coarser one), else a level visited once a day takes months to follow the series. Each level starts from the warm-up's and converges with a
    decreasing gain, then follows the series with the step ``noise_alpha`` per visit.
    residual / (1.4826 × noise level) is a robust z-score. Counts (every value so far a
    non-negative integer) cannot be less noisy than a Poisson count, so their noise level is at
@@ -64,6 +66,9 @@ DAY = 86_400.0
 # shift, so it is recorded in units of 10 z
 DRIFT_UNIT = 10.0
 NOISE_PRIOR_VISITS = 5  # weight of a noise level's starting value, in visits
+# points a day each time-of-day noise level sees at least (5-minute data: 12 in each hour); coarser
+# data gets fewer, longer blocks of the day, so that a level still follows the series within days
+NOISE_VISITS_PER_DAY = 12
 MIN_TAIL = 30  # scored points before the first flag, whatever the season
 WEEK = 7 * DAY
 
@@ -82,7 +87,7 @@ class ScorerConfig:
     long_alpha: float = 1 / 72  # the scored long average of z-scores
     drift_k: float = 1.0  # CUSUM allowance per point, in z (the usual half of a 2-sigma shift)
     drift_clip: float = 6.0  # z-scores clipped at this before they enter the CUSUM (one spike is not a drift)
-    noise_buckets: int = 24  # noise levels per day for sub-daily data (one per hour)
+    noise_buckets: int = 24  # noise levels per day for sub-daily data (one per hour at most)
     noise_alpha: float = 0.03  # step of an hour's running median per visit (it sees 1/24 of the points)
     tail_memory: int = 16000  # points over which the score history fades
     tail_share: float = 0.02  # the exponential tail starts at the top 2 % of past scores
@@ -242,7 +247,7 @@ class EntityScorer:
         # 1e-290 keeps it a normal float
         self.scale = max(typical or median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0, 1e-290)
         typical = max(typical, c.resolution * self.scale)
-        self.noise = [typical] * (c.noise_buckets if self.step < DAY / 2 else 1)
+        self.noise = [typical] * max(1, min(c.noise_buckets, int(DAY / self.step) // NOISE_VISITS_PER_DAY))
         self.visits = [0] * len(self.noise)
         per_day = max(1, min(c.max_buckets, round(DAY / self.step)))
         self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, typical, 0.0)]
