@@ -41,8 +41,8 @@ Per point (``EntityScorer.update``):
 4. **Flag.** ``is_anomaly`` when the surprise reaches log10(``budget``) (under the fitted
    tail, one point in ``budget`` of a normal history would reach it: the false-alarm budget) and
    the point itself is at least ``min_z`` from its expected value. After a flag the entity stays
-   quiet for ``refractory`` seconds unless the surprise exceeds the flagged one, so one
-   excursion raises one alert plus its escalations.
+   quiet for ``refractory`` seconds (and at least ``refractory_points`` points) unless the
+   surprise exceeds the flagged one, so one excursion raises one alert plus its escalations.
 
 Warm-up: no score for an entity's first ``warmup`` points, nor before it has seen one full day
 (sub-daily data) or week (daily data): until then every cycle is news. No flag before the scores
@@ -93,7 +93,8 @@ class ScorerConfig:
     tail_share: float = 0.02  # the exponential tail starts at the top 2 % of past scores
     budget: int = 1000  # flag when a normal history would reach the score once in `budget` points
     min_z: float = 4.0  # ... and the point itself is at least this robust z from expected
-    refractory: float = DAY  # seconds of quiet after a flag, unless the score grows
+    refractory: float = DAY  # seconds of quiet after a flag, unless the score grows ...
+    refractory_points: int = 12  # ... and at least this many points (daily data: one day is one point)
     max_buckets: int = 288  # seasonal buckets per day (5-minute buckets at finest)
     resolution: float = 0.01  # smallest typical |residual|, as a share of the entity's scale (its warm-up spread)
 
@@ -323,7 +324,7 @@ class EntityScorer:
                 and t >= self.flagging_from and self.short_tail.total >= MIN_TAIL
                 and (t >= self.quiet_until or surprise > self.flag_score))
         if flag:
-            self.quiet_until = t + c.refractory
+            self.quiet_until = t + max(c.refractory, c.refractory_points * self.step)
             self.flag_score = surprise
         self.short_tail.record(abs(self.short))
         self.long_tail.record(abs(self.long))
