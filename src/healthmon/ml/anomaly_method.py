@@ -12,7 +12,7 @@ Per point (``EntityScorer.update``):
    of them, a seasonal profile in buckets of the time of day or of the week: ``none``, ``daily``
    and ``weekly``. Each tracks its own mean absolute one-step error; the expected value is that
    of the forecaster with the smallest error so far (a seasonal one once it has seen one
-   period's worth of points at the series' spacing). So the series' own history decides whether it has a daily or a weekly cycle; the
+   period's worth of points at the series' spacing, and only for a bucket it has seen). So the series' own history decides whether it has a daily or a weekly cycle; the
    granularity (median spacing of the first points) sets the bucket count. Residuals are
    clipped at ``clip`` × the noise level before they update a level or a profile, so an anomaly does not
    become the new normal at once.
@@ -134,6 +134,10 @@ class _Forecaster:
             return self.level
         b = self.bucket(t)
         return self.level + self.season[b] if self.seen[b] else self.level
+
+    def knows(self, t: float) -> bool:
+        """Has the profile seen t's bucket? (else it could only offer its level)"""
+        return not self.period or bool(self.seen[self.bucket(t)])
 
     def ready(self) -> bool:
         # one period's worth of points at the series' spacing, not one period of elapsed time:
@@ -300,7 +304,9 @@ class EntityScorer:
         c = self.cfg
         best = self.forecasters[0]
         for f in self.forecasters[1:]:
-            if f.error < best.error and f.ready():
+            # a bucket the profile has never seen (a time of day that fell into a gap) is
+            # forecast by the others: the profile's level alone lags its cycle
+            if f.error < best.error and f.ready() and f.knows(t):
                 best = f
         expected = best.predict(t)
         r = x - expected
