@@ -45,8 +45,9 @@ Per point (``EntityScorer.update``):
    surprise exceeds the flagged one, so one excursion raises one alert plus its escalations.
 
 Warm-up: no score for an entity's first ``warmup`` points, nor before it has seen one full day
-(sub-daily data) or week (daily data): until then every cycle is news. No flag before the scores
-themselves span one more such cycle (and at least 30 points): a tail needs a history.
+(sub-daily data) or week (daily data), both in elapsed time and in points at its spacing (after a
+gap of days a few points are not a cycle): until then every cycle is news. No flag before the
+scores themselves span one more such cycle (and at least 30 points): a tail needs a history.
 """
 
 from __future__ import annotations
@@ -268,6 +269,10 @@ class EntityScorer:
         self.scoring_from = ts[0] + season
         # the score's own history must cover one more cycle before it can call anything rare
         self.flagging_from = self.scoring_from + season
+        # ... in points as well as in time: after a gap of days, a few points are not a cycle
+        self.season_points = season / self.step
+        self.learned = len(self._warm)
+        self.scored = 0
         for t, x in self._warm:  # the noise levels already summarise these points
             for f in self.forecasters:
                 f.learn(t, x, c.clip * typical, c.error_alpha, c.season_gamma)
@@ -278,6 +283,7 @@ class EntityScorer:
 
     def _learn(self, t: float, x: float, r: float) -> None:
         c = self.cfg
+        self.learned += 1
         b = self._noise_bucket(t)
         typical = self.noise[b]
         # a decreasing gain first (a running median from a poor start, such as a night-time
@@ -310,9 +316,10 @@ class EntityScorer:
                 best = f
         expected = best.predict(t)
         r = x - expected
-        if t < self.scoring_from:
+        if t < self.scoring_from or self.learned < self.season_points:
             self._learn(t, x, r)
             return WARMING_UP
+        self.scored += 1
         sigma = 1.4826 * self.noise[self._noise_bucket(t)]  # 1.4826 × median |N(0, s)| = s
         if self.counts:
             sigma = max(sigma, math.sqrt(max(expected, 1.0)))
@@ -327,7 +334,8 @@ class EntityScorer:
         surprise = max(self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)),
                        self.drift_tail.surprise(drift))
         flag = (surprise >= math.log10(c.budget) and abs(z) >= c.min_z
-                and t >= self.flagging_from and self.short_tail.total >= MIN_TAIL
+                and t >= self.flagging_from and self.scored > self.season_points
+                and self.short_tail.total >= MIN_TAIL
                 and (t >= self.quiet_until or surprise > self.flag_score))
         if flag:
             self.quiet_until = t + max(c.refractory, c.refractory_points * self.step)
