@@ -12,17 +12,19 @@ Per point (``EntityScorer.update``):
    of them, a seasonal profile in buckets of the time of day or of the week: ``none``, ``daily``
    and ``weekly``. Each tracks its own mean absolute one-step error; the expected value is that
    of the forecaster with the smallest error so far (a seasonal one once it has seen one
-   period's worth of points at the series' spacing, and only for a bucket it has seen). So the series' own history decides whether it has a daily or a weekly cycle; the
-   granularity (median spacing of the first points) sets the bucket count. Residuals are
-   clipped at ``clip`` × the noise level before they update a level or a profile, so an anomaly does not
-   become the new normal at once.
+   period's worth of points at the series' spacing, and only for a bucket it has seen). So the
+   series' own history decides whether it has a daily or a weekly cycle; the granularity (median
+   spacing of the first points) sets the bucket count. Residuals are clipped at ``clip`` × the
+   noise level before they update a level or a profile, so an anomaly does not become the new
+   normal at once.
 2. **Noise level.** A running median of |residual| (multiplicative steps, so a spike moves it
    by one step only), kept per hour of the day for sub-daily data (``noise_buckets``): busy
    hours are noisier than quiet ones, and one level for both would flag noise by day and miss
    changes by night. Coarser data gets longer blocks of the day (each level sees at least
    ``NOISE_VISITS_PER_DAY`` points a day: 30-minute data 4 blocks, hourly 2, two-hourly and
-   coarser one), else a level visited once a day takes months to follow the series. Each level starts from the warm-up's and converges with a
-   decreasing gain, then follows the series with the step ``noise_alpha`` per visit.
+   coarser one), else a level visited once a day takes months to follow the series. Each level
+   starts from the warm-up's and converges with a decreasing gain, then follows the series with
+   the step ``noise_alpha`` per visit.
    residual / (1.4826 × noise level) is a robust z-score. Counts (every value so far a
    non-negative integer) cannot be less noisy than a Poisson count, so their noise level is at
    least sqrt(expected) (and 1): a jump from 0 to 3 in a quiet hour is not a 100-sigma event.
