@@ -243,6 +243,14 @@ def summarise(null_rows: list[dict], hits: list[dict]) -> dict:
             "detected": round(float(np.mean([h["hit"] for h in rows])), 3) if rows else None,
             "baseline_detected": round(float(np.mean([h["baseline_hit"] for h in rows])), 3) if rows else None,
         }
+    by_spacing = {}
+    for spacing in dict.fromkeys(r["spacing"] for r in null_rows):
+        for n in dict.fromkeys(r["length"] for r in null_rows if r["spacing"] == spacing):
+            rows = [h for h in hits if h["spacing"] == spacing and h["length"] == n]
+            if rows:
+                by_spacing[f"{spacing} × {n}"] = {
+                    "cases": len(rows), "detected": round(float(np.mean([h["hit"] for h in rows])), 3),
+                    "baseline_detected": round(float(np.mean([h["baseline_hit"] for h in rows])), 3)}
     nulls = [r["flags_per_1000"] for r in null_rows]
     return {
         "null_flags_per_1000_median": float(np.median(nulls)),
@@ -252,6 +260,7 @@ def summarise(null_rows: list[dict], hits: list[dict]) -> dict:
                    f"{r['error'] or str(r['nan']) + ' NaN'}" for r in broken],
         "by_anomaly": by_kind,
         "by_family": by_family,
+        "by_spacing": by_spacing,
     }
 
 
@@ -269,6 +278,9 @@ def markdown(results: dict) -> str:
     lines += ["", "| anomaly | cases | detected | baseline detected |", "|---|---|---|---|"]
     for kind, k in s["by_anomaly"].items():
         lines.append(f"| {kind} | {k['cases']} | {k['detected']:.2f} | {k['baseline_detected']:.2f} |")
+    lines += ["", "| spacing × points | cases | detected | baseline detected |", "|---|---|---|---|"]
+    for name, k in s["by_spacing"].items():
+        lines.append(f"| {name} | {k['cases']} | {k['detected']:.2f} | {k['baseline_detected']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
