@@ -11,16 +11,20 @@ Per point (``EntityScorer.update``):
 1. **Expected value.** Three forecasters run side by side, each a robust level plus, for two
    of them, a seasonal profile in buckets of the time of day or of the week: ``none``, ``daily``
    and ``weekly``. Each tracks its own mean absolute one-step error; the expected value is that
-   of the forecaster with the smallest error so far (a seasonal one once it has seen a full
-   period). So the series' own history decides whether it has a daily or a weekly cycle; the
-   granularity (median spacing of the first points) sets the bucket count. Residuals are
-   clipped at ``clip`` × the noise level before they update a level or a profile, so an anomaly does not
-   become the new normal at once.
+   of the forecaster with the smallest error so far (a seasonal one once it has seen one
+   period's worth of points at the series' spacing, and only for a bucket it has seen). So the
+   series' own history decides whether it has a daily or a weekly cycle; the granularity (median
+   spacing of the first points) sets the bucket count. Residuals are clipped at ``clip`` × the
+   noise level before they update a level or a profile, so an anomaly does not become the new
+   normal at once.
 2. **Noise level.** A running median of |residual| (multiplicative steps, so a spike moves it
    by one step only), kept per hour of the day for sub-daily data (``noise_buckets``): busy
    hours are noisier than quiet ones, and one level for both would flag noise by day and miss
-   changes by night. Each hour's level starts from the warm-up's and converges with a
-   decreasing gain, then follows the series with the step ``noise_alpha`` per visit.
+   changes by night. Coarser data gets longer blocks of the day (each level sees at least
+   ``NOISE_VISITS_PER_DAY`` points a day: 30-minute data 4 blocks, hourly 2, two-hourly and
+   coarser one), else a level visited once a day takes months to follow the series. Each level
+   starts from the warm-up's and converges with a decreasing gain, then follows the series with
+   the step ``noise_alpha`` per visit.
    residual / (1.4826 × noise level) is a robust z-score. Counts (every value so far a
    non-negative integer) cannot be less noisy than a Poisson count, so their noise level is at
    least sqrt(expected) (and 1): a jump from 0 to 3 in a quiet hour is not a 100-sigma event.
@@ -39,12 +43,13 @@ Per point (``EntityScorer.update``):
 4. **Flag.** ``is_anomaly`` when the surprise reaches log10(``budget``) (under the fitted
    tail, one point in ``budget`` of a normal history would reach it: the false-alarm budget) and
    the point itself is at least ``min_z`` from its expected value. After a flag the entity stays
-   quiet for ``refractory`` seconds unless the surprise exceeds the flagged one, so one
-   excursion raises one alert plus its escalations.
+   quiet for ``refractory`` seconds (and at least ``refractory_points`` points) unless the
+   surprise exceeds the flagged one, so one excursion raises one alert plus its escalations.
 
 Warm-up: no score for an entity's first ``warmup`` points, nor before it has seen one full day
-(sub-daily data) or week (daily data): until then every cycle is news. No flag before the scores
-themselves span one more such cycle (and at least 30 points): a tail needs a history.
+(sub-daily data) or week (daily data), both in elapsed time and in points at its spacing (after a
+gap of days a few points are not a cycle): until then every cycle is news. No flag before the
+scores themselves span one more such cycle (and at least 30 points): a tail needs a history.
 """
 
 from __future__ import annotations
@@ -64,6 +69,9 @@ DAY = 86_400.0
 # shift, so it is recorded in units of 10 z
 DRIFT_UNIT = 10.0
 NOISE_PRIOR_VISITS = 5  # weight of a noise level's starting value, in visits
+# points a day each time-of-day noise level sees at least (5-minute data: 12 in each hour); coarser
+# data gets fewer, longer blocks of the day, so that a level still follows the series within days
+NOISE_VISITS_PER_DAY = 12
 MIN_TAIL = 30  # scored points before the first flag, whatever the season
 WEEK = 7 * DAY
 
@@ -82,15 +90,16 @@ class ScorerConfig:
     long_alpha: float = 1 / 72  # the scored long average of z-scores
     drift_k: float = 1.0  # CUSUM allowance per point, in z (the usual half of a 2-sigma shift)
     drift_clip: float = 6.0  # z-scores clipped at this before they enter the CUSUM (one spike is not a drift)
-    noise_buckets: int = 24  # noise levels per day for sub-daily data (one per hour)
+    noise_buckets: int = 24  # noise levels per day for sub-daily data (one per hour at most)
     noise_alpha: float = 0.03  # step of an hour's running median per visit (it sees 1/24 of the points)
     tail_memory: int = 16000  # points over which the score history fades
     tail_share: float = 0.02  # the exponential tail starts at the top 2 % of past scores
     budget: int = 1000  # flag when a normal history would reach the score once in `budget` points
     min_z: float = 4.0  # ... and the point itself is at least this robust z from expected
-    refractory: float = DAY  # seconds of quiet after a flag, unless the score grows
+    refractory: float = DAY  # seconds of quiet after a flag, unless the score grows ...
+    refractory_points: int = 12  # ... and at least this many points (daily data: one day is one point)
     max_buckets: int = 288  # seasonal buckets per day (5-minute buckets at finest)
-    resolution: float = 0.01  # smallest typical |residual|, as a share of the entity's scale (median |x|)
+    resolution: float = 0.01  # smallest typical |residual|, as a share of the entity's scale (its warm-up spread)
 
 
 class Score(NamedTuple):
@@ -107,10 +116,12 @@ WARMING_UP = Score(math.nan, False, math.nan, math.nan, "")
 class _Forecaster:
     """Robust level + optional seasonal profile (additive), updated with clipped residuals."""
 
-    def __init__(self, name: str, period: float, buckets: int, alpha: float, level: float, started: float,
-                 error: float):
+    def __init__(self, name: str, period: float, buckets: int, alpha: float, level: float, error: float,
+                 points_per_period: float):
         self.name, self.period, self.buckets, self.alpha = name, period, buckets, alpha
-        self.level, self.started, self.error = level, started, error
+        self.level, self.error = level, error
+        self.points_per_period = points_per_period
+        self.learned = 0
         self.season = array("d", bytes(8 * buckets))
         self.seen = bytearray(buckets)
         self._t, self._b = math.nan, 0  # the last time asked for and its bucket (asked twice a point)
@@ -127,10 +138,18 @@ class _Forecaster:
         b = self.bucket(t)
         return self.level + self.season[b] if self.seen[b] else self.level
 
-    def ready(self, t: float) -> bool:
-        return not self.period or t - self.started >= self.period
+    def knows(self, t: float) -> bool:
+        """Has the profile seen t's bucket? (else it could only offer its level)"""
+        return not self.period or bool(self.seen[self.bucket(t)])
+
+    def ready(self) -> bool:
+        # one period's worth of points at the series' spacing, not one period of elapsed time:
+        # after a gap of days a profile has seen a few of its buckets once, and its error is still
+        # the warm-up's guess (on regular data the two are the same)
+        return not self.period or self.learned >= self.points_per_period
 
     def learn(self, t: float, y: float, lim: float, error_alpha: float, gamma: float) -> None:
+        self.learned += 1
         pred = self.predict(t)
         r = y - pred
         rc = max(-lim, min(lim, r))
@@ -231,25 +250,31 @@ class EntityScorer:
         self.step = median(gaps) if gaps else DAY
         level = median(xs)
         typical = median(abs(x - level) for x in xs)
-        # the noise floor is relative to the values' size; 1e-290 keeps it a normal float
-        self.scale = max(median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0, 1e-290)
+        # the noise floor is relative to how much the values move (a level of 1e6 that moves by 100
+        # is not flat at a resolution of 1e4), and to their size only when the warm-up did not move;
+        # 1e-290 keeps it a normal float
+        self.scale = max(typical or median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0, 1e-290)
         typical = max(typical, c.resolution * self.scale)
-        self.noise = [typical] * (c.noise_buckets if self.step < DAY / 2 else 1)
+        self.noise = [typical] * max(1, min(c.noise_buckets, int(DAY / self.step) // NOISE_VISITS_PER_DAY))
         self.visits = [0] * len(self.noise)
         per_day = max(1, min(c.max_buckets, round(DAY / self.step)))
-        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, ts[0], typical)]
+        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, typical, 0.0)]
         if self.step < DAY / 2:  # a daily cycle needs several points a day
             self.forecasters.append(_Forecaster("daily", DAY, per_day, min(c.level_alpha, 2 * self.step / DAY), level,
-                                                ts[0], typical))
+                                                typical, DAY / self.step))
         if self.step <= DAY:
             buckets = per_day * 7 if self.step < DAY / 2 else 7
             self.forecasters.append(_Forecaster("weekly", WEEK, buckets, min(c.level_alpha, 2 * self.step / WEEK),
-                                                level, ts[0], typical))
+                                                level, typical, WEEK / self.step))
         # the shortest season must be seen once before anything is scored
         season = self.forecasters[1].period if len(self.forecasters) > 1 else 0.0
         self.scoring_from = ts[0] + season
         # the score's own history must cover one more cycle before it can call anything rare
         self.flagging_from = self.scoring_from + season
+        # ... in points as well as in time: after a gap of days, a few points are not a cycle
+        self.season_points = season / self.step
+        self.learned = len(self._warm)
+        self.scored = 0
         for t, x in self._warm:  # the noise levels already summarise these points
             for f in self.forecasters:
                 f.learn(t, x, c.clip * typical, c.error_alpha, c.season_gamma)
@@ -260,6 +285,7 @@ class EntityScorer:
 
     def _learn(self, t: float, x: float, r: float) -> None:
         c = self.cfg
+        self.learned += 1
         b = self._noise_bucket(t)
         typical = self.noise[b]
         # a decreasing gain first (a running median from a poor start, such as a night-time
@@ -286,13 +312,16 @@ class EntityScorer:
         c = self.cfg
         best = self.forecasters[0]
         for f in self.forecasters[1:]:
-            if f.error < best.error and f.ready(t):
+            # a bucket the profile has never seen (a time of day that fell into a gap) is
+            # forecast by the others: the profile's level alone lags its cycle
+            if f.error < best.error and f.ready() and f.knows(t):
                 best = f
         expected = best.predict(t)
         r = x - expected
-        if t < self.scoring_from:
+        if t < self.scoring_from or self.learned < self.season_points:
             self._learn(t, x, r)
             return WARMING_UP
+        self.scored += 1
         sigma = 1.4826 * self.noise[self._noise_bucket(t)]  # 1.4826 × median |N(0, s)| = s
         if self.counts:
             sigma = max(sigma, math.sqrt(max(expected, 1.0)))
@@ -307,10 +336,11 @@ class EntityScorer:
         surprise = max(self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)),
                        self.drift_tail.surprise(drift))
         flag = (surprise >= math.log10(c.budget) and abs(z) >= c.min_z
-                and t >= self.flagging_from and self.short_tail.total >= MIN_TAIL
+                and t >= self.flagging_from and self.scored > self.season_points
+                and self.short_tail.total >= MIN_TAIL
                 and (t >= self.quiet_until or surprise > self.flag_score))
         if flag:
-            self.quiet_until = t + c.refractory
+            self.quiet_until = t + max(c.refractory, c.refractory_points * self.step)
             self.flag_score = surprise
         self.short_tail.record(abs(self.short))
         self.long_tail.record(abs(self.long))

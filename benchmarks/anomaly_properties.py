@@ -1,0 +1,311 @@
+"""General properties of ``healthmon anomalies score`` on seeded synthetic series.
+
+The scorer was designed on nab-dev (5-minute tweet counts, artificial series); it is meant for
+any series. This harness checks what must hold whatever the series, on families that nab-dev
+does not contain (it fetches no data; every series is generated from a fixed seed):
+
+- **spacing**: 1 min, 5 min, 30 min, 1 h, 1 day, and irregular (5-minute jittered steps, gaps of
+  hours to days, a few duplicated timestamps);
+- **length**: 800, 1,500, 4,000, 20,000 points;
+- **values**: Gaussian noise around a level, AR(1) with φ 0.9 / 0.99 (slowly wandering, like CPU
+  utilisation), daily and weekly seasonality, a slow trend, values around 0.001 and around 1e6,
+  few distinct levels (a quantised sensor), constant then noisy, non-negative bursty counts,
+  negative values.
+
+**Null series** (nothing injected): flags per 1,000 scored points (after the warm-up, i.e. the
+points with a score). The method's budget is about one false alarm per 1,000 points; a family
+above ``FLOOD`` floods. A crash, or a NaN / infinite score or expected value after the warm-up,
+is reported as such.
+
+**Injected series**: one anomaly at 70 % of the series — a spike, a level shift up or down, a
+variance change, a flat line (the sensor stuck at its last value) or a slow ramp — sized in units
+of the family's spread (``VALUES``): a spike of 8, a lasting shift of ±4, added noise of 4, a ramp to
++8 over 2 % of the series (at least 20 points) that stays there; the flat line and the added noise
+last as long as the ramp. A hit is a flag inside the injected window (from the anomaly's
+start to its end plus a grace of 2 % of the series, at least 5 points). The rolling z-score
+baseline of ``benchmarks/nab.py`` (window one day of points, at least 50; z > 4; one flag a day)
+scores the same series.
+
+    python -m benchmarks.anomaly_properties [--quick] [--json PATH]
+
+Prints the families that flood, crash or return NaN, and detection per family and anomaly
+type beside the baseline's; writes ``benchmarks/results/details/anomaly_properties.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DAY = 86_400.0
+WEEK = 7 * DAY
+FLOOD = 5.0  # null flags per 1,000 scored points above which a family floods
+RESULTS = Path(__file__).resolve().parent / "results" / "details" / "anomaly_properties.json"
+SPACINGS: dict[str, float | None] = {"1min": 60.0, "5min": 300.0, "30min": 1800.0, "1h": 3600.0, "1day": DAY,
+                                     "irregular": None}
+LENGTHS = (800, 1500, 4000, 20000)
+START = 1_704_067_200.0  # 2024-01-01T00:00:00Z, a Monday
+
+
+def _rng(*key: object) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32("/".join(map(str, key)).encode()))
+
+
+def times(spacing: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Seconds since the epoch: a regular grid, or jittered 5-minute steps with gaps of hours to
+    days and a few duplicated timestamps."""
+    step = SPACINGS[spacing]
+    if step is not None:
+        return START + step * np.arange(n)
+    steps = 300.0 * rng.uniform(0.6, 1.4, n)
+    gaps = rng.random(n) < 0.003
+    steps[gaps] = rng.uniform(2 * 3600, 3 * DAY, gaps.sum())
+    steps[rng.random(n) < 0.005] = 0.0  # duplicated timestamps
+    steps[0] = 0.0
+    return START + np.round(np.cumsum(steps))
+
+
+def _ar1(n: int, phi: float, rng: np.random.Generator, sd: float = 1.0) -> np.ndarray:
+    e = rng.normal(0.0, sd, n)
+    x = np.empty(n)
+    x[0] = e[0] / math.sqrt(1 - phi * phi)
+    for i in range(1, n):
+        x[i] = phi * x[i - 1] + e[i]
+    return x
+
+
+def _daily(t: np.ndarray) -> np.ndarray:
+    return np.sin(2 * np.pi * (t % DAY) / DAY)
+
+
+def _weekend(t: np.ndarray) -> np.ndarray:
+    return ((((t - START) % WEEK) // DAY) >= 5).astype(float)
+
+
+# value families: f(t, rng) -> the null series, and its unit: the spread of its random part (the
+# marginal standard deviation of the noise or of the AR process, not of the cycles or the trend),
+# what a person looking at a few days of the series would call its normal wobble
+VALUES: dict[str, tuple[Callable[[np.ndarray, np.random.Generator], np.ndarray], float]] = {
+    "gaussian": (lambda t, r: 100 + r.normal(0, 5, len(t)), 5.0),
+    "ar1_0.9": (lambda t, r: 50 + _ar1(len(t), 0.9, r), 1 / math.sqrt(1 - 0.9**2)),
+    "ar1_0.99": (lambda t, r: 40 + _ar1(len(t), 0.99, r, 0.5), 0.5 / math.sqrt(1 - 0.99**2)),
+    "daily": (lambda t, r: 100 + 30 * _daily(t) + r.normal(0, 3, len(t)), 3.0),
+    "weekly": (lambda t, r: 100 + 10 * _daily(t) - 25 * _weekend(t) + r.normal(0, 3, len(t)), 3.0),
+    "trend": (lambda t, r: 100 + 60 * np.linspace(0, 1, len(t)) + r.normal(0, 3, len(t)), 3.0),
+    "tiny": (lambda t, r: 0.001 + r.normal(0, 0.0001, len(t)), 0.0001),
+    "huge": (lambda t, r: 1e6 + r.normal(0, 100, len(t)), 100.0),
+    "quantised": (lambda t, r: 20 + np.round(_ar1(len(t), 0.9, r, 0.3)), 0.3 / math.sqrt(1 - 0.9**2)),
+    "constant_then_noisy": (lambda t, r: 5 + np.where(np.arange(len(t)) < 0.4 * len(t), 0.0,
+                                                      r.normal(0, 1, len(t))), 1.0),
+    "bursty_counts": (lambda t, r: r.poisson(3 * np.exp(0.8 * _ar1(len(t), 0.95, r, math.sqrt(1 - 0.95**2)))),
+                      3.0),
+    "negative": (lambda t, r: _ar1(len(t), 0.9, r, 2.0) - 3.0, 2 / math.sqrt(1 - 0.9**2)),
+}
+
+ANOMALIES = ("spike", "shift_up", "shift_down", "variance", "flatline", "ramp")
+
+
+def inject(kind: str, x: np.ndarray, unit: float, rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
+    """``x`` with one anomaly of ``kind`` at 70 % of its length, sized in ``unit`` (the family's
+    spread), and the anomaly's [start, end)."""
+    n = len(x)
+    y = x.astype(float).copy()
+    start = int(0.7 * n)
+    span = max(20, n // 50)
+    if kind == "spike":
+        y[start] += 8 * unit
+        return y, start, start + 1
+    if kind in ("shift_up", "shift_down"):
+        end = n  # a lasting change
+        y[start:] += (4 if kind == "shift_up" else -4) * unit
+        return y, start, end
+    end = min(n, start + span)
+    if kind == "variance":
+        y[start:end] += rng.normal(0, 4 * unit, end - start)
+    elif kind == "flatline":
+        y[start:end] = y[start - 1]
+    elif kind == "ramp":
+        y[start:end] += np.linspace(0, 8 * unit, end - start)
+        y[end:] += 8 * unit
+        end = n
+    return y, start, end
+
+
+@dataclass
+class Scored:
+    flags: np.ndarray
+    scored: np.ndarray  # points with a score (after warm-up)
+    bad: int  # NaN / infinite score or expected value after warm-up
+    error: str = ""
+
+
+def score(t: np.ndarray, x: np.ndarray) -> Scored:
+    """The CLI's method with its defaults, point by point (one entity)."""
+    from healthmon.ml.anomaly_method import EntityScorer
+
+    s = EntityScorer()
+    flags = np.zeros(len(x), dtype=bool)
+    scored = np.zeros(len(x), dtype=bool)
+    bad = 0
+    try:
+        for i in range(len(x)):
+            out = s.update(float(t[i]), float(x[i]))
+            if out.season:  # warm-up points have no season
+                scored[i] = True
+                flags[i] = out.is_anomaly
+                bad += not (math.isfinite(out.anomaly_score) and math.isfinite(out.expected_value)
+                            and math.isfinite(out.z))
+    except Exception as exc:  # a crash is a finding, reported with the family
+        return Scored(flags, scored, bad, f"{type(exc).__name__}: {exc}")
+    return Scored(flags, scored, bad)
+
+
+def baseline(t: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Rolling z-score (``benchmarks.nab.rolling_zscore_detector``), window one day of points."""
+    import pandas as pd
+
+    from benchmarks.nab import rolling_zscore_detector
+
+    gaps = np.diff(t)
+    step = float(np.median(gaps[gaps > 0])) if (gaps > 0).any() else DAY
+    per_day = int(min(2016, max(50, round(DAY / step))))
+    frame = pd.DataFrame({"series": "s", "timestamp": t, "value": x})
+    with np.errstate(divide="ignore", invalid="ignore"):  # a flat window has no z-score: not flagged
+        return rolling_zscore_detector(frame, window=per_day, threshold=4.0, refractory=per_day)
+
+
+def cases(quick: bool = False) -> list[tuple[str, str, int]]:
+    """(values, spacing, length): every value family at every spacing (4,000 points), and the
+    lengths on a few families at 5-minute spacing. ``quick``: fewer, for the test."""
+    if quick:
+        families = list(VALUES)
+        out = [(v, s, 1500) for v in families for s in ("5min", "1day")]
+        out += [(v, "irregular", 1500) for v in ("gaussian", "ar1_0.99", "daily", "quantised", "bursty_counts")]
+        out += [(v, s, 1500) for v in ("daily", "ar1_0.99") for s in ("1min", "30min", "1h")]
+        return out
+    out = [(v, s, 4000) for v in VALUES for s in SPACINGS]
+    out += [(v, "5min", n) for v in ("gaussian", "ar1_0.99", "daily", "bursty_counts") for n in LENGTHS if n != 4000]
+    return out
+
+
+def run(quick: bool = False, anomalies: tuple[str, ...] = ANOMALIES) -> dict:
+    null_rows, hits = [], []
+    for values, spacing, n in cases(quick):
+        rng = _rng(values, spacing, n)
+        t = times(spacing, n, rng)
+        make, unit = VALUES[values]
+        x = make(t, rng)
+        res = score(t, x)
+        base = baseline(t, x)
+        scored = max(int(res.scored.sum()), 1)
+        null_rows.append({
+            "values": values, "spacing": spacing, "length": n, "scored": int(res.scored.sum()),
+            "flags_per_1000": round(1000 * int(res.flags[res.scored].sum()) / scored, 2),
+            "baseline_flags_per_1000": round(1000 * int(base[res.scored].sum()) / scored, 2),
+            "nan": res.bad, "error": res.error,
+        })
+        for kind in anomalies:
+            y, a, b = inject(kind, x, unit, _rng(values, spacing, n, kind))
+            r = score(t, y)
+            grace = max(5, n // 50)
+            lo, hi = a, min(n, b + grace)
+            hits.append({
+                "values": values, "spacing": spacing, "length": n, "anomaly": kind,
+                "hit": bool(r.flags[lo:hi].any()), "baseline_hit": bool(baseline(t, y)[lo:hi].any()),
+                "error": r.error,
+            })
+    return {"flood_above_per_1000": FLOOD, "null": null_rows, "injected": hits, "summary": summarise(null_rows, hits)}
+
+
+def summarise(null_rows: list[dict], hits: list[dict]) -> dict:
+    floods = [r for r in null_rows if r["flags_per_1000"] > FLOOD]
+    broken = [r for r in null_rows if r["nan"] or r["error"]] + [h for h in hits if h["error"]]
+    by_kind = {}
+    for kind in sorted({h["anomaly"] for h in hits}):
+        rows = [h for h in hits if h["anomaly"] == kind]
+        by_kind[kind] = {"cases": len(rows), "detected": round(float(np.mean([h["hit"] for h in rows])), 3),
+                         "baseline_detected": round(float(np.mean([h["baseline_hit"] for h in rows])), 3)}
+    by_family = {}
+    for values in dict.fromkeys(r["values"] for r in null_rows):
+        rows = [h for h in hits if h["values"] == values]
+        nulls = [r["flags_per_1000"] for r in null_rows if r["values"] == values]
+        base_nulls = [r["baseline_flags_per_1000"] for r in null_rows if r["values"] == values]
+        by_family[values] = {
+            "null_flags_per_1000_median": float(np.median(nulls)), "null_flags_per_1000_max": float(max(nulls)),
+            "baseline_null_flags_per_1000_median": float(np.median(base_nulls)),
+            "detected": round(float(np.mean([h["hit"] for h in rows])), 3) if rows else None,
+            "baseline_detected": round(float(np.mean([h["baseline_hit"] for h in rows])), 3) if rows else None,
+        }
+    by_spacing = {}
+    for spacing in dict.fromkeys(r["spacing"] for r in null_rows):
+        for n in dict.fromkeys(r["length"] for r in null_rows if r["spacing"] == spacing):
+            rows = [h for h in hits if h["spacing"] == spacing and h["length"] == n]
+            if rows:
+                by_spacing[f"{spacing} × {n}"] = {
+                    "cases": len(rows), "detected": round(float(np.mean([h["hit"] for h in rows])), 3),
+                    "baseline_detected": round(float(np.mean([h["baseline_hit"] for h in rows])), 3)}
+    nulls = [r["flags_per_1000"] for r in null_rows]
+    return {
+        "null_flags_per_1000_median": float(np.median(nulls)),
+        "null_flags_per_1000_mean": round(float(np.mean(nulls)), 2),
+        "floods": [f"{r['values']} @ {r['spacing']} × {r['length']}: {r['flags_per_1000']}" for r in floods],
+        "broken": [f"{r['values']} @ {r['spacing']} × {r['length']}: {r.get('anomaly', 'null')}: "
+                   f"{r['error'] or str(r['nan']) + ' NaN'}" for r in broken],
+        "by_anomaly": by_kind,
+        "by_family": by_family,
+        "by_spacing": by_spacing,
+    }
+
+
+def markdown(results: dict) -> str:
+    s = results["summary"]
+    lines = [f"Null series: median {s['null_flags_per_1000_median']:.2f} flags per 1,000 scored points "
+             f"(mean {s['null_flags_per_1000_mean']:.2f}); flooding (> {FLOOD:g}): "
+             + ("; ".join(s["floods"]) or "none") + "; crash / NaN: " + ("; ".join(s["broken"]) or "none") + ".",
+             "", "| values | null flags /1,000 (median, max) | baseline null /1,000 | detected | baseline detected |",
+             "|---|---|---|---|---|"]
+    for name, f in s["by_family"].items():
+        lines.append(f"| {name} | {f['null_flags_per_1000_median']:.2f}, {f['null_flags_per_1000_max']:.2f} | "
+                     f"{f['baseline_null_flags_per_1000_median']:.2f} | {f['detected']:.2f} | "
+                     f"{f['baseline_detected']:.2f} |")
+    lines += ["", "| anomaly | cases | detected | baseline detected |", "|---|---|---|---|"]
+    for kind, k in s["by_anomaly"].items():
+        lines.append(f"| {kind} | {k['cases']} | {k['detected']:.2f} | {k['baseline_detected']:.2f} |")
+    lines += ["", "| spacing × points | cases | detected | baseline detected |", "|---|---|---|---|"]
+    for name, k in s["by_spacing"].items():
+        lines.append(f"| {name} | {k['cases']} | {k['detected']:.2f} | {k['baseline_detected']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(results: dict) -> str:
+    """The summary indented, the per-series rows one a line (a diff then shows which changed)."""
+    parts = []
+    for key, value in results.items():
+        if isinstance(value, list):
+            rows = ",\n  ".join(json.dumps(row) for row in value)
+            parts.append(f"{json.dumps(key)}: [\n  {rows}\n ]")
+        else:
+            parts.append(f"{json.dumps(key)}: " + json.dumps(value, indent=1).replace("\n", "\n "))
+    return "{\n " + ",\n ".join(parts) + "\n}\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the test's smaller grid")
+    parser.add_argument("--json", default=None, help=f"where to write the results (default {RESULTS})")
+    args = parser.parse_args(argv)
+    results = run(args.quick)
+    Path(args.json or RESULTS).write_text(to_json(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
