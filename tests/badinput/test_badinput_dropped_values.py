@@ -103,6 +103,20 @@ def test_everything_dropped_still_deploys_runs_and_schedules(cli, tmp_path, monk
          name: r
          tasks: [{task_key: call, run_job_task: {job_id: abc}}]
          """, "cannot deploy resources.jobs.j: Job 'r', task 'call': run_job_task.job_id is required"),
+        # The Jobs API requires a for_each_task's `inputs` (a string) and `task`: a dropped
+        # `inputs` must not deploy a loop that runs zero iterations.
+        ("""\
+         name: f
+         tasks: [{task_key: loop, for_each_task: {inputs: [1, 2], task: {task_key: i, run_job_task: {job_id: 1}}}}]
+         """, "cannot deploy resources.jobs.j: Job 'f', task 'loop': for_each_task.inputs is required"),
+        ("""\
+         name: f
+         tasks: [{task_key: loop, for_each_task: {inputs: "[1]"}}]
+         """, "cannot deploy resources.jobs.j: Job 'f', task 'loop': for_each_task.task is required"),
+        ("""\
+         name: f
+         tasks: [{task_key: loop, for_each_task: {inputs: "[1]", task: {task_key: i, run_job_task: {job_id: x}}}}]
+         """, "cannot deploy resources.jobs.j: Job 'f', task 'loop': run_job_task.job_id is required"),
     ],
 )
 def test_a_drop_that_leaves_a_job_the_api_refuses_fails_the_deploy_and_deploys_nothing(cli, tmp_path, monkeypatch,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from healthmon import permissions
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError
 from healthmon.jobs import api, plan, refs, runner_start
-from healthmon.jobs.tasks import run_job
+from healthmon.jobs.tasks import for_each, run_job
 from healthmon.schedule.triggers import job_triggers
 from healthmon.settings import Settings
 from healthmon.store.db import Database, insert_rows
@@ -81,6 +81,8 @@ def check_settings(settings: dict[str, Any]) -> None:
     job = f"Job {settings.get('name') or 'Untitled'!r}"
     tasks = plan.validate_tasks(settings.get("name") or "Untitled", settings.get("tasks") or [])
     for key, task in tasks.items():
+        if "for_each_task" in task:
+            task = for_each.check_spec(f"{job}, task {key!r}", task["for_each_task"])
         if "run_job_task" in task:
             run_job.check_spec(f"{job}, task {key!r}", task["run_job_task"])
     limit = settings.get("max_concurrent_runs")
