@@ -1,0 +1,36 @@
+"""Findings of the bundle fault-injection campaign (``python -m benchmarks.fuzz_bundle``), each
+pinned: the input that once reached a Python traceback now gets a clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+LONG = "x" * 5000  # longer than any file name the file system allows (ENAMETOOLONG on stat)
+
+NOTEBOOK = "# Databricks notebook source\nprint('ok')\n"
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        f"jobs: {{j: {{tasks: [{{task_key: a, notebook_task: {{notebook_path: ./{LONG}}}}}]}}}}",
+        f"jobs: {{j: {{tasks: [{{task_key: a, spark_python_task: {{python_file: ./{LONG}}}}}]}}}}",
+        f"jobs: {{j: {{tasks: [{{task_key: a, notebook_task: {{notebook_path: ./nb.py}}, "
+        f"libraries: [{{whl: ./{LONG}.whl}}]}}]}}}}",
+        f"jobs: {{j: {{tasks: [{{task_key: a, notebook_task: {{notebook_path: ./nb.py}}, "
+        f"libraries: [{{jar: ./{LONG}.jar}}]}}]}}}}",
+        f"jobs: {{j: {{tasks: [{{task_key: a, dbt_task: {{project_directory: {LONG}, commands: [dbt run]}}}}]}}}}",
+        f"apps: {{a: {{name: a, source_code_path: ./{LONG}}}}}",
+        f"dashboards: {{d: {{display_name: d, file_path: ./{LONG}.lvdash.json}}}}",
+    ],
+    ids=["notebook_path", "python_file", "whl", "jar", "dbt-project", "app-source", "dashboard-file"],
+)
+def test_a_path_too_long_for_the_file_system_is_not_found(cli, tmp_path, monkeypatch, resource):
+    """A path the file system refuses to look up is simply not there: validate says "not found"
+    as for any missing path (the `cli` fixture fails on a traceback or an internal error)."""
+    (tmp_path / "nb.py").write_text(NOTEBOOK)
+    (tmp_path / "databricks.yml").write_text(f"bundle: {{name: long}}\nresources:\n  {resource}\n")
+    monkeypatch.chdir(tmp_path)
+    code, text = cli("bundle", "validate")
+    assert code == 1, text
+    assert "Error: " in text and "not found" in text, text
