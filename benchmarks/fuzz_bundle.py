@@ -29,6 +29,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,11 @@ REPLACEMENTS: list[Any] = [
     "x" * 5000, "Ünïcödé ✓ 日本語", "a/b c/../d e", "../../../etc/passwd", "", " ", "0 0 3 ? * SUN",
     "${var.catalog", "$${var.x}", "${workspace.file_path}/x", 10**30, float("inf"),
 ]
+
+# Keys a map key is renamed to: YAML allows keys of every scalar kind, and names that look like
+# paths, references or globs.
+KEYS: list[Any] = [1, 0, True, False, None, 3.5, "", " ", "${var.x}", "a.b", "[0]", "tasks[0]", "*", "Ünï",
+                   "a b/c", "x" * 300, "-", "<<", "resources", "name", "task_key"]
 
 # What an include may point at; each is written as a file of the bundle and added to `include`.
 BROKEN_INCLUDES: dict[str, Callable[[Path], str]] = {}
@@ -241,7 +247,7 @@ def _parent(doc: Any, path: tuple) -> Any:
 def mutate(doc: dict, root: Path, rng: random.Random) -> str:
     """Change ``doc`` (the tree of one file of the bundle at ``root``) in place; a description."""
     paths = [p for p in paths_of(doc) if p]
-    kinds = ["replace"] * 5 + ["delete", "duplicate", "empty", "unknown", "include", "target"]
+    kinds = ["replace"] * 5 + ["delete", "duplicate", "empty", "unknown", "include", "target", "rename", "rename"]
     kind = rng.choice(kinds)
     if kind == "include" or not paths:
         name = rng.choice(sorted(BROKEN_INCLUDES))
@@ -264,7 +270,11 @@ def mutate(doc: dict, root: Path, rng: random.Random) -> str:
         value = rng.choice(REPLACEMENTS)
         parent[last] = value
         return f"replace {where} by {str(value)[:40]!r}"
-    if kind == "delete":
+    if kind == "rename" and isinstance(parent, dict):
+        key = rng.choice(KEYS)
+        parent[key] = parent.pop(last)
+        return f"rename {where} to {key!r}"
+    if kind in ("delete", "rename"):
         del parent[last]
         return f"delete {where}"
     if kind == "duplicate":
@@ -359,6 +369,7 @@ NAMED_NOT_LOCATED = (
     "syntax error in pattern", " warnings were found.", "No such option: ", "app.yml detected",
     "Python wheel tasks require compute", "via --var flag", "environment variables (BUNDLE_VAR_",
     "unexpected flag value for variable assignment", "but the value in the variable file",
+    "cannot deploy resources.jobs.", " has no tasks to run.",  # deploy and run-now name the job
 )
 # ``Error: FILE:LINE:COL: summary``, the layout of a YAML file that does not parse.
 LOCATED_SUMMARY = re.compile(r"^Error: [^:\s][^:]*:\d+:\d+: ")
@@ -456,10 +467,11 @@ def campaign(n: int, seed: int, only: int | None, step: Callable, cases: list[Ca
             continue
         rng = random.Random(f"{seed}:{i}")
         case = rng.choice(cases)
+        started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="hm-fuzz-") as tmp:
             mutation, found = step(i, case, rng, Path(tmp))
         if verbose:
-            print(f"#{i} [{case.name}] {mutation}", file=sys.__stderr__)
+            print(f"#{i} [{case.name}] {mutation} ({time.monotonic() - started:.1f} s)", file=sys.__stderr__)
         for f in found:
             print(f, file=sys.__stderr__, flush=True)
         findings += found
