@@ -3,6 +3,8 @@ pinned: the input that once reached a Python traceback now gets a clear error.""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 LONG = "x" * 5000  # longer than any file name the file system allows (ENAMETOOLONG on stat)
@@ -34,3 +36,19 @@ def test_a_path_too_long_for_the_file_system_is_not_found(cli, tmp_path, monkeyp
     code, text = cli("bundle", "validate")
     assert code == 1, text
     assert "Error: " in text and "not found" in text, text
+
+
+def test_a_bundle_name_too_long_for_the_file_system_fails_the_deploy_cleanly(cli, tmp_path, monkeypatch, healthmon_home):
+    """The name is part of the workspace folder the files are copied to: the deploy fails with
+    the file system's reason, deploys no job and leaves no staging folder."""
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "nb.py").write_text(NOTEBOOK)
+    (tmp_path / "b" / "databricks.yml").write_text(
+        f"bundle: {{name: {LONG}}}\nresources:\n  jobs: {{j: {{tasks: [{{task_key: a, "
+        "notebook_task: {notebook_path: ./nb.py}}]}}\n")
+    monkeypatch.chdir(tmp_path / "b")
+    code, text = cli("bundle", "deploy")
+    assert code == 1 and "Error: cannot copy the bundle's files to " in text and "File name too long" in text, text
+    code, text = cli("jobs", "list", "-o", "json")
+    assert json.loads(text)["jobs"] == []
+    assert not list((healthmon_home / "workspace").rglob("*staging*"))
