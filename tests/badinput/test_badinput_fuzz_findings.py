@@ -52,3 +52,14 @@ def test_a_bundle_name_too_long_for_the_file_system_fails_the_deploy_cleanly(cli
     code, text = cli("jobs", "list", "-o", "json")
     assert json.loads(text)["jobs"] == []
     assert not list((healthmon_home / "workspace").rglob("*staging*"))
+
+
+@pytest.mark.parametrize("hook", ["preinit", "postinit"])
+def test_a_script_with_a_nul_byte_is_a_script_failure(cli, tmp_path, monkeypatch, hook):
+    """A NUL byte (``"\\0"`` in a double-quoted YAML string) cannot be passed to a process: the
+    hook fails like any script that cannot be executed."""
+    (tmp_path / "databricks.yml").write_text(
+        f'bundle: {{name: nul}}\nexperimental:\n  scripts:\n    {hook}: "echo a\\0b"\n')
+    monkeypatch.chdir(tmp_path)
+    code, text = cli("bundle", "validate")
+    assert code == 1 and "Error: failed to execute script: embedded null byte" in text, text
