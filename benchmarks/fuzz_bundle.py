@@ -383,7 +383,7 @@ def problems(outcome: Outcome, json_output: bool) -> list[tuple[str, str]]:
         return [("hang", f"no answer in {HANG_SECONDS} s")]
     if "Traceback (most recent call last)" in text or "unexpected internal error" in text:
         line = next((x for x in text.splitlines() if "internal error" in x or "Error" in x), text[-200:])
-        found.append(("traceback", line.strip()[:300]))
+        return [("traceback", line.strip()[:300])]
     usage = outcome.code == 2 and "Try 'healthmon " in text  # click's usage error (an unknown option)
     if outcome.code not in (0, 1) and not usage:
         found.append(("exit-code", f"exit {outcome.code}: {text.strip()[-200:]}"))
