@@ -63,3 +63,24 @@ def test_a_script_with_a_nul_byte_is_a_script_failure(cli, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     code, text = cli("bundle", "validate")
     assert code == 1 and "Error: failed to execute script: embedded null byte" in text, text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("notebook_task", '"${resources.jobs.x}"', "cannot merge map with string"),
+        ("libraries", '"${resources.jobs.x.libs}"', "cannot merge sequence with string"),
+    ],
+)
+def test_a_target_entry_of_another_kind_is_a_merge_error(cli, tmp_path, monkeypatch, field, value, message):
+    """A target's task merged by task_key whose field is a reference (kept by normalisation, as
+    any pure `${...}`) where the base has a map or list: the CLI's merge error, not a traceback."""
+    (tmp_path / "databricks.yml").write_text(
+        "bundle: {name: m}\nvariables: {libs: {default: x}}\nresources:\n  jobs:\n    foo:\n      tasks:\n"
+        "        - task_key: t\n          notebook_task: {notebook_path: /Workspace/nb}\n"
+        "          libraries: [{pypi: {package: requests}}]\n"
+        f"targets:\n  prod:\n    resources:\n      jobs:\n        foo:\n          tasks:\n"
+        f"            - task_key: t\n              {field}: {value}\n")
+    monkeypatch.chdir(tmp_path)
+    code, text = cli("bundle", "validate", "-t", "prod")
+    assert code == 1 and f"Error: {message}\n  in databricks.yml:17:" in text, text
