@@ -10,7 +10,6 @@ from healthmon.errors import HealthmonError, InvalidParameterError
 from healthmon.jobs import refs
 from healthmon.jobs.tasks.base import Outcome, TaskCall
 
-
 MAX_CONCURRENCY = 100  # the Jobs API's limit on a for_each_task's concurrency
 
 
