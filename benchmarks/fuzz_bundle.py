@@ -31,9 +31,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -356,12 +357,14 @@ def _on_alarm(signum, frame):
 # target, a reference, a lookup, an include pattern, a path as written).
 NAMED_NOT_LOCATED = (
     "Detected unresolved variables after ", "no value assigned to required variable ", "reference does not exist: ${",
-    "cannot interpolate non-string value: ${", "cycle detected in field resolution: ", ": no such target. Available targets: ",
+    "cannot interpolate non-string value: ${", "cycle detected in field resolution: ",
+    ": no such target. Available targets: ",
     " to ensure uniqueness when using 'mode: development'", "failed to resolve ", "invalid permission level: ",
     "cannot include a pipeline with 'development: true'", "multiple targets are marked as default (",
     "please specify target", "unable to define default workspace root: bundle name not defined",
     " defined in 'include' section does not match any files", ": includes must be relative paths",
-    " is writable by all workspace users", " not found", " has not been defined", "file is not UTF-8", " is not contained in sync root path", '" but got a ',
+    " is writable by all workspace users", " not found", " has not been defined", "file is not UTF-8",
+    " is not contained in sync root path", '" but got a ',
     "variable has already been assigned value", "unable to load ", "no such file or directory", "is a directory",
     "exit status ",  # a failing script hook: the CLI prints the shell's exit status alone
     "failed to execute script: ", "invalid version constraint ", "version constraint not satisfied",
@@ -487,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutation")
     args = parser.parse_args(argv)
     if args.deploy:
-        from benchmarks.fuzz_deploy import deploy_one, deploy_cases
+        from benchmarks.fuzz_deploy import deploy_cases, deploy_one
 
         step, cases = deploy_one, deploy_cases()
     else:

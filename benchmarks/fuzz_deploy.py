@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.fuzz_bundle import Case, Finding, Outcome, dump, mutate, problems, run_cli, USER
+from benchmarks.fuzz_bundle import USER, Case, Finding, Outcome, dump, mutate, problems, run_cli
 
 # An atomic job, a composite that runs it through run_job_task and fans out with for_each_task,
 # and an orchestrator whose tasks depend on each other and run the composite.
@@ -170,7 +170,8 @@ def deploy_one(index: int, case: Case, rng: random.Random, tmp: Path) -> tuple[s
             continue
         for message in _state_messages(run):
             if INTERNAL.search(message):
-                findings.append(Finding(index, case.name, mutation, f"run-now {job_id}", "run-internal-error", message[:300]))
+                findings.append(Finding(index, case.name, mutation, f"run-now {job_id}", "run-internal-error",
+                                        message[:300]))
     return mutation, findings
 
 

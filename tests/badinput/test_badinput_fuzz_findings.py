@@ -38,7 +38,8 @@ def test_a_path_too_long_for_the_file_system_is_not_found(cli, tmp_path, monkeyp
     assert "Error: " in text and "not found" in text, text
 
 
-def test_a_bundle_name_too_long_for_the_file_system_fails_the_deploy_cleanly(cli, tmp_path, monkeypatch, healthmon_home):
+def test_a_bundle_name_too_long_for_the_file_system_fails_the_deploy_cleanly(cli, tmp_path, monkeypatch,
+                                                                            healthmon_home):
     """The name is part of the workspace folder the files are copied to: the deploy fails with
     the file system's reason, deploys no job and leaves no staging folder."""
     (tmp_path / "b").mkdir()

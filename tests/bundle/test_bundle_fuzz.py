@@ -1,5 +1,6 @@
 """Property tests: mutated bundles (text-level and structure-level, > 1,000 cases in all, and a
-seeded run of the ``benchmarks.fuzz_bundle`` campaign) never produce a traceback, every error points somewhere, and a failed deploy changes nothing."""
+seeded run of the ``benchmarks.fuzz_bundle`` campaign) never produce a traceback, every error
+points somewhere, and a failed deploy changes nothing."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import shutil
 
 import pytest
 import yaml
+from bundle_fixtures import fixtures_dir  # noqa: F401  (pytest fixtures)
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from benchmarks.fuzz_bundle import NAMED_NOT_LOCATED, paths_of
 from healthmon.bundle import load_bundle
 from healthmon.bundle.diag import BundleError
 from healthmon.errors import HealthmonError
-from bundle_fixtures import fixtures_dir  # noqa: F401  (pytest fixtures)
 
 FILES = ("databricks.yml", "resources/ingest.yml", "resources/orchestrator.yml")
 YAML_CHARS = st.sampled_from(list(":-{}[]$&*!|>'\"#,?\t\n ") + ["${", "${var.", "}", "  ", "\n  - ", ": ", "<<: *a", "&a "])
@@ -46,23 +48,6 @@ def work(tmp_path, fixtures_dir):
     return root
 
 
-# Findings the CLI reports without a location because the message names what is wrong: a
-# variable without a value, an unknown target, a broken reference (``${var.x}``), a cycle, a
-# lookup that fails, a bad top-level permission level, a bundle without a name or a root path
-# under /Workspace/Shared, a path that cannot be translated (named as written); and the one
-# warning when resolution rounds run out, which the CLI gives for the whole configuration.
-NAMED_NOT_LOCATED = ("Detected unresolved variables after ", "no value assigned to required variable ", "reference does not exist: ${",
-                     "cannot interpolate non-string value: ${",
-                     "cycle detected in field resolution: ", ": no such target. Available targets: ",
-                     " to ensure uniqueness when using 'mode: development'", "failed to resolve ",
-                     "invalid permission level: ", "cannot include a pipeline with 'development: true'",
-                     "multiple targets are marked as default (", "please specify target",
-                     "unable to define default workspace root: bundle name not defined",
-                     " defined in 'include' section does not match any files", ": includes must be relative paths",
-                     " is writable by all workspace users", " not found", " is not contained in sync root path",
-                     '" but got a ')
-
-
 def located(d) -> bool:
     return (d.location is not None and bool(d.location.file)) or any(p in d.summary for p in NAMED_NOT_LOCATED)
 
@@ -83,16 +68,6 @@ def check_load(root, target):
     for d in b.diagnostics:
         assert d.summary and located(d), d
     return b
-
-
-def paths_of(obj, prefix=()):
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from paths_of(v, prefix + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from paths_of(v, prefix + (i,))
 
 
 def mutate_structure(doc, data):
@@ -220,8 +195,7 @@ def test_seeded_validate_campaign_finds_nothing():
 
 
 def test_seeded_deploy_and_run_campaign_finds_nothing():
-    from benchmarks import fuzz_bundle as fz
-    from benchmarks import fuzz_deploy
+    from benchmarks import fuzz_bundle as fz, fuzz_deploy
 
     findings = fz.campaign(6, 14, None, fuzz_deploy.deploy_one, fuzz_deploy.deploy_cases(), False)
     assert [str(f) for f in findings if f.kind in HARD_FINDINGS] == []
