@@ -301,6 +301,19 @@ def mutate(doc: dict, root: Path, rng: random.Random) -> str:
     return f"add a field to {'.'.join(map(str, p)) or '<root>'}"
 
 
+def mutate_files(root: Path, files: list[Path], rng: random.Random) -> str:
+    """One to three mutations, each of one of ``files`` (rewritten); a description of them."""
+    changes = []
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        path = rng.choice(files)
+        doc = yaml.safe_load(path.read_text())
+        if not isinstance(doc, dict):
+            break
+        changes.append(f"{path.relative_to(root)}: " + mutate(doc, root, rng))
+        path.write_text(dump(doc))
+    return "; ".join(changes)
+
+
 def dump(doc: dict) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=10**6)
 
@@ -434,15 +447,7 @@ def validate_one(index: int, case: Case, rng: random.Random, tmp: Path) -> tuple
     files = yaml_files(root)
     if not files:
         return "no yaml", []
-    changes = []
-    for _ in range(rng.choice([1, 1, 2, 3])):
-        path = rng.choice(files)
-        doc = yaml.safe_load(path.read_text())
-        if not isinstance(doc, dict):
-            break
-        changes.append(f"{path.relative_to(root)}: " + mutate(doc, root, rng))
-        path.write_text(dump(doc))
-    mutation = "; ".join(changes)
+    mutation = mutate_files(root, files, rng)
     target = _some_target(root, rng) if rng.random() < 0.3 else []
     env = {**case.env, "HEALTHMON_HOME": str(tmp / "home"), "HEALTHMON_USER": USER}
     findings = []

@@ -14,9 +14,7 @@ import random
 import re
 from pathlib import Path
 
-import yaml
-
-from benchmarks.fuzz_bundle import USER, Case, Finding, Outcome, dump, mutate, problems, run_cli
+from benchmarks.fuzz_bundle import USER, Case, Finding, Outcome, mutate_files, problems, run_cli
 
 # An atomic job, a composite that runs it through run_job_task and fans out with for_each_task,
 # and an orchestrator whose tasks depend on each other and run the composite.
@@ -143,10 +141,7 @@ def deploy_one(index: int, case: Case, rng: random.Random, tmp: Path) -> tuple[s
     if first.code != 0:
         return "good deploy failed", [Finding(index, case.name, "-", "deploy", "setup", first.err[-300:])]
     before = jobs_snapshot(env, root)
-    path = rng.choice([root / rel for rel in DEPLOY_BUNDLE if rel.endswith(".yml")])
-    doc = yaml.safe_load(path.read_text())
-    mutation = f"{path.relative_to(root)}: " + mutate(doc, root, rng)
-    path.write_text(dump(doc))
+    mutation = mutate_files(root, [root / rel for rel in DEPLOY_BUNDLE if rel.endswith(".yml")], rng)
     findings = []
 
     def report(command: str, outcome: Outcome, json_output: bool = False) -> None:
