@@ -2,9 +2,9 @@
 
 Each mutation (``benchmarks.fuzz_bundle.mutate``) starts from a fresh workspace where the good
 bundle is deployed. The mutated bundle must either be refused by ``bundle deploy`` (exit 1, the
-jobs deployed before exactly as they were) or deploy, and then every job it deployed runs
-(``jobs run-now -o json``) without a traceback: a run may fail, with a state message that says
-why, never with an internal error.
+jobs deployed before and their workspace files exactly as they were) or deploy, and then every
+job it deployed runs (``jobs run-now -o json``) without a traceback: a run may fail, with a
+state message that says why, never with an internal error.
 """
 
 from __future__ import annotations
@@ -133,6 +133,11 @@ def jobs_snapshot(env: dict[str, str], root: Path) -> list:
     return sorted((j["job_id"], json.dumps(j["settings"], sort_keys=True)) for j in jobs)
 
 
+def files_snapshot(workspace: Path) -> dict[str, bytes]:
+    """The deployed workspace files (a refused deploy must leave them as they were)."""
+    return {p.relative_to(workspace).as_posix(): p.read_bytes() for p in sorted(workspace.rglob("*")) if p.is_file()}
+
+
 def deploy_one(index: int, case: Case, rng: random.Random, tmp: Path) -> tuple[str, list[Finding]]:
     root = tmp / "bundle"
     write_bundle(root)
@@ -148,10 +153,11 @@ def deploy_one(index: int, case: Case, rng: random.Random, tmp: Path) -> tuple[s
         for kind, detail in problems(outcome, json_output):
             findings.append(Finding(index, case.name, mutation, command, kind, detail))
 
+    files_before = files_snapshot(tmp / "home" / "workspace")
     deployed = run_cli(["bundle", "deploy", "-p", str(root)], env, root)
     report("deploy", deployed)
     if deployed.code != 0:
-        if jobs_snapshot(env, root) != before:
+        if jobs_snapshot(env, root) != before or files_snapshot(tmp / "home" / "workspace") != files_before:
             findings.append(Finding(index, case.name, mutation, "deploy", "refused-but-changed", deployed.err[-200:]))
         return mutation, findings
     for job_id, _ in jobs_snapshot(env, root):
