@@ -85,3 +85,9 @@ def test_a_target_entry_of_another_kind_is_a_merge_error(cli, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     code, text = cli("bundle", "validate", "-t", "prod")
     assert code == 1 and f"Error: {message}\n  in databricks.yml:17:" in text, text
+
+
+@pytest.mark.parametrize("verb", ["validate", "deploy", "summary"])
+def test_a_bundle_path_too_long_for_the_file_system_is_not_a_bundle_root(cli, tmp_path, verb):
+    code, text = cli("bundle", verb, "-p", tmp_path / LONG)
+    assert code == 1 and "Error: unable to locate bundle root: databricks.yml not found in " in text, text
