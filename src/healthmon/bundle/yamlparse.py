@@ -171,7 +171,7 @@ class _Converter:
 
 
 def parse_text(text: str, file: str, keys: dict | None = None, anchored: set | None = None) -> Value:
-    """Parse one YAML document. An empty document is an empty map. ``keys`` collects, for each
+    """Parse one YAML document. An empty or null document is an empty map. ``keys`` collects, for each
     mapping value's location, the location of its key (the CLI points at keys for some
     findings, e.g. unknown fields); ``anchored`` the locations of values that carry an anchor
     (``&name``; the CLI does not call a field holding one unknown)."""
@@ -196,9 +196,12 @@ def parse_text(text: str, file: str, keys: dict | None = None, anchored: set | N
             location=_loc(file, nodes[1]),
         )
     try:
-        return _Converter(file, keys, text.splitlines() if anchored is not None else None, anchored).convert(nodes[0])
+        value = _Converter(file, keys, text.splitlines() if anchored is not None else None, anchored).convert(nodes[0])
     except RecursionError:
         raise YamlError("YAML nesting too deep", location=Location(file, 1, 1)) from None
+    # A document that is only `---` (or `null`) is empty too: the CLI's normalisation keeps a nil
+    # configuration as an empty one.
+    return Value({}, value.loc) if value.v is None else value
 
 
 def parse_file(path: Path, display: str, keys: dict | None = None, anchored: set | None = None) -> Value:
