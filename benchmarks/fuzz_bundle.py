@@ -58,111 +58,48 @@ REPLACEMENTS: list[Any] = [
 KEYS: list[Any] = [1, 0, True, False, None, 3.5, "", " ", "${var.x}", "a.b", "[0]", "tasks[0]", "*", "Ünï",
                    "a b/c", "x" * 300, "-", "<<", "resources", "name", "task_key"]
 
-# What an include may point at; each is written as a file of the bundle and added to `include`.
-BROKEN_INCLUDES: dict[str, Callable[[Path], str]] = {}
+# Files an include may name, by what is wrong with them: (path in the bundle, bytes).
+BROKEN_FILES: dict[str, tuple[str, bytes]] = {
+    "binary": ("fuzz/binary.yml", bytes(range(256)) * 4),
+    "empty": ("fuzz/empty.yml", b""),
+    "only-separator": ("fuzz/sep.yml", b"---\n"),
+    "multi-document": ("fuzz/multi.yml", b"resources: {}\n---\nresources: {}\n"),
+    "tabs": ("fuzz/tabs.yml", b"resources:\n\tjobs:\n\t\tx:\n\t\t\tname: x\n"),
+    "utf16": ("fuzz/utf16.yml", "resources:\n  jobs:\n    u16:\n      name: u\n".encode("utf-16")),
+    "bom": ("fuzz/bom.yml", "\ufeffresources:\n  jobs:\n    bom_job:\n      name: b\n".encode()),
+    "latin1": ("fuzz/latin1.yml", "resources:\n  jobs:\n    l1:\n      name: caf\xe9\n".encode("latin-1")),
+    "scalar-document": ("fuzz/scalar.yml", b"just a string\n"),
+    "list-document": ("fuzz/list.yml", b"- a\n- b\n"),
+    "nested-include": ("fuzz/nested.yml", b"include:\n  - ../databricks.yml\n"),
+    "not-yaml": ("fuzz/notes.txt", b"hello\n"),
+}
+
+# Include entries that name no readable file: (entry, how to prepare the bundle for it).
+BROKEN_ENTRIES: dict[str, tuple[str, Callable[[Path], None] | None]] = {
+    "missing": ("fuzz/missing.yml", None),
+    "directory": ("fuzz/dir.yml", lambda root: (root / "fuzz" / "dir.yml").mkdir(parents=True, exist_ok=True)),
+    "self-loop-symlink": ("fuzz/*.yml", lambda root: _symlink_loop(root / "fuzz" / "loop.yml")),
+    "glob-none": ("nothing/**/*.yml", None),
+    "absolute": ("/etc/hostname", None),
+}
 
 
-def _broken(name: str):
-    def register(fn: Callable[[Path], str]) -> Callable[[Path], str]:
-        BROKEN_INCLUDES[name] = fn
-        return fn
-
-    return register
-
-
-@_broken("missing")
-def _missing(root: Path) -> str:
-    return "fuzz/missing.yml"
-
-
-@_broken("directory")
-def _directory(root: Path) -> str:
-    (root / "fuzz" / "dir.yml").mkdir(parents=True, exist_ok=True)
-    return "fuzz/dir.yml"
-
-
-@_broken("binary")
-def _binary(root: Path) -> str:
-    return _write(root, "fuzz/binary.yml", bytes(range(256)) * 4)
-
-
-@_broken("empty")
-def _empty(root: Path) -> str:
-    return _write(root, "fuzz/empty.yml", b"")
-
-
-@_broken("only-separator")
-def _separator(root: Path) -> str:
-    return _write(root, "fuzz/sep.yml", b"---\n")
-
-
-@_broken("multi-document")
-def _multidoc(root: Path) -> str:
-    return _write(root, "fuzz/multi.yml", b"resources: {}\n---\nresources: {}\n")
-
-
-@_broken("tabs")
-def _tabs(root: Path) -> str:
-    return _write(root, "fuzz/tabs.yml", b"resources:\n\tjobs:\n\t\tx:\n\t\t\tname: x\n")
-
-
-@_broken("utf16")
-def _utf16(root: Path) -> str:
-    return _write(root, "fuzz/utf16.yml", "resources:\n  jobs:\n    u16:\n      name: u\n".encode("utf-16"))
-
-
-@_broken("bom")
-def _bom(root: Path) -> str:
-    return _write(root, "fuzz/bom.yml", "\ufeffresources:\n  jobs:\n    bom_job:\n      name: b\n".encode())
-
-
-@_broken("latin1")
-def _latin1(root: Path) -> str:
-    return _write(root, "fuzz/latin1.yml", "resources:\n  jobs:\n    l1:\n      name: caf\xe9\n".encode("latin-1"))
-
-
-@_broken("scalar-document")
-def _scalar(root: Path) -> str:
-    return _write(root, "fuzz/scalar.yml", b"just a string\n")
-
-
-@_broken("list-document")
-def _listdoc(root: Path) -> str:
-    return _write(root, "fuzz/list.yml", b"- a\n- b\n")
-
-
-@_broken("nested-include")
-def _nested(root: Path) -> str:
-    return _write(root, "fuzz/nested.yml", b"include:\n  - ../databricks.yml\n")
-
-
-@_broken("self-loop-symlink")
-def _symlink(root: Path) -> str:
-    (root / "fuzz").mkdir(exist_ok=True)
-    if not (root / "fuzz" / "loop.yml").is_symlink():
-        os.symlink("loop.yml", root / "fuzz" / "loop.yml")
-    return "fuzz/*.yml"
-
-
-@_broken("glob-none")
-def _glob_none(root: Path) -> str:
-    return "nothing/**/*.yml"
-
-
-@_broken("absolute")
-def _absolute(root: Path) -> str:
-    return "/etc/hostname"
-
-
-@_broken("not-yaml")
-def _not_yaml(root: Path) -> str:
-    return _write(root, "fuzz/notes.txt", b"hello\n")
-
-
-def _write(root: Path, rel: str, data: bytes) -> str:
-    path = root / rel
+def _symlink_loop(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    if not path.is_symlink():
+        os.symlink(path.name, path)
+
+
+def broken_include(name: str, root: Path) -> str:
+    """Prepare the broken include ``name`` in the bundle at ``root``; the entry for ``include``."""
+    if name in BROKEN_FILES:
+        rel, data = BROKEN_FILES[name]
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+        return rel
+    rel, prepare = BROKEN_ENTRIES[name]
+    if prepare is not None:
+        prepare(root)
     return rel
 
 
@@ -251,8 +188,8 @@ def mutate(doc: dict, root: Path, rng: random.Random) -> str:
     kinds = ["replace"] * 5 + ["delete", "duplicate", "empty", "unknown", "include", "target", "rename", "rename"]
     kind = rng.choice(kinds)
     if kind == "include" or not paths:
-        name = rng.choice(sorted(BROKEN_INCLUDES))
-        rel = BROKEN_INCLUDES[name](root)
+        name = rng.choice(sorted([*BROKEN_FILES, *BROKEN_ENTRIES]))
+        rel = broken_include(name, root)
         includes = doc.get("include")
         doc["include"] = (includes if isinstance(includes, list) else []) + [rel]
         return f"include {name} ({rel})"
