@@ -9,6 +9,7 @@ position, never tracebacks.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 from pathlib import Path
@@ -210,8 +211,12 @@ def parse_file(path: Path, display: str, keys: dict | None = None, anchored: set
         data = path.read_bytes()
     except OSError as exc:
         raise YamlError(f"cannot read file: {exc.strerror}", location=Location(display)) from None
+    # The CLI's YAML reader (libyaml's) takes UTF-16 when the file starts with its byte-order
+    # mark, UTF-8 otherwise.
+    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8"
     try:
-        text = data.decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise YamlError(f"file is not UTF-8 ({exc.reason} at byte {exc.start})", location=Location(display)) from None
+        raise YamlError(f"file is not {encoding.upper()} ({exc.reason} at byte {exc.start})",
+                        location=Location(display)) from None
     return parse_text(text, display, keys, anchored)
