@@ -135,6 +135,6 @@ def test_a_drop_that_leaves_a_job_the_api_refuses_fails_the_deploy_and_deploys_n
                                                                                         job, message):
     monkeypatch.chdir(_bundle(tmp_path / "b", "j:\n" + textwrap.indent(textwrap.dedent(job), "  ")))
     code, text = cli("bundle", "deploy")
-    assert code == 1 and f"Error: {message}" in text, text
+    assert code == 1 and f"Error: databricks.yml:8:7: {message}" in text, text  # the job, at its first key
     code, text = cli("jobs", "list", "-o", "json")
     assert json.loads(text)["jobs"] == []
