@@ -322,7 +322,7 @@ NAMED_NOT_LOCATED = (
     "syntax error in pattern", " warnings were found.", "No such option: ", "app.yml detected",
     "Python wheel tasks require compute", "via --var flag", "environment variables (BUNDLE_VAR_",
     "unexpected flag value for variable assignment", "but the value in the variable file",
-    "cannot deploy resources.jobs.", " has no tasks to run.",  # deploy and run-now name the job
+    " has no tasks to run.",  # run-now names the job
 )
 # ``Error: FILE:LINE:COL: summary``, the layout of a YAML file that does not parse.
 LOCATED_SUMMARY = re.compile(r"^Error: [^:\s][^:]*:\d+:\d+: ")
