@@ -408,9 +408,7 @@ def _some_target(root: Path, rng: random.Random) -> list[str]:
 
 def campaign(n: int, seed: int, only: int | None, step: Callable, cases: list[Case], verbose: bool) -> list[Finding]:
     findings: list[Finding] = []
-    for i in range(n):
-        if only is not None and i != only:
-            continue
+    for i in range(n) if only is None else [only]:
         rng = random.Random(f"{seed}:{i}")
         case = rng.choice(cases)
         started = time.monotonic()
