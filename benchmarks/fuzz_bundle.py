@@ -323,6 +323,7 @@ NAMED_NOT_LOCATED = (
     "Python wheel tasks require compute", "via --var flag", "environment variables (BUNDLE_VAR_",
     "unexpected flag value for variable assignment", "but the value in the variable file",
     " has no tasks to run.",  # run-now names the job
+    "cannot copy the bundle's files to ",  # deploy's sync names the folder
     " but found a file", " but found a directory",  # translate_paths: the path as written, as the CLI
 )
 # ``Error: FILE:LINE:COL: summary``, the layout of a YAML file that does not parse.
