@@ -40,14 +40,39 @@ def to_local(workspace_path: str, settings: Settings | None = None) -> Path:
     return Path(workspace_path)
 
 
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, but a name the file system refuses (longer than it allows) is simply
+    not there: a path in a bundle or a job is user input, and checking it must not raise."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """``path.is_dir()``, with a name the file system refuses counted as missing (see ``is_file``)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def exists(path: Path) -> bool:
+    """``path.exists()``, with a name the file system refuses counted as missing (see ``is_file``)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
 def notebook_file(path: Path) -> Path:
     """``path`` itself if it is a file, else the first ``path<suffix>`` that is (notebook paths
     omit the extension, as in the workspace); ``path`` unchanged when neither exists."""
-    if path.is_file():
+    if is_file(path):
         return path
     for suffix in NOTEBOOK_SUFFIXES:
         candidate = path.with_name(path.name + suffix)
-        if candidate.is_file():
+        if is_file(candidate):
             return candidate
     return path
 
@@ -72,6 +97,6 @@ def resolve_notebook(path: str, settings: Settings | None = None) -> Path:
     """The source file of a notebook path, trying the path itself and then each notebook suffix."""
     local = to_local(path, settings)
     found = notebook_file(local)
-    if found.is_file():
+    if is_file(found):
         return found
     raise NotFoundError(f"Notebook not found: {path} (looked for {local} and {local}.py/.ipynb).")

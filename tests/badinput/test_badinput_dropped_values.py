@@ -103,12 +103,38 @@ def test_everything_dropped_still_deploys_runs_and_schedules(cli, tmp_path, monk
          name: r
          tasks: [{task_key: call, run_job_task: {job_id: abc}}]
          """, "cannot deploy resources.jobs.j: Job 'r', task 'call': run_job_task.job_id is required"),
+        # The Jobs API requires a for_each_task's `inputs` (a string) and `task`: a dropped
+        # `inputs` must not deploy a loop that runs zero iterations.
+        ("""\
+         name: f
+         tasks: [{task_key: loop, for_each_task: {inputs: [1, 2], task: {task_key: i, run_job_task: {job_id: 1}}}}]
+         """, "cannot deploy resources.jobs.j: Job 'f', task 'loop': for_each_task.inputs is required"),
+        ("""\
+         name: f
+         tasks: [{task_key: loop, for_each_task: {inputs: "[1]"}}]
+         """, "cannot deploy resources.jobs.j: Job 'f', task 'loop': for_each_task.task is required"),
+        ("""\
+         name: f
+         tasks: [{task_key: loop, for_each_task: {inputs: "[1]", task: {task_key: i, run_job_task: {job_id: x}}}}]
+         """, "cannot deploy resources.jobs.j: Job 'f', task 'loop': run_job_task.job_id is required"),
+        # A task type or an environment's spec that is not an object (a null, an unresolved
+        # `${resources...}` reference, which the CLI leaves as written) is refused like the API does.
+        ("""\
+         name: n
+         tasks: [{task_key: a, notebook_task: null}]
+         """, "cannot deploy resources.jobs.j: Job 'n', task 'a': notebook_task must be a JSON object, got None."),
+        ("""\
+         name: e
+         environments: [{environment_key: d, spec: "${resources.jobs.nope}"}]
+         tasks: [{task_key: a, environment_key: d, notebook_task: {notebook_path: ./src/nb.py}}]
+         """, "cannot deploy resources.jobs.j: Job 'e': environments[0].spec must be a JSON object, "
+              "got '${resources.jobs.nope}'."),
     ],
 )
 def test_a_drop_that_leaves_a_job_the_api_refuses_fails_the_deploy_and_deploys_nothing(cli, tmp_path, monkeypatch,
                                                                                         job, message):
     monkeypatch.chdir(_bundle(tmp_path / "b", "j:\n" + textwrap.indent(textwrap.dedent(job), "  ")))
     code, text = cli("bundle", "deploy")
-    assert code == 1 and f"Error: {message}" in text, text
+    assert code == 1 and f"Error: databricks.yml:8:7: {message}" in text, text  # the job, at its first key
     code, text = cli("jobs", "list", "-o", "json")
     assert json.loads(text)["jobs"] == []

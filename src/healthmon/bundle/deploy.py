@@ -35,7 +35,7 @@ from typing import Any
 
 from healthmon.bundle.dyn import Value, parse_path, set_path, to_plain
 from healthmon.bundle.loader import Bundle
-from healthmon.errors import HealthmonError
+from healthmon.errors import HealthmonError, Location
 from healthmon.settings import Settings
 
 LOCAL_URL = "http://127.0.0.1:8080"
@@ -383,7 +383,7 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
                 ids = {k: r.job_id for k, r in rows.items()}
                 for key, job in deployed_job_configs(bundle).items():  # phase 2: settings with real ids
                     row = rows[key]
-                    row.settings = _checked(key, job_settings(job, ids))
+                    row.settings = _checked(key, job_settings(job, ids), bundle.location(f"resources.jobs.{key}"))
                     row.bundle_root = str(bundle.root)
                     row.run_as_user_name = run_as_principal(job, settings.user_name)
                 for key, row in existing.items():
@@ -410,7 +410,7 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
     return result
 
 
-def _checked(key: str, settings: dict[str, Any]) -> dict[str, Any]:
+def _checked(key: str, settings: dict[str, Any], where: Location | None) -> dict[str, Any]:
     """The settings of job ``key`` if the Jobs API would accept them. A value dropped with a
     Normalize warning can leave a job Databricks refuses at deploy (a ``schedule`` without its
     required ``quartz_cron_expression``, a ``run_job_task`` without ``job_id``): refused here too,
@@ -420,7 +420,7 @@ def _checked(key: str, settings: dict[str, Any]) -> dict[str, Any]:
     try:
         check_settings(settings)
     except HealthmonError as exc:
-        raise HealthmonError(f"cannot deploy resources.jobs.{key}: {exc.message}") from None
+        raise HealthmonError(f"cannot deploy resources.jobs.{key}: {exc.message}", location=where) from None
     return settings
 
 

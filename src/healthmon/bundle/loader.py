@@ -20,6 +20,7 @@ from healthmon.bundle.diag import BundleError, Diagnostics, fail
 from healthmon.bundle.dyn import Value, format_path, kind_name, to_plain, walk
 from healthmon.bundle.mutators.translate_paths import SourceRef
 from healthmon.errors import HealthmonError, Location
+from healthmon.workspace_files import is_file
 
 CONFIG_NAMES = ("databricks.yml", "databricks.yaml", "bundle.yml", "bundle.yaml")
 
@@ -97,10 +98,10 @@ def find_root(start: Path | None = None, environ: Mapping[str, str] | None = Non
         if name is not None:
             return _root_from_environment(env[name])
     here = (start or Path.cwd()).resolve()
-    if here.is_file():
+    if is_file(here):
         here = here.parent
     for d in (here, *here.parents):
-        if any((d / n).is_file() for n in CONFIG_NAMES):
+        if any(is_file(d / n) for n in CONFIG_NAMES):
             return d
     raise HealthmonError("unable to locate bundle root: databricks.yml not found")
 

@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from healthmon.errors import HealthmonError
+
 SKIP_DIRS = {".git", ".venv", "venv", ".healthmon", ".databricks", "__pycache__", ".pytest_cache",
              ".hypothesis", "node_modules", ".mypy_cache"}
 
@@ -94,15 +96,27 @@ def _git_files(root: Path) -> list[str] | None:
 
 
 def stage(root: Path, dest: Path, files: list[str]) -> Path:
-    """Copy ``files`` into a fresh staging directory beside ``dest``; return it."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """Copy ``files`` into a fresh staging directory beside ``dest``; return it. A file system
+    that refuses the copy (a bundle name longer than a file name may be, an unreadable file) is
+    a user error naming the path, and leaves no staging directory behind."""
     staging = dest.parent / f".{dest.name}.staging-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    for rel in files:
-        target = staging / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / rel, target)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+        for rel in files:
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / rel, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise HealthmonError(f"cannot copy the bundle's files to {_short(dest)}: {exc.strerror or exc}"
+                             + (f" ({_short(exc.filename)})" if exc.filename else "")) from None
     return staging
+
+
+def _short(path: object, limit: int = 200) -> str:
+    text = str(path)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def commit(staging: Path, dest: Path) -> None:

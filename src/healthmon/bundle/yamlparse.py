@@ -9,6 +9,7 @@ tracebacks; a key written twice keeps its later value, as in the CLI.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 from pathlib import Path
@@ -162,7 +163,7 @@ class _Converter:
 
 
 def parse_text(text: str, file: str, keys: dict | None = None, anchored: set | None = None) -> Value:
-    """Parse one YAML document. An empty document is an empty map. ``keys`` collects, for each
+    """Parse one YAML document. An empty or null document is an empty map. ``keys`` collects, for each
     mapping value's location, the location of its key (the CLI points at keys for some
     findings, e.g. unknown fields); ``anchored`` the locations of values that carry an anchor
     (``&name``; the CLI does not call a field holding one unknown)."""
@@ -187,9 +188,12 @@ def parse_text(text: str, file: str, keys: dict | None = None, anchored: set | N
             location=_loc(file, nodes[1]),
         )
     try:
-        return _Converter(file, keys, text.splitlines() if anchored is not None else None, anchored).convert(nodes[0])
+        value = _Converter(file, keys, text.splitlines() if anchored is not None else None, anchored).convert(nodes[0])
     except RecursionError:
         raise YamlError("YAML nesting too deep", location=Location(file, 1, 1)) from None
+    # A document that is only `---` (or `null`) is empty too: the CLI's normalisation keeps a nil
+    # configuration as an empty one.
+    return Value({}, value.loc) if value.v is None else value
 
 
 def parse_file(path: Path, display: str, keys: dict | None = None, anchored: set | None = None) -> Value:
@@ -198,8 +202,12 @@ def parse_file(path: Path, display: str, keys: dict | None = None, anchored: set
         data = path.read_bytes()
     except OSError as exc:
         raise YamlError(f"cannot read file: {exc.strerror}", location=Location(display)) from None
+    # The CLI's YAML reader (libyaml's) takes UTF-16 when the file starts with its byte-order
+    # mark, UTF-8 otherwise.
+    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8"
     try:
-        text = data.decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise YamlError(f"file is not UTF-8 ({exc.reason} at byte {exc.start})", location=Location(display)) from None
+        raise YamlError(f"file is not {encoding.upper()} ({exc.reason} at byte {exc.start})",
+                        location=Location(display)) from None
     return parse_text(text, display, keys, anchored)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from healthmon import permissions
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError
 from healthmon.jobs import api, plan, refs, runner_start
-from healthmon.jobs.tasks import run_job
+from healthmon.jobs.tasks import for_each, run_job
 from healthmon.schedule.triggers import job_triggers
 from healthmon.settings import Settings
 from healthmon.store.db import Database, insert_rows
@@ -81,8 +81,13 @@ def check_settings(settings: dict[str, Any]) -> None:
     job = f"Job {settings.get('name') or 'Untitled'!r}"
     tasks = plan.validate_tasks(settings.get("name") or "Untitled", settings.get("tasks") or [])
     for key, task in tasks.items():
+        _check_task_objects(f"{job}, task {key!r}", task)
+        if "for_each_task" in task:
+            task = for_each.check_spec(f"{job}, task {key!r}", task["for_each_task"])
+            _check_task_objects(f"{job}, task {key!r}, for_each_task.task", task)
         if "run_job_task" in task:
             run_job.check_spec(f"{job}, task {key!r}", task["run_job_task"])
+    _check_environments(job, settings.get("environments"))
     limit = settings.get("max_concurrent_runs")
     if limit is not None and (type(limit) is not int or not 0 <= limit <= MAX_CONCURRENT_RUNS):
         raise InvalidParameterError(f"{job}: max_concurrent_runs must be an integer from 0 to {MAX_CONCURRENT_RUNS}, "
@@ -96,6 +101,32 @@ def check_settings(settings: dict[str, Any]) -> None:
         if block is not None and not isinstance(block, dict):
             raise InvalidParameterError(f"{job}: {key} must be a JSON object, got {block!r}.")
     job_triggers(settings, job=job)
+
+
+def _check_task_objects(where: str, task: dict) -> None:
+    """A task type (``notebook_task``, ``spark_python_task``, ...) is a JSON object in the Jobs
+    API: a string, list or null there is refused, as Databricks refuses the request."""
+    for field in api.TASK_TYPES:
+        if field in task and not isinstance(task[field], dict):
+            raise InvalidParameterError(f"{where}: {field} must be a JSON object, got {task[field]!r}.")
+
+
+def _check_environments(job: str, environments: Any) -> None:
+    """``environments`` is a list of {environment_key, spec} objects, ``spec`` an object whose
+    ``dependencies`` is a list (the Jobs API's JobEnvironment)."""
+    if environments is None:
+        return
+    if not isinstance(environments, list):
+        raise InvalidParameterError(f"{job}: environments must be a list of objects, got {environments!r}.")
+    for i, env in enumerate(environments):
+        if not isinstance(env, dict):
+            raise InvalidParameterError(f"{job}: environments[{i}] must be a JSON object, got {env!r}.")
+        spec = env.get("spec")
+        if spec is not None and not isinstance(spec, dict):
+            raise InvalidParameterError(f"{job}: environments[{i}].spec must be a JSON object, got {spec!r}.")
+        deps = (spec or {}).get("dependencies")
+        if deps is not None and not isinstance(deps, list):
+            raise InvalidParameterError(f"{job}: environments[{i}].spec.dependencies must be a list, got {deps!r}.")
 
 
 def create_job(settings: dict, user_name: str | None = None) -> int:

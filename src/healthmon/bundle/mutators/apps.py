@@ -10,6 +10,7 @@ import posixpath
 from healthmon.bundle.diag import Diagnostics
 from healthmon.bundle.dyn import get_path
 from healthmon.bundle.step import BundleState, Step
+from healthmon.workspace_files import is_file
 
 CONFIG_FILES = ("app.yml", "app.yaml")
 
@@ -44,7 +45,7 @@ class ValidateApps(Step):
             app_dir = source_path[len(prefix):] if source_path.startswith(prefix) else source_path
             for name in CONFIG_FILES:
                 config_file = posixpath.join(app_dir, name)
-                if (b.sync_dir() / config_file.lstrip("/")).is_file():
+                if is_file(b.sync_dir() / config_file.lstrip("/")):
                     app_name = app.get("name")
                     diags.error(f"{name} detected", check=self.name,
                                   detail=f"remove {config_file} and use 'config' property for app resource "

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from healthmon.bundle.dyn import Path, Value, map_pattern, merge
+from healthmon.bundle.diag import fail
+from healthmon.bundle.dyn import MergeError, Path, Value, map_pattern, merge
 from healthmon.bundle.step import BundleState, Step
 
 # (entry, key field) -> the key the entry is merged by; None: the entry is left alone.
@@ -90,7 +91,10 @@ class MergeKeyedLists(Step):
 
     def run(self, b: BundleState) -> None:
         for pat, key, key_of in KEYED:
-            b.config = map_pattern(b.config, pat, partial(_merge_at, key, key_of))
+            try:
+                b.config = map_pattern(b.config, pat, partial(_merge_at, key, key_of))
+            except MergeError as exc:  # a target's entry whose field has another kind (a map meeting a string)
+                raise fail(str(exc), exc.loc, check="merge") from None
 
 
 class SortTasks(Step):

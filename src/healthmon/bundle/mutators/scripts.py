@@ -74,7 +74,7 @@ def run_hook(config: Value, hook: str, root: Path, environ: Mapping[str, str],
     write(f"Executing '{hook}' script")
     try:
         returncode, stdout, stderr = _run_in_own_group([bash, "-ec", command], root, environ)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte, which no command line can carry
         diags.error(f"failed to execute script: {exc}", check=CHECK)
         return diags
     text = (stdout + stderr).decode("utf-8", errors="replace")

@@ -35,7 +35,7 @@ from healthmon.bundle.dyn import Value, find, format_path, required_path, set_pa
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.step import BundleState, Step
 from healthmon.errors import Location
-from healthmon.workspace_files import NOTEBOOK_SUFFIXES, notebook_file, notebook_language
+from healthmon.workspace_files import NOTEBOOK_SUFFIXES, exists, is_file, notebook_file, notebook_language
 
 CHECK = "paths"
 # A Jupyter notebook keeps its extension in the workspace path (the CLI's output); source-format
@@ -149,8 +149,8 @@ def _remote(text) -> str | None:
 
 def _found(local: Path, kind: str) -> bool:
     """Whether the path names something (patterns and libraries are not checked, as the CLI)."""
-    return (kind in (GLOB, LIBRARY, DEPENDENCY) or local.exists()
-            or (kind == "notebook" and notebook_file(local).exists()))
+    return (kind in (GLOB, LIBRARY, DEPENDENCY) or exists(local)
+            or (kind == "notebook" and exists(notebook_file(local))))
 
 
 def _inside(local: Path, sync_root: Path) -> bool:
@@ -182,10 +182,10 @@ def _translate(ctx: LoadContext, sync_root: Path, node: Value, kind: str, file_p
         errors.append(Diagnostic(WARNING, f"path {declared} is not contained in {where}; it is not synced and "
                                           "stays as written", node.loc, format_path(path), check=CHECK))
         return None
-    if kind == "notebook" and not local.exists() and not local.suffix:
+    if kind == "notebook" and not exists(local) and not local.suffix:
         errors.append(Diagnostic(ERROR, _missing_extension(declared, local), node.loc, format_path(path), check=CHECK))
         return None
-    if kind in ("notebook", "file") and not notebook_file(local).is_file():
+    if kind in ("notebook", "file") and not is_file(notebook_file(local)):
         errors.append(Diagnostic(ERROR, f"{kind} {declared} not found", node.loc, format_path(path), check=CHECK))
         return None
     if kind == "notebook":
@@ -211,7 +211,7 @@ def _missing_extension(declared: str, local: Path) -> str:
     naming the file that exists with one."""
     exts = ", ".join(CLI_NOTEBOOK_EXTENSIONS)
     for ext in CLI_NOTEBOOK_EXTENSIONS:
-        if local.with_name(local.name + ext).is_file():
+        if is_file(local.with_name(local.name + ext)):
             return (f'notebook "{declared}" not found. Did you mean "{declared}{ext}"?\n'
                     "Local notebook references are expected to contain one of the following\n"
                     f"file extensions: [{exts}]")
@@ -223,7 +223,7 @@ def _wrong_kind(kind: str, local: Path, path: tuple) -> str | None:
     """The CLI's error for a notebook field naming a plain file (a ``.py`` without the Databricks
     header is imported as a file, and a job cannot run it as a notebook) or a file field naming a
     notebook (imported without its extension, so the file path would not exist)."""
-    if not local.is_file():
+    if not is_file(local):
         return None  # a missing file is validation's "not found"
     if kind == "notebook" and notebook_language(local) is None:
         return f'expected a notebook for "{format_path(path)}" but got a file: file at {local} is not a notebook'
@@ -277,7 +277,7 @@ def _local_absolute(config: Value, ctx: LoadContext, errors: list[Diagnostic]) -
                 continue
             local = Path(os.path.normpath(ctx.source(node.loc.file).parent / node.v))
             problem = None
-            if not local.exists():
+            if not exists(local):
                 problem = f"{kind} {node.v} not found"
             elif kind == "file" and local.is_dir():
                 problem = f"expected {node.v} to be a file but found a directory"

@@ -9,6 +9,7 @@ import glob
 
 from healthmon.bundle.diag import ERROR, Diagnostic
 from healthmon.bundle.validate.base import BundleState
+from healthmon.workspace_files import is_dir, is_file
 
 CHECK = "notebooks"
 
@@ -20,12 +21,12 @@ def check(state: BundleState) -> list[Diagnostic]:
         if ref.kind == "notebook":
             continue  # translate_paths already refused a missing notebook (the CLI's "notebook x not found")
         if ref.kind == "directory":
-            if not ref.local.is_dir():
+            if not is_dir(ref.local):
                 out.append(Diagnostic(ERROR, f"Directory not found: {rel} (declared as {ref.declared!r})",
                                       ref.location, path, check=CHECK))
         elif glob.has_magic(ref.declared):
             continue  # a build output (`../dist/*.whl`): the CLI expands it when deploying, after the build
-        elif not ref.local.is_file():  # a local library (whl, jar): not checked by translate_paths
+        elif not is_file(ref.local):  # a local library (whl, jar): not checked by translate_paths
             out.append(Diagnostic(
                 ERROR, f"File not found: {rel} ({ref.declared!r} is resolved relative to {ref.location.file})",
                 ref.location, path, check=CHECK))

@@ -6,9 +6,38 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
-from healthmon.errors import HealthmonError
+from healthmon.errors import HealthmonError, InvalidParameterError
 from healthmon.jobs import refs
 from healthmon.jobs.tasks.base import Outcome, TaskCall
+
+MAX_CONCURRENCY = 100  # the Jobs API's limit on a for_each_task's concurrency
+
+
+def check_spec(where: str, spec: object) -> dict:
+    """The shape the Jobs API requires of a ``for_each_task`` (``inputs``, a JSON array as a
+    string or a reference to one, and ``task`` are required; ``concurrency`` an int from 1 to
+    100), refused at jobs create / reset as Databricks refuses the request, rather than a run
+    that iterates zero times because ``inputs`` was dropped. Returns the nested task."""
+    if not isinstance(spec, dict):
+        raise InvalidParameterError(f"{where}: for_each_task must be a JSON object, got {spec!r}.")
+    inputs = spec.get("inputs")
+    if inputs is None:
+        raise InvalidParameterError(f"{where}: for_each_task.inputs is required: a JSON array (as a string) "
+                                    "or a reference to one, e.g. '[1, 2]' or '{{job.parameters.items}}'.")
+    if not isinstance(inputs, str):
+        raise InvalidParameterError(f"{where}: for_each_task.inputs must be a string holding a JSON array, "
+                                    f"got {inputs!r}.")
+    concurrency = spec.get("concurrency")
+    if concurrency is not None and (type(concurrency) is not int or not 1 <= concurrency <= MAX_CONCURRENCY):
+        raise InvalidParameterError(f"{where}: for_each_task.concurrency must be an integer from 1 to "
+                                    f"{MAX_CONCURRENCY}, got {concurrency!r}.")
+    task = spec.get("task")
+    if not isinstance(task, dict):
+        raise InvalidParameterError(f"{where}: for_each_task.task is required: the task object to run for each "
+                                    f"input, got {task!r}.")
+    if "for_each_task" in task:
+        raise InvalidParameterError(f"{where}: for_each_task.task cannot be another for_each_task.")
+    return task
 
 
 def _inputs(call: TaskCall) -> list:
