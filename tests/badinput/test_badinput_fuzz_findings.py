@@ -90,4 +90,15 @@ def test_a_target_entry_of_another_kind_is_a_merge_error(cli, tmp_path, monkeypa
 @pytest.mark.parametrize("verb", ["validate", "deploy", "summary"])
 def test_a_bundle_path_too_long_for_the_file_system_is_not_a_bundle_root(cli, tmp_path, verb):
     code, text = cli("bundle", verb, "-p", tmp_path / LONG)
-    assert code == 1 and "Error: unable to locate bundle root: databricks.yml not found in " in text, text
+    assert code == 1 and "Error: unable to locate bundle root: databricks.yml not found" in text, text
+
+
+def test_a_bundle_root_variable_too_long_for_the_file_system_is_a_clear_error(tmp_path, monkeypatch):
+    """``DATABRICKS_BUNDLE_ROOT`` naming a path the file system refuses is the CLI's 'invalid
+    bundle root' error, not an OSError traceback."""
+    from healthmon.bundle.loader import find_root
+    from healthmon.errors import HealthmonError
+
+    long = str(tmp_path / ("x" * 5000))
+    with pytest.raises(HealthmonError, match="invalid bundle root DATABRICKS_BUNDLE_ROOT="):
+        find_root(None, {"DATABRICKS_BUNDLE_ROOT": long})

@@ -20,7 +20,7 @@ from healthmon.bundle.diag import BundleError, Diagnostics, fail
 from healthmon.bundle.dyn import Value, format_path, kind_name, to_plain, walk
 from healthmon.bundle.mutators.translate_paths import SourceRef
 from healthmon.errors import HealthmonError, Location
-from healthmon.workspace_files import is_file
+from healthmon.workspace_files import exists, is_dir, is_file
 
 CONFIG_NAMES = ("databricks.yml", "databricks.yaml", "bundle.yml", "bundle.yaml")
 
@@ -109,9 +109,9 @@ def find_root(start: Path | None = None, environ: Mapping[str, str] | None = Non
 def _root_from_environment(value: str) -> Path:
     # Go's os.Stat("") fails too: an empty variable is not "unset".
     path = Path(value)
-    if not value or not path.exists():
+    if not value or not exists(path):
         reason = f"stat {value}: no such file or directory"
-    elif not path.is_dir():
+    elif not is_dir(path):
         reason = "not a directory"
     else:
         return path.resolve()
