@@ -67,3 +67,15 @@ def test_unit_and_offset_do_not_change_the_flags(unit, offset):
     base = _flags(t, x)
     assert base.any()
     assert (_flags(t, unit * x + offset) == base).all()
+
+
+@pytest.mark.parametrize("values, spacing, n", [("gaussian", "5min", 1500), ("negative", "5min", 4000),
+                                                ("negative", "1h", 4000)])
+def test_a_single_spike_of_8_sigma_is_flagged_at_the_point(values, spacing, n):
+    """One point 8 units of the series' spread away: rarer than anything the series' own points
+    have done, so the point channel flags it on the spot (the averages move by a twelfth of it)."""
+    rng = props._rng(values, spacing, n)
+    t = props.times(spacing, n, rng)
+    make, unit = props.VALUES[values]
+    y, a, _ = props.inject("spike", make(t, rng), unit, props._rng(values, spacing, n, "spike"))
+    assert props.score(t, y).flags[a]
