@@ -99,7 +99,7 @@ class ScorerConfig:
     point_min_z: float = 6.0  # ... and the point be at least this robust z from expected
     tail_memory: int = 16000  # points over which the score history fades
     tail_share: float = 0.02  # the exponential tail starts at the top 2 % of past scores
-    budget: int = 1000  # flag when a normal history would reach the score once in `budget` points
+    budget: int = 3000  # flag when a normal history would reach the score once in `budget` points
     min_z: float = 4.0  # ... and the point itself is at least this robust z from expected
     refractory: float = DAY  # seconds of quiet after a flag, unless the score grows ...
     refractory_points: int = 12  # ... and at least this many points (daily data: one day is one point)
