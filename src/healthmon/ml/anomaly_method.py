@@ -35,7 +35,10 @@ Per point (``EntityScorer.update``):
    A third quantity is a two-sided CUSUM of the z-scores (clipped at ``drift_clip``, allowance
    ``drift_k`` per point): it grows for as long as the level stays shifted, so the start of a
    lasting change stands out on series whose short bursts make the averages' tails heavy.
-   ``anomaly_score`` is the largest tail surprise of the three, -log10 of how rare the value is
+   A fourth is the point's own |z|, for a single spike (it moves the averages by a twelfth):
+   its surprise counts only for a point at least ``point_min_z`` from expected, and then
+   ``point_margin`` (log10) less than the others' (one point is weaker evidence than an excursion).
+   ``anomaly_score`` is the largest tail surprise of the four, -log10 of how rare the value is
    among the entity's own past values of it: a decayed histogram, with an exponential tail
    fitted beyond its top ``tail_share`` (peaks over threshold), so heavy-tailed series are
    judged by their own tails and a value beyond anything seen still gets a finite, growing
@@ -92,9 +95,11 @@ class ScorerConfig:
     drift_clip: float = 6.0  # z-scores clipped at this before they enter the CUSUM (one spike is not a drift)
     noise_buckets: int = 24  # noise levels per day for sub-daily data (one per hour at most)
     noise_alpha: float = 0.03  # step of an hour's running median per visit (it sees 1/24 of the points)
+    point_margin: float = 2.0  # a single point's own surprise must beat the budget by this (log10) ...
+    point_min_z: float = 6.0  # ... and the point be at least this robust z from expected
     tail_memory: int = 16000  # points over which the score history fades
     tail_share: float = 0.02  # the exponential tail starts at the top 2 % of past scores
-    budget: int = 1000  # flag when a normal history would reach the score once in `budget` points
+    budget: int = 3000  # flag when a normal history would reach the score once in `budget` points
     min_z: float = 4.0  # ... and the point itself is at least this robust z from expected
     refractory: float = DAY  # seconds of quiet after a flag, unless the score grows ...
     refractory_points: int = 12  # ... and at least this many points (daily data: one day is one point)
@@ -239,6 +244,7 @@ class EntityScorer:
         self.long_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.drift_up = self.drift_down = 0.0
         self.drift_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
+        self.point_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.quiet_until = -math.inf
         self.flag_score = 0.0
 
@@ -334,7 +340,8 @@ class EntityScorer:
         self.drift_down = max(0.0, self.drift_down - zc - c.drift_k)
         drift = max(self.drift_up, self.drift_down) / DRIFT_UNIT
         surprise = max(self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)),
-                       self.drift_tail.surprise(drift))
+                       self.drift_tail.surprise(drift),
+                       self.point_tail.surprise(abs(z)) - c.point_margin if abs(z) >= c.point_min_z else 0.0)
         flag = (surprise >= math.log10(c.budget) and abs(z) >= c.min_z
                 and t >= self.flagging_from and self.scored > self.season_points
                 and self.short_tail.total >= MIN_TAIL
@@ -345,6 +352,7 @@ class EntityScorer:
         self.short_tail.record(abs(self.short))
         self.long_tail.record(abs(self.long))
         self.drift_tail.record(drift)
+        self.point_tail.record(abs(z))
         self._learn(t, x, r)
         return Score(surprise, flag, expected, z, best.name)
 
