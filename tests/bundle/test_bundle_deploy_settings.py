@@ -41,3 +41,9 @@ def test_local_libraries_are_deployed_as_their_synced_copy(make_bundle):
     job = deployed_job_configs(b)["j"]
     assert job["environments"][0]["spec"]["dependencies"] == [f"{files}/dist/a.whl", "pandas"]
     assert job["tasks"][0]["libraries"] == [{"jar": f"{files}/dist/b.jar"}]
+
+
+def test_an_id_or_url_written_in_the_bundle_is_not_sent_as_a_job_setting():
+    # The CLI's BaseResource fields: known to validate, set by a deploy, not JobSettings fields.
+    job = {"name": "x", "id": "123", "url": "https://example/jobs/123", "tasks": []}
+    assert job_settings(job, {}) == {"name": "x", "tasks": []}

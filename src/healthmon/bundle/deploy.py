@@ -39,8 +39,9 @@ from healthmon.errors import HealthmonError, Location
 from healthmon.settings import Settings
 
 LOCAL_URL = "http://127.0.0.1:8080"
-# Bundle-only fields that are not part of the Jobs API JobSettings.
-NON_SETTINGS_FIELDS = ("permissions", "lifecycle")
+# Bundle-only fields that are not part of the Jobs API JobSettings (``id`` and ``url`` are the
+# CLI's BaseResource fields: the deploy sets them, a value written in the bundle is not sent).
+NON_SETTINGS_FIELDS = ("permissions", "lifecycle", "id", "url")
 _RESOURCE_REF = re.compile(r"\$\{resources\.jobs\.([A-Za-z0-9_-]+)\.(id|url)\}")
 
 

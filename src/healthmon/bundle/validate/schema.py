@@ -80,6 +80,10 @@ CLI_FIELDS: dict[str, dict[str, Any]] = {
     # The CLI's resources.App.Config is a map[string]any: written as app.yml, not checked.
     "App": {"config": "any"},
 }
+# The CLI's resources.BaseResource, embedded in every resource: a deploy sets them, and a bundle
+# may write them (Normalize knows them; ``${resources.<kind>.<key>.id}`` stays a reference
+# whatever is written, see ``interpolate.DEPLOY_TIME_FIELDS``).
+RESOURCE_BASE_FIELDS: dict[str, Any] = {"id": "string", "url": "string"}
 # Required fields of CLI 0.250 that the databricks-bundles classes (written for a later API) make
 # optional: a Go field without ``omitempty`` (the CLI's generated required_fields.go). An app's
 # ``source_code_path`` is the CLI's own field, required to find the app's sources.
@@ -204,6 +208,8 @@ class _Checker:
             fields = obj["fields"]
             if spec["ref"] in CLI_FIELDS:
                 fields = {**fields, **CLI_FIELDS[spec["ref"]]}
+            if "base" in spec:  # a resource itself: its BaseResource fields too
+                fields = {**spec["base"], **fields}
             self.fields(node, path, fields, CLI_REQUIRED.get(spec["ref"], obj["required"]), spec["ref"])
         else:  # an inline object spec (top-level sections)
             self.fields(node, path, spec)
@@ -330,4 +336,4 @@ def _check_section(c: _Checker, config: Value, prefix: tuple, fields: dict) -> N
                     if not RESOURCE_KEY.match(key):
                         c.add(ERROR, f"invalid resource key {key!r}: use letters, digits, '_' and '-' only",
                               node.loc, path, CHECK)
-                    c.value(node, path, {"ref": root})
+                    c.value(node, path, {"ref": root, "base": RESOURCE_BASE_FIELDS})
