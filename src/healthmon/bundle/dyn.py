@@ -21,11 +21,24 @@ Path = tuple  # tuple[str | int, ...]: map keys and list indexes
 
 
 class Value:
-    __slots__ = ("v", "loc")
+    """``loc`` is where the value starts; ``more`` the further places a merge brought in (a target
+    override, an include), as the CLI's ``dyn.Value.Locations()`` lists them after the first."""
 
-    def __init__(self, v: Any, loc: Location = NO_LOC):
+    __slots__ = ("v", "loc", "more")
+
+    def __init__(self, v: Any, loc: Location = NO_LOC, more: tuple[Location, ...] = ()):
         self.v = v
         self.loc = loc
+        self.more = more
+
+    @property
+    def locs(self) -> tuple[Location, ...]:
+        """Every place the value was written, first definition first."""
+        return (self.loc, *self.more)
+
+    def rebuilt(self, v: Any) -> "Value":
+        """``v`` in this value's place, keeping all of its locations."""
+        return Value(v, self.loc, self.more)
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Value({self.v!r}, {self.loc})"
@@ -171,13 +184,13 @@ def set_path(root: Value, path: Path, new: Value) -> Value:
             raise KeyError(format_path(path))
         items = list(root.v)
         items[head] = set_path(items[head], rest, new)
-        return Value(items, root.loc)
+        return root.rebuilt(items)
     base = dict(root.v) if isinstance(root.v, dict) else {}
     child = base.get(head)
     if child is None or (rest and not isinstance(rest[0], int) and not isinstance(child.v, dict)):
         child = Value({}, new.loc if child is None else child.loc)
     base[head] = set_path(child, rest, new)
-    return Value(base, root.loc)
+    return Value(base, root.loc, root.more)
 
 
 def walk(root: Value, path: Path = ()) -> Iterator[tuple[Path, Value]]:
@@ -197,9 +210,9 @@ def map_values(root: Value, fn: Callable[[Path, Value], Value], path: Path = ())
     v = root.v
     if isinstance(v, dict):
         new = {k: map_values(x, fn, path + (k,)) for k, x in v.items()}
-        root = Value(new, root.loc)
+        root = root.rebuilt(new)
     elif isinstance(v, list):
-        root = Value([map_values(x, fn, path + (i,)) for i, x in enumerate(v)], root.loc)
+        root = root.rebuilt([map_values(x, fn, path + (i,)) for i, x in enumerate(v)])
     return fn(path, root)
 
 
@@ -211,28 +224,42 @@ class MergeError(ValueError):
         self.loc = loc
 
 
+def _joined(first: Value, then: Value) -> tuple[Location, ...]:
+    """``first``'s locations followed by ``then``'s (the CLI's ``AppendLocationsFromValue``),
+    without generated places or repeats."""
+    out: list[Location] = []
+    for loc in (*first.locs, *then.locs):
+        if loc not in out and loc.line:
+            out.append(loc)
+    return tuple(out) or (first.loc,)
+
+
 def merge(base: Value, override: Value) -> Value:
     """Merge ``override`` into ``base`` as the CLI's ``merge.Merge``: maps merge key by key,
     sequences are concatenated, a scalar replaces, a null on either side yields the other side;
-    a map or sequence meeting another kind is a ``MergeError``. A merged map or sequence keeps the
-    location of ``base`` (its first definition), as the CLI's ``mergeMap`` / ``mergeSequence``:
-    path translation falls back to it, diagnostics about the section point at it."""
+    a map or sequence meeting another kind is a ``MergeError``. A merged map or sequence starts
+    at ``base`` (its first definition; path translation falls back to it) and also lists
+    ``override``'s places; a replaced scalar lists its new place first, then the old one (the
+    CLI's ``mergeMap`` / ``mergeSequence`` / ``mergePrimitive``)."""
     if override.v is None:
-        return base
-    if base.v is None:
-        return override
-    if isinstance(base.v, dict):
+        first, then = base, override
+    elif base.v is None:
+        first, then = override, base
+    elif isinstance(base.v, dict):
         if not isinstance(override.v, dict):
             raise MergeError(f"cannot merge map with {kind_name(override)}", override.loc)
         out = dict(base.v)
         for k, x in override.v.items():
             out[k] = merge(out[k], x) if k in out else x
-        return Value(out, base.loc)
-    if isinstance(base.v, list):
+        first, then = Value(out, base.loc, base.more), override
+    elif isinstance(base.v, list):
         if not isinstance(override.v, list):
             raise MergeError(f"cannot merge sequence with {kind_name(override)}", override.loc)
-        return Value([*base.v, *override.v], base.loc)
-    return override
+        first, then = Value([*base.v, *override.v], base.loc, base.more), override
+    else:
+        first, then = override, base
+    loc, *more = _joined(first, then)
+    return Value(first.v, loc, tuple(more))
 
 
 # -- patterns ---------------------------------------------------------------------------------
@@ -309,7 +336,7 @@ def map_pattern(root: Value, pat: "Path | str", fn: Callable[[Path, Value], Valu
             new = map_pattern(v[k], rest, fn, prefix + (k,))
             if new is not v[k]:
                 changed[k] = new
-        return Value({**v, **changed}, root.loc) if changed else root
+        return root.rebuilt({**v, **changed}) if changed else root
     if not isinstance(v, list):
         return root
     idx = range(len(v)) if head is ANY_INDEX else ([head] if 0 <= head < len(v) else [])
@@ -318,4 +345,4 @@ def map_pattern(root: Value, pat: "Path | str", fn: Callable[[Path, Value], Valu
         new = map_pattern(v[i], rest, fn, prefix + (i,))
         if new is not v[i]:
             items[i], any_changed = new, True
-    return Value(items, root.loc) if any_changed else root
+    return root.rebuilt(items) if any_changed else root

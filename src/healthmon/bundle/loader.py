@@ -71,9 +71,9 @@ class Bundle:
         node = get_path(self.value, parse_path(path))
         return node.loc if node is not None else None
 
-    def locations(self) -> dict[str, Location]:
-        """Every config path → where it came from (``file:line:col``)."""
-        return {format_path(p): v.loc for p, v in walk(self.value)}
+    def locations(self) -> dict[str, tuple[Location, ...]]:
+        """Every config path → every place it was written (``file:line:col``), first first."""
+        return {format_path(p): v.locs for p, v in walk(self.value)}
 
     def to_json(self) -> str:
         return json.dumps(self.config, indent=2, sort_keys=True)

@@ -146,13 +146,15 @@ def _with_locations(bundle) -> dict:
     files: list[str] = []
     index: dict[str, int] = {}
     locations: dict[str, list[list[int]]] = {}
-    for path, loc in bundle.locations().items():
-        if not path or not loc.line or loc.file.startswith("<"):
+    for path, locs in bundle.locations().items():
+        known = [loc for loc in locs if loc.line and not loc.file.startswith("<")]
+        if not path or not known:
             continue
-        if loc.file not in index:
-            index[loc.file] = len(files)
-            files.append(loc.file)
-        locations[path] = [[index[loc.file], loc.line, loc.column]]
+        for loc in known:
+            if loc.file not in index:
+                index[loc.file] = len(files)
+                files.append(loc.file)
+        locations[path] = [[index[loc.file], loc.line, loc.column] for loc in known]
     return {**bundle.config, "__locations": {"version": 1, "files": files, "locations": locations}}
 
 

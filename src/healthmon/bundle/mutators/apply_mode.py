@@ -52,7 +52,7 @@ def apply_mode(config: Value, ctx: LoadContext, target: Value | None = None) -> 
         _fill_unset(p, "jobs_max_concurrent_runs", Value(4, loc))
         _fill_unset(p, "trigger_pause_status", Value("PAUSED", loc))
         p.setdefault("pipelines_development", Value(True, loc))
-        config = Value({**config.v, "presets": Value(p, presets.loc if presets is not None else loc)}, config.loc)
+        config = config.rebuilt({**config.v, "presets": Value(p, presets.loc if presets is not None else loc)})
         if get_path(config, ("bundle", "deployment", "lock", "enabled")) is None:
             config = set_path(config, ("bundle", "deployment", "lock", "enabled"), Value(False, loc))
     else:

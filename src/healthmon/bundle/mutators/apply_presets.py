@@ -84,7 +84,7 @@ def apply_presets(config: Value) -> Value:
         # Unconditional, as the CLI (`p.Development = true`: a Go bool cannot tell false from unset).
         config = map_pattern(config, "resources.pipelines.*",
                              lambda _p, node: node if not node.is_map
-                             else Value({**node.v, "development": Value(True, node.loc)}, node.loc))
+                             else node.rebuilt({**node.v, "development": Value(True, node.loc)}))
     return config
 
 
@@ -129,7 +129,7 @@ def _not_continuous(pipeline: Value) -> Value:
     continuous = pipeline.get("continuous") if pipeline.is_map else None
     if continuous is None:
         return pipeline
-    return Value({**pipeline.v, "continuous": Value(False, continuous.loc)}, pipeline.loc)
+    return pipeline.rebuilt({**pipeline.v, "continuous": Value(False, continuous.loc)})
 
 
 def _prefixed_at(field: str, prefix: str, uc: bool | None, _path: Path, node: Value) -> Value:
@@ -143,7 +143,7 @@ def _prefixed(node: Value, field: str, prefix: str, uc: bool | None) -> Value:
     if cur is not None and cur.v is not None and not isinstance(cur.v, str):
         return node
     new = (normalize_prefix(prefix) if uc else prefix) + (cur.v if cur is not None and cur.v is not None else "")
-    return Value({**node.v, field: Value(new, cur.loc if cur is not None else node.loc)}, node.loc)
+    return node.rebuilt({**node.v, field: Value(new, cur.loc if cur is not None else node.loc)})
 
 
 def _tag_list(node: Value, tags: Value) -> Value:
@@ -154,7 +154,7 @@ def _tag_list(node: Value, tags: Value) -> Value:
     items = list(own.v) if own is not None and own.is_list else []
     keys = {t.get("key").v for t in items if t.is_map and t.get("key") is not None}
     items += [Value({"key": Value(k, v.loc), "value": v}, v.loc) for k, v in sorted(tags.v.items()) if k not in keys]
-    return Value({**node.v, "tags": Value(items, own.loc if own is not None else node.loc)}, node.loc)
+    return node.rebuilt({**node.v, "tags": Value(items, own.loc if own is not None else node.loc)})
 
 
 def _custom_tags(node: Value, tags: Value | None, host: str | None) -> Value:
@@ -166,7 +166,7 @@ def _custom_tags(node: Value, tags: Value | None, host: str | None) -> Value:
     for k, v in sorted(tags.v.items()) if tags is not None and tags.is_map else ():
         merged.setdefault(normalize_key(k, host), Value(normalize_value(v.v, host), v.loc)
                           if isinstance(v.v, str) else v)
-    return Value({**node.v, "custom_tags": Value(merged, own.loc if own is not None else node.loc)}, node.loc)
+    return node.rebuilt({**node.v, "custom_tags": Value(merged, own.loc if own is not None else node.loc)})
 
 
 def _go_clean(path: str) -> str:
@@ -197,7 +197,7 @@ def _experiment(node: Value, prefix: str) -> Value:
     new = prefix + base if folder == "." else f"{folder}/{prefix}{base}"
     if cur is not None and cur.v == new:
         return node
-    return Value({**node.v, "name": Value(new, cur.loc if cur is not None else node.loc)}, node.loc)
+    return node.rebuilt({**node.v, "name": Value(new, cur.loc if cur is not None else node.loc)})
 
 
 def _job(job: Value, prefix, tags, pause, mcr) -> Value:
@@ -221,10 +221,10 @@ def _job(job: Value, prefix, tags, pause, mcr) -> Value:
         for field in ("schedule", "trigger", "continuous"):
             section = out.get(field)
             if section is not None and section.is_map and is_zero(section.get("pause_status")):
-                out[field] = Value({**section.v, "pause_status": Value(pause.v, section.loc)}, section.loc)
+                out[field] = section.rebuilt({**section.v, "pause_status": Value(pause.v, section.loc)})
     if mcr is not None and is_zero(out.get("max_concurrent_runs")):
         out["max_concurrent_runs"] = Value(mcr.v, loc)
-    return Value(out, loc)
+    return job.rebuilt(out)
 
 
 class ApplyPresets(Step):

@@ -54,8 +54,8 @@ def _absolute_source(entry: Value, declared_in: str) -> Value:
     source = entry.get("source") if entry.is_map else None
     if source is None or not isinstance(source.v, str) or not source.v or os.path.isabs(source.v):
         return entry
-    return Value({**entry.v, "source": Value(os.path.normpath(os.path.join(declared_in, source.v)), source.loc)},
-                 entry.loc)
+    absolute = Value(os.path.normpath(os.path.join(declared_in, source.v)), source.loc)
+    return entry.rebuilt({**entry.v, "source": absolute})
 
 
 class PrepareArtifacts(Step):

@@ -43,7 +43,7 @@ def _captured(node: Value, catalog_field: str, schema_fields: tuple[str, ...],
         key = keys.get((catalog, _text(node, field)))
         old = node.get(field)
         if catalog and key is not None and old is not None:
-            out = Value({**out.v, field: Value(f"${{resources.schemas.{key}.name}}", old.loc)}, out.loc)
+            out = out.rebuilt({**out.v, field: Value(f"${{resources.schemas.{key}.name}}", old.loc)})
     return out
 
 

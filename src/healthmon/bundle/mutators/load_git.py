@@ -107,7 +107,7 @@ def load_git(config: Value, ctx: LoadContext) -> Value:
     for k, v in details.items():
         if k in ("actual_branch", "bundle_root_path") or k not in git or git[k].v is None:
             git[k] = Value(v, loc)
-    return Value({**config.v, "bundle": Value({**bundle.v, "git": Value(git, loc)}, bundle.loc)}, config.loc)
+    return config.rebuilt({**config.v, "bundle": bundle.rebuilt({**bundle.v, "git": Value(git, loc)})})
 
 
 class LoadGit(Step):

@@ -88,7 +88,7 @@ def drop_wrong_kind_resources(part: Value, diags: Diagnostics) -> Value:
         fields["resources"] = clean(fields["resources"], "")
     targets = fields.get("targets")
     if targets is not None and targets.is_map:
-        fields["targets"] = Value({name: Value({**t.v, "resources": clean(t.v["resources"], f"targets.{name}.")}, t.loc)
+        fields["targets"] = Value({name: t.rebuilt({**t.v, "resources": clean(t.v["resources"], f"targets.{name}.")})
                                    if t.is_map and "resources" in t.v else t for name, t in targets.v.items()},
                                   targets.loc)
     return Value(fields, part.loc)
@@ -236,4 +236,4 @@ def _merge_resources(config: Value, res: Value) -> Value:
         for key, val in group.v.items():
             merged.setdefault(key, val)
         out[kind] = Value(merged, existing.loc if existing is not None else group.loc)
-    return Value({**config.v, "resources": Value(out, base.loc if base is not None else res.loc)}, config.loc)
+    return config.rebuilt({**config.v, "resources": Value(out, base.loc if base is not None else res.loc)})

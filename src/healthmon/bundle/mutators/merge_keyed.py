@@ -70,14 +70,14 @@ def merge_by_key(items: Value, key: str, key_of: KeyOf = _key_or_empty) -> Value
     normalised = [_with_key(item, key, key_of(item, key)) if item.is_map else item for item in out]
     if len(normalised) == len(items.v) and all(a is b for a, b in zip(normalised, items.v)):
         return items
-    return Value(normalised, items.loc)
+    return items.rebuilt(normalised)
 
 
 def _with_key(item: Value, key: str, k: str | None) -> Value:
     current = item.get(key)
     if k is None or (current is not None and current.v == k):
         return item
-    return Value({**item.v, key: Value(k, current.loc if current is not None else item.loc)}, item.loc)
+    return item.rebuilt({**item.v, key: Value(k, current.loc if current is not None else item.loc)})
 
 
 def _merge_at(key: str, key_of: KeyOf, _path: Path, items: Value) -> Value:
@@ -109,6 +109,6 @@ class SortTasks(Step):
             if not tasks.is_list or not all(t.is_map for t in tasks.v):
                 return tasks
             keyed = sorted(tasks.v, key=lambda t: str(t.get("task_key").v) if t.get("task_key") is not None else "")
-            return tasks if all(a is b for a, b in zip(keyed, tasks.v)) else Value(keyed, tasks.loc)
+            return tasks if all(a is b for a, b in zip(keyed, tasks.v)) else tasks.rebuilt(keyed)
 
         b.config = map_pattern(b.config, "resources.jobs.*.tasks", sort)

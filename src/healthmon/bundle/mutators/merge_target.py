@@ -74,12 +74,12 @@ def merge_target(config: Value, target: str) -> Value:
                 val = t.get(field)
                 if val is not None and val.v is not None:
                     base = config.get(field)
-                    config = Value({**config.v, field: merge(base, val) if base is not None else val}, config.loc)
+                    config = config.rebuilt({**config.v, field: merge(base, val) if base is not None else val})
         except MergeError as exc:
             raise fail(str(exc), exc.loc, check=CHECK) from None
         run_as = t.get("run_as")
         if run_as is not None:
-            config = Value({**config.v, "run_as": run_as}, config.loc)
+            config = config.rebuilt({**config.v, "run_as": run_as})
         for field in TO_BUNDLE:
             val = t.get(field)
             if val is not None:
@@ -91,8 +91,8 @@ def merge_target(config: Value, target: str) -> Value:
             config = set_path(config, ("bundle", "git"), merge(base, git) if base is not None else git)
         variables = t.get("variables")
         if variables is not None and variables.v is not None:
-            config = Value({**config.v, "variables": merge_variables(config.get("variables"), variables, target)},
-                           config.loc)
+            merged = merge_variables(config.get("variables"), variables, target)
+            config = config.rebuilt({**config.v, "variables": merged})
     bundle = config.get("bundle")
     loc = bundle.loc if bundle is not None else config.loc
     config = set_path(config, ("bundle", "target"), Value(target, loc))

@@ -23,8 +23,7 @@ def _override(task: Value, cluster: Value) -> Value:
     fe = task.get("for_each_task")
     inner = fe.get("task") if fe is not None and fe.is_map else None
     if fe is not None and inner is not None:
-        return Value({**task.v, "for_each_task": Value({**fe.v, "task": _override(inner, cluster)}, fe.loc)},
-                     task.loc)
+        return task.rebuilt({**task.v, "for_each_task": fe.rebuilt({**fe.v, "task": _override(inner, cluster)})})
     if not any(_is_set(task.get(k)) for k in COMPUTE):
         return task
     kept = {k: x for k, x in task.v.items() if k not in COMPUTE}

@@ -77,7 +77,7 @@ def highest_per_principal(items: list[Value]) -> list[Value]:
             continue
         kept = out[index[who]]
         if RANK.get(_level(item) or "", 0) > RANK.get(_level(kept) or "", 0):
-            out[index[who]] = Value({**kept.v, "level": item.v["level"]}, kept.loc)
+            out[index[who]] = kept.rebuilt({**kept.v, "level": item.v["level"]})
     return out
 
 
@@ -146,12 +146,12 @@ class ApplyPermissions(Step):
                 for e in entries:
                     lvl = e.get("level")
                     if lvl.v in levels:
-                        items.append(Value({**e.v, "level": Value(levels[lvl.v], lvl.loc)}, e.loc))
+                        items.append(e.rebuilt({**e.v, "level": Value(levels[lvl.v], lvl.loc)}))
                 items = highest_per_principal(items)
                 loc = own.loc if own is not None else node.loc
                 if kind == "jobs":
                     items = with_owner(items, user, loc)
-                return Value({**node.v, "permissions": Value(items, loc)}, node.loc)
+                return node.rebuilt({**node.v, "permissions": Value(items, loc)})
 
             b.config = map_pattern(b.config, f"resources.{kind}.*", apply)
         deployer = (("user_name", user), ("service_principal_name", user), ("group_name", ALL_USERS_GROUP))

@@ -87,7 +87,7 @@ def _expand(ctx: LoadContext, library: Value) -> list[Value]:
             continue
         if not isinstance(path.v, str):
             return [library]
-        return [Value({**library.v, kind: Value({**spec.v, "path": Value(m, path.loc)}, spec.loc)}, library.loc)
+        return [library.rebuilt({**library.v, kind: spec.rebuilt({**spec.v, "path": Value(m, path.loc)})})
                 for m in _matches(ctx, library, path.v)] or [library]
     return [library]
 

@@ -182,12 +182,12 @@ class ResolveVariables(Step):
                            f"variable, or {OVERRIDES_HINT} file",
                     check=CHECK))  # the CLI names no location here, and `<target>` literally
                 break
-            out[name] = Value({**d.v, "value": value}, d.loc)
+            out[name] = d.rebuilt({**d.v, "value": value})
         if diags.has_errors():
             return diags
         # As the CLI's ResolveVariableReferencesInLookup then ResolveResourceReferences: a lookup's
         # name may reference the other variables' values (`cluster: ${var.name}-${bundle.target}`).
-        with_values = Value({**config.v, "variables": Value(dict(out), config.loc)}, config.loc)
+        with_values = config.rebuilt({**config.v, "variables": Value(dict(out), config.loc)})
         # The CLI resolves lookups in an errgroup and reports only the error Wait returns: one
         # per bundle. Which one is a race there; here it is the first in written order.
         for name, lookup in lookups.items():
@@ -199,7 +199,7 @@ class ResolveVariables(Step):
             return diags
         if variables is not None or out:
             loc = variables.loc if variables is not None else config.loc
-            b.config = Value({**config.v, "variables": Value(out, loc)}, config.loc)
+            b.config = config.rebuilt({**config.v, "variables": Value(out, loc)})
         return diags
 
     @staticmethod

@@ -86,7 +86,7 @@ def _copy_to_jobs(config: Value, ident: dict[str, Value], loc) -> Value:
         if not node.is_map or (own is not None and own.is_map and identity(own)):
             return node
         copied = {field: Value(who.v, who.loc) for field, who in ident.items()}
-        return Value({**node.v, "run_as": Value(copied, loc)}, node.loc)
+        return node.rebuilt({**node.v, "run_as": Value(copied, loc)})
 
     return map_pattern(config, "resources.jobs.*", job)
 
@@ -100,8 +100,8 @@ def _owned_by(pipeline: Value, ident: dict[str, Value]) -> Value:
     kept = [p for p in (perms.v if perms is not None and perms.is_list else [])
             if not (p.is_map and any(p.get(f) is not None and p.get(f).v == who.v for f, who in ident.items()))]
     owner = Value({"level": Value("IS_OWNER"), **{f: Value(who.v, who.loc) for f, who in ident.items()}})
-    return Value({**pipeline.v, "permissions": Value([*kept, owner], perms.loc if perms is not None else pipeline.loc)},
-                 pipeline.loc)
+    loc = perms.loc if perms is not None else pipeline.loc
+    return pipeline.rebuilt({**pipeline.v, "permissions": Value([*kept, owner], loc)})
 
 
 def _refuse_unsupported(config: Value, current, who, diags: Diagnostics) -> None:

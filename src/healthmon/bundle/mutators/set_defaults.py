@@ -70,7 +70,7 @@ def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
         if not isinstance(v.v, str):
             raise fail(f"workspace.{field}: expected a string", v.loc, f"workspace.{field}", check=CHECK)
         values[field] = Value(_expand(v.v, user), v.loc)
-    return Value({**config.v, "workspace": Value({**ws.v, **values}, ws.loc)}, config.loc)
+    return config.rebuilt({**config.v, "workspace": ws.rebuilt({**ws.v, **values})})
 
 
 # Where unset (and where the parent exists), as the CLI's resource defaults.
@@ -97,7 +97,7 @@ WORKSPACE_DEFAULTS = (
 def _set_default(node: Value, field: str, value) -> Value:
     if not node.is_map or (field in node.v and node.v[field].v is not None):
         return node
-    return Value({**node.v, field: Value(value, node.loc)}, node.loc)
+    return node.rebuilt({**node.v, field: Value(value, node.loc)})
 
 
 def _filler(field: str, value: Any) -> Callable[[Path, Value], Value]:
@@ -113,7 +113,7 @@ def _volume_path(_path, node: Value) -> Value:
     known = [p.v for p in parts if p is not None and isinstance(p.v, str) and p.v and "${" not in p.v]
     if len(known) != len(parts):
         return node
-    return Value({**node.v, "volume_path": Value("/Volumes/" + "/".join(known), node.loc)}, node.loc)
+    return node.rebuilt({**node.v, "volume_path": Value("/Volumes/" + "/".join(known), node.loc)})
 
 
 def set_resource_defaults(config: Value) -> Value:
@@ -128,7 +128,7 @@ def set_resource_defaults(config: Value) -> Value:
             return node
         queue = node.get("queue")
         if queue is None or queue.v is None:
-            node = Value({**node.v, "queue": Value({"enabled": Value(True, node.loc)}, node.loc)}, node.loc)
+            node = node.rebuilt({**node.v, "queue": Value({"enabled": Value(True, node.loc)}, node.loc)})
         return annotate(_path, node)
 
     def annotate(_path, node: Value) -> Value:
@@ -141,7 +141,7 @@ def set_resource_defaults(config: Value) -> Value:
         dep.setdefault("kind", Value("BUNDLE", node.loc))
         dep.setdefault("metadata_file_path", Value(f"{state}/metadata.json", node.loc))
         out["deployment"] = Value(dep, deployment.loc if deployment is not None else node.loc)
-        return Value(out, node.loc)
+        return node.rebuilt(out)
 
     config = map_pattern(config, "resources.jobs.*", job)
     config = map_pattern(config, "resources.pipelines.*", annotate)

@@ -135,8 +135,9 @@ class _Checker:
         self.found: list[tuple[Diagnostic, tuple]] = []  # each finding with its path as parts
         self.fixes: list[tuple[tuple, object]] = []
 
-    def add(self, severity: str, summary: str, loc, path: tuple, check: str) -> None:
-        self.found.append((Diagnostic(severity, summary, loc, format_path(path), check=check), path))
+    def add(self, severity: str, summary: str, loc, path: tuple, check: str, more: tuple = ()) -> None:
+        self.found.append((Diagnostic(severity, summary, loc, format_path(path), check=check, more_locations=more),
+                           path))
 
     def diagnostics(self) -> list[Diagnostic]:
         """The findings, a list index in a path counting the items kept before it: the CLI's
@@ -173,7 +174,8 @@ class _Checker:
             self.value(child, path + (name,), spec)
         for name in required:
             if name not in node.v or node.v[name].v is None or node.v[name].v == "":
-                self.add(WARNING, f'required field "{name}" is not set', node.loc, path, CHECK)
+                # At every place the map was written (a target override merged into it too).
+                self.add(WARNING, f'required field "{name}" is not set', node.loc, path, CHECK, node.more)
 
     def value(self, node: Value, path: tuple, spec) -> None:
         v = node.v
@@ -190,7 +192,7 @@ class _Checker:
                 self.bad(node, path, spec)
             elif str(v) not in spec["enum"]:
                 self.add(WARNING, f'invalid value "{_text(v)}" for enum field. Valid values are '
-                                  f'[{" ".join(spec["enum"])}]', node.loc, path, CHECK)
+                                  f'[{" ".join(spec["enum"])}]', node.loc, path, CHECK, node.more)
         elif "list" in spec:
             if not node.is_list:
                 self.bad(node, path, spec)
