@@ -327,6 +327,7 @@ NAMED_NOT_LOCATED = (
     " but found a file", " but found a directory",  # translate_paths: the path as written, as the CLI
     " is not defined but is assigned a value", "only 'targets' should be used: ",
     " specified for 'mode': must be either ",
+    "failed to load ",  # a file that does not parse: the CLI names it (absolute path) with yaml.v3's line
 )
 # ``Error: FILE:LINE:COL: summary``, the layout of a YAML file that does not parse.
 LOCATED_SUMMARY = re.compile(r"^Error: [^:\s][^:]*:\d+:\d+: ")

@@ -80,7 +80,7 @@ def test_json_output_with_errors_still_exits_1(basic):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("bundle: [\n", "databricks.yml:2:1: invalid YAML"),
+    ("bundle: [\n", "databricks.yml: yaml: line 1: did not find expected node content"),
     ("bundle: {name: x}\nvariables: {a: {default: '${var.b}'}, b: {default: '${var.a}'}}\nx: ${var.a}\n", "cycle detected"),
     ("bundle: {name: x}\nresources: {jobs: {j: {description: '${var.nope}'}}}\n",
      "reference does not exist: ${var.nope}"),

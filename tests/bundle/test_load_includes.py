@@ -84,9 +84,10 @@ def test_malformed_included_file_points_at_it(make_bundle):
         "databricks.yml": MAIN.format(pattern="r.yml"),
         "r.yml": "resources:\n  jobs: [\n",
     })
-    with pytest.raises(Exception) as e:
+    with pytest.raises(BundleError) as e:
         load_bundle(root)
-    assert str(e.value).startswith("r.yml:")
+    # The CLI's config.Load: the file's absolute path, then yaml.v3's message.
+    assert e.value.first.summary.startswith(f"failed to load {root / 'r.yml'}: yaml: line ")
 
 
 def test_a_section_of_the_wrong_kind_is_an_error_naming_file_and_line(make_bundle):

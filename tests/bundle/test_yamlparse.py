@@ -86,3 +86,19 @@ def test_deep_and_recursive_structures_are_errors_not_crashes():
     with pytest.raises(YamlError) as e:
         parse_text("a: &a [1, *a]\n", "f.yml")
     assert str(e.value.location).startswith("f.yml:1:")
+
+
+@pytest.mark.parametrize("text, message", [
+    # yaml.v3's parser.fail: the context mark's 0-based line unless it is 0, then the problem
+    # mark's; a scanner error adds 1; line 0 is not named.
+    ("a: b: c\n", "yaml: mapping values are not allowed in this context"),
+    ("x: 1\na: b: c\n", "yaml: line 2: mapping values are not allowed in this context"),
+    ("a:\n  - x\n  y: 1\n", "yaml: line 1: did not find expected '-' indicator"),
+    ("a:\n\tb: 1\n", "yaml: line 2: found character that cannot start any token"),
+    ("a:\n  b: 1\n  foo\nc: 1\n", "yaml: line 3: could not find expected ':'"),
+    ("a: 1\nb: *nope\n", "yaml: unknown anchor 'nope' referenced"),
+])
+def test_syntax_errors_carry_yaml_v3s_message(text, message):
+    with pytest.raises(YamlError) as e:
+        parse_text(text, "f.yml")
+    assert e.value.syntax == message

@@ -141,7 +141,7 @@ def load_bundle(root: Path, target: str | None = None, variables: Mapping[str, s
     """
     from healthmon.bundle import pipeline
     from healthmon.bundle.step import BundleState, apply_all
-    from healthmon.bundle.yamlparse import parse_file
+    from healthmon.bundle.yamlparse import YamlError, parse_file
 
     root = Path(root).resolve()
     if user_name is None:
@@ -161,7 +161,15 @@ def load_bundle(root: Path, target: str | None = None, variables: Mapping[str, s
                       variable_flags=flags,
                       environ=dict(os.environ if environ is None else environ))
     main = config_file(root)
-    config = parse_file(main, ctx.display(main), ctx.key_locations, ctx.anchored)
+    try:
+        config = parse_file(main, ctx.display(main), ctx.key_locations, ctx.anchored)
+    except YamlError as exc:
+        if exc.syntax is None:
+            raise
+        # The CLI's entry point fails before any configuration exists: `-o json` prints null.
+        err = fail(f"failed to load {main}: {exc.syntax}")
+        err.bundle = Bundle(root=root, target="", value=Value(None), diagnostics=Diagnostics(list(err.diagnostics)))
+        raise err from None
     if not config.is_map:
         raise fail(f"expected map, found {kind_name(config)}", config.loc)
     state = BundleState(config, ctx)

@@ -15,8 +15,10 @@ import re
 from pathlib import Path
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.scanner import ScannerError
 
 from healthmon.bundle.dyn import Value
 from healthmon.errors import HealthmonError, Location
@@ -27,7 +29,35 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlError(HealthmonError):
-    pass
+    """A file that does not parse. ``syntax`` is, for a YAML syntax error, the text Go's yaml.v3
+    gives for it (``yaml: line 3: mapping values are not allowed in this context``): the bundle
+    loader prints that, as the CLI does; other callers use the located message."""
+
+    def __init__(self, message: str, *, location: Location | None = None, syntax: str | None = None):
+        super().__init__(message, location=location)
+        self.syntax = syntax
+
+
+def go_yaml_message(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """The message yaml.v3 (a Go port of libyaml, whose wording PyYAML's C loader already gives)
+    prints for ``exc``: ``yaml: line N: <problem>``. yaml.v3's ``parser.fail`` takes the line of
+    the context mark if it is not the first line, else that of the problem mark; both are 0-based
+    and only a scanner error adds 1, so a parser error names the line before the mark's (and
+    neither names line 0). libyaml passes the current position as the context mark of a scanner
+    error without a context."""
+    if isinstance(exc, ComposerError) and (exc.problem or "").startswith("found undefined alias"):
+        mark = exc.problem_mark
+        found = re.match(r"\*([^\s,\[\]{}]+)", text.splitlines()[mark.line][mark.column:]) if mark else None
+        return f"yaml: unknown anchor '{found.group(1) if found else ''}' referenced"
+    scanner = isinstance(exc, ScannerError)
+    context = exc.context_mark if exc.context_mark is not None else exc.problem_mark if scanner else None
+    line = 0
+    for mark in (context, exc.problem_mark):
+        if mark is not None and mark.line:
+            line = mark.line + (1 if scanner else 0)
+            break
+    where = f"line {line}: " if line else ""
+    return f"yaml: {where}{exc.problem or 'unknown problem parsing YAML content'}"
 
 
 def _loc(file: str, node: Node) -> Location:
@@ -174,7 +204,7 @@ def parse_text(text: str, file: str, keys: dict | None = None, anchored: set | N
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         problem = exc.problem or exc.context or "invalid YAML"
         context = f" ({exc.context})" if exc.context and exc.problem else ""
-        raise YamlError(f"invalid YAML: {problem}{context}", location=loc) from None
+        raise YamlError(f"invalid YAML: {problem}{context}", location=loc, syntax=go_yaml_message(exc, text)) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}", location=Location(file)) from None
     except (UnicodeDecodeError, ValueError) as exc:

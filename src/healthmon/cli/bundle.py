@@ -122,6 +122,8 @@ def _counts(diagnostics) -> str:
 def _header(config: dict) -> list[str]:
     """The CLI's summary header: only the parts that are known (no target before the selected
     target's overrides are merged, as the CLI sets ``bundle.target`` only then)."""
+    if not isinstance(config, dict):
+        return []  # the root file did not load
     bundle = config.get("bundle")
     bundle = bundle if isinstance(bundle, dict) else {}
     target = bundle.get("target")
@@ -182,7 +184,7 @@ def validate(
         failed = bundle.diagnostics.has_errors()
         if output == "json":
             _print_diagnostics(bundle)
-            doc = _with_locations(bundle) if include_locations else bundle.config
+            doc = _with_locations(bundle) if include_locations and bundle.config is not None else bundle.config
             typer.echo(json.dumps(doc, indent=2, sort_keys=True))
             return 1 if failed else 0
         for d in bundle.diagnostics:

@@ -19,7 +19,7 @@ from pathlib import Path
 from healthmon.bundle.diag import ERROR, BundleError, Diagnostic, Diagnostics, fail
 from healthmon.bundle.dyn import MergeError, Value, kind_name, merge
 from healthmon.bundle.step import BundleState, Step
-from healthmon.bundle.yamlparse import parse_file
+from healthmon.bundle.yamlparse import YamlError, parse_file
 
 CHECK = "include"
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
@@ -194,7 +194,13 @@ class LoadIncludes(Step):
             display = b.ctx.display(f)
             if display.startswith("/") or display.startswith(".."):
                 display = os.path.relpath(f, b.ctx.root)
-            part = parse_file(f, display, b.ctx.key_locations, b.ctx.anchored)
+            try:
+                part = parse_file(f, display, b.ctx.key_locations, b.ctx.anchored)
+            except YamlError as exc:
+                if exc.syntax is None:
+                    raise
+                # As the CLI's config.Load: the absolute path and yaml.v3's message, no location.
+                raise fail(f"failed to load {os.path.normpath(b.ctx.root / f)}: {exc.syntax}", check=CHECK) from None
             if not part.is_map:
                 raise fail(f"expected map, found {kind_name(part)}", part.loc, check=CHECK)
             errors = section_errors(part)
@@ -235,5 +241,8 @@ def _merge_resources(config: Value, res: Value) -> Value:
         merged = dict(existing.v) if existing is not None and existing.is_map else {}
         for key, val in group.v.items():
             merged.setdefault(key, val)
-        out[kind] = Value(merged, existing.loc if existing is not None else group.loc)
-    return config.rebuilt({**config.v, "resources": Value(out, base.loc if base is not None else res.loc)})
+        # A section written in several files lists each (the CLI's merge accumulates locations).
+        out[kind] = (Value(merged, existing.loc, (*existing.more, *group.locs)) if existing is not None
+                     else group.rebuilt(merged))
+    resources = Value(out, base.loc, (*base.more, *res.locs)) if base is not None else res.rebuilt(out)
+    return config.rebuilt({**config.v, "resources": resources})
