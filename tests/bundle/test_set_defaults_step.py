@@ -27,7 +27,8 @@ def test_cli_defaults_for_jobs_and_workspace(make_bundle):
     assert ws["root_path"] == root
     assert ws["file_path"] == root + "/files" and ws["state_path"] == root + "/state"
     assert ws["artifact_path"] == root + "/artifacts" and ws["resource_path"] == root + "/resources"
-    assert ws["current_user"] == {"userName": "tester@example.com", "short_name": "tester"}
+    assert ws["current_user"] == {"userName": "tester@example.com", "short_name": "tester",
+                                  "domain_friendly_name": "tester"}
     j = b.jobs["j"]
     assert j["name"] == "Untitled"
     assert j["max_concurrent_runs"] == 1 and j["format"] == "MULTI_TASK" and j["edit_mode"] == "UI_LOCKED"
@@ -50,3 +51,32 @@ def test_bundle_section_of_the_wrong_type(make_bundle):
     assert str(e.value) == "Error: expected map, found sequence\n  at bundle\n  in databricks.yml:2:9"
     with pytest.raises(BundleError, match="bundle name not defined"):
         load_bundle(make_bundle({"databricks.yml": "x: 1\n"}))
+
+
+def test_current_user_fields_come_from_the_local_workspace_when_referenced(make_bundle):
+    from healthmon.settings import Settings
+    from healthmon.store.auth import ensure_principal
+    from healthmon.store.db import Database
+
+    with Database.from_settings(Settings.from_env()).session() as s:
+        ensure_principal(s, "someone@example.com")  # so the current user's id is not simply 1
+        me = ensure_principal(s, "tester@example.com", groups=["data-eng"])
+    b = load_bundle(make_bundle({"databricks.yml": """
+bundle: {name: d}
+resources:
+  jobs:
+    j:
+      name: "${workspace.current_user.id}"
+      tags: {groups: "${workspace.current_user.groups[0].display}"}
+      tasks: [{task_key: t, condition_task: {op: EQUAL_TO, left: "1", right: "1"}}]
+"""}))
+    user = b.workspace["current_user"]
+    assert user["id"] == str(me.id) == b.jobs["j"]["name"]
+    assert {g["display"] for g in user["groups"]} >= {"data-eng", "users"}
+    assert b.jobs["j"]["tags"]["groups"] == user["groups"][0]["display"]
+
+
+def test_a_field_the_user_type_does_not_have_is_a_missing_reference(make_bundle):
+    with pytest.raises(BundleError, match=r"reference does not exist: \$\{workspace.current_user.shoe_size\}"):
+        load_bundle(make_bundle({"databricks.yml": "bundle: {name: d}\nresources: {jobs: {j: {name: "
+                                                   "'${workspace.current_user.shoe_size}'}}}\n"}))

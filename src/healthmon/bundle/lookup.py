@@ -52,3 +52,23 @@ def resolve(kind: str, name: str) -> str:
     if found is None:
         raise LookupError_(f"{SDK_TYPES[kind]} named '{name}' does not exist")
     return found
+
+
+def current_user(user_name: str) -> dict:
+    """The local workspace's SCIM ``Me`` for ``user_name`` (the CLI fills
+    ``workspace.current_user`` from it): ``id``, ``userName``, ``displayName``, ``active``,
+    ``groups``, ``emails``, ... The user is provisioned if the workspace has never seen it: the
+    CLI's current user always exists in its workspace, and the local user owns this one."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from healthmon.settings import Settings
+    from healthmon.store.auth import ensure_principal, principal_named
+    from healthmon.store.db import Database
+
+    try:
+        db = Database.from_settings(Settings.from_env())
+        with db.session() as s:
+            ensure_principal(s, user_name)
+            return principal_named(s, user_name).to_scim()
+    except (SQLAlchemyError, HealthmonError) as exc:
+        raise LookupError_(str(exc)) from None

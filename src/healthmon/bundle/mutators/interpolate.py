@@ -60,8 +60,9 @@ def map_children(node: Value, path: tuple, fn) -> Value:
 # The CLI resolves references against the configuration normalised with IncludeMissingFields:
 # a field of its Bundle / Workspace types that is not set resolves to the type's zero value
 # ("${bundle.git.origin_url} should resolve to an empty string if a bundle isn't located in a
-# Git repository (yet)", resolve_variable_references.go). Pointer fields (lock.enabled,
-# current_user) have no zero value and stay missing.
+# Git repository (yet)", resolve_variable_references.go). Pointer fields (lock.enabled) have no
+# zero value and stay missing; current_user is always set, so its SCIM fields that the workspace
+# did not return are zero too.
 _GIT_ZERO = {"branch": "", "actual_branch": "", "commit": "", "origin_url": "", "inferred": False,
              "bundle_root_path": ""}
 ZERO_VALUES: dict = {
@@ -72,7 +73,10 @@ ZERO_VALUES: dict = {
                                    "azure_workspace_resource_id", "azure_client_id", "azure_tenant_id",
                                    "azure_environment", "azure_login_app_id", "google_service_account",
                                    "root_path", "file_path", "resource_path", "artifact_path", "state_path"), ""),
-                  "azure_use_msi": False},
+                  "azure_use_msi": False,
+                  "current_user": {"id": "", "userName": "", "displayName": "", "externalId": "", "active": False,
+                                   "short_name": "", "domain_friendly_name": "", "groups": [], "emails": [],
+                                   "entitlements": [], "roles": []}},
 }
 
 
