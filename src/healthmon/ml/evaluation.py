@@ -116,10 +116,12 @@ def evaluate_model(
 ) -> dict:
     registered = spec.registered_name(catalog, feature_schema)
     champ = io.champion_version(registered)
+    skipped = registration.last_skip_reason(spec.name)
     if champ is None:
-        reason = registration.last_skip_reason(spec.name)
-        why = f"training skipped: {reason}" if reason else "training skipped or not run"
-        return {"status": "NO_CHAMPION", "met": False, "note": f"no {io.CHAMPION} version of {registered} ({why})"}
+        why = f"training skipped: {skipped}" if skipped else "training skipped or not run"
+        # The reason first: it is what a reader needs, and summaries cut long notes.
+        return {"status": "NO_CHAMPION", "met": False, "na": f"n/a ({why})",
+                "note": f"{why}; no {io.CHAMPION} version of {registered}"}
     info = io.model_info(champ.run_id)
     model = io.load_estimator(f"models:/{registered}/{champ.version}")
     metric, higher = PRIMARY[spec.kind]
@@ -131,6 +133,8 @@ def evaluate_model(
         "higher_is_better": higher,
         "algorithm": champion_algorithm(champ.run_id) or spec.algorithm,
     }
+    if skipped:  # an earlier Champion still serves; say that the latest training did not replace it
+        base["note"] = f"the latest training was skipped ({skipped}); this is an earlier version"
     if spec.custom:
         return {**base, **_evaluate_tags(spec, lh, model, catalog, gold_schema, feature_schema)}
     table = spec.table(catalog, feature_schema)

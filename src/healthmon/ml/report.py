@@ -175,9 +175,12 @@ class ModelNote:
     scored_at: Any = None
     figure: ModelFigure | None = None
     present: bool = True  # predictions exist
+    skipped: str | None = None  # why its latest training was skipped (e.g. "not enough data: ...")
 
     def text(self) -> str:
-        if not self.present:
+        if not self.present and self.skipped:
+            head = f"{self.model}: not trained, {self.skipped}"
+        elif not self.present:
             head = f"{self.model}: no predictions (model skipped, without a Champion, or not scored yet)"
         else:
             version = f" v{self.version}" if self.version is not None and self.version == self.version else ""
@@ -243,10 +246,38 @@ def _model_notes(t: PredictionReader, key: str, evaluation: Evaluation) -> list[
         scoring = t.memo(("scoring", model), functools.partial(_scoring, t, model))
         figure = evaluation.figure(model)
         if scoring is None:
-            notes.append(ModelNote(model, figure=figure, present=False))
+            skipped = t.memo(("skipped", model), functools.partial(_skip_reason, model))
+            notes.append(ModelNote(model, figure=figure, present=False, skipped=skipped))
         else:
             notes.append(ModelNote(model, *scoring, figure))
     return notes
+
+
+def _skip_reason(model: str) -> str | None:
+    """Why the model's latest training was skipped, as training recorded it in MLflow (only
+    asked for a model without predictions)."""
+    from healthmon.lakehouse.registry import _sqlite_path, configure_mlflow
+    from healthmon.ml.registration import last_skip_reason
+    from healthmon.settings import Settings
+
+    path = _sqlite_path(Settings.from_env().mlflow_tracking_uri)
+    if path is not None and not Path(path).exists():
+        return None  # nothing was ever trained here; the report must not create a tracking store
+    try:
+        configure_mlflow()
+    except Exception:  # noqa: BLE001 - without a tracking store there is no reason to show
+        return None
+    return last_skip_reason(model)
+
+
+def _say_why_missing(s: Section) -> None:
+    """A section without predictions whose model(s) training skipped names the reason instead
+    of asking for a run of the orchestrator that already ran."""
+    skipped = [n for n in s.models if not n.present and n.skipped]
+    if s.status == "missing" and skipped:
+        why = "; ".join(f"{n.model}: {n.skipped}" for n in skipped)
+        s.message = f"No predictions: not trained on this account ({why})."
+        s.summary = f"not trained ({why})"
 
 
 def _scoring(t: PredictionReader, model: str) -> tuple[Any, Any] | None:
@@ -638,6 +669,7 @@ def build_report(catalog: str, gold_schema: str, feature_schema: str, *, lakehou
             sections.append(build())
     for s in sections:
         s.models = _model_notes(t, s.key, evaluation)
+        _say_why_missing(s)
     return HealthReport(catalog, gold_schema, feature_schema, now or dt.datetime.now(dt.timezone.utc), sections, f,
                         evaluation)
 
