@@ -77,3 +77,19 @@ def test_a_feature_column_that_is_all_null_is_cleaned_not_fatal():
 
     X = matrix(data["rows"], data["features"])
     assert np.isfinite(X).all() and (X[:, data["features"].index(column)] == 0).all()
+
+
+def test_a_detector_whose_signals_are_all_null_is_skipped_not_silently_blind():
+    # Cleaned to 0, all-null signals gave a constant score: the detector "trained" with an
+    # infinite threshold and could never flag.
+    spec = MODELS["cost_anomaly_detector"]
+    frame = feature_frame("cost_features", entities=4, days=120, seed=6)
+    frame[list(spec.required_columns)] = np.nan
+    with pytest.raises(NotEnoughData) as err:
+        _prepare("cost_anomaly_detector", frame)
+    assert (err.value.have, err.value.need) == (0, 1)
+    assert f"finite values in its {len(spec.required_columns)} input columns (daily_dbu" in str(err.value)
+    assert "every input is null" in str(err.value)
+    # One signal left is enough: the detector combines what it has.
+    frame["daily_dbu"] = feature_frame("cost_features", entities=4, days=120, seed=6)["daily_dbu"]
+    assert _prepare("cost_anomaly_detector", frame)["counts"]["train"] > 0

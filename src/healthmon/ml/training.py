@@ -114,7 +114,9 @@ def prepare(spec: ModelSpec, frame: pd.DataFrame, table: str, read_gold=None) ->
         rows, y = frame, None
     periods = split.period(rows[spec.date_key]).to_numpy()
     counts = {p: int((periods == p).sum()) for p in ("train", "validation", "test")}
-    require_enough_data(spec, table, split, counts, None if y is None else y[periods == "train"])
+    train = periods == "train"
+    inputs = list(spec.required_columns) or features
+    require_enough_data(spec, table, split, counts, None if y is None else y[train], rows.loc[train, inputs])
     return {
         "features": features,
         "rows": rows,
@@ -132,11 +134,16 @@ def prepare(spec: ModelSpec, frame: pd.DataFrame, table: str, read_gold=None) ->
 BUDGET_DAYS = 30
 
 
-def require_enough_data(spec: ModelSpec, table: str, split, counts: dict[str, int], train_labels) -> None:
+def require_enough_data(
+    spec: ModelSpec, table: str, split, counts: dict[str, int], train_labels, train_inputs: pd.DataFrame
+) -> None:
     """Every "is there enough data to train ``spec``?" rule, in one place; raises
     ``NotEnoughData`` (a ``Skip``) naming the count, the table and what the model needs.
 
     - ``spec.min_train_rows`` labelled rows in the training period;
+    - a finite value in at least one of its inputs there (``train_inputs``: the columns its
+      estimator reads by name, else its features): inputs that are all null are cleaned to 0, and
+      a detector on constant inputs trains "successfully" and can never flag;
     - both classes (classifiers) among the training labels;
     - a labelled row in the validation period (it chooses the Champion);
     - budgeted detectors: validation entity-days (rows) enough for one false event at their
@@ -148,6 +155,11 @@ def require_enough_data(spec: ModelSpec, table: str, split, counts: dict[str, in
         scope = spec.target.row_filter if spec.target is not None and spec.target.row_filter else ""
         raise NotEnoughData("labelled training rows", counts["train"], spec.min_train_rows, where=before,
                             why=f"labels exist only for {scope}" if scope else "")
+    values = train_inputs.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(values).any():
+        shown = ", ".join(train_inputs.columns[:4]) + (", ..." if len(train_inputs.columns) > 4 else "")
+        raise NotEnoughData(f"finite values in its {len(train_inputs.columns)} input columns ({shown})", 0, 1,
+                            where=f"the training period of {before}", why="every input is null")
     if train_labels is not None and spec.target is not None and spec.kind in ("binary", "multiclass"):
         classes = np.unique(train_labels)
         if len(classes) < 2:
