@@ -122,6 +122,18 @@ def evaluate_model(
         # The reason first: it is what a reader needs, and summaries cut long notes.
         return {"status": "NO_CHAMPION", "met": False, "na": f"n/a ({why})",
                 "note": f"{why}; no {io.CHAMPION} version of {registered}"}
+    result = _evaluate_champion(spec, lh, registered, champ, catalog=catalog, gold_schema=gold_schema,
+                                feature_schema=feature_schema, incidents=incidents)
+    if skipped:  # an earlier Champion still serves; say that the latest training did not replace it
+        earlier = f"the latest training was skipped ({skipped}); this is an earlier version"
+        result["note"] = "; ".join(n for n in (earlier, result.get("note")) if n)
+    return result
+
+
+def _evaluate_champion(
+    spec: ModelSpec, lh, registered: str, champ, *, catalog: str, gold_schema: str, feature_schema: str,
+    incidents: pd.DataFrame | None,
+) -> dict:
     info = io.model_info(champ.run_id)
     model = io.load_estimator(f"models:/{registered}/{champ.version}")
     metric, higher = PRIMARY[spec.kind]
@@ -133,8 +145,6 @@ def evaluate_model(
         "higher_is_better": higher,
         "algorithm": champion_algorithm(champ.run_id) or spec.algorithm,
     }
-    if skipped:  # an earlier Champion still serves; say that the latest training did not replace it
-        base["note"] = f"the latest training was skipped ({skipped}); this is an earlier version"
     if spec.custom:
         return {**base, **_evaluate_tags(spec, lh, model, catalog, gold_schema, feature_schema)}
     table = spec.table(catalog, feature_schema)
