@@ -106,3 +106,13 @@ def test_the_report_says_which_model_was_not_trained_and_why(in_account):
     assert "Run the ML orchestrator" not in cost.message
     notes = [n.text() for s in report.sections for n in s.models if not n.present]
     assert notes and all(": not trained, not enough data: " in t for t in notes), notes
+
+
+def test_the_alert_rules_of_untrained_models_are_skipped_saying_why(in_account, repo_root):
+    from healthmon.ml.alerts import load_rules, run_alerts
+
+    config = load_rules(repo_root / "src" / "ml" / "alerts" / "alert_rules.yml")
+    run = run_alerts(config, catalog=CAT, gold_schema=GOLD, feature_schema=FEAT, send=False)
+    skipped = {r.rule.name: r.skipped for r in run.results if r.skipped}
+    assert "cost_excess" in skipped, skipped
+    assert "cost_anomaly_detector not trained: not enough data: " in skipped["cost_excess"]

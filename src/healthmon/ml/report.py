@@ -246,28 +246,11 @@ def _model_notes(t: PredictionReader, key: str, evaluation: Evaluation) -> list[
         scoring = t.memo(("scoring", model), functools.partial(_scoring, t, model))
         figure = evaluation.figure(model)
         if scoring is None:
-            skipped = t.memo(("skipped", model), functools.partial(_skip_reason, model))
+            skipped = t.skip_reason(model)
             notes.append(ModelNote(model, figure=figure, present=False, skipped=skipped))
         else:
             notes.append(ModelNote(model, *scoring, figure))
     return notes
-
-
-def _skip_reason(model: str) -> str | None:
-    """Why the model's latest training was skipped, as training recorded it in MLflow (only
-    asked for a model without predictions)."""
-    from healthmon.lakehouse.registry import _sqlite_path, configure_mlflow
-    from healthmon.ml.registration import last_skip_reason
-    from healthmon.settings import Settings
-
-    path = _sqlite_path(Settings.from_env().mlflow_tracking_uri)
-    if path is not None and not Path(path).exists():
-        return None  # nothing was ever trained here; the report must not create a tracking store
-    try:
-        configure_mlflow()
-    except Exception:  # noqa: BLE001 - without a tracking store there is no reason to show
-        return None
-    return last_skip_reason(model)
 
 
 def _say_why_missing(s: Section) -> None:
