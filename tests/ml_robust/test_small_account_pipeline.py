@@ -104,6 +104,11 @@ def test_the_report_says_which_model_was_not_trained_and_why(in_account):
     assert cost.status == "missing"
     assert cost.message.startswith("No predictions: not trained on this account (cost_anomaly_detector: not enough")
     assert "Run the ML orchestrator" not in cost.message
+    security = next(s for s in report.sections if s.key == "security")
+    if security.status == "missing":  # four detectors, one table, one reason: said once
+        assert security.message.count("not enough data") == 1, security.message
+    quality = next(s for s in report.sections if s.key == "quality")
+    assert "drift detector not trained (not enough data: " in quality.summary
     notes = [n.text() for s in report.sections for n in s.models if not n.present]
     assert notes and all(": not trained, not enough data: " in t for t in notes), notes
 

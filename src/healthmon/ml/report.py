@@ -258,7 +258,10 @@ def _say_why_missing(s: Section) -> None:
     of asking for a run of the orchestrator that already ran."""
     skipped = [n for n in s.models if not n.present and n.skipped]
     if s.status == "missing" and skipped:
-        why = "; ".join(f"{n.model}: {n.skipped}" for n in skipped)
+        by_reason: dict[str, list[str]] = {}
+        for n in skipped:  # the security detectors share one table, and so one reason
+            by_reason.setdefault(str(n.skipped), []).append(n.model)
+        why = "; ".join(f"{', '.join(models)}: {reason}" for reason, models in by_reason.items())
         s.message = f"No predictions: not trained on this account ({why})."
         s.summary = f"not trained ({why})"
 
@@ -619,7 +622,8 @@ def _quality(t: PredictionReader, f: Filters) -> Section:
                               {"Catalog": "catalog"}))
         summary.append(f"{len(flagged)} catalog-days flagged for drift")
     else:
-        summary.append("no drift predictions yet")
+        why = t.skip_reason("data_drift_detector")
+        summary.append(f"drift detector not trained ({why})" if why else "no drift predictions yet")
         if s.status == "ok" and snaps is None:
             s.status = "missing"
     s.summary = ", ".join(summary)
