@@ -78,8 +78,12 @@ def test_import_without_information_schema_runs_the_orchestrator_to_success(tmp_
     others = {n: o for n, o in trained.items() if n not in QUALITY_MODELS}
     assert all(o["status"] in ("SUCCESS", "SKIPPED") for o in others.values()), others
     assert not any("fact_table_snapshots" in (o.get("reason") or "") for o in others.values()), others
+    # Every other skip is a count below what the model needs (3 workspaces x 12 validation days
+    # hold fewer user-days than the security detectors' false-alarm budget needs), said so.
     succeeded = sum(o["status"] == "SUCCESS" for o in others.values())
-    assert succeeded >= len(others) - 6, {n: (o["status"], o.get("reason")) for n, o in others.items()}
+    status = {n: (o["status"], o.get("reason")) for n, o in others.items()}
+    assert all(o["status"] == "SUCCESS" or o["reason"].startswith("not enough data:") for o in others.values()), status
+    assert succeeded >= len(others) // 2, status
     scored = outputs["batch_inference_all_models"]
     assert scored["failed"] == 0 and scored["successful"] == succeeded
 

@@ -156,7 +156,9 @@ def test_every_supervised_model_prepares_labels_from_synthetic_tables():
 
     ok = 0
     for spec in MODELS.values():
-        if spec.custom or spec.enrich is not None:
+        # Detectors are unsupervised, and 4 entities x 18 validation days are too few for most of
+        # their false-alarm budgets (tests/ml_robust).
+        if spec.custom or spec.enrich is not None or spec.kind == "anomaly":
             continue
         frame = feature_frame(spec.feature_table, entities=4, days=90, seed=8)
         try:
@@ -166,7 +168,7 @@ def test_every_supervised_model_prepares_labels_from_synthetic_tables():
         ok += 1
         if data["y"] is not None:
             assert len(data["y"]) == len(data["rows"]) and not np.isnan(data["y"]).any()
-    assert ok >= 18
+    assert ok >= 11
 
 
 def test_a_skip_is_recorded_for_evaluation():

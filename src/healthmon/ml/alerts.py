@@ -100,7 +100,9 @@ def _window(dates: pd.Series, days: int) -> pd.Series:
 def _require(reader: PredictionReader, model: str) -> pd.DataFrame:
     df = reader.predictions(model)
     if df is None or df.empty:
-        raise SourceMissing(f"no predictions: {reader.prediction_fqn(model)} does not exist or is empty")
+        why = reader.skip_reason(model)
+        raise SourceMissing(f"no predictions: {reader.prediction_fqn(model)} does not exist or is empty"
+                            + (f" ({model} not trained: {why})" if why else ""))
     return df
 
 
@@ -147,7 +149,9 @@ def _security_alerts(reader: PredictionReader, rule: "Rule") -> list[Finding]:
     detectors = rule.models or SECURITY_DETECTORS
     flags = security_flags(reader, detectors)
     if flags is None:
-        raise SourceMissing("no predictions from " + ", ".join(reader.prediction_fqn(m) for m in detectors))
+        why = [f"{m} not trained: {reason}" for m in detectors if (reason := reader.skip_reason(m))]
+        raise SourceMissing("no predictions from " + ", ".join(reader.prediction_fqn(m) for m in detectors)
+                            + (f" ({'; '.join(why)})" if why else ""))
     if flags.empty:
         return []
     flags = flags[_window(flags["event_date"], rule.window_days)]

@@ -116,10 +116,24 @@ def evaluate_model(
 ) -> dict:
     registered = spec.registered_name(catalog, feature_schema)
     champ = io.champion_version(registered)
+    skipped = registration.last_skip_reason(spec.name)
     if champ is None:
-        reason = registration.last_skip_reason(spec.name)
-        why = f"training skipped: {reason}" if reason else "training skipped or not run"
-        return {"status": "NO_CHAMPION", "met": False, "note": f"no {io.CHAMPION} version of {registered} ({why})"}
+        why = f"training skipped: {skipped}" if skipped else "training skipped or not run"
+        # The reason first: it is what a reader needs, and summaries cut long notes.
+        return {"status": "NO_CHAMPION", "met": False, "na": f"n/a ({why})",
+                "note": f"{why}; no {io.CHAMPION} version of {registered}"}
+    result = _evaluate_champion(spec, lh, registered, champ, catalog=catalog, gold_schema=gold_schema,
+                                feature_schema=feature_schema, incidents=incidents)
+    if skipped:  # an earlier Champion still serves; say that the latest training did not replace it
+        earlier = f"the latest training was skipped ({skipped}); this is an earlier version"
+        result["note"] = "; ".join(n for n in (earlier, result.get("note")) if n)
+    return result
+
+
+def _evaluate_champion(
+    spec: ModelSpec, lh, registered: str, champ, *, catalog: str, gold_schema: str, feature_schema: str,
+    incidents: pd.DataFrame | None,
+) -> dict:
     info = io.model_info(champ.run_id)
     model = io.load_estimator(f"models:/{registered}/{champ.version}")
     metric, higher = PRIMARY[spec.kind]

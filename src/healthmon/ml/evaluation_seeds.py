@@ -368,7 +368,7 @@ def aggregate(per_seed: Sequence[dict], model_kinds: dict[str, str]) -> dict:
             if m.get("metric"):
                 metric = m["metric"]
             if m.get("status") != "EVALUATED":
-                missing.append(f"seed {seed}: {m.get('status')} ({str(m.get('note', ''))[:160]})")
+                missing.append(f"seed {seed}: {m.get('status')} ({str(m.get('note', ''))[:300]})")
                 continue
             algorithms[m.get("algorithm", "?")] = algorithms.get(m.get("algorithm", "?"), 0) + 1
             if m.get("value") is None:

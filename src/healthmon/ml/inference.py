@@ -25,6 +25,7 @@ import traceback
 import pandas as pd
 
 from healthmon.errors import HealthmonError
+from healthmon.ml import registration
 from healthmon.ml.backend import MLBackend
 from healthmon.ml.models import MODELS, ModelSpec, io
 from healthmon.ml.models.calibrated import evidence_frame
@@ -101,9 +102,11 @@ def score_model(
     champ = io.champion_version(registered)
     if champ is None:
         # A model whose training was skipped (unusable data) has no Champion: reported, not fatal.
+        skipped = registration.last_skip_reason(spec.name)
         return {
             "status": "NOT_FOUND" if not _has_versions(registered) else "SKIPPED",
-            "reason": f"no {io.CHAMPION} version of {registered}",
+            "reason": f"no {io.CHAMPION} version of {registered}"
+            + (f" (training skipped: {skipped})" if skipped else ""),
             "records": 0,
         }
     model_uri = f"models:/{registered}/{champ.version}"

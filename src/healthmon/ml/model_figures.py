@@ -52,6 +52,8 @@ class ModelFigure:
     def text(self) -> str:
         """One line: the model's figure, the baseline's, the verdict (a miss reads as a miss)."""
         if self.value is None:
+            if self.note.startswith(self.verdict):  # "n/a (3 positives)" is already the verdict
+                return self.note
             return self.verdict + (f" ({self.note})" if self.note else "")
         label = METRIC_LABELS.get(self.metric, self.metric)
         spread = f" ± {self.spread:.3f}" if self.spread is not None and self.accounts > 1 else ""

@@ -46,6 +46,25 @@ def to_dates(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series).dt.tz_localize(None) if getattr(series.dtype, "tz", None) else pd.to_datetime(series)
 
 
+def recorded_skip_reason(model: str) -> str | None:
+    """The reason training recorded when it last skipped ``model`` (its MLflow skip run), or None.
+    Never creates a tracking store: a workspace that trained nothing has no reason to show."""
+    from pathlib import Path
+
+    from healthmon.lakehouse.registry import _sqlite_path, configure_mlflow
+    from healthmon.ml.registration import last_skip_reason
+    from healthmon.settings import Settings
+
+    path = _sqlite_path(Settings.from_env().mlflow_tracking_uri)
+    if path is not None and not Path(path).exists():
+        return None
+    try:
+        configure_mlflow()
+    except Exception:  # noqa: BLE001 - without a tracking store there is no reason to show
+        return None
+    return last_skip_reason(model)
+
+
 class PredictionReader:
     """Reads the tables of one catalog through the lakehouse API, each once; a missing table is None.
 
@@ -82,6 +101,11 @@ class PredictionReader:
 
     def prediction_fqn(self, model: str) -> str:
         return f"{self.catalog}.{self.features}.{self.prediction_tables[model]}"
+
+    def skip_reason(self, model: str) -> str | None:
+        """Why the model's latest training was skipped (``recorded_skip_reason``); ask it only
+        for a model without predictions."""
+        return self.memo(("skipped", model), lambda: recorded_skip_reason(model))
 
     def predictions(self, model: str) -> pd.DataFrame | None:
         """The latest scoring of a model (prediction tables keep one scoring per day)."""

@@ -43,9 +43,11 @@ def run_tags(spec: ModelSpec, *, training_data: str, **extra: str) -> dict[str, 
     }
 
 
-def record_skip(spec: ModelSpec, *, backend: MLBackend, training_data: str, reason: str) -> None:
-    """A skipped training still leaves a (model-less) MLflow run saying why, so evaluation and
-    the MLflow UI can show the reason next to the missing Champion."""
+def record_skip(spec: ModelSpec, *, backend: MLBackend, training_data: str, reason: str,
+                counts: dict[str, str] | None = None) -> None:
+    """A skipped training still leaves a (model-less) MLflow run saying why, so evaluation, the
+    report and the MLflow UI can show the reason next to the missing Champion. ``counts``: the
+    tags of a ``NotEnoughData`` skip (``skip_data_what``, ``skip_data_have``, ``skip_data_need``)."""
     try:
         import mlflow
 
@@ -53,7 +55,8 @@ def record_skip(spec: ModelSpec, *, backend: MLBackend, training_data: str, reas
 
         backend.set_experiment(experiment_name(spec.name))
         with w(mlflow.start_run, run_name=f"{spec.name}_skipped_{_stamp()}"):
-            w(mlflow.set_tags, run_tags(spec, training_data=training_data, status="SKIPPED", skip_reason=reason[:4000]))
+            w(mlflow.set_tags, run_tags(spec, training_data=training_data, status="SKIPPED", skip_reason=reason[:4000],
+                                        **(counts or {})))
     except Exception:  # noqa: BLE001 - recording the skip must never turn it into a failure
         pass
 

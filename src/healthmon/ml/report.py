@@ -175,9 +175,12 @@ class ModelNote:
     scored_at: Any = None
     figure: ModelFigure | None = None
     present: bool = True  # predictions exist
+    skipped: str | None = None  # why its latest training was skipped (e.g. "not enough data: ...")
 
     def text(self) -> str:
-        if not self.present:
+        if not self.present and self.skipped:
+            head = f"{self.model}: not trained, {self.skipped}"
+        elif not self.present:
             head = f"{self.model}: no predictions (model skipped, without a Champion, or not scored yet)"
         else:
             version = f" v{self.version}" if self.version is not None and self.version == self.version else ""
@@ -243,10 +246,24 @@ def _model_notes(t: PredictionReader, key: str, evaluation: Evaluation) -> list[
         scoring = t.memo(("scoring", model), functools.partial(_scoring, t, model))
         figure = evaluation.figure(model)
         if scoring is None:
-            notes.append(ModelNote(model, figure=figure, present=False))
+            skipped = t.skip_reason(model)
+            notes.append(ModelNote(model, figure=figure, present=False, skipped=skipped))
         else:
             notes.append(ModelNote(model, *scoring, figure))
     return notes
+
+
+def _say_why_missing(s: Section) -> None:
+    """A section without predictions whose model(s) training skipped names the reason instead
+    of asking for a run of the orchestrator that already ran."""
+    skipped = [n for n in s.models if not n.present and n.skipped]
+    if s.status == "missing" and skipped:
+        by_reason: dict[str, list[str]] = {}
+        for n in skipped:  # the security detectors share one table, and so one reason
+            by_reason.setdefault(str(n.skipped), []).append(n.model)
+        why = "; ".join(f"{', '.join(models)}: {reason}" for reason, models in by_reason.items())
+        s.message = f"No predictions: not trained on this account ({why})."
+        s.summary = f"not trained ({why})"
 
 
 def _scoring(t: PredictionReader, model: str) -> tuple[Any, Any] | None:
@@ -605,7 +622,8 @@ def _quality(t: PredictionReader, f: Filters) -> Section:
                               {"Catalog": "catalog"}))
         summary.append(f"{len(flagged)} catalog-days flagged for drift")
     else:
-        summary.append("no drift predictions yet")
+        why = t.skip_reason("data_drift_detector")
+        summary.append(f"drift detector not trained ({why})" if why else "no drift predictions yet")
         if s.status == "ok" and snaps is None:
             s.status = "missing"
     s.summary = ", ".join(summary)
@@ -638,6 +656,7 @@ def build_report(catalog: str, gold_schema: str, feature_schema: str, *, lakehou
             sections.append(build())
     for s in sections:
         s.models = _model_notes(t, s.key, evaluation)
+        _say_why_missing(s)
     return HealthReport(catalog, gold_schema, feature_schema, now or dt.datetime.now(dt.timezone.utc), sections, f,
                         evaluation)
 

@@ -25,10 +25,13 @@ from healthmon.ml import registration
 from healthmon.ml.backend import MLBackend
 from healthmon.ml.models import MODELS, ModelSpec, frames as fr, get_spec, io, tags
 from healthmon.ml.models.metrics import classifier_scores, mae, mape
-from healthmon.ml.models.spec import FEATURE_TABLE_TRAINER, Skip
+from healthmon.ml.models.spec import FEATURE_TABLE_TRAINER, NotEnoughData, Skip
 from healthmon.ml.registration import last_skip_reason, not_worse
 
-__all__ = ["TRAINERS", "Skip", "last_skip_reason", "not_worse", "prepare", "train_all", "train_model"]
+__all__ = [
+    "TRAINERS", "NotEnoughData", "Skip", "last_skip_reason", "not_worse", "prepare", "require_enough_data",
+    "train_all", "train_model",
+]
 
 
 def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_schema: str) -> dict:
@@ -45,8 +48,11 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
                 raise Skip(f"feature table {table} was not built: {why}")
         return trainer_of(spec)(spec, backend, catalog=catalog, gold_schema=gold_schema, feature_schema=feature_schema)
     except Skip as skip:
-        registration.record_skip(spec, backend=backend, training_data=table, reason=str(skip))
-        return {"status": "SKIPPED", "model_name": spec.name, "feature_table": table, "reason": str(skip)}
+        counts = skip_counts(skip)
+        registration.record_skip(spec, backend=backend, training_data=table, reason=str(skip),
+                                 counts={f"skip_data_{k}": str(v) for k, v in counts.items()})
+        out = {"status": "SKIPPED", "model_name": spec.name, "feature_table": table, "reason": str(skip)}
+        return {**out, "not_enough_data": counts} if counts else out
     except HealthmonError as exc:
         if spec.name in exc.message:
             raise
@@ -57,6 +63,13 @@ def train_model(model_name: str, *, catalog: str, gold_schema: str, feature_sche
         raise HealthmonError(
             f"Training {spec.name} (feature table {table}) failed: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def skip_counts(skip: Skip) -> dict[str, object]:
+    """What a ``NotEnoughData`` skip counted ({what, have, need}); empty for any other skip."""
+    if isinstance(skip, NotEnoughData):
+        return {"what": skip.what, "have": skip.have, "need": skip.need}
+    return {}
 
 
 def trainer_of(spec: ModelSpec) -> Callable[..., dict]:
@@ -79,7 +92,7 @@ def prepare(spec: ModelSpec, frame: pd.DataFrame, table: str, read_gold=None) ->
     if missing_keys:
         raise HealthmonError(f"Model {spec.name}: table {table} lacks key column(s) {', '.join(missing_keys)}.")
     features = spec.select_features(list(frame.columns), fr.numeric_columns(frame))
-    missing = [f for f in features if f not in frame.columns]
+    missing = [f for f in dict.fromkeys([*features, *spec.required_columns]) if f not in frame.columns]
     if missing:
         raise HealthmonError(f"Model {spec.name}: table {table} lacks feature column(s) {', '.join(missing)}.")
     if not features:
@@ -101,27 +114,9 @@ def prepare(spec: ModelSpec, frame: pd.DataFrame, table: str, read_gold=None) ->
         rows, y = frame, None
     periods = split.period(rows[spec.date_key]).to_numpy()
     counts = {p: int((periods == p).sum()) for p in ("train", "validation", "test")}
-    if counts["train"] < spec.min_train_rows:
-        scope = (
-            f"; labels exist only for {spec.target.row_filter}"
-            if spec.target is not None and spec.target.row_filter
-            else ""
-        )
-        raise Skip(
-            f"only {counts['train']} labelled training rows in {table} before {split.validation_start.date()} "
-            f"(need {spec.min_train_rows}{scope})"
-        )
-    if spec.target is not None and spec.kind in ("binary", "multiclass"):
-        classes = np.unique(y[periods == "train"])
-        if len(classes) < 2:
-            raise Skip(
-                f"label {spec.target.name} has a single class ({classes[0]:g}) in the training period of {table}"
-            )
-    if counts["validation"] == 0:
-        raise Skip(
-            f"no labelled rows in the validation period of {table} "
-            f"({split.validation_start.date()} .. {split.test_start.date()})"
-        )
+    train = periods == "train"
+    inputs = list(spec.required_columns) or features
+    require_enough_data(spec, table, split, counts, None if y is None else y[train], rows.loc[train, inputs])
     return {
         "features": features,
         "rows": rows,
@@ -131,6 +126,59 @@ def prepare(spec: ModelSpec, frame: pd.DataFrame, table: str, read_gold=None) ->
         "counts": counts,
         "baseline": baseline,
     }
+
+
+# A false-alarm budget is a count of false events per entity per 30 days (docs/models.md, "The
+# seven detectors"): the validation period sets the threshold, and it must hold at least one
+# budgeted event, or the threshold search may spend a whole event on flagging every day.
+BUDGET_DAYS = 30
+
+
+def require_enough_data(
+    spec: ModelSpec, table: str, split, counts: dict[str, int], train_labels, train_inputs: pd.DataFrame
+) -> None:
+    """Every "is there enough data to train ``spec``?" rule, in one place; raises
+    ``NotEnoughData`` (a ``Skip``) naming the count, the table and what the model needs.
+
+    - ``spec.min_train_rows`` labelled rows in the training period;
+    - a finite value in at least one of its inputs there (``train_inputs``: the columns its
+      estimator reads by name, else its features): inputs that are all null are cleaned to 0, and
+      a detector on constant inputs trains "successfully" and can never flag;
+    - both classes (classifiers) among the training labels;
+    - a labelled row in the validation period (it chooses the Champion);
+    - budgeted detectors: validation entity-days (rows) enough for one false event at their
+      budget, ``BUDGET_DAYS / false_events_per_entity_month``. With fewer, the budget rounds up
+      to one event, and one event may be a run that covers every validation day of an entity: on
+      a one-workspace, 21-day account the drift detector then flagged every row."""
+    before = f"{table} before {split.validation_start.date()}"
+    if counts["train"] < spec.min_train_rows:
+        scope = spec.target.row_filter if spec.target is not None and spec.target.row_filter else ""
+        raise NotEnoughData("labelled training rows", counts["train"], spec.min_train_rows, where=before,
+                            why=f"labels exist only for {scope}" if scope else "")
+    values = train_inputs.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(values).any():
+        shown = ", ".join(train_inputs.columns[:4]) + (", ..." if len(train_inputs.columns) > 4 else "")
+        raise NotEnoughData(f"finite values in its {len(train_inputs.columns)} input columns ({shown})", 0, 1,
+                            where=f"the training period of {before}", why="every input is null")
+    if train_labels is not None and spec.target is not None and spec.kind in ("binary", "multiclass"):
+        classes = np.unique(train_labels)
+        if len(classes) < 2:
+            raise NotEnoughData(f"class (a single class, {classes[0]:g}) of label {spec.target.name}", len(classes), 2,
+                                where=f"the training period of {before}")
+    if counts["validation"] == 0:
+        raise NotEnoughData("labelled rows", 0, 1, where=f"the validation period of {table} "
+                            f"({split.validation_start.date()} .. {split.test_start.date()})")
+    if is_budgeted_detector(spec):
+        budget = float(spec.hyperparameters["false_events_per_entity_month"])
+        need = math.ceil(BUDGET_DAYS / budget)
+        if counts["validation"] < need:
+            raise NotEnoughData(
+                f"{spec.entity_key}-days", counts["validation"], need,
+                where=f"the validation period of {table} ({split.validation_start.date()} .. "
+                f"{split.test_start.date()})",
+                why=f"its false-alarm budget of {budget:g} per {spec.entity_key} per {BUDGET_DAYS} days "
+                "needs at least one event's worth",
+            )
 
 
 def matrix(rows: pd.DataFrame, features: list[str]) -> np.ndarray:

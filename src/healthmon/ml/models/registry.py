@@ -272,6 +272,7 @@ _SPECS = [
         notebook="cost/train_cost_anomaly_detector",
         use_case="cost_anomaly_detection",
         hyperparameters=det.hyperparameters("cost_anomaly_detector", "cost"),
+        required_columns=det.columns("cost_anomaly_detector"),
     ),
     ModelSpec(
         name="budget_forecaster",
@@ -393,6 +394,7 @@ _SPECS = [
         notebook="security/train_security_threat_detector",
         use_case="threat_detection",
         hyperparameters=det.hyperparameters("security_threat_detector", "security"),
+        required_columns=det.columns("security_threat_detector"),
     ),
     ModelSpec(
         name="exfiltration_detector",
@@ -406,6 +408,7 @@ _SPECS = [
         notebook="security/train_exfiltration_detector",
         use_case="exfiltration_detection",
         hyperparameters=det.hyperparameters("exfiltration_detector", "security"),
+        required_columns=det.columns("exfiltration_detector"),
     ),
     ModelSpec(
         name="privilege_escalation_detector",
@@ -419,6 +422,7 @@ _SPECS = [
         notebook="security/train_privilege_escalation",
         use_case="privilege_escalation_detection",
         hyperparameters=det.hyperparameters("privilege_escalation_detector", "security"),
+        required_columns=det.columns("privilege_escalation_detector"),
     ),
     ModelSpec(
         name="user_behavior_baseline",
@@ -432,6 +436,7 @@ _SPECS = [
         notebook="security/train_user_behavior_baseline",
         use_case="behavior_baselining",
         hyperparameters=det.hyperparameters("user_behavior_baseline", "security"),
+        required_columns=det.columns("user_behavior_baseline"),
     ),
     # ---------------------------------------------------------------- performance (performance_features)
     ModelSpec(
@@ -501,6 +506,7 @@ _SPECS = [
         notebook="performance/train_regression_detector",
         use_case="regression_detection",
         hyperparameters=det.hyperparameters("performance_regression_detector", "performance"),
+        required_columns=det.columns("performance_regression_detector"),
     ),
     ModelSpec(
         name="dbr_migration_risk_scorer",
@@ -675,6 +681,7 @@ _SPECS = [
         use_case="drift_detection",
         min_train_rows=10,
         hyperparameters=det.hyperparameters("data_drift_detector", "quality"),
+        required_columns=det.columns("data_drift_detector"),
     ),
     ModelSpec(
         name="data_freshness_predictor",

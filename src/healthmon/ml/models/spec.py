@@ -29,6 +29,21 @@ class Skip(Exception):
     """Unusable data (no rows, too few rows, a single class): a trainer raises it and the model
     is skipped with this reason instead of failing its task."""
 
+
+class NotEnoughData(Skip):
+    """A count below what the model needs: ``have`` of ``what`` (labelled training rows, classes,
+    validation entity-days, tagged jobs) in ``where``, where it needs ``need``. Its message starts
+    with "not enough data:", and the counts are recorded with the skip (``registration.record_skip``),
+    so a reader can tell "too little history" from any other skip."""
+
+    PREFIX = "not enough data"
+
+    def __init__(self, what: str, have: int, need: int, *, where: str = "", why: str = "") -> None:
+        self.what, self.have, self.need = what, int(have), int(need)
+        place = f" in {where}" if where else ""
+        because = f" ({why})" if why else ""
+        super().__init__(f"{self.PREFIX}: {self.have} {what}{place}, need {self.need}{because}")
+
 # Label-history columns of the feature tables (healthmon.ml.features.label_history).
 HISTORY_PREFIX = "hist_"
 HISTORY_STATS = ("mean", "last", "count", "median")  # "median": forecasters only
@@ -62,6 +77,10 @@ class ModelSpec:
     exclude: tuple[str, ...] = ()  # removed from "every column"
     # Gold-based label inputs: gold(frame, read_gold) -> frame with extra label-source columns.
     enrich: Callable[[pd.DataFrame, Callable[[str], pd.DataFrame]], pd.DataFrame] | None = None
+    # Columns the estimator reads by name beyond ``features`` (a detector's signals): training
+    # checks them with the features, so a table that lacks one fails naming it, whatever the
+    # amount of data.
+    required_columns: tuple[str, ...] = ()
     min_train_rows: int = 30
     # Training rows above this are sampled (seeded, within the training period): GBR cost grows
     # linearly with rows and 25 tasks share two cores. Time order is unaffected.

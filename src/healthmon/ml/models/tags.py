@@ -20,7 +20,7 @@ import pandas as pd
 from healthmon.errors import HealthmonError
 from healthmon.ml import registration
 from healthmon.ml.models import io
-from healthmon.ml.models.spec import ModelSpec, Skip
+from healthmon.ml.models.spec import ModelSpec, NotEnoughData, Skip
 
 TAG_KEYS = ("team", "project", "cost_center")
 USAGE_COLUMNS = ["workspace_id", "usage_date", "usage_metadata_job_id", "custom_tags", "list_cost"]
@@ -169,9 +169,11 @@ def train(spec: ModelSpec, backend, *, catalog: str, gold_schema: str, feature_s
     data = without_test_names(data)
     train_df = data[data["period"] == "train"]
     if len(train_df) < spec.min_train_rows:
-        raise Skip(f"only {len(train_df)} tagged jobs in the training split (need {spec.min_train_rows})")
+        raise NotEnoughData("tagged jobs", len(train_df), spec.min_train_rows,
+                            where=f"the training split of {catalog}.{gold_schema}.dim_job")
     if train_df["tag_value"].nunique() < 2:
-        raise Skip(f"a single tag value ({train_df['tag_value'].iloc[0]}) among the tagged jobs")
+        raise NotEnoughData(f"tag value (a single one, {train_df['tag_value'].iloc[0]})", 1, 2,
+                            where=f"the training split of {catalog}.{gold_schema}.dim_job")
     inputs = [*features, "job_name"]
     model = spec.build(inputs)
     model.fit(train_df[inputs], train_df["tag_value"].astype(str))
