@@ -69,7 +69,6 @@ from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from dataclasses import dataclass
-from itertools import islice
 from statistics import median
 from typing import NamedTuple
 
@@ -260,6 +259,7 @@ class _LevelShift:
     def __init__(self, short: int, long: int):
         self.short, self.long = short, long
         self.recent: deque[float] = deque()  # the last short + long values, oldest first
+        self.now: list[float] = []  # the short window's values, sorted
         self.before: list[float] = []  # the long window's values, sorted
         self.season, self.since = "", 0  # the forecaster whose season was removed, for how many values
 
@@ -268,8 +268,11 @@ class _LevelShift:
             self.season, self.since = season, 0
         self.since += 1
         self.recent.append(x)
+        insort(self.now, x)
         if len(self.recent) > self.short:
-            insort(self.before, self.recent[-self.short - 1])
+            moved = self.recent[-self.short - 1]
+            del self.now[bisect_left(self.now, moved)]
+            insort(self.before, moved)
         if len(self.recent) > self.short + self.long:
             old = self.recent.popleft()
             del self.before[bisect_left(self.before, old)]
@@ -284,9 +287,8 @@ class _LevelShift:
         return centre, max((b[(3 * n) // 4] - b[n // 4]) / 1.349, floor)
 
     def recent_median(self) -> float:
-        last = sorted(islice(reversed(self.recent), self.short))
-        k = len(last)
-        return last[k // 2] if k % 2 else 0.5 * (last[k // 2 - 1] + last[k // 2])
+        now, k = self.now, len(self.now)
+        return now[k // 2] if k % 2 else 0.5 * (now[k // 2 - 1] + now[k // 2])
 
     def measure(self, x: float, floor: float, counts: bool) -> Shift | None:
         """The shift of the level at the last pushed value ``x``, or None while the windows are not
