@@ -38,14 +38,21 @@ Per point (``EntityScorer.update``):
    A fourth is the point's own |z|, for a single spike (it moves the averages by a twelfth):
    its surprise counts only for a point at least ``point_min_z`` from expected, and then
    ``point_margin`` (log10) less than the others' (one point is weaker evidence than an excursion).
-   ``anomaly_score`` is the largest tail surprise of the four, -log10 of how rare the value is
+   A fifth is a level shift that the forecasters cannot absorb: the median of the last
+   ``shift_short`` values (less the chosen forecaster's cycle) against the median and spread
+   (interquartile range) of the ``shift_long`` values before them, in units of that spread. The
+   forecasters follow a lasting change within a few points; this lagged window does not, so a shift
+   or a ramp stays visible. It counts once it has ``shift_history`` values of its own history.
+   ``anomaly_score`` is the largest tail surprise of the five, -log10 of how rare the value is
    among the entity's own past values of it: a decayed histogram, with an exponential tail
    fitted beyond its top ``tail_share`` (peaks over threshold), so heavy-tailed series are
    judged by their own tails and a value beyond anything seen still gets a finite, growing
    score.
 4. **Flag.** ``is_anomaly`` when the surprise reaches log10(``budget``) (under the fitted
    tail, one point in ``budget`` of a normal history would reach it: the false-alarm budget) and
-   the point itself is at least ``min_z`` from its expected value. After a flag the entity stays
+   the point itself is at least ``min_z`` from its expected value — or, when the level-shift
+   channel alone reaches the budget, the recent median is at least ``shift_min`` spreads and the
+   point ``min_z`` spreads from the lagged window's median. After a flag the entity stays
    quiet for ``refractory`` seconds (and at least ``refractory_points`` points) unless the
    surprise exceeds the flagged one, so one excursion raises one alert plus its escalations.
 
@@ -59,7 +66,8 @@ from __future__ import annotations
 
 import math
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
+from collections import deque
 from dataclasses import dataclass
 from statistics import median
 from typing import NamedTuple
@@ -97,6 +105,11 @@ class ScorerConfig:
     noise_alpha: float = 0.03  # step of an hour's running median per visit (it sees 1/24 of the points)
     point_margin: float = 2.0  # a single point's own surprise must beat the budget by this (log10) ...
     point_min_z: float = 6.0  # ... and the point be at least this robust z from expected
+    shift_short: int = 72  # the level-shift channel: median of the last this many points ...
+    shift_long: int = 288  # ... against the median and spread of this many points before them (0: no channel)
+    shift_min: float = 3.0  # a flag on a level shift needs that median this many spreads away (and the point min_z)
+    shift_history: int = 1440  # values of its own history before the channel counts (its values are medians of
+    # 72 points: a short history holds few independent excursions and calls every wander rare)
     tail_memory: int = 16000  # points over which the score history fades
     tail_share: float = 0.02  # the exponential tail starts at the top 2 % of past scores
     budget: int = 3000  # flag when a normal history would reach the score once in `budget` points
@@ -113,6 +126,7 @@ class Score(NamedTuple):
     expected_value: float  # what the chosen forecaster expected before seeing the point
     z: float  # robust z-score of the point (signed)
     season: str  # "none", "daily" or "weekly": the forecaster that was used
+    level_shift: float = math.nan  # the recent median's distance from the lagged one, in its spreads
 
 
 WARMING_UP = Score(math.nan, False, math.nan, math.nan, "")
@@ -228,6 +242,66 @@ class _Tail:
             self.since_fit = 0
 
 
+class Shift(NamedTuple):
+    size: float  # |median of the recent window - median of the lagged one|, in the lagged window's spreads
+    apart: float  # |the point - median of the lagged window|, in the same spreads
+
+
+class _LevelShift:
+    """How far has the level moved? The median of the last ``short`` values against the median and
+    spread of the ``long`` values before them, in units of that spread. Unlike a forecaster's
+    residual it does not adapt during the change: a lasting shift stays visible for ``long`` points.
+
+    The values are the series less the chosen forecaster's seasonal term (a cycle is not a change of
+    level); when the chosen forecaster changes, the windows hold values of two kinds, so nothing is
+    measured until they have been refilled."""
+
+    def __init__(self, short: int, long: int):
+        self.short, self.long = short, long
+        self.recent: deque[float] = deque()  # the last short + long values, oldest first
+        self.now: list[float] = []  # the short window's values, sorted
+        self.before: list[float] = []  # the long window's values, sorted
+        self.season, self.since = "", 0  # the forecaster whose season was removed, for how many values
+
+    def push(self, x: float, season: str) -> None:
+        if season != self.season:
+            self.season, self.since = season, 0
+        self.since += 1
+        self.recent.append(x)
+        insort(self.now, x)
+        if len(self.recent) > self.short:
+            moved = self.recent[-self.short - 1]
+            del self.now[bisect_left(self.now, moved)]
+            insort(self.before, moved)
+        if len(self.recent) > self.short + self.long:
+            old = self.recent.popleft()
+            del self.before[bisect_left(self.before, old)]
+
+    def baseline(self, floor: float) -> tuple[float, float] | None:
+        """(median, spread) of the lagged window, or None while it holds fewer than ``short`` values."""
+        b, n = self.before, len(self.before)
+        if n < self.short:
+            return None
+        centre = b[n // 2] if n % 2 else 0.5 * (b[n // 2 - 1] + b[n // 2])
+        # the interquartile range of a normal sample is 1.349 standard deviations
+        return centre, max((b[(3 * n) // 4] - b[n // 4]) / 1.349, floor)
+
+    def recent_median(self) -> float:
+        now, k = self.now, len(self.now)
+        return now[k // 2] if k % 2 else 0.5 * (now[k // 2 - 1] + now[k // 2])
+
+    def measure(self, x: float, floor: float, counts: bool) -> Shift | None:
+        """The shift of the level at the last pushed value ``x``, or None while the windows are not
+        full of values of one kind."""
+        base = self.baseline(floor) if self.since > self.short + self.long else None
+        if base is None:
+            return None
+        centre, spread = base
+        if counts:  # as for the noise level: a count is at least as noisy as a Poisson count
+            spread = max(spread, math.sqrt(max(centre, 1.0)))
+        return Shift(abs(self.recent_median() - centre) / spread, abs(x - centre) / spread)
+
+
 class EntityScorer:
     """Causal scorer of one entity's series; feed its points in time order with ``update``."""
 
@@ -245,6 +319,8 @@ class EntityScorer:
         self.drift_up = self.drift_down = 0.0
         self.drift_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.point_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
+        self.shift = _LevelShift(self.cfg.shift_short, self.cfg.shift_long)
+        self.shift_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.quiet_until = -math.inf
         self.flag_score = 0.0
 
@@ -324,6 +400,9 @@ class EntityScorer:
                 best = f
         expected = best.predict(t)
         r = x - expected
+        adjusted = x - (expected - best.level)  # the series less the chosen forecaster's cycle
+        if c.shift_long:
+            self.shift.push(adjusted, best.name)
         if t < self.scoring_from or self.learned < self.season_points:
             self._learn(t, x, r)
             return WARMING_UP
@@ -339,10 +418,21 @@ class EntityScorer:
         self.drift_up = max(0.0, self.drift_up + zc - c.drift_k)
         self.drift_down = max(0.0, self.drift_down - zc - c.drift_k)
         drift = max(self.drift_up, self.drift_down) / DRIFT_UNIT
+        shift = self.shift.measure(adjusted, c.resolution * self.scale, self.counts) if c.shift_long else None
+        # the channel starts later than the others (its windows must fill, and refill after the chosen
+        # forecaster changes): a tail of a few dozen values calls everything rare
+        young = self.shift_tail.total < c.shift_history
+        shift_surprise = self.shift_tail.surprise(shift.size) if shift is not None and not young else 0.0
         surprise = max(self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)),
-                       self.drift_tail.surprise(drift),
+                       self.drift_tail.surprise(drift), shift_surprise,
                        self.point_tail.surprise(abs(z)) - c.point_margin if abs(z) >= c.point_min_z else 0.0)
-        flag = (surprise >= math.log10(c.budget) and abs(z) >= c.min_z
+        threshold = math.log10(c.budget)
+        # the forecasters follow a lasting change within a few points, after which no point is far from
+        # what they expect; the lagged window has not followed it, so a point far from its median is
+        # the change's evidence while the shift itself is large and rare
+        far = abs(z) >= c.min_z or (shift is not None and shift_surprise >= threshold
+                                    and shift.size >= c.shift_min and shift.apart >= c.min_z)
+        flag = (surprise >= threshold and far
                 and t >= self.flagging_from and self.scored > self.season_points
                 and self.short_tail.total >= MIN_TAIL
                 and (t >= self.quiet_until or surprise > self.flag_score))
@@ -353,8 +443,10 @@ class EntityScorer:
         self.long_tail.record(abs(self.long))
         self.drift_tail.record(drift)
         self.point_tail.record(abs(z))
+        if shift is not None:
+            self.shift_tail.record(shift.size)
         self._learn(t, x, r)
-        return Score(surprise, flag, expected, z, best.name)
+        return Score(surprise, flag, expected, z, best.name, shift.size if shift is not None else math.nan)
 
 
 class StreamScorer:
@@ -373,8 +465,9 @@ class StreamScorer:
 
 def evidence(value: float, score: Score) -> str:
     """What a person needs to judge a flag: observed vs expected, how far, against which season."""
+    shift = f"; level shift {score.level_shift:.1f} spreads" if score.level_shift == score.level_shift else ""
     return (f"observed {value:.6g} vs expected {score.expected_value:.6g} "
-            f"(z {score.z:+.1f}, {score.season} season; surprise {score.anomaly_score:.1f})")
+            f"(z {score.z:+.1f}, {score.season} season{shift}; surprise {score.anomaly_score:.1f})")
 
 
 def score_series(
