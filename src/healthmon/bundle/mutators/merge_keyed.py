@@ -77,7 +77,8 @@ def _with_key(item: Value, key: str, k: str | None) -> Value:
     current = item.get(key)
     if k is None or (current is not None and current.v == k):
         return item
-    return item.rebuilt({**item.v, key: Value(k, current.loc if current is not None else item.loc)})
+    # A key the entry did not write is the CLI's dyn.V(key): no location.
+    return item.rebuilt({**item.v, key: current.rebuilt(k) if current is not None else Value(k)})
 
 
 def _merge_at(key: str, key_of: KeyOf, _path: Path, items: Value) -> Value:
