@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 
 from healthmon.bundle.diag import Diagnostics
-from healthmon.bundle.dyn import Value, map_pattern
+from healthmon.bundle.dyn import Value, in_place_of, map_pattern
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "permissions"
@@ -151,7 +151,7 @@ class ApplyPermissions(Step):
                 if kind == "jobs":
                     items = with_owner(items, user)
                 # A list the resource did not have is generated: no location, as the CLI's.
-                return node.rebuilt({**node.v, "permissions": own.rebuilt(items) if own is not None else Value(items)})
+                return node.rebuilt({**node.v, "permissions": in_place_of(own, items)})
 
             b.config = map_pattern(b.config, f"resources.{kind}.*", apply)
         deployer = (("user_name", user), ("service_principal_name", user), ("group_name", ALL_USERS_GROUP))
