@@ -38,7 +38,6 @@ def test_a_key_written_twice_takes_its_later_value_in_its_first_place():
     ("a:\n  - b\n c: d\n", "f.yml:3"),
     ("a: *missing\n", "f.yml:1:4"),
     ("a: !custom 3\n", "f.yml:1"),
-    ("a: 1\n---\nb: 2\n", "f.yml:3"),
     ("\tx: 1\n", "f.yml:1"),
 ])
 def test_malformed_yaml_is_an_error_with_position(text, where):
@@ -78,6 +77,18 @@ def test_alias_bomb_is_rejected():
 def test_empty_document_is_an_empty_map():
     assert parse_text("", "f.yml").plain() == {}
     assert parse_text("# just a comment\n", "f.yml").plain() == {}
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("a: 1\n---\nb: 2\n", {"a": 1}),
+    ("a: 1\n---\nb: [unclosed\n", {"a": 1}),     # a later document is never parsed
+    ("---\n---\nb: 2\n", {}),                     # an empty first document: nil, the rest ignored
+    ("null\n---\nb: 2\n", {}),
+    ("# comment\n---\nb: 2\n", {"b": 2}),         # a comment before `---` is no document
+    ("a: 1\n...\n---\nb: 2\n", {"a": 1}),
+])
+def test_only_the_first_document_is_read_as_the_clis_yamlloader(text, expected):
+    assert parse_text(text, "f.yml").plain() == expected
 
 
 def test_deep_and_recursive_structures_are_errors_not_crashes():

@@ -31,7 +31,8 @@ class Diagnostic:
         """The real CLI's text layout: severity line, ``at`` path(s), ``in`` location(s), detail."""
         lines = [f"{self.severity.capitalize()}: {self.summary}"]
         paths = [p for p in (self.path, *self.more_paths) if p]
-        locs = [str(x) for x in (self.location, *self.more_locations) if x is not None]
+        # A value a step generated has no place in a file (the CLI's values without location).
+        locs = [str(x) for x in (self.location, *self.more_locations) if x is not None and not x.file.startswith("<")]
         lines += [("  at " if i == 0 else "     ") + p for i, p in enumerate(paths)]
         lines += [("  in " if i == 0 else "     ") + x for i, x in enumerate(locs)]
         if self.detail:

@@ -112,6 +112,13 @@ def to_plain(value: Value) -> Any:
     return v
 
 
+def in_place_of(current: "Value | None", v: Any) -> Value:
+    """``v`` where ``current`` was written (its locations), or a generated value (no location) when
+    there was none: as the CLI's ``FromTyped`` keeps a changed scalar's locations and gives a new
+    field none."""
+    return Value(v) if current is None else current.rebuilt(v)
+
+
 def from_plain(obj: Any, loc: Location = NO_LOC) -> Value:
     if isinstance(obj, Value):
         return obj

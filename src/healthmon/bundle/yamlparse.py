@@ -3,8 +3,8 @@
 PyYAML's C composer gives nodes with marks; we turn them into ``Value`` trees ourselves so
 every node keeps ``file:line:col``: where its value starts, as the CLI reports it (a block
 map starts at its first key); an empty value takes its key's position. Syntax errors, undefined
-aliases, unknown tags and multi-document files are errors naming the position, never
-tracebacks; a key written twice keeps its later value, as in the CLI.
+aliases and unknown tags are errors naming the position, never tracebacks; a key written twice
+keeps its later value and only a file's first document is read, as in the CLI.
 """
 
 from __future__ import annotations
@@ -193,12 +193,12 @@ class _Converter:
 
 
 def parse_text(text: str, file: str, keys: dict | None = None, anchored: set | None = None) -> Value:
-    """Parse one YAML document. An empty or null document is an empty map. ``keys`` collects, for each
+    """Parse the first YAML document of ``text``. An empty or null document is an empty map. ``keys`` collects, for each
     mapping value's location, the location of its key (the CLI points at keys for some
     findings, e.g. unknown fields); ``anchored`` the locations of values that carry an anchor
     (``&name``; the CLI does not call a field holding one unknown)."""
     try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
+        node = _first_document(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -209,21 +209,27 @@ def parse_text(text: str, file: str, keys: dict | None = None, anchored: set | N
         raise YamlError(f"invalid YAML: {exc}", location=Location(file)) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise YamlError(f"invalid YAML: {exc}", location=Location(file)) from None
-    nodes = [n for n in nodes if n is not None]
-    if not nodes:
+    if node is None:
         return Value({}, Location(file, 1, 1))
-    if len(nodes) > 1:
-        raise YamlError(
-            "expected a single YAML document, found several (separated by ---)",
-            location=_loc(file, nodes[1]),
-        )
     try:
-        value = _Converter(file, keys, text.splitlines() if anchored is not None else None, anchored).convert(nodes[0])
+        value = _Converter(file, keys, text.splitlines() if anchored is not None else None, anchored).convert(node)
     except RecursionError:
         raise YamlError("YAML nesting too deep", location=Location(file, 1, 1)) from None
-    # A document that is only `---` (or `null`) is empty too: the CLI's normalisation keeps a nil
-    # configuration as an empty one.
+    # A document that is only `---` (or `null`) is empty too — also when documents follow it:
+    # the CLI's normalisation keeps a nil configuration as an empty one.
     return Value({}, value.loc) if value.v is None else value
+
+
+def _first_document(text: str) -> Node | None:
+    """The first document's node, or None for a stream without one. The CLI's yamlloader decodes
+    once (``yaml.NewDecoder(r).Decode``): later documents are never parsed, so a syntax error
+    in them goes unnoticed too. Composing stops at the first document's end as libyaml reads
+    it (the next ``---`` or the end of the stream), as yaml.v3's parser does."""
+    loader = _Loader(text)
+    try:
+        return loader.get_node() if loader.check_node() else None
+    finally:
+        loader.dispose()
 
 
 def parse_file(path: Path, display: str, keys: dict | None = None, anchored: set | None = None) -> Value:

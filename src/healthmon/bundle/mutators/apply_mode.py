@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import ERROR, RECOMMENDATION, Diagnostic, Diagnostics, fail
-from healthmon.bundle.dyn import Value, as_bool, find, get_path, is_zero, set_path
+from healthmon.bundle.dyn import NO_LOC, Value, as_bool, find, get_path, is_zero, set_path
 from healthmon.bundle.mutators.permissions import deploying_principal
 from healthmon.bundle.mutators.run_as import identity
 from healthmon.bundle.step import BundleState, Step
@@ -42,7 +42,7 @@ def apply_mode(config: Value, ctx: LoadContext, target: Value | None = None) -> 
         if diags.has_errors():
             return config, diags
         p = dict(presets.v) if presets is not None and presets.is_map else {}
-        loc = mode.loc
+        loc = NO_LOC  # set on the CLI's typed presets: no location
         # As the CLI's transformDevelopmentMode, which tests the typed presets: an explicit empty
         # prefix, 0 runs or empty pause status counts as unset.
         _fill_unset(p, "name_prefix", Value(f"[dev {sn}] ", loc))

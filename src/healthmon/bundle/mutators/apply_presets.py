@@ -24,7 +24,7 @@ import unicodedata
 from functools import partial
 
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import Path, Value, as_bool, get_path, is_zero, map_pattern
+from healthmon.bundle.dyn import Path, Value, as_bool, get_path, in_place_of, is_zero, map_pattern
 from healthmon.bundle.step import BundleState, Step
 from healthmon.bundle.tags import normalize_key, normalize_value
 
@@ -84,7 +84,7 @@ def apply_presets(config: Value) -> Value:
         # Unconditional, as the CLI (`p.Development = true`: a Go bool cannot tell false from unset).
         config = map_pattern(config, "resources.pipelines.*",
                              lambda _p, node: node if not node.is_map
-                             else node.rebuilt({**node.v, "development": Value(True, node.loc)}))
+                             else node.rebuilt({**node.v, "development": in_place_of(node.get("development"), True)}))
     return config
 
 
@@ -143,7 +143,7 @@ def _prefixed(node: Value, field: str, prefix: str, uc: bool | None) -> Value:
     if cur is not None and cur.v is not None and not isinstance(cur.v, str):
         return node
     new = (normalize_prefix(prefix) if uc else prefix) + (cur.v if cur is not None and cur.v is not None else "")
-    return node.rebuilt({**node.v, field: Value(new, cur.loc if cur is not None else node.loc)})
+    return node.rebuilt({**node.v, field: in_place_of(cur, new)})
 
 
 def _tag_list(node: Value, tags: Value) -> Value:
@@ -153,8 +153,8 @@ def _tag_list(node: Value, tags: Value) -> Value:
     own = node.get("tags")
     items = list(own.v) if own is not None and own.is_list else []
     keys = {t.get("key").v for t in items if t.is_map and t.get("key") is not None}
-    items += [Value({"key": Value(k, v.loc), "value": v}, v.loc) for k, v in sorted(tags.v.items()) if k not in keys]
-    return node.rebuilt({**node.v, "tags": Value(items, own.loc if own is not None else node.loc)})
+    items += [Value({"key": Value(k), "value": Value(v.v)}) for k, v in sorted(tags.v.items()) if k not in keys]
+    return node.rebuilt({**node.v, "tags": in_place_of(own, items)})
 
 
 def _custom_tags(node: Value, tags: Value | None, host: str | None) -> Value:
@@ -164,9 +164,8 @@ def _custom_tags(node: Value, tags: Value | None, host: str | None) -> Value:
     own = node.get("custom_tags")
     merged = dict(own.v) if own is not None and own.is_map else {}
     for k, v in sorted(tags.v.items()) if tags is not None and tags.is_map else ():
-        merged.setdefault(normalize_key(k, host), Value(normalize_value(v.v, host), v.loc)
-                          if isinstance(v.v, str) else v)
-    return node.rebuilt({**node.v, "custom_tags": Value(merged, own.loc if own is not None else node.loc)})
+        merged.setdefault(normalize_key(k, host), Value(normalize_value(v.v, host) if isinstance(v.v, str) else v.v))
+    return node.rebuilt({**node.v, "custom_tags": in_place_of(own, merged)})
 
 
 def _go_clean(path: str) -> str:
@@ -197,33 +196,33 @@ def _experiment(node: Value, prefix: str) -> Value:
     new = prefix + base if folder == "." else f"{folder}/{prefix}{base}"
     if cur is not None and cur.v == new:
         return node
-    return node.rebuilt({**node.v, "name": Value(new, cur.loc if cur is not None else node.loc)})
+    return node.rebuilt({**node.v, "name": in_place_of(cur, new)})
 
 
 def _job(job: Value, prefix, tags, pause, mcr) -> Value:
     if not job.is_map:
         return job
     out = dict(job.v)
-    loc = job.loc
     if prefix is not None:
         name = out.get("name")
         base = name.v if name is not None and isinstance(name.v, str) and name.v else "Untitled"
-        out["name"] = Value(prefix.v + base, name.loc if name is not None else loc)
+        out["name"] = in_place_of(name, prefix.v + base)
     # As the CLI's ApplyPresets, which tests the typed job: a field holding its zero value ("",
     # 0) counts as unset.
     if tags is not None:
         own = out.get("tags")
-        merged = dict(tags.v)
+        merged = {k: Value(v.v) for k, v in tags.v.items()}
         if own is not None and own.is_map:
             merged.update({k: v for k, v in own.v.items() if not is_zero(v)})
-        out["tags"] = Value(merged, own.loc if own is not None else loc)
+        out["tags"] = in_place_of(own, merged)
     if pause is not None:
         for field in ("schedule", "trigger", "continuous"):
             section = out.get(field)
             if section is not None and section.is_map and is_zero(section.get("pause_status")):
-                out[field] = section.rebuilt({**section.v, "pause_status": Value(pause.v, section.loc)})
+                status = in_place_of(section.get("pause_status"), pause.v)
+                out[field] = section.rebuilt({**section.v, "pause_status": status})
     if mcr is not None and is_zero(out.get("max_concurrent_runs")):
-        out["max_concurrent_runs"] = Value(mcr.v, loc)
+        out["max_concurrent_runs"] = in_place_of(out.get("max_concurrent_runs"), mcr.v)
     return job.rebuilt(out)
 
 

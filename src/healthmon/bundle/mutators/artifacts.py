@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 
 from healthmon.bundle.diag import Diagnostics
-from healthmon.bundle.dyn import Value, is_zero, parse_path
+from healthmon.bundle.dyn import Value, in_place_of, is_zero, parse_path
 from healthmon.bundle.step import BundleState, Step
 
 DEFAULT_WHEEL_BUILD = "python3 setup.py bdist_wheel"
@@ -30,6 +30,8 @@ PYTHON_ARTIFACT = "python_artifact"
 
 
 def _prepare(artifact: Value, root: str, declared_in: str) -> Value:
+    """The CLI's ``artifacts.Prepare`` sets its defaults on the typed artifact: a field it adds has
+    no location, one it rewrites keeps its own."""
     fields: dict[str, Value] = dict(artifact.v)
     kind = fields.get("type")
     is_wheel = kind is not None and kind.v == "whl"
@@ -38,15 +40,15 @@ def _prepare(artifact: Value, root: str, declared_in: str) -> Value:
     if files is not None and has_files:
         fields["files"] = Value([_absolute_source(f, declared_in) for f in files.v], files.loc)
     elif is_wheel and is_zero(fields.get("build")):
-        fields["build"] = Value(DEFAULT_WHEEL_BUILD, artifact.loc)
+        fields["build"] = in_place_of(fields.get("build"), DEFAULT_WHEEL_BUILD)
     path = fields.get("path")
     if path is None or is_zero(path):
-        path = fields["path"] = Value(root, artifact.loc)
+        path = fields["path"] = in_place_of(path, root)
     elif isinstance(path.v, str) and not os.path.isabs(path.v):
         path = fields["path"] = Value(os.path.normpath(os.path.join(declared_in, path.v)), path.loc)
     if is_wheel and not has_files and isinstance(path.v, str):
-        source = Value(os.path.join(path.v, "dist", "*.whl"), artifact.loc)
-        fields["files"] = Value([Value({"source": source}, artifact.loc)], artifact.loc)
+        source = Value(os.path.join(path.v, "dist", "*.whl"))
+        fields["files"] = in_place_of(files, [Value({"source": source})])
     return Value(fields, artifact.loc)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import partial
 
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import MergeError, Path, Value, map_pattern, merge
+from healthmon.bundle.dyn import MergeError, Path, Value, in_place_of, map_pattern, merge
 from healthmon.bundle.step import BundleState, Step
 
 # (entry, key field) -> the key the entry is merged by; None: the entry is left alone.
@@ -77,7 +77,8 @@ def _with_key(item: Value, key: str, k: str | None) -> Value:
     current = item.get(key)
     if k is None or (current is not None and current.v == k):
         return item
-    return item.rebuilt({**item.v, key: Value(k, current.loc if current is not None else item.loc)})
+    # A key the entry did not write is the CLI's dyn.V(key): no location.
+    return item.rebuilt({**item.v, key: in_place_of(current, k)})
 
 
 def _merge_at(key: str, key_of: KeyOf, _path: Path, items: Value) -> Value:

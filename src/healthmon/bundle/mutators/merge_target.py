@@ -93,10 +93,9 @@ def merge_target(config: Value, target: str) -> Value:
         if variables is not None and variables.v is not None:
             merged = merge_variables(config.get("variables"), variables, target)
             config = config.rebuilt({**config.v, "variables": merged})
-    bundle = config.get("bundle")
-    loc = bundle.loc if bundle is not None else config.loc
-    config = set_path(config, ("bundle", "target"), Value(target, loc))
-    return set_path(config, ("bundle", "environment"), Value(target, loc))
+    # Set on the CLI's typed configuration: no location.
+    config = set_path(config, ("bundle", "target"), Value(target))
+    return set_path(config, ("bundle", "environment"), Value(target))
 
 
 class MergeTarget(Step):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 
 from healthmon.bundle.diag import Diagnostics
-from healthmon.bundle.dyn import Value, map_pattern
+from healthmon.bundle.dyn import Value, in_place_of, map_pattern
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "permissions"
@@ -81,12 +81,12 @@ def highest_per_principal(items: list[Value]) -> list[Value]:
     return out
 
 
-def with_owner(items: list[Value], user: str, loc) -> list[Value]:
+def with_owner(items: list[Value], user: str) -> list[Value]:
     """``items`` with the deploying user as ``IS_OWNER`` unless an entry names an owner."""
     if not items or any(_level(x) == OWNER for x in items):
         return items
     kind, name = deploying_principal(user)
-    return highest_per_principal([*items, Value({"level": Value(OWNER, loc), kind: Value(name, loc)}, loc)])
+    return highest_per_principal([*items, Value({"level": Value(OWNER), kind: Value(name)})])
 
 
 # Every workspace identity is a member of this group, so a grant to it includes the deploying user.
@@ -148,10 +148,10 @@ class ApplyPermissions(Step):
                     if lvl.v in levels:
                         items.append(e.rebuilt({**e.v, "level": Value(levels[lvl.v], lvl.loc)}))
                 items = highest_per_principal(items)
-                loc = own.loc if own is not None else node.loc
                 if kind == "jobs":
-                    items = with_owner(items, user, loc)
-                return node.rebuilt({**node.v, "permissions": Value(items, loc)})
+                    items = with_owner(items, user)
+                # A list the resource did not have is generated: no location, as the CLI's.
+                return node.rebuilt({**node.v, "permissions": in_place_of(own, items)})
 
             b.config = map_pattern(b.config, f"resources.{kind}.*", apply)
         deployer = (("user_name", user), ("service_principal_name", user), ("group_name", ALL_USERS_GROUP))

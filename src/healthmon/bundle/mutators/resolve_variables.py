@@ -155,7 +155,7 @@ class ResolveVariables(Step):
                 diags.error(kind_error(name, True, "of its default"), default.loc, f"{path}.default", check=CHECK)
                 continue
             if name in ctx.variables:  # checked by initialize_variables
-                value = Value(ctx.variables[name], d.loc)
+                value = Value(ctx.variables[name])  # the CLI's typed Set: no location
             elif written is not None:
                 value = written
             elif env_name in ctx.environ:
@@ -163,7 +163,7 @@ class ResolveVariables(Step):
                     diags.error(f"setting via environment variables ({env_name}) is not supported for complex "
                                 f"variable {name}", check=CHECK)
                     break  # as the CLI's SetVariables: the first failing variable stops it
-                value = Value(ctx.environ[env_name], d.loc)
+                value = Value(ctx.environ[env_name])  # the CLI's dyn.V: no location
             elif name in overrides:
                 value = overrides[name]
                 if kind_mismatch(complex_, value):  # the CLI's error names no location
@@ -226,7 +226,7 @@ class ResolveVariables(Step):
             probe = Value({**scope, "__lookup__": target}, config.loc)
             target = interpolate(probe)[0].v["__lookup__"]
         try:
-            return Value(lookup.resolve(kind, str(target.v)), target.loc)
+            return Value(lookup.resolve(kind, str(target.v)))  # the CLI's typed Set: no location
         except lookup.LookupError_ as exc:
             # The CLI's wording, which names the lookup but neither the variable nor a location.
             diags.add(Diagnostic(ERROR, f"failed to resolve {kind}: {target.v}, err: {exc.message}", check=CHECK))

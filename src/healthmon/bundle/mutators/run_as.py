@@ -17,7 +17,7 @@ warning, the identity copied onto jobs as written, and every pipeline owned by i
 from __future__ import annotations
 
 from healthmon.bundle.diag import Diagnostics
-from healthmon.bundle.dyn import Value, as_bool, get_path, map_pattern
+from healthmon.bundle.dyn import Value, as_bool, get_path, in_place_of, map_pattern
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "run_as"
@@ -58,7 +58,7 @@ class SetRunAs(Step):
         if legacy is not None and as_bool(legacy.v) is True:
             if current not in [who.v for who in ident.values()]:
                 b.config = map_pattern(b.config, "resources.pipelines.*", lambda _p, node: _owned_by(node, ident))
-            b.config = _copy_to_jobs(b.config, ident, run_as.loc)
+            b.config = _copy_to_jobs(b.config, ident)
             diags.warning(LEGACY_WARNING, legacy.loc, "experimental.use_legacy_run_as", check=CHECK)
             return diags
         if not ident:
@@ -74,19 +74,20 @@ class SetRunAs(Step):
             _refuse_unsupported(b.config, current, who.v, diags)
             if diags.has_errors():
                 return diags
-        b.config = _copy_to_jobs(b.config, ident, run_as.loc)
+        b.config = _copy_to_jobs(b.config, ident)
         return diags
 
 
-def _copy_to_jobs(config: Value, ident: dict[str, Value], loc) -> Value:
-    """The CLI's ``setRunAsForJobs``: each job without a ``run_as`` of its own gets the identity."""
+def _copy_to_jobs(config: Value, ident: dict[str, Value]) -> Value:
+    """The CLI's ``setRunAsForJobs``: each job without a ``run_as`` of its own gets the identity,
+    set on the typed job (so without a location)."""
 
     def job(_p, node: Value) -> Value:
         own = node.get("run_as") if node.is_map else None
         if not node.is_map or (own is not None and own.is_map and identity(own)):
             return node
-        copied = {field: Value(who.v, who.loc) for field, who in ident.items()}
-        return node.rebuilt({**node.v, "run_as": Value(copied, loc)})
+        copied = {field: Value(who.v) for field, who in ident.items()}
+        return node.rebuilt({**node.v, "run_as": in_place_of(own, copied)})
 
     return map_pattern(config, "resources.jobs.*", job)
 
@@ -99,9 +100,8 @@ def _owned_by(pipeline: Value, ident: dict[str, Value]) -> Value:
     perms = pipeline.get("permissions")
     kept = [p for p in (perms.v if perms is not None and perms.is_list else [])
             if not (p.is_map and any(p.get(f) is not None and p.get(f).v == who.v for f, who in ident.items()))]
-    owner = Value({"level": Value("IS_OWNER"), **{f: Value(who.v, who.loc) for f, who in ident.items()}})
-    loc = perms.loc if perms is not None else pipeline.loc
-    return pipeline.rebuilt({**pipeline.v, "permissions": Value([*kept, owner], loc)})
+    owner = Value({"level": Value("IS_OWNER"), **{f: Value(who.v) for f, who in ident.items()}})
+    return pipeline.rebuilt({**pipeline.v, "permissions": in_place_of(perms, [*kept, owner])})
 
 
 def _refuse_unsupported(config: Value, current, who, diags: Diagnostics) -> None:

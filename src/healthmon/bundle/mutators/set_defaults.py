@@ -22,7 +22,7 @@ from typing import Any
 from healthmon.bundle import lookup
 from healthmon.bundle.context import LoadContext
 from healthmon.bundle.diag import Diagnostics, fail
-from healthmon.bundle.dyn import Path, Value, from_plain, get_path, map_pattern, required_path, set_path, walk
+from healthmon.bundle.dyn import NO_LOC, Path, Value, from_plain, get_path, map_pattern, required_path, set_path, walk
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.step import BundleState, Step
 from healthmon.settings import short_name
@@ -78,9 +78,10 @@ def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
     ws = config.get("workspace")
     if ws is not None and ws.v is not None and not ws.is_map:
         raise fail("workspace: expected a map", ws.loc, "workspace", check=CHECK)
-    loc = ws.loc if ws is not None else bundle.loc
+    # What the CLI sets on its typed configuration has no location (FromTyped gives a field the
+    # user did not write none), so --include-locations does not list it.
     user = ctx.user_name
-    config = set_path(config, ("workspace", "current_user"), from_plain(current_user(config, user), loc))
+    config = set_path(config, ("workspace", "current_user"), from_plain(current_user(config, user), NO_LOC))
     ws = required_path(config, ("workspace",))
 
     def current(field: str) -> Value | None:
@@ -89,13 +90,13 @@ def set_workspace_defaults(config: Value, ctx: LoadContext) -> Value:
 
     # Literal values, as the CLI's DefineDefaultWorkspaceRoot (the header shows them even when a
     # later step fails).
-    root = current("root_path") or Value(f"~/.bundle/{name.v}/{required_path(config, ('bundle', 'target')).v}", loc)
+    root = current("root_path") or Value(f"~/.bundle/{name.v}/{required_path(config, ('bundle', 'target')).v}")
     if not isinstance(root.v, str):
         raise fail("workspace.root_path: expected a string", root.loc, "workspace.root_path", check=CHECK)
     values = {"root_path": Value(_expand(root.v, user), root.loc)}
     for field, suffix in (("file_path", "files"), ("resource_path", "resources"),
                           ("artifact_path", "artifacts"), ("state_path", "state")):
-        v = current(field) or Value(values["root_path"].v + "/" + suffix, loc)
+        v = current(field) or Value(values["root_path"].v + "/" + suffix)
         if not isinstance(v.v, str):
             raise fail(f"workspace.{field}: expected a string", v.loc, f"workspace.{field}", check=CHECK)
         values[field] = Value(_expand(v.v, user), v.loc)
@@ -126,7 +127,8 @@ WORKSPACE_DEFAULTS = (
 def _set_default(node: Value, field: str, value) -> Value:
     if not node.is_map or (field in node.v and node.v[field].v is not None):
         return node
-    return node.rebuilt({**node.v, field: Value(value, node.loc)})
+    # No location, as the CLI's SetDefault (dyn.V) and typed defaults: the user did not write it.
+    return node.rebuilt({**node.v, field: Value(value)})
 
 
 def _filler(field: str, value: Any) -> Callable[[Path, Value], Value]:
@@ -142,7 +144,7 @@ def _volume_path(_path, node: Value) -> Value:
     known = [p.v for p in parts if p is not None and isinstance(p.v, str) and p.v and "${" not in p.v]
     if len(known) != len(parts):
         return node
-    return node.rebuilt({**node.v, "volume_path": Value("/Volumes/" + "/".join(known), node.loc)})
+    return node.rebuilt({**node.v, "volume_path": Value("/Volumes/" + "/".join(known))})
 
 
 def set_resource_defaults(config: Value) -> Value:
@@ -157,7 +159,7 @@ def set_resource_defaults(config: Value) -> Value:
             return node
         queue = node.get("queue")
         if queue is None or queue.v is None:
-            node = node.rebuilt({**node.v, "queue": Value({"enabled": Value(True, node.loc)}, node.loc)})
+            node = node.rebuilt({**node.v, "queue": Value({"enabled": Value(True)})})
         return annotate(_path, node)
 
     def annotate(_path, node: Value) -> Value:
@@ -167,9 +169,9 @@ def set_resource_defaults(config: Value) -> Value:
         out = dict(node.v)
         deployment = out.get("deployment")
         dep = dict(deployment.v) if deployment is not None and deployment.is_map else {}
-        dep.setdefault("kind", Value("BUNDLE", node.loc))
-        dep.setdefault("metadata_file_path", Value(f"{state}/metadata.json", node.loc))
-        out["deployment"] = Value(dep, deployment.loc if deployment is not None else node.loc)
+        dep.setdefault("kind", Value("BUNDLE"))
+        dep.setdefault("metadata_file_path", Value(f"{state}/metadata.json"))
+        out["deployment"] = deployment.rebuilt(dep) if deployment is not None else Value(dep)
         return node.rebuilt(out)
 
     config = map_pattern(config, "resources.jobs.*", job)
