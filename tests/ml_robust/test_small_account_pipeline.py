@@ -97,7 +97,7 @@ def test_the_evaluate_command_shows_the_reason(in_account, tmp_path):
 
 
 def test_the_report_says_which_model_was_not_trained_and_why(in_account):
-    from healthmon.ml.report import build_report
+    from healthmon.ml.report import build_report, render_html
 
     report = build_report(CAT, GOLD, FEAT)
     cost = next(s for s in report.sections if s.key == "cost_anomalies")
@@ -111,6 +111,9 @@ def test_the_report_says_which_model_was_not_trained_and_why(in_account):
     assert "drift detector not trained (not enough data: " in quality.summary
     notes = [n.text() for s in report.sections for n in s.models if not n.present]
     assert notes and all(": not trained, not enough data: " in t for t in notes), notes
+    page = render_html(report)
+    badge = page.split("id=cost_anomalies", 1)[1].split("</h2>", 1)[0]
+    assert ">not trained</span>" in badge and "no predictions yet" not in badge, badge
 
 
 def test_the_alert_rules_of_untrained_models_are_skipped_saying_why(in_account, repo_root):

@@ -688,6 +688,14 @@ _FILE_CSS = ("body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif
 STATUS_LABELS = {"ok": "ok", "empty": "nothing flagged", "missing": "no predictions yet"}
 
 
+def status_label(s: Section) -> str:
+    """The section's badge: a section whose models were trained and skipped says so, not that
+    predictions are merely yet to come."""
+    if s.status == "missing" and any(not n.present and n.skipped for n in s.models):
+        return "not trained"
+    return STATUS_LABELS[s.status]
+
+
 def _format(v, column: str = "") -> str:
     """Money with two decimals; counts without; percentages with a % sign; small ratios and
     probabilities with three decimals."""
@@ -788,7 +796,7 @@ def render_body(report: HealthReport, links: Links) -> str:
     out.append("</ul>")
     for s in report.sections:
         out.append(f"<section id={s.key} data-status={s.status}><h2>{html.escape(s.title)}"
-                   f"<span class='status {s.status}'>{STATUS_LABELS[s.status]}</span></h2>")
+                   f"<span class='status {s.status}'>{status_label(s)}</span></h2>")
         out.append(f"<p>{html.escape(s.intro)}</p>")
         out.append(_model_list(s))
         if s.message:
