@@ -93,3 +93,11 @@ def test_a_detector_whose_signals_are_all_null_is_skipped_not_silently_blind():
     # One signal left is enough: the detector combines what it has.
     frame["daily_dbu"] = feature_frame("cost_features", entities=4, days=120, seed=6)["daily_dbu"]
     assert _prepare("cost_anomaly_detector", frame)["counts"]["train"] > 0
+
+
+def test_a_single_class_is_named_as_written_whatever_its_type():
+    # A multiclass target may hold class names: the message must not assume a number.
+    from healthmon.ml.training import _label_text
+
+    assert _label_text(np.float64(1.0)) == "1" and _label_text(0) == "0"
+    assert _label_text("MEDIUM") == "MEDIUM"

@@ -134,6 +134,11 @@ def prepare(spec: ModelSpec, frame: pd.DataFrame, table: str, read_gold=None) ->
 BUDGET_DAYS = 30
 
 
+def _label_text(label) -> str:
+    """A label as a reader writes it: ``1`` for a float 1.0, a class name as it is."""
+    return f"{label:g}" if isinstance(label, (int, float, np.number)) else str(label)
+
+
 def require_enough_data(
     spec: ModelSpec, table: str, split, counts: dict[str, int], train_labels, train_inputs: pd.DataFrame
 ) -> None:
@@ -163,8 +168,8 @@ def require_enough_data(
     if train_labels is not None and spec.target is not None and spec.kind in ("binary", "multiclass"):
         classes = np.unique(train_labels)
         if len(classes) < 2:
-            raise NotEnoughData(f"class (a single class, {classes[0]:g}) of label {spec.target.name}", len(classes), 2,
-                                where=f"the training period of {before}")
+            what = f"class (a single class, {_label_text(classes[0])}) of label {spec.target.name}"
+            raise NotEnoughData(what, len(classes), 2, where=f"the training period of {before}")
     if counts["validation"] == 0:
         raise NotEnoughData("labelled rows", 0, 1, where=f"the validation period of {table} "
                             f"({split.validation_start.date()} .. {split.test_start.date()})")
