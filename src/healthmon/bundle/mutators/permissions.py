@@ -9,7 +9,8 @@ prints it. Where one principal ends up with several entries, one entry stays, at
 entry's place, with the highest level. A job with any permission entry gets the deploying user
 as ``IS_OWNER`` unless an entry already names an owner: that is the access control list a
 deploy gives the job. A top-level section that does not give the deploying user (or a group of
-theirs: every identity is in ``users``) CAN_MANAGE is the CLI's warning.
+theirs: every identity is in ``users``; other groups are the local workspace's SCIM ``Me``
+groups, as the CLI's ``isGroupOfCurrentUser``) CAN_MANAGE is the CLI's warning.
 """
 
 from __future__ import annotations
@@ -122,6 +123,35 @@ class ValidateSharedRootPermissions(Step):
         return diags
 
 
+def _user_groups(config: Value, user: str) -> set[str]:
+    """The display names of the deploying user's groups: ``workspace.current_user.groups`` when
+    it was read, else the local workspace's SCIM ``Me`` (an unknown user has none)."""
+    from healthmon.bundle import lookup
+
+    ws = config.get("workspace")
+    me = ws.get("current_user") if ws is not None and ws.is_map else None
+    groups = me.get("groups") if me is not None and me.is_map else None
+    if groups is not None and groups.is_list and groups.v:
+        found = groups.plain()
+    else:
+        try:
+            found = lookup.current_user(user).get("groups") or []
+        except lookup.LookupError_:
+            found = []
+    return {g["display"] for g in found if isinstance(g, dict) and isinstance(g.get("display"), str)}
+
+
+def _deployer_can_manage(config: Value, entries: list[Value], user: str) -> bool:
+    """The CLI's ``analyzeBundlePermissions``: a CAN_MANAGE entry names the deploying user or one
+    of their groups. The workspace is read only for a group other than ``users``."""
+    managers = [principal(e) for e in entries if _level(e) == "CAN_MANAGE"]
+    if any(p in (("user_name", user), ("service_principal_name", user), ("group_name", ALL_USERS_GROUP))
+           for p in managers):
+        return True
+    groups = {name for kind, name in filter(None, managers) if kind == "group_name"}
+    return bool(groups) and bool(groups & _user_groups(config, user))
+
+
 class ApplyPermissions(Step):
     name = "apply_permissions"
     reads = ("permissions", *(f"resources.{k}.*.permissions" for k in LEVELS_BY_KIND))
@@ -154,9 +184,7 @@ class ApplyPermissions(Step):
                 return node.rebuilt({**node.v, "permissions": in_place_of(own, items)})
 
             b.config = map_pattern(b.config, f"resources.{kind}.*", apply)
-        deployer = (("user_name", user), ("service_principal_name", user), ("group_name", ALL_USERS_GROUP))
-        if top is not None and entries and not any(_level(e) == "CAN_MANAGE" and principal(e) in deployer
-                                                   for e in entries):
+        if top is not None and entries and not _deployer_can_manage(b.config, entries, user):
             diags.warning(f"permissions section should include {user} or one of their groups with CAN_MANAGE "
                           f"permissions", top.loc, check=CHECK)
         return diags
