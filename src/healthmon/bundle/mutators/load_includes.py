@@ -222,9 +222,12 @@ class LoadIncludes(Step):
         for key, places in defs.items():
             if len(places) > 1:
                 places = sorted(places, key=lambda p: (p[1].loc.file, p[1].loc.line, p[1].loc.column))
+                # The CLI's UniqueResourceKeys lists each resource path once (a job defined in two
+                # files is one merged value with two locations) and every location.
+                paths = list(dict.fromkeys(p for p, _ in places))
                 diags.add(Diagnostic(
                     ERROR, f"multiple resources have been defined with the same key: {key}", places[0][1].loc,
-                    places[0][0], check=CHECK, more_paths=tuple(p for p, _ in places[1:]),
+                    paths[0], check=CHECK, more_paths=tuple(paths[1:]),
                     more_locations=tuple(v.loc for _, v in places[1:])))
         b.config = Value(config.v, b.config.loc)
         return diags
