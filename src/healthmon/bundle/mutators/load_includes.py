@@ -169,7 +169,9 @@ def _resource_defs(config: Value, out: dict[str, list[tuple[str, Value]]]) -> No
     for kind, group in res.v.items():
         if group.is_map:
             for key, val in group.v.items():
-                out.setdefault(key, []).append((f"resources.{kind}.{key}", val))
+                # A value the CLI's per-file Normalize drops (not a map) defines nothing.
+                if val.v is None or val.is_map:
+                    out.setdefault(key, []).append((f"resources.{kind}.{key}", val))
 
 
 class LoadIncludes(Step):
@@ -185,10 +187,10 @@ class LoadIncludes(Step):
         errors = section_errors(b.config)
         if errors:
             raise BundleError(errors)
-        b.config = drop_wrong_kind_resources(b.config, diags)
-        files = expand(b, include_patterns(b.config), self.main_file, diags)
         defs: dict[str, list[tuple[str, Value]]] = {}
         _resource_defs(b.config, defs)
+        b.config = drop_wrong_kind_resources(b.config, diags)
+        files = expand(b, include_patterns(b.config), self.main_file, diags)
         config = b.config
         for f in files:
             display = b.ctx.display(f)
@@ -206,12 +208,12 @@ class LoadIncludes(Step):
             errors = section_errors(part)
             if errors:
                 raise BundleError(errors)
+            _resource_defs(part, defs)
             part = drop_wrong_kind_resources(part, diags)
             nested_include = part.get("include")
             if nested_include is not None:
                 diags.warning("Include section is defined outside root file", nested_include.loc, "include",
                               check=CHECK, detail=NESTED_INCLUDE_DETAIL)
-            _resource_defs(part, defs)
             try:
                 config = merge(config, Value({k: v for k, v in part.v.items() if k != "resources"}, part.loc))
                 res = part.get("resources")
@@ -243,7 +245,10 @@ def _merge_resources(config: Value, res: Value) -> Value:
         existing = out.get(kind)
         merged = dict(existing.v) if existing is not None and existing.is_map else {}
         for key, val in group.v.items():
-            merged.setdefault(key, val)
+            # A null (written so, or a value of the wrong kind dropped) gives way to a
+            # definition, as the CLI's merge of a nil with a map.
+            if key not in merged or merged[key].v is None:
+                merged[key] = val
         # A section written in several files lists each (the CLI's merge accumulates locations).
         out[kind] = (Value(merged, existing.loc, (*existing.more, *group.locs)) if existing is not None
                      else group.rebuilt(merged))
