@@ -7,7 +7,7 @@ once. Only YAML/JSON files can be included. A matched file outside the bundle ro
 with a warning (as the CLI). Before merging, every file's top-level sections are checked for
 their kind: ``resources: somestring`` is an error naming the file and line — merging it would
 silently drop the resources gathered so far. A resource key defined twice is an error listing
-every place it is defined.
+every place it is defined. ``include`` then lists the files loaded (the globs expanded).
 """
 
 from __future__ import annotations
@@ -114,9 +114,10 @@ def _glob(root: Path, text: str, loc) -> list[str]:
         raise fail(f"include pattern {text!r} cannot be expanded: {exc}", loc, "include", check=CHECK) from None
 
 
-def expand(b: BundleState, patterns: list[Value], main_file: Path, diags: Diagnostics) -> list[Path]:
+def expand(b: BundleState, patterns: list[Value], main_file: Path, diags: Diagnostics) -> list[tuple[Path, str]]:
+    """The files to load, in order: (path, name relative to the bundle root as matched)."""
     root = b.ctx.root
-    files: list[Path] = []
+    files: list[tuple[Path, str]] = []
     not_yaml: list[Diagnostic] = []
     seen: set[Path] = {main_file.resolve()}
     for pat in patterns:
@@ -156,7 +157,7 @@ def expand(b: BundleState, patterns: list[Value], main_file: Path, diags: Diagno
             if root != p and root not in p.parents:
                 diags.warning(f"included file {m} is outside the bundle root {root}", pat.loc, "include", check=CHECK)
             seen.add(p)
-            files.append(p)
+            files.append((p, os.path.normpath(m)))
     if not_yaml:  # each file named, as the CLI's ProcessRootIncludes, before anything is loaded
         raise BundleError(not_yaml)
     return files
@@ -191,8 +192,8 @@ class LoadIncludes(Step):
         _resource_defs(b.config, defs)
         b.config = drop_wrong_kind_resources(b.config, diags)
         files = expand(b, include_patterns(b.config), self.main_file, diags)
-        config = b.config
-        for f in files:
+        config = with_loaded_files(b.config, [name for _, name in files])
+        for f, _ in files:
             display = b.ctx.display(f)
             if display.startswith("/") or display.startswith(".."):
                 display = os.path.relpath(f, b.ctx.root)
@@ -233,6 +234,20 @@ class LoadIncludes(Step):
                     more_locations=tuple(v.loc for _, v in places[1:])))
         b.config = Value(config.v, b.config.loc)
         return diags
+
+
+def with_loaded_files(config: Value, names: list[str]) -> Value:
+    """``include`` becomes the list of files loaded, in load order, as the CLI's
+    ``ProcessRootIncludes`` ("Swap out the original includes list with the expanded globs"). An
+    entry equal to the one written at its place keeps its location (``FromTyped``); none loaded
+    is a null list."""
+    inc = config.get("include")
+    if inc is None:
+        return config
+    written = inc.v if inc.is_list else []
+    items = [written[i] if i < len(written) and written[i].v == name else Value(name)
+             for i, name in enumerate(names)]
+    return config.rebuilt({**config.v, "include": inc.rebuilt(items or None)})
 
 
 def _merge_resources(config: Value, res: Value) -> Value:
