@@ -251,3 +251,33 @@ def test_a_lasting_change_the_forecaster_follows_is_still_flagged(kind, least):
         flags = score_series(pd.DataFrame({"t": t, "v": v}), time_column="t", value_column="v")["is_anomaly"]
         found += bool(flags.to_numpy()[start:start + 160].any())
     assert found >= least
+
+
+@pytest.mark.parametrize("kind", ["shift", "ramp"])
+def test_a_lasting_change_raises_one_alert_not_a_run_of_escalations(kind):
+    # the same series: after the change the level stays up, and the CUSUM and the level-shift
+    # channel keep growing for a day. That growth is the same change, so it may not escalate the
+    # alert again and again; only a jump over the run's peak does. Each escalating point on its own
+    # (margin 0 over the last flag): 12.8 flags per found shift, 8.9 per found ramp.
+    found = flags_in_change = 0
+    for seed in range(21, 31):
+        t, v, start = _ar_with_a_lasting_change(seed, kind)
+        flags = score_series(pd.DataFrame({"t": t, "v": v}), time_column="t", value_column="v")["is_anomaly"]
+        after = flags.to_numpy()[start:start + 160]
+        found += bool(after.any())
+        flags_in_change += int(after.sum())
+    assert found and flags_in_change / found <= 3
+
+
+def test_a_larger_excursion_during_an_alert_still_escalates():
+    # a lasting shift raises an alert; a spike far beyond it a few hours later, within the quiet
+    # day that follows the alert, is new evidence and is flagged
+    t, v, start = _ar_with_a_lasting_change(21, "shift")
+    frame = pd.DataFrame({"t": t, "v": v})
+    before = score_series(frame, time_column="t", value_column="v")["is_anomaly"].to_numpy()
+    first = start + int(np.argmax(before[start:]))
+    spike = first + 5
+    assert before[first] and not before[spike]
+    frame.loc[spike, "v"] += 40 * np.std(v[:start])
+    flags = score_series(frame, time_column="t", value_column="v")["is_anomaly"].to_numpy()
+    assert flags[spike]
