@@ -43,7 +43,10 @@ Per point (``EntityScorer.update``):
    (interquartile range) of the ``shift_long`` values before them, in units of that spread. The
    forecasters follow a lasting change within a few points; this lagged window does not, so a shift
    or a ramp stays visible. It counts once it has ``shift_history`` values of its own history.
-   ``anomaly_score`` is the largest tail surprise of the five, -log10 of how rare the value is
+   A sixth is a change of spread (added noise; a stuck sensor, whose points the forecasters follow):
+   the log ratio of the median |z| of the last ``spread_short`` points to that of the
+   ``spread_long`` before them, both ways, with the same own history first.
+   ``anomaly_score`` is the largest tail surprise of the six, -log10 of how rare the value is
    among the entity's own past values of it: a decayed histogram, with an exponential tail
    fitted beyond its top ``tail_share`` (peaks over threshold), so heavy-tailed series are
    judged by their own tails and a value beyond anything seen still gets a finite, growing
@@ -52,9 +55,12 @@ Per point (``EntityScorer.update``):
    tail, one point in ``budget`` of a normal history would reach it: the false-alarm budget) and
    the point itself is at least ``min_z`` from its expected value — or, when the level-shift
    channel alone reaches the budget, the recent median is at least ``shift_min`` spreads and the
-   point ``min_z`` spreads from the lagged window's median. After a flag the entity stays
-   quiet for ``refractory`` seconds (and at least ``refractory_points`` points) unless the
-   surprise exceeds the flagged one, so one excursion raises one alert plus its escalations.
+   point ``min_z`` spreads from the lagged window's median; when the spread channel reaches it, the
+   ratio is at least ``spread_min`` (log) either way. After a flag the entity stays quiet for
+   ``refractory`` seconds (and at least ``refractory_points`` points) unless the surprise beats the
+   highest since the flag by ``escalation`` (a lasting change keeps growing: that is the same
+   alert) and, when the spread channel leads, the point is ``min_z`` from expected; so one
+   excursion raises one alert plus escalations for a clearly larger one.
 
 Warm-up: no score for an entity's first ``warmup`` points, nor before it has seen one full day
 (sub-daily data) or week (daily data), both in elapsed time and in points at its spacing (after a
@@ -108,7 +114,7 @@ class ScorerConfig:
     shift_short: int = 72  # the level-shift channel: median of the last this many points ...
     shift_long: int = 288  # ... against the median and spread of this many points before them (0: no channel)
     shift_min: float = 3.0  # a flag on a level shift needs that median this many spreads away (and the point min_z)
-    spread_short: int = 0  # the spread channel: median |z| of the last this many points against ...
+    spread_short: int = 72  # the spread channel: median |z| of the last this many points against ...
     spread_long: int = 288  # ... that of this many points before them (spread_short 0: no channel)
     spread_min: float = math.log(3)  # a flag on a spread change needs the ratio this far from 1 (log)
     shift_history: int = 1440  # values of its own history before the channel counts (its values are medians of
@@ -488,7 +494,10 @@ class EntityScorer:
         flag = (surprise >= threshold and far
                 and t >= self.flagging_from and self.scored > self.season_points
                 and self.short_tail.total >= MIN_TAIL
-                and (t >= self.quiet_until or surprise > self.flag_score + c.escalation))
+                and (t >= self.quiet_until
+                     or (surprise > self.flag_score + c.escalation
+                         # a flat line that goes on is not news: the spread alone does not escalate
+                         and (abs(z) >= c.min_z or spread_surprise < surprise))))
         if flag:
             self.quiet_until = t + max(c.refractory, c.refractory_points * self.step)
             self.flag_score = surprise
