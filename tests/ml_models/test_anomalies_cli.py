@@ -300,3 +300,16 @@ def test_a_stuck_sensor_is_flagged_once():
         found += bool(during.any())
         assert during.sum() <= 2
     assert found >= 9
+
+
+def test_a_spike_on_the_second_day_of_a_short_series_is_flagged():
+    # 1-minute values (3,200 points, about two days): the first day is the warm-up, and the scores
+    # need three quarters of a day of their own history; a spike of 10 spreads at 45 hours is then
+    # found. With a whole day of score history first: 0 of 10.
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        t = pd.date_range("2024-01-01", periods=3200, freq="min")
+        v = 100 + rng.normal(0, 5, len(t))
+        v[2700] += 50
+        flags = score_series(pd.DataFrame({"t": t, "v": v}), time_column="t", value_column="v")["is_anomaly"]
+        assert flags.to_numpy()[2700] and flags.sum() <= 2

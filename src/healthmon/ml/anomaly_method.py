@@ -65,7 +65,8 @@ Per point (``EntityScorer.update``):
 Warm-up: no score for an entity's first ``warmup`` points, nor before it has seen one full day
 (sub-daily data) or week (daily data), both in elapsed time and in points at its spacing (after a
 gap of days a few points are not a cycle): until then every cycle is news. No flag before the
-scores themselves span one more such cycle (and at least 30 points): a tail needs a history.
+scores themselves span ``flag_cycles`` of such a cycle more (and at least 30 points): a tail needs
+a history.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class ScorerConfig:
     spread_min: float = math.log(3)  # a flag on a spread change needs the ratio this far from 1 (log)
     shift_history: int = 1440  # values of its own history before the channel counts (its values are medians of
     # 72 points: a short history holds few independent excursions and calls every wander rare)
+    flag_cycles: float = 0.75  # cycles (a day; daily data: a week) of scores before the first flag
     tail_memory: int = 16000  # points over which the score history fades
     tail_share: float = 0.02  # the exponential tail starts at the top 2 % of past scores
     budget: int = 3000  # flag when a normal history would reach the score once in `budget` points
@@ -400,8 +402,10 @@ class EntityScorer:
         # the shortest season must be seen once before anything is scored
         season = self.forecasters[1].period if len(self.forecasters) > 1 else 0.0
         self.scoring_from = ts[0] + season
-        # the score's own history must cover one more cycle before it can call anything rare
-        self.flagging_from = self.scoring_from + season
+        # the score's own history must cover most of a cycle before it can call anything rare (a whole
+        # one kept short series silent for two days; half of one let busy hours after a quiet night
+        # look rare)
+        self.flagging_from = self.scoring_from + c.flag_cycles * season
         # ... in points as well as in time: after a gap of days, a few points are not a cycle
         self.season_points = season / self.step
         self.learned = len(self._warm)
@@ -492,7 +496,7 @@ class EntityScorer:
                # a flat line's points are close to what the forecasters expect: the change is its spread
                or (spread is not None and spread_surprise >= threshold and abs(spread) >= c.spread_min))
         flag = (surprise >= threshold and far
-                and t >= self.flagging_from and self.scored > self.season_points
+                and t >= self.flagging_from and self.scored > c.flag_cycles * self.season_points
                 and self.short_tail.total >= MIN_TAIL
                 and (t >= self.quiet_until
                      or (surprise > self.flag_score + c.escalation
