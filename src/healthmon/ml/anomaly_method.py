@@ -43,7 +43,10 @@ Per point (``EntityScorer.update``):
    (interquartile range) of the ``shift_long`` values before them, in units of that spread. The
    forecasters follow a lasting change within a few points; this lagged window does not, so a shift
    or a ramp stays visible. It counts once it has ``shift_history`` values of its own history.
-   ``anomaly_score`` is the largest tail surprise of the five, -log10 of how rare the value is
+   A sixth is a change of spread (added noise; a stuck sensor, whose points the forecasters follow):
+   the log ratio of the median |z| of the last ``spread_short`` points to that of the
+   ``spread_long`` before them, both ways, with the same own history first.
+   ``anomaly_score`` is the largest tail surprise of the six, -log10 of how rare the value is
    among the entity's own past values of it: a decayed histogram, with an exponential tail
    fitted beyond its top ``tail_share`` (peaks over threshold), so heavy-tailed series are
    judged by their own tails and a value beyond anything seen still gets a finite, growing
@@ -52,14 +55,18 @@ Per point (``EntityScorer.update``):
    tail, one point in ``budget`` of a normal history would reach it: the false-alarm budget) and
    the point itself is at least ``min_z`` from its expected value — or, when the level-shift
    channel alone reaches the budget, the recent median is at least ``shift_min`` spreads and the
-   point ``min_z`` spreads from the lagged window's median. After a flag the entity stays
-   quiet for ``refractory`` seconds (and at least ``refractory_points`` points) unless the
-   surprise exceeds the flagged one, so one excursion raises one alert plus its escalations.
+   point ``min_z`` spreads from the lagged window's median; when the spread channel reaches it, the
+   ratio is at least ``spread_min`` (log) either way. After a flag the entity stays quiet for
+   ``refractory`` seconds (and at least ``refractory_points`` points) unless the surprise beats the
+   highest since the flag by ``escalation`` (a lasting change keeps growing: that is the same
+   alert) and, when the spread channel leads, the point is ``min_z`` from expected; so one
+   excursion raises one alert plus escalations for a clearly larger one.
 
 Warm-up: no score for an entity's first ``warmup`` points, nor before it has seen one full day
 (sub-daily data) or week (daily data), both in elapsed time and in points at its spacing (after a
 gap of days a few points are not a cycle): until then every cycle is news. No flag before the
-scores themselves span one more such cycle (and at least 30 points): a tail needs a history.
+scores themselves span ``flag_cycles`` of such a cycle more (and at least 30 points): a tail needs
+a history.
 """
 
 from __future__ import annotations
@@ -108,14 +115,19 @@ class ScorerConfig:
     shift_short: int = 72  # the level-shift channel: median of the last this many points ...
     shift_long: int = 288  # ... against the median and spread of this many points before them (0: no channel)
     shift_min: float = 3.0  # a flag on a level shift needs that median this many spreads away (and the point min_z)
+    spread_short: int = 72  # the spread channel: median |z| of the last this many points against ...
+    spread_long: int = 288  # ... that of this many points before them (spread_short 0: no channel)
+    spread_min: float = math.log(3)  # a flag on a spread change needs the ratio this far from 1 (log)
     shift_history: int = 1440  # values of its own history before the channel counts (its values are medians of
     # 72 points: a short history holds few independent excursions and calls every wander rare)
+    flag_cycles: float = 0.75  # cycles (a day; daily data: a week) of scores before the first flag
     tail_memory: int = 16000  # points over which the score history fades
     tail_share: float = 0.02  # the exponential tail starts at the top 2 % of past scores
     budget: int = 3000  # flag when a normal history would reach the score once in `budget` points
     min_z: float = 4.0  # ... and the point itself is at least this robust z from expected
     refractory: float = DAY  # seconds of quiet after a flag, unless the score grows ...
     refractory_points: int = 12  # ... and at least this many points (daily data: one day is one point)
+    escalation: float = 0.5  # ... by this much (log10) over the highest surprise since the flag
     max_buckets: int = 288  # seasonal buckets per day (5-minute buckets at finest)
     resolution: float = 0.01  # smallest typical |residual|, as a share of the entity's scale (its warm-up spread)
 
@@ -247,26 +259,17 @@ class Shift(NamedTuple):
     apart: float  # |the point - median of the lagged window|, in the same spreads
 
 
-class _LevelShift:
-    """How far has the level moved? The median of the last ``short`` values against the median and
-    spread of the ``long`` values before them, in units of that spread. Unlike a forecaster's
-    residual it does not adapt during the change: a lasting shift stays visible for ``long`` points.
-
-    The values are the series less the chosen forecaster's seasonal term (a cycle is not a change of
-    level); when the chosen forecaster changes, the windows hold values of two kinds, so nothing is
-    measured until they have been refilled."""
+class _Windows:
+    """The last ``short`` values and the ``long`` values before them, each kept sorted (a point costs
+    two insertions and two deletions, not a sort), for medians and quantiles of both."""
 
     def __init__(self, short: int, long: int):
         self.short, self.long = short, long
         self.recent: deque[float] = deque()  # the last short + long values, oldest first
         self.now: list[float] = []  # the short window's values, sorted
         self.before: list[float] = []  # the long window's values, sorted
-        self.season, self.since = "", 0  # the forecaster whose season was removed, for how many values
 
-    def push(self, x: float, season: str) -> None:
-        if season != self.season:
-            self.season, self.since = season, 0
-        self.since += 1
+    def push(self, x: float) -> None:
         self.recent.append(x)
         insort(self.now, x)
         if len(self.recent) > self.short:
@@ -277,29 +280,75 @@ class _LevelShift:
             old = self.recent.popleft()
             del self.before[bisect_left(self.before, old)]
 
-    def baseline(self, floor: float) -> tuple[float, float] | None:
-        """(median, spread) of the lagged window, or None while it holds fewer than ``short`` values."""
-        b, n = self.before, len(self.before)
-        if n < self.short:
-            return None
-        centre = b[n // 2] if n % 2 else 0.5 * (b[n // 2 - 1] + b[n // 2])
-        # the interquartile range of a normal sample is 1.349 standard deviations
-        return centre, max((b[(3 * n) // 4] - b[n // 4]) / 1.349, floor)
+    def full(self) -> bool:
+        return len(self.before) == self.long
+
+    @staticmethod
+    def _median(v: list[float]) -> float:
+        k = len(v)
+        return v[k // 2] if k % 2 else 0.5 * (v[k // 2 - 1] + v[k // 2])
 
     def recent_median(self) -> float:
-        now, k = self.now, len(self.now)
-        return now[k // 2] if k % 2 else 0.5 * (now[k // 2 - 1] + now[k // 2])
+        return self._median(self.now)
+
+    def lagged_median(self) -> float:
+        return self._median(self.before)
+
+    def lagged_iqr(self) -> float:
+        b, n = self.before, len(self.before)
+        return b[(3 * n) // 4] - b[n // 4]
+
+
+class _LevelShift:
+    """How far has the level moved? The median of the last ``short`` values against the median and
+    spread of the ``long`` values before them, in units of that spread. Unlike a forecaster's
+    residual it does not adapt during the change: a lasting shift stays visible for ``long`` points.
+
+    The values are the series less the chosen forecaster's seasonal term (a cycle is not a change of
+    level); when the chosen forecaster changes, the windows hold values of two kinds, so nothing is
+    measured until they have been refilled."""
+
+    def __init__(self, short: int, long: int):
+        self.windows = _Windows(short, long)
+        self.season, self.since = "", 0  # the forecaster whose season was removed, for how many values
+
+    def push(self, x: float, season: str) -> None:
+        if season != self.season:
+            self.season, self.since = season, 0
+        self.since += 1
+        self.windows.push(x)
 
     def measure(self, x: float, floor: float, counts: bool) -> Shift | None:
         """The shift of the level at the last pushed value ``x``, or None while the windows are not
         full of values of one kind."""
-        base = self.baseline(floor) if self.since > self.short + self.long else None
-        if base is None:
+        w = self.windows
+        if self.since <= w.short + w.long or not w.full():
             return None
-        centre, spread = base
+        centre = w.lagged_median()
+        # the interquartile range of a normal sample is 1.349 standard deviations
+        spread = max(w.lagged_iqr() / 1.349, floor)
         if counts:  # as for the noise level: a count is at least as noisy as a Poisson count
             spread = max(spread, math.sqrt(max(centre, 1.0)))
-        return Shift(abs(self.recent_median() - centre) / spread, abs(x - centre) / spread)
+        return Shift(abs(w.recent_median() - centre) / spread, abs(x - centre) / spread)
+
+
+class _SpreadChange:
+    """Has the noise changed? log(median |z| of the last ``short`` points / median |z| of the ``long``
+    before them), both ways: added noise is positive, a flat line (a stuck sensor: the forecasters
+    follow it, so its points are close to what they expect) negative. z is already in the hour's
+    noise level, so a busy hour after a quiet one is not a change of spread."""
+
+    FLOOR = 0.01  # |z| below this is zero (a flat line's residual): the ratio stays finite
+
+    def __init__(self, short: int, long: int):
+        self.windows = _Windows(short, long)
+
+    def push(self, abs_z: float) -> None:
+        self.windows.push(max(abs_z, self.FLOOR))
+
+    def measure(self) -> float | None:
+        w = self.windows
+        return math.log(w.recent_median() / w.lagged_median()) if w.full() else None
 
 
 class EntityScorer:
@@ -321,8 +370,10 @@ class EntityScorer:
         self.point_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.shift = _LevelShift(self.cfg.shift_short, self.cfg.shift_long)
         self.shift_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
+        self.spread = _SpreadChange(self.cfg.spread_short, self.cfg.spread_long)
+        self.spread_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.quiet_until = -math.inf
-        self.flag_score = 0.0
+        self.flag_score = 0.0  # the highest surprise since the last flag (an escalation must beat it)
 
     def _start(self) -> None:
         c = self.cfg
@@ -351,8 +402,10 @@ class EntityScorer:
         # the shortest season must be seen once before anything is scored
         season = self.forecasters[1].period if len(self.forecasters) > 1 else 0.0
         self.scoring_from = ts[0] + season
-        # the score's own history must cover one more cycle before it can call anything rare
-        self.flagging_from = self.scoring_from + season
+        # the score's own history must cover most of a cycle before it can call anything rare (a whole
+        # one kept short series silent for two days; half of one let busy hours after a quiet night
+        # look rare)
+        self.flagging_from = self.scoring_from + c.flag_cycles * season
         # ... in points as well as in time: after a gap of days, a few points are not a cycle
         self.season_points = season / self.step
         self.learned = len(self._warm)
@@ -423,28 +476,47 @@ class EntityScorer:
         # forecaster changes): a tail of a few dozen values calls everything rare
         young = self.shift_tail.total < c.shift_history
         shift_surprise = self.shift_tail.surprise(shift.size) if shift is not None and not young else 0.0
-        surprise = max(self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)),
-                       self.drift_tail.surprise(drift), shift_surprise,
-                       self.point_tail.surprise(abs(z)) - c.point_margin if abs(z) >= c.point_min_z else 0.0)
+        spread = None
+        if c.spread_short:
+            self.spread.push(abs(z))
+            spread = self.spread.measure()
+        spread_surprise = (self.spread_tail.surprise(abs(spread))
+                           if spread is not None and self.spread_tail.total >= c.shift_history else 0.0)
+        channels = (self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)),
+                    self.drift_tail.surprise(drift), shift_surprise, spread_surprise,
+                    self.point_tail.surprise(abs(z)) - c.point_margin if abs(z) >= c.point_min_z else 0.0)
+        surprise = max(channels)
         threshold = math.log10(c.budget)
         # the forecasters follow a lasting change within a few points, after which no point is far from
         # what they expect; the lagged window has not followed it, so a point far from its median is
         # the change's evidence while the shift itself is large and rare
-        far = abs(z) >= c.min_z or (shift is not None and shift_surprise >= threshold
-                                    and shift.size >= c.shift_min and shift.apart >= c.min_z)
+        far = (abs(z) >= c.min_z
+               or (shift is not None and shift_surprise >= threshold
+                   and shift.size >= c.shift_min and shift.apart >= c.min_z)
+               # a flat line's points are close to what the forecasters expect: the change is its spread
+               or (spread is not None and spread_surprise >= threshold and abs(spread) >= c.spread_min))
         flag = (surprise >= threshold and far
-                and t >= self.flagging_from and self.scored > self.season_points
+                and t >= self.flagging_from and self.scored > c.flag_cycles * self.season_points
                 and self.short_tail.total >= MIN_TAIL
-                and (t >= self.quiet_until or surprise > self.flag_score))
+                and (t >= self.quiet_until
+                     or (surprise > self.flag_score + c.escalation
+                         # a flat line that goes on is not news: the spread alone does not escalate
+                         and (abs(z) >= c.min_z or spread_surprise < surprise))))
         if flag:
             self.quiet_until = t + max(c.refractory, c.refractory_points * self.step)
             self.flag_score = surprise
+        elif t < self.quiet_until:
+            # a lasting change keeps growing (the CUSUM, the level-shift channel): the same alert; only
+            # a jump over the peak it has reached is news
+            self.flag_score = max(self.flag_score, surprise)
         self.short_tail.record(abs(self.short))
         self.long_tail.record(abs(self.long))
         self.drift_tail.record(drift)
         self.point_tail.record(abs(z))
         if shift is not None:
             self.shift_tail.record(shift.size)
+        if spread is not None:
+            self.spread_tail.record(abs(spread))
         self._learn(t, x, r)
         return Score(surprise, flag, expected, z, best.name, shift.size if shift is not None else math.nan)
 
