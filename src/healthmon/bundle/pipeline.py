@@ -20,7 +20,11 @@ from healthmon.bundle.mutators.merge_keyed import MergeKeyedLists, SortTasks
 from healthmon.bundle.mutators.merge_target import MergeTarget
 from healthmon.bundle.mutators.normalize import NormalizeAsLoaded, NormalizeResolvedTypes
 from healthmon.bundle.mutators.override_compute import ComputeIdToClusterId, OverrideCompute
-from healthmon.bundle.mutators.permissions import ApplyPermissions, ValidateSharedRootPermissions
+from healthmon.bundle.mutators.permissions import (
+    ApplyPermissions,
+    PermissionDiagnostics,
+    ValidateSharedRootPermissions,
+)
 from healthmon.bundle.mutators.pipeline_globs import ExpandPipelineGlobPaths
 from healthmon.bundle.mutators.resolve_variables import InitializeVariables, ResolveVariables
 from healthmon.bundle.mutators.resources_have_values import CheckResourcesHaveValues
@@ -59,20 +63,21 @@ def initialize() -> list[Step]:
         NormalizeResolvedTypes(),
         MergeKeyedLists(),
         CaptureSchemaDependency(),
-        ApplyMode(),
+        PermissionDiagnostics(),
+        SetRunAs(),
         OverrideCompute(),
+        ApplyMode(),
         ApplyPresets(),
         SetResourceDefaults(),
         SortTasks(),
-        SetRunAs(),
-        ValidateSharedRootPermissions(),
-        ApplyPermissions(),
         ExpandPipelineGlobPaths(),
         TranslatePaths(),
         WheelWrapperCheck(),
         InsertPythonArtifact(),
         PrepareArtifacts(),
         ValidateApps(),
+        ValidateSharedRootPermissions(),
+        ApplyPermissions(),
         RunScript("postinit"),
     ]
 

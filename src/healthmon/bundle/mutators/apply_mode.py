@@ -73,7 +73,7 @@ def _host(config: Value) -> str | None:
 
 def _runs_as_set(config: Value) -> bool:
     """Every job runs as a named identity (its own ``run_as`` or the bundle's, which
-    ``set_run_as`` copies onto it later) — the CLI's ``isRunAsSet``."""
+    ``set_run_as`` has copied onto it) — the CLI's ``isRunAsSet``."""
     if identity_of(config.get("run_as")):
         return True
     jobs = get_path(config, ("resources", "jobs"))

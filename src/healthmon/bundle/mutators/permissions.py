@@ -152,6 +152,25 @@ def _deployer_can_manage(config: Value, entries: list[Value], user: str) -> bool
     return bool(groups) and bool(groups & _user_groups(config, user))
 
 
+class PermissionDiagnostics(Step):
+    """The CLI's ``PermissionDiagnostics``: a top-level section that does not give the deploying
+    user CAN_MANAGE is a warning. It runs before ``set_run_as`` and ``apply_mode``, as in the
+    CLI's initialize, so its warning precedes their findings and survives their errors."""
+
+    name = "permission_diagnostics"
+    reads = ("permissions", "workspace.current_user")
+
+    def run(self, b: BundleState) -> Diagnostics:
+        diags = Diagnostics()
+        top = b.config.get("permissions")
+        entries = [e for e in top.v if e.is_map] if top is not None and top.is_list else []
+        user = b.ctx.user_name
+        if top is not None and entries and not _deployer_can_manage(b.config, entries, user):
+            diags.warning(f"permissions section should include {user} or one of their groups with CAN_MANAGE "
+                          f"permissions", top.loc, check=CHECK)
+        return diags
+
+
 class ApplyPermissions(Step):
     name = "apply_permissions"
     reads = ("permissions", *(f"resources.{k}.*.permissions" for k in LEVELS_BY_KIND))
@@ -184,7 +203,4 @@ class ApplyPermissions(Step):
                 return node.rebuilt({**node.v, "permissions": in_place_of(own, items)})
 
             b.config = map_pattern(b.config, f"resources.{kind}.*", apply)
-        if top is not None and entries and not _deployer_can_manage(b.config, entries, user):
-            diags.warning(f"permissions section should include {user} or one of their groups with CAN_MANAGE "
-                          f"permissions", top.loc, check=CHECK)
         return diags
