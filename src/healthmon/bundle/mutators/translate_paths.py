@@ -35,7 +35,7 @@ from healthmon.bundle.dyn import Value, find, format_path, required_path, set_pa
 from healthmon.bundle.mutators.interpolate import REF
 from healthmon.bundle.step import BundleState, Step
 from healthmon.errors import Location
-from healthmon.workspace_files import NOTEBOOK_SUFFIXES, exists, is_file, notebook_file, notebook_language
+from healthmon.workspace_files import NOTEBOOK_SUFFIXES, exists, is_dir, is_file, notebook_file, notebook_language
 
 CHECK = "paths"
 # A Jupyter notebook keeps its extension in the workspace path (the CLI's output); source-format
@@ -335,8 +335,10 @@ def translate_paths(config: Value, ctx: LoadContext,
             config = set_path(config, path, Value(ws_path, node.loc))
             continue
         library = kind in (LIBRARY, DEPENDENCY)
-        sources[format_path(path)] = SourceRef("file" if library else kind, node.v, local, node.loc, ws_path, key,
-                                               library=library)
+        # pip installs a local project directory as well as a wheel (`./my_pkg`), so an environment
+        # dependency may name either; a task library (whl, jar) is a file.
+        source_kind = "directory" if kind == DEPENDENCY and is_dir(local) else "file" if library else kind
+        sources[format_path(path)] = SourceRef(source_kind, node.v, local, node.loc, ws_path, key, library=library)
         written = ws_path
         if library:
             written = ws_path[len(file_path) + 1:]
