@@ -64,16 +64,16 @@ class SetRunAs(Step):
         if not ident:
             diags.error("run_as section must specify exactly one identity. Neither service_principal_name nor "
                         "user_name is specified", run_as.loc, check=CHECK)
-        elif len(ident) > 1:
+            return diags
+        if len(ident) > 1:
+            # The CLI's validateRunAs goes on with the service principal as the identity.
             diags.error("run_as section cannot specify both user_name and service_principal_name", run_as.loc,
                         check=CHECK)
-        if diags.has_errors():
-            return diags
-        (who,) = ident.values()
+        who = ident.get("service_principal_name") or ident["user_name"]
         if who.v != current:
             _refuse_unsupported(b.config, current, who.v, diags)
-            if diags.has_errors():
-                return diags
+        if diags.has_errors():
+            return diags
         b.config = _copy_to_jobs(b.config, ident)
         return diags
 
