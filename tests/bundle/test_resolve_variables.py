@@ -183,3 +183,18 @@ def test_an_overrides_file_that_is_not_an_object_is_the_clis_invalid_format(tmp_
     (d,) = exc.value.diagnostics
     assert (d.summary, d.location) == (f"failed to parse variables file {f}: invalid format", None)
     assert d.detail == 'Variables file must be a JSON object with the following format:\n{"var1": "value1", "var2": "value2"}'
+
+
+def test_overrides_file_values_carry_the_json_loaders_places():
+    # The CLI's jsonloader locates each value at the offset after its token (a string at its
+    # closing quote, a container just after its opening bracket).
+    from healthmon.bundle.mutators.resolve_variables import _located_json
+
+    text = '{"a": "x\\"y", "b": [1, {"c": null}, []],\n "d": {}, "e": true}'
+    v = _located_json(text, "f.json")
+    assert v.plain() == {"a": 'x"y', "b": [1, {"c": None}, []], "d": {}, "e": True}
+    assert (v.v["a"].loc.line, v.v["a"].loc.column) == (1, 12)
+    b = v.v["b"]
+    assert [(x.loc.line, x.loc.column) for x in (b, *b.v)] == [(1, 20), (1, 21), (1, 24), (1, 37)]
+    assert (v.v["d"].loc.line, v.v["d"].loc.column) == (2, 7)
+    assert (v.v["e"].loc.line, v.v["e"].loc.column) == (2, 19)
