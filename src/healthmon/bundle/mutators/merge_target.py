@@ -88,7 +88,12 @@ def merge_target(config: Value, target: str) -> Value:
         if git is not None and git.is_map:
             bundle = config.get("bundle")
             base = bundle.get("git") if bundle is not None and bundle.is_map else None
-            config = set_path(config, ("bundle", "git"), merge(base, git) if base is not None else git)
+            merged_git = merge(base, git) if base is not None else git
+            if "branch" in git.v:
+                # As the CLI's MergeTargetOverrides: a branch the target names is not inferred, so
+                # it sets `inferred: false` (dyn.V, no location), which the output keeps.
+                merged_git = merged_git.rebuilt({**merged_git.v, "inferred": Value(False)})
+            config = set_path(config, ("bundle", "git"), merged_git)
         variables = t.get("variables")
         if variables is not None and variables.v is not None:
             merged = merge_variables(config.get("variables"), variables, target)
