@@ -9,7 +9,7 @@ interpolated. ``run_as`` is replaced, not merged. ``mode`` and ``cluster_id`` (`
 move under ``bundle``; ``git`` merges into ``bundle.git``. Target ``variables:`` entries override
 the variable: ``name: value`` (or a map value for a complex variable) replaces its default — a
 value of the wrong kind for the variable is an error here, naming the target —, a ``lookup:``
-replaces its default, a default its lookup.
+replaces its default, a default its lookup; a description or type written there is not taken.
 ``targets`` is dropped from the result; ``bundle.target`` and ``bundle.environment`` name the
 target.
 """
@@ -23,6 +23,7 @@ from healthmon.bundle.step import BundleState, Step
 
 CHECK = "target"
 VAR_FIELDS = {"default", "description", "type", "lookup", "value"}
+TARGET_SETS = {"default", "lookup", "value"}
 MERGED = ("bundle", "workspace", "artifacts", "resources", "sync", "permissions", "presets")
 TO_BUNDLE = ("mode", "cluster_id")
 
@@ -48,7 +49,10 @@ def merge_variables(base: Value | None, override: Value, target: str) -> Value:
         if current.is_map:
             fields = dict(current.v)
             for k, x in definition.v.items():
-                if x.v is not None:  # a value replaces, never merges (complex maps)
+                # The CLI's MergeTargetOverrides sets only a target's `default` and `lookup` on
+                # the variable (its description and type stay the definition's). A value
+                # replaces, never merges (complex maps).
+                if x.v is not None and k in TARGET_SETS:
                     fields[k] = x
             # A target's value replaces the definition's lookup, a target's lookup its default:
             # the target says how this variable gets its value.
