@@ -189,8 +189,8 @@ class _Converter:
                 if merge_seen:
                     # The CLI's loader keeps one merge node per map and panics on a second one
                     # ("merge node already set"): it accepts no such bundle, so neither do we.
-                    raise YamlError("map merge key (<<) written twice in one mapping",
-                                    location=_loc(self.file, key_node))
+                    message = "map merge key (<<) written twice in one mapping"
+                    raise YamlError(message, location=_loc(self.file, key_node), loader_message=message)
                 merge_seen = True
                 for source in self.merge_sources(key_node, value_node, depth):
                     merged.update(source.v)
