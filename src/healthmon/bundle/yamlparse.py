@@ -10,8 +10,8 @@ keeps its later value and only a file's first document is read, as in the CLI.
 from __future__ import annotations
 
 import codecs
-import os
 import datetime as dt
+import os
 import re
 from pathlib import Path
 
