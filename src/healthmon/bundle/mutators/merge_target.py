@@ -35,14 +35,17 @@ def merge_variables(base: Value | None, override: Value, target: str) -> Value:
     for name, val in override.v.items():
         if name not in out:  # the CLI's validateVariableOverrides: a plain error, no location
             raise fail(f"variable {name} is not defined but is assigned a value", check=CHECK)
-        if val.is_map and set(val.v) and set(val.v) <= VAR_FIELDS:
+        current = out[name]
+        # A map of definition fields is the target's definition; for a complex variable only
+        # when it sets one (`{default: {...}}`): its value may well be `{type: ..., description: ...}`.
+        keys = set(val.v) if val.is_map else set()
+        complex_ = current.is_map and is_complex(current)
+        if keys and keys <= VAR_FIELDS and (not complex_ or keys & TARGET_SETS):
             definition = val
         else:  # shorthand: `name: value` (a map or list value for complex variables)
             definition = Value({"default": val}, val.loc)
-        current = out[name]
         given = definition.v.get("default")
         if given is not None and given.v is not None:
-            complex_ = current.is_map and is_complex(current)
             if kind_mismatch(complex_, given):
                 raise fail(kind_error(name, complex_, f'assigned in target "{target}"'), given.loc,
                            f"targets.{target}.variables.{name}", check=CHECK)
