@@ -11,13 +11,10 @@ References inside values (``${var.other}``) are left for ``interpolate``.
 
 from __future__ import annotations
 
-import bisect
-import json
-
 from healthmon.bundle.diag import ERROR, WARNING, Diagnostic, Diagnostics, fail
 from healthmon.bundle.dyn import Value, kind_name
+from healthmon.bundle.jsonload import JsonError, error_location, load_json
 from healthmon.bundle.step import BundleState, Step
-from healthmon.errors import Location
 
 CHECK = "variables"
 FIELDS = ("default", "description", "type", "lookup", "value")
@@ -32,67 +29,27 @@ def overrides_file(b: BundleState):
 
 
 def _overrides(b: BundleState) -> dict[str, Value]:
+    """The values of ``variable-overrides.json``, read as the CLI's ``readVariablesFromFile``:
+    with its JSON loader (values keep their place in the file); its errors name the absolute
+    path and no location."""
     path = overrides_file(b)
     if not path.is_file():
         return {}
     display = b.ctx.display(path)
     try:
         text = path.read_text()
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise fail(f"failed to parse variables file {display}: {exc.msg}", Location(display, exc.lineno, exc.colno),
-                   check=CHECK) from None
     except (OSError, ValueError) as exc:
-        raise fail(f"failed to parse variables file {display}: {exc}", Location(display), check=CHECK) from None
-    if not isinstance(data, dict):
-        # The CLI's readVariablesFromFile: the absolute path, no location.
+        raise fail(f"failed to read variables file: {exc}", check=CHECK) from None
+    try:
+        data = load_json(text, display)
+    except JsonError as exc:
+        raise fail(f"failed to parse variables file {path}: error decoding JSON at "
+                   f"{error_location(exc, text, str(path))}: {exc.message}", check=CHECK) from None
+    if not data.is_map:
         raise fail(f"failed to parse variables file {path}: invalid format",
                    check=CHECK, detail='Variables file must be a JSON object with the following format:\n'
                                        '{"var1": "value1", "var2": "value2"}')
-    return dict(_located_json(text, display).v)
-
-
-def _located_json(text: str, file: str) -> Value:
-    """A JSON document that ``json.loads`` accepted, as a tree whose values carry the places the
-    CLI's ``jsonloader`` gives them: it reads token by token and takes ``InputOffset()`` after
-    each token (after a string's closing quote, after a ``{`` / ``[``) as the position, the
-    column being that offset minus the line's start, so a value is located at its last character."""
-    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
-    decoder = json.JSONDecoder()
-
-    def at(offset: int) -> Location:
-        line = bisect.bisect_right(starts, offset)
-        return Location(file, line, offset - starts[line - 1])
-
-    def skip(i: int) -> int:
-        while i < len(text) and text[i] in " \t\r\n":
-            i += 1
-        return i
-
-    def value(i: int) -> tuple[Value, int]:
-        i = skip(i)
-        if text[i] == "{":
-            out: dict[str, Value] = {}
-            loc, i = at(i + 1), skip(i + 1)
-            while text[i] != "}":
-                key, i = decoder.raw_decode(text, i)
-                out[str(key)], i = value(skip(i) + 1)  # past the colon
-                i = skip(i)
-                i = skip(i + 1) if text[i] == "," else i
-            return Value(out, loc), i + 1
-        if text[i] == "[":
-            items: list[Value] = []
-            loc, i = at(i + 1), skip(i + 1)
-            while text[i] != "]":
-                item, i = value(i)
-                items.append(item)
-                i = skip(i)
-                i = skip(i + 1) if text[i] == "," else i
-            return Value(items, loc), i + 1
-        obj, end = decoder.raw_decode(text, i)
-        return Value(obj, at(end)), end
-
-    return value(0)[0]
+    return dict(data.v)
 
 
 def _given(field: Value | None) -> Value | None:
