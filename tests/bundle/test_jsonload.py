@@ -41,3 +41,8 @@ def test_syntax_errors_have_gos_wording(text, message, where):
         load_json(text, "f.json")
     assert e.value.message == message
     assert error_location(e.value, text, "f.json") == where
+
+
+def test_deep_nesting_is_an_error_not_a_crash():
+    with pytest.raises(JsonError, match="exceeded max depth"):
+        load_json("[" * 100_000, "f.json")

@@ -196,7 +196,10 @@ class _Reader:
 def load_json(text: str, file: str) -> Value:
     """The first JSON value of ``text``, located in ``file`` (see the module's docstring)."""
     reader = _Reader(text, file)
-    return reader.value(0, first=True)[0]
+    try:
+        return reader.value(0, first=True)[0]
+    except RecursionError:
+        raise JsonError("exceeded max depth", 0) from None
 
 
 def error_location(exc: JsonError, text: str, file: str) -> str:
