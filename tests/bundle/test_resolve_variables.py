@@ -161,17 +161,18 @@ def test_job_and_service_principal_lookups_resolve_against_the_local_workspace(t
     assert got["j"]["value"] == str(job_id) and got["sp"]["value"] == "6a5b-app-id"
 
 
-@pytest.mark.parametrize("content,location,summary", [
-    ('{"b": fals}', ":1:7", "failed to parse variables file .databricks/bundle/default/variable-overrides.json: "),
-])
-def test_a_broken_overrides_file_is_an_error_at_its_line(tmp_path, content, location, summary):
+def test_a_broken_overrides_file_is_the_clis_json_loader_error(tmp_path):
+    # readVariablesFromFile: "failed to parse variables file <path>: <jsonloader error>", with
+    # the absolute path and no location of its own.
     f = tmp_path / ".databricks" / "bundle" / "default" / "variable-overrides.json"
     f.parent.mkdir(parents=True)
-    f.write_text(content)
+    f.write_text('{"b": fals}')
     with pytest.raises(BundleError) as exc:
         resolve("bundle: {name: v}\nvariables:\n  b: {default: d}\n", target="default", tmp_path=tmp_path)
     (d,) = exc.value.diagnostics
-    assert d.summary.startswith(summary) and str(d.location).endswith("variable-overrides.json" + location)
+    assert d.summary == (f"failed to parse variables file {f}: error decoding JSON at {f}:1:6: "
+                         "invalid character '}' in literal false (expecting 'e')")
+    assert d.location is None or not d.location.file
 
 
 def test_an_overrides_file_that_is_not_an_object_is_the_clis_invalid_format(tmp_path):
@@ -183,3 +184,4 @@ def test_an_overrides_file_that_is_not_an_object_is_the_clis_invalid_format(tmp_
     (d,) = exc.value.diagnostics
     assert (d.summary, d.location) == (f"failed to parse variables file {f}: invalid format", None)
     assert d.detail == 'Variables file must be a JSON object with the following format:\n{"var1": "value1", "var2": "value2"}'
+

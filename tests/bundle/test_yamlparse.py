@@ -52,16 +52,26 @@ def test_anchors_and_merge_keys_work():
     assert v["ref"] == {"x": 1, "y": 2}
 
 
-def test_merge_key_precedence_follows_the_yaml_spec():
+def test_merge_key_precedence_follows_the_cli_loader():
+    # The CLI's yamlloader.loadMapping merges the listed maps in order, then the map's own
+    # entries, each Mapping.Set replacing: a later map in the list wins (unlike the YAML spec).
     text = ("a: &a {x: 1, z: 1}\nb: &b {x: 2, y: 2, z: 2}\nc: &c {<<: *b, y: 3}\n"
-            "list: {<<: [*a, *b], z: 9}\nnested: {<<: *c}\ntwo:\n  <<: *a\n  <<: *b\n")
-    v = parse_text(text, "f.yml").plain()
-    assert v["list"] == {"x": 1, "y": 2, "z": 9}  # earlier in the list wins; own keys win over all
-    assert v["nested"] == {"x": 2, "y": 3, "z": 2}  # a merged map's own keys win inside it
-    assert v["two"] == {"x": 1, "z": 1, "y": 2}  # several `<<` keys: the first wins
-    with pytest.raises(YamlError, match="expected a mapping or a list of mappings") as e:
+            "list: {<<: [*a, *b], z: 9}\nnested: {<<: *c}\nrev: {<<: [*b, *a]}\n")
+    v = parse_text(text, "f.yml")
+    assert v.plain()["list"] == {"x": 2, "z": 9, "y": 2}  # later in the list wins; own keys win over all
+    assert list(v.v["list"].v) == ["x", "z", "y"]  # a key keeps the place where it first appears
+    assert v.plain()["nested"] == {"x": 2, "y": 3, "z": 2}  # a merged map's own keys win inside it
+    assert v.plain()["rev"] == {"x": 1, "y": 2, "z": 1}
+    with pytest.raises(YamlError, match="map merge requires map or sequence of maps as the value") as e:
         parse_text("x: &x [1]\ny: {<<: *x}\n", "f.yml")
-    assert e.value.location.line == 1
+    assert e.value.location.line == 2  # the merge value (the alias), not the anchored node
+
+
+def test_two_merge_keys_in_one_map_are_an_error():
+    # The CLI's loader keeps one merge node per map (a second one panics): no bundle has two.
+    with pytest.raises(YamlError, match="written twice") as e:
+        parse_text("a: &a {x: 1}\nb: &b {x: 2}\ntwo:\n  <<: *a\n  <<: *b\n", "f.yml")
+    assert (e.value.location.line, e.value.location.column) == (5, 3)
 
 
 def test_alias_bomb_is_rejected():

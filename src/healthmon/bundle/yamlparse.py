@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import os
 import re
 from pathlib import Path
 
@@ -33,9 +34,11 @@ class YamlError(HealthmonError):
     gives for it (``yaml: line 3: mapping values are not allowed in this context``): the bundle
     loader prints that, as the CLI does; other callers use the located message."""
 
-    def __init__(self, message: str, *, location: Location | None = None, syntax: str | None = None):
+    def __init__(self, message: str, *, location: Location | None = None, syntax: str | None = None,
+                 loader_message: str | None = None):
         super().__init__(message, location=location)
         self.syntax = syntax
+        self.loader_message = loader_message
 
 
 def go_yaml_message(exc: yaml.MarkedYAMLError, text: str) -> str:
@@ -152,6 +155,19 @@ class _Converter:
             self.anchored.add(out.loc)
         return out
 
+    def _value_loc(self, key: Node, node: Node) -> Location:
+        """Where the value written after ``key:`` starts. An alias's own place is lost (the
+        composer hands back the anchored node, written earlier), so it is found in the text
+        after the colon."""
+        if node.start_mark.index > key.end_mark.index:
+            return _loc(self.file, node)
+        m = key.end_mark
+        rest = (self.lines[m.line] if m.line < len(self.lines) else "")[m.column:]
+        found = re.match(r"\s*:\s*(?=\S)", rest)
+        if found is None:
+            return _loc(self.file, key)
+        return Location(self.file, m.line + 1, m.column + found.end() + 1)
+
     def _has_anchor(self, node: Node) -> bool:
         # The composer drops anchor names, but an anchored node starts at its "&name".
         m = node.start_mark
@@ -167,11 +183,17 @@ class _Converter:
                 raise YamlError("mapping keys must be strings", location=_loc(self.file, key_node))
         merged: dict[str, Value] = {}
         own: dict[str, Value] = {}
+        merge_seen = False
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                for source in self.merge_sources(value_node, depth):
-                    for key, value in source.v.items():
-                        merged.setdefault(key, value)
+                if merge_seen:
+                    # The CLI's loader keeps one merge node per map and panics on a second one
+                    # ("merge node already set"): it accepts no such bundle, so neither do we.
+                    message = "map merge key (<<) written twice in one mapping"
+                    raise YamlError(message, location=_loc(self.file, key_node), loader_message=message)
+                merge_seen = True
+                for source in self.merge_sources(key_node, value_node, depth):
+                    merged.update(source.v)
                 continue
             kloc = _loc(self.file, key_node)
             value = self.convert(value_node, depth=depth + 1)
@@ -179,18 +201,22 @@ class _Converter:
             own[str(key_node.value)] = value
         return Value({**merged, **own}, loc)
 
-    def merge_sources(self, node: Node, depth: int) -> list[Value]:
-        """The maps a merge key (``<<: *a`` or ``<<: [*a, *b]``) brings in, in order. As the YAML
-        merge-key spec says, a map's own keys win over merged ones and a map earlier in the
-        list (or under an earlier ``<<``) wins over a later one. (PyYAML's own
-        ``flatten_mapping`` lets the later one win in 6.0.4, so it is not used.)"""
+    def merge_sources(self, key: Node, node: Node, depth: int) -> list[Value]:
+        """The maps a merge key (``<<: *a`` or ``<<: [*a, *b]``) brings in, in order. As the CLI's
+        yamlloader (``loadMapping``), not the YAML merge-key spec: it merges the listed maps in
+        order and the map's own entries last ("the entries that we already accumulated have
+        precedence"), each ``Mapping.Set`` replacing a value already there, so a later map in
+        the list wins over an earlier one and the map's own keys win over all; a key keeps the
+        place where it first appears."""
         value = self.convert(node, depth=depth + 1)
-        sources = [value] if value.is_map else value.v if value.is_list else None
+        # An alias stands for one map (`<<: *list_of_maps` is an error there); a sequence is
+        # written in place. The composer hands back an alias's anchored node, written earlier.
+        alias = node.start_mark.index <= key.end_mark.index
+        sources = [value] if value.is_map or alias else value.v if value.is_list else None
         if sources is None or any(not s.is_map for s in sources):
-            raise YamlError("invalid merge key: expected a mapping or a list of mappings for merging",
-                            location=value.loc)
+            message = "map merge requires map or sequence of maps as the value"
+            raise YamlError(message, location=self._value_loc(key, node), loader_message=message)
         return sources
-
 
 def parse_text(text: str, file: str, keys: dict | None = None, anchored: set | None = None) -> Value:
     """Parse the first YAML document of ``text``. An empty or null document is an empty map. ``keys`` collects, for each
@@ -246,4 +272,12 @@ def parse_file(path: Path, display: str, keys: dict | None = None, anchored: set
     except UnicodeDecodeError as exc:
         raise YamlError(f"file is not {encoding.upper()} ({exc.reason} at byte {exc.start})",
                         location=Location(display)) from None
-    return parse_text(text, display, keys, anchored)
+    try:
+        return parse_text(text, display, keys, anchored)
+    except YamlError as exc:
+        if exc.loader_message and exc.location is not None:
+            # The CLI's yamlloader errors name the place as `yaml (<path>:line:col): ...`, with
+            # the path config.Load was given (absolute).
+            loc = exc.location
+            exc.syntax = f"yaml ({os.path.abspath(path)}:{loc.line}:{loc.column}): {exc.loader_message}"
+        raise

@@ -9,7 +9,7 @@ interpolated. ``run_as`` is replaced, not merged. ``mode`` and ``cluster_id`` (`
 move under ``bundle``; ``git`` merges into ``bundle.git``. Target ``variables:`` entries override
 the variable: ``name: value`` (or a map value for a complex variable) replaces its default — a
 value of the wrong kind for the variable is an error here, naming the target —, a ``lookup:``
-replaces its default, a default its lookup.
+replaces its default, a default its lookup; a description or type written there is not taken.
 ``targets`` is dropped from the result; ``bundle.target`` and ``bundle.environment`` name the
 target.
 """
@@ -23,6 +23,7 @@ from healthmon.bundle.step import BundleState, Step
 
 CHECK = "target"
 VAR_FIELDS = {"default", "description", "type", "lookup", "value"}
+TARGET_SETS = {"default", "lookup", "value"}
 MERGED = ("bundle", "workspace", "artifacts", "resources", "sync", "permissions", "presets")
 TO_BUNDLE = ("mode", "cluster_id")
 
@@ -34,21 +35,27 @@ def merge_variables(base: Value | None, override: Value, target: str) -> Value:
     for name, val in override.v.items():
         if name not in out:  # the CLI's validateVariableOverrides: a plain error, no location
             raise fail(f"variable {name} is not defined but is assigned a value", check=CHECK)
-        if val.is_map and set(val.v) and set(val.v) <= VAR_FIELDS:
+        current = out[name]
+        # A map of definition fields is the target's definition; for a complex variable only
+        # when it sets one (`{default: {...}}`): its value may well be `{type: ..., description: ...}`.
+        keys = set(val.v) if val.is_map else set()
+        complex_ = current.is_map and is_complex(current)
+        if keys and keys <= VAR_FIELDS and (not complex_ or keys & TARGET_SETS):
             definition = val
         else:  # shorthand: `name: value` (a map or list value for complex variables)
             definition = Value({"default": val}, val.loc)
-        current = out[name]
         given = definition.v.get("default")
         if given is not None and given.v is not None:
-            complex_ = current.is_map and is_complex(current)
             if kind_mismatch(complex_, given):
                 raise fail(kind_error(name, complex_, f'assigned in target "{target}"'), given.loc,
                            f"targets.{target}.variables.{name}", check=CHECK)
         if current.is_map:
             fields = dict(current.v)
             for k, x in definition.v.items():
-                if x.v is not None:  # a value replaces, never merges (complex maps)
+                # The CLI's MergeTargetOverrides sets only a target's `default` and `lookup` on
+                # the variable (its description and type stay the definition's). A value
+                # replaces, never merges (complex maps).
+                if x.v is not None and k in TARGET_SETS:
                     fields[k] = x
             # A target's value replaces the definition's lookup, a target's lookup its default:
             # the target says how this variable gets its value.
@@ -88,7 +95,12 @@ def merge_target(config: Value, target: str) -> Value:
         if git is not None and git.is_map:
             bundle = config.get("bundle")
             base = bundle.get("git") if bundle is not None and bundle.is_map else None
-            config = set_path(config, ("bundle", "git"), merge(base, git) if base is not None else git)
+            merged_git = merge(base, git) if base is not None else git
+            if "branch" in git.v:
+                # As the CLI's MergeTargetOverrides: a branch the target names is not inferred, so
+                # it sets `inferred: false` (dyn.V, no location), which the output keeps.
+                merged_git = merged_git.rebuilt({**merged_git.v, "inferred": Value(False)})
+            config = set_path(config, ("bundle", "git"), merged_git)
         variables = t.get("variables")
         if variables is not None and variables.v is not None:
             merged = merge_variables(config.get("variables"), variables, target)

@@ -11,12 +11,10 @@ References inside values (``${var.other}``) are left for ``interpolate``.
 
 from __future__ import annotations
 
-import json
-
 from healthmon.bundle.diag import ERROR, WARNING, Diagnostic, Diagnostics, fail
-from healthmon.bundle.dyn import Value, from_plain, kind_name
+from healthmon.bundle.dyn import Value, kind_name
+from healthmon.bundle.jsonload import JsonError, error_location, load_json
 from healthmon.bundle.step import BundleState, Step
-from healthmon.errors import Location
 
 CHECK = "variables"
 FIELDS = ("default", "description", "type", "lookup", "value")
@@ -31,23 +29,27 @@ def overrides_file(b: BundleState):
 
 
 def _overrides(b: BundleState) -> dict[str, Value]:
+    """The values of ``variable-overrides.json``, read as the CLI's ``readVariablesFromFile``:
+    with its JSON loader (values keep their place in the file); its errors name the absolute
+    path and no location."""
     path = overrides_file(b)
     if not path.is_file():
         return {}
     display = b.ctx.display(path)
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise fail(f"failed to parse variables file {display}: {exc.msg}", Location(display, exc.lineno, exc.colno),
-                   check=CHECK) from None
+        text = path.read_text()
     except (OSError, ValueError) as exc:
-        raise fail(f"failed to parse variables file {display}: {exc}", Location(display), check=CHECK) from None
-    if not isinstance(data, dict):
-        # The CLI's readVariablesFromFile: the absolute path, no location.
+        raise fail(f"failed to read variables file: {exc}", check=CHECK) from None
+    try:
+        data = load_json(text, display)
+    except JsonError as exc:
+        raise fail(f"failed to parse variables file {path}: error decoding JSON at "
+                   f"{error_location(exc, text, str(path))}: {exc.message}", check=CHECK) from None
+    if not data.is_map:
         raise fail(f"failed to parse variables file {path}: invalid format",
                    check=CHECK, detail='Variables file must be a JSON object with the following format:\n'
                                        '{"var1": "value1", "var2": "value2"}')
-    return {k: from_plain(v, Location(display)) for k, v in data.items()}
+    return dict(data.v)
 
 
 def _given(field: Value | None) -> Value | None:
