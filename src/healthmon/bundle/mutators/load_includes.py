@@ -172,7 +172,9 @@ def _resource_defs(config: Value, out: dict[str, list[tuple[str, Value]]]) -> No
             for key, val in group.v.items():
                 # A value the CLI's per-file Normalize drops (not a map) defines nothing.
                 if val.v is None or val.is_map:
-                    out.setdefault(key, []).append((f"resources.{kind}.{key}", val))
+                    # Printed relative to `resources` (`jobs.foo`): the CLI's UniqueResourceKeys
+                    # walks the `resources` value itself.
+                    out.setdefault(key, []).append((f"{kind}.{key}", val))
 
 
 class LoadIncludes(Step):
