@@ -191,8 +191,9 @@ class _Checker:
             if isinstance(v, (dict, list)):
                 self.bad(node, path, spec)
             elif str(v) not in spec["enum"]:
+                # The values in the Go SDK's `Values()` order, which lists them sorted.
                 self.add(WARNING, f'invalid value "{_text(v)}" for enum field. Valid values are '
-                                  f'[{" ".join(spec["enum"])}]', node.loc, path, CHECK, node.more)
+                                  f'[{" ".join(sorted(spec["enum"]))}]', node.loc, path, CHECK, node.more)
         elif "list" in spec:
             if not node.is_list:
                 self.bad(node, path, spec)
