@@ -298,6 +298,13 @@ Resources:
       URL:  (not deployed)
 """
 
+
+def test_summary_of_a_bundle_with_an_empty_resources_section(make_bundle):
+    root = make_bundle({"databricks.yml": "bundle: {name: s}\nresources:\n"})
+    r = invoke("summary", "-p", root)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.endswith("Resources:\n")
+
 @pytest.mark.slow
 def test_run_a_jupyter_notebook_and_a_file_from_outside_the_bundle_root(tmp_path):
     # The .ipynb keeps its extension in the workspace path, ../common is synced under the sync root:

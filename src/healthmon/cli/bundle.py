@@ -276,8 +276,9 @@ def summary(
         for line in _header(bundle.config)[:-1]:
             typer.echo(line)
         typer.echo("Resources:")
+        resources = bundle.config.get("resources") or {}
         for kind, title, name_field in SUMMARY_GROUPS:
-            group = bundle.config.get("resources", {}).get(kind) or {}
+            group = resources.get(kind) or {}
             if not group:
                 continue
             typer.echo(f"  {title}:")
