@@ -255,6 +255,56 @@ def test_summary_line_counts_each_severity(make_bundle):
     assert r.stdout.count("Warning: unknown field") == 2 and "Recommendation: target with 'mode: production'" in r.stdout
 
 
+
+def test_summary_without_deployment_lists_every_kind_as_the_cli(make_bundle, monkeypatch):
+    # The CLI's summary template: the validate header, then `Resources:` with each non-empty
+    # group in `AllResources()` order, keys sorted, `Name:` from each kind's name field.
+    monkeypatch.setenv("HEALTHMON_USER", "tester@example.com")
+    root = make_bundle({"databricks.yml": """
+        bundle: {name: s}
+        workspace: {host: "https://example.cloud.databricks.com"}
+        resources:
+          volumes:
+            landing: {catalog_name: main, schema_name: raw, name: landing}
+          jobs:
+            zeta: {name: Zeta}
+            alpha: {name: Alpha}
+          schemas:
+            raw: {catalog_name: main, name: raw}
+        """})
+    r = invoke("summary", "-p", root)
+    assert r.exit_code == 0, r.output
+    assert r.stdout == """Name: s
+Target: default
+Workspace:
+  Host: https://example.cloud.databricks.com
+  User: tester@example.com
+  Path: /Workspace/Users/tester@example.com/.bundle/s/default
+Resources:
+  Jobs:
+    alpha:
+      Name: Alpha
+      URL:  (not deployed)
+    zeta:
+      Name: Zeta
+      URL:  (not deployed)
+  Schemas:
+    raw:
+      Name: raw
+      URL:  (not deployed)
+  Volumes:
+    landing:
+      Name: landing
+      URL:  (not deployed)
+"""
+
+
+def test_summary_of_a_bundle_with_an_empty_resources_section(make_bundle):
+    root = make_bundle({"databricks.yml": "bundle: {name: s}\nresources:\n"})
+    r = invoke("summary", "-p", root)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.endswith("Resources:\n")
+
 @pytest.mark.slow
 def test_run_a_jupyter_notebook_and_a_file_from_outside_the_bundle_root(tmp_path):
     # The .ipynb keeps its extension in the workspace path, ../common is synced under the sync root:

@@ -65,7 +65,7 @@ def test_same_resource_in_two_files_names_both(make_bundle):
         load_bundle(root)
     assert str(e.value) == (
         "Error: multiple resources have been defined with the same key: dup\n"
-        "  at resources.jobs.dup\n"
+        "  at jobs.dup\n"
         "  in resources/a.yml:4:7\n     resources/b.yml:4:7")
 
 

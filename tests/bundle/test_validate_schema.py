@@ -44,8 +44,8 @@ def test_types_required_fields_and_unknown_fields(make_bundle):
     # A wrong type is the CLI's Normalize warning (the value is dropped), also found while loading.
     assert ("warning", 'cannot parse "lots" as an integer', "resources.jobs.j.tasks[0].max_retries",
             "databricks.yml:13:24") in got
-    assert ("warning", 'invalid value "SOMETIMES" for enum field. Valid values are [ALL_SUCCESS ALL_DONE NONE_FAILED '
-            'AT_LEAST_ONE_SUCCESS ALL_FAILED AT_LEAST_ONE_FAILED]', "resources.jobs.j.tasks[1].run_if",
+    assert ("warning", 'invalid value "SOMETIMES" for enum field. Valid values are [ALL_DONE ALL_FAILED ALL_SUCCESS '
+            'AT_LEAST_ONE_FAILED AT_LEAST_ONE_SUCCESS NONE_FAILED]', "resources.jobs.j.tasks[1].run_if",
             "databricks.yml:14:19") in got
     assert ("warning", "expected sequence, found string", "resources.jobs.j.email_notifications.on_failure",
             "databricks.yml:10:41") in got

@@ -242,6 +242,18 @@ def _report_deployed(result) -> None:
     typer.echo("Deployment complete!")
 
 
+# The CLI's `bundle summary` groups (`Resources.AllResources()` order, each kind's plural title
+# and the field its `GetName` reads); only jobs are deployed locally, the others print
+# "(not deployed)".
+SUMMARY_GROUPS = (
+    ("jobs", "Jobs", "name"), ("pipelines", "Pipelines", "name"), ("models", "Models", "name"),
+    ("experiments", "Experiments", "name"), ("model_serving_endpoints", "Model Serving Endpoints", "name"),
+    ("registered_models", "Registered Models", "name"), ("quality_monitors", "Quality Monitors", "table_name"),
+    ("schemas", "Schemas", "name"), ("clusters", "Clusters", "cluster_name"),
+    ("dashboards", "Dashboards", "display_name"), ("volumes", "Volumes", "name"), ("apps", "Apps", "name"),
+)
+
+
 @app.command()
 def summary(
     target: Optional[str] = TargetOpt,
@@ -250,7 +262,8 @@ def summary(
     output: str = OutputOpt("text or json."),
     path: Optional[Path] = PathOpt,
 ) -> None:
-    """Name, target, workspace paths and each deployed resource with its id and URL."""
+    """The CLI's summary: name, target, workspace and each resource with its URL (deployed jobs:
+    the local URL and id; the other kinds are not deployed locally)."""
 
     def body() -> int:
         from healthmon.bundle.deploy import summary as do_summary
@@ -260,20 +273,23 @@ def summary(
         if output == "json":
             typer.echo(json.dumps(doc, indent=2, sort_keys=True))
             return 0
-        typer.echo(f"Name: {doc['bundle']['name']}")
-        typer.echo(f"Target: {doc['bundle']['target']}")
-        typer.echo("Workspace:")
-        typer.echo(f"  User: {doc['workspace']['current_user']['userName']}")
-        typer.echo(f"  Path: {doc['workspace']['root_path']}")
-        typer.echo(f"  Files: {doc['workspace']['file_path']}")
+        for line in _header(bundle.config)[:-1]:
+            typer.echo(line)
         typer.echo("Resources:")
-        typer.echo("  Jobs:")
-        for key, job in sorted(doc["resources"]["jobs"].items()):
-            typer.echo(f"    {key}:")
-            typer.echo(f"      Name: {job['name']}")
-            typer.echo(f"      URL:  {job.get('url', '(not deployed)')}")
-            if "id" in job:
-                typer.echo(f"      ID:   {job['id']}")
+        resources = bundle.config.get("resources") or {}
+        for kind, title, name_field in SUMMARY_GROUPS:
+            group = resources.get(kind) or {}
+            if not group:
+                continue
+            typer.echo(f"  {title}:")
+            for key in sorted(group):
+                res = group[key] if isinstance(group[key], dict) else {}
+                job = doc["resources"]["jobs"].get(key, {}) if kind == "jobs" else {}
+                typer.echo(f"    {key}:")
+                typer.echo(f"      Name: {res.get(name_field) or ''}")
+                typer.echo(f"      URL:  {job.get('url', '(not deployed)')}")
+                if "id" in job:
+                    typer.echo(f"      ID:   {job['id']}")
         last = doc["last_deployment"]
         if last:
             typer.echo(

@@ -172,7 +172,9 @@ def _resource_defs(config: Value, out: dict[str, list[tuple[str, Value]]]) -> No
             for key, val in group.v.items():
                 # A value the CLI's per-file Normalize drops (not a map) defines nothing.
                 if val.v is None or val.is_map:
-                    out.setdefault(key, []).append((f"resources.{kind}.{key}", val))
+                    # Printed relative to `resources` (`jobs.foo`): the CLI's UniqueResourceKeys
+                    # walks the `resources` value itself.
+                    out.setdefault(key, []).append((f"{kind}.{key}", val))
 
 
 class LoadIncludes(Step):
@@ -226,8 +228,9 @@ class LoadIncludes(Step):
             if len(places) > 1:
                 places = sorted(places, key=lambda p: (p[1].loc.file, p[1].loc.line, p[1].loc.column))
                 # The CLI's UniqueResourceKeys lists each resource path once (a job defined in two
-                # files is one merged value with two locations) and every location.
-                paths = list(dict.fromkeys(p for p, _ in places))
+                # files is one merged value with two locations) and every location; it sorts the
+                # paths as strings, apart from the locations.
+                paths = sorted(dict.fromkeys(p for p, _ in places))
                 diags.add(Diagnostic(
                     ERROR, f"multiple resources have been defined with the same key: {key}", places[0][1].loc,
                     paths[0], check=CHECK, more_paths=tuple(paths[1:]),

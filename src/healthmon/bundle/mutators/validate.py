@@ -4,9 +4,10 @@ same resolved configuration. ``--strict`` turns warnings into errors."""
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 
-from healthmon.bundle.diag import Diagnostics
+from healthmon.bundle.diag import Diagnostic, Diagnostics
 from healthmon.bundle.step import BundleState, Step
 
 # Checks of bundle/validate/, run in this order after the schema.
@@ -26,7 +27,23 @@ class ValidateSchema(Step):
         b.config = schema.apply_fixes(b.config, fixes)
         # Unknown fields and wrong types were reported (and dropped) by the normalize steps; a
         # type found here was made by a later step.
-        return Diagnostics([d for d in found if d.check != schema.UNKNOWN_FIELD])
+        found = [d for d in found if d.check != schema.UNKNOWN_FIELD]
+        required = [d for d in found if d.summary.startswith("required field ")]
+        enum = [d for d in found if ENUM_MARK in d.summary]
+        rest = [d for d in found if d not in required and d not in enum]
+        # The CLI's Required and Enum checks each sort their warnings by summary, then by their
+        # locations printed as Go prints them (`[/abs/file.yml:19:16]`, a string: line 19 sorts
+        # before line 9).
+        return Diagnostics(rest + sorted(required, key=lambda d: _go_order(d, b))
+                           + sorted(enum, key=lambda d: _go_order(d, b)))
+
+
+ENUM_MARK = " for enum field. Valid values are "
+
+
+def _go_order(d: Diagnostic, b: BundleState) -> tuple[str, str]:
+    locs = [x for x in (d.location, *d.more_locations) if x is not None and not x.file.startswith("<")]
+    return d.summary, "[" + " ".join(f"{os.path.join(b.ctx.root, x.file)}:{x.line}:{x.column}" for x in locs) + "]"
 
 
 class Check(Step):

@@ -173,7 +173,10 @@ class _Checker:
                 continue
             self.value(child, path + (name,), spec)
         for name in required:
-            if name not in node.v or node.v[name].v is None or node.v[name].v == "":
+            # Unset for the CLI is missing or null; an empty string is set, unless it is the
+            # `task_key: ""` that set_defaults generated (the CLI adds it after this check).
+            field = node.v.get(name)
+            if field is None or field.v is None or (field.v == "" and field.loc.file.startswith("<")):
                 # At every place the map was written (a target override merged into it too).
                 self.add(WARNING, f'required field "{name}" is not set', node.loc, path, CHECK, node.more)
 
@@ -191,8 +194,9 @@ class _Checker:
             if isinstance(v, (dict, list)):
                 self.bad(node, path, spec)
             elif str(v) not in spec["enum"]:
+                # The values in the Go SDK's `Values()` order, which lists them sorted.
                 self.add(WARNING, f'invalid value "{_text(v)}" for enum field. Valid values are '
-                                  f'[{" ".join(spec["enum"])}]', node.loc, path, CHECK, node.more)
+                                  f'[{" ".join(sorted(spec["enum"]))}]', node.loc, path, CHECK, node.more)
         elif "list" in spec:
             if not node.is_list:
                 self.bad(node, path, spec)

@@ -6,6 +6,9 @@ git view of the sync root, which refuses a root outside the repository: an error
 
 from __future__ import annotations
 
+import fnmatch
+from pathlib import Path
+
 from healthmon.bundle import sync
 from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
 from healthmon.bundle.dyn import find, format_path, get_path, to_plain
@@ -13,6 +16,7 @@ from healthmon.bundle.mutators.load_git import worktree_root
 from healthmon.bundle.step import BundleState
 
 CHECK = "sync_patterns"
+ROOT_FILES = ("databricks.yml", "databricks.yaml", "bundle.yml", "bundle.yaml")
 
 
 def check(state: BundleState) -> list[Diagnostic]:
@@ -20,9 +24,15 @@ def check(state: BundleState) -> list[Diagnostic]:
     settings = sync.sync_settings({"sync": to_plain(section)} if section is not None and section.is_map else {})
     outside = outside_repository(state) if settings["paths"] else None
     out: list[Diagnostic] = [outside] if outside is not None else []
-    if not settings["include"] and not settings["exclude"]:
-        return out  # without patterns only an all-ignoring .gitignore could empty the sync: not worth a git call
     root = state.sync_dir()
+    if not settings["include"] and not settings["exclude"]:
+        # Without patterns only a .gitignore that ignores everything could empty the sync; listing
+        # the files costs a git call (~50 ms), so only when the sync root's .gitignore could
+        # ignore the bundle's own root file, which is otherwise synced.
+        if settings["paths"] and _may_ignore(root / ".gitignore") \
+                and not sync.list_files(root, **settings):
+            out.append(Diagnostic(WARNING, "There are no files to sync, please check your .gitignore", check=CHECK))
+        return out
     every = sync.walk_files(root)
     for field in ("exclude", "include"):
         for path, node in find(state.config, f"sync.{field}[*]"):
@@ -45,6 +55,15 @@ def check(state: BundleState) -> list[Diagnostic]:
             out.append(Diagnostic(WARNING, "There are no files to sync, please check your .gitignore and sync.exclude "
                                            "configuration", exclude.loc, "sync.exclude", check=CHECK))
     return out
+
+
+def _may_ignore(gitignore: Path) -> bool:
+    try:
+        lines = gitignore.read_text(errors="replace").splitlines()
+    except OSError:
+        return False
+    patterns = [x.strip().strip("/") for x in lines if x.strip() and not x.startswith("#")]
+    return any(p.startswith("!") or fnmatch.fnmatchcase(name, p) for p in patterns for name in ROOT_FILES)
 
 
 def outside_repository(state: BundleState) -> Diagnostic | None:
