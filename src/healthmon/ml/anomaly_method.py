@@ -91,6 +91,8 @@ NOISE_PRIOR_VISITS = 5  # weight of a noise level's starting value, in visits
 # data gets fewer, longer blocks of the day, so that a level still follows the series within days
 NOISE_VISITS_PER_DAY = 12
 MIN_TAIL = 30  # scored points before the first flag, whatever the season
+# distinct values kept to find a series' value grid; a series with more has a grid far below its noise
+GRID_VALUES = 1024
 WEEK = 7 * DAY
 
 
@@ -129,6 +131,8 @@ class ScorerConfig:
     refractory_points: int = 12  # ... and at least this many points (daily data: one day is one point)
     escalation: float = 0.5  # ... by this much (log10) over the highest surprise since the flag
     max_buckets: int = 288  # seasonal buckets per day (5-minute buckets at finest)
+    trend_beta: float = 0.005  # the level-only forecaster's slope: its gain, a share of the level's step ...
+    trend_horizon: int = 12  # ... extrapolated over at most this many points (a gap of days is not a trend's)
     resolution: float = 0.01  # smallest typical |residual|, as a share of the entity's scale (its warm-up spread)
 
 
@@ -145,13 +149,17 @@ WARMING_UP = Score(math.nan, False, math.nan, math.nan, "")
 
 
 class _Forecaster:
-    """Robust level + optional seasonal profile (additive), updated with clipped residuals."""
+    """Robust level + optional seasonal profile (additive) or slope (Holt's linear trend), updated
+    with clipped residuals."""
 
     def __init__(self, name: str, period: float, buckets: int, alpha: float, level: float, error: float,
-                 points_per_period: float):
+                 points_per_period: float, step: float = 0.0, beta: float = 0.0, horizon: int = 0):
         self.name, self.period, self.buckets, self.alpha = name, period, buckets, alpha
         self.level, self.error = level, error
         self.points_per_period = points_per_period
+        # the slope, per point of the series' spacing; the level is the value at time `at`
+        self.step, self.beta, self.horizon = step, beta, horizon
+        self.slope, self.at = 0.0, math.nan
         self.learned = 0
         self.season = array("d", bytes(8 * buckets))
         self.seen = bytearray(buckets)
@@ -165,7 +173,9 @@ class _Forecaster:
 
     def predict(self, t: float) -> float:
         if not self.period:
-            return self.level
+            if not self.beta or self.at != self.at:
+                return self.level
+            return self.level + self.slope * min(max(t - self.at, 0.0) / self.step, self.horizon)
         b = self.bucket(t)
         return self.level + self.season[b] if self.seen[b] else self.level
 
@@ -186,7 +196,13 @@ class _Forecaster:
         rc = max(-lim, min(lim, r))
         if not self.period:
             self.error += error_alpha * (abs(r) - self.error)
-            self.level += self.alpha * rc
+            # Holt: the level moves to the prediction (its slope carried forward) plus a share of
+            # the clipped residual, and the slope learns from that share; a drift or trend then
+            # leaves no lasting bias in the residuals (without the slope the level lags a trend of
+            # s per point by s / alpha: 3 spreads on an hourly temperature rising 8 spreads a day)
+            self.level = pred + self.alpha * rc
+            self.slope += self.beta * self.alpha * rc
+            self.at = t
             return
         b = self.bucket(t)
         if not self.seen[b]:  # first visit of a bucket: no estimate to protect (nor to judge) yet
@@ -351,6 +367,38 @@ class _SpreadChange:
         return math.log(w.recent_median() / w.lagged_median()) if w.full() else None
 
 
+class _Grid:
+    """The smallest non-zero step between the distinct values seen so far (0 until there are two).
+
+    Server metrics are often quantised (an integer percentage, a value rounded to 0.5): a series that
+    sits on one value has a median |residual| of zero, and one step off it would be a thousand-sigma
+    event. Its noise is at least that of the rounding, so the grid step floors the noise level."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.step = math.inf
+        self.open = True  # still collecting: past GRID_VALUES distinct values the step is below any noise
+
+    def add(self, x: float) -> None:
+        v = self.values
+        i = bisect_left(v, x)
+        if not self.open or (i < len(v) and v[i] == x):
+            return
+        # steps below 1e-9 of the values are float noise (0.1 + 0.2), not a grid
+        tiny = 1e-9 * abs(x)
+        for j in (i - 1, i):
+            if 0 <= j < len(v) and abs(x - v[j]) > tiny:
+                self.step = min(self.step, abs(x - v[j]))
+        v.insert(i, x)
+        if len(v) >= GRID_VALUES:
+            self.open, self.values = False, []
+
+    def noise(self) -> float:
+        """The smallest median |residual| a series on this grid can have: half a step (a value
+        between two grid points rounds to either), 0 for a series with one value so far."""
+        return self.step / 2 if self.step < math.inf else 0.0
+
+
 class EntityScorer:
     """Causal scorer of one entity's series; feed its points in time order with ``update``."""
 
@@ -362,6 +410,7 @@ class EntityScorer:
         self.forecasters: list[_Forecaster] = []
         self.noise: list[float] = []
         self.counts = True  # every value so far a non-negative integer
+        self.grid = _Grid()
         self.short = self.long = 0.0
         self.short_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.long_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
@@ -387,11 +436,12 @@ class EntityScorer:
         # is not flat at a resolution of 1e4), and to their size only when the warm-up did not move;
         # 1e-290 keeps it a normal float
         self.scale = max(typical or median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0, 1e-290)
-        typical = max(typical, c.resolution * self.scale)
+        typical = max(typical, self._floor())
         self.noise = [typical] * max(1, min(c.noise_buckets, int(DAY / self.step) // NOISE_VISITS_PER_DAY))
         self.visits = [0] * len(self.noise)
         per_day = max(1, min(c.max_buckets, round(DAY / self.step)))
-        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, typical, 0.0)]
+        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, typical, 0.0, self.step, c.trend_beta,
+                                        c.trend_horizon)]
         if self.step < DAY / 2:  # a daily cycle needs several points a day
             self.forecasters.append(_Forecaster("daily", DAY, per_day, min(c.level_alpha, 2 * self.step / DAY), level,
                                                 typical, DAY / self.step))
@@ -399,6 +449,7 @@ class EntityScorer:
             buckets = per_day * 7 if self.step < DAY / 2 else 7
             self.forecasters.append(_Forecaster("weekly", WEEK, buckets, min(c.level_alpha, 2 * self.step / WEEK),
                                                 level, typical, WEEK / self.step))
+        self.weekly_unproven = len(self.forecasters) == 3
         # the shortest season must be seen once before anything is scored
         season = self.forecasters[1].period if len(self.forecasters) > 1 else 0.0
         self.scoring_from = ts[0] + season
@@ -415,6 +466,10 @@ class EntityScorer:
                 f.learn(t, x, c.clip * typical, c.error_alpha, c.season_gamma)
         self._warm = []
 
+    def _floor(self) -> float:
+        """The smallest noise level: 1 % of the entity's scale, and half a step of its value grid."""
+        return max(self.cfg.resolution * self.scale, self.grid.noise())
+
     def _noise_bucket(self, t: float) -> int:
         return int((t % DAY) * len(self.noise) // DAY)
 
@@ -429,7 +484,7 @@ class EntityScorer:
         self.visits[b] += 1
         step = max(c.scale_alpha if len(self.noise) == 1 else c.noise_alpha,
                    1.0 / (self.visits[b] + NOISE_PRIOR_VISITS))
-        self.noise[b] = max(typical * math.exp(step if abs(r) > typical else -step), c.resolution * self.scale)
+        self.noise[b] = max(typical * math.exp(step if abs(r) > typical else -step), self._floor())
         lim = c.clip * self.noise[b]
         for f in self.forecasters:
             f.learn(t, x, lim, c.error_alpha, c.season_gamma)
@@ -439,12 +494,21 @@ class EntityScorer:
         before it, then learn it. Points must come in time order (equal times are fine)."""
         if self.counts and (x < 0 or x != int(x)):
             self.counts = False
+        self.grid.add(x)
         if not self.forecasters:
             self._warm.append((t, x))
             if len(self._warm) == self.cfg.warmup:
                 self._start()
             return WARMING_UP
         c = self.cfg
+        if self.weekly_unproven and self.forecasters[2].ready():
+            # the weekly profile refines the daily one: it starts from the daily's measured error, not
+            # from the warm-up's guess, and is chosen once its own measured errors are smaller. On its
+            # guess it was chosen at the one-week mark of a trending series and forecast last week's
+            # values (a week of trend away)
+            weekly = self.forecasters[2]
+            weekly.error = max(weekly.error, self.forecasters[1].error)
+            self.weekly_unproven = False
         best = self.forecasters[0]
         for f in self.forecasters[1:]:
             # a bucket the profile has never seen (a time of day that fell into a gap) is
@@ -460,7 +524,8 @@ class EntityScorer:
             self._learn(t, x, r)
             return WARMING_UP
         self.scored += 1
-        sigma = 1.4826 * self.noise[self._noise_bucket(t)]  # 1.4826 × median |N(0, s)| = s
+        # 1.4826 × median |N(0, s)| = s; the grid floor again, as a new value may have refined it
+        sigma = 1.4826 * max(self.noise[self._noise_bucket(t)], self.grid.noise())
         if self.counts:
             sigma = max(sigma, math.sqrt(max(expected, 1.0)))
         z = r / sigma
@@ -471,14 +536,17 @@ class EntityScorer:
         self.drift_up = max(0.0, self.drift_up + zc - c.drift_k)
         self.drift_down = max(0.0, self.drift_down - zc - c.drift_k)
         drift = max(self.drift_up, self.drift_down) / DRIFT_UNIT
-        shift = self.shift.measure(adjusted, c.resolution * self.scale, self.counts) if c.shift_long else None
+        shift = (self.shift.measure(adjusted, max(c.resolution * self.scale, 1.4826 * self.grid.noise()), self.counts)
+                 if c.shift_long else None)
         # the channel starts later than the others (its windows must fill, and refill after the chosen
         # forecaster changes): a tail of a few dozen values calls everything rare
         young = self.shift_tail.total < c.shift_history
         shift_surprise = self.shift_tail.surprise(shift.size) if shift is not None and not young else 0.0
         spread = None
         if c.spread_short:
-            self.spread.push(abs(z))
+            # a residual within half a grid step is no residual: else the median |z| of a quantised
+            # series flips between 0 (most points on their forecast's grid value) and one step
+            self.spread.push(max(abs(z), self.grid.noise() / sigma))
             spread = self.spread.measure()
         spread_surprise = (self.spread_tail.surprise(abs(spread))
                            if spread is not None and self.spread_tail.total >= c.shift_history else 0.0)
