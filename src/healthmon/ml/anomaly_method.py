@@ -28,6 +28,10 @@ Per point (``EntityScorer.update``):
    residual / (1.4826 × noise level) is a robust z-score. Counts (every value so far a
    non-negative integer) cannot be less noisy than a Poisson count, so their noise level is at
    least sqrt(expected) (and 1): a jump from 0 to 3 in a quiet hour is not a 100-sigma event.
+   Quantised values (on a grid: an integer percentage, a value in steps of 0.25) cannot be less
+   noisy than their rounding: half the smallest step between the distinct values seen so far
+   floors the noise level (not for counts: they have the Poisson floor), the level-shift
+   channel's spread and the spread channel's |z|.
 3. **Score.** Anomalies in operational series are mostly excursions that last (a surge, an
    outage, a missing cycle), not single noisy points, so the scored quantities are exponential
    averages of signed z-scores at two scales: short (``short_alpha``, about an hour of
@@ -131,8 +135,6 @@ class ScorerConfig:
     refractory_points: int = 12  # ... and at least this many points (daily data: one day is one point)
     escalation: float = 0.5  # ... by this much (log10) over the highest surprise since the flag
     max_buckets: int = 288  # seasonal buckets per day (5-minute buckets at finest)
-    trend_beta: float = 0.005  # the level-only forecaster's slope: its gain, a share of the level's step ...
-    trend_horizon: int = 12  # ... extrapolated over at most this many points (a gap of days is not a trend's)
     resolution: float = 0.01  # smallest typical |residual|, as a share of the entity's scale (its warm-up spread)
 
 
@@ -149,17 +151,13 @@ WARMING_UP = Score(math.nan, False, math.nan, math.nan, "")
 
 
 class _Forecaster:
-    """Robust level + optional seasonal profile (additive) or slope (Holt's linear trend), updated
-    with clipped residuals."""
+    """Robust level + optional seasonal profile (additive), updated with clipped residuals."""
 
     def __init__(self, name: str, period: float, buckets: int, alpha: float, level: float, error: float,
-                 points_per_period: float, step: float = 0.0, beta: float = 0.0, horizon: int = 0):
+                 points_per_period: float):
         self.name, self.period, self.buckets, self.alpha = name, period, buckets, alpha
         self.level, self.error = level, error
         self.points_per_period = points_per_period
-        # the slope, per point of the series' spacing; the level is the value at time `at`
-        self.step, self.beta, self.horizon = step, beta, horizon
-        self.slope, self.at = 0.0, math.nan
         self.learned = 0
         self.season = array("d", bytes(8 * buckets))
         self.seen = bytearray(buckets)
@@ -173,9 +171,7 @@ class _Forecaster:
 
     def predict(self, t: float) -> float:
         if not self.period:
-            if not self.beta or self.at != self.at:
-                return self.level
-            return self.level + self.slope * min(max(t - self.at, 0.0) / self.step, self.horizon)
+            return self.level
         b = self.bucket(t)
         return self.level + self.season[b] if self.seen[b] else self.level
 
@@ -196,13 +192,7 @@ class _Forecaster:
         rc = max(-lim, min(lim, r))
         if not self.period:
             self.error += error_alpha * (abs(r) - self.error)
-            # Holt: the level moves to the prediction (its slope carried forward) plus a share of
-            # the clipped residual, and the slope learns from that share; a drift or trend then
-            # leaves no lasting bias in the residuals (without the slope the level lags a trend of
-            # s per point by s / alpha: 3 spreads on an hourly temperature rising 8 spreads a day)
-            self.level = pred + self.alpha * rc
-            self.slope += self.beta * self.alpha * rc
-            self.at = t
+            self.level += self.alpha * rc
             return
         b = self.bucket(t)
         if not self.seen[b]:  # first visit of a bucket: no estimate to protect (nor to judge) yet
@@ -368,11 +358,12 @@ class _SpreadChange:
 
 
 class _Grid:
-    """The smallest non-zero step between the distinct values seen so far (0 until there are two).
+    """The smallest non-zero step between the distinct values seen so far (inf until there are two).
 
-    Server metrics are often quantised (an integer percentage, a value rounded to 0.5): a series that
-    sits on one value has a median |residual| of zero, and one step off it would be a thousand-sigma
-    event. Its noise is at least that of the rounding, so the grid step floors the noise level."""
+    Server metrics are often quantised (an integer percentage, a value rounded to 0.25): most of a
+    window's points sit exactly on what the forecasters expect, so the median |z| of a window flips
+    between 0 and one step as the share of exact points crosses a half, and the median of a window
+    moves by whole steps against a spread of 0. Half a step is the rounding's own noise."""
 
     def __init__(self) -> None:
         self.values: list[float] = []
@@ -436,12 +427,11 @@ class EntityScorer:
         # is not flat at a resolution of 1e4), and to their size only when the warm-up did not move;
         # 1e-290 keeps it a normal float
         self.scale = max(typical or median(abs(x) for x in xs) or max(abs(x) for x in xs) or 1.0, 1e-290)
-        typical = max(typical, self._floor())
+        typical = max(typical, c.resolution * self.scale)
         self.noise = [typical] * max(1, min(c.noise_buckets, int(DAY / self.step) // NOISE_VISITS_PER_DAY))
         self.visits = [0] * len(self.noise)
         per_day = max(1, min(c.max_buckets, round(DAY / self.step)))
-        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, typical, 0.0, self.step, c.trend_beta,
-                                        c.trend_horizon)]
+        self.forecasters = [_Forecaster("none", 0.0, 1, c.level_alpha, level, typical, 0.0)]
         if self.step < DAY / 2:  # a daily cycle needs several points a day
             self.forecasters.append(_Forecaster("daily", DAY, per_day, min(c.level_alpha, 2 * self.step / DAY), level,
                                                 typical, DAY / self.step))
@@ -449,7 +439,6 @@ class EntityScorer:
             buckets = per_day * 7 if self.step < DAY / 2 else 7
             self.forecasters.append(_Forecaster("weekly", WEEK, buckets, min(c.level_alpha, 2 * self.step / WEEK),
                                                 level, typical, WEEK / self.step))
-        self.weekly_unproven = len(self.forecasters) == 3
         # the shortest season must be seen once before anything is scored
         season = self.forecasters[1].period if len(self.forecasters) > 1 else 0.0
         self.scoring_from = ts[0] + season
@@ -466,9 +455,10 @@ class EntityScorer:
                 f.learn(t, x, c.clip * typical, c.error_alpha, c.season_gamma)
         self._warm = []
 
-    def _floor(self) -> float:
-        """The smallest noise level: 1 % of the entity's scale, and half a step of its value grid."""
-        return max(self.cfg.resolution * self.scale, self.grid.noise())
+    def _grid_noise(self) -> float:
+        """Half the value grid's step for quantised values that are not counts (counts have the
+        Poisson floor, and on a series of 0s and 20s a 20 must stay a spike); 0 otherwise."""
+        return 0.0 if self.counts else self.grid.noise()
 
     def _noise_bucket(self, t: float) -> int:
         return int((t % DAY) * len(self.noise) // DAY)
@@ -484,7 +474,7 @@ class EntityScorer:
         self.visits[b] += 1
         step = max(c.scale_alpha if len(self.noise) == 1 else c.noise_alpha,
                    1.0 / (self.visits[b] + NOISE_PRIOR_VISITS))
-        self.noise[b] = max(typical * math.exp(step if abs(r) > typical else -step), self._floor())
+        self.noise[b] = max(typical * math.exp(step if abs(r) > typical else -step), c.resolution * self.scale)
         lim = c.clip * self.noise[b]
         for f in self.forecasters:
             f.learn(t, x, lim, c.error_alpha, c.season_gamma)
@@ -501,14 +491,6 @@ class EntityScorer:
                 self._start()
             return WARMING_UP
         c = self.cfg
-        if self.weekly_unproven and self.forecasters[2].ready():
-            # the weekly profile refines the daily one: it starts from the daily's measured error, not
-            # from the warm-up's guess, and is chosen once its own measured errors are smaller. On its
-            # guess it was chosen at the one-week mark of a trending series and forecast last week's
-            # values (a week of trend away)
-            weekly = self.forecasters[2]
-            weekly.error = max(weekly.error, self.forecasters[1].error)
-            self.weekly_unproven = False
         best = self.forecasters[0]
         for f in self.forecasters[1:]:
             # a bucket the profile has never seen (a time of day that fell into a gap) is
@@ -524,8 +506,9 @@ class EntityScorer:
             self._learn(t, x, r)
             return WARMING_UP
         self.scored += 1
-        # 1.4826 × median |N(0, s)| = s; the grid floor again, as a new value may have refined it
-        sigma = 1.4826 * max(self.noise[self._noise_bucket(t)], self.grid.noise())
+        # 1.4826 × median |N(0, s)| = s
+        grid = self._grid_noise()
+        sigma = 1.4826 * max(self.noise[self._noise_bucket(t)], grid)
         if self.counts:
             sigma = max(sigma, math.sqrt(max(expected, 1.0)))
         z = r / sigma
@@ -536,7 +519,7 @@ class EntityScorer:
         self.drift_up = max(0.0, self.drift_up + zc - c.drift_k)
         self.drift_down = max(0.0, self.drift_down - zc - c.drift_k)
         drift = max(self.drift_up, self.drift_down) / DRIFT_UNIT
-        shift = (self.shift.measure(adjusted, max(c.resolution * self.scale, 1.4826 * self.grid.noise()), self.counts)
+        shift = (self.shift.measure(adjusted, max(c.resolution * self.scale, 1.4826 * grid), self.counts)
                  if c.shift_long else None)
         # the channel starts later than the others (its windows must fill, and refill after the chosen
         # forecaster changes): a tail of a few dozen values calls everything rare
@@ -546,7 +529,7 @@ class EntityScorer:
         if c.spread_short:
             # a residual within half a grid step is no residual: else the median |z| of a quantised
             # series flips between 0 (most points on their forecast's grid value) and one step
-            self.spread.push(max(abs(z), self.grid.noise() / sigma))
+            self.spread.push(max(abs(z), grid / sigma))
             spread = self.spread.measure()
         spread_surprise = (self.spread_tail.surprise(abs(spread))
                            if spread is not None and self.spread_tail.total >= c.shift_history else 0.0)
