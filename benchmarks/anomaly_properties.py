@@ -28,7 +28,16 @@ shift's window runs to the end of the series). The rolling z-score
 baseline of ``benchmarks/nab.py`` (window one day of points, at least 50; z > 4; one flag a day)
 scores the same series.
 
-    python -m benchmarks.anomaly_properties [--quick] [--json PATH]
+**Shapes** (``SHAPES``, ``run_shapes``): series as server, sensor and demand metrics have them
+and artificial series with nothing in them — linear trends up and down at 0.5, 2 and 8 spreads a
+day, a random walk, a trend under a daily cycle, values on a grid of 0.1, 0.5 and 2.5, integer CPU
+percentages, a value that sits on one grid value (0.5 in steps of 0.25; and a count on 2), a
+constant, square waves of one day and of 6 hours, noise-free and noisy daily cycles, taxi-like
+demand (two daily peaks, quieter weekends, Poisson counts) — each at 5 min, 30 min, 1 h and
+irregular spacing, 4,000 points, three development seeds; null (flags per 1,000 scored points),
+and with the kinds realistic on the shape (a spike on a quantised series, a shift on a trend).
+
+    python -m benchmarks.anomaly_properties [--quick] [--json PATH] [--shapes-only]
 
 Prints the families that flood, crash or return NaN, and detection per family and anomaly
 type beside the baseline's; writes ``benchmarks/results/details/anomaly_properties.json``.
@@ -112,6 +121,68 @@ VALUES: dict[str, tuple[Callable[[np.ndarray, np.random.Generator], np.ndarray],
 }
 
 ANOMALIES = ("spike", "shift_up", "shift_down", "variance", "flatline", "ramp")
+
+
+def _walk(n: int, rng: np.random.Generator, sd: float) -> np.ndarray:
+    return np.cumsum(rng.normal(0.0, sd, n))
+
+
+def _square(t: np.ndarray, period: float) -> np.ndarray:
+    return np.where((t % period) < period / 2, 1.0, 0.0)
+
+
+def _taxi(t: np.ndarray) -> np.ndarray:
+    """Demand with a morning and an evening peak, a quiet night and quieter weekends."""
+    h = (t % DAY) / 3600
+    day = np.exp(-((h - 8.5) ** 2) / 4) + 1.3 * np.exp(-((h - 18.5) ** 2) / 6) + 0.15
+    return day * (1 - 0.35 * _weekend(t))
+
+
+def _trend(slope: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    """Noise of spread 2 around a line rising ``slope`` spreads a day."""
+    return lambda t, r: 100 + slope * 2.0 * (t - t[0]) / DAY + r.normal(0, 2.0, len(t))
+
+
+def _quantised(q: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    """AR(0.95) of spread 3.2 around 30, rounded to a grid of ``q``."""
+    return lambda t, r: q * np.round((30 + _ar1(len(t), 0.95, r, 1.0)) / q)
+
+
+def _mostly_one(t: np.ndarray, r: np.random.Generator) -> np.ndarray:
+    """A metric that sits on one value, now and then one step off (a load average of 0.5 in steps of
+    0.25, a latency bucket)."""
+    off = r.random(len(t)) < 0.03
+    return 0.5 + 0.25 * off * r.choice([-1.0, 1.0], len(t))
+
+
+# shapes the scorer must not alarm on, as real server, sensor and demand series have them, and
+# artificial series with nothing in them: name -> (f(t, rng), unit, the anomaly kinds realistic on
+# it). The unit is the spread of the random part, at least one step of a quantised series (a spike
+# is 8 units, a shift 4); every flag on the null series is a false alarm.
+SHAPES: dict[str, tuple[Callable[[np.ndarray, np.random.Generator], np.ndarray], float, tuple[str, ...]]] = {
+    **{f"trend_{way}_{slope:g}_per_day": (_trend(sign * slope), 2.0, ("shift_up", "shift_down", "spike"))
+       for way, sign in (("up", 1), ("down", -1)) for slope in (0.5, 2.0, 8.0)},
+    "random_walk": (lambda t, r: 50 + _walk(len(t), r, 0.2) + r.normal(0, 1.0, len(t)), 1.0, ("spike",)),
+    "trend_daily_cycle": (lambda t, r: 20 + 3 * (t - t[0]) / DAY + 5 * _daily(t) + r.normal(0, 1.0, len(t)), 1.0,
+                          ("shift_up", "spike")),
+    # AR(0.95) of spread 3.2 rounded to a grid of q; the unit is the spread rounded up to the grid
+    **{f"quantised_step_{q:g}": (
+        _quantised(q), q * math.ceil(1 / math.sqrt(1 - 0.95**2) / q), ("spike",))
+       for q in (0.1, 0.5, 2.5)},
+    "quantised_cpu_percent": (lambda t, r: np.clip(np.round(8 + 3 * _daily(t) + _ar1(len(t), 0.8, r, 0.6)), 0, 100),
+                              1.0, ("spike", "shift_up")),
+    "mostly_one_value": (_mostly_one, 0.25, ("spike", "shift_up")),
+    "mostly_one_count": (lambda t, r: 2.0 + (r.random(len(t)) < 0.03), 1.0, ("spike",)),
+    "constant": (lambda t, r: np.full(len(t), 7.25), 1.0, ()),
+    "square_wave_day": (lambda t, r: 10 + 40 * _square(t - 6 * 3600, DAY), 40.0, ()),
+    "square_wave_6h": (lambda t, r: 10 + 40 * _square(t, DAY / 4), 40.0, ()),
+    "cycle_noise_free": (lambda t, r: 100 + 30 * _daily(t), 1.0, ()),
+    "cycle_noisy": (lambda t, r: 100 + 30 * _daily(t) + r.normal(0, 3.0, len(t)), 3.0, ("spike",)),
+    "taxi_demand": (lambda t, r: r.poisson(400 * _taxi(t)).astype(float), 20.0, ("spike", "shift_up")),
+}
+SHAPE_SPACINGS = ("5min", "30min", "1h", "irregular")
+SHAPE_SEEDS = (11, 13, 21)  # development seeds
+SHAPE_LENGTH = 4000
 
 
 def inject(kind: str, x: np.ndarray, unit: float, rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
@@ -226,6 +297,69 @@ def run(quick: bool = False, anomalies: tuple[str, ...] = ANOMALIES) -> dict:
     return {"flood_above_per_1000": FLOOD, "null": null_rows, "injected": hits, "summary": summarise(null_rows, hits)}
 
 
+def run_shapes(shapes: tuple[str, ...] | None = None, spacings: tuple[str, ...] = SHAPE_SPACINGS,
+               seeds: tuple[int, ...] = SHAPE_SEEDS, n: int = SHAPE_LENGTH, injected: bool = True) -> dict:
+    """The ``SHAPES`` grid: every shape at every spacing and seed, null and with its realistic kinds."""
+    null_rows, hits = [], []
+    for name in shapes or tuple(SHAPES):
+        make, unit, kinds = SHAPES[name]
+        for spacing in spacings:
+            for seed in seeds:
+                rng = _rng(name, spacing, seed)
+                t = times(spacing, n, rng)
+                x = make(t, rng)
+                res = score(t, x)
+                scored = max(int(res.scored.sum()), 1)
+                null_rows.append({"values": name, "spacing": spacing, "seed": seed, "scored": int(res.scored.sum()),
+                                  "flags_per_1000": round(1000 * int(res.flags[res.scored].sum()) / scored, 2),
+                                  "nan": res.bad, "error": res.error})
+                for kind in kinds if injected else ():
+                    y, a, b = inject(kind, x, unit, _rng(name, spacing, seed, kind))
+                    r = score(t, y)
+                    lo, hi = a, min(n, b + max(5, n // 50))
+                    hits.append({"values": name, "spacing": spacing, "seed": seed, "anomaly": kind,
+                                 "hit": bool(r.flags[lo:hi].any()), "flags": int(r.flags[lo:hi].sum()),
+                                 "error": r.error})
+    return {"null": null_rows, "injected": hits, "summary": summarise_shapes(null_rows, hits)}
+
+
+def summarise_shapes(null_rows: list[dict], hits: list[dict]) -> dict:
+    by_shape = {}
+    for name in dict.fromkeys(r["values"] for r in null_rows):
+        rates = {sp: float(np.mean([r["flags_per_1000"] for r in null_rows
+                                    if r["values"] == name and r["spacing"] == sp]))
+                 for sp in dict.fromkeys(r["spacing"] for r in null_rows)}
+        found = {k: round(float(np.mean([h["hit"] for h in hits if h["values"] == name and h["anomaly"] == k])), 3)
+                 for k in dict.fromkeys(h["anomaly"] for h in hits if h["values"] == name)}
+        by_shape[name] = {"null_flags_per_1000_mean": round(float(np.mean(list(rates.values()))), 2),
+                          "null_flags_per_1000_by_spacing": {k: round(v, 2) for k, v in rates.items()},
+                          "detected": found}
+    kinds = {k: round(float(np.mean([h["hit"] for h in hits if h["anomaly"] == k])), 3)
+             for k in dict.fromkeys(h["anomaly"] for h in hits)}
+    nulls = [r["flags_per_1000"] for r in null_rows]
+    return {"null_flags_per_1000_mean": round(float(np.mean(nulls)), 2) if nulls else 0.0,
+            "null_series_with_a_flag": sum(r["flags_per_1000"] > 0 for r in null_rows), "null_series": len(nulls),
+            "broken": [f"{r['values']} @ {r['spacing']} seed {r['seed']}: {r['error'] or str(r['nan']) + ' NaN'}"
+                       for r in null_rows if r["nan"] or r["error"]],
+            "detected_by_anomaly": kinds, "by_shape": by_shape}
+
+
+def markdown_shapes(results: dict) -> str:
+    s = results["summary"]
+    spacings = list(next(iter(s["by_shape"].values()))["null_flags_per_1000_by_spacing"]) if s["by_shape"] else []
+    lines = [f"Shapes: null mean {s['null_flags_per_1000_mean']:.2f} flags per 1,000; "
+             f"{s['null_series_with_a_flag']} of {s['null_series']} null series flagged at least once; "
+             f"crash / NaN: {'; '.join(s['broken']) or 'none'}; detected: "
+             + ", ".join(f"{k} {v:.2f}" for k, v in s["detected_by_anomaly"].items()) + ".", "",
+             "| shape | null /1,000 (mean) | " + " | ".join(spacings) + " | detected |",
+             "|---|---|" + "---|" * len(spacings) + "---|"]
+    for name, f in s["by_shape"].items():
+        per = " | ".join(f"{f['null_flags_per_1000_by_spacing'][sp]:.2f}" for sp in spacings)
+        found = ", ".join(f"{k} {v:.2f}" for k, v in f["detected"].items()) or "–"
+        lines.append(f"| {name} | {f['null_flags_per_1000_mean']:.2f} | {per} | {found} |")
+    return "\n".join(lines) + "\n"
+
+
 def summarise(null_rows: list[dict], hits: list[dict]) -> dict:
     floods = [r for r in null_rows if r["flags_per_1000"] > FLOOD]
     broken = [r for r in null_rows if r["nan"] or r["error"]] + [h for h in hits if h["error"]]
@@ -306,10 +440,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the test's smaller grid")
     parser.add_argument("--json", default=None, help=f"where to write the results (default {RESULTS})")
+    parser.add_argument("--shapes-only", action="store_true", help="only the SHAPES grid (printed, not written)")
     args = parser.parse_args(argv)
+    if args.shapes_only:
+        print(markdown_shapes(run_shapes()))
+        return 0
     results = run(args.quick)
+    results["shapes"] = run_shapes()
     Path(args.json or RESULTS).write_text(to_json(results))
     print(markdown(results))
+    print(markdown_shapes(results["shapes"]))
     return 0
 
 

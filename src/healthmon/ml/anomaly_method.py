@@ -28,6 +28,10 @@ Per point (``EntityScorer.update``):
    residual / (1.4826 × noise level) is a robust z-score. Counts (every value so far a
    non-negative integer) cannot be less noisy than a Poisson count, so their noise level is at
    least sqrt(expected) (and 1): a jump from 0 to 3 in a quiet hour is not a 100-sigma event.
+   Quantised values (on a grid: an integer percentage, a value in steps of 0.25) cannot be less
+   noisy than their rounding: half the smallest step between the distinct values seen so far
+   floors the noise level (not for counts: they have the Poisson floor), the level-shift
+   channel's spread and the spread channel's |z|.
 3. **Score.** Anomalies in operational series are mostly excursions that last (a surge, an
    outage, a missing cycle), not single noisy points, so the scored quantities are exponential
    averages of signed z-scores at two scales: short (``short_alpha``, about an hour of
@@ -91,6 +95,8 @@ NOISE_PRIOR_VISITS = 5  # weight of a noise level's starting value, in visits
 # data gets fewer, longer blocks of the day, so that a level still follows the series within days
 NOISE_VISITS_PER_DAY = 12
 MIN_TAIL = 30  # scored points before the first flag, whatever the season
+# distinct values kept to find a series' value grid; a series with more has a grid far below its noise
+GRID_VALUES = 1024
 WEEK = 7 * DAY
 
 
@@ -351,6 +357,39 @@ class _SpreadChange:
         return math.log(w.recent_median() / w.lagged_median()) if w.full() else None
 
 
+class _Grid:
+    """The smallest non-zero step between the distinct values seen so far (inf until there are two).
+
+    Server metrics are often quantised (an integer percentage, a value rounded to 0.25): most of a
+    window's points sit exactly on what the forecasters expect, so the median |z| of a window flips
+    between 0 and one step as the share of exact points crosses a half, and the median of a window
+    moves by whole steps against a spread of 0. Half a step is the rounding's own noise."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.step = math.inf
+        self.open = True  # still collecting: past GRID_VALUES distinct values the step is below any noise
+
+    def add(self, x: float) -> None:
+        v = self.values
+        i = bisect_left(v, x)
+        if not self.open or (i < len(v) and v[i] == x):
+            return
+        # steps below 1e-9 of the values are float noise (0.1 + 0.2), not a grid
+        tiny = 1e-9 * abs(x)
+        for j in (i - 1, i):
+            if 0 <= j < len(v) and abs(x - v[j]) > tiny:
+                self.step = min(self.step, abs(x - v[j]))
+        v.insert(i, x)
+        if len(v) >= GRID_VALUES:
+            self.open, self.values = False, []
+
+    def noise(self) -> float:
+        """The smallest median |residual| a series on this grid can have: half a step (a value
+        between two grid points rounds to either), 0 for a series with one value so far."""
+        return self.step / 2 if self.step < math.inf else 0.0
+
+
 class EntityScorer:
     """Causal scorer of one entity's series; feed its points in time order with ``update``."""
 
@@ -362,6 +401,7 @@ class EntityScorer:
         self.forecasters: list[_Forecaster] = []
         self.noise: list[float] = []
         self.counts = True  # every value so far a non-negative integer
+        self.grid = _Grid()
         self.short = self.long = 0.0
         self.short_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.long_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
@@ -415,6 +455,11 @@ class EntityScorer:
                 f.learn(t, x, c.clip * typical, c.error_alpha, c.season_gamma)
         self._warm = []
 
+    def _grid_noise(self) -> float:
+        """Half the value grid's step for quantised values that are not counts (counts have the
+        Poisson floor, and on a series of 0s and 20s a 20 must stay a spike); 0 otherwise."""
+        return 0.0 if self.counts else self.grid.noise()
+
     def _noise_bucket(self, t: float) -> int:
         return int((t % DAY) * len(self.noise) // DAY)
 
@@ -439,6 +484,7 @@ class EntityScorer:
         before it, then learn it. Points must come in time order (equal times are fine)."""
         if self.counts and (x < 0 or x != int(x)):
             self.counts = False
+        self.grid.add(x)
         if not self.forecasters:
             self._warm.append((t, x))
             if len(self._warm) == self.cfg.warmup:
@@ -460,7 +506,9 @@ class EntityScorer:
             self._learn(t, x, r)
             return WARMING_UP
         self.scored += 1
-        sigma = 1.4826 * self.noise[self._noise_bucket(t)]  # 1.4826 × median |N(0, s)| = s
+        # 1.4826 × median |N(0, s)| = s
+        grid = self._grid_noise()
+        sigma = 1.4826 * max(self.noise[self._noise_bucket(t)], grid)
         if self.counts:
             sigma = max(sigma, math.sqrt(max(expected, 1.0)))
         z = r / sigma
@@ -471,14 +519,17 @@ class EntityScorer:
         self.drift_up = max(0.0, self.drift_up + zc - c.drift_k)
         self.drift_down = max(0.0, self.drift_down - zc - c.drift_k)
         drift = max(self.drift_up, self.drift_down) / DRIFT_UNIT
-        shift = self.shift.measure(adjusted, c.resolution * self.scale, self.counts) if c.shift_long else None
+        shift = (self.shift.measure(adjusted, max(c.resolution * self.scale, 1.4826 * grid), self.counts)
+                 if c.shift_long else None)
         # the channel starts later than the others (its windows must fill, and refill after the chosen
         # forecaster changes): a tail of a few dozen values calls everything rare
         young = self.shift_tail.total < c.shift_history
         shift_surprise = self.shift_tail.surprise(shift.size) if shift is not None and not young else 0.0
         spread = None
         if c.spread_short:
-            self.spread.push(abs(z))
+            # a residual within half a grid step is no residual: else the median |z| of a quantised
+            # series flips between 0 (most points on their forecast's grid value) and one step
+            self.spread.push(max(abs(z), grid / sigma))
             spread = self.spread.measure()
         spread_surprise = (self.spread_tail.surprise(abs(spread))
                            if spread is not None and self.spread_tail.total >= c.shift_history else 0.0)
