@@ -38,3 +38,17 @@ def test_packed_refs_and_no_repository(tmp_path):
     (repo / ".git/packed-refs").write_text("# pack-refs with: peeled\n" + "a" * 40 + " refs/heads/main\n")
     assert git_details(repo)["commit"] == "a" * 40
     assert git_details(tmp_path / "elsewhere") == {}
+
+
+def test_user_set_empty_strings_are_filled_from_the_repository(make_bundle):
+    """The CLI's LoadGitDetails tests the typed fields against "": a `branch: ""` (or an empty
+    commit / origin URL) the user wrote is replaced by what the repository says."""
+    root = make_bundle({"databricks.yml": "bundle:\n  name: g\n  git:\n    branch: ''\n    commit: ''\n"
+                        "resources: {jobs: {j: {name: 'j-${bundle.git.branch}'}}}\n"})
+    (root / ".git/refs/heads").mkdir(parents=True)
+    (root / ".git/HEAD").write_text("ref: refs/heads/feature-x\n")
+    (root / ".git/refs/heads/feature-x").write_text("b" * 40 + "\n")
+    b = load_bundle(root, validate=False)
+    git = b.config["bundle"]["git"]
+    assert (git["branch"], git["actual_branch"], git["commit"], git["inferred"]) == ("feature-x", "feature-x", "b" * 40, True)
+    assert b.config["resources"]["jobs"]["j"]["name"] == "j-feature-x"

@@ -101,11 +101,12 @@ def load_git(config: Value, ctx: LoadContext) -> Value:
         return config
     existing = bundle.get("git")
     git = dict(existing.v) if existing is not None and existing.is_map else {}
-    # Values found in the repository are set on the CLI's typed configuration: no location.
+    # Values found in the repository are set on the CLI's typed configuration: no location. The
+    # CLI tests the typed fields against "", so a user-set empty string counts as unset.
     if "branch" in details and (git.get("branch") is None or git["branch"].v in (None, "")):
         git["inferred"] = Value(True)  # as the CLI: the branch came from git, not the user
     for k, v in details.items():
-        if k in ("actual_branch", "bundle_root_path") or k not in git or git[k].v is None:
+        if k in ("actual_branch", "bundle_root_path") or k not in git or git[k].v in (None, ""):
             git[k] = Value(v)
     git_value = existing.rebuilt(git) if existing is not None else Value(git)
     return config.rebuilt({**config.v, "bundle": bundle.rebuilt({**bundle.v, "git": git_value})})
