@@ -60,6 +60,24 @@ def test_unknown_command_and_bad_value(capsys):
     assert code == 2 and "Invalid value for '--limit'" in text and "Traceback" not in text
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sql", "SELECT 1"],
+        ["tables", "list"],
+        ["tables", "describe", "no_cat.no_schema.no_table"],
+        ["tables", "history", "no_cat.no_schema.no_table"],
+    ],
+    ids=" ".join,
+)
+def test_format_outside_its_set_is_a_usage_error_before_any_lookup(argv, capsys, healthmon_home):
+    # README: a value outside its set is exit 2, even when the table named does not exist.
+    code, text = _run([*argv, "--format", "xml"], capsys)
+    assert code == 2, text
+    assert "Invalid --format 'xml': expected one of table, " in text
+    assert "does not exist" not in text and "Traceback" not in text
+
+
 def test_unexpected_exception_is_reported_as_a_bug_without_traceback(capsys, healthmon_home, monkeypatch):
     from healthmon.lakehouse import Lakehouse
 

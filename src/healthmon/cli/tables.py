@@ -17,9 +17,11 @@ def list_(
     """List tables (with their comments)."""
     import pyarrow as pa
 
+    from healthmon.cli.checks import one_of
     from healthmon.lakehouse import Lakehouse
-    from healthmon.lakehouse.render import emit
+    from healthmon.lakehouse.render import FORMATS, emit
 
+    one_of(format, "--format", FORMATS)
     lh = Lakehouse.from_env()
     if schema is None:
         names = lh.catalog.all_tables()
@@ -76,8 +78,10 @@ def history(
     format: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
 ) -> None:
     """Delta commits of a table, newest first (DESCRIBE HISTORY)."""
+    from healthmon.cli.checks import one_of
     from healthmon.lakehouse import Lakehouse
-    from healthmon.lakehouse.render import emit
+    from healthmon.lakehouse.render import FORMATS, emit
     from healthmon.lakehouse.sql_exec import history_table
 
+    one_of(format, "--format", FORMATS)
     emit(history_table(Lakehouse.from_env().history(name, limit)), format)
