@@ -38,7 +38,9 @@ TASK_TYPES = (
 
 
 def _server_url() -> str:
-    return os.environ.get("HEALTHMON_SERVER_URL", "http://127.0.0.1:8765").rstrip("/")
+    # Default: where `healthmon server` listens when started without options, so a run started
+    # from the CLI links to the UI that `bundle summary` links its jobs to.
+    return os.environ.get("HEALTHMON_SERVER_URL", "http://127.0.0.1:8080").rstrip("/")
 
 
 def run_page_url(run_id: int, job_id: int | None, base: str | None = None) -> str:
