@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,19 @@ def test_python_params_cli(ws):
         res = hm("jobs", "run-now", "--job-id", str(job), "--python-params", bad)
         assert res.returncode == 1 and "--python-params" in res.stderr and "Traceback" not in res.stderr, bad
     assert len(service.list_runs(job)["runs"]) == 1  # the refusals started nothing
+
+
+def test_bracketed_names_print_as_stored(ws):
+    # Development mode names jobs "[dev <user>] <name>" (the Databricks CLI's prefix): the tables
+    # must show that text, not read it as Rich markup and drop it.
+    nb = ws.notebook("ok", "print('ok')")
+    job = service.create_job({"name": "[dev root] pj [bold]x", "tasks": [nb_task("ok", nb)]})
+    res = hm("jobs", "run-now", "--job-id", str(job))
+    assert res.returncode == 0, res.stderr
+    assert "of [dev root] pj [bold]x: SUCCESS" in res.stdout
+    run_id = json.loads(hm("jobs", "list-runs", "--job-id", str(job), "-o", "json").stdout)["runs"][0]["run_id"]
+    for args in (("jobs", "list"), ("jobs", "list-runs", "--job-id", str(job)), ("runs", "get", "--run-id", str(run_id))):
+        res = subprocess.run([HM, *args], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "COLUMNS": "200"})
+        assert res.returncode == 0, res.stderr
+        assert "[dev root] pj [bold]x" in res.stdout, (args, res.stdout)

@@ -31,6 +31,13 @@ def _run(*args: str):
     return result.output
 
 
+def test_sql_table_prints_brackets_as_data(healthmon_home, monkeypatch):
+    # A value is data, not Rich markup: "[dev root] x" and "[bold]b" print as stored.
+    monkeypatch.setenv("COLUMNS", "200")
+    out = _run("sql", "SELECT '[dev root] x' AS a, '[bold]b' AS b, [1, 2] AS c")
+    assert "[dev root] x" in out and "[bold]b" in out and "[1, 2]" in out
+
+
 def test_sql_formats(lh):
     q = "SELECT ws, sum(dbus) AS total FROM main.gold.usage GROUP BY ws ORDER BY ws"
     assert json.loads(_run("sql", q, "--format", "json")) == [

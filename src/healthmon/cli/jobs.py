@@ -61,6 +61,7 @@ def _ms(ts: int | None) -> str:
 
 def runs_table(runs: list[dict]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table()
@@ -72,7 +73,7 @@ def runs_table(runs: list[dict]) -> None:
             if r.get("end_time") and r.get("start_time")
             else ""
         )
-        table.add_row(str(r["run_id"]), str(r.get("job_id", "")), r.get("run_name", ""), r.get("trigger", ""),
+        table.add_row(str(r["run_id"]), str(r.get("job_id", "")), escape(r.get("run_name", "")), r.get("trigger", ""),
                       r["state"]["life_cycle_state"], r["state"].get("result_state", ""), _ms(r.get("start_time")), dur)
     Console().print(table)
 
@@ -89,14 +90,15 @@ def list_cmd(name: Optional[str] = typer.Option(None, "--name"),
         print_json(data)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table()
     for c in ("job_id", "name", "tasks", "creator", "created"):
         table.add_column(c)
     for j in data["jobs"]:
-        table.add_row(str(j["job_id"]), j["settings"].get("name", ""), str(len(j["settings"].get("tasks") or [])),
-                      j["creator_user_name"], _ms(j["created_time"]))
+        table.add_row(str(j["job_id"]), escape(j["settings"].get("name", "")), str(len(j["settings"].get("tasks") or [])),
+                      escape(j["creator_user_name"]), _ms(j["created_time"]))
     Console().print(table)
 
 

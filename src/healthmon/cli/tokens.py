@@ -75,13 +75,14 @@ def list_(
         typer.echo(json.dumps({"token_infos": infos}, indent=2))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("token_id", "owner", "comment", "created", "expires")
     table.columns[0].no_wrap = True
     for info in infos:
         table.add_row(
-            info["token_id"], info.get("created_by_username", ""), info["comment"],
+            info["token_id"], escape(info.get("created_by_username", "")), escape(info["comment"]),
             _fmt_ms(info["creation_time"]), _fmt_ms(info["expiry_time"]) if info["expiry_time"] > 0 else "never",
         )
     Console().print(table)

@@ -55,7 +55,7 @@ def render(run: dict, repairs: dict[int, dict] | None = None) -> Table:
     what each repair was given."""
     state = run["state"]
     title = (
-        f"Run {run['run_id']} of {run.get('run_name', '')}: {state.get('result_state') or state['life_cycle_state']}"
+        f"Run {run['run_id']} of {escape(run.get('run_name', ''))}: {state.get('result_state') or state['life_cycle_state']}"
     )
     table = Table(title=title, title_justify="left", caption=_parameters(run, repairs), caption_justify="left")
     for col in ("task", "state", "attempt", "duration", "run_id"):

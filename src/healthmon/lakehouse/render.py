@@ -38,13 +38,15 @@ def to_csv(table: pa.Table) -> str:
 
 def print_table(table: pa.Table, title: str | None = None, max_rows: int = 1000) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=title, show_lines=False)
+    # Values are data, not Rich markup: '[dev root] job' must print as stored.
+    t = Table(title=None if title is None else escape(title), show_lines=False)
     for name in table.column_names:
-        t.add_column(name, overflow="fold")
+        t.add_column(escape(name), overflow="fold")
     for row in table.slice(0, max_rows).to_pylist():
-        t.add_row(*("NULL" if v is None else str(v) for v in row.values()))
+        t.add_row(*("NULL" if v is None else escape(str(v)) for v in row.values()))
     console = Console()
     console.print(t)
     if table.num_rows > max_rows:
