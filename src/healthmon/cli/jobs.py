@@ -97,7 +97,8 @@ def list_cmd(name: Optional[str] = typer.Option(None, "--name"),
     for c in ("job_id", "name", "tasks", "creator", "created"):
         table.add_column(c)
     for j in data["jobs"]:
-        table.add_row(str(j["job_id"]), escape(j["settings"].get("name", "")), str(len(j["settings"].get("tasks") or [])),
+        settings = j["settings"]
+        table.add_row(str(j["job_id"]), escape(settings.get("name", "")), str(len(settings.get("tasks") or [])),
                       escape(j["creator_user_name"]), _ms(j["created_time"]))
     Console().print(table)
 

@@ -54,9 +54,8 @@ def render(run: dict, repairs: dict[int, dict] | None = None) -> Table:
     """The run's tasks; under them its parameters and (``repairs``: ``service.repair_parameters``)
     what each repair was given."""
     state = run["state"]
-    title = (
-        f"Run {run['run_id']} of {escape(run.get('run_name', ''))}: {state.get('result_state') or state['life_cycle_state']}"
-    )
+    result = state.get("result_state") or state["life_cycle_state"]
+    title = f"Run {run['run_id']} of {escape(run.get('run_name', ''))}: {result}"
     table = Table(title=title, title_justify="left", caption=_parameters(run, repairs), caption_justify="left")
     for col in ("task", "state", "attempt", "duration", "run_id"):
         table.add_column(col)
