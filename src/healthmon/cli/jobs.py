@@ -24,6 +24,8 @@ class Output(str, Enum):
 
 
 OutputOpt = typer.Option(Output.text, "--output", "-o", help="text (table) or json (Jobs API shape).")
+# Commands whose answer is one API object print its JSON either way, as `databricks jobs get` does.
+JsonOutputOpt = typer.Option(Output.text, "--output", "-o", help="text or json: both print the Jobs API JSON.")
 
 
 PythonParamsOpt = typer.Option(
@@ -104,7 +106,7 @@ def list_cmd(name: Optional[str] = typer.Option(None, "--name"),
 
 
 @app.command("get")
-def get_cmd(job_id: int = id_option("--job-id"), output: Output = OutputOpt) -> None:
+def get_cmd(job_id: int = id_option("--job-id"), output: Output = JsonOutputOpt) -> None:
     """Show a job (Jobs API Job JSON)."""
     from healthmon.jobs import service
 

@@ -8,6 +8,7 @@ import typer
 
 from healthmon.cli.checks import id_option
 from healthmon.cli.jobs import (
+    JsonOutputOpt,
     NotebookParamsOpt,
     Output,
     OutputOpt,
@@ -49,7 +50,7 @@ def get_cmd(
 
 
 @app.command("get-output")
-def get_output_cmd(run_id: int = id_option("--run-id"), output: Output = OutputOpt) -> None:
+def get_output_cmd(run_id: int = id_option("--run-id"), output: Output = JsonOutputOpt) -> None:
     """The output of a task run (notebook result, error and trace, logs of Python tasks)."""
     from healthmon.jobs import service
 
