@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.close()
         sys.exit(141)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, reported as one
+        if _received_signal is not None:
+            # A library turned the signal's KeyboardInterrupt into its own error (DuckDB raises
+            # "RuntimeError: Query interrupted"): still an interrupt, not a bug.
+            _exit_interrupted()
         typer.echo(_report_bug(exc), err=True)
         sys.exit(1)
     finally:
