@@ -87,3 +87,69 @@ def test_cli_modules_import_lazily():
             "print(sorted(m for m in ('pyarrow', 'duckdb', 'deltalake', 'mlflow', 'pandas', 'sqlglot') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def _descendants(pid: int) -> set[int]:
+    from pathlib import Path
+
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo.extend(children - found)
+            found |= children
+    return found
+
+
+@pytest.mark.slow
+def test_mlflow_ui_stops_its_whole_server_on_sigterm(healthmon_home):
+    # `healthmon mlflow ui` runs until interrupted; interrupted, it leaves no MLflow server behind.
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "healthmon.cli.main", "mlflow", "ui", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    served = set()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                    assert resp.status == 200
+                break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()[1]
+                time.sleep(0.5)
+        else:
+            pytest.fail("the MLflow UI did not answer")
+        served = _descendants(proc.pid)
+        assert served  # mlflow and the server it started
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1]
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        left = []
+        for pid in served:
+            try:
+                os.kill(pid, 0)
+                left.append(pid)
+            except ProcessLookupError:
+                pass
+        assert not left, f"still running after the CLI exited: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in served:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -49,4 +49,32 @@ def ui(
     configure_mlflow()  # creates the store, so the UI starts on an initialised database
     cmd = ui_command(port, host)
     typer.echo(f"MLflow UI on http://{host}:{port}  (store: {cmd[cmd.index('--backend-store-uri') + 1]})", err=True)
-    raise typer.Exit(subprocess.call(cmd))
+    # Its own process group: `mlflow ui` starts uvicorn workers and a job runner as children,
+    # which stopping the mlflow process alone would leave serving. On any way out (Ctrl-C,
+    # SIGTERM, mlflow's own exit) the whole group is stopped.
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    try:
+        code = proc.wait()
+    finally:
+        _stop_group(proc)
+    raise typer.Exit(code)
+
+
+def _stop_group(proc) -> None:
+    import os
+    import signal
+    import time
+
+    for signum, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the leader, so only live members keep the group
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
