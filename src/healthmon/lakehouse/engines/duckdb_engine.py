@@ -87,9 +87,12 @@ class DuckDBEngine:
                 timer.daemon = True
                 timer.start()
             try:
-                for view, dt in snapshots:
-                    bind_snapshot(con, view, dt)
-                return con.sql(sql).to_arrow_table()
+                def run() -> pa.Table:
+                    for view, dt in snapshots:
+                        bind_snapshot(con, view, dt)
+                    return con.sql(sql).to_arrow_table()
+
+                return run_interruptibly(con, run)
             except duckdb.InterruptException:
                 if timeout is None:  # not our timer's interrupt
                     raise
@@ -105,11 +108,47 @@ class DuckDBEngine:
         """Run DuckDB SQL over in-memory Arrow objects (used by the feature store)."""
         con = confined_connection(threads=self.threads)
         try:
-            for name, obj in tables.items():
-                con.register(name, obj)
-            return con.sql(sql).to_arrow_table()
+            def run() -> pa.Table:
+                for name, obj in tables.items():
+                    con.register(name, obj)
+                return con.sql(sql).to_arrow_table()
+
+            return run_interruptibly(con, run)
         finally:
             con.close()
+
+
+def run_interruptibly(con: duckdb.DuckDBPyConnection, work: Callable[[], pa.Table]) -> pa.Table:
+    """Run ``work`` on ``con`` in a worker thread while this thread waits for it.
+
+    DuckDB does not hand control back to Python while a statement runs, so a signal handler (Ctrl-C,
+    or SIGTERM, which the CLI turns into KeyboardInterrupt) would wait for the statement to end — up
+    to the statement timeout. A thread waiting on an Event runs its signal handlers at once; the
+    statement is then interrupted and the interrupt raised here."""
+    results: list[pa.Table] = []
+    errors: list[BaseException] = []
+    # An Event, not Thread.join: a join interrupted by a signal may return at once the next time
+    # (Python 3.11), before the statement has stopped and released the connection.
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            results.append(work())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            errors.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="duckdb-statement", daemon=True).start()
+    try:
+        done.wait()
+    except BaseException:
+        _interrupt(con)
+        done.wait()
+        raise
+    if errors:
+        raise errors[0]
+    return results[0]
 
 
 def _interrupt(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,0 +1,72 @@
+"""A running DuckDB statement gives way to Ctrl-C and SIGTERM at once, not at its end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from healthmon.lakehouse.engines.duckdb_engine import confined_connection, run_interruptibly
+
+# Runs for minutes on any machine: 9 * 10^10 joined rows.
+LONG_QUERY = "SELECT count(*) FROM range(300000) a CROSS JOIN range(300000) b WHERE (a.range + b.range) % 13 = 0"
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_signal_interrupts_a_running_statement_and_frees_the_connection():
+    def raise_stop(_signum, _frame):
+        raise _Stop
+
+    previous = signal.signal(signal.SIGUSR1, raise_stop)
+    con = confined_connection()
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(_Stop):
+            run_interruptibly(con, lambda: con.sql(LONG_QUERY).to_arrow_table())
+        assert time.monotonic() - started < 10
+        # The statement was interrupted, so the connection takes the next one.
+        assert con.sql("SELECT 41 + 1 AS x").fetchall() == [(42,)]
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+        con.close()
+
+
+def _catches(pid: int, signum: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
+@pytest.mark.slow
+def test_healthmon_sql_exits_143_soon_after_sigterm(healthmon_home):
+    proc = subprocess.Popen([sys.executable, "-m", "healthmon.cli.main", "sql", LONG_QUERY],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HEALTHMON_SQL_TIMEOUT": "600"})
+    try:
+        deadline = time.monotonic() + 60
+        while not _catches(proc.pid, signal.SIGTERM):  # the CLI's handler is in place
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(3)  # the statement is running
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        err = proc.communicate(timeout=60)[1]
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert "Interrupted (SIGTERM)." in err
+        assert time.monotonic() - sent < 10, "the statement ran on after the signal"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
