@@ -20,8 +20,8 @@ R = TypeVar("R")
 
 def run_interruptibly(work: Callable[[], T], stop: Callable[[], None]) -> T:
     """``work()``, run on a daemon thread while this thread waits for it. On an interrupt,
-    ``stop()`` is called (it must make ``work`` end soon), the work awaited, and the interrupt
-    re-raised."""
+    ``stop()`` is called (it must make ``work`` end soon; it may be called more than once), the
+    work awaited, and the interrupt re-raised."""
     results: list[T] = []
     errors: list[BaseException] = []
     # An Event, not Thread.join: a join interrupted by a signal may return at once the next time
@@ -41,7 +41,10 @@ def run_interruptibly(work: Callable[[], T], stop: Callable[[], None]) -> T:
         done.wait()
     except BaseException:
         stop()
-        done.wait()
+        # Again each second until the work ends: a cancel can come before the work has started
+        # what it cancels (a Spark statement's job).
+        while not done.wait(1.0):
+            stop()
         raise
     if errors:
         raise errors[0]
