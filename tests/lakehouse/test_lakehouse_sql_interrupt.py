@@ -70,3 +70,30 @@ def test_healthmon_sql_exits_143_soon_after_sigterm(healthmon_home):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_healthmon_sql_on_spark_exits_128_plus_signal_soon_after_it(healthmon_home, signum):
+    """pyspark puts a SIGINT handler of its own in place of the CLI's (its KeyboardInterrupt then
+    surfaced as a Py4J "SQL error", exit 1), and a Spark statement blocks the main thread."""
+    spark_query = LONG_QUERY.replace("a.range + b.range", "a.id + b.id")
+    proc = subprocess.Popen([sys.executable, "-m", "healthmon.cli.main", "sql", "--engine", "spark", spark_query],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HEALTHMON_SQL_TIMEOUT": "600"})
+    try:
+        deadline = time.monotonic() + 60
+        while not _catches(proc.pid, signum):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(12)  # the JVM has started and the statement is running
+        proc.send_signal(signum)
+        sent = time.monotonic()
+        err = proc.communicate(timeout=60)[1]
+        assert proc.returncode == 128 + signum, err
+        assert err.strip().splitlines()[-1] == f"Interrupted ({signal.Signals(signum).name}).", err
+        assert "bug in healthmon" not in err and "Traceback" not in err
+        assert time.monotonic() - sent < 10, "the statement ran on after the signal"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -15,7 +15,6 @@ depends on which path ran.
 from __future__ import annotations
 
 import csv
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.json as pjson
+
+from healthmon.interrupts import map_on_threads
 
 BLOCK = 1 << 24  # 16 MiB blocks: few blocks per file, parsed on Arrow's thread pool
 # Python's json module raises RecursionError past ~1000 levels; pyarrow.json (RapidJSON) has no
@@ -175,7 +176,8 @@ def read_csv_fast(path: Path, schema: pa.Schema, tops: list[str]) -> pa.Table:
     header = _csv_header(path)
     if any(t not in header for t in tops) or len(set(header)) != len(header):
         raise Unsupported("header")  # the row reader names the missing column
-    table = pcsv.read_csv(
+    # Block by block, not read_csv's one native call: an interrupt is handled between blocks.
+    reader = pcsv.open_csv(
         path,
         read_options=pcsv.ReadOptions(block_size=BLOCK),
         parse_options=pcsv.ParseOptions(newlines_in_values=True),
@@ -183,11 +185,27 @@ def read_csv_fast(path: Path, schema: pa.Schema, tops: list[str]) -> pa.Table:
                                             null_values=[""], strings_can_be_null=True,
                                             quoted_strings_can_be_null=True),
     )
+    batches = [batch for batch in reader]  # noqa: C416 - list(reader) would not return to Python between blocks
+    table = pa.Table.from_batches(batches, schema=reader.schema)
     # Columns are converted on two threads: parsing a column of JSON text (structs, maps) is most
     # of the work, and one column is often a single pyarrow.json block (one thread) otherwise.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="csv-convert") as pool:
-        cols = list(pool.map(lambda t: _from_text(table.column(t).combine_chunks(), schema.field(t).type), tops))
+    # Each column in slices of about a block of text, so that an interrupt waits for one slice.
+    slices = [(t, start, length) for t in tops for start, length in _slices(table.column(t))]
+    parts = map_on_threads(lambda s: _from_text(table.column(s[0]).slice(s[1], s[2]).combine_chunks(),
+                                                schema.field(s[0]).type), slices)
+    cols = []
+    for t in tops:
+        mine = [p for s, p in zip(slices, parts) if s[0] == t]
+        cols.append(mine[0] if len(mine) == 1 else pa.concat_arrays(mine))
     return pa.table(cols, schema=pa.schema([schema.field(t).with_nullable(True) for t in tops]))
+
+
+def _slices(col: pa.ChunkedArray) -> list[tuple[int, int]]:
+    """(offset, length) row ranges of about BLOCK bytes of ``col`` each (at least one range)."""
+    n = len(col)
+    count = max(1, min(n, -(-col.nbytes // BLOCK)))
+    step = -(-n // count) if n else 0
+    return [(start, min(step, n - start)) for start in range(0, n, step)] if n else [(0, 0)]
 
 
 def _empty_maps_as_objects(path: Path, names: list[str]) -> pa.Buffer:

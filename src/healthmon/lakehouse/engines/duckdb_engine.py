@@ -30,6 +30,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from sqlglot import exp
 
+from healthmon import interrupts
 from healthmon.errors import InvalidParameterError
 from healthmon.lakehouse.sql_confine import timeout_error, timeout_from_env
 from healthmon.lakehouse.sql_translate import TableRef, to_dialect
@@ -119,36 +120,10 @@ class DuckDBEngine:
 
 
 def run_interruptibly(con: duckdb.DuckDBPyConnection, work: Callable[[], pa.Table]) -> pa.Table:
-    """Run ``work`` on ``con`` in a worker thread while this thread waits for it.
-
-    DuckDB does not hand control back to Python while a statement runs, so a signal handler (Ctrl-C,
-    or SIGTERM, which the CLI turns into KeyboardInterrupt) would wait for the statement to end — up
-    to the statement timeout. A thread waiting on an Event runs its signal handlers at once; the
-    statement is then interrupted and the interrupt raised here."""
-    results: list[pa.Table] = []
-    errors: list[BaseException] = []
-    # An Event, not Thread.join: a join interrupted by a signal may return at once the next time
-    # (Python 3.11), before the statement has stopped and released the connection.
-    done = threading.Event()
-
-    def target() -> None:
-        try:
-            results.append(work())
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            errors.append(exc)
-        finally:
-            done.set()
-
-    threading.Thread(target=target, name="duckdb-statement", daemon=True).start()
-    try:
-        done.wait()
-    except BaseException:
-        _interrupt(con)
-        done.wait()
-        raise
-    if errors:
-        raise errors[0]
-    return results[0]
+    """Run ``work`` on ``con`` so that Ctrl-C / SIGTERM interrupt it at once: DuckDB does not
+    hand control back to Python while a statement runs (see ``healthmon.interrupts``). On an
+    interrupt the statement is interrupted and awaited, so the connection is free again."""
+    return interrupts.run_interruptibly(work, stop=lambda: _interrupt(con))
 
 
 def _interrupt(con: duckdb.DuckDBPyConnection) -> None:

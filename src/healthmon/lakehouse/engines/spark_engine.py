@@ -28,6 +28,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from sqlglot import exp
 
+from healthmon import interrupts
 from healthmon.errors import HealthmonError, InvalidParameterError
 from healthmon.lakehouse.sql_confine import check_spark_query, timeout_error, timeout_from_env
 from healthmon.lakehouse.sql_translate import TableRef, to_dialect
@@ -78,7 +79,10 @@ def get_session(master: str | None = None):
     from healthmon.logsetup import native_output_to_log_file
 
     with native_output_to_log_file():  # the JVM's banner and warnings: not on a user's terminal
-        _SESSION = builder.getOrCreate()
+        # On a worker thread: the CLI's Ctrl-C / SIGTERM handlers run at once in the main thread
+        # (the JVM's start cannot be cut short: it is awaited), and pyspark, which installs a
+        # SIGINT handler of its own only from the main thread, leaves the CLI's in place.
+        _SESSION = interrupts.run_interruptibly(builder.getOrCreate, stop=lambda: None)
     _SESSION.sparkContext.setLogLevel("ERROR")
     return _SESSION
 
@@ -147,9 +151,17 @@ class SparkEngine:
             timed_out.set()
             sc.cancelJobsWithTag(tag)
 
+        def run() -> pa.Table:
+            # Job tags belong to the JVM thread of the Python thread that sets them (pinned
+            # threads), so the statement's thread sets its own.
+            sc.addJobTag(tag)
+            sc.setInterruptOnCancel(True)  # a cancelled statement's running tasks stop, not only its queued ones
+            try:
+                return self.spark.sql(sql).toArrow()
+            finally:
+                sc.removeJobTag(tag)
+
         timer = threading.Timer(timeout, cancel) if timeout else None
-        sc.addJobTag(tag)
-        sc.setInterruptOnCancel(True)  # a cancelled statement's running tasks stop, not only its queued ones
         try:
             for ref in refs:
                 self.dataframe(load(ref)).createOrReplaceTempView(ref.view)
@@ -158,7 +170,8 @@ class SparkEngine:
                 timer.daemon = True
                 timer.start()
             try:
-                return self.spark.sql(sql).toArrow()
+                # On a worker thread: Ctrl-C / SIGTERM cancel the statement's jobs at once.
+                return interrupts.run_interruptibly(run, stop=lambda: sc.cancelJobsWithTag(tag))
             except Exception as exc:
                 if timed_out.is_set():
                     raise timeout_error(timeout or 0) from None
@@ -169,6 +182,5 @@ class SparkEngine:
         finally:
             if timer:
                 timer.cancel()
-            sc.removeJobTag(tag)
             for v in views:
                 self.spark.catalog.dropTempView(v)
