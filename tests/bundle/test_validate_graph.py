@@ -82,19 +82,33 @@ def test_environments_keys_and_pep508(make_bundle):
     assert any('uses environment_key "defualt", which the job does not declare (did you mean "default"?)' in m for m in msgs)
 
 
-def test_one_notebook_in_several_jobs_warns_and_strict_fails(make_bundle):
+def test_one_notebook_in_several_jobs_of_a_layered_bundle_warns_and_strict_fails(make_bundle):
     text = """resources:
   jobs:
     a:
       tasks: [{task_key: t, notebook_task: {notebook_path: ./nb.py}}]
     b:
       tasks: [{task_key: t, notebook_task: {notebook_path: ./nb.py}}]
+    composite:
+      tasks: [{task_key: run_a, run_job_task: {job_id: "${resources.jobs.a.id}"}}]
 """
     root = make_bundle({"databricks.yml": "bundle: {name: g}\n" + text, "nb.py": "# Databricks notebook source\n"})
     d = load_bundle(root).diagnostics
     assert [x.severity for x in d] == ["warning"]
     assert "notebook nb.py appears in 2 jobs (a, b)" in d.items[0].summary
     assert load_bundle(root, strict=True).diagnostics.has_errors()
+
+
+def test_independent_jobs_sharing_a_notebook_are_accepted_as_by_the_cli(make_bundle):
+    text = """resources:
+  jobs:
+    job_one:
+      tasks: [{task_key: task_one, notebook_task: {notebook_path: ./test.py}}]
+    job_two:
+      tasks: [{task_key: task_two, notebook_task: {notebook_path: ./test.py}}]
+"""
+    root = make_bundle({"databricks.yml": "bundle: {name: g}\n" + text, "test.py": "# Databricks notebook source\n"})
+    assert not load_bundle(root, strict=True).diagnostics.items
 
 
 def test_schedules_cron_and_timezone(make_bundle):
