@@ -99,3 +99,59 @@ def test_include_locations_adds_the_cli_locations_map(make_bundle):
     assert locs["locations"]["resources.jobs.j.name"] == [[1, 4, 13]]
     r = CliRunner().invoke(app, ["validate", "-p", str(root), "-o", "json"])
     assert "__locations" not in json.loads(r.stdout)
+
+
+def test_keyed_merge_keys_have_no_location(make_bundle):
+    """The CLI's ``ElementsByKey`` re-sets each entry's key to ``dyn.V(key)`` (its Go test: "the
+    resulting element has its key field assigned to the output of the key function"), so after
+    ``MergeJobTasks`` and friends a written ``task_key`` / ``job_cluster_key`` /
+    ``environment_key`` / parameter ``name`` has no location; the entries and their other
+    fields keep theirs, as does a task's reference to a cluster or an environment."""
+    from healthmon.cli.bundle import app
+
+    root = make_bundle({"databricks.yml": """
+        bundle:
+          name: b
+        resources:
+          jobs:
+            j:
+              parameters:
+                - name: p
+                  default: x
+              job_clusters:
+                - job_cluster_key: c
+                  new_cluster:
+                    spark_version: 15.4.x-scala2.12
+              environments:
+                - environment_key: e
+                  spec:
+                    client: "1"
+              tasks:
+                - task_key: a
+                  job_cluster_key: c
+                  spark_python_task:
+                    python_file: /Workspace/a.py
+                - task_key: b
+                  environment_key: e
+                  spark_python_task:
+                    python_file: /Workspace/b.py
+        targets:
+          dev:
+            resources:
+              jobs:
+                j:
+                  tasks:
+                    - task_key: b
+                      max_retries: 1
+        """})
+    r = CliRunner().invoke(app, ["validate", "-p", str(root), "-o", "json", "--include-locations"])
+    assert r.exit_code == 0, r.output
+    locs = json.loads(r.stdout)["__locations"]["locations"]
+    job = "resources.jobs.j"
+    for key in ("tasks[0].task_key", "tasks[1].task_key", "job_clusters[0].job_cluster_key",
+                "environments[0].environment_key", "parameters[0].name"):
+        assert f"{job}.{key}" not in locs, key
+    assert locs[f"{job}.tasks[0].job_cluster_key"] == [[0, 19, 28]]
+    assert locs[f"{job}.tasks[1].environment_key"] == [[0, 23, 28]]
+    assert locs[f"{job}.tasks[1]"] == [[0, 22, 11], [0, 32, 15]]
+    assert locs[f"{job}.parameters[0].default"] == [[0, 8, 20]]

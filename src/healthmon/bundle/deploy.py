@@ -37,6 +37,7 @@ from healthmon.bundle.dyn import Value, parse_path, set_path, to_plain
 from healthmon.bundle.loader import Bundle
 from healthmon.errors import HealthmonError, Location
 from healthmon.settings import Settings
+from healthmon.workspace_files import exists
 
 LOCAL_URL = "http://127.0.0.1:8080"
 # Bundle-only fields that are not part of the Jobs API JobSettings (``id`` and ``url`` are the
@@ -130,6 +131,9 @@ def deployed_job_configs(bundle: Bundle) -> dict[str, dict[str, Any]]:
             expanded.append((parse_path(path), [f"{file_path}/{Path(os.path.relpath(m, bundle.sync_dir)).as_posix()}"
                                                 for m in matches]))
             continue
+        if not exists(ref.local):  # a build output validate let through (inside a build artifact's path)
+            raise HealthmonError(f"{path}: library file {ref.declared!r} does not exist (declared in {ref.location}); "
+                                 f"build it before deploying")
         value = set_path(value, parse_path(path), Value(ref.workspace_path, ref.location))
     plain = to_plain(value)
     # Later entries first, so the indexes of earlier ones in the same list stay valid.

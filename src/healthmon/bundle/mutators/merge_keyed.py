@@ -6,7 +6,8 @@ interpolation (a ``task_key: ${var.x}`` must be resolved first), entries with th
 merged into the first one, in order (maps key by key, sequences concatenated). As the CLI's
 ``merge.ElementsByKey``, an entry without its key has the key ``""``: the job list entries
 without one are merged together and printed with ``""``, and so are an app's ``resources``
-without a ``name`` (``MergeApps``). Pipeline clusters (``MergePipelineClusters``) compare their
+without a ``name`` (``MergeApps``). Every entry's key is re-set, without a location.
+Pipeline clusters (``MergePipelineClusters``) compare their
 ``label`` case-insensitively, a cluster without one being the ``default`` cluster, each merged
 cluster printed with its normalised label. An entry whose key is not a string (only a reference
 could have made it one; the loader drops a literal) is left alone, where the CLI would panic.
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from functools import partial
 
 from healthmon.bundle.diag import fail
-from healthmon.bundle.dyn import MergeError, Path, Value, in_place_of, map_pattern, merge
+from healthmon.bundle.dyn import NO_LOC, MergeError, Path, Value, map_pattern, merge
 from healthmon.bundle.step import BundleState, Step
 
 # (entry, key field) -> the key the entry is merged by; None: the entry is left alone.
@@ -75,10 +76,11 @@ def merge_by_key(items: Value, key: str, key_of: KeyOf = _key_or_empty) -> Value
 
 def _with_key(item: Value, key: str, k: str | None) -> Value:
     current = item.get(key)
-    if k is None or (current is not None and current.v == k):
+    if k is None or (current is not None and current.v == k and current.loc == NO_LOC and not current.more):
         return item
-    # A key the entry did not write is the CLI's dyn.V(key): no location.
-    return item.rebuilt({**item.v, key: in_place_of(current, k)})
+    # The CLI's ElementsByKey re-sets every entry's key to dyn.V(key): the key, written or not,
+    # has no location afterwards (--include-locations does not list it).
+    return item.rebuilt({**item.v, key: Value(k)})
 
 
 def _merge_at(key: str, key_of: KeyOf, _path: Path, items: Value) -> Value:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from healthmon.bundle.diag import ERROR, Diagnostic
-from healthmon.bundle.dyn import find, format_path
+from healthmon.bundle.dyn import NO_LOC, find, format_path, get_path
 from healthmon.bundle.step import BundleState
 
 CHECK = "task_keys"
@@ -20,7 +20,10 @@ def check(state: BundleState) -> list[Diagnostic]:
     for pat in PATTERNS:
         for path, node in find(state.config, pat):
             if isinstance(node.v, str) and node.v and not TASK_KEY.match(node.v):
+                # A task's own key has no location after the keyed merge (as in the CLI): point
+                # at the task that holds it.
+                loc = node.loc if node.loc != NO_LOC else (get_path(state.config, path[:-1]) or node).loc
                 out.append(Diagnostic(
                     ERROR, f'invalid task_key "{node.v}": use only letters, digits, "_" and "-" '
-                           f"(at most 100 characters)", node.loc, format_path(path), check=CHECK))
+                           f"(at most 100 characters)", loc, format_path(path), check=CHECK))
     return out

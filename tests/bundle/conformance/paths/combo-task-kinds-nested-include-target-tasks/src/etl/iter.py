@@ -1,0 +1,2 @@
+# Databricks notebook source
+x = dbutils.widgets.get("item")

@@ -1,0 +1,3 @@
+# Databricks notebook source
+dbutils.widgets.text("env", "dev")
+env = dbutils.widgets.get("env")
