@@ -44,17 +44,15 @@ def test_types_required_fields_and_unknown_fields(make_bundle):
     # A wrong type is the CLI's Normalize warning (the value is dropped), also found while loading.
     assert ("warning", 'cannot parse "lots" as an integer', "resources.jobs.j.tasks[0].max_retries",
             "databricks.yml:13:24") in got
-    # Required and Enum run in initialize, before the tasks are sorted: the indexes are the
-    # tasks' places as written (after the keyed merge).
     assert ("warning", 'invalid value "SOMETIMES" for enum field. Valid values are [ALL_DONE ALL_FAILED ALL_SUCCESS '
-            'AT_LEAST_ONE_FAILED AT_LEAST_ONE_SUCCESS NONE_FAILED]', "resources.jobs.j.tasks[0].run_if",
+            'AT_LEAST_ONE_FAILED AT_LEAST_ONE_SUCCESS NONE_FAILED]', "resources.jobs.j.tasks[1].run_if",
             "databricks.yml:14:19") in got
     assert ("warning", "expected sequence, found string", "resources.jobs.j.email_notifications.on_failure",
             "databricks.yml:10:41") in got
     assert ("warning", 'required field "timezone_id" is not set', "resources.jobs.j.schedule",
             "databricks.yml:9:17") in got
-    assert ("warning", 'required field "task_key" is not set', "resources.jobs.j.tasks[1]",
-            "databricks.yml:17:11") in got
+    assert ("warning", 'required field "task_key" is not set', "resources.jobs.j.tasks[0]",
+            "databricks.yml:17:11") in got  # tasks are sorted: the task without a key ("") comes first
 
 
 def test_unambiguous_scalars_are_normalised(make_bundle):
