@@ -11,7 +11,7 @@ from healthmon.bundle.diag import Diagnostic, Diagnostics
 from healthmon.bundle.step import BundleState, Step
 
 # Checks of bundle/validate/, run in this order after the schema.
-CHECKS = ("reserved", "task_keys", "job_cluster_keys", "job_task_cluster_spec", "single_node_cluster", "notebooks",
+CHECKS = ("reserved", "job_cluster_keys", "job_task_cluster_spec", "single_node_cluster", "notebooks",
           "widgets", "depends_on", "atomic", "environments", "schedules", "silent_failure", "sync_patterns")
 
 
