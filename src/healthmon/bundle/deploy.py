@@ -425,6 +425,12 @@ def _checked(bundle: Bundle, key: str, settings: dict[str, Any]) -> dict[str, An
         raise HealthmonError(f'cannot deploy resources.jobs.{key}: invalid task_key "{task_key}": use only letters, '
                              'digits, "_" and "-" (at most 100 characters)',
                              location=bundle.location(f"resources.jobs.{key}.{path}"))
+    untyped = _untyped_task(settings.get("tasks"))
+    if untyped is not None:
+        path, task_key = untyped
+        raise HealthmonError(f'cannot deploy resources.jobs.{key}: task "{task_key}" has no task type; set one of '
+                             "notebook_task, spark_python_task, run_job_task, condition_task, ...",
+                             location=bundle.location(f"resources.jobs.{key}.{path}"))
     try:
         check_settings(settings)
     except HealthmonError as exc:
@@ -435,6 +441,21 @@ def _checked(bundle: Bundle, key: str, settings: dict[str, Any]) -> dict[str, An
 
 # The Jobs API's task key: letters, digits, `_` and `-`, at most 100 characters.
 TASK_KEY = re.compile(r"^[\w-]{1,100}$", re.ASCII)
+
+
+def _untyped_task(tasks: Any) -> tuple[str, str] | None:
+    """The first task (or ``for_each_task``'s inner task) without a task type, with its path
+    under the job: the CLI's ``validate`` accepts it, the Jobs API and the local runtime cannot
+    run it."""
+    from healthmon.bundle.validate.depends_on import TASK_TYPES
+
+    for i, task in enumerate(tasks if isinstance(tasks, list) else ()):
+        loop = task.get("for_each_task") if isinstance(task, dict) else None
+        inner = loop.get("task") if isinstance(loop, dict) else None
+        for path, t in ((f"tasks[{i}]", task), (f"tasks[{i}].for_each_task.task", inner)):
+            if isinstance(t, dict) and not any(k in t for k in TASK_TYPES):  # a null one: check_settings
+                return path, str(t.get("task_key", ""))
+    return None
 
 
 def _invalid_task_key(tasks: Any) -> tuple[str, str] | None:
