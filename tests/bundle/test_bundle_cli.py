@@ -243,7 +243,7 @@ def test_summary_line_counts_each_severity(make_bundle):
           jobs:
             j:
               nmae: typo
-              tasks: [{task_key: "t t", notebook_task: {notebook_path: /Workspace/nb}}]
+              tasks: [{task_key: t, depends_on: [{task_key: nope}], notebook_task: {notebook_path: /Workspace/nb}}]
               tagz: {}
               run_as: {user_name: bot@example.com}
         targets:

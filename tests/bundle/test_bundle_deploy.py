@@ -91,6 +91,33 @@ def test_invalid_bundle_is_not_deployed(basic):
     assert rows() == {}
 
 
+def test_a_task_key_the_jobs_api_refuses_validates_but_is_not_deployed(basic):
+    # The CLI's validate accepts any task key; the Jobs API refuses one with spaces or `/`.
+    ingest = basic / "resources/ingest.yml"
+    ingest.write_text(ingest.read_text().replace("task_key: report", "task_key: load report/now"))
+    b = load_bundle(basic, "dev")
+    assert not b.diagnostics.has_errors()
+    with pytest.raises(HealthmonError, match='cannot deploy resources.jobs.ingest_job: invalid task_key '
+                                             '"load report/now"') as exc:
+        deploy(b)
+    assert exc.value.location is not None and exc.value.location.file == "resources/ingest.yml"
+    assert rows() == {}
+
+
+def test_a_task_without_type_validates_but_is_not_deployed(basic):
+    ingest = basic / "resources/ingest.yml"
+    text = ingest.read_text()
+    start = text.index("          spark_python_task:")
+    ingest.write_text(text.replace(text[start:text.index("      schedule:")], ""))
+    b = load_bundle(basic, "dev")
+    assert not any("task type" in d.summary for d in b.diagnostics)
+    with pytest.raises(HealthmonError, match='cannot deploy resources.jobs.ingest_job: task "report" has no task '
+                                             'type') as exc:
+        deploy(b)
+    assert exc.value.location is not None and exc.value.location.file == "resources/ingest.yml"
+    assert rows() == {}
+
+
 def test_lock_blocks_a_concurrent_deploy_and_force_lock_takes_over(basic):
     b = load_bundle(basic, "dev")
     settings = Settings.from_env()

@@ -18,8 +18,8 @@ ORDER = ["run_preinit_script", "load_includes", "normalize_as_loaded", "check_bu
          "load_git", "rewrite_sync_paths",
          "sync_default_path", "sync_infer_root", "apply_source_linked_deployment",
          "define_workspace_defaults", "resolve_variables", "rewrite_workspace_prefix", "interpolate", "normalize_resolved_types",
-         "merge_keyed_lists", "capture_schema_dependency", "permission_diagnostics", "set_run_as", "override_compute", "apply_mode",
-         "apply_presets", "set_resource_defaults", "sort_tasks",
+         "merge_keyed_lists", "sort_tasks", "capture_schema_dependency", "check_required_and_enum", "permission_diagnostics", "set_run_as", "override_compute", "apply_mode",
+         "apply_presets", "set_resource_defaults",
          "expand_pipeline_glob_paths", "translate_paths", "python_wheel_wrapper_check", "insert_python_artifact",
          "prepare_artifacts", "validate_apps", "validate_shared_root_permissions", "apply_permissions",
          "run_postinit_script"]

@@ -52,7 +52,8 @@ def test_cycle_across_jobs_and_run_job_task_targets(make_bundle):
     assert [x.summary for x in d.errors] == ["cycle across jobs through run_job_task: x -> y -> x"]
 
 
-def test_task_needs_exactly_one_type(make_bundle):
+def test_task_has_at_most_one_type(make_bundle):
+    # No type is accepted silently, as by the CLI (deploy refuses it); several are an error.
     d = summaries(make_bundle, f"""resources:
   jobs:
     j:
@@ -60,7 +61,7 @@ def test_task_needs_exactly_one_type(make_bundle):
         - {{task_key: none}}
         - {{task_key: two, {COND}, run_job_task: {{job_id: "${{resources.jobs.j.id}}"}}}}
 """)
-    assert any('"none" of job "j" has no task type' in m.summary for m in d.warnings)
+    assert not any("no task type" in m.summary for m in [*d.warnings, *d.errors])
     assert any('"two" of job "j" has several task types (run_job_task, condition_task)' in m.summary for m in d.errors)
 
 

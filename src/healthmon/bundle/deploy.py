@@ -35,7 +35,7 @@ from typing import Any
 
 from healthmon.bundle.dyn import Value, parse_path, set_path, to_plain
 from healthmon.bundle.loader import Bundle
-from healthmon.errors import HealthmonError, Location
+from healthmon.errors import HealthmonError
 from healthmon.settings import Settings
 from healthmon.workspace_files import exists
 
@@ -388,7 +388,7 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
                 ids = {k: r.job_id for k, r in rows.items()}
                 for key, job in deployed_job_configs(bundle).items():  # phase 2: settings with real ids
                     row = rows[key]
-                    row.settings = _checked(key, job_settings(job, ids), bundle.location(f"resources.jobs.{key}"))
+                    row.settings = _checked(bundle, key, job_settings(job, ids))
                     row.bundle_root = str(bundle.root)
                     row.run_as_user_name = run_as_principal(job, settings.user_name)
                 for key, row in existing.items():
@@ -415,18 +415,71 @@ def _deploy_locked(bundle, db, settings, name, target, digest, started, force_lo
     return result
 
 
-def _checked(key: str, settings: dict[str, Any], where: Location | None) -> dict[str, Any]:
+def _checked(bundle: Bundle, key: str, settings: dict[str, Any]) -> dict[str, Any]:
     """The settings of job ``key`` if the Jobs API would accept them. A value dropped with a
     Normalize warning can leave a job Databricks refuses at deploy (a ``schedule`` without its
-    required ``quartz_cron_expression``, a ``run_job_task`` without ``job_id``): refused here too,
-    inside the deploy's transaction, so nothing of this deploy is written."""
+    required ``quartz_cron_expression``, a ``run_job_task`` without ``job_id``), and so does a
+    task key the CLI's ``validate`` accepts but the Jobs API does not: refused here too, inside
+    the deploy's transaction, so nothing of this deploy is written."""
     from healthmon.jobs.service import check_settings
 
+    bad = _invalid_task_key(settings.get("tasks"))
+    if bad is not None:
+        path, task_key = bad
+        raise HealthmonError(f'cannot deploy resources.jobs.{key}: invalid task_key "{task_key}": use only letters, '
+                             'digits, "_" and "-" (at most 100 characters)',
+                             location=bundle.location(f"resources.jobs.{key}.{path}"))
+    untyped = _untyped_task(settings.get("tasks"))
+    if untyped is not None:
+        path, task_key = untyped
+        raise HealthmonError(f'cannot deploy resources.jobs.{key}: task "{task_key}" has no task type; set one of '
+                             "notebook_task, spark_python_task, run_job_task, condition_task, ...",
+                             location=bundle.location(f"resources.jobs.{key}.{path}"))
     try:
         check_settings(settings)
     except HealthmonError as exc:
-        raise HealthmonError(f"cannot deploy resources.jobs.{key}: {exc.message}", location=where) from None
+        raise HealthmonError(f"cannot deploy resources.jobs.{key}: {exc.message}",
+                             location=bundle.location(f"resources.jobs.{key}")) from None
     return settings
+
+
+# The Jobs API's task key: letters, digits, `_` and `-`, at most 100 characters.
+TASK_KEY = re.compile(r"^[\w-]{1,100}$", re.ASCII)
+
+
+def _untyped_task(tasks: Any) -> tuple[str, str] | None:
+    """The first task (or ``for_each_task``'s inner task) without a task type, with its path
+    under the job: the CLI's ``validate`` accepts it, the Jobs API and the local runtime cannot
+    run it."""
+    from healthmon.bundle.validate.depends_on import TASK_TYPES
+
+    for i, task in enumerate(tasks if isinstance(tasks, list) else ()):
+        loop = task.get("for_each_task") if isinstance(task, dict) else None
+        inner = loop.get("task") if isinstance(loop, dict) else None
+        for path, t in ((f"tasks[{i}]", task), (f"tasks[{i}].for_each_task.task", inner)):
+            if isinstance(t, dict) and not any(k in t for k in TASK_TYPES):  # a null one: check_settings
+                return path, str(t.get("task_key", ""))
+    return None
+
+
+def _invalid_task_key(tasks: Any) -> tuple[str, str] | None:
+    """The first task key (of a task, a ``for_each_task``'s inner task or a ``depends_on``
+    entry) the Jobs API refuses, with its path under the job; the CLI's ``validate`` does not
+    check them (its own ``variables/complex`` test uses a key with spaces and ``/``)."""
+    for i, task in enumerate(tasks if isinstance(tasks, list) else ()):
+        if not isinstance(task, dict):
+            continue
+        loop = task.get("for_each_task")
+        inner = loop.get("task") if isinstance(loop, dict) else None
+        deps: list[Any] = task["depends_on"] if isinstance(task.get("depends_on"), list) else []
+        keys = [(f"tasks[{i}].task_key", task.get("task_key")),
+                (f"tasks[{i}].for_each_task.task.task_key", inner.get("task_key") if isinstance(inner, dict) else None),
+                *((f"tasks[{i}].depends_on[{j}].task_key", d.get("task_key") if isinstance(d, dict) else None)
+                  for j, d in enumerate(deps))]
+        for path, value in keys:
+            if isinstance(value, str) and value and not TASK_KEY.match(value):
+                return path, value
+    return None
 
 
 def _record_failure(db, bundle: Bundle, settings: Settings, digest: str, started: int, action: str) -> None:

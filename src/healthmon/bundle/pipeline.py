@@ -35,6 +35,7 @@ from healthmon.bundle.mutators.set_defaults import DefineWorkspaceDefaults, SetR
 from healthmon.bundle.mutators.source_linked import ApplySourceLinkedDeployment
 from healthmon.bundle.mutators.sync_paths import RewriteSyncPaths, SyncDefaultPath, SyncInferRoot
 from healthmon.bundle.mutators.translate_paths import TranslatePaths
+from healthmon.bundle.mutators.validate import CheckRequiredAndEnum
 from healthmon.bundle.mutators.wheel_wrapper import WheelWrapperCheck
 from healthmon.bundle.mutators.workspace_prefix import RewriteWorkspacePrefix
 from healthmon.bundle.step import Step
@@ -62,14 +63,15 @@ def initialize() -> list[Step]:
         Interpolate(),
         NormalizeResolvedTypes(),
         MergeKeyedLists(),
+        SortTasks(),
         CaptureSchemaDependency(),
+        CheckRequiredAndEnum(),
         PermissionDiagnostics(),
         SetRunAs(),
         OverrideCompute(),
         ApplyMode(),
         ApplyPresets(),
         SetResourceDefaults(),
-        SortTasks(),
         ExpandPipelineGlobPaths(),
         TranslatePaths(),
         WheelWrapperCheck(),

@@ -11,7 +11,7 @@ from healthmon.bundle.diag import Diagnostic, Diagnostics
 from healthmon.bundle.step import BundleState, Step
 
 # Checks of bundle/validate/, run in this order after the schema.
-CHECKS = ("reserved", "task_keys", "job_cluster_keys", "job_task_cluster_spec", "single_node_cluster", "notebooks",
+CHECKS = ("reserved", "job_cluster_keys", "job_task_cluster_spec", "single_node_cluster", "notebooks",
           "widgets", "depends_on", "atomic", "environments", "schedules", "silent_failure", "sync_patterns")
 
 
@@ -25,17 +25,47 @@ class ValidateSchema(Step):
 
         found, fixes = schema.check(b)
         b.config = schema.apply_fixes(b.config, fixes)
-        # Unknown fields and wrong types were reported (and dropped) by the normalize steps; a
-        # type found here was made by a later step.
-        found = [d for d in found if d.check != schema.UNKNOWN_FIELD]
-        required = [d for d in found if d.summary.startswith("required field ")]
-        enum = [d for d in found if ENUM_MARK in d.summary]
-        rest = [d for d in found if d not in required and d not in enum]
-        # The CLI's Required and Enum checks each sort their warnings by summary, then by their
-        # locations printed as Go prints them (`[/abs/file.yml:19:16]`, a string: line 19 sorts
-        # before line 9).
-        return Diagnostics(rest + sorted(required, key=lambda d: _go_order(d, b))
+        # Unknown fields and wrong types were reported (and dropped) by the normalize steps,
+        # required fields and the enums of resources by check_required_and_enum; a type found
+        # here was made by a later step.
+        return Diagnostics([d for d in found if d.check != schema.UNKNOWN_FIELD and not _reported_in_initialize(d)])
+
+
+class CheckRequiredAndEnum(Step):
+    """The CLI's ``validate.Required`` and ``validate.Enum``, which run in its initialize phase
+    once references are resolved and keyed lists merged, before the identity and mode mutators
+    (``PermissionDiagnostics``, ``SetRunAs``, ``ProcessTargetMode``, ``ApplyPresets``): their
+    warnings come before those mutators' findings, are printed also when a later initialize step
+    fails, and see fields as written, before presets or defaults fill them. The CLI's enum
+    fields are the SDK's enum types, all under ``resources``; the engine's enums of top-level
+    sections (``bundle.mode``) stay with the schema check."""
+
+    name = "check_required_and_enum"
+    reads = ("*",)
+    updates = ()
+
+    def run(self, b: BundleState) -> Diagnostics:
+        from healthmon.bundle.validate import schema
+
+        found, _fixes = schema.check(b)
+        required = [d for d in found if _is_required(d)]
+        enum = [d for d in found if _is_resource_enum(d)]
+        # Each check sorts its warnings by summary, then by their locations printed as Go
+        # prints them (`[/abs/file.yml:19:16]`, a string: line 19 sorts before line 9).
+        return Diagnostics(sorted(required, key=lambda d: _go_order(d, b))
                            + sorted(enum, key=lambda d: _go_order(d, b)))
+
+
+def _is_required(d: Diagnostic) -> bool:
+    return d.summary.startswith("required field ")
+
+
+def _is_resource_enum(d: Diagnostic) -> bool:
+    return ENUM_MARK in d.summary and (d.path or "").startswith("resources.")
+
+
+def _reported_in_initialize(d: Diagnostic) -> bool:
+    return _is_required(d) or _is_resource_enum(d)
 
 
 ENUM_MARK = " for enum field. Valid values are "

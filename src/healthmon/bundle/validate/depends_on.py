@@ -1,7 +1,7 @@
-"""Task graph checks: unique task keys, one task type per task (none: a warning, several: an
-error), ``depends_on`` naming existing tasks, no cycles in a job, and no cycles across jobs
-through ``run_job_task`` (a literal ``job_id`` names a job of the local workspace; ``0`` is "not
-set", as the CLI warns)."""
+"""Task graph checks: unique task keys, at most one task type per task (none is accepted, as by
+the CLI; ``bundle deploy`` refuses it), ``depends_on`` naming existing tasks, no cycles in a
+job, and no cycles across jobs through ``run_job_task`` (a literal ``job_id`` names a job of the
+local workspace; ``0`` is "not set", as the CLI warns)."""
 
 from __future__ import annotations
 
@@ -69,12 +69,12 @@ def check(state: BundleState) -> list[Diagnostic]:
             tk = task_key(t)
             tpath = f"{base}.tasks[{i}]"
             kinds = [k for k in TASK_TYPES if (given := t.get(k)) is not None and given.v is not None]
-            if len(kinds) != 1:
-                # No type: the CLI accepts it (a warning here: the task cannot run). Several: an error.
-                what = "no task type" if not kinds else f"several task types ({', '.join(kinds)})"
-                out.append(Diagnostic(WARNING if not kinds else ERROR,
-                                      f'task "{tk}" of job "{key}" has {what}; expected exactly one of '
-                                      f"notebook_task, spark_python_task, run_job_task, condition_task, ...",
+            if len(kinds) > 1:
+                # No type is accepted silently, as by the CLI (whose own tests have such tasks);
+                # the deploy refuses it, as the Jobs API does.
+                out.append(Diagnostic(ERROR, f'task "{tk}" of job "{key}" has several task types '
+                                             f"({', '.join(kinds)}); expected exactly one of "
+                                             f"notebook_task, spark_python_task, run_job_task, condition_task, ...",
                                       t.loc, tpath, check=CHECK))
             deps = t.get("depends_on")
             if deps is not None and deps.is_list:
