@@ -66,10 +66,16 @@ class Bundle:
         return {k: v for k, v in jobs.items() if isinstance(v, dict)} if isinstance(jobs, dict) else {}
 
     def location(self, path: str) -> Location | None:
-        from healthmon.bundle.dyn import get_path, parse_path
+        """Where ``path`` was written; for a value with no place of its own (a key the keyed
+        merge re-set, as the CLI does), where its nearest enclosing value was written."""
+        from healthmon.bundle.dyn import NO_LOC, get_path, parse_path
 
-        node = get_path(self.value, parse_path(path))
-        return node.loc if node is not None else None
+        parts = parse_path(path)
+        for end in range(len(parts), 0, -1):
+            node = get_path(self.value, parts[:end])
+            if node is not None and node.loc != NO_LOC:
+                return node.loc
+        return None
 
     def locations(self) -> dict[str, tuple[Location, ...]]:
         """Every config path → every place it was written (``file:line:col``), first first."""
