@@ -383,7 +383,8 @@ def markdown_lasting(results: dict) -> str:
              "|---|---|---|---|---|---|"]
     for kind, k in s["by_anomaly"].items():
         per = "–" if k["flags_per_found"] is None else f"{k['flags_per_found']:.2f}"
-        lines.append(f"| {kind} | {k['cases']} | {k['found']} | {per} | {k['found_with_repeats']} | {k['late_flags']} |")
+        lines.append(f"| {kind} | {k['cases']} | {k['found']} | {per} | {k['found_with_repeats']} "
+                     f"| {k['late_flags']} |")
     return "\n".join(lines) + "\n"
 
 
