@@ -594,8 +594,10 @@ class EntityScorer:
             self.flag_score = surprise
             self.alert_side, self.alert_at = side, self.scored
         elif t < self.quiet_until or same_change:
-            if surprise >= threshold:
-                # the evidence that raised the alert is still there: the quiet lasts a day beyond it
+            if surprise >= threshold and abs(z) < c.min_z:
+                # the evidence that raised the alert is still in the channels' windows, though the point
+                # itself is close to what the forecasters expect: the quiet lasts a day beyond it (a point
+                # far from expected is a new event of its own, such as the next of a few rare spikes)
                 self.quiet_until = t + refractory
             # a lasting change keeps growing (the CUSUM, the level-shift channel): the same alert; only
             # a jump over the peak it has reached is news
