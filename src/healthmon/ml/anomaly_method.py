@@ -65,8 +65,9 @@ Per point (``EntityScorer.update``):
    highest since the flag by ``escalation`` (a lasting change keeps growing: that is the same
    alert) and, when the spread channel leads, the point is ``min_z`` from expected; so one
    excursion raises one alert plus escalations for a clearly larger one. The quiet lasts until a
-   day after the last point whose surprise still reaches the budget (a lasting change's evidence
-   stays in the channels' windows for a day or more). An alert stays open until the series has been
+   day after the last point close to expected (under ``min_z``) whose surprise still reaches the
+   budget (a lasting change's evidence stays in the channels' windows for a day or more; a point
+   far from expected is an event of its own). An alert stays open until the series has been
    back within ``settle_z`` of its level before the alert for ``refractory_points`` points in a row;
    over a day into an open alert, a flag through the level-shift channel on the same side is that
    alert again (the channel's windows still hold the change), not a new one.
