@@ -323,6 +323,71 @@ def run_shapes(shapes: tuple[str, ...] | None = None, spacings: tuple[str, ...] 
     return {"null": null_rows, "injected": hits, "summary": summarise_shapes(null_rows, hits)}
 
 
+# lasting changes: the level or the spread changes at 70 % of the series and stays changed to its end
+LASTING_FAMILIES = ("gaussian", "ar1_0.9", "daily", "weekly", "bursty_counts")
+LASTING_SPACINGS = ("5min", "30min", "1h", "irregular")
+LASTING_KINDS = ("shift_up", "shift_down", "spread_up")
+
+
+def inject_lasting(kind: str, x: np.ndarray, unit: float, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """``x`` with a change of ``kind`` from 70 % of its length to its end (a level ±4 units, or noise of 3
+    units added), and the change's start."""
+    start = int(0.7 * len(x))
+    y = x.astype(float).copy()
+    if kind == "spread_up":
+        y[start:] += rng.normal(0, 3 * unit, len(y) - start)
+    else:
+        y[start:] += (4 if kind == "shift_up" else -4) * unit
+    return y, start
+
+
+def run_lasting(families: tuple[str, ...] = LASTING_FAMILIES, spacings: tuple[str, ...] = LASTING_SPACINGS,
+                kinds: tuple[str, ...] = LASTING_KINDS, n: int = 4000) -> dict:
+    """Flags per lasting change: one change is one alert, so every flag after the first from the
+    change's start to the end of the series (over a day of 5-minute points up to 50 days of hourly
+    ones) is a repeated alert, a false alarm on real data whose labelled window is short."""
+    rows = []
+    for values in families:
+        make, unit = VALUES[values]
+        for spacing in spacings:
+            rng = _rng(values, spacing, n)
+            t = times(spacing, n, rng)
+            x = make(t, rng)
+            for kind in kinds:
+                y, a = inject_lasting(kind, x, unit, _rng(values, spacing, n, "lasting", kind))
+                r = score(t, y)
+                at = np.flatnonzero(r.flags[a:]) + a
+                late = int((t[at] > t[at[0]] + DAY).sum()) if len(at) else 0
+                rows.append({"values": values, "spacing": spacing, "anomaly": kind, "flags": len(at), "late": late,
+                             "error": r.error})
+    by_kind = {}
+    for kind in dict.fromkeys(r["anomaly"] for r in rows):
+        found = [r["flags"] for r in rows if r["anomaly"] == kind and r["flags"]]
+        by_kind[kind] = {"cases": sum(r["anomaly"] == kind for r in rows), "found": len(found),
+                         "flags_per_found": round(float(np.mean(found)), 2) if found else None,
+                         "found_with_repeats": sum(f > 1 for f in found),
+                         "late_flags": sum(r["late"] for r in rows if r["anomaly"] == kind)}
+    found = [r["flags"] for r in rows if r["flags"]]
+    summary = {"found": len(found), "cases": len(rows),
+               "flags_per_found": round(float(np.mean(found)), 2) if found else None,
+               "repeated_flags": sum(f - 1 for f in found), "late_flags": sum(r["late"] for r in rows),
+               "by_anomaly": by_kind}
+    return {"rows": rows, "summary": summary}
+
+
+def markdown_lasting(results: dict) -> str:
+    s = results["summary"]
+    lines = [f"Lasting changes: {s['found']} of {s['cases']} found, {s['flags_per_found']} flags per found change "
+             f"({s['repeated_flags']} repeated flags, {s['late_flags']} of them over a day after the first).", "",
+             "| change | cases | found | flags per found | found with repeats | flags over a day after the first |",
+             "|---|---|---|---|---|---|"]
+    for kind, k in s["by_anomaly"].items():
+        per = "–" if k["flags_per_found"] is None else f"{k['flags_per_found']:.2f}"
+        lines.append(f"| {kind} | {k['cases']} | {k['found']} | {per} | {k['found_with_repeats']} "
+                     f"| {k['late_flags']} |")
+    return "\n".join(lines) + "\n"
+
+
 def summarise_shapes(null_rows: list[dict], hits: list[dict]) -> dict:
     by_shape = {}
     for name in dict.fromkeys(r["values"] for r in null_rows):
@@ -441,15 +506,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the test's smaller grid")
     parser.add_argument("--json", default=None, help=f"where to write the results (default {RESULTS})")
     parser.add_argument("--shapes-only", action="store_true", help="only the SHAPES grid (printed, not written)")
+    parser.add_argument("--lasting-only", action="store_true", help="only the lasting changes (printed, not written)")
     args = parser.parse_args(argv)
     if args.shapes_only:
         print(markdown_shapes(run_shapes()))
         return 0
+    if args.lasting_only:
+        print(markdown_lasting(run_lasting()))
+        return 0
     results = run(args.quick)
     results["shapes"] = run_shapes()
+    results["lasting"] = run_lasting()
     Path(args.json or RESULTS).write_text(to_json(results))
     print(markdown(results))
     print(markdown_shapes(results["shapes"]))
+    print(markdown_lasting(results["lasting"]))
     return 0
 
 

@@ -21,7 +21,7 @@ def _run(t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
 
 @pytest.mark.xfail(strict=True, reason="open: the weekly profile wins on its warm-up error guess at seven days; "
                                        "every fix measured so far fails the nab-dev guard "
-                                       "(docs/models.md, round 6)")
+                                       "(docs/models.md, rounds 6 and 7)")
 def test_a_steady_trend_raises_no_flag_at_the_one_week_mark():
     # a metric rising 2 noise spreads a day for two weeks, at 5-minute and hourly spacing: at seven
     # days the weekly profile has seen each of its buckets once, its error was never measured (it is

@@ -64,7 +64,13 @@ Per point (``EntityScorer.update``):
    ``refractory`` seconds (and at least ``refractory_points`` points) unless the surprise beats the
    highest since the flag by ``escalation`` (a lasting change keeps growing: that is the same
    alert) and, when the spread channel leads, the point is ``min_z`` from expected; so one
-   excursion raises one alert plus escalations for a clearly larger one.
+   excursion raises one alert plus escalations for a clearly larger one. The quiet lasts until a
+   day after the last point close to expected (under ``min_z``) whose surprise still reaches the
+   budget (a lasting change's evidence stays in the channels' windows for a day or more; a point
+   far from expected is an event of its own). An alert stays open until the series has been
+   back within ``settle_z`` of its level before the alert for ``refractory_points`` points in a row;
+   over a day into an open alert, a flag through the level-shift channel on the same side is that
+   alert again (the channel's windows still hold the change), not a new one.
 
 Warm-up: no score for an entity's first ``warmup`` points, nor before it has seen one full day
 (sub-daily data) or week (daily data), both in elapsed time and in points at its spacing (after a
@@ -134,6 +140,8 @@ class ScorerConfig:
     refractory: float = DAY  # seconds of quiet after a flag, unless the score grows ...
     refractory_points: int = 12  # ... and at least this many points (daily data: one day is one point)
     escalation: float = 0.5  # ... by this much (log10) over the highest surprise since the flag
+    settle_z: float = 2.0  # an alert is over once the series is back within this many z of its level before it ...
+    # ... for refractory_points points in a row (until then a level-shift flag the same way is that alert)
     max_buckets: int = 288  # seasonal buckets per day (5-minute buckets at finest)
     resolution: float = 0.01  # smallest typical |residual|, as a share of the entity's scale (its warm-up spread)
 
@@ -414,6 +422,14 @@ class EntityScorer:
         self.spread_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.quiet_until = -math.inf
         self.flag_score = 0.0  # the highest surprise since the last flag (an escalation must beat it)
+        # the open alert: which way its points (or its level) are off (+1 above, -1 below; 0: none open),
+        # its last flag (in scored points), its first flag's time, the level before it, and the points in
+        # a row since the series is back near that level
+        self.alert_side = 0.0
+        self.alert_at = -math.inf
+        self.alert_start = -math.inf
+        self.alert_from = 0.0
+        self.alert_settled = 0
 
     def _start(self) -> None:
         c = self.cfg
@@ -546,7 +562,24 @@ class EntityScorer:
                    and shift.size >= c.shift_min and shift.apart >= c.min_z)
                # a flat line's points are close to what the forecasters expect: the change is its spread
                or (spread is not None and spread_surprise >= threshold and abs(spread) >= c.spread_min))
-        flag = (surprise >= threshold and far
+        # a flag through the level-shift channel (the point itself is close to what the forecasters expect)
+        on_shift = abs(z) < c.min_z and shift is not None and shift_surprise >= threshold and shift.size >= c.shift_min
+        side = (math.copysign(1.0, self.shift.windows.recent_median() - self.shift.windows.lagged_median())
+                if on_shift else math.copysign(1.0, z))
+        if self.alert_side:
+            # back at the level it had before the alert, for a while: the alert is over
+            settled = (adjusted - self.alert_from) * self.alert_side < c.settle_z * sigma
+            self.alert_settled = self.alert_settled + 1 if settled else 0
+            if self.alert_settled >= c.refractory_points:
+                self.alert_side = 0.0
+        # the level-shift channel sees a lasting change until it has passed through its windows, and its
+        # value keeps growing while the recent window fills (on hourly data past the quiet day): a flag
+        # there the same way as an alert that has not settled, over a day into it, is that alert again.
+        # Within the first day it may still escalate (a change that keeps growing)
+        refractory = max(c.refractory, c.refractory_points * self.step)
+        same_change = (on_shift and side == self.alert_side and t >= self.alert_start + refractory
+                       and self.scored - self.alert_at <= c.shift_short + c.shift_long)
+        flag = (surprise >= threshold and far and not same_change
                 and t >= self.flagging_from and self.scored > c.flag_cycles * self.season_points
                 and self.short_tail.total >= MIN_TAIL
                 and (t >= self.quiet_until
@@ -554,9 +587,19 @@ class EntityScorer:
                          # a flat line that goes on is not news: the spread alone does not escalate
                          and (abs(z) >= c.min_z or spread_surprise < surprise))))
         if flag:
-            self.quiet_until = t + max(c.refractory, c.refractory_points * self.step)
+            self.quiet_until = t + refractory
+            if side != self.alert_side:  # a new alert (none open, or the other way)
+                self.alert_start, self.alert_settled = t, 0
+                # the level before it, in the series less its cycle
+                self.alert_from = self.shift.windows.lagged_median() if on_shift else best.level
             self.flag_score = surprise
-        elif t < self.quiet_until:
+            self.alert_side, self.alert_at = side, self.scored
+        elif t < self.quiet_until or same_change:
+            if surprise >= threshold and abs(z) < c.min_z:
+                # the evidence that raised the alert is still in the channels' windows, though the point
+                # itself is close to what the forecasters expect: the quiet lasts a day beyond it (a point
+                # far from expected is a new event of its own, such as the next of a few rare spikes)
+                self.quiet_until = t + refractory
             # a lasting change keeps growing (the CUSUM, the level-shift channel): the same alert; only
             # a jump over the peak it has reached is news
             self.flag_score = max(self.flag_score, surprise)
