@@ -54,10 +54,22 @@ def scheduler(
                 )
         return
 
+    # A signal ends the loop after the tick in progress, not inside it: a fire claimed there
+    # always gets its run started (and recorded) before the process exits.
+    received: list[int] = []
+
     def _stop(signum, _frame):
+        received.append(signum)
         sched.stop()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     typer.echo(f"Scheduler running (catch-up: {catch_up}); Ctrl-C to stop.", err=True)
-    sched.run_forever()
+    try:
+        sched.run_forever()
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+    if received:
+        # Now the CLI's own handler takes it, as after the server's shutdown: "Interrupted
+        # (SIG...).", exit 128 + signal.
+        signal.raise_signal(received[0])
