@@ -115,7 +115,7 @@ def test_a_signal_while_the_spark_jvm_starts_ends_it_at_once(healthmon_home, sig
         while not jvm:  # pyspark has launched the JVM (spark-submit, exec'd into java)
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             jvm = [c for c in psutil.Process(proc.pid).children() if c.status() != psutil.STATUS_ZOMBIE
-                   and any("spark" in part for part in c.cmdline())]
+                   and "org.apache.spark.deploy.SparkSubmit" in c.cmdline()]
             time.sleep(0.05)
         assert _catches(proc.pid, signum)
         time.sleep(1.5)  # the JVM is starting

@@ -104,7 +104,7 @@ def _end_starting_jvm() -> Callable[[], None]:
         calls.append(signum)
         for child in psutil.Process().children():
             try:
-                if not any("spark" in part for part in child.cmdline()):
+                if not _is_spark_launcher(child.cmdline()):
                     continue
                 for proc in [*child.children(recursive=True), child]:
                     proc.send_signal(signum)
@@ -112,6 +112,13 @@ def _end_starting_jvm() -> Callable[[], None]:
                 continue
 
     return stop
+
+
+def _is_spark_launcher(cmdline: list[str]) -> bool:
+    """pyspark's ``spark-submit`` (a shell script running ``spark-class``) or the JVM it becomes
+    (``org.apache.spark.deploy.SparkSubmit``); not any process whose arguments say "spark"."""
+    return any(part.endswith(("/spark-submit", "/spark-class")) or part.startswith("org.apache.spark.")
+               for part in cmdline)
 
 
 class SparkEngine:
