@@ -43,18 +43,7 @@ def scheduler(
     own.setLevel(logging.WARNING if quiet else logging.INFO)
     sched = Scheduler(catch_up=catch_up, poll_seconds=poll_seconds, reload_seconds=reload_seconds,
                       grace_seconds=grace_seconds)
-    if once:
-        for started in sched.tick():
-            when = started.fire_time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            if started.run_id is not None:
-                typer.echo(f"job {started.job_id}: {started.fire_key} started run {started.run_id}")
-            else:
-                typer.echo(
-                    f"job {started.job_id}: {started.fire_key} ({when}) failed to start: {started.error}", err=True
-                )
-        return
-
-    # A signal ends the loop after the tick in progress, not inside it: a fire claimed there
+    # A signal ends the scheduler after the tick in progress, not inside it: a fire claimed there
     # always gets its run started (and recorded) before the process exits.
     received: list[int] = []
 
@@ -63,9 +52,18 @@ def scheduler(
         sched.stop()
 
     previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGINT)}
-    typer.echo(f"Scheduler running (catch-up: {catch_up}); Ctrl-C to stop.", err=True)
     try:
-        sched.run_forever()
+        if once:
+            for started in sched.tick():
+                when = started.fire_time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                if started.run_id is not None:
+                    typer.echo(f"job {started.job_id}: {started.fire_key} started run {started.run_id}")
+                else:
+                    typer.echo(f"job {started.job_id}: {started.fire_key} ({when}) failed to start: {started.error}",
+                               err=True)
+        else:
+            typer.echo(f"Scheduler running (catch-up: {catch_up}); Ctrl-C to stop.", err=True)
+            sched.run_forever()
     finally:
         for signum, before in previous.items():
             signal.signal(signum, before)
