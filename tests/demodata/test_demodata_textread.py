@@ -8,6 +8,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
+from healthmon.demodata import text_fast
 from healthmon.demodata.exporter import export_gold
 from healthmon.demodata.readers import data_files, read_text, read_text_rows
 from healthmon.demodata.schemas import GOLD_TABLES
@@ -27,8 +28,11 @@ def _args(source: str):
     return system_tables()[source], paths, keys
 
 
+@pytest.mark.parametrize("block", [None, 4096], ids=["one-block", "many-blocks"])
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_fast_reader_equals_row_reader_on_exports(generated, tmp_path, fmt):
+def test_fast_reader_equals_row_reader_on_exports(generated, tmp_path, fmt, block, monkeypatch):
+    if block:  # files of several blocks, read block by block (maps inferred per block)
+        monkeypatch.setattr(text_fast, "BLOCK", block)
     gold = {n: generated["arrow"][n].slice(0, 400) for n in BIG}
     written = export_gold(gold, tmp_path, fmt)
     assert len(written) >= 9

@@ -97,3 +97,39 @@ def test_healthmon_sql_on_spark_exits_128_plus_signal_soon_after_it(healthmon_ho
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_spark_jvm_starts_ends_it_at_once(healthmon_home, signum):
+    """The JVM takes seconds to start; interrupted meanwhile, `healthmon sql --engine spark` ends
+    it and exits 128 + signal at once (it waited for the start to finish), leaving no Java
+    process behind."""
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-m", "healthmon.cli.main", "sql", "--engine", "spark", "SELECT 1 AS x"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        jvm: list[psutil.Process] = []
+        while not jvm:  # pyspark has launched the JVM (spark-submit, exec'd into java)
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            jvm = [c for c in psutil.Process(proc.pid).children() if c.status() != psutil.STATUS_ZOMBIE
+                   and "org.apache.spark.deploy.SparkSubmit" in c.cmdline()]
+            time.sleep(0.05)
+        assert _catches(proc.pid, signum)
+        time.sleep(1.5)  # the JVM is starting
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signum)
+        sent = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signum, err
+    assert err.strip().splitlines()[-1] == f"Interrupted ({signal.Signals(signum).name}).", err
+    assert "bug in healthmon" not in err and "Traceback" not in err and out == ""
+    assert took < 3, f"exited {took:.1f} s after the signal"
+    gone, alive = psutil.wait_procs(jvm, timeout=5)
+    assert not alive, [p.cmdline()[:3] for p in alive]

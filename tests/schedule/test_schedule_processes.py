@@ -124,7 +124,7 @@ def test_killed_and_restarted_scheduler_neither_loses_nor_duplicates(tmp_path, w
     second = _scheduler_proc(log, "--grace", "1")
     _wait_for_fires(job, len(fire_rows({job})) + 3, second, log)
     second.send_signal(signal.SIGTERM)
-    assert second.wait(timeout=20) == 0, log.read_text()
+    assert second.wait(timeout=20) == 128 + signal.SIGTERM, log.read_text()  # README: exit codes
 
     rows = fire_rows({job})
     assert all(r.status == "STARTED" for r in rows), [(r.fire_key, r.status, r.message) for r in rows]
@@ -147,6 +147,38 @@ def test_killed_and_restarted_scheduler_neither_loses_nor_duplicates(tmp_path, w
     assert {r["trigger"] for r in runs} == {"PERIODIC"}
     for r in rows:
         service.wait_for_run(r.run_id, timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_scheduler_cleanly_with_128_plus_signal(tmp_path, workspace_files, signum):
+    """README, *Errors and exit codes*: interrupted by Ctrl-C / SIGTERM, the command's clean-up
+    runs and it exits 130 / 143 with "Interrupted (SIG...)."; for the scheduler the clean-up is
+    the end of its tick, so every fire it claimed has its run started, and those runs (processes
+    of their own) finish after it is gone."""
+    from healthmon.jobs import service
+
+    script = workspace_files / "task.py"
+    script.write_text("import time; time.sleep(1); print('scheduled run')\n")
+    job = service.create_job({
+        "name": "every1s", "max_concurrent_runs": 50,
+        "schedule": {"quartz_cron_expression": "* * * ? * *", "timezone_id": "UTC"},
+        "tasks": [{"task_key": "t", "spark_python_task": {"python_file": str(script)}}],
+    })
+    log = tmp_path / "scheduler.log"
+    proc = _scheduler_proc(log, "--grace", "1")
+    _wait_for_fires(job, 2, proc, log)
+    proc.send_signal(signum)
+    sent = time.monotonic()
+    assert proc.wait(timeout=20) == 128 + signum, log.read_text()
+    assert time.monotonic() - sent < 5, log.read_text()
+    output = log.read_text()
+    assert output.rstrip().splitlines()[-1] == f"Interrupted ({signal.Signals(signum).name}).", output
+    assert "Traceback" not in output
+    rows = fire_rows({job})
+    assert rows and all(r.status == "STARTED" for r in rows), [(r.fire_key, r.status, r.message) for r in rows]
+    for r in rows:
+        assert service.wait_for_run(r.run_id, timeout=60)["state"]["result_state"] == "SUCCESS"
 
 
 def _wait_for_fires(job: int, count: int, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:

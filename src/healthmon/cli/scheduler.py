@@ -43,21 +43,31 @@ def scheduler(
     own.setLevel(logging.WARNING if quiet else logging.INFO)
     sched = Scheduler(catch_up=catch_up, poll_seconds=poll_seconds, reload_seconds=reload_seconds,
                       grace_seconds=grace_seconds)
-    if once:
-        for started in sched.tick():
-            when = started.fire_time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            if started.run_id is not None:
-                typer.echo(f"job {started.job_id}: {started.fire_key} started run {started.run_id}")
-            else:
-                typer.echo(
-                    f"job {started.job_id}: {started.fire_key} ({when}) failed to start: {started.error}", err=True
-                )
-        return
+    # A signal ends the scheduler after the tick in progress, not inside it: a fire claimed there
+    # always gets its run started (and recorded) before the process exits.
+    received: list[int] = []
 
     def _stop(signum, _frame):
+        received.append(signum)
         sched.stop()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    typer.echo(f"Scheduler running (catch-up: {catch_up}); Ctrl-C to stop.", err=True)
-    sched.run_forever()
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if once:
+            for started in sched.tick():
+                when = started.fire_time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                if started.run_id is not None:
+                    typer.echo(f"job {started.job_id}: {started.fire_key} started run {started.run_id}")
+                else:
+                    typer.echo(f"job {started.job_id}: {started.fire_key} ({when}) failed to start: {started.error}",
+                               err=True)
+        else:
+            typer.echo(f"Scheduler running (catch-up: {catch_up}); Ctrl-C to stop.", err=True)
+            sched.run_forever()
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+    if received:
+        # Now the CLI's own handler takes it, as after the server's shutdown: "Interrupted
+        # (SIG...).", exit 128 + signal.
+        signal.raise_signal(received[0])

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 
-def _start_scheduler() -> threading.Thread | None:
-    """Run the scheduler daemon in a background thread when the scheduler is installed."""
+def _start_scheduler() -> Callable[[], None] | None:
+    """Run the scheduler daemon in a background thread when the scheduler is installed; returns
+    what stops it (after the tick in progress, so a fire claimed there gets its run started)."""
     import importlib
-    import inspect
 
     try:
         daemon = importlib.import_module("healthmon.schedule.daemon")
@@ -21,20 +21,46 @@ def _start_scheduler() -> threading.Thread | None:
         if exc.name != "healthmon.schedule.daemon":
             raise
         return None
-    target = None
-    for name in ("run_forever", "run", "main", "serve"):
-        fn = getattr(daemon, name, None)
-        if callable(fn) and not inspect.isclass(fn):
-            target = fn
-            break
-    if target is None:
-        logging.getLogger("healthmon.server").warning(
-            "healthmon.schedule.daemon has no run function; scheduler not started"
-        )
-        return None
-    thread = threading.Thread(target=target, name="healthmon-scheduler", daemon=True)
+    sched = daemon.Scheduler()
+    thread = threading.Thread(target=sched.run_forever, name="healthmon-scheduler", daemon=True)
     thread.start()
-    return thread
+
+    def stop() -> None:
+        sched.stop()
+        thread.join(timeout=30)
+
+    return stop
+
+
+def _serve_workers(config) -> None:
+    """uvicorn.run's ``workers > 1`` branch, which swallows the signal that stopped the workers
+    (exit 0): here it is raised again once they have stopped, as uvicorn's one-process server
+    does, so the CLI's handler exits 128 + signal."""
+    import signal
+
+    from uvicorn.supervisors import Multiprocess
+
+    received: list[int] = []
+
+    class Supervisor(Multiprocess):
+        def handle_int(self) -> None:
+            received.append(signal.SIGINT)
+            super().handle_int()
+
+        def handle_term(self) -> None:
+            received.append(signal.SIGTERM)
+            super().handle_term()
+
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    sock = config.bind_socket()
+    try:
+        Supervisor(config, sockets=[sock]).run()  # replaces the handlers, and leaves its own
+    finally:
+        sock.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        signal.raise_signal(received[0])
 
 
 def _log_config() -> dict:
@@ -78,18 +104,25 @@ def server(
     log_config = _log_config()
     logging.config.dictConfig(log_config)
     app = create_app()  # also validates the workspace before anything listens
-    if scheduler and _start_scheduler() is not None:
+    stop_scheduler = _start_scheduler() if scheduler else None
+    if stop_scheduler is not None:
         typer.echo("Scheduler started.", err=True)
     from healthmon.jobs.confine import status as confinement
 
     typer.echo(f"Task code: {confinement()}.", err=True)  # says so when the workspace is single-user
     typer.echo(f"Serving http://{host}:{port}  (UI at /, API at /api/2.2, OpenAPI at /api/openapi.json)", err=True)
-    if workers > 1:
-        # Each worker process builds its own app from the factory; the scheduler thread stays
-        # in this supervising process, so jobs are scheduled once.
-        uvicorn.run("healthmon.server.app:create_app", factory=True, workers=workers, host=host, port=port,
-                    log_level="info", access_log=False, server_header=False, log_config=log_config)
-    else:
-        uvicorn.run(
-            app, host=host, port=port, log_level="info", access_log=False, server_header=False, log_config=log_config
-        )
+    try:
+        if workers > 1:
+            # Each worker process builds its own app from the factory; the scheduler thread stays
+            # in this supervising process, so jobs are scheduled once.
+            _serve_workers(uvicorn.Config("healthmon.server.app:create_app", factory=True, workers=workers, host=host,
+                                          port=port, log_level="info", access_log=False, server_header=False,
+                                          log_config=log_config))
+        else:
+            uvicorn.run(
+                app, host=host, port=port, log_level="info", access_log=False, server_header=False,
+                log_config=log_config
+            )
+    finally:
+        if stop_scheduler is not None:
+            stop_scheduler()

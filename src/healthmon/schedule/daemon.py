@@ -334,8 +334,3 @@ class Scheduler:
             if delay > 0:
                 self._stop.wait(delay)
         log.info("scheduler %s stopped", self.instance_id)
-
-
-def run_forever(catch_up: str = "latest", **options: Any) -> None:
-    """Run a scheduler until the process ends (``healthmon server`` runs this in a thread)."""
-    Scheduler(catch_up=catch_up, **options).run_forever()

@@ -80,11 +80,45 @@ def get_session(master: str | None = None):
 
     with native_output_to_log_file():  # the JVM's banner and warnings: not on a user's terminal
         # On a worker thread: the CLI's Ctrl-C / SIGTERM handlers run at once in the main thread
-        # (the JVM's start cannot be cut short: it is awaited), and pyspark, which installs a
-        # SIGINT handler of its own only from the main thread, leaves the CLI's in place.
-        _SESSION = interrupts.run_interruptibly(builder.getOrCreate, stop=lambda: None)
+        # (an interrupt ends the JVM being started, which makes the start fail at once), and
+        # pyspark, which installs a SIGINT handler of its own only from the main thread, leaves
+        # the CLI's in place.
+        _SESSION = interrupts.run_interruptibly(builder.getOrCreate, stop=_end_starting_jvm())
     _SESSION.sparkContext.setLogLevel("ERROR")
     return _SESSION
+
+
+def _end_starting_jvm() -> Callable[[], None]:
+    """What stops the JVM this process is starting: its pyspark launcher (``spark-submit``, a
+    child of this process, in its process group, that becomes the JVM) and what that started.
+    SIGTERM first (Spark's shutdown hooks remove its temporary folders), SIGKILL when called
+    again (a second later) and it is still there."""
+    import signal
+
+    import psutil
+
+    calls: list[int] = []
+
+    def stop() -> None:
+        signum = signal.SIGKILL if calls else signal.SIGTERM
+        calls.append(signum)
+        for child in psutil.Process().children():
+            try:
+                if not _is_spark_launcher(child.cmdline()):
+                    continue
+                for proc in [*child.children(recursive=True), child]:
+                    proc.send_signal(signum)
+            except psutil.Error:  # already gone
+                continue
+
+    return stop
+
+
+def _is_spark_launcher(cmdline: list[str]) -> bool:
+    """pyspark's ``spark-submit`` (a shell script running ``spark-class``) or the JVM it becomes
+    (``org.apache.spark.deploy.SparkSubmit``); not any process whose arguments say "spark"."""
+    return any(part.endswith(("/spark-submit", "/spark-class")) or part.startswith("org.apache.spark.")
+               for part in cmdline)
 
 
 class SparkEngine:
