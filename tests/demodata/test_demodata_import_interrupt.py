@@ -49,7 +49,7 @@ def test_a_signal_interrupts_a_csv_read_at_once(tmp_path):
         timer.start()
         with pytest.raises(_Stop):
             read_text_fast(csv_path, SCHEMA, [("id",), ("meta",)], "csv")
-        assert time.monotonic() - sent[0] < 1.0, "the read ran on after the signal"
+        assert time.monotonic() - sent[0] < 3.0, "the read ran on after the signal"
     finally:
         timer.cancel()
         signal.signal(signal.SIGUSR1, previous)
@@ -80,7 +80,7 @@ def test_an_interrupted_read_does_not_hold_up_the_exit(tmp_path):
     ended = time.monotonic()
     assert proc.returncode == 130, proc.stderr
     took = ended - float(proc.stdout)
-    assert took < 1.5, f"the read, or the exit, waited {took:.1f} s for the parse to end"
+    assert took < 5.0, f"the read, or the exit, waited {took:.1f} s for the parse to end"
 
 
 def _usage_json_lines(path: Path, rows: int) -> Path:
@@ -138,7 +138,7 @@ def test_signals_are_handled_at_once_throughout_a_json_lines_read(tmp_path):
     assert table.num_rows == 300_000
     # Signals sent while one is pending merge into it: each waits for the next handler run.
     lags = [handled[i] - t for t in sent if (i := bisect.bisect_left(handled, t)) < len(handled)]
-    assert len(lags) >= 5 and max(lags) < 1.0, f"a signal waited {max(lags):.1f} s for its handler"
+    assert len(lags) >= 5 and max(lags) < 3.0, f"a signal waited {max(lags):.1f} s for its handler"
 
 
 @pytest.mark.slow
@@ -168,6 +168,6 @@ def test_a_signal_stops_a_large_json_lines_import_at_once(healthmon_home, tmp_pa
     assert proc.returncode == 128 + signum, err
     assert err.strip().splitlines()[-1] == f"Interrupted ({signal.Signals(signum).name}).", err
     assert "Traceback" not in err
-    assert took < 2.0, f"the import ran on {took:.1f} s after the signal"
+    assert took < 5.0, f"the import ran on {took:.1f} s after the signal"
     gold = healthmon_home / "lakehouse" / "c" / "gold"
     assert not gold.exists() or not list(gold.iterdir()), list(gold.iterdir())  # no table, no staged leftovers
