@@ -316,7 +316,18 @@ def test_syntax_errors_name_field_and_position(expr, field, position, words):
 
 def test_validate_timezone():
     assert validate_timezone("America/Los_Angeles") == LA
-    for bad in ("Mars/Olympus_Mons", "", "../etc/passwd"):
+    for bad in ("Mars/Olympus_Mons", "", "../etc/passwd", "GMT+25", "UTC+1", "PSTX"):
         with pytest.raises(HealthmonError) as info:
             validate_timezone(bad)
         assert "timezone_id" in str(info.value)
+
+
+@pytest.mark.parametrize("java_id, offset_hours", [
+    ("PST", -8), ("IST", 5.5), ("JST", 9), ("ECT", 1),  # java.time.ZoneId.SHORT_IDS, winter
+    ("EST", -5), ("GMT+1", 1), ("GMT-08:00", -8), ("GMT+0530", 5.5),  # tzdata; Java's custom ids
+])
+def test_java_time_zone_ids_are_accepted(java_id, offset_hours):
+    """The Jobs API's ``timezone_id`` is a Java time zone id (Databricks' Jobs API reference),
+    so Java's three-letter ids and custom ``GMT+hh:mm`` ids fire on their zone's clock."""
+    winter = dt.datetime(2026, 1, 15, 12, tzinfo=dt.timezone.utc)
+    assert validate_timezone(java_id).utcoffset(winter) == dt.timedelta(hours=offset_hours)

@@ -77,7 +77,7 @@ def next_runs(job_id: int, count: int = 5, now=None) -> dict:
         if isinstance(trig, (T.ScheduleTrigger, T.PeriodicTrigger)):  # T.TIMED_KINDS
             if isinstance(trig, T.ScheduleTrigger):
                 item["quartz_cron_expression"] = trig.cron.expression
-                item["timezone_id"] = trig.tz.key
+                item["timezone_id"] = str(trig.tz)
             item["next_runs"] = [{"local": r.local.isoformat(), "utc": r.utc.isoformat().replace("+00:00", "Z")}
                                  for r in T.upcoming(trig, now, count)]
         items.append(item)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
@@ -469,17 +470,38 @@ def check_future(cron: QuartzCron, now: dt.datetime | None = None, tz: ZoneInfo 
                           offset + 1, "the schedule never matches a real date, so it would never fire")
 
 
-def validate_timezone(timezone_id: str) -> ZoneInfo:
-    """An IANA time zone (zoneinfo), or a HealthmonError naming the bad id."""
+# Java's three-letter zone ids (``java.time.ZoneId.SHORT_IDS``) that tzdata does not have:
+# ``timezone_id`` is a Java time zone id, and Java accepts these (EST, MST and HST are in tzdata).
+JAVA_SHORT_IDS = {
+    "ACT": "Australia/Darwin", "AET": "Australia/Sydney", "AGT": "America/Argentina/Buenos_Aires",
+    "ART": "Africa/Cairo", "AST": "America/Anchorage", "BET": "America/Sao_Paulo", "BST": "Asia/Dhaka",
+    "CAT": "Africa/Harare", "CNT": "America/St_Johns", "CST": "America/Chicago", "CTT": "Asia/Shanghai",
+    "EAT": "Africa/Addis_Ababa", "ECT": "Europe/Paris", "IET": "America/Indiana/Indianapolis",
+    "IST": "Asia/Kolkata", "JST": "Asia/Tokyo", "MIT": "Pacific/Apia", "NET": "Asia/Yerevan",
+    "NST": "Pacific/Auckland", "PLT": "Asia/Karachi", "PNT": "America/Phoenix", "PRT": "America/Puerto_Rico",
+    "PST": "America/Los_Angeles", "SST": "Pacific/Guadalcanal", "VST": "Asia/Ho_Chi_Minh",
+}
+# Java's custom ids: GMT+H, GMT+HH, GMT+H:MM, GMT+HHMM (and GMT-...), offsets up to 23:59.
+_JAVA_CUSTOM_ID = re.compile(r"GMT([+-])(\d{1,2})(?::?(\d{2}))?")
+
+
+def validate_timezone(timezone_id: str) -> dt.tzinfo:
+    """The zone of a Java time zone id (the Jobs API's ``timezone_id``): an IANA id, one of
+    Java's three-letter ids, or a custom ``GMT+hh:mm``; otherwise a HealthmonError naming it."""
     if not isinstance(timezone_id, str) or not timezone_id.strip():
         raise HealthmonError(
-            f"Invalid timezone_id {timezone_id!r}: expected an IANA time zone such as 'UTC' or 'America/Los_Angeles'."
+            f"Invalid timezone_id {timezone_id!r}: expected a time zone such as 'UTC' or 'America/Los_Angeles'."
         )
+    custom = _JAVA_CUSTOM_ID.fullmatch(timezone_id)
+    if custom is not None and int(custom.group(2)) <= 23 and int(custom.group(3) or 0) <= 59:
+        sign = -1 if custom.group(1) == "-" else 1
+        offset = dt.timedelta(hours=int(custom.group(2)), minutes=int(custom.group(3) or 0))
+        return dt.timezone(sign * offset, timezone_id)
     try:
-        return ZoneInfo(timezone_id)
+        return ZoneInfo(JAVA_SHORT_IDS.get(timezone_id, timezone_id))
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise HealthmonError(
-            f"Invalid timezone_id {timezone_id!r}: not a known IANA time zone "
+            f"Invalid timezone_id {timezone_id!r}: not a known time zone "
             "(expected e.g. 'UTC', 'America/Los_Angeles', 'Europe/London')."
         ) from None
 

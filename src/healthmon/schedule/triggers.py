@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from healthmon.errors import HealthmonError
 from healthmon.schedule.quartz import QuartzCron, parse_quartz, validate_timezone
@@ -57,7 +56,7 @@ class ScheduleTrigger:
     """A Quartz cron schedule in a time zone."""
 
     cron: QuartzCron
-    tz: ZoneInfo
+    tz: dt.tzinfo
     paused: bool
     kind: str = "schedule"
     trigger_type: str = "PERIODIC"
@@ -66,7 +65,7 @@ class ScheduleTrigger:
         return self.cron.next_fire(after, self.tz)
 
     def describe(self) -> str:
-        return f"{self.cron.describe()} ({self.tz.key})"
+        return f"{self.cron.describe()} ({self.tz})"
 
 
 @dataclass(frozen=True)

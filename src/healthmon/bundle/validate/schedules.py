@@ -1,6 +1,7 @@
 """A job has at most one of ``schedule`` and ``continuous`` (Jobs API rule);
-``schedule.quartz_cron_expression`` parses as Quartz cron and ``timezone_id`` is an IANA zone,
-through the scheduler's parser (``healthmon.schedule.quartz``)."""
+``schedule.quartz_cron_expression`` parses as Quartz cron and ``timezone_id`` is a Java time
+zone id (IANA, three-letter or ``GMT+hh:mm``), through the scheduler's parser
+(``healthmon.schedule.quartz``)."""
 
 from __future__ import annotations
 
