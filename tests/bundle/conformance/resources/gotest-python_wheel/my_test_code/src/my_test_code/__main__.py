@@ -1,1 +1,2 @@
-def main():\n    pass
+def main():
+    pass
