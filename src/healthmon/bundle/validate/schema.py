@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
-from healthmon.bundle.dyn import Value, as_bool, format_path, get_path, kind_name, required_path, set_path
+from healthmon.bundle.dyn import Value, as_bool, format_path, get_path, go_float, kind_name, required_path, set_path
 from healthmon.bundle.validate.base import BundleState
 from healthmon.bundle.validate.reserved import MANAGED
 from healthmon.bundle.validate.schema_derive import load_schema
@@ -225,7 +225,9 @@ class _Checker:
         if isinstance(v, (dict, list)):
             self.bad(node, path, spec)
         elif spec == "string":
-            if not isinstance(v, str):
+            if isinstance(v, float):
+                self.fixes.append((path, go_float(v, "f")))  # normalizeString's FormatFloat 'f', -1
+            elif not isinstance(v, str):
                 self.fixes.append((path, "true" if v is True else "false" if v is False else str(v)))
         elif spec == "int":
             if isinstance(v, bool):
