@@ -182,7 +182,14 @@ class _Checker:
 
     def value(self, node: Value, path: tuple, spec) -> None:
         v = node.v
-        if v is None or spec == "any":
+        if spec == "any":
+            return
+        if v is None:
+            # A scalar field written with a null value: normalizeString (Bool, Int, Float) warns
+            # and drops it; a null map, list or struct is kept as unset.
+            if isinstance(spec, str) or "enum" in spec:
+                self.add(WARNING, f"expected a {_want(spec)} value, found null", node.loc, path, TYPE_MISMATCH)
+                self.fixes.append((path, DROP))
             return
         if isinstance(v, str) and "${" in v:
             # Typed once resolved (a reference left for deploy, ${resources.jobs.x.id}, stays as
