@@ -1,7 +1,7 @@
 import pytest
 
-from healthmon.bundle.dyn import (MergeError, Value, find, format_path, from_plain, get_path, map_pattern, merge,
-                                  parse_path, set_path, to_plain, walk)
+from healthmon.bundle.dyn import (MergeError, Value, find, format_path, from_plain, get_path, go_float, map_pattern,
+                                  merge, parse_path, set_path, to_plain, walk)
 from healthmon.errors import Location
 
 
@@ -47,3 +47,24 @@ def test_walk_visits_every_node_parent_first():
     v = from_plain({"a": [1, 2]})
     paths = [p for p, _ in walk(v)]
     assert paths == [(), ("a",), ("a", 0), ("a", 1)]
+
+
+@pytest.mark.parametrize("v, f, g", [
+    # strconv.FormatFloat(v, 'f', -1, 64) and fmt.Sprint(v), as Go prints them.
+    (1.0, "1", "1"),
+    (1000.0, "1000", "1000"),
+    (2.5, "2.5", "2.5"),
+    (0.6, "0.6", "0.6"),
+    (1e-7, "0.0000001", "1e-07"),
+    (0.0001, "0.0001", "0.0001"),
+    (1e-5, "0.00001", "1e-05"),
+    (123456.7, "123456.7", "123456.7"),
+    (1e6, "1000000", "1e+06"),
+    (1234567.5, "1234567.5", "1.2345675e+06"),
+    (1e21, "1000000000000000000000", "1e+21"),
+    (-0.0, "-0", "-0"),
+    (-3.25, "-3.25", "-3.25"),
+])
+def test_go_float(v, f, g):
+    assert go_float(v, "f") == f
+    assert go_float(v, "g") == g

@@ -103,6 +103,35 @@ def as_bool(v: Any) -> bool | None:
     return None
 
 
+def go_float(v: float, verb: str) -> str:
+    """``v`` as Go writes a float64 with the shortest digits that read back the same:
+    ``strconv.FormatFloat(v, 'f', -1, 64)`` for ``verb`` "f" (Normalize typing a float as a
+    string: ``1.0`` -> ``1``, ``1e-07`` -> ``0.0000001``) and ``fmt.Sprint`` for "g" (a float spliced
+    into a string: ``%v``, so %g's shortest form, the exponent form below 10^-4 and from 10^6,
+    ``1e+06``)."""
+    if v != v or v in (float("inf"), float("-inf")):
+        return {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}[repr(v)]
+    sign = "-" if v < 0 or (v == 0 and repr(v).startswith("-")) else ""
+    if v == 0:
+        return sign + "0"
+    # repr() gives the shortest round-tripping digits; split them into digits and the place of
+    # the decimal point (value = 0.DIGITS x 10^point).
+    mantissa, _, exp = repr(abs(v)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    point = len(whole) + int(exp or 0) - (len(whole + frac) - len((whole + frac).lstrip("0")))
+    digits = digits.rstrip("0")
+    if verb == "g" and not -4 <= point - 1 < 6:
+        e = point - 1
+        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{body}e{'-' if e < 0 else '+'}{abs(e):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
 def to_plain(value: Value) -> Any:
     v = value.v
     if isinstance(v, dict):

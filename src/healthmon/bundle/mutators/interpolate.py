@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from healthmon.bundle.diag import ERROR, BundleError, Diagnostic, Diagnostics
-from healthmon.bundle.dyn import Value, format_path
+from healthmon.bundle.dyn import Value, format_path, go_float
 from healthmon.bundle.step import BundleState, Step
 
 CHECK = "interpolate"
@@ -220,6 +220,8 @@ def _text(v) -> str:
         return "false"
     if v is None:
         return ""
+    if isinstance(v, float):
+        return go_float(v, "g")  # dynvar splices with fmt.Sprint
     return str(v)
 
 

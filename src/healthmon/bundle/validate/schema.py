@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
-from healthmon.bundle.dyn import Value, as_bool, format_path, get_path, kind_name, required_path, set_path
+from healthmon.bundle.dyn import Value, as_bool, format_path, get_path, go_float, kind_name, required_path, set_path
 from healthmon.bundle.validate.base import BundleState
 from healthmon.bundle.validate.reserved import MANAGED
 from healthmon.bundle.validate.schema_derive import load_schema
@@ -182,7 +182,14 @@ class _Checker:
 
     def value(self, node: Value, path: tuple, spec) -> None:
         v = node.v
-        if v is None or spec == "any":
+        if spec == "any":
+            return
+        if v is None:
+            # A scalar field written with a null value: normalizeString (Bool, Int, Float) warns
+            # and drops it; a null map, list or struct is kept as unset.
+            if isinstance(spec, str) or "enum" in spec:
+                self.add(WARNING, f"expected a {_want(spec)} value, found null", node.loc, path, TYPE_MISMATCH)
+                self.fixes.append((path, DROP))
             return
         if isinstance(v, str) and "${" in v:
             # Typed once resolved (a reference left for deploy, ${resources.jobs.x.id}, stays as
@@ -225,7 +232,9 @@ class _Checker:
         if isinstance(v, (dict, list)):
             self.bad(node, path, spec)
         elif spec == "string":
-            if not isinstance(v, str):
+            if isinstance(v, float):
+                self.fixes.append((path, go_float(v, "f")))  # normalizeString's FormatFloat 'f', -1
+            elif not isinstance(v, str):
                 self.fixes.append((path, "true" if v is True else "false" if v is False else str(v)))
         elif spec == "int":
             if isinstance(v, bool):

@@ -1,0 +1,7 @@
+from setuptools import setup, find_packages
+
+setup(
+    name="my_test_code",
+    version="0.0.1",
+    packages=find_packages(),
+)
