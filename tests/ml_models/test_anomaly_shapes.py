@@ -60,7 +60,7 @@ def test_a_count_square_wave_with_irregular_spacing_is_quiet_and_a_real_spike_is
     # jobs running: 10 at night, 50 by day, jittered times. Counts get no grid floor (their Poisson
     # floor is sqrt 10 at night), so a 5-minute bucket that jittered times put on both sides of the
     # rise expects 10 for a 50 (12 z), and after a gap of days a bucket never seen is forecast by the
-    # level alone (on these seeds 13, 0, 7, 11 and 3 flags before neighbouring buckets counted)
+    # level alone (on these seeds 0, 1, 1, 6 and 7 flags before neighbouring buckets counted)
     rng = np.random.default_rng(seed)
     t = _jittered(rng, 4000)
     x = np.where(((t - START - 6 * 3600) % 86_400) < 43_200, 50.0, 10.0)
