@@ -276,7 +276,7 @@ def test_a_larger_excursion_during_an_alert_still_escalates():
     frame = pd.DataFrame({"t": t, "v": v})
     before = score_series(frame, time_column="t", value_column="v")["is_anomaly"].to_numpy()
     first = start + int(np.argmax(before[start:]))
-    spike = first + 5
+    spike = first + 5 + int(np.argmin(before[first + 5:]))  # a few points in, at a point not flagged already
     assert before[first] and not before[spike]
     frame.loc[spike, "v"] += 40 * np.std(v[:start])
     flags = score_series(frame, time_column="t", value_column="v")["is_anomaly"].to_numpy()

@@ -21,7 +21,10 @@ def test_a_lasting_change_raises_no_new_alert_after_its_first_day():
     result = run_lasting(families=("gaussian", "ar1_0.9", "daily"), spacings=("30min", "1h"))["summary"]
     assert result["found"] >= 17  # of 18: what was found before
     assert result["late_flags"] <= 3
-    assert result["flags_per_found"] <= 2.5
+    # 2.24 before the weekly profile's starting error: its forecasts a week behind at the one-week
+    # mark had filled the score history of AR(0.9) with large values, and its hourly shifts now
+    # escalate three more times within their first day (1 -> 4 flags each)
+    assert result["flags_per_found"] <= 2.6
 
 
 def _hourly_ar(seed: int, n: int = 4000) -> np.ndarray:

@@ -46,6 +46,32 @@ def test_a_square_wave_with_irregular_spacing_raises_no_flag(seed):
     assert _flags(t, x).sum() == 0
 
 
+def _jittered(rng: np.random.Generator, n: int) -> np.ndarray:
+    # 5-minute steps jittered by up to 40 %, a few gaps of hours to days, a few repeated times
+    steps = 300 * rng.uniform(0.6, 1.4, n)
+    gaps = rng.random(n) < 0.003
+    steps[gaps] = rng.uniform(2 * 3600, 3 * 86_400, gaps.sum())
+    steps[rng.random(n) < 0.005] = 0.0
+    return START + np.round(np.cumsum(steps))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_count_square_wave_with_irregular_spacing_is_quiet_and_a_real_spike_is_flagged(seed):
+    # jobs running: 10 at night, 50 by day, jittered times. Counts get no grid floor (their Poisson
+    # floor is sqrt 10 at night), so a 5-minute bucket that jittered times put on both sides of the
+    # rise expects 10 for a 50 (12 z), and after a gap of days a bucket never seen is forecast by the
+    # level alone (on these seeds 0, 1, 1, 6 and 7 flags before neighbouring buckets counted)
+    rng = np.random.default_rng(seed)
+    t = _jittered(rng, 4000)
+    x = np.where(((t - START - 6 * 3600) % 86_400) < 43_200, 50.0, 10.0)
+    assert _flags(t, x).sum() == 0
+    hour = ((t - START) % 86_400) / 3600
+    night = np.flatnonzero((hour > 1) & (hour < 4) & (np.arange(len(x)) > 3000))[0]
+    x[night] = 90.0  # 25 Poisson z at night, and far from any bucket's forecast
+    flags = _flags(t, x)
+    assert flags[night] and flags.sum() == 1
+
+
 @pytest.mark.parametrize("seed", SEEDS[:3])
 def test_rare_jumps_of_a_two_valued_count_are_still_flagged(seed):
     # counts of 0, now and then a 20 (NAB's art_increase_spike_density): the step between its

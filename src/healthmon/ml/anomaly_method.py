@@ -16,7 +16,14 @@ Per point (``EntityScorer.update``):
    series' own history decides whether it has a daily or a weekly cycle; the granularity (median
    spacing of the first points) sets the bucket count. Residuals are clipped at ``clip`` × the
    noise level before they update a level or a profile, so an anomaly does not become the new
-   normal at once.
+   normal at once. The weekly profile's first visits measure no error, and its first forecasts
+   are last week's values: it starts from the error a week of the level's typical daily move
+   (the median over its first week, less the daily cycle) would give it, so a trend is not
+   forecast a week behind while a weekly cycle still wins at once. Off a fixed time grid
+   (jittered times), a point is judged against the closest of its bucket's forecast and those of
+   the seen buckets up to two either side that are ``min_z`` from it (jittered times fall on
+   either side of a sharp edge of the cycle), and a profile that has not seen a time's bucket but
+   a neighbouring one forecasts it rather than the level alone.
 2. **Noise level.** A running median of |residual| (multiplicative steps, so a spike moves it
    by one step only), kept per hour of the day for sub-daily data (``noise_buckets``): busy
    hours are noisier than quiet ones, and one level for both would flag noise by day and miss
@@ -104,6 +111,9 @@ MIN_TAIL = 30  # scored points before the first flag, whatever the season
 # distinct values kept to find a series' value grid; a series with more has a grid far below its noise
 GRID_VALUES = 1024
 WEEK = 7 * DAY
+# the buckets next to a time's that may forecast a point off a fixed grid (jittered times fall on
+# either side of a bucket's edge, and a gap of days leaves some buckets unseen for a while)
+NEIGHBOURS = (-1, 1, -2, 2)
 
 
 @dataclass(frozen=True)
@@ -182,6 +192,11 @@ class _Forecaster:
             return self.level
         b = self.bucket(t)
         return self.level + self.season[b] if self.seen[b] else self.level
+
+    def neighbours(self, t: float) -> list[float]:
+        """The forecasts of the seen buckets up to ``NEIGHBOURS`` either side of t's."""
+        b, n = self.bucket(t), self.buckets
+        return [self.level + self.season[(b + k) % n] for k in NEIGHBOURS if self.seen[(b + k) % n]]
 
     def knows(self, t: float) -> bool:
         """Has the profile seen t's bucket? (else it could only offer its level)"""
@@ -407,6 +422,11 @@ class EntityScorer:
         self.scale = 1.0
         self.step = 0.0
         self.forecasters: list[_Forecaster] = []
+        # (day since the first point, the level less the daily cycle) at each new day, until the
+        # weekly profile enters
+        self.daily_levels: list[tuple[int, float]] | None = None
+        self.first_t = 0.0
+        self.on_grid = True  # every time so far a whole number of steps after the first (or daily data)
         self.noise: list[float] = []
         self.counts = True  # every value so far a non-negative integer
         self.grid = _Grid()
@@ -466,6 +486,7 @@ class EntityScorer:
         self.season_points = season / self.step
         self.learned = len(self._warm)
         self.scored = 0
+        self.first_t, self.daily_levels = ts[0], [(0, level)]
         for t, x in self._warm:  # the noise levels already summarise these points
             for f in self.forecasters:
                 f.learn(t, x, c.clip * typical, c.error_alpha, c.season_gamma)
@@ -494,6 +515,21 @@ class EntityScorer:
         lim = c.clip * self.noise[b]
         for f in self.forecasters:
             f.learn(t, x, lim, c.error_alpha, c.season_gamma)
+        weekly = self.forecasters[-1]
+        if self.daily_levels is not None and weekly.period == WEEK:
+            # the weekly profile enters on its warm-up's error guess (its first visits measure no
+            # error), and its forecast is last week's value: off by however far the series' level,
+            # less its daily cycle, moves in a week. A trend moves it the same way every day, a weekly
+            # cycle (a quiet weekend) only on some days: a week of the typical daily move, the median of
+            # the first week's, is the error it starts from
+            day = int((t - self.first_t) // DAY)
+            if day > self.daily_levels[-1][0]:
+                self.daily_levels.append((day, self.forecasters[-2].level))
+            if weekly.ready():
+                moves = [(b - a) / (d - c) for (c, a), (d, b) in zip(self.daily_levels, self.daily_levels[1:])]
+                if moves:
+                    weekly.error = max(weekly.error, 7 * abs(median(moves)))
+                self.daily_levels = None
 
     def update(self, t: float, x: float) -> Score:
         """Score the point (``t`` in seconds, ``x`` finite with |x| <= 1e300) against the history
@@ -513,8 +549,19 @@ class EntityScorer:
             # forecast by the others: the profile's level alone lags its cycle
             if f.error < best.error and f.ready() and f.knows(t):
                 best = f
-        expected = best.predict(t)
+        if best is self.forecasters[0] and not self.on_grid:
+            # off a fixed grid times skip buckets at random: rather than the level alone, a profile
+            # that has seen a bucket next to t's
+            for f in self.forecasters[1:]:
+                if f.error < best.error and f.ready() and f.neighbours(t):
+                    best = f
+        expected = best.predict(t) if best.knows(t) else sum(best.neighbours(t)) / len(best.neighbours(t))
         r = x - expected
+        # (sub-daily data only: a day's jitter does not cross a weekly profile's day-wide buckets, and
+        # its neighbours are other days of the week)
+        if (self.on_grid and self.step < DAY / 2
+                and abs((t - self.first_t) / self.step - round((t - self.first_t) / self.step)) > 1e-6):
+            self.on_grid = False
         adjusted = x - (expected - best.level)  # the series less the chosen forecaster's cycle
         if c.shift_long:
             self.shift.push(adjusted, best.name)
@@ -527,7 +574,16 @@ class EntityScorer:
         sigma = 1.4826 * max(self.noise[self._noise_bucket(t)], grid)
         if self.counts:
             sigma = max(sigma, math.sqrt(max(expected, 1.0)))
-        z = r / sigma
+        near = r  # the residual the point is judged by (the forecasters and noise levels learn r)
+        if not self.on_grid and best.period:
+            # times off a fixed grid put points on either side of a sharp edge of the cycle (a square
+            # wave's rise) into one bucket, which then expects the wrong side of it: a point as close
+            # to a neighbouring bucket's forecast across such an edge (min_z apart) is no news. Only
+            # across an edge: the closest of a few noisy buckets would understate every residual
+            for e in best.neighbours(t):
+                if abs(e - expected) >= c.min_z * sigma and abs(x - e) < abs(near):
+                    near = x - e
+        z = near / sigma
         z = max(-1e6, min(1e6, z)) if z == z else 0.0  # values far beyond any noise stay finite
         self.short += c.short_alpha * (z - self.short)
         self.long += c.long_alpha * (z - self.long)
