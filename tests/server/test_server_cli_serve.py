@@ -17,6 +17,18 @@ from tests.server.conftest import free_port
 
 
 @pytest.mark.slow
+def _wait_until_serving(proc: subprocess.Popen, port: int, log_name: str) -> None:
+    deadline = time.time() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None and time.time() < deadline, open(log_name).read()
+        time.sleep(0.2)
+
+
 def test_healthmon_server_process(tmp_path):
     created = subprocess.run([sys.executable, "-m", "healthmon.cli.main", "tokens", "create"], capture_output=True, text=True, timeout=60)
     token = json.loads(created.stdout)["token_value"]
@@ -25,15 +37,7 @@ def test_healthmon_server_process(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "healthmon.cli.main", "server", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, open(log.name).read()
-            time.sleep(0.2)
+        _wait_until_serving(proc, port, log.name)
         assert httpx.get(f"http://127.0.0.1:{port}/api/2.2/jobs/list").status_code == 401
         resp = httpx.get(f"http://127.0.0.1:{port}/api/2.2/jobs/list", headers={"Authorization": f"Bearer {token}"})
         assert resp.status_code == 200 and resp.json() == {"has_more": False}
@@ -65,15 +69,7 @@ def test_server_stops_on_a_signal_with_128_plus_signal(tmp_path, workers, signum
     proc = subprocess.Popen([sys.executable, "-m", "healthmon.cli.main", "server", "--port", str(port),
                              "--workers", str(workers)], stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, open(log.name).read()
-            time.sleep(0.2)
+        _wait_until_serving(proc, port, log.name)
         children = _children(proc.pid)
         assert workers == 1 or len(children) >= workers, children
         proc.send_signal(signum)
