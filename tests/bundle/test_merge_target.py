@@ -107,10 +107,10 @@ resources:
     assert alone["resources"]["pipelines"]["p"]["clusters"] == [{"label": "default", "num_workers": 2}]
 
 
-def test_mode_moves_under_bundle_and_targets_are_dropped():
+def test_mode_moves_under_bundle_and_targets_are_left_null():
     c = merged()
     assert c["bundle"] == {"name": "m", "mode": "production", "target": "prod", "environment": "prod"}
-    assert "targets" not in c
+    assert c["targets"] is None  # SelectTarget's `b.Config.Targets = nil`, printed as null
 
 
 def test_target_variables_override_defaults_and_complex_values_replace():

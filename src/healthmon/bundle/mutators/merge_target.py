@@ -10,8 +10,9 @@ move under ``bundle``; ``git`` merges into ``bundle.git``. Target ``variables:``
 the variable: ``name: value`` (or a map value for a complex variable) replaces its default — a
 value of the wrong kind for the variable is an error here, naming the target —, a ``lookup:``
 replaces its default, a default its lookup; a description or type written there is not taken.
-``targets`` is dropped from the result; ``bundle.target`` and ``bundle.environment`` name the
-target.
+``targets`` is left null, as the CLI's ``SelectTarget`` leaves it (``b.Config.Targets = nil``; the
+typed round trip keeps a key the tree had, so ``validate -o json`` prints ``"targets": null``);
+``bundle.target`` and ``bundle.environment`` name the target.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def merge_target(config: Value, target: str) -> Value:
     targets = config.get("targets")
     t = targets.v.get(target) if targets is not None and targets.is_map else None
     out = dict(config.v)
-    out.pop("targets", None)
+    out["targets"] = Value(None)  # no location: the typed round trip makes a new value
     config = Value(out, config.loc)
     if t is not None and t.v is not None:
         try:
