@@ -70,9 +70,7 @@ Per point (``EntityScorer.update``):
    ratio is at least ``spread_min`` (log) either way. After a flag the entity stays quiet for
    ``refractory`` seconds (and at least ``refractory_points`` points) unless the surprise beats the
    highest since the flag by ``escalation`` (a lasting change keeps growing: that is the same
-   alert), comes ``escalation_gap`` points or more after the last flag unless the point channel
-   leads (a lasting change's channels grow a little every point, and every step up escalated),
-   and, when the spread channel leads, the point is ``min_z`` from expected; so one
+   alert) and, when the spread channel leads, the point is ``min_z`` from expected; so one
    excursion raises one alert plus escalations for a clearly larger one. The quiet lasts until a
    day after the last point close to expected (under ``min_z``) whose surprise still reaches the
    budget (a lasting change's evidence stays in the channels' windows for a day or more; a point
@@ -152,8 +150,6 @@ class ScorerConfig:
     refractory: float = DAY  # seconds of quiet after a flag, unless the score grows ...
     refractory_points: int = 12  # ... and at least this many points (daily data: one day is one point)
     escalation: float = 0.5  # ... by this much (log10) over the highest surprise since the flag
-    escalation_gap: int = 12  # ... and come at least this many points after the last flag, unless the point
-    # itself leads (a lasting change's channels grow every point; a single far point is an event of its own)
     settle_z: float = 2.0  # an alert is over once the series is back within this many z of its level before it ...
     # ... for refractory_points points in a row (until then a level-shift flag the same way is that alert)
     max_buckets: int = 288  # seasonal buckets per day (5-minute buckets at finest)
@@ -644,7 +640,6 @@ class EntityScorer:
                 and self.short_tail.total >= MIN_TAIL
                 and (t >= self.quiet_until
                      or (surprise > self.flag_score + c.escalation
-                         and (self.scored - self.alert_at >= c.escalation_gap or channels[-1] >= surprise)
                          # a flat line that goes on is not news: the spread alone does not escalate
                          and (abs(z) >= c.min_z or spread_surprise < surprise))))
         if flag:
