@@ -50,16 +50,22 @@ def _catches(pid: int, signum: int) -> bool:
     return False
 
 
+def _wait_for_handler(proc: subprocess.Popen, signum: int) -> None:
+    """Until the CLI's handler for ``signum`` is in place (a signal before it would kill the
+    process instead of interrupting it)."""
+    deadline = time.monotonic() + 60
+    while not _catches(proc.pid, signum):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_healthmon_sql_exits_143_soon_after_sigterm(healthmon_home):
     proc = subprocess.Popen([sys.executable, "-m", "healthmon.cli.main", "sql", LONG_QUERY],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "HEALTHMON_SQL_TIMEOUT": "600"})
     try:
-        deadline = time.monotonic() + 60
-        while not _catches(proc.pid, signal.SIGTERM):  # the CLI's handler is in place
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
+        _wait_for_handler(proc, signal.SIGTERM)
         time.sleep(3)  # the statement is running
         proc.send_signal(signal.SIGTERM)
         sent = time.monotonic()
@@ -82,10 +88,7 @@ def test_healthmon_sql_on_spark_exits_128_plus_signal_soon_after_it(healthmon_ho
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "HEALTHMON_SQL_TIMEOUT": "600"})
     try:
-        deadline = time.monotonic() + 60
-        while not _catches(proc.pid, signum):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
+        _wait_for_handler(proc, signum)
         time.sleep(12)  # the JVM has started and the statement is running
         proc.send_signal(signum)
         sent = time.monotonic()

@@ -423,18 +423,16 @@ def _checked(bundle: Bundle, key: str, settings: dict[str, Any]) -> dict[str, An
     the deploy's transaction, so nothing of this deploy is written."""
     from healthmon.jobs.service import check_settings
 
-    bad = _invalid_task_key(settings.get("tasks"))
-    if bad is not None:
-        path, task_key = bad
-        raise HealthmonError(f'cannot deploy resources.jobs.{key}: invalid task_key "{task_key}": use only letters, '
-                             'digits, "_" and "-" (at most 100 characters)',
-                             location=bundle.location(f"resources.jobs.{key}.{path}"))
-    untyped = _untyped_task(settings.get("tasks"))
-    if untyped is not None:
-        path, task_key = untyped
-        raise HealthmonError(f'cannot deploy resources.jobs.{key}: task "{task_key}" has no task type; set one of '
-                             "notebook_task, spark_python_task, run_job_task, condition_task, ...",
-                             location=bundle.location(f"resources.jobs.{key}.{path}"))
+    refusals = ((_invalid_task_key, 'invalid task_key "{}": use only letters, digits, "_" and "-" (at most 100 '
+                                    "characters)"),
+                (_untyped_task, 'task "{}" has no task type; set one of notebook_task, spark_python_task, '
+                                "run_job_task, condition_task, ..."))
+    for find_refused, message in refusals:
+        refused = find_refused(settings.get("tasks"))
+        if refused is not None:
+            path, task_key = refused
+            raise HealthmonError(f"cannot deploy resources.jobs.{key}: " + message.format(task_key),
+                                 location=bundle.location(f"resources.jobs.{key}.{path}"))
     try:
         check_settings(settings)
     except HealthmonError as exc:
