@@ -265,12 +265,14 @@ def test_summary_line_counts_each_severity(make_bundle):
           jobs:
             j:
               nmae: typo
-              tasks: [{task_key: t, depends_on: [{task_key: nope}], notebook_task: {notebook_path: /Workspace/nb}}]
+              tasks: [{task_key: t, notebook_task: {notebook_path: /Workspace/nb}}]
               tagz: {}
               run_as: {user_name: bot@example.com}
+          apps:
+            app: {name: app, source_code_path: ./app, deployment_id: abc}
         targets:
           prod: {mode: production}
-        """})
+        """, "app/app.py": ""})
     r = invoke("validate", "-p", root)
     assert r.exit_code == 1
     assert r.stdout.rstrip().endswith("Found 1 error, 2 warnings and 1 recommendation")

@@ -70,7 +70,9 @@ def _zero_job_ids(b: BundleState) -> list[Diagnostic]:
     out = []
     for _key, _job, _i, task, path in iter_tasks(b):
         rj = task.get("run_job_task")
-        jid = rj.get("job_id") if rj is not None and rj.is_map else None
+        if rj is None or not rj.is_map:
+            continue
+        jid = rj.get("job_id")
         if jid is not None and jid.v == 0 and not isinstance(jid.v, bool):
             out.append(Diagnostic(WARNING, 'required field "job_id" is not set', rj.loc, f"{path}.run_job_task",
                                   check="schema"))
