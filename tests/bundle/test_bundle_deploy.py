@@ -177,6 +177,19 @@ def test_a_deploy_check_error_validates_but_refuses_the_deploy_and_writes_nothin
         assert [r.action for r in s.scalars(select(DeploymentRecord))] == ["deploy"]
 
 
+def test_a_missing_local_library_validates_but_refuses_the_deploy_and_writes_nothing(basic):
+    before = deploy(load_bundle(basic, "dev")).job_ids
+    ingest = basic / "resources/ingest.yml"
+    ingest.write_text(ingest.read_text().replace('"pandas>=2.0"', "./dist/tool-0.1-py3-none-any.whl"))
+    b = load_bundle(basic, "dev", strict=True)
+    assert not b.diagnostics.items  # as the CLI's validate, which does not look for libraries
+    with pytest.raises(HealthmonError, match=r"library file './dist/tool-0.1-py3-none-any.whl' does not exist "
+                                             r"\(declared in resources/ingest.yml:13:17\)"):
+        deploy(b)
+    assert {k: v[0] for k, v in rows().items()} == before
+    assert rows()["ingest_job"][1]["environments"][0]["spec"]["dependencies"] == ["pandas>=2.0"]
+
+
 def test_deploy_check_warnings_are_reported_and_the_deploy_goes_on(basic):
     notebook = basic / "src/etl/load.py"
     notebook.write_text(notebook.read_text() + 'if schema == "x":\n    dbutils.notebook.exit("FAILED")\n')

@@ -134,7 +134,7 @@ def deployed_job_configs(bundle: Bundle) -> dict[str, dict[str, Any]]:
             expanded.append((parse_path(path), [f"{file_path}/{Path(os.path.relpath(m, bundle.sync_dir)).as_posix()}"
                                                 for m in matches]))
             continue
-        if not exists(ref.local):  # a build output validate let through (inside a build artifact's path)
+        if not exists(ref.local):  # validate does not look for libraries, as the CLI's: a build may make them
             raise HealthmonError(f"{path}: library file {ref.declared!r} does not exist (declared in {ref.location}); "
                                  f"build it before deploying")
         value = set_path(value, parse_path(path), Value(ref.workspace_path, ref.location))
