@@ -147,6 +147,9 @@ DEPLOY_CHECK_ERRORS = {
                                 "      continuous: {pause_status: PAUSED}\n      tags:\n",
                                 'job "ingest_job": only one of schedule and continuous can be used',
                                 "resources/ingest.yml:32:19"),
+    "resource-key": ("resources/orchestrator.yml", "    orchestrator_job:\n", "    orchestrator.job:\n",
+                     "invalid resource key 'orchestrator.job': use letters, digits, '_' and '-' only",
+                     "resources/orchestrator.yml:4:7"),
     "widget-not-passed": ("src/etl/load.py", 'dbutils.widgets.get("schema")', 'dbutils.widgets.get("table")',
                           'Parameter missing: task "load" of job "ingest_job" runs src/etl/load.py, whose line 9 '
                           'reads widget "table"', "resources/ingest.yml:18:28"),

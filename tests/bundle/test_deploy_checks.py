@@ -1,6 +1,7 @@
-"""healthmon's own checks (``pipeline.deploy_checks``): task graph, environments, schedules, widgets,
-atomic jobs, silent failures. The CLI's ``bundle validate`` has none of them and accepts these
-bundles, so ``load_bundle`` (validate) finds nothing; ``deploy_checks`` (run by every deploy) does."""
+"""healthmon's own checks (``pipeline.deploy_checks``): resource keys, task graph, environments,
+schedules, widgets, atomic jobs, silent failures. The CLI's ``bundle validate`` has none of them
+and accepts these bundles, so ``load_bundle`` (validate) finds nothing; ``deploy_checks`` (run by
+every deploy) does."""
 
 from healthmon.bundle import load_bundle
 from healthmon.bundle.loader import deploy_checks
@@ -113,6 +114,17 @@ def test_independent_jobs_sharing_a_notebook_are_accepted_as_by_the_cli(make_bun
       tasks: [{task_key: task_two, notebook_task: {notebook_path: ./test.py}}]
 """
     assert not summaries(make_bundle, text, {"test.py": "# Databricks notebook source\n"}).items
+
+
+def test_resource_keys_must_be_identifiers(make_bundle):
+    d = summaries(make_bundle, """resources:
+  jobs:
+    'bad key.x':
+      tasks: [{task_key: t, condition_task: {op: EQUAL_TO, left: a, right: a}}]
+""")
+    (err,) = d.errors
+    assert err.summary == "invalid resource key 'bad key.x': use letters, digits, '_' and '-' only"
+    assert str(err.location) == "databricks.yml:5:7" and err.path == "resources.jobs.bad key.x"
 
 
 def test_schedules_cron_and_timezone(make_bundle):

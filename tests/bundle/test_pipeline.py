@@ -42,7 +42,7 @@ def test_validate_runs_the_clis_checks_and_deploy_runs_healthmons_own():
         "validate_schema", "validate_reserved", "validate_job_cluster_keys", "validate_job_task_cluster_spec",
         "validate_single_node_cluster", "validate_notebooks", "validate_sync_patterns"]
     assert [s.name for s in pipeline.deploy_checks()] == [
-        "deploy_check_widgets", "deploy_check_depends_on", "deploy_check_atomic", "deploy_check_environments",
+        "deploy_check_resource_keys", "deploy_check_widgets", "deploy_check_depends_on", "deploy_check_atomic", "deploy_check_environments",
         "deploy_check_schedules", "deploy_check_silent_failure"]
     assert all(s.updates == () for s in pipeline.deploy_checks())
 

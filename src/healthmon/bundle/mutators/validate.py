@@ -19,7 +19,8 @@ from healthmon.bundle.step import BundleState, Step
 CHECKS = ("reserved", "job_cluster_keys", "job_task_cluster_spec", "single_node_cluster", "notebooks",
           "sync_patterns")
 # healthmon's own checks of bundle/validate/, run by every deploy after validation.
-DEPLOY_CHECKS = ("widgets", "depends_on", "atomic", "environments", "schedules", "silent_failure")
+DEPLOY_CHECKS = ("resource_keys", "widgets", "depends_on", "atomic", "environments", "schedules",
+                 "silent_failure")
 
 
 class ValidateSchema(Step):
