@@ -17,15 +17,11 @@ NOTEBOOK = "# Databricks notebook source\nprint('ok')\n"
     [
         f"jobs: {{j: {{tasks: [{{task_key: a, notebook_task: {{notebook_path: ./{LONG}}}}}]}}}}",
         f"jobs: {{j: {{tasks: [{{task_key: a, spark_python_task: {{python_file: ./{LONG}}}}}]}}}}",
-        f"jobs: {{j: {{tasks: [{{task_key: a, notebook_task: {{notebook_path: ./nb.py}}, "
-        f"libraries: [{{whl: ./{LONG}.whl}}]}}]}}}}",
-        f"jobs: {{j: {{tasks: [{{task_key: a, notebook_task: {{notebook_path: ./nb.py}}, "
-        f"libraries: [{{jar: ./{LONG}.jar}}]}}]}}}}",
         f"jobs: {{j: {{tasks: [{{task_key: a, dbt_task: {{project_directory: {LONG}, commands: [dbt run]}}}}]}}}}",
         f"apps: {{a: {{name: a, source_code_path: ./{LONG}}}}}",
         f"dashboards: {{d: {{display_name: d, file_path: ./{LONG}.lvdash.json}}}}",
     ],
-    ids=["notebook_path", "python_file", "whl", "jar", "dbt-project", "app-source", "dashboard-file"],
+    ids=["notebook_path", "python_file", "dbt-project", "app-source", "dashboard-file"],
 )
 def test_a_path_too_long_for_the_file_system_is_not_found(cli, tmp_path, monkeypatch, resource):
     """A path the file system refuses to look up is simply not there: validate says "not found"
@@ -36,6 +32,22 @@ def test_a_path_too_long_for_the_file_system_is_not_found(cli, tmp_path, monkeyp
     code, text = cli("bundle", "validate")
     assert code == 1, text
     assert "Error: " in text and "not found" in text, text
+
+
+@pytest.mark.parametrize("library", [f"whl: ./{LONG}.whl", f"jar: ./{LONG}.jar"], ids=["whl", "jar"])
+def test_a_library_path_too_long_for_the_file_system_does_not_exist_at_deploy(cli, tmp_path, monkeypatch,
+                                                                               healthmon_home, library):
+    """validate does not look for local libraries (as the CLI's); the deploy does, and a path the
+    file system refuses to look up is simply not there."""
+    (tmp_path / "nb.py").write_text(NOTEBOOK)
+    (tmp_path / "databricks.yml").write_text(
+        "bundle: {name: long}\nresources:\n  jobs: {j: {tasks: [{task_key: a, notebook_task: "
+        f"{{notebook_path: ./nb.py}}, libraries: [{{{library}}}]}}]}}}}\n")
+    monkeypatch.chdir(tmp_path)
+    code, text = cli("bundle", "validate")
+    assert code == 0 and "Validation OK!" in text, text
+    code, text = cli("bundle", "deploy")
+    assert code == 1 and "Error: " in text and "does not exist (declared in databricks.yml:3:" in text, text
 
 
 def test_a_bundle_name_too_long_for_the_file_system_fails_the_deploy_cleanly(cli, tmp_path, monkeypatch,

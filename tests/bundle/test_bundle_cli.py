@@ -176,6 +176,28 @@ def test_deploy_refuses_an_invalid_bundle(basic):
     assert "id" not in json.loads(r.stdout)["resources"]["jobs"]["ingest_job"]
 
 
+def test_validate_accepts_what_the_cli_accepts_and_deploy_refuses_what_a_run_would(basic):
+    # A dependency on a missing task, a Unix cron line and a widget nobody passes: the CLI's
+    # `bundle validate` prints "Validation OK!"; healthmon's deploy checks refuse the deploy.
+    ingest = basic / "resources/ingest.yml"
+    ingest.write_text(ingest.read_text().replace("            - task_key: load\n", "            - task_key: lod\n")
+                      .replace('"0 0 3 ? * SUN"', '"0 0 * * *"'))
+    notebook = basic / "src/etl/load.py"
+    notebook.write_text(notebook.read_text().replace('dbutils.widgets.get("schema")', 'dbutils.widgets.get("table")'))
+    r = invoke("validate", "-p", basic, "--strict")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("Name: basic_bundle\n") and r.stdout.rstrip().endswith("Validation OK!")
+    r = invoke("deploy", "-p", basic)
+    assert r.exit_code == 1
+    assert "Error: Parameter missing: " in r.stderr and "  in resources/ingest.yml:18:28\n" in r.stderr
+    assert "  at resources.jobs.ingest_job.tasks[1].depends_on[0].task_key\n  in resources/ingest.yml:25:25\n" in r.stderr
+    assert "  at resources.jobs.ingest_job.schedule.quartz_cron_expression\n  in resources/ingest.yml:30:33\n" in r.stderr
+    assert r.stderr.rstrip().endswith("Found 3 errors") and "Deployment complete!" not in r.stdout
+    assert "Traceback" not in r.output
+    r = invoke("summary", "-p", basic, "-o", "json")
+    assert "id" not in json.loads(r.stdout)["resources"]["jobs"]["ingest_job"]
+
+
 def test_run_unknown_and_undeployed_keys(basic):
     r = invoke("run", "-p", basic, "ingest_jbo")
     assert r.exit_code == 1 and 'did you mean "ingest_job"' in r.output
@@ -243,12 +265,14 @@ def test_summary_line_counts_each_severity(make_bundle):
           jobs:
             j:
               nmae: typo
-              tasks: [{task_key: t, depends_on: [{task_key: nope}], notebook_task: {notebook_path: /Workspace/nb}}]
+              tasks: [{task_key: t, notebook_task: {notebook_path: /Workspace/nb}}]
               tagz: {}
               run_as: {user_name: bot@example.com}
+          apps:
+            app: {name: app, source_code_path: ./app, deployment_id: abc}
         targets:
           prod: {mode: production}
-        """})
+        """, "app/app.py": ""})
     r = invoke("validate", "-p", root)
     assert r.exit_code == 1
     assert r.stdout.rstrip().endswith("Found 1 error, 2 warnings and 1 recommendation")

@@ -118,6 +118,103 @@ def test_a_task_without_type_validates_but_is_not_deployed(basic):
     assert rows() == {}
 
 
+# healthmon's own checks (`pipeline.deploy_checks`): the CLI's `bundle validate` accepts each of
+# these bundles; the Jobs API or a local run would refuse them, so the deploy does, before anything
+# is written. (file, text, replacement, the error's summary, where it points)
+DEPLOY_CHECK_ERRORS = {
+    "missing-dependency": ("resources/ingest.yml", "            - task_key: load\n", "            - task_key: lod\n",
+                           'task "report" of job "ingest_job" depends on "lod", which is not a task of this job '
+                           '(did you mean "load"?)', "resources/ingest.yml:25:25"),
+    "cycle": ("resources/ingest.yml", "          max_retries: ${var.retries}\n",
+              "          depends_on: [{task_key: report}]\n",
+              'cycle in the task dependencies of job "ingest_job": load -> report -> load', "resources/ingest.yml:4:7"),
+    "several-task-types": ("resources/ingest.yml", "          max_retries: ${var.retries}\n",
+                           "          condition_task: {op: EQUAL_TO, left: '1', right: '1'}\n",
+                           'task "load" of job "ingest_job" has several task types (notebook_task, condition_task)',
+                           "resources/ingest.yml:15:11"),
+    "undeclared-environment": ("resources/ingest.yml", "          environment_key: default\n          notebook_task",
+                               "          environment_key: defualt\n          notebook_task",
+                               'task "load" of job "ingest_job" uses environment_key "defualt", which the job does '
+                               'not declare (did you mean "default"?)', "resources/ingest.yml:16:28"),
+    "pep508": ("resources/ingest.yml", '"pandas>=2.0"', '"pandas>>2.0"',
+               'environment "default" of job "ingest_job": dependency \'pandas>>2.0\' is not a valid PEP 508 '
+               "requirement", "resources/ingest.yml:13:17"),
+    "unix-cron": ("resources/ingest.yml", '"0 0 3 ? * SUN"', '"0 0 * * *"',
+                  "job \"ingest_job\": invalid quartz_cron_expression '0 0 * * *'", "resources/ingest.yml:30:33"),
+    "time-zone": ("resources/ingest.yml", "America/Los_Angeles", "Mars/Olympus",
+                  "job \"ingest_job\": invalid timezone_id 'Mars/Olympus'", "resources/ingest.yml:31:22"),
+    "schedule-and-continuous": ("resources/ingest.yml", "      tags:\n",
+                                "      continuous: {pause_status: PAUSED}\n      tags:\n",
+                                'job "ingest_job": only one of schedule and continuous can be used',
+                                "resources/ingest.yml:32:19"),
+    "resource-key": ("resources/orchestrator.yml", "    orchestrator_job:\n", "    orchestrator.job:\n",
+                     "invalid resource key 'orchestrator.job': use letters, digits, '_' and '-' only",
+                     "resources/orchestrator.yml:4:7"),
+    "widget-not-passed": ("src/etl/load.py", 'dbutils.widgets.get("schema")', 'dbutils.widgets.get("table")',
+                          'Parameter missing: task "load" of job "ingest_job" runs src/etl/load.py, whose line 9 '
+                          'reads widget "table"', "resources/ingest.yml:18:28"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEPLOY_CHECK_ERRORS))
+def test_a_deploy_check_error_validates_but_refuses_the_deploy_and_writes_nothing(basic, case):
+    file, old, new, summary, where = DEPLOY_CHECK_ERRORS[case]
+    first = load_bundle(basic, "dev")
+    deploy(first)
+    before = rows()
+    deployed_notebook = resolve_notebook(before["ingest_job"][1]["tasks"][0]["notebook_task"]["notebook_path"])
+    notebook = deployed_notebook.read_text()
+    path = basic / file
+    assert path.read_text().count(old) == 1
+    path.write_text(path.read_text().replace(old, new))
+    b = load_bundle(basic, "dev", strict=True)
+    assert not b.diagnostics.items  # as the CLI's `bundle validate`: Validation OK!
+    with pytest.raises(BundleError) as exc:
+        deploy(b)
+    (error,) = exc.value.diagnostics
+    assert error.severity == "error" and error.summary.startswith(summary), error.summary
+    assert f"\n  in {where}" in error.render()
+    assert rows() == before  # no job created, changed or deleted
+    assert deployed_notebook.read_text() == notebook  # no file synced
+    with Database.from_settings().session() as s:
+        assert [r.action for r in s.scalars(select(DeploymentRecord))] == ["deploy"]
+
+
+def test_a_missing_local_library_validates_but_refuses_the_deploy_and_writes_nothing(basic):
+    before = deploy(load_bundle(basic, "dev")).job_ids
+    ingest = basic / "resources/ingest.yml"
+    ingest.write_text(ingest.read_text().replace('"pandas>=2.0"', "./dist/tool-0.1-py3-none-any.whl"))
+    b = load_bundle(basic, "dev", strict=True)
+    assert not b.diagnostics.items  # as the CLI's validate, which does not look for libraries
+    with pytest.raises(HealthmonError, match=r"library file './dist/tool-0.1-py3-none-any.whl' does not exist "
+                                             r"\(declared in resources/ingest.yml:13:17\)"):
+        deploy(b)
+    assert {k: v[0] for k, v in rows().items()} == before
+    assert rows()["ingest_job"][1]["environments"][0]["spec"]["dependencies"] == ["pandas>=2.0"]
+
+
+def test_deploy_check_warnings_are_reported_and_the_deploy_goes_on(basic):
+    notebook = basic / "src/etl/load.py"
+    notebook.write_text(notebook.read_text() + 'if schema == "x":\n    dbutils.notebook.exit("FAILED")\n')
+    orchestrator = basic / "resources/orchestrator.yml"  # composes jobs with run_job_task
+    orchestrator.write_text(orchestrator.read_text() + """
+    shared_job:
+      tasks:
+        - task_key: load
+          notebook_task:
+            notebook_path: ../src/etl/load.py
+            base_parameters: {catalog: c, schema: s}
+""")
+    b = load_bundle(basic, "dev", strict=True)
+    assert not b.diagnostics.items
+    warned = []
+    result = deploy(b, warn=warned.append)
+    assert set(result.job_ids) == {"ingest_job", "orchestrator_job", "shared_job"}
+    assert [d.severity for d in warned] == ["warning", "warning"]
+    assert warned[0].summary.startswith("notebook src/etl/load.py appears in 2 jobs (ingest_job, shared_job)")
+    assert warned[1].summary.startswith("src/etl/load.py:18 exits with 'FAILED'")
+
+
 def test_lock_blocks_a_concurrent_deploy_and_force_lock_takes_over(basic):
     b = load_bundle(basic, "dev")
     settings = Settings.from_env()

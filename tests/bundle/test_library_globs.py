@@ -92,9 +92,13 @@ def test_deploy_points_the_job_at_the_built_library(make_bundle):
     assert deployed_job_configs(b)["j"]["tasks"][0]["libraries"] == [{"jar": f"{files}/java/target/app-1.0.jar"}]
 
 
-def test_a_missing_library_no_artifact_builds_is_still_an_error(make_bundle):
+def test_a_missing_library_no_artifact_builds_validates_and_deploy_refuses_it(make_bundle):
+    # The CLI's validate does not look for local libraries at all (translate_paths leaves whl and
+    # jar paths as written; its deploy checks them after the build).
     bundle = {**ARTIFACT_BUNDLE, "databricks.yml": ARTIFACT_BUNDLE["databricks.yml"].replace(
         "./java/target/app-1.0.jar", "./lib/app-1.0.jar")}
-    b = load_bundle(make_bundle(bundle), user_name="u@x.com")
-    assert [d.summary for d in b.diagnostics.items] == [
-        "File not found: lib/app-1.0.jar ('./lib/app-1.0.jar' is resolved relative to databricks.yml)"]
+    b = load_bundle(make_bundle(bundle), user_name="u@x.com", strict=True)
+    assert not b.diagnostics.items
+    with pytest.raises(HealthmonError, match=r"library file './lib/app-1.0.jar' does not exist \(declared in "
+                                             r"databricks.yml:15:20\)"):
+        deployed_job_configs(b)

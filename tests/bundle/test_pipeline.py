@@ -26,12 +26,25 @@ ORDER = ["run_preinit_script", "load_includes", "normalize_as_loaded", "check_bu
 
 
 def test_steps_are_named_and_declare_what_they_read_and_update():
-    steps = [*pipeline.load(Path("databricks.yml"), None), *pipeline.initialize(), *pipeline.validate()]
+    steps = [*pipeline.load(Path("databricks.yml"), None), *pipeline.initialize(), *pipeline.validate(),
+             *pipeline.deploy_checks()]
     assert [s.name for s in steps][:len(ORDER)] == ORDER
     assert len({s.name for s in steps}) == len(steps)
     for s in steps:
         assert isinstance(s, Step) and s.name and s.reads, s
         assert isinstance(s.updates, tuple)
+
+
+def test_validate_runs_the_clis_checks_and_deploy_runs_healthmons_own():
+    # The CLI's `bundle validate` has schema, reserved-field, compute, path and sync checks; the
+    # rest is healthmon's and runs when deploying.
+    assert [s.name for s in pipeline.validate()] == [
+        "validate_schema", "validate_reserved", "validate_job_cluster_keys", "validate_job_task_cluster_spec",
+        "validate_single_node_cluster", "validate_notebooks", "validate_sync_patterns"]
+    assert [s.name for s in pipeline.deploy_checks()] == [
+        "deploy_check_resource_keys", "deploy_check_widgets", "deploy_check_depends_on", "deploy_check_atomic", "deploy_check_environments",
+        "deploy_check_schedules", "deploy_check_silent_failure"]
+    assert all(s.updates == () for s in pipeline.deploy_checks())
 
 
 def test_steps_never_mutate_the_trees_they_are_given(make_bundle):

@@ -77,12 +77,6 @@ def test_top_level_unknown_sections_warn_and_other_resource_kinds_do_not(make_bu
     assert messages(diags_for(make_bundle, text)) == ["unknown field: workspce"]
 
 
-def test_resource_keys_must_be_identifiers(make_bundle):
-    text = "bundle: {name: s}\nresources:\n  jobs:\n    'bad key.x':\n      tasks: [{task_key: t, condition_task: {op: EQUAL_TO, left: a, right: a}}]\n"
-    (err,) = diags_for(make_bundle, text).errors
-    assert "invalid resource key 'bad key.x'" in err.summary and str(err.location) == "databricks.yml:5:7"
-
-
 def test_shipped_schema_is_what_the_installed_dataclasses_give(tmp_path, monkeypatch):
     import json
 

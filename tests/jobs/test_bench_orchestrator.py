@@ -57,3 +57,7 @@ def test_synthetic_bundle_validates_with_the_cli(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "healthmon.cli.main", "bundle", "validate", "-t", "dev"], cwd=dest,
                           env=dict(os.environ), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    from healthmon.bundle import load_bundle
+    from healthmon.bundle.loader import deploy_checks
+
+    assert not deploy_checks(load_bundle(dest, "dev")).items  # healthmon's own checks, run by deploy

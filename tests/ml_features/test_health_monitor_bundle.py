@@ -1,4 +1,4 @@
-"""The repository's Health Monitor bundle: structure, notebooks, and validation by the engine."""
+"""The repository's Health Monitor bundle: structure, notebooks, and validation and deploy checks by the engine."""
 
 from __future__ import annotations
 
@@ -105,9 +105,12 @@ def test_bundle_engine_validates_with_no_diagnostics(target):
     if importlib.util.find_spec("healthmon.bundle.loader") is None:
         pytest.skip("bundle engine not there yet")
     from healthmon.bundle import load_bundle
+    from healthmon.bundle.loader import deploy_checks
 
-    bundle = load_bundle(REPO, target)
+    bundle = load_bundle(REPO, target, strict=True)
     assert [d for d in bundle.diagnostics] == []
+    # healthmon's own checks (widgets passed, task graph, schedules, atomic jobs), run by deploy
+    assert [d for d in deploy_checks(bundle)] == []
     jobs = bundle.config["resources"]["jobs"]
     assert set(jobs) == EXPECTED_JOBS
     params = jobs["ml_feature_pipeline_job"]["tasks"][0]["notebook_task"]["base_parameters"]

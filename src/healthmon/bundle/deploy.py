@@ -1,8 +1,10 @@
 """Deploy, destroy and summarise a bundle against the local workspace.
 
 deploy:
- 1. refuse if validation found errors; run the ``prebuild``, ``postbuild`` (nothing is built in
-    between) and ``predeploy`` scripts of ``experimental.scripts``, as the CLI before its lock;
+ 1. refuse if validation found errors, or if the deploy checks (``pipeline.deploy_checks``:
+    healthmon's own checks, which the CLI's validate does not have) find one; their warnings go
+    to ``warn``. Then run the ``prebuild``, ``postbuild`` (nothing is built in between) and
+    ``predeploy`` scripts of ``experimental.scripts``, as the CLI before its lock;
  2. take the deployment lock: a row in ``deployment_locks`` keyed by (bundle, target), inserted
     in its own short transaction, so a concurrent deploy/destroy of the same target fails at the
     database with "deployment lock held by ..." instead of interleaving (the CLI's lock);
@@ -33,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from healthmon.bundle.diag import BundleError, Diagnostic
 from healthmon.bundle.dyn import Value, parse_path, set_path, to_plain
-from healthmon.bundle.loader import Bundle
+from healthmon.bundle.loader import Bundle, deploy_checks
 from healthmon.errors import HealthmonError
 from healthmon.settings import Settings
 from healthmon.workspace_files import exists
@@ -131,7 +134,7 @@ def deployed_job_configs(bundle: Bundle) -> dict[str, dict[str, Any]]:
             expanded.append((parse_path(path), [f"{file_path}/{Path(os.path.relpath(m, bundle.sync_dir)).as_posix()}"
                                                 for m in matches]))
             continue
-        if not exists(ref.local):  # a build output validate let through (inside a build artifact's path)
+        if not exists(ref.local):  # validate does not look for libraries, as the CLI's: a build may make them
             raise HealthmonError(f"{path}: library file {ref.declared!r} does not exist (declared in {ref.location}); "
                                  f"build it before deploying")
         value = set_path(value, parse_path(path), Value(ref.workspace_path, ref.location))
@@ -237,6 +240,10 @@ def _notice(text: str) -> None:
     print(f"Notice: {text}", file=sys.stderr, flush=True)
 
 
+def _warn(d: Diagnostic) -> None:
+    print(d.render() + "\n", file=sys.stderr, flush=True)
+
+
 @contextmanager
 def deployment_lock(db, bundle_name: str, target: str, settings: Settings, *, force: bool = False,
                     notice=_notice):
@@ -312,15 +319,22 @@ def skipped_resources(bundle: Bundle) -> dict[str, list[str]]:
 
 def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool = False,
            progress: Callable[[str], None] | None = None, deployed: Callable[[DeployResult], None] | None = None,
-           _fail_after_jobs: bool = False) -> DeployResult:
-    """Deploy ``bundle`` (already loaded and validated) to the local workspace. ``progress``
-    receives the CLI's ``Uploading bundle files to ...`` line once the scripts before the
-    deploy have run; ``deployed`` the result before the ``postdeploy`` script runs, so that the
+           warn: Callable[[Diagnostic], None] = _warn, _fail_after_jobs: bool = False) -> DeployResult:
+    """Deploy ``bundle`` (already loaded and validated) to the local workspace. An error of the
+    deploy checks raises ``BundleError`` (all their findings) before anything is run or written;
+    each of their warnings goes to ``warn`` (default: printed to stderr as validate prints one).
+    ``progress`` receives the CLI's ``Uploading bundle files to ...`` line once the scripts before
+    the deploy have run; ``deployed`` the result before the ``postdeploy`` script runs, so that the
     deploy is reported as complete (as the CLI does) even if that script fails or is interrupted."""
     from healthmon.store.db import Database
     from healthmon.store.jobs import now_ms
 
     bundle.raise_for_errors()
+    found = deploy_checks(bundle)
+    if found.has_errors():
+        raise BundleError(found.items)
+    for d in found:
+        warn(d)
     settings = settings or Settings.from_env()
     db = Database.from_settings(settings)
     name, target = bundle.name, bundle.target
@@ -343,7 +357,6 @@ def deploy(bundle: Bundle, *, settings: Settings | None = None, force_lock: bool
 
 def run_script(bundle: Bundle, hook: str) -> None:
     """Run the ``experimental.scripts`` hook ``hook`` in the bundle root; raise if it fails."""
-    from healthmon.bundle.diag import BundleError
     from healthmon.bundle.mutators.scripts import run_hook
 
     found = run_hook(bundle.value, hook, bundle.root, os.environ)

@@ -3,7 +3,8 @@ initialize, validate), each a ``bundle.step.Step`` (the databricks/cli mutator d
 
 A load or initialize step that reports an error stops loading with ``BundleError`` (every
 diagnostic with ``file:line:col``); validation findings are returned in ``Bundle.diagnostics``
-so callers decide (``validate`` prints them, ``deploy`` refuses on errors).
+so callers decide (``validate`` prints them, ``deploy`` refuses on errors). ``deploy_checks``
+applies the deploy phase (healthmon's own checks) to a loaded bundle.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Bundle:
     diagnostics: Diagnostics
     sources: dict[str, SourceRef] = field(default_factory=dict)
     sync_root: Path | None = None  # the directory deployed to workspace.file_path; None = the bundle root
+    ctx: LoadContext | None = None  # how it was loaded; None when the root file did not parse
     _plain: dict | None = None
 
     @property
@@ -183,7 +185,7 @@ def load_bundle(root: Path, target: str | None = None, variables: Mapping[str, s
     if diags.has_errors():
         err = BundleError(diags.items)
         err.bundle = Bundle(root=root, target=state.target, value=state.config, diagnostics=diags,
-                            sources=state.sources, sync_root=state.sync_root)
+                            sources=state.sources, sync_root=state.sync_root, ctx=ctx)
         raise err
     if validate:
         diags.extend(apply_all(state, pipeline.validate(), stop_on_error=False))
@@ -191,4 +193,17 @@ def load_bundle(root: Path, target: str | None = None, variables: Mapping[str, s
     if strict and warnings and not diags.has_errors():
         diags.error(f"{warnings} warnings were found. Warnings are not allowed in strict mode", check="strict")
     return Bundle(root=root, target=state.target, value=state.config, diagnostics=diags, sources=state.sources,
-                  sync_root=state.sync_root)
+                  sync_root=state.sync_root, ctx=ctx)
+
+
+def deploy_checks(bundle: Bundle) -> Diagnostics:
+    """The findings of ``pipeline.deploy_checks()`` (healthmon's own checks, which the CLI's
+    ``bundle validate`` does not have) on a loaded bundle: an error refuses the deploy."""
+    from healthmon.bundle import pipeline
+    from healthmon.bundle.step import BundleState, apply_all
+
+    if bundle.ctx is None:
+        raise HealthmonError("the bundle did not load; nothing to check for deploy")
+    state = BundleState(bundle.value, bundle.ctx, sources=bundle.sources, target=bundle.target,
+                        sync_root=bundle.sync_root)
+    return apply_all(state, pipeline.deploy_checks(), stop_on_error=False)

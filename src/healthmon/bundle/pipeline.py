@@ -1,5 +1,6 @@
 """The loader's steps, phase by phase, in the order they run (the CLI's ``phases.Load`` and
-``phases.Initialize`` followed by validation). Each step declares what it reads and updates;
+``phases.Initialize`` followed by validation), then healthmon's own checks that every deploy
+runs. Each step declares what it reads and updates;
 ``docs/bundle.md`` lists them."""
 
 from __future__ import annotations
@@ -88,3 +89,12 @@ def validate() -> list[Step]:
     from healthmon.bundle.mutators.validate import steps
 
     return steps()
+
+
+def deploy_checks() -> list[Step]:
+    """healthmon's own checks, which the CLI's ``bundle validate`` does not have: what the Jobs
+    API or a local run would refuse. Run by ``deploy`` after validation, before anything is
+    written (``loader.deploy_checks``)."""
+    from healthmon.bundle.mutators.validate import deploy_steps
+
+    return deploy_steps()

@@ -171,7 +171,8 @@ def validate(
                                            help="Add the source location of every value to -o json output."),
     path: Optional[Path] = PathOpt,
 ) -> None:
-    """Validate the bundle: schema, paths, parameters vs widgets, dependencies, environments, schedules."""
+    """Validate the bundle as the Databricks CLI does (schema, paths, compute, sync patterns).
+    healthmon's own checks (widgets, task dependencies, environments, schedules) run at deploy."""
 
     def body() -> int:
         from healthmon.bundle.diag import BundleError
@@ -207,7 +208,8 @@ def deploy(
     auto_approve: bool = typer.Option(False, "--auto-approve", help="Accepted for CLI compatibility."),
     path: Optional[Path] = PathOpt,
 ) -> None:
-    """Deploy the bundle's jobs and files to the local workspace."""
+    """Deploy the bundle's jobs and files to the local workspace. Refused, with nothing written, when
+    validation or healthmon's deploy checks (widgets, task dependencies, environments, schedules) find an error."""
 
     def body() -> int:
         from healthmon.bundle.deploy import deploy as do_deploy, skipped_resources
@@ -222,7 +224,8 @@ def deploy(
         for kind, keys in skipped_resources(bundle).items():
             _echo_err(f"Warning: resources.{kind} ({', '.join(keys)}) are not deployed: the local workspace "
                       "deploys jobs only\n")
-        do_deploy(bundle, force_lock=force_lock, progress=typer.echo, deployed=_report_deployed)
+        do_deploy(bundle, force_lock=force_lock, progress=typer.echo, deployed=_report_deployed,
+                  warn=lambda d: _echo_err(d.render() + "\n"))
         return 0
 
     _guard(body)

@@ -1,18 +1,26 @@
 """The validation phase: the schema check (which also types scalars the CLI's way, e.g. a
 ``spark_conf`` value ``false`` becomes ``"false"``), then independent checks that each read the
-same resolved configuration. ``--strict`` turns warnings into errors."""
+same resolved configuration. ``--strict`` turns warnings into errors.
+
+Also the deploy checks: healthmon's own checks, which the CLI's ``bundle validate`` does not
+have. ``bundle validate`` accepts what the CLI's validate accepts; what the Jobs API or a local
+run would refuse (a cycle, an invalid Quartz expression, a widget nobody passes) refuses the
+deploy instead, before anything is written."""
 
 from __future__ import annotations
 
 import os
 from importlib import import_module
 
-from healthmon.bundle.diag import Diagnostic, Diagnostics
+from healthmon.bundle.diag import WARNING, Diagnostic, Diagnostics
 from healthmon.bundle.step import BundleState, Step
 
-# Checks of bundle/validate/, run in this order after the schema.
+# The CLI's checks of bundle/validate/, run by `bundle validate` in this order after the schema.
 CHECKS = ("reserved", "job_cluster_keys", "job_task_cluster_spec", "single_node_cluster", "notebooks",
-          "widgets", "depends_on", "atomic", "environments", "schedules", "silent_failure", "sync_patterns")
+          "sync_patterns")
+# healthmon's own checks of bundle/validate/, run by every deploy after validation.
+DEPLOY_CHECKS = ("resource_keys", "widgets", "depends_on", "atomic", "environments", "schedules",
+                 "silent_failure")
 
 
 class ValidateSchema(Step):
@@ -48,12 +56,28 @@ class CheckRequiredAndEnum(Step):
         from healthmon.bundle.validate import schema
 
         found, _fixes = schema.check(b)
-        required = [d for d in found if _is_required(d)]
+        required = [d for d in found if _is_required(d)] + _zero_job_ids(b)
         enum = [d for d in found if _is_resource_enum(d)]
         # Each check sorts its warnings by summary, then by their locations printed as Go
         # prints them (`[/abs/file.yml:19:16]`, a string: line 19 sorts before line 9).
         return Diagnostics(sorted(required, key=lambda d: _go_order(d, b))
                            + sorted(enum, key=lambda d: _go_order(d, b)))
+
+
+def _zero_job_ids(b: BundleState) -> list[Diagnostic]:
+    """``run_job_task.job_id: 0`` is not set, as the CLI's typed configuration reads a zero id."""
+    from healthmon.bundle.validate.base import iter_tasks
+
+    out = []
+    for _key, _job, _i, task, path in iter_tasks(b):
+        rj = task.get("run_job_task")
+        if rj is None or not rj.is_map:
+            continue
+        jid = rj.get("job_id")
+        if jid is not None and jid.v == 0 and not isinstance(jid.v, bool):
+            out.append(Diagnostic(WARNING, 'required field "job_id" is not set', rj.loc, f"{path}.run_job_task",
+                                  check="schema"))
+    return out
 
 
 def _is_required(d: Diagnostic) -> bool:
@@ -82,8 +106,8 @@ class Check(Step):
     reads = ("resources.*",)
     updates = ()
 
-    def __init__(self, module: str):
-        self.name = f"validate_{module}"
+    def __init__(self, module: str, phase: str = "validate"):
+        self.name = f"{phase}_{module}"
         self.module = module
 
     def run(self, b: BundleState) -> Diagnostics:
@@ -92,3 +116,7 @@ class Check(Step):
 
 def steps() -> list[Step]:
     return [ValidateSchema(), *(Check(name) for name in CHECKS)]
+
+
+def deploy_steps() -> list[Step]:
+    return [Check(name, "deploy_check") for name in DEPLOY_CHECKS]

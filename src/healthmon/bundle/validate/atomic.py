@@ -1,6 +1,6 @@
 """No notebook duplication: each notebook belongs to exactly one (atomic) job; composite jobs
-reference it with ``run_job_task``. A notebook used by several jobs is a warning (error with
-``--strict``).
+reference it with ``run_job_task``. A notebook used by several jobs is a warning, given at deploy
+(a deploy check: the CLI's validate has no such rule).
 
 The rule belongs to the layered design (atomic jobs composed by ``run_job_task``), so it applies
 only to a bundle that composes jobs that way. A bundle of independent jobs sharing a notebook is

@@ -1,13 +1,13 @@
 """Task graph checks: unique task keys, at most one task type per task (none is accepted, as by
 the CLI; ``bundle deploy`` refuses it), ``depends_on`` naming existing tasks, no cycles in a
 job, and no cycles across jobs through ``run_job_task`` (a literal ``job_id`` names a job of the
-local workspace; ``0`` is "not set", as the CLI warns)."""
+local workspace). healthmon's own check: run by deploy, not by ``bundle validate``."""
 
 from __future__ import annotations
 
 import re
 
-from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
+from healthmon.bundle.diag import ERROR, Diagnostic
 from healthmon.bundle.suggest import did_you_mean
 from healthmon.bundle.validate.base import BundleState, job_tasks, task_key
 from healthmon.errors import Location
@@ -98,10 +98,7 @@ def check(state: BundleState) -> list[Diagnostic]:
             jid = rj.get("job_id") if rj is not None and rj.is_map else None
             if rj is not None and jid is not None:
                 m = JOB_REF.match(jid.v) if isinstance(jid.v, str) else None
-                if jid.v == 0:
-                    out.append(Diagnostic(WARNING, 'required field "job_id" is not set', rj.loc,
-                                          f"{tpath}.run_job_task", check=CHECK))
-                elif m is not None and m.group(1) in jobs:
+                if m is not None and m.group(1) in jobs:
                     job_graph[key].append(m.group(1))
                     job_edge_loc.setdefault((key, m.group(1)), (jid.loc, f"{tpath}.run_job_task.job_id"))
         cyc = _cycle(graph)

@@ -17,7 +17,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from healthmon.bundle.diag import ERROR, WARNING, Diagnostic
+from healthmon.bundle.diag import WARNING, Diagnostic
 from healthmon.bundle.dyn import Value, as_bool, format_path, get_path, go_float, kind_name, required_path, set_path
 from healthmon.bundle.validate.base import BundleState
 from healthmon.bundle.validate.reserved import MANAGED
@@ -31,7 +31,6 @@ UNKNOWN_FIELD = "unknown_field"
 # A value of the wrong type: the CLI's Normalize warns and drops it, while loading (each file as
 # written) and again after variable references are resolved.
 TYPE_MISMATCH = "type_mismatch"
-RESOURCE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 # What Go's strconv.ParseInt (base 10) and ParseFloat accept, used with fullmatch.
 _INT = re.compile(r"[-+]?[0-9]+")
 _NUM = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
@@ -348,7 +347,4 @@ def _check_section(c: _Checker, config: Value, prefix: tuple, fields: dict) -> N
                     continue
                 for key, node in group.v.items():
                     path = prefix + ("resources", kind, key)
-                    if not RESOURCE_KEY.match(key):
-                        c.add(ERROR, f"invalid resource key {key!r}: use letters, digits, '_' and '-' only",
-                              node.loc, path, CHECK)
                     c.value(node, path, {"ref": root, "base": RESOURCE_BASE_FIELDS})

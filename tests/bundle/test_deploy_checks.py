@@ -1,10 +1,17 @@
+"""healthmon's own checks (``pipeline.deploy_checks``): resource keys, task graph, environments,
+schedules, widgets, atomic jobs, silent failures. The CLI's ``bundle validate`` has none of them
+and accepts these bundles, so ``load_bundle`` (validate) finds nothing; ``deploy_checks`` (run by
+every deploy) does."""
+
 from healthmon.bundle import load_bundle
+from healthmon.bundle.loader import deploy_checks
 from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
 
 
 def summaries(make_bundle, text, extra=None, **kw):
-    b = load_bundle(make_bundle({"databricks.yml": "bundle: {name: g}\n" + text, **(extra or {})}), **kw)
-    return b.diagnostics
+    b = load_bundle(make_bundle({"databricks.yml": "bundle: {name: g}\n" + text, **(extra or {})}), strict=True, **kw)
+    assert not b.diagnostics.items, "the CLI's validate accepts it: " + str([d.summary for d in b.diagnostics])
+    return deploy_checks(b)
 
 
 COND = "condition_task: {op: EQUAL_TO, left: '1', right: '1'}"
@@ -83,7 +90,7 @@ def test_environments_keys_and_pep508(make_bundle):
     assert any('uses environment_key "defualt", which the job does not declare (did you mean "default"?)' in m for m in msgs)
 
 
-def test_one_notebook_in_several_jobs_of_a_layered_bundle_warns_and_strict_fails(make_bundle):
+def test_one_notebook_in_several_jobs_of_a_layered_bundle_warns_at_deploy(make_bundle):
     text = """resources:
   jobs:
     a:
@@ -93,11 +100,9 @@ def test_one_notebook_in_several_jobs_of_a_layered_bundle_warns_and_strict_fails
     composite:
       tasks: [{task_key: run_a, run_job_task: {job_id: "${resources.jobs.a.id}"}}]
 """
-    root = make_bundle({"databricks.yml": "bundle: {name: g}\n" + text, "nb.py": "# Databricks notebook source\n"})
-    d = load_bundle(root).diagnostics
+    d = summaries(make_bundle, text, {"nb.py": "# Databricks notebook source\n"})
     assert [x.severity for x in d] == ["warning"]
     assert "notebook nb.py appears in 2 jobs (a, b)" in d.items[0].summary
-    assert load_bundle(root, strict=True).diagnostics.has_errors()
 
 
 def test_independent_jobs_sharing_a_notebook_are_accepted_as_by_the_cli(make_bundle):
@@ -108,8 +113,18 @@ def test_independent_jobs_sharing_a_notebook_are_accepted_as_by_the_cli(make_bun
     job_two:
       tasks: [{task_key: task_two, notebook_task: {notebook_path: ./test.py}}]
 """
-    root = make_bundle({"databricks.yml": "bundle: {name: g}\n" + text, "test.py": "# Databricks notebook source\n"})
-    assert not load_bundle(root, strict=True).diagnostics.items
+    assert not summaries(make_bundle, text, {"test.py": "# Databricks notebook source\n"}).items
+
+
+def test_resource_keys_must_be_identifiers(make_bundle):
+    d = summaries(make_bundle, """resources:
+  jobs:
+    'bad key.x':
+      tasks: [{task_key: t, condition_task: {op: EQUAL_TO, left: a, right: a}}]
+""")
+    (err,) = d.errors
+    assert err.summary == "invalid resource key 'bad key.x': use letters, digits, '_' and '-' only"
+    assert str(err.location) == "databricks.yml:5:7" and err.path == "resources.jobs.bad key.x"
 
 
 def test_schedules_cron_and_timezone(make_bundle):
@@ -139,3 +154,68 @@ def test_schedule_and_continuous_are_exclusive(make_bundle):
 """)
     (e,) = d.errors
     assert e.summary == 'job "a": only one of schedule and continuous can be used' and e.path == "resources.jobs.a.continuous"
+
+
+NOTEBOOK_JOB = """
+bundle: {name: w}
+resources:
+  jobs:
+    j:
+      parameters:
+        - {name: run_date, default: "2024-01-01"}
+      tasks:
+        - task_key: t
+          notebook_task:
+            notebook_path: ./src/nb.py
+            base_parameters: {catalog: c}
+"""
+
+
+def notebook_checks(make_bundle, notebook_text):
+    """The deploy checks' findings for a job whose task runs ``src/nb.py``; validate finds nothing."""
+    return summaries(make_bundle, "", {"databricks.yml": NOTEBOOK_JOB, "src/nb.py": notebook_text})
+
+
+def test_widget_without_parameter_or_default_is_parameter_missing(make_bundle):
+    nb = ('# Databricks notebook source\n'
+          'dbutils.widgets.text("limit", "10")\n'
+          'c = dbutils.widgets.get("catalog")\n'
+          'd = dbutils.widgets.get("run_date")\n'
+          'l = dbutils.widgets.get("limit")\n'
+          's = dbutils.widgets.get("schema")\n')
+    (d,) = notebook_checks(make_bundle, nb).errors
+    assert d.summary.startswith('Parameter missing: task "t" of job "j" runs src/nb.py, whose line 6 reads widget "schema"')
+    assert str(d.location) == "databricks.yml:10:28"
+
+
+def test_all_widgets_supplied_is_clean(make_bundle):
+    nb = '# Databricks notebook source\nc = dbutils.widgets.get("catalog")\nd = dbutils.widgets.get("run_date")\n'
+    assert len(notebook_checks(make_bundle, nb)) == 0
+
+
+def test_notebook_syntax_errors_do_not_crash(make_bundle):
+    found = notebook_checks(make_bundle, "# Databricks notebook source\ndef broken(:\n")
+    msgs = [d.summary for d in found]
+    assert any("cannot analyse notebook src/nb.py" in m for m in msgs)
+    assert not found.has_errors()
+
+
+def test_silent_failure_exit_is_warned(make_bundle):
+    nb = ('# Databricks notebook source\n'
+          'c = dbutils.widgets.get("catalog")\n'
+          'try:\n'
+          '    run()\n'
+          'except Exception as e:\n'
+          '    dbutils.notebook.exit(f"error: {e}")\n'
+          'except ValueError:\n'
+          '    log("x")\n'
+          '    dbutils.notebook.exit("done")\n'
+          'if bad:\n'
+          '    dbutils.notebook.exit("FAILED")\n'
+          'dbutils.notebook.exit(json.dumps({"status": "SUCCESS", "errors": 0}))\n')
+    warnings = [d.summary for d in notebook_checks(make_bundle, nb).warnings]
+    assert len(warnings) == 3, warnings
+    assert warnings[0].startswith("src/nb.py:6 exits with 'error: '")
+    assert warnings[1].startswith("src/nb.py:9 exits from an except block without raising")
+    assert warnings[2].startswith("src/nb.py:11 exits with 'FAILED'")
+    assert "job fails silently" in warnings[2]

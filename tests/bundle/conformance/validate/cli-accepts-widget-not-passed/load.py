@@ -1,0 +1,2 @@
+# Databricks notebook source
+catalog = dbutils.widgets.get("catalog")
