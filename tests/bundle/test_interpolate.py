@@ -46,10 +46,11 @@ out:
     assert out["h"] == "cat_x/true"
 
 
-def test_resource_references_resolve_or_are_left_as_written():
-    c, _ = run(VARS + "resources:\n  jobs:\n    a: {name: A}\n    b:\n      name: ${resources.jobs.a.name}\n      id_ref: ${resources.jobs.a.id}\n")
-    assert c["resources"]["jobs"]["b"] == {"name": "A", "id_ref": "${resources.jobs.a.id}"}
-    # a field that does not exist stays as written (the CLI leaves it for deploy)
+def test_resource_references_are_left_as_written():
+    # the CLI's ResolveVariableReferences resolves the bundle, workspace and variables prefixes
+    # only: any ${resources...} is for the deployment, a field that exists or not, an id or not
+    c, _ = run(VARS + "resources:\n  jobs:\n    a: {name: A}\n    b:\n      name: ${resources.jobs.a.name} (${var.catalog})\n      id_ref: ${resources.jobs.a.id}\n")
+    assert c["resources"]["jobs"]["b"] == {"name": "${resources.jobs.a.name} (cat)", "id_ref": "${resources.jobs.a.id}"}
     c, diags = run(VARS + "resources:\n  jobs:\n    b:\n      x: ${resources.jobs.missing.id}\n      y: ${resources.jobs.b.nope}\n")
     assert c["resources"]["jobs"]["b"] == {"x": "${resources.jobs.missing.id}", "y": "${resources.jobs.b.nope}"}
     assert not diags.items

@@ -80,3 +80,23 @@ def test_a_field_the_user_type_does_not_have_is_a_missing_reference(make_bundle)
     with pytest.raises(BundleError, match=r"reference does not exist: \$\{workspace.current_user.shoe_size\}"):
         load_bundle(make_bundle({"databricks.yml": "bundle: {name: d}\nresources: {jobs: {j: {name: "
                                                    "'${workspace.current_user.shoe_size}'}}}\n"}))
+
+
+@pytest.mark.parametrize("host, error", [
+    # Go's url.Parse of the host the SDK builds: these parse (the CLI would then contact them)
+    ("https://adb-123.4.azuredatabricks.net", None),
+    ("my-workspace.cloud.databricks.com", None),
+    ("https://<workspace-url>", None),
+    ("https://dbc-1.cloud.databricks.com:443/?o=1", None),
+    ("https://ünïcode.example", None),
+    # these do not: an unresolved reference, a space, a port that is not a number
+    ("${var.host}", 'parse "https://${var.host}": invalid character "{" in host name'),
+    ("https://${var.region}.cloud.databricks.com",
+     'parse "https://${var.region}.cloud.databricks.com": invalid character "{" in host name'),
+    ("https://my workspace", 'parse "https://my workspace": invalid character " " in host name'),
+    ("https://host:${var.port}", 'parse "https://host:${var.port}": invalid port ":${var.port}" after host'),
+])
+def test_host_parse_error_is_go_url_parse(host, error):
+    from healthmon.bundle.mutators.set_defaults import host_parse_error
+
+    assert host_parse_error(host) == error

@@ -5,8 +5,9 @@
 ``variables.*`` resolve against the configuration itself (a missing one is an error, except
 an unset field of the CLI's Bundle / Workspace types: its zero value, ``""`` for
 ``${bundle.git.origin_url}`` outside a repository);
-``${resources.*}`` resolves when the field exists and is otherwise left as written (ids and
-URLs only a deployment knows are filled by deploy). A string that is exactly one reference
+``${resources.*}`` is left as written: the CLI resolves only the ``bundle``, ``workspace`` and
+``variables`` prefixes in initialize, and a deployment fills in resource references (here the
+deploy replaces job ids and URLs). A string that is exactly one reference
 takes the referenced value with its type (a complex variable becomes a map), otherwise values
 are substituted as text. A string whose substitution yields a new reference
 (``${var.foo_${var.tail}}``) is resolved again, for at most 11 rounds like the CLI. A cycle
@@ -30,8 +31,6 @@ _WORD = r"[^\W\d_]+(?:[-_]*[^\W_]+)*"
 REF = re.compile(r"\$\{(" + _WORD + r"(?:\." + _WORD + r"(?:\[[0-9]+\])*)*(?:\[[0-9]+\])*)\}")
 MAX_ROUNDS = 11  # the CLI's maxResolutionRounds
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-# Resource fields that only exist once deployed.
-DEPLOY_TIME_FIELDS = {"id", "url"}
 
 
 def ref_path(text: str) -> tuple:
@@ -41,10 +40,6 @@ def ref_path(text: str) -> tuple:
     if parts and parts[0] == "var":
         parts = ["variables", parts[1], "value", *parts[2:]] if len(parts) > 1 else ["variables"]
     return tuple(parts)
-
-
-def is_deploy_time(path: tuple) -> bool:
-    return len(path) == 4 and path[0] == "resources" and path[3] in DEPLOY_TIME_FIELDS
 
 
 def map_children(node: Value, path: tuple, fn) -> Value:
@@ -181,14 +176,9 @@ class Resolver:
         resolved: list[tuple[re.Match, Value | None]] = []
         for m in matches:
             target = ref_path(m.group(1))
-            if target[0] not in ("bundle", "workspace", "variables", "resources"):
-                resolved.append((m, None))  # not ours to resolve (e.g. ${HOME} in a script)
-                continue
-            if target[0] == "resources":
-                try:
-                    resolved.append((m, None if is_deploy_time(target) else self.lookup(target)))
-                except _Missing:
-                    resolved.append((m, None))  # left as written, as the CLI does
+            if target[0] not in ("bundle", "workspace", "variables"):
+                # Not resolved here: ${resources...} is for the deployment, ${HOME} for a script.
+                resolved.append((m, None))
                 continue
             try:
                 resolved.append((m, self.lookup(target)))

@@ -188,8 +188,39 @@ class DefineWorkspaceDefaults(Step):
 
     def run(self, b: BundleState) -> Diagnostics:
         diags = auth_interpolation_warnings(b.config)
+        host = get_path(b.config, ("workspace", "host"))
+        problem = host_parse_error(host.v) if host is not None and isinstance(host.v, str) else None
+        if problem:
+            # The CLI asks the workspace for the current user here, with the host as written: a
+            # host Go cannot parse (an unresolved ${var.host}) fails the request, and loading stops
+            # before the user and the workspace paths are known.
+            diags.error(f"failed during request visitor: {problem}", check="workspace")
+            return diags
         b.config = set_workspace_defaults(b.config, b.ctx)
         return diags
+
+
+# Characters Go's url.Parse accepts in a host besides letters and digits (shouldEscape with
+# encodeHost: unreserved marks, sub-delims, ':' for the port, '[' ']' for IPv6, '<' '>' '"');
+# '%' escapes and non-ASCII letters are accepted too.
+_GO_HOST_CHARS = set("-_.~!$&'()*+,;=:[]<>\"%")
+_GO_PORT = re.compile(r":[0-9]*")
+
+
+def host_parse_error(host: str) -> str | None:
+    """Go's ``url.Parse`` error for the host the Databricks SDK builds (``https://`` added when
+    there is no scheme), as the SDK reports it; None when Go parses it."""
+    url = host if host.startswith(("http://", "https://")) else "https://" + host
+    authority = re.split(r"[/?#]", url.split("://", 1)[1], maxsplit=1)[0]
+    name = authority.rsplit("@", 1)[-1]
+    if not name.startswith("[") and ":" in name:
+        port = name[name.rindex(":"):]
+        if not _GO_PORT.fullmatch(port):
+            return f'parse "{url}": invalid port "{port}" after host'
+    for c in name:
+        if not (c.isascii() and c.isalnum()) and c.isascii() and c not in _GO_HOST_CHARS:
+            return f'parse "{url}": invalid character "{c}" in host name'
+    return None
 
 
 # The workspace fields that configure authentication and the environment variable that sets each

@@ -81,7 +81,7 @@ CLI_FIELDS: dict[str, dict[str, Any]] = {
 }
 # The CLI's resources.BaseResource, embedded in every resource: a deploy sets them, and a bundle
 # may write them (Normalize knows them; ``${resources.<kind>.<key>.id}`` stays a reference
-# whatever is written, see ``interpolate.DEPLOY_TIME_FIELDS``).
+# whatever is written: validate resolves no ``${resources...}``).
 RESOURCE_BASE_FIELDS: dict[str, Any] = {"id": "string", "url": "string"}
 # Required fields of CLI 0.250 that the databricks-bundles classes (written for a later API) make
 # optional: a Go field without ``omitempty`` (the CLI's generated required_fields.go). An app's
