@@ -37,7 +37,12 @@ demand (two daily peaks, quieter weekends, Poisson counts) — each at 5 min, 30
 irregular spacing, 4,000 points, three development seeds; null (flags per 1,000 scored points),
 and with the kinds realistic on the shape (a spike on a quantised series, a shift on a trend).
 
-    python -m benchmarks.anomaly_properties [--quick] [--json PATH] [--shapes-only]
+**Short series** (``short_cases``): every value family at hourly spacing and 1,500 / 2,000 points
+(two to three months), null and injected as above; beside the rate, the null flags in the three
+weeks after NAB's 15 % probation (``early_flags``), while the weekly profile and the score's own
+tail are young. The main grid's 5-minute rows of 4,000 points are the short 5-minute series.
+
+    python -m benchmarks.anomaly_properties [--quick] [--json PATH] [--shapes-only | --lasting-only | --short-only]
 
 Prints the families that flood, crash or return NaN, and detection per family and anomaly
 type beside the baseline's; writes ``benchmarks/results/details/anomaly_properties.json``.
@@ -268,9 +273,23 @@ def cases(quick: bool = False) -> list[tuple[str, str, int]]:
     return out
 
 
-def run(quick: bool = False, anomalies: tuple[str, ...] = ANOMALIES) -> dict:
+# short series: two to three months of hourly points (an ad exchange's rates), beside the main grid's
+# 4,000 points of 5-minute data (two weeks): few points for the weekly profile and for the channels'
+# own history (the level-shift and spread channels count from 1,800 points on)
+SHORT_LENGTHS = (1500, 2000)
+PROBATION = 0.15  # NAB's share of each series' rows whose flags are not counted
+EARLY = 3 * WEEK  # the weeks after the probation in which a young weekly profile and tail show
+
+
+def short_cases() -> list[tuple[str, str, int]]:
+    """Every value family at hourly spacing and 1,500 / 2,000 points."""
+    return [(v, "1h", n) for v in VALUES for n in SHORT_LENGTHS]
+
+
+def run(quick: bool = False, anomalies: tuple[str, ...] = ANOMALIES,
+        grid: list[tuple[str, str, int]] | None = None) -> dict:
     null_rows, hits = [], []
-    for values, spacing, n in cases(quick):
+    for values, spacing, n in grid if grid is not None else cases(quick):
         rng = _rng(values, spacing, n)
         t = times(spacing, n, rng)
         make, unit = VALUES[values]
@@ -278,9 +297,13 @@ def run(quick: bool = False, anomalies: tuple[str, ...] = ANOMALIES) -> dict:
         res = score(t, x)
         base = baseline(t, x)
         scored = max(int(res.scored.sum()), 1)
+        # flags in the first weeks after NAB's probation, when the weekly profile and the score's tail are young
+        after = int(PROBATION * n)
+        early = res.flags[after:] & (t[after:] < t[after] + EARLY)
         null_rows.append({
             "values": values, "spacing": spacing, "length": n, "scored": int(res.scored.sum()),
             "flags_per_1000": round(1000 * int(res.flags[res.scored].sum()) / scored, 2),
+            "early_flags": int(early.sum()),
             "baseline_flags_per_1000": round(1000 * int(base[res.scored].sum()) / scored, 2),
             "nan": res.bad, "error": res.error,
         })
@@ -458,6 +481,7 @@ def summarise(null_rows: list[dict], hits: list[dict]) -> dict:
     return {
         "null_flags_per_1000_median": float(np.median(nulls)),
         "null_flags_per_1000_mean": round(float(np.mean(nulls)), 2),
+        "early_flags": sum(r.get("early_flags", 0) for r in null_rows),
         "floods": [f"{r['values']} @ {r['spacing']} × {r['length']}: {r['flags_per_1000']}" for r in floods],
         "broken": [f"{r['values']} @ {r['spacing']} × {r['length']}: {r.get('anomaly', 'null')}: "
                    f"{r['error'] or str(r['nan']) + ' NaN'}" for r in broken],
@@ -470,7 +494,8 @@ def summarise(null_rows: list[dict], hits: list[dict]) -> dict:
 def markdown(results: dict) -> str:
     s = results["summary"]
     lines = [f"Null series: median {s['null_flags_per_1000_median']:.2f} flags per 1,000 scored points "
-             f"(mean {s['null_flags_per_1000_mean']:.2f}); flooding (> {FLOOD:g}): "
+             f"(mean {s['null_flags_per_1000_mean']:.2f}; {s['early_flags']} flags in the "
+             f"{EARLY / WEEK:g} weeks after the {PROBATION:.0%} probation); flooding (> {FLOOD:g}): "
              + ("; ".join(s["floods"]) or "none") + "; crash / NaN: " + ("; ".join(s["broken"]) or "none") + ".",
              "", "| values | null flags /1,000 (median, max) | baseline null /1,000 | detected | baseline detected |",
              "|---|---|---|---|---|"]
@@ -507,7 +532,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help=f"where to write the results (default {RESULTS})")
     parser.add_argument("--shapes-only", action="store_true", help="only the SHAPES grid (printed, not written)")
     parser.add_argument("--lasting-only", action="store_true", help="only the lasting changes (printed, not written)")
+    parser.add_argument("--short-only", action="store_true", help="only the short hourly series (printed, not written)")
     args = parser.parse_args(argv)
+    if args.short_only:
+        print(markdown(run(grid=short_cases())))
+        return 0
     if args.shapes_only:
         print(markdown_shapes(run_shapes()))
         return 0
@@ -517,10 +546,12 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args.quick)
     results["shapes"] = run_shapes()
     results["lasting"] = run_lasting()
+    results["short"] = run(grid=short_cases())
     Path(args.json or RESULTS).write_text(to_json(results))
     print(markdown(results))
     print(markdown_shapes(results["shapes"]))
     print(markdown_lasting(results["lasting"]))
+    print(markdown(results["short"]))
     return 0
 
 

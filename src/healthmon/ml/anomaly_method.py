@@ -23,7 +23,10 @@ Per point (``EntityScorer.update``):
    (jittered times), a point is judged against the closest of its bucket's forecast and those of
    the seen buckets up to two either side that are ``min_z`` from it (jittered times fall on
    either side of a sharp edge of the cycle), and a profile that has not seen a time's bucket but
-   a neighbouring one forecasts it rather than the level alone.
+   a neighbouring one forecasts it rather than the level alone. Across a gap in the data (over 12
+   steps) each forecaster's level moves on by its own rate of change over the missing time, when
+   that rate is the same over a day and over four days and at least a noise level a day (a steep
+   trend jumps by days of its slope across a gap of days; a wander or a cycle moves no level).
 2. **Noise level.** A running median of |residual| (multiplicative steps, so a spike moves it
    by one step only), kept per hour of the day for sub-daily data (``noise_buckets``): busy
    hours are noisier than quiet ones, and one level for both would flag noise by day and miss
@@ -177,6 +180,10 @@ class _Forecaster:
         self.level, self.error = level, error
         self.points_per_period = points_per_period
         self.learned = 0
+        # the level's rate of change per second over about a day and about four days, and its value at
+        # the last point (to carry a trend across a gap in the data)
+        self.rate = self.slow_rate = 0.0
+        self.last_level = level
         self.season = array("d", bytes(8 * buckets))
         self.seen = bytearray(buckets)
         self._t, self._b = math.nan, 0  # the last time asked for and its bucket (asked twice a point)
@@ -486,6 +493,7 @@ class EntityScorer:
         self.season_points = season / self.step
         self.learned = len(self._warm)
         self.scored = 0
+        self.last_t = ts[-1]
         self.first_t, self.daily_levels = ts[0], [(0, level)]
         for t, x in self._warm:  # the noise levels already summarise these points
             for f in self.forecasters:
@@ -531,6 +539,31 @@ class EntityScorer:
                     weekly.error = max(weekly.error, 7 * abs(median(moves)))
                 self.daily_levels = None
 
+    def _bridge(self, t: float) -> None:
+        """Carry a lasting trend across a gap in the data: each forecaster's level moves on by its own
+        rate of change over the missing time (a steep trend jumps by days of its slope across a gap
+        of days, which the levels, clipped at a few noise levels a point, take dozens of points to
+        follow). A seasonal forecaster's level does not follow its cycle, so a cycle moves no level."""
+        dt = t - self.last_t
+        if 0 < dt <= 2 * self.step:
+            # over about a day and about four days of points at regular spacing
+            a = max(self.step / DAY, 1 / 2000)
+            for f in self.forecasters:
+                move = (f.level - f.last_level) / dt
+                f.rate += a * (move - f.rate)
+                f.slow_rate += a / 4 * (move - f.slow_rate)
+        elif dt > 12 * self.step:
+            sigma = 1.4826 * median(self.noise)
+            for f in self.forecasters:
+                # a trend, not a wander: the same rate over a day and over four days, of a noise level a day
+                if abs(f.slow_rate) * DAY >= sigma and 0.5 <= f.rate / f.slow_rate <= 2:
+                    f.level += f.rate * (dt - self.step)
+                    # the level-shift channel's windows (in points) now span days of the trend: they refill
+                    self.shift.since = 0
+        self.last_t = t
+        for f in self.forecasters:
+            f.last_level = f.level
+
     def update(self, t: float, x: float) -> Score:
         """Score the point (``t`` in seconds, ``x`` finite with |x| <= 1e300) against the history
         before it, then learn it. Points must come in time order (equal times are fine)."""
@@ -543,6 +576,7 @@ class EntityScorer:
                 self._start()
             return WARMING_UP
         c = self.cfg
+        self._bridge(t)
         best = self.forecasters[0]
         for f in self.forecasters[1:]:
             # a bucket the profile has never seen (a time of day that fell into a gap) is

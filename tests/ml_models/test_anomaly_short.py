@@ -1,0 +1,44 @@
+"""``healthmon anomalies score`` on short series with a weekly cycle: two months of hourly points (an
+ad exchange's rates), where the first weekend is news to a daily profile that has seen only weekdays
+and its scores fill the top of a score history of about a thousand points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from healthmon.ml.anomaly_method import EntityScorer
+
+SEEDS = (11, 13, 21, 42, 99)  # development seeds
+START = 1_704_067_200.0  # 2024-01-01, a Monday
+DAY = 86_400.0
+HOUR = 3600.0
+
+
+def _flags(t: np.ndarray, x: np.ndarray) -> np.ndarray:
+    s = EntityScorer()
+    return np.array([s.update(float(a), float(b)).is_anomaly for a, b in zip(t, x)])
+
+
+@pytest.mark.xfail(strict=True, reason="open (docs/models.md, round 10): the first weekend's scores fill the top "
+                   "of a short score history; fading it passes this test but fails the harness guard")
+def test_a_spike_after_a_weekly_cycle_was_learned_is_flagged_on_a_short_hourly_series():
+    # weekdays at 100, weekends at 75, a daily wave of 10 and noise of 3, hourly for 62 days; a spike of
+    # 10 noise spreads on day 43: the score history's top is the first weekend's 48 points of |z| 5-8
+    # (a daily profile that had seen only weekdays), so the spike is not rare (0 of these 10 flagged;
+    # 8 when that history fades once the weekly profile has forecast a weekend the daily one misses)
+    t = START + HOUR * np.arange(1500)
+    weekend = ((t - START) // DAY) % 7 >= 5
+    found, after_two_weeks = 0, []
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        x = 100 - 25 * weekend + 10 * np.sin(2 * np.pi * (t - START) / DAY) + rng.normal(0, 3.0, len(t))
+        for spike in (30.0, -30.0):
+            y = x.copy()
+            y[1050] += spike
+            flags = _flags(t, y)
+            found += bool(flags[1050])
+            after_two_weeks += [i for i in np.flatnonzero(flags) if i >= 14 * 24 and i != 1050]
+    assert found >= 7, found
+    # ... and nothing else after the second week is flagged
+    assert after_two_weeks == []
