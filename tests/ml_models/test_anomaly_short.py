@@ -5,7 +5,6 @@ and its scores fill the top of a score history of about a thousand points."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from healthmon.ml.anomaly_method import EntityScorer
 
@@ -20,8 +19,6 @@ def _flags(t: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.array([s.update(float(a), float(b)).is_anomaly for a, b in zip(t, x)])
 
 
-@pytest.mark.xfail(strict=True, reason="open (docs/models.md, round 10): the first weekend's scores fill the top "
-                   "of a short score history; fading it passes this test but fails the harness guard")
 def test_a_spike_after_a_weekly_cycle_was_learned_is_flagged_on_a_short_hourly_series():
     # weekdays at 100, weekends at 75, a daily wave of 10 and noise of 3, hourly for 62 days; a spike of
     # 10 noise spreads on day 43: the score history's top is the first weekend's 48 points of |z| 5-8

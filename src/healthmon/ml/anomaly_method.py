@@ -117,6 +117,9 @@ WEEK = 7 * DAY
 # the buckets next to a time's that may forecast a point off a fixed grid (jittered times fall on
 # either side of a bucket's edge, and a gap of days leaves some buckets unseen for a while)
 NEIGHBOURS = (-1, 1, -2, 2)
+# the share of its weight the score history keeps once the weekly profile has forecast what the other
+# forecasters called anomalous (its cycle)
+HISTORY_KEPT = 0.1
 
 
 @dataclass(frozen=True)
@@ -274,6 +277,13 @@ class _Tail:
         else:
             p = self.above[bisect_right(self.EDGES, v) - 1] / self.fit_total
         return -math.log10(max(p, 1e-300))
+
+    def fade(self, share: float) -> None:
+        """Keep only ``share`` of the weight of the values recorded so far."""
+        self.counts = [c * share for c in self.counts]
+        self.total *= share
+        if self.total:
+            self._fit()
 
     def record(self, v: float) -> None:
         self.counts[min(bisect_right(self.EDGES, v), len(self.EDGES)) - 1] += self.weight
@@ -448,6 +458,9 @@ class EntityScorer:
         self.spread = _SpreadChange(self.cfg.spread_short, self.cfg.spread_long)
         self.spread_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.quiet_until = -math.inf
+        # points the chosen weekly profile forecast close (under 2 z) that the other forecasters put min_z
+        # away, and whether the score history has faded once for them
+        self.explained, self.faded = 0, False
         self.flag_score = 0.0  # the highest surprise since the last flag (an escalation must beat it)
         # the open alert: which way its points (or its level) are off (+1 above, -1 below; 0: none open),
         # its last flag (in scored points), its first flag's time, the level before it, and the points in
@@ -618,6 +631,17 @@ class EntityScorer:
                 if abs(e - expected) >= c.min_z * sigma and abs(x - e) < abs(near):
                     near = x - e
         z = near / sigma
+        if not self.faded and best.period == WEEK and len(self.forecasters) == 3 and abs(z) < 2:
+            # the weekly profile forecasts points that the level and the daily profile both call
+            # anomalous (a weekend): the scores so far were judged without it, and its first weekend,
+            # news to a daily profile that had seen only weekdays, fills the top of a short score
+            # history; that history fades once, after a quarter day of such points
+            if all(f.knows(t) and abs(x - f.predict(t)) >= c.min_z * sigma for f in self.forecasters[:2]):
+                self.explained += 1
+                if self.explained >= max(c.refractory_points, DAY / 4 / self.step):
+                    for tail in (self.short_tail, self.long_tail, self.drift_tail, self.point_tail):
+                        tail.fade(HISTORY_KEPT)
+                    self.faded = True
         z = max(-1e6, min(1e6, z)) if z == z else 0.0  # values far beyond any noise stay finite
         self.short += c.short_alpha * (z - self.short)
         self.long += c.long_alpha * (z - self.long)
