@@ -53,6 +53,24 @@ def outside_sync_bundle(parent: Path, notebook_cell: str) -> Path:
     return root
 
 
+def notebook_job(path: str = "./src/nb.py") -> str:
+    """A bundle with one job whose task runs the notebook at ``path``, with a job parameter and a
+    base parameter (what the notebook and widget checks read)."""
+    return f"""
+bundle: {{name: w}}
+resources:
+  jobs:
+    j:
+      parameters:
+        - {{name: run_date, default: "2024-01-01"}}
+      tasks:
+        - task_key: t
+          notebook_task:
+            notebook_path: {path}
+            base_parameters: {{catalog: c}}
+"""
+
+
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES

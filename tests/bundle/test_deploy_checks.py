@@ -5,7 +5,7 @@ every deploy) does."""
 
 from healthmon.bundle import load_bundle
 from healthmon.bundle.loader import deploy_checks
-from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
+from bundle_fixtures import make_bundle, notebook_job  # noqa: F401  (pytest fixtures)
 
 
 def summaries(make_bundle, text, extra=None, **kw):
@@ -156,24 +156,9 @@ def test_schedule_and_continuous_are_exclusive(make_bundle):
     assert e.summary == 'job "a": only one of schedule and continuous can be used' and e.path == "resources.jobs.a.continuous"
 
 
-NOTEBOOK_JOB = """
-bundle: {name: w}
-resources:
-  jobs:
-    j:
-      parameters:
-        - {name: run_date, default: "2024-01-01"}
-      tasks:
-        - task_key: t
-          notebook_task:
-            notebook_path: ./src/nb.py
-            base_parameters: {catalog: c}
-"""
-
-
 def notebook_checks(make_bundle, notebook_text):
     """The deploy checks' findings for a job whose task runs ``src/nb.py``; validate finds nothing."""
-    return summaries(make_bundle, "", {"databricks.yml": NOTEBOOK_JOB, "src/nb.py": notebook_text})
+    return summaries(make_bundle, "", {"databricks.yml": notebook_job(), "src/nb.py": notebook_text})
 
 
 def test_widget_without_parameter_or_default_is_parameter_missing(make_bundle):

@@ -2,25 +2,12 @@ import pytest
 
 from healthmon.bundle import load_bundle
 from healthmon.bundle.diag import BundleError
-from bundle_fixtures import make_bundle  # noqa: F401  (pytest fixtures)
+from bundle_fixtures import make_bundle, notebook_job  # noqa: F401  (pytest fixtures)
 
-JOB = """
-bundle: {name: w}
-resources:
-  jobs:
-    j:
-      parameters:
-        - {name: run_date, default: "2024-01-01"}
-      tasks:
-        - task_key: t
-          notebook_task:
-            notebook_path: {path}
-            base_parameters: {{catalog: c}}
-"""
 
 
 def load(make_bundle, notebook_text=None, path="./src/nb.py"):
-    files = {"databricks.yml": JOB.replace("{path}", path).replace("{{", "{").replace("}}", "}")}
+    files = {"databricks.yml": notebook_job(path)}
     if notebook_text is not None:
         files["src/nb.py"] = notebook_text
     return load_bundle(make_bundle(files))
