@@ -15,9 +15,9 @@ from healthmon.bundle.yamlparse import parse_file
 
 ORDER = ["run_preinit_script", "load_includes", "normalize_as_loaded", "check_bundle_root", "verify_cli_version", "compute_id_to_cluster_id", "select_target", "merge_target", "initialize_variables",
          "check_resources_have_values",
-         "load_git", "rewrite_sync_paths",
+         "rewrite_sync_paths",
          "sync_default_path", "sync_infer_root", "apply_source_linked_deployment",
-         "define_workspace_defaults", "resolve_variables", "rewrite_workspace_prefix", "interpolate", "normalize_resolved_types",
+         "define_workspace_defaults", "load_git", "resolve_variables", "rewrite_workspace_prefix", "interpolate", "normalize_resolved_types",
          "merge_keyed_lists", "sort_tasks", "capture_schema_dependency", "check_required_and_enum", "permission_diagnostics", "set_run_as", "override_compute", "apply_mode",
          "apply_presets", "set_resource_defaults",
          "expand_pipeline_glob_paths", "translate_paths", "python_wheel_wrapper_check", "insert_python_artifact",

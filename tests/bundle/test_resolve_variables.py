@@ -109,12 +109,16 @@ def test_a_definition_with_both_default_and_lookup_is_an_error():
                             "  at variables.w.lookup\n  in databricks.yml:3:27")
 
 
-def test_unknown_type_is_a_warning():
+def test_unknown_type_resolves_as_a_plain_variable_and_is_an_enum_warning():
+    from healthmon.bundle.mutators.validate import CheckRequiredAndEnum
+
     cfg = merge_target(parse_text("bundle: {name: v}\nvariables:\n  a: {type: text, default: x}\n", "d.yml"), "default")
     state = BundleState(cfg, LoadContext(root=__import__("pathlib").Path("/tmp"), user_name="u", environ={}))
-    diags = ResolveVariables().apply(state)
-    assert [d.summary for d in diags] == ['invalid value "text" for enum field. Valid values are [complex]']
+    assert list(ResolveVariables().apply(state)) == []  # the CLI's validate.Enum reports it, later
     assert state.config.plain()["variables"]["a"]["value"] == "x"
+    diags = CheckRequiredAndEnum().apply(state)
+    assert [(d.summary, d.path) for d in diags] == [
+        ('invalid value "text" for enum field. Valid values are [complex]', "variables.a.type")]
 
 
 def test_missing_value_and_lookup_errors_name_the_variable_or_lookup():

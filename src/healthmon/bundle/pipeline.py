@@ -53,12 +53,14 @@ def initialize() -> list[Step]:
     """Resolve the configuration: defaults, variables, references, mode, presets, identity, paths."""
     return [
         CheckResourcesHaveValues(),
-        LoadGit(),
         RewriteSyncPaths(),
         SyncDefaultPath(),
         SyncInferRoot(),
         ApplySourceLinkedDeployment(),
         DefineWorkspaceDefaults(),
+        # The CLI's LoadGitDetails runs right after PopulateCurrentUser: a host that fails there
+        # leaves the configuration without `bundle.git`.
+        LoadGit(),
         ResolveVariables(),
         RewriteWorkspacePrefix(),
         Interpolate(),

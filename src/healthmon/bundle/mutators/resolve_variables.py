@@ -141,9 +141,6 @@ class ResolveVariables(Step):
         for name, d in declared.items():
             path = f"variables.{name}"
             vtype = d.get("type")
-            if vtype is not None and vtype.v not in TYPES:
-                diags.warning(f'invalid value "{vtype.v}" for enum field. Valid values are [complex]', vtype.loc,
-                              f"{path}.type", check=CHECK)
             complex_ = is_complex(d)
             env_name = f"BUNDLE_VAR_{name}"
             value: Value | None = None

@@ -57,11 +57,26 @@ class CheckRequiredAndEnum(Step):
 
         found, _fixes = schema.check(b)
         required = [d for d in found if _is_required(d)] + _zero_job_ids(b)
-        enum = [d for d in found if _is_resource_enum(d)]
+        enum = [d for d in found if _is_resource_enum(d)] + _variable_types(b)
         # Each check sorts its warnings by summary, then by their locations printed as Go
         # prints them (`[/abs/file.yml:19:16]`, a string: line 19 sorts before line 9).
         return Diagnostics(sorted(required, key=lambda d: _go_order(d, b))
                            + sorted(enum, key=lambda d: _go_order(d, b)))
+
+
+def _variable_types(b: BundleState) -> list[Diagnostic]:
+    """A variable's ``type`` is an enum field of the CLI's configuration (``variables.*.type``:
+    only ``complex``), so its warning is one of ``validate.Enum``'s, after the required fields."""
+    from healthmon.bundle.mutators.resolve_variables import TYPES
+
+    variables = b.config.get("variables")
+    out = []
+    for name, d in (variables.v.items() if variables is not None and variables.is_map else ()):
+        vtype = d.get("type") if d.is_map else None
+        if vtype is not None and vtype.v is not None and vtype.v not in TYPES:
+            out.append(Diagnostic(WARNING, f'invalid value "{vtype.v}" for enum field. Valid values are [complex]',
+                                  vtype.loc, f"variables.{name}.type", check="schema"))
+    return out
 
 
 def _zero_job_ids(b: BundleState) -> list[Diagnostic]:
