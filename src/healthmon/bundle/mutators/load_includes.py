@@ -36,14 +36,24 @@ SECTION_KINDS = {
 }
 
 
+# Sections that may be written as one reference (`run_as: ${var.identity}`, a complex variable):
+# the CLI's Normalize keeps a pure variable reference wherever a map or list is expected, and no
+# step reads these sections before references are resolved.
+REFERENCE_SECTIONS = ("run_as", "permissions")
+
+
 def section_errors(part: Value, prefix: str = "") -> list[Diagnostic]:
     """Top-level sections (and each ``resources.<kind>``) of the wrong kind, as ``expected map,
     found string`` at the offending line."""
+    from healthmon.bundle.mutators.interpolate import REF
+
     out: list[Diagnostic] = []
 
     def want(node: Value, kind: str, path: str) -> bool:
         if node.v is None or kind_name(node) == kind:
             return True
+        if path.rpartition(".")[2] in REFERENCE_SECTIONS and isinstance(node.v, str) and REF.fullmatch(node.v):
+            return False  # resolved in initialize, then typed by normalize_resolved_types
         out.append(Diagnostic(ERROR, f"expected {kind}, found {kind_name(node)}", node.loc, prefix + path, check=CHECK))
         return False
 
