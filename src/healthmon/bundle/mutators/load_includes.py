@@ -115,6 +115,18 @@ def include_patterns(config: Value) -> list[Value]:
     return list(inc.v)
 
 
+def extra_include_patterns(b: BundleState) -> list[Value]:
+    """``DATABRICKS_BUNDLE_INCLUDES`` (the CLI's ``env.Includes``, which IDE integrations set):
+    more include entries, separated as a PATH is, appended after the root file's; an absolute
+    one made relative to the bundle root, as the CLI's ``ProcessRootIncludes`` does."""
+    value = b.ctx.environ.get("DATABRICKS_BUNDLE_INCLUDES")
+    out = []
+    for entry in (value or "").split(os.pathsep):
+        if entry:
+            out.append(Value(os.path.relpath(entry, b.ctx.root) if os.path.isabs(entry) else entry))
+    return out
+
+
 def _glob(root: Path, text: str, loc) -> list[str]:
     # As the CLI's Go ``filepath.Glob``: ``**`` is ``*`` (one path segment, not recursive) and
     # ``*`` matches names starting with a dot too.
@@ -189,7 +201,7 @@ def _resource_defs(config: Value, out: dict[str, list[tuple[str, Value]]]) -> No
 
 class LoadIncludes(Step):
     name = "load_includes"
-    reads = ("include",)
+    reads = ("include", "DATABRICKS_BUNDLE_INCLUDES")
     updates = ("*",)
 
     def __init__(self, main_file: Path):
@@ -203,7 +215,7 @@ class LoadIncludes(Step):
         defs: dict[str, list[tuple[str, Value]]] = {}
         _resource_defs(b.config, defs)
         b.config = drop_wrong_kind_resources(b.config, diags)
-        files = expand(b, include_patterns(b.config), self.main_file, diags)
+        files = expand(b, include_patterns(b.config) + extra_include_patterns(b), self.main_file, diags)
         config = with_loaded_files(b.config, [name for _, name in files])
         for f, _ in files:
             display = b.ctx.display(f)
