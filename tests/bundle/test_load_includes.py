@@ -124,3 +124,19 @@ def test_a_symlink_loop_under_a_glob_is_an_error_not_a_traceback(make_bundle):
         assert "include" in str(e)
     else:
         assert "a" in b.jobs
+
+
+def test_extra_includes_from_the_environment_follow_the_root_files_entries(make_bundle):
+    # The CLI's ProcessRootIncludes appends DATABRICKS_BUNDLE_INCLUDES' entries (PATH-separated;
+    # an absolute one made relative to the bundle root) after the root file's include list.
+    root = make_bundle({
+        "databricks.yml": MAIN.format(pattern="resources/*.yml"),
+        "resources/a.yml": job("job_a"),
+        "extra/b.yml": job("job_b"),
+        "extra/c.yml": job("job_c"),
+    })
+    environ = {"DATABRICKS_BUNDLE_INCLUDES": f"{root / 'extra' / 'c.yml'}::extra/b.yml"}
+    b = load_bundle(root, validate=False, environ=environ)
+    assert b.config["include"] == ["resources/a.yml", "extra/c.yml", "extra/b.yml"]
+    assert list(b.jobs) == ["job_a", "job_c", "job_b"]
+    assert b.location("resources.jobs.job_c").file == "extra/c.yml"
