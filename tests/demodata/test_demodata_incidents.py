@@ -82,6 +82,14 @@ def test_job_volume_incidents_visible_in_runs(g, kind):
             assert (during["result_state"] == "TIMED_OUT").mean() > 0.5, row.incident_id
 
 
+def test_every_runaway_job_runs_in_its_window(g):
+    # a weekly job off its weekday (or a paused one) would make an incident no table shows
+    pdf, inc = g
+    runs = pdf["fact_job_run_timeline"]
+    for row in _incidents(inc, "runaway_job"):
+        assert len(_window(runs[runs["job_id"] == row.job_id], "period_start_time", row)), row.incident_id
+
+
 def test_workload_surge_adds_a_share_of_the_workspace_dbus(g):
     pdf, inc = g
     u = pdf["fact_usage"].assign(q=lambda d: d["usage_quantity"].astype(float))

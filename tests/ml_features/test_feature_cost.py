@@ -216,3 +216,65 @@ def test_job_duration_ratio_is_zero_without_a_run_timeline(lh):
     write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="a") for n in range(3)])
     data, _ = compute_feature_table(lh, TABLE, CATALOG, GOLD)
     assert set(data.column("max_job_duration_ratio").to_pylist()) == {0.0}
+
+
+def _node(cluster, end, received):
+    return {"workspace_id": "w1", "cluster_id": cluster, "instance_id": f"i-{cluster}-{end}-{received}",
+            "start_time": end - dt.timedelta(minutes=30), "end_time": end, "driver": False,
+            "network_received_bytes": received}
+
+
+def test_job_bytes_ratio_is_per_run_against_the_jobs_own_median_on_two_days_in_a_row(lh):
+    from mlf_gold import ts
+
+    write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="a") for n in range(13)])
+    runs, nodes = [], []
+    for n in range(12):
+        # job a on its own cluster: one run a day reading 100 bytes over two nodes, 500 on day 3,
+        # and on day 10 a second (manual) run: 800 bytes over two runs
+        for k in range(2 if n == 10 else 1):
+            runs.append({**_job_run("a", f"a{n}-{k}", ts(day(n), 1 + 2 * k), ts(day(n), 2 + 2 * k)),
+                         "compute_ids": ["ca"]})
+        total = {3: 500, 10: 800, 11: 300}.get(n, 100)
+        nodes += [_node("ca", ts(day(n), 2), 0.6 * total), _node("ca", ts(day(n), 3), 0.4 * total)]
+        # jobs b and c share an all-purpose cluster: its bytes are no one job's input
+        runs += [{**_job_run(j, f"{j}{n}", ts(day(n), 5), ts(day(n), 6)), "compute_ids": ["shared"]} for j in "bc"]
+        nodes.append(_node("shared", ts(day(n), 6), 10_000 if n == 11 else 10))
+    write_gold(lh, "fact_job_run_timeline", runs)
+    write_gold(lh, "fact_node_timeline", nodes)
+    by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
+    # day 11: 300 / median of days 0..10 (100 x 9, 500, 400) = 3; day 10: 400 / 100 = 4
+    assert by[(day(11),)]["max_job_bytes_ratio"] == pytest.approx(min(3.0, 4.0))
+    assert by[(day(10),)]["max_job_bytes_ratio"] == pytest.approx(1.0)  # day 9 was usual: not two days
+    assert by[(day(8),)]["max_job_bytes_ratio"] == pytest.approx(1.0)
+    # day 7 has its 7 earlier days but day 6 had only 6: no pair yet
+    assert by[(day(7),)]["max_job_bytes_ratio"] == 0
+    assert by[(day(12),)]["max_job_bytes_ratio"] == 0  # no bytes that day
+
+
+def test_job_bytes_ratio_is_zero_without_a_node_timeline(lh):
+    from mlf_gold import ts
+
+    write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="a") for n in range(10)])
+    write_gold(lh, "fact_job_run_timeline", [
+        {**_job_run("a", f"a{n}", ts(day(n), 1), ts(day(n), 2)), "compute_ids": ["ca"]} for n in range(10)])
+    data, _ = compute_feature_table(lh, TABLE, CATALOG, GOLD)
+    assert set(data.column("max_job_bytes_ratio").to_pylist()) == {0.0}
+
+
+def test_job_bytes_ratio_at_month_end_is_also_against_the_jobs_previous_close(lh):
+    from mlf_gold import ts
+
+    days = [day(n) for n in range(60)]  # 2024-01-01 .. 2024-02-29
+    close = {dt.date(2024, 1, 30): 250, dt.date(2024, 1, 31): 250, dt.date(2024, 2, 28): 300,
+             dt.date(2024, 2, 29): 300}
+    write_gold(lh, "fact_usage", [_wl("w1", d, 100.0, job="a") for d in days])
+    write_gold(lh, "fact_job_run_timeline", [
+        {**_job_run("a", f"a{d}", ts(d, 1), ts(d, 2)), "compute_ids": ["ca"]} for d in days])
+    write_gold(lh, "fact_node_timeline", [_node("ca", ts(d, 2), close.get(d, 100)) for d in days])
+    by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
+    # January's close has no earlier close: 250 against the median of 100
+    assert by[(dt.date(2024, 1, 31),)]["max_job_bytes_ratio"] == pytest.approx(2.5)
+    # February's close against January's (250), not against the median alone (300 / 100 = 3)
+    assert by[(dt.date(2024, 2, 29),)]["max_job_bytes_ratio"] == pytest.approx(300 / 250)
+    assert by[(dt.date(2024, 2, 15),)]["max_job_bytes_ratio"] == pytest.approx(1.0)

@@ -38,11 +38,15 @@ def _gold(lh):
          "waiting_at_capacity_duration_ms": (i * 37) % 5000}
         for w in range(2) for n in range(15) for i in range(25)])
     write_gold(lh, "fact_job_run_timeline", [
-        {"workspace_id": "w", "run_id": f"r{j}{n}{i}", "job_id": f"j{j}", "period_start_time": ts(day(n), i),
+        {"workspace_id": "w0", "run_id": f"r{j}{n}{i}", "job_id": f"j{j}", "period_start_time": ts(day(n), i),
          "period_end_time": ts(day(n), i, 10 + (n * i) % 40), "result_state": ["SUCCEEDED", "FAILED", "ERROR", "SUCCEEDED"][(n + i + j) % 4],
          "run_type": "JOB_RUN", "trigger_type": "ONETIME_RETRY" if i == 2 else "CRON",
-         "run_date": day(n) if i else None, "run_duration_seconds": None}
+         "run_date": day(n) if i else None, "run_duration_seconds": None, "compute_ids": [f"c{min(j, 1)}"]}
         for j in range(3) for n in range(35) for i in range(3)])
+    write_gold(lh, "fact_node_timeline", [
+        {"workspace_id": "w0", "cluster_id": f"c{c}", "instance_id": f"i{c}{n}{k}", "start_time": ts(day(n), k),
+         "end_time": ts(day(n), k, 30), "driver": k == 0, "network_received_bytes": (n * 37 + k * 11 + c) % 50 * 10**6}
+        for c in range(2) for n in range(35) for k in range(3)])
     write_gold(lh, "fact_table_snapshots", [
         {"snapshot_date": day(n), "table_catalog": f"c{c}", "table_schema": "s", "table_name": f"t{t}",
          "created": ts(day(t * 3 - 5)), "last_altered": ts(day(n - t)), "column_count": 3 + t,

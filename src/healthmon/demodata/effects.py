@@ -11,6 +11,7 @@ not know which plan turned a knob.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,13 +149,18 @@ class Calendar:
         m = self.margin if margin is None else margin
         self._busy.setdefault(key, []).append((start - m, end + m))
 
-    def pick(self, rng: np.random.Generator, candidates, keys, start: int, end: int) -> int:
+    def pick(self, rng: np.random.Generator, candidates, keys, start: int, end: int,
+             eligible: Callable[[int], bool] | None = None) -> int:
         """A random candidate whose calendar ``keys(c)`` are all free over [start, end), taken;
         -1 if none. The first key is the entity itself (kept free ``margin`` days around); the
-        others (the entity an evaluation matches a domain on) only over the event itself."""
+        others (the entity an evaluation matches a domain on) only over the event itself.
+        ``eligible(c)`` false skips a candidate after the shuffle, so the random draws stay those
+        of the whole candidate list."""
         cands = list(candidates)
         rng.shuffle(cands)
         for c in cands:
+            if eligible is not None and not eligible(c):
+                continue
             ks = keys(c)
             if all(self.free(k, start, end) for k in ks):
                 for i, k in enumerate(ks):

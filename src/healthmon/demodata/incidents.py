@@ -174,8 +174,9 @@ class _Planner:
         """A start day in [lo, hi) such that the incident ends by the last day when possible."""
         return int(self.rng.integers(lo, max(lo + 1, min(hi, self.D - length + 1))))
 
-    def _pick(self, cands, keys: Callable[[int], list[tuple]], s: int, e: int) -> int:
-        return self.cal.pick(self.rng, cands, keys, s, e)
+    def _pick(self, cands, keys: Callable[[int], list[tuple]], s: int, e: int,
+              eligible: Callable[[int], bool] | None = None) -> int:
+        return self.cal.pick(self.rng, cands, keys, s, e, eligible)
 
     def _record(self, kind: str, cls: str, mag: float, ws: int, start_us: int, end_us: int, description: str,
                 evidence: list[str], group: str = "", **entity) -> Event:
@@ -242,7 +243,13 @@ class _Planner:
         w, rng = self.w, self.rng
         length = int(rng.integers(3, 8)) if cls == "subtle" else int(rng.integers(2, 5))
         s = self._start(lo, hi, length)
-        j = self._pick(np.nonzero(w.job_compute != 1)[0], self._job_keys("cost"), s, s + length)
+        # a job that runs in the window: a weekly job off its weekday (or a paused one) would
+        # leave an incident with no effect in any table
+        e = min(self.D, s + length)
+        runs = (w.job_weekday < 0) | np.isin(w.job_weekday, w.dow[s:e])
+        runs &= ~self.eff.job_paused[:, s:e].all(axis=1)
+        j = self._pick(np.nonzero(w.job_compute != 1)[0], self._job_keys("cost"), s, s + length,
+                       eligible=lambda j: bool(runs[j]))
         if j < 0:
             return
         self.eff.job_volume_mult[j, s:s + length] *= mag

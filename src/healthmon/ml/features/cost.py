@@ -1,5 +1,6 @@
 """cost_features — PK (workspace_id, usage_date), from fact_usage grouped by workspace and day (job
-run durations from fact_job_run_timeline when present)."""
+run durations from fact_job_run_timeline, and the bytes a job reads from fact_node_timeline, when
+present)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,18 @@ WORKLOAD_FLOOR_SHARE = 0.002
 # long runs (a backfill, last month's end), so the ratio keeps its scale from job to job.
 RUNS = "fact_job_run_timeline"
 DURATION_FLOOR_SECONDS = 60.0
+# A job's input per run against its own runs (fact_node_timeline, when present, with RUNS): the
+# bytes received by the nodes of the clusters only that job ran on, over the runs that ended that
+# day, against the MEDIAN of its previous WORKLOAD_WINDOW such days (>= WORKLOAD_MIN_HISTORY); the
+# smaller of that ratio and the job's previous day's. A job that reprocesses its input reads
+# several times its usual bytes, while its duration and DBUs move by far less when start-up and
+# per-task overhead make up most of its run. One day alone is as noisy as the duration (a job's
+# ratio reaches 2.7 on 1 % of its ordinary days); two in a row on the same job, 1.8.
+NODES = "fact_node_timeline"
+# Month-end closing is a job's own recurring peak: on the last MONTH_CLOSE_DAYS days of a month the
+# job's bytes are compared with its previous month's close as well (the largest of those days, 14
+# to 35 days back), not with its mid-month median alone.
+MONTH_CLOSE_DAYS = 2
 
 FEATURES = (
     "daily_dbu", "daily_cost", "jobs_on_all_purpose_cost", "jobs_on_all_purpose_count",
@@ -38,7 +51,7 @@ FEATURES = (
     # Per-workload evidence (not in the original spec) for cost_anomaly_detector: one job or
     # cluster surging against its OWN history is lost in the workspace's total (docs/models.md).
     "max_workload_dbu_ratio", "top_workload_surge_dbu", "top_workload_surge_share", "workloads_over_3x",
-    "max_job_duration_ratio",
+    "max_job_duration_ratio", "max_job_bytes_ratio",
     "untagged_dbu_share", "lost_tags_dbu", "lost_tags_dbu_share",
     # The workspace's own expected DBUs at d for the detector (today excluded): the mean of the
     # last 4 same weekdays (weekly seasonality) and the spread of the previous 28 days.
@@ -92,6 +105,86 @@ def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]
     WINDOW prev AS (PARTITION BY workspace_id, job_id ORDER BY usage_date
                     ROWS BETWEEN {WORKLOAD_WINDOW} PRECEDING AND 1 PRECEDING)
   ) job_day_scored
+  GROUP BY workspace_id, usage_date"""
+
+
+def _job_bytes_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str) -> str:
+    """Per workspace and day: the largest ratio of a job's bytes read per run to its own usual,
+    sustained over two of its days (0 rows without a node timeline and a run timeline that names
+    the runs' compute)."""
+    need_runs = {"workspace_id", "job_id", "run_id", "period_end_time", "compute_ids"}
+    need_nodes = {"workspace_id", "cluster_id", "end_time", "network_received_bytes"}
+    if (RUNS not in tables or NODES not in tables or not need_runs <= columns.get(RUNS, frozenset())
+            or not need_nodes <= columns.get(NODES, frozenset())):
+        return ("SELECT CAST(NULL AS STRING) AS workspace_id, CAST(NULL AS DATE) AS usage_date, "
+                "0.0 AS max_job_bytes_ratio WHERE 1 = 0")
+    # A cluster that ran the runs of one job only (a job cluster): what its nodes received is that
+    # job's input. Shared all-purpose clusters serve several jobs and people and are left out.
+    return f"""
+  SELECT workspace_id, usage_date, MAX(sustained_ratio) AS max_job_bytes_ratio
+  FROM (
+    SELECT workspace_id, usage_date,
+           CASE WHEN bytes_ratio IS NOT NULL AND previous_ratio IS NOT NULL
+                THEN LEAST(bytes_ratio, previous_ratio) END AS sustained_ratio
+    FROM (
+      SELECT workspace_id, usage_date, bytes_ratio,
+             LAG(bytes_ratio) OVER (PARTITION BY workspace_id, job_id ORDER BY usage_date) AS previous_ratio
+      FROM (
+        SELECT workspace_id, job_id, usage_date,
+               CASE WHEN COUNT(*) OVER prev >= {WORKLOAD_MIN_HISTORY}
+                    THEN bytes_per_run / GREATEST({window_median('bytes_per_run', 'prev', engine)},
+                                                  CASE WHEN month_close THEN COALESCE(MAX(
+                                                    CASE WHEN month_close THEN bytes_per_run END
+                                                  ) OVER last_close, 0.0) ELSE 0.0 END, 1.0)
+               END AS bytes_ratio
+        FROM (
+          SELECT b.workspace_id, b.job_id, b.usage_date,
+                 datediff(b.usage_date, DATE'1970-01-01') AS day_number,
+                 dayofmonth(b.usage_date) >= dayofmonth(last_day(b.usage_date)) - {MONTH_CLOSE_DAYS - 1}
+                   AS month_close,
+                 b.received / GREATEST(COALESCE(r.runs, 0), 1) AS bytes_per_run
+          FROM (
+            SELECT n.workspace_id, m.job_id, CAST(n.end_time AS DATE) AS usage_date,
+                   SUM(CAST(n.network_received_bytes AS DOUBLE)) AS received
+            FROM (
+              SELECT CAST(workspace_id AS STRING) AS workspace_id, CAST(cluster_id AS STRING) AS cluster_id,
+                     end_time, network_received_bytes
+              FROM {tables[NODES]}
+              WHERE workspace_id IS NOT NULL AND cluster_id IS NOT NULL AND end_time IS NOT NULL
+            ) n
+            JOIN (
+              SELECT workspace_id, cluster_id, MIN(job_id) AS job_id
+              FROM (
+                SELECT CAST(workspace_id AS STRING) AS workspace_id, CAST(job_id AS STRING) AS job_id,
+                       explode(compute_ids) AS cluster_id
+                FROM {tables[RUNS]}
+                WHERE workspace_id IS NOT NULL AND job_id IS NOT NULL AND compute_ids IS NOT NULL
+              ) run_compute
+              WHERE cluster_id IS NOT NULL
+              GROUP BY workspace_id, cluster_id
+              HAVING COUNT(DISTINCT job_id) = 1
+            ) m ON m.workspace_id = n.workspace_id AND m.cluster_id = n.cluster_id
+            GROUP BY n.workspace_id, m.job_id, CAST(n.end_time AS DATE)
+          ) b
+          LEFT JOIN (
+            SELECT workspace_id, job_id, CAST(ended AS DATE) AS usage_date, COUNT(*) AS runs
+            FROM (
+              SELECT CAST(workspace_id AS STRING) AS workspace_id, CAST(job_id AS STRING) AS job_id,
+                     MAX(period_end_time) AS ended
+              FROM {tables[RUNS]}
+              WHERE workspace_id IS NOT NULL AND job_id IS NOT NULL AND period_end_time IS NOT NULL
+              GROUP BY CAST(workspace_id AS STRING), CAST(job_id AS STRING), run_id
+            ) job_run
+            GROUP BY workspace_id, job_id, CAST(ended AS DATE)
+          ) r ON r.workspace_id = b.workspace_id AND r.job_id = b.job_id AND r.usage_date = b.usage_date
+        ) job_day
+        WINDOW prev AS (PARTITION BY workspace_id, job_id ORDER BY usage_date
+                        ROWS BETWEEN {WORKLOAD_WINDOW} PRECEDING AND 1 PRECEDING),
+               last_close AS (PARTITION BY workspace_id, job_id ORDER BY day_number
+                              RANGE BETWEEN 35 PRECEDING AND 14 PRECEDING)
+      ) job_day_scored
+    ) job_day_pair
+  ) job_day_sustained
   GROUP BY workspace_id, usage_date"""
 
 
@@ -166,6 +259,8 @@ workload_summary AS (
   GROUP BY workspace_id, usage_date
 ),
 job_duration AS ({_job_duration_sql(tables, columns, engine)}
+),
+job_bytes AS ({_job_bytes_sql(tables, columns, engine)}
 ),
 daily AS (
   SELECT workspace_id, usage_date,
@@ -245,6 +340,7 @@ SELECT win.workspace_id, win.usage_date,
        {ratio('COALESCE(ws.top_workload_surge_dbu, 0.0)', 'win.daily_dbu')} AS top_workload_surge_share,
        COALESCE(ws.workloads_over_3x, 0.0) AS workloads_over_3x,
        COALESCE(jd.max_job_duration_ratio, 0.0) AS max_job_duration_ratio,
+       COALESCE(jb.max_job_bytes_ratio, 0.0) AS max_job_bytes_ratio,
        {ratio('COALESCE(wl.untagged_dbu, 0.0)', 'win.daily_dbu')} AS untagged_dbu_share,
        COALESCE(ws.lost_tags_dbu, 0.0) AS lost_tags_dbu,
        {ratio('COALESCE(ws.lost_tags_dbu, 0.0)', 'win.daily_dbu')} AS lost_tags_dbu_share,
@@ -254,6 +350,7 @@ FROM win
 LEFT JOIN workload_summary ws ON ws.workspace_id = win.workspace_id AND ws.usage_date = win.usage_date
 LEFT JOIN workspace_level wl ON wl.workspace_id = win.workspace_id AND wl.usage_date = win.usage_date
 LEFT JOIN job_duration jd ON jd.workspace_id = win.workspace_id AND jd.usage_date = win.usage_date
+LEFT JOIN job_bytes jb ON jb.workspace_id = win.workspace_id AND jb.usage_date = win.usage_date
 """
 
 
@@ -263,10 +360,10 @@ TABLE = FeatureTable(
     sources=(SOURCE,),
     build_sql=build_sql,
     features=FEATURES,
-    optional_sources=(RUNS,),
+    optional_sources=(RUNS, NODES),
     description=(
         "Daily cost and usage features per workspace, from fact_usage (and fact_job_run_timeline for job "
-        "durations, when present). Windows (7d, 30d) and lags "
+        "durations, with fact_node_timeline for the bytes a job reads, when present). Windows (7d, 30d) and lags "
         "count rows per workspace ordered by usage_date. Key: (workspace_id, usage_date)."
     ),
     comments={
@@ -297,6 +394,13 @@ TABLE = FeatureTable(
             f"job's runs that ended today / max(median of its previous {WORKLOAD_WINDOW} run days' mean durations, "
             f"{DURATION_FLOOR_SECONDS:.0f} s), from {RUNS} (a run = the sum of its slices' run_duration_seconds, else "
             f"end - start); 0 without that table."),
+        "max_job_bytes_ratio": (
+            f"Max over the workspace's jobs of the smaller of today's and the job's previous day's ratio: "
+            f"network_received_bytes of the {NODES} rows that ended that day on clusters only that job ran on "
+            f"({RUNS}.compute_ids), per run of the job that ended that day (at least 1) / max(median of that figure "
+            f"over its previous {WORKLOAD_WINDOW} such days, on the last {MONTH_CLOSE_DAYS} days of a month also "
+            f"the largest figure of the last {MONTH_CLOSE_DAYS} days of a month 14-35 days earlier, 1 byte), with "
+            f">= {WORKLOAD_MIN_HISTORY} of them; 0 without those tables."),
         "untagged_dbu_share": "Share of today's DBUs in usage records without tags (is_tagged false).",
         "lost_tags_dbu": (f"DBUs today of workloads untagged today but tagged on some day of their previous "
                           f"{WORKLOAD_WINDOW} usage days."),
