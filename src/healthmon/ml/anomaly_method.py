@@ -26,7 +26,9 @@ Per point (``EntityScorer.update``):
    a neighbouring one forecasts it rather than the level alone. Across a gap in the data (over 12
    steps) each forecaster's level moves on by its own rate of change over the missing time, when
    that rate is the same over a day and over four days and at least a noise level a day (a steep
-   trend jumps by days of its slope across a gap of days; a wander or a cycle moves no level).
+   trend jumps by days of its slope across a gap of days; a wander or a cycle moves no level). A
+   rate is the level's moves over the time they took, a gap's time included: a level that lagged
+   after a gap catches up over a few points, and those points did not take hours of trend.
 2. **Noise level.** A running median of |residual| (multiplicative steps, so a spike moves it
    by one step only), kept per hour of the day for sub-daily data (``noise_buckets``): busy
    hours are noisier than quiet ones, and one level for both would flag noise by day and miss
@@ -183,13 +185,33 @@ class _Forecaster:
         self.level, self.error = level, error
         self.points_per_period = points_per_period
         self.learned = 0
-        # the level's rate of change per second over about a day and about four days, and its value at
-        # the last point (to carry a trend across a gap in the data)
-        self.rate = self.slow_rate = 0.0
+        # the level's moves and the time they took, averaged over about a day and about four days of
+        # points (to carry a trend across a gap in the data), and its value at the last point. The moves
+        # start from none over a step (``start_rates``): the four-day rate is not a trend before days
+        self.moved = self.slow_moved = 0.0
+        self.took = self.slow_took = 0.0
         self.last_level = level
         self.season = array("d", bytes(8 * buckets))
         self.seen = bytearray(buckets)
         self._t, self._b = math.nan, 0  # the last time asked for and its bucket (asked twice a point)
+
+    def start_rates(self, step: float) -> None:
+        self.took = self.slow_took = step
+
+    def track(self, dt: float, a: float) -> None:
+        """Average the level's move since the last point and the time it took (a gap's time with it)."""
+        move, self.last_level = self.level - self.last_level, self.level
+        self.moved += a * (move - self.moved)
+        self.took += a * (dt - self.took)
+        self.slow_moved += a / 4 * (move - self.slow_moved)
+        self.slow_took += a / 4 * (dt - self.slow_took)
+
+    def rates(self) -> tuple[float, float]:
+        """The level's rate of change per second over about a day and about four days of points. Each
+        is the moves over the time they took, so the catch-up of a level that lagged after a gap counts
+        over the gap's time, not over the few points that made it."""
+        return (self.moved / self.took if self.took else 0.0,
+                self.slow_moved / self.slow_took if self.slow_took else 0.0)
 
     def bucket(self, t: float) -> int:
         if t != self._t:
@@ -508,6 +530,8 @@ class EntityScorer:
         self.scored = 0
         self.last_t = ts[-1]
         self.first_t, self.daily_levels = ts[0], [(0, level)]
+        for f in self.forecasters:
+            f.start_rates(self.step)
         for t, x in self._warm:  # the noise levels already summarise these points
             for f in self.forecasters:
                 f.learn(t, x, c.clip * typical, c.error_alpha, c.season_gamma)
@@ -558,24 +582,20 @@ class EntityScorer:
         of days, which the levels, clipped at a few noise levels a point, take dozens of points to
         follow). A seasonal forecaster's level does not follow its cycle, so a cycle moves no level."""
         dt = t - self.last_t
-        if 0 < dt <= 2 * self.step:
-            # over about a day and about four days of points at regular spacing
-            a = max(self.step / DAY, 1 / 2000)
-            for f in self.forecasters:
-                move = (f.level - f.last_level) / dt
-                f.rate += a * (move - f.rate)
-                f.slow_rate += a / 4 * (move - f.slow_rate)
-        elif dt > 12 * self.step:
+        if dt > 12 * self.step:
             sigma = 1.4826 * median(self.noise)
             for f in self.forecasters:
+                rate, slow_rate = f.rates()
                 # a trend, not a wander: the same rate over a day and over four days, of a noise level a day
-                if abs(f.slow_rate) * DAY >= sigma and 0.5 <= f.rate / f.slow_rate <= 2:
-                    f.level += f.rate * (dt - self.step)
+                if abs(slow_rate) * DAY >= sigma and 0.5 <= rate / slow_rate <= 2:
+                    f.level += rate * (dt - self.step)
                     # the level-shift channel's windows (in points) now span days of the trend: they refill
                     self.shift.since = 0
         self.last_t = t
+        # over about a day and about four days of points at regular spacing
+        a = max(self.step / DAY, 1 / 2000)
         for f in self.forecasters:
-            f.last_level = f.level
+            f.track(dt, a)
 
     def update(self, t: float, x: float) -> Score:
         """Score the point (``t`` in seconds, ``x`` finite with |x| <= 1e300) against the history
