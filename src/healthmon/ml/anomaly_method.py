@@ -76,7 +76,10 @@ Per point (``EntityScorer.update``):
    ``refractory`` seconds (and at least ``refractory_points`` points) unless the surprise beats the
    highest since the flag by ``escalation`` (a lasting change keeps growing: that is the same
    alert) and, when the spread channel leads, the point is ``min_z`` from expected; so one
-   excursion raises one alert plus escalations for a clearly larger one. The quiet lasts until a
+   excursion raises one alert plus escalations for a clearly larger one. Before the series has
+   completed its first week (the weekly profile is not ready), only a point farther from expected
+   than the alert's last flagged one escalates: a lasting change then may be the week's own cycle
+   (a first weekend), raised once. The quiet lasts until a
    day after the last point close to expected (under ``min_z``) whose surprise still reaches the
    budget (a lasting change's evidence stays in the channels' windows for a day or more; a point
    far from expected is an event of its own). An alert stays open until the series has been
@@ -484,6 +487,7 @@ class EntityScorer:
         # away, and whether the score history has faded once for them
         self.explained, self.faded = 0, False
         self.flag_score = 0.0  # the highest surprise since the last flag (an escalation must beat it)
+        self.flag_z = 0.0  # the last flagged point's |z|
         # the open alert: which way its points (or its level) are off (+1 above, -1 below; 0: none open),
         # its last flag (in scored points), its first flag's time, the level before it, and the points in
         # a row since the series is back near that level
@@ -711,6 +715,12 @@ class EntityScorer:
         # there the same way as an alert that has not settled, over a day into it, is that alert again.
         # Within the first day it may still escalate (a change that keeps growing)
         refractory = max(c.refractory, c.refractory_points * self.step)
+        # before the series has completed its first week, a lasting change may be the week's cycle (a first
+        # weekend, which only the weekly profile could tell once it has seen one): it is raised once, and the
+        # channels' growth over it is not news; a point farther from expected than the alert's last flagged
+        # one (a spike, a burst that still rises) still is
+        weekly = self.forecasters[-1]
+        unknown_week = weekly.period == WEEK and not weekly.ready()
         same_change = (on_shift and side == self.alert_side and t >= self.alert_start + refractory
                        and self.scored - self.alert_at <= c.shift_short + c.shift_long)
         flag = (surprise >= threshold and far and not same_change
@@ -719,14 +729,15 @@ class EntityScorer:
                 and (t >= self.quiet_until
                      or (surprise > self.flag_score + c.escalation
                          # a flat line that goes on is not news: the spread alone does not escalate
-                         and (abs(z) >= c.min_z or spread_surprise < surprise))))
+                         and (abs(z) >= c.min_z or spread_surprise < surprise)
+                         and (not unknown_week or abs(z) > self.flag_z))))
         if flag:
             self.quiet_until = t + refractory
             if side != self.alert_side:  # a new alert (none open, or the other way)
                 self.alert_start, self.alert_settled = t, 0
                 # the level before it, in the series less its cycle
                 self.alert_from = self.shift.windows.lagged_median() if on_shift else best.level
-            self.flag_score = surprise
+            self.flag_score, self.flag_z = surprise, abs(z)
             self.alert_side, self.alert_at = side, self.scored
         elif t < self.quiet_until or same_change:
             if surprise >= threshold and abs(z) < c.min_z:
