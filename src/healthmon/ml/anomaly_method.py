@@ -58,7 +58,9 @@ Per point (``EntityScorer.update``):
    ``shift_short`` values (less the chosen forecaster's cycle) against the median and spread
    (interquartile range) of the ``shift_long`` values before them, in units of that spread. The
    forecasters follow a lasting change within a few points; this lagged window does not, so a shift
-   or a ramp stays visible. It counts once it has ``shift_history`` values of its own history.
+   or a ramp stays visible. It counts once it has ``shift_history`` values of its own history;
+   until then (series of under ~1,800 points) a recent median ``min_z`` spreads from the lagged one
+   counts as reaching the budget.
    A sixth is a change of spread (added noise; a stuck sensor, whose points the forecasters follow):
    the log ratio of the median |z| of the last ``spread_short`` points to that of the
    ``spread_long`` before them, both ways, with the same own history first.
@@ -679,6 +681,11 @@ class EntityScorer:
         # forecaster changes): a tail of a few dozen values calls everything rare
         young = self.shift_tail.total < c.shift_history
         shift_surprise = self.shift_tail.surprise(shift.size) if shift is not None and not young else 0.0
+        if shift is not None and young and shift.size >= c.min_z:
+            # without a history of its own (a series of under ~1,800 points), a shift of the recent median as
+            # far from the lagged one as a flagged point must be from expected, in the lagged window's spreads,
+            # is as rare as the budget: a ramp or a lasting shift that the forecasters have followed
+            shift_surprise = math.log10(c.budget)
         spread = None
         if c.spread_short:
             # a residual within half a grid step is no residual: else the median |z| of a quantised
