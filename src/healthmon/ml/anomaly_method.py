@@ -26,7 +26,9 @@ Per point (``EntityScorer.update``):
    a neighbouring one forecasts it rather than the level alone. Across a gap in the data (over 12
    steps) each forecaster's level moves on by its own rate of change over the missing time, when
    that rate is the same over a day and over four days and at least a noise level a day (a steep
-   trend jumps by days of its slope across a gap of days; a wander or a cycle moves no level).
+   trend jumps by days of its slope across a gap of days; a wander or a cycle moves no level). A
+   rate is the level's moves over the time they took, a gap's time included: a level that lagged
+   after a gap catches up over a few points, and those points did not take hours of trend.
 2. **Noise level.** A running median of |residual| (multiplicative steps, so a spike moves it
    by one step only), kept per hour of the day for sub-daily data (``noise_buckets``): busy
    hours are noisier than quiet ones, and one level for both would flag noise by day and miss
@@ -56,7 +58,9 @@ Per point (``EntityScorer.update``):
    ``shift_short`` values (less the chosen forecaster's cycle) against the median and spread
    (interquartile range) of the ``shift_long`` values before them, in units of that spread. The
    forecasters follow a lasting change within a few points; this lagged window does not, so a shift
-   or a ramp stays visible. It counts once it has ``shift_history`` values of its own history.
+   or a ramp stays visible. It counts once it has ``shift_history`` values of its own history;
+   until then (series of under ~1,800 points) a recent median ``min_z`` spreads from the lagged one
+   counts as reaching the budget.
    A sixth is a change of spread (added noise; a stuck sensor, whose points the forecasters follow):
    the log ratio of the median |z| of the last ``spread_short`` points to that of the
    ``spread_long`` before them, both ways, with the same own history first.
@@ -74,7 +78,10 @@ Per point (``EntityScorer.update``):
    ``refractory`` seconds (and at least ``refractory_points`` points) unless the surprise beats the
    highest since the flag by ``escalation`` (a lasting change keeps growing: that is the same
    alert) and, when the spread channel leads, the point is ``min_z`` from expected; so one
-   excursion raises one alert plus escalations for a clearly larger one. The quiet lasts until a
+   excursion raises one alert plus escalations for a clearly larger one. Before the series has
+   completed its first week (the weekly profile is not ready), only a point farther from expected
+   than the alert's last flagged one escalates: a lasting change then may be the week's own cycle
+   (a first weekend), raised once. The quiet lasts until a
    day after the last point close to expected (under ``min_z``) whose surprise still reaches the
    budget (a lasting change's evidence stays in the channels' windows for a day or more; a point
    far from expected is an event of its own). An alert stays open until the series has been
@@ -183,13 +190,33 @@ class _Forecaster:
         self.level, self.error = level, error
         self.points_per_period = points_per_period
         self.learned = 0
-        # the level's rate of change per second over about a day and about four days, and its value at
-        # the last point (to carry a trend across a gap in the data)
-        self.rate = self.slow_rate = 0.0
+        # the level's moves and the time they took, averaged over about a day and about four days of
+        # points (to carry a trend across a gap in the data), and its value at the last point. The moves
+        # start from none over a step (``start_rates``): the four-day rate is not a trend before days
+        self.moved = self.slow_moved = 0.0
+        self.took = self.slow_took = 0.0
         self.last_level = level
         self.season = array("d", bytes(8 * buckets))
         self.seen = bytearray(buckets)
         self._t, self._b = math.nan, 0  # the last time asked for and its bucket (asked twice a point)
+
+    def start_rates(self, step: float) -> None:
+        self.took = self.slow_took = step
+
+    def track(self, dt: float, a: float) -> None:
+        """Average the level's move since the last point and the time it took (a gap's time with it)."""
+        move, self.last_level = self.level - self.last_level, self.level
+        self.moved += a * (move - self.moved)
+        self.took += a * (dt - self.took)
+        self.slow_moved += a / 4 * (move - self.slow_moved)
+        self.slow_took += a / 4 * (dt - self.slow_took)
+
+    def rates(self) -> tuple[float, float]:
+        """The level's rate of change per second over about a day and about four days of points. Each
+        is the moves over the time they took, so the catch-up of a level that lagged after a gap counts
+        over the gap's time, not over the few points that made it."""
+        return (self.moved / self.took if self.took else 0.0,
+                self.slow_moved / self.slow_took if self.slow_took else 0.0)
 
     def bucket(self, t: float) -> int:
         if t != self._t:
@@ -462,6 +489,7 @@ class EntityScorer:
         # away, and whether the score history has faded once for them
         self.explained, self.faded = 0, False
         self.flag_score = 0.0  # the highest surprise since the last flag (an escalation must beat it)
+        self.flag_z = 0.0  # the last flagged point's |z|
         # the open alert: which way its points (or its level) are off (+1 above, -1 below; 0: none open),
         # its last flag (in scored points), its first flag's time, the level before it, and the points in
         # a row since the series is back near that level
@@ -508,6 +536,8 @@ class EntityScorer:
         self.scored = 0
         self.last_t = ts[-1]
         self.first_t, self.daily_levels = ts[0], [(0, level)]
+        for f in self.forecasters:
+            f.start_rates(self.step)
         for t, x in self._warm:  # the noise levels already summarise these points
             for f in self.forecasters:
                 f.learn(t, x, c.clip * typical, c.error_alpha, c.season_gamma)
@@ -558,24 +588,20 @@ class EntityScorer:
         of days, which the levels, clipped at a few noise levels a point, take dozens of points to
         follow). A seasonal forecaster's level does not follow its cycle, so a cycle moves no level."""
         dt = t - self.last_t
-        if 0 < dt <= 2 * self.step:
-            # over about a day and about four days of points at regular spacing
-            a = max(self.step / DAY, 1 / 2000)
-            for f in self.forecasters:
-                move = (f.level - f.last_level) / dt
-                f.rate += a * (move - f.rate)
-                f.slow_rate += a / 4 * (move - f.slow_rate)
-        elif dt > 12 * self.step:
+        if dt > 12 * self.step:
             sigma = 1.4826 * median(self.noise)
             for f in self.forecasters:
+                rate, slow_rate = f.rates()
                 # a trend, not a wander: the same rate over a day and over four days, of a noise level a day
-                if abs(f.slow_rate) * DAY >= sigma and 0.5 <= f.rate / f.slow_rate <= 2:
-                    f.level += f.rate * (dt - self.step)
+                if abs(slow_rate) * DAY >= sigma and 0.5 <= rate / slow_rate <= 2:
+                    f.level += rate * (dt - self.step)
                     # the level-shift channel's windows (in points) now span days of the trend: they refill
                     self.shift.since = 0
         self.last_t = t
+        # over about a day and about four days of points at regular spacing
+        a = max(self.step / DAY, 1 / 2000)
         for f in self.forecasters:
-            f.last_level = f.level
+            f.track(dt, a)
 
     def update(self, t: float, x: float) -> Score:
         """Score the point (``t`` in seconds, ``x`` finite with |x| <= 1e300) against the history
@@ -655,6 +681,11 @@ class EntityScorer:
         # forecaster changes): a tail of a few dozen values calls everything rare
         young = self.shift_tail.total < c.shift_history
         shift_surprise = self.shift_tail.surprise(shift.size) if shift is not None and not young else 0.0
+        if shift is not None and young and shift.size >= c.min_z:
+            # without a history of its own (a series of under ~1,800 points), a shift of the recent median as
+            # far from the lagged one as a flagged point must be from expected, in the lagged window's spreads,
+            # is as rare as the budget: a ramp or a lasting shift that the forecasters have followed
+            shift_surprise = math.log10(c.budget)
         spread = None
         if c.spread_short:
             # a residual within half a grid step is no residual: else the median |z| of a quantised
@@ -691,6 +722,12 @@ class EntityScorer:
         # there the same way as an alert that has not settled, over a day into it, is that alert again.
         # Within the first day it may still escalate (a change that keeps growing)
         refractory = max(c.refractory, c.refractory_points * self.step)
+        # before the series has completed its first week, a lasting change may be the week's cycle (a first
+        # weekend, which only the weekly profile could tell once it has seen one): it is raised once, and the
+        # channels' growth over it is not news; a point farther from expected than the alert's last flagged
+        # one (a spike, a burst that still rises) still is
+        weekly = self.forecasters[-1]
+        unknown_week = weekly.period == WEEK and not weekly.ready()
         same_change = (on_shift and side == self.alert_side and t >= self.alert_start + refractory
                        and self.scored - self.alert_at <= c.shift_short + c.shift_long)
         flag = (surprise >= threshold and far and not same_change
@@ -699,14 +736,15 @@ class EntityScorer:
                 and (t >= self.quiet_until
                      or (surprise > self.flag_score + c.escalation
                          # a flat line that goes on is not news: the spread alone does not escalate
-                         and (abs(z) >= c.min_z or spread_surprise < surprise))))
+                         and (abs(z) >= c.min_z or spread_surprise < surprise)
+                         and (not unknown_week or abs(z) > self.flag_z))))
         if flag:
             self.quiet_until = t + refractory
             if side != self.alert_side:  # a new alert (none open, or the other way)
                 self.alert_start, self.alert_settled = t, 0
                 # the level before it, in the series less its cycle
                 self.alert_from = self.shift.windows.lagged_median() if on_shift else best.level
-            self.flag_score = surprise
+            self.flag_score, self.flag_z = surprise, abs(z)
             self.alert_side, self.alert_at = side, self.scored
         elif t < self.quiet_until or same_change:
             if surprise >= threshold and abs(z) < c.min_z:
