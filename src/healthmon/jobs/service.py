@@ -8,6 +8,7 @@ a run unless they ask to (``wait_for_run``). No process is started or supervised
 from __future__ import annotations
 
 import os
+import reprlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -78,6 +79,7 @@ def check_settings(settings: dict[str, Any]) -> None:
     than storing a job whose schedule never fires or whose runs fail."""
     if not isinstance(settings, dict):
         raise InvalidParameterError("Job settings must be a JSON object.")
+    _check_setting_types(settings)
     job = f"Job {settings.get('name') or 'Untitled'!r}"
     tasks = plan.validate_tasks(settings.get("name") or "Untitled", settings.get("tasks") or [])
     for key, task in tasks.items():
@@ -101,6 +103,41 @@ def check_settings(settings: dict[str, Any]) -> None:
         if block is not None and not isinstance(block, dict):
             raise InvalidParameterError(f"{job}: {key} must be a JSON object, got {block!r}.")
     job_triggers(settings, job=job)
+
+
+# JobSettings fields by their type in the Jobs API (the proto3 JSON mapping refuses another JSON
+# type); every reader (jobs list, the UI, the runner) relies on these types once a job is stored.
+_STRING_FIELDS = ("name", "description", "format", "edit_mode", "budget_policy_id", "performance_target")
+_OBJECT_FIELDS = ("email_notifications", "webhook_notifications", "notification_settings", "health", "queue",
+                  "run_as", "git_source", "deployment")
+_LIST_FIELDS = ("job_clusters", "access_control_list")
+MAX_NAME_LENGTH = 4096  # the Jobs API's limit on a job name
+
+
+def _check_setting_types(settings: dict[str, Any]) -> None:
+    for field in _STRING_FIELDS:
+        value = settings.get(field)
+        if value is not None and not isinstance(value, str):
+            raise InvalidParameterError(f"Job settings: {field} must be a string, got {reprlib.repr(value)}.")
+    name = settings.get("name")
+    if isinstance(name, str) and len(name) > MAX_NAME_LENGTH:
+        raise InvalidParameterError(f"Job settings: name has {len(name)} characters; at most {MAX_NAME_LENGTH}.")
+    for field in _OBJECT_FIELDS:
+        value = settings.get(field)
+        if value is not None and not isinstance(value, dict):
+            raise InvalidParameterError(f"Job settings: {field} must be a JSON object, got {reprlib.repr(value)}.")
+    for field in _LIST_FIELDS:
+        value = settings.get(field)
+        if value is not None and not isinstance(value, list):
+            raise InvalidParameterError(f"Job settings: {field} must be a list, got {reprlib.repr(value)}.")
+    timeout = settings.get("timeout_seconds")
+    if timeout is not None and (type(timeout) is not int or not 0 <= timeout < 2**31):
+        raise InvalidParameterError(f"Job settings: timeout_seconds must be a whole number of seconds >= 0 "
+                                    f"(0: no timeout), got {reprlib.repr(timeout)}.")
+    tags = settings.get("tags")
+    if tags is not None and (not isinstance(tags, dict)
+                             or not all(isinstance(v, str) for v in tags.values())):
+        raise InvalidParameterError(f"Job settings: tags must be a JSON object of names to strings, got {reprlib.repr(tags)}.")
 
 
 def _check_task_objects(where: str, task: dict) -> None:
