@@ -71,3 +71,20 @@ def test_a_string_value_that_is_not_utf8_is_stored_as_the_bytes_given(cli):
 def test_a_negative_seed_is_a_usage_error(cli, argv):
     code, text = cli(*argv)
     assert code == 2 and "Invalid value for '--seed'" in text and "greater than or equal to 0" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--lifetime-seconds", str(10**20)), "at most 315360000 (10 years)"),  # was an SQLite overflow
+        (("--lifetime-seconds", "315360001"), "at most 315360000 (10 years)"),
+        (("--service-principal", ""), "A principal needs a non-empty name"),  # was a token for the local user
+        (("--user-name", ""), "A principal needs a non-empty name"),
+        (("--group", ""), "--group: a group name must not be empty."),
+    ],
+)
+def test_tokens_create_refuses_what_the_token_api_refuses(cli, argv, message):
+    code, text = cli("tokens", "create", *argv)
+    assert code == 1 and message in text
+    code, text = cli("tokens", "list", "--all", "-o", "json")
+    assert code == 0 and json.loads(text)["token_infos"] == []

@@ -137,7 +137,8 @@ def _check_setting_types(settings: dict[str, Any]) -> None:
     tags = settings.get("tags")
     if tags is not None and (not isinstance(tags, dict)
                              or not all(isinstance(v, str) for v in tags.values())):
-        raise InvalidParameterError(f"Job settings: tags must be a JSON object of names to strings, got {reprlib.repr(tags)}.")
+        raise InvalidParameterError(f"Job settings: tags must be a JSON object of names to strings, "
+                                    f"got {reprlib.repr(tags)}.")
 
 
 def _check_task_objects(where: str, task: dict) -> None:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 from healthmon.jobs.refs import UNSUPPORTED_PARAMETER_KINDS
+from healthmon.store.auth import MAX_TOKEN_LIFETIME_SECONDS
 from healthmon.store.jsontext import unpaired_surrogate
 
 INT64_MAX = 2**63 - 1
@@ -206,7 +207,7 @@ class WorkspaceImport(WorkspacePath):
 
 class CreateToken(_Body):
     # A JSON number (true/false are not one); omitted: Databricks' default lifetime.
-    lifetime_seconds: Annotated[StrictInt, Field(ge=1, le=10 * 365 * 24 * 3600)] | None = None
+    lifetime_seconds: Annotated[StrictInt, Field(ge=1, le=MAX_TOKEN_LIFETIME_SECONDS)] | None = None
     comment: str | None = Field(None, max_length=1024)
 
 
