@@ -88,3 +88,14 @@ def test_tokens_create_refuses_what_the_token_api_refuses(cli, argv, message):
     assert code == 1 and message in text
     code, text = cli("tokens", "list", "--all", "-o", "json")
     assert code == 0 and json.loads(text)["token_infos"] == []
+
+
+@pytest.mark.parametrize("value", ["inf", "1e300"])
+def test_a_statement_timeout_beyond_what_a_timer_can_wait_is_refused(cli, monkeypatch, value):
+    """It used to start a timer whose thread died with a traceback (timestamp out of range),
+    leaving the statement without any timeout."""
+    code, text = cli("sql", "SELECT 1", "--timeout", value)
+    assert code == 2 and "Invalid value for '--timeout'" in text
+    monkeypatch.setenv("HEALTHMON_SQL_TIMEOUT", value)
+    code, text = cli("sql", "SELECT 1")
+    assert code == 1 and f"Invalid HEALTHMON_SQL_TIMEOUT '{value}': expected a number of seconds from 0 to" in text
