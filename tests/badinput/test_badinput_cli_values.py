@@ -99,3 +99,12 @@ def test_a_statement_timeout_beyond_what_a_timer_can_wait_is_refused(cli, monkey
     monkeypatch.setenv("HEALTHMON_SQL_TIMEOUT", value)
     code, text = cli("sql", "SELECT 1")
     assert code == 1 and f"Invalid HEALTHMON_SQL_TIMEOUT '{value}': expected a number of seconds from 0 to" in text
+
+
+@pytest.mark.parametrize(("option", "value"), [("--grace", "inf"), ("--reload-interval", "inf"),
+                                               ("--poll-interval", "1e300")])
+def test_scheduler_intervals_beyond_what_a_datetime_can_hold_are_usage_errors(cli, option, value):
+    """They crashed the daemon (OverflowError in a timedelta): --grace at start, the intervals at
+    the first wait."""
+    code, text = cli("scheduler", "--once", option, value)
+    assert code == 2 and f"Invalid value for '{option}'" in text
