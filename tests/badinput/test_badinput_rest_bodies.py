@@ -61,6 +61,18 @@ def test_a_body_that_is_not_a_json_object_is_malformed_request(client, path, raw
     assert message in _error(resp, 400, "MALFORMED_REQUEST")
 
 
+def test_a_json_body_sent_as_a_form_is_read_as_json(client):
+    """``curl --data '{...}'`` (how Databricks' REST docs call the API) labels the body
+    application/x-www-form-urlencoded; Databricks reads it as JSON. It was refused as not a map."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    resp = client.post("/api/2.2/jobs/run-now", content=b'{"job_id": 424242}', headers=form)
+    assert "Job 424242 does not exist." in _error(resp, 404, "RESOURCE_DOES_NOT_EXIST")
+    created = client.post("/api/2.0/secrets/scopes/create", content=b'{"scope": "s1"}', headers=form)
+    assert created.status_code == 200, created.text
+    assert "failed to parse given JSON" in _error(
+        client.post("/api/2.2/jobs/run-now", content=b"job_id=1", headers=form), 400, "MALFORMED_REQUEST")
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
@@ -89,6 +101,35 @@ def test_job_settings_of_the_wrong_type_are_refused_at_create_reset_and_update(c
     listed = client.get("/api/2.2/jobs/list")
     assert listed.status_code == 200, listed.text
     assert [j["settings"]["name"] for j in listed.json()["jobs"]] == ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ({"timeout_seconds": "x"}, "timeout_seconds must be a whole number >= 0, got 'x'."),
+        ({"timeout_seconds": 1.5}, "timeout_seconds must be a whole number >= 0, got 1.5."),
+        ({"max_retries": "3"}, "max_retries must be a whole number >= -1, got '3'."),
+        ({"max_retries": -5}, "max_retries must be a whole number >= -1, got -5."),
+        ({"min_retry_interval_millis": -1}, "min_retry_interval_millis must be a whole number >= 0"),
+        ({"retry_on_timeout": "yes"}, "retry_on_timeout must be true or false, got 'yes'."),
+        ({"libraries": 5}, "libraries must be a list, got 5."),
+        ({"environment_key": 5}, "environment_key must be a string, got 5."),
+        ({"email_notifications": ["a@b.c"]}, "email_notifications must be a JSON object"),
+        ({"health": {"rules": 5}}, "health.rules must be a list of {metric, op, value} objects, got 5."),
+        ({"health": {"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": "10"}]}},
+         "health.rules[0].value must be a number, got '10'."),
+    ],
+)
+def test_task_fields_of_the_wrong_type_are_refused_at_create(client, field, message):
+    """They were stored and failed every run with "Internal error: ValueError: invalid literal for
+    int()" (or TypeError), or were silently taken (max_retries -5)."""
+    task = {"task_key": "a", "notebook_task": {"notebook_path": "/Workspace/Users/x/nb"}, **field}
+    resp = client.post("/api/2.2/jobs/create", json={"name": "j", "tasks": [task]})
+    assert f"Job 'j', task 'a': {message}" in _error(resp, 400, "INVALID_PARAMETER_VALUE")
+    health = client.post("/api/2.2/jobs/create", json={"name": "j", "health": {"rules": [{"value": None}]}})
+    message = _error(health, 400, "INVALID_PARAMETER_VALUE")
+    assert "Job 'j': health.rules[0].value must be a number, got None." in message
+    assert client.get("/api/2.2/jobs/list").json().get("jobs", []) == []
 
 
 @pytest.mark.parametrize(
