@@ -108,3 +108,13 @@ def test_scheduler_intervals_beyond_what_a_datetime_can_hold_are_usage_errors(cl
     the first wait."""
     code, text = cli("scheduler", "--once", option, value)
     assert code == 2 and f"Invalid value for '{option}'" in text
+
+
+def test_json_nested_deeper_than_the_parser_can_go_is_refused(cli, tmp_path):
+    """A RecursionError used to end in the 'unexpected internal error' banner."""
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"name": "d", "tags": ' + '{"a": ' * 5000 + '"x"' + "}" * 5000 + "}")
+    code, text = cli("jobs", "create", "--json", f"@{deep}")
+    assert code == 1 and f"{deep}: the JSON nests arrays and objects too deeply to read" in text
+    code, text = cli("jobs", "run-now", "--job-id", "1", "--python-params", "[" * 5000 + "]" * 5000)
+    assert code == 1 and "--python-params: the JSON nests arrays and objects too deeply to read" in text

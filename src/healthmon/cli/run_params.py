@@ -83,8 +83,14 @@ def _json(flag: str, text: str | None, example: str):
         raise InvalidParameterError(
             f"{flag}: invalid JSON at column {exc.colno}: {exc.msg}; expected such as {example}."
         ) from None
+    except RecursionError:
+        raise InvalidParameterError(f"{flag}: {TOO_DEEP}") from None
     refuse_unpaired_surrogates(flag, value)
     return value
+
+
+# Python's JSON parser recurses once per level: a value nested deeper than it can go is refused.
+TOO_DEEP = "the JSON nests arrays and objects too deeply to read (job settings need about ten levels)."
 
 
 def refuse_unpaired_surrogates(where: str, value) -> None:
