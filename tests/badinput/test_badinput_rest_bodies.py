@@ -206,3 +206,22 @@ def test_the_sdk_raises_its_typed_errors(app, token, monkeypatch):
         with pytest.raises(NotFound):
             w.jobs.get(job_id=424242)
         assert [j.settings.name for j in w.jobs.list()] == ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"tasks": [{"task_key": "a", "timeout_seconds": "x"}]}, "task 'a': timeout_seconds must be a whole number"),
+        ({"timeout_seconds": -1}, "timeout_seconds must be a whole number of seconds >= 0"),
+        ({"health": {"rules": 5}}, "health.rules must be a list of {metric, op, value} objects, got 5."),
+    ],
+)
+def test_runs_submit_checks_its_settings_as_jobs_create_does(client, spec, message):
+    """A one-time run's settings run exactly as a job's: the same fields of the wrong type were
+    taken and failed the run with an internal error."""
+    tasks = [{"task_key": "a", "notebook_task": {"notebook_path": "/Workspace/Users/x/nb"}}]
+    body = {"run_name": "once", "tasks": tasks, **spec}
+    body["tasks"] = [{**tasks[0], **t} for t in body["tasks"]]
+    resp = client.post("/api/2.2/jobs/runs/submit", json=body)
+    assert message in _error(resp, 400, "INVALID_PARAMETER_VALUE")
+    assert client.get("/api/2.2/jobs/runs/list").json().get("runs", []) == []

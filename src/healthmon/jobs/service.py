@@ -403,6 +403,7 @@ def _create_submit_run(spec: dict, user_name: str | None, token: str | None) -> 
     name = spec.get("run_name") or "Untitled"
     settings = {k: v for k, v in spec.items() if k not in _SUBMIT_ONLY}
     settings["name"] = name
+    check_settings(settings)  # the same checks as a job's settings: they run the same way
     by_key = plan.validate_tasks(name, settings.get("tasks") or [])
     if not by_key:
         raise InvalidParameterError(f"One-time run {name!r} has no tasks to run.")
