@@ -78,8 +78,13 @@ class NumericSetting:
     expected: str = ""
 
 
+# The longest statement timeout: a timer beyond what the platform's clock can represent (inf,
+# 1e300) fails on its thread and leaves the statement without any timeout.
+MAX_SQL_TIMEOUT = 366 * 24 * 3600
+
 NUMERIC_SETTINGS: dict[str, NumericSetting] = {
-    "HEALTHMON_SQL_TIMEOUT": NumericSetting(600, 0, expected="a number of seconds >= 0 (0 = no timeout)"),
+    "HEALTHMON_SQL_TIMEOUT": NumericSetting(
+        600, 0, MAX_SQL_TIMEOUT, expected=f"a number of seconds from 0 to {MAX_SQL_TIMEOUT} (0 = no timeout)"),
     "HEALTHMON_TASK_SLOTS": NumericSetting(None, 1, whole=True, expected="a whole number of task slots >= 1"),
     "HEALTHMON_RUNNER_STALE_SECONDS": NumericSetting(60, 1, expected="a number of seconds >= 1"),
     "HEALTHMON_LOG_MAX_BYTES": NumericSetting(10 * 1024 * 1024, 1, whole=True, expected="a whole number of bytes >= 1"),

@@ -65,8 +65,9 @@ def test_unreachable_database(cli, monkeypatch):
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("HEALTHMON_SQL_TIMEOUT", "ten", "expected a number of seconds >= 0"),
-        ("HEALTHMON_SQL_TIMEOUT", "-3", "expected a number of seconds >= 0"),
+        ("HEALTHMON_SQL_TIMEOUT", "ten", "expected a number of seconds from 0 to 31622400"),
+        ("HEALTHMON_SQL_TIMEOUT", "-3", "expected a number of seconds from 0 to 31622400"),
+        ("HEALTHMON_SQL_TIMEOUT", "inf", "expected a number of seconds from 0 to 31622400"),
         ("HEALTHMON_TASK_SLOTS", "abc", "expected a whole number of task slots >= 1"),
         ("HEALTHMON_TASK_SLOTS", "0", "expected a whole number of task slots >= 1"),
         ("HEALTHMON_TASK_SLOTS", "2.5", "expected a whole number of task slots >= 1"),

@@ -48,7 +48,7 @@ def test_deeply_nested_settings(client, tokens):
     assert resp.status_code == 400 and resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert "deeper than 64 levels" in resp.json()["message"]
     # A job stored that deep by other means still shows, in the API and the UI.
-    job_id = service.create_job({"name": "deep", "tasks": [], "tags": _nested(900)}, user_name=ALICE)
+    job_id = service.create_job({"name": "deep", "tasks": [], "deployment": _nested(900)}, user_name=ALICE)
     assert client.get("/api/2.2/jobs/get", headers=bearer(tokens.alice), params={"job_id": job_id}).status_code == 200
     login(client, tokens.alice)
     page = client.get(f"/jobs/{job_id}")

@@ -24,7 +24,7 @@ def generate(
     schema: str = typer.Option("gold", "--schema", help="Schema of the gold tables."),
     workspaces: int = typer.Option(20, "--workspaces", help="Number of workspaces in the account."),
     days: int = typer.Option(180, "--days", help="Days of history; the last 20 % is the test period with incidents."),
-    seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives the same tables."),
+    seed: int = typer.Option(7, "--seed", min=0, help="Random seed; the same seed gives the same tables."),
     scale: str = typer.Option("small", "--scale", help="small (CI), medium (demo) or large (>= 50M fact rows)."),
     end_date: Optional[str] = typer.Option(
         None, "--end-date", help="Last day of the period, YYYY-MM-DD (default 2026-09-30)."

@@ -37,7 +37,7 @@ def evaluate(
         help="Evaluate on N fresh accounts whose seeds are drawn now (never the demo's or a development seed).",
     ),
     seed: list[int] = typer.Option(
-        [], "--seed", help="Evaluate on this account's seed (repeatable), to reproduce a run."
+        [], "--seed", min=0, help="Evaluate on this account's seed (repeatable), to reproduce a run."
     ),
     scale: str = typer.Option("medium", "--scale", help="Scale of the generated accounts (with --seeds/--seed)."),
     workers: int = typer.Option(

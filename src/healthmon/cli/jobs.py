@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from healthmon.cli.checks import id_option
+from healthmon.cli.run_params import TOO_DEEP, refuse_unpaired_surrogates
 from healthmon.errors import InvalidParameterError
 
 app = typer.Typer(no_args_is_help=True)
@@ -100,7 +101,7 @@ def list_cmd(name: Optional[str] = typer.Option(None, "--name"),
         table.add_column(c)
     for j in data["jobs"]:
         settings = j["settings"]
-        table.add_row(str(j["job_id"]), escape(settings.get("name", "")), str(len(settings.get("tasks") or [])),
+        table.add_row(str(j["job_id"]), escape(str(settings.get("name") or "")), str(len(settings.get("tasks") or [])),
                       escape(j["creator_user_name"]), _ms(j["created_time"]))
     Console().print(table)
 
@@ -127,11 +128,15 @@ def _load_json(path_or_text: str) -> dict:
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidParameterError(f"{where}: cannot read ({getattr(exc, 'strerror', None) or exc}).") from None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidParameterError(
             f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise InvalidParameterError(f"{where}: {TOO_DEEP}") from None
+    refuse_unpaired_surrogates(where, value)
+    return value
 
 
 @app.command("create")

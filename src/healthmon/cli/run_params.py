@@ -78,11 +78,30 @@ def _json(flag: str, text: str | None, example: str):
     if text is None:
         return None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidParameterError(
             f"{flag}: invalid JSON at column {exc.colno}: {exc.msg}; expected such as {example}."
         ) from None
+    except RecursionError:
+        raise InvalidParameterError(f"{flag}: {TOO_DEEP}") from None
+    refuse_unpaired_surrogates(flag, value)
+    return value
+
+
+# Python's JSON parser recurses once per level: a value nested deeper than it can go is refused.
+TOO_DEEP = "the JSON nests arrays and objects too deeply to read (job settings need about ten levels)."
+
+
+def refuse_unpaired_surrogates(where: str, value) -> None:
+    """JSON's "\\ud800" escape alone decodes to text no UTF-8 column can store: refused, as the
+    REST API refuses it, rather than stored as U+FFFD."""
+    from healthmon.store.jsontext import unpaired_surrogate
+
+    path = unpaired_surrogate(value)
+    if path is not None:
+        raise InvalidParameterError(f"{where}: {path or 'the value'} holds an unpaired UTF-16 surrogate escape "
+                                    "(such as \\ud800); expected valid Unicode text.")
 
 
 def parse_dashed_args(args: list[str]) -> dict[str, str]:

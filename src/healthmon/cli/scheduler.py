@@ -8,19 +8,22 @@ import typer
 
 app = typer.Typer()
 
+# Upper bounds: the daemon adds these to datetimes, which cannot hold inf or 1e300 seconds.
+DAY = 24 * 3600.0
+
 
 def scheduler(
     catch_up: Annotated[str, typer.Option("--catch-up", help="Missed fires after downtime: latest (run the latest "
                                           "missed fire once), all, or none.")] = "latest",
     once: Annotated[bool, typer.Option("--once", help="Run one scheduling pass and exit.")] = False,
     poll_seconds: Annotated[float, typer.Option(
-        "--poll-interval", min=0.1,
+        "--poll-interval", min=0.1, max=DAY,
         help="Seconds between checks of file-arrival, table-update and continuous triggers.")] = 5.0,
     reload_seconds: Annotated[float, typer.Option(
-        "--reload-interval", min=0.1,
+        "--reload-interval", min=0.1, max=DAY,
         help="Seconds between re-reads of job settings (deploys, pause/unpause).")] = 10.0,
     grace_seconds: Annotated[float, typer.Option(
-        "--grace", min=0, help="A fire later than this is 'missed' and follows --catch-up.")] = 60.0,
+        "--grace", min=0, max=366 * DAY, help="A fire later than this is 'missed' and follows --catch-up.")] = 60.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only log warnings and errors.")] = False,
 ) -> None:
     """Fire scheduled and triggered jobs (schedule, trigger.periodic/file_arrival/table_update,

@@ -53,7 +53,17 @@ def put_secret(
     """Store a secret (value from --string-value or stdin)."""
     from healthmon.store import secrets
 
-    value = string_value if string_value is not None else sys.stdin.read().rstrip("\n")
+    value: str | bytes
+    if string_value is not None:
+        value = string_value
+    else:
+        # Stdin is read as bytes, as the Databricks CLI stores it (bytes_value): a binary value
+        # is kept byte for byte; text keeps the old convenience of dropping the newline echo adds.
+        data = sys.stdin.buffer.read()
+        try:
+            value = data.decode("utf-8").rstrip("\n")
+        except UnicodeDecodeError:
+            value = data
     with _session() as s:
         secrets.put_secret(s, scope, key, value)
 

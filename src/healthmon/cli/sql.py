@@ -6,6 +6,8 @@ from typing import Any, Optional
 
 import typer
 
+from healthmon.settings import MAX_SQL_TIMEOUT
+
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
@@ -20,6 +22,7 @@ def sql(
         None,
         "--timeout",
         min=0,
+        max=MAX_SQL_TIMEOUT,
         help="Statement timeout in seconds (default: HEALTHMON_SQL_TIMEOUT or 600; 0 = none).",
     ),
 ) -> None:

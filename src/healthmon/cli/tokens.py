@@ -43,11 +43,15 @@ def create(
     """Create a personal access token; prints its value once."""
     from healthmon.store import auth
 
-    if user_name and service_principal:
+    if user_name is not None and service_principal is not None:
         raise InvalidParameterError("Give --user-name or --service-principal, not both.")
+    if any(not g.strip() for g in group):
+        raise InvalidParameterError("--group: a group name must not be empty.")
     db, settings = _db_and_settings()
-    name = service_principal or user_name or settings.user_name
-    kind = "service_principal" if service_principal else "user"
+    # An empty --user-name/--service-principal is an error (ensure_principal), never the local user.
+    given = service_principal if service_principal is not None else user_name
+    name = given if given is not None else settings.user_name
+    kind = "service_principal" if service_principal is not None else "user"
     groups = list(group)
     if name == settings.user_name:
         groups.append(auth.ADMINS_GROUP)  # the workspace's own user administers it

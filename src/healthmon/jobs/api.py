@@ -9,15 +9,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import orjson
-
 from healthmon.jobs import refs
+from healthmon.store.jsontext import loads
 from healthmon.store.runs import RunRecord
 
 
 def _j(row: Any, name: str) -> Any:
-    raw = getattr(row, f"{name}_json")
-    return orjson.loads(raw) if raw else None
+    return loads(getattr(row, f"{name}_json"))
 
 V2_STATE = {
     "QUEUED": "QUEUED",

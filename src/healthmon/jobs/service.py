@@ -8,6 +8,7 @@ a run unless they ask to (``wait_for_run``). No process is started or supervised
 from __future__ import annotations
 
 import os
+import reprlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -78,6 +79,7 @@ def check_settings(settings: dict[str, Any]) -> None:
     than storing a job whose schedule never fires or whose runs fail."""
     if not isinstance(settings, dict):
         raise InvalidParameterError("Job settings must be a JSON object.")
+    _check_setting_types(settings)
     job = f"Job {settings.get('name') or 'Untitled'!r}"
     tasks = plan.validate_tasks(settings.get("name") or "Untitled", settings.get("tasks") or [])
     for key, task in tasks.items():
@@ -88,6 +90,7 @@ def check_settings(settings: dict[str, Any]) -> None:
         if "run_job_task" in task:
             run_job.check_spec(f"{job}, task {key!r}", task["run_job_task"])
     _check_environments(job, settings.get("environments"))
+    _check_health(job, settings.get("health"))
     limit = settings.get("max_concurrent_runs")
     if limit is not None and (type(limit) is not int or not 0 <= limit <= MAX_CONCURRENT_RUNS):
         raise InvalidParameterError(f"{job}: max_concurrent_runs must be an integer from 0 to {MAX_CONCURRENT_RUNS}, "
@@ -103,12 +106,88 @@ def check_settings(settings: dict[str, Any]) -> None:
     job_triggers(settings, job=job)
 
 
+# JobSettings fields by their type in the Jobs API (the proto3 JSON mapping refuses another JSON
+# type); every reader (jobs list, the UI, the runner) relies on these types once a job is stored.
+_STRING_FIELDS = ("name", "description", "format", "edit_mode", "budget_policy_id", "performance_target")
+_OBJECT_FIELDS = ("email_notifications", "webhook_notifications", "notification_settings", "health", "queue",
+                  "run_as", "git_source", "deployment")
+_LIST_FIELDS = ("job_clusters", "access_control_list")
+MAX_NAME_LENGTH = 4096  # the Jobs API's limit on a job name
+
+
+def _check_setting_types(settings: dict[str, Any]) -> None:
+    for field in _STRING_FIELDS:
+        value = settings.get(field)
+        if value is not None and not isinstance(value, str):
+            raise InvalidParameterError(f"Job settings: {field} must be a string, got {reprlib.repr(value)}.")
+    name = settings.get("name")
+    if isinstance(name, str) and len(name) > MAX_NAME_LENGTH:
+        raise InvalidParameterError(f"Job settings: name has {len(name)} characters; at most {MAX_NAME_LENGTH}.")
+    for field in _OBJECT_FIELDS:
+        value = settings.get(field)
+        if value is not None and not isinstance(value, dict):
+            raise InvalidParameterError(f"Job settings: {field} must be a JSON object, got {reprlib.repr(value)}.")
+    for field in _LIST_FIELDS:
+        value = settings.get(field)
+        if value is not None and not isinstance(value, list):
+            raise InvalidParameterError(f"Job settings: {field} must be a list, got {reprlib.repr(value)}.")
+    timeout = settings.get("timeout_seconds")
+    if timeout is not None and (type(timeout) is not int or not 0 <= timeout < 2**31):
+        raise InvalidParameterError(f"Job settings: timeout_seconds must be a whole number of seconds >= 0 "
+                                    f"(0: no timeout), got {reprlib.repr(timeout)}.")
+    tags = settings.get("tags")
+    if tags is not None and (not isinstance(tags, dict)
+                             or not all(isinstance(v, str) for v in tags.values())):
+        raise InvalidParameterError(f"Job settings: tags must be a JSON object of names to strings, "
+                                    f"got {reprlib.repr(tags)}.")
+
+
+# Task fields the executor and the notifier read, by their type in the Jobs API's Task: the
+# whole numbers with their least value (max_retries -1: retry indefinitely).
+_TASK_WHOLE_NUMBERS = {"timeout_seconds": 0, "max_retries": -1, "min_retry_interval_millis": 0}
+_TASK_STRINGS = ("description", "environment_key", "job_cluster_key", "existing_cluster_id")
+_TASK_OBJECTS = ("email_notifications", "webhook_notifications", "notification_settings", "health")
+
+
 def _check_task_objects(where: str, task: dict) -> None:
     """A task type (``notebook_task``, ``spark_python_task``, ...) is a JSON object in the Jobs
-    API: a string, list or null there is refused, as Databricks refuses the request."""
-    for field in api.TASK_TYPES:
+    API: a string, list or null there is refused, as Databricks refuses the request; so are the
+    task's other fields of the wrong JSON type, which would otherwise fail each run with an
+    internal error."""
+    for field in api.TASK_TYPES + _TASK_OBJECTS:
         if field in task and not isinstance(task[field], dict):
-            raise InvalidParameterError(f"{where}: {field} must be a JSON object, got {task[field]!r}.")
+            raise InvalidParameterError(f"{where}: {field} must be a JSON object, got {reprlib.repr(task[field])}.")
+    for field, least in _TASK_WHOLE_NUMBERS.items():
+        value = task.get(field)
+        if value is not None and (type(value) is not int or not least <= value < 2**31):
+            raise InvalidParameterError(f"{where}: {field} must be a whole number >= {least}, "
+                                        f"got {reprlib.repr(value)}.")
+    for field in _TASK_STRINGS:
+        value = task.get(field)
+        if value is not None and not isinstance(value, str):
+            raise InvalidParameterError(f"{where}: {field} must be a string, got {reprlib.repr(value)}.")
+    retry = task.get("retry_on_timeout")
+    if retry is not None and not isinstance(retry, bool):
+        raise InvalidParameterError(f"{where}: retry_on_timeout must be true or false, got {reprlib.repr(retry)}.")
+    libraries = task.get("libraries")
+    if libraries is not None and not isinstance(libraries, list):
+        raise InvalidParameterError(f"{where}: libraries must be a list, got {reprlib.repr(libraries)}.")
+    _check_health(where, task.get("health"))
+
+
+def _check_health(where: str, health: Any) -> None:
+    """``health.rules``: a list of {metric, op, value} objects with a numeric value (JobsHealthRule)."""
+    rules = health.get("rules") if isinstance(health, dict) else None
+    if rules is None:
+        return
+    if not isinstance(rules, list) or not all(isinstance(rule, dict) for rule in rules):
+        raise InvalidParameterError(f"{where}: health.rules must be a list of {{metric, op, value}} objects, "
+                                    f"got {reprlib.repr(rules)}.")
+    for i, rule in enumerate(rules):
+        value = rule.get("value")
+        if type(value) not in (int, float) or value != value or value in (float("inf"), float("-inf")):
+            raise InvalidParameterError(f"{where}: health.rules[{i}].value must be a number, "
+                                        f"got {reprlib.repr(value)}.")
 
 
 def _check_environments(job: str, environments: Any) -> None:
@@ -324,6 +403,7 @@ def _create_submit_run(spec: dict, user_name: str | None, token: str | None) -> 
     name = spec.get("run_name") or "Untitled"
     settings = {k: v for k, v in spec.items() if k not in _SUBMIT_ONLY}
     settings["name"] = name
+    check_settings(settings)  # the same checks as a job's settings: they run the same way
     by_key = plan.validate_tasks(name, settings.get("tasks") or [])
     if not by_key:
         raise InvalidParameterError(f"One-time run {name!r} has no tasks to run.")

@@ -19,11 +19,15 @@ from healthmon.settings import Settings
 from healthmon.store.db import Database
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # Databricks rejects request bodies over 10 MB
+JSON_ALIASES = (b"text/json",)
+JSON_ALIASES_API = (b"text/json", b"application/x-www-form-urlencoded")
 
 
 class BodyGuard:
     """ASGI middleware: refuse oversized bodies with a Databricks error before any handler
-    buffers them, and read the legacy CLI's ``Content-Type: text/json`` as JSON."""
+    buffers them, and read the legacy CLI's ``Content-Type: text/json`` as JSON, as well as an
+    API body sent as a form (``curl --data``, as Databricks' REST docs send it: Databricks reads
+    the body as JSON whatever the type says; the UI's own forms are outside /api/)."""
 
     def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
         self.app = app
@@ -34,8 +38,9 @@ class BodyGuard:
             return await self.app(scope, receive, send)
         headers = []
         declared = 0
+        json_types = JSON_ALIASES_API if scope.get("path", "").startswith("/api/") else JSON_ALIASES
         for key, value in scope.get("headers", []):
-            if key == b"content-type" and value.split(b";")[0].strip().lower() == b"text/json":
+            if key == b"content-type" and value.split(b";")[0].strip().lower() in json_types:
                 value = b"application/json"
             if key == b"content-length":
                 try:

@@ -141,6 +141,17 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "Invalid request: " + "; ".join(parts) if parts else "Invalid request."
 
 
+def _malformed_body(exc: RequestValidationError) -> str | None:
+    """Databricks' answer to a body that is not JSON, or JSON but not an object: 400
+    MALFORMED_REQUEST (a wrong field is INVALID_PARAMETER_VALUE instead)."""
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return "Invalid JSON given in the body of the request - failed to parse given JSON"
+        if tuple(err.get("loc", ())) == ("body",) and err.get("type") in ("model_attributes_type", "dict_type"):
+            return "Invalid JSON given in the body of the request - expected a map"
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(HealthmonError)
     async def _healthmon_error(_request: Request, exc: HealthmonError):
@@ -148,6 +159,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError):
+        malformed = _malformed_body(exc)
+        if malformed:
+            return error_response("MALFORMED_REQUEST", malformed, 400)
         return error_response("INVALID_PARAMETER_VALUE", _describe_validation(exc), 400)
 
     @app.exception_handler(StarletteHTTPException)

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 from healthmon.jobs.refs import UNSUPPORTED_PARAMETER_KINDS
+from healthmon.store.auth import MAX_TOKEN_LIFETIME_SECONDS
+from healthmon.store.jsontext import unpaired_surrogate
 
 INT64_MAX = 2**63 - 1
 
@@ -60,9 +62,13 @@ class _Body(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _not_too_deep(cls, data: Any) -> Any:
+    def _storable(cls, data: Any) -> Any:
         if nesting_depth(data) > MAX_DEPTH:
             raise ValueError(f"the request nests JSON objects and arrays deeper than {MAX_DEPTH} levels")
+        where = unpaired_surrogate(data)
+        if where is not None:  # JSON's "\ud800" escape alone: no UTF-8 text (so no stored row) can hold it
+            raise ValueError(f"{where or 'the body'} holds an unpaired UTF-16 surrogate escape; "
+                             "expected valid Unicode text")
         return data
 
 
@@ -201,7 +207,7 @@ class WorkspaceImport(WorkspacePath):
 
 class CreateToken(_Body):
     # A JSON number (true/false are not one); omitted: Databricks' default lifetime.
-    lifetime_seconds: Annotated[StrictInt, Field(ge=1, le=10 * 365 * 24 * 3600)] | None = None
+    lifetime_seconds: Annotated[StrictInt, Field(ge=1, le=MAX_TOKEN_LIFETIME_SECONDS)] | None = None
     comment: str | None = Field(None, max_length=1024)
 
 

@@ -19,10 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -31,6 +31,7 @@ from healthmon.errors import HealthmonError, NotFoundError
 from healthmon.permissions import RANK, can, effective_level, require, require_run
 from healthmon.server import backend, ui_data, ui_svg
 from healthmon.server.auth import SESSION_COOKIE, cookie_principal
+from healthmon.server.models import INT64_MAX
 from healthmon.store import auth as auth_store
 from healthmon.store.auth import SESSION_LIFETIME_SECONDS, Principal
 from healthmon.store.private import key_file
@@ -42,6 +43,10 @@ LOGIN_FORM_SECONDS = 3600
 ACTIVE = {"QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY"}
 JOBS_PAGE = 50
 RUNS_PAGE = 25
+# Ids and offsets in a page's URL, bounded as the API bounds them: a larger number is a 400, not
+# an overflow in the database driver.
+PageId = Annotated[int, PathParam(le=INT64_MAX)]
+PageOffset = Annotated[int, Query(le=2**31)]
 
 
 class LoginRequired(Exception):
@@ -210,7 +215,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/jobs", include_in_schema=False)
     @page
-    def jobs_page(request: Request, page_number: int = 0):
+    def jobs_page(request: Request, page_number: PageOffset = 0):
         principal = principal_or_login(request)
         jobs = [j for j in backend.all_jobs() if can(principal, j, "CAN_VIEW")]
         page_number = max(0, page_number)
@@ -232,7 +237,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/jobs/{job_id}", include_in_schema=False)
     @page
-    def job_page(request: Request, job_id: int, offset: int = 0):
+    def job_page(request: Request, job_id: PageId, offset: PageOffset = 0):
         principal = principal_or_login(request)
         job = backend.get_job(job_id)
         require(principal, job, "CAN_VIEW")
@@ -250,7 +255,7 @@ def install(app: FastAPI) -> None:
 
     @app.post("/jobs/{job_id}/run-now", include_in_schema=False)
     @page
-    def run_now(request: Request, job_id: int, csrf_token: str = Form("", max_length=128)):
+    def run_now(request: Request, job_id: PageId, csrf_token: str = Form("", max_length=128)):
         principal = principal_or_login(request)
         check_csrf(request, csrf_token)
         require(principal, backend.get_job(job_id), "CAN_MANAGE_RUN")
@@ -259,7 +264,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/runs/{run_id}", include_in_schema=False)
     @page
-    def run_redirect(request: Request, run_id: int):
+    def run_redirect(request: Request, run_id: PageId):
         principal = principal_or_login(request)
         try:
             run, level = backend.run_access(principal, run_id)
@@ -272,7 +277,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/jobs/{job_id}/runs/{run_id}", include_in_schema=False)
     @page
-    def run_page(request: Request, job_id: int, run_id: int):
+    def run_page(request: Request, job_id: PageId, run_id: PageId):
         principal = principal_or_login(request)
         run, level = backend.run_access(principal, run_id, include_history=True)
         level = require_run(principal, run_id, level, "CAN_VIEW")  # before anything tells which job the run is in
@@ -315,7 +320,7 @@ def install(app: FastAPI) -> None:
             failed=failed,
         )
 
-    def run_action(request: Request, job_id: int, run_id: int, csrf: str,
+    def run_action(request: Request, job_id: PageId, run_id: PageId, csrf: str,
                    act: Callable[[int], Any]) -> RedirectResponse:
         """A Cancel or Repair button: session, CSRF, CAN_MANAGE_RUN on the run's job (a one-time
         run, job 0: its creator or an admin), the run in that job; then ``act(run_id)``."""
@@ -330,12 +335,12 @@ def install(app: FastAPI) -> None:
 
     @app.post("/jobs/{job_id}/runs/{run_id}/cancel", include_in_schema=False)
     @page
-    def cancel(request: Request, job_id: int, run_id: int, csrf_token: str = Form("", max_length=128)):
+    def cancel(request: Request, job_id: PageId, run_id: PageId, csrf_token: str = Form("", max_length=128)):
         return run_action(request, job_id, run_id, csrf_token, backend.cancel_run)
 
     @app.post("/jobs/{job_id}/runs/{run_id}/repair", include_in_schema=False)
     @page
-    def repair(request: Request, job_id: int, run_id: int, csrf_token: str = Form("", max_length=128)):
+    def repair(request: Request, job_id: PageId, run_id: PageId, csrf_token: str = Form("", max_length=128)):
         return run_action(request, job_id, run_id, csrf_token, lambda rid: backend.repair_run(rid, None, True))
 
     @app.get("/models", include_in_schema=False)

@@ -206,6 +206,9 @@ class CreatedToken:
     info: dict
 
 
+MAX_TOKEN_LIFETIME_SECONDS = 10 * 365 * 24 * 3600  # what the token API takes (and an expiry the database can hold)
+
+
 def create_token(
     session: Session,
     principal_name: str,
@@ -217,9 +220,10 @@ def create_token(
 ) -> CreatedToken:
     """Issue a token for ``principal_name`` (created if missing). The plain value is returned
     once and never stored."""
-    if lifetime_seconds is not None and lifetime_seconds <= 0:
+    if lifetime_seconds is not None and not 0 < lifetime_seconds <= MAX_TOKEN_LIFETIME_SECONDS:
         raise InvalidParameterError(
-            f"lifetime_seconds must be a positive number of seconds (or omitted for no expiry), got {lifetime_seconds}."
+            f"lifetime_seconds must be a positive number of seconds, at most {MAX_TOKEN_LIFETIME_SECONDS} (10 years), "
+            f"or omitted for no expiry; got {lifetime_seconds}."
         )
     principal = ensure_principal(session, principal_name, kind=kind, groups=groups)
     value = TOKEN_PREFIX + secrets.token_hex(16)

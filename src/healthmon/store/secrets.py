@@ -193,7 +193,9 @@ def put_secret(
 ) -> None:
     _require(session, scope, principal, "WRITE")
     _check(key, "secret key")
-    data = value.encode() if isinstance(value, str) else bytes(value)
+    # surrogateescape: a command-line argument that is not UTF-8 (Python decodes argv with it)
+    # is stored as the bytes given; the REST layer refuses unpaired surrogates before this.
+    data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
     if len(data) > MAX_VALUE_BYTES:
         raise InvalidParameterError(f"A secret value holds at most {MAX_VALUE_BYTES} bytes; this one has {len(data)}.")
     sealed = seal(scope, key, data)
