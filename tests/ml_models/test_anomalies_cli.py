@@ -77,6 +77,15 @@ def test_cli_writes_score_and_flag_per_row(tmp_path):
     assert "'when' is not a column" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_cli_refuses_a_chosen_column_whose_name_the_header_repeats(tmp_path):
+    src = tmp_path / "dup.csv"
+    src.write_text("ts,value,value\n2024-01-01T00:00:00,1,100\n2024-01-01T01:00:00,2,200\n")
+    res = _cli("anomalies", "score", "--input", str(src), "--time-column", "ts", "--value-column", "value",
+               cwd=tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "dup.csv:1: --value-column 'value' names 2 columns (fields 2, 3)" in res.stderr
+
+
 def test_cli_streams_mixed_timestamps_and_reports_unusable_rows_by_line(tmp_path):
     """Each timestamp is parsed on its own; only rows without a usable time or value are dropped."""
     from typer.testing import CliRunner

@@ -193,6 +193,12 @@ class AnomalyCsvReader:
             if column not in header:
                 raise InputError(f"{name}: {option} {column!r} is not a column; "
                                  f"columns are {', '.join(map(repr, header))}.")
+            fields = [i + 1 for i, h in enumerate(header) if h == column]
+            if len(fields) > 1:
+                # which of the same-named columns was meant cannot be guessed: scoring one of them
+                # silently could score the wrong series
+                raise InputError(f"{name}:1: {option} {column!r} names {len(fields)} columns (fields "
+                                 f"{', '.join(map(str, fields))}); rename them so each name is unique.")
             self._index[option] = header.index(column)
         self._last: dict[str, float] = {}
 
