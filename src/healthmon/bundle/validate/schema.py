@@ -78,6 +78,12 @@ CLI_FIELDS: dict[str, dict[str, Any]] = {
     "Volume": {"volume_path": "string"},
     # The CLI's resources.App.Config is a map[string]any: written as app.yml, not checked.
     "App": {"config": "any"},
+    # The Go SDK's jobs.RunJobTask keeps the deprecated per-task-kind parameters, which
+    # databricks-bundles leaves out: the CLI accepts them without an unknown-field warning.
+    "RunJobTask": {"python_params": {"list": "string"}, "jar_params": {"list": "string"},
+                   "spark_submit_params": {"list": "string"}, "dbt_commands": {"list": "string"},
+                   "notebook_params": {"map": "string"}, "python_named_params": {"map": "string"},
+                   "sql_params": {"map": "string"}},
 }
 # The CLI's resources.BaseResource, embedded in every resource: a deploy sets them, and a bundle
 # may write them (Normalize knows them; ``${resources.<kind>.<key>.id}`` stays a reference
