@@ -74,7 +74,10 @@ VARIABLE_FIELDS = ("default", "description", "type", "lookup", "value")
 CLI_FIELDS: dict[str, dict[str, Any]] = {
     "Job": {"deployment": "any", "edit_mode": {"enum": ["UI_LOCKED", "EDITABLE"]},
             "format": {"enum": ["SINGLE_TASK", "MULTI_TASK"]}},
-    "Pipeline": {"deployment": "any"},
+    # The deprecated pipeline `trigger` (cron / manual) and job `trigger.table` of the Go SDK,
+    # which databricks-bundles drops.
+    "Pipeline": {"deployment": "any", "trigger": "any"},
+    "TriggerSettings": {"table": "any"},
     "Volume": {"volume_path": "string"},
     # The CLI's resources.App.Config is a map[string]any: written as app.yml, not checked.
     "App": {"config": "any"},
