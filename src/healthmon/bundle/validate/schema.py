@@ -74,10 +74,19 @@ VARIABLE_FIELDS = ("default", "description", "type", "lookup", "value")
 CLI_FIELDS: dict[str, dict[str, Any]] = {
     "Job": {"deployment": "any", "edit_mode": {"enum": ["UI_LOCKED", "EDITABLE"]},
             "format": {"enum": ["SINGLE_TASK", "MULTI_TASK"]}},
-    "Pipeline": {"deployment": "any"},
+    # The deprecated pipeline `trigger` (cron / manual) and job `trigger.table` of the Go SDK,
+    # which databricks-bundles drops.
+    "Pipeline": {"deployment": "any", "trigger": "any"},
+    "TriggerSettings": {"table": "any"},
     "Volume": {"volume_path": "string"},
     # The CLI's resources.App.Config is a map[string]any: written as app.yml, not checked.
     "App": {"config": "any"},
+    # The Go SDK's jobs.RunJobTask keeps the deprecated per-task-kind parameters, which
+    # databricks-bundles leaves out: the CLI accepts them without an unknown-field warning.
+    "RunJobTask": {"python_params": {"list": "string"}, "jar_params": {"list": "string"},
+                   "spark_submit_params": {"list": "string"}, "dbt_commands": {"list": "string"},
+                   "notebook_params": {"map": "string"}, "python_named_params": {"map": "string"},
+                   "sql_params": {"map": "string"}},
 }
 # The CLI's resources.BaseResource, embedded in every resource: a deploy sets them, and a bundle
 # may write them (Normalize knows them; ``${resources.<kind>.<key>.id}`` stays a reference
