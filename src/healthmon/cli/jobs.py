@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from healthmon.cli.checks import id_option
-from healthmon.cli.run_params import TOO_DEEP, refuse_unpaired_surrogates
+from healthmon.cli.run_params import parse_json
 from healthmon.errors import InvalidParameterError
 
 app = typer.Typer(no_args_is_help=True)
@@ -127,16 +127,7 @@ def _load_json(path_or_text: str) -> dict:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidParameterError(f"{where}: cannot read ({getattr(exc, 'strerror', None) or exc}).") from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidParameterError(
-            f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    except RecursionError:
-        raise InvalidParameterError(f"{where}: {TOO_DEEP}") from None
-    refuse_unpaired_surrogates(where, value)
-    return value
+    return parse_json(where, text)
 
 
 @app.command("create")

@@ -75,17 +75,22 @@ def parse_json_map(flag: str, text: str | None) -> dict[str, str] | None:
 
 
 def _json(flag: str, text: str | None, example: str):
-    if text is None:
-        return None
+    return None if text is None else parse_json(flag, text, example)
+
+
+def parse_json(where: str, text: str, example: str | None = None) -> Any:
+    """JSON given on the command line (or in an ``@file``): a syntax error names its place (the
+    line too when the text has several), a value too deep to read and text no UTF-8 column can
+    store are refused, each as an InvalidParameterError naming ``where``."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidParameterError(
-            f"{flag}: invalid JSON at column {exc.colno}: {exc.msg}; expected such as {example}."
-        ) from None
+        at = f"line {exc.lineno} column {exc.colno}" if "\n" in text else f"column {exc.colno}"
+        hint = f"; expected such as {example}." if example else ""
+        raise InvalidParameterError(f"{where}: invalid JSON at {at}: {exc.msg}{hint}") from None
     except RecursionError:
-        raise InvalidParameterError(f"{flag}: {TOO_DEEP}") from None
-    refuse_unpaired_surrogates(flag, value)
+        raise InvalidParameterError(f"{where}: {TOO_DEEP}") from None
+    refuse_unpaired_surrogates(where, value)
     return value
 
 
