@@ -70,6 +70,18 @@ def _opt(columns: dict[str, frozenset[str]], name: str, default: str) -> str:
     return name if name in columns.get("fact_usage", frozenset()) else default
 
 
+def _job_runs_sql(table: str, *measures: str) -> str:
+    """One row per job run: its workspace, job, end (``ended``) and ``measures`` over its slices
+    (system tables slice long runs into periods, so a run is the sum of its slices)."""
+    extra = "".join(f", {m}" for m in measures)
+    return f"""
+        SELECT CAST(workspace_id AS STRING) AS workspace_id, CAST(job_id AS STRING) AS job_id,
+               MAX(period_end_time) AS ended{extra}
+        FROM {table}
+        WHERE workspace_id IS NOT NULL AND job_id IS NOT NULL AND period_end_time IS NOT NULL
+        GROUP BY CAST(workspace_id AS STRING), CAST(job_id AS STRING), run_id"""
+
+
 def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str) -> str:
     """Per workspace and day: the largest ratio of a job's run duration to its own usual
     (0 rows without a usable job run timeline)."""
@@ -77,9 +89,8 @@ def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]
     if RUNS not in tables or not need <= columns.get(RUNS, frozenset()):
         return ("SELECT CAST(NULL AS STRING) AS workspace_id, CAST(NULL AS DATE) AS usage_date, "
                 "0.0 AS max_job_duration_ratio WHERE 1 = 0")
-    # One row per run: system tables slice long runs into periods, so a run is the sum of its
-    # slices. The stored whole-second duration where there is one: engines count the seconds
-    # between two fractional timestamps differently.
+    # The stored whole-second duration where there is one: engines count the seconds between two
+    # fractional timestamps differently.
     elapsed = "CAST(timestampdiff(SECOND, period_start_time, period_end_time) AS DOUBLE)"
     if "run_duration_seconds" in columns[RUNS]:
         elapsed = f"COALESCE(CAST(run_duration_seconds AS DOUBLE), {elapsed})"
@@ -92,14 +103,7 @@ def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]
            END AS duration_ratio
     FROM (
       SELECT workspace_id, job_id, CAST(ended AS DATE) AS usage_date, AVG(seconds) AS duration
-      FROM (
-        SELECT CAST(workspace_id AS STRING) AS workspace_id, CAST(job_id AS STRING) AS job_id,
-               MAX(period_end_time) AS ended,
-               SUM({elapsed}) AS seconds
-        FROM {tables[RUNS]}
-        WHERE workspace_id IS NOT NULL AND job_id IS NOT NULL AND period_end_time IS NOT NULL
-        GROUP BY CAST(workspace_id AS STRING), CAST(job_id AS STRING), run_id
-      ) job_run
+      FROM ({_job_runs_sql(tables[RUNS], f"SUM({elapsed}) AS seconds")}) job_run
       GROUP BY workspace_id, job_id, CAST(ended AS DATE)
     ) job_day
     WINDOW prev AS (PARTITION BY workspace_id, job_id ORDER BY usage_date
@@ -168,13 +172,7 @@ def _job_bytes_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], e
           ) b
           LEFT JOIN (
             SELECT workspace_id, job_id, CAST(ended AS DATE) AS usage_date, COUNT(*) AS runs
-            FROM (
-              SELECT CAST(workspace_id AS STRING) AS workspace_id, CAST(job_id AS STRING) AS job_id,
-                     MAX(period_end_time) AS ended
-              FROM {tables[RUNS]}
-              WHERE workspace_id IS NOT NULL AND job_id IS NOT NULL AND period_end_time IS NOT NULL
-              GROUP BY CAST(workspace_id AS STRING), CAST(job_id AS STRING), run_id
-            ) job_run
+            FROM ({_job_runs_sql(tables[RUNS])}) job_run
             GROUP BY workspace_id, job_id, CAST(ended AS DATE)
           ) r ON r.workspace_id = b.workspace_id AND r.job_id = b.job_id AND r.usage_date = b.usage_date
         ) job_day
