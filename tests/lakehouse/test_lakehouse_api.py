@@ -146,3 +146,13 @@ def test_sql_in_duckdb_dialect_keeps_duckdb_semantics(lh):
     out = lh.sql("SELECT dayofweek(DATE '2024-01-07') AS d", dialect="duckdb").column("d").to_pylist()
     assert out == [0]
     assert lh.sql("SELECT dayofweek(DATE '2024-01-07') AS d").column("d").to_pylist() == [1]
+
+
+def test_spark_range_names_its_column_id(lh):
+    # Spark SQL's range(start, end, step, numPartitions) yields one BIGINT column named `id`.
+    assert lh.sql("SELECT id FROM range(3)").column("id").to_pylist() == [0, 1, 2]
+    assert lh.sql("SELECT * FROM range(3)").column_names == ["id"]
+    assert lh.sql("SELECT r.id FROM range(1, 10, 4) AS r").column("id").to_pylist() == [1, 5, 9]
+    assert lh.sql("SELECT sum(id) AS s FROM range(0, 10, 1, 4)").column("s").to_pylist() == [45]
+    # DuckDB input keeps DuckDB's own range()
+    assert lh.sql("SELECT * FROM range(2)", dialect="duckdb").column_names == ["range"]

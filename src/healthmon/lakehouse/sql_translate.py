@@ -168,6 +168,14 @@ def _spark_semantics_for_duckdb(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.lower() == "weekday" and len(node.expressions) == 1:
         isodow = exp.Anonymous(this="isodow", expressions=[exp.cast(node.expressions[0], "date")])
         return exp.Paren(this=exp.Sub(this=isodow, expression=exp.Literal.number(1)))
+    if (isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous)
+            and node.this.name.lower() == "range" and 1 <= len(node.this.expressions) <= 4):
+        # Spark's range() names its column `id`; DuckDB's names it `range` and has no
+        # numPartitions (a fourth argument that only shapes Spark's partitioning).
+        args = node.this.expressions[:3]
+        inner = exp.select(exp.alias_(exp.column("range"), "id")).from_(
+            exp.Table(this=exp.Anonymous(this="range", expressions=[a.copy() for a in args])))
+        return exp.Subquery(this=inner, alias=node.args.get("alias") or exp.TableAlias(this=exp.to_identifier("range")))
     return node
 
 
