@@ -241,9 +241,9 @@ def _job(job: Value, prefix, tags, pause, mcr) -> Value:
 
 class ApplyPresets(Step):
     name = "apply_presets"
-    reads = ("presets", "experimental.skip_name_prefix_for_schema", "workspace.host")
-    updates = ("artifacts.*.dynamic_version", "resources.jobs.*", "resources.*.*.name", "resources.*.*.tags", "resources.clusters.*.custom_tags",
-               "resources.pipelines.*", "resources.quality_monitors.*.schedule")
+    reads = ("presets", "experimental.skip_name_prefix_for_schema", "workspace.host", "artifacts.*.type")
+    updates = ("resources.jobs.*", "resources.*.*.name", "resources.*.*.tags", "resources.clusters.*.custom_tags",
+               "resources.pipelines.*", "resources.quality_monitors.*.schedule", "artifacts.*.dynamic_version")
 
     def run(self, b: BundleState) -> None:
         b.config = apply_presets(b.config)
