@@ -56,3 +56,17 @@ def test_prefix_of_other_resources_and_unity_catalog_names():
     assert res["schemas"]["s"]["name"] == "dev_jane_raw" and res["volumes"]["v"]["name"] == "dev_jane_files"
     assert res["registered_models"]["m"]["name"] == "dev_jane_model"
     assert res["experiments"]["e"]["name"] == "/Users/jane@x.com/[dev jane] exp"
+
+
+def test_artifacts_dynamic_version_marks_every_wheel_artifact():
+    config = parse_text("""
+presets: {artifacts_dynamic_version: true}
+artifacts:
+  wheel: {type: whl, build: uv build --wheel}
+  pinned: {type: whl, dynamic_version: false}
+  jar: {type: jar, build: sbt package}
+""", "f.yml")
+    artifacts = apply_presets(config).plain()["artifacts"]
+    assert artifacts["wheel"]["dynamic_version"] is True
+    assert artifacts["pinned"]["dynamic_version"] is True  # a preset, as pipelines_development: unconditional
+    assert "dynamic_version" not in artifacts["jar"]  # only a wheel's version can be patched

@@ -143,3 +143,33 @@ def test_the_first_failure_in_the_clis_order_is_the_only_error(make_bundle):
     with pytest.raises(BundleError) as e:
         load_bundle(root)
     assert [d.summary for d in e.value.diagnostics] == ["notebook ./missing_nb.py not found"]
+
+
+def test_a_pipeline_root_path_is_a_directory_of_the_synced_files(make_bundle):
+    # The lakeflow templates' `root_path: ../src/<name>`, relative to the pipeline's file.
+    root = make_bundle({
+        "databricks.yml": "bundle: {name: p}\ninclude: [resources/*.yml]\n",
+        "resources/etl.pipeline.yml": """
+            resources:
+              pipelines:
+                etl:
+                  name: etl
+                  root_path: ../src/etl
+                  libraries:
+                    - glob: {include: ../src/etl/transformations/**}
+            """,
+        "src/etl/transformations/t.py": "print(1)\n",
+    })
+    b = load_bundle(root)
+    files = b.workspace["file_path"]
+    etl = b.config["resources"]["pipelines"]["etl"]
+    assert etl["root_path"] == f"{files}/src/etl"
+    assert etl["libraries"] == [{"glob": {"include": f"{files}/src/etl/transformations/**"}}]
+    (root / "src/etl/transformations/t.py").unlink()
+    (root / "src/etl/transformations").rmdir()
+    (root / "src/etl").rmdir()
+    # A missing directory is validation's "not found", as a missing dbt project directory.
+    [error] = load_bundle(root).diagnostics
+    assert error.severity == "error" and error.summary == "Directory not found: src/etl (declared as '../src/etl')"
+    assert error.path == "resources.pipelines.etl.root_path"
+    assert str(error.location) == "resources/etl.pipeline.yml:5:18"

@@ -14,7 +14,10 @@
   cluster gets a ``custom_tags`` map, empty if need be, as the CLI's ``make(map)`` prints);
 - ``trigger_pause_status: PAUSED`` turns continuous pipelines off (``continuous: false``) and
   removes quality monitor schedules not explicitly ``UNPAUSED`` (they cannot be paused);
-- ``pipelines_development``: ``development: true`` on every pipeline (also one that says ``false``).
+- ``pipelines_development``: ``development: true`` on every pipeline (also one that says ``false``);
+- ``artifacts_dynamic_version``: ``dynamic_version: true`` on every ``whl`` artifact declared in
+  the configuration (the ``python_artifact`` that ``insert_python_artifact`` adds later does not
+  get it; the CLI applies its presets before ``InsertPythonArtifact`` too).
 """
 
 from __future__ import annotations
@@ -85,7 +88,17 @@ def apply_presets(config: Value) -> Value:
         config = map_pattern(config, "resources.pipelines.*",
                              lambda _p, node: node if not node.is_map
                              else node.rebuilt({**node.v, "development": in_place_of(node.get("development"), True)}))
+    dynamic = _get(presets, "artifacts_dynamic_version")
+    if dynamic is not None and as_bool(dynamic.v) is True:
+        config = map_pattern(config, "artifacts.*", lambda _p, node: _dynamic_version(node))
     return config
+
+
+def _dynamic_version(artifact: Value) -> Value:
+    # Only wheels: the CLI's dynamic version patches a wheel's version; other kinds have none.
+    if not artifact.is_map or getattr(artifact.get("type"), "v", None) != "whl":
+        return artifact
+    return artifact.rebuilt({**artifact.v, "dynamic_version": in_place_of(artifact.get("dynamic_version"), True)})
 
 
 # (pattern, name field, Unity Catalog name: the prefix is normalised to dev_<user>_)
@@ -228,9 +241,9 @@ def _job(job: Value, prefix, tags, pause, mcr) -> Value:
 
 class ApplyPresets(Step):
     name = "apply_presets"
-    reads = ("presets", "experimental.skip_name_prefix_for_schema", "workspace.host")
+    reads = ("presets", "experimental.skip_name_prefix_for_schema", "workspace.host", "artifacts.*.type")
     updates = ("resources.jobs.*", "resources.*.*.name", "resources.*.*.tags", "resources.clusters.*.custom_tags",
-               "resources.pipelines.*", "resources.quality_monitors.*.schedule")
+               "resources.pipelines.*", "resources.quality_monitors.*.schedule", "artifacts.*.dynamic_version")
 
     def run(self, b: BundleState) -> None:
         b.config = apply_presets(b.config)

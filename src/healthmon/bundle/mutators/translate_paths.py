@@ -237,6 +237,9 @@ OTHER_FIELDS = (
     ("resources.pipelines.*.libraries[*].notebook.path", "notebook"),
     ("resources.pipelines.*.libraries[*].file.path", "file"),
     ("resources.pipelines.*.libraries[*].glob.include", GLOB),
+    # The directory a pipeline's sources are edited and imported from (the lakeflow templates'
+    # `root_path: ../src/<name>`): a directory of the synced files, as `dbt_task.project_directory`.
+    ("resources.pipelines.*.root_path", "directory"),
     ("resources.apps.*.source_code_path", "directory"),
 )
 
@@ -357,12 +360,14 @@ def translate_paths(config: Value, ctx: LoadContext,
 class TranslatePaths(Step):
     name = "translate_paths"
     reads = ("resources.jobs.*.tasks[*]", "resources.jobs.*.environments[*].spec.dependencies[*]",
-             "resources.pipelines.*.libraries[*]", "resources.apps.*.source_code_path", "workspace.file_path",
-             "resources.dashboards.*.file_path", "artifacts.*.path")
+             "resources.pipelines.*.libraries[*]", "resources.pipelines.*.root_path",
+             "resources.apps.*.source_code_path", "workspace.file_path", "resources.dashboards.*.file_path",
+             "artifacts.*.path")
     updates = ("resources.jobs.*.tasks[*].notebook_task.notebook_path", "resources.jobs.*.tasks[*].*_task.*",
                "resources.jobs.*.tasks[*].libraries[*]", "resources.jobs.*.environments[*].spec.dependencies[*]",
                "resources.pipelines.*.libraries[*].*.path", "resources.pipelines.*.libraries[*].glob.include",
-               "resources.apps.*.source_code_path", "resources.dashboards.*.file_path", "artifacts.*.path")
+               "resources.pipelines.*.root_path", "resources.apps.*.source_code_path",
+               "resources.dashboards.*.file_path", "artifacts.*.path")
 
     def run(self, b: BundleState) -> Diagnostics:
         b.config, b.sources, found = translate_paths(b.config, b.ctx, b.sync_dir())
