@@ -281,6 +281,24 @@ def test_job_input_ratio_is_the_run_duration_for_jobs_without_a_cluster_of_their
     assert by[(day(12),)]["max_job_input_ratio"] == 0  # no run that day
 
 
+def test_job_input_ratio_of_a_weekly_job_is_its_one_run(lh):
+    from mlf_gold import ts
+
+    write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="d") for n in range(57)])
+    # a weekly job runs once in a week-long runaway: its run alone counts, with no second run day;
+    # a daily job's one long day is not two in a row
+    runs = [{**_job_run("w", f"w{n}", ts(day(n), 1), ts(day(n), 1, 30 if n == 56 else 10)), "compute_ids": []}
+            for n in range(0, 57, 7)]
+    runs += [{**_job_run("d", f"d{n}", ts(day(n), 2), ts(day(n), 2, 40 if n == 55 else 10)), "compute_ids": []}
+             for n in range(57)]
+    write_gold(lh, "fact_job_run_timeline", runs)
+    by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
+    assert by[(day(55),)]["max_job_input_ratio"] == pytest.approx(1.0)  # d: 4, but day 54 was 1
+    # w: 30 min against the median of its 8 earlier weekly runs (10 min); d: min(1, 4)
+    assert by[(day(56),)]["max_job_input_ratio"] == pytest.approx(3.0)
+    assert by[(day(49),)]["max_job_input_ratio"] == pytest.approx(1.0)  # d; w's previous run had no baseline yet
+
+
 def test_job_input_ratio_is_the_run_duration_without_a_node_timeline(lh):
     from mlf_gold import ts
 

@@ -31,8 +31,11 @@ DURATION_FLOOR_SECONDS = 60.0
 # while its duration and DBUs move by far less when a cluster's start-up and per-task overhead make
 # up most of its run; a serverless job starts in seconds, so its duration follows its input and
 # is the only trace it leaves. One day alone is noisy (a job's bytes ratio reaches 2.7 on 1 % of
-# its ordinary days); two in a row on the same job, 1.8.
+# its ordinary days); two in a row on the same job, 1.8. A job whose previous run day is
+# WEEKLY_GAP_DAYS or more back (a weekly job) has one run in a runaway of up to a week: that run
+# alone counts.
 NODES = "fact_node_timeline"
+WEEKLY_GAP_DAYS = 7
 # Month-end closing is a job's own recurring peak: on the last MONTH_CLOSE_DAYS days of a month the
 # job's input is compared with its previous month's close as well (the largest of those days, 14
 # to 35 days back), not with its mid-month median alone.
@@ -148,7 +151,7 @@ def _job_node_bytes_sql(tables: dict[str, str]) -> str:
 
 def _job_input_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str) -> str:
     """Per workspace and day: the largest ratio of a job's input per run to its own usual,
-    sustained over two of its run days — the bytes its own cluster's nodes received where the
+    sustained over two of its run days (one for a weekly job) — the bytes its own cluster's nodes received where the
     node timeline reports them, else (serverless, a shared cluster) the run's duration (0 rows
     without a usable run timeline)."""
     need_runs = {"workspace_id", "job_id", "run_id", "period_start_time", "period_end_time"}
@@ -171,12 +174,16 @@ def _job_input_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], e
   FROM (
     SELECT workspace_id, usage_date,
            CASE WHEN input_ratio IS NOT NULL AND previous_ratio IS NOT NULL
-                THEN LEAST(input_ratio, previous_ratio) END AS sustained_ratio
+                THEN CASE WHEN day_number - previous_day >= {WEEKLY_GAP_DAYS} THEN input_ratio
+                          ELSE LEAST(input_ratio, previous_ratio) END
+           END AS sustained_ratio
     FROM (
       SELECT workspace_id, usage_date, input_ratio,
-             LAG(input_ratio) OVER (PARTITION BY workspace_id, job_id ORDER BY usage_date) AS previous_ratio
+             LAG(input_ratio) OVER (PARTITION BY workspace_id, job_id ORDER BY usage_date) AS previous_ratio,
+             day_number,
+             LAG(day_number) OVER (PARTITION BY workspace_id, job_id ORDER BY usage_date) AS previous_day
       FROM (
-        SELECT workspace_id, job_id, usage_date,
+        SELECT workspace_id, job_id, usage_date, day_number,
                CASE WHEN COUNT(*) OVER prev >= {WORKLOAD_MIN_HISTORY}
                     THEN per_run / GREATEST({window_median('per_run', 'prev', engine)},
                                             CASE WHEN month_close THEN COALESCE(MAX(
@@ -419,7 +426,8 @@ TABLE = FeatureTable(
             f"{DURATION_FLOOR_SECONDS:.0f} s), from {RUNS} (a run = the sum of its slices' run_duration_seconds, else "
             f"end - start); 0 without that table."),
         "max_job_input_ratio": (
-            f"Max over the workspace's jobs of the smaller of today's and the job's previous run day's ratio: "
+            f"Max over the workspace's jobs of the smaller of today's and the job's previous run day's ratio (today's "
+            f"alone when that run day is >= {WEEKLY_GAP_DAYS} days back): "
             f"for a job with clusters only it ran on ({RUNS}.compute_ids) that report in {NODES}, the "
             f"network_received_bytes of their rows that ended that day per run of the job that ended that day (at "
             f"least 1); for any other job the mean duration of its runs that ended that day; / max(median of that "
