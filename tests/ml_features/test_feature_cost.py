@@ -224,7 +224,7 @@ def _node(cluster, end, received):
             "network_received_bytes": received}
 
 
-def test_job_bytes_ratio_is_per_run_against_the_jobs_own_median_on_two_days_in_a_row(lh):
+def test_job_input_ratio_is_bytes_per_run_against_the_jobs_own_median_on_two_days_in_a_row(lh):
     from mlf_gold import ts
 
     write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="a") for n in range(13)])
@@ -244,25 +244,79 @@ def test_job_bytes_ratio_is_per_run_against_the_jobs_own_median_on_two_days_in_a
     write_gold(lh, "fact_node_timeline", nodes)
     by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
     # day 11: 300 / median of days 0..10 (100 x 9, 500, 400) = 3; day 10: 400 / 100 = 4
-    assert by[(day(11),)]["max_job_bytes_ratio"] == pytest.approx(min(3.0, 4.0))
-    assert by[(day(10),)]["max_job_bytes_ratio"] == pytest.approx(1.0)  # day 9 was usual: not two days
-    assert by[(day(8),)]["max_job_bytes_ratio"] == pytest.approx(1.0)
+    assert by[(day(11),)]["max_job_input_ratio"] == pytest.approx(min(3.0, 4.0))
+    assert by[(day(10),)]["max_job_input_ratio"] == pytest.approx(1.0)  # day 9 was usual: not two days
+    assert by[(day(8),)]["max_job_input_ratio"] == pytest.approx(1.0)
     # day 7 has its 7 earlier days but day 6 had only 6: no pair yet
-    assert by[(day(7),)]["max_job_bytes_ratio"] == 0
-    assert by[(day(12),)]["max_job_bytes_ratio"] == 0  # no bytes that day
+    assert by[(day(7),)]["max_job_input_ratio"] == 0
+    assert by[(day(12),)]["max_job_input_ratio"] == 0  # no bytes that day
 
 
-def test_job_bytes_ratio_is_zero_without_a_node_timeline(lh):
+def test_job_input_ratio_is_the_run_duration_for_jobs_without_a_cluster_of_their_own(lh):
+    from mlf_gold import ts
+
+    write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="s") for n in range(13)])
+    runs, nodes = [], []
+    minutes = {9: 40, 10: 30, 11: 20}
+    for n in range(12):
+        # job s on serverless compute (no cluster, no node rows): 10 minutes a day, then 40, 30, 20
+        runs.append({**_job_run("s", f"s{n}", ts(day(n), 1), ts(day(n), 1, minutes.get(n, 10))), "compute_ids": []})
+        # job a on its own cluster reads 100 bytes a day: its bytes count, not its 5-hour run on day 10
+        runs.append({**_job_run("a", f"a{n}", ts(day(n), 2), ts(day(n), 7 if n == 10 else 3)), "compute_ids": ["ca"]})
+        nodes.append(_node("ca", ts(day(n), 3), 100))
+        # jobs b and c share a cluster: an hour each, their durations count (the cluster's bytes do not)
+        runs += [{**_job_run(j, f"{j}{n}", ts(day(n), 8), ts(day(n), 9)), "compute_ids": ["shared"]} for j in "bc"]
+        nodes.append(_node("shared", ts(day(n), 9), 10_000 if n == 10 else 10))
+        # a 30-second job: its median is floored at 60 s, so 90-second runs are a ratio of 1.5
+        end = ts(day(n), 10) + dt.timedelta(seconds=90 if n >= 10 else 30)
+        runs.append({**_job_run("t", f"t{n}", ts(day(n), 10), end), "compute_ids": []})
+    write_gold(lh, "fact_job_run_timeline", runs)
+    write_gold(lh, "fact_node_timeline", nodes)
+    by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
+    # s: day 9 is 40 / 10 but day 8 was 1; day 10: 30 / median(10 x 9, 40) = 3 after 4;
+    # day 11: 20 / median(10 x 9, 40, 30) = 2 after 3; t: 90 / 60 on days 10 and 11
+    assert by[(day(9),)]["max_job_input_ratio"] == pytest.approx(1.0)
+    assert by[(day(10),)]["max_job_input_ratio"] == pytest.approx(3.0)
+    assert by[(day(11),)]["max_job_input_ratio"] == pytest.approx(2.0)
+    assert by[(day(12),)]["max_job_input_ratio"] == 0  # no run that day
+
+
+def test_job_input_ratio_of_a_weekly_job_is_its_one_run(lh):
+    from mlf_gold import ts
+
+    write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="d") for n in range(57)])
+    # a weekly job runs once in a week-long runaway: its run alone counts, with no second run day;
+    # a daily job's one long day is not two in a row
+    runs = [{**_job_run("w", f"w{n}", ts(day(n), 1), ts(day(n), 1, 30 if n == 56 else 10)), "compute_ids": []}
+            for n in range(0, 57, 7)]
+    runs += [{**_job_run("d", f"d{n}", ts(day(n), 2), ts(day(n), 2, 40 if n == 55 else 10)), "compute_ids": []}
+             for n in range(57)]
+    write_gold(lh, "fact_job_run_timeline", runs)
+    by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
+    assert by[(day(55),)]["max_job_input_ratio"] == pytest.approx(1.0)  # d: 4, but day 54 was 1
+    # w: 30 min against the median of its 8 earlier weekly runs (10 min); d: min(1, 4)
+    assert by[(day(56),)]["max_job_input_ratio"] == pytest.approx(3.0)
+    assert by[(day(49),)]["max_job_input_ratio"] == pytest.approx(1.0)  # d; w's previous run had no baseline yet
+
+
+def test_job_input_ratio_is_the_run_duration_without_a_node_timeline(lh):
     from mlf_gold import ts
 
     write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="a") for n in range(10)])
     write_gold(lh, "fact_job_run_timeline", [
-        {**_job_run("a", f"a{n}", ts(day(n), 1), ts(day(n), 2)), "compute_ids": ["ca"]} for n in range(10)])
+        {**_job_run("a", f"a{n}", ts(day(n), 1), ts(day(n), 4 if n >= 8 else 2)), "compute_ids": ["ca"]}
+        for n in range(10)])
+    by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
+    assert by[(day(9),)]["max_job_input_ratio"] == pytest.approx(3.0)  # 3 h against 1 h, two days in a row
+
+
+def test_job_input_ratio_is_zero_without_a_run_timeline(lh):
+    write_gold(lh, "fact_usage", [_wl("w1", day(n), 100.0, job="a") for n in range(10)])
     data, _ = compute_feature_table(lh, TABLE, CATALOG, GOLD)
-    assert set(data.column("max_job_bytes_ratio").to_pylist()) == {0.0}
+    assert set(data.column("max_job_input_ratio").to_pylist()) == {0.0}
 
 
-def test_job_bytes_ratio_at_month_end_is_also_against_the_jobs_previous_close(lh):
+def test_job_input_ratio_at_month_end_is_also_against_the_jobs_previous_close(lh):
     from mlf_gold import ts
 
     days = [day(n) for n in range(60)]  # 2024-01-01 .. 2024-02-29
@@ -274,7 +328,7 @@ def test_job_bytes_ratio_at_month_end_is_also_against_the_jobs_previous_close(lh
     write_gold(lh, "fact_node_timeline", [_node("ca", ts(d, 2), close.get(d, 100)) for d in days])
     by = rows_by_key(compute_feature_table(lh, TABLE, CATALOG, GOLD)[0], "usage_date")
     # January's close has no earlier close: 250 against the median of 100
-    assert by[(dt.date(2024, 1, 31),)]["max_job_bytes_ratio"] == pytest.approx(2.5)
+    assert by[(dt.date(2024, 1, 31),)]["max_job_input_ratio"] == pytest.approx(2.5)
     # February's close against January's (250), not against the median alone (300 / 100 = 3)
-    assert by[(dt.date(2024, 2, 29),)]["max_job_bytes_ratio"] == pytest.approx(300 / 250)
-    assert by[(dt.date(2024, 2, 15),)]["max_job_bytes_ratio"] == pytest.approx(1.0)
+    assert by[(dt.date(2024, 2, 29),)]["max_job_input_ratio"] == pytest.approx(300 / 250)
+    assert by[(dt.date(2024, 2, 15),)]["max_job_input_ratio"] == pytest.approx(1.0)

@@ -42,7 +42,13 @@ def _gold(lh):
          "period_end_time": ts(day(n), i, 10 + (n * i) % 40), "result_state": ["SUCCEEDED", "FAILED", "ERROR", "SUCCEEDED"][(n + i + j) % 4],
          "run_type": "JOB_RUN", "trigger_type": "ONETIME_RETRY" if i == 2 else "CRON",
          "run_date": day(n) if i else None, "run_duration_seconds": None, "compute_ids": [f"c{min(j, 1)}"]}
-        for j in range(3) for n in range(35) for i in range(3)])
+        for j in range(3) for n in range(35) for i in range(3)] + [
+        # serverless (no compute), daily and then weekly: a job's input is its duration, one run alone
+        {"workspace_id": "w0", "run_id": f"s{n}", "job_id": "j3", "period_start_time": ts(day(n), 4),
+         "period_end_time": ts(day(n), 5 if n > 20 else 4, 5 + (n * 7) % 30), "result_state": "SUCCEEDED",
+         "run_type": "JOB_RUN", "trigger_type": "CRON", "run_date": day(n), "run_duration_seconds": None,
+         "compute_ids": []}
+        for n in [*range(20), 26, 33]])
     write_gold(lh, "fact_node_timeline", [
         {"workspace_id": "w0", "cluster_id": f"c{c}", "instance_id": f"i{c}{n}{k}", "start_time": ts(day(n), k),
          "end_time": ts(day(n), k, 30), "driver": k == 0, "network_received_bytes": (n * 37 + k * 11 + c) % 50 * 10**6}

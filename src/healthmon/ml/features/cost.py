@@ -23,16 +23,21 @@ WORKLOAD_FLOOR_SHARE = 0.002
 # long runs (a backfill, last month's end), so the ratio keeps its scale from job to job.
 RUNS = "fact_job_run_timeline"
 DURATION_FLOOR_SECONDS = 60.0
-# A job's input per run against its own runs (fact_node_timeline, when present, with RUNS): the
-# bytes received by the nodes of the clusters only that job ran on, over the runs that ended that
-# day, against the MEDIAN of its previous WORKLOAD_WINDOW such days (>= WORKLOAD_MIN_HISTORY); the
-# smaller of that ratio and the job's previous day's. A job that reprocesses its input reads
-# several times its usual bytes, while its duration and DBUs move by far less when start-up and
-# per-task overhead make up most of its run. One day alone is as noisy as the duration (a job's
-# ratio reaches 2.7 on 1 % of its ordinary days); two in a row on the same job, 1.8.
+# A job's input per run against its own runs: where its own clusters report in fact_node_timeline,
+# the bytes their nodes received over the runs that ended that day, else (serverless compute, a
+# shared cluster, no node timeline) the mean duration of those runs; against the MEDIAN of its
+# previous WORKLOAD_WINDOW such days (>= WORKLOAD_MIN_HISTORY); the smaller of that ratio and the
+# job's previous run day's. A job that reprocesses its input reads several times its usual bytes,
+# while its duration and DBUs move by far less when a cluster's start-up and per-task overhead make
+# up most of its run; a serverless job starts in seconds, so its duration follows its input and
+# is the only trace it leaves. One day alone is noisy (a job's bytes ratio reaches 2.7 on 1 % of
+# its ordinary days); two in a row on the same job, 1.8. A job whose previous run day is
+# WEEKLY_GAP_DAYS or more back (a weekly job) has one run in a runaway of up to a week: that run
+# alone counts.
 NODES = "fact_node_timeline"
+WEEKLY_GAP_DAYS = 7
 # Month-end closing is a job's own recurring peak: on the last MONTH_CLOSE_DAYS days of a month the
-# job's bytes are compared with its previous month's close as well (the largest of those days, 14
+# job's input is compared with its previous month's close as well (the largest of those days, 14
 # to 35 days back), not with its mid-month median alone.
 MONTH_CLOSE_DAYS = 2
 
@@ -51,7 +56,7 @@ FEATURES = (
     # Per-workload evidence (not in the original spec) for cost_anomaly_detector: one job or
     # cluster surging against its OWN history is lost in the workspace's total (docs/models.md).
     "max_workload_dbu_ratio", "top_workload_surge_dbu", "top_workload_surge_share", "workloads_over_3x",
-    "max_job_duration_ratio", "max_job_bytes_ratio",
+    "max_job_duration_ratio", "max_job_input_ratio",
     "untagged_dbu_share", "lost_tags_dbu", "lost_tags_dbu_share",
     # The workspace's own expected DBUs at d for the detector (today excluded): the mean of the
     # last 4 same weekdays (weekly seasonality) and the spread of the previous 28 days.
@@ -89,11 +94,6 @@ def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]
     if RUNS not in tables or not need <= columns.get(RUNS, frozenset()):
         return ("SELECT CAST(NULL AS STRING) AS workspace_id, CAST(NULL AS DATE) AS usage_date, "
                 "0.0 AS max_job_duration_ratio WHERE 1 = 0")
-    # The stored whole-second duration where there is one: engines count the seconds between two
-    # fractional timestamps differently.
-    elapsed = "CAST(timestampdiff(SECOND, period_start_time, period_end_time) AS DOUBLE)"
-    if "run_duration_seconds" in columns[RUNS]:
-        elapsed = f"COALESCE(CAST(run_duration_seconds AS DOUBLE), {elapsed})"
     return f"""
   SELECT workspace_id, usage_date, MAX(duration_ratio) AS max_job_duration_ratio
   FROM (
@@ -103,7 +103,7 @@ def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]
            END AS duration_ratio
     FROM (
       SELECT workspace_id, job_id, CAST(ended AS DATE) AS usage_date, AVG(seconds) AS duration
-      FROM ({_job_runs_sql(tables[RUNS], f"SUM({elapsed}) AS seconds")}) job_run
+      FROM ({_job_runs_sql(tables[RUNS], f"SUM({_elapsed(columns)}) AS seconds")}) job_run
       GROUP BY workspace_id, job_id, CAST(ended AS DATE)
     ) job_day
     WINDOW prev AS (PARTITION BY workspace_id, job_id ORDER BY usage_date
@@ -112,42 +112,20 @@ def _job_duration_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]
   GROUP BY workspace_id, usage_date"""
 
 
-def _job_bytes_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str) -> str:
-    """Per workspace and day: the largest ratio of a job's bytes read per run to its own usual,
-    sustained over two of its days (0 rows without a node timeline and a run timeline that names
-    the runs' compute)."""
-    need_runs = {"workspace_id", "job_id", "run_id", "period_end_time", "compute_ids"}
-    need_nodes = {"workspace_id", "cluster_id", "end_time", "network_received_bytes"}
-    if (RUNS not in tables or NODES not in tables or not need_runs <= columns.get(RUNS, frozenset())
-            or not need_nodes <= columns.get(NODES, frozenset())):
-        return ("SELECT CAST(NULL AS STRING) AS workspace_id, CAST(NULL AS DATE) AS usage_date, "
-                "0.0 AS max_job_bytes_ratio WHERE 1 = 0")
-    # A cluster that ran the runs of one job only (a job cluster): what its nodes received is that
-    # job's input. Shared all-purpose clusters serve several jobs and people and are left out.
+def _elapsed(columns: dict[str, frozenset[str]]) -> str:
+    """A run slice's seconds: the stored whole-second duration where there is one (engines count
+    the seconds between two fractional timestamps differently)."""
+    elapsed = "CAST(timestampdiff(SECOND, period_start_time, period_end_time) AS DOUBLE)"
+    if "run_duration_seconds" in columns[RUNS]:
+        elapsed = f"COALESCE(CAST(run_duration_seconds AS DOUBLE), {elapsed})"
+    return elapsed
+
+
+def _job_node_bytes_sql(tables: dict[str, str]) -> str:
+    """Per workspace, job and day: the bytes received by the nodes of the clusters only that job
+    ran on (a job cluster). Shared all-purpose clusters serve several jobs and people and are
+    left out."""
     return f"""
-  SELECT workspace_id, usage_date, MAX(sustained_ratio) AS max_job_bytes_ratio
-  FROM (
-    SELECT workspace_id, usage_date,
-           CASE WHEN bytes_ratio IS NOT NULL AND previous_ratio IS NOT NULL
-                THEN LEAST(bytes_ratio, previous_ratio) END AS sustained_ratio
-    FROM (
-      SELECT workspace_id, usage_date, bytes_ratio,
-             LAG(bytes_ratio) OVER (PARTITION BY workspace_id, job_id ORDER BY usage_date) AS previous_ratio
-      FROM (
-        SELECT workspace_id, job_id, usage_date,
-               CASE WHEN COUNT(*) OVER prev >= {WORKLOAD_MIN_HISTORY}
-                    THEN bytes_per_run / GREATEST({window_median('bytes_per_run', 'prev', engine)},
-                                                  CASE WHEN month_close THEN COALESCE(MAX(
-                                                    CASE WHEN month_close THEN bytes_per_run END
-                                                  ) OVER last_close, 0.0) ELSE 0.0 END, 1.0)
-               END AS bytes_ratio
-        FROM (
-          SELECT b.workspace_id, b.job_id, b.usage_date,
-                 datediff(b.usage_date, DATE'1970-01-01') AS day_number,
-                 dayofmonth(b.usage_date) >= dayofmonth(last_day(b.usage_date)) - {MONTH_CLOSE_DAYS - 1}
-                   AS month_close,
-                 b.received / GREATEST(COALESCE(r.runs, 0), 1) AS bytes_per_run
-          FROM (
             SELECT n.workspace_id, m.job_id, CAST(n.end_time AS DATE) AS usage_date,
                    SUM(CAST(n.network_received_bytes AS DOUBLE)) AS received
             FROM (
@@ -168,13 +146,68 @@ def _job_bytes_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], e
               GROUP BY workspace_id, cluster_id
               HAVING COUNT(DISTINCT job_id) = 1
             ) m ON m.workspace_id = n.workspace_id AND m.cluster_id = n.cluster_id
-            GROUP BY n.workspace_id, m.job_id, CAST(n.end_time AS DATE)
-          ) b
-          LEFT JOIN (
-            SELECT workspace_id, job_id, CAST(ended AS DATE) AS usage_date, COUNT(*) AS runs
-            FROM ({_job_runs_sql(tables[RUNS])}) job_run
-            GROUP BY workspace_id, job_id, CAST(ended AS DATE)
-          ) r ON r.workspace_id = b.workspace_id AND r.job_id = b.job_id AND r.usage_date = b.usage_date
+            GROUP BY n.workspace_id, m.job_id, CAST(n.end_time AS DATE)"""
+
+
+def _job_input_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str) -> str:
+    """Per workspace and day: the largest ratio of a job's input per run to its own usual,
+    sustained over two of its run days (one for a weekly job) — the bytes its own cluster's nodes received where the
+    node timeline reports them, else (serverless, a shared cluster) the run's duration (0 rows
+    without a usable run timeline)."""
+    need_runs = {"workspace_id", "job_id", "run_id", "period_start_time", "period_end_time"}
+    if RUNS not in tables or not need_runs <= columns.get(RUNS, frozenset()):
+        return ("SELECT CAST(NULL AS STRING) AS workspace_id, CAST(NULL AS DATE) AS usage_date, "
+                "0.0 AS max_job_input_ratio WHERE 1 = 0")
+    need_nodes = {"workspace_id", "cluster_id", "end_time", "network_received_bytes"}
+    if NODES in tables and "compute_ids" in columns[RUNS] and need_nodes <= columns.get(NODES, frozenset()):
+        node_bytes = _job_node_bytes_sql(tables)
+    else:
+        node_bytes = ("SELECT CAST(NULL AS STRING) AS workspace_id, CAST(NULL AS STRING) AS job_id, "
+                      "CAST(NULL AS DATE) AS usage_date, 0.0 AS received WHERE 1 = 0")
+    run_days = f"""
+              SELECT workspace_id, job_id, CAST(ended AS DATE) AS usage_date, COUNT(*) AS runs,
+                     AVG(seconds) AS seconds
+              FROM ({_job_runs_sql(tables[RUNS], f"SUM({_elapsed(columns)}) AS seconds")}) job_run
+              GROUP BY workspace_id, job_id, CAST(ended AS DATE)"""
+    return f"""
+  SELECT workspace_id, usage_date, MAX(sustained_ratio) AS max_job_input_ratio
+  FROM (
+    SELECT workspace_id, usage_date,
+           CASE WHEN input_ratio IS NOT NULL AND previous_ratio IS NOT NULL
+                THEN CASE WHEN day_number - previous_day >= {WEEKLY_GAP_DAYS} THEN input_ratio
+                          ELSE LEAST(input_ratio, previous_ratio) END
+           END AS sustained_ratio
+    FROM (
+      SELECT workspace_id, usage_date, input_ratio,
+             LAG(input_ratio) OVER (PARTITION BY workspace_id, job_id ORDER BY usage_date) AS previous_ratio,
+             day_number,
+             LAG(day_number) OVER (PARTITION BY workspace_id, job_id ORDER BY usage_date) AS previous_day
+      FROM (
+        SELECT workspace_id, job_id, usage_date, day_number,
+               CASE WHEN COUNT(*) OVER prev >= {WORKLOAD_MIN_HISTORY}
+                    THEN per_run / GREATEST({window_median('per_run', 'prev', engine)},
+                                            CASE WHEN month_close THEN COALESCE(MAX(
+                                              CASE WHEN month_close THEN per_run END
+                                            ) OVER last_close, 0.0) ELSE 0.0 END, unit_floor)
+               END AS input_ratio
+        FROM (
+          SELECT workspace_id, job_id, usage_date, per_run, unit_floor,
+                 datediff(usage_date, DATE'1970-01-01') AS day_number,
+                 dayofmonth(usage_date) >= dayofmonth(last_day(usage_date)) - {MONTH_CLOSE_DAYS - 1} AS month_close
+          FROM (
+            SELECT b.workspace_id, b.job_id, b.usage_date,
+                   b.received / GREATEST(COALESCE(r.runs, 0), 1) AS per_run, 1.0 AS unit_floor
+            FROM ({node_bytes}) b
+            LEFT JOIN ({run_days}) r
+              ON r.workspace_id = b.workspace_id AND r.job_id = b.job_id AND r.usage_date = b.usage_date
+            UNION ALL
+            SELECT r.workspace_id, r.job_id, r.usage_date, r.seconds AS per_run,
+                   {DURATION_FLOOR_SECONDS} AS unit_floor
+            FROM ({run_days}) r
+            LEFT JOIN (SELECT DISTINCT workspace_id, job_id FROM ({node_bytes}) nb) bj
+              ON bj.workspace_id = r.workspace_id AND bj.job_id = r.job_id
+            WHERE bj.job_id IS NULL
+          ) job_day_measured
         ) job_day
         WINDOW prev AS (PARTITION BY workspace_id, job_id ORDER BY usage_date
                         ROWS BETWEEN {WORKLOAD_WINDOW} PRECEDING AND 1 PRECEDING),
@@ -258,7 +291,7 @@ workload_summary AS (
 ),
 job_duration AS ({_job_duration_sql(tables, columns, engine)}
 ),
-job_bytes AS ({_job_bytes_sql(tables, columns, engine)}
+job_input AS ({_job_input_sql(tables, columns, engine)}
 ),
 daily AS (
   SELECT workspace_id, usage_date,
@@ -338,7 +371,7 @@ SELECT win.workspace_id, win.usage_date,
        {ratio('COALESCE(ws.top_workload_surge_dbu, 0.0)', 'win.daily_dbu')} AS top_workload_surge_share,
        COALESCE(ws.workloads_over_3x, 0.0) AS workloads_over_3x,
        COALESCE(jd.max_job_duration_ratio, 0.0) AS max_job_duration_ratio,
-       COALESCE(jb.max_job_bytes_ratio, 0.0) AS max_job_bytes_ratio,
+       COALESCE(ji.max_job_input_ratio, 0.0) AS max_job_input_ratio,
        {ratio('COALESCE(wl.untagged_dbu, 0.0)', 'win.daily_dbu')} AS untagged_dbu_share,
        COALESCE(ws.lost_tags_dbu, 0.0) AS lost_tags_dbu,
        {ratio('COALESCE(ws.lost_tags_dbu, 0.0)', 'win.daily_dbu')} AS lost_tags_dbu_share,
@@ -348,7 +381,7 @@ FROM win
 LEFT JOIN workload_summary ws ON ws.workspace_id = win.workspace_id AND ws.usage_date = win.usage_date
 LEFT JOIN workspace_level wl ON wl.workspace_id = win.workspace_id AND wl.usage_date = win.usage_date
 LEFT JOIN job_duration jd ON jd.workspace_id = win.workspace_id AND jd.usage_date = win.usage_date
-LEFT JOIN job_bytes jb ON jb.workspace_id = win.workspace_id AND jb.usage_date = win.usage_date
+LEFT JOIN job_input ji ON ji.workspace_id = win.workspace_id AND ji.usage_date = win.usage_date
 """
 
 
@@ -392,13 +425,15 @@ TABLE = FeatureTable(
             f"job's runs that ended today / max(median of its previous {WORKLOAD_WINDOW} run days' mean durations, "
             f"{DURATION_FLOOR_SECONDS:.0f} s), from {RUNS} (a run = the sum of its slices' run_duration_seconds, else "
             f"end - start); 0 without that table."),
-        "max_job_bytes_ratio": (
-            f"Max over the workspace's jobs of the smaller of today's and the job's previous day's ratio: "
-            f"network_received_bytes of the {NODES} rows that ended that day on clusters only that job ran on "
-            f"({RUNS}.compute_ids), per run of the job that ended that day (at least 1) / max(median of that figure "
-            f"over its previous {WORKLOAD_WINDOW} such days, on the last {MONTH_CLOSE_DAYS} days of a month also "
-            f"the largest figure of the last {MONTH_CLOSE_DAYS} days of a month 14-35 days earlier, 1 byte), with "
-            f">= {WORKLOAD_MIN_HISTORY} of them; 0 without those tables."),
+        "max_job_input_ratio": (
+            f"Max over the workspace's jobs of the smaller of today's and the job's previous run day's ratio (today's "
+            f"alone when that run day is >= {WEEKLY_GAP_DAYS} days back): "
+            f"for a job with clusters only it ran on ({RUNS}.compute_ids) that report in {NODES}, the "
+            f"network_received_bytes of their rows that ended that day per run of the job that ended that day (at "
+            f"least 1); for any other job the mean duration of its runs that ended that day; / max(median of that "
+            f"figure over its previous {WORKLOAD_WINDOW} such days, on the last {MONTH_CLOSE_DAYS} days of a month "
+            f"also the largest figure of the last {MONTH_CLOSE_DAYS} days of a month 14-35 days earlier, 1 byte or "
+            f"{DURATION_FLOOR_SECONDS:.0f} s), with >= {WORKLOAD_MIN_HISTORY} of them; 0 without {RUNS}."),
         "untagged_dbu_share": "Share of today's DBUs in usage records without tags (is_tagged false).",
         "lost_tags_dbu": (f"DBUs today of workloads untagged today but tagged on some day of their previous "
                           f"{WORKLOAD_WINDOW} usage days."),

@@ -39,11 +39,13 @@ COST = (
     Signal("max_workload_dbu_ratio", "ratio"),
     # that workload's excess as a share of the day's DBUs (large for the workspace, not only for the job)
     Signal("top_workload_surge_share", "value"),
-    # a job's bytes read per run against the median of its own runs (and its last month-end close),
-    # on two days in a row: a reprocessing job reads several times its input while start-up and
-    # per-task overhead keep its duration (and so its DBUs) near usual; its run duration scored
-    # lower beside it than without it (docs/models.md)
-    Signal("max_job_bytes_ratio", "ratio"),
+    # a job's input per run against the median of its own runs (and its last month-end close), on
+    # two run days in a row (a weekly job's one run): the bytes its own cluster's nodes received
+    # (a reprocessing job reads several times its input while start-up and per-task overhead keep
+    # its duration, and so its DBUs, near usual), else its run duration (serverless: no node
+    # timeline, little overhead); the duration of every job scored lower beside it than without
+    # it (docs/models.md)
+    Signal("max_job_input_ratio", "ratio"),
     # DBUs of workloads that were tagged in their history and are untagged today
     Signal("lost_tags_dbu_share", "value"),
 )
