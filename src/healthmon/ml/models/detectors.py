@@ -71,7 +71,8 @@ QUALITY = (
 
 SIGNALS: dict[str, tuple[Signal, ...]] = {
     "cost_anomaly_detector": COST,
-    "security_threat_detector": (FAILED_LOGINS, FAILED, IPS, EXPORTS, GRANTS, TABLES, SHARED_FAILURES),
+    "security_threat_detector": (FAILED_LOGINS, FAILED, IPS, EXPORTS, GRANTS, TABLES, SHARED_FAILURES,
+                                 RESULT_ROWS),
     "exfiltration_detector": (EXPORTS, TABLES, EVENTS, RESULT_ROWS),
     "privilege_escalation_detector": (GRANTS, FAILED),
     "user_behavior_baseline": (EVENTS, TABLES, EXPORTS, GRANTS, FAILED, FAILED_LOGINS, IPS, OFF_HOURS,
