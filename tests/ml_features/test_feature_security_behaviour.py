@@ -1,8 +1,11 @@
 """security_features' population columns: failures a user shares with other users on the same
 day — the failed actions of all users from one of its failing source IPs — against that IP's
-usual number (known at d: today's events and the previous 28 calendar days, never later ones)."""
+usual number (known at d: today's events and the previous 28 calendar days, never later ones).
+And the rows a user's statements returned per day against the median of its previous active days."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 from mlf_gold import CATALOG, GOLD, day, rows_by_key, ts, write_gold
@@ -58,3 +61,52 @@ def test_failed_events_from_one_ip_today_against_that_ips_usual_number(lh):
     assert pair("u5@corp.com", d) == (1, 0)
     assert pair("u6@corp.com", d) == (0, 0)
     assert pair("u7@corp.com", day(31)) == (1, pytest.approx(8 / 28))  # yesterday's spray is the IP's history
+
+
+_statement_ids = itertools.count()
+
+
+def _statement(user, end, rows, start=None):
+    return {"statement_id": f"s{next(_statement_ids)}", "executed_by": user, "compute_warehouse_id": "wh1",
+            "start_time": start or end, "end_time": end, "produced_rows": rows}
+
+
+def test_rows_returned_by_a_users_statements_per_day_against_the_median_of_its_previous_days(lh):
+    ann, bob = "ann@corp.com", "bob@corp.com"
+    audit = [_event(u, ts(day(d), 9), action="getTable", failed=False) for u in (ann, bob) for d in range(6)]
+    write_gold(lh, "fact_audit_logs", audit)
+    write_gold(lh, "fact_query_history", [
+        _statement(ann, ts(day(0), 10), 100), _statement(ann, ts(day(0), 11), 20),   # day 0: 120
+        _statement(ann, ts(day(1), 10), 10),                                          # day 1: 10
+        _statement(ann, ts(day(2), 0, 1), 500, start=ts(day(1), 23, 50)),  # ran over midnight: the day it ended
+        _statement(ann, ts(day(2), 12), None),        # no row count: 0
+        # day 3: nothing ran
+        _statement(ann, ts(day(4), 23, 59), 1_000_000),                               # day 4
+        _statement(ann, ts(day(5), 8), 40),
+        _statement(ann, ts(day(7), 8), 9_999),        # a day without audit events: no row, no history
+        _statement(bob, ts(day(4), 10), 7),           # another user's statement is not ann's
+        _statement(None, ts(day(4), 10), 5_000),      # no user
+    ])
+    by = rows_by_key(compute_feature_table(lh, FEATURE_TABLES["security_features"], CATALOG, GOLD)[0],
+                     "user_id", "event_date")
+
+    def pair(user, d):
+        r = by[(user, day(d))]
+        return r["produced_rows"], r["median_produced_rows_prev28"]
+
+    assert pair(ann, 0) == (120, 0)                   # no earlier day
+    assert pair(ann, 1) == (10, 120)
+    assert pair(ann, 2) == (500, pytest.approx(65))   # median of 120, 10
+    assert pair(ann, 3) == (0, 120)                   # median of 120, 10, 500
+    assert pair(ann, 4) == (1_000_000, pytest.approx(65))  # median of 120, 10, 500, 0
+    assert pair(ann, 5) == (40, 120)                  # one large day does not move the median
+    assert pair(bob, 4) == (7, 0)
+    assert (ann, day(7)) not in by
+
+
+def test_rows_returned_are_zero_without_a_query_history(lh):
+    write_gold(lh, "fact_audit_logs", [_event("ann@corp.com", ts(day(d), 9), failed=False) for d in range(3)])
+    if lh.table_exists(f"{CATALOG}.{GOLD}.fact_query_history"):
+        lh.drop_table(f"{CATALOG}.{GOLD}.fact_query_history")
+    rows = compute_feature_table(lh, FEATURE_TABLES["security_features"], CATALOG, GOLD)[0].to_pylist()
+    assert [(r["produced_rows"], r["median_produced_rows_prev28"]) for r in rows] == [(0, 0)] * 3

@@ -1,8 +1,9 @@
-"""security_features — PK (user_id, event_date), from fact_audit_logs grouped by user and day."""
+"""security_features — PK (user_id, event_date), from fact_audit_logs grouped by user and day
+(and the rows the user's SQL statements returned, from fact_query_history when present)."""
 
 from __future__ import annotations
 
-from healthmon.ml.features.sql import day_of_week, flag, ratio, rows_window, z_score
+from healthmon.ml.features.sql import day_of_week, flag, ratio, rows_window, window_median, z_score
 from healthmon.ml.features.table import FeatureTable, Source
 
 FEATURES = (
@@ -33,6 +34,11 @@ FEATURES = (
     # one of this user's failing source IPs, and that IP's usual number (a password spray is small
     # per user but shared; an office's NAT address has failures every day).
     "failed_events_same_ip", "usual_failed_events_same_ip",
+    # Rows the user's SQL statements returned today, against the MEDIAN of its previous 28 active
+    # days: data pulled out through query results comes back as whole tables where dashboards and
+    # everyday analyses return aggregates, and a median stays at the user's usual while an attack
+    # that lasts days or weeks fills the window (a mean or a peak takes the attack in within days).
+    "produced_rows", "median_produced_rows_prev28",
 )
 # Daily count -> name of its trailing baseline columns (avg_<name>_prev28, std_<name>_prev28).
 BASELINED_COUNTS = {
@@ -41,6 +47,8 @@ BASELINED_COUNTS = {
     "failed_login_count": "failed_login", "off_hours_events": "off_hours",
 }
 
+QUERIES = "fact_query_history"
+QUERY_COLUMNS = frozenset({"executed_by", "end_time", "produced_rows"})
 SOURCE = Source(
     "fact_audit_logs",
     ("user_identity_email", "event_time", "request_params", "source_ip_address",
@@ -59,6 +67,20 @@ PEAK_ROWS = 35
 # A source IP's usual number of failed events a day: the mean over the previous IP_BASELINE_DAYS
 # calendar days (days without failures from it count as 0).
 IP_BASELINE_DAYS = 28
+
+
+def _produced_rows_sql(tables: dict[str, str], columns: dict[str, frozenset[str]]) -> str:
+    """Per user and day: rows returned by the statements the user ran that ended that day (no rows
+    without a query history that names who ran each statement)."""
+    if QUERIES not in tables or not QUERY_COLUMNS <= columns.get(QUERIES, frozenset()):
+        return ("SELECT CAST(NULL AS STRING) AS user_id, CAST(NULL AS DATE) AS event_date, "
+                "0.0 AS produced_rows WHERE 1 = 0")
+    return f"""
+  SELECT CAST(executed_by AS STRING) AS user_id, CAST(end_time AS DATE) AS event_date,
+         CAST(SUM(COALESCE(produced_rows, 0)) AS DOUBLE) AS produced_rows
+  FROM {tables[QUERIES]}
+  WHERE executed_by IS NOT NULL AND end_time IS NOT NULL
+  GROUP BY CAST(executed_by AS STRING), CAST(end_time AS DATE)"""
 
 
 def build_sql(tables: dict[str, str], columns: dict[str, frozenset[str]], engine: str = "duckdb") -> str:
@@ -127,13 +149,19 @@ shared_failures AS (
   ) ranked
   WHERE pick = 1
 ),
+-- rows returned by the user's statements, per day (only days the user is in the audit log count)
+user_queries AS ({_produced_rows_sql(tables, columns)}
+),
 enriched AS (
   SELECT daily.*,
          COALESCE(shared_failures.failed_events_same_ip, 0.0) AS failed_events_same_ip,
-         COALESCE(shared_failures.usual_failed_events_same_ip, 0.0) AS usual_failed_events_same_ip
+         COALESCE(shared_failures.usual_failed_events_same_ip, 0.0) AS usual_failed_events_same_ip,
+         COALESCE(user_queries.produced_rows, 0.0) AS produced_rows
   FROM daily
   LEFT JOIN shared_failures
     ON daily.user_id = shared_failures.user_id AND daily.event_date = shared_failures.event_date
+  LEFT JOIN user_queries
+    ON daily.user_id = user_queries.user_id AND daily.event_date = user_queries.event_date
 ),
 typed AS (
   SELECT enriched.*,
@@ -152,6 +180,7 @@ typed AS (
          COALESCE(AVG(unique_source_ips) OVER wp, 0.0) AS avg_source_ips_prev28,
          COALESCE(AVG(failed_login_count) OVER wp, 0.0) AS avg_failed_login_prev28,
          COALESCE(AVG(off_hours_events) OVER wp, 0.0) AS avg_off_hours_prev28,
+         COALESCE({window_median('produced_rows', 'wp', engine)}, 0.0) AS median_produced_rows_prev28,
          {stds},
          {day_of_week('event_date')} AS dow
   FROM enriched
@@ -184,7 +213,8 @@ SELECT user_id, event_date, user_type,
        avg_failed_login_prev28, avg_off_hours_prev28,
        {', '.join(f"std_{n}_prev28" for n in BASELINED_COUNTS.values())},
        {', '.join(f"max_{n}_prev{PEAK_ROWS}" for n in BASELINED_COUNTS.values())},
-       failed_events_same_ip, usual_failed_events_same_ip
+       failed_events_same_ip, usual_failed_events_same_ip,
+       produced_rows, median_produced_rows_prev28
 FROM scored
 """
 
@@ -195,6 +225,7 @@ TABLE = FeatureTable(
     sources=(SOURCE,),
     build_sql=build_sql,
     features=FEATURES,
+    optional_sources=(QUERIES,),
     extra_columns=("user_type",),
     description=(
         "Daily audit-log activity features per user (user_identity_email), from fact_audit_logs. "
@@ -224,6 +255,10 @@ TABLE = FeatureTable(
         "failed_events_same_ip": "Failed actions of all users today from the source IP (one from which this user "
                                  "also failed today) whose count most exceeds its usual; the user's own included, "
                                  "0 without failures.",
+        "produced_rows": "Sum of fact_query_history.produced_rows of the statements executed_by the user that ended "
+                         "that day (0 without them or without that table).",
+        "median_produced_rows_prev28": f"Median produced_rows over the user's previous {BASELINE_ROWS} active days "
+                                       f"(today excluded; 0 on the first).",
         "usual_failed_events_same_ip": f"That IP's mean number of failed actions a day over the previous "
                                        f"{IP_BASELINE_DAYS} calendar days (today excluded).",
     },

@@ -30,6 +30,10 @@ OFF_HOURS = _count("off_hours_events", "off_hours")
 # A population pattern: failed actions of all users today from one of this user's failing source
 # IPs, against that IP's usual number a day (a spray is small per user but shared by many users).
 SHARED_FAILURES = Signal("failed_events_same_ip", "count", "usual_failed_events_same_ip")
+# Rows the user's SQL statements returned today against the median of its previous 28 active days
+# (ln((1 + x) / (1 + median))): data pulled out through query results; the median is not moved by
+# the attack's own earlier days, so an exfiltration that lasts weeks stays visible.
+RESULT_ROWS = Signal("produced_rows", "log_ratio", "median_produced_rows_prev28")
 
 # --- cost (workspace-days of cost_features) ----------------------------------------------------
 COST = (
@@ -69,8 +73,9 @@ QUALITY = (
 
 SIGNALS: dict[str, tuple[Signal, ...]] = {
     "cost_anomaly_detector": COST,
-    "security_threat_detector": (FAILED_LOGINS, FAILED, IPS, EXPORTS, GRANTS, TABLES, SHARED_FAILURES),
-    "exfiltration_detector": (EXPORTS, TABLES, EVENTS),
+    "security_threat_detector": (FAILED_LOGINS, FAILED, IPS, EXPORTS, GRANTS, TABLES, SHARED_FAILURES,
+                                 RESULT_ROWS),
+    "exfiltration_detector": (EXPORTS, TABLES, EVENTS, RESULT_ROWS),
     "privilege_escalation_detector": (GRANTS, FAILED),
     "user_behavior_baseline": (EVENTS, TABLES, EXPORTS, GRANTS, FAILED, FAILED_LOGINS, IPS, OFF_HOURS,
                                SHARED_FAILURES),
