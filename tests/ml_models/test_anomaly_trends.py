@@ -107,3 +107,18 @@ def test_a_level_catching_up_after_an_early_gap_does_not_inflate_the_trend_carri
                 rates[(gaps[0], slope, seed)] = s.forecasters[0].rates()[1] * DAY / slope
     assert sum(flagged.values()) <= 1, flagged
     assert all(0.8 < r < 1.25 for r in rates.values()), rates
+
+
+def test_a_random_walk_at_the_one_week_mark_raises_no_run_of_escalations():
+    # a level that wanders (a random walk of step 0.2 under noise of 1) at 5 minutes: at seven days the
+    # weekly profile forecasts last week's value, days of wandering away, and the channels grew with
+    # every point of it (seed 99: 3 flags within an hour). Until a day after the weekly profile is
+    # ready, an escalation needs a point half again as far out as the alert's last flagged one
+    flagged = {}
+    for seed in (11, 13, 21, 42, 99, 555, 1234):
+        rng = np.random.default_rng(seed)
+        t = START + 300.0 * np.arange(int(9 * DAY / 300))
+        x = 50 + np.cumsum(rng.normal(0, 0.2, len(t))) + rng.normal(0, 1.0, len(t))
+        flags, _ = _run(t, x)
+        flagged[seed] = int(flags[(t >= START + 7 * DAY) & (t < START + 8 * DAY)].sum())
+    assert all(n <= 1 for n in flagged.values()), flagged

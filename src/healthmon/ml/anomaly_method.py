@@ -59,7 +59,8 @@ Per point (``EntityScorer.update``):
    (interquartile range) of the ``shift_long`` values before them, in units of that spread. The
    forecasters follow a lasting change within a few points; this lagged window does not, so a shift
    or a ramp stays visible. It counts once it has ``shift_history`` values of its own history;
-   until then (series of under ~1,800 points) a recent median ``min_z`` spreads from the lagged one
+   until then (series of under ~1,800 points) a recent median ``min_z`` spreads from the lagged one,
+   and ``YOUNG_MARGIN`` times the largest shift the series has shown before its recent window,
    counts as reaching the budget.
    A sixth is a change of spread (added noise; a stuck sensor, whose points the forecasters follow):
    the log ratio of the median |z| of the last ``spread_short`` points to that of the
@@ -78,10 +79,11 @@ Per point (``EntityScorer.update``):
    ``refractory`` seconds (and at least ``refractory_points`` points) unless the surprise beats the
    highest since the flag by ``escalation`` (a lasting change keeps growing: that is the same
    alert) and, when the spread channel leads, the point is ``min_z`` from expected; so one
-   excursion raises one alert plus escalations for a clearly larger one. Before the series has
-   completed its first week (the weekly profile is not ready), only a point farther from expected
-   than the alert's last flagged one escalates: a lasting change then may be the week's own cycle
-   (a first weekend), raised once. The quiet lasts until a
+   excursion raises one alert plus escalations for a clearly larger one. Until a day after the
+   weekly profile is ready (a week's worth of points), only a point ``FARTHER`` times as far from
+   expected as the alert's last flagged one escalates: a lasting change then may be the week's own
+   cycle (a first weekend) or the weekly profile's first, unmeasured forecasts, raised once. The
+   quiet lasts until a
    day after the last point close to expected (under ``min_z``) whose surprise still reaches the
    budget (a lasting change's evidence stays in the channels' windows for a day or more; a point
    far from expected is an event of its own). An alert stays open until the series has been
@@ -127,6 +129,13 @@ NEIGHBOURS = (-1, 1, -2, 2)
 # the share of its weight the score history keeps once the weekly profile has forecast what the other
 # forecasters called anomalous (its cycle)
 HISTORY_KEPT = 0.1
+# before the level-shift channel has a history of its own, a shift reaches the budget only when it is also
+# this many times the largest the series has shown before (a wandering series moves its recent median by
+# several lagged spreads now and then)
+YOUNG_MARGIN = 1.5
+# while the week's cycle is not known, an escalation needs a point this many times as far from expected as
+# the alert's last flagged one
+FARTHER = 1.5
 
 
 @dataclass(frozen=True)
@@ -482,12 +491,18 @@ class EntityScorer:
         self.point_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.shift = _LevelShift(self.cfg.shift_short, self.cfg.shift_long)
         self.shift_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
+        # until the level-shift channel has its own history: its values of the last shift_short points, and the
+        # largest of (and count of) those before them
+        self.shift_sizes: deque[float] = deque()
+        self.shift_max = 0.0
+        self.shift_seen = 0
         self.spread = _SpreadChange(self.cfg.spread_short, self.cfg.spread_long)
         self.spread_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.quiet_until = -math.inf
         # points the chosen weekly profile forecast close (under 2 z) that the other forecasters put min_z
         # away, and whether the score history has faded once for them
         self.explained, self.faded = 0, False
+        self.week_known_at = math.inf  # when the weekly profile was first ready
         self.flag_score = 0.0  # the highest surprise since the last flag (an escalation must beat it)
         self.flag_z = 0.0  # the last flagged point's |z|
         # the open alert: which way its points (or its level) are off (+1 above, -1 below; 0: none open),
@@ -681,10 +696,13 @@ class EntityScorer:
         # forecaster changes): a tail of a few dozen values calls everything rare
         young = self.shift_tail.total < c.shift_history
         shift_surprise = self.shift_tail.surprise(shift.size) if shift is not None and not young else 0.0
-        if shift is not None and young and shift.size >= c.min_z:
+        if (shift is not None and young and self.shift_seen >= c.shift_short
+                and shift.size >= max(c.min_z, YOUNG_MARGIN * self.shift_max)):
             # without a history of its own (a series of under ~1,800 points), a shift of the recent median as
             # far from the lagged one as a flagged point must be from expected, in the lagged window's spreads,
-            # is as rare as the budget: a ramp or a lasting shift that the forecasters have followed
+            # is as rare as the budget: a ramp or a lasting shift that the forecasters have followed. A wander
+            # reaches that too (AR(0.99): the lagged window's spread is not the wander's), so it must also be
+            # well beyond the largest shift the series has shown so far
             shift_surprise = math.log10(c.budget)
         spread = None
         if c.spread_short:
@@ -724,10 +742,14 @@ class EntityScorer:
         refractory = max(c.refractory, c.refractory_points * self.step)
         # before the series has completed its first week, a lasting change may be the week's cycle (a first
         # weekend, which only the weekly profile could tell once it has seen one): it is raised once, and the
-        # channels' growth over it is not news; a point farther from expected than the alert's last flagged
-        # one (a spike, a burst that still rises) still is
+        # channels' growth over it is not news; a point half again as far from expected as the alert's last
+        # flagged one (a spike, a burst that still rises fast) still is
         weekly = self.forecasters[-1]
-        unknown_week = weekly.period == WEEK and not weekly.ready()
+        if weekly.period == WEEK and weekly.ready() and self.week_known_at == math.inf:
+            self.week_known_at = t
+        # the weekly profile's first day of forecasts is last week's values, on an error it has not measured
+        # (a wander or a trend is days away from them): the week is not known until a day after it is ready
+        unknown_week = weekly.period == WEEK and t < self.week_known_at + DAY
         same_change = (on_shift and side == self.alert_side and t >= self.alert_start + refractory
                        and self.scored - self.alert_at <= c.shift_short + c.shift_long)
         flag = (surprise >= threshold and far and not same_change
@@ -737,7 +759,7 @@ class EntityScorer:
                      or (surprise > self.flag_score + c.escalation
                          # a flat line that goes on is not news: the spread alone does not escalate
                          and (abs(z) >= c.min_z or spread_surprise < surprise)
-                         and (not unknown_week or abs(z) > self.flag_z))))
+                         and (not unknown_week or abs(z) > FARTHER * self.flag_z))))
         if flag:
             self.quiet_until = t + refractory
             if side != self.alert_side:  # a new alert (none open, or the other way)
@@ -761,6 +783,12 @@ class EntityScorer:
         self.point_tail.record(abs(z))
         if shift is not None:
             self.shift_tail.record(shift.size)
+            if young:
+                # only sizes older than the recent window: a change that is building up is not its own reference
+                self.shift_sizes.append(shift.size)
+                if len(self.shift_sizes) > c.shift_short:
+                    self.shift_max = max(self.shift_max, self.shift_sizes.popleft())
+                    self.shift_seen += 1
         if spread is not None:
             self.spread_tail.record(abs(spread))
         self._learn(t, x, r)
