@@ -66,3 +66,33 @@ def test_a_jupyter_import_of_content_that_is_not_a_notebook_is_refused(healthmon
         good = base64.b64encode(b'{"cells": [{"cell_type": "code", "source": ["x = 1"]}]}').decode()
         w.workspace.import_("/Users/alice@example.com/ok", content=good, format=ImportFormat.JUPYTER)
         assert w.workspace.get_status("/Users/alice@example.com/ok").language is not None
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ({"notebook_task": {"notebook_path": "/Workspace/x", "base_parameters": {"a": 1}}},
+         "notebook_task.base_parameters must be a JSON object of names to strings"),
+        ({"notebook_task": {"notebook_path": "/Workspace/x", "base_parameters": [1]}},
+         "notebook_task.base_parameters must be a JSON object of names to strings"),
+        ({"notebook_task": {"notebook_path": 5}}, "notebook_task.notebook_path must be a string"),
+        ({"spark_python_task": {"python_file": "/Workspace/x.py", "parameters": [1, None, {"a": 1}, True]}},
+         "spark_python_task.parameters must be a list of strings"),
+        ({"spark_python_task": {"python_file": "/Workspace/x.py", "parameters": "--x"}},
+         "spark_python_task.parameters must be a list of strings"),
+        ({"python_wheel_task": {"package_name": "p", "entry_point": "e", "named_parameters": {"a": {"b": 1}}}},
+         "python_wheel_task.named_parameters must be a JSON object of names to strings"),
+    ],
+)
+def test_task_parameters_of_another_json_type_are_refused_at_create_and_submit(healthmon_home, task, message):
+    # The Jobs API types these as strings (NotebookTask.base_parameters: map<string, string>,
+    # SparkPythonTask.parameters: array of strings); run-now's notebook_params/python_params are
+    # refused the same way. Stored, they would reach the task as Python reprs ('None', "{'a': 1}").
+    from healthmon.errors import InvalidParameterError
+
+    settings = {"name": "odd", "tasks": [{"task_key": "t", **task}]}
+    with pytest.raises(InvalidParameterError, match=message):
+        service.create_job(settings)
+    with pytest.raises(InvalidParameterError, match=message):
+        service.submit_run(settings)
+    assert not service.list_jobs().get("jobs")
