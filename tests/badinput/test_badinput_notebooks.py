@@ -96,3 +96,19 @@ def test_task_parameters_of_another_json_type_are_refused_at_create_and_submit(h
     with pytest.raises(InvalidParameterError, match=message):
         service.submit_run(settings)
     assert not service.list_jobs().get("jobs")
+
+
+def test_a_python_file_task_reads_its_file_as_python_does(healthmon_home):
+    # `python file.py`: bytes that are not UTF-8 are a SyntaxError naming the file and line unless
+    # a PEP 263 coding line declares the encoding.
+    ws = Workspace(healthmon_home)
+    (ws.root / "latin1.py").write_bytes(b"x = 'caf\xe9'\n")
+    (ws.root / "declared.py").write_bytes(b"# -*- coding: latin-1 -*-\nassert 'caf\xe9' == 'caf\\u00e9'\n")
+    tasks = [{"task_key": name, "spark_python_task": {"python_file": ws.workspace_path(ws.root / f"{name}.py")}}
+             for name in ("latin1", "declared")]
+    run = service.wait_for_run(service.submit_run({"run_name": "encodings", "tasks": tasks}), timeout=60)
+    states = {t["task_key"]: t["state"] for t in run["tasks"]}
+    assert states["declared"]["result_state"] == "SUCCESS", states["declared"]
+    assert states["latin1"]["result_state"] == "FAILED"
+    message = states["latin1"]["state_message"]
+    assert message.startswith("SyntaxError") and "latin1.py, line 1" in message, message
