@@ -167,8 +167,8 @@ def _check_task_objects(where: str, task: dict) -> None:
         if field in task and not isinstance(task[field], dict):
             raise InvalidParameterError(f"{where}: {field} must be a JSON object, got {reprlib.repr(task[field])}.")
     for kind, fields in _TASK_TYPE_FIELDS.items():
-        spec = task.get(kind)
-        for field, kind_type in (fields.items() if isinstance(spec, dict) else ()):
+        spec = task.get(kind) or {}  # an object by the check above
+        for field, kind_type in fields.items():
             _check_typed(f"{where}: {kind}.{field}", spec.get(field), kind_type)
     for field, least in _TASK_WHOLE_NUMBERS.items():
         value = task.get(field)
