@@ -110,3 +110,26 @@ def test_spark_global_is_a_real_local_session_on_first_use(ws):
     import pyspark
 
     assert total == "20" and version == pyspark.__version__ and rest == "<spark: local SparkSession (created)>"
+
+
+def test_notebook_run_with_arguments_of_the_wrong_type_is_a_clear_error(ws):
+    # run(path: String, timeoutSeconds: int, arguments: Map[String, String]): a wrong type is the
+    # caller's error, named, before any child notebook process starts.
+    ws.notebook("child", "dbutils.notebook.exit('ran')")
+    parent = ws.notebook("parent", """
+        messages = []
+        for args in (("./child", "abc"), ("./child", -1), ("./child", True), ("./child", 5, ["a"]), (5, 5)):
+            try:
+                dbutils.notebook.run(*args)
+            except TypeError as exc:
+                messages.append(str(exc))
+        assert dbutils.notebook.run("./child", 30) == "ran"
+        dbutils.notebook.exit(" || ".join(messages))
+        """)
+    task, out = run_one(parent)
+    assert task["state"]["result_state"] == "SUCCESS", task["state"]
+    messages = out["notebook_output"]["result"].split(" || ")
+    assert len(messages) == 5, messages
+    assert all(m.startswith("dbutils.notebook.run: ") for m in messages), messages
+    assert "timeout_seconds must be a number of seconds >= 0" in messages[0] and "'abc'" in messages[0]
+    assert "arguments must be a dict" in messages[3] and "path must be a string" in messages[4]

@@ -63,7 +63,9 @@ def list_cmd(job_id: Optional[int] = id_option("--job-id", None), limit: int = t
              completed_only: bool = typer.Option(False, "--completed-only"), output: Output = OutputOpt) -> None:
     """List runs (same as ``jobs list-runs``)."""
     from healthmon.jobs import service
+    from healthmon.jobs.recovery import reap_orphans
 
+    reap_orphans()
     data = service.list_runs(job_id=job_id, limit=limit, active_only=active_only, completed_only=completed_only)
     print_json(data) if output == Output.json else runs_table(data["runs"])
 

@@ -174,6 +174,15 @@ class Notebook:
 
         from healthmon.jobs.notebook import NotebookError, load_cells, resolve_relative
 
+        # Checked before anything starts: the Scala signature is run(String, int, Map[String, String]).
+        if not isinstance(path, str):
+            raise TypeError(f"dbutils.notebook.run: path must be a string, got {type(path).__name__}.")
+        if isinstance(timeout_seconds, bool) or not isinstance(timeout_seconds, (int, float)) or timeout_seconds < 0:
+            raise TypeError(f"dbutils.notebook.run: timeout_seconds must be a number of seconds >= 0 (0: no limit), "
+                            f"got {timeout_seconds!r}.")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise TypeError(f"dbutils.notebook.run: arguments must be a dict of widget names to values, "
+                            f"got {type(arguments).__name__}.")
         ctx = self._context
         try:
             target = resolve_relative(ctx.get("path"), path, "dbutils.notebook.run")

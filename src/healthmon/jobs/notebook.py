@@ -48,6 +48,8 @@ def load_cells(path: Path, *, root: Path | None = None, _stack: tuple[Path, ...]
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise NotebookError(f"Cannot read notebook {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise NotebookError(f"{path}: byte {exc.start}: not UTF-8 text; a notebook's source must be UTF-8.") from None
     stack = (*_stack, path)
     if path.suffix == ".ipynb":
         raw = _ipynb_cells(path, text)
@@ -91,18 +93,36 @@ def _source_cells(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def _ipynb_cells(path: Path, text: str) -> list[tuple[str, int]]:
+def _ipynb_cells(path: Path | str, text: str) -> list[tuple[str, int]]:
+    """The code cells of a Jupyter notebook (nbformat 4: an object whose ``cells`` is a list of
+    objects, each ``source`` a string or a list of strings), with their 1-based cell numbers."""
     try:
         nb = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotebookError(f"{path}:{exc.lineno}:{exc.colno}: invalid .ipynb JSON: {exc.msg}") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list):
+        raise NotebookError(f"{path}: not a Jupyter notebook: expected a JSON object whose \"cells\" is a list.")
     cells = []
     for i, c in enumerate(nb.get("cells", []), start=1):
+        if not isinstance(c, dict):
+            raise NotebookError(f"{path}: cell {i}: expected a JSON object, got {type(c).__name__}.")
         src = c.get("source", "")
-        src = "".join(src) if isinstance(src, list) else src
+        if isinstance(src, list) and all(isinstance(part, str) for part in src):
+            src = "".join(src)
+        if not isinstance(src, str):
+            raise NotebookError(f"{path}: cell {i}: source must be a string or a list of strings.")
         if c.get("cell_type") == "code":
             cells.append((src, i))
     return cells
+
+
+def check_ipynb(name: str, data: bytes) -> None:
+    """Refuse content that is not a Jupyter notebook a task could run (a Jupyter import)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookError(f"{name}: byte {exc.start}: not UTF-8 text; a Jupyter notebook is UTF-8 JSON.") from None
+    _ipynb_cells(name, text)
 
 
 def _expand(path: Path, source: str, line: int, stack: tuple[Path, ...], root: Path | None) -> list[Cell]:

@@ -147,6 +147,15 @@ def _check_setting_types(settings: dict[str, Any]) -> None:
 _TASK_WHOLE_NUMBERS = {"timeout_seconds": 0, "max_retries": -1, "min_retry_interval_millis": 0}
 _TASK_STRINGS = ("description", "environment_key", "job_cluster_key", "existing_cluster_id")
 _TASK_OBJECTS = ("email_notifications", "webhook_notifications", "notification_settings", "health")
+# The runnable task types' own fields by their type in the Jobs API (NotebookTask, SparkPythonTask,
+# PythonWheelTask, ...): a parameter that is not a string would reach the task as a Python repr.
+_TASK_TYPE_FIELDS: dict[str, dict[str, type]] = {
+    "notebook_task": {"notebook_path": str, "base_parameters": dict, "source": str, "warehouse_id": str},
+    "spark_python_task": {"python_file": str, "parameters": list, "source": str},
+    "python_wheel_task": {"package_name": str, "entry_point": str, "parameters": list, "named_parameters": dict},
+    "spark_jar_task": {"main_class_name": str, "parameters": list},
+    "spark_submit_task": {"parameters": list},
+}
 
 
 def _check_task_objects(where: str, task: dict) -> None:
@@ -157,6 +166,10 @@ def _check_task_objects(where: str, task: dict) -> None:
     for field in api.TASK_TYPES + _TASK_OBJECTS:
         if field in task and not isinstance(task[field], dict):
             raise InvalidParameterError(f"{where}: {field} must be a JSON object, got {reprlib.repr(task[field])}.")
+    for kind, fields in _TASK_TYPE_FIELDS.items():
+        spec = task.get(kind) or {}  # an object by the check above
+        for field, kind_type in fields.items():
+            _check_typed(f"{where}: {kind}.{field}", spec.get(field), kind_type)
     for field, least in _TASK_WHOLE_NUMBERS.items():
         value = task.get(field)
         if value is not None and (type(value) is not int or not least <= value < 2**31):
@@ -173,6 +186,21 @@ def _check_task_objects(where: str, task: dict) -> None:
     if libraries is not None and not isinstance(libraries, list):
         raise InvalidParameterError(f"{where}: libraries must be a list, got {reprlib.repr(libraries)}.")
     _check_health(where, task.get("health"))
+
+
+def _check_typed(where: str, value: Any, kind: type) -> None:
+    """``value`` absent, or a string / a list of strings / an object of strings (``kind``)."""
+    if value is None:
+        return
+    if kind is str:
+        ok, expected = isinstance(value, str), "a string"
+    elif kind is list:
+        ok, expected = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of strings"
+    else:
+        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        expected = "a JSON object of names to strings"
+    if not ok:
+        raise InvalidParameterError(f"{where} must be {expected}, got {reprlib.repr(value)}.")
 
 
 def _check_health(where: str, health: Any) -> None:

@@ -72,7 +72,9 @@ def _run_python_file(spec: dict, namespace: dict) -> None:
     path = spec["path"]
     sys.argv = [path, *spec.get("argv", [])]
     sys.path.insert(0, os.path.dirname(path))
-    with open(path, encoding="utf-8") as f:
+    # Bytes, as `python file.py` reads them: a PEP 263 coding line is honoured, and a file that is
+    # not UTF-8 without one is a SyntaxError naming the file and line.
+    with open(path, "rb") as f:
         source = f.read()
     namespace["__file__"] = path
     exec(compile(source, path, "exec", dont_inherit=True), namespace)

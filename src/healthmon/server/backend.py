@@ -193,7 +193,26 @@ def run_now(job_id: int, job_parameters: dict | None, only: list[str] | None, us
                      user_name=user_name, idempotency_token=idempotency_token))
 
 
+REAP_INTERVAL_SECONDS = 1.0
+_last_reap = [float("-inf")]
+
+
+def _reap_orphans() -> None:
+    """Before a read of runs, end the runs whose runner died (SIGKILL, OOM) in INTERNAL_ERROR, as
+    the CLI does before its reads: else the API and the UI would show them RUNNING for ever.
+    At most once a second per process: the check reads every active run."""
+    now = time.monotonic()
+    if now - _last_reap[0] < REAP_INTERVAL_SECONDS:
+        return
+    _last_reap[0] = now
+    service()  # 503 when the jobs runtime is not installed
+    from healthmon.jobs.recovery import reap_orphans
+
+    reap_orphans()
+
+
 def get_run(run_id: int, include_history: bool = False, include_tasks: bool = True) -> dict:
+    _reap_orphans()
     return _call("get_run", run_id, include_history=include_history, include_tasks=include_tasks)
 
 
@@ -203,6 +222,7 @@ def list_runs(job_id: int | None, active_only: bool, completed_only: bool, limit
               expand_tasks: bool = False) -> tuple[list[dict], bool]:
     """Job runs newest first and whether more follow in the paging direction: keyset paging by
     ``before`` (older than that run id) or ``after`` (the runs just newer), or an offset."""
+    _reap_orphans()
     result = _call(
         "list_runs", job_id=job_id, active_only=active_only, completed_only=completed_only, limit=limit, offset=offset,
         before_run_id=before, after_run_id=after, run_type=run_type, start_time_from=start_time_from,
@@ -213,6 +233,7 @@ def list_runs(job_id: int | None, active_only: bool, completed_only: bool, limit
 
 
 def get_run_output(run_id: int) -> dict:
+    _reap_orphans()
     return redact_secrets(_call("get_run_output", run_id))
 
 

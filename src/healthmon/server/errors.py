@@ -135,7 +135,10 @@ def _describe_validation(exc: RequestValidationError) -> str:
     # Name the field and what was expected; never echo the input value (it may be a secret).
     parts = []
     for err in exc.errors()[:5]:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        loc = [str(p) for p in err.get("loc", ())]
+        # The first element says where the value came from; a field may itself be named "path".
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            loc = loc[1:]
         field = ".".join(loc) or "request body"
         parts.append(f"{field}: {err.get('msg', 'invalid value')}")
     return "Invalid request: " + "; ".join(parts) if parts else "Invalid request."

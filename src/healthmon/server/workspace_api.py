@@ -22,6 +22,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from healthmon.errors import HealthmonError, InvalidParameterError, NotFoundError, PermissionDeniedError
+from healthmon.jobs.notebook import check_ipynb
 from healthmon.server.errors import ApiError, not_supported
 from healthmon.settings import Settings
 from healthmon.store.auth import Principal
@@ -208,8 +209,11 @@ def import_object(principal: Principal, path: str, content: str | bytes | None, 
         data = text.encode()
     elif fmt == "JUPYTER":
         target = local if local.suffix == ".ipynb" else local.with_name(local.name + ".ipynb")
+        check_ipynb(f"content of {where}", data)
     elif fmt in ("AUTO", "RAW"):  # a notebook by its suffix and header (AUTO) is kept as its source file
         target = local
+        if fmt == "AUTO" and local.suffix == ".ipynb":
+            check_ipynb(f"content of {where}", data)
     elif fmt in ARCHIVE_FORMATS:
         raise not_supported(f"Import format {fmt}", "use SOURCE, AUTO, JUPYTER or RAW")
     else:
