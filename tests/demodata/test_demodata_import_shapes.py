@@ -386,3 +386,28 @@ def test_duplicate_keys_across_part_files_are_an_error(generated, tmp_path):
     pq.write_table(_usage(generated, 50).slice(40), folder / "part-1.parquet")
     with pytest.raises(HealthmonError, match=r"system\.billing\.usage: 10 duplicate key\(s\) \(record_id\)"):
         _import(tmp_path / "x", "imp")
+
+
+@pytest.mark.parametrize("case", ["dangling_link_in_folder", "pipe_in_folder", "dangling_link_as_table",
+                                  "pipe_as_table"])
+def test_entries_that_are_not_regular_files_are_named_not_read(tmp_path, case):
+    # Reading a pipe would block and a dangling link has no rows: both are refused by name.
+    root = tmp_path / "x"
+    root.mkdir()
+    name = "system.access.workspaces_latest"
+    if case.endswith("in_folder"):
+        (root / name).mkdir()
+        bad = root / name / "w.csv"
+    else:
+        bad = root / f"{name}.csv"
+    if case.startswith("dangling"):
+        bad.symlink_to(tmp_path / "gone.csv")
+    else:
+        os.mkfifo(bad)
+    proc = subprocess.run(HM + ["import", "system-tables", "--from", str(root), "--catalog", "c",
+                                "--allow-missing", "all"], capture_output=True, text=True, env=dict(os.environ),
+                          timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert "w.csv" in proc.stderr or f"{name}.csv" in proc.stderr, proc.stderr
+    assert "not a regular file" in proc.stderr, proc.stderr

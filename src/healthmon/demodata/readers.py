@@ -94,10 +94,17 @@ def _committed(directory: Path, names: list[str]) -> tuple[set[str], set[str], s
     return added, removed, started
 
 
+# A data file or table folder that cannot be read as one: reading a pipe would block, and a
+# dangling link or a device is no data; refusing it names the entry instead of losing its rows.
+_NOT_REGULAR = "not a regular file or folder (a dangling link, a pipe or a device)"
+
+
 def data_files(source: Path) -> TableFiles:
     """The data files of one table export (a file, or a folder as Spark writes it), sorted."""
     if source.is_file():
         return TableFiles([DataFile(source, FORMATS[source.suffix.lower()])], [], False)
+    if not source.is_dir():
+        raise ImportFormatError(_NOT_REGULAR, location=Location(str(source)))
     files: list[DataFile] = []
     uncommitted: list[Path] = []
     markers = False
@@ -122,6 +129,8 @@ def data_files(source: Path) -> TableFiles:
             fmt = FORMATS.get(entry.suffix.lower())
             if fmt is None:
                 continue
+            if not entry.is_file():
+                raise ImportFormatError(_NOT_REGULAR, location=Location(str(entry)))
             txn = _TXN.search(entry.name)
             if txn and txn.group(1) in started and (entry.name not in added or entry.name in removed):
                 uncommitted.append(entry)
