@@ -796,7 +796,10 @@ class EntityScorer:
                 self.alert_start, self.alert_settled = t, 0
                 # the level before it, in the series less its cycle
                 self.alert_from = self.shift.windows.lagged_median() if on_shift else best.level
-            self.flag_score, self.flag_z = surprise, abs(z)
+            # a flag through the level-shift or spread channel comes on a point close to expected (a first weekend
+            # whose residuals have grown before any is min_z out): in the first week an escalation then needs a point
+            # half again as far out as a flagged point must be, not as that one
+            self.flag_score, self.flag_z = surprise, max(abs(z), c.min_z)
             self.alert_side, self.alert_at = side, self.scored
         elif t < self.quiet_until or same_change:
             if surprise >= threshold and abs(z) < c.min_z:
