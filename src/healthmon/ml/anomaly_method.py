@@ -83,7 +83,7 @@ Per point (``EntityScorer.update``):
    alert) and, when the spread channel leads, the point is ``min_z`` from expected; so one
    excursion raises one alert plus escalations for a clearly larger one. Until a day after the
    weekly profile is ready (a week's worth of points), only a point ``FARTHER`` times as far from
-   expected as the alert's last flagged one escalates: a lasting change then may be the week's own
+   expected as the alert's last flagged one (at least ``min_z``) escalates: a lasting change then may be the week's own
    cycle (a first weekend) or the weekly profile's first, unmeasured forecasts, raised once. The
    quiet lasts until a
    day after the last point close to expected (under ``min_z``) whose surprise still reaches the
