@@ -81,3 +81,22 @@ def test_a_wander_before_the_level_shift_channel_has_a_history_is_not_a_shift():
         rng = _rng("ar1_0.99", spacing, 4000)
         t = times(spacing, 4000, rng)
         assert not _flags(t, make(t, rng)).any(), spacing
+
+
+def test_a_stuck_sensor_on_a_series_too_short_for_the_spread_channels_own_history_is_found():
+    # hourly AR(0.9) of spread 2, 1,500 points; from point 1,050 the sensor repeats its last value for two
+    # days. The forecasters follow the flat line, so no point is far from expected: the change is the
+    # residuals' spread, and the spread channel counts from its 1,440th value of own history (about 1,800
+    # points), which such a series never has (2 of 7 found, by the points after the line ends). Without a
+    # history, a spread ratio of 3 either way, twice (in log) the largest the series has shown, reaches the budget
+    t = START + HOUR * np.arange(1500)
+    found, before = 0, 0
+    for seed in (11, 13, 21, 42, 99, 555, 1234):  # development seeds
+        rng = np.random.default_rng(seed)
+        x = 50 + 2 * _ar(len(t), 0.9, rng)
+        x[1050:1098] = x[1049]
+        flags = _flags(t, x)
+        found += bool(flags[1050:1110].any())
+        before += int(flags[:1050].sum())
+    assert found >= 5, found
+    assert before == 0

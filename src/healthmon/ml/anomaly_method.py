@@ -64,7 +64,9 @@ Per point (``EntityScorer.update``):
    counts as reaching the budget.
    A sixth is a change of spread (added noise; a stuck sensor, whose points the forecasters follow):
    the log ratio of the median |z| of the last ``spread_short`` points to that of the
-   ``spread_long`` before them, both ways, with the same own history first.
+   ``spread_long`` before them, both ways, with the same own history first; until then a ratio
+   ``spread_min`` from 1 (log), and ``YOUNG_SPREAD_MARGIN`` times the largest (log) ratio the series
+   has shown before its recent window, counts as reaching the budget.
    ``anomaly_score`` is the largest tail surprise of the six, -log10 of how rare the value is
    among the entity's own past values of it: a decayed histogram, with an exponential tail
    fitted beyond its top ``tail_share`` (peaks over threshold), so heavy-tailed series are
@@ -81,7 +83,7 @@ Per point (``EntityScorer.update``):
    alert) and, when the spread channel leads, the point is ``min_z`` from expected; so one
    excursion raises one alert plus escalations for a clearly larger one. Until a day after the
    weekly profile is ready (a week's worth of points), only a point ``FARTHER`` times as far from
-   expected as the alert's last flagged one escalates: a lasting change then may be the week's own
+   expected as the alert's last flagged one (at least ``min_z``) escalates: a lasting change then may be the week's own
    cycle (a first weekend) or the weekly profile's first, unmeasured forecasts, raised once. The
    quiet lasts until a
    day after the last point close to expected (under ``min_z``) whose surprise still reaches the
@@ -133,6 +135,9 @@ HISTORY_KEPT = 0.1
 # this many times the largest the series has shown before (a wandering series moves its recent median by
 # several lagged spreads now and then)
 YOUNG_MARGIN = 1.5
+# the same for the spread channel, whose sizes are logs of ratios: twice the largest is its square (a quantised
+# series' median |z| flips between the grid's floor and a step now and then, by ratios near the largest it showed)
+YOUNG_SPREAD_MARGIN = 2.0
 # while the week's cycle is not known, an escalation needs a point this many times as far from expected as
 # the alert's last flagged one
 FARTHER = 1.5
@@ -433,6 +438,27 @@ class _SpreadChange:
         return math.log(w.recent_median() / w.lagged_median()) if w.full() else None
 
 
+class _Largest:
+    """The largest of a young channel's sizes older than its recent window (a change that is building
+    up is not its own reference), once ``window`` of them are in."""
+
+    def __init__(self, window: int, margin: float):
+        self.window, self.margin = window, margin
+        self.recent: deque[float] = deque()
+        self.largest = 0.0
+        self.seen = 0
+
+    def record(self, size: float) -> None:
+        self.recent.append(size)
+        if len(self.recent) > self.window:
+            self.largest = max(self.largest, self.recent.popleft())
+            self.seen += 1
+
+    def exceeded(self, size: float, least: float) -> bool:
+        """Is ``size`` at least ``least`` and ``margin`` times the largest before it?"""
+        return self.seen >= self.window and size >= max(least, self.margin * self.largest)
+
+
 class _Grid:
     """The smallest non-zero step between the distinct values seen so far (inf until there are two).
 
@@ -491,13 +517,12 @@ class EntityScorer:
         self.point_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
         self.shift = _LevelShift(self.cfg.shift_short, self.cfg.shift_long)
         self.shift_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
-        # until the level-shift channel has its own history: its values of the last shift_short points, and the
-        # largest of (and count of) those before them
-        self.shift_sizes: deque[float] = deque()
-        self.shift_max = 0.0
-        self.shift_seen = 0
+        # until the level-shift and spread channels have their own history: the largest size each has shown
+        # before its recent window
+        self.shift_largest = _Largest(self.cfg.shift_short, YOUNG_MARGIN)
         self.spread = _SpreadChange(self.cfg.spread_short, self.cfg.spread_long)
         self.spread_tail = _Tail(self.cfg.tail_memory, self.cfg.tail_share)
+        self.spread_largest = _Largest(self.cfg.spread_short, YOUNG_SPREAD_MARGIN)
         self.quiet_until = -math.inf
         # points the chosen weekly profile forecast close (under 2 z) that the other forecasters put min_z
         # away, and whether the score history has faded once for them
@@ -696,8 +721,7 @@ class EntityScorer:
         # forecaster changes): a tail of a few dozen values calls everything rare
         young = self.shift_tail.total < c.shift_history
         shift_surprise = self.shift_tail.surprise(shift.size) if shift is not None and not young else 0.0
-        if (shift is not None and young and self.shift_seen >= c.shift_short
-                and shift.size >= max(c.min_z, YOUNG_MARGIN * self.shift_max)):
+        if shift is not None and young and self.shift_largest.exceeded(shift.size, c.min_z):
             # without a history of its own (a series of under ~1,800 points), a shift of the recent median as
             # far from the lagged one as a flagged point must be from expected, in the lagged window's spreads,
             # is as rare as the budget: a ramp or a lasting shift that the forecasters have followed. A wander
@@ -710,8 +734,14 @@ class EntityScorer:
             # series flips between 0 (most points on their forecast's grid value) and one step
             self.spread.push(max(abs(z), grid / sigma))
             spread = self.spread.measure()
+        spread_young = self.spread_tail.total < c.shift_history
         spread_surprise = (self.spread_tail.surprise(abs(spread))
-                           if spread is not None and self.spread_tail.total >= c.shift_history else 0.0)
+                           if spread is not None and not spread_young else 0.0)
+        if spread is not None and spread_young and self.spread_largest.exceeded(abs(spread), c.spread_min):
+            # without a history of its own (a series of under ~1,800 points), a spread ratio as far from 1 as a
+            # flag through the channel needs, and well beyond the largest the series has shown so far (a
+            # quantised or bursty series changes its median |z| a lot now and then), is as rare as the budget
+            spread_surprise = math.log10(c.budget)
         channels = (self.short_tail.surprise(abs(self.short)), self.long_tail.surprise(abs(self.long)),
                     self.drift_tail.surprise(drift), shift_surprise, spread_surprise,
                     self.point_tail.surprise(abs(z)) - c.point_margin if abs(z) >= c.point_min_z else 0.0)
@@ -766,7 +796,10 @@ class EntityScorer:
                 self.alert_start, self.alert_settled = t, 0
                 # the level before it, in the series less its cycle
                 self.alert_from = self.shift.windows.lagged_median() if on_shift else best.level
-            self.flag_score, self.flag_z = surprise, abs(z)
+            # a flag through the level-shift or spread channel comes on a point close to expected (a first weekend
+            # whose residuals have grown before any is min_z out): in the first week an escalation then needs a point
+            # half again as far out as a flagged point must be, not as that one
+            self.flag_score, self.flag_z = surprise, max(abs(z), c.min_z)
             self.alert_side, self.alert_at = side, self.scored
         elif t < self.quiet_until or same_change:
             if surprise >= threshold and abs(z) < c.min_z:
@@ -784,13 +817,11 @@ class EntityScorer:
         if shift is not None:
             self.shift_tail.record(shift.size)
             if young:
-                # only sizes older than the recent window: a change that is building up is not its own reference
-                self.shift_sizes.append(shift.size)
-                if len(self.shift_sizes) > c.shift_short:
-                    self.shift_max = max(self.shift_max, self.shift_sizes.popleft())
-                    self.shift_seen += 1
+                self.shift_largest.record(shift.size)
         if spread is not None:
             self.spread_tail.record(abs(spread))
+            if spread_young:
+                self.spread_largest.record(abs(spread))
         self._learn(t, x, r)
         return Score(surprise, flag, expected, z, best.name, shift.size if shift is not None else math.nan)
 
