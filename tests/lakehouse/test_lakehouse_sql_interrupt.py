@@ -15,7 +15,9 @@ import pytest
 from healthmon.lakehouse.engines.duckdb_engine import confined_connection, run_interruptibly
 
 # Runs for minutes on any machine: 9 * 10^10 joined rows.
-LONG_QUERY = "SELECT count(*) FROM range(300000) a CROSS JOIN range(300000) b WHERE (a.range + b.range) % 13 = 0"
+# Spark SQL (healthmon sql); DuckDB's own range() names its column `range`, not `id`.
+LONG_QUERY = "SELECT count(*) FROM range(300000) a CROSS JOIN range(300000) b WHERE (a.id + b.id) % 13 = 0"
+LONG_DUCKDB_QUERY = LONG_QUERY.replace("a.id + b.id", "a.range + b.range")
 
 
 class _Stop(Exception):
@@ -33,7 +35,7 @@ def test_a_signal_interrupts_a_running_statement_and_frees_the_connection():
         timer.start()
         started = time.monotonic()
         with pytest.raises(_Stop):
-            run_interruptibly(con, lambda: con.sql(LONG_QUERY).to_arrow_table())
+            run_interruptibly(con, lambda: con.sql(LONG_DUCKDB_QUERY).to_arrow_table())
         assert time.monotonic() - started < 10
         # The statement was interrupted, so the connection takes the next one.
         assert con.sql("SELECT 41 + 1 AS x").fetchall() == [(42,)]
@@ -83,8 +85,7 @@ def test_healthmon_sql_exits_143_soon_after_sigterm(healthmon_home):
 def test_healthmon_sql_on_spark_exits_128_plus_signal_soon_after_it(healthmon_home, signum):
     """pyspark puts a SIGINT handler of its own in place of the CLI's (its KeyboardInterrupt then
     surfaced as a Py4J "SQL error", exit 1), and a Spark statement blocks the main thread."""
-    spark_query = LONG_QUERY.replace("a.range + b.range", "a.id + b.id")
-    proc = subprocess.Popen([sys.executable, "-m", "healthmon.cli.main", "sql", "--engine", "spark", spark_query],
+    proc = subprocess.Popen([sys.executable, "-m", "healthmon.cli.main", "sql", "--engine", "spark", LONG_QUERY],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "HEALTHMON_SQL_TIMEOUT": "600"})
     try:
