@@ -283,7 +283,7 @@ def test_hand_gzipped_flat_files_are_named_by_their_file(generated, tmp_path):
     assert result.rows["fact_audit_logs"] == 50
 
 
-@pytest.mark.parametrize("case", ["not_gzip", "truncated", "corrupt", "bad_value"])
+@pytest.mark.parametrize("case", ["not_gzip", "truncated", "corrupt", "bad_value", "gzipped_parquet"])
 def test_bad_gzip_files_end_in_a_located_error(tmp_path, case):
     folder = tmp_path / "x" / "system.access.workspaces_latest"
     folder.mkdir(parents=True)
@@ -300,6 +300,10 @@ def test_bad_gzip_files_end_in_a_located_error(tmp_path, case):
     elif case == "corrupt":
         f.write_bytes(packed[:-8] + b"\x00\x00\x00\x00" + packed[-4:])  # wrong CRC-32 in the trailer
         expect = r"part-00000-c000\.csv\.gz: corrupt gzip data"
+    elif case == "gzipped_parquet":  # Parquet compresses inside the file; a .parquet.gz is refused, not skipped
+        f = folder / "part-00000-c000.snappy.parquet.gz"
+        f.write_bytes(gzip.compress(b"PAR1"))
+        expect = r"part-00000-c000\.snappy\.parquet\.gz: a gzip-compressed parquet file is not read"
     else:  # lines and columns are counted in the decompressed text
         f.write_bytes(gzip.compress(text.replace("a,7,w7,u,2024-01-01T00:00:00Z", "a,7,w7,u,yesterday")
                                     .encode()))

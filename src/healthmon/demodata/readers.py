@@ -89,16 +89,23 @@ def data_suffix(name: str) -> str | None:
     not a data file."""
     base = name[:-3] if name.lower().endswith(".gz") else name
     suffix = Path(base).suffix
-    fmt = FORMATS.get(suffix.lower())
-    if fmt is None or (base != name and fmt not in GZIP_FORMATS):
+    if suffix.lower() not in FORMATS:
         return None
     return name[len(base) - len(suffix):]
 
 
-def format_of(name: str) -> str | None:
-    """A data file's format from its name (``csv`` for ``usage.csv.gz`` too); None: not data."""
-    suffix = data_suffix(name)
-    return None if suffix is None else FORMATS[suffix.lower().removesuffix(".gz")]
+def format_of(path: Path) -> str | None:
+    """A data file's format from its name (``csv`` for ``usage.csv.gz`` too); None: not data.
+    A gzipped Parquet or Arrow file is an error rather than skipped, so its rows are not lost
+    without a word."""
+    suffix = data_suffix(path.name)
+    if suffix is None:
+        return None
+    fmt = FORMATS[suffix.lower().removesuffix(".gz")]
+    if suffix.lower().endswith(".gz") and fmt not in GZIP_FORMATS:
+        raise ImportFormatError(f"a gzip-compressed {fmt} file is not read (Parquet and Arrow compress inside "
+                                "the file); gunzip it", location=Location(str(path)))
+    return fmt
 
 
 def _committed(directory: Path, names: list[str]) -> tuple[set[str], set[str], set[str]]:
@@ -130,7 +137,7 @@ _NOT_REGULAR = "not a regular file or folder (a dangling link, a pipe or a devic
 def data_files(source: Path) -> TableFiles:
     """The data files of one table export (a file, or a folder as Spark writes it), sorted."""
     if source.is_file():
-        fmt = format_of(source.name)
+        fmt = format_of(source)
         if fmt is None:
             raise ImportFormatError(f"not a data file ({DATA_SUFFIXES})", location=Location(str(source)))
         return TableFiles([DataFile(source, fmt)], [], False)
@@ -157,7 +164,7 @@ def data_files(source: Path) -> TableFiles:
                     part = partition + ((unquote(col), None if value == HIVE_NULL else value),)
                 walk(entry, part)
                 continue
-            fmt = format_of(entry.name)
+            fmt = format_of(entry)
             if fmt is None:
                 continue
             if not entry.is_file():

@@ -17,8 +17,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import typing
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -177,7 +177,7 @@ def from_json_text(text: pa.Array, expected: pa.DataType) -> pa.Array:
     return _conform(col, expected)
 
 
-def _csv_header(raw: typing.BinaryIO) -> list[str]:
+def _csv_header(raw: BinaryIO) -> list[str]:
     with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
         return next(csv.reader(fh), [])
 
