@@ -7,6 +7,7 @@ whose JSON lists the ``added`` part files, ``_SUCCESS``, ``.crc`` checksum files
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import json
 import os
@@ -203,6 +204,119 @@ def test_commit_markers_are_honoured(generated, tmp_path):
     assert _import(tmp_path / "x", "imp2").rows["fact_usage"] == 100
 
 
+# ---------------------------------------------------------------- gzip-compressed text (Spark's compression=gzip)
+
+
+def _gzip(plain: Path, target: Path) -> Path:
+    """``plain`` compressed with the gzip format (RFC 1952) to ``target``; ``plain`` removed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
+    return target
+
+
+def _same_import(tmp_path, plain_root: Path, gz_root: Path, table: str) -> pa.Table:
+    """Import both exports; the gzip one must give exactly the plain one's gold table."""
+    _import(plain_root, "plain")
+    _import(gz_root, "gz")
+    plain, packed = _read("plain", table), _read("gz", table)
+    assert packed.num_rows == plain.num_rows > 0
+    assert packed.equals(plain)
+    return packed
+
+
+def test_gzip_csv_part_files_in_a_spark_folder(generated, tmp_path):
+    """df.write.partitionBy("event_date").option("compression", "gzip").csv(...): hive folders of
+    ``part-…-c000.csv.gz`` files, commit markers, _SUCCESS and .crc files."""
+    audit = _system(generated, "fact_audit_logs", "system.access.audit", 300)
+    plain = tmp_path / "plain" / "system.access.audit"
+    packed = tmp_path / "gz" / "system.access.audit"
+    days = sorted(set(audit.column("event_date").to_pylist()))
+    for i, day in enumerate(days):
+        part = audit.filter(pc.equal(audit.column("event_date"), pa.scalar(day, pa.date32())))
+        sub = f"event_date={day.isoformat()}"
+        write_export(part.drop_columns(["event_date"]), plain / sub, "csv")
+        name = f"part-{i:05d}-tid-4242-0f8fad5b-d9cb-469f-a165-70867728950e-{i}-c000.csv.gz"
+        csv_text = write_export(part.drop_columns(["event_date"]), tmp_path / "tmp" / sub, "csv")
+        _gzip(csv_text, packed / sub / name)
+        (packed / sub / f".{name}.crc").write_bytes(b"\x00crc")
+        (packed / sub / "_started_4242").write_text("")
+        (packed / sub / "_committed_4242").write_text(json.dumps({"added": [name], "removed": []}))
+    # a failed task's attempt of the same transaction, never committed
+    first = packed / f"event_date={days[0].isoformat()}"
+    leftover = write_export(audit.slice(0, 5).drop_columns(["event_date"]), tmp_path / "tmp2", "csv")
+    _gzip(leftover, first / "part-00099-tid-4242-aaaa-1-c000.csv.gz")
+    (packed / "_SUCCESS").write_text("")
+    got = _same_import(tmp_path, tmp_path / "plain", tmp_path / "gz", "fact_audit_logs")
+    assert got.num_rows == 300 and got.column("event_date").type == pa.date32()
+    result = _import(tmp_path / "gz", "gz2")
+    line = next(t for t in result.tables if t.table == "fact_audit_logs")
+    assert line.files == len(days) and "1 uncommitted part file(s) skipped" in line.note
+
+
+def test_gzip_json_lines_part_file(generated, tmp_path):
+    """df.write.option("compression", "gzip").json(...): JSON lines in ``part-….json.gz``."""
+    usage = _usage(generated)
+    write_export(usage, tmp_path / "plain" / "system.billing.usage", "jsonl")
+    text = write_export(usage, tmp_path / "tmp", "jsonl")
+    _gzip(text, tmp_path / "gz" / "system.billing.usage" / "part-00000-0f8fad5b-d9cb-469f-a165-70867728950e-c000.json.gz")
+    (tmp_path / "gz" / "system.billing.usage" / "_SUCCESS").write_text("")
+    assert _same_import(tmp_path, tmp_path / "plain", tmp_path / "gz", "fact_usage").num_rows == 120
+
+
+def test_hand_gzipped_flat_files_are_named_by_their_file(generated, tmp_path):
+    """``gzip usage.csv`` by hand: a flat ``*.csv.gz`` / ``*.jsonl.gz`` is a table named by its file."""
+    usage = _usage(generated)
+    audit = _system(generated, "fact_audit_logs", "system.access.audit", 50)
+    plain, packed = tmp_path / "plain", tmp_path / "gz" / "2026-06-01"
+    plain.mkdir()
+    write_export(usage, tmp_path / "t1", "csv").rename(plain / "system.billing.usage.csv")
+    write_export(audit, tmp_path / "t2", "jsonl").rename(plain / "audit.jsonl")
+    _gzip(write_export(usage, tmp_path / "t3", "csv"), packed / "system.billing.usage.csv.gz")
+    _gzip(write_export(audit, tmp_path / "t4", "jsonl"), packed / "Audit.JSONL.GZ")
+    (packed / "notes.txt.gz").write_bytes(gzip.compress(b"not data"))
+    _same_import(tmp_path, plain, tmp_path / "gz", "fact_usage")
+    result = _import(tmp_path / "gz", "gz2")
+    found = {t.table: t.found for t in result.tables}
+    assert found["fact_usage"] == "2026-06-01/system.billing.usage.csv.gz"
+    assert found["fact_audit_logs"] == "2026-06-01/Audit.JSONL.GZ"
+    assert result.rows["fact_audit_logs"] == 50
+
+
+@pytest.mark.parametrize("case", ["not_gzip", "truncated", "corrupt", "bad_value", "gzipped_parquet"])
+def test_bad_gzip_files_end_in_a_located_error(tmp_path, case):
+    folder = tmp_path / "x" / "system.access.workspaces_latest"
+    folder.mkdir(parents=True)
+    text = ("account_id,workspace_id,workspace_name,workspace_url,create_time,status\n"
+            + "".join(f"a,{i},w{i},u,2024-01-01T00:00:00Z,RUNNING\n" for i in range(2000)))
+    packed = gzip.compress(text.encode())
+    f = folder / "part-00000-c000.csv.gz"
+    if case == "not_gzip":
+        f.write_bytes(text.encode())  # named .gz, never compressed
+        expect = r"part-00000-c000\.csv\.gz: not a gzip file"
+    elif case == "truncated":
+        f.write_bytes(packed[: len(packed) // 2])  # an interrupted download
+        expect = r"part-00000-c000\.csv\.gz: compressed data ends early"
+    elif case == "corrupt":
+        f.write_bytes(packed[:-8] + b"\x00\x00\x00\x00" + packed[-4:])  # wrong CRC-32 in the trailer
+        expect = r"part-00000-c000\.csv\.gz: corrupt gzip data"
+    elif case == "gzipped_parquet":  # Parquet compresses inside the file; a .parquet.gz is refused, not skipped
+        f = folder / "part-00000-c000.snappy.parquet.gz"
+        f.write_bytes(gzip.compress(b"PAR1"))
+        expect = r"part-00000-c000\.snappy\.parquet\.gz: a gzip-compressed parquet file is not read"
+    else:  # lines and columns are counted in the decompressed text
+        f.write_bytes(gzip.compress(text.replace("a,7,w7,u,2024-01-01T00:00:00Z", "a,7,w7,u,yesterday")
+                                    .encode()))
+        expect = r"part-00000-c000\.csv\.gz:9:\d+: .*create_time.*yesterday"
+    proc = subprocess.run(HM + ["import", "system-tables", "--from", str(tmp_path / "x"), "--catalog", "c",
+                                "--allow-missing", "all"], capture_output=True, text=True, env=dict(os.environ))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    import re
+
+    assert re.search(expect, proc.stderr), proc.stderr
+
+
 def test_complex_columns_as_json_text_in_parquet_and_arrow(generated, tmp_path):
     """pandas / the SQL connector give structs and maps as JSON strings."""
     usage = _usage(generated)
@@ -247,11 +361,6 @@ def test_pandas_json_array_of_records(tmp_path):
 def test_epoch_dates_get_a_clear_error(generated, tmp_path):
     """pandas' to_json writes dates as epoch milliseconds: refused with file, line, column,
     value and what is expected."""
-    folder = tmp_path / "x" / "workspaces_latest"
-    folder.mkdir(parents=True)
-    (folder / "w.json").write_text(json.dumps({"account_id": "a", "workspace_id": "1", "workspace_name": "w",
-                                               "create_time": 1704103200000, "status": "RUNNING"}) + "\n")
-    _import(tmp_path / "x", "imp")  # a timestamp as epoch milliseconds is unambiguous
     usage = tmp_path / "y" / "usage"
     usage.mkdir(parents=True)
     row = {k: v for k, v in _usage(generated, 1).to_pylist()[0].items()}
@@ -264,6 +373,25 @@ def test_epoch_dates_get_a_clear_error(generated, tmp_path):
     msg = str(err.value)
     assert "u.json:1:1" in msg and "column usage_date" in msg and "1704067200000" in msg
     assert "expected date" in msg and "epoch milliseconds" in msg
+
+
+@pytest.mark.parametrize("name, text", [
+    ("w.json", '{"account_id": "a", "workspace_id": "1", "workspace_name": "w", "create_time": 1704103200000}\n'),
+    ("w.json", '{"account_id": "a", "workspace_id": "1", "workspace_name": "w", "create_time": "1704103200000"}\n'),
+    ("w.csv", "account_id,workspace_id,workspace_name,workspace_url,create_time,status\na,1,w,u,1704103200000,RUNNING\n"),
+])
+def test_an_epoch_number_is_no_timestamp_in_either_text_format(tmp_path, name, text):
+    """Databricks exports timestamps as ISO 8601 text; an epoch number (seconds? milliseconds?)
+    is refused the same way in JSON and CSV, with its location and the fix."""
+    folder = tmp_path / "x" / "workspaces_latest"
+    folder.mkdir(parents=True)
+    (folder / name).write_text(text)
+    with pytest.raises(HealthmonError) as err:
+        _import(tmp_path / "x", "imp")
+    msg = str(err.value)
+    line = 2 if name.endswith(".csv") else 1
+    assert f"{name}:{line}:" in msg and "create_time" in msg and "1704103200000" in msg, msg
+    assert "a number is not a timestamp" in msg and "ISO 8601" in msg, msg
 
 
 # ---------------------------------------------------------------- bad bytes never reach a traceback

@@ -43,7 +43,7 @@ def system_tables(
         ...,
         "--from",
         help="Folder with the exports: a folder or file per system table "
-        "(system.billing.usage/, billing_usage.csv, usage/ ...).",
+        "(system.billing.usage/, billing_usage.csv, usage.csv.gz, usage/ ...).",
     ),
     catalog: str = typer.Option(..., "--catalog", help="Catalog to write into."),
     schema: str = typer.Option("gold", "--schema", help="Schema of the gold tables."),

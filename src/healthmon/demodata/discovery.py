@@ -6,7 +6,7 @@ after the table in any of the forms people write: ``system.billing.usage``,
 ``-`` or spaces for the dots, in any case (``billing_usage``, ``System.Billing.Usage.csv``).
 Folders whose name is no table are looked into (wrapper folders: a recursive copy's extra
 level, a dated export folder...) up to :data:`MAX_WRAPPERS` levels. Names starting with ``.``
-or ``_`` are never data.
+or ``_`` are never data. A flat text file may be gzip-compressed (``usage.csv.gz``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from healthmon.demodata.readers import FORMATS
+from healthmon.demodata.readers import data_suffix
 from healthmon.demodata.system_schema import ALIASES, SNAPSHOT_SOURCES, SPEC_BY_SOURCE
 from healthmon.errors import HealthmonError, InvalidParameterError
 
@@ -66,9 +66,8 @@ def parse_table_names(values: list[str], what: str) -> set[str]:
 
 def _data_stem(path: Path) -> str | None:
     """A data file's name without its format suffix (None: not a data file)."""
-    if path.suffix.lower() not in FORMATS:
-        return None
-    return path.name[: -len(path.suffix)]
+    suffix = data_suffix(path.name)
+    return None if suffix is None else path.name[: -len(suffix)]
 
 
 @dataclass

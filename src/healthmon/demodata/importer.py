@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from healthmon.demodata import arrowgen as ag
 from healthmon.demodata.discovery import KNOWN, Discovery, discover, parse_table_names
-from healthmon.demodata.readers import ImportFormatError, data_files, empty_table, read_file
+from healthmon.demodata.readers import DATA_SUFFIXES, ImportFormatError, data_files, empty_table, read_file
 from healthmon.demodata.schemas import GOLD_TABLES, LABEL_TABLES
 from healthmon.demodata.system_schema import (
     SNAPSHOT_SOURCES,
@@ -406,8 +406,7 @@ def _pieces(src: _Source) -> Iterator[pa.Table]:
     schema = system_tables()[src.name]
     found = data_files(src.path)
     if not found.files and not found.markers:
-        raise ImportFormatError("no data files (.parquet, .csv, .json, .jsonl, .arrow, .feather)",
-                                location=Location(str(src.path)))
+        raise ImportFormatError(f"no data files ({DATA_SUFFIXES})", location=Location(str(src.path)))
     src.files = len(found.files)
     notes = []
     if found.uncommitted:

@@ -1,5 +1,6 @@
-"""Read one exported system table (Parquet, Arrow IPC/Feather, CSV or JSON lines) into Arrow,
-typed as the real system table, checking the columns the gold layer needs.
+"""Read one exported system table (Parquet, Arrow IPC/Feather, CSV or JSON lines, the text
+formats plain or gzip-compressed) into Arrow, typed as the real system table, checking the
+columns the gold layer needs.
 
 A table's export is a flat file or a folder as Spark writes it (:func:`data_files`): part files
 in any sub-folders, hive partition folders (``event_date=2024-01-01``) whose values become
@@ -11,7 +12,9 @@ Parquet and Arrow keep their types, which must be compatible with the real ones 
 width for an integer, any timestamp unit, decimal/float/integer for a decimal...); a complex
 column (struct, map, array) may also arrive as JSON text (pandas, the SQL connector) and is
 parsed by the declared type. CSV and JSON carry text: values are parsed into the real type,
-complex ones from JSON, as Databricks writes them when exporting. Map entries are put in key
+complex ones from JSON, as Databricks writes them when exporting; a ``.csv.gz`` / ``.json.gz``
+(Spark's ``compression=gzip``, or ``gzip`` by hand) is read as its decompressed text, so its
+errors count lines and columns in that text. Map entries are put in key
 order (:func:`canonical_maps`), so an import does not depend on the order a writer or a
 parser produced them in. Errors name the file, the line (text) or row (Parquet/Arrow), the
 column, the value and what was expected.
@@ -22,9 +25,11 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import gzip
 import io
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -37,16 +42,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from healthmon.demodata.text_fast import Unsupported, from_json_text, has_map, read_text_fast
+from healthmon.demodata.text_fast import Unsupported, file_bytes, from_json_text, has_map, read_text_fast
 from healthmon.demodata.types import spark_type
 from healthmon.errors import HealthmonError, Location
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json",
            ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
+# Text formats may come gzip-compressed (``part-00000-….c000.csv.gz``); Parquet compresses
+# inside the file (``.snappy.parquet``, a plain ``.parquet`` suffix), so a ``.parquet.gz`` is no
+# export Spark writes.
+GZIP_FORMATS = frozenset({"csv", "json"})
+DATA_SUFFIXES = ".parquet, .csv, .json, .jsonl, .arrow, .feather, .csv.gz, .json.gz"
 BATCH_ROWS = 1 << 18         # Parquet/Arrow files are read in batches of at most this many rows
 READ_BUFFER = 1 << 20        # bytes buffered per Parquet column while a batch is decoded
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _TXN = re.compile(r"-tid-(\d+)-")
+_EPOCH = re.compile(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?")
 
 
 class ImportFormatError(HealthmonError):
@@ -71,6 +82,30 @@ class TableFiles:
 
 def _hidden(name: str) -> bool:
     return name.startswith((".", "_")) or name.endswith(".crc")
+
+
+def data_suffix(name: str) -> str | None:
+    """The format suffix of a data file's name as written (``.csv``, ``.json.gz``...); None:
+    not a data file."""
+    base = name[:-3] if name.lower().endswith(".gz") else name
+    suffix = Path(base).suffix
+    if suffix.lower() not in FORMATS:
+        return None
+    return name[len(base) - len(suffix):]
+
+
+def format_of(path: Path) -> str | None:
+    """A data file's format from its name (``csv`` for ``usage.csv.gz`` too); None: not data.
+    A gzipped Parquet or Arrow file is an error rather than skipped, so its rows are not lost
+    without a word."""
+    suffix = data_suffix(path.name)
+    if suffix is None:
+        return None
+    fmt = FORMATS[suffix.lower().removesuffix(".gz")]
+    if suffix.lower().endswith(".gz") and fmt not in GZIP_FORMATS:
+        raise ImportFormatError(f"a gzip-compressed {fmt} file is not read (Parquet and Arrow compress inside "
+                                "the file); gunzip it", location=Location(str(path)))
+    return fmt
 
 
 def _committed(directory: Path, names: list[str]) -> tuple[set[str], set[str], set[str]]:
@@ -102,7 +137,10 @@ _NOT_REGULAR = "not a regular file or folder (a dangling link, a pipe or a devic
 def data_files(source: Path) -> TableFiles:
     """The data files of one table export (a file, or a folder as Spark writes it), sorted."""
     if source.is_file():
-        return TableFiles([DataFile(source, FORMATS[source.suffix.lower()])], [], False)
+        fmt = format_of(source)
+        if fmt is None:
+            raise ImportFormatError(f"not a data file ({DATA_SUFFIXES})", location=Location(str(source)))
+        return TableFiles([DataFile(source, fmt)], [], False)
     if not source.is_dir():
         raise ImportFormatError(_NOT_REGULAR, location=Location(str(source)))
     files: list[DataFile] = []
@@ -126,7 +164,7 @@ def data_files(source: Path) -> TableFiles:
                     part = partition + ((unquote(col), None if value == HIVE_NULL else value),)
                 walk(entry, part)
                 continue
-            fmt = FORMATS.get(entry.suffix.lower())
+            fmt = format_of(entry)
             if fmt is None:
                 continue
             if not entry.is_file():
@@ -330,11 +368,12 @@ def _ipc_batches(reader) -> Iterator[pa.RecordBatch]:
 def _parse_ts(v) -> dt.datetime:
     if isinstance(v, bool):
         raise ValueError("not a timestamp")
-    if isinstance(v, (int, float)):
-        try:
-            return dt.datetime.fromtimestamp(v / 1000 if abs(v) > 1e11 else v, dt.timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            raise ValueError("epoch number out of range") from None
+    if isinstance(v, (int, float)) or _EPOCH.fullmatch(str(v).strip()):
+        # An epoch number's unit (seconds, milliseconds, microseconds) would be a guess;
+        # Databricks writes ISO 8601 text, so a number is refused — a JSON number and the same
+        # digits in a CSV field alike.
+        raise ValueError("a number is not a timestamp (pandas writes timestamps as epoch milliseconds unless "
+                         "to_json(date_format='iso'); write ISO 8601, e.g. 2024-01-31T10:00:00Z)")
     s = str(v).strip().replace("Z", "+00:00")
     if " " in s and "T" not in s:
         s = s.replace(" ", "T", 1)
@@ -451,10 +490,24 @@ def convert(value, dtype: pa.DataType, *, from_text: bool):
     raise ValueError(f"unsupported type {dtype}")
 
 
+def _bytes_of(path: Path) -> bytes:
+    """The file's bytes, decompressed for a ``.gz``; a bad one is an error naming the file."""
+    try:
+        return file_bytes(path)
+    except EOFError:
+        raise ImportFormatError("compressed data ends early (a truncated .gz: copy or download it again)",
+                                location=Location(str(path))) from None
+    except gzip.BadGzipFile as exc:
+        why = "not a gzip file" if str(exc).startswith("Not a gzipped file") else f"corrupt gzip data ({exc})"
+        raise ImportFormatError(f"{why} (the name ends in .gz)", location=Location(str(path))) from None
+    except zlib.error as exc:
+        raise ImportFormatError(f"corrupt gzip data ({exc})", location=Location(str(path))) from None
+
+
 def text_of(path: Path) -> str:
-    """The file as text: UTF-8 (a byte-order mark is dropped) or UTF-16 with its BOM. Anything
-    else is an error naming the line of the first undecodable byte."""
-    data = path.read_bytes()
+    """The file as text (decompressed for a ``.gz``): UTF-8 (a byte-order mark is dropped) or
+    UTF-16 with its BOM. Anything else is an error naming the line of the first undecodable byte."""
+    data = _bytes_of(path)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")
@@ -540,13 +593,13 @@ def read_text(path: Path, schema: pa.Schema, paths: list[tuple[str, ...]], fmt: 
               keys: frozenset[str] = frozenset()) -> pa.Table:
     """Vectorised (pyarrow.csv / pyarrow.json, see :mod:`healthmon.demodata.text_fast`) when the
     file is well-formed; anything it cannot take as is — a malformed line, a value in a form
-    only the row reader accepts (``3.0`` for an integer, epoch numbers for a timestamp...) —
+    only the row reader accepts (``3.0`` for an integer, mixed zoned/naive timestamps...) —
     goes through the row-by-row reader, which gives the same result or the error with its
     line and column."""
     try:
         return read_text_fast(path, schema, paths, fmt, keys)
-    except (Unsupported, pa.ArrowException, ValueError, UnicodeDecodeError):
-        return read_text_rows(path, schema, paths, fmt, keys)
+    except (Unsupported, pa.ArrowException, ValueError, UnicodeDecodeError, EOFError, zlib.error, gzip.BadGzipFile):
+        return read_text_rows(path, schema, paths, fmt, keys)  # which also names a bad .gz
 
 
 def read_text_rows(path: Path, schema: pa.Schema, paths: list[tuple[str, ...]], fmt: str,
@@ -663,8 +716,7 @@ def read_folder(folder: Path, schema: pa.Schema, paths: list[tuple[str, ...]],
     """A whole table export in memory (small tables, tests); see :func:`read_file` to stream."""
     found = data_files(folder)
     if not found.files and not found.markers:
-        raise ImportFormatError("no data files (.parquet, .csv, .json, .jsonl, .arrow, .feather)",
-                                location=Location(str(folder)))
+        raise ImportFormatError(f"no data files ({DATA_SUFFIXES})", location=Location(str(folder)))
     parts = [piece for f in found.files for piece in read_file(f, schema, paths, keys)]
     if not parts:
         return empty_table(schema, paths)

@@ -9,13 +9,16 @@ seen) and folded back into maps.
 Anything this path cannot take as is raises :class:`Unsupported` (or an Arrow error) and the
 caller falls back to the row reader (:func:`healthmon.demodata.readers.read_text_rows`), which
 accepts the looser forms and reports errors with their line and column. So the result never
-depends on which path ran.
+depends on which path ran. A ``.gz`` file is read as its decompressed bytes (:func:`file_bytes`).
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +37,13 @@ MAX_BRACKETS = 512
 
 class Unsupported(Exception):
     """The vectorised reader cannot read this file exactly; use the row reader."""
+
+
+def file_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when its name ends in ``.gz`` (whole, so a truncated or
+    corrupt one raises EOFError, zlib.error or gzip.BadGzipFile before any row is used)."""
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.name.lower().endswith(".gz") else data
 
 
 def has_map(t: pa.DataType) -> bool:
@@ -167,18 +177,21 @@ def from_json_text(text: pa.Array, expected: pa.DataType) -> pa.Array:
     return _conform(col, expected)
 
 
-def _csv_header(path: Path) -> list[str]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+def _csv_header(raw: BinaryIO) -> list[str]:
+    with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
         return next(csv.reader(fh), [])
 
 
 def read_csv_fast(path: Path, schema: pa.Schema, tops: list[str]) -> pa.Table:
-    header = _csv_header(path)
+    # A plain file is streamed from disk; a .gz is decompressed whole first (file_bytes), so a
+    # truncated one fails here instead of yielding the rows before the cut.
+    data = file_bytes(path) if path.name.lower().endswith(".gz") else None
+    header = _csv_header(io.BytesIO(data) if data is not None else path.open("rb"))
     if any(t not in header for t in tops) or len(set(header)) != len(header):
         raise Unsupported("header")  # the row reader names the missing column
     # Block by block, not read_csv's one native call: an interrupt is handled between blocks.
     reader = pcsv.open_csv(
-        path,
+        pa.BufferReader(data) if data is not None else path,
         read_options=pcsv.ReadOptions(block_size=BLOCK),
         parse_options=pcsv.ParseOptions(newlines_in_values=True),
         convert_options=pcsv.ConvertOptions(include_columns=tops, column_types={t: pa.string() for t in tops},
@@ -255,7 +268,7 @@ def read_json_fast(path: Path, schema: pa.Schema, tops: list[str], keys: frozens
     maps = [t for t in tops if pa.types.is_map(schema.field(t).type)]
     opts = pjson.ParseOptions(explicit_schema=pa.schema(fields),
                               unexpected_field_behavior="infer" if len(fields) < len(tops) else "ignore")
-    data = path.read_bytes()
+    data = file_bytes(path)
 
     def read_block(block: tuple[int, int]) -> list[pa.Array]:
         body = data[block[0]:block[1]]
