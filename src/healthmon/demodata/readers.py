@@ -368,12 +368,17 @@ def _ipc_batches(reader) -> Iterator[pa.RecordBatch]:
 def _parse_ts(v) -> dt.datetime:
     if isinstance(v, bool):
         raise ValueError("not a timestamp")
-    if isinstance(v, (int, float)) or _EPOCH.fullmatch(str(v).strip()):
-        # An epoch number's unit (seconds, milliseconds, microseconds) would be a guess;
-        # Databricks writes ISO 8601 text, so a number is refused — a JSON number and the same
-        # digits in a CSV field alike.
-        raise ValueError("a number is not a timestamp (pandas writes timestamps as epoch milliseconds unless "
-                         "to_json(date_format='iso'); write ISO 8601, e.g. 2024-01-31T10:00:00Z)")
+    if isinstance(v, (int, float)):
+        # A JSON number is what pandas' default to_json writes for a timestamp (epoch
+        # milliseconds); seconds below 1e11 (year 5138), as other writers use.
+        try:
+            return dt.datetime.fromtimestamp(v / 1000 if abs(v) > 1e11 else v, dt.timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError("epoch number out of range") from None
+    if _EPOCH.fullmatch(str(v).strip()):
+        # Digits in text (a CSV field, a JSON string) are no writer's timestamp format: a guess
+        # at their unit would import wrong times silently.
+        raise ValueError("a number written as text is not a timestamp (write ISO 8601, e.g. 2024-01-31T10:00:00Z)")
     s = str(v).strip().replace("Z", "+00:00")
     if " " in s and "T" not in s:
         s = s.replace(" ", "T", 1)
