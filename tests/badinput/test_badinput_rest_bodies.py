@@ -10,40 +10,9 @@ from __future__ import annotations
 import pytest
 
 from healthmon.settings import Settings
-from healthmon.store import auth
 from healthmon.store.db import Database
+from tests.badinput.conftest import ALICE, api_error
 from tests.server.conftest import LiveServer
-
-ALICE = "alice@example.com"
-
-
-@pytest.fixture
-def app(healthmon_home):
-    from healthmon.server.app import create_app
-
-    return create_app(Settings.from_env())
-
-
-@pytest.fixture
-def token(healthmon_home) -> str:
-    with Database.from_settings(Settings.from_env()).session() as s:
-        return auth.create_token(s, ALICE).token_value
-
-
-@pytest.fixture
-def client(app, token):
-    from fastapi.testclient import TestClient
-
-    with TestClient(app, raise_server_exceptions=False) as c:
-        c.headers["Authorization"] = f"Bearer {token}"
-        yield c
-
-
-def _error(resp, status: int, code: str) -> str:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert body["error_code"] == code, body
-    return body["message"]
 
 
 @pytest.mark.parametrize(
@@ -58,7 +27,7 @@ def _error(resp, status: int, code: str) -> str:
 )
 def test_a_body_that_is_not_a_json_object_is_malformed_request(client, path, raw, message):
     resp = client.post(path, content=raw, headers={"Content-Type": "application/json"})
-    assert message in _error(resp, 400, "MALFORMED_REQUEST")
+    assert message in api_error(resp, 400, "MALFORMED_REQUEST")
 
 
 def test_a_json_body_sent_as_a_form_is_read_as_json(client):
@@ -66,10 +35,10 @@ def test_a_json_body_sent_as_a_form_is_read_as_json(client):
     application/x-www-form-urlencoded; Databricks reads it as JSON. It was refused as not a map."""
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     resp = client.post("/api/2.2/jobs/run-now", content=b'{"job_id": 424242}', headers=form)
-    assert "Job 424242 does not exist." in _error(resp, 404, "RESOURCE_DOES_NOT_EXIST")
+    assert "Job 424242 does not exist." in api_error(resp, 404, "RESOURCE_DOES_NOT_EXIST")
     created = client.post("/api/2.0/secrets/scopes/create", content=b'{"scope": "s1"}', headers=form)
     assert created.status_code == 200, created.text
-    assert "failed to parse given JSON" in _error(
+    assert "failed to parse given JSON" in api_error(
         client.post("/api/2.2/jobs/run-now", content=b"job_id=1", headers=form), 400, "MALFORMED_REQUEST")
 
 
@@ -93,11 +62,11 @@ def test_job_settings_of_the_wrong_type_are_refused_at_create_reset_and_update(c
     assert created.status_code == 200, created.text
     job_id = created.json()["job_id"]
     reset = client.post("/api/2.2/jobs/reset", json={"job_id": job_id, "new_settings": settings})
-    assert message in _error(reset, 400, "INVALID_PARAMETER_VALUE")
+    assert message in api_error(reset, 400, "INVALID_PARAMETER_VALUE")
     update = client.post("/api/2.2/jobs/update", json={"job_id": job_id, "new_settings": settings})
-    assert message in _error(update, 400, "INVALID_PARAMETER_VALUE")
+    assert message in api_error(update, 400, "INVALID_PARAMETER_VALUE")
     if set(settings) - {"name"}:  # jobs/create's body model refuses a bad name itself
-        assert message in _error(client.post("/api/2.2/jobs/create", json=settings), 400, "INVALID_PARAMETER_VALUE")
+        assert message in api_error(client.post("/api/2.2/jobs/create", json=settings), 400, "INVALID_PARAMETER_VALUE")
     listed = client.get("/api/2.2/jobs/list")
     assert listed.status_code == 200, listed.text
     assert [j["settings"]["name"] for j in listed.json()["jobs"]] == ["ok"]
@@ -125,9 +94,9 @@ def test_task_fields_of_the_wrong_type_are_refused_at_create(client, field, mess
     int()" (or TypeError), or were silently taken (max_retries -5)."""
     task = {"task_key": "a", "notebook_task": {"notebook_path": "/Workspace/Users/x/nb"}, **field}
     resp = client.post("/api/2.2/jobs/create", json={"name": "j", "tasks": [task]})
-    assert f"Job 'j', task 'a': {message}" in _error(resp, 400, "INVALID_PARAMETER_VALUE")
+    assert f"Job 'j', task 'a': {message}" in api_error(resp, 400, "INVALID_PARAMETER_VALUE")
     health = client.post("/api/2.2/jobs/create", json={"name": "j", "health": {"rules": [{"value": None}]}})
-    message = _error(health, 400, "INVALID_PARAMETER_VALUE")
+    message = api_error(health, 400, "INVALID_PARAMETER_VALUE")
     assert "Job 'j': health.rules[0].value must be a number, got None." in message
     assert client.get("/api/2.2/jobs/list").json().get("jobs", []) == []
 
@@ -145,7 +114,7 @@ def test_an_unpaired_surrogate_escape_is_refused_naming_the_field(client, path, 
     """JSON's "\\ud800" alone decodes to text that has no UTF-8 form, so no row can store it:
     refused before anything is written (it used to be stored and break every later read)."""
     resp = client.post(path, content=raw, headers={"Content-Type": "application/json"})
-    message = _error(resp, 400, "INVALID_PARAMETER_VALUE")
+    message = api_error(resp, 400, "INVALID_PARAMETER_VALUE")
     assert f"{field} holds an unpaired UTF-16 surrogate escape" in message
     listed = client.get("/api/2.2/jobs/list")
     assert listed.status_code == 200 and listed.json().get("jobs", []) == []
@@ -223,5 +192,5 @@ def test_runs_submit_checks_its_settings_as_jobs_create_does(client, spec, messa
     body = {"run_name": "once", "tasks": tasks, **spec}
     body["tasks"] = [{**tasks[0], **t} for t in body["tasks"]]
     resp = client.post("/api/2.2/jobs/runs/submit", json=body)
-    assert message in _error(resp, 400, "INVALID_PARAMETER_VALUE")
+    assert message in api_error(resp, 400, "INVALID_PARAMETER_VALUE")
     assert client.get("/api/2.2/jobs/runs/list").json().get("runs", []) == []

@@ -7,30 +7,8 @@ from __future__ import annotations
 import pytest
 
 from healthmon.settings import Settings
-from healthmon.store import auth
 from healthmon.store.db import Database
-
-ALICE = "alice@example.com"
-
-
-@pytest.fixture
-def client(healthmon_home):
-    from fastapi.testclient import TestClient
-
-    from healthmon.server.app import create_app
-
-    with Database.from_settings(Settings.from_env()).session() as s:
-        token = auth.create_token(s, ALICE).token_value
-    with TestClient(create_app(Settings.from_env()), raise_server_exceptions=False) as c:
-        c.headers["Authorization"] = f"Bearer {token}"
-        yield c
-
-
-def _error(resp, status: int, code: str) -> str:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert body["error_code"] == code, body
-    return body["message"]
+from tests.badinput.conftest import ALICE, api_error
 
 
 @pytest.mark.parametrize(
@@ -39,7 +17,7 @@ def _error(resp, status: int, code: str) -> str:
 )
 def test_a_missing_path_query_parameter_is_named_in_the_error(client, url):
     # The field is called "path"; the error must say so, not blame a request body a GET has none of.
-    message = _error(client.get(url), 400, "INVALID_PARAMETER_VALUE")
+    message = api_error(client.get(url), 400, "INVALID_PARAMETER_VALUE")
     assert "path" in message and "request body" not in message, message
 
 
